@@ -1,0 +1,3 @@
+from rtcscope.cli import run
+
+run()

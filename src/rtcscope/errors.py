@@ -1,0 +1,97 @@
+"""The one error tree of rtcscope.
+
+::
+
+    RtcscopeError                      root; the CLI maps every subclass to an exit code
+    ├── UsageError                     bad options or arguments            -> exit 2
+    ├── InputError                     unreadable or invalid input         -> exit 3
+    │   ├── ParseError (ValueError)    bytes that do not follow their format
+    │   │   ├── CaptureError           pcap/pcapng records and link layers
+    │   │   ├── PacketError            IP/UDP/TCP/ICMP and tunnels
+    │   │   ├── RtpError               RTP/RTCP/STUN/telephone-event
+    │   │   ├── SipError               SIP/SDP (the parser flags problems; this is for framing)
+    │   │   ├── HepError               HEPv1/v2/v3
+    │   │   └── EslError               FreeSWITCH Event Socket frames
+    │   ├── MediaError                 audio cannot be decoded or written
+    │   └── SrtpError                  SRTP/SRTCP keys missing or wrong
+    └── PeerError                      a network peer failed (refused, timed out)   -> exit 4
+
+Messages name the layer and the fault, with the byte offset where there is one:
+"pcap record 1288 at offset 401224 is truncated: 60 of 214 bytes".
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FOUND_PROBLEMS = 1
+EXIT_USAGE = 2
+EXIT_INVALID_INPUT = 3
+EXIT_PEER_FAILED = 4
+
+
+class RtcscopeError(Exception):
+    """Root of every error rtcscope raises on purpose."""
+
+    exit_code = EXIT_INVALID_INPUT
+
+
+class UsageError(RtcscopeError):
+    """The command line asks for something that cannot be done."""
+
+    exit_code = EXIT_USAGE
+
+
+class InputError(RtcscopeError):
+    """The input (a file, a stream, a key) is unreadable or invalid."""
+
+    exit_code = EXIT_INVALID_INPUT
+
+
+class ParseError(InputError, ValueError):
+    """Bytes that do not follow their format. ``offset`` is where the fault is, if known."""
+
+    def __init__(self, message: str, offset: int | None = None) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+class CaptureError(ParseError):
+    """A pcap/pcapng file or one of its records is truncated or corrupt."""
+
+    def __init__(self, message: str, offset: int | None = None, record: int | None = None) -> None:
+        super().__init__(message, offset)
+        self.record = record
+
+
+class PacketError(ParseError):
+    """A link-layer, IP, UDP, TCP, ICMP or tunnel header is malformed."""
+
+
+class RtpError(ParseError):
+    """An RTP, RTCP, STUN or telephone-event packet is malformed."""
+
+
+class SipError(ParseError):
+    """A SIP or SDP message cannot be framed."""
+
+
+class HepError(ParseError):
+    """A HEP packet is malformed."""
+
+
+class EslError(ParseError):
+    """A FreeSWITCH Event Socket frame is malformed."""
+
+
+class MediaError(InputError):
+    """Audio cannot be decoded or written."""
+
+
+class SrtpError(InputError):
+    """SRTP/SRTCP cannot be decrypted: no key, a wrong key, an unsupported suite."""
+
+
+class PeerError(RtcscopeError):
+    """A network peer refused, rejected or did not answer."""
+
+    exit_code = EXIT_PEER_FAILED

@@ -1,0 +1,1 @@
+"""rtcscope.rtp"""

@@ -1,0 +1,51 @@
+"""Shared fixtures: where the captures are, and hypothesis settings for CI."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+SHARED_CAPTURES = ROOT.parent / "shared" / "captures"
+SHARED = ROOT.parent / "shared"
+IN_CI = os.environ.get("CI") == "true"
+
+settings.register_profile(
+    "ci", deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", deadline=None, max_examples=100)
+settings.load_profile("ci" if IN_CI else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def shared_capture(name: str) -> Path:
+    """A capture from ../shared/captures: skip when absent, except under CI=true (fail)."""
+    path = SHARED_CAPTURES / name
+    if not path.exists():
+        if IN_CI:
+            pytest.fail(f"{path} is missing (CI needs ../shared/captures)")
+        pytest.skip(f"{path} is not here (../shared/captures is absent)")
+    return path
+
+
+def shared_captures() -> list[Path]:
+    """Every capture in ../shared/captures (empty when the folder is absent)."""
+    if not SHARED_CAPTURES.is_dir():
+        return []
+    return sorted(
+        p
+        for p in SHARED_CAPTURES.iterdir()
+        if p.suffix in {".pcap", ".pcapng"} or p.name.endswith(".gz")
+    )
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        if IN_CI:
+            pytest.fail(f"{SHARED} is missing")
+        pytest.skip(f"{SHARED} is not here")
+    return SHARED

@@ -1,0 +1,172 @@
+"""The one door through which tests and benches call external programs.
+
+Every program a test runs is named in ``PROGRAM_PACKAGES`` with the Debian package that
+provides it; ``tests/test_install_line.py`` checks that each package is in the Makefile's
+``APT_PACKAGES`` line (CI machines keep hand-installed packages, which would hide a missing
+one) and that no test calls a program some other way.
+
+Peers run on loopback only (127.0.0.0/8), bounded in time, and are stopped by PID.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+PROGRAM_PACKAGES: dict[str, str] = {
+    "tshark": "tshark",
+    "capinfos": "wireshark-common",
+    "editcap": "wireshark-common",
+    "mergecap": "wireshark-common",
+    "text2pcap": "wireshark-common",
+    "tcpdump": "tcpdump",
+    "tcprewrite": "tcpreplay",
+    "sipp": "sip-tester",
+    "kamailio": "kamailio",
+    "sngrep": "sngrep",
+    "sox": "sox",
+    "soxi": "sox",
+    "opusinfo": "opus-tools",
+    "opusdec": "opus-tools",
+    "opusenc": "opus-tools",
+    "ffmpeg": "ffmpeg",
+    "ffprobe": "ffmpeg",
+    "ip": "iproute2",
+    "pkill": "procps",
+}
+
+
+def program(name: str) -> str:
+    """Absolute path of a peer program; skips the test when absent (fails under CI=true)."""
+    if name not in PROGRAM_PACKAGES:
+        raise AssertionError(f"{name} is not in tests/peers.py PROGRAM_PACKAGES")
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{name} (Debian package {PROGRAM_PACKAGES[name]}) is not installed")
+        pytest.skip(f"{name} (Debian package {PROGRAM_PACKAGES[name]}) is not installed")
+    return path
+
+
+def run(
+    name: str,
+    args: Sequence[str | os.PathLike[str]],
+    timeout: float = 120,
+    check: bool = True,
+    input: bytes | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a peer to completion with a time bound; text output."""
+    cmd = [program(name), *[os.fspath(a) for a in args]]
+    proc = subprocess.run(
+        cmd,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+        input=input.decode("latin-1") if input is not None else None,
+        text=True,
+        cwd=cwd,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd)} exited {proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\n"
+            f"stderr:\n{proc.stderr[-3000:]}"
+        )
+    return proc
+
+
+def run_bytes(
+    name: str, args: Sequence[str | os.PathLike[str]], timeout: float = 120
+) -> subprocess.CompletedProcess[bytes]:
+    """Run a peer to completion; binary output."""
+    cmd = [program(name), *[os.fspath(a) for a in args]]
+    return subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+
+
+def tshark_fields(
+    capture: str | os.PathLike[str],
+    fields: Sequence[str],
+    display_filter: str | None = None,
+    extra: Sequence[str] = (),
+) -> list[list[str]]:
+    """``tshark -T fields`` rows (tab separated, one list per frame)."""
+    args: list[str | os.PathLike[str]] = ["-n", "-r", capture, *extra, "-T", "fields"]
+    if display_filter:
+        args += ["-Y", display_filter]
+    for f in fields:
+        args += ["-e", f]
+    args += ["-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=,"]
+    out = run("tshark", args).stdout
+    return [line.split("\t") for line in out.splitlines()]
+
+
+@contextmanager
+def background(
+    name: str,
+    args: Sequence[str | os.PathLike[str]],
+    log: Path,
+    max_seconds: float = 120,
+    cwd: str | os.PathLike[str] | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start a peer in the background, stop it by PID on exit (TERM, then KILL)."""
+    cmd = [program(name), *[os.fspath(a) for a in args]]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd
+        )
+        started = time.monotonic()
+        try:
+            yield proc
+        finally:
+            stop(proc, deadline=started + max_seconds)
+
+
+def stop(proc: subprocess.Popen[bytes], deadline: float | None = None) -> None:
+    """Stop a peer by its PID: SIGTERM, wait up to 5 s, then SIGKILL."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def rtcscope_cli(
+    args: Sequence[str | os.PathLike[str]], timeout: float = 300, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run our own CLI as a separate process (``python -m rtcscope``), as a user would."""
+    import sys
+
+    cmd = [sys.executable, "-m", "rtcscope", *[os.fspath(a) for a in args]]
+    proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd)} exited {proc.returncode}\n"
+            f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
+    return proc
+
+
+@contextmanager
+def rtcscope_background(
+    args: Sequence[str | os.PathLike[str]], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start our own CLI in the background (e.g. a collector), stopped by PID on exit."""
+    import sys
+
+    cmd = [sys.executable, "-m", "rtcscope", *[os.fspath(a) for a in args]]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            yield proc
+        finally:
+            stop(proc)
