@@ -219,7 +219,7 @@ def _chunk(ctype: int, value: bytes, length: int | None = None) -> bytes:
         (_hep3(_chunk(12, b"\x00\x01")), "not 4"),
         (_hep3(_chunk(20, b"\x00\x01")), "not 6 or 8"),
         (_hep3(_chunk(2, b"\x11"), _chunk(2, b"\x11")), "twice"),
-        (_hep3(_chunk(3, bytes(4)), _chunk(5, bytes(16))), "both IPv4 and IPv6"),
+        (_hep3(_chunk(3, bytes(4)), _chunk(5, bytes(16))), "gives src twice"),
         (_hep3(_chunk(15, b"x"), _chunk(16, zlib.compress(b"x"))), "both a payload"),
         (_hep3(_chunk(16, b"\x1f\x8b\x08\x00\x00")), "compressed payload"),
         (_hep3(_chunk(16, zlib.compress(b"x" * 100)[:-3])), "truncated"),

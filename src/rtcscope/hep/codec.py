@@ -287,14 +287,6 @@ _FIELD_CHUNKS: tuple[tuple[str, ChunkType, str], ...] = (
     ("group_id", ChunkType.GROUP_ID, _TEXT),
 )
 
-_KIND_BY_TYPE: dict[int, tuple[str, str]] = {t: (name, kind) for name, t, kind in _FIELD_CHUNKS}
-_KIND_BY_TYPE[ChunkType.IPV4_SRC] = ("src", _IP4)
-_KIND_BY_TYPE[ChunkType.IPV4_DST] = ("dst", _IP4)
-_KIND_BY_TYPE[ChunkType.IPV6_SRC] = ("src", _IP6)
-_KIND_BY_TYPE[ChunkType.IPV6_DST] = ("dst", _IP6)
-_KIND_BY_TYPE[ChunkType.PAYLOAD] = ("payload", "payload")
-_KIND_BY_TYPE[ChunkType.COMPRESSED_PAYLOAD] = ("compressed_payload", "compressed")
-
 _FIXED_SIZE = {_U8: 1, _U16: 2, _U32: 4, _IP4: 4, _IP6: 16}
 _UNPACK = {_U8: struct.Struct("!B"), _U16: struct.Struct("!H"), _U32: struct.Struct("!I")}
 _CHUNK_HEADER = struct.Struct("!HHH")
@@ -317,9 +309,34 @@ def format_ipv6(value: bytes) -> str:
     return str(ipaddress.IPv6Address(bytes(value)))
 
 
+# chunk type -> (field name, value code, value size or -1 when variable)
+_C_U8, _C_U16, _C_U32, _C_IP4, _C_IP6, _C_TEXT, _C_MAC, _C_PAYLOAD, _C_COMPRESSED = range(9)
+_CODE_OF_KIND = {_U8: _C_U8, _U16: _C_U16, _U32: _C_U32, _TEXT: _C_TEXT, _MAC: _C_MAC}
+_SPEC: dict[int, tuple[str, int, int]] = {
+    t: (name, _CODE_OF_KIND[kind], _FIXED_SIZE.get(kind, -1)) for name, t, kind in _FIELD_CHUNKS
+}
+_SPEC[ChunkType.IPV4_SRC] = ("src", _C_IP4, 4)
+_SPEC[ChunkType.IPV4_DST] = ("dst", _C_IP4, 4)
+_SPEC[ChunkType.IPV6_SRC] = ("src", _C_IP6, 16)
+_SPEC[ChunkType.IPV6_DST] = ("dst", _C_IP6, 16)
+_SPEC[ChunkType.PAYLOAD] = ("payload", _C_PAYLOAD, -1)
+_SPEC[ChunkType.COMPRESSED_PAYLOAD] = ("compressed_payload", _C_COMPRESSED, -1)
+
+
 def decode(data: bytes | bytearray | memoryview) -> HepPacket:
     """Decode one HEP packet (v1, v2 or v3); raises :class:`HepError` on any fault."""
-    view = bytes(data)
+    fields = decode_fields(data)
+    return HepPacket(**fields)  # type: ignore[arg-type]
+
+
+def decode_fields(data: bytes | bytearray | memoryview) -> dict[str, object]:
+    """The validation of :func:`decode`, returning the fields as a dict (HepPacket's names).
+
+    Only the chunks present appear (plus ``version``, ``magic``, ``payload`` always, and
+    ``extra_chunks`` when there are any). This is the collector's hot path: it skips building
+    a frozen dataclass, which costs more than the decoding itself.
+    """
+    view = data if type(data) is bytes else bytes(data)
     if len(view) < 4:
         raise HepError(f"HEP packet is truncated: {len(view)} bytes", offset=0)
     magic = view[:4]
@@ -330,18 +347,18 @@ def decode(data: bytes | bytearray | memoryview) -> HepPacket:
     raise HepError(f"not a HEP packet: starts with {view[:4].hex()}", offset=0)
 
 
-def _decode_v3(view: bytes) -> HepPacket:
+def _decode_v3(view: bytes) -> dict[str, object]:
     size = len(view)
     if size < 6:
         raise HepError(f"HEP3 header is truncated: {size} of 6 bytes", offset=0)
     total = view[4] << 8 | view[5]
     if total != size:
         raise HepError(f"HEP3 total length says {total} bytes but the packet has {size}", offset=4)
-    fields: dict[str, object] = {}
-    seen: set[int] = set()
+    fields: dict[str, object] = {"version": 3, "magic": view[:4]}
     extra: list[RawChunk] = []
     offset = 6
     unpack_header = _CHUNK_HEADER.unpack_from
+    spec_of = _SPEC.get
     while offset < size:
         if size - offset < 6:
             raise HepError(
@@ -349,76 +366,82 @@ def _decode_v3(view: bytes) -> HepPacket:
                 offset=offset,
             )
         vendor, ctype, clen = unpack_header(view, offset)
-        if clen < 6 or offset + clen > size:
+        end = offset + clen
+        if clen < 6 or end > size:
             raise HepError(
                 f"HEP3 chunk {vendor}:{ctype} at offset {offset} has length {clen}: "
                 f"{size - offset} bytes remain",
                 offset=offset,
             )
-        value = view[offset + 6 : offset + clen]
-        known = _KIND_BY_TYPE.get(ctype) if vendor == 0 else None
-        if known is None:
-            extra.append(RawChunk(vendor, ctype, value))
-            offset += clen
+        spec = spec_of(ctype) if vendor == 0 else None
+        if spec is None:
+            extra.append(RawChunk(vendor, ctype, view[offset + 6 : end]))
+            offset = end
             continue
-        if ctype in seen:
-            raise HepError(f"HEP3 chunk {ctype} appears twice (offset {offset})", offset=offset)
-        seen.add(ctype)
-        name, kind = known
-        want = _FIXED_SIZE.get(kind)
-        if want is not None and len(value) != want:
+        name, code, want = spec
+        if name in fields:
             raise HepError(
-                f"HEP3 chunk {ChunkType(ctype).name} at offset {offset} has {len(value)} value "
+                f"HEP3 chunk {ctype} at offset {offset} gives {name} twice", offset=offset
+            )
+        start = offset + 6
+        if want >= 0 and clen - 6 != want:
+            raise HepError(
+                f"HEP3 chunk {ChunkType(ctype).name} at offset {offset} has {clen - 6} value "
                 f"bytes, not {want}",
                 offset=offset,
             )
-        if kind == _U8:
-            fields[name] = value[0]
-        elif kind == _U16:
-            fields[name] = value[0] << 8 | value[1]
-        elif kind == _U32:
-            fields[name] = int.from_bytes(value, "big")
-        elif kind == _IP4:
-            if name in fields:
-                raise HepError(f"HEP3 has both IPv4 and IPv6 {name} chunks", offset=offset)
-            fields[name] = format_ipv4(value)
-        elif kind == _IP6:
-            if name in fields:
-                raise HepError(f"HEP3 has both IPv4 and IPv6 {name} chunks", offset=offset)
-            fields[name] = format_ipv6(value)
-        elif kind == _TEXT:
-            fields[name] = _text(value)
-        elif kind == _MAC:
+        if code == _C_U8:
+            fields[name] = view[start]
+        elif code == _C_U16:
+            fields[name] = view[start] << 8 | view[start + 1]
+        elif code == _C_U32:
+            fields[name] = int.from_bytes(view[start:end], "big")
+        elif code == _C_IP4:
+            fields[name] = "%d.%d.%d.%d" % (  # noqa: UP031 - the hot path
+                view[start],
+                view[start + 1],
+                view[start + 2],
+                view[start + 3],
+            )
+        elif code == _C_TEXT:
+            fields[name] = view[start:end].decode("utf-8", "surrogateescape")
+        elif code == _C_PAYLOAD:
+            fields["payload"] = view[start:end]
+        elif code == _C_IP6:
+            fields[name] = format_ipv6(view[start:end])
+        elif code == _C_MAC:
             # The spec types MACs as uint64; agents also send the 6 octets of the address.
-            if len(value) not in (6, 8):
+            if clen - 6 not in (6, 8):
                 raise HepError(
-                    f"HEP3 chunk {ChunkType(ctype).name} at offset {offset} has {len(value)} "
+                    f"HEP3 chunk {ChunkType(ctype).name} at offset {offset} has {clen - 6} "
                     "value bytes, not 6 or 8",
                     offset=offset,
                 )
-            fields[name] = value
-        elif kind == "payload":
-            fields["payload"] = value
-        else:  # compressed
-            fields["compressed_payload"] = value
-        offset += clen
+            fields[name] = view[start:end]
+        else:  # compressed payload
+            fields["compressed_payload"] = view[start:end]
+        offset = end
     family = fields.get("ip_family")
     if family is not None and family not in (AF_INET, AF_INET6):
         raise HepError(f"HEP3 IP family is {family}: expected 2 (IPv4) or 10 (IPv6)", offset=6)
-    if "compressed_payload" in fields:
+    blob = fields.get("compressed_payload")
+    if blob is not None:
         if "payload" in fields:
             raise HepError("HEP3 packet has both a payload and a compressed payload chunk")
-        blob = fields["compressed_payload"]
         assert isinstance(blob, bytes)
         fields["payload"] = decompress(blob)
-    return HepPacket(version=3, magic=view[:4], extra_chunks=tuple(extra), **fields)  # type: ignore[arg-type]
+    elif "payload" not in fields:
+        fields["payload"] = b""
+    if extra:
+        fields["extra_chunks"] = tuple(extra)
+    return fields
 
 
 _V12_HEADER = struct.Struct("!BBBBHH")
 _V2_TIME = struct.Struct("<IIH2x")  # host (x86) order, padded to 12 bytes like the C struct
 
 
-def _decode_v12(view: bytes) -> HepPacket:
+def _decode_v12(view: bytes) -> dict[str, object]:
     size = len(view)
     if size < 8:
         raise HepError(f"HEPv{view[0]} header is truncated: {size} of 8 bytes", offset=0)
@@ -449,21 +472,21 @@ def _decode_v12(view: bytes) -> HepPacket:
     ts_sec = ts_usec = capture_id = None
     if version == 2:
         ts_sec, ts_usec, capture_id = _V2_TIME.unpack_from(view, header_len)
-    return HepPacket(
-        version=version,
-        magic=b"",
-        ip_family=family,
-        ip_proto=proto,
-        src=src,
-        dst=dst,
-        sport=sport,
-        dport=dport,
-        ts_sec=ts_sec,
-        ts_usec=ts_usec,
-        proto_type=ProtocolType.SIP,
-        capture_id=capture_id,
-        payload=view[need:],
-    )
+    return {
+        "version": version,
+        "magic": b"",
+        "ip_family": family,
+        "ip_proto": proto,
+        "src": src,
+        "dst": dst,
+        "sport": sport,
+        "dport": dport,
+        "ts_sec": ts_sec,
+        "ts_usec": ts_usec,
+        "proto_type": ProtocolType.SIP,
+        "capture_id": capture_id,
+        "payload": view[need:],
+    }
 
 
 # --- encoding -------------------------------------------------------------------------------
