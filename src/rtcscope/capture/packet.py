@@ -135,6 +135,7 @@ class Packet:
     tcp: TcpSegment | None = None
     icmp: IcmpError | None = None
     fragment: FragmentInfo | None = None
+    malformed: str = ""  # why decoding stopped early ("UDP header is truncated: ..."), or ""
 
     @property
     def time(self) -> float:

@@ -1,0 +1,544 @@
+"""Streaming pcap/pcapng reader: the only place that opens a capture file.
+
+Written by hand rather than on a library because the reader is the hot path of every
+command, must stay flat in memory whatever the file size, must report faults with the record
+number and byte offset, and must give timestamps as exact integer nanoseconds (the libraries
+we looked at give floats or microseconds).
+
+Formats (facts from the pcap and pcapng specifications, draft-ietf-opsawg-pcap and
+draft-ietf-opsawg-pcapng):
+
+- pcap: a 24-byte file header whose magic 0xA1B2C3D4 (microsecond) or 0xA1B23C4D
+  (nanosecond) also gives the byte order; records of a 16-byte header (``ts_sec`` unsigned,
+  fraction, captured length, original length) and the captured bytes. The link type is the
+  low 16 bits of the header's last field (the upper bits carry FCS information).
+- pcapng: blocks of (type, total length, body, total length). A Section Header Block starts a
+  section, fixes its byte order (magic 0x1A2B3C4D) and forgets the interfaces of the previous
+  section; each Interface Description Block adds an interface with its own link type,
+  ``if_tsresol`` (option 9) and ``if_tsoffset`` (option 14). Packets come in Enhanced (6),
+  Simple (3, interface 0, no timestamp) and the obsolete Packet Block (2). Other blocks are
+  skipped.
+- gzip: a file starting with 1F 8B is decompressed on the fly, whatever its name.
+
+Frames are numbered from 1 in file order, as Wireshark numbers them. A truncated or corrupt
+file yields every good record and then raises :class:`~rtcscope.errors.CaptureError` naming
+the record and the byte offset (in the uncompressed stream); with ``keep_going=True`` the
+error is appended to :attr:`CaptureReader.warnings` instead and iteration ends there.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import BinaryIO
+
+from rtcscope.capture.packet import Record
+from rtcscope.errors import CaptureError
+
+PCAP_MAGIC_USEC = 0xA1B2C3D4
+PCAP_MAGIC_NSEC = 0xA1B23C4D
+PCAPNG_SHB = 0x0A0D0D0A
+PCAPNG_BYTE_ORDER_MAGIC = 0x1A2B3C4D
+PCAPNG_IDB = 0x00000001
+PCAPNG_PB = 0x00000002
+PCAPNG_SPB = 0x00000003
+PCAPNG_EPB = 0x00000006
+GZIP_MAGIC = b"\x1f\x8b"
+
+# A record longer than this is taken as corruption rather than read into memory; Wireshark's
+# largest per-link-type maximum (D-Bus) is 128 MiB, every link type rtcscope decodes is 256 KiB.
+MAX_RECORD_BYTES = 16 * 1024 * 1024
+CHUNK_BYTES = 1 << 20
+
+IF_TSRESOL = 9
+IF_TSOFFSET = 14
+OPT_ENDOFOPT = 0
+
+
+@dataclass(slots=True)
+class Interface:
+    """One capture interface: pcap has one, a pcapng section one per IDB."""
+
+    linktype: int
+    snaplen: int
+    tsresol: int = 6  # if_tsresol byte: bit 7 clear = 10^-n seconds, set = 2^-n
+    tsoffset_s: int = 0  # if_tsoffset: seconds added to every timestamp
+    name: str = ""
+
+    def ts_ns(self, units: int) -> int:
+        """Exact nanoseconds of a timestamp given in this interface's units."""
+        resol = self.tsresol
+        if resol & 0x80:
+            per_second = 1 << (resol & 0x7F)
+            seconds, frac = divmod(units, per_second)
+            ns = seconds * 1_000_000_000 + frac * 1_000_000_000 // per_second
+        elif resol <= 9:
+            ns = units * 10 ** (9 - resol)
+        else:
+            ns = units // 10 ** (resol - 9)
+        return ns + self.tsoffset_s * 1_000_000_000
+
+
+class _Chained:
+    """A read-only stream that first returns bytes already peeked from another stream."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = head
+        self._rest = rest
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            if size < 0 or size >= len(self._head):
+                head, self._head = self._head, b""
+                more = self._rest.read(-1 if size < 0 else size - len(head))
+                return head + more
+            head, self._head = self._head[:size], self._head[size:]
+            return head
+        return self._rest.read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        raise OSError("a capture read from a pipe cannot seek")
+
+
+class CaptureReader:
+    """Iterates the :class:`Record` s of one pcap or pcapng file (gzip read transparently).
+
+    Use as a context manager; iterate once. After iteration, :attr:`warnings` holds the faults
+    met with ``keep_going=True``. :attr:`format` is ``"pcap"``, ``"pcap-nsec"`` or
+    ``"pcapng"``; :attr:`interfaces` lists every interface seen (all sections);
+    :attr:`byte_order` is ``"little"`` or ``"big"`` (of the first section).
+    """
+
+    def __init__(self, source: str | os.PathLike[str] | BinaryIO, keep_going: bool = False) -> None:
+        self.keep_going = keep_going
+        self.warnings: list[CaptureError] = []
+        self.interfaces: list[Interface] = []
+        self.compressed = False
+        self.format = ""
+        self.byte_order = ""
+        self.records = 0
+        self.size = 0  # bytes consumed from the (uncompressed) stream
+        self._owned: BinaryIO | None = None
+        if isinstance(source, str | os.PathLike):
+            self.name = os.fspath(source)
+            try:
+                raw: BinaryIO = open(self.name, "rb")  # noqa: SIM115 - closed in close()
+            except OSError as exc:
+                raise CaptureError(f"cannot open {self.name}: {exc.strerror}") from exc
+            self._owned = raw
+        else:
+            self.name = str(getattr(source, "name", "<stream>"))
+            raw = source
+        try:
+            head = raw.read(4)
+        except OSError as exc:
+            self.close()
+            raise CaptureError(f"cannot read {self.name}: {exc}") from exc
+        stream: BinaryIO
+        if head[:2] == GZIP_MAGIC:
+            self.compressed = True
+            self._gzip: gzip.GzipFile | None = gzip.GzipFile(fileobj=_Chained(head, raw), mode="rb")
+            stream = self._gzip  # type: ignore[assignment]
+            head = b""
+        else:
+            stream = raw
+            self._gzip = None
+        self._stream = stream
+        self._buf = head
+        self._base = 0  # file offset of self._buf[0]
+        self._pos = 0
+        self._iter: Iterator[Record] = self._start()
+
+    # -- low-level buffer --------------------------------------------------------------
+
+    def _read(self, size: int) -> bytes:
+        try:
+            if self._gzip is not None:
+                # read1 returns what one decompression step gives, so a corrupt or truncated
+                # gzip member loses no good bytes before the fault.
+                return self._gzip.read1(size)
+            return self._stream.read(size)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise CaptureError(
+                f"{self.name}: compressed stream is corrupt after byte "
+                f"{self._base + len(self._buf)} of its content: {exc}",
+                offset=self._base + len(self._buf),
+                record=self.records + 1,
+            ) from exc
+
+    def _fill(self, need: int) -> bool:
+        """Make ``need`` bytes available at ``self._pos``; False at end of file."""
+        buf = self._buf
+        if len(buf) - self._pos >= need:
+            return True
+        pieces = [buf[self._pos :]]
+        have = len(pieces[0])
+        self._base += self._pos
+        self._pos = 0
+        want = max(need, CHUNK_BYTES)
+        try:
+            while have < want:
+                more = self._read(want - have)
+                if not more:
+                    break
+                pieces.append(more)
+                have += len(more)
+        finally:
+            self._buf = b"".join(pieces)
+        return have >= need
+
+    # -- public ----------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[Record]:
+        return self
+
+    def __next__(self) -> Record:
+        return next(self._iter)
+
+    def __enter__(self) -> CaptureReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._owned is not None:
+            self._owned.close()
+            self._owned = None
+
+    @property
+    def linktypes(self) -> list[int]:
+        """Distinct link types of the interfaces, in order of appearance."""
+        return list(dict.fromkeys(i.linktype for i in self.interfaces))
+
+    # -- dispatch --------------------------------------------------------------------
+
+    def _fault(self, error: CaptureError) -> None:
+        if self.keep_going:
+            self.warnings.append(error)
+        else:
+            raise error
+
+    def _start(self) -> Iterator[Record]:
+        if not self._fill(4):
+            size = len(self._buf)
+            self._fault(
+                CaptureError(
+                    f"{self.name}: not a capture file: {size} bytes, too short for a header",
+                    offset=0,
+                    record=1,
+                )
+            )
+            return
+        magic_le = struct.unpack_from("<I", self._buf, 0)[0]
+        magic_be = struct.unpack_from(">I", self._buf, 0)[0]
+        try:
+            if magic_le == PCAPNG_SHB:
+                self.format = "pcapng"
+                yield from self._pcapng()
+            elif PCAP_MAGIC_USEC in (magic_le, magic_be) or PCAP_MAGIC_NSEC in (
+                magic_le,
+                magic_be,
+            ):
+                yield from self._pcap(magic_le, magic_be)
+            else:
+                raise CaptureError(
+                    f"{self.name}: not a pcap or pcapng file (magic {bytes(self._buf[:4]).hex()})",
+                    offset=0,
+                    record=1,
+                )
+        except CaptureError as exc:
+            self._fault(exc)
+        finally:
+            self.size = self._base + self._pos
+
+    # -- pcap ------------------------------------------------------------------------
+
+    def _pcap(self, magic_le: int, magic_be: int) -> Iterator[Record]:
+        endian = "<" if magic_le in (PCAP_MAGIC_USEC, PCAP_MAGIC_NSEC) else ">"
+        magic = magic_le if endian == "<" else magic_be
+        self.byte_order = "little" if endian == "<" else "big"
+        nsec = magic == PCAP_MAGIC_NSEC
+        self.format = "pcap-nsec" if nsec else "pcap"
+        if not self._fill(24):
+            raise CaptureError(
+                f"pcap file header is truncated: {len(self._buf)} of 24 bytes",
+                offset=0,
+                record=1,
+            )
+        _, _, _, _, snaplen, network = struct.unpack_from(endian + "HHiIII", self._buf, 4)
+        linktype = network & 0xFFFF
+        self.interfaces.append(Interface(linktype, snaplen, 9 if nsec else 6))
+        frac_ns = 1 if nsec else 1000
+        self._pos = 24
+        header = struct.Struct(endian + "IIII")
+        unpack = header.unpack_from
+        frame = 0
+        buf = self._buf
+        view = memoryview(buf)
+        pos = self._pos
+        size = len(buf)
+        while True:
+            end_hdr = pos + 16
+            if end_hdr > size:
+                self._pos = pos
+                if not self._fill(16):
+                    have = len(self._buf) - self._pos
+                    if have == 0:
+                        return
+                    raise CaptureError(
+                        f"pcap record {frame + 1} at offset {self._base + self._pos} is "
+                        f"truncated: header {have} of 16 bytes",
+                        offset=self._base + self._pos,
+                        record=frame + 1,
+                    )
+                buf = self._buf
+                view = memoryview(buf)
+                pos = self._pos
+                size = len(buf)
+                continue
+            ts_sec, ts_frac, incl_len, orig_len = unpack(buf, pos)
+            end = end_hdr + incl_len
+            if end > size:
+                if incl_len > MAX_RECORD_BYTES:
+                    raise CaptureError(
+                        f"pcap record {frame + 1} at offset {self._base + pos} is corrupt: "
+                        f"captured length {incl_len} is impossible",
+                        offset=self._base + pos,
+                        record=frame + 1,
+                    )
+                self._pos = pos
+                if not self._fill(16 + incl_len):
+                    have = len(self._buf) - self._pos - 16
+                    raise CaptureError(
+                        f"pcap record {frame + 1} at offset {self._base + self._pos} is "
+                        f"truncated: {have} of {incl_len} bytes",
+                        offset=self._base + self._pos,
+                        record=frame + 1,
+                    )
+                buf = self._buf
+                view = memoryview(buf)
+                pos = self._pos
+                size = len(buf)
+                continue
+            frame += 1
+            self.records = frame
+            yield Record(
+                frame,
+                ts_sec * 1_000_000_000 + ts_frac * frac_ns,
+                0,
+                linktype,
+                view[end_hdr:end],
+                orig_len,
+                self._base + pos,
+            )
+            pos = end
+            # self._pos is only brought up to date before a refill: the loop stays tight.
+
+    # -- pcapng ----------------------------------------------------------------------
+
+    def _pcapng(self) -> Iterator[Record]:
+        endian = "<"
+        section: list[tuple[int, Interface]] = []  # (reader-wide interface id, interface)
+        frame = 0
+        while True:
+            pos = self._pos
+            if not self._fill(12):
+                have = len(self._buf) - self._pos
+                if have == 0:
+                    return
+                raise CaptureError(
+                    f"pcapng block at offset {self._base + self._pos} (before record "
+                    f"{frame + 1}) is truncated: header {have} of 12 bytes",
+                    offset=self._base + self._pos,
+                    record=frame + 1,
+                )
+            buf = self._buf
+            pos = self._pos
+            offset = self._base + pos
+            btype = struct.unpack_from(endian + "I", buf, pos)[0]
+            if btype == PCAPNG_SHB:  # the type reads the same in both byte orders
+                bom = buf[pos + 8 : pos + 12]
+                if bytes(bom) == struct.pack("<I", PCAPNG_BYTE_ORDER_MAGIC):
+                    endian = "<"
+                elif bytes(bom) == struct.pack(">I", PCAPNG_BYTE_ORDER_MAGIC):
+                    endian = ">"
+                else:
+                    raise CaptureError(
+                        f"pcapng section header at offset {offset} has no byte-order magic "
+                        f"({bytes(bom).hex()})",
+                        offset=offset,
+                        record=frame + 1,
+                    )
+                if not self.byte_order:
+                    self.byte_order = "little" if endian == "<" else "big"
+                section = []
+            btype, blen = struct.unpack_from(endian + "II", buf, pos)
+            kind = _BLOCK_NAMES.get(btype, f"type 0x{btype:08x}")
+            if blen < 12 or blen % 4 or blen > MAX_RECORD_BYTES:
+                raise CaptureError(
+                    f"pcapng {kind} block at offset {offset} (before record {frame + 1}) is "
+                    f"corrupt: block length {blen}",
+                    offset=offset,
+                    record=frame + 1,
+                )
+            if not self._fill(blen):
+                have = len(self._buf) - self._pos
+                what = (
+                    f"pcapng record {frame + 1}"
+                    if btype in _PACKET_BLOCKS
+                    else f"pcapng {kind} block (before record {frame + 1})"
+                )
+                raise CaptureError(
+                    f"{what} at offset {offset} is truncated: {have} of {blen} bytes",
+                    offset=offset,
+                    record=frame + 1,
+                )
+            buf = self._buf
+            pos = self._pos
+            trailer = struct.unpack_from(endian + "I", buf, pos + blen - 4)[0]
+            if trailer != blen:
+                raise CaptureError(
+                    f"pcapng {kind} block at offset {offset} (before record {frame + 1}) is "
+                    f"corrupt: trailing length {trailer} differs from {blen}",
+                    offset=offset,
+                    record=frame + 1,
+                )
+            self._pos = pos + blen
+            if btype in (PCAPNG_EPB, PCAPNG_PB):
+                if blen < 32:
+                    raise CaptureError(
+                        f"pcapng record {frame + 1} at offset {offset} is corrupt: block length "
+                        f"{blen} is shorter than its fixed fields",
+                        offset=offset,
+                        record=frame + 1,
+                    )
+                if btype == PCAPNG_EPB:
+                    iface, ts_hi, ts_lo, caplen, origlen = struct.unpack_from(
+                        endian + "IIIII", buf, pos + 8
+                    )
+                else:
+                    iface, _drops, ts_hi, ts_lo, caplen, origlen = struct.unpack_from(
+                        endian + "HHIIII", buf, pos + 8
+                    )
+                if 28 + caplen > blen - 4:
+                    raise CaptureError(
+                        f"pcapng record {frame + 1} at offset {offset} is corrupt: captured "
+                        f"length {caplen} exceeds its block ({blen} bytes)",
+                        offset=offset,
+                        record=frame + 1,
+                    )
+                if iface >= len(section):
+                    error = CaptureError(
+                        f"pcapng record {frame + 1} at offset {offset} names interface {iface}, "
+                        f"but its section describes {len(section)}",
+                        offset=offset,
+                        record=frame + 1,
+                    )
+                    self._fault(error)
+                    continue
+                global_id, intf = section[iface]
+                frame += 1
+                self.records = frame
+                yield Record(
+                    frame,
+                    intf.ts_ns((ts_hi << 32) | ts_lo),
+                    global_id,
+                    intf.linktype,
+                    memoryview(buf)[pos + 28 : pos + 28 + caplen],
+                    origlen,
+                    offset,
+                )
+            elif btype == PCAPNG_SPB:
+                if not section:
+                    self._fault(
+                        CaptureError(
+                            f"pcapng record {frame + 1} at offset {offset} is a simple packet "
+                            f"block, but its section describes no interface",
+                            offset=offset,
+                            record=frame + 1,
+                        )
+                    )
+                    continue
+                global_id, intf = section[0]
+                origlen = struct.unpack_from(endian + "I", buf, pos + 8)[0]
+                caplen = min(origlen, blen - 16)
+                if intf.snaplen:
+                    caplen = min(caplen, intf.snaplen)
+                frame += 1
+                self.records = frame
+                # RFC draft: an SPB carries no timestamp; Wireshark shows time 0.
+                yield Record(
+                    frame,
+                    0,
+                    global_id,
+                    intf.linktype,
+                    memoryview(buf)[pos + 12 : pos + 12 + caplen],
+                    origlen,
+                    offset,
+                )
+            elif btype == PCAPNG_IDB:
+                if blen < 20:
+                    raise CaptureError(
+                        f"pcapng interface block at offset {offset} is corrupt: block length "
+                        f"{blen}",
+                        offset=offset,
+                        record=frame + 1,
+                    )
+                linktype, _reserved, snaplen = struct.unpack_from(endian + "HHI", buf, pos + 8)
+                intf = Interface(linktype, snaplen)
+                _read_idb_options(bytes(buf[pos + 16 : pos + blen - 4]), endian, intf)
+                section.append((len(self.interfaces), intf))
+                self.interfaces.append(intf)
+
+
+def _read_idb_options(options: bytes, endian: str, intf: Interface) -> None:
+    """Apply the IDB options rtcscope needs (if_name, if_tsresol, if_tsoffset)."""
+    pos = 0
+    while pos + 4 <= len(options):
+        code, length = struct.unpack_from(endian + "HH", options, pos)
+        value = options[pos + 4 : pos + 4 + length]
+        if code == OPT_ENDOFOPT or len(value) < length:
+            return
+        if code == IF_TSRESOL and length >= 1:
+            intf.tsresol = value[0]
+        elif code == IF_TSOFFSET and length >= 8:
+            intf.tsoffset_s = struct.unpack(endian + "q", value[:8])[0]
+        elif code == 2:
+            intf.name = value.decode("utf-8", "replace").rstrip("\0")
+        pos += 4 + ((length + 3) & ~3)
+
+
+_BLOCK_NAMES = {
+    PCAPNG_SHB: "section header",
+    PCAPNG_IDB: "interface",
+    PCAPNG_PB: "packet",
+    PCAPNG_SPB: "simple packet",
+    PCAPNG_EPB: "enhanced packet",
+    0x00000004: "name resolution",
+    0x00000005: "interface statistics",
+    0x0000000A: "decryption secrets",
+}
+_PACKET_BLOCKS = {PCAPNG_EPB, PCAPNG_SPB, PCAPNG_PB}
+
+
+def open_capture(
+    source: str | os.PathLike[str] | BinaryIO, keep_going: bool = False
+) -> CaptureReader:
+    """Open a pcap or pcapng capture (gzip read transparently) for streaming.
+
+    ``source`` is a path or a binary stream (not closed by the reader). Raises
+    :class:`CaptureError` if the file cannot be opened; faults inside the file surface while
+    iterating (or land in ``reader.warnings`` with ``keep_going``).
+    """
+    return CaptureReader(source, keep_going=keep_going)
