@@ -1,0 +1,474 @@
+"""SIP header names and values: compact forms, list splitting, name-addr, Via, CSeq.
+
+Hand-written (see :mod:`rtcscope.sip.message` for why). Values are parsed from the text as
+written; each parser raises :class:`~rtcscope.errors.SipError` on a value it cannot read,
+and :class:`~rtcscope.sip.message.SipMessage` turns that into a problem on the message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rtcscope.errors import SipError
+from rtcscope.sip.uri import Uri, parse_uri
+
+# RFC 3261 7.3.3 and the IANA "Header Fields" registry: compact form -> full name.
+COMPACT_FORMS: dict[str, str] = {
+    "a": "Accept-Contact",
+    "b": "Referred-By",
+    "c": "Content-Type",
+    "d": "Request-Disposition",
+    "e": "Content-Encoding",
+    "f": "From",
+    "i": "Call-ID",
+    "j": "Reject-Contact",
+    "k": "Supported",
+    "l": "Content-Length",
+    "m": "Contact",
+    "n": "Identity-Info",
+    "o": "Event",
+    "r": "Refer-To",
+    "s": "Subject",
+    "t": "To",
+    "u": "Allow-Events",
+    "v": "Via",
+    "x": "Session-Expires",
+    "y": "Identity",
+}
+
+_CANONICAL: dict[str, str] = {
+    name.lower(): name
+    for name in (
+        *COMPACT_FORMS.values(),
+        "Accept",
+        "Accept-Encoding",
+        "Accept-Language",
+        "Alert-Info",
+        "Allow",
+        "Authentication-Info",
+        "Authorization",
+        "Call-Info",
+        "Content-Disposition",
+        "Content-Language",
+        "CSeq",
+        "Date",
+        "Error-Info",
+        "Expires",
+        "History-Info",
+        "In-Reply-To",
+        "Max-Forwards",
+        "Min-Expires",
+        "Min-SE",
+        "MIME-Version",
+        "Organization",
+        "P-Asserted-Identity",
+        "P-Preferred-Identity",
+        "Path",
+        "Priority",
+        "Privacy",
+        "Proxy-Authenticate",
+        "Proxy-Authorization",
+        "Proxy-Require",
+        "RAck",
+        "Reason",
+        "Record-Route",
+        "Remote-Party-ID",
+        "Replaces",
+        "Reply-To",
+        "Require",
+        "Retry-After",
+        "Route",
+        "RSeq",
+        "Server",
+        "Service-Route",
+        "Subscription-State",
+        "Timestamp",
+        "Unsupported",
+        "User-Agent",
+        "Warning",
+        "WWW-Authenticate",
+    )
+}
+
+# Headers whose grammar is a comma-separated list (RFC 3261 7.3.1 allows folding such
+# lists into one line and splitting them again). Everything else is never split: the
+# credentials headers contain commas inside one value (RFC 3261 7.3.1 names them), and
+# Date/User-Agent/Subject and unknown headers are free text.
+LIST_HEADERS = frozenset(
+    name.lower()
+    for name in (
+        "Accept",
+        "Accept-Contact",
+        "Accept-Encoding",
+        "Accept-Language",
+        "Alert-Info",
+        "Allow",
+        "Allow-Events",
+        "Call-Info",
+        "Contact",
+        "Content-Encoding",
+        "Content-Language",
+        "Error-Info",
+        "History-Info",
+        "In-Reply-To",
+        "P-Asserted-Identity",
+        "P-Associated-URI",
+        "P-Preferred-Identity",
+        "Path",
+        "Privacy",
+        "Proxy-Require",
+        "Reason",
+        "Record-Route",
+        "Reject-Contact",
+        "Request-Disposition",
+        "Require",
+        "Route",
+        "Security-Client",
+        "Security-Server",
+        "Security-Verify",
+        "Service-Route",
+        "Supported",
+        "Unsupported",
+        "Via",
+        "Warning",
+    )
+)
+
+NEVER_SPLIT = frozenset(
+    ("www-authenticate", "authorization", "proxy-authenticate", "proxy-authorization")
+)
+
+
+def canonical_name(name: str) -> str:
+    """The full, conventionally spelled name of a header (``v`` -> ``Via``, ``CALL-ID`` ->
+    ``Call-ID``); unknown names are returned stripped but otherwise as written."""
+    stripped = name.strip()
+    lower = stripped.lower()
+    if len(lower) == 1 and lower in COMPACT_FORMS:
+        return COMPACT_FORMS[lower]
+    return _CANONICAL.get(lower, stripped)
+
+
+def header_key(name: str) -> str:
+    """The lookup key of a header name: the full name, lower case (compact forms expanded)."""
+    lower = name.strip().lower()
+    if len(lower) == 1 and lower in COMPACT_FORMS:
+        return COMPACT_FORMS[lower].lower()
+    return lower
+
+
+def split_comma_list(value: str) -> list[str]:
+    """Split a list header value at commas outside quoted strings and angle brackets.
+
+    RFC 3261 7.3.1 / 25.1: a comma inside ``"..."`` (with ``\\`` escapes) or inside
+    ``<...>`` does not separate values. Empty elements are dropped.
+    """
+    if "," not in value:
+        stripped = value.strip()
+        return [stripped] if stripped else []
+    out: list[str] = []
+    start = 0
+    in_quotes = False
+    in_angle = False
+    i = 0
+    n = len(value)
+    while i < n:
+        ch = value[i]
+        if in_quotes:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                in_quotes = False
+        elif ch == '"':
+            in_quotes = True
+        elif ch == "<":
+            in_angle = True
+        elif ch == ">":
+            in_angle = False
+        elif ch == "," and not in_angle:
+            piece = value[start:i].strip()
+            if piece:
+                out.append(piece)
+            start = i + 1
+        i += 1
+    piece = value[start:].strip()
+    if piece:
+        out.append(piece)
+    return out
+
+
+def split_params(text: str) -> tuple[tuple[str, str | None], ...]:
+    """Split ``;name=value;flag`` header parameters, respecting quoted values."""
+    params: list[tuple[str, str | None]] = []
+    pieces: list[str] = []
+    start = 0
+    in_quotes = False
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if in_quotes:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                in_quotes = False
+        elif ch == '"':
+            in_quotes = True
+        elif ch == ";":
+            pieces.append(text[start:i])
+            start = i + 1
+        i += 1
+    pieces.append(text[start:])
+    for piece in pieces:
+        piece = piece.strip()
+        if not piece:
+            continue
+        name, eq, value = piece.partition("=")
+        params.append((name.strip(), value.strip() if eq else None))
+    return tuple(params)
+
+
+def _param(params: tuple[tuple[str, str | None], ...], name: str) -> str | None:
+    lname = name.lower()
+    for n, v in params:
+        if n.lower() == lname:
+            return "" if v is None else v
+    return None
+
+
+def _unquote(text: str) -> str:
+    text = text.strip()
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        inner = text[1:-1]
+        if "\\" in inner:
+            out: list[str] = []
+            i = 0
+            while i < len(inner):
+                if inner[i] == "\\" and i + 1 < len(inner):
+                    i += 1
+                out.append(inner[i])
+                i += 1
+            return "".join(out)
+        return inner
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class NameAddr:
+    """A From/To/Contact/Route/Record-Route value (RFC 3261 20.10, 20.20, 20.30, 20.34, 20.39).
+
+    RFC 3261 20: in the ``name-addr`` form (``"Bob" <sip:bob@b.example;transport=tcp>;tag=1``)
+    the URI parameters stay inside the brackets and what follows belongs to the header; in the
+    ``addr-spec`` form (``sip:bob@b.example;tag=1``) every ``;`` parameter belongs to the header,
+    and the URI carries none. ``wildcard`` is the ``Contact: *`` of a REGISTER.
+    """
+
+    uri: Uri | None
+    display_name: str | None = None
+    params: tuple[tuple[str, str | None], ...] = ()
+    bracketed: bool = False
+    wildcard: bool = False
+    raw: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> NameAddr:
+        return parse_name_addr(text)
+
+    def __str__(self) -> str:
+        return self.raw
+
+    def param(self, name: str) -> str | None:
+        return _param(self.params, name)
+
+    @property
+    def tag(self) -> str | None:
+        return self.param("tag") or None
+
+    @property
+    def expires(self) -> int | None:
+        value = self.param("expires")
+        return int(value) if value and value.isdigit() else None
+
+    @property
+    def q(self) -> float | None:
+        value = self.param("q")
+        try:
+            return float(value) if value else None
+        except ValueError:
+            return None
+
+
+def parse_name_addr(text: str) -> NameAddr:
+    """Parse one name-addr or addr-spec with its header parameters (raises SipError)."""
+    raw = text.strip()
+    if raw == "*":
+        return NameAddr(uri=None, wildcard=True, raw=raw)
+    lt = -1
+    # A '<' inside a quoted display name is not the URI's bracket.
+    in_quotes = False
+    i = 0
+    while i < len(raw):
+        ch = raw[i]
+        if in_quotes:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                in_quotes = False
+        elif ch == '"':
+            in_quotes = True
+        elif ch == "<":
+            lt = i
+            break
+        i += 1
+    if lt >= 0:
+        gt = raw.find(">", lt)
+        if gt < 0:
+            raise SipError(f"address {raw[:80]!r} has '<' without '>'")
+        display = raw[:lt].strip()
+        uri = parse_uri(raw[lt + 1 : gt])
+        rest = raw[gt + 1 :].strip()
+        params = split_params(rest[1:] if rest.startswith(";") else rest)
+        return NameAddr(
+            uri=uri,
+            display_name=_unquote(display) if display else None,
+            params=params,
+            bracketed=True,
+            raw=raw,
+        )
+    uri_text, _, param_text = raw.partition(";")
+    if " " in uri_text.strip() or "\t" in uri_text.strip():
+        raise SipError(f"address {raw[:80]!r} has a display name but no <URI>")
+    return NameAddr(uri=parse_uri(uri_text), params=split_params(param_text), raw=raw)
+
+
+@dataclass(frozen=True, slots=True)
+class Via:
+    """One Via value (RFC 3261 20.42): ``SIP/2.0/UDP host:port;branch=...;rport=...``."""
+
+    protocol: str  # "SIP/2.0"
+    transport: str  # as written, e.g. "UDP", "TCP", "WS", "TLS"
+    host: str  # IPv6 keeps its brackets
+    port: int | None
+    params: tuple[tuple[str, str | None], ...] = ()
+    raw: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> Via:
+        return parse_via(text)
+
+    def __str__(self) -> str:
+        return self.raw
+
+    def param(self, name: str) -> str | None:
+        return _param(self.params, name)
+
+    @property
+    def sent_by(self) -> str:
+        return self.host if self.port is None else f"{self.host}:{self.port}"
+
+    @property
+    def host_address(self) -> str:
+        h = self.host
+        return h[1:-1] if h.startswith("[") and h.endswith("]") else h
+
+    @property
+    def branch(self) -> str | None:
+        return self.param("branch") or None
+
+    @property
+    def received(self) -> str | None:
+        return self.param("received") or None
+
+    @property
+    def has_rport(self) -> bool:
+        """RFC 3581: the client asked for ``rport`` (with or without a value filled in)."""
+        return self.param("rport") is not None
+
+    @property
+    def rport(self) -> int | None:
+        value = self.param("rport")
+        return int(value) if value and value.isdigit() else None
+
+    @property
+    def maddr(self) -> str | None:
+        return self.param("maddr") or None
+
+    @property
+    def ttl(self) -> int | None:
+        value = self.param("ttl")
+        return int(value) if value and value.isdigit() else None
+
+    @property
+    def is_rfc3261_branch(self) -> bool:
+        """RFC 3261 8.1.1.7: branches starting with the magic cookie are unique per transaction."""
+        b = self.branch
+        return b is not None and b.startswith("z9hG4bK")
+
+
+def parse_via(text: str) -> Via:
+    """Parse one Via value (raises SipError). LWS is allowed around '/' (RFC 3261 25.1)."""
+    raw = text.strip()
+    parts = raw.split("/", 2)
+    if len(parts) != 3:
+        raise SipError(f"Via {raw[:80]!r} has no SIP/2.0/transport")
+    name, version, rest = (p.strip() for p in parts)
+    rest = rest.lstrip()
+    sp = 0
+    while sp < len(rest) and not rest[sp].isspace():
+        sp += 1
+    transport = rest[:sp]
+    sent_by_and_params = rest[sp:].strip()
+    if not transport or not sent_by_and_params:
+        raise SipError(f"Via {raw[:80]!r} has no sent-by")
+    # The sent-by ends at the first ';' (parameters); an IPv6 reference contains ':' only.
+    sent_by, _, param_text = sent_by_and_params.partition(";")
+    sent_by = sent_by.strip()
+    if sent_by.startswith("["):
+        end = sent_by.find("]")
+        if end < 0:
+            raise SipError(f"Via {raw[:80]!r} has an unclosed IPv6 reference")
+        host = sent_by[: end + 1]
+        port_text = sent_by[end + 1 :].strip().lstrip(":").strip()
+    else:
+        host, _, port_text = sent_by.partition(":")
+        host = host.strip()
+        port_text = port_text.strip()
+    if not host:
+        raise SipError(f"Via {raw[:80]!r} has no host")
+    port: int | None = None
+    if port_text:
+        if not port_text.isdigit() or int(port_text) > 65535:
+            raise SipError(f"Via {raw[:80]!r} has a bad port {port_text!r}")
+        port = int(port_text)
+    return Via(
+        protocol=f"{name}/{version}",
+        transport=transport,
+        host=host,
+        port=port,
+        params=split_params(param_text),
+        raw=raw,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CSeq:
+    """The CSeq header (RFC 3261 20.16): a sequence number and the request's method."""
+
+    number: int
+    method: str
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.method}"
+
+    @classmethod
+    def parse(cls, text: str) -> CSeq:
+        return parse_cseq(text)
+
+
+def parse_cseq(text: str) -> CSeq:
+    parts = text.split()
+    if len(parts) != 2 or not parts[0].isdigit():
+        raise SipError(f"CSeq {text.strip()[:80]!r} is not '<number> <method>'")
+    number = int(parts[0])
+    if number >= 2**32:
+        raise SipError(f"CSeq number {number} is not below 2**32 (RFC 3261 8.1.1.5)")
+    return CSeq(number=number, method=parts[1])

@@ -1,0 +1,609 @@
+"""SDP session descriptions (RFC 8866) as offered and answered in SIP (RFC 3264).
+
+Hand-written because the media attributes rtcscope relies on (``a=rtcp`` of RFC 3605,
+``a=crypto`` of RFC 4568 with key, salt, lifetime and MKI, ``a=ssrc``, BUNDLE groups)
+are not covered together by a maintained Python library, and captures need a parser that
+reads what it can and lists what is wrong instead of raising.
+
+Session-level values that media sections inherit (RFC 8866 5.7, 6.7: connection address,
+direction, fingerprint, setup) are resolved into each :class:`MediaDescription`, so a
+consumer reads ``media.connection`` and ``media.direction`` without looking up.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+
+# RFC 3551 table 4 and 5: static payload types (encoding name, clock rate, channels).
+# G722's clock is 8000 although it samples at 16 kHz (RFC 3551 4.5.2).
+
+
+@dataclass(frozen=True, slots=True)
+class Codec:
+    """What a payload type carries: encoding name as written, clock rate, channels."""
+
+    name: str
+    clock_rate: int
+    channels: int = 1
+
+    def __str__(self) -> str:
+        base = f"{self.name}/{self.clock_rate}"
+        return base if self.channels == 1 else f"{base}/{self.channels}"
+
+
+STATIC_PAYLOAD_TYPES: dict[int, Codec] = {
+    0: Codec("PCMU", 8000),
+    3: Codec("GSM", 8000),
+    4: Codec("G723", 8000),
+    5: Codec("DVI4", 8000),
+    6: Codec("DVI4", 16000),
+    7: Codec("LPC", 8000),
+    8: Codec("PCMA", 8000),
+    9: Codec("G722", 8000),
+    10: Codec("L16", 44100, 2),
+    11: Codec("L16", 44100, 1),
+    12: Codec("QCELP", 8000),
+    13: Codec("CN", 8000),
+    14: Codec("MPA", 90000),
+    15: Codec("G728", 8000),
+    16: Codec("DVI4", 11025),
+    17: Codec("DVI4", 22050),
+    18: Codec("G729", 8000),
+    25: Codec("CelB", 90000),
+    26: Codec("JPEG", 90000),
+    28: Codec("nv", 90000),
+    31: Codec("H261", 90000),
+    32: Codec("MPV", 90000),
+    33: Codec("MP2T", 90000),
+    34: Codec("H263", 90000),
+}
+
+DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    """One ``a=`` line: ``a=name:value`` or the flag ``a=name`` (value None)."""
+
+    name: str
+    value: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """``o=`` (RFC 8866 5.2)."""
+
+    username: str
+    session_id: str
+    session_version: str
+    nettype: str
+    addrtype: str
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """``c=`` (RFC 8866 5.7); ``ttl``/``count`` from ``addr/ttl/count`` multicast forms."""
+
+    nettype: str
+    addrtype: str
+    address: str
+    ttl: int | None = None
+    count: int | None = None
+
+    @property
+    def is_hold(self) -> bool:
+        """RFC 3264 8.4: the old way to put a stream on hold is the address 0.0.0.0."""
+        return self.address in ("0.0.0.0", "::")
+
+
+@dataclass(frozen=True, slots=True)
+class RtpMap:
+    """``a=rtpmap:<pt> <encoding>/<clock>[/<channels>]`` (RFC 8866 6.6)."""
+
+    payload_type: int
+    encoding: str
+    clock_rate: int
+    channels: int = 1
+
+    @property
+    def codec(self) -> Codec:
+        return Codec(self.encoding, self.clock_rate, self.channels)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyParams:
+    """One ``inline:`` key of an ``a=crypto`` line (RFC 4568 6.1).
+
+    ``key_salt`` is the base64 text as written; ``key_salt_bytes`` is it decoded (None when
+    it is not base64). ``lifetime`` is the number of packets (``2^20`` read as 1048576).
+    """
+
+    method: str
+    key_salt: str
+    key_salt_bytes: bytes | None
+    lifetime: int | None = None
+    lifetime_text: str | None = None
+    mki_value: int | None = None
+    mki_length: int | None = None
+
+    def split(self, key_length: int) -> tuple[bytes, bytes] | None:
+        """``(master key, master salt)`` for a suite whose key is ``key_length`` bytes."""
+        if self.key_salt_bytes is None:
+            return None
+        return self.key_salt_bytes[:key_length], self.key_salt_bytes[key_length:]
+
+
+# Master key and salt lengths in bytes of the suites of RFC 4568 6.2, RFC 6188, RFC 7714.
+SUITE_KEY_SALT_LENGTHS: dict[str, tuple[int, int]] = {
+    "AES_CM_128_HMAC_SHA1_80": (16, 14),
+    "AES_CM_128_HMAC_SHA1_32": (16, 14),
+    "F8_128_HMAC_SHA1_80": (16, 14),
+    "AES_192_CM_HMAC_SHA1_80": (24, 14),
+    "AES_192_CM_HMAC_SHA1_32": (24, 14),
+    "AES_256_CM_HMAC_SHA1_80": (32, 14),
+    "AES_256_CM_HMAC_SHA1_32": (32, 14),
+    "AEAD_AES_128_GCM": (16, 12),
+    "AEAD_AES_256_GCM": (32, 12),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Crypto:
+    """``a=crypto:<tag> <suite> <key-params> [<session-params>]`` (RFC 4568 9.1)."""
+
+    tag: int
+    suite: str
+    keys: tuple[KeyParams, ...]
+    session_params: tuple[str, ...] = ()
+    raw: str = ""
+
+    @property
+    def key(self) -> KeyParams | None:
+        return self.keys[0] if self.keys else None
+
+    def master_key_salt(self) -> tuple[bytes, bytes] | None:
+        """Master key and salt of the first key, split by the suite's lengths."""
+        lengths = SUITE_KEY_SALT_LENGTHS.get(self.suite.upper())
+        first = self.key
+        if lengths is None or first is None or first.key_salt_bytes is None:
+            return None
+        if len(first.key_salt_bytes) != lengths[0] + lengths[1]:
+            return None
+        return first.split(lengths[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """``a=fingerprint:<hash> <hex:pairs>`` (RFC 8122 5)."""
+
+    hash_function: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rtcp:
+    """``a=rtcp:<port> [<nettype> <addrtype> <address>]`` (RFC 3605 2.1)."""
+
+    port: int
+    address: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SsrcAttribute:
+    """``a=ssrc:<ssrc> <attribute>[:<value>]`` (RFC 5576 4.1)."""
+
+    ssrc: int
+    attribute: str
+    value: str | None
+
+
+@dataclass(slots=True)
+class MediaDescription:
+    """One ``m=`` section with its lines, session-level defaults resolved."""
+
+    media: str
+    port: int
+    port_count: int
+    proto: str
+    formats: list[str]
+    connection: Connection | None = None  # the section's own c=, else the session's
+    own_connection: bool = False
+    bandwidths: list[tuple[str, int]] = field(default_factory=list)
+    attributes: list[Attribute] = field(default_factory=list)
+    direction: str = "sendrecv"  # own attribute, else the session's, else sendrecv
+    rtpmaps: dict[int, RtpMap] = field(default_factory=dict)
+    fmtp: dict[int, str] = field(default_factory=dict)
+    crypto: list[Crypto] = field(default_factory=list)
+    fingerprints: list[Fingerprint] = field(default_factory=list)
+    setup: str | None = None
+    rtcp: Rtcp | None = None
+    rtcp_mux: bool = False
+    ssrcs: list[SsrcAttribute] = field(default_factory=list)
+    mid: str | None = None
+    ptime: float | None = None
+    maxptime: float | None = None
+
+    def attribute(self, name: str) -> str | None:
+        """Value of the first ``a=name`` of this section ("" for a flag), else None."""
+        lname = name.lower()
+        for a in self.attributes:
+            if a.name.lower() == lname:
+                return "" if a.value is None else a.value
+        return None
+
+    def attributes_named(self, name: str) -> list[str]:
+        lname = name.lower()
+        return [
+            "" if a.value is None else a.value for a in self.attributes if a.name.lower() == lname
+        ]
+
+    @property
+    def payload_types(self) -> list[int]:
+        """The formats as RTP payload types (for RTP profiles; non-numbers skipped)."""
+        return [int(f) for f in self.formats if f.isdigit() and int(f) < 128]
+
+    @property
+    def is_rtp(self) -> bool:
+        return "RTP" in self.proto.upper()
+
+    @property
+    def is_srtp(self) -> bool:
+        """RTP/SAVP(F) or UDP/TLS/RTP/SAVP(F) (RFC 3711, RFC 5764)."""
+        return "SAVP" in self.proto.upper()
+
+    @property
+    def is_rejected(self) -> bool:
+        """RFC 3264 6: port 0 in an answer (or offer) rejects or removes the stream."""
+        return self.port == 0
+
+    @property
+    def address(self) -> str | None:
+        return self.connection.address if self.connection is not None else None
+
+    @property
+    def is_hold(self) -> bool:
+        """On hold: c=0.0.0.0, or a direction that does not let the peer send (RFC 3264 8.4)."""
+        return (self.connection is not None and self.connection.is_hold) or self.direction in (
+            "sendonly",
+            "inactive",
+        )
+
+    @property
+    def rtcp_port(self) -> int | None:
+        """Where RTCP goes: the same port with rtcp-mux (RFC 5761), a=rtcp (RFC 3605), else
+        the next higher port (RFC 3550 11). None for a rejected stream."""
+        if self.port == 0:
+            return None
+        if self.rtcp_mux:
+            return self.port
+        if self.rtcp is not None:
+            return self.rtcp.port
+        return self.port + 1
+
+    def codec(self, payload_type: int) -> Codec | None:
+        """The codec of a payload type: its rtpmap, else the RFC 3551 static table."""
+        rtpmap = self.rtpmaps.get(payload_type)
+        if rtpmap is not None:
+            return rtpmap.codec
+        return STATIC_PAYLOAD_TYPES.get(payload_type)
+
+    def codecs(self) -> dict[int, Codec]:
+        """Every announced payload type that has a known codec, in offer order."""
+        out: dict[int, Codec] = {}
+        for pt in self.payload_types:
+            codec = self.codec(pt)
+            if codec is not None:
+                out[pt] = codec
+        return out
+
+
+def _int(text: str) -> int | None:
+    text = text.strip()
+    return int(text) if text.isdigit() else None
+
+
+def _parse_lifetime(text: str) -> int | None:
+    text = text.strip()
+    if text.startswith("2^"):
+        exp = _int(text[2:])
+        return 2**exp if exp is not None and exp < 64 else None
+    return _int(text)
+
+
+def _b64(text: str) -> bytes | None:
+    padded = text + "=" * (-len(text) % 4)
+    try:
+        return base64.b64decode(padded, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def parse_crypto(value: str) -> Crypto:
+    """Parse the value of an ``a=crypto`` line (raises ValueError)."""
+    parts = value.split()
+    if len(parts) < 3 or not parts[0].isdigit():
+        raise ValueError(f"a=crypto {value[:80]!r} is not '<tag> <suite> <key-params>'")
+    keys: list[KeyParams] = []
+    # RFC 4568 9.1: key-params = key-param *(";" key-param)
+    for key_param in parts[2].split(";"):
+        method, colon, info = key_param.partition(":")
+        if not colon:
+            raise ValueError(f"a=crypto key-params {key_param[:60]!r} has no method")
+        fields = info.split("|")
+        key_salt = fields[0]
+        lifetime: int | None = None
+        lifetime_text: str | None = None
+        mki_value: int | None = None
+        mki_length: int | None = None
+        for extra in fields[1:]:
+            if ":" in extra:
+                mki, _, length = extra.partition(":")
+                mki_value, mki_length = _int(mki), _int(length)
+            else:
+                lifetime_text = extra
+                lifetime = _parse_lifetime(extra)
+        keys.append(
+            KeyParams(
+                method=method,
+                key_salt=key_salt,
+                key_salt_bytes=_b64(key_salt) if method.lower() == "inline" else None,
+                lifetime=lifetime,
+                lifetime_text=lifetime_text,
+                mki_value=mki_value,
+                mki_length=mki_length,
+            )
+        )
+    return Crypto(
+        tag=int(parts[0]),
+        suite=parts[1],
+        keys=tuple(keys),
+        session_params=tuple(parts[3:]),
+        raw=value,
+    )
+
+
+def _parse_connection(value: str) -> Connection:
+    parts = value.split()
+    if len(parts) != 3:
+        raise ValueError(f"c={value[:80]!r} is not '<nettype> <addrtype> <address>'")
+    address, *extra = parts[2].split("/")
+    ttl: int | None = None
+    count: int | None = None
+    # RFC 8866 5.7: IP4 multicast is addr/ttl[/count]; IP6 multicast is addr[/count].
+    if parts[1].upper() == "IP4" and extra:
+        ttl = _int(extra[0])
+        count = _int(extra[1]) if len(extra) > 1 else None
+    elif extra:
+        count = _int(extra[0])
+    return Connection(parts[0], parts[1], address, ttl, count)
+
+
+@dataclass(slots=True)
+class SessionDescription:
+    """A parsed SDP body. Build one with :meth:`parse` (never raises; see ``problems``)."""
+
+    raw: bytes
+    version: int | None = None
+    origin: Origin | None = None
+    session_name: str | None = None
+    connection: Connection | None = None
+    bandwidths: list[tuple[str, int]] = field(default_factory=list)
+    times: list[tuple[int, int]] = field(default_factory=list)
+    attributes: list[Attribute] = field(default_factory=list)
+    media: list[MediaDescription] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def __bytes__(self) -> bytes:
+        return self.raw
+
+    def attribute(self, name: str) -> str | None:
+        """Value of the first session-level ``a=name`` ("" for a flag), else None."""
+        lname = name.lower()
+        for a in self.attributes:
+            if a.name.lower() == lname:
+                return "" if a.value is None else a.value
+        return None
+
+    @property
+    def direction(self) -> str:
+        for a in self.attributes:
+            if a.name.lower() in DIRECTIONS:
+                return a.name.lower()
+        return "sendrecv"
+
+    @property
+    def groups(self) -> list[tuple[str, list[str]]]:
+        """``a=group:<semantics> <mid>...`` (RFC 5888), e.g. ``("BUNDLE", ["0", "1"])``."""
+        out: list[tuple[str, list[str]]] = []
+        for a in self.attributes:
+            if a.name.lower() == "group" and a.value:
+                semantics, *mids = a.value.split()
+                out.append((semantics, mids))
+        return out
+
+    @property
+    def bundle_mids(self) -> list[str]:
+        for semantics, mids in self.groups:
+            if semantics.upper() == "BUNDLE":
+                return mids
+        return []
+
+    @classmethod
+    def parse(cls, data: bytes | bytearray | memoryview | str) -> SessionDescription:
+        raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else bytes(data)
+        sdp = cls(raw=raw)
+        try:
+            sdp._parse()
+        except Exception as exc:  # a parser bug must not stop a capture being read
+            sdp.problems.append(f"internal SDP parser fault: {type(exc).__name__}: {exc}")
+        return sdp
+
+    def _parse(self) -> None:
+        text = self.raw.decode("utf-8", "surrogateescape")
+        current: MediaDescription | None = None
+        session_fingerprints: list[Fingerprint] = []
+        session_setup: str | None = None
+        for number, line in enumerate(text.splitlines(), start=1):
+            line = line.strip()
+            if not line:
+                continue
+            if len(line) < 2 or line[1] != "=":
+                # Tolerate "a = x" spacing; anything else is not an SDP line.
+                kind, eq, value = line.partition("=")
+                if not eq or len(kind.strip()) != 1:
+                    self.problems.append(
+                        f"SDP line {number} is not '<type>=<value>': {line[:60]!r}"
+                    )
+                    continue
+                kind, value = kind.strip(), value.strip()
+            else:
+                kind, value = line[0], line[2:]
+            try:
+                if kind == "m":
+                    current = self._parse_media(value)
+                    self.media.append(current)
+                elif current is None:
+                    self._parse_session_line(kind, value)
+                else:
+                    self._parse_media_line(current, kind, value)
+            except ValueError as exc:
+                self.problems.append(f"SDP line {number}: {exc}")
+        if self.version is None:
+            self.problems.append("SDP has no v= line")
+        for a in self.attributes:
+            lname = a.name.lower()
+            if lname == "fingerprint" and a.value:
+                hash_function, _, fp = a.value.partition(" ")
+                session_fingerprints.append(Fingerprint(hash_function, fp.strip()))
+            elif lname == "setup" and a.value:
+                session_setup = a.value.strip()
+        session_direction = self.direction
+        for m in self.media:
+            if m.connection is None:
+                m.connection = self.connection
+            own = [a.name.lower() for a in m.attributes if a.name.lower() in DIRECTIONS]
+            m.direction = own[0] if own else session_direction
+            if not m.fingerprints:
+                m.fingerprints = list(session_fingerprints)
+            if m.setup is None:
+                m.setup = session_setup
+            if m.connection is None and m.port != 0:
+                self.problems.append(f"m={m.media} {m.port} has no c= line (RFC 8866 5.7)")
+
+    def _parse_session_line(self, kind: str, value: str) -> None:
+        if kind == "v":
+            version = _int(value)
+            if version is None:
+                raise ValueError(f"v={value[:20]!r} is not a number")
+            self.version = version
+        elif kind == "o":
+            parts = value.split()
+            if len(parts) != 6:
+                raise ValueError(f"o={value[:80]!r} does not have 6 fields")
+            self.origin = Origin(*parts)
+        elif kind == "s":
+            self.session_name = value
+        elif kind == "c":
+            self.connection = _parse_connection(value)
+        elif kind == "b":
+            self.bandwidths.append(_parse_bandwidth(value))
+        elif kind == "t":
+            parts = value.split()
+            if len(parts) != 2 or not all(p.isdigit() for p in parts):
+                raise ValueError(f"t={value[:40]!r} is not '<start> <stop>'")
+            self.times.append((int(parts[0]), int(parts[1])))
+        elif kind == "a":
+            self.attributes.append(_parse_attribute(value))
+
+    def _parse_media(self, value: str) -> MediaDescription:
+        parts = value.split()
+        if len(parts) < 3:
+            raise ValueError(f"m={value[:80]!r} is not '<media> <port> <proto> <fmt>...'")
+        port_text, _, count_text = parts[1].partition("/")
+        port = _int(port_text)
+        if port is None or port > 65535:
+            raise ValueError(f"m= port {parts[1]!r} is not a port")
+        count = _int(count_text) if count_text else 1
+        return MediaDescription(
+            media=parts[0],
+            port=port,
+            port_count=count or 1,
+            proto=parts[2],
+            formats=parts[3:],
+        )
+
+    def _parse_media_line(self, m: MediaDescription, kind: str, value: str) -> None:
+        if kind == "c":
+            m.connection = _parse_connection(value)
+            m.own_connection = True
+        elif kind == "b":
+            m.bandwidths.append(_parse_bandwidth(value))
+        elif kind == "a":
+            attribute = _parse_attribute(value)
+            m.attributes.append(attribute)
+            _apply_media_attribute(m, attribute)
+
+
+def _parse_bandwidth(value: str) -> tuple[str, int]:
+    bwtype, _, amount = value.partition(":")
+    number = _int(amount)
+    if number is None:
+        raise ValueError(f"b={value[:40]!r} is not '<type>:<kbps>'")
+    return bwtype.strip(), number
+
+
+def _parse_attribute(value: str) -> Attribute:
+    name, colon, rest = value.partition(":")
+    return Attribute(name.strip(), rest.strip() if colon else None)
+
+
+def _apply_media_attribute(m: MediaDescription, a: Attribute) -> None:
+    name = a.name.lower()
+    value = a.value or ""
+    if name == "rtpmap":
+        pt_text, _, encoding = value.partition(" ")
+        pt = _int(pt_text)
+        enc_parts = encoding.strip().split("/")
+        rate = _int(enc_parts[1]) if len(enc_parts) > 1 else None
+        if pt is None or rate is None or not enc_parts[0]:
+            raise ValueError(f"a=rtpmap:{value[:60]!r} is not '<pt> <name>/<clock>[/<ch>]'")
+        channels = _int(enc_parts[2]) if len(enc_parts) > 2 else None
+        m.rtpmaps[pt] = RtpMap(pt, enc_parts[0], rate, channels or 1)
+    elif name == "fmtp":
+        pt_text, _, params = value.partition(" ")
+        pt = _int(pt_text)
+        if pt is not None:
+            m.fmtp[pt] = params.strip()
+    elif name == "crypto":
+        m.crypto.append(parse_crypto(value))
+    elif name == "fingerprint":
+        hash_function, _, fp = value.partition(" ")
+        m.fingerprints.append(Fingerprint(hash_function, fp.strip()))
+    elif name == "setup":
+        m.setup = value.strip()
+    elif name == "rtcp":
+        # RFC 3605 2.1: a=rtcp:<port> [<nettype> <addrtype> <connection-address>]
+        parts = value.split()
+        port = _int(parts[0]) if parts else None
+        if port is None:
+            raise ValueError(f"a=rtcp:{value[:40]!r} has no port")
+        m.rtcp = Rtcp(port, parts[3] if len(parts) >= 4 else None)
+    elif name == "rtcp-mux":
+        m.rtcp_mux = True
+    elif name == "ssrc":
+        ssrc_text, _, attr = value.partition(" ")
+        ssrc = _int(ssrc_text)
+        if ssrc is None:
+            raise ValueError(f"a=ssrc:{value[:40]!r} has no SSRC")
+        attr_name, colon, attr_value = attr.partition(":")
+        m.ssrcs.append(SsrcAttribute(ssrc, attr_name.strip(), attr_value if colon else None))
+    elif name == "mid":
+        m.mid = value.strip()
+    elif name in ("ptime", "maxptime"):
+        try:
+            setattr(m, name, float(value))
+        except ValueError:
+            raise ValueError(f"a={name}:{value[:20]!r} is not a number") from None

@@ -1,0 +1,222 @@
+"""SIP, SIPS and tel URIs (RFC 3261 19.1, RFC 3966), parsed tolerantly.
+
+Hand-written because no maintained Python library parses the URIs seen in real traffic
+(IPv6 references, escaped user parts, ``?headers``, parameters without values) while keeping
+the text as written. Parts are kept as written (escapes included); ``user_unescaped`` and
+:func:`unescape` give the decoded form RFC 3261 19.1.4 compares. Other schemes
+(``urn:``, ``mailto:``, ...) are kept whole in ``opaque``.
+
+:func:`parse_uri` raises :class:`~rtcscope.errors.SipError` on text that is not a URI;
+the message parser catches it and records a problem instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from rtcscope.errors import SipError
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+
+
+def unescape(text: str) -> str:
+    """Decode ``%HH`` escapes (RFC 3261 19.1.2), leaving malformed escapes as they are."""
+    return unquote(text, errors="surrogateescape") if "%" in text else text
+
+
+@dataclass(frozen=True, slots=True)
+class Uri:
+    """A URI as written in a SIP message.
+
+    ``host`` keeps the brackets of an IPv6 reference (``[2001:db8::1]``); ``host_address``
+    drops them. ``params`` and ``headers`` keep order and spelling; a parameter without a
+    value (``lr``) has the value ``None``. For ``tel:`` the number is in ``user`` and
+    ``host`` is empty.
+    """
+
+    scheme: str
+    user: str | None = None
+    password: str | None = None
+    host: str = ""
+    port: int | None = None
+    params: tuple[tuple[str, str | None], ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+    opaque: str = ""  # the part after "scheme:" for schemes other than sip/sips/tel
+    raw: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> Uri:
+        return parse_uri(text)
+
+    def __str__(self) -> str:
+        return self.raw or self.format()
+
+    def format(self) -> str:
+        """The URI rebuilt from its parts (equal to ``raw`` for a URI that was parsed)."""
+        if self.scheme.lower() not in ("sip", "sips", "tel"):
+            return f"{self.scheme}:{self.opaque}"
+        out = [self.scheme, ":"]
+        if self.user is not None:
+            out.append(self.user)
+            if self.password is not None:
+                out += [":", self.password]
+            if self.scheme.lower() != "tel":
+                out.append("@")
+        out.append(self.host)
+        if self.port is not None:
+            out += [":", str(self.port)]
+        for name, value in self.params:
+            out += [";", name] if value is None else [";", name, "=", value]
+        if self.headers:
+            out.append("?" + "&".join(f"{n}={v}" for n, v in self.headers))
+        return "".join(out)
+
+    @property
+    def is_sip(self) -> bool:
+        return self.scheme.lower() in ("sip", "sips")
+
+    @property
+    def host_address(self) -> str:
+        """The host without IPv6 brackets."""
+        h = self.host
+        return h[1:-1] if h.startswith("[") and h.endswith("]") else h
+
+    @property
+    def user_unescaped(self) -> str | None:
+        return None if self.user is None else unescape(self.user)
+
+    def param(self, name: str) -> str | None:
+        """The value of a parameter (case-insensitive name); ``""`` for a flag, None if absent."""
+        lname = name.lower()
+        for n, v in self.params:
+            if n.lower() == lname:
+                return "" if v is None else v
+        return None
+
+    def has_param(self, name: str) -> bool:
+        return self.param(name) is not None
+
+    @property
+    def lr(self) -> bool:
+        """RFC 3261 19.1.1: ``lr`` marks a loose router."""
+        return self.has_param("lr")
+
+    @property
+    def transport(self) -> str | None:
+        value = self.param("transport")
+        return value.lower() if value else None
+
+    @property
+    def maddr(self) -> str | None:
+        return self.param("maddr") or None
+
+    @property
+    def user_param(self) -> str | None:
+        return self.param("user") or None
+
+    def host_port(self) -> str:
+        return self.host if self.port is None else f"{self.host}:{self.port}"
+
+
+def _split_params(text: str) -> tuple[tuple[str, str | None], ...]:
+    params: list[tuple[str, str | None]] = []
+    for piece in text.split(";"):
+        piece = piece.strip()
+        if not piece:
+            continue
+        name, eq, value = piece.partition("=")
+        params.append((name.strip(), value.strip() if eq else None))
+    return tuple(params)
+
+
+def _split_headers(text: str) -> tuple[tuple[str, str], ...]:
+    out: list[tuple[str, str]] = []
+    for piece in text.split("&"):
+        if piece:
+            name, _, value = piece.partition("=")
+            out.append((name, value))
+    return tuple(out)
+
+
+def _parse_port(text: str, uri: str) -> int | None:
+    if text == "":
+        return None
+    if not text.isdigit() or int(text) > 65535:
+        raise SipError(f"SIP URI {uri!r} has a bad port {text!r}")
+    return int(text)
+
+
+def parse_uri(text: str) -> Uri:
+    """Parse a SIP, SIPS or tel URI (or keep any other scheme opaque).
+
+    Raises :class:`SipError` when the text has no scheme or a SIP URI has no host.
+    """
+    raw = text.strip()
+    m = _SCHEME.match(raw)
+    if m is None:
+        raise SipError(f"not a URI (no scheme): {raw[:80]!r}")
+    scheme = m.group(1)
+    rest = raw[m.end() :]
+    lscheme = scheme.lower()
+    if lscheme == "tel":
+        return _parse_tel(scheme, rest, raw)
+    if lscheme not in ("sip", "sips"):
+        return Uri(scheme=scheme, opaque=rest, raw=raw)
+
+    user: str | None = None
+    password: str | None = None
+    # RFC 3261 19.1.1: the user part may hold ';' and '?' (user-unreserved), so the
+    # userinfo ends at the first '@'; but an '@' inside ?headers (after '?...=') is not one.
+    at = rest.find("@")
+    if at >= 0:
+        q = rest.find("?")
+        if q >= 0 and q < at and "=" in rest[q:at]:
+            at = -1
+    if at >= 0:
+        userinfo, rest = rest[:at], rest[at + 1 :]
+        user, colon, pw = userinfo.partition(":")
+        password = pw if colon else None
+
+    headers: tuple[tuple[str, str], ...] = ()
+    q = rest.find("?")
+    if q >= 0:
+        headers = _split_headers(rest[q + 1 :])
+        rest = rest[:q]
+    hostport, _, param_text = rest.partition(";")
+    params = _split_params(param_text)
+
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        if end < 0:
+            raise SipError(f"SIP URI {raw[:80]!r} has an unclosed IPv6 reference")
+        host = hostport[: end + 1]
+        after = hostport[end + 1 :]
+        if after and not after.startswith(":"):
+            raise SipError(f"SIP URI {raw[:80]!r} has text after its IPv6 reference")
+        port = _parse_port(after[1:], raw)
+    else:
+        host, _, port_text = hostport.partition(":")
+        port = _parse_port(port_text.strip(), raw)
+        host = host.strip()
+    if not host:
+        raise SipError(f"SIP URI {raw[:80]!r} has no host")
+    return Uri(
+        scheme=scheme,
+        user=user,
+        password=password,
+        host=host,
+        port=port,
+        params=params,
+        headers=headers,
+        raw=raw,
+    )
+
+
+def _parse_tel(scheme: str, rest: str, raw: str) -> Uri:
+    """RFC 3966: ``tel:+1-201-555-0123;phone-context=example.com``."""
+    number, _, param_text = rest.partition(";")
+    if not number:
+        raise SipError(f"tel URI {raw[:80]!r} has no number")
+    return Uri(scheme=scheme, user=number, params=_split_params(param_text), raw=raw)
