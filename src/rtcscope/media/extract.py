@@ -1,0 +1,659 @@
+"""Audio out of a capture: pick RTP streams, put their packets on a timeline, write files.
+
+This module is the orchestration edge of ``media/`` (it opens output files): the capture is
+read through :func:`rtcscope.capture.pipeline.packets`, streams come from
+:func:`rtcscope.rtp.streams.find_streams` (SDP codecs, the order ``rtcscope streams`` lists),
+and the pure parts do the work: :mod:`~rtcscope.media.timeline` (order, gaps),
+:mod:`~rtcscope.media.codecs` (decoders), the WAV, Ogg Opus and SILK writers.
+
+Output kinds follow the file extension (or ``--to``): ``.wav`` (any supported codec),
+``.opus``/``.ogg`` (Ogg Opus from Opus RTP, no re-encoding), ``.bit``/``.silk`` (SILK SDK
+bitstream), ``.raw`` (payload bytes as they were) and ``.pcap`` (the stream's packets alone).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rtcscope.errors import InputError, MediaError, RtpError, SrtpError, UsageError
+from rtcscope.media.codecs import (
+    COMFORT_NOISE_CODECS,
+    EVENT_CODECS,
+    REDUNDANCY_CODECS,
+    CodecSpec,
+    Decoder,
+    Pcm,
+    PcmConverter,
+    make_decoder,
+    opus_toc_channels,
+    static_codec,
+)
+from rtcscope.media.ogg_opus import OggOpusWriter
+from rtcscope.media.silk import encode_bitstream
+from rtcscope.media.timeline import (
+    DEFAULT_REORDER_WINDOW,
+    Frame,
+    Gap,
+    PayloadRole,
+    Timeline,
+    TimelinePacket,
+    TimelineReport,
+    build_timeline,
+    parse_red,
+    render_audio,
+)
+from rtcscope.media.wav import WavWriter
+
+
+class OutputKind(StrEnum):
+    WAV = "wav"
+    OPUS = "opus"
+    SILK = "silk"
+    RAW = "raw"
+    PCAP = "pcap"
+
+
+_EXTENSIONS = {
+    ".wav": OutputKind.WAV,
+    ".opus": OutputKind.OPUS,
+    ".ogg": OutputKind.OPUS,
+    ".bit": OutputKind.SILK,
+    ".silk": OutputKind.SILK,
+    ".raw": OutputKind.RAW,
+    ".pcap": OutputKind.PCAP,
+}
+
+
+def output_kind(path: Path, to: str | None = None) -> OutputKind:
+    """The kind of file to write: ``--to`` if given, else the extension."""
+    if to:
+        name = to.lower().lstrip(".")
+        aliases = {"ogg": "opus", "bit": "silk"}
+        try:
+            return OutputKind(aliases.get(name, name))
+        except ValueError:
+            kinds = ", ".join(k.value for k in OutputKind)
+            raise UsageError(f"--to {to}: expected one of {kinds}") from None
+    kind = _EXTENSIONS.get(path.suffix.lower())
+    if kind is None:
+        raise UsageError(
+            f"{path}: cannot tell the output kind from the extension "
+            "(.wav .opus .ogg .bit .silk .raw .pcap), or give --to"
+        )
+    return kind
+
+
+@dataclass(frozen=True, slots=True)
+class StreamKey:
+    """How Wireshark keys an RTP stream: source and destination address and port, SSRC."""
+
+    src: str
+    src_port: int
+    dst: str
+    dst_port: int
+    ssrc: int
+
+    def __str__(self) -> str:
+        return f"0x{self.ssrc:08X} {self.src}:{self.src_port} -> {self.dst}:{self.dst_port}"
+
+
+@dataclass(slots=True)
+class MediaStream:
+    """One RTP stream as extraction sees it."""
+
+    key: StreamKey
+    index: int  # position in the order ``rtcscope streams`` lists, from 1
+    payload_type: int | None = None  # the audio payload type, when known
+    codecs: dict[int, CodecSpec] = field(default_factory=dict)  # from the SDP's rtpmaps
+    call_id: str | None = None
+    encrypted: bool = False
+    first_ts_ns: int | None = None
+
+
+@dataclass(slots=True)
+class ExtractOptions:
+    kind: OutputKind | None = None
+    payload_type: int | None = None
+    codec: CodecSpec | None = None
+    rate: int | None = None
+    channels: int | None = None
+    tencent: bool = False
+    reorder_window: int = DEFAULT_REORDER_WINDOW
+
+
+@dataclass(slots=True)
+class ExtractResult:
+    path: Path
+    kind: OutputKind
+    streams: list[MediaStream]
+    codec: CodecSpec | None = None
+    payload_type: int | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+    duration_s: float = 0.0
+    reports: list[TimelineReport] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": str(self.path),
+            "kind": self.kind.value,
+            "streams": [
+                {
+                    "index": s.index,
+                    "ssrc": s.key.ssrc,
+                    "src": s.key.src,
+                    "src_port": s.key.src_port,
+                    "dst": s.key.dst,
+                    "dst_port": s.key.dst_port,
+                    "call_id": s.call_id,
+                }
+                for s in self.streams
+            ],
+            "codec": str(self.codec) if self.codec else None,
+            "payload_type": self.payload_type,
+            "sample_rate": self.sample_rate,
+            "channels": self.channels,
+            "duration_s": round(self.duration_s, 6),
+            "reports": [r.as_dict() for r in self.reports],
+        }
+
+
+@dataclass(slots=True)
+class CollectedPacket:
+    frame: int
+    ts_ns: int
+    rtp: TimelinePacket
+    record: bytes  # the captured frame, for .pcap output
+    linktype: int
+
+
+# ---------------------------------------------------------------------------------------------
+# Streams and their packets
+
+
+def discover_streams(path: Path) -> list[MediaStream]:
+    """Every RTP stream of the capture, in the order ``rtcscope streams`` lists them."""
+    find_streams = importlib.import_module("rtcscope.rtp.streams").find_streams
+    found: list[MediaStream] = []
+    for index, stream in enumerate(find_streams(path), start=1):
+        found.append(_media_stream(stream, index))
+    return found
+
+
+def _media_stream(stream: Any, index: int) -> MediaStream:
+    """Adapt one stream of :func:`rtcscope.rtp.streams.find_streams` (issue 5's contract:
+    ``src, src_port, dst, dst_port, ssrc, payload_type, codec, clock_rate`` and the SDP's
+    payload map when signalled)."""
+    key = StreamKey(stream.src, stream.src_port, stream.dst, stream.dst_port, stream.ssrc)
+    codecs: dict[int, CodecSpec] = {}
+    for pt, codec in (getattr(stream, "codecs", None) or {}).items():
+        spec = _spec_from(codec)
+        if spec is not None:
+            codecs[int(pt)] = spec
+    payload_type = getattr(stream, "payload_type", None)
+    name = getattr(stream, "codec", None)
+    clock = getattr(stream, "clock_rate", None)
+    if payload_type is not None and payload_type not in codecs and name and clock:
+        spec = _spec_from(f"{name}/{clock}/{getattr(stream, 'channels', 1) or 1}")
+        if spec is not None:
+            codecs[payload_type] = spec
+    return MediaStream(
+        key=key,
+        index=index,
+        payload_type=payload_type,
+        codecs=codecs,
+        call_id=getattr(stream, "call_id", None),
+        encrypted=bool(getattr(stream, "encrypted", False)),
+        first_ts_ns=getattr(stream, "first_ts_ns", None),
+    )
+
+
+def _spec_from(codec: Any) -> CodecSpec | None:
+    from rtcscope.media.codecs import parse_codec
+
+    if isinstance(codec, CodecSpec):
+        return codec
+    text: str
+    name = getattr(codec, "name", None) or getattr(codec, "encoding", None)
+    if name is not None:
+        rate = getattr(codec, "clock_rate", None) or getattr(codec, "rate", None) or 8000
+        channels = getattr(codec, "channels", None) or 1
+        text = f"{name}/{rate}/{channels}"
+        fmtp = getattr(codec, "fmtp", None)
+    else:
+        text, fmtp = str(codec), None
+    try:
+        spec = parse_codec(text, fmtp if isinstance(fmtp, str) else None)
+    except UsageError:
+        return None
+    if isinstance(fmtp, dict):
+        spec = CodecSpec(spec.name, spec.clock_rate, spec.channels, dict(fmtp))
+    return spec
+
+
+def collect_packets(
+    path: Path, keys: Sequence[StreamKey], keep_records: bool = False
+) -> dict[StreamKey, list[CollectedPacket]]:
+    """One pass over the capture: the RTP packets of each stream, in capture order."""
+    from rtcscope.capture.pipeline import packets as capture_packets
+    from rtcscope.rtp.packet import RtpPacket
+
+    by_flow: dict[tuple[str, int, str, int], dict[int, StreamKey]] = {}
+    for key in keys:
+        by_flow.setdefault((key.src, key.src_port, key.dst, key.dst_port), {})[key.ssrc] = key
+    collected: dict[StreamKey, list[CollectedPacket]] = {key: [] for key in keys}
+    for packet in capture_packets(path):
+        if not packet.is_udp:
+            continue
+        wanted = by_flow.get((packet.src, packet.sport, packet.dst, packet.dport))
+        if wanted is None:
+            continue
+        payload = packet.payload
+        if len(payload) < 12 or payload[0] >> 6 != 2:
+            continue
+        ssrc = int.from_bytes(payload[8:12], "big")
+        stream_key = wanted.get(ssrc)
+        if stream_key is None:
+            continue
+        try:
+            rtp = RtpPacket.parse(payload)
+        except RtpError:
+            continue
+        collected[stream_key].append(
+            CollectedPacket(
+                frame=packet.frame,
+                ts_ns=packet.ts_ns,
+                rtp=TimelinePacket(
+                    rtp.sequence_number,
+                    rtp.timestamp,
+                    packet.ts_ns,
+                    rtp.marker,
+                    rtp.payload_type,
+                    rtp.payload,
+                ),
+                record=bytes(packet.data) if keep_records else b"",
+                linktype=packet.linktype,
+            )
+        )
+    return collected
+
+
+# ---------------------------------------------------------------------------------------------
+# Codec choice
+
+
+@dataclass(slots=True)
+class AudioChoice:
+    payload_type: int
+    spec: CodecSpec
+    roles: dict[int, PayloadRole]
+
+
+def choose_audio(
+    stream: MediaStream, packets: Sequence[TimelinePacket], options: ExtractOptions
+) -> AudioChoice:
+    """Which payload type is the audio and what codec it is: ``--pt``/``--codec`` first, then
+    the SDP's rtpmap, then the RFC 3551 static table."""
+    if stream.encrypted:
+        raise SrtpError(
+            f"stream 0x{stream.key.ssrc:08X} looks like SRTP: its payloads are encrypted "
+            "(decrypt it first; see rtcscope's SRTP support)"
+        )
+    codecs = dict(stream.codecs)
+    roles: dict[int, PayloadRole] = {}
+    for number, spec in codecs.items():
+        if spec.name in EVENT_CODECS:
+            roles[number] = PayloadRole.EVENT
+        elif spec.name in COMFORT_NOISE_CODECS:
+            roles[number] = PayloadRole.COMFORT_NOISE
+        elif spec.name in REDUNDANCY_CODECS:
+            roles[number] = PayloadRole.RED
+    for number in (13, 19):  # RFC 3389 CN; 19 was CN's number before RFC 3551 reserved it
+        if number not in codecs:
+            roles.setdefault(number, PayloadRole.COMFORT_NOISE)
+
+    counts = Counter(p.payload_type for p in packets)
+    pt: int | None = options.payload_type
+    if pt is None and stream.payload_type is not None and roles.get(stream.payload_type) is None:
+        pt = stream.payload_type
+    if pt is None:
+        audio_counts = [(n, p) for p, n in counts.items() if roles.get(p) is None]
+        red_counts = [(n, p) for p, n in counts.items() if roles.get(p) is PayloadRole.RED]
+        if audio_counts:
+            pt = max(audio_counts)[1]
+        elif red_counts:
+            pt = _primary_of_red(packets, max(red_counts)[1])
+    if pt is None:
+        raise MediaError(f"stream 0x{stream.key.ssrc:08X} has no audio packets")
+    if roles.get(pt) is PayloadRole.RED:
+        pt = _primary_of_red(packets, pt)
+    found = options.codec or codecs.get(pt) or static_codec(pt)
+    if found is None:
+        raise UsageError(
+            f"stream 0x{stream.key.ssrc:08X}: payload type {pt} has no rtpmap in the capture; "
+            "say what it is with --codec NAME/RATE[/CHANNELS] (e.g. --codec opus/48000/2)"
+        )
+    if not found.is_audio:
+        raise MediaError(f"stream 0x{stream.key.ssrc:08X}: payload type {pt} is {found.name}")
+    roles.pop(pt, None)
+    return AudioChoice(pt, found, roles)
+
+
+def _primary_of_red(packets: Sequence[TimelinePacket], red_pt: int) -> int:
+    for packet in packets:
+        if packet.payload_type == red_pt:
+            try:
+                return parse_red(packet.payload)[-1].payload_type
+            except MediaError:
+                continue
+    raise MediaError(f"no RFC 2198 packet of payload type {red_pt} could be read")
+
+
+def _first_payload(timeline: Timeline) -> bytes | None:
+    for item in timeline.items:
+        if isinstance(item, Frame):
+            return item.payload
+    return None
+
+
+def build_stream_timeline(
+    stream: MediaStream, packets: Sequence[TimelinePacket], options: ExtractOptions
+) -> tuple[AudioChoice, Timeline, Decoder | None]:
+    """The stream's timeline, and its decoder when the codec is one rtcscope decodes."""
+    choice = choose_audio(stream, packets, options)
+    first = next((p.payload for p in packets if p.payload_type == choice.payload_type), None)
+    decoder: Decoder | None
+    try:
+        decoder = make_decoder(choice.spec, first)
+    except MediaError:
+        decoder = None
+    timeline = build_timeline(
+        packets,
+        audio_payload_type=choice.payload_type,
+        clock_rate=choice.spec.clock_rate,
+        roles=choice.roles,
+        duration_of=decoder.packet_clock_samples if decoder else None,
+        reorder_window=options.reorder_window,
+    )
+    if decoder is not None and choice.spec.name == "opus" and timeline.items:
+        first_payload = _first_payload(timeline)
+        if first_payload and opus_toc_channels(first_payload) != decoder.channels:
+            decoder = make_decoder(choice.spec, first_payload)
+    return choice, timeline, decoder
+
+
+# ---------------------------------------------------------------------------------------------
+# Writers
+
+
+def render_pcm(
+    timeline: Timeline, decoder: Decoder, rate: int | None, channels: int | None
+) -> tuple[int, int, int, Iterable[Pcm]]:
+    """(rate, channels, total samples, chunks) of a timeline's audio, converted as asked."""
+    out_rate = rate or decoder.output_rate
+    out_channels = channels or decoder.channels
+    total = round(Fraction(timeline.duration * out_rate, timeline.clock_rate))
+    converter = PcmConverter(decoder.output_rate, decoder.channels, out_rate, out_channels)
+
+    def chunks() -> Iterable[Pcm]:
+        written = 0
+        for chunk in render_audio(timeline, decoder):
+            pcm = converter.convert(chunk)[: total - written]
+            written += len(pcm)
+            yield pcm
+        tail = converter.flush()[: total - written]
+        written += len(tail)
+        yield tail
+        if written < total:
+            yield np.zeros((total - written, out_channels), dtype=np.int16)
+
+    return out_rate, out_channels, total, chunks()
+
+
+def write_wav(
+    path: Path, timeline: Timeline, decoder: Decoder, rate: int | None, channels: int | None
+) -> tuple[int, int, float]:
+    out_rate, out_channels, _, chunks = render_pcm(timeline, decoder, rate, channels)
+    with WavWriter(path, out_rate, out_channels) as wav:
+        for chunk in chunks:
+            if len(chunk):
+                wav.write(chunk)
+    return out_rate, out_channels, wav.duration_s
+
+
+def write_ogg_opus(path: Path, timeline: Timeline) -> tuple[int, float]:
+    """Opus payloads into Ogg as they are; gaps become TOC-only packets (RFC 6716 3.2.1)."""
+    ratio = Fraction(48000, timeline.clock_rate)
+    first = _first_payload(timeline)
+    channels = opus_toc_channels(first) if first else 1
+    total = round(timeline.duration * ratio)
+    cursor = 0
+    previous = first
+    with OggOpusWriter(path, channels, comments=["ENCODER=rtcscope extract"]) as ogg:
+        for item in timeline.items:
+            position = round(item.position * ratio)
+            if position > cursor:
+                cursor += ogg.add_gap(position - cursor, previous)
+            if isinstance(item, Gap):
+                continue
+            length = round(item.duration * ratio)
+            ogg.add(item.payload, length)
+            cursor += length
+            previous = item.payload
+        ogg.close(total)
+    return channels, min(total, cursor) / 48000
+
+
+def silk_records(timeline: Timeline) -> list[bytes]:
+    """Packets for a SILK bitstream; time no packet covers becomes zero-length records, one
+    per packet duration, which the SDK decoder conceals as lost packets."""
+    records: list[bytes] = []
+    step = 0
+    for item in timeline.items:
+        if isinstance(item, Frame):
+            records.append(item.payload)
+            step = item.duration
+        elif step:
+            records.extend(b"" for _ in range(max(item.length // step, 1)))
+    return records
+
+
+def _encode_silk_with_losses(records: list[bytes], tencent: bool) -> bytes:
+    """Like :func:`encode_bitstream`, keeping zero-length records (the SDK's lost packets)."""
+    head = encode_bitstream([], tencent=tencent)
+    body = b"".join(len(r).to_bytes(2, "little") + r for r in records)
+    return head + body
+
+
+def write_pcap(path: Path, packets: Sequence[CollectedPacket]) -> None:
+    pcap_writer = importlib.import_module("rtcscope.capture.writer").PcapWriter
+    with pcap_writer(path) as writer:
+        for packet in packets:
+            writer.write_frame(packet.record, packet.ts_ns, packet.linktype)
+
+
+def extract_stream(
+    path: Path,
+    stream: MediaStream,
+    out: Path,
+    options: ExtractOptions,
+    packets: Sequence[CollectedPacket] | None = None,
+) -> ExtractResult:
+    """Write one stream's audio (or payloads, or packets) to ``out``."""
+    kind = options.kind or output_kind(out)
+    if packets is None:
+        packets = collect_packets(path, [stream.key], keep_records=kind is OutputKind.PCAP)[
+            stream.key
+        ]
+    if not packets:
+        raise InputError(f"stream {stream.key} has no RTP packets in {path}")
+    result = ExtractResult(out, kind, [stream])
+    if kind is OutputKind.PCAP:
+        write_pcap(out, packets)
+        result.duration_s = (packets[-1].ts_ns - packets[0].ts_ns) / 1e9
+        return result
+    rtp = [p.rtp for p in packets]
+    choice, timeline, decoder = build_stream_timeline(stream, rtp, options)
+    result.codec, result.payload_type = choice.spec, choice.payload_type
+    result.reports.append(timeline.report)
+    if not timeline.items:
+        raise MediaError(f"stream {stream.key} has no {choice.spec.name} audio packets")
+    if kind is OutputKind.WAV:
+        if decoder is None:
+            make_decoder(choice.spec)  # raises the MediaError that says why
+            raise MediaError(f"no decoder for {choice.spec}")
+        _check_rate_channels(options)
+        result.sample_rate, result.channels, result.duration_s = write_wav(
+            out, timeline, decoder, options.rate, options.channels
+        )
+    elif kind is OutputKind.OPUS:
+        if choice.spec.name != "opus":
+            raise UsageError(
+                f"Ogg Opus holds Opus without re-encoding; this stream is {choice.spec.name}: "
+                "write .wav instead"
+            )
+        result.channels, result.duration_s = write_ogg_opus(out, timeline)
+        result.sample_rate = 48000
+    elif kind is OutputKind.SILK:
+        if choice.spec.name != "silk":
+            raise UsageError(f"a SILK bitstream holds SILK; this stream is {choice.spec.name}")
+        data = _encode_silk_with_losses(silk_records(timeline), options.tencent)
+        _write_bytes(out, data)
+        result.sample_rate, result.channels = choice.spec.clock_rate, 1
+        result.duration_s = timeline.report.duration_s
+    elif kind is OutputKind.RAW:
+        _write_bytes(out, b"".join(f.payload for f in timeline.frames))
+        result.duration_s = timeline.report.duration_s
+    return result
+
+
+def _check_rate_channels(options: ExtractOptions) -> None:
+    if options.rate is not None and not 8000 <= options.rate <= 48000:
+        raise UsageError(f"--rate {options.rate}: expected 8000..48000")
+    if options.channels is not None and options.channels not in (1, 2):
+        raise UsageError(f"--channels {options.channels}: expected 1 or 2")
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    try:
+        with open(path, "wb") as out:
+            out.write(data)
+    except OSError as exc:
+        raise MediaError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def extract_mix(
+    path: Path,
+    streams: Sequence[MediaStream],
+    out: Path,
+    options: ExtractOptions,
+    collected: dict[StreamKey, list[CollectedPacket]] | None = None,
+) -> ExtractResult:
+    """Both directions of a call in one stereo WAV (first stream left, second right),
+    aligned by capture time as Wireshark's RTP player does."""
+    if len(streams) != 2:
+        raise UsageError(
+            f"--mix stereo needs exactly two streams; the selection has {len(streams)}"
+        )
+    if (options.kind or output_kind(out)) is not OutputKind.WAV:
+        raise UsageError("--mix stereo writes a .wav file")
+    _check_rate_channels(options)
+    if collected is None:
+        collected = collect_packets(path, [s.key for s in streams])
+    rendered: list[tuple[int, Pcm, TimelineReport]] = []
+    rates: list[int] = []
+    prepared = []
+    for stream in streams:
+        packets = collected.get(stream.key) or []
+        if not packets:
+            raise InputError(f"stream {stream.key} has no RTP packets in {path}")
+        choice, timeline, decoder = build_stream_timeline(stream, [p.rtp for p in packets], options)
+        if decoder is None:
+            make_decoder(choice.spec)
+            raise MediaError(f"no decoder for {choice.spec}")
+        prepared.append((timeline, decoder))
+        rates.append(decoder.output_rate)
+    rate = options.rate or max(rates)
+    for timeline, decoder in prepared:
+        _, _, _, chunks = render_pcm(timeline, decoder, rate, 1)
+        parts = [c for c in chunks if len(c)]
+        pcm = np.concatenate(parts) if parts else np.zeros((0, 1), np.int16)
+        start_ns = timeline.report.first_arrival_ns or 0
+        rendered.append((start_ns, pcm, timeline.report))
+    origin = min(start for start, _, _ in rendered)
+    offsets = [round((start - origin) * rate / 1e9) for start, _, _ in rendered]
+    length = max(offset + len(pcm) for offset, (_, pcm, _) in zip(offsets, rendered, strict=True))
+    stereo = np.zeros((length, 2), dtype=np.int16)
+    for channel, (offset, (_, pcm, _)) in enumerate(zip(offsets, rendered, strict=True)):
+        stereo[offset : offset + len(pcm), channel] = pcm[:, 0]
+    with WavWriter(out, rate, 2) as wav:
+        wav.write(stereo)
+    return ExtractResult(
+        out,
+        OutputKind.WAV,
+        list(streams),
+        sample_rate=rate,
+        channels=2,
+        duration_s=length / rate,
+        reports=[r for _, _, r in rendered],
+    )
+
+
+def stream_file_name(stream: MediaStream, kind: OutputKind) -> str:
+    """A file name made from the stream's index and SSRC only (never from packet text)."""
+    extension = {OutputKind.SILK: "bit"}.get(kind, kind.value)
+    return f"stream-{stream.index}-0x{stream.key.ssrc:08X}.{extension}"
+
+
+def per_stream_path(out: Path, stream: MediaStream, kind: OutputKind) -> Path:
+    """Where one of several streams goes: inside ``out`` when it is a directory, else beside
+    it as ``STEM-<index>-0x<SSRC>.EXT``."""
+    if out.is_dir() or not out.suffix:
+        out.mkdir(parents=True, exist_ok=True)
+        return out / stream_file_name(stream, kind)
+    return out.with_name(f"{out.stem}-{stream.index}-0x{stream.key.ssrc:08X}{out.suffix}")
+
+
+def select_streams(
+    streams: Sequence[MediaStream],
+    *,
+    index: int | None = None,
+    ssrc: int | None = None,
+    call_id: str | None = None,
+) -> list[MediaStream]:
+    """``--stream N`` (1-based, as listed), ``--ssrc``, ``--call``; one of them, or none when
+    the capture has exactly one stream."""
+    given = sum(x is not None for x in (index, ssrc, call_id))
+    if given > 1:
+        raise UsageError("give one of --stream, --ssrc, --call")
+    if index is not None:
+        if not 1 <= index <= len(streams):
+            raise UsageError(f"--stream {index}: the capture has {len(streams)} RTP streams")
+        return [streams[index - 1]]
+    if ssrc is not None:
+        chosen = [s for s in streams if s.key.ssrc == ssrc]
+        if not chosen:
+            raise UsageError(f"--ssrc 0x{ssrc:08X}: no RTP stream has that SSRC")
+        return chosen
+    if call_id is not None:
+        chosen = [s for s in streams if s.call_id == call_id]
+        if not chosen:
+            raise UsageError(f"--call {call_id}: no RTP stream belongs to that call")
+        return chosen
+    if len(streams) == 1:
+        return list(streams)
+    if not streams:
+        raise InputError("no RTP stream found in the capture")
+    raise UsageError(
+        f"the capture has {len(streams)} RTP streams: pick one with --stream N "
+        "(see `rtcscope streams`), --ssrc or --call"
+    )
