@@ -44,6 +44,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
+from typing import Any
 
 from rtcscope.errors import HepError
 
@@ -326,10 +327,10 @@ _SPEC[ChunkType.COMPRESSED_PAYLOAD] = ("compressed_payload", _C_COMPRESSED, -1)
 def decode(data: bytes | bytearray | memoryview) -> HepPacket:
     """Decode one HEP packet (v1, v2 or v3); raises :class:`HepError` on any fault."""
     fields = decode_fields(data)
-    return HepPacket(**fields)  # type: ignore[arg-type]
+    return HepPacket(**fields)
 
 
-def decode_fields(data: bytes | bytearray | memoryview) -> dict[str, object]:
+def decode_fields(data: bytes | bytearray | memoryview) -> dict[str, Any]:
     """The validation of :func:`decode`, returning the fields as a dict (HepPacket's names).
 
     Only the chunks present appear (plus ``version``, ``magic``, ``payload`` always, and
@@ -347,14 +348,14 @@ def decode_fields(data: bytes | bytearray | memoryview) -> dict[str, object]:
     raise HepError(f"not a HEP packet: starts with {view[:4].hex()}", offset=0)
 
 
-def _decode_v3(view: bytes) -> dict[str, object]:
+def _decode_v3(view: bytes) -> dict[str, Any]:
     size = len(view)
     if size < 6:
         raise HepError(f"HEP3 header is truncated: {size} of 6 bytes", offset=0)
     total = view[4] << 8 | view[5]
     if total != size:
         raise HepError(f"HEP3 total length says {total} bytes but the packet has {size}", offset=4)
-    fields: dict[str, object] = {"version": 3, "magic": view[:4]}
+    fields: dict[str, Any] = {"version": 3, "magic": view[:4]}
     extra: list[RawChunk] = []
     offset = 6
     unpack_header = _CHUNK_HEADER.unpack_from
@@ -441,7 +442,7 @@ _V12_HEADER = struct.Struct("!BBBBHH")
 _V2_TIME = struct.Struct("<IIH2x")  # host (x86) order, padded to 12 bytes like the C struct
 
 
-def _decode_v12(view: bytes) -> dict[str, object]:
+def _decode_v12(view: bytes) -> dict[str, Any]:
     size = len(view)
     if size < 8:
         raise HepError(f"HEPv{view[0]} header is truncated: {size} of 8 bytes", offset=0)
