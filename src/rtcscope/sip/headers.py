@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rtcscope.errors import SipError
-from rtcscope.sip.uri import Uri, parse_uri
+from rtcscope.sip.uri import Uri, parse_uri, split_unbracketed_ipv6
 
 # RFC 3261 7.3.3 and the IANA "Header Fields" registry: compact form -> full name.
 COMPACT_FORMS: dict[str, str] = {
@@ -350,6 +350,7 @@ class Via:
     port: int | None
     params: tuple[tuple[str, str | None], ...] = ()
     raw: str = ""
+    unbracketed_ipv6: bool = False  # sent-by is an IPv6 address without [] (RFC 5118 4.5)
 
     @classmethod
     def parse(cls, text: str) -> Via:
@@ -422,12 +423,15 @@ def parse_via(text: str) -> Via:
     # The sent-by ends at the first ';' (parameters); an IPv6 reference contains ':' only.
     sent_by, _, param_text = sent_by_and_params.partition(";")
     sent_by = sent_by.strip()
+    unbracketed: tuple[str, str] | None = None
     if sent_by.startswith("["):
         end = sent_by.find("]")
         if end < 0:
             raise SipError(f"Via {raw[:80]!r} has an unclosed IPv6 reference")
         host = sent_by[: end + 1]
         port_text = sent_by[end + 1 :].strip().lstrip(":").strip()
+    elif (unbracketed := split_unbracketed_ipv6(sent_by)) is not None:
+        host, port_text = unbracketed
     else:
         host, _, port_text = sent_by.partition(":")
         host = host.strip()
@@ -446,6 +450,7 @@ def parse_via(text: str) -> Via:
         port=port,
         params=split_params(param_text),
         raw=raw,
+        unbracketed_ipv6=unbracketed is not None,
     )
 
 

@@ -340,6 +340,14 @@ class SipMessage:
                 except SipError as exc:
                     self.problems.append(f"{name}: {exc}")
 
+        unbracketed = [v.sent_by for v in self.vias if v.unbracketed_ipv6]
+        if self.request_uri is not None and self.request_uri.unbracketed_ipv6:
+            unbracketed.append(self.request_uri.raw)
+        if unbracketed:
+            self.problems.append(
+                f"IPv6 address without brackets (RFC 5118 4.5): {', '.join(unbracketed)[:120]}"
+            )
+
         mf = self.header("Max-Forwards")
         if mf is not None:
             if mf.strip().isdigit():

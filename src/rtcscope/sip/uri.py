@@ -12,6 +12,7 @@ the message parser catches it and records a problem instead.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -45,6 +46,7 @@ class Uri:
     headers: tuple[tuple[str, str], ...] = ()
     opaque: str = ""  # the part after "scheme:" for schemes other than sip/sips/tel
     raw: str = ""
+    unbracketed_ipv6: bool = False  # an IPv6 host written without [] (RFC 5118 4.5 forbids)
 
     @classmethod
     def parse(cls, text: str) -> Uri:
@@ -148,6 +150,30 @@ def _parse_port(text: str, uri: str) -> int | None:
     return int(text)
 
 
+def split_unbracketed_ipv6(hostport: str) -> tuple[str, str] | None:
+    """``(host, port text)`` when ``hostport`` is an IPv6 address written without brackets.
+
+    RFC 3261 25.1 and RFC 5118 4.5 require brackets, but some agents omit them
+    (``fe80:0:0:0:21a:a0ff:fe07:32e0:5060``). The whole text is tried as an address first,
+    then the text before the last colon with the rest as the port.
+    """
+    if hostport.count(":") < 2:
+        return None
+    try:
+        ipaddress.IPv6Address(hostport)
+        return hostport, ""
+    except ValueError:
+        pass
+    head, _, tail = hostport.rpartition(":")
+    if tail.isdigit():
+        try:
+            ipaddress.IPv6Address(head)
+            return head, tail
+        except ValueError:
+            return None
+    return None
+
+
 def parse_uri(text: str) -> Uri:
     """Parse a SIP, SIPS or tel URI (or keep any other scheme opaque).
 
@@ -196,8 +222,14 @@ def parse_uri(text: str) -> Uri:
         if after and not after.startswith(":"):
             raise SipError(f"SIP URI {raw[:80]!r} has text after its IPv6 reference")
         port = _parse_port(after[1:], raw)
+        unbracketed = False
     else:
-        host, _, port_text = hostport.partition(":")
+        unbracketed_parts = split_unbracketed_ipv6(hostport.strip())
+        unbracketed = unbracketed_parts is not None
+        if unbracketed_parts is not None:
+            host, port_text = unbracketed_parts
+        else:
+            host, _, port_text = hostport.partition(":")
         port = _parse_port(port_text.strip(), raw)
         host = host.strip()
     if not host:
@@ -211,6 +243,7 @@ def parse_uri(text: str) -> Uri:
         params=params,
         headers=headers,
         raw=raw,
+        unbracketed_ipv6=unbracketed,
     )
 
 

@@ -1,0 +1,481 @@
+"""The SIP messages of a capture, and the media each SDP announces.
+
+This is what every capability above SIP reads (calls, diagnosis, stream naming, SRTP keys,
+HEP sending): :func:`sip_messages` walks a capture through
+:func:`rtcscope.capture.pipeline.packets` (link layers, tunnels, IP reassembly) and
+:class:`rtcscope.capture.tcp.TcpReassembler`, and frames SIP out of UDP datagrams, TCP
+streams and WebSocket connections (RFC 7118). A message is stamped with the frame and time
+of the packet that completed it, as Wireshark numbers it.
+
+Which payloads are SIP: a UDP datagram or TCP stream that starts with a SIP start line (the
+test Wireshark's SIP heuristic applies), and a TCP connection whose HTTP Upgrade asks for
+``websocket`` (or whose first bytes are a WebSocket frame carrying SIP). TCP data that starts
+with a TLS record on a SIP port (5061, or 443/8443 for WSS) is SIP that cannot be read: it is
+listed in :attr:`SipCaptureReport.encrypted` as "encrypted, not decoded", never parsed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO, Literal
+
+from rtcscope.capture.packet import Packet
+from rtcscope.capture.pipeline import PipelineReport, packets
+from rtcscope.capture.tcp import Flow, TcpData, TcpReassembler
+from rtcscope.sip.framing import (
+    NEED_DATA,
+    Garbage,
+    KeepAlive,
+    SipStreamFramer,
+    parse_datagram,
+)
+from rtcscope.sip.message import SipMessage, looks_like_sip
+from rtcscope.sip.sdp import Codec, Crypto, Fingerprint
+from rtcscope.sip.websocket import (
+    HttpHandshake,
+    Opcode,
+    WebSocketError,
+    WebSocketFramer,
+    WebSocketMessage,
+    looks_like_websocket_frame,
+)
+
+Transport = Literal["udp", "tcp", "ws", "tls"]
+
+# Ports where TLS means SIP: 5061 is SIPS (RFC 3261 26.2), 443/8443 carry WSS (RFC 7118).
+SIP_TLS_PORTS = frozenset({5061, 5081, 443, 8443, 7443})
+_START_LINE_ANYWHERE = re.compile(
+    rb"(?m)^(?:[A-Za-z][A-Za-z0-9.!%*_+`'~\-]*[ \t]+sips?:\S+[ \t]+SIP/2\.0|SIP/2\.0[ \t]+\d{3})"
+    rb"[^\r\n]*\r?\n"
+)
+# TCP directions still unidentified after this many chunks are not SIP (stop looking).
+_CHUNKS_TO_IDENTIFY = 8
+
+
+@dataclass(frozen=True, slots=True)
+class CapturedSip:
+    """One SIP message seen in a capture."""
+
+    frame: int  # the frame that completed the message (1-based, as Wireshark numbers it)
+    ts_ns: int
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    transport: Transport
+    message: SipMessage
+
+    @property
+    def time(self) -> float:
+        return self.ts_ns / 1e9
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptedFlow:
+    """One direction of a TCP connection carrying TLS on a SIP port: "encrypted, not decoded"."""
+
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    first_frame: int
+    reason: str
+
+
+@dataclass(slots=True)
+class SipCaptureReport:
+    """What :func:`sip_messages` found besides the messages (complete once iteration ends)."""
+
+    pipeline: PipelineReport = field(default_factory=PipelineReport)
+    messages: int = 0
+    udp_messages: int = 0
+    tcp_messages: int = 0
+    ws_messages: int = 0
+    messages_with_problems: int = 0
+    keepalives: int = 0
+    skipped_stream_bytes: int = 0  # TCP bytes that were not SIP inside SIP streams
+    websocket_errors: list[str] = field(default_factory=list)
+    encrypted: list[EncryptedFlow] = field(default_factory=list)
+
+    def summary(self) -> list[str]:
+        lines = [
+            f"{self.messages} SIP messages ({self.udp_messages} UDP, {self.tcp_messages} TCP, "
+            f"{self.ws_messages} WebSocket)"
+        ]
+        if self.messages_with_problems:
+            lines.append(f"{self.messages_with_problems} messages with problems")
+        if self.skipped_stream_bytes:
+            lines.append(f"{self.skipped_stream_bytes} bytes skipped in SIP streams (not SIP)")
+        lines += [f"WebSocket: {e}" for e in self.websocket_errors]
+        lines += [
+            f"{e.src}:{e.sport} -> {e.dst}:{e.dport} from frame {e.first_frame}: {e.reason}"
+            for e in self.encrypted
+        ]
+        return lines
+
+
+def _is_tls_record(data: bytes) -> bool:
+    # RFC 8446 5.1: content type 20-23, legacy version 3.x.
+    return len(data) >= 3 and 20 <= data[0] <= 23 and data[1] == 3 and data[2] <= 4
+
+
+_HTTP_UPGRADE_START = re.compile(rb"(?:GET [^\r\n]* HTTP/1\.[01]|HTTP/1\.[01] 101)")
+
+
+class _Direction:
+    """What one direction of a TCP connection carries, and its framer."""
+
+    __slots__ = ("chunks_seen", "mode", "sip", "ws")
+
+    def __init__(self) -> None:
+        self.mode = "unknown"  # unknown, sip, ws, tls, other
+        self.sip: SipStreamFramer | None = None
+        self.ws: WebSocketFramer | None = None
+        self.chunks_seen = 0
+
+
+class SipCaptureFramer:
+    """Turns decoded packets into :class:`CapturedSip` (sans-IO: fed packets, yields messages).
+
+    :func:`sip_messages` drives it from a file; a live source can feed it packets the same way.
+    """
+
+    def __init__(self, report: SipCaptureReport | None = None) -> None:
+        self.report = report if report is not None else SipCaptureReport()
+        self._tcp = TcpReassembler()
+        self._directions: dict[Flow, _Direction] = {}
+
+    def feed(self, packet: Packet) -> list[CapturedSip]:
+        if packet.is_udp:
+            return self._feed_udp(packet)
+        if packet.is_tcp and packet.tcp is not None:
+            out: list[CapturedSip] = []
+            for chunk in self._tcp.feed(packet):
+                self._feed_tcp(chunk, out)
+            return out
+        return []
+
+    def flush(self) -> list[CapturedSip]:
+        """End of input: deliver held TCP bytes and messages cut by the end of the capture."""
+        out: list[CapturedSip] = []
+        for chunk in self._tcp.flush():
+            self._feed_tcp(chunk, out)
+        return out
+
+    def _emit(
+        self,
+        out: list[CapturedSip],
+        message: SipMessage,
+        flow: Flow,
+        frame: int,
+        ts_ns: int,
+        transport: Transport,
+    ) -> None:
+        report = self.report
+        report.messages += 1
+        if transport == "udp":
+            report.udp_messages += 1
+        elif transport == "ws":
+            report.ws_messages += 1
+        else:
+            report.tcp_messages += 1
+        if message.problems:
+            report.messages_with_problems += 1
+        out.append(
+            CapturedSip(frame, ts_ns, flow[0], flow[1], flow[2], flow[3], transport, message)
+        )
+
+    def _feed_udp(self, packet: Packet) -> list[CapturedSip]:
+        payload = packet.payload
+        if len(payload) < 12:
+            if payload and not bytes(payload).strip(b"\r\n\x00"):
+                self.report.keepalives += 1
+            return []
+        result = parse_datagram(payload)
+        if result is None:
+            return []
+        if isinstance(result, KeepAlive):
+            self.report.keepalives += 1
+            return []
+        out: list[CapturedSip] = []
+        flow = (packet.src, packet.sport, packet.dst, packet.dport)
+        self._emit(out, result, flow, packet.frame, packet.ts_ns, "udp")
+        return out
+
+    def _feed_tcp(self, chunk: TcpData, out: list[CapturedSip]) -> None:
+        flow = chunk.flow
+        direction = self._directions.get(flow)
+        if direction is None or chunk.syn:
+            direction = _Direction()
+            self._directions[flow] = direction
+        if chunk.gap_before:
+            self._gap(direction, chunk.gap_before)
+        if chunk.data:
+            if direction.mode == "unknown":
+                self._identify(direction, chunk)
+            if direction.mode == "sip" and direction.sip is not None:
+                direction.sip.receive_data(chunk.data)
+                self._drain_sip(direction, chunk, out)
+            elif direction.mode == "ws" and direction.ws is not None:
+                direction.ws.receive_data(chunk.data)
+                self._drain_ws(direction, chunk, out)
+        if chunk.fin or chunk.rst:
+            if direction.sip is not None:
+                direction.sip.receive_data(b"")
+                self._drain_sip(direction, chunk, out)
+            del self._directions[flow]
+
+    def _gap(self, direction: _Direction, lost: int) -> None:
+        if direction.sip is not None:
+            garbage = direction.sip.receive_gap(lost)
+            if garbage is not None:
+                self.report.skipped_stream_bytes += len(garbage.data)
+        if direction.ws is not None:
+            # Frame boundaries are lost: look for a frame start again.
+            direction.ws.receive_gap(lost)
+            direction.ws = None
+            direction.mode = "unknown"
+            direction.chunks_seen = 0
+
+    def _identify(self, direction: _Direction, chunk: TcpData) -> None:
+        data = chunk.data
+        direction.chunks_seen += 1
+        src, sport, dst, dport = chunk.flow
+        if _is_tls_record(data):
+            direction.mode = "tls"
+            if sport in SIP_TLS_PORTS or dport in SIP_TLS_PORTS:
+                port = dport if dport in SIP_TLS_PORTS else sport
+                what = (
+                    "SIP over TLS" if port in (5061, 5081) else "possibly SIP over secure WebSocket"
+                )
+                self.report.encrypted.append(
+                    EncryptedFlow(
+                        src,
+                        sport,
+                        dst,
+                        dport,
+                        chunk.frame,
+                        f"{what} (TLS on port {port}): encrypted, not decoded",
+                    )
+                )
+            return
+        if _HTTP_UPGRADE_START.match(data):
+            direction.mode = "ws"
+            direction.ws = WebSocketFramer()
+            return
+        if looks_like_sip(data):
+            direction.mode = "sip"
+            direction.sip = SipStreamFramer()
+            return
+        if looks_like_websocket_frame(data):
+            direction.mode = "ws"
+            direction.ws = WebSocketFramer()
+            return
+        # A capture that starts mid-message: SIP resumes at the next start line.
+        if _START_LINE_ANYWHERE.search(data):
+            direction.mode = "sip"
+            direction.sip = SipStreamFramer()
+            return
+        if direction.chunks_seen >= _CHUNKS_TO_IDENTIFY:
+            direction.mode = "other"
+
+    def _drain_sip(self, direction: _Direction, chunk: TcpData, out: list[CapturedSip]) -> None:
+        framer = direction.sip
+        assert framer is not None
+        while True:
+            event = framer.next_event()
+            if event is NEED_DATA:
+                return
+            if isinstance(event, SipMessage):
+                self._emit(out, event, chunk.flow, chunk.frame, chunk.ts_ns, "tcp")
+            elif isinstance(event, KeepAlive):
+                self.report.keepalives += 1
+            elif isinstance(event, Garbage):
+                self.report.skipped_stream_bytes += len(event.data)
+
+    def _drain_ws(self, direction: _Direction, chunk: TcpData, out: list[CapturedSip]) -> None:
+        framer = direction.ws
+        assert framer is not None
+        while True:
+            event = framer.next_event()
+            if event is NEED_DATA:
+                return
+            if isinstance(event, HttpHandshake):
+                if not event.is_websocket_upgrade:
+                    direction.mode = "other"
+                    direction.ws = None
+                    return
+            elif isinstance(event, WebSocketMessage):
+                if event.opcode in (Opcode.TEXT, Opcode.BINARY) and looks_like_sip(event.payload):
+                    message = SipMessage.parse(event.payload)
+                    self._emit(out, message, chunk.flow, chunk.frame, chunk.ts_ns, "ws")
+            elif isinstance(event, WebSocketError):
+                src, sport, dst, dport = chunk.flow
+                self.report.websocket_errors.append(
+                    f"{src}:{sport} -> {dst}:{dport} frame {chunk.frame}: {event.reason}"
+                )
+
+
+def sip_messages(
+    path: str | os.PathLike[str] | BinaryIO,
+    *,
+    report: SipCaptureReport | None = None,
+    keep_going: bool = False,
+    dedup: bool = False,
+) -> Iterator[CapturedSip]:
+    """Every SIP message of a capture, in the order their last packet was captured.
+
+    ``report`` (optional) collects counts, skipped bytes and encrypted SIP flows. A truncated
+    capture yields what it holds, then raises :class:`~rtcscope.errors.CaptureError` unless
+    ``keep_going``.
+    """
+    if report is None:
+        report = SipCaptureReport()
+    framer = SipCaptureFramer(report)
+    for packet in packets(path, keep_going=keep_going, dedup=dedup, report=report.pipeline):
+        if packet.is_udp or packet.is_tcp:
+            yield from framer.feed(packet)
+    yield from framer.flush()
+
+
+# -- media announcements (RFC 3264 offer/answer) ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MediaAnnouncement:
+    """One media section of one SDP seen in a capture: where a side wants to receive media.
+
+    RFC 3264 5/6: the address and port are where the *announcing* side receives RTP, and
+    each side's ``a=crypto`` key protects what that side *sends* (RFC 4568 6.1).
+    ``side`` is "offer" or "answer"; ``role`` is "caller" (the side that sent the dialog's
+    first INVITE, by From tag) or "callee".
+    """
+
+    frame: int
+    ts_ns: int
+    call_id: str | None
+    side: Literal["offer", "answer"]
+    role: Literal["caller", "callee"]
+    sip_summary: str  # "INVITE sip:...", "200 OK", ...
+    cseq: str | None
+    sip_src: str
+    sip_sport: int
+    sip_dst: str
+    sip_dport: int
+    media_index: int
+    media: str  # audio, video, ...
+    proto: str
+    address: str | None
+    port: int
+    rtcp_address: str | None
+    rtcp_port: int | None
+    rtcp_mux: bool
+    direction: str
+    on_hold: bool
+    codecs: dict[int, Codec]  # payload type -> codec (rtpmap, else RFC 3551 static table)
+    payload_types: tuple[int, ...]
+    crypto: tuple[Crypto, ...]
+    fingerprints: tuple[Fingerprint, ...]
+    setup: str | None
+    ssrcs: tuple[int, ...]
+    mid: str | None
+
+    @property
+    def time(self) -> float:
+        return self.ts_ns / 1e9
+
+    @property
+    def endpoint(self) -> tuple[str | None, int]:
+        return self.address, self.port
+
+
+def media_announcements(
+    source: str | os.PathLike[str] | BinaryIO | Iterable[CapturedSip],
+) -> list[MediaAnnouncement]:
+    """The media every SDP in the capture announces, in capture order.
+
+    ``source`` is a capture (path or binary file) or the output of :func:`sip_messages`.
+    Offer or answer follows RFC 3264 and RFC 3261 13.2.1: an SDP in a request is an offer
+    (in an ACK, or a PRACK after an offer in a reliable provisional, the answer); in a response
+    it is the answer to an offer in its request (same Call-ID and CSeq), else an offer.
+    """
+    captured: Iterable[CapturedSip]
+    if isinstance(source, (str, os.PathLike)) or hasattr(source, "read"):
+        captured = sip_messages(source)  # type: ignore[arg-type]
+    else:
+        captured = source
+    offers_in_requests: set[tuple[str | None, int, str]] = set()
+    response_offer_pending: set[str | None] = set()
+    caller_tags: dict[str | None, str | None] = {}
+    out: list[MediaAnnouncement] = []
+    for item in captured:
+        message = item.message
+        call_id = message.call_id
+        if (
+            message.is_request
+            and message.method == "INVITE"
+            and call_id not in caller_tags
+            and message.to_tag is None
+        ):
+            caller_tags[call_id] = message.from_tag
+        sdp = message.sdp
+        if sdp is None:
+            continue
+        cseq = message.cseq
+        key = (call_id, cseq.number if cseq else -1, cseq.method.upper() if cseq else "")
+        side: Literal["offer", "answer"]
+        if message.is_request:
+            method = (message.method or "").upper()
+            if method == "ACK" or (method == "PRACK" and call_id in response_offer_pending):
+                side = "answer"
+                response_offer_pending.discard(call_id)
+            else:
+                side = "offer"
+                offers_in_requests.add(key)
+        elif key in offers_in_requests:
+            side = "answer"
+        else:
+            side = "offer"
+            response_offer_pending.add(call_id)
+        caller_tag = caller_tags.get(call_id)
+        from_caller = caller_tag is None or message.from_tag == caller_tag
+        sent_by_caller = from_caller if message.is_request else not from_caller
+        role: Literal["caller", "callee"] = "caller" if sent_by_caller else "callee"
+        for index, m in enumerate(sdp.media):
+            rtcp_address = m.rtcp.address if m.rtcp is not None and m.rtcp.address else m.address
+            out.append(
+                MediaAnnouncement(
+                    frame=item.frame,
+                    ts_ns=item.ts_ns,
+                    call_id=call_id,
+                    side=side,
+                    role=role,
+                    sip_summary=message.summary,
+                    cseq=str(cseq) if cseq else None,
+                    sip_src=item.src,
+                    sip_sport=item.sport,
+                    sip_dst=item.dst,
+                    sip_dport=item.dport,
+                    media_index=index,
+                    media=m.media,
+                    proto=m.proto,
+                    address=m.address,
+                    port=m.port,
+                    rtcp_address=rtcp_address,
+                    rtcp_port=m.rtcp_port,
+                    rtcp_mux=m.rtcp_mux,
+                    direction=m.direction,
+                    on_hold=m.is_hold,
+                    codecs=m.codecs(),
+                    payload_types=tuple(m.payload_types),
+                    crypto=tuple(m.crypto),
+                    fingerprints=tuple(m.fingerprints),
+                    setup=m.setup,
+                    ssrcs=tuple(dict.fromkeys(s.ssrc for s in m.ssrcs)),
+                    mid=m.mid,
+                )
+            )
+    return out
