@@ -1,0 +1,772 @@
+"""Every RTP stream of a capture, with Wireshark's statistics, our own, RTCP and DTMF.
+
+Contract for the audio and SRTP code::
+
+    streams = find_streams(path)                 # list[RtpStream], in order of first packet
+    for packet in stream_packets(path, streams[:1]):
+        packet.frame, packet.ts_ns, packet.key, packet.rtp   # rtp: RtpPacket (payload, ...)
+        packet.data                                          # the whole UDP payload (SRTP)
+
+An :class:`RtpStream` has ``key`` (src, src_port, dst, dst_port, ssrc), ``payload_type``
+(the most frequent), ``payload_types``, ``codec`` (encoding name or None), ``clock_rate``,
+``channels``, ``stats`` (:class:`~rtcscope.rtp.stats.StatsSummary`), ``encrypted``,
+``source`` ("sdp", "heuristic" or "forced"), the SDP it came from (``setup_frame``,
+``call_id``, ``crypto`` lines), and with the options ``rtcp``/``dtmf`` filled in.
+
+How packets are recognised as RTP (the same packets Wireshark 4.0 takes, where it can tell):
+
+- **SDP** (through :mod:`rtcscope.sip`): a UDP datagram from or to an address and port that
+  an SDP announced, from the SDP's frame on, is RTP if its version is 2 (RFC 3550 5.1) and it
+  is not RTCP (second byte 192-223, RFC 5761 4). The rtpmap of that SDP names dynamic payload
+  types and gives their clock. Re-INVITEs add announcements; the latest one at a packet's
+  frame names it. NAT latching: media from an address the SDP did not announce is still
+  found when it goes to an announced address (and the heuristic finds the rest).
+- **--rtp-port** (``rtp_ports``): every version-2 datagram from or to that UDP port, as
+  Wireshark's Decode As.
+- **heuristic**, for the other UDP flows: like tshark's ``rtp_udp`` (version 2, payload type
+  not 72-76, header, extension and padding inside the datagram) but checked across packets:
+  a flow+SSRC becomes a stream only once two of its packets follow each other (sequence +1 to
+  +100, timestamp moving forward by less than 2^24), so STUN, DTLS, DNS and SIP are never
+  streams. RFC 7983 demultiplexing keeps STUN/DTLS/TURN apart; DTLS seen on a flow marks its
+  streams as (DTLS-)SRTP.
+
+Encrypted (SRTP): the SDP says SAVP or has a=crypto/fingerprint, DTLS shares the flow, or
+for G.711 the payload is longer than the timestamp step by an authentication tag (4 or 10
+bytes, RFC 3711 4.2), which plain G.711 never is.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from rtcscope.capture.packet import Packet
+from rtcscope.errors import RtpError
+from rtcscope.rtp import rtcp as rtcp_mod
+from rtcscope.rtp.events import DtmfDetector, DtmfDigit
+from rtcscope.rtp.packet import RtpPacket
+from rtcscope.rtp.stats import StatsSummary, StreamStats, analysis_clock_hz, relative_ms
+
+# (encoding, clock rate, channels) of the RFC 3551 static payload types.
+STATIC_CODECS: dict[int, tuple[str, int, int]] = {
+    0: ("PCMU", 8000, 1),
+    3: ("GSM", 8000, 1),
+    4: ("G723", 8000, 1),
+    5: ("DVI4", 8000, 1),
+    6: ("DVI4", 16000, 1),
+    7: ("LPC", 8000, 1),
+    8: ("PCMA", 8000, 1),
+    9: ("G722", 8000, 1),
+    10: ("L16", 44100, 2),
+    11: ("L16", 44100, 1),
+    12: ("QCELP", 8000, 1),
+    13: ("CN", 8000, 1),
+    14: ("MPA", 90000, 1),
+    15: ("G728", 8000, 1),
+    16: ("DVI4", 11025, 1),
+    17: ("DVI4", 22050, 1),
+    18: ("G729", 8000, 1),
+    25: ("CelB", 90000, 1),
+    26: ("JPEG", 90000, 1),
+    28: ("nv", 90000, 1),
+    31: ("H261", 90000, 1),
+    32: ("MPV", 90000, 1),
+    33: ("MP2T", 90000, 1),
+    34: ("H263", 90000, 1),
+}
+
+PathLike = str | os.PathLike[str] | BinaryIO
+Flow = tuple[str, int, str, int]
+_HEADER = struct.Struct("!BBHII")
+_PENDING_LIMIT = 8  # packets kept per unconfirmed flow+SSRC before it is dropped
+_PENDING_KEYS_LIMIT = 20000  # unconfirmed flow+SSRC kept at once (random UDP makes many)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class StreamKey:
+    """A stream as Wireshark keys it: source and destination address and port, and SSRC."""
+
+    src: str
+    src_port: int
+    dst: str
+    dst_port: int
+    ssrc: int
+
+    @property
+    def flow(self) -> Flow:
+        return (self.src, self.src_port, self.dst, self.dst_port)
+
+    def __str__(self) -> str:
+        return f"{self.src}:{self.src_port} -> {self.dst}:{self.dst_port} 0x{self.ssrc:08X}"
+
+
+@dataclass(frozen=True, slots=True)
+class MediaAnnouncement:
+    """What one SDP media line announces: where it receives RTP and RTCP, and its codecs."""
+
+    frame: int
+    address: str
+    port: int
+    rtcp_port: int | None
+    rtpmaps: dict[int, tuple[str, int, int]]  # payload type -> (encoding, clock, channels)
+    encrypted: bool = False
+    crypto: tuple[str, ...] = ()
+    call_id: str | None = None
+    media: str = "audio"
+
+
+@dataclass(slots=True)
+class RtcpReportView:
+    """What RTCP says about one stream (the latest of each)."""
+
+    sender_packets: int | None = None  # from the stream's own SRs
+    sender_octets: int | None = None
+    sender_reports: int = 0
+    fraction_lost: float | None = None  # percent, from a report block about this SSRC
+    cumulative_lost: int | None = None
+    jitter_ms: float | None = None
+    round_trip_ms: float | None = None
+    receiver_reports: int = 0
+    xr_blocks: list[dict[str, Any]] = field(default_factory=list)
+    goodbye: bool = False
+    cname: str | None = None
+
+
+@dataclass(slots=True)
+class RtcpPacketRecord:
+    """One RTCP packet as seen in the capture (for ``streams --rtcp``)."""
+
+    frame: int
+    ts_ns: int
+    src: str
+    src_port: int
+    dst: str
+    dst_port: int
+    packet: rtcp_mod.RtcpPacket
+
+
+@dataclass(slots=True)
+class RtpStream:
+    """One RTP stream; see the module docstring for the contract."""
+
+    key: StreamKey
+    payload_type: int
+    payload_types: list[int]
+    codec: str | None
+    clock_rate: int | None
+    channels: int | None
+    stats: StatsSummary
+    encrypted: bool
+    source: str
+    first_frame: int
+    last_frame: int
+    start_ns: int
+    end_ns: int
+    start_rel_s: float
+    end_rel_s: float
+    setup_frame: int | None = None
+    call_id: str | None = None
+    crypto: tuple[str, ...] = ()
+    ssrc_changes: int = 0
+    comfort_noise_packets: int = 0
+    payload_bytes: int = 0
+    rtcp: RtcpReportView | None = None
+    dtmf: list[DtmfDigit] = field(default_factory=list)
+    index: int = 0
+
+    @property
+    def problems(self) -> list[str]:
+        """Plain-words problems; non-empty exactly when tshark prints "X"."""
+        found = []
+        if self.stats.sequence_errors:
+            found.append(f"{self.stats.sequence_errors} sequence errors")
+        if self.stats.timestamp_errors:
+            found.append(f"{self.stats.timestamp_errors} timestamps going backwards")
+        return found
+
+
+@dataclass(slots=True)
+class ScanResult:
+    """Everything one pass found: streams, RTCP packets, and what was skipped."""
+
+    streams: list[RtpStream]
+    rtcp_packets: list[RtcpPacketRecord]
+    announcements: list[MediaAnnouncement]
+    first_ns: int | None
+    packets_read: int
+
+
+@dataclass(frozen=True, slots=True)
+class StreamPacket:
+    """One packet of a stream, given back by :func:`stream_packets`."""
+
+    frame: int
+    ts_ns: int
+    key: StreamKey
+    rtp: RtpPacket
+    data: bytes
+
+
+def quick_rtp_header(data: bytes | memoryview) -> tuple[int, int, int, int, int] | None:
+    """(marker+PT byte, seq, timestamp, ssrc, payload length) when ``data`` can be an RTP
+    packet as tshark's heuristic checks it (version 2, CSRCs, extension and padding inside the
+    datagram, payload type not 72-76); None otherwise."""
+    size = len(data)
+    if size < 12:
+        return None
+    first, second, seq, ts, ssrc = _HEADER.unpack_from(data, 0)
+    if first & 0xC0 != 0x80:
+        return None
+    pt = second & 0x7F
+    if 72 <= pt <= 76:
+        return None
+    offset = 12 + 4 * (first & 0x0F)
+    if first & 0x10:
+        if offset + 4 > size:
+            return None
+        offset += 4 + 4 * ((data[offset + 2] << 8) | data[offset + 3])
+    if offset > size:
+        return None
+    end = size
+    if first & 0x20:
+        pad = data[size - 1]
+        if pad == 0 or size - offset < pad:
+            return None
+        end -= pad
+    return second, seq, ts, ssrc, end - offset
+
+
+class _Live:
+    """A stream being collected."""
+
+    __slots__ = (
+        "announcement",
+        "cn_packets",
+        "dtmf",
+        "dtmf_shape",
+        "end_ns",
+        "first_frame",
+        "last_frame",
+        "last_seq",
+        "last_ts",
+        "payload_bytes",
+        "pt_counts",
+        "source",
+        "srtp_tag_votes",
+        "start_ns",
+        "stats",
+    )
+
+    def __init__(self, source: str, announcement: MediaAnnouncement | None) -> None:
+        self.source = source
+        self.announcement = announcement
+        self.stats = StreamStats()
+        self.pt_counts: Counter[int] = Counter()
+        self.first_frame = 0
+        self.last_frame = 0
+        self.start_ns = 0
+        self.end_ns = 0
+        self.payload_bytes = 0
+        self.cn_packets = 0
+        self.srtp_tag_votes = 0
+        self.last_seq = -1
+        self.last_ts = 0
+        self.dtmf: dict[int, DtmfDetector] = {}
+        self.dtmf_shape: dict[int, bool] = {}
+
+
+class StreamScanner:
+    """Sans-IO stream discovery: feed decoded packets in capture order, then :meth:`finish`.
+
+    ``announcements`` are the SDP media lines of the capture (from :mod:`rtcscope.sip`);
+    ``rtp_ports`` forces RTP on those UDP ports; ``heuristic`` finds unsignalled streams.
+    """
+
+    def __init__(
+        self,
+        announcements: Iterable[MediaAnnouncement] = (),
+        rtp_ports: Iterable[int] = (),
+        heuristic: bool = True,
+        with_rtcp: bool = False,
+        with_dtmf: bool = False,
+    ) -> None:
+        self.announcements = sorted(announcements, key=lambda a: a.frame)
+        self._by_endpoint: dict[tuple[str, int], list[MediaAnnouncement]] = {}
+        self._rtcp_endpoints: dict[tuple[str, int], int] = {}
+        for ann in self.announcements:
+            if ann.port:
+                self._by_endpoint.setdefault((ann.address, ann.port), []).append(ann)
+            if ann.rtcp_port:
+                endpoint = (ann.address, ann.rtcp_port)
+                self._rtcp_endpoints.setdefault(endpoint, ann.frame)
+        self.rtp_ports = frozenset(rtp_ports)
+        self.heuristic = heuristic
+        self.with_rtcp = with_rtcp
+        self.with_dtmf = with_dtmf
+        self._live: dict[tuple[str, int, str, int, int], _Live] = {}
+        self._pending: dict[tuple[str, int, str, int, int], list[tuple[Any, ...]]] = {}
+        self._rejected_flows: set[Flow] = set()
+        self._dtls_flows: set[Flow] = set()
+        self._flow_ssrc: dict[Flow, int] = {}
+        self._ssrc_changes: Counter[Flow] = Counter()
+        self.rtcp_packets: list[RtcpPacketRecord] = []
+        self.first_ns: int | None = None
+        self.packets_read = 0
+
+    # -- feeding ---------------------------------------------------------------------
+
+    def feed(self, packet: Packet) -> None:
+        self.packets_read += 1
+        if self.first_ns is None:
+            self.first_ns = packet.ts_ns
+        if packet.ip_proto != 17 or packet.fragment is not None:
+            return
+        payload = packet.payload
+        size = len(payload)
+        if size < 4:
+            return
+        first = payload[0]
+        if first & 0xC0 != 0x80:
+            if 20 <= first <= 63:  # DTLS on this flow (RFC 7983): its RTP is DTLS-SRTP
+                self._dtls_flows.add((packet.src, packet.sport, packet.dst, packet.dport))
+            return
+        second = payload[1]
+        if 192 <= second <= 223:  # RFC 5761 4: RTCP packet types
+            if self.with_rtcp:
+                self._rtcp(packet, payload)
+            return
+        header = quick_rtp_header(payload)
+        if header is None:
+            return
+        marker_pt, seq, ts, ssrc, payload_len = header
+        src, sport, dst, dport = packet.src, packet.sport, packet.dst, packet.dport
+        key = (src, sport, dst, dport, ssrc)
+        live = self._live.get(key)
+        if live is None:
+            live = self._start(key, packet.frame)
+            if live is None:
+                if self.heuristic:
+                    kept = bytes(payload) if self.with_dtmf and size <= 64 else b""
+                    self._candidate(
+                        key, (packet.frame, packet.ts_ns, marker_pt, seq, ts, payload_len, kept)
+                    )
+                return
+        self._add(live, key, packet.frame, packet.ts_ns, marker_pt, seq, ts, payload_len, payload)
+
+    def _announcement_for(self, endpoint: tuple[str, int], frame: int) -> MediaAnnouncement | None:
+        found = None
+        for ann in self._by_endpoint.get(endpoint, ()):
+            if ann.frame > frame:
+                break
+            found = ann
+        return found
+
+    def _start(self, key: tuple[str, int, str, int, int], frame: int) -> _Live | None:
+        src, sport, dst, dport, _ = key
+        if self._by_endpoint:
+            ann = self._announcement_for((dst, dport), frame) or self._announcement_for(
+                (src, sport), frame
+            )
+            if ann is not None:
+                self._pending.pop(key, None)
+                live = self._live[key] = _Live("sdp", ann)
+                return live
+        if sport in self.rtp_ports or dport in self.rtp_ports:
+            live = self._live[key] = _Live("forced", None)
+            return live
+        return None
+
+    def _add(
+        self,
+        live: _Live,
+        key: tuple[str, int, str, int, int],
+        frame: int,
+        ts_ns: int,
+        marker_pt: int,
+        seq: int,
+        ts: int,
+        payload_len: int,
+        payload: memoryview | bytes,
+    ) -> None:
+        pt = marker_pt & 0x7F
+        if live.first_frame == 0:
+            live.first_frame = frame
+            live.start_ns = ts_ns
+        live.last_frame = frame
+        live.end_ns = ts_ns
+        live.pt_counts[pt] += 1
+        live.payload_bytes += payload_len
+        ann = live.announcement
+        encoding: str | None = None
+        rate = 0
+        if pt >= 96 and ann is not None:
+            rtpmap = ann.rtpmaps.get(pt)
+            if rtpmap is not None:
+                encoding, rate = rtpmap[0], rtpmap[1]
+        clock = analysis_clock_hz(pt, encoding, rate)
+        assert self.first_ns is not None
+        live.stats.add(
+            frame, relative_ms(ts_ns - self.first_ns), seq, ts, pt, bool(marker_pt & 0x80), clock
+        )
+        if pt == 13 or (encoding is not None and encoding.upper() == "CN"):
+            live.cn_packets += 1
+        if (pt == 0 or pt == 8) and live.last_seq >= 0 and seq == (live.last_seq + 1) & 0xFFFF:
+            # RFC 3711 4.2: an SRTP authentication tag makes a G.711 payload longer than the
+            # samples the timestamp advanced by (one byte per sample).
+            step = (ts - live.last_ts) & 0xFFFFFFFF
+            if payload_len - step in (4, 10):
+                live.srtp_tag_votes += 1
+            elif payload_len == step:
+                live.srtp_tag_votes -= 1
+        live.last_seq = seq
+        live.last_ts = ts
+        flow = key[:4]
+        previous_ssrc = self._flow_ssrc.get(flow)
+        if previous_ssrc is not None and previous_ssrc != key[4]:
+            self._ssrc_changes[flow] += 1
+        self._flow_ssrc[flow] = key[4]
+        if self.with_dtmf and pt >= 96:
+            is_event = encoding is not None and encoding.lower() == "telephone-event"
+            if encoding is None:
+                # No rtpmap: RFC 4733 2.3 payloads are 4 bytes (or 4 per redundant block).
+                shape_ok = payload_len == 4
+                live.dtmf_shape[pt] = live.dtmf_shape.get(pt, True) and shape_ok
+                is_event = shape_ok
+            if is_event:
+                start = len(payload) - payload_len - _padding(payload)
+                body = bytes(payload[start : start + 4])
+                detector = live.dtmf.setdefault(pt, DtmfDetector())
+                detector.feed(frame, ts_ns, key[4], ts, body)
+
+    def _rtcp(self, packet: Packet, payload: memoryview) -> None:
+        try:
+            parsed = rtcp_mod.parse_compound(payload, strict=False)
+        except RtpError:
+            return
+        announced = (packet.dst, packet.dport) in self._rtcp_endpoints or (
+            packet.src,
+            packet.sport,
+        ) in self._rtcp_endpoints
+        if not announced and not isinstance(
+            parsed[0], rtcp_mod.SenderReport | rtcp_mod.ReceiverReport
+        ):
+            # RFC 3550 A.2: a compound packet starts with an SR or RR; others are not counted
+            # unless the port is an announced RTCP port.
+            return
+        for item in parsed:
+            self.rtcp_packets.append(
+                RtcpPacketRecord(
+                    packet.frame,
+                    packet.ts_ns,
+                    packet.src,
+                    packet.sport,
+                    packet.dst,
+                    packet.dport,
+                    item,
+                )
+            )
+
+    # -- heuristic -------------------------------------------------------------------
+
+    def _candidate(
+        self,
+        key: tuple[str, int, str, int, int],
+        entry: tuple[int, int, int, int, int, int, bytes],
+    ) -> None:
+        """A datagram no SDP or forced port claimed: keep it until a second packet of the
+        same flow and SSRC follows it (sequence +1..+100, timestamp forward < 2^24)."""
+        pending = self._pending.get(key)
+        if pending is None:
+            if len(self._pending) >= _PENDING_KEYS_LIMIT:
+                del self._pending[next(iter(self._pending))]
+            self._pending[key] = [entry]
+            return
+        previous = pending[-1]
+        seq_step = (entry[3] - previous[3]) & 0xFFFF
+        ts_step = (entry[4] - previous[4]) & 0xFFFFFFFF
+        if 1 <= seq_step <= 100 and ts_step < 1 << 24:
+            del self._pending[key]
+            live = self._live[key] = _Live("heuristic", None)
+            for frame, ts_ns, marker_pt, seq, ts, payload_len, data in pending:
+                self._add(live, key, frame, ts_ns, marker_pt, seq, ts, payload_len, data)
+            frame, ts_ns, marker_pt, seq, ts, payload_len, data = entry
+            self._add(live, key, frame, ts_ns, marker_pt, seq, ts, payload_len, data)
+            return
+        if len(pending) >= _PENDING_LIMIT:
+            # Eight packets and never two in sequence: not RTP; start again from this one.
+            pending.clear()
+        pending.append(entry)
+
+    # -- results ---------------------------------------------------------------------
+
+    def finish(self) -> ScanResult:
+        streams: list[RtpStream] = []
+        for key, live in self._live.items():
+            if live.stats.total_nr == 0:
+                continue
+            streams.append(self._stream(StreamKey(*key), live))
+        streams.sort(key=lambda s: (s.first_frame, s.key))
+        for index, stream in enumerate(streams, start=1):
+            stream.index = index
+        if self.with_rtcp:
+            attach_rtcp(streams, self.rtcp_packets)
+        return ScanResult(
+            streams, self.rtcp_packets, self.announcements, self.first_ns, self.packets_read
+        )
+
+    def _stream(self, key: StreamKey, live: _Live) -> RtpStream:
+        summary = live.stats.summary()
+        main_pt = max(live.pt_counts.items(), key=lambda item: (item[1], -item[0]))[0]
+        ann = live.announcement
+        codec: tuple[str, int, int] | None = None
+        if ann is not None and main_pt in ann.rtpmaps:
+            codec = ann.rtpmaps[main_pt]
+        elif main_pt in STATIC_CODECS:
+            codec = STATIC_CODECS[main_pt]
+        encrypted = (
+            (ann is not None and ann.encrypted)
+            or key.flow in self._dtls_flows
+            or (key.dst, key.dst_port, key.src, key.src_port) in self._dtls_flows
+            or live.srtp_tag_votes > 0
+        )
+        assert self.first_ns is not None
+        digits: list[DtmfDigit] = []
+        for pt, detector in live.dtmf.items():
+            if live.dtmf_shape.get(pt, True):
+                digits.extend(detector.digits)
+        digits.sort(key=lambda d: d.first_frame)
+        return RtpStream(
+            key=key,
+            payload_type=main_pt,
+            payload_types=sorted(live.pt_counts),
+            codec=codec[0] if codec else None,
+            clock_rate=codec[1] if codec else None,
+            channels=codec[2] if codec else None,
+            stats=summary,
+            encrypted=encrypted,
+            source=live.source,
+            first_frame=live.first_frame,
+            last_frame=live.last_frame,
+            start_ns=live.start_ns,
+            end_ns=live.end_ns,
+            start_rel_s=(live.start_ns - self.first_ns) / 1e9,
+            end_rel_s=(live.end_ns - self.first_ns) / 1e9,
+            setup_frame=ann.frame if ann else None,
+            call_id=ann.call_id if ann else None,
+            crypto=ann.crypto if ann else (),
+            ssrc_changes=self._ssrc_changes.get(key.flow, 0),
+            comfort_noise_packets=live.cn_packets,
+            payload_bytes=live.payload_bytes,
+            dtmf=digits,
+        )
+
+
+def _padding(payload: memoryview | bytes) -> int:
+    return payload[-1] if payload[0] & 0x20 else 0
+
+
+def attach_rtcp(streams: list[RtpStream], records: list[RtcpPacketRecord]) -> None:
+    """Give each stream what RTCP said about it (by SSRC, RFC 3550 6.4)."""
+    by_ssrc: dict[int, list[RtpStream]] = {}
+    for stream in streams:
+        stream.rtcp = RtcpReportView()
+        by_ssrc.setdefault(stream.key.ssrc, []).append(stream)
+    for record in records:
+        packet = record.packet
+        if isinstance(packet, rtcp_mod.SenderReport):
+            for stream in by_ssrc.get(packet.ssrc, ()):
+                view = stream.rtcp
+                assert view is not None
+                view.sender_packets = packet.packet_count
+                view.sender_octets = packet.octet_count
+                view.sender_reports += 1
+        if isinstance(packet, rtcp_mod.SenderReport | rtcp_mod.ReceiverReport):
+            for block in packet.reports:
+                for stream in by_ssrc.get(block.ssrc, ()):
+                    view = stream.rtcp
+                    assert view is not None
+                    view.receiver_reports += 1
+                    view.fraction_lost = block.fraction_lost_percent
+                    view.cumulative_lost = block.cumulative_lost
+                    if stream.clock_rate:
+                        view.jitter_ms = block.jitter * 1000.0 / stream.clock_rate
+                    rtt = rtcp_mod.round_trip_ms(record.ts_ns, block)
+                    if rtt is not None:
+                        view.round_trip_ms = rtt
+        elif isinstance(packet, rtcp_mod.ExtendedReport):
+            for xr_block in packet.blocks:
+                about = xr_block.fields.get("ssrc")
+                targets = by_ssrc.get(about, []) if about is not None else []
+                targets = targets or by_ssrc.get(packet.ssrc, [])
+                for stream in targets:
+                    assert stream.rtcp is not None
+                    stream.rtcp.xr_blocks.append(
+                        {"frame": record.frame, "type": xr_block.block_type, **xr_block.fields}
+                    )
+        elif isinstance(packet, rtcp_mod.Goodbye):
+            for ssrc in packet.ssrcs:
+                for stream in by_ssrc.get(ssrc, ()):
+                    assert stream.rtcp is not None
+                    stream.rtcp.goodbye = True
+        elif isinstance(packet, rtcp_mod.SourceDescription):
+            for chunk in packet.chunks:
+                cname = chunk.item(rtcp_mod.SdesItem.CNAME)
+                for stream in by_ssrc.get(chunk.ssrc, ()):
+                    assert stream.rtcp is not None
+                    if cname is not None:
+                        stream.rtcp.cname = cname
+
+
+def announcements_from_sdp(
+    frame: int, sdp: Any, call_id: str | None = None
+) -> list[MediaAnnouncement]:
+    """The media lines of one parsed SDP (:class:`rtcscope.sip.sdp.SessionDescription`)."""
+    found: list[MediaAnnouncement] = []
+    for media in sdp.media:
+        if not media.is_rtp or media.address is None:
+            continue
+        rtpmaps = {
+            pt: (rtpmap.encoding, rtpmap.clock_rate, rtpmap.channels)
+            for pt, rtpmap in media.rtpmaps.items()
+        }
+        encrypted = bool(media.is_srtp or media.crypto or media.fingerprints)
+        found.append(
+            MediaAnnouncement(
+                frame=frame,
+                address=media.address,
+                port=media.port,
+                rtcp_port=media.rtcp_port,
+                rtpmaps=rtpmaps,
+                encrypted=encrypted,
+                crypto=tuple(c.raw for c in media.crypto),
+                call_id=call_id,
+                media=media.media,
+            )
+        )
+    return found
+
+
+def announcements_from_capture(path: PathLike) -> list[MediaAnnouncement]:
+    """Every SDP media line carried by SIP in the capture (through :mod:`rtcscope.sip`)."""
+    from rtcscope.sip.capture import sip_messages
+
+    found: list[MediaAnnouncement] = []
+    for captured in sip_messages(path):
+        message = captured.message
+        sdp = message.sdp
+        if sdp is None:
+            continue
+        found += announcements_from_sdp(captured.frame, sdp, message.call_id)
+    return found
+
+
+def _sip_available() -> bool:
+    try:
+        import rtcscope.sip.capture  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def scan_capture(
+    path: PathLike,
+    *,
+    rtp_ports: Iterable[int] = (),
+    heuristic: bool = True,
+    use_sdp: bool = True,
+    with_rtcp: bool = False,
+    with_dtmf: bool = False,
+    keep_going: bool = False,
+) -> ScanResult:
+    """Read the capture (SIP first when ``use_sdp``, then every packet) and find its streams."""
+    from rtcscope.capture.pipeline import packets
+
+    announcements: list[MediaAnnouncement] = []
+    if use_sdp and _sip_available():
+        announcements = announcements_from_capture(path)
+        if hasattr(path, "seek"):
+            path.seek(0)
+    scanner = StreamScanner(
+        announcements,
+        rtp_ports=rtp_ports,
+        heuristic=heuristic,
+        with_rtcp=with_rtcp,
+        with_dtmf=with_dtmf,
+    )
+    for packet in packets(path, keep_going=keep_going):
+        scanner.feed(packet)
+    return scanner.finish()
+
+
+def find_streams(
+    path: PathLike,
+    *,
+    rtp_ports: Iterable[int] = (),
+    heuristic: bool = True,
+    use_sdp: bool = True,
+    with_rtcp: bool = False,
+    with_dtmf: bool = False,
+) -> list[RtpStream]:
+    """Every RTP stream of a capture, in order of first packet (see the module docstring)."""
+    return scan_capture(
+        path,
+        rtp_ports=rtp_ports,
+        heuristic=heuristic,
+        use_sdp=use_sdp,
+        with_rtcp=with_rtcp,
+        with_dtmf=with_dtmf,
+    ).streams
+
+
+def stream_packets(
+    path: PathLike, streams: Iterable[RtpStream | StreamKey]
+) -> Iterator[StreamPacket]:
+    """The packets of the given streams, in capture order, parsed.
+
+    For a stream found by discovery, only packets between its first and last frame are
+    given (the ones its statistics counted). A packet whose padding does not parse (an SRTP
+    packet's last byte is its authentication tag) is given with its payload to the end.
+    """
+    from rtcscope.capture.pipeline import packets
+
+    bounds: dict[tuple[str, int, str, int, int], tuple[int, int]] = {}
+    for item in streams:
+        if isinstance(item, RtpStream):
+            k = item.key
+            bounds[(k.src, k.src_port, k.dst, k.dst_port, k.ssrc)] = (
+                item.first_frame,
+                item.last_frame,
+            )
+        else:
+            bounds[(item.src, item.src_port, item.dst, item.dst_port, item.ssrc)] = (0, 1 << 62)
+    flows = {key[:4] for key in bounds}
+    if not flows:
+        return
+    last_frame = max(b[1] for b in bounds.values())
+    for packet in packets(path):
+        if packet.frame > last_frame:
+            break
+        if packet.ip_proto != 17 or len(packet.payload) < 12:
+            continue
+        flow = (packet.src, packet.sport, packet.dst, packet.dport)
+        if flow not in flows:
+            continue
+        data = bytes(packet.payload)
+        key = (*flow, struct.unpack_from("!I", data, 8)[0])
+        frame_bounds = bounds.get(key)
+        if frame_bounds is None or not frame_bounds[0] <= packet.frame <= frame_bounds[1]:
+            continue
+        if data[0] & 0xC0 != 0x80 or 192 <= data[1] <= 223:
+            continue
+        try:
+            rtp = RtpPacket.parse(data)
+        except RtpError:
+            try:
+                rtp = RtpPacket.parse(data[:-1] + b"\x01" if data[0] & 0x20 else data)
+            except RtpError:
+                continue
+        yield StreamPacket(packet.frame, packet.ts_ns, StreamKey(*key), rtp, data)
