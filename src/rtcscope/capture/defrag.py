@@ -24,6 +24,10 @@ Rules followed:
   dropped: 30 s for IPv4 (Linux ``ipfrag_time``), 60 s for IPv6 (RFC 8200 section 4.5).
 - Buffers are capped in datagrams and in bytes; the oldest incomplete datagram is dropped to
   make room. Every fragment dropped is counted in :class:`DefragStats`.
+- A copy of a fragment arriving after its datagram was delivered (a capture holding every
+  packet twice) is recognised by its bytes and counted as a duplicate, instead of starting a
+  datagram that can never complete. Recently delivered datagrams are kept for that within
+  ``recent_bytes`` and the timeout.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ class DefragStats:
 
     fragments: int = 0
     datagrams_reassembled: int = 0
-    duplicate_fragments: int = 0  # every byte was already held
+    duplicate_fragments: int = 0  # every byte was already held, or already delivered
     overlapping_fragments: int = 0  # some bytes were already held
     overlap_conflicts: int = 0  # ... and they differed (the first seen were kept)
     invalid_fragments: int = 0  # past the size limit or past the datagram's known end
@@ -136,6 +140,7 @@ class Defragmenter:
         max_pending_bytes: int = 32 * 1024 * 1024,
         ipv4_timeout_ns: int = IPV4_TIMEOUT_NS,
         ipv6_timeout_ns: int = IPV6_TIMEOUT_NS,
+        recent_bytes: int = 2 * 1024 * 1024,
     ) -> None:
         if max_datagrams < 1 or max_pending_bytes < 1:
             raise ValueError("defragmentation caps must be positive")
@@ -144,6 +149,9 @@ class Defragmenter:
         self._max_pending_bytes = max_pending_bytes
         self._timeout_ns = {4: ipv4_timeout_ns, 6: ipv6_timeout_ns}
         self._pending: OrderedDict[DatagramKey, _Datagram] = OrderedDict()
+        self._recent: OrderedDict[DatagramKey, tuple[int, bytes]] = OrderedDict()
+        self._recent_budget = recent_bytes
+        self._recent_held = 0
         self._now_ns = 0
         self.stats = DefragStats()
 
@@ -151,7 +159,7 @@ class Defragmenter:
         """The packet itself, the reassembled datagram it completes, or None (held/dropped)."""
         if packet.ts_ns > self._now_ns:
             self._now_ns = packet.ts_ns
-            if self._pending:
+            if self._pending or self._recent:
                 self._expire()
         info = packet.fragment
         if info is None:
@@ -176,6 +184,9 @@ class Defragmenter:
             packet.tunnel,
         )
         datagram = self._pending.get(key)
+        if datagram is None and self._is_late_copy(key, info.more, start, end, data):
+            self.stats.duplicate_fragments += 1
+            return None
         if datagram is None:
             datagram = _Datagram(first_ts_ns=packet.ts_ns)
             self._pending[key] = datagram
@@ -191,7 +202,9 @@ class Defragmenter:
             del self._pending[key]
             self._release(datagram)
             self.stats.datagrams_reassembled += 1
-            return self._finish(packet, bytes(datagram.buffer[: datagram.total]))
+            whole = bytes(datagram.buffer[: datagram.total])
+            self._remember(key, packet.ts_ns, whole)
+            return self._finish(packet, whole)
         self._enforce_caps()
         self.stats.peak_pending_bytes = max(self.stats.peak_pending_bytes, self.stats.pending_bytes)
         return None
@@ -254,6 +267,27 @@ class Defragmenter:
             cursor = part_end
         return False
 
+    def _is_late_copy(
+        self, key: DatagramKey, more: bool, start: int, end: int, data: memoryview
+    ) -> bool:
+        recent = self._recent.get(key)
+        if recent is None:
+            return False
+        whole = recent[1]
+        return end <= len(whole) and more == (end < len(whole)) and whole[start:end] == data
+
+    def _remember(self, key: DatagramKey, ts_ns: int, whole: bytes) -> None:
+        old = self._recent.pop(key, None)
+        if old is not None:
+            self._recent_held -= len(old[1])
+        if len(whole) > self._recent_budget:
+            return
+        self._recent[key] = (ts_ns, whole)
+        self._recent_held += len(whole)
+        while self._recent_held > self._recent_budget:
+            _, (_, dropped) = self._recent.popitem(last=False)
+            self._recent_held -= len(dropped)
+
     def _drop_if_empty(self, key: DatagramKey, datagram: _Datagram) -> None:
         if datagram.fragments == 0:
             del self._pending[key]
@@ -264,6 +298,12 @@ class Defragmenter:
         self.stats.pending_bytes -= datagram.held_bytes
 
     def _expire(self) -> None:
+        while self._recent:
+            key, (ts_ns, whole) = next(iter(self._recent.items()))
+            if self._now_ns - ts_ns <= self._timeout_ns[key[0]]:
+                break
+            del self._recent[key]
+            self._recent_held -= len(whole)
         # Insertion order is first-fragment order, so the oldest datagrams are at the front.
         while self._pending:
             key, datagram = next(iter(self._pending.items()))
