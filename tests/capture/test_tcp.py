@@ -6,11 +6,19 @@ stream itself (independent of the code under test). The capture tests compare wi
 
 from __future__ import annotations
 
+import random
+from pathlib import Path
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from rtcscope.capture.packet import IpProto, Packet, TcpSegment
-from rtcscope.capture.tcp import TcpData, TcpReassembler
+from rtcscope.capture.pipeline import packets
+from rtcscope.capture.tcp import Flow, TcpData, TcpReassembler
+from tests.capture.made_captures import make_resegmented_tcp
+from tests.conftest import DATA, shared_capture
+from tests.peers import run, tshark_fields
 
 CLIENT = ("127.0.11.1", 40000)
 SERVER = ("127.0.11.2", 5060)
@@ -227,11 +235,8 @@ def segmented_streams(draw: st.DrawFn) -> tuple[bytes, int, list[tuple[int, int]
 
 @given(segmented_streams(), st.randoms(use_true_random=False), st.booleans())
 def test_any_order_and_duplication_gives_the_same_stream(
-    case: tuple[bytes, int, list[tuple[int, int]]], rng: object, with_fin: bool
+    case: tuple[bytes, int, list[tuple[int, int]]], rng: random.Random, with_fin: bool
 ) -> None:
-    import random
-
-    assert isinstance(rng, random.Random)
     data, isn, ranges = case
     packets = [segment(isn + 1 + a, data[a:b], frame=i + 2) for i, (a, b) in enumerate(ranges)]
     packets += [rng.choice(packets) for _ in range(3)]  # plain duplicates
@@ -260,3 +265,100 @@ def test_arbitrary_segments_never_crash_and_respect_caps(
         assert r.stats.pending_bytes <= 2048
     r.flush()
     assert r.stats.pending_bytes == 0 or r.stats.pending_bytes <= 2048
+
+
+# -- real captures, compared with tshark ---------------------------------------------------
+
+
+def sip_messages_by_content_length(capture: Path) -> list[tuple[int, bytes]]:
+    """(completing frame, message) of every SIP message over TCP, framed here by
+    Content-Length (RFC 3261 18.3) on our reassembled streams."""
+    reassembler = TcpReassembler()
+    chunks: list[TcpData] = []
+    for packet in packets(capture):
+        chunks += reassembler.feed(packet)
+    chunks += reassembler.flush()
+    assert all(c.gap_before == 0 for c in chunks)
+    buffers: dict[Flow, bytes] = {}
+    messages: list[tuple[int, bytes]] = []
+    for chunk in chunks:
+        buffered = buffers.get(chunk.flow, b"") + chunk.data
+        while (end_of_headers := buffered.find(b"\r\n\r\n")) >= 0:
+            headers = buffered[:end_of_headers].lower()
+            length = int(headers.split(b"content-length:")[1].split(b"\r\n")[0])
+            end = end_of_headers + 4 + length
+            if len(buffered) < end:
+                break
+            messages.append((chunk.frame, buffered[:end]))
+            buffered = buffered[end:]
+        buffers[chunk.flow] = buffered
+    assert all(not rest for rest in buffers.values())
+    return messages
+
+
+def tshark_sip_over_tcp(capture: Path) -> list[tuple[int, bytes]]:
+    """(frame, bytes) of each SIP PDU tshark reassembles (or finds in one segment)."""
+    rows = tshark_fields(
+        capture,
+        ["frame.number", "tcp.reassembled.data", "tcp.payload"],
+        "sip",
+        extra=["-o", "tcp.reassemble_out_of_order:TRUE"],
+    )
+    return [(int(frame), bytes.fromhex(whole or payload)) for frame, whole, payload in rows]
+
+
+@pytest.mark.peer
+def test_heplify_sip_over_tcp_gives_its_seven_messages_as_tshark_does() -> None:
+    capture = shared_capture("heplify-sip_ipv4_tcp.pcap")
+    ours = sip_messages_by_content_length(capture)
+    assert len(ours) == 7
+    assert ours == tshark_sip_over_tcp(capture)
+
+
+@pytest.mark.peer
+def test_resegmented_reordered_duplicated_sip_over_tcp_equals_tshark(tmp_path: Path) -> None:
+    capture = tmp_path / "tcp-resegmented-sip.pcap"
+    make_resegmented_tcp(shared_capture("heplify-sip_ipv4_tcp.pcap"), capture)
+    ours = sip_messages_by_content_length(capture)
+    assert len(ours) == 7
+    assert ours == tshark_sip_over_tcp(capture)
+
+
+def tshark_follow_streams(capture: Path) -> dict[Flow, bytes]:
+    """Each direction's bytes as ``tshark -z follow,tcp,raw,N`` prints them."""
+    numbers = {int(r[0]) for r in tshark_fields(capture, ["tcp.stream"], "tcp")}
+    streams: dict[Flow, bytes] = {}
+    for number in sorted(numbers):
+        out = run("tshark", ["-n", "-r", capture, "-q", "-z", f"follow,tcp,raw,{number}"]).stdout
+        nodes: list[tuple[str, int]] = []
+        forward, backward = [], []
+        for line in out.splitlines():
+            if line.startswith("Node "):
+                address, port = line.split(": ", 1)[1].rsplit(":", 1)
+                nodes.append((address.strip("[]"), int(port)))
+            elif len(nodes) == 2 and line and not line.startswith("="):
+                (backward if line.startswith("\t") else forward).append(line.strip())
+        (a, a_port), (b, b_port) = nodes
+        streams[(a, a_port, b, b_port)] = bytes.fromhex("".join(forward))
+        streams[(b, b_port, a, a_port)] = bytes.fromhex("".join(backward))
+    return {flow: data for flow, data in streams.items() if data}
+
+
+def our_streams(capture: Path) -> dict[Flow, bytes]:
+    reassembler = TcpReassembler()
+    streams: dict[Flow, bytes] = {}
+    for packet in packets(capture):
+        for chunk in reassembler.feed(packet):
+            assert chunk.gap_before == 0
+            streams[chunk.flow] = streams.get(chunk.flow, b"") + chunk.data
+    assert not reassembler.flush()
+    return {flow: data for flow, data in streams.items() if data}
+
+
+@pytest.mark.peer
+@pytest.mark.parametrize(
+    "name", ["heplify-sip_tcp_websocket.pcap", "heplify-sip_ipv4_tcp.pcap", "aaa.pcap"]
+)
+def test_every_direction_equals_tshark_follow_tcp(name: str) -> None:
+    capture = DATA / name if (DATA / name).exists() else shared_capture(name)
+    assert our_streams(capture) == tshark_follow_streams(capture)
