@@ -14,7 +14,7 @@ from rtcscope.cli.app import app
 from rtcscope.errors import RtcscopeError
 
 # One module per command group; each registers its commands on ``app`` when imported.
-COMMAND_MODULES: tuple[str, ...] = ("rtcscope.cli.analyze",)
+COMMAND_MODULES: tuple[str, ...] = ("rtcscope.cli.analyze", "rtcscope.cli.hepipe")
 
 
 def _load_commands() -> None:
