@@ -14,7 +14,11 @@ from pathlib import Path
 from typing import Any
 
 # Modules that register an analysis when imported, in the order their sections print.
-ANALYSIS_MODULES: tuple[str, ...] = ()
+ANALYSIS_MODULES: tuple[str, ...] = (
+    "rtcscope.capture.info",
+    "rtcscope.media.analysis",
+    "rtcscope.rtp.analysis",
+)
 
 
 @dataclass(slots=True)

@@ -14,7 +14,14 @@ from rtcscope.cli.app import app
 from rtcscope.errors import RtcscopeError
 
 # One module per command group; each registers its commands on ``app`` when imported.
-COMMAND_MODULES: tuple[str, ...] = ("rtcscope.cli.analyze", "rtcscope.cli.hepipe")
+COMMAND_MODULES: tuple[str, ...] = (
+    "rtcscope.cli.analyze",
+    "rtcscope.cli.hepipe",
+    "rtcscope.cli.hep",
+    "rtcscope.cli.info",
+    "rtcscope.cli.extract",
+    "rtcscope.cli.streams",
+)
 
 
 def _load_commands() -> None:

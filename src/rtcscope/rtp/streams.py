@@ -294,15 +294,10 @@ class StreamScanner:
         with_rtcp: bool = False,
         with_dtmf: bool = False,
     ) -> None:
-        self.announcements = sorted(announcements, key=lambda a: a.frame)
+        self.announcements: list[MediaAnnouncement] = []
         self._by_endpoint: dict[tuple[str, int], list[MediaAnnouncement]] = {}
         self._rtcp_endpoints: dict[tuple[str, int], int] = {}
-        for ann in self.announcements:
-            if ann.port:
-                self._by_endpoint.setdefault((ann.address, ann.port), []).append(ann)
-            if ann.rtcp_port:
-                endpoint = (ann.address, ann.rtcp_port)
-                self._rtcp_endpoints.setdefault(endpoint, ann.frame)
+        self.announce(sorted(announcements, key=lambda a: a.frame))
         self.rtp_ports = frozenset(rtp_ports)
         self.heuristic = heuristic
         self.with_rtcp = with_rtcp
@@ -318,6 +313,15 @@ class StreamScanner:
         self.packets_read = 0
 
     # -- feeding ---------------------------------------------------------------------
+
+    def announce(self, announcements: Iterable[MediaAnnouncement]) -> None:
+        """SDP media lines, in capture order (each applies from its own frame on)."""
+        for ann in announcements:
+            self.announcements.append(ann)
+            if ann.port:
+                self._by_endpoint.setdefault((ann.address, ann.port), []).append(ann)
+            if ann.rtcp_port:
+                self._rtcp_endpoints.setdefault((ann.address, ann.rtcp_port), ann.frame)
 
     def feed(self, packet: Packet) -> None:
         self.packets_read += 1
@@ -650,28 +654,6 @@ def announcements_from_sdp(
     return found
 
 
-def announcements_from_capture(path: PathLike) -> list[MediaAnnouncement]:
-    """Every SDP media line carried by SIP in the capture (through :mod:`rtcscope.sip`)."""
-    from rtcscope.sip.capture import sip_messages
-
-    found: list[MediaAnnouncement] = []
-    for captured in sip_messages(path):
-        message = captured.message
-        sdp = message.sdp
-        if sdp is None:
-            continue
-        found += announcements_from_sdp(captured.frame, sdp, message.call_id)
-    return found
-
-
-def _sip_available() -> bool:
-    try:
-        import rtcscope.sip.capture  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def scan_capture(
     path: PathLike,
     *,
@@ -682,24 +664,40 @@ def scan_capture(
     with_dtmf: bool = False,
     keep_going: bool = False,
 ) -> ScanResult:
-    """Read the capture (SIP first when ``use_sdp``, then every packet) and find its streams."""
-    from rtcscope.capture.pipeline import packets
+    """Read the capture once and find its streams.
 
-    announcements: list[MediaAnnouncement] = []
-    if use_sdp and _sip_available():
-        announcements = announcements_from_capture(path)
-        if hasattr(path, "seek"):
-            path.seek(0)
+    One pass: datagrams whose first byte is an RTP/RTCP one go to the :class:`StreamScanner`;
+    the others (and TCP) go to :class:`rtcscope.sip.capture.SipCaptureFramer`, whose SDPs are
+    announced to the scanner as they complete (so a stream is named from its SDP's frame on).
+    """
+    from rtcscope.capture.pipeline import packets
+    from rtcscope.sip.capture import SipCaptureFramer
+
     scanner = StreamScanner(
-        announcements,
         rtp_ports=rtp_ports,
         heuristic=heuristic,
         with_rtcp=with_rtcp,
         with_dtmf=with_dtmf,
     )
+    framer = SipCaptureFramer() if use_sdp else None
+    feed = scanner.feed
     for packet in packets(path, keep_going=keep_going):
-        scanner.feed(packet)
+        payload = packet.payload
+        if packet.ip_proto == 17 and payload and payload[0] & 0xC0 == 0x80:
+            feed(packet)
+            continue
+        feed(packet)
+        if framer is not None and (packet.ip_proto == 17 or packet.ip_proto == 6):
+            for captured in framer.feed(packet):
+                _announce_sip(scanner, captured)
     return scanner.finish()
+
+
+def _announce_sip(scanner: StreamScanner, captured: Any) -> None:
+    message = captured.message
+    sdp = message.sdp
+    if sdp is not None:
+        scanner.announce(announcements_from_sdp(captured.frame, sdp, message.call_id))
 
 
 def find_streams(
@@ -770,3 +768,162 @@ def stream_packets(
             except RtpError:
                 continue
         yield StreamPacket(packet.frame, packet.ts_ns, StreamKey(*key), rtp, data)
+
+
+def _ms(value: float) -> float:
+    # tshark prints three decimals; JSON gives the same rounding so scripts compare equal.
+    return round(value, 3)
+
+
+def stream_to_dict(stream: RtpStream) -> dict[str, Any]:
+    """The documented JSON object of one stream (``rtcscope streams --format json``).
+
+    Wireshark's columns first, under the issue's names, then ours.
+    """
+    st = stream.stats
+    k = stream.key
+    out: dict[str, Any] = {
+        "src": k.src,
+        "src_port": k.src_port,
+        "dst": k.dst,
+        "dst_port": k.dst_port,
+        "ssrc": k.ssrc,
+        "payload_type": stream.payload_type,
+        "codec": stream.codec,
+        "clock_rate": stream.clock_rate,
+        "packets": st.packets,
+        "lost": st.lost,
+        "lost_percent": round(st.lost_percent, 3),
+        "min_delta_ms": _ms(st.min_delta_ms),
+        "mean_delta_ms": _ms(st.mean_delta_ms),
+        "max_delta_ms": _ms(st.max_delta_ms),
+        "min_jitter_ms": _ms(st.min_jitter_ms),
+        "mean_jitter_ms": _ms(st.mean_jitter_ms),
+        "max_jitter_ms": _ms(st.max_jitter_ms),
+        "problems": stream.problems,
+        "index": stream.index,
+        "ssrc_hex": f"0x{k.ssrc:08X}",
+        "payload_types": stream.payload_types,
+        "channels": stream.channels,
+        "source": stream.source,
+        "encrypted": stream.encrypted,
+        "start_s": round(stream.start_rel_s, 6),
+        "end_s": round(stream.end_rel_s, 6),
+        "first_frame": stream.first_frame,
+        "last_frame": stream.last_frame,
+        "setup_frame": stream.setup_frame,
+        "call_id": stream.call_id,
+        "expected": st.expected,
+        "lost_vs_highest_seq": st.lost_vs_highest_seq,
+        "duplicates": st.duplicates,
+        "reordered": st.reordered,
+        "dtx_periods": st.dtx_periods,
+        "dtx_ms": round(st.dtx_ms, 3),
+        "markers": st.markers,
+        "ssrc_changes": stream.ssrc_changes,
+        "payload_type_changes": st.payload_type_changes,
+        "comfort_noise_packets": stream.comfort_noise_packets,
+        "sequence_errors": st.sequence_errors,
+        "timestamp_errors": st.timestamp_errors,
+        "max_delta_frame": st.max_delta_frame,
+        "payload_bytes": stream.payload_bytes,
+    }
+    if stream.rtcp is not None:
+        view = stream.rtcp
+        out["rtcp"] = {
+            "sender_packets": view.sender_packets,
+            "sender_octets": view.sender_octets,
+            "sender_reports": view.sender_reports,
+            "receiver_reports": view.receiver_reports,
+            "fraction_lost_percent": view.fraction_lost,
+            "cumulative_lost": view.cumulative_lost,
+            "jitter_ms": None if view.jitter_ms is None else round(view.jitter_ms, 3),
+            "round_trip_ms": None if view.round_trip_ms is None else round(view.round_trip_ms, 3),
+            "xr_blocks": view.xr_blocks,
+            "goodbye": view.goodbye,
+            "cname": view.cname,
+        }
+    if stream.dtmf:
+        out["dtmf"] = [digit_to_dict(d, stream) for d in stream.dtmf]
+    return out
+
+
+def digit_to_dict(digit: DtmfDigit, stream: RtpStream) -> dict[str, Any]:
+    first_ns = stream.start_ns - round(stream.start_rel_s * 1e9)
+    clock = 8000
+    return {
+        "digit": digit.digit,
+        "event": digit.event,
+        "ssrc": digit.ssrc,
+        "frame": digit.first_frame,
+        "start_s": round((digit.start_ns - first_ns) / 1e9, 6),
+        "end_s": round((digit.end_ns - first_ns) / 1e9, 6),
+        "duration_ms": round(digit.duration_ms(clock), 3),
+        "volume": digit.volume,
+        "packets": digit.packets,
+        "ended": digit.ended,
+    }
+
+
+def rtcp_record_to_dict(record: RtcpPacketRecord, first_ns: int) -> dict[str, Any]:
+    """One RTCP packet as a flat row (``rtcscope streams --rtcp``)."""
+    packet = record.packet
+    row: dict[str, Any] = {
+        "frame": record.frame,
+        "time_s": round((record.ts_ns - first_ns) / 1e9, 6),
+        "src": record.src,
+        "src_port": record.src_port,
+        "dst": record.dst,
+        "dst_port": record.dst_port,
+        "type": type(packet).__name__,
+    }
+    if isinstance(packet, rtcp_mod.SenderReport):
+        row.update(
+            ssrc=packet.ssrc,
+            sender_packets=packet.packet_count,
+            sender_octets=packet.octet_count,
+            ntp_timestamp=packet.ntp_timestamp,
+            rtp_timestamp=packet.rtp_timestamp,
+        )
+    if isinstance(packet, rtcp_mod.SenderReport | rtcp_mod.ReceiverReport):
+        row["ssrc"] = packet.ssrc
+        row["reports"] = [
+            {
+                "ssrc": b.ssrc,
+                "fraction_lost": b.fraction_lost,
+                "cumulative_lost": b.cumulative_lost,
+                "highest_sequence": b.highest_sequence,
+                "jitter": b.jitter,
+                "lsr": b.lsr,
+                "dlsr": b.dlsr,
+                "round_trip_ms": rtcp_mod.round_trip_ms(record.ts_ns, b),
+            }
+            for b in packet.reports
+        ]
+    elif isinstance(packet, rtcp_mod.SourceDescription):
+        row["chunks"] = [
+            {"ssrc": c.ssrc, "cname": c.item(rtcp_mod.SdesItem.CNAME)} for c in packet.chunks
+        ]
+    elif isinstance(packet, rtcp_mod.Goodbye):
+        row["ssrcs"] = list(packet.ssrcs)
+        row["reason"] = packet.reason.decode("utf-8", "replace")
+    elif isinstance(packet, rtcp_mod.ApplicationDefined):
+        row.update(
+            ssrc=packet.ssrc,
+            subtype=packet.subtype,
+            name=packet.name.decode("latin-1"),
+            data=packet.data.hex(),
+        )
+    elif isinstance(packet, rtcp_mod.ExtendedReport):
+        row["ssrc"] = packet.ssrc
+        row["blocks"] = [
+            {"type": b.block_type, **b.fields, "dlrr": [vars_dlrr(i) for i in b.dlrr]}
+            for b in packet.blocks
+        ]
+    elif isinstance(packet, rtcp_mod.Feedback):
+        row.update(ssrc=packet.sender_ssrc, media_ssrc=packet.media_ssrc, fmt=packet.fmt)
+    return row
+
+
+def vars_dlrr(item: rtcp_mod.DlrrItem) -> dict[str, int]:
+    return {"ssrc": item.ssrc, "lrr": item.lrr, "dlrr": item.dlrr}

@@ -1,0 +1,187 @@
+"""``rtcscope streams FILE`` and ``rtcscope split FILE -o DIR``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from rtcscope.cli.app import app
+from rtcscope.cli.output import OutputFormat, format_json, print_rows, stdout_console
+from rtcscope.errors import UsageError
+from rtcscope.rtp.streams import (
+    ScanResult,
+    rtcp_record_to_dict,
+    scan_capture,
+    stream_to_dict,
+)
+
+TABLE_COLUMNS = [
+    "start_s",
+    "end_s",
+    "src",
+    "src_port",
+    "dst",
+    "dst_port",
+    "ssrc_hex",
+    "payload",
+    "packets",
+    "lost",
+    "min_delta_ms",
+    "mean_delta_ms",
+    "max_delta_ms",
+    "min_jitter_ms",
+    "mean_jitter_ms",
+    "max_jitter_ms",
+    "problems",
+    "source",
+    "encrypted",
+]
+
+
+def _scan(
+    file: Path, rtp_port: list[int] | None, no_heuristic: bool, no_sdp: bool, rtcp: bool, dtmf: bool
+) -> ScanResult:
+    for port in rtp_port or []:
+        if not 0 < port < 65536:
+            raise UsageError(f"--rtp-port {port} is not a UDP port")
+    return scan_capture(
+        file,
+        rtp_ports=rtp_port or (),
+        heuristic=not no_heuristic,
+        use_sdp=not no_sdp,
+        with_rtcp=rtcp,
+        with_dtmf=dtmf,
+    )
+
+
+def _table_row(row: dict[str, Any]) -> dict[str, Any]:
+    shown = dict(row)
+    names = {row["payload_type"]: row["codec"]} if row["codec"] else {}
+    shown["payload"] = ", ".join(names.get(pt) or f"PT{pt}" for pt in row["payload_types"])
+    shown["lost"] = f"{row['lost']} ({row['lost_percent']:.1f}%)"
+    shown["problems"] = "X" if row["problems"] else ""
+    shown["encrypted"] = "SRTP" if row["encrypted"] else ""
+    return shown
+
+
+@app.command()
+def streams(
+    file: Annotated[Path, typer.Argument(help="pcap or pcapng capture (.gz read too)")],
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv")] = (
+        OutputFormat.table
+    ),
+    rtcp: Annotated[bool, typer.Option("--rtcp", help="RTCP per stream and every packet")] = False,
+    dtmf: Annotated[bool, typer.Option("--dtmf", help="RFC 4733 DTMF digits with times")] = False,
+    rtp_port: Annotated[
+        list[int] | None,
+        typer.Option("--rtp-port", help="treat this UDP port as RTP (like Decode As); repeatable"),
+    ] = None,
+    no_heuristic: Annotated[
+        bool, typer.Option("--no-heuristic", help="only SDP-signalled and --rtp-port streams")
+    ] = False,
+    no_sdp: Annotated[bool, typer.Option("--no-sdp", help="ignore SIP/SDP")] = False,
+) -> None:
+    """Every RTP stream with Wireshark's statistics (tshark -z rtp,streams) and ours."""
+    result = _scan(file, rtp_port, no_heuristic, no_sdp, rtcp, dtmf)
+    rows = [stream_to_dict(s) for s in result.streams]
+    first_ns = result.first_ns or 0
+    if fmt is OutputFormat.json:
+        data: Any = rows
+        if rtcp:
+            data = {
+                "streams": rows,
+                "rtcp": [rtcp_record_to_dict(r, first_ns) for r in result.rtcp_packets],
+            }
+        sys.stdout.write(format_json(data) + "\n")
+        return
+    if fmt is OutputFormat.csv:
+        flat = [{k: v for k, v in r.items() if k not in ("rtcp", "dtmf")} for r in rows]
+        print_rows(flat, fmt)
+        return
+    print_rows([_table_row(r) for r in rows], fmt, TABLE_COLUMNS, title="RTP streams")
+    if rtcp:
+        rtcp_rows = []
+        for row in rows:
+            view = row.get("rtcp") or {}
+            rtcp_rows.append(
+                {
+                    "ssrc_hex": row["ssrc_hex"],
+                    "src": f"{row['src']}:{row['src_port']}",
+                    **{k: v for k, v in view.items() if k != "xr_blocks"},
+                    "xr_blocks": len(view.get("xr_blocks", [])),
+                }
+            )
+        print_rows(rtcp_rows, fmt, title="RTCP per stream")
+        packet_rows = []
+        for record in result.rtcp_packets:
+            r = rtcp_record_to_dict(record, first_ns)
+            detail = {k: v for k, v in r.items() if k not in ("src", "src_port", "dst", "dst_port")}
+            packet_rows.append(
+                {
+                    "frame": r["frame"],
+                    "time_s": r["time_s"],
+                    "flow": f"{r['src']}:{r['src_port']} -> {r['dst']}:{r['dst_port']}",
+                    "type": r["type"],
+                    "detail": format_json(
+                        {k: v for k, v in detail.items() if k not in ("frame", "time_s", "type")}
+                    ).replace("\n", " "),
+                }
+            )
+        print_rows(packet_rows, fmt, title="RTCP packets")
+    if dtmf:
+        digit_rows = [
+            {"stream": row["index"], "ssrc_hex": row["ssrc_hex"], **d}
+            for row in rows
+            for d in row.get("dtmf", [])
+        ]
+        print_rows(digit_rows, fmt, title="DTMF (RFC 4733)")
+        if digit_rows:
+            stdout_console().print(
+                "digits: " + "".join(d["digit"] for d in digit_rows), markup=False
+            )
+
+
+@app.command()
+def split(
+    file: Annotated[Path, typer.Argument(help="pcap or pcapng capture (.gz read too)")],
+    out_dir: Annotated[Path, typer.Option("-o", "--out", help="directory for the pcaps")],
+    ssrc: Annotated[
+        list[str] | None,
+        typer.Option("--ssrc", help="only streams with this SSRC (0x hex or decimal); repeatable"),
+    ] = None,
+    rtp_port: Annotated[
+        list[int] | None, typer.Option("--rtp-port", help="treat this UDP port as RTP")
+    ] = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv")] = (
+        OutputFormat.table
+    ),
+) -> None:
+    """One pcap per RTP stream (Ethernet, replayable by sipp's play_pcap_audio)."""
+    from rtcscope.rtp.split import split_streams
+
+    wanted: set[int] = set()
+    for text in ssrc or []:
+        try:
+            wanted.add(int(text, 0))
+        except ValueError as exc:
+            raise UsageError(f"--ssrc {text!r} is not a number (0xDEADBEEF or 3735928559)") from exc
+    result = _scan(file, rtp_port, False, False, False, False)
+    chosen = [s for s in result.streams if not wanted or s.key.ssrc in wanted]
+    if wanted and not chosen:
+        raise UsageError("no stream has the SSRC(s) asked for")
+    written = split_streams(file, chosen, out_dir)
+    rows = [
+        {
+            "index": w.stream.index,
+            "ssrc_hex": f"0x{w.stream.key.ssrc:08X}",
+            "flow": f"{w.stream.key.src}:{w.stream.key.src_port} -> "
+            f"{w.stream.key.dst}:{w.stream.key.dst_port}",
+            "packets": w.packets,
+            "file": str(w.path),
+        }
+        for w in written
+    ]
+    print_rows(rows, fmt, title="Streams written")

@@ -1,0 +1,41 @@
+"""The ``streams`` section of ``rtcscope analyze``: every RTP stream, RTCP and DTMF."""
+
+from __future__ import annotations
+
+from rtcscope.analyze import AnalysisContext, Section, register
+from rtcscope.rtp.streams import scan_capture, stream_to_dict
+
+
+def _line(row: dict[str, object]) -> str:
+    flags = []
+    if row["encrypted"]:
+        flags.append("SRTP")
+    if row["problems"]:
+        flags.append("problems: " + ", ".join(row["problems"]))  # type: ignore[arg-type]
+    return (
+        f"#{row['index']} {row['src']}:{row['src_port']} -> {row['dst']}:{row['dst_port']} "
+        f"SSRC {row['ssrc_hex']} {row['codec'] or 'PT' + str(row['payload_type'])} "
+        f"{row['packets']} pkts, lost {row['lost']} ({row['lost_percent']:.1f}%), "
+        f"jitter max {row['max_jitter_ms']:.3f} ms, delta max {row['max_delta_ms']:.3f} ms"
+        + (f" [{'; '.join(flags)}]" if flags else "")
+    )
+
+
+@register("streams", 30)
+def streams_section(ctx: AnalysisContext) -> Section:
+    result = scan_capture(ctx.path, with_rtcp=True, with_dtmf=True, keep_going=True)
+    rows = [stream_to_dict(s) for s in result.streams]
+    lines = [_line(r) for r in rows] or ["no RTP stream found"]
+    for row in rows:
+        for digit in row.get("dtmf", []):
+            lines.append(
+                f"  DTMF {digit['digit']} at {digit['start_s']:.3f} s on stream #{row['index']}"
+            )
+    problems = sum(1 for r in rows if r["problems"] or r["lost_vs_highest_seq"] > 0)
+    return Section(
+        name="streams",
+        title=f"RTP streams ({len(rows)})",
+        text="\n".join(lines),
+        data=rows,
+        problems=problems,
+    )

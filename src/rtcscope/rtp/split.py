@@ -1,0 +1,108 @@
+"""``rtcscope split``: one pcap per RTP stream.
+
+Each file holds the stream's packets exactly as discovery counted them (frames between its
+first and last, same flow and SSRC), with their capture times, so tshark lists the same
+stream with the same numbers. Frames are written as Ethernet (sipp's ``play_pcap_audio``
+replays only Ethernet or Linux SLL v1): an Ethernet record without VLAN tags or tunnels is
+copied byte for byte; any other is rebuilt as Ethernet + IPv4/IPv6 + UDP around the same
+UDP payload. File names come from the stream's index and SSRC only, never from packet text.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rtcscope.capture.packet import LinkType, Packet
+from rtcscope.rtp.streams import PathLike, RtpStream
+
+_ETHER_SRC = bytes.fromhex("020000000001")
+_ETHER_DST = bytes.fromhex("020000000002")
+
+
+@dataclass(slots=True)
+class SplitFile:
+    stream: RtpStream
+    path: Path
+    packets: int
+
+
+def split_file_name(stream: RtpStream) -> str:
+    """``stream-<index>-<SSRC hex>.pcap``: nothing from the packets' text."""
+    return f"stream-{stream.index:03d}-{stream.key.ssrc:08X}.pcap"
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\x00"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def ethernet_frame(packet: Packet) -> bytes:
+    """The packet as an Ethernet frame (copied when it already is a plain one)."""
+    if packet.linktype == LinkType.ETHERNET and not packet.vlan and not packet.tunnel:
+        return bytes(packet.data)
+    payload = bytes(packet.payload)
+    src = ipaddress.ip_address(packet.src)
+    dst = ipaddress.ip_address(packet.dst)
+    udp = struct.pack("!HHHH", packet.sport, packet.dport, 8 + len(payload), 0) + payload
+    if src.version == 4:
+        header = struct.pack(
+            "!BBHHHBBH4s4s",
+            0x45,
+            0,
+            20 + len(udp),
+            packet.ip_id,
+            0,
+            packet.ttl or 64,
+            17,
+            0,
+            src.packed,
+            dst.packed,
+        )
+        header = header[:10] + struct.pack("!H", _checksum(header)) + header[12:]
+        return _ETHER_DST + _ETHER_SRC + b"\x08\x00" + header + udp
+    header = struct.pack("!IHBB", 6 << 28, len(udp), 17, packet.ttl or 64)
+    return _ETHER_DST + _ETHER_SRC + b"\x86\xdd" + header + src.packed + dst.packed + udp
+
+
+def split_streams(path: PathLike, streams: Iterable[RtpStream], out_dir: Path) -> list[SplitFile]:
+    """Write one pcap per stream into ``out_dir``; returns what was written."""
+    from rtcscope.capture.pipeline import packets
+    from rtcscope.capture.writer import PcapWriter
+
+    chosen = list(streams)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    by_key = {(s.key.src, s.key.src_port, s.key.dst, s.key.dst_port, s.key.ssrc): s for s in chosen}
+    flows = {key[:4] for key in by_key}
+    results = {id(s): SplitFile(s, out_dir / split_file_name(s), 0) for s in chosen}
+    writers = {id(s): PcapWriter(results[id(s)].path) for s in chosen}
+    last_frame = max((s.last_frame for s in chosen), default=0)
+    try:
+        for packet in packets(path):
+            if packet.frame > last_frame:
+                break
+            if packet.ip_proto != 17 or len(packet.payload) < 12:
+                continue
+            flow = (packet.src, packet.sport, packet.dst, packet.dport)
+            if flow not in flows:
+                continue
+            payload = packet.payload
+            if payload[0] & 0xC0 != 0x80 or 192 <= payload[1] <= 223:
+                continue
+            ssrc = struct.unpack_from("!I", payload, 8)[0]
+            stream = by_key.get((*flow, ssrc))
+            if stream is None or not stream.first_frame <= packet.frame <= stream.last_frame:
+                continue
+            writers[id(stream)].write(ethernet_frame(packet), packet.ts_ns)
+            results[id(stream)].packets += 1
+    finally:
+        for writer in writers.values():
+            writer.close()
+    return [results[id(s)] for s in chosen]
