@@ -26,11 +26,18 @@ def analyze(
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table or json")] = (
         OutputFormat.table
     ),
+    dedup: Annotated[
+        bool,
+        typer.Option(
+            "--dedup", help="drop the second copy of packets captured twice (within 5 ms)"
+        ),
+    ] = False,
 ) -> None:
     """The main job: capture summary, calls, streams, diagnosis; files written to DIR."""
     if fmt is OutputFormat.csv:
         raise UsageError("analyze prints sections: use --format table or json")
-    sections = run_analyses(file, out_dir, only=only)
+    # Analyses read the capture through rtcscope.capture.pipeline.packets(dedup=...).
+    sections = run_analyses(file, out_dir, only=only, options={"dedup": dedup})
     if fmt is OutputFormat.json:
         sys.stdout.write(
             format_json(
