@@ -224,7 +224,7 @@ class SipCaptureFramer:
                 self._drain_ws(direction, chunk, out)
         if chunk.fin or chunk.rst:
             if direction.sip is not None:
-                direction.sip.receive_data(b"")
+                direction.sip.receive_eof()
                 self._drain_sip(direction, chunk, out)
             del self._directions[flow]
 

@@ -58,9 +58,15 @@ class Garbage:
 
 StreamEvent = SipMessage | KeepAlive | Garbage
 
-# A start line at the beginning of a line: what resynchronisation looks for.
+# A start line at the beginning of the buffer.
 _START_LINE = re.compile(
-    rb"(?m)^(?:[A-Za-z][A-Za-z0-9.!%*_+`'~\-]*[ \t]+\S+[ \t]+SIP/\d+\.\d+|SIP/\d+\.\d+[ \t]+\d{3})"
+    rb"(?:[A-Za-z][A-Za-z0-9.!%*_+`'~\-]*[ \t]+\S+[ \t]+SIP/\d+\.\d+|SIP/\d+\.\d+[ \t]+\d{3})"
+    rb"[^\r\n]*\r?\n"
+)
+# What resynchronisation looks for anywhere in skipped bytes: after a gap the next message
+# may start right after the end of a cut body, not at a line start.
+_RESYNC_START = re.compile(
+    rb"(?:[A-Z]{3,16}[ \t]+(?:sips?|tel):[^\s]+[ \t]+SIP/2\.0|SIP/2\.0[ \t]+\d{3}[ \t])"
     rb"[^\r\n]*\r?\n"
 )
 _CONTENT_LENGTH = re.compile(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*\r?$")
@@ -85,7 +91,7 @@ def declared_content_length(headers: bytes | bytearray) -> int | None:
 class SipStreamFramer:
     """Frames SIP messages out of one direction of a stream (TCP, TLS plaintext, SCTP).
 
-    Feed bytes with :meth:`receive_data` (``b""`` means the stream ended), call
+    Feed bytes with :meth:`receive_data` (:meth:`receive_eof` when the stream ends), call
     :meth:`next_event` until it returns :data:`NEED_DATA`. Call :meth:`receive_gap` when
     bytes were lost (a capture's TCP gap): the partial message is dropped and the framer
     resynchronises on the next start line.
@@ -103,10 +109,11 @@ class SipStreamFramer:
         return len(self._buffer)
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
-        if not data:
-            self._closed = True
-            return
         self._buffer += data
+
+    def receive_eof(self) -> None:
+        """The stream ended: what is buffered comes out (a cut message, with its problem)."""
+        self._closed = True
 
     def receive_gap(self, lost: int) -> Garbage | None:
         """``lost`` bytes are missing before the next data: drop what cannot be completed."""
@@ -167,11 +174,7 @@ class SipStreamFramer:
         del self._buffer[:size]
         self.messages += 1
         message = SipMessage.parse(data)
-        if (
-            message.content_length is None
-            and message.header("Content-Length") is None
-            and not message.problems
-        ):
+        if message.header("Content-Length") is None:
             message.problems.append("no Content-Length over a stream transport (RFC 3261 18.3)")
         return message
 
@@ -185,16 +188,19 @@ class SipStreamFramer:
         self, start: int = 0, reason: str = "not a SIP start line"
     ) -> StreamEvent | NeedData:
         buf = self._buffer
-        m = _START_LINE.search(buf, start)
+        m = _RESYNC_START.search(buf, start)
         if m is not None:
             return self._skip(m.start(), reason)
         # Keep the last, incomplete line: it may become a start line with more data.
+        if self._closed:
+            return self._skip(len(buf), reason)
         last_nl = buf.rfind(b"\n")
-        if self._closed or last_nl < 0:
-            if self._closed:
-                return self._skip(len(buf), reason)
-            return NEED_DATA
-        return self._skip(last_nl + 1, reason)
+        if last_nl >= 0:
+            return self._skip(last_nl + 1, reason)
+        if len(buf) > self._max_header_bytes:
+            # No line end at all (binary data): keep only what could begin a start line.
+            return self._skip(len(buf) - 64, reason)
+        return NEED_DATA
 
 
 def parse_datagram(data: bytes | bytearray | memoryview) -> SipMessage | KeepAlive | None:

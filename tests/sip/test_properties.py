@@ -1,0 +1,189 @@
+"""Property tests: any bytes give a value (or a typed SipError), never another exception;
+framers give the same messages however the bytes are cut; raw bytes survive round trips."""
+
+from __future__ import annotations
+
+import contextlib
+from functools import cache
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rtcscope.errors import SipError
+from rtcscope.sip.capture import sip_messages
+from rtcscope.sip.framing import NEED_DATA, Garbage, KeepAlive, SipStreamFramer
+from rtcscope.sip.headers import parse_cseq, parse_name_addr, parse_via
+from rtcscope.sip.message import SipMessage
+from rtcscope.sip.sdp import SessionDescription
+from rtcscope.sip.uri import parse_uri
+from rtcscope.sip.websocket import (
+    NEED_DATA as WS_NEED_DATA,
+)
+from rtcscope.sip.websocket import (
+    Opcode,
+    WebSocketFramer,
+    WebSocketMessage,
+    encode_frame,
+)
+from tests.conftest import DATA
+
+
+@cache
+def real_messages() -> tuple[bytes, ...]:
+    """SIP messages from the shipped captures (UDP: each a whole message with its body)."""
+    out: list[bytes] = []
+    for name in ("SIP_DTMF2.pcap", "aaa.pcap", "sip-rtp-speex.pcap"):
+        out += [m.message.raw for m in sip_messages(DATA / name)]
+    assert len(out) > 100
+    return tuple(out)
+
+
+@cache
+def stream_messages() -> tuple[bytes, ...]:
+    """Real messages that carry a Content-Length, as a stream transport requires."""
+    return tuple(m for m in real_messages() if SipMessage.parse(m).content_length is not None)
+
+
+PIECES = [
+    b"INVITE sip:a@b SIP/2.0", b"SIP/2.0 200 OK", b"Via: SIP/2.0/UDP h;branch=z9hG4bK",
+    b"v: SIP/2.0/TCP [::1]:5060", b"Content-Length: 5", b"l: 2", b"Route: <sip:x;lr>, <",
+    b'From: "a\\"b" <sip:a@[::1]>;tag=1', b"\r\n", b"\n", b" folded", b"CSeq: x", b":", b";",
+    b",", b"<", b">", b'"', b"\xff", b"m=audio 0 RTP/AVP 0", b"a=crypto:1 X inline:%%%",
+    b"Content-Type: multipart/mixed;boundary=z", b"--z", b"Contact: *",
+]  # fmt: skip
+SIPISH = st.lists(st.sampled_from(PIECES) | st.binary(max_size=30), max_size=40).map(b"".join)
+
+
+@given(st.binary(max_size=600) | SIPISH)
+def test_parse_never_raises_and_keeps_raw(data: bytes) -> None:
+    message = SipMessage.parse(data)
+    assert bytes(message) == data
+    assert message.is_request or message.is_response or message.problems
+    _ = (message.sdp, message.body_parts(), message.summary, message.method)
+
+
+@given(st.binary(max_size=600))
+def test_sdp_parse_never_raises(data: bytes) -> None:
+    sdp = SessionDescription.parse(data)
+    assert bytes(sdp) == data
+    for m in sdp.media:
+        _ = (m.codecs(), m.rtcp_port, m.is_hold)
+
+
+@given(st.text(max_size=120))
+def test_header_value_parsers_raise_only_sip_error(text: str) -> None:
+    for parser in (parse_uri, parse_name_addr, parse_via, parse_cseq):
+        with contextlib.suppress(SipError):
+            parser(text)
+
+
+@given(st.data())
+def test_real_messages_cut_anywhere(data: st.DataObject) -> None:
+    raw = data.draw(st.sampled_from(real_messages()))
+    cut = data.draw(st.integers(0, len(raw)))
+    message = SipMessage.parse(raw[:cut])
+    assert bytes(message) == raw[:cut]
+
+
+def feed_stream(chunks: list[bytes]) -> list[bytes]:
+    framer = SipStreamFramer()
+    out: list[bytes] = []
+    for chunk in [*chunks, None]:
+        if chunk is None:
+            framer.receive_eof()
+        else:
+            framer.receive_data(chunk)
+        while (event := framer.next_event()) is not NEED_DATA:
+            assert isinstance(event, SipMessage | KeepAlive), event
+            out.append(event.data if isinstance(event, KeepAlive) else bytes(event))
+    return out
+
+
+@given(st.data())
+def test_tcp_framer_whatever_the_segmentation(data: st.DataObject) -> None:
+    picked = data.draw(st.lists(st.sampled_from(stream_messages()), min_size=1, max_size=4))
+    pieces: list[bytes] = []
+    for raw in picked:
+        pieces.append(raw)
+        pieces.append(data.draw(st.sampled_from([b"", b"\r\n", b"\r\n\r\n"])))
+    stream = b"".join(pieces)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=12)))
+    chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+    events = feed_stream(chunks)
+    assert b"".join(events) == stream  # round trip: nothing lost, nothing added
+    assert [e for e in events if e.strip(b"\r\n")] == picked
+
+
+@pytest.mark.slow
+def test_tcp_framer_one_byte_at_a_time() -> None:
+    stream = b"\r\n\r\n".join(stream_messages()[:40])
+    assert feed_stream([stream[i : i + 1] for i in range(len(stream))]) == feed_stream([stream])
+
+
+@given(st.lists(st.binary(max_size=200), max_size=8))
+def test_tcp_framer_never_raises_on_arbitrary_chunks(chunks: list[bytes]) -> None:
+    framer = SipStreamFramer()
+    seen = b""
+    for chunk in chunks:
+        framer.receive_data(chunk)
+        while (event := framer.next_event()) is not NEED_DATA:
+            seen += event.data if isinstance(event, KeepAlive | Garbage) else bytes(event)  # type: ignore[arg-type]
+    framer.receive_eof()
+    while (event := framer.next_event()) is not NEED_DATA:
+        seen += event.data if isinstance(event, KeepAlive | Garbage) else bytes(event)  # type: ignore[arg-type]
+    assert seen == b"".join(chunks)  # every byte comes out once, as a message or skipped
+    framer = SipStreamFramer()
+    for chunk in chunks:
+        framer.receive_data(chunk)
+        framer.receive_gap(3)
+        while framer.next_event() is not NEED_DATA:
+            pass
+
+
+def feed_ws(chunks: list[bytes]) -> list[WebSocketMessage]:
+    framer = WebSocketFramer()
+    out: list[WebSocketMessage] = []
+    for chunk in chunks:
+        framer.receive_data(chunk)
+        while (event := framer.next_event()) is not WS_NEED_DATA:
+            if isinstance(event, WebSocketMessage):
+                out.append(event)
+    return out
+
+
+@given(st.data())
+def test_websocket_framer_whatever_the_segmentation(data: st.DataObject) -> None:
+    picked = data.draw(st.lists(st.sampled_from(real_messages()), min_size=1, max_size=3))
+    frames = b""
+    for raw in picked:
+        masked = data.draw(st.booleans())
+        mask = data.draw(st.binary(min_size=4, max_size=4)) if masked else None
+        split = data.draw(st.integers(0, len(raw)))
+        parts = [raw[:split], raw[split:]] if data.draw(st.booleans()) else [raw]
+        for i, part in enumerate(parts):
+            opcode = Opcode.TEXT if i == 0 else Opcode.CONTINUATION
+            frames += encode_frame(opcode, part, fin=i == len(parts) - 1, mask_key=mask)
+        if data.draw(st.booleans()):
+            frames += encode_frame(Opcode.PING, b"k", mask_key=mask)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(frames)), max_size=10)))
+    chunks = [frames[a:b] for a, b in zip([0, *cuts], [*cuts, len(frames)], strict=True)]
+    assert [m.payload for m in feed_ws(chunks)] == picked
+
+
+@pytest.mark.slow
+def test_websocket_framer_one_byte_at_a_time() -> None:
+    picked = real_messages()[:30]
+    frames = b"".join(encode_frame(Opcode.TEXT, m, mask_key=b"\x11\x22\x33\x44") for m in picked)
+    assert [m.payload for m in feed_ws([frames[i : i + 1] for i in range(len(frames))])] == list(
+        picked
+    )
+
+
+@given(st.lists(st.binary(max_size=300), max_size=6))
+def test_websocket_framer_never_raises(chunks: list[bytes]) -> None:
+    framer = WebSocketFramer()
+    for chunk in chunks:
+        framer.receive_data(chunk)
+        while framer.next_event() is not WS_NEED_DATA:
+            pass
