@@ -25,6 +25,7 @@ class TsharkRtp:
     marker: bool
     ssrc: int
     payload: bytes
+    src_port: int
 
 
 def tshark_rtp(
@@ -44,12 +45,13 @@ def tshark_rtp(
             "rtp.marker",
             "rtp.ssrc",
             "rtp.payload",
+            "udp.srcport",
         ],
         flt,
         extra=args + extra,
     )
     out = []
-    for frame, epoch, seq, ts, pt, marker, ssrc_text, payload in rows:
+    for frame, epoch, seq, ts, pt, marker, ssrc_text, payload, sport in rows:
         sec, _, frac = epoch.partition(".")
         out.append(
             TsharkRtp(
@@ -61,6 +63,7 @@ def tshark_rtp(
                 marker in ("1", "True"),
                 int(ssrc_text, 16),
                 bytes.fromhex(payload.replace(":", "")),
+                int(sport),
             )
         )
     return out

@@ -4,28 +4,33 @@ through the timeline, against an independent decode of the payloads tshark extra
 Duration must equal the stream's RTP time span (first to last timestamp plus one packet), and
 each gap-free segment, placed at its RTP timestamp, must correlate above 0.99 with FFmpeg's
 command-line decoder (G.711, G.722, GSM, G.729, iLBC) or a fresh PyAV decoder fed packet by
-packet (Speex, Opus). Packets come from tshark here, so this checks the media layer alone;
-tests/media/test_extract_cli.py checks the same through the capture reader and the CLI.
+packet (Speex, Opus). Each stream is checked twice: ``library`` feeds the packets tshark
+dissected to the timeline and decoder (the media layer alone); ``cli`` runs
+``rtcscope extract --ssrc`` on the capture (capture reader, stream discovery, SDP codecs, WAV).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from rtcscope.cli import main
 from rtcscope.media.codecs import make_decoder, parse_codec
 from rtcscope.media.timeline import PayloadRole, TimelinePacket, build_timeline, render_audio
 from tests.conftest import shared_capture
 from tests.media.reference import (
     Samples,
+    TsharkRtp,
     correlation,
     ffmpeg_decode,
     gap_free_segments,
     pyav_decode_each,
+    read_wav,
     tshark_rtp,
 )
 
@@ -61,18 +66,9 @@ def reference(codec: str, clock: int, payloads: list[bytes], tmp: Path) -> Sampl
     return ffmpeg_decode(codec, payloads, tmp)
 
 
-@pytest.mark.peer
-@pytest.mark.parametrize(
-    ("capture", "ssrc", "pt", "rtpmap", "roles"),
-    STREAMS,
-    ids=[f"{c}-0x{s:08X}" for c, s, *_ in STREAMS],
-)
-def test_stream_decodes_like_the_reference(
-    capture: str, ssrc: int, pt: int, rtpmap: str, roles: dict[int, str], tmp_path: Path
-) -> None:
-    path = shared_capture(capture)
-    rows = tshark_rtp(path, ssrc, heuristic=capture.startswith("sipp-"))
-    assert rows, f"tshark finds no RTP of SSRC 0x{ssrc:08X}"
+def decode_with_library(
+    rows: list[TsharkRtp], pt: int, rtpmap: str, roles: dict[int, str]
+) -> tuple[Samples, int]:
     spec = parse_codec(rtpmap, FMTP.get(rtpmap))
     audio_rows = [r for r in rows if r.payload_type == pt]
     decoder = make_decoder(spec, audio_rows[0].payload)
@@ -86,8 +82,54 @@ def test_stream_decodes_like_the_reference(
         roles={p: PayloadRole(role) for p, role in roles.items()},
         duration_of=decoder.packet_clock_samples,
     )
-    pcm = np.concatenate(list(render_audio(timeline, decoder)))[:, 0]
-    ratio = Fraction(decoder.output_rate, spec.clock_rate)
+    return np.concatenate(list(render_audio(timeline, decoder)))[:, 0], decoder.output_rate
+
+
+def decode_with_cli(
+    path: Path, ssrc: int, src_port: int, tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[Samples, int]:
+    out = tmp / "out.wav"
+    capsys.readouterr()
+    code = main(
+        ["extract", str(path), "--ssrc", f"0x{ssrc:08X}", "-o", str(out), "--format", "json"]
+    )
+    assert code == 0, capsys.readouterr().err
+    results = json.loads(capsys.readouterr().out)
+    # A capture may carry the same SSRC on another flow (heuristic streams): take tshark's.
+    files = [r["file"] for r in results if r["streams"][0]["src_port"] == src_port]
+    assert len(files) == 1, results
+    rate, channels, pcm = read_wav(Path(files[0]))
+    assert channels == 1
+    return pcm[:, 0], rate
+
+
+@pytest.mark.peer
+@pytest.mark.parametrize("via", ["library", "cli"])
+@pytest.mark.parametrize(
+    ("capture", "ssrc", "pt", "rtpmap", "roles"),
+    STREAMS,
+    ids=[f"{c}-0x{s:08X}" for c, s, *_ in STREAMS],
+)
+def test_stream_decodes_like_the_reference(
+    capture: str,
+    ssrc: int,
+    pt: int,
+    rtpmap: str,
+    roles: dict[int, str],
+    via: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = shared_capture(capture)
+    rows = tshark_rtp(path, ssrc, heuristic=capture.startswith("sipp-"))
+    assert rows, f"tshark finds no RTP of SSRC 0x{ssrc:08X}"
+    spec = parse_codec(rtpmap, FMTP.get(rtpmap))
+    audio_rows = [r for r in rows if r.payload_type == pt]
+    if via == "library":
+        pcm, rate = decode_with_library(rows, pt, rtpmap, roles)
+    else:
+        pcm, rate = decode_with_cli(path, ssrc, rows[0].src_port, tmp_path, capsys)
+    ratio = Fraction(rate, spec.clock_rate)
 
     # The duration is the RTP time span: first to last timestamp plus one packet.
     ordered = sorted(audio_rows, key=lambda r: r.seq)

@@ -117,6 +117,7 @@ class MediaStream:
     call_id: str | None = None
     encrypted: bool = False
     first_ts_ns: int | None = None
+    origin: Any = None  # the rtcscope.rtp.streams.RtpStream it came from
 
 
 @dataclass(slots=True)
@@ -172,103 +173,81 @@ class CollectedPacket:
     frame: int
     ts_ns: int
     rtp: TimelinePacket
-    record: bytes  # the captured frame, for .pcap output
-    linktype: int
+    datagram: bytes  # the UDP payload as captured, for .pcap output
 
 
 # ---------------------------------------------------------------------------------------------
 # Streams and their packets
 
 
-def discover_streams(path: Path) -> list[MediaStream]:
-    """Every RTP stream of the capture, in the order ``rtcscope streams`` lists them."""
-    find_streams = importlib.import_module("rtcscope.rtp.streams").find_streams
+def discover_streams(path: Path, rtp_ports: Sequence[int] = ()) -> list[MediaStream]:
+    """Every RTP stream of the capture, in the order ``rtcscope streams`` lists them, with
+    the rtpmaps of the SDP that announced it (telephone-event, CN, RED and dynamic codecs)."""
+    from rtcscope.rtp.streams import scan_capture
+
+    scan = scan_capture(path, rtp_ports=rtp_ports)
     found: list[MediaStream] = []
-    for index, stream in enumerate(find_streams(path), start=1):
-        found.append(_media_stream(stream, index))
+    for position, stream in enumerate(scan.streams, start=1):
+        key = stream.key
+        codecs: dict[int, CodecSpec] = {}
+        # The SDPs that announced either end of this flow, oldest first: later ones win.
+        ends = {(key.dst, key.dst_port), (key.src, key.src_port)}
+        for announcement in sorted(scan.announcements, key=lambda a: a.frame):
+            if (announcement.address, announcement.port) not in ends:
+                continue
+            if announcement.frame > stream.last_frame:
+                continue
+            for pt, (encoding, clock, channels) in announcement.rtpmaps.items():
+                spec = _spec_from(f"{encoding}/{clock}/{channels or 1}")
+                if spec is not None:
+                    codecs[pt] = spec
+        if stream.payload_type not in codecs and stream.codec and stream.clock_rate:
+            spec = _spec_from(f"{stream.codec}/{stream.clock_rate}/{stream.channels or 1}")
+            if spec is not None:
+                codecs[stream.payload_type] = spec
+        found.append(
+            MediaStream(
+                key=StreamKey(key.src, key.src_port, key.dst, key.dst_port, key.ssrc),
+                index=stream.index or position,
+                payload_type=stream.payload_type,
+                codecs=codecs,
+                call_id=stream.call_id,
+                encrypted=stream.encrypted,
+                first_ts_ns=stream.start_ns,
+                origin=stream,
+            )
+        )
     return found
 
 
-def _media_stream(stream: Any, index: int) -> MediaStream:
-    """Adapt one stream of :func:`rtcscope.rtp.streams.find_streams` (issue 5's contract:
-    ``src, src_port, dst, dst_port, ssrc, payload_type, codec, clock_rate`` and the SDP's
-    payload map when signalled)."""
-    key = StreamKey(stream.src, stream.src_port, stream.dst, stream.dst_port, stream.ssrc)
-    codecs: dict[int, CodecSpec] = {}
-    for pt, codec in (getattr(stream, "codecs", None) or {}).items():
-        spec = _spec_from(codec)
-        if spec is not None:
-            codecs[int(pt)] = spec
-    payload_type = getattr(stream, "payload_type", None)
-    name = getattr(stream, "codec", None)
-    clock = getattr(stream, "clock_rate", None)
-    if payload_type is not None and payload_type not in codecs and name and clock:
-        spec = _spec_from(f"{name}/{clock}/{getattr(stream, 'channels', 1) or 1}")
-        if spec is not None:
-            codecs[payload_type] = spec
-    return MediaStream(
-        key=key,
-        index=index,
-        payload_type=payload_type,
-        codecs=codecs,
-        call_id=getattr(stream, "call_id", None),
-        encrypted=bool(getattr(stream, "encrypted", False)),
-        first_ts_ns=getattr(stream, "first_ts_ns", None),
-    )
-
-
-def _spec_from(codec: Any) -> CodecSpec | None:
+def _spec_from(text: str) -> CodecSpec | None:
     from rtcscope.media.codecs import parse_codec
 
-    if isinstance(codec, CodecSpec):
-        return codec
-    text: str
-    name = getattr(codec, "name", None) or getattr(codec, "encoding", None)
-    if name is not None:
-        rate = getattr(codec, "clock_rate", None) or getattr(codec, "rate", None) or 8000
-        channels = getattr(codec, "channels", None) or 1
-        text = f"{name}/{rate}/{channels}"
-        fmtp = getattr(codec, "fmtp", None)
-    else:
-        text, fmtp = str(codec), None
     try:
-        spec = parse_codec(text, fmtp if isinstance(fmtp, str) else None)
+        return parse_codec(text)
     except UsageError:
         return None
-    if isinstance(fmtp, dict):
-        spec = CodecSpec(spec.name, spec.clock_rate, spec.channels, dict(fmtp))
-    return spec
 
 
 def collect_packets(
-    path: Path, keys: Sequence[StreamKey], keep_records: bool = False
+    path: Path, streams: Sequence[MediaStream]
 ) -> dict[StreamKey, list[CollectedPacket]]:
-    """One pass over the capture: the RTP packets of each stream, in capture order."""
-    from rtcscope.capture.pipeline import packets as capture_packets
-    from rtcscope.rtp.packet import RtpPacket
+    """One pass over the capture (:func:`rtcscope.rtp.streams.stream_packets`): the RTP
+    packets of each stream, in capture order."""
+    from rtcscope.rtp.streams import StreamKey as RtpStreamKey
+    from rtcscope.rtp.streams import stream_packets
 
-    by_flow: dict[tuple[str, int, str, int], dict[int, StreamKey]] = {}
-    for key in keys:
-        by_flow.setdefault((key.src, key.src_port, key.dst, key.dst_port), {})[key.ssrc] = key
-    collected: dict[StreamKey, list[CollectedPacket]] = {key: [] for key in keys}
-    for packet in capture_packets(path):
-        if not packet.is_udp:
-            continue
-        wanted = by_flow.get((packet.src, packet.sport, packet.dst, packet.dport))
-        if wanted is None:
-            continue
-        payload = packet.payload
-        if len(payload) < 12 or payload[0] >> 6 != 2:
-            continue
-        ssrc = int.from_bytes(payload[8:12], "big")
-        stream_key = wanted.get(ssrc)
-        if stream_key is None:
-            continue
-        try:
-            rtp = RtpPacket.parse(payload)
-        except RtpError:
-            continue
-        collected[stream_key].append(
+    wanted: list[Any] = []
+    for stream in streams:
+        key = stream.key
+        wanted.append(
+            stream.origin or RtpStreamKey(key.src, key.src_port, key.dst, key.dst_port, key.ssrc)
+        )
+    collected: dict[StreamKey, list[CollectedPacket]] = {s.key: [] for s in streams}
+    for packet in stream_packets(path, wanted):
+        k = packet.key
+        rtp = packet.rtp
+        collected[StreamKey(k.src, k.src_port, k.dst, k.dst_port, k.ssrc)].append(
             CollectedPacket(
                 frame=packet.frame,
                 ts_ns=packet.ts_ns,
@@ -280,8 +259,7 @@ def collect_packets(
                     rtp.payload_type,
                     rtp.payload,
                 ),
-                record=bytes(packet.data) if keep_records else b"",
-                linktype=packet.linktype,
+                datagram=packet.data,
             )
         )
     return collected
@@ -353,7 +331,7 @@ def _primary_of_red(packets: Sequence[TimelinePacket], red_pt: int) -> int:
         if packet.payload_type == red_pt:
             try:
                 return parse_red(packet.payload)[-1].payload_type
-            except MediaError:
+            except RtpError:
                 continue
     raise MediaError(f"no RFC 2198 packet of payload type {red_pt} could be read")
 
@@ -474,11 +452,65 @@ def _encode_silk_with_losses(records: list[bytes], tencent: bool) -> bytes:
     return head + body
 
 
-def write_pcap(path: Path, packets: Sequence[CollectedPacket]) -> None:
-    pcap_writer = importlib.import_module("rtcscope.capture.writer").PcapWriter
-    with pcap_writer(path) as writer:
+def write_pcap(path: Path, stream: MediaStream, packets: Sequence[CollectedPacket]) -> None:
+    """The stream's packets alone, as Ethernet/IP/UDP frames, through capture.writer."""
+    writer_module = importlib.import_module("rtcscope.capture.writer")
+    key = stream.key
+    writer = writer_module.PcapWriter(path)
+    try:
         for packet in packets:
-            writer.write_frame(packet.record, packet.ts_ns, packet.linktype)
+            frame = udp_frame(key.src, key.src_port, key.dst, key.dst_port, packet.datagram)
+            writer.write(frame, packet.ts_ns)
+    finally:
+        writer.close()
+
+
+def udp_frame(src: str, sport: int, dst: str, dport: int, payload: bytes) -> bytes:
+    """An Ethernet II frame holding one UDP datagram over IPv4 (RFC 791/768) or IPv6
+    (RFC 8200); the UDP checksum is computed, as IPv6 requires (RFC 8200 8.1)."""
+    import ipaddress
+    import struct
+
+    source = ipaddress.ip_address(src)
+    target = ipaddress.ip_address(dst)
+    length = 8 + len(payload)
+    udp = struct.pack("!HHHH", sport, dport, length, 0) + payload
+    if source.version == 4 and target.version == 4:
+        pseudo = source.packed + target.packed + struct.pack("!BBH", 0, 17, length)
+        udp = udp[:6] + struct.pack("!H", _checksum(pseudo + udp) or 0xFFFF) + udp[8:]
+        header = struct.pack(
+            "!BBHHHBBH4s4s",
+            0x45,
+            0,
+            20 + length,
+            0,
+            0x4000,
+            64,
+            17,
+            0,
+            source.packed,
+            target.packed,
+        )
+        header = header[:10] + struct.pack("!H", _checksum(header)) + header[12:]
+        return (
+            b"\x00\x00\x00\x00\x00\x02" + b"\x00\x00\x00\x00\x00\x01" + b"\x08\x00" + header + udp
+        )
+    src6 = source.packed if source.version == 6 else b"\x00" * 10 + b"\xff\xff" + source.packed
+    dst6 = target.packed if target.version == 6 else b"\x00" * 10 + b"\xff\xff" + target.packed
+    pseudo = src6 + dst6 + struct.pack("!I3xB", length, 17)
+    udp = udp[:6] + struct.pack("!H", _checksum(pseudo + udp) or 0xFFFF) + udp[8:]
+    header = struct.pack("!IHBB", 6 << 28, length, 17, 64) + src6 + dst6
+    return b"\x00\x00\x00\x00\x00\x02" + b"\x00\x00\x00\x00\x00\x01" + b"\x86\xdd" + header + udp
+
+
+def _checksum(data: bytes) -> int:
+    """RFC 1071 Internet checksum."""
+    if len(data) % 2:
+        data += b"\x00"
+    total = sum(int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
 
 
 def extract_stream(
@@ -491,14 +523,12 @@ def extract_stream(
     """Write one stream's audio (or payloads, or packets) to ``out``."""
     kind = options.kind or output_kind(out)
     if packets is None:
-        packets = collect_packets(path, [stream.key], keep_records=kind is OutputKind.PCAP)[
-            stream.key
-        ]
+        packets = collect_packets(path, [stream])[stream.key]
     if not packets:
         raise InputError(f"stream {stream.key} has no RTP packets in {path}")
     result = ExtractResult(out, kind, [stream])
     if kind is OutputKind.PCAP:
-        write_pcap(out, packets)
+        write_pcap(out, stream, packets)
         result.duration_s = (packets[-1].ts_ns - packets[0].ts_ns) / 1e9
         return result
     rtp = [p.rtp for p in packets]
@@ -568,7 +598,7 @@ def extract_mix(
         raise UsageError("--mix stereo writes a .wav file")
     _check_rate_channels(options)
     if collected is None:
-        collected = collect_packets(path, [s.key for s in streams])
+        collected = collect_packets(path, streams)
     rendered: list[tuple[int, Pcm, TimelineReport]] = []
     rates: list[int] = []
     prepared = []

@@ -15,7 +15,7 @@ import struct
 from collections.abc import Iterable
 from pathlib import Path
 
-from rtcscope.errors import MediaError
+from rtcscope.errors import MediaError, ParseError
 
 MAGIC = b"#!SILK_V3"
 TENCENT_PREFIX = b"\x02"
@@ -46,19 +46,22 @@ def decode_bitstream(data: bytes) -> tuple[list[bytes], bool]:
     elif data.startswith(MAGIC):
         tencent, offset = False, len(MAGIC)
     else:
-        raise MediaError("not a SILK bitstream: no #!SILK_V3 header at offset 0")
+        raise ParseError("not a SILK bitstream: no #!SILK_V3 header at offset 0", 0)
     packets: list[bytes] = []
     while offset < len(data):
         if offset + 2 > len(data):
-            raise MediaError(f"SILK bitstream truncated in a record length at offset {offset}")
+            raise ParseError(
+                f"SILK bitstream truncated in a record length at offset {offset}", offset
+            )
         (length,) = struct.unpack_from("<h", data, offset)
         if length < 0:
             break
         start = offset + 2
         if start + length > len(data):
-            raise MediaError(
+            raise ParseError(
                 f"SILK record at offset {offset} is truncated: "
-                f"{len(data) - start} of {length} bytes"
+                f"{len(data) - start} of {length} bytes",
+                offset,
             )
         packets.append(data[start : start + length])
         offset = start + length

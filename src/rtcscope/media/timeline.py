@@ -28,7 +28,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from rtcscope.errors import MediaError
+from rtcscope.errors import MediaError, RtpError
 from rtcscope.media.codecs import Decoder, Pcm
 
 SEQ_MOD = 1 << 16
@@ -170,14 +170,14 @@ def parse_red(payload: bytes) -> list[RedBlock]:
     offset = 0
     while True:
         if offset >= len(payload):
-            raise MediaError(f"RFC 2198 payload truncated in its headers at offset {offset}")
+            raise RtpError(f"RFC 2198 payload truncated in its headers at offset {offset}", offset)
         first = payload[offset]
         if first & 0x80 == 0:
             headers.append((first & 0x7F, 0, None))
             offset += 1
             break
         if offset + 4 > len(payload):
-            raise MediaError(f"RFC 2198 block header truncated at offset {offset}")
+            raise RtpError(f"RFC 2198 block header truncated at offset {offset}", offset)
         word = int.from_bytes(payload[offset + 1 : offset + 4], "big")
         headers.append((first & 0x7F, word >> 10, word & 0x3FF))
         offset += 4
@@ -185,8 +185,8 @@ def parse_red(payload: bytes) -> list[RedBlock]:
     for pt, ts_offset, length in headers:
         size = len(payload) - offset if length is None else length
         if offset + size > len(payload):
-            raise MediaError(
-                f"RFC 2198 block of {size} bytes at offset {offset} overruns the payload"
+            raise RtpError(
+                f"RFC 2198 block of {size} bytes at offset {offset} overruns the payload", offset
             )
         blocks.append(RedBlock(pt, ts_offset, bytes(payload[offset : offset + size])))
         offset += size
@@ -270,7 +270,7 @@ def build_timeline(
         if role is PayloadRole.RED:
             try:
                 blocks = parse_red(payload)
-            except MediaError:
+            except RtpError:
                 report.other_packets += 1
                 pending[PayloadRole.OTHER] += 1
                 continue
