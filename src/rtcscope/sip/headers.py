@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rtcscope.errors import SipError
-from rtcscope.sip.uri import Uri, parse_uri, split_unbracketed_ipv6
+from rtcscope.sip.uri import Uri, is_digits, parse_uri, split_unbracketed_ipv6
 
 # RFC 3261 7.3.3 and the IANA "Header Fields" registry: compact form -> full name.
 COMPACT_FORMS: dict[str, str] = {
@@ -286,7 +286,7 @@ class NameAddr:
     @property
     def expires(self) -> int | None:
         value = self.param("expires")
-        return int(value) if value and value.isdigit() else None
+        return int(value) if value and is_digits(value) else None
 
     @property
     def q(self) -> float | None:
@@ -387,7 +387,7 @@ class Via:
     @property
     def rport(self) -> int | None:
         value = self.param("rport")
-        return int(value) if value and value.isdigit() else None
+        return int(value) if value and is_digits(value) else None
 
     @property
     def maddr(self) -> str | None:
@@ -396,7 +396,7 @@ class Via:
     @property
     def ttl(self) -> int | None:
         value = self.param("ttl")
-        return int(value) if value and value.isdigit() else None
+        return int(value) if value and is_digits(value) else None
 
     @property
     def is_rfc3261_branch(self) -> bool:
@@ -440,7 +440,7 @@ def parse_via(text: str) -> Via:
         raise SipError(f"Via {raw[:80]!r} has no host")
     port: int | None = None
     if port_text:
-        if not port_text.isdigit() or int(port_text) > 65535:
+        if not is_digits(port_text) or int(port_text) > 65535:
             raise SipError(f"Via {raw[:80]!r} has a bad port {port_text!r}")
         port = int(port_text)
     return Via(
@@ -471,7 +471,7 @@ class CSeq:
 
 def parse_cseq(text: str) -> CSeq:
     parts = text.split()
-    if len(parts) != 2 or not parts[0].isdigit():
+    if len(parts) != 2 or not is_digits(parts[0]):
         raise SipError(f"CSeq {text.strip()[:80]!r} is not '<number> <method>'")
     number = int(parts[0])
     if number >= 2**32:

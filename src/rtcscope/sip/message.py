@@ -31,7 +31,7 @@ from rtcscope.sip.headers import (
     split_comma_list,
 )
 from rtcscope.sip.status import reason_phrase
-from rtcscope.sip.uri import Uri, parse_uri
+from rtcscope.sip.uri import Uri, is_digits, parse_uri
 
 if TYPE_CHECKING:
     from rtcscope.sip.sdp import SessionDescription
@@ -211,7 +211,7 @@ class SipMessage:
             parts = stripped.split(None, 2)
             self.is_response = True
             self.sip_version = parts[0]
-            if len(parts) < 2 or not parts[1].isdigit() or len(parts[1]) != 3:
+            if len(parts) < 2 or not is_digits(parts[1]) or len(parts[1]) != 3:
                 self.problems.append(f"status line {stripped[:80]!r} has no 3-digit status code")
                 return
             self.status_code = int(parts[1])
@@ -278,7 +278,7 @@ class SipMessage:
             self.body = rest
             return
         text = value.strip()
-        if not text.isdigit():
+        if not is_digits(text):
             self.problems.append(f"Content-Length {text[:40]!r} is not a number")
             self.body = rest
             return
@@ -350,7 +350,7 @@ class SipMessage:
 
         mf = self.header("Max-Forwards")
         if mf is not None:
-            if mf.strip().isdigit():
+            if is_digits(mf.strip()):
                 self.max_forwards = int(mf.strip())
             else:
                 self.problems.append(f"Max-Forwards {mf[:40]!r} is not a number")

@@ -16,6 +16,8 @@ import base64
 import binascii
 from dataclasses import dataclass, field
 
+from rtcscope.sip.uri import is_digits
+
 # RFC 3551 table 4 and 5: static payload types (encoding name, clock rate, channels).
 # G722's clock is 8000 although it samples at 16 kHz (RFC 3551 4.5.2).
 
@@ -243,7 +245,7 @@ class MediaDescription:
     @property
     def payload_types(self) -> list[int]:
         """The formats as RTP payload types (for RTP profiles; non-numbers skipped)."""
-        return [int(f) for f in self.formats if f.isdigit() and int(f) < 128]
+        return [int(f) for f in self.formats if is_digits(f) and int(f) < 128]
 
     @property
     def is_rtp(self) -> bool:
@@ -302,7 +304,7 @@ class MediaDescription:
 
 def _int(text: str) -> int | None:
     text = text.strip()
-    return int(text) if text.isdigit() else None
+    return int(text) if is_digits(text) else None
 
 
 def _parse_lifetime(text: str) -> int | None:
@@ -324,7 +326,7 @@ def _b64(text: str) -> bytes | None:
 def parse_crypto(value: str) -> Crypto:
     """Parse the value of an ``a=crypto`` line (raises ValueError)."""
     parts = value.split()
-    if len(parts) < 3 or not parts[0].isdigit():
+    if len(parts) < 3 or not is_digits(parts[0]):
         raise ValueError(f"a=crypto {value[:80]!r} is not '<tag> <suite> <key-params>'")
     keys: list[KeyParams] = []
     # RFC 4568 9.1: key-params = key-param *(";" key-param)
@@ -512,7 +514,7 @@ class SessionDescription:
             self.bandwidths.append(_parse_bandwidth(value))
         elif kind == "t":
             parts = value.split()
-            if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            if len(parts) != 2 or not all(is_digits(p) for p in parts):
                 raise ValueError(f"t={value[:40]!r} is not '<start> <stop>'")
             self.times.append((int(parts[0]), int(parts[1])))
         elif kind == "a":

@@ -22,6 +22,11 @@ from rtcscope.errors import SipError
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 
 
+def is_digits(text: str) -> bool:
+    """ASCII decimal digits only (``str.isdigit`` also accepts "²" and other scripts' digits)."""
+    return text.isascii() and text.isdigit()
+
+
 def unescape(text: str) -> str:
     """Decode ``%HH`` escapes (RFC 3261 19.1.2), leaving malformed escapes as they are."""
     return unquote(text, errors="surrogateescape") if "%" in text else text
@@ -145,7 +150,7 @@ def _split_headers(text: str) -> tuple[tuple[str, str], ...]:
 def _parse_port(text: str, uri: str) -> int | None:
     if text == "":
         return None
-    if not text.isdigit() or int(text) > 65535:
+    if not is_digits(text) or int(text) > 65535:
         raise SipError(f"SIP URI {uri!r} has a bad port {text!r}")
     return int(text)
 
@@ -165,7 +170,7 @@ def split_unbracketed_ipv6(hostport: str) -> tuple[str, str] | None:
     except ValueError:
         pass
     head, _, tail = hostport.rpartition(":")
-    if tail.isdigit():
+    if is_digits(tail):
         try:
             ipaddress.IPv6Address(head)
             return head, tail

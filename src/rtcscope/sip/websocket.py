@@ -20,6 +20,7 @@ from enum import IntEnum
 
 from rtcscope.errors import SipError
 from rtcscope.sip.framing import NEED_DATA, NeedData, find_header_end
+from rtcscope.sip.uri import is_digits
 
 
 class Opcode(IntEnum):
@@ -55,7 +56,7 @@ class HttpHandshake:
     @property
     def status_code(self) -> int | None:
         parts = self.start_line.split()
-        if not self.is_request and len(parts) >= 2 and parts[1].isdigit():
+        if not self.is_request and len(parts) >= 2 and is_digits(parts[1]):
             return int(parts[1])
         return None
 
