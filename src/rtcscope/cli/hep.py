@@ -1,0 +1,411 @@
+"""``rtcscope hep send|listen|search|decode``: HEP to and from Homer-like collectors."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from rtcscope.cli.app import app
+from rtcscope.cli.output import OutputFormat, format_json, print_rows
+from rtcscope.errors import HepError, UsageError
+from rtcscope.hep.codec import HepPacket, decode_fields, protocol_name
+from rtcscope.hep.store import StoredMessage, search, sip_index_fields
+
+hep_app = typer.Typer(
+    help="HEP (Homer): send a capture's SIP, run a collector, search it, decode HEP.",
+    no_args_is_help=True,
+)
+app.add_typer(hep_app, name="hep")
+
+
+def _iso(ts_ns: int | None) -> str:
+    if ts_ns is None:
+        return ""
+    return datetime.fromtimestamp(ts_ns / 1e9, UTC).isoformat(timespec="microseconds")
+
+
+def _text(payload: bytes) -> str:
+    return payload.decode("utf-8", "replace")
+
+
+def _summary(payload: bytes, proto_type: int | None) -> str:
+    line = payload.split(b"\n", 1)[0].rstrip(b"\r")
+    return _text(line[:80]) if proto_type in (1, None) else _text(payload[:60])
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(level=logging.WARNING, format="rtcscope: %(message)s", stream=sys.stderr)
+
+
+def _parse_bind(bind: str) -> tuple[str, int]:
+    host, sep, port = bind.rpartition(":")
+    if not sep or not port.isdigit():
+        raise UsageError(f"--bind must be HOST:PORT, not {bind}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+# --- listen ---------------------------------------------------------------------------------
+
+
+@hep_app.command()
+def listen(
+    store_dir: Annotated[
+        Path, typer.Option("--store", help="directory for hep.sqlite and sip.pcap")
+    ],
+    bind: Annotated[str, typer.Option("--bind", help="HOST:PORT (loopback by default)")] = (
+        "127.0.0.1:9060"
+    ),
+    tcp: Annotated[bool, typer.Option("--tcp", help="also accept HEP over TCP")] = False,
+    password: Annotated[
+        str | None, typer.Option("--password", help="refuse packets without this auth key")
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option("--duration", help="stop after this many seconds")
+    ] = None,
+    no_pcap: Annotated[bool, typer.Option("--no-pcap", help="do not write sip.pcap")] = False,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="how to print the counts")] = (
+        OutputFormat.table
+    ),
+) -> None:
+    """Collect HEP (UDP, and TCP with --tcp) into DIR until Ctrl-C/SIGTERM; print counts."""
+    from rtcscope.hep.collector import HepCollector
+    from rtcscope.hep.store import HepStore
+
+    _setup_logging()
+    host, port = _parse_bind(bind)
+    collector = HepCollector(HepStore(store_dir, write_pcap=not no_pcap), password=password)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        serving = asyncio.ensure_future(collector.serve(host, port, udp=True, tcp=tcp))
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, serving.cancel)
+        while not collector.bound and not serving.done():
+            await asyncio.sleep(0.01)
+        if collector.bound:
+            where = ", ".join(f"{t} {h}:{p}" for t, h, p in collector.bound)
+            print(f"rtcscope: listening on {where}; storing in {store_dir}", file=sys.stderr)
+            sys.stderr.flush()
+        if duration is not None:
+            loop.call_later(duration, serving.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+
+    try:
+        asyncio.run(main())
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {bind}: {exc}") from None
+    finally:
+        collector.close()
+    counts = collector.stats.as_dict()
+    if fmt is OutputFormat.json:
+        sys.stdout.write(format_json(counts) + "\n")
+    else:
+        print_rows([{"count": k, "value": v} for k, v in counts.items()], fmt)
+
+
+# --- search ---------------------------------------------------------------------------------
+
+
+def _parse_since(since: str) -> int:
+    try:
+        return int(float(since) * 1e9)
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(since)
+    except ValueError:
+        raise UsageError(f"--since must be epoch seconds or ISO 8601, not {since}") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp() * 1e9)
+
+
+def _message_row(m: StoredMessage) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "time": _iso(m.time_ns),
+        "src": f"{m.src}:{m.sport}" if m.src else "",
+        "dst": f"{m.dst}:{m.dport}" if m.dst else "",
+        "type": protocol_name(m.proto_type),
+        "capture_id": m.capture_id,
+        "node": m.node,
+        "call_id": m.call_id,
+        "sip": m.method or (str(m.status) if m.status is not None else ""),
+        "correlation_id": m.correlation_id,
+        "bytes": len(m.payload),
+    }
+
+
+def _message_json(m: StoredMessage) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "time": _iso(m.time_ns),
+        "time_ns": m.time_ns,
+        "received_ns": m.received_ns,
+        "src": m.src,
+        "sport": m.sport,
+        "dst": m.dst,
+        "dport": m.dport,
+        "ip_proto": m.ip_proto,
+        "hep_version": m.hep_version,
+        "proto_type": m.proto_type,
+        "protocol": protocol_name(m.proto_type),
+        "capture_id": m.capture_id,
+        "node": m.node,
+        "correlation_id": m.correlation_id,
+        "call_id": m.call_id,
+        "method": m.method,
+        "status": m.status,
+        "payload": _text(m.payload),
+    }
+
+
+@hep_app.command("search")
+def search_command(
+    store_dir: Annotated[Path, typer.Argument(help="a directory written by `hep listen`")],
+    call_id: Annotated[
+        str | None, typer.Option("--call-id", help="SIP Call-ID or correlation id")
+    ] = None,
+    proto_type: Annotated[
+        int | None, typer.Option("--type", help="HEP protocol type (1 SIP, 5 RTCP, 100 log)")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="epoch seconds or ISO 8601 (UTC if no zone)")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="at most N messages")] = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv")] = (
+        OutputFormat.table
+    ),
+) -> None:
+    """List stored messages, oldest first (JSON: one object per message, with its payload)."""
+    messages = search(
+        store_dir,
+        call_id=call_id,
+        proto_type=proto_type,
+        since_ns=_parse_since(since) if since is not None else None,
+        limit=limit,
+    )
+    print_rows(
+        [_message_row(m) for m in messages],
+        fmt,
+        json_data=[_message_json(m) for m in messages],
+    )
+
+
+# --- decode ---------------------------------------------------------------------------------
+
+
+def _hep_in_capture(path: Path) -> Iterator[tuple[int, int, str, str, int, str, int, bytes]]:
+    """(frame, ts_ns, transport, src, sport, dst, dport, hep bytes) for each HEP packet of a
+    capture: UDP datagrams on any port, and HEP3 frames in reassembled TCP streams."""
+    from rtcscope.capture.pipeline import packets
+    from rtcscope.capture.tcp import TcpReassembler
+    from rtcscope.hep.framing import CONNECTION_CLOSED, NEED_DATA, HepFramer
+
+    reassembler = TcpReassembler()
+    framers: dict[tuple[str, int, str, int], HepFramer | None] = {}
+    for packet in packets(path):
+        if packet.is_udp:
+            data = bytes(packet.payload)
+            if data[:4] in (b"HEP3", b"EEP3") or (data[:1] in (b"\x01", b"\x02") and _v12(data)):
+                yield (
+                    packet.frame,
+                    packet.ts_ns,
+                    "udp",
+                    packet.src,
+                    packet.sport,
+                    packet.dst,
+                    packet.dport,
+                    data,
+                )
+        elif packet.is_tcp:
+            for chunk in reassembler.feed(packet):
+                flow = chunk.flow
+                key = (flow[0], flow[1], flow[2], flow[3])
+                framer = framers.get(key, ...)
+                if framer is ...:
+                    # a direction is HEP when its first bytes are a HEP3 magic
+                    framer = HepFramer() if chunk.data[:4] in (b"HEP3", b"EEP3") else None
+                    framers[key] = framer
+                if framer is None or not chunk.data or chunk.gap_before:
+                    if chunk.gap_before:
+                        framers[key] = None  # cannot find frame boundaries after a gap
+                    continue
+                framer.receive_data(chunk.data)
+                while True:
+                    try:
+                        event = framer.next_event()
+                    except HepError:
+                        framers[key] = None
+                        break
+                    if event is NEED_DATA or event is CONNECTION_CLOSED:
+                        break
+                    assert isinstance(event, bytes)
+                    yield (chunk.frame, chunk.ts_ns, "tcp", key[0], key[1], key[2], key[3], event)
+
+
+def _v12(data: bytes) -> bool:
+    try:
+        fields = decode_fields(data)
+    except HepError:
+        return False
+    payload = fields["payload"]
+    return bool(payload) and sip_index_fields(payload) != (None, None, None)
+
+
+@hep_app.command("decode")
+def decode_command(
+    file: Annotated[Path, typer.Argument(help="pcap or pcapng capture")],
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv")] = (
+        OutputFormat.table
+    ),
+) -> None:
+    """The HEP packets of a capture (any UDP/TCP port), with their chunks and inner SIP."""
+    rows: list[dict[str, Any]] = []
+    objects: list[dict[str, Any]] = []
+    for frame, ts_ns, transport, src, sport, dst, dport, data in _hep_in_capture(file):
+        outer = {"transport": transport, "src": src, "sport": sport, "dst": dst, "dport": dport}
+        try:
+            packet = HepPacket(**decode_fields(data))
+        except HepError as exc:
+            rows.append({"frame": frame, "time": _iso(ts_ns), "error": str(exc)})
+            objects.append({"frame": frame, "time_ns": ts_ns, "outer": outer, "error": str(exc)})
+            continue
+        call_id, method, status = (
+            sip_index_fields(packet.payload) if packet.proto_type == 1 else (None, None, None)
+        )
+        rows.append(
+            {
+                "frame": frame,
+                "time": _iso(packet.time_ns),
+                "version": packet.version,
+                "type": packet.protocol,
+                "capture_id": packet.capture_id,
+                "src": f"{packet.src}:{packet.sport}",
+                "dst": f"{packet.dst}:{packet.dport}",
+                "call_id": call_id or packet.correlation_id,
+                "summary": _summary(packet.payload, packet.proto_type),
+            }
+        )
+        objects.append(
+            {
+                "frame": frame,
+                "time_ns": ts_ns,
+                "outer": outer,
+                "hep": _packet_json(packet),
+                "sip": {"call_id": call_id, "method": method, "status": status}
+                if packet.proto_type == 1
+                else None,
+            }
+        )
+    print_rows(rows, fmt, json_data=objects)
+
+
+def _packet_json(packet: HepPacket) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in HepPacket.__dataclass_fields__:
+        value = getattr(packet, name)
+        if name == "magic":
+            out[name] = value.decode("ascii", "replace")
+        elif name == "payload":
+            out[name] = _text(value)
+        elif name == "extra_chunks":
+            out[name] = [
+                {"vendor_id": c.vendor_id, "chunk_type": c.chunk_type, "value": c.value.hex()}
+                for c in value
+            ]
+        elif isinstance(value, bytes):
+            out[name] = value.hex()
+        elif value is not None:
+            out[name] = value
+    out["protocol"] = packet.protocol
+    out["time_ns"] = packet.time_ns
+    return out
+
+
+# --- send -----------------------------------------------------------------------------------
+
+
+@hep_app.command()
+def send(
+    file: Annotated[Path, typer.Argument(help="pcap or pcapng capture")],
+    to: Annotated[str, typer.Option("--to", help="udp://HOST:PORT or tcp://HOST:PORT")],
+    rtcp: Annotated[
+        bool, typer.Option("--rtcp", help="also send RTCP as Homer JSON (type 5)")
+    ] = False,
+    capture_id: Annotated[int, typer.Option("--capture-id", help="capture agent id")] = 0,
+    node_name: Annotated[
+        str | None, typer.Option("--node-name", help="capture agent name (chunk 19)")
+    ] = None,
+    password: Annotated[str | None, typer.Option("--password", help="auth key (chunk 14)")] = None,
+    hep_version: Annotated[int, typer.Option("--hep-version", help="2 or 3")] = 3,
+    realtime: Annotated[bool, typer.Option("--realtime", help="keep the capture's pacing")] = False,
+    rate: Annotated[
+        float | None, typer.Option("--rate", help="at most N packets per second")
+    ] = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="how to print the counts")] = (
+        OutputFormat.table
+    ),
+) -> None:
+    """Send the SIP messages of a capture (and its RTCP with --rtcp) to a HEP collector."""
+    from rtcscope.hep.from_capture import CaptureHepStats, capture_hep_packets
+    from rtcscope.hep.sender import HepSender, parse_url, require_reachable, send_paced
+
+    _setup_logging()
+    if not 0 <= capture_id <= 0xFFFFFFFF:
+        raise UsageError(f"--capture-id must fit in 32 bits, not {capture_id}")
+    transport, host, port = parse_url(to)
+    if transport == "tcp" and hep_version != 3:
+        raise UsageError("HEP over TCP needs HEPv3 (v2 has no length to frame it)")
+    if realtime and rate is not None:
+        raise UsageError("--realtime and --rate exclude each other")
+    stats = CaptureHepStats()
+    packets = list(
+        capture_hep_packets(
+            file,
+            capture_id=capture_id,
+            node_name=node_name,
+            password=password,
+            version=hep_version,
+            rtcp=rtcp,
+            stats=stats,
+        )
+    )
+    sender = HepSender(transport, host, port, rate_per_s=rate)
+
+    async def main() -> None:
+        async with sender:
+            if realtime:
+                await send_paced(sender, packets)
+            else:
+                for packet in packets:
+                    await sender.send(packet)
+
+    asyncio.run(main())
+    require_reachable(sender.stats, transport, to)
+    counts = {
+        "sip": stats.sip,
+        "rtcp": stats.rtcp,
+        "rtcp_unmatched": stats.rtcp_unmatched,
+        "rtcp_without_report": stats.rtcp_without_report,
+        "sent": sender.stats.sent,
+        "dropped": sender.stats.dropped,
+        "lost": sender.stats.lost,
+        "reconnects": sender.stats.reconnects,
+    }
+    if fmt is OutputFormat.json:
+        sys.stdout.write(format_json(counts) + "\n")
+    else:
+        print_rows([{"count": k, "value": v} for k, v in counts.items()], fmt)
+    if sender.stats.dropped or sender.stats.lost:
+        raise typer.Exit(4)

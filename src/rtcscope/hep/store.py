@@ -1,0 +1,306 @@
+"""The collector's embedded store: one SQLite database and one pcap of the SIP received.
+
+``DIR/hep.sqlite`` holds one row per HEP message (table ``messages``, columns below);
+``DIR/sip.pcap`` holds every SIP payload received, wrapped in Ethernet/IP/UDP (or TCP) with
+the addresses, ports and capture time the HEP packet carried, as sngrep ``-L ... -O`` writes
+it (sngrep writes IPv4/UDP even for IPv6 or TCP; we write what the packet says).
+
+Columns of ``messages``: ``id``, ``time_ns`` (capture time from the HEP packet, or the
+arrival time when it has none), ``received_ns``, ``src``, ``sport``, ``dst``, ``dport``,
+``ip_proto``, ``hep_version``, ``proto_type``, ``capture_id``, ``node`` (chunk 19),
+``correlation_id`` (chunk 17), ``call_id``, ``method``, ``status`` (read from a SIP payload),
+``payload`` (BLOB). Indexes on ``call_id``, ``time_ns`` and ``correlation_id``.
+
+Writes are batched (one transaction per batch, WAL journal): the collector hands batches from
+its receive loop to a writer thread. Reading (``search``) opens the database read-only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sqlite3
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rtcscope.errors import HepError, InputError
+from rtcscope.hep.codec import pack_address
+
+DATABASE_NAME = "hep.sqlite"
+PCAP_NAME = "sip.pcap"
+
+# One row as the collector builds it, in the column order of _INSERT.
+Row = tuple[
+    int,  # time_ns
+    int,  # received_ns
+    str | None,  # src
+    int | None,  # sport
+    str | None,  # dst
+    int | None,  # dport
+    int | None,  # ip_proto
+    int,  # hep_version
+    int | None,  # proto_type
+    int | None,  # capture_id
+    str | None,  # node
+    str | None,  # correlation_id
+    str | None,  # call_id
+    str | None,  # method
+    int | None,  # status
+    bytes,  # payload
+]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY,
+    time_ns INTEGER NOT NULL,
+    received_ns INTEGER NOT NULL,
+    src TEXT, sport INTEGER, dst TEXT, dport INTEGER, ip_proto INTEGER,
+    hep_version INTEGER NOT NULL,
+    proto_type INTEGER, capture_id INTEGER, node TEXT, correlation_id TEXT,
+    call_id TEXT, method TEXT, status INTEGER,
+    payload BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_call_id ON messages (call_id);
+CREATE INDEX IF NOT EXISTS messages_time ON messages (time_ns);
+CREATE INDEX IF NOT EXISTS messages_correlation ON messages (correlation_id);
+"""
+
+_COLUMNS = (
+    "time_ns, received_ns, src, sport, dst, dport, ip_proto, hep_version, proto_type, "
+    "capture_id, node, correlation_id, call_id, method, status, payload"
+)
+_INSERT = f"INSERT INTO messages ({_COLUMNS}) VALUES ({', '.join('?' * 16)})"
+
+# RFC 3261 7.3.3: "i" is the compact form of Call-ID; header names are case-insensitive.
+_CALL_ID = re.compile(rb"\n(?:call-id|i)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
+
+
+def sip_index_fields(payload: bytes) -> tuple[str | None, str | None, int | None]:
+    """(Call-ID, method, status) of a SIP message, read from its start line and headers.
+
+    Deliberately minimal: the collector indexes tens of thousands of messages a second, and
+    a full parse (``rtcscope.sip.message``) costs ~90 µs. Folded Call-ID lines are not joined.
+    """
+    eol = payload.find(b"\n")
+    first = payload[: eol if eol >= 0 else len(payload)].rstrip(b"\r")
+    method: str | None = None
+    status: int | None = None
+    if first[:8] == b"SIP/2.0 ":
+        code = first[8:11]
+        if code.isdigit():
+            status = int(code)
+    elif first[-8:] == b" SIP/2.0":
+        method = first.split(b" ", 1)[0].decode("ascii", "replace")
+    else:
+        return None, None, None
+    end = payload.find(b"\r\n\r\n")
+    match = _CALL_ID.search(payload, 0, end if end >= 0 else len(payload))
+    call_id = (
+        match.group(1).strip().decode("utf-8", "surrogateescape") if match is not None else None
+    )
+    return call_id, method, status
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """One row of ``messages`` (what ``rtcscope hep search`` prints)."""
+
+    id: int
+    time_ns: int
+    received_ns: int
+    src: str | None
+    sport: int | None
+    dst: str | None
+    dport: int | None
+    ip_proto: int | None
+    hep_version: int
+    proto_type: int | None
+    capture_id: int | None
+    node: str | None
+    correlation_id: str | None
+    call_id: str | None
+    method: str | None
+    status: int | None
+    payload: bytes
+
+
+class HepStore:
+    """Writes batches of rows to ``DIR/hep.sqlite`` (and SIP frames to ``DIR/sip.pcap``)."""
+
+    def __init__(self, directory: str | Path, write_pcap: bool = True) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        # check_same_thread=False: the collector creates the store, its writer thread uses it.
+        self._db = sqlite3.connect(
+            self.directory / DATABASE_NAME, check_same_thread=False, isolation_level=None
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._pcap: SipPcap | None = SipPcap(self.directory / PCAP_NAME) if write_pcap else None
+        self.rows_written = 0
+
+    def add(self, rows: Sequence[Row]) -> None:
+        """Store one batch in one transaction; SIP rows also go to the pcap."""
+        if not rows:
+            return
+        db = self._db
+        db.execute("BEGIN")
+        db.executemany(_INSERT, rows)
+        db.execute("COMMIT")
+        self.rows_written += len(rows)
+        if self._pcap is not None:
+            self._pcap.write_rows(rows)
+
+    def close(self) -> None:
+        if self._pcap is not None:
+            self._pcap.close()
+        self._db.close()
+
+    def __enter__(self) -> HepStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def search(
+    directory: str | Path,
+    *,
+    call_id: str | None = None,
+    proto_type: int | None = None,
+    since_ns: int | None = None,
+    limit: int | None = None,
+) -> list[StoredMessage]:
+    """Stored messages matching every filter given (a Call-ID matches ``call_id`` or the
+    correlation id), oldest first."""
+    path = Path(directory) / DATABASE_NAME
+    if not path.exists():
+        raise InputError(f"{directory} holds no HEP store ({DATABASE_NAME} is missing)")
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        where: list[str] = []
+        args: list[object] = []
+        if call_id is not None:
+            where.append("(call_id = ? OR correlation_id = ?)")
+            args += [call_id, call_id]
+        if proto_type is not None:
+            where.append("proto_type = ?")
+            args.append(proto_type)
+        if since_ns is not None:
+            where.append("time_ns >= ?")
+            args.append(since_ns)
+        sql = f"SELECT id, {_COLUMNS} FROM messages"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY time_ns, id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        try:
+            rows: Iterable[tuple[object, ...]] = db.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"{path} cannot be read: {exc}") from None
+        return [StoredMessage(*row) for row in rows]  # type: ignore[arg-type]
+    finally:
+        db.close()
+
+
+def count(directory: str | Path) -> int:
+    """How many messages the store holds."""
+    db = sqlite3.connect(f"file:{Path(directory) / DATABASE_NAME}?mode=ro", uri=True)
+    try:
+        total: int = db.execute("SELECT count(*) FROM messages").fetchone()[0]
+        return total
+    finally:
+        db.close()
+
+
+# --- the pcap of received SIP --------------------------------------------------------------
+
+_ETHERNET_IPV4 = bytes(12) + b"\x08\x00"
+_ETHERNET_IPV6 = bytes(12) + b"\x86\xdd"
+_IPV4_HEADER = struct.Struct("!BBHHHBBH4s4s")
+_UDP_HEADER = struct.Struct("!HHHH")
+_TCP_HEADER = struct.Struct("!HHIIBBHHH")
+_TCP_PSH_ACK = 0x18
+
+
+def _ipv4_checksum(header: bytes) -> int:
+    total: int = sum(struct.unpack("!10H", header))
+    total = (total & 0xFFFF) + (total >> 16)
+    total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def sip_frame(
+    src: str,
+    dst: str,
+    sport: int,
+    dport: int,
+    payload: bytes,
+    tcp_seq: int | None = None,
+) -> bytes:
+    """An Ethernet frame carrying ``payload`` over UDP (or TCP when ``tcp_seq`` is given).
+
+    MAC addresses are zero, the IPv4 header checksum is computed, the UDP/TCP checksums are
+    left 0 (the addresses are those of the original capture point, not of this host).
+    """
+    src_raw, dst_raw = pack_address(src), pack_address(dst)
+    if tcp_seq is None:
+        transport = _UDP_HEADER.pack(sport, dport, 8 + len(payload), 0)
+        proto = 17
+    else:
+        transport = _TCP_HEADER.pack(
+            sport, dport, tcp_seq & 0xFFFFFFFF, 0, 5 << 4, _TCP_PSH_ACK, 0xFFFF, 0, 0
+        )
+        proto = 6
+    body = transport + payload
+    if len(src_raw) == 4 and len(dst_raw) == 4:
+        header = _IPV4_HEADER.pack(
+            0x45, 0, 20 + len(body), 0, 0x4000, 64, proto, 0, src_raw, dst_raw
+        )
+        checksum = _ipv4_checksum(header)
+        header = header[:10] + struct.pack("!H", checksum) + header[12:]
+        return _ETHERNET_IPV4 + header + body
+    if len(src_raw) == 4:
+        src_raw = b"\x00" * 10 + b"\xff\xff" + src_raw  # RFC 4291 2.5.5.2: IPv4-mapped
+    if len(dst_raw) == 4:
+        dst_raw = b"\x00" * 10 + b"\xff\xff" + dst_raw
+    header = struct.pack("!IHBB", 6 << 28, len(body), proto, 64) + src_raw + dst_raw
+    return _ETHERNET_IPV6 + header + body
+
+
+class SipPcap:
+    """Appends the SIP rows of each batch to a pcap (Ethernet), through capture.writer."""
+
+    def __init__(self, path: Path) -> None:
+        # capture.writer (issue 2) is the only place that writes a capture file
+        writer_module = importlib.import_module("rtcscope.capture.writer")
+        self._writer: Any = writer_module.PcapWriter(path)
+        self._tcp_seq: dict[tuple[str, int, str, int], int] = {}
+        self.frames = 0
+
+    def write_rows(self, rows: Sequence[Row]) -> None:
+        for row in rows:
+            time_ns, _received, src, sport, dst, dport, ip_proto = row[:7]
+            if row[8] != 1 or src is None or dst is None:  # proto_type 1 = SIP
+                continue
+            payload = row[15]
+            seq = None
+            if ip_proto == 6:
+                key = (src, sport or 0, dst, dport or 0)
+                seq = self._tcp_seq.get(key, 1)
+                self._tcp_seq[key] = seq + len(payload)
+            try:
+                frame = sip_frame(src, dst, sport or 0, dport or 0, payload, seq)
+            except HepError:
+                continue
+            self._writer.write(frame, time_ns)
+            self.frames += 1
+
+    def close(self) -> None:
+        self._writer.close()
