@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from rtcscope.capture.packet import IpProto, Packet, TcpSegment
 from rtcscope.capture.pipeline import packets
-from rtcscope.capture.tcp import Flow, TcpData, TcpReassembler
+from rtcscope.capture.tcp import Flow, TcpData, TcpReassembler, reassemble
 from tests.capture.made_captures import make_resegmented_tcp
 from tests.conftest import DATA, shared_capture
 from tests.peers import run, tshark_fields
@@ -347,11 +347,10 @@ def tshark_follow_streams(capture: Path) -> dict[Flow, bytes]:
 def our_streams(capture: Path) -> dict[Flow, bytes]:
     reassembler = TcpReassembler()
     streams: dict[Flow, bytes] = {}
-    for packet in packets(capture):
-        for chunk in reassembler.feed(packet):
-            assert chunk.gap_before == 0
-            streams[chunk.flow] = streams.get(chunk.flow, b"") + chunk.data
-    assert not reassembler.flush()
+    for chunk in reassemble(packets(capture), reassembler):
+        assert chunk.gap_before == 0
+        streams[chunk.flow] = streams.get(chunk.flow, b"") + chunk.data
+    assert reassembler.stats.gaps == 0 and reassembler.stats.pending_bytes == 0
     return {flow: data for flow, data in streams.items() if data}
 
 

@@ -30,6 +30,7 @@ How segments are handled (RFC 9293 section 3.4 sequence space, modulo 2**32):
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from rtcscope.capture.packet import Packet, TcpSegment
@@ -299,19 +300,23 @@ class TcpReassembler:
 
     def _drain(self, direction: _Direction, chunks: list[_Segment]) -> None:
         """Move held segments that now continue the stream into ``chunks``."""
-        while direction.pending:
-            start = min(direction.pending)
+        # One sorted pass: the held segments are visited in stream order.
+        for start in sorted(direction.pending):
             if start > direction.next_abs:
                 return
-            held = direction.pending.pop(start)
-            self._uncount(direction, held)
-            end = start + len(held.data)
-            if end <= direction.next_abs:
-                self.stats.overlap_bytes += len(held.data)
-                continue
-            self.stats.overlap_bytes += direction.next_abs - start
-            chunks.append(_Segment(held.data[direction.next_abs - start :], held.ts_ns, held.frame))
-            direction.next_abs = end
+            self._take(direction, start, chunks)
+
+    def _take(self, direction: _Direction, start: int, chunks: list[_Segment]) -> None:
+        """Move the held segment at ``start`` (not after the next byte) into ``chunks``."""
+        held = direction.pending.pop(start)
+        self._uncount(direction, held)
+        end = start + len(held.data)
+        if end <= direction.next_abs:
+            self.stats.overlap_bytes += len(held.data)
+            return
+        self.stats.overlap_bytes += direction.next_abs - start
+        chunks.append(_Segment(held.data[direction.next_abs - start :], held.ts_ns, held.frame))
+        direction.next_abs = end
 
     def _finish(
         self, direction: _Direction, packet: Packet, out: list[TcpData], chunks: list[_Segment]
@@ -375,16 +380,18 @@ class TcpReassembler:
 
     def _release_until(self, direction: _Direction, limit: int | None, out: list[TcpData]) -> None:
         """Skip the holes before held segments (and a FIN) below ``limit`` (None: all)."""
-        while direction.pending:
-            start = min(direction.pending)
-            if limit is not None and start >= limit:
-                break
+        chunks: list[_Segment] = []
+        for start in sorted(direction.pending):  # one pass in stream order
             if start > direction.next_abs:
+                if limit is not None and start >= limit:
+                    break
+                if chunks:
+                    self._emit_held(direction, out, chunks)
+                    chunks = []
                 self._skip_to(direction, start)
-            chunks: list[_Segment] = []
-            self._drain(direction, chunks)
-            last = chunks[-1]
-            self._finish(direction, _stand_in(last.frame, last.ts_ns), out, chunks)
+            self._take(direction, start, chunks)
+        if chunks:
+            self._emit_held(direction, out, chunks)
         fin_abs = direction.fin_abs
         if (
             fin_abs is not None
@@ -395,13 +402,41 @@ class TcpReassembler:
             self._skip_to(direction, fin_abs)
             self._finish(direction, _stand_in(direction.last_frame, direction.last_ts_ns), out, [])
 
+    def _emit_held(self, direction: _Direction, out: list[TcpData], chunks: list[_Segment]) -> None:
+        last = chunks[-1]
+        self._finish(direction, _stand_in(last.frame, last.ts_ns), out, chunks)
+
     def _release_largest(self, out: list[TcpData]) -> None:
-        while self.stats.pending_bytes > self._max_total_bytes:
-            largest = max(self._flows.values(), key=lambda d: d.pending_cost)
-            if not largest.pending:
+        # Down to three quarters of the cap, largest holders first, so that a flood does not
+        # pay a scan of every direction on each segment.
+        low_water = self._max_total_bytes * 3 // 4
+        holders = sorted(
+            (d for d in self._flows.values() if d.pending), key=lambda d: -d.pending_cost
+        )
+        for direction in holders:
+            if self.stats.pending_bytes <= low_water:
                 return
             self.stats.cap_releases += 1
-            self._release_all(largest, out)
+            self._release_all(direction, out)
+
+
+def reassemble(
+    packets: Iterable[Packet], reassembler: TcpReassembler | None = None
+) -> Iterator[TcpData]:
+    """Every chunk of every TCP direction in ``packets``, in capture order, then what
+    :meth:`TcpReassembler.flush` releases at the end (pass ``reassembler`` to read its stats).
+
+    A framer keyed by ``chunk.flow`` is all a consumer needs::
+
+        for chunk in reassemble(pipeline.packets(path)):
+            framers.setdefault(chunk.flow, SipStreamFramer()).receive_data(chunk.data)
+    """
+    if reassembler is None:
+        reassembler = TcpReassembler()
+    for packet in packets:
+        if packet.tcp is not None:
+            yield from reassembler.feed(packet)
+    yield from reassembler.flush()
 
 
 def _stand_in(frame: int, ts_ns: int) -> Packet:
