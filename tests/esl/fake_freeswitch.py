@@ -164,6 +164,15 @@ class FakeFreeSwitch:
             self._server = None
         self.subscribed.clear()
 
+    async def shutdown(self) -> None:
+        """What a FreeSWITCH shutting down does: a disconnect notice to every session, then
+        the sockets close."""
+        for session in list(self.sessions):
+            self._disconnect(session)
+            with contextlib.suppress(ConnectionError):
+                await session.writer.drain()
+        await self.stop(abrupt=False)
+
     async def fire(self, body: bytes) -> int:
         """Send one event (an event-plain body) to every subscriber that wants it; returns
         how many sessions got it."""

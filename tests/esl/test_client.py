@@ -144,6 +144,20 @@ def test_server_going_away_ends_the_event_stream_with_a_reason() -> None:
     run(scenario)
 
 
+def test_disconnect_notice_is_the_reason() -> None:
+    async def scenario() -> None:
+        fs = FakeFreeSwitch(HOST)
+        await fs.start()
+        client = EslClient(EslAddress(HOST, fs.port))
+        await client.connect()
+        await fs.shutdown()
+        with pytest.raises(EslDisconnected, match=r"Disconnected, goodbye\."):
+            await next_event(client)
+        await client.close()
+
+    run(scenario)
+
+
 def test_connection_refused_is_a_peer_error() -> None:
     from rtcscope.errors import PeerError
 

@@ -249,6 +249,7 @@ def test_json_events_put_the_body_under__body() -> None:
     [
         b"Content-Type: api/response\nContent-Length: x\n\n",
         b"Content-Type api/response\n\n",
+        "Content-Type: api/response\nContent-Length: \u00b9\n\n".encode(),  # a digit int() refuses
         b"Content-Length: 3\n\nabc",  # no Content-Type
         b"Content-Length: 5\nContent-Type: text/event-plain\n\n \nxy\n",
         (

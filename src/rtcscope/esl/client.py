@@ -182,7 +182,8 @@ class EslClient:
                 elif isinstance(message, EslEvent | LogData):
                     self._events.put_nowait(message)
                 elif isinstance(message, DisconnectNotice):
-                    reason = f"disconnect notice: {message.text.strip().splitlines()[0:1]}"
+                    first_line = (message.text.strip().splitlines() or [""])[0]
+                    reason = f"disconnect notice from FreeSWITCH: {first_line}"
                     break
                 elif isinstance(message, RudeRejection):
                     reason = message.explanation

@@ -39,6 +39,12 @@ from urllib.parse import quote, unquote
 
 from rtcscope.errors import EslError, UsageError
 
+
+def _is_decimal(text: str) -> bool:
+    """ASCII digits only (str.isdigit also accepts '¹' and other digits int() refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 # A header block larger than this is not ESL (FreeSWITCH's own limit for a command is 1 MiB
 # in mod_event_socket's read loop; a reply header block is a few hundred bytes).
 MAX_HEADER_BLOCK = 1 << 20
@@ -196,7 +202,7 @@ class LogData:
     @property
     def level(self) -> int | None:
         value = self.headers.get("Log-Level")
-        return int(value) if value is not None and value.isdigit() else None
+        return int(value) if value is not None and _is_decimal(value) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,7 +420,7 @@ def parse_event_plain(body: bytes, base_offset: int = 0) -> EslEvent:
         if not line:
             if items and items[-1][0].lower() == "content-length":
                 length_text = items[-1][1].strip()
-                if not length_text.isdigit():
+                if not _is_decimal(length_text):
                     raise EslError(
                         f"ESL event at offset {base_offset + pos}: inner Content-Length "
                         f"{length_text[:20]!r} is not a number"
@@ -555,7 +561,7 @@ class EslConnection:
             length = 0
             if length_text is not None:
                 length_text = length_text.strip()
-                if not length_text.isdigit():
+                if not _is_decimal(length_text):
                     raise EslError(
                         f"ESL message at offset {self._offset}: Content-Length "
                         f"{length_text[:20]!r} is not a number"

@@ -41,6 +41,11 @@ from typing import Any
 from rtcscope.errors import UsageError
 
 
+def _is_decimal(text: str) -> bool:
+    """ASCII digits only (str.isdigit also accepts '¹' and other digits int() refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 @dataclass(frozen=True, slots=True)
 class HepipeConfig:
     esl_host: str = "127.0.0.1"
@@ -139,7 +144,7 @@ def _coerce(path: str, value: object, kind: type) -> object:
             raise UsageError(f"hepipe config: {path} must be a number, not {value!r}")
         if isinstance(value, int):
             return value
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and _is_decimal(value.strip()):
             return int(value.strip())  # hepipe.js configs often quote numbers
         raise UsageError(f"hepipe config: {path} must be a number, not {value!r}")
     if isinstance(value, str | int) and not isinstance(value, bool):

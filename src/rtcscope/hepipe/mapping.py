@@ -36,6 +36,12 @@ from dataclasses import dataclass, field
 
 from rtcscope.esl.protocol import EslEvent
 
+
+def _is_decimal(text: str) -> bool:
+    """ASCII digits only (str.isdigit also accepts '¹' and other digits int() refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 PROTO_RTCP_JSON = 5
 PROTO_QOS_REPORT = 34
 PROTO_LOG = 100
@@ -138,7 +144,7 @@ def split_timestamp_us(value: str | None) -> tuple[int, int] | None:
     if value is None:
         return None
     text = value.strip()
-    if not text.isdigit():
+    if not _is_decimal(text):
         return None
     micros = int(text)
     return micros // 1_000_000, micros % 1_000_000
