@@ -361,3 +361,23 @@ def our_streams(capture: Path) -> dict[Flow, bytes]:
 def test_every_direction_equals_tshark_follow_tcp(name: str) -> None:
     capture = DATA / name if (DATA / name).exists() else shared_capture(name)
     assert our_streams(capture) == tshark_follow_streams(capture)
+
+
+@pytest.mark.peer
+def test_a_segment_missing_from_the_capture_is_reported_as_a_gap(tmp_path: Path) -> None:
+    source = shared_capture("heplify-sip_ipv4_tcp.pcap")
+    # Frame 9 is the 200 OK; editcap deletes it, as a capture that missed it would.
+    [[lost_length, lost_port]] = tshark_fields(
+        source, ["tcp.len", "tcp.srcport"], "frame.number == 9"
+    )
+    capture = tmp_path / "tcp-missing-200-ok.pcap"
+    run("editcap", [source, capture, "9"])
+    reassembler = TcpReassembler()
+    chunks = [c for c in reassemble(packets(capture), reassembler) if c.data or c.gap_before]
+    server = [c for c in chunks if c.flow[1] == int(lost_port)]
+    gapped = [c for c in server if c.gap_before]
+    assert [c.gap_before for c in gapped] == [int(lost_length)]
+    # The server's next bytes are its BYE (frame 81, 80 once frame 9 is gone), whole; they
+    # are released when the client's ACK shows the 200 OK was received.
+    assert gapped[0].data.startswith(b"BYE sip:") and gapped[0].frame == 80
+    assert reassembler.stats.gaps == 1 and reassembler.stats.gap_bytes == int(lost_length)
