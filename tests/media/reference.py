@@ -139,15 +139,14 @@ def correlation(a: Samples, b: Samples) -> float:
 
 
 def gap_free_segments(rows: list[TsharkRtp], step: int) -> list[list[TsharkRtp]]:
-    """Runs of packets with consecutive sequence numbers and timestamps ``step`` apart,
-    in sequence order."""
-    ordered = sorted(rows, key=lambda r: r.seq)  # none of the shared captures wraps
+    """Runs of packets (in capture order, which is sequence order in the captures used) with
+    consecutive sequence numbers and timestamps ``step`` apart, across wraps."""
     segments: list[list[TsharkRtp]] = []
-    for row in ordered:
+    for row in rows:
         if (
             segments
-            and row.seq == segments[-1][-1].seq + 1
-            and row.timestamp == segments[-1][-1].timestamp + step
+            and (row.seq - segments[-1][-1].seq) % 65536 == 1
+            and (row.timestamp - segments[-1][-1].timestamp) % (1 << 32) == step
         ):
             segments[-1].append(row)
         else:
