@@ -6,6 +6,7 @@ written in FreeSWITCH's format (tests/hepipe/fixtures)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -176,6 +177,26 @@ def test_cli_acl_rejection_exits_4_and_names_the_setting() -> None:
     assert proc.returncode == 4
     assert "Access Denied, go away." in proc.stderr
     assert "apply-inbound-acl" in proc.stderr
+
+
+def test_cli_unresolvable_hep_host_is_a_peer_error() -> None:
+    with server_thread() as fs:
+        proc = rtcscope_cli(
+            [
+                "hepipe",
+                "--esl-host",
+                HOST,
+                "--esl-port",
+                str(fs.port),
+                "--hep-host",
+                "no-such-host.invalid",
+                "--json",
+            ],
+            timeout=30,
+        )
+    assert proc.returncode == 4
+    assert "cannot send HEP to udp://no-such-host.invalid:9060" in proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["received"] == 0
 
 
 def test_cli_bad_config_is_a_usage_error(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -180,6 +180,8 @@ def test_one_qos_report_per_leg_with_the_events_variables() -> None:
     destroy = mapper.feed(fixture_event("channel_destroy.txt"))
     assert [m.proto_type for m in destroy.messages] == [PROTO_LOG]
     assert SKIP_QOS_DONE in destroy.skipped
+    assert A_LEG not in mapper.legs  # destroyed legs leave the cache
+    assert SKIP_QOS_DONE in mapper.feed(fixture_event("channel_destroy.txt")).skipped
 
 
 def test_unknown_unique_id_asks_for_a_lookup_then_skips() -> None:

@@ -155,7 +155,13 @@ class HepipeBridge:
         """Run until cancelled; raises :class:`EslAuthError` / :class:`EslRejected`."""
         cfg = self.config
         self.sender = HepSender(cfg.hep_transport, cfg.hep_host, cfg.hep_port)
-        await self.sender.start()
+        try:
+            await self.sender.start()
+        except OSError as exc:  # unresolvable host, no route: say so, no traceback
+            raise PeerError(
+                f"hepipe: cannot send HEP to {cfg.hep_transport}://{cfg.hep_host}:"
+                f"{cfg.hep_port}: {exc}"
+            ) from None
         address = EslAddress(cfg.esl_host, cfg.esl_port, cfg.esl_password, cfg.esl_user)
         events, subclasses = subscriptions(cfg)
         attempt = 0

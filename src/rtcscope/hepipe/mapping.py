@@ -348,6 +348,10 @@ class HepipeMapper:
             self._rtcp(event, correlation, stamp, result)
         if name in QOS_TRIGGERS and self.qos_events:
             self._qos(event, correlation, stamp, result)
+        if name == "CHANNEL_DESTROY" and event.unique_id:
+            # The leg is gone: free its cache entry now rather than waiting for the LRU bound
+            # (its QoS mark stays in qos_reported, so a late duplicate is still refused).
+            self.legs.pop(event.unique_id, None)
         return result
 
     def _addresses(self, event: EslEvent) -> tuple[str, str]:
