@@ -26,10 +26,11 @@ bytes), value; network byte order throughout. Vendor chunks (vendor id != 0) and
 types the specification does not define are kept opaque in ``extra_chunks``.
 
 HEPv1/v2 (the older fixed header, SIP only): u8 version, u8 header length (8 + both
-addresses), u8 family, u8 protocol, u16 source and destination ports (network order), the two
-addresses; v2 then adds u32 seconds, u32 microseconds and a u16 capture id written in *host*
-order by Kamailio and sngrep (little-endian on the x86 machines everybody runs), padded to 12
-bytes as the C struct is. The payload follows.
+addresses; written so, not checked on input: sngrep 1.6 leaves it unset), u8 family, u8
+protocol, u16 source and destination ports (network order), the two addresses; v2 then adds
+u32 seconds, u32 microseconds and a u16 capture id written in *host* order by Kamailio and
+sngrep (little-endian on the x86 machines everybody runs), padded to 12 bytes as the C struct
+is (the two pad bytes are whatever was in memory: ignored). The payload follows.
 
 Validation is strict: the total length must equal the datagram, chunk lengths must fit, the
 fixed-size chunks must have their size, a generic chunk may appear once, the IP family is 2 or
@@ -446,7 +447,7 @@ def _decode_v12(view: bytes) -> dict[str, Any]:
     size = len(view)
     if size < 8:
         raise HepError(f"HEPv{view[0]} header is truncated: {size} of 8 bytes", offset=0)
-    version, header_len, family, proto, sport, dport = _V12_HEADER.unpack_from(view, 0)
+    version, _header_len, family, proto, sport, dport = _V12_HEADER.unpack_from(view, 0)
     if family == AF_INET:
         addr_len = 4
     elif family == AF_INET6:
@@ -455,12 +456,9 @@ def _decode_v12(view: bytes) -> dict[str, Any]:
         raise HepError(
             f"HEPv{version} IP family is {family}: expected 2 (IPv4) or 10 (IPv6)", offset=2
         )
-    if header_len != 8 + 2 * addr_len:
-        raise HepError(
-            f"HEPv{version} header length is {header_len}: {8 + 2 * addr_len} expected for "
-            f"family {family}",
-            offset=1,
-        )
+    # The header length byte is not checked: sngrep 1.6 leaves it unset (seen 1, 2, ...
+    # counting up) and Kamailio's receiver ignores it too; the family fixes the layout.
+    header_len = 8 + 2 * addr_len
     need = header_len + (_V2_TIME.size if version == 2 else 0)
     if size < need:
         raise HepError(f"HEPv{version} header is truncated: {size} of {need} bytes", offset=0)
