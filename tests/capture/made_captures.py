@@ -146,6 +146,8 @@ def make_tunnel(source: Path, out: Path, kind: str, count: int = 40) -> int:
             )
         elif kind == "gre-eth":
             frames.append(Ether(**OUTER_MAC) / outer4 / GRE(proto=0x6558) / inner_eth)
+        elif kind == "erspan1":  # type I: no GRE sequence number, no ERSPAN header
+            frames.append(Ether(**OUTER_MAC) / outer4 / GRE(proto=0x88BE) / inner_eth)
         elif kind == "erspan2":
             frames.append(
                 Ether(**OUTER_MAC)

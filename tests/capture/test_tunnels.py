@@ -43,6 +43,7 @@ EXPECTED_PATH = {
     "gre": ("ipv4 127.0.11.10>127.0.11.20", "gre"),
     "gre-key": ("ipv4 127.0.11.10>127.0.11.20", "gre key {gre.key}"),
     "gre-eth": ("ipv4 127.0.11.10>127.0.11.20", "gre"),
+    "erspan1": ("ipv4 127.0.11.10>127.0.11.20", "gre", "erspan-1"),
     "erspan2": ("ipv4 127.0.11.10>127.0.11.20", "gre", "erspan-2 span {erspan.spanid}"),
     "erspan3": ("ipv4 127.0.11.10>127.0.11.20", "gre", "erspan-3 span {erspan.spanid}"),
     "vxlan": ("ipv4 127.0.11.10>127.0.11.20", "vxlan vni {vxlan.vni}"),
