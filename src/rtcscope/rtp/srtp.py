@@ -25,15 +25,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 import pylibsrtp
 
 from rtcscope.errors import SrtpError
+from rtcscope.sip.sdp import SUITE_KEY_SALT_LENGTHS, Crypto
 
 
 class SrtpSuite(StrEnum):
@@ -50,31 +51,19 @@ class SrtpSuite(StrEnum):
     F8_128_HMAC_SHA1_80 = "F8_128_HMAC_SHA1_80"
 
 
-@dataclass(frozen=True, slots=True)
-class SuiteParams:
-    """Key and salt lengths of a suite, and the libsrtp profile when pylibsrtp has it."""
-
-    key_len: int
-    salt_len: int
-    profile: int | None
-
-
-SUITES: dict[SrtpSuite, SuiteParams] = {
-    SrtpSuite.AES_CM_128_HMAC_SHA1_80: SuiteParams(
-        16, 14, pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80
-    ),
-    SrtpSuite.AES_CM_128_HMAC_SHA1_32: SuiteParams(
-        16, 14, pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_32
-    ),
-    # RFC 7714 12: a 96-bit master salt for the AEAD suites.
-    SrtpSuite.AEAD_AES_128_GCM: SuiteParams(16, 12, pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_128_GCM),
-    SrtpSuite.AEAD_AES_256_GCM: SuiteParams(32, 12, pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_256_GCM),
-    SrtpSuite.AES_192_CM_HMAC_SHA1_80: SuiteParams(24, 14, None),
-    SrtpSuite.AES_192_CM_HMAC_SHA1_32: SuiteParams(24, 14, None),
-    SrtpSuite.AES_256_CM_HMAC_SHA1_80: SuiteParams(32, 14, None),
-    SrtpSuite.AES_256_CM_HMAC_SHA1_32: SuiteParams(32, 14, None),
-    SrtpSuite.F8_128_HMAC_SHA1_80: SuiteParams(16, 14, None),
+# The libsrtp profile of each suite pylibsrtp 1.0 offers; key and salt lengths of every suite
+# come from the SDP module's table (RFC 4568 6.2, RFC 6188, RFC 7714 12).
+PYLIBSRTP_PROFILES: dict[SrtpSuite, int] = {
+    SrtpSuite.AES_CM_128_HMAC_SHA1_80: pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80,
+    SrtpSuite.AES_CM_128_HMAC_SHA1_32: pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_32,
+    SrtpSuite.AEAD_AES_128_GCM: pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_128_GCM,
+    SrtpSuite.AEAD_AES_256_GCM: pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_256_GCM,
 }
+
+
+def key_salt_lengths(suite: SrtpSuite) -> tuple[int, int]:
+    """(master key, master salt) lengths in bytes of ``suite``."""
+    return SUITE_KEY_SALT_LENGTHS[suite.value]
 
 
 def suite_from_name(name: str) -> SrtpSuite:
@@ -87,18 +76,14 @@ def suite_from_name(name: str) -> SrtpSuite:
 
 
 def _require_supported(suite: SrtpSuite) -> int:
-    profile = SUITES[suite].profile
+    profile = PYLIBSRTP_PROFILES.get(suite)
     if profile is None:
-        supported = ", ".join(s.value for s, p in SUITES.items() if p.profile is not None)
+        supported = ", ".join(s.value for s in PYLIBSRTP_PROFILES)
         raise SrtpError(
             f"SRTP suite {suite.value} is not offered by pylibsrtp 1.0 (libsrtp as it is built "
             f"there); supported: {supported}"
         )
     return profile
-
-
-_LIFETIME = re.compile(r"^(?:2\^(\d+)|(\d+))$")
-_MKI = re.compile(r"^(\d+):(\d+)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +106,7 @@ class SrtpKey:
 
     @property
     def supported(self) -> bool:
-        return SUITES[self.suite].profile is not None
+        return self.suite in PYLIBSRTP_PROFILES
 
     @classmethod
     def from_base64(
@@ -134,68 +119,40 @@ class SrtpKey:
     ) -> SrtpKey:
         """A key from base64 of master key || master salt (``--srtp-key``)."""
         suite = suite if isinstance(suite, SrtpSuite) else suite_from_name(suite)
-        params = SUITES[suite]
+        key_len, salt_len = key_salt_lengths(suite)
         try:
             raw = base64.b64decode(key_and_salt_b64.strip(), validate=True)
         except (binascii.Error, ValueError):
             raise SrtpError(f"SRTP key {key_and_salt_b64!r} is not valid base64") from None
-        want = params.key_len + params.salt_len
-        if len(raw) != want:
+        if len(raw) != key_len + salt_len:
             raise SrtpError(
-                f"SRTP key for {suite.value} must be {want} bytes of key and salt "
-                f"({params.key_len} + {params.salt_len}) in base64; got {len(raw)} bytes"
+                f"SRTP key for {suite.value} must be {key_len + salt_len} bytes of key and "
+                f"salt ({key_len} + {salt_len}) in base64; got {len(raw)} bytes"
             )
-        return cls(suite, raw[: params.key_len], raw[params.key_len :], tag=tag, origin=origin)
+        return cls(suite, raw[:key_len], raw[key_len:], tag=tag, origin=origin)
 
     @classmethod
-    def from_key_params(
-        cls,
-        suite: SrtpSuite | str,
-        key_params: str,
-        *,
-        tag: int | None = None,
-        origin: str = "SDP",
-    ) -> SrtpKey:
-        """A key from SDES key-params (RFC 4568 6.1): ``inline:KEYSALT[|LIFETIME][|MKI:LEN]``.
+    def from_crypto(cls, crypto: Crypto, *, origin: str = "SDP") -> SrtpKey:
+        """The key of an ``a=crypto`` line as :mod:`rtcscope.sip.sdp` parsed it.
 
-        Only the first key of a ``;``-separated list is taken: several keys in one line are
-        for successive lifetimes, which no capture tool can order without the MKI.
+        Only the first key of the line is taken: several keys in one line are for successive
+        lifetimes (RFC 4568 6.1), which cannot be ordered without the MKI.
         """
-        first = key_params.split(";")[0].strip()
-        method, sep, info = first.partition(":")
-        if not sep or method.lower() != "inline":
-            raise SrtpError(f"SDES key-params {key_params!r}: only the inline method exists")
-        parts = info.split("|")
-        key = cls.from_base64(parts[0], suite, tag=tag, origin=origin)
-        lifetime: int | None = None
-        mki: int | None = None
-        mki_length = 0
-        for extra in parts[1:]:
-            extra = extra.strip()
-            if m := _MKI.match(extra):
-                mki, mki_length = int(m.group(1)), int(m.group(2))
-            elif m := _LIFETIME.match(extra):
-                lifetime = 2 ** int(m.group(1)) if m.group(1) else int(m.group(2))
-            else:
-                raise SrtpError(f"SDES key-params {key_params!r}: cannot read {extra!r}")
+        suite = suite_from_name(crypto.suite)
+        first = crypto.key
+        if first is None or first.method.lower() != "inline" or first.key_salt_bytes is None:
+            raise SrtpError(f"a=crypto:{crypto.raw} ({origin}) has no inline base64 key")
+        key = cls.from_base64(first.key_salt, suite, tag=crypto.tag, origin=origin)
         return cls(
             key.suite,
             key.master_key,
             key.master_salt,
-            lifetime=lifetime,
-            mki=mki,
-            mki_length=mki_length,
-            tag=tag,
+            lifetime=first.lifetime,
+            mki=first.mki_value,
+            mki_length=first.mki_length or 0,
+            tag=crypto.tag,
             origin=origin,
         )
-
-    @classmethod
-    def from_crypto_attribute(cls, value: str, *, origin: str = "SDP") -> SrtpKey:
-        """A key from an ``a=crypto`` value: ``TAG SUITE KEY-PARAMS [SESSION-PARAMS]``."""
-        fields = value.split()
-        if len(fields) < 3 or not fields[0].isdigit():
-            raise SrtpError(f"a=crypto:{value} is not 'tag suite key-params'")
-        return cls.from_key_params(fields[1], fields[2], tag=int(fields[0]), origin=origin)
 
 
 def _policy(key: SrtpKey, outbound: bool) -> pylibsrtp.Policy:
@@ -379,3 +336,118 @@ def keys_for_stream(
             if other.call_id == dest.call_id and other is not dest and other not in by_source:
                 keys.extend(k for k in other.keys if k not in keys)
     return keys
+
+
+class Keying(StrEnum):
+    """How a stream's SRTP keys can be had."""
+
+    USER = "user"  # --srtp-key
+    SDES = "sdes"  # a=crypto in the capture's SDP (RFC 4568)
+    DTLS = "dtls"  # a=fingerprint: keyed by a DTLS handshake (RFC 5764), not in the capture
+    NONE = "none"  # no key anywhere
+
+
+class StreamAddress(Protocol):
+    """What names a stream: :class:`rtcscope.rtp.streams.StreamKey` is one."""
+
+    @property
+    def src(self) -> str: ...
+    @property
+    def src_port(self) -> int: ...
+    @property
+    def dst(self) -> str: ...
+    @property
+    def dst_port(self) -> int: ...
+    @property
+    def ssrc(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class UserKey:
+    """A key given on the command line, for every stream or for one SSRC."""
+
+    key: SrtpKey
+    ssrc: int | None = None
+
+
+@dataclass(slots=True)
+class SrtpKeyring:
+    """Every key a capture and the user offer, and which stream each one may decrypt.
+
+    ``announcements`` are :class:`rtcscope.sip.capture.MediaAnnouncement`-like objects
+    (``address``, ``port``, ``call_id``, ``crypto``, ``fingerprints``, ``frame``, ``side``).
+    User keys come first; then the SDP keys of the stream's sender (:func:`keys_for_stream`).
+    A line whose key cannot be used is kept in ``problems``, not fatal.
+    """
+
+    announcements: Sequence[object] = ()
+    user_keys: Sequence[UserKey] = ()
+    endpoints: list[KeyedEndpoint] = field(default_factory=list)
+    dtls_endpoints: set[tuple[str, int]] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for ann in self.announcements:
+            address = getattr(ann, "address", None)
+            port = int(getattr(ann, "port", 0))
+            if address is None:
+                continue
+            origin = f"SDP {getattr(ann, 'side', '')}, frame {getattr(ann, 'frame', '?')}"
+            keys: list[SrtpKey] = []
+            for crypto in getattr(ann, "crypto", ()):
+                try:
+                    keys.append(SrtpKey.from_crypto(crypto, origin=origin.replace("  ", " ")))
+                except SrtpError as exc:
+                    self.problems.append(str(exc))
+            if keys:
+                call_id = getattr(ann, "call_id", None) or ""
+                self.endpoints.append(KeyedEndpoint(address, port, tuple(keys), call_id))
+            elif getattr(ann, "fingerprints", ()):
+                self.dtls_endpoints.add((address, port))
+
+    def keys_for(self, stream: StreamAddress) -> list[SrtpKey]:
+        keys = [u.key for u in self.user_keys if u.ssrc is None or u.ssrc == stream.ssrc]
+        sdp_keys = keys_for_stream(
+            stream.src, stream.src_port, stream.dst, stream.dst_port, self.endpoints
+        )
+        for key in sdp_keys:
+            if key not in keys:
+                keys.append(key)
+        return keys
+
+    def keying(self, stream: StreamAddress) -> Keying:
+        if any(u.ssrc is None or u.ssrc == stream.ssrc for u in self.user_keys):
+            return Keying.USER
+        if keys_for_stream(
+            stream.src, stream.src_port, stream.dst, stream.dst_port, self.endpoints
+        ):
+            return Keying.SDES
+        ends = {(stream.src, stream.src_port), (stream.dst, stream.dst_port)}
+        if ends & self.dtls_endpoints:
+            return Keying.DTLS
+        return Keying.NONE
+
+    def decryptor(self, stream: StreamAddress, *, dtls_flow: bool = False) -> SrtpStreamDecryptor:
+        """A decryptor for ``stream``, or SrtpError saying plainly why there is none."""
+        keys = self.keys_for(stream)
+        if keys:
+            return SrtpStreamDecryptor(keys)
+        ssrc = stream.ssrc
+        if dtls_flow or self.keying(stream) is Keying.DTLS:
+            raise SrtpError(
+                f"stream 0x{ssrc:08X} is SRTP keyed by DTLS (a=fingerprint, RFC 5764): its keys "
+                "never cross the network, so it cannot be decrypted from the capture; give "
+                "--srtp-key if the endpoint logged them"
+            )
+        raise SrtpError(
+            f"stream 0x{ssrc:08X} looks like SRTP: give --srtp-key or capture the SDP with a=crypto"
+        )
+
+
+def require_authenticated(ssrc: int, stats: DecryptStats) -> None:
+    """SrtpError (exit 3) when not one packet of a stream authenticated: a wrong key."""
+    if stats.authenticated == 0:
+        raise SrtpError(
+            f"stream 0x{ssrc:08X}: no packet authenticated with the key(s) given "
+            f"({stats.auth_failures} authentication failures): wrong key or wrong suite"
+        )
