@@ -242,6 +242,9 @@ class SipCaptureFramer:
 
     def _identify(self, direction: _Direction, chunk: TcpData) -> None:
         data = chunk.data
+        if not data.strip(b"\r\n"):
+            self.report.keepalives += 1  # a CRLF keep-alive before any SIP (RFC 5626 4.4.1)
+            return
         direction.chunks_seen += 1
         src, sport, dst, dport = chunk.flow
         if _is_tls_record(data):
