@@ -34,11 +34,12 @@ from rtcscope.hep.codec import HepPacket
 from tests.esl.fake_freeswitch import FakeFreeSwitch, dump_body
 from tests.esl.test_protocol import ESL_DIR
 from tests.hepipe.test_mapping import A_CALL_ID, A_LEG, FIXTURES, fixture_value
-from tests.peers import background, program, rtcscope_background
+from tests.peers import background, program, rtcscope_background, rtcscope_cli
 
 ESL_HOST = "127.0.30.1"
 KAMAILIO_HOST = "127.0.30.2"
 TEE_HOST = "127.0.30.3"
+COLLECTOR_HOST = "127.0.30.6"
 B_LEG = "9a1e0f7c-a727-11e4-9729-6f83a2e5e50a"
 B_CALL_ID = "4f1d7e2a-b-leg@172.16.7.69"
 
@@ -86,16 +87,18 @@ def kamailio_module_dir() -> str:
 
 
 class Tee(asyncio.DatagramProtocol):
-    """Receives hepipe's datagrams, decodes each, forwards the same bytes to Kamailio."""
+    """Receives hepipe's datagrams, decodes each, forwards the same bytes to Kamailio and to
+    rtcscope's collector."""
 
-    def __init__(self, forward_to: tuple[str, int]) -> None:
+    def __init__(self, *forward_to: tuple[str, int]) -> None:
         self.forward_to = forward_to
         self.decoded: list[HepPacket] = []
         self.out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.decoded.append(HepPacket.parse(data))
-        self.out.sendto(data, self.forward_to)
+        for destination in self.forward_to:
+            self.out.sendto(data, destination)
 
 
 async def wait_for(predicate, what: str, timeout_s: float = 15.0) -> None:  # type: ignore[no-untyped-def]
@@ -153,7 +156,7 @@ def test_hepipe_to_kamailio_sipcapture_with_an_esl_restart(tmp_path: Path) -> No
 
     async def scenario() -> tuple[list[HepPacket], list[str]]:
         loop = asyncio.get_running_loop()
-        tee = Tee((KAMAILIO_HOST, kam_port))
+        tee = Tee((KAMAILIO_HOST, kam_port), (COLLECTOR_HOST, collector_port))
         transport, _ = await loop.create_datagram_endpoint(lambda: tee, local_addr=(TEE_HOST, 0))
         tee_port = transport.get_extra_info("sockname")[1]
         fs = FakeFreeSwitch(ESL_HOST)
@@ -217,7 +220,26 @@ def test_hepipe_to_kamailio_sipcapture_with_an_esl_restart(tmp_path: Path) -> No
             await fs.stop()
             transport.close()
 
-    with background("kamailio", kam_args, kam_log, max_seconds=90):
+    collector_port = free_udp_port(COLLECTOR_HOST)
+    store = tmp_path / "store"
+    collector_args = [
+        "hep",
+        "listen",
+        "--store",
+        store,
+        "--bind",
+        f"{COLLECTOR_HOST}:{collector_port}",
+        "--password",
+        "multipass",
+        "--no-pcap",
+        "--format",
+        "json",
+    ]
+    collector_log = tmp_path / "collector.log"
+    with (
+        background("kamailio", kam_args, kam_log, max_seconds=90),
+        rtcscope_background(collector_args, collector_log),
+    ):
         deadline = time.monotonic() + 10
         while "Listening on" not in kam_log.read_text(errors="replace"):
             assert time.monotonic() < deadline, kam_log.read_text()
@@ -226,6 +248,13 @@ def test_hepipe_to_kamailio_sipcapture_with_an_esl_restart(tmp_path: Path) -> No
         decoded, commands = asyncio.run(asyncio.wait_for(scenario(), 80))
         time.sleep(0.3)
         kam = kamailio_lines(kam_log)
+    # The collector (issue 10), stopped by PID above, stored what it received.
+    collector_stats = json.loads(collector_log.read_text().split("\n", 1)[1])
+    assert collector_stats["received"] == collector_stats["stored"] == 9
+    assert collector_stats["rejected_password"] == 0  # hepipe's HEP_PASS was accepted
+    stored = json.loads(
+        rtcscope_cli(["hep", "search", store, "--format", "json"], check=True).stdout
+    )
 
     # Subscribed to what it maps, never "all"; the unseen leg was looked up.
     assert commands[0] == (
@@ -236,7 +265,17 @@ def test_hepipe_to_kamailio_sipcapture_with_an_esl_restart(tmp_path: Path) -> No
     assert f"uuid_getvar {B_LEG} sip_call_id" in commands[1:]
 
     assert len(decoded) == len(kam) == 9
-    # Kamailio and our decoder see the same values, message by message.
+    # Kamailio, our decoder and our collector see the same values, message by message.
+    assert len(stored) == 9
+    by_time = sorted(
+        zip(kam, decoded, strict=True), key=lambda pair: int(pair[0][2]) * 10**6 + int(pair[0][3])
+    )
+    for (row, _), message in zip(by_time, stored, strict=True):
+        assert message["proto_type"] == int(row[0])
+        assert message["correlation_id"] == row[1]
+        assert message["time_ns"] == (int(row[2]) * 1_000_000 + int(row[3])) * 1000
+        assert message["capture_id"] == int(row[4])
+        assert json.loads(message["payload"]) == json.loads(row[5])
     for packet, row in zip(decoded, kam, strict=True):
         proto, correlation, sec, usec, capture, payload = row
         assert int(proto) == packet.proto_type
