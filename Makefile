@@ -54,3 +54,10 @@ bench: install
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) build *.egg-info src/*.egg-info
+
+# make testbed SCENARIO=good: run one SIP test-bed scenario (sipp + kamailio on 127.0.10.0/24,
+# captured with tcpdump) and keep testbed-SCENARIO.pcap; `python -m rtcscope.testbed -h` lists them.
+SCENARIO ?= good
+.PHONY: testbed
+testbed: install
+	$(BIN)/python -m rtcscope.testbed $(SCENARIO) -o testbed-$(SCENARIO).pcap

@@ -18,6 +18,7 @@ ANALYSIS_MODULES: tuple[str, ...] = (
     "rtcscope.capture.info",
     "rtcscope.media.analysis",
     "rtcscope.rtp.analysis",
+    "rtcscope.sip.diagnosis",
 )
 
 

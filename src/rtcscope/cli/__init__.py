@@ -21,6 +21,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "rtcscope.cli.info",
     "rtcscope.cli.extract",
     "rtcscope.cli.streams",
+    "rtcscope.cli.diagnose",
+    "rtcscope.cli.route",
 )
 
 

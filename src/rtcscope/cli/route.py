@@ -1,0 +1,124 @@
+"""``rtcscope route``: the path an ACK (or other in-dialog request) must take, hop by hop.
+
+Give the 2xx as ``--frame N`` of a capture, or as a text file holding the message; name the
+proxies with ``--proxy NAME=ADDR[,ADDR]`` (a proxy with two interfaces lists both). Without
+``--proxy``, each Route address is its own proxy, except consecutive ``r2=on`` values.
+JSON keys: ``route_set``, ``remote_target``, ``hops`` (index, sender, to, to_element,
+request_uri, routes, max_forwards, sends_from, actions), ``problems``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from rtcscope.cli.app import app
+from rtcscope.cli.output import OutputFormat, print_rows, stdout_console
+from rtcscope.errors import InputError, UsageError
+from rtcscope.sip.message import SipMessage
+from rtcscope.sip.routing import Proxy, RoutePlan, plan_route
+
+COLUMNS = ("hop", "sender", "to", "element", "request_uri", "route", "max_forwards", "sends_from")
+
+
+def _load_answer(file: Path, frame: int | None) -> SipMessage:
+    if frame is not None:
+        from rtcscope.sip.capture import sip_messages
+
+        for captured in sip_messages(file):
+            if captured.frame == frame:
+                return captured.message
+        raise InputError(f"{file}: no SIP message ends in frame {frame}")
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{file}: {exc.strerror}") from exc
+    # A message pasted into a text file usually has bare LF line ends.
+    if b"\r\n" not in data:
+        data = data.replace(b"\n", b"\r\n")
+    return SipMessage.parse(data)
+
+
+def plan_as_dict(plan: RoutePlan) -> dict[str, Any]:
+    return {
+        "route_set": [str(u) for u in plan.route_set],
+        "remote_target": str(plan.remote_target),
+        "hops": [
+            {
+                "index": h.index,
+                "sender": h.sender,
+                "to": h.to,
+                "to_element": h.to_element,
+                "request_uri": str(h.request_uri),
+                "routes": [str(u) for u in h.routes],
+                "max_forwards": h.max_forwards,
+                "sends_from": h.sends_from,
+                "actions": list(h.actions),
+            }
+            for h in plan.hops
+        ],
+        "problems": list(plan.problems),
+    }
+
+
+def format_plan(plan: RoutePlan, method: str) -> str:
+    lines = [
+        "route set (Record-Route reversed): "
+        + (", ".join(f"<{u}>" for u in plan.route_set) or "(empty)"),
+        f"remote target (Contact): <{plan.remote_target}>",
+    ]
+    for hop in plan.hops:
+        leaves = f" from {hop.sends_from}" if hop.sends_from else ""
+        lines.append(f"hop {hop.index}: {hop.sender}{leaves} -> {hop.to} ({hop.to_element})")
+        lines.append(f"    {method} <{hop.request_uri}> SIP/2.0")
+        lines.append(
+            "    Route: " + (", ".join(f"<{u}>" for u in hop.routes) if hop.routes else "(none)")
+        )
+        lines.append(f"    Max-Forwards: {hop.max_forwards}")
+        for action in hop.actions:
+            lines.append(f"    - {hop.sender}: {action}")
+    for problem in plan.problems:
+        lines.append(f"problem: {problem}")
+    return "\n".join(lines)
+
+
+@app.command()
+def route(
+    file: Annotated[Path, typer.Argument(help="a capture (with --frame) or a text file")],
+    frame: Annotated[
+        int | None, typer.Option("--frame", help="frame number of the 2xx in the capture")
+    ] = None,
+    proxy: Annotated[
+        list[str] | None,
+        typer.Option("--proxy", help="NAME=ADDR[,ADDR...] (repeatable, in any order)"),
+    ] = None,
+    method: Annotated[str, typer.Option("--method", help="in-dialog request")] = "ACK",
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv")] = (
+        OutputFormat.table
+    ),
+) -> None:
+    """The path of the ACK for a 2xx, hop by hop, with what each proxy must do (RFC 3261 16)."""
+    answer = _load_answer(file, frame)
+    if not answer.is_response or not (200 <= (answer.status_code or 0) < 300):
+        raise UsageError(f"{answer.summary!r} is not a 2xx response: give the 2xx to INVITE")
+    proxies = [Proxy.parse(p) for p in proxy or []]
+    plan = plan_route(answer, proxies, method=method.upper())
+    if fmt is OutputFormat.table:
+        stdout_console().print(format_plan(plan, method.upper()), markup=False, highlight=False)
+        return
+    rows = [
+        {
+            "hop": h.index,
+            "sender": h.sender,
+            "to": h.to,
+            "element": h.to_element,
+            "request_uri": str(h.request_uri),
+            "route": [str(u) for u in h.routes],
+            "max_forwards": h.max_forwards,
+            "sends_from": h.sends_from,
+        }
+        for h in plan.hops
+    ]
+    print_rows(rows, fmt, COLUMNS, json_data=plan_as_dict(plan))

@@ -1,0 +1,189 @@
+"""Calls and dialogs as a capture shows them (RFC 3261 12).
+
+A *call* is everything with one Call-ID. A *dialog* is identified by Call-ID, the caller's
+From tag and the callee's To tag (12): a 1xx with a To tag creates an early dialog, a 2xx
+confirms it (12.1); a forked INVITE can create several early dialogs and even several
+confirmed ones (one per To tag, 13.2.2.4). In-dialog requests (ACK to 2xx, BYE, re-INVITE,
+UPDATE, INFO, ...) carry both tags and are filed under their dialog (12.2). BYE ends the
+dialog once answered with 2xx (15.1.2); a non-2xx final answer to the initial INVITE ends the
+early dialogs (12.3).
+
+A *leg* is one hop the initial INVITE took (client address -> server address), in the order
+the capture saw them: A -> B, B -> C, ... Calls, legs and dialogs are the pieces the call
+list and ladder build on.
+
+Pure: works on captured messages, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from rtcscope.sip.transactions import CapturedMessage, Transaction, group_transactions
+
+
+class DialogState(StrEnum):
+    EARLY = "early"
+    CONFIRMED = "confirmed"
+    TERMINATED = "terminated"
+
+
+@dataclass(frozen=True, slots=True)
+class DialogId:
+    """Call-ID + the caller's tag (From of the INVITE) + the callee's tag (To of the answer)."""
+
+    call_id: str
+    caller_tag: str
+    callee_tag: str
+
+
+@dataclass(slots=True)
+class Dialog:
+    """One dialog: how it was created and the in-dialog transactions, in order."""
+
+    id: DialogId
+    state: DialogState
+    created_by: CapturedMessage  # the first response that carried the callee's tag
+    answers: list[CapturedMessage] = field(default_factory=list)  # 2xx copies to the INVITE
+    transactions: list[Transaction] = field(default_factory=list)
+
+    @property
+    def confirmed_at_ns(self) -> int | None:
+        return self.answers[0].ts_ns if self.answers else None
+
+    def transactions_of(self, method: str) -> list[Transaction]:
+        return [t for t in self.transactions if t.method == method]
+
+
+@dataclass(slots=True)
+class Leg:
+    """One hop of the initial INVITE: who sent it to whom, and that hop's transaction."""
+
+    client: str
+    server: str
+    transport: str
+    transaction: Transaction
+
+    @property
+    def final_status(self) -> int | None:
+        return self.transaction.final_status
+
+
+@dataclass(slots=True)
+class Call:
+    """Everything captured with one Call-ID."""
+
+    call_id: str
+    messages: list[CapturedMessage] = field(default_factory=list)
+    transactions: list[Transaction] = field(default_factory=list)
+    dialogs: list[Dialog] = field(default_factory=list)
+
+    @property
+    def initial_invites(self) -> list[Transaction]:
+        """INVITE transactions outside a dialog (no To tag), one per hop, in capture order."""
+        out = []
+        for txn in self.transactions:
+            req = txn.request
+            if txn.is_invite and req is not None and not req.message.to_tag:
+                out.append(txn)
+        return out
+
+    @property
+    def legs(self) -> list[Leg]:
+        return [
+            Leg(t.client, t.server, t.requests[0].transport, t)
+            for t in self.initial_invites
+            if t.requests
+        ]
+
+    @property
+    def is_invite_call(self) -> bool:
+        return any(t.is_invite for t in self.transactions)
+
+    @property
+    def first_ts_ns(self) -> int:
+        return self.messages[0].ts_ns if self.messages else 0
+
+    @property
+    def caller_tag(self) -> str | None:
+        for txn in self.initial_invites:
+            if txn.request is not None:
+                return txn.request.message.from_tag
+        return None
+
+    def dialog(self, callee_tag: str) -> Dialog | None:
+        for dialog in self.dialogs:
+            if dialog.id.callee_tag == callee_tag:
+                return dialog
+        return None
+
+
+def _dialog_tags(txn: Transaction, caller_tag: str | None) -> tuple[str, str] | None:
+    """(caller tag, callee tag) of an in-dialog transaction, whichever side sent it."""
+    req = txn.request
+    if req is None:
+        return None
+    from_tag = req.message.from_tag or ""
+    to_tag = req.message.to_tag or ""
+    if not to_tag:
+        return None
+    if caller_tag is not None and to_tag == caller_tag:
+        return (to_tag, from_tag)  # sent by the callee
+    return (from_tag, to_tag)
+
+
+def find_calls(messages: Iterable[CapturedMessage]) -> list[Call]:
+    """Group messages into calls by Call-ID, with transactions and dialogs, in capture order."""
+    calls: dict[str, Call] = {}
+    for captured in messages:
+        call_id = captured.message.call_id
+        if call_id is None:
+            continue
+        call = calls.get(call_id)
+        if call is None:
+            call = calls[call_id] = Call(call_id)
+        call.messages.append(captured)
+    for call in calls.values():
+        call.transactions = group_transactions(call.messages)
+        _build_dialogs(call)
+    return list(calls.values())
+
+
+def _build_dialogs(call: Call) -> None:
+    caller_tag = call.caller_tag
+    for txn in call.initial_invites:
+        for response in txn.responses:
+            msg = response.message
+            code = msg.status_code or 0
+            tag = msg.to_tag
+            if not tag or code < 101:
+                continue
+            dialog = call.dialog(tag)
+            if code >= 300:
+                if dialog is not None:
+                    dialog.state = DialogState.TERMINATED
+                continue
+            if dialog is None:
+                dialog = Dialog(
+                    id=DialogId(call.call_id, msg.from_tag or caller_tag or "", tag),
+                    state=DialogState.EARLY,
+                    created_by=response,
+                )
+                call.dialogs.append(dialog)
+            if 200 <= code < 300:
+                dialog.answers.append(response)
+                if dialog.state is DialogState.EARLY:
+                    dialog.state = DialogState.CONFIRMED
+    for txn in call.transactions:
+        tags = _dialog_tags(txn, caller_tag)
+        if tags is None:
+            continue
+        dialog = call.dialog(tags[1])
+        if dialog is None:
+            continue
+        dialog.transactions.append(txn)
+        status = txn.final_status
+        if txn.method == "BYE" and status is not None and 200 <= status < 300:
+            dialog.state = DialogState.TERMINATED

@@ -1,0 +1,192 @@
+"""SIP transactions as a capture shows them (RFC 3261 section 17).
+
+A capture taken at proxies sees one request many times: once per hop, each copy with one more
+Via. Every hop is its own transaction pair (the proxy's server transaction upstream, its
+client transaction downstream), told apart by the top Via branch. This module groups captured
+messages the way the transaction layer would:
+
+- a request belongs to the transaction named by its top Via branch and its CSeq method
+  (17.2.3); an ACK with the branch of an INVITE is the ACK to a non-2xx final response and
+  belongs to that INVITE transaction (17.1.1.3); an ACK with a branch of its own is the ACK to
+  a 2xx, a transaction of its own (13.2.2.4, 17.1.1.3);
+- a CANCEL shares its INVITE's branch but is a transaction of its own (9.1);
+- a response belongs to the transaction of its top Via branch and CSeq method (17.1.3);
+- the same request seen again in the same direction is a retransmission; so is a final
+  response seen again.
+
+A request without an RFC 3261 branch (``z9hG4bK``, RFC 2543 peers) is matched on Call-ID,
+CSeq, From tag and top Via sent-by instead (17.2.3's fallback).
+
+Pure: works on :class:`CapturedMessage` values (what ``rtcscope.sip.capture`` yields), no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from rtcscope.sip.message import SipMessage
+
+
+class CapturedMessage(Protocol):
+    """A SIP message with where and when it was captured (``rtcscope.sip.capture``)."""
+
+    @property
+    def frame(self) -> int: ...
+    @property
+    def ts_ns(self) -> int: ...
+    @property
+    def src(self) -> str: ...
+    @property
+    def sport(self) -> int: ...
+    @property
+    def dst(self) -> str: ...
+    @property
+    def dport(self) -> int: ...
+    @property
+    def transport(self) -> str: ...
+    @property
+    def message(self) -> SipMessage: ...
+
+
+def endpoint(address: str, port: int) -> str:
+    """``addr:port`` (IPv6 in brackets), the way findings name an element."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+def source(captured: CapturedMessage) -> str:
+    return endpoint(captured.src, captured.sport)
+
+
+def destination(captured: CapturedMessage) -> str:
+    return endpoint(captured.dst, captured.dport)
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionKey:
+    """What names a transaction: the top Via branch (or the RFC 2543 fallback) and method."""
+
+    call_id: str
+    branch: str
+    method: str  # the CSeq method of the request; ACK to a non-2xx is filed under INVITE
+
+
+def via_branches(message: SipMessage) -> tuple[str, ...]:
+    """The branch of every Via, top first ("" where a Via has none)."""
+    return tuple(via.branch or "" for via in message.vias)
+
+
+def _branch_key(message: SipMessage) -> str:
+    via = message.top_via
+    if via is not None and via.is_rfc3261_branch and via.branch:
+        return f"{via.branch}|{via.sent_by.lower()}"
+    # RFC 2543 fallback (17.2.3): request identity instead of a branch.
+    cseq = message.cseq.number if message.cseq is not None else -1
+    sent_by = via.sent_by.lower() if via is not None else ""
+    return f"2543|{cseq}|{message.from_tag or ''}|{sent_by}|{via.branch if via else ''}"
+
+
+@dataclass(slots=True)
+class Transaction:
+    """One hop's transaction: its request (with retransmissions) and the responses."""
+
+    key: TransactionKey
+    method: str
+    cseq: int
+    requests: list[CapturedMessage] = field(default_factory=list)
+    responses: list[CapturedMessage] = field(default_factory=list)
+    acks: list[CapturedMessage] = field(default_factory=list)  # ACK to a non-2xx (17.1.1.3)
+
+    @property
+    def request(self) -> CapturedMessage | None:
+        return self.requests[0] if self.requests else None
+
+    @property
+    def client(self) -> str:
+        """The side that sent the request (``addr:port``), or that the responses went to."""
+        if self.requests:
+            return source(self.requests[0])
+        return destination(self.responses[0]) if self.responses else ""
+
+    @property
+    def server(self) -> str:
+        if self.requests:
+            return destination(self.requests[0])
+        return source(self.responses[0]) if self.responses else ""
+
+    @property
+    def request_retransmissions(self) -> int:
+        """Copies of the request sent again in the same direction."""
+        if not self.requests:
+            return 0
+        first = self.requests[0]
+        return sum(
+            1
+            for r in self.requests[1:]
+            if (r.src, r.sport, r.dst, r.dport) == (first.src, first.sport, first.dst, first.dport)
+        )
+
+    @property
+    def finals(self) -> list[CapturedMessage]:
+        """Every final response copy (>= 200), retransmissions included, in capture order."""
+        return [r for r in self.responses if (r.message.status_code or 0) >= 200]
+
+    @property
+    def final(self) -> CapturedMessage | None:
+        finals = self.finals
+        return finals[0] if finals else None
+
+    @property
+    def final_status(self) -> int | None:
+        final = self.final
+        return final.message.status_code if final is not None else None
+
+    @property
+    def provisionals(self) -> list[CapturedMessage]:
+        return [r for r in self.responses if 100 <= (r.message.status_code or 0) < 200]
+
+    @property
+    def is_invite(self) -> bool:
+        return self.method == "INVITE"
+
+    @property
+    def first_ts_ns(self) -> int:
+        stamps = [m.ts_ns for m in (*self.requests, *self.responses)]
+        return min(stamps) if stamps else 0
+
+
+def group_transactions(messages: Iterable[CapturedMessage]) -> list[Transaction]:
+    """Group messages into transactions, in order of first appearance."""
+    by_key: dict[TransactionKey, Transaction] = {}
+    order: list[Transaction] = []
+    for captured in messages:
+        msg = captured.message
+        if msg.cseq is None or msg.call_id is None:
+            continue
+        branch = _branch_key(msg)
+        method = msg.cseq.method.upper()
+        if msg.is_request:
+            if method == "ACK":
+                invite_key = TransactionKey(msg.call_id, branch, "INVITE")
+                invite = by_key.get(invite_key)
+                if invite is not None:
+                    invite.acks.append(captured)
+                    continue
+            key = TransactionKey(msg.call_id, branch, method)
+            txn = by_key.get(key)
+            if txn is None:
+                txn = Transaction(key=key, method=method, cseq=msg.cseq.number)
+                by_key[key] = txn
+                order.append(txn)
+            txn.requests.append(captured)
+        elif msg.is_response:
+            key = TransactionKey(msg.call_id, branch, method)
+            txn = by_key.get(key)
+            if txn is None:
+                # A response whose request was not captured still names a transaction.
+                txn = Transaction(key=key, method=method, cseq=msg.cseq.number)
+                by_key[key] = txn
+                order.append(txn)
+            txn.responses.append(captured)
+    return order

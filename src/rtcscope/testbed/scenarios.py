@@ -1,0 +1,310 @@
+"""The test bed's scenarios: one good call through three kamailio proxies and its broken kin.
+
+Topology (loopback, 127.0.10.0/24 only; every element on port 5060)::
+
+    A (sipp caller) 127.0.10.1
+      -> B (kamailio) listens on 127.0.10.2 (A side) and 127.0.10.12 (C side): double Record-Route
+      -> C (kamailio) 127.0.10.3
+      -> D (kamailio) 127.0.10.4, responsible for the callee's domain: rewrites the initial
+         Request-URI to the callee's address (allowed by RFC 3261 16.5, it owns the domain)
+      -> E (sipp callee) 127.0.10.5
+
+Each scenario differs from the good call in one rule; the others keep the good call's parts.
+The files are templates (``data/proxy.cfg``, ``data/caller.xml``, ``data/callee.xml``) whose
+``@NAME@`` fields are filled here, so what every scenario changes is visible in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+
+NETWORK = "127.0.10.0/24"
+PORT = 5060
+ADDRESSES: dict[str, str] = {
+    "A": "127.0.10.1",
+    "B": "127.0.10.2",
+    "B2": "127.0.10.12",
+    "C": "127.0.10.3",
+    "D": "127.0.10.4",
+    "E": "127.0.10.5",
+}
+DOMAIN = "rtcscope.test"
+# RFC 3261 13.3.1.4: the callee (sipp) retransmits its 2xx at 0.5, 1.5, 3.5, 7.5, 11.5 ... 27.5 s
+# (T1 = 500 ms doubling to T2 = 4 s) and gives up at 31.5 s, within 64*T1 = 32 s.
+GIVE_UP_MS = 31_500
+# Port the "unreachable Contact" callee advertises while listening on PORT.
+UNREACHABLE_CONTACT_PORT = 5090
+# Where the "R-URI rewrite" proxy sends in-dialog requests (nothing listens there).
+REWRITTEN_TARGET = f"sip:service@{ADDRESSES['E']}:5070"
+
+_LOOSE_ROUTE = """\
+	# RFC 3261 16.4 / 16.12: loose_route() removes this proxy's own Route value(s) and sends the
+	# request to the next Route value, or on the Request-URI when none is left.
+	if (loose_route()) {
+		t_relay();
+		exit;
+	}
+	if (is_method("ACK")) {
+		if (t_check_trans()) {
+			t_relay();
+		}
+		exit;
+	}
+	sl_send_reply("404", "Not here");"""
+
+_SKIP_LOOSE_ROUTE = """\
+	# BROKEN ON PURPOSE: in-dialog requests are forwarded like initial ones, to the static next
+	# hop, without loose_route(): this proxy's Route value is never removed (RFC 3261 16.4).
+	$du = "@NEXT_HOP@";
+	t_relay();"""
+
+_REWRITE_RURI = """\
+	# BROKEN ON PURPOSE: the initial-request Request-URI rewrite is applied to in-dialog
+	# requests too; the Request-URI is the remote target, not this proxy's (RFC 3261 16.5).
+	if (loose_route()) {
+		$ru = "@REWRITTEN_TARGET@";
+		t_relay();
+		exit;
+	}
+	sl_send_reply("404", "Not here");"""
+
+# A strict router (RFC 2543): it expects its own URI as Request-URI, replaces the Request-URI by
+# the first Route value and removes that value (RFC 3261 16.4 and 16.6 step 6 are the loose
+# routers' side of it, handled by kamailio's loose_route() in B and D).
+_STRICT_ROUTER = """\
+	if (uri == myself && is_present_hf("Route")) {
+		$var(routes) = $(hdr(Route)[*]);
+		$var(next) = $(var(routes){s.select,0,,});
+		$var(skip) = $(var(next){s.len}) + 1;
+		$var(rest) = $(var(routes){s.substr,$var(skip),0});
+		$var(rest) = $(var(rest){s.trim});
+		remove_hf("Route");
+		if ($(var(rest){s.len}) > 0) {
+			insert_hf("Route: $var(rest)\\r\\n");
+		}
+		$ru = $(var(next){nameaddr.uri});
+		t_relay();
+		exit;
+	}
+	sl_send_reply("404", "Not here");"""
+
+_RECORD_ROUTE = "\trecord_route();"
+# kamailio's rr module always adds ";lr", so a strict router records its route by hand.
+_STRICT_RECORD_ROUTE = '\tinsert_hf("Record-Route: <sip:@ADDRESS@:@PORT@>\\r\\n", "Record-Route");'
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyRole:
+    """One kamailio instance: its name, listen sockets and how it routes."""
+
+    name: str
+    listen: tuple[str, ...]  # kamailio socket specs, e.g. "udp:127.0.10.2:5060"
+    initial: str  # kamailio statements for initial requests (after record-routing)
+    in_dialog: str = _LOOSE_ROUTE
+    record_route: str = _RECORD_ROUTE
+    next_hop: str = ""
+    double_rr: bool = False
+
+    def config(self, template: str) -> str:
+        """The kamailio configuration for this role, from the shared template."""
+        listen = "\n".join(f"listen={socket}" for socket in self.listen)
+        # Outgoing TCP connections would otherwise leave from 127.0.0.1, outside the bed's range.
+        tcp_sources = [s.split(":")[1] for s in self.listen if s.startswith("tcp:")]
+        core = f"tcp_source_ipv4={tcp_sources[-1]}" if tcp_sources else ""
+        text = (
+            template.replace("@LISTEN@", listen)
+            .replace("@CORE@", core)
+            .replace("@IN_DIALOG@", self.in_dialog)
+            .replace("@RECORD_ROUTE@", self.record_route)
+            .replace("@INITIAL@", self.initial)
+            .replace("@DOUBLE_RR@", "1" if self.double_rr else "0")
+            .replace("@NEXT_HOP@", self.next_hop)
+            .replace("@REWRITTEN_TARGET@", REWRITTEN_TARGET)
+            .replace("@NAME@", self.name)
+            .replace("@ADDRESS@", ADDRESSES[self.name])
+            .replace("@PORT@", str(PORT))
+        )
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A test-bed run: three proxies, a caller and a callee, and what should go wrong."""
+
+    name: str
+    summary: str
+    proxies: tuple[ProxyRole, ...]
+    callee_copies_record_route: bool = True
+    callee_contact: str = f"{ADDRESSES['E']}:{PORT}"
+    caller_hangs_up_after_ms: int = 1_000
+    callee_wait_s: float = GIVE_UP_MS / 1000 + 3
+    expect_ack_at_callee: bool = True
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def shortened(self, caller_hangs_up_after_ms: int) -> Scenario:
+        """A short live run: the caller hangs up early and the callee is stopped soon after,
+        before its 2xx retransmissions end (the kept captures run the whole 64*T1)."""
+        return Scenario(
+            name=self.name,
+            summary=self.summary,
+            proxies=self.proxies,
+            callee_copies_record_route=self.callee_copies_record_route,
+            callee_contact=self.callee_contact,
+            caller_hangs_up_after_ms=caller_hangs_up_after_ms,
+            callee_wait_s=1.0,
+            expect_ack_at_callee=self.expect_ack_at_callee,
+            notes=self.notes,
+        )
+
+    @property
+    def max_seconds(self) -> float:
+        """Upper bound on one run (the caller's call, its BYE, the callee's wait, margin)."""
+        return self.caller_hangs_up_after_ms / 1000 + self.callee_wait_s + 15
+
+    def caller_xml(self) -> str:
+        return (
+            _template("caller.xml")
+            .replace("@DOMAIN@", DOMAIN)
+            .replace("@CALL_MS@", str(self.caller_hangs_up_after_ms))
+            .replace("@BYE_WAIT_MS@", "4000")
+        )
+
+    def callee_xml(self) -> str:
+        record_route = "[last_Record-Route:]" if self.callee_copies_record_route else ""
+        text = (
+            _template("callee.xml")
+            .replace("@DOMAIN@", DOMAIN)
+            .replace("@CONTACT@", self.callee_contact)
+            .replace("@BYE_WAIT_MS@", "2000")
+        )
+        if record_route:
+            return text.replace("@RECORD_ROUTE@", record_route)
+        # Drop the whole line so the 200 OK has no empty header line.
+        return "\n".join(line for line in text.splitlines() if "@RECORD_ROUTE@" not in line) + "\n"
+
+    def proxy_configs(self) -> dict[str, str]:
+        template = _template("proxy.cfg")
+        return {role.name: role.config(template) for role in self.proxies}
+
+
+def _template(name: str) -> str:
+    return resources.files("rtcscope.testbed").joinpath("data", name).read_text("utf-8")
+
+
+def _sock(proto: str, name: str) -> str:
+    return f"{proto}:{ADDRESSES[name]}:{PORT}"
+
+
+def _uri(name: str, tcp: bool = False) -> str:
+    return f"sip:{ADDRESSES[name]}:{PORT}" + (";transport=tcp" if tcp else "")
+
+
+def _proxies(
+    *,
+    c_in_dialog: str = _LOOSE_ROUTE,
+    c_record_route: str = _RECORD_ROUTE,
+    tcp_between_proxies: bool = False,
+) -> tuple[ProxyRole, ...]:
+    proto = "tcp" if tcp_between_proxies else "udp"
+    b_listen = [_sock("udp", "B"), _sock("udp", "B2")]
+    c_listen = [_sock("udp", "C")]
+    d_listen = [_sock("udp", "D")]
+    if tcp_between_proxies:
+        b_listen.append(_sock("tcp", "B2"))
+        c_listen.append(_sock("tcp", "C"))
+        d_listen.append(_sock("tcp", "D"))
+    b = ProxyRole(
+        name="B",
+        listen=tuple(b_listen),
+        # B faces A on one address and C on the other: it sends on the C-facing socket, so
+        # record_route() writes two Record-Route values (one per interface).
+        initial=(
+            f'\t$du = "{_uri("C", tcp_between_proxies)}";\n'
+            f"\tforce_send_socket({proto}:{ADDRESSES['B2']}:{PORT});\n"
+            "\tt_relay();"
+        ),
+        double_rr=True,
+    )
+    c = ProxyRole(
+        name="C",
+        listen=tuple(c_listen),
+        initial=f'\t$du = "{_uri("D", tcp_between_proxies)}";\n\tt_relay();',
+        in_dialog=c_in_dialog,
+        record_route=c_record_route,
+        next_hop=_uri("D", tcp_between_proxies),
+        double_rr=tcp_between_proxies,
+    )
+    d = ProxyRole(
+        name="D",
+        listen=tuple(d_listen),
+        # D owns the callee's domain: it may rewrite the initial Request-URI (16.5).
+        initial=f'\t$ru = "sip:service@{ADDRESSES["E"]}:{PORT}";\n\tt_relay();',
+        # Over TCP D receives on TCP and sends on UDP: two Record-Route values.
+        double_rr=True,
+    )
+    return (b, c, d)
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            name="good",
+            summary="the good call: A -> B (two interfaces, double Record-Route) -> C -> D -> E; "
+            "the ACK follows the route set B, B, C, D and reaches E; A hangs up after 1 s",
+            proxies=_proxies(),
+        ),
+        Scenario(
+            name="unreachable-contact",
+            summary="E's 200 OK advertises a Contact port where nothing listens: D forwards the "
+            "ACK on the Request-URI and gets ICMP port unreachable; E retransmits its 200 OK "
+            "for 64*T1 and hangs up",
+            proxies=_proxies(),
+            callee_contact=f"{ADDRESSES['E']}:{UNREACHABLE_CONTACT_PORT}",
+            caller_hangs_up_after_ms=GIVE_UP_MS + 3_000,
+            expect_ack_at_callee=False,
+        ),
+        Scenario(
+            name="no-loose-route",
+            summary="C forwards in-dialog requests without loose_route(): its Route value stays, "
+            "D sends the ACK back to C, and the ACK loops C <-> D until Max-Forwards is 0",
+            proxies=_proxies(c_in_dialog=_SKIP_LOOSE_ROUTE),
+            caller_hangs_up_after_ms=GIVE_UP_MS + 3_000,
+            expect_ack_at_callee=False,
+        ),
+        Scenario(
+            name="rewrite-ruri",
+            summary="C rewrites the Request-URI of in-dialog requests (to "
+            f"{REWRITTEN_TARGET}); D forwards the ACK there and gets ICMP port unreachable",
+            proxies=_proxies(c_in_dialog=_REWRITE_RURI),
+            caller_hangs_up_after_ms=GIVE_UP_MS + 3_000,
+            expect_ack_at_callee=False,
+        ),
+        Scenario(
+            name="no-record-route",
+            summary="E's 200 OK does not copy Record-Route (RFC 3261 12.1.1): A has no route set "
+            "and sends the ACK to its outbound proxy B with no Route; B drops it",
+            proxies=_proxies(),
+            callee_copies_record_route=False,
+            caller_hangs_up_after_ms=GIVE_UP_MS + 3_000,
+            expect_ack_at_callee=False,
+        ),
+        Scenario(
+            name="strict-router",
+            summary="C is a strict router (Record-Route without ;lr): B rewrites the ACK for it "
+            "(16.6 step 6), C replaces the Request-URI with D, D restores the Contact (16.4); "
+            "the call works",
+            proxies=_proxies(
+                c_in_dialog=_STRICT_ROUTER,
+                c_record_route=_STRICT_RECORD_ROUTE,
+            ),
+        ),
+        Scenario(
+            name="tcp",
+            summary="the good call with SIP over TCP between the proxies (B -> C -> D), UDP at "
+            "the edges; D receives on TCP and sends on UDP, so it double-Record-Routes too",
+            proxies=_proxies(tcp_between_proxies=True),
+        ),
+    )
+}
