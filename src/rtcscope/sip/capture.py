@@ -51,6 +51,7 @@ _START_LINE_ANYWHERE = re.compile(
     rb"(?m)^(?:[A-Za-z][A-Za-z0-9.!%*_+`'~\-]*[ \t]+sips?:\S+[ \t]+SIP/2\.0|SIP/2\.0[ \t]+\d{3})"
     rb"[^\r\n]*\r?\n"
 )
+_SIP_FIRST_BYTES = frozenset(b"\r\nABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 # TCP directions still unidentified after this many chunks are not SIP (stop looking).
 _CHUNKS_TO_IDENTIFY = 8
 
@@ -193,6 +194,9 @@ class SipCaptureFramer:
         if len(payload) < 12:
             if payload and not bytes(payload).strip(b"\r\n\x00"):
                 self.report.keepalives += 1
+            return []
+        # Cheap rejection of RTP, STUN, DNS...: a SIP datagram starts with a letter or CR/LF.
+        if payload[0] not in _SIP_FIRST_BYTES:
             return []
         result = parse_datagram(payload)
         if result is None:

@@ -216,6 +216,7 @@ class SipMessage:
                 return
             self.status_code = int(parts[1])
             self.reason = parts[2] if len(parts) > 2 else ""
+            self._check_version()
             if not 100 <= self.status_code <= 699:
                 self.problems.append(f"status code {self.status_code} is outside 100-699")
             return
@@ -225,12 +226,17 @@ class SipMessage:
             self.request_method = parts[0]
             self.request_uri_text = parts[1]
             self.sip_version = parts[2]
+            self._check_version()
             try:
                 self.request_uri = parse_uri(parts[1])
             except SipError as exc:
                 self.problems.append(f"Request-URI: {exc}")
             return
         self.problems.append(f"start line {stripped[:80]!r} is neither a request nor a status")
+
+    def _check_version(self) -> None:
+        if self.sip_version.upper() != "SIP/2.0":
+            self.problems.append(f"SIP version {self.sip_version!r} is not SIP/2.0 (RFC 3261 7.1)")
 
     def _parse_header_lines(self, lines: list[tuple[int, int]]) -> None:
         raw = self.raw
