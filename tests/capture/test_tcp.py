@@ -381,3 +381,11 @@ def test_a_segment_missing_from_the_capture_is_reported_as_a_gap(tmp_path: Path)
     # are released when the client's ACK shows the 200 OK was received.
     assert gapped[0].data.startswith(b"BYE sip:") and gapped[0].frame == 80
     assert reassembler.stats.gaps == 1 and reassembler.stats.gap_bytes == int(lost_length)
+
+
+@pytest.mark.peer
+def test_sip_over_tcp_inside_ip_in_ip_comes_out_as_whole_messages() -> None:
+    capture = shared_capture("ipip.pcap")
+    ours = sip_messages_by_content_length(capture)
+    assert [m[:3] for _, m in ours] == [b"INV", b"SIP", b"SIP", b"BYE"]
+    assert ours == tshark_sip_over_tcp(capture)
