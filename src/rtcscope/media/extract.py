@@ -13,7 +13,6 @@ bitstream), ``.raw`` (payload bytes as they were) and ``.pcap`` (the stream's pa
 
 from __future__ import annotations
 
-import importlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -74,7 +73,8 @@ _EXTENSIONS = {
 
 
 def output_kind(path: Path, to: str | None = None) -> OutputKind:
-    """The kind of file to write: ``--to`` if given, else the extension."""
+    """The kind of file to write: ``--to`` if given, else the extension (WAV for a
+    directory)."""
     if to:
         name = to.lower().lstrip(".")
         aliases = {"ogg": "opus", "bit": "silk"}
@@ -83,6 +83,8 @@ def output_kind(path: Path, to: str | None = None) -> OutputKind:
         except ValueError:
             kinds = ", ".join(k.value for k in OutputKind)
             raise UsageError(f"--to {to}: expected one of {kinds}") from None
+    if path.is_dir() or not path.suffix:
+        return OutputKind.WAV  # a directory of per-stream files: WAV unless --to says
     kind = _EXTENSIONS.get(path.suffix.lower())
     if kind is None:
         raise UsageError(
@@ -173,7 +175,6 @@ class CollectedPacket:
     frame: int
     ts_ns: int
     rtp: TimelinePacket
-    datagram: bytes  # the UDP payload as captured, for .pcap output
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,7 +260,6 @@ def collect_packets(
                     rtp.payload_type,
                     rtp.payload,
                 ),
-                datagram=packet.data,
             )
         )
     return collected
@@ -452,65 +452,19 @@ def _encode_silk_with_losses(records: list[bytes], tencent: bool) -> bytes:
     return head + body
 
 
-def write_pcap(path: Path, stream: MediaStream, packets: Sequence[CollectedPacket]) -> None:
-    """The stream's packets alone, as Ethernet/IP/UDP frames, through capture.writer."""
-    writer_module = importlib.import_module("rtcscope.capture.writer")
-    key = stream.key
-    writer = writer_module.PcapWriter(path)
-    try:
-        for packet in packets:
-            frame = udp_frame(key.src, key.src_port, key.dst, key.dst_port, packet.datagram)
-            writer.write(frame, packet.ts_ns)
-    finally:
-        writer.close()
+def write_pcap(capture: Path, out: Path, stream: MediaStream) -> int:
+    """The stream's packets alone, as Ethernet, through ``rtcscope split``'s writer (plain
+    Ethernet records copied byte for byte, others rebuilt around the same UDP payload)."""
+    import tempfile
 
+    from rtcscope.rtp.split import split_streams
 
-def udp_frame(src: str, sport: int, dst: str, dport: int, payload: bytes) -> bytes:
-    """An Ethernet II frame holding one UDP datagram over IPv4 (RFC 791/768) or IPv6
-    (RFC 8200); the UDP checksum is computed, as IPv6 requires (RFC 8200 8.1)."""
-    import ipaddress
-    import struct
-
-    source = ipaddress.ip_address(src)
-    target = ipaddress.ip_address(dst)
-    length = 8 + len(payload)
-    udp = struct.pack("!HHHH", sport, dport, length, 0) + payload
-    if source.version == 4 and target.version == 4:
-        pseudo = source.packed + target.packed + struct.pack("!BBH", 0, 17, length)
-        udp = udp[:6] + struct.pack("!H", _checksum(pseudo + udp) or 0xFFFF) + udp[8:]
-        header = struct.pack(
-            "!BBHHHBBH4s4s",
-            0x45,
-            0,
-            20 + length,
-            0,
-            0x4000,
-            64,
-            17,
-            0,
-            source.packed,
-            target.packed,
-        )
-        header = header[:10] + struct.pack("!H", _checksum(header)) + header[12:]
-        return (
-            b"\x00\x00\x00\x00\x00\x02" + b"\x00\x00\x00\x00\x00\x01" + b"\x08\x00" + header + udp
-        )
-    src6 = source.packed if source.version == 6 else b"\x00" * 10 + b"\xff\xff" + source.packed
-    dst6 = target.packed if target.version == 6 else b"\x00" * 10 + b"\xff\xff" + target.packed
-    pseudo = src6 + dst6 + struct.pack("!I3xB", length, 17)
-    udp = udp[:6] + struct.pack("!H", _checksum(pseudo + udp) or 0xFFFF) + udp[8:]
-    header = struct.pack("!IHBB", 6 << 28, length, 17, 64) + src6 + dst6
-    return b"\x00\x00\x00\x00\x00\x02" + b"\x00\x00\x00\x00\x00\x01" + b"\x86\xdd" + header + udp
-
-
-def _checksum(data: bytes) -> int:
-    """RFC 1071 Internet checksum."""
-    if len(data) % 2:
-        data += b"\x00"
-    total = sum(int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
+    if stream.origin is None:
+        raise UsageError(f"stream {stream.key} was not found by discovery: cannot write .pcap")
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".rtcscope-") as scratch:
+        [written] = split_streams(capture, [stream.origin], Path(scratch))
+        written.path.replace(out)
+    return written.packets
 
 
 def extract_stream(
@@ -528,7 +482,7 @@ def extract_stream(
         raise InputError(f"stream {stream.key} has no RTP packets in {path}")
     result = ExtractResult(out, kind, [stream])
     if kind is OutputKind.PCAP:
-        write_pcap(out, stream, packets)
+        write_pcap(path, out, stream)
         result.duration_s = (packets[-1].ts_ns - packets[0].ts_ns) / 1e9
         return result
     rtp = [p.rtp for p in packets]
