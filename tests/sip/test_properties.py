@@ -187,3 +187,49 @@ def test_websocket_framer_never_raises(chunks: list[bytes]) -> None:
         framer.receive_data(chunk)
         while framer.next_event() is not WS_NEED_DATA:
             pass
+
+
+URI_TEXT = st.builds(
+    lambda scheme, user, host, port, params, headers: (
+        f"{scheme}:{user + '@' if user else ''}{host}{':' + str(port) if port is not None else ''}"
+        + "".join(f";{n}" if v is None else f";{n}={v}" for n, v in params)
+        + ("?" + "&".join(f"{n}={v}" for n, v in headers) if headers else "")
+    ),
+    st.sampled_from(["sip", "sips", "SIP"]),
+    st.from_regex(r"[a-z0-9%+\-.]{0,8}", fullmatch=True),
+    st.sampled_from(["example.com", "192.0.2.1", "[2001:db8::1]", "h"]),
+    st.none() | st.integers(0, 65535),
+    st.lists(
+        st.tuples(st.from_regex(r"[a-z][a-z0-9\-]{0,6}", fullmatch=True),
+                  st.none() | st.from_regex(r"[a-z0-9.]{0,6}", fullmatch=True)),
+        max_size=4,
+    ),
+    st.lists(st.tuples(st.from_regex(r"[a-z]{1,5}", fullmatch=True),
+                       st.from_regex(r"[a-z0-9%]{0,5}", fullmatch=True)), max_size=2),
+)  # fmt: skip
+
+
+@given(URI_TEXT)
+def test_uri_format_round_trip(text: str) -> None:
+    uri = parse_uri(text)
+    assert uri.format() == text == str(uri)
+    again = parse_uri(uri.format())
+    assert (again.user, again.host, again.port, again.params, again.headers) == (
+        uri.user,
+        uri.host,
+        uri.port,
+        uri.params,
+        uri.headers,
+    )
+
+
+def test_real_uris_format_as_written() -> None:
+    checked = 0
+    for raw in real_messages():
+        m = SipMessage.parse(raw)
+        addresses = [m.from_, m.to, *m.contacts, *m.routes, *m.record_routes]
+        for uri in [m.request_uri, *(a.uri for a in addresses if a is not None)]:
+            if uri is not None and uri.is_sip:
+                assert uri.format() == uri.raw
+                checked += 1
+    assert checked > 400
