@@ -389,3 +389,12 @@ def test_sip_over_tcp_inside_ip_in_ip_comes_out_as_whole_messages() -> None:
     ours = sip_messages_by_content_length(capture)
     assert [m[:3] for _, m in ours] == [b"INV", b"SIP", b"SIP", b"BYE"]
     assert ours == tshark_sip_over_tcp(capture)
+
+
+def test_mid_connection_start_lines_up_on_the_peers_acknowledgement() -> None:
+    r = TcpReassembler()
+    r.feed(segment(7000, b"", frame=1, ack=1000, reverse=True))  # server expects byte 1000
+    assert r.feed(segment(1100, b"B" * 50, frame=2)) == []  # captured before what precedes it
+    [chunk] = r.feed(segment(1000, b"A" * 100, frame=3))
+    assert chunk.data == b"A" * 100 + b"B" * 50 and chunk.midstream and chunk.gap_before == 0
+    assert r.stats.retransmitted_bytes == 0

@@ -14,8 +14,10 @@ How segments are handled (RFC 9293 section 3.4 sequence space, modulo 2**32):
 
 - SYN sets the stream's start (its sequence number + 1) and yields an empty chunk with
   ``syn`` set; a SYN with another ISN on a known 4-tuple starts a new connection (port
-  reuse). Without a SYN the stream starts at the first segment seen (``midstream`` is set on
-  its first chunk: a framer should look for a message start).
+  reuse). Without a SYN the stream starts at the peer's latest acknowledgement if one was
+  seen (so segments captured out of order at the start still line up), else at the first
+  segment seen; ``midstream`` is set on its first chunk (a framer should look for a message
+  start).
 - Out-of-order segments wait until the bytes before them arrive. Retransmitted bytes and the
   overlapping parts of segments are dropped: the bytes seen first are kept (counted).
 - A hole becomes a gap when the receiver acknowledges data past it (the capture missed those
@@ -104,6 +106,7 @@ class _Direction:
     lost: list[tuple[int, int]] = field(default_factory=list)  # recent holes given up on
     last_ts_ns: int = 0  # the latest segment seen in this direction
     last_frame: int = 0
+    ack_seen: int | None = None  # the latest acknowledgement this side sent its peer
 
     def offset(self, seq: int) -> int:
         """Stream offset of ``seq``, unwrapped around the next expected byte."""
@@ -149,6 +152,8 @@ class TcpReassembler:
         direction = self._direction(flow, segment, packet, out)
         if direction is None:
             return out
+        if flags & TcpSegment.ACK:
+            direction.ack_seen = segment.ack
         if flags & TcpSegment.RST:
             self.stats.resets += 1
             self._accept(direction, segment, packet, out)
@@ -207,7 +212,15 @@ class TcpReassembler:
 
     def _start_midstream(self, flow: Flow, seq: int) -> _Direction:
         self.stats.midstream_starts += 1
-        direction = self._new_direction(flow, seq)
+        # The peer's acknowledgement says where this side's unacknowledged bytes begin: start
+        # there, so that segments captured out of order at the start are not lost.
+        base = seq
+        reverse = self._flows.get((flow[2], flow[3], flow[0], flow[1]))
+        if reverse is not None and reverse.ack_seen is not None:
+            ahead = (seq - reverse.ack_seen) % _SEQ_MOD
+            if 0 < ahead <= self._max_flow_bytes:
+                base = reverse.ack_seen
+        direction = self._new_direction(flow, base)
         direction.midstream = True
         return direction
 
