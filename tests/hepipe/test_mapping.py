@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from rtcscope.esl.protocol import EslEvent, Headers, parse_event_plain
 from rtcscope.hepipe.mapping import (
+    MAX_PAYLOAD_BYTES,
     PROTO_LOG,
     PROTO_QOS_REPORT,
     PROTO_RTCP_JSON,
@@ -241,6 +242,33 @@ def test_registration_events_use_the_register_call_id() -> None:
     payload = message.payload_json()
     assert payload["event"] == "CUSTOM sofia::register"
     assert payload["caller"] == "1000"
+
+
+def test_oversized_call_events_drop_variables_to_fit_one_hep_packet() -> None:
+    mapper = HepipeMapper()
+    big = [("variable_switch_r_sdp", "a=x\n" * 20_000), ("variable_other", "y" * 50_000)]
+    event = EslEvent(
+        Headers(
+            [
+                ("Event-Name", "CHANNEL_HANGUP_COMPLETE"),
+                ("Event-Date-Timestamp", "1422468067318554"),
+                ("Unique-ID", A_LEG),
+                ("variable_sip_call_id", A_CALL_ID),
+                ("Hangup-Cause", "NORMAL_CLEARING"),
+                *big,
+            ]
+        )
+    )
+    (message,) = mapper.feed(event).messages
+    assert len(message.payload) <= MAX_PAYLOAD_BYTES
+    payload = message.payload_json()
+    assert payload["headers_truncated"] is True
+    assert payload["headers"] == {
+        "Event-Name": "CHANNEL_HANGUP_COMPLETE",
+        "Event-Date-Timestamp": "1422468067318554",
+        "Unique-ID": A_LEG,
+        "Hangup-Cause": "NORMAL_CLEARING",
+    }
 
 
 def test_cache_is_bounded() -> None:

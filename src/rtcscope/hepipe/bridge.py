@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from rtcscope.errors import PeerError
+from rtcscope.errors import HepError, PeerError
 from rtcscope.esl.client import (
     EslAddress,
     EslAuthError,
@@ -219,5 +219,11 @@ class HepipeBridge:
             self.counters.skipped[reason] += 1
         assert self.sender is not None
         for message in result.messages:
-            await self.sender.send(hep_packet(message, self.config))
+            try:
+                await self.sender.send(hep_packet(message, self.config))
+            except (OSError, HepError) as exc:
+                # One message that cannot be encoded or sent must not stop the bridge.
+                self.counters.skipped[f"HEP send failed ({type(exc).__name__})"] += 1
+                self.log(f"hepipe: cannot send a {message.event_name} HEP message: {exc}")
+                continue
             self.counters.sent[KIND_NAMES.get(message.proto_type, str(message.proto_type))] += 1

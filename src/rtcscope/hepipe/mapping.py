@@ -89,6 +89,9 @@ QOS_KEYS: dict[str, str] = {
     "TYPE": "the event that ended the leg: CHANNEL_HANGUP_COMPLETE or CHANNEL_DESTROY",
 }
 
+# Room left for the HEP3 chunks around the payload (addresses, times, ids, correlation id).
+MAX_PAYLOAD_BYTES = 60_000
+
 # Skip reasons (the bridge counts them by these names).
 SKIP_NO_TIMESTAMP = "no Event-Date-Timestamp"
 SKIP_NO_CALL_ID = "no Call-ID for the Unique-ID"
@@ -361,7 +364,7 @@ class HepipeMapper:
     def _call_event(self, event: EslEvent, correlation: str, stamp: tuple[int, int]) -> HepMessage:
         direction = event.get("Call-Direction")
         callee = event.get("Caller-Callee-ID-Number") if direction == "outbound" else None
-        payload = {
+        payload: dict[str, object] = {
             "event": event.name,
             "unique_id": event.unique_id,
             "call_id": correlation,
@@ -372,6 +375,7 @@ class HepipeMapper:
             "timestamp_us": stamp[0] * 1_000_000 + stamp[1],
             "headers": event.headers.as_dict(),
         }
+        fit_headers(payload, event)
         return self._message(
             PROTO_LOG, correlation, stamp, self._addresses(event), 0, 0, payload, event
         )
@@ -385,7 +389,7 @@ class HepipeMapper:
         if not call_id:
             result.skipped.append(SKIP_NO_CALL_ID)
             return
-        payload = {
+        payload: dict[str, object] = {
             "event": f"CUSTOM {event.subclass}",
             "unique_id": None,
             "call_id": call_id,
@@ -396,6 +400,7 @@ class HepipeMapper:
             "timestamp_us": stamp[0] * 1_000_000 + stamp[1],
             "headers": event.headers.as_dict(),
         }
+        fit_headers(payload, event)
         result.messages.append(
             self._message(PROTO_LOG, call_id, stamp, self._addresses(event), 0, 0, payload, event)
         )
@@ -563,6 +568,27 @@ class HepipeMapper:
             mos=mos,
             event_name=event.name or "",
         )
+
+
+def _payload_size(payload: Mapping[str, object]) -> int:
+    return len(json.dumps(payload, separators=(",", ":")).encode())
+
+
+def fit_headers(payload: dict[str, object], event: EslEvent) -> None:
+    """Keep a call event's payload within :data:`MAX_PAYLOAD_BYTES`.
+
+    A HEP3 packet's length is 16 bits and a UDP datagram is at most 65,507 bytes, while a
+    CHANNEL_HANGUP_COMPLETE with every channel variable (SDPs, codec lists) can be larger.
+    The channel variables go first, then every header; ``headers_truncated`` says so.
+    """
+    if _payload_size(payload) <= MAX_PAYLOAD_BYTES:
+        return
+    payload["headers"] = {
+        k: v for k, v in event.headers.as_dict().items() if not k.startswith("variable_")
+    }
+    payload["headers_truncated"] = True
+    if _payload_size(payload) > MAX_PAYLOAD_BYTES:
+        payload["headers"] = {}
 
 
 def parse_uuid_getvar(body: str) -> str | None:
