@@ -6,6 +6,7 @@ later fragments none, as ``decode`` does before capture/defrag.py reassembles th
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -27,8 +28,19 @@ FIELDS = (
     "tcp.srcport",
     "tcp.dstport",
     "vlan.id",
+    "frame.protocols",
+    "rtp.version",
+    "rtcp.version",
 )
 NO_REASSEMBLY = ("-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE")
+HEURISTICS = ("--enable-heuristic", "rtp_udp", "--enable-heuristic", "rtcp_udp")
+
+
+@functools.lru_cache(maxsize=64)
+def tshark_rows(path: Path) -> list[list[str]]:
+    """One tshark run per capture (reassembly off, RTP/RTCP heuristics on), shared by tests."""
+    rows = tshark_fields(path, FIELDS, extra=(*NO_REASSEMBLY, *HEURISTICS))
+    return [(row + [""] * len(FIELDS))[: len(FIELDS)] for row in rows]
 
 
 def epoch_text(ts_ns: int) -> str:
@@ -50,7 +62,7 @@ def _values(cell: str) -> list[str]:
 def compare_with_tshark(path: Path) -> int:
     """Assert our timestamps, addresses, ports and VLAN ids equal tshark's for every frame."""
     ours, _ = read_packets(path)
-    rows = tshark_fields(path, FIELDS, extra=NO_REASSEMBLY)
+    rows = tshark_rows(path)
     assert len(ours) == len(rows), f"{path.name}: {len(ours)} packets, tshark {len(rows)}"
     for packet, row in zip(ours, rows, strict=True):
         (
@@ -66,7 +78,10 @@ def compare_with_tshark(path: Path) -> int:
             tcp_sport,
             tcp_dport,
             vlan,
-        ) = (row + [""] * len(FIELDS))[: len(FIELDS)]
+            _protocols,
+            _rtp_version,
+            _rtcp_version,
+        ) = row
         where = f"{path.name} frame {number}"
         assert packet.frame == int(number), where
         assert epoch_text(packet.ts_ns) == epoch, where

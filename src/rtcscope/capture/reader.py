@@ -33,9 +33,9 @@ import os
 import struct
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
 from rtcscope.capture.packet import Record
 from rtcscope.errors import CaptureError
@@ -49,11 +49,13 @@ PCAPNG_PB = 0x00000002
 PCAPNG_SPB = 0x00000003
 PCAPNG_EPB = 0x00000006
 GZIP_MAGIC = b"\x1f\x8b"
+_PCAP_MAGICS = (PCAP_MAGIC_USEC, PCAP_MAGIC_NSEC)
 
 # A record longer than this is taken as corruption rather than read into memory; Wireshark's
 # largest per-link-type maximum (D-Bus) is 128 MiB, every link type rtcscope decodes is 256 KiB.
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 CHUNK_BYTES = 1 << 20
+BATCH_BYTES = 4 << 20  # larger reads for batches: NumPy pays per call
 
 IF_TSRESOL = 9
 IF_TSOFFSET = 14
@@ -152,7 +154,8 @@ class CaptureReader:
         self._buf = head
         self._base = 0  # file offset of self._buf[0]
         self._pos = 0
-        self._iter: Iterator[Record] = self._start()
+        self._chunk = CHUNK_BYTES
+        self._iter = self._start()
 
     # -- low-level buffer --------------------------------------------------------------
 
@@ -180,7 +183,7 @@ class CaptureReader:
         have = len(pieces[0])
         self._base += self._pos
         self._pos = 0
-        want = max(need, CHUNK_BYTES)
+        want = max(need, self._chunk)
         try:
             while have < want:
                 more = self._read(want - have)
@@ -198,7 +201,9 @@ class CaptureReader:
         return self
 
     def __next__(self) -> Record:
-        return next(self._iter)
+        item = next(self._iter)
+        assert isinstance(item, Record)
+        return item
 
     def __enter__(self) -> CaptureReader:
         return self
@@ -229,7 +234,7 @@ class CaptureReader:
         else:
             raise error
 
-    def _start(self) -> Iterator[Record]:
+    def _start(self, batches: bool = False) -> Iterator[Record | RecordBatch]:
         if not self._fill(4):
             size = len(self._buf)
             self._fault(
@@ -245,12 +250,9 @@ class CaptureReader:
         try:
             if magic_le == PCAPNG_SHB:
                 self.format = "pcapng"
-                yield from self._pcapng()
-            elif PCAP_MAGIC_USEC in (magic_le, magic_be) or PCAP_MAGIC_NSEC in (
-                magic_le,
-                magic_be,
-            ):
-                yield from self._pcap(magic_le, magic_be)
+                yield from self._pcapng(batches)
+            elif magic_le in _PCAP_MAGICS or magic_be in _PCAP_MAGICS:
+                yield from self._pcap(magic_le, batches)
             else:
                 raise CaptureError(
                     f"{self.name}: not a pcap or pcapng file (magic {bytes(self._buf[:4]).hex()})",
@@ -262,12 +264,23 @@ class CaptureReader:
         finally:
             self.size = self._base + self._pos
 
+    def batches(self) -> Iterator[RecordBatch]:
+        """The records as :class:`RecordBatch` es (for vectorized scans), instead of iterating.
+
+        Faults are raised (or collected with ``keep_going``) exactly as when iterating.
+        """
+        self._chunk = BATCH_BYTES
+        for item in self._start(batches=True):
+            assert isinstance(item, RecordBatch)
+            yield item
+
     # -- pcap ------------------------------------------------------------------------
 
-    def _pcap(self, magic_le: int, magic_be: int) -> Iterator[Record]:
-        endian = "<" if magic_le in (PCAP_MAGIC_USEC, PCAP_MAGIC_NSEC) else ">"
-        magic = magic_le if endian == "<" else magic_be
-        self.byte_order = "little" if endian == "<" else "big"
+    def _pcap(self, magic_le: int, batches: bool) -> Iterator[Record | RecordBatch]:
+        endian = "<" if magic_le in _PCAP_MAGICS else ">"
+        order: Literal["little", "big"] = "little" if endian == "<" else "big"
+        self.byte_order = order
+        magic = struct.unpack_from(endian + "I", self._buf, 0)[0]
         nsec = magic == PCAP_MAGIC_NSEC
         self.format = "pcap-nsec" if nsec else "pcap"
         if not self._fill(24):
@@ -281,17 +294,63 @@ class CaptureReader:
         self.interfaces.append(Interface(linktype, snaplen, 9 if nsec else 6))
         frac_ns = 1 if nsec else 1000
         self._pos = 24
-        header = struct.Struct(endian + "IIII")
-        unpack = header.unpack_from
+        unpack = struct.Struct(endian + "IIII").unpack_from
+        from_bytes = int.from_bytes
         frame = 0
         buf = self._buf
-        view = memoryview(buf)
         pos = self._pos
-        size = len(buf)
-        while True:
-            end_hdr = pos + 16
-            if end_hdr > size:
+        try:
+            while True:
+                size = len(buf)
+                if batches:
+                    # The hot loop of `rtcscope info`: only record boundaries, in Python;
+                    # everything else is read from the batch with NumPy.
+                    positions: list[int] = []
+                    append = positions.append
+                    last = size - 16
+                    while pos <= last:
+                        end = pos + 16 + from_bytes(buf[pos + 8 : pos + 12], order)
+                        if end > size:
+                            break
+                        append(pos)
+                        pos = end
+                    if positions:
+                        first_frame = frame + 1
+                        frame += len(positions)
+                        yield RecordBatch(
+                            buf,
+                            self._base,
+                            positions,
+                            "pcap",
+                            endian,
+                            linktype,
+                            frac_ns,
+                            first_frame,
+                        )
+                else:
+                    view = memoryview(buf)
+                    while True:
+                        end_hdr = pos + 16
+                        if end_hdr > size:
+                            break
+                        ts_sec, ts_frac, incl_len, orig_len = unpack(buf, pos)
+                        end = end_hdr + incl_len
+                        if end > size:
+                            break
+                        frame += 1
+                        yield Record(
+                            frame,
+                            ts_sec * 1_000_000_000 + ts_frac * frac_ns,
+                            0,
+                            linktype,
+                            view[end_hdr:end],
+                            orig_len,
+                            self._base + pos,
+                        )
+                        pos = end
+                # The next record is not wholly in the buffer: refill, or report why not.
                 self._pos = pos
+                self.records = frame
                 if not self._fill(16):
                     have = len(self._buf) - self._pos
                     if have == 0:
@@ -302,22 +361,14 @@ class CaptureReader:
                         offset=self._base + self._pos,
                         record=frame + 1,
                     )
-                buf = self._buf
-                view = memoryview(buf)
-                pos = self._pos
-                size = len(buf)
-                continue
-            ts_sec, ts_frac, incl_len, orig_len = unpack(buf, pos)
-            end = end_hdr + incl_len
-            if end > size:
+                incl_len = unpack(self._buf, self._pos)[2]
                 if incl_len > MAX_RECORD_BYTES:
                     raise CaptureError(
-                        f"pcap record {frame + 1} at offset {self._base + pos} is corrupt: "
+                        f"pcap record {frame + 1} at offset {self._base + self._pos} is corrupt: "
                         f"captured length {incl_len} is impossible",
-                        offset=self._base + pos,
+                        offset=self._base + self._pos,
                         record=frame + 1,
                     )
-                self._pos = pos
                 if not self._fill(16 + incl_len):
                     have = len(self._buf) - self._pos - 16
                     raise CaptureError(
@@ -327,179 +378,265 @@ class CaptureReader:
                         record=frame + 1,
                     )
                 buf = self._buf
-                view = memoryview(buf)
                 pos = self._pos
-                size = len(buf)
-                continue
-            frame += 1
+        finally:
             self.records = frame
-            yield Record(
-                frame,
-                ts_sec * 1_000_000_000 + ts_frac * frac_ns,
-                0,
-                linktype,
-                view[end_hdr:end],
-                orig_len,
-                self._base + pos,
-            )
-            pos = end
-            # self._pos is only brought up to date before a refill: the loop stays tight.
 
     # -- pcapng ----------------------------------------------------------------------
 
-    def _pcapng(self) -> Iterator[Record]:
+    def _pcapng(self, batches: bool) -> Iterator[Record | RecordBatch]:
         endian = "<"
         section: list[tuple[int, Interface]] = []  # (reader-wide interface id, interface)
         frame = 0
-        while True:
-            pos = self._pos
-            if not self._fill(12):
-                have = len(self._buf) - self._pos
-                if have == 0:
-                    return
-                raise CaptureError(
-                    f"pcapng block at offset {self._base + self._pos} (before record "
-                    f"{frame + 1}) is truncated: header {have} of 12 bytes",
-                    offset=self._base + self._pos,
-                    record=frame + 1,
-                )
-            buf = self._buf
-            pos = self._pos
-            offset = self._base + pos
-            btype = struct.unpack_from(endian + "I", buf, pos)[0]
-            if btype == PCAPNG_SHB:  # the type reads the same in both byte orders
-                bom = buf[pos + 8 : pos + 12]
-                if bytes(bom) == struct.pack("<I", PCAPNG_BYTE_ORDER_MAGIC):
-                    endian = "<"
-                elif bytes(bom) == struct.pack(">I", PCAPNG_BYTE_ORDER_MAGIC):
-                    endian = ">"
-                else:
-                    raise CaptureError(
-                        f"pcapng section header at offset {offset} has no byte-order magic "
-                        f"({bytes(bom).hex()})",
-                        offset=offset,
-                        record=frame + 1,
-                    )
-                if not self.byte_order:
-                    self.byte_order = "little" if endian == "<" else "big"
-                section = []
-            btype, blen = struct.unpack_from(endian + "II", buf, pos)
-            kind = _BLOCK_NAMES.get(btype, f"type 0x{btype:08x}")
-            if blen < 12 or blen % 4 or blen > MAX_RECORD_BYTES:
-                raise CaptureError(
-                    f"pcapng {kind} block at offset {offset} (before record {frame + 1}) is "
-                    f"corrupt: block length {blen}",
-                    offset=offset,
-                    record=frame + 1,
-                )
-            if not self._fill(blen):
-                have = len(self._buf) - self._pos
-                what = (
-                    f"pcapng record {frame + 1}"
-                    if btype in _PACKET_BLOCKS
-                    else f"pcapng {kind} block (before record {frame + 1})"
-                )
-                raise CaptureError(
-                    f"{what} at offset {offset} is truncated: {have} of {blen} bytes",
-                    offset=offset,
-                    record=frame + 1,
-                )
-            buf = self._buf
-            pos = self._pos
-            trailer = struct.unpack_from(endian + "I", buf, pos + blen - 4)[0]
-            if trailer != blen:
-                raise CaptureError(
-                    f"pcapng {kind} block at offset {offset} (before record {frame + 1}) is "
-                    f"corrupt: trailing length {trailer} differs from {blen}",
-                    offset=offset,
-                    record=frame + 1,
-                )
-            self._pos = pos + blen
-            if btype in (PCAPNG_EPB, PCAPNG_PB):
-                if blen < 32:
-                    raise CaptureError(
-                        f"pcapng record {frame + 1} at offset {offset} is corrupt: block length "
-                        f"{blen} is shorter than its fixed fields",
-                        offset=offset,
-                        record=frame + 1,
-                    )
-                if btype == PCAPNG_EPB:
-                    iface, ts_hi, ts_lo, caplen, origlen = struct.unpack_from(
-                        endian + "IIIII", buf, pos + 8
-                    )
-                else:
-                    iface, _drops, ts_hi, ts_lo, caplen, origlen = struct.unpack_from(
-                        endian + "HHIIII", buf, pos + 8
-                    )
-                if 28 + caplen > blen - 4:
-                    raise CaptureError(
-                        f"pcapng record {frame + 1} at offset {offset} is corrupt: captured "
-                        f"length {caplen} exceeds its block ({blen} bytes)",
-                        offset=offset,
-                        record=frame + 1,
-                    )
-                if iface >= len(section):
-                    error = CaptureError(
-                        f"pcapng record {frame + 1} at offset {offset} names interface {iface}, "
-                        f"but its section describes {len(section)}",
-                        offset=offset,
-                        record=frame + 1,
-                    )
-                    self._fault(error)
-                    continue
-                global_id, intf = section[iface]
-                frame += 1
-                self.records = frame
-                yield Record(
-                    frame,
-                    intf.ts_ns((ts_hi << 32) | ts_lo),
-                    global_id,
-                    intf.linktype,
-                    memoryview(buf)[pos + 28 : pos + 28 + caplen],
-                    origlen,
-                    offset,
-                )
-            elif btype == PCAPNG_SPB:
-                if not section:
-                    self._fault(
-                        CaptureError(
-                            f"pcapng record {frame + 1} at offset {offset} is a simple packet "
-                            f"block, but its section describes no interface",
+        positions: list[int] = []
+        batch_records: list[Record] = []
+        batch_first = 1
+        try:
+            while True:
+                if len(self._buf) - self._pos < 12:
+                    if positions or batch_records:
+                        # The batch refers to this buffer: hand it over before refilling.
+                        yield self._pcapng_batch(
+                            positions, batch_records, endian, section, batch_first
+                        )
+                        positions, batch_records = [], []
+                        batch_first = frame + 1
+                    self.records = frame
+                    if not self._fill(12):
+                        have = len(self._buf) - self._pos
+                        if have == 0:
+                            return
+                        raise CaptureError(
+                            f"pcapng block at offset {self._base + self._pos} (before record "
+                            f"{frame + 1}) is truncated: header {have} of 12 bytes",
+                            offset=self._base + self._pos,
+                            record=frame + 1,
+                        )
+                buf = self._buf
+                pos = self._pos
+                offset = self._base + pos
+                btype = struct.unpack_from(endian + "I", buf, pos)[0]
+                if btype == PCAPNG_SHB:  # the type reads the same in both byte orders
+                    if positions or batch_records:
+                        yield self._pcapng_batch(
+                            positions, batch_records, endian, section, batch_first
+                        )
+                        positions, batch_records = [], []
+                        batch_first = frame + 1
+                        buf = self._buf
+                        pos = self._pos
+                    bom = bytes(buf[pos + 8 : pos + 12])
+                    if bom == struct.pack("<I", PCAPNG_BYTE_ORDER_MAGIC):
+                        endian = "<"
+                    elif bom == struct.pack(">I", PCAPNG_BYTE_ORDER_MAGIC):
+                        endian = ">"
+                    else:
+                        raise CaptureError(
+                            f"pcapng section header at offset {offset} has no byte-order magic "
+                            f"({bom.hex()})",
                             offset=offset,
                             record=frame + 1,
                         )
-                    )
-                    continue
-                global_id, intf = section[0]
-                origlen = struct.unpack_from(endian + "I", buf, pos + 8)[0]
-                caplen = min(origlen, blen - 16)
-                if intf.snaplen:
-                    caplen = min(caplen, intf.snaplen)
-                frame += 1
-                self.records = frame
-                # RFC draft: an SPB carries no timestamp; Wireshark shows time 0.
-                yield Record(
-                    frame,
-                    0,
-                    global_id,
-                    intf.linktype,
-                    memoryview(buf)[pos + 12 : pos + 12 + caplen],
-                    origlen,
-                    offset,
-                )
-            elif btype == PCAPNG_IDB:
-                if blen < 20:
+                    if not self.byte_order:
+                        self.byte_order = "little" if endian == "<" else "big"
+                    section = []
+                btype, blen = struct.unpack_from(endian + "II", buf, pos)
+                kind = _BLOCK_NAMES.get(btype, f"type 0x{btype:08x}")
+                if blen < 12 or blen % 4 or blen > MAX_RECORD_BYTES:
                     raise CaptureError(
-                        f"pcapng interface block at offset {offset} is corrupt: block length "
-                        f"{blen}",
+                        f"pcapng {kind} block at offset {offset} (before record {frame + 1}) is "
+                        f"corrupt: block length {blen}",
                         offset=offset,
                         record=frame + 1,
                     )
-                linktype, _reserved, snaplen = struct.unpack_from(endian + "HHI", buf, pos + 8)
-                intf = Interface(linktype, snaplen)
-                _read_idb_options(bytes(buf[pos + 16 : pos + blen - 4]), endian, intf)
-                section.append((len(self.interfaces), intf))
-                self.interfaces.append(intf)
+                if len(buf) - pos < blen:
+                    if positions or batch_records:
+                        # The batch refers to this buffer: hand it over before refilling.
+                        yield self._pcapng_batch(
+                            positions, batch_records, endian, section, batch_first
+                        )
+                        positions, batch_records = [], []
+                        batch_first = frame + 1
+                    self.records = frame
+                    if not self._fill(blen):
+                        have = len(self._buf) - self._pos
+                        what = (
+                            f"pcapng record {frame + 1}"
+                            if btype in _PACKET_BLOCKS
+                            else f"pcapng {kind} block (before record {frame + 1})"
+                        )
+                        raise CaptureError(
+                            f"{what} at offset {offset} is truncated: {have} of {blen} bytes",
+                            offset=offset,
+                            record=frame + 1,
+                        )
+                    buf = self._buf
+                    pos = self._pos
+                trailer = struct.unpack_from(endian + "I", buf, pos + blen - 4)[0]
+                if trailer != blen:
+                    raise CaptureError(
+                        f"pcapng {kind} block at offset {offset} (before record {frame + 1}) is "
+                        f"corrupt: trailing length {trailer} differs from {blen}",
+                        offset=offset,
+                        record=frame + 1,
+                    )
+                self._pos = pos + blen
+                if btype in (PCAPNG_EPB, PCAPNG_PB):
+                    if blen < 32:
+                        raise CaptureError(
+                            f"pcapng record {frame + 1} at offset {offset} is corrupt: block "
+                            f"length {blen} is shorter than its fixed fields",
+                            offset=offset,
+                            record=frame + 1,
+                        )
+                    if btype == PCAPNG_EPB:
+                        iface, ts_hi, ts_lo, caplen, origlen = struct.unpack_from(
+                            endian + "IIIII", buf, pos + 8
+                        )
+                    else:
+                        iface, _drops, ts_hi, ts_lo, caplen, origlen = struct.unpack_from(
+                            endian + "HHIIII", buf, pos + 8
+                        )
+                    if 28 + caplen > blen - 4:
+                        raise CaptureError(
+                            f"pcapng record {frame + 1} at offset {offset} is corrupt: captured "
+                            f"length {caplen} exceeds its block ({blen} bytes)",
+                            offset=offset,
+                            record=frame + 1,
+                        )
+                    if iface >= len(section):
+                        self._fault(
+                            CaptureError(
+                                f"pcapng record {frame + 1} at offset {offset} names interface "
+                                f"{iface}, but its section describes {len(section)}",
+                                offset=offset,
+                                record=frame + 1,
+                            )
+                        )
+                        continue
+                    frame += 1
+                    if batches and btype == PCAPNG_EPB:
+                        positions.append(pos)
+                        continue
+                    global_id, intf = section[iface]
+                    record = Record(
+                        frame,
+                        intf.ts_ns((ts_hi << 32) | ts_lo),
+                        global_id,
+                        intf.linktype,
+                        memoryview(buf)[pos + 28 : pos + 28 + caplen],
+                        origlen,
+                        offset,
+                    )
+                elif btype == PCAPNG_SPB:
+                    if not section:
+                        self._fault(
+                            CaptureError(
+                                f"pcapng record {frame + 1} at offset {offset} is a simple "
+                                f"packet block, but its section describes no interface",
+                                offset=offset,
+                                record=frame + 1,
+                            )
+                        )
+                        continue
+                    global_id, intf = section[0]
+                    origlen = struct.unpack_from(endian + "I", buf, pos + 8)[0]
+                    caplen = min(origlen, blen - 16)
+                    if intf.snaplen:
+                        caplen = min(caplen, intf.snaplen)
+                    frame += 1
+                    # An SPB carries no timestamp; Wireshark shows time 0.
+                    record = Record(
+                        frame,
+                        0,
+                        global_id,
+                        intf.linktype,
+                        memoryview(buf)[pos + 12 : pos + 12 + caplen],
+                        origlen,
+                        offset,
+                    )
+                else:
+                    if btype == PCAPNG_IDB:
+                        self._interface_block(buf, pos, blen, endian, offset, frame, section)
+                    continue
+                if batches:
+                    batch_records.append(record)
+                else:
+                    yield record
+        except CaptureError:
+            if positions or batch_records:
+                # Every good record before the fault, batches included.
+                yield self._pcapng_batch(positions, batch_records, endian, section, batch_first)
+            raise
+        finally:
+            self.records = frame
+
+    def _interface_block(
+        self,
+        buf: bytes,
+        pos: int,
+        blen: int,
+        endian: str,
+        offset: int,
+        frame: int,
+        section: list[tuple[int, Interface]],
+    ) -> None:
+        if blen < 20:
+            raise CaptureError(
+                f"pcapng interface block at offset {offset} is corrupt: block length {blen}",
+                offset=offset,
+                record=frame + 1,
+            )
+        linktype, _reserved, snaplen = struct.unpack_from(endian + "HHI", buf, pos + 8)
+        intf = Interface(linktype, snaplen)
+        _read_idb_options(bytes(buf[pos + 16 : pos + blen - 4]), endian, intf)
+        section.append((len(self.interfaces), intf))
+        self.interfaces.append(intf)
+
+    def _pcapng_batch(
+        self,
+        positions: list[int],
+        records: list[Record],
+        endian: str,
+        section: list[tuple[int, Interface]],
+        first_frame: int,
+    ) -> RecordBatch:
+        return RecordBatch(
+            self._buf,
+            self._base,
+            positions,
+            "epb",
+            endian,
+            -1,
+            0,
+            first_frame,
+            interfaces=list(section),
+            records=records,
+        )
+
+
+@dataclass(slots=True)
+class RecordBatch:
+    """Records that lie whole in one buffer, for vectorized scans (``CaptureReader.batches``).
+
+    ``positions`` are the offsets in ``buffer`` of each record's header: a pcap record header
+    (``kind == "pcap"``: data at +16, captured length at +8, ``linktype`` and ``frac_ns``
+    apply to all) or a pcapng Enhanced Packet Block (``kind == "epb"``: interface id at +8,
+    timestamp at +12/+16, captured length at +20, data at +28; ``interfaces`` maps the
+    section's interface ids). Simple and obsolete packet blocks, rare, come as ready
+    :class:`Record` s in ``records``. ``base`` is the file offset of ``buffer[0]``.
+    """
+
+    buffer: bytes
+    base: int
+    positions: list[int]
+    kind: str
+    endian: str
+    linktype: int
+    frac_ns: int
+    first_frame: int
+    interfaces: list[tuple[int, Interface]] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
 
 
 def _read_idb_options(options: bytes, endian: str, intf: Interface) -> None:
