@@ -171,3 +171,25 @@ def test_connection_refused_is_a_peer_error() -> None:
             await client.connect()
 
     run(scenario)
+
+
+def test_garbage_from_the_server_ends_the_session_with_a_protocol_error() -> None:
+    async def scenario() -> None:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(b"Content-Type: auth/request\n\n")
+            await reader.readuntil(b"\n\n")
+            writer.write(b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n")
+            writer.write(b"Content-Type: text/event-plain\nContent-Length: zz\n\n")
+            await writer.drain()
+            await reader.read()  # until the client closes
+
+        server = await asyncio.start_server(handle, HOST, 0)
+        port = server.sockets[0].getsockname()[1]
+        client = EslClient(EslAddress(HOST, port))
+        await client.connect()
+        with pytest.raises(EslDisconnected, match=r"protocol error.*Content-Length 'zz'"):
+            await next_event(client)
+        await client.close()
+        server.close()
+
+    run(scenario)
