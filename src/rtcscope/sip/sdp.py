@@ -473,8 +473,15 @@ class SessionDescription:
                     self._parse_media_line(current, kind, value)
             except ValueError as exc:
                 self.problems.append(f"SDP line {number}: {exc}")
+        # RFC 8866 5: v=, o=, s= and t= are required.
         if self.version is None:
             self.problems.append("SDP has no v= line")
+        if self.origin is None:
+            self.problems.append("SDP has no o= line (RFC 8866 5.2)")
+        if self.session_name is None:
+            self.problems.append("SDP has no s= line (RFC 8866 5.3)")
+        if not self.times:
+            self.problems.append("SDP has no t= line (RFC 8866 5.9)")
         for a in self.attributes:
             lname = a.name.lower()
             if lname == "fingerprint" and a.value:
