@@ -222,3 +222,26 @@ def test_arbitrary_fragments_never_crash_and_respect_caps(
     for i, (offset, data, more) in enumerate(pieces):
         d.feed(fragment(data, offset, more, ident=i % 5, frame=i + 1))
         assert d.stats.pending_bytes <= 300 and d.stats.pending_datagrams <= 3
+
+
+@pytest.mark.peer
+def test_conflicting_overlap_keeps_what_tshark_keeps(tmp_path: Path) -> None:
+    from scapy.all import IP, UDP, Ether, Raw, wrpcap  # type: ignore[attr-defined]
+
+    whole = bytes(UDP(sport=1000, dport=2000) / (b"A" * 64))
+    common = {"src": "127.0.11.1", "dst": "127.0.11.2", "id": 9, "proto": 17}
+    frames = [
+        Ether() / IP(**common, flags="MF", frag=0) / Raw(whole[:40]),
+        Ether() / IP(**common, flags="MF", frag=3) / Raw(b"B" * 24),  # bytes 24..47 differ
+        Ether() / IP(**common, frag=5) / Raw(whole[40:]),
+    ]
+    for i, frame in enumerate(frames):
+        frame.time = 1_700_000_000 + i / 1000
+    capture = tmp_path / "frag-conflict.pcap"
+    wrpcap(str(capture), frames)
+    report = PipelineReport()
+    ours = [bytes(p.payload) for p in packets(capture, report=report)]
+    [[theirs]] = [r for r in tshark_fields(capture, ["udp.payload"]) if r[0]]
+    assert ours == [bytes.fromhex(theirs)]
+    # The middle fragment disagrees with the first (bytes 24..31) and the last with it (40..47).
+    assert report.defrag.overlap_conflicts == 2
