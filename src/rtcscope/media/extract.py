@@ -277,10 +277,14 @@ class AudioChoice:
 
 
 def choose_audio(
-    stream: MediaStream, packets: Sequence[TimelinePacket], options: ExtractOptions
+    stream: MediaStream,
+    packets: Sequence[TimelinePacket],
+    options: ExtractOptions,
+    require_codec: bool = True,
 ) -> AudioChoice:
     """Which payload type is the audio and what codec it is: ``--pt``/``--codec`` first, then
-    the SDP's rtpmap, then the RFC 3551 static table."""
+    the SDP's rtpmap, then the RFC 3551 static table. Without ``require_codec`` (raw payload
+    output) an unnamed payload type is kept as ``ptN`` on an 8 kHz clock."""
     if stream.encrypted:
         raise SrtpError(
             f"stream 0x{stream.key.ssrc:08X} looks like SRTP: its payloads are encrypted "
@@ -315,6 +319,8 @@ def choose_audio(
     if roles.get(pt) is PayloadRole.RED:
         pt = _primary_of_red(packets, pt)
     found = options.codec or codecs.get(pt) or static_codec(pt)
+    if found is None and not require_codec:
+        found = CodecSpec(f"pt{pt}", 8000)
     if found is None:
         raise UsageError(
             f"stream 0x{stream.key.ssrc:08X}: payload type {pt} has no rtpmap in the capture; "
@@ -344,10 +350,13 @@ def _first_payload(timeline: Timeline) -> bytes | None:
 
 
 def build_stream_timeline(
-    stream: MediaStream, packets: Sequence[TimelinePacket], options: ExtractOptions
+    stream: MediaStream,
+    packets: Sequence[TimelinePacket],
+    options: ExtractOptions,
+    require_codec: bool = True,
 ) -> tuple[AudioChoice, Timeline, Decoder | None]:
     """The stream's timeline, and its decoder when the codec is one rtcscope decodes."""
-    choice = choose_audio(stream, packets, options)
+    choice = choose_audio(stream, packets, options, require_codec)
     first = next((p.payload for p in packets if p.payload_type == choice.payload_type), None)
     decoder: Decoder | None
     try:
@@ -486,7 +495,9 @@ def extract_stream(
         result.duration_s = (packets[-1].ts_ns - packets[0].ts_ns) / 1e9
         return result
     rtp = [p.rtp for p in packets]
-    choice, timeline, decoder = build_stream_timeline(stream, rtp, options)
+    choice, timeline, decoder = build_stream_timeline(
+        stream, rtp, options, require_codec=kind is not OutputKind.RAW
+    )
     result.codec, result.payload_type = choice.spec, choice.payload_type
     result.reports.append(timeline.report)
     if not timeline.items:
@@ -517,6 +528,8 @@ def extract_stream(
     elif kind is OutputKind.RAW:
         _write_bytes(out, b"".join(f.payload for f in timeline.frames))
         result.duration_s = timeline.report.duration_s
+        if decoder is None:  # the clock is unknown: say how long the capture saw it
+            result.duration_s = (packets[-1].ts_ns - packets[0].ts_ns) / 1e9
     return result
 
 
