@@ -38,7 +38,6 @@ def test_raw_is_the_payloads_tshark_sees(
 
 @pytest.mark.peer
 def test_pcap_holds_the_stream_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("rtcscope.capture.writer", reason="capture.writer (issue 2) not landed")
     capture = DATA / "SIP_DTMF2.pcap"
     out = tmp_path / "one.pcap"
     code, _, err = cli(capsys, "extract", capture, "--ssrc", "0x9A7B5382", "-o", out)
