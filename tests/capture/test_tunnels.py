@@ -146,3 +146,21 @@ def test_arbitrary_bytes_after_a_tunnel_header_never_crash() -> None:
             assert packet.ip_version in (4, 6) and packet.tunnel
 
     check()
+
+
+def test_deeply_nested_tunnels_stop_at_the_layer_limit() -> None:
+    from rtcscope.capture.decode import decode
+    from rtcscope.capture.tunnels import MAX_TUNNEL_LAYERS
+
+    inner = bytes.fromhex("4500001c000000004011000001020304050607080035003500080000")
+    for _ in range(400):  # IPv4 in IPv4, 400 deep
+        length = 20 + len(inner)
+        inner = (
+            bytes.fromhex("4500")
+            + length.to_bytes(2, "big")
+            + bytes.fromhex("000000004004000001020304 05060708".replace(" ", ""))
+            + inner
+        )
+    frame = b"\x02" * 12 + b"\x08\x00" + inner
+    packet = decode(Record(1, 0, 0, 1, memoryview(frame), len(frame)))
+    assert len(packet.tunnel) == MAX_TUNNEL_LAYERS and "tunnel layers" in packet.malformed

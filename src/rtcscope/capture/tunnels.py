@@ -43,6 +43,11 @@ GRE_MPLS_MULTICAST = 0x8848
 
 VXLAN_PORT = 4789
 
+# Encapsulations nest (GRE in IP-in-IP in VXLAN...), each one a few decoding calls deep: a
+# crafted packet of thousands of nested headers must not exhaust the stack. The limit counts
+# the parts of Packet.tunnel (one to three per encapsulation); real mirrors need under ten.
+MAX_TUNNEL_LAYERS = 16
+
 _GRE_CHECKSUM = 0x8000
 _GRE_ROUTING = 0x4000
 _GRE_KEY = 0x2000
@@ -64,6 +69,9 @@ def decode_tunnel(
     ``"udp"`` and a destination port, or ``"ethertype"`` and an ethertype; ``offset``..``end``
     is the encapsulated part of ``buf``.
     """
+    if len(packet.tunnel) >= MAX_TUNNEL_LAYERS:
+        packet.malformed = f"{MAX_TUNNEL_LAYERS} tunnel layers already: decoding stops here"
+        return False
     saved = _snapshot(packet)
     outer_version = packet.ip_version
     outer = _outer_label(packet) if layer != "ethertype" else packet.tunnel
