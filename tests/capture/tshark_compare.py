@@ -28,6 +28,7 @@ FIELDS = (
     "tcp.srcport",
     "tcp.dstport",
     "vlan.id",
+    "ieee8021ad.id",
     "frame.protocols",
     "rtp.version",
     "rtcp.version",
@@ -78,6 +79,7 @@ def compare_with_tshark(path: Path) -> int:
             tcp_sport,
             tcp_dport,
             vlan,
+            service_vlan,
             _protocols,
             _rtp_version,
             _rtcp_version,
@@ -86,7 +88,8 @@ def compare_with_tshark(path: Path) -> int:
         assert packet.frame == int(number), where
         assert epoch_text(packet.ts_ns) == epoch, where
         assert packet.interface == int(interface or 0), where
-        assert packet.vlan == tuple(int(v) for v in _values(vlan)), where
+        tags = _values(service_vlan) + _values(vlan)  # an 802.1ad S-tag is the outer one
+        assert packet.vlan == tuple(int(v) for v in tags), where
         v4_srcs, v4_dsts = _values(ip_src), _values(ip_dst)
         v6_srcs, v6_dsts = _values(ip6_src), _values(ip6_dst)
         if packet.ip_version == 0:

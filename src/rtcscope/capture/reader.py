@@ -86,6 +86,23 @@ class Interface:
         return ns + self.tsoffset_s * 1_000_000_000
 
 
+@dataclass(frozen=True, slots=True)
+class PcapHeader:
+    """The pcap file header fields, so that a copy can reproduce them (capture/writer.py).
+
+    ``network`` is the whole field: the link type in its low 16 bits, FCS information above.
+    """
+
+    nanosecond: bool = False
+    byte_order: Literal["little", "big"] = "little"
+    version_major: int = 2
+    version_minor: int = 4
+    thiszone: int = 0
+    sigfigs: int = 0
+    snaplen: int = 262144
+    network: int = 1
+
+
 class _Chained:
     """A read-only stream that first returns bytes already peeked from another stream."""
 
@@ -124,6 +141,7 @@ class CaptureReader:
         self.format = ""
         self.byte_order = ""
         self.records = 0
+        self.pcap_header: PcapHeader | None = None  # a pcap file's header, as read
         self.size = 0  # bytes consumed from the (uncompressed) stream
         self._owned: BinaryIO | None = None
         if isinstance(source, str | os.PathLike):
@@ -289,7 +307,12 @@ class CaptureReader:
                 offset=0,
                 record=1,
             )
-        _, _, _, _, snaplen, network = struct.unpack_from(endian + "HHiIII", self._buf, 4)
+        major, minor, thiszone, sigfigs, snaplen, network = struct.unpack_from(
+            endian + "HHiIII", self._buf, 4
+        )
+        self.pcap_header = PcapHeader(
+            nsec, order, major, minor, thiszone, sigfigs, snaplen, network
+        )
         linktype = network & 0xFFFF
         self.interfaces.append(Interface(linktype, snaplen, 9 if nsec else 6))
         frac_ns = 1 if nsec else 1000

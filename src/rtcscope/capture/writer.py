@@ -1,0 +1,171 @@
+"""Pcap writer: the only place that writes a capture file.
+
+pcap rather than pcapng because the tools rtcscope feeds want it: sipp's ``play_pcap_audio``
+replays only Ethernet or Linux SLL v1 pcap files (NOTES.md), hence Ethernet by default.
+:meth:`PcapWriter.write_record` keeps a record's timestamp and original length, and a
+writer made with the reader's :class:`~rtcscope.capture.reader.PcapHeader` reproduces the
+file header, so copying a pcap record by record gives the same bytes.
+:meth:`PcapWriter.write_packet` puts a packet of another link type (Linux cooked, raw IP,
+BSD loopback) into an Ethernet frame when the writer is Ethernet.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from types import TracebackType
+from typing import BinaryIO
+
+from rtcscope.capture.packet import LinkType, Packet, Record
+from rtcscope.capture.reader import PCAP_MAGIC_NSEC, PCAP_MAGIC_USEC, PcapHeader
+from rtcscope.errors import UsageError
+
+ETHERTYPE_IPV4 = 0x0800
+ETHERTYPE_IPV6 = 0x86DD
+# Locally administered MACs (IEEE 802 bit 1 of the first octet) for frames made up here.
+SYNTHETIC_SOURCE_MAC = bytes.fromhex("020000000001")
+SYNTHETIC_DESTINATION_MAC = bytes.fromhex("020000000002")
+_BSD_INET6 = (24, 28, 30)
+
+
+def ethernet_frame(linktype: int, data: bytes | memoryview) -> bytes | None:
+    """The frame as Ethernet II: as is for Ethernet, the link header replaced otherwise.
+
+    None when the link layer carries no IPv4/IPv6 that could be re-framed.
+    """
+    if linktype == LinkType.ETHERNET:
+        return bytes(data)
+    ethertype: int | None = None
+    start = 0
+    if linktype == LinkType.LINUX_SLL and len(data) >= 16:
+        ethertype, start = struct.unpack_from("!H", data, 14)[0], 16
+    elif linktype == LinkType.LINUX_SLL2 and len(data) >= 20:
+        ethertype, start = struct.unpack_from("!H", data, 0)[0], 20
+    elif linktype in (LinkType.RAW, LinkType.RAW_LEGACY_12, LinkType.RAW_LEGACY_14) and data:
+        ethertype = {4: ETHERTYPE_IPV4, 6: ETHERTYPE_IPV6}.get(data[0] >> 4)
+    elif linktype == LinkType.IPV4:
+        ethertype = ETHERTYPE_IPV4
+    elif linktype == LinkType.IPV6:
+        ethertype = ETHERTYPE_IPV6
+    elif linktype in (LinkType.NULL, LinkType.LOOP) and len(data) >= 4:
+        family = struct.unpack_from("!I", data, 0)[0]
+        if linktype == LinkType.NULL and family > 0xFFFF:
+            family = struct.unpack_from("<I", data, 0)[0]
+        ethertype = (
+            ETHERTYPE_IPV4 if family == 2 else ETHERTYPE_IPV6 if family in _BSD_INET6 else None
+        )
+        start = 4
+    if ethertype is None:
+        return None
+    return (
+        SYNTHETIC_DESTINATION_MAC
+        + SYNTHETIC_SOURCE_MAC
+        + struct.pack("!H", ethertype)
+        + bytes(data[start:])
+    )
+
+
+class PcapWriter:
+    """Writes a pcap file (or stream): header at creation, then one record per write.
+
+    ``header`` reproduces another file's header (``reader.pcap_header``); otherwise
+    ``linktype`` (Ethernet by default), ``nanosecond`` and ``snaplen`` make a new one in
+    little-endian order.
+    """
+
+    def __init__(
+        self,
+        target: str | os.PathLike[str] | BinaryIO,
+        linktype: int = LinkType.ETHERNET,
+        *,
+        nanosecond: bool = False,
+        snaplen: int = 262144,
+        header: PcapHeader | None = None,
+    ) -> None:
+        if header is None:
+            header = PcapHeader(nanosecond=nanosecond, snaplen=snaplen, network=linktype)
+        self.header = header
+        self.linktype = header.network & 0xFFFF
+        self.records = 0
+        endian = "<" if header.byte_order == "little" else ">"
+        self._record_header = struct.Struct(endian + "IIII")
+        self._per_second = 1_000_000_000 if header.nanosecond else 1_000_000
+        self._ns_per_unit = 1 if header.nanosecond else 1000
+        self._owned: BinaryIO | None = None
+        if isinstance(target, str | os.PathLike):
+            self._out: BinaryIO = open(target, "wb")  # noqa: SIM115 - closed in close()
+            self._owned = self._out
+        else:
+            self._out = target
+        self._out.write(
+            struct.pack(
+                endian + "IHHiIII",
+                PCAP_MAGIC_NSEC if header.nanosecond else PCAP_MAGIC_USEC,
+                header.version_major,
+                header.version_minor,
+                header.thiszone,
+                header.sigfigs,
+                header.snaplen,
+                header.network,
+            )
+        )
+
+    def write(self, data: bytes | memoryview, ts_ns: int, orig_len: int | None = None) -> None:
+        """One record: ``data`` as captured, at ``ts_ns`` (truncated to the file's precision)."""
+        if ts_ns < 0:
+            raise UsageError(f"pcap cannot store a time before 1970 ({ts_ns} ns)")
+        seconds, fraction_ns = divmod(ts_ns, 1_000_000_000)
+        if seconds > 0xFFFFFFFF:
+            raise UsageError(f"pcap cannot store a time after 2106 ({seconds} s)")
+        length = len(data)
+        self._out.write(
+            self._record_header.pack(
+                seconds,
+                fraction_ns // self._ns_per_unit,
+                length,
+                length if orig_len is None else orig_len,
+            )
+        )
+        self._out.write(data)
+        self.records += 1
+
+    def write_record(self, record: Record) -> None:
+        """A record as read (same link type expected): same bytes, time and original length."""
+        self.write(record.data, record.ts_ns, record.orig_len)
+
+    def write_packet(self, packet: Packet) -> None:
+        """A decoded packet's frame; re-framed as Ethernet when needed (and possible)."""
+        if packet.linktype == self.linktype:
+            self.write(packet.data, packet.ts_ns, packet.orig_len)
+            return
+        if self.linktype != LinkType.ETHERNET:
+            raise UsageError(
+                f"cannot write a link type {packet.linktype} frame into a link type "
+                f"{self.linktype} pcap"
+            )
+        frame = ethernet_frame(packet.linktype, packet.data)
+        if frame is None:
+            raise UsageError(f"frame {packet.frame} (link type {packet.linktype}) has no IP")
+        grown = len(frame) - len(packet.data)
+        self.write(frame, packet.ts_ns, packet.orig_len + grown)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def close(self) -> None:
+        if self._owned is not None:
+            self._owned.close()
+            self._owned = None
+        else:
+            self._out.flush()
+
+    def __enter__(self) -> PcapWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
