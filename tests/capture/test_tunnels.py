@@ -164,3 +164,42 @@ def test_deeply_nested_tunnels_stop_at_the_layer_limit() -> None:
     frame = b"\x02" * 12 + b"\x08\x00" + inner
     packet = decode(Record(1, 0, 0, 1, memoryview(frame), len(frame)))
     assert len(packet.tunnel) == MAX_TUNNEL_LAYERS and "tunnel layers" in packet.malformed
+
+
+@pytest.mark.peer
+def test_fragments_outside_and_inside_a_tunnel_are_reassembled(tmp_path: Path) -> None:
+    from scapy.all import GRE, IP, UDP, VXLAN, Ether, fragment, wrpcap  # type: ignore[attr-defined]
+
+    from tests.capture.made_captures import sip_udp_payloads
+
+    frames = []
+    for n, (src, dst, sport, dport, payload) in enumerate(sip_udp_payloads(SOURCE)):
+        inner = IP(src=src, dst=dst, id=0x100 + n) / UDP(sport=sport, dport=dport) / payload
+        # The outer GRE packet fragmented (a tunnel over a smaller MTU)...
+        outer = IP(src="127.0.11.10", dst="127.0.11.20", id=0x200 + n) / GRE() / inner
+        frames += [Ether() / f for f in fragment(outer, fragsize=160)]
+        # ... and the inner packet fragmented before it entered a VXLAN tunnel.
+        for piece in fragment(inner, fragsize=160):
+            frames.append(
+                Ether()
+                / IP(src="127.0.11.10", dst="127.0.11.20")
+                / UDP(sport=40000, dport=4789)
+                / VXLAN(vni=5)
+                / Ether()
+                / piece
+            )
+    for i, frame in enumerate(frames):
+        frame.time = 1_700_000_000 + i / 1000
+    capture = tmp_path / "tunnel-fragments.pcap"
+    wrpcap(str(capture), frames)
+    ours = {p.frame: (p.tunnel, bytes(p.payload)) for p in packets(capture) if p.is_udp}
+    rows = tshark_fields(capture, ["frame.number", "udp.dstport", "udp.payload"])
+    # A VXLAN frame whose inner fragment is held shows only the outer UDP (port 4789).
+    theirs = {
+        int(f): bytes.fromhex(_last(payload))
+        for f, dport, payload in rows
+        if payload and _last(dport) != "4789"
+    }
+    assert {f: data for f, (_, data) in ours.items()} == theirs
+    paths = [path[1] for path, _ in ours.values()]
+    assert paths.count("gre") == paths.count("vxlan vni 5") == 6
