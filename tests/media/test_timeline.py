@@ -242,3 +242,24 @@ def test_opus_loss_is_concealed_not_silent() -> None:
     assert len(pcm) == len(payloads) * 960
     gap = pcm[20 * 960 : 22 * 960]
     assert np.abs(gap[:480]).max() > 500  # libopus concealed the start of the loss
+
+
+def test_timestamp_reset_backwards_is_rebased_on_capture_time() -> None:
+    # The sender restarts its timestamps mid-call; capture time goes on at 20 ms a packet.
+    first = [pkt(100 + i, 900_000 + i * STEP, at=i * 20_000_000) for i in range(10)]
+    second = [pkt(110 + i, 40 + i * STEP, at=(10 + i) * 20_000_000) for i in range(10)]
+    tl = build_timeline(first + second, audio_payload_type=0, clock_rate=8000)
+    assert len(tl.frames) == 20 and tl.report.timestamp_jumps == 1
+    assert [f.position for f in tl.frames] == [i * STEP for i in range(20)]
+    assert tl.report.gaps == [] and tl.duration == 20 * STEP
+
+
+def test_timestamp_leap_beyond_capture_time_does_not_add_hours() -> None:
+    first = [pkt(100 + i, i * STEP, at=i * 20_000_000) for i in range(10)]
+    # 3 s of real silence (DTX), but the timestamp leaps by an hour.
+    leap = 3600 * 8000
+    second = [pkt(110 + i, leap + (10 + i) * STEP, at=(160 + i) * 20_000_000) for i in range(10)]
+    tl = build_timeline(first + second, audio_payload_type=0, clock_rate=8000)
+    assert tl.report.timestamp_jumps == 1
+    assert tl.report.gaps == [Gap(10 * STEP, 150 * STEP, GapKind.DTX, 0)]
+    assert tl.duration == 170 * STEP

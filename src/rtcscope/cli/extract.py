@@ -148,6 +148,7 @@ def format_report(report: TimelineReport) -> str:
         f"duplicates {report.duplicates}, reordered {report.reordered}, "
         f"too late {report.too_late}, recovered from RED {report.recovered_from_red}",
         f"  sequence wraps {report.seq_wraps}, timestamp wraps {report.timestamp_wraps}, "
+        f"timestamp jumps {report.timestamp_jumps}, "
         f"comfort noise {report.comfort_noise_packets}, telephone-events "
         f"{report.event_packets}, other payload types {report.other_packets}, "
         f"duration {report.duration_s:.3f} s",

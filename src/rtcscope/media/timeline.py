@@ -94,6 +94,7 @@ class TimelineReport:
     lost: int = 0
     recovered_from_red: int = 0
     timestamp_backwards: int = 0
+    timestamp_jumps: int = 0  # discontinuities re-based on capture time
     seq_wraps: int = 0
     timestamp_wraps: int = 0
     comfort_noise_packets: int = 0
@@ -124,6 +125,7 @@ class TimelineReport:
             "too_late": self.too_late,
             "recovered_from_red": self.recovered_from_red,
             "timestamp_backwards": self.timestamp_backwards,
+            "timestamp_jumps": self.timestamp_jumps,
             "seq_wraps": self.seq_wraps,
             "timestamp_wraps": self.timestamp_wraps,
             "comfort_noise_packets": self.comfort_noise_packets,
@@ -310,29 +312,43 @@ def build_timeline(
         told = duration_of(payload) if duration_of is not None else None
         return told if told else usual_step
 
-    # 5. Walk the audio packets: frames, and gaps between them.
+    # 5. Walk the audio packets: frames, and gaps between them. A timestamp that goes back,
+    # or leaps further ahead than the capture clock moved (plus a second), is a sender's
+    # discontinuity (RFC 3550 5.1 allows a random start, not a jump): the stream is re-based
+    # on capture time there, so one bad timestamp neither drops the rest nor adds hours.
     start = audio[0][0].ext_ts
     report.first_timestamp = audio[0][0].packet.timestamp
     report.first_arrival_ns = audio[0][0].packet.arrival_ns
     items: list[Frame | Gap] = []
-    end = start  # extended timestamp where the previous frame ends
+    end = start  # (shifted) extended timestamp where the previous frame ends
+    shift = 0  # added to extended timestamps after a discontinuity
+    slack = clock_rate  # one second
     previous: _Kept | None = None
+    previous_ts = start
     for (item, payload), stood_between in zip(audio, between, strict=True):
-        ts = item.ext_ts
-        if previous is not None and ts <= previous.ext_ts:
-            report.timestamp_backwards += 1
-            continue
+        ts = item.ext_ts + shift
         if previous is not None:
+            arrival_gap_ns = item.packet.arrival_ns - previous.packet.arrival_ns
+            clock_gap = arrival_gap_ns * clock_rate // 1_000_000_000
+            if ts <= previous_ts or (arrival_gap_ns > 0 and ts - previous_ts > clock_gap + slack):
+                if arrival_gap_ns <= 0:
+                    report.timestamp_backwards += 1
+                    continue
+                steps_gone = max(round(clock_gap / usual_step), 1)
+                rebased = previous_ts + steps_gone * usual_step
+                shift += rebased - ts
+                ts = rebased
+                report.timestamp_jumps += 1
             missing = item.ext_seq - previous.ext_seq - 1 - sum(stood_between.values())
             missing = max(missing, 0)
             report.lost += missing
             if ts > end:
                 kind = _gap_kind(missing, stood_between)
-                _add_gap(items, report, redundant, end, ts, kind, missing, start, duration)
+                _add_gap(items, report, redundant, end, ts, kind, missing, start, duration, shift)
         length = duration(payload)
         items.append(Frame(ts - start, length, payload, item.ext_seq, item.packet.arrival_ns))
         end = max(end, ts + length)
-        previous = item
+        previous, previous_ts = item, ts
     report.last_timestamp = previous.packet.timestamp if previous else None
     report.duration = end - start
     return Timeline(clock_rate, items, report)
@@ -360,13 +376,14 @@ def _add_gap(
     missing: int,
     origin: int,
     duration: Callable[[bytes], int],
+    shift: int,
 ) -> None:
-    """A gap from ``gap_start`` to ``gap_end`` (extended timestamps); for a loss, redundant
-    RFC 2198 blocks that cover part of it become frames and split it."""
+    """A gap from ``gap_start`` to ``gap_end`` (extended timestamps, ``shift`` added); for a
+    loss, redundant RFC 2198 blocks that cover part of it become frames and split it."""
     cursor = gap_start
     if kind is GapKind.LOSS and redundant:
-        for ts in sorted(t for t in redundant if gap_start <= t < gap_end):
-            data = redundant[ts]
+        for ts in sorted(t + shift for t in redundant if gap_start <= t + shift < gap_end):
+            data = redundant[ts - shift]
             if ts > cursor:
                 _append_gap(items, report, cursor - origin, ts - cursor, kind, missing)
                 missing = 0
