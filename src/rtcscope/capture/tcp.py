@@ -194,23 +194,23 @@ class TcpReassembler:
                 return direction  # a retransmitted SYN (or SYN-ACK)
             if direction is not None and direction.pending:
                 self._release_all(direction, out)
-            direction = self._new_direction(flow, start)
+            direction = self._new_direction(flow, start, out)
             self.stats.connections += 1
             out.append(TcpData(flow, b"", packet.ts_ns, packet.frame, syn=True))
             return direction
         if direction is None:
             if flags & TcpSegment.RST and not packet.payload:
                 return None  # a reset of a connection never seen: nothing to deliver
-            return self._start_midstream(flow, segment.seq)
+            return self._start_midstream(flow, segment.seq, out)
         self._flows.move_to_end(flow)
         if direction.closed and packet.payload:
             start = direction.offset(segment.seq)
             if start > direction.next_abs:
                 # Data past the end of a closed stream: the 4-tuple was reused unseen.
-                return self._start_midstream(flow, segment.seq)
+                return self._start_midstream(flow, segment.seq, out)
         return direction
 
-    def _start_midstream(self, flow: Flow, seq: int) -> _Direction:
+    def _start_midstream(self, flow: Flow, seq: int, out: list[TcpData]) -> _Direction:
         self.stats.midstream_starts += 1
         # The peer's acknowledgement says where this side's unacknowledged bytes begin: start
         # there, so that segments captured out of order at the start are not lost.
@@ -220,31 +220,24 @@ class TcpReassembler:
             ahead = (seq - reverse.ack_seen) % _SEQ_MOD
             if 0 < ahead <= self._max_flow_bytes:
                 base = reverse.ack_seen
-        direction = self._new_direction(flow, base)
+        direction = self._new_direction(flow, base, out)
         direction.midstream = True
         return direction
 
-    def _new_direction(self, flow: Flow, base: int) -> _Direction:
+    def _new_direction(self, flow: Flow, base: int, out: list[TcpData]) -> _Direction:
+        # A direction replaced or evicted first delivers what it holds, its holes as gaps:
+        # nothing captured is dropped silently.
         old = self._flows.pop(flow, None)
-        if old is not None:
-            self._forget(old)
+        if old is not None and old.pending:
+            self._release_all(old, out)
         direction = _Direction(flow=flow, base=base)
         self._flows[flow] = direction
         if len(self._flows) > self._max_flows:
             _, evicted = self._flows.popitem(last=False)
             self.stats.flows_evicted += 1
-            self._forget(evicted)
+            if evicted.pending:
+                self._release_all(evicted, out)
         return direction
-
-    def _forget(self, direction: _Direction) -> None:
-        # Held bytes of a direction that is dropped are counted as a gap never delivered.
-        if direction.pending:
-            held = sum(len(s.data) for s in direction.pending.values())
-            self.stats.gaps += 1
-            self.stats.gap_bytes += held
-            self.stats.pending_bytes -= direction.pending_cost
-            direction.pending.clear()
-            direction.pending_cost = 0
 
     # -- segments --------------------------------------------------------------------------
 
