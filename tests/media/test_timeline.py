@@ -5,6 +5,7 @@ checked against the signal that was encoded."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -263,3 +264,42 @@ def test_timestamp_leap_beyond_capture_time_does_not_add_hours() -> None:
     assert tl.report.timestamp_jumps == 1
     assert tl.report.gaps == [Gap(10 * STEP, 150 * STEP, GapKind.DTX, 0)]
     assert tl.duration == 170 * STEP
+
+
+@pytest.mark.parametrize(
+    ("spec", "encode"),
+    [
+        (CodecSpec("pcmu", 8000), "mulaw"),
+        (CodecSpec("l16", 8000), "l16"),
+        (CodecSpec("l16", 44100, 2), "l16"),
+    ],
+    ids=["pcmu", "l16-mono", "l16-stereo-44100"],
+)
+def test_pcmu_and_l16_render_the_signal_they_carry(spec: CodecSpec, encode: str) -> None:
+    import av
+
+    rate, channels = spec.clock_rate, spec.channels
+    step = rate // 50
+    t = np.arange(rate) / rate
+    mono = (7000 * np.sin(2 * np.pi * 523 * t) * (1 + 0.4 * np.sin(2 * np.pi * 2 * t))).astype(
+        np.int16
+    )
+    signal = np.stack([mono] * channels, axis=1) if channels == 2 else mono.reshape(-1, 1)
+    if encode == "mulaw":  # FFmpeg's encoder through PyAV
+        encoder = av.CodecContext.create("pcm_mulaw", "w")
+        encoder.sample_rate, encoder.layout, encoder.format = 8000, "mono", "s16"
+        frame = av.AudioFrame.from_ndarray(mono.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = 8000
+        data = b"".join(bytes(p) for p in encoder.encode(frame))
+        payloads = [data[i : i + step] for i in range(0, len(data), step)]
+    else:  # RFC 3551 4.5.11: big-endian, interleaved
+        data = signal.astype(">i2").tobytes()
+        size = step * 2 * channels
+        payloads = [data[i : i + size] for i in range(0, len(data), size)]
+    packets = [pkt(i, i * step, pt=96, payload=p) for i, p in enumerate(payloads)]
+    tl = build_timeline(packets, audio_payload_type=96, clock_rate=rate)
+    decoder = make_decoder(spec, payloads[0])
+    pcm = np.concatenate(list(render_audio(tl, decoder)))
+    assert pcm.shape == (rate, channels)
+    for channel in range(channels):
+        assert correlation(pcm[:, channel], signal[:, channel]) > 0.999

@@ -32,11 +32,16 @@ class Mix(StrEnum):
     stereo = "stereo"
 
 
-def _parse_int(text: str, option: str) -> int:
-    try:
-        return int(text, 0)
-    except ValueError:
-        raise UsageError(f"{option} {text}: expected a number (0x... for hex)") from None
+def _parse_ssrc(text: str) -> int:
+    """``0xDEADBEEF``, ``DEADBEEF`` (as tshark prints it without 0x) or a decimal number."""
+    for base in (0, 16):
+        try:
+            value = int(text, base)
+        except ValueError:
+            continue
+        if 0 <= value <= 0xFFFFFFFF:
+            return value
+    raise UsageError(f"--ssrc {text}: expected a 32-bit SSRC, e.g. 0xDEADBEEF")
 
 
 @app.command()
@@ -102,7 +107,7 @@ def extract(
     chosen = select_streams(
         streams,
         index=stream,
-        ssrc=_parse_int(ssrc, "--ssrc") if ssrc is not None else None,
+        ssrc=_parse_ssrc(ssrc) if ssrc is not None else None,
         call_id=call,
     )
     collected = collect_packets(file, chosen)

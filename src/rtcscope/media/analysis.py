@@ -48,7 +48,8 @@ def audio_section(ctx: AnalysisContext) -> Section:
             section.files.append(target)
             lines.append(
                 f"stream {stream.index} 0x{stream.key.ssrc:08X} {result.codec}: "
-                f"{result.duration_s:.3f} s, lost {report.lost}, gaps {len(report.gaps)}"
+                f"{result.duration_s:.3f} s at {result.sample_rate} Hz, "
+                f"{result.channels} channel(s), lost {report.lost}, gaps {len(report.gaps)}"
                 f" -> {target.name}"
             )
         assert isinstance(section.data, list)
