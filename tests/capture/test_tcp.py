@@ -6,6 +6,7 @@ stream itself (independent of the code under test). The capture tests compare wi
 
 from __future__ import annotations
 
+import itertools
 import random
 from pathlib import Path
 
@@ -403,3 +404,30 @@ def test_mid_connection_start_lines_up_on_the_peers_acknowledgement() -> None:
     [chunk] = r.feed(segment(1000, b"A" * 100, frame=3))
     assert chunk.data == b"A" * 100 + b"B" * 50 and chunk.midstream and chunk.gap_before == 0
     assert r.stats.retransmitted_bytes == 0
+
+
+@given(
+    st.binary(min_size=2, max_size=400),
+    st.lists(st.integers(1, 399), min_size=1, max_size=10),
+    st.randoms(use_true_random=False),
+)
+def test_lost_segments_come_out_as_gaps_of_their_exact_size(
+    data: bytes, cut_points: list[int], rng: random.Random
+) -> None:
+    cuts = sorted({c for c in cut_points if c < len(data)} | {0, len(data)})
+    pieces = list(itertools.pairwise(cuts))
+    lost = set(rng.sample(range(len(pieces)), k=rng.randrange(0, len(pieces))))
+    kept = [p for i, p in enumerate(pieces) if i not in lost]
+    rng.shuffle(kept)
+    r = TcpReassembler()
+    out = feed_all(
+        r, [segment(0, flags=TcpSegment.SYN)] + [segment(1 + a, data[a:b]) for a, b in kept]
+    )
+    # Rebuild the stream with each gap as that many '?' bytes: the known bytes line up exactly.
+    rebuilt = b"".join(b"?" * c.gap_before + c.data for c in out if c.flow == FLOW)
+    expected = b"".join(
+        b"?" * (b - a) if i in lost else data[a:b] for i, (a, b) in enumerate(pieces)
+    )
+    # Bytes lost at the very end are unknowable (no later segment, no FIN): not a gap.
+    assert rebuilt == expected[: len(rebuilt)] and not expected[len(rebuilt) :].strip(b"?")
+    assert r.stats.gap_bytes == sum(c.gap_before for c in out)
