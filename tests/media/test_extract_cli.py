@@ -169,3 +169,9 @@ def test_analyze_writes_each_streams_wav(tmp_path: Path) -> None:
     rate, channels, pcm = read_wav(wav)
     assert (rate, channels, len(pcm)) == (48000, 1, 425 * 960)
     assert np.abs(pcm).max() > 1000
+
+
+def test_help_renders(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "extract", "--help")
+    assert code == 0
+    assert "--mix" in out and "--codec" in out and "--tencent" in out

@@ -73,7 +73,9 @@ def extract(
     ] = None,
     codec: Annotated[
         str | None,
-        typer.Option("--codec", help="what --pt is, as NAME/RATE[/CHANNELS]: opus/48000/2"),
+        typer.Option(
+            "--codec", help="what --pt is, as NAME/RATE or NAME/RATE/CHANNELS: opus/48000/2"
+        ),
     ] = None,
     rate: Annotated[int | None, typer.Option("--rate", help="resample WAV to 8000..48000")] = None,
     channels: Annotated[int | None, typer.Option("--channels", help="WAV channels (1 or 2)")] = (
