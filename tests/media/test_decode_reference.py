@@ -155,3 +155,25 @@ def test_stream_decodes_like_the_reference(
         assert correlation(ours, ref) > 0.99, f"segment at {segment[0].seq}"
         checked += len(segment)
     assert checked >= 0.8 * len(audio_rows)
+
+
+@pytest.mark.peer
+def test_the_table_holds_every_stream_tshark_finds_from_signalling() -> None:
+    """tshark (no heuristic: streams named by SDP) on every shared capture: each of its audio
+    streams is in STREAMS, so none escapes the reference comparison."""
+    from tests.conftest import shared_captures
+    from tests.peers import run
+
+    captures = shared_captures()
+    if not captures:
+        shared_capture("sip-rtp-opus.pcap")  # skips, or fails under CI
+    found: set[tuple[str, int]] = set()
+    for capture in captures:
+        out = run("tshark", ["-n", "-q", "-r", capture, "-z", "rtp,streams"]).stdout
+        for line in out.splitlines():
+            fields = line.split()
+            ssrc = next((f for f in fields if f.startswith("0x")), None)
+            if ssrc is not None and "SSRC" not in line:
+                found.add((capture.name, int(ssrc, 16)))
+    assert found, "tshark found no stream at all"
+    assert found <= {(c, s) for c, s, *_ in STREAMS}
