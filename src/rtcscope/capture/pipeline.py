@@ -108,24 +108,32 @@ def packets(
     if dedup:
         deduplicator = Deduplicator(dedup_window_ns)
         report.dedup = deduplicator.stats
-    with open_capture(path, keep_going=keep_going) as reader:
-        for record in reader:
-            report.records += 1
-            packet = decode(record)
-            if defrag is not None and packet.fragment is not None:
-                whole = _reassemble(defrag, packet)
-                if whole is None:
+    # Counted in locals (the hot path) and written to the report as iteration ends or stops.
+    records = kept = tunneled = malformed = 0
+    try:
+        with open_capture(path, keep_going=keep_going) as reader:
+            for record in reader:
+                records += 1
+                packet = decode(record)
+                if defrag is not None and packet.fragment is not None:
+                    whole = _reassemble(defrag, packet)
+                    if whole is None:
+                        continue
+                    packet = whole
+                if deduplicator is not None and deduplicator.is_duplicate(packet):
                     continue
-                packet = whole
-            if deduplicator is not None and deduplicator.is_duplicate(packet):
-                continue
-            report.packets += 1
-            if packet.tunnel:
-                report.tunneled += 1
-            if packet.malformed:
-                report.malformed += 1
-            yield packet
-        if defrag is not None:
-            defrag.flush()
-        if warnings is not None:
-            warnings.extend(reader.warnings)
+                kept += 1
+                if packet.tunnel:
+                    tunneled += 1
+                if packet.malformed:
+                    malformed += 1
+                yield packet
+            if defrag is not None:
+                defrag.flush()
+            if warnings is not None:
+                warnings.extend(reader.warnings)
+    finally:
+        report.records += records
+        report.packets += kept
+        report.tunneled += tunneled
+        report.malformed += malformed
