@@ -4,6 +4,8 @@ payloads or packets of RTP streams, true to the call's timeline."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -15,8 +17,12 @@ from rtcscope.cli.output import OutputFormat, format_json, stdout_console
 from rtcscope.errors import UsageError
 from rtcscope.media.codecs import parse_codec
 from rtcscope.media.extract import (
+    CollectedPacket,
     ExtractOptions,
     ExtractResult,
+    MediaStream,
+    Progress,
+    StreamKey,
     collect_packets,
     discover_streams,
     extract_mix,
@@ -114,6 +120,41 @@ def extract(
     )
     collected = collect_packets(file, chosen)
     results: list[ExtractResult] = []
+    with _progress_bar() as progress:
+        options.progress = progress
+        _run(file, out, chosen, collected, options, mix, call, results)
+    _print(results, fmt, report)
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Progress | None]:
+    """A rich progress bar on stderr while audio is written, only when stderr is a terminal
+    (DESIGN rule 9)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress as RichProgress
+
+    with RichProgress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("decoding", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _run(
+    file: Path,
+    out: Path,
+    chosen: list[MediaStream],
+    collected: dict[StreamKey, list[CollectedPacket]],
+    options: ExtractOptions,
+    mix: Mix | None,
+    call: str | None,
+    results: list[ExtractResult],
+) -> None:
     if mix is Mix.stereo:
         results.append(extract_mix(file, chosen, out, options, collected))
     elif len(chosen) == 1 and not (out.is_dir() or (call is not None and not out.suffix)):
@@ -123,7 +164,6 @@ def extract(
         for item in chosen:
             target = per_stream_path(out, item, options.kind)
             results.append(extract_stream(file, item, target, options, collected[item.key]))
-    _print(results, fmt, report)
 
 
 def _print(results: list[ExtractResult], fmt: OutputFormat, report: bool) -> None:

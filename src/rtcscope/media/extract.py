@@ -14,7 +14,7 @@ bitstream), ``.raw`` (payload bytes as they were) and ``.pcap`` (the stream's pa
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fractions import Fraction
@@ -122,6 +122,10 @@ class MediaStream:
     origin: Any = None  # the rtcscope.rtp.streams.RtpStream it came from
 
 
+# Called as audio is written: (samples written, samples in all), for a progress bar.
+Progress = Callable[[int, int], None]
+
+
 @dataclass(slots=True)
 class ExtractOptions:
     kind: OutputKind | None = None
@@ -131,6 +135,7 @@ class ExtractOptions:
     channels: int | None = None
     tencent: bool = False
     reorder_window: int = DEFAULT_REORDER_WINDOW
+    progress: Progress | None = None
 
 
 @dataclass(slots=True)
@@ -407,13 +412,20 @@ def render_pcm(
 
 
 def write_wav(
-    path: Path, timeline: Timeline, decoder: Decoder, rate: int | None, channels: int | None
+    path: Path,
+    timeline: Timeline,
+    decoder: Decoder,
+    rate: int | None,
+    channels: int | None,
+    progress: Progress | None = None,
 ) -> tuple[int, int, float]:
-    out_rate, out_channels, _, chunks = render_pcm(timeline, decoder, rate, channels)
+    out_rate, out_channels, total, chunks = render_pcm(timeline, decoder, rate, channels)
     with WavWriter(path, out_rate, out_channels) as wav:
         for chunk in chunks:
             if len(chunk):
                 wav.write(chunk)
+                if progress is not None:
+                    progress(wav.frames, total)
     return out_rate, out_channels, wav.duration_s
 
 
@@ -508,7 +520,7 @@ def extract_stream(
             raise MediaError(f"no decoder for {choice.spec}")
         _check_rate_channels(options)
         result.sample_rate, result.channels, result.duration_s = write_wav(
-            out, timeline, decoder, options.rate, options.channels
+            out, timeline, decoder, options.rate, options.channels, options.progress
         )
     elif kind is OutputKind.OPUS:
         if choice.spec.name != "opus":
