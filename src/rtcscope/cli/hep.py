@@ -16,7 +16,7 @@ import typer
 
 from rtcscope.cli.app import app
 from rtcscope.cli.output import OutputFormat, format_json, print_rows
-from rtcscope.errors import HepError, UsageError
+from rtcscope.errors import HepError, InputError, UsageError
 from rtcscope.hep.codec import HepPacket, decode_fields, protocol_name
 from rtcscope.hep.store import StoredMessage, search, sip_index_fields
 
@@ -72,17 +72,29 @@ def listen(
         float | None, typer.Option("--duration", help="stop after this many seconds")
     ] = None,
     no_pcap: Annotated[bool, typer.Option("--no-pcap", help="do not write sip.pcap")] = False,
+    store_process: Annotated[
+        bool,
+        typer.Option(
+            "--store-process/--store-thread",
+            help="write the store from a child process (default) or a thread of this one",
+        ),
+    ] = True,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="how to print the counts")] = (
         OutputFormat.table
     ),
 ) -> None:
     """Collect HEP (UDP, and TCP with --tcp) into DIR until Ctrl-C/SIGTERM; print counts."""
     from rtcscope.hep.collector import HepCollector
-    from rtcscope.hep.store import HepStore
+    from rtcscope.hep.store import HepStore, StoreProcess
 
     _setup_logging()
     host, port = _parse_bind(bind)
-    collector = HepCollector(HepStore(store_dir, write_pcap=not no_pcap), password=password)
+    store = (
+        StoreProcess(store_dir, write_pcap=not no_pcap)
+        if store_process
+        else HepStore(store_dir, write_pcap=not no_pcap)
+    )
+    collector = HepCollector(store, password=password)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -100,17 +112,23 @@ def listen(
         with contextlib.suppress(asyncio.CancelledError):
             await serving
 
+    close_error: InputError | None = None
     try:
         asyncio.run(main())
     except OSError as exc:
         raise UsageError(f"cannot listen on {bind}: {exc}") from None
     finally:
-        collector.close()
+        try:
+            collector.close()
+        except InputError as exc:
+            close_error = exc
     counts = collector.stats.as_dict()
     if fmt is OutputFormat.json:
         sys.stdout.write(format_json(counts) + "\n")
     else:
         print_rows([{"count": k, "value": v} for k, v in counts.items()], fmt)
+    if close_error is not None:
+        raise close_error
 
 
 # --- search ---------------------------------------------------------------------------------

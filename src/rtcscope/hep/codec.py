@@ -317,12 +317,16 @@ _CODE_OF_KIND = {_U8: _C_U8, _U16: _C_U16, _U32: _C_U32, _TEXT: _C_TEXT, _MAC: _
 _SPEC: dict[int, tuple[str, int, int]] = {
     t: (name, _CODE_OF_KIND[kind], _FIXED_SIZE.get(kind, -1)) for name, t, kind in _FIELD_CHUNKS
 }
+_U32_STRUCT = struct.Struct("!I")
 _SPEC[ChunkType.IPV4_SRC] = ("src", _C_IP4, 4)
 _SPEC[ChunkType.IPV4_DST] = ("dst", _C_IP4, 4)
 _SPEC[ChunkType.IPV6_SRC] = ("src", _C_IP6, 16)
 _SPEC[ChunkType.IPV6_DST] = ("dst", _C_IP6, 16)
 _SPEC[ChunkType.PAYLOAD] = ("payload", _C_PAYLOAD, -1)
 _SPEC[ChunkType.COMPRESSED_PAYLOAD] = ("compressed_payload", _C_COMPRESSED, -1)
+# the same as a list indexed by chunk type: the hot loop's lookup
+_SPEC_TABLE_SIZE = max(_SPEC) + 1
+_SPEC_TABLE: list[tuple[str, int, int] | None] = [_SPEC.get(t) for t in range(_SPEC_TABLE_SIZE)]
 
 
 def decode(data: bytes | bytearray | memoryview) -> HepPacket:
@@ -360,7 +364,8 @@ def _decode_v3(view: bytes) -> dict[str, Any]:
     extra: list[RawChunk] = []
     offset = 6
     unpack_header = _CHUNK_HEADER.unpack_from
-    spec_of = _SPEC.get
+    unpack_u32 = _U32_STRUCT.unpack_from
+    table = _SPEC_TABLE
     while offset < size:
         if size - offset < 6:
             raise HepError(
@@ -375,7 +380,7 @@ def _decode_v3(view: bytes) -> dict[str, Any]:
                 f"{size - offset} bytes remain",
                 offset=offset,
             )
-        spec = spec_of(ctype) if vendor == 0 else None
+        spec = table[ctype] if vendor == 0 and ctype < _SPEC_TABLE_SIZE else None
         if spec is None:
             extra.append(RawChunk(vendor, ctype, view[offset + 6 : end]))
             offset = end
@@ -392,26 +397,27 @@ def _decode_v3(view: bytes) -> dict[str, Any]:
                 f"bytes, not {want}",
                 offset=offset,
             )
-        if code == _C_U8:
+        # literal codes (see _C_*): comparing with module globals costs a lookup each
+        if code == 2:  # _C_U32
+            fields[name] = unpack_u32(view, start)[0]
+        elif code == 0:  # _C_U8
             fields[name] = view[start]
-        elif code == _C_U16:
+        elif code == 1:  # _C_U16
             fields[name] = view[start] << 8 | view[start + 1]
-        elif code == _C_U32:
-            fields[name] = int.from_bytes(view[start:end], "big")
-        elif code == _C_IP4:
+        elif code == 3:  # _C_IP4
             fields[name] = "%d.%d.%d.%d" % (  # noqa: UP031 - the hot path
                 view[start],
                 view[start + 1],
                 view[start + 2],
                 view[start + 3],
             )
-        elif code == _C_TEXT:
+        elif code == 5:  # _C_TEXT
             fields[name] = view[start:end].decode("utf-8", "surrogateescape")
-        elif code == _C_PAYLOAD:
+        elif code == 7:  # _C_PAYLOAD
             fields["payload"] = view[start:end]
-        elif code == _C_IP6:
+        elif code == 4:  # _C_IP6
             fields[name] = format_ipv6(view[start:end])
-        elif code == _C_MAC:
+        elif code == 6:  # _C_MAC
             # The spec types MACs as uint64; agents also send the 6 octets of the address.
             if clen - 6 not in (6, 8):
                 raise HepError(
@@ -482,7 +488,7 @@ def _decode_v12(view: bytes) -> dict[str, Any]:
         "dport": dport,
         "ts_sec": ts_sec,
         "ts_usec": ts_usec,
-        "proto_type": ProtocolType.SIP,
+        "proto_type": 1,  # SIP; a plain int like every decoded value (the store marshals them)
         "capture_id": capture_id,
         "payload": view[need:],
     }

@@ -2,7 +2,7 @@
 
 Use::
 
-    store = HepStore(directory)
+    store = StoreProcess(directory)      # or HepStore(directory): same thread, same process
     collector = HepCollector(store, password="secret")
     await collector.serve("127.0.0.1", 9060, udp=True, tcp=True)   # until cancelled
     collector.stats                                                  # counts
@@ -17,7 +17,9 @@ Speed (the hot path is UDP): the socket gets a large receive buffer (``SO_RCVBUF
 permitted, else ``SO_RCVBUF``) and is drained in a loop on each readiness event instead of one
 datagram per event loop turn (what ``create_datagram_endpoint`` does); rows are built with the
 lean :func:`~rtcscope.hep.codec.decode_fields` and the minimal SIP index scan, and handed in
-batches to one writer thread that inserts each batch in one SQLite transaction.
+batches to one writer thread, which passes them to the store: a :class:`StoreProcess` (SQLite
+and the pcap in a child process, off this interpreter's lock: what ``hep listen`` uses) or a
+:class:`HepStore` (in the thread). Each batch is one SQLite transaction.
 """
 
 from __future__ import annotations
@@ -32,10 +34,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from rtcscope.errors import HepError
+from rtcscope.errors import HepError, InputError
 from rtcscope.hep.codec import ProtocolType, decode_fields
 from rtcscope.hep.framing import CONNECTION_CLOSED, NEED_DATA, HepFramer
-from rtcscope.hep.store import HepStore, Row, sip_index_fields
+from rtcscope.hep.store import HepStore, Row, StoreProcess, sip_index_fields
 
 log = logging.getLogger("rtcscope.hep.collector")
 
@@ -54,6 +56,7 @@ class CollectorStats:
     invalid: int = 0
     rejected: int = 0
     empty: int = 0  # keep-alives and other packets without a payload
+    store_errors: int = 0  # accepted, but the store failed to write them
     tcp_connections: int = 0
     rejected_by_source: Counter[str] = field(default_factory=Counter)
     invalid_by_source: Counter[str] = field(default_factory=Counter)
@@ -66,6 +69,7 @@ class CollectorStats:
             "rejected_password": self.rejected,
             "without_payload": self.empty,
             "tcp_connections": self.tcp_connections,
+            "store_errors": self.store_errors,
             "rejected_by_source": dict(self.rejected_by_source),
             "invalid_by_source": dict(self.invalid_by_source),
         }
@@ -76,7 +80,7 @@ class HepCollector:
 
     def __init__(
         self,
-        store: HepStore,
+        store: HepStore | StoreProcess,
         password: str | None = None,
         batch_size: int = 2000,
         flush_interval_s: float = 0.05,
@@ -89,7 +93,7 @@ class HepCollector:
         self._batch: list[Row] = []
         self._queue: queue.Queue[list[Row] | None] = queue.Queue()
         self._writer = threading.Thread(target=self._write_batches, name="hep-store", daemon=True)
-        self._writer_error: BaseException | None = None
+        self._writer_error: Exception | None = None
         self._logged_sources: set[tuple[str, str]] = set()
         self.bound: list[tuple[str, str, int]] = []  # (transport, host, port) once listening
 
@@ -171,8 +175,11 @@ class HepCollector:
                 return
             try:
                 self.store.add(batch)
-            except BaseException as exc:  # surfaced by close(); the thread must keep draining
-                self._writer_error = exc
+            except Exception as exc:  # surfaced by close(); the thread must keep draining
+                if self._writer_error is None:
+                    log.error("HEP store write failed: %s", exc)
+                    self._writer_error = exc
+                self.stats.store_errors += len(batch)
 
     # --- the asyncio side ----------------------------------------------------------------
 
@@ -216,7 +223,9 @@ class HepCollector:
             self._writer.join()
         self.store.close()
         if self._writer_error is not None:
-            raise self._writer_error
+            raise InputError(
+                f"{self.stats.store_errors} messages could not be stored: {self._writer_error}"
+            ) from self._writer_error
 
     async def _flush_periodically(self) -> None:
         while True:

@@ -17,12 +17,16 @@ its receive loop to a writer thread. Reading (``search``) opens the database rea
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import marshal
+import multiprocessing
 import re
 import sqlite3
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +101,16 @@ def sip_index_fields(payload: bytes) -> tuple[str | None, str | None, int | None
     else:
         return None, None, None
     end = payload.find(b"\r\n\r\n")
-    match = _CALL_ID.search(payload, 0, end if end >= 0 else len(payload))
+    if end < 0:
+        end = len(payload)
+    # fast path: the spelling nearly every agent writes
+    at = payload.find(b"\nCall-ID: ", 0, end)
+    if at >= 0:
+        stop = payload.find(b"\r", at + 10, end + 1)
+        if stop >= 0:
+            value = payload[at + 10 : stop].strip()
+            return value.decode("utf-8", "surrogateescape"), method, status
+    match = _CALL_ID.search(payload, 0, end)
     call_id = (
         match.group(1).strip().decode("utf-8", "surrogateescape") if match is not None else None
     )
@@ -304,3 +317,67 @@ class SipPcap:
 
     def close(self) -> None:
         self._writer.close()
+
+
+# --- the store in a process of its own -----------------------------------------------------
+
+
+class StoreProcess:
+    """A :class:`HepStore` run in a child process, so that SQLite and the pcap do not share
+    the receiver's interpreter lock: ``add`` sends a batch through a pipe (marshal: the rows
+    are tuples of ints, strings and bytes), the child inserts it. Same ``add``/``close``
+    interface as HepStore; ``add`` blocks only while the pipe is full (call it from a thread,
+    as the collector does)."""
+
+    def __init__(self, directory: str | Path, write_pcap: bool = True) -> None:
+        context = multiprocessing.get_context("spawn")
+        receiver, self._conn = context.Pipe(duplex=False)
+        self.directory = Path(directory)
+        self._process = context.Process(
+            target=_store_process_main,
+            args=(receiver, str(directory), write_pcap),
+            name="rtcscope-hep-store",
+            daemon=True,
+        )
+        self._process.start()
+        receiver.close()
+        self.rows_written = 0
+
+    def add(self, rows: Sequence[Row]) -> None:
+        if not rows:
+            return
+        try:
+            self._conn.send_bytes(marshal.dumps(list(rows)))
+        except OSError:
+            raise InputError(
+                f"the HEP store process for {self.directory} has stopped "
+                f"(exit code {self._process.exitcode})"
+            ) from None
+        self.rows_written += len(rows)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._conn.send_bytes(b"")
+        self._conn.close()
+        self._process.join()
+        if self._process.exitcode != 0:
+            raise InputError(
+                f"the HEP store process for {self.directory} failed "
+                f"(exit code {self._process.exitcode})"
+            )
+
+
+def _store_process_main(conn: Connection, directory: str, write_pcap: bool) -> None:
+    store = HepStore(directory, write_pcap=write_pcap)
+    try:
+        while True:
+            try:
+                data = conn.recv_bytes()
+            except EOFError:
+                return
+            if not data:
+                return
+            store.add(marshal.loads(data))
+    finally:
+        store.close()
+        conn.close()
