@@ -1,0 +1,73 @@
+"""The ``calls`` analysis of ``rtcscope analyze``: the call list and one SVG ladder per call.
+
+With ``-o DIR`` each call's ladder is written to ``DIR/ladders/NNN-HASH.svg``: NNN is the
+call's index and HASH the first 12 hex digits of SHA-256 of its Call-ID, so a file name never
+carries text from a packet (a Call-ID may hold ``/``, ``..`` or control characters). This
+module sits outside the pure packages because it writes files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from rtcscope.analyze import AnalysisContext, Section, register
+from rtcscope.sip.calls import CallSummary, call_ladder, calls_from_capture, icmp_for_call
+from rtcscope.sip.ladder import format_svg
+from rtcscope.sip.nodes import find_nodes
+
+
+def ladder_file_name(call: CallSummary) -> str:
+    """``NNN-HASH.svg``: the call's index and a hash of its Call-ID (never packet text)."""
+    digest = hashlib.sha256(call.call_id.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return f"{call.index:03d}-{digest}.svg"
+
+
+def _line(call: CallSummary, first_ns: int) -> str:
+    data = call.as_dict(first_ns)
+    final = f"{call.final_status} {call.final_reason or ''}".strip() if call.final_status else "-"
+    duration = f", {data['duration_s']:.3f} s" if data["duration_s"] is not None else ""
+    bye = f", BYE from the {call.ended_by}" if call.ended_by else ""
+    return (
+        f"{call.index:3d} {data['start_s']:10.3f}s {call.kind:<9} {call.from_uri or '?'} -> "
+        f"{call.to_uri or '?'}: {call.state.value} ({final}){duration}{bye}; "
+        f"{len(call.messages)} messages, {call.resent} resent, {len(call.streams)} RTP streams"
+    )
+
+
+@register("calls", 20)
+def calls_section(ctx: AnalysisContext) -> Section:
+    dedup = bool(ctx.options.get("dedup", False))
+    result, icmp = calls_from_capture(ctx.path, with_icmp=True, dedup=dedup)
+    stats = result.statistics
+    section = Section(
+        name="calls",
+        title="SIP calls",
+        text="",
+        data={
+            "calls": [c.as_dict(result.first_ns) for c in result.calls],
+            "statistics": stats.as_dict(),
+        },
+        problems=sum(1 for c in result.calls if c.failed),
+    )
+    if not result.calls:
+        section.text = "no SIP messages"
+        return section
+    lines = [_line(c, result.first_ns) for c in result.calls]
+    lines.append(
+        f"{stats.messages} SIP messages, {stats.resent} resent; setup time average "
+        f"{stats.average_setup_ms} ms (min {stats.min_setup_ms}, max {stats.max_setup_ms})"
+    )
+    if ctx.out_dir is not None:
+        ladder_dir = Path(ctx.out_dir) / "ladders"
+        ladder_dir.mkdir(parents=True, exist_ok=True)
+        nodes = find_nodes(result.messages)
+        for call in result.calls:
+            target = ladder_dir / ladder_file_name(call)
+            ladder = call_ladder(call, nodes, icmp=icmp_for_call(call, icmp))
+            target.write_text(format_svg(ladder), encoding="utf-8")
+            section.files.append(target)
+    else:
+        lines.append("give -o DIR to write one SVG ladder per call")
+    section.text = "\n".join(lines)
+    return section

@@ -1,0 +1,162 @@
+"""``rtcscope calls FILE``: every call (every Call-ID, legs linked) with its outcome.
+
+JSON (``--format json``) is an object: ``calls`` (each: index, call_id, call_ids, kind, from,
+to, caller, callee, start_s, ring_s, answer_s, end_s, duration_s, setup_ms, final_status,
+final_reason, state, ended_by, bye_source, messages, resent, methods, statuses, sdp, streams,
+dtmf; times in seconds from the capture's first SIP message) and ``statistics`` (messages,
+resent, status_codes, methods, setup_ms: what ``tshark -q -z sip,stat`` prints).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from rtcscope.cli.app import app
+from rtcscope.cli.output import OutputFormat, format_json, print_rows, stdout_console
+from rtcscope.errors import UsageError
+from rtcscope.sip.calls import CallSummary, SipStatistics, calls_from_capture
+
+TABLE_COLUMNS = [
+    "index",
+    "start_s",
+    "kind",
+    "from",
+    "to",
+    "state",
+    "final",
+    "ring_s",
+    "answer_s",
+    "duration_s",
+    "ended_by",
+    "messages",
+    "resent",
+    "streams",
+    "call_id",
+]
+
+
+def _status_matches(call: CallSummary, wanted: str) -> bool:
+    text = wanted.strip().lower()
+    if len(text) == 3 and text[0].isdigit() and text[1:] == "xx":
+        return any(code // 100 == int(text[0]) for code in call.statuses)
+    if not (text.isascii() and text.isdigit()):
+        raise UsageError(f"--status {wanted!r}: give a code (486) or a class (4xx)")
+    return int(text) in call.statuses
+
+
+def select_calls(
+    calls: list[CallSummary],
+    *,
+    from_: str | None = None,
+    to: str | None = None,
+    call_id: str | None = None,
+    method: str | None = None,
+    status: str | None = None,
+    failed: bool = False,
+) -> list[CallSummary]:
+    """The calls matching every filter given (substring matches, case-insensitive)."""
+    out = []
+    for call in calls:
+        if from_ and from_.lower() not in (call.from_uri or "").lower():
+            continue
+        if to and to.lower() not in (call.to_uri or "").lower():
+            continue
+        if call_id and not any(call_id in cid for cid in call.call_ids):
+            continue
+        if method and method.upper() not in {m.upper() for m in call.methods}:
+            continue
+        if status and not _status_matches(call, status):
+            continue
+        if failed and not call.failed:
+            continue
+        out.append(call)
+    return out
+
+
+def _table_row(data: dict[str, Any]) -> dict[str, Any]:
+    row = dict(data)
+    final = data["final_status"]
+    row["final"] = f"{final} {data['final_reason'] or ''}".strip() if final else ""
+    row["streams"] = len(data["streams"])
+    return row
+
+
+def format_statistics(stats: SipStatistics) -> str:
+    """The statistics in the words ``tshark -z sip,stat`` uses."""
+    lines = [
+        f"Number of SIP messages: {stats.messages}",
+        f"Number of resent SIP messages: {stats.resent}",
+        "SIP status codes: "
+        + (", ".join(f"{k}: {v}" for k, v in sorted(stats.status_counts.items())) or "none"),
+        "SIP request methods: "
+        + (", ".join(f"{k}: {v}" for k, v in sorted(stats.method_counts.items())) or "none"),
+        f"Average setup time {stats.average_setup_ms} ms, min {stats.min_setup_ms} ms, "
+        f"max {stats.max_setup_ms} ms",
+    ]
+    return "\n".join(lines)
+
+
+@app.command()
+def calls(
+    file: Annotated[Path, typer.Argument(help="pcap or pcapng capture (.gz read too)")],
+    from_: Annotated[
+        str | None, typer.Option("--from", help="From URI contains this (case-insensitive)")
+    ] = None,
+    to: Annotated[str | None, typer.Option("--to", help="To URI contains this")] = None,
+    call_id: Annotated[str | None, typer.Option("--call-id", help="a Call-ID contains this")] = (
+        None
+    ),
+    method: Annotated[
+        str | None, typer.Option("--method", help="the call has a request with this method")
+    ] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="the call has this response (486 or 4xx)")
+    ] = None,
+    failed: Annotated[
+        bool,
+        typer.Option(
+            "--failed",
+            help="only failed, cancelled, redirected, unanswered calls and calls missing ACK",
+        ),
+    ] = False,
+    stats: Annotated[
+        bool, typer.Option("--stats", help="also print tshark -z sip,stat's figures")
+    ] = False,
+    no_streams: Annotated[
+        bool, typer.Option("--no-streams", help="skip RTP stream discovery (faster)")
+    ] = False,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv")] = (
+        OutputFormat.table
+    ),
+) -> None:
+    """Every call of a capture: from, to, ring/answer/end times, final response, state."""
+    result, _ = calls_from_capture(file, with_streams=not no_streams)
+    chosen = select_calls(
+        result.calls,
+        from_=from_,
+        to=to,
+        call_id=call_id,
+        method=method,
+        status=status,
+        failed=failed,
+    )
+    data = [c.as_dict(result.first_ns) for c in chosen]
+    if fmt is OutputFormat.json:
+        sys.stdout.write(
+            format_json({"calls": data, "statistics": result.statistics.as_dict()}) + "\n"
+        )
+        return
+    if fmt is OutputFormat.csv:
+        flat = [
+            {k: v for k, v in _table_row(d).items() if k not in ("sdp", "dtmf", "methods")}
+            for d in data
+        ]
+        print_rows(flat, fmt, [c for c in TABLE_COLUMNS if c != "final"] + ["final_status"])
+        return
+    print_rows([_table_row(d) for d in data], fmt, TABLE_COLUMNS, title="SIP calls")
+    if stats:
+        stdout_console().print(format_statistics(result.statistics), markup=False, highlight=False)

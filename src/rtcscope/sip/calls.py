@@ -1,0 +1,928 @@
+"""Calls as a person asks about them: who called whom, when it rang, was answered and ended.
+
+Built on :mod:`rtcscope.sip.dialogs` (messages grouped by Call-ID, transactions, dialogs):
+
+- *legs*: Call-ID groups that belong to one call are linked when a B2BUA says so, by an
+  ``X-Call-ID`` header naming the other leg's Call-ID, or by a shared ``icid-value`` in
+  ``P-Charging-Vector`` (RFC 7315 4.6, the IMS charging identifier every leg carries);
+- per call: From and To of the first INVITE, start (first message), ring (first 180-199 to
+  the initial INVITE), answer (first 2xx to it, RFC 3261 13.2.2.4), end (first BYE, or the
+  final response of a call that was never answered), duration (answer to end), the final
+  response of the caller's last INVITE transaction (after an auth challenge the second
+  INVITE is the one that counts, 22.2), who sent BYE (the caller's From tag or the callee's,
+  15.1.1), and a state (:class:`CallState`);
+- the SDP offer/answer (:func:`rtcscope.sip.capture.media_announcements`), the RTP streams
+  the call set up (from :func:`rtcscope.rtp.streams.find_streams`, by Call-ID or by the
+  announced address and port) and DTMF sent in SIP INFO (``application/dtmf-relay``,
+  ``application/dtmf``).
+
+:class:`WiresharkSipTracker` computes per message what Wireshark's SIP dissector computes
+(``sip.resend`` and the setup time of an ACK) and :class:`SipStatistics` what
+``tshark -z sip,stat`` prints, so that both can be checked against tshark on the same file.
+
+Pure apart from :func:`calls_from_capture`, which reads a capture through
+:func:`rtcscope.sip.capture.sip_messages` (the capture reader opens the file).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
+
+from rtcscope.sip.dialogs import Call, find_calls
+from rtcscope.sip.transactions import CapturedMessage, Transaction, destination, endpoint, source
+
+if TYPE_CHECKING:
+    from rtcscope.capture.packet import IcmpError
+    from rtcscope.rtp.streams import RtpStream
+    from rtcscope.sip.capture import CapturedSip, MediaAnnouncement
+    from rtcscope.sip.ladder import Ladder
+    from rtcscope.sip.nodes import NodeMap
+
+PathLike = str | os.PathLike[str] | BinaryIO
+
+
+# -- what Wireshark computes per message -----------------------------------------------------
+
+# The response codes Wireshark's SIP statistics know by name (its sip_response_code_vals);
+# any other code in 100-699 is counted under its class's "others" row (x99).
+_WIRESHARK_KNOWN_CODES = frozenset(
+    {100, 180, 181, 182, 183, 199, 200, 202, 204, 299, 300, 301, 302, 305, 380, 399}
+    | {400, 401, 402, 403, 404, 405, 406, 407, 408, 410, 412, 413, 414, 415, 416, 420, 421}
+    | {422, 423, 428, 429, 430, 433, 436, 437, 438, 439, 440, 470, 480, 481, 482, 483, 484}
+    | {485, 486, 487, 488, 489, 491, 493, 494, 499}
+    | {500, 501, 502, 503, 504, 505, 513, 599, 600, 603, 604, 606, 607, 608, 699}
+)
+
+
+def wireshark_status_row(code: int) -> int | None:
+    """The row of ``-z sip,stat`` a status code is counted in (None: not counted)."""
+    if code in _WIRESHARK_KNOWN_CODES:
+        return code
+    if code < 100 or code >= 700:
+        return None
+    return code // 100 * 100 + 99
+
+
+@dataclass(slots=True)
+class _ResendState:
+    cseq: int = 0
+    method: str = ""
+    state: str = "nothing"  # nothing, request, provisional, final
+    response_code: int = 0
+    frame: int = 0
+    request_ts_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MessageMarks:
+    """What the tracker says about one message."""
+
+    resent_of: int  # frame of the message this one repeats, 0 if it is not a retransmission
+    setup_ms: int | None  # for an ACK: ms since the INVITE it completes (Wireshark's rule)
+
+
+class WiresharkSipTracker:
+    """Retransmissions and setup times the way Wireshark's SIP dissector finds them.
+
+    State is kept per (Call-ID, source address and port, destination address and port),
+    UDP only. A request is a retransmission when the last message in that direction had
+    the same CSeq number and method and was a request (ACK and CANCEL never count); a final
+    response is one when the last one in that direction was the same final response. A new
+    CSeq number resets the direction. The setup time of an ACK is the time since the last
+    request that was not a retransmission in its direction, in whole milliseconds. These
+    rules are heuristics, not RFC 3261 17's transaction matching (that is
+    :mod:`rtcscope.sip.transactions`); they are kept so counts can be checked against tshark.
+    """
+
+    def __init__(self) -> None:
+        self._state: dict[tuple[str, str, int, str, int], _ResendState] = {}
+
+    def feed(self, captured: CapturedMessage) -> MessageMarks:
+        message = captured.message
+        if captured.transport != "udp" or message.cseq is None:
+            return MessageMarks(0, None)
+        call_id = message.call_id or ""
+        cseq_number = message.cseq.number
+        cseq_method = message.cseq.method
+        key = (call_id, captured.src, captured.sport, captured.dst, captured.dport)
+        is_request = message.is_request
+        setup_ms: int | None = None
+        if is_request and cseq_method == "ACK":
+            found = self._state.get(key)
+            if found is not None:
+                setup_ms = _whole_ms(captured.ts_ns, found.request_ts_ns)
+        entry = self._state.get(key)
+        if entry is None:
+            entry = self._state[key] = _ResendState(cseq=cseq_number, method=cseq_method)
+            if is_request:
+                entry.request_ts_ns = captured.ts_ns
+            compare = 0
+        else:
+            compare = entry.cseq
+            if cseq_number != entry.cseq:
+                entry.cseq = cseq_number
+                entry.method = cseq_method
+                entry.state = "nothing"
+                entry.frame = 0
+                if is_request:
+                    entry.request_ts_ns = captured.ts_ns
+        code = message.status_code or 0
+        resent_of = 0
+        if (
+            is_request
+            and cseq_number == compare
+            and entry.state == "request"
+            and cseq_method == entry.method
+            and cseq_method not in ("ACK", "CANCEL")
+        ):
+            resent_of = entry.frame
+        if (
+            message.is_response
+            and cseq_number == compare
+            and entry.state == "final"
+            and cseq_method == entry.method
+            and code >= 200
+            and code == entry.response_code
+        ):
+            resent_of = entry.frame
+        if is_request:
+            entry.state = "request"
+            if not resent_of:
+                entry.frame = captured.frame
+                entry.request_ts_ns = captured.ts_ns
+        elif message.is_response:
+            if code >= 200:
+                entry.response_code = code
+                entry.state = "final"
+                if not resent_of:
+                    entry.frame = captured.frame
+            else:
+                entry.state = "provisional"
+        return MessageMarks(resent_of, setup_ms)
+
+
+def _whole_ms(later_ns: int, earlier_ns: int) -> int:
+    """Wireshark's milliseconds between two times: the seconds fields subtracted times 1000,
+    plus the nanoseconds fields subtracted, divided by 10^6 and truncated toward zero."""
+    later_s, later_frac = divmod(later_ns, 1_000_000_000)
+    earlier_s, earlier_frac = divmod(earlier_ns, 1_000_000_000)
+    nanos = later_frac - earlier_frac
+    millis = abs(nanos) // 1_000_000
+    return (later_s - earlier_s) * 1000 + (millis if nanos >= 0 else -millis)
+
+
+@dataclass(slots=True)
+class SipStatistics:
+    """What ``tshark -q -z sip,stat`` prints, computed the same way."""
+
+    messages: int = 0
+    resent: int = 0
+    status_counts: Counter[int] = field(default_factory=Counter)  # by -z sip,stat row
+    method_counts: Counter[str] = field(default_factory=Counter)  # request line method
+    setup_times_ms: list[int] = field(default_factory=list)
+
+    @property
+    def average_setup_ms(self) -> int:
+        return sum(self.setup_times_ms) // len(self.setup_times_ms) if self.setup_times_ms else 0
+
+    @property
+    def min_setup_ms(self) -> int:
+        return min(self.setup_times_ms) if self.setup_times_ms else 0
+
+    @property
+    def max_setup_ms(self) -> int:
+        return max(self.setup_times_ms) if self.setup_times_ms else 0
+
+    def add(self, captured: CapturedMessage, marks: MessageMarks) -> None:
+        message = captured.message
+        self.messages += 1
+        # tshark keeps the setup time unsigned: a non-zero value counts, whatever its sign.
+        if marks.setup_ms:
+            self.setup_times_ms.append(marks.setup_ms % 2**32)
+        if marks.resent_of:
+            self.resent += 1
+        if message.is_response and message.status_code:
+            row = wireshark_status_row(message.status_code)
+            if row is not None:
+                self.status_counts[row] += 1
+        elif message.is_request and message.request_method:
+            self.method_counts[message.request_method] += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "messages": self.messages,
+            "resent": self.resent,
+            "status_codes": {str(k): v for k, v in sorted(self.status_counts.items())},
+            "methods": dict(sorted(self.method_counts.items())),
+            "setup_ms": {
+                "count": len(self.setup_times_ms),
+                "average": self.average_setup_ms,
+                "min": self.min_setup_ms,
+                "max": self.max_setup_ms,
+            },
+        }
+
+
+# -- calls --------------------------------------------------------------------------------------
+
+
+class CallState(StrEnum):
+    """How a call (or another Call-ID's exchange) ended up, as far as the capture shows."""
+
+    ANSWERED = "answered"  # 2xx, ACK, then BYE
+    IN_PROGRESS = "in progress"  # still ringing, or answered and not hung up in the capture
+    ACK_MISSING = "ACK missing"  # 2xx seen, no ACK (RFC 3261 13.3.1.4: the UAS gives up)
+    CANCELLED = "cancelled"  # the caller sent CANCEL and it was never answered (9.1)
+    REDIRECTED = "redirected"  # 3xx final response
+    FAILED = "failed"  # 4xx-6xx final response
+    NO_RESPONSE = "no response"  # the request was never answered at all
+    COMPLETED = "completed"  # a non-INVITE exchange (REGISTER, OPTIONS, ...) got a 2xx
+
+
+FAILED_STATES = frozenset(
+    {
+        CallState.ACK_MISSING,
+        CallState.CANCELLED,
+        CallState.REDIRECTED,
+        CallState.FAILED,
+        CallState.NO_RESPONSE,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class InfoDtmf:
+    """One digit sent in a SIP INFO body (application/dtmf-relay or application/dtmf)."""
+
+    frame: int
+    ts_ns: int
+    signal: str
+    duration_ms: int | None
+    sender: str  # "caller" or "callee"
+    src: str
+
+
+@dataclass(frozen=True, slots=True)
+class SdpExchange:
+    """One SDP seen in the call (copies forwarded by proxies are listed once)."""
+
+    frame: int
+    ts_ns: int
+    side: str  # offer or answer (RFC 3264)
+    role: str  # caller or callee
+    sip: str  # "INVITE sip:...", "200 OK"
+    media: str
+    address: str | None
+    port: int
+    direction: str
+    codecs: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class CallSummary:
+    """One call (its legs, Call-IDs linked), with what a person asks about it."""
+
+    index: int
+    legs: list[Call]
+    kind: str  # INVITE, REGISTER, OPTIONS, ... (the first request's method)
+    from_uri: str | None
+    to_uri: str | None
+    from_tag: str | None
+    caller: str | None  # addr:port that sent the first INVITE (or request)
+    callee: str | None  # where it went
+    start_ns: int
+    ring_ns: int | None
+    answer_ns: int | None
+    end_ns: int | None
+    last_ns: int
+    final_status: int | None
+    final_reason: str | None
+    state: CallState
+    ended_by: str | None  # "caller" or "callee" (who sent BYE)
+    bye_source: str | None  # addr:port the first BYE came from
+    messages: list[CapturedMessage]
+    methods: Counter[str]
+    statuses: Counter[int]
+    resent: int
+    marks: dict[int, MessageMarks]  # by frame (UDP: one SIP message per frame)
+    sdp: list[SdpExchange] = field(default_factory=list)
+    media_endpoints: dict[tuple[str, int], int] = field(default_factory=dict)  # -> first SDP ts
+    dtmf: list[InfoDtmf] = field(default_factory=list)
+    streams: list[RtpStream] = field(default_factory=list)
+
+    @property
+    def call_id(self) -> str:
+        return self.legs[0].call_id
+
+    @property
+    def call_ids(self) -> list[str]:
+        return [leg.call_id for leg in self.legs]
+
+    @property
+    def duration_s(self) -> float | None:
+        """Answer to end (BYE); None for a call that was never answered or not hung up."""
+        if self.answer_ns is None or self.end_ns is None:
+            return None
+        return (self.end_ns - self.answer_ns) / 1e9
+
+    @property
+    def setup_ms(self) -> int | None:
+        """Wireshark's setup time of the first ACK that had one (INVITE to ACK)."""
+        for message in self.messages:
+            marks = self.marks.get(message.frame)
+            if marks is not None and marks.setup_ms:
+                return marks.setup_ms
+        return None
+
+    @property
+    def failed(self) -> bool:
+        return self.state in FAILED_STATES
+
+    def as_dict(self, first_ns: int = 0) -> dict[str, Any]:
+        """Stable JSON keys (documented in ``rtcscope calls --help``)."""
+
+        def rel(ts: int | None) -> float | None:
+            return None if ts is None else round((ts - first_ns) / 1e9, 6)
+
+        return {
+            "index": self.index,
+            "call_id": self.call_id,
+            "call_ids": self.call_ids,
+            "kind": self.kind,
+            "from": self.from_uri,
+            "to": self.to_uri,
+            "caller": self.caller,
+            "callee": self.callee,
+            "start_s": rel(self.start_ns),
+            "ring_s": rel(self.ring_ns),
+            "answer_s": rel(self.answer_ns),
+            "end_s": rel(self.end_ns),
+            "duration_s": None if self.duration_s is None else round(self.duration_s, 6),
+            "setup_ms": self.setup_ms,
+            "final_status": self.final_status,
+            "final_reason": self.final_reason,
+            "state": self.state.value,
+            "ended_by": self.ended_by,
+            "bye_source": self.bye_source,
+            "messages": len(self.messages),
+            "resent": self.resent,
+            "methods": dict(self.methods),
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "sdp": [
+                {
+                    "frame": s.frame,
+                    "time_s": rel(s.ts_ns),
+                    "side": s.side,
+                    "role": s.role,
+                    "sip": s.sip,
+                    "media": s.media,
+                    "address": s.address,
+                    "port": s.port,
+                    "direction": s.direction,
+                    "codecs": list(s.codecs),
+                }
+                for s in self.sdp
+            ],
+            "streams": [
+                {
+                    "src": f"{s.key.src}:{s.key.src_port}",
+                    "dst": f"{s.key.dst}:{s.key.dst_port}",
+                    "ssrc_hex": f"0x{s.key.ssrc:08X}",
+                    "codec": s.codec,
+                    "packets": s.stats.packets,
+                    "lost": s.stats.lost,
+                    "start_s": rel(s.start_ns),
+                    "end_s": rel(s.end_ns),
+                }
+                for s in self.streams
+            ],
+            "dtmf": [
+                {
+                    "frame": d.frame,
+                    "time_s": rel(d.ts_ns),
+                    "signal": d.signal,
+                    "duration_ms": d.duration_ms,
+                    "sender": d.sender,
+                    "src": d.src,
+                }
+                for d in self.dtmf
+            ],
+        }
+
+
+@dataclass(slots=True)
+class CallsResult:
+    """Every call of a capture, the capture-wide statistics, and where the capture starts."""
+
+    calls: list[CallSummary]
+    statistics: SipStatistics
+    messages: list[CapturedMessage]
+    first_ns: int
+
+    def find(self, wanted: str) -> CallSummary | None:
+        """A call by Call-ID (any leg's), by index (``3`` or ``#3``), or by a unique prefix."""
+        text = wanted.strip()
+        number = text[1:] if text.startswith("#") else text
+        for call in self.calls:
+            if text in call.call_ids:
+                return call
+        if number.isascii() and number.isdigit():
+            for call in self.calls:
+                if call.index == int(number):
+                    return call
+        matches = [c for c in self.calls if any(cid.startswith(text) for cid in c.call_ids)]
+        return matches[0] if len(matches) == 1 else None
+
+
+# RFC 7315 4.6: icid-value names one charging session across every leg and element.
+_ICID = re.compile(r"(?i)(?:^|;)\s*icid-value\s*=\s*\"?([^;\"\s]+)")
+
+
+def _link_keys(call: Call) -> set[str]:
+    keys: set[str] = set()
+    for captured in call.messages:
+        message = captured.message
+        for value in message.header_values("X-Call-ID"):
+            if value.strip():
+                keys.add("cid:" + value.strip())
+        for value in message.header_values("P-Charging-Vector"):
+            match = _ICID.search(value)
+            if match:
+                keys.add("icid:" + match.group(1))
+    return keys
+
+
+def link_legs(calls: Sequence[Call]) -> list[list[Call]]:
+    """Group Call-ID groups into calls: X-Call-ID naming another leg, or a shared icid-value."""
+    parent = list(range(len(calls)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(a: int, b: int) -> None:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    by_call_id = {c.call_id: i for i, c in enumerate(calls)}
+    first_with_key: dict[str, int] = {}
+    for i, call in enumerate(calls):
+        for key in _link_keys(call):
+            if key.startswith("cid:"):
+                other = by_call_id.get(key[4:])
+                if other is not None:
+                    union(i, other)
+            if key in first_with_key:
+                union(i, first_with_key[key])
+            else:
+                first_with_key[key] = i
+    groups: dict[int, list[Call]] = {}
+    for i, call in enumerate(calls):
+        groups.setdefault(root(i), []).append(call)
+    return [groups[k] for k in sorted(groups)]
+
+
+def _first(messages: Iterable[CapturedMessage]) -> CapturedMessage | None:
+    return next(iter(messages), None)
+
+
+def _caller_invites(call: Call) -> list[Transaction]:
+    """The initial INVITE transactions sent by the first INVITE's sender (auth retries too)."""
+    invites = call.initial_invites
+    if not invites:
+        return []
+    client = invites[0].client
+    return [t for t in invites if t.client == client]
+
+
+def _parse_info_dtmf(captured: CapturedMessage, caller_tag: str | None) -> InfoDtmf | None:
+    message = captured.message
+    ctype = message.content_type
+    body = message.body.decode("utf-8", "replace")
+    signal: str | None = None
+    duration: int | None = None
+    if ctype == "application/dtmf-relay":
+        for line in body.splitlines():
+            name, _, value = line.partition("=")
+            name = name.strip().lower()
+            if name == "signal":
+                signal = value.strip()
+            elif name == "duration" and value.strip().isascii() and value.strip().isdigit():
+                duration = int(value.strip())
+    elif ctype == "application/dtmf":
+        signal = body.strip() or None
+    if not signal:
+        return None
+    sender = "caller" if caller_tag is None or message.from_tag == caller_tag else "callee"
+    return InfoDtmf(captured.frame, captured.ts_ns, signal, duration, sender, source(captured))
+
+
+def _summarize(
+    index: int,
+    legs: list[Call],
+    marks: dict[int, MessageMarks],
+    announcements: Sequence[MediaAnnouncement],
+) -> CallSummary:
+    messages = sorted((m for leg in legs for m in leg.messages), key=lambda m: (m.ts_ns, m.frame))
+    primary = legs[0]
+    invites = _caller_invites(primary)
+    first_request = invites[0].request if invites else None
+    if first_request is None:
+        first_request = _first(m for m in primary.messages if m.message.is_request)
+    head = first_request or primary.messages[0]
+    kind = (head.message.method or "?").upper() if head.message.is_request else "?"
+    if not invites and head.message.cseq is not None:
+        kind = head.message.cseq.method.upper()
+    from_ = head.message.from_
+    to = head.message.to
+    caller_tag = primary.caller_tag or (head.message.from_tag if head else None)
+
+    all_invites = [t for leg in legs for t in leg.initial_invites]
+    provisional_ts = [
+        r.ts_ns for t in all_invites for r in t.provisionals if (r.message.status_code or 0) > 100
+    ]
+    answers = [
+        r.ts_ns
+        for t in all_invites
+        for r in t.responses
+        if 200 <= (r.message.status_code or 0) < 300
+    ]
+    ring_ns = min(provisional_ts) if provisional_ts else None
+    answer_ns = min(answers) if answers else None
+
+    final: CapturedMessage | None = None
+    if invites:
+        for txn in invites:
+            if txn.final is not None:
+                final = txn.final
+    else:
+        client = source(head)
+        for txn in primary.transactions:
+            if txn.request is not None and txn.client == client and txn.final is not None:
+                final = txn.final
+    final_status = final.message.status_code if final is not None else None
+    final_reason = final.message.reason if final is not None else None
+
+    byes = [m for m in messages if m.message.is_request and m.message.method == "BYE"]
+    cancels = [m for m in messages if m.message.is_request and m.message.method == "CANCEL"]
+    acks = [
+        t for leg in legs for t in leg.transactions if t.method == "ACK" and t.request is not None
+    ]
+    bye = byes[0] if byes else None
+    ended_by: str | None = None
+    if bye is not None:
+        ended_by = "caller" if bye.message.from_tag == caller_tag else "callee"
+
+    if kind == "INVITE":
+        if answer_ns is not None:
+            if not acks:
+                state = CallState.ACK_MISSING
+            elif bye is not None:
+                state = CallState.ANSWERED
+            else:
+                state = CallState.IN_PROGRESS
+        elif final_status is not None:
+            if cancels:
+                state = CallState.CANCELLED
+            elif 300 <= final_status < 400:
+                state = CallState.REDIRECTED
+            else:
+                state = CallState.FAILED
+        elif cancels:
+            state = CallState.CANCELLED
+        elif any(t.responses for t in all_invites):
+            state = CallState.IN_PROGRESS
+        else:
+            state = CallState.NO_RESPONSE
+    elif final_status is None:
+        responded = any(m.message.is_response for m in messages)
+        state = CallState.IN_PROGRESS if responded else CallState.NO_RESPONSE
+    elif 200 <= final_status < 300:
+        state = CallState.COMPLETED
+    elif 300 <= final_status < 400:
+        state = CallState.REDIRECTED
+    else:
+        state = CallState.FAILED
+
+    if bye is not None:
+        end_ns: int | None = bye.ts_ns
+    elif answer_ns is None and final is not None:
+        end_ns = final.ts_ns
+    else:
+        end_ns = None
+
+    call_ids = {leg.call_id for leg in legs}
+    seen_sdp: set[tuple[Any, ...]] = set()
+    sdp: list[SdpExchange] = []
+    endpoints: dict[tuple[str, int], int] = {}
+    for ann in announcements:
+        if ann.call_id not in call_ids:
+            continue
+        if ann.address and ann.port:
+            endpoints.setdefault((ann.address, ann.port), ann.ts_ns)
+        codecs = tuple(
+            ann.codecs[pt].name if pt in ann.codecs else f"PT{pt}" for pt in ann.payload_types
+        )
+        key = (ann.side, ann.role, ann.cseq, ann.media_index, ann.address, ann.port, codecs)
+        if key in seen_sdp:
+            continue
+        seen_sdp.add(key)
+        sdp.append(
+            SdpExchange(
+                frame=ann.frame,
+                ts_ns=ann.ts_ns,
+                side=ann.side,
+                role=ann.role,
+                sip=ann.sip_summary,
+                media=ann.media,
+                address=ann.address,
+                port=ann.port,
+                direction=ann.direction,
+                codecs=codecs,
+            )
+        )
+
+    dtmf: list[InfoDtmf] = []
+    seen_info: set[tuple[int, bytes]] = set()
+    for captured in messages:
+        message = captured.message
+        if not (message.is_request and message.method == "INFO" and message.cseq is not None):
+            continue
+        info_key = (message.cseq.number, message.body)
+        if info_key in seen_info:
+            continue  # a retransmission or a proxy's copy
+        seen_info.add(info_key)
+        digit = _parse_info_dtmf(captured, caller_tag)
+        if digit is not None:
+            dtmf.append(digit)
+
+    call_marks = {m.frame: marks[m.frame] for m in messages if m.frame in marks}
+    return CallSummary(
+        index=index,
+        legs=legs,
+        kind=kind,
+        from_uri=str(from_.uri) if from_ is not None and from_.uri is not None else None,
+        to_uri=str(to.uri) if to is not None and to.uri is not None else None,
+        from_tag=caller_tag,
+        caller=source(head) if head.message.is_request else None,
+        callee=destination(head) if head.message.is_request else None,
+        start_ns=messages[0].ts_ns,
+        ring_ns=ring_ns,
+        answer_ns=answer_ns,
+        end_ns=end_ns,
+        last_ns=messages[-1].ts_ns,
+        final_status=final_status,
+        final_reason=final_reason,
+        state=state,
+        ended_by=ended_by,
+        bye_source=source(bye) if bye is not None else None,
+        messages=messages,
+        methods=Counter(
+            m.message.request_method
+            for m in messages
+            if m.message.is_request and m.message.request_method is not None
+        ),
+        statuses=Counter(
+            m.message.status_code for m in messages if m.message.status_code is not None
+        ),
+        resent=sum(1 for m in call_marks.values() if m.resent_of),
+        marks=call_marks,
+        sdp=sdp,
+        media_endpoints=endpoints,
+        dtmf=dtmf,
+    )
+
+
+def summarize_calls(
+    messages: Sequence[CapturedMessage],
+    announcements: Sequence[MediaAnnouncement] | None = None,
+) -> CallsResult:
+    """Calls, statistics and per-message marks from captured SIP messages (capture order)."""
+    tracker = WiresharkSipTracker()
+    statistics = SipStatistics()
+    marks: dict[int, MessageMarks] = {}
+    for captured in messages:
+        mark = tracker.feed(captured)
+        statistics.add(captured, mark)
+        if mark.resent_of or mark.setup_ms is not None:
+            marks[captured.frame] = mark
+    if announcements is None:
+        from rtcscope.sip.capture import media_announcements
+
+        announcements = media_announcements(cast("list[CapturedSip]", list(messages)))
+    groups = link_legs(find_calls(messages))
+    calls = [_summarize(i + 1, legs, marks, announcements) for i, legs in enumerate(groups)]
+    calls.sort(key=lambda c: (c.start_ns, c.index))
+    for i, call in enumerate(calls):
+        call.index = i + 1
+    first_ns = min((m.ts_ns for m in messages), default=0)
+    return CallsResult(calls, statistics, list(messages), first_ns)
+
+
+def attach_streams(calls: Iterable[CallSummary], streams: Iterable[RtpStream]) -> None:
+    """Give each call the RTP streams it set up.
+
+    A stream named after a Call-ID (its SDP) goes to that call. Otherwise a stream whose
+    source or destination an SDP announced goes to the call whose SDP announced it last
+    before the stream started: phones reuse their media ports call after call.
+    """
+    calls = list(calls)
+    by_call_id = {cid: call for call in calls for cid in call.call_ids}
+    for call in calls:
+        call.streams = []
+    for stream in streams:
+        owner = by_call_id.get(stream.call_id) if stream.call_id is not None else None
+        if owner is None:
+            best_ts = -1
+            for call in calls:
+                for end in (
+                    (stream.key.dst, stream.key.dst_port),
+                    (stream.key.src, stream.key.src_port),
+                ):
+                    ts = call.media_endpoints.get(end)
+                    if ts is not None and best_ts < ts <= stream.start_ns:
+                        owner, best_ts = call, ts
+        if owner is not None:
+            owner.streams.append(stream)
+
+
+@dataclass(frozen=True, slots=True)
+class IcmpEvent:
+    """An ICMP error quoting a datagram of the capture (who reported it, about what)."""
+
+    frame: int
+    ts_ns: int
+    reporter: str  # the address that sent the ICMP error
+    error: IcmpError
+
+
+def calls_from_capture(
+    path: PathLike,
+    *,
+    with_streams: bool = True,
+    with_icmp: bool = False,
+    dedup: bool = False,
+) -> tuple[CallsResult, list[IcmpEvent]]:
+    """Read a capture: its SIP messages, calls, RTP streams (optional) and ICMP errors."""
+    from rtcscope.sip.capture import sip_messages
+
+    messages: list[CapturedMessage] = list(sip_messages(path, dedup=dedup))
+    result = summarize_calls(messages)
+    if with_streams:
+        from rtcscope.rtp.streams import find_streams
+
+        attach_streams(result.calls, find_streams(path))
+    icmp: list[IcmpEvent] = []
+    if with_icmp:
+        from rtcscope.capture.pipeline import packets
+
+        for packet in packets(path, dedup=dedup):
+            if packet.icmp is not None:
+                icmp.append(IcmpEvent(packet.frame, packet.ts_ns, packet.src, packet.icmp))
+    return result, icmp
+
+
+def icmp_for_call(call: CallSummary, events: Iterable[IcmpEvent]) -> list[IcmpEvent]:
+    """ICMP errors about a datagram between two of the call's SIP or RTP endpoints."""
+    flows: set[tuple[str, int, str, int]] = set()
+    for m in call.messages:
+        flows.add((m.src, m.sport, m.dst, m.dport))
+    for s in call.streams:
+        flows.add((s.key.src, s.key.src_port, s.key.dst, s.key.dst_port))
+    lo, hi = call.start_ns, call.last_ns + 64 * 500_000_000  # RFC 3261 timer B/F span
+    return [
+        e
+        for e in events
+        if (e.error.quoted_src, e.error.quoted_sport, e.error.quoted_dst, e.error.quoted_dport)
+        in flows
+        and lo <= e.ts_ns <= hi
+    ]
+
+
+def _sip_label(captured: CapturedMessage) -> str:
+    message = captured.message
+    if message.is_request:
+        label = message.request_method or "?"
+    else:
+        label = f"{message.status_code} {message.reason or ''}".rstrip()
+        if message.cseq is not None and message.cseq.method.upper() != "INVITE":
+            label += f" ({message.cseq.method})"
+    if message.sdp is not None:
+        label += " SDP"
+    return label
+
+
+def call_ladder(
+    call: CallSummary,
+    nodes: NodeMap,
+    *,
+    rtp: bool = True,
+    icmp: Sequence[IcmpEvent] = (),
+) -> Ladder:
+    """The call's ladder: one column per node it touched, SIP rows, RTP and ICMP rows."""
+    from rtcscope.sip.ladder import Ladder, LadderColumn, LadderRow
+    from rtcscope.sip.nodes import Node
+
+    columns: list[Node] = []
+    extra: dict[str, Node] = {}
+
+    def column_for_endpoint(ep: str) -> int:
+        node = nodes.node_of(ep)
+        if node is None:
+            node = extra.setdefault(ep, Node(ep, [ep]))
+        if node not in columns:
+            columns.append(node)
+        return columns.index(node)
+
+    def column_for_host(address: str, port: int) -> int:
+        node = nodes.node_for_host(address)
+        if node is None:
+            node = extra.setdefault(address, Node(address, []))
+            ep = endpoint(address, port)
+            if ep not in node.addresses:
+                node.addresses.append(ep)
+        if node not in columns:
+            columns.append(node)
+        return columns.index(node)
+
+    rows: list[LadderRow] = []
+    for m in call.messages:
+        src, dst = column_for_endpoint(source(m)), column_for_endpoint(destination(m))
+        mark = call.marks.get(m.frame)
+        cseq = m.message.cseq
+        rows.append(
+            LadderRow(
+                kind="sip",
+                frame=m.frame,
+                ts_ns=m.ts_ns,
+                src=src,
+                dst=dst,
+                label=_sip_label(m),
+                detail=f"{source(m)} -> {destination(m)} {m.transport.upper()}"
+                + (f" CSeq {cseq}" if cseq is not None else ""),
+                resent_of=mark.resent_of if mark is not None else 0,
+                status=m.message.status_code,
+                has_sdp=m.message.sdp is not None,
+            )
+        )
+    if rtp:
+        for s in call.streams:
+            src = column_for_host(s.key.src, s.key.src_port)
+            dst = column_for_host(s.key.dst, s.key.dst_port)
+            rows.append(
+                LadderRow(
+                    kind="rtp",
+                    frame=s.first_frame,
+                    ts_ns=s.start_ns,
+                    src=src,
+                    dst=dst,
+                    label=f"RTP {s.codec or f'PT{s.payload_type}'} {s.stats.packets} packets",
+                    detail=f"{s.key.src}:{s.key.src_port} -> {s.key.dst}:{s.key.dst_port} "
+                    f"SSRC 0x{s.key.ssrc:08X}, lost {s.stats.lost}, "
+                    f"{(s.end_ns - s.start_ns) / 1e9:.3f} s",
+                )
+            )
+    for event in icmp:
+        error = event.error
+        src = column_for_host(event.reporter, 0)
+        dst = column_for_host(error.quoted_src, error.quoted_sport)
+        rows.append(
+            LadderRow(
+                kind="icmp",
+                frame=event.frame,
+                ts_ns=event.ts_ns,
+                src=src,
+                dst=dst,
+                label=f"ICMP {error.description}",
+                detail=f"about {endpoint(error.quoted_src, error.quoted_sport)} -> "
+                f"{endpoint(error.quoted_dst, error.quoted_dport)} (type {error.type} "
+                f"code {error.code})",
+            )
+        )
+    rows.sort(key=lambda r: (r.ts_ns, r.frame))
+    notes = [
+        f"state: {call.state.value}"
+        + (f", final {call.final_status} {call.final_reason or ''}" if call.final_status else "")
+        + (f", BYE from the {call.ended_by}" if call.ended_by else "")
+    ]
+    if call.resent:
+        notes.append(f"{call.resent} retransmissions (marked resent)")
+    for digit in call.dtmf:
+        notes.append(f"INFO DTMF {digit.signal} from the {digit.sender} (frame {digit.frame})")
+    title = f"Call {call.index}: {call.from_uri or '?'} -> {call.to_uri or '?'} [{call.call_id}]"
+    return Ladder(
+        title=title,
+        columns=[LadderColumn(n.name, tuple(n.addresses)) for n in columns],
+        rows=rows,
+        start_ns=call.start_ns,
+        notes=notes,
+    )
