@@ -19,6 +19,7 @@ ANALYSIS_MODULES: tuple[str, ...] = (
     "rtcscope.media.analysis",
     "rtcscope.rtp.analysis",
     "rtcscope.sip.diagnosis",
+    "rtcscope.calls_analysis",
 )
 
 

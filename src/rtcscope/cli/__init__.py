@@ -23,6 +23,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "rtcscope.cli.streams",
     "rtcscope.cli.diagnose",
     "rtcscope.cli.route",
+    "rtcscope.cli.calls",
+    "rtcscope.cli.flow",
 )
 
 
