@@ -284,6 +284,14 @@ class _CallChecker:
         self.senders = senders
         self.findings: list[Finding] = []
         self.paths: list[RequestPath] = []
+        # Every Record-Route value of the call: what 16.4 calls "a value this proxy placed
+        # into a Record-Route header field".
+        self.recorded: list[Uri] = []
+        for captured in call.messages:
+            for uri in uris(captured.message.record_routes):
+                if not any(same_uri(uri, seen) for seen in self.recorded):
+                    self.recorded.append(uri)
+        self.inserted, self.forwarders = _record_route_insertions(call)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -327,6 +335,7 @@ class _CallChecker:
         if not invites:
             return
         self.check_final_answers(invites)
+        self.check_response_tags()
         self.check_non_2xx_acks()
         for dialog in self.call.dialogs:
             if dialog.answers:
@@ -346,14 +355,14 @@ class _CallChecker:
         ]
         if not finals:
             waited_s = (self.end_ns - request.ts_ns) / 1e9
-            severity = Severity.ERROR if waited_s >= TIMER_64T1_S else Severity.WARNING
+            severity = Severity.ERROR if waited_s >= TIMER_64T1_S else Severity.INFO
             self.add(
                 severity,
                 "invite-no-final-response",
                 f"INVITE got no final response in {waited_s:.1f} s"
                 + (
-                    " (the capture may end too early to tell)"
-                    if severity is Severity.WARNING
+                    f" (the capture ends before Timer B, {TIMER_64T1_S:.0f} s: too early to tell)"
+                    if severity is Severity.INFO
                     else ""
                 ),
                 element=first.server,
@@ -364,11 +373,16 @@ class _CallChecker:
                 "when its branch times out",
             )
             return
-        # The status the caller saw: the final answers on the caller's leg.
-        uac_leg = invites[0]
-        for final in uac_leg.finals[:1]:
+        # The status the caller saw: the final answer to its last INVITE (after a 401/407
+        # challenge the caller retries with a new CSeq), on the caller's own leg.
+        fewest_vias = min(len(t.requests[0].message.vias) for t in invites if t.requests)
+        uac_invites = [
+            t for t in invites if t.requests and len(t.requests[0].message.vias) == fewest_vias
+        ]
+        for final in uac_invites[-1].finals[:1]:
             self.check_status(final, cancels)
         if cancels:
+            self.check_cancel_answers(cancels)
             self.check_cancel_race(invites, cancels)
 
     def check_status(self, final: CapturedMessage, cancels: list[Transaction]) -> None:
@@ -404,7 +418,18 @@ class _CallChecker:
                 fix="look for two elements forwarding the request to each other",
                 **common,  # type: ignore[arg-type]
             )
-        elif code == 487:
+        elif code >= 300 and code not in (487,):
+            challenge = code in (401, 407)
+            self.add(
+                Severity.INFO,
+                "invite-failed",
+                f"the call ended with {text}"
+                + (": the caller did not retry with credentials" if challenge else ""),
+                rfc="RFC 3261 22.2, 22.3" if challenge else "RFC 3261 21",
+                fix="",
+                **common,  # type: ignore[arg-type]
+            )
+        if code == 487:
             severity = Severity.INFO if cancels else Severity.WARNING
             self.add(
                 severity,
@@ -414,6 +439,29 @@ class _CallChecker:
                 rfc="RFC 3261 9.2",
                 fix="" if cancels else "a 487 without CANCEL: check what ended the INVITE",
                 **common,  # type: ignore[arg-type]
+            )
+
+    def check_cancel_answers(self, cancels: list[Transaction]) -> None:
+        """9.2: the server answers a CANCEL that matches its INVITE with 200 at once."""
+        for cancel in cancels:
+            status = cancel.final_status
+            if status is not None and 200 <= status < 300:
+                continue
+            first = cancel.requests[0]
+            copies = len(cancel.requests)
+            answer = f"answered {cancel.final.message.summary}" if cancel.final else "unanswered"
+            self.add(
+                Severity.WARNING,
+                "cancel-not-accepted",
+                f"the CANCEL from {cancel.client} to {cancel.server} was {answer} "
+                f"({copies} cop{'y' if copies == 1 else 'ies'} sent)",
+                element=cancel.server,
+                frames=[first.frame] + ([cancel.final.frame] if cancel.final else []),
+                ts_ns=first.ts_ns,
+                rfc="RFC 3261 9.2, 16.10",
+                fix="the element should answer CANCEL with 200 and end the INVITE with 487; "
+                "a 481 means it did not match the INVITE (branch, sent-by), a 408 that it never "
+                "handled it",
             )
 
     def check_cancel_race(self, invites: list[Transaction], cancels: list[Transaction]) -> None:
@@ -443,6 +491,39 @@ class _CallChecker:
             rfc="RFC 3261 9.1, 15",
             fix="the caller must ACK the 2xx and send BYE when its CANCEL loses the race",
         )
+
+    def check_response_tags(self) -> None:
+        """A proxy forwards responses unchanged but for its Via (16.7): the To tag stays."""
+        responses = [
+            r
+            for t in self.call.initial_invites
+            for r in t.responses
+            if (r.message.status_code or 0) > 100
+        ]
+        by_branches: dict[tuple[tuple[str, ...], int], CapturedMessage] = {}
+        for r in responses:
+            key = (via_branches(r.message), r.message.status_code or 0)
+            by_branches.setdefault(key, r)
+        for (branches, code), upstream in by_branches.items():
+            if len(branches) < 2:
+                continue
+            downstream = by_branches.get((branches[1:], code))
+            if downstream is None:
+                continue
+            if upstream.message.to_tag != downstream.message.to_tag:
+                self.add(
+                    Severity.ERROR,
+                    "proxy-changed-to-tag",
+                    f"{source(downstream)} forwarded {upstream.message.summary} with To tag "
+                    f"{downstream.message.to_tag!r}, but the UAS sent tag "
+                    f"{upstream.message.to_tag!r}",
+                    element=source(downstream),
+                    frames=[upstream.frame, downstream.frame],
+                    ts_ns=downstream.ts_ns,
+                    rfc="RFC 3261 16.7, 12.1",
+                    fix="a proxy must not change tags: the caller's dialog no longer matches "
+                    "the callee's, so the callee never sees an ACK or BYE for its answer",
+                )
 
     def check_non_2xx_acks(self) -> None:
         """17.1.1.3: the client of each hop ACKs a non-2xx final, same branch, same hop."""
@@ -521,10 +602,47 @@ class _CallChecker:
                     "what reached it",
                 )
             return
+        other_dialog_acks = [
+            m
+            for t in self.call.transactions
+            if t.method == "ACK" and t.cseq == invite_cseq
+            for m in t.requests
+            if self._reaches(m, uas_copies[0]) and m.message.to_tag != dialog.id.callee_tag
+        ]
+        if other_dialog_acks:
+            ack = other_dialog_acks[0]
+            self.add(
+                Severity.WARNING,
+                "ack-for-other-dialog",
+                f"an ACK reached the UAS {uas} (frame {ack.frame}) but with To tag "
+                f"{ack.message.to_tag!r}, not the tag of its 2xx ({dialog.id.callee_tag!r}): "
+                f"that 2xx was sent {len(same_hop)} time(s) and never acknowledged",
+                element=uas,
+                frames=[first_2xx.frame, ack.frame],
+                ts_ns=first_2xx.ts_ns,
+                rfc="RFC 3261 13.2.2.4, 12.1",
+                fix="see the finding on the element that changed the To tag",
+            )
+            return
         if not acks and not retransmitted and (self.end_ns - first_2xx.ts_ns) / 1e9 < 1.0:
             return  # the capture ends right after the 2xx: nothing to say
         schedule = self._schedule_text(same_hop)
         bye = self._bye_from(uas, first_2xx.ts_ns)
+        if not retransmitted and bye is None:
+            self.add(
+                Severity.INFO,
+                "ack-not-seen-at-uas",
+                f"the capture does not show an ACK reaching {uas}, but its 2xx was not "
+                "retransmitted and it did not hang up: the ACK probably took a path outside "
+                "this capture",
+                element=uas,
+                frames=[first_2xx.frame],
+                ts_ns=first_2xx.ts_ns,
+                rfc="RFC 3261 13.3.1.4",
+                detail=f"UAC {uac}; {self._ack_path_text(dialog, invite_cseq)}",
+                last_hop=self._last_hop(dialog, invite_cseq),
+            )
+            return
         bye_text = ""
         if bye is not None:
             after = (bye.ts_ns - first_2xx.ts_ns) / 1e9
@@ -608,7 +726,8 @@ class _CallChecker:
         invite = invites_at_uas[0]
         recorded = uris(invite.message.record_routes)
         copied = uris(answer.message.record_routes)
-        if not recorded or same_uris(recorded, copied):
+        missing = [u for u in recorded if not any(same_uri(u, c) for c in copied)]
+        if not recorded or not missing:
             return
         self.add(
             Severity.ERROR,
@@ -622,7 +741,7 @@ class _CallChecker:
             fix="the UAS must copy every Record-Route of the request into its 2xx, in order; "
             "without them the caller sends the ACK and BYE past the proxies",
             detail=f"INVITE Record-Route {format_uris(recorded)}; 2xx Record-Route "
-            f"{format_uris(copied)}",
+            f"{format_uris(copied)}; missing {format_uris(missing)}",
         )
 
     def check_contact(self, answer: CapturedMessage) -> None:
@@ -766,14 +885,20 @@ class _CallChecker:
         own_endpoints = {proxy, source(sent)}
         own_hosts = {received.dst.lower(), sent.src.lower()}
 
+        inserted = self.inserted.get(proxy, []) + self.inserted.get(source(sent), [])
+
         def owns(uri: Uri) -> bool:
+            # Its own values: what it wrote into Record-Route on the INVITE (whatever address
+            # it advertised there), or a URI naming the addresses it received and sent on.
+            if any(same_uri(uri, value) for value in inserted):
+                return True
             endpoint = uri_endpoint(uri).lower()
             if endpoint in {e.lower() for e in own_endpoints}:
                 return True
             return uri_host(uri) in own_hosts and uri_port(uri) == received.dport
 
         expected = forward_as_proxy(
-            in_msg.request_uri, uris(in_msg.routes), in_msg.max_forwards, owns
+            in_msg.request_uri, uris(in_msg.routes), in_msg.max_forwards, owns, self.recorded
         )
         actual_routes = uris(out_msg.routes)
         frames = [received.frame, sent.frame]
@@ -806,7 +931,21 @@ class _CallChecker:
                 f"{format_uris(expected.routes)}; sent {format_uris(actual_routes)}",
             )
             step.problems.append("Route not as 16.4 requires")
-        if not same_uri(expected.request_uri, out_msg.request_uri):
+        if expected.retargets and not same_uri(expected.request_uri, out_msg.request_uri):
+            self.add(
+                Severity.INFO,
+                "proxy-retargeted-own-uri",
+                f"{proxy} received the {method} with a Request-URI naming itself "
+                f"<{in_msg.request_uri}> and retargeted it to <{out_msg.request_uri}>",
+                element=proxy,
+                frames=frames,
+                ts_ns=sent.ts_ns,
+                rfc="RFC 3261 16.5",
+                detail=f"{where}: the Request-URI is not one of its Record-Route values, so "
+                "it is a URI this element is responsible for (it put itself in the peer's "
+                "Contact: topology hiding, NAT handling or a B2BUA-like proxy)",
+            )
+        elif not same_uri(expected.request_uri, out_msg.request_uri):
             self.add(
                 Severity.ERROR,
                 "proxy-rewrote-request-uri",
@@ -846,7 +985,7 @@ class _CallChecker:
         )
         # Only an error when what was sent matches the rules otherwise: a changed Route or
         # Request-URI explains the destination already.
-        if wrong_next_hop and not step.problems:
+        if wrong_next_hop and not step.problems and not expected.retargets:
             self.add(
                 Severity.ERROR,
                 "proxy-wrong-next-hop",
@@ -869,7 +1008,7 @@ class _CallChecker:
         if self._is_loop(chain):
             return "loop", last_hop
         target = self._request_target(method, last)
-        if target is not None and self._delivered(last, target):
+        if target is not None and self._reached(last, target):
             return "delivered", last_hop
         icmp = self._icmp_for(chain[-1])
         if icmp is not None:
@@ -880,12 +1019,20 @@ class _CallChecker:
                 if not msg.routes
                 else f"it followed Route <{uris(msg.routes)[0]}>"
             )
+            element = destination(last)
+            advertiser = self._contact_owner(ruri) if not msg.routes else None
+            if advertiser is not None:
+                cause += (
+                    f", the Contact that {source(advertiser)} advertised in "
+                    f"{advertiser.message.summary} (frame {advertiser.frame})"
+                )
+                element = source(advertiser)
             self.add(
                 Severity.ERROR,
                 "icmp-unreachable",
                 f"the {method} sent by {chooser} to {destination(last)} got ICMP "
                 f"{icmp.description} from {icmp.reporter}: nothing listens there ({cause})",
-                element=destination(last),
+                element=element,
                 frames=[last.frame, icmp.frame],
                 ts_ns=icmp.ts_ns,
                 rfc="RFC 3261 18.1.1, 18.4 (ICMP errors), 12.2.1.1",
@@ -897,8 +1044,12 @@ class _CallChecker:
             return "icmp", last_hop
         if msg.max_forwards is not None and msg.max_forwards <= 0:
             return "max-forwards", last_hop
+        if target is None and self._reached_request_uri(last):
+            return "delivered", last_hop
         receiver = destination(last)
-        if receiver in self.senders or last.dst in {_host(s) for s in self.senders}:
+        # Only say "dropped" where the capture shows this element forwarding requests (it
+        # relayed the INVITE in this capture); elsewhere the request just left our view.
+        if receiver in self.forwarders:
             why = ""
             answer = self._answer_from(last)
             if answer is not None:
@@ -922,6 +1073,40 @@ class _CallChecker:
             return "dropped", last_hop
         return "not-captured", last_hop
 
+    def _contact_owner(self, request_uri: Uri | None) -> CapturedMessage | None:
+        """The message (INVITE or 2xx, first copy) whose Contact is this Request-URI."""
+        if request_uri is None:
+            return None
+        for captured in self.call.messages:
+            msg = captured.message
+            if msg.is_response and not (200 <= (msg.status_code or 0) < 300):
+                continue
+            if msg.is_request and msg.method != "INVITE":
+                continue
+            for contact in msg.contacts:
+                if contact.uri is not None and same_uri(contact.uri, request_uri):
+                    return captured
+        return None
+
+    def _answer_origin(self, dialog: Dialog) -> CapturedMessage:
+        """The copy of the dialog's 2xx that left the UAS: the one with the most Vias (a
+        proxy that changed the To tag made its copy look like another dialog's)."""
+        answers = list(dialog.answers)
+        cseq = answers[0].message.cseq
+        all_2xx = [
+            r
+            for t in self.call.initial_invites
+            for r in t.finals
+            if 200 <= (r.message.status_code or 0) < 300 and r.message.cseq == cseq
+        ]
+        pool = answers
+        if all_2xx and max(len(r.message.vias) for r in all_2xx) > max(
+            len(a.message.vias) for a in answers
+        ):
+            pool = all_2xx
+        max_vias = max(len(a.message.vias) for a in pool)
+        return next(a for a in pool if len(a.message.vias) == max_vias)
+
     def _answer_from(self, request: CapturedMessage) -> CapturedMessage | None:
         """The final response the receiver of ``request`` sent back on that hop, if any."""
         branch = request.message.branch
@@ -936,8 +1121,7 @@ class _CallChecker:
         for dialog in self.call.dialogs:
             if not dialog.answers:
                 continue
-            max_vias = max(len(a.message.vias) for a in dialog.answers)
-            uas = next(a for a in dialog.answers if len(a.message.vias) == max_vias)
+            uas = self._answer_origin(dialog)
             to_tag = last.message.to_tag
             from_tag = last.message.from_tag
             if to_tag == dialog.id.callee_tag:
@@ -948,10 +1132,23 @@ class _CallChecker:
                 return source(invite) if invite is not None else None
         return None
 
-    def _delivered(self, last: CapturedMessage, target: str) -> bool:
+    def _reached(self, last: CapturedMessage, target: str) -> bool:
         if destination(last) == target:
             return True
+        # Over TCP/TLS the UA may have connected from another port than it listens on.
         return last.transport != "udp" and last.dst == _host(target)
+
+    def _reached_request_uri(self, last: CapturedMessage) -> bool:
+        """The request reached the element its Request-URI names, with no Route left but ones
+        naming that element (used when the dialog does not say who the peer is)."""
+        msg = last.message
+        if msg.request_uri is None:
+            return False
+        here = destination(last).lower()
+        names_here = [
+            u for u in [msg.request_uri, *uris(msg.routes)] if uri_endpoint(u).lower() == here
+        ]
+        return len(names_here) == 1 + len(msg.routes)
 
     def _icmp_for(self, node: _Node) -> IcmpReport | None:
         for copy in node.copies:
@@ -996,7 +1193,7 @@ class _CallChecker:
         counts: dict[str, int] = defaultdict(int)
         for node in chain:
             counts[destination(node.first)] += 1
-        looping = [e for e in elements if counts[e] >= 2]
+        looping = sorted(e for e in elements if counts[e] >= 2)
         first, last = chain[0].first, chain[-1].first
         mf_text = f"Max-Forwards {first.message.max_forwards} -> {last.message.max_forwards}"
         self.add(
@@ -1133,3 +1330,32 @@ def _register_analysis() -> None:
 
 
 _register_analysis()
+
+
+def _record_route_insertions(call: Call) -> tuple[dict[str, list[Uri]], set[str]]:
+    """Per proxy address, the Record-Route values it added to the INVITE (16.6 step 4), and
+    the addresses seen forwarding the INVITE in this capture.
+
+    A proxy's copy of the INVITE has one Via more than the copy it received and the same
+    Record-Route list with its own value(s) on top; the values are filed under the address it
+    received on and the address it sent from (a double Record-Route's two interfaces).
+    """
+    copies = [r for t in call.initial_invites for r in t.requests]
+    by_branches: dict[tuple[str, ...], CapturedMessage] = {}
+    for copy in copies:
+        by_branches.setdefault(via_branches(copy.message), copy)
+    inserted: dict[str, list[Uri]] = defaultdict(list)
+    forwarders: set[str] = set()
+    for branches, sent in by_branches.items():
+        received = by_branches.get(branches[1:]) if len(branches) > 1 else None
+        if received is None:
+            continue
+        forwarders.add(destination(received))
+        forwarders.add(source(sent))
+        before = uris(received.message.record_routes)
+        after = uris(sent.message.record_routes)
+        added = len(after) - len(before)
+        if added > 0 and same_uris(after[added:], before):
+            for key in (destination(received), source(sent)):
+                inserted[key].extend(after[:added])
+    return dict(inserted), forwarders

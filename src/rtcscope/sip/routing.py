@@ -115,6 +115,7 @@ class ProxyStep:
     acts_as_strict_router: bool  # this proxy recorded a route without lr (RFC 2543)
     strict_next_hop: bool  # 16.6 step 6
     actions: tuple[str, ...]
+    retargets: bool = False  # the Request-URI names this proxy (not a Record-Route value)
 
     @property
     def leaves_from(self) -> Uri | None:
@@ -127,14 +128,27 @@ def forward_as_proxy(
     routes: Sequence[Uri],
     max_forwards: int | None,
     owns: Callable[[Uri], bool],
+    recorded: Sequence[Uri] | None = None,
 ) -> ProxyStep:
-    """One proxy's routing of a request that carries Route values (16.4, 16.6, 16.12)."""
+    """One proxy's routing of a request that carries Route values (16.4, 16.6, 16.12).
+
+    ``recorded`` are the Record-Route values of the dialog, when known: a Request-URI that
+    names this proxy but is none of them is a URI the proxy is responsible for (it put itself
+    in a Contact, or owns the domain), which it may retarget (16.5).
+    """
     actions: list[str] = []
     ruri = request_uri
     remaining = list(routes)
     strict_previous = False
     acts_strict = False
-    if owns(ruri) and remaining:
+    is_recorded = recorded is None or any(same_uri(ruri, r) for r in recorded)
+    retargets = owns(ruri) and not is_recorded
+    if retargets:
+        actions.append(
+            f"the Request-URI <{ruri}> names this proxy but is not one of its Record-Route "
+            "values: it is responsible for it and may retarget it (RFC 3261 16.5)"
+        )
+    elif owns(ruri) and remaining:
         if ruri.lr:
             # 16.4: we put this URI in Record-Route; the previous hop was a strict router.
             strict_previous = True
@@ -163,6 +177,7 @@ def forward_as_proxy(
                 acts_as_strict_router=True,
                 strict_next_hop=False,
                 actions=tuple(actions),
+                retargets=False,
             )
     removed: list[Uri] = []
     while remaining and owns(remaining[0]):
@@ -215,6 +230,7 @@ def forward_as_proxy(
         acts_as_strict_router=acts_strict,
         strict_next_hop=strict_next,
         actions=tuple(actions),
+        retargets=retargets,
     )
 
 
@@ -365,12 +381,14 @@ def plan_route(
                     "not the remote target"
                 )
             break
-        step = forward_as_proxy(ruri, routes, mf, owner.owns)
+        step = forward_as_proxy(ruri, routes, mf, owner.owns, route_set)
         sender = owner.name
         actions = step.actions
         sends_from = uri_endpoint(step.leaves_from) if step.leaves_from is not None else None
         ruri, routes, mf, next_hop = step.request_uri, step.routes, step.max_forwards, step.next_hop
-        if not step.removed and not step.strict_previous_hop and not step.acts_as_strict_router:
+        if not (
+            step.removed or step.strict_previous_hop or step.acts_as_strict_router or step.retargets
+        ):
             problems.append(
                 f"{owner.name} receives the request but no Route value names it: it has nothing "
                 "to remove (is it really on the route set?)"

@@ -170,7 +170,10 @@ def group_transactions(messages: Iterable[CapturedMessage]) -> list[Transaction]
             if method == "ACK":
                 invite_key = TransactionKey(msg.call_id, branch, "INVITE")
                 invite = by_key.get(invite_key)
-                if invite is not None:
+                # An ACK with the INVITE's branch acknowledges a non-2xx final (17.1.1.3);
+                # after a 2xx it is the ACK to the 2xx reusing the branch (8.1.1.7 wants a
+                # new one), a transaction of its own.
+                if invite is not None and not _answered_2xx(invite, msg.to_tag):
                     invite.acks.append(captured)
                     continue
             key = TransactionKey(msg.call_id, branch, method)
@@ -190,3 +193,12 @@ def group_transactions(messages: Iterable[CapturedMessage]) -> list[Transaction]
                 order.append(txn)
             txn.responses.append(captured)
     return order
+
+
+def _answered_2xx(invite: Transaction, to_tag: str | None) -> bool:
+    """Whether the INVITE got a 2xx (with this To tag, when given) before now."""
+    for response in invite.responses:
+        code = response.message.status_code or 0
+        if 200 <= code < 300 and (to_tag is None or response.message.to_tag == to_tag):
+            return True
+    return False

@@ -20,16 +20,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("scenario", choices=sorted(SCENARIOS), help="scenario to run")
     parser.add_argument("-o", "--output", type=Path, help="capture file (default SCENARIO.pcap)")
     parser.add_argument(
-        "--hang-up-ms",
+        "--retransmissions",
         type=int,
         default=None,
-        help="shorten the run: the caller hangs up after this many ms, the callee is stopped",
+        help="2xx retransmissions before the callee gives up (default 9: 64*T1 = 32 s)",
     )
     parser.add_argument("--keep", type=Path, help="keep configs and logs in this directory")
     args = parser.parse_args(argv)
     scenario = SCENARIOS[args.scenario]
-    if args.hang_up_ms is not None:
-        scenario = scenario.shortened(args.hang_up_ms)
+    if args.retransmissions is not None:
+        scenario = scenario.shortened(args.retransmissions)
     output: Path = args.output or Path(f"testbed-{scenario.name}.pcap")
     print(f"{scenario.name}: {scenario.summary}", file=sys.stderr)
     print(f"running for at most {scenario.max_seconds:.0f} s", file=sys.stderr)

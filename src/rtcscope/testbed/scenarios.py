@@ -30,9 +30,22 @@ ADDRESSES: dict[str, str] = {
     "E": "127.0.10.5",
 }
 DOMAIN = "rtcscope.test"
-# RFC 3261 13.3.1.4: the callee (sipp) retransmits its 2xx at 0.5, 1.5, 3.5, 7.5, 11.5 ... 27.5 s
-# (T1 = 500 ms doubling to T2 = 4 s) and gives up at 31.5 s, within 64*T1 = 32 s.
-GIVE_UP_MS = 31_500
+# RFC 3261 13.3.1.4: the callee retransmits its 2xx at T1 = 500 ms doubling to T2 = 4 s, at
+# 0, 0.5, 1.5, 3.5, 7.5, 11.5 ... 27.5 s (nine retransmissions), and hangs up at 64*T1 = 32 s.
+T1_MS = 500
+T2_MS = 4_000
+TIMER_64T1_MS = 64 * T1_MS
+RETRANSMISSIONS_IN_64T1 = 9
+
+
+def answer_waits_ms(retransmissions: int) -> list[int]:
+    """How long the callee waits for the ACK after each copy of its 2xx (13.3.1.4)."""
+    waits = [min(T1_MS * 2**i, T2_MS) for i in range(retransmissions + 1)]
+    if sum(waits) < TIMER_64T1_MS and retransmissions >= RETRANSMISSIONS_IN_64T1:
+        waits[-1] += TIMER_64T1_MS - sum(waits)
+    return waits
+
+
 # Port the "unreachable Contact" callee advertises while listening on PORT.
 UNREACHABLE_CONTACT_PORT = 5090
 # Where the "R-URI rewrite" proxy sends in-dialog requests (nothing listens there).
@@ -138,29 +151,40 @@ class Scenario:
     callee_copies_record_route: bool = True
     callee_contact: str = f"{ADDRESSES['E']}:{PORT}"
     caller_hangs_up_after_ms: int = 1_000
-    callee_wait_s: float = GIVE_UP_MS / 1000 + 3
+    answer_retransmissions: int = RETRANSMISSIONS_IN_64T1
     expect_ack_at_callee: bool = True
     notes: tuple[str, ...] = field(default_factory=tuple)
 
-    def shortened(self, caller_hangs_up_after_ms: int) -> Scenario:
-        """A short live run: the caller hangs up early and the callee is stopped soon after,
-        before its 2xx retransmissions end (the kept captures run the whole 64*T1)."""
+    def shortened(self, answer_retransmissions: int = 3) -> Scenario:
+        """A short live run: fewer 2xx retransmissions before the callee gives up, and a
+        caller that waits only that long (the kept captures run the whole 64*T1)."""
+        give_up = sum(answer_waits_ms(answer_retransmissions))
         return Scenario(
             name=self.name,
             summary=self.summary,
             proxies=self.proxies,
             callee_copies_record_route=self.callee_copies_record_route,
             callee_contact=self.callee_contact,
-            caller_hangs_up_after_ms=caller_hangs_up_after_ms,
-            callee_wait_s=1.0,
+            caller_hangs_up_after_ms=min(self.caller_hangs_up_after_ms, give_up + 3_000),
+            answer_retransmissions=answer_retransmissions,
             expect_ack_at_callee=self.expect_ack_at_callee,
             notes=self.notes,
         )
 
     @property
+    def give_up_ms(self) -> int:
+        """When the callee hangs up if no ACK arrives."""
+        return sum(answer_waits_ms(self.answer_retransmissions))
+
+    @property
+    def callee_wait_s(self) -> float:
+        """How long to wait for the callee once the caller is done."""
+        return self.give_up_ms / 1000 + 6
+
+    @property
     def max_seconds(self) -> float:
         """Upper bound on one run (the caller's call, its BYE, the callee's wait, margin)."""
-        return self.caller_hangs_up_after_ms / 1000 + self.callee_wait_s + 15
+        return max(self.caller_hangs_up_after_ms, self.give_up_ms) / 1000 + 20
 
     def caller_xml(self) -> str:
         return (
@@ -172,8 +196,19 @@ class Scenario:
 
     def callee_xml(self) -> str:
         record_route = "[last_Record-Route:]" if self.callee_copies_record_route else ""
+        answers: list[str] = []
+        waits = answer_waits_ms(self.answer_retransmissions)
+        for index, wait in enumerate(waits):
+            on_timeout = "no_ack" if index == len(waits) - 1 else f"answer{index + 1}"
+            answers.append(_template("answer.xml").rstrip("\n"))
+            answers.append(
+                f'  <recv request="ACK" timeout="{wait}" ontimeout="{on_timeout}" next="acked"/>'
+            )
+            if index < len(waits) - 1:
+                answers.append(f'  <label id="answer{index + 1}"/>')
         text = (
             _template("callee.xml")
+            .replace("@ANSWERS@", "\n".join(answers))
             .replace("@DOMAIN@", DOMAIN)
             .replace("@CONTACT@", self.callee_contact)
             .replace("@BYE_WAIT_MS@", "2000")
@@ -262,7 +297,7 @@ SCENARIOS: dict[str, Scenario] = {
             "for 64*T1 and hangs up",
             proxies=_proxies(),
             callee_contact=f"{ADDRESSES['E']}:{UNREACHABLE_CONTACT_PORT}",
-            caller_hangs_up_after_ms=GIVE_UP_MS + 3_000,
+            caller_hangs_up_after_ms=TIMER_64T1_MS + 3_000,
             expect_ack_at_callee=False,
         ),
         Scenario(
@@ -270,7 +305,7 @@ SCENARIOS: dict[str, Scenario] = {
             summary="C forwards in-dialog requests without loose_route(): its Route value stays, "
             "D sends the ACK back to C, and the ACK loops C <-> D until Max-Forwards is 0",
             proxies=_proxies(c_in_dialog=_SKIP_LOOSE_ROUTE),
-            caller_hangs_up_after_ms=GIVE_UP_MS + 3_000,
+            caller_hangs_up_after_ms=TIMER_64T1_MS + 3_000,
             expect_ack_at_callee=False,
         ),
         Scenario(
@@ -278,7 +313,7 @@ SCENARIOS: dict[str, Scenario] = {
             summary="C rewrites the Request-URI of in-dialog requests (to "
             f"{REWRITTEN_TARGET}); D forwards the ACK there and gets ICMP port unreachable",
             proxies=_proxies(c_in_dialog=_REWRITE_RURI),
-            caller_hangs_up_after_ms=GIVE_UP_MS + 3_000,
+            caller_hangs_up_after_ms=TIMER_64T1_MS + 3_000,
             expect_ack_at_callee=False,
         ),
         Scenario(
@@ -287,7 +322,7 @@ SCENARIOS: dict[str, Scenario] = {
             "and sends the ACK to its outbound proxy B with no Route; B drops it",
             proxies=_proxies(),
             callee_copies_record_route=False,
-            caller_hangs_up_after_ms=GIVE_UP_MS + 3_000,
+            caller_hangs_up_after_ms=TIMER_64T1_MS + 3_000,
             expect_ack_at_callee=False,
         ),
         Scenario(

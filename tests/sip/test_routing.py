@@ -1,0 +1,227 @@
+"""The routing engine against RFC 3261's own example and against real kamailio proxies.
+
+References, none of them our output: the strict-routing example of RFC 3261 16.12.1.2 (the
+callee's BYE through P4, P3 (strict), P2, P1), and the ACKs that three real kamailio 5.6
+proxies forwarded in the test bed (tests/data/testbed-*.pcap, read with tshark).
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rtcscope.errors import UsageError
+from rtcscope.sip.capture import sip_messages
+from rtcscope.sip.headers import parse_name_addr
+from rtcscope.sip.message import SipMessage
+from rtcscope.sip.routing import (
+    Proxy,
+    forward_as_proxy,
+    in_dialog_request,
+    is_unroutable_address,
+    plan_route,
+    proxies_from_route_set,
+    route_set_from_record_route,
+    same_uri,
+    uri_endpoint,
+)
+from rtcscope.sip.uri import Uri
+from tests.conftest import DATA
+from tests.peers import tshark_fields
+
+RFC_RECORD_ROUTE = [
+    parse_name_addr(v)
+    for v in (
+        "<sip:p4.domain.com;lr>",
+        "<sip:p3.middle.com>",
+        "<sip:p2.example.com;lr>",
+        "<sip:p1.example.com;lr>",
+    )
+]
+
+
+def _u(text: str) -> Uri:
+    return Uri.parse(text)
+
+
+def _texts(values: tuple[Uri, ...] | list[Uri]) -> list[str]:
+    return [str(v) for v in values]
+
+
+def test_route_set_is_reversed_at_the_uac_and_kept_at_the_uas() -> None:
+    # RFC 3261 12.1.1 (UAS: as received) and 12.1.2 (UAC: reversed).
+    assert _texts(route_set_from_record_route(RFC_RECORD_ROUTE, uac=False)) == [
+        "sip:p4.domain.com;lr",
+        "sip:p3.middle.com",
+        "sip:p2.example.com;lr",
+        "sip:p1.example.com;lr",
+    ]
+    assert _texts(route_set_from_record_route(RFC_RECORD_ROUTE, uac=True))[0] == (
+        "sip:p1.example.com;lr"
+    )
+
+
+def test_in_dialog_request_loose_and_strict_first_hop() -> None:
+    # 12.2.1.1: loose -> R-URI = remote target; strict -> R-URI = first route, target last.
+    target = _u("sip:callee@u2.domain.com")
+    loose = in_dialog_request([_u("sip:p1.example.com;lr"), _u("sip:p2.example.com")], target)
+    assert str(loose.request_uri) == "sip:callee@u2.domain.com"
+    assert _texts(loose.routes) == ["sip:p1.example.com;lr", "sip:p2.example.com"]
+    strict = in_dialog_request([_u("sip:p1.example.com"), _u("sip:p2.example.com;lr")], target)
+    assert str(strict.request_uri) == "sip:p1.example.com"
+    assert _texts(strict.routes) == ["sip:p2.example.com;lr", "sip:callee@u2.domain.com"]
+    assert strict.strict_first_hop
+    empty = in_dialog_request([], target)
+    assert empty.routes == () and same_uri(empty.next_hop, target)
+
+
+def _owned_by(host: str):  # type: ignore[no-untyped-def]
+    return lambda uri: uri.host_address == host
+
+
+def test_rfc3261_16_12_1_2_strict_router_example_hop_by_hop() -> None:
+    """The callee's BYE of RFC 3261 16.12.1.2, one proxy step at a time."""
+    route_set = route_set_from_record_route(RFC_RECORD_ROUTE, uac=False)
+    bye = in_dialog_request(route_set, _u("sip:caller@u1.example.com"))
+    # The callee sends to P4 with R-URI = caller's Contact and the whole route set.
+    assert str(bye.request_uri) == "sip:caller@u1.example.com"
+    recorded = [v.uri for v in RFC_RECORD_ROUTE if v.uri is not None]
+
+    p4 = forward_as_proxy(bye.request_uri, bye.routes, 70, _owned_by("p4.domain.com"), recorded)
+    # P4 removes itself; P3 is strict: R-URI = P3, old R-URI appended (16.6 step 6).
+    assert str(p4.request_uri) == "sip:p3.middle.com"
+    assert _texts(p4.routes) == [
+        "sip:p2.example.com;lr",
+        "sip:p1.example.com;lr",
+        "sip:caller@u1.example.com",
+    ]
+    assert p4.strict_next_hop and p4.max_forwards == 69
+
+    p3 = forward_as_proxy(p4.request_uri, p4.routes, 69, _owned_by("p3.middle.com"), recorded)
+    assert p3.acts_as_strict_router
+    assert str(p3.request_uri) == "sip:p2.example.com;lr"
+    assert _texts(p3.routes) == ["sip:p1.example.com;lr", "sip:caller@u1.example.com"]
+
+    p2 = forward_as_proxy(p3.request_uri, p3.routes, 68, _owned_by("p2.example.com"), recorded)
+    # 16.4: the R-URI is P2's own Record-Route value: the last Route becomes the R-URI.
+    assert p2.strict_previous_hop
+    assert str(p2.request_uri) == "sip:caller@u1.example.com"
+    assert _texts(p2.routes) == ["sip:p1.example.com;lr"]
+    assert str(p2.next_hop) == "sip:p1.example.com;lr"
+
+    p1 = forward_as_proxy(p2.request_uri, p2.routes, 67, _owned_by("p1.example.com"), recorded)
+    assert str(p1.request_uri) == "sip:caller@u1.example.com"
+    assert p1.routes == ()
+    assert str(p1.next_hop) == "sip:caller@u1.example.com"
+
+
+def _ack_hops_from_tshark(capture: str, frames: list[int]) -> list[tuple[str, str, str, str]]:
+    rows = tshark_fields(
+        DATA / capture,
+        ["frame.number", "ip.dst", "sip.r-uri", "sip.Route"],
+        display_filter="sip.Method == ACK",
+    )
+    by_frame = {int(r[0]): r for r in rows}
+    return [
+        (by_frame[f][1], by_frame[f][2], by_frame[f][3].replace(" ", ""), str(f)) for f in frames
+    ]
+
+
+def _answer(capture: str, frame: int) -> SipMessage:
+    return next(c.message for c in sip_messages(DATA / capture) if c.frame == frame)
+
+
+@pytest.mark.peer
+def test_classic_example_double_record_route_matches_real_kamailio() -> None:
+    """B double-Record-Routes (two interfaces), C and D single: the ACK's Route at A is B, B,
+    C, D; B removes both and leaves from its C-facing address; D forwards on the R-URI. The
+    expected hops are compared with the ACK the real proxies forwarded (frames 13-16)."""
+    proxies = [
+        Proxy.parse("B=127.0.10.2,127.0.10.12"),
+        Proxy.parse("C=127.0.10.3"),
+        Proxy.parse("D=127.0.10.4"),
+    ]
+    plan = plan_route(_answer("testbed-good.pcap", 12), proxies)
+    assert [uri_endpoint(u) for u in plan.route_set] == [
+        "127.0.10.2:5060",
+        "127.0.10.12:5060",
+        "127.0.10.3:5060",
+        "127.0.10.4:5060",
+    ]
+    assert [h.sender for h in plan.hops] == ["UAC", "B", "C", "D"]
+    assert plan.hops[1].sends_from == "127.0.10.12:5060"  # B leaves from its C-facing side
+    assert "forward on the Request-URI" in " ".join(plan.hops[3].actions)
+    assert plan.problems == ()
+    real = _ack_hops_from_tshark("testbed-good.pcap", [13, 14, 15, 16])
+    for hop, (dst, ruri, route, frame) in zip(plan.hops, real, strict=True):
+        assert hop.to == f"{dst}:5060", frame
+        assert str(hop.request_uri) == ruri, frame
+        assert ",".join(f"<{u}>" for u in hop.routes) == route, frame
+
+
+@pytest.mark.peer
+def test_strict_router_plan_matches_real_kamailio() -> None:
+    """C records <sip:127.0.10.3:5060> without ;lr: B applies 16.6 step 6, C routes strictly,
+    D applies 16.4; the real proxies did the same (frames 13-16)."""
+    plan = plan_route(_answer("testbed-strict-router.pcap", 12))
+    real = _ack_hops_from_tshark("testbed-strict-router.pcap", [13, 14, 15, 16])
+    assert [h.to for h in plan.hops] == [f"{dst}:5060" for dst, *_ in real]
+    for hop, (_dst, ruri, route, frame) in zip(plan.hops, real, strict=True):
+        assert str(hop.request_uri) == ruri, frame
+        assert ",".join(f"<{u}>" for u in hop.routes) == route, frame
+    # Without --proxy, the two r2=on values are grouped as one proxy.
+    assert plan.hops[1].sends_from == "127.0.10.12:5060"
+
+
+def test_route_without_contact_is_a_usage_error() -> None:
+    answer = SipMessage.parse(
+        b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nCSeq: 1 INVITE\r\n"
+        b"Call-ID: x\r\nFrom: <sip:a@a>;tag=1\r\nTo: <sip:b@b>;tag=2\r\n\r\n"
+    )
+    with pytest.raises(UsageError):
+        plan_route(answer)
+
+
+def test_proxy_parse_and_ownership() -> None:
+    b = Proxy.parse("B=127.0.10.2,127.0.10.12:5060")
+    assert b.owns(_u("sip:127.0.10.2;lr")) and b.owns(_u("sip:127.0.10.12:5060;lr"))
+    assert not b.owns(_u("sip:127.0.10.12:5070;lr"))
+    assert Proxy.parse("127.0.10.3").name == "127.0.10.3"
+    with pytest.raises(UsageError):
+        Proxy.parse("B=")
+
+
+def test_proxies_from_route_set_groups_double_record_route() -> None:
+    route_set = [
+        _u("sip:127.0.10.2;r2=on;lr"),
+        _u("sip:127.0.10.12;r2=on;lr"),
+        _u("sip:127.0.10.3;lr"),
+    ]
+    proxies = proxies_from_route_set(route_set)
+    assert [p.addresses for p in proxies] == [
+        ("127.0.10.2:5060", "127.0.10.12:5060"),
+        ("127.0.10.3:5060",),
+    ]
+
+
+def test_unroutable_addresses() -> None:
+    assert is_unroutable_address("192.168.1.20") == "private (RFC 1918/4193)"
+    assert is_unroutable_address("100.64.3.4") == "carrier-grade NAT (RFC 6598)"
+    assert is_unroutable_address("127.0.0.1") == "loopback"
+    assert is_unroutable_address("[fe80::1]") == "link-local"
+    assert is_unroutable_address("8.8.8.8") is None
+    assert is_unroutable_address("proxy.example.com") is None
+
+
+@given(st.lists(st.sampled_from(["a", "b", "c", "d"]), max_size=6), st.integers(0, 70))
+def test_forward_as_proxy_removes_only_leading_own_values(hosts: list[str], mf: int) -> None:
+    routes = [_u(f"sip:{h}.example.com;lr") for h in hosts]
+    step = forward_as_proxy(_u("sip:ua@ua.example.com"), routes, mf, _owned_by("a.example.com"))
+    leading = 0
+    while leading < len(hosts) and hosts[leading] == "a":
+        leading += 1
+    assert len(step.removed) == leading
+    assert _texts(step.routes) == _texts(routes[leading:])
+    assert step.max_forwards == mf - 1
+    assert str(step.request_uri) == "sip:ua@ua.example.com"
