@@ -180,7 +180,7 @@ def test_sngrep_sends_to_our_collector(
     monkeypatch.setenv("SNGREPRC", str(rc))
     expected = _tshark_call_ids(CAPTURE)
     host = "127.0.20.21"
-    with _collector(tmp_path, host, "--no-pcap") as (port, store, _log):
+    with _collector(tmp_path, host) as (port, store, _log):
         run("sngrep", ["-N", "-q", "-I", CAPTURE, "-H", f"udp:{host}:{port}"], timeout=60)
         assert _stable_count(store, len(expected)) == len(expected)
     messages = search(store)
@@ -192,6 +192,10 @@ def test_sngrep_sends_to_our_collector(
     assert {m.capture_id for m in messages} == {2002 if version == 2 else 2002 << 16}
     theirs = [float(t) for (t,) in tshark_fields(CAPTURE, ["frame.time_epoch"], "sip")]
     assert sorted(m.time_ns for m in messages) == sorted(round(t * 1e6) * 1000 for t in theirs)
+    # our pcap of the received SIP, read by tshark, shows what the original capture shows
+    # (the same frames sngrep -L -O writes, see test_hep_send_reaches_sngrep)
+    fields = ["frame.time_epoch", "ip.src", "ip.dst", "udp.srcport", "udp.dstport", "sip.Call-ID"]
+    assert tshark_fields(store / "sip.pcap", fields, "sip") == tshark_fields(CAPTURE, fields, "sip")
 
 
 def test_our_collector_refuses_sngrep_with_a_wrong_password(

@@ -18,7 +18,6 @@ its receive loop to a writer thread. Reading (``search``) opens the database rea
 from __future__ import annotations
 
 import contextlib
-import importlib
 import marshal
 import multiprocessing
 import re
@@ -28,8 +27,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
 
+from rtcscope.capture.packet import LinkType
+from rtcscope.capture.writer import PcapWriter, ethernet_frame
 from rtcscope.errors import HepError, InputError
 from rtcscope.hep.codec import pack_address
 
@@ -215,6 +215,10 @@ def search(
             args.append(limit)
         try:
             rows: Iterable[tuple[object, ...]] = db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):  # a collector is creating the store right now
+                return []
+            raise InputError(f"{path} cannot be read: {exc}") from None
         except sqlite3.DatabaseError as exc:
             raise InputError(f"{path} cannot be read: {exc}") from None
         return [StoredMessage(*row) for row in rows]  # type: ignore[arg-type]
@@ -223,19 +227,24 @@ def search(
 
 
 def count(directory: str | Path) -> int:
-    """How many messages the store holds."""
-    db = sqlite3.connect(f"file:{Path(directory) / DATABASE_NAME}?mode=ro", uri=True)
+    """How many messages the store holds (0 while a collector is still creating it)."""
+    path = Path(directory) / DATABASE_NAME
+    if not path.exists():
+        return 0
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         total: int = db.execute("SELECT count(*) FROM messages").fetchone()[0]
         return total
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return 0
+        raise InputError(f"{path} cannot be read: {exc}") from None
     finally:
         db.close()
 
 
 # --- the pcap of received SIP --------------------------------------------------------------
 
-_ETHERNET_IPV4 = bytes(12) + b"\x08\x00"
-_ETHERNET_IPV6 = bytes(12) + b"\x86\xdd"
 _IPV4_HEADER = struct.Struct("!BBHHHBBH4s4s")
 _UDP_HEADER = struct.Struct("!HHHH")
 _TCP_HEADER = struct.Struct("!HHIIBBHHH")
@@ -259,8 +268,10 @@ def sip_frame(
 ) -> bytes:
     """An Ethernet frame carrying ``payload`` over UDP (or TCP when ``tcp_seq`` is given).
 
-    MAC addresses are zero, the IPv4 header checksum is computed, the UDP/TCP checksums are
-    left 0 (the addresses are those of the original capture point, not of this host).
+    MAC addresses are capture.writer's synthetic ones; the IPv4 header checksum is computed,
+    the UDP/TCP checksums are left 0 (RFC 768 allows it for UDP over IPv4; Wireshark does not
+    check them by default). An IPv4 address on one side and IPv6 on the other (a HEP agent
+    may send that) is written as IPv6 with the IPv4-mapped form (RFC 4291 2.5.5.2).
     """
     src_raw, dst_raw = pack_address(src), pack_address(dst)
     if tcp_seq is None:
@@ -278,22 +289,26 @@ def sip_frame(
         )
         checksum = _ipv4_checksum(header)
         header = header[:10] + struct.pack("!H", checksum) + header[12:]
-        return _ETHERNET_IPV4 + header + body
+        return _ethernet(header + body)
     if len(src_raw) == 4:
         src_raw = b"\x00" * 10 + b"\xff\xff" + src_raw  # RFC 4291 2.5.5.2: IPv4-mapped
     if len(dst_raw) == 4:
         dst_raw = b"\x00" * 10 + b"\xff\xff" + dst_raw
     header = struct.pack("!IHBB", 6 << 28, len(body), proto, 64) + src_raw + dst_raw
-    return _ETHERNET_IPV6 + header + body
+    return _ethernet(header + body)
+
+
+def _ethernet(ip_packet: bytes) -> bytes:
+    frame = ethernet_frame(LinkType.RAW, ip_packet)  # capture.writer's synthetic MACs
+    assert frame is not None  # an IPv4/IPv6 packet always frames
+    return frame
 
 
 class SipPcap:
     """Appends the SIP rows of each batch to a pcap (Ethernet), through capture.writer."""
 
     def __init__(self, path: Path) -> None:
-        # capture.writer (issue 2) is the only place that writes a capture file
-        writer_module = importlib.import_module("rtcscope.capture.writer")
-        self._writer: Any = writer_module.PcapWriter(path)
+        self._writer = PcapWriter(path)  # Ethernet
         self._tcp_seq: dict[tuple[str, int, str, int], int] = {}
         self.frames = 0
 
@@ -314,6 +329,7 @@ class SipPcap:
                 continue
             self._writer.write(frame, time_ns)
             self.frames += 1
+        self._writer.flush()  # readers (tshark, a tail) see each batch as it is stored
 
     def close(self) -> None:
         self._writer.close()
