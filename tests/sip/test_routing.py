@@ -7,6 +7,8 @@ proxies forwarded in the test bed (tests/data/testbed-*.pcap, read with tshark).
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -225,3 +227,52 @@ def test_forward_as_proxy_removes_only_leading_own_values(hosts: list[str], mf: 
     assert _texts(step.routes) == _texts(routes[leading:])
     assert step.max_forwards == mf - 1
     assert str(step.request_uri) == "sip:ua@ua.example.com"
+
+
+CLASSIC_200 = """SIP/2.0 200 OK
+Via: SIP/2.0/UDP 127.0.10.1:5060;branch=z9hG4bK-1
+Record-Route: <sip:127.0.10.4;lr>, <sip:127.0.10.3;lr>
+Record-Route: <sip:127.0.10.12;r2=on;lr>, <sip:127.0.10.2;r2=on;lr>
+From: <sip:alice@127.0.10.1:5060>;tag=a
+To: <sip:service@rtcscope.test>;tag=e
+Call-ID: classic
+CSeq: 1 INVITE
+Contact: <sip:service@127.0.10.5:5060>
+Content-Length: 0
+
+"""
+
+
+def test_route_cli_from_a_text_file(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from rtcscope.cli import main
+
+    text = tmp_path / "200.txt"
+    text.write_text(CLASSIC_200)
+    args = ["route", str(text), "--proxy", "B=127.0.10.2,127.0.10.12", "--proxy", "C=127.0.10.3"]
+    assert main([*args, "--proxy", "D=127.0.10.4"]) == 0
+    out = capsys.readouterr().out
+    assert "hop 2: B from 127.0.10.12:5060 -> 127.0.10.3:5060 (C)" in out
+    assert "hop 4: D -> 127.0.10.5:5060 (UAS ACK target)" in out
+    assert main([*args, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [h["to_element"] for h in data["hops"]] == [
+        "B",
+        "C",
+        "127.0.10.4:5060",
+        "UAS ACK target",
+    ]
+    assert data["hops"][0]["routes"] == [
+        "sip:127.0.10.2;r2=on;lr",
+        "sip:127.0.10.12;r2=on;lr",
+        "sip:127.0.10.3;lr",
+        "sip:127.0.10.4;lr",
+    ]
+
+
+def test_route_cli_from_a_capture_frame_and_a_non_2xx(capsys) -> None:  # type: ignore[no-untyped-def]
+    from rtcscope.cli import main
+
+    assert main(["route", str(DATA / "testbed-good.pcap"), "--frame", "12"]) == 0
+    assert "hop 4: 127.0.10.4:5060 -> 127.0.10.5:5060" in capsys.readouterr().out
+    assert main(["route", str(DATA / "testbed-good.pcap"), "--frame", "13"]) == 2
+    assert main(["route", str(DATA / "testbed-good.pcap"), "--frame", "9999"]) == 3

@@ -262,6 +262,14 @@ class Proxy:
         return False
 
 
+def _uris_of(proxy: Proxy) -> list[Uri]:
+    out = []
+    for address in proxy.addresses:
+        host, port = _split_host_port(address)
+        out.append(Uri(scheme="sip", host=f"[{host}]" if ":" in host else host, port=port))
+    return out
+
+
 def _split_host_port(text: str) -> tuple[str, int | None]:
     text = text.strip().lower()
     if text.startswith("["):
@@ -330,7 +338,12 @@ def plan_route(
         raise UsageError("the response has no Contact: there is no remote target (RFC 3261 12.1.2)")
     remote_target = answer.contacts[0].uri
     route_set = route_set_from_record_route(answer.record_routes, uac=uac)
-    known = list(proxies) or proxies_from_route_set(route_set)
+    # Proxies not named by the user are guessed from the route set (one per address, r2=on
+    # pairs together), so a partial --proxy list still gives the whole path.
+    known = list(proxies)
+    for guessed in proxies_from_route_set(route_set):
+        if not any(p.owns(u) for p in known for u in _uris_of(guessed)):
+            known.append(guessed)
     request = in_dialog_request(route_set, remote_target)
     problems: list[str] = []
     hops: list[RouteHop] = []

@@ -1,0 +1,237 @@
+"""The diagnosis on the test bed's captures (real kamailio + sipp) and on the shared captures.
+
+Every capture states the findings expected of it. Facts the findings rest on (the 2xx
+copies and their times, ICMP errors and the datagram they quote, Max-Forwards at the end of
+a loop) are read again with tshark, not taken from our own output.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rtcscope.analyze import run_analyses
+from rtcscope.cli import main
+from rtcscope.sip.capture import sip_messages
+from rtcscope.sip.diagnosis import Diagnosis, Severity, diagnose, diagnose_capture
+from tests.conftest import DATA, shared_capture
+from tests.peers import tshark_fields
+
+A, B, B2, C, D, E = (
+    "127.0.10.1:5060",
+    "127.0.10.2:5060",
+    "127.0.10.12:5060",
+    "127.0.10.3:5060",
+    "127.0.10.4:5060",
+    "127.0.10.5:5060",
+)
+
+# capture -> the (severity, code, element) of every error and warning the diagnosis must give.
+TESTBED_EXPECTED: dict[str, set[tuple[str, str, str]]] = {
+    "testbed-good.pcap": set(),
+    "testbed-tcp.pcap": set(),
+    "testbed-strict-router.pcap": {("warning", "strict-router", C)},
+    "testbed-unreachable-contact.pcap": {
+        ("error", "ack-not-received", E),
+        # The ACK died at E's advertised Contact: E is the element at fault.
+        ("error", "icmp-unreachable", E),
+    },
+    "testbed-no-loose-route.pcap.gz": {
+        ("error", "ack-not-received", E),
+        ("error", "proxy-route-not-removed", C),
+        ("error", "request-loop", f"{C}, {D}"),
+    },
+    "testbed-rewrite-ruri.pcap": {
+        ("error", "ack-not-received", E),
+        ("error", "proxy-rewrote-request-uri", C),
+        ("error", "icmp-unreachable", "127.0.10.5:5070"),
+    },
+    "testbed-no-record-route.pcap": {
+        ("error", "uas-dropped-record-route", E),
+        ("error", "ack-not-received", E),
+        ("error", "request-dropped", B),
+    },
+}
+
+# Shared captures: what an engineer reading them finds (checked by hand with tshark, see the
+# comments); nothing else may be raised at error or warning level.
+SHARED_EXPECTED: dict[str, set[tuple[str, str, str]]] = {
+    # Plain two-party calls: ACK and BYE reach their peer.
+    "sip-rtp-opus.pcap": set(),
+    "sip-rtp-g722.pcap": set(),
+    "sip-rtp-speex.pcap": set(),
+    "heplify-sip_ipv4_tcp.pcap": set(),
+    # The caller's ACK reuses the INVITE's branch; it still reaches the callee.
+    "heplify-sip_ipv6_udp.pcap": set(),
+    # The proxy puts itself in the 200's Contact and retargets the ACK (info only); a 603.
+    "SIP_DTMF2.pcap": set(),
+    # INVITE cancelled, the proxy never answers the CANCEL (11 copies) and ends both with 408.
+    "aaa.pcap": {
+        ("warning", "invite-408", "200.68.120.81:5060"),
+        ("warning", "cancel-not-accepted", "200.68.120.81:5060"),
+    },
+    # B's double Record-Route advertises a public address; the ACK to the far proxy leaves the
+    # capture (its 2xx is not retransmitted): info only.
+    "heplify-sip_tcp_websocket.pcap": set(),
+    # The callee's 200 OK carries To tag ...02, the proxy forwards it with tag ...01 (frames
+    # 26-28): the callee's 2xx is retransmitted and only ever gets an ACK for the other tag.
+    "ipv6frag.pcap": {
+        ("error", "proxy-changed-to-tag", "[fd17:625c:f037:2:a00:27ff:feb9:3519]:5062"),
+        ("warning", "ack-for-other-dialog", "[fd17:625c:f037:2:a00:27ff:feb9:4222]:25060"),
+    },
+    # 200 OK seen, the ACK is not in the capture (SIP over TCP in IP-in-IP): info only.
+    "ipip.pcap": set(),
+}
+
+
+def _significant(result: Diagnosis) -> set[tuple[str, str, str]]:
+    return {
+        (f.severity.value, f.code, f.element)
+        for f in result.findings
+        if f.severity is not Severity.INFO
+    }
+
+
+@pytest.mark.parametrize("name", sorted(TESTBED_EXPECTED))
+def test_testbed_capture_findings(name: str) -> None:
+    result = diagnose_capture(DATA / name)
+    assert result.calls == 1
+    assert _significant(result) == TESTBED_EXPECTED[name]
+    assert result.has_errors == any(s == "error" for s, _, _ in TESTBED_EXPECTED[name])
+
+
+@pytest.mark.parametrize("name", sorted(SHARED_EXPECTED))
+def test_shared_capture_findings(name: str) -> None:
+    result = diagnose_capture(shared_capture(name))
+    assert _significant(result) == SHARED_EXPECTED[name]
+
+
+def _finding(result: Diagnosis, code: str):  # type: ignore[no-untyped-def]
+    return next(f for f in result.findings if f.code == code)
+
+
+def test_no_ack_schedule_and_bye_against_tshark() -> None:
+    """The callee's 200 OK copies and its BYE, timed by tshark."""
+    path = DATA / "testbed-unreachable-contact.pcap"
+    result = diagnose_capture(path)
+    finding = _finding(result, "ack-not-received")
+    oks = tshark_fields(
+        path,
+        ["frame.number", "frame.time_relative"],
+        "ip.src == 127.0.10.5 && sip.Status-Code == 200 && sip.CSeq.method == INVITE",
+    )
+    first = float(oks[0][1])
+    offsets = [round(float(t) - first, 1) for _, t in oks]
+    assert offsets == [0.0, 0.5, 1.5, 3.5, 7.5, 11.5, 15.5, 19.5, 23.5, 27.5]
+    assert f"sent {len(oks)} time(s)" in finding.summary
+    assert "follows T1 = 500 ms doubling to T2 = 4 s" in finding.detail
+    bye = tshark_fields(
+        path, ["frame.number", "frame.time_relative"], "ip.src == 127.0.10.5 && sip.Method == BYE"
+    )[0]
+    after = float(bye[1]) - first
+    assert abs(after - 32.0) < 0.5
+    assert f"(frame {bye[0]})" in finding.summary and "64*T1" in finding.summary
+    # The last hop that carried the ACK: D to the Contact's port.
+    assert finding.last_hop.startswith(f"{D} -> 127.0.10.5:5090")
+
+
+def test_icmp_quotes_the_ack_datagram_against_tshark() -> None:
+    path = DATA / "testbed-unreachable-contact.pcap"
+    finding = _finding(diagnose_capture(path), "icmp-unreachable")
+    icmp = tshark_fields(
+        path,
+        ["frame.number", "ip.src", "ip.dst", "udp.srcport", "udp.dstport"],
+        "icmp.type == 3 && icmp.code == 3",
+    )[0]
+    # tshark lists outer then quoted addresses: the quoted datagram is D -> E:5090.
+    assert icmp[1] == "127.0.10.5,127.0.10.4" and icmp[2] == "127.0.10.4,127.0.10.5"
+    assert int(icmp[0]) in finding.frames
+    assert "127.0.10.4:5060 -> 127.0.10.5:5090" in finding.detail
+    assert "port unreachable" in finding.summary and "frame 9" in finding.summary
+
+
+def test_loop_ends_at_max_forwards_zero_against_tshark() -> None:
+    path = DATA / "testbed-no-loose-route.pcap.gz"
+    result = diagnose_capture(path)
+    loop = next(f for f in result.findings if f.code == "request-loop" and "ACK" in f.summary)
+    acks = tshark_fields(
+        path,
+        ["frame.number", "sip.Max-Forwards"],
+        'sip.Method == ACK && sip.Via.branch contains "z9hG4bK" && frame.number < 84',
+    )
+    assert acks[-1][1] == "0"
+    assert f"{len(acks)} hops" in loop.summary
+    assert "Max-Forwards 70 -> 0" in loop.summary
+    path_ack = next(p for p in result.paths if p.method == "ACK")
+    assert path_ack.outcome == "loop"
+    assert len(path_ack.steps) == len(acks)
+
+
+def test_good_call_paths_are_delivered_hop_by_hop() -> None:
+    result = diagnose_capture(DATA / "testbed-good.pcap")
+    ack = next(p for p in result.paths if p.method == "ACK")
+    assert ack.outcome == "delivered"
+    assert [s.dst for s in ack.steps] == [B, C, D, E]
+    assert [s.src for s in ack.steps] == [A, B2, C, D]
+    assert all(not s.problems for s in ack.steps)
+
+
+def test_call_filter_and_empty_input() -> None:
+    path = shared_capture("aaa.pcap")
+    result = diagnose_capture(path, call_id="105090259-446faf7a@192.168.1.2")
+    assert result.calls == 1
+    assert {f.call_id for f in result.findings} == {"105090259-446faf7a@192.168.1.2"}
+    assert diagnose([]).calls == 0
+
+
+def test_diagnose_is_pure_over_captured_messages() -> None:
+    """The same findings from messages read once and handed over (no file access needed)."""
+    path = DATA / "testbed-rewrite-ruri.pcap"
+    messages = list(sip_messages(path))
+    without_icmp = diagnose(messages)
+    assert "icmp-unreachable" not in {f.code for f in without_icmp.findings}
+    assert "proxy-rewrote-request-uri" in {f.code for f in without_icmp.findings}
+
+
+def test_cli_exit_codes_and_formats(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diagnose", str(DATA / "testbed-good.pcap")]) == 0
+    capsys.readouterr()
+    assert (
+        main(["diagnose", str(DATA / "testbed-unreachable-contact.pcap"), "--format", "json"]) == 1
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == {"calls", "errors", "warnings", "findings", "paths", "notes"}
+    assert data["errors"] == 2
+    assert set(data["findings"][0]) == {
+        "severity",
+        "code",
+        "call_id",
+        "summary",
+        "element",
+        "last_hop",
+        "frames",
+        "time_s",
+        "rfc",
+        "fix",
+        "detail",
+    }
+    assert main(["diagnose", str(DATA / "testbed-strict-router.pcap"), "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("severity,code,summary")
+    assert lines[1].startswith("warning,strict-router,")
+
+
+def test_cli_unreadable_input_is_exit_3(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pcap"
+    bad.write_bytes(b"not a capture at all")
+    assert main(["diagnose", str(bad)]) == 3
+
+
+def test_analyze_has_a_diagnosis_section() -> None:
+    (section,) = run_analyses(DATA / "testbed-no-record-route.pcap", None, only=["diagnosis"])
+    assert section.name == "diagnosis"
+    assert section.problems == 3
+    assert "did not copy Record-Route" in section.text
+    assert section.data["errors"] == 3
