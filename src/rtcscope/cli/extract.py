@@ -17,7 +17,6 @@ from rtcscope.cli.output import OutputFormat, format_json, stdout_console
 from rtcscope.errors import UsageError
 from rtcscope.media.codecs import parse_codec
 from rtcscope.media.extract import (
-    CollectedPacket,
     ExtractOptions,
     ExtractResult,
     MediaStream,
@@ -31,7 +30,7 @@ from rtcscope.media.extract import (
     per_stream_path,
     select_streams,
 )
-from rtcscope.media.timeline import TimelineReport
+from rtcscope.media.timeline import TimelinePacket, TimelineReport
 
 
 class Mix(StrEnum):
@@ -149,7 +148,7 @@ def _run(
     file: Path,
     out: Path,
     chosen: list[MediaStream],
-    collected: dict[StreamKey, list[CollectedPacket]],
+    collected: dict[StreamKey, list[TimelinePacket]],
     options: ExtractOptions,
     mix: Mix | None,
     call: str | None,

@@ -175,13 +175,6 @@ class ExtractResult:
         }
 
 
-@dataclass(slots=True)
-class CollectedPacket:
-    frame: int
-    ts_ns: int
-    rtp: TimelinePacket
-
-
 # ---------------------------------------------------------------------------------------------
 # Streams and their packets
 
@@ -237,7 +230,7 @@ def _spec_from(text: str) -> CodecSpec | None:
 
 def collect_packets(
     path: Path, streams: Sequence[MediaStream]
-) -> dict[StreamKey, list[CollectedPacket]]:
+) -> dict[StreamKey, list[TimelinePacket]]:
     """One pass over the capture (:func:`rtcscope.rtp.streams.stream_packets`): the RTP
     packets of each stream, in capture order."""
     from rtcscope.rtp.streams import StreamKey as RtpStreamKey
@@ -249,22 +242,19 @@ def collect_packets(
         wanted.append(
             stream.origin or RtpStreamKey(key.src, key.src_port, key.dst, key.dst_port, key.ssrc)
         )
-    collected: dict[StreamKey, list[CollectedPacket]] = {s.key: [] for s in streams}
+    collected: dict[StreamKey, list[TimelinePacket]] = {s.key: [] for s in streams}
+    lists = {(k.src, k.src_port, k.dst, k.dst_port, k.ssrc): collected[k] for k in collected}
     for packet in stream_packets(path, wanted):
         k = packet.key
         rtp = packet.rtp
-        collected[StreamKey(k.src, k.src_port, k.dst, k.dst_port, k.ssrc)].append(
-            CollectedPacket(
-                frame=packet.frame,
-                ts_ns=packet.ts_ns,
-                rtp=TimelinePacket(
-                    rtp.sequence_number,
-                    rtp.timestamp,
-                    packet.ts_ns,
-                    rtp.marker,
-                    rtp.payload_type,
-                    rtp.payload,
-                ),
+        lists[(k.src, k.src_port, k.dst, k.dst_port, k.ssrc)].append(
+            TimelinePacket(
+                rtp.sequence_number,
+                rtp.timestamp,
+                packet.ts_ns,
+                rtp.marker,
+                rtp.payload_type,
+                rtp.payload,
             )
         )
     return collected
@@ -493,7 +483,7 @@ def extract_stream(
     stream: MediaStream,
     out: Path,
     options: ExtractOptions,
-    packets: Sequence[CollectedPacket] | None = None,
+    packets: Sequence[TimelinePacket] | None = None,
 ) -> ExtractResult:
     """Write one stream's audio (or payloads, or packets) to ``out``."""
     kind = options.kind or output_kind(out)
@@ -504,11 +494,10 @@ def extract_stream(
     result = ExtractResult(out, kind, [stream])
     if kind is OutputKind.PCAP:
         write_pcap(path, out, stream)
-        result.duration_s = (packets[-1].ts_ns - packets[0].ts_ns) / 1e9
+        result.duration_s = (packets[-1].arrival_ns - packets[0].arrival_ns) / 1e9
         return result
-    rtp = [p.rtp for p in packets]
     choice, timeline, decoder = build_stream_timeline(
-        stream, rtp, options, require_codec=kind is not OutputKind.RAW
+        stream, packets, options, require_codec=kind is not OutputKind.RAW
     )
     result.codec, result.payload_type = choice.spec, choice.payload_type
     result.reports.append(timeline.report)
@@ -541,7 +530,7 @@ def extract_stream(
         _write_bytes(out, b"".join(f.payload for f in timeline.frames))
         result.duration_s = timeline.report.duration_s
         if decoder is None:  # the clock is unknown: say how long the capture saw it
-            result.duration_s = (packets[-1].ts_ns - packets[0].ts_ns) / 1e9
+            result.duration_s = (packets[-1].arrival_ns - packets[0].arrival_ns) / 1e9
     return result
 
 
@@ -565,7 +554,7 @@ def extract_mix(
     streams: Sequence[MediaStream],
     out: Path,
     options: ExtractOptions,
-    collected: dict[StreamKey, list[CollectedPacket]] | None = None,
+    collected: dict[StreamKey, list[TimelinePacket]] | None = None,
 ) -> ExtractResult:
     """Both directions of a call in one stereo WAV (first stream left, second right),
     aligned by capture time as Wireshark's RTP player does."""
@@ -585,7 +574,7 @@ def extract_mix(
         packets = collected.get(stream.key) or []
         if not packets:
             raise InputError(f"stream {stream.key} has no RTP packets in {path}")
-        choice, timeline, decoder = build_stream_timeline(stream, [p.rtp for p in packets], options)
+        choice, timeline, decoder = build_stream_timeline(stream, packets, options)
         if decoder is None:
             make_decoder(choice.spec)
             raise MediaError(f"no decoder for {choice.spec}")

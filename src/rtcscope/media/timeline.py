@@ -34,6 +34,7 @@ from rtcscope.media.codecs import Decoder, Pcm
 SEQ_MOD = 1 << 16
 TS_MOD = 1 << 32
 DEFAULT_REORDER_WINDOW = 64
+DECODE_SLICE = 500  # frames decoded and placed at a time (10 s of 20 ms packets)
 
 
 class GapKind(StrEnum):
@@ -52,9 +53,10 @@ class PayloadRole(StrEnum):
     OTHER = "other"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TimelinePacket:
-    """What the timeline needs of one RTP packet (header fields already parsed)."""
+    """What the timeline needs of one RTP packet (header fields already parsed). Not frozen:
+    an hour of audio is 180,000 of them, and frozen dataclasses build slower."""
 
     seq: int
     timestamp: int
@@ -64,7 +66,7 @@ class TimelinePacket:
     payload: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Frame:
     position: int  # RTP clock units from the stream's first audio timestamp
     duration: int  # clock units
@@ -264,8 +266,11 @@ def build_timeline(
     # 3. Audio payloads (RED unpacked), and what stood between them.
     audio: list[tuple[_Kept, bytes]] = []
     redundant: dict[int, bytes] = {}  # extended timestamp -> payload
-    between: list[Counter[PayloadRole]] = []  # roles seen since the previous audio packet
-    pending: Counter[PayloadRole] = Counter()
+    # Roles seen since the previous audio packet; the shared empty one when none (the usual
+    # case: no Counter per packet).
+    nothing: Counter[PayloadRole] = Counter()
+    between: list[Counter[PayloadRole]] = []
+    pending = nothing
     for item in kept:
         role = roles.get(item.packet.payload_type, PayloadRole.OTHER)
         payload = item.packet.payload
@@ -274,6 +279,7 @@ def build_timeline(
                 blocks = parse_red(payload)
             except RtpError:
                 report.other_packets += 1
+                pending = pending if pending is not nothing else Counter()
                 pending[PayloadRole.OTHER] += 1
                 continue
             primary = blocks[-1]
@@ -288,8 +294,9 @@ def build_timeline(
         if role is PayloadRole.AUDIO and payload:
             audio.append((item, payload))
             between.append(pending)
-            pending = Counter()
+            pending = nothing
             continue
+        pending = pending if pending is not nothing else Counter()
         pending[role] += 1
         if role is PayloadRole.COMFORT_NOISE:
             report.comfort_noise_packets += 1
@@ -339,7 +346,9 @@ def build_timeline(
                 shift += rebased - ts
                 ts = rebased
                 report.timestamp_jumps += 1
-            missing = item.ext_seq - previous.ext_seq - 1 - sum(stood_between.values())
+            missing = item.ext_seq - previous.ext_seq - 1
+            if stood_between:
+                missing -= sum(stood_between.values())
             missing = max(missing, 0)
             report.lost += missing
             if ts > end:
@@ -415,8 +424,8 @@ def render_audio(
     chunks, lasting exactly the timeline's duration. Frames go where their timestamps say;
     losses get the decoder's concealment, other gaps silence; a payload the decoder rejects
     is concealed like a loss."""
-    ratio = Fraction(decoder.output_rate, timeline.clock_rate)
-    total = round(timeline.duration * ratio)
+    ratio = _Scale(decoder.output_rate, timeline.clock_rate)
+    total = ratio(timeline.duration)
     channels = decoder.channels
     chunk_samples = chunk_samples or decoder.output_rate
     buffered: list[Pcm] = []
@@ -445,8 +454,8 @@ def render_audio(
     while index < len(items):
         item = items[index]
         if isinstance(item, Gap):
-            gap_start = round(item.position * ratio)
-            gap_end = round((item.position + item.length) * ratio)
+            gap_start = ratio(item.position)
+            gap_end = ratio(item.position + item.length)
             if gap_end > cursor:
                 if item.kind is GapKind.LOSS:
                     pcm = decoder.conceal(gap_end - max(cursor, gap_start), previous_payload)
@@ -461,8 +470,11 @@ def render_audio(
             assert isinstance(frame, Frame)
             run.append(frame)
             index += 1
-        for position, pcm in _decode_run(run, decoder, ratio):
-            yield from place(position, pcm)
+        # Long runs in slices (state carries over in the decoder) so memory stays flat.
+        size = DECODE_SLICE if decoder.incremental else len(run)
+        for first in range(0, len(run), size):
+            for position, pcm in _decode_run(run[first : first + size], decoder, ratio):
+                yield from place(position, pcm)
         previous_payload = run[-1].payload
     if cursor < total:
         yield from place(cursor, np.zeros((total - cursor, channels), np.int16))
@@ -470,19 +482,41 @@ def render_audio(
         yield np.concatenate(buffered) if len(buffered) > 1 else buffered[0]
 
 
-def _decode_run(run: list[Frame], decoder: Decoder, ratio: Fraction) -> list[tuple[int, Pcm]]:
+class _Scale:
+    """Clock units -> output samples, rounded half up, in integers (Fraction arithmetic per
+    frame costs seconds over an hour of packets)."""
+
+    __slots__ = ("den", "num")
+
+    def __init__(self, output_rate: int, clock_rate: int) -> None:
+        ratio = Fraction(output_rate, clock_rate)
+        self.num, self.den = ratio.numerator, ratio.denominator
+
+    def __call__(self, units: int) -> int:
+        if self.den == 1:
+            return units * self.num
+        return (2 * units * self.num + self.den) // (2 * self.den)
+
+
+def _decode_run(run: list[Frame], decoder: Decoder, ratio: _Scale) -> list[tuple[int, Pcm]]:
     """Decoded audio of a gap-free run of frames, with output positions."""
     try:
         decoded = decoder.decode_run([f.payload for f in run])
     except MediaError:
         decoded = []
         for frame in run:  # decode what can be decoded; conceal the rest
-            length = round(frame.duration * ratio)
+            length = ratio(frame.duration)
             try:
                 decoded.append(decoder.decode(frame.payload))
             except MediaError:
                 decoded.append(decoder.conceal(length, None))
     if len(decoded) == len(run):
-        return [(round(f.position * ratio), pcm) for f, pcm in zip(run, decoded, strict=True)]
+        placed = [(ratio(f.position), pcm) for f, pcm in zip(run, decoded, strict=True)]
+        if all(
+            position + len(pcm) == following
+            for (position, pcm), (following, _) in itertools.pairwise(placed)
+        ):  # the usual case: back to back, placed as one block
+            return [(placed[0][0], np.concatenate(decoded))]
+        return placed
     pcm = np.concatenate(decoded) if decoded else np.zeros((0, decoder.channels), np.int16)
-    return [(round(run[0].position * ratio), pcm)]
+    return [(ratio(run[0].position), pcm)]
