@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from rtcscope.capture.decode import decode
+from rtcscope.capture.info import capture_info
 from rtcscope.capture.reader import open_capture
 from tests.capture import convert
 from tests.capture.tshark_compare import (
@@ -45,6 +46,8 @@ def _check(path: Path, linktypes: list[int], fmt: str | None = None) -> None:
     for linktype, name in zip(ours, names, strict=True):
         assert linktype in CAPINFOS_ENCAPSULATIONS[name], (linktype, name)
     assert compare_with_tshark(path) == count
+    # The vectorized info path reads these link types and tags as decode() does.
+    assert capture_info(path).as_dict() == capture_info(path, fast=False).as_dict()
 
 
 def _ip_rows(path: Path) -> list[tuple[str, str, int, int]]:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+import sys
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -331,12 +332,28 @@ class CaptureReader:
                     positions: list[int] = []
                     append = positions.append
                     last = size - 16
-                    while pos <= last:
-                        end = pos + 16 + from_bytes(buf[pos + 8 : pos + 12], order)
-                        if end > size:
-                            break
-                        append(pos)
-                        pos = end
+                    if order == sys.byteorder:
+                        # Four native u32 views of the buffer, one per alignment: the length
+                        # at byte b is words[b & 3][b >> 2], read without making a bytes object.
+                        whole = memoryview(buf)
+                        words = [whole[r : r + (size - r) // 4 * 4].cast("I") for r in range(4)]
+                        while pos <= last:
+                            at = pos + 8
+                            end = at + 8 + words[at & 3][at >> 2]
+                            if end > size:
+                                break
+                            append(pos)
+                            pos = end
+                        for view in words:
+                            view.release()
+                        whole.release()
+                    else:
+                        while pos <= last:
+                            end = pos + 16 + from_bytes(buf[pos + 8 : pos + 12], order)
+                            if end > size:
+                                break
+                            append(pos)
+                            pos = end
                     if positions:
                         first_frame = frame + 1
                         frame += len(positions)

@@ -1,0 +1,294 @@
+"""bench/reader: ``rtcscope info`` against ``tshark -r FILE -q`` and ``capinfos`` on one file.
+
+Generates a pcap of ``--packets`` (default 2,000,000) Ethernet frames with struct (no scapy):
+a repeating mix of G.711 RTP over IPv4 (some on an 802.1Q VLAN), RTP over IPv6, RTCP
+compound SR+SDES, SIP over TCP (INVITE with SDP, 200 OK) and bare TCP ACKs, 54 to 1,014 bytes
+per frame, one frame every 100 us. Then runs each program once on it, in turn, and prints
+wall time, packets/s, MB/s (file bytes) and peak resident memory (the child's ru_maxrss from
+wait4). Targets for rtcscope: >= 1,000,000 packets/s and < 150 MB peak on this 2-core
+machine, whose cores other work shares: figures are as measured in this run, with the ratio
+to tshark beside them.
+
+Run: ``.venv/bin/python bench/reader/run.py [--packets N] [--keep FILE]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import struct
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.peers import background, rtcscope_background  # noqa: E402
+
+SMALL = ROOT / "tests" / "data" / "sip-rtp-opus.pcap"
+MAC = bytes.fromhex("020000000002020000000001")
+
+
+def _checksum_free_ipv4(proto: int, src: bytes, dst: bytes, payload: bytes) -> bytes:
+    # Header checksums are left 0: neither rtcscope nor tshark (by default) checks them.
+    return (
+        struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 1, 0x4000, 64, proto, 0, src, dst)
+        + payload
+    )
+
+
+def _ipv6(next_header: int, payload: bytes) -> bytes:
+    src = bytes.fromhex("20010db8000000000000000000000001")
+    dst = bytes.fromhex("20010db8000000000000000000000002")
+    return struct.pack("!IHBB16s16s", 6 << 28, len(payload), next_header, 64, src, dst) + payload
+
+
+def _udp(sport: int, dport: int, data: bytes) -> bytes:
+    return struct.pack("!HHHH", sport, dport, 8 + len(data), 0) + data
+
+
+def _tcp(sport: int, dport: int, seq: int, flags: int, data: bytes) -> bytes:
+    return struct.pack("!HHIIBBHHH", sport, dport, seq, 1, 5 << 4, flags, 65535, 0, 0) + data
+
+
+def _ether(ethertype: int, payload: bytes, vlan: int | None = None) -> bytes:
+    tag = struct.pack("!HH", 0x8100, vlan) if vlan is not None else b""
+    return MAC + tag + struct.pack("!H", ethertype) + payload
+
+
+def _rtp(seq: int) -> bytes:
+    return (
+        struct.pack("!BBHII", 0x80, 8, seq & 0xFFFF, seq * 160 & 0xFFFFFFFF, 0x1234ABCD)
+        + b"\xd5" * 160
+    )
+
+
+RTCP = (
+    struct.pack("!BBHI", 0x80, 200, 6, 0x1234ABCD)
+    + bytes(20)  # SR, no report blocks
+    + struct.pack("!BBHI", 0x81, 202, 4, 0x1234ABCD)
+    + b"\x01\x0abench@rtc"
+    + b"\0\0\0\0"
+)
+SDP = (
+    "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+    "m=audio 40000 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+)
+INVITE = (
+    "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP 10.0.0.1:5060;branch=z9hG4bK-1\r\n"
+    "Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n"
+    "Call-ID: bench@10.0.0.1\r\nCSeq: 1 INVITE\r\n"
+    "Contact: <sip:alice@10.0.0.1:5060;transport=tcp>\r\n"
+    f"Content-Type: application/sdp\r\nContent-Length: {len(SDP)}\r\n\r\n{SDP}"
+).encode()
+OK = INVITE.replace(b"INVITE sip:bob@example.com SIP/2.0", b"SIP/2.0 200 OK")
+
+V4_A, V4_B = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+
+
+def frame_mix() -> list[tuple[str, list[bytes]]]:
+    """(kind, variants): every variant of a kind has a different RTP sequence number."""
+    variants = range(64)
+    return [
+        (
+            "rtp4",
+            [
+                _ether(0x0800, _checksum_free_ipv4(17, V4_A, V4_B, _udp(40000, 40002, _rtp(s))))
+                for s in variants
+            ],
+        ),
+        (
+            "rtp4",
+            [
+                _ether(0x0800, _checksum_free_ipv4(17, V4_B, V4_A, _udp(40002, 40000, _rtp(s))))
+                for s in variants
+            ],
+        ),
+        (
+            "rtp4vlan",
+            [
+                _ether(
+                    0x0800,
+                    _checksum_free_ipv4(17, V4_A, V4_B, _udp(41000, 41002, _rtp(s))),
+                    vlan=100,
+                )
+                for s in variants
+            ],
+        ),
+        ("rtp6", [_ether(0x86DD, _ipv6(17, _udp(42000, 42002, _rtp(s)))) for s in variants]),
+        (
+            "rtp4",
+            [
+                _ether(0x0800, _checksum_free_ipv4(17, V4_A, V4_B, _udp(40000, 40002, _rtp(s))))
+                for s in variants
+            ],
+        ),
+        (
+            "rtp4vlan",
+            [
+                _ether(
+                    0x0800,
+                    _checksum_free_ipv4(17, V4_B, V4_A, _udp(41002, 41000, _rtp(s))),
+                    vlan=100,
+                )
+                for s in variants
+            ],
+        ),
+        ("rtp6", [_ether(0x86DD, _ipv6(17, _udp(42002, 42000, _rtp(s)))) for s in variants]),
+        ("rtcp", [_ether(0x0800, _checksum_free_ipv4(17, V4_A, V4_B, _udp(40001, 40003, RTCP)))]),
+        (
+            "siptcp",
+            [
+                _ether(
+                    0x0800,
+                    _checksum_free_ipv4(6, V4_A, V4_B, _tcp(5060, 5060, 1000 + s, 0x18, INVITE)),
+                )
+                for s in variants
+            ],
+        ),
+        (
+            "ack",
+            [
+                _ether(0x0800, _checksum_free_ipv4(6, V4_B, V4_A, _tcp(5060, 5060, 1, 0x10, b"")))
+                for s in variants
+            ],
+        ),
+        (
+            "siptcp",
+            [_ether(0x0800, _checksum_free_ipv4(6, V4_B, V4_A, _tcp(5060, 5060, 1, 0x18, OK)))],
+        ),
+    ]
+
+
+def generate(path: Path, packets: int) -> Counter[str]:
+    """Write the bench capture; returns how many frames of each kind it holds."""
+    mix = frame_mix()
+    kinds: Counter[str] = Counter()
+    record = struct.Struct("<IIII").pack
+    start_s = 1_700_000_000
+    with path.open("wb") as out:
+        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+        parts: list[bytes] = []
+        for index in range(packets):
+            kind, variants = mix[index % len(mix)]
+            frame = variants[(index // len(mix)) % len(variants)]
+            usec = index * 100
+            parts.append(
+                record(start_s + usec // 1_000_000, usec % 1_000_000, len(frame), len(frame))
+            )
+            parts.append(frame)
+            kinds[kind] += 1
+            if len(parts) >= 200_000:
+                out.write(b"".join(parts))
+                parts.clear()
+        out.write(b"".join(parts))
+    return kinds
+
+
+def _peak_rss_kb(pid: int) -> int | None:
+    """VmHWM of a running process (its own peak RSS since exec), or None once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return None
+
+
+def measure(
+    name: str, args: list[str | os.PathLike[str]], workdir: Path
+) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS in MB, stdout) of one program run to its end.
+
+    The peak is the child's VmHWM, sampled every 5 ms until it exits (the kernel's
+    ru_maxrss would also count the memory of this process, which the child starts as).
+    """
+    log = workdir / f"{name}.log"
+    start = time.perf_counter()
+    if name == "rtcscope":
+        context = rtcscope_background(args, log)
+    else:
+        context = background(name, args, log, max_seconds=3600)
+    peak_kb = 0
+    with context as proc:
+        while proc.poll() is None:
+            sample = _peak_rss_kb(proc.pid)
+            if sample is not None:
+                peak_kb = max(peak_kb, sample)
+            time.sleep(0.005)
+        elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{name} failed:\n{log.read_text()[-2000:]}")
+    return elapsed, peak_kb / 1024, log.read_text()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--packets", type=int, default=2_000_000)
+    parser.add_argument("--keep", type=Path, help="write the capture here and keep it")
+    parser.add_argument("--skip-tshark", action="store_true", help="only rtcscope and capinfos")
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="rtcscope-bench-reader-") as tmp:
+        workdir = Path(tmp)
+        path = options.keep or workdir / "bench.pcap"
+        started = time.perf_counter()
+        kinds = generate(path, options.packets)
+        size_mb = path.stat().st_size / 1e6
+        print(
+            f"capture: {options.packets:,} packets, {size_mb:,.1f} MB, made in "
+            f"{time.perf_counter() - started:.1f} s; {dict(sorted(kinds.items()))}"
+        )
+        # CLI start-up (imports of every command module) on a 433-packet file, to show
+        # the throughput of the reading itself beside the end-to-end figure.
+        startup_s = min(
+            measure("rtcscope", ["info", "--format", "json", SMALL], workdir)[0] for _ in range(3)
+        )
+        runs = [
+            ("rtcscope", ["info", "--format", "json", path], "rtcscope info"),
+            ("capinfos", [path], "capinfos"),
+        ]
+        if not options.skip_tshark:
+            runs.append(("tshark", ["-n", "-r", path, "-q"], "tshark -r FILE -q"))
+        results = {}
+        for name, args, label in runs:
+            elapsed, peak_mb, out = measure(name, args, workdir)
+            results[name] = (label, elapsed, peak_mb, out)
+        summary = json.loads(results["rtcscope"][3])[0]
+        expected = {
+            "packets": options.packets,
+            "rtp": kinds["rtp4"] + kinds["rtp4vlan"] + kinds["rtp6"],
+            "rtcp": kinds["rtcp"],
+            "ipv6": kinds["rtp6"],
+            "tcp": kinds["siptcp"] + kinds["ack"],
+            "udp": options.packets - kinds["siptcp"] - kinds["ack"],
+        }
+        wrong = {k: (summary[k], v) for k, v in expected.items() if summary[k] != v}
+        print(f"rtcscope info counts {'as generated' if not wrong else f'WRONG: {wrong}'}")
+        tshark_s = results["tshark"][1] if "tshark" in results else None
+        label, elapsed, peak_mb, out = results["rtcscope"]
+        results["reading"] = (
+            f"rtcscope info less start-up {startup_s:.2f}s",
+            elapsed - startup_s,
+            peak_mb,
+            out,
+        )
+        print(
+            f"{'program':<34} {'seconds':>8} {'packets/s':>12} {'MB/s':>8} {'peak MB':>8} "
+            f"{'vs tshark':>10}"
+        )
+        for label, elapsed, peak_mb, _out in results.values():
+            ratio = f"{tshark_s / elapsed:.1f}x" if tshark_s else "-"
+            print(
+                f"{label:<34} {elapsed:8.2f} {options.packets / elapsed:12,.0f} "
+                f"{size_mb / elapsed:8.1f} {peak_mb:8.1f} {ratio:>10}"
+            )
+
+
+if __name__ == "__main__":
+    main()
