@@ -181,3 +181,12 @@ def test_protocol_errors_are_events() -> None:
     assert isinstance(error, WebSocketError) and "5.4" in error.reason
     (error,) = ws_events(bytes([0xB3, 0x00]))  # reserved opcode 0x3, RSV bits
     assert isinstance(error, WebSocketError)
+
+
+def test_huge_content_length_is_not_waited_for() -> None:
+    framer = SipStreamFramer(max_body_bytes=1000)
+    bad = sip("big").replace(b"Content-Length: 0", b"Content-Length: 99999999")
+    framer.receive_data(bad + b"0123456789" + sip("after"))
+    events = drain(framer)
+    assert call_ids(events) == ["big", "after"]
+    assert any("above the framer's limit" in p for p in events[0].problems)  # type: ignore[union-attr]

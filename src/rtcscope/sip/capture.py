@@ -52,6 +52,9 @@ _START_LINE_ANYWHERE = re.compile(
     rb"[^\r\n]*\r?\n"
 )
 _SIP_FIRST_BYTES = frozenset(b"\r\nABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+# TCP directions tracked at once; past this the oldest is forgotten (a capture of many
+# connections that never close must not grow memory without bound).
+MAX_TCP_DIRECTIONS = 65536
 # TCP directions still unidentified after this many chunks are not SIP (stop looking).
 _CHUNKS_TO_IDENTIFY = 8
 
@@ -98,6 +101,7 @@ class SipCaptureReport:
     messages_with_problems: int = 0
     keepalives: int = 0
     skipped_stream_bytes: int = 0  # TCP bytes that were not SIP inside SIP streams
+    tcp_directions_forgotten: int = 0  # oldest directions dropped to stay within the cap
     websocket_errors: list[str] = field(default_factory=list)
     encrypted: list[EncryptedFlow] = field(default_factory=list)
 
@@ -110,6 +114,8 @@ class SipCaptureReport:
             lines.append(f"{self.messages_with_problems} messages with problems")
         if self.skipped_stream_bytes:
             lines.append(f"{self.skipped_stream_bytes} bytes skipped in SIP streams (not SIP)")
+        if self.tcp_directions_forgotten:
+            lines.append(f"{self.tcp_directions_forgotten} TCP directions forgotten (cap)")
         lines += [f"WebSocket: {e}" for e in self.websocket_errors]
         lines += [
             f"{e.src}:{e.sport} -> {e.dst}:{e.dport} from frame {e.first_frame}: {e.reason}"
@@ -215,6 +221,10 @@ class SipCaptureFramer:
         if direction is None or chunk.syn:
             direction = _Direction()
             self._directions[flow] = direction
+            if len(self._directions) > MAX_TCP_DIRECTIONS:
+                oldest = next(iter(self._directions))
+                del self._directions[oldest]
+                self.report.tcp_directions_forgotten += 1
         if chunk.gap_before:
             self._gap(direction, chunk.gap_before)
         if chunk.data:

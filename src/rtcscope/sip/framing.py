@@ -74,6 +74,9 @@ _HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 MAX_HEADER_BYTES = 65536
 """A header block larger than this without a blank line is not SIP (resynchronise)."""
+MAX_BODY_BYTES = 4 * 1024 * 1024
+"""A Content-Length above this is not waited for: the headers come out flagged, the framer
+resynchronises (a corrupt length must not make it buffer the rest of the stream)."""
 
 
 def find_header_end(data: bytes | bytearray) -> int:
@@ -97,10 +100,13 @@ class SipStreamFramer:
     resynchronises on the next start line.
     """
 
-    def __init__(self, max_header_bytes: int = MAX_HEADER_BYTES) -> None:
+    def __init__(
+        self, max_header_bytes: int = MAX_HEADER_BYTES, max_body_bytes: int = MAX_BODY_BYTES
+    ) -> None:
         self._buffer = bytearray()
         self._closed = False
         self._max_header_bytes = max_header_bytes
+        self._max_body_bytes = max_body_bytes
         self.messages = 0
         self.skipped_bytes = 0
 
@@ -157,6 +163,13 @@ class SipStreamFramer:
                 return self._take_message(len(buf))
             return NEED_DATA
         length = declared_content_length(buf[:end])
+        if length is not None and length > self._max_body_bytes:
+            message = self._take_message(end)
+            message.problems.append(
+                f"Content-Length {length} is above the framer's limit of "
+                f"{self._max_body_bytes} bytes: body not read"
+            )
+            return message
         total = end + (length or 0)
         if len(buf) < total:
             if self._closed:
