@@ -61,9 +61,9 @@ def select_calls(
     """The calls matching every filter given (substring matches, case-insensitive)."""
     out = []
     for call in calls:
-        if from_ and from_.lower() not in (call.from_uri or "").lower():
+        if from_ and not any(from_.lower() in uri.lower() for uri in call.from_uris):
             continue
-        if to and to.lower() not in (call.to_uri or "").lower():
+        if to and not any(to.lower() in uri.lower() for uri in call.to_uris):
             continue
         if call_id and not any(call_id in cid for cid in call.call_ids):
             continue
@@ -104,7 +104,11 @@ def format_statistics(stats: SipStatistics) -> str:
 def calls(
     file: Annotated[Path, typer.Argument(help="pcap or pcapng capture (.gz read too)")],
     from_: Annotated[
-        str | None, typer.Option("--from", help="From URI contains this (case-insensitive)")
+        str | None,
+        typer.Option(
+            "--from",
+            help="a From URI of the call's out-of-dialog requests contains this (any case)",
+        ),
     ] = None,
     to: Annotated[str | None, typer.Option("--to", help="To URI contains this")] = None,
     call_id: Annotated[str | None, typer.Option("--call-id", help="a Call-ID contains this")] = (

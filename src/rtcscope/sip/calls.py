@@ -316,6 +316,27 @@ class CallSummary:
     dtmf: list[InfoDtmf] = field(default_factory=list)
     streams: list[RtpStream] = field(default_factory=list)
 
+    def _uris(self, attr: str) -> list[str]:
+        out: list[str] = []
+        for captured in self.messages:
+            message = captured.message
+            value = getattr(message, attr)
+            # Out-of-dialog requests only: in a dialog the callee's requests swap From/To.
+            if message.is_request and message.to_tag is None and value is not None:
+                text = str(value.uri) if value.uri is not None else ""
+                if text and text not in out:
+                    out.append(text)
+        return out
+
+    @property
+    def from_uris(self) -> list[str]:
+        """Every From URI of the call's out-of-dialog requests (a REGISTER series may vary)."""
+        return self._uris("from_")
+
+    @property
+    def to_uris(self) -> list[str]:
+        return self._uris("to")
+
     @property
     def call_id(self) -> str:
         return self.legs[0].call_id

@@ -57,8 +57,14 @@ class Ladder:
         return (row.ts_ns - self.start_ns) / 1e9
 
 
+def _printable(text: str) -> str:
+    """Control characters, surrogates and other unprintables become '?' (XML 1.0 2.2
+    forbids most of them; a terminal would act on escape sequences)."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
 def _clip(text: str, limit: int = MAX_LABEL) -> str:
-    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    text = _printable(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -147,7 +153,7 @@ def format_text(ladder: Ladder, *, color: bool = False, width: int = 22) -> str:
         a, b = centres[row.src], centres[row.dst]
         label = row.label + (" (resent)" if row.resent_of else "")
         if a == b:
-            text = f"<{label}>"
+            text = f"<{_clip(label)}>"
             start = max(a + 1, 0)
             for i, ch in enumerate(text[: total - start]):
                 cells[start + i] = ch
@@ -192,7 +198,7 @@ _TOP = 30
 
 
 def _esc(text: str) -> str:
-    return html.escape(text, quote=True)
+    return html.escape(_printable(text), quote=True)
 
 
 def format_svg(ladder: Ladder) -> str:

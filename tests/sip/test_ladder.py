@@ -1,0 +1,115 @@
+"""Ladder renderers: valid XML/HTML/Mermaid whatever text a packet carries, and the calls
+analysis writing one SVG per call under names that never carry packet text."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rtcscope.analyze import run_analyses
+from rtcscope.calls_analysis import ladder_file_name
+from rtcscope.sip.calls import summarize_calls
+from rtcscope.sip.capture import CapturedSip
+from rtcscope.sip.ladder import (
+    Ladder,
+    LadderColumn,
+    LadderRow,
+    format_html,
+    format_mermaid,
+    format_svg,
+    format_text,
+    ladder_to_dict,
+)
+from rtcscope.sip.message import SipMessage
+from tests.conftest import DATA
+
+SVG = "{http://www.w3.org/2000/svg}"
+HOSTILE = ["<script>alert(1)</script>", "]]>&amp;", "a\x00b\x1b[31mc", "x\ny: z", "é€😀", "\"'%;#:"]
+
+
+def _ladder(labels: list[str], names: list[str]) -> Ladder:
+    columns = [
+        LadderColumn(n, (f"10.0.0.{i}:5060", f"10.1.0.{i}:5060")) for i, n in enumerate(names)
+    ]
+    rows = [
+        LadderRow(
+            kind=("sip", "rtp", "icmp")[i % 3],
+            frame=i + 1,
+            ts_ns=i * 1000,
+            src=i % len(columns),
+            dst=(i + 1) % len(columns),
+            label=label,
+            detail=label,
+            resent_of=i if i % 4 == 3 else 0,
+            status=(100 + 100 * (i % 6)) if i % 2 else None,
+        )
+        for i, label in enumerate(labels)
+    ]
+    return Ladder(title=labels[0] if labels else "t", columns=columns, rows=rows, notes=labels[:2])
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+
+
+texts = st.text(min_size=0, max_size=40) | st.sampled_from(HOSTILE)
+
+
+@given(
+    labels=st.lists(texts, min_size=1, max_size=8),
+    names=st.lists(texts, min_size=1, max_size=4),
+)
+def test_any_text_gives_valid_svg_html_mermaid_text(labels: list[str], names: list[str]) -> None:
+    ladder = _ladder(labels, names)
+    root = ET.fromstring(format_svg(ladder).encode("utf-8"))
+    lifelines = [e for e in root.iter(f"{SVG}line") if e.get("class") == "lifeline"]
+    assert len(lifelines) == len(names)
+    assert not list(root.iter("script")) and not list(root.iter(f"{SVG}script"))
+    parser = _Tags()
+    parser.feed(format_html(ladder))
+    assert "script" not in parser.tags
+    mermaid = format_mermaid(ladder).splitlines()
+    # one line per participant, per row and per note, plus the header: no label adds a line
+    assert len(mermaid) == 1 + len(names) + len(labels) + len(ladder.notes)
+    assert all(re.fullmatch(r"[\x20-\x7e]*", line) for line in mermaid)
+    text = format_text(ladder)
+    assert "\x1b" not in text and "\x00" not in text
+    assert "\x1b[" in format_text(ladder, color=True)
+    data = ladder_to_dict(ladder)
+    assert [r["frame"] for r in data["rows"]] == [r.frame for r in ladder.rows]
+
+
+@given(st.text(min_size=1, max_size=200))
+def test_ladder_file_names_never_carry_packet_text(call_id: str) -> None:
+    text = (
+        "INVITE sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n"
+        "From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\n"
+        f"Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+    )
+    message = SipMessage.parse(text.encode("utf-8", "surrogatepass"))
+    captured = CapturedSip(1, 0, "192.0.2.1", 5060, "192.0.2.2", 5060, "udp", message)
+    for call in summarize_calls([captured]).calls:
+        assert re.fullmatch(r"\d{3}-[0-9a-f]{12}\.svg", ladder_file_name(call))
+
+
+def test_analysis_writes_one_valid_svg_per_call(tmp_path: Path) -> None:
+    (section,) = run_analyses(DATA / "SIP_DTMF2.pcap", tmp_path, only=["calls"])
+    calls = section.data["calls"]
+    assert len(section.files) == len(calls) == 5
+    for written in section.files:
+        assert written.parent == tmp_path / "ladders"
+        root = ET.parse(written).getroot()
+        assert root.tag == f"{SVG}svg"
+        assert [e for e in root.iter(f"{SVG}line") if e.get("class") == "lifeline"]
+    # one line per call, then the statistics line
+    assert len(section.text.splitlines()) == len(calls) + 1
