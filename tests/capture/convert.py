@@ -117,3 +117,44 @@ def hexdump(frames: list[bytes]) -> str:
             lines.append(f"{start:06x} " + " ".join(f"{b:02x}" for b in chunk))
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def with_idb_options(
+    data: bytes, tsoffset_s: int | None = None, tsresol: int | None = None
+) -> bytes:
+    """A little-endian pcapng whose IDBs carry if_tsoffset (14) and/or if_tsresol (9).
+
+    EPB timestamps are rescaled to the new resolution so the instants stay the same up to it.
+    """
+    out = []
+    resolution = 6
+    for btype, body in pcapng_blocks(data):
+        if btype == IDB:
+            options = b""
+            if tsresol is not None:
+                options += struct.pack("<HHB3x", 9, 1, tsresol)
+            if tsoffset_s is not None:
+                options += struct.pack("<HHq", 14, 8, tsoffset_s)
+            body = body[:8] + options + struct.pack("<HH", 0, 0)
+        elif btype == EPB and (tsresol is not None or tsoffset_s is not None):
+            iface, high, low, caplen, origlen = struct.unpack_from("<IIIII", body, 0)
+            units = (high << 32) | low  # microseconds (editcap's default resolution)
+            seconds, micros = divmod(units, 10**resolution)
+            seconds -= tsoffset_s or 0
+            if tsresol is None:
+                new_units = seconds * 10**6 + micros
+            elif tsresol & 0x80:
+                per_second = 1 << (tsresol & 0x7F)
+                new_units = seconds * per_second + micros * per_second // 10**6
+            elif tsresol >= 6:
+                new_units = seconds * 10**tsresol + micros * 10 ** (tsresol - 6)
+            else:
+                new_units = seconds * 10**tsresol + micros // 10 ** (6 - tsresol)
+            body = (
+                struct.pack(
+                    "<IIIII", iface, new_units >> 32, new_units & 0xFFFFFFFF, caplen, origlen
+                )
+                + body[20:]
+            )
+        out.append(_block("<", btype, body))
+    return b"".join(out)

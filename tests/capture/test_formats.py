@@ -197,3 +197,22 @@ def test_gzip_is_read_whatever_the_name(tmp_path: Path) -> None:
         ]
     with (tmp_path / "opus.pcap.gz").open("rb") as stream:
         assert len(list(open_capture(stream))) == 433
+
+
+@pytest.mark.parametrize(
+    ("tsoffset_s", "tsresol"),
+    [(1000, None), (-5, 9), (None, 0x80 | 20), (3600, 3)],
+    ids=["if_tsoffset", "nanoseconds+negative-offset", "2^-20-seconds", "milliseconds+offset"],
+)
+def test_pcapng_timestamp_resolution_and_offset(
+    tmp_path: Path, tsoffset_s: int | None, tsresol: int | None
+) -> None:
+    """if_tsresol (decimal and binary) and if_tsoffset: our times equal tshark's exactly."""
+    source = tmp_path / "plain.pcapng"
+    run("editcap", ["-F", "pcapng", OPUS, source])
+    out = tmp_path / "options.pcapng"
+    out.write_bytes(convert.with_idb_options(source.read_bytes(), tsoffset_s, tsresol))
+    _check(out, [1], "pcapng")
+    if tsresol is None:
+        # Same instants: the offset put back what the converter took out of the EPBs.
+        assert [p.ts_ns for p in read_packets(out)[0]] == [p.ts_ns for p in read_packets(OPUS)[0]]
