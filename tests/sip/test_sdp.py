@@ -83,6 +83,8 @@ def test_webrtc_bundle_mux_ssrc_fingerprint() -> None:
         b"a=setup:actpass\r\na=mid:0\r\na=sendrecv\r\na=rtcp-mux\r\n"
         b"a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n"
         b"a=ssrc:3735928559 cname:abc\r\na=ssrc:3735928559 msid:s t\r\n"
+        b"a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n"
+        b"a=extmap:3/sendonly http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time\r\n"
         b"m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\na=setup:active\r\n"
         b"a=rtpmap:96 VP8/90000\r\n"
     )
@@ -101,6 +103,12 @@ def test_webrtc_bundle_mux_ssrc_fingerprint() -> None:
         and video.fingerprints == audio.fingerprints
     )
     assert (audio.setup, video.setup) == ("actpass", "active")
+    # RFC 8285 5: extension ids, with an optional direction after the id.
+    assert audio.extmaps == {
+        1: "urn:ietf:params:rtp-hdrext:ssrc-audio-level",
+        3: "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
+    }
+    assert video.extmaps == {}
 
 
 def test_bad_lines_are_listed() -> None:

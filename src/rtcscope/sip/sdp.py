@@ -227,6 +227,7 @@ class MediaDescription:
     mid: str | None = None
     ptime: float | None = None
     maxptime: float | None = None
+    extmaps: dict[int, str] = field(default_factory=dict)  # RFC 8285 id -> extension URI
 
     def attribute(self, name: str) -> str | None:
         """Value of the first ``a=name`` of this section ("" for a flag), else None."""
@@ -448,6 +449,7 @@ class SessionDescription:
         current: MediaDescription | None = None
         session_fingerprints: list[Fingerprint] = []
         session_setup: str | None = None
+        session_extmaps: dict[int, str] = {}
         for number, line in enumerate(text.splitlines(), start=1):
             line = line.strip()
             if not line:
@@ -489,6 +491,10 @@ class SessionDescription:
                 session_fingerprints.append(Fingerprint(hash_function, fp.strip()))
             elif lname == "setup" and a.value:
                 session_setup = a.value.strip()
+            elif lname == "extmap" and a.value:
+                extmap = _parse_extmap(a.value)
+                if extmap is not None:
+                    session_extmaps[extmap[0]] = extmap[1]
         session_direction = self.direction
         for m in self.media:
             if m.connection is None:
@@ -499,6 +505,8 @@ class SessionDescription:
                 m.fingerprints = list(session_fingerprints)
             if m.setup is None:
                 m.setup = session_setup
+            for ident, uri in session_extmaps.items():
+                m.extmaps.setdefault(ident, uri)
             if m.connection is None and m.port != 0:
                 self.problems.append(f"m={m.media} {m.port} has no c= line (RFC 8866 5.7)")
 
@@ -569,6 +577,15 @@ def _parse_attribute(value: str) -> Attribute:
     return Attribute(name.strip(), rest.strip() if colon else None)
 
 
+def _parse_extmap(value: str) -> tuple[int, str] | None:
+    """``a=extmap:<id>[/<direction>] <URI> [<attributes>]`` (RFC 8285 5)."""
+    parts = value.split()
+    if len(parts) < 2:
+        return None
+    ident = _int(parts[0].split("/", 1)[0])
+    return (ident, parts[1]) if ident is not None else None
+
+
 def _apply_media_attribute(m: MediaDescription, a: Attribute) -> None:
     name = a.name.lower()
     value = a.value or ""
@@ -611,6 +628,10 @@ def _apply_media_attribute(m: MediaDescription, a: Attribute) -> None:
         m.ssrcs.append(SsrcAttribute(ssrc, attr_name.strip(), attr_value if colon else None))
     elif name == "mid":
         m.mid = value.strip()
+    elif name == "extmap":
+        extmap = _parse_extmap(value)
+        if extmap is not None:
+            m.extmaps[extmap[0]] = extmap[1]
     elif name in ("ptime", "maxptime"):
         try:
             setattr(m, name, float(value))
