@@ -166,6 +166,23 @@ def test_media_announcements_match_tshark_sdp() -> None:
     assert first.rtcp_port == first.port + 1 and first.direction == "sendrecv"
 
 
+@pytest.mark.peer
+def test_announced_fmtp_matches_tshark() -> None:
+    path = DATA / "sip-rtp-ilbc.pcap"
+    args = ["-n", "-r", path, "-Y", "sdp", "-T", "fields", "-e", "frame.number"]
+    args += ["-e", "sdp.fmtp.parameter", "-E", "occurrence=a", "-E", f"aggregator={SEP}"]
+    expected = {
+        int(cells[0]): [p for p in cells[1].split(SEP) if p]
+        for cells in (line.split("\t") for line in run("tshark", args).stdout.splitlines())
+    }
+    announcements = media_announcements(path)
+    assert expected and sorted(expected) == sorted({a.frame for a in announcements})
+    for a in announcements:
+        # tshark splits "a=fmtp:<pt> p1;p2" into its parameters.
+        ours = [p.strip() for v in a.fmtp.values() for p in v.split(";") if p.strip()]
+        assert ours == expected[a.frame]
+
+
 def test_tcp_and_websocket_transports_are_named() -> None:
     path = shared_capture("heplify-sip_tcp_websocket.pcap")
     report = SipCaptureReport()

@@ -399,6 +399,9 @@ class MediaAnnouncement:
     setup: str | None
     ssrcs: tuple[int, ...]
     mid: str | None
+    fmtp: dict[int, str] = field(default_factory=dict)  # e.g. iLBC "mode=30", opus params
+    ptime: float | None = None
+    extmaps: dict[int, str] = field(default_factory=dict)  # RFC 8285 id -> extension URI
 
     @property
     def time(self) -> float:
@@ -493,6 +496,9 @@ def media_announcements(
                     setup=m.setup,
                     ssrcs=tuple(dict.fromkeys(s.ssrc for s in m.ssrcs)),
                     mid=m.mid,
+                    fmtp=dict(m.fmtp),
+                    ptime=m.ptime,
+                    extmaps=dict(m.extmaps),
                 )
             )
     return out
