@@ -133,6 +133,12 @@ def test_hepv2_is_stored_as_sip(tmp_path: Path) -> None:
         (b"BYE sip:x SIP/2.0\r\nCALL-ID:  k@h \r\n\r\n", ("k@h", "BYE", None)),
         (b"OPTIONS sip:x SIP/2.0\r\n\r\nCall-ID: body", (None, "OPTIONS", None)),
         (b"not sip", (None, None, None)),
+        (
+            b"INVITE sip:x SIP/2.0\nCall-ID: lf@only\nCSeq: 1 INVITE\n\nv=0\r\n",
+            ("lf@only", "INVITE", None),
+        ),
+        (b"SIP/2.0 200 OK\r\nCall-ID: last@h\r\n\r\n", ("last@h", None, 200)),
+        (b"SIP/2.0 200 OK\r\nCall-ID: no-end", ("no-end", None, 200)),
     ],
 )
 def test_sip_index_fields(payload: bytes, expected: tuple[object, ...]) -> None:

@@ -250,6 +250,8 @@ def _hep_in_capture(path: Path) -> Iterator[tuple[int, int, str, str, int, str, 
             for chunk in reassembler.feed(packet):
                 flow = chunk.flow
                 key = (flow[0], flow[1], flow[2], flow[3])
+                if not chunk.data and not chunk.gap_before:
+                    continue  # SYN, FIN, bare ACK
                 framer = framers.get(key, ...)
                 if framer is ...:
                     # a direction is HEP when its first bytes are a HEP3 magic
@@ -371,6 +373,9 @@ def send(
     rate: Annotated[
         float | None, typer.Option("--rate", help="at most N packets per second")
     ] = None,
+    connect_timeout: Annotated[
+        float, typer.Option("--connect-timeout", help="TCP: seconds to wait for a first connect")
+    ] = 5.0,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="how to print the counts")] = (
         OutputFormat.table
     ),
@@ -399,7 +404,7 @@ def send(
             stats=stats,
         )
     )
-    sender = HepSender(transport, host, port, rate_per_s=rate)
+    sender = HepSender(transport, host, port, rate_per_s=rate, connect_timeout_s=connect_timeout)
 
     async def main() -> None:
         async with sender:

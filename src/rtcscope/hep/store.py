@@ -101,15 +101,16 @@ def sip_index_fields(payload: bytes) -> tuple[str | None, str | None, int | None
     else:
         return None, None, None
     end = payload.find(b"\r\n\r\n")
-    if end < 0:
-        end = len(payload)
+    if end < 0:  # RFC 3261 7.5 wants CRLF; captures also hold LF-only messages
+        end = payload.find(b"\n\n")
+        if end < 0:
+            end = len(payload)
     # fast path: the spelling nearly every agent writes
     at = payload.find(b"\nCall-ID: ", 0, end)
     if at >= 0:
-        stop = payload.find(b"\r", at + 10, end + 1)
-        if stop >= 0:
-            value = payload[at + 10 : stop].strip()
-            return value.decode("utf-8", "surrogateescape"), method, status
+        stop = payload.find(b"\n", at + 10, end + 1)
+        value = payload[at + 10 : stop if stop >= 0 else end].strip()
+        return value.decode("utf-8", "surrogateescape"), method, status
     match = _CALL_ID.search(payload, 0, end)
     call_id = (
         match.group(1).strip().decode("utf-8", "surrogateescape") if match is not None else None
