@@ -182,10 +182,12 @@ class RunResult:
         return path.read_text("utf-8", "replace")[-chars:]
 
 
-def _wait_for_text(log: Path, text: str, proc: subprocess.Popen[bytes], seconds: float) -> bool:
+def _wait_for_text(
+    log: Path, text: str, proc: subprocess.Popen[bytes], seconds: float, count: int = 1
+) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if log.exists() and text in log.read_text("utf-8", "replace"):
+        if log.exists() and log.read_text("utf-8", "replace").count(text) >= count:
             return True
         if proc.poll() is not None:
             return False
@@ -226,9 +228,10 @@ def run_plan(the_plan: Plan, start: StartFunc) -> RunResult:
             raise PeerError(f"tcpdump did not start: {_tail(logs['tcpdump'])}")
         proxies = [launch(stack, command) for command in the_plan.proxies]
         for command, proc in zip(the_plan.proxies, proxies, strict=True):
-            # kamailio prints this once its children run and its sockets are bound.
-            if not _wait_for_text(logs[command.role], "created", proc, 10):
-                time.sleep(0.5)
+            # kamailio logs this once per UDP socket it has bound (datagrams that arrive
+            # before its receivers start wait in the socket buffer).
+            udp_sockets = sum(1 for arg in _listen_specs(the_plan, command.role) if arg == "udp")
+            _wait_for_text(logs[command.role], "SO_RCVBUF is finally", proc, 10, udp_sockets)
             if proc.poll() is not None:
                 raise PeerError(
                     f"kamailio {command.role} exited {proc.returncode}: {_tail(logs[command.role])}"
@@ -246,6 +249,14 @@ def run_plan(the_plan: Plan, start: StartFunc) -> RunResult:
     return RunResult(
         capture=the_plan.capture, caller_exit=caller_exit, callee_exit=callee_exit, logs=logs
     )
+
+
+def _listen_specs(the_plan: Plan, role: str) -> list[str]:
+    """The protocols of a proxy's listen sockets ("udp", "tcp")."""
+    for proxy in the_plan.scenario.proxies:
+        if proxy.name == role:
+            return [socket.split(":")[0] for socket in proxy.listen]
+    return []
 
 
 def _tail(log: Path, chars: int = 1500) -> str:
