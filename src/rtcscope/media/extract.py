@@ -196,8 +196,9 @@ def discover_streams(path: Path, rtp_ports: Sequence[int] = ()) -> list[MediaStr
                 continue
             if announcement.frame > stream.last_frame:
                 continue
+            fmtps = getattr(announcement, "fmtp", None) or {}  # iLBC mode, when carried
             for pt, (encoding, clock, channels) in announcement.rtpmaps.items():
-                spec = _spec_from(f"{encoding}/{clock}/{channels or 1}")
+                spec = _spec_from(f"{encoding}/{clock}/{channels or 1}", fmtps.get(pt))
                 if spec is not None:
                     codecs[pt] = spec
         if stream.payload_type not in codecs and stream.codec and stream.clock_rate:
@@ -219,11 +220,11 @@ def discover_streams(path: Path, rtp_ports: Sequence[int] = ()) -> list[MediaStr
     return found
 
 
-def _spec_from(text: str) -> CodecSpec | None:
+def _spec_from(text: str, fmtp: str | None = None) -> CodecSpec | None:
     from rtcscope.media.codecs import parse_codec
 
     try:
-        return parse_codec(text)
+        return parse_codec(text, fmtp if isinstance(fmtp, str) else None)
     except UsageError:
         return None
 
