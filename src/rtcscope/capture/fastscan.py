@@ -17,6 +17,7 @@ tests check that on every capture. Memory stays at a few batches whatever the fi
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Iterable
 from typing import Any
 
@@ -116,7 +117,7 @@ class _Window:
 class _Views:
     """Unaligned integer views of one buffer, indexable by byte offset."""
 
-    def __init__(self, buffer: bytes, endian: str) -> None:
+    def __init__(self, buffer: bytes | mmap.mmap, endian: str) -> None:
         size = len(buffer)
         self.buffer = memoryview(buffer)
         self.u8 = np.frombuffer(buffer, dtype=np.uint8)
@@ -175,6 +176,8 @@ def _count_batch(batch: RecordBatch, counts: PacketCounts) -> None:
         return
     views = _Views(batch.buffer, batch.endian)
     pos = np.array(batch.positions, dtype=np.int64)
+    if batch.bias:
+        pos -= batch.bias
     if batch.kind == "pcap":
         headers = views.pcap_headers(pos).astype(np.int64)
         caplen = headers[:, 2]

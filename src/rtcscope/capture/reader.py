@@ -29,7 +29,9 @@ error is appended to :attr:`CaptureReader.warnings` instead and iteration ends t
 from __future__ import annotations
 
 import gzip
+import mmap
 import os
+import stat
 import struct
 import sys
 import zlib
@@ -170,10 +172,11 @@ class CaptureReader:
             stream = raw
             self._gzip = None
         self._stream = stream
-        self._buf = head
+        self._buf: bytes | mmap.mmap = head
         self._base = 0  # file offset of self._buf[0]
         self._pos = 0
         self._chunk = CHUNK_BYTES
+        self._mapped: int | None = None  # file descriptor when batches map the file
         self._iter = self._start()
 
     # -- low-level buffer --------------------------------------------------------------
@@ -198,6 +201,8 @@ class CaptureReader:
         buf = self._buf
         if len(buf) - self._pos >= need:
             return True
+        if self._mapped is not None:
+            return self._map(need, self._mapped)
         pieces = [buf[self._pos :]]
         have = len(pieces[0])
         self._base += self._pos
@@ -213,6 +218,23 @@ class CaptureReader:
         finally:
             self._buf = b"".join(pieces)
         return have >= need
+
+    def _map(self, need: int, fileno: int) -> bool:
+        """Like _fill, by mapping the next window of the file instead of copying it.
+
+        Used for batches of an uncompressed file opened by path: no read copy, no join
+        copy; a window is unmapped once nothing refers to it, so memory stays flat.
+        """
+        start = self._base + self._pos
+        size = os.fstat(fileno).st_size
+        aligned = start - start % mmap.ALLOCATIONGRANULARITY
+        length = min(max(need + start - aligned, self._chunk), size - aligned)
+        if length <= start - aligned:
+            self._buf, self._base, self._pos = b"", start, 0
+            return need <= 0
+        self._buf = mmap.mmap(fileno, length, offset=aligned, access=mmap.ACCESS_READ)
+        self._base, self._pos = aligned, start - aligned
+        return length - self._pos >= need
 
     # -- public ----------------------------------------------------------------------
 
@@ -289,6 +311,10 @@ class CaptureReader:
         Faults are raised (or collected with ``keep_going``) exactly as when iterating.
         """
         self._chunk = BATCH_BYTES
+        if self._owned is not None and not self.compressed:
+            fileno = self._owned.fileno()
+            if stat.S_ISREG(os.fstat(fileno).st_mode):
+                self._mapped = fileno
         for item in self._start(batches=True):
             assert isinstance(item, RecordBatch)
             yield item
@@ -337,17 +363,24 @@ class CaptureReader:
                         # at byte b is words[b & 3][b >> 2], read without making a bytes object.
                         whole = memoryview(buf)
                         words = [whole[r : r + (size - r) // 4 * 4].cast("I") for r in range(4)]
-                        while pos <= last:
-                            at = pos + 8
-                            end = at + 8 + words[at & 3][at >> 2]
-                            if end > size:
+                        # The loop follows `at`, the offset of each captured-length field
+                        # (record header + 8): one addition less per record.
+                        at = pos + 8
+                        last_at = size - 8
+                        limit = size + 8
+                        while at <= last_at:
+                            next_at = at + 16 + words[at & 3][at >> 2]
+                            if next_at > limit:
                                 break
-                            append(pos)
-                            pos = end
+                            append(at)
+                            at = next_at
+                        pos = at - 8
+                        bias = 8
                         for view in words:
                             view.release()
                         whole.release()
                     else:
+                        bias = 0
                         while pos <= last:
                             end = pos + 16 + from_bytes(buf[pos + 8 : pos + 12], order)
                             if end > size:
@@ -366,6 +399,7 @@ class CaptureReader:
                             linktype,
                             frac_ns,
                             first_frame,
+                            bias=bias,
                         )
                 else:
                     view = memoryview(buf)
@@ -613,7 +647,7 @@ class CaptureReader:
 
     def _interface_block(
         self,
-        buf: bytes,
+        buf: bytes | mmap.mmap,
         pos: int,
         blen: int,
         endian: str,
@@ -659,7 +693,8 @@ class CaptureReader:
 class RecordBatch:
     """Records that lie whole in one buffer, for vectorized scans (``CaptureReader.batches``).
 
-    ``positions`` are the offsets in ``buffer`` of each record's header: a pcap record header
+    ``positions`` are the offsets in ``buffer`` of each record's header (plus ``bias``, which
+    the walk may add to save work): a pcap record header
     (``kind == "pcap"``: data at +16, captured length at +8, ``linktype`` and ``frac_ns``
     apply to all) or a pcapng Enhanced Packet Block (``kind == "epb"``: interface id at +8,
     timestamp at +12/+16, captured length at +20, data at +28; ``interfaces`` maps the
@@ -667,7 +702,7 @@ class RecordBatch:
     :class:`Record` s in ``records``. ``base`` is the file offset of ``buffer[0]``.
     """
 
-    buffer: bytes
+    buffer: bytes | mmap.mmap
     base: int
     positions: list[int]
     kind: str
@@ -677,6 +712,7 @@ class RecordBatch:
     first_frame: int
     interfaces: list[tuple[int, Interface]] = field(default_factory=list)
     records: list[Record] = field(default_factory=list)
+    bias: int = 0  # positions hold each header's offset plus this
 
 
 def _read_idb_options(options: bytes, endian: str, intf: Interface) -> None:
