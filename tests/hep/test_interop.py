@@ -4,7 +4,8 @@
   ``eep.listen.pass``; rtcscope hep send -> Kamailio sipcapture (its event route logs the
   chunks it read, chunk 14 included).
 - sngrep -I FILE -H (HEPv3, and v2 with ``eep.send.version 2``, and ``eep.send.pass``) ->
-  rtcscope hep listen; Kamailio siptrace (HEPv3 and v2, ``auth_key``) -> rtcscope hep listen.
+  rtcscope hep listen; Kamailio siptrace (HEPv3 and v2, ``auth_key``, over UDP and over TCP)
+  -> rtcscope hep listen.
 
 Counts and Call-IDs must be equal on both sides; the reference for a capture's SIP is tshark.
 """
@@ -222,7 +223,7 @@ debug=2
 log_stderror=yes
 children=1
 auto_aliases=no
-disable_tcp=yes
+{tcp}
 mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 listen=udp:{host}:{port}
 loadmodule "pv.so"
@@ -251,7 +252,7 @@ request_route {{
 """
 
 _SIPTRACE = """loadmodule "siptrace.so"
-modparam("siptrace", "duplicate_uri", "sip:{collector}")
+modparam("siptrace", "duplicate_uri", "sip:{collector}{transport}")
 modparam("siptrace", "hep_mode_on", 1)
 modparam("siptrace", "hep_version", {version})
 modparam("siptrace", "hep_capture_id", 77)
@@ -285,9 +286,9 @@ def test_kamailio_sipcapture_receives_hep_send(tmp_path: Path) -> None:
     port = _free_port(host)
     dbdir = tmp_path / "dbtext"
     dbdir.mkdir()
-    config = _KAMAILIO_HEAD.format(host=host, port=port) + _SIPCAPTURE.format(
-        dbdir=dbdir, hepin=_HEPIN
-    )
+    config = _KAMAILIO_HEAD.format(
+        host=host, port=port, tcp="disable_tcp=yes"
+    ) + _SIPCAPTURE.format(dbdir=dbdir, hepin=_HEPIN)
     with _kamailio(tmp_path, config, host, port) as log:
         result = rtcscope_cli(
             [
@@ -327,24 +328,36 @@ def _options(host: str, port: int, call_ids: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("version", "password", "collector_password", "stored"),
+    ("version", "transport", "password", "collector_password", "stored"),
     [
-        (3, "kampass", "kampass", True),
-        (3, "other", "kampass", False),
-        (2, "", None, True),
+        (3, "udp", "kampass", "kampass", True),
+        (3, "udp", "other", "kampass", False),
+        (2, "udp", "", None, True),
+        (3, "tcp", "kampass", "kampass", True),  # HEP3 frames back to back on one connection
     ],
 )
 def test_kamailio_siptrace_sends_to_our_collector(
-    tmp_path: Path, version: int, password: str, collector_password: str | None, stored: bool
+    tmp_path: Path,
+    version: int,
+    transport: str,
+    password: str,
+    collector_password: str | None,
+    stored: bool,
 ) -> None:
     host = "127.0.20.23"
     collector_host = "127.0.20.24"
     call_ids = [f"trace-{version}-{i}@rtcscope" for i in range(10)]
     extra = ["--no-pcap"] + (["--password", collector_password] if collector_password else [])
+    if transport == "tcp":
+        extra.append("--tcp")
     with _collector(tmp_path, collector_host, *extra) as (cport, store, collector_log):
         port = _free_port(host)
-        config = _KAMAILIO_HEAD.format(host=host, port=port) + _SIPTRACE.format(
-            collector=f"{collector_host}:{cport}", version=version, password=password
+        tcp = f"listen=tcp:{host}:{port}" if transport == "tcp" else "disable_tcp=yes"
+        config = _KAMAILIO_HEAD.format(host=host, port=port, tcp=tcp) + _SIPTRACE.format(
+            collector=f"{collector_host}:{cport}",
+            transport=";transport=tcp" if transport == "tcp" else "",
+            version=version,
+            password=password,
         )
         with _kamailio(tmp_path, config, host, port) as log:
             _options(host, port, call_ids)
@@ -356,6 +369,7 @@ def test_kamailio_siptrace_sends_to_our_collector(
                 time.sleep(1.0)
     text = collector_log.read_text()
     assert traced == call_ids
+    assert f'"tcp_connections": {1 if transport == "tcp" else 0}' in text
     if stored:
         messages = search(store)
         assert [m.call_id for m in messages] == traced

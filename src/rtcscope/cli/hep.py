@@ -101,7 +101,8 @@ def listen(
         serving = asyncio.ensure_future(collector.serve(host, port, udp=True, tcp=tcp))
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, serving.cancel)
-        while not collector.bound and not serving.done():
+        wanted = 2 if tcp else 1
+        while len(collector.bound) < wanted and not serving.done():
             await asyncio.sleep(0.01)
         if collector.bound:
             where = ", ".join(f"{t} {h}:{p}" for t, h, p in collector.bound)
