@@ -316,3 +316,47 @@ def test_streams_of_the_answered_call_have_tsharks_packet_counts() -> None:
     assert set(ours) == set(theirs)
     others = [s for c in result.calls if c is not answered for s in c.streams]
     assert others == []
+
+
+@pytest.mark.peer
+@pytest.mark.parametrize("path", sorted(DATA.glob("testbed-*.pcap*")), ids=lambda p: p.name)
+def test_ack_missing_when_no_ack_reaches_the_uas(path: Path) -> None:
+    """tshark's view: the first 200 OK to the INVITE names the UAS; did an ACK go there?"""
+    rows = tshark_fields(
+        path,
+        [
+            "ip.src",
+            "tcp.srcport",
+            "udp.srcport",
+            "ip.dst",
+            "tcp.dstport",
+            "udp.dstport",
+            "sip.Method",
+            "sip.Status-Code",
+            "sip.CSeq.method",
+        ],
+        "sip",
+    )
+    uas = next(
+        (r[0], r[1] or r[2]) for r in rows if r[7].startswith("200") and r[8].startswith("INVITE")
+    )
+    reached = any(r[6].split(",")[0] == "ACK" and (r[3], r[4] or r[5]) == uas for r in rows)
+    (call,) = _calls(path).calls
+    assert call.uas == f"{uas[0]}:{uas[1]}"
+    assert (call.state is CallState.ACK_MISSING) == (not reached)
+    if reached:
+        assert call.state is CallState.ANSWERED
+
+
+@pytest.mark.peer
+def test_icmp_rows_are_tsharks_port_unreachables() -> None:
+    from rtcscope.sip.calls import call_ladder, calls_from_capture, icmp_for_call
+    from rtcscope.sip.nodes import find_nodes
+
+    path = DATA / "testbed-unreachable-contact.pcap"
+    result, events = calls_from_capture(path, with_icmp=True)
+    (call,) = result.calls
+    ladder = call_ladder(call, find_nodes(result.messages), icmp=icmp_for_call(call, events))
+    ours = [r.frame for r in ladder.rows if r.kind == "icmp"]
+    theirs = [int(r[0]) for r in tshark_fields(path, ["frame.number"], "icmp.type == 3")]
+    assert ours == theirs and ours

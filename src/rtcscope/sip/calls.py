@@ -305,6 +305,7 @@ class CallSummary:
     final_reason: str | None
     state: CallState
     ended_by: str | None  # "caller" or "callee" (who sent BYE)
+    uas: str | None  # addr:port that sent the first 2xx (where the ACK must arrive)
     bye_source: str | None  # addr:port the first BYE came from
     messages: list[CapturedMessage]
     methods: Counter[str]
@@ -390,6 +391,7 @@ class CallSummary:
             "final_reason": self.final_reason,
             "state": self.state.value,
             "ended_by": self.ended_by,
+            "answered_by": self.uas,
             "bye_source": self.bye_source,
             "messages": len(self.messages),
             "resent": self.resent,
@@ -595,8 +597,22 @@ def _summarize(
 
     byes = [m for m in messages if m.message.is_request and m.message.method == "BYE"]
     cancels = [m for m in messages if m.message.is_request and m.message.method == "CANCEL"]
-    acks = [
-        t for leg in legs for t in leg.transactions if t.method == "ACK" and t.request is not None
+    # RFC 3261 13.3.1.4: the UAS that sent the 2xx needs the ACK; copies of the ACK that
+    # reach proxies but never the UAS (a wrong Contact, a broken route) leave the call
+    # without one, whatever the caller's side of the capture shows.
+    first_answer: CapturedMessage | None = None
+    uas_endpoints: set[str] = set()
+    for txn in all_invites:
+        for response in txn.responses:
+            if 200 <= (response.message.status_code or 0) < 300 and (
+                first_answer is None or response.ts_ns < first_answer.ts_ns
+            ):
+                first_answer = response
+                uas_endpoints = {source(response), txn.server}
+    acks_at_uas = [
+        m
+        for m in messages
+        if m.message.is_request and m.message.method == "ACK" and destination(m) in uas_endpoints
     ]
     bye = byes[0] if byes else None
     ended_by: str | None = None
@@ -605,7 +621,7 @@ def _summarize(
 
     if kind == "INVITE":
         if answer_ns is not None:
-            if not acks:
+            if not acks_at_uas:
                 state = CallState.ACK_MISSING
             elif bye is not None:
                 state = CallState.ANSWERED
@@ -705,6 +721,7 @@ def _summarize(
         final_reason=final_reason,
         state=state,
         ended_by=ended_by,
+        uas=source(first_answer) if first_answer is not None else None,
         bye_source=source(bye) if bye is not None else None,
         messages=messages,
         methods=Counter(
@@ -935,6 +952,8 @@ def call_ladder(
         + (f", final {call.final_status} {call.final_reason or ''}" if call.final_status else "")
         + (f", BYE from the {call.ended_by}" if call.ended_by else "")
     ]
+    if call.state is CallState.ACK_MISSING:
+        notes.append(f"no ACK reached {call.uas}, which sent the 2xx (RFC 3261 13.3.1.4)")
     if call.resent:
         notes.append(f"{call.resent} retransmissions (marked resent)")
     for digit in call.dtmf:
