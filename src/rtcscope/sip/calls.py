@@ -282,6 +282,7 @@ class SdpExchange:
     port: int
     direction: str
     codecs: tuple[str, ...]
+    on_hold: bool  # RFC 3264 8.4: sendonly/inactive, or the RFC 2543 c=0.0.0.0
 
 
 @dataclass(slots=True)
@@ -376,6 +377,11 @@ class CallSummary:
             "index": self.index,
             "call_id": self.call_id,
             "call_ids": self.call_ids,
+            "hops": [
+                {"client": leg.client, "server": leg.server, "transport": leg.transport}
+                for call in self.legs
+                for leg in call.legs
+            ],
             "kind": self.kind,
             "from": self.from_uri,
             "to": self.to_uri,
@@ -409,6 +415,7 @@ class CallSummary:
                     "port": s.port,
                     "direction": s.direction,
                     "codecs": list(s.codecs),
+                    "hold": s.on_hold,
                 }
                 for s in self.sdp
             ],
@@ -685,6 +692,7 @@ def _summarize(
                 port=ann.port,
                 direction=ann.direction,
                 codecs=codecs,
+                on_hold=ann.on_hold,
             )
         )
 

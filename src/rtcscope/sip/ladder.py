@@ -252,13 +252,15 @@ def format_svg(ladder: Ladder) -> str:
         y = top_rows + _ROW_H * (i + 1)
         category = _category(row)
         colour = _SVG_COLORS[category]
-        label = _clip(row.label + (" (resent)" if row.resent_of else ""))
+        x1, x2 = xs[row.src], xs[row.dst]
+        # about 7 px per character at 12 px monospace: keep the label between its lifelines
+        fit = max(24, abs(x2 - x1) // 7 - 2)
+        label = _clip(row.label + (" (resent)" if row.resent_of else ""), min(fit, MAX_LABEL))
         out.append(f'<g class="row {category}" data-frame="{row.frame}">')
         out.append(
             f'<text x="6" y="{y + 4}" font-size="10" fill="#555">'
             f"{ladder.rel_s(row):.3f} #{row.frame}</text>"
         )
-        x1, x2 = xs[row.src], xs[row.dst]
         dash = ' stroke-dasharray="6 4"' if row.resent_of or row.kind == "rtp" else ""
         if x1 == x2:
             out.append(
