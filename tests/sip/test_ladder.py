@@ -113,3 +113,71 @@ def test_analysis_writes_one_valid_svg_per_call(tmp_path: Path) -> None:
         assert [e for e in root.iter(f"{SVG}line") if e.get("class") == "lifeline"]
     # one line per call, then the statistics line
     assert len(section.text.splitlines()) == len(calls) + 1
+
+
+_SIP_LINES = st.sampled_from(
+    [
+        "INVITE sip:b@example.com SIP/2.0",
+        "SIP/2.0 200 OK",
+        "SIP/2.0 183 Session Progress",
+        "ACK sip:b@example.com SIP/2.0",
+        "BYE sip:a@example.com SIP/2.0",
+        "INFO sip:b@example.com SIP/2.0",
+        "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1;received=192.0.2.9;rport=5070",
+        "Via: SIP/2.0/UDP [2001:db8::1]:5062;branch=z9hG4bK2",
+        "Record-Route: <sip:192.0.2.5;r2=on;lr>,<sip:198.51.100.5;r2=on;lr>",
+        "From: <sip:a@example.com>;tag=a",
+        "To: <sip:b@example.com>;tag=b",
+        "To: <sip:b@example.com>",
+        "Call-ID: c1",
+        "Call-ID: c2",
+        "X-Call-ID: c1",
+        "P-Charging-Vector: icid-value=x",
+        "CSeq: 1 INVITE",
+        "CSeq: 2 BYE",
+        "CSeq: 3 INFO",
+        "Content-Type: application/dtmf-relay",
+        "Content-Type: application/sdp",
+    ]
+)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(_SIP_LINES, max_size=10),
+            st.binary(max_size=60),
+            st.sampled_from(["192.0.2.1", "192.0.2.2", "2001:db8::1", "198.51.100.5"]),
+            st.sampled_from(["192.0.2.1", "192.0.2.2", "2001:db8::1", "198.51.100.5"]),
+        ),
+        max_size=12,
+    )
+)
+def test_any_messages_give_calls_nodes_and_ladders(
+    items: list[tuple[list[str], bytes, str, str]],
+) -> None:
+    from rtcscope.sip.calls import call_ladder
+    from rtcscope.sip.nodes import find_nodes
+
+    messages = [
+        CapturedSip(
+            i + 1,
+            i * 1000,
+            src,
+            5060,
+            dst,
+            5060,
+            "udp",
+            SipMessage.parse(("\r\n".join(lines) + "\r\n\r\n").encode() + body),
+        )
+        for i, (lines, body, src, dst) in enumerate(items)
+    ]
+    result = summarize_calls(messages)
+    nodes = find_nodes(messages)
+    assert sum(len(n.addresses) for n in nodes.nodes) == len(nodes.by_endpoint)
+    for call in result.calls:
+        ladder = call_ladder(call, nodes)
+        ET.fromstring(format_svg(ladder).encode("utf-8"))
+        format_text(ladder)
+        format_mermaid(ladder)
+        call.as_dict(result.first_ns)
