@@ -1,0 +1,172 @@
+"""decode() on packets no shared capture has, made with scapy and read back by tshark.
+
+IPv4 options, IPv6 hop-by-hop / routing / destination options / AH headers, IPv6 and IPv4
+fragments, ICMP and ICMPv6 errors quoting SIP datagrams, an unknown link type, and
+malformed headers (decode stops at the last good layer and says why).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rtcscope.capture.decode import decode
+from rtcscope.capture.info import capture_info
+from rtcscope.capture.packet import IpProto, Record
+from rtcscope.capture.writer import PcapWriter
+from tests.capture.tshark_compare import compare_with_tshark, read_packets
+from tests.conftest import DATA
+from tests.peers import run
+
+scapy = pytest.importorskip("scapy.all")
+Ether, IP, IPv6, UDP, TCP, ICMP = (
+    scapy.Ether,
+    scapy.IP,
+    scapy.IPv6,
+    scapy.UDP,
+    scapy.TCP,
+    scapy.ICMP,
+)
+IPOption_RR = scapy.IPOption_RR
+ICMPv6DestUnreach = scapy.ICMPv6DestUnreach
+ICMPv6TimeExceeded = scapy.ICMPv6TimeExceeded
+IPv6ExtHdrHopByHop = scapy.IPv6ExtHdrHopByHop
+IPv6ExtHdrRouting = scapy.IPv6ExtHdrRouting
+IPv6ExtHdrDestOpt = scapy.IPv6ExtHdrDestOpt
+IPv6ExtHdrFragment = scapy.IPv6ExtHdrFragment
+fragment6 = scapy.fragment6
+fragment = scapy.fragment
+
+SIP = b"OPTIONS sip:ping@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060\r\n\r\n"
+V6A, V6B, V6C = "2001:db8::1", "2001:db8::2", "2001:db8:ff::7"
+
+
+def _frames() -> list[bytes]:
+    mac = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    sip4 = IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=5060, dport=5080) / SIP
+    sip6 = IPv6(src=V6A, dst=V6B) / UDP(sport=5060, dport=5080) / SIP
+    frames = [
+        mac
+        / IP(src="192.0.2.1", dst="192.0.2.2", options=[IPOption_RR()])
+        / UDP(sport=5060, dport=5062)
+        / SIP,
+        mac
+        / IPv6(src=V6A, dst=V6B)
+        / IPv6ExtHdrHopByHop()
+        / IPv6ExtHdrDestOpt()
+        / IPv6ExtHdrRouting(addresses=[V6C])
+        / IPv6ExtHdrDestOpt()
+        / UDP(sport=5070, dport=5072)
+        / SIP,
+        mac
+        / IPv6(src=V6A, dst=V6B)
+        / IPv6ExtHdrHopByHop()
+        / TCP(sport=5061, dport=5063, seq=1000, flags="PA")
+        / SIP,
+        mac / IP(src="198.51.100.9", dst="192.0.2.1") / ICMP(type=3, code=3) / sip4,
+        mac / IP(src="198.51.100.9", dst="192.0.2.1") / ICMP(type=11, code=0) / sip4,
+        mac / IPv6(src=V6C, dst=V6A) / ICMPv6DestUnreach(code=4) / sip6,
+        mac
+        / IPv6(src=V6C, dst=V6A)
+        / ICMPv6TimeExceeded(code=0)
+        / (IPv6(src=V6A, dst=V6B) / IPv6ExtHdrDestOpt() / UDP(sport=5060, dport=5090) / SIP),
+    ]
+    frames += [
+        mac / f
+        for f in fragment6(
+            IPv6(src=V6A, dst=V6B)
+            / IPv6ExtHdrFragment(id=77)
+            / UDP(sport=5060, dport=5064)
+            / (SIP * 30),
+            600,
+        )
+    ]
+    frames += [
+        mac / f
+        for f in fragment(
+            IP(src="192.0.2.1", dst="192.0.2.2", id=99) / UDP(sport=5060, dport=5066) / (SIP * 30),
+            600,
+        )
+    ]
+    return [bytes(f) for f in frames]
+
+
+@pytest.fixture(scope="module")
+def made_capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("decode") / "made.pcap"
+    with PcapWriter(path) as writer:
+        for index, frame in enumerate(_frames()):
+            writer.write(frame, 1_700_000_000_000_000_000 + index * 1_000_000)
+    return path
+
+
+@pytest.mark.peer
+def test_tshark_reads_the_made_packets_as_we_do(made_capture: Path) -> None:
+    assert compare_with_tshark(made_capture) == len(_frames())
+    assert capture_info(made_capture).as_dict() == capture_info(made_capture, fast=False).as_dict()
+
+
+def test_headers_walked_and_errors_quoted(made_capture: Path) -> None:
+    packets, _ = read_packets(made_capture)
+    options, routed, hop_tcp, unreachable, ttl, unreachable6, exceeded6 = packets[:7]
+    assert (options.sport, options.dport, bytes(options.payload)) == (5060, 5062, SIP)
+    assert (routed.ip_proto, routed.sport, routed.dport, bytes(routed.payload)) == (
+        17,
+        5070,
+        5072,
+        SIP,
+    )
+    assert hop_tcp.tcp is not None and hop_tcp.tcp.seq == 1000 and bytes(hop_tcp.payload) == SIP
+    assert unreachable.icmp is not None
+    assert unreachable.icmp.description == "port unreachable"
+    assert (unreachable.icmp.quoted_dst, unreachable.icmp.quoted_dport) == ("192.0.2.2", 5080)
+    assert ttl.icmp is not None and ttl.icmp.description == "time to live exceeded"
+    assert unreachable6.icmp is not None and unreachable6.icmp.description == "port unreachable"
+    assert (unreachable6.icmp.quoted_dst, unreachable6.icmp.quoted_proto) == (V6B, IpProto.UDP)
+    assert exceeded6.icmp is not None and exceeded6.icmp.quoted_dport == 5090
+    fragments = [p for p in packets[7:] if p.fragment is not None]
+    assert len(fragments) == len(packets) - 7
+    first6 = fragments[0]
+    assert first6.fragment is not None and first6.fragment.offset == 0 and first6.fragment.more
+    assert (first6.ip_id, first6.sport) == (77, 5060)
+    assert all(p.sport == 0 for p in fragments if p.fragment and p.fragment.offset)
+    # The fragment data put back together is the datagram (what capture/defrag.py does).
+    six = [p for p in fragments if p.ip_version == 6]
+    assert b"".join(bytes(p.payload) for p in six)[8:] == SIP * 30
+
+
+def test_unknown_link_type_is_counted_not_fatal(tmp_path: Path) -> None:
+    out = tmp_path / "user0.pcap"
+    run("editcap", ["-T", "user0", DATA / "sip-rtp-opus.pcap", out])
+    info = capture_info(out).as_dict()
+    assert info["packets"] == info["unknown_link"] == 433 and info["ipv4"] == 0
+    assert info["link_types"] == ["linktype (147)"]
+    assert all(p.ip_version == 0 for p in read_packets(out)[0])
+
+
+@pytest.mark.parametrize(
+    ("frame", "reason"),
+    [
+        (b"\x02" * 12 + b"\x08\x00" + b"\x45\x00\x00", "IPv4 header is truncated: 3 of 20 bytes"),
+        (b"\x02" * 12 + b"\x81\x00\x00", "802.1Q tag is truncated: 1 of 4 bytes"),
+        (
+            b"\x02" * 12
+            + b"\x08\x00"
+            + bytes.fromhex("450000200000400040110000c0000201c0000202")
+            + b"\x13\xc4",
+            "UDP header is truncated: 2 of 8 bytes",
+        ),
+    ],
+)
+def test_malformed_headers_stop_decoding_with_a_reason(frame: bytes, reason: str) -> None:
+    packet = decode(Record(1, 0, 0, 1, memoryview(frame), len(frame)))
+    assert packet.malformed == reason
+
+
+@given(st.integers(0, 300), st.binary(max_size=200))
+def test_decode_never_raises(linktype: int, data: bytes) -> None:
+    packet = decode(Record(1, 0, 0, linktype, memoryview(data), len(data)))
+    assert len(packet.payload) <= len(data)
