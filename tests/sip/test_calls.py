@@ -321,7 +321,8 @@ def test_streams_of_the_answered_call_have_tsharks_packet_counts() -> None:
 @pytest.mark.peer
 @pytest.mark.parametrize("path", sorted(DATA.glob("testbed-*.pcap*")), ids=lambda p: p.name)
 def test_ack_missing_when_no_ack_reaches_the_uas(path: Path) -> None:
-    """tshark's view: the first 200 OK to the INVITE names the UAS; did an ACK go there?"""
+    """tshark's view: the first 200 OK to the INVITE names the UAS; did an ACK go there?
+    (In every test-bed scenario where it did not, the UAS retransmits its 2xx after.)"""
     rows = tshark_fields(
         path,
         [
@@ -360,3 +361,19 @@ def test_icmp_rows_are_tsharks_port_unreachables() -> None:
     ours = [r.frame for r in ladder.rows if r.kind == "icmp"]
     theirs = [int(r[0]) for r in tshark_fields(path, ["frame.number"], "icmp.type == 3")]
     assert ours == theirs and ours
+
+
+@pytest.mark.peer
+def test_ack_to_a_contact_behind_nat_is_not_missing_when_the_2xx_stops() -> None:
+    """heplify's WebSocket capture: the B leg's ACK goes to the 2xx's public Contact, not to
+    the private address the 2xx came from, and the UAS never sends its 2xx again."""
+    path = shared_capture("heplify-sip_tcp_websocket.pcap")
+    rows = tshark_fields(
+        path, ["frame.number", "ip.src", "sip.Call-ID", "sip.Status-Code", "sip.CSeq.method"], "sip"
+    )
+    call_id = "926ffd16-6154-1237-09ba-0270b3230128"
+    answers = [r for r in rows if r[2] == call_id and r[3] == "200" and r[4] == "INVITE"]
+    uas = answers[0][1]
+    assert len([r for r in answers if r[1] == uas]) == 1  # one 2xx from the UAS: ACK arrived
+    call = _calls(path).find(call_id)
+    assert call is not None and call.state is CallState.ANSWERED

@@ -616,11 +616,26 @@ def _summarize(
             ):
                 first_answer = response
                 uas_endpoints = {source(response), txn.server}
-    acks_at_uas = [
-        m
-        for m in messages
-        if m.message.is_request and m.message.method == "ACK" and destination(m) in uas_endpoints
-    ]
+    ack_missing = False
+    if first_answer is not None:
+        acks = [
+            m
+            for m in messages
+            if m.message.is_request and m.message.method == "ACK" and m.ts_ns >= first_answer.ts_ns
+        ]
+        if not acks:
+            ack_missing = True
+        elif not any(destination(m) in uas_endpoints for m in acks):
+            # The ACK went to an address the capture never shows the UAS using (its
+            # Contact behind NAT, another interface): it is missing only if the UAS went
+            # on retransmitting its 2xx after it was sent.
+            uas = source(first_answer)
+            ack_missing = any(
+                source(r) == uas and r.ts_ns > acks[0].ts_ns
+                for t in all_invites
+                for r in t.responses
+                if 200 <= (r.message.status_code or 0) < 300
+            )
     bye = byes[0] if byes else None
     ended_by: str | None = None
     if bye is not None:
@@ -628,7 +643,7 @@ def _summarize(
 
     if kind == "INVITE":
         if answer_ns is not None:
-            if not acks_at_uas:
+            if ack_missing:
                 state = CallState.ACK_MISSING
             elif bye is not None:
                 state = CallState.ANSWERED
