@@ -62,15 +62,26 @@ SHARED_EXPECTED: dict[str, set[tuple[str, str, str]]] = {
     "sip-rtp-opus.pcap": set(),
     "sip-rtp-g722.pcap": set(),
     "sip-rtp-speex.pcap": set(),
+    # Both directions of RTP, as the SDP says (tshark: two streams 6000 <-> 6050).
+    "heplify-rtp_rtcp_sip_ipv4_udp.pcap": set(),
     "heplify-sip_ipv4_tcp.pcap": set(),
     # The caller's ACK reuses the INVITE's branch; it still reaches the callee.
     "heplify-sip_ipv6_udp.pcap": set(),
     # The proxy puts itself in the 200's Contact and retargets the ACK (info only); a 603.
-    "SIP_DTMF2.pcap": set(),
+    # Media (tshark -z rtp,streams): both SDPs say 192.168.105.110 (4374 caller, 4376
+    # callee), but RTP runs .110:4374 -> .172:4376 and .172:4376 -> .110:4376: the callee's
+    # port gets RTP from an address nobody announced, the caller's port gets none.
+    "SIP_DTMF2.pcap": {
+        ("warning", "media-from-other-address", "192.168.105.172:4376"),
+        ("warning", "media-one-way", "192.168.105.110:4374"),
+    },
     # INVITE cancelled, the proxy never answers the CANCEL (11 copies) and ends both with 408.
+    # The last call: early media (183) from 212.242.33.36, the caller announced its private
+    # 192.168.1.2:30000: its 9 RTP packets go out, nothing comes back (NAT one-way audio).
     "aaa.pcap": {
         ("warning", "invite-408", "200.68.120.81:5060"),
         ("warning", "cancel-not-accepted", "200.68.120.81:5060"),
+        ("warning", "media-one-way", "192.168.1.2:30000"),
     },
     # B's double Record-Route advertises a public address; the ACK to the far proxy leaves the
     # capture (its 2xx is not retransmitted): info only.
@@ -203,6 +214,7 @@ def test_cli_exit_codes_and_formats(capsys: pytest.CaptureFixture[str]) -> None:
     )
     data = json.loads(capsys.readouterr().out)
     assert set(data) == {"calls", "errors", "warnings", "findings", "paths", "notes"}
+    assert data["notes"] == []  # media was checked
     assert data["errors"] == 2
     assert set(data["findings"][0]) == {
         "severity",
@@ -235,3 +247,21 @@ def test_analyze_has_a_diagnosis_section() -> None:
     assert section.problems == 3
     assert "did not copy Record-Route" in section.text
     assert section.data["errors"] == 3
+
+
+def test_one_way_media_against_tshark_streams() -> None:
+    """aaa.pcap's last call: tshark's RTP streams (heuristic on) hold one stream from the
+    caller's 192.168.1.2:30000 and none towards it; the SDP announced that private address."""
+    path = shared_capture("aaa.pcap")
+    rows = tshark_fields(
+        path,
+        ["ip.src", "udp.srcport", "ip.dst", "udp.dstport"],
+        "rtp",
+        extra=["--enable-heuristic", "rtp_udp"],
+    )
+    flows = {(r[0], r[1], r[2], r[3]) for r in rows}
+    assert ("192.168.1.2", "30000", "212.242.33.36", "40392") in flows
+    assert not any(dst == "192.168.1.2" and dport == "30000" for _, _, dst, dport in flows)
+    finding = _finding(diagnose_capture(path), "media-one-way")
+    assert "192.168.1.2:30000 -> 212.242.33.36:40392" in finding.summary
+    assert "private" in finding.summary

@@ -14,11 +14,12 @@ from typing import Annotated
 import typer
 
 from rtcscope.cli.app import app
-from rtcscope.cli.output import OutputFormat, print_rows, stdout_console
+from rtcscope.cli.output import OutputFormat, make_table, print_rows, stdout_console
 from rtcscope.errors import EXIT_FOUND_PROBLEMS
-from rtcscope.sip.diagnosis import diagnose_capture, format_diagnosis
+from rtcscope.sip.diagnosis import Severity, diagnose_capture, format_details
 
 COLUMNS = ("severity", "code", "summary", "element", "last_hop", "frames", "time_s", "rfc", "fix")
+TABLE_COLUMNS = ("#", "severity", "summary", "element", "last_hop", "frames", "time_s")
 
 
 @app.command()
@@ -33,7 +34,16 @@ def diagnose(
     result = diagnose_capture(file, call_id=call)
     rows = [f.as_dict() for f in result.findings]
     if fmt is OutputFormat.table:
-        stdout_console().print(format_diagnosis(result), markup=False, highlight=False)
+        console = stdout_console()
+        counts = (
+            f"{result.calls} call(s): {result.count(Severity.ERROR)} error(s), "
+            f"{result.count(Severity.WARNING)} warning(s), {result.count(Severity.INFO)} info"
+        )
+        console.print(counts, markup=False, highlight=False)
+        if rows:
+            table_rows = [{"#": n, **row} for n, row in enumerate(rows, 1)]
+            console.print(make_table(table_rows, TABLE_COLUMNS))
+        console.print(format_details(result), markup=False, highlight=False)
     else:
         print_rows(rows, fmt, COLUMNS, json_data=result.as_dict())
     if result.has_errors:

@@ -15,8 +15,11 @@ retransmission schedule, a UAS that did not copy Record-Route (12.1.1), a Contac
 private address, strict routers, INVITEs without a final answer, 408/481/483/487, CANCEL
 races and ACKs to non-2xx finals (17.1.1.3).
 
-Media (one-way or missing RTP against the SDP, NAT'd media) needs the RTP stream finder and
-is not diagnosed here yet.
+Media (RFC 3264): what each side's latest SDP announces (``rtcscope.sip.capture.
+media_announcements``) against the RTP streams found (``rtcscope.rtp.streams.find_streams``):
+no RTP at all, one-way RTP (with a private address announced to a public peer, the classic
+NAT case), RTP sent elsewhere than announced, and RTP arriving from another address than the
+sender announced (NAT between them: symmetric RTP/latching, RFC 4961).
 
 Pure: :func:`diagnose` takes captured messages and ICMP reports; no I/O.
 """
@@ -196,8 +199,14 @@ def diagnose(
     icmp: Sequence[IcmpReport] = (),
     *,
     call_id: str | None = None,
+    announcements: Sequence[Any] | None = None,
+    streams: Sequence[Any] | None = None,
 ) -> Diagnosis:
-    """Findings for every INVITE call in ``messages`` (or only ``call_id``)."""
+    """Findings for every INVITE call in ``messages`` (or only ``call_id``).
+
+    ``announcements`` (``media_announcements``) and ``streams`` (``find_streams``) enable the
+    media checks; without them the media is not diagnosed (and a note says so).
+    """
     captured = list(messages)
     start_ns = min((m.ts_ns for m in captured), default=0)
     end_ns = max((m.ts_ns for m in captured), default=0)
@@ -211,14 +220,16 @@ def diagnose(
         result.calls += 1
         checker = _CallChecker(call, icmp, start_ns, end_ns, senders)
         checker.run()
+        if announcements is not None and streams is not None:
+            checker.check_media([a for a in announcements if a.call_id == call.call_id], streams)
         result.findings += checker.findings
         result.paths += checker.paths
     result.findings = _dedupe(result.findings)
     result.findings.sort(key=lambda f: (_SEVERITY_ORDER[f.severity], f.time_s or 0.0))
-    result.notes.append(
-        "media checks (one-way or missing RTP against the SDP, NAT'd media) are not part of "
-        "this diagnosis yet"
-    )
+    if announcements is None or streams is None:
+        result.notes.append(
+            "media not checked (no RTP streams or SDP announcements were given to the diagnosis)"
+        )
     return result
 
 
@@ -797,6 +808,145 @@ class _CallChecker:
             "Route, and the element after it must restore the Request-URI from the last Route",
         )
 
+    # -- media against the SDP (RFC 3264) ---------------------------------------------------
+
+    def check_media(self, announcements: Sequence[Any], streams: Sequence[Any]) -> None:
+        if not any(a.side == "answer" for a in announcements):
+            return  # no offer/answer completed: no media is expected
+        # This call's streams: tied to it by its SDP, or (found heuristically) during it.
+        call_start = self.call.first_ts_ns
+        call_end = self.call.messages[-1].ts_ns if self.call.messages else call_start
+        streams = [
+            s
+            for s in streams
+            if s.call_id == self.call.call_id
+            or (s.call_id is None and call_start <= s.start_ns <= call_end + 5_000_000_000)
+        ]
+        self._media_reported: set[int] = set()
+        latest: dict[tuple[str, int], Any] = {}
+        for a in announcements:
+            if a.media == "audio" or a.media == "video":
+                latest[(a.role, a.media_index)] = a
+        for (role, index), mine in latest.items():
+            other = latest.get(("callee" if role == "caller" else "caller", index))
+            if other is None or mine.address is None or other.address is None:
+                continue
+            if mine.port == 0 or other.port == 0:
+                continue  # a rejected or removed stream (RFC 3264 6, 8.2)
+            receives = mine.direction in ("sendrecv", "recvonly")
+            sent_to_me = other.direction in ("sendrecv", "sendonly")
+            if receives and sent_to_me:
+                self._check_one_direction(mine, other, streams)
+
+    def _check_one_direction(self, receiver: Any, sender: Any, streams: Sequence[Any]) -> None:
+        """RTP the sender should send to where the receiver's SDP says it listens."""
+        want = (receiver.address, receiver.port)
+        arriving = [s for s in streams if (s.key.dst, s.key.dst_port) == want]
+        sender_at = (sender.address, sender.port)
+        media = f"{receiver.media} m-line {receiver.media_index + 1}"
+        if arriving:
+            stream = max(arriving, key=lambda s: s.stats.packets)
+            source_at = (stream.key.src, stream.key.src_port)
+            if source_at[0] != sender_at[0]:
+                self.add(
+                    Severity.WARNING,
+                    "media-from-other-address",
+                    f"RTP for the {receiver.role} ({media}) comes from {stream.key.src}:"
+                    f"{stream.key.src_port}, not from {sender.address}:{sender.port} as the "
+                    f"{sender.role}'s SDP says (frame {sender.frame}): a NAT or a media relay "
+                    "is between them",
+                    element=f"{stream.key.src}:{stream.key.src_port}",
+                    frames=[sender.frame, stream.first_frame],
+                    ts_ns=stream.start_ns,
+                    rfc="RFC 3264 5; RFC 4961 (symmetric RTP)",
+                    fix="the receiver must send its RTP back to where this RTP comes from "
+                    "(symmetric RTP / latching), or an SBC/media relay must anchor the media",
+                )
+            elif source_at[1] != sender_at[1]:
+                self.add(
+                    Severity.INFO,
+                    "media-asymmetric-port",
+                    f"the {sender.role} sends RTP ({media}) from port {stream.key.src_port}, "
+                    f"not from the port it receives on ({sender.port}, frame {sender.frame}): "
+                    "asymmetric RTP, which breaks NAT traversal that relies on latching",
+                    element=f"{stream.key.src}:{stream.key.src_port}",
+                    frames=[sender.frame, stream.first_frame],
+                    ts_ns=stream.start_ns,
+                    rfc="RFC 4961",
+                )
+            return
+        # Nothing reaches the receiver's announced address: what does the capture hold?
+        from_sender = [
+            s
+            for s in streams
+            if (s.key.src, s.key.src_port) == sender_at or (s.key.dst, s.key.dst_port) == sender_at
+        ]
+        reverse = [s for s in streams if (s.key.dst, s.key.dst_port) == sender_at]
+        elsewhere = [
+            s
+            for s in streams
+            if (s.key.src, s.key.src_port) == sender_at and (s.key.dst, s.key.dst_port) != want
+        ]
+        if elsewhere:
+            stream = elsewhere[0]
+            self.add(
+                Severity.WARNING,
+                "media-to-other-address",
+                f"the {sender.role} sends its RTP ({media}) to {stream.key.dst}:"
+                f"{stream.key.dst_port}, but the {receiver.role} announced "
+                f"{receiver.address}:{receiver.port} (frame {receiver.frame})",
+                element=f"{sender.address}:{sender.port}",
+                frames=[receiver.frame, stream.first_frame],
+                ts_ns=stream.start_ns,
+                rfc="RFC 3264 5, 6",
+                fix="the sender must send RTP to the address and port of the latest SDP it "
+                "received (check re-INVITE/UPDATE handling and any SDP-rewriting ALG)",
+            )
+            return
+        if not from_sender and not reverse:
+            if receiver.media_index in self._media_reported:
+                return
+            self._media_reported.add(receiver.media_index)
+            self.add(
+                Severity.INFO,
+                "media-not-captured",
+                f"no RTP of this call in the capture ({media}; the {receiver.role} listens at "
+                f"{receiver.address}:{receiver.port}, the {sender.role} at "
+                f"{sender.address}:{sender.port})",
+                frames=[receiver.frame, sender.frame],
+                ts_ns=receiver.ts_ns,
+                rfc="RFC 3264",
+            )
+            return
+        # One-way: RTP flows towards the sender but nothing comes back to the receiver.
+        why = is_unroutable_address(receiver.address)
+        peer = (reverse or from_sender)[0]
+        peer_public = not is_unroutable_address(peer.key.dst) or not is_unroutable_address(
+            sender.address
+        )
+        nat = (
+            f"; {receiver.address} is a {why} address announced to a peer at "
+            f"{sender.address}: the classic NAT one-way audio"
+            if why and peer_public and not is_unroutable_address(sender.address)
+            else ""
+        )
+        self.add(
+            Severity.WARNING,
+            "media-one-way",
+            f"one-way media ({media}): RTP reaches the {sender.role} ({peer.stats.packets} "
+            f"packets, {peer.key}) but none reaches the {receiver.role} at "
+            f"{receiver.address}:{receiver.port}{nat}",
+            element=f"{receiver.address}:{receiver.port}",
+            frames=[receiver.frame, peer.first_frame],
+            ts_ns=peer.start_ns,
+            rfc="RFC 3264 5; RFC 4961; RFC 8445",
+            fix="make the side behind NAT announce a reachable address (STUN/ICE, an SBC or a "
+            "media relay), or have the far end latch onto the source of the RTP it receives"
+            if nat
+            else "check that the sender sends (mute, hold, codec mismatch) and that nothing "
+            "on the path (firewall, NAT) drops RTP towards the announced address",
+        )
+
     # -- paths of in-dialog requests ---------------------------------------------------------
 
     def _in_dialog_groups(self) -> dict[tuple[str, int], list[CapturedMessage]]:
@@ -1036,7 +1186,12 @@ class _CallChecker:
                 frames=[last.frame, icmp.frame],
                 ts_ns=icmp.ts_ns,
                 rfc="RFC 3261 18.1.1, 18.4 (ICMP errors), 12.2.1.1",
-                fix=self._unreachable_fix(method, last),
+                fix=(
+                    f"make {source(advertiser)} advertise a Contact where it listens (or have "
+                    "the edge proxy fix the Contact): every in-dialog request goes there"
+                    if advertiser is not None
+                    else self._unreachable_fix(method, last)
+                ),
                 detail=f"ICMP frame {icmp.frame} quotes {icmp.quoted_src}:{icmp.quoted_sport} -> "
                 f"{icmp.quoted_dst}:{icmp.quoted_dport}",
                 last_hop=last_hop,
@@ -1263,10 +1418,18 @@ def icmp_reports(packets: Iterable[Any]) -> list[IcmpReport]:
 def diagnose_capture(path: Any, *, call_id: str | None = None) -> Diagnosis:
     """Read a capture (SIP messages and ICMP errors) and diagnose it."""
     from rtcscope.capture.pipeline import packets
-    from rtcscope.sip.capture import sip_messages
+    from rtcscope.rtp.streams import find_streams
+    from rtcscope.sip.capture import media_announcements, sip_messages
 
     icmp = icmp_reports(p for p in packets(path) if p.icmp is not None)
-    return diagnose(sip_messages(path), icmp, call_id=call_id)
+    messages = list(sip_messages(path))
+    return diagnose(
+        messages,
+        icmp,
+        call_id=call_id,
+        announcements=media_announcements(messages),
+        streams=find_streams(path),
+    )
 
 
 def format_path(path: RequestPath) -> str:
@@ -1284,6 +1447,24 @@ def format_path(path: RequestPath) -> str:
             f"R-URI <{step.request_uri}> Route {routes} MF {step.max_forwards}{problems}"
         )
     return "\n".join(lines)
+
+
+def format_details(diagnosis: Diagnosis) -> str:
+    """What a findings table leaves out: each finding's rule, detail and fix (numbered as the
+    table's rows), then the requests' paths and the notes."""
+    out: list[str] = []
+    for number, f in enumerate(diagnosis.findings, 1):
+        out.append(f"#{number} [{f.severity.value}] {f.code}, call {f.call_id}")
+        if f.rfc:
+            out.append(f"    rule: {f.rfc}")
+        for line in f.detail.splitlines():
+            out.append(f"    {line}")
+        if f.fix:
+            out.append(f"    fix: {f.fix}")
+    for path in diagnosis.paths:
+        out.append(format_path(path))
+    out += [f"note: {n}" for n in diagnosis.notes]
+    return "\n".join(out)
 
 
 def format_diagnosis(diagnosis: Diagnosis) -> str:
