@@ -33,6 +33,8 @@ TESTBED_EXPECTED: dict[str, set[tuple[str, str, str]]] = {
     "testbed-good.pcap": set(),
     "testbed-tcp.pcap": set(),
     "testbed-strict-router.pcap": {("warning", "strict-router", C)},
+    # 486 Busy Here: a failed call (info), every hop ACKs it: nothing wrong.
+    "testbed-busy.pcap": set(),
     "testbed-unreachable-contact.pcap": {
         ("error", "ack-not-received", E),
         # The ACK died at E's advertised Contact: E is the element at fault.
@@ -265,3 +267,21 @@ def test_one_way_media_against_tshark_streams() -> None:
     finding = _finding(diagnose_capture(path), "media-one-way")
     assert "192.168.1.2:30000 -> 212.242.33.36:40392" in finding.summary
     assert "private" in finding.summary
+
+
+def test_ack_to_non_2xx_hop_by_hop_with_the_invite_branch_against_tshark() -> None:
+    """Real kamailio: each hop's client ACKs the 486 itself, with its INVITE's branch."""
+    path = DATA / "testbed-busy.pcap"
+    result = diagnose_capture(path)
+    (acks,) = [p for p in result.paths if p.method == "ACK (non-2xx)"]
+    assert acks.outcome == "hop-by-hop"
+    invites = tshark_fields(path, ["ip.src", "ip.dst", "sip.Via.branch"], "sip.Method == INVITE")
+    ack_rows = tshark_fields(
+        path, ["frame.number", "ip.src", "ip.dst", "sip.Via.branch"], "sip.Method == ACK"
+    )
+    top_branch = {(r[0], r[1]): r[2].split(",")[0] for r in invites}
+    assert len(ack_rows) == len(invites) == len(acks.steps) == 4
+    for frame, src, dst, branch in ack_rows:
+        assert top_branch[(src, dst)] == branch, frame
+    assert sorted(s.frame for s in acks.steps) == sorted(int(r[0]) for r in ack_rows)
+    assert all(not s.problems for s in acks.steps)

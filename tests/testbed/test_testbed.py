@@ -75,6 +75,7 @@ def test_each_broken_scenario_changes_one_rule() -> None:
     assert "Record-Route" not in callee.split("<scenario")[1]
     assert "[last_Record-Route:]" in SCENARIOS["good"].callee_xml()
     assert f"{ADDRESSES['E']}:5090" in SCENARIOS["unreachable-contact"].callee_xml()
+    assert "486 Busy Here" in SCENARIOS["busy"].callee_xml()
 
 
 def _run(name: str, tmp_path: Path, retransmissions: int | None = None) -> Path:

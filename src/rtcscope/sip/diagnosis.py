@@ -537,41 +537,93 @@ class _CallChecker:
                 )
 
     def check_non_2xx_acks(self) -> None:
-        """17.1.1.3: the client of each hop ACKs a non-2xx final, same branch, same hop."""
-        for txn in self.call.transactions:
-            if not txn.is_invite or not txn.requests:
+        """17.1.1.3: on every hop, the client ACKs a non-2xx final itself: same branch (it is
+        part of the INVITE transaction), same Request-URI as the INVITE, sent to the same
+        server. The hops' ACKs are also listed as one path, in the INVITE's hop order."""
+        steps_by_cseq: dict[int, list[PathStep]] = defaultdict(list)
+        missing_by_cseq: dict[int, list[str]] = defaultdict(list)
+        for txn in self.call.initial_invites:
+            steps = steps_by_cseq[txn.cseq]
+            missing = missing_by_cseq[txn.cseq]
+            if not txn.requests:
                 continue
             finals = [f for f in txn.finals if (f.message.status_code or 0) >= 300]
             if not finals:
                 continue
-            if txn.acks:
-                ack = txn.acks[0]
-                if (ack.dst, ack.dport) != (txn.requests[0].dst, txn.requests[0].dport):
+            invite = txn.requests[0]
+            if not txn.acks:
+                missing.append(f"{txn.client} -> {txn.server}")
+                if len(finals) > 1:
                     self.add(
-                        Severity.ERROR,
-                        "non2xx-ack-wrong-hop",
-                        f"the ACK to {finals[0].message.summary} went to {destination(ack)}, "
-                        f"not to the hop that sent the INVITE ({txn.server})",
+                        Severity.WARNING,
+                        "non2xx-no-ack",
+                        f"{finals[0].message.summary} sent {len(finals)} times by {txn.server}: "
+                        f"{txn.client} never ACKed it",
                         element=txn.client,
-                        frames=[ack.frame, finals[0].frame],
-                        ts_ns=ack.ts_ns,
-                        rfc="RFC 3261 17.1.1.3",
-                        fix="the ACK to a non-2xx belongs to the INVITE transaction: send it "
-                        "to the same address, with the same branch",
+                        frames=[f.frame for f in finals],
+                        ts_ns=finals[0].ts_ns,
+                        rfc="RFC 3261 17.1.1.3, 17.2.1",
+                        fix="the client transaction must ACK every non-2xx final on the same hop",
                     )
                 continue
-            if len(finals) > 1:
+            ack = txn.acks[0]
+            step = PathStep(
+                frame=ack.frame,
+                ts_ns=ack.ts_ns,
+                src=source(ack),
+                dst=destination(ack),
+                request_uri=ack.message.request_uri_text or "",
+                routes=tuple(str(u) for u in uris(ack.message.routes)),
+                max_forwards=ack.message.max_forwards,
+                vias=len(ack.message.vias),
+                copies=len(txn.acks),
+            )
+            steps.append(step)
+            if (ack.dst, ack.dport) != (invite.dst, invite.dport):
+                step.problems.append("sent to another hop than the INVITE")
                 self.add(
-                    Severity.WARNING,
-                    "non2xx-no-ack",
-                    f"{finals[0].message.summary} sent {len(finals)} times by {txn.server}: "
-                    f"{txn.client} never ACKed it",
+                    Severity.ERROR,
+                    "non2xx-ack-wrong-hop",
+                    f"the ACK to {finals[0].message.summary} went to {destination(ack)}, "
+                    f"not to the hop that got the INVITE ({txn.server})",
                     element=txn.client,
-                    frames=[f.frame for f in finals],
-                    ts_ns=finals[0].ts_ns,
-                    rfc="RFC 3261 17.1.1.3, 17.2.1",
-                    fix="the client transaction must ACK every non-2xx final on the same hop",
+                    frames=[ack.frame, finals[0].frame],
+                    ts_ns=ack.ts_ns,
+                    rfc="RFC 3261 17.1.1.3",
+                    fix="the ACK to a non-2xx belongs to the INVITE transaction: send it "
+                    "to the same address, with the same branch",
                 )
+            in_uri, ack_uri = invite.message.request_uri, ack.message.request_uri
+            if in_uri is not None and ack_uri is not None and not same_uri(in_uri, ack_uri):
+                step.problems.append("Request-URI differs from the INVITE's")
+                self.add(
+                    Severity.ERROR,
+                    "non2xx-ack-request-uri",
+                    f"{txn.client} ACKed {finals[0].message.summary} with Request-URI "
+                    f"<{ack_uri}>, not the INVITE's <{in_uri}>",
+                    element=txn.client,
+                    frames=[invite.frame, ack.frame],
+                    ts_ns=ack.ts_ns,
+                    rfc="RFC 3261 17.1.1.3",
+                    fix="the ACK to a non-2xx repeats the INVITE's Request-URI, Call-ID, From, "
+                    "CSeq number and top Via; only To (with the tag) comes from the response",
+                )
+        for cseq, steps in steps_by_cseq.items():
+            if not steps:
+                continue
+            missing = missing_by_cseq[cseq]
+            outcome = "hop-by-hop" if not missing else "missing on " + ", ".join(missing)
+            last = steps[-1]
+            self.paths.append(
+                RequestPath(
+                    call_id=self.call.call_id,
+                    method="ACK (non-2xx)",
+                    cseq=cseq,
+                    steps=steps,
+                    outcome=outcome,
+                    last_hop=f"{last.src} -> {last.dst} (frame {last.frame})",
+                )
+            )
 
     # -- the 2xx and its ACK -----------------------------------------------------------------
 

@@ -149,6 +149,7 @@ class Scenario:
     summary: str
     proxies: tuple[ProxyRole, ...]
     callee_copies_record_route: bool = True
+    callee_rejects: bool = False  # answer 486 Busy Here instead of 200 OK
     callee_contact: str = f"{ADDRESSES['E']}:{PORT}"
     caller_hangs_up_after_ms: int = 1_000
     answer_retransmissions: int = RETRANSMISSIONS_IN_64T1
@@ -164,6 +165,7 @@ class Scenario:
             summary=self.summary,
             proxies=self.proxies,
             callee_copies_record_route=self.callee_copies_record_route,
+            callee_rejects=self.callee_rejects,
             callee_contact=self.callee_contact,
             caller_hangs_up_after_ms=min(self.caller_hangs_up_after_ms, give_up + 3_000),
             answer_retransmissions=answer_retransmissions,
@@ -195,6 +197,8 @@ class Scenario:
         )
 
     def callee_xml(self) -> str:
+        if self.callee_rejects:
+            return _template("callee-reject.xml")
         record_route = "[last_Record-Route:]" if self.callee_copies_record_route else ""
         answers: list[str] = []
         waits = answer_waits_ms(self.answer_retransmissions)
@@ -334,6 +338,13 @@ SCENARIOS: dict[str, Scenario] = {
                 c_in_dialog=_STRICT_ROUTER,
                 c_record_route=_STRICT_RECORD_ROUTE,
             ),
+        ),
+        Scenario(
+            name="busy",
+            summary="E declines with 486 Busy Here: every hop's client transaction ACKs the "
+            "486 it received, on the same hop with the INVITE's branch (RFC 3261 17.1.1.3)",
+            proxies=_proxies(),
+            callee_rejects=True,
         ),
         Scenario(
             name="tcp",
