@@ -276,3 +276,64 @@ def test_route_cli_from_a_capture_frame_and_a_non_2xx(capsys) -> None:  # type: 
     assert "hop 4: 127.0.10.4:5060 -> 127.0.10.5:5060" in capsys.readouterr().out
     assert main(["route", str(DATA / "testbed-good.pcap"), "--frame", "13"]) == 2
     assert main(["route", str(DATA / "testbed-good.pcap"), "--frame", "9999"]) == 3
+
+
+RFC_INVITE_AT_CALLEE = """INVITE sip:callee@u2.domain.com SIP/2.0
+Via: SIP/2.0/UDP p4.domain.com;branch=z9hG4bK4
+Via: SIP/2.0/UDP u1.example.com;branch=z9hG4bK1
+Contact: sip:caller@u1.example.com
+Record-Route: <sip:p4.domain.com;lr>
+Record-Route: <sip:p3.middle.com>
+Record-Route: <sip:p2.example.com;lr>
+Record-Route: <sip:p1.example.com;lr>
+From: <sip:caller@u1.example.com>;tag=1
+To: <sip:callee@u2.domain.com>
+Call-ID: rfc3261-16.12.1.2
+CSeq: 1 INVITE
+Content-Length: 0
+
+"""
+
+
+def test_route_cli_callee_bye_reproduces_rfc3261_16_12_1_2(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Given the INVITE as the callee received it, `route` prints the callee's BYE path of
+    RFC 3261 16.12.1.2, message by message."""
+    from rtcscope.cli import main
+
+    text = tmp_path / "invite.txt"
+    text.write_text(RFC_INVITE_AT_CALLEE)
+    assert main(["route", str(text), "--format", "json"]) == 0
+    hops = json.loads(capsys.readouterr().out)["hops"]
+    assert [(h["sender"], h["to"], h["request_uri"], h["routes"]) for h in hops] == [
+        (
+            "UAS",
+            "p4.domain.com:5060",
+            "sip:caller@u1.example.com",
+            [
+                "sip:p4.domain.com;lr",
+                "sip:p3.middle.com",
+                "sip:p2.example.com;lr",
+                "sip:p1.example.com;lr",
+            ],
+        ),
+        (
+            "p4.domain.com:5060",
+            "p3.middle.com:5060",
+            "sip:p3.middle.com",
+            ["sip:p2.example.com;lr", "sip:p1.example.com;lr", "sip:caller@u1.example.com"],
+        ),
+        (
+            "p3.middle.com:5060",
+            "p2.example.com:5060",
+            "sip:p2.example.com;lr",
+            ["sip:p1.example.com;lr", "sip:caller@u1.example.com"],
+        ),
+        (
+            "p2.example.com:5060",
+            "p1.example.com:5060",
+            "sip:caller@u1.example.com",
+            ["sip:p1.example.com;lr"],
+        ),
+        ("p1.example.com:5060", "u1.example.com:5060", "sip:caller@u1.example.com", []),
+    ]
+    assert hops[-1]["to_element"] == "UAC BYE target"

@@ -1,6 +1,7 @@
 """``rtcscope route``: the path an ACK (or other in-dialog request) must take, hop by hop.
 
-Give the 2xx as ``--frame N`` of a capture, or as a text file holding the message; name the
+Give the 2xx as ``--frame N`` of a capture, or as a text file holding the message (an INVITE
+as the callee received it gives the callee's BYE path instead, RFC 3261 12.1.1); name the
 proxies with ``--proxy NAME=ADDR[,ADDR]`` (a proxy with two interfaces lists both). Without
 ``--proxy``, each Route address is its own proxy, except consecutive ``r2=on`` values.
 JSON keys: ``route_set``, ``remote_target``, ``hops`` (index, sender, to, to_element,
@@ -65,8 +66,7 @@ def plan_as_dict(plan: RoutePlan) -> dict[str, Any]:
 
 def format_plan(plan: RoutePlan, method: str) -> str:
     lines = [
-        "route set (Record-Route reversed): "
-        + (", ".join(f"<{u}>" for u in plan.route_set) or "(empty)"),
+        "route set: " + (", ".join(f"<{u}>" for u in plan.route_set) or "(empty)"),
         f"remote target (Contact): <{plan.remote_target}>",
     ]
     for hop in plan.hops:
@@ -99,12 +99,19 @@ def route(
         OutputFormat.table
     ),
 ) -> None:
-    """The path of the ACK for a 2xx, hop by hop, with what each proxy must do (RFC 3261 16)."""
+    """The ACK's path for a 2xx (or the callee's BYE for an INVITE), hop by hop, with what
+    each proxy must do (RFC 3261 16)."""
     answer = _load_answer(file, frame)
-    if not answer.is_response or not (200 <= (answer.status_code or 0) < 300):
-        raise UsageError(f"{answer.summary!r} is not a 2xx response: give the 2xx to INVITE")
+    from_callee = answer.is_request and answer.method == "INVITE"
+    if not from_callee and not (answer.is_response and 200 <= (answer.status_code or 0) < 300):
+        raise UsageError(
+            f"{answer.summary!r} is neither a 2xx (the caller's ACK/BYE path) nor an INVITE "
+            "as the callee received it (the callee's BYE path)"
+        )
+    if from_callee and method.upper() == "ACK":
+        method = "BYE"  # the callee sends no ACK
     proxies = [Proxy.parse(p) for p in proxy or []]
-    plan = plan_route(answer, proxies, method=method.upper())
+    plan = plan_route(answer, proxies, method=method.upper(), uac=not from_callee)
     if fmt is OutputFormat.table:
         stdout_console().print(format_plan(plan, method.upper()), markup=False, highlight=False)
         return

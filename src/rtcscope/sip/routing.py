@@ -167,6 +167,8 @@ def forward_as_proxy(
                 f"<{ruri}> becomes the Request-URI and is removed (RFC 2543, RFC 3261 16.4)"
             )
             mf = None if max_forwards is None else max_forwards - 1
+            if mf is not None:
+                actions.append(f"Max-Forwards {max_forwards} -> {mf} (16.6 step 3)")
             return ProxyStep(
                 request_uri=ruri,
                 routes=tuple(remaining),
@@ -333,9 +335,17 @@ def plan_route(
     max_forwards: int = 70,
     uac: bool = True,
 ) -> RoutePlan:
-    """The path of an in-dialog request (the ACK by default) built from a 2xx (12.1.2)."""
+    """The path of an in-dialog request built from the message that set up the dialog.
+
+    From the caller's side (``uac=True``, the default) ``answer`` is the 2xx: route set = its
+    Record-Route reversed, remote target = its Contact (12.1.2). From the callee's side
+    (``uac=False``) it is the INVITE as received: route set = its Record-Route as is, remote
+    target = its Contact (12.1.1) -- the path of the callee's BYE.
+    """
     if not answer.contacts or answer.contacts[0].uri is None:
-        raise UsageError("the response has no Contact: there is no remote target (RFC 3261 12.1.2)")
+        raise UsageError(
+            f"{answer.summary!r} has no Contact: there is no remote target (RFC 3261 12.1)"
+        )
     remote_target = answer.contacts[0].uri
     route_set = route_set_from_record_route(answer.record_routes, uac=uac)
     # Proxies not named by the user are guessed from the route set (one per address, r2=on
@@ -350,7 +360,9 @@ def plan_route(
     ruri, routes = request.request_uri, request.routes
     mf: int | None = max_forwards
     first_actions = [
-        f"route set = Record-Route reversed: {format_uris(route_set)} (RFC 3261 12.1.2)",
+        f"route set = Record-Route reversed: {format_uris(route_set)} (RFC 3261 12.1.2)"
+        if uac
+        else f"route set = Record-Route as received: {format_uris(route_set)} (RFC 3261 12.1.1)",
         f"remote target = Contact <{remote_target}>",
     ]
     if request.strict_first_hop:
@@ -362,14 +374,14 @@ def plan_route(
         first_actions.append("Request-URI = remote target, Route = route set (12.2.1.1)")
     else:
         first_actions.append("no route set: send straight to the remote target (12.2.1.1)")
-    sender = "UAC"
+    sender = "UAC" if uac else "UAS"
     actions: tuple[str, ...] = tuple(first_actions)
     sends_from: str | None = None
     next_hop = request.next_hop
     for index in range(1, 2 * len(route_set) + 3):
         owner = next((p for p in known if p.owns(next_hop)), None)
         if owner is None and not routes and same_uri(next_hop, remote_target):
-            element = f"UAS {method} target"
+            element = f"{'UAS' if uac else 'UAC'} {method} target"
         elif owner is None:
             element = "unknown"
         else:
