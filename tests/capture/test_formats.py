@@ -216,3 +216,24 @@ def test_pcapng_timestamp_resolution_and_offset(
     if tsresol is None:
         # Same instants: the offset put back what the converter took out of the EPBs.
         assert [p.ts_ns for p in read_packets(out)[0]] == [p.ts_ns for p in read_packets(OPUS)[0]]
+
+
+def test_two_sections_of_different_byte_orders(tmp_path: Path) -> None:
+    """A new Section Header Block forgets the interfaces before it and may swap byte order."""
+    first = tmp_path / "sll.pcapng"
+    run("editcap", ["-F", "pcapng", shared_capture("ipv6frag.pcap"), first])
+    second = tmp_path / "ether.pcapng"
+    run("editcap", ["-F", "pcapng", OPUS, second])
+    out = tmp_path / "sections.pcapng"
+    out.write_bytes(first.read_bytes() + convert.swap_pcapng(second.read_bytes()))
+    with open_capture(out) as reader:
+        records = list(reader)
+        assert reader.byte_order == "little"
+    assert [r.interface for r in records] == [0] * 34 + [1] * 433
+    assert [r.linktype for r in records] == [113] * 34 + [1] * 433
+    # capinfos 4.0 lists the interfaces of each section (twice here) and counts every packet
+    # on interface 0: only its packet count is compared.
+    count, _names = capinfos_count_and_interfaces(out)
+    assert len(records) == count
+    assert compare_with_tshark(out, interface_ids=False) == count
+    assert capture_info(out).as_dict() == capture_info(out, fast=False).as_dict()
