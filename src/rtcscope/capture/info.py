@@ -31,6 +31,17 @@ are counted as they are, not reassembled):
   These say what a datagram *looks like*; tshark needs signalling (or a heuristic) to call
   UDP RTP, so its counts can differ on purpose.
 
+JSON keys of ``rtcscope info --format json`` (one object per file, in this order; CSV has
+the same columns): ``file``, ``format`` (``pcap``, ``pcap-nsec``, ``pcapng``),
+``compressed``, ``byte_order``, ``interfaces``, ``link_types`` (``"ethernet (1)"``, ...),
+``packets``, ``first_time``/``last_time`` (earliest and latest record time, ISO 8601 UTC
+with nanoseconds, as Wireshark's capture properties take them), ``first_epoch``/
+``last_epoch`` (the same as exact ``seconds.nanoseconds`` text, tshark's
+``frame.time_epoch`` form), ``duration_s``, ``bytes`` (captured bytes, capinfos' data size),
+``file_bytes`` (uncompressed file size), ``ipv4``, ``ipv6``, ``udp``, ``tcp``, ``icmp``,
+``sip``, ``rtp``, ``rtcp``, ``stun``, ``dtls``, ``hep``, ``unknown_link``, ``warnings``
+(faults met with ``--keep-going``).
+
 By default the counting runs vectorized (capture/fastscan.py) and gives exactly what the
 per-packet path gives (``fast=False``); tests check that on every capture.
 """
