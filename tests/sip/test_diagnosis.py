@@ -8,15 +8,19 @@ a loop) are read again with tshark, not taken from our own output.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rtcscope.analyze import run_analyses
 from rtcscope.cli import main
-from rtcscope.sip.capture import sip_messages
+from rtcscope.sip.capture import CapturedSip, sip_messages
 from rtcscope.sip.diagnosis import Diagnosis, Severity, diagnose, diagnose_capture
-from tests.conftest import DATA, shared_capture
+from rtcscope.sip.message import SipMessage
+from tests.conftest import DATA, shared_capture, shared_captures
 from tests.peers import tshark_fields
 
 A, B, B2, C, D, E = (
@@ -285,3 +289,83 @@ def test_ack_to_non_2xx_hop_by_hop_with_the_invite_branch_against_tshark() -> No
         assert top_branch[(src, dst)] == branch, frame
     assert sorted(s.frame for s in acks.steps) == sorted(int(r[0]) for r in ack_rows)
     assert all(not s.problems for s in acks.steps)
+
+
+# -- robustness ------------------------------------------------------------------------------
+
+_BED_MESSAGES: dict[str, list[CapturedSip]] = {}
+
+
+def _bed_messages(name: str) -> list[CapturedSip]:
+    if name not in _BED_MESSAGES:
+        _BED_MESSAGES[name] = list(sip_messages(DATA / name))
+    return _BED_MESSAGES[name]
+
+
+def _mutate(captured: CapturedSip, drop_line: int) -> CapturedSip:
+    """The same message with one header line removed (Via, CSeq, Contact, Route, ...)."""
+    lines = bytes(captured.message).split(b"\r\n")
+    header_end = lines.index(b"") if b"" in lines else len(lines)
+    if header_end > 1:
+        del lines[1 + drop_line % (header_end - 1)]
+    return replace(captured, message=SipMessage.parse(b"\r\n".join(lines)))
+
+
+@settings(max_examples=60)
+@given(
+    name=st.sampled_from(
+        ["testbed-good.pcap", "testbed-strict-router.pcap", "testbed-busy.pcap", "testbed-tcp.pcap"]
+    ),
+    picks=st.lists(st.tuples(st.integers(0, 200), st.integers(-1, 30)), max_size=40),
+)
+def test_diagnosis_never_crashes_on_partial_or_damaged_captures(
+    name: str, picks: list[tuple[int, int]]
+) -> None:
+    """Any subset of a real call's messages, repeated, reordered, with header lines missing
+    (a capture that lost packets, a broken element) still gives a diagnosis."""
+    messages = _bed_messages(name)
+    chosen = []
+    for index, drop in picks:
+        captured = messages[index % len(messages)]
+        chosen.append(captured if drop < 0 else _mutate(captured, drop))
+    result = diagnose(chosen)
+    assert result.calls <= 1
+    for finding in result.findings:
+        assert finding.summary and finding.severity in Severity
+
+
+def test_every_shared_capture_is_diagnosed_without_error_exit() -> None:
+    """No shared capture makes the diagnosis raise (their expected findings are above)."""
+    captures = shared_captures()
+    if not captures:
+        pytest.skip("../shared/captures is absent")
+    for path in captures:
+        result = diagnose_capture(path)
+        assert result.calls >= 0, path
+
+
+def test_private_contact_behind_a_public_source() -> None:
+    """A 2xx from a public address whose Contact is an RFC 1918 address: the last proxy
+    cannot reach it (the classic NAT case); documentation addresses stand for public ones."""
+
+    def msg(text: str) -> SipMessage:
+        return SipMessage.parse(text.replace("\n", "\r\n").encode())
+
+    invite = msg(
+        "INVITE sip:bob@example.com SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKa\n"
+        "From: <sip:alice@example.com>;tag=a\nTo: <sip:bob@example.com>\nCall-ID: nat-1\n"
+        "CSeq: 1 INVITE\nContact: <sip:alice@192.0.2.10:5060>\nContent-Length: 0\n\n"
+    )
+    ok = msg(
+        "SIP/2.0 200 OK\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKa\n"
+        "From: <sip:alice@example.com>;tag=a\nTo: <sip:bob@example.com>;tag=b\nCall-ID: nat-1\n"
+        "CSeq: 1 INVITE\nContact: <sip:bob@192.168.1.50:5060>\nContent-Length: 0\n\n"
+    )
+    messages = [
+        CapturedSip(1, 1_000_000_000, "192.0.2.10", 5060, "203.0.113.5", 5060, "udp", invite),
+        CapturedSip(2, 1_100_000_000, "203.0.113.5", 5060, "192.0.2.10", 5060, "udp", ok),
+    ]
+    result = diagnose(messages)
+    finding = _finding(result, "private-contact")
+    assert finding.severity is Severity.WARNING
+    assert "192.168.1.50" in finding.summary and finding.element == "203.0.113.5:5060"

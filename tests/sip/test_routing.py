@@ -208,7 +208,11 @@ def test_proxies_from_route_set_groups_double_record_route() -> None:
 
 
 def test_unroutable_addresses() -> None:
-    assert is_unroutable_address("192.168.1.20") == "private (RFC 1918/4193)"
+    assert is_unroutable_address("192.168.1.20") == "private (RFC 1918)"
+    assert is_unroutable_address("172.31.0.1") == "private (RFC 1918)"
+    assert is_unroutable_address("172.32.0.1") is None
+    assert is_unroutable_address("fd17:625c::1") == "unique local (RFC 4193)"
+    assert is_unroutable_address("203.0.113.5") is None  # documentation, stands for public
     assert is_unroutable_address("100.64.3.4") == "carrier-grade NAT (RFC 6598)"
     assert is_unroutable_address("127.0.0.1") == "loopback"
     assert is_unroutable_address("[fe80::1]") == "link-local"

@@ -428,8 +428,17 @@ def plan_route(
     )
 
 
+_RFC1918 = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_ULA = ipaddress.ip_network("fc00::/7")
+
+
 def is_unroutable_address(host: str) -> str | None:
-    """Why an address cannot be reached from the public Internet, or None."""
+    """Why an address cannot be reached from the public Internet, or None.
+
+    Only the ranges a NAT hides or that never leave a host are named: RFC 1918 and unique
+    local (RFC 4193) addresses, carrier-grade NAT (RFC 6598), loopback and link-local.
+    """
     try:
         ip = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
@@ -438,10 +447,13 @@ def is_unroutable_address(host: str) -> str | None:
         return "loopback"
     if ip.is_link_local:
         return "link-local"
-    if isinstance(ip, ipaddress.IPv4Address) and ip in ipaddress.ip_network("100.64.0.0/10"):
-        return "carrier-grade NAT (RFC 6598)"
-    if ip.is_private:
-        return "private (RFC 1918/4193)"
     if ip.is_unspecified:
         return "unspecified"
+    if isinstance(ip, ipaddress.IPv4Address):
+        if ip in _CGNAT:
+            return "carrier-grade NAT (RFC 6598)"
+        if any(ip in net for net in _RFC1918):
+            return "private (RFC 1918)"
+    elif ip in _ULA:
+        return "unique local (RFC 4193)"
     return None
