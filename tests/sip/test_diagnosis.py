@@ -184,6 +184,16 @@ def test_loop_ends_at_max_forwards_zero_against_tshark() -> None:
     path_ack = next(p for p in result.paths if p.method == "ACK")
     assert path_ack.outcome == "loop"
     assert len(path_ack.steps) == len(acks)
+    # The BYEs loop too; each ends with a 483 relayed back to the UA that sent it (tshark).
+    back = tshark_fields(
+        path,
+        ["frame.number", "ip.dst"],
+        "sip.Status-Code == 483 && (ip.dst == 127.0.10.5 || ip.dst == 127.0.10.1)",
+    )
+    bye_loops = [f for f in result.findings if f.code == "request-loop" and "BYE" in f.summary]
+    assert len(bye_loops) == len(back) == 2
+    for (frame, dst), finding in zip(back, bye_loops, strict=True):
+        assert f"relayed back to {dst}:5060 (frame {frame})" in finding.summary
 
 
 def test_good_call_paths_are_delivered_hop_by_hop() -> None:

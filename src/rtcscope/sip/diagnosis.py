@@ -1403,13 +1403,37 @@ class _CallChecker:
         looping = sorted(e for e in elements if counts[e] >= 2)
         first, last = chain[0].first, chain[-1].first
         mf_text = f"Max-Forwards {first.message.max_forwards} -> {last.message.max_forwards}"
+        # 16.3 step 3: the element that finds Max-Forwards at 0 answers 483 (never to an ACK).
+        cseq = first.message.cseq.number if first.message.cseq else -1
+        too_many_hops = sorted(
+            (
+                r
+                for t in self.call.transactions
+                if t.method == method and t.cseq == cseq
+                for r in t.finals
+                if r.message.status_code == 483
+            ),
+            key=lambda r: r.ts_ns,
+        )
+        end_text = ""
+        if too_many_hops:
+            origin = too_many_hops[0]
+            reached = [r for r in too_many_hops if r.dst == first.src]
+            end_text = f"; {source(origin)} answered 483 (frame {origin.frame})" + (
+                f", relayed back to {destination(reached[0])} (frame {reached[0].frame})"
+                if reached
+                else ""
+            )
         self.add(
             Severity.ERROR,
             "request-loop",
             f"the {method} loops between {' and '.join(looping)}: {len(chain)} hops, "
-            f"{mf_text}, Via stack {len(first.message.vias)} -> {len(last.message.vias)}",
+            f"{mf_text}, Via stack {len(first.message.vias)} -> {len(last.message.vias)}"
+            + end_text,
             element=", ".join(looping),
-            frames=[n.first.frame for n in chain[:6]] + [last.frame],
+            frames=[n.first.frame for n in chain[:6]]
+            + [last.frame]
+            + [r.frame for r in too_many_hops[:1]],
             ts_ns=first.ts_ns,
             rfc="RFC 3261 16.3 step 4, 16.6 step 3, 16.4",
             fix="the element that did not remove its own Route value (finding above) sends the "
