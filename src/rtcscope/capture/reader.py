@@ -365,15 +365,19 @@ class CaptureReader:
                         words = [whole[r : r + (size - r) // 4 * 4].cast("I") for r in range(4)]
                         # The loop follows `at`, the offset of each captured-length field
                         # (record header + 8): one addition less per record.
+                        # A record ends past the buffer when next_at > limit; a length field
+                        # past it raises IndexError: no other bound is checked per record.
                         at = pos + 8
-                        last_at = size - 8
                         limit = size + 8
-                        while at <= last_at:
-                            next_at = at + 16 + words[at & 3][at >> 2]
-                            if next_at > limit:
-                                break
-                            append(at)
-                            at = next_at
+                        try:
+                            while True:
+                                next_at = at + 16 + words[at & 3][at >> 2]
+                                if next_at > limit:
+                                    break
+                                append(at)
+                                at = next_at
+                        except IndexError:
+                            pass
                         pos = at - 8
                         bias = 8
                         for view in words:
