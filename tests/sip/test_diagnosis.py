@@ -190,10 +190,16 @@ def test_loop_ends_at_max_forwards_zero_against_tshark() -> None:
         ["frame.number", "ip.dst"],
         "sip.Status-Code == 483 && (ip.dst == 127.0.10.5 || ip.dst == 127.0.10.1)",
     )
+    first_back: dict[str, str] = {}
+    for frame, dst in back:
+        first_back.setdefault(dst, frame)
     bye_loops = [f for f in result.findings if f.code == "request-loop" and "BYE" in f.summary]
-    assert len(bye_loops) == len(back) == 2
-    for (frame, dst), finding in zip(back, bye_loops, strict=True):
-        assert f"relayed back to {dst}:5060 (frame {frame})" in finding.summary
+    assert len(bye_loops) == len(first_back) == 2
+    for finding in bye_loops:
+        assert any(
+            f"relayed back to {dst}:5060 (frame {frame})" in finding.summary
+            for dst, frame in first_back.items()
+        )
 
 
 def test_good_call_paths_are_delivered_hop_by_hop() -> None:
