@@ -104,14 +104,22 @@ def _sngrep_listener(tmp_path: Path, host: str) -> Iterator[tuple[int, Path]]:
         proc.wait(10)
 
 
-def test_hep_send_reaches_sngrep(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [3, 2])
+def test_hep_send_reaches_sngrep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: int
+) -> None:
+    """sngrep decodes what we send, v2 included (host-order times: its own decoder's view)."""
+    rc = tmp_path / "sngreprc"
+    rc.write_text(f"set eep.listen.version {version}\n")
+    monkeypatch.setenv("SNGREPRC", str(rc))
     expected = _tshark_call_ids(CAPTURE)
     assert len(expected) == 81
     host = "127.0.20.20"
     with _sngrep_listener(tmp_path, host) as (port, out):
         result = rtcscope_cli(
-            ["hep", "send", CAPTURE, "--to", f"udp://{host}:{port}", "--format", "json"]
-        )
+            ["hep", "send", CAPTURE, "--to", f"udp://{host}:{port}", "--format", "json",
+             "--hep-version", str(version)]
+        )  # fmt: skip
         assert result.returncode == 0, result.stderr
         assert '"sent": 81' in result.stdout
     assert collections.Counter(_tshark_call_ids(out)) == collections.Counter(expected)
