@@ -38,7 +38,8 @@ from rtcscope.capture.info import MIN_MEDIA_PORT, PacketCounts, classify_udp_pay
 from rtcscope.capture.packet import LinkType, Record
 from rtcscope.capture.reader import RecordBatch
 
-Int64Array = npt.NDArray[np.int64]
+# Offsets within a batch buffer (at most a few MB) fit in 32 bits: half the memory traffic.
+Int64Array = npt.NDArray[np.integer[Any]]
 BoolArray = npt.NDArray[np.bool_]
 
 _VLAN_TYPES = np.array(sorted(VLAN_ETHERTYPES), dtype=np.int64)
@@ -175,20 +176,23 @@ def _count_batch(batch: RecordBatch, counts: PacketCounts) -> None:
     if not batch.positions:
         return
     views = _Views(batch.buffer, batch.endian)
-    pos = np.array(batch.positions, dtype=np.int64)
+    pos = np.array(batch.positions, dtype=np.int32)
     if batch.bias:
         pos -= batch.bias
     if batch.kind == "pcap":
-        headers = views.pcap_headers(pos).astype(np.int64)
-        caplen = headers[:, 2]
+        headers = views.pcap_headers(pos)
+        caplen = headers[:, 2].astype(np.int32)
         data = pos + 16
-        times = headers[:, 0] * 1_000_000_000 + headers[:, 1] * batch.frac_ns
+        times = (
+            headers[:, 0].astype(np.int64) * 1_000_000_000
+            + headers[:, 1].astype(np.int64) * batch.frac_ns
+        )
         counts.add_time(int(times.min()))
         counts.add_time(int(times.max()))
         linktypes = np.full(len(pos), batch.linktype, dtype=np.int64)
         interface_ids = np.zeros(len(pos), dtype=np.int64)
     else:
-        caplen = views.word(pos + 20)
+        caplen = views.word(pos + 20).astype(np.int32)
         data = pos + 28
         local_ids = views.word(pos + 8)
         units = (views.word(pos + 12).astype(np.uint64) << np.uint64(32)) | views.word(
