@@ -1062,7 +1062,8 @@ class _CallChecker:
             )
         for index in range(len(chain) - 1):
             self.check_proxy_step(method, chain[index], chain[index + 1], steps[index + 1])
-        outcome, last_hop = self.classify_end(method, chain)
+        rewriter = next((s.src for s in steps if "Request-URI rewritten" in s.problems), None)
+        outcome, last_hop = self.classify_end(method, chain, rewriter)
         if outcome == "loop":
             self.report_loop(method, chain)
         self.paths.append(
@@ -1203,7 +1204,9 @@ class _CallChecker:
             )
             step.problems.append("sent to the wrong next hop")
 
-    def classify_end(self, method: str, chain: list[_Node]) -> tuple[str, str]:
+    def classify_end(
+        self, method: str, chain: list[_Node], rewriter: str | None = None
+    ) -> tuple[str, str]:
         last = chain[-1].first
         msg = last.message
         last_hop = f"{source(last)} -> {destination(last)} (frame {last.frame})"
@@ -1223,7 +1226,10 @@ class _CallChecker:
             )
             element = destination(last)
             advertiser = self._contact_owner(ruri) if not msg.routes else None
-            if advertiser is not None:
+            if rewriter is not None and not msg.routes:
+                cause += f", which {rewriter} had rewritten (finding above)"
+                element = rewriter
+            elif advertiser is not None:
                 cause += (
                     f", the Contact that {source(advertiser)} advertised in "
                     f"{advertiser.message.summary} (frame {advertiser.frame})"
@@ -1239,8 +1245,10 @@ class _CallChecker:
                 ts_ns=icmp.ts_ns,
                 rfc="RFC 3261 18.1.1, 18.4 (ICMP errors), 12.2.1.1",
                 fix=(
-                    f"make {source(advertiser)} advertise a Contact where it listens (or have "
-                    "the edge proxy fix the Contact): every in-dialog request goes there"
+                    f"stop {rewriter} from rewriting the Request-URI of in-dialog requests"
+                    if rewriter is not None and not msg.routes
+                    else f"make {source(advertiser)} advertise a Contact where it listens (or "
+                    "have the edge proxy fix the Contact): every in-dialog request goes there"
                     if advertiser is not None
                     else self._unreachable_fix(method, last)
                 ),
