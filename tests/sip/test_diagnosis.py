@@ -386,3 +386,26 @@ def test_private_contact_behind_a_public_source() -> None:
     finding = _finding(result, "private-contact")
     assert finding.severity is Severity.WARNING
     assert "192.168.1.50" in finding.summary and finding.element == "203.0.113.5:5060"
+
+
+def test_strict_router_handling_is_reported_hop_by_hop() -> None:
+    """B applies 16.6 step 6 for the strict router C, C routes strictly, D applies 16.4: the
+    Request-URIs tshark shows on frames 14-16 are the ones these rules give."""
+    path = DATA / "testbed-strict-router.pcap"
+    infos = {
+        (f.code, f.element, f.frames)
+        for f in diagnose_capture(path).findings
+        if f.severity is Severity.INFO and "ACK" in f.summary
+    }
+    assert infos == {
+        ("strict-next-hop-handled", B, (13, 14)),
+        ("strict-router-step", C, (14, 15)),
+        ("strict-previous-hop-handled", D, (15, 16)),
+    }
+    ruris = tshark_fields(path, ["frame.number", "sip.r-uri"], "sip.Method == ACK")
+    assert [r[1] for r in ruris] == [
+        "sip:service@127.0.10.5:5060;transport=UDP",
+        "sip:127.0.10.3:5060",
+        "sip:127.0.10.4;lr",
+        "sip:service@127.0.10.5:5060;transport=UDP",
+    ]

@@ -1203,6 +1203,47 @@ class _CallChecker:
                 detail=where,
             )
             step.problems.append("sent to the wrong next hop")
+        if step.problems:
+            return
+        # Strict routing handled right: say so, it is the part engineers get wrong.
+        if expected.strict_next_hop:
+            self.add(
+                Severity.INFO,
+                "strict-next-hop-handled",
+                f"{proxy} sent the {method} to the strict router <{expected.request_uri}> as "
+                "16.6 step 6 says: its URI as Request-URI, the Request-URI moved to the end of "
+                "Route",
+                element=proxy,
+                frames=frames,
+                ts_ns=sent.ts_ns,
+                rfc="RFC 3261 16.6 step 6",
+                detail=f"{where}: Route out {format_uris(actual_routes)}",
+            )
+        elif expected.strict_previous_hop:
+            self.add(
+                Severity.INFO,
+                "strict-previous-hop-handled",
+                f"{proxy} found its own Record-Route value as the {method}'s Request-URI (a strict "
+                f"router before it) and restored <{out_msg.request_uri}> from the last Route "
+                "value, as 16.4 says",
+                element=proxy,
+                frames=frames,
+                ts_ns=sent.ts_ns,
+                rfc="RFC 3261 16.4",
+                detail=where,
+            )
+        elif expected.acts_as_strict_router:
+            self.add(
+                Severity.INFO,
+                "strict-router-step",
+                f"{proxy} routed the {method} as a strict router: the first Route value "
+                f"<{out_msg.request_uri}> became the Request-URI",
+                element=proxy,
+                frames=frames,
+                ts_ns=sent.ts_ns,
+                rfc="RFC 2543; RFC 3261 16.4",
+                detail=where,
+            )
 
     def classify_end(
         self, method: str, chain: list[_Node], rewriter: str | None = None
