@@ -210,7 +210,6 @@ def diagnose(
     captured = list(messages)
     start_ns = min((m.ts_ns for m in captured), default=0)
     end_ns = max((m.ts_ns for m in captured), default=0)
-    senders = {source(m) for m in captured}
     result = Diagnosis()
     for call in find_calls(captured):
         if call_id is not None and call.call_id != call_id:
@@ -218,7 +217,7 @@ def diagnose(
         if not call.is_invite_call:
             continue
         result.calls += 1
-        checker = _CallChecker(call, icmp, start_ns, end_ns, senders)
+        checker = _CallChecker(call, icmp, start_ns, end_ns)
         checker.run()
         if announcements is not None and streams is not None:
             checker.check_media([a for a in announcements if a.call_id == call.call_id], streams)
@@ -286,13 +285,11 @@ class _CallChecker:
         icmp: Sequence[IcmpReport],
         start_ns: int,
         end_ns: int,
-        senders: set[str],
     ) -> None:
         self.call = call
         self.icmp = icmp
         self.start_ns = start_ns
         self.end_ns = end_ns
-        self.senders = senders
         self.findings: list[Finding] = []
         self.paths: list[RequestPath] = []
         # Every Record-Route value of the call: what 16.4 calls "a value this proxy placed
