@@ -295,10 +295,6 @@ _CHUNK_HEADER = struct.Struct("!HHH")
 _MAX_UINT = {_U8: 0xFF, _U16: 0xFFFF, _U32: 0xFFFFFFFF}
 
 
-def _text(value: bytes) -> str:
-    return value.decode("utf-8", "surrogateescape")
-
-
 def _text_bytes(value: str) -> bytes:
     return value.encode("utf-8", "surrogateescape")
 
