@@ -21,7 +21,10 @@ no RTP at all, one-way RTP (with a private address announced to a public peer, t
 NAT case), RTP sent elsewhere than announced, and RTP arriving from another address than the
 sender announced (NAT between them: symmetric RTP/latching, RFC 4961).
 
-Pure: :func:`diagnose` takes captured messages and ICMP reports; no I/O.
+:func:`diagnose` is pure: it takes captured messages, ICMP reports, SDP announcements and RTP
+streams, and reads no file. :func:`diagnose_capture` is the thin edge that reads a capture
+for it (``sip_messages``, ``capture.pipeline.packets`` for ICMP, ``find_streams``), used by
+``rtcscope diagnose`` and by the ``diagnosis`` analysis registered at the end (order 50).
 """
 
 from __future__ import annotations
