@@ -1268,7 +1268,7 @@ class _CallChecker:
             element = destination(last)
             advertiser = self._contact_owner(ruri) if not msg.routes else None
             if rewriter is not None and not msg.routes:
-                cause += f", which {rewriter} had rewritten (finding above)"
+                cause += f", which {rewriter} had rewritten (proxy-rewrote-request-uri)"
                 element = rewriter
             elif advertiser is not None:
                 cause += (
@@ -1485,7 +1485,7 @@ class _CallChecker:
             + [r.frame for r in too_many_hops[:1]],
             ts_ns=first.ts_ns,
             rfc="RFC 3261 16.3 step 4, 16.6 step 3, 16.4",
-            fix="the element that did not remove its own Route value (finding above) sends the "
+            fix="the element that did not remove its own Route value (proxy-route-not-removed) sends the "
             "request back to itself through the next hop",
             last_hop=f"{source(last)} -> {destination(last)} (frame {last.frame})",
         )
