@@ -7,6 +7,8 @@ import logging
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rtcscope.hep.codec import HepPacket, ProtocolType, encode
 from rtcscope.hep.collector import HepCollector
@@ -143,3 +145,29 @@ def test_hepv2_is_stored_as_sip(tmp_path: Path) -> None:
 )
 def test_sip_index_fields(payload: bytes, expected: tuple[object, ...]) -> None:
     assert sip_index_fields(payload) == expected
+
+
+@given(st.binary(max_size=400))
+def test_any_datagram_is_counted_never_raised(data: bytes) -> None:
+    collector = HepCollector(_NullStore(), password=None)  # type: ignore[arg-type]
+    for wire in (data, b"HEP3" + (len(data) + 6).to_bytes(2, "big") + data):
+        collector.handle_packet(wire, "192.0.2.1", 0)
+    stats = collector.stats
+    assert stats.received == 2
+    assert stats.stored + stats.invalid + stats.empty == 2
+
+
+@given(st.binary(max_size=300))
+def test_sip_index_fields_takes_any_bytes(data: bytes) -> None:
+    call_id, method, status = sip_index_fields(b"SIP/2.0 200 OK\r\n" + data)
+    assert (method, status) == (None, 200)
+    assert call_id is None or isinstance(call_id, str)
+    sip_index_fields(data)
+
+
+class _NullStore:
+    def add(self, rows: object) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
