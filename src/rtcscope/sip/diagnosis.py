@@ -1485,8 +1485,8 @@ class _CallChecker:
             + [r.frame for r in too_many_hops[:1]],
             ts_ns=first.ts_ns,
             rfc="RFC 3261 16.3 step 4, 16.6 step 3, 16.4",
-            fix="the element that did not remove its own Route value (proxy-route-not-removed) sends the "
-            "request back to itself through the next hop",
+            fix="the element that did not remove its own Route value (proxy-route-not-removed) "
+            "sends the request back to itself through the next hop",
             last_hop=f"{source(last)} -> {destination(last)} (frame {last.frame})",
         )
 
