@@ -10,10 +10,11 @@ printed for both. Target: rtcscope >= 50,000 messages/s with zero loss on this 2
 machine (and at least sngrep's figure).
 
 rtcscope's collector asks the kernel for a 64 MB receive buffer (SO_RCVBUFFORCE as root);
-sngrep keeps the default. The "drain" column says how long after the last packet was offered
-the receiver still worked: a receiver slower than the offer catches up from its buffer;
-"kdrops" is the kernel's drop counter for the receiving socket (/proc/net/udp), "pcap" the
-frames in the receiver's pcap.
+sngrep keeps the default. Columns: "drain s" is how long after the last packet was offered
+the receiver still stored (a receiver slower than the offer catches up from its buffer);
+"stored/s" is what was stored over the offer time plus the drain (the pace the receiver
+really kept); "pcap" the frames in the receiver's pcap; "kdrops" the kernel's drop counter
+for the receiving socket (/proc/net/udp).
 
 Run: ``.venv/bin/python bench/hep/run.py [--seconds 4] [--rates 20000,40000,...]``.
 """
@@ -226,8 +227,10 @@ def main() -> None:
     best: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="bench-hep-") as tmp:
         work = Path(tmp)
-        print(f"{'receiver':<9} {'offered/s':>9} {'offered':>8} {'stored':>8} {'loss':>8} "
-              f"{'loss %':>7} {'drain s':>7} {'pcap':>8} {'kdrops':>8}")  # fmt: skip
+        print(
+            f"{'receiver':<9} {'offered/s':>9} {'offered':>8} {'stored':>8} {'loss':>8} "
+            f"{'loss %':>7} {'drain s':>7} {'stored/s':>8} {'pcap':>8} {'kdrops':>8}"
+        )
         for rate in rates:
             for name in ("rtcscope", "sngrep"):
                 if args.only and name != args.only:
@@ -243,7 +246,8 @@ def main() -> None:
                     best[name] = max(best.get(name, 0), rate)
                 print(
                     f"{name:<9} {rate:>9} {sent:>8} {stored:>8} {loss:>8} "
-                    f"{100 * loss / sent:>7.3f} {drain:>7.2f} {frames:>8} {drops:>8}",
+                    f"{100 * loss / sent:>7.3f} {drain:>7.2f} "
+                    f"{stored / (args.seconds + drain):>8.0f} {frames:>8} {drops:>8}",
                     flush=True,
                 )
     for name in ("rtcscope", "sngrep"):
