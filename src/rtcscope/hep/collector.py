@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import queue
 import socket
@@ -87,6 +88,9 @@ class HepCollector:
     ) -> None:
         self.store = store
         self.password = password
+        self._password_bytes = (
+            password.encode("utf-8", "surrogateescape") if password is not None else None
+        )
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
         self.stats = CollectorStats()
@@ -110,7 +114,9 @@ class HepCollector:
             stats.invalid_by_source[source] += 1
             self._log_once("invalid", source, f"invalid HEP from {source}: {exc}")
             return
-        if self.password is not None and fields.get("auth_key") != self.password:
+        if self._password_bytes is not None and not _same_key(
+            fields.get("auth_key"), self._password_bytes
+        ):
             stats.rejected += 1
             stats.rejected_by_source[source] += 1
             reason = "no password" if fields.get("auth_key") is None else "a wrong password"
@@ -276,6 +282,13 @@ class HepCollector:
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
+
+
+def _same_key(auth_key: str | None, password: bytes) -> bool:
+    """Chunk 14 against the password, in constant time (hmac.compare_digest)."""
+    if auth_key is None:
+        return False
+    return hmac.compare_digest(auth_key.encode("utf-8", "surrogateescape"), password)
 
 
 def _udp_socket(host: str, port: int) -> socket.socket:
