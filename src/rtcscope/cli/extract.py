@@ -26,11 +26,13 @@ from rtcscope.media.extract import (
     discover_streams,
     extract_mix,
     extract_stream,
+    format_srtp,
     output_kind,
     per_stream_path,
     select_streams,
 )
 from rtcscope.media.timeline import TimelinePacket, TimelineReport
+from rtcscope.rtp.srtp import SrtpKey, UserKey
 
 
 class Mix(StrEnum):
@@ -92,6 +94,16 @@ def extract(
     report: Annotated[
         bool, typer.Option("--report", help="print gaps, reorders, duplicates, DTX")
     ] = False,
+    srtp_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--srtp-key",
+            help="SRTP master key||salt in base64 (SDES inline form); repeat to try several",
+        ),
+    ] = None,
+    srtp_suite: Annotated[
+        str, typer.Option("--srtp-suite", help="crypto-suite of --srtp-key")
+    ] = "AES_CM_128_HMAC_SHA1_80",
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table or json")] = (
         OutputFormat.table
     ),
@@ -110,13 +122,12 @@ def extract(
         channels=channels,
         tencent=tencent,
     )
-    streams = discover_streams(file)
-    chosen = select_streams(
-        streams,
-        index=stream,
-        ssrc=_parse_ssrc(ssrc) if ssrc is not None else None,
-        call_id=call,
-    )
+    wanted_ssrc = _parse_ssrc(ssrc) if ssrc is not None else None
+    user_keys = [
+        UserKey(SrtpKey.from_base64(text, srtp_suite), wanted_ssrc) for text in srtp_key or ()
+    ]
+    streams = discover_streams(file, srtp_keys=user_keys)
+    chosen = select_streams(streams, index=stream, ssrc=wanted_ssrc, call_id=call)
     collected = collect_packets(file, chosen)
     results: list[ExtractResult] = []
     with _progress_bar() as progress:
@@ -183,6 +194,9 @@ def _print(results: list[ExtractResult], fmt: OutputFormat, report: bool) -> Non
             highlight=False,
         )
         if report:
+            for item in result.streams:
+                if item.srtp is not None:
+                    console.print("  " + format_srtp(item.srtp), markup=False, highlight=False)
             for stream_report in result.reports:
                 console.print(format_report(stream_report), markup=False, highlight=False)
 

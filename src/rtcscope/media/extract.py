@@ -51,6 +51,15 @@ from rtcscope.media.timeline import (
     render_audio,
 )
 from rtcscope.media.wav import WavWriter
+from rtcscope.rtp.packet import RtpPacket
+from rtcscope.rtp.srtp import (
+    DecryptStats,
+    SrtpKey,
+    SrtpKeyring,
+    SrtpStreamDecryptor,
+    UserKey,
+    require_authenticated,
+)
 
 
 class OutputKind(StrEnum):
@@ -120,6 +129,11 @@ class MediaStream:
     encrypted: bool = False
     first_ts_ns: int | None = None
     origin: Any = None  # the rtcscope.rtp.streams.RtpStream it came from
+    # SRTP: the keys that may decrypt it (user's first, then its sender's SDES keys), why
+    # none can when there are none, and what decryption did (set by collect_packets).
+    srtp_keys: list[SrtpKey] = field(default_factory=list)
+    srtp_refusal: str | None = None
+    srtp: DecryptStats | None = None
 
 
 # Called as audio is written: (samples written, samples in all), for a progress bar.
@@ -163,6 +177,7 @@ class ExtractResult:
                     "dst": s.key.dst,
                     "dst_port": s.key.dst_port,
                     "call_id": s.call_id,
+                    "srtp": _srtp_dict(s.srtp),
                 }
                 for s in self.streams
             ],
@@ -175,16 +190,45 @@ class ExtractResult:
         }
 
 
+def _srtp_dict(stats: DecryptStats | None) -> dict[str, Any] | None:
+    if stats is None:
+        return None
+    return {
+        "authenticated": stats.authenticated,
+        "auth_failures": stats.auth_failures,
+        "replayed": stats.replayed,
+        "key": stats.key.origin if stats.key else None,
+        "suite": stats.key.suite.value if stats.key else None,
+        "rollover_counter": stats.roc,
+    }
+
+
+def format_srtp(stats: DecryptStats) -> str:
+    """One line on what SRTP decryption did, for ``--report``."""
+    origin = stats.key.origin if stats.key else "no key matched"
+    suite = stats.key.suite.value if stats.key else ""
+    return (
+        f"SRTP {suite}: {stats.authenticated} authenticated, {stats.auth_failures} "
+        f"authentication failures, {stats.replayed} replayed; key from {origin}, "
+        f"rollover counter {stats.roc}"
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Streams and their packets
 
 
-def discover_streams(path: Path, rtp_ports: Sequence[int] = ()) -> list[MediaStream]:
+def discover_streams(
+    path: Path, rtp_ports: Sequence[int] = (), srtp_keys: Sequence[UserKey] = ()
+) -> list[MediaStream]:
     """Every RTP stream of the capture, in the order ``rtcscope streams`` lists them, with
-    the rtpmaps of the SDP that announced it (telephone-event, CN, RED and dynamic codecs)."""
+    the rtpmaps of the SDP that announced it (telephone-event, CN, RED and dynamic codecs)
+    and, for SRTP, the keys that may decrypt it (``srtp_keys`` from the user first, then the
+    sender's ``a=crypto`` keys from the capture's SDP, RFC 4568 6.1)."""
     from rtcscope.rtp.streams import scan_capture
 
     scan = scan_capture(path, rtp_ports=rtp_ports)
+    keyring = SrtpKeyring(scan.announcements, srtp_keys)
     found: list[MediaStream] = []
     for position, stream in enumerate(scan.streams, start=1):
         key = stream.key
@@ -205,18 +249,24 @@ def discover_streams(path: Path, rtp_ports: Sequence[int] = ()) -> list[MediaStr
             spec = _spec_from(f"{stream.codec}/{stream.clock_rate}/{stream.channels or 1}")
             if spec is not None:
                 codecs[stream.payload_type] = spec
-        found.append(
-            MediaStream(
-                key=StreamKey(key.src, key.src_port, key.dst, key.dst_port, key.ssrc),
-                index=stream.index or position,
-                payload_type=stream.payload_type,
-                codecs=codecs,
-                call_id=stream.call_id,
-                encrypted=stream.encrypted,
-                first_ts_ns=stream.start_ns,
-                origin=stream,
-            )
+        media = MediaStream(
+            key=StreamKey(key.src, key.src_port, key.dst, key.dst_port, key.ssrc),
+            index=stream.index or position,
+            payload_type=stream.payload_type,
+            codecs=codecs,
+            call_id=stream.call_id,
+            # A key given for this SSRC says it is SRTP, whatever discovery could tell.
+            encrypted=stream.encrypted
+            or any(u.ssrc == key.ssrc for u in srtp_keys if u.ssrc is not None),
+            first_ts_ns=stream.start_ns,
+            origin=stream,
         )
+        if media.encrypted:
+            try:
+                media.srtp_keys = list(keyring.decryptor(key).keys)
+            except SrtpError as exc:
+                media.srtp_refusal = str(exc)
+        found.append(media)
     return found
 
 
@@ -245,10 +295,26 @@ def collect_packets(
         )
     collected: dict[StreamKey, list[TimelinePacket]] = {s.key: [] for s in streams}
     lists = {(k.src, k.src_port, k.dst, k.dst_port, k.ssrc): collected[k] for k in collected}
+    # SRTP streams with keys are decrypted on the way (RFC 3711); without keys their packets
+    # are kept as they are and choose_audio refuses them with the reason.
+    decryptors = {
+        (s.key.src, s.key.src_port, s.key.dst, s.key.dst_port, s.key.ssrc): (
+            s,
+            SrtpStreamDecryptor(s.srtp_keys),
+        )
+        for s in streams
+        if s.encrypted and s.srtp_keys
+    }
     for packet in stream_packets(path, wanted):
         k = packet.key
+        flow_key = (k.src, k.src_port, k.dst, k.dst_port, k.ssrc)
         rtp = packet.rtp
-        lists[(k.src, k.src_port, k.dst, k.dst_port, k.ssrc)].append(
+        if flow_key in decryptors:
+            clear = decryptors[flow_key][1].decrypt(packet.data)
+            if clear is None:
+                continue
+            rtp = RtpPacket.parse(clear)
+        lists[flow_key].append(
             TimelinePacket(
                 rtp.sequence_number,
                 rtp.timestamp,
@@ -258,6 +324,8 @@ def collect_packets(
                 rtp.payload,
             )
         )
+    for stream, decryptor in decryptors.values():
+        stream.srtp = decryptor.stats
     return collected
 
 
@@ -272,6 +340,20 @@ class AudioChoice:
     roles: dict[int, PayloadRole]
 
 
+def check_srtp(stream: MediaStream) -> None:
+    """SrtpError (exit 3) for an SRTP stream that was not decrypted: no key, DTLS keying,
+    or keys of which none authenticated a packet."""
+    if not stream.encrypted:
+        return
+    if stream.srtp is None:
+        raise SrtpError(
+            stream.srtp_refusal
+            or f"stream 0x{stream.key.ssrc:08X} looks like SRTP: give --srtp-key or "
+            "capture the SDP with a=crypto"
+        )
+    require_authenticated(stream.key.ssrc, stream.srtp)
+
+
 def choose_audio(
     stream: MediaStream,
     packets: Sequence[TimelinePacket],
@@ -281,11 +363,7 @@ def choose_audio(
     """Which payload type is the audio and what codec it is: ``--pt``/``--codec`` first, then
     the SDP's rtpmap, then the RFC 3551 static table. Without ``require_codec`` (raw payload
     output) an unnamed payload type is kept as ``ptN`` on an 8 kHz clock."""
-    if stream.encrypted:
-        raise SrtpError(
-            f"stream 0x{stream.key.ssrc:08X} looks like SRTP: its payloads are encrypted "
-            "(decrypt it first; see rtcscope's SRTP support)"
-        )
+    check_srtp(stream)
     codecs = dict(stream.codecs)
     roles: dict[int, PayloadRole] = {}
     for number, spec in codecs.items():
@@ -490,6 +568,8 @@ def extract_stream(
     kind = options.kind or output_kind(out)
     if packets is None:
         packets = collect_packets(path, [stream])[stream.key]
+    if kind is not OutputKind.PCAP:
+        check_srtp(stream)
     if not packets:
         raise InputError(f"stream {stream.key} has no RTP packets in {path}")
     result = ExtractResult(out, kind, [stream])
@@ -572,6 +652,7 @@ def extract_mix(
     rates: list[int] = []
     prepared = []
     for stream in streams:
+        check_srtp(stream)
         packets = collected.get(stream.key) or []
         if not packets:
             raise InputError(f"stream {stream.key} has no RTP packets in {path}")

@@ -34,7 +34,7 @@ from typing import Protocol
 import pylibsrtp
 
 from rtcscope.errors import SrtpError
-from rtcscope.sip.sdp import SUITE_KEY_SALT_LENGTHS, Crypto
+from rtcscope.sip.sdp import SUITE_KEY_SALT_LENGTHS, Crypto, parse_crypto
 
 
 class SrtpSuite(StrEnum):
@@ -375,7 +375,8 @@ class SrtpKeyring:
     """Every key a capture and the user offer, and which stream each one may decrypt.
 
     ``announcements`` are :class:`rtcscope.sip.capture.MediaAnnouncement`-like objects
-    (``address``, ``port``, ``call_id``, ``crypto``, ``fingerprints``, ``frame``, ``side``).
+    (``address``, ``port``, ``call_id``, ``crypto`` as parsed :class:`Crypto` or the raw
+    ``a=crypto`` values, ``fingerprints``, ``frame``, ``side``).
     User keys come first; then the SDP keys of the stream's sender (:func:`keys_for_stream`).
     A line whose key cannot be used is kept in ``problems``, not fatal.
     """
@@ -392,12 +393,15 @@ class SrtpKeyring:
             port = int(getattr(ann, "port", 0))
             if address is None:
                 continue
-            origin = f"SDP {getattr(ann, 'side', '')}, frame {getattr(ann, 'frame', '?')}"
+            side = getattr(ann, "side", "")
+            origin = f"SDP {side} in frame {getattr(ann, 'frame', '?')}".replace("  ", " ")
             keys: list[SrtpKey] = []
             for crypto in getattr(ann, "crypto", ()):
                 try:
-                    keys.append(SrtpKey.from_crypto(crypto, origin=origin.replace("  ", " ")))
-                except SrtpError as exc:
+                    if isinstance(crypto, str):  # the a=crypto value as written
+                        crypto = parse_crypto(crypto)
+                    keys.append(SrtpKey.from_crypto(crypto, origin=origin))
+                except (SrtpError, ValueError) as exc:
                     self.problems.append(str(exc))
             if keys:
                 call_id = getattr(ann, "call_id", None) or ""
