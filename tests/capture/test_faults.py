@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import random
 import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -173,3 +175,18 @@ def test_arbitrary_blocks_after_a_section_header(tail: bytes) -> None:
     shb = struct.pack("<IIIHHq", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1) + struct.pack("<I", 28)
     idb = struct.pack("<IIHHI", 1, 20, 1, 0, 0) + struct.pack("<I", 20)
     _both_paths(shb + idb + tail)
+
+
+@pytest.mark.parametrize("fraction", [0.2, 0.5, 0.97])
+def test_truncated_gzip_gives_every_record_it_still_holds(fraction: float) -> None:
+    data = (DATA / "SIP_DTMF2.pcap").read_bytes()
+    compressed = gzip.compress(data)[: int(len(gzip.compress(data)) * fraction)]
+    recovered = zlib.decompressobj(31).decompress(compressed)  # what any gunzip gets out
+    whole = sum(1 for end in _boundaries(recovered)[1:] if end <= len(recovered))
+    records, error, _ = _read(compressed)
+    assert len(records) == whole > 0
+    assert isinstance(error, CaptureError) and error.record == whole + 1
+    assert "compressed stream is corrupt" in str(error)
+    fast = capture_info(io.BytesIO(compressed), keep_going=True).as_dict()
+    assert fast == capture_info(io.BytesIO(compressed), keep_going=True, fast=False).as_dict()
+    assert fast["packets"] == whole

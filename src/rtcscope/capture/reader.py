@@ -177,24 +177,27 @@ class CaptureReader:
         self._pos = 0
         self._chunk = CHUNK_BYTES
         self._mapped: int | None = None  # file descriptor when batches map the file
+        # A read fault (and where) kept until the bytes read before it are used up.
+        self._read_fault: tuple[Exception, int] | None = None
         self._iter = self._start()
 
     # -- low-level buffer --------------------------------------------------------------
 
     def _read(self, size: int) -> bytes:
-        try:
-            if self._gzip is not None:
-                # read1 returns what one decompression step gives, so a corrupt or truncated
-                # gzip member loses no good bytes before the fault.
-                return self._gzip.read1(size)
-            return self._stream.read(size)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise CaptureError(
-                f"{self.name}: compressed stream is corrupt after byte "
-                f"{self._base + len(self._buf)} of its content: {exc}",
-                offset=self._base + len(self._buf),
-                record=self.records + 1,
-            ) from exc
+        if self._gzip is not None:
+            # read1 returns what one decompression step gives, so a corrupt or truncated
+            # gzip member loses no good bytes before the fault.
+            return self._gzip.read1(size)
+        return self._stream.read(size)
+
+    def _read_error(self, exc: Exception, offset: int) -> CaptureError:
+        what = "compressed stream is corrupt" if self._gzip is not None else "read failed"
+        return CaptureError(
+            f"{self.name}: {what} after byte {offset} of its content (record "
+            f"{self.records + 1} is cut): {exc}",
+            offset=offset,
+            record=self.records + 1,
+        )
 
     def _fill(self, need: int) -> bool:
         """Make ``need`` bytes available at ``self._pos``; False at end of file."""
@@ -208,6 +211,9 @@ class CaptureReader:
         self._base += self._pos
         self._pos = 0
         want = max(need, self._chunk)
+        if self._read_fault is not None:
+            self._buf = pieces[0]
+            raise self._read_error(*self._read_fault)
         try:
             while have < want:
                 more = self._read(want - have)
@@ -215,8 +221,14 @@ class CaptureReader:
                     break
                 pieces.append(more)
                 have += len(more)
-        finally:
-            self._buf = b"".join(pieces)
+        except (OSError, EOFError, zlib.error) as exc:
+            # The bytes read before the fault still hold good records: hand those out
+            # first; the fault surfaces when more is needed.
+            self._read_fault = (exc, self._base + have)
+            if have < need:
+                self._buf = b"".join(pieces)
+                raise self._read_error(exc, self._base + have) from exc
+        self._buf = b"".join(pieces)
         return have >= need
 
     def _map(self, need: int, fileno: int) -> bool:
