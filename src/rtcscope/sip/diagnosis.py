@@ -40,8 +40,11 @@ from rtcscope.sip.dialogs import Call, Dialog, find_calls
 from rtcscope.sip.routing import (
     format_uris,
     forward_as_proxy,
+    in_dialog_request,
     is_unroutable_address,
+    normal_host,
     route_set_from_record_route,
+    same_target,
     same_uri,
     same_uris,
     uri_endpoint,
@@ -1060,6 +1063,8 @@ class _CallChecker:
                     copies=len(node.copies),
                 )
             )
+        if len(chain[0].branches) == 1:
+            self.check_ua_request(method, chain[0].first, steps[0])
         for index in range(len(chain) - 1):
             self.check_proxy_step(method, chain[index], chain[index + 1], steps[index + 1])
         rewriter = next((s.src for s in steps if "Request-URI rewritten" in s.problems), None)
@@ -1076,6 +1081,103 @@ class _CallChecker:
                 last_hop=last_hop,
             )
         )
+
+    def check_ua_request(self, method: str, sent: CapturedMessage, step: PathStep) -> None:
+        """12.2.1.1: the UA builds an in-dialog request from its route set and remote target:
+        the caller from the 2xx it received (Record-Route reversed, Contact), the callee from
+        the INVITE it received (Record-Route as is, Contact)."""
+        msg = sent.message
+        if msg.request_uri is None:
+            return
+        caller_tag = self.call.caller_tag
+        by_caller = msg.from_tag is not None and msg.from_tag == caller_tag
+        basis: CapturedMessage | None = None
+        if by_caller:
+            received = [
+                r
+                for t in self.call.initial_invites
+                for r in t.finals
+                if 200 <= (r.message.status_code or 0) < 300
+                and r.dst == sent.src
+                and r.message.to_tag == msg.to_tag
+            ]
+            basis = received[0] if received else None
+        else:
+            received = [
+                r for t in self.call.initial_invites for r in t.requests if r.dst == sent.src
+            ]
+            basis = max(received, key=lambda r: len(r.message.vias)) if received else None
+        if basis is None or not basis.message.contacts or basis.message.contacts[0].uri is None:
+            return  # the capture does not show what this UA based the request on
+        route_set = route_set_from_record_route(basis.message.record_routes, uac=by_caller)
+        expected = in_dialog_request(route_set, basis.message.contacts[0].uri)
+        ua = source(sent)
+        role = "caller" if by_caller else "callee"
+        frames = [basis.frame, sent.frame]
+        actual_routes = uris(msg.routes)
+        routes_match = len(expected.routes) == len(actual_routes) and all(
+            same_target(x, y) for x, y in zip(expected.routes, actual_routes, strict=True)
+        )
+        reversed_match = len(expected.routes) == len(actual_routes) and all(
+            same_target(x, y) for x, y in zip(expected.routes, reversed(actual_routes), strict=True)
+        )
+        if (
+            not routes_match
+            and reversed_match
+            and same_target(expected.request_uri, msg.request_uri)
+        ):
+            step.problems.append("route set in reverse order")
+            self.add(
+                Severity.WARNING,
+                "ua-route-set-reversed",
+                f"the {role} {ua} sent its {method} with the route set in the wrong order: "
+                f"Route {format_uris(actual_routes)}, its dialog says "
+                f"{format_uris(expected.routes)}",
+                element=ua,
+                frames=[basis.frame, sent.frame],
+                ts_ns=sent.ts_ns,
+                rfc="RFC 3261 12.1.2" if by_caller else "RFC 3261 12.1.1",
+                fix="the caller's route set is the 2xx's Record-Route reversed; the callee's is "
+                "the INVITE's Record-Route as received",
+            )
+            return
+        if not routes_match or not same_target(expected.request_uri, msg.request_uri):
+            step.problems.append("not built from the route set (12.2.1.1)")
+            self.add(
+                Severity.ERROR,
+                "ua-request-not-from-route-set",
+                f"the {role} {ua} built its {method} with Request-URI <{msg.request_uri}> and "
+                f"Route {format_uris(actual_routes)}; its dialog says <{expected.request_uri}> "
+                f"and {format_uris(expected.routes)}",
+                element=ua,
+                frames=frames,
+                ts_ns=sent.ts_ns,
+                rfc="RFC 3261 12.1.1, 12.1.2, 12.2.1.1",
+                fix="build in-dialog requests from the dialog: Request-URI = the peer's Contact, "
+                "Route = the route set (the 2xx's Record-Route reversed at the caller, the "
+                "INVITE's Record-Route at the callee)",
+                detail=f"based on frame {basis.frame} ({basis.message.summary})",
+            )
+            return
+        nxt = expected.next_hop
+        # Over TCP/TLS/WS the UA reuses its connection (RFC 5626, 7118): no address to check.
+        if sent.transport == "udp" and (
+            uri_host(nxt) != normal_host(sent.dst) or uri_port(nxt) != sent.dport
+        ):
+            step.problems.append("not sent to the first route / remote target")
+            self.add(
+                Severity.WARNING,
+                "ua-request-to-other-hop",
+                f"the {role} {ua} sent its {method} to {destination(sent)}, but the dialog's "
+                f"next hop is <{nxt}> ({uri_endpoint(nxt)})"
+                + ("" if route_set else ": with no route set it goes to the peer's Contact"),
+                element=ua,
+                frames=frames,
+                ts_ns=sent.ts_ns,
+                rfc="RFC 3261 12.2.1.1, 8.1.2",
+                fix="an outbound proxy configured for all requests must route in-dialog "
+                "requests on their Request-URI; otherwise send them to the first route",
+            )
 
     def check_proxy_step(self, method: str, before: _Node, after: _Node, step: PathStep) -> None:
         received = before.first

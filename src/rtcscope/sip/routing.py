@@ -42,14 +42,35 @@ def uri_port(uri: Uri) -> int:
     return 5060
 
 
+def normal_host(host: str) -> str:
+    """A host as captures print addresses: IPs in their canonical (compressed) form, names
+    lower-case, no brackets; so ``fec0:0:0:0:216:d3ff:fe0d:22c`` equals ``fec0::216:...``."""
+    bare = host.strip("[]")
+    try:
+        return str(ipaddress.ip_address(bare))
+    except ValueError:
+        return bare.lower()
+
+
 def uri_endpoint(uri: Uri) -> str:
     """``host:port`` of a URI (maddr wins, 19.1.1), IPv6 in brackets."""
-    host = uri.maddr or uri.host_address
+    host = uri_host(uri)
     return f"[{host}]:{uri_port(uri)}" if ":" in host else f"{host}:{uri_port(uri)}"
 
 
 def uri_host(uri: Uri) -> str:
-    return (uri.maddr or uri.host_address).lower()
+    return normal_host(uri.maddr or uri.host_address)
+
+
+def same_target(a: Uri, b: Uri) -> bool:
+    """Same scheme, user, host and port: where a request goes and to whom, parameters aside
+    (a UA may drop ``transport=udp`` from a Contact it reuses)."""
+    return (
+        a.scheme.lower() == b.scheme.lower()
+        and (a.user or "") == (b.user or "")
+        and uri_host(a) == uri_host(b)
+        and uri_port(a) == uri_port(b)
+    )
 
 
 def same_uri(a: Uri, b: Uri) -> bool:
