@@ -55,7 +55,7 @@ class Record:
 
     frame: int  # 1-based, as Wireshark numbers frames
     ts_ns: int  # capture time, integer nanoseconds since the epoch
-    interface: int  # pcapng interface id (0 for pcap)
+    interface: int  # pcapng interface, numbered across all sections of the file (0 for pcap)
     linktype: int
     data: memoryview  # the captured bytes
     orig_len: int  # the length on the wire
