@@ -96,3 +96,33 @@ def test_tcp_buffer_is_bounded_while_disconnected() -> None:
     pending, dropped = asyncio.run(main())
     assert pending == 1000
     assert dropped == 50
+
+
+def test_send_paced_sleeps_the_capture_gaps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--realtime: with a fake clock, the waits are exactly the gaps between capture times."""
+    from rtcscope.hep import sender as sender_module
+
+    clock = [1000.0]
+    sleeps: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        sleeps.append(round(seconds, 6))
+        clock[0] += seconds
+
+    monkeypatch.setattr(sender_module.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(sender_module.asyncio, "sleep", fake_sleep)
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.sent: list[tuple[float, int | None]] = []
+
+        async def send(self, packet: HepPacket) -> None:
+            self.sent.append((clock[0], packet.ts_usec))
+
+    recorder = Recorder()
+    times = [(100, 0), (100, 250_000), (101, 250_000), (101, 250_000), (103, 0)]
+    packets = [HepPacket(ts_sec=s, ts_usec=u) for s, u in times]
+    count = asyncio.run(sender_module.send_paced(recorder, packets))  # type: ignore[arg-type]
+    assert count == 5
+    assert sleeps == [0.25, 1.0, 1.75]
+    assert [round(t - 1000.0, 6) for t, _ in recorder.sent] == [0, 0.25, 1.25, 1.25, 3.0]
