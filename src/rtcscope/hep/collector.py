@@ -46,6 +46,7 @@ UDP_RECEIVE_BUFFER_BYTES = 64 * 1024 * 1024
 _SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 _DRAIN_LIMIT = 2000  # datagrams per readiness event, so TCP connections still get turns
 _MAX_DATAGRAM = 65535
+MAX_QUEUED_BATCHES = 64  # at 2,000 rows of ~600 bytes: ~80 MB waiting for the store at most
 
 
 @dataclass
@@ -95,7 +96,10 @@ class HepCollector:
         self.flush_interval_s = flush_interval_s
         self.stats = CollectorStats()
         self._batch: list[Row] = []
-        self._queue: queue.Queue[list[Row] | None] = queue.Queue()
+        # Bounded: when the store falls behind, the receive loop waits here, the kernel's
+        # socket buffer fills and then drops (counted by the kernel), instead of this process
+        # growing without limit.
+        self._queue: queue.Queue[list[Row] | None] = queue.Queue(maxsize=MAX_QUEUED_BATCHES)
         self._writer = threading.Thread(target=self._write_batches, name="hep-store", daemon=True)
         self._writer_error: Exception | None = None
         self._logged_sources: set[tuple[str, str]] = set()
