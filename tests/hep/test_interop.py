@@ -316,6 +316,42 @@ def test_kamailio_sipcapture_receives_hep_send(tmp_path: Path) -> None:
     assert all("auth=[kam-s3cret] capture_id=[70000] version=[3] type=[1]" in x for x in lines)
 
 
+# Without nonsip_hook, sipcapture unwraps HEPv1/v2/v3 and runs the routes on the inner SIP.
+_SIPCAPTURE_ROUTES = """loadmodule "db_text.so"
+loadmodule "sipcapture.so"
+modparam("sipcapture", "db_url", "text://{dbdir}")
+modparam("sipcapture", "hep_capture_on", 1)
+request_route {{
+    xlog("L_ERR", "SIPIN Call-ID: $ci src=$si:$sp\\n");
+    exit;
+}}
+onreply_route {{
+    xlog("L_ERR", "SIPIN Call-ID: $ci src=$si:$sp\\n");
+    drop;
+}}
+"""
+
+
+def test_kamailio_sipcapture_unwraps_hepv2_from_hep_send(tmp_path: Path) -> None:
+    host = "127.0.20.22"
+    port = _free_port(host)
+    dbdir = tmp_path / "dbtext"
+    dbdir.mkdir()
+    config = _KAMAILIO_HEAD.format(
+        host=host, port=port, tcp="disable_tcp=yes"
+    ) + _SIPCAPTURE_ROUTES.format(dbdir=dbdir)
+    expected = tshark_fields(CAPTURE, ["sip.Call-ID", "ip.src", "udp.srcport"], "sip")
+    with _kamailio(tmp_path, config, host, port) as log:
+        args = ["--to", f"udp://{host}:{port}", "--hep-version", "2"]
+        result = rtcscope_cli(["hep", "send", CAPTURE, *args])
+        assert result.returncode == 0, result.stderr
+        assert _wait(lambda: log.read_text("latin-1").count("SIPIN") >= len(expected), 15)
+        time.sleep(0.3)
+    got = re.findall(r"SIPIN Call-ID: (\S+) src=([\d.]+):(\d+)", log.read_text("latin-1"))
+    # Kamailio's $si/$sp are the addresses inside the HEP header: the capture's
+    assert collections.Counter(got) == collections.Counter(tuple(row) for row in expected)
+
+
 def _options(host: str, port: int, call_ids: list[str]) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as ua:
         ua.bind(("127.0.20.25", 0))
