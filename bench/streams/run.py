@@ -91,11 +91,22 @@ def generate(path: Path, packets: int, calls: int, opus: int, seed: int = 7) -> 
                 ext = struct.pack("!HH", 0xBEDE, 2) + bytes([0x10, 0x9E, 0x32, 1, 2, 3, 0, 0])
             payload = bytes(rng.randrange(256) for _ in range(60 if is_opus else 160))
             streams.append(
-                [src, dst, sport, dport, pt, rng.randrange(2**32), rng.randrange(65536),
-                 rng.randrange(2**32), payload, ext, call]
+                [
+                    src,
+                    dst,
+                    sport,
+                    dport,
+                    pt,
+                    rng.randrange(2**32),
+                    rng.randrange(65536),
+                    rng.randrange(2**32),
+                    payload,
+                    ext,
+                    call,
+                ]
             )
     counts = {"rtp": 0, "rtcp": 0, "sip": 0, "lost": 0}
-    ticks = packets // len(streams) + 1
+    ticks = packets // len(streams) * 11 // 10 + 10  # losses: run until `packets` written
     t0 = 1_700_000_000_000_000
     written = 0
     with open(path, "wb") as out:
@@ -104,15 +115,17 @@ def generate(path: Path, packets: int, calls: int, opus: int, seed: int = 7) -> 
 
         def emit(ts_us: int, frame: bytes) -> None:
             nonlocal written
-            buf.extend(struct.pack("<IIII", ts_us // 1_000_000, ts_us % 1_000_000,
-                                   len(frame), len(frame)))
+            buf.extend(
+                struct.pack("<IIII", ts_us // 1_000_000, ts_us % 1_000_000, len(frame), len(frame))
+            )
             buf.extend(frame)
             written += 1
 
         for call, (a, b, _) in enumerate(sip):
             s = streams[2 * call]
-            invite, ok, ack, _bye = sip_messages(call, ".".join(map(str, a)),
-                                                 ".".join(map(str, b)), s[2], s[3], s[4])
+            invite, ok, ack, _bye = sip_messages(
+                call, ".".join(map(str, a)), ".".join(map(str, b)), s[2], s[3], s[4]
+            )
             emit(t0 + call * 100, ipv4_udp(a, b, 5060, 5060, invite))
             emit(t0 + call * 100 + 30, ipv4_udp(b, a, 5060, 5060, ok))
             emit(t0 + call * 100 + 60, ipv4_udp(a, b, 5060, 5060, ack))
@@ -139,9 +152,13 @@ def generate(path: Path, packets: int, calls: int, opus: int, seed: int = 7) -> 
                 arrival = base + index * 37 + rng.randrange(0, 4000)
                 frames.append((arrival, ipv4_udp(src, dst, sport, dport, rtp)))
                 if tick % 250 == 0:
-                    sr = struct.pack("!BBHIIIIII", 0x81, 200, 12, ssrc, tick, 0, ts, tick, tick * 160)
+                    sr = struct.pack(
+                        "!BBHIIIIII", 0x81, 200, 12, ssrc, tick, 0, ts, tick, tick * 160
+                    )
                     block = struct.pack("!IIIIII", streams[index ^ 1][5], 0, seq, 40, 0, 0)
-                    frames.append((arrival + 5, ipv4_udp(src, dst, sport + 1, dport + 1, sr + block)))
+                    frames.append(
+                        (arrival + 5, ipv4_udp(src, dst, sport + 1, dport + 1, sr + block))
+                    )
             frames.sort()
             for arrival, frame in frames:
                 emit(arrival, frame)
@@ -157,8 +174,9 @@ def generate(path: Path, packets: int, calls: int, opus: int, seed: int = 7) -> 
         end = start + ticks * 20_000
         for call, (a, b, _) in enumerate(sip):
             s = streams[2 * call]
-            bye = sip_messages(call, ".".join(map(str, a)), ".".join(map(str, b)),
-                               s[2], s[3], s[4])[3]
+            bye = sip_messages(
+                call, ".".join(map(str, a)), ".".join(map(str, b)), s[2], s[3], s[4]
+            )[3]
             emit(end + call * 100, ipv4_udp(a, b, 5060, 5060, bye))
             counts["sip"] += 1
         out.write(buf)
@@ -181,8 +199,10 @@ def _peak_rss_kb(pid: int) -> int | None:
 def measure(name: str, args: list[str], workdir: Path) -> tuple[float, float, str]:
     """(wall seconds, peak RSS MB, stdout) of one run, VmHWM sampled every 5 ms."""
     log = workdir / f"{name}.log"
-    context = rtcscope_background(args, log) if name == "rtcscope" else background(
-        name, args, log, max_seconds=3600
+    context = (
+        rtcscope_background(args, log)
+        if name == "rtcscope"
+        else background(name, args, log, max_seconds=3600)
     )
     peak_kb = 0
     start = time.perf_counter()
@@ -223,8 +243,16 @@ def main() -> None:
         )
         programs = {
             "rtcscope": ["streams", str(capture), "--format", "json"],
-            "tshark": ["-n", "-r", str(capture), "-q", "--enable-heuristic", "rtp_udp",
-                       "-z", "rtp,streams"],
+            "tshark": [
+                "-n",
+                "-r",
+                str(capture),
+                "-q",
+                "--enable-heuristic",
+                "rtp_udp",
+                "-z",
+                "rtp,streams",
+            ],
         }
         best: dict[str, tuple[float, float, str]] = {}
         for round_index in range(opts.rounds):

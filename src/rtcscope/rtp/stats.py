@@ -23,16 +23,32 @@ the two sees equality, including its conventions:
 - a sequence error (forward jump, a backward jump of more than 0xFF00 read as a wrap, or a
   late/duplicate packet) or a timestamp going backwards sets "Problems".
 
-Our own metrics sit beside them under their own names: loss against the highest extended
-sequence number (RFC 3550 A.3), duplicates, reordered (late) packets, DTX periods (a
-timestamp jump without a sequence gap is silence suppression, not loss), markers and payload
-type changes.
+Our own metrics sit beside them under their own names, over extended sequence numbers
+(each packet's number extended by the shortest step from the previous packet's, RFC 3550
+A.1): loss against the highest (RFC 3550 A.3: expected = highest - lowest + 1, minus the
+distinct numbers received), duplicates (a number seen before), reordered (late: below the
+highest seen before, and not a duplicate), DTX periods (consecutive sequence numbers whose
+timestamp step is at least twice the stream's most common step: silence suppression, not
+loss), markers and payload type changes.
+
+Two ways in, one result: :meth:`StreamStats.add` takes one packet (the reference, written as
+Wireshark's C reads), :meth:`StreamStats.add_many` takes arrays of a stream's next packets
+(the stream scanner's fast path: NumPy for everything that is not a recurrence, the
+recurrences - jitter, means - through ``itertools.accumulate`` with the same floating-point
+operations in the same order, and a Python loop only over the packets whose sequence number
+does not simply follow). The tests check that both give the same numbers.
 """
 
 from __future__ import annotations
 
 import math
+from array import array
+from collections import Counter
 from dataclasses import dataclass
+from itertools import accumulate
+
+import numpy as np
+import numpy.typing as npt
 
 # Wireshark's clock table for static payload types (RFC 3551 6 plus a few it adds).
 STATIC_CLOCK_HZ: dict[int, int] = {
@@ -184,22 +200,24 @@ class StatsSummary:
     clock_rate: int
 
 
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
 class StreamStats:
-    """Feed a stream's packets in capture order with :meth:`add`; read :meth:`summary`."""
+    """Feed a stream's packets in capture order (:meth:`add` or :meth:`add_many`); then
+    read :meth:`summary`."""
 
     __slots__ = (
-        "_dtx_ms",
-        "_dtx_periods",
-        "_duplicates",
-        "_first_ext_seq",
-        "_highest",
-        "_last_ts_step",
+        "_ext",
+        "_ext_chunks",
+        "_last_ext",
         "_markers",
         "_prev_seq",
         "_prev_ts",
         "_pt_changes",
-        "_reordered",
-        "_seen",
+        "_steps",
         "clock_rate",
         "cycles",
         "delta",
@@ -243,19 +261,20 @@ class StreamStats:
         self.cycles = 0
         self.under = False
         self.max_nr = 0
-        self._first_ext_seq = self._highest = 0
-        self._prev_seq = self._prev_ts = self._last_ts_step = 0
         self.clock_rate = 0
         self.problem = False
         self.sequence_errors = 0
         self.timestamp_errors = 0
         self._markers = 0
         self._pt_changes = 0
-        self._duplicates = 0
-        self._reordered = 0
-        self._dtx_periods = 0
-        self._dtx_ms = 0.0
-        self._seen = bytearray(65536)
+        self._prev_seq = 0
+        self._prev_ts = 0
+        self._last_ext = 0
+        self._ext = array("q")
+        self._ext_chunks: list[IntArray] = []
+        self._steps: Counter[int] = Counter()
+
+    # -- one packet (the reference) -------------------------------------------------------
 
     def add(
         self, frame: int, time_ms: float, seq: int, ts: int, pt: int, marker: bool, clock_hz: int
@@ -265,9 +284,21 @@ class StreamStats:
         if marker:
             self._markers += 1
         if self.total_nr == 0:
-            self._first_packet(time_ms, seq, ts, pt, clock_hz)
+            self._first_packet(time_ms, seq, ts, pt)
             return
-        self._own_metrics(seq, ts, pt, clock_hz)
+        # Ours: extended sequence number and the timestamp step of consecutive numbers.
+        if pt != self.pt:
+            self._pt_changes += 1
+        ext = self._last_ext + ((seq - self._prev_seq + 0x8000) & 0xFFFF) - 0x8000
+        if ext - self._last_ext == 1:
+            step = (ts - self._prev_ts) & 0xFFFFFFFF
+            if 0 < step < 0x80000000:
+                self._steps[step] += 1
+        self._ext.append(ext)
+        self._last_ext = ext
+        self._prev_seq = seq
+        self._prev_ts = ts
+
         # "In time sequence": within 2^31 after the first packet's timestamp, wrap included.
         first_ts = self.first_timestamp
         if first_ts <= ts:
@@ -336,65 +367,238 @@ class StreamStats:
         self.stop_seq = seq
         self.total_nr += 1
 
-    def _first_packet(self, time_ms: float, seq: int, ts: int, pt: int, clock_hz: int) -> None:
+    def _first_packet(self, time_ms: float, seq: int, ts: int, pt: int) -> None:
         self.start_seq = self.stop_seq = self.seq_num = seq
         self.time = time_ms
         self.first_timestamp = ts
         self.last_nominal = 0.0
         self.delta = 0.0
         self.pt = pt
-        self.cycles = 0
-        self.under = False
-        self.jitter = 0.0
-        self.max_delta = 0.0
-        self.min_delta = -1.0
-        self.mean_delta = 0.0
-        self.max_jitter = 0.0
-        self.min_jitter = -1.0
-        self.mean_jitter = 0.0
-        self.max_nr = 0
         self.total_nr = 1
-        # Ours: RFC 3550 A.1 extended sequence numbers, starting one cycle up so that early
-        # reordering around 0 stays positive.
-        self._first_ext_seq = self._highest = 0x10000 + seq
-        self._seen[seq] = ((self._first_ext_seq >> 16) & 0x7F) | 0x80
+        self._last_ext = 0x10000 + seq  # one cycle up: early reordering stays positive
+        self._ext.append(self._last_ext)
         self._prev_seq = seq
         self._prev_ts = ts
-        self._last_ts_step = 0
 
-    def _own_metrics(self, seq: int, ts: int, pt: int, clock_hz: int) -> None:
-        if pt != self.pt:
-            self._pt_changes += 1
-        highest = self._highest
-        forward = (seq - highest) & 0xFFFF
-        ext = highest + forward if forward < 0x8000 else highest - (0x10000 - forward)
-        cycle_tag = ((ext >> 16) & 0x7F) | 0x80
-        if ext > highest:
-            # Clear the marks of sequence numbers skipped over, so a later arrival of one of
-            # them is "reordered", not "duplicate".
-            for skipped in range(highest + 1, min(ext, highest + 0x8000)):
-                self._seen[skipped & 0xFFFF] = 0
-            self._highest = ext
-            self._seen[seq] = cycle_tag
-        elif self._seen[seq] == cycle_tag:
-            self._duplicates += 1
-        else:
-            self._reordered += 1
-            self._seen[seq] = cycle_tag
-        if seq == (self._prev_seq + 1) & 0xFFFF:
-            step = (ts - self._prev_ts) & 0xFFFFFFFF
-            if step < 0x80000000:
-                normal = self._last_ts_step
-                if normal and step >= 2 * normal:
-                    # RFC 3551 4.1 / RFC 3389: silence suppression leaves a timestamp gap
-                    # with consecutive sequence numbers.
-                    self._dtx_periods += 1
-                    if clock_hz:
-                        self._dtx_ms += (step - normal) * 1000.0 / clock_hz
-                elif step:
-                    self._last_ts_step = step
-        self._prev_seq = seq
-        self._prev_ts = ts
+    # -- many packets (the fast path) -----------------------------------------------------
+
+    def add_many(
+        self,
+        frames: IntArray,
+        times_ms: FloatArray,
+        seqs: IntArray,
+        tss: IntArray,
+        pts: IntArray,
+        markers: BoolArray,
+        clocks: IntArray,
+    ) -> None:
+        """The stream's next packets as arrays (int64/float64/bool): the same result as
+        calling :meth:`add` for each, in order."""
+        count = len(seqs)
+        if count == 0:
+            return
+        self._markers += int(np.count_nonzero(markers))
+        if self.total_nr == 0:
+            self._first_packet(float(times_ms[0]), int(seqs[0]), int(tss[0]), int(pts[0]))
+            if count == 1:
+                return
+            frames, times_ms, seqs, tss = frames[1:], times_ms[1:], seqs[1:], tss[1:]
+            pts, markers, clocks = pts[1:], markers[1:], clocks[1:]
+            count -= 1
+        if np.any((clocks > 0) & (clocks < 1000)):
+            # A clock under 1 kHz divides by zero in Wireshark's formula: the reference path
+            # reproduces C's infinities; such streams are rare enough to take it.
+            for i in range(count):
+                self.add(
+                    int(frames[i]),
+                    float(times_ms[i]),
+                    int(seqs[i]),
+                    int(tss[i]),
+                    int(pts[i]),
+                    bool(markers[i]),
+                    int(clocks[i]),
+                )
+            self._markers -= int(np.count_nonzero(markers))
+            return
+
+        # Ours.
+        prev_seqs = np.concatenate(([self._prev_seq], seqs[:-1]))
+        prev_tss = np.concatenate(([self._prev_ts], tss[:-1]))
+        prev_pts = np.concatenate(([self.pt], pts[:-1]))
+        self._pt_changes += int(np.count_nonzero(pts != prev_pts))
+        ext_steps = ((seqs - prev_seqs + 0x8000) & 0xFFFF) - 0x8000
+        ext = self._last_ext + np.cumsum(ext_steps)
+        ts_steps = (tss - prev_tss) & 0xFFFFFFFF
+        consecutive = (ext_steps == 1) & (ts_steps > 0) & (ts_steps < 0x80000000)
+        if consecutive.any():
+            values, counts = np.unique(ts_steps[consecutive], return_counts=True)
+            for value, n in zip(values.tolist(), counts.tolist(), strict=True):
+                self._steps[value] += n
+        self._ext_chunks.append(ext)
+        self._last_ext = int(ext[-1])
+        self._prev_seq = int(seqs[-1])
+        self._prev_ts = int(tss[-1])
+
+        # In time sequence (see add()).
+        first_ts = self.first_timestamp
+        in_time = np.where(
+            tss >= first_ts,
+            tss - first_ts < 0x80000000,
+            (0xFFFFFFFF - first_ts) + tss < 0x80000000,
+        )
+        not_in_time = int(count - np.count_nonzero(in_time))
+        self.timestamp_errors += not_in_time
+
+        # Cycles: low/high events of in-time packets drive the "under" flag.
+        stops = np.concatenate(([self.stop_seq], seqs[:-1]))
+        start = self.start_seq
+        low = in_time & ((seqs < start) | ((seqs == 0) & (stops == 65535)))
+        high = in_time & (seqs > start)
+        events = low | high
+        if events.any():
+            states = low[events]
+            before = np.concatenate(([self.under], states[:-1]))
+            self.cycles += int(np.count_nonzero(states & ~before))
+            self.under = bool(states[-1])
+
+        wrong = self._sequence_errors(seqs, in_time)
+        errors = int(np.count_nonzero(wrong))
+        self.sequence_errors += errors
+        if errors or not_in_time:
+            self.problem = True
+
+        # Delta: to the last in-time packet before each packet.
+        index = np.arange(count)
+        last_in_time = np.maximum.accumulate(np.where(in_time, index, -1))
+        before_in_time = np.concatenate(([-1], last_in_time[:-1]))
+        time_before = np.where(
+            before_in_time >= 0, times_ms[np.maximum(before_in_time, 0)], self.time
+        )
+        deltas = times_ms - time_before
+
+        is_cn = (pts == PT_CN) | (pts == PT_CN_OLD)
+        follows_cn = (prev_pts == PT_CN) | (prev_pts == PT_CN_OLD)
+        regular = in_time & ~markers & ~is_cn & ~follows_cn
+        ns = self.total_nr + index  # total_nr when each packet is processed
+
+        # Jitter over in-time packets with a clock, in order.
+        jit = in_time & (clocks > 0)
+        jitter_after = np.full(count, np.nan)
+        if jit.any():
+            rows = np.flatnonzero(jit)
+            nominal = ((tss[rows] - first_ts) & 0xFFFFFFFF) / (clocks[rows] // 1000)
+            last_nominal = np.concatenate(([self.last_nominal], nominal[:-1]))
+            expected = time_before[rows] + (nominal - last_nominal)
+            diffs = np.abs(times_ms[rows] - expected).tolist()
+            jitters = list(accumulate(diffs, lambda j, d: (15 * j + d) / 16, initial=self.jitter))
+            jitter_after[rows] = jitters[1:]
+            self.jitter = jitters[-1]
+            self.last_nominal = float(nominal[-1])
+            self.clock_rate = int(clocks[rows[-1]])
+
+        if regular.any():
+            rows = np.flatnonzero(regular)
+            self._delta_stats(deltas[rows], ns[rows], frames[rows])
+            jit_rows = rows[clocks[rows] > 0]
+            if len(jit_rows):
+                self._jitter_stats(jitter_after[jit_rows], ns[jit_rows])
+
+        in_time_rows = np.flatnonzero(in_time)
+        if len(in_time_rows):
+            self.time = float(times_ms[in_time_rows[-1]])
+            self.delta = float(deltas[in_time_rows[-1]])
+        self.pt = int(pts[-1])
+        self.stop_seq = int(seqs[-1])
+        self.total_nr += count
+
+    def _sequence_errors(self, seqs: IntArray, in_time: BoolArray) -> BoolArray:
+        """Wireshark's sequence checks; a packet that simply follows an accepted one is
+        decided without the loop."""
+        count = len(seqs)
+        wrong = np.zeros(count, dtype=bool)
+        follows = np.zeros(count, dtype=bool)
+        follows[1:] = in_time[1:] & (seqs[1:] == ((seqs[:-1] + 1) & 0xFFFF))
+        irregular = np.flatnonzero(~follows).tolist()
+        irregular.append(count)
+        seq_list = seqs.tolist()
+        in_time_list = in_time.tolist()
+        last = self.seq_num
+        i = 0
+        position = 0  # index into ``irregular`` of the next irregular packet >= i
+        accepted = False
+        while i < count:
+            if follows[i] and accepted:
+                while irregular[position] <= i:
+                    position += 1
+                i = irregular[position]
+                last = seq_list[i - 1]
+                continue
+            s = seq_list[i]
+            if in_time_list[i] and (last + 1 == s or (last == 65535 and s == 0)):
+                last = s
+                accepted = True
+            elif in_time_list[i] and (last + 1 < s or last - s > 0xFF00):
+                last = s
+                accepted = True
+                wrong[i] = True
+            else:
+                accepted = False
+                if last + 1 > s:
+                    wrong[i] = True
+            i += 1
+        self.seq_num = last
+        return wrong
+
+    def _delta_stats(self, deltas: FloatArray, ns: IntArray, frames: IntArray) -> None:
+        top = int(np.argmax(deltas))
+        if deltas[top] > self.max_delta:
+            self.max_delta = float(deltas[top])
+            self.max_nr = int(frames[top])
+        low = float(deltas.min())
+        if self.min_delta == -1 or low < self.min_delta:
+            self.min_delta = low
+        self.mean_delta = _running_mean(self.mean_delta, deltas, ns)
+
+    def _jitter_stats(self, jitters: FloatArray, ns: IntArray) -> None:
+        top = float(jitters.max())
+        if top > self.max_jitter:
+            self.max_jitter = top
+        low = float(jitters.min())
+        if self.min_jitter == -1 or low < self.min_jitter:
+            self.min_jitter = low
+        self.mean_jitter = _running_mean(self.mean_jitter, jitters, ns)
+
+    # -- results ------------------------------------------------------------------------
+
+    def _own_summary(self) -> tuple[int, int, int, int, float, int]:
+        """(lost vs highest, duplicates, reordered, DTX periods, DTX ms, highest ext)."""
+        chunks: list[IntArray] = [np.frombuffer(self._ext, dtype=np.int64)] if self._ext else []
+        ext = np.concatenate(chunks + self._ext_chunks) if chunks or self._ext_chunks else None
+        if ext is None or not len(ext):
+            return 0, 0, 0, 0, 0.0, 0
+        unique, first_index, inverse = np.unique(ext, return_index=True, return_inverse=True)
+        duplicate = np.arange(len(ext)) != first_index[inverse]
+        highest_before = np.concatenate(([ext[0]], np.maximum.accumulate(ext)[:-1]))
+        late = ext < highest_before
+        highest = int(unique[-1])
+        lost = (highest - int(unique[0]) + 1) - len(unique)
+        dtx_periods = 0
+        dtx_ms = 0.0
+        if self._steps:
+            normal = min(self._steps.items(), key=lambda item: (-item[1], item[0]))[0]
+            for step, n in self._steps.items():
+                if step >= 2 * normal:
+                    dtx_periods += n
+                    if self.clock_rate:
+                        dtx_ms += (step - normal) * n * 1000.0 / self.clock_rate
+        return (
+            lost,
+            int(np.count_nonzero(duplicate)),
+            int(np.count_nonzero(late & ~duplicate)),
+            dtx_periods,
+            dtx_ms,
+            highest,
+        )
 
     def summary(self) -> StatsSummary:
         if self.total_nr == 0:
@@ -402,8 +606,7 @@ class StreamStats:
         expected = (self.stop_seq + self.cycles * 65536) - self.start_seq + 1
         lost = expected - self.total_nr
         percent = lost * 100.0 / expected if expected else 0.0
-        unique = self.total_nr - self._duplicates
-        lost_vs_highest = (self._highest - self._first_ext_seq + 1) - unique
+        lost_vs_highest, duplicates, reordered, dtx_periods, dtx_ms, highest = self._own_summary()
         return StatsSummary(
             packets=self.total_nr,
             lost=lost,
@@ -420,14 +623,35 @@ class StreamStats:
             sequence_errors=self.sequence_errors,
             timestamp_errors=self.timestamp_errors,
             lost_vs_highest_seq=lost_vs_highest,
-            duplicates=self._duplicates,
-            reordered=self._reordered,
-            dtx_periods=self._dtx_periods,
-            dtx_ms=self._dtx_ms,
+            duplicates=duplicates,
+            reordered=reordered,
+            dtx_periods=dtx_periods,
+            dtx_ms=dtx_ms,
             markers=self._markers,
             payload_type_changes=self._pt_changes,
             first_seq=self.start_seq,
             last_seq=self.stop_seq,
-            highest_ext_seq=self._highest,
+            highest_ext_seq=highest,
             clock_rate=self.clock_rate,
         )
+
+
+def _running_mean(mean: float, values: FloatArray, ns: IntArray) -> float:
+    """Wireshark's mean: mean = (mean * (n - 1) + value) / n at each counted packet, where n
+    is the packet's position in the stream (so the divisor counts skipped packets too).
+
+    Unrolled: the final mean is mean0 * prod(a) + sum(b_k * prod(a_j, j > k)) with
+    a = (n - 1) / n and b = value / n; the products are suffix products (never below
+    n_first / n_last, so they cannot underflow). Equal to the loop to about 1e-15, relative.
+    """
+    if len(values) < 64:
+        result = mean
+        for value, n in zip(values.tolist(), ns.tolist(), strict=True):
+            result = (result * (n - 1) + value) / n
+        return result
+    n = ns.astype(np.float64)
+    a = (n - 1.0) / n
+    b = values / n
+    suffix = np.ones(len(a))
+    suffix[:-1] = np.cumprod(a[::-1])[::-1][1:]
+    return float(mean * np.prod(a) + np.dot(b, suffix))

@@ -44,12 +44,17 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+import numpy as np
+import numpy.typing as npt
+
 from rtcscope.capture.packet import Packet
 from rtcscope.errors import RtpError
 from rtcscope.rtp import rtcp as rtcp_mod
 from rtcscope.rtp.events import DtmfDetector, DtmfDigit
 from rtcscope.rtp.packet import RtpPacket
 from rtcscope.rtp.stats import StatsSummary, StreamStats, analysis_clock_hz, relative_ms
+
+IntArray = npt.NDArray[np.int64]
 
 # (encoding, clock rate, channels) of the RFC 3551 static payload types.
 STATIC_CODECS: dict[int, tuple[str, int, int]] = {
@@ -306,8 +311,6 @@ class StreamScanner:
         self._pending: dict[tuple[str, int, str, int, int], list[tuple[Any, ...]]] = {}
         self._rejected_flows: set[Flow] = set()
         self._dtls_flows: set[Flow] = set()
-        self._flow_ssrc: dict[Flow, int] = {}
-        self._ssrc_changes: Counter[Flow] = Counter()
         self.rtcp_packets: list[RtcpPacketRecord] = []
         self.first_ns: int | None = None
         self.packets_read = 0
@@ -384,6 +387,86 @@ class StreamScanner:
             return live
         return None
 
+    def is_live(self, key: tuple[str, int, str, int, int]) -> bool:
+        """True once ``key`` is a stream (SDP, forced port or confirmed by the heuristic)."""
+        return key in self._live
+
+    def _encoding(self, live: _Live, pt: int) -> tuple[str | None, int]:
+        ann = live.announcement
+        if pt >= 96 and ann is not None:
+            rtpmap = ann.rtpmaps.get(pt)
+            if rtpmap is not None:
+                return rtpmap[0], rtpmap[1]
+        return None, 0
+
+    def add_rows(
+        self,
+        key: tuple[str, int, str, int, int],
+        *,
+        frames: IntArray,
+        ts_ns: IntArray,
+        times_ms: npt.NDArray[np.float64],
+        marker_pt: IntArray,
+        seqs: IntArray,
+        tss: IntArray,
+        payload_len: IntArray,
+        first_words: IntArray,
+    ) -> None:
+        """Packets of a stream already followed, as arrays in capture order (the fast path
+        of :mod:`rtcscope.rtp.fastpath`); the same effect as :meth:`feed` for each."""
+        live = self._live[key]
+        pts = marker_pt & 0x7F
+        self.packets_read += len(frames)
+        if live.first_frame == 0:
+            live.first_frame = int(frames[0])
+            live.start_ns = int(ts_ns[0])
+        live.last_frame = int(frames[-1])
+        live.end_ns = int(ts_ns[-1])
+        counts = np.bincount(pts, minlength=128)
+        present = np.flatnonzero(counts).tolist()
+        clock_table = np.zeros(128, dtype=np.int64)
+        cn_table = np.zeros(128, dtype=bool)
+        for pt in present:
+            live.pt_counts[pt] += int(counts[pt])
+            encoding, rate = self._encoding(live, pt)
+            clock_table[pt] = analysis_clock_hz(pt, encoding, rate)
+            cn_table[pt] = pt == 13 or (encoding is not None and encoding.upper() == "CN")
+        live.payload_bytes += int(payload_len.sum())
+        live.stats.add_many(frames, times_ms, seqs, tss, pts, marker_pt >= 0x80, clock_table[pts])
+        live.cn_packets += int(np.count_nonzero(cn_table[pts]))
+        g711 = (pts == 0) | (pts == 8)
+        if g711.any():
+            prev_seq = np.concatenate(([live.last_seq], seqs[:-1]))
+            prev_ts = np.concatenate(([live.last_ts], tss[:-1]))
+            follows = g711 & (prev_seq >= 0) & (seqs == ((prev_seq + 1) & 0xFFFF))
+            step = (tss - prev_ts) & 0xFFFFFFFF
+            extra = payload_len - step
+            live.srtp_tag_votes += int(
+                np.count_nonzero(follows & ((extra == 4) | (extra == 10)))
+            ) - int(np.count_nonzero(follows & (extra == 0)))
+        live.last_seq = int(seqs[-1])
+        live.last_ts = int(tss[-1])
+        if self.with_dtmf:
+            for row in np.flatnonzero(pts >= 96).tolist():
+                pt = int(pts[row])
+                encoding, _ = self._encoding(live, pt)
+                length = int(payload_len[row])
+                is_event = encoding is not None and encoding.lower() == "telephone-event"
+                if encoding is None:
+                    shape_ok = length == 4
+                    live.dtmf_shape[pt] = live.dtmf_shape.get(pt, True) and shape_ok
+                    is_event = shape_ok
+                word = int(first_words[row])
+                if is_event and word >= 0:
+                    detector = live.dtmf.setdefault(pt, DtmfDetector())
+                    detector.feed(
+                        int(frames[row]),
+                        int(ts_ns[row]),
+                        key[4],
+                        int(tss[row]),
+                        word.to_bytes(4, "big"),
+                    )
+
     def _add(
         self,
         live: _Live,
@@ -428,11 +511,6 @@ class StreamScanner:
                 live.srtp_tag_votes -= 1
         live.last_seq = seq
         live.last_ts = ts
-        flow = key[:4]
-        previous_ssrc = self._flow_ssrc.get(flow)
-        if previous_ssrc is not None and previous_ssrc != key[4]:
-            self._ssrc_changes[flow] += 1
-        self._flow_ssrc[flow] = key[4]
         if self.with_dtmf and pt >= 96:
             is_event = encoding is not None and encoding.lower() == "telephone-event"
             if encoding is None:
@@ -514,6 +592,10 @@ class StreamScanner:
                 continue
             streams.append(self._stream(StreamKey(*key), live))
         streams.sort(key=lambda s: (s.first_frame, s.key))
+        per_flow = Counter(s.key.flow for s in streams)
+        for stream in streams:
+            # Other SSRCs seen on the same flow (a restart, a new source behind an SBC).
+            stream.ssrc_changes = per_flow[stream.key.flow] - 1
         for index, stream in enumerate(streams, start=1):
             stream.index = index
         if self.with_rtcp:
@@ -562,7 +644,7 @@ class StreamScanner:
             setup_frame=ann.frame if ann else None,
             call_id=ann.call_id if ann else None,
             crypto=ann.crypto if ann else (),
-            ssrc_changes=self._ssrc_changes.get(key.flow, 0),
+            ssrc_changes=0,
             comfort_noise_packets=live.cn_packets,
             payload_bytes=live.payload_bytes,
             dtmf=digits,
@@ -663,14 +745,20 @@ def scan_capture(
     with_rtcp: bool = False,
     with_dtmf: bool = False,
     keep_going: bool = False,
+    fast: bool = True,
 ) -> ScanResult:
     """Read the capture once and find its streams.
+
+    ``fast`` (default) reads classic pcap files through :mod:`rtcscope.rtp.fastpath`;
+    ``fast=False`` (or another format) feeds every packet of
+    :func:`rtcscope.capture.pipeline.packets`. Both give the same result.
 
     One pass: datagrams whose first byte is an RTP/RTCP one go to the :class:`StreamScanner`;
     the others (and TCP) go to :class:`rtcscope.sip.capture.SipCaptureFramer`, whose SDPs are
     announced to the scanner as they complete (so a stream is named from its SDP's frame on).
     """
     from rtcscope.capture.pipeline import packets
+    from rtcscope.rtp.fastpath import scan_fast
     from rtcscope.sip.capture import SipCaptureFramer
 
     scanner = StreamScanner(
@@ -681,15 +769,22 @@ def scan_capture(
     )
     framer = SipCaptureFramer() if use_sdp else None
     feed = scanner.feed
-    for packet in packets(path, keep_going=keep_going):
+
+    def feed_packet(packet: Packet) -> None:
+        feed(packet)
+        if framer is None or packet.ip_proto not in (6, 17):
+            return
         payload = packet.payload
         if packet.ip_proto == 17 and payload and payload[0] & 0xC0 == 0x80:
-            feed(packet)
-            continue
-        feed(packet)
-        if framer is not None and (packet.ip_proto == 17 or packet.ip_proto == 6):
-            for captured in framer.feed(packet):
-                _announce_sip(scanner, captured)
+            return  # an RTP/RTCP first byte is never SIP
+        for captured in framer.feed(packet):
+            _announce_sip(scanner, captured)
+
+    if not (fast and scan_fast(path, scanner, feed_packet, keep_going=keep_going)):
+        if hasattr(path, "seek"):
+            path.seek(0)
+        for packet in packets(path, keep_going=keep_going):
+            feed_packet(packet)
     return scanner.finish()
 
 

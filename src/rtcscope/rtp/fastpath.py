@@ -1,0 +1,382 @@
+"""The stream scanner's fast path: RTP rows of a capture read with NumPy, a batch at a time.
+
+A Python object per packet caps a scan at a few hundred thousand packets per second, and most
+packets of a VoIP capture are RTP of streams already found. So, for a classic pcap of
+Ethernet, Linux cooked (v1) or raw IPv4 frames, each :class:`~rtcscope.capture.reader.
+RecordBatch` is read column-wise: link and IPv4 headers (no options needed, no fragments),
+UDP ports and length (as :mod:`rtcscope.capture.decode` reads them), then the RTP header
+checks of :func:`rtcscope.rtp.streams.quick_rtp_header`. Rows that are RTP of a stream the
+scanner already follows are handed to it as arrays (:meth:`StreamScanner.add_rows`, which
+ends in :meth:`StreamStats.add_many`). Every other row - SIP, RTCP, STUN, TCP, IPv6, a
+fragment, a tunnel, the first packets of a stream not confirmed yet - becomes a
+:class:`~rtcscope.capture.packet.Record`, goes through :func:`rtcscope.capture.decode.decode`
+and IP reassembly (the stages of :func:`rtcscope.capture.pipeline.packets`) and is fed one
+by one, in capture order, before the batch's array rows; announcements and confirmations
+carry frame numbers, so the result is the one the per-packet path gives (the tests compare
+both on every capture).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import mmap
+import os
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+
+from rtcscope.capture.decode import TUNNEL_UDP_PORTS, decode, decode_transport
+from rtcscope.capture.defrag import Defragmenter
+from rtcscope.capture.packet import LinkType, Packet, Record
+from rtcscope.capture.reader import RecordBatch, open_capture
+from rtcscope.rtp.stats import relative_ms
+
+if TYPE_CHECKING:
+    from rtcscope.rtp.streams import StreamScanner
+
+IntArray = npt.NDArray[np.int64]
+PacketSink = Callable[[Packet], None]
+
+_LINK_HEADERS = {
+    LinkType.ETHERNET: (14, 12),  # header length, offset of the EtherType
+    LinkType.LINUX_SLL: (16, 14),
+}
+_RAW_IPV4 = frozenset({LinkType.RAW, LinkType.RAW_LEGACY_12, LinkType.RAW_LEGACY_14, LinkType.IPV4})
+_TUNNEL_PORTS = np.array(sorted(TUNNEL_UDP_PORTS), dtype=np.int64)
+
+
+class _Views:
+    """Unaligned big-endian views of a buffer, indexable by byte offset."""
+
+    def __init__(self, buffer: bytes | mmap.mmap, record_endian: str) -> None:
+        size = len(buffer)
+        self.u8 = np.frombuffer(buffer, dtype=np.uint8)
+        self.be16 = np.ndarray((max(size - 1, 0),), dtype=">u2", buffer=buffer, strides=(1,))
+        self.be32 = np.ndarray((max(size - 3, 0),), dtype=">u4", buffer=buffer, strides=(1,))
+        self.rec32 = np.ndarray(
+            (max(size - 3, 0),), dtype=record_endian + "u4", buffer=buffer, strides=(1,)
+        )
+        self.last = size - 1
+
+    # Offsets are never negative here; past the end they are clamped (the rows they belong
+    # to are rejected by a length check anyway).
+    def byte(self, at: IntArray) -> IntArray:
+        return self.u8[np.minimum(at, self.last)].astype(np.int64)
+
+    def word16(self, at: IntArray) -> IntArray:
+        return self.be16[np.minimum(at, self.last - 1)].astype(np.int64)
+
+    def word32(self, at: IntArray) -> IntArray:
+        return self.be32[np.minimum(at, self.last - 3)].astype(np.int64)
+
+
+_FLUSH_ROWS = 8192  # rows buffered per stream before StreamStats.add_many runs on them
+Key = tuple[str, int, str, int, int]
+_COLUMNS = (
+    "frames",
+    "ts_ns",
+    "times_ms",
+    "marker_pt",
+    "seqs",
+    "tss",
+    "payload_len",
+    "first_words",
+)
+
+
+class _RowBuffers:
+    """Rows of followed streams, held per stream until there are enough for NumPy to pay."""
+
+    def __init__(self, scanner: StreamScanner) -> None:
+        self.scanner = scanner
+        self.parts: dict[Key, list[tuple[npt.NDArray[np.generic], ...]]] = {}
+        self.rows: dict[Key, int] = {}
+
+    def add(self, key: Key, columns: tuple[npt.NDArray[np.generic], ...]) -> None:
+        self.parts.setdefault(key, []).append(columns)
+        self.rows[key] = self.rows.get(key, 0) + len(columns[0])
+        if self.rows[key] >= _FLUSH_ROWS:
+            self.flush(key)
+
+    def flush(self, key: Key) -> None:
+        parts = self.parts.pop(key, None)
+        self.rows.pop(key, None)
+        if not parts:
+            return
+        columns = [np.concatenate(column) for column in zip(*parts, strict=True)]
+        self.scanner.add_rows(key, **dict(zip(_COLUMNS, columns, strict=True)))
+
+    def flush_all(self) -> None:
+        for key in list(self.parts):
+            self.flush(key)
+
+    def flush_packet(self, packet: Packet) -> None:
+        """Before a packet goes the per-packet way: flush its stream if rows of it wait."""
+        payload = packet.payload
+        if self.parts and packet.ip_proto == 17 and len(payload) >= 12:
+            ssrc = int.from_bytes(payload[8:12], "big")
+            key = (packet.src, packet.sport, packet.dst, packet.dport, ssrc)
+            if key in self.parts:
+                self.flush(key)
+
+
+def _ipv4_text(value: int) -> str:
+    return str(ipaddress.IPv4Address(value))
+
+
+def batch_supported(batch: RecordBatch) -> bool:
+    return (
+        batch.kind == "pcap"
+        and not batch.records
+        and (batch.linktype in _LINK_HEADERS or batch.linktype in _RAW_IPV4)
+    )
+
+
+def scan_fast(
+    path: str | os.PathLike[str] | BinaryIO,
+    scanner: StreamScanner,
+    feed_other: PacketSink,
+    keep_going: bool = False,
+) -> bool:
+    """Scan with the fast path; False (having read nothing) if the file does not suit it."""
+    buffers = _RowBuffers(scanner)
+
+    def feed_in_order(packet: Packet) -> None:
+        buffers.flush_packet(packet)
+        feed_other(packet)
+
+    with open_capture(path, keep_going=keep_going) as reader:
+        batches = reader.batches()
+        first = next(batches, None)
+        if first is None:
+            return True
+        if not batch_supported(first):
+            return False
+        defrag = Defragmenter(transport=_decode_reassembled)
+        key_cache: dict[tuple[int, int], tuple[str, int, str, int, int]] = {}
+        for batch in _chain(first, batches):
+            if not batch_supported(batch):
+                # A later section or odd records: every row through decode().
+                for record in batch.records:
+                    for packet in _decoded(decode(record), defrag):
+                        feed_in_order(packet)
+                for packet in _batch_packets(batch, range(len(batch.positions)), defrag):
+                    feed_in_order(packet)
+                continue
+            _scan_batch(batch, scanner, buffers, feed_in_order, defrag, key_cache)
+        defrag.flush()
+    buffers.flush_all()
+    return True
+
+
+def _chain(first: RecordBatch, rest: Iterator[RecordBatch]) -> Iterator[RecordBatch]:
+    yield first
+    yield from rest
+
+
+def _decode_reassembled(packet: Packet) -> Packet:
+    payload = packet.payload
+    decode_transport(packet.ip_proto, payload, 0, len(payload), packet)
+    return packet
+
+
+def _batch_packets(
+    batch: RecordBatch, rows: Iterator[int] | range | list[int], defrag: Defragmenter
+) -> Iterator[Packet]:
+    """Rows as decoded packets, with IP reassembly, as capture.pipeline.packets gives them."""
+    view = memoryview(batch.buffer)
+    endian = batch.endian
+    for row in rows:
+        at = batch.positions[row] - batch.bias
+        sec, frac, caplen, orig = (
+            int.from_bytes(view[at + i : at + i + 4], "little" if endian == "<" else "big")
+            for i in (0, 4, 8, 12)
+        )
+        record = Record(
+            batch.first_frame + row,
+            sec * 1_000_000_000 + frac * batch.frac_ns,
+            0,
+            batch.linktype,
+            view[at + 16 : at + 16 + caplen],
+            orig,
+            batch.base + at,
+        )
+        yield from _decoded(decode(record), defrag)
+
+
+def _decoded(packet: Packet, defrag: Defragmenter) -> Iterator[Packet]:
+    if packet.fragment is not None:
+        whole = defrag.feed(packet)
+        while whole is not None and whole.fragment is not None:
+            whole = defrag.feed(whole)
+        if whole is None:
+            return
+        packet = whole
+    yield packet
+
+
+def _scan_batch(
+    batch: RecordBatch,
+    scanner: StreamScanner,
+    buffers: _RowBuffers,
+    feed_other: PacketSink,
+    defrag: Defragmenter,
+    key_cache: dict[tuple[int, int], Key],
+) -> None:
+    count = len(batch.positions)
+    if count == 0:
+        return
+    v = _Views(batch.buffer, batch.endian)
+    pos = np.array(batch.positions, dtype=np.int64) - batch.bias
+    caplen = v.rec32[pos + 8].astype(np.int64)
+    data = pos + 16
+    end = data + caplen
+    ts_ns = (
+        v.rec32[pos].astype(np.int64) * 1_000_000_000
+        + v.rec32[pos + 4].astype(np.int64) * batch.frac_ns
+    )
+    if scanner.first_ns is None:
+        scanner.first_ns = int(ts_ns[0])
+
+    if batch.linktype in _LINK_HEADERS:
+        header, type_at = _LINK_HEADERS[LinkType(batch.linktype)]
+        ok = (caplen >= header) & (v.word16(data + type_at) == 0x0800)
+        l3 = data + header
+    else:
+        ok = caplen >= 1
+        l3 = data
+    room = end - l3
+    vihl = v.byte(l3)
+    ihl = (vihl & 0x0F) * 4
+    total = v.word16(l3 + 2)
+    ok &= (room >= 20) & (vihl >> 4 == 4) & (ihl >= 20) & (ihl <= room)
+    ok &= (total == 0) | (total >= ihl)
+    ok &= (v.word16(l3 + 6) & 0x3FFF) == 0  # not a fragment
+    ok &= v.byte(l3 + 9) == 17
+    ip_end = np.where(total == 0, end, np.minimum(end, l3 + total))
+    l4 = l3 + ihl
+    ok &= ip_end - l4 >= 8
+    sport = v.word16(l4)
+    dport = v.word16(l4 + 2)
+    ok &= ~np.isin(dport, _TUNNEL_PORTS)
+    length = v.word16(l4 + 4)
+    start = l4 + 8
+    stop = np.where(length >= 8, np.minimum(ip_end, l4 + length), ip_end)
+    size = stop - start
+    first = v.byte(start)
+    second = v.byte(start + 1)
+    rtp = ok & (size >= 12) & ((first & 0xC0) == 0x80) & ~((second >= 192) & (second <= 223))
+    # The header checks of quick_rtp_header; a row failing them is no RTP and, with an RTP
+    # first byte, no SIP either: nothing reads it.
+    header_end = start + 12 + 4 * (first & 0x0F)
+    has_ext = (first & 0x10) != 0
+    ext_ok = ~has_ext | (header_end + 4 <= stop)
+    header_end = np.where(has_ext, header_end + 4 + 4 * v.word16(header_end + 2), header_end)
+    pad = np.where((first & 0x20) != 0, v.byte(stop - 1), 0)
+    pt = second & 0x7F
+    valid = (
+        ext_ok
+        & (header_end <= stop)
+        & ~(((first & 0x20) != 0) & ((pad == 0) | (stop - header_end < pad)))
+        & ~((pt >= 72) & (pt <= 76))
+    )
+    dropped = rtp & ~valid
+    rtp &= valid
+
+    rtp_rows = np.flatnonzero(rtp)
+    live_rows: dict[Key, IntArray] = {}
+    scalar = ~rtp & ~dropped
+    pending_keys: list[Key] = []
+    row_key = np.full(count, -1, dtype=np.int64)
+    if len(rtp_rows):
+        src = v.word32(l3[rtp_rows] + 12)
+        dst = v.word32(l3[rtp_rows] + 16)
+        ssrc = v.word32(start[rtp_rows] + 8)
+        u64 = np.uint64
+        k1 = (src.astype(u64) << u64(32)) | dst.astype(u64)
+        k2 = (
+            (sport[rtp_rows].astype(u64) << u64(48))
+            | (dport[rtp_rows].astype(u64) << u64(32))
+            | ssrc.astype(u64)
+        )
+        # Group rows by stream: a 64-bit mix of the two key words sorts fast; the groups
+        # are then checked whole, and a collision (two keys in one group) regroups exactly.
+        mixed = (k1 * u64(0x9E3779B97F4A7C15)) ^ k2
+        _, first_rows, inverse = np.unique(mixed, return_index=True, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        if not (
+            np.array_equal(k1, k1[first_rows][inverse])
+            and np.array_equal(k2, k2[first_rows][inverse])
+        ):
+            _, first_rows, inverse = np.unique(
+                np.stack([k1, k2], axis=1), axis=0, return_index=True, return_inverse=True
+            )
+            inverse = inverse.reshape(-1)
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(len(first_rows) + 1))
+        for index, (a, b) in enumerate(
+            zip(k1[first_rows].tolist(), k2[first_rows].tolist(), strict=True)
+        ):
+            key = key_cache.get((a, b))
+            if key is None:
+                key = (
+                    _ipv4_text(a >> 32),
+                    (b >> 48) & 0xFFFF,
+                    _ipv4_text(a & 0xFFFFFFFF),
+                    (b >> 32) & 0xFFFF,
+                    b & 0xFFFFFFFF,
+                )
+                key_cache[(a, b)] = key
+            rows = rtp_rows[order[bounds[index] : bounds[index + 1]]]
+            if scanner.is_live(key):
+                live_rows[key] = rows
+            else:
+                scalar[rows] = True
+                pending_keys.append(key)
+                row_key[rows] = len(pending_keys) - 1
+
+    # The other rows, in capture order. A row of a stream that became a stream earlier in
+    # this batch (its first packets confirmed it) joins the array rows instead: every row of
+    # it still to come is later in the capture than the ones that confirmed it.
+    late: dict[int, list[int]] = {}
+    for row in np.flatnonzero(scalar).tolist():
+        pending = int(row_key[row])
+        if pending >= 0 and scanner.is_live(pending_keys[pending]):
+            late.setdefault(pending, []).append(row)
+            continue
+        for packet in _batch_packets(batch, [row], defrag):
+            feed_other(packet)
+    for pending, late_rows in late.items():
+        live_rows[pending_keys[pending]] = np.array(late_rows, dtype=np.int64)
+
+    for key, rows in live_rows.items():
+        head = header_end[rows]
+        payload_len = stop[rows] - head - pad[rows]
+        buffers.add(
+            key,
+            (
+                rows + batch.first_frame,
+                ts_ns[rows],
+                _relative_ms(ts_ns[rows] - scanner.first_ns),
+                second[rows],
+                v.word16(start[rows] + 2),
+                v.word32(start[rows] + 4),
+                payload_len,
+                np.where(payload_len >= 4, v.word32(head), -1),
+            ),
+        )
+
+
+def _relative_ms(rel_ns: IntArray) -> npt.NDArray[np.float64]:
+    """relative_ms() on arrays: the same two conversions, the same sign handling."""
+    magnitude = np.abs(rel_ns)
+    secs = magnitude // 1_000_000_000
+    nsecs = magnitude - secs * 1_000_000_000
+    values = secs.astype(np.float64) * 1000.0 + nsecs.astype(np.float64) / 1000000.0
+    result: npt.NDArray[np.float64] = np.where(rel_ns < 0, -values, values)
+    return result
+
+
+__all__ = ["relative_ms", "scan_fast"]
