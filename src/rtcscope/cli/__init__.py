@@ -13,31 +13,39 @@ import sys
 from rtcscope.cli.app import app
 from rtcscope.errors import RtcscopeError
 
-# One module per command group; each registers its commands on ``app`` when imported.
-COMMAND_MODULES: tuple[str, ...] = (
-    "rtcscope.cli.analyze",
-    "rtcscope.cli.hepipe",
-    "rtcscope.cli.hep",
-    "rtcscope.cli.info",
-    "rtcscope.cli.extract",
-    "rtcscope.cli.streams",
-    "rtcscope.cli.diagnose",
-    "rtcscope.cli.route",
-    "rtcscope.cli.calls",
-    "rtcscope.cli.flow",
-)
+# The module that registers each command (or command group) on ``app`` when imported.
+# Only the module of the command being run is imported, so start-up stays short: the
+# commands pull in PyAV, NumPy and the SIP machinery, which `info` does not need.
+COMMANDS: dict[str, str] = {
+    "analyze": "rtcscope.cli.analyze",
+    "info": "rtcscope.cli.info",
+    "streams": "rtcscope.cli.streams",
+    "split": "rtcscope.cli.streams",
+    "extract": "rtcscope.cli.extract",
+    "calls": "rtcscope.cli.calls",
+    "flow": "rtcscope.cli.flow",
+    "diagnose": "rtcscope.cli.diagnose",
+    "route": "rtcscope.cli.route",
+    "hep": "rtcscope.cli.hep",
+    "hepipe": "rtcscope.cli.hepipe",
+}
 
 
-def _load_commands() -> None:
-    for module in COMMAND_MODULES:
+def _load_commands(argv: list[str]) -> None:
+    """Import the module of the command named in ``argv``, or all of them (for --help,
+    a mistyped command, or no command)."""
+    named = next((arg for arg in argv if not arg.startswith("-")), None)
+    modules = [COMMANDS[named]] if named in COMMANDS else sorted(set(COMMANDS.values()))
+    for module in modules:
         importlib.import_module(module)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (tests call this in-process)."""
-    _load_commands()
+    args = sys.argv[1:] if argv is None else argv
+    _load_commands(args)
     try:
-        app(args=argv, prog_name="rtcscope")
+        app(args=args, prog_name="rtcscope")
     except SystemExit as exc:
         code = exc.code
         if code is None:
