@@ -57,7 +57,8 @@ def analyze(
     else:
         console = stdout_console()
         for section in sections:
-            console.rule(section.title, align="left")
+            # A fixed-width heading: a rule would span the 200 columns of a pipe.
+            console.print(f"── {section.title} " + "─" * max(3, 72 - len(section.title)))
             console.print(section.text, markup=False, highlight=False)
             for written in section.files:
                 console.print(f"  wrote {written}", markup=False, highlight=False)
