@@ -171,3 +171,37 @@ class _NullStore:
 
     def close(self) -> None:
         pass
+
+
+_token = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-.@", min_size=1, max_size=20)
+
+
+@given(
+    st.sampled_from(["Call-ID", "call-id", "CALL-ID", "i", "Call-Id"]),
+    _token,
+    st.lists(st.tuples(st.sampled_from(["Via", "To", "From", "CSeq", "X-A"]), _token), max_size=5),
+    st.sampled_from(["\r\n", "\n"]),
+    st.booleans(),
+    st.text(alphabet="abc: \r\nCall-ID", max_size=40),
+)
+def test_call_id_agrees_with_the_sip_parser(
+    name: str,
+    call_id: str,
+    headers: list[tuple[str, str]],
+    eol: str,
+    response: bool,
+    body: str,
+) -> None:
+    """rtcscope.sip.message (issue 4's full parser) is the reference for the fast scan."""
+    from rtcscope.sip.message import SipMessage
+
+    start = "SIP/2.0 180 Ringing" if response else "INVITE sip:b@example.com SIP/2.0"
+    lines = [start, *[f"{h}: {v}" for h, v in headers[:2]], f"{name}: {call_id}"]
+    lines += [f"{h}: {v}" for h, v in headers[2:]]
+    wire = (eol.join(lines) + eol + eol + body).encode()
+    reference = SipMessage.parse(wire)
+    assert sip_index_fields(wire) == (
+        reference.call_id,
+        None if response else reference.method,
+        reference.status_code if response else None,
+    )

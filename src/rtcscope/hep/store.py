@@ -89,28 +89,34 @@ def sip_index_fields(payload: bytes) -> tuple[str | None, str | None, int | None
     a full parse (``rtcscope.sip.message``) costs ~90 µs. Folded Call-ID lines are not joined.
     """
     eol = payload.find(b"\n")
-    first = payload[: eol if eol >= 0 else len(payload)].rstrip(b"\r")
+    if eol < 0:
+        eol = len(payload)
+    line_end = eol - 1 if eol and payload[eol - 1] == 13 else eol  # before the CR of CRLF
     method: str | None = None
     status: int | None = None
-    if first[:8] == b"SIP/2.0 ":
-        code = first[8:11]
+    if payload.startswith(b"SIP/2.0 "):
+        code = payload[8:11]
         if code.isdigit():
             status = int(code)
-    elif first[-8:] == b" SIP/2.0":
-        method = first.split(b" ", 1)[0].decode("ascii", "replace")
+    elif payload.startswith(b" SIP/2.0", line_end - 8, line_end):
+        method = payload[: payload.find(b" ", 0, line_end)].decode("ascii", "replace")
     else:
         return None, None, None
+    # fast path: the spelling nearly every agent writes, before the first blank line
+    at = payload.find(b"\nCall-ID: ", eol - 1)
+    if (
+        at >= 0
+        and payload.find(b"\n\r\n", eol - 1, at + 1) < 0
+        and payload.find(b"\n\n", eol - 1, at + 1) < 0
+    ):
+        stop = payload.find(b"\n", at + 10)
+        value = payload[at + 10 : stop if stop >= 0 else len(payload)].strip()
+        return value.decode("utf-8", "surrogateescape"), method, status
     end = payload.find(b"\r\n\r\n")
     if end < 0:  # RFC 3261 7.5 wants CRLF; captures also hold LF-only messages
         end = payload.find(b"\n\n")
         if end < 0:
             end = len(payload)
-    # fast path: the spelling nearly every agent writes
-    at = payload.find(b"\nCall-ID: ", 0, end)
-    if at >= 0:
-        stop = payload.find(b"\n", at + 10, end + 1)
-        value = payload[at + 10 : stop if stop >= 0 else end].strip()
-        return value.decode("utf-8", "surrogateescape"), method, status
     match = _CALL_ID.search(payload, 0, end)
     call_id = (
         match.group(1).strip().decode("utf-8", "surrogateescape") if match is not None else None
