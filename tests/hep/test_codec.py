@@ -340,3 +340,20 @@ def test_hepv2_round_trip(packet: HepPacket) -> None:
         magic=b"",
     )
     assert decode(encode(v2)) == v2
+
+
+def test_common_prefix_path_still_catches_repeats_and_bad_family() -> None:
+    """The first ten chunks in the usual order are read at once; what follows is still
+    checked against them."""
+    wire = _spec_example()
+    body = wire[6:]
+    repeat = _hep3(body[:-20], _chunk(1, b"\x02"), body[-20:])
+    with pytest.raises(HepError, match="twice"):
+        decode(repeat)
+    v6_src_too = _hep3(body[:-20], _chunk(5, bytes(16)), body[-20:])
+    with pytest.raises(HepError, match="src twice"):
+        decode(v6_src_too)
+    bad_family = bytearray(wire)
+    bad_family[12] = 7
+    with pytest.raises(HepError, match="IP family is 7"):
+        decode(bytes(bad_family))

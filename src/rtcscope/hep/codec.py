@@ -320,6 +320,26 @@ _SPEC[ChunkType.IPV6_SRC] = ("src", _C_IP6, 16)
 _SPEC[ChunkType.IPV6_DST] = ("dst", _C_IP6, 16)
 _SPEC[ChunkType.PAYLOAD] = ("payload", _C_PAYLOAD, -1)
 _SPEC[ChunkType.COMPRESSED_PAYLOAD] = ("compressed_payload", _C_COMPRESSED, -1)
+# The chunks most agents (Kamailio, sngrep, heplify, this codec) write first, in this order,
+# for IPv4: family, protocol, addresses, ports, seconds, microseconds, protocol type,
+# capture id. Each chunk is one 12-byte (vendor, type, length) struct field group + value.
+_COMMON_PREFIX = struct.Struct("!6sB6sB6s4s6s4s6sH6sH6sI6sI6sB6sI")
+_COMMON_PREFIX_HEADERS = tuple(
+    struct.pack("!HHH", 0, ctype, 6 + size)
+    for ctype, size in (
+        (ChunkType.IP_FAMILY, 1),
+        (ChunkType.IP_PROTO, 1),
+        (ChunkType.IPV4_SRC, 4),
+        (ChunkType.IPV4_DST, 4),
+        (ChunkType.SRC_PORT, 2),
+        (ChunkType.DST_PORT, 2),
+        (ChunkType.TIMESTAMP_SEC, 4),
+        (ChunkType.TIMESTAMP_USEC, 4),
+        (ChunkType.PROTOCOL_TYPE, 1),
+        (ChunkType.CAPTURE_ID, 4),
+    )
+)
+_COMMON_PREFIX_START = _COMMON_PREFIX_HEADERS[0]
 # the same as a list indexed by chunk type: the hot loop's lookup
 _SPEC_TABLE_SIZE = max(_SPEC) + 1
 _SPEC_TABLE: list[tuple[str, int, int] | None] = [_SPEC.get(t) for t in range(_SPEC_TABLE_SIZE)]
@@ -359,6 +379,26 @@ def _decode_v3(view: bytes) -> dict[str, Any]:
     fields: dict[str, Any] = {"version": 3, "magic": view[:4]}
     extra: list[RawChunk] = []
     offset = 6
+    if size >= 6 + _COMMON_PREFIX.size and view[6:12] == _COMMON_PREFIX_START:
+        values = _COMMON_PREFIX.unpack_from(view, 6)
+        if values[::2] == _COMMON_PREFIX_HEADERS:
+            # the usual first ten chunks in the usual order: their headers are checked in one
+            # comparison (same sizes as the loop below requires), their values read at once
+            (
+                fields["ip_family"],
+                fields["ip_proto"],
+                src,
+                dst,
+                fields["sport"],
+                fields["dport"],
+                fields["ts_sec"],
+                fields["ts_usec"],
+                fields["proto_type"],
+                fields["capture_id"],
+            ) = values[1::2]
+            fields["src"] = "%d.%d.%d.%d" % tuple(src)  # noqa: UP031 - the hot path
+            fields["dst"] = "%d.%d.%d.%d" % tuple(dst)  # noqa: UP031
+            offset = 6 + _COMMON_PREFIX.size
     unpack_header = _CHUNK_HEADER.unpack_from
     unpack_u32 = _U32_STRUCT.unpack_from
     table = _SPEC_TABLE
