@@ -39,7 +39,7 @@ def packets(seed: int, count: int) -> list[tuple[int, float, int, int, int, bool
     return out
 
 
-@given(seed=st.integers(0, 2**32 - 1), count=st.integers(1, 400), cut=st.integers(0, 400))
+@given(seed=st.integers(0, 2**32 - 1), count=st.integers(1, 1200), cut=st.integers(0, 1200))
 def test_add_many_equals_add(seed: int, count: int, cut: int) -> None:
     rows = packets(seed, count)
     reference = StreamStats()

@@ -44,7 +44,7 @@ _LINK_HEADERS = {
     LinkType.LINUX_SLL: (16, 14),
 }
 _RAW_IPV4 = frozenset({LinkType.RAW, LinkType.RAW_LEGACY_12, LinkType.RAW_LEGACY_14, LinkType.IPV4})
-_TUNNEL_PORTS = np.array(sorted(TUNNEL_UDP_PORTS), dtype=np.int64)
+_TUNNEL_PORT_LIST = sorted(TUNNEL_UDP_PORTS)
 
 
 class _Views:
@@ -260,7 +260,8 @@ def _scan_batch(
     ok &= ip_end - l4 >= 8
     sport = v.word16(l4)
     dport = v.word16(l4 + 2)
-    ok &= ~np.isin(dport, _TUNNEL_PORTS)
+    for port in _TUNNEL_PORT_LIST:
+        ok &= dport != port
     length = v.word16(l4 + 4)
     start = l4 + 8
     stop = np.where(length >= 8, np.minimum(ip_end, l4 + length), ip_end)
@@ -341,32 +342,42 @@ def _scan_batch(
     # this batch (its first packets confirmed it) joins the array rows instead: every row of
     # it still to come is later in the capture than the ones that confirmed it.
     late: dict[int, list[int]] = {}
-    for row in np.flatnonzero(scalar).tolist():
-        pending = int(row_key[row])
+    scalar_rows = np.flatnonzero(scalar).tolist()
+    pending_of = row_key[scalar_rows].tolist() if pending_keys else [-1] * len(scalar_rows)
+    to_decode: list[int] = []
+    for row, pending in zip(scalar_rows, pending_of, strict=True):
         if pending >= 0 and scanner.is_live(pending_keys[pending]):
             late.setdefault(pending, []).append(row)
             continue
-        for packet in _batch_packets(batch, [row], defrag):
-            feed_other(packet)
+        if pending >= 0:
+            # Its stream may become one with this very packet: decode what waits first.
+            to_decode.append(row)
+            for packet in _batch_packets(batch, to_decode, defrag):
+                feed_other(packet)
+            to_decode.clear()
+        else:
+            to_decode.append(row)
+    for packet in _batch_packets(batch, to_decode, defrag):
+        feed_other(packet)
     for pending, late_rows in late.items():
         live_rows[pending_keys[pending]] = np.array(late_rows, dtype=np.int64)
 
+    if not live_rows:
+        return
+    # Columns for every row at once (cheaper than per stream), then picked per stream.
+    payload_len_all = stop - header_end - pad
+    columns = (
+        np.arange(batch.first_frame, batch.first_frame + count, dtype=np.int64),
+        ts_ns,
+        _relative_ms(ts_ns - scanner.first_ns),
+        second,
+        v.word16(start + 2),
+        v.word32(start + 4),
+        payload_len_all,
+        np.where(payload_len_all >= 4, v.word32(header_end), -1),
+    )
     for key, rows in live_rows.items():
-        head = header_end[rows]
-        payload_len = stop[rows] - head - pad[rows]
-        buffers.add(
-            key,
-            (
-                rows + batch.first_frame,
-                ts_ns[rows],
-                _relative_ms(ts_ns[rows] - scanner.first_ns),
-                second[rows],
-                v.word16(start[rows] + 2),
-                v.word32(start[rows] + 4),
-                payload_len,
-                np.where(payload_len >= 4, v.word32(head), -1),
-            ),
-        )
+        buffers.add(key, tuple(column[rows] for column in columns))
 
 
 def _relative_ms(rel_ns: IntArray) -> npt.NDArray[np.float64]:

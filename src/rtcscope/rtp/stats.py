@@ -489,10 +489,9 @@ class StreamStats:
             nominal = ((tss[rows] - first_ts) & 0xFFFFFFFF) / (clocks[rows] // 1000)
             last_nominal = np.concatenate(([self.last_nominal], nominal[:-1]))
             expected = time_before[rows] + (nominal - last_nominal)
-            diffs = np.abs(times_ms[rows] - expected).tolist()
-            jitters = list(accumulate(diffs, lambda j, d: (15 * j + d) / 16, initial=self.jitter))
-            jitter_after[rows] = jitters[1:]
-            self.jitter = jitters[-1]
+            series = _jitter_series(self.jitter, np.abs(times_ms[rows] - expected))
+            jitter_after[rows] = series
+            self.jitter = float(series[-1])
             self.last_nominal = float(nominal[-1])
             self.clock_rate = int(clocks[rows[-1]])
 
@@ -636,6 +635,39 @@ class StreamStats:
         )
 
 
+_JITTER_BLOCK = 64
+_DECAY = 15.0 / 16.0
+_DECAY_POWERS = _DECAY ** np.arange(_JITTER_BLOCK + 1)
+_GROWTH = 1.0 / _DECAY_POWERS[:_JITTER_BLOCK]  # at most (16/15)^63, about 58: no overflow
+
+
+def _jitter_series(jitter: float, diffs: FloatArray) -> FloatArray:
+    """J after each packet, J = (15 J + D) / 16 (RFC 3550 6.4.1), from J = ``jitter``.
+
+    Short series run the recurrence as written. Long ones go in blocks of 64: inside a block
+    J_k = decay^(k+1) J_start + decay^k * sum(decay^-i D_i / 16, i <= k) (a cumulative sum),
+    then the carry from block to block; equal to the recurrence to about 1e-15, relative.
+    """
+    count = len(diffs)
+    if count < 4 * _JITTER_BLOCK:
+        values = list(accumulate(diffs.tolist(), lambda j, d: (15 * j + d) / 16, initial=jitter))
+        return np.array(values[1:], dtype=np.float64)
+    blocks = -(-count // _JITTER_BLOCK)
+    padded = np.zeros(blocks * _JITTER_BLOCK)
+    padded[:count] = diffs
+    scaled = padded.reshape(blocks, _JITTER_BLOCK) * (_GROWTH / 16.0)
+    local = np.cumsum(scaled, axis=1) * _DECAY_POWERS[:_JITTER_BLOCK]
+    carries = np.empty(blocks)
+    carry = jitter
+    block_decay = float(_DECAY_POWERS[_JITTER_BLOCK])
+    for index, end in enumerate(local[:, -1].tolist()):
+        carries[index] = carry
+        carry = block_decay * carry + end
+    series = local + carries[:, None] * _DECAY_POWERS[1:][None, :]
+    result: FloatArray = series.reshape(-1)[:count]
+    return result
+
+
 def _running_mean(mean: float, values: FloatArray, ns: IntArray) -> float:
     """Wireshark's mean: mean = (mean * (n - 1) + value) / n at each counted packet, where n
     is the packet's position in the stream (so the divisor counts skipped packets too).
@@ -654,4 +686,4 @@ def _running_mean(mean: float, values: FloatArray, ns: IntArray) -> float:
     b = values / n
     suffix = np.ones(len(a))
     suffix[:-1] = np.cumprod(a[::-1])[::-1][1:]
-    return float(mean * np.prod(a) + np.dot(b, suffix))
+    return float(mean * np.prod(a) + np.sum(b * suffix))
