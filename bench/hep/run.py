@@ -2,12 +2,12 @@
 (SQLite store + pcap of the SIP) and into ``sngrep -N -q -L ... -O`` (pcap only), same run.
 
 For each rate, a fresh receiver is started, then this process offers ``rate * seconds`` HEP3
-packets (a 600-byte SIP INVITE each, every one with its own Call-ID) paced in 1 ms ticks from one
-UDP socket; once the receiver has been idle for a second it is stopped (SIGTERM) and what it
-stored is counted: rows in ``hep.sqlite`` for rtcscope (plus its pcap frames), frames in the
-``-O`` pcap for sngrep (capinfos). Loss = offered - stored. The highest rate with zero loss is
-printed for both. Target: rtcscope >= 50,000 messages/s with zero loss on this 2-core
-machine (and at least sngrep's figure).
+packets (a 600-byte SIP INVITE each; a Call-ID per message, or per ``--per-call`` messages)
+paced in 1 ms ticks from one UDP socket; once the receiver has been idle for a second it is
+stopped (SIGTERM) and what it stored is counted: rows in ``hep.sqlite`` for rtcscope (plus
+its pcap frames), frames in the ``-O`` pcap for sngrep (capinfos). Loss = offered - stored.
+The highest rate with zero loss is printed for both. Target: rtcscope >= 50,000 messages/s
+with zero loss on this 2-core machine (and at least sngrep's figure).
 
 rtcscope's collector asks the kernel for a 64 MB receive buffer (SO_RCVBUFFORCE as root);
 sngrep keeps the default. Columns: "drain s" is how long after the last packet was offered
@@ -87,8 +87,9 @@ def hep_template() -> tuple[bytearray, list[int]]:
     return bytearray(wire), offsets
 
 
-def offer(port: int, rate: int, seconds: float, first: int) -> tuple[int, float]:
-    """Send rate*seconds packets paced in 1 ms ticks; returns (sent, seconds taken)."""
+def offer(port: int, rate: int, seconds: float, first: int, per_call: int = 1) -> tuple[int, float]:
+    """Send rate*seconds packets paced in 1 ms ticks, ``per_call`` messages per Call-ID;
+    returns (sent, seconds taken)."""
     template, offsets = hep_template()
     total = int(rate * seconds)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -99,9 +100,10 @@ def offer(port: int, rate: int, seconds: float, first: int) -> tuple[int, float]
     while sent < total:
         due = min(total, int((time.perf_counter() - start) * rate) + 1)
         while sent < due:
-            digits = b"%09d" % (first + sent)
-            for at in offsets:
-                template[at : at + COUNTER_DIGITS] = digits
+            number = first + sent
+            branch_at, call_id_at = offsets  # the Via comes before the Call-ID
+            template[branch_at : branch_at + COUNTER_DIGITS] = b"%09d" % number
+            template[call_id_at : call_id_at + COUNTER_DIGITS] = b"%09d" % (number // per_call)
             try:
                 send(template)
             except ConnectionRefusedError:
@@ -173,7 +175,7 @@ def pcap_frames(path: Path) -> int:
 
 
 def bench_rtcscope(
-    work: Path, rate: int, seconds: float, pcap: bool, writer: str
+    work: Path, rate: int, seconds: float, pcap: bool, writer: str, per_call: int
 ) -> tuple[int, int, float, int, int]:
     port = free_port()
     store = work / f"rtcscope-{rate}"
@@ -186,7 +188,7 @@ def bench_rtcscope(
         deadline = time.monotonic() + 20
         while "listening" not in log.read_text() and time.monotonic() < deadline:
             time.sleep(0.05)
-        sent, _ = offer(port, rate, seconds, first=rate * 1000)
+        sent, _ = offer(port, rate, seconds, rate * 1000, per_call)
         drain = wait_idle(lambda: db_count(store))
         drops = kernel_drops(port)
     stored = db_count(store)
@@ -194,13 +196,15 @@ def bench_rtcscope(
     return sent, stored, drain, frames, drops
 
 
-def bench_sngrep(work: Path, rate: int, seconds: float) -> tuple[int, int, float, int, int]:
+def bench_sngrep(
+    work: Path, rate: int, seconds: float, per_call: int
+) -> tuple[int, int, float, int, int]:
     port = free_port()
     out = work / f"sngrep-{rate}.pcap"
     args = ["-N", "-q", "-l", "1000000", "-L", f"udp:{HOST}:{port}", "-O", out]
     with background("sngrep", args, work / f"sngrep-{rate}.log", 600) as proc:
         time.sleep(0.5)
-        sent, _ = offer(port, rate, seconds, first=rate * 1000)
+        sent, _ = offer(port, rate, seconds, rate * 1000, per_call)
         drain = wait_idle(lambda: out.stat().st_size if out.exists() else 0)
         drops = kernel_drops(port)
         proc.terminate()
@@ -215,6 +219,7 @@ def main() -> None:
     parser.add_argument("--rates", default=",".join(str(r) for r in DEFAULT_RATES))
     parser.add_argument("--no-pcap", action="store_true", help="rtcscope without sip.pcap")
     parser.add_argument("--only", choices=["rtcscope", "sngrep"])
+    parser.add_argument("--per-call", type=int, default=1, help="messages per Call-ID")
     parser.add_argument(
         "--writer", choices=["process", "thread"], default="process", help="rtcscope's store"
     )
@@ -237,10 +242,12 @@ def main() -> None:
                     continue
                 if name == "rtcscope":
                     sent, stored, drain, frames, drops = bench_rtcscope(
-                        work, rate, args.seconds, not args.no_pcap, args.writer
+                        work, rate, args.seconds, not args.no_pcap, args.writer, args.per_call
                     )
                 else:
-                    sent, stored, drain, frames, drops = bench_sngrep(work, rate, args.seconds)
+                    sent, stored, drain, frames, drops = bench_sngrep(
+                        work, rate, args.seconds, args.per_call
+                    )
                 loss = sent - stored
                 if loss == 0:
                     best[name] = max(best.get(name, 0), rate)
