@@ -21,10 +21,8 @@ from rtcscope.rtp.streams import (
 TABLE_COLUMNS = [
     "start_s",
     "end_s",
-    "src",
-    "src_port",
-    "dst",
-    "dst_port",
+    "from",
+    "to",
     "ssrc_hex",
     "payload",
     "packets",
@@ -36,8 +34,7 @@ TABLE_COLUMNS = [
     "mean_jitter_ms",
     "max_jitter_ms",
     "problems",
-    "source",
-    "encrypted",
+    "found_by",
 ]
 
 
@@ -59,11 +56,12 @@ def _scan(
 
 def _table_row(row: dict[str, Any]) -> dict[str, Any]:
     shown = dict(row)
-    names = {row["payload_type"]: row["codec"]} if row["codec"] else {}
-    shown["payload"] = ", ".join(names.get(pt) or f"PT{pt}" for pt in row["payload_types"])
+    shown["payload"] = ", ".join(row["payload_names"])
     shown["lost"] = f"{row['lost']} ({row['lost_percent']:.1f}%)"
     shown["problems"] = "X" if row["problems"] else ""
-    shown["encrypted"] = "SRTP" if row["encrypted"] else ""
+    shown["from"] = f"{row['src']}:{row['src_port']}"
+    shown["to"] = f"{row['dst']}:{row['dst_port']}"
+    shown["found_by"] = row["source"] + (" SRTP" if row["encrypted"] else "")
     return shown
 
 

@@ -95,13 +95,15 @@ class DtmfDigit:
     ended: bool
     packets: int = 1
     end_packets: int = 0
+    clock_rate: int = 8000  # the telephone-event rtpmap's (RFC 4733 2.1), 8000 when unknown
 
     @property
     def digit(self) -> str:
         return event_name(self.event)
 
-    def duration_ms(self, clock_rate: int) -> float:
-        return self.duration * 1000.0 / clock_rate if clock_rate else 0.0
+    @property
+    def duration_ms(self) -> float:
+        return self.duration * 1000.0 / self.clock_rate if self.clock_rate else 0.0
 
 
 @dataclass(slots=True)
@@ -111,7 +113,15 @@ class DtmfDetector:
     digits: list[DtmfDigit] = field(default_factory=list)
     _open: dict[tuple[int, int], DtmfDigit] = field(default_factory=dict)
 
-    def feed(self, frame: int, ts_ns: int, ssrc: int, rtp_timestamp: int, payload: bytes) -> None:
+    def feed(
+        self,
+        frame: int,
+        ts_ns: int,
+        ssrc: int,
+        rtp_timestamp: int,
+        payload: bytes,
+        clock_rate: int = 8000,
+    ) -> None:
         """One telephone-event packet; a malformed payload is ignored (counted nowhere)."""
         try:
             event = TelephoneEvent.parse(payload)
@@ -131,6 +141,7 @@ class DtmfDetector:
                 volume=event.volume,
                 ended=event.end,
                 packets=0,
+                clock_rate=clock_rate or 8000,
             )
             self._open[key] = digit
             self.digits.append(digit)

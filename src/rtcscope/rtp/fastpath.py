@@ -3,17 +3,20 @@
 A Python object per packet caps a scan at a few hundred thousand packets per second, and most
 packets of a VoIP capture are RTP of streams already found. So, for a classic pcap of
 Ethernet, Linux cooked (v1) or raw IPv4 frames, each :class:`~rtcscope.capture.reader.
-RecordBatch` is read column-wise: link and IPv4 headers (no options needed, no fragments),
-UDP ports and length (as :mod:`rtcscope.capture.decode` reads them), then the RTP header
-checks of :func:`rtcscope.rtp.streams.quick_rtp_header`. Rows that are RTP of a stream the
-scanner already follows are handed to it as arrays (:meth:`StreamScanner.add_rows`, which
-ends in :meth:`StreamStats.add_many`). Every other row - SIP, RTCP, STUN, TCP, IPv6, a
-fragment, a tunnel, the first packets of a stream not confirmed yet - becomes a
-:class:`~rtcscope.capture.packet.Record`, goes through :func:`rtcscope.capture.decode.decode`
-and IP reassembly (the stages of :func:`rtcscope.capture.pipeline.packets`) and is fed one
-by one, in capture order, before the batch's array rows; announcements and confirmations
-carry frame numbers, so the result is the one the per-packet path gives (the tests compare
-both on every capture).
+RecordBatch` is read column-wise: one sliding-window gather takes the first bytes of every
+frame (link header, a 20-byte IPv4 header, UDP, the fixed RTP header), fields come from its
+columns (UDP length as :mod:`rtcscope.capture.decode` reads it), then the RTP header checks
+of :func:`rtcscope.rtp.streams.quick_rtp_header`. Rows that are RTP of a stream the scanner
+already follows are buffered per stream and handed over as arrays
+(:meth:`StreamScanner.add_rows`, which ends in :meth:`StreamStats.add_many`). Every other
+row - SIP, RTCP, STUN, TCP, IPv6, IPv4 with options, a fragment, a tunnel, the first packets
+of a stream not confirmed yet - becomes a :class:`~rtcscope.capture.packet.Record`, goes
+through :func:`rtcscope.capture.decode.decode` and IP reassembly (the stages of
+:func:`rtcscope.capture.pipeline.packets`) and is fed one by one in capture order; a stream's
+buffered rows are handed over before any of its packets goes that way. Announcements and
+confirmations carry frame numbers, so the result is the per-packet path's (the tests compare
+both on every capture). One case is not ordered exactly: a followed stream whose packets
+change encapsulation (plain IPv4 and, say, IPv4 with options) within one 4 MB batch.
 """
 
 from __future__ import annotations

@@ -161,6 +161,7 @@ class RtpStream:
     key: StreamKey
     payload_type: int
     payload_types: list[int]
+    payload_names: list[str]
     codec: str | None
     clock_rate: int | None
     channels: int | None
@@ -449,7 +450,7 @@ class StreamScanner:
         if self.with_dtmf:
             for row in np.flatnonzero(pts >= 96).tolist():
                 pt = int(pts[row])
-                encoding, _ = self._encoding(live, pt)
+                encoding, rate = self._encoding(live, pt)
                 length = int(payload_len[row])
                 is_event = encoding is not None and encoding.lower() == "telephone-event"
                 if encoding is None:
@@ -465,6 +466,7 @@ class StreamScanner:
                         key[4],
                         int(tss[row]),
                         word.to_bytes(4, "big"),
+                        rate,
                     )
 
     def _add(
@@ -522,7 +524,7 @@ class StreamScanner:
                 start = len(payload) - payload_len - _padding(payload)
                 body = bytes(payload[start : start + 4])
                 detector = live.dtmf.setdefault(pt, DtmfDetector())
-                detector.feed(frame, ts_ns, key[4], ts, body)
+                detector.feed(frame, ts_ns, key[4], ts, body, rate)
 
     def _rtcp(self, packet: Packet, payload: memoryview) -> None:
         try:
@@ -629,6 +631,7 @@ class StreamScanner:
             key=key,
             payload_type=main_pt,
             payload_types=sorted(live.pt_counts),
+            payload_names=[_payload_name(ann, pt) for pt in sorted(live.pt_counts)],
             codec=codec[0] if codec else None,
             clock_rate=codec[1] if codec else None,
             channels=codec[2] if codec else None,
@@ -649,6 +652,15 @@ class StreamScanner:
             payload_bytes=live.payload_bytes,
             dtmf=digits,
         )
+
+
+def _payload_name(ann: MediaAnnouncement | None, pt: int) -> str:
+    """The rtpmap's encoding name, else the RFC 3551 static name, else ``PT<n>``."""
+    if ann is not None and pt in ann.rtpmaps:
+        return ann.rtpmaps[pt][0]
+    if pt in STATIC_CODECS:
+        return STATIC_CODECS[pt][0]
+    return f"PT{pt}"
 
 
 def _padding(payload: memoryview | bytes) -> int:
@@ -899,6 +911,7 @@ def stream_to_dict(stream: RtpStream) -> dict[str, Any]:
         "index": stream.index,
         "ssrc_hex": f"0x{k.ssrc:08X}",
         "payload_types": stream.payload_types,
+        "payload_names": stream.payload_names,
         "channels": stream.channels,
         "source": stream.source,
         "encrypted": stream.encrypted,
@@ -945,7 +958,6 @@ def stream_to_dict(stream: RtpStream) -> dict[str, Any]:
 
 def digit_to_dict(digit: DtmfDigit, stream: RtpStream) -> dict[str, Any]:
     first_ns = stream.start_ns - round(stream.start_rel_s * 1e9)
-    clock = 8000
     return {
         "digit": digit.digit,
         "event": digit.event,
@@ -953,7 +965,7 @@ def digit_to_dict(digit: DtmfDigit, stream: RtpStream) -> dict[str, Any]:
         "frame": digit.first_frame,
         "start_s": round((digit.start_ns - first_ns) / 1e9, 6),
         "end_s": round((digit.end_ns - first_ns) / 1e9, 6),
-        "duration_ms": round(digit.duration_ms(clock), 3),
+        "duration_ms": round(digit.duration_ms, 3),
         "volume": digit.volume,
         "packets": digit.packets,
         "ended": digit.ended,
