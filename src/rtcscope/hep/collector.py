@@ -5,7 +5,8 @@ Use::
     store = StoreProcess(directory)      # or HepStore(directory): same thread, same process
     collector = HepCollector(store, password="secret")
     await collector.serve("127.0.0.1", 9060, udp=True, tcp=True)   # until cancelled
-    collector.stats                                                  # counts
+    collector.close()              # waits until everything queued is stored
+    collector.stats                # CollectorStats: received, stored, invalid, rejected, ...
 
 Every packet is validated and decoded (:func:`rtcscope.hep.codec.decode_fields`); a packet
 that does not decode is counted as ``invalid``. When a password is set, a packet whose auth
@@ -17,7 +18,8 @@ Speed (the hot path is UDP): the socket gets a large receive buffer (``SO_RCVBUF
 permitted, else ``SO_RCVBUF``) and is drained in a loop on each readiness event instead of one
 datagram per event loop turn (what ``create_datagram_endpoint`` does); rows are built with the
 lean :func:`~rtcscope.hep.codec.decode_fields` and the minimal SIP index scan, and handed in
-batches to one writer thread, which passes them to the store: a :class:`StoreProcess` (SQLite
+batches (2,000 rows, or every 50 ms) through a bounded queue to one writer thread, which
+passes them to the store: a :class:`StoreProcess` (SQLite
 and the pcap in a child process, off this interpreter's lock: what ``hep listen`` uses) or a
 :class:`HepStore` (in the thread). Each batch is one SQLite transaction.
 """
