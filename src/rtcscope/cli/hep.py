@@ -206,7 +206,12 @@ def search_command(
         OutputFormat.table
     ),
 ) -> None:
-    """List stored messages, oldest first (JSON: one object per message, with its payload)."""
+    """List stored messages, oldest first.
+
+    JSON: a list, one object per message: id, time, time_ns, received_ns, src, sport, dst,
+    dport, ip_proto, hep_version, proto_type, protocol, capture_id, node, correlation_id,
+    call_id, method, status, payload.
+    """
     messages = search(
         store_dir,
         call_id=call_id,
@@ -291,7 +296,12 @@ def decode_command(
         OutputFormat.table
     ),
 ) -> None:
-    """The HEP packets of a capture (any UDP/TCP port), with their chunks and inner SIP."""
+    """The HEP packets of a capture (any UDP/TCP port), with their chunks and inner SIP.
+
+    JSON: one object per HEP packet with frame, time_ns (capture time), outer (transport,
+    src, sport, dst, dport), hep (every chunk present, protocol, time_ns from the chunks),
+    sip (call_id, method, status; null when not SIP), or error when it does not decode.
+    """
     rows: list[dict[str, Any]] = []
     objects: list[dict[str, Any]] = []
     for frame, ts_ns, transport, src, sport, dst, dport, data in _hep_in_capture(file):
