@@ -208,9 +208,9 @@ def search_command(
 ) -> None:
     """List stored messages, oldest first.
 
-    JSON: a list, one object per message: id, time, time_ns, received_ns, src, sport, dst,
-    dport, ip_proto, hep_version, proto_type, protocol, capture_id, node, correlation_id,
-    call_id, method, status, payload.
+    JSON: a list, one object per message, with the keys
+    id, time, time_ns, received_ns, src, sport, dst, dport, ip_proto, hep_version,
+    proto_type, protocol, capture_id, node, correlation_id, call_id, method, status, payload.
     """
     messages = search(
         store_dir,
@@ -298,8 +298,9 @@ def decode_command(
 ) -> None:
     """The HEP packets of a capture (any UDP/TCP port), with their chunks and inner SIP.
 
-    JSON: one object per HEP packet with frame, time_ns (capture time), outer (transport,
-    src, sport, dst, dport), hep (every chunk present, protocol, time_ns from the chunks),
+    JSON: a list, one object per HEP packet, with the keys
+    frame, time_ns (capture time), outer (transport, src, sport, dst, dport),
+    hep (every chunk present, protocol, time_ns from the chunks),
     sip (call_id, method, status; null when not SIP), or error when it does not decode.
     """
     rows: list[dict[str, Any]] = []
