@@ -122,6 +122,7 @@ class MediaAnnouncement:
     crypto: tuple[str, ...] = ()
     call_id: str | None = None
     media: str = "audio"
+    fmtp: dict[int, str] = field(default_factory=dict)  # payload type -> a=fmtp parameters
 
 
 @dataclass(slots=True)
@@ -743,6 +744,7 @@ def announcements_from_sdp(
                 crypto=tuple(c.raw for c in media.crypto),
                 call_id=call_id,
                 media=media.media,
+                fmtp=dict(media.fmtp),
             )
         )
     return found
