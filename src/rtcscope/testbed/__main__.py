@@ -18,7 +18,9 @@ def main(argv: list[str] | None = None) -> int:
         description="Run a SIP test-bed scenario on 127.0.10.0/24 and capture it.",
     )
     parser.add_argument("scenario", choices=sorted(SCENARIOS), help="scenario to run")
-    parser.add_argument("-o", "--output", type=Path, help="capture file (default testbed-SCENARIO.pcap)")
+    parser.add_argument(
+        "-o", "--output", type=Path, help="capture file (default testbed-SCENARIO.pcap)"
+    )
     parser.add_argument(
         "--retransmissions",
         type=int,
