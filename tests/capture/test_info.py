@@ -1,10 +1,16 @@
-"""`rtcscope info`: counts against tshark, the vectorized path against decode(), the CLI."""
+"""`rtcscope info`: counts against tshark, the vectorized path against decode(), the CLI.
+
+The frame-by-frame comparison here is of ``--no-reassembly`` (every record counted on its
+own) with tshark's reassembly off; test_info_reassembly.py compares the default (IP
+fragments reassembled) with tshark's default, reassembly on.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -19,13 +25,17 @@ KINDS = ("ipv4", "ipv6", "udp", "tcp", "icmp", "sip", "stun", "dtls", "rtp", "rt
 
 
 def _tshark_frames(path: Path) -> dict[str, set[int]]:
-    """Frames tshark puts in each count, from one run: the protocol layers of each frame.
+    """Frames tshark (reassembly off) puts in each count: the protocol layers of each frame."""
+    return tshark_frames_by_kind((row[0], *row[-3:]) for row in tshark_rows(path))
+
+
+def tshark_frames_by_kind(rows: Iterable[tuple[str, str, str, str]]) -> dict[str, set[int]]:
+    """Frames in each count from (frame.number, frame.protocols, rtp.version, rtcp.version).
 
     ICMP errors quote a UDP/TCP header, which tshark shows as udp/tcp too: not counted.
     """
     frames: dict[str, set[int]] = {kind: set() for kind in KINDS}
-    for row in tshark_rows(path):
-        number, protocols, rtp_version, rtcp_version = row[0], *row[-3:]
+    for number, protocols, rtp_version, rtcp_version in rows:
         layers = protocols.split(":")
         icmp = "icmp" in layers or "icmpv6" in layers
         found = {
@@ -47,17 +57,21 @@ def _tshark_frames(path: Path) -> dict[str, set[int]]:
 
 
 # Where tshark and our rules differ, frame by frame, and why (checked by hand):
-KNOWN_DIFFERENCES: dict[tuple[str, str], set[int]] = {
-    # Non-first IPv6 fragments: tshark (reassembly off) shows them as data, not UDP; we count
-    # the IP protocol. The first fragments' SIP is read by tshark, not by us (not reassembled).
-    ("ipv6frag.pcap", "udp"): {2, 5},
-    ("ipv6frag.pcap", "sip"): {1, 4},
+MEDIA_DIFFERENCES: dict[tuple[str, str], set[int]] = {
     # RTCP transport-wide feedback (PT 205) multiplexed on the RTP port (RFC 5761): tshark
     # dissects those datagrams as RTP of the signalled stream.
     ("ndpi-rtp.pcapng", "rtcp"): {56, 65, 79},
     # Two sender reports with an appended 30-byte trailer that tshark's conversation for
     # that port gives to another dissector.
     ("heplify-rtp_rtcp_sip_ipv4_udp.pcap", "rtcp"): {531, 2646},
+}
+# ... and, counting every record on its own (--no-reassembly, tshark's reassembly off):
+PER_RECORD_DIFFERENCES: dict[tuple[str, str], set[int]] = {
+    **MEDIA_DIFFERENCES,
+    # Non-first IPv6 fragments: tshark (reassembly off) shows them as data, not UDP; we count
+    # the IP protocol. The first fragments' SIP is read by tshark, not by us (not reassembled).
+    ("ipv6frag.pcap", "udp"): {2, 5},
+    ("ipv6frag.pcap", "sip"): {1, 4},
 }
 
 
@@ -81,15 +95,17 @@ def _our_frames(path: Path) -> dict[str, set[int]]:
     return frames
 
 
+@pytest.mark.parametrize("reassemble", [True, False], ids=["reassembly", "per-record"])
 @pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_vectorized_counts_equal_decode(path: Path) -> None:
-    assert capture_info(path).as_dict() == capture_info(path, fast=False).as_dict()
+def test_vectorized_counts_equal_decode(path: Path, reassemble: bool) -> None:
+    fast = capture_info(path, reassemble=reassemble).as_dict()
+    assert fast == capture_info(path, fast=False, reassemble=reassemble).as_dict()
 
 
 @pytest.mark.peer
 @pytest.mark.parametrize("path", CAPTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_counts_equal_tshark_frame_by_frame(path: Path) -> None:
-    info = capture_info(path).as_dict()
+def test_per_record_counts_equal_tshark_frame_by_frame(path: Path) -> None:
+    info = capture_info(path, reassemble=False).as_dict()
     tshark = _tshark_frames(path)
     mine = _our_frames(path)
     for kind in KINDS:
@@ -100,7 +116,7 @@ def test_counts_equal_tshark_frame_by_frame(path: Path) -> None:
             # shared with STUN: compare only the frames tshark accepts.
             assert theirs <= ours, kind
             continue
-        expected_difference = KNOWN_DIFFERENCES.get((path.name, kind), set())
+        expected_difference = PER_RECORD_DIFFERENCES.get((path.name, kind), set())
         assert ours ^ theirs == expected_difference, (kind, sorted(ours ^ theirs)[:20])
 
 
@@ -143,7 +159,8 @@ def test_analyze_prints_the_info_section(tmp_path: Path) -> None:
     result = rtcscope_cli(
         ["analyze", DATA / "sip-rtp-opus.pcap", "-o", tmp_path, "--only", "info"], check=True
     )
-    assert "packets       433" in result.stdout
+    assert "packets               433" in result.stdout
+    assert "reassembly            True" in result.stdout
 
 
 def test_hep_count_is_the_eight_agent_packets() -> None:

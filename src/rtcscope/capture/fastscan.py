@@ -13,6 +13,12 @@ truncated header, BSD loopback, ...) goes through :func:`rtcscope.capture.decode
 do UDP payloads whose first byte is not an RTP/RTCP one (SIP, STUN, DTLS, HEP are rarer and
 need more than a few bytes to recognise). The counts are therefore exactly decode()'s; the
 tests check that on every capture. Memory stays at a few batches whatever the file size.
+
+IP reassembly (on by default) costs the bulk nothing: an unfragmented packet never reaches
+the defragmenter (``pipeline.packets`` does not feed it those either), and every fragment is
+one of the unusual records above, so the records decoded one by one are handed to
+:meth:`PacketCounts.add_decoded <rtcscope.capture.info.PacketCounts.add_decoded>` in file
+order, with their capture times, and it feeds the fragments to the pipeline's defragmenter.
 """
 
 from __future__ import annotations
@@ -162,9 +168,16 @@ class _Views:
         return self.u32[index].astype(np.int64)
 
 
-def count_batches(batches: Iterable[RecordBatch]) -> PacketCounts:
-    """Counts over every record of every batch (see capture/info.py for what is counted)."""
-    counts = PacketCounts()
+def count_batches(
+    batches: Iterable[RecordBatch], counts: PacketCounts | None = None
+) -> PacketCounts:
+    """Counts over every record of every batch (see capture/info.py for what is counted).
+
+    ``counts`` may carry the pipeline's defragmenter (reassembly on): the records decoded one
+    by one, IP fragments among them, reach it in file order, as in ``pipeline.packets``.
+    """
+    if counts is None:
+        counts = PacketCounts()
     for batch in batches:
         _count_batch(batch, counts)
     return counts
@@ -172,8 +185,12 @@ def count_batches(batches: Iterable[RecordBatch]) -> PacketCounts:
 
 def _count_batch(batch: RecordBatch, counts: PacketCounts) -> None:
     for record in batch.records:
-        counts.add_packet(decode(record))
+        counts.packets += 1
+        counts.bytes += len(record.data)
+        counts.add_time(record.ts_ns)
     if not batch.positions:
+        for record in batch.records:
+            counts.add_decoded(decode(record))
         return
     views = _Views(batch.buffer, batch.endian)
     pos = np.array(batch.positions, dtype=np.int32)
@@ -227,18 +244,45 @@ def _count_batch(batch: RecordBatch, counts: PacketCounts) -> None:
         else:
             scalar[rows] = _count_link(views, linktype, data[rows], end[rows], counts)
 
-    for row in np.flatnonzero(scalar).tolist():
-        start = int(data[row])
-        record = Record(
-            batch.first_frame + row,
-            0,
+    # The rows NumPy left, and the records that came ready-made (pcapng simple and obsolete
+    # packet blocks), go through decode() in file order, with their capture times: the
+    # defragmenter depends on both.
+    scalar_rows = np.flatnonzero(scalar).tolist()
+    if batch.kind == "pcap":
+        row_times = times[scalar_rows].tolist()
+    else:
+        row_times = [
+            batch.interfaces[int(local_ids[row])][1].ts_ns(int(units[row])) for row in scalar_rows
+        ]
+    frames = _position_frames(batch)
+    buffer = memoryview(batch.buffer)
+    records = [
+        Record(
+            frames[row],
+            ts_ns,
             int(interface_ids[row]),
             int(linktypes[row]),
-            memoryview(batch.buffer)[start : int(end[row])],
+            buffer[int(data[row]) : int(end[row])],
             0,
             batch.base + int(pos[row]),
         )
+        for row, ts_ns in zip(scalar_rows, row_times, strict=True)
+    ]
+    if batch.records:
+        records += batch.records
+        records.sort(key=lambda record: record.frame)
+    for record in records:
         counts.add_decoded(decode(record))
+
+
+def _position_frames(batch: RecordBatch) -> list[int] | range:
+    """Frame number of each position: the batch's frames, less those of its ready records."""
+    first = batch.first_frame
+    if not batch.records:
+        return range(first, first + len(batch.positions))
+    taken = {record.frame for record in batch.records}
+    every = range(first, first + len(batch.positions) + len(batch.records))
+    return [frame for frame in every if frame not in taken]
 
 
 def _count_ethernet(

@@ -1,15 +1,31 @@
 """What is in a capture: format, link types, time span, packet and protocol counts.
 
 ``capture_info(path)`` answers ``rtcscope info`` and the ``info`` section of ``rtcscope
-analyze``. Counts are per record, from what :func:`rtcscope.capture.decode.decode` makes of
-it (the outermost IP layer unless capture/tunnels.py decodes an encapsulation; IP fragments
-are counted as they are, not reassembled):
+analyze``. Each record is decoded as :func:`rtcscope.capture.decode.decode` does (the
+outermost IP layer unless capture/tunnels.py decodes an encapsulation) and, by default, IP
+fragments are reassembled the way :func:`rtcscope.capture.pipeline.packets` does it: the same
+:class:`~rtcscope.capture.defrag.Defragmenter`, fed the fragments in file order, and then,
+with ``dedup``, the same :class:`~rtcscope.capture.dedup.Deduplicator`. Like Wireshark with
+its reassembly preferences on (its default):
 
-- ``ipv4`` / ``ipv6``: records with an IPv4 / IPv6 header; ``udp``, ``tcp``, ``icmp`` (ICMP
-  and ICMPv6): by the IP protocol field (fragments of a UDP datagram count as UDP).
+- ``packets``, ``bytes`` and the time span are over every record (capinfos' figures).
+- ``ipv4`` / ``ipv6``: one per record with an IPv4 / IPv6 header (a fragment held for
+  reassembly too); the IP version of a record that completes a datagram is the delivered
+  packet's (the inner one when the datagram carried a tunnel).
+- ``dedup``: the Deduplicator sees each completed datagram whole, as in the pipeline, and
+  each fragment the defragmenter holds as itself (the pipeline never yields those; here their
+  records are counted as IP, so their copies must be dropped too). A dropped copy counts in
+  nothing but ``duplicates``.
+- ``udp``, ``tcp``, ``icmp`` (ICMP and ICMPv6), and the UDP classes below: one per packet
+  delivered, so a fragmented datagram counts once, at the record that completes it, as what
+  the whole datagram is (the first fragment of a SIP INVITE alone would not read as SIP).
+  Fragments that never complete a datagram count only as IP; what the defragmenter dropped,
+  and why, is in the ``fragments_*`` keys.
+- With ``reassemble=False`` (``--no-reassembly``) every record counts on its own: fragments
+  of a UDP datagram count as UDP, and only unfragmented datagrams are classified.
 - ``unknown_link``: records of a link type rtcscope does not decode (not an error).
-- UDP payloads of unfragmented datagrams are classified by their first bytes
-  (:func:`classify_udp_payload`), following the RFC 7983 demultiplexing ranges:
+- UDP payloads are classified by their first bytes (:func:`classify_udp_payload`), following
+  the RFC 7983 demultiplexing ranges:
 
   ===== ===================================================================================
   rtp   both ports 1024 or above, first byte 128-191 (version 2), second byte not 192-223,
@@ -39,11 +55,22 @@ with nanoseconds, as Wireshark's capture properties take them), ``first_epoch``/
 ``last_epoch`` (the same as exact ``seconds.nanoseconds`` text, tshark's
 ``frame.time_epoch`` form), ``duration_s``, ``bytes`` (captured bytes, capinfos' data size),
 ``file_bytes`` (uncompressed file size), ``ipv4``, ``ipv6``, ``udp``, ``tcp``, ``icmp``,
-``sip``, ``rtp``, ``rtcp``, ``stun``, ``dtls``, ``hep``, ``unknown_link``, ``warnings``
-(faults met with ``--keep-going``).
+``sip``, ``rtp``, ``rtcp``, ``stun``, ``dtls``, ``hep``, ``unknown_link``, ``reassembly``
+(whether IP fragments were reassembled), ``ip_fragments`` (fragments fed to the
+defragmenter; without reassembly, records holding a fragment), ``datagrams_reassembled``,
+``fragments_dropped`` (fragments that never became part of a delivered datagram: the sum of
+``fragments_expired`` (reassembly timeout in capture time), ``fragments_evicted`` (buffer
+caps), ``fragments_incomplete`` (datagram unfinished when the capture ends) and
+``fragments_invalid`` (past the datagram's end or the size limit)), ``duplicate_fragments``
+(copies of fragments already held or delivered), ``overlap_conflicts`` (overlapping
+fragments whose bytes differed; the first seen were kept), ``dedup`` (whether ``--dedup``
+was on), ``duplicates`` (records it dropped as copies), ``warnings`` (faults met with
+``--keep-going``).
 
-By default the counting runs vectorized (capture/fastscan.py) and gives exactly what the
-per-packet path gives (``fast=False``); tests check that on every capture.
+By default the counting runs vectorized (capture/fastscan.py), with only the unusual records
+(fragments among them) decoded one by one, and gives exactly what the per-packet path gives
+(``fast=False``); tests check that on every capture. ``dedup`` compares every packet with
+the ones before it, so it always takes the per-packet path.
 """
 
 from __future__ import annotations
@@ -56,7 +83,10 @@ from typing import Any, BinaryIO
 
 from rtcscope.analyze import AnalysisContext, Section, register
 from rtcscope.capture.decode import decode, is_known_linktype
+from rtcscope.capture.dedup import Deduplicator
+from rtcscope.capture.defrag import Defragmenter, DefragStats
 from rtcscope.capture.packet import IpProto, LinkType, Packet
+from rtcscope.capture.pipeline import default_defragmenter, reassemble
 from rtcscope.capture.reader import CaptureReader, open_capture
 
 STUN_MAGIC_COOKIE = b"\x21\x12\xa4\x42"
@@ -138,7 +168,11 @@ def classify_udp_payload(payload: bytes | memoryview, sport: int, dport: int) ->
 
 @dataclass(slots=True)
 class PacketCounts:
-    """Counters over decoded packets (module docstring says what each one counts)."""
+    """Counters over decoded packets (module docstring says what each one counts).
+
+    ``defrag`` (reassembly on) and ``dedup`` are the pipeline's stages, fed by
+    :meth:`add_decoded` in file order.
+    """
 
     packets: int = 0
     bytes: int = 0
@@ -150,7 +184,10 @@ class PacketCounts:
     tcp: int = 0
     icmp: int = 0
     unknown_link: int = 0
+    fragment_records: int = 0  # records whose packet is an IP fragment
     udp_classes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(UDP_CLASSES, 0))
+    defrag: Defragmenter | None = None
+    dedup: Deduplicator | None = None
 
     def add_time(self, ts_ns: int) -> None:
         if self.first_ns is None or ts_ns < self.first_ns:
@@ -159,23 +196,47 @@ class PacketCounts:
             self.last_ns = ts_ns
 
     def add_packet(self, packet: Packet) -> None:
-        """Count one decoded packet (and its time and captured bytes)."""
+        """Count one decoded record (and its time and captured bytes)."""
         self.packets += 1
         self.bytes += len(packet.data)
         self.add_time(packet.ts_ns)
         self.add_decoded(packet)
 
     def add_decoded(self, packet: Packet) -> None:
-        """Count what decoding found (not the packet itself, its bytes or its time)."""
+        """Count what decoding found in one record (not the record, its bytes or its time).
+
+        A fragment goes to the defragmenter (when reassembling): the record counts as IP,
+        and the datagram it completes, if any, is counted as a whole packet.
+        """
         if not is_known_linktype(packet.linktype):
             self.unknown_link += 1
             return
+        if packet.fragment is not None:
+            self.fragment_records += 1
+            if self.defrag is not None:
+                whole = reassemble(self.defrag, packet)
+                if whole is None:
+                    # Held (or dropped) by the defragmenter: the record counts as IP, unless
+                    # it is the copy of a fragment (the Deduplicator keys fragments apart).
+                    if self.dedup is None or not self.dedup.is_duplicate(packet):
+                        self._add_ip(packet)
+                    return
+                packet = whole
+        if self.dedup is not None and self.dedup.is_duplicate(packet):
+            return
+        if self._add_ip(packet):
+            self._add_transport(packet)
+
+    def _add_ip(self, packet: Packet) -> bool:
         if packet.ip_version == 4:
             self.ipv4 += 1
         elif packet.ip_version == 6:
             self.ipv6 += 1
         else:
-            return
+            return False
+        return True
+
+    def _add_transport(self, packet: Packet) -> None:
         proto = packet.ip_proto
         if proto == IpProto.UDP:
             self.udp += 1
@@ -187,6 +248,11 @@ class PacketCounts:
             self.tcp += 1
         elif proto in (IpProto.ICMP, IpProto.ICMPV6):
             self.icmp += 1
+
+    def finish(self) -> None:
+        """End of capture: datagrams still incomplete are dropped and counted."""
+        if self.defrag is not None:
+            self.defrag.flush()
 
 
 def epoch_text(ts_ns: int) -> str:
@@ -251,23 +317,57 @@ class CaptureInfo:
             "icmp": counts.icmp,
             **{kind: counts.udp_classes[kind] for kind in UDP_CLASSES},
             "unknown_link": counts.unknown_link,
+            **self._reassembly_dict(),
+            "dedup": counts.dedup is not None,
+            "duplicates": counts.dedup.stats.duplicates if counts.dedup is not None else 0,
             "warnings": list(self.warnings),
+        }
+
+    def _reassembly_dict(self) -> dict[str, Any]:
+        counts = self.counts
+        stats = counts.defrag.stats if counts.defrag is not None else DefragStats()
+        return {
+            "reassembly": counts.defrag is not None,
+            "ip_fragments": (
+                stats.fragments if counts.defrag is not None else counts.fragment_records
+            ),
+            "datagrams_reassembled": stats.datagrams_reassembled,
+            "fragments_dropped": stats.fragments_dropped,
+            "fragments_expired": stats.fragments_expired,
+            "fragments_evicted": stats.fragments_evicted,
+            "fragments_incomplete": stats.fragments_incomplete,
+            "fragments_invalid": stats.invalid_fragments,
+            "duplicate_fragments": stats.duplicate_fragments,
+            "overlap_conflicts": stats.overlap_conflicts,
         }
 
 
 def capture_info(
-    source: str | os.PathLike[str] | BinaryIO, keep_going: bool = False, fast: bool = True
+    source: str | os.PathLike[str] | BinaryIO,
+    keep_going: bool = False,
+    fast: bool = True,
+    *,
+    reassemble: bool = True,
+    dedup: bool = False,
 ) -> CaptureInfo:
-    """Read a whole capture and summarise it (``fast``: vectorized, same result)."""
+    """Read a whole capture and summarise it (``fast``: vectorized, same result).
+
+    ``reassemble``: IP fragments through the pipeline's defragmenter (module docstring);
+    ``dedup``: drop the second copy of a packet captured twice, as ``packets(dedup=True)``.
+    """
+    counts = PacketCounts(
+        defrag=default_defragmenter() if reassemble else None,
+        dedup=Deduplicator() if dedup else None,
+    )
     with open_capture(source, keep_going=keep_going) as reader:
-        if fast:
+        if fast and not dedup:
             from rtcscope.capture.fastscan import count_batches
 
-            counts = count_batches(reader.batches())
+            count_batches(reader.batches(), counts)
         else:
-            counts = PacketCounts()
             for record in reader:
                 counts.add_packet(decode(record))
+        counts.finish()
         return _info_from(reader, counts)
 
 
@@ -285,25 +385,46 @@ def _info_from(reader: CaptureReader, counts: PacketCounts) -> CaptureInfo:
     )
 
 
+# Keys a table leaves out when they are empty or zero (JSON and CSV always have them).
+QUIET_WHEN_ZERO = frozenset(
+    {
+        "fragments_expired",
+        "fragments_evicted",
+        "fragments_incomplete",
+        "fragments_invalid",
+        "duplicate_fragments",
+        "overlap_conflicts",
+        "warnings",
+    }
+)
+
+
 def format_info(info: CaptureInfo) -> str:
     """The info as aligned ``key: value`` lines (the ``analyze`` section text)."""
-    data = info.as_dict()
+    shown = [
+        (key, value)
+        for key, value in info.as_dict().items()
+        if not (key in QUIET_WHEN_ZERO and not value)
+    ]
+    width = max(len(key) for key, _ in shown)
     lines = []
-    for key, value in data.items():
-        if key == "warnings" and not value:
-            continue
+    for key, value in shown:
         if isinstance(value, list):
             value = ", ".join(str(v) for v in value)
         elif isinstance(value, float):
             value = f"{value:.6f}"
-        lines.append(f"{key:<13} {value}")
+        lines.append(f"{key:<{width}} {value}")
     return "\n".join(lines)
 
 
 @register("info", 10)
 def info_analysis(ctx: AnalysisContext) -> Section:
-    """``rtcscope analyze``: the capture summary section."""
-    info = capture_info(ctx.path, keep_going=bool(ctx.options.get("keep_going", False)))
+    """``rtcscope analyze``: the capture summary section (``--dedup`` honoured)."""
+    info = capture_info(
+        ctx.path,
+        keep_going=bool(ctx.options.get("keep_going", False)),
+        dedup=bool(ctx.options.get("dedup", False)),
+    )
     return Section(
         name="info",
         title=f"Capture {os.path.basename(info.file)}",

@@ -76,6 +76,17 @@ def _reassemble(defrag: Defragmenter, fragment: Packet) -> Packet | None:
     return packet
 
 
+def default_defragmenter() -> Defragmenter:
+    """The defragmenter :func:`packets` makes when given none (for callers that walk
+    records themselves, such as ``rtcscope info``'s vectorized scan)."""
+    return Defragmenter(transport=_decode_reassembled)
+
+
+def reassemble(defrag: Defragmenter, fragment: Packet) -> Packet | None:
+    """What :func:`packets` does with a decoded fragment: the datagram it completes, or None."""
+    return _reassemble(defrag, fragment)
+
+
 def packets(
     path: str | os.PathLike[str] | BinaryIO,
     *,
