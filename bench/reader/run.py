@@ -3,7 +3,11 @@
 Generates a pcap of ``--packets`` (default 2,000,000) Ethernet frames with struct (no scapy):
 a repeating mix of G.711 RTP over IPv4 (some on an 802.1Q VLAN), RTP over IPv6, RTCP
 compound SR+SDES, SIP over TCP (INVITE with SDP, 200 OK) and bare TCP ACKs, 54 to 1,014 bytes
-per frame, one frame every 100 us; the file is synced to disk before timing. Then runs each
+per frame, one frame every 100 us; and, once every ``--fragment-every`` records (default
+1,000), a SIP INVITE over UDP with a large SDP in two IP fragments (IPv4 and IPv6 in turn),
+so that ``info``'s reassembly (on by default) runs as it does on real captures, where
+fragmented SIP is a small share of the packets. The file is synced to disk before timing.
+Then runs each
 program ``--rounds`` times (default 3), in rotating order, and prints the fastest run's wall
 time, packets/s and MB/s (file bytes), with the highest peak resident memory seen (the
 child's VmHWM). The library call behind it (``capture_info``) is also timed in this
@@ -11,9 +15,12 @@ process, without the CLI start-up. Targets for rtcscope: >= 1,000,000 packets/s 
 peak on this 2-core machine, whose cores other work shares: figures are as
 measured in this run, with the ratio to tshark beside them. ``tshark -q`` with no tap and no
 filter reads the records without dissecting them; a tshark run with an ``io,stat`` tap (which
-dissects every frame, as ``info`` classifies every datagram) is shown once beside it.
+dissects every frame, as ``info`` classifies every datagram) is shown once beside it, and
+``rtcscope info --no-reassembly`` (every record counted on its own) shows what reassembly
+costs.
 
-Run: ``.venv/bin/python bench/reader/run.py [--packets N] [--rounds N] [--keep FILE]``.
+Run: ``.venv/bin/python bench/reader/run.py [--packets N] [--rounds N] [--keep FILE]
+[--fragment-every N]``.
 """
 
 from __future__ import annotations
@@ -35,6 +42,21 @@ from tests.peers import background, rtcscope_background  # noqa: E402
 
 TSHARK_PLAIN = "tshark -r FILE -q"
 TSHARK_TAP = "tshark -q -z io,stat (dissects, 1 run)"
+NO_REASSEMBLY = "rtcscope info --no-reassembly"
+REPORTED = (
+    "packets",
+    "ipv4",
+    "ipv6",
+    "udp",
+    "tcp",
+    "sip",
+    "rtp",
+    "rtcp",
+    "ip_fragments",
+    "datagrams_reassembled",
+    "fragments_dropped",
+    "duplicate_fragments",
+)
 IO_STAT = "io,stat,0,ip,ipv6,udp,tcp,sip,rtp,rtcp"
 MAC = bytes.fromhex("020000000002020000000001")
 
@@ -94,6 +116,46 @@ INVITE = (
 OK = INVITE.replace(b"INVITE sip:bob@example.com SIP/2.0", b"SIP/2.0 200 OK")
 
 V4_A, V4_B = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+
+# A SIP INVITE over UDP whose SDP offers many codecs: more than one fragment at 1,024 bytes.
+BIG_SDP = SDP + "".join(f"a=rtpmap:{96 + n} codec{n}/48000/2\r\na=ptime:20\r\n" for n in range(24))
+INVITE_UDP = (
+    "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-2\r\n"
+    "Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=2\r\nTo: <sip:bob@example.com>\r\n"
+    "Call-ID: bench-udp@10.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@10.0.0.1:5060>\r\n"
+    f"Content-Type: application/sdp\r\nContent-Length: {len(BIG_SDP)}\r\n\r\n{BIG_SDP}"
+).encode()
+FRAGMENT_BYTES = 1024  # IP payload bytes of a first fragment (a multiple of 8)
+
+
+def _ipv4_fragment(ident: int, offset: int, more: bool, chunk: bytes) -> bytes:
+    flags_offset = (0x2000 if more else 0) | (offset // 8)
+    header = struct.pack(
+        "!BBHHHBBH4s4s", 0x45, 0, 20 + len(chunk), ident, flags_offset, 64, 17, 0, V4_A, V4_B
+    )
+    return header + chunk
+
+
+def _ipv6_fragment(ident: int, offset: int, more: bool, chunk: bytes) -> bytes:
+    # RFC 8200 section 4.5: next header, reserved, offset in 8-byte units << 3 | M, id.
+    fragment_header = struct.pack("!BBHI", 17, 0, offset | (1 if more else 0), ident)
+    return _ipv6(44, fragment_header + chunk)
+
+
+def fragmented_sip(number: int) -> list[bytes]:
+    """Datagram ``number`` of the SIP INVITE over UDP, as its two fragments (Ethernet)."""
+    datagram = _udp(5060, 5060, INVITE_UDP)
+    first, rest = datagram[:FRAGMENT_BYTES], datagram[FRAGMENT_BYTES:]
+    ident = number & 0xFFFF
+    if number % 2:
+        return [
+            _ether(0x86DD, _ipv6_fragment(ident, 0, True, first)),
+            _ether(0x86DD, _ipv6_fragment(ident, FRAGMENT_BYTES, False, rest)),
+        ]
+    return [
+        _ether(0x0800, _ipv4_fragment(ident, 0, True, first)),
+        _ether(0x0800, _ipv4_fragment(ident, FRAGMENT_BYTES, False, rest)),
+    ]
 
 
 def frame_mix() -> list[tuple[str, list[bytes]]]:
@@ -170,8 +232,11 @@ def frame_mix() -> list[tuple[str, list[bytes]]]:
     ]
 
 
-def generate(path: Path, packets: int) -> Counter[str]:
-    """Write the bench capture; returns how many frames of each kind it holds."""
+def generate(path: Path, packets: int, fragment_every: int = 1000) -> Counter[str]:
+    """Write the bench capture; returns how many frames of each kind it holds.
+
+    ``frag4``/``frag6`` count fragment records, ``datagrams`` the datagrams they make up.
+    """
     mix = frame_mix()
     kinds: Counter[str] = Counter()
     record = struct.Struct("<IIII").pack
@@ -179,9 +244,18 @@ def generate(path: Path, packets: int) -> Counter[str]:
     with path.open("wb") as out:
         out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
         parts: list[bytes] = []
+        fragments: list[bytes] = []
         for index in range(packets):
-            kind, variants = mix[index % len(mix)]
-            frame = variants[(index // len(mix)) % len(variants)]
+            if fragment_every and index % fragment_every == 0 and index + 1 < packets:
+                number = index // fragment_every
+                fragments = fragmented_sip(number)
+                kinds["datagrams"] += 1
+                fragment_kind = "frag6" if number % 2 else "frag4"
+            if fragments:
+                kind, frame = fragment_kind, fragments.pop(0)
+            else:
+                kind, variants = mix[index % len(mix)]
+                frame = variants[(index // len(mix)) % len(variants)]
             usec = index * 100
             parts.append(
                 record(start_s + usec // 1_000_000, usec % 1_000_000, len(frame), len(frame))
@@ -237,6 +311,14 @@ def measure(
     return elapsed, peak_kb / 1024, log.read_text()
 
 
+def io_stat_frames(output: str) -> dict[str, int]:
+    """Frames per filter of IO_STAT's single interval (``| 0.000 <> ... | frames | bytes |``)."""
+    names = ["ipv4" if name == "ip" else name for name in IO_STAT.split(",")[3:]]
+    row = next(line for line in output.splitlines() if "<>" in line)
+    cells = [cell.strip() for cell in row.strip().strip("|").split("|")[1:]]
+    return {name: int(cells[2 * index]) for index, name in enumerate(names)}
+
+
 def _time_library(path: Path) -> float:
     from rtcscope.capture.info import capture_info
 
@@ -253,12 +335,18 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="runs per program; the fastest is shown"
     )
+    parser.add_argument(
+        "--fragment-every",
+        type=int,
+        default=1000,
+        help="a SIP datagram in two IP fragments once every N records (0: none)",
+    )
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="rtcscope-bench-reader-") as tmp:
         workdir = Path(tmp)
         path = options.keep or workdir / "bench.pcap"
         started = time.perf_counter()
-        kinds = generate(path, options.packets)
+        kinds = generate(path, options.packets, options.fragment_every)
         size_mb = path.stat().st_size / 1e6
         print(
             f"capture: {options.packets:,} packets, {size_mb:,.1f} MB, made in "
@@ -268,6 +356,12 @@ def main() -> None:
         # frame (as `info` classifies every datagram); it is slow, so it runs once.
         runs: list[tuple[str, list[str | os.PathLike[str]], str, int]] = [
             ("rtcscope", ["info", "--format", "json", path], "rtcscope info", options.rounds),
+            (
+                "rtcscope",
+                ["info", "--no-reassembly", "--format", "json", path],
+                NO_REASSEMBLY,
+                options.rounds,
+            ),
             ("capinfos", [path], "capinfos", options.rounds),
         ]
         if not options.skip_tshark:
@@ -293,16 +387,55 @@ def main() -> None:
                     best[label] = (label, previous[1], max(peak_mb, previous[2]), previous[3])
         results = {label: best[label] for _name, _args, label, _rounds in runs}
         summary = json.loads(results["rtcscope info"][3])[0]
+        fragments = kinds["frag4"] + kinds["frag6"]
+        datagrams = kinds["datagrams"]
+        media = kinds["rtp4"] + kinds["rtp4vlan"] + kinds["rtp6"] + kinds["rtcp"]
         expected = {
             "packets": options.packets,
             "rtp": kinds["rtp4"] + kinds["rtp4vlan"] + kinds["rtp6"],
             "rtcp": kinds["rtcp"],
-            "ipv6": kinds["rtp6"],
+            "ipv4": options.packets - kinds["rtp6"] - kinds["frag6"],
+            "ipv6": kinds["rtp6"] + kinds["frag6"],
             "tcp": kinds["siptcp"] + kinds["ack"],
-            "udp": options.packets - kinds["siptcp"] - kinds["ack"],
+            # Reassembly on: each fragmented datagram is one UDP packet, and it is SIP.
+            "udp": media + datagrams,
+            "sip": datagrams,
+            "reassembly": True,
+            "ip_fragments": fragments,
+            "datagrams_reassembled": datagrams,
+            "fragments_dropped": 0,
         }
         wrong = {k: (summary[k], v) for k, v in expected.items() if summary[k] != v}
         print(f"rtcscope info counts {'as generated' if not wrong else f'WRONG: {wrong}'}")
+        print(
+            "rtcscope info (reassembly on): "
+            + ", ".join(f"{key} {summary[key]:,}" for key in REPORTED)
+        )
+        per_record = json.loads(results[NO_REASSEMBLY][3])[0]
+        per_record_expected = {
+            **expected,
+            "udp": media + fragments,
+            "sip": 0,  # neither fragment alone reads as SIP
+            "reassembly": False,
+            "datagrams_reassembled": 0,
+        }
+        wrong = {
+            k: (per_record[k], v) for k, v in per_record_expected.items() if per_record[k] != v
+        }
+        print(
+            f"rtcscope info --no-reassembly counts "
+            f"{'as generated' if not wrong else f'WRONG: {wrong}'}"
+        )
+        if TSHARK_TAP in results:
+            # tshark reassembles IP fragments by default: its frame counts per protocol are
+            # what info counts (SIP aside: tshark's includes SIP over TCP, info's is UDP's).
+            theirs = io_stat_frames(results[TSHARK_TAP][3])
+            same = all(theirs[k] == summary[k] for k in ("ipv4", "ipv6", "udp", "tcp"))
+            print(
+                "tshark io,stat frames (reassembling): "
+                + ", ".join(f"{k} {v:,}" for k, v in theirs.items())
+                + f"; rtcscope info's ipv4/ipv6/udp/tcp {'the same' if same else 'DIFFER'}"
+            )
         tshark_s = results[TSHARK_PLAIN][1] if TSHARK_PLAIN in results else None
         # The library call alone, in this process: what `info` costs without the CLI's
         # start-up (typer and every command module imported), which does not grow with
