@@ -39,3 +39,45 @@ def test_rtp_port_forcing_agrees(tmp_path: Path) -> None:
                 stream_to_dict(s) for s in slow.streams
             ]
             assert [s.source for s in fast.streams] == ["forced"]
+
+
+def test_two_streams_whose_batch_keys_collide_stay_apart(tmp_path: Path) -> None:
+    """The fast path groups rows by a 64-bit mix of (addresses, ports, SSRC); two streams
+    made to share that mix must still come out as two, with their own numbers."""
+    import ipaddress
+
+    scapy_all = pytest.importorskip("scapy.all")
+    from rtcscope.rtp.packet import RtpPacket
+
+    mask = (1 << 64) - 1
+    mix = 0x9E3779B97F4A7C15
+    src_a, dst_a, sport_a, dport_a, ssrc_a = 0x0A000001, 0x0A000002, 20000, 30000, 0x1111
+    k1a = (src_a << 32) | dst_a
+    k2a = (sport_a << 48) | (dport_a << 32) | ssrc_a
+    k1b = (0x0A000003 << 32) | 0x0A000004
+    k2b = ((k1a * mix) & mask) ^ k2a ^ ((k1b * mix) & mask)
+    assert ((k1b * mix) & mask) ^ k2b == ((k1a * mix) & mask) ^ k2a
+    flows = [
+        (src_a, dst_a, sport_a, dport_a, ssrc_a),
+        (k1b >> 32, k1b & 0xFFFFFFFF, k2b >> 48, (k2b >> 32) & 0xFFFF, k2b & 0xFFFFFFFF),
+    ]
+    frames = []
+    for i in range(50):
+        for n, (src, dst, sport, dport, ssrc) in enumerate(flows):
+            rtp = RtpPacket(8, (i * (n + 1)) & 0xFFFF, 160 * i, ssrc, payload=bytes(160))
+            frame = (
+                scapy_all.Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+                / scapy_all.IP(
+                    src=str(ipaddress.IPv4Address(src)), dst=str(ipaddress.IPv4Address(dst))
+                )
+                / scapy_all.UDP(sport=sport, dport=dport)
+                / rtp.encode()
+            )
+            frame.time = 1_700_000_000 + i * 0.02 + n * 0.001
+            frames.append(frame)
+    path = tmp_path / "collide.pcap"
+    scapy_all.wrpcap(str(path), frames)
+    fast, slow = _everything(path, fast=True), _everything(path, fast=False)
+    assert fast == slow
+    assert len(fast[0]) == 2
+    assert sorted(s["lost"] for s in fast[0]) == [0, 49]  # seq 0, 2, ..., 98: 49 missing

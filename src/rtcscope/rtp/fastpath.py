@@ -325,18 +325,23 @@ def _scan_batch(
         # Group rows by stream: a 64-bit mix of the two key words sorts fast; the groups
         # are then checked whole, and a collision (two keys in one group) regroups exactly.
         mixed = (k1 * u64(0x9E3779B97F4A7C15)) ^ k2
-        _, first_rows, inverse = np.unique(mixed, return_index=True, return_inverse=True)
-        inverse = inverse.reshape(-1)
+        order = np.argsort(mixed, kind="stable")  # rows of a stream together, in order
+        ordered = mixed[order]
+        starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+        bounds = np.append(starts, len(order))
+        first_rows = order[starts]
+        group_of_sorted = np.repeat(np.arange(len(starts)), np.diff(bounds))
         if not (
-            np.array_equal(k1, k1[first_rows][inverse])
-            and np.array_equal(k2, k2[first_rows][inverse])
+            np.array_equal(k1[order], k1[first_rows][group_of_sorted])
+            and np.array_equal(k2[order], k2[first_rows][group_of_sorted])
         ):
-            _, first_rows, inverse = np.unique(
-                np.stack([k1, k2], axis=1), axis=0, return_index=True, return_inverse=True
-            )
-            inverse = inverse.reshape(-1)
-        order = np.argsort(inverse, kind="stable")
-        bounds = np.searchsorted(inverse[order], np.arange(len(first_rows) + 1))
+            # Two keys with one 64-bit mix in this batch: group on the keys themselves.
+            order = np.lexsort((np.arange(len(k1)), k2, k1))
+            k1o, k2o = k1[order], k2[order]
+            change = np.concatenate(([True], (k1o[1:] != k1o[:-1]) | (k2o[1:] != k2o[:-1])))
+            starts = np.flatnonzero(change)
+            bounds = np.append(starts, len(order))
+            first_rows = order[starts]
         for index, (a, b) in enumerate(
             zip(k1[first_rows].tolist(), k2[first_rows].tolist(), strict=True)
         ):
