@@ -72,3 +72,10 @@ def test_sdes_call_extracts_both_directions_with_no_key_given(tmp_path: Path) ->
         rate, _, samples = read_wav(out / name)
         assert rate == 8000
         assert np.array_equal(samples[:, 0], reference)
+
+
+def test_dtls_srtp_is_named_as_such(capsys: pytest.CaptureFixture[str]) -> None:
+    """The Meet capture's SRTP is keyed by DTLS (STUN and DTLS on the same flows)."""
+    capture = shared_capture("ndpi-meet-srtp-ipv6.pcapng")
+    assert main(["extract", str(capture), "--stream", "1", "-o", "/dev/null", "--to", "wav"]) == 3
+    assert "keyed by DTLS" in capsys.readouterr().err

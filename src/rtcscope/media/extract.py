@@ -263,7 +263,9 @@ def discover_streams(
         )
         if media.encrypted:
             try:
-                media.srtp_keys = list(keyring.decryptor(key).keys)
+                media.srtp_keys = list(
+                    keyring.decryptor(key, dtls_flow=stream.srtp_keying == "dtls").keys
+                )
             except SrtpError as exc:
                 media.srtp_refusal = str(exc)
         found.append(media)

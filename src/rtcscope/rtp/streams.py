@@ -123,6 +123,7 @@ class MediaAnnouncement:
     call_id: str | None = None
     media: str = "audio"
     fmtp: dict[int, str] = field(default_factory=dict)  # payload type -> a=fmtp parameters
+    fingerprint: bool = False  # a=fingerprint: DTLS-SRTP (RFC 5763), keys not in the capture
 
 
 @dataclass(slots=True)
@@ -184,6 +185,10 @@ class RtpStream:
     rtcp: RtcpReportView | None = None
     dtmf: list[DtmfDigit] = field(default_factory=list)
     index: int = 0
+    # How an encrypted stream is keyed: "sdes" (a=crypto in the SDP, RFC 4568), "dtls"
+    # (DTLS on the flow or a=fingerprint, RFC 5764: keys never in the capture), "unknown"
+    # (looks like SRTP, nothing says how); "" when not encrypted.
+    srtp_keying: str = ""
 
     @property
     def problems(self) -> list[str]:
@@ -616,12 +621,19 @@ class StreamScanner:
             codec = ann.rtpmaps[main_pt]
         elif main_pt in STATIC_CODECS:
             codec = STATIC_CODECS[main_pt]
-        encrypted = (
-            (ann is not None and ann.encrypted)
-            or key.flow in self._dtls_flows
+        dtls_on_flow = (
+            key.flow in self._dtls_flows
             or (key.dst, key.dst_port, key.src, key.src_port) in self._dtls_flows
-            or live.srtp_tag_votes > 0
         )
+        encrypted = (ann is not None and ann.encrypted) or dtls_on_flow or live.srtp_tag_votes > 0
+        keying = ""
+        if encrypted:
+            if ann is not None and ann.crypto:
+                keying = "sdes"
+            elif dtls_on_flow or (ann is not None and ann.fingerprint):
+                keying = "dtls"
+            else:
+                keying = "unknown"
         assert self.first_ns is not None
         digits: list[DtmfDigit] = []
         for pt, detector in live.dtmf.items():
@@ -652,6 +664,7 @@ class StreamScanner:
             comfort_noise_packets=live.cn_packets,
             payload_bytes=live.payload_bytes,
             dtmf=digits,
+            srtp_keying=keying,
         )
 
 
@@ -745,6 +758,7 @@ def announcements_from_sdp(
                 call_id=call_id,
                 media=media.media,
                 fmtp=dict(media.fmtp),
+                fingerprint=bool(media.fingerprints),
             )
         )
     return found
@@ -917,6 +931,7 @@ def stream_to_dict(stream: RtpStream) -> dict[str, Any]:
         "channels": stream.channels,
         "source": stream.source,
         "encrypted": stream.encrypted,
+        "srtp_keying": stream.srtp_keying,
         "start_s": round(stream.start_rel_s, 6),
         "end_s": round(stream.end_rel_s, 6),
         "first_frame": stream.first_frame,
