@@ -75,3 +75,29 @@ def test_no_key_is_refused_clearly() -> None:
 def test_a_fresh_call_with_sipp_decrypts(tmp_path: Path) -> None:
     capture = srtp_call.make_call_capture(tmp_path / "call.pcap", tmp_path)
     _check_call(capture)
+
+
+def test_streams_cli_counts_authenticated_packets_per_stream(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from rtcscope.cli import main
+
+    assert main(["streams", str(DATA / "srtp-sdes-call.pcap"), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    by_ssrc = {row["ssrc"]: row["srtp"] for row in rows}
+    for ssrc in (srtp_call.CALLER_SSRC, srtp_call.CALLEE_SSRC):
+        assert by_ssrc[ssrc]["authenticated"] == srtp_call.PACKETS_PER_SIDE
+        assert by_ssrc[ssrc]["auth_failures"] == 0
+    assert rows[0]["srtp_keying"] == "sdes"
+
+
+def test_streams_cli_wrong_key_is_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
+    from rtcscope.cli import main
+    from tests.conftest import shared_capture
+
+    capture = shared_capture("marseillaise-srtp.pcap")
+    code = main(["streams", str(capture), "--srtp-key", srtp_call.CALLER_KEY, "--format", "csv"])
+    assert code == 3
+    assert "11888 authentication failures" in capsys.readouterr().err

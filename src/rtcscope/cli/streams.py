@@ -11,7 +11,16 @@ import typer
 from rtcscope.cli.app import app
 from rtcscope.cli.output import OutputFormat, format_json, print_rows, stdout_console
 from rtcscope.errors import UsageError
+from rtcscope.rtp.srtp import (
+    SrtpKey,
+    SrtpKeyring,
+    StreamSrtpResult,
+    UserKey,
+    require_authenticated,
+    verify_streams,
+)
 from rtcscope.rtp.streams import (
+    RtpStream,
     ScanResult,
     rtcp_record_to_dict,
     scan_capture,
@@ -81,10 +90,29 @@ def streams(
         bool, typer.Option("--no-heuristic", help="only SDP-signalled and --rtp-port streams")
     ] = False,
     no_sdp: Annotated[bool, typer.Option("--no-sdp", help="ignore SIP/SDP")] = False,
+    srtp_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--srtp-key",
+            help="SRTP master key||salt, base64 (SDES inline form), to check SRTP streams with",
+        ),
+    ] = None,
+    srtp_suite: Annotated[
+        str, typer.Option("--srtp-suite", help="crypto-suite of --srtp-key")
+    ] = "AES_CM_128_HMAC_SHA1_80",
 ) -> None:
-    """Every RTP stream with Wireshark's statistics (tshark -z rtp,streams) and ours."""
+    """Every RTP stream with Wireshark's statistics (tshark -z rtp,streams) and ours.
+
+    SRTP streams are decrypted with --srtp-key or the sender's a=crypto key from the capture
+    to count the packets that authenticate (key "srtp" in JSON); keys that authenticate no
+    packet of a stream are invalid input (exit 3).
+    """
+    user_keys = [UserKey(SrtpKey.from_base64(text, srtp_suite)) for text in srtp_key or ()]
     result = _scan(file, rtp_port, no_heuristic, no_sdp, rtcp, dtmf)
     rows = [stream_to_dict(s) for s in result.streams]
+    srtp = verify_streams(file, result.streams, SrtpKeyring(result.announcements, user_keys))
+    for position, outcome in srtp.items():
+        rows[position]["srtp"] = outcome.as_dict()
     first_ns = result.first_ns or 0
     if fmt is OutputFormat.json:
         data: Any = rows
@@ -94,10 +122,12 @@ def streams(
                 "rtcp": [rtcp_record_to_dict(r, first_ns) for r in result.rtcp_packets],
             }
         sys.stdout.write(format_json(data) + "\n")
+        _fail_on_wrong_keys(srtp, result.streams)
         return
     if fmt is OutputFormat.csv:
-        flat = [{k: v for k, v in r.items() if k not in ("rtcp", "dtmf")} for r in rows]
+        flat = [{k: v for k, v in r.items() if k not in ("rtcp", "dtmf", "srtp")} for r in rows]
         print_rows(flat, fmt)
+        _fail_on_wrong_keys(srtp, result.streams)
         return
     print_rows([_table_row(r) for r in rows], fmt, TABLE_COLUMNS, title="RTP streams")
     if rtcp:
@@ -140,6 +170,21 @@ def streams(
             stdout_console().print(
                 "digits: " + "".join(d["digit"] for d in digit_rows), markup=False
             )
+    if srtp:
+        srtp_rows = [
+            {"stream": rows[position]["index"], "ssrc_hex": rows[position]["ssrc_hex"]}
+            | outcome.as_dict()
+            for position, outcome in sorted(srtp.items())
+        ]
+        print_rows(srtp_rows, fmt, title="SRTP")
+    _fail_on_wrong_keys(srtp, result.streams)
+
+
+def _fail_on_wrong_keys(srtp: dict[int, StreamSrtpResult], streams: list[RtpStream]) -> None:
+    """Exit 3 (invalid input) when keys were tried on a stream and none authenticated."""
+    for position, outcome in sorted(srtp.items()):
+        if outcome.stats is not None:
+            require_authenticated(streams[position].key.ssrc, outcome.stats)
 
 
 @app.command()

@@ -455,3 +455,59 @@ def require_authenticated(ssrc: int, stats: DecryptStats) -> None:
             f"stream 0x{ssrc:08X}: no packet authenticated with the key(s) given "
             f"({stats.auth_failures} authentication failures): wrong key or wrong suite"
         )
+
+
+@dataclass(slots=True)
+class StreamSrtpResult:
+    """What decrypting one stream's packets gave (``rtcscope streams`` reports it)."""
+
+    stats: DecryptStats | None = None
+    refusal: str | None = None  # why no decryption was tried (no key, DTLS)
+
+    def as_dict(self) -> dict[str, object]:
+        if self.stats is None:
+            return {"decrypted": False, "reason": self.refusal}
+        key = self.stats.key
+        return {
+            "decrypted": self.stats.authenticated > 0,
+            "authenticated": self.stats.authenticated,
+            "auth_failures": self.stats.auth_failures,
+            "replayed": self.stats.replayed,
+            "key": key.origin if key else None,
+            "suite": key.suite.value if key else None,
+            "rollover_counter": self.stats.roc,
+        }
+
+
+def verify_streams(
+    path: object, streams: Sequence[object], keyring: SrtpKeyring
+) -> dict[int, StreamSrtpResult]:
+    """Decrypt every encrypted stream's packets with the keys the keyring offers for it.
+
+    ``streams`` are :class:`rtcscope.rtp.streams.RtpStream` objects; the result is keyed by
+    their position in ``streams``. Streams that are not encrypted are left out.
+    """
+    from rtcscope.rtp.streams import RtpStream, stream_packets
+
+    results: dict[int, StreamSrtpResult] = {}
+    decryptors: dict[tuple[str, int, str, int, int], tuple[int, SrtpStreamDecryptor]] = {}
+    for position, stream in enumerate(streams):
+        assert isinstance(stream, RtpStream)
+        if not stream.encrypted:
+            continue
+        try:
+            decryptor = keyring.decryptor(stream.key, dtls_flow=stream.srtp_keying == "dtls")
+        except SrtpError as exc:
+            results[position] = StreamSrtpResult(refusal=str(exc))
+            continue
+        k = stream.key
+        decryptors[(k.src, k.src_port, k.dst, k.dst_port, k.ssrc)] = (position, decryptor)
+        results[position] = StreamSrtpResult(stats=decryptor.stats)
+    if decryptors:
+        wanted = [streams[position] for position, _ in decryptors.values()]
+        for packet in stream_packets(path, wanted):  # type: ignore[arg-type]
+            k = packet.key
+            entry = decryptors.get((k.src, k.src_port, k.dst, k.dst_port, k.ssrc))
+            if entry is not None:
+                entry[1].decrypt(packet.data)
+    return results
