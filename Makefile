@@ -49,8 +49,8 @@ lint: install
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy --strict src
 
-bench: install
-	$(BIN)/python bench/run_all.py
+bench: install peers
+	for b in bench/*/run.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) build *.egg-info src/*.egg-info
