@@ -230,6 +230,14 @@ def test_incomplete_and_expired_datagrams_are_counted_as_dropped(tmp_path: Path)
     ours, completing, _ = expected_frames(path)
     assert completing == {per_datagram} and their_completing == {per_datagram, late}
     assert tshark_frames(path)["udp"] - ours["udp"] == {late}
+    # The same in pcapng: the fast path gives the defragmenter each EPB's own time.
+    pcapng = tmp_path / "dropped.pcapng"
+    run("editcap", ["-F", "pcapng", path, pcapng])
+    as_pcapng = capture_info(pcapng).as_dict()
+    assert as_pcapng == capture_info(pcapng, fast=False).as_dict()
+    assert {k: v for k, v in as_pcapng.items() if k.startswith("fragments_")} == {
+        k: v for k, v in info.items() if k.startswith("fragments_")
+    }
     table = rtcscope_cli(["info", path], check=True).stdout
     assert "fragments_expired" in table and "fragments_invalid" not in table
 
