@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from rtcscope.capture.decode import TUNNEL_UDP_PORTS, decode, decode_transport
+from rtcscope.capture.decode import TUNNEL_UDP_PORTS, decode
 from rtcscope.capture.defrag import Defragmenter
 from rtcscope.capture.packet import LinkType, Packet, Record
+from rtcscope.capture.pipeline import default_defragmenter, reassemble
 from rtcscope.capture.reader import RecordBatch, open_capture
 from rtcscope.rtp.stats import relative_ms
 
@@ -157,7 +158,7 @@ def scan_fast(
             return True
         if not batch_supported(first):
             return False
-        defrag = Defragmenter(transport=_decode_reassembled)
+        defrag = default_defragmenter()
         key_cache: dict[tuple[int, int], tuple[str, int, str, int, int]] = {}
         for batch in _chain(first, batches):
             if not batch_supported(batch):
@@ -177,12 +178,6 @@ def scan_fast(
 def _chain(first: RecordBatch, rest: Iterator[RecordBatch]) -> Iterator[RecordBatch]:
     yield first
     yield from rest
-
-
-def _decode_reassembled(packet: Packet) -> Packet:
-    payload = packet.payload
-    decode_transport(packet.ip_proto, payload, 0, len(payload), packet)
-    return packet
 
 
 def _batch_packets(
@@ -211,9 +206,7 @@ def _batch_packets(
 
 def _decoded(packet: Packet, defrag: Defragmenter) -> Iterator[Packet]:
     if packet.fragment is not None:
-        whole = defrag.feed(packet)
-        while whole is not None and whole.fragment is not None:
-            whole = defrag.feed(whole)
+        whole = reassemble(defrag, packet)
         if whole is None:
             return
         packet = whole
