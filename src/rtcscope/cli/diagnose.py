@@ -29,9 +29,12 @@ def diagnose(
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv")] = (
         OutputFormat.table
     ),
+    dedup: Annotated[
+        bool, typer.Option("--dedup", help="drop packets captured twice (two interfaces)")
+    ] = False,
 ) -> None:
     """Findings for every INVITE call: ACK/BYE paths hop by hop, 2xx retransmissions, loops."""
-    result = diagnose_capture(file, call_id=call)
+    result = diagnose_capture(file, call_id=call, dedup=dedup)
     rows = [f.as_dict() for f in result.findings]
     if fmt is OutputFormat.table:
         console = stdout_console()

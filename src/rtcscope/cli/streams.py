@@ -48,7 +48,13 @@ TABLE_COLUMNS = [
 
 
 def _scan(
-    file: Path, rtp_port: list[int] | None, no_heuristic: bool, no_sdp: bool, rtcp: bool, dtmf: bool
+    file: Path,
+    rtp_port: list[int] | None,
+    no_heuristic: bool,
+    no_sdp: bool,
+    rtcp: bool,
+    dtmf: bool,
+    dedup: bool = False,
 ) -> ScanResult:
     for port in rtp_port or []:
         if not 0 < port < 65536:
@@ -60,6 +66,7 @@ def _scan(
         use_sdp=not no_sdp,
         with_rtcp=rtcp,
         with_dtmf=dtmf,
+        dedup=dedup,
     )
 
 
@@ -90,6 +97,9 @@ def streams(
         bool, typer.Option("--no-heuristic", help="only SDP-signalled and --rtp-port streams")
     ] = False,
     no_sdp: Annotated[bool, typer.Option("--no-sdp", help="ignore SIP/SDP")] = False,
+    dedup: Annotated[
+        bool, typer.Option("--dedup", help="drop packets captured twice (two interfaces)")
+    ] = False,
     srtp_key: Annotated[
         list[str] | None,
         typer.Option(
@@ -108,7 +118,7 @@ def streams(
     packet of a stream are invalid input (exit 3).
     """
     user_keys = [UserKey(SrtpKey.from_base64(text, srtp_suite)) for text in srtp_key or ()]
-    result = _scan(file, rtp_port, no_heuristic, no_sdp, rtcp, dtmf)
+    result = _scan(file, rtp_port, no_heuristic, no_sdp, rtcp, dtmf, dedup)
     rows = [stream_to_dict(s) for s in result.streams]
     srtp = verify_streams(file, result.streams, SrtpKeyring(result.announcements, user_keys))
     for position, outcome in srtp.items():

@@ -20,7 +20,7 @@ from rtcscope.media.extract import (
 
 @register("audio", 40)
 def audio_section(ctx: AnalysisContext) -> Section:
-    streams = discover_streams(ctx.path)
+    streams = discover_streams(ctx.path, dedup=bool(ctx.options.get("dedup", False)))
     section = Section(name="audio", title="Audio", text="", data=[])
     if not streams:
         section.text = "no RTP streams"

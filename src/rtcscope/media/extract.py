@@ -219,7 +219,10 @@ def format_srtp(stats: DecryptStats) -> str:
 
 
 def discover_streams(
-    path: Path, rtp_ports: Sequence[int] = (), srtp_keys: Sequence[UserKey] = ()
+    path: Path,
+    rtp_ports: Sequence[int] = (),
+    srtp_keys: Sequence[UserKey] = (),
+    dedup: bool = False,
 ) -> list[MediaStream]:
     """Every RTP stream of the capture, in the order ``rtcscope streams`` lists them, with
     the rtpmaps of the SDP that announced it (telephone-event, CN, RED and dynamic codecs)
@@ -227,7 +230,7 @@ def discover_streams(
     sender's ``a=crypto`` keys from the capture's SDP, RFC 4568 6.1)."""
     from rtcscope.rtp.streams import scan_capture
 
-    scan = scan_capture(path, rtp_ports=rtp_ports)
+    scan = scan_capture(path, rtp_ports=rtp_ports, dedup=dedup)
     keyring = SrtpKeyring(scan.announcements, srtp_keys)
     found: list[MediaStream] = []
     for position, stream in enumerate(scan.streams, start=1):

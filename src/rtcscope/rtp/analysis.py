@@ -23,7 +23,13 @@ def _line(row: dict[str, object]) -> str:
 
 @register("streams", 30)
 def streams_section(ctx: AnalysisContext) -> Section:
-    result = scan_capture(ctx.path, with_rtcp=True, with_dtmf=True, keep_going=True)
+    result = scan_capture(
+        ctx.path,
+        with_rtcp=True,
+        with_dtmf=True,
+        keep_going=True,
+        dedup=bool(ctx.options.get("dedup", False)),
+    )
     rows = [stream_to_dict(s) for s in result.streams]
     lines = [_line(r) for r in rows] or ["no RTP stream found"]
     for row in rows:

@@ -774,12 +774,14 @@ def scan_capture(
     with_dtmf: bool = False,
     keep_going: bool = False,
     fast: bool = True,
+    dedup: bool = False,
 ) -> ScanResult:
     """Read the capture once and find its streams.
 
     ``fast`` (default) reads classic pcap files through :mod:`rtcscope.rtp.fastpath`;
     ``fast=False`` (or another format) feeds every packet of
-    :func:`rtcscope.capture.pipeline.packets`. Both give the same result.
+    :func:`rtcscope.capture.pipeline.packets`. Both give the same result. ``dedup`` drops
+    packets captured twice (``--dedup``), through the pipeline.
 
     One pass: datagrams whose first byte is an RTP/RTCP one go to the :class:`StreamScanner`;
     the others (and TCP) go to :class:`rtcscope.sip.capture.SipCaptureFramer`, whose SDPs are
@@ -808,10 +810,10 @@ def scan_capture(
         for captured in framer.feed(packet):
             _announce_sip(scanner, captured)
 
-    if not (fast and scan_fast(path, scanner, feed_packet, keep_going=keep_going)):
+    if not (fast and not dedup and scan_fast(path, scanner, feed_packet, keep_going=keep_going)):
         if hasattr(path, "seek"):
             path.seek(0)
-        for packet in packets(path, keep_going=keep_going):
+        for packet in packets(path, keep_going=keep_going, dedup=dedup):
             feed_packet(packet)
     return scanner.finish()
 
@@ -831,6 +833,7 @@ def find_streams(
     use_sdp: bool = True,
     with_rtcp: bool = False,
     with_dtmf: bool = False,
+    dedup: bool = False,
 ) -> list[RtpStream]:
     """Every RTP stream of a capture, in order of first packet (see the module docstring)."""
     return scan_capture(
@@ -840,6 +843,7 @@ def find_streams(
         use_sdp=use_sdp,
         with_rtcp=with_rtcp,
         with_dtmf=with_dtmf,
+        dedup=dedup,
     ).streams
 
 

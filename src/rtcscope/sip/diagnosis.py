@@ -1642,20 +1642,21 @@ def icmp_reports(packets: Iterable[Any]) -> list[IcmpReport]:
     return reports
 
 
-def diagnose_capture(path: Any, *, call_id: str | None = None) -> Diagnosis:
-    """Read a capture (SIP messages and ICMP errors) and diagnose it."""
+def diagnose_capture(path: Any, *, call_id: str | None = None, dedup: bool = False) -> Diagnosis:
+    """Read a capture (SIP messages and ICMP errors) and diagnose it; ``dedup`` drops packets
+    captured twice (``--dedup``) so that copies are not taken for retransmissions."""
     from rtcscope.capture.pipeline import packets
     from rtcscope.rtp.streams import find_streams
     from rtcscope.sip.capture import media_announcements, sip_messages
 
-    icmp = icmp_reports(p for p in packets(path) if p.icmp is not None)
-    messages = list(sip_messages(path))
+    icmp = icmp_reports(p for p in packets(path, dedup=dedup) if p.icmp is not None)
+    messages = list(sip_messages(path, dedup=dedup))
     return diagnose(
         messages,
         icmp,
         call_id=call_id,
         announcements=media_announcements(messages),
-        streams=find_streams(path),
+        streams=find_streams(path, dedup=dedup),
     )
 
 
@@ -1727,7 +1728,7 @@ def _register_analysis() -> None:
 
     @register("diagnosis", 50)
     def diagnosis_section(ctx: AnalysisContext) -> Section:
-        result = diagnose_capture(ctx.path)
+        result = diagnose_capture(ctx.path, dedup=bool(ctx.options.get("dedup", False)))
         return Section(
             name="diagnosis",
             title="Diagnosis (SIP routing, ACK/BYE paths, failures)",
