@@ -28,14 +28,20 @@ error is appended to :attr:`CaptureReader.warnings` instead and iteration ends t
 
 from __future__ import annotations
 
+import array
+import contextlib
+import fcntl
+import gc
 import gzip
 import mmap
 import os
+import pickle
+import signal
 import stat
 import struct
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import BinaryIO, Literal
@@ -59,6 +65,13 @@ _PCAP_MAGICS = (PCAP_MAGIC_USEC, PCAP_MAGIC_NSEC)
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 CHUNK_BYTES = 1 << 20
 BATCH_BYTES = 4 << 20  # larger reads for batches: NumPy pays per call
+# Batches of a pcap file larger than this (regular, uncompressed, native byte order) have
+# their record boundaries found by a helper process (CaptureReader._pipelined_batches).
+PIPELINE_MIN_BYTES = 32 << 20
+PIPE_BYTES = 1 << 20
+# Helper-to-parent messages: kind and five integers (see _walk_for_parent), native order.
+_MESSAGE = struct.Struct("=6q")
+_END, _BATCH, _FAULT, _FAILED = range(4)
 
 IF_TSRESOL = 9
 IF_TSOFFSET = 14
@@ -179,6 +192,7 @@ class CaptureReader:
         self._mapped: int | None = None  # file descriptor when batches map the file
         # A read fault (and where) kept until the bytes read before it are used up.
         self._read_fault: tuple[Exception, int] | None = None
+        self._walker: int | None = None  # pid of the batch walk's helper process
         self._iter = self._start()
 
     # -- low-level buffer --------------------------------------------------------------
@@ -270,6 +284,7 @@ class CaptureReader:
         self.close()
 
     def close(self) -> None:
+        self._stop_walker()
         if self._owned is not None:
             self._owned.close()
             self._owned = None
@@ -320,20 +335,170 @@ class CaptureReader:
     def batches(self) -> Iterator[RecordBatch]:
         """The records as :class:`RecordBatch` es (for vectorized scans), instead of iterating.
 
-        Faults are raised (or collected with ``keep_going``) exactly as when iterating.
+        Faults are raised (or collected with ``keep_going``) exactly as when iterating. A
+        regular pcap file in native byte order larger than ``PIPELINE_MIN_BYTES`` has its
+        record boundaries found by a helper process, while the caller works on the batches
+        already found (:meth:`_pipelined_batches`); the batches are the same either way.
         """
         self._chunk = BATCH_BYTES
         if self._owned is not None and not self.compressed:
             fileno = self._owned.fileno()
-            if stat.S_ISREG(os.fstat(fileno).st_mode):
+            info = os.fstat(fileno)
+            if stat.S_ISREG(info.st_mode):
                 self._mapped = fileno
+                if info.st_size > max(PIPELINE_MIN_BYTES, 24) and self._native_pcap():
+                    yield from self._pipelined_batches()
+                    return
         for item in self._start(batches=True):
             assert isinstance(item, RecordBatch)
             yield item
 
+    # -- batches with the record walk in a helper process -----------------------------
+
+    def _native_pcap(self) -> bool:
+        """A pcap file in this machine's byte order, the walk a second process can take."""
+        head = self._buf
+        return (
+            hasattr(os, "fork")
+            and len(head) >= 4
+            and struct.unpack_from("=I", head, 0)[0] in _PCAP_MAGICS
+        )
+
+    def _pipelined_batches(self) -> Iterator[RecordBatch]:
+        """The pcap batches, their record boundaries found by a forked copy of this reader.
+
+        The walk from record to record is sequential Python, the scans that consume the
+        batches are NumPy: on two cores, the child walks batch n+1 while the caller scans
+        batch n. The child runs the in-process batch walk itself (so frames, positions, faults
+        and their messages are the same by construction) and sends each batch's window (file
+        offset and length) and positions; this process maps the same window. It ends with the
+        walk's outcome: the record count, the bytes consumed and the fault, if any.
+
+        The child never outlives this process: it dies of a broken pipe at its next write
+        once the read end is closed (which this process's exit does), and is killed and
+        reaped in ``finally`` and by :meth:`close`.
+        """
+        endian, linktype, frac_ns = self._pcap_header(struct.unpack_from("<I", self._buf, 0)[0])
+        read_end, write_end = os.pipe()
+        if hasattr(fcntl, "F_SETPIPE_SZ"):
+            # A larger pipe lets the walk run a few batches ahead (Linux; best effort: the
+            # system's pipe-max-size may be lower).
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        pid = os.fork()
+        if pid == 0:  # the child: walk, report, and leave without running any of our exit code
+            status = 1
+            try:
+                os.close(read_end)
+                gc.disable()  # no collection of the parent's objects (no finalizers) here
+                self._walk_for_parent(write_end)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write_end)
+        self._walker = pid
+        stream = open(read_end, "rb", buffering=PIPE_BYTES)  # noqa: SIM115 - closed below
+        try:
+            yield from self._receive_batches(stream, endian, linktype, frac_ns)
+        finally:
+            stream.close()
+            self._stop_walker()
+
+    def _walk_for_parent(self, out: int) -> None:
+        """In the child: the in-process batch walk, each batch and the outcome sent to ``out``."""
+        self.keep_going = False  # the parent decides what a fault does
+        try:
+            for batch in self._start(batches=True):
+                assert isinstance(batch, RecordBatch)
+                positions = array.array("q", batch.positions)
+                _write_all(
+                    out,
+                    _MESSAGE.pack(
+                        _BATCH,
+                        batch.base,
+                        len(batch.buffer),
+                        batch.first_frame,
+                        len(positions),
+                        batch.bias,
+                    )
+                    + positions.tobytes(),
+                )
+        except CaptureError as exc:
+            text = str(exc).encode("utf-8", "surrogateescape")
+            offset = -1 if exc.offset is None else exc.offset
+            record = -1 if exc.record is None else exc.record
+            _write_all(
+                out,
+                _MESSAGE.pack(_FAULT, self.records, self.size, offset, record, len(text)) + text,
+            )
+            return
+        except Exception as exc:  # handed to the parent, which raises it
+            try:
+                blob = pickle.dumps(exc)
+            except Exception:  # one that does not pickle
+                blob = pickle.dumps(OSError(repr(exc)))
+            _write_all(out, _MESSAGE.pack(_FAILED, self.records, self.size, 0, 0, len(blob)) + blob)
+            return
+        _write_all(out, _MESSAGE.pack(_END, self.records, self.size, 0, 0, 0))
+
+    def _receive_batches(
+        self, stream: BinaryIO, endian: str, linktype: int, frac_ns: int
+    ) -> Iterator[RecordBatch]:
+        fileno = self._mapped
+        assert fileno is not None
+        frame = 0
+        while True:
+            head = stream.read(_MESSAGE.size)
+            if len(head) < _MESSAGE.size:
+                raise self._walker_lost(frame)
+            kind, a, b, c, d, e = _MESSAGE.unpack(head)
+            if kind == _BATCH:
+                data = stream.read(8 * d)
+                if len(data) < 8 * d:
+                    raise self._walker_lost(frame)
+                positions = array.array("q")
+                positions.frombytes(data)
+                frame = c + d - 1
+                yield RecordBatch(
+                    mmap.mmap(fileno, b, offset=a, access=mmap.ACCESS_READ),
+                    a,
+                    positions,
+                    "pcap",
+                    endian,
+                    linktype,
+                    frac_ns,
+                    c,
+                    bias=e,
+                )
+                continue
+            self.records, self.size = a, b
+            if kind == _FAULT:
+                message = stream.read(e).decode("utf-8", "surrogateescape")
+                self._fault(CaptureError(message, None if c < 0 else c, None if d < 0 else d))
+            elif kind == _FAILED:
+                failure = pickle.loads(stream.read(e))
+                assert isinstance(failure, BaseException)
+                raise failure
+            return
+
+    def _walker_lost(self, frame: int) -> CaptureError:
+        return CaptureError(
+            f"{self.name}: the record walk process ended unexpectedly after record {frame}",
+            record=frame + 1,
+        )
+
+    def _stop_walker(self) -> None:
+        pid, self._walker = self._walker, None
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)  # not reaped yet, so the pid is still ours
+            with contextlib.suppress(ChildProcessError):  # reaped elsewhere (SIGCHLD ignored)
+                os.waitpid(pid, 0)
+
     # -- pcap ------------------------------------------------------------------------
 
-    def _pcap(self, magic_le: int, batches: bool) -> Iterator[Record | RecordBatch]:
+    def _pcap_header(self, magic_le: int) -> tuple[str, int, int]:
+        """Read the pcap file header: (struct byte-order character, link type, ns per unit)."""
         endian = "<" if magic_le in _PCAP_MAGICS else ">"
         order: Literal["little", "big"] = "little" if endian == "<" else "big"
         self.byte_order = order
@@ -354,8 +519,12 @@ class CaptureReader:
         )
         linktype = network & 0xFFFF
         self.interfaces.append(Interface(linktype, snaplen, 9 if nsec else 6))
-        frac_ns = 1 if nsec else 1000
         self._pos = 24
+        return endian, linktype, 1 if nsec else 1000
+
+    def _pcap(self, magic_le: int, batches: bool) -> Iterator[Record | RecordBatch]:
+        endian, linktype, frac_ns = self._pcap_header(magic_le)
+        order: Literal["little", "big"] = "little" if endian == "<" else "big"
         unpack = struct.Struct(endian + "IIII").unpack_from
         from_bytes = int.from_bytes
         frame = 0
@@ -716,11 +885,13 @@ class RecordBatch:
     timestamp at +12/+16, captured length at +20, data at +28; ``interfaces`` maps the
     section's interface ids). Simple and obsolete packet blocks, rare, come as ready
     :class:`Record` s in ``records``. ``base`` is the file offset of ``buffer[0]``.
+    ``positions`` is a list, or an ``array('q')`` when a helper process walked the records
+    (large pcap files): index it, take its length, or hand it to NumPy as it is.
     """
 
     buffer: bytes | mmap.mmap
     base: int
-    positions: list[int]
+    positions: Sequence[int]
     kind: str
     endian: str
     linktype: int
@@ -729,6 +900,12 @@ class RecordBatch:
     interfaces: list[tuple[int, Interface]] = field(default_factory=list)
     records: list[Record] = field(default_factory=list)
     bias: int = 0  # positions hold each header's offset plus this
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _read_idb_options(options: bytes, endian: str, intf: Interface) -> None:
