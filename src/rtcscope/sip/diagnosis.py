@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from itertools import pairwise
 from typing import Any
@@ -250,19 +250,7 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
             continue
         old = merged[key]
         frames = tuple(sorted(set(old.frames) | set(f.frames)))[:20]
-        merged[key] = Finding(
-            severity=old.severity,
-            code=old.code,
-            call_id=old.call_id,
-            summary=old.summary,
-            element=old.element,
-            frames=frames,
-            time_s=old.time_s,
-            rfc=old.rfc,
-            fix=old.fix,
-            detail=old.detail,
-            last_hop=old.last_hop,
-        )
+        merged[key] = replace(old, frames=frames)
     return [merged[k] for k in order]
 
 
@@ -1683,16 +1671,22 @@ def format_details(diagnosis: Diagnosis) -> str:
     out: list[str] = []
     for number, f in enumerate(diagnosis.findings, 1):
         out.append(f"#{number} [{f.severity.value}] {f.code}, call {f.call_id}")
-        if f.rfc:
-            out.append(f"    rule: {f.rfc}")
-        for line in f.detail.splitlines():
-            out.append(f"    {line}")
-        if f.fix:
-            out.append(f"    fix: {f.fix}")
-    for path in diagnosis.paths:
-        out.append(format_path(path))
-    out += [f"note: {n}" for n in diagnosis.notes]
+        out += _rule_detail_fix(f)
+    out += _paths_and_notes(diagnosis)
     return "\n".join(out)
+
+
+def _rule_detail_fix(finding: Finding) -> list[str]:
+    """The indented rule, detail and fix lines of one finding."""
+    lines = [f"    rule: {finding.rfc}"] if finding.rfc else []
+    lines += [f"    {line}" for line in finding.detail.splitlines()]
+    if finding.fix:
+        lines.append(f"    fix: {finding.fix}")
+    return lines
+
+
+def _paths_and_notes(diagnosis: Diagnosis) -> list[str]:
+    return [format_path(path) for path in diagnosis.paths] + [f"note: {n}" for n in diagnosis.notes]
 
 
 def format_diagnosis(diagnosis: Diagnosis) -> str:
@@ -1711,15 +1705,8 @@ def format_diagnosis(diagnosis: Diagnosis) -> str:
             out.append(f"    element: {f.element}")
         if f.last_hop:
             out.append(f"    last hop: {f.last_hop}")
-        if f.rfc:
-            out.append(f"    rule: {f.rfc}")
-        for line in f.detail.splitlines():
-            out.append(f"    {line}")
-        if f.fix:
-            out.append(f"    fix: {f.fix}")
-    for path in diagnosis.paths:
-        out.append(format_path(path))
-    out += [f"note: {n}" for n in diagnosis.notes]
+        out += _rule_detail_fix(f)
+    out += _paths_and_notes(diagnosis)
     return "\n".join(out)
 
 
