@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from rtcscope.rtp.streams import find_streams, stream_packets
-from tests.conftest import shared_capture
+from rtcscope.rtp.streams import find_streams, scan_capture, stream_packets
+from rtcscope.sip.capture import media_announcements
+from tests.conftest import DATA, shared_capture
 from tests.peers import tshark_fields
 
 
@@ -26,6 +27,22 @@ def test_webrtc_streams_sharing_a_dtls_flow_are_encrypted() -> None:
 @pytest.mark.parametrize("name", ["sip-rtp-opus.pcap", "SIP_DTMF2.pcap", "sipp-g711a.pcap"])
 def test_plain_rtp_is_not_marked_encrypted(name: str) -> None:
     assert not any(s.encrypted for s in find_streams(shared_capture(name)))
+
+
+@pytest.mark.parametrize("name", ["srtp-sdes-call.pcap", "sip-rtp-opus.pcap", "SIP_DTMF2.pcap"])
+def test_the_scan_names_streams_from_the_sip_layers_announcements(name: str) -> None:
+    # One pass of scan_capture announces what media_announcements finds on its own pass
+    # (the RTP sections with an address), with the same offer/answer sides.
+    path = DATA / name
+    expected = [a for a in media_announcements(path) if a.is_rtp and a.address is not None]
+    scan = scan_capture(path)
+    assert expected and scan.announcements == expected
+    by_frame = {a.frame: a for a in expected}
+    for stream in scan.streams:
+        assert stream.setup_frame in by_frame and stream.source == "sdp"
+        ann = by_frame[stream.setup_frame]
+        assert stream.crypto == tuple(c.raw for c in ann.crypto)
+        assert stream.encrypted == ann.encrypted
 
 
 @pytest.mark.peer

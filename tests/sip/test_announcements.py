@@ -1,8 +1,9 @@
-"""media_announcements: offer/answer roles of RFC 3264 and RFC 3261 13.2.1, on message lists."""
+"""media_announcements and MediaAnnouncer: offer/answer roles of RFC 3264 and RFC 3261 13.2.1,
+on message lists."""
 
 from __future__ import annotations
 
-from rtcscope.sip.capture import CapturedSip, media_announcements
+from rtcscope.sip.capture import CapturedSip, MediaAnnouncer, media_announcements
 from rtcscope.sip.message import SipMessage
 
 A, B = "192.0.2.10", "192.0.2.20"
@@ -57,3 +58,30 @@ def test_late_offer_and_a_hold_from_the_callee() -> None:
     assert [a.on_hold for a in found] == [False, False, True, False]
     assert all(a.crypto[0].suite == "AES_CM_128_HMAC_SHA1_80" for a in found)
     assert found[0].codecs[0].name == "PCMU" and found[0].rtcp_port == 30001
+
+
+def test_the_announcer_fed_message_by_message_keeps_offer_answer_state() -> None:
+    plain = (
+        f"v=0\r\no=- 1 1 IN IP4 {B}\r\ns=-\r\nc=IN IP4 {B}\r\nt=0 0\r\n"
+        "m=audio 30000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+        "a=fmtp:101 0-15\r\nm=application 30002 UDP/BFCP *\r\n"
+    ).encode()
+    flow = [
+        captured(1, A, message("INVITE sip:b@example.com SIP/2.0", "1 INVITE", "ta", None,
+                               sdp(A, 40000))),
+        captured(2, B, message("SIP/2.0 180 Ringing", "1 INVITE", "ta", "tb")),
+        captured(3, B, message("SIP/2.0 200 OK", "1 INVITE", "ta", "tb", plain)),
+    ]  # fmt: skip
+    announcer = MediaAnnouncer()
+    fed = [announcer.feed(item) for item in flow]
+    assert [len(found) for found in fed] == [1, 0, 2]
+    assert [a for found in fed for a in found] == media_announcements(flow)
+    offer, answer, application = fed[0] + fed[2]
+    assert (offer.side, offer.role, answer.side, answer.role) == (
+        "offer", "caller", "answer", "callee",
+    )  # fmt: skip
+    # RTP/SAVP with a=crypto is SRTP; only a=rtpmap lines are in rtpmaps (PT 0 is static).
+    assert offer.encrypted and offer.is_rtp and offer.rtpmaps == {}
+    assert not answer.encrypted and answer.rtpmaps == {101: ("telephone-event", 8000, 1)}
+    assert answer.fmtp == {101: "0-15"} and sorted(answer.codecs) == [0, 101]
+    assert not application.is_rtp and not application.encrypted

@@ -243,9 +243,8 @@ def discover_streams(
                 continue
             if announcement.frame > stream.last_frame:
                 continue
-            fmtps = getattr(announcement, "fmtp", None) or {}  # iLBC mode, when carried
             for pt, (encoding, clock, channels) in announcement.rtpmaps.items():
-                spec = _spec_from(f"{encoding}/{clock}/{channels or 1}", fmtps.get(pt))
+                spec = _spec_from(f"{encoding}/{clock}/{channels or 1}", announcement.fmtp.get(pt))
                 if spec is not None:
                     codecs[pt] = spec
         if stream.payload_type not in codecs and stream.codec and stream.clock_rate:

@@ -376,7 +376,7 @@ class SrtpKeyring:
 
     ``announcements`` are :class:`rtcscope.sip.capture.MediaAnnouncement`-like objects
     (``address``, ``port``, ``call_id``, ``crypto`` as parsed :class:`Crypto` or the raw
-    ``a=crypto`` values, ``fingerprints``, ``frame``, ``side``).
+    ``a=crypto`` values, ``fingerprints``, ``frame``); a key's origin names the SDP's frame.
     User keys come first; then the SDP keys of the stream's sender (:func:`keys_for_stream`).
     A line whose key cannot be used is kept in ``problems``, not fatal.
     """
@@ -393,8 +393,7 @@ class SrtpKeyring:
             port = int(getattr(ann, "port", 0))
             if address is None:
                 continue
-            side = getattr(ann, "side", "")
-            origin = f"SDP {side} in frame {getattr(ann, 'frame', '?')}".replace("  ", " ")
+            origin = f"SDP in frame {getattr(ann, 'frame', '?')}"
             keys: list[SrtpKey] = []
             for crypto in getattr(ann, "crypto", ()):
                 try:

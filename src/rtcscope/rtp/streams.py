@@ -42,7 +42,7 @@ import struct
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -53,6 +53,9 @@ from rtcscope.rtp import rtcp as rtcp_mod
 from rtcscope.rtp.events import DtmfDetector, DtmfDigit
 from rtcscope.rtp.packet import RtpPacket
 from rtcscope.rtp.stats import StatsSummary, StreamStats, analysis_clock_hz, relative_ms
+
+if TYPE_CHECKING:
+    from rtcscope.sip.capture import CapturedSip, MediaAnnouncement, MediaAnnouncer
 
 IntArray = npt.NDArray[np.int64]
 
@@ -107,23 +110,6 @@ class StreamKey:
 
     def __str__(self) -> str:
         return f"{self.src}:{self.src_port} -> {self.dst}:{self.dst_port} 0x{self.ssrc:08X}"
-
-
-@dataclass(frozen=True, slots=True)
-class MediaAnnouncement:
-    """What one SDP media line announces: where it receives RTP and RTCP, and its codecs."""
-
-    frame: int
-    address: str
-    port: int
-    rtcp_port: int | None
-    rtpmaps: dict[int, tuple[str, int, int]]  # payload type -> (encoding, clock, channels)
-    encrypted: bool = False
-    crypto: tuple[str, ...] = ()
-    call_id: str | None = None
-    media: str = "audio"
-    fmtp: dict[int, str] = field(default_factory=dict)  # payload type -> a=fmtp parameters
-    fingerprint: bool = False  # a=fingerprint: DTLS-SRTP (RFC 5763), keys not in the capture
 
 
 @dataclass(slots=True)
@@ -294,7 +280,8 @@ class _Live:
 class StreamScanner:
     """Sans-IO stream discovery: feed decoded packets in capture order, then :meth:`finish`.
 
-    ``announcements`` are the SDP media lines of the capture (from :mod:`rtcscope.sip`);
+    ``announcements`` are the SDP media sections of the capture
+    (:class:`rtcscope.sip.capture.MediaAnnouncement`); only RTP ones with an address name streams;
     ``rtp_ports`` forces RTP on those UDP ports; ``heuristic`` finds unsignalled streams.
     """
 
@@ -325,13 +312,18 @@ class StreamScanner:
     # -- feeding ---------------------------------------------------------------------
 
     def announce(self, announcements: Iterable[MediaAnnouncement]) -> None:
-        """SDP media lines, in capture order (each applies from its own frame on)."""
+        """SDP media sections, in capture order (each applies from its own frame on).
+
+        Sections that are not RTP (m=application, ...) or have no address are left out."""
         for ann in announcements:
+            address = ann.address
+            if address is None or not ann.is_rtp:
+                continue
             self.announcements.append(ann)
             if ann.port:
-                self._by_endpoint.setdefault((ann.address, ann.port), []).append(ann)
+                self._by_endpoint.setdefault((address, ann.port), []).append(ann)
             if ann.rtcp_port:
-                self._rtcp_endpoints.setdefault((ann.address, ann.rtcp_port), ann.frame)
+                self._rtcp_endpoints.setdefault((address, ann.rtcp_port), ann.frame)
 
     def feed(self, packet: Packet) -> None:
         self.packets_read += 1
@@ -630,7 +622,7 @@ class StreamScanner:
         if encrypted:
             if ann is not None and ann.crypto:
                 keying = "sdes"
-            elif dtls_on_flow or (ann is not None and ann.fingerprint):
+            elif dtls_on_flow or (ann is not None and ann.fingerprints):
                 keying = "dtls"
             else:
                 keying = "unknown"
@@ -659,7 +651,7 @@ class StreamScanner:
             end_rel_s=(live.end_ns - self.first_ns) / 1e9,
             setup_frame=ann.frame if ann else None,
             call_id=ann.call_id if ann else None,
-            crypto=ann.crypto if ann else (),
+            crypto=tuple(c.raw for c in ann.crypto) if ann else (),
             ssrc_changes=0,
             comfort_noise_packets=live.cn_packets,
             payload_bytes=live.payload_bytes,
@@ -733,37 +725,6 @@ def attach_rtcp(streams: list[RtpStream], records: list[RtcpPacketRecord]) -> No
                         stream.rtcp.cname = cname
 
 
-def announcements_from_sdp(
-    frame: int, sdp: Any, call_id: str | None = None
-) -> list[MediaAnnouncement]:
-    """The media lines of one parsed SDP (:class:`rtcscope.sip.sdp.SessionDescription`)."""
-    found: list[MediaAnnouncement] = []
-    for media in sdp.media:
-        if not media.is_rtp or media.address is None:
-            continue
-        rtpmaps = {
-            pt: (rtpmap.encoding, rtpmap.clock_rate, rtpmap.channels)
-            for pt, rtpmap in media.rtpmaps.items()
-        }
-        encrypted = bool(media.is_srtp or media.crypto or media.fingerprints)
-        found.append(
-            MediaAnnouncement(
-                frame=frame,
-                address=media.address,
-                port=media.port,
-                rtcp_port=media.rtcp_port,
-                rtpmaps=rtpmaps,
-                encrypted=encrypted,
-                crypto=tuple(c.raw for c in media.crypto),
-                call_id=call_id,
-                media=media.media,
-                fmtp=dict(media.fmtp),
-                fingerprint=bool(media.fingerprints),
-            )
-        )
-    return found
-
-
 def scan_capture(
     path: PathLike,
     *,
@@ -784,12 +745,13 @@ def scan_capture(
     packets captured twice (``--dedup``), through the pipeline.
 
     One pass: datagrams whose first byte is an RTP/RTCP one go to the :class:`StreamScanner`;
-    the others (and TCP) go to :class:`rtcscope.sip.capture.SipCaptureFramer`, whose SDPs are
+    the others (and TCP) go to :class:`rtcscope.sip.capture.SipCaptureFramer`, and the SIP it
+    frames to a :class:`rtcscope.sip.capture.MediaAnnouncer`, whose SDP media sections are
     announced to the scanner as they complete (so a stream is named from its SDP's frame on).
     """
     from rtcscope.capture.pipeline import packets
     from rtcscope.rtp.fastpath import scan_fast
-    from rtcscope.sip.capture import SipCaptureFramer
+    from rtcscope.sip.capture import MediaAnnouncer, SipCaptureFramer
 
     scanner = StreamScanner(
         rtp_ports=rtp_ports,
@@ -798,6 +760,7 @@ def scan_capture(
         with_dtmf=with_dtmf,
     )
     framer = SipCaptureFramer() if use_sdp else None
+    announcer = MediaAnnouncer()
     feed = scanner.feed
 
     def feed_packet(packet: Packet) -> None:
@@ -808,7 +771,7 @@ def scan_capture(
         if packet.ip_proto == 17 and payload and payload[0] & 0xC0 == 0x80:
             return  # an RTP/RTCP first byte is never SIP
         for captured in framer.feed(packet):
-            _announce_sip(scanner, captured)
+            _announce_sip(scanner, announcer, captured)
 
     if not (fast and not dedup and scan_fast(path, scanner, feed_packet, keep_going=keep_going)):
         if hasattr(path, "seek"):
@@ -818,11 +781,10 @@ def scan_capture(
     return scanner.finish()
 
 
-def _announce_sip(scanner: StreamScanner, captured: Any) -> None:
-    message = captured.message
-    sdp = message.sdp
-    if sdp is not None:
-        scanner.announce(announcements_from_sdp(captured.frame, sdp, message.call_id))
+def _announce_sip(scanner: StreamScanner, announcer: MediaAnnouncer, captured: CapturedSip) -> None:
+    announced = announcer.feed(captured)
+    if announced:
+        scanner.announce(announced)
 
 
 def find_streams(

@@ -402,68 +402,83 @@ class MediaAnnouncement:
     fmtp: dict[int, str] = field(default_factory=dict)  # e.g. iLBC "mode=30", opus params
     ptime: float | None = None
     extmaps: dict[int, str] = field(default_factory=dict)  # RFC 8285 id -> extension URI
+    # The a=rtpmap lines as written: payload type -> (encoding, clock rate, channels);
+    # ``codecs`` adds the RFC 3551 static table to them.
+    rtpmaps: dict[int, tuple[str, int, int]] = field(default_factory=dict)
 
     @property
     def time(self) -> float:
         return self.ts_ns / 1e9
 
     @property
+    def is_rtp(self) -> bool:
+        """An RTP profile (RTP/AVP, RTP/SAVPF, UDP/TLS/RTP/SAVP, ...), not e.g. m=application."""
+        return "RTP" in self.proto.upper()
+
+    @property
+    def encrypted(self) -> bool:
+        """SRTP: a SAVP(F) profile (RFC 3711, RFC 5764), an a=crypto key or an a=fingerprint."""
+        return "SAVP" in self.proto.upper() or bool(self.crypto) or bool(self.fingerprints)
+
+    @property
     def endpoint(self) -> tuple[str | None, int]:
         return self.address, self.port
 
 
-def media_announcements(
-    source: str | os.PathLike[str] | BinaryIO | Iterable[CapturedSip],
-) -> list[MediaAnnouncement]:
-    """The media every SDP in the capture announces, in capture order.
+class MediaAnnouncer:
+    """Sans-IO: feed SIP messages in capture order, get what each SDP's media sections announce.
 
-    ``source`` is a capture (path or binary file) or the output of :func:`sip_messages`.
     Offer or answer follows RFC 3264 and RFC 3261 13.2.1: an SDP in a request is an offer
     (in an ACK, or a PRACK after an offer in a reliable provisional, the answer); in a response
-    it is the answer to an offer in its request (same Call-ID and CSeq), else an offer.
+    it is the answer to an offer in its request (same Call-ID and CSeq), else an offer. The
+    caller of a dialog is the From tag of its first INVITE without a To tag. This state lives
+    across messages, so one announcer serves a whole capture: :func:`media_announcements`
+    reads a capture with it, and :func:`rtcscope.rtp.streams.scan_capture` feeds it the SIP
+    it frames while scanning, so streams are named from their SDP's frame on.
     """
-    captured: Iterable[CapturedSip]
-    if isinstance(source, (str, os.PathLike)) or hasattr(source, "read"):
-        captured = sip_messages(source)  # type: ignore[arg-type]
-    else:
-        captured = source
-    offers_in_requests: set[tuple[str | None, int, str]] = set()
-    response_offer_pending: set[str | None] = set()
-    caller_tags: dict[str | None, str | None] = {}
-    out: list[MediaAnnouncement] = []
-    for item in captured:
+
+    __slots__ = ("_caller_tags", "_offers_in_requests", "_response_offer_pending")
+
+    def __init__(self) -> None:
+        self._offers_in_requests: set[tuple[str | None, int, str]] = set()
+        self._response_offer_pending: set[str | None] = set()
+        self._caller_tags: dict[str | None, str | None] = {}
+
+    def feed(self, item: CapturedSip) -> list[MediaAnnouncement]:
+        """The media sections ``item``'s SDP announces (none without an SDP)."""
         message = item.message
         call_id = message.call_id
         if (
             message.is_request
             and message.method == "INVITE"
-            and call_id not in caller_tags
+            and call_id not in self._caller_tags
             and message.to_tag is None
         ):
-            caller_tags[call_id] = message.from_tag
+            self._caller_tags[call_id] = message.from_tag
         sdp = message.sdp
         if sdp is None:
-            continue
+            return []
         cseq = message.cseq
         key = (call_id, cseq.number if cseq else -1, cseq.method.upper() if cseq else "")
         side: Literal["offer", "answer"]
         if message.is_request:
             method = (message.method or "").upper()
-            if method == "ACK" or (method == "PRACK" and call_id in response_offer_pending):
+            if method == "ACK" or (method == "PRACK" and call_id in self._response_offer_pending):
                 side = "answer"
-                response_offer_pending.discard(call_id)
+                self._response_offer_pending.discard(call_id)
             else:
                 side = "offer"
-                offers_in_requests.add(key)
-        elif key in offers_in_requests:
+                self._offers_in_requests.add(key)
+        elif key in self._offers_in_requests:
             side = "answer"
         else:
             side = "offer"
-            response_offer_pending.add(call_id)
-        caller_tag = caller_tags.get(call_id)
+            self._response_offer_pending.add(call_id)
+        caller_tag = self._caller_tags.get(call_id)
         from_caller = caller_tag is None or message.from_tag == caller_tag
         sent_by_caller = from_caller if message.is_request else not from_caller
         role: Literal["caller", "callee"] = "caller" if sent_by_caller else "callee"
+        out: list[MediaAnnouncement] = []
         for index, m in enumerate(sdp.media):
             rtcp_address = m.rtcp.address if m.rtcp is not None and m.rtcp.address else m.address
             out.append(
@@ -499,6 +514,28 @@ def media_announcements(
                     fmtp=dict(m.fmtp),
                     ptime=m.ptime,
                     extmaps=dict(m.extmaps),
+                    rtpmaps={
+                        pt: (r.encoding, r.clock_rate, r.channels) for pt, r in m.rtpmaps.items()
+                    },
                 )
             )
+        return out
+
+
+def media_announcements(
+    source: str | os.PathLike[str] | BinaryIO | Iterable[CapturedSip],
+) -> list[MediaAnnouncement]:
+    """The media every SDP in the capture announces, in capture order (:class:`MediaAnnouncer`).
+
+    ``source`` is a capture (path or binary file) or the output of :func:`sip_messages`.
+    """
+    captured: Iterable[CapturedSip]
+    if isinstance(source, (str, os.PathLike)) or hasattr(source, "read"):
+        captured = sip_messages(source)  # type: ignore[arg-type]
+    else:
+        captured = source
+    announcer = MediaAnnouncer()
+    out: list[MediaAnnouncement] = []
+    for item in captured:
+        out.extend(announcer.feed(item))
     return out
