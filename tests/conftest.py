@@ -40,12 +40,3 @@ def shared_captures() -> list[Path]:
         for p in SHARED_CAPTURES.iterdir()
         if p.suffix in {".pcap", ".pcapng"} or p.name.endswith(".gz")
     )
-
-
-@pytest.fixture
-def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        if IN_CI:
-            pytest.fail(f"{SHARED} is missing")
-        pytest.skip(f"{SHARED} is not here")
-    return SHARED

@@ -25,16 +25,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pylibsrtp
 
 from rtcscope.errors import SrtpError
-from rtcscope.sip.sdp import SUITE_KEY_SALT_LENGTHS, Crypto, parse_crypto
+from rtcscope.sip.sdp import SUITE_KEY_SALT_LENGTHS, Crypto
+
+if TYPE_CHECKING:
+    from rtcscope.rtp.streams import RtpStream
+    from rtcscope.sip.capture import MediaAnnouncement
 
 
 class SrtpSuite(StrEnum):
@@ -103,10 +108,6 @@ class SrtpKey:
     def inline(self) -> str:
         """The base64 key||salt, as SDES writes it."""
         return base64.b64encode(self.master_key + self.master_salt).decode()
-
-    @property
-    def supported(self) -> bool:
-        return self.suite in PYLIBSRTP_PROFILES
 
     @classmethod
     def from_base64(
@@ -374,14 +375,14 @@ class UserKey:
 class SrtpKeyring:
     """Every key a capture and the user offer, and which stream each one may decrypt.
 
-    ``announcements`` are :class:`rtcscope.sip.capture.MediaAnnouncement`-like objects
-    (``address``, ``port``, ``call_id``, ``crypto`` as parsed :class:`Crypto` or the raw
-    ``a=crypto`` values, ``fingerprints``, ``frame``); a key's origin names the SDP's frame.
+    ``announcements`` are what :class:`rtcscope.sip.capture.MediaAnnouncer` found (the
+    streams scan and :func:`rtcscope.sip.capture.media_announcements` both give them); a
+    key's origin names the SDP's frame.
     User keys come first; then the SDP keys of the stream's sender (:func:`keys_for_stream`).
     A line whose key cannot be used is kept in ``problems``, not fatal.
     """
 
-    announcements: Sequence[object] = ()
+    announcements: Sequence[MediaAnnouncement] = ()
     user_keys: Sequence[UserKey] = ()
     endpoints: list[KeyedEndpoint] = field(default_factory=list)
     dtls_endpoints: set[tuple[str, int]] = field(default_factory=set)
@@ -389,24 +390,19 @@ class SrtpKeyring:
 
     def __post_init__(self) -> None:
         for ann in self.announcements:
-            address = getattr(ann, "address", None)
-            port = int(getattr(ann, "port", 0))
-            if address is None:
+            if ann.address is None:
                 continue
-            origin = f"SDP in frame {getattr(ann, 'frame', '?')}"
             keys: list[SrtpKey] = []
-            for crypto in getattr(ann, "crypto", ()):
+            for crypto in ann.crypto:
                 try:
-                    if isinstance(crypto, str):  # the a=crypto value as written
-                        crypto = parse_crypto(crypto)
-                    keys.append(SrtpKey.from_crypto(crypto, origin=origin))
-                except (SrtpError, ValueError) as exc:
+                    keys.append(SrtpKey.from_crypto(crypto, origin=f"SDP in frame {ann.frame}"))
+                except SrtpError as exc:
                     self.problems.append(str(exc))
             if keys:
-                call_id = getattr(ann, "call_id", None) or ""
-                self.endpoints.append(KeyedEndpoint(address, port, tuple(keys), call_id))
-            elif getattr(ann, "fingerprints", ()):
-                self.dtls_endpoints.add((address, port))
+                endpoint = KeyedEndpoint(ann.address, ann.port, tuple(keys), ann.call_id or "")
+                self.endpoints.append(endpoint)
+            elif ann.fingerprints:
+                self.dtls_endpoints.add((ann.address, ann.port))
 
     def keys_for(self, stream: StreamAddress) -> list[SrtpKey]:
         keys = [u.key for u in self.user_keys if u.ssrc is None or u.ssrc == stream.ssrc]
@@ -479,19 +475,18 @@ class StreamSrtpResult:
 
 
 def verify_streams(
-    path: object, streams: Sequence[object], keyring: SrtpKeyring
+    path: str | os.PathLike[str], streams: Sequence[RtpStream], keyring: SrtpKeyring
 ) -> dict[int, StreamSrtpResult]:
     """Decrypt every encrypted stream's packets with the keys the keyring offers for it.
 
     ``streams`` are :class:`rtcscope.rtp.streams.RtpStream` objects; the result is keyed by
     their position in ``streams``. Streams that are not encrypted are left out.
     """
-    from rtcscope.rtp.streams import RtpStream, stream_packets
+    from rtcscope.rtp.streams import stream_packets
 
     results: dict[int, StreamSrtpResult] = {}
     decryptors: dict[tuple[str, int, str, int, int], tuple[int, SrtpStreamDecryptor]] = {}
     for position, stream in enumerate(streams):
-        assert isinstance(stream, RtpStream)
         if not stream.encrypted:
             continue
         try:
@@ -504,7 +499,7 @@ def verify_streams(
         results[position] = StreamSrtpResult(stats=decryptor.stats)
     if decryptors:
         wanted = [streams[position] for position, _ in decryptors.values()]
-        for packet in stream_packets(path, wanted):  # type: ignore[arg-type]
+        for packet in stream_packets(path, wanted):
             k = packet.key
             entry = decryptors.get((k.src, k.src_port, k.dst, k.dst_port, k.ssrc))
             if entry is not None:
