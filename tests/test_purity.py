@@ -33,7 +33,6 @@ FILE_EDGES = {
     "media/ogg_opus.py": "the Ogg Opus writer's thin open/close",
     "media/silk.py": "the SILK bitstream writer's thin open/close",
     "media/extract.py": "writes the files extract asks for",
-    "rtp/split.py": "writes one pcap per stream through capture.writer",
 }
 
 FORBIDDEN_IMPORTS = {"socket", "asyncio", "time", "subprocess", "threading", "select"}
