@@ -17,10 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rtcscope.capture.packet import LinkType, Packet
+from rtcscope.capture.writer import ethernet_frame as ethernet_around
 from rtcscope.rtp.streams import PathLike, RtpStream
-
-_ETHER_SRC = bytes.fromhex("020000000001")
-_ETHER_DST = bytes.fromhex("020000000002")
 
 
 @dataclass(slots=True)
@@ -67,9 +65,13 @@ def ethernet_frame(packet: Packet) -> bytes:
             dst.packed,
         )
         header = header[:10] + struct.pack("!H", _checksum(header)) + header[12:]
-        return _ETHER_DST + _ETHER_SRC + b"\x08\x00" + header + udp
-    header = struct.pack("!IHBB", 6 << 28, len(udp), 17, packet.ttl or 64)
-    return _ETHER_DST + _ETHER_SRC + b"\x86\xdd" + header + src.packed + dst.packed + udp
+    else:
+        header = struct.pack("!IHBB", 6 << 28, len(udp), 17, packet.ttl or 64)
+        header += src.packed + dst.packed
+    # capture.writer frames a raw IP packet with its synthetic MACs and the right EtherType.
+    frame = ethernet_around(LinkType.RAW, header + udp)
+    assert frame is not None  # an IPv4/IPv6 packet always frames
+    return frame
 
 
 def split_streams(path: PathLike, streams: Iterable[RtpStream], out_dir: Path) -> list[SplitFile]:
