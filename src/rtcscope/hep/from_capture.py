@@ -116,18 +116,12 @@ def _rtcp_packets(
 
     call_of: dict[tuple[str, int], str] = {}
     for m in media_announcements(captured):
-        if m.call_id is None or m.port == 0:
+        # The announcement carries the RTCP endpoint already resolved (SDP's rtcp_port:
+        # rtcp-mux, a=rtcp, else port + 1; rtcp_address: a=rtcp's address, else c=); None
+        # for a rejected stream (port 0).
+        if m.call_id is None or m.rtcp_address is None or m.rtcp_port is None:
             continue
-        address = m.rtcp_address or m.address
-        if address is None:
-            continue
-        if m.rtcp_port is not None:
-            port = m.rtcp_port
-        elif m.rtcp_mux:
-            port = m.port
-        else:
-            port = m.port + 1
-        call_of[(address, port)] = m.call_id
+        call_of[(m.rtcp_address, m.rtcp_port)] = m.call_id
     for packet in packets(path):
         if not packet.is_udp or not looks_like_rtcp(packet.payload):
             continue
