@@ -47,7 +47,11 @@ from rtcscope.hepipe.mapping import (
     parse_uuid_getvar,
 )
 
-KIND_NAMES = {PROTO_LOG: "call events", PROTO_RTCP_JSON: "RTCP reports", PROTO_QOS_REPORT: "QoS"}
+KIND_NAMES: dict[int, str] = {
+    PROTO_LOG: "call events",
+    PROTO_RTCP_JSON: "RTCP reports",
+    PROTO_QOS_REPORT: "QoS",
+}
 
 
 @dataclass

@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from rtcscope.esl.protocol import EslEvent
+from rtcscope.hep.codec import AF_INET, AF_INET6, ProtocolType
 
 
 def _is_decimal(text: str) -> bool:
@@ -42,12 +43,11 @@ def _is_decimal(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-PROTO_RTCP_JSON = 5
-PROTO_QOS_REPORT = 34
-PROTO_LOG = 100
+# The HEP protocol types (chunk 11) hepipe sends; the codec's enum names them.
+PROTO_RTCP_JSON = ProtocolType.RTCP_JSON  # 5
+PROTO_QOS_REPORT = ProtocolType.MOS_FULL_REPORT_JSON  # 34 (0x22), hepipe.js's QoS report
+PROTO_LOG = ProtocolType.LOG  # 100
 IPPROTO_UDP = 17
-AF_INET = 2
-AF_INET6 = 10
 
 CALL_EVENTS = (
     "CHANNEL_CREATE",
