@@ -28,10 +28,12 @@ Formats:
 
 from __future__ import annotations
 
+import copy
 import struct
+from dataclasses import fields
 
 from rtcscope.capture import decode as _decode
-from rtcscope.capture.packet import FragmentInfo, IcmpError, IpProto, Packet, TcpSegment
+from rtcscope.capture.packet import IpProto, Packet
 
 GRE_IPV4 = 0x0800
 GRE_IPV6 = 0x86DD
@@ -72,7 +74,7 @@ def decode_tunnel(
     if len(packet.tunnel) >= MAX_TUNNEL_LAYERS:
         packet.malformed = f"{MAX_TUNNEL_LAYERS} tunnel layers already: decoding stops here"
         return False
-    saved = _snapshot(packet)
+    saved = copy.copy(packet)
     outer_version = packet.ip_version
     outer = _outer_label(packet) if layer != "ethertype" else packet.tunnel
     packet.ip_version = 0
@@ -251,60 +253,11 @@ def _outer_label(packet: Packet) -> tuple[str, ...]:
     return (*packet.tunnel, f"ipv{packet.ip_version} {packet.src}>{packet.dst}")
 
 
-_Snapshot = tuple[
-    int,
-    str,
-    str,
-    int,
-    int,
-    int,
-    memoryview,
-    tuple[int, ...],
-    tuple[str, ...],
-    int,
-    int,
-    TcpSegment | None,
-    IcmpError | None,
-    FragmentInfo | None,
-    str,
-]
+# Every field of the packet: decoding an encapsulation that turns out not to hold an IP packet
+# puts the outer packet back as it was (a field added to Packet is covered without a change).
+_PACKET_FIELDS = tuple(f.name for f in fields(Packet))
 
 
-def _snapshot(packet: Packet) -> _Snapshot:
-    return (
-        packet.ip_version,
-        packet.src,
-        packet.dst,
-        packet.ip_proto,
-        packet.sport,
-        packet.dport,
-        packet.payload,
-        packet.vlan,
-        packet.tunnel,
-        packet.ttl,
-        packet.ip_id,
-        packet.tcp,
-        packet.icmp,
-        packet.fragment,
-        packet.malformed,
-    )
-
-
-def _restore(packet: Packet, saved: _Snapshot) -> None:
-    (
-        packet.ip_version,
-        packet.src,
-        packet.dst,
-        packet.ip_proto,
-        packet.sport,
-        packet.dport,
-        packet.payload,
-        packet.vlan,
-        packet.tunnel,
-        packet.ttl,
-        packet.ip_id,
-        packet.tcp,
-        packet.icmp,
-        packet.fragment,
-        packet.malformed,
-    ) = saved
+def _restore(packet: Packet, saved: Packet) -> None:
+    for name in _PACKET_FIELDS:
+        setattr(packet, name, getattr(saved, name))
