@@ -68,14 +68,6 @@ def _decode_reassembled(packet: Packet) -> Packet:
     return packet
 
 
-def _reassemble(defrag: Defragmenter, fragment: Packet) -> Packet | None:
-    """Feed a fragment; a datagram whose tunnel holds a fragment again is fed again."""
-    packet = defrag.feed(fragment)
-    while packet is not None and packet.fragment is not None:
-        packet = defrag.feed(packet)
-    return packet
-
-
 def default_defragmenter() -> Defragmenter:
     """The defragmenter :func:`packets` makes when given none (for callers that walk
     records themselves, such as ``rtcscope info``'s vectorized scan)."""
@@ -83,8 +75,14 @@ def default_defragmenter() -> Defragmenter:
 
 
 def reassemble(defrag: Defragmenter, fragment: Packet) -> Packet | None:
-    """What :func:`packets` does with a decoded fragment: the datagram it completes, or None."""
-    return _reassemble(defrag, fragment)
+    """What :func:`packets` does with a decoded fragment: the datagram it completes, or None.
+
+    A datagram whose tunnel holds a fragment again is fed again.
+    """
+    packet = defrag.feed(fragment)
+    while packet is not None and packet.fragment is not None:
+        packet = defrag.feed(packet)
+    return packet
 
 
 def packets(
@@ -113,7 +111,7 @@ def packets(
         report = PipelineReport()
     defrag: Defragmenter | None = None
     if defragment:
-        defrag = defragmenter or Defragmenter(transport=_decode_reassembled)
+        defrag = defragmenter or default_defragmenter()
         report.defrag = defrag.stats
     deduplicator: Deduplicator | None = None
     if dedup:
@@ -127,7 +125,7 @@ def packets(
                 records += 1
                 packet = decode(record)
                 if defrag is not None and packet.fragment is not None:
-                    whole = _reassemble(defrag, packet)
+                    whole = reassemble(defrag, packet)
                     if whole is None:
                         continue
                     packet = whole
