@@ -35,7 +35,6 @@ from rtcscope.capture.defrag import Defragmenter
 from rtcscope.capture.packet import LinkType, Packet, Record
 from rtcscope.capture.pipeline import default_defragmenter, reassemble
 from rtcscope.capture.reader import RecordBatch, open_capture
-from rtcscope.rtp.stats import relative_ms
 
 if TYPE_CHECKING:
     from rtcscope.rtp.streams import StreamScanner
@@ -401,7 +400,7 @@ def _scan_batch(
 
 
 def _relative_ms(rel_ns: IntArray) -> npt.NDArray[np.float64]:
-    """relative_ms() on arrays: the same two conversions, the same sign handling."""
+    """stats.relative_ms() on arrays: the same two conversions, the same sign handling."""
     magnitude = np.abs(rel_ns)
     secs = magnitude // 1_000_000_000
     nsecs = magnitude - secs * 1_000_000_000
@@ -410,4 +409,4 @@ def _relative_ms(rel_ns: IntArray) -> npt.NDArray[np.float64]:
     return result
 
 
-__all__ = ["relative_ms", "scan_fast"]
+__all__ = ["scan_fast"]
