@@ -21,7 +21,6 @@ from rtcscope.media.extract import (
     ExtractResult,
     MediaStream,
     Progress,
-    StreamKey,
     collect_packets,
     discover_streams,
     extract_mix,
@@ -33,6 +32,7 @@ from rtcscope.media.extract import (
 )
 from rtcscope.media.timeline import TimelinePacket, TimelineReport
 from rtcscope.rtp.srtp import SrtpKey, UserKey
+from rtcscope.rtp.streams import StreamKey
 
 
 class Mix(StrEnum):

@@ -60,6 +60,7 @@ from rtcscope.rtp.srtp import (
     UserKey,
     require_authenticated,
 )
+from rtcscope.rtp.streams import StreamKey
 
 
 class OutputKind(StrEnum):
@@ -101,20 +102,6 @@ def output_kind(path: Path, to: str | None = None) -> OutputKind:
             "(.wav .opus .ogg .bit .silk .raw .pcap), or give --to"
         )
     return kind
-
-
-@dataclass(frozen=True, slots=True)
-class StreamKey:
-    """How Wireshark keys an RTP stream: source and destination address and port, SSRC."""
-
-    src: str
-    src_port: int
-    dst: str
-    dst_port: int
-    ssrc: int
-
-    def __str__(self) -> str:
-        return f"0x{self.ssrc:08X} {self.src}:{self.src_port} -> {self.dst}:{self.dst_port}"
 
 
 @dataclass(slots=True)
@@ -252,7 +239,7 @@ def discover_streams(
             if spec is not None:
                 codecs[stream.payload_type] = spec
         media = MediaStream(
-            key=StreamKey(key.src, key.src_port, key.dst, key.dst_port, key.ssrc),
+            key=key,
             index=stream.index or position,
             payload_type=stream.payload_type,
             codecs=codecs,
@@ -288,37 +275,23 @@ def collect_packets(
 ) -> dict[StreamKey, list[TimelinePacket]]:
     """One pass over the capture (:func:`rtcscope.rtp.streams.stream_packets`): the RTP
     packets of each stream, in capture order."""
-    from rtcscope.rtp.streams import StreamKey as RtpStreamKey
     from rtcscope.rtp.streams import stream_packets
 
-    wanted: list[Any] = []
-    for stream in streams:
-        key = stream.key
-        wanted.append(
-            stream.origin or RtpStreamKey(key.src, key.src_port, key.dst, key.dst_port, key.ssrc)
-        )
+    wanted: list[Any] = [stream.origin or stream.key for stream in streams]
     collected: dict[StreamKey, list[TimelinePacket]] = {s.key: [] for s in streams}
-    lists = {(k.src, k.src_port, k.dst, k.dst_port, k.ssrc): collected[k] for k in collected}
     # SRTP streams with keys are decrypted on the way (RFC 3711); without keys their packets
     # are kept as they are and choose_audio refuses them with the reason.
     decryptors = {
-        (s.key.src, s.key.src_port, s.key.dst, s.key.dst_port, s.key.ssrc): (
-            s,
-            SrtpStreamDecryptor(s.srtp_keys),
-        )
-        for s in streams
-        if s.encrypted and s.srtp_keys
+        s.key: (s, SrtpStreamDecryptor(s.srtp_keys)) for s in streams if s.encrypted and s.srtp_keys
     }
     for packet in stream_packets(path, wanted):
-        k = packet.key
-        flow_key = (k.src, k.src_port, k.dst, k.dst_port, k.ssrc)
         rtp = packet.rtp
-        if flow_key in decryptors:
-            clear = decryptors[flow_key][1].decrypt(packet.data)
+        if packet.key in decryptors:
+            clear = decryptors[packet.key][1].decrypt(packet.data)
             if clear is None:
                 continue
             rtp = RtpPacket.parse(clear)
-        lists[flow_key].append(
+        collected[packet.key].append(
             TimelinePacket(
                 rtp.sequence_number,
                 rtp.timestamp,
