@@ -2,8 +2,8 @@
 
 Written by hand because the framing is small and the Python ESL libraries (greenswitch,
 genesis, python-ESL) each own their sockets; here the bytes are fed in and the messages come
-out, so the asyncio client, the test server and the property tests share one parser
-(DESIGN rule 2, modelled on h11).
+out, so the asyncio client and the property tests share one parser (DESIGN rule 2,
+modelled on h11). The tests' fake FreeSWITCH frames its messages by hand, independently.
 
 The wire format, as mod_event_socket writes it:
 
@@ -35,7 +35,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 from rtcscope.errors import EslError, UsageError
 
@@ -601,25 +601,3 @@ class EslConnection:
                 f"({len(self._buffer)} bytes unparsed)"
             )
         return CONNECTION_CLOSED
-
-
-# ---------------------------------------------------------------------------------------------
-# Encoding (what a server sends; used by test servers and to round-trip)
-
-
-def encode_message(headers: Iterable[tuple[str, str]], body: bytes = b"") -> bytes:
-    """One outer message: headers, ``Content-Length`` when there is a body, blank line, body."""
-    lines = [f"{name}: {value}" for name, value in headers if name.lower() != "content-length"]
-    if body:
-        lines.insert(0, f"Content-Length: {len(body)}")
-    return ("\n".join(lines) + "\n\n").encode() + body
-
-
-def encode_event_plain(headers: Iterable[tuple[str, str]], body: str | None = None) -> bytes:
-    """An event as ``switch_event_serialize`` writes it: URL-encoded values, then the inner
-    Content-Length and body when there is one, else a closing blank line."""
-    text = "".join(f"{name}: {quote(value, safe='')}\n" for name, value in headers)
-    if body is not None:
-        raw = body.encode()
-        return text.encode() + f"Content-Length: {len(raw)}\n\n".encode() + raw
-    return (text + "\n").encode()

@@ -212,11 +212,6 @@ class HepPacket:
     def protocol(self) -> str:
         return protocol_name(self.proto_type)
 
-    @property
-    def has_payload(self) -> bool:
-        """False for keep-alives and other chunk-only packets."""
-        return bool(self.payload) or self.compressed_payload is not None
-
 
 def compress(packet: HepPacket, method: str = "gzip") -> HepPacket:
     """The packet with its payload also in chunk 16, compressed with ``gzip`` or ``deflate``."""

@@ -60,7 +60,6 @@ CALL_EVENTS = (
 RTCP_EVENTS = ("RECV_RTCP_MESSAGE", "SEND_RTCP_MESSAGE")
 QOS_TRIGGERS = ("CHANNEL_HANGUP_COMPLETE", "CHANNEL_DESTROY")
 CUSTOM_SUBCLASSES = ("sofia::register", "sofia::unregister")
-SUBSCRIBED_EVENTS = CALL_EVENTS + RTCP_EVENTS
 
 # What each key of the type-34 QoS payload carries (hepipe.js's keys, which Homer reads).
 QOS_KEYS: dict[str, str] = {
