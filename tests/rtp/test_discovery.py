@@ -60,8 +60,14 @@ def test_stream_packets_are_the_counted_ones_in_capture_order() -> None:
         assert packet.data[12:].startswith(packet.rtp.payload[:4])
 
 
+@pytest.mark.peer
 def test_rtp_port_forces_like_decode_as() -> None:
     path = shared_capture("sipp-dtmf_2833_1.pcap")
     assert find_streams(path, heuristic=False) == []
     (forced,) = find_streams(path, heuristic=False, rtp_ports=[10000])
     assert forced.source == "forced" and forced.stats.packets == 10
+    # The same frames as tshark's "Decode As" RTP on that port.
+    rows = tshark_fields(path, ["frame.number", "rtp.ssrc"], "rtp", ["-d", "udp.port==10000,rtp"])
+    assert [(int(f), int(s, 16)) for f, s in rows] == [
+        (p.frame, p.key.ssrc) for p in stream_packets(path, [forced])
+    ]
