@@ -53,38 +53,16 @@ from rtcscope.rtp import rtcp as rtcp_mod
 from rtcscope.rtp.events import DtmfDetector, DtmfDigit
 from rtcscope.rtp.packet import RtpPacket
 from rtcscope.rtp.stats import StatsSummary, StreamStats, analysis_clock_hz, relative_ms
+from rtcscope.sip.sdp import STATIC_PAYLOAD_TYPES
 
 if TYPE_CHECKING:
     from rtcscope.sip.capture import CapturedSip, MediaAnnouncement, MediaAnnouncer
 
 IntArray = npt.NDArray[np.int64]
 
-# (encoding, clock rate, channels) of the RFC 3551 static payload types.
+# (encoding, clock rate, channels) of the RFC 3551 static payload types: sip.sdp's table.
 STATIC_CODECS: dict[int, tuple[str, int, int]] = {
-    0: ("PCMU", 8000, 1),
-    3: ("GSM", 8000, 1),
-    4: ("G723", 8000, 1),
-    5: ("DVI4", 8000, 1),
-    6: ("DVI4", 16000, 1),
-    7: ("LPC", 8000, 1),
-    8: ("PCMA", 8000, 1),
-    9: ("G722", 8000, 1),
-    10: ("L16", 44100, 2),
-    11: ("L16", 44100, 1),
-    12: ("QCELP", 8000, 1),
-    13: ("CN", 8000, 1),
-    14: ("MPA", 90000, 1),
-    15: ("G728", 8000, 1),
-    16: ("DVI4", 11025, 1),
-    17: ("DVI4", 22050, 1),
-    18: ("G729", 8000, 1),
-    25: ("CelB", 90000, 1),
-    26: ("JPEG", 90000, 1),
-    28: ("nv", 90000, 1),
-    31: ("H261", 90000, 1),
-    32: ("MPV", 90000, 1),
-    33: ("MP2T", 90000, 1),
-    34: ("H263", 90000, 1),
+    pt: (codec.name, codec.clock_rate, codec.channels) for pt, codec in STATIC_PAYLOAD_TYPES.items()
 }
 
 PathLike = str | os.PathLike[str] | BinaryIO
