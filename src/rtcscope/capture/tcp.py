@@ -192,8 +192,6 @@ class TcpReassembler:
             if direction is not None and direction.base == start:
                 self._flows.move_to_end(flow)
                 return direction  # a retransmitted SYN (or SYN-ACK)
-            if direction is not None and direction.pending:
-                self._release_all(direction, out)
             direction = self._new_direction(flow, start, out)
             self.stats.connections += 1
             out.append(TcpData(flow, b"", packet.ts_ns, packet.frame, syn=True))
