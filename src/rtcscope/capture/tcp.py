@@ -257,7 +257,7 @@ class TcpReassembler:
                 if old:
                     self.stats.retransmitted_segments += 1
                     self.stats.retransmitted_bytes += old
-                self._finish(direction, packet, out, [])
+                self._finish(direction, packet.ts_ns, packet.frame, out, [])
                 return
             if start <= direction.next_abs:
                 if start < direction.next_abs:
@@ -270,10 +270,10 @@ class TcpReassembler:
                 chunks = [_Segment(data, packet.ts_ns, packet.frame)]
                 if direction.pending:
                     self._drain(direction, chunks)
-                self._finish(direction, packet, out, chunks)
+                self._finish(direction, packet.ts_ns, packet.frame, out, chunks)
                 return
             self._hold(direction, start, bytes(payload), packet)
-        self._finish(direction, packet, out, [])
+        self._finish(direction, packet.ts_ns, packet.frame, out, [])
 
     def _count_late(self, direction: _Direction, start: int, end: int) -> int:
         """Bytes of [start, end) that fall in holes already reported as gaps."""
@@ -323,9 +323,18 @@ class TcpReassembler:
         direction.next_abs = end
 
     def _finish(
-        self, direction: _Direction, packet: Packet, out: list[TcpData], chunks: list[_Segment]
+        self,
+        direction: _Direction,
+        ts_ns: int,
+        frame: int,
+        out: list[TcpData],
+        chunks: list[_Segment],
     ) -> None:
-        """Emit ``chunks`` as one TcpData, with the FIN if the stream reached it."""
+        """Emit ``chunks`` as one TcpData, with the FIN if the stream reached it.
+
+        ``ts_ns``/``frame`` (the segment being handled) stamp a FIN; data alone is stamped with
+        the latest segment among ``chunks``.
+        """
         fin = (
             direction.fin_abs is not None
             and not direction.closed
@@ -333,16 +342,16 @@ class TcpReassembler:
         )
         if not chunks and not fin:
             return
-        if chunks:
-            data = chunks[0].data if len(chunks) == 1 else b"".join(c.data for c in chunks)
-            latest = max(chunks, key=lambda c: c.frame)
-            ts_ns, frame = latest.ts_ns, latest.frame
+        if not chunks:
+            data = b""
         else:
-            data, ts_ns, frame = b"", packet.ts_ns, packet.frame
+            data = chunks[0].data if len(chunks) == 1 else b"".join(c.data for c in chunks)
         if fin:
             direction.closed = True
             direction.next_abs += 1  # FIN occupies one sequence number
-            ts_ns, frame = packet.ts_ns, packet.frame
+        else:
+            latest = max(chunks, key=lambda c: c.frame)
+            ts_ns, frame = latest.ts_ns, latest.frame
         self.stats.bytes_delivered += len(data)
         out.append(
             TcpData(
@@ -404,11 +413,11 @@ class TcpReassembler:
             and direction.next_abs < fin_abs
         ):
             self._skip_to(direction, fin_abs)
-            self._finish(direction, _stand_in(direction.last_frame, direction.last_ts_ns), out, [])
+            self._finish(direction, direction.last_ts_ns, direction.last_frame, out, [])
 
     def _emit_held(self, direction: _Direction, out: list[TcpData], chunks: list[_Segment]) -> None:
         last = chunks[-1]
-        self._finish(direction, _stand_in(last.frame, last.ts_ns), out, chunks)
+        self._finish(direction, last.ts_ns, last.frame, out, chunks)
 
     def _release_largest(self, out: list[TcpData]) -> None:
         # Down to three quarters of the cap, largest holders first, so that a flood does not
@@ -441,15 +450,3 @@ def reassemble(
         if packet.tcp is not None:
             yield from reassembler.feed(packet)
     yield from reassembler.flush()
-
-
-def _stand_in(frame: int, ts_ns: int) -> Packet:
-    """A packet carrying only a time and a frame number, for ``_finish``."""
-    return Packet(
-        frame=frame,
-        ts_ns=ts_ns,
-        interface=0,
-        linktype=0,
-        data=memoryview(b""),
-        orig_len=0,
-    )
