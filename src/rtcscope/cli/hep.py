@@ -17,7 +17,7 @@ import typer
 from rtcscope.cli.app import app
 from rtcscope.cli.output import OutputFormat, format_json, print_rows
 from rtcscope.errors import HepError, InputError, UsageError
-from rtcscope.hep.codec import HepPacket, decode_fields, protocol_name
+from rtcscope.hep.codec import HepPacket, decode, decode_fields, protocol_name
 from rtcscope.hep.store import StoredMessage, search, sip_index_fields
 
 hep_app = typer.Typer(
@@ -308,7 +308,7 @@ def decode_command(
     for frame, ts_ns, transport, src, sport, dst, dport, data in _hep_in_capture(file):
         outer = {"transport": transport, "src": src, "sport": sport, "dst": dst, "dport": dport}
         try:
-            packet = HepPacket(**decode_fields(data))
+            packet = decode(data)
         except HepError as exc:
             rows.append({"frame": frame, "time": _iso(ts_ns), "error": str(exc)})
             objects.append({"frame": frame, "time_ns": ts_ns, "outer": outer, "error": str(exc)})
