@@ -124,19 +124,6 @@ class SenderReport:
     reports: tuple[ReportBlock, ...] = ()
     extension: bytes = b""
 
-    @property
-    def ntp_middle32(self) -> int:
-        """The value receivers echo as LSR (RFC 3550 6.4.1)."""
-        return (self.ntp_timestamp >> 16) & 0xFFFFFFFF
-
-    @property
-    def ntp_unix_s(self) -> float:
-        return (
-            (self.ntp_timestamp >> 32)
-            - NTP_UNIX_OFFSET_S
-            + (self.ntp_timestamp & 0xFFFFFFFF) / 2**32
-        )
-
     def encode(self) -> bytes:
         body = struct.pack(
             "!IQIII",
