@@ -26,16 +26,14 @@ Layers (RFC numbers where they define the wire format):
 Tunnels: IP protocols 4 (IPv4-in-IP), 41 (IPv6-in-IP), 47 (GRE, carrying ERSPAN or
 transparent Ethernet), 137 (MPLS-in-IP), UDP destination port 4789 (VXLAN) and the MPLS
 ethertypes 0x8847/0x8848 are all handed to :func:`hand_to_tunnels`, the one dispatch point
-where ``rtcscope.capture.tunnels`` (when present) takes over and calls back into
+where ``rtcscope.capture.tunnels`` takes over and calls back into
 :func:`decode_ethernet` / :func:`decode_ip` / :func:`decode_ethertype` for the inner packet.
 """
 
 from __future__ import annotations
 
-import importlib
 import ipaddress
 import struct
-from types import ModuleType
 
 from rtcscope.capture.packet import (
     FragmentInfo,
@@ -115,23 +113,6 @@ def _address(raw: bytes) -> str:
 
 # -- tunnel dispatch ------------------------------------------------------------------------
 
-_tunnels_module: ModuleType | None = None
-_tunnels_looked_up = False
-
-
-def _tunnels() -> ModuleType | None:
-    """rtcscope.capture.tunnels, imported on first use (it imports this module back)."""
-    global _tunnels_module, _tunnels_looked_up
-    if not _tunnels_looked_up:
-        try:
-            _tunnels_module = importlib.import_module("rtcscope.capture.tunnels")
-        except ModuleNotFoundError as exc:
-            if exc.name != "rtcscope.capture.tunnels":
-                raise
-            _tunnels_module = None
-        _tunnels_looked_up = True
-    return _tunnels_module
-
 
 def hand_to_tunnels(
     layer: str, number: int, buf: memoryview, offset: int, end: int, packet: Packet
@@ -145,13 +126,12 @@ def hand_to_tunnels(
     payload). ``end`` is where that payload ends. The tunnel module's
     ``decode_tunnel(layer, number, buf, offset, end, packet) -> bool`` decodes the inner
     packet into ``packet`` (recording the outer layer in ``packet.tunnel``) and returns True;
-    False (or no tunnel module) leaves ``packet`` as the outer packet.
+    False leaves ``packet`` as the outer packet.
     """
-    module = _tunnels()
-    if module is None:
-        return False
-    decoded: bool = module.decode_tunnel(layer, number, buf, offset, end, packet)
-    return decoded
+    # Imported here, not at the top: tunnels.py imports this module to decode inner packets.
+    from rtcscope.capture.tunnels import decode_tunnel
+
+    return decode_tunnel(layer, number, buf, offset, end, packet)
 
 
 # -- entry point ---------------------------------------------------------------------------
