@@ -49,13 +49,6 @@ class Dialog:
     answers: list[CapturedMessage] = field(default_factory=list)  # 2xx copies to the INVITE
     transactions: list[Transaction] = field(default_factory=list)
 
-    @property
-    def confirmed_at_ns(self) -> int | None:
-        return self.answers[0].ts_ns if self.answers else None
-
-    def transactions_of(self, method: str) -> list[Transaction]:
-        return [t for t in self.transactions if t.method == method]
-
 
 @dataclass(slots=True)
 class Leg:

@@ -30,7 +30,6 @@ from rtcscope.sip.headers import (
     parse_via,
     split_comma_list,
 )
-from rtcscope.sip.status import reason_phrase
 from rtcscope.sip.uri import Uri, is_digits, parse_uri
 
 if TYPE_CHECKING:
@@ -79,10 +78,6 @@ class Header:
     @property
     def canonical_name(self) -> str:
         return canonical_name(self.name)
-
-    @property
-    def is_compact(self) -> bool:
-        return len(self.name.strip()) == 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,9 +383,6 @@ class SipMessage:
             out += split_comma_list(value)
         return out
 
-    def has_header(self, name: str) -> bool:
-        return self.header(name) is not None
-
     # -- derived values ----------------------------------------------------------------
 
     @property
@@ -399,10 +391,6 @@ class SipMessage:
         if self.is_request:
             return self.request_method
         return self.cseq.method if self.cseq is not None else None
-
-    @property
-    def is_valid(self) -> bool:
-        return (self.is_request or self.is_response) and not self.problems
 
     @property
     def top_via(self) -> Via | None:
@@ -425,11 +413,6 @@ class SipMessage:
     def content_type(self) -> str:
         """Lower-case media type of the body without parameters ("" when absent)."""
         return _media_type(self.header("Content-Type"))
-
-    @property
-    def expected_reason(self) -> str | None:
-        """The registered reason phrase of this response's code (not what was sent)."""
-        return reason_phrase(self.status_code) if self.status_code is not None else None
 
     @property
     def summary(self) -> str:

@@ -24,7 +24,7 @@ Pure: works on captured messages.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from rtcscope.errors import UsageError
@@ -117,15 +117,6 @@ class NodeMap:
             if canonical in node.hosts:
                 return node
         return None
-
-    def restricted_to(self, endpoints: Iterable[str]) -> list[Node]:
-        """The nodes owning these endpoints, in the order the endpoints come."""
-        out: list[Node] = []
-        for ep in endpoints:
-            node = self.by_endpoint.get(ep)
-            if node is not None and node not in out:
-                out.append(node)
-        return out
 
 
 class _UnionFind:
@@ -278,12 +269,3 @@ def find_nodes(
         for ep in eps:
             by_endpoint[ep] = node
     return NodeMap(nodes, by_endpoint)
-
-
-def alias_names(aliases: Mapping[str, str]) -> list[tuple[str, str, int | None]]:
-    """``{name: addr}`` -> the tuples :func:`find_nodes` takes."""
-    out = []
-    for name, addr in aliases.items():
-        address, port = split_endpoint(addr)
-        out.append((name, address, port))
-    return out

@@ -237,12 +237,6 @@ class MediaDescription:
                 return "" if a.value is None else a.value
         return None
 
-    def attributes_named(self, name: str) -> list[str]:
-        lname = name.lower()
-        return [
-            "" if a.value is None else a.value for a in self.attributes if a.name.lower() == lname
-        ]
-
     @property
     def payload_types(self) -> list[int]:
         """The formats as RTP payload types (for RTP profiles; non-numbers skipped)."""

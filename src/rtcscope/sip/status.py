@@ -104,14 +104,6 @@ class StatusCode(IntEnum):
     UNWANTED = 607, "Unwanted"  # RFC 8197
     REJECTED = 608, "Rejected"  # RFC 8688
 
-    @property
-    def is_provisional(self) -> bool:
-        return 100 <= self < 200
-
-    @property
-    def is_final(self) -> bool:
-        return self >= 200
-
 
 _CLASS_NAMES = {
     1: "Provisional",
@@ -132,8 +124,3 @@ def reason_phrase(code: int) -> str:
         return StatusCode(code).phrase
     except ValueError:
         return _CLASS_NAMES.get(code // 100, "Unknown")
-
-
-def status_class(code: int) -> int:
-    """The class of a status code (1 to 6), as RFC 3261 8.1.3.2 treats an unknown code."""
-    return code // 100

@@ -123,9 +123,6 @@ class Uri:
     def user_param(self) -> str | None:
         return self.param("user") or None
 
-    def host_port(self) -> str:
-        return self.host if self.port is None else f"{self.host}:{self.port}"
-
 
 def _split_params(text: str) -> tuple[tuple[str, str | None], ...]:
     params: list[tuple[str, str | None]] = []

@@ -92,12 +92,6 @@ class WebSocketControl:
     opcode: Opcode
     payload: bytes
 
-    @property
-    def close_code(self) -> int | None:
-        if self.opcode == Opcode.CLOSE and len(self.payload) >= 2:
-            return int(struct.unpack("!H", self.payload[:2])[0])
-        return None
-
 
 @dataclass(frozen=True, slots=True)
 class WebSocketError:
