@@ -63,8 +63,8 @@ KNOWN_LINKTYPES = frozenset(int(t) for t in LinkType)
 
 # BSD null/loop address families: AF_INET is 2 everywhere; AF_INET6 differs per OS
 # (24 NetBSD/OpenBSD, 28 FreeBSD, 30 macOS), tcpdump.org/linktypes.html.
-_BSD_AF_INET = 2
-_BSD_AF_INET6 = frozenset({24, 28, 30})
+BSD_AF_INET = 2
+BSD_AF_INET6 = frozenset({24, 28, 30})
 
 _IPV6_EXTENSION_HEADERS = frozenset({IpProto.HOPOPT, IpProto.IPV6_ROUTE, IpProto.IPV6_OPTS})
 _IPPROTO_AH = 51
@@ -179,14 +179,20 @@ def decode_link(linktype: int, buf: memoryview, packet: Packet) -> None:
         if end < 4:
             packet.malformed = f"loopback header is truncated: {end} of 4 bytes"
             return
-        family = struct.unpack_from("!I", buf, 0)[0]
-        if linktype == LinkType.NULL and family > 0xFFFF:
-            # NULL stores the family in the capturing host's byte order: little-endian here.
-            family = struct.unpack_from("<I", buf, 0)[0]
-        if family == _BSD_AF_INET:
+        family = loopback_family(linktype, buf)
+        if family == BSD_AF_INET:
             decode_ipv4(buf, 4, end, packet)
-        elif family in _BSD_AF_INET6:
+        elif family in BSD_AF_INET6:
             decode_ipv6(buf, 4, end, packet)
+
+
+def loopback_family(linktype: int, buf: bytes | memoryview) -> int:
+    """The address family in the 4-byte header of a NULL or LOOP frame (at least 4 bytes)."""
+    family: int = struct.unpack_from("!I", buf, 0)[0]
+    if linktype == LinkType.NULL and family > 0xFFFF:
+        # NULL stores the family in the capturing host's byte order: little-endian here.
+        family = struct.unpack_from("<I", buf, 0)[0]
+    return family
 
 
 def decode_ethernet(buf: memoryview, offset: int, end: int, packet: Packet) -> None:

@@ -16,16 +16,20 @@ import struct
 from types import TracebackType
 from typing import BinaryIO
 
+from rtcscope.capture.decode import (
+    BSD_AF_INET,
+    BSD_AF_INET6,
+    ETHERTYPE_IPV4,
+    ETHERTYPE_IPV6,
+    loopback_family,
+)
 from rtcscope.capture.packet import LinkType, Packet, Record
 from rtcscope.capture.reader import PCAP_MAGIC_NSEC, PCAP_MAGIC_USEC, PcapHeader
 from rtcscope.errors import UsageError
 
-ETHERTYPE_IPV4 = 0x0800
-ETHERTYPE_IPV6 = 0x86DD
 # Locally administered MACs (IEEE 802 bit 1 of the first octet) for frames made up here.
 SYNTHETIC_SOURCE_MAC = bytes.fromhex("020000000001")
 SYNTHETIC_DESTINATION_MAC = bytes.fromhex("020000000002")
-_BSD_INET6 = (24, 28, 30)
 
 
 def ethernet_frame(linktype: int, data: bytes | memoryview) -> bytes | None:
@@ -48,11 +52,13 @@ def ethernet_frame(linktype: int, data: bytes | memoryview) -> bytes | None:
     elif linktype == LinkType.IPV6:
         ethertype = ETHERTYPE_IPV6
     elif linktype in (LinkType.NULL, LinkType.LOOP) and len(data) >= 4:
-        family = struct.unpack_from("!I", data, 0)[0]
-        if linktype == LinkType.NULL and family > 0xFFFF:
-            family = struct.unpack_from("<I", data, 0)[0]
+        family = loopback_family(linktype, data)
         ethertype = (
-            ETHERTYPE_IPV4 if family == 2 else ETHERTYPE_IPV6 if family in _BSD_INET6 else None
+            ETHERTYPE_IPV4
+            if family == BSD_AF_INET
+            else ETHERTYPE_IPV6
+            if family in BSD_AF_INET6
+            else None
         )
         start = 4
     if ethertype is None:
