@@ -95,7 +95,6 @@ class PcapWriter:
         self.records = 0
         endian = "<" if header.byte_order == "little" else ">"
         self._record_header = struct.Struct(endian + "IIII")
-        self._per_second = 1_000_000_000 if header.nanosecond else 1_000_000
         self._ns_per_unit = 1 if header.nanosecond else 1000
         self._owned: BinaryIO | None = None
         if isinstance(target, str | os.PathLike):
