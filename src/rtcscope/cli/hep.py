@@ -7,7 +7,6 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,7 +16,8 @@ import typer
 from rtcscope.cli.app import app
 from rtcscope.cli.output import OutputFormat, format_json, print_rows
 from rtcscope.errors import HepError, InputError, UsageError
-from rtcscope.hep.codec import HepPacket, decode, decode_fields, protocol_name
+from rtcscope.hep.codec import HepPacket, decode, protocol_name
+from rtcscope.hep.in_capture import hep_in_capture
 from rtcscope.hep.store import StoredMessage, search, sip_index_fields
 
 hep_app = typer.Typer(
@@ -229,66 +229,6 @@ def search_command(
 # --- decode ---------------------------------------------------------------------------------
 
 
-def _hep_in_capture(path: Path) -> Iterator[tuple[int, int, str, str, int, str, int, bytes]]:
-    """(frame, ts_ns, transport, src, sport, dst, dport, hep bytes) for each HEP packet of a
-    capture: UDP datagrams on any port, and HEP3 frames in reassembled TCP streams."""
-    from rtcscope.capture.pipeline import packets
-    from rtcscope.capture.tcp import TcpReassembler
-    from rtcscope.hep.framing import CONNECTION_CLOSED, NEED_DATA, HepFramer
-
-    reassembler = TcpReassembler()
-    framers: dict[tuple[str, int, str, int], HepFramer | None] = {}
-    for packet in packets(path):
-        if packet.is_udp:
-            data = bytes(packet.payload)
-            if data[:4] in (b"HEP3", b"EEP3") or (data[:1] in (b"\x01", b"\x02") and _v12(data)):
-                yield (
-                    packet.frame,
-                    packet.ts_ns,
-                    "udp",
-                    packet.src,
-                    packet.sport,
-                    packet.dst,
-                    packet.dport,
-                    data,
-                )
-        elif packet.is_tcp:
-            for chunk in reassembler.feed(packet):
-                flow = chunk.flow
-                key = (flow[0], flow[1], flow[2], flow[3])
-                if not chunk.data and not chunk.gap_before:
-                    continue  # SYN, FIN, bare ACK
-                framer = framers.get(key, ...)
-                if framer is ...:
-                    # a direction is HEP when its first bytes are a HEP3 magic
-                    framer = HepFramer() if chunk.data[:4] in (b"HEP3", b"EEP3") else None
-                    framers[key] = framer
-                if framer is None or not chunk.data or chunk.gap_before:
-                    if chunk.gap_before:
-                        framers[key] = None  # cannot find frame boundaries after a gap
-                    continue
-                framer.receive_data(chunk.data)
-                while True:
-                    try:
-                        event = framer.next_event()
-                    except HepError:
-                        framers[key] = None
-                        break
-                    if event is NEED_DATA or event is CONNECTION_CLOSED:
-                        break
-                    assert isinstance(event, bytes)
-                    yield (chunk.frame, chunk.ts_ns, "tcp", key[0], key[1], key[2], key[3], event)
-
-
-def _v12(data: bytes) -> bool:
-    try:
-        fields = decode_fields(data)
-    except HepError:
-        return False
-    payload = fields["payload"]
-    return bool(payload) and sip_index_fields(payload) != (None, None, None)
-
-
 @hep_app.command("decode")
 def decode_command(
     file: Annotated[Path, typer.Argument(help="pcap or pcapng capture")],
@@ -305,7 +245,7 @@ def decode_command(
     """
     rows: list[dict[str, Any]] = []
     objects: list[dict[str, Any]] = []
-    for frame, ts_ns, transport, src, sport, dst, dport, data in _hep_in_capture(file):
+    for frame, ts_ns, transport, src, sport, dst, dport, data in hep_in_capture(file):
         outer = {"transport": transport, "src": src, "sport": sport, "dst": dst, "dport": dport}
         try:
             packet = decode(data)
