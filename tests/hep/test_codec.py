@@ -77,10 +77,30 @@ def test_wireshark_hep_pcap_matches_what_sngrep_e_extracts(tmp_path: Path) -> No
         assert (packet.sport, packet.dport) == (int(sport), int(dport))
         assert packet.payload == bytes.fromhex(payload)
     # what the packet bytes show (chunk by chunk, read here with struct, not our codec)
+    by_hand = [_generic_chunks_by_hand(b) for b in _hep_pcap_payloads()]
+    assert [c[11][0] for c in by_hand] == [1, 1, 1, 1, 100, 1, 1, 5]
+    assert {struct.unpack("!I", c[12])[0] for c in by_hand} == {2001}
+    assert {c[14] for c in by_hand} == {b"myHep"}
+    assert {c[17] for c in by_hand} == {b"qgf3dm9rudi@127.0.0.1"}
+    # and our decode says the same
     assert [p.proto_type for p in packets] == [1, 1, 1, 1, 100, 1, 1, 5]
     assert {p.capture_id for p in packets} == {2001}
     assert {p.auth_key for p in packets} == {"myHep"}
     assert {p.correlation_id for p in packets} == {"qgf3dm9rudi@127.0.0.1"}
+
+
+def _generic_chunks_by_hand(wire: bytes) -> dict[int, bytes]:
+    """HEP3 chunk type -> value for the generic (vendor 0) chunks, walked with struct alone."""
+    assert wire[:4] == b"HEP3" and struct.unpack_from("!H", wire, 4)[0] == len(wire)
+    chunks: dict[int, bytes] = {}
+    offset = 6
+    while offset < len(wire):
+        vendor, chunk_type, length = struct.unpack_from("!HHH", wire, offset)
+        if vendor == 0:
+            chunks[chunk_type] = wire[offset + 6 : offset + length]
+        offset += length
+    assert offset == len(wire)
+    return chunks
 
 
 @pytest.mark.peer
