@@ -34,6 +34,7 @@ from rtcscope.media.codecs import (
     PcmConverter,
     make_decoder,
     opus_toc_channels,
+    parse_codec,
     static_codec,
 )
 from rtcscope.media.ogg_opus import OggOpusWriter
@@ -60,7 +61,7 @@ from rtcscope.rtp.srtp import (
     UserKey,
     require_authenticated,
 )
-from rtcscope.rtp.streams import StreamKey
+from rtcscope.rtp.streams import StreamKey, scan_capture, stream_packets
 
 
 class OutputKind(StrEnum):
@@ -215,8 +216,6 @@ def discover_streams(
     the rtpmaps of the SDP that announced it (telephone-event, CN, RED and dynamic codecs)
     and, for SRTP, the keys that may decrypt it (``srtp_keys`` from the user first, then the
     sender's ``a=crypto`` keys from the capture's SDP, RFC 4568 6.1)."""
-    from rtcscope.rtp.streams import scan_capture
-
     scan = scan_capture(path, rtp_ports=rtp_ports, dedup=dedup)
     keyring = SrtpKeyring(scan.announcements, srtp_keys)
     found: list[MediaStream] = []
@@ -262,10 +261,8 @@ def discover_streams(
 
 
 def _spec_from(text: str, fmtp: str | None = None) -> CodecSpec | None:
-    from rtcscope.media.codecs import parse_codec
-
     try:
-        return parse_codec(text, fmtp if isinstance(fmtp, str) else None)
+        return parse_codec(text, fmtp)
     except UsageError:
         return None
 
@@ -275,8 +272,6 @@ def collect_packets(
 ) -> dict[StreamKey, list[TimelinePacket]]:
     """One pass over the capture (:func:`rtcscope.rtp.streams.stream_packets`): the RTP
     packets of each stream, in capture order."""
-    from rtcscope.rtp.streams import stream_packets
-
     wanted: list[Any] = [stream.origin or stream.key for stream in streams]
     collected: dict[StreamKey, list[TimelinePacket]] = {s.key: [] for s in streams}
     # SRTP streams with keys are decrypted on the way (RFC 3711); without keys their packets
