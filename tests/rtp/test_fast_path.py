@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rtcscope.rtp.streams import rtcp_record_to_dict, scan_capture, stream_to_dict
-from tests.conftest import DATA, shared_captures
+from tests.conftest import DATA, shared_capture, shared_captures
 
 
 def _everything(path: Path, fast: bool) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
@@ -28,17 +28,14 @@ def test_fast_and_per_packet_paths_agree(path: Path) -> None:
     assert _everything(path, fast=True) == _everything(path, fast=False)
 
 
-def test_rtp_port_forcing_agrees(tmp_path: Path) -> None:
-    for path in shared_captures() or []:
-        if path.name == "sipp-dtmf_2833_1.pcap":
-            fast = scan_capture(path, rtp_ports=[10000], heuristic=False, with_dtmf=True)
-            slow = scan_capture(
-                path, rtp_ports=[10000], heuristic=False, with_dtmf=True, fast=False
-            )
-            assert [stream_to_dict(s) for s in fast.streams] == [
-                stream_to_dict(s) for s in slow.streams
-            ]
-            assert [s.source for s in fast.streams] == ["forced"]
+def test_rtp_port_forcing_agrees() -> None:
+    # shared_capture skips (fails under CI) when the capture is absent, instead of passing
+    # without having compared anything.
+    path = shared_capture("sipp-dtmf_2833_1.pcap")
+    fast = scan_capture(path, rtp_ports=[10000], heuristic=False, with_dtmf=True)
+    slow = scan_capture(path, rtp_ports=[10000], heuristic=False, with_dtmf=True, fast=False)
+    assert [stream_to_dict(s) for s in fast.streams] == [stream_to_dict(s) for s in slow.streams]
+    assert [s.source for s in fast.streams] == ["forced"]
 
 
 def test_two_streams_whose_batch_keys_collide_stay_apart(tmp_path: Path) -> None:
