@@ -157,6 +157,30 @@ def header_key(name: str) -> str:
     return lower
 
 
+def _find_unquoted(text: str, targets: str, start: int = 0) -> int:
+    """Index of the first character of ``targets`` at or after ``start`` (which must be outside
+    a quoted string) that is outside quoted strings, or -1.
+
+    RFC 3261 25.1: a quoted-string is ``"..."`` in which ``\\`` escapes the next character.
+    """
+    in_quotes = False
+    i = start
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if in_quotes:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                in_quotes = False
+        elif ch == '"':
+            in_quotes = True
+        elif ch in targets:
+            return i
+        i += 1
+    return -1
+
+
 def split_comma_list(value: str) -> list[str]:
     """Split a list header value at commas outside quoted strings and angle brackets.
 
@@ -168,29 +192,18 @@ def split_comma_list(value: str) -> list[str]:
         return [stripped] if stripped else []
     out: list[str] = []
     start = 0
-    in_quotes = False
-    in_angle = False
-    i = 0
-    n = len(value)
-    while i < n:
-        ch = value[i]
-        if in_quotes:
-            if ch == "\\":
-                i += 1
-            elif ch == '"':
-                in_quotes = False
-        elif ch == '"':
-            in_quotes = True
-        elif ch == "<":
-            in_angle = True
-        elif ch == ">":
-            in_angle = False
-        elif ch == "," and not in_angle:
+    i = _find_unquoted(value, ",<")
+    while i >= 0:
+        if value[i] == "<":
+            i = _find_unquoted(value, ">", i + 1)
+            if i < 0:  # an unclosed '<' holds the rest of the value
+                break
+        else:
             piece = value[start:i].strip()
             if piece:
                 out.append(piece)
             start = i + 1
-        i += 1
+        i = _find_unquoted(value, ",<", i + 1)
     piece = value[start:].strip()
     if piece:
         out.append(piece)
@@ -200,24 +213,17 @@ def split_comma_list(value: str) -> list[str]:
 def split_params(text: str) -> tuple[tuple[str, str | None], ...]:
     """Split ``;name=value;flag`` header parameters, respecting quoted values."""
     params: list[tuple[str, str | None]] = []
-    pieces: list[str] = []
-    start = 0
-    in_quotes = False
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if in_quotes:
-            if ch == "\\":
-                i += 1
-            elif ch == '"':
-                in_quotes = False
-        elif ch == '"':
-            in_quotes = True
-        elif ch == ";":
-            pieces.append(text[start:i])
-            start = i + 1
-        i += 1
-    pieces.append(text[start:])
+    if '"' not in text:
+        pieces = text.split(";")
+    else:
+        pieces = []
+        start = 0
+        end = _find_unquoted(text, ";")
+        while end >= 0:
+            pieces.append(text[start:end])
+            start = end + 1
+            end = _find_unquoted(text, ";", start)
+        pieces.append(text[start:])
     for piece in pieces:
         piece = piece.strip()
         if not piece:
@@ -302,23 +308,8 @@ def parse_name_addr(text: str) -> NameAddr:
     raw = text.strip()
     if raw == "*":
         return NameAddr(uri=None, wildcard=True, raw=raw)
-    lt = -1
     # A '<' inside a quoted display name is not the URI's bracket.
-    in_quotes = False
-    i = 0
-    while i < len(raw):
-        ch = raw[i]
-        if in_quotes:
-            if ch == "\\":
-                i += 1
-            elif ch == '"':
-                in_quotes = False
-        elif ch == '"':
-            in_quotes = True
-        elif ch == "<":
-            lt = i
-            break
-        i += 1
+    lt = _find_unquoted(raw, "<")
     if lt >= 0:
         gt = raw.find(">", lt)
         if gt < 0:
