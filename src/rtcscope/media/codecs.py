@@ -30,28 +30,16 @@ import numpy as np
 import numpy.typing as npt
 
 from rtcscope.errors import MediaError, UsageError
+from rtcscope.sip.sdp import STATIC_PAYLOAD_TYPES as SDP_STATIC_PAYLOAD_TYPES
 
 Pcm = npt.NDArray[np.int16]
 
-# RFC 3551 6, table 4: static audio payload types (encoding, clock rate, channels).
+# RFC 3551 6, table 4: static audio payload types (encoding, clock rate, channels), from
+# sip.sdp's table of every static type: the audio ones are 0-18 (25 and up are video).
 STATIC_PAYLOAD_TYPES: dict[int, tuple[str, int, int]] = {
-    0: ("pcmu", 8000, 1),
-    3: ("gsm", 8000, 1),
-    4: ("g723", 8000, 1),
-    5: ("dvi4", 8000, 1),
-    6: ("dvi4", 16000, 1),
-    7: ("lpc", 8000, 1),
-    8: ("pcma", 8000, 1),
-    9: ("g722", 8000, 1),
-    10: ("l16", 44100, 2),
-    11: ("l16", 44100, 1),
-    12: ("qcelp", 8000, 1),
-    13: ("cn", 8000, 1),
-    14: ("mpa", 90000, 1),
-    15: ("g728", 8000, 1),
-    16: ("dvi4", 11025, 1),
-    17: ("dvi4", 22050, 1),
-    18: ("g729", 8000, 1),
+    pt: (codec.name.lower(), codec.clock_rate, codec.channels)
+    for pt, codec in SDP_STATIC_PAYLOAD_TYPES.items()
+    if pt <= 18
 }
 
 # Payload formats that carry no audio for a decoder: RFC 4733 events and RFC 3389 comfort noise.
