@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from rtcscope.errors import UsageError
 from rtcscope.sip.headers import NameAddr
 from rtcscope.sip.message import SipMessage
+from rtcscope.sip.transactions import endpoint
 from rtcscope.sip.uri import Uri
 
 DEFAULT_PORTS = {"sip": 5060, "sips": 5061}
@@ -54,8 +55,7 @@ def normal_host(host: str) -> str:
 
 def uri_endpoint(uri: Uri) -> str:
     """``host:port`` of a URI (maddr wins, 19.1.1), IPv6 in brackets."""
-    host = uri_host(uri)
-    return f"[{host}]:{uri_port(uri)}" if ":" in host else f"{host}:{uri_port(uri)}"
+    return endpoint(uri_host(uri), uri_port(uri))
 
 
 def uri_host(uri: Uri) -> str:

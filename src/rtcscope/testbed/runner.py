@@ -177,9 +177,7 @@ class RunResult:
 
     def log_tail(self, role: str, chars: int = 2000) -> str:
         path = self.logs.get(role)
-        if path is None or not path.exists():
-            return ""
-        return path.read_text("utf-8", "replace")[-chars:]
+        return "" if path is None else _tail(path, chars)
 
 
 def _wait_for_text(
