@@ -37,6 +37,7 @@ from itertools import pairwise
 from typing import Any
 
 from rtcscope.sip.dialogs import Call, Dialog, find_calls
+from rtcscope.sip.nodes import host_of
 from rtcscope.sip.routing import (
     format_uris,
     forward_as_proxy,
@@ -252,12 +253,6 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
         frames = tuple(sorted(set(old.frames) | set(f.frames)))[:20]
         merged[key] = replace(old, frames=frames)
     return [merged[k] for k in order]
-
-
-def _host(endpoint: str) -> str:
-    if endpoint.startswith("["):
-        return endpoint[1 : endpoint.index("]")]
-    return endpoint.rpartition(":")[0]
 
 
 @dataclass(slots=True)
@@ -1482,7 +1477,7 @@ class _CallChecker:
         if destination(last) == target:
             return True
         # Over TCP/TLS the UA may have connected from another port than it listens on.
-        return last.transport != "udp" and last.dst == _host(target)
+        return last.transport != "udp" and last.dst == host_of(target)
 
     def _reached_request_uri(self, last: CapturedMessage) -> bool:
         """The request reached the element its Request-URI names, with no Route left but ones
