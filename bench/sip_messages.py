@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from tests.peers import run  # noqa: E402
 
 from rtcscope.capture.reader import open_capture  # noqa: E402
-from rtcscope.sip.capture import sip_messages  # noqa: E402
+from rtcscope.scan.files import sip_messages  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "captures"
 DATA = ROOT / "tests" / "data"

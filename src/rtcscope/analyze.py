@@ -1,35 +1,28 @@
-"""The main job: a registry of analyses run on one capture.
+"""The main job: the analyses of one capture, each a function of the capture model.
 
-Each capability registers one :class:`Analysis` from its own module (listed in
-``ANALYSIS_MODULES``); none knows the others. ``rtcscope analyze FILE -o DIR`` runs them in
-order, prints each one's section and lets each write its files into DIR.
+``rtcscope analyze FILE [-o DIR]`` reads the capture ONCE (:func:`rtcscope.scan.scan`), then
+runs the sections listed in :data:`SECTIONS`, in that order; each takes the model and the
+options and returns a :class:`Section` (text, JSON-able data, files written). Only the audio
+section reads the capture again, and only when ``-o`` asks for audio: the packets of the
+streams it writes.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-# Modules that register an analysis when imported, in the order their sections print.
-ANALYSIS_MODULES: tuple[str, ...] = (
-    "rtcscope.capture.info",
-    "rtcscope.media.analysis",
-    "rtcscope.rtp.analysis",
-    "rtcscope.sip.diagnosis",
-    "rtcscope.calls_analysis",
-)
+from rtcscope.errors import UsageError
+from rtcscope.scan import CaptureModel, ScanOptions, scan
 
 
-@dataclass(slots=True)
-class AnalysisContext:
-    """What every analysis gets: the capture, where to write files, shared options."""
+@dataclass(frozen=True, slots=True)
+class AnalyzeOptions:
+    """What the sections may do besides reading the model."""
 
-    path: Path
-    out_dir: Path | None
-    options: dict[str, Any] = field(default_factory=dict)
+    out_dir: Path | None = None  # where sections write files (ladders, audio); None: none
 
 
 @dataclass(slots=True)
@@ -44,45 +37,50 @@ class Section:
     problems: int = 0
 
 
-AnalysisFunc = Callable[[AnalysisContext], Section]
+SectionFunc = Callable[[CaptureModel, AnalyzeOptions], Section]
 
 
-@dataclass(frozen=True, slots=True)
-class Analysis:
-    name: str
-    order: int
-    run: AnalysisFunc
+def _sections() -> list[tuple[str, SectionFunc]]:
+    from rtcscope.analyses import audio, calls, diagnosis, info, streams
+
+    return [
+        ("info", info.section),
+        ("calls", calls.section),
+        ("streams", streams.section),
+        ("audio", audio.section),
+        ("diagnosis", diagnosis.section),
+    ]
 
 
-_REGISTRY: dict[str, Analysis] = {}
+SECTION_NAMES: tuple[str, ...] = ("info", "calls", "streams", "audio", "diagnosis")
 
 
-def register(name: str, order: int) -> Callable[[AnalysisFunc], AnalysisFunc]:
-    """Decorator: register ``func`` as the analysis ``name`` (lower ``order`` prints first)."""
-
-    def wrap(func: AnalysisFunc) -> AnalysisFunc:
-        _REGISTRY[name] = Analysis(name, order, func)
-        return func
-
-    return wrap
-
-
-def analyses() -> list[Analysis]:
-    """Every registered analysis, in print order."""
-    for module in ANALYSIS_MODULES:
-        importlib.import_module(module)
-    return sorted(_REGISTRY.values(), key=lambda a: (a.order, a.name))
-
-
-def run_analyses(
-    path: Path,
-    out_dir: Path | None,
-    only: list[str] | None = None,
-    options: dict[str, Any] | None = None,
+def run_sections(
+    model: CaptureModel, options: AnalyzeOptions, only: list[str] | None = None
 ) -> list[Section]:
-    """Run every registered analysis (or those named in ``only``) on ``path``."""
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    ctx = AnalysisContext(path=path, out_dir=out_dir, options=dict(options or {}))
-    selected = [a for a in analyses() if only is None or a.name in only]
-    return [a.run(ctx) for a in selected]
+    """Every section (or those named in ``only``), in order, on one model."""
+    unknown = sorted(set(only or ()) - set(SECTION_NAMES))
+    if unknown:
+        raise UsageError(
+            f"--only {', '.join(unknown)}: no such section (choose from {', '.join(SECTION_NAMES)})"
+        )
+    if options.out_dir is not None:
+        options.out_dir.mkdir(parents=True, exist_ok=True)
+    return [func(model, options) for name, func in _sections() if only is None or name in only]
+
+
+def analyze_capture(
+    source: str | Path,
+    out_dir: Path | None = None,
+    *,
+    only: list[str] | None = None,
+    scan_options: ScanOptions | None = None,
+) -> list[Section]:
+    """Read a capture once and run the sections on it (the library form of ``analyze``)."""
+    spool = out_dir is not None and (only is None or "audio" in only)
+    options = replace(scan_options or ScanOptions(), spool=spool)
+    model = scan(source, options)
+    try:
+        return run_sections(model, AnalyzeOptions(out_dir=out_dir), only=only)
+    finally:
+        model.close()

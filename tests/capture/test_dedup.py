@@ -105,19 +105,3 @@ def test_copies_out_of_time_order_are_caught_too() -> None:
     d = Deduplicator(window_ns=1_000_000)
     assert not d.is_duplicate(_udp(5_000_000, b"x"))
     assert d.is_duplicate(_udp(4_500_000, b"x"))  # merged captures are not always sorted
-
-
-def test_analyze_passes_dedup_to_the_analyses(monkeypatch: pytest.MonkeyPatch) -> None:
-    import rtcscope.cli.analyze as analyze_command
-    from rtcscope.cli import main
-
-    seen: list[dict[str, object]] = []
-
-    def fake_run_analyses(*args: object, **kwargs: object) -> list[object]:
-        seen.append(kwargs["options"])  # type: ignore[arg-type]
-        return []
-
-    monkeypatch.setattr(analyze_command, "run_analyses", fake_run_analyses)
-    assert main(["analyze", str(DATA / "aaa.pcap"), "--dedup"]) == 0
-    assert main(["analyze", str(DATA / "aaa.pcap")]) == 0
-    assert seen == [{"dedup": True}, {"dedup": False}]

@@ -24,7 +24,7 @@ import pytest
 from rtcscope.capture import reader
 from rtcscope.capture.info import capture_info
 from rtcscope.errors import CaptureError
-from rtcscope.rtp.streams import find_streams
+from rtcscope.scan.files import find_streams
 from tests.conftest import DATA, shared_captures
 
 NEVER = 1 << 62

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from rtcscope.rtp.streams import find_streams, scan_capture, stream_packets
+from rtcscope.rtp.streams import stream_packets
+from rtcscope.scan.files import find_streams, scan_capture, sip_messages
 from rtcscope.sip.capture import media_announcements
 from tests.conftest import DATA, shared_capture
 from tests.peers import tshark_fields
@@ -34,7 +35,9 @@ def test_the_scan_names_streams_from_the_sip_layers_announcements(name: str) -> 
     # One pass of scan_capture announces what media_announcements finds on its own pass
     # (the RTP sections with an address), with the same offer/answer sides.
     path = DATA / name
-    expected = [a for a in media_announcements(path) if a.is_rtp and a.address is not None]
+    expected = [
+        a for a in media_announcements(sip_messages(path)) if a.is_rtp and a.address is not None
+    ]
     scan = scan_capture(path)
     assert expected and scan.announcements == expected
     by_frame = {a.frame: a for a in expected}

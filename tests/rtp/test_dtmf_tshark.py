@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rtcscope.rtp.events import event_name
-from rtcscope.rtp.streams import find_streams
+from rtcscope.scan.files import find_streams
 from tests.conftest import shared_capture
 from tests.peers import tshark_fields
 

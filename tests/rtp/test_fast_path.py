@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rtcscope.rtp.streams import rtcp_record_to_dict, scan_capture, stream_to_dict
+from rtcscope.rtp.streams import rtcp_record_to_dict, stream_to_dict
+from rtcscope.scan.files import scan_capture
 from tests.conftest import DATA, shared_capture, shared_captures
 
 

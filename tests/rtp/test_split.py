@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rtcscope.cli import main
-from rtcscope.rtp.streams import find_streams
+from rtcscope.scan.files import find_streams
 from tests.conftest import shared_capture
 from tests.peers import background, program
 from tests.rtp.test_tshark_streams import FIELDS, tshark_streams

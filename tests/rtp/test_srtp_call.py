@@ -13,7 +13,8 @@ import pytest
 
 from rtcscope.errors import SrtpError
 from rtcscope.rtp.srtp import Keying, SrtpKey, SrtpKeyring, UserKey, require_authenticated
-from rtcscope.rtp.streams import StreamKey, find_streams, stream_packets
+from rtcscope.rtp.streams import StreamKey, stream_packets
+from rtcscope.scan.files import find_streams, sip_messages
 from rtcscope.sip.capture import media_announcements
 from tests.conftest import DATA
 from tests.rtp import srtp_call
@@ -39,7 +40,7 @@ def _check_call(capture: Path) -> None:
     streams = find_streams(capture)
     assert {s.key.ssrc for s in streams} == {srtp_call.CALLER_SSRC, srtp_call.CALLEE_SSRC}
     assert all(s.encrypted for s in streams)
-    keyring = SrtpKeyring(media_announcements(capture))
+    keyring = SrtpKeyring(media_announcements(sip_messages(capture)))
     assert all(keyring.keying(s.key) is Keying.SDES for s in streams)
     result = _decrypt_all(capture, keyring)
     n = srtp_call.PACKETS_PER_SIDE

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rtcscope.rtp.packet import RtpPacket
-from rtcscope.rtp.streams import find_streams
+from rtcscope.scan.files import find_streams
 from tests.rtp.test_tshark_streams import FIELDS, tshark_streams
 
 scapy_all = pytest.importorskip("scapy.all")

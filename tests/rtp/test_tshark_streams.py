@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from rtcscope.rtp.streams import find_streams
+from rtcscope.scan.files import find_streams
 from tests.conftest import DATA, shared_captures
 from tests.peers import run, tshark_fields
 

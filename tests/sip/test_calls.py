@@ -14,13 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from rtcscope.scan.files import sip_messages
 from rtcscope.sip.calls import (
     CallsResult,
     CallState,
     summarize_calls,
     wireshark_status_row,
 )
-from rtcscope.sip.capture import CapturedSip, sip_messages
+from rtcscope.sip.capture import CapturedSip
 from rtcscope.sip.message import SipMessage
 from tests.conftest import DATA, shared_capture, shared_captures
 from tests.peers import run, tshark_fields
@@ -304,7 +305,7 @@ def test_info_dtmf_relay_and_dtmf_bodies() -> None:
 
 @pytest.mark.peer
 def test_streams_of_the_answered_call_have_tsharks_packet_counts() -> None:
-    from rtcscope.sip.calls import calls_from_capture
+    from rtcscope.scan.files import calls_from_capture
 
     path = DATA / "SIP_DTMF2.pcap"
     result, _ = calls_from_capture(path)
@@ -356,7 +357,8 @@ def test_ack_missing_when_no_ack_reaches_the_uas(path: Path) -> None:
 
 @pytest.mark.peer
 def test_icmp_rows_are_tsharks_port_unreachables() -> None:
-    from rtcscope.sip.calls import call_ladder, calls_from_capture, icmp_for_call
+    from rtcscope.scan.files import calls_from_capture
+    from rtcscope.sip.calls import call_ladder, icmp_for_call
     from rtcscope.sip.nodes import find_nodes
 
     path = DATA / "testbed-unreachable-contact.pcap"

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from rtcscope.sip.capture import CapturedSip, SipCaptureReport, media_announcements, sip_messages
+from rtcscope.scan.files import sip_messages
+from rtcscope.sip.capture import CapturedSip, SipCaptureReport, media_announcements
 from tests.conftest import DATA, shared_capture, shared_captures
 from tests.peers import run
 
@@ -130,7 +131,7 @@ def test_every_sip_message_matches_tshark(name: str) -> None:
 def test_sdes_call_keys_match_tshark() -> None:
     path = DATA / "srtp-sdes-call.pcap"
     expected = tshark_sip(path)
-    announcements = media_announcements(path)
+    announcements = media_announcements(sip_messages(path))
     assert [a.side for a in announcements] == ["offer", "answer"]
     assert [a.role for a in announcements] == ["caller", "callee"]
     for a in announcements:
@@ -152,7 +153,7 @@ def test_media_announcements_match_tshark_sdp() -> None:
     args = ["-n", "-r", path, "-Y", "sdp", "-T", "fields", "-e", "frame.number"]
     args += ["-e", "sdp.connection_info.address", "-e", "sdp.media.port", "-e", "sdp.media.format"]
     rows = [line.split("\t") for line in run("tshark", args).stdout.splitlines()]
-    announcements = media_announcements(path)
+    announcements = media_announcements(sip_messages(path))
     assert [(a.frame, a.address, str(a.port)) for a in announcements] == [
         (int(r[0]), r[1], r[2]) for r in rows
     ]
@@ -175,7 +176,7 @@ def test_announced_fmtp_matches_tshark() -> None:
         int(cells[0]): [p for p in cells[1].split(SEP) if p]
         for cells in (line.split("\t") for line in run("tshark", args).stdout.splitlines())
     }
-    announcements = media_announcements(path)
+    announcements = media_announcements(sip_messages(path))
     assert expected and sorted(expected) == sorted({a.frame for a in announcements})
     for a in announcements:
         # tshark splits "a=fmtp:<pt> p1;p2" into its parameters.

@@ -13,7 +13,8 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 from scapy.utils import wrpcap
 
-from rtcscope.sip.capture import SipCaptureReport, sip_messages
+from rtcscope.scan.files import sip_messages
+from rtcscope.sip.capture import SipCaptureReport
 from rtcscope.sip.websocket import Opcode, encode_frame
 from tests.peers import run
 

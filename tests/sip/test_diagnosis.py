@@ -15,10 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rtcscope.analyze import run_analyses
+from rtcscope.analyze import analyze_capture
 from rtcscope.cli import main
-from rtcscope.sip.capture import CapturedSip, sip_messages
-from rtcscope.sip.diagnosis import Diagnosis, Severity, diagnose, diagnose_capture
+from rtcscope.scan.files import diagnose_capture, sip_messages
+from rtcscope.sip.capture import CapturedSip
+from rtcscope.sip.diagnosis import Diagnosis, Severity, diagnose
 from rtcscope.sip.message import SipMessage
 from tests.conftest import DATA, shared_capture, shared_captures
 from tests.peers import tshark_fields
@@ -270,7 +271,7 @@ def test_cli_unreadable_input_is_exit_3(tmp_path: Path) -> None:
 
 
 def test_analyze_has_a_diagnosis_section() -> None:
-    (section,) = run_analyses(DATA / "testbed-no-record-route.pcap", None, only=["diagnosis"])
+    (section,) = analyze_capture(DATA / "testbed-no-record-route.pcap", None, only=["diagnosis"])
     assert section.name == "diagnosis"
     assert section.problems == 3
     assert "did not copy Record-Route" in section.text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rtcscope.sip.capture import sip_messages
+from rtcscope.scan.files import sip_messages
 from rtcscope.sip.dialogs import DialogState, find_calls
 from tests.conftest import DATA, shared_capture
 from tests.peers import tshark_fields

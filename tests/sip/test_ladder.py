@@ -11,8 +11,8 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rtcscope.analyze import run_analyses
-from rtcscope.calls_analysis import ladder_file_name
+from rtcscope.analyses.calls import ladder_file_name
+from rtcscope.analyze import analyze_capture
 from rtcscope.sip.calls import summarize_calls
 from rtcscope.sip.capture import CapturedSip
 from rtcscope.sip.ladder import (
@@ -103,7 +103,7 @@ def test_ladder_file_names_never_carry_packet_text(call_id: str) -> None:
 
 
 def test_analysis_writes_one_valid_svg_per_call(tmp_path: Path) -> None:
-    (section,) = run_analyses(DATA / "SIP_DTMF2.pcap", tmp_path, only=["calls"])
+    (section,) = analyze_capture(DATA / "SIP_DTMF2.pcap", tmp_path, only=["calls"])
     calls = section.data["calls"]
     assert len(section.files) == len(calls) == 5
     for written in section.files:

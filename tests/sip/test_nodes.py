@@ -12,7 +12,8 @@ import pytest
 
 from rtcscope.cli import main
 from rtcscope.errors import UsageError
-from rtcscope.sip.capture import CapturedSip, sip_messages
+from rtcscope.scan.files import sip_messages
+from rtcscope.sip.capture import CapturedSip
 from rtcscope.sip.message import SipMessage
 from rtcscope.sip.nodes import find_nodes, parse_alias, split_endpoint
 from rtcscope.testbed.scenarios import ADDRESSES

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rtcscope.errors import SipError
-from rtcscope.sip.capture import sip_messages
+from rtcscope.scan.files import sip_messages
 from rtcscope.sip.framing import NEED_DATA, Garbage, KeepAlive, SipStreamFramer
 from rtcscope.sip.headers import parse_cseq, parse_name_addr, parse_via
 from rtcscope.sip.message import SipMessage

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rtcscope.errors import UsageError
-from rtcscope.sip.capture import sip_messages
+from rtcscope.scan.files import sip_messages
 from rtcscope.sip.headers import parse_name_addr
 from rtcscope.sip.message import SipMessage
 from rtcscope.sip.routing import (

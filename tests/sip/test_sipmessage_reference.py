@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sipmessage import Message
 
-from rtcscope.sip.capture import sip_messages
+from rtcscope.scan.files import sip_messages
 from rtcscope.sip.headers import NameAddr
 from rtcscope.sip.message import SipMessage
 from tests.conftest import DATA, shared_captures

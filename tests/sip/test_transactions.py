@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rtcscope.sip.capture import sip_messages
+from rtcscope.scan.files import sip_messages
 from rtcscope.sip.transactions import Transaction, group_transactions, via_branches
 from tests.conftest import DATA, shared_capture
 from tests.peers import tshark_fields

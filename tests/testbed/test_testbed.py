@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from rtcscope.sip.diagnosis import diagnose_capture
+from rtcscope.scan.files import diagnose_capture
 from rtcscope.testbed.runner import capture_filter, plan, run_plan
 from rtcscope.testbed.scenarios import (
     ADDRESSES,

@@ -179,100 +179,145 @@ def count_batches(
     if counts is None:
         counts = PacketCounts()
     for batch in batches:
-        _count_batch(batch, counts)
+        rows = BatchRows(batch)
+        for record in rows.records(count_batch(rows, counts)):
+            counts.add_decoded(decode(record))
     return counts
 
 
-def _count_batch(batch: RecordBatch, counts: PacketCounts) -> None:
+class BatchRows:
+    """Where each record of a batch lies and when it was captured: enough to count it
+    vectorized, or to hand any row out as a :class:`Record` for decode().
+
+    Rows are the batch's ``positions`` (in order); ``frames[row]`` is a row's frame number.
+    The ready-made records of the batch (pcapng simple and obsolete packet blocks) are not
+    rows: :meth:`records` merges them in by frame number.
+    """
+
+    def __init__(self, batch: RecordBatch) -> None:
+        self.batch = batch
+        self.count = len(batch.positions)
+        self.frames = _position_frames(batch)
+        views = _Views(batch.buffer, batch.endian) if self.count else None
+        self.views = views
+        pos = np.array(batch.positions, dtype=np.int32)
+        if batch.bias:
+            pos -= batch.bias
+        self.pos = pos
+        self.times: npt.NDArray[np.int64] | None = None
+        self.local_ids: Int64Array | None = None
+        self.units: npt.NDArray[np.uint64] | None = None
+        if views is None:
+            self.data = self.end = pos
+            self.linktypes = self.interface_ids = pos.astype(np.int64)
+            return
+        if batch.kind == "pcap":
+            headers = views.pcap_headers(pos)
+            caplen = headers[:, 2].astype(np.int32)
+            self.data = pos + 16
+            self.times = (
+                headers[:, 0].astype(np.int64) * 1_000_000_000
+                + headers[:, 1].astype(np.int64) * batch.frac_ns
+            )
+            self.linktypes = np.full(len(pos), batch.linktype, dtype=np.int64)
+            self.interface_ids = np.zeros(len(pos), dtype=np.int64)
+        else:
+            caplen = views.word(pos + 20).astype(np.int32)
+            self.data = pos + 28
+            local_ids = views.word(pos + 8)
+            self.local_ids = local_ids
+            self.units = (views.word(pos + 12).astype(np.uint64) << np.uint64(32)) | views.word(
+                pos + 16
+            ).astype(np.uint64)
+            self.linktypes = np.empty(len(pos), dtype=np.int64)
+            self.interface_ids = np.empty(len(pos), dtype=np.int64)
+            for local_id, (global_id, interface) in enumerate(batch.interfaces):
+                mine = local_ids == local_id
+                self.linktypes[mine] = interface.linktype
+                self.interface_ids[mine] = global_id
+        self.caplen = caplen
+        self.end = self.data + caplen
+
+    def ts_ns(self, rows: list[int]) -> list[int]:
+        """Capture times of these rows."""
+        if self.times is not None:
+            return self.times[rows].tolist()  # type: ignore[no-any-return]
+        assert self.local_ids is not None and self.units is not None
+        interfaces = self.batch.interfaces
+        return [interfaces[int(self.local_ids[row])][1].ts_ns(int(self.units[row])) for row in rows]
+
+    def records(self, rows: list[int], ready: bool = True) -> list[Record]:
+        """These rows as records (with the batch's ready-made ones when ``ready``), in frame
+        order."""
+        batch = self.batch
+        buffer = memoryview(batch.buffer)
+        data, end, pos = self.data, self.end, self.pos
+        frames = self.frames
+        out = [
+            Record(
+                frames[row],
+                ts_ns,
+                int(self.interface_ids[row]),
+                int(self.linktypes[row]),
+                buffer[int(data[row]) : int(end[row])],
+                0,
+                batch.base + int(pos[row]),
+            )
+            for row, ts_ns in zip(rows, self.ts_ns(rows), strict=True)
+        ]
+        if ready and batch.records:
+            out += batch.records
+            out.sort(key=lambda record: record.frame)
+        return out
+
+
+def count_batch(rows: BatchRows, counts: PacketCounts) -> list[int]:
+    """Count what can be counted of one batch without decode(); returns the rows left for
+    decode() and :meth:`PacketCounts.add_decoded` (the caller decodes them, once, in file
+    order with the batch's ready-made records: the defragmenter depends on both).
+
+    Packets, bytes and times are counted here for every record, rows left over included.
+    """
+    batch = rows.batch
     for record in batch.records:
         counts.packets += 1
         counts.bytes += len(record.data)
         counts.add_time(record.ts_ns)
-    if not batch.positions:
-        for record in batch.records:
-            counts.add_decoded(decode(record))
-        return
-    views = _Views(batch.buffer, batch.endian)
-    pos = np.array(batch.positions, dtype=np.int32)
-    if batch.bias:
-        pos -= batch.bias
-    if batch.kind == "pcap":
-        headers = views.pcap_headers(pos)
-        caplen = headers[:, 2].astype(np.int32)
-        data = pos + 16
-        times = (
-            headers[:, 0].astype(np.int64) * 1_000_000_000
-            + headers[:, 1].astype(np.int64) * batch.frac_ns
-        )
-        counts.add_time(int(times.min()))
-        counts.add_time(int(times.max()))
-        linktypes = np.full(len(pos), batch.linktype, dtype=np.int64)
-        interface_ids = np.zeros(len(pos), dtype=np.int64)
+    if not rows.count:
+        return []
+    views = rows.views
+    assert views is not None
+    if rows.times is not None:
+        counts.add_time(int(rows.times.min()))
+        counts.add_time(int(rows.times.max()))
     else:
-        caplen = views.word(pos + 20).astype(np.int32)
-        data = pos + 28
-        local_ids = views.word(pos + 8)
-        units = (views.word(pos + 12).astype(np.uint64) << np.uint64(32)) | views.word(
-            pos + 16
-        ).astype(np.uint64)
-        linktypes = np.empty(len(pos), dtype=np.int64)
-        interface_ids = np.empty(len(pos), dtype=np.int64)
-        for local_id, (global_id, interface) in enumerate(batch.interfaces):
-            mine = local_ids == local_id
+        assert rows.local_ids is not None and rows.units is not None
+        for local_id, (_, interface) in enumerate(batch.interfaces):
+            mine = rows.local_ids == local_id
             if not mine.any():
                 continue
-            linktypes[mine] = interface.linktype
-            interface_ids[mine] = global_id
-            counts.add_time(interface.ts_ns(int(units[mine].min())))
-            counts.add_time(interface.ts_ns(int(units[mine].max())))
-    counts.packets += len(pos)
-    counts.bytes += int(caplen.sum())
-    end = data + caplen
+            counts.add_time(interface.ts_ns(int(rows.units[mine].min())))
+            counts.add_time(interface.ts_ns(int(rows.units[mine].max())))
+    counts.packets += rows.count
+    counts.bytes += int(rows.caplen.sum())
+    data, end, linktypes = rows.data, rows.end, rows.linktypes
 
-    scalar = np.zeros(len(pos), dtype=bool)
+    scalar = np.zeros(rows.count, dtype=bool)
     kinds = [batch.linktype] if batch.kind == "pcap" else np.unique(linktypes).tolist()
     for linktype in kinds:
-        rows = (
-            np.arange(len(pos)) if batch.kind == "pcap" else np.flatnonzero(linktypes == linktype)
+        picked = (
+            np.arange(rows.count) if batch.kind == "pcap" else np.flatnonzero(linktypes == linktype)
         )
         if not is_known_linktype(linktype):
-            counts.unknown_link += len(rows)
+            counts.unknown_link += len(picked)
         elif linktype not in _VECTOR_LINKTYPES:
-            scalar[rows] = True
+            scalar[picked] = True
         elif linktype == LinkType.ETHERNET:
-            scalar[rows] = _count_ethernet(views, data[rows], end[rows], counts)
+            scalar[picked] = _count_ethernet(views, data[picked], end[picked], counts)
         else:
-            scalar[rows] = _count_link(views, linktype, data[rows], end[rows], counts)
-
-    # The rows NumPy left, and the records that came ready-made (pcapng simple and obsolete
-    # packet blocks), go through decode() in file order, with their capture times: the
-    # defragmenter depends on both.
-    scalar_rows = np.flatnonzero(scalar).tolist()
-    if batch.kind == "pcap":
-        row_times = times[scalar_rows].tolist()
-    else:
-        row_times = [
-            batch.interfaces[int(local_ids[row])][1].ts_ns(int(units[row])) for row in scalar_rows
-        ]
-    frames = _position_frames(batch)
-    buffer = memoryview(batch.buffer)
-    records = [
-        Record(
-            frames[row],
-            ts_ns,
-            int(interface_ids[row]),
-            int(linktypes[row]),
-            buffer[int(data[row]) : int(end[row])],
-            0,
-            batch.base + int(pos[row]),
-        )
-        for row, ts_ns in zip(scalar_rows, row_times, strict=True)
-    ]
-    if batch.records:
-        records += batch.records
-        records.sort(key=lambda record: record.frame)
-    for record in records:
-        counts.add_decoded(decode(record))
+            scalar[picked] = _count_link(views, linktype, data[picked], end[picked], counts)
+    left: list[int] = np.flatnonzero(scalar).tolist()
+    return left
 
 
 def _position_frames(batch: RecordBatch) -> list[int] | range:

@@ -81,7 +81,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
-from rtcscope.analyze import AnalysisContext, Section, register
 from rtcscope.capture.decode import decode, is_known_linktype
 from rtcscope.capture.dedup import Deduplicator
 from rtcscope.capture.defrag import Defragmenter, DefragStats
@@ -202,15 +201,17 @@ class PacketCounts:
         self.add_time(packet.ts_ns)
         self.add_decoded(packet)
 
-    def add_decoded(self, packet: Packet) -> None:
-        """Count what decoding found in one record (not the record, its bytes or its time).
+    def add_decoded(self, packet: Packet) -> Packet | None:
+        """Count what decoding found in one record (not the record, its bytes or its time),
+        and return the packet it delivers: itself, the datagram it completes, or None (a
+        fragment held or dropped, a copy dropped by ``dedup``, an unknown link type).
 
         A fragment goes to the defragmenter (when reassembling): the record counts as IP,
         and the datagram it completes, if any, is counted as a whole packet.
         """
         if not is_known_linktype(packet.linktype):
             self.unknown_link += 1
-            return
+            return None
         if packet.fragment is not None:
             self.fragment_records += 1
             if self.defrag is not None:
@@ -220,12 +221,13 @@ class PacketCounts:
                     # it is the copy of a fragment (the Deduplicator keys fragments apart).
                     if self.dedup is None or not self.dedup.is_duplicate(packet):
                         self._add_ip(packet)
-                    return
+                    return None
                 packet = whole
         if self.dedup is not None and self.dedup.is_duplicate(packet):
-            return
+            return None
         if self._add_ip(packet):
             self._add_transport(packet)
+        return packet
 
     def _add_ip(self, packet: Packet) -> bool:
         if packet.ip_version == 4:
@@ -415,20 +417,3 @@ def format_info(info: CaptureInfo) -> str:
             value = f"{value:.6f}"
         lines.append(f"{key:<{width}} {value}")
     return "\n".join(lines)
-
-
-@register("info", 10)
-def info_analysis(ctx: AnalysisContext) -> Section:
-    """``rtcscope analyze``: the capture summary section (``--dedup`` honoured)."""
-    info = capture_info(
-        ctx.path,
-        keep_going=bool(ctx.options.get("keep_going", False)),
-        dedup=bool(ctx.options.get("dedup", False)),
-    )
-    return Section(
-        name="info",
-        title=f"Capture {os.path.basename(info.file)}",
-        text=format_info(info),
-        data=info.as_dict(),
-        problems=len(info.warnings),
-    )

@@ -1,4 +1,4 @@
-"""``rtcscope analyze FILE [-o DIR]``: every registered analysis on one capture."""
+"""``rtcscope analyze FILE [-o DIR]``: the main job, every section from one pass."""
 
 from __future__ import annotations
 
@@ -8,36 +8,58 @@ from typing import Annotated
 
 import typer
 
-from rtcscope.analyze import run_analyses
+from rtcscope.analyze import SECTION_NAMES, AnalyzeOptions, run_sections
 from rtcscope.cli.app import app
+from rtcscope.cli.capture import (
+    DedupOpt,
+    FileArg,
+    KeepGoingOpt,
+    QuietOpt,
+    ReassemblyOpt,
+    RtpPortOpt,
+    capture_args,
+    conclude,
+    read_model,
+)
 from rtcscope.cli.output import OutputFormat, format_json, stdout_console
 from rtcscope.errors import UsageError
 
 
 @app.command()
 def analyze(
-    file: Annotated[Path, typer.Argument(help="pcap or pcapng capture (.gz read too)")],
+    file: FileArg,
     out_dir: Annotated[
         Path | None, typer.Option("-o", "--out", help="directory for audio, ladders, ...")
     ] = None,
     only: Annotated[
-        list[str] | None, typer.Option("--only", help="run only these analyses (repeatable)")
+        list[str] | None,
+        typer.Option(
+            "--only", help=f"run only these sections (repeatable): {', '.join(SECTION_NAMES)}"
+        ),
     ] = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table or json")] = (
         OutputFormat.table
     ),
-    dedup: Annotated[
-        bool,
-        typer.Option(
-            "--dedup", help="drop the second copy of packets captured twice (within 5 ms)"
-        ),
-    ] = False,
+    dedup: DedupOpt = False,
+    reassembly: ReassemblyOpt = True,
+    keep_going: KeepGoingOpt = False,
+    rtp_port: RtpPortOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
-    """The main job: capture summary, calls, streams, diagnosis; files written to DIR."""
+    """The main job: capture summary, calls, streams, audio, diagnosis, from ONE pass over
+    the capture; with -o DIR, ladders and audio written to DIR."""
     if fmt is OutputFormat.csv:
         raise UsageError("analyze prints sections: use --format table or json")
-    # Analyses read the capture through rtcscope.capture.pipeline.packets(dedup=...).
-    sections = run_analyses(file, out_dir, only=only, options={"dedup": dedup})
+    args = capture_args(
+        dedup=dedup, reassembly=reassembly, keep_going=keep_going, rtp_port=rtp_port, quiet=quiet
+    )
+    # Audio is the one step that reads packets again: a piped capture is spooled for it.
+    wants_audio = out_dir is not None and (only is None or "audio" in only)
+    model = read_model(file, args, spool=wants_audio)
+    try:
+        sections = run_sections(model, AnalyzeOptions(out_dir=out_dir), only=only)
+    finally:
+        model.close()
     if fmt is OutputFormat.json:
         sys.stdout.write(
             format_json(
@@ -63,4 +85,5 @@ def analyze(
             for written in section.files:
                 console.print(f"  wrote {written}", markup=False, highlight=False)
     # analyze is a report: findings are in its sections; `diagnose` is the command whose
-    # exit code says whether problems were found.
+    # exit code says whether problems were found. A fault in the capture still exits 3.
+    conclude(model, keep_going)

@@ -10,15 +10,26 @@ resent, status_codes, methods, setup_ms: what ``tshark -q -z sip,stat`` prints).
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from rtcscope.cli.app import app
+from rtcscope.cli.capture import (
+    DedupOpt,
+    FileArg,
+    KeepGoingOpt,
+    QuietOpt,
+    ReassemblyOpt,
+    RtpPortOpt,
+    capture_args,
+    conclude,
+    read_model,
+)
 from rtcscope.cli.output import OutputFormat, format_json, print_rows, stdout_console
 from rtcscope.errors import UsageError
-from rtcscope.sip.calls import CallSummary, SipStatistics, calls_from_capture
+from rtcscope.scan import Tap
+from rtcscope.sip.calls import CallSummary, SipStatistics
 
 TABLE_COLUMNS = [
     "index",
@@ -102,7 +113,7 @@ def format_statistics(stats: SipStatistics) -> str:
 
 @app.command()
 def calls(
-    file: Annotated[Path, typer.Argument(help="pcap or pcapng capture (.gz read too)")],
+    file: FileArg,
     from_: Annotated[
         str | None,
         typer.Option(
@@ -136,9 +147,19 @@ def calls(
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv")] = (
         OutputFormat.table
     ),
+    dedup: DedupOpt = False,
+    reassembly: ReassemblyOpt = True,
+    keep_going: KeepGoingOpt = False,
+    rtp_port: RtpPortOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Every call of a capture: from, to, ring/answer/end times, final response, state."""
-    result, _ = calls_from_capture(file, with_streams=not no_streams)
+    args = capture_args(
+        dedup=dedup, reassembly=reassembly, keep_going=keep_going, rtp_port=rtp_port, quiet=quiet
+    )
+    taps = frozenset({Tap.SIP} if no_streams else {Tap.SIP, Tap.RTP})
+    model = read_model(file, args, taps)
+    result = model.calls()
     chosen = select_calls(
         result.calls,
         from_=from_,
@@ -153,6 +174,7 @@ def calls(
         sys.stdout.write(
             format_json({"calls": data, "statistics": result.statistics.as_dict()}) + "\n"
         )
+        conclude(model, keep_going)
         return
     if fmt is OutputFormat.csv:
         flat = [
@@ -160,7 +182,9 @@ def calls(
             for d in data
         ]
         print_rows(flat, fmt, [c for c in TABLE_COLUMNS if c != "final"] + ["final_status"])
+        conclude(model, keep_going)
         return
     print_rows([_table_row(d) for d in data], fmt, TABLE_COLUMNS, title="SIP calls")
     if stats:
         stdout_console().print(format_statistics(result.statistics), markup=False, highlight=False)
+    conclude(model, keep_going)

@@ -8,15 +8,25 @@ request's hops: call_id, method, cseq, outcome, last_hop, steps), ``notes``.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from rtcscope.cli.app import app
+from rtcscope.cli.capture import (
+    DedupOpt,
+    FileArg,
+    KeepGoingOpt,
+    QuietOpt,
+    ReassemblyOpt,
+    RtpPortOpt,
+    capture_args,
+    conclude,
+    read_model,
+)
 from rtcscope.cli.output import OutputFormat, make_table, print_rows, stdout_console
 from rtcscope.errors import EXIT_FOUND_PROBLEMS
-from rtcscope.sip.diagnosis import Severity, diagnose_capture, format_details
+from rtcscope.sip.diagnosis import Severity, format_details
 
 COLUMNS = ("severity", "code", "summary", "element", "last_hop", "frames", "time_s", "rfc", "fix")
 TABLE_COLUMNS = ("#", "severity", "summary", "element", "last_hop", "frames", "time_s")
@@ -24,17 +34,23 @@ TABLE_COLUMNS = ("#", "severity", "summary", "element", "last_hop", "frames", "t
 
 @app.command()
 def diagnose(
-    file: Annotated[Path, typer.Argument(help="pcap or pcapng capture (.gz read too)")],
+    file: FileArg,
     call: Annotated[str | None, typer.Option("--call", help="only this Call-ID")] = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv")] = (
         OutputFormat.table
     ),
-    dedup: Annotated[
-        bool, typer.Option("--dedup", help="drop packets captured twice (two interfaces)")
-    ] = False,
+    dedup: DedupOpt = False,
+    reassembly: ReassemblyOpt = True,
+    keep_going: KeepGoingOpt = False,
+    rtp_port: RtpPortOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Findings for every INVITE call: ACK/BYE paths hop by hop, 2xx retransmissions, loops."""
-    result = diagnose_capture(file, call_id=call, dedup=dedup)
+    args = capture_args(
+        dedup=dedup, reassembly=reassembly, keep_going=keep_going, rtp_port=rtp_port, quiet=quiet
+    )
+    model = read_model(file, args)
+    result = model.diagnosis(call)
     rows = [f.as_dict() for f in result.findings]
     if fmt is OutputFormat.table:
         console = stdout_console()
@@ -49,5 +65,6 @@ def diagnose(
         console.print(format_details(result), markup=False, highlight=False)
     else:
         print_rows(rows, fmt, COLUMNS, json_data=result.as_dict())
+    conclude(model, keep_going)
     if result.has_errors:
         raise typer.Exit(EXIT_FOUND_PROBLEMS)

@@ -13,6 +13,17 @@ from typing import Annotated
 import typer
 
 from rtcscope.cli.app import app
+from rtcscope.cli.capture import (
+    DedupOpt,
+    FileArg,
+    KeepGoingOpt,
+    QuietOpt,
+    ReassemblyOpt,
+    RtpPortOpt,
+    capture_args,
+    conclude,
+    read_model,
+)
 from rtcscope.cli.output import OutputFormat, format_json, stdout_console
 from rtcscope.errors import UsageError
 from rtcscope.media.codecs import parse_codec
@@ -22,10 +33,10 @@ from rtcscope.media.extract import (
     MediaStream,
     Progress,
     collect_packets,
-    discover_streams,
     extract_mix,
     extract_stream,
     format_srtp,
+    media_streams,
     output_kind,
     per_stream_path,
     select_streams,
@@ -33,6 +44,7 @@ from rtcscope.media.extract import (
 from rtcscope.media.timeline import TimelinePacket, TimelineReport
 from rtcscope.rtp.srtp import SrtpKey, UserKey
 from rtcscope.rtp.streams import StreamKey
+from rtcscope.scan import Tap
 
 
 class Mix(StrEnum):
@@ -53,7 +65,7 @@ def _parse_ssrc(text: str) -> int:
 
 @app.command()
 def extract(
-    file: Annotated[Path, typer.Argument(help="pcap or pcapng capture")],
+    file: FileArg,
     out: Annotated[
         Path,
         typer.Option(
@@ -107,6 +119,11 @@ def extract(
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table or json")] = (
         OutputFormat.table
     ),
+    rtp_port: RtpPortOpt = None,
+    dedup: DedupOpt = False,
+    reassembly: ReassemblyOpt = True,
+    keep_going: KeepGoingOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Audio from RTP: WAV for any supported codec, Ogg Opus and SILK bitstreams without
     re-encoding, raw payloads, or the stream's packets; gaps kept at their true length."""
@@ -126,14 +143,26 @@ def extract(
     user_keys = [
         UserKey(SrtpKey.from_base64(text, srtp_suite), wanted_ssrc) for text in srtp_key or ()
     ]
-    streams = discover_streams(file, srtp_keys=user_keys)
-    chosen = select_streams(streams, index=stream, ssrc=wanted_ssrc, call_id=call)
-    collected = collect_packets(file, chosen)
-    results: list[ExtractResult] = []
-    with _progress_bar() as progress:
-        options.progress = progress
-        _run(file, out, chosen, collected, options, mix, call, results)
+    args = capture_args(
+        dedup=dedup, reassembly=reassembly, keep_going=keep_going, rtp_port=rtp_port, quiet=quiet
+    )
+    model = read_model(file, args, frozenset({Tap.RTP}), spool=True)
+    try:
+        assert model.rtp is not None
+        streams = media_streams(model.rtp, srtp_keys=user_keys)
+        chosen = select_streams(streams, index=stream, ssrc=wanted_ssrc, call_id=call)
+        if model.payload_path is None:
+            raise UsageError(f"{file}: the packets cannot be read again")
+        source = Path(model.payload_path)
+        collected = collect_packets(source, chosen)
+        results: list[ExtractResult] = []
+        with _progress_bar() as progress:
+            options.progress = progress
+            _run(source, out, chosen, collected, options, mix, call, results)
+    finally:
+        model.close()
     _print(results, fmt, report)
+    conclude(model, keep_going)
 
 
 @contextmanager

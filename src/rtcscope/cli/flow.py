@@ -17,9 +17,20 @@ from typing import Annotated
 import typer
 
 from rtcscope.cli.app import app
+from rtcscope.cli.capture import (
+    DedupOpt,
+    FileArg,
+    KeepGoingOpt,
+    QuietOpt,
+    ReassemblyOpt,
+    capture_args,
+    conclude,
+    read_model,
+)
 from rtcscope.cli.output import format_json
 from rtcscope.errors import UsageError
-from rtcscope.sip.calls import call_ladder, calls_from_capture, icmp_for_call
+from rtcscope.scan import Tap
+from rtcscope.sip.calls import call_ladder, icmp_for_call
 from rtcscope.sip.ladder import FORMATTERS, format_text, ladder_to_dict
 from rtcscope.sip.nodes import find_nodes, parse_alias
 
@@ -34,7 +45,7 @@ class FlowFormat(StrEnum):
 
 @app.command()
 def flow(
-    file: Annotated[Path, typer.Argument(help="pcap or pcapng capture (.gz read too)")],
+    file: FileArg,
     call: Annotated[
         str | None,
         typer.Option("--call", help="Call-ID (or a unique prefix) or the index `calls` shows"),
@@ -51,10 +62,18 @@ def flow(
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="write here instead of stdout")
     ] = None,
+    dedup: DedupOpt = False,
+    reassembly: ReassemblyOpt = True,
+    keep_going: KeepGoingOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """A call's ladder: one column per element with its addresses, retransmissions marked."""
     aliases = [parse_alias(a) for a in alias or []]
-    result, icmp_events = calls_from_capture(file, with_streams=rtp, with_icmp=icmp)
+    args = capture_args(dedup=dedup, reassembly=reassembly, keep_going=keep_going, quiet=quiet)
+    taps = {Tap.SIP} | ({Tap.RTP} if rtp else set()) | ({Tap.ICMP} if icmp else set())
+    model = read_model(file, args, frozenset(taps))
+    result = model.calls()
+    icmp_events = model.icmp_events()
     if not result.calls:
         raise UsageError(f"{file}: no SIP calls")
     if call is None:
@@ -80,3 +99,4 @@ def flow(
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
+    conclude(model, keep_going)

@@ -7,45 +7,40 @@ from typing import Annotated, Any
 
 import typer
 
-from rtcscope.capture.info import QUIET_WHEN_ZERO, capture_info
+from rtcscope.capture.info import QUIET_WHEN_ZERO
 from rtcscope.cli.app import app
+from rtcscope.cli.capture import (
+    DedupOpt,
+    KeepGoingOpt,
+    QuietOpt,
+    ReassemblyOpt,
+    capture_args,
+    conclude,
+    read_model,
+)
 from rtcscope.cli.output import OutputFormat, print_rows
+from rtcscope.scan import CaptureModel, Tap
 
 
 @app.command()
 def info(
-    files: Annotated[list[Path], typer.Argument(help="pcap or pcapng captures (.gz read too)")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="pcap or pcapng captures (.gz read too); '-' reads standard input"),
+    ],
     fmt: Annotated[
         OutputFormat,
         typer.Option("--format", help="table (one column per file), json or csv (one row each)"),
     ] = OutputFormat.table,
-    keep_going: Annotated[
-        bool,
-        typer.Option(
-            "--keep-going", help="report a truncated or corrupt file as a warning, not an error"
-        ),
-    ] = False,
-    reassembly: Annotated[
-        bool,
-        typer.Option(
-            "--reassembly/--no-reassembly",
-            help="reassemble IP fragments and count each datagram once, as a whole (default); "
-            "--no-reassembly counts every record on its own",
-        ),
-    ] = True,
-    dedup: Annotated[
-        bool,
-        typer.Option(
-            "--dedup",
-            help="drop (and count) the second copy of packets captured twice (within 5 ms)",
-        ),
-    ] = False,
+    keep_going: KeepGoingOpt = False,
+    reassembly: ReassemblyOpt = True,
+    dedup: DedupOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Format, link types, time span, bytes, and IPv4/IPv6/UDP/TCP/ICMP/SIP/RTP/... counts."""
-    summaries = [
-        capture_info(f, keep_going=keep_going, reassemble=reassembly, dedup=dedup).as_dict()
-        for f in files
-    ]
+    args = capture_args(dedup=dedup, reassembly=reassembly, keep_going=keep_going, quiet=quiet)
+    models: list[CaptureModel] = [read_model(f, args, frozenset({Tap.COUNTS})) for f in files]
+    summaries = [m.info.as_dict() for m in models]
     if fmt is OutputFormat.table:
         keys = list(summaries[0].keys())
         names = [Path(s["file"]).name for s in summaries]
@@ -62,3 +57,5 @@ def info(
         print_rows(rows, fmt, columns)
     else:
         print_rows(summaries, fmt, json_data=summaries)
+    for model in models:
+        conclude(model, keep_going)

@@ -26,9 +26,11 @@ COLUMNS = ("hop", "sender", "to", "element", "request_uri", "route", "max_forwar
 
 def _load_answer(file: Path, frame: int | None) -> SipMessage:
     if frame is not None:
-        from rtcscope.sip.capture import sip_messages
+        from rtcscope.cli.capture import CaptureArgs, read_model
+        from rtcscope.scan import Tap
 
-        for captured in sip_messages(file):
+        model = read_model(file, CaptureArgs(keep_going=True), frozenset({Tap.SIP}))
+        for captured in model.messages:
             if captured.frame == frame:
                 return captured.message
         raise InputError(f"{file}: no SIP message ends in frame {frame}")

@@ -9,6 +9,18 @@ from typing import Annotated, Any
 import typer
 
 from rtcscope.cli.app import app
+from rtcscope.cli.capture import (
+    CaptureArgs,
+    DedupOpt,
+    FileArg,
+    KeepGoingOpt,
+    QuietOpt,
+    ReassemblyOpt,
+    RtpPortOpt,
+    capture_args,
+    conclude,
+    read_model,
+)
 from rtcscope.cli.output import OutputFormat, format_json, print_rows, stdout_console
 from rtcscope.errors import UsageError
 from rtcscope.rtp.srtp import (
@@ -23,9 +35,9 @@ from rtcscope.rtp.streams import (
     RtpStream,
     ScanResult,
     rtcp_record_to_dict,
-    scan_capture,
     stream_to_dict,
 )
+from rtcscope.scan import CaptureModel, Tap
 
 TABLE_COLUMNS = [
     "start_s",
@@ -47,27 +59,19 @@ TABLE_COLUMNS = [
 ]
 
 
-def _scan(
-    file: Path,
-    rtp_port: list[int] | None,
-    no_heuristic: bool,
-    no_sdp: bool,
-    rtcp: bool,
-    dtmf: bool,
-    dedup: bool = False,
-) -> ScanResult:
-    for port in rtp_port or []:
-        if not 0 < port < 65536:
-            raise UsageError(f"--rtp-port {port} is not a UDP port")
-    return scan_capture(
-        file,
-        rtp_ports=rtp_port or (),
-        heuristic=not no_heuristic,
-        use_sdp=not no_sdp,
-        with_rtcp=rtcp,
-        with_dtmf=dtmf,
-        dedup=dedup,
-    )
+def _scan(file: Path, args: CaptureArgs, *, spool: bool = False) -> tuple[CaptureModel, ScanResult]:
+    model = read_model(file, args, frozenset({Tap.RTP}), spool=spool)
+    assert model.rtp is not None
+    return model, model.rtp
+
+
+def _shown(row: dict[str, Any], rtcp: bool, dtmf: bool) -> dict[str, Any]:
+    """The scan always follows RTCP and DTMF; the output has them when asked for."""
+    if not rtcp:
+        row.pop("rtcp", None)
+    if not dtmf:
+        row.pop("dtmf", None)
+    return row
 
 
 def _table_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -83,23 +87,21 @@ def _table_row(row: dict[str, Any]) -> dict[str, Any]:
 
 @app.command()
 def streams(
-    file: Annotated[Path, typer.Argument(help="pcap or pcapng capture (.gz read too)")],
+    file: FileArg,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv")] = (
         OutputFormat.table
     ),
     rtcp: Annotated[bool, typer.Option("--rtcp", help="RTCP per stream and every packet")] = False,
     dtmf: Annotated[bool, typer.Option("--dtmf", help="RFC 4733 DTMF digits with times")] = False,
-    rtp_port: Annotated[
-        list[int] | None,
-        typer.Option("--rtp-port", help="treat this UDP port as RTP (like Decode As); repeatable"),
-    ] = None,
+    rtp_port: RtpPortOpt = None,
     no_heuristic: Annotated[
         bool, typer.Option("--no-heuristic", help="only SDP-signalled and --rtp-port streams")
     ] = False,
     no_sdp: Annotated[bool, typer.Option("--no-sdp", help="ignore SIP/SDP")] = False,
-    dedup: Annotated[
-        bool, typer.Option("--dedup", help="drop packets captured twice (two interfaces)")
-    ] = False,
+    dedup: DedupOpt = False,
+    reassembly: ReassemblyOpt = True,
+    keep_going: KeepGoingOpt = False,
+    quiet: QuietOpt = False,
     srtp_key: Annotated[
         list[str] | None,
         typer.Option(
@@ -118,9 +120,21 @@ def streams(
     packet of a stream are invalid input (exit 3).
     """
     user_keys = [UserKey(SrtpKey.from_base64(text, srtp_suite)) for text in srtp_key or ()]
-    result = _scan(file, rtp_port, no_heuristic, no_sdp, rtcp, dtmf, dedup)
-    rows = [stream_to_dict(s) for s in result.streams]
-    srtp = verify_streams(file, result.streams, SrtpKeyring(result.announcements, user_keys))
+    args = capture_args(
+        dedup=dedup,
+        reassembly=reassembly,
+        keep_going=keep_going,
+        rtp_port=rtp_port,
+        quiet=quiet,
+        heuristic=not no_heuristic,
+        use_sdp=not no_sdp,
+    )
+    model, result = _scan(file, args, spool=True)
+    try:
+        rows = [_shown(stream_to_dict(s), rtcp, dtmf) for s in result.streams]
+        srtp = _verify(model, result, user_keys)
+    finally:
+        model.close()
     for position, outcome in srtp.items():
         rows[position]["srtp"] = outcome.as_dict()
     first_ns = result.first_ns or 0
@@ -133,11 +147,13 @@ def streams(
             }
         sys.stdout.write(format_json(data) + "\n")
         _fail_on_wrong_keys(srtp, result.streams)
+        conclude(model, keep_going)
         return
     if fmt is OutputFormat.csv:
         flat = [{k: v for k, v in r.items() if k not in ("rtcp", "dtmf", "srtp")} for r in rows]
         print_rows(flat, fmt)
         _fail_on_wrong_keys(srtp, result.streams)
+        conclude(model, keep_going)
         return
     print_rows([_table_row(r) for r in rows], fmt, TABLE_COLUMNS, title="RTP streams")
     if rtcp:
@@ -188,6 +204,17 @@ def streams(
         ]
         print_rows(srtp_rows, fmt, title="SRTP")
     _fail_on_wrong_keys(srtp, result.streams)
+    conclude(model, keep_going)
+
+
+def _verify(
+    model: CaptureModel, result: ScanResult, user_keys: list[UserKey]
+) -> dict[int, StreamSrtpResult]:
+    """SRTP streams decrypted with the keys the keyring offers (a read of their packets)."""
+    if not any(s.encrypted for s in result.streams) or model.payload_path is None:
+        return {}
+    keyring = SrtpKeyring(result.announcements, user_keys)
+    return verify_streams(Path(model.payload_path), result.streams, keyring)
 
 
 def _fail_on_wrong_keys(srtp: dict[int, StreamSrtpResult], streams: list[RtpStream]) -> None:
@@ -199,18 +226,20 @@ def _fail_on_wrong_keys(srtp: dict[int, StreamSrtpResult], streams: list[RtpStre
 
 @app.command()
 def split(
-    file: Annotated[Path, typer.Argument(help="pcap or pcapng capture (.gz read too)")],
+    file: FileArg,
     out_dir: Annotated[Path, typer.Option("-o", "--out", help="directory for the pcaps")],
     ssrc: Annotated[
         list[str] | None,
         typer.Option("--ssrc", help="only streams with this SSRC (0x hex or decimal); repeatable"),
     ] = None,
-    rtp_port: Annotated[
-        list[int] | None, typer.Option("--rtp-port", help="treat this UDP port as RTP")
-    ] = None,
+    rtp_port: RtpPortOpt = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv")] = (
         OutputFormat.table
     ),
+    dedup: DedupOpt = False,
+    reassembly: ReassemblyOpt = True,
+    keep_going: KeepGoingOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """One pcap per RTP stream (Ethernet, replayable by sipp's play_pcap_audio)."""
     from rtcscope.rtp.split import split_streams
@@ -221,11 +250,19 @@ def split(
             wanted.add(int(text, 0))
         except ValueError as exc:
             raise UsageError(f"--ssrc {text!r} is not a number (0xDEADBEEF or 3735928559)") from exc
-    result = _scan(file, rtp_port, False, False, False, False)
-    chosen = [s for s in result.streams if not wanted or s.key.ssrc in wanted]
-    if wanted and not chosen:
-        raise UsageError("no stream has the SSRC(s) asked for")
-    written = split_streams(file, chosen, out_dir)
+    args = capture_args(
+        dedup=dedup, reassembly=reassembly, keep_going=keep_going, rtp_port=rtp_port, quiet=quiet
+    )
+    model, result = _scan(file, args, spool=True)
+    try:
+        chosen = [s for s in result.streams if not wanted or s.key.ssrc in wanted]
+        if wanted and not chosen:
+            raise UsageError("no stream has the SSRC(s) asked for")
+        if model.payload_path is None:
+            raise UsageError(f"{file}: the packets cannot be read again")
+        written = split_streams(Path(model.payload_path), chosen, out_dir)
+    finally:
+        model.close()
     rows = [
         {
             "index": w.stream.index,
@@ -238,3 +275,4 @@ def split(
         for w in written
     ]
     print_rows(rows, fmt, title="Streams written")
+    conclude(model, keep_going)

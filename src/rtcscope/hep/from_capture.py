@@ -1,6 +1,6 @@
 """HEP packets for what a capture holds: its SIP messages and, on request, its RTCP.
 
-What ``rtcscope hep send`` sends. SIP comes from :func:`rtcscope.sip.capture.sip_messages`
+What ``rtcscope hep send`` sends. SIP comes from :func:`rtcscope.scan.files.sip_messages`
 (UDP datagrams, reassembled TCP, WebSocket; IPv4 and IPv6), each with the addresses, ports
 and capture time it had in the capture, not ours. RTCP (``rtcp=True``) is every UDP datagram
 that looks like RTCP (RFC 5761 4: packet type 200-223) sent to or from an RTCP endpoint some
@@ -52,7 +52,7 @@ def capture_hep_packets(
     stats: CaptureHepStats | None = None,
 ) -> Iterator[HepPacket]:
     """HEP packets for the SIP (and RTCP) of a capture, in capture-time order."""
-    from rtcscope.sip.capture import sip_messages
+    from rtcscope.scan.files import sip_messages
 
     if version not in (2, 3):
         raise UsageError(f"HEP version must be 2 or 3, not {version}")

@@ -1,10 +1,11 @@
 """Audio out of a capture: pick RTP streams, put their packets on a timeline, write files.
 
 This module is the orchestration edge of ``media/`` (it opens output files): the capture is
-read through :func:`rtcscope.capture.pipeline.packets`, streams come from
-:func:`rtcscope.rtp.streams.find_streams` (SDP codecs, the order ``rtcscope streams`` lists),
-and the pure parts do the work: :mod:`~rtcscope.media.timeline` (order, gaps),
-:mod:`~rtcscope.media.codecs` (decoders), the WAV, Ogg Opus and SILK writers.
+scanned once by :func:`rtcscope.scan.scan` (streams and their SDP codecs, in the order
+``rtcscope streams`` lists them: :func:`media_streams`), then only the chosen streams' packets
+are read again (:func:`collect_packets`), and the pure parts do the work:
+:mod:`~rtcscope.media.timeline` (order, gaps), :mod:`~rtcscope.media.codecs` (decoders), the
+WAV, Ogg Opus and SILK writers.
 
 Output kinds follow the file extension (or ``--to``): ``.wav`` (any supported codec),
 ``.opus``/``.ogg`` (Ogg Opus from Opus RTP, no re-encoding), ``.bit``/``.silk`` (SILK SDK
@@ -61,7 +62,7 @@ from rtcscope.rtp.srtp import (
     UserKey,
     require_authenticated,
 )
-from rtcscope.rtp.streams import StreamKey, scan_capture, stream_packets
+from rtcscope.rtp.streams import ScanResult, StreamKey, stream_packets
 
 
 class OutputKind(StrEnum):
@@ -206,17 +207,11 @@ def format_srtp(stats: DecryptStats) -> str:
 # Streams and their packets
 
 
-def discover_streams(
-    path: Path,
-    rtp_ports: Sequence[int] = (),
-    srtp_keys: Sequence[UserKey] = (),
-    dedup: bool = False,
-) -> list[MediaStream]:
-    """Every RTP stream of the capture, in the order ``rtcscope streams`` lists them, with
+def media_streams(scan: ScanResult, srtp_keys: Sequence[UserKey] = ()) -> list[MediaStream]:
+    """Every RTP stream of a scan, in the order ``rtcscope streams`` lists them, with
     the rtpmaps of the SDP that announced it (telephone-event, CN, RED and dynamic codecs)
     and, for SRTP, the keys that may decrypt it (``srtp_keys`` from the user first, then the
     sender's ``a=crypto`` keys from the capture's SDP, RFC 4568 6.1)."""
-    scan = scan_capture(path, rtp_ports=rtp_ports, dedup=dedup)
     keyring = SrtpKeyring(scan.announcements, srtp_keys)
     found: list[MediaStream] = []
     for position, stream in enumerate(scan.streams, start=1):

@@ -23,24 +23,23 @@ from __future__ import annotations
 
 import ipaddress
 import mmap
-import os
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, BinaryIO
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from rtcscope.capture.decode import TUNNEL_UDP_PORTS, decode
-from rtcscope.capture.defrag import Defragmenter
-from rtcscope.capture.packet import LinkType, Packet, Record
-from rtcscope.capture.pipeline import default_defragmenter, reassemble
-from rtcscope.capture.reader import RecordBatch, open_capture
+from rtcscope.capture.decode import TUNNEL_UDP_PORTS
+from rtcscope.capture.packet import LinkType, Packet
+from rtcscope.capture.reader import RecordBatch
 
 if TYPE_CHECKING:
     from rtcscope.rtp.streams import StreamScanner
 
 IntArray = npt.NDArray[np.int64]
 PacketSink = Callable[[Packet], None]
+# Rows of a batch -> the packets they deliver (decoded once, reassembled), in capture order.
+RowDecoder = Callable[[list[int]], Iterable[Packet]]
 
 _LINK_HEADERS = {
     LinkType.ETHERNET: (14, 12),  # header length, offset of the EtherType
@@ -137,79 +136,35 @@ def batch_supported(batch: RecordBatch) -> bool:
     )
 
 
-def scan_fast(
-    path: str | os.PathLike[str] | BinaryIO,
-    scanner: StreamScanner,
-    feed_other: PacketSink,
-    keep_going: bool = False,
-) -> bool:
-    """Scan with the fast path; False (having read nothing) if the file does not suit it."""
-    buffers = _RowBuffers(scanner)
+class FastRtpTap:
+    """The stream scanner's batch tap: RTP rows of followed streams go to the scanner as
+    arrays; every other row is asked of ``decode_rows`` (the scan decodes it, once, and
+    returns what it delivers after reassembly) and goes to ``feed_other`` in capture order.
 
-    def feed_in_order(packet: Packet) -> None:
-        buffers.flush_packet(packet)
-        feed_other(packet)
+    A stream's buffered rows reach the scanner before any packet of it goes the per-packet
+    way, and announcements and confirmations carry frame numbers, so the result is the
+    per-packet path's (the tests compare both on every capture).
+    """
 
-    with open_capture(path, keep_going=keep_going) as reader:
-        batches = reader.batches()
-        first = next(batches, None)
-        if first is None:
-            return True
-        if not batch_supported(first):
-            return False
-        defrag = default_defragmenter()
-        key_cache: dict[tuple[int, int], tuple[str, int, str, int, int]] = {}
-        for batch in _chain(first, batches):
-            if not batch_supported(batch):
-                # A later section or odd records: every row through decode().
-                for record in batch.records:
-                    for packet in _decoded(decode(record), defrag):
-                        feed_in_order(packet)
-                for packet in _batch_packets(batch, range(len(batch.positions)), defrag):
-                    feed_in_order(packet)
-                continue
-            _scan_batch(batch, scanner, buffers, feed_in_order, defrag, key_cache)
-        defrag.flush()
-    buffers.flush_all()
-    return True
+    def __init__(self, scanner: StreamScanner, feed_other: PacketSink) -> None:
+        self.scanner = scanner
+        self.feed_other = feed_other
+        self.buffers = _RowBuffers(scanner)
+        self.key_cache: dict[tuple[int, int], Key] = {}
 
+    def feed_packet(self, packet: Packet) -> None:
+        """A packet that went the per-packet way (its stream's waiting rows first)."""
+        self.buffers.flush_packet(packet)
+        self.feed_other(packet)
 
-def _chain(first: RecordBatch, rest: Iterator[RecordBatch]) -> Iterator[RecordBatch]:
-    yield first
-    yield from rest
-
-
-def _batch_packets(
-    batch: RecordBatch, rows: Iterator[int] | range | list[int], defrag: Defragmenter
-) -> Iterator[Packet]:
-    """Rows as decoded packets, with IP reassembly, as capture.pipeline.packets gives them."""
-    view = memoryview(batch.buffer)
-    endian = batch.endian
-    for row in rows:
-        at = batch.positions[row] - batch.bias
-        sec, frac, caplen, orig = (
-            int.from_bytes(view[at + i : at + i + 4], "little" if endian == "<" else "big")
-            for i in (0, 4, 8, 12)
+    def feed_batch(self, batch: RecordBatch, decode_rows: RowDecoder) -> None:
+        """One batch that :func:`batch_supported` accepts."""
+        _scan_batch(
+            batch, self.scanner, self.buffers, self.feed_packet, decode_rows, self.key_cache
         )
-        record = Record(
-            batch.first_frame + row,
-            sec * 1_000_000_000 + frac * batch.frac_ns,
-            0,
-            batch.linktype,
-            view[at + 16 : at + 16 + caplen],
-            orig,
-            batch.base + at,
-        )
-        yield from _decoded(decode(record), defrag)
 
-
-def _decoded(packet: Packet, defrag: Defragmenter) -> Iterator[Packet]:
-    if packet.fragment is not None:
-        whole = reassemble(defrag, packet)
-        if whole is None:
-            return
-        packet = whole
-    yield packet
+    def finish(self) -> None:
+        self.buffers.flush_all()
 
 
 def _scan_batch(
@@ -217,7 +172,7 @@ def _scan_batch(
     scanner: StreamScanner,
     buffers: _RowBuffers,
     feed_other: PacketSink,
-    defrag: Defragmenter,
+    decode_rows: RowDecoder,
     key_cache: dict[tuple[int, int], Key],
 ) -> None:
     count = len(batch.positions)
@@ -243,6 +198,11 @@ def _scan_batch(
     else:
         header, type_at = 0, -1
     width = header + 40
+    if len(v.u8) < width:
+        # A buffer shorter than one frame's headers (a tiny file): every row per packet.
+        for packet in decode_rows(list(range(count))):
+            feed_other(packet)
+        return
     windows = np.lib.stride_tricks.sliding_window_view(v.u8, width)
     fits = data < len(windows)  # a short last frame near the buffer end: per packet
     cols = windows[np.where(fits, data, 0)]
@@ -369,12 +329,12 @@ def _scan_batch(
         if pending >= 0:
             # Its stream may become one with this very packet: decode what waits first.
             to_decode.append(row)
-            for packet in _batch_packets(batch, to_decode, defrag):
+            for packet in decode_rows(to_decode):
                 feed_other(packet)
-            to_decode.clear()
+            to_decode = []
         else:
             to_decode.append(row)
-    for packet in _batch_packets(batch, to_decode, defrag):
+    for packet in decode_rows(to_decode):
         feed_other(packet)
     for pending, late_rows in late.items():
         live_rows[pending_keys[pending]] = np.array(late_rows, dtype=np.int64)
@@ -409,4 +369,4 @@ def _relative_ms(rel_ns: IntArray) -> npt.NDArray[np.float64]:
     return result
 
 
-__all__ = ["scan_fast"]
+__all__ = ["FastRtpTap", "batch_supported"]

@@ -56,7 +56,7 @@ from rtcscope.rtp.stats import StatsSummary, StreamStats, analysis_clock_hz, rel
 from rtcscope.sip.sdp import STATIC_PAYLOAD_TYPES
 
 if TYPE_CHECKING:
-    from rtcscope.sip.capture import CapturedSip, MediaAnnouncement, MediaAnnouncer
+    from rtcscope.sip.capture import MediaAnnouncement
 
 IntArray = npt.NDArray[np.int64]
 
@@ -701,90 +701,6 @@ def attach_rtcp(streams: list[RtpStream], records: list[RtcpPacketRecord]) -> No
                     assert stream.rtcp is not None
                     if cname is not None:
                         stream.rtcp.cname = cname
-
-
-def scan_capture(
-    path: PathLike,
-    *,
-    rtp_ports: Iterable[int] = (),
-    heuristic: bool = True,
-    use_sdp: bool = True,
-    with_rtcp: bool = False,
-    with_dtmf: bool = False,
-    keep_going: bool = False,
-    fast: bool = True,
-    dedup: bool = False,
-) -> ScanResult:
-    """Read the capture once and find its streams.
-
-    ``fast`` (default) reads classic pcap files through :mod:`rtcscope.rtp.fastpath`;
-    ``fast=False`` (or another format) feeds every packet of
-    :func:`rtcscope.capture.pipeline.packets`. Both give the same result. ``dedup`` drops
-    packets captured twice (``--dedup``), through the pipeline.
-
-    One pass: datagrams whose first byte is an RTP/RTCP one go to the :class:`StreamScanner`;
-    the others (and TCP) go to :class:`rtcscope.sip.capture.SipCaptureFramer`, and the SIP it
-    frames to a :class:`rtcscope.sip.capture.MediaAnnouncer`, whose SDP media sections are
-    announced to the scanner as they complete (so a stream is named from its SDP's frame on).
-    """
-    from rtcscope.capture.pipeline import packets
-    from rtcscope.rtp.fastpath import scan_fast
-    from rtcscope.sip.capture import MediaAnnouncer, SipCaptureFramer
-
-    scanner = StreamScanner(
-        rtp_ports=rtp_ports,
-        heuristic=heuristic,
-        with_rtcp=with_rtcp,
-        with_dtmf=with_dtmf,
-    )
-    framer = SipCaptureFramer() if use_sdp else None
-    announcer = MediaAnnouncer()
-    feed = scanner.feed
-
-    def feed_packet(packet: Packet) -> None:
-        feed(packet)
-        if framer is None or packet.ip_proto not in (6, 17):
-            return
-        payload = packet.payload
-        if packet.ip_proto == 17 and payload and payload[0] & 0xC0 == 0x80:
-            return  # an RTP/RTCP first byte is never SIP
-        for captured in framer.feed(packet):
-            _announce_sip(scanner, announcer, captured)
-
-    if not (fast and not dedup and scan_fast(path, scanner, feed_packet, keep_going=keep_going)):
-        if hasattr(path, "seek"):
-            path.seek(0)
-        for packet in packets(path, keep_going=keep_going, dedup=dedup):
-            feed_packet(packet)
-    return scanner.finish()
-
-
-def _announce_sip(scanner: StreamScanner, announcer: MediaAnnouncer, captured: CapturedSip) -> None:
-    announced = announcer.feed(captured)
-    if announced:
-        scanner.announce(announced)
-
-
-def find_streams(
-    path: PathLike,
-    *,
-    rtp_ports: Iterable[int] = (),
-    heuristic: bool = True,
-    use_sdp: bool = True,
-    with_rtcp: bool = False,
-    with_dtmf: bool = False,
-    dedup: bool = False,
-) -> list[RtpStream]:
-    """Every RTP stream of a capture, in order of first packet (see the module docstring)."""
-    return scan_capture(
-        path,
-        rtp_ports=rtp_ports,
-        heuristic=heuristic,
-        use_sdp=use_sdp,
-        with_rtcp=with_rtcp,
-        with_dtmf=with_dtmf,
-        dedup=dedup,
-    ).streams
 
 
 def stream_packets(

@@ -826,32 +826,6 @@ class IcmpEvent:
     error: IcmpError
 
 
-def calls_from_capture(
-    path: PathLike,
-    *,
-    with_streams: bool = True,
-    with_icmp: bool = False,
-    dedup: bool = False,
-) -> tuple[CallsResult, list[IcmpEvent]]:
-    """Read a capture: its SIP messages, calls, RTP streams (optional) and ICMP errors."""
-    from rtcscope.sip.capture import sip_messages
-
-    messages: list[CapturedMessage] = list(sip_messages(path, dedup=dedup))
-    result = summarize_calls(messages)
-    if with_streams:
-        from rtcscope.rtp.streams import find_streams
-
-        attach_streams(result.calls, find_streams(path))
-    icmp: list[IcmpEvent] = []
-    if with_icmp:
-        from rtcscope.capture.pipeline import packets
-
-        for packet in packets(path, dedup=dedup):
-            if packet.icmp is not None:
-                icmp.append(IcmpEvent(packet.frame, packet.ts_ns, packet.src, packet.icmp))
-    return result, icmp
-
-
 def icmp_for_call(call: CallSummary, events: Iterable[IcmpEvent]) -> list[IcmpEvent]:
     """ICMP errors about a datagram between two of the call's SIP or RTP endpoints."""
     flows: set[tuple[str, int, str, int]] = set()

@@ -16,14 +16,13 @@ listed in :attr:`SipCaptureReport.encrypted` as "encrypted, not decoded", never 
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import BinaryIO, Literal
+from typing import Literal
 
 from rtcscope.capture.packet import Packet
-from rtcscope.capture.pipeline import PipelineReport, packets
+from rtcscope.capture.pipeline import PipelineReport
 from rtcscope.capture.tcp import Flow, TcpData, TcpReassembler
 from rtcscope.sip.framing import (
     NEED_DATA,
@@ -336,28 +335,6 @@ class SipCaptureFramer:
                 )
 
 
-def sip_messages(
-    path: str | os.PathLike[str] | BinaryIO,
-    *,
-    report: SipCaptureReport | None = None,
-    keep_going: bool = False,
-    dedup: bool = False,
-) -> Iterator[CapturedSip]:
-    """Every SIP message of a capture, in the order their last packet was captured.
-
-    ``report`` (optional) collects counts, skipped bytes and encrypted SIP flows. A truncated
-    capture yields what it holds, then raises :class:`~rtcscope.errors.CaptureError` unless
-    ``keep_going``.
-    """
-    if report is None:
-        report = SipCaptureReport()
-    framer = SipCaptureFramer(report)
-    for packet in packets(path, keep_going=keep_going, dedup=dedup, report=report.pipeline):
-        if packet.is_udp or packet.is_tcp:
-            yield from framer.feed(packet)
-    yield from framer.flush()
-
-
 # -- media announcements (RFC 3264 offer/answer) ---------------------------------------------
 
 
@@ -522,18 +499,9 @@ class MediaAnnouncer:
         return out
 
 
-def media_announcements(
-    source: str | os.PathLike[str] | BinaryIO | Iterable[CapturedSip],
-) -> list[MediaAnnouncement]:
-    """The media every SDP in the capture announces, in capture order (:class:`MediaAnnouncer`).
-
-    ``source`` is a capture (path or binary file) or the output of :func:`sip_messages`.
-    """
-    captured: Iterable[CapturedSip]
-    if isinstance(source, (str, os.PathLike)) or hasattr(source, "read"):
-        captured = sip_messages(source)  # type: ignore[arg-type]
-    else:
-        captured = source
+def media_announcements(captured: Iterable[CapturedSip]) -> list[MediaAnnouncement]:
+    """The media every SDP of these SIP messages announces, in capture order
+    (:class:`MediaAnnouncer`)."""
     announcer = MediaAnnouncer()
     out: list[MediaAnnouncement] = []
     for item in captured:

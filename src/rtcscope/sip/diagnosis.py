@@ -1625,24 +1625,6 @@ def icmp_reports(packets: Iterable[Any]) -> list[IcmpReport]:
     return reports
 
 
-def diagnose_capture(path: Any, *, call_id: str | None = None, dedup: bool = False) -> Diagnosis:
-    """Read a capture (SIP messages and ICMP errors) and diagnose it; ``dedup`` drops packets
-    captured twice (``--dedup``) so that copies are not taken for retransmissions."""
-    from rtcscope.capture.pipeline import packets
-    from rtcscope.rtp.streams import find_streams
-    from rtcscope.sip.capture import media_announcements, sip_messages
-
-    icmp = icmp_reports(p for p in packets(path, dedup=dedup) if p.icmp is not None)
-    messages = list(sip_messages(path, dedup=dedup))
-    return diagnose(
-        messages,
-        icmp,
-        call_id=call_id,
-        announcements=media_announcements(messages),
-        streams=find_streams(path, dedup=dedup),
-    )
-
-
 def format_path(path: RequestPath) -> str:
     """One request's hops as lines: frame, from -> to, Request-URI, Route, Max-Forwards."""
     lines = [f"{path.method} (CSeq {path.cseq}) path, {path.outcome}: last hop {path.last_hop}"]
@@ -1703,24 +1685,6 @@ def format_diagnosis(diagnosis: Diagnosis) -> str:
         out += _rule_detail_fix(f)
     out += _paths_and_notes(diagnosis)
     return "\n".join(out)
-
-
-def _register_analysis() -> None:
-    from rtcscope.analyze import AnalysisContext, Section, register
-
-    @register("diagnosis", 50)
-    def diagnosis_section(ctx: AnalysisContext) -> Section:
-        result = diagnose_capture(ctx.path, dedup=bool(ctx.options.get("dedup", False)))
-        return Section(
-            name="diagnosis",
-            title="Diagnosis (SIP routing, ACK/BYE paths, failures)",
-            text=format_diagnosis(result),
-            data=result.as_dict(),
-            problems=result.count(Severity.ERROR),
-        )
-
-
-_register_analysis()
 
 
 def _record_route_insertions(call: Call) -> tuple[dict[str, list[Uri]], set[str]]:

@@ -1,9 +1,10 @@
-"""The ``streams`` section of ``rtcscope analyze``: every RTP stream, RTCP and DTMF."""
+"""The streams section: every RTP stream with RTCP and DTMF, as ``rtcscope streams``."""
 
 from __future__ import annotations
 
-from rtcscope.analyze import AnalysisContext, Section, register
-from rtcscope.rtp.streams import scan_capture, stream_to_dict
+from rtcscope.analyze import AnalyzeOptions, Section
+from rtcscope.rtp.streams import stream_to_dict
+from rtcscope.scan import CaptureModel
 
 
 def _line(row: dict[str, object]) -> str:
@@ -21,16 +22,8 @@ def _line(row: dict[str, object]) -> str:
     )
 
 
-@register("streams", 30)
-def streams_section(ctx: AnalysisContext) -> Section:
-    result = scan_capture(
-        ctx.path,
-        with_rtcp=True,
-        with_dtmf=True,
-        keep_going=True,
-        dedup=bool(ctx.options.get("dedup", False)),
-    )
-    rows = [stream_to_dict(s) for s in result.streams]
+def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
+    rows = [stream_to_dict(s) for s in model.streams]
     lines = [_line(r) for r in rows] or ["no RTP stream found"]
     for row in rows:
         for digit in row.get("dtmf", []):

@@ -1,18 +1,18 @@
-"""The ``calls`` analysis of ``rtcscope analyze``: the call list and one SVG ladder per call.
+"""The calls section: the call list (as ``rtcscope calls``) and, with ``-o DIR``, one SVG
+ladder per call.
 
-With ``-o DIR`` each call's ladder is written to ``DIR/ladders/NNN-HASH.svg``: NNN is the
-call's index and HASH the first 12 hex digits of SHA-256 of its Call-ID, so a file name never
-carries text from a packet (a Call-ID may hold ``/``, ``..`` or control characters). This
-module sits outside the pure packages because it writes files.
+Each ladder goes to ``DIR/ladders/NNN-HASH.svg``: NNN is the call's index and HASH the first
+12 hex digits of SHA-256 of its Call-ID, so a file name never carries text from a packet (a
+Call-ID may hold ``/``, ``..`` or control characters).
 """
 
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
-from rtcscope.analyze import AnalysisContext, Section, register
-from rtcscope.sip.calls import CallSummary, call_ladder, calls_from_capture, icmp_for_call
+from rtcscope.analyze import AnalyzeOptions, Section
+from rtcscope.scan import CaptureModel
+from rtcscope.sip.calls import CallSummary, call_ladder, icmp_for_call
 from rtcscope.sip.ladder import format_svg
 from rtcscope.sip.nodes import find_nodes
 
@@ -35,10 +35,8 @@ def _line(call: CallSummary, first_ns: int) -> str:
     )
 
 
-@register("calls", 20)
-def calls_section(ctx: AnalysisContext) -> Section:
-    dedup = bool(ctx.options.get("dedup", False))
-    result, icmp = calls_from_capture(ctx.path, with_icmp=True, dedup=dedup)
+def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
+    result = model.calls()
     stats = result.statistics
     section = Section(
         name="calls",
@@ -58,10 +56,11 @@ def calls_section(ctx: AnalysisContext) -> Section:
         f"{stats.messages} SIP messages, {stats.resent} resent; setup time average "
         f"{stats.average_setup_ms} ms (min {stats.min_setup_ms}, max {stats.max_setup_ms})"
     )
-    if ctx.out_dir is not None:
-        ladder_dir = Path(ctx.out_dir) / "ladders"
+    if options.out_dir is not None:
+        ladder_dir = options.out_dir / "ladders"
         ladder_dir.mkdir(parents=True, exist_ok=True)
         nodes = find_nodes(result.messages)
+        icmp = model.icmp_events()
         for call in result.calls:
             target = ladder_dir / ladder_file_name(call)
             ladder = call_ladder(call, nodes, icmp=icmp_for_call(call, icmp))

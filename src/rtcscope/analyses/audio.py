@@ -1,42 +1,50 @@
-"""The ``audio`` analysis of ``rtcscope analyze``: each RTP stream's audio as a WAV in DIR.
+"""The audio section: with ``-o DIR``, each RTP stream's audio as a WAV in DIR.
 
-Streams that cannot be decoded (SRTP, a codec without a decoder, no rtpmap for a dynamic
-payload type) are listed with the reason instead; the other sections go on regardless.
+Streams that cannot be decoded (SRTP without a key, a codec without a decoder, no rtpmap for
+a dynamic payload type) are listed with the reason; the other sections go on regardless.
+Writing audio is the one step that reads the capture again: only the packets of the streams,
+from the file (or the spool of a piped capture, ``model.payload_path``).
 """
 
 from __future__ import annotations
 
-from rtcscope.analyze import AnalysisContext, Section, register
+from pathlib import Path
+
+from rtcscope.analyze import AnalyzeOptions, Section
 from rtcscope.errors import RtcscopeError
 from rtcscope.media.extract import (
     ExtractOptions,
     OutputKind,
     collect_packets,
-    discover_streams,
     extract_stream,
+    media_streams,
     stream_file_name,
 )
+from rtcscope.scan import CaptureModel
 
 
-@register("audio", 40)
-def audio_section(ctx: AnalysisContext) -> Section:
-    streams = discover_streams(ctx.path, dedup=bool(ctx.options.get("dedup", False)))
+def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
     section = Section(name="audio", title="Audio", text="", data=[])
-    if not streams:
+    if model.rtp is None or not model.streams:
         section.text = "no RTP streams"
         return section
-    lines: list[str] = []
-    if ctx.out_dir is None:
+    streams = media_streams(model.rtp)
+    if options.out_dir is None:
         section.text = f"{len(streams)} RTP stream(s); give -o DIR to write their audio as WAV"
         return section
-    collected = collect_packets(ctx.path, streams)
-    options = ExtractOptions(kind=OutputKind.WAV)
+    if model.payload_path is None:
+        section.text = "audio not written: the capture was read from a pipe without a spool"
+        return section
+    source = Path(model.payload_path)
+    lines: list[str] = []
+    collected = collect_packets(source, streams)
+    extract_options = ExtractOptions(kind=OutputKind.WAV)
     for stream in streams:
-        target = ctx.out_dir / stream_file_name(stream, OutputKind.WAV)
+        target = options.out_dir / stream_file_name(stream, OutputKind.WAV)
         entry: dict[str, object] = {"index": stream.index, "ssrc": stream.key.ssrc}
         try:
             result = extract_stream(
-                ctx.path, stream, target, options, collected.get(stream.key, [])
+                source, stream, target, extract_options, collected.get(stream.key, [])
             )
         except RtcscopeError as exc:
             entry["error"] = str(exc)

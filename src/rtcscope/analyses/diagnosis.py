@@ -1,0 +1,18 @@
+"""The diagnosis section: what ``rtcscope diagnose`` finds, from the same model."""
+
+from __future__ import annotations
+
+from rtcscope.analyze import AnalyzeOptions, Section
+from rtcscope.scan import CaptureModel
+from rtcscope.sip.diagnosis import Severity, format_diagnosis
+
+
+def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
+    result = model.diagnosis()
+    return Section(
+        name="diagnosis",
+        title="Diagnosis (SIP routing, ACK/BYE paths, failures)",
+        text=format_diagnosis(result),
+        data=result.as_dict(),
+        problems=result.count(Severity.ERROR),
+    )

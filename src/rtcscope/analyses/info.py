@@ -1,0 +1,20 @@
+"""The capture summary section: what ``rtcscope info`` prints for the same options."""
+
+from __future__ import annotations
+
+import os
+
+from rtcscope.analyze import AnalyzeOptions, Section
+from rtcscope.capture.info import format_info
+from rtcscope.scan import CaptureModel
+
+
+def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
+    info = model.info
+    return Section(
+        name="info",
+        title=f"Capture {os.path.basename(info.file)}",
+        text=format_info(info),
+        data=info.as_dict(),
+        problems=len(info.warnings),
+    )

@@ -1,0 +1,155 @@
+"""The capture options every command takes, with the same words and meaning, and the one way
+a command reads a capture: :func:`read_model` (one pass, a progress bar on a terminal).
+
+A truncated or corrupt capture: the command still shows everything read before the fault,
+then :func:`conclude` exits 3 naming the fault, or, with ``--keep-going``, prints it as a
+warning and exits 0.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rtcscope.errors import EXIT_INVALID_INPUT, UsageError
+from rtcscope.scan import ALL_TAPS, CaptureModel, ScanOptions, Tap, scan
+
+FileArg = Annotated[
+    Path,
+    typer.Argument(help="pcap or pcapng capture (.gz read too); '-' reads standard input"),
+]
+DedupOpt = Annotated[
+    bool,
+    typer.Option("--dedup", help="drop the second copy of packets captured twice (within 5 ms)"),
+]
+ReassemblyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--reassembly/--no-reassembly",
+        help="reassemble IP fragments (default); --no-reassembly takes every record alone",
+    ),
+]
+KeepGoingOpt = Annotated[
+    bool,
+    typer.Option(
+        "--keep-going",
+        help="a truncated or corrupt capture is a warning (exit 0), not an error (exit 3)",
+    ),
+]
+RtpPortOpt = Annotated[
+    list[int] | None,
+    typer.Option("--rtp-port", help="treat this UDP port as RTP (like Decode As); repeatable"),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar on standard error")]
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureArgs:
+    """The capture options as the CLI received them."""
+
+    dedup: bool = False
+    reassembly: bool = True
+    keep_going: bool = False
+    rtp_port: tuple[int, ...] = ()
+    quiet: bool = False
+    heuristic: bool = True
+    use_sdp: bool = True
+
+    def scan_options(self, taps: frozenset[Tap] = ALL_TAPS) -> ScanOptions:
+        for port in self.rtp_port:
+            if not 0 < port < 65536:
+                raise UsageError(f"--rtp-port {port} is not a UDP port")
+        return ScanOptions(
+            dedup=self.dedup,
+            reassemble=self.reassembly,
+            keep_going=self.keep_going,
+            rtp_ports=self.rtp_port,
+            heuristic=self.heuristic,
+            use_sdp=self.use_sdp,
+            taps=taps,
+        )
+
+
+def capture_args(
+    *,
+    dedup: bool = False,
+    reassembly: bool = True,
+    keep_going: bool = False,
+    rtp_port: list[int] | None = None,
+    quiet: bool = False,
+    heuristic: bool = True,
+    use_sdp: bool = True,
+) -> CaptureArgs:
+    return CaptureArgs(
+        dedup, reassembly, keep_going, tuple(rtp_port or ()), quiet, heuristic, use_sdp
+    )
+
+
+def _size_of(file: Path) -> int | None:
+    if os.fspath(file) == "-":
+        return None
+    try:
+        info = os.stat(file)
+    except OSError:
+        return None
+    import stat
+
+    return info.st_size if stat.S_ISREG(info.st_mode) and info.st_size > 0 else None
+
+
+def read_model(
+    file: Path, args: CaptureArgs, taps: frozenset[Tap] = ALL_TAPS, *, spool: bool = False
+) -> CaptureModel:
+    """One pass over ``file`` (a path, or '-' for standard input) with these options.
+
+    A progress bar (bytes read, a percentage when the size is known) shows on standard
+    error when it is a terminal, unless ``--quiet``; it appears only for captures that take
+    more than a moment (rich shows it after its first refresh). ``spool``: a later step
+    reads packets again (a piped source is copied to a temporary file; ``model.close()``
+    removes it).
+    """
+    options = replace(args.scan_options(taps), spool=spool)
+    source: str | Path = "-" if os.fspath(file) == "-" else file
+    if args.quiet or not sys.stderr.isatty():
+        return scan(source, options)
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TransferSpeedColumn,
+    )
+
+    total = _size_of(file)
+    columns = [
+        TextColumn("reading {task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+    ]
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(Path(os.fspath(file)).name, total=total)
+
+        def advance(done: int) -> None:
+            bar.update(task, completed=done)
+
+        return scan(source, options, progress=advance)
+
+
+def conclude(model: CaptureModel, keep_going: bool) -> None:
+    """After the output: a fault in the capture is exit 3, or a warning with --keep-going."""
+    if not model.faults:
+        return
+    for fault in model.faults:
+        word = "warning" if keep_going else "error"
+        print(f"rtcscope: {word}: {fault} (everything before it was read)", file=sys.stderr)
+    if not keep_going:
+        raise typer.Exit(EXIT_INVALID_INPUT)

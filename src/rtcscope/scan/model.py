@@ -1,0 +1,129 @@
+"""CaptureModel: what one pass over a capture found, and what the analyses derive from it.
+
+The pass (:func:`rtcscope.scan.scan`) fills the raw facts: counts, SIP messages, what their
+SDP announced, RTP streams with RTCP and DTMF, ICMP errors, faults. Calls and the diagnosis
+are computed from those on first use and kept, so ``analyze``'s sections and the commands
+that share a model compute each thing once. Nothing here reads the capture again.
+
+Memory: each SIP message keeps its raw bytes and parsed headers (about 2-4 KB a message);
+each stream keeps its statistics (a few KB) and, with RTCP, its reports; a packet of a
+followed RTP stream costs nothing once counted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from rtcscope.capture.info import CaptureInfo
+from rtcscope.capture.packet import IcmpError
+from rtcscope.errors import CaptureError
+from rtcscope.rtp.streams import RtpStream, ScanResult
+from rtcscope.scan.options import ScanOptions
+from rtcscope.sip.capture import CapturedSip, MediaAnnouncement, SipCaptureReport
+
+if TYPE_CHECKING:
+    from rtcscope.sip.calls import CallsResult, IcmpEvent
+    from rtcscope.sip.diagnosis import Diagnosis, IcmpReport
+
+
+@dataclass(frozen=True, slots=True)
+class IcmpSeen:
+    """An ICMP error of the capture: the frame, when, who sent it, what it quotes."""
+
+    frame: int
+    ts_ns: int
+    reporter: str
+    error: IcmpError
+
+
+@dataclass(slots=True)
+class CaptureModel:
+    """One capture, read once (module docstring)."""
+
+    source: str
+    options: ScanOptions
+    info: CaptureInfo
+    messages: list[CapturedSip] = field(default_factory=list)
+    sip_report: SipCaptureReport = field(default_factory=SipCaptureReport)
+    announcements: list[MediaAnnouncement] = field(default_factory=list)
+    rtp: ScanResult | None = None
+    icmp: list[IcmpSeen] = field(default_factory=list)
+    faults: list[CaptureError] = field(default_factory=list)
+    opens: int = 0  # times the pass opened the source (one)
+    # Where packets can be read again (the file, or the spool of a piped source), or None.
+    payload_path: str | None = None
+    spooled: bool = False  # payload_path is a temporary copy: close() removes it
+    _calls: CallsResult | None = None
+    _diagnosis: Diagnosis | None = None
+
+    @property
+    def streams(self) -> list[RtpStream]:
+        return self.rtp.streams if self.rtp is not None else []
+
+    @property
+    def truncated(self) -> bool:
+        """Whether the pass stopped at a fault (what came before it is all here)."""
+        return bool(self.faults)
+
+    def close(self) -> None:
+        """Remove the spool of a piped source, if any."""
+        if self.spooled and self.payload_path is not None:
+            import os
+
+            with contextlib.suppress(OSError):
+                os.unlink(self.payload_path)
+            self.payload_path = None
+            self.spooled = False
+
+    def calls(self) -> CallsResult:
+        """Calls (legs linked), SIP statistics and message marks; RTP streams attached."""
+        if self._calls is None:
+            from rtcscope.sip.calls import attach_streams, summarize_calls
+
+            result = summarize_calls(self.messages, self.announcements)
+            attach_streams(result.calls, self.streams)
+            self._calls = result
+        return self._calls
+
+    def icmp_events(self) -> list[IcmpEvent]:
+        """The ICMP errors as the call ladders take them."""
+        from rtcscope.sip.calls import IcmpEvent
+
+        return [IcmpEvent(i.frame, i.ts_ns, i.reporter, i.error) for i in self.icmp]
+
+    def icmp_reports(self) -> list[IcmpReport]:
+        """The ICMP errors as the diagnosis takes them."""
+        from rtcscope.sip.diagnosis import IcmpReport
+
+        return [
+            IcmpReport(
+                frame=i.frame,
+                ts_ns=i.ts_ns,
+                reporter=i.reporter,
+                description=i.error.description,
+                quoted_src=i.error.quoted_src,
+                quoted_sport=i.error.quoted_sport,
+                quoted_dst=i.error.quoted_dst,
+                quoted_dport=i.error.quoted_dport,
+            )
+            for i in self.icmp
+        ]
+
+    def diagnosis(self, call_id: str | None = None) -> Diagnosis:
+        """Findings for every INVITE call (or one Call-ID), media checks included."""
+        from rtcscope.sip.diagnosis import diagnose
+
+        if call_id is None and self._diagnosis is not None:
+            return self._diagnosis
+        result = diagnose(
+            self.messages,
+            self.icmp_reports(),
+            call_id=call_id,
+            announcements=self.announcements,
+            streams=self.streams,
+        )
+        if call_id is None:
+            self._diagnosis = result
+        return result

@@ -1,0 +1,349 @@
+"""``scan(source, options) -> CaptureModel``: ONE pass over a capture's records, many taps.
+
+Wireshark's shape: one dissection, every statistic a tap listening to it. Here the records
+come from :class:`~rtcscope.capture.reader.CaptureReader` as batches; per batch:
+
+1. the counts tap (:func:`rtcscope.capture.fastscan.count_batch`) counts what NumPy can
+   read at fixed offsets and names the rows it cannot (fragments, tunnels, options, SIP...);
+2. the RTP tap (:class:`rtcscope.rtp.fastpath.FastRtpTap`) takes the RTP rows of streams it
+   follows as arrays, and asks for every other row;
+3. every row that either tap asked for is decoded ONCE (:func:`rtcscope.capture.decode.
+   decode`), counted, reassembled (one :class:`~rtcscope.capture.defrag.Defragmenter`) and
+   the packet it delivers goes, in capture order, to the per-packet taps: the stream scanner,
+   the SIP framer (UDP, TCP reassembly, WebSocket) and its SDP offer/answer tracker (whose
+   announcements name streams from their frame on), and the ICMP collector.
+
+``--dedup`` compares each packet with the ones before it, so with it every record takes the
+per-packet way (decode, count, reassemble, drop copies, taps). Either way each record is
+decoded at most once.
+
+A fault in the file (truncation, a corrupt block) ends the pass: everything read before it is
+in the model, and the fault is in ``model.faults`` (the CLI exits 3 unless ``--keep-going``).
+Sources: a path, ``-`` (standard input), a FIFO or process substitution, gzipped or not; the
+pass reads forward only, so a pipe is read once.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, BinaryIO
+
+from rtcscope.capture.decode import decode
+from rtcscope.capture.dedup import Deduplicator
+from rtcscope.capture.fastscan import BatchRows, count_batch
+from rtcscope.capture.info import CaptureInfo, PacketCounts
+from rtcscope.capture.packet import Packet, Record
+from rtcscope.capture.pipeline import default_defragmenter, reassemble
+from rtcscope.capture.reader import CaptureReader, RecordBatch, open_capture
+from rtcscope.errors import CaptureError
+from rtcscope.rtp.fastpath import FastRtpTap, batch_supported
+from rtcscope.rtp.streams import StreamScanner
+from rtcscope.scan.model import CaptureModel, IcmpSeen
+from rtcscope.scan.options import ScanOptions, Tap
+from rtcscope.sip.capture import CapturedSip, MediaAnnouncer, SipCaptureFramer
+
+Source = str | os.PathLike[str] | BinaryIO
+# Called after each batch with the bytes of the (uncompressed) capture read so far.
+Progress = Callable[[int], None]
+
+STDIN_NAMES = frozenset({"-"})
+
+
+def source_name(source: Source) -> str:
+    if isinstance(source, str | os.PathLike):
+        return os.fspath(source)
+    return str(getattr(source, "name", "<stream>"))
+
+
+def is_regular_file(source: Source) -> bool:
+    if not isinstance(source, str | os.PathLike):
+        return False
+    if os.fspath(source) in STDIN_NAMES:
+        return False
+    try:
+        return stat.S_ISREG(os.stat(source).st_mode)
+    except OSError:
+        return False
+
+
+class _Tee:
+    """A forward-only source that copies what it reads into a spool file."""
+
+    def __init__(self, raw: BinaryIO, spool: BinaryIO) -> None:
+        self.raw = raw
+        self.spool = spool
+        self.name = str(getattr(raw, "name", "<stream>"))
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.spool.write(data)
+        return data
+
+
+def open_source(source: Source, spool: BinaryIO | None = None) -> CaptureReader:
+    """A reader over the source; ``-`` is standard input (read once, forward only).
+
+    The scan always reads with ``keep_going``: a fault ends the pass and is kept in the
+    model, so every section can show what the capture held before it. With ``spool``,
+    everything read is copied there (for sources that cannot be read twice).
+    """
+    raw: Source = source
+    if isinstance(source, str | os.PathLike) and os.fspath(source) in STDIN_NAMES:
+        raw = sys.stdin.buffer
+    if spool is None:
+        return open_capture(raw, keep_going=True)
+    if isinstance(raw, str | os.PathLike):
+        raise CaptureError(f"{source_name(source)}: open the pipe and pass it with the spool")
+    return open_capture(_Tee(raw, spool), keep_going=True)  # type: ignore[arg-type]
+
+
+class _PacketTaps:
+    """The per-packet taps: stream scanner, SIP framer + SDP tracker, ICMP collector."""
+
+    def __init__(self, model: CaptureModel, options: ScanOptions) -> None:
+        taps = options.taps
+        self.model = model
+        self.scanner: StreamScanner | None = None
+        if Tap.RTP in taps:
+            self.scanner = StreamScanner(
+                rtp_ports=options.rtp_ports,
+                heuristic=options.heuristic,
+                with_rtcp=True,
+                with_dtmf=True,
+            )
+        self.want_sip = Tap.SIP in taps or (Tap.RTP in taps and options.use_sdp)
+        self.announce_to_scanner = options.use_sdp and self.scanner is not None
+        self.keep_sip = Tap.SIP in taps
+        self.framer = SipCaptureFramer(model.sip_report) if self.want_sip else None
+        self.announcer = MediaAnnouncer()
+        self.want_icmp = Tap.ICMP in taps
+        # Whether any per-packet tap listens (``info`` alone needs none).
+        self.wanted = self.scanner is not None or self.want_sip or self.want_icmp
+
+    def feed(self, packet: Packet) -> None:
+        """A delivered packet that no array path took, in capture order."""
+        if self.scanner is not None:
+            self.scanner.feed(packet)
+        proto = packet.ip_proto
+        if proto == 17 or proto == 6:
+            framer = self.framer
+            if framer is None:
+                return
+            payload = packet.payload
+            if proto == 17 and payload and payload[0] & 0xC0 == 0x80:
+                return  # an RTP/RTCP first byte is never SIP
+            for captured in framer.feed(packet):
+                self._sip(captured)
+        elif packet.icmp is not None and self.want_icmp:
+            self.model.icmp.append(IcmpSeen(packet.frame, packet.ts_ns, packet.src, packet.icmp))
+
+    def _sip(self, captured: CapturedSip) -> None:
+        if self.keep_sip:
+            self.model.messages.append(captured)
+        announced = self.announcer.feed(captured)
+        if announced:
+            self.model.announcements.extend(announced)
+            if self.announce_to_scanner:
+                assert self.scanner is not None
+                self.scanner.announce(announced)
+
+    def finish(self) -> None:
+        if self.framer is not None:
+            for captured in self.framer.flush():
+                self._sip(captured)
+
+
+def scan(
+    source: Source,
+    options: ScanOptions | None = None,
+    *,
+    progress: Progress | None = None,
+) -> CaptureModel:
+    """Read ``source`` once and return what every tap found (module docstring)."""
+    options = options or ScanOptions()
+    spool: Any = None
+    if options.spool and not is_regular_file(source):
+        spool = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below
+            prefix="rtcscope-spool-", suffix=".pcap", delete=False
+        )
+    pipe: BinaryIO | None = None
+    try:
+        named = isinstance(source, str | os.PathLike) and os.fspath(source) not in STDIN_NAMES
+        if spool is not None and named:
+            try:
+                pipe = open(source, "rb")  # type: ignore[arg-type,assignment]  # noqa: SIM115
+            except OSError as exc:
+                raise CaptureError(f"cannot open {source_name(source)}: {exc.strerror}") from exc
+        model = _scan(source if pipe is None else pipe, options, progress, spool)
+        if pipe is not None:
+            model.source = source_name(source)
+    except BaseException:
+        if spool is not None:
+            spool.close()
+            os.unlink(spool.name)
+        raise
+    finally:
+        if pipe is not None:
+            pipe.close()
+    if spool is not None:
+        spool.close()
+        model.payload_path = spool.name
+        model.spooled = True
+    elif is_regular_file(source):
+        model.payload_path = os.fspath(source)  # type: ignore[arg-type]
+    return model
+
+
+def _scan(
+    source: Source, options: ScanOptions, progress: Progress | None, spool: BinaryIO | None
+) -> CaptureModel:
+    counts = PacketCounts(
+        defrag=default_defragmenter() if options.reassemble else None,
+        dedup=Deduplicator() if options.dedup else None,
+    )
+    with open_source(source, spool) as reader:
+        model = CaptureModel(
+            source=source_name(source) if not isinstance(source, str) else source,
+            options=options,
+            info=CaptureInfo(
+                file=reader.name,
+                format="",
+                compressed=False,
+                byte_order="",
+                interfaces=0,
+                link_types=[],
+                counts=counts,
+                file_bytes=0,
+            ),
+            opens=1,
+        )
+        taps = _PacketTaps(model, options)
+        try:
+            if options.dedup or not options.vectorized:
+                _per_packet(reader, counts, taps, progress)
+            else:
+                _batched(reader, counts, taps, progress)
+        except CaptureError as exc:  # the reader raises only without keep_going: defensive
+            model.faults.append(exc)
+        counts.finish()
+        taps.finish()
+        model.faults += reader.warnings
+        model.info = CaptureInfo(
+            file=reader.name,
+            format=reader.format,
+            compressed=reader.compressed,
+            byte_order=reader.byte_order,
+            interfaces=len(reader.interfaces),
+            link_types=reader.linktypes,
+            counts=counts,
+            file_bytes=reader.size,
+            warnings=[str(w) for w in model.faults],
+        )
+    if taps.scanner is not None:
+        model.rtp = taps.scanner.finish()
+    return model
+
+
+def _per_packet(
+    reader: CaptureReader, counts: PacketCounts, taps: _PacketTaps, progress: Progress | None
+) -> None:
+    for n, record in enumerate(reader, 1):
+        counts.packets += 1
+        counts.bytes += len(record.data)
+        counts.add_time(record.ts_ns)
+        packet = counts.add_decoded(decode(record))
+        if packet is not None:
+            taps.feed(packet)
+        if progress is not None and n % 65536 == 0:
+            progress(record.offset)
+
+
+def _batched(
+    reader: CaptureReader, counts: PacketCounts, taps: _PacketTaps, progress: Progress | None
+) -> None:
+    scanner = taps.scanner
+    rtp_tap = FastRtpTap(scanner, taps.feed) if scanner is not None else None
+    per_packet = taps.wanted
+    for batch in reader.batches():
+        rows = BatchRows(batch)
+        left = count_batch(rows, counts)
+        if not per_packet:
+            # Counts only (``info``): decode just the rows the counts tap could not read.
+            for _ in _deliver(rows.records(left), _ALL_FRAMES, counts):
+                pass
+        elif rtp_tap is not None and batch_supported(batch):
+            _rtp_batch(batch, rows, left, counts, rtp_tap)
+        else:
+            # Every row goes the per-packet way; only the counts tap's leftovers are counted.
+            frames = rows.frames
+            counted = {frames[row] for row in left}
+            counted.update(record.frame for record in batch.records)
+            feed = rtp_tap.feed_packet if rtp_tap is not None else taps.feed
+            for packet in _deliver(rows.records(list(range(rows.count))), counted, counts):
+                feed(packet)
+        if progress is not None:
+            progress(batch.base + len(batch.buffer))
+    if rtp_tap is not None:
+        rtp_tap.finish()
+
+
+class _Everything:
+    """A set that holds every frame."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+_ALL_FRAMES: Any = _Everything()
+
+
+def _rtp_batch(
+    batch: RecordBatch,
+    rows: BatchRows,
+    left: list[int],
+    counts: PacketCounts,
+    rtp_tap: FastRtpTap,
+) -> None:
+    """A batch the RTP tap reads: the rows it asks for are decoded once, counted when the
+    counts tap left them too; the counts tap's other leftovers are decoded for counting."""
+    to_count = set(left)
+    asked: set[int] = set()
+    frames = rows.frames
+
+    def decode_rows(wanted: list[int]) -> Iterable[Packet]:
+        asked.update(wanted)
+        counted = {frames[row] for row in wanted if row in to_count}
+        return _deliver(rows.records(wanted, ready=False), counted, counts)
+
+    rtp_tap.feed_batch(batch, decode_rows)
+    rest = [row for row in left if row not in asked]
+    if rest:
+        everything = {frames[row] for row in rest}
+        for _ in _deliver(rows.records(rest, ready=False), everything, counts):
+            pass  # counted only: rows no tap but the counts reads (an RTP-looking row that
+            # fails the RTP header checks, say)
+
+
+def _deliver(
+    records: list[Record], counted: set[int] | _Everything, counts: PacketCounts
+) -> Iterator[Packet]:
+    """Decode each record once; count the ones in ``counted`` (frames); reassemble; yield
+    what each delivers."""
+    defrag = counts.defrag
+    for record in records:
+        packet = decode(record)
+        if record.frame in counted:
+            delivered = counts.add_decoded(packet)
+            if delivered is not None:
+                yield delivered
+            continue
+        if packet.fragment is not None and defrag is not None:
+            whole = reassemble(defrag, packet)
+            if whole is None:
+                continue
+            packet = whole
+        yield packet
