@@ -13,8 +13,9 @@ the names spelled as written; lookups expand compact forms (RFC 3261 7.3.3) and 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from rtcscope.errors import SipError
 from rtcscope.sip.headers import (
@@ -52,6 +53,48 @@ def looks_like_sip(data: bytes | memoryview) -> bool:
     return bool(_REQUEST_LINE.match(head) or _STATUS_LINE.match(head))
 
 
+# A capture repeats the same header names, addresses and Via values message after message
+# (every message of a dialog carries its From, To and Call-ID): parsing each distinct text
+# once and sharing the frozen result makes a message cost a few dict lookups instead of a
+# parse per header. The caches are bounded: cleared when full.
+_CACHE_LIMIT = 1 << 16
+_KEYS: dict[str, str] = {}
+_NAME_ADDRS: dict[str, NameAddr | SipError] = {}
+_VIAS: dict[str, Via | SipError] = {}
+_CSEQS: dict[str, CSeq | SipError] = {}
+_URIS: dict[str, Uri | SipError] = {}
+
+
+def _key_of(name: str) -> str:
+    key = _KEYS.get(name)
+    if key is None:
+        if len(_KEYS) >= _CACHE_LIMIT:
+            _KEYS.clear()
+        key = _KEYS[name] = header_key(name)
+    return key
+
+
+_Parsed = TypeVar("_Parsed")
+
+
+def _parse_cached(
+    cache: dict[str, _Parsed | SipError], parse: Callable[[str], _Parsed], text: str
+) -> _Parsed:
+    """``parse(text)``, once per distinct text (the SipError too: raised again each time)."""
+    found = cache.get(text)
+    if found is None:
+        try:
+            found = parse(text)
+        except SipError as exc:
+            found = exc
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[text] = found
+    if isinstance(found, SipError):
+        raise SipError(str(found), found.offset)
+    return found
+
+
 def _text(raw: bytes) -> str:
     # surrogateescape keeps undecodable bytes reversible: value.encode(...) gives them back.
     return raw.decode("utf-8", "surrogateescape")
@@ -73,7 +116,7 @@ class Header:
     @property
     def key(self) -> str:
         """Lower-case full name: compact forms expanded (RFC 3261 7.3.3)."""
-        return header_key(self.name)
+        return _key_of(self.name)
 
     @property
     def canonical_name(self) -> str:
@@ -138,6 +181,8 @@ class SipMessage:
     max_forwards: int | None = None
     content_length: int | None = None
     _sdp_cache: tuple[SessionDescription | None] | None = None
+    # Header lines by lookup key (lower-case full name), in order: built once by parse().
+    _by_key: dict[str, list[Header]] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def parse(cls, data: bytes | bytearray | memoryview) -> SipMessage:
@@ -168,6 +213,47 @@ class SipMessage:
         if pos >= n:
             self.problems.append("empty message")
             return
+        if not self._parse_plain(pos):
+            self._parse_general(pos)
+        by_key = self._by_key
+        for h in self.headers:
+            key = _key_of(h.name)
+            found = by_key.get(key)
+            if found is None:
+                by_key[key] = [h]
+            else:
+                found.append(h)
+        if self.start_line or self.headers:
+            self._parse_body(self.header_length)
+            self._parse_known_headers()
+
+    def _parse_plain(self, pos: int) -> bool:
+        """The common shape in one sweep: CRLF line ends, no folded lines, a colon on every
+        header line. False (nothing set) for anything else: the general parser handles it."""
+        raw = self.raw
+        end = raw.find(b"\r\n\r\n", pos)
+        if end < 0:
+            return False
+        block = raw[pos:end]
+        if block.count(b"\n") != block.count(b"\r\n") or b"\n " in block or b"\n\t" in block:
+            return False
+        byte_lines = block.split(b"\r\n")
+        text_lines = block.decode("utf-8", "surrogateescape").split("\r\n")
+        headers: list[Header] = []
+        for text, line in zip(text_lines[1:], byte_lines[1:], strict=True):
+            name, colon, value = text.partition(":")
+            name = name.strip()
+            if not colon or not name:
+                return False
+            headers.append(Header(name=name, value=value.strip(), raw=line))
+        self.header_length = end + 4
+        self._parse_start_line(text_lines[0])
+        self.headers = headers
+        return True
+
+    def _parse_general(self, pos: int) -> None:
+        raw = self.raw
+        n = len(raw)
         lines: list[tuple[int, int]] = []  # (start, end without line end) of header lines
         body_start = -1
         while pos < n:
@@ -196,8 +282,6 @@ class SipMessage:
             return
         self._parse_start_line(_text(raw[lines[0][0] : lines[0][1]]))
         self._parse_header_lines(lines[1:])
-        self._parse_body(body_start)
-        self._parse_known_headers()
 
     def _parse_start_line(self, line: str) -> None:
         self.start_line = line
@@ -223,7 +307,7 @@ class SipMessage:
             self.sip_version = parts[2]
             self._check_version()
             try:
-                self.request_uri = parse_uri(parts[1])
+                self.request_uri = _parse_cached(_URIS, parse_uri, parts[1])
             except SipError as exc:
                 self.problems.append(f"Request-URI: {exc}")
             return
@@ -308,7 +392,7 @@ class SipMessage:
             self.problems.append("no CSeq header")
         else:
             try:
-                self.cseq = parse_cseq(cseq)
+                self.cseq = _parse_cached(_CSEQS, parse_cseq, cseq)
             except SipError as exc:
                 self.problems.append(str(exc))
 
@@ -318,13 +402,13 @@ class SipMessage:
                 self.problems.append(f"no {name} header")
                 continue
             try:
-                setattr(self, attr, parse_name_addr(value))
+                setattr(self, attr, _parse_cached(_NAME_ADDRS, parse_name_addr, value))
             except SipError as exc:
                 self.problems.append(f"{name}: {exc}")
 
         for value in self.header_values("Via"):
             try:
-                self.vias.append(parse_via(value))
+                self.vias.append(_parse_cached(_VIAS, parse_via, value))
             except SipError as exc:
                 self.problems.append(str(exc))
         if not self.vias and (self.is_request or self.is_response):
@@ -337,7 +421,7 @@ class SipMessage:
         ):
             for value in self.header_values(name):
                 try:
-                    target.append(parse_name_addr(value))
+                    target.append(_parse_cached(_NAME_ADDRS, parse_name_addr, value))
                 except SipError as exc:
                     self.problems.append(f"{name}: {exc}")
 
@@ -358,24 +442,29 @@ class SipMessage:
 
     # -- header access -----------------------------------------------------------------
 
+    def _lines_of(self, name: str) -> list[Header]:
+        found = self._by_key.get(_key_of(name))
+        if found is None and self.headers and not self._by_key:
+            # Built by hand rather than by parse(): index now.
+            for h in self.headers:
+                self._by_key.setdefault(_key_of(h.name), []).append(h)
+            found = self._by_key.get(_key_of(name))
+        return found or []
+
     def header_lines(self, name: str) -> list[Header]:
         """Every header line with this name (any case, compact or full form), in order."""
-        key = header_key(name)
-        return [h for h in self.headers if h.key == key]
+        return list(self._lines_of(name))
 
     def header(self, name: str) -> str | None:
         """The value of the first header line with this name, or None."""
-        key = header_key(name)
-        for h in self.headers:
-            if h.key == key:
-                return h.value
-        return None
+        found = self._lines_of(name)
+        return found[0].value if found else None
 
     def header_values(self, name: str) -> list[str]:
         """All values of a header: every line, and for list headers (RFC 3261 7.3.1) each
         comma-separated element. Credentials headers and free-text headers are never split."""
-        key = header_key(name)
-        lines = [h.value for h in self.headers if h.key == key]
+        key = _key_of(name)
+        lines = [h.value for h in self._lines_of(name)]
         if key in NEVER_SPLIT or key not in LIST_HEADERS:
             return lines
         out: list[str] = []
