@@ -1,0 +1,210 @@
+"""Real sipp 3.6.1 runs our scenarios on loopback (127.0.60.0/24): the UAS plays the chosen
+stream with play_pcap_audio, our UAC calls it, tcpdump records lo, and tshark compares what
+the UAS sent with the original stream, packet for packet (the whole RTP datagram)."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from rtcscope.cli import main
+from tests import peers
+from tests.conftest import DATA, shared_capture
+from tests.sipp.live import capture_while, rtp_rows
+
+pytestmark = pytest.mark.peer
+
+UAS_IP, UAC_IP = "127.0.60.1", "127.0.60.2"
+
+
+def _window(rows: list[list[str]], start_s: float, seconds: float) -> list[list[str]]:
+    """The rows from ``start_s`` after the first for ``seconds`` (times as tshark prints)."""
+    origin = Decimal(rows[0][0])
+    low, high = origin + Decimal(str(start_s)), origin + Decimal(str(start_s + seconds))
+    return [row for row in rows if low <= Decimal(row[0]) <= high]
+
+
+def _printed_command(capsys: pytest.CaptureFixture[str], argv: list[str]) -> list[str]:
+    """Run our CLI and take the sipp command line it prints (the one a user would paste)."""
+    assert main(argv) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("sipp ")]
+    assert len(lines) == 1
+    return shlex.split(lines[0])[1:]
+
+
+def _call(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    capture: Path,
+    select: list[str],
+    ports: tuple[int, int, int, int],
+    cut: list[str],
+    uas_extra: tuple[str, ...] = (),
+    uac_extra: tuple[str, ...] = (),
+) -> tuple[Path, int, int]:
+    """Write both beds with our CLI, run the sipp command lines it prints (UAS, then UAC)
+    while tcpdump captures lo; returns the capture and the UAS's and UAC's exit codes."""
+    sip_uas, media_uas, sip_uac, media_uac = ports
+    common = [str(capture), *select, *cut]
+    uas_args = _printed_command(
+        capsys,
+        [
+            "sipp",
+            "uas",
+            *common,
+            "-o",
+            str(tmp_path / "uas"),
+            "--ip",
+            UAS_IP,
+            "--port",
+            str(sip_uas),
+            "--media-port",
+            str(media_uas),
+            "--wait",
+            "5",
+            *uas_extra,
+        ],
+    )
+    uac_args = _printed_command(
+        capsys,
+        [
+            "sipp",
+            "uac",
+            *common,
+            "-o",
+            str(tmp_path / "uac"),
+            "--ip",
+            UAC_IP,
+            "--port",
+            str(sip_uac),
+            "--media-port",
+            str(media_uac),
+            *uac_extra,
+            "--to",
+            f"{UAS_IP}:{sip_uas}",
+        ],
+    )
+    codes: dict[str, int] = {}
+
+    def body(here: Path) -> None:
+        with peers.background("sipp", uas_args, here / "uas.log", max_seconds=30, cwd=here) as uas:
+            time.sleep(0.2)
+            caller = peers.run("sipp", uac_args, timeout=30, check=False, cwd=here)
+            codes["uac"] = caller.returncode
+            try:
+                codes["uas"] = uas.wait(timeout=15)
+            except subprocess.TimeoutExpired:  # stopped by PID on leaving the context
+                codes["uas"] = -1
+        log = (here / "uas.log").read_text("utf-8", "replace")
+        assert "Can't create raw" not in log, log[-2000:]
+
+    live = capture_while(tmp_path, "live.pcap", body)
+    return live, codes["uas"], codes["uac"]
+
+
+@pytest.mark.parametrize(
+    ("name", "select", "start", "seconds", "filter_", "rtpmap"),
+    [
+        (
+            "sip-rtp-opus.pcap",
+            ["--ssrc", "0x043EEE04"],
+            0.0,
+            2.0,
+            "rtp.ssrc == 0x043EEE04",
+            "rtpmap:99 opus/48000/2",
+        ),
+        ("SIP_DTMF2.pcap", ["--stream", "2"], 4.5, 2.0, "rtp.ssrc == 0x5711BF84", None),
+        (
+            "sip-rtp-g722.pcap",
+            ["--call", "1-2161@10.0.2.20", "--direction", "callee"],
+            1.0,
+            1.5,
+            "rtp.ssrc == 0x043DAABA",
+            "rtpmap:9 G722/8000",
+        ),
+    ],
+)
+def test_uas_plays_the_stream_as_captured(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    select: list[str],
+    start: float,
+    seconds: float,
+    filter_: str,
+    rtpmap: str | None,
+) -> None:
+    capture = shared_capture(name) if name == "sip-rtp-opus.pcap" else DATA / name
+    index = ["sip-rtp-opus.pcap", "SIP_DTMF2.pcap", "sip-rtp-g722.pcap"].index(name)
+    ports = (5160 + 10 * index, 6160 + 10 * index, 5162 + 10 * index, 6164 + 10 * index)
+    cut = ["--start", str(start), "--seconds", str(seconds)]
+    live, uas_code, uac_code = _call(tmp_path, capsys, capture, select, ports, cut)
+    assert (uas_code, uac_code) == (0, 0)
+
+    original = _window(rtp_rows(capture, filter_, []), start, seconds)
+    played = rtp_rows(live, f"ip.src == {UAS_IP} && udp.srcport == {ports[1]}", [ports[1]])
+    assert len(original) > 40
+    # Every field and the whole datagram, packet for packet (times differ, of course).
+    assert [row[1:] for row in played] == [row[1:] for row in original]
+    if name == "SIP_DTMF2.pcap":
+        assert {"96"} <= {row[5] for row in played}  # the RFC 4733 events came along
+
+    # The 200's SDP offers the original codec (its rtpmap as the capture's SDP wrote it).
+    answer = peers.tshark_fields(
+        live, ["sdp.media_attr", "sdp.media"], "sip.Status-Code == 200 && sdp"
+    )
+    original_sdp = peers.tshark_fields(capture, ["sdp.media_attr"], "sdp")
+    attrs = answer[0][0].split(",")
+    if rtpmap is None:  # SIP_DTMF2: PCMA (static, no rtpmap in the capture) + telephone-event
+        assert answer[0][1].split(" ")[3:] == ["8", "96"]
+        assert "rtpmap:96 telephone-event/8000" in attrs
+        assert any("rtpmap:96 telephone-event/8000" in row[0] for row in original_sdp)
+    else:
+        assert rtpmap in attrs
+        assert any(rtpmap in row[0].split(",") for row in original_sdp)
+
+
+@pytest.mark.parametrize(("password", "completes"), [("secret", True), ("wrong", False)])
+def test_digest_auth_between_our_uac_and_uas(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], password: str, completes: bool
+) -> None:
+    """--auth against --require-auth: a right password completes the call; a wrong one
+    gets a 403, which our UAC ACKs before its sipp exits non-zero."""
+    shift = 0 if completes else 10
+    ports = (5200 + shift, 6200 + shift, 5202 + shift, 6204 + shift)
+    live, uas_code, uac_code = _call(
+        tmp_path,
+        capsys,
+        DATA / "sip-rtp-g722.pcap",
+        ["--stream", "1"],
+        ports,
+        ["--seconds", "0.4"],
+        uas_extra=("--require-auth", "alice:secret"),
+        uac_extra=("--auth", f"alice:{password}"),
+    )
+    rows = peers.tshark_fields(
+        live,
+        ["ip.src", "sip.Method", "sip.Status-Code", "sip.CSeq", "sip.auth.username"],
+        "sip",
+    )
+    flow = [(r[0], r[1] or r[2], r[3]) for r in rows]
+    assert flow[:4] == [
+        (UAC_IP, "INVITE", "1 INVITE"),
+        (UAS_IP, "401", "1 INVITE"),
+        (UAC_IP, "ACK", "1 ACK"),
+        (UAC_IP, "INVITE", "2 INVITE"),
+    ]
+    assert rows[3][4] == '"alice"' or rows[3][4] == "alice"
+    if completes:
+        assert (uas_code, uac_code) == (0, 0)
+        assert (UAS_IP, "200", "2 INVITE") in flow
+        assert (UAC_IP, "ACK", "2 ACK") in flow
+        assert any(method == "BYE" for _, method, _ in flow)
+    else:
+        assert uac_code != 0
+        assert flow[4:] == [(UAS_IP, "403", "2 INVITE"), (UAC_IP, "ACK", "2 ACK")]
