@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "hep": "rtcscope.cli.hep",
     "hepipe": "rtcscope.cli.hepipe",
     "sipp": "rtcscope.cli.sipp",
+    "replay": "rtcscope.cli.replay",
 }
 
 

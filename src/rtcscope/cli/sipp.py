@@ -10,10 +10,10 @@ import typer
 
 from rtcscope.cli.app import app
 from rtcscope.cli.output import stdout_console
-from rtcscope.errors import PeerError, UsageError
+from rtcscope.errors import PeerError
 from rtcscope.sipp.runner import Bed, Endpoint, Role, check_sipp, prepare, run_sipp, sipp_command
 from rtcscope.sipp.scenario import HANGUP_MARGIN_MS, Credentials
-from rtcscope.sipp.source import Direction, StreamChoice, parse_ssrc
+from rtcscope.sipp.source import StreamChoice, choice_from_options
 
 sipp_app = typer.Typer(
     help="sipp test beds: re-play a captured stream (play_pcap_audio), audio for rtp_stream.",
@@ -42,27 +42,8 @@ IpOption = Annotated[str, typer.Option("--ip", help="this sipp's SIP and media a
 RunOption = Annotated[bool, typer.Option("--run", help="run sipp now (bounded, stopped by PID)")]
 
 
-def _choice(
-    ssrc: str | None, stream: int | None, call: str | None, direction: Direction
-) -> StreamChoice:
-    return StreamChoice(
-        ssrc=None if ssrc is None else parse_ssrc(ssrc),
-        index=stream,
-        call_id=call,
-        direction=direction if call is not None else None,
-    )
-
-
 def _credentials(text: str | None, option: str) -> Credentials | None:
     return None if text is None else Credentials.parse(text, option)
-
-
-def _direction(text: str | None, default: Direction) -> Direction:
-    if text is None:
-        return default
-    if text not in ("caller", "callee"):
-        raise UsageError(f"--direction is caller or callee, not {text!r}")
-    return "caller" if text == "caller" else "callee"
 
 
 def _report(bed: Bed, command: list[str]) -> None:
@@ -145,7 +126,7 @@ def uas(
         "uas",
         capture,
         out,
-        _choice(ssrc, stream, call, _direction(direction, "callee")),
+        choice_from_options(ssrc, stream, call, direction, "callee"),
         start,
         seconds,
         _credentials(require_auth, "--require-auth"),
@@ -186,7 +167,7 @@ def uac(
         "uac",
         capture,
         out,
-        _choice(ssrc, stream, call, _direction(direction, "caller")),
+        choice_from_options(ssrc, stream, call, direction, "caller"),
         start,
         seconds,
         _credentials(auth, "--auth"),

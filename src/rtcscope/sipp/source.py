@@ -84,6 +84,30 @@ def parse_ssrc(text: str) -> int:
     return value
 
 
+def choice_from_options(
+    ssrc: str | None,
+    index: int | None,
+    call_id: str | None,
+    direction: str | None,
+    default_direction: Direction | None,
+) -> StreamChoice:
+    """The :class:`StreamChoice` of the command-line options (``--direction`` only with
+    ``--call``; ``default_direction`` when it is not given)."""
+    if direction is not None and direction not in ("caller", "callee"):
+        raise UsageError(f"--direction is caller or callee, not {direction!r}")
+    if direction is not None and call_id is None:
+        raise UsageError("--direction goes with --call")
+    side: Direction | None = "caller" if direction == "caller" else "callee"
+    if direction is None:
+        side = default_direction
+    return StreamChoice(
+        ssrc=None if ssrc is None else parse_ssrc(ssrc),
+        index=index,
+        call_id=call_id,
+        direction=side if call_id is not None else None,
+    )
+
+
 def sender_role(stream: RtpStream, announcements: list[MediaAnnouncement]) -> str | None:
     """ "caller" or "callee": the side that sent ``stream``, from who announced its ends.
 
