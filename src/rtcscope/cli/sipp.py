@@ -10,7 +10,7 @@ import typer
 
 from rtcscope.cli.app import app
 from rtcscope.cli.output import stdout_console
-from rtcscope.errors import PeerError
+from rtcscope.errors import PeerError, UsageError
 from rtcscope.sipp.runner import Bed, Endpoint, Role, check_sipp, prepare, run_sipp, sipp_command
 from rtcscope.sipp.scenario import HANGUP_MARGIN_MS, Credentials
 from rtcscope.sipp.source import StreamChoice, choice_from_options
@@ -175,4 +175,66 @@ def uac(
         to,
         0.0,
         run,
+    )
+
+
+@sipp_app.command("audio")
+def audio(
+    source: Annotated[Path, typer.Argument(help="any audio file PyAV reads (WAV, MP3, Ogg...)")],
+    out: Annotated[
+        Path | None, typer.Option("-o", "--out", help="raw OUT.al (A-law) or OUT.ul (u-law)")
+    ] = None,
+    loop: Annotated[
+        bool, typer.Option("--loop", help="pad to whole 20 ms packets, for endless rtp_stream")
+    ] = False,
+    to_pcap: Annotated[
+        Path | None, typer.Option("--to-pcap", help="encode into an RTP pcap instead")
+    ] = None,
+    codec: Annotated[str, typer.Option("--codec", help="pcma, pcmu, g722 or opus")] = "pcma",
+    ssrc: Annotated[str, typer.Option("--ssrc", help="the RTP SSRC")] = "0x52544353",
+    pt: Annotated[int | None, typer.Option("--pt", help="payload type", min=0, max=127)] = None,
+    seq: Annotated[int, typer.Option("--seq", help="first sequence number", min=0, max=65535)] = 0,
+    timestamp: Annotated[
+        int, typer.Option("--timestamp", help="first RTP timestamp", min=0, max=0xFFFFFFFF)
+    ] = 0,
+    dtmf: Annotated[
+        str | None, typer.Option("--dtmf", help="RFC 4733 digits: DIGITS@SECONDS, e.g. 123#@2.0s")
+    ] = None,
+    dtmf_pt: Annotated[int, typer.Option("--dtmf-pt", min=96, max=127)] = 101,
+) -> None:
+    """Audio for sipp: raw 8 kHz mono A-law/u-law for rtp_stream, or an RTP pcap
+    (--to-pcap, 20 ms packets) for play_pcap_audio."""
+    from rtcscope.sipp.audio import (
+        DigitRun,
+        RtpStreamPlan,
+        convert_to_g711,
+        encode_rtp_pcap,
+        misnamed_wav_note,
+    )
+    from rtcscope.sipp.source import parse_ssrc
+
+    console = stdout_console()
+    if (out is None) == (to_pcap is None):
+        raise UsageError("give -o OUT.al|OUT.ul or --to-pcap OUT.pcap")
+    note = misnamed_wav_note(source) if source.exists() else None
+    if note:
+        console.print(f"note: {note}", markup=False, highlight=False)
+    if out is not None:
+        encoding, size = convert_to_g711(source, out, loop=loop)
+        pt_number = 8 if encoding == "alaw" else 0
+        console.print(
+            f"wrote {out}: {size} bytes, {size / 8000:.3f} s of 8 kHz mono {encoding}; "
+            f'in a scenario: <exec rtp_stream="{out},{-1 if loop else 1},{pt_number}"/>',
+            markup=False,
+            highlight=False,
+        )
+        return
+    assert to_pcap is not None
+    plan = RtpStreamPlan(parse_ssrc(ssrc), pt, seq, timestamp, dtmf_pt)
+    digits = None if dtmf is None else DigitRun.parse(dtmf)
+    written = encode_rtp_pcap(source, to_pcap, codec, plan, digits)
+    console.print(
+        f"wrote {to_pcap}: {written} RTP packets ({codec}, SSRC 0x{plan.ssrc:08X})",
+        markup=False,
+        highlight=False,
     )
