@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -83,3 +84,18 @@ def rtp_rows(capture: Path, display_filter: str, rtp_ports: list[int]) -> list[l
         display_filter,
         extra,
     )
+
+
+def wait_until_bound(ip: str, port: int, seconds: float = 15) -> None:
+    """Wait until something (sipp) has bound the UDP address: our own bind then fails."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            probe.bind((ip, port))
+        except OSError:
+            return
+        finally:
+            probe.close()
+        time.sleep(0.05)
+    pytest.fail(f"nothing bound {ip}:{port} within {seconds:g} s")

@@ -4,14 +4,13 @@ sipp's rtp_stream playing our .al, and the RTP pcap (--to-pcap) as tshark reads 
 from __future__ import annotations
 
 import shlex
-import time
 from pathlib import Path
 
 import pytest
 
 from rtcscope.cli import main
 from tests import peers
-from tests.sipp.live import capture_while
+from tests.sipp.live import capture_while, wait_until_bound
 
 pytestmark = pytest.mark.peer
 
@@ -104,7 +103,7 @@ def test_sipp_rtp_stream_plays_our_alaw(tmp_path: Path) -> None:
     def body(here: Path) -> None:
         uas_args = ["-sn", "uas", "-i", uas_ip, "-p", "5240", "-mi", uas_ip, "-mp", "6240"]
         with peers.background("sipp", uas_args + common, here / "uas.log", 20, cwd=here):
-            time.sleep(0.2)
+            wait_until_bound(uas_ip, 5240)
             uac = ["-sf", scenario, "-i", uac_ip, "-p", "5241", "-mi", uac_ip, "-mp", "6242"]
             done = peers.run("sipp", [*uac, *common, f"{uas_ip}:5240"], timeout=20, check=False)
             assert done.returncode == 0, done.stdout[-2000:]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shlex
 import subprocess
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 from rtcscope.cli import main
 from tests import peers
 from tests.conftest import DATA, shared_capture
-from tests.sipp.live import capture_while, rtp_rows
+from tests.sipp.live import capture_while, rtp_rows, wait_until_bound
 
 pytestmark = pytest.mark.peer
 
@@ -93,7 +92,7 @@ def _call(
 
     def body(here: Path) -> None:
         with peers.background("sipp", uas_args, here / "uas.log", max_seconds=30, cwd=here) as uas:
-            time.sleep(0.2)
+            wait_until_bound(UAS_IP, sip_uas)
             caller = peers.run("sipp", uac_args, timeout=30, check=False, cwd=here)
             codes["uac"] = caller.returncode
             try:
@@ -208,3 +207,24 @@ def test_digest_auth_between_our_uac_and_uas(
     else:
         assert uac_code != 0
         assert flow[4:] == [(UAS_IP, "403", "2 INVITE"), (UAC_IP, "ACK", "2 ACK")]
+
+
+def test_run_option_runs_both_sides(tmp_path: Path) -> None:
+    """``--run``: our CLI runs sipp itself (bounded, stopped by PID); a refused call exits 4."""
+    capture = DATA / "sip-rtp-g722.pcap"
+    uas = ["sipp", "uas", capture, "-o", tmp_path / "uas", "--stream", "1", "--seconds", "0.3"]
+    uas += ["--ip", UAS_IP, "--port", "5230", "--media-port", "6230", "--wait", "10"]
+    uas += ["--require-auth", "alice:secret", "--run"]
+    uac = ["sipp", "uac", capture, "-o", tmp_path / "uac", "--stream", "1", "--seconds", "0.3"]
+    uac += ["--ip", UAC_IP, "--port", "5232", "--media-port", "6232", "--to", f"{UAS_IP}:5230"]
+    uac += ["--run"]
+    for password, uac_exit in (("secret", 0), ("wrong", 4)):
+        with peers.rtcscope_background(uas, tmp_path / f"uas-{password}.log") as server:
+            wait_until_bound(UAS_IP, 5230)  # our CLI reads the capture, then starts sipp
+            done = peers.rtcscope_cli([*uac, "--auth", f"alice:{password}"], timeout=60)
+            assert done.returncode == uac_exit, done.stdout + done.stderr
+            assert server.wait(timeout=30) == 0
+        if uac_exit:
+            assert "sipp uac exited 1" in done.stderr
+        else:
+            assert "sipp uac finished: exit 0" in done.stdout
