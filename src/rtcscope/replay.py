@@ -7,9 +7,9 @@ packet *i* leaves at ``start + (t_i - t_0) / speed``.
 
 The plan is pure (:func:`plan_sends`, :func:`timing_summary`); :func:`send_plan` is the
 edge that owns the socket and the clock. It sleeps until shortly before each send and
-spins the rest (``time.sleep`` alone overshoots by the scheduler's slack, ~0.1-1 ms), and
-never tries to catch up by bursting: a late packet is sent at once and its lateness is the
-error that is reported.
+spins the rest (``time.sleep`` alone overshoots by the scheduler's slack, ~0.1-1 ms). The
+schedule is absolute (start + offset), so a stall does not shift the rest of the stream: the
+packets it delayed go at once, and their lateness is the error reported.
 """
 
 from __future__ import annotations
