@@ -56,7 +56,8 @@ def _report(bed: Bed, command: list[str]) -> None:
         markup=False,
         highlight=False,
     )
-    console.print(f"wrote {bed.pcap} and {bed.scenario}", markup=False, highlight=False)
+    pcap = bed.directory / bed.pcap.name  # as the user named the directory
+    console.print(f"wrote {pcap} and {bed.scenario}", markup=False, highlight=False)
     console.print(shlex.join(command), markup=False, highlight=False, soft_wrap=True)
 
 
