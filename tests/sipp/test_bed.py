@@ -4,6 +4,7 @@ the UAS sent with the original stream, packet for packet (the whole RTP datagram
 
 from __future__ import annotations
 
+import itertools
 import shlex
 import subprocess
 from decimal import Decimal
@@ -13,7 +14,7 @@ import pytest
 
 from rtcscope.cli import main
 from tests import peers
-from tests.conftest import DATA, shared_capture
+from tests.conftest import DATA
 from tests.sipp.live import capture_while, rtp_rows, wait_until_bound
 
 pytestmark = pytest.mark.peer
@@ -106,8 +107,13 @@ def _call(
     return live, codes["uas"], codes["uac"]
 
 
+# The caller of the SIP_DTMF2 bed plays the other direction's stream where it lost two
+# packets (seq 53240 -> 53242 and 53318 -> 53320, 15.3 s and 17.7 s into it).
+DTMF2_CALLER = ("--stream", "1", "--start", "15.25", "--seconds", "2.45")
+
+
 @pytest.mark.parametrize(
-    ("name", "select", "start", "seconds", "filter_", "rtpmap"),
+    ("name", "select", "start", "seconds", "filter_", "rtpmap", "uac_extra"),
     [
         (
             "sip-rtp-opus.pcap",
@@ -116,8 +122,17 @@ def _call(
             2.0,
             "rtp.ssrc == 0x043EEE04",
             "rtpmap:99 opus/48000/2",
+            (),
         ),
-        ("SIP_DTMF2.pcap", ["--stream", "2"], 4.5, 2.0, "rtp.ssrc == 0x5711BF84", None),
+        (
+            "SIP_DTMF2.pcap",
+            ["--stream", "2"],
+            4.5,
+            2.5,
+            "rtp.ssrc == 0x5711BF84",
+            None,
+            DTMF2_CALLER,
+        ),
         (
             "sip-rtp-g722.pcap",
             ["--call", "1-2161@10.0.2.20", "--direction", "callee"],
@@ -125,6 +140,7 @@ def _call(
             1.5,
             "rtp.ssrc == 0x043DAABA",
             "rtpmap:9 G722/8000",
+            (),
         ),
     ],
 )
@@ -137,12 +153,15 @@ def test_uas_plays_the_stream_as_captured(
     seconds: float,
     filter_: str,
     rtpmap: str | None,
+    uac_extra: tuple[str, ...],
 ) -> None:
-    capture = shared_capture(name) if name == "sip-rtp-opus.pcap" else DATA / name
+    capture = DATA / name
     index = ["sip-rtp-opus.pcap", "SIP_DTMF2.pcap", "sip-rtp-g722.pcap"].index(name)
     ports = (5160 + 10 * index, 6160 + 10 * index, 5162 + 10 * index, 6164 + 10 * index)
     cut = ["--start", str(start), "--seconds", str(seconds)]
-    live, uas_code, uac_code = _call(tmp_path, capsys, capture, select, ports, cut)
+    live, uas_code, uac_code = _call(
+        tmp_path, capsys, capture, select, ports, cut, uac_extra=uac_extra
+    )
     assert (uas_code, uac_code) == (0, 0)
 
     original = _window(rtp_rows(capture, filter_, []), start, seconds)
@@ -152,6 +171,15 @@ def test_uas_plays_the_stream_as_captured(
     assert [row[1:] for row in played] == [row[1:] for row in original]
     if name == "SIP_DTMF2.pcap":
         assert {"96"} <= {row[5] for row in played}  # the RFC 4733 events came along
+        # The caller's stream, played by our UAC, keeps its two losses.
+        caller = _window(rtp_rows(capture, "rtp.ssrc == 0x9A7B5382", []), 15.25, 2.45)
+        sent = rtp_rows(live, f"ip.src == {UAC_IP} && udp.srcport == {ports[3]}", [ports[3]])
+        assert [row[1:] for row in sent] == [row[1:] for row in caller]
+        seqs = [int(row[2]) for row in sent]
+        assert [(a, b) for a, b in itertools.pairwise(seqs) if b != a + 1] == [
+            (53240, 53242),
+            (53318, 53320),
+        ]
 
     # The 200's SDP offers the original codec (its rtpmap as the capture's SDP wrote it).
     answer = peers.tshark_fields(
