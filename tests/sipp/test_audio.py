@@ -167,3 +167,50 @@ def test_to_pcap_with_digits_as_tshark_reads_it(
         for r, s in zip(audio, slots, strict=False)
     )
     assert len(audio) + 2 * 5 == 50
+
+
+def _wav16(path: Path) -> Path:
+    peers.run(
+        "sox",
+        [
+            *("-n", "-r", "16000", "-c", "1", "-b", "16", path, "synth", "1.0"),
+            *("sine", "300", "sine", "3000", "whitenoise", "remix", "-", "vol", "0.5"),
+        ],
+    )
+    return path
+
+
+def test_g722_pcap_payloads_equal_ffmpegs_g722(tmp_path: Path) -> None:
+    wav = _wav16(tmp_path / "in16.wav")
+    pcap = tmp_path / "g722.pcap"
+    assert main(["sipp", "audio", str(wav), "--to-pcap", str(pcap), "--codec", "g722"]) == 0
+    rows = peers.tshark_fields(
+        pcap, ["rtp.p_type", "rtp.timestamp", "rtp.payload"], "rtp", ["-d", "udp.port==40002,rtp"]
+    )
+    assert {row[0] for row in rows} == {"9"}
+    # RFC 3551 4.5.2: G.722's RTP clock is 8000 although it samples at 16 kHz.
+    assert [int(row[1]) for row in rows] == [160 * i for i in range(50)]
+    ffmpeg = tmp_path / "ffmpeg.g722"
+    peers.run("ffmpeg", ["-loglevel", "error", "-y", "-i", wav, "-f", "g722", ffmpeg])
+    assert b"".join(bytes.fromhex(row[2]) for row in rows) == ffmpeg.read_bytes()
+
+
+def test_opus_pcap_has_20_ms_packets_opusdec_decodes(tmp_path: Path) -> None:
+    wav = _wav16(tmp_path / "in16.wav")
+    pcap = tmp_path / "opus.pcap"
+    assert main(["sipp", "audio", str(wav), "--to-pcap", str(pcap), "--codec", "opus"]) == 0
+    rows = peers.tshark_fields(
+        pcap, ["rtp.timestamp", "rtp.payload"], "rtp", ["-d", "udp.port==40002,rtp"]
+    )
+    assert [int(row[0]) for row in rows] == [960 * i for i in range(len(rows))]
+    for row in rows:
+        toc = bytes.fromhex(row[1])[0]
+        config = toc >> 3  # RFC 6716 3.1: 20 ms is config 1/5/9 (SILK), 13/15, 19/23/27/31
+        assert config in {1, 5, 9, 13, 15, 19, 23, 27, 31} and toc & 3 == 0
+    ogg = tmp_path / "opus.opus"
+    extract = ["extract", str(pcap), "--pt", "111", "--codec", "opus/48000/2", "-o", str(ogg)]
+    assert main(extract) == 0
+    decoded = tmp_path / "decoded.wav"
+    peers.run("opusdec", ["--quiet", ogg, decoded])
+    info = peers.run("soxi", ["-D", decoded]).stdout
+    assert abs(float(info) - 1.0) < 0.05

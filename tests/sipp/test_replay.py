@@ -17,6 +17,8 @@ from rtcscope.cli import main
 from rtcscope.errors import UsageError
 from rtcscope.replay import Send, percentile, plan_sends
 from rtcscope.sipp.pcapfile import udp_ethernet_frame
+from tests.conftest import shared_capture
+from tests.peers import tshark_fields
 
 RECEIVER = ("127.0.60.20", 7020)
 
@@ -102,3 +104,56 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile(values, 0.99) == 99.0
     assert percentile(values, 0.5) == 50.0
     assert percentile([], 0.5) == 0.0
+
+
+def _receive_all(sock: socket.socket, into: list[tuple[bytes, tuple[str, int]]]) -> None:
+    try:
+        while True:
+            into.append(sock.recvfrom(2048))
+    except TimeoutError:
+        pass
+
+
+@pytest.mark.peer
+def test_replay_with_rtcp_sends_both_from_and_to_the_next_port(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """heplify's capture: stream 1 (SSRC 0xD2BD4E3E) and the RTCP its sender sent from port
+    8001; tshark gives the datagrams the receivers must get."""
+    capture = shared_capture("heplify-rtp_rtcp_sip_ipv4_udp.pcap")
+    flow = (
+        "ip.src == 200.57.7.204 && ip.dst == 200.57.7.196 && udp.srcport == {} && udp.dstport == {}"
+    )
+
+    def payloads(sport: int, dport: int) -> list[bytes]:
+        rows = tshark_fields(capture, ["udp.payload"], flow.format(sport, dport))
+        return [bytes.fromhex(row[0]) for row in rows]
+
+    rtp_expected, rtcp_expected = payloads(8000, 40376), payloads(8001, 40377)
+    assert len(rtcp_expected) == 8
+    got: dict[int, list[tuple[bytes, tuple[str, int]]]] = {7024: [], 7025: []}
+    sockets = []
+    threads = []
+    for port, into in got.items():
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.60.22", port))
+        sock.settimeout(2.0)
+        sockets.append(sock)
+        threads.append(threading.Thread(target=_receive_all, args=(sock, into)))
+    for thread in threads:
+        thread.start()
+    try:
+        argv = ["replay", str(capture), "--stream", "1", "--rtcp", "--speed", "20"]
+        argv += ["--to", "127.0.60.22:7024", "--from", "127.0.60.23:7026", "--format", "json"]
+        assert main(argv) == 0
+    finally:
+        for thread in threads:
+            thread.join(timeout=30)
+        for sock in sockets:
+            sock.close()
+    report = json.loads(capsys.readouterr().out)
+    assert (report["packets"], report["rtcp_packets"]) == (len(rtp_expected), 8)
+    assert [data for data, _ in got[7024]] == rtp_expected
+    assert [data for data, _ in got[7025]] == rtcp_expected
+    assert {source for _, source in got[7024]} == {("127.0.60.23", 7026)}
+    assert {source for _, source in got[7025]} == {("127.0.60.23", 7027)}
