@@ -4,6 +4,7 @@ the UAS sent with the original stream, packet for packet (the whole RTP datagram
 
 from __future__ import annotations
 
+import base64
 import itertools
 import shlex
 import subprocess
@@ -256,3 +257,31 @@ def test_run_option_runs_both_sides(tmp_path: Path) -> None:
             assert "sipp uac exited 1" in done.stderr
         else:
             assert "sipp uac finished: exit 0" in done.stdout
+
+
+def test_srtp_stream_is_replayed_with_its_senders_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An SDES-SRTP stream is replayed still encrypted and the 200's SDP carries the
+    sender's a=crypto line (RFC 4568 6.1), so the receiver can decrypt what it gets:
+    libsrtp (pylibsrtp) authenticates and decrypts every packet with that key."""
+    from pylibsrtp import Policy, Session
+
+    capture = DATA / "srtp-sdes-call.pcap"
+    ports = (5250, 6250, 5252, 6254)
+    live, uas_code, uac_code = _call(
+        tmp_path, capsys, capture, ["--stream", "1"], ports, [], uac_extra=("--stream", "2")
+    )
+    assert (uas_code, uac_code) == (0, 0)
+    answer = peers.tshark_fields(live, ["sdp.media_attr", "sdp.media"], "sip.Status-Code == 200")
+    offered = peers.tshark_fields(capture, ["sdp.media_attr"], "sip.Method == INVITE && sdp")
+    crypto = [a for a in answer[0][0].split(",") if a.startswith("crypto:")]
+    assert crypto and crypto[0] in offered[0][0].split(",")  # the caller's own key
+    assert "RTP/SAVP" in answer[0][1]
+    key = base64.b64decode(crypto[0].split("inline:")[1])
+    session = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND))
+    played = rtp_rows(live, f"ip.src == {UAS_IP} && udp.srcport == {ports[1]}", [ports[1]])
+    original = rtp_rows(capture, "rtp.ssrc == 0x0ca11e55", [16000, 16002])
+    assert [row[1:] for row in played] == [row[1:] for row in original]
+    clear = [session.unprotect(bytes.fromhex(row[7])) for row in played]
+    assert len(clear) == 100 and all(len(c) == 12 + 160 for c in clear)

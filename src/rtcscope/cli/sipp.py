@@ -56,6 +56,13 @@ def _report(bed: Bed, command: list[str]) -> None:
         markup=False,
         highlight=False,
     )
+    if bed.encrypted:
+        keyed = "its sender's a=crypto key" if media.crypto else "no key (none in the capture)"
+        console.print(
+            f"note: the stream is SRTP, replayed as captured (encrypted); the SDP offers {keyed}",
+            markup=False,
+            highlight=False,
+        )
     pcap = bed.directory / bed.pcap.name  # as the user named the directory
     console.print(f"wrote {pcap} and {bed.scenario}", markup=False, highlight=False)
     console.print(shlex.join(command), markup=False, highlight=False, soft_wrap=True)

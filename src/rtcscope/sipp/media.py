@@ -45,6 +45,10 @@ class MediaDescription:
     duration_ms: int  # capture time from the first packet to the last
     packets: int
     ssrc: int
+    # SRTP (RFC 4568): the sender's profile and a=crypto lines, so that whoever receives the
+    # replayed (still encrypted) stream is given the key that decrypts it.
+    proto: str = "RTP/AVP"
+    crypto: tuple[str, ...] = ()
 
     @property
     def payload_types(self) -> list[int]:
@@ -59,6 +63,7 @@ class MediaDescription:
                 lines.append(f"a=fmtp:{fmt.payload_type} {fmt.fmtp}")
         if self.ptime_ms is not None:
             lines.append(f"a=ptime:{self.ptime_ms:g}")
+        lines += [f"a=crypto:{line}" for line in self.crypto]
         return lines
 
 
@@ -136,12 +141,19 @@ def describe_media(
         formats.append(PayloadFormat(pt, name, clock, channels or 1, fmtps.get(pt)))
     if ptime is None:
         ptime = rtp_ptime_ms(heads, main, formats[0].clock_rate)
+    # RFC 4568 6.1: each side's a=crypto key protects what that side sends.
+    own = [a for a in ordered if (a.address, a.port) == sender]
+    proto, crypto = "RTP/AVP", tuple[str, ...]()
+    if own and own[-1].crypto:
+        proto, crypto = own[-1].proto, tuple(c.raw for c in own[-1].crypto)
     return MediaDescription(
         formats=tuple(formats),
         ptime_ms=ptime,
         duration_ms=round((times_ns[-1] - times_ns[0]) / 1e6),
         packets=len(heads),
         ssrc=stream.key.ssrc,
+        proto=proto,
+        crypto=crypto,
     )
 
 

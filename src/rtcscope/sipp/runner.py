@@ -49,6 +49,7 @@ class Bed:
     stream_index: int
     first_frame: int
     packets: int
+    encrypted: bool = False  # SRTP: replayed as captured, still encrypted
 
 
 def prepare(
@@ -81,8 +82,19 @@ def prepare(
         text = uas_scenario(media, str(pcap), require_auth=auth)
     else:
         text = uac_scenario(media, str(pcap), auth=auth is not None)
-    scenario.write_text(text, "iso-8859-1")
-    return Bed(role, out_dir, scenario, pcap, media, loaded.stream.index, kept[0].frame, len(kept))
+    # The scenario declares ISO-8859-1; a path outside it goes in as a character reference.
+    scenario.write_bytes(text.encode("iso-8859-1", "xmlcharrefreplace"))
+    return Bed(
+        role,
+        out_dir,
+        scenario,
+        pcap,
+        media,
+        loaded.stream.index,
+        kept[0].frame,
+        len(kept),
+        loaded.stream.encrypted,
+    )
 
 
 def sipp_command(

@@ -55,7 +55,7 @@ class Credentials:
 
 def _check_sdp_text(lines: list[str]) -> None:
     for line in lines:
-        if "[" in line or "]" in line or not line.isprintable():
+        if "[" in line or "]" in line or not line.isprintable() or not line.isascii():
             raise InputError(f"SDP line {line!r} from the capture cannot go into a sipp scenario")
 
 
@@ -71,7 +71,7 @@ def sdp_body(media: MediaDescription, direction: str = "sendrecv") -> str:
             "s=rtcscope replay",
             "c=IN IP[media_ip_type] [media_ip]",
             "t=0 0",
-            f"m=audio [media_port] RTP/AVP {pts}",
+            f"m=audio [media_port] {media.proto} {pts}",
             *lines,
             f"a={direction}",
         ]
