@@ -33,9 +33,7 @@ from rtcscope.capture.reader import open_capture  # noqa: E402
 from rtcscope.replay import percentile  # noqa: E402
 
 RECEIVER = ("127.0.60.30", 7030)
-SO_TIMESTAMPNS = getattr(
-    socket, "SO_TIMESTAMPNS", 35
-)  # the Linux value
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # the Linux value
 
 
 def main() -> None:
