@@ -9,7 +9,8 @@ The plan is pure (:func:`plan_sends`, :func:`timing_summary`); :func:`send_plan`
 edge that owns the socket and the clock. It sleeps until shortly before each send and
 spins the rest (``time.sleep`` alone overshoots by the scheduler's slack, ~0.1-1 ms). The
 schedule is absolute (start + offset), so a stall does not shift the rest of the stream: the
-packets it delayed go at once, and their lateness is the error reported.
+packets it delayed go at once, and their lateness is the error reported. No progress bar
+is drawn while sending (its redraws would take the sender's time; the length is known).
 """
 
 from __future__ import annotations
@@ -141,7 +142,6 @@ def send_plan(
     local: tuple[str, int] | None = None,
     *,
     clock: Callable[[], int] = time.perf_counter_ns,
-    progress: Callable[[int], None] | None = None,
 ) -> ReplayReport:
     """Send the plan to ``to`` (RTCP to port + 1, from local port + 1); returns the report."""
     try:
@@ -162,7 +162,7 @@ def send_plan(
     actual: list[int] = []
     try:
         start = clock()
-        for position, item in enumerate(sends):
+        for item in sends:
             target = start + item.offset_ns
             while True:
                 left = target - clock()
@@ -181,8 +181,6 @@ def send_plan(
             report.bytes_sent += len(item.payload)
             planned.append(target - start)
             actual.append(sent_at - start)
-            if progress is not None and position % 50 == 0:
-                progress(position)
     finally:
         rtp_sock.close()
         if rtcp_sock is not None:
