@@ -167,3 +167,11 @@ def test_run_refuses_without_a_raw_socket(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.setattr(runner.socket, "socket", no_raw)
     with pytest.raises(PeerError, match="root or CAP_NET_RAW"):
         check_sipp(str(fake))
+
+
+@pytest.mark.parametrize("module", ["sipp/media.py", "sipp/scenario.py"])
+def test_pure_modules_do_no_io(module: str) -> None:
+    """DESIGN rule 1 for the pure parts of rtcscope.sipp (tests/test_purity.py's check)."""
+    from tests.test_purity import SRC, _violations
+
+    assert _violations(SRC / module) == []
