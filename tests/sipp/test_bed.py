@@ -5,9 +5,11 @@ the UAS sent with the original stream, packet for packet (the whole RTP datagram
 from __future__ import annotations
 
 import base64
+import hashlib
 import itertools
 import shlex
 import subprocess
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -47,6 +49,7 @@ def _call(
     cut: list[str],
     uas_extra: tuple[str, ...] = (),
     uac_extra: tuple[str, ...] = (),
+    edit_uas: Callable[[str], str] | None = None,
 ) -> tuple[Path, int, int]:
     """Write both beds with our CLI, run the sipp command lines it prints (UAS, then UAC)
     while tcpdump captures lo; returns the capture and the UAS's and UAC's exit codes."""
@@ -90,6 +93,9 @@ def _call(
             f"{UAS_IP}:{sip_uas}",
         ],
     )
+    if edit_uas is not None:
+        scenario = tmp_path / "uas" / "uas.xml"
+        scenario.write_text(edit_uas(scenario.read_text("iso-8859-1")), "iso-8859-1")
     codes: dict[str, int] = {}
 
     def body(here: Path) -> None:
@@ -285,3 +291,43 @@ def test_srtp_stream_is_replayed_with_its_senders_key(
     assert [row[1:] for row in played] == [row[1:] for row in original]
     clear = [session.unprotect(bytes.fromhex(row[7])) for row in played]
     assert len(clear) == 100 and all(len(c) == 12 + 160 for c in clear)
+
+
+def test_uac_answers_a_407_with_a_right_digest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Our UAS turned into a proxy challenge (407, Proxy-Authenticate): our UAC answers with
+    Proxy-Authorization whose response the test computes itself (RFC 2617 3.2.2.1, no qop:
+    MD5(HA1:nonce:HA2)). sipp's verifyauth reads only Authorization, so this UAS refuses it
+    with a 403, which the UAC ACKs before failing."""
+
+    def proxy_challenge(text: str) -> str:
+        text = text.replace("401 Unauthorized", "407 Proxy Authentication Required")
+        return text.replace("WWW-Authenticate:", "Proxy-Authenticate:")
+
+    live, _, uac_code = _call(
+        tmp_path,
+        capsys,
+        DATA / "sip-rtp-g722.pcap",
+        ["--stream", "1"],
+        (5260, 6260, 5262, 6264),
+        ["--seconds", "0.3"],
+        uas_extra=("--require-auth", "bob:pw"),
+        uac_extra=("--auth", "bob:pw"),
+        edit_uas=proxy_challenge,
+    )
+    fields = ["sip.auth.username", "sip.auth.realm", "sip.auth.nonce", "sip.auth.uri"]
+    rows = peers.tshark_fields(
+        live, [*fields, "sip.auth.digest.response"], "sip.Proxy-Authorization"
+    )
+    assert len(rows) == 1
+    user, realm, nonce, uri, response = (value.strip('"') for value in rows[0])
+
+    def md5(text: str) -> str:
+        return hashlib.md5(text.encode()).hexdigest()
+
+    assert (user, realm) == ("bob", "rtcscope")
+    assert response == md5(f"{md5(f'bob:{realm}:pw')}:{nonce}:{md5(f'INVITE:{uri}')}")
+    flow = peers.tshark_fields(live, ["sip.Method", "sip.Status-Code", "sip.CSeq"], "sip")
+    assert [r[0] or r[1] for r in flow] == ["INVITE", "407", "ACK", "INVITE", "403", "ACK"]
+    assert uac_code != 0
