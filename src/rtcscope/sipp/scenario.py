@@ -7,7 +7,8 @@ sipp treats a request arriving during a ``<pause>`` as unexpected, so the pause 
 ``<recv request="BYE">`` whose timeout is the stream's length: the caller may hang up at any
 time, else the UAS sends the BYE when the stream has played. With ``require_auth`` the first
 INVITE is challenged with a 401 (RFC 3261 22.2) and the second checked with
-``<verifyauth>``; a wrong answer gets a 403.
+``<verifyauth>``; a wrong answer gets a 403. (A 401, not a 407: sipp 3.6's verifyauth reads
+only the Authorization header, and a Proxy-Authorization answer would always fail.)
 
 :func:`uac_scenario` is the matching caller: INVITE with the same SDP, a digest answer to a
 401/407 (``[authentication]``, credentials from ``-au``/``-ap``), ACK, the stream played after
