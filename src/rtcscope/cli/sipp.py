@@ -210,8 +210,10 @@ def audio(
     ] = None,
     dtmf_pt: Annotated[int, typer.Option("--dtmf-pt", min=96, max=127)] = 101,
 ) -> None:
-    """Audio for sipp: raw 8 kHz mono A-law/u-law for rtp_stream, or an RTP pcap
-    (--to-pcap, 20 ms packets) for play_pcap_audio."""
+    """Audio for sipp: raw 8 kHz mono A-law/u-law (rtp_stream) or an RTP pcap (play_pcap_audio).
+
+    --to-pcap encodes 20 ms packets (pcma, pcmu, g722, opus) with RFC 4733 digits (--dtmf).
+    """
     from rtcscope.sipp.audio import (
         DigitRun,
         RtpStreamPlan,
