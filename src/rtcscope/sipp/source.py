@@ -1,13 +1,12 @@
 """The one place ``rtcscope sipp`` and ``rtcscope replay`` read a capture: :func:`load_stream`.
 
 It picks one RTP stream (``--ssrc``, ``--stream N``, ``--call ID`` with ``--direction``) with
-today's discovery (:func:`rtcscope.rtp.streams.scan_capture`, the order ``rtcscope streams``
+the one-pass scan (:func:`rtcscope.scan.files.scan_capture`, the order ``rtcscope streams``
 lists), then reads that stream's frames in one more pass over the capture
 (:func:`rtcscope.capture.pipeline.packets`), keeping each whole :class:`Packet` so the
 pcap written for sipp holds every RTP field, gap, telephone-event and comfort-noise packet as
 captured. RTCP of the stream (sent by the same SSRC, on the next port up or muxed, RFC 3550
-11 / RFC 5761) comes along when asked. When the one-pass capture model lands this function
-is the only thing to re-point.
+11 / RFC 5761) comes along when asked.
 """
 
 from __future__ import annotations
@@ -20,7 +19,8 @@ from typing import Literal
 from rtcscope.capture.packet import Packet
 from rtcscope.errors import InputError, UsageError
 from rtcscope.rtp.split import ethernet_frame
-from rtcscope.rtp.streams import RtpStream, scan_capture
+from rtcscope.rtp.streams import RtpStream
+from rtcscope.scan.files import scan_capture
 from rtcscope.sip.capture import MediaAnnouncement
 
 Direction = Literal["caller", "callee"]
