@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from rtcscope.capture.decode import hand_to_tunnels
 from rtcscope.capture.packet import Packet, Record
 from rtcscope.capture.pipeline import packets
-from rtcscope.capture.tunnels import decode_tunnel
 from tests.capture.made_captures import make_tunnel
 from tests.conftest import DATA, shared_capture
 from tests.peers import tshark_fields
@@ -139,7 +139,7 @@ def test_arbitrary_bytes_after_a_tunnel_header_never_crash() -> None:
     def check(where: tuple[str, int], body: bytes) -> None:
         packet = _bare(body)
         packet.ip_version, packet.src, packet.dst = 4, "127.0.11.1", "127.0.11.2"
-        decoded = decode_tunnel(where[0], where[1], memoryview(body), 0, len(body), packet)
+        decoded = hand_to_tunnels(where[0], where[1], memoryview(body), 0, len(body), packet)
         if not decoded:
             assert packet.src == "127.0.11.1" and packet.tunnel == ()
         else:

@@ -26,8 +26,9 @@ Layers (RFC numbers where they define the wire format):
 Tunnels: IP protocols 4 (IPv4-in-IP), 41 (IPv6-in-IP), 47 (GRE, carrying ERSPAN or
 transparent Ethernet), 137 (MPLS-in-IP), UDP destination port 4789 (VXLAN) and the MPLS
 ethertypes 0x8847/0x8848 are all handed to :func:`hand_to_tunnels`, the one dispatch point
-where ``rtcscope.capture.tunnels`` takes over and calls back into
-:func:`decode_ethernet` / :func:`decode_ip` / :func:`decode_ethertype` for the inner packet.
+where ``rtcscope.capture.tunnels`` takes over and calls back (through the decoders it is
+handed, so neither module imports the other in a cycle) into :func:`decode_ethernet` /
+:func:`decode_ip` for the inner packet.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from rtcscope.capture.packet import (
     Record,
     TcpSegment,
 )
+from rtcscope.capture.tunnels import InnerDecoders, decode_tunnel
 
 ETHERTYPE_IPV4 = 0x0800
 ETHERTYPE_IPV6 = 0x86DD
@@ -128,10 +130,7 @@ def hand_to_tunnels(
     packet into ``packet`` (recording the outer layer in ``packet.tunnel``) and returns True;
     False leaves ``packet`` as the outer packet.
     """
-    # Imported here, not at the top: tunnels.py imports this module to decode inner packets.
-    from rtcscope.capture.tunnels import decode_tunnel
-
-    return decode_tunnel(layer, number, buf, offset, end, packet)
+    return decode_tunnel(layer, number, buf, offset, end, packet, _INNER)
 
 
 # -- entry point ---------------------------------------------------------------------------
@@ -507,3 +506,7 @@ def _quoted_ipv6(buf: memoryview, offset: int, end: int, quoted: Packet) -> None
     quoted.ip_proto = proto
     if fragment is None or fragment.offset == 0:
         _transport_ports(proto, buf, position, end, quoted)
+
+
+# What capture/tunnels.py decodes a tunnel's inner packet with (defined last: both are above).
+_INNER = InnerDecoders(ip=decode_ip, ethernet=decode_ethernet)

@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import copy
 import struct
+from collections.abc import Callable
 from dataclasses import fields
+from typing import NamedTuple
 
-from rtcscope.capture import decode as _decode
 from rtcscope.capture.packet import IpProto, Packet
 
 GRE_IPV4 = 0x0800
@@ -61,9 +62,26 @@ _U32 = struct.Struct("!I")
 
 _ETHERNET_HEADER = 14
 
+# decode(ip_or_frame_bytes, offset, end, packet): how the inner packet of a tunnel is decoded.
+InnerDecode = Callable[[memoryview, int, int, Packet], None]
+
+
+class InnerDecoders(NamedTuple):
+    """capture/decode.py's IP and Ethernet decoders, handed in by its dispatch point (so this
+    module needs no import of it: the recursion runs through arguments, not a module cycle)."""
+
+    ip: InnerDecode
+    ethernet: InnerDecode
+
 
 def decode_tunnel(
-    layer: str, number: int, buf: memoryview, offset: int, end: int, packet: Packet
+    layer: str,
+    number: int,
+    buf: memoryview,
+    offset: int,
+    end: int,
+    packet: Packet,
+    inner: InnerDecoders,
 ) -> bool:
     """Decode the inner packet of an encapsulation into ``packet`` (see the module docstring).
 
@@ -80,11 +98,11 @@ def decode_tunnel(
     packet.ip_version = 0
     packet.malformed = ""
     if layer == "ip":
-        path = _ip_payload(number, buf, offset, end, packet, outer, outer_version)
+        path = _ip_payload(number, buf, offset, end, packet, outer, outer_version, inner)
     elif layer == "udp" and number == VXLAN_PORT:
-        path = _vxlan(buf, offset, end, packet, outer)
+        path = _vxlan(buf, offset, end, packet, outer, inner)
     elif layer == "ethertype" and number in (GRE_MPLS, GRE_MPLS_MULTICAST):
-        path = _mpls(buf, offset, end, packet, outer)
+        path = _mpls(buf, offset, end, packet, outer, inner)
     else:
         path = None
     if path is None or packet.ip_version == 0:
@@ -104,6 +122,7 @@ def _ip_payload(
     packet: Packet,
     outer: tuple[str, ...],
     outer_version: int,
+    inner: InnerDecoders,
 ) -> tuple[str, ...] | None:
     if proto == IpProto.IPIP or proto == IpProto.IPV6:
         if offset >= end:
@@ -114,17 +133,22 @@ def _ip_payload(
             return None
         path = (*outer, f"{inner_version}in{outer_version}")
         packet.tunnel = path
-        _decode.decode_ip(buf, offset, end, packet)
+        inner.ip(buf, offset, end, packet)
         return path
     if proto == IpProto.GRE:
-        return _gre(buf, offset, end, packet, outer)
+        return _gre(buf, offset, end, packet, outer, inner)
     if proto == IpProto.MPLS_IN_IP:
-        return _mpls(buf, offset, end, packet, outer)
+        return _mpls(buf, offset, end, packet, outer, inner)
     return None
 
 
 def _gre(
-    buf: memoryview, offset: int, end: int, packet: Packet, outer: tuple[str, ...]
+    buf: memoryview,
+    offset: int,
+    end: int,
+    packet: Packet,
+    outer: tuple[str, ...],
+    inner: InnerDecoders,
 ) -> tuple[str, ...] | None:
     if end - offset < 4:
         return None
@@ -147,23 +171,28 @@ def _gre(
     path = (*outer, label)
     if protocol in (GRE_IPV4, GRE_IPV6):
         packet.tunnel = path
-        _decode.decode_ip(buf, position, end, packet)
+        inner.ip(buf, position, end, packet)
         return path
     if protocol == GRE_TRANSPARENT_ETHERNET:
-        return _ethernet(buf, position, end, packet, path)
+        return _ethernet(buf, position, end, packet, path, inner)
     if protocol == GRE_ERSPAN_1_2:
         if not flags & _GRE_SEQUENCE:
-            return _ethernet(buf, position, end, packet, (*path, "erspan-1"))
-        return _erspan_2(buf, position, end, packet, path)
+            return _ethernet(buf, position, end, packet, (*path, "erspan-1"), inner)
+        return _erspan_2(buf, position, end, packet, path, inner)
     if protocol == GRE_ERSPAN_3:
-        return _erspan_3(buf, position, end, packet, path)
+        return _erspan_3(buf, position, end, packet, path, inner)
     if protocol in (GRE_MPLS, GRE_MPLS_MULTICAST):
-        return _mpls(buf, position, end, packet, path)
+        return _mpls(buf, position, end, packet, path, inner)
     return None
 
 
 def _erspan_2(
-    buf: memoryview, offset: int, end: int, packet: Packet, path: tuple[str, ...]
+    buf: memoryview,
+    offset: int,
+    end: int,
+    packet: Packet,
+    path: tuple[str, ...],
+    inner: InnerDecoders,
 ) -> tuple[str, ...] | None:
     # Ver(4) VLAN(12) | COS(3) En(2) T(1) Session ID(10) | Reserved(12) Index(20)
     if end - offset < 8:
@@ -172,11 +201,16 @@ def _erspan_2(
     if version_vlan >> 12 != 1:
         return None
     span = session & 0x03FF
-    return _ethernet(buf, offset + 8, end, packet, (*path, f"erspan-2 span {span}"))
+    return _ethernet(buf, offset + 8, end, packet, (*path, f"erspan-2 span {span}"), inner)
 
 
 def _erspan_3(
-    buf: memoryview, offset: int, end: int, packet: Packet, path: tuple[str, ...]
+    buf: memoryview,
+    offset: int,
+    end: int,
+    packet: Packet,
+    path: tuple[str, ...],
+    inner: InnerDecoders,
 ) -> tuple[str, ...] | None:
     # Ver(4) VLAN(12) | COS(3) BSO(2) T(1) Session ID(10) | Timestamp(32) | SGT(16) |
     # P(1) FT(5) Hw ID(6) D(1) Gra(2) O(1); O set: an 8-byte platform-specific subheader.
@@ -193,26 +227,36 @@ def _erspan_3(
         return None
     label = (*path, f"erspan-3 span {span}")
     if frame_type == 0:
-        return _ethernet(buf, position, end, packet, label)
+        return _ethernet(buf, position, end, packet, label, inner)
     if frame_type == 2:
         packet.tunnel = label
-        _decode.decode_ip(buf, position, end, packet)
+        inner.ip(buf, position, end, packet)
         return label
     return None
 
 
 def _vxlan(
-    buf: memoryview, offset: int, end: int, packet: Packet, outer: tuple[str, ...]
+    buf: memoryview,
+    offset: int,
+    end: int,
+    packet: Packet,
+    outer: tuple[str, ...],
+    inner: InnerDecoders,
 ) -> tuple[str, ...] | None:
     # Flags(8, I = 0x08) | Reserved(24) | VNI(24) | Reserved(8)
     if end - offset < 8 or not buf[offset] & 0x08:
         return None
     vni = _U32.unpack_from(buf, offset + 4)[0] >> 8
-    return _ethernet(buf, offset + 8, end, packet, (*outer, f"vxlan vni {vni}"))
+    return _ethernet(buf, offset + 8, end, packet, (*outer, f"vxlan vni {vni}"), inner)
 
 
 def _mpls(
-    buf: memoryview, offset: int, end: int, packet: Packet, outer: tuple[str, ...]
+    buf: memoryview,
+    offset: int,
+    end: int,
+    packet: Packet,
+    outer: tuple[str, ...],
+    inner: InnerDecoders,
 ) -> tuple[str, ...] | None:
     labels: list[str] = []
     position = offset
@@ -230,21 +274,26 @@ def _mpls(
     first_nibble = buf[position] >> 4
     if first_nibble in (4, 6):
         packet.tunnel = path
-        _decode.decode_ip(buf, position, end, packet)
+        inner.ip(buf, position, end, packet)
         return path
     if first_nibble == 0:
         # RFC 4385 section 3: a pseudowire control word, then (RFC 4448) an Ethernet frame.
-        return _ethernet(buf, position + 4, end, packet, (*path, "pw-ethernet"))
+        return _ethernet(buf, position + 4, end, packet, (*path, "pw-ethernet"), inner)
     return None
 
 
 def _ethernet(
-    buf: memoryview, offset: int, end: int, packet: Packet, path: tuple[str, ...]
+    buf: memoryview,
+    offset: int,
+    end: int,
+    packet: Packet,
+    path: tuple[str, ...],
+    inner: InnerDecoders,
 ) -> tuple[str, ...] | None:
     if end - offset < _ETHERNET_HEADER:
         return None
     packet.tunnel = path
-    _decode.decode_ethernet(buf, offset, end, packet)
+    inner.ethernet(buf, offset, end, packet)
     return path
 
 
