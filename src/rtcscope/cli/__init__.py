@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "route": "rtcscope.cli.route",
     "hep": "rtcscope.cli.hep",
     "hepipe": "rtcscope.cli.hepipe",
+    "dockerfile": "rtcscope.cli.dockerfile",
 }
 
 
