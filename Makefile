@@ -61,3 +61,27 @@ SCENARIO ?= good
 .PHONY: testbed
 testbed: install
 	$(BIN)/python -m rtcscope.testbed $(SCENARIO) -o testbed-$(SCENARIO).pcap
+
+# make image: rtcscope's own image (./Dockerfile) built with buildah: no daemon, no registry.
+# No engine can pull base images here, so `debian:12-slim` is made locally: debootstrap
+# --variant=minbase bookworm from this machine's configured Debian mirror, imported as a
+# rootfs tar under that name, and the build runs with --pull=never. pip inside the build
+# reads this machine's pip settings and CA bundle through read-only mounts.
+IMAGE ?= rtcscope
+BUILDAH := buildah --storage-driver vfs
+DEBIAN_MIRROR ?= $(or $(shell sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1),http://deb.debian.org/debian)
+BASE_ROOTFS := build/debian-12-slim-rootfs.tar
+IMAGE_MOUNTS := $(foreach p,/etc/pip.conf /etc/xdg/pip /etc/ssl/certs /opt/wheels,$(if $(wildcard $(p)),--volume $(p):$(p):ro))
+.PHONY: image
+$(BASE_ROOTFS):
+	mkdir -p build && rm -rf build/rootfs
+	debootstrap --variant=minbase bookworm build/rootfs $(DEBIAN_MIRROR)
+	tar -C build/rootfs -cf $@.part . && mv $@.part $@
+	rm -rf build/rootfs
+
+image: $(BASE_ROOTFS)
+	$(BUILDAH) inspect --type image debian:12-slim >/dev/null 2>&1 || { \
+	  ctr=$$($(BUILDAH) from scratch) && \
+	  $(BUILDAH) add $$ctr $(BASE_ROOTFS) / && \
+	  $(BUILDAH) commit --rm $$ctr debian:12-slim; }
+	$(BUILDAH) bud --isolation chroot --pull=never $(IMAGE_MOUNTS) -t $(IMAGE) .

@@ -182,8 +182,8 @@ _RULES = (
         "consecutive-run",
         Severity.info,
         "consecutive RUN instructions: consider one RUN",
-        "Each RUN is a layer. Counted as hadolint does: two RUNs in a row with the same flags, "
-        "neither holding more than two commands.",
+        "Each RUN is a layer. Counted as hadolint 2.15 does: two RUNs in a row with the same "
+        "flags, each running a single command.",
         None,
         hadolint="DL3059",
     ),

@@ -145,6 +145,10 @@ def parse_dockerfile(text: str, name: str = "Dockerfile") -> Dockerfile:
     instructions: list[Instruction] = []
     stages: list[Stage] = []
     for cmd in commands:
+        if not cmd.cmd:
+            raise DockerfileError(
+                f"{name}: not a Dockerfile: empty instruction at line {cmd.start_line}"
+            )
         kind = cmd.cmd.upper()
         if kind not in KNOWN_INSTRUCTIONS:
             raise DockerfileError(

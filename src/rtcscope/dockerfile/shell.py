@@ -166,22 +166,23 @@ def _unquote(raw: str) -> str:
 
 
 def _is_literal(raw: str) -> bool:
-    unquoted_specials = False
+    """No expansion outside single quotes and no unquoted glob character."""
     i = 0
     while i < len(raw):
         c = raw[i]
-        if c == "'":
-            i = raw.index("'", i + 1) + 1
+        if c in "'\\":
+            i = _skip_quoted(raw, i)
             continue
-        if c == "\\":
-            i += 2
+        if c == '"':
+            j = _skip_quoted(raw, i)
+            if "$" in raw[i:j] or "`" in raw[i:j]:
+                return False
+            i = j
             continue
-        if c in "$`":
+        if c in "$`*?[":
             return False
-        if c in "*?[":
-            unquoted_specials = True
         i += 1
-    return not unquoted_specials
+    return True
 
 
 def tokenize(text: str) -> list[Token]:
