@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass, field
 
 import dockerfile as _bk
-
 from rtcscope.dockerfile.shell import Command, ShellSyntaxError, split_commands
 from rtcscope.errors import InputError
 
