@@ -52,7 +52,7 @@ _RULES = (
         "first build its layer (with lists from that day) is reused, and a changed install "
         "line in the next RUN resolves against old indexes: 404s from the mirror, or old "
         "versions. Update and install belong in one RUN (cache busting).",
-        "merge it into the next RUN when that RUN installs (`apt-get update && ...`)",
+        "merges it into the next RUN when that RUN installs and joins its commands with `&&`",
     ),
     Rule(
         "DF002",
@@ -204,5 +204,5 @@ def format_rules_markdown() -> str:
             f"*{rule.severity.name}{twin}{opt}.* {rule.message[0].upper()}{rule.message[1:]}."
         )
         out.append(f"{rule.why}")
-        out.append(f"Fix: {rule.fix}.\n" if rule.fix else "Fix: by hand.\n")
+        out.append(f"`--fix` {rule.fix}.\n" if rule.fix else "No automatic fix.\n")
     return "\n".join(out)

@@ -279,10 +279,11 @@ def _check_update_and_cleanup(df: Dockerfile, runs: dict[int, RunFacts]) -> Iter
             continue
         earlier = updated_at.get(ins.stage)
         installs = facts.installs
-        if facts.updates and not any(
+        update_alone = facts.updates and not any(
             c.subcommand in _PROMPTING | {"source", "download"}
             for c in facts.apt[facts.update_index or 0 :]
-        ):
+        )
+        if update_alone:
             yield _finding(
                 "DF001",
                 ins.start_line,
@@ -310,16 +311,34 @@ def _check_update_and_cleanup(df: Dockerfile, runs: dict[int, RunFacts]) -> Iter
                 "DF006",
                 ins.start_line,
                 end_line=ins.end_line,
-                edits=append_cleanup(df, facts.script),
+                # Removing the lists is safe only if no later RUN installs from them.
+                edits=()
+                if update_alone or _later_run_reads_lists(df, runs, i)
+                else append_cleanup(df, facts.script),
             )
         if facts.removes_lists and not facts.updates and earlier is not None:
             yield _finding(
                 "DF007", ins.start_line, f"lists written at line {earlier}", end_line=ins.end_line
             )
-        if facts.updates and not facts.lists_cached:
-            updated_at[ins.stage] = ins.start_line
-        elif facts.removes_lists:
+        if facts.removes_lists:
             updated_at[ins.stage] = None
+        elif facts.updates and not facts.lists_cached:
+            updated_at[ins.stage] = ins.start_line
+
+
+def _later_run_reads_lists(df: Dockerfile, runs: dict[int, RunFacts], index: int) -> bool:
+    """A later RUN of this stage, or of a stage built FROM it, installs without updating."""
+    family = {df.instructions[index].stage}
+    for stage in df.stages:
+        if stage.parent in family:
+            family.add(stage.index)
+    for j, facts in runs.items():
+        if j <= index or facts.ins.stage not in family:
+            continue
+        for call in facts.installs:
+            if not any(c.subcommand == "update" for c in facts.apt[: facts.apt.index(call)]):
+                return True
+    return False
 
 
 def _only_local_debs(call: AptCall) -> bool:
