@@ -7,6 +7,8 @@ from __future__ import annotations
 import difflib
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rtcscope.dockerfile.lint import fix_text, lint_text
 from rtcscope.dockerfile.parse import parse_dockerfile
@@ -89,3 +91,54 @@ def test_ignored_findings_are_not_fixed() -> None:
     )
     assert {f.code for f in lint_text(text)} == {"DF003"}
     assert "--no-install-recommends" not in fix_text(text)
+
+
+def test_crlf_file_stays_crlf() -> None:
+    text = MERGE.replace("\n", "\r\n")
+    fixed = fix_text(text)
+    assert fixed == fix_text(MERGE).replace("\n", "\r\n")
+
+
+PACKAGES = st.lists(st.sampled_from(["curl", "tshark", "sox", "sip-tester", "b", "a"]), min_size=1)
+STEP = st.one_of(
+    st.just("apt-get update"),
+    st.builds(
+        lambda flags, pkgs: f"apt-get install {flags}{' '.join(pkgs)}",
+        st.sampled_from(
+            ["", "-y ", "-qq ", "--no-install-recommends ", "-y --no-install-recommends "]
+        ),
+        PACKAGES,
+    ),
+    st.just("rm -rf /var/lib/apt/lists/*"),
+    st.just("echo done"),
+)
+JOIN = st.sampled_from([" && ", " \\\n    && ", " && \\\n    # why\n    ", "; "])
+
+
+def _run_text(steps: list[str], joins: list[str]) -> str:
+    out = steps[0]
+    for step, join in zip(steps[1:], joins, strict=False):
+        out += join + step
+    return out
+
+
+@given(
+    st.lists(
+        st.tuples(st.lists(STEP, min_size=1, max_size=4), st.lists(JOIN, min_size=3, max_size=3)),
+        min_size=1,
+        max_size=4,
+    ),
+    st.booleans(),
+)
+def test_fix_invariants_on_generated_dockerfiles(runs, two_stages: bool) -> None:
+    lines = ["FROM debian:12-slim AS base"]
+    for i, (steps, joins) in enumerate(runs):
+        if two_stages and i == len(runs) // 2:
+            lines.append("FROM base")
+        lines.append("RUN " + _run_text(steps, joins))
+    text = "\n".join(lines) + "\n"
+    fixed = fix_text(text)
+    parse_dockerfile(fixed)
+    assert [f.code for f in lint_text(fixed) if f.fixable] == []
+    assert fix_text(fixed) == fixed
+    assert installed_per_stage(fixed) == installed_per_stage(text)

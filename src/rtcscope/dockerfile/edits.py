@@ -76,7 +76,7 @@ def append_cleanup(df: Dockerfile, script: Script | None) -> tuple[Edit, ...]:
         return ()
     if script.heredoc:
         at = script.offsets[len(script.text)]
-        return (Edit(at, at, CLEANUP + "\n"),)
+        return (Edit(at, at, CLEANUP + df.newline),)
     body = script.text.rstrip()
     if body.endswith(("&", "|", "\\")):
         return ()
@@ -92,7 +92,7 @@ def append_cleanup(df: Dockerfile, script: Script | None) -> tuple[Edit, ...]:
     head = min(w.start for w in [*last.assignments, *last.words, *last.redirects])
     head_line = df.line_of(script.offsets[head])
     indent = _indent_of(df, head_line) if head_line != first_line else "    "
-    return (Edit(at, at, f" {script.continuation}\n{indent}&& {CLEANUP}"),)
+    return (Edit(at, at, f" {script.continuation}{df.newline}{indent}&& {CLEANUP}"),)
 
 
 def merge_update_into_next(
@@ -153,8 +153,8 @@ def package_span_edit(df: Dockerfile, script: Script, call: AptCall) -> tuple[Ed
     else:
         word = call.subcommand_word or call.command.words[0]
         indent = _indent_of(df, df.line_of(script.offsets[word.start])) + "    "
-        lead = f"{script.continuation}\n{indent}" if len(unique) > 1 else ""
-    replacement = lead + f" {script.continuation}\n{indent}".join(unique)
+        lead = f"{script.continuation}{df.newline}{indent}" if len(unique) > 1 else ""
+    replacement = lead + f" {script.continuation}{df.newline}{indent}".join(unique)
     if replacement == df.text[start:end]:
         return ()
     return (Edit(start, end, replacement),)

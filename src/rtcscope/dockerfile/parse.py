@@ -97,6 +97,11 @@ class Dockerfile:
     escape: str = "\\"
     line_starts: list[int] = field(default_factory=list)
 
+    @property
+    def newline(self) -> str:
+        """The file's line end, for the lines a fix adds (CRLF files stay CRLF)."""
+        return "\r\n" if "\r\n" in self.text else "\n"
+
     def line_text(self, line: int) -> str:
         """Line ``line`` (1-based) without its line end."""
         start = self.line_starts[line - 1]
