@@ -35,6 +35,15 @@ def test_exit_codes(tmp_path, capsys) -> None:
     assert _lint(capsys, "--failure-threshold", "error", str(good))[0] == 0
     assert _lint(capsys, "--format", "xml", str(good))[0] == 2
     assert _lint(capsys, str(other))[0] == 3
+    assert _lint(capsys, str(tmp_path / "missing"))[0] == 3
+    assert _lint(capsys, "--enable", "DF999", str(good))[0] == 2
+    assert _lint(capsys, "--diff", str(good))[0] == 2
+    pinned = tmp_path / "pinned"
+    pinned.write_text(
+        "FROM debian:12-slim\nRUN apt-get update && apt-get install -y a=1 \\\n"
+        "    && rm -rf /var/lib/apt/lists/*\n"
+    )
+    assert _lint(capsys, "--failure-threshold", "warning", str(pinned))[0] == 0
 
 
 def test_formats(tmp_path, capsys) -> None:
@@ -119,3 +128,19 @@ def test_own_dockerfile_passes_both_linters() -> None:
     dockerfile = ROOT / "Dockerfile"
     assert lint_text(dockerfile.read_text(), config=LintConfig()) == []
     assert run_hadolint(dockerfile) == []
+
+
+def test_pinning_is_opt_in(tmp_path, capsys) -> None:
+    path = tmp_path / "Dockerfile"
+    path.write_text(
+        "FROM debian:12-slim\nRUN apt-get update && apt-get install -y --no-install-recommends \\\n"
+        "    curl \\\n    sox=14.4.2+git20190427-3.5 \\\n    && rm -rf /var/lib/apt/lists/*\n"
+    )
+    assert _lint(capsys, str(path)) == (0, "")
+    code, out = _lint(capsys, "--enable", "DF012", "-f", "json", str(path))
+    assert code == 1
+    assert [(r["code"], r["message"].rsplit(": ", 1)[1]) for r in json.loads(out)] == [
+        ("DF012", "curl")
+    ]
+    (tmp_path / "cfg.yaml").write_text("enable: [DF012]\n")
+    assert _lint(capsys, "--config", str(tmp_path / "cfg.yaml"), str(path))[0] == 1

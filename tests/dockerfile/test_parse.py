@@ -114,3 +114,18 @@ def test_any_text_parses_or_gives_a_typed_error(text: str) -> None:
         return
     for ins in df.instructions:
         run_script(df, ins)
+
+
+def test_from_substitutes_the_global_args() -> None:
+    text = (
+        "ARG BASE=debian:12-slim\nARG STAGE\nARG TAG=${BASE}\n"
+        "FROM ${BASE:-ubuntu} AS build\nFROM ${STAGE:-build} AS runtime\n"
+        "FROM $TAG\nFROM ${STAGE:+never}${UNSET-runtime}\n"
+    )
+    stages = parse_dockerfile(text).stages
+    assert [(s.image, s.parent) for s in stages] == [
+        ("debian:12-slim", None),
+        ("build", 0),
+        ("debian:12-slim", None),
+        ("runtime", 1),
+    ]

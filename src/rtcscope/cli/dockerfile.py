@@ -79,6 +79,13 @@ def lint_command(
         raise UsageError("--diff goes with --fix")
     if failure_threshold is not None and failure_threshold not in THRESHOLDS:
         raise UsageError(f"--failure-threshold must be one of {', '.join(THRESHOLDS)}")
+    from rtcscope.dockerfile.catalogue import RULES
+
+    unknown = sorted(set(enable or ()) - set(RULES))
+    if unknown:
+        raise UsageError(
+            f"--enable: no rule {', '.join(unknown)} (see `rtcscope dockerfile rules`)"
+        )
     settings = load_config(config)
     settings.enabled |= set(enable or ())
     threshold = failure_threshold or settings.failure_threshold

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rtcscope.dockerfile.parse import Dockerfile, Script
+from rtcscope.dockerfile.shell import top_level_operators
 
 if TYPE_CHECKING:
     from rtcscope.dockerfile.rules import AptCall, RunFacts
@@ -108,10 +109,7 @@ def merge_update_into_next(
         return ()
     if there.stage != here.stage or there.flags != here.flags or not following.installs:
         return ()
-    if (
-        following.updates
-        or not {c.after for c in target.commands if c.after} <= _MERGE_SAFE_OPERATORS
-    ):
+    if following.updates or not top_level_operators(target.commands) <= _MERGE_SAFE_OPERATORS:
         return ()
     delete_from = df.line_starts[here.start_line - 1]
     delete_to = (

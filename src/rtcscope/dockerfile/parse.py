@@ -65,11 +65,14 @@ class Instruction:
 
 @dataclass(frozen=True, slots=True)
 class Stage:
+    """A FROM: ``base`` as written, ``image`` with the global ARGs substituted."""
+
     index: int
     base: str
     name: str | None
     line: int
     parent: int | None  # index of the stage this one is built FROM, if any
+    image: str = ""
 
 
 @dataclass(slots=True)
@@ -148,6 +151,7 @@ def parse_dockerfile(text: str, name: str = "Dockerfile") -> Dockerfile:
         raise DockerfileError(f"{name}: not a Dockerfile: {exc}") from None
     instructions: list[Instruction] = []
     stages: list[Stage] = []
+    env: dict[str, str] = {}
     for cmd in commands:
         if not cmd.cmd:
             raise DockerfileError(
@@ -160,7 +164,8 @@ def parse_dockerfile(text: str, name: str = "Dockerfile") -> Dockerfile:
                 f" at line {cmd.start_line}"
             )
         if kind == "FROM":
-            stages.append(_stage(len(stages), cmd.value, cmd.start_line, stages))
+            env = _global_args(instructions) if not stages else env
+            stages.append(_stage(len(stages), cmd.value, cmd.start_line, stages, env))
         elif not stages and kind != "ARG":
             raise DockerfileError(
                 f"{name}: not a Dockerfile: {kind} at line {cmd.start_line} comes before any FROM"
@@ -183,11 +188,49 @@ def parse_dockerfile(text: str, name: str = "Dockerfile") -> Dockerfile:
     return Dockerfile(text, instructions, stages, _escape_directive(text), _line_starts(text))
 
 
-def _stage(index: int, value: tuple[str, ...], line: int, earlier: list[Stage]) -> Stage:
+_VARIABLE = re.compile(r"\$(?:\{(\w+)(?:(:?[-+])([^}]*))?\}|(\w+))")
+
+
+def substitute(text: str, env: dict[str, str]) -> str:
+    """BuildKit's variable forms: ``$V``, ``${V}``, ``${V:-word}``, ``${V-word}``,
+    ``${V:+word}``, ``${V+word}`` (an unset variable without default is empty)."""
+
+    def one(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(4)
+        op, word = m.group(2), m.group(3) or ""
+        value = env.get(name)
+        if op == ":-":
+            return value if value else word
+        if op == "-":
+            return value if value is not None else word
+        if op == ":+":
+            return word if value else ""
+        if op == "+":
+            return word if value is not None else ""
+        return value or ""
+
+    return _VARIABLE.sub(one, text)
+
+
+def _global_args(instructions: list[Instruction]) -> dict[str, str]:
+    """The ARGs before the first FROM: the only variables FROM can use."""
+    env: dict[str, str] = {}
+    for ins in instructions:
+        for arg in ins.args:
+            name, eq, value = arg.partition("=")
+            if eq:
+                env[name] = substitute(value.strip("\"'"), env)
+    return env
+
+
+def _stage(
+    index: int, value: tuple[str, ...], line: int, earlier: list[Stage], env: dict[str, str]
+) -> Stage:
     base = value[0] if value else ""
     alias = value[2] if len(value) >= 3 and value[1].upper() == "AS" else None
+    image = substitute(base, env)
     names = {s.name.lower(): s.index for s in earlier if s.name}
-    return Stage(index, base, alias, line, names.get(base.lower()))
+    return Stage(index, base, alias, line, names.get(image.lower()), image)
 
 
 def _logical_lines(df: Dockerfile, ins: Instruction) -> tuple[str, list[int]]:
