@@ -142,3 +142,18 @@ def test_fix_invariants_on_generated_dockerfiles(runs, two_stages: bool) -> None
     assert [f.code for f in lint_text(fixed) if f.fixable] == []
     assert fix_text(fixed) == fixed
     assert installed_per_stage(fixed) == installed_per_stage(text)
+
+
+def test_fix_inside_a_heredoc_and_with_the_backquote_escape() -> None:
+    heredoc = "FROM debian:12-slim\nRUN <<EOF\nset -e\napt-get update\napt-get install b a\nEOF\n"
+    assert fix_text(heredoc) == (
+        "FROM debian:12-slim\nRUN <<EOF\nset -e\napt-get update\n"
+        "apt-get install -y --no-install-recommends \\\n    a \\\n    b\n"
+        "rm -rf /var/lib/apt/lists/*\nEOF\n"
+    )
+    backquote = "# escape=`\nFROM debian:12-slim\nRUN apt-get update `\n  && apt-get install b a\n"
+    assert fix_text(backquote) == (
+        "# escape=`\nFROM debian:12-slim\nRUN apt-get update `\n"
+        "  && apt-get install -y --no-install-recommends `\n      a `\n      b `\n"
+        "  && rm -rf /var/lib/apt/lists/*\n"
+    )

@@ -153,9 +153,9 @@ def parse_apt(command: Command) -> AptCall | None:
 
 def package_name(word: Word) -> str:
     """``pkg=1.2`` / ``pkg:amd64`` / ``pkg/bookworm`` -> ``pkg``."""
-    return (
-        re.split(r"[=:/]", word.text, maxsplit=1)[0] if not word.text.startswith(".") else word.text
-    )
+    if word.text.startswith((".", "/")):
+        return word.text  # a local .deb file
+    return re.split(r"[=:/]", word.text, maxsplit=1)[0]
 
 
 def sort_key(word: Word) -> tuple[str, str]:
@@ -247,10 +247,16 @@ def _shipped_stages(df: Dockerfile) -> set[int]:
     return shipped
 
 
-def _finding(code: str, line: int, detail: str = "", **kw: object) -> Finding:
+def _finding(
+    code: str,
+    line: int,
+    detail: str = "",
+    end_line: int | None = None,
+    edits: tuple[Edit, ...] = (),
+) -> Finding:
     rule = RULES[code]
     message = rule.message + (f": {detail}" if detail else "")
-    return Finding(code, rule.severity, message, line, **kw)  # type: ignore[arg-type]
+    return Finding(code, rule.severity, message, line, end_line=end_line, edits=edits)
 
 
 def check(df: Dockerfile) -> list[Finding]:
