@@ -4,9 +4,13 @@ hadolint-style ignores and config, and the project's own Dockerfile."""
 from __future__ import annotations
 
 import json
+import tempfile
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rtcscope.cli import main
 from rtcscope.dockerfile.catalogue import RULES, format_rules_markdown
@@ -144,3 +148,18 @@ def test_pinning_is_opt_in(tmp_path, capsys) -> None:
     ]
     (tmp_path / "cfg.yaml").write_text("enable: [DF012]\n")
     assert _lint(capsys, "--config", str(tmp_path / "cfg.yaml"), str(path))[0] == 1
+
+
+@settings(max_examples=60)
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.binary(max_size=300).map(lambda b: b"FROM debian:12-slim\nRUN apt-get " + b),
+    )
+)
+def test_any_bytes_give_an_exit_code_not_a_traceback(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "Dockerfile"
+        path.write_bytes(data)
+        assert main(["dockerfile", "lint", "-f", "json", str(path)]) in (0, 1, 3)
+        assert main(["dockerfile", "lint", "--fix", "--diff", str(path)]) in (0, 1, 3)
