@@ -12,7 +12,7 @@ DEMO_OUT := demo-out
 # Every Debian package whose programs the tests or benches call (tests/test_install_line.py
 # checks this line against the programs the tests use).
 APT_PACKAGES := tshark wireshark-common tcpdump tcpreplay sip-tester kamailio \
-	sngrep sox opus-tools ffmpeg iproute2 procps
+	sngrep sox opus-tools ffmpeg iproute2 procps make buildah debootstrap
 
 .PHONY: venv install demo test peers lint bench clean
 
@@ -61,3 +61,34 @@ SCENARIO ?= good
 .PHONY: testbed
 testbed: install
 	$(BIN)/python -m rtcscope.testbed $(SCENARIO) -o testbed-$(SCENARIO).pcap
+
+# make image: rtcscope's own image (./Dockerfile) built with buildah: no daemon, no registry.
+# No engine can pull base images here, so `debian:12-slim` is made locally: debootstrap
+# --variant=minbase bookworm from this machine's configured Debian mirror, imported as a
+# rootfs tar under that name, and the build runs with --pull=never. pip inside the build
+# trusts this machine's CA bundle (a read-only mount at /run/build-ca.crt, named by a pip.conf
+# mounted for the build only): nothing of it stays in the image.
+IMAGE ?= rtcscope
+BUILDAH := buildah --storage-driver vfs
+DEBIAN_MIRROR ?= $(or $(shell sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1),http://deb.debian.org/debian)
+BASE_ROOTFS := build/debian-12-slim-rootfs.tar
+HOST_CA := /etc/ssl/certs/ca-certificates.crt
+IMAGE_PIP_CONF := build/image-pip.conf
+IMAGE_MOUNTS := $(if $(wildcard $(HOST_CA)),--volume $(HOST_CA):/run/build-ca.crt:ro \
+	--volume $(abspath $(IMAGE_PIP_CONF)):/etc/pip.conf:ro)
+.PHONY: image
+$(BASE_ROOTFS):
+	mkdir -p build && rm -rf build/rootfs
+	debootstrap --variant=minbase bookworm build/rootfs $(DEBIAN_MIRROR)
+	tar -C build/rootfs -cf $@.part . && mv $@.part $@
+	rm -rf build/rootfs
+
+$(IMAGE_PIP_CONF):
+	mkdir -p build && printf '[global]\ncert = /run/build-ca.crt\n' > $@
+
+image: $(BASE_ROOTFS) $(IMAGE_PIP_CONF)
+	$(BUILDAH) inspect --type image debian:12-slim >/dev/null 2>&1 || { \
+	  ctr=$$($(BUILDAH) from scratch) && \
+	  $(BUILDAH) add $$ctr $(BASE_ROOTFS) / && \
+	  $(BUILDAH) commit --rm $$ctr debian:12-slim; }
+	$(BUILDAH) bud --isolation chroot --pull=never $(IMAGE_MOUNTS) -t $(IMAGE) .

@@ -41,6 +41,9 @@ PROGRAM_PACKAGES: dict[str, str] = {
     "ffprobe": "ffmpeg",
     "ip": "iproute2",
     "pkill": "procps",
+    "make": "make",
+    "buildah": "buildah",
+    "debootstrap": "debootstrap",
 }
 
 

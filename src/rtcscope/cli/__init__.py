@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "hepipe": "rtcscope.cli.hepipe",
     "sipp": "rtcscope.cli.sipp",
     "replay": "rtcscope.cli.replay",
+    "dockerfile": "rtcscope.cli.dockerfile",
 }
 
 

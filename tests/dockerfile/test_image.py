@@ -1,0 +1,51 @@
+"""`make image` builds rtcscope's own image with buildah, and `rtcscope analyze` runs in it.
+
+Opt-in (RTCSCOPE_IMAGE_TEST=1): debootstrap plus the build take several minutes on two
+cores (the base image is made once and kept in buildah's vfs storage), more than the
+suite's budget allows on every CI run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from tests.conftest import DATA, ROOT
+from tests.peers import program, run, tshark_fields
+
+IMAGE = "rtcscope-test"
+BUILDAH = ["--storage-driver", "vfs"]
+
+
+@pytest.mark.peer
+@pytest.mark.slow
+def test_image_builds_and_runs_analyze(tmp_path) -> None:
+    if os.environ.get("RTCSCOPE_IMAGE_TEST") != "1":
+        pytest.skip("set RTCSCOPE_IMAGE_TEST=1 to build the image (several minutes)")
+    program("debootstrap")
+    run("make", ["image", f"IMAGE={IMAGE}"], cwd=ROOT, timeout=3600)
+    capture = tmp_path / "call.pcap"
+    shutil.copy(DATA / "sip-rtp-opus.pcap", capture)
+    container = run("buildah", [*BUILDAH, "from", "--pull-never", IMAGE]).stdout.strip()
+    try:
+        result = run(
+            "buildah",
+            [*BUILDAH, "run", "--isolation", "chroot", "-v", f"{tmp_path}:/data", container,
+             "--", "rtcscope", "analyze", "/data/call.pcap", "-o", "/data/out"],
+            timeout=600,
+        )  # fmt: skip
+        inside = run(
+            "buildah",
+            [*BUILDAH, "run", "--isolation", "chroot", "-v", f"{tmp_path}:/data", container,
+             "--", "tshark", "-n", "-r", "/data/call.pcap", "-T", "fields", "-e", "frame.number"],
+        )  # fmt: skip
+    finally:
+        run("buildah", [*BUILDAH, "rm", container], check=False)
+    frames = len(tshark_fields(capture, ["frame.number"]))
+    assert f"packets               {frames}\n" in result.stdout
+    assert len(inside.stdout.split()) == frames  # tshark in the image reads it as ours does
+    wavs = list((tmp_path / "out").glob("stream-*.wav"))
+    assert wavs, sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert float(run("soxi", ["-D", wavs[0]]).stdout) > 5.0
