@@ -41,6 +41,7 @@ PROGRAM_PACKAGES: dict[str, str] = {
     "ffprobe": "ffmpeg",
     "ip": "iproute2",
     "pkill": "procps",
+    "bash": "bash",
     "make": "make",
     "buildah": "buildah",
     "debootstrap": "debootstrap",
@@ -144,13 +145,29 @@ def stop(proc: subprocess.Popen[bytes], deadline: float | None = None) -> None:
 
 
 def rtcscope_cli(
-    args: Sequence[str | os.PathLike[str]], timeout: float = 300, check: bool = False
+    args: Sequence[str | os.PathLike[str]],
+    timeout: float = 300,
+    check: bool = False,
+    stdin: bytes | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run our own CLI as a separate process (``python -m rtcscope``), as a user would."""
+    """Run our own CLI as a separate process (``python -m rtcscope``), as a user would;
+    ``stdin`` is piped to it (else it gets no standard input)."""
     import sys
 
     cmd = [sys.executable, "-m", "rtcscope", *[os.fspath(a) for a in args]]
-    proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False, text=True)
+    raw = subprocess.run(
+        cmd,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+        input=stdin if stdin is not None else b"",
+    )
+    proc = subprocess.CompletedProcess(
+        raw.args,
+        raw.returncode,
+        raw.stdout.decode("utf-8", "surrogateescape"),
+        raw.stderr.decode("utf-8", "surrogateescape"),
+    )
     if check and proc.returncode != 0:
         raise AssertionError(
             f"{' '.join(cmd)} exited {proc.returncode}\n"

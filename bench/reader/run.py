@@ -320,7 +320,7 @@ def io_stat_frames(output: str) -> dict[str, int]:
 
 
 def _time_library(path: Path) -> float:
-    from rtcscope.capture.info import capture_info
+    from rtcscope.scan.files import capture_info
 
     start = time.perf_counter()
     capture_info(path)

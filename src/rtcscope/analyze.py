@@ -10,39 +10,18 @@ streams it writes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
+from rtcscope.analyses import audio, calls, diagnosis, info, streams
+from rtcscope.analyses.section import AnalyzeOptions, Section
 from rtcscope.errors import UsageError
 from rtcscope.scan import CaptureModel, ScanOptions, scan
-
-
-@dataclass(frozen=True, slots=True)
-class AnalyzeOptions:
-    """What the sections may do besides reading the model."""
-
-    out_dir: Path | None = None  # where sections write files (ladders, audio); None: none
-
-
-@dataclass(slots=True)
-class Section:
-    """One analysis' contribution: a titled text block, JSON-able data and written files."""
-
-    name: str
-    title: str
-    text: str
-    data: Any = None
-    files: list[Path] = field(default_factory=list)
-    problems: int = 0
-
 
 SectionFunc = Callable[[CaptureModel, AnalyzeOptions], Section]
 
 
 def _sections() -> list[tuple[str, SectionFunc]]:
-    from rtcscope.analyses import audio, calls, diagnosis, info, streams
-
     return [
         ("info", info.section),
         ("calls", calls.section),
@@ -51,6 +30,8 @@ def _sections() -> list[tuple[str, SectionFunc]]:
         ("diagnosis", diagnosis.section),
     ]
 
+
+__all__ = ["SECTION_NAMES", "AnalyzeOptions", "Section", "analyze_capture", "run_sections"]
 
 SECTION_NAMES: tuple[str, ...] = ("info", "calls", "streams", "audio", "diagnosis")
 

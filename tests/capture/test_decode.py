@@ -14,9 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rtcscope.capture.decode import decode
-from rtcscope.capture.info import capture_info
 from rtcscope.capture.packet import IpProto, Record
 from rtcscope.capture.writer import PcapWriter
+from rtcscope.scan.files import capture_info
 from tests.capture.tshark_compare import compare_with_tshark, read_packets
 from tests.conftest import DATA
 from tests.peers import run

@@ -14,9 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rtcscope.capture.decode import decode
-from rtcscope.capture.info import capture_info
 from rtcscope.capture.reader import open_capture
 from rtcscope.errors import CaptureError
+from rtcscope.scan.files import capture_info
 from tests.capture.test_shared_captures import CAPTURES
 from tests.conftest import DATA
 from tests.peers import rtcscope_cli

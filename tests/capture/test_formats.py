@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from rtcscope.capture.decode import decode
-from rtcscope.capture.info import capture_info
 from rtcscope.capture.reader import open_capture
+from rtcscope.scan.files import capture_info
 from tests.capture import convert
 from tests.capture.tshark_compare import (
     CAPINFOS_ENCAPSULATIONS,

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from rtcscope.capture.info import capture_info, classify_udp_payload
+from rtcscope.capture.info import classify_udp_payload
+from rtcscope.scan.files import capture_info
 from tests.capture.test_shared_captures import CAPTURES
 from tests.capture.tshark_compare import epoch_text, read_packets, tshark_rows
 from tests.conftest import DATA

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from rtcscope.capture.info import capture_info, classify_udp_payload
+from rtcscope.capture.info import classify_udp_payload
 from rtcscope.capture.pipeline import PipelineReport, packets
+from rtcscope.scan.files import capture_info
 from tests.capture.convert import EPB, SPB, _block, pcapng_blocks
 from tests.capture.test_info import KINDS, MEDIA_DIFFERENCES, tshark_frames_by_kind
 from tests.capture.test_shared_captures import CAPTURES

@@ -22,9 +22,8 @@ from typing import Any
 import pytest
 
 from rtcscope.capture import reader
-from rtcscope.capture.info import capture_info
 from rtcscope.errors import CaptureError
-from rtcscope.scan.files import find_streams
+from rtcscope.scan.files import capture_info, find_streams
 from tests.conftest import DATA, shared_captures
 
 NEVER = 1 << 62

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rtcscope.analyze import AnalyzeOptions, Section
+from rtcscope.analyses.section import AnalyzeOptions, Section
 from rtcscope.errors import RtcscopeError
 from rtcscope.media.extract import (
     ExtractOptions,

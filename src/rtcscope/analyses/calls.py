@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 
-from rtcscope.analyze import AnalyzeOptions, Section
+from rtcscope.analyses.section import AnalyzeOptions, Section
 from rtcscope.scan import CaptureModel
 from rtcscope.sip.calls import CallSummary, call_ladder, icmp_for_call
 from rtcscope.sip.ladder import format_svg

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rtcscope.analyze import AnalyzeOptions, Section
+from rtcscope.analyses.section import AnalyzeOptions, Section
 from rtcscope.scan import CaptureModel
 from rtcscope.sip.diagnosis import Severity, format_diagnosis
 

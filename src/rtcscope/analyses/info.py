@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from rtcscope.analyze import AnalyzeOptions, Section
+from rtcscope.analyses.section import AnalyzeOptions, Section
 from rtcscope.capture.info import format_info
 from rtcscope.scan import CaptureModel
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rtcscope.analyze import AnalyzeOptions, Section
+from rtcscope.analyses.section import AnalyzeOptions, Section
 from rtcscope.rtp.streams import stream_to_dict
 from rtcscope.scan import CaptureModel
 

@@ -1,11 +1,12 @@
 """What is in a capture: format, link types, time span, packet and protocol counts.
 
-``capture_info(path)`` answers ``rtcscope info`` and the ``info`` section of ``rtcscope
-analyze``. Each record is decoded as :func:`rtcscope.capture.decode.decode` does (the
-outermost IP layer unless capture/tunnels.py decodes an encapsulation) and, by default, IP
+:class:`PacketCounts` is the counts tap of the one-pass scan (:mod:`rtcscope.scan`; the path-
+taking ``rtcscope.scan.files.capture_info`` answers ``rtcscope info`` and the ``info`` section
+of ``rtcscope analyze``). Each record is decoded as :func:`rtcscope.capture.decode.decode` does
+(the outermost IP layer unless capture/tunnels.py decodes an encapsulation) and, by default, IP
 fragments are reassembled the way :func:`rtcscope.capture.pipeline.packets` does it: the same
-:class:`~rtcscope.capture.defrag.Defragmenter`, fed the fragments in file order, and then,
-with ``dedup``, the same :class:`~rtcscope.capture.dedup.Deduplicator`. Like Wireshark with
+:class:`~rtcscope.capture.defrag.Defragmenter`, fed the fragments in file order, and then, with
+``dedup``, the same :class:`~rtcscope.capture.dedup.Deduplicator`. Like Wireshark with
 its reassembly preferences on (its default):
 
 - ``packets``, ``bytes`` and the time span are over every record (capinfos' figures).
@@ -75,18 +76,16 @@ the ones before it, so it always takes the per-packet path.
 
 from __future__ import annotations
 
-import os
 import struct
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, BinaryIO
+from typing import Any
 
-from rtcscope.capture.decode import decode, is_known_linktype
+from rtcscope.capture.decode import is_known_linktype
 from rtcscope.capture.dedup import Deduplicator
 from rtcscope.capture.defrag import Defragmenter, DefragStats
 from rtcscope.capture.packet import IpProto, LinkType, Packet
-from rtcscope.capture.pipeline import default_defragmenter, reassemble
-from rtcscope.capture.reader import CaptureReader, open_capture
+from rtcscope.capture.pipeline import reassemble
 
 STUN_MAGIC_COOKIE = b"\x21\x12\xa4\x42"
 # RTP/RTCP flows use unprivileged ports; below this, a first byte of 128-191 is a DNS id, a
@@ -342,49 +341,6 @@ class CaptureInfo:
             "duplicate_fragments": stats.duplicate_fragments,
             "overlap_conflicts": stats.overlap_conflicts,
         }
-
-
-def capture_info(
-    source: str | os.PathLike[str] | BinaryIO,
-    keep_going: bool = False,
-    fast: bool = True,
-    *,
-    reassemble: bool = True,
-    dedup: bool = False,
-) -> CaptureInfo:
-    """Read a whole capture and summarise it (``fast``: vectorized, same result).
-
-    ``reassemble``: IP fragments through the pipeline's defragmenter (module docstring);
-    ``dedup``: drop the second copy of a packet captured twice, as ``packets(dedup=True)``.
-    """
-    counts = PacketCounts(
-        defrag=default_defragmenter() if reassemble else None,
-        dedup=Deduplicator() if dedup else None,
-    )
-    with open_capture(source, keep_going=keep_going) as reader:
-        if fast and not dedup:
-            from rtcscope.capture.fastscan import count_batches
-
-            count_batches(reader.batches(), counts)
-        else:
-            for record in reader:
-                counts.add_packet(decode(record))
-        counts.finish()
-        return _info_from(reader, counts)
-
-
-def _info_from(reader: CaptureReader, counts: PacketCounts) -> CaptureInfo:
-    return CaptureInfo(
-        file=reader.name,
-        format=reader.format,
-        compressed=reader.compressed,
-        byte_order=reader.byte_order,
-        interfaces=len(reader.interfaces),
-        link_types=reader.linktypes,
-        counts=counts,
-        file_bytes=reader.size,
-        warnings=[str(w) for w in reader.warnings],
-    )
 
 
 # Keys a table leaves out when they are empty or zero (JSON and CSV always have them).

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rtcscope.dockerfile.parse import Dockerfile, Script
-from rtcscope.dockerfile.shell import top_level_operators
+from rtcscope.dockerfile.shell import Word, top_level_operators
 
 if TYPE_CHECKING:
     from rtcscope.dockerfile.rules import AptCall, RunFacts
@@ -121,10 +121,13 @@ def merge_update_into_next(
     return (Edit(delete_from, delete_to, ""), Edit(at, at, update + " && "))
 
 
+def sort_key(word: Word) -> tuple[str, str]:
+    """How packages are ordered: by their text, then as written."""
+    return (word.text, word.raw)
+
+
 def package_span_edit(df: Dockerfile, script: Script, call: AptCall) -> tuple[Edit, ...]:
     """Replace the package words by the same packages sorted, deduplicated, one per line."""
-    from rtcscope.dockerfile.rules import sort_key
-
     packages = call.packages
     if not script.exact or not packages:
         return ()

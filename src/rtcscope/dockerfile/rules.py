@@ -18,6 +18,7 @@ from rtcscope.dockerfile.edits import (
     insert_after_subcommand,
     merge_update_into_next,
     package_span_edit,
+    sort_key,
 )
 from rtcscope.dockerfile.parse import Dockerfile, Instruction, Script, run_script
 from rtcscope.dockerfile.shell import Command, Word
@@ -156,10 +157,6 @@ def package_name(word: Word) -> str:
     if word.text.startswith((".", "/")):
         return word.text  # a local .deb file
     return re.split(r"[=:/]", word.text, maxsplit=1)[0]
-
-
-def sort_key(word: Word) -> tuple[str, str]:
-    return (word.text, word.raw)
 
 
 def _removes_lists(command: Command) -> bool:

@@ -1,6 +1,6 @@
 """From a capture source to results: the one package that reads a capture for the analyses.
 
-``scan(source, options) -> CaptureModel`` reads the capture once (rtcscope.scan.scan);
+``scan(source, options) -> CaptureModel`` reads the capture once (rtcscope.scan.onepass);
 the analyses (rtcscope.analyses) and the commands read the model. Protocol packages below
 (capture, rtp, sip, media, hep) never import this package.
 """
@@ -8,7 +8,7 @@ the analyses (rtcscope.analyses) and the commands read the model. Protocol packa
 from __future__ import annotations
 
 from rtcscope.scan.model import CaptureModel, IcmpSeen
+from rtcscope.scan.onepass import scan
 from rtcscope.scan.options import ALL_TAPS, ScanOptions, Tap
-from rtcscope.scan.scan import scan
 
 __all__ = ["ALL_TAPS", "CaptureModel", "IcmpSeen", "ScanOptions", "Tap", "scan"]

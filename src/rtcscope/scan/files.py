@@ -2,7 +2,8 @@
 tests: each reads the capture once and returns one part of the model.
 
 They keep the signatures the library had before the one-pass model (``scan_capture``,
-``find_streams``, ``sip_messages``, ``calls_from_capture``, ``diagnose_capture``); commands
+``find_streams``, ``sip_messages``, ``calls_from_capture``, ``diagnose_capture``,
+``capture_info``); commands
 that need several parts call :func:`~rtcscope.scan.scan` once instead.
 """
 
@@ -11,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
+from rtcscope.capture.info import CaptureInfo
 from rtcscope.errors import CaptureError
 from rtcscope.rtp.streams import RtpStream, ScanResult
 from rtcscope.scan.model import CaptureModel
+from rtcscope.scan.onepass import Source, scan
 from rtcscope.scan.options import ScanOptions, Tap
-from rtcscope.scan.scan import Source, scan
 from rtcscope.sip.capture import CapturedSip, SipCaptureReport
 
 if TYPE_CHECKING:
@@ -132,3 +134,28 @@ def diagnose_capture(path: Source, *, call_id: str | None = None, dedup: bool = 
     model = scan(path, ScanOptions(dedup=dedup))
     _raise_fault(model, False)
     return model.diagnosis(call_id)
+
+
+def capture_info(
+    source: Source,
+    keep_going: bool = False,
+    fast: bool = True,
+    *,
+    reassemble: bool = True,
+    dedup: bool = False,
+) -> CaptureInfo:
+    """Read a whole capture and summarise it (``rtcscope info``; ``fast``: vectorized,
+    ``fast=False`` the per-packet reference path, the same result). ``reassemble``: IP
+    fragments through the pipeline's defragmenter; ``dedup``: drop the second copy of a
+    packet captured twice. A fault in the file is raised unless ``keep_going`` (then it is
+    in ``warnings``)."""
+    options = ScanOptions(
+        dedup=dedup,
+        reassemble=reassemble,
+        keep_going=keep_going,
+        vectorized=fast,
+        taps=frozenset({Tap.COUNTS}),
+    )
+    model = scan(source, options)
+    _raise_fault(model, keep_going)
+    return model.info

@@ -1,0 +1,26 @@
+"""What a section of ``rtcscope analyze`` gets and gives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzeOptions:
+    """What the sections may do besides reading the model."""
+
+    out_dir: Path | None = None  # where sections write files (ladders, audio); None: none
+
+
+@dataclass(slots=True)
+class Section:
+    """One analysis' contribution: a titled text block, JSON-able data and written files."""
+
+    name: str
+    title: str
+    text: str
+    data: Any = None
+    files: list[Path] = field(default_factory=list)
+    problems: int = 0

@@ -1,0 +1,228 @@
+"""The one-pass capture model: one read per run, each record decoded once, every command
+reading pipes, truncated captures giving their good part, and --dedup meaning the same in
+every section and command (issue 14's acceptance)."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+import rtcscope.scan.onepass as scan_module
+from rtcscope.capture.reader import open_capture
+from rtcscope.capture.writer import PcapWriter
+from rtcscope.cli import main
+from rtcscope.scan import ScanOptions, scan
+from tests.conftest import DATA
+from tests.peers import rtcscope_cli, run, tshark_fields
+
+DTMF = DATA / "SIP_DTMF2.pcap"
+
+
+def _doubled(source: Path, target: Path) -> None:
+    """Every record written twice, 1 ms apart (a capture taken on two interfaces)."""
+    with open_capture(source) as reader, PcapWriter(target, linktype=1) as writer:
+        for record in reader:
+            writer.write(record.data, record.ts_ns, record.orig_len)
+            writer.write(record.data, record.ts_ns + 1_000_000, record.orig_len)
+
+
+def _json(args: list[str], capsys: pytest.CaptureFixture[str]) -> object:
+    code = main([*args, "--format", "json", "--quiet"])
+    assert code in (0, 1), code
+    return json.loads(capsys.readouterr().out)
+
+
+def test_analyze_dedup_sections_agree_with_the_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doubled = tmp_path / "doubled.pcap"
+    _doubled(DTMF, doubled)
+    analyzed = _json(["analyze", str(doubled), "--dedup"], capsys)
+    sections = {s["name"]: s["data"] for s in analyzed}  # type: ignore[attr-defined]
+    # analyze's streams section is `streams --rtcp --dtmf`'s per-stream rows.
+    streams = _json(["streams", str(doubled), "--dedup", "--rtcp", "--dtmf"], capsys)["streams"]  # type: ignore[index]
+    calls = _json(["calls", str(doubled), "--dedup"], capsys)
+    assert sections["streams"] == streams
+    assert sections["calls"] == calls
+    # The independent figure: tshark's packets per SSRC on the original capture.
+    per_ssrc = Counter(
+        int(row[0], 16) for row in tshark_fields(DTMF, ["rtp.ssrc"], "rtp") if row[0]
+    )
+    assert {s["ssrc"]: s["packets"] for s in streams} == dict(per_ssrc)  # type: ignore[union-attr]
+    in_calls = {
+        int(s["ssrc_hex"], 16): s["packets"]
+        for call in calls["calls"]  # type: ignore[index]
+        for s in call["streams"]
+    }
+    assert in_calls == dict(per_ssrc)
+
+
+def test_one_open_and_each_record_decoded_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    opens: list[object] = []
+    decoded: Counter[int] = Counter()
+    real_open, real_decode = scan_module.open_capture, scan_module.decode
+
+    def counting_open(source: object, keep_going: bool = False) -> object:
+        opens.append(source)
+        return real_open(source, keep_going=keep_going)  # type: ignore[arg-type]
+
+    def counting_decode(record: object) -> object:
+        decoded[record.frame] += 1  # type: ignore[attr-defined]
+        return real_decode(record)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scan_module, "open_capture", counting_open)
+    monkeypatch.setattr(scan_module, "decode", counting_decode)
+    for capture in (DTMF, DATA / "aaa.pcap", DATA / "testbed-tcp.pcap"):
+        opens.clear()
+        decoded.clear()
+        assert main(["analyze", str(capture), "--quiet"]) == 0
+        capsys.readouterr()
+        assert len(opens) == 1
+        assert decoded and max(decoded.values()) == 1
+    # The per-packet path (--dedup) decodes each record once too.
+    decoded.clear()
+    scan(DTMF, ScanOptions(dedup=True))
+    packets = int(tshark_fields(DTMF, ["frame.number"])[-1][0])
+    assert sorted(decoded) == list(range(1, packets + 1))
+    assert set(decoded.values()) == {1}
+
+
+def test_analyze_with_audio_reads_the_streams_packets_once_more(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import rtcscope.capture.pipeline as pipeline
+
+    opens: list[object] = []
+    real = pipeline.open_capture
+
+    def counting(source: object, keep_going: bool = False) -> object:
+        opens.append(source)
+        return real(source, keep_going=keep_going)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "open_capture", counting)
+    assert main(["analyze", str(DTMF), "-o", str(tmp_path / "out"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert len(opens) == 1  # the audio step; the pass itself does not use the pipeline
+    assert len(list((tmp_path / "out").glob("*.wav"))) == 2
+
+
+@pytest.fixture(scope="module")
+def truncated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """SIP_DTMF2 cut in the middle of a record, and how many whole records it keeps."""
+    data = DTMF.read_bytes()
+    cut = len(data) // 2
+    path = tmp_path_factory.mktemp("cut") / "cut.pcap"
+    path.write_bytes(data[:cut])
+    with open_capture(path, keep_going=True) as reader:
+        kept = sum(1 for _ in reader)
+    return path, kept
+
+
+def test_a_truncated_capture_gives_every_sections_good_part(
+    truncated: tuple[Path, int], tmp_path: Path
+) -> None:
+    path, kept = truncated
+    proc = rtcscope_cli(["analyze", path, "--format", "json"])
+    assert proc.returncode == 3
+    assert "truncated" in proc.stderr or "cut" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    sections = {s["name"]: s["data"] for s in json.loads(proc.stdout)}
+    assert set(sections) == {"info", "calls", "streams", "audio", "diagnosis"}
+    assert sections["info"]["packets"] == kept
+    # The independent reference: tshark on the same records written whole (editcap -r).
+    clean = tmp_path / "clean.pcap"
+    run("editcap", ["-r", DTMF, clean, f"1-{kept}"])
+    per_ssrc = Counter(int(r[0], 16) for r in tshark_fields(clean, ["rtp.ssrc"], "rtp") if r[0])
+    assert {s["ssrc"]: s["packets"] for s in sections["streams"]} == dict(per_ssrc)
+    sip = tshark_fields(clean, ["sip.Call-ID"], "sip")
+    assert sections["calls"]["statistics"]["messages"] == len(sip)
+    kept_going = rtcscope_cli(["analyze", path, "--format", "json", "--keep-going"])
+    assert kept_going.returncode == 0
+    assert "warning" in kept_going.stderr
+    assert json.loads(kept_going.stdout) == json.loads(proc.stdout)
+
+
+COMMANDS_ON_A_PIPE = [
+    ["info", "--format", "json"],
+    ["streams", "--format", "json", "--rtcp", "--dtmf"],
+    ["calls", "--format", "json"],
+    ["diagnose", "--format", "json"],
+    ["flow", "--call", "1", "--format", "json"],
+    ["analyze", "--format", "json"],
+]
+
+
+def _run_on(source: str, args: list[str]) -> str:
+    proc = rtcscope_cli([args[0], source, *args[1:]])
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc.stdout.replace(source, "SOURCE").replace(Path(source).name, "SOURCE")
+
+
+@pytest.mark.parametrize("args", COMMANDS_ON_A_PIPE, ids=lambda a: a[0])
+def test_standard_input_gives_what_the_file_gives(args: list[str]) -> None:
+    expected = _run_on(str(DTMF), args)
+    proc = rtcscope_cli([args[0], "-", *args[1:]], stdin=DTMF.read_bytes())
+    assert proc.returncode in (0, 1), proc.stderr
+    got = proc.stdout.replace("<stdin>", "SOURCE").replace('"-"', '"SOURCE"')
+    assert json.loads(got) == json.loads(expected)
+
+
+def _feed_fifo(path: Path, data: bytes) -> threading.Thread:
+    def write() -> None:
+        with open(path, "wb") as out:
+            out.write(data)
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("args", COMMANDS_ON_A_PIPE, ids=lambda a: a[0])
+def test_a_fifo_gives_what_the_file_gives(args: list[str], tmp_path: Path) -> None:
+    fifo = tmp_path / "capture.fifo"
+    os.mkfifo(fifo)
+    writer = _feed_fifo(fifo, DTMF.read_bytes())
+    got = _run_on(str(fifo), args)
+    writer.join(timeout=30)
+    assert json.loads(got) == json.loads(_run_on(str(DTMF), args))
+
+
+def test_audio_and_split_from_a_pipe_are_spooled(tmp_path: Path) -> None:
+    from_file = rtcscope_cli(["extract", DTMF, "--stream", "2", "-o", tmp_path / "file.wav"])
+    assert from_file.returncode == 0, from_file.stderr
+    piped = rtcscope_cli(
+        ["extract", "-", "--stream", "2", "-o", tmp_path / "pipe.wav"], stdin=DTMF.read_bytes()
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert (tmp_path / "pipe.wav").read_bytes() == (tmp_path / "file.wav").read_bytes()
+    split = rtcscope_cli(["split", "-", "-o", tmp_path / "split"], stdin=DTMF.read_bytes())
+    assert split.returncode == 0, split.stderr
+    assert len(list((tmp_path / "split").glob("*.pcap"))) == 2
+    # The spool is gone once the command ends.
+    assert not [
+        p
+        for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("rtcscope-spool-*")
+        if p.stat().st_mtime > (tmp_path / "pipe.wav").stat().st_mtime
+    ]
+
+
+def test_process_substitution_works(tmp_path: Path) -> None:
+    script = f"{_python()} -m rtcscope calls <(cat {DTMF}) --format json"
+    out = tmp_path / "out.json"
+    run("bash", ["-c", f"{script} > {out}"])
+    assert json.loads(out.read_text()) == json.loads(
+        _run_on(str(DTMF), ["calls", "--format", "json"])
+    )
+
+
+def _python() -> str:
+    import sys
+
+    return sys.executable
