@@ -185,7 +185,7 @@ def _run_pool(tasks: Sequence[FileTask], jobs: int, progress: Progress) -> Itera
 
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(index_file, task): task for task in tasks}
-        for future in as_completed(futures, loop=client.loop):
+        for future in as_completed(futures):
             try:
                 result = future.result()
             except BrokenProcessPool as exc:
