@@ -180,10 +180,15 @@ def _run_here(tasks: Sequence[FileTask], progress: Progress) -> Iterator[FileRes
 
 
 def _run_pool(tasks: Sequence[FileTask], jobs: int, progress: Progress) -> Iterator[FileResult]:
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    # Workers are forked from a fresh server process, not from this one: the progress bar's
+    # refresh thread (or a Dask client's) may hold a lock at the moment of a fork.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["rtcscope.index.adapter"])
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         futures = {pool.submit(index_file, task): task for task in tasks}
         for future in as_completed(futures):
             try:

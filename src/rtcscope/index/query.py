@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from rtcscope.errors import InputError, UsageError
 from rtcscope.index.schema import DAY_KEYS, TABLES, schema
@@ -195,6 +197,29 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _rows(table: pa.Table) -> list[dict[str, Any]]:
+    """Rows as JSON-able Python, converted column by column in Arrow where it can be
+    (timestamps to ISO 8601 UTC text with their nanoseconds), value by value otherwise."""
+    plain_types = (pa.types.is_string, pa.types.is_integer, pa.types.is_floating)
+    slow: list[str] = []
+    for i, column in enumerate(table.schema):
+        kind = column.type
+        if pa.types.is_timestamp(kind):
+            utc = table.column(i).cast(pa.timestamp(kind.unit, tz="UTC"))
+            table = table.set_column(i, column.name, pc.strftime(utc, "%Y-%m-%dT%H:%M:%SZ"))
+        elif not (
+            pa.types.is_boolean(kind)
+            or any(test(kind) for test in plain_types)
+            or (pa.types.is_list(kind) and any(test(kind.value_type) for test in plain_types))
+        ):
+            slow.append(column.name)
+    rows: list[dict[str, Any]] = table.to_pylist()
+    for name in slow:
+        for row in rows:
+            row[name] = _plain(row[name])
+    return rows
+
+
 def run_query(
     index: str | Path, sql: str, params: Sequence[Any] = (), *, checked: bool = True
 ) -> QueryResult:
@@ -202,11 +227,9 @@ def run_query(
     statement = check_select(sql) if checked else sql
     con = connect(index)
     try:
-        cursor = con.execute(statement, list(params))
-        columns = [d[0] for d in cursor.description or []]
-        rows = [
-            {c: _plain(v) for c, v in zip(columns, row, strict=True)} for row in cursor.fetchall()
-        ]
+        table = con.sql(statement, params=list(params)).to_arrow_table()
+        columns = table.column_names
+        rows = _rows(table)
     except duckdb.PermissionException as exc:
         raise UsageError(f"not allowed: {exc}") from exc
     except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException) as exc:
