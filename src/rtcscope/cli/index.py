@@ -88,9 +88,11 @@ def index(
         bar.update(task, total=count)
 
     def advance(result: FileResult) -> None:
+        # started at the first result: the process pool has forked all its workers by then
+        bar.start()
         bar.update(task, advance=1, description=Path(result.entry.path).name[:40])
 
-    with bar:
+    try:
         report = build_index(
             sources,
             out,
@@ -101,6 +103,8 @@ def index(
             progress=advance,
             on_plan=planned,
         )
+    finally:
+        bar.stop()
     summary = _summary(report)
     if fmt is OutputFormat.json:
         sys.stdout.write(format_json(summary) + "\n")

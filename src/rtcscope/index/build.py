@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import shutil
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -184,10 +185,11 @@ def _run_pool(tasks: Sequence[FileTask], jobs: int, progress: Progress) -> Itera
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
-    # Workers are forked from a fresh server process, not from this one: the progress bar's
-    # refresh thread (or a Dask client's) may hold a lock at the moment of a fork.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["rtcscope.index.adapter"])
+    # Forked, so that a script calling build_index needs no __main__ guard (spawn and
+    # forkserver import the main module again). Every worker is forked while the tasks are
+    # submitted, before the first result: a caller that starts threads (a progress bar)
+    # from the first ``progress`` call on never forks with a thread holding a lock.
+    context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         futures = {pool.submit(index_file, task): task for task in tasks}
         for future in as_completed(futures):
@@ -246,13 +248,19 @@ def build_index(
     paths = find_captures(sources, globs)
     with locked(index_dir):
         manifest = read_manifest(index_dir)
+        # What an interrupted job staged is never committed: the lock says no job runs now.
+        shutil.rmtree(index_dir / STAGING, ignore_errors=True)
         staging = index_dir / STAGING / uuid.uuid4().hex
         tasks: list[FileTask] = []
         skipped: list[str] = []
         for path in paths:
             if path.startswith(str(index_dir) + os.sep):
                 continue
-            fp = fingerprint(path)
+            try:
+                fp = fingerprint(path)
+            except OSError:
+                # unreadable here: the task's read fails too and gives the errors row
+                fp = Fingerprint(0, 0, "")
             known = manifest.files.get(capture_id(path))
             if not rebuild and known is not None and known.fingerprint == fp:
                 skipped.append(path)

@@ -123,18 +123,15 @@ class _FromOffset:
 def _wanted(selection: CallSelection, record: Record) -> bool:
     if record.frame in selection.sip_frames:
         return True
-    for src, sport, dst, dport, ssrc, first, last in selection.streams:
-        if first <= record.frame <= last:
-            packet = decode(record)
-            payload = packet.payload
-            if (
-                packet.ip_proto == 17
-                and (packet.src, packet.sport, packet.dst, packet.dport) == (src, sport, dst, dport)
-                and len(payload) >= 12
-                and int.from_bytes(payload[8:12], "big") == ssrc
-            ):
-                return True
-    return False
+    candidates = [s for s in selection.streams if s[5] <= record.frame <= s[6]]
+    if not candidates:
+        return False
+    packet = decode(record)
+    payload = packet.payload
+    if packet.ip_proto != 17 or len(payload) < 12:
+        return False
+    key = (packet.src, packet.sport, packet.dst, packet.dport, int.from_bytes(payload[8:12]))
+    return any(s[:5] == key for s in candidates)
 
 
 def _records(selection: CallSelection) -> tuple[list[Record], Any]:
