@@ -97,3 +97,11 @@ def test_cluster_run_with_a_worker_killed_equals_the_local_run(
     for table in TABLES:
         assert table_rows(cluster_index, table) == table_rows(local, table), table
     assert not list(cluster_index.rglob("*.tmp")), "a half-written part is left"
+
+
+def test_a_scheduler_address_that_is_not_one_is_a_usage_error(tmp_path: Path) -> None:
+    from rtcscope.cli import main
+
+    args = ["index", str(DATA / SOURCES[1]), "-o", str(tmp_path / "index")]
+    assert main([*args, "--scheduler", "bogus://x"]) == 2
+    assert not (tmp_path / "index" / MANIFEST).exists()

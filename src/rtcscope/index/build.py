@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rtcscope.errors import RtcscopeError, UsageError
+from rtcscope.errors import PeerError, RtcscopeError, UsageError
 from rtcscope.index.schema import DAY_KEYS, day_of, to_arrow
 from rtcscope.index.store import (
     STAGING,
@@ -209,10 +209,13 @@ def _run_dask(
     # distributed has no type hints: its two entry points used here, as Any.
     client_class: Any = distributed.Client
     as_completed: Any = distributed.as_completed
+    scheme, _, rest = scheduler.rpartition("://")
+    if scheme not in ("", "tcp", "tls", "ws", "wss") or not rest:
+        raise UsageError(f"--scheduler {scheduler!r}: give tcp://HOST:PORT")
     try:
-        client = client_class(scheduler, timeout="30s", set_as_default=False)
+        client = client_class(scheduler, timeout="10s", set_as_default=False)
     except OSError as exc:
-        raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
+        raise PeerError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
     with client:
         futures = client.map(
             index_file,
