@@ -31,7 +31,8 @@ def test_each_exported_call_holds_its_sip_and_rtp(
     # the first read checkpoint, so their export starts reading in the middle of the file.
     big = concatenate_copies(DATA / "sip-rtp-speex.pcap", 32, tmp_path / "big.pcap", 10**9)
     index = tmp_path / "index"
-    build_index([big, DATA / "aaa.pcap"], index, jobs=1)
+    # and a gzip capture, which has no checkpoints: read from its start
+    build_index([big, DATA / "aaa.pcap", DATA / "testbed-no-loose-route.pcap.gz"], index, jobs=1)
     marks = run_query(index, "SELECT capture, checkpoint_frames FROM captures").rows
     assert any(len(m["checkpoint_frames"]) > 1 for m in marks)
 
@@ -43,7 +44,8 @@ def test_each_exported_call_holds_its_sip_and_rtp(
     assert main(["query", str(index), sql, "--export", str(out), "--format", "json"]) == 0
     written = json.loads(capsys.readouterr().out)
     chosen = run_query(index, sql).rows
-    assert len(written) == len(chosen) >= 5
+    assert len(written) == len(chosen) >= 6
+    assert any(c["capture"].endswith(".gz") for c in chosen)
     for call, item in zip(chosen, written, strict=True):
         capture = Path(call["capture"])
         streams = run_query(
