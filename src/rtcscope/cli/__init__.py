@@ -31,6 +31,8 @@ COMMANDS: dict[str, str] = {
     "sipp": "rtcscope.cli.sipp",
     "replay": "rtcscope.cli.replay",
     "dockerfile": "rtcscope.cli.dockerfile",
+    "index": "rtcscope.cli.index",
+    "query": "rtcscope.cli.query",
 }
 
 
