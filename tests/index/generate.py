@@ -19,8 +19,7 @@ from rtcscope.capture.decode import decode
 from rtcscope.capture.packet import Record
 from rtcscope.capture.reader import open_capture
 from rtcscope.capture.writer import PcapWriter
-from rtcscope.rtp.streams import find_streams
-from rtcscope.sip.capture import sip_messages
+from rtcscope.scan.files import find_streams, sip_messages
 
 SEVEN_HOURS_NS = 7 * 3600 * 1_000_000_000
 

@@ -6,9 +6,8 @@ index's tables. The rows carry the same keys and values as those commands' JSON 
 compare them), plus what the index adds: absolute times, the capture's SIP frames per call,
 which call each stream and finding belongs to, and per-severity finding counts.
 
-Today that is five reads of the file (calls, streams, diagnosis, SRTP check, counts); when
-the one-pass capture model (``rtcscope.scan``) lands, this function is re-pointed to it and
-nothing else in the index changes.
+One pass over the file (:func:`rtcscope.scan.scan`) gives counts, calls, streams and
+findings; SRTP streams' packets are read once more to check their keys, as ``streams`` does.
 
 MOS (``mos`` in ``calls`` and ``streams``) is left null: the quality estimate
 (``rtcscope.quality``) is being written elsewhere and will fill it here.
@@ -53,18 +52,27 @@ def _abs_ns(origin_ns: int, rel_s: float | None) -> int | None:
 def rows_for_capture(path: str | os.PathLike[str]) -> CaptureRows:
     """Read ``path`` and return its rows; raises :class:`~rtcscope.errors.RtcscopeError`
     (a :class:`~rtcscope.errors.CaptureError` for a corrupt file) like the commands do."""
-    from rtcscope.capture.info import capture_info
-    from rtcscope.rtp.srtp import SrtpKeyring, verify_streams
-    from rtcscope.rtp.streams import scan_capture, stream_to_dict
-    from rtcscope.sip.calls import calls_from_capture
-    from rtcscope.sip.diagnosis import Severity, diagnose_capture
+    from pathlib import Path
 
-    counted = capture_info(path)
+    from rtcscope.rtp.srtp import SrtpKeyring, verify_streams
+    from rtcscope.rtp.streams import stream_to_dict
+    from rtcscope.scan import scan
+    from rtcscope.sip.diagnosis import Severity
+
+    model = scan(path)
+    if model.faults:
+        raise model.faults[0]
+    counted = model.info
     info = counted.as_dict()
-    result, _ = calls_from_capture(path)
-    scan = scan_capture(path)
-    diagnosis = diagnose_capture(path)
-    srtp = verify_streams(path, scan.streams, SrtpKeyring(scan.announcements, []))
+    result = model.calls()
+    assert model.rtp is not None
+    rtp = model.rtp
+    diagnosis = model.diagnosis()
+    srtp = (
+        verify_streams(Path(path), rtp.streams, SrtpKeyring(rtp.announcements, []))
+        if any(s.encrypted for s in rtp.streams)
+        else {}
+    )
     sip_first_ns = result.first_ns
 
     call_of_id: dict[str, int] = {}
@@ -102,8 +110,11 @@ def rows_for_capture(path: str | os.PathLike[str]) -> CaptureRows:
         calls.append(row)
 
     streams: list[dict[str, Any]] = []
-    for position, stream in enumerate(scan.streams):
+    for position, stream in enumerate(rtp.streams):
         row = stream_to_dict(stream)
+        # As `rtcscope streams` prints them by default (the scan always follows RTCP/DTMF).
+        row.pop("rtcp", None)
+        row.pop("dtmf", None)
         outcome = srtp.get(position)
         row["srtp"] = outcome.as_dict() if outcome is not None else None
         k = stream.key
