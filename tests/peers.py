@@ -41,6 +41,8 @@ PROGRAM_PACKAGES: dict[str, str] = {
     "ffprobe": "ffmpeg",
     "ip": "iproute2",
     "pkill": "procps",
+    "chromium": "chromium",
+    "chromedriver": "chromium-driver",
 }
 
 
