@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "route": "rtcscope.cli.route",
     "hep": "rtcscope.cli.hep",
     "hepipe": "rtcscope.cli.hepipe",
+    "report": "rtcscope.cli.report",
+    "show": "rtcscope.cli.show",
 }
 
 

@@ -17,6 +17,7 @@ Every text that comes from a packet is escaped for its format (XML/HTML entities
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +62,16 @@ def _printable(text: str) -> str:
     """Control characters, surrogates and other unprintables become '?' (XML 1.0 2.2
     forbids most of them; a terminal would act on escape sequences)."""
     return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+def message_text(raw: bytes, limit: int | None = None) -> str:
+    """A captured SIP message as text to show: UTF-8 (bad bytes replaced), CRLF as newlines,
+    other control characters as '?', cut after ``limit`` characters with a note."""
+    text = raw.decode("utf-8", "replace").replace("\r\n", "\n")
+    text = "".join(ch if ch.isprintable() or ch in "\n\t" else "?" for ch in text)
+    if limit is not None and len(text) > limit:
+        text = text[:limit] + f"\n... ({len(text) - limit} more characters)"
+    return text
 
 
 def _clip(text: str, limit: int = MAX_LABEL) -> str:
@@ -201,8 +212,10 @@ def _esc(text: str) -> str:
     return html.escape(_printable(text), quote=True)
 
 
-def format_svg(ladder: Ladder) -> str:
-    """An SVG document: column headers with addresses, lifelines, one arrow per row."""
+def format_svg(ladder: Ladder, href: Callable[[LadderRow], str | None] | None = None) -> str:
+    """An SVG document: column headers with addresses, lifelines, one arrow per row.
+
+    ``href`` gives a row's link target (the report links each arrow to its message)."""
     n = len(ladder.columns)
     depth = max((len(c.addresses) for c in ladder.columns), default=0)
     head_h = 24 + 14 * depth + 10
@@ -256,6 +269,9 @@ def format_svg(ladder: Ladder) -> str:
         # about 7 px per character at 12 px monospace: keep the label between its lifelines
         fit = max(24, abs(x2 - x1) // 7 - 2)
         label = _clip(row.label + (" (resent)" if row.resent_of else ""), min(fit, MAX_LABEL))
+        target = href(row) if href is not None else None
+        if target:
+            out.append(f'<a href="{_esc(target)}">')
         out.append(f'<g class="row {category}" data-frame="{row.frame}">')
         out.append(
             f'<text x="6" y="{y + 4}" font-size="10" fill="#555">'
@@ -280,6 +296,8 @@ def format_svg(ladder: Ladder) -> str:
         if row.detail:
             out.append(f"<title>{_esc(_clip(row.detail, 200))}</title>")
         out.append("</g>")
+        if target:
+            out.append("</a>")
     for i, note in enumerate(ladder.notes):
         out.append(
             f'<text x="10" y="{bottom + 16 + 14 * i}" font-size="11">{_esc(_clip(note, 160))}'
