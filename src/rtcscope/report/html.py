@@ -26,7 +26,13 @@ from rtcscope.report.plots import svg_plot
 from rtcscope.rtp.streams import StreamKey, stream_to_dict
 from rtcscope.sip.calls import CallSummary, call_ladder, icmp_for_call
 from rtcscope.sip.diagnosis import Finding
-from rtcscope.sip.ladder import LadderRow, format_svg, message_text
+from rtcscope.sip.ladder import (
+    LADDER_CSS,
+    LadderRow,
+    collapse_loops,
+    format_svg_html,
+    message_text,
+)
 from rtcscope.sip.nodes import find_nodes
 
 MAX_CALLS = 1000
@@ -40,7 +46,6 @@ table{border-collapse:collapse;font-size:13px;margin:.4em 0}
 td,th{border:1px solid #ccd;padding:2px 6px;text-align:left;vertical-align:top}
 th{background:#eef2f7;position:sticky;top:0}
 .bad{color:#b3261e;font-weight:bold}.ok{color:#1b7a2e}.warn{color:#a86b00}
-.ladder{overflow:auto;max-height:80vh;border:1px solid #ccd}
 .msg{margin:.2em 0}.msg>a{font-family:monospace;font-size:12px}
 .msg pre{display:none;background:#f6f8fa;border:1px solid #ccd;padding:.5em;overflow:auto;
 white-space:pre-wrap;font-size:12px}
@@ -61,7 +66,9 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "")
     return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def _mos_cell(mos: float | None, scale: str | None) -> str:
+def _mos_cell(mos: float | None, scale: str | None, has_media: bool = True) -> str:
+    if not has_media:
+        return "no media"
     if mos is None:
         return "not rated"
     cls = "ok" if mos >= 4.0 else "warn" if mos >= 3.6 else "bad"
@@ -172,7 +179,7 @@ def _call_section(
     def href(row: LadderRow) -> str | None:
         return f"#{_message_id(call, row.frame)}" if row.kind == "sip" else None
 
-    svg = format_svg(ladder, href).split("\n", 1)[1]
+    svg = format_svg_html(collapse_loops(ladder), href)
     facts = call.as_dict(data.first_ns)
     dl = "".join(
         f"<dt>{_e(k)}</dt><dd>{_e(facts[k])}</dd>"
@@ -215,9 +222,10 @@ def _call_section(
         for m in call.messages
     )
     return (
-        f'<section class="call" id="call-{call.index}"><h2>Call {call.index}: '
+        f'<section class="call" id="call-{call.index}" '
+        f'data-call-ids="{_e(" ".join(call.call_ids))}"><h2>Call {call.index}: '
         f"{_e(call.from_uri)} &rarr; {_e(call.to_uri)}</h2><dl>{dl}</dl>"
-        f'<h3>Ladder</h3><div class="ladder">{svg}</div>'
+        f"<h3>Ladder</h3>{svg}"
         + (
             "<h3>Findings</h3>"
             + _table(["severity", "code", "summary", "frames", "fix"], finding_rows)
@@ -262,7 +270,8 @@ def render_report(
     section_ids = {c.index for c in with_section}
     rows = []
     for call in listed:
-        mos, scale = _worst(data.streams_of(call))
+        call_streams = data.streams_of(call)
+        mos, scale = _worst(call_streams)
         state_cls = "bad" if call.failed else "ok"
         name = (
             f'<a href="#call-{call.index}">{call.index}</a>'
@@ -278,7 +287,7 @@ def render_report(
                 f"{(call.start_ns - data.first_ns) / 1e9:.3f}",
                 "-" if call.duration_s is None else f"{call.duration_s:.1f}",
                 "-" if call.setup_ms is None else str(call.setup_ms),
-                _mos_cell(mos, scale),
+                _mos_cell(mos, scale, bool(call_streams)),
                 str(len(findings_by_call[call.index])),
             ]
         )
@@ -299,7 +308,7 @@ def render_report(
         "<meta name='viewport' content='width=device-width'>",
         "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
         "style-src 'unsafe-inline'; img-src data:; media-src 'self' data: file:\">",
-        f"<title>rtcscope report: {_e(data.path.name)}</title><style>{_CSS}</style></head><body>",
+        f"<title>rtcscope report: {_e(data.path.name)}</title><style>{_CSS}{LADDER_CSS}</style></head><body>",
         f"<h1>rtcscope report: {_e(data.path.name)}</h1>",
         "<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in summary.items()) + "</dl>",
         "<h2 id='calls'>Calls</h2>",
