@@ -308,7 +308,8 @@ def render_report(
         "<meta name='viewport' content='width=device-width'>",
         "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
         "style-src 'unsafe-inline'; img-src data:; media-src 'self' data: file:\">",
-        f"<title>rtcscope report: {_e(data.path.name)}</title><style>{_CSS}{LADDER_CSS}</style></head><body>",
+        f"<title>rtcscope report: {_e(data.path.name)}</title>",
+        f"<style>{_CSS}{LADDER_CSS}</style></head><body>",
         f"<h1>rtcscope report: {_e(data.path.name)}</h1>",
         "<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in summary.items()) + "</dl>",
         "<h2 id='calls'>Calls</h2>",
