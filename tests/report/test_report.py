@@ -128,3 +128,18 @@ def test_analyze_wavs_become_relative_players(tmp_path: Path) -> None:
 def test_report_cli_errors(tmp_path: Path) -> None:
     proc = rtcscope_cli(["report", DATA / "no-such.pcap", "-o", tmp_path / "x.html"])
     assert proc.returncode in (2, 3) and "Traceback" not in proc.stderr
+
+
+def test_call_quality_is_its_worst_direction() -> None:
+    capture = DATA / "SIP_DTMF2.pcap"
+    proc = rtcscope_cli(["streams", capture, "--quality", "--format", "json"])
+    adaptive = {s["ssrc_hex"]: s["quality"]["buffers"][-1]["mos"] for s in json.loads(proc.stdout)}
+    data = load_report_data(capture)
+    answered = next(c for c in data.calls.calls if c.call_id == "25672@192.168.105.110")
+    facts = data.call_dict(answered)
+    assert {s["ssrc_hex"] for s in facts["streams"]} == set(adaptive)
+    assert facts["quality"]["mos"] == min(adaptive.values())
+    assert facts["quality"]["stream"] == min(adaptive, key=lambda k: adaptive[k])
+    assert all(s["mos"] == adaptive[s["ssrc_hex"]] for s in facts["streams"])
+    declined = next(c for c in data.calls.calls if c.call_id == "5514@192.168.105.110")
+    assert data.call_dict(declined)["quality"] is None  # no media: nothing to rate

@@ -54,6 +54,14 @@ class ReportData:
     packets_read: int
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def qualities(self) -> dict[StreamKey, StreamQuality]:
+        return {s.stream.key: s.quality for s in self.streams}
+
+    def call_dict(self, call: CallSummary) -> dict[str, Any]:
+        """The call's JSON object as ``calls`` documents it, with its quality keys."""
+        return call.as_dict(self.first_ns, self.qualities)
+
     def streams_of(self, call: CallSummary) -> list[StreamData]:
         keys = {s.key for s in call.streams}
         return [s for s in self.streams if s.stream.key in keys]

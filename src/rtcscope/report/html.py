@@ -20,7 +20,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rtcscope.quality import worst_direction
 from rtcscope.report.data import ReportData, StreamData
 from rtcscope.report.plots import svg_plot
 from rtcscope.rtp.streams import StreamKey, stream_to_dict
@@ -80,11 +79,11 @@ def _call_findings(data: ReportData, call: CallSummary) -> list[Finding]:
     return [f for f in data.diagnosis.findings if f.call_id in ids]
 
 
-def _worst(streams: Sequence[StreamData]) -> tuple[float | None, str | None]:
-    worst = worst_direction(s.quality for s in streams)
-    if worst is None:
+def _worst(data: ReportData, call: CallSummary) -> tuple[float | None, str | None]:
+    quality = data.call_dict(call).get("quality")
+    if quality is None:
         return None, None
-    return worst.mos, worst.scale.value
+    return quality["mos"], quality["model"]
 
 
 def _message_id(call: CallSummary, frame: int) -> str:
@@ -180,7 +179,7 @@ def _call_section(
         return f"#{_message_id(call, row.frame)}" if row.kind == "sip" else None
 
     svg = format_svg_html(collapse_loops(ladder), href)
-    facts = call.as_dict(data.first_ns)
+    facts = data.call_dict(call)
     dl = "".join(
         f"<dt>{_e(k)}</dt><dd>{_e(facts[k])}</dd>"
         for k in (
@@ -271,7 +270,7 @@ def render_report(
     rows = []
     for call in listed:
         call_streams = data.streams_of(call)
-        mos, scale = _worst(call_streams)
+        mos, scale = _worst(data, call)
         state_cls = "bad" if call.failed else "ok"
         name = (
             f'<a href="#call-{call.index}">{call.index}</a>'
