@@ -141,14 +141,14 @@ def format_text(ladder: Ladder, *, color: bool = False, width: int = 22) -> str:
     centres = [lead + col_w // 2 + i * col_w for i in range(len(columns))]
     total = lead + col_w * len(columns)
     lines = [_clip(ladder.title, 200), ""]
-    header = " " * lead + "".join(_clip(c.name, col_w - 2).center(col_w) for c in columns)
+    header = " " * lead + "".join(_clip_middle(c.name, col_w - 2).center(col_w) for c in columns)
     lines.append(header.rstrip())
     depth = max((len(c.addresses) for c in columns), default=0)
     for i in range(depth):
         parts = []
         for c in columns:
             text = c.addresses[i] if i < len(c.addresses) and len(c.addresses) > 1 else ""
-            parts.append(_clip(text, col_w - 2).center(col_w))
+            parts.append(_clip_middle(text, col_w - 2).center(col_w))
         line = " " * lead + "".join(parts)
         if line.strip():
             lines.append(line.rstrip())
