@@ -36,7 +36,7 @@ def _peak_kb(pid: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=1500)
-    parser.add_argument("--packets", type=int, default=600_000)
+    parser.add_argument("--packets", type=int, default=300_000)
     parser.add_argument("--keep", type=Path, default=None, help="keep capture and page here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
