@@ -11,8 +11,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from rtcscope.quality import EModelInput, Scale, burst_ratio, mos_cqe, rating
+from rtcscope.quality import (
+    CODEC_IMPAIRMENTS,
+    EModelInput,
+    Scale,
+    assess_stream,
+    burst_ratio,
+    mos_cqe,
+    rating,
+)
 from rtcscope.quality.buffer import simulate_buffers
 from rtcscope.report.data import build_stream_data
 from rtcscope.rtp.streams import scan_capture
@@ -173,3 +183,47 @@ def test_quality_modules_are_pure() -> None:
     src = ROOT / "src" / "rtcscope"
     for path in [*sorted((src / "quality").glob("*.py")), src / "rtp" / "series.py"]:
         assert _violations(path) == []
+
+
+def test_buffers_resync_when_the_timestamps_jump() -> None:
+    # 100 packets of 20 ms; from the 50th the sender's timestamps restart 10 s back
+    arrival = np.arange(100, dtype=np.int64) * 20_000_000
+    ts = np.arange(100, dtype=np.int64) * 160
+    ts[50:] -= 80_000
+    outcomes = simulate_buffers(arrival, np.arange(100), ts % (1 << 32), 8000)
+    assert all(o.late == 0 and o.ppl_percent == 0 for o in outcomes)
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 10**10), st.integers(0, 0xFFFF), st.integers(0, 0xFFFFFFFF)),
+        min_size=1,
+        max_size=60,
+    ),
+    st.sampled_from(["PCMA", "G729", "GSM", "G722", "opus", None]),
+    st.one_of(st.none(), st.floats(0, 2000)),
+)
+def test_any_packets_give_bounded_ratings(
+    packets: list[tuple[int, int, int]], codec: str | None, rtt: float | None
+) -> None:
+    packets.sort()
+    arrival, seq, ts = (np.array(c, dtype=np.int64) for c in zip(*packets, strict=True))
+    quality = assess_stream(arrival, seq, ts, 8000, codec, round_trip_ms=rtt)
+    for entry in quality.buffers:
+        assert 0 <= entry.outcome.ppl_percent <= 100
+        assert entry.outcome.burst_ratio > 0
+        if entry.mos is None:
+            assert entry.not_rated.startswith("not rated")
+        else:
+            assert 1.0 <= entry.mos <= 4.5
+
+
+def test_codec_table_cites_its_source_and_refuses_unknown_codecs() -> None:
+    for name, values in CODEC_IMPAIRMENTS.items():
+        assert values.source.startswith("ITU-T G.113 (11/2007) Appendix"), name
+        assert (values.scale is Scale.WIDEBAND) == (name == "G722")
+    quality = assess_stream(
+        np.array([0, 20_000_000]), np.array([1, 2]), np.array([0, 960]), 48000, "opus"
+    )
+    assert not quality.rated and quality.scale is None
+    assert all("not rated" in b.not_rated for b in quality.buffers)

@@ -8,7 +8,8 @@ adaptive up to 500 ms):
 
 - **fixed B ms**: the first packet is played B ms after it arrived; every later packet at
   its timestamp's offset from the first. A packet arriving after its play time is late and
-  discarded, which the listener hears as a loss.
+  discarded, which the listener hears as a loss. A packet more than 1 s off the timeline
+  (the sender's timestamps jumped) restarts it.
 - **adaptive up to M ms**: the delay starts at one packet; a late packet (discarded) makes
   the delay grow at once to cover it (plus one packet, at most M ms); while packets come in
   time the delay shrinks towards what the last packet needed, by 1/500 of the difference per
@@ -30,6 +31,11 @@ import numpy.typing as npt
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
+
+# A packet more than this off the buffer's timeline means the sender's timestamps jumped (a
+# new source behind the same SSRC, a restarted clock): buffers resynchronise instead of
+# discarding everything after it (Asterisk's jitter buffers resync at 1000 ms by default).
+RESYNC_MS = 1000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +110,13 @@ def packet_duration_ms(ts_ext: IntArray, clock_hz: int) -> float:
 
 
 def _late_fixed(transit_ms: npt.NDArray[np.float64], size_ms: float) -> BoolArray:
-    late: BoolArray = transit_ms - transit_ms[0] > size_ms
+    late = np.zeros(transit_ms.size, dtype=np.bool_)
+    reference = float(transit_ms[0]) if transit_ms.size else 0.0
+    for i, transit in enumerate(transit_ms.tolist()):
+        if abs(transit - reference) > RESYNC_MS:
+            reference = transit  # the sender's timeline jumped: start over from this packet
+        elif transit - reference > size_ms:
+            late[i] = True
     return late
 
 
@@ -116,6 +128,8 @@ def _late_adaptive(
     fastest = float(transit_ms[0]) if transit_ms.size else 0.0
     total = 0.0
     for i, transit in enumerate(transit_ms.tolist()):
+        if abs(transit - fastest) > RESYNC_MS:
+            fastest = transit
         fastest = min(fastest, transit)
         needed = transit - fastest
         if needed > delay:

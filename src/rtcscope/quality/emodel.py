@@ -170,4 +170,5 @@ def mos_cqe(r: float, scale: Scale = Scale.NARROWBAND) -> float:
         return 1.0
     if r > 100:
         return 4.5
-    return 1 + 0.035 * r + r * (r - 60) * (100 - r) * 7e-6
+    # the cubic dips just under 1 for R below about 6.5: MOS-CQE has no value under 1
+    return max(1.0, 1 + 0.035 * r + r * (r - 60) * (100 - r) * 7e-6)
