@@ -209,7 +209,7 @@ def test_long_reason_phrases_stop_before_the_arrowheads() -> None:
     row = next(g for g in root.iter(f"{SVG}g") if (g.get("class") or "").startswith("row"))
     line = next(row.iter(f"{SVG}line"))
     span = abs(float(line.get("x2") or 0) - float(line.get("x1") or 0))
-    text = [t for t in row.iter(f"{SVG}text") if t.get("text-anchor") == "middle"][0]
+    text = next(t for t in row.iter(f"{SVG}text") if t.get("text-anchor") == "middle")
     assert len(text.text or "") * 7 <= span - 40  # 7 px per character at 12 px monospace
 
 
