@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.utils import wrpcap
@@ -16,7 +18,7 @@ from scapy.utils import wrpcap
 from rtcscope.cli import main
 from rtcscope.report import load_report_data, render_report, write_report
 from tests.conftest import DATA
-from tests.peers import rtcscope_cli
+from tests.peers import rtcscope_cli, run
 
 HOSTILE = '<script>alert("x")</script>\x1b[31m&amp;'
 
@@ -143,3 +145,15 @@ def test_call_quality_is_its_worst_direction() -> None:
     assert all(s["mos"] == adaptive[s["ssrc_hex"]] for s in facts["streams"])
     declined = next(c for c in data.calls.calls if c.call_id == "5514@192.168.105.110")
     assert data.call_dict(declined)["quality"] is None  # no media: nothing to rate
+
+
+@pytest.mark.peer
+def test_summary_start_matches_capinfos() -> None:
+    capture = DATA / "SIP_DTMF2.pcap"
+    # capinfos -a -S: the first packet's time as seconds since the epoch
+    epoch = run("capinfos", ["-a", "-T", "-r", "-S", capture]).stdout.strip().split("\t")[-1]
+    page = render_report(load_report_data(capture))
+    shown = re.search(r"<dt>starts \(UTC\)</dt><dd>([^<]+)</dd>", page)
+    assert shown is not None
+    expected = datetime.fromtimestamp(float(epoch), tz=UTC).isoformat(timespec="milliseconds")
+    assert shown.group(1) == expected

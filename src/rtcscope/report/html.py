@@ -17,6 +17,7 @@ import base64
 import html
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -292,8 +293,15 @@ def render_report(
         )
     errors = sum(1 for f in data.diagnosis.findings if f.severity.value == "error")
     warnings = sum(1 for f in data.diagnosis.findings if f.severity.value == "warning")
+    last_ns = max(
+        [m.ts_ns for m in data.calls.messages[-1:]] + [s.stream.end_ns for s in data.streams],
+        default=data.first_ns,
+    )
+    start = datetime.fromtimestamp(data.first_ns / 1e9, tz=UTC) if data.first_ns else None
     summary = {
         "capture": data.path.name,
+        "starts (UTC)": start.isoformat(timespec="milliseconds") if start else "-",
+        "SIP and RTP span": f"{(last_ns - data.first_ns) / 1e9:.3f} s",
         "packets read": data.packets_read,
         "SIP messages": len(data.calls.messages),
         "calls (INVITE)": len(invites),
