@@ -10,10 +10,12 @@ adaptive up to 500 ms):
   its timestamp's offset from the first. A packet arriving after its play time is late and
   discarded, which the listener hears as a loss. A packet more than 1 s off the timeline
   (the sender's timestamps jumped) restarts it.
-- **adaptive up to M ms**: the delay starts at one packet; a late packet (discarded) makes
-  the delay grow at once to cover it (plus one packet, at most M ms); while packets come in
-  time the delay shrinks towards what the last packet needed, by 1/500 of the difference per
-  packet. Delays are measured from the fastest transit seen so far.
+- **adaptive up to M ms**: the delay starts at 40 ms (the margin Asterisk's adaptive
+  buffer keeps over the jitter it measures, ``jbtargetextra``); a late packet (discarded)
+  makes the delay grow at once to what it needed plus that margin (at most M ms); while
+  packets come in time the delay shrinks towards what the last packet needed plus the
+  margin, by 1/500 of the difference per packet. Delays are measured from the fastest
+  transit seen so far.
 - **none** (``network``): only what the network lost.
 
 Loss is counted over the sequence numbers from the lowest to the highest received (RFC 3550
@@ -36,6 +38,7 @@ BoolArray = npt.NDArray[np.bool_]
 # new source behind the same SSRC, a restarted clock): buffers resynchronise instead of
 # discarding everything after it (Asterisk's jitter buffers resync at 1000 ms by default).
 RESYNC_MS = 1000.0
+ADAPTIVE_MARGIN_MS = 40.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,16 +102,6 @@ def burst_ratio(lost: BoolArray) -> float:
     return float(mean_burst * (1 - count / n))
 
 
-def packet_duration_ms(ts_ext: IntArray, clock_hz: int) -> float:
-    """The most common positive timestamp step, in ms (20 ms when it cannot be told)."""
-    steps = np.diff(np.sort(np.unique(ts_ext)))
-    steps = steps[steps > 0]
-    if steps.size == 0 or clock_hz <= 0:
-        return 20.0
-    values, counts = np.unique(steps, return_counts=True)
-    return float(values[int(np.argmax(counts))] * 1000.0 / clock_hz)
-
-
 def _late_fixed(transit_ms: npt.NDArray[np.float64], size_ms: float) -> BoolArray:
     late = np.zeros(transit_ms.size, dtype=np.bool_)
     reference = float(transit_ms[0]) if transit_ms.size else 0.0
@@ -120,11 +113,9 @@ def _late_fixed(transit_ms: npt.NDArray[np.float64], size_ms: float) -> BoolArra
     return late
 
 
-def _late_adaptive(
-    transit_ms: npt.NDArray[np.float64], max_ms: float, frame_ms: float
-) -> tuple[BoolArray, float]:
+def _late_adaptive(transit_ms: npt.NDArray[np.float64], max_ms: float) -> tuple[BoolArray, float]:
     late = np.zeros(transit_ms.size, dtype=np.bool_)
-    delay = min(frame_ms, max_ms)
+    delay = min(ADAPTIVE_MARGIN_MS, max_ms)
     fastest = float(transit_ms[0]) if transit_ms.size else 0.0
     total = 0.0
     for i, transit in enumerate(transit_ms.tolist()):
@@ -134,9 +125,9 @@ def _late_adaptive(
         needed = transit - fastest
         if needed > delay:
             late[i] = True
-            delay = min(max_ms, needed + frame_ms)
+            delay = min(max_ms, needed + ADAPTIVE_MARGIN_MS)
         else:
-            delay -= (delay - max(needed, frame_ms)) / 500.0
+            delay -= (delay - min(max_ms, needed + ADAPTIVE_MARGIN_MS)) / 500.0
         total += delay
     return late, (total / transit_ms.size if transit_ms.size else 0.0)
 
@@ -167,7 +158,6 @@ def simulate_buffers(
     received[seq_ext[keep] - low] = True
     network_lost = int(expected - received.sum())
     rate = clock_hz if clock_hz > 0 else 8000
-    frame_ms = packet_duration_ms(ts_ext[timed_mask], rate) if timed_mask.any() else 20.0
     idx = np.flatnonzero(keep & timed_mask)
     transit_ms = (
         (arrival_ns[idx] - arrival_ns[idx[0]]) / 1e6
@@ -185,7 +175,7 @@ def simulate_buffers(
                 late = _late_fixed(transit_ms, spec.size_ms)
                 delay_ms = spec.size_ms
             else:
-                late, delay_ms = _late_adaptive(transit_ms, spec.size_ms, frame_ms)
+                late, delay_ms = _late_adaptive(transit_ms, spec.size_ms)
             late_count = int(late.sum())
             played[seq_ext[idx[late]] - low] = False
         lost_mask = ~played
