@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from rtcscope.cli import main
 from rtcscope.report import write_report
 from tests.conftest import DATA
 from tests.peers import program, tshark_fields
@@ -136,3 +137,33 @@ def test_report_pages_in_chromium(browser: Any, tmp_path: Path) -> None:
         if artefacts:
             Path(artefacts).mkdir(parents=True, exist_ok=True)
             shutil.copy(shot, Path(artefacts) / shot.name)
+
+    # `flow --format html`: the same ladder page on its own; a click on an arrow shows it
+    flow_page = tmp_path / "flow.html"
+    assert (
+        main(
+            [
+                "flow",
+                str(DATA / "SIP_DTMF2.pcap"),
+                "--call",
+                "5",
+                "--format",
+                "html",
+                "-o",
+                str(flow_page),
+            ]
+        )
+        == 0
+    )
+    browser.get(flow_page.as_uri())
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+    arrows = browser.find_elements("css selector", "svg a")
+    assert len(arrows) == 10  # the call's ten SIP messages (tshark: frames 14-23)
+    arrows[6].click()  # the 200 OK with SDP
+    target = browser.current_url.split("#", 1)[1]
+    text = browser.execute_script(
+        "const p = document.getElementById(arguments[0]).querySelector('pre');"
+        "return getComputedStyle(p).display === 'block' ? p.textContent : null;",
+        target,
+    )
+    assert text is not None and text.startswith("SIP/2.0 200 OK") and "m=audio" in text

@@ -23,7 +23,13 @@ from rtcscope.cli.app import app
 from rtcscope.cli.output import format_json
 from rtcscope.errors import UsageError
 from rtcscope.sip.calls import call_ladder, calls_from_capture, icmp_for_call
-from rtcscope.sip.ladder import FORMATTERS, format_text, ladder_to_dict, message_text
+from rtcscope.sip.ladder import (
+    FORMATTERS,
+    format_html,
+    format_text,
+    ladder_to_dict,
+    message_text,
+)
 from rtcscope.sip.nodes import find_nodes, parse_alias
 from rtcscope.sip.transactions import endpoint
 
@@ -84,8 +90,8 @@ def flow(
     nodes = find_nodes(result.messages, aliases)
     shown_icmp = icmp_for_call(chosen, icmp_events) if icmp or chosen.failed else []
     ladder = call_ladder(chosen, nodes, rtp=rtp, icmp=shown_icmp)
-    if messages and fmt not in (FlowFormat.text, FlowFormat.json):
-        raise UsageError("--messages goes with --format text or json")
+    if messages and fmt not in (FlowFormat.text, FlowFormat.json, FlowFormat.html):
+        raise UsageError("--messages goes with --format text, json or html (html always has them)")
     if fmt is FlowFormat.json:
         data = ladder_to_dict(ladder)
         if messages:
@@ -111,6 +117,9 @@ def flow(
                 f"{m.transport.upper()}\n{message_text(m.message.raw).rstrip()}\n"
                 for m in chosen.messages
             )
+    elif fmt is FlowFormat.html:
+        # a click on an arrow shows its message (CSS :target, no script)
+        text = format_html(ladder, {m.frame: message_text(m.message.raw) for m in chosen.messages})
     else:
         text = FORMATTERS[fmt.value](ladder)
     if output is None:

@@ -28,8 +28,10 @@ from rtcscope.sip.calls import CallSummary, call_ladder, icmp_for_call
 from rtcscope.sip.diagnosis import Finding
 from rtcscope.sip.ladder import (
     LADDER_CSS,
+    MESSAGE_CSS,
     LadderRow,
     collapse_loops,
+    format_messages_html,
     format_svg_html,
     message_text,
 )
@@ -46,10 +48,6 @@ table{border-collapse:collapse;font-size:13px;margin:.4em 0}
 td,th{border:1px solid #ccd;padding:2px 6px;text-align:left;vertical-align:top}
 th{background:#eef2f7;position:sticky;top:0}
 .bad{color:#b3261e;font-weight:bold}.ok{color:#1b7a2e}.warn{color:#a86b00}
-.msg{margin:.2em 0}.msg>a{font-family:monospace;font-size:12px}
-.msg pre{display:none;background:#f6f8fa;border:1px solid #ccd;padding:.5em;overflow:auto;
-white-space:pre-wrap;font-size:12px}
-.msg:target pre{display:block}.msg:target>a{background:#ffe08a}
 .plots svg{margin:2px;border:1px solid #e3e6ea}
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px}dt{font-weight:bold}
 """
@@ -213,13 +211,10 @@ def _call_section(
         ]
         for f in findings
     ]
-    messages = "".join(
-        f'<div class="msg" id="{_message_id(call, m.frame)}">'
-        f'<a href="#{_message_id(call, m.frame)}">#{m.frame} '
-        f"{(m.ts_ns - data.first_ns) / 1e9:.3f} s {_e(m.src)}:{m.sport} &rarr; "
-        f"{_e(m.dst)}:{m.dport} {_e(_first_line(m.message.raw))}</a>"
-        f"<pre>{_e(message_text(m.message.raw, MAX_MESSAGE_CHARS))}</pre></div>"
-        for m in call.messages
+    messages = format_messages_html(
+        ladder,
+        {m.frame: message_text(m.message.raw, MAX_MESSAGE_CHARS) for m in call.messages},
+        lambda frame: _message_id(call, frame),
     )
     return (
         f'<section class="call" id="call-{call.index}" '
@@ -237,10 +232,6 @@ def _call_section(
         + "".join(_stream_block(data, s, audio, call) for s in streams)
         + "</section>"
     )
-
-
-def _first_line(raw: bytes) -> str:
-    return raw.split(b"\r\n", 1)[0][:120].decode("utf-8", "replace")
 
 
 def render_report(
@@ -316,7 +307,7 @@ def render_report(
         "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
         "style-src 'unsafe-inline'; img-src data:; media-src 'self' data: file:\">",
         f"<title>rtcscope report: {_e(data.path.name)}</title>",
-        f"<style>{_CSS}{LADDER_CSS}</style></head><body>",
+        f"<style>{_CSS}{LADDER_CSS}{MESSAGE_CSS}</style></head><body>",
         f"<h1>rtcscope report: {_e(data.path.name)}</h1>",
         "<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in summary.items()) + "</dl>",
         "<h2 id='calls'>Calls</h2>",

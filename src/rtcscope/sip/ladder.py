@@ -17,7 +17,7 @@ Every text that comes from a packet is escaped for its format (XML/HTML entities
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -422,10 +422,51 @@ def collapse_loops(ladder: Ladder, min_repeats: int = 3, max_period: int = 4) ->
     return Ladder(ladder.title, ladder.columns, out, ladder.start_ns, list(ladder.notes))
 
 
-def format_html(ladder: Ladder) -> str:
+MESSAGE_CSS = (
+    ".msg{margin:.2em 0}.msg>a{font-family:monospace;font-size:12px}"
+    ".msg pre{display:none;background:#f6f8fa;border:1px solid #ccd;padding:.5em;"
+    "overflow:auto;white-space:pre-wrap;font-size:12px}"
+    ".msg:target pre{display:block}.msg:target>a{background:#ffe08a}"
+)
+
+
+def format_messages_html(
+    ladder: Ladder, messages: Mapping[int, str], anchor: Callable[[int], str]
+) -> str:
+    """The messages of a ladder's SIP rows, each hidden until its link (or its arrow) is
+    followed: CSS ``:target`` shows it, no script. ``messages`` maps frame -> text (already
+    made printable, :func:`message_text`); ``anchor`` gives a frame's element id."""
+    out = []
+    seen: set[int] = set()
+    for row in ladder.rows:
+        if row.kind != "sip" or row.frame in seen or row.frame not in messages:
+            continue
+        seen.add(row.frame)
+        text = messages[row.frame]
+        first = text.split("\n", 1)[0]
+        ident = _esc(anchor(row.frame))
+        out.append(
+            f'<div class="msg" id="{ident}"><a href="#{ident}">#{row.frame} '
+            f"{ladder.rel_s(row):.3f} s {_esc(_clip(row.detail, 120))} {_esc(_clip(first, 120))}"
+            f"</a><pre>{html.escape(text, quote=False)}</pre></div>"
+        )
+    return "".join(out)
+
+
+def format_html(ladder: Ladder, messages: Mapping[int, str] | None = None) -> str:
     """A standalone HTML page: the ladder (loops collapsed, column headers kept visible while
-    scrolling), then a table of every row."""
+    scrolling), then a table of every row; with ``messages`` (frame -> text) a click on an
+    arrow shows that message."""
     shown = collapse_loops(ladder)
+
+    def anchor(frame: int) -> str:
+        return f"f{frame}"
+
+    def href(row: LadderRow) -> str | None:
+        if messages is None or row.kind != "sip" or row.frame not in messages:
+            return None
+        return "#" + anchor(row.frame)
+
     rows = []
     for row in ladder.rows:
         rows.append(
@@ -441,18 +482,22 @@ def format_html(ladder: Ladder) -> str:
             )
         )
     title = _esc(_clip(ladder.title, 200))
+    listed = (
+        "<h2>Messages</h2>" + format_messages_html(ladder, messages, anchor) if messages else ""
+    )
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>{title}</title><style>body{{font-family:sans-serif}}"
         "table{border-collapse:collapse;font-family:monospace;font-size:12px}"
         "td,th{border:1px solid #ccc;padding:2px 6px}.resent{color:#8a5ca8}"
         f".failure{{color:#b3261e}}.success{{color:#1b7a2e}}.icmp{{color:#d0006f}}{LADDER_CSS}"
-        "</style></head>"
-        f"<body><h1>{title}</h1>\n{format_svg_html(shown)}<table><tr><th>time (s)</th>"
+        f"{MESSAGE_CSS}</style></head>"
+        f"<body><h1>{title}</h1>\n{format_svg_html(shown, href)}<table><tr><th>time (s)</th>"
         "<th>frame</th><th>from</th><th>to</th><th>message</th><th>detail</th></tr>\n"
         + "\n".join(rows)
         + "\n</table>"
         + "".join(f"<p>{_esc(_clip(n, 200))}</p>" for n in ladder.notes)
+        + listed
         + "</body></html>\n"
     )
 
@@ -492,7 +537,7 @@ def format_mermaid(ladder: Ladder) -> str:
     return "\n".join(lines) + "\n"
 
 
-FORMATTERS = {
+FORMATTERS: dict[str, Callable[[Ladder], str]] = {
     "svg": format_svg,
     "html": format_html,
     "mermaid": format_mermaid,
