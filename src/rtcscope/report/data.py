@@ -12,7 +12,7 @@ modules): nothing is computed a second way.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -53,18 +53,22 @@ class ReportData:
     first_ns: int
     packets_read: int
     extra: dict[str, Any] = field(default_factory=dict)
+    _by_key: dict[StreamKey, StreamData] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_key = {s.stream.key: s for s in self.streams}
 
     @property
     def qualities(self) -> dict[StreamKey, StreamQuality]:
-        return {s.stream.key: s.quality for s in self.streams}
+        return {key: item.quality for key, item in self._by_key.items()}
 
     def call_dict(self, call: CallSummary) -> dict[str, Any]:
         """The call's JSON object as ``calls`` documents it, with its quality keys."""
-        return call.as_dict(self.first_ns, self.qualities)
+        mine = {s.key: self._by_key[s.key].quality for s in call.streams if s.key in self._by_key}
+        return call.as_dict(self.first_ns, mine)
 
     def streams_of(self, call: CallSummary) -> list[StreamData]:
-        keys = {s.key for s in call.streams}
-        return [s for s in self.streams if s.stream.key in keys]
+        return [self._by_key[s.key] for s in call.streams if s.key in self._by_key]
 
 
 def _clock_for(stream: RtpStream, pt: int) -> int:
@@ -124,18 +128,20 @@ def stream_arrays(
 
 
 def rtcp_samples(
-    records: Iterable[RtcpPacketRecord], ssrc: int, clock_hz: int | None
-) -> list[RtcpSample]:
-    """The RTCP report blocks about ``ssrc`` (RFC 3550 6.4), in capture order."""
-    samples: list[RtcpSample] = []
+    records: Iterable[RtcpPacketRecord], clocks: Mapping[int, int | None]
+) -> dict[int, list[RtcpSample]]:
+    """The RTCP report blocks about each SSRC of ``clocks`` (SSRC -> the stream's clock, to
+    give jitter in ms; RFC 3550 6.4), in capture order."""
+    samples: dict[int, list[RtcpSample]] = {ssrc: [] for ssrc in clocks}
     for record in records:
         packet = record.packet
         if not isinstance(packet, rtcp_mod.SenderReport | rtcp_mod.ReceiverReport):
             continue
         for block in packet.reports:
-            if block.ssrc != ssrc:
+            if block.ssrc not in samples:
                 continue
-            samples.append(
+            clock_hz = clocks[block.ssrc]
+            samples[block.ssrc].append(
                 RtcpSample(
                     ts_ns=record.ts_ns,
                     fraction_lost_percent=block.fraction_lost_percent,
@@ -173,10 +179,11 @@ def build_stream_data(
 ) -> list[StreamData]:
     """Quality and time series of every stream (the arrays come from one more read)."""
     arrays = stream_arrays(path, streams)
+    by_ssrc = rtcp_samples(rtcp_records, {s.key.ssrc: s.clock_rate for s in streams})
     out: list[StreamData] = []
     for stream in streams:
         packets = arrays[stream.key]
-        samples = rtcp_samples(rtcp_records, stream.key.ssrc, stream.clock_rate)
+        samples = by_ssrc[stream.key.ssrc]
         series = stream_series(
             packets, first_ns, interval_s=interval_s, per_packets=per_packets, rtcp=samples
         )
