@@ -45,8 +45,10 @@ def svg_plot(
         return "".join(out)
     t_lo = min(times_s)
     t_hi = max(max(times_s), t_lo + 1e-9)
-    v_hi = max(max(v for _, v in points), 1e-9)
-    v_lo = min(0.0, min(v for _, v in points))
+    v_lo = min(0.0, min(v for _, v in points))  # the axis always shows zero
+    v_hi = max(0.0, max(v for _, v in points))
+    if v_hi <= v_lo:
+        v_hi = v_lo + 1  # a flat series (no loss at all) still gets a readable axis
 
     def x(t: float) -> float:
         return x0 + (t - t_lo) / (t_hi - t_lo) * (x1 - x0)
@@ -66,6 +68,11 @@ def svg_plot(
     else:
         path = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in points)
         out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
+        if len(points) < 3:  # a line needs two points to show: mark each one
+            out += [
+                f'<circle cx="{x(t):.1f}" cy="{y(v):.1f}" r="2.5" fill="{colour}"/>'
+                for t, v in points
+            ]
     out += [
         f'<text x="{x0 - 4}" y="{y1 + 4}" text-anchor="end" font-size="10">{_fmt(v_hi)}</text>',
         f'<text x="{x0 - 4}" y="{y0}" text-anchor="end" font-size="10">{_fmt(v_lo)}</text>',
