@@ -157,3 +157,20 @@ def test_summary_start_matches_capinfos() -> None:
     assert shown is not None
     expected = datetime.fromtimestamp(float(epoch), tz=UTC).isoformat(timespec="milliseconds")
     assert shown.group(1) == expected
+
+
+def test_report_analysis_indexes_what_analyze_wrote(tmp_path: Path) -> None:
+    import importlib
+
+    import rtcscope.report.analysis
+    from rtcscope import analyze
+
+    importlib.reload(rtcscope.report.analysis)  # registers the "report" analysis
+    try:
+        sections = analyze.run_analyses(DATA / "SIP_DTMF2.pcap", tmp_path, only=["audio", "report"])
+    finally:  # other tests in this process run `analyze` without it until the lead lists it
+        analyze._REGISTRY.pop("report", None)
+    assert [s.name for s in sections] == ["audio", "report"]  # audio first: its WAVs get linked
+    page = (tmp_path / "report.html").read_text()
+    players = re.findall(r'<audio controls preload="auto" src="([^"]+)">', page)
+    assert sorted(players) == sorted(p.name for p in tmp_path.glob("*.wav")) and players
