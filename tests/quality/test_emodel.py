@@ -46,9 +46,15 @@ def test_mos_ends_and_other_scales() -> None:
     assert mos_cqe(120) == 4.5
     # G.107 Annex B at R = 50: 1 + 1.75 + 50 * -10 * 50 * 7e-6
     assert mos_cqe(50) == pytest.approx(2.575)
-    # a WB rating of 129 and an FB rating of 148 are each the top of their scale
-    assert rating(EModelInput(), Scale.WIDEBAND) == pytest.approx(129.0)
-    assert rating(EModelInput(), Scale.FULLBAND) == pytest.approx(148.0)
+    # G.107.1: Ro,WB = 129, Is,WB = 0; only the listener-echo term (about 0.15 at the
+    # defaults, as on the narrowband scale) stays; G.107.2 likewise from 148
+    assert rating(EModelInput(), Scale.WIDEBAND) == pytest.approx(129.0 - 0.15, abs=0.01)
+    assert rating(EModelInput(), Scale.FULLBAND) == pytest.approx(148.0 - 0.15, abs=0.01)
+    # Ie,eff has the same ceiling (95) on the wideband scale (G.107.1 eq. 7-15)
+    lossy = EModelInput(ie=13, bpl=10, ppl=10)
+    assert rating(EModelInput(ie=13), Scale.WIDEBAND) - rating(lossy, Scale.WIDEBAND) == (
+        pytest.approx((95 - 13) * 10 / (10 + 10))
+    )
     assert mos_cqe(129, Scale.WIDEBAND) == 4.5
     assert mos_cqe(64.5, Scale.WIDEBAND) == pytest.approx(mos_cqe(50))
 

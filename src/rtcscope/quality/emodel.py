@@ -5,14 +5,16 @@ transcribed term by term (Ro, Is = Iolr + Ist + Iq, Id = Idte + Idle + Idd, Ie,e
 default values of its Table 3; with every default and Ie = 0 it gives R = 93.2 and
 MOS-CQE 4.41 (G.107 7.7 and Annex B).
 
-The wideband (G.107.1) and fullband (G.107.2) models keep the structure on their own scales,
-R up to 129 and 148: Ro,WB = 129 and Ro,FB = 148, Is = 0 (both Recommendations leave the
-simultaneous impairments at zero for the default terminal), the delay impairment of G.107
-scaled by the scale's expansion factor (1.29 and 1.48) with talker and listener echo taken as
-perfectly controlled, and Ie,eff computed as in G.107 with 95 replaced by the scale's maximum.
-MOS-CQE from a WB or FB rating goes through R/1.29 or R/1.48 into G.107 Annex B, as their
-Annex A does. R values of different scales are never compared or averaged: every rating
-carries its :class:`Scale`.
+The wideband model is G.107.1 (06/2019) on its own scale, R up to 129: Ro,WB = 129
+(eq. 7-2), Is,WB = 0 (eq. 7-3), Idd scaled by 1.29 (eq. 7-13), listener echo Idle with
+Ro,WB in G.107's formula, and Ie,eff,WB = Ie,WB + (95 - Ie,WB) Ppl / (Ppl/BurstR + Bpl,WB)
+(eq. 7-15 is this with BurstR = 1; the burst ratio is applied as in G.107). Talker echo uses
+G.107's Idte: G.107.1's wideband TERV correction is not transcribed here, which matters only
+when a one-way delay is known (RTCP) or a buffer adds one. MOS-CQE from a WB rating is
+G.107.1 Annex A: G.107's Annex B polynomial at R/1.29. The fullband model (G.107.2) is
+built the same way on its scale (R up to 148, factor 1.48); no fullband codec has published
+planning values here, so it rates nothing yet. R values of different scales are never
+compared or averaged: every rating carries its :class:`Scale`.
 """
 
 from __future__ import annotations
@@ -37,12 +39,8 @@ _EXPANSION: dict[Scale, float] = {
     Scale.WIDEBAND: 1.29,
     Scale.FULLBAND: 1.48,
 }
-# Ie,eff's ceiling (G.107 7.4 uses 95 on the narrowband scale).
-_IE_CEILING: dict[Scale, float] = {
-    Scale.NARROWBAND: 95.0,
-    Scale.WIDEBAND: 129.0,
-    Scale.FULLBAND: 148.0,
-}
+# Ie,eff's ceiling: 95 in G.107 eq. 7-29 and in G.107.1 eq. 7-15 alike.
+_IE_CEILING = 95.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,10 +125,12 @@ def delay_idd(p: EModelInput) -> float:
     return float(25 * ((1 + x**e) ** (1 / e) - 3 * (1 + (x / 3) ** e) ** (1 / e) + 2))
 
 
-def delay_id(p: EModelInput) -> float:
-    """G.107 7.4: Id = Idte (talker echo) + Idle (listener echo) + Idd (absolute delay)."""
+def echo_impairments(p: EModelInput, ro: float | None = None) -> tuple[float, float]:
+    """G.107 7.4: (Idte, Idle), talker and listener echo. ``ro`` is the basic ratio Idle is
+    measured against (G.107's Ro by default; Ro,WB or Ro,FB on the other scales)."""
     no = _noise_no(p)
-    ro = 15 - 1.5 * (p.slr + no)
+    if ro is None:
+        ro = 15 - 1.5 * (p.slr + no)
     roe = -1.5 * (no - p.rlr)
     t = p.t_ms
     terv = p.telr - 40 * _log10((1 + t / 10) / (1 + t / 150)) + 6 * math.exp(-0.3 * t**2)
@@ -140,17 +140,23 @@ def delay_id(p: EModelInput) -> float:
     idte = ((roe - re) / 2 + math.sqrt((roe - re) ** 2 / 4 + 100) - 1) * (1 - math.exp(-t))
     rle = 10.5 * (p.wepl + 7) * (p.tr_ms + 1) ** -0.25
     idle = (ro - rle) / 2 + math.sqrt((ro - rle) ** 2 / 4 + 169)
-    return float(idte + idle + delay_idd(p))
+    return float(idte), float(idle)
+
+
+def delay_id(p: EModelInput) -> float:
+    """G.107 7.4: Id = Idte (talker echo) + Idle (listener echo) + Idd (absolute delay)."""
+    idte, idle = echo_impairments(p)
+    return idte + idle + delay_idd(p)
 
 
 def effective_ie(ie: float, bpl: float, ppl: float, burst_r: float, scale: Scale) -> float:
-    """G.107 7.4 (and its WB/FB counterparts): Ie,eff = Ie + (max - Ie) Ppl / (Ppl/BurstR + Bpl).
+    """G.107 eq. 7-29 (G.107.1 eq. 7-15): Ie,eff = Ie + (95 - Ie) Ppl / (Ppl/BurstR + Bpl).
 
-    ``ppl`` in percent; BurstR = 1 is random loss, above 1 bursty."""
-    ceiling = _IE_CEILING[scale]
+    ``ppl`` in percent; BurstR = 1 is random loss, above 1 bursty. The same on every scale
+    (``scale`` is kept so callers say which Ie they pass)."""
     if ppl <= 0:
         return ie
-    return ie + (ceiling - ie) * ppl / (ppl / burst_r + bpl)
+    return ie + (_IE_CEILING - ie) * ppl / (ppl / burst_r + bpl)
 
 
 def rating(p: EModelInput, scale: Scale = Scale.NARROWBAND) -> float:
@@ -159,7 +165,10 @@ def rating(p: EModelInput, scale: Scale = Scale.NARROWBAND) -> float:
     if scale is Scale.NARROWBAND:
         r = basic_ro(p) - simultaneous_is(p) - delay_id(p) - ie_eff + p.a
     else:
-        r = R_MAX[scale] - _EXPANSION[scale] * delay_idd(p) - ie_eff + p.a
+        ro = R_MAX[scale]  # Ro,WB = 129 (G.107.1 eq. 7-2), Is,WB = 0 (eq. 7-3)
+        idte, idle = echo_impairments(p, ro)
+        idd = _EXPANSION[scale] * delay_idd(p)  # G.107.1 eq. 7-13
+        r = ro - (idte + idle + idd) - ie_eff + p.a
     return min(r, R_MAX[scale])
 
 
