@@ -2,8 +2,9 @@
 
 Narrowband codecs: ITU-T G.113 (11/2007) Appendix I, Table I.1 (Ie) and Table I.3 (Bpl, the
 only codecs for which a packet-loss robustness value is published there). Wideband (G.722):
-G.113 Appendix IV, Table IV.1 (Ie,WB). Fullband (G.107.2): G.113 Appendix V publishes values
-for none of the codecs RTP streams carry here (Opus included), so those are "not rated".
+G.113 Appendix IV, Table IV.1 (Ie,WB). Fullband (G.107.2, G.113 Appendix V): no value is
+transcribed here, and ITU-T publishes none for Opus, so those streams are "not rated". The
+appendices are provisional planning values, not measurements of a call.
 
 A codec with an Ie but no published Bpl is rated only while it loses nothing (Ie,eff = Ie
 then, whatever Bpl is); with loss it is "not rated". A codec with no Ie is never rated. The

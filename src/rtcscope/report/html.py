@@ -40,6 +40,7 @@ from rtcscope.sip.nodes import find_nodes
 MAX_CALLS = 1000
 MAX_SECTIONS = 200
 MAX_MESSAGE_CHARS = 20000
+_SEVERITY_CLASS = {"error": "bad", "warning": "warn"}
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:1em 2em;color:#222}
@@ -96,9 +97,7 @@ def _audio_tag(key: StreamKey, audio: Mapping[StreamKey, str]) -> str:
     return f'<audio controls preload="auto" src="{_e(src)}"></audio>'
 
 
-def _stream_block(
-    data: ReportData, item: StreamData, audio: Mapping[StreamKey, str], call: CallSummary | None
-) -> str:
+def _stream_block(item: StreamData, audio: Mapping[StreamKey, str]) -> str:
     s = item.stream
     row = stream_to_dict(s, item.quality)
     title = (
@@ -196,10 +195,17 @@ def _call_section(
             "ended_by",
         )
     )
+    worst = facts.get("quality")
+    if worst is not None:
+        dl += (
+            f"<dt>quality (worst direction)</dt><dd>MOS-CQE {worst['mos']:.2f}, R {worst['r']} "
+            f"({_e(worst['model'])}, {_e(worst['buffer'])} buffer, stream "
+            f"{_e(worst['stream'])})</dd>"
+        )
     findings = _call_findings(data, call)
     finding_rows = [
         [
-            f'<span class="{"bad" if f.severity.value == "error" else "warn"}">'
+            f'<span class="{_SEVERITY_CLASS.get(f.severity.value, "")}">'
             f"{_e(f.severity.value)}</span>",
             _e(f.code),
             _e(f.summary),
@@ -229,7 +235,7 @@ def _call_section(
         )
         + "<h3>Messages</h3><p><small>Click a message (or an arrow of the ladder) to show "
         f"it.</small></p>{messages}"
-        + "".join(_stream_block(data, s, audio, call) for s in streams)
+        + "".join(_stream_block(s, audio) for s in streams)
         + "</section>"
     )
 
@@ -358,7 +364,7 @@ def render_report(
     loose = [s for s in data.streams if s.stream.key not in owned]
     if loose:
         parts.append("<h2 id='other-streams'>Streams outside the calls</h2>")
-        parts += [_stream_block(data, s, audio, None) for s in loose]
+        parts += [_stream_block(s, audio) for s in loose]
     parts.append("</body></html>\n")
     return "".join(parts)
 
