@@ -25,6 +25,7 @@ from rtcscope.sip.ladder import (
     format_svg,
     format_text,
     ladder_to_dict,
+    messages_by_frame,
 )
 from rtcscope.sip.message import SipMessage
 from tests.conftest import DATA
@@ -227,3 +228,19 @@ def test_request_loops_collapse_into_one_round() -> None:
     assert collapse_loops(Ladder("two", columns, rows[:5])).rows == rows[:5]  # 2 rounds stay
     page = format_html(ladder)
     assert "ACK \u00d710" in page and "position:sticky" in page
+
+
+def test_messages_sharing_a_frame_are_all_listed() -> None:
+    # TCP can carry two SIP messages in one segment: both rows, both texts, distinct ids
+    columns = [LadderColumn("a", ()), LadderColumn("b", ())]
+    rows = [
+        LadderRow("sip", 5, 0, 0, 1, "INVITE"),
+        LadderRow("sip", 5, 0, 0, 1, "CANCEL"),
+        LadderRow("rtp", 6, 1, 0, 1, "RTP"),
+    ]
+    texts = messages_by_frame([(5, "INVITE sip:b SIP/2.0\n"), (5, "CANCEL sip:b SIP/2.0\n<b>")])
+    page = format_html(Ladder("t", columns, rows), texts)
+    ids = re.findall(r'<div class="msg" id="([^"]+)">', page)
+    assert ids == ["f5", "f5-1"]
+    assert "CANCEL sip:b SIP/2.0\n&lt;b&gt;</pre>" in page
+    assert page.count('<a href="#f5">') == 3  # both arrows of frame 5 and the first listing

@@ -29,6 +29,7 @@ from rtcscope.sip.ladder import (
     format_text,
     ladder_to_dict,
     message_text,
+    messages_by_frame,
 )
 from rtcscope.sip.nodes import find_nodes, parse_alias
 from rtcscope.sip.transactions import endpoint
@@ -119,7 +120,8 @@ def flow(
             )
     elif fmt is FlowFormat.html:
         # a click on an arrow shows its message (CSS :target, no script)
-        text = format_html(ladder, {m.frame: message_text(m.message.raw) for m in chosen.messages})
+        texts = [(m.frame, message_text(m.message.raw)) for m in chosen.messages]
+        text = format_html(ladder, messages_by_frame(texts))
     else:
         text = FORMATTERS[fmt.value](ladder)
     if output is None:

@@ -34,6 +34,7 @@ from rtcscope.sip.ladder import (
     format_messages_html,
     format_svg_html,
     message_text,
+    messages_by_frame,
 )
 from rtcscope.sip.nodes import find_nodes
 
@@ -219,7 +220,9 @@ def _call_section(
     ]
     messages = format_messages_html(
         ladder,
-        {m.frame: message_text(m.message.raw, MAX_MESSAGE_CHARS) for m in call.messages},
+        messages_by_frame(
+            [(m.frame, message_text(m.message.raw, MAX_MESSAGE_CHARS)) for m in call.messages]
+        ),
         lambda frame: _message_id(call, frame),
     )
     return (

@@ -17,7 +17,7 @@ Every text that comes from a packet is escaped for its format (XML/HTML entities
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -431,20 +431,24 @@ MESSAGE_CSS = (
 
 
 def format_messages_html(
-    ladder: Ladder, messages: Mapping[int, str], anchor: Callable[[int], str]
+    ladder: Ladder, messages: Mapping[int, Sequence[str]], anchor: Callable[[int], str]
 ) -> str:
     """The messages of a ladder's SIP rows, each hidden until its link (or its arrow) is
-    followed: CSS ``:target`` shows it, no script. ``messages`` maps frame -> text (already
-    made printable, :func:`message_text`); ``anchor`` gives a frame's element id."""
+    followed: CSS ``:target`` shows it, no script. ``messages`` maps a frame to the texts of
+    its messages in order (TCP can carry several in one frame; already made printable,
+    :func:`message_text`); ``anchor`` gives a frame's element id (the frame's second message
+    gets ``-1`` appended, and so on)."""
     out = []
-    seen: set[int] = set()
+    used: dict[int, int] = {}
     for row in ladder.rows:
-        if row.kind != "sip" or row.frame in seen or row.frame not in messages:
+        texts = messages.get(row.frame, ())
+        position = used.get(row.frame, 0)
+        if row.kind != "sip" or position >= len(texts):
             continue
-        seen.add(row.frame)
-        text = messages[row.frame]
+        used[row.frame] = position + 1
+        text = texts[position]
         first = text.split("\n", 1)[0]
-        ident = _esc(anchor(row.frame))
+        ident = _esc(anchor(row.frame) + (f"-{position}" if position else ""))
         out.append(
             f'<div class="msg" id="{ident}"><a href="#{ident}">#{row.frame} '
             f"{ladder.rel_s(row):.3f} s {_esc(_clip(row.detail, 120))} {_esc(_clip(first, 120))}"
@@ -453,10 +457,19 @@ def format_messages_html(
     return "".join(out)
 
 
-def format_html(ladder: Ladder, messages: Mapping[int, str] | None = None) -> str:
+def messages_by_frame(texts: Sequence[tuple[int, str]]) -> dict[int, list[str]]:
+    """(frame, text) pairs in capture order grouped by frame, for :func:`format_html` and
+    :func:`format_messages_html`."""
+    grouped: dict[int, list[str]] = {}
+    for frame, text in texts:
+        grouped.setdefault(frame, []).append(text)
+    return grouped
+
+
+def format_html(ladder: Ladder, messages: Mapping[int, Sequence[str]] | None = None) -> str:
     """A standalone HTML page: the ladder (loops collapsed, column headers kept visible while
-    scrolling), then a table of every row; with ``messages`` (frame -> text) a click on an
-    arrow shows that message."""
+    scrolling), then a table of every row; with ``messages`` (frame -> texts,
+    :func:`messages_by_frame`) a click on an arrow shows that message."""
     shown = collapse_loops(ladder)
 
     def anchor(frame: int) -> str:
