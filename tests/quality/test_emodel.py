@@ -181,6 +181,7 @@ def test_fixed_buffer_discards_late_packets() -> None:
     outcomes = {o.spec.name: o for o in simulate_buffers(arrival[order], seq, ts, 8000)}
     assert outcomes["network"].late == 0 and outcomes["network"].ppl_percent == 0
     assert outcomes["fixed-50"].late == 1 and outcomes["fixed-50"].ppl_percent == 10
+    assert outcomes["fixed-50"].discarded.tolist() == (order == 4).tolist()
     assert outcomes["fixed-200"].late == 0
     assert outcomes["adaptive-500"].late == 1  # it adapts after the fact
 

@@ -62,6 +62,10 @@ def test_series_json_has_rtcp_columns() -> None:
         rows[0]
     )
     assert sum(r["packets"] for r in rows) == 9  # tshark: 9 packets in aaa.pcap's stream
+    proc = rtcscope_cli(["streams", DATA / "aaa.pcap", "--quality", "--format", "json"])
+    adaptive = json.loads(proc.stdout)[0]["quality"]["buffers"][-1]
+    assert adaptive["buffer"] == "adaptive-500"
+    assert sum(r["jb_discarded"] for r in rows) == adaptive["late"]
 
 
 def test_bad_interval_is_a_usage_error() -> None:

@@ -26,7 +26,7 @@ divided by the mean burst length random loss of the same Ppl gives, 1 / (1 - Ppl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -67,6 +67,10 @@ class BufferOutcome:
     ppl_percent: float
     burst_ratio: float
     mean_delay_ms: float  # delay the buffer added (mean over played packets)
+    # which of the given packets (in the order given) the buffer discarded as late
+    discarded: BoolArray = field(
+        default_factory=lambda: np.zeros(0, dtype=np.bool_), compare=False, repr=False
+    )
 
 
 def _extend(values: IntArray, bits: int) -> IntArray:
@@ -170,6 +174,7 @@ def simulate_buffers(
         played = received.copy()
         delay_ms = 0.0
         late_count = 0
+        discarded = np.zeros(n, dtype=np.bool_)
         if spec.kind != "none" and idx.size:
             if spec.kind == "fixed":
                 late = _late_fixed(transit_ms, spec.size_ms)
@@ -178,6 +183,7 @@ def simulate_buffers(
                 late, delay_ms = _late_adaptive(transit_ms, spec.size_ms)
             late_count = int(late.sum())
             played[seq_ext[idx[late]] - low] = False
+            discarded[idx[late]] = True
         lost_mask = ~played
         out.append(
             BufferOutcome(
@@ -188,6 +194,7 @@ def simulate_buffers(
                 ppl_percent=100.0 * float(lost_mask.sum()) / expected,
                 burst_ratio=burst_ratio(lost_mask),
                 mean_delay_ms=delay_ms,
+                discarded=discarded,
             )
         )
     return out

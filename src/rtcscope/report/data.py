@@ -184,10 +184,17 @@ def build_stream_data(
     for stream in streams:
         packets = arrays[stream.key]
         samples = by_ssrc[stream.key.ssrc]
+        quality = stream_quality(stream, packets)
+        adaptive = quality.buffer("adaptive-500")
         series = stream_series(
-            packets, first_ns, interval_s=interval_s, per_packets=per_packets, rtcp=samples
+            packets,
+            first_ns,
+            interval_s=interval_s,
+            per_packets=per_packets,
+            rtcp=samples,
+            discarded=adaptive.outcome.discarded if adaptive is not None else None,
         )
-        out.append(StreamData(stream, packets, samples, stream_quality(stream, packets), series))
+        out.append(StreamData(stream, packets, samples, quality, series))
     return out
 
 

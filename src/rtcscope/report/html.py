@@ -153,6 +153,15 @@ def _stream_block(item: StreamData, audio: Mapping[StreamKey, str]) -> str:
             ),
         ]
     )
+    if any(r.jb_discarded for r in item.series):
+        plots += svg_plot(
+            "discarded late (adaptive buffer)",
+            "count",
+            times,
+            [r.jb_discarded for r in item.series],
+            bars=True,
+            colour="#a86b00",
+        )
     rtcp_values = [r.rtcp_round_trip_ms for r in item.series]
     if any(v is not None for v in rtcp_values):
         plots += svg_plot("RTCP round trip", "ms", times, rtcp_values, colour="#4a6d8c")

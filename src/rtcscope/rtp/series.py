@@ -9,7 +9,9 @@ timestamps going backwards, packets without a known clock), so the largest inter
 is tshark's Max Jitter. ``lost`` telescopes to tshark's Lost: an interval's loss is the
 advance of the last extended sequence number seen minus the packets received in it (negative
 when late packets arrive), so the intervals add up to expected - received over the stream.
-``late`` counts packets arriving after a higher sequence number (reordered or duplicated).
+``late`` counts packets arriving after a higher sequence number (reordered or duplicated);
+``jb_discarded`` the packets a jitter buffer discarded as late (given by the caller: the
+report and ``--series`` pass the adaptive 500 ms buffer of :mod:`rtcscope.quality`).
 ``bitrate_kbps`` is the RTP bytes (header included) per second of the interval.
 """
 
@@ -36,6 +38,7 @@ SERIES_COLUMNS: tuple[str, ...] = (
     "packets",
     "lost",
     "late",
+    "jb_discarded",
     "max_jitter_ms",
     "mean_jitter_ms",
     "max_delta_ms",
@@ -82,6 +85,7 @@ class SeriesRow:
     packets: int = 0
     lost: int = 0
     late: int = 0
+    jb_discarded: int = 0
     max_jitter_ms: float | None = None
     mean_jitter_ms: float | None = None
     max_delta_ms: float | None = None
@@ -103,6 +107,7 @@ class SeriesRow:
             "packets": self.packets,
             "lost": self.lost,
             "late": self.late,
+            "jb_discarded": self.jb_discarded,
             "max_jitter_ms": r3(self.max_jitter_ms),
             "mean_jitter_ms": r3(self.mean_jitter_ms),
             "max_delta_ms": r3(self.max_delta_ms),
@@ -122,6 +127,7 @@ def stream_series(
     interval_s: float = 1.0,
     per_packets: int | None = None,
     rtcp: Sequence[RtcpSample] = (),
+    discarded: npt.NDArray[np.bool_] | None = None,
 ) -> list[SeriesRow]:
     """The stream's rows, one per interval from its first packet to its last (intervals are
     aligned on the capture's start; with ``per_packets`` each row holds N packets instead)."""
@@ -199,6 +205,8 @@ def stream_series(
         seq_ext = int(ext[i])
         if seq_ext <= highest:
             row.late += 1
+        if discarded is not None and discarded[i]:
+            row.jb_discarded += 1
         highest = max(highest, seq_ext)
         last_by_bucket[b] = seq_ext
         bytes_in[b] = bytes_in.get(b, 0) + int(packets.size[i])
