@@ -174,3 +174,10 @@ def test_report_analysis_indexes_what_analyze_wrote(tmp_path: Path) -> None:
     page = (tmp_path / "report.html").read_text()
     players = re.findall(r'<audio controls preload="auto" src="([^"]+)">', page)
     assert sorted(players) == sorted(p.name for p in tmp_path.glob("*.wav")) and players
+
+
+def test_embed_audio_writes_one_file(tmp_path: Path) -> None:
+    out = tmp_path / "page.html"
+    assert main(["report", str(DATA / "SIP_DTMF2.pcap"), "-o", str(out), "--embed-audio"]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["page.html"]
+    assert out.read_text().count('src="data:audio/wav;base64,UklGR') == 2

@@ -6,6 +6,7 @@ the page, linking the WAVs already in DIR (``*0x<SSRC>*.wav``) as players.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from rtcscope.errors import RtcscopeError
@@ -67,15 +68,23 @@ def write_report(
 
     Audio players: WAVs already in ``audio_dir`` (what ``analyze -o`` wrote), or, with
     ``extract_audio``, WAVs written now beside the page (``<stem>-audio/``); ``embed_audio``
-    puts them inside the page as ``data:`` URLs instead of relative links."""
+    puts them inside the page as ``data:`` URLs instead of relative links (and then writes
+    nothing beside it)."""
     if data is None:
         data = load_report_data(capture, dedup=dedup)
     files: dict[StreamKey, Path] = {}
     if audio_dir is not None and audio_dir.is_dir():
         files = _existing_wavs(data, audio_dir)
-    if extract_audio and not files:
-        files = write_audio(capture, data, out.with_name(out.stem + "-audio"))
-    page = render_report(data, audio=audio_links(out, files, embed=embed_audio))
+    if extract_audio and not files and embed_audio:
+        # the WAVs go inside the page: write them where nothing is left behind
+        with tempfile.TemporaryDirectory(prefix="rtcscope-report-") as tmp:
+            files = write_audio(capture, data, Path(tmp))
+            links = audio_links(out, files, embed=True)
+    else:
+        if extract_audio and not files:
+            files = write_audio(capture, data, out.with_name(out.stem + "-audio"))
+        links = audio_links(out, files, embed=embed_audio)
+    page = render_report(data, audio=links)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     return out
