@@ -1,12 +1,14 @@
 """The one adapter between the report (and ``streams --series``) and the capture readers.
 
-:func:`load_report_data` is the only function here that reads a capture: it calls today's
-library (``sip.calls.calls_from_capture``, ``rtp.streams.scan_capture``,
-``sip.diagnosis.diagnose``, ``rtp.streams.stream_packets``) and returns plain results
-(:class:`ReportData`). When the one-pass ``rtcscope.scan`` model lands, only this function
-changes. Everything the page shows is computed from what it returns, through the same
-functions the CLI uses (``stream_to_dict``, ``CallSummary.as_dict``, the quality and series
-modules): nothing is computed a second way.
+:func:`load_report_data` (and :func:`stream_arrays`, which it and ``streams --series``
+use for the per-packet arrays) are the only functions here that read a capture: they call
+today's library (``sip.calls.calls_from_capture``, ``rtp.streams.scan_capture``,
+``sip.diagnosis.diagnose``, ``rtp.streams.stream_packets``) and return plain results
+(:class:`ReportData`). When the one-pass ``rtcscope.scan`` model lands, only these change
+(the model's per-stream arrays replace the second read). Everything the page shows is
+computed from what they return, through the same functions the CLI uses
+(``stream_to_dict``, ``CallSummary.as_dict``, the quality and series modules): nothing is
+computed a second way.
 """
 
 from __future__ import annotations
@@ -52,15 +54,10 @@ class ReportData:
     diagnosis: Diagnosis
     first_ns: int
     packets_read: int
-    extra: dict[str, Any] = field(default_factory=dict)
     _by_key: dict[StreamKey, StreamData] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._by_key = {s.stream.key: s for s in self.streams}
-
-    @property
-    def qualities(self) -> dict[StreamKey, StreamQuality]:
-        return {key: item.quality for key, item in self._by_key.items()}
 
     def call_dict(self, call: CallSummary) -> dict[str, Any]:
         """The call's JSON object as ``calls`` documents it, with its quality keys."""
