@@ -195,7 +195,7 @@ def streams(
     if series:
         _print_series(file, rtp_port, no_heuristic, no_sdp, dedup, fmt, interval, per_packets)
         return
-    result = _scan(file, rtp_port, no_heuristic or series, no_sdp, rtcp or quality, dtmf, dedup)
+    result = _scan(file, rtp_port, no_heuristic, no_sdp, rtcp or quality, dtmf, dedup)
     qualities = _qualities(file, result) if quality else [None] * len(result.streams)
     rows = [stream_to_dict(s, q) for s, q in zip(result.streams, qualities, strict=True)]
     srtp = verify_streams(file, result.streams, SrtpKeyring(result.announcements, user_keys))
