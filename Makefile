@@ -12,7 +12,8 @@ DEMO_OUT := demo-out
 # Every Debian package whose programs the tests or benches call (tests/test_install_line.py
 # checks this line against the programs the tests use).
 APT_PACKAGES := tshark wireshark-common tcpdump tcpreplay sip-tester kamailio \
-	sngrep sox opus-tools ffmpeg iproute2 procps bash make buildah debootstrap
+	sngrep sox opus-tools ffmpeg iproute2 procps bash make buildah debootstrap \
+	chromium chromium-driver
 
 .PHONY: venv install demo test peers lint bench clean
 

@@ -45,6 +45,8 @@ PROGRAM_PACKAGES: dict[str, str] = {
     "make": "make",
     "buildah": "buildah",
     "debootstrap": "debootstrap",
+    "chromium": "chromium",
+    "chromedriver": "chromium-driver",
 }
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from rtcscope.analyses import audio, calls, diagnosis, info, streams
+from rtcscope.analyses import audio, calls, diagnosis, info, report, streams
 from rtcscope.analyses.section import AnalyzeOptions, Section
 from rtcscope.errors import UsageError
 from rtcscope.scan import CaptureModel, ScanOptions, scan
@@ -28,12 +28,13 @@ def _sections() -> list[tuple[str, SectionFunc]]:
         ("streams", streams.section),
         ("audio", audio.section),
         ("diagnosis", diagnosis.section),
+        ("report", report.section),
     ]
 
 
 __all__ = ["SECTION_NAMES", "AnalyzeOptions", "Section", "analyze_capture", "run_sections"]
 
-SECTION_NAMES: tuple[str, ...] = ("info", "calls", "streams", "audio", "diagnosis")
+SECTION_NAMES: tuple[str, ...] = ("info", "calls", "streams", "audio", "diagnosis", "report")
 
 
 def run_sections(
@@ -58,7 +59,7 @@ def analyze_capture(
     scan_options: ScanOptions | None = None,
 ) -> list[Section]:
     """Read a capture once and run the sections on it (the library form of ``analyze``)."""
-    spool = out_dir is not None and (only is None or "audio" in only)
+    spool = out_dir is not None and (only is None or bool({"audio", "report"} & set(only)))
     options = replace(scan_options or ScanOptions(), spool=spool)
     model = scan(source, options)
     try:

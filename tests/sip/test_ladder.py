@@ -19,11 +19,13 @@ from rtcscope.sip.ladder import (
     Ladder,
     LadderColumn,
     LadderRow,
+    collapse_loops,
     format_html,
     format_mermaid,
     format_svg,
     format_text,
     ladder_to_dict,
+    messages_by_frame,
 )
 from rtcscope.sip.message import SipMessage
 from tests.conftest import DATA
@@ -181,3 +183,64 @@ def test_any_messages_give_calls_nodes_and_ladders(
         format_text(ladder)
         format_mermaid(ladder)
         call.as_dict(result.first_ns)
+
+
+def test_ipv6_columns_keep_distinct_labels() -> None:
+    names = ["2001:db8:aaaa:bbbb:cccc:dddd:eeee:1", "2001:db8:aaaa:bbbb:cccc:dddd:eeee:2"]
+    ladder = _ladder(["INVITE"], names)
+    root = ET.fromstring(format_svg(ladder).encode("utf-8"))
+    shown = [
+        "".join(t.itertext())
+        for g in root.iter(f"{SVG}g")
+        if g.get("class") == "node"
+        for t in g.iter(f"{SVG}text")
+        if t.get("font-weight") == "bold"
+    ]
+    assert len(shown) == 2 and shown[0] != shown[1]
+    assert all(s.endswith(n[-1]) for s, n in zip(shown, names, strict=True))  # ends kept
+    header = format_text(ladder, width=20).splitlines()[2].split()
+    assert len(header) == 2 and header[0] != header[1]
+    assert header[0].endswith("1") and header[1].endswith("2")
+
+
+def test_long_reason_phrases_stop_before_the_arrowheads() -> None:
+    label = "486 Busy Here because the callee is in another call with a very long reason"
+    ladder = _ladder([label], ["a", "b"])
+    root = ET.fromstring(format_svg(ladder).encode("utf-8"))
+    row = next(g for g in root.iter(f"{SVG}g") if (g.get("class") or "").startswith("row"))
+    line = next(row.iter(f"{SVG}line"))
+    span = abs(float(line.get("x2") or 0) - float(line.get("x1") or 0))
+    text = next(t for t in row.iter(f"{SVG}text") if t.get("text-anchor") == "middle")
+    assert len(text.text or "") * 7 <= span - 40  # 7 px per character at 12 px monospace
+
+
+def test_request_loops_collapse_into_one_round() -> None:
+    columns = [LadderColumn("p1", ()), LadderColumn("p2", ()), LadderColumn("uas", ())]
+    rows = [LadderRow("sip", 1, 0, 0, 2, "INVITE")]
+    for i in range(10):  # the ACK bounces between the two proxies ten times
+        rows.append(LadderRow("sip", 2 + 2 * i, 10 + i, 0, 1, "ACK"))
+        rows.append(LadderRow("sip", 3 + 2 * i, 10 + i, 1, 0, "ACK"))
+    rows.append(LadderRow("sip", 50, 100, 2, 0, "200 OK", status=200))
+    ladder = Ladder("loop", columns, rows)
+    shown = collapse_loops(ladder)
+    assert [r.label for r in shown.rows] == ["INVITE", "ACK \u00d710", "ACK \u00d710", "200 OK"]
+    assert "frames 2-21" in shown.rows[1].detail
+    assert collapse_loops(Ladder("two", columns, rows[:5])).rows == rows[:5]  # 2 rounds stay
+    page = format_html(ladder)
+    assert "ACK \u00d710" in page and "position:sticky" in page
+
+
+def test_messages_sharing_a_frame_are_all_listed() -> None:
+    # TCP can carry two SIP messages in one segment: both rows, both texts, distinct ids
+    columns = [LadderColumn("a", ()), LadderColumn("b", ())]
+    rows = [
+        LadderRow("sip", 5, 0, 0, 1, "INVITE"),
+        LadderRow("sip", 5, 0, 0, 1, "CANCEL"),
+        LadderRow("rtp", 6, 1, 0, 1, "RTP"),
+    ]
+    texts = messages_by_frame([(5, "INVITE sip:b SIP/2.0\n"), (5, "CANCEL sip:b SIP/2.0\n<b>")])
+    page = format_html(Ladder("t", columns, rows), texts)
+    ids = re.findall(r'<div class="msg" id="([^"]+)">', page)
+    assert ids == ["f5", "f5-1"]
+    assert "CANCEL sip:b SIP/2.0\n&lt;b&gt;</pre>" in page
+    assert page.count('<a href="#f5">') == 3  # both arrows of frame 5 and the first listing

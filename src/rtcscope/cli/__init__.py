@@ -33,6 +33,8 @@ COMMANDS: dict[str, str] = {
     "dockerfile": "rtcscope.cli.dockerfile",
     "index": "rtcscope.cli.index",
     "query": "rtcscope.cli.query",
+    "report": "rtcscope.cli.report",
+    "show": "rtcscope.cli.show",
 }
 
 

@@ -53,8 +53,8 @@ def analyze(
     args = capture_args(
         dedup=dedup, reassembly=reassembly, keep_going=keep_going, rtp_port=rtp_port, quiet=quiet
     )
-    # Audio is the one step that reads packets again: a piped capture is spooled for it.
-    wants_audio = out_dir is not None and (only is None or "audio" in only)
+    # Audio and the report's plots read packets again: a piped capture is spooled for them.
+    wants_audio = out_dir is not None and (only is None or bool({"audio", "report"} & set(only)))
     model = read_model(file, args, spool=wants_audio)
     try:
         sections = run_sections(model, AnalyzeOptions(out_dir=out_dir), only=only)

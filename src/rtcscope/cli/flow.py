@@ -2,9 +2,12 @@
 
 ``--format text`` (coloured when stdout is a terminal), ``svg``, ``html``, ``mermaid`` or
 ``json`` (keys: title, nodes [name, addresses], rows [kind, frame, time_s, from, to, label,
-detail, resent, resent_of, status, sdp], notes). One column per network element: addresses
-of one element (a proxy's two interfaces, a Via's received/rport) share a column; name
-columns with ``--alias NAME=ADDR``.
+detail, resent, resent_of, status, sdp], notes; with ``--messages`` also messages [frame,
+time_s, src, dst, transport, text]). ``--messages`` prints every SIP message of the call
+after the ladder, as captured (control characters shown as '?'). ICMP errors about the
+call's flows are drawn when the call failed (they may be why), or always with ``--icmp``.
+One column per network element: addresses of one element (a proxy's two interfaces, a
+Via's received/rport) share a column; name columns with ``--alias NAME=ADDR``.
 """
 
 from __future__ import annotations
@@ -31,8 +34,16 @@ from rtcscope.cli.output import format_json
 from rtcscope.errors import UsageError
 from rtcscope.scan import Tap
 from rtcscope.sip.calls import call_ladder, icmp_for_call
-from rtcscope.sip.ladder import FORMATTERS, format_text, ladder_to_dict
+from rtcscope.sip.ladder import (
+    FORMATTERS,
+    format_html,
+    format_text,
+    ladder_to_dict,
+    message_text,
+    messages_by_frame,
+)
 from rtcscope.sip.nodes import find_nodes, parse_alias
+from rtcscope.sip.transactions import endpoint
 
 
 class FlowFormat(StrEnum):
@@ -58,7 +69,17 @@ def flow(
         typer.Option("--alias", help="NAME=ADDR (ip, ip:port, [v6]:port) names a column"),
     ] = None,
     rtp: Annotated[bool, typer.Option("--rtp/--no-rtp", help="RTP rows with counts")] = True,
-    icmp: Annotated[bool, typer.Option("--icmp", help="ICMP error rows")] = False,
+    icmp: Annotated[
+        bool | None,
+        typer.Option(
+            "--icmp/--no-icmp",
+            help="ICMP error rows (default: shown when the call failed, as they may explain it)",
+        ),
+    ] = None,
+    messages: Annotated[
+        bool,
+        typer.Option("--messages", help="text/json: every SIP message of the call, as captured"),
+    ] = False,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="write here instead of stdout")
     ] = None,
@@ -70,7 +91,7 @@ def flow(
     """A call's ladder: one column per element with its addresses, retransmissions marked."""
     aliases = [parse_alias(a) for a in alias or []]
     args = capture_args(dedup=dedup, reassembly=reassembly, keep_going=keep_going, quiet=quiet)
-    taps = {Tap.SIP} | ({Tap.RTP} if rtp else set()) | ({Tap.ICMP} if icmp else set())
+    taps = {Tap.SIP} | ({Tap.RTP} if rtp else set()) | ({Tap.ICMP} if icmp is not False else set())
     model = read_model(file, args, frozenset(taps))
     result = model.calls()
     icmp_events = model.icmp_events()
@@ -87,12 +108,39 @@ def flow(
             raise UsageError(f"no call {call!r} in {file} (see `rtcscope calls {file}`)")
         chosen = found
     nodes = find_nodes(result.messages, aliases)
-    ladder = call_ladder(chosen, nodes, rtp=rtp, icmp=icmp_for_call(chosen, icmp_events))
+    shown_icmp = icmp_for_call(chosen, icmp_events) if icmp or chosen.failed else []
+    ladder = call_ladder(chosen, nodes, rtp=rtp, icmp=shown_icmp)
+    if messages and fmt not in (FlowFormat.text, FlowFormat.json, FlowFormat.html):
+        raise UsageError("--messages goes with --format text, json or html (html always has them)")
     if fmt is FlowFormat.json:
-        text = format_json(ladder_to_dict(ladder)) + "\n"
+        data = ladder_to_dict(ladder)
+        if messages:
+            data["messages"] = [
+                {
+                    "frame": m.frame,
+                    "time_s": round((m.ts_ns - ladder.start_ns) / 1e9, 6),
+                    "src": endpoint(m.src, m.sport),
+                    "dst": endpoint(m.dst, m.dport),
+                    "transport": m.transport,
+                    "text": message_text(m.message.raw),
+                }
+                for m in chosen.messages
+            ]
+        text = format_json(data) + "\n"
     elif fmt is FlowFormat.text:
         color = output is None and sys.stdout.isatty()
         text = format_text(ladder, color=color)
+        if messages:
+            text += "".join(
+                f"\n── frame {m.frame}  {(m.ts_ns - ladder.start_ns) / 1e9:.6f} s  "
+                f"{endpoint(m.src, m.sport)} -> {endpoint(m.dst, m.dport)} "
+                f"{m.transport.upper()}\n{message_text(m.message.raw).rstrip()}\n"
+                for m in chosen.messages
+            )
+    elif fmt is FlowFormat.html:
+        # a click on an arrow shows its message (CSS :target, no script)
+        texts = [(m.frame, message_text(m.message.raw)) for m in chosen.messages]
+        text = format_html(ladder, messages_by_frame(texts))
     else:
         text = FORMATTERS[fmt.value](ladder)
     if output is None:

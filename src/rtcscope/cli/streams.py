@@ -23,6 +23,7 @@ from rtcscope.cli.capture import (
 )
 from rtcscope.cli.output import OutputFormat, format_json, print_rows, stdout_console
 from rtcscope.errors import UsageError
+from rtcscope.quality import StreamQuality
 from rtcscope.rtp.srtp import (
     SrtpKey,
     SrtpKeyring,
@@ -74,6 +75,48 @@ def _shown(row: dict[str, Any], rtcp: bool, dtmf: bool) -> dict[str, Any]:
     return row
 
 
+def _qualities(payloads: Path, result: ScanResult) -> list[StreamQuality | None]:
+    from rtcscope.report.data import stream_arrays, stream_quality
+
+    arrays = stream_arrays(payloads, result.streams)
+    return [stream_quality(s, arrays[s.key]) for s in result.streams]
+
+
+def _quality_columns(row: dict[str, Any]) -> dict[str, Any]:
+    """Flat ``mos_<buffer>`` columns (empty when not rated) of a row with "quality"."""
+    quality = row.get("quality")
+    if quality is None:
+        return {}
+    return {f"mos_{b['buffer'].replace('-', '_')}": b["mos"] for b in quality["buffers"]}
+
+
+def _print_series(
+    payloads: Path,
+    result: ScanResult,
+    fmt: OutputFormat,
+    interval: float,
+    per_packets: int | None,
+) -> None:
+    """``--series``: one row per stream and interval (rtcscope.rtp.series.SERIES_COLUMNS)."""
+    from rtcscope.report.data import build_stream_data
+    from rtcscope.rtp.series import SERIES_COLUMNS
+
+    data = build_stream_data(
+        payloads,
+        result.streams,
+        result.rtcp_packets,
+        result.first_ns or 0,
+        interval_s=interval,
+        per_packets=per_packets,
+    )
+    rows = [
+        {"stream": d.stream.index, "ssrc_hex": f"0x{d.stream.key.ssrc:08X}", **row.as_dict()}
+        for d in data
+        for row in d.series
+    ]
+    print_rows(rows, fmt, list(SERIES_COLUMNS), title="RTP time series")
+
+
 def _table_row(row: dict[str, Any]) -> dict[str, Any]:
     shown = dict(row)
     shown["payload"] = ", ".join(row["payload_names"])
@@ -82,6 +125,15 @@ def _table_row(row: dict[str, Any]) -> dict[str, Any]:
     shown["from"] = f"{row['src']}:{row['src_port']}"
     shown["to"] = f"{row['dst']}:{row['dst_port']}"
     shown["found_by"] = row["source"] + (" SRTP" if row["encrypted"] else "")
+    if "quality" in row:
+        # the adaptive buffer (as VoIPmonitor's headline MOS), with the model's scale
+        quality = row["quality"]
+        adaptive = quality["buffers"][-1]
+        shown["mos"] = (
+            f"{adaptive['mos']:.2f} {quality['model']}"
+            if adaptive["mos"] is not None
+            else "not rated"
+        )
     return shown
 
 
@@ -112,6 +164,22 @@ def streams(
     srtp_suite: Annotated[
         str, typer.Option("--srtp-suite", help="crypto-suite of --srtp-key")
     ] = "AES_CM_128_HMAC_SHA1_80",
+    quality: Annotated[
+        bool,
+        typer.Option(
+            "--quality", help="E-model R and MOS-CQE per jitter buffer (key quality, column mos)"
+        ),
+    ] = False,
+    series: Annotated[
+        bool,
+        typer.Option("--series", help="per-interval jitter/delta/loss/late/bitrate/RTCP rows"),
+    ] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", help="--series interval in seconds")
+    ] = 1.0,
+    per_packets: Annotated[
+        int | None, typer.Option("--per-packets", help="--series rows of N packets instead")
+    ] = None,
 ) -> None:
     """Every RTP stream with Wireshark's statistics (tshark -z rtp,streams) and ours.
 
@@ -129,9 +197,24 @@ def streams(
         heuristic=not no_heuristic,
         use_sdp=not no_sdp,
     )
+    if series and (interval <= 0 or (per_packets is not None and per_packets <= 0)):
+        raise UsageError("--interval and --per-packets must be positive")
     model, result = _scan(file, args, spool=True)
     try:
-        rows = [_shown(stream_to_dict(s), rtcp, dtmf) for s in result.streams]
+        payloads = Path(model.payload_path) if model.payload_path is not None else None
+        if series:
+            if payloads is None:
+                raise UsageError(f"{file}: the packets cannot be read again")
+            _print_series(payloads, result, fmt, interval, per_packets)
+            conclude(model, keep_going)
+            return
+        qualities: list[StreamQuality | None] = [None] * len(result.streams)
+        if quality and payloads is not None:
+            qualities = _qualities(payloads, result)
+        rows = [
+            _shown(stream_to_dict(s, q), rtcp or quality, dtmf)
+            for s, q in zip(result.streams, qualities, strict=True)
+        ]
         srtp = _verify(model, result, user_keys)
     finally:
         model.close()
@@ -150,12 +233,17 @@ def streams(
         conclude(model, keep_going)
         return
     if fmt is OutputFormat.csv:
-        flat = [{k: v for k, v in r.items() if k not in ("rtcp", "dtmf", "srtp")} for r in rows]
+        flat = [
+            {k: v for k, v in r.items() if k not in ("rtcp", "dtmf", "srtp", "quality")}
+            | _quality_columns(r)
+            for r in rows
+        ]
         print_rows(flat, fmt)
         _fail_on_wrong_keys(srtp, result.streams)
         conclude(model, keep_going)
         return
-    print_rows([_table_row(r) for r in rows], fmt, TABLE_COLUMNS, title="RTP streams")
+    columns = [*TABLE_COLUMNS, "mos"] if quality else TABLE_COLUMNS
+    print_rows([_table_row(r) for r in rows], fmt, columns, title="RTP streams")
     if rtcp:
         rtcp_rows = []
         for row in rows:

@@ -56,6 +56,7 @@ from rtcscope.rtp.stats import StatsSummary, StreamStats, analysis_clock_hz, rel
 from rtcscope.sip.sdp import STATIC_PAYLOAD_TYPES
 
 if TYPE_CHECKING:
+    from rtcscope.quality import StreamQuality
     from rtcscope.sip.capture import MediaAnnouncement
 
 IntArray = npt.NDArray[np.int64]
@@ -758,10 +759,11 @@ def _ms(value: float) -> float:
     return round(value, 3)
 
 
-def stream_to_dict(stream: RtpStream) -> dict[str, Any]:
+def stream_to_dict(stream: RtpStream, quality: StreamQuality | None = None) -> dict[str, Any]:
     """The documented JSON object of one stream (``rtcscope streams --format json``).
 
-    Wireshark's columns first, under the issue's names, then ours.
+    Wireshark's columns first, under the issue's names, then ours; with ``quality``
+    (:func:`rtcscope.quality.assess_stream`) its keys under "quality".
     """
     st = stream.stats
     k = stream.key
@@ -830,6 +832,8 @@ def stream_to_dict(stream: RtpStream) -> dict[str, Any]:
         }
     if stream.dtmf:
         out["dtmf"] = [digit_to_dict(d, stream) for d in stream.dtmf]
+    if quality is not None:
+        out["quality"] = quality.as_dict()
     return out
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
@@ -39,7 +39,8 @@ from rtcscope.sip.transactions import CapturedMessage, Transaction, destination,
 
 if TYPE_CHECKING:
     from rtcscope.capture.packet import IcmpError
-    from rtcscope.rtp.streams import RtpStream
+    from rtcscope.quality import StreamQuality
+    from rtcscope.rtp.streams import RtpStream, StreamKey
     from rtcscope.sip.capture import CapturedSip, MediaAnnouncement
     from rtcscope.sip.ladder import Ladder
     from rtcscope.sip.nodes import NodeMap
@@ -367,13 +368,17 @@ class CallSummary:
     def failed(self) -> bool:
         return self.state in FAILED_STATES
 
-    def as_dict(self, first_ns: int = 0) -> dict[str, Any]:
-        """Stable JSON keys (documented in ``rtcscope calls --help``)."""
+    def as_dict(
+        self, first_ns: int = 0, qualities: Mapping[StreamKey, StreamQuality] | None = None
+    ) -> dict[str, Any]:
+        """Stable JSON keys (documented in ``rtcscope calls --help``); with ``qualities``
+        (:func:`rtcscope.quality.assess_stream` per stream) each stream gets "mos" (adaptive
+        buffer) and the call "quality" (its worst direction, :func:`worst_direction`)."""
 
         def rel(ts: int | None) -> float | None:
             return None if ts is None else round((ts - first_ns) / 1e9, 6)
 
-        return {
+        out: dict[str, Any] = {
             "index": self.index,
             "call_id": self.call_id,
             "call_ids": self.call_ids,
@@ -444,6 +449,28 @@ class CallSummary:
                 for d in self.dtmf
             ],
         }
+        if qualities is not None:
+            from rtcscope.quality import worst_direction
+
+            mine = [qualities.get(s.key) for s in self.streams]
+            for entry, quality in zip(out["streams"], mine, strict=True):
+                adaptive = quality.buffer("adaptive-500") if quality is not None else None
+                entry["mos"] = (
+                    None if adaptive is None or adaptive.mos is None else round(adaptive.mos, 2)
+                )
+            worst = worst_direction(mine)
+            out["quality"] = (
+                None
+                if worst is None
+                else {
+                    "buffer": worst.buffer,
+                    "model": worst.scale.value,
+                    "r": round(worst.r, 1),
+                    "mos": round(worst.mos, 2),
+                    "stream": out["streams"][worst.stream_index]["ssrc_hex"],
+                }
+            )
+        return out
 
 
 @dataclass(slots=True)

@@ -17,7 +17,8 @@ Every text that comes from a packet is escaped for its format (XML/HTML entities
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 MAX_LABEL = 80
@@ -61,6 +62,16 @@ def _printable(text: str) -> str:
     """Control characters, surrogates and other unprintables become '?' (XML 1.0 2.2
     forbids most of them; a terminal would act on escape sequences)."""
     return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+def message_text(raw: bytes, limit: int | None = None) -> str:
+    """A captured SIP message as text to show: UTF-8 (bad bytes replaced), CRLF as newlines,
+    other control characters as '?', cut after ``limit`` characters with a note."""
+    text = raw.decode("utf-8", "replace").replace("\r\n", "\n")
+    text = "".join(ch if ch.isprintable() or ch in "\n\t" else "?" for ch in text)
+    if limit is not None and len(text) > limit:
+        text = text[:limit] + f"\n... ({len(text) - limit} more characters)"
+    return text
 
 
 def _clip(text: str, limit: int = MAX_LABEL) -> str:
@@ -130,14 +141,14 @@ def format_text(ladder: Ladder, *, color: bool = False, width: int = 22) -> str:
     centres = [lead + col_w // 2 + i * col_w for i in range(len(columns))]
     total = lead + col_w * len(columns)
     lines = [_clip(ladder.title, 200), ""]
-    header = " " * lead + "".join(_clip(c.name, col_w - 2).center(col_w) for c in columns)
+    header = " " * lead + "".join(_clip_middle(c.name, col_w - 2).center(col_w) for c in columns)
     lines.append(header.rstrip())
     depth = max((len(c.addresses) for c in columns), default=0)
     for i in range(depth):
         parts = []
         for c in columns:
             text = c.addresses[i] if i < len(c.addresses) and len(c.addresses) > 1 else ""
-            parts.append(_clip(text, col_w - 2).center(col_w))
+            parts.append(_clip_middle(text, col_w - 2).center(col_w))
         line = " " * lead + "".join(parts)
         if line.strip():
             lines.append(line.rstrip())
@@ -201,97 +212,274 @@ def _esc(text: str) -> str:
     return html.escape(_printable(text), quote=True)
 
 
-def format_svg(ladder: Ladder) -> str:
-    """An SVG document: column headers with addresses, lifelines, one arrow per row."""
+def _clip_middle(text: str, limit: int) -> str:
+    """Cut in the middle: two long IPv6 addresses (or names) that share a prefix stay told
+    apart by their ends."""
+    text = _printable(text)
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2
+    tail = limit - 1 - head
+    return text[:head] + "…" + text[len(text) - tail :]
+
+
+@dataclass(frozen=True, slots=True)
+class _SvgParts:
+    width: int
+    head_height: int  # title and column boxes
+    body_height: int  # lifelines, rows and notes, from y = head_height
+    defs: str
+    head: list[str]
+    body: list[str]
+
+
+def _svg_parts(ladder: Ladder, href: Callable[[LadderRow], str | None] | None) -> _SvgParts:
     n = len(ladder.columns)
     depth = max((len(c.addresses) for c in ladder.columns), default=0)
     head_h = 24 + 14 * depth + 10
     width = _LEFT + _COL_W * max(n, 1) + 20
-    height = _TOP + head_h + _ROW_H * (len(ladder.rows) + 1) + 14 * len(ladder.notes) + 20
+    top_rows = _TOP + head_h
+    height = top_rows + _ROW_H * (len(ladder.rows) + 1) + 14 * len(ladder.notes) + 20
     xs = [_LEFT + _COL_W * i + _COL_W // 2 for i in range(n)]
-    out = [
-        '<?xml version="1.0" encoding="UTF-8"?>',
-        f'<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" font-family="monospace" '
-        'font-size="12">',
-        f"<title>{_esc(_clip(ladder.title, 200))}</title>",
-        "<defs>",
-    ]
+    defs = ["<defs>"]
     for name, colour in _SVG_COLORS.items():
-        out.append(
+        defs.append(
             f'<marker id="arrow-{name}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" '
             f'markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
             f'fill="{colour}"/></marker>'
         )
-    out.append("</defs>")
-    out.append(f'<rect width="{width}" height="{height}" fill="#ffffff"/>')
-    out.append(f'<text x="10" y="18" font-weight="bold">{_esc(_clip(ladder.title, 120))}</text>')
-    top_rows = _TOP + head_h
+    defs.append("</defs>")
+    head = [
+        f'<rect width="{width}" height="{top_rows}" fill="#ffffff"/>',
+        f'<text x="10" y="18" font-weight="bold">{_esc(_clip(ladder.title, 120))}</text>',
+    ]
     bottom = top_rows + _ROW_H * (len(ladder.rows) + 1)
+    body = [
+        f'<rect y="{top_rows - 6}" width="{width}" height="{height - top_rows + 6}" '
+        'fill="#ffffff"/>'
+    ]
     for x, column in zip(xs, ladder.columns, strict=True):
-        out.append(f'<g class="node" data-name="{_esc(column.name)}">')
-        out.append(
+        head.append(f'<g class="node" data-name="{_esc(column.name)}">')
+        head.append(
             f'<rect x="{x - _COL_W // 2 + 8}" y="{_TOP}" width="{_COL_W - 16}" '
             f'height="{head_h - 6}" rx="4" fill="#eef2f7" stroke="#5b6b7f"/>'
         )
-        out.append(
+        head.append(
             f'<text x="{x}" y="{_TOP + 16}" text-anchor="middle" font-weight="bold">'
-            f"{_esc(_clip(column.name, 26))}</text>"
+            f"{_esc(_clip_middle(column.name, 26))}<title>{_esc(_clip(column.name, 200))}"
+            "</title></text>"
         )
         for i, address in enumerate(column.addresses):
-            out.append(
+            head.append(
                 f'<text x="{x}" y="{_TOP + 30 + 14 * i}" text-anchor="middle" font-size="10">'
-                f"{_esc(_clip(address, 32))}</text>"
+                f"{_esc(_clip_middle(address, 32))}</text>"
             )
-        out.append(
+        head.append("</g>")
+        body.append(
             f'<line class="lifeline" x1="{x}" y1="{top_rows - 6}" x2="{x}" y2="{bottom}" '
             'stroke="#9aa5b1" stroke-dasharray="4 3"/>'
         )
-        out.append("</g>")
     for i, row in enumerate(ladder.rows):
         y = top_rows + _ROW_H * (i + 1)
         category = _category(row)
         colour = _SVG_COLORS[category]
         x1, x2 = xs[row.src], xs[row.dst]
-        # about 7 px per character at 12 px monospace: keep the label between its lifelines
-        fit = max(24, abs(x2 - x1) // 7 - 2)
+        # about 7 px per character at 12 px monospace; keep 20 px clear at each end for the
+        # arrowhead, so a long reason phrase never runs over it
+        fit = max(8, (abs(x2 - x1) - 40) // 7)
         label = _clip(row.label + (" (resent)" if row.resent_of else ""), min(fit, MAX_LABEL))
-        out.append(f'<g class="row {category}" data-frame="{row.frame}">')
-        out.append(
+        target = href(row) if href is not None else None
+        if target:
+            body.append(f'<a href="{_esc(target)}">')
+        body.append(f'<g class="row {category}" data-frame="{row.frame}">')
+        if target:  # the whole row is the link, not only the 1.5 px line
+            body.append(
+                f'<rect class="hit" x="0" y="{y - _ROW_H // 2 - 4}" width="{width}" '
+                f'height="{_ROW_H}" fill="transparent"/>'
+            )
+        body.append(
             f'<text x="6" y="{y + 4}" font-size="10" fill="#555">'
             f"{ladder.rel_s(row):.3f} #{row.frame}</text>"
         )
         dash = ' stroke-dasharray="6 4"' if row.resent_of or row.kind == "rtp" else ""
         if x1 == x2:
-            out.append(
+            body.append(
                 f'<path d="M{x1},{y - 6} h30 v12 h-30" fill="none" stroke="{colour}"'
                 f'{dash} marker-end="url(#arrow-{category})"/>'
             )
-            out.append(f'<text x="{x1 + 36}" y="{y + 4}" fill="{colour}">{_esc(label)}</text>')
+            body.append(f'<text x="{x1 + 36}" y="{y + 4}" fill="{colour}">{_esc(label)}</text>')
         else:
-            out.append(
+            body.append(
                 f'<line x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" stroke="{colour}" '
                 f'stroke-width="1.5"{dash} marker-end="url(#arrow-{category})"/>'
             )
-            out.append(
+            body.append(
                 f'<text x="{(x1 + x2) // 2}" y="{y - 4}" text-anchor="middle" '
                 f'fill="{colour}">{_esc(label)}</text>'
             )
         if row.detail:
-            out.append(f"<title>{_esc(_clip(row.detail, 200))}</title>")
-        out.append("</g>")
+            body.append(f"<title>{_esc(_clip(row.detail, 200))}</title>")
+        body.append("</g>")
+        if target:
+            body.append("</a>")
     for i, note in enumerate(ladder.notes):
-        out.append(
+        body.append(
             f'<text x="10" y="{bottom + 16 + 14 * i}" font-size="11">{_esc(_clip(note, 160))}'
             "</text>"
         )
-    out.append("</svg>")
+    return _SvgParts(width, top_rows, height - top_rows, "".join(defs), head, body)
+
+
+def format_svg(ladder: Ladder, href: Callable[[LadderRow], str | None] | None = None) -> str:
+    """An SVG document: column headers with addresses, lifelines, one arrow per row.
+
+    ``href`` gives a row's link target (the report links each arrow to its message)."""
+    parts = _svg_parts(ladder, href)
+    height = parts.head_height + parts.body_height
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{parts.width}" '
+        f'height="{height}" viewBox="0 0 {parts.width} {height}" font-family="monospace" '
+        'font-size="12">',
+        f"<title>{_esc(_clip(ladder.title, 200))}</title>",
+        parts.defs,
+        *parts.body,
+        *parts.head,
+        "</svg>",
+    ]
     return "\n".join(out) + "\n"
 
 
-def format_html(ladder: Ladder) -> str:
-    """A standalone HTML page: the SVG ladder, then a table of every row."""
-    svg = format_svg(ladder).split("\n", 1)[1]  # drop the XML declaration inside HTML
+def format_svg_html(ladder: Ladder, href: Callable[[LadderRow], str | None] | None = None) -> str:
+    """The ladder for an HTML page: a scrolling box whose column headers stay visible (a
+    sticky header SVG above the rows' SVG). Style with :data:`LADDER_CSS`."""
+    parts = _svg_parts(ladder, href)
+    svg_open = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
+        'viewBox="0 {y} {w} {h}" font-family="monospace" font-size="12">'
+    )
+    head = svg_open.format(w=parts.width, h=parts.head_height, y=0) + "".join(parts.head) + "</svg>"
+    body = (
+        svg_open.format(w=parts.width, h=parts.body_height, y=parts.head_height)
+        + f"<title>{_esc(_clip(ladder.title, 200))}</title>"
+        + parts.defs
+        + "".join(parts.body)
+        + "</svg>"
+    )
+    return (
+        f'<div class="ladder"><div class="ladder-head">{head}</div>'
+        f'<div class="ladder-body">{body}</div></div>'
+    )
+
+
+LADDER_CSS = (
+    ".ladder{overflow:auto;max-height:85vh;border:1px solid #ccd;position:relative}"
+    ".ladder-head{position:sticky;top:0;z-index:1;width:max-content}"
+    ".ladder svg{display:block}"
+)
+
+
+def collapse_loops(ladder: Ladder, min_repeats: int = 3, max_period: int = 4) -> Ladder:
+    """Rows of a request looping (the same message going round the same elements, e.g.
+    A->B, B->A, A->B, ...) repeated ``min_repeats`` times or more become one round with a
+    count ("INVITE x12") and the frames in its detail."""
+    rows = ladder.rows
+    out: list[LadderRow] = []
+    i = 0
+    while i < len(rows):
+        collapsed = False
+        for period in range(2, max_period + 1):
+            first = rows[i : i + period]
+            if len(first) < period or len({r.label for r in first}) != 1:
+                continue
+            if any(r.kind != "sip" or r.resent_of for r in first):
+                continue
+            if len({(r.src, r.dst) for r in first}) != period:
+                continue
+            shape = [(r.src, r.dst, r.label) for r in first]
+            repeats = 1
+            while [(r.src, r.dst, r.label) for r in rows[i + repeats * period :][:period]] == (
+                shape
+            ):
+                repeats += 1
+            if repeats < min_repeats:
+                continue
+            last = rows[i + repeats * period - 1]
+            for r in first:
+                out.append(
+                    replace(
+                        r,
+                        label=f"{r.label} \u00d7{repeats}",
+                        detail=f"{r.detail}; loop: {repeats} rounds, frames {r.frame}-{last.frame}",
+                    )
+                )
+            i += repeats * period
+            collapsed = True
+            break
+        if not collapsed:
+            out.append(rows[i])
+            i += 1
+    return Ladder(ladder.title, ladder.columns, out, ladder.start_ns, list(ladder.notes))
+
+
+MESSAGE_CSS = (
+    ".msg{margin:.2em 0}.msg>a{font-family:monospace;font-size:12px}"
+    ".msg pre{display:none;background:#f6f8fa;border:1px solid #ccd;padding:.5em;"
+    "overflow:auto;white-space:pre-wrap;font-size:12px}"
+    ".msg:target pre{display:block}.msg:target>a{background:#ffe08a}"
+)
+
+
+def format_messages_html(
+    ladder: Ladder, messages: Mapping[int, Sequence[str]], anchor: Callable[[int], str]
+) -> str:
+    """The messages of a ladder's SIP rows, each hidden until its link (or its arrow) is
+    followed: CSS ``:target`` shows it, no script. ``messages`` maps a frame to the texts of
+    its messages in order (TCP can carry several in one frame; already made printable,
+    :func:`message_text`); ``anchor`` gives a frame's element id (the frame's second message
+    gets ``-1`` appended, and so on)."""
+    out = []
+    used: dict[int, int] = {}
+    for row in ladder.rows:
+        texts = messages.get(row.frame, ())
+        position = used.get(row.frame, 0)
+        if row.kind != "sip" or position >= len(texts):
+            continue
+        used[row.frame] = position + 1
+        text = texts[position]
+        first = text.split("\n", 1)[0]
+        ident = _esc(anchor(row.frame) + (f"-{position}" if position else ""))
+        out.append(
+            f'<div class="msg" id="{ident}"><a href="#{ident}">#{row.frame} '
+            f"{ladder.rel_s(row):.3f} s {_esc(_clip(row.detail, 120))} {_esc(_clip(first, 120))}"
+            f"</a><pre>{html.escape(text, quote=False)}</pre></div>"
+        )
+    return "".join(out)
+
+
+def messages_by_frame(texts: Sequence[tuple[int, str]]) -> dict[int, list[str]]:
+    """(frame, text) pairs in capture order grouped by frame, for :func:`format_html` and
+    :func:`format_messages_html`."""
+    grouped: dict[int, list[str]] = {}
+    for frame, text in texts:
+        grouped.setdefault(frame, []).append(text)
+    return grouped
+
+
+def format_html(ladder: Ladder, messages: Mapping[int, Sequence[str]] | None = None) -> str:
+    """A standalone HTML page: the ladder (loops collapsed, column headers kept visible while
+    scrolling), then a table of every row; with ``messages`` (frame -> texts,
+    :func:`messages_by_frame`) a click on an arrow shows that message."""
+    shown = collapse_loops(ladder)
+
+    def anchor(frame: int) -> str:
+        return f"f{frame}"
+
+    def href(row: LadderRow) -> str | None:
+        if messages is None or row.kind != "sip" or row.frame not in messages:
+            return None
+        return "#" + anchor(row.frame)
+
     rows = []
     for row in ladder.rows:
         rows.append(
@@ -307,17 +495,22 @@ def format_html(ladder: Ladder) -> str:
             )
         )
     title = _esc(_clip(ladder.title, 200))
+    listed = (
+        "<h2>Messages</h2>" + format_messages_html(ladder, messages, anchor) if messages else ""
+    )
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>{title}</title><style>body{{font-family:sans-serif}}"
         "table{border-collapse:collapse;font-family:monospace;font-size:12px}"
         "td,th{border:1px solid #ccc;padding:2px 6px}.resent{color:#8a5ca8}"
-        ".failure{color:#b3261e}.success{color:#1b7a2e}.icmp{color:#d0006f}</style></head>"
-        f"<body><h1>{title}</h1>\n{svg}<table><tr><th>time (s)</th><th>frame</th>"
-        "<th>from</th><th>to</th><th>message</th><th>detail</th></tr>\n"
+        f".failure{{color:#b3261e}}.success{{color:#1b7a2e}}.icmp{{color:#d0006f}}{LADDER_CSS}"
+        f"{MESSAGE_CSS}</style></head>"
+        f"<body><h1>{title}</h1>\n{format_svg_html(shown, href)}<table><tr><th>time (s)</th>"
+        "<th>frame</th><th>from</th><th>to</th><th>message</th><th>detail</th></tr>\n"
         + "\n".join(rows)
         + "\n</table>"
         + "".join(f"<p>{_esc(_clip(n, 200))}</p>" for n in ladder.notes)
+        + listed
         + "</body></html>\n"
     )
 
@@ -357,7 +550,7 @@ def format_mermaid(ladder: Ladder) -> str:
     return "\n".join(lines) + "\n"
 
 
-FORMATTERS = {
+FORMATTERS: dict[str, Callable[[Ladder], str]] = {
     "svg": format_svg,
     "html": format_html,
     "mermaid": format_mermaid,

@@ -1,0 +1,60 @@
+"""``rtcscope show FILE --frame N``: one SIP message as captured (headers and SDP).
+
+Text from the packet is printed with control characters replaced (a capture is untrusted
+input: a terminal would act on escape sequences); ``--format json`` gives frame, time_s,
+src, dst, transport and text.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rtcscope.cli.app import app
+from rtcscope.cli.output import OutputFormat, format_json
+from rtcscope.errors import UsageError
+from rtcscope.sip.ladder import message_text
+
+
+@app.command()
+def show(
+    file: Annotated[Path, typer.Argument(help="pcap or pcapng capture (.gz read too)")],
+    frame: Annotated[int, typer.Option("--frame", help="the frame number (as Wireshark's)")],
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="table (text) or json")] = (
+        OutputFormat.table
+    ),
+) -> None:
+    """Print the SIP message of one frame: start line, headers and body (SDP) as captured."""
+    from rtcscope.scan.files import sip_messages
+
+    if fmt is OutputFormat.csv:
+        raise UsageError("show prints one message: use --format table or json")
+    found = [m for m in sip_messages(file) if m.frame == frame]
+    if not found:
+        raise UsageError(f"frame {frame} of {file} holds no SIP message")
+    first_ns = 0
+    for captured in found:
+        text = message_text(captured.message.raw)
+        if fmt is OutputFormat.json:
+            sys.stdout.write(
+                format_json(
+                    {
+                        "frame": captured.frame,
+                        "time_epoch_s": round(captured.ts_ns / 1e9 - first_ns, 6),
+                        "src": f"{captured.src}:{captured.sport}",
+                        "dst": f"{captured.dst}:{captured.dport}",
+                        "transport": captured.transport,
+                        "text": text,
+                    }
+                )
+                + "\n"
+            )
+        else:
+            sys.stdout.write(
+                f"frame {captured.frame}  {captured.src}:{captured.sport} -> "
+                f"{captured.dst}:{captured.dport} {captured.transport.upper()}\n\n{text}"
+                + ("" if text.endswith("\n") else "\n")
+            )
