@@ -94,7 +94,7 @@ def test_one_open_and_each_record_decoded_once(
     assert set(decoded.values()) == {1}
 
 
-def test_analyze_with_audio_reads_the_streams_packets_once_more(
+def test_analyze_with_audio_reads_the_streams_packets_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import rtcscope.capture.pipeline as pipeline
@@ -109,7 +109,9 @@ def test_analyze_with_audio_reads_the_streams_packets_once_more(
     monkeypatch.setattr(pipeline, "open_capture", counting)
     assert main(["analyze", str(DTMF), "-o", str(tmp_path / "out"), "--quiet"]) == 0
     capsys.readouterr()
-    assert len(opens) == 1  # the audio step; the pass itself does not use the pipeline
+    # The audio step and the report's per-packet arrays read the streams' packets again; the
+    # pass itself does not use the pipeline.
+    assert len(opens) == 2
     assert len(list((tmp_path / "out").glob("*.wav"))) == 2
 
 
@@ -134,7 +136,7 @@ def test_a_truncated_capture_gives_every_sections_good_part(
     assert "truncated" in proc.stderr or "cut" in proc.stderr
     assert "Traceback" not in proc.stderr
     sections = {s["name"]: s["data"] for s in json.loads(proc.stdout)}
-    assert set(sections) == {"info", "calls", "streams", "audio", "diagnosis"}
+    assert set(sections) == {"info", "calls", "streams", "audio", "diagnosis", "report"}
     assert sections["info"]["packets"] == kept
     # The independent reference: tshark on the same records written whole (editcap -r).
     clean = tmp_path / "clean.pcap"
