@@ -127,6 +127,8 @@ DYNAMIC_CLOCK_HZ: dict[str, int] = {
 PT_CN = 13
 PT_CN_OLD = 19
 FIRST_DYNAMIC_PT = 96
+# add_many below this many packets goes packet by packet (cheaper than NumPy for so few).
+SMALL_BATCH = 24
 
 
 def analysis_clock_hz(payload_type: int, encoding: str | None, rtpmap_rate: int) -> int:
@@ -396,6 +398,21 @@ class StreamStats:
         calling :meth:`add` for each, in order."""
         count = len(seqs)
         if count == 0:
+            return
+        if count <= SMALL_BATCH:
+            # A handful of packets (short calls: thousands of streams of a few packets each):
+            # NumPy's per-call cost exceeds the work; the per-packet path gives the same result.
+            for packet in zip(
+                frames.tolist(),
+                times_ms.tolist(),
+                seqs.tolist(),
+                tss.tolist(),
+                pts.tolist(),
+                markers.tolist(),
+                clocks.tolist(),
+                strict=True,
+            ):
+                self.add(*packet)
             return
         self._markers += int(np.count_nonzero(markers))
         if self.total_nr == 0:
