@@ -58,7 +58,7 @@ TESTBED_EXPECTED: dict[str, set[tuple[str, str, str]]] = {
     "testbed-no-record-route.pcap": {
         ("error", "uas-dropped-record-route", E),
         ("error", "ack-not-received", E),
-        ("error", "request-dropped", B),
+        ("error", "ack-dropped", B),
         # With no route set A should send the ACK to E's Contact; it used its outbound proxy.
         ("warning", "ua-request-to-other-hop", A),
     },
