@@ -241,7 +241,7 @@ def test_cli_exit_codes_and_formats(capsys: pytest.CaptureFixture[str]) -> None:
         main(["diagnose", str(DATA / "testbed-unreachable-contact.pcap"), "--format", "json"]) == 1
     )
     data = json.loads(capsys.readouterr().out)
-    assert set(data) == {"calls", "errors", "warnings", "findings", "paths", "notes"}
+    assert set(data) == {"calls", "errors", "warnings", "findings", "groups", "paths", "notes"}
     assert data["notes"] == []  # media was checked
     assert data["errors"] == 2
     assert set(data["findings"][0]) == {

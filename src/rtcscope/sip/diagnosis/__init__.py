@@ -48,7 +48,16 @@ from rtcscope.sip.diagnosis.model import (
     RequestPath,
 )
 from rtcscope.sip.diagnosis.paths import PathChecks
-from rtcscope.sip.diagnosis.render import format_details, format_diagnosis, format_path
+from rtcscope.sip.diagnosis.render import (
+    FindingGroup,
+    format_catalogue,
+    format_details,
+    format_diagnosis,
+    format_groups,
+    format_path,
+    group_findings,
+    select_findings,
+)
 from rtcscope.sip.diagnosis.transactions import TransactionChecks
 from rtcscope.sip.dialogs import Call, find_calls
 from rtcscope.sip.transactions import CapturedMessage
@@ -61,6 +70,7 @@ __all__ = [
     "CATALOGUE",
     "Diagnosis",
     "Finding",
+    "FindingGroup",
     "FindingKind",
     "IcmpReport",
     "PathStep",
@@ -69,10 +79,14 @@ __all__ = [
     "catalogue_rows",
     "diagnose",
     "diagnose_capture",
+    "format_catalogue",
     "format_details",
     "format_diagnosis",
+    "format_groups",
     "format_path",
+    "group_findings",
     "icmp_reports",
+    "select_findings",
 ]
 
 

@@ -139,7 +139,7 @@ _ROWS: tuple[FindingKind, ...] = (
     ),
     FindingKind(
         "cancel-race",
-        WARN,
+        INFO,
         "transactions",
         "RFC 3261 9.1, 15",
         "the CANCEL crossed the 2xx: the call was answered after the caller cancelled, and a "
