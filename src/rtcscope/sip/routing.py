@@ -24,6 +24,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from rtcscope.errors import UsageError
@@ -44,6 +45,7 @@ def uri_port(uri: Uri) -> int:
     return 5060
 
 
+@lru_cache(maxsize=65_536)
 def normal_host(host: str) -> str:
     """A host as captures print addresses: IPs in their canonical (compressed) form, names
     lower-case, no brackets; so ``fec0:0:0:0:216:d3ff:fe0d:22c`` equals ``fec0::216:...``."""
@@ -585,6 +587,12 @@ def plan_route(
         actions = step.actions
         sends_from = uri_endpoint(step.leaves_from) if step.leaves_from is not None else None
         ruri, routes, mf, next_hop = step.request_uri, step.routes, step.max_forwards, step.next_hop
+        if mf == 0 and routes:
+            problems.append(
+                f"Max-Forwards reaches 0 at hop {index + 1}: {uri_endpoint(next_hop)} answers "
+                "483 Too Many Hops instead of forwarding (RFC 3261 16.3 step 3; an ACK is "
+                "dropped)"
+            )
         if not (
             step.removed or step.strict_previous_hop or step.acts_as_strict_router or step.retargets
         ):
