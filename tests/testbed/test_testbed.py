@@ -43,6 +43,8 @@ def test_plan_stays_in_the_bed_range_with_absolute_paths(name: str, tmp_path: Pa
     the_plan = plan(SCENARIOS[name], tmp_path / "run", tmp_path / "out.pcap")
     texts = [*the_plan.files.values()]
     commands = [the_plan.capture_command, *the_plan.proxies, the_plan.callee, the_plan.caller]
+    if the_plan.refreshed_target is not None:
+        commands.append(the_plan.refreshed_target)
     texts += [" ".join(c.args) for c in commands]
     for text in texts:
         for found in re.findall(r"\b127\.\d+\.\d+\.\d+\b", text):
@@ -76,6 +78,16 @@ def test_each_broken_scenario_changes_one_rule() -> None:
     assert "[last_Record-Route:]" in SCENARIOS["good"].callee_xml()
     assert f"{ADDRESSES['E']}:5090" in SCENARIOS["unreachable-contact"].callee_xml()
     assert "486 Busy Here" in SCENARIOS["busy"].callee_xml()
+    # The target refreshes move the caller to A2, where a second sipp answers (or nobody).
+    caller = SCENARIOS["reinvite-target"].caller_xml()
+    assert f"Contact: <sip:alice@{ADDRESSES['A2']}:5060>" in caller
+    assert SCENARIOS["reinvite-target"].refreshed_target_template
+    assert not SCENARIOS["reinvite-target-unreachable"].refreshed_target_template
+    assert "Require: 100rel" in SCENARIOS["prack-ringing"].callee_xml()
+    assert "488 Not Acceptable Here" in SCENARIOS["reinvite-488"].callee_xml()
+    alias = plan(SCENARIOS["alias-dead"], Path("/tmp/x"), Path("/tmp/x.pcap")).files
+    d_cfg = next(t for p, t in alias.items() if p.name == "kamailio-D.cfg")
+    assert f'$du = "sip:{ADDRESSES["DEAD"]}:5060"' in d_cfg
 
 
 def _run(name: str, tmp_path: Path, retransmissions: int | None = None) -> Path:

@@ -39,7 +39,7 @@ class TargetRefresh:
 
     owner_is_caller: bool  # whose Contact it carries (the other side's new remote target)
     contact: Uri
-    origin: CapturedMessage  # the copy as it left its UA (most Vias)
+    origin: CapturedMessage  # the copy as it left its UA
     copies: tuple[CapturedMessage, ...]
 
     def seen_by(self, address: str) -> int:
@@ -80,7 +80,11 @@ class DialogChecks(CheckerBase):
                 self._add_refresh(answers, answers[0].message.from_tag != caller_tag)
 
     def _add_refresh(self, copies: list[CapturedMessage], owner_is_caller: bool) -> None:
-        origin = max(copies, key=lambda c: (len(c.message.vias), -c.ts_ns))
+        # As it left its UA: a request with the fewest Vias, a response with the most.
+        if copies[0].message.is_request:
+            origin = min(copies, key=lambda c: (len(c.message.vias), c.ts_ns))
+        else:
+            origin = max(copies, key=lambda c: (len(c.message.vias), -c.ts_ns))
         contacts = origin.message.contacts
         if not contacts or contacts[0].uri is None:
             return

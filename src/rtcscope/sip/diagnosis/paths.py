@@ -396,10 +396,11 @@ class PathChecks(DialogChecks):
         if self._is_loop(chain):
             return "loop", last_hop
         targets = self._request_targets(chain[0].first, last)
-        if any(self._reached(last, target) for target in targets):
-            return "delivered", last_hop
         target = targets[0] if targets else None
+        # ICMP first: reaching the target's address is no delivery if nothing listens there.
         icmp = self._icmp_for(chain[-1])
+        if icmp is None and any(self._reached(last, target) for target in targets):
+            return "delivered", last_hop
         if icmp is not None:
             chooser = source(last)
             ruri = msg.request_uri
@@ -410,9 +411,20 @@ class PathChecks(DialogChecks):
             )
             element = destination(last)
             advertiser = self.contact_owner(ruri) if not msg.routes else None
+            resolved = (
+                not msg.routes
+                and ruri is not None
+                and uri_endpoint(ruri).lower() != destination(last).lower()
+            )
             if rewriter is not None and not msg.routes:
                 cause += f", which {rewriter} had rewritten (proxy-rewrote-request-uri)"
                 element = rewriter
+            elif resolved:
+                # The last proxy chose another address than the URI names (alias, DNS,
+                # location): its choice, not the Contact, sent the request where nobody is.
+                cause += f", resolved by {chooser} to {destination(last)}"
+                element = chooser
+                advertiser = None
             elif advertiser is not None:
                 cause += (
                     f", the Contact that {source(advertiser)} advertised in "
@@ -434,6 +446,9 @@ class PathChecks(DialogChecks):
                     else f"make {source(advertiser)} advertise a Contact where it listens (or "
                     "have the edge proxy fix the Contact): every in-dialog request goes there"
                     if advertiser is not None
+                    else f"fix how {chooser} resolves <{ruri}> (alias, DNS, location): it "
+                    "picked an address where nothing listens"
+                    if resolved
                     else self._unreachable_fix(method, last)
                 ),
                 last_hop=last_hop,

@@ -71,21 +71,23 @@ class TransactionChecks(CheckerBase):
             if not failed:
                 continue
             seen.add((txn.method, txn.cseq))
-            # The copy that reached the request's sender: the one with the fewest Vias.
+            # The copy that reached the request's sender (fewest Vias) and the one that left
+            # the element refusing it (most Vias).
             final = min(failed, key=lambda f: (len(f.message.vias), f.ts_ns))
+            origin = max(failed, key=lambda f: (len(f.message.vias), -f.ts_ns))
             code = final.message.status_code or 0
             what = "re-INVITE" if txn.method == "INVITE" else "UPDATE"
             self.add(
                 "reinvite-glare" if code == 491 else "reinvite-rejected",
                 f"the {what} (CSeq {txn.cseq}) from {source(request)} was answered "
-                f"{final.message.summary}"
+                f"{origin.message.summary} by {source(origin)}"
                 + (
                     ""
                     if code == 491
                     else ": the media change failed, the call goes on with the old session"
                 ),
-                element=source(final),
-                frames=[request.frame, final.frame],
+                element=source(origin),
+                frames=[request.frame, origin.frame, final.frame],
                 ts_ns=final.ts_ns,
             )
 
