@@ -2,8 +2,9 @@
 attach_streams() on generated captures of N short calls (5k, 10k, 20k by default).
 
 Each call is a caller -> proxy -> callee INVITE with Record-Route, 100/180/200 on both hops,
-the ACK and a BYE along the route set, and one RTP stream per direction (found by Call-ID for
-half of the calls, by announced endpoint for the other half): 13 SIP messages per call. The
+the ACK and a BYE along the route set, an SDP offer/answer and one RTP stream per direction
+(found by Call-ID for half of the calls, by announced endpoint for the other half): 13 SIP
+messages per call. The
 messages are parsed before the clock starts; only the library functions are timed. Prints
 seconds per function and the exponent between consecutive sizes (1.0 = linear).
 
@@ -38,6 +39,27 @@ class _Key:
 @dataclass(frozen=True)
 class _Stats:
     packets: int = 50
+
+
+@dataclass(frozen=True)
+class _Announcement:
+    """What summarize_calls and the media checks read of a MediaAnnouncement."""
+
+    frame: int
+    ts_ns: int
+    call_id: str
+    side: str
+    role: str
+    address: str
+    port: int
+    cseq: str = "1 INVITE"
+    sip_summary: str = "INVITE"
+    media_index: int = 0
+    media: str = "audio"
+    direction: str = "sendrecv"
+    on_hold: bool = False
+    payload_types: tuple[int, ...] = (8,)
+    codecs: tuple[()] = ()
 
 
 @dataclass
@@ -93,9 +115,10 @@ def _call_texts(n: int) -> list[tuple[str, str, str]]:
     return [(src, dst, text) for src, dst, text in out]
 
 
-def make_capture(calls: int) -> tuple[list[CapturedSip], list[_Stream]]:
+def make_capture(calls: int) -> tuple[list[CapturedSip], list[_Stream], list[_Announcement]]:
     messages: list[CapturedSip] = []
     streams: list[_Stream] = []
+    announcements: list[_Announcement] = []
     frame = 0
     for n in range(calls):
         base_ns = n * 200_000_000  # a new call every 200 ms, 4 s each: ~20 at once
@@ -106,12 +129,15 @@ def make_capture(calls: int) -> tuple[list[CapturedSip], list[_Stream]]:
             messages.append(CapturedSip(frame, ts, src, 5060, dst, 5060, "udp", message))
         port = 10_000 + 2 * (n % 5000)
         by_id = f"call-{n}@bench" if n % 2 == 0 else None
+        cid = f"call-{n}@bench"
+        announcements.append(_Announcement(frame, base_ns, cid, "offer", "caller", A, port))
+        announcements.append(_Announcement(frame, base_ns, cid, "answer", "callee", B, port))
         streams.append(_Stream(_Key(A, port, B, port, n), by_id, base_ns + 2_000_000_000, frame))
         streams.append(
             _Stream(_Key(B, port, A, port, n + 1), by_id, base_ns + 2_000_000_000, frame)
         )
     messages.sort(key=lambda m: (m.ts_ns, m.frame))
-    return messages, streams
+    return messages, streams, announcements
 
 
 def _timed(label: str, fn: object, *args: object, **kwargs: object) -> tuple[float, object]:
@@ -124,11 +150,11 @@ def main(argv: list[str]) -> None:
     sizes = [int(a) for a in argv] or [5_000, 10_000, 20_000]
     rows: list[tuple[int, float, float, float, int]] = []
     for size in sizes:
-        messages, streams = make_capture(size)
-        t_calls, result = _timed("calls", summarize_calls, messages, [])
+        messages, streams, announcements = make_capture(size)
+        t_calls, result = _timed("calls", summarize_calls, messages, announcements)
         t_attach, _ = _timed("attach", attach_streams, result.calls, streams)  # type: ignore[attr-defined]
         t_diag, diagnosis = _timed(
-            "diagnose", diagnose, messages, (), announcements=[], streams=streams
+            "diagnose", diagnose, messages, (), announcements=announcements, streams=streams
         )
         rows.append((size, t_calls, t_attach, t_diag, len(messages)))
         assert len(result.calls) == size and diagnosis.calls == size  # type: ignore[attr-defined]

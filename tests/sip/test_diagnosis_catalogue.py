@@ -92,3 +92,13 @@ def test_grouped_output_filters_and_exit_code(capsys: pytest.CaptureFixture[str]
     counts = {g["code"]: g["count"] for g in data["groups"]}
     assert sum(counts.values()) == len(data["findings"])
     assert main(["diagnose", path, "--code", "no-such-code"]) == 2
+
+
+def test_readme_codes_are_generated_from_the_catalogue() -> None:
+    from rtcscope.sip.diagnosis import format_catalogue_markdown
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    begin, end = "<!-- diagnose-codes:begin -->\n", "\n<!-- diagnose-codes:end -->"
+    block = readme[readme.index(begin) + len(begin) : readme.index(end)]
+    assert block == format_catalogue_markdown(catalogue_rows())

@@ -103,6 +103,9 @@ def diagnose(
     groups = group_findings(shown.findings)
     if fmt is OutputFormat.table:
         text = format_diagnosis(shown, details=details, limit=limit)
+        hidden = len(result.findings) - len(shown.findings)
+        if hidden:
+            text += f"\n({hidden} finding(s) left out by --severity/--code)"
         stdout_console().print(text, markup=False, highlight=False)
     else:
         per_code: dict[str, int] = {}

@@ -51,6 +51,7 @@ from rtcscope.sip.diagnosis.paths import PathChecks
 from rtcscope.sip.diagnosis.render import (
     FindingGroup,
     format_catalogue,
+    format_catalogue_markdown,
     format_details,
     format_diagnosis,
     format_groups,
@@ -80,6 +81,7 @@ __all__ = [
     "diagnose",
     "diagnose_capture",
     "format_catalogue",
+    "format_catalogue_markdown",
     "format_details",
     "format_diagnosis",
     "format_groups",

@@ -198,3 +198,15 @@ def format_catalogue(rows: Iterable[FindingKind]) -> str:
         if row.fix:
             out.append(f"    fix: {row.fix}")
     return "\n".join(out)
+
+
+def format_catalogue_markdown(rows: Iterable[FindingKind]) -> str:
+    """The catalogue as the README's Markdown table (generated, never edited by hand)."""
+    out = [
+        "| code | severity | rule | meaning | fix |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        cells = [f"`{row.code}`", row.severity.value, row.rule, row.explanation, row.fix or "-"]
+        out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(out)
