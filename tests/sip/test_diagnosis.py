@@ -358,7 +358,15 @@ def _mutate(captured: CapturedSip, drop_line: int) -> CapturedSip:
 @settings(max_examples=60)
 @given(
     name=st.sampled_from(
-        ["testbed-good.pcap", "testbed-strict-router.pcap", "testbed-busy.pcap", "testbed-tcp.pcap"]
+        [
+            "testbed-good.pcap",
+            "testbed-strict-router.pcap",
+            "testbed-busy.pcap",
+            "testbed-tcp.pcap",
+            "testbed-reinvite-target.pcap",
+            "testbed-prack-ringing.pcap",
+            "testbed-cancel-cut.pcap",
+        ]
     ),
     picks=st.lists(st.tuples(st.integers(0, 200), st.integers(-1, 30)), max_size=40),
 )

@@ -126,3 +126,24 @@ def test_live_good_call_and_unreachable_contact(tmp_path: Path) -> None:
     assert f"sent {len(oks)} time(s)" in codes["ack-not-received"].summary
     assert codes["icmp-unreachable"].element == "127.0.10.5:5060"
     assert codes["ack-not-received"].last_hop.startswith("127.0.10.4:5060 -> 127.0.10.5:5090")
+
+
+@pytest.mark.peer
+@pytest.mark.slow
+def test_live_target_refresh_and_strict_middle(tmp_path: Path) -> None:
+    """A re-INVITE moving the caller to A2 (a second sipp): E's BYE reaches A2 and is
+    answered (tshark); and C recording without ;lr while routing loosely: both calls work and
+    the diagnosis gives no error (one warning for the strict-looking Record-Route)."""
+    refresh = _run("reinvite-target", tmp_path)
+    answered = tshark_fields(
+        refresh, ["ip.src"], "sip.Status-Code == 200 && sip.CSeq.method == BYE"
+    )
+    assert answered and answered[0] == [ADDRESSES["A2"]]
+    result = diagnose_capture(refresh)
+    assert not [f for f in result.findings if f.severity.value != "info"]
+    assert {"target-refresh"} <= {f.code for f in result.findings}
+
+    strict = _run("strict-middle", tmp_path)
+    result = diagnose_capture(strict)
+    assert not result.has_errors
+    assert [f.code for f in result.findings if f.severity.value == "warning"] == ["strict-router"]
