@@ -249,9 +249,18 @@ _ROWS: tuple[FindingKind, ...] = (
         ERR,
         "dialogs",
         "RFC 3261 12.1.1",
-        "the UAS did not copy the INVITE's Record-Route into its 2xx",
+        "the UAS did not copy the INVITE's Record-Route into its 2xx, and the ACK did not reach it",
         "the UAS must copy every Record-Route of the request into its 2xx, in order; without "
         "them the caller sends the ACK and BYE past the proxies",
+    ),
+    FindingKind(
+        "uas-dropped-record-route-acked",
+        WARN,
+        "dialogs",
+        "RFC 3261 12.1.1",
+        "the UAS did not copy the INVITE's Record-Route into its 2xx, but the ACK still reached it",
+        "copy every Record-Route of the request into the 2xx, in order: the proxies that asked "
+        "to stay on the path are skipped",
     ),
     FindingKind(
         "2xx-without-contact",

@@ -148,7 +148,7 @@ class DialogChecks(CheckerBase):
         ]
         acks_at_uas = [a for a in acks if self.reaches(a, uas_copies[0])]
         same_hop = [a for a in uas_copies if (a.dst, a.dport) == (first_2xx.dst, first_2xx.dport)]
-        self.check_record_route_copied(dialog, first_2xx, uas)
+        self.check_record_route_copied(first_2xx, uas, acked=bool(acks_at_uas))
         self.check_contact(first_2xx)
         self.check_strict_routers(first_2xx, uac_copies[0])
         retransmitted = len(same_hop) > 1
@@ -260,8 +260,9 @@ class DialogChecks(CheckerBase):
                 return req
         return None
 
-    def check_record_route_copied(self, dialog: Dialog, answer: CapturedMessage, uas: str) -> None:
-        """12.1.1: the UAS copies the request's Record-Route into its 2xx."""
+    def check_record_route_copied(self, answer: CapturedMessage, uas: str, *, acked: bool) -> None:
+        """12.1.1: the UAS copies the request's Record-Route into its 2xx. An error when the
+        ACK then did not reach the UAS; a warning when it arrived anyway."""
         invites_at_uas = [
             r
             for t in self.initial_invites
@@ -278,7 +279,7 @@ class DialogChecks(CheckerBase):
         if not recorded or not missing:
             return
         self.add(
-            "uas-dropped-record-route",
+            "uas-dropped-record-route-acked" if acked else "uas-dropped-record-route",
             f"the UAS {uas} did not copy Record-Route into its 2xx: the INVITE it received "
             f"recorded {len(recorded)} route(s), the 2xx carries {len(copied)}",
             element=uas,

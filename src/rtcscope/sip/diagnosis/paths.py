@@ -144,15 +144,21 @@ class PathChecks(DialogChecks):
         by_caller = msg.from_tag is not None and msg.from_tag == caller_tag
         basis: CapturedMessage | None = None
         if by_caller:
+            # The dialog's 2xx, or before it the 1xx that created the early dialog (a PRACK
+            # or UPDATE is routed on the early dialog's route set, RFC 3261 12.1.2, RFC 3262).
             received = [
                 r
                 for t in self.initial_invites
-                for r in t.finals
-                if 200 <= (r.message.status_code or 0) < 300
+                for r in t.responses
+                if 101 <= (r.message.status_code or 0) < 300
                 and r.dst == sent.src
                 and r.message.to_tag == msg.to_tag
+                and r.ts_ns < sent.ts_ns
             ]
-            basis = received[0] if received else None
+            confirmed = [r for r in received if (r.message.status_code or 0) >= 200]
+            early = [r for r in received if r.message.contacts]
+            candidates = confirmed or early
+            basis = candidates[0] if candidates else None
         else:
             received = [r for t in self.initial_invites for r in t.requests if r.dst == sent.src]
             basis = max(received, key=lambda r: len(r.message.vias)) if received else None

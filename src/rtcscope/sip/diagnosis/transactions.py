@@ -32,13 +32,15 @@ class TransactionChecks(CheckerBase):
         ]
         if provisional:
             codes = sorted({r.message.status_code or 0 for r in provisional})
+            # The evidence: the first ringing/progress response, else the 100 Trying.
+            provisional.sort(key=lambda r: ((r.message.status_code or 0) <= 100, r.ts_ns))
             reliable = any(
                 self.transactions_of("PRACK", c) for c in {t.cseq + 1 for t in self.initial_invites}
             ) or any(p.message.header_values("RSeq") for p in provisional)
             self.add(
                 "invite-ringing-at-capture-end",
-                f"INVITE still ringing when the capture ends, {waited_s:.1f} s after it was "
-                f"sent: provisional {', '.join(map(str, codes))}"
+                f"INVITE still ringing at the capture's last SIP message, {waited_s:.1f} s "
+                f"after it was sent: provisional {', '.join(map(str, codes))}"
                 + (" (reliable, PRACKed: RFC 3262)" if reliable else "")
                 + "; Proceeding has no transaction timeout (RFC 3261 17.1.1.2)",
                 element=first.server,
