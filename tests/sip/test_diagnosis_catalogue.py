@@ -102,3 +102,47 @@ def test_readme_codes_are_generated_from_the_catalogue() -> None:
     begin, end = "<!-- diagnose-codes:begin -->\n", "\n<!-- diagnose-codes:end -->"
     block = readme[readme.index(begin) + len(begin) : readme.index(end)]
     assert block == format_catalogue_markdown(catalogue_rows())
+
+
+def _replicated(name: str, copies: int) -> list[object]:
+    """The calls of a real capture repeated ``copies`` times under new Call-IDs."""
+    from dataclasses import replace
+
+    from rtcscope.sip.capture import sip_messages
+    from rtcscope.sip.message import SipMessage
+
+    base = list(sip_messages(DATA / name))
+    call_id = base[0].message.call_id
+    assert call_id is not None
+    out: list[object] = []
+    for n in range(copies):
+        for captured in base:
+            data = bytes(captured.message).replace(call_id.encode(), f"copy-{n}-{call_id}".encode())
+            out.append(
+                replace(
+                    captured,
+                    frame=captured.frame + n * len(base),
+                    ts_ns=captured.ts_ns + n * 10**9,
+                    message=SipMessage.parse(data),
+                )
+            )
+    return out
+
+
+def test_grouped_text_does_not_grow_with_repeated_findings() -> None:
+    """Issue 15: 3,000 calls with the same warnings printed 72,005 lines. Grouped by code, the
+    text is as long for 120 calls as for 30; with --details it grows with the calls."""
+    from rtcscope.sip.diagnosis import diagnose, format_diagnosis
+
+    small = diagnose(_replicated("testbed-strict-router.pcap", 30))  # type: ignore[arg-type]
+    large = diagnose(_replicated("testbed-strict-router.pcap", 120))  # type: ignore[arg-type]
+    assert (small.calls, large.calls) == (30, 120)
+    assert large.count(Severity.WARNING) == 120
+    grouped_small = format_diagnosis(small).splitlines()
+    grouped_large = format_diagnosis(large).splitlines()
+    assert len(grouped_small) == len(grouped_large) < 40
+    assert "[warning] strict-router x120 in 120 call(s)" in grouped_large[1]
+    assert (
+        len(format_diagnosis(large, details=True).splitlines())
+        > 4 * len(format_diagnosis(small, details=True).splitlines()) // 2
+    )
