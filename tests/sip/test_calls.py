@@ -173,8 +173,10 @@ def test_aaa_dialogs_get_tsharks_final_responses_and_states() -> None:
         assert call.final_status == expected_final, call.call_id
         if expected_final is not None and 200 <= expected_final < 300:
             expected_state = CallState.ANSWERED
-        elif call.call_id in cancels:
+        elif call.call_id in cancels or expected_final == 487:
             expected_state = CallState.CANCELLED
+        elif expected_final in (486, 600):
+            expected_state = CallState.BUSY
         elif expected_final is not None:
             expected_state = CallState.FAILED
         else:

@@ -86,3 +86,36 @@ def test_flow_svg_through_the_installed_cli() -> None:
     proc = rtcscope_cli(["flow", path, "--call", call_id, "--format", "svg"], check=True)
     root = ET.fromstring(proc.stdout.encode())
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
+
+
+@pytest.mark.parametrize(
+    ("name", "state"),
+    [
+        ("testbed-busy-cut.pcap", "busy"),
+        ("testbed-cancel-cut.pcap", "cancelled"),
+        ("testbed-busy.pcap", "busy"),
+        ("testbed-cancel.pcap", "cancelled"),
+        ("testbed-prack-ringing.pcap", "ringing"),
+    ],
+)
+def test_call_state_from_responses_when_the_invite_is_missing(
+    name: str, state: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A capture started after the INVITE (editcap cut): tshark sees no INVITE request, but
+    the responses to it (CSeq INVITE) and the final the caller got say what happened."""
+    path = DATA / name
+    invites = tshark_fields(path, ["frame.number"], 'sip.Method == "INVITE"')
+    assert bool(invites) == ("-cut" not in name)
+    to_caller = tshark_fields(
+        path, ["sip.Status-Code"], "sip.CSeq.method == INVITE && ip.dst == 127.0.10.1"
+    )
+    finals = [int(code) for (code,) in to_caller if int(code) >= 200]
+    assert finals[:1] == {"busy": [486], "cancelled": [487], "ringing": []}[state]
+    assert main(["calls", str(path), "--format", "json"]) == 0
+    (call,) = json.loads(capsys.readouterr().out)["calls"]
+    assert call["kind"] == "INVITE" and call["state"] == state
+    assert call["caller"] == "127.0.10.1:5060"
+    assert call["final_status"] == (finals[0] if finals else None)
+    assert main(["calls", str(path), "--failed", "--format", "json"]) == 0
+    failed = json.loads(capsys.readouterr().out)["calls"]
+    assert len(failed) == (0 if state == "ringing" else 1)

@@ -30,6 +30,8 @@ ELEMENTS = {
     "D": {ADDRESSES["D"]},
     "E": {ADDRESSES["E"]},
 }
+# The target-refresh scenarios' second caller-side UA, and the address nothing listens on.
+EXTRA_ELEMENTS = {"A2": {ADDRESSES["A2"]}, "DEAD": {ADDRESSES["DEAD"]}}
 
 
 def _flow_json(path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, object]:
@@ -141,6 +143,7 @@ def test_nodes_of_every_testbed_capture_never_split_an_element() -> None:
     for path in sorted(DATA.glob("testbed-*.pcap*")):
         nodes = find_nodes(list(sip_messages(path)))
         for node in nodes.nodes:
-            owners = {k for k, hosts in ELEMENTS.items() if set(node.hosts) & hosts}
+            every = {**ELEMENTS, **EXTRA_ELEMENTS}
+            owners = {k for k, hosts in every.items() if set(node.hosts) & hosts}
             assert len(owners) == 1, (path.name, node)
         assert len(nodes.nodes) == len({n.name for n in nodes.nodes})

@@ -341,3 +341,25 @@ def test_route_cli_callee_bye_reproduces_rfc3261_16_12_1_2(tmp_path, capsys) -> 
         ("p1.example.com:5060", "u1.example.com:5060", "sip:caller@u1.example.com", []),
     ]
     assert hops[-1]["to_element"] == "UAC BYE target"
+
+
+def test_own_value_without_lr_restored_per_16_4_or_routed_strictly() -> None:
+    """Issue 15's shape, from RFC 3261 16.4 and 16.6 step 6 read together: the hop before C
+    treated C (Record-Route without ;lr) as strict, so C receives Request-URI = its own URI
+    and Route = D, then the remote target. An RFC 3261 proxy restores the Request-URI from
+    the last Route value and routes loosely to D; an RFC 2543 strict router takes the first
+    Route value (D) as Request-URI. Each is right for its element."""
+    c = Uri.parse("sip:127.0.10.3:5060")
+    d = Uri.parse("sip:127.0.10.4;lr")
+    target = Uri.parse("sip:service@127.0.10.5:5060")
+
+    def owns(uri: Uri) -> bool:
+        return uri.host_address == "127.0.10.3"
+
+    loose = forward_as_proxy(c, [d, target], 69, owns, [c, d], strict_as_rfc2543=False)
+    assert str(loose.request_uri) == str(target) and [str(u) for u in loose.routes] == [str(d)]
+    assert loose.strict_previous_hop and not loose.acts_as_strict_router
+    assert loose.next_hop is d and loose.max_forwards == 68
+    strict = forward_as_proxy(c, [d, target], 69, owns, [c, d])
+    assert strict.request_uri is d and [str(u) for u in strict.routes] == [str(target)]
+    assert strict.acts_as_strict_router and not strict.strict_previous_hop

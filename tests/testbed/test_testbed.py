@@ -43,6 +43,8 @@ def test_plan_stays_in_the_bed_range_with_absolute_paths(name: str, tmp_path: Pa
     the_plan = plan(SCENARIOS[name], tmp_path / "run", tmp_path / "out.pcap")
     texts = [*the_plan.files.values()]
     commands = [the_plan.capture_command, *the_plan.proxies, the_plan.callee, the_plan.caller]
+    if the_plan.refreshed_target is not None:
+        commands.append(the_plan.refreshed_target)
     texts += [" ".join(c.args) for c in commands]
     for text in texts:
         for found in re.findall(r"\b127\.\d+\.\d+\.\d+\b", text):
@@ -76,6 +78,16 @@ def test_each_broken_scenario_changes_one_rule() -> None:
     assert "[last_Record-Route:]" in SCENARIOS["good"].callee_xml()
     assert f"{ADDRESSES['E']}:5090" in SCENARIOS["unreachable-contact"].callee_xml()
     assert "486 Busy Here" in SCENARIOS["busy"].callee_xml()
+    # The target refreshes move the caller to A2, where a second sipp answers (or nobody).
+    caller = SCENARIOS["reinvite-target"].caller_xml()
+    assert f"Contact: <sip:alice@{ADDRESSES['A2']}:5060>" in caller
+    assert SCENARIOS["reinvite-target"].refreshed_target_template
+    assert not SCENARIOS["reinvite-target-unreachable"].refreshed_target_template
+    assert "Require: 100rel" in SCENARIOS["prack-ringing"].callee_xml()
+    assert "488 Not Acceptable Here" in SCENARIOS["reinvite-488"].callee_xml()
+    alias = plan(SCENARIOS["alias-dead"], Path("/tmp/x"), Path("/tmp/x.pcap")).files
+    d_cfg = next(t for p, t in alias.items() if p.name == "kamailio-D.cfg")
+    assert f'$du = "sip:{ADDRESSES["DEAD"]}:5060"' in d_cfg
 
 
 def _run(name: str, tmp_path: Path, retransmissions: int | None = None) -> Path:
@@ -114,3 +126,24 @@ def test_live_good_call_and_unreachable_contact(tmp_path: Path) -> None:
     assert f"sent {len(oks)} time(s)" in codes["ack-not-received"].summary
     assert codes["icmp-unreachable"].element == "127.0.10.5:5060"
     assert codes["ack-not-received"].last_hop.startswith("127.0.10.4:5060 -> 127.0.10.5:5090")
+
+
+@pytest.mark.peer
+@pytest.mark.slow
+def test_live_target_refresh_and_strict_middle(tmp_path: Path) -> None:
+    """A re-INVITE moving the caller to A2 (a second sipp): E's BYE reaches A2 and is
+    answered (tshark); and C recording without ;lr while routing loosely: both calls work and
+    the diagnosis gives no error (one warning for the strict-looking Record-Route)."""
+    refresh = _run("reinvite-target", tmp_path)
+    answered = tshark_fields(
+        refresh, ["ip.src"], "sip.Status-Code == 200 && sip.CSeq.method == BYE"
+    )
+    assert answered and answered[0] == [ADDRESSES["A2"]]
+    result = diagnose_capture(refresh)
+    assert not [f for f in result.findings if f.severity.value != "info"]
+    assert {"target-refresh"} <= {f.code for f in result.findings}
+
+    strict = _run("strict-middle", tmp_path)
+    result = diagnose_capture(strict)
+    assert not result.has_errors
+    assert [f.code for f in result.findings if f.severity.value == "warning"] == ["strict-router"]

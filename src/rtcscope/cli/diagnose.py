@@ -1,13 +1,23 @@
-"""``rtcscope diagnose FILE [--call ID]``: why calls failed, with evidence and fixes.
+"""``rtcscope diagnose FILE``: why calls failed, with evidence and fixes.
 
-Exit code 1 when an error finding exists (DESIGN: the command ran and found problems).
-JSON keys: ``calls``, ``errors``, ``warnings``, ``findings`` (each: severity, code, call_id,
-summary, element, last_hop, frames, time_s, rfc, fix, detail), ``paths`` (each in-dialog
-request's hops: call_id, method, cseq, outcome, last_hop, steps), ``notes``.
+Findings are grouped by code (count, calls, example calls, rule, fix); ``--details`` lists
+every finding with its evidence and every request's path. ``--severity`` keeps that level and
+worse (error < warning < info), ``--code`` (repeatable) only those codes, ``--limit`` the
+examples per code (grouped) or the findings per code (``--details``). ``--list-codes`` prints
+the catalogue of every code the checks can give (no FILE needed).
+
+Exit code 1 when an error finding exists in the capture (whatever the filters show: DESIGN,
+the command ran and found problems). JSON keys: ``calls``, ``errors``, ``warnings``,
+``findings`` (each: severity, code, call_id, summary, element, last_hop, frames, time_s, rfc,
+fix, detail; after the filters), ``groups`` (each: code, severity, count, calls,
+example_calls, example, explanation, rfc, fix), ``paths`` (each in-dialog request's hops:
+call_id, method, cseq, outcome, last_hop, steps), ``notes``. ``--list-codes --format json``:
+a list of {code, severity, concern, rule, explanation, fix}.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,7 +25,6 @@ import typer
 from rtcscope.cli.app import app
 from rtcscope.cli.capture import (
     DedupOpt,
-    FileArg,
     KeepGoingOpt,
     QuietOpt,
     ReassemblyOpt,
@@ -24,17 +33,49 @@ from rtcscope.cli.capture import (
     conclude,
     read_model,
 )
-from rtcscope.cli.output import OutputFormat, make_table, print_rows, stdout_console
-from rtcscope.errors import EXIT_FOUND_PROBLEMS
-from rtcscope.sip.diagnosis import Severity, format_details
+from rtcscope.cli.output import OutputFormat, print_rows, stdout_console
+from rtcscope.errors import EXIT_FOUND_PROBLEMS, UsageError
+from rtcscope.sip.diagnosis import (
+    CATALOGUE,
+    Diagnosis,
+    Severity,
+    catalogue_rows,
+    format_catalogue,
+    format_diagnosis,
+    group_findings,
+    select_findings,
+)
 
 COLUMNS = ("severity", "code", "summary", "element", "last_hop", "frames", "time_s", "rfc", "fix")
-TABLE_COLUMNS = ("#", "severity", "summary", "element", "last_hop", "frames", "time_s")
+CATALOGUE_COLUMNS = ("code", "severity", "concern", "rule", "explanation", "fix")
+
+
+def _print_catalogue(fmt: OutputFormat) -> None:
+    rows = [row.as_dict() for row in catalogue_rows()]
+    if fmt is OutputFormat.table:
+        stdout_console().print(format_catalogue(catalogue_rows()), markup=False, highlight=False)
+    else:
+        print_rows(rows, fmt, CATALOGUE_COLUMNS, json_data=rows)
+
+
+def _filtered(result: Diagnosis, severity: Severity | None, codes: list[str]) -> Diagnosis:
+    unknown = sorted(set(codes) - set(CATALOGUE))
+    if unknown:
+        raise UsageError(f"--code {', '.join(unknown)}: not a finding code (see --list-codes)")
+    return Diagnosis(
+        findings=select_findings(result.findings, severity=severity, codes=codes),
+        paths=result.paths,
+        calls=result.calls,
+        notes=result.notes,
+    )
 
 
 @app.command()
 def diagnose(
-    file: FileArg,
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="pcap or pcapng capture (.gz read too); '-' reads standard input"),
+    ] = None,
     call: Annotated[str | None, typer.Option("--call", help="only this Call-ID")] = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv")] = (
         OutputFormat.table
@@ -44,27 +85,60 @@ def diagnose(
     keep_going: KeepGoingOpt = False,
     rtp_port: RtpPortOpt = None,
     quiet: QuietOpt = False,
+    details: Annotated[
+        bool, typer.Option("--details", help="every finding and every request's path")
+    ] = False,
+    severity: Annotated[
+        Severity | None,
+        typer.Option("--severity", help="show this level and worse: error, warning or info"),
+    ] = None,
+    code: Annotated[
+        list[str] | None, typer.Option("--code", help="only this finding code (repeatable)")
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", min=1, help="examples per code (grouped) or findings per code"),
+    ] = None,
+    list_codes: Annotated[
+        bool, typer.Option("--list-codes", help="print every finding code and exit")
+    ] = False,
 ) -> None:
-    """Findings for every INVITE call: ACK/BYE paths hop by hop, 2xx retransmissions, loops."""
+    """Findings for every INVITE call, grouped by code: ACK/BYE paths hop by hop, 2xx
+    retransmissions, target refreshes, loops, media."""
+    if list_codes:
+        _print_catalogue(fmt)
+        return
+    if file is None:
+        raise UsageError("give a capture FILE (or --list-codes)")
     args = capture_args(
         dedup=dedup, reassembly=reassembly, keep_going=keep_going, rtp_port=rtp_port, quiet=quiet
     )
     model = read_model(file, args)
     result = model.diagnosis(call)
-    rows = [f.as_dict() for f in result.findings]
+    shown = _filtered(result, severity, code or [])
+    groups = group_findings(shown.findings)
     if fmt is OutputFormat.table:
-        console = stdout_console()
-        counts = (
-            f"{result.calls} call(s): {result.count(Severity.ERROR)} error(s), "
-            f"{result.count(Severity.WARNING)} warning(s), {result.count(Severity.INFO)} info"
-        )
-        console.print(counts, markup=False, highlight=False)
-        if rows:
-            table_rows = [{"#": n, **row} for n, row in enumerate(rows, 1)]
-            console.print(make_table(table_rows, TABLE_COLUMNS))
-        console.print(format_details(result), markup=False, highlight=False)
+        text = format_diagnosis(shown, details=details, limit=limit)
+        hidden = len(result.findings) - len(shown.findings)
+        if hidden:
+            text += f"\n({hidden} finding(s) left out by --severity/--code)"
+        stdout_console().print(text, markup=False, highlight=False)
     else:
-        print_rows(rows, fmt, COLUMNS, json_data=result.as_dict())
+        per_code: dict[str, int] = {}
+        findings = []
+        for f in shown.findings:
+            per_code[f.code] = per_code.get(f.code, 0) + 1
+            if limit is None or per_code[f.code] <= limit:
+                findings.append(f)
+        rows = [f.as_dict() for f in findings]
+        data = shown.as_dict()
+        data["errors"], data["warnings"] = (
+            result.count(Severity.ERROR),
+            result.count(Severity.WARNING),
+        )
+        data["findings"] = rows
+        data["groups"] = [g.as_dict(limit or 3) for g in groups]
+        print_rows(rows, fmt, COLUMNS, json_data=data)
     conclude(model, keep_going)
     if result.has_errors:
         raise typer.Exit(EXIT_FOUND_PROBLEMS)

@@ -5,11 +5,15 @@ as the callee received it gives the callee's BYE path instead, RFC 3261 12.1.1);
 proxies with ``--proxy NAME=ADDR[,ADDR]`` (a proxy with two interfaces lists both). Without
 ``--proxy``, each Route address is its own proxy, except consecutive ``r2=on`` values.
 JSON keys: ``route_set``, ``remote_target``, ``hops`` (index, sender, to, to_element,
-request_uri, routes, max_forwards, sends_from, actions), ``problems``.
+request_uri, routes, route_count, routes_truncated, max_forwards, sends_from, actions),
+``problems``. Each hop's ``routes`` lists the Route values it carries; past
+``ROUTES_SHOWN`` values it lists the first ones and sets ``routes_truncated`` (the whole set is
+``route_set``), so the output grows linearly with the route set, not with its square.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +24,9 @@ from rtcscope.cli.output import OutputFormat, print_rows, stdout_console
 from rtcscope.errors import InputError, UsageError
 from rtcscope.sip.message import SipMessage
 from rtcscope.sip.routing import Proxy, RoutePlan, plan_route
+from rtcscope.sip.uri import Uri
+
+ROUTES_SHOWN = 8  # Route values listed per hop; the rest is counted
 
 COLUMNS = ("hop", "sender", "to", "element", "request_uri", "route", "max_forwards", "sends_from")
 
@@ -44,6 +51,19 @@ def _load_answer(file: Path, frame: int | None) -> SipMessage:
     return SipMessage.parse(data)
 
 
+def _shown_routes(routes: Sequence[Uri]) -> list[str]:
+    """The first ``ROUTES_SHOWN`` Route values of a hop (a view: nothing is copied)."""
+    return [str(routes[i]) for i in range(min(len(routes), ROUTES_SHOWN))]
+
+
+def _route_line(routes: Sequence[Uri]) -> str:
+    if not routes:
+        return "(none)"
+    shown = ", ".join(f"<{u}>" for u in _shown_routes(routes))
+    more = len(routes) - ROUTES_SHOWN
+    return shown + (f", ... ({more} more, {len(routes)} in all)" if more > 0 else "")
+
+
 def plan_as_dict(plan: RoutePlan) -> dict[str, Any]:
     return {
         "route_set": [str(u) for u in plan.route_set],
@@ -55,7 +75,9 @@ def plan_as_dict(plan: RoutePlan) -> dict[str, Any]:
                 "to": h.to,
                 "to_element": h.to_element,
                 "request_uri": str(h.request_uri),
-                "routes": [str(u) for u in h.routes],
+                "routes": _shown_routes(h.routes),
+                "route_count": len(h.routes),
+                "routes_truncated": len(h.routes) > ROUTES_SHOWN,
                 "max_forwards": h.max_forwards,
                 "sends_from": h.sends_from,
                 "actions": list(h.actions),
@@ -75,9 +97,7 @@ def format_plan(plan: RoutePlan, method: str) -> str:
         leaves = f" from {hop.sends_from}" if hop.sends_from else ""
         lines.append(f"hop {hop.index}: {hop.sender}{leaves} -> {hop.to} ({hop.to_element})")
         lines.append(f"    {method} <{hop.request_uri}> SIP/2.0")
-        lines.append(
-            "    Route: " + (", ".join(f"<{u}>" for u in hop.routes) if hop.routes else "(none)")
-        )
+        lines.append("    Route: " + _route_line(hop.routes))
         lines.append(f"    Max-Forwards: {hop.max_forwards}")
         for action in hop.actions:
             lines.append(f"    - {hop.sender}: {action}")
@@ -124,7 +144,7 @@ def route(
             "to": h.to,
             "element": h.to_element,
             "request_uri": str(h.request_uri),
-            "route": [str(u) for u in h.routes],
+            "route": _shown_routes(h.routes),
             "max_forwards": h.max_forwards,
             "sends_from": h.sends_from,
         }

@@ -12,7 +12,7 @@ Built on :mod:`rtcscope.sip.dialogs` (messages grouped by Call-ID, transactions,
   INVITE is the one that counts, 22.2), who sent BYE (the caller's From tag or the callee's,
   15.1.1), and a state (:class:`CallState`);
 - the SDP offer/answer (:func:`rtcscope.sip.capture.media_announcements`), the RTP streams
-  the call set up (from :func:`rtcscope.rtp.streams.find_streams`, by Call-ID or by the
+  the call set up (found by the one-pass scan, :mod:`rtcscope.scan`; by Call-ID or by the
   announced address and port) and DTMF sent in SIP INFO (``application/dtmf-relay``,
   ``application/dtmf``).
 
@@ -20,15 +20,15 @@ Built on :mod:`rtcscope.sip.dialogs` (messages grouped by Call-ID, transactions,
 (``sip.resend`` and the setup time of an ACK) and :class:`SipStatistics` what
 ``tshark -z sip,stat`` prints, so that both can be checked against tshark on the same file.
 
-Pure apart from :func:`calls_from_capture`, which reads a capture through
-:func:`rtcscope.sip.capture.sip_messages` (the capture reader opens the file).
+Pure: a capture is read for it by the one-pass scan (``rtcscope.scan``: ``CaptureModel.calls``).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections import Counter
+from bisect import bisect_left, bisect_right
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -237,9 +237,11 @@ class CallState(StrEnum):
     """How a call (or another Call-ID's exchange) ended up, as far as the capture shows."""
 
     ANSWERED = "answered"  # 2xx, ACK, then BYE
-    IN_PROGRESS = "in progress"  # still ringing, or answered and not hung up in the capture
+    IN_PROGRESS = "in progress"  # answered and not hung up in the capture, or only 100 Trying
+    RINGING = "ringing"  # a provisional response (180/183, RFC 3262 PRACKed or not), no final
     ACK_MISSING = "ACK missing"  # 2xx seen, no ACK (RFC 3261 13.3.1.4: the UAS gives up)
-    CANCELLED = "cancelled"  # the caller sent CANCEL and it was never answered (9.1)
+    CANCELLED = "cancelled"  # CANCEL before the answer, or 487 Request Terminated (9.1)
+    BUSY = "busy"  # 486 Busy Here or 600 Busy Everywhere (RFC 3261 21.4.24, 21.6.1)
     REDIRECTED = "redirected"  # 3xx final response
     FAILED = "failed"  # 4xx-6xx final response
     NO_RESPONSE = "no response"  # the request was never answered at all
@@ -250,6 +252,7 @@ FAILED_STATES = frozenset(
     {
         CallState.ACK_MISSING,
         CallState.CANCELLED,
+        CallState.BUSY,
         CallState.REDIRECTED,
         CallState.FAILED,
         CallState.NO_RESPONSE,
@@ -561,6 +564,47 @@ def _caller_invites(call: Call) -> list[Transaction]:
     return [t for t in invites if t.client == client]
 
 
+def _headless_invites(call: Call) -> list[Transaction]:
+    """For a call whose initial INVITE is not in the capture (it started earlier): the INVITE
+    transactions seen only by their responses (or the ACK/CANCEL sharing their branch) whose
+    CSeq is below every in-dialog INVITE's. The hop closest to the caller (its responses carry
+    the fewest Vias) comes first."""
+    in_dialog = [
+        t.cseq
+        for t in call.transactions
+        if t.is_invite and t.request is not None and t.request.message.to_tag
+    ]
+    ceiling = min(in_dialog, default=None)
+    found = [
+        t
+        for t in call.transactions
+        if t.is_invite
+        and t.request is None
+        and t.responses
+        and (ceiling is None or t.cseq < ceiling)
+    ]
+    return sorted(found, key=lambda t: (len(t.responses[0].message.vias), t.first_ts_ns))
+
+
+def _invite_state(
+    final_status: int | None, answered: bool, ack_missing: bool, hung_up: bool, cancelled: bool
+) -> CallState:
+    """A call's state from what its INVITE got (RFC 3261 21, 9.1, 13.3.1.4)."""
+    if answered:
+        if ack_missing:
+            return CallState.ACK_MISSING
+        return CallState.ANSWERED if hung_up else CallState.IN_PROGRESS
+    if final_status is None:
+        return CallState.CANCELLED if cancelled else CallState.IN_PROGRESS
+    if cancelled or final_status == 487:
+        return CallState.CANCELLED
+    if final_status in (486, 600):
+        return CallState.BUSY
+    if 300 <= final_status < 400:
+        return CallState.REDIRECTED
+    return CallState.FAILED
+
+
 def _parse_info_dtmf(captured: CapturedMessage, caller_tag: str | None) -> InfoDtmf | None:
     message = captured.message
     ctype = message.content_type
@@ -592,6 +636,7 @@ def _summarize(
     messages = sorted((m for leg in legs for m in leg.messages), key=lambda m: (m.ts_ns, m.frame))
     primary = legs[0]
     invites = _caller_invites(primary)
+    headless = [] if invites else _headless_invites(primary)
     first_request = invites[0].request if invites else None
     if first_request is None:
         first_request = _first(m for m in primary.messages if m.message.is_request)
@@ -599,11 +644,18 @@ def _summarize(
     kind = (head.message.method or "?").upper() if head.message.is_request else "?"
     if not invites and head.message.cseq is not None:
         kind = head.message.cseq.method.upper()
+    # The INVITE is not in the capture (it started before): the state comes from the
+    # responses and CSeq methods seen; caller and callee from the hop nearest the caller.
+    first_response = headless[0].responses[0] if headless else None
+    if first_response is not None:
+        kind = "INVITE"
+        head = first_response
+        invites = headless[:1]
     from_ = head.message.from_
     to = head.message.to
     caller_tag = primary.caller_tag or (head.message.from_tag if head else None)
 
-    all_invites = [t for leg in legs for t in leg.initial_invites]
+    all_invites = [t for leg in legs for t in leg.initial_invites] or headless
     provisional_ts = [
         r.ts_ns for t in all_invites for r in t.provisionals if (r.message.status_code or 0) > 100
     ]
@@ -669,26 +721,16 @@ def _summarize(
         ended_by = "caller" if bye.message.from_tag == caller_tag else "callee"
 
     if kind == "INVITE":
-        if answer_ns is not None:
-            if ack_missing:
-                state = CallState.ACK_MISSING
-            elif bye is not None:
-                state = CallState.ANSWERED
+        if answer_ns is None and final_status is None and not cancels:
+            responded = any(t.responses for t in all_invites)
+            if ring_ns is not None:
+                state = CallState.RINGING
             else:
-                state = CallState.IN_PROGRESS
-        elif final_status is not None:
-            if cancels:
-                state = CallState.CANCELLED
-            elif 300 <= final_status < 400:
-                state = CallState.REDIRECTED
-            else:
-                state = CallState.FAILED
-        elif cancels:
-            state = CallState.CANCELLED
-        elif any(t.responses for t in all_invites):
-            state = CallState.IN_PROGRESS
+                state = CallState.IN_PROGRESS if responded else CallState.NO_RESPONSE
         else:
-            state = CallState.NO_RESPONSE
+            state = _invite_state(
+                final_status, answer_ns is not None, ack_missing, bye is not None, bool(cancels)
+            )
     elif final_status is None:
         responded = any(m.message.is_response for m in messages)
         state = CallState.IN_PROGRESS if responded else CallState.NO_RESPONSE
@@ -706,13 +748,10 @@ def _summarize(
     else:
         end_ns = None
 
-    call_ids = {leg.call_id for leg in legs}
     seen_sdp: set[tuple[Any, ...]] = set()
     sdp: list[SdpExchange] = []
     endpoints: dict[tuple[str, int], int] = {}
     for ann in announcements:
-        if ann.call_id not in call_ids:
-            continue
         if ann.address and ann.port:
             endpoints.setdefault((ann.address, ann.port), ann.ts_ns)
         codecs = tuple(
@@ -760,8 +799,16 @@ def _summarize(
         from_uri=str(from_.uri) if from_ is not None and from_.uri is not None else None,
         to_uri=str(to.uri) if to is not None and to.uri is not None else None,
         from_tag=caller_tag,
-        caller=source(head) if head.message.is_request else None,
-        callee=destination(head) if head.message.is_request else None,
+        caller=source(head)
+        if head.message.is_request
+        else destination(head)
+        if first_response is not None
+        else None,
+        callee=destination(head)
+        if head.message.is_request
+        else source(head)
+        if first_response is not None
+        else None,
         start_ns=messages[0].ts_ns,
         ring_ns=ring_ns,
         answer_ns=answer_ns,
@@ -808,7 +855,14 @@ def summarize_calls(
 
         announcements = media_announcements(cast("list[CapturedSip]", list(messages)))
     groups = link_legs(find_calls(messages))
-    calls = [_summarize(i + 1, legs, marks, announcements) for i, legs in enumerate(groups)]
+    # Each call gets its own announcements through an index by Call-ID (no scan per call).
+    by_call_id: dict[str | None, list[MediaAnnouncement]] = defaultdict(list)
+    for announcement in announcements:
+        by_call_id[announcement.call_id].append(announcement)
+    calls = [
+        _summarize(i + 1, legs, marks, [a for leg in legs for a in by_call_id.get(leg.call_id, ())])
+        for i, legs in enumerate(groups)
+    ]
     calls.sort(key=lambda c: (c.start_ns, c.index))
     for i, call in enumerate(calls):
         call.index = i + 1
@@ -821,24 +875,42 @@ def attach_streams(calls: Iterable[CallSummary], streams: Iterable[RtpStream]) -
 
     A stream named after a Call-ID (its SDP) goes to that call. Otherwise a stream whose
     source or destination an SDP announced goes to the call whose SDP announced it last
-    before the stream started: phones reuse their media ports call after call.
+    before the stream started: phones reuse their media ports call after call. Both look-ups
+    go through indexes (Call-ID; media endpoint -> announcements sorted by time), so the work
+    is linear in calls and streams.
     """
     calls = list(calls)
     by_call_id = {cid: call for call in calls for cid in call.call_ids}
-    for call in calls:
+    announced: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
+    for order, call in enumerate(calls):
         call.streams = []
+        for end, ts in call.media_endpoints.items():
+            announced[end].append((ts, order))
+    times: dict[tuple[str, int], list[int]] = {}
+    for end, entries in announced.items():
+        entries.sort()
+        times[end] = [ts for ts, _ in entries]
     for stream in streams:
         owner = by_call_id.get(stream.call_id) if stream.call_id is not None else None
         if owner is None:
-            best_ts = -1
-            for call in calls:
-                for end in (
-                    (stream.key.dst, stream.key.dst_port),
-                    (stream.key.src, stream.key.src_port),
-                ):
-                    ts = call.media_endpoints.get(end)
-                    if ts is not None and best_ts < ts <= stream.start_ns:
-                        owner, best_ts = call, ts
+            best: tuple[int, int] | None = None  # (ts, -order): latest, then first call
+            for end in (
+                (stream.key.dst, stream.key.dst_port),
+                (stream.key.src, stream.key.src_port),
+            ):
+                at_end = announced.get(end)
+                if not at_end:
+                    continue
+                at = bisect_right(times[end], stream.start_ns) - 1
+                if at < 0:
+                    continue
+                ts = at_end[at][0]
+                first = bisect_left(times[end], ts)  # the first call announcing it then
+                candidate = (ts, -at_end[first][1])
+                if best is None or candidate > best:
+                    best = candidate
+            if best is not None:
+                owner = calls[-best[1]]
         if owner is not None:
             owner.streams.append(stream)
 

@@ -22,8 +22,10 @@ with what each proxy in a capture actually did. Pure: no I/O.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
 
 from rtcscope.errors import UsageError
 from rtcscope.sip.headers import NameAddr
@@ -43,6 +45,7 @@ def uri_port(uri: Uri) -> int:
     return 5060
 
 
+@lru_cache(maxsize=65_536)
 def normal_host(host: str) -> str:
     """A host as captures print addresses: IPs in their canonical (compressed) form, names
     lower-case, no brackets; so ``fec0:0:0:0:216:d3ff:fe0d:22c`` equals ``fec0::216:...``."""
@@ -73,16 +76,42 @@ def same_target(a: Uri, b: Uri) -> bool:
     )
 
 
+UriKey = tuple[str, str, str, int, tuple[tuple[str, str], ...]]
+
+
+def uri_key(uri: Uri) -> UriKey:
+    """What :func:`same_uri` compares, as a hashable value (for sets and dicts)."""
+    return (
+        uri.scheme.lower(),
+        uri.user or "",
+        uri.host_address.lower(),
+        uri_port(uri),
+        tuple(sorted((n.lower(), (v or "").lower()) for n, v in uri.params)),
+    )
+
+
 def same_uri(a: Uri, b: Uri) -> bool:
     """URI equality for route comparison (19.1.4, simplified: parameters order-insensitive)."""
-    return (
-        a.scheme.lower() == b.scheme.lower()
-        and (a.user or "") == (b.user or "")
-        and a.host_address.lower() == b.host_address.lower()
-        and uri_port(a) == uri_port(b)
-        and sorted((n.lower(), (v or "").lower()) for n, v in a.params)
-        == sorted((n.lower(), (v or "").lower()) for n, v in b.params)
-    )
+    return uri_key(a) == uri_key(b)
+
+
+class UriSet:
+    """URIs compared as :func:`same_uri` does, with constant-time membership: a route set of
+    thousands of values is looked up once per hop, not scanned."""
+
+    __slots__ = ("_keys",)
+
+    def __init__(self, values: Iterable[Uri] = ()) -> None:
+        self._keys: set[UriKey] = {uri_key(u) for u in values}
+
+    def add(self, uri: Uri) -> None:
+        self._keys.add(uri_key(uri))
+
+    def __contains__(self, uri: object) -> bool:
+        return isinstance(uri, Uri) and uri_key(uri) in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
 
 
 def same_uris(a: Sequence[Uri], b: Sequence[Uri]) -> bool:
@@ -123,12 +152,89 @@ def in_dialog_request(route_set: Sequence[Uri], remote_target: Uri) -> InDialogR
     return InDialogRequest(first, (*route_set[1:], remote_target), first, True)
 
 
+class RouteList(Sequence[Uri]):
+    """Route values as a view: dropping values from the front or the back and appending one
+    (16.4, 16.6 step 6) cost nothing, so a path of n hops over n Route values stays linear
+    instead of copying the list at every hop."""
+
+    __slots__ = ("_base", "_start", "_stop", "_tail")
+
+    def __init__(
+        self,
+        values: Sequence[Uri] = (),
+        start: int = 0,
+        stop: int | None = None,
+        tail: tuple[Uri, ...] = (),
+    ) -> None:
+        base = values._materialize() if isinstance(values, RouteList) else tuple(values)
+        self._base: tuple[Uri, ...] = base
+        self._start = start
+        self._stop = len(base) if stop is None else stop
+        self._tail = tail
+
+    def _materialize(self) -> tuple[Uri, ...]:
+        if self._start == 0 and self._stop == len(self._base) and not self._tail:
+            return self._base
+        return (*self._base[self._start : self._stop], *self._tail)
+
+    def __len__(self) -> int:
+        return self._stop - self._start + len(self._tail)
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return self._materialize()[index]
+        size = len(self)
+        if index < 0:
+            index += size
+        if not 0 <= index < size:
+            raise IndexError(index)
+        middle = self._stop - self._start
+        if index < middle:
+            return self._base[self._start + index]
+        return self._tail[index - middle]
+
+    def __iter__(self) -> Iterator[Uri]:
+        for i in range(self._start, self._stop):
+            yield self._base[i]
+        yield from self._tail
+
+    def drop_first(self, count: int = 1) -> RouteList:
+        middle = self._stop - self._start
+        if count <= middle:
+            return RouteList._view(self._base, self._start + count, self._stop, self._tail)
+        return RouteList._view(self._base, self._stop, self._stop, self._tail[count - middle :])
+
+    def drop_last(self) -> RouteList:
+        if self._tail:
+            return RouteList._view(self._base, self._start, self._stop, self._tail[:-1])
+        return RouteList._view(self._base, self._start, self._stop - 1, ())
+
+    def append(self, uri: Uri) -> RouteList:
+        return RouteList._view(self._base, self._start, self._stop, (*self._tail, uri))
+
+    @staticmethod
+    def _view(base: tuple[Uri, ...], start: int, stop: int, tail: tuple[Uri, ...]) -> RouteList:
+        view = RouteList.__new__(RouteList)
+        view._base, view._start, view._stop, view._tail = base, start, stop, tail
+        return view
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RouteList | tuple | list):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"RouteList({list(self)!r})"
+
+
 @dataclass(frozen=True, slots=True)
 class ProxyStep:
     """What a proxy must send, given what it received (16.4, 16.5, 16.6)."""
 
     request_uri: Uri
-    routes: tuple[Uri, ...]
+    routes: Sequence[Uri]
     max_forwards: int | None
     next_hop: Uri
     removed: tuple[Uri, ...]
@@ -149,20 +255,31 @@ def forward_as_proxy(
     routes: Sequence[Uri],
     max_forwards: int | None,
     owns: Callable[[Uri], bool],
-    recorded: Sequence[Uri] | None = None,
+    recorded: Sequence[Uri] | UriSet | None = None,
+    *,
+    strict_as_rfc2543: bool = True,
 ) -> ProxyStep:
     """One proxy's routing of a request that carries Route values (16.4, 16.6, 16.12).
 
     ``recorded`` are the Record-Route values of the dialog, when known: a Request-URI that
     names this proxy but is none of them is a URI the proxy is responsible for (it put itself
     in a Contact, or owns the domain), which it may retarget (16.5).
+
+    A Request-URI that is this proxy's own Record-Route value *without* ``;lr`` means the
+    previous hop treated it as a strict router (16.6 step 6). A true RFC 2543 strict router
+    (``strict_as_rfc2543``, the default) takes the first Route value as the next Request-URI;
+    an RFC 3261 proxy that merely wrote its Record-Route without ``;lr`` applies 16.4 instead:
+    the last Route value (the remote target) becomes the Request-URI and it routes loosely.
+    Both are correct for their element; the diagnosis accepts either.
     """
     actions: list[str] = []
     ruri = request_uri
-    remaining = list(routes)
+    remaining = routes if isinstance(routes, RouteList) else RouteList(routes)
     strict_previous = False
-    acts_strict = False
-    is_recorded = recorded is None or any(same_uri(ruri, r) for r in recorded)
+    recorded_set = recorded if isinstance(recorded, UriSet) or recorded is None else None
+    if recorded_set is None and recorded is not None:
+        recorded_set = UriSet(recorded)  # type: ignore[arg-type]
+    is_recorded = recorded_set is None or ruri in recorded_set
     retargets = owns(ruri) and not is_recorded
     if retargets:
         actions.append(
@@ -170,10 +287,12 @@ def forward_as_proxy(
             "values: it is responsible for it and may retarget it (RFC 3261 16.5)"
         )
     elif owns(ruri) and remaining:
-        if ruri.lr:
-            # 16.4: we put this URI in Record-Route; the previous hop was a strict router.
+        if ruri.lr or not strict_as_rfc2543:
+            # 16.4: we put this URI in Record-Route; the previous hop was a strict router
+            # (or treated us as one, when our Record-Route lacked ;lr).
             strict_previous = True
-            ruri = remaining.pop()
+            ruri = remaining[len(remaining) - 1]
+            remaining = remaining.drop_last()
             actions.append(
                 "the Request-URI is its own Record-Route value (the previous hop was a strict "
                 f"router): take the last Route value <{ruri}> as Request-URI and remove it "
@@ -181,8 +300,8 @@ def forward_as_proxy(
             )
         else:
             # A strict router (RFC 2543) addressed by the Request-URI routes on the first Route.
-            acts_strict = True
-            ruri = remaining.pop(0)
+            ruri = remaining[0]
+            remaining = remaining.drop_first()
             actions.append(
                 "strict router (its Record-Route had no ;lr): the first Route value "
                 f"<{ruri}> becomes the Request-URI and is removed (RFC 2543, RFC 3261 16.4)"
@@ -192,7 +311,7 @@ def forward_as_proxy(
                 actions.append(f"Max-Forwards {max_forwards} -> {mf} (16.6 step 3)")
             return ProxyStep(
                 request_uri=ruri,
-                routes=tuple(remaining),
+                routes=remaining,
                 max_forwards=mf,
                 next_hop=ruri,
                 removed=(),
@@ -203,8 +322,9 @@ def forward_as_proxy(
                 retargets=False,
             )
     removed: list[Uri] = []
-    while remaining and owns(remaining[0]):
-        removed.append(remaining.pop(0))
+    while len(removed) < len(remaining) and owns(remaining[len(removed)]):
+        removed.append(remaining[len(removed)])
+    remaining = remaining.drop_first(len(removed))
     if removed:
         actions.append(
             f"remove its own Route value{'s' if len(removed) > 1 else ''} "
@@ -228,7 +348,7 @@ def forward_as_proxy(
             )
         else:
             strict_next = True
-            remaining = [*remaining[1:], ruri]
+            remaining = remaining.drop_first().append(ruri)
             ruri = nxt
             next_hop = nxt
             actions.append(
@@ -245,12 +365,12 @@ def forward_as_proxy(
         actions.append(f"Max-Forwards {max_forwards} -> {mf} (16.6 step 3)")
     return ProxyStep(
         request_uri=ruri,
-        routes=tuple(remaining),
+        routes=remaining,
         max_forwards=mf,
         next_hop=next_hop,
         removed=tuple(removed),
         strict_previous_hop=strict_previous,
-        acts_as_strict_router=acts_strict,
+        acts_as_strict_router=False,
         strict_next_hop=strict_next,
         actions=tuple(actions),
         retargets=retargets,
@@ -285,6 +405,39 @@ class Proxy:
         return False
 
 
+class _ProxyIndex:
+    """Proxies by the addresses they answer on: finding the owner of a URI is one lookup."""
+
+    def __init__(self, proxies: Iterable[Proxy] = ()) -> None:
+        self.proxies: list[Proxy] = []
+        self._exact: dict[tuple[str, int], Proxy] = {}
+        self._any_port: dict[str, Proxy] = {}
+        for proxy in proxies:
+            self.add(proxy)
+
+    def add(self, proxy: Proxy) -> None:
+        self.proxies.append(proxy)
+        for address in proxy.addresses:
+            host, port = _split_host_port(address)
+            if port is None:
+                self._any_port.setdefault(host, proxy)
+            else:
+                self._exact.setdefault((host, port), proxy)
+
+    def replace(self, old: Proxy, new: Proxy) -> None:
+        self.proxies[self.proxies.index(old)] = new
+        for address in new.addresses:
+            host, port = _split_host_port(address)
+            if port is None:
+                self._any_port[host] = new
+            else:
+                self._exact[(host, port)] = new
+
+    def owner(self, uri: Uri) -> Proxy | None:
+        host = uri_host(uri)
+        return self._exact.get((host, uri_port(uri))) or self._any_port.get(host)
+
+
 def _uris_of(proxy: Proxy) -> list[Uri]:
     out = []
     for address in proxy.addresses:
@@ -313,7 +466,7 @@ class RouteHop:
     to: str  # the next hop's host:port
     to_element: str  # proxy name, "UAS (remote target)" or "unknown"
     request_uri: Uri
-    routes: tuple[Uri, ...]
+    routes: Sequence[Uri]  # a view of the route set (RouteList): no copy per hop
     max_forwards: int | None
     sends_from: str | None  # the interface a double-Record-Routing proxy leaves from
     actions: tuple[str, ...]
@@ -332,20 +485,20 @@ class RoutePlan:
 def proxies_from_route_set(route_set: Sequence[Uri]) -> list[Proxy]:
     """Guess the proxies when none are given: one per address, except that consecutive values
     marked ``r2=on`` (a double Record-Route, as kamailio/OpenSIPS write it) are one proxy."""
-    proxies: list[Proxy] = []
+    index = _ProxyIndex()
     previous_r2 = False
     for uri in route_set:
         address = uri_endpoint(uri)
         is_r2 = uri.param("r2") is not None
-        if is_r2 and previous_r2 and proxies and len(proxies[-1].addresses) == 1:
-            last = proxies[-1]
-            proxies[-1] = Proxy(last.name, (*last.addresses, address))
+        last = index.proxies[-1] if index.proxies else None
+        if is_r2 and previous_r2 and last is not None and len(last.addresses) == 1:
+            index.replace(last, Proxy(last.name, (*last.addresses, address)))
             previous_r2 = False
             continue
-        if not any(p.owns(uri) for p in proxies):
-            proxies.append(Proxy(address, (address,)))
+        if index.owner(uri) is None:
+            index.add(Proxy(address, (address,)))
         previous_r2 = is_r2
-    return proxies
+    return index.proxies
 
 
 def plan_route(
@@ -371,14 +524,16 @@ def plan_route(
     route_set = route_set_from_record_route(answer.record_routes, uac=uac)
     # Proxies not named by the user are guessed from the route set (one per address, r2=on
     # pairs together), so a partial --proxy list still gives the whole path.
-    known = list(proxies)
+    known = _ProxyIndex(proxies)
     for guessed in proxies_from_route_set(route_set):
-        if not any(p.owns(u) for p in known for u in _uris_of(guessed)):
-            known.append(guessed)
+        if not any(known.owner(u) is not None for u in _uris_of(guessed)):
+            known.add(guessed)
+    recorded = UriSet(route_set)
     request = in_dialog_request(route_set, remote_target)
     problems: list[str] = []
     hops: list[RouteHop] = []
-    ruri, routes = request.request_uri, request.routes
+    ruri = request.request_uri
+    routes: Sequence[Uri] = request.routes
     mf: int | None = max_forwards
     first_actions = [
         f"route set = Record-Route reversed: {format_uris(route_set)} (RFC 3261 12.1.2)"
@@ -400,7 +555,7 @@ def plan_route(
     sends_from: str | None = None
     next_hop = request.next_hop
     for index in range(1, 2 * len(route_set) + 3):
-        owner = next((p for p in known if p.owns(next_hop)), None)
+        owner = known.owner(next_hop)
         if owner is None and not routes and same_uri(next_hop, remote_target):
             element = f"{'UAS' if uac else 'UAC'} {method} target"
         elif owner is None:
@@ -414,7 +569,7 @@ def plan_route(
                 to=uri_endpoint(next_hop),
                 to_element=element,
                 request_uri=ruri,
-                routes=tuple(routes),
+                routes=routes,
                 max_forwards=mf,
                 sends_from=sends_from,
                 actions=actions,
@@ -427,11 +582,17 @@ def plan_route(
                     "not the remote target"
                 )
             break
-        step = forward_as_proxy(ruri, routes, mf, owner.owns, route_set)
+        step = forward_as_proxy(ruri, routes, mf, owner.owns, recorded)
         sender = owner.name
         actions = step.actions
         sends_from = uri_endpoint(step.leaves_from) if step.leaves_from is not None else None
         ruri, routes, mf, next_hop = step.request_uri, step.routes, step.max_forwards, step.next_hop
+        if mf == 0 and routes:
+            problems.append(
+                f"Max-Forwards reaches 0 at hop {index + 1}: {uri_endpoint(next_hop)} answers "
+                "483 Too Many Hops instead of forwarding (RFC 3261 16.3 step 3; an ACK is "
+                "dropped)"
+            )
         if not (
             step.removed or step.strict_previous_hop or step.acts_as_strict_router or step.retargets
         ):

@@ -53,6 +53,7 @@ class Plan:
     proxies: tuple[Command, ...]
     callee: Command
     caller: Command
+    refreshed_target: Command | None = None  # A2, when a target refresh moves the caller
 
 
 # A start function: (program, args, log file, max seconds) -> a context manager yielding the
@@ -97,10 +98,31 @@ def plan(scenario: Scenario, workdir: Path, capture: Path) -> Plan:
                 max_seconds=bound,
             )
         )
-    files[workdir / "callee.xml"] = scenario.callee_xml()
-    files[workdir / "caller.xml"] = scenario.caller_xml()
     sipp_common = ("-m", "1", "-t", "u1", "-nostdin")
     sipp_timeout = f"{int(scenario.max_seconds)}s"
+    files[workdir / "callee.xml"] = scenario.callee_xml()
+    files[workdir / "caller.xml"] = scenario.caller_xml()
+    refreshed: Command | None = None
+    if scenario.refreshed_target_template:
+        files[workdir / "refreshed-target.xml"] = scenario.refreshed_target_xml()
+        refreshed = Command(
+            role="A2",
+            program="sipp",
+            args=(
+                "-sf",
+                str(workdir / "refreshed-target.xml"),
+                "-i",
+                ADDRESSES["A2"],
+                "-p",
+                str(PORT),
+                *sipp_common,
+                "-nd",
+                "-timeout",
+                sipp_timeout,
+                f"{ADDRESSES['B']}:{PORT}",
+            ),
+            max_seconds=bound,
+        )
     callee = Command(
         role="E",
         program="sipp",
@@ -163,6 +185,7 @@ def plan(scenario: Scenario, workdir: Path, capture: Path) -> Plan:
         proxies=tuple(proxies),
         callee=callee,
         caller=caller,
+        refreshed_target=refreshed,
     )
 
 
@@ -239,9 +262,15 @@ def run_plan(the_plan: Plan, start: StartFunc) -> RunResult:
         time.sleep(0.3)
         if callee.poll() is not None:
             raise PeerError(f"sipp callee exited {callee.returncode}: {_tail(logs['E'])}")
+        second = None
+        if the_plan.refreshed_target is not None:
+            second = launch(stack, the_plan.refreshed_target)
+            time.sleep(0.3)
         caller = launch(stack, the_plan.caller)
         caller_exit = _wait(caller, the_plan.caller.max_seconds)
         callee_exit = _wait(callee, the_plan.scenario.callee_wait_s)
+        if second is not None:
+            _wait(second, 5)
         # Let the last datagrams (a late 200 OK, the BYE's answer, ICMP) reach the capture.
         time.sleep(0.5)
     return RunResult(

@@ -2,7 +2,7 @@
 
 Topology (loopback, 127.0.10.0/24 only; every element on port 5060)::
 
-    A (sipp caller) 127.0.10.1
+    A (sipp caller) 127.0.10.1 (A2, 127.0.10.11: its new Contact after a target refresh)
       -> B (kamailio) listens on 127.0.10.2 (A side) and 127.0.10.12 (C side): double Record-Route
       -> C (kamailio) 127.0.10.3
       -> D (kamailio) 127.0.10.4, responsible for the callee's domain: rewrites the initial
@@ -28,6 +28,10 @@ ADDRESSES: dict[str, str] = {
     "C": "127.0.10.3",
     "D": "127.0.10.4",
     "E": "127.0.10.5",
+    # The caller's new Contact after a target refresh (a second sipp listens there).
+    "A2": "127.0.10.11",
+    # Where nothing listens: the "dead" address a proxy's alias may point to.
+    "DEAD": "127.0.10.6",
 }
 DOMAIN = "rtcscope.test"
 # RFC 3261 13.3.1.4: the callee retransmits its 2xx at T1 = 500 ms doubling to T2 = 4 s, at
@@ -102,6 +106,28 @@ _STRICT_ROUTER = """\
 	}
 	sl_send_reply("404", "Not here");"""
 
+# The callee's Contact names a host the last proxy resolves by local policy (an alias, as DNS
+# or a location service would): RFC 3261 16.6 step 7 / RFC 3263 let it pick the address.
+CALLEE_ALIAS = "callee.rtcscope.test"
+
+_ALIAS_ROUTE = """\
+	# Loose routing as in the good call; a Request-URI naming the callee's alias (no Route left)
+	# is resolved to @ALIAS_TARGET@ by local policy, like a DNS or location lookup.
+	if (loose_route()) {
+		if ($rd == "@ALIAS@") {
+			$du = "sip:@ALIAS_TARGET@:@PORT@";
+		}
+		t_relay();
+		exit;
+	}
+	if (is_method("ACK")) {
+		if (t_check_trans()) {
+			t_relay();
+		}
+		exit;
+	}
+	sl_send_reply("404", "Not here");"""
+
 _RECORD_ROUTE = "\trecord_route();"
 # kamailio's rr module always adds ";lr", so a strict router records its route by hand.
 _STRICT_RECORD_ROUTE = '\tinsert_hf("Record-Route: <sip:@ADDRESS@:@PORT@>\\r\\n", "Record-Route");'
@@ -118,6 +144,7 @@ class ProxyRole:
     record_route: str = _RECORD_ROUTE
     next_hop: str = ""
     double_rr: bool = False
+    alias_target: str = ""  # the address the @ALIAS@ host resolves to (alias scenarios)
 
     def config(self, template: str) -> str:
         """The kamailio configuration for this role, from the shared template."""
@@ -134,6 +161,8 @@ class ProxyRole:
             .replace("@DOUBLE_RR@", "1" if self.double_rr else "0")
             .replace("@NEXT_HOP@", self.next_hop)
             .replace("@REWRITTEN_TARGET@", REWRITTEN_TARGET)
+            .replace("@ALIAS_TARGET@", self.alias_target)
+            .replace("@ALIAS@", CALLEE_ALIAS)
             .replace("@NAME@", self.name)
             .replace("@ADDRESS@", ADDRESSES[self.name])
             .replace("@PORT@", str(PORT))
@@ -155,6 +184,9 @@ class Scenario:
     answer_retransmissions: int = RETRANSMISSIONS_IN_64T1
     expect_ack_at_callee: bool = True
     notes: tuple[str, ...] = field(default_factory=tuple)
+    caller_template: str = "caller.xml"
+    callee_template: str = ""  # a whole callee scenario instead of the good call's answers
+    refreshed_target_template: str = ""  # A2's scenario, when a target refresh moves A there
 
     def shortened(self, answer_retransmissions: int = 3) -> Scenario:
         """A short live run: fewer 2xx retransmissions before the callee gives up, and a
@@ -171,6 +203,9 @@ class Scenario:
             answer_retransmissions=answer_retransmissions,
             expect_ack_at_callee=self.expect_ack_at_callee,
             notes=self.notes,
+            caller_template=self.caller_template,
+            callee_template=self.callee_template,
+            refreshed_target_template=self.refreshed_target_template,
         )
 
     @property
@@ -188,15 +223,24 @@ class Scenario:
         """Upper bound on one run (the caller's call, its BYE, the callee's wait, margin)."""
         return max(self.caller_hangs_up_after_ms, self.give_up_ms) / 1000 + 20
 
-    def caller_xml(self) -> str:
+    def _fill(self, text: str) -> str:
         return (
-            _template("caller.xml")
-            .replace("@DOMAIN@", DOMAIN)
+            text.replace("@DOMAIN@", DOMAIN)
             .replace("@CALL_MS@", str(self.caller_hangs_up_after_ms))
             .replace("@BYE_WAIT_MS@", "4000")
+            .replace("@A2@", f"{ADDRESSES['A2']}:{PORT}")
+            .replace("@CONTACT@", self.callee_contact)
         )
 
+    def caller_xml(self) -> str:
+        return self._fill(_template(self.caller_template))
+
+    def refreshed_target_xml(self) -> str:
+        return self._fill(_template(self.refreshed_target_template))
+
     def callee_xml(self) -> str:
+        if self.callee_template:
+            return self._fill(_template(self.callee_template))
         if self.callee_rejects:
             return _template("callee-reject.xml")
         record_route = "[last_Record-Route:]" if self.callee_copies_record_route else ""
@@ -244,6 +288,7 @@ def _proxies(
     c_in_dialog: str = _LOOSE_ROUTE,
     c_record_route: str = _RECORD_ROUTE,
     tcp_between_proxies: bool = False,
+    d_alias_target: str = "",
 ) -> tuple[ProxyRole, ...]:
     proto = "tcp" if tcp_between_proxies else "udp"
     b_listen = [_sock("udp", "B"), _sock("udp", "B2")]
@@ -281,6 +326,8 @@ def _proxies(
         initial=f'\t$ru = "sip:service@{ADDRESSES["E"]}:{PORT}";\n\tt_relay();',
         # Over TCP D receives on TCP and sends on UDP: two Record-Route values.
         double_rr=True,
+        in_dialog=_ALIAS_ROUTE if d_alias_target else _LOOSE_ROUTE,
+        alias_target=d_alias_target,
     )
     return (b, c, d)
 
@@ -345,6 +392,83 @@ SCENARIOS: dict[str, Scenario] = {
             "486 it received, on the same hop with the INVITE's branch (RFC 3261 17.1.1.3)",
             proxies=_proxies(),
             callee_rejects=True,
+        ),
+        Scenario(
+            name="reinvite-target",
+            summary="A re-INVITEs with Contact A2 (a target refresh, RFC 3261 12.2.2 at E); E's "
+            "BYE goes to A2 along the unchanged route set and A2 answers it",
+            proxies=_proxies(),
+            caller_template="caller-reinvite.xml",
+            callee_template="callee-refreshed.xml",
+            refreshed_target_template="refreshed-target.xml",
+            caller_hangs_up_after_ms=4_000,
+        ),
+        Scenario(
+            name="reinvite-target-unreachable",
+            summary="the re-INVITE's new Contact A2 has nobody listening: B forwards E's BYE "
+            "there and gets ICMP port unreachable",
+            proxies=_proxies(),
+            caller_template="caller-reinvite.xml",
+            callee_template="callee-refreshed.xml",
+            caller_hangs_up_after_ms=6_000,
+        ),
+        Scenario(
+            name="update-target",
+            summary="E sends an UPDATE; A answers 200 with Contact A2 (a target refresh E applies "
+            "on the 2xx, RFC 3261 12.2.1.2, RFC 3311); E's BYE goes to A2",
+            proxies=_proxies(),
+            caller_template="caller-update.xml",
+            callee_template="callee-update.xml",
+            refreshed_target_template="refreshed-target.xml",
+            caller_hangs_up_after_ms=4_000,
+        ),
+        Scenario(
+            name="strict-middle",
+            summary="C writes its Record-Route without ;lr but routes loosely (kamailio "
+            "loose_route()): B treats it as strict (16.6 step 6), C restores the Request-URI "
+            "from the last Route (16.4); the call completes",
+            proxies=_proxies(c_record_route=_STRICT_RECORD_ROUTE),
+        ),
+        Scenario(
+            name="alias-last-hop",
+            summary=f"E's Contact names the host {CALLEE_ALIAS}; D (no Route left) resolves it "
+            "to E's address by local policy; the ACK and BYE arrive",
+            proxies=_proxies(d_alias_target=ADDRESSES["E"]),
+            callee_contact=f"{CALLEE_ALIAS}:{PORT}",
+        ),
+        Scenario(
+            name="alias-dead",
+            summary=f"as alias-last-hop, but D resolves {CALLEE_ALIAS} to {ADDRESSES['DEAD']}, "
+            "where nothing listens: ICMP port unreachable, E retransmits its 200 OK for 64*T1",
+            proxies=_proxies(d_alias_target=ADDRESSES["DEAD"]),
+            callee_contact=f"{CALLEE_ALIAS}:{PORT}",
+            caller_hangs_up_after_ms=TIMER_64T1_MS + 3_000,
+            expect_ack_at_callee=False,
+        ),
+        Scenario(
+            name="prack-ringing",
+            summary="E answers with a reliable 183 (RFC 3262), A PRACKs it, E answers the PRACK "
+            "and keeps ringing: the capture ends while the call rings",
+            proxies=_proxies(),
+            caller_template="caller-prack.xml",
+            callee_template="callee-prack.xml",
+            caller_hangs_up_after_ms=3_000,
+        ),
+        Scenario(
+            name="reinvite-488",
+            summary="A re-INVITEs offering T.38; E refuses with 488 Not Acceptable Here; every "
+            "hop ACKs the 488; A hangs up",
+            proxies=_proxies(),
+            caller_template="caller-reinvite-488.xml",
+            callee_template="callee-488.xml",
+        ),
+        Scenario(
+            name="cancel",
+            summary="A cancels while E rings: 200 to the CANCEL, 487 to the INVITE, ACKed hop by "
+            "hop",
+            proxies=_proxies(),
+            caller_template="caller-cancel.xml",
+            callee_template="callee-cancel.xml",
         ),
         Scenario(
             name="tcp",

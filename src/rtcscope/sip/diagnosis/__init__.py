@@ -1,0 +1,191 @@
+"""Why a call failed: findings from the SIP messages of a capture, following routing hop by hop.
+
+The centre is "the ACK never arrived" (RFC 3261 13.3.1.4): the UAS retransmits its 2xx at T1,
+2*T1, ... up to T2 until the ACK arrives and gives up after 64*T1. The ACK to a 2xx is its own
+transaction, routed along the dialog's route set (12.2.1.1) to the dialog's remote target,
+which every re-INVITE or UPDATE may refresh (12.2.1.2, 12.2.2); every proxy on the way removes
+its own Route value(s) (16.4), leaves the Request-URI alone (16.5), decrements Max-Forwards
+(16.6 step 3), and treats strict routers specially (16.4, 16.6 step 6).
+
+The checks are split by concern, each a mixin over :class:`.base.CheckerBase` that states a
+catalogue code and its evidence:
+
+- :mod:`.transactions`: final answers, ringing at capture end, CANCEL, To tags, ACK to non-2xx,
+  re-INVITE/UPDATE refused;
+- :mod:`.dialogs`: the 2xx and its ACK, Record-Route copied, Contact, strict routers, target
+  refreshes;
+- :mod:`.paths`: every in-dialog request hop by hop, judged by whether it arrived;
+- :mod:`.media`: the SDP against the RTP streams (RFC 3264, 4961).
+
+Severity, rule and fix of every code are in :mod:`.catalogue` (``rtcscope diagnose
+--list-codes``). :func:`diagnose` is pure and linear in the number of calls and messages (every
+look-up goes through an index by Call-ID, branch, flow or time); a capture is read for it by
+the one-pass scan (``rtcscope.scan``: ``CaptureModel.diagnosis``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from rtcscope.sip.diagnosis.base import IcmpIndex
+from rtcscope.sip.diagnosis.catalogue import (
+    CATALOGUE,
+    SEVERITY_ORDER,
+    FindingKind,
+    Severity,
+    catalogue_rows,
+)
+from rtcscope.sip.diagnosis.media import MediaChecks, StreamIndex
+from rtcscope.sip.diagnosis.model import (
+    Diagnosis,
+    Finding,
+    IcmpReport,
+    PathStep,
+    RequestPath,
+)
+from rtcscope.sip.diagnosis.paths import PathChecks
+from rtcscope.sip.diagnosis.render import (
+    FindingGroup,
+    format_catalogue,
+    format_catalogue_markdown,
+    format_details,
+    format_diagnosis,
+    format_groups,
+    format_path,
+    group_findings,
+    select_findings,
+)
+from rtcscope.sip.diagnosis.transactions import TransactionChecks
+from rtcscope.sip.dialogs import Call, find_calls
+from rtcscope.sip.transactions import CapturedMessage
+
+if TYPE_CHECKING:
+    from rtcscope.rtp.streams import RtpStream
+    from rtcscope.sip.capture import MediaAnnouncement
+
+__all__ = [
+    "CATALOGUE",
+    "Diagnosis",
+    "Finding",
+    "FindingGroup",
+    "FindingKind",
+    "IcmpReport",
+    "PathStep",
+    "RequestPath",
+    "Severity",
+    "catalogue_rows",
+    "diagnose",
+    "diagnose_capture",
+    "format_catalogue",
+    "format_catalogue_markdown",
+    "format_details",
+    "format_diagnosis",
+    "format_groups",
+    "format_path",
+    "group_findings",
+    "icmp_reports",
+    "select_findings",
+]
+
+
+class CallChecker(TransactionChecks, PathChecks, MediaChecks):
+    """Every check of one call, in the order an engineer reads them."""
+
+    def run(self) -> None:
+        if not self.initial_invites:
+            return
+        self.find_target_refreshes()
+        self.check_final_answers(self.initial_invites)
+        self.check_response_tags()
+        self.check_non_2xx_acks()
+        self.check_refresh_answers()
+        for dialog in self.call.dialogs:
+            if dialog.answers:
+                self.check_answered_dialog(dialog)
+        self.report_target_refreshes()
+        self.check_in_dialog_paths()
+
+
+def diagnose(
+    messages: Iterable[CapturedMessage],
+    icmp: Sequence[IcmpReport] = (),
+    *,
+    call_id: str | None = None,
+    announcements: Sequence[MediaAnnouncement] | None = None,
+    streams: Sequence[RtpStream] | None = None,
+    calls: Sequence[Call] | None = None,
+) -> Diagnosis:
+    """Findings for every INVITE call in ``messages`` (or only ``call_id``).
+
+    ``announcements`` (``media_announcements``) and ``streams`` (``find_streams``) enable the
+    media checks; without them the media is not diagnosed (and a note says so). ``calls``
+    (``find_calls(messages)``) may be given when the caller has them already.
+    """
+    captured = list(messages)
+    start_ns = min((m.ts_ns for m in captured), default=0)
+    end_ns = max((m.ts_ns for m in captured), default=0)
+    result = Diagnosis()
+    icmp_index = IcmpIndex(icmp)
+    media = announcements is not None and streams is not None
+    by_call: dict[str | None, list[MediaAnnouncement]] = defaultdict(list)
+    for announcement in announcements or ():
+        by_call[announcement.call_id].append(announcement)
+    stream_index = StreamIndex(streams or ())
+    for call in calls if calls is not None else find_calls(captured):
+        if call_id is not None and call.call_id != call_id:
+            continue
+        if not call.is_invite_call:
+            continue
+        result.calls += 1
+        checker = CallChecker(call, icmp_index, start_ns, end_ns)
+        checker.run()
+        if media:
+            checker.check_media(by_call.get(call.call_id, []), stream_index)
+        result.findings += checker.findings
+        result.paths += checker.paths
+    result.findings = _dedupe(result.findings)
+    result.findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.time_s or 0.0))
+    if not media:
+        result.notes.append(
+            "media not checked (no RTP streams or SDP announcements were given to the diagnosis)"
+        )
+    return result
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    """One finding per (call, code, element, summary); evidence frames merged (loops repeat)."""
+    merged: dict[tuple[str, str, str, str], Finding] = {}
+    for f in findings:
+        key = (f.call_id, f.code, f.element, f.summary)
+        old = merged.get(key)
+        if old is None:
+            merged[key] = f
+        else:
+            frames = tuple(sorted(set(old.frames) | set(f.frames)))[:20]
+            merged[key] = replace(old, frames=frames)
+    return list(merged.values())
+
+
+def icmp_reports(packets: Iterable[Any]) -> list[IcmpReport]:
+    """ICMP errors of decoded packets (``rtcscope.capture.pipeline.packets``) as reports."""
+    reports: list[IcmpReport] = []
+    for packet in packets:
+        icmp = getattr(packet, "icmp", None)
+        if icmp is None:
+            continue
+        reports.append(
+            IcmpReport(
+                frame=packet.frame,
+                ts_ns=packet.ts_ns,
+                reporter=packet.src,
+                description=icmp.description,
+                quoted_src=icmp.quoted_src,
+                quoted_sport=icmp.quoted_sport,
+                quoted_dst=icmp.quoted_dst,
+                quoted_dport=icmp.quoted_dport,
+            )
+        )
+    return reports

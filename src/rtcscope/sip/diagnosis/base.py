@@ -1,0 +1,265 @@
+"""What every concern's checks share: the call being checked, its indexes, and ``add``.
+
+A check states a catalogue code and its evidence (summary with the numbers, element, frames,
+time, detail); severity, rule and fix come from :mod:`.catalogue`. The indexes are built
+once per call (or once per capture for ICMP) so that no check scans every message of the
+capture: the diagnosis stays linear in the number of calls and messages.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from rtcscope.sip.diagnosis.catalogue import kind
+from rtcscope.sip.diagnosis.model import Finding, IcmpReport, RequestPath
+from rtcscope.sip.dialogs import Call, Dialog
+from rtcscope.sip.routing import UriSet, same_uris, uris
+from rtcscope.sip.transactions import (
+    CapturedMessage,
+    Transaction,
+    destination,
+    source,
+    via_branches,
+)
+from rtcscope.sip.uri import Uri
+
+# RFC 3261 13.3.1.4 / 17.1.1.2: transactions are judged over 64*T1.
+T1_NS = 500_000_000
+TIMER_64T1_NS = 64 * T1_NS
+ICMP_WINDOW_NS = 5_000_000_000
+
+
+class IcmpIndex:
+    """ICMP reports by the datagram they quote (source, port, destination, port)."""
+
+    def __init__(self, reports: Iterable[IcmpReport] = ()) -> None:
+        self._by_flow: dict[tuple[str, int, str, int], list[IcmpReport]] = defaultdict(list)
+        for report in reports:
+            key = (report.quoted_src, report.quoted_sport, report.quoted_dst, report.quoted_dport)
+            self._by_flow[key].append(report)
+
+    def about(self, copy: CapturedMessage) -> IcmpReport | None:
+        """The first ICMP error quoting this datagram within 5 s after it."""
+        for report in self._by_flow.get((copy.src, copy.sport, copy.dst, copy.dport), ()):
+            if 0 <= report.ts_ns - copy.ts_ns <= ICMP_WINDOW_NS:
+                return report
+        return None
+
+
+@dataclass(slots=True)
+class Node:
+    """Copies of a request that share one Via stack: one hop, maybe repeated."""
+
+    branches: tuple[str, ...]
+    copies: list[CapturedMessage]
+
+    @property
+    def first(self) -> CapturedMessage:
+        return self.copies[0]
+
+
+def chain_copies(copies: Sequence[CapturedMessage]) -> list[Node]:
+    """Link copies of one request hop by hop: the next hop's Vias below the top are ours."""
+    nodes: dict[tuple[str, ...], Node] = {}
+    for copy in sorted(copies, key=lambda c: (c.ts_ns, c.frame)):
+        branches = via_branches(copy.message)
+        node = nodes.get(branches)
+        if node is None:
+            nodes[branches] = Node(branches, [copy])
+        else:
+            node.copies.append(copy)
+    roots = [n for n in nodes.values() if n.branches[1:] not in nodes]
+    if not roots:
+        return []
+    root = min(roots, key=lambda n: (len(n.branches), n.first.ts_ns))
+    children: dict[tuple[str, ...], list[Node]] = defaultdict(list)
+    for node in nodes.values():
+        if len(node.branches) > 1 and node.branches[1:] in nodes:
+            children[node.branches[1:]].append(node)
+    chain = [root]
+    seen = {root.branches}
+    while True:
+        nxt = children.get(chain[-1].branches)
+        if not nxt:
+            break
+        best = min(nxt, key=lambda n: n.first.ts_ns)
+        if best.branches in seen:
+            break
+        seen.add(best.branches)
+        chain.append(best)
+    return chain
+
+
+def record_route_insertions(call: Call) -> tuple[dict[str, UriSet], set[str]]:
+    """Per proxy address, the Record-Route values it added to the INVITE (16.6 step 4), and
+    the addresses seen forwarding the INVITE in this capture.
+
+    A proxy's copy of the INVITE has one Via more than the copy it received and the same
+    Record-Route list with its own value(s) on top; the values are filed under the address it
+    received on and the address it sent from (a double Record-Route's two interfaces).
+    """
+    copies = [r for t in call.initial_invites for r in t.requests]
+    by_branches: dict[tuple[str, ...], CapturedMessage] = {}
+    for copy in copies:
+        by_branches.setdefault(via_branches(copy.message), copy)
+    inserted: dict[str, UriSet] = defaultdict(UriSet)
+    forwarders: set[str] = set()
+    for branches, sent in by_branches.items():
+        received = by_branches.get(branches[1:]) if len(branches) > 1 else None
+        if received is None:
+            continue
+        forwarders.add(destination(received))
+        forwarders.add(source(sent))
+        before = uris(received.message.record_routes)
+        after = uris(sent.message.record_routes)
+        added = len(after) - len(before)
+        if added > 0 and same_uris(after[added:], before):
+            for key in (destination(received), source(sent)):
+                for uri in after[:added]:
+                    inserted[key].add(uri)
+    return dict(inserted), forwarders
+
+
+class CheckerBase:
+    """One call under diagnosis: its messages' indexes and the findings made so far."""
+
+    def __init__(self, call: Call, icmp: IcmpIndex, start_ns: int, end_ns: int) -> None:
+        self.call = call
+        self.icmp = icmp
+        self.start_ns = start_ns
+        self.end_ns = end_ns
+        self.findings: list[Finding] = []
+        self.paths: list[RequestPath] = []
+        # Every Record-Route value of the call: what 16.4 calls "a value this proxy placed
+        # into a Record-Route header field".
+        self.recorded = UriSet(
+            uri for captured in call.messages for uri in uris(captured.message.record_routes)
+        )
+        self.inserted, self.forwarders = record_route_insertions(call)
+        self.by_method_cseq: dict[tuple[str, int], list[Transaction]] = defaultdict(list)
+        self.by_branch: dict[str, list[Transaction]] = defaultdict(list)
+        for txn in call.transactions:
+            self.by_method_cseq[(txn.method, txn.cseq)].append(txn)
+            for message in (*txn.requests[:1], *txn.responses[:1]):
+                branch = message.message.branch
+                if branch:
+                    self.by_branch[branch].append(txn)
+                    break
+        self.initial_invites = call.initial_invites
+        self.caller_tag = call.caller_tag
+
+    def t(self, ts_ns: int) -> float:
+        return (ts_ns - self.start_ns) / 1e9
+
+    def add(
+        self,
+        code: str,
+        summary: str,
+        *,
+        element: str = "",
+        frames: Iterable[int] = (),
+        ts_ns: int | None = None,
+        detail: str = "",
+        last_hop: str = "",
+    ) -> None:
+        """Record a finding of catalogue ``code`` with its evidence."""
+        row = kind(code)
+        self.findings.append(
+            Finding(
+                severity=row.severity,
+                code=code,
+                call_id=self.call.call_id,
+                summary=summary,
+                element=element,
+                frames=tuple(sorted(set(frames)))[:20],
+                time_s=None if ts_ns is None else self.t(ts_ns),
+                rfc=row.rule,
+                fix=row.fix,
+                detail=detail,
+                last_hop=last_hop,
+            )
+        )
+
+    # -- shared look-ups -----------------------------------------------------------------
+
+    def transactions_of(self, method: str, cseq: int) -> list[Transaction]:
+        return self.by_method_cseq.get((method, cseq), [])
+
+    def answer_from(self, request: CapturedMessage) -> CapturedMessage | None:
+        """The final response the receiver of ``request`` sent back on that hop, if any."""
+        branch = request.message.branch
+        for txn in self.by_branch.get(branch or "", ()):
+            for response in txn.finals:
+                if response.src == request.dst:
+                    return response
+        return None
+
+    def answer_origin(self, dialog: Dialog) -> CapturedMessage:
+        """The copy of the dialog's 2xx that left the UAS: the one with the most Vias (a
+        proxy that changed the To tag made its copy look like another dialog's)."""
+        answers = list(dialog.answers)
+        cseq = answers[0].message.cseq
+        all_2xx = [
+            r
+            for t in self.initial_invites
+            for r in t.finals
+            if 200 <= (r.message.status_code or 0) < 300 and r.message.cseq == cseq
+        ]
+        pool = answers
+        if all_2xx and max(len(r.message.vias) for r in all_2xx) > max(
+            len(a.message.vias) for a in answers
+        ):
+            pool = all_2xx
+        max_vias = max(len(a.message.vias) for a in pool)
+        return next(a for a in pool if len(a.message.vias) == max_vias)
+
+    def reaches(self, request: CapturedMessage, uas_answer: CapturedMessage) -> bool:
+        if (request.dst, request.dport) == (uas_answer.src, uas_answer.sport):
+            return True
+        # Over TCP/TLS the UAS may answer from another port than it listens on.
+        return request.transport != "udp" and request.dst == uas_answer.src
+
+    def ack_copies(self, dialog: Dialog, cseq: int) -> list[CapturedMessage]:
+        return [
+            m
+            for t in dialog.transactions
+            if t.method == "ACK" and t.cseq == cseq
+            for m in t.requests
+        ]
+
+    def ack_path_text(self, dialog: Dialog, cseq: int) -> str:
+        copies = self.ack_copies(dialog, cseq)
+        if not copies:
+            return "no ACK in the capture"
+        nodes = chain_copies(copies)
+        points = [source(nodes[0].first), *(destination(n.first) for n in nodes)]
+        if len(points) > 8:
+            points = [*points[:6], f"... ({len(nodes)} hops) ...", points[-1]]
+        return f"ACK path in the capture: {' -> '.join(points)}"
+
+    def last_hop_text(self, dialog: Dialog, cseq: int) -> str:
+        copies = self.ack_copies(dialog, cseq)
+        if not copies:
+            return ""
+        last = chain_copies(copies)[-1].first
+        return f"{source(last)} -> {destination(last)} (frame {last.frame})"
+
+    def contact_owner(self, request_uri: Uri | None) -> CapturedMessage | None:
+        """The message (INVITE, re-INVITE, UPDATE or their 2xx, first copy) whose Contact is
+        this Request-URI: who advertised the target a request was sent to."""
+        if request_uri is None:
+            return None
+        from rtcscope.sip.routing import same_uri
+
+        for captured in self.call.messages:
+            msg = captured.message
+            if msg.is_response and not (200 <= (msg.status_code or 0) < 300):
+                continue
+            if msg.is_request and msg.method not in ("INVITE", "UPDATE"):
+                continue
+            for contact in msg.contacts:
+                if contact.uri is not None and same_uri(contact.uri, request_uri):
+                    return captured
+        return None

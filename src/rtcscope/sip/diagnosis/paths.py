@@ -1,0 +1,607 @@
+"""Request paths (RFC 3261 12.2.1.1, 16): every in-dialog request followed hop by hop.
+
+Each copy of an ACK, BYE, re-INVITE, ... in the capture is linked to the next hop's copy by
+its Via stack (a proxy pushes one Via, so the next copy's Vias below the top are this copy's
+Vias). The UA's first copy is compared with what its dialog says (12.2.1.1: the route set as
+established, the peer's *latest* Contact as Request-URI), each proxy's step with
+:func:`rtcscope.sip.routing.forward_as_proxy` (16.4, 16.5, 16.6; a proxy whose Record-Route
+lacked ``;lr`` may route as an RFC 2543 strict router or restore the Request-URI as 16.4 says:
+both pass). Where the chain stops is the last hop that carried it; ICMP errors quoting that
+datagram, a Max-Forwards of 0 or a loop say why.
+
+A rule broken on the way is an error only when the request then failed (ICMP, loop, drop, the
+2xx retransmitted after the ACK passed, no answer): a request that arrived makes it the rule's
+warning, and a last hop resolved by local policy (alias, DNS, location) mere context.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from rtcscope.sip.diagnosis.base import T1_NS, TIMER_64T1_NS, Node, chain_copies
+from rtcscope.sip.diagnosis.catalogue import DELIVERED_VARIANT
+from rtcscope.sip.diagnosis.dialogs import DialogChecks
+from rtcscope.sip.diagnosis.model import IcmpReport, PathStep, RequestPath
+from rtcscope.sip.nodes import host_of
+from rtcscope.sip.routing import (
+    format_uris,
+    forward_as_proxy,
+    in_dialog_request,
+    normal_host,
+    route_set_from_record_route,
+    same_target,
+    same_uri,
+    same_uris,
+    uri_endpoint,
+    uri_host,
+    uri_port,
+    uris,
+)
+from rtcscope.sip.transactions import CapturedMessage, destination, source
+from rtcscope.sip.uri import Uri
+
+
+class PathChecks(DialogChecks):
+    def _in_dialog_groups(self) -> dict[tuple[str, int], list[CapturedMessage]]:
+        groups: dict[tuple[str, int], list[CapturedMessage]] = defaultdict(list)
+        for dialog in self.call.dialogs:
+            for txn in dialog.transactions:
+                for req in txn.requests:
+                    groups[(txn.method, txn.cseq)].append(req)
+        return groups
+
+    def check_in_dialog_paths(self) -> None:
+        for (method, cseq), copies in self._in_dialog_groups().items():
+            self.trace(method, cseq, copies)
+
+    def trace(self, method: str, cseq: int, copies: list[CapturedMessage]) -> None:
+        chain = chain_copies(copies)
+        if not chain:
+            return
+        steps: list[PathStep] = []
+        for node in chain:
+            msg = node.first.message
+            steps.append(
+                PathStep(
+                    frame=node.first.frame,
+                    ts_ns=node.first.ts_ns,
+                    src=source(node.first),
+                    dst=destination(node.first),
+                    request_uri=msg.request_uri_text or "",
+                    routes=tuple(str(u) for u in uris(msg.routes)),
+                    max_forwards=msg.max_forwards,
+                    vias=len(msg.vias),
+                    copies=len(node.copies),
+                )
+            )
+        self._pending: list[tuple[str, str, dict[str, Any]]] = []
+        if len(chain[0].branches) == 1:
+            self.check_ua_request(method, chain[0].first, steps[0])
+        for index in range(len(chain) - 1):
+            self.check_proxy_step(method, chain[index], chain[index + 1], steps[index + 1])
+        rewriter = next((s.src for s in steps if "Request-URI rewritten" in s.problems), None)
+        outcome, last_hop = self.classify_end(method, chain, rewriter)
+        if outcome == "loop":
+            self.report_loop(method, chain)
+        # A rule broken on the way is an error only when the request did not arrive where the
+        # dialog needs it; otherwise it is the rule's warning (or, for a next hop resolved by
+        # local policy, context).
+        failed = self.failed(method, chain, outcome)
+        for code, summary, evidence in self._pending:
+            self.add(code if failed else DELIVERED_VARIANT[code], summary, **evidence)
+        self.paths.append(
+            RequestPath(
+                call_id=self.call.call_id,
+                method=method,
+                cseq=cseq,
+                steps=steps,
+                outcome=outcome,
+                last_hop=last_hop,
+            )
+        )
+
+    def defer(self, code: str, summary: str, **evidence: Any) -> None:
+        """A path finding whose severity depends on whether the request arrived."""
+        self._pending.append((code, summary, evidence))
+
+    def failed(self, method: str, chain: list[Node], outcome: str) -> bool:
+        """Whether the capture shows the request failing to arrive where the dialog needs it:
+        ICMP, a loop, a drop, or -- for the ACK -- the 2xx retransmitted after it passed
+        (13.3.1.4), or -- for another request -- no final answer to its sender, or a 408/481
+        (the far end never got it, or got it at the wrong place)."""
+        if outcome in ("icmp", "loop", "max-forwards", "dropped"):
+            return True
+        if outcome == "delivered":
+            return False
+        first = chain[0].first
+        if method == "ACK":
+            sent_ns = chain[-1].first.ts_ns
+            for dialog in self.call.dialogs:
+                if first.message.to_tag != dialog.id.callee_tag or not dialog.answers:
+                    continue
+                origin = self.answer_origin(dialog)
+                later = [
+                    a
+                    for a in dialog.answers
+                    if source(a) == source(origin) and a.ts_ns > sent_ns + T1_NS
+                ]
+                return bool(later)
+            return False
+        answer = self.answer_from(first)
+        if answer is None:
+            return self.end_ns - first.ts_ns >= TIMER_64T1_NS
+        return (answer.message.status_code or 0) in (408, 481)
+
+    def check_ua_request(self, method: str, sent: CapturedMessage, step: PathStep) -> None:
+        """12.2.1.1: the UA builds an in-dialog request from its route set and remote target:
+        the caller from the 2xx it received (Record-Route reversed, Contact), the callee from
+        the INVITE it received (Record-Route as is, Contact)."""
+        msg = sent.message
+        if msg.request_uri is None:
+            return
+        caller_tag = self.caller_tag
+        by_caller = msg.from_tag is not None and msg.from_tag == caller_tag
+        basis: CapturedMessage | None = None
+        if by_caller:
+            # The dialog's 2xx, or before it the 1xx that created the early dialog (a PRACK
+            # or UPDATE is routed on the early dialog's route set, RFC 3261 12.1.2, RFC 3262).
+            received = [
+                r
+                for t in self.initial_invites
+                for r in t.responses
+                if 101 <= (r.message.status_code or 0) < 300
+                and r.dst == sent.src
+                and r.message.to_tag == msg.to_tag
+                and r.ts_ns < sent.ts_ns
+            ]
+            confirmed = [r for r in received if (r.message.status_code or 0) >= 200]
+            early = [r for r in received if r.message.contacts]
+            candidates = confirmed or early
+            basis = candidates[0] if candidates else None
+        else:
+            received = [r for t in self.initial_invites for r in t.requests if r.dst == sent.src]
+            basis = max(received, key=lambda r: len(r.message.vias)) if received else None
+        if basis is None or not basis.message.contacts or basis.message.contacts[0].uri is None:
+            return  # the capture does not show what this UA based the request on
+        route_set = route_set_from_record_route(basis.message.record_routes, uac=by_caller)
+        # The remote target is the peer's latest Contact (a re-INVITE or UPDATE refreshes
+        # it, 12.2.1.2 / 12.2.2); the route set stays as the dialog set it up (12.2).
+        target = basis.message.contacts[0].uri
+        refresh = self.remote_target(by_caller, sent)
+        basis_text = f"based on frame {basis.frame} ({basis.message.summary})"
+        if refresh is not None:
+            target = refresh.contact
+            basis_text += (
+                f"; remote target from frame {refresh.origin.frame} "
+                f"({refresh.origin.message.summary})"
+            )
+        expected = in_dialog_request(route_set, target)
+        ua = source(sent)
+        role = "caller" if by_caller else "callee"
+        frames = [basis.frame, sent.frame]
+        actual_routes = uris(msg.routes)
+        routes_match = len(expected.routes) == len(actual_routes) and all(
+            same_target(x, y) for x, y in zip(expected.routes, actual_routes, strict=True)
+        )
+        reversed_match = len(expected.routes) == len(actual_routes) and all(
+            same_target(x, y) for x, y in zip(expected.routes, reversed(actual_routes), strict=True)
+        )
+        if (
+            not routes_match
+            and reversed_match
+            and same_target(expected.request_uri, msg.request_uri)
+        ):
+            step.problems.append("route set in reverse order")
+            self.add(
+                "ua-route-set-reversed",
+                f"the {role} {ua} sent its {method} with the route set in the wrong order: "
+                f"Route {format_uris(actual_routes)}, its dialog says "
+                f"{format_uris(expected.routes)}",
+                element=ua,
+                frames=[basis.frame, sent.frame],
+                ts_ns=sent.ts_ns,
+            )
+            return
+        if not routes_match or not same_target(expected.request_uri, msg.request_uri):
+            step.problems.append("not built from the route set (12.2.1.1)")
+            self.defer(
+                "ua-request-not-from-route-set",
+                f"the {role} {ua} built its {method} with Request-URI <{msg.request_uri}> and "
+                f"Route {format_uris(actual_routes)}; its dialog says <{expected.request_uri}> "
+                f"and {format_uris(expected.routes)}",
+                element=ua,
+                frames=frames,
+                ts_ns=sent.ts_ns,
+                detail=basis_text,
+            )
+            return
+        nxt = expected.next_hop
+        # Over TCP/TLS/WS the UA reuses its connection (RFC 5626, 7118): no address to check.
+        if sent.transport == "udp" and (
+            uri_host(nxt) != normal_host(sent.dst) or uri_port(nxt) != sent.dport
+        ):
+            step.problems.append("not sent to the first route / remote target")
+            self.add(
+                "ua-request-to-other-hop",
+                f"the {role} {ua} sent its {method} to {destination(sent)}, but the dialog's "
+                f"next hop is <{nxt}> ({uri_endpoint(nxt)})"
+                + ("" if route_set else ": with no route set it goes to the peer's Contact"),
+                element=ua,
+                frames=frames,
+                ts_ns=sent.ts_ns,
+            )
+
+    def check_proxy_step(self, method: str, before: Node, after: Node, step: PathStep) -> None:
+        received = before.first
+        sent = after.first
+        proxy = destination(received)
+        in_msg = received.message
+        out_msg = sent.message
+        if in_msg.request_uri is None or out_msg.request_uri is None:
+            return
+        own_endpoints = {proxy, source(sent)}
+        own_hosts = {received.dst.lower(), sent.src.lower()}
+
+        inserted = [values for key in (proxy, source(sent)) if (values := self.inserted.get(key))]
+
+        def owns(uri: Uri) -> bool:
+            # Its own values: what it wrote into Record-Route on the INVITE (whatever address
+            # it advertised there), or a URI naming the addresses it received and sent on.
+            if any(uri in values for values in inserted):
+                return True
+            endpoint = uri_endpoint(uri).lower()
+            if endpoint in {e.lower() for e in own_endpoints}:
+                return True
+            return uri_host(uri) in own_hosts and uri_port(uri) == received.dport
+
+        in_routes = uris(in_msg.routes)
+        actual_routes = uris(out_msg.routes)
+        expected = forward_as_proxy(
+            in_msg.request_uri, in_routes, in_msg.max_forwards, owns, self.recorded
+        )
+        if expected.acts_as_strict_router and not (
+            same_uri(expected.request_uri, out_msg.request_uri)
+            and same_uris(expected.routes, actual_routes)
+        ):
+            # Its own Record-Route value had no ;lr, so the previous hop treated it as a
+            # strict router (16.6 step 6); an RFC 3261 proxy then applies 16.4 (restore the
+            # Request-URI from the last Route value) and routes loosely. Also correct.
+            as_3261 = forward_as_proxy(
+                in_msg.request_uri,
+                in_routes,
+                in_msg.max_forwards,
+                owns,
+                self.recorded,
+                strict_as_rfc2543=False,
+            )
+            if same_uri(as_3261.request_uri, out_msg.request_uri) and same_uris(
+                as_3261.routes, actual_routes
+            ):
+                expected = as_3261
+        frames = [received.frame, sent.frame]
+        where = f"{method} frame {received.frame} -> frame {sent.frame}"
+        if not same_uris(expected.routes, actual_routes):
+            kept_own = [u for u in actual_routes if owns(u)]
+            if kept_own:
+                summary = (
+                    f"{proxy} did not remove its own Route value {format_uris(kept_own)} "
+                    f"from the {method}"
+                )
+            else:
+                summary = f"{proxy} changed the {method}'s Route set beyond its own value(s)"
+            self.defer(
+                "proxy-route-not-removed" if kept_own else "proxy-route-changed",
+                summary,
+                element=proxy,
+                frames=frames,
+                ts_ns=sent.ts_ns,
+                detail=f"{where}: received Route {format_uris(in_routes)}; expected out "
+                f"{format_uris(expected.routes)}; sent {format_uris(actual_routes)}",
+            )
+            step.problems.append("Route not as 16.4 requires")
+        if expected.retargets and not same_uri(expected.request_uri, out_msg.request_uri):
+            self.add(
+                "proxy-retargeted-own-uri",
+                f"{proxy} received the {method} with a Request-URI naming itself "
+                f"<{in_msg.request_uri}> and retargeted it to <{out_msg.request_uri}>",
+                element=proxy,
+                frames=frames,
+                ts_ns=sent.ts_ns,
+                detail=f"{where}: the Request-URI is not one of its Record-Route values, so "
+                "it is a URI this element is responsible for (it put itself in the peer's "
+                "Contact: topology hiding, NAT handling or a B2BUA-like proxy)",
+            )
+        elif not same_uri(expected.request_uri, out_msg.request_uri):
+            self.defer(
+                "proxy-rewrote-request-uri",
+                f"{proxy} rewrote the {method}'s Request-URI <{in_msg.request_uri}> to "
+                f"<{out_msg.request_uri}>",
+                element=proxy,
+                frames=frames,
+                ts_ns=sent.ts_ns,
+                detail=f"{where}: expected Request-URI <{expected.request_uri}>",
+            )
+            step.problems.append("Request-URI rewritten")
+        if (
+            expected.max_forwards is not None
+            and out_msg.max_forwards is not None
+            and out_msg.max_forwards != expected.max_forwards
+        ):
+            self.add(
+                "proxy-max-forwards",
+                f"{proxy} forwarded the {method} with Max-Forwards {out_msg.max_forwards}, "
+                f"expected {expected.max_forwards}",
+                element=proxy,
+                frames=frames,
+                ts_ns=sent.ts_ns,
+                detail=where,
+            )
+            step.problems.append("Max-Forwards not decremented")
+        nxt = expected.next_hop
+        wrong_next_hop = uri_host(nxt) != sent.dst.lower() or (
+            sent.transport == "udp" and uri_port(nxt) != sent.dport
+        )
+        # Only a finding when what was sent matches the rules otherwise (a changed Route or
+        # Request-URI explains the destination already), and an error only when the request
+        # then did not arrive: resolving the URI's host to another address (an alias, DNS
+        # SRV/A, a location lookup, an outbound proxy) is local policy (16.6 step 7, RFC 3263).
+        if wrong_next_hop and not step.problems and not expected.retargets:
+            self.defer(
+                "proxy-wrong-next-hop",
+                f"{proxy} sent the {method} to {destination(sent)}, but the next hop is "
+                f"<{nxt}> ({uri_endpoint(nxt)})",
+                element=proxy,
+                frames=frames,
+                ts_ns=sent.ts_ns,
+                detail=where,
+            )
+            step.problems.append("sent elsewhere than the next hop's URI names")
+        if step.problems:
+            return
+        # Strict routing handled right: say so, it is the part engineers get wrong.
+        if expected.strict_next_hop:
+            self.add(
+                "strict-next-hop-handled",
+                f"{proxy} sent the {method} to the strict router <{expected.request_uri}> as "
+                "16.6 step 6 says: its URI as Request-URI, the Request-URI moved to the end of "
+                "Route",
+                element=proxy,
+                frames=frames,
+                ts_ns=sent.ts_ns,
+                detail=f"{where}: Route out {format_uris(actual_routes)}",
+            )
+        elif expected.strict_previous_hop:
+            self.add(
+                "strict-previous-hop-handled",
+                f"{proxy} found its own Record-Route value as the {method}'s Request-URI (a strict "
+                f"router before it) and restored <{out_msg.request_uri}> from the last Route "
+                "value, as 16.4 says",
+                element=proxy,
+                frames=frames,
+                ts_ns=sent.ts_ns,
+                detail=where,
+            )
+        elif expected.acts_as_strict_router:
+            self.add(
+                "strict-router-step",
+                f"{proxy} routed the {method} as a strict router: the first Route value "
+                f"<{out_msg.request_uri}> became the Request-URI",
+                element=proxy,
+                frames=frames,
+                ts_ns=sent.ts_ns,
+                detail=where,
+            )
+
+    def classify_end(
+        self, method: str, chain: list[Node], rewriter: str | None = None
+    ) -> tuple[str, str]:
+        last = chain[-1].first
+        msg = last.message
+        last_hop = f"{source(last)} -> {destination(last)} (frame {last.frame})"
+        if self._is_loop(chain):
+            return "loop", last_hop
+        targets = self._request_targets(chain[0].first, last)
+        target = targets[0] if targets else None
+        # ICMP first: reaching the target's address is no delivery if nothing listens there.
+        icmp = self._icmp_for(chain[-1])
+        if icmp is None and any(self._reached(last, target) for target in targets):
+            return "delivered", last_hop
+        if icmp is not None:
+            chooser = source(last)
+            ruri = msg.request_uri
+            cause = (
+                f"it forwarded on the Request-URI <{ruri}>"
+                if not msg.routes
+                else f"it followed Route <{uris(msg.routes)[0]}>"
+            )
+            element = destination(last)
+            advertiser = self.contact_owner(ruri) if not msg.routes else None
+            resolved = (
+                not msg.routes
+                and ruri is not None
+                and uri_endpoint(ruri).lower() != destination(last).lower()
+            )
+            if rewriter is not None and not msg.routes:
+                cause += f", which {rewriter} had rewritten (proxy-rewrote-request-uri)"
+                element = rewriter
+            elif resolved:
+                # The last proxy chose another address than the URI names (alias, DNS,
+                # location): its choice, not the Contact, sent the request where nobody is.
+                cause += f", resolved by {chooser} to {destination(last)}"
+                element = chooser
+                advertiser = None
+            elif advertiser is not None:
+                cause += (
+                    f", the Contact that {source(advertiser)} advertised in "
+                    f"{advertiser.message.summary} (frame {advertiser.frame})"
+                )
+                element = source(advertiser)
+            self.add(
+                "icmp-unreachable",
+                f"the {method} sent by {chooser} to {destination(last)} got ICMP "
+                f"{icmp.description} from {icmp.reporter}: nothing listens there ({cause})",
+                element=element,
+                frames=[last.frame, icmp.frame],
+                ts_ns=icmp.ts_ns,
+                detail=f"ICMP frame {icmp.frame} quotes {icmp.quoted_src}:{icmp.quoted_sport} -> "
+                f"{icmp.quoted_dst}:{icmp.quoted_dport}\nhere: "
+                + (
+                    f"stop {rewriter} from rewriting the Request-URI of in-dialog requests"
+                    if rewriter is not None and not msg.routes
+                    else f"make {source(advertiser)} advertise a Contact where it listens (or "
+                    "have the edge proxy fix the Contact): every in-dialog request goes there"
+                    if advertiser is not None
+                    else f"fix how {chooser} resolves <{ruri}> (alias, DNS, location): it "
+                    "picked an address where nothing listens"
+                    if resolved
+                    else self._unreachable_fix(method, last)
+                ),
+                last_hop=last_hop,
+            )
+            return "icmp", last_hop
+        if msg.max_forwards is not None and msg.max_forwards <= 0:
+            return "max-forwards", last_hop
+        answer = self.answer_from(last)
+        if answer is not None and 200 <= (answer.message.status_code or 0) < 300:
+            # Whoever received it accepted it: delivered, wherever the URI said to go.
+            return "delivered", last_hop
+        if target is None and self._reached_request_uri(last):
+            return "delivered", last_hop
+        receiver = destination(last)
+        # Only say "dropped" where the capture shows this element forwarding requests (it
+        # relayed the INVITE in this capture); elsewhere the request just left our view.
+        if receiver in self.forwarders:
+            why = ""
+            if answer is not None:
+                why = f" and answered {answer.message.summary} (frame {answer.frame})"
+            elif not msg.routes and target is None:
+                why = " (it carries no Route and its Request-URI is not this element's peer)"
+            elif not msg.routes:
+                why = " (it carries no Route: the element has nothing to route it on)"
+            self.add(
+                "ack-dropped" if method == "ACK" else "request-dropped",
+                f"the {method} reached {receiver}, which did not forward it{why}",
+                element=receiver,
+                frames=[last.frame],
+                ts_ns=last.ts_ns,
+                last_hop=last_hop,
+            )
+            return "dropped", last_hop
+        return "not-captured", last_hop
+
+    def _request_targets(self, sent: CapturedMessage, last: CapturedMessage) -> list[str]:
+        """Where the request's final receiver listens, if the dialog shows it: the UA that
+        answered (or sent) the INVITE, or where a target refresh moved it."""
+        out: list[str] = []
+        to_tag = last.message.to_tag
+        from_tag = last.message.from_tag
+        for dialog in self.call.dialogs:
+            if not dialog.answers:
+                continue
+            if to_tag == dialog.id.callee_tag:
+                out.append(source(self.answer_origin(dialog)))
+            elif from_tag == dialog.id.callee_tag:
+                # Sent by the callee: the target is the caller, who sent the INVITE.
+                invite = self.initial_invites[0].request if self.initial_invites else None
+                if invite is not None:
+                    out.append(source(invite))
+            else:
+                continue
+            refresh = self.remote_target(from_tag == self.caller_tag, sent)
+            if refresh is not None:
+                out[:0] = [uri_endpoint(refresh.contact), source(refresh.origin)]
+            break
+        return out
+
+    def _reached(self, last: CapturedMessage, target: str) -> bool:
+        if destination(last) == target:
+            return True
+        # Over TCP/TLS the UA may have connected from another port than it listens on.
+        return last.transport != "udp" and last.dst == host_of(target)
+
+    def _reached_request_uri(self, last: CapturedMessage) -> bool:
+        """The request reached the element its Request-URI names, with no Route left but ones
+        naming that element (used when the dialog does not say who the peer is)."""
+        msg = last.message
+        if msg.request_uri is None:
+            return False
+        here = destination(last).lower()
+        names_here = [
+            u for u in [msg.request_uri, *uris(msg.routes)] if uri_endpoint(u).lower() == here
+        ]
+        return len(names_here) == 1 + len(msg.routes)
+
+    def _icmp_for(self, node: Node) -> IcmpReport | None:
+        for copy in node.copies:
+            report = self.icmp.about(copy)
+            if report is not None:
+                return report
+        return None
+
+    def _unreachable_fix(self, method: str, last: CapturedMessage) -> str:
+        if last.message.routes:
+            return (
+                "the Route value points at an address where nothing listens: fix the "
+                "Record-Route of the proxy that wrote it"
+            )
+        return (
+            "the Request-URI points where nothing listens: if it is the peer's Contact, make "
+            f"that UA advertise a reachable Contact; if a proxy rewrote it, stop rewriting "
+            f"in-dialog {method}s"
+        )
+
+    def _is_loop(self, chain: list[Node]) -> bool:
+        seen: dict[tuple[str, str], int] = {}
+        for node in chain:
+            key = (destination(node.first), node.first.message.request_uri_text or "")
+            seen[key] = seen.get(key, 0) + 1
+            if seen[key] >= 2:
+                return True
+        return False
+
+    def report_loop(self, method: str, chain: list[Node]) -> None:
+        elements: list[str] = []
+        for node in chain:
+            dst = destination(node.first)
+            if dst not in elements:
+                elements.append(dst)
+        counts: dict[str, int] = defaultdict(int)
+        for node in chain:
+            counts[destination(node.first)] += 1
+        looping = sorted(e for e in elements if counts[e] >= 2)
+        first, last = chain[0].first, chain[-1].first
+        mf_text = f"Max-Forwards {first.message.max_forwards} -> {last.message.max_forwards}"
+        # 16.3 step 3: the element that finds Max-Forwards at 0 answers 483 (never to an ACK).
+        cseq = first.message.cseq.number if first.message.cseq else -1
+        too_many_hops = sorted(
+            (
+                r
+                for t in self.call.transactions
+                if t.method == method and t.cseq == cseq
+                for r in t.finals
+                if r.message.status_code == 483
+            ),
+            key=lambda r: r.ts_ns,
+        )
+        end_text = ""
+        if too_many_hops:
+            origin = too_many_hops[0]
+            reached = [r for r in too_many_hops if r.dst == first.src]
+            end_text = f"; {source(origin)} answered 483 (frame {origin.frame})" + (
+                f", relayed back to {destination(reached[0])} (frame {reached[0].frame})"
+                if reached
+                else ""
+            )
+        self.add(
+            "request-loop",
+            f"the {method} loops between {' and '.join(looping)}: {len(chain)} hops, "
+            f"{mf_text}, Via stack {len(first.message.vias)} -> {len(last.message.vias)}"
+            + end_text,
+            element=", ".join(looping),
+            frames=[n.first.frame for n in chain[:6]]
+            + [last.frame]
+            + [r.frame for r in too_many_hops[:1]],
+            ts_ns=first.ts_ns,
+            last_hop=f"{source(last)} -> {destination(last)} (frame {last.frame})",
+        )

@@ -1,0 +1,310 @@
+"""Transaction checks (RFC 3261 17, 9, 16.7; RFC 3262; RFC 3311; RFC 6141).
+
+The INVITE's final answer as the caller saw it, an INVITE still unanswered when the capture
+ends (Timer B runs only in the Calling state, 17.1.1.2: a provisional response, reliable or
+not, moves the transaction to Proceeding, where no transaction timer ends it), CANCEL and its
+race with the 2xx, To tags kept by proxies (16.7), the ACK to a non-2xx final on every hop
+(17.1.1.3), and re-INVITEs/UPDATEs refused (488: the media change failed, the call goes on).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from rtcscope.sip.diagnosis.base import TIMER_64T1_NS, CheckerBase
+from rtcscope.sip.diagnosis.model import PathStep, RequestPath
+from rtcscope.sip.routing import same_uri, uris
+from rtcscope.sip.transactions import (
+    CapturedMessage,
+    Transaction,
+    destination,
+    source,
+    via_branches,
+)
+
+
+class TransactionChecks(CheckerBase):
+    def check_unanswered_invite(self, first: Transaction, request: CapturedMessage) -> None:
+        """No final response: ringing (Proceeding) is not a fault; silence past Timer B is."""
+        waited_s = (self.end_ns - request.ts_ns) / 1e9
+        provisional = [
+            r for t in self.initial_invites for r in t.provisionals if t.client == first.client
+        ]
+        if provisional:
+            codes = sorted({r.message.status_code or 0 for r in provisional})
+            # The evidence: the first ringing/progress response, else the 100 Trying.
+            provisional.sort(key=lambda r: ((r.message.status_code or 0) <= 100, r.ts_ns))
+            reliable = any(
+                self.transactions_of("PRACK", c) for c in {t.cseq + 1 for t in self.initial_invites}
+            ) or any(p.message.header_values("RSeq") for p in provisional)
+            self.add(
+                "invite-ringing-at-capture-end",
+                f"INVITE still ringing at the capture's last SIP message, {waited_s:.1f} s "
+                f"after it was sent: provisional {', '.join(map(str, codes))}"
+                + (" (reliable, PRACKed: RFC 3262)" if reliable else "")
+                + "; Proceeding has no transaction timeout (RFC 3261 17.1.1.2)",
+                element=first.server,
+                frames=[request.frame, provisional[0].frame],
+                ts_ns=request.ts_ns,
+            )
+            return
+        late = self.end_ns - request.ts_ns >= TIMER_64T1_NS
+        self.add(
+            "invite-no-final-response" if late else "invite-unanswered-at-capture-end",
+            f"INVITE got no response in {waited_s:.1f} s"
+            + ("" if late else " (the capture ends before Timer B, 32 s: too early to tell)"),
+            element=first.server,
+            frames=[r.frame for r in first.requests[:5]],
+            ts_ns=request.ts_ns,
+        )
+
+    def check_refresh_answers(self) -> None:
+        """A re-INVITE or UPDATE refused: the session stays as it was (RFC 3261 14.1, 14.2;
+        RFC 3311 5.2). Reported once per request, from the final its sender got."""
+        seen: set[tuple[str, int]] = set()
+        for txn in self.call.transactions:
+            if txn.method not in ("INVITE", "UPDATE") or (txn.method, txn.cseq) in seen:
+                continue
+            request = txn.request
+            if request is None or not request.message.to_tag:
+                continue  # the initial INVITE is checked by check_final_answers
+            finals = [f for t in self.transactions_of(txn.method, txn.cseq) for f in t.finals]
+            failed = [f for f in finals if (f.message.status_code or 0) >= 300]
+            if not failed:
+                continue
+            seen.add((txn.method, txn.cseq))
+            # The copy that reached the request's sender (fewest Vias) and the one that left
+            # the element refusing it (most Vias).
+            final = min(failed, key=lambda f: (len(f.message.vias), f.ts_ns))
+            origin = max(failed, key=lambda f: (len(f.message.vias), -f.ts_ns))
+            code = final.message.status_code or 0
+            what = "re-INVITE" if txn.method == "INVITE" else "UPDATE"
+            self.add(
+                "reinvite-glare" if code == 491 else "reinvite-rejected",
+                f"the {what} (CSeq {txn.cseq}) from {source(request)} was answered "
+                f"{origin.message.summary} by {source(origin)}"
+                + (
+                    ""
+                    if code == 491
+                    else ": the media change failed, the call goes on with the old session"
+                ),
+                element=source(origin),
+                frames=[request.frame, origin.frame, final.frame],
+                ts_ns=final.ts_ns,
+            )
+
+    def check_final_answers(self, invites: list[Transaction]) -> None:
+        first = invites[0]
+        request = first.request
+        if request is None:
+            return
+        finals = [f for t in invites for f in t.finals]
+        cancels = [
+            t
+            for t in self.call.transactions
+            if t.method == "CANCEL" and t.requests and t.cseq == first.cseq
+        ]
+        if not finals:
+            self.check_unanswered_invite(first, request)
+            return
+        # The status the caller saw: the final answer to its last INVITE (after a 401/407
+        # challenge the caller retries with a new CSeq), on the caller's own leg.
+        fewest_vias = min(len(t.requests[0].message.vias) for t in invites if t.requests)
+        uac_invites = [
+            t for t in invites if t.requests and len(t.requests[0].message.vias) == fewest_vias
+        ]
+        for final in uac_invites[-1].finals[:1]:
+            self.check_status(final, cancels)
+        if cancels:
+            self.check_cancel_answers(cancels)
+            self.check_cancel_race(invites, cancels)
+
+    def check_status(self, final: CapturedMessage, cancels: list[Transaction]) -> None:
+        code = final.message.status_code or 0
+        text = final.message.summary
+        common = {"element": source(final), "frames": [final.frame], "ts_ns": final.ts_ns}
+        if code == 408:
+            self.add(
+                "invite-408",
+                f"INVITE answered {text}: a hop's transaction timed out",
+                **common,  # type: ignore[arg-type]
+            )
+        elif code == 481:
+            self.add(
+                "invite-481",
+                f"INVITE answered {text}: the dialog or transaction is unknown",
+                **common,  # type: ignore[arg-type]
+            )
+        elif code == 483:
+            self.add(
+                "invite-483",
+                f"INVITE answered {text}: Max-Forwards ran out (a routing loop)",
+                **common,  # type: ignore[arg-type]
+            )
+        elif code >= 300 and code not in (487,):
+            challenge = code in (401, 407)
+            self.add(
+                "invite-failed",
+                f"the call ended with {text}"
+                + (": the caller did not retry with credentials" if challenge else ""),
+                **common,  # type: ignore[arg-type]
+            )
+        if code == 487:
+            self.add(
+                "invite-cancelled" if cancels else "invite-487-without-cancel",
+                f"INVITE answered {text}"
+                + (" after the caller's CANCEL" if cancels else " without a CANCEL in the capture"),
+                **common,  # type: ignore[arg-type]
+            )
+
+    def check_cancel_answers(self, cancels: list[Transaction]) -> None:
+        """9.2: the server answers a CANCEL that matches its INVITE with 200 at once."""
+        for cancel in cancels:
+            status = cancel.final_status
+            if status is not None and 200 <= status < 300:
+                continue
+            first = cancel.requests[0]
+            copies = len(cancel.requests)
+            answer = f"answered {cancel.final.message.summary}" if cancel.final else "unanswered"
+            self.add(
+                "cancel-not-accepted",
+                f"the CANCEL from {cancel.client} to {cancel.server} was {answer} "
+                f"({copies} cop{'y' if copies == 1 else 'ies'} sent)",
+                element=cancel.server,
+                frames=[first.frame] + ([cancel.final.frame] if cancel.final else []),
+                ts_ns=first.ts_ns,
+            )
+
+    def check_cancel_race(self, invites: list[Transaction], cancels: list[Transaction]) -> None:
+        cancel = min((c.requests[0] for c in cancels), key=lambda m: m.ts_ns)
+        answers = [
+            f
+            for t in invites
+            for f in t.finals
+            if 200 <= (f.message.status_code or 0) < 300 and f.ts_ns >= cancel.ts_ns
+        ]
+        if not answers:
+            return
+        answer = answers[0]
+        byes = [
+            t
+            for t in self.call.transactions
+            if t.method == "BYE" and t.requests and t.requests[0].ts_ns >= answer.ts_ns
+        ]
+        self.add(
+            "cancel-race" if byes else "cancel-race-no-bye",
+            "CANCEL crossed the 2xx: the call was answered after the caller cancelled"
+            + ("; a BYE ended it" if byes else " and no BYE followed"),
+            element=source(answer),
+            frames=[cancel.frame, answer.frame],
+            ts_ns=cancel.ts_ns,
+        )
+
+    def check_response_tags(self) -> None:
+        """A proxy forwards responses unchanged but for its Via (16.7): the To tag stays."""
+        responses = [
+            r
+            for t in self.initial_invites
+            for r in t.responses
+            if (r.message.status_code or 0) > 100
+        ]
+        by_branches: dict[tuple[tuple[str, ...], int], CapturedMessage] = {}
+        for r in responses:
+            key = (via_branches(r.message), r.message.status_code or 0)
+            by_branches.setdefault(key, r)
+        for (branches, code), upstream in by_branches.items():
+            if len(branches) < 2:
+                continue
+            downstream = by_branches.get((branches[1:], code))
+            if downstream is None:
+                continue
+            if upstream.message.to_tag != downstream.message.to_tag:
+                self.add(
+                    "proxy-changed-to-tag",
+                    f"{source(downstream)} forwarded {upstream.message.summary} with To tag "
+                    f"{downstream.message.to_tag!r}, but the UAS sent tag "
+                    f"{upstream.message.to_tag!r}",
+                    element=source(downstream),
+                    frames=[upstream.frame, downstream.frame],
+                    ts_ns=downstream.ts_ns,
+                )
+
+    def check_non_2xx_acks(self) -> None:
+        """17.1.1.3: on every hop, the client ACKs a non-2xx final itself: same branch (it is
+        part of the INVITE transaction), same Request-URI as the INVITE, sent to the same
+        server. The hops' ACKs are also listed as one path, in the INVITE's hop order."""
+        steps_by_cseq: dict[int, list[PathStep]] = defaultdict(list)
+        missing_by_cseq: dict[int, list[str]] = defaultdict(list)
+        for txn in self.initial_invites:
+            steps = steps_by_cseq[txn.cseq]
+            missing = missing_by_cseq[txn.cseq]
+            if not txn.requests:
+                continue
+            finals = [f for f in txn.finals if (f.message.status_code or 0) >= 300]
+            if not finals:
+                continue
+            invite = txn.requests[0]
+            if not txn.acks:
+                missing.append(f"{txn.client} -> {txn.server}")
+                if len(finals) > 1:
+                    self.add(
+                        "non2xx-no-ack",
+                        f"{finals[0].message.summary} sent {len(finals)} times by {txn.server}: "
+                        f"{txn.client} never ACKed it",
+                        element=txn.client,
+                        frames=[f.frame for f in finals],
+                        ts_ns=finals[0].ts_ns,
+                    )
+                continue
+            ack = txn.acks[0]
+            step = PathStep(
+                frame=ack.frame,
+                ts_ns=ack.ts_ns,
+                src=source(ack),
+                dst=destination(ack),
+                request_uri=ack.message.request_uri_text or "",
+                routes=tuple(str(u) for u in uris(ack.message.routes)),
+                max_forwards=ack.message.max_forwards,
+                vias=len(ack.message.vias),
+                copies=len(txn.acks),
+            )
+            steps.append(step)
+            if (ack.dst, ack.dport) != (invite.dst, invite.dport):
+                step.problems.append("sent to another hop than the INVITE")
+                self.add(
+                    "non2xx-ack-wrong-hop",
+                    f"the ACK to {finals[0].message.summary} went to {destination(ack)}, "
+                    f"not to the hop that got the INVITE ({txn.server})",
+                    element=txn.client,
+                    frames=[ack.frame, finals[0].frame],
+                    ts_ns=ack.ts_ns,
+                )
+            in_uri, ack_uri = invite.message.request_uri, ack.message.request_uri
+            if in_uri is not None and ack_uri is not None and not same_uri(in_uri, ack_uri):
+                step.problems.append("Request-URI differs from the INVITE's")
+                self.add(
+                    "non2xx-ack-request-uri",
+                    f"{txn.client} ACKed {finals[0].message.summary} with Request-URI "
+                    f"<{ack_uri}>, not the INVITE's <{in_uri}>",
+                    element=txn.client,
+                    frames=[invite.frame, ack.frame],
+                    ts_ns=ack.ts_ns,
+                )
+        for cseq, steps in steps_by_cseq.items():
+            if not steps:
+                continue
+            missing = missing_by_cseq[cseq]
+            outcome = "hop-by-hop" if not missing else "missing on " + ", ".join(missing)
+            last = steps[-1]
+            self.paths.append(
+                RequestPath(
+                    call_id=self.call.call_id,
+                    method="ACK (non-2xx)",
+                    cseq=cseq,
+                    steps=steps,
+                    outcome=outcome,
+                    last_hop=f"{last.src} -> {last.dst} (frame {last.frame})",
+                )
+            )
+
+    # -- the 2xx and its ACK -----------------------------------------------------------------
