@@ -25,7 +25,6 @@ pass reads forward only, so a pipe is read once.
 
 from __future__ import annotations
 
-import gc
 import os
 import stat
 import sys
@@ -43,7 +42,7 @@ from rtcscope.capture.reader import CaptureReader, RecordBatch, open_capture
 from rtcscope.errors import CaptureError
 from rtcscope.rtp.fastpath import FastRtpTap, batch_supported
 from rtcscope.rtp.streams import StreamScanner
-from rtcscope.scan.model import CaptureModel, IcmpSeen
+from rtcscope.scan.model import CaptureModel, IcmpSeen, collector_paused
 from rtcscope.scan.options import ScanOptions, Tap
 from rtcscope.sip.capture import CapturedSip, MediaAnnouncer, SipCaptureFramer
 
@@ -172,12 +171,8 @@ def scan(
             prefix="rtcscope-spool-", suffix=".pcap", delete=False
         )
     pipe: BinaryIO | None = None
-    # The pass builds hundreds of thousands of long-lived objects (SIP messages, headers,
-    # streams) and few reference cycles: the cyclic collector would walk all of them again
-    # and again as they accumulate (most of the time on a capture of 20,000 calls). It is
-    # paused for the pass; the objects left are collected as usual afterwards.
-    collecting = gc.isenabled()
-    gc.disable()
+    paused = collector_paused()  # see there: most of the time on 20,000 calls otherwise
+    paused.__enter__()
     try:
         named = isinstance(source, str | os.PathLike) and os.fspath(source) not in STDIN_NAMES
         if spool is not None and named:
@@ -194,8 +189,7 @@ def scan(
             os.unlink(spool.name)
         raise
     finally:
-        if collecting:
-            gc.enable()
+        paused.__exit__(None, None, None)
         if pipe is not None:
             pipe.close()
     if spool is not None:
