@@ -472,7 +472,9 @@ class HepCollector:
                     timeout = self.tcp_idle_timeout_s
                     reason = "idle_timeout"
                 try:
-                    data = await asyncio.wait_for(loop.sock_recv(conn, 65536), max(timeout, 0))
+                    # asyncio.timeout: 3.11's wait_for may swallow the cancel of close()
+                    async with asyncio.timeout(max(timeout, 0)):
+                        data = await loop.sock_recv(conn, 65536)
                 except TimeoutError:
                     self.stats.tcp_closed[reason] += 1
                     return
