@@ -6,7 +6,9 @@ exists), hands it to the writer and, on success, renames it over the target (``o
 replaces a symlink at the target name itself; it never writes through it). On any failure
 the temporary file is removed, so the target is either the complete new file or untouched.
 Every OS error (missing folder, read-only or full file system, permission) becomes an
-:class:`~rtcscope.errors.OutputError` (exit 3) that names the file.
+:class:`~rtcscope.errors.OutputError` (exit 3) that names the file. A target that exists and
+is not a regular file or a symlink (``/dev/full``, a FIFO, a folder) is refused: a rename
+would replace it.
 
 :func:`open_live` is for files other programs read while we append (the collector's pcap):
 created in place with ``O_NOFOLLOW`` (a symlink at the name is refused), no rename.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import stat
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
@@ -43,6 +46,15 @@ class OutputFile:
     def __init__(self, path: str | os.PathLike[str], max_bytes: int | None = None) -> None:
         self.path = Path(path)
         self.max_bytes = max_bytes
+        try:
+            mode = os.lstat(self.path).st_mode
+        except FileNotFoundError:
+            mode = None
+        except OSError as exc:
+            raise output_error(self.path, exc) from None
+        if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+            # renaming over a device, a FIFO or a folder would replace it: never do that
+            raise OutputError(f"cannot write {self.path}: it exists and is not a regular file")
         self._temp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(6)}.part")
         try:
             fd = os.open(self._temp, _CREATE_FLAGS | _CLOEXEC, 0o644)
@@ -52,6 +64,8 @@ class OutputFile:
         self._done = False
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
+        if self.file.closed and not self._done:
+            self.resume()
         try:
             if self.max_bytes is not None and self.file.tell() + len(data) > self.max_bytes:
                 raise OutputError(
@@ -65,14 +79,41 @@ class OutputFile:
             self.discard()
             raise
 
+    @property
+    def suspended(self) -> bool:
+        return self.file.closed and not self._done
+
+    def suspend(self) -> None:
+        """Close the descriptor but keep the file, for a writer that keeps many files and
+        few descriptors (``split``); :meth:`resume` reopens it for appending."""
+        if self._done or self.file.closed:
+            return
+        try:
+            self.file.close()
+        except OSError as exc:
+            self.discard()
+            raise output_error(self.path, exc) from None
+
+    def resume(self) -> None:
+        """Reopen a suspended file (``O_APPEND | O_NOFOLLOW``: still our temporary file)."""
+        if self._done or not self.file.closed:
+            return
+        flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | _CLOEXEC
+        try:
+            self.file = os.fdopen(os.open(self._temp, flags), "ab")
+        except OSError as exc:
+            self.discard()
+            raise output_error(self.path, exc) from None
+
     def commit(self) -> None:
         """Flush, sync and rename to the target name."""
         if self._done:
             return
         try:
-            self.file.flush()
-            os.fsync(self.file.fileno())
-            self.file.close()
+            if not self.file.closed:
+                self.file.flush()
+                os.fsync(self.file.fileno())
+                self.file.close()
             os.replace(self._temp, self.path)
         except OSError as exc:
             self.discard()

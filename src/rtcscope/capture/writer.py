@@ -77,7 +77,9 @@ def ethernet_frame(linktype: int, data: bytes | memoryview) -> bytes | None:
     )
 
 
-class _Sink(Protocol):
+class ByteSink(Protocol):
+    """Anything with ``write(bytes)``: a file, or an :class:`~rtcscope.outfile.OutputFile`."""
+
     def write(self, data: bytes | bytearray | memoryview, /) -> int: ...
 
 
@@ -91,7 +93,7 @@ class PcapWriter:
 
     def __init__(
         self,
-        target: str | os.PathLike[str] | BinaryIO,
+        target: str | os.PathLike[str] | BinaryIO | ByteSink,
         linktype: int = LinkType.ETHERNET,
         *,
         nanosecond: bool = False,
@@ -111,7 +113,7 @@ class PcapWriter:
         self._output: OutputFile | None = None
         self._path = str(target) if isinstance(target, str | os.PathLike) else None
         self.bytes_written = 24
-        self._out: _Sink
+        self._out: ByteSink
         if isinstance(target, str | os.PathLike):
             if live:
                 self._owned = open_live(target)
