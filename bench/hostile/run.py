@@ -183,7 +183,8 @@ def hostile_mix(args: argparse.Namespace, folder: Path) -> None:
     with rtcscope_background(cmd, log, stdout=out, new_session=True) as proc:
         ports = wait_ports(log)
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        tcp = socket.create_connection((HOST, ports["tcp"]), timeout=10)
+        udp.bind((HOST, 0))
+        tcp = socket.create_connection((HOST, ports["tcp"]), timeout=10, source_address=(HOST, 0))
         started = time.monotonic()
 
         def send(kind: str, data: bytes, over_tcp: bool = False) -> None:
@@ -263,12 +264,15 @@ def idle_clients(args: argparse.Namespace, folder: Path) -> None:
         ports = wait_ports(log)
         for _ in range(args.idle):
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((HOST, 0))
             sock.setblocking(False)
             sock.connect_ex((HOST, ports["tcp"]))
             idle.append(sock)
         time.sleep(2)
         started = time.monotonic()
-        with socket.create_connection((HOST, ports["tcp"]), timeout=60) as legit:
+        with socket.create_connection(
+            (HOST, ports["tcp"]), timeout=60, source_address=(HOST, 0)
+        ) as legit:
             legit.sendall(valid(1))
             stored = wait_rows(store, 1, 90)
         waited = time.monotonic() - started

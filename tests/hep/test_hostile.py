@@ -84,6 +84,7 @@ async def _collect(
 
 def _send_udp(port: int, datagrams: list[bytes]) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((HOST, 0))  # our own loopback range, also as the source
         for data in datagrams:
             sock.sendto(data, (HOST, port))
 
@@ -273,8 +274,8 @@ def test_tcp_idle_and_trickling_clients_are_closed_and_others_served(tmp_path: P
     frame = encode(_packet(1))
 
     async def body(port: int) -> None:
-        _idle_reader, idle = await asyncio.open_connection(HOST, port)
-        trickle_reader, trickle = await asyncio.open_connection(HOST, port)
+        _idle_reader, idle = await asyncio.open_connection(HOST, port, local_addr=(HOST, 0))
+        trickle_reader, trickle = await asyncio.open_connection(HOST, port, local_addr=(HOST, 0))
         closed = False
         try:
             for byte in frame[:8]:  # a byte every 0.15 s: the frame never completes in 0.5 s
@@ -285,7 +286,7 @@ def test_tcp_idle_and_trickling_clients_are_closed_and_others_served(tmp_path: P
         except ConnectionError:
             closed = True
         assert closed
-        _ok_reader, ok = await asyncio.open_connection(HOST, port)
+        _ok_reader, ok = await asyncio.open_connection(HOST, port, local_addr=(HOST, 0))
         ok.write(encode(_packet(2)))
         await ok.drain()
         await asyncio.sleep(0.1)
@@ -302,9 +303,9 @@ def test_tcp_connection_cap_closes_the_idlest_and_lets_a_new_client_in(tmp_path:
     collector = HepCollector(HepStore(tmp_path, write_pcap=False), max_tcp_connections=4)
 
     async def body(port: int) -> None:
-        idle = [await asyncio.open_connection(HOST, port) for _ in range(10)]
+        idle = [await asyncio.open_connection(HOST, port, local_addr=(HOST, 0)) for _ in range(10)]
         await asyncio.sleep(0.2)
-        _reader, ok = await asyncio.open_connection(HOST, port)
+        _reader, ok = await asyncio.open_connection(HOST, port, local_addr=(HOST, 0))
         ok.write(encode(_packet(5)))
         await ok.drain()
         await asyncio.sleep(0.2)

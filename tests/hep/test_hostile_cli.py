@@ -87,9 +87,12 @@ def test_ctrl_c_to_the_process_group_stops_cleanly(tmp_path: Path) -> None:
         ["--store", str(store), "--bind", "127.0.70.10:0", "--tcp"], tmp_path / "listen.log"
     ) as (proc, ports, out):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.70.10", 0))
             for i in range(5):
                 sock.sendto(_packet(i), ("127.0.70.10", ports["udp"]))
-        with socket.create_connection(("127.0.70.10", ports["tcp"]), timeout=5) as tcp:
+        with socket.create_connection(
+            ("127.0.70.10", ports["tcp"]), timeout=5, source_address=("127.0.70.10", 0)
+        ) as tcp:
             tcp.sendall(_packet(5))
         assert _wait_for_rows(store, 6) == 6
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
@@ -117,12 +120,15 @@ def test_2000_idle_tcp_clients_under_1024_descriptors_do_not_block_a_sender(
         try:
             for _ in range(2000):
                 sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sock.bind(("127.0.70.11", 0))
                 sock.setblocking(False)
                 sock.connect_ex(("127.0.70.11", ports["tcp"]))
                 idle.append(sock)
             time.sleep(1.0)
             started = time.monotonic()
-            with socket.create_connection(("127.0.70.11", ports["tcp"]), timeout=20) as tcp:
+            with socket.create_connection(
+                ("127.0.70.11", ports["tcp"]), timeout=20, source_address=("127.0.70.11", 0)
+            ) as tcp:
                 tcp.sendall(_packet(1))
                 assert _wait_for_rows(store, 1, seconds=30) == 1
             waited = time.monotonic() - started
