@@ -7,6 +7,7 @@ in the database (and the pcap, read back by tshark), and checks the refusals by 
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import sqlite3
 import tempfile
@@ -383,3 +384,15 @@ def test_rotation_parse_refuses(text: str) -> None:
 
     with pytest.raises(UsageError):
         Rotation.parse(text)
+
+
+def test_warnings_are_bounded_however_many_sources(caplog: pytest.LogCaptureFixture) -> None:
+    collector = HepCollector(HepStore.__new__(HepStore))  # never written to: all refused
+    with caplog.at_level(logging.WARNING, logger="rtcscope.hep.collector"):
+        for i in range(50_000):
+            collector.handle_packet(b"HEP3\x00\x07x", f"10.{i >> 16}.{i >> 8 & 255}.{i & 255}", 0)
+    assert collector.stats.refused["invalid"] == 50_000
+    assert len(caplog.records) == 20  # the per-minute budget
+    assert collector.stats.warnings_suppressed == 50_000 - 20
+    assert len(collector.stats.invalid_by_source) == 1024 + 1  # the latest sources + "other"
+    assert sum(collector.stats.invalid_by_source.values()) == 50_000
