@@ -25,10 +25,10 @@ from rtcscope.hep.store import DATABASE_NAME, PCAP_NAME, HepStore, count
 from tests.peers import rtcscope_background, rtcscope_cli, tshark_fields
 
 
-def _packet(i: int) -> bytes:
+def _packet(i: int, pad: int = 0) -> bytes:
     payload = (
         f"OPTIONS sip:b@example.com SIP/2.0\r\nCall-ID: cli-{i}@h\r\nCSeq: 1 OPTIONS\r\n"
-        "Content-Length: 0\r\n\r\n"
+        f"Content-Length: {pad}\r\n\r\n" + "x" * pad
     ).encode()
     return encode(
         HepPacket(
@@ -224,3 +224,35 @@ def test_decode_time_out_of_range_is_printed_not_raised() -> None:
 
     assert _iso(1_100_000_000_000 * 10**9).endswith("(out of range)")
     assert _iso(0) == "1970-01-01T00:00:00.000000+00:00"
+
+
+def test_rotation_gives_complete_files_while_the_collector_runs(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    with _collector(
+        ["--store", str(store), "--bind", "127.0.70.14:0", "--rotate", "8KiB"],
+        tmp_path / "listen.log",
+    ) as (proc, ports, _out):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.70.14", 0))
+            for i in range(30):
+                sock.sendto(_packet(i, pad=1000), ("127.0.70.14", ports["udp"]))
+                time.sleep(0.06)  # a batch each: the pcap rotates as the batches come
+        assert _wait_for_rows(store, 30) == 30
+        done_while_running = sorted(store.glob("sip-*.pcap"))
+        assert len(done_while_running) >= 2
+        assert len(list(store.glob("sip-*.pcap.part"))) == 1
+        # a complete file is never written again: an indexer may read it now
+        first = done_while_running[0].read_bytes()
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(30) == 0
+    assert done_while_running[0].read_bytes() == first
+    files = sorted(store.glob("sip-*.pcap"))
+    assert not list(store.glob("*.part"))
+    call_ids = [row[0] for f in files for row in tshark_fields(f, ["sip.Call-ID"])]
+    assert call_ids == [f"cli-{i}@h" for i in range(30)]
+
+
+def test_rotate_with_a_bad_value_is_a_usage_error(tmp_path: Path) -> None:
+    result = rtcscope_cli(["hep", "listen", "--store", tmp_path, "--rotate", "5 parsecs"])
+    assert result.returncode == 2
+    assert "--rotate" in result.stderr
