@@ -43,9 +43,8 @@ class OutputFile:
     :meth:`write`, :meth:`commit` (and the context manager).
     """
 
-    def __init__(self, path: str | os.PathLike[str], max_bytes: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self.max_bytes = max_bytes
         try:
             mode = os.lstat(self.path).st_mode
         except FileNotFoundError:
@@ -67,17 +66,10 @@ class OutputFile:
         if self.file.closed and not self._done:
             self.resume()
         try:
-            if self.max_bytes is not None and self.file.tell() + len(data) > self.max_bytes:
-                raise OutputError(
-                    f"cannot write {self.path}: it would exceed {self.max_bytes} bytes"
-                )
             return self.file.write(data)
         except OSError as exc:
             self.discard()
             raise output_error(self.path, exc) from None
-        except OutputError:
-            self.discard()
-            raise
 
     @property
     def suspended(self) -> bool:
@@ -145,9 +137,9 @@ class OutputFile:
             self.discard()
 
 
-def create_output(path: str | os.PathLike[str], max_bytes: int | None = None) -> OutputFile:
+def create_output(path: str | os.PathLike[str]) -> OutputFile:
     """A new :class:`OutputFile` for ``path`` (see the module docstring)."""
-    return OutputFile(path, max_bytes)
+    return OutputFile(path)
 
 
 def write_output(path: str | os.PathLike[str], data: bytes) -> None:
