@@ -180,14 +180,35 @@ def rtcscope_cli(
 
 @contextmanager
 def rtcscope_background(
-    args: Sequence[str | os.PathLike[str]], log: Path
+    args: Sequence[str | os.PathLike[str]],
+    log: Path,
+    *,
+    stdout: Path | None = None,
+    new_session: bool = False,
+    max_open_files: int | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Start our own CLI in the background (e.g. a collector), stopped by PID on exit."""
+    """Start our own CLI in the background (e.g. a collector), stopped by PID on exit.
+
+    ``stdout``: a file of its own for standard output (else it goes to ``log`` with stderr);
+    ``new_session``: its own process group (a test sends it Ctrl-C with ``os.killpg``);
+    ``max_open_files``: its RLIMIT_NOFILE, set in the child only."""
+    import resource
     import sys
 
+    def limit() -> None:
+        if max_open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max_open_files, max_open_files))
+
     cmd = [sys.executable, "-m", "rtcscope", *[os.fspath(a) for a in args]]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    with open(log, "wb") as out, open(stdout or os.devnull, "wb") as own_stdout:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=own_stdout if stdout is not None else out,
+            stderr=subprocess.STDOUT if stdout is None else out,
+            stdin=subprocess.DEVNULL,
+            start_new_session=new_session,
+            preexec_fn=limit if max_open_files is not None else None,
+        )
         try:
             yield proc
         finally:

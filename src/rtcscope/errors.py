@@ -13,6 +13,7 @@
     │   │   ├── HepError               HEPv1/v2/v3
     │   │   └── EslError               FreeSWITCH Event Socket frames
     │   ├── MediaError                 audio cannot be decoded or written
+    │   ├── OutputError                an output file cannot be written (OS error, size)
     │   └── SrtpError                  SRTP/SRTCP keys missing or wrong
     └── PeerError                      a network peer failed (refused, timed out)   -> exit 4
 
@@ -85,6 +86,11 @@ class EslError(ParseError):
 
 class MediaError(InputError):
     """Audio cannot be decoded or written."""
+
+
+class OutputError(InputError):
+    """An output file cannot be written: missing folder, read-only or full file system, a
+    size the format cannot hold. No partial file is left behind (``rtcscope.outfile``)."""
 
 
 class SrtpError(InputError):

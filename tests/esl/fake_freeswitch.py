@@ -18,6 +18,13 @@ follows the protocol as mod_event_socket writes it, byte for byte where it matte
   event's own body under ``_body``).
 
 The server is independent of rtcscope.esl: it frames and splits by hand.
+
+Faults, for the tests of what a client survives (issue 21): ``greetings`` lists what the
+next sessions get instead of the greeting (``"garbage"``: bytes that are not ESL;
+``"trickle"``: the greeting one byte every ``trickle_s``); ``unanswered_api`` swallows that
+many ``api`` commands without a reply; :meth:`FakeFreeSwitch.send_raw` writes any bytes to
+the subscribed sessions (a deeply nested JSON event, half a frame then a close, a frame one
+byte at a time).
 """
 
 from __future__ import annotations
@@ -135,6 +142,10 @@ class FakeFreeSwitch:
         self.api_log: list[str] = []
         self._server: asyncio.base_events.Server | None = None
         self.subscribed = asyncio.Event()
+        self.greetings: list[str] = []
+        self.trickle_s = 0.5
+        self.unanswered_api = 0
+        self.accepted = 0
 
     async def __aenter__(self) -> FakeFreeSwitch:
         await self.start()
@@ -204,6 +215,29 @@ class FakeFreeSwitch:
             sent += 1
         return sent
 
+    async def send_raw(
+        self, data: bytes, *, byte_every_s: float | None = None, close: bool = False
+    ) -> int:
+        """Write ``data`` as is to every subscribed session (one byte every
+        ``byte_every_s`` if given), then abort the connections when ``close``; returns how
+        many sessions got it."""
+        targets = [s for s in self.sessions if s.authenticated and s.format is not None]
+        for session in targets:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                if byte_every_s is None:
+                    session.writer.write(data)
+                    await session.writer.drain()
+                else:
+                    for byte in data:
+                        if session.writer.is_closing():
+                            break
+                        session.writer.write(bytes([byte]))
+                        await session.writer.drain()
+                        await asyncio.sleep(byte_every_s)
+            if close:
+                session.writer.transport.abort()
+        return len(targets)
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer_ip = writer.get_extra_info("peername")[0]
         if not self.allowed(peer_ip):
@@ -222,8 +256,19 @@ class FakeFreeSwitch:
             return
         session = Session(writer, peer_ip)
         self.sessions.append(session)
-        writer.write(frame([("Content-Type", "auth/request")]))
+        self.accepted += 1
+        greeting = frame([("Content-Type", "auth/request")])
+        fault = self.greetings.pop(0) if self.greetings else ""
         try:
+            if fault == "garbage":
+                writer.write(b"SSH-2.0-OpenSSH_9.2\r\n\x00\xff\xfe garbage \x01\n\n")
+            elif fault == "trickle":
+                for byte in greeting:
+                    writer.write(bytes([byte]))
+                    await writer.drain()
+                    await asyncio.sleep(self.trickle_s)
+            else:
+                writer.write(greeting)
             while True:
                 block = await reader.readuntil(b"\n\n")
                 lines = block.decode().strip("\n").split("\n")
@@ -232,6 +277,8 @@ class FakeFreeSwitch:
                 if not keep:
                     break
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        except asyncio.CancelledError:
             pass
         finally:
             if session in self.sessions:
@@ -303,6 +350,10 @@ class FakeFreeSwitch:
                 self._reply(session, f"+OK filter added. [{header}]=[{value}]")
             return True
         if verb == "api":
+            if self.unanswered_api:
+                self.unanswered_api -= 1
+                self.api_log.append(rest)
+                return True
             output = self._api(rest)
             session.writer.write(
                 frame(

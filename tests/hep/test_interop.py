@@ -78,7 +78,7 @@ def _collector(tmp_path: Path, host: str, *extra: str) -> Iterator[tuple[int, Pa
 
 
 def _stored_call_ids(store: Path) -> list[str]:
-    return [m.call_id or "" for m in search(store)]
+    return [m.call_id or "" for m in list(search(store))]
 
 
 def _stable_count(store: Path, expected: int) -> int:
@@ -192,7 +192,7 @@ def test_sngrep_sends_to_our_collector(
     with _collector(tmp_path, host) as (port, store, _log):
         run("sngrep", ["-N", "-q", "-I", CAPTURE, "-H", f"udp:{host}:{port}"], timeout=60)
         assert _stable_count(store, len(expected)) == len(expected)
-    messages = search(store)
+    messages = list(search(store))
     assert collections.Counter(m.call_id for m in messages) == collections.Counter(expected)
     assert {m.hep_version for m in messages} == {version}
     # sngrep 1.6 writes its capture id in 16 bits: in v2 that is the format (2002 arrives as
@@ -415,7 +415,7 @@ def test_kamailio_siptrace_sends_to_our_collector(
     assert traced == call_ids
     assert f'"tcp_connections": {1 if transport == "tcp" else 0}' in text
     if stored:
-        messages = search(store)
+        messages = list(search(store))
         assert [m.call_id for m in messages] == traced
         assert {(m.hep_version, m.capture_id, m.method) for m in messages} == {
             (version, 77, "OPTIONS")

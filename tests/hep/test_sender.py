@@ -80,7 +80,7 @@ def test_tcp_sender_reconnects_when_the_collector_comes_up(tmp_path: Path) -> No
 
     stored, sent = asyncio.run(main())
     assert (stored, sent) == (20, 20)
-    assert [r.capture_id for r in search(tmp_path)] == list(range(20))
+    assert [r.capture_id for r in list(search(tmp_path))] == list(range(20))
 
 
 def test_tcp_buffer_is_bounded_while_disconnected() -> None:

@@ -47,7 +47,7 @@ def test_pcap_frames_read_back_by_tshark(tmp_path: Path) -> None:
     ]
     with HepStore(tmp_path) as store:
         store.add(rows)
-    assert len(search(tmp_path)) == 6
+    assert len(list(search(tmp_path))) == 6
     fields = tshark_fields(
         tmp_path / PCAP_NAME,
         ["frame.time_epoch", "ip.src", "ipv6.src", "ip.checksum.status", "tcp.seq_raw",

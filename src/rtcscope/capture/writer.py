@@ -5,16 +5,21 @@ replays only Ethernet or Linux SLL v1 pcap files (NOTES.md), hence Ethernet by d
 :meth:`PcapWriter.write_record` keeps a record's timestamp and original length, and a
 writer made with the reader's :class:`~rtcscope.capture.reader.PcapHeader` reproduces the
 file header, so copying a pcap record by record gives the same bytes.
+A file named by path is written through :mod:`rtcscope.outfile`: to a temporary name
+(``O_EXCL``/``O_NOFOLLOW``) renamed on :meth:`PcapWriter.close`, removed on :meth:`discard`
+(or when the ``with`` block raises); ``live=True`` appends in place instead (for files read
+while written, as the collector's). OS errors are :class:`~rtcscope.errors.OutputError`.
 :meth:`PcapWriter.write_packet` puts a packet of another link type (Linux cooked, raw IP,
 BSD loopback) into an Ethernet frame when the writer is Ethernet.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 from types import TracebackType
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from rtcscope.capture.decode import (
     BSD_AF_INET,
@@ -26,6 +31,7 @@ from rtcscope.capture.decode import (
 from rtcscope.capture.packet import LinkType, Packet, Record
 from rtcscope.capture.reader import PCAP_MAGIC_NSEC, PCAP_MAGIC_USEC, PcapHeader
 from rtcscope.errors import UsageError
+from rtcscope.outfile import OutputFile, create_output, open_live, output_error
 
 # Locally administered MACs (IEEE 802 bit 1 of the first octet) for frames made up here.
 SYNTHETIC_SOURCE_MAC = bytes.fromhex("020000000001")
@@ -71,6 +77,12 @@ def ethernet_frame(linktype: int, data: bytes | memoryview) -> bytes | None:
     )
 
 
+class ByteSink(Protocol):
+    """Anything with ``write(bytes)``: a file, or an :class:`~rtcscope.outfile.OutputFile`."""
+
+    def write(self, data: bytes | bytearray | memoryview, /) -> int: ...
+
+
 class PcapWriter:
     """Writes a pcap file (or stream): header at creation, then one record per write.
 
@@ -81,12 +93,13 @@ class PcapWriter:
 
     def __init__(
         self,
-        target: str | os.PathLike[str] | BinaryIO,
+        target: str | os.PathLike[str] | BinaryIO | ByteSink,
         linktype: int = LinkType.ETHERNET,
         *,
         nanosecond: bool = False,
         snaplen: int = 262144,
         header: PcapHeader | None = None,
+        live: bool = False,
     ) -> None:
         if header is None:
             header = PcapHeader(nanosecond=nanosecond, snaplen=snaplen, network=linktype)
@@ -97,12 +110,20 @@ class PcapWriter:
         self._record_header = struct.Struct(endian + "IIII")
         self._ns_per_unit = 1 if header.nanosecond else 1000
         self._owned: BinaryIO | None = None
+        self._output: OutputFile | None = None
+        self._path = str(target) if isinstance(target, str | os.PathLike) else None
+        self.bytes_written = 24
+        self._out: ByteSink
         if isinstance(target, str | os.PathLike):
-            self._out: BinaryIO = open(target, "wb")  # noqa: SIM115 - closed in close()
-            self._owned = self._out
+            if live:
+                self._owned = open_live(target)
+                self._out = self._owned
+            else:
+                self._output = create_output(target)
+                self._out = self._output
         else:
             self._out = target
-        self._out.write(
+        self._write(
             struct.pack(
                 endian + "IHHiIII",
                 PCAP_MAGIC_NSEC if header.nanosecond else PCAP_MAGIC_USEC,
@@ -123,7 +144,7 @@ class PcapWriter:
         if seconds > 0xFFFFFFFF:
             raise UsageError(f"pcap cannot store a time after 2106 ({seconds} s)")
         length = len(data)
-        self._out.write(
+        self._write(
             self._record_header.pack(
                 seconds,
                 fraction_ns // self._ns_per_unit,
@@ -131,8 +152,17 @@ class PcapWriter:
                 length if orig_len is None else orig_len,
             )
         )
-        self._out.write(data)
+        self._write(data)
         self.records += 1
+        self.bytes_written += 16 + length
+
+    def _write(self, data: bytes | memoryview) -> None:
+        try:
+            self._out.write(data)
+        except OSError as exc:
+            if self._path is None:
+                raise
+            raise output_error(self._path, exc) from None
 
     def write_record(self, record: Record) -> None:
         """A record as read (same link type expected): same bytes, time and original length."""
@@ -155,14 +185,39 @@ class PcapWriter:
         self.write(frame, packet.ts_ns, packet.orig_len + grown)
 
     def flush(self) -> None:
-        self._out.flush()
+        if self._output is not None:
+            return  # renamed into place on close: nobody reads the temporary file
+        try:
+            if self._owned is not None:
+                self._owned.flush()
+            elif hasattr(self._out, "flush"):
+                self._out.flush()
+        except OSError as exc:
+            if self._path is None:
+                raise
+            raise output_error(self._path, exc) from None
 
     def close(self) -> None:
-        if self._owned is not None:
-            self._owned.close()
+        """Finish the file: renamed into place (or, live, flushed and closed)."""
+        if self._output is not None:
+            self._output.commit()
+        elif self._owned is not None:
+            try:
+                self._owned.close()
+            except OSError as exc:
+                raise output_error(str(self._path), exc) from None
             self._owned = None
         else:
-            self._out.flush()
+            self.flush()
+
+    def discard(self) -> None:
+        """Give the file up: the temporary file is removed, the target left as it was."""
+        if self._output is not None:
+            self._output.discard()
+        elif self._owned is not None:
+            with contextlib.suppress(OSError):
+                self._owned.close()
+            self._owned = None
 
     def __enter__(self) -> PcapWriter:
         return self
@@ -173,4 +228,7 @@ class PcapWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        if exc_type is None:
+            self.close()
+        else:
+            self.discard()

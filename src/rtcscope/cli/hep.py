@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
 import logging
+import math
+import re
 import signal
 import sys
 from datetime import UTC, datetime
@@ -15,10 +18,16 @@ import typer
 
 from rtcscope.cli.app import app
 from rtcscope.cli.output import OutputFormat, format_json, print_rows
-from rtcscope.errors import HepError, InputError, UsageError
+from rtcscope.errors import HepError, InputError, OutputError, UsageError
 from rtcscope.hep.codec import HepPacket, decode, protocol_name
 from rtcscope.hep.in_capture import hep_in_capture
-from rtcscope.hep.store import StoredMessage, search, sip_index_fields
+from rtcscope.hep.store import (
+    DEFAULT_SEARCH_LIMIT,
+    MAX_SEARCH_LIMIT,
+    StoredMessage,
+    search,
+    sip_index_fields,
+)
 
 hep_app = typer.Typer(
     help="HEP (Homer): send a capture's SIP, run a collector, search it, decode HEP.",
@@ -28,9 +37,13 @@ app.add_typer(hep_app, name="hep")
 
 
 def _iso(ts_ns: int | None) -> str:
+    """ISO 8601 in UTC; a time past year 9999 (a HEP packet may say anything) as ns."""
     if ts_ns is None:
         return ""
-    return datetime.fromtimestamp(ts_ns / 1e9, UTC).isoformat(timespec="microseconds")
+    try:
+        return datetime.fromtimestamp(ts_ns / 1e9, UTC).isoformat(timespec="microseconds")
+    except (ValueError, OverflowError, OSError):
+        return f"{ts_ns} ns since 1970 (out of range)"
 
 
 def _text(payload: bytes) -> str:
@@ -48,9 +61,39 @@ def _setup_logging() -> None:
 
 def _parse_bind(bind: str) -> tuple[str, int]:
     host, sep, port = bind.rpartition(":")
-    if not sep or not port.isdigit():
-        raise UsageError(f"--bind must be HOST:PORT, not {bind}")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise UsageError(f"--bind must be HOST:PORT with a port 0..65535, not {bind}")
     return host.strip("[]") or "127.0.0.1", int(port)
+
+
+_BYTE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1024,
+    "kib": 1024,
+    "kb": 1000,
+    "m": 2**20,
+    "mib": 2**20,
+    "mb": 10**6,
+}
+
+
+def _parse_bytes(option: str, text: str, low: int, high: int) -> int:
+    """``65536``, ``64KiB``, ``1MB``: a byte count between low and high."""
+    match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", text)
+    unit = match.group(2).lower() if match else ""
+    if match is None or unit not in _BYTE_UNITS:
+        raise UsageError(f"{option} must be a byte count (65536, 64KiB, 1MB), not {text}")
+    value = int(match.group(1)) * _BYTE_UNITS[unit]
+    if not low <= value <= high:
+        raise UsageError(f"{option} {text}: expected {low}..{high} bytes")
+    return value
+
+
+def _positive_seconds(option: str, value: float) -> float:
+    if not (math.isfinite(value) and 0 < value <= 86400):
+        raise UsageError(f"{option} must be a number of seconds in (0, 86400], not {value}")
+    return value
 
 
 # --- listen ---------------------------------------------------------------------------------
@@ -72,6 +115,30 @@ def listen(
         float | None, typer.Option("--duration", help="stop after this many seconds")
     ] = None,
     no_pcap: Annotated[bool, typer.Option("--no-pcap", help="do not write sip.pcap")] = False,
+    rotate: Annotated[
+        str | None,
+        typer.Option(
+            "--rotate",
+            help="new pcap by size and/or age (100MB, 5min, 100MB/5min): sip-NNNNNN.pcap, "
+            "written as .pcap.part until complete",
+        ),
+    ] = None,
+    max_payload: Annotated[
+        str, typer.Option("--max-payload", help="largest payload after decompression")
+    ] = "64KiB",
+    max_queue: Annotated[
+        str, typer.Option("--max-queue", help="bytes waiting for the store before drops")
+    ] = "64MiB",
+    max_tcp_connections: Annotated[
+        int | None,
+        typer.Option("--max-tcp-connections", help="default: a little under the fd limit"),
+    ] = None,
+    tcp_idle_timeout: Annotated[
+        float, typer.Option("--tcp-idle-timeout", help="close a silent TCP client after S s")
+    ] = 60.0,
+    tcp_frame_timeout: Annotated[
+        float, typer.Option("--tcp-frame-timeout", help="seconds to finish a started frame")
+    ] = 10.0,
     store_process: Annotated[
         bool,
         typer.Option(
@@ -83,18 +150,51 @@ def listen(
         OutputFormat.table
     ),
 ) -> None:
-    """Collect HEP (UDP, and TCP with --tcp) into DIR until Ctrl-C/SIGTERM; print counts."""
+    """Collect HEP (UDP, and TCP with --tcp) into DIR until Ctrl-C/SIGTERM; print counts.
+
+    JSON keys: received, accepted, stored (rows committed), invalid, rejected_password,
+    without_payload, refused (by reason: invalid, password, payload_too_large, queue_full,
+    store_failed), tcp_connections, tcp_closed (by reason: idle_timeout, frame_timeout,
+    connection_cap), accept_errors, store_errors, pcap_truncated, warnings_suppressed,
+    rejected_by_source, invalid_by_source.
+    """
     from rtcscope.hep.collector import HepCollector
-    from rtcscope.hep.store import HepStore, StoreProcess
+    from rtcscope.hep.store import HepStore, Rotation, StoreProcess
 
     _setup_logging()
     host, port = _parse_bind(bind)
-    store = (
-        StoreProcess(store_dir, write_pcap=not no_pcap)
-        if store_process
-        else HepStore(store_dir, write_pcap=not no_pcap)
+    rotation = Rotation.parse(rotate) if rotate is not None else None
+    if rotation is not None and no_pcap:
+        raise UsageError("--rotate and --no-pcap exclude each other")
+    payload_limit = _parse_bytes("--max-payload", max_payload, 1024, 16 * 2**20)
+    queue_limit = _parse_bytes("--max-queue", max_queue, 2**20, 2**32)
+    idle_s = _positive_seconds("--tcp-idle-timeout", tcp_idle_timeout)
+    frame_s = _positive_seconds("--tcp-frame-timeout", tcp_frame_timeout)
+    if duration is not None:
+        _positive_seconds("--duration", duration)
+    if max_tcp_connections is not None and not 1 <= max_tcp_connections <= 1_000_000:
+        raise UsageError("--max-tcp-connections must be 1..1000000")
+    # the store is opened (and an unusable --store reported, exit 3) before listening
+    store: HepStore | StoreProcess
+    if store_process:
+        store = StoreProcess(store_dir, write_pcap=not no_pcap, rotate=rotation)
+        try:
+            store.wait_ready()
+        except OutputError:
+            with contextlib.suppress(InputError):
+                store.close()
+            raise
+    else:
+        store = HepStore(store_dir, write_pcap=not no_pcap, rotate=rotation)
+    collector = HepCollector(
+        store,
+        password=password,
+        max_payload_bytes=payload_limit,
+        max_queue_bytes=queue_limit,
+        max_tcp_connections=max_tcp_connections,
+        tcp_idle_timeout_s=idle_s,
+        tcp_frame_timeout_s=frame_s,
     )
-    collector = HepCollector(store, password=password)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -137,16 +237,19 @@ def listen(
 
 def _parse_since(since: str) -> int:
     try:
-        return int(float(since) * 1e9)
+        seconds = float(since)
     except ValueError:
-        pass
-    try:
-        when = datetime.fromisoformat(since)
-    except ValueError:
-        raise UsageError(f"--since must be epoch seconds or ISO 8601, not {since}") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return int(when.timestamp() * 1e9)
+        try:
+            when = datetime.fromisoformat(since)
+        except ValueError:
+            raise UsageError(f"--since must be epoch seconds or ISO 8601, not {since}") from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = when.timestamp()
+    # SQLite integers are 64-bit: nanoseconds since 1970 up to year 2262
+    if not (math.isfinite(seconds) and 0 <= seconds < 2**63 / 1e9):
+        raise UsageError(f"--since {since}: expected a time between 1970 and 2262")
+    return int(seconds * 1e9)
 
 
 def _message_row(m: StoredMessage) -> dict[str, Any]:
@@ -201,17 +304,24 @@ def search_command(
     since: Annotated[
         str | None, typer.Option("--since", help="epoch seconds or ISO 8601 (UTC if no zone)")
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit", help="at most N messages")] = None,
+    limit: Annotated[
+        int,
+        typer.Option("--limit", help=f"at most N messages (1..{MAX_SEARCH_LIMIT})"),
+    ] = DEFAULT_SEARCH_LIMIT,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv")] = (
         OutputFormat.table
     ),
 ) -> None:
-    """List stored messages, oldest first.
+    """List stored messages, oldest first (JSON and CSV are streamed row by row).
 
     JSON: a list, one object per message, with the keys
     id, time, time_ns, received_ns, src, sport, dst, dport, ip_proto, hep_version,
     proto_type, protocol, capture_id, node, correlation_id, call_id, method, status, payload.
     """
+    if not 1 <= limit <= MAX_SEARCH_LIMIT:
+        raise UsageError(f"--limit must be 1..{MAX_SEARCH_LIMIT}, not {limit}")
+    if proto_type is not None and not 0 <= proto_type <= 0xFFFFFFFF:
+        raise UsageError(f"--type must be a HEP protocol type (0..255), not {proto_type}")
     messages = search(
         store_dir,
         call_id=call_id,
@@ -219,11 +329,22 @@ def search_command(
         since_ns=_parse_since(since) if since is not None else None,
         limit=limit,
     )
-    print_rows(
-        [_message_row(m) for m in messages],
-        fmt,
-        json_data=[_message_json(m) for m in messages],
-    )
+    if fmt is OutputFormat.json:
+        out = sys.stdout
+        out.write("[")
+        for n, m in enumerate(messages):
+            out.write(("\n" if n == 0 else ",\n") + format_json(_message_json(m)))
+        out.write("\n]\n")
+    elif fmt is OutputFormat.csv:
+        writer: Any = None
+        for m in messages:
+            row = _message_row(m)
+            if writer is None:
+                writer = csv.DictWriter(sys.stdout, fieldnames=list(row), lineterminator="\n")
+                writer.writeheader()
+            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    else:
+        print_rows([_message_row(m) for m in messages], fmt)
 
 
 # --- decode ---------------------------------------------------------------------------------

@@ -9,6 +9,15 @@ consumer may ``await client.api(...)`` while it handles an event.
 Reconnect delays come from :func:`reconnect_delay_s`, a pure function: exponential from 1 s
 to 30 s with jitter, so that a fleet of bridges does not reconnect in step after a
 FreeSWITCH restart.
+
+A session that misbehaves ends with :class:`EslDisconnected` (the caller reconnects), never
+another exception: a greeting that is not ESL, a frame that does not parse, a JSON event
+nested too deep, any failure of the reader task, a handshake (connect, greeting, auth) not
+done within ``handshake_timeout_s`` in total, a message started and not finished within
+``message_timeout_s`` (a peer trickling bytes). ESL answers ``api`` and commands in the order
+they were sent and carries nothing to match a reply to its request, so a request left
+without a reply for ``timeout_s`` puts the session out of step for good: the client closes
+it (:class:`EslDisconnected`) rather than hand later replies to the wrong waiters.
 """
 
 from __future__ import annotations
@@ -81,6 +90,13 @@ class EslDisconnected(PeerError):
     """The session ended: disconnect notice, closed socket, or a protocol error."""
 
 
+def describe(exc: BaseException) -> str:
+    """An exception as a log line's reason: its text, or its type when it has none
+    (``TimeoutError()`` says nothing)."""
+    text = str(exc).strip()
+    return text if text else type(exc).__name__
+
+
 @dataclass(frozen=True, slots=True)
 class EslAddress:
     host: str = "127.0.0.1"
@@ -92,9 +108,18 @@ class EslAddress:
 class EslClient:
     """One authenticated Event Socket session."""
 
-    def __init__(self, address: EslAddress, *, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        address: EslAddress,
+        *,
+        timeout_s: float = 10.0,
+        handshake_timeout_s: float = 15.0,
+        message_timeout_s: float = 30.0,
+    ) -> None:
         self.address = address
         self.timeout_s = timeout_s
+        self.handshake_timeout_s = handshake_timeout_s
+        self.message_timeout_s = message_timeout_s
         self._conn = EslConnection()
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -103,16 +128,35 @@ class EslClient:
         self._reader_task: asyncio.Task[None] | None = None
         self.close_reason: str | None = None
 
+    @property
+    def _where(self) -> str:
+        return f"{self.address.host}:{self.address.port}"
+
     async def connect(self) -> None:
-        """Open the socket, read the greeting, authenticate; raises :class:`EslRejected`,
-        :class:`EslAuthError` or :class:`PeerError`."""
-        where = f"{self.address.host}:{self.address.port}"
+        """Open the socket, read the greeting, authenticate, all within
+        ``handshake_timeout_s``; raises :class:`EslRejected`, :class:`EslAuthError`,
+        :class:`EslDisconnected` (a peer that does not speak ESL) or :class:`PeerError`."""
+        try:
+            async with asyncio.timeout(self.handshake_timeout_s):
+                await self._handshake()
+        except TimeoutError:
+            await self._close_socket()
+            raise EslDisconnected(
+                f"ESL {self._where}: handshake not done within {self.handshake_timeout_s:g} s"
+            ) from None
+        except ValueError as exc:  # EslError: the greeting or the reply is not ESL
+            await self._close_socket()
+            raise EslDisconnected(f"ESL {self._where}: protocol error: {describe(exc)}") from None
+        self._reader_task = asyncio.get_running_loop().create_task(self._read_loop())
+
+    async def _handshake(self) -> None:
+        where = self._where
         try:
             self._reader, self._writer = await asyncio.wait_for(
                 asyncio.open_connection(self.address.host, self.address.port), self.timeout_s
             )
         except (OSError, TimeoutError) as exc:
-            raise PeerError(f"ESL {where}: cannot connect: {exc or 'timed out'}") from None
+            raise PeerError(f"ESL {where}: cannot connect: {describe(exc)}") from None
         greeting = await self._read_message_direct()
         if isinstance(greeting, RudeRejection):
             await self._close_socket()
@@ -142,7 +186,6 @@ class EslClient:
                 f"ESL {where} refused the password ({reply.reply_text}): check the "
                 "password param in event_socket.conf.xml"
             )
-        self._reader_task = asyncio.get_running_loop().create_task(self._read_loop())
 
     async def _read_message_direct(self) -> object:
         assert self._reader is not None
@@ -157,23 +200,39 @@ class EslClient:
             try:
                 data = await asyncio.wait_for(self._reader.read(65536), self.timeout_s)
             except (OSError, TimeoutError) as exc:
-                raise PeerError(
-                    f"ESL {self.address.host}:{self.address.port}: {exc or 'timed out'}"
-                ) from None
+                raise PeerError(f"ESL {self._where}: {describe(exc)}") from None
             self._conn.receive_data(data)
 
     async def _read_loop(self) -> None:
         assert self._reader is not None
         reason = "connection closed by FreeSWITCH"
+        loop = asyncio.get_running_loop()
+        started: float | None = None
         try:
             while True:
                 message = self._conn.next_event()
                 if message is CONNECTION_CLOSED:
                     break
                 if message is NEED_DATA:
-                    data = await self._reader.read(65536)
+                    if self._conn.buffered:
+                        # a message has started: it must end within message_timeout_s
+                        started = started if started is not None else loop.time()
+                        left = started + self.message_timeout_s - loop.time()
+                        try:
+                            async with asyncio.timeout(left):
+                                data = await self._reader.read(65536)
+                        except TimeoutError:
+                            reason = (
+                                f"a message begun {self.message_timeout_s:g} s ago is not "
+                                f"complete ({self._conn.buffered} bytes so far)"
+                            )
+                            break
+                    else:
+                        started = None
+                        data = await self._reader.read(65536)
                     self._conn.receive_data(data)
                     continue
+                started = None
                 if isinstance(message, CommandReply | ApiResponse):
                     if self._waiting:
                         future = self._waiting.popleft()
@@ -189,12 +248,16 @@ class EslClient:
                     reason = message.explanation
                     break
         except OSError as exc:
-            reason = f"socket error: {exc}"
+            reason = f"socket error: {describe(exc)}"
         except PeerError as exc:
-            reason = str(exc)
+            reason = describe(exc)
         except ValueError as exc:  # EslError: the stream is not ESL any more
-            reason = f"protocol error: {exc}"
+            reason = f"protocol error: {describe(exc)}"
+        except Exception as exc:  # anything else still ends the session, and says so
+            reason = f"reader failed: {type(exc).__name__}: {describe(exc)}"
         self.close_reason = reason
+        if self._writer is not None:
+            self._writer.close()  # the session is over: the peer sees it at once
         while self._waiting:
             future = self._waiting.popleft()
             if not future.done():
@@ -218,12 +281,20 @@ class EslClient:
         except OSError as exc:
             raise EslDisconnected(f"socket error: {exc}") from None
         try:
-            return await asyncio.wait_for(future, self.timeout_s)
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation that
+            # arrives as the reply does, and the caller's task would then never stop
+            async with asyncio.timeout(self.timeout_s):
+                return await future
         except TimeoutError:
-            raise PeerError(
-                f"ESL {self.address.host}:{self.address.port}: no reply to "
-                f"{type(command).__name__} within {self.timeout_s:g} s"
-            ) from None
+            # Replies carry no request id: the next reply could be this one's, late, or the
+            # next request's. The session cannot be trusted any more; end it.
+            reason = (
+                f"ESL {self._where}: no reply to {type(command).__name__} within "
+                f"{self.timeout_s:g} s: session out of step, closed"
+            )
+            self.close_reason = self.close_reason or reason
+            await self._close_socket()
+            raise EslDisconnected(reason) from None
 
     async def command(self, command: Command) -> CommandReply:
         reply = await self._request(command)

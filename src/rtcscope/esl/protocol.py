@@ -51,6 +51,11 @@ MAX_HEADER_BLOCK = 1 << 20
 # Bodies beyond this are refused rather than buffered (an api response listing every
 # registration of a large system is a few MiB).
 MAX_BODY = 64 << 20
+# FreeSWITCH's JSON events are one flat object (arrays for multi-valued headers); a body
+# nested deeper is refused before json.loads, whose C scanner would recurse on it.
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKETS = re.compile(rb"[\[\]{}]")
 
 ACL_HINT = (
     "the Event Socket's inbound ACL refused this address: allow it with "
@@ -459,11 +464,29 @@ def parse_event_plain(body: bytes, base_offset: int = 0) -> EslEvent:
     return EslEvent(Headers(items), event_body, "plain")
 
 
+def json_depth(text: bytes) -> int:
+    """How deeply arrays and objects nest in a JSON text (strings skipped), in one pass."""
+    depth = deepest = 0
+    for bracket in _JSON_BRACKETS.findall(_JSON_STRING.sub(b'""', text)):
+        if bracket in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
 def parse_event_json(body: bytes, base_offset: int = 0) -> EslEvent:
-    """A ``text/event-json`` body: one object; ``_body`` is the event's own body."""
+    """A ``text/event-json`` body: one object; ``_body`` is the event's own body. Nested
+    deeper than MAX_JSON_DEPTH: EslError."""
+    depth = json_depth(body)
+    if depth > MAX_JSON_DEPTH:
+        raise EslError(
+            f"ESL JSON event at offset {base_offset} nests {depth} deep (at most {MAX_JSON_DEPTH})"
+        )
     try:
         data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise EslError(f"ESL JSON event at offset {base_offset} is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise EslError(f"ESL JSON event at offset {base_offset} is not an object")
@@ -533,6 +556,15 @@ class EslConnection:
         if self._closed:
             raise EslError("ESL data after end of stream")
         self._buffer += data
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received that do not make a whole message yet (0 between messages)."""
+        return (
+            len(self._buffer.strip(b"\r\n"))
+            if self._pending_headers is None
+            else (len(self._buffer))
+        )
 
     def send(self, command: Command) -> bytes:
         """The bytes that carry ``command``."""

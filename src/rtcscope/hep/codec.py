@@ -55,7 +55,9 @@ AF_INET = 2  # the family numbers HEP uses are Linux's AF_INET / AF_INET6
 AF_INET6 = 10
 
 # A compressed payload may expand; a HEP packet is at most 65,535 bytes, and no real payload
-# (a SIP message, a JSON report) comes near this bound.
+# (a SIP message, a JSON report) comes near this bound. ``decode`` allows this much; the
+# collector passes its own, smaller limit (64 KiB by default) so that a compression bomb
+# costs it at most that per packet.
 MAX_DECOMPRESSED_BYTES = 4 * 1024 * 1024
 
 
@@ -225,8 +227,14 @@ def compress(packet: HepPacket, method: str = "gzip") -> HepPacket:
     return replace(packet, compressed_payload=blob)
 
 
-def decompress(blob: bytes) -> bytes:
-    """Chunk 16's value: gzip (RFC 1952) or zlib/deflate (RFC 1950/1951), found by its header."""
+class PayloadTooLarge(HepError):
+    """A compressed payload inflates past the limit the caller set (a compression bomb)."""
+
+
+def decompress(blob: bytes, limit: int = MAX_DECOMPRESSED_BYTES) -> bytes:
+    """Chunk 16's value: gzip (RFC 1952) or zlib/deflate (RFC 1950/1951), found by its header.
+
+    At most ``limit`` bytes are ever inflated: past that, :class:`PayloadTooLarge`."""
     if blob[:2] == b"\x1f\x8b":
         wbits = 16 + zlib.MAX_WBITS
     elif len(blob) >= 2 and (blob[0] & 0x0F) == 8 and (blob[0] << 8 | blob[1]) % 31 == 0:
@@ -235,13 +243,11 @@ def decompress(blob: bytes) -> bytes:
         wbits = -zlib.MAX_WBITS  # raw deflate
     inflater = zlib.decompressobj(wbits)
     try:
-        out = inflater.decompress(blob, MAX_DECOMPRESSED_BYTES)
+        out = inflater.decompress(blob, limit)
     except zlib.error as exc:
         raise HepError(f"HEP compressed payload does not inflate: {exc}") from None
-    if inflater.unconsumed_tail:
-        raise HepError(
-            f"HEP compressed payload inflates past {MAX_DECOMPRESSED_BYTES} bytes: refused"
-        )
+    if inflater.unconsumed_tail or (len(out) == limit and not inflater.eof):
+        raise PayloadTooLarge(f"HEP compressed payload inflates past {limit} bytes: refused")
     if not inflater.eof:
         raise HepError("HEP compressed payload is truncated")
     return out
@@ -346,25 +352,28 @@ def decode(data: bytes | bytearray | memoryview) -> HepPacket:
     return HepPacket(**fields)
 
 
-def decode_fields(data: bytes | bytearray | memoryview) -> dict[str, Any]:
+def decode_fields(
+    data: bytes | bytearray | memoryview, max_payload_bytes: int = MAX_DECOMPRESSED_BYTES
+) -> dict[str, Any]:
     """The validation of :func:`decode`, returning the fields as a dict (HepPacket's names).
 
     Only the chunks present appear (plus ``version``, ``magic``, ``payload`` always, and
     ``extra_chunks`` when there are any). This is the collector's hot path: it skips building
-    a frozen dataclass, which costs more than the decoding itself.
+    a frozen dataclass, which costs more than the decoding itself. A compressed payload
+    inflating past ``max_payload_bytes`` raises :class:`PayloadTooLarge`.
     """
     view = data if type(data) is bytes else bytes(data)
     if len(view) < 4:
         raise HepError(f"HEP packet is truncated: {len(view)} bytes", offset=0)
     magic = view[:4]
     if magic in (HEP3_MAGIC, EEP3_MAGIC):
-        return _decode_v3(view)
+        return _decode_v3(view, max_payload_bytes)
     if view[0] in (1, 2):
         return _decode_v12(view)
     raise HepError(f"not a HEP packet: starts with {view[:4].hex()}", offset=0)
 
 
-def _decode_v3(view: bytes) -> dict[str, Any]:
+def _decode_v3(view: bytes, max_payload_bytes: int) -> dict[str, Any]:
     size = len(view)
     if size < 6:
         raise HepError(f"HEP3 header is truncated: {size} of 6 bytes", offset=0)
@@ -468,7 +477,7 @@ def _decode_v3(view: bytes) -> dict[str, Any]:
         if "payload" in fields:
             raise HepError("HEP3 packet has both a payload and a compressed payload chunk")
         assert isinstance(blob, bytes)
-        fields["payload"] = decompress(blob)
+        fields["payload"] = decompress(blob, max_payload_bytes)
     elif "payload" not in fields:
         fields["payload"] = b""
     if extra:

@@ -28,6 +28,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import math
 import socket
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -117,6 +118,8 @@ class HepSender:
     ) -> None:
         if transport not in ("udp", "tcp"):
             raise UsageError(f"HEP transport must be udp or tcp, not {transport}")
+        if rate_per_s is not None and not (math.isfinite(rate_per_s) and rate_per_s > 0):
+            raise UsageError(f"the HEP send rate must be a positive number, not {rate_per_s}")
         self.transport = transport
         self.host = host
         self.port = port
@@ -157,11 +160,18 @@ class HepSender:
         """UDP: open the socket. TCP: start the connection task and wait for a first connect
         (up to ``connect_timeout_s``; the task keeps retrying after that)."""
         if self.transport == "udp":
-            infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)
-            family, _, _, _, address = infos[0]
-            sock = socket.socket(family, socket.SOCK_DGRAM)
-            sock.setblocking(False)
-            sock.connect(address)
+            try:
+                infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)
+                family, _, _, _, address = infos[0]
+                sock = socket.socket(family, socket.SOCK_DGRAM)
+            except OSError as exc:  # gaierror: a host name that does not resolve
+                raise PeerError(f"HEP collector {self.host}:{self.port}: {exc}") from None
+            try:
+                sock.setblocking(False)
+                sock.connect(address)
+            except OSError as exc:
+                sock.close()
+                raise PeerError(f"HEP collector {self.host}:{self.port}: {exc}") from None
             self._udp = sock
             return
         self._task = asyncio.ensure_future(self._run_tcp())

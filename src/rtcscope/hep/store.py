@@ -1,4 +1,4 @@
-"""The collector's embedded store: one SQLite database and one pcap of the SIP received.
+r"""The collector's embedded store: one SQLite database and one pcap of the SIP received.
 
 ``DIR/hep.sqlite`` holds one row per HEP message (table ``messages``, columns below);
 ``DIR/sip.pcap`` holds every SIP payload received, wrapped in Ethernet/IP/UDP (or TCP) with
@@ -13,28 +13,47 @@ arrival time when it has none), ``received_ns``, ``src``, ``sport``, ``dst``, ``
 
 Writes are batched (one transaction per batch, WAL journal): the collector hands batches from
 its receive loop to a writer thread. Reading (``search``) opens the database read-only.
+
+No row stops the store. Text columns (``node``, ``correlation_id``, ``call_id``, ...) come
+from the wire as UTF-8; bytes that are not valid UTF-8 are stored escaped the one way
+Python's ``backslashreplace`` does it: each such byte as the four characters ``\xNN``
+(``b"a\xff"`` is stored as ``a\xff``). A batch that SQLite refuses is retried row by row
+with the text escaped; a row still refused is counted in ``failures`` by reason, never
+raised. A payload too large for one IP packet is written to the pcap cut at
+:data:`MAX_PCAP_PAYLOAD` bytes, its record's original length saying how long it was (what
+tshark shows as ``frame.len`` above ``frame.cap_len``); the database keeps it whole.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import marshal
 import multiprocessing
+import os
 import re
 import sqlite3
 import struct
-from collections.abc import Iterable, Sequence
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import ClassVar
 
 from rtcscope.capture.packet import LinkType
 from rtcscope.capture.writer import PcapWriter, ethernet_frame
-from rtcscope.errors import HepError, InputError
+from rtcscope.errors import HepError, InputError, OutputError, UsageError
 from rtcscope.hep.codec import pack_address
+
+log = logging.getLogger("rtcscope.hep.store")
 
 DATABASE_NAME = "hep.sqlite"
 PCAP_NAME = "sip.pcap"
+# The largest SIP payload a pcap frame carries whole: an IPv4 packet is at most 65,535
+# bytes, less 20 of IPv4 header and 20 of TCP header (the larger of TCP and UDP).
+MAX_PCAP_PAYLOAD = 65535 - 40
 
 # One row as the collector builds it, in the column order of _INSERT.
 Row = tuple[
@@ -147,37 +166,115 @@ class StoredMessage:
     payload: bytes
 
 
-class HepStore:
-    """Writes batches of rows to ``DIR/hep.sqlite`` (and SIP frames to ``DIR/sip.pcap``)."""
+def escape_text(value: str) -> str:
+    """``value`` with every byte that was not UTF-8 (a surrogate from ``surrogateescape``)
+    written as ``\\xNN`` (backslash, x, two hex digits): the one escaping the store uses,
+    so SQLite always takes it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return value
 
-    def __init__(self, directory: str | Path, write_pcap: bool = True) -> None:
+
+def _escaped_row(row: Row) -> Row:
+    return tuple(escape_text(v) if isinstance(v, str) else v for v in row)  # type: ignore[return-value]
+
+
+class HepStore:
+    """Writes batches of rows to ``DIR/hep.sqlite`` (and SIP frames to ``DIR/sip.pcap``).
+
+    ``rows_committed`` counts rows in committed transactions; ``failures`` counts, by reason,
+    the rows SQLite refused even escaped (a full disk, a corrupt file): they are lost, the
+    store goes on. ``rotate`` (see :class:`SipPcap`) starts a new pcap by size or age.
+    """
+
+    def __init__(
+        self,
+        directory: str | Path,
+        write_pcap: bool = True,
+        rotate: Rotation | None = None,
+    ) -> None:
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        # check_same_thread=False: the collector creates the store, its writer thread uses it.
-        self._db = sqlite3.connect(
-            self.directory / DATABASE_NAME, check_same_thread=False, isolation_level=None
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        self._pcap: SipPcap | None = SipPcap(self.directory / PCAP_NAME) if write_pcap else None
-        self.rows_written = 0
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            # check_same_thread=False: the collector creates the store, its writer thread
+            # uses it.
+            self._db = sqlite3.connect(
+                self.directory / DATABASE_NAME, check_same_thread=False, isolation_level=None
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            self._pcap: SipPcap | None = (
+                SipPcap(self.directory / PCAP_NAME, rotate) if write_pcap else None
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise OutputError(f"cannot create a HEP store in {self.directory}: {exc}") from None
+        self.rows_committed = 0
+        self.failures: Counter[str] = Counter()
+
+    @property
+    def rows_written(self) -> int:
+        return self.rows_committed
+
+    @property
+    def pcap_truncated(self) -> int:
+        return self._pcap.truncated if self._pcap is not None else 0
 
     def add(self, rows: Sequence[Row]) -> None:
-        """Store one batch in one transaction; SIP rows also go to the pcap."""
+        """Store one batch in one transaction; SIP rows also go to the pcap. Never raises
+        for a row's content: what cannot be stored is counted in ``failures``."""
         if not rows:
             return
+        try:
+            self._insert(rows)
+        except (sqlite3.Error, UnicodeEncodeError, ValueError, OverflowError):
+            self._rollback()
+            rows = [_escaped_row(row) for row in rows]
+            try:
+                self._insert(rows)
+            except (sqlite3.Error, ValueError, OverflowError):
+                self._rollback()
+                rows = self._insert_each(rows)
+        if self._pcap is not None:
+            try:
+                self._pcap.write_rows(rows)
+            except OSError as exc:
+                self.failures[f"pcap: {exc.strerror or exc}"] += len(rows)
+
+    def _insert(self, rows: Sequence[Row]) -> None:
         db = self._db
         db.execute("BEGIN")
         db.executemany(_INSERT, rows)
         db.execute("COMMIT")
-        self.rows_written += len(rows)
-        if self._pcap is not None:
-            self._pcap.write_rows(rows)
+        self.rows_committed += len(rows)
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+
+    def _insert_each(self, rows: Sequence[Row]) -> list[Row]:
+        """Row by row; the rows stored (for the pcap), the others counted by reason."""
+        stored: list[Row] = []
+        for row in rows:
+            try:
+                self._db.execute(_INSERT, row)
+            except (sqlite3.Error, ValueError, OverflowError) as exc:
+                reason = f"database: {exc}"
+                if not self.failures[reason]:
+                    log.error("HEP store refused a message: %s", exc)
+                self.failures[reason] += 1
+                continue
+            self.rows_committed += 1
+            stored.append(row)
+        return stored
 
     def close(self) -> None:
         if self._pcap is not None:
-            self._pcap.close()
+            with contextlib.suppress(OSError):
+                self._pcap.close()
         self._db.close()
 
     def __enter__(self) -> HepStore:
@@ -187,48 +284,67 @@ class HepStore:
         self.close()
 
 
+DEFAULT_SEARCH_LIMIT = 1000
+MAX_SEARCH_LIMIT = 10_000_000
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """The database opened read-only by a proper file URI: ``Path.as_uri`` percent-encodes
+    ``#``, ``?`` and ``%`` in the path, so no part of it is read as URI syntax."""
+    return sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+
+
 def search(
     directory: str | Path,
     *,
     call_id: str | None = None,
     proto_type: int | None = None,
     since_ns: int | None = None,
-    limit: int | None = None,
-) -> list[StoredMessage]:
+    limit: int | None = DEFAULT_SEARCH_LIMIT,
+) -> Iterator[StoredMessage]:
     """Stored messages matching every filter given (a Call-ID matches ``call_id`` or the
-    correlation id), oldest first."""
+    correlation id), oldest first, at most ``limit`` (None: all), streamed row by row so
+    memory stays flat however many match."""
     path = Path(directory) / DATABASE_NAME
-    if not path.exists():
+    if not path.is_file():
         raise InputError(f"{directory} holds no HEP store ({DATABASE_NAME} is missing)")
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    where: list[str] = []
+    args: list[object] = []
+    if call_id is not None:
+        where.append("(call_id = ? OR correlation_id = ?)")
+        args += [call_id, call_id]
+    if proto_type is not None:
+        where.append("proto_type = ?")
+        args.append(proto_type)
+    if since_ns is not None:
+        where.append("time_ns >= ?")
+        args.append(since_ns)
+    sql = f"SELECT id, {_COLUMNS} FROM messages"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY time_ns, id"
+    if limit is not None:
+        sql += " LIMIT ?"
+        args.append(limit)
+    return _stream_rows(path, sql, args)
+
+
+def _stream_rows(path: Path, sql: str, args: list[object]) -> Iterator[StoredMessage]:
     try:
-        where: list[str] = []
-        args: list[object] = []
-        if call_id is not None:
-            where.append("(call_id = ? OR correlation_id = ?)")
-            args += [call_id, call_id]
-        if proto_type is not None:
-            where.append("proto_type = ?")
-            args.append(proto_type)
-        if since_ns is not None:
-            where.append("time_ns >= ?")
-            args.append(since_ns)
-        sql = f"SELECT id, {_COLUMNS} FROM messages"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY time_ns, id"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
+        db = _open_read_only(path)
+    except sqlite3.Error as exc:
+        raise InputError(f"{path} cannot be read: {exc}") from None
+    try:
         try:
-            rows: Iterable[tuple[object, ...]] = db.execute(sql, args).fetchall()
+            cursor = db.execute(sql, args)
+            for row in cursor:
+                yield StoredMessage(*row)
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):  # a collector is creating the store right now
-                return []
+                return
             raise InputError(f"{path} cannot be read: {exc}") from None
         except sqlite3.DatabaseError as exc:
             raise InputError(f"{path} cannot be read: {exc}") from None
-        return [StoredMessage(*row) for row in rows]  # type: ignore[arg-type]
     finally:
         db.close()
 
@@ -236,15 +352,20 @@ def search(
 def count(directory: str | Path) -> int:
     """How many messages the store holds (0 while a collector is still creating it)."""
     path = Path(directory) / DATABASE_NAME
-    if not path.exists():
+    if not path.is_file():
         return 0
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        db = _open_read_only(path)
+    except sqlite3.Error as exc:
+        raise InputError(f"{path} cannot be read: {exc}") from None
     try:
         total: int = db.execute("SELECT count(*) FROM messages").fetchone()[0]
         return total
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):
             return 0
+        raise InputError(f"{path} cannot be read: {exc}") from None
+    except sqlite3.DatabaseError as exc:
         raise InputError(f"{path} cannot be read: {exc}") from None
     finally:
         db.close()
@@ -259,6 +380,8 @@ _TCP_PSH_ACK = 0x18
 # IPv4 header (version/IHL, TOS; total length; id, DF; TTL 64, UDP; checksum; addresses) and
 # the UDP header with checksum 0: the fast path's one pack per frame
 _IPV4_UDP = struct.Struct("!BBHHHBBH8sHHHH")
+# Ethernet header + the largest IPv4 packet
+_PCAP_SNAPLEN = 14 + 65535
 
 
 def _ipv4_checksum(header: bytes) -> int:
@@ -314,16 +437,101 @@ def _ethernet(ip_packet: bytes) -> bytes:
     return frame
 
 
-class SipPcap:
-    """Appends the SIP rows of each batch to a pcap (Ethernet), through capture.writer."""
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    """When :class:`SipPcap` starts a new file: past ``max_bytes``, or once the file is
+    ``max_age_s`` old (checked as frames arrive, as ``tcpdump -G`` does)."""
 
-    def __init__(self, path: Path) -> None:
-        self._writer = PcapWriter(path)  # Ethernet
+    max_bytes: int | None = None
+    max_age_s: float | None = None
+
+    _SIZE_UNITS: ClassVar[dict[str, int]] = {
+        "": 1,
+        "b": 1,
+        "kb": 10**3,
+        "mb": 10**6,
+        "gb": 10**9,
+        "kib": 2**10,
+        "mib": 2**20,
+        "gib": 2**30,
+    }
+    _TIME_UNITS: ClassVar[dict[str, int]] = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
+
+    @classmethod
+    def parse(cls, text: str) -> Rotation:
+        """``100MB``, ``5min``, ``100MB/5min`` (either order); sizes in B/KB/MB/GB or
+        KiB/MiB/GiB, ages in s/min/h."""
+        max_bytes: int | None = None
+        max_age_s: float | None = None
+        for part in text.split("/"):
+            match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", part)
+            if match is None:
+                raise UsageError(f"--rotate: {part!r} is not a size (100MB) or an age (5min)")
+            number, unit = float(match.group(1)), match.group(2).lower()
+            if unit in cls._TIME_UNITS and max_age_s is None:
+                max_age_s = number * cls._TIME_UNITS[unit]
+            elif unit in cls._SIZE_UNITS and max_bytes is None:
+                max_bytes = int(number * cls._SIZE_UNITS[unit])
+            else:
+                raise UsageError(f"--rotate: {part!r} is not a size (100MB) or an age (5min)")
+        if (max_bytes is not None and max_bytes < 4096) or (
+            max_age_s is not None and max_age_s < 1
+        ):
+            raise UsageError(f"--rotate {text}: at least 4096 bytes and 1 s")
+        return cls(max_bytes, max_age_s)
+
+
+class SipPcap:
+    """Appends the SIP rows of each batch to a pcap (Ethernet), through capture.writer.
+
+    Without ``rotate`` the file is ``path`` itself. With it, frames go to
+    ``<stem>-NNNNNN.pcap.part`` (``sip-000001.pcap.part``, ...), renamed to
+    ``<stem>-NNNNNN.pcap`` when full, old enough or closed: a file named ``*.pcap`` is
+    complete and never written again, so an indexer can take the files as they appear.
+    """
+
+    def __init__(self, path: Path, rotate: Rotation | None = None) -> None:
+        self._path = path
+        self._rotate = rotate
+        self._sequence = 0
+        self._opened_at = 0.0
+        self._writer = self._open()
         self._tcp_seq: dict[tuple[str, int, str, int], int] = {}
         # IPv4/UDP fast path: per address pair, the Ethernet + IPv4 header bytes that do not
         # change, and the one's-complement sum of the IPv4 header without its total length
         self._ipv4_pairs: dict[tuple[str, str], tuple[bytes, bytes, int] | None] = {}
         self.frames = 0
+        self.truncated = 0
+        self.files: list[Path] = []  # completed files, with rotation
+
+    def _part_name(self) -> tuple[Path, Path]:
+        final = self._path.with_name(f"{self._path.stem}-{self._sequence:06d}.pcap")
+        return final.with_name(final.name + ".part"), final
+
+    def _open(self) -> PcapWriter:
+        if self._rotate is None:
+            return PcapWriter(self._path, snaplen=_PCAP_SNAPLEN, live=True)
+        self._sequence += 1
+        self._opened_at = time.monotonic()
+        part, _final = self._part_name()
+        return PcapWriter(part, snaplen=_PCAP_SNAPLEN, live=True)
+
+    def _finish_file(self) -> None:
+        self._writer.close()
+        if self._rotate is not None:
+            part, final = self._part_name()
+            os.replace(part, final)
+            self.files.append(final)
+
+    def _maybe_rotate(self) -> None:
+        rotate = self._rotate
+        if rotate is None:
+            return
+        if (rotate.max_bytes is not None and self._writer.bytes_written >= rotate.max_bytes) or (
+            rotate.max_age_s is not None and time.monotonic() - self._opened_at >= rotate.max_age_s
+        ):
+            self._finish_file()
+            self._writer = self._open()
 
     def _ipv4_pair(self, src: str, dst: str) -> tuple[bytes, bytes, int] | None:
         try:
@@ -339,6 +547,7 @@ class SipPcap:
         return prefix[:-1], src_raw + dst_raw, base
 
     def write_rows(self, rows: Sequence[Row]) -> None:
+        self._maybe_rotate()
         write = self._writer.write
         pairs = self._ipv4_pairs
         for row in rows:
@@ -346,7 +555,7 @@ class SipPcap:
             if row[8] != 1 or src is None or dst is None:  # proto_type 1 = SIP
                 continue
             payload = row[15]
-            if ip_proto != 6:
+            if ip_proto != 6 and len(payload) <= MAX_PCAP_PAYLOAD:
                 key4 = (src, dst)
                 if key4 in pairs:
                     pair = pairs[key4]
@@ -381,21 +590,33 @@ class SipPcap:
                     )
                     self.frames += 1
                     continue
-            seq = None
-            if ip_proto == 6:
-                key = (src, sport or 0, dst, dport or 0)
-                seq = self._tcp_seq.get(key, 1)
-                self._tcp_seq[key] = seq + len(payload)
-            try:
-                frame = sip_frame(src, dst, sport or 0, dport or 0, payload, seq)
-            except HepError:
-                continue
-            write(frame, time_ns)
-            self.frames += 1
+            self._write_framed(row)
         self._writer.flush()  # readers (tshark, a tail) see each batch as it is stored
 
+    def _write_framed(self, row: Row) -> None:
+        """The general path (TCP, IPv6, mixed families, large payloads). A payload no IP
+        packet can carry is cut at MAX_PCAP_PAYLOAD bytes, the record's original length
+        counting all of it (pcap's truncation mark)."""
+        time_ns, _received, src, sport, dst, dport, ip_proto = row[:7]
+        payload = row[15]
+        assert src is not None and dst is not None
+        seq = None
+        if ip_proto == 6:
+            key = (src, sport or 0, dst, dport or 0)
+            seq = self._tcp_seq.get(key, 1)
+            self._tcp_seq[key] = seq + len(payload)
+        kept = payload[:MAX_PCAP_PAYLOAD]
+        try:
+            frame = sip_frame(src, dst, sport or 0, dport or 0, kept, seq)
+        except HepError:
+            return
+        self._writer.write(frame, time_ns, orig_len=len(frame) + len(payload) - len(kept))
+        self.frames += 1
+        if len(kept) < len(payload):
+            self.truncated += 1
+
     def close(self) -> None:
-        self._writer.close()
+        self._finish_file()
 
 
 # --- the store in a process of its own -----------------------------------------------------
@@ -406,21 +627,55 @@ class StoreProcess:
     the receiver's interpreter lock: ``add`` sends a batch through a pipe (marshal: the rows
     are tuples of ints, strings and bytes), the child inserts it. Same ``add``/``close``
     interface as HepStore; ``add`` blocks only while the pipe is full (call it from a thread,
-    as the collector does)."""
+    as the collector does). The child reports ``rows_committed``, the rows it could not
+    store and the pcap frames it truncated through shared counters; it survives any batch.
+    """
 
-    def __init__(self, directory: str | Path, write_pcap: bool = True) -> None:
+    def __init__(
+        self, directory: str | Path, write_pcap: bool = True, rotate: Rotation | None = None
+    ) -> None:
         context = multiprocessing.get_context("spawn")
         receiver, self._conn = context.Pipe(duplex=False)
         self.directory = Path(directory)
+        # committed rows, rows the store refused, pcap frames truncated, store ready (1) or
+        # failed to open (-1)
+        self._counters = context.Array("q", 4, lock=False)
         self._process = context.Process(
             target=_store_process_main,
-            args=(receiver, str(directory), write_pcap),
+            args=(receiver, str(directory), write_pcap, rotate, self._counters),
             name="rtcscope-hep-store",
             daemon=True,
         )
         self._process.start()
         receiver.close()
-        self.rows_written = 0
+        self.rows_sent = 0
+
+    @property
+    def rows_committed(self) -> int:
+        return int(self._counters[0])
+
+    @property
+    def rows_written(self) -> int:
+        return self.rows_committed
+
+    @property
+    def failures(self) -> Counter[str]:
+        failed = int(self._counters[1])
+        return Counter({"store refused": failed} if failed else {})
+
+    @property
+    def pcap_truncated(self) -> int:
+        return int(self._counters[2])
+
+    def wait_ready(self, timeout_s: float = 30.0) -> None:
+        """Wait until the child has opened the store; OutputError if it could not."""
+        deadline = time.monotonic() + timeout_s
+        while self._counters[3] == 0 and self._process.is_alive():
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        if self._counters[3] != 1:
+            raise OutputError(f"cannot create a HEP store in {self.directory}")
 
     def add(self, rows: Sequence[Row]) -> None:
         if not rows:
@@ -432,7 +687,7 @@ class StoreProcess:
                 f"the HEP store process for {self.directory} has stopped "
                 f"(exit code {self._process.exitcode})"
             ) from None
-        self.rows_written += len(rows)
+        self.rows_sent += len(rows)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -446,17 +701,45 @@ class StoreProcess:
             )
 
 
-def _store_process_main(conn: Connection, directory: str, write_pcap: bool) -> None:
-    store = HepStore(directory, write_pcap=write_pcap)
+def _store_process_main(
+    conn: Connection,
+    directory: str,
+    write_pcap: bool,
+    rotate: Rotation | None,
+    counters: Sequence[int],
+) -> None:
+    import signal
+
+    # Ctrl-C reaches the whole process group: the parent decides when the store closes
+    # (after the last batch), so the child ignores SIGINT and ends on the pipe's end marker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    shared: list[int] = counters  # type: ignore[assignment]
+    try:
+        store = HepStore(directory, write_pcap=write_pcap, rotate=rotate)
+    except OutputError as exc:
+        log.error("%s", exc)
+        shared[3] = -1
+        conn.close()
+        return
+    shared[3] = 1
     try:
         while True:
             try:
                 data = conn.recv_bytes()
-            except EOFError:
+            except (EOFError, OSError):
                 return
             if not data:
                 return
-            store.add(marshal.loads(data))
+            rows = marshal.loads(data)
+            try:
+                store.add(rows)
+            except Exception as exc:  # the store never stops for one batch
+                log.error("HEP store: a batch of %d rows failed: %s", len(rows), exc)
+                store.failures[f"batch: {exc}"] += len(rows)
+            shared[0] = store.rows_committed
+            shared[1] = sum(store.failures.values())
+            shared[2] = store.pcap_truncated
     finally:
         store.close()
+        shared[0] = store.rows_committed
         conn.close()

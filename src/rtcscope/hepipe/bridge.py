@@ -7,8 +7,14 @@
   unknown, the event is skipped and counted.
 * The ESL session is re-opened after :func:`rtcscope.esl.client.reconnect_delay_s` (1 s
   doubling to 30 s, jittered), logging why it ended; the cache survives reconnects, so a call
-  that started before the outage is still correlated. A wrong password or an ACL rejection
-  stops the bridge with a clear error (retrying would not help).
+  that started before the outage is still correlated. The delay grows while sessions keep
+  failing: it starts again from 1 s only after a session has lasted ``stable_session_s``
+  (a server that accepts the login and then breaks every session is not retried every
+  second). Whatever ends a session (a garbage greeting, a frame that does not parse, a
+  JSON event nested too deep, an unanswered ``api``, a peer trickling bytes, any failure of
+  the reader task) is a session error: logged with its reason, then a reconnect. A wrong
+  password or an ACL rejection stops the bridge with a clear error (retrying would not
+  help).
 * Counters (received, sent per kind, skipped per reason, lookups, reconnects, and the HEP
   sender's own) are kept in :class:`BridgeCounters`; the CLI prints them on exit and on
   SIGUSR1.
@@ -24,11 +30,14 @@ from dataclasses import dataclass, field
 
 from rtcscope.errors import HepError, PeerError
 from rtcscope.esl.client import (
+    RECONNECT_FIRST_S,
+    RECONNECT_MAX_S,
     EslAddress,
     EslAuthError,
     EslClient,
     EslDisconnected,
     EslRejected,
+    describe,
     reconnect_delay_s,
 )
 from rtcscope.esl.protocol import EslEvent
@@ -136,10 +145,21 @@ class HepipeBridge:
         *,
         log: Callable[[str], None] = print,
         random_fraction: Callable[[], float] = random.random,
+        esl_timeout_s: float = 10.0,
+        handshake_timeout_s: float = 15.0,
+        message_timeout_s: float = 30.0,
+        stable_session_s: float = 60.0,
+        reconnect_first_s: float = RECONNECT_FIRST_S,
     ) -> None:
         self.config = config
         self.log = log
         self.random_fraction = random_fraction
+        self.esl_timeout_s = esl_timeout_s
+        self.handshake_timeout_s = handshake_timeout_s
+        self.message_timeout_s = message_timeout_s
+        self.stable_session_s = stable_session_s
+        self.reconnect_first_s = reconnect_first_s
+        self.delays: list[float] = []  # every reconnect delay chosen, in order
         self.counters = BridgeCounters()
         self.mapper = HepipeMapper(
             call_events=config.call_events,
@@ -161,22 +181,29 @@ class HepipeBridge:
         self.sender = HepSender(cfg.hep_transport, cfg.hep_host, cfg.hep_port)
         try:
             await self.sender.start()
-        except OSError as exc:  # unresolvable host, no route: say so, no traceback
+        except (OSError, PeerError) as exc:  # unresolvable host, no route: say so
             raise PeerError(
                 f"hepipe: cannot send HEP to {cfg.hep_transport}://{cfg.hep_host}:"
-                f"{cfg.hep_port}: {exc}"
+                f"{cfg.hep_port}: {describe(exc)}"
             ) from None
         address = EslAddress(cfg.esl_host, cfg.esl_port, cfg.esl_password, cfg.esl_user)
         events, subclasses = subscriptions(cfg)
         attempt = 0
+        loop = asyncio.get_running_loop()
         try:
             while True:
-                client = EslClient(address)
+                client = EslClient(
+                    address,
+                    timeout_s=self.esl_timeout_s,
+                    handshake_timeout_s=self.handshake_timeout_s,
+                    message_timeout_s=self.message_timeout_s,
+                )
+                session_start: float | None = None
                 try:
                     await client.connect()
                     await client.subscribe(events, subclasses)
                     self.counters.connects += 1
-                    attempt = 0
+                    session_start = loop.time()
                     self.connected.set()
                     self.log(
                         f"hepipe: connected to ESL {cfg.esl_host}:{cfg.esl_port}, sending HEP "
@@ -189,11 +216,21 @@ class HepipeBridge:
                     raise
                 except PeerError as exc:
                     self.counters.disconnects += 1
-                    self.log(f"hepipe: ESL session ended: {exc}")
+                    self.log(f"hepipe: ESL session ended: {describe(exc)}")
                 finally:
                     self.connected.clear()
                     await client.close()
-                delay = reconnect_delay_s(attempt, self.random_fraction())
+                if session_start is not None and (
+                    loop.time() - session_start >= self.stable_session_s
+                ):
+                    attempt = 0  # that session was healthy: start the backoff over
+                delay = reconnect_delay_s(
+                    attempt,
+                    self.random_fraction(),
+                    first_s=self.reconnect_first_s,
+                    max_s=max(RECONNECT_MAX_S, self.reconnect_first_s),
+                )
+                self.delays.append(delay)
                 attempt += 1
                 self.log(f"hepipe: reconnecting to ESL in {delay:.1f} s")
                 await asyncio.sleep(delay)
@@ -228,6 +265,6 @@ class HepipeBridge:
             except (OSError, HepError) as exc:
                 # One message that cannot be encoded or sent must not stop the bridge.
                 self.counters.skipped[f"HEP send failed ({type(exc).__name__})"] += 1
-                self.log(f"hepipe: cannot send a {message.event_name} HEP message: {exc}")
+                self.log(f"hepipe: cannot send a {message.event_name} HEP message: {describe(exc)}")
                 continue
             self.counters.sent[KIND_NAMES.get(message.proto_type, str(message.proto_type))] += 1

@@ -389,9 +389,49 @@ class SilkDecoder(Decoder):
         return [np.frombuffer(out.getvalue(), dtype="<i2").astype(np.int16).reshape(-1, 1)]
 
 
+# The RTP clock rates each codec can have (RFC 3551 table 4, RFC 7587 for Opus, RFC 5574
+# for Speex, the SILK draft, RFC 3551 4.5.11 for L16). An rtpmap outside them is a broken or
+# hostile SDP: decoding with it would stretch a few packets into hours of audio (PCMU/1 makes
+# one second of RTP timestamps 8000 s), so it is refused before any output is written.
+PLAUSIBLE_CLOCK_RATES: dict[str, tuple[int, ...]] = {
+    "pcmu": (8000,),
+    "pcma": (8000,),
+    "g722": (8000, 16000),  # 8000 by RFC 3551's erratum; some agents write 16000
+    "g729": (8000,),
+    "gsm": (8000,),
+    "ilbc": (8000,),
+    "speex": (8000, 16000, 32000),
+    "opus": (48000,),
+    "silk": (8000, 12000, 16000, 24000, 32000, 44100, 48000),  # what SilkDecoder offers
+}
+L16_CLOCK_RANGE_HZ = (8000, 192000)
+
+
+def check_clock_rate(spec: CodecSpec) -> None:
+    """MediaError when ``spec``'s clock rate is not one its codec can have."""
+    name = spec.name
+    if name == "l16":
+        low, high = L16_CLOCK_RANGE_HZ
+        if not low <= spec.clock_rate <= high:
+            raise MediaError(
+                f"{spec}: an L16 clock of {spec.clock_rate} Hz is outside {low}..{high} Hz: "
+                "the SDP's rtpmap is wrong; refused"
+            )
+        return
+    allowed = PLAUSIBLE_CLOCK_RATES.get(name)
+    if allowed is not None and spec.clock_rate not in allowed:
+        rates = ", ".join(str(r) for r in allowed)
+        raise MediaError(
+            f"{spec}: {name.upper()} runs its RTP clock at {rates} Hz, not "
+            f"{spec.clock_rate} Hz: the SDP's rtpmap is wrong; refused"
+        )
+
+
 def make_decoder(spec: CodecSpec, first_payload: bytes | None = None) -> Decoder:
     """A decoder for ``spec``; ``first_payload`` settles what the SDP leaves open (Opus
-    channels, iLBC mode). Raises MediaError for codecs rtcscope cannot decode."""
+    channels, iLBC mode). Raises MediaError for codecs rtcscope cannot decode and for a clock
+    rate the codec cannot have (:func:`check_clock_rate`)."""
+    check_clock_rate(spec)
     name = spec.name
     if name == "pcma":
         return PyAvDecoder(spec, "pcm_alaw", 8000, samples_per_byte=1)

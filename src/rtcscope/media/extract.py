@@ -53,6 +53,7 @@ from rtcscope.media.timeline import (
     render_audio,
 )
 from rtcscope.media.wav import WavWriter
+from rtcscope.outfile import write_output
 from rtcscope.rtp.packet import RtpPacket
 from rtcscope.rtp.srtp import (
     DecryptStats,
@@ -590,11 +591,7 @@ def _check_rate_channels(options: ExtractOptions) -> None:
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    try:
-        with open(path, "wb") as out:
-            out.write(data)
-    except OSError as exc:
-        raise MediaError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    write_output(path, data)  # O_EXCL temporary name + rename; OS errors are OutputError
 
 
 def extract_mix(

@@ -24,10 +24,10 @@ import struct
 import zlib
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
 
 from rtcscope.errors import MediaError
 from rtcscope.media.codecs import opus_packet_samples, opus_silence_packets
+from rtcscope.outfile import create_output
 
 VENDOR = "rtcscope"
 # RFC 7845 4: a page holds at most 255 lacing values; pages of about a second keep the
@@ -188,15 +188,13 @@ class OggOpusWriter:
     def __init__(self, path: Path, channels: int, comments: list[str] | None = None) -> None:
         self.path = path
         self.pager = OggOpusPager(channels, comments=comments)
-        try:
-            self._file: BinaryIO = open(path, "wb")  # noqa: SIM115 - closed by close()
-        except OSError as exc:
-            raise MediaError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        # a temporary name (O_EXCL/O_NOFOLLOW) renamed on close: see rtcscope.outfile
+        self._file = create_output(path)
         self._closed = False
 
     def _drain(self) -> None:
         for page in self.pager.pages():
-            self._file.write(page)
+            self._file.write(page)  # an OS error: OutputError, the file removed
 
     def add(self, packet: bytes, samples: int | None = None) -> None:
         self.pager.add(packet, samples)
@@ -214,8 +212,15 @@ class OggOpusWriter:
         try:
             self.pager.finish(total_samples)
             self._drain()
-        finally:
-            self._file.close()
+        except BaseException:
+            self._file.discard()
+            raise
+        self._file.commit()
+
+    def discard(self) -> None:
+        """Give the file up: nothing is left at ``path``."""
+        self._closed = True
+        self._file.discard()
 
     def __enter__(self) -> OggOpusWriter:
         return self
@@ -226,4 +231,7 @@ class OggOpusWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        if exc_type is None:
+            self.close()
+        else:
+            self.discard()

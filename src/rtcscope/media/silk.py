@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from rtcscope.errors import MediaError, ParseError
+from rtcscope.outfile import write_output
 
 MAGIC = b"#!SILK_V3"
 TENCENT_PREFIX = b"\x02"
@@ -71,6 +72,5 @@ def decode_bitstream(data: bytes) -> tuple[list[bytes], bool]:
 def write_bitstream(path: Path, packets: Iterable[bytes], *, tencent: bool = False) -> int:
     """Write a bitstream file; returns the number of bytes written."""
     data = encode_bitstream(packets, tencent=tencent)
-    with open(path, "wb") as out:
-        out.write(data)
+    write_output(path, data)  # temporary name + rename; OS errors are OutputError
     return len(data)

@@ -156,6 +156,12 @@ class SrtpKey:
         )
 
 
+def usable_keys(keys: Sequence[SrtpKey]) -> list[SrtpKey]:
+    """The keys pylibsrtp can use: those without an MKI. pylibsrtp 1.0 has no MKI setting,
+    and the MKI bytes after the payload would be read as the tag."""
+    return [key for key in keys if key.mki is None]
+
+
 def _policy(key: SrtpKey, outbound: bool) -> pylibsrtp.Policy:
     profile = _require_supported(key.suite)
     if key.mki is not None:
@@ -233,6 +239,9 @@ class SrtpStreamDecryptor:
     def __post_init__(self) -> None:
         if not self.keys:
             raise SrtpError("no SRTP key given for this stream")
+        self.keys = usable_keys(self.keys)
+        if not self.keys:
+            raise SrtpError("the SRTP keys of this stream all carry an MKI, which cannot be used")
         for key in self.keys:
             _require_supported(key.suite)
 
@@ -284,7 +293,10 @@ class SrtcpDecryptor:
     def __post_init__(self) -> None:
         if not self.keys:
             raise SrtpError("no SRTP key given for this stream")
-        self._sessions = [(k, pylibsrtp.Session(_policy(k, outbound=False))) for k in self.keys]
+        keys = usable_keys(self.keys)
+        if not keys:
+            raise SrtpError("the SRTCP keys of this stream all carry an MKI, which cannot be used")
+        self._sessions = [(k, pylibsrtp.Session(_policy(k, outbound=False))) for k in keys]
 
     def decrypt(self, packet: bytes) -> bytes | None:
         """The RTCP compound packet in clear, or None when it does not authenticate."""
@@ -427,11 +439,19 @@ class SrtpKeyring:
         return Keying.NONE
 
     def decryptor(self, stream: StreamAddress, *, dtls_flow: bool = False) -> SrtpStreamDecryptor:
-        """A decryptor for ``stream``, or SrtpError saying plainly why there is none."""
-        keys = self.keys_for(stream)
+        """A decryptor for ``stream``, or SrtpError saying plainly why there is none. Keys
+        with an MKI are left out (see :func:`usable_keys`): a stream that has only such keys
+        is refused with that reason, which leaves that stream unverified, not the command."""
+        ssrc = stream.ssrc
+        offered = self.keys_for(stream)
+        keys = usable_keys(offered)
         if keys:
             return SrtpStreamDecryptor(keys)
-        ssrc = stream.ssrc
+        if offered:
+            raise SrtpError(
+                f"stream 0x{ssrc:08X}: its SRTP key(s) carry an MKI (RFC 3711 3.1; "
+                f"{offered[0].origin}), which pylibsrtp 1.0 cannot use: left unverified"
+            )
         if dtls_flow or self.keying(stream) is Keying.DTLS:
             raise SrtpError(
                 f"stream 0x{ssrc:08X} is SRTP keyed by DTLS (a=fingerprint, RFC 5764): its keys "
