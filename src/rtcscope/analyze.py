@@ -16,6 +16,7 @@ from pathlib import Path
 from rtcscope.analyses import audio, calls, diagnosis, info, report, streams
 from rtcscope.analyses.section import AnalyzeOptions, Section
 from rtcscope.errors import UsageError
+from rtcscope.outfile import output_error
 from rtcscope.scan import CaptureModel, ScanOptions, scan
 
 SectionFunc = Callable[[CaptureModel, AnalyzeOptions], Section]
@@ -47,7 +48,10 @@ def run_sections(
             f"--only {', '.join(unknown)}: no such section (choose from {', '.join(SECTION_NAMES)})"
         )
     if options.out_dir is not None:
-        options.out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            options.out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise output_error(options.out_dir, exc) from exc
     return [func(model, options) for name, func in _sections() if only is None or name in only]
 
 

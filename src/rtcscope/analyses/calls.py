@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 
 from rtcscope.analyses.section import AnalyzeOptions, Section
+from rtcscope.outfile import output_error, write_output
 from rtcscope.scan import CaptureModel
 from rtcscope.sip.calls import CallSummary, call_ladder, icmp_for_call
 from rtcscope.sip.ladder import format_svg
@@ -58,13 +59,16 @@ def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
     )
     if options.out_dir is not None:
         ladder_dir = options.out_dir / "ladders"
-        ladder_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            ladder_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise output_error(ladder_dir, exc) from exc
         nodes = find_nodes(result.messages)
         icmp = model.icmp_events()
         for call in result.calls:
             target = ladder_dir / ladder_file_name(call)
             ladder = call_ladder(call, nodes, icmp=icmp_for_call(call, icmp))
-            target.write_text(format_svg(ladder), encoding="utf-8")
+            write_output(target, format_svg(ladder).encode("utf-8"))
             section.files.append(target)
     else:
         lines.append("give -o DIR to write one SVG ladder per call")

@@ -32,6 +32,7 @@ from rtcscope.cli.capture import (
 )
 from rtcscope.cli.output import format_json
 from rtcscope.errors import UsageError
+from rtcscope.outfile import write_output
 from rtcscope.scan import Tap
 from rtcscope.sip.calls import call_ladder, icmp_for_call
 from rtcscope.sip.ladder import (
@@ -146,5 +147,5 @@ def flow(
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text.encode("utf-8"))
     conclude(model, keep_going)
