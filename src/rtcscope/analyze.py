@@ -61,12 +61,13 @@ def analyze_capture(
     *,
     only: list[str] | None = None,
     scan_options: ScanOptions | None = None,
+    all_files: bool = False,
 ) -> list[Section]:
     """Read a capture once and run the sections on it (the library form of ``analyze``)."""
     spool = out_dir is not None and (only is None or bool({"audio", "report"} & set(only)))
     options = replace(scan_options or ScanOptions(), spool=spool)
     model = scan(source, options)
     try:
-        return run_sections(model, AnalyzeOptions(out_dir=out_dir), only=only)
+        return run_sections(model, AnalyzeOptions(out_dir, all_files=all_files), only=only)
     finally:
         model.close()

@@ -29,6 +29,7 @@ from rtcscope.sip.ladder import (
 )
 from rtcscope.sip.message import SipMessage
 from tests.conftest import DATA
+from tests.peers import tshark_fields
 
 SVG = "{http://www.w3.org/2000/svg}"
 HOSTILE = ["<script>alert(1)</script>", "]]>&amp;", "a\x00b\x1b[31mc", "x\ny: z", "é€😀", "\"'%;#:"]
@@ -104,8 +105,16 @@ def test_ladder_file_names_never_carry_packet_text(call_id: str) -> None:
         assert re.fullmatch(r"\d{3}-[0-9a-f]{12}\.svg", ladder_file_name(call))
 
 
-def test_analysis_writes_one_valid_svg_per_call(tmp_path: Path) -> None:
-    (section,) = analyze_capture(DATA / "SIP_DTMF2.pcap", tmp_path, only=["calls"])
+def test_analysis_writes_one_valid_svg_per_invite_call(tmp_path: Path) -> None:
+    (section,) = analyze_capture(DATA / "SIP_DTMF2.pcap", tmp_path / "a", only=["calls"])
+    # By default a ladder per INVITE call (tshark: the Call-IDs with an INVITE).
+    invites = {
+        row[0]
+        for row in tshark_fields(DATA / "SIP_DTMF2.pcap", ["sip.Call-ID"], "sip.Method == INVITE")
+    }
+    assert len(section.files) == len(invites) == 2
+    assert "3 non-INVITE dialog(s) without files" in section.text
+    (section,) = analyze_capture(DATA / "SIP_DTMF2.pcap", tmp_path, only=["calls"], all_files=True)
     calls = section.data["calls"]
     assert len(section.files) == len(calls) == 5
     for written in section.files:

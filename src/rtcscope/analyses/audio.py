@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rtcscope.analyses.files import calls_with_files
 from rtcscope.analyses.section import AnalyzeOptions, Section
 from rtcscope.errors import RtcscopeError
 from rtcscope.media.extract import (
@@ -37,6 +38,16 @@ def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
         return section
     source = Path(model.payload_path)
     lines: list[str] = []
+    if not options.all_files:
+        chosen, note = calls_with_files(model, options)
+        keys = {s.key for call in chosen for s in call.streams}
+        left = [s for s in streams if s.key not in keys]
+        if left:
+            lines.append(
+                f"{len(left)} stream(s) of calls without files not written"
+                + (f" ({note})" if note else " (not part of an INVITE call; --all-files)")
+            )
+        streams = [s for s in streams if s.key in keys]
     collected = collect_packets(source, streams)
     extract_options = ExtractOptions(kind=OutputKind.WAV)
     for stream in streams:

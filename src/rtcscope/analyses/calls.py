@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 
+from rtcscope.analyses.files import calls_with_files
 from rtcscope.analyses.section import AnalyzeOptions, Section
 from rtcscope.outfile import output_error, write_output
 from rtcscope.scan import CaptureModel
@@ -65,7 +66,10 @@ def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
             raise output_error(ladder_dir, exc) from exc
         nodes = find_nodes(result.messages)
         icmp = model.icmp_events()
-        for call in result.calls:
+        chosen, note = calls_with_files(model, options)
+        if note:
+            lines.append(f"ladders: {note}")
+        for call in chosen:
             target = ladder_dir / ladder_file_name(call)
             ladder = call_ladder(call, nodes, icmp=icmp_for_call(call, icmp))
             write_output(target, format_svg(ladder).encode("utf-8"))

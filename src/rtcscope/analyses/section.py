@@ -12,6 +12,11 @@ class AnalyzeOptions:
     """What the sections may do besides reading the model."""
 
     out_dir: Path | None = None  # where sections write files (ladders, audio); None: none
+    # With -o: ladders and audio for INVITE calls only, and beyond this many calls only for
+    # the failed or flagged ones (a busy capture would give tens of thousands of files);
+    # all_files writes them for every call and stream.
+    max_call_files: int = 200
+    all_files: bool = False
 
 
 @dataclass(slots=True)

@@ -45,6 +45,14 @@ def analyze(
     keep_going: KeepGoingOpt = False,
     rtp_port: RtpPortOpt = None,
     quiet: QuietOpt = False,
+    all_files: Annotated[
+        bool,
+        typer.Option(
+            "--all-files",
+            help="with -o: ladders and audio for every dialog and stream (default: INVITE "
+            "calls, and beyond 200 of them only failed or flagged ones)",
+        ),
+    ] = False,
 ) -> None:
     """The main job: capture summary, calls, streams, audio, diagnosis, from ONE pass over
     the capture; with -o DIR, ladders and audio written to DIR."""
@@ -57,7 +65,9 @@ def analyze(
     wants_audio = out_dir is not None and (only is None or bool({"audio", "report"} & set(only)))
     model = read_model(file, args, spool=wants_audio)
     try:
-        sections = run_sections(model, AnalyzeOptions(out_dir=out_dir), only=only)
+        sections = run_sections(
+            model, AnalyzeOptions(out_dir=out_dir, all_files=all_files), only=only
+        )
     finally:
         model.close()
     if fmt is OutputFormat.json:
