@@ -451,6 +451,11 @@ class StreamStats:
             values, counts = np.unique(ts_steps[consecutive], return_counts=True)
             for value, n in zip(values.tolist(), counts.tolist(), strict=True):
                 self._steps[value] += n
+        if self._ext:
+            # Numbers added one by one before this chunk go first: the order of arrival
+            # decides what counts as reordered.
+            self._ext_chunks.append(np.array(self._ext, dtype=np.int64))
+            self._ext = array("q")
         self._ext_chunks.append(ext)
         self._last_ext = int(ext[-1])
         self._prev_seq = int(seqs[-1])
@@ -588,8 +593,10 @@ class StreamStats:
 
     def _own_summary(self) -> tuple[int, int, int, int, float, int]:
         """(lost vs highest, duplicates, reordered, DTX periods, DTX ms, highest ext)."""
-        chunks: list[IntArray] = [np.frombuffer(self._ext, dtype=np.int64)] if self._ext else []
-        ext = np.concatenate(chunks + self._ext_chunks) if chunks or self._ext_chunks else None
+        # Arrival order: the chunks, then the numbers added one by one since the last chunk.
+        latest: list[IntArray] = [np.frombuffer(self._ext, dtype=np.int64)] if self._ext else []
+        parts = self._ext_chunks + latest
+        ext = np.concatenate(parts) if parts else None
         if ext is None or not len(ext):
             return 0, 0, 0, 0, 0.0, 0
         unique, first_index, inverse = np.unique(ext, return_index=True, return_inverse=True)
