@@ -21,7 +21,7 @@ import pytest
 from rtcscope.index.build import IndexReport
 from rtcscope.index.store import read_manifest
 from tests.index.conftest import every_capture
-from tests.peers import run
+from tests.peers import run, tshark_fields
 from tests.rtp.test_tshark_streams import _ROW, exceptions, tshark_streams
 
 Key = tuple[str, int, str, int, int]
@@ -66,7 +66,15 @@ def test_invite_dialogs_and_rtp_streams_match_tshark(
     assert {r[0] for r in ours} == call_ids
     legs = select(index, "calls", "SELECT call_ids FROM {t} WHERE kind = 'INVITE'", path)
     flat = [cid for (ids,) in legs for cid in ids]  # type: ignore[attr-defined]
-    assert len(flat) == len(set(flat)) and set(flat) == call_ids
+    # An INVITE call is one with an INVITE transaction: its request, or (a capture started
+    # after the INVITE) only responses or an ACK/CANCEL with CSeq method INVITE.
+    invite_transactions = {
+        row[0]
+        for row in tshark_fields(path, ["sip.Call-ID"], 'sip.CSeq.method == "INVITE"')
+        if row[0]
+    }
+    assert len(flat) == len(set(flat)) and set(flat) == invite_transactions
+    assert call_ids <= invite_transactions
 
     if not sip_messages:  # no SIP: tshark finds RTP only with its heuristic
         tshark_rtp = set(tshark_streams(path, heuristic=True))

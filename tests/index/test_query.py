@@ -18,9 +18,9 @@ from tests.conftest import DATA
 from tests.index.conftest import every_capture
 from tests.peers import tshark_fields
 
-# The states ``--failed`` means (its help text): failed, cancelled, redirected, unanswered,
-# ACK missing.
-FAILED_STATES = {"failed", "cancelled", "redirected", "no response", "ACK missing"}
+# The states ``--failed`` means (its help text): failed, busy, cancelled, redirected,
+# unanswered, ACK missing.
+FAILED_STATES = {"failed", "busy", "cancelled", "redirected", "no response", "ACK missing"}
 
 
 def _json(capsys: pytest.CaptureFixture[str], *args: str) -> Any:

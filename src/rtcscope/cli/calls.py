@@ -135,7 +135,7 @@ def calls(
         bool,
         typer.Option(
             "--failed",
-            help="only failed, cancelled, redirected, unanswered calls and calls missing ACK",
+            help="only failed, busy, cancelled, redirected, unanswered calls and calls missing ACK",
         ),
     ] = False,
     stats: Annotated[

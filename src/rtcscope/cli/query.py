@@ -45,7 +45,10 @@ def query(
         str | None, typer.Option("--until", help="calls starting before (ISO 8601, UTC)")
     ] = None,
     failed: Annotated[
-        bool, typer.Option("--failed", help="failed, cancelled, unanswered, ACK missing")
+        bool,
+        typer.Option(
+            "--failed", help="failed, busy, cancelled, redirected, unanswered, ACK missing"
+        ),
     ] = False,
     finding: Annotated[
         list[str] | None,
