@@ -7,6 +7,7 @@ shows a traceback. A command that wants a non-zero code raises ``typer.Exit(code
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(top_level_help())
         return 0
     _load_commands(args)
+    collecting = gc.isenabled()  # a command may pause the cyclic collector (cli/capture.py)
     try:
         app(args=args, prog_name="rtcscope")
     except SystemExit as exc:
@@ -113,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rtcscope: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if collecting:
+            gc.enable()
     return 0
 
 

@@ -116,8 +116,14 @@ def read_model(
     """
     options = replace(args.scan_options(taps), spool=spool)
     source: str | Path = "-" if os.fspath(file) == "-" else file
+    # The model lives until the command ends, and with it hundreds of thousands of objects
+    # on a busy capture (messages, headers, transactions, calls) with few reference cycles:
+    # every automatic collection would walk all of them again (seconds on 20,000 calls).
+    # A command that reads a capture is one short process: the cyclic collector stays off
+    # for the rest of it (reference counting frees everything as usual).
+    gc.disable()
     if args.quiet or not sys.stderr.isatty():
-        return _settled(scan(source, options))
+        return scan(source, options)
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -142,17 +148,7 @@ def read_model(
         def advance(done: int) -> None:
             bar.update(task, completed=done)
 
-        return _settled(scan(source, options, progress=advance))
-
-
-def _settled(model: CaptureModel) -> CaptureModel:
-    """The model lives until the command ends: its objects (hundreds of thousands on a busy
-    capture) are moved out of the cyclic collector's way (``gc.freeze``), so the analyses and
-    the output that follow do not walk them again at every collection. A command is one
-    process; nothing here is long-running."""
-    gc.collect()
-    gc.freeze()
-    return model
+        return scan(source, options, progress=advance)
 
 
 def conclude(model: CaptureModel, keep_going: bool) -> None:
