@@ -119,3 +119,25 @@ def test_call_state_from_responses_when_the_invite_is_missing(
     assert main(["calls", str(path), "--failed", "--format", "json"]) == 0
     failed = json.loads(capsys.readouterr().out)["calls"]
     assert len(failed) == (0 if state == "ringing" else 1)
+
+
+def test_calls_quality_is_the_streams_quality_of_its_worst_direction(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+
+    path = str(DATA / "SIP_DTMF2.pcap")
+    assert main(["streams", path, "--quality", "--format", "json", "-q"]) == 0
+    streams = json.loads(capsys.readouterr().out)
+    by_ssrc = {
+        s["ssrc_hex"]: next(
+            b["mos"] for b in s["quality"]["buffers"] if b["buffer"] == "adaptive-500"
+        )
+        for s in streams
+    }
+    assert main(["calls", path, "--quality", "--format", "json", "-q"]) == 0
+    calls = json.loads(capsys.readouterr().out)["calls"]
+    (call,) = [c for c in calls if c["streams"]]
+    assert {s["ssrc_hex"]: s["mos"] for s in call["streams"]} == {
+        k: round(v, 2) for k, v in by_ssrc.items()
+    }
+    assert call["quality"]["mos"] == min(round(v, 2) for v in by_ssrc.values())

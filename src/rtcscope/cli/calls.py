@@ -28,7 +28,9 @@ from rtcscope.cli.capture import (
 )
 from rtcscope.cli.output import OutputFormat, format_json, print_rows, stdout_console
 from rtcscope.errors import UsageError
-from rtcscope.scan import Tap
+from rtcscope.quality import StreamQuality
+from rtcscope.rtp.streams import StreamKey
+from rtcscope.scan import CaptureModel, Tap
 from rtcscope.sip.calls import CallSummary, SipStatistics
 
 TABLE_COLUMNS = [
@@ -88,11 +90,22 @@ def select_calls(
     return out
 
 
+def _qualities(model: CaptureModel) -> dict[StreamKey, StreamQuality]:
+    """Each stream's quality from its packets (one more read, of those packets only)."""
+    from rtcscope.report.data import stream_qualities
+
+    if model.payload_path is None:
+        return {}
+    return stream_qualities(model.payload_path, model.streams)
+
+
 def _table_row(data: dict[str, Any]) -> dict[str, Any]:
     row = dict(data)
     final = data["final_status"]
     row["final"] = f"{final} {data['final_reason'] or ''}".strip() if final else ""
     row["streams"] = len(data["streams"])
+    if "quality" in data:
+        row["mos"] = "" if data["quality"] is None else f"{data['quality']['mos']:.2f}"
     return row
 
 
@@ -141,6 +154,14 @@ def calls(
     stats: Annotated[
         bool, typer.Option("--stats", help="also print tshark -z sip,stat's figures")
     ] = False,
+    quality: Annotated[
+        bool,
+        typer.Option(
+            "--quality",
+            help="E-model MOS per stream and the call's worst direction (reads the streams' "
+            "packets once more)",
+        ),
+    ] = False,
     no_streams: Annotated[
         bool, typer.Option("--no-streams", help="skip RTP stream discovery (faster)")
     ] = False,
@@ -158,7 +179,9 @@ def calls(
         dedup=dedup, reassembly=reassembly, keep_going=keep_going, rtp_port=rtp_port, quiet=quiet
     )
     taps = frozenset({Tap.SIP} if no_streams else {Tap.SIP, Tap.RTP})
-    model = read_model(file, args, taps)
+    if quality and no_streams:
+        raise UsageError("--quality needs the RTP streams: drop --no-streams")
+    model = read_model(file, args, taps, spool=quality)
     result = model.calls()
     chosen = select_calls(
         result.calls,
@@ -169,7 +192,9 @@ def calls(
         status=status,
         failed=failed,
     )
-    data = [c.as_dict(result.first_ns) for c in chosen]
+    qualities = _qualities(model) if quality else None
+    model.close()
+    data = [c.as_dict(result.first_ns, qualities) for c in chosen]
     if fmt is OutputFormat.json:
         sys.stdout.write(
             format_json({"calls": data, "statistics": result.statistics.as_dict()}) + "\n"
@@ -184,7 +209,8 @@ def calls(
         print_rows(flat, fmt, [c for c in TABLE_COLUMNS if c != "final"] + ["final_status"])
         conclude(model, keep_going)
         return
-    print_rows([_table_row(d) for d in data], fmt, TABLE_COLUMNS, title="SIP calls")
+    columns = [*TABLE_COLUMNS[:-1], "mos", TABLE_COLUMNS[-1]] if quality else TABLE_COLUMNS
+    print_rows([_table_row(d) for d in data], fmt, columns, title="SIP calls")
     if stats:
         stdout_console().print(format_statistics(result.statistics), markup=False, highlight=False)
     conclude(model, keep_going)

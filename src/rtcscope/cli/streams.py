@@ -76,10 +76,10 @@ def _shown(row: dict[str, Any], rtcp: bool, dtmf: bool) -> dict[str, Any]:
 
 
 def _qualities(payloads: Path, result: ScanResult) -> list[StreamQuality | None]:
-    from rtcscope.report.data import stream_arrays, stream_quality
+    from rtcscope.report.data import stream_qualities
 
-    arrays = stream_arrays(payloads, result.streams)
-    return [stream_quality(s, arrays[s.key]) for s in result.streams]
+    found = stream_qualities(payloads, result.streams)
+    return [found.get(s.key) for s in result.streams]
 
 
 def _quality_columns(row: dict[str, Any]) -> dict[str, Any]:

@@ -9,8 +9,9 @@ which call each stream and finding belongs to, and per-severity finding counts.
 One pass over the file (:func:`rtcscope.scan.scan`) gives counts, calls, streams and
 findings; SRTP streams' packets are read once more to check their keys, as ``streams`` does.
 
-MOS (``mos`` in ``calls`` and ``streams``) is left null: the quality estimate
-(``rtcscope.quality``) is being written elsewhere and will fill it here.
+MOS: ``streams.mos`` is the stream's E-model MOS-CQE with the adaptive jitter buffer and
+``calls.mos`` the call's worst direction (``rtcscope calls --quality``), from the streams'
+packets read once more; null where the codec is not rated.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def rows_for_capture(path: str | os.PathLike[str]) -> CaptureRows:
     (a :class:`~rtcscope.errors.CaptureError` for a corrupt file) like the commands do."""
     from pathlib import Path
 
+    from rtcscope.report.data import stream_qualities
     from rtcscope.rtp.srtp import SrtpKeyring, verify_streams
     from rtcscope.rtp.streams import stream_to_dict
     from rtcscope.scan import scan
@@ -68,6 +70,7 @@ def rows_for_capture(path: str | os.PathLike[str]) -> CaptureRows:
     assert model.rtp is not None
     rtp = model.rtp
     diagnosis = model.diagnosis()
+    qualities = stream_qualities(path, rtp.streams)
     srtp = (
         verify_streams(Path(path), rtp.streams, SrtpKeyring(rtp.announcements, []))
         if any(s.encrypted for s in rtp.streams)
@@ -80,7 +83,10 @@ def rows_for_capture(path: str | os.PathLike[str]) -> CaptureRows:
     call_of_frame: dict[int, int] = {}
     calls: list[dict[str, Any]] = []
     for summary in result.calls:
-        row = summary.as_dict(sip_first_ns)
+        row = summary.as_dict(sip_first_ns, qualities)
+        quality = row.pop("quality", None)
+        for s in row["streams"]:
+            s.pop("mos", None)
         for cid in summary.call_ids:
             call_of_id.setdefault(cid, summary.index)
         for s in row["streams"]:
@@ -101,7 +107,7 @@ def rows_for_capture(path: str | os.PathLike[str]) -> CaptureRows:
             start_time=summary.start_ns,
             end_time=summary.end_ns,
             failed=summary.failed,
-            mos=None,
+            mos=None if quality is None else quality["mos"],
             findings_error=counts[Severity.ERROR],
             findings_warning=counts[Severity.WARNING],
             findings_info=counts[Severity.INFO],
@@ -121,7 +127,9 @@ def rows_for_capture(path: str | os.PathLike[str]) -> CaptureRows:
         owner = call_of_stream.get(
             (f"{k.src}:{k.src_port}", f"{k.dst}:{k.dst_port}", row["ssrc_hex"])
         )
-        row.update(start_time=stream.start_ns, end_time=stream.end_ns, call_index=owner, mos=None)
+        adaptive = qualities[k].buffer("adaptive-500") if k in qualities else None
+        mos = None if adaptive is None or adaptive.mos is None else round(adaptive.mos, 2)
+        row.update(start_time=stream.start_ns, end_time=stream.end_ns, call_index=owner, mos=mos)
         streams.append(row)
 
     findings: list[dict[str, Any]] = []

@@ -165,6 +165,16 @@ def stream_quality(stream: RtpStream, packets: StreamPackets) -> StreamQuality:
     )
 
 
+def stream_qualities(
+    path: str | os.PathLike[str], streams: Sequence[RtpStream]
+) -> dict[StreamKey, StreamQuality]:
+    """Every stream's quality (one more read of the capture, of those streams' packets)."""
+    if not streams:
+        return {}
+    arrays = stream_arrays(path, streams)
+    return {s.key: stream_quality(s, arrays[s.key]) for s in streams}
+
+
 def build_stream_data(
     path: str | os.PathLike[str],
     streams: Sequence[RtpStream],
