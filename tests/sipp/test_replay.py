@@ -48,6 +48,13 @@ def test_replay_of_a_60_s_stream_arrives_byte_identical(
     sent = make_stream(capture, 60)
     received: list[bytes] = []
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    # The whole stream must fit in the socket buffer even if the receiving thread gets no
+    # time while the sender paces (a busy 2-core machine, the GIL): 16 MB, forced past
+    # rmem_max when we may (root), else as much as the system allows.
+    try:
+        receiver.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE
+    except OSError:
+        receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
     receiver.bind(RECEIVER)
     receiver.settimeout(2.0)
 
