@@ -38,18 +38,9 @@ sys.path.insert(0, str(ROOT / "bench" / "analyze"))
 sys.path.insert(0, str(ROOT / "bench" / "streams"))
 
 from callgen import generate as generate_calls  # noqa: E402
+from run import _peak_rss_kb  # noqa: E402
 from run import generate as generate_streams  # noqa: E402
 from tests.peers import background, rtcscope_background  # noqa: E402
-
-
-def _peak_rss_kb(pid: int) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
 
 
 def _children_cpu() -> float:
