@@ -228,3 +228,37 @@ def _python() -> str:
     import sys
 
     return sys.executable
+
+
+def _empty_records(path: Path, count: int) -> None:
+    """A pcap of ``count`` records of zero captured bytes (a 40-byte file for one)."""
+    import struct
+
+    header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)
+    path.write_bytes(header + struct.pack("<IIII", 1_700_000_000, 0, 0, 0) * count)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["info"], ["streams"], ["calls"], ["diagnose"], ["analyze"], ["split", "-o", "SPLIT"]],
+    ids=lambda a: a[0],
+)
+def test_a_pcap_of_one_empty_record(args: list[str], tmp_path: Path) -> None:
+    capture = tmp_path / "one.pcap"
+    _empty_records(capture, 1)
+    assert capture.stat().st_size == 40
+    argv = [a.replace("SPLIT", str(tmp_path / "split")) for a in args]
+    proc = rtcscope_cli([argv[0], capture, *argv[1:]])
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_flood_of_empty_records_is_counted_as_capinfos_counts_it(tmp_path: Path) -> None:
+    capture = tmp_path / "empty.pcap"
+    _empty_records(capture, 200_000)
+    capinfos = run("capinfos", ["-c", "-M", capture]).stdout
+    expected = int(capinfos.strip().splitlines()[-1].split(":")[-1].strip())
+    for fast in (True, False):
+        info = scan(capture, ScanOptions(vectorized=fast)).info
+        assert info.counts.packets == expected == 200_000
+        assert (info.counts.ipv4, info.counts.udp, info.counts.bytes) == (0, 0, 0)

@@ -260,7 +260,9 @@ def _scan_batch(
 
     rtp_rows = np.flatnonzero(rtp)
     live_rows: dict[Key, IntArray] = {}
-    scalar = ~rtp & ~dropped
+    # A record shorter than its link header decodes to nothing any tap reads (a flood of
+    # empty records must not cost a decode each).
+    scalar = ~rtp & ~dropped & (caplen >= max(header, 1))
     pending_keys: list[Key] = []
     row_key = np.full(count, -1, dtype=np.int64)
     if len(rtp_rows):
