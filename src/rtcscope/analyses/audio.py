@@ -29,10 +29,11 @@ def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
     if model.rtp is None or not model.streams:
         section.text = "no RTP streams"
         return section
-    streams = media_streams(model.rtp)
     if options.out_dir is None:
-        section.text = f"{len(streams)} RTP stream(s); give -o DIR to write their audio as WAV"
+        count = len(model.streams)
+        section.text = f"{count} RTP stream(s); give -o DIR to write their audio as WAV"
         return section
+    streams = media_streams(model.rtp)
     if model.payload_path is None:
         section.text = "audio not written: the capture was read from a pipe without a spool"
         return section

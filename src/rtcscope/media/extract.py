@@ -214,15 +214,20 @@ def media_streams(scan: ScanResult, srtp_keys: Sequence[UserKey] = ()) -> list[M
     and, for SRTP, the keys that may decrypt it (``srtp_keys`` from the user first, then the
     sender's ``a=crypto`` keys from the capture's SDP, RFC 4568 6.1)."""
     keyring = SrtpKeyring(scan.announcements, srtp_keys)
+    # Announcements by the endpoint they name, oldest first (one index: a capture of 20,000
+    # calls has 34,000 streams and 40,000 announcements).
+    ordered = sorted(scan.announcements, key=lambda a: a.frame)
+    by_endpoint: dict[tuple[str | None, int], list[int]] = {}
+    for position, announcement in enumerate(ordered):
+        by_endpoint.setdefault((announcement.address, announcement.port), []).append(position)
     found: list[MediaStream] = []
     for position, stream in enumerate(scan.streams, start=1):
         key = stream.key
         codecs: dict[int, CodecSpec] = {}
         # The SDPs that announced either end of this flow, oldest first: later ones win.
-        ends = {(key.dst, key.dst_port), (key.src, key.src_port)}
-        for announcement in sorted(scan.announcements, key=lambda a: a.frame):
-            if (announcement.address, announcement.port) not in ends:
-                continue
+        ends = dict.fromkeys([(key.dst, key.dst_port), (key.src, key.src_port)])
+        named = [ordered[i] for i in sorted({i for end in ends for i in by_endpoint.get(end, ())})]
+        for announcement in named:
             if announcement.frame > stream.last_frame:
                 continue
             for pt, (encoding, clock, channels) in announcement.rtpmaps.items():
