@@ -207,12 +207,33 @@ def test_audio_and_split_from_a_pipe_are_spooled(tmp_path: Path) -> None:
     split = rtcscope_cli(["split", "-", "-o", tmp_path / "split"], stdin=DTMF.read_bytes())
     assert split.returncode == 0, split.stderr
     assert len(list((tmp_path / "split").glob("*.pcap"))) == 2
-    # The spool is gone once the command ends.
-    assert not [
-        p
-        for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("rtcscope-spool-*")
-        if p.stat().st_mtime > (tmp_path / "pipe.wav").stat().st_mtime
-    ]
+
+
+def test_the_spool_of_a_pipe_is_removed_when_the_command_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+    import sys
+    import tempfile
+    from types import SimpleNamespace
+
+    spools = tmp_path / "spools"  # a folder of this test's own (/tmp is shared)
+    spools.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spools))
+    seen: list[list[str]] = []
+    real_scan = scan_module._scan
+
+    def watching(*args: object, **kwargs: object) -> object:
+        result = real_scan(*args, **kwargs)  # type: ignore[arg-type]
+        seen.append(sorted(p.name for p in spools.iterdir()))
+        return result
+
+    monkeypatch.setattr(scan_module, "_scan", watching)
+    monkeypatch.setattr(sys, "stdin", SimpleNamespace(buffer=io.BytesIO(DTMF.read_bytes())))
+    assert main(["extract", "-", "--stream", "2", "-o", str(tmp_path / "a.wav"), "-q"]) == 0
+    capsys.readouterr()
+    assert len(seen) == 1 and len(seen[0]) == 1 and seen[0][0].startswith("rtcscope-spool-")
+    assert list(spools.iterdir()) == []
 
 
 def test_process_substitution_works(tmp_path: Path) -> None:

@@ -65,7 +65,7 @@ def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
         except OSError as exc:
             raise output_error(ladder_dir, exc) from exc
         nodes = find_nodes(result.messages)
-        icmp = model.icmp_events()
+        icmp = model.icmp
         chosen, note = calls_with_files(model, options)
         if note:
             lines.append(f"ladders: {note}")

@@ -95,7 +95,7 @@ def flow(
     taps = {Tap.SIP} | ({Tap.RTP} if rtp else set()) | ({Tap.ICMP} if icmp is not False else set())
     model = read_model(file, args, frozenset(taps))
     result = model.calls()
-    icmp_events = model.icmp_events()
+    icmp_events = model.icmp
     if not result.calls:
         raise UsageError(f"{file}: no SIP calls")
     if call is None:

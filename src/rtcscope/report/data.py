@@ -219,7 +219,7 @@ def report_data(model: CaptureModel, payloads: Path) -> ReportData:
     """The report's data from a capture model; ``payloads`` is where the streams' packets are
     read again for their per-packet arrays (the file, or a piped capture's spool)."""
     calls = model.calls()
-    icmp = model.icmp_events()
+    icmp = model.icmp
     diagnosis = model.diagnosis()
     scan = model.rtp
     assert scan is not None

@@ -7,8 +7,8 @@ the analyses (rtcscope.analyses) and the commands read the model. Protocol packa
 
 from __future__ import annotations
 
-from rtcscope.scan.model import CaptureModel, IcmpSeen
+from rtcscope.scan.model import CaptureModel
 from rtcscope.scan.onepass import scan
 from rtcscope.scan.options import ALL_TAPS, ScanOptions, Tap
 
-__all__ = ["ALL_TAPS", "CaptureModel", "IcmpSeen", "ScanOptions", "Tap", "scan"]
+__all__ = ["ALL_TAPS", "CaptureModel", "ScanOptions", "Tap", "scan"]

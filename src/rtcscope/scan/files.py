@@ -125,7 +125,7 @@ def calls_from_capture(
     taps = {Tap.SIP} | ({Tap.RTP} if with_streams else set()) | ({Tap.ICMP} if with_icmp else set())
     model = scan(path, ScanOptions(dedup=dedup, taps=frozenset(taps)))
     _raise_fault(model, False)
-    return model.calls(), model.icmp_events()
+    return model.calls(), model.icmp
 
 
 def diagnose_capture(path: Source, *, call_id: str | None = None, dedup: bool = False) -> Diagnosis:

@@ -19,15 +19,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rtcscope.capture.info import CaptureInfo
-from rtcscope.capture.packet import IcmpError
 from rtcscope.errors import CaptureError
 from rtcscope.rtp.streams import RtpStream, ScanResult
 from rtcscope.scan.options import ScanOptions
+from rtcscope.sip.calls import IcmpEvent
 from rtcscope.sip.capture import CapturedSip, MediaAnnouncement, SipCaptureReport
 
 if TYPE_CHECKING:
-    from rtcscope.sip.calls import CallsResult, IcmpEvent
-    from rtcscope.sip.diagnosis import Diagnosis, IcmpReport
+    from rtcscope.sip.calls import CallsResult
+    from rtcscope.sip.diagnosis import Diagnosis
 
 
 @contextlib.contextmanager
@@ -48,16 +48,6 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-@dataclass(frozen=True, slots=True)
-class IcmpSeen:
-    """An ICMP error of the capture: the frame, when, who sent it, what it quotes."""
-
-    frame: int
-    ts_ns: int
-    reporter: str
-    error: IcmpError
-
-
 @dataclass(slots=True)
 class CaptureModel:
     """One capture, read once (module docstring)."""
@@ -69,9 +59,8 @@ class CaptureModel:
     sip_report: SipCaptureReport = field(default_factory=SipCaptureReport)
     announcements: list[MediaAnnouncement] = field(default_factory=list)
     rtp: ScanResult | None = None
-    icmp: list[IcmpSeen] = field(default_factory=list)
+    icmp: list[IcmpEvent] = field(default_factory=list)
     faults: list[CaptureError] = field(default_factory=list)
-    opens: int = 0  # times the pass opened the source (one)
     # Where packets can be read again (the file, or the spool of a piped source), or None.
     payload_path: str | None = None
     spooled: bool = False  # payload_path is a temporary copy: close() removes it
@@ -108,40 +97,16 @@ class CaptureModel:
             self._calls = result
         return self._calls
 
-    def icmp_events(self) -> list[IcmpEvent]:
-        """The ICMP errors as the call ladders take them."""
-        from rtcscope.sip.calls import IcmpEvent
-
-        return [IcmpEvent(i.frame, i.ts_ns, i.reporter, i.error) for i in self.icmp]
-
-    def icmp_reports(self) -> list[IcmpReport]:
-        """The ICMP errors as the diagnosis takes them."""
-        from rtcscope.sip.diagnosis import IcmpReport
-
-        return [
-            IcmpReport(
-                frame=i.frame,
-                ts_ns=i.ts_ns,
-                reporter=i.reporter,
-                description=i.error.description,
-                quoted_src=i.error.quoted_src,
-                quoted_sport=i.error.quoted_sport,
-                quoted_dst=i.error.quoted_dst,
-                quoted_dport=i.error.quoted_dport,
-            )
-            for i in self.icmp
-        ]
-
     def diagnosis(self, call_id: str | None = None) -> Diagnosis:
         """Findings for every INVITE call (or one Call-ID), media checks included."""
-        from rtcscope.sip.diagnosis import diagnose
+        from rtcscope.sip.diagnosis import diagnose, icmp_reports
 
         if call_id is None and self._diagnosis is not None:
             return self._diagnosis
         with collector_paused():
             result = diagnose(
                 self.messages,
-                self.icmp_reports(),
+                icmp_reports(self.icmp),
                 call_id=call_id,
                 announcements=self.announcements,
                 streams=self.streams,

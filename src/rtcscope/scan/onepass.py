@@ -42,8 +42,9 @@ from rtcscope.capture.reader import CaptureReader, RecordBatch, open_capture
 from rtcscope.errors import CaptureError
 from rtcscope.rtp.fastpath import FastRtpTap, batch_supported
 from rtcscope.rtp.streams import StreamScanner
-from rtcscope.scan.model import CaptureModel, IcmpSeen, collector_paused
+from rtcscope.scan.model import CaptureModel, collector_paused
 from rtcscope.scan.options import ScanOptions, Tap
+from rtcscope.sip.calls import IcmpEvent
 from rtcscope.sip.capture import CapturedSip, MediaAnnouncer, SipCaptureFramer
 
 Source = str | os.PathLike[str] | BinaryIO
@@ -139,7 +140,7 @@ class _PacketTaps:
             for captured in framer.feed(packet):
                 self._sip(captured)
         elif packet.icmp is not None and self.want_icmp:
-            self.model.icmp.append(IcmpSeen(packet.frame, packet.ts_ns, packet.src, packet.icmp))
+            self.model.icmp.append(IcmpEvent(packet.frame, packet.ts_ns, packet.src, packet.icmp))
 
     def _sip(self, captured: CapturedSip) -> None:
         if self.keep_sip:
@@ -171,8 +172,6 @@ def scan(
             prefix="rtcscope-spool-", suffix=".pcap", delete=False
         )
     pipe: BinaryIO | None = None
-    paused = collector_paused()  # see there: most of the time on 20,000 calls otherwise
-    paused.__enter__()
     try:
         named = isinstance(source, str | os.PathLike) and os.fspath(source) not in STDIN_NAMES
         if spool is not None and named:
@@ -180,7 +179,8 @@ def scan(
                 pipe = open(source, "rb")  # type: ignore[arg-type,assignment]  # noqa: SIM115
             except OSError as exc:
                 raise CaptureError(f"cannot open {source_name(source)}: {exc.strerror}") from exc
-        model = _scan(source if pipe is None else pipe, options, progress, spool)
+        with collector_paused():  # see there: most of the time on 20,000 calls otherwise
+            model = _scan(source if pipe is None else pipe, options, progress, spool)
         if pipe is not None:
             model.source = source_name(source)
     except BaseException:
@@ -189,7 +189,6 @@ def scan(
             os.unlink(spool.name)
         raise
     finally:
-        paused.__exit__(None, None, None)
         if pipe is not None:
             pipe.close()
     if spool is not None:
@@ -222,7 +221,6 @@ def _scan(
                 counts=counts,
                 file_bytes=0,
             ),
-            opens=1,
         )
         taps = _PacketTaps(model, options)
         try:
@@ -276,7 +274,7 @@ def _batched(
         left = count_batch(rows, counts)
         if not per_packet:
             # Counts only (``info``): decode just the rows the counts tap could not read.
-            for _ in _deliver(rows.records(left), _ALL_FRAMES, counts):
+            for _ in _deliver(rows.records(left), None, counts):
                 pass
         elif rtp_tap is not None and batch_supported(batch):
             _rtp_batch(batch, rows, left, counts, rtp_tap)
@@ -292,16 +290,6 @@ def _batched(
             progress(batch.base + len(batch.buffer))
     if rtp_tap is not None:
         rtp_tap.finish()
-
-
-class _Everything:
-    """A set that holds every frame."""
-
-    def __contains__(self, item: object) -> bool:
-        return True
-
-
-_ALL_FRAMES: Any = _Everything()
 
 
 def _rtp_batch(
@@ -325,21 +313,20 @@ def _rtp_batch(
     rtp_tap.feed_batch(batch, decode_rows)
     rest = [row for row in left if row not in asked]
     if rest:
-        everything = {frames[row] for row in rest}
-        for _ in _deliver(rows.records(rest, ready=False), everything, counts):
+        for _ in _deliver(rows.records(rest, ready=False), None, counts):
             pass  # counted only: rows no tap but the counts reads (an RTP-looking row that
             # fails the RTP header checks, say)
 
 
 def _deliver(
-    records: list[Record], counted: set[int] | _Everything, counts: PacketCounts
+    records: list[Record], counted: set[int] | None, counts: PacketCounts
 ) -> Iterator[Packet]:
-    """Decode each record once; count the ones in ``counted`` (frames); reassemble; yield
-    what each delivers."""
+    """Decode each record once; count the ones in ``counted`` (frames; None: all of them);
+    reassemble; yield what each delivers."""
     defrag = counts.defrag
     for record in records:
         packet = decode(record)
-        if record.frame in counted:
+        if counted is None or record.frame in counted:
             delivered = counts.add_decoded(packet)
             if delivered is not None:
                 yield delivered

@@ -443,13 +443,7 @@ class SipMessage:
     # -- header access -----------------------------------------------------------------
 
     def _lines_of(self, name: str) -> list[Header]:
-        found = self._by_key.get(_key_of(name))
-        if found is None and self.headers and not self._by_key:
-            # Built by hand rather than by parse(): index now.
-            for h in self.headers:
-                self._by_key.setdefault(_key_of(h.name), []).append(h)
-            found = self._by_key.get(_key_of(name))
-        return found or []
+        return self._by_key.get(_key_of(name)) or []
 
     def header_lines(self, name: str) -> list[Header]:
         """Every header line with this name (any case, compact or full form), in order."""

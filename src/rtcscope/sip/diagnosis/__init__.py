@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rtcscope.sip.diagnosis.base import IcmpIndex
 from rtcscope.sip.diagnosis.catalogue import (
@@ -64,6 +64,7 @@ from rtcscope.sip.transactions import CapturedMessage
 
 if TYPE_CHECKING:
     from rtcscope.rtp.streams import RtpStream
+    from rtcscope.sip.calls import IcmpEvent
     from rtcscope.sip.capture import MediaAnnouncement
 
 __all__ = [
@@ -169,23 +170,18 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     return list(merged.values())
 
 
-def icmp_reports(packets: Iterable[Any]) -> list[IcmpReport]:
-    """ICMP errors of decoded packets (``rtcscope.capture.pipeline.packets``) as reports."""
-    reports: list[IcmpReport] = []
-    for packet in packets:
-        icmp = getattr(packet, "icmp", None)
-        if icmp is None:
-            continue
-        reports.append(
-            IcmpReport(
-                frame=packet.frame,
-                ts_ns=packet.ts_ns,
-                reporter=packet.src,
-                description=icmp.description,
-                quoted_src=icmp.quoted_src,
-                quoted_sport=icmp.quoted_sport,
-                quoted_dst=icmp.quoted_dst,
-                quoted_dport=icmp.quoted_dport,
-            )
+def icmp_reports(events: Iterable[IcmpEvent]) -> list[IcmpReport]:
+    """The capture's ICMP errors (``CaptureModel.icmp``) as the checks take them."""
+    return [
+        IcmpReport(
+            frame=e.frame,
+            ts_ns=e.ts_ns,
+            reporter=e.reporter,
+            description=e.error.description,
+            quoted_src=e.error.quoted_src,
+            quoted_sport=e.error.quoted_sport,
+            quoted_dst=e.error.quoted_dst,
+            quoted_dport=e.error.quoted_dport,
         )
-    return reports
+        for e in events
+    ]
