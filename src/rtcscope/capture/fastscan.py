@@ -37,7 +37,6 @@ from rtcscope.capture.decode import (
     TUNNEL_IP_PROTOCOLS,
     TUNNEL_UDP_PORTS,
     VLAN_ETHERTYPES,
-    decode,
     is_known_linktype,
 )
 from rtcscope.capture.info import MIN_MEDIA_PORT, PacketCounts, classify_udp_payload
@@ -166,23 +165,6 @@ class _Views:
 
     def word(self, index: Int64Array) -> Int64Array:
         return self.u32[index].astype(np.int64)
-
-
-def count_batches(
-    batches: Iterable[RecordBatch], counts: PacketCounts | None = None
-) -> PacketCounts:
-    """Counts over every record of every batch (see capture/info.py for what is counted).
-
-    ``counts`` may carry the pipeline's defragmenter (reassembly on): the records decoded one
-    by one, IP fragments among them, reach it in file order, as in ``pipeline.packets``.
-    """
-    if counts is None:
-        counts = PacketCounts()
-    for batch in batches:
-        rows = BatchRows(batch)
-        for record in rows.records(count_batch(rows, counts)):
-            counts.add_decoded(decode(record))
-    return counts
 
 
 class BatchRows:

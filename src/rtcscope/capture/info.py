@@ -193,13 +193,6 @@ class PacketCounts:
         if self.last_ns is None or ts_ns > self.last_ns:
             self.last_ns = ts_ns
 
-    def add_packet(self, packet: Packet) -> None:
-        """Count one decoded record (and its time and captured bytes)."""
-        self.packets += 1
-        self.bytes += len(packet.data)
-        self.add_time(packet.ts_ns)
-        self.add_decoded(packet)
-
     def add_decoded(self, packet: Packet) -> Packet | None:
         """Count what decoding found in one record (not the record, its bytes or its time),
         and return the packet it delivers: itself, the datagram it completes, or None (a
