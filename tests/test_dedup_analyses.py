@@ -46,3 +46,28 @@ def test_streams_and_diagnosis_of_a_doubled_capture_with_dedup(
     assert found(["diagnose", str(twice), "--dedup", "--format", "json"]) == found(
         ["diagnose", str(original), "--format", "json"]
     )
+
+
+def test_series_and_quality_of_a_doubled_capture_read_each_packet_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The steps that read the streams' packets again (series, quality) drop the copies too:
+    per stream the series' packets add up to tshark's count on the original capture."""
+    original = DATA / "SIP_DTMF2.pcap"
+    twice = doubled(original, tmp_path)
+    per_ssrc: dict[str, int] = {}
+    for (ssrc,) in tshark_fields(original, ["rtp.ssrc"], "rtp"):
+        key = f"0x{int(ssrc, 16):08X}"
+        per_ssrc[key] = per_ssrc.get(key, 0) + 1
+    rows = _json(capsys, ["streams", str(twice), "--dedup", "--series", "--format", "json", "-q"])
+    summed: dict[str, int] = {}
+    for row in rows:  # type: ignore[attr-defined]
+        summed[row["ssrc_hex"]] = summed.get(row["ssrc_hex"], 0) + row["packets"]
+        assert row["late"] == 0, row
+    assert summed == per_ssrc
+    quality = _json(capsys, ["calls", str(twice), "--dedup", "--quality", "--format", "json", "-q"])
+    once = _json(capsys, ["calls", str(original), "--quality", "--format", "json", "-q"])
+    assert [c.get("quality") for c in quality["calls"]] == [  # type: ignore[index]
+        c.get("quality")
+        for c in once["calls"]  # type: ignore[index]
+    ]

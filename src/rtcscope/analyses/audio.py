@@ -49,7 +49,7 @@ def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
                 + (f" ({note})" if note else " (not part of an INVITE call; --all-files)")
             )
         streams = [s for s in streams if s.key in keys]
-    collected = collect_packets(source, streams)
+    collected = collect_packets(source, streams, dedup=model.options.dedup)
     extract_options = ExtractOptions(kind=OutputKind.WAV)
     for stream in streams:
         target = options.out_dir / stream_file_name(stream, OutputKind.WAV)

@@ -96,7 +96,7 @@ def _qualities(model: CaptureModel) -> dict[StreamKey, StreamQuality]:
 
     if model.payload_path is None:
         return {}
-    return stream_qualities(model.payload_path, model.streams)
+    return stream_qualities(model.payload_path, model.streams, dedup=model.options.dedup)
 
 
 def _table_row(data: dict[str, Any]) -> dict[str, Any]:

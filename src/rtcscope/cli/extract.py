@@ -154,7 +154,7 @@ def extract(
         if model.payload_path is None:
             raise UsageError(f"{file}: the packets cannot be read again")
         source = Path(model.payload_path)
-        collected = collect_packets(source, chosen)
+        collected = collect_packets(source, chosen, dedup=dedup)
         results: list[ExtractResult] = []
         with _progress_bar() as progress:
             options.progress = progress

@@ -75,10 +75,10 @@ def _shown(row: dict[str, Any], rtcp: bool, dtmf: bool) -> dict[str, Any]:
     return row
 
 
-def _qualities(payloads: Path, result: ScanResult) -> list[StreamQuality | None]:
+def _qualities(payloads: Path, result: ScanResult, dedup: bool) -> list[StreamQuality | None]:
     from rtcscope.report.data import stream_qualities
 
-    found = stream_qualities(payloads, result.streams)
+    found = stream_qualities(payloads, result.streams, dedup=dedup)
     return [found.get(s.key) for s in result.streams]
 
 
@@ -96,6 +96,7 @@ def _print_series(
     fmt: OutputFormat,
     interval: float,
     per_packets: int | None,
+    dedup: bool,
 ) -> None:
     """``--series``: one row per stream and interval (rtcscope.rtp.series.SERIES_COLUMNS)."""
     from rtcscope.report.data import build_stream_data
@@ -108,6 +109,7 @@ def _print_series(
         result.first_ns or 0,
         interval_s=interval,
         per_packets=per_packets,
+        dedup=dedup,
     )
     rows = [
         {"stream": d.stream.index, "ssrc_hex": f"0x{d.stream.key.ssrc:08X}", **row.as_dict()}
@@ -205,12 +207,12 @@ def streams(
         if series:
             if payloads is None:
                 raise UsageError(f"{file}: the packets cannot be read again")
-            _print_series(payloads, result, fmt, interval, per_packets)
+            _print_series(payloads, result, fmt, interval, per_packets, dedup)
             conclude(model, keep_going)
             return
         qualities: list[StreamQuality | None] = [None] * len(result.streams)
         if quality and payloads is not None:
-            qualities = _qualities(payloads, result)
+            qualities = _qualities(payloads, result, dedup)
         rows = [
             _shown(stream_to_dict(s, q), rtcp or quality, dtmf)
             for s, q in zip(result.streams, qualities, strict=True)
@@ -302,7 +304,9 @@ def _verify(
     if not any(s.encrypted for s in result.streams) or model.payload_path is None:
         return {}
     keyring = SrtpKeyring(result.announcements, user_keys)
-    return verify_streams(Path(model.payload_path), result.streams, keyring)
+    return verify_streams(
+        Path(model.payload_path), result.streams, keyring, dedup=model.options.dedup
+    )
 
 
 def _fail_on_wrong_keys(srtp: dict[int, StreamSrtpResult], streams: list[RtpStream]) -> None:

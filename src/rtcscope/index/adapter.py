@@ -70,7 +70,7 @@ def rows_for_capture(path: str | os.PathLike[str]) -> CaptureRows:
     assert model.rtp is not None
     rtp = model.rtp
     diagnosis = model.diagnosis()
-    qualities = stream_qualities(path, rtp.streams)
+    qualities = stream_qualities(path, rtp.streams, dedup=model.options.dedup)
     srtp = (
         verify_streams(Path(path), rtp.streams, SrtpKeyring(rtp.announcements, []))
         if any(s.encrypted for s in rtp.streams)

@@ -269,7 +269,7 @@ def _spec_from(text: str, fmtp: str | None = None) -> CodecSpec | None:
 
 
 def collect_packets(
-    path: Path, streams: Sequence[MediaStream]
+    path: Path, streams: Sequence[MediaStream], *, dedup: bool = False
 ) -> dict[StreamKey, list[TimelinePacket]]:
     """One pass over the capture (:func:`rtcscope.rtp.streams.stream_packets`): the RTP
     packets of each stream, in capture order."""
@@ -280,7 +280,7 @@ def collect_packets(
     decryptors = {
         s.key: (s, SrtpStreamDecryptor(s.srtp_keys)) for s in streams if s.encrypted and s.srtp_keys
     }
-    for packet in stream_packets(path, wanted):
+    for packet in stream_packets(path, wanted, dedup=dedup):
         rtp = packet.rtp
         if packet.key in decryptors:
             clear = decryptors[packet.key][1].decrypt(packet.data)

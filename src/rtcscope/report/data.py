@@ -81,15 +81,16 @@ def _clock_for(stream: RtpStream, pt: int) -> int:
 
 
 def stream_arrays(
-    path: str | os.PathLike[str], streams: Sequence[RtpStream]
+    path: str | os.PathLike[str], streams: Sequence[RtpStream], *, dedup: bool = False
 ) -> dict[StreamKey, StreamPackets]:
-    """Per-packet arrays of the given streams (one more read of the capture)."""
+    """Per-packet arrays of the given streams (one more read of the capture; ``dedup`` as
+    the scan that found them)."""
     from rtcscope.rtp.streams import stream_packets
 
     columns: dict[StreamKey, list[tuple[int, int, int, int, int, bool, int]]] = {
         s.key: [] for s in streams
     }
-    for packet in stream_packets(path, streams):
+    for packet in stream_packets(path, streams, dedup=dedup):
         rtp = packet.rtp
         rows = columns.get(packet.key)
         if rows is not None:
@@ -166,12 +167,12 @@ def stream_quality(stream: RtpStream, packets: StreamPackets) -> StreamQuality:
 
 
 def stream_qualities(
-    path: str | os.PathLike[str], streams: Sequence[RtpStream]
+    path: str | os.PathLike[str], streams: Sequence[RtpStream], *, dedup: bool = False
 ) -> dict[StreamKey, StreamQuality]:
     """Every stream's quality (one more read of the capture, of those streams' packets)."""
     if not streams:
         return {}
-    arrays = stream_arrays(path, streams)
+    arrays = stream_arrays(path, streams, dedup=dedup)
     return {s.key: stream_quality(s, arrays[s.key]) for s in streams}
 
 
@@ -183,9 +184,10 @@ def build_stream_data(
     *,
     interval_s: float = 1.0,
     per_packets: int | None = None,
+    dedup: bool = False,
 ) -> list[StreamData]:
     """Quality and time series of every stream (the arrays come from one more read)."""
-    arrays = stream_arrays(path, streams)
+    arrays = stream_arrays(path, streams, dedup=dedup)
     by_ssrc = rtcp_samples(rtcp_records, {s.key.ssrc: s.clock_rate for s in streams})
     out: list[StreamData] = []
     for stream in streams:
@@ -226,7 +228,9 @@ def report_data(model: CaptureModel, payloads: Path) -> ReportData:
     first_ns = scan.first_ns if scan.first_ns is not None else calls.first_ns
     if calls.messages:
         first_ns = min(first_ns, calls.first_ns)
-    streams = build_stream_data(payloads, scan.streams, scan.rtcp_packets, first_ns)
+    streams = build_stream_data(
+        payloads, scan.streams, scan.rtcp_packets, first_ns, dedup=model.options.dedup
+    )
     return ReportData(
         path=Path(model.source),
         calls=calls,

@@ -495,7 +495,11 @@ class StreamSrtpResult:
 
 
 def verify_streams(
-    path: str | os.PathLike[str], streams: Sequence[RtpStream], keyring: SrtpKeyring
+    path: str | os.PathLike[str],
+    streams: Sequence[RtpStream],
+    keyring: SrtpKeyring,
+    *,
+    dedup: bool = False,
 ) -> dict[int, StreamSrtpResult]:
     """Decrypt every encrypted stream's packets with the keys the keyring offers for it.
 
@@ -519,7 +523,7 @@ def verify_streams(
         results[position] = StreamSrtpResult(stats=decryptor.stats)
     if decryptors:
         wanted = [streams[position] for position, _ in decryptors.values()]
-        for packet in stream_packets(path, wanted):
+        for packet in stream_packets(path, wanted, dedup=dedup):
             k = packet.key
             entry = decryptors.get((k.src, k.src_port, k.dst, k.dst_port, k.ssrc))
             if entry is not None:

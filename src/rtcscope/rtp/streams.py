@@ -705,9 +705,10 @@ def attach_rtcp(streams: list[RtpStream], records: list[RtcpPacketRecord]) -> No
 
 
 def stream_packets(
-    path: PathLike, streams: Iterable[RtpStream | StreamKey]
+    path: PathLike, streams: Iterable[RtpStream | StreamKey], *, dedup: bool = False
 ) -> Iterator[StreamPacket]:
-    """The packets of the given streams, in capture order, parsed.
+    """The packets of the given streams, in capture order, parsed. ``dedup``: as the scan
+    that found the streams (``--dedup``), so a copy is not read as a packet of its own.
 
     For a stream found by discovery, only packets between its first and last frame are
     given (the ones its statistics counted). A packet whose padding does not parse (an SRTP
@@ -729,7 +730,7 @@ def stream_packets(
     if not flows:
         return
     last_frame = max(b[1] for b in bounds.values())
-    for packet in packets(path):
+    for packet in packets(path, dedup=dedup):
         if packet.frame > last_frame:
             break
         if packet.ip_proto != 17 or len(packet.payload) < 12:

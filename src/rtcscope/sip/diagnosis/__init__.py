@@ -79,7 +79,6 @@ __all__ = [
     "Severity",
     "catalogue_rows",
     "diagnose",
-    "diagnose_capture",
     "format_catalogue",
     "format_catalogue_markdown",
     "format_details",
