@@ -22,7 +22,7 @@ import secrets
 import stat
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from rtcscope.errors import OutputError
 
@@ -35,7 +35,36 @@ def output_error(path: str | os.PathLike[str], exc: OSError) -> OutputError:
     return OutputError(f"cannot write {path}: {exc.strerror or exc}")
 
 
-class OutputFile:
+class Committed:
+    """A writer used as a context manager: :meth:`close` keeps what was written when the
+    block ends normally, :meth:`discard` leaves nothing when it raised. The one place this
+    rule is written: every output writer (this file's, pcap, WAV, Ogg Opus) inherits it."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def discard(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _W) -> _W:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.discard()
+
+
+_W = TypeVar("_W", bound=Committed)
+
+
+class OutputFile(Committed):
     """A file being written to a temporary name; :meth:`commit` renames it to ``path``.
 
     Use it as a context manager: leaving the block normally commits, an exception discards.
@@ -122,19 +151,9 @@ class OutputFile:
         with contextlib.suppress(OSError):
             os.unlink(self._temp)
 
-    def __enter__(self) -> OutputFile:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.discard()
+    def close(self) -> None:
+        """:meth:`commit` (the name :class:`Committed` calls when the block ends normally)."""
+        self.commit()
 
 
 def create_output(path: str | os.PathLike[str]) -> OutputFile:

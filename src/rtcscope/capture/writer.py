@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import os
 import struct
-from types import TracebackType
 from typing import BinaryIO, Protocol
 
 from rtcscope.capture.decode import (
@@ -31,7 +30,7 @@ from rtcscope.capture.decode import (
 from rtcscope.capture.packet import LinkType, Packet, Record
 from rtcscope.capture.reader import PCAP_MAGIC_NSEC, PCAP_MAGIC_USEC, PcapHeader
 from rtcscope.errors import UsageError
-from rtcscope.outfile import OutputFile, create_output, open_live, output_error
+from rtcscope.outfile import Committed, OutputFile, create_output, open_live, output_error
 
 # Locally administered MACs (IEEE 802 bit 1 of the first octet) for frames made up here.
 SYNTHETIC_SOURCE_MAC = bytes.fromhex("020000000001")
@@ -83,7 +82,7 @@ class ByteSink(Protocol):
     def write(self, data: bytes | bytearray | memoryview, /) -> int: ...
 
 
-class PcapWriter:
+class PcapWriter(Committed):
     """Writes a pcap file (or stream): header at creation, then one record per write.
 
     ``header`` reproduces another file's header (``reader.pcap_header``); otherwise
@@ -218,17 +217,3 @@ class PcapWriter:
             with contextlib.suppress(OSError):
                 self._owned.close()
             self._owned = None
-
-    def __enter__(self) -> PcapWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.discard()

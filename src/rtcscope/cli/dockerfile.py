@@ -18,6 +18,7 @@ import typer
 
 from rtcscope.cli.app import app
 from rtcscope.errors import EXIT_FOUND_PROBLEMS, InputError, UsageError
+from rtcscope.outfile import write_output
 
 dockerfile_app = typer.Typer(
     help="Lint Dockerfiles (apt cache busting, package lists, clean-up) and fix the safe cases.",
@@ -38,10 +39,9 @@ def _read(path: Path) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    try:
-        path.write_bytes(text.encode("utf-8"))
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write: {exc.strerror}") from None
+    # Through a temporary name and a rename (a full disk leaves the Dockerfile as it was);
+    # resolve() so a symlinked Dockerfile is edited where it lives.
+    write_output(path.resolve(), text.encode("utf-8"))
 
 
 @dockerfile_app.command("lint")

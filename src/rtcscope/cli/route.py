@@ -36,10 +36,12 @@ def _load_answer(file: Path, frame: int | None) -> SipMessage:
         from rtcscope.cli.capture import CaptureArgs, read_model
         from rtcscope.scan import Tap
 
-        model = read_model(file, CaptureArgs(keep_going=True), frozenset({Tap.SIP}))
+        model = read_model(file, CaptureArgs(), frozenset({Tap.SIP}))
         for captured in model.messages:
             if captured.frame == frame:
-                return captured.message
+                return captured.message  # read whole before any fault later in the file
+        if model.faults:
+            raise model.faults[0]
         raise InputError(f"{file}: no SIP message ends in frame {frame}")
     try:
         data = file.read_bytes()

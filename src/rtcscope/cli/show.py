@@ -29,23 +29,25 @@ def show(
 ) -> None:
     """Print the SIP message of one frame: start line, headers and body (SDP) as captured."""
     from rtcscope.scan.files import sip_messages
+    from rtcscope.sip.transactions import endpoint
 
     if fmt is OutputFormat.csv:
         raise UsageError("show prints one message: use --format table or json")
     found = [m for m in sip_messages(file) if m.frame == frame]
     if not found:
         raise UsageError(f"frame {frame} of {file} holds no SIP message")
-    first_ns = 0
     for captured in found:
+        src = endpoint(captured.src, captured.sport)
+        dst = endpoint(captured.dst, captured.dport)
         text = message_text(captured.message.raw)
         if fmt is OutputFormat.json:
             sys.stdout.write(
                 format_json(
                     {
                         "frame": captured.frame,
-                        "time_epoch_s": round(captured.ts_ns / 1e9 - first_ns, 6),
-                        "src": f"{captured.src}:{captured.sport}",
-                        "dst": f"{captured.dst}:{captured.dport}",
+                        "time_epoch_s": round(captured.ts_ns / 1e9, 6),
+                        "src": src,
+                        "dst": dst,
                         "transport": captured.transport,
                         "text": text,
                     }
@@ -54,7 +56,6 @@ def show(
             )
         else:
             sys.stdout.write(
-                f"frame {captured.frame}  {captured.src}:{captured.sport} -> "
-                f"{captured.dst}:{captured.dport} {captured.transport.upper()}\n\n{text}"
+                f"frame {captured.frame}  {src} -> {dst} {captured.transport.upper()}\n\n{text}"
                 + ("" if text.endswith("\n") else "\n")
             )

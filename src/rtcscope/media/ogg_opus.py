@@ -23,11 +23,10 @@ from __future__ import annotations
 import struct
 import zlib
 from pathlib import Path
-from types import TracebackType
 
 from rtcscope.errors import MediaError
 from rtcscope.media.codecs import opus_packet_samples, opus_silence_packets
-from rtcscope.outfile import create_output
+from rtcscope.outfile import Committed, create_output
 
 VENDOR = "rtcscope"
 # RFC 7845 4: a page holds at most 255 lacing values; pages of about a second keep the
@@ -182,7 +181,7 @@ class OggOpusPager:
         return ready
 
 
-class OggOpusWriter:
+class OggOpusWriter(Committed):
     """An Ogg Opus file: ``add(packet)``, ``add_gap(samples, like)``, ``close(total)``."""
 
     def __init__(self, path: Path, channels: int, comments: list[str] | None = None) -> None:
@@ -221,17 +220,3 @@ class OggOpusWriter:
         """Give the file up: nothing is left at ``path``."""
         self._closed = True
         self._file.discard()
-
-    def __enter__(self) -> OggOpusWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.discard()

@@ -13,19 +13,18 @@ from __future__ import annotations
 import contextlib
 import wave
 from pathlib import Path
-from types import TracebackType
 
 import numpy as np
 import numpy.typing as npt
 
 from rtcscope.errors import MediaError, OutputError
-from rtcscope.outfile import create_output, output_error
+from rtcscope.outfile import Committed, create_output, output_error
 
 # RIFF chunk sizes are u32: the RIFF size counts 36 header bytes beside the data.
 MAX_WAV_DATA_BYTES = 0xFFFFFFFF - 36
 
 
-class WavWriter:
+class WavWriter(Committed):
     """``with WavWriter(path, rate, channels) as wav: wav.write(pcm)``; pcm is int16
     ``(samples, channels)``. Leaving the block by an exception leaves no file."""
 
@@ -81,17 +80,3 @@ class WavWriter:
     @property
     def duration_s(self) -> float:
         return self.frames / self.sample_rate
-
-    def __enter__(self) -> WavWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.discard()
