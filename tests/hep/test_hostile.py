@@ -76,11 +76,37 @@ async def _collect(
     while len(collector.bound) < (2 if tcp else 1):
         await asyncio.sleep(0.01)
     await body(collector.bound[0][2])
-    await asyncio.sleep(0.3)
+    await _settled(collector)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     collector.close()
+
+
+async def _until(done: Callable[[], bool], limit_s: float = 20.0) -> None:
+    """Wait for a condition (a busy machine may take a while), failing after ``limit_s``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    while not done():
+        assert loop.time() < deadline, "timed out waiting"
+        await asyncio.sleep(0.02)
+
+
+async def _settled(collector: HepCollector, quiet_s: float = 0.3) -> None:
+    """Until the collector's counters stop moving for ``quiet_s`` (what was sent is read and
+    stored), instead of a fixed sleep that a loaded machine can outrun."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20.0
+    last: tuple[int, ...] = ()
+    since = loop.time()
+    while loop.time() < deadline:
+        stats = collector.stats
+        now = (stats.received, stats.accepted, stats.stored, sum(stats.refused.values()))
+        if now != last:
+            last, since = now, loop.time()
+        elif loop.time() - since >= quiet_s:
+            return
+        await asyncio.sleep(0.02)
 
 
 def _send_udp(port: int, datagrams: list[bytes]) -> None:
@@ -290,7 +316,7 @@ def test_tcp_idle_and_trickling_clients_are_closed_and_others_served(tmp_path: P
         _ok_reader, ok = await asyncio.open_connection(HOST, port, local_addr=(HOST, 0))
         ok.write(encode(_packet(2)))
         await ok.drain()
-        await asyncio.sleep(0.1)
+        await _until(lambda: collector.stats.accepted >= 1)
         for writer in (idle, trickle, ok):
             writer.close()
 
@@ -305,11 +331,11 @@ def test_tcp_connection_cap_closes_the_idlest_and_lets_a_new_client_in(tmp_path:
 
     async def body(port: int) -> None:
         idle = [await asyncio.open_connection(HOST, port, local_addr=(HOST, 0)) for _ in range(10)]
-        await asyncio.sleep(0.2)
+        await _until(lambda: collector.stats.tcp_connections >= 10)
         _reader, ok = await asyncio.open_connection(HOST, port, local_addr=(HOST, 0))
         ok.write(encode(_packet(5)))
         await ok.drain()
-        await asyncio.sleep(0.2)
+        await _until(lambda: collector.stats.accepted >= 1)
         ok.close()
         for _r, writer in idle:
             writer.close()

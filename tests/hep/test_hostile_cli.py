@@ -238,9 +238,14 @@ def test_rotation_gives_complete_files_while_the_collector_runs(tmp_path: Path) 
                 sock.sendto(_packet(i, pad=1000), ("127.0.70.14", ports["udp"]))
                 time.sleep(0.06)  # a batch each: the pcap rotates as the batches come
         assert _wait_for_rows(store, 30) == 30
+        # The pcap is written after the rows commit: wait for it to settle (a busy machine)
+        # rather than sampling it mid-rotation.
+        deadline = time.monotonic() + 20
+        while len(list(store.glob("sip-*.pcap.part"))) != 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(list(store.glob("sip-*.pcap.part"))) == 1
         done_while_running = sorted(store.glob("sip-*.pcap"))
         assert len(done_while_running) >= 2
-        assert len(list(store.glob("sip-*.pcap.part"))) == 1
         # a complete file is never written again: an indexer may read it now
         first = done_while_running[0].read_bytes()
         os.killpg(proc.pid, signal.SIGINT)

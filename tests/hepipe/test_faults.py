@@ -59,8 +59,10 @@ def test_bridge_survives_each_fault_and_backs_off() -> None:
                 config,
                 log=logs.append,
                 random_fraction=lambda: 0.5,  # no jitter: the delays are exact
-                esl_timeout_s=0.5,
-                handshake_timeout_s=1.0,
+                # Generous for the healthy sessions (a busy CI machine), still short for the
+                # trickled greeting (0.3 s a byte) to overrun.
+                esl_timeout_s=2.0,
+                handshake_timeout_s=3.0,
                 message_timeout_s=1.0,
                 stable_session_s=60.0,
                 reconnect_first_s=FIRST_S,
