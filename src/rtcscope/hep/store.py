@@ -530,8 +530,12 @@ class SipPcap:
         if (rotate.max_bytes is not None and self._writer.bytes_written >= rotate.max_bytes) or (
             rotate.max_age_s is not None and time.monotonic() - self._opened_at >= rotate.max_age_s
         ):
-            self._finish_file()
-            self._writer = self._open()
+            try:
+                self._finish_file()
+            finally:
+                # A failed rename (full disk, a file gone) must not leave the store writing
+                # to a closed file for every later batch: the next file opens regardless.
+                self._writer = self._open()
 
     def _ipv4_pair(self, src: str, dst: str) -> tuple[bytes, bytes, int] | None:
         try:

@@ -28,7 +28,7 @@ from rtcscope.rtp.stats import analysis_clock_hz
 from rtcscope.rtp.streams import RtcpPacketRecord, RtpStream, StreamKey
 from rtcscope.scan import CaptureModel
 from rtcscope.sip.calls import CallsResult, CallSummary, IcmpEvent
-from rtcscope.sip.diagnosis import Diagnosis
+from rtcscope.sip.diagnosis import Diagnosis, Finding
 
 
 @dataclass(slots=True)
@@ -55,14 +55,25 @@ class ReportData:
     first_ns: int
     packets_read: int
     _by_key: dict[StreamKey, StreamData] = field(init=False, repr=False)
+    _findings: dict[str | None, list[Finding]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._by_key = {s.stream.key: s for s in self.streams}
+        self._findings = {}
+        for finding in self.diagnosis.findings:  # once: the page asks per call
+            self._findings.setdefault(finding.call_id, []).append(finding)
 
     def call_dict(self, call: CallSummary) -> dict[str, Any]:
         """The call's JSON object as ``calls`` documents it, with its quality keys."""
         mine = {s.key: self._by_key[s.key].quality for s in call.streams if s.key in self._by_key}
         return call.as_dict(self.first_ns, mine)
+
+    def findings_of(self, call: CallSummary) -> list[Finding]:
+        """The findings about any leg of the call, in the diagnosis' order."""
+        if len(call.call_ids) == 1:
+            return self._findings.get(call.call_ids[0], [])
+        ids = set(call.call_ids)
+        return [f for f in self.diagnosis.findings if f.call_id in ids]
 
     def streams_of(self, call: CallSummary) -> list[StreamData]:
         return [self._by_key[s.key] for s in call.streams if s.key in self._by_key]

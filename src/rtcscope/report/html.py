@@ -25,7 +25,6 @@ from rtcscope.report.data import ReportData, StreamData
 from rtcscope.report.plots import svg_plot
 from rtcscope.rtp.streams import StreamKey, stream_to_dict
 from rtcscope.sip.calls import CallSummary, call_ladder, icmp_for_call
-from rtcscope.sip.diagnosis import Finding
 from rtcscope.sip.ladder import (
     LADDER_CSS,
     MESSAGE_CSS,
@@ -73,11 +72,6 @@ def _mos_cell(mos: float | None, scale: str | None, has_media: bool = True) -> s
         return "not rated"
     cls = "ok" if mos >= 4.0 else "warn" if mos >= 3.6 else "bad"
     return f'<span class="{cls}">{mos:.2f}</span> <small>{_e(scale)}</small>'
-
-
-def _call_findings(data: ReportData, call: CallSummary) -> list[Finding]:
-    ids = set(call.call_ids)
-    return [f for f in data.diagnosis.findings if f.call_id in ids]
 
 
 def _worst(data: ReportData, call: CallSummary) -> tuple[float | None, str | None]:
@@ -212,7 +206,7 @@ def _call_section(
             f"({_e(worst['model'])}, {_e(worst['buffer'])} buffer, stream "
             f"{_e(worst['stream'])})</dd>"
         )
-    findings = _call_findings(data, call)
+    findings = data.findings_of(call)
     finding_rows = [
         [
             f'<span class="{_SEVERITY_CLASS.get(f.severity.value, "")}">'
@@ -265,17 +259,13 @@ def render_report(
     all_calls = data.calls.calls
     invites = [c for c in all_calls if c.kind == "INVITE"]
     others = [c for c in all_calls if c.kind != "INVITE"]
-    findings_by_call = {c.index: _call_findings(data, c) for c in invites}
+    findings_by_call = {c.index: data.findings_of(c) for c in invites}
     flagged = [c for c in invites if c.failed or findings_by_call[c.index]]
-    ordered = (
-        invites if len(invites) <= max_calls else flagged + [c for c in invites if c not in flagged]
-    )
+    flagged_ids = {c.index for c in flagged}
+    rest = [c for c in invites if c.index not in flagged_ids]
+    ordered = invites if len(invites) <= max_calls else flagged + rest
     listed = ordered[:max_calls]
-    with_section = (
-        invites
-        if len(invites) <= max_sections
-        else (flagged + [c for c in invites if c not in flagged])[:max_sections]
-    )
+    with_section = invites if len(invites) <= max_sections else (flagged + rest)[:max_sections]
     section_ids = {c.index for c in with_section}
     rows = []
     for call in listed:

@@ -28,6 +28,7 @@ from rtcscope.sip.capture import CapturedSip, MediaAnnouncement, SipCaptureRepor
 if TYPE_CHECKING:
     from rtcscope.sip.calls import CallsResult
     from rtcscope.sip.diagnosis import Diagnosis
+    from rtcscope.sip.dialogs import Call
 
 
 @contextlib.contextmanager
@@ -64,6 +65,7 @@ class CaptureModel:
     # Where packets can be read again (the file, or the spool of a piped source), or None.
     payload_path: str | None = None
     spooled: bool = False  # payload_path is a temporary copy: close() removes it
+    _dialogs: list[Call] | None = None
     _calls: CallsResult | None = None
     _diagnosis: Diagnosis | None = None
 
@@ -86,13 +88,23 @@ class CaptureModel:
             self.payload_path = None
             self.spooled = False
 
+    def dialogs(self) -> list[Call]:
+        """The SIP calls by Call-ID with their transactions and dialogs (found once; the
+        call list and the diagnosis both start from them)."""
+        if self._dialogs is None:
+            from rtcscope.sip.dialogs import find_calls
+
+            with collector_paused():
+                self._dialogs = find_calls(self.messages)
+        return self._dialogs
+
     def calls(self) -> CallsResult:
         """Calls (legs linked), SIP statistics and message marks; RTP streams attached."""
         if self._calls is None:
             from rtcscope.sip.calls import attach_streams, summarize_calls
 
             with collector_paused():
-                result = summarize_calls(self.messages, self.announcements)
+                result = summarize_calls(self.messages, self.announcements, self.dialogs())
                 attach_streams(result.calls, self.streams)
             self._calls = result
         return self._calls
@@ -110,6 +122,7 @@ class CaptureModel:
                 call_id=call_id,
                 announcements=self.announcements,
                 streams=self.streams,
+                calls=self.dialogs(),
             )
         if call_id is None:
             self._diagnosis = result

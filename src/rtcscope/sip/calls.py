@@ -840,8 +840,11 @@ def _summarize(
 def summarize_calls(
     messages: Sequence[CapturedMessage],
     announcements: Sequence[MediaAnnouncement] | None = None,
+    dialogs: Sequence[Call] | None = None,
 ) -> CallsResult:
-    """Calls, statistics and per-message marks from captured SIP messages (capture order)."""
+    """Calls, statistics and per-message marks from captured SIP messages (capture order).
+    ``dialogs`` (``find_calls(messages)``) may be given when the caller has them already
+    (the capture model shares them with the diagnosis)."""
     tracker = WiresharkSipTracker()
     statistics = SipStatistics()
     marks: dict[int, MessageMarks] = {}
@@ -854,7 +857,7 @@ def summarize_calls(
         from rtcscope.sip.capture import media_announcements
 
         announcements = media_announcements(cast("list[CapturedSip]", list(messages)))
-    groups = link_legs(find_calls(messages))
+    groups = link_legs(dialogs if dialogs is not None else find_calls(messages))
     # Each call gets its own announcements through an index by Call-ID (no scan per call).
     by_call_id: dict[str | None, list[MediaAnnouncement]] = defaultdict(list)
     for announcement in announcements:

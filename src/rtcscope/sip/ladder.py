@@ -398,9 +398,10 @@ def collapse_loops(ladder: Ladder, min_repeats: int = 3, max_period: int = 4) ->
                 continue
             shape = [(r.src, r.dst, r.label) for r in first]
             repeats = 1
-            while [(r.src, r.dst, r.label) for r in rows[i + repeats * period :][:period]] == (
-                shape
-            ):
+            while [
+                (r.src, r.dst, r.label)
+                for r in rows[i + repeats * period : i + (repeats + 1) * period]
+            ] == shape:
                 repeats += 1
             if repeats < min_repeats:
                 continue

@@ -16,6 +16,7 @@ The files are templates (``data/proxy.cfg``, ``data/caller.xml``, ``data/callee.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -192,20 +193,10 @@ class Scenario:
         """A short live run: fewer 2xx retransmissions before the callee gives up, and a
         caller that waits only that long (the kept captures run the whole 64*T1)."""
         give_up = sum(answer_waits_ms(answer_retransmissions))
-        return Scenario(
-            name=self.name,
-            summary=self.summary,
-            proxies=self.proxies,
-            callee_copies_record_route=self.callee_copies_record_route,
-            callee_rejects=self.callee_rejects,
-            callee_contact=self.callee_contact,
+        return dataclasses.replace(
+            self,
             caller_hangs_up_after_ms=min(self.caller_hangs_up_after_ms, give_up + 3_000),
             answer_retransmissions=answer_retransmissions,
-            expect_ack_at_callee=self.expect_ack_at_callee,
-            notes=self.notes,
-            caller_template=self.caller_template,
-            callee_template=self.callee_template,
-            refreshed_target_template=self.refreshed_target_template,
         )
 
     @property

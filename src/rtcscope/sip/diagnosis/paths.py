@@ -245,13 +245,15 @@ class PathChecks(DialogChecks):
 
         inserted = [values for key in (proxy, source(sent)) if (values := self.inserted.get(key))]
 
+        own_lower = {e.lower() for e in own_endpoints}  # once: owns() runs per Route value
+
         def owns(uri: Uri) -> bool:
             # Its own values: what it wrote into Record-Route on the INVITE (whatever address
             # it advertised there), or a URI naming the addresses it received and sent on.
             if any(uri in values for values in inserted):
                 return True
             endpoint = uri_endpoint(uri).lower()
-            if endpoint in {e.lower() for e in own_endpoints}:
+            if endpoint in own_lower:
                 return True
             return uri_host(uri) in own_hosts and uri_port(uri) == received.dport
 
