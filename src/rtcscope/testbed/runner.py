@@ -14,6 +14,7 @@ Every process is bounded in time: sipp gets ``-timeout``, the caller is waited f
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -197,6 +198,8 @@ class RunResult:
     caller_exit: int | None
     callee_exit: int | None
     logs: dict[str, Path]
+    second_exit: int | None = None  # the refreshed target's sipp (A2), when there is one
+    kernel_dropped: int | None = None  # tcpdump's "N packets dropped by kernel" (None: unsaid)
 
     def log_tail(self, role: str, chars: int = 2000) -> str:
         path = self.logs.get(role)
@@ -266,15 +269,24 @@ def run_plan(the_plan: Plan, start: StartFunc) -> RunResult:
         if the_plan.refreshed_target is not None:
             second = launch(stack, the_plan.refreshed_target)
             time.sleep(0.3)
+            if second.poll() is not None:
+                raise PeerError(f"sipp A2 exited {second.returncode}: {_tail(logs['A2'])}")
         caller = launch(stack, the_plan.caller)
         caller_exit = _wait(caller, the_plan.caller.max_seconds)
         callee_exit = _wait(callee, the_plan.scenario.callee_wait_s)
-        if second is not None:
-            _wait(second, 5)
+        second_exit = _wait(second, 5) if second is not None else None
         # Let the last datagrams (a late 200 OK, the BYE's answer, ICMP) reach the capture.
         time.sleep(0.5)
+    # tcpdump says on exit how many packets the kernel dropped: a capture missing packets
+    # would make a working call look broken, so the caller can tell.
+    dropped = re.search(r"(\d+) packets? dropped by kernel", _tail(logs["tcpdump"], 4000))
     return RunResult(
-        capture=the_plan.capture, caller_exit=caller_exit, callee_exit=callee_exit, logs=logs
+        capture=the_plan.capture,
+        caller_exit=caller_exit,
+        callee_exit=callee_exit,
+        logs=logs,
+        second_exit=second_exit,
+        kernel_dropped=int(dropped.group(1)) if dropped else None,
     )
 
 
