@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from enum import Enum, StrEnum
 from typing import Any
 
+import orjson
 from rich.console import Console
 from rich.table import Table
 
@@ -37,8 +38,18 @@ def _jsonable(value: Any) -> Any:
 
 
 def format_json(data: Any) -> str:
-    """Stable JSON: keys in the order given, two-space indent, UTF-8 kept."""
-    return json.dumps(data, indent=2, ensure_ascii=False, default=_jsonable)
+    """Stable JSON: keys in the order given, two-space indent, UTF-8 kept.
+
+    orjson writes it (the standard library's encoder runs in Python when indenting: seconds
+    for the 45 MB of a 20,000-call ``calls --format json``); what orjson refuses (an integer
+    beyond 64 bits, a string that is not UTF-8) goes through the standard library.
+    """
+    try:
+        return orjson.dumps(
+            data, default=_jsonable, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+        ).decode("utf-8")
+    except TypeError:
+        return json.dumps(data, indent=2, ensure_ascii=False, default=_jsonable)
 
 
 def _cell(value: Any) -> str:

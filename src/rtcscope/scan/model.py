@@ -5,7 +5,9 @@ SDP announced, RTP streams with RTCP and DTMF, ICMP errors, faults. Calls and th
 are computed from those on first use and kept, so ``analyze``'s sections and the commands
 that share a model compute each thing once. Nothing here reads the capture again.
 
-Memory: each SIP message keeps its raw bytes and parsed headers (about 2-4 KB a message);
+Memory: each SIP message keeps its raw bytes, start line, Call-ID, CSeq, From, To and Via
+(about 1 KB a message besides its bytes: the other headers are read again from the bytes
+when asked for, see :class:`rtcscope.sip.message.SipMessage`);
 each stream keeps its statistics (a few KB) and, with RTCP, its reports; a packet of a
 followed RTP stream costs nothing once counted.
 """

@@ -97,7 +97,6 @@ class SipCaptureReport:
     udp_messages: int = 0
     tcp_messages: int = 0
     ws_messages: int = 0
-    messages_with_problems: int = 0
     keepalives: int = 0
     skipped_stream_bytes: int = 0  # TCP bytes that were not SIP inside SIP streams
     tcp_directions_forgotten: int = 0  # oldest directions dropped to stay within the cap
@@ -109,8 +108,6 @@ class SipCaptureReport:
             f"{self.messages} SIP messages ({self.udp_messages} UDP, {self.tcp_messages} TCP, "
             f"{self.ws_messages} WebSocket)"
         ]
-        if self.messages_with_problems:
-            lines.append(f"{self.messages_with_problems} messages with problems")
         if self.skipped_stream_bytes:
             lines.append(f"{self.skipped_stream_bytes} bytes skipped in SIP streams (not SIP)")
         if self.tcp_directions_forgotten:
@@ -188,8 +185,6 @@ class SipCaptureFramer:
             report.ws_messages += 1
         else:
             report.tcp_messages += 1
-        if message.problems:
-            report.messages_with_problems += 1
         out.append(
             CapturedSip(frame, ts_ns, flow[0], flow[1], flow[2], flow[3], transport, message)
         )

@@ -12,13 +12,15 @@ the names spelled as written; lookups expand compact forms (RFC 3261 7.3.3) and 
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from rtcscope.errors import SipError
 from rtcscope.sip.headers import (
+    COMPACT_FORMS,
     LIST_HEADERS,
     NEVER_SPLIT,
     CSeq,
@@ -146,53 +148,148 @@ def _content_type_param(value: str, name: str) -> str | None:
     return None
 
 
-@dataclass(slots=True)
+def _plain_values(lines: list[str]) -> dict[str, list[str]] | None:
+    """Header values by lookup key from CRLF-split header lines (the first line is the start
+    line); None when a line has no colon or no name (the general parser reads those)."""
+    values: dict[str, list[str]] = {}
+    keys = _KEYS
+    for text in lines[1:]:
+        name, colon, value = text.partition(":")
+        name = name.strip()
+        if not colon or not name:
+            return None
+        key = keys.get(name)
+        if key is None:
+            key = _key_of(name)
+        have = values.get(key)
+        if have is None:
+            values[key] = [value.strip()]
+        else:
+            have.append(value.strip())
+    return values
+
+
+_LINE_PROBES: dict[str, re.Pattern[bytes]] = {}
+
+
+def _line_probe(key: str) -> re.Pattern[bytes]:
+    """A search that finds every header line of ``key`` (full or compact name, any case,
+    ``Name :`` too) in a message's bytes; it may also find lookalikes (a folded line, a body
+    line), never miss one."""
+    probe = _LINE_PROBES.get(key)
+    if probe is None:
+        names = [key] + [c for c, full in COMPACT_FORMS.items() if full.lower() == key]
+        alternatives = b"|".join(re.escape(n.encode("utf-8", "surrogateescape")) for n in names)
+        probe = re.compile(rb"(?im)^[ \t]*(?:" + alternatives + rb")[ \t]*:")
+        if len(_LINE_PROBES) < _CACHE_LIMIT:
+            _LINE_PROBES[key] = probe
+    return probe
+
+
+def _values_of(headers: Iterable[Header]) -> dict[str, list[str]]:
+    values: dict[str, list[str]] = {}
+    for h in headers:
+        key = _key_of(h.name)
+        found = values.get(key)
+        if found is None:
+            values[key] = [h.value]
+        else:
+            found.append(h.value)
+    return values
+
+
 class SipMessage:
     """A SIP request or response. Build one with :meth:`parse`.
 
     For a request ``method`` and ``request_uri`` are set and ``status_code`` is None; for a
     response ``status_code`` and ``reason`` are set and ``method`` is the CSeq method (what
     the response answers), as tools usually show it.
+
+    Parsing is in two steps so a capture of many messages pays only for what is used: the
+    start line, the header values by name, the body, Call-ID, CSeq, From, To and Via are read
+    by :meth:`parse`; the header lines as objects (``headers``), Contact, Route,
+    Record-Route, Max-Forwards and the list of ``problems`` on first use (each access
+    gives the same answer as a full parse would).
     """
 
-    raw: bytes
-    start_line: str = ""
-    is_request: bool = False
-    is_response: bool = False
-    request_method: str | None = None
-    request_uri_text: str | None = None
-    request_uri: Uri | None = None
-    sip_version: str = ""
-    status_code: int | None = None
-    reason: str | None = None
-    headers: list[Header] = field(default_factory=list)
-    body: bytes = b""
-    trailing: bytes = b""  # bytes after Content-Length (a UDP datagram's padding or junk)
-    header_length: int = 0  # bytes up to and including the blank line
-    problems: list[str] = field(default_factory=list)
-    call_id: str | None = None
-    cseq: CSeq | None = None
-    from_: NameAddr | None = None
-    to: NameAddr | None = None
-    vias: list[Via] = field(default_factory=list)
-    contacts: list[NameAddr] = field(default_factory=list)
-    routes: list[NameAddr] = field(default_factory=list)
-    record_routes: list[NameAddr] = field(default_factory=list)
-    max_forwards: int | None = None
-    content_length: int | None = None
-    _sdp_cache: tuple[SessionDescription | None] | None = None
-    # Header lines by lookup key (lower-case full name), in order: built once by parse().
-    _by_key: dict[str, list[Header]] = field(default_factory=dict, repr=False, compare=False)
+    __slots__ = (
+        "_complete",
+        "_contacts",
+        "_content_type_value",
+        "_headers",
+        "_max_forwards",
+        "_problems",
+        "_record_routes",
+        "_request_uri",
+        "_routes",
+        "_sdp_cache",
+        "_uri_problem_at",
+        "_values",
+        "body",
+        "call_id",
+        "content_length",
+        "cseq",
+        "from_",
+        "header_length",
+        "is_request",
+        "is_response",
+        "raw",
+        "reason",
+        "request_method",
+        "request_uri_text",
+        "sip_version",
+        "start_line",
+        "status_code",
+        "to",
+        "trailing",
+        "vias",
+    )
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self.start_line = ""
+        self.is_request = False
+        self.is_response = False
+        self.request_method: str | None = None
+        self.request_uri_text: str | None = None
+        self._request_uri: Uri | None = None
+        self._uri_problem_at = -1  # where a Request-URI fault goes in ``problems``
+        self.sip_version = ""
+        self.status_code: int | None = None
+        self.reason: str | None = None
+        self.body = b""
+        self.trailing = b""  # bytes after Content-Length (a UDP datagram's padding or junk)
+        self.header_length = 0  # bytes up to and including the blank line
+        self.call_id: str | None = None
+        self.cseq: CSeq | None = None
+        self.from_: NameAddr | None = None
+        self.to: NameAddr | None = None
+        self.vias: list[Via] = []
+        self.content_length: int | None = None
+        # Header lines as objects, in order (None: not built yet; rebuilt from raw on use).
+        self._headers: list[Header] | None = None
+        # Header values by lookup key (lower-case full name), in order.
+        self._values: dict[str, list[str]] | None = {}
+        self._content_type_value: str | None = None
+        # Problems of the start line, header lines and body; the known headers' problems are
+        # added by _finish() on first use of ``problems``.
+        self._problems: list[str] = []
+        self._complete = False
+        self._contacts: list[NameAddr] = []
+        self._routes: list[NameAddr] = []
+        self._record_routes: list[NameAddr] = []
+        self._max_forwards: int | None = None
+        self._sdp_cache: tuple[SessionDescription | None] | None = None
 
     @classmethod
     def parse(cls, data: bytes | bytearray | memoryview) -> SipMessage:
         """Parse one SIP message. Never raises: faults are listed in ``problems``."""
-        raw = bytes(data)
-        message = cls(raw=raw)
+        message = cls(bytes(data))
         try:
             message._parse()
         except Exception as exc:  # a parser bug must not stop a capture being read
-            message.problems.append(f"internal parser fault: {type(exc).__name__}: {exc}")
+            message._problems.append(f"internal parser fault: {type(exc).__name__}: {exc}")
+            message._complete = True
         return message
 
     def __bytes__(self) -> bytes:
@@ -200,6 +297,73 @@ class SipMessage:
 
     def encode(self) -> bytes:
         return self.raw
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SipMessage):
+            return NotImplemented
+        return self.raw == other.raw
+
+    def __hash__(self) -> int:
+        return hash(self.raw)
+
+    def __repr__(self) -> str:
+        return f"SipMessage({self.summary!r}, call_id={self.call_id!r}, {len(self.raw)} bytes)"
+
+    # -- what is read on first use -----------------------------------------------------
+
+    @property
+    def headers(self) -> list[Header]:
+        """Every header line in order, names as written (``v``, ``VIA``, ``Via``)."""
+        if self._headers is None:
+            self._headers = self._header_objects()
+        return self._headers
+
+    @property
+    def problems(self) -> list[str]:
+        """What does not follow the grammar (each an English sentence), in message order."""
+        if not self._complete:
+            self._finish()
+        return self._problems
+
+    @property
+    def request_uri(self) -> Uri | None:
+        """The Request-URI parsed (None for a response or an unreadable URI)."""
+        if self._request_uri is None and self._uri_problem_at >= 0:
+            self._read_request_uri()
+        return self._request_uri
+
+    def _read_request_uri(self) -> str | None:
+        """Parse the Request-URI once; the fault, if any (also on every later call)."""
+        assert self.request_uri_text is not None
+        try:
+            self._request_uri = _parse_cached(_URIS, parse_uri, self.request_uri_text)
+        except SipError as exc:
+            return f"Request-URI: {exc}"
+        return None
+
+    @property
+    def contacts(self) -> list[NameAddr]:
+        if not self._complete:
+            self._finish()
+        return self._contacts
+
+    @property
+    def routes(self) -> list[NameAddr]:
+        if not self._complete:
+            self._finish()
+        return self._routes
+
+    @property
+    def record_routes(self) -> list[NameAddr]:
+        if not self._complete:
+            self._finish()
+        return self._record_routes
+
+    @property
+    def max_forwards(self) -> int | None:
+        if not self._complete:
+            self._finish()
+        return self._max_forwards
 
     # -- parsing -----------------------------------------------------------------------
 
@@ -211,45 +375,93 @@ class SipMessage:
         while pos < n and raw[pos] in b"\r\n":
             pos += 1
         if pos >= n:
-            self.problems.append("empty message")
+            self._problems.append("empty message")
+            self._complete = True
             return
-        if not self._parse_plain(pos):
+        values = self._parse_plain(pos)
+        if values is None:
             self._parse_general(pos)
-        by_key = self._by_key
-        for h in self.headers:
-            key = _key_of(h.name)
-            found = by_key.get(key)
-            if found is None:
-                by_key[key] = [h]
-            else:
-                found.append(h)
-        if self.start_line or self.headers:
-            self._parse_body(self.header_length)
-            self._parse_known_headers()
+            values = _values_of(self._headers or ())
+        if not (self.start_line or values):
+            self._complete = True
+            return
+        self._values = values
+        found = values.get("content-type")
+        self._content_type_value = found[0] if found else None
+        self._parse_body(self.header_length)
+        self._parse_dialog_headers()
+        # The values by name are read again from ``raw`` when asked for (a few microseconds):
+        # a capture's messages would otherwise hold a dictionary each.
+        self._values = None
 
-    def _parse_plain(self, pos: int) -> bool:
-        """The common shape in one sweep: CRLF line ends, no folded lines, a colon on every
-        header line. False (nothing set) for anything else: the general parser handles it."""
+    def _plain_block(self, pos: int) -> tuple[int, list[str]] | None:
+        """The common shape: CRLF line ends, no folded lines, a colon on every header line.
+        The end of the header block and its lines as text; None for anything else."""
         raw = self.raw
         end = raw.find(b"\r\n\r\n", pos)
         if end < 0:
-            return False
+            return None
         block = raw[pos:end]
         if block.count(b"\n") != block.count(b"\r\n") or b"\n " in block or b"\n\t" in block:
-            return False
-        byte_lines = block.split(b"\r\n")
-        text_lines = block.decode("utf-8", "surrogateescape").split("\r\n")
-        headers: list[Header] = []
-        for text, line in zip(text_lines[1:], byte_lines[1:], strict=True):
-            name, colon, value = text.partition(":")
-            name = name.strip()
-            if not colon or not name:
-                return False
-            headers.append(Header(name=name, value=value.strip(), raw=line))
+            return None
+        return end, block.decode("utf-8", "surrogateescape").split("\r\n")
+
+    def _parse_plain(self, pos: int) -> dict[str, list[str]] | None:
+        """The common shape in one sweep (:meth:`_plain_block`): the values by name, or None
+        (nothing set) for anything else, which the general parser handles."""
+        found = self._plain_block(pos)
+        if found is None:
+            return None
+        end, lines = found
+        values = _plain_values(lines)
+        if values is None:
+            return None
         self.header_length = end + 4
-        self._parse_start_line(text_lines[0])
-        self.headers = headers
-        return True
+        self._parse_start_line(lines[0])
+        return values
+
+    def _lines_for(self, key: str) -> list[str] | None:
+        """The values of ``key``'s lines, or None; without reading every header again when
+        a quick search of the bytes shows there is none."""
+        values = self._values
+        if values is None:
+            if _line_probe(key).search(self.raw) is None:
+                return None
+            values = self._value_map()
+        return values.get(key)
+
+    def _value_map(self) -> dict[str, list[str]]:
+        """Header values by lookup key, in order (read again from ``raw`` after parse())."""
+        values = self._values
+        if values is None:
+            raw = self.raw
+            pos = 0
+            while pos < len(raw) and raw[pos] in b"\r\n":
+                pos += 1
+            found = self._plain_block(pos)
+            plain = _plain_values(found[1]) if found is not None else None
+            values = plain if plain is not None else _values_of(self.headers)
+            self._values = values
+        return values
+
+    def _header_objects(self) -> list[Header]:
+        """The header lines as :class:`Header` objects (read again from ``raw``)."""
+        raw = self.raw
+        pos = 0
+        while pos < len(raw) and raw[pos] in b"\r\n":
+            pos += 1
+        found = self._plain_block(pos)
+        if found is None or _plain_values(found[1]) is None:
+            probe = SipMessage(raw)
+            probe._parse_general(pos)
+            return probe._headers or []
+        end, lines = found
+        byte_lines = raw[pos:end].split(b"\r\n")
+        headers: list[Header] = []
+        for text, line in zip(lines[1:], byte_lines[1:], strict=True):
+            name, _, value = text.partition(":")
+            headers.append(Header(name=name.strip(), value=value.strip(), raw=line))
+        return headers
 
     def _parse_general(self, pos: int) -> None:
         raw = self.raw
@@ -273,14 +485,15 @@ class SipMessage:
         if body_start < 0:
             body_start = n
             if lines and raw[lines[0][0] : lines[0][1]].strip():
-                self.problems.append(
+                self._problems.append(
                     "no blank line ends the headers (the message is cut or not SIP)"
                 )
         self.header_length = body_start
         if not lines:
-            self.problems.append("no start line")
+            self._problems.append("no start line")
             return
         self._parse_start_line(_text(raw[lines[0][0] : lines[0][1]]))
+        self._headers = []
         self._parse_header_lines(lines[1:])
 
     def _parse_start_line(self, line: str) -> None:
@@ -291,13 +504,13 @@ class SipMessage:
             self.is_response = True
             self.sip_version = parts[0]
             if len(parts) < 2 or not is_digits(parts[1]) or len(parts[1]) != 3:
-                self.problems.append(f"status line {stripped[:80]!r} has no 3-digit status code")
+                self._problems.append(f"status line {stripped[:80]!r} has no 3-digit status code")
                 return
             self.status_code = int(parts[1])
             self.reason = parts[2] if len(parts) > 2 else ""
             self._check_version()
             if not 100 <= self.status_code <= 699:
-                self.problems.append(f"status code {self.status_code} is outside 100-699")
+                self._problems.append(f"status code {self.status_code} is outside 100-699")
             return
         parts = stripped.split()
         if len(parts) == 3 and parts[2].upper().startswith("SIP/"):
@@ -306,20 +519,18 @@ class SipMessage:
             self.request_uri_text = parts[1]
             self.sip_version = parts[2]
             self._check_version()
-            try:
-                self.request_uri = _parse_cached(_URIS, parse_uri, parts[1])
-            except SipError as exc:
-                self.problems.append(f"Request-URI: {exc}")
+            self._uri_problem_at = len(self._problems)  # parsed on first use
             return
-        self.problems.append(f"start line {stripped[:80]!r} is neither a request nor a status")
+        self._problems.append(f"start line {stripped[:80]!r} is neither a request nor a status")
 
     def _check_version(self) -> None:
         if self.sip_version.upper() != "SIP/2.0":
-            self.problems.append(f"SIP version {self.sip_version!r} is not SIP/2.0 (RFC 3261 7.1)")
+            self._problems.append(f"SIP version {self.sip_version!r} is not SIP/2.0 (RFC 3261 7.1)")
 
     def _parse_header_lines(self, lines: list[tuple[int, int]]) -> None:
         raw = self.raw
-        headers = self.headers
+        headers = self._headers if self._headers is not None else []
+        self._headers = headers
         current: tuple[int, int, str, list[str]] | None = None  # start, end, name, pieces
 
         def flush() -> None:
@@ -336,20 +547,20 @@ class SipMessage:
                     current = (current[0], end, current[2], current[3])
                     current[3].append(_text(raw[start:end]).strip())
                 else:
-                    self.problems.append(f"continuation line at offset {start} follows no header")
+                    self._problems.append(f"continuation line at offset {start} follows no header")
                 continue
             flush()
             current = None
             colon = raw.find(b":", start, end)
             if colon < 0:
-                self.problems.append(
+                self._problems.append(
                     f"header line at offset {start} has no colon: {_text(raw[start:end])[:60]!r}"
                 )
                 continue
             # RFC 3261 7.3.1 / 25.1: HCOLON allows whitespace before the colon ("Via : ...").
             name = _text(raw[start:colon]).strip()
             if not name:
-                self.problems.append(f"header line at offset {start} has no name")
+                self._problems.append(f"header line at offset {start} has no name")
                 continue
             current = (start, end, name, [_text(raw[colon + 1 : end]).strip()])
         flush()
@@ -364,103 +575,135 @@ class SipMessage:
             return
         text = value.strip()
         if not is_digits(text):
-            self.problems.append(f"Content-Length {text[:40]!r} is not a number")
+            self._problems.append(f"Content-Length {text[:40]!r} is not a number")
             self.body = rest
             return
         length = int(text)
         self.content_length = length
         if len(rest) < length:
-            self.problems.append(f"body is cut: {len(rest)} of {length} bytes (Content-Length)")
+            self._problems.append(f"body is cut: {len(rest)} of {length} bytes (Content-Length)")
             self.body = rest
             return
         self.body = rest[:length]
         self.trailing = rest[length:]
         if self.trailing.strip(b"\r\n\x00 \t"):
-            self.problems.append(
+            self._problems.append(
                 f"{len(self.trailing)} bytes after the body's Content-Length of {length}"
             )
 
-    def _parse_known_headers(self) -> None:
-        call_ids = self.header_lines("Call-ID")
-        if call_ids:
-            self.call_id = call_ids[0].value
-        else:
-            self.problems.append("no Call-ID header")
+    def _parse_dialog_headers(self) -> None:
+        """Call-ID, CSeq, From, To and Via: what matching transactions and dialogs needs
+        (faults are left for :meth:`_finish`, which reads them again in message order)."""
+        values = self._value_map()
+        found = values.get("call-id")
+        if found:
+            self.call_id = found[0]
+        found = values.get("cseq")
+        if found:
+            with contextlib.suppress(SipError):
+                self.cseq = _parse_cached(_CSEQS, parse_cseq, found[0])
+        found = values.get("from")
+        if found:
+            with contextlib.suppress(SipError):
+                self.from_ = _parse_cached(_NAME_ADDRS, parse_name_addr, found[0])
+        found = values.get("to")
+        if found:
+            with contextlib.suppress(SipError):
+                self.to = _parse_cached(_NAME_ADDRS, parse_name_addr, found[0])
+        vias = self.vias
+        for value in self.header_values("Via"):
+            with contextlib.suppress(SipError):
+                vias.append(_parse_cached(_VIAS, parse_via, value))
 
+    def _finish(self) -> None:
+        """The rest of the known headers and every fault, in the order of a full parse."""
+        self._complete = True
+        dropped = self._values is None  # read again below: dropped again at the end
+        problems = self._problems
+        if self._uri_problem_at >= 0:
+            fault = self._read_request_uri()
+            if fault is not None:
+                problems.insert(self._uri_problem_at, fault)
+        if self.call_id is None:
+            problems.append("no Call-ID header")
         cseq = self.header("CSeq")
         if cseq is None:
-            self.problems.append("no CSeq header")
+            problems.append("no CSeq header")
         else:
             try:
-                self.cseq = _parse_cached(_CSEQS, parse_cseq, cseq)
+                _parse_cached(_CSEQS, parse_cseq, cseq)
             except SipError as exc:
-                self.problems.append(str(exc))
+                problems.append(str(exc))
 
-        for attr, name in (("from_", "From"), ("to", "To")):
+        for name in ("From", "To"):
             value = self.header(name)
             if value is None:
-                self.problems.append(f"no {name} header")
+                problems.append(f"no {name} header")
                 continue
             try:
-                setattr(self, attr, _parse_cached(_NAME_ADDRS, parse_name_addr, value))
+                _parse_cached(_NAME_ADDRS, parse_name_addr, value)
             except SipError as exc:
-                self.problems.append(f"{name}: {exc}")
+                problems.append(f"{name}: {exc}")
 
         for value in self.header_values("Via"):
             try:
-                self.vias.append(_parse_cached(_VIAS, parse_via, value))
+                _parse_cached(_VIAS, parse_via, value)
             except SipError as exc:
-                self.problems.append(str(exc))
+                problems.append(str(exc))
         if not self.vias and (self.is_request or self.is_response):
-            self.problems.append("no Via header")
+            problems.append("no Via header")
 
         for target, name in (
-            (self.contacts, "Contact"),
-            (self.routes, "Route"),
-            (self.record_routes, "Record-Route"),
+            (self._contacts, "Contact"),
+            (self._routes, "Route"),
+            (self._record_routes, "Record-Route"),
         ):
             for value in self.header_values(name):
                 try:
                     target.append(_parse_cached(_NAME_ADDRS, parse_name_addr, value))
                 except SipError as exc:
-                    self.problems.append(f"{name}: {exc}")
+                    problems.append(f"{name}: {exc}")
 
         unbracketed = [v.sent_by for v in self.vias if v.unbracketed_ipv6]
         if self.request_uri is not None and self.request_uri.unbracketed_ipv6:
             unbracketed.append(self.request_uri.raw)
         if unbracketed:
-            self.problems.append(
+            problems.append(
                 f"IPv6 address without brackets (RFC 5118 4.5): {', '.join(unbracketed)[:120]}"
             )
 
         mf = self.header("Max-Forwards")
         if mf is not None:
             if is_digits(mf.strip()):
-                self.max_forwards = int(mf.strip())
+                self._max_forwards = int(mf.strip())
             else:
-                self.problems.append(f"Max-Forwards {mf[:40]!r} is not a number")
+                problems.append(f"Max-Forwards {mf[:40]!r} is not a number")
+        if dropped:
+            self._values = None
 
     # -- header access -----------------------------------------------------------------
 
-    def _lines_of(self, name: str) -> list[Header]:
-        return self._by_key.get(_key_of(name)) or []
-
     def header_lines(self, name: str) -> list[Header]:
         """Every header line with this name (any case, compact or full form), in order."""
-        return list(self._lines_of(name))
+        key = _key_of(name)
+        if self._lines_for(key) is None:
+            return []
+        return [h for h in self.headers if _key_of(h.name) == key]
 
     def header(self, name: str) -> str | None:
         """The value of the first header line with this name, or None."""
-        found = self._lines_of(name)
-        return found[0].value if found else None
+        found = self._lines_for(_key_of(name))
+        return found[0] if found else None
 
     def header_values(self, name: str) -> list[str]:
         """All values of a header: every line, and for list headers (RFC 3261 7.3.1) each
         comma-separated element. Credentials headers and free-text headers are never split."""
         key = _key_of(name)
-        lines = [h.value for h in self._lines_of(name)]
+        lines = self._lines_for(key)
+        if not lines:
+            return []
         if key in NEVER_SPLIT or key not in LIST_HEADERS:
-            return lines
+            return list(lines)
         out: list[str] = []
         for value in lines:
             out += split_comma_list(value)
@@ -495,7 +738,7 @@ class SipMessage:
     @property
     def content_type(self) -> str:
         """Lower-case media type of the body without parameters ("" when absent)."""
-        return _media_type(self.header("Content-Type"))
+        return _media_type(self._content_type_value)
 
     @property
     def summary(self) -> str:
@@ -508,10 +751,10 @@ class SipMessage:
 
     def body_parts(self) -> list[BodyPart]:
         """The body split into parts: one part, or each part of a multipart body (RFC 2046)."""
-        ctype_value = self.header("Content-Type") or ""
-        ctype = _media_type(ctype_value)
         if not self.body:
             return []
+        ctype_value = self._content_type_value or ""
+        ctype = _media_type(ctype_value)
         if not ctype.startswith("multipart/"):
             return [BodyPart(content_type=ctype, headers=(), body=self.body)]
         boundary = _content_type_param(ctype_value, "boundary")
