@@ -146,7 +146,9 @@ def streams(
         OutputFormat.table
     ),
     rtcp: Annotated[bool, typer.Option("--rtcp", help="RTCP per stream and every packet")] = False,
-    dtmf: Annotated[bool, typer.Option("--dtmf", help="RFC 4733 DTMF digits with times")] = False,
+    dtmf: Annotated[
+        bool, typer.Option("--dtmf", help="RFC 4733 digits and other events with times")
+    ] = False,
     rtp_port: RtpPortOpt = None,
     no_heuristic: Annotated[
         bool, typer.Option("--no-heuristic", help="only SDP-signalled and --rtp-port streams")
@@ -281,11 +283,15 @@ def streams(
             for row in rows
             for d in row.get("dtmf", [])
         ]
-        print_rows(digit_rows, fmt, title="DTMF (RFC 4733)")
-        if digit_rows:
-            stdout_console().print(
-                "digits: " + "".join(d["digit"] for d in digit_rows), markup=False
-            )
+        print_rows(digit_rows, fmt, title="Telephone events (RFC 4733)")
+        # Only key presses spell digits; tones (fax ANS, CNG), flash and vendor events are
+        # named on a line of their own.
+        keys = "".join(d["digit"] for d in digit_rows if d["digit"] is not None)
+        others = [d["name"] for d in digit_rows if d["digit"] is None]
+        if keys:
+            stdout_console().print("digits: " + keys, markup=False)
+        if others:
+            stdout_console().print("other events: " + ", ".join(others), markup=False)
     if srtp:
         srtp_rows = [
             {"stream": rows[position]["index"], "ssrc_hex": rows[position]["ssrc_hex"]}

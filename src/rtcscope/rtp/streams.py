@@ -608,7 +608,9 @@ class StreamScanner:
         assert self.first_ns is not None
         digits: list[DtmfDigit] = []
         for pt, detector in live.dtmf.items():
-            if live.dtmf_shape.get(pt, True):
+            # Without an rtpmap, the packets must have the shape of events (RFC 4733 2.5.1).
+            unsignalled = pt in live.dtmf_shape
+            if not unsignalled or (live.dtmf_shape[pt] and detector.shape.looks_like_events):
                 digits.extend(detector.digits)
         digits.sort(key=lambda d: d.first_frame)
         return RtpStream(
@@ -843,6 +845,8 @@ def digit_to_dict(digit: DtmfDigit, stream: RtpStream) -> dict[str, Any]:
     return {
         "digit": digit.digit,
         "event": digit.event,
+        "name": digit.name,
+        "kind": str(digit.kind),
         "ssrc": digit.ssrc,
         "frame": digit.first_frame,
         "start_s": round((digit.start_ns - first_ns) / 1e9, 6),
