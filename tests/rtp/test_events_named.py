@@ -71,6 +71,12 @@ def datagrams() -> list[tuple[float, bytes]]:
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("events") / "events.pcap"
+    write_capture(path)
+    return path
+
+
+def write_capture(path: Path) -> None:
+    """The capture (deterministic; tests/data/rtp-events.pcap is this)."""
     frames = []
     for offset, data in datagrams():
         frame = (
@@ -82,7 +88,6 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
         frame.time = 1_700_000_000.0 + offset
         frames.append(frame)
     scapy_all.wrpcap(str(path), frames)
-    return path
 
 
 def test_names_and_kinds_follow_the_rfcs() -> None:

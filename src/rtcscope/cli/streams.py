@@ -60,6 +60,20 @@ TABLE_COLUMNS = [
 ]
 
 
+# The --dtmf table: the JSON's dtmf rows without the repeats (ssrc, digit: name says it).
+EVENT_COLUMNS = [
+    "stream",
+    "ssrc_hex",
+    "frame",
+    "start_s",
+    "name",
+    "kind",
+    "duration_ms",
+    "packets",
+    "ended",
+]
+
+
 def _scan(file: Path, args: CaptureArgs, *, spool: bool = False) -> tuple[CaptureModel, ScanResult]:
     model = read_model(file, args, frozenset({Tap.RTP}), spool=spool)
     assert model.rtp is not None
@@ -283,7 +297,7 @@ def streams(
             for row in rows
             for d in row.get("dtmf", [])
         ]
-        print_rows(digit_rows, fmt, title="Telephone events (RFC 4733)")
+        print_rows(digit_rows, fmt, EVENT_COLUMNS, title="Telephone events (RFC 4733)")
         # Only key presses spell digits; tones (fax ANS, CNG), flash and vendor events are
         # named on a line of their own.
         keys = "".join(d["digit"] for d in digit_rows if d["digit"] is not None)
