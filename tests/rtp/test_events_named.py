@@ -190,3 +190,16 @@ def _split(data: bytes) -> tuple[int, bytes]:
 @given(st.lists(st.tuples(st.integers(0, 2**32 - 1), st.binary(max_size=12)), max_size=40))
 def test_any_bytes_give_a_verdict(packets: list[tuple[int, bytes]]) -> None:
     assert looks_like_telephone_events(packets) in (True, False)
+
+
+def test_every_event_number_has_a_name_and_only_keys_are_digits() -> None:
+    from rtcscope.rtp.events import DtmfDetector
+
+    detector = DtmfDetector()
+    for event in range(256):
+        name = event_name(event)
+        assert name and name.isprintable()
+        assert (event_kind(event) is EventKind.DIGIT) == (event < 16)
+        detector.feed(event + 1, event, 1, 160 * event, TelephoneEvent(event, True, 0, 80).encode())
+    assert "".join(d.digit for d in detector.digits if d.digit) == "0123456789*#ABCD"
+    assert sum(d.digit is None for d in detector.digits) == 240
