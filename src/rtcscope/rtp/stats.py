@@ -340,11 +340,18 @@ class StreamStats:
                 self._steps[step] += 1
         if clock_hz:
             self._reset_clock = clock_hz
-        if ext > self._last_ext and _is_reset(
-            ts - self._prev_ts, time_ms - self._prev_time, self._reset_clock
-        ):
-            self._resets.append(TimestampReset(frame, time_ms, seq, self._prev_ts, ts))
-            self._epoch_ts = ts
+        if ext > self._last_ext:
+            # _is_reset, written out for the known-clock case (this runs for every packet).
+            reset_clock = self._reset_clock
+            ts_step = ((ts - self._prev_ts + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+            gap_ms = time_ms - self._prev_time
+            if (
+                abs(ts_step * 1000.0 / reset_clock - gap_ms) > RESET_SLACK_MS
+                if reset_clock
+                else _is_reset(ts_step, gap_ms, 0)
+            ):
+                self._resets.append(TimestampReset(frame, time_ms, seq, self._prev_ts, ts))
+                self._epoch_ts = ts
         if (ts - self._epoch_ts) & 0xFFFFFFFF >= 0x80000000:
             self._epoch_ts_errors += 1
         self._ext.append(ext)
@@ -515,7 +522,7 @@ class StreamStats:
             self._ext_chunks.append(np.array(self._ext, dtype=np.int64))
             self._ext = array("q")
         self._ext_chunks.append(ext)
-        self._epochs(frames, times_ms, seqs, tss, clocks, ext_steps, prev_tss)
+        self._epochs(frames, times_ms, seqs, tss, clocks, ext_steps, ts_steps)
         self._last_ext = int(ext[-1])
         self._prev_seq = int(seqs[-1])
         self._prev_ts = int(tss[-1])
@@ -600,33 +607,42 @@ class StreamStats:
         tss: IntArray,
         clocks: IntArray,
         ext_steps: IntArray,
-        prev_tss: IntArray,
+        ts_steps: IntArray,
     ) -> None:
-        """Timestamp resets and the epoch-relative timestamp errors of a batch (as add())."""
+        """Timestamp resets and the epoch-relative timestamp errors of a batch (as add());
+        ``ts_steps`` are the timestamp steps from each packet's predecessor, mod 2^32."""
         count = len(tss)
-        index = np.arange(count)
-        # The clock each packet is judged on: its own, else the last known before it.
-        known = np.maximum.accumulate(np.where(clocks > 0, index, -1))
-        clock = np.where(known >= 0, clocks[np.maximum(known, 0)], self._reset_clock)
-        if (clocks > 0).any():
-            self._reset_clock = int(clocks[np.flatnonzero(clocks > 0)[-1]])
-        prev_times = np.concatenate(([self._prev_time], times_ms[:-1]))
-        resets = (ext_steps > 0) & _is_reset_many(tss - prev_tss, times_ms - prev_times, clock)
-        rows = np.flatnonzero(resets)
-        for row in rows.tolist():
-            self._resets.append(
-                TimestampReset(
-                    int(frames[row]),
-                    float(times_ms[row]),
-                    int(seqs[row]),
-                    int(prev_tss[row]),
-                    int(tss[row]),
+        known = clocks > 0
+        if known.all():  # the usual case: every packet has its clock
+            clock = clocks
+            self._reset_clock = int(clocks[-1])
+        else:
+            # The clock each packet is judged on: its own, else the last known before it.
+            index = np.arange(count)
+            last_known = np.maximum.accumulate(np.where(known, index, -1))
+            clock = np.where(last_known >= 0, clocks[np.maximum(last_known, 0)], self._reset_clock)
+            self._reset_clock = int(clock[-1])
+        gaps = np.diff(times_ms, prepend=self._prev_time)
+        signed = np.where(ts_steps >= 0x80000000, ts_steps - 0x100000000, ts_steps)
+        resets = _is_reset_many(signed, gaps, clock) & (ext_steps > 0)
+        rows = np.flatnonzero(resets).tolist()
+        if not rows:
+            base: IntArray | int = self._epoch_ts
+        else:
+            for row in rows:
+                self._resets.append(
+                    TimestampReset(
+                        int(frames[row]),
+                        float(times_ms[row]),
+                        int(seqs[row]),
+                        (int(tss[row]) - int(signed[row])) & 0xFFFFFFFF,
+                        int(tss[row]),
+                    )
                 )
-            )
-        latest = np.maximum.accumulate(np.where(resets, index, -1))
-        base = np.where(latest >= 0, tss[np.maximum(latest, 0)], self._epoch_ts)
+            latest = np.maximum.accumulate(np.where(resets, np.arange(count), -1))
+            base = np.where(latest >= 0, tss[np.maximum(latest, 0)], self._epoch_ts)
+            self._epoch_ts = int(tss[rows[-1]])
         self._epoch_ts_errors += int(np.count_nonzero(((tss - base) & 0xFFFFFFFF) >= 0x80000000))
-        self._epoch_ts = int(base[-1])
 
     def _sequence_errors(self, seqs: IntArray, in_time: BoolArray) -> BoolArray:
         """Wireshark's sequence checks; a packet that simply follows an accepted one is
@@ -769,16 +785,18 @@ def _is_reset(ts_step: int, gap_ms: float, clock_hz: int) -> bool:
     return gap_ms < min(told) - RESET_SLACK_MS or gap_ms > max(told) + RESET_SLACK_MS
 
 
-def _is_reset_many(ts_steps: IntArray, gaps_ms: FloatArray, clocks_hz: IntArray) -> BoolArray:
-    """:func:`_is_reset` over arrays."""
-    signed = ((ts_steps + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+def _is_reset_many(signed: IntArray, gaps_ms: FloatArray, clocks_hz: IntArray) -> BoolArray:
+    """:func:`_is_reset` over arrays of signed timestamp steps."""
+    if clocks_hz.all():
+        result: BoolArray = np.abs(signed * 1000.0 / clocks_hz - gaps_ms) > RESET_SLACK_MS
+        return result
     slow = np.where(clocks_hz > 0, clocks_hz, RESET_CLOCK_RANGE_HZ[0])
     fast = np.where(clocks_hz > 0, clocks_hz, RESET_CLOCK_RANGE_HZ[1])
     told_a = signed * 1000.0 / slow
     told_b = signed * 1000.0 / fast
     low = np.minimum(told_a, told_b) - RESET_SLACK_MS
     high = np.maximum(told_a, told_b) + RESET_SLACK_MS
-    result: BoolArray = (gaps_ms < low) | (gaps_ms > high)
+    result = (gaps_ms < low) | (gaps_ms > high)
     return result
 
 
