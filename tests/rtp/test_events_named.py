@@ -138,6 +138,7 @@ def test_streams_dtmf_prints_digits_apart_from_tones(capture: Path) -> None:
     proc = rtcscope_cli([*args, "--format", "json"])
     assert proc.returncode in (0, 1), proc.stderr
     (row,) = json.loads(proc.stdout)
+    assert row["digits"] == "5#"
     events = [(d["event"], d["name"], d["kind"], d["digit"]) for d in row["dtmf"]]
     assert events == [
         (5, "5", "digit", "5"),

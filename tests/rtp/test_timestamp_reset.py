@@ -181,6 +181,21 @@ def test_an_ssrc_restart_is_one_event_at_its_first_frame(
     assert row["problems"] == []
 
 
+def test_the_table_names_each_event_once(capture: tuple[Path, dict[str, list[int]]]) -> None:
+    proc = rtcscope_cli(["streams", capture[0]])
+    assert proc.returncode in (0, 1), proc.stderr
+    tags = capture[1]
+    planted = sorted(plant(), key=lambda p: p[0])
+    restart = 1 + next(n for n, p in enumerate(planted) if RtpPacket.parse(p[2]).ssrc == 0xAAA00002)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("stream ")]
+    # Streams in order of their first packet: A's first SSRC, B, C, A's second.
+    assert [line.split(" (")[0] for line in lines] == [
+        f"stream 1 0xAAA00001: timestamp reset at frame {tags['reset'][0]}",
+        f"stream 2 0xBBB00001: timestamp reset at frame {tags['jump'][0]}",
+        f"stream 4 0xAAA00002: SSRC restart at frame {restart}",
+    ]
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     count=st.integers(30, 400),

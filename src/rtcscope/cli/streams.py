@@ -86,6 +86,7 @@ def _shown(row: dict[str, Any], rtcp: bool, dtmf: bool) -> dict[str, Any]:
         row.pop("rtcp", None)
     if not dtmf:
         row.pop("dtmf", None)
+        row.pop("digits", None)
     return row
 
 
@@ -131,6 +132,25 @@ def _print_series(
         for row in d.series
     ]
     print_rows(rows, fmt, list(SERIES_COLUMNS), title="RTP time series")
+
+
+def _event_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per timestamp reset or SSRC restart, under the table (JSON has ``events``)."""
+    lines = []
+    for row in rows:
+        for event in row["events"]:
+            if event["type"] == "timestamp-reset":
+                what = (
+                    f"timestamp reset at frame {event['frame']} ({event['time_s']:.3f} s): "
+                    f"{event['from_timestamp']} -> {event['to_timestamp']}"
+                )
+            else:
+                what = (
+                    f"SSRC restart at frame {event['frame']} ({event['time_s']:.3f} s), "
+                    f"after {event['previous_ssrc_hex']}"
+                )
+            lines.append(f"stream {row['index']} {row['ssrc_hex']}: {what}")
+    return lines
 
 
 def _table_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -252,7 +272,11 @@ def streams(
         return
     if fmt is OutputFormat.csv:
         flat = [
-            {k: v for k, v in r.items() if k not in ("rtcp", "dtmf", "srtp", "quality")}
+            {
+                k: v
+                for k, v in r.items()
+                if k not in ("rtcp", "dtmf", "digits", "srtp", "quality", "events")
+            }
             | _quality_columns(r)
             for r in rows
         ]
@@ -262,6 +286,8 @@ def streams(
         return
     columns = [*TABLE_COLUMNS, "mos"] if quality else TABLE_COLUMNS
     print_rows([_table_row(r) for r in rows], fmt, columns, title="RTP streams")
+    for line in _event_lines(rows):
+        stdout_console().print(line, markup=False, highlight=False)
     if rtcp:
         rtcp_rows = []
         for row in rows:

@@ -877,6 +877,7 @@ def stream_to_dict(stream: RtpStream, quality: StreamQuality | None = None) -> d
         }
     if stream.dtmf:
         out["dtmf"] = [digit_to_dict(d, stream) for d in stream.dtmf]
+        out["digits"] = "".join(d.digit for d in stream.dtmf if d.digit is not None)
     if quality is not None:
         out["quality"] = quality.as_dict()
     return out
