@@ -10,8 +10,9 @@ So :class:`DtmfDetector` keys an event by (SSRC, timestamp): repeats are one eve
 Only events 0-15 are digits (RFC 4733 3.2). 16 is flash; 32-63 are the modem, fax and text
 telephony tones of RFC 4734 (ANS 32, CNG 36, the V.21 bits 37-40, ...); 64-191 the line and
 trunk tones and signals of RFC 5244; 192 and up are used by Cisco's Named Signalling Events
-(NSE: "shift to fax relay", "disable echo cancellation") and are named as vendor events. None
-of these is printed as a digit: a fax answer tone is not a key press.
+(NSE: "shift to fax relay", "disable echo cancellation") and are named as vendor events
+(RFC 5244's MFC backward signals overlap them). None of these is printed as a digit: a fax
+answer tone is not a key press.
 
 RFC 3389 3: a comfort-noise payload is the noise level (-dBov, 7 bits) and optional
 reflection coefficients.
@@ -29,7 +30,9 @@ from rtcscope.errors import RtpError
 # RFC 4733 3.2 table: events 0-9 are the digits, then *, #, A-D; 16 is flash.
 DTMF_EVENT_NAMES = "0123456789*#ABCD"
 FLASH_EVENT = 16
-# Event numbers from here on are outside the IANA registry's standard range; Cisco NSE uses them.
+# From here on Cisco's Named Signalling Events (NSE) use the numbers (Wireshark names 192-203
+# so). RFC 5244 also gives some of them to MFC backward signals; on a VoIP trunk NSE is the
+# common meaning, and either way they are not digits.
 FIRST_VENDOR_EVENT = 192
 
 

@@ -154,7 +154,7 @@ class RtpStream:
     # (DTLS on the flow or a=fingerprint, RFC 5764: keys never in the capture), "unknown"
     # (looks like SRTP, nothing says how); "" when not encrypted.
     srtp_keying: str = ""
-    # The SSRC this one took over from on the same flow, and the frame it did (a restart).
+    # The SSRC this one took over from on the same flow (a restart, at this one's first_frame).
     restart_of_ssrc: int | None = None
 
     @property
