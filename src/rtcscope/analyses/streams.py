@@ -28,7 +28,8 @@ def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
     for row in rows:
         for digit in row.get("dtmf", []):
             lines.append(
-                f"  DTMF {digit['digit']} at {digit['start_s']:.3f} s on stream #{row['index']}"
+                f"  {'DTMF' if digit['kind'] == 'digit' else digit['kind']} {digit['name']} "
+                f"at {digit['start_s']:.3f} s on stream #{row['index']}"
             )
     problems = sum(1 for r in rows if r["problems"] or r["lost_vs_highest_seq"] > 0)
     return Section(

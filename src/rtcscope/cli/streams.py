@@ -60,6 +60,20 @@ TABLE_COLUMNS = [
 ]
 
 
+# The --dtmf table: the JSON's dtmf rows without the repeats (ssrc, digit: name says it).
+EVENT_COLUMNS = [
+    "stream",
+    "ssrc_hex",
+    "frame",
+    "start_s",
+    "name",
+    "kind",
+    "duration_ms",
+    "packets",
+    "ended",
+]
+
+
 def _scan(file: Path, args: CaptureArgs, *, spool: bool = False) -> tuple[CaptureModel, ScanResult]:
     model = read_model(file, args, frozenset({Tap.RTP}), spool=spool)
     assert model.rtp is not None
@@ -72,6 +86,7 @@ def _shown(row: dict[str, Any], rtcp: bool, dtmf: bool) -> dict[str, Any]:
         row.pop("rtcp", None)
     if not dtmf:
         row.pop("dtmf", None)
+        row.pop("digits", None)
     return row
 
 
@@ -119,6 +134,25 @@ def _print_series(
     print_rows(rows, fmt, list(SERIES_COLUMNS), title="RTP time series")
 
 
+def _event_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per timestamp reset or SSRC restart, under the table (JSON has ``events``)."""
+    lines = []
+    for row in rows:
+        for event in row["events"]:
+            if event["type"] == "timestamp-reset":
+                what = (
+                    f"timestamp reset at frame {event['frame']} ({event['time_s']:.3f} s): "
+                    f"{event['from_timestamp']} -> {event['to_timestamp']}"
+                )
+            else:
+                what = (
+                    f"SSRC restart at frame {event['frame']} ({event['time_s']:.3f} s), "
+                    f"after {event['previous_ssrc_hex']}"
+                )
+            lines.append(f"stream {row['index']} {row['ssrc_hex']}: {what}")
+    return lines
+
+
 def _table_row(row: dict[str, Any]) -> dict[str, Any]:
     shown = dict(row)
     shown["payload"] = ", ".join(row["payload_names"])
@@ -146,7 +180,9 @@ def streams(
         OutputFormat.table
     ),
     rtcp: Annotated[bool, typer.Option("--rtcp", help="RTCP per stream and every packet")] = False,
-    dtmf: Annotated[bool, typer.Option("--dtmf", help="RFC 4733 DTMF digits with times")] = False,
+    dtmf: Annotated[
+        bool, typer.Option("--dtmf", help="RFC 4733 digits and other events with times")
+    ] = False,
     rtp_port: RtpPortOpt = None,
     no_heuristic: Annotated[
         bool, typer.Option("--no-heuristic", help="only SDP-signalled and --rtp-port streams")
@@ -236,7 +272,11 @@ def streams(
         return
     if fmt is OutputFormat.csv:
         flat = [
-            {k: v for k, v in r.items() if k not in ("rtcp", "dtmf", "srtp", "quality")}
+            {
+                k: v
+                for k, v in r.items()
+                if k not in ("rtcp", "dtmf", "digits", "srtp", "quality", "events")
+            }
             | _quality_columns(r)
             for r in rows
         ]
@@ -246,6 +286,8 @@ def streams(
         return
     columns = [*TABLE_COLUMNS, "mos"] if quality else TABLE_COLUMNS
     print_rows([_table_row(r) for r in rows], fmt, columns, title="RTP streams")
+    for line in _event_lines(rows):
+        stdout_console().print(line, markup=False, highlight=False)
     if rtcp:
         rtcp_rows = []
         for row in rows:
@@ -281,11 +323,15 @@ def streams(
             for row in rows
             for d in row.get("dtmf", [])
         ]
-        print_rows(digit_rows, fmt, title="DTMF (RFC 4733)")
-        if digit_rows:
-            stdout_console().print(
-                "digits: " + "".join(d["digit"] for d in digit_rows), markup=False
-            )
+        print_rows(digit_rows, fmt, EVENT_COLUMNS, title="Telephone events (RFC 4733)")
+        # Only key presses spell digits; tones (fax ANS, CNG), flash and vendor events are
+        # named on a line of their own.
+        keys = "".join(d["digit"] for d in digit_rows if d["digit"] is not None)
+        others = [d["name"] for d in digit_rows if d["digit"] is None]
+        if keys:
+            stdout_console().print("digits: " + keys, markup=False)
+        if others:
+            stdout_console().print("other events: " + ", ".join(others), markup=False)
     if srtp:
         srtp_rows = [
             {"stream": rows[position]["index"], "ssrc_hex": rows[position]["ssrc_hex"]}

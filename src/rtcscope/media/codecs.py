@@ -1,8 +1,8 @@
 """Audio codecs of RTP streams: what a payload type means and how to decode it.
 
 Decoding goes through well-kept libraries (DESIGN rule 6): PyAV (FFmpeg's decoders) for
-G.711 A/u-law, G.722, G.729, GSM, iLBC, Speex, Opus and L16, silk-python for SILK. Their
-quirks, checked on this machine (shared/NOTES.md), are handled here and nowhere else:
+G.711 A/u-law, G.722, G.726, G.729, GSM, iLBC, Speex, Opus and L16, silk-python for SILK.
+Their quirks, checked on this machine (shared/NOTES.md), are handled here and nowhere else:
 
 - PyAV: an empty packet means end of stream, so an empty RTP payload is never fed to it.
 - iLBC: the 20/30 ms mode is chosen through the bit rate, or FFmpeg decodes silently short.
@@ -11,6 +11,13 @@ quirks, checked on this machine (shared/NOTES.md), are handled here and nowhere 
 - Opus: the SDP always says ``opus/48000/2`` (RFC 7587 7); the channel count comes from the
   TOC stereo bit (RFC 6716 3.1). Loss is concealed by decoding a TOC-only packet (a frame of
   length zero, RFC 6716 3.2.1), which libopus treats as a lost frame.
+- G.726: FFmpeg's decoder takes its code size (2..5 bits per sample for 16..40 kbit/s) only
+  from ``bits_per_coded_sample``, which PyAV cannot set on a CodecContext; its raw demuxers
+  (``g726le``, ``g726``) set it from their ``code_size`` option, so the decoder is the codec
+  context of such a demuxer opened on no data, then fed one RTP payload per packet (state
+  carried over, as in one continuous decode). Two bit packings: RFC 3551 4.5.4 "G726-32"
+  puts the first sample in the least significant bits (FFmpeg ``g726le``); the ITU-T
+  I.366.2 AAL2 packing "AAL2-G726-32" puts it in the most significant (FFmpeg ``g726``).
 - silk-python decodes whole ``#!SILK_V3`` bitstreams, raises on a zero-length (lost) record and
   cannot conceal: runs of packets between gaps are decoded one by one and gaps filled by the
   timeline with silence.
@@ -41,6 +48,10 @@ STATIC_PAYLOAD_TYPES: dict[int, tuple[str, int, int]] = {
     for pt, codec in SDP_STATIC_PAYLOAD_TYPES.items()
     if pt <= 18
 }
+# RFC 3551 4.5.4: payload type 2 was G.721 (RFC 1890), the same coding as G.726-32; RFC 3551
+# leaves it reserved and asks for a dynamic type, but equipment still sends G.726-32 in the
+# RFC 3551 packing on 2 (Wireshark and FFmpeg read it so too).
+STATIC_PAYLOAD_TYPES.setdefault(2, ("g726-32", 8000, 1))
 
 # Payload formats that carry no audio for a decoder: RFC 4733 events and RFC 3389 comfort noise.
 EVENT_CODECS = frozenset({"telephone-event"})
@@ -57,6 +68,7 @@ _ALIASES = {
     "g711a": "pcma",
     "alaw": "pcma",
     "g722": "g722",
+    "g721": "g726-32",  # G.721 became G.726 at 32 kbit/s
     "g729": "g729",
     "g729a": "g729",
     "g729ab": "g729",
@@ -316,6 +328,55 @@ class PyAvDecoder(Decoder):
         self._context = self._open()
 
 
+# G.726 rates in kbit/s -> bits per sample (FFmpeg's code_size): 8000 samples per second.
+G726_BITS_PER_SAMPLE = {16: 2, 24: 3, 32: 4, 40: 5}
+G726_NAMES = tuple(
+    f"{packing}g726-{rate}" for packing in ("", "aal2-") for rate in G726_BITS_PER_SAMPLE
+)
+
+
+def g726_format(name: str) -> tuple[str, int] | None:
+    """(FFmpeg raw format, bits per sample) of an encoding name: ``g726-32`` (RFC 3551
+    packing, ``g726le``) or ``aal2-g726-32`` (AAL2 packing, ``g726``); None for others."""
+    packing, _, rest = name.rpartition("g726-")
+    if packing not in ("", "aal2-") or not rest.isdigit():
+        return None
+    bits = G726_BITS_PER_SAMPLE.get(int(rest))
+    if bits is None:
+        return None
+    return ("g726" if packing else "g726le"), bits
+
+
+class G726Decoder(PyAvDecoder):
+    """G.726 through FFmpeg: the decoder context of a raw G.726 demuxer (see the module
+    docstring), the only way PyAV lets the code size be set."""
+
+    def __init__(self, spec: CodecSpec, raw_format: str, bits_per_sample: int) -> None:
+        self.raw_format = raw_format
+        self.bits_per_sample = bits_per_sample
+        self._container: Any = None
+        super().__init__(spec, raw_format, 8000)
+
+    def _open(self) -> Any:
+        import av
+
+        self._av = av
+        try:
+            # The demuxer reads nothing at open: its header is the code_size option.
+            self._container = av.open(
+                io.BytesIO(b""),
+                format=self.raw_format,
+                options={"code_size": str(self.bits_per_sample)},
+            )
+            return self._container.streams.audio[0].codec_context
+        except Exception as exc:  # PyAV's own error tree, or no such demuxer in this FFmpeg
+            raise MediaError(f"cannot open FFmpeg's {self.raw_format} decoder: {exc}") from exc
+
+    def packet_clock_samples(self, payload: bytes) -> int | None:
+        # One sample per code word, 8000 Hz clock (RFC 3551 4.5.4).
+        return len(payload) * 8 // self.bits_per_sample
+
+
 class OpusDecoder(PyAvDecoder):
     """libopus through PyAV; loss concealed with TOC-only packets (RFC 6716 3.2.1)."""
 
@@ -397,6 +458,7 @@ PLAUSIBLE_CLOCK_RATES: dict[str, tuple[int, ...]] = {
     "pcma": (8000,),
     "g722": (8000, 16000),  # 8000 by RFC 3551's erratum; some agents write 16000
     "g729": (8000,),
+    **dict.fromkeys(G726_NAMES, (8000,)),
     "gsm": (8000,),
     "ilbc": (8000,),
     "speex": (8000, 16000, 32000),
@@ -444,6 +506,9 @@ def make_decoder(spec: CodecSpec, first_payload: bytes | None = None) -> Decoder
         return PyAvDecoder(spec, "g729", 8000, fixed_frame=(10, 80))
     if name == "gsm":
         return PyAvDecoder(spec, "gsm", 8000, fixed_frame=(33, 160))  # RFC 3551 4.5.8
+    g726 = g726_format(name)
+    if g726 is not None:
+        return G726Decoder(spec, *g726)
     if name == "ilbc":
         return _ilbc_decoder(spec, first_payload)
     if name == "speex":
@@ -460,7 +525,19 @@ def make_decoder(spec: CodecSpec, first_payload: bytes | None = None) -> Decoder
     raise MediaError(f"no decoder for {spec} (supported: {', '.join(SUPPORTED_CODECS)})")
 
 
-SUPPORTED_CODECS = ("pcma", "pcmu", "g722", "g729", "gsm", "ilbc", "speex", "opus", "l16", "silk")
+SUPPORTED_CODECS = (
+    "pcma",
+    "pcmu",
+    "g722",
+    *G726_NAMES,
+    "g729",
+    "gsm",
+    "ilbc",
+    "speex",
+    "opus",
+    "l16",
+    "silk",
+)
 
 
 def _ilbc_decoder(spec: CodecSpec, first_payload: bytes | None) -> Decoder:

@@ -54,6 +54,7 @@ from rtcscope.media.timeline import (
 )
 from rtcscope.media.wav import WavWriter
 from rtcscope.outfile import write_output
+from rtcscope.rtp.events import looks_like_telephone_events
 from rtcscope.rtp.packet import RtpPacket
 from rtcscope.rtp.srtp import (
     DecryptStats,
@@ -351,6 +352,19 @@ def choose_audio(
             roles.setdefault(number, PayloadRole.COMFORT_NOISE)
 
     counts = Counter(p.payload_type for p in packets)
+    for number in counts:
+        # RFC 4733 events sent on a dynamic payload type the capture has no rtpmap for (the
+        # SDP missed, or sent before the capture began): told by their shape, and counted as
+        # events, not as "other payload types".
+        if (
+            number >= 96
+            and number not in codecs
+            and number != options.payload_type
+            and looks_like_telephone_events(
+                (p.timestamp, p.payload) for p in packets if p.payload_type == number
+            )
+        ):
+            roles[number] = PayloadRole.EVENT
     pt: int | None = options.payload_type
     if pt is None and stream.payload_type is not None and roles.get(stream.payload_type) is None:
         pt = stream.payload_type

@@ -23,6 +23,19 @@ the two sees equality, including its conventions:
 - a sequence error (forward jump, a backward jump of more than 0xFF00 read as a wrap, or a
   late/duplicate packet) or a timestamp going backwards sets "Problems".
 
+Timestamp resets (ours): a sender that restarts its RTP clock (a new media server behind an
+SBC, a re-INVITE that re-creates the stream) keeps the sequence numbers going but jumps the
+timestamp. Wireshark then counts every later packet as out of time sequence (hundreds of
+"timestamps going backwards" for one event) or, when the jump lands less than 2^31 ahead,
+shows one jitter value of hours. We report it once: a packet whose sequence number moves
+forward from the previous packet's while its timestamp step, read on the stream's clock (any
+clock from 8 to 90 kHz while none is known), disagrees with the arrival gap by more than
+``RESET_SLACK_MS`` (silence suppression advances the timestamp by what the arrival gap shows;
+a reset by anything) is a ``timestamp-reset`` event with its frame, and later packets are
+judged against the new base: ``timestamp_errors`` in the summary counts packets out of time
+sequence relative to the base of their epoch (Wireshark's count is ``out_of_time_packets``).
+The Wireshark columns are untouched by this.
+
 Our own metrics sit beside them under their own names, over extended sequence numbers
 (each packet's number extended by the shortest step from the previous packet's, RFC 3550
 A.1): loss against the highest (RFC 3550 A.3: expected = highest - lowest + 1, minus the
@@ -129,6 +142,12 @@ PT_CN_OLD = 19
 FIRST_DYNAMIC_PT = 96
 # add_many below this many packets goes packet by packet (cheaper than NumPy for so few).
 SMALL_BATCH = 24
+# A timestamp step farther than this from the arrival gap is a reset (see the module
+# docstring): far beyond network jitter and clock drift, far below a random new base.
+RESET_SLACK_MS = 10_000.0
+# Before any packet with a known clock (a dynamic payload type without rtpmap), a step is a
+# reset only if no clock from 8 kHz audio to 90 kHz video explains it.
+RESET_CLOCK_RANGE_HZ = (8000, 90000)
 
 
 def analysis_clock_hz(payload_type: int, encoding: str | None, rtpmap_rate: int) -> int:
@@ -172,6 +191,17 @@ def _per_ms(timestamp_diff: int, ticks_per_ms: int) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class TimestampReset:
+    """A sender's RTP timestamp jumped while its sequence numbers went on (one event)."""
+
+    frame: int
+    time_ms: float  # since the capture's first frame, as the Wireshark columns count
+    seq: int
+    from_timestamp: int  # the previous packet's
+    to_timestamp: int  # the new base
+
+
+@dataclass(frozen=True, slots=True)
 class StatsSummary:
     """The finished numbers of one stream."""
 
@@ -188,7 +218,7 @@ class StatsSummary:
     max_delta_frame: int
     problems: bool
     sequence_errors: int
-    timestamp_errors: int
+    timestamp_errors: int  # ours: out of time sequence against the base of the packet's epoch
     lost_vs_highest_seq: int
     duplicates: int
     reordered: int
@@ -200,6 +230,8 @@ class StatsSummary:
     last_seq: int
     highest_ext_seq: int
     clock_rate: int
+    out_of_time_packets: int = 0  # Wireshark's: against the stream's first timestamp
+    timestamp_resets: tuple[TimestampReset, ...] = ()
 
 
 IntArray = npt.NDArray[np.int64]
@@ -212,13 +244,18 @@ class StreamStats:
     read :meth:`summary`."""
 
     __slots__ = (
+        "_epoch_ts",
+        "_epoch_ts_errors",
         "_ext",
         "_ext_chunks",
         "_last_ext",
         "_markers",
         "_prev_seq",
+        "_prev_time",
         "_prev_ts",
         "_pt_changes",
+        "_reset_clock",
+        "_resets",
         "_steps",
         "clock_rate",
         "cycles",
@@ -271,6 +308,11 @@ class StreamStats:
         self._pt_changes = 0
         self._prev_seq = 0
         self._prev_ts = 0
+        self._prev_time = 0.0
+        self._epoch_ts = 0
+        self._epoch_ts_errors = 0
+        self._reset_clock = 0
+        self._resets: list[TimestampReset] = []
         self._last_ext = 0
         self._ext = array("q")
         self._ext_chunks: list[IntArray] = []
@@ -286,7 +328,7 @@ class StreamStats:
         if marker:
             self._markers += 1
         if self.total_nr == 0:
-            self._first_packet(time_ms, seq, ts, pt)
+            self._first_packet(time_ms, seq, ts, pt, clock_hz)
             return
         # Ours: extended sequence number and the timestamp step of consecutive numbers.
         if pt != self.pt:
@@ -296,10 +338,27 @@ class StreamStats:
             step = (ts - self._prev_ts) & 0xFFFFFFFF
             if 0 < step < 0x80000000:
                 self._steps[step] += 1
+        if clock_hz:
+            self._reset_clock = clock_hz
+        if ext > self._last_ext:
+            # _is_reset, written out for the known-clock case (this runs for every packet).
+            reset_clock = self._reset_clock
+            ts_step = ((ts - self._prev_ts + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+            gap_ms = time_ms - self._prev_time
+            if (
+                abs(ts_step * 1000.0 / reset_clock - gap_ms) > RESET_SLACK_MS
+                if reset_clock
+                else _is_reset(ts_step, gap_ms, 0)
+            ):
+                self._resets.append(TimestampReset(frame, time_ms, seq, self._prev_ts, ts))
+                self._epoch_ts = ts
+        if (ts - self._epoch_ts) & 0xFFFFFFFF >= 0x80000000:
+            self._epoch_ts_errors += 1
         self._ext.append(ext)
         self._last_ext = ext
         self._prev_seq = seq
         self._prev_ts = ts
+        self._prev_time = time_ms
 
         # "In time sequence": within 2^31 after the first packet's timestamp, wrap included.
         first_ts = self.first_timestamp
@@ -369,7 +428,7 @@ class StreamStats:
         self.stop_seq = seq
         self.total_nr += 1
 
-    def _first_packet(self, time_ms: float, seq: int, ts: int, pt: int) -> None:
+    def _first_packet(self, time_ms: float, seq: int, ts: int, pt: int, clock_hz: int) -> None:
         self.start_seq = self.stop_seq = self.seq_num = seq
         self.time = time_ms
         self.first_timestamp = ts
@@ -377,10 +436,14 @@ class StreamStats:
         self.delta = 0.0
         self.pt = pt
         self.total_nr = 1
+        if clock_hz:
+            self._reset_clock = clock_hz
         self._last_ext = 0x10000 + seq  # one cycle up: early reordering stays positive
         self._ext.append(self._last_ext)
         self._prev_seq = seq
         self._prev_ts = ts
+        self._prev_time = time_ms
+        self._epoch_ts = ts
 
     # -- many packets (the fast path) -----------------------------------------------------
 
@@ -416,7 +479,9 @@ class StreamStats:
             return
         self._markers += int(np.count_nonzero(markers))
         if self.total_nr == 0:
-            self._first_packet(float(times_ms[0]), int(seqs[0]), int(tss[0]), int(pts[0]))
+            self._first_packet(
+                float(times_ms[0]), int(seqs[0]), int(tss[0]), int(pts[0]), int(clocks[0])
+            )
             if count == 1:
                 return
             frames, times_ms, seqs, tss = frames[1:], times_ms[1:], seqs[1:], tss[1:]
@@ -457,9 +522,11 @@ class StreamStats:
             self._ext_chunks.append(np.array(self._ext, dtype=np.int64))
             self._ext = array("q")
         self._ext_chunks.append(ext)
+        self._epochs(frames, times_ms, seqs, tss, clocks, ext_steps, ts_steps)
         self._last_ext = int(ext[-1])
         self._prev_seq = int(seqs[-1])
         self._prev_ts = int(tss[-1])
+        self._prev_time = float(times_ms[-1])
 
         # In time sequence (see add()).
         first_ts = self.first_timestamp
@@ -531,6 +598,51 @@ class StreamStats:
         self.pt = int(pts[-1])
         self.stop_seq = int(seqs[-1])
         self.total_nr += count
+
+    def _epochs(
+        self,
+        frames: IntArray,
+        times_ms: FloatArray,
+        seqs: IntArray,
+        tss: IntArray,
+        clocks: IntArray,
+        ext_steps: IntArray,
+        ts_steps: IntArray,
+    ) -> None:
+        """Timestamp resets and the epoch-relative timestamp errors of a batch (as add());
+        ``ts_steps`` are the timestamp steps from each packet's predecessor, mod 2^32."""
+        count = len(tss)
+        known = clocks > 0
+        if known.all():  # the usual case: every packet has its clock
+            clock = clocks
+            self._reset_clock = int(clocks[-1])
+        else:
+            # The clock each packet is judged on: its own, else the last known before it.
+            index = np.arange(count)
+            last_known = np.maximum.accumulate(np.where(known, index, -1))
+            clock = np.where(last_known >= 0, clocks[np.maximum(last_known, 0)], self._reset_clock)
+            self._reset_clock = int(clock[-1])
+        gaps = np.diff(times_ms, prepend=self._prev_time)
+        signed = np.where(ts_steps >= 0x80000000, ts_steps - 0x100000000, ts_steps)
+        resets = _is_reset_many(signed, gaps, clock) & (ext_steps > 0)
+        rows = np.flatnonzero(resets).tolist()
+        if not rows:
+            base: IntArray | int = self._epoch_ts
+        else:
+            for row in rows:
+                self._resets.append(
+                    TimestampReset(
+                        int(frames[row]),
+                        float(times_ms[row]),
+                        int(seqs[row]),
+                        (int(tss[row]) - int(signed[row])) & 0xFFFFFFFF,
+                        int(tss[row]),
+                    )
+                )
+            latest = np.maximum.accumulate(np.where(resets, np.arange(count), -1))
+            base = np.where(latest >= 0, tss[np.maximum(latest, 0)], self._epoch_ts)
+            self._epoch_ts = int(tss[rows[-1]])
+        self._epoch_ts_errors += int(np.count_nonzero(((tss - base) & 0xFFFFFFFF) >= 0x80000000))
 
     def _sequence_errors(self, seqs: IntArray, in_time: BoolArray) -> BoolArray:
         """Wireshark's sequence checks; a packet that simply follows an accepted one is
@@ -644,7 +756,7 @@ class StreamStats:
             max_delta_frame=self.max_nr,
             problems=self.problem,
             sequence_errors=self.sequence_errors,
-            timestamp_errors=self.timestamp_errors,
+            timestamp_errors=self._epoch_ts_errors,
             lost_vs_highest_seq=lost_vs_highest,
             duplicates=duplicates,
             reordered=reordered,
@@ -656,7 +768,36 @@ class StreamStats:
             last_seq=self.stop_seq,
             highest_ext_seq=highest,
             clock_rate=self.clock_rate,
+            out_of_time_packets=self.timestamp_errors,
+            timestamp_resets=tuple(self._resets),
         )
+
+
+def _signed32(step: int) -> int:
+    return ((step + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+
+
+def _is_reset(ts_step: int, gap_ms: float, clock_hz: int) -> bool:
+    """A timestamp step (mod 2^32) that the arrival gap cannot explain (module docstring)."""
+    signed = _signed32(ts_step)
+    slow, fast = (clock_hz, clock_hz) if clock_hz else RESET_CLOCK_RANGE_HZ
+    told = (signed * 1000.0 / slow, signed * 1000.0 / fast)
+    return gap_ms < min(told) - RESET_SLACK_MS or gap_ms > max(told) + RESET_SLACK_MS
+
+
+def _is_reset_many(signed: IntArray, gaps_ms: FloatArray, clocks_hz: IntArray) -> BoolArray:
+    """:func:`_is_reset` over arrays of signed timestamp steps."""
+    if clocks_hz.all():
+        result: BoolArray = np.abs(signed * 1000.0 / clocks_hz - gaps_ms) > RESET_SLACK_MS
+        return result
+    slow = np.where(clocks_hz > 0, clocks_hz, RESET_CLOCK_RANGE_HZ[0])
+    fast = np.where(clocks_hz > 0, clocks_hz, RESET_CLOCK_RANGE_HZ[1])
+    told_a = signed * 1000.0 / slow
+    told_b = signed * 1000.0 / fast
+    low = np.minimum(told_a, told_b) - RESET_SLACK_MS
+    high = np.maximum(told_a, told_b) + RESET_SLACK_MS
+    result = (gaps_ms < low) | (gaps_ms > high)
+    return result
 
 
 _JITTER_BLOCK = 64

@@ -154,16 +154,51 @@ class RtpStream:
     # (DTLS on the flow or a=fingerprint, RFC 5764: keys never in the capture), "unknown"
     # (looks like SRTP, nothing says how); "" when not encrypted.
     srtp_keying: str = ""
+    # The SSRC this one took over from on the same flow (a restart, at this one's first_frame).
+    restart_of_ssrc: int | None = None
 
     @property
     def problems(self) -> list[str]:
-        """Plain-words problems; non-empty exactly when tshark prints "X"."""
+        """Plain-words problems; non-empty when tshark prints "X", and for a timestamp reset
+        (which tshark marks only when the jump lands behind the first timestamp). A reset is
+        named once; packets behind their epoch's base are counted after it."""
+        st = self.stats
         found = []
-        if self.stats.sequence_errors:
-            found.append(f"{self.stats.sequence_errors} sequence errors")
-        if self.stats.timestamp_errors:
-            found.append(f"{self.stats.timestamp_errors} timestamps going backwards")
+        if st.sequence_errors:
+            found.append(f"{st.sequence_errors} sequence errors")
+        found += [f"timestamp reset at frame {reset.frame}" for reset in st.timestamp_resets]
+        if st.timestamp_errors:
+            found.append(f"{st.timestamp_errors} timestamps going backwards")
+        if st.problems and not found:
+            found.append(f"{st.out_of_time_packets} packets out of Wireshark's time sequence")
         return found
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Timestamp resets and an SSRC restart, each once, with its frame (JSON rows)."""
+        rows: list[dict[str, Any]] = []
+        if self.restart_of_ssrc is not None:
+            rows.append(
+                {
+                    "type": "ssrc-restart",
+                    "frame": self.first_frame,
+                    "time_s": round(self.start_rel_s, 6),
+                    "previous_ssrc": self.restart_of_ssrc,
+                    "previous_ssrc_hex": f"0x{self.restart_of_ssrc:08X}",
+                }
+            )
+        for reset in self.stats.timestamp_resets:
+            rows.append(
+                {
+                    "type": "timestamp-reset",
+                    "frame": reset.frame,
+                    "time_s": round(reset.time_ms / 1000.0, 6),
+                    "seq": reset.seq,
+                    "from_timestamp": reset.from_timestamp,
+                    "to_timestamp": reset.to_timestamp,
+                }
+            )
+        return rows
 
 
 @dataclass(slots=True)
@@ -572,9 +607,15 @@ class StreamScanner:
             streams.append(self._stream(StreamKey(*key), live))
         streams.sort(key=lambda s: (s.first_frame, s.key))
         per_flow = Counter(s.key.flow for s in streams)
+        latest: dict[Flow, RtpStream] = {}
         for stream in streams:
             # Other SSRCs seen on the same flow (a restart, a new source behind an SBC).
             stream.ssrc_changes = per_flow[stream.key.flow] - 1
+            # A restart: the SSRC before it on the flow had stopped when this one began.
+            before = latest.get(stream.key.flow)
+            if before is not None and before.last_frame < stream.first_frame:
+                stream.restart_of_ssrc = before.key.ssrc
+            latest[stream.key.flow] = stream
         for index, stream in enumerate(streams, start=1):
             stream.index = index
         if self.with_rtcp:
@@ -608,7 +649,9 @@ class StreamScanner:
         assert self.first_ns is not None
         digits: list[DtmfDigit] = []
         for pt, detector in live.dtmf.items():
-            if live.dtmf_shape.get(pt, True):
+            # Without an rtpmap, the packets must have the shape of events (RFC 4733 2.5.1).
+            unsignalled = pt in live.dtmf_shape
+            if not unsignalled or (live.dtmf_shape[pt] and detector.shape.looks_like_events):
                 digits.extend(detector.digits)
         digits.sort(key=lambda d: d.first_frame)
         return RtpStream(
@@ -813,6 +856,7 @@ def stream_to_dict(stream: RtpStream, quality: StreamQuality | None = None) -> d
         "comfort_noise_packets": stream.comfort_noise_packets,
         "sequence_errors": st.sequence_errors,
         "timestamp_errors": st.timestamp_errors,
+        "events": stream.events,
         "max_delta_frame": st.max_delta_frame,
         "payload_bytes": stream.payload_bytes,
     }
@@ -833,6 +877,7 @@ def stream_to_dict(stream: RtpStream, quality: StreamQuality | None = None) -> d
         }
     if stream.dtmf:
         out["dtmf"] = [digit_to_dict(d, stream) for d in stream.dtmf]
+        out["digits"] = "".join(d.digit for d in stream.dtmf if d.digit is not None)
     if quality is not None:
         out["quality"] = quality.as_dict()
     return out
@@ -843,6 +888,8 @@ def digit_to_dict(digit: DtmfDigit, stream: RtpStream) -> dict[str, Any]:
     return {
         "digit": digit.digit,
         "event": digit.event,
+        "name": digit.name,
+        "kind": str(digit.kind),
         "ssrc": digit.ssrc,
         "frame": digit.first_frame,
         "start_s": round((digit.start_ns - first_ns) / 1e9, 6),
