@@ -953,7 +953,7 @@ def _sip_label(captured: CapturedMessage) -> str:
         label = f"{message.status_code} {message.reason or ''}".rstrip()
         if message.cseq is not None and message.cseq.method.upper() != "INVITE":
             label += f" ({message.cseq.method})"
-    if message.sdp is not None:
+    if message.has_sdp:
         label += " SDP"
     return label
 
@@ -1008,7 +1008,7 @@ def call_ladder(
                 + (f" CSeq {cseq}" if cseq is not None else ""),
                 resent_of=mark.resent_of if mark is not None else 0,
                 status=m.message.status_code,
-                has_sdp=m.message.sdp is not None,
+                has_sdp=m.message.has_sdp,
             )
         )
     if rtp:

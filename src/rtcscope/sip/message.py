@@ -222,7 +222,6 @@ class SipMessage:
         "_record_routes",
         "_request_uri",
         "_routes",
-        "_sdp_cache",
         "_uri_problem_at",
         "_values",
         "body",
@@ -279,7 +278,6 @@ class SipMessage:
         self._routes: list[NameAddr] = []
         self._record_routes: list[NameAddr] = []
         self._max_forwards: int | None = None
-        self._sdp_cache: tuple[SessionDescription | None] | None = None
 
     @classmethod
     def parse(cls, data: bytes | bytearray | memoryview) -> SipMessage:
@@ -762,19 +760,28 @@ class SipMessage:
             return [BodyPart(content_type=ctype, headers=(), body=self.body)]
         return _split_multipart(self.body, boundary.encode("utf-8", "surrogateescape"))
 
+    def _sdp_body(self) -> bytes | None:
+        for part in self.body_parts():
+            if part.content_type == "application/sdp" and part.body.strip():
+                return part.body
+        return None
+
+    @property
+    def has_sdp(self) -> bool:
+        """Whether the body (or a part of a multipart body) is a non-empty SDP."""
+        return self._sdp_body() is not None
+
     @property
     def sdp(self) -> SessionDescription | None:
-        """The SDP body (``application/sdp``, also inside multipart), parsed; else None."""
-        if self._sdp_cache is None:
-            from rtcscope.sip.sdp import SessionDescription
+        """The SDP body (``application/sdp``, also inside multipart), parsed; else None.
 
-            found: SessionDescription | None = None
-            for part in self.body_parts():
-                if part.content_type == "application/sdp" and part.body.strip():
-                    found = SessionDescription.parse(part.body)
-                    break
-            self._sdp_cache = (found,)
-        return self._sdp_cache[0]
+        Parsed on each access (the message does not keep it: a capture of many calls would
+        hold every SDP twice): keep the result where it is used more than once.
+        """
+        from rtcscope.sip.sdp import SessionDescription
+
+        body = self._sdp_body()
+        return SessionDescription.parse(body) if body is not None else None
 
 
 def _split_multipart(body: bytes, boundary: bytes) -> list[BodyPart]:
