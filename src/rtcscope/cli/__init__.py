@@ -13,6 +13,7 @@ import sys
 
 from rtcscope.cli.app import app
 from rtcscope.errors import RtcscopeError
+from rtcscope.text import LINE_LIMIT, terminal_text
 
 # The module that registers each command (or command group) on ``app`` when imported.
 # Only the module of the command being run is imported, so start-up stays short: the
@@ -108,7 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         print(code, file=sys.stderr)
         return 1
     except RtcscopeError as exc:
-        print(f"rtcscope: {exc}", file=sys.stderr)
+        print(
+            f"rtcscope: {terminal_text(str(exc), limit=LINE_LIMIT, multiline=True)}",
+            file=sys.stderr,
+        )
         return exc.exit_code
     except BrokenPipeError:
         return 0

@@ -21,7 +21,7 @@ from rtcscope.cli.capture import (
     conclude,
     read_model,
 )
-from rtcscope.cli.output import OutputFormat, format_json, stdout_console
+from rtcscope.cli.output import OutputFormat, format_json, print_text
 from rtcscope.errors import UsageError
 
 
@@ -87,13 +87,12 @@ def analyze(
             + "\n"
         )
     else:
-        console = stdout_console()
         for section in sections:
-            # A fixed-width heading: a rule would span the 200 columns of a pipe.
-            console.print(f"── {section.title} " + "─" * max(3, 72 - len(section.title)))
-            console.print(section.text, markup=False, highlight=False)
+            # A fixed-width heading: a rule would span a wide terminal.
+            print_text(f"── {section.title} " + "─" * max(3, 72 - len(section.title)), "bold")
+            print_text(section.text)
             for written in section.files:
-                console.print(f"  wrote {written}", markup=False, highlight=False)
+                print_text(f"  wrote {written}")
     # analyze is a report: findings are in its sections; `diagnose` is the command whose
     # exit code says whether problems were found. A fault in the capture still exits 3.
     conclude(model, keep_going)

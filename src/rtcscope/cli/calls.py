@@ -26,7 +26,7 @@ from rtcscope.cli.capture import (
     conclude,
     read_model,
 )
-from rtcscope.cli.output import OutputFormat, format_json, print_rows, stdout_console
+from rtcscope.cli.output import OutputFormat, format_json, print_rows, print_text
 from rtcscope.errors import UsageError
 from rtcscope.quality import StreamQuality
 from rtcscope.rtp.streams import StreamKey
@@ -212,5 +212,5 @@ def calls(
     columns = [*TABLE_COLUMNS[:-1], "mos", TABLE_COLUMNS[-1]] if quality else TABLE_COLUMNS
     print_rows([_table_row(d) for d in data], fmt, columns, title="SIP calls")
     if stats:
-        stdout_console().print(format_statistics(result.statistics), markup=False, highlight=False)
+        print_text(format_statistics(result.statistics))
     conclude(model, keep_going)

@@ -24,7 +24,7 @@ from rtcscope.cli.capture import (
     conclude,
     read_model,
 )
-from rtcscope.cli.output import OutputFormat, format_json, stdout_console
+from rtcscope.cli.output import OutputFormat, format_json, print_text
 from rtcscope.errors import UsageError
 from rtcscope.media.codecs import parse_codec
 from rtcscope.media.extract import (
@@ -209,25 +209,22 @@ def _print(results: list[ExtractResult], fmt: OutputFormat, report: bool) -> Non
     if fmt is OutputFormat.json:
         sys.stdout.write(format_json([r.as_dict() for r in results]) + "\n")
         return
-    console = stdout_console()
     for result in results:
         names = ", ".join(f"0x{s.key.ssrc:08X}" for s in result.streams)
         audio = ""
         if result.sample_rate:
             audio = f", {result.sample_rate} Hz, {result.channels} channel(s)"
         codec = f" {result.codec}" if result.codec else ""
-        console.print(
+        print_text(
             f"wrote {result.path} ({result.kind.value}{codec}{audio}, "
-            f"{result.duration_s:.3f} s) from stream {names}",
-            markup=False,
-            highlight=False,
+            f"{result.duration_s:.3f} s) from stream {names}"
         )
         if report:
             for item in result.streams:
                 if item.srtp is not None:
-                    console.print("  " + format_srtp(item.srtp), markup=False, highlight=False)
+                    print_text("  " + format_srtp(item.srtp))
             for stream_report in result.reports:
-                console.print(format_report(stream_report), markup=False, highlight=False)
+                print_text(format_report(stream_report))
 
 
 def format_report(report: TimelineReport) -> str:

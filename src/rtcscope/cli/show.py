@@ -1,8 +1,9 @@
 """``rtcscope show FILE --frame N``: one SIP message as captured (headers and SDP).
 
-Text from the packet is printed with control characters replaced (a capture is untrusted
-input: a terminal would act on escape sequences); ``--format json`` gives frame, time_s,
-src, dst, transport and text.
+Text from the packet is printed through rtcscope.text's escaping (a capture is untrusted
+input: a terminal would act on escape sequences); ``--format json`` gives frame,
+time_epoch_s, src, dst, transport and text (the exact message, bytes that are not UTF-8 as
+``\\xNN``).
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import Annotated
 import typer
 
 from rtcscope.cli.app import app
-from rtcscope.cli.output import OutputFormat, format_json
+from rtcscope.cli.output import OutputFormat, format_json, print_text
 from rtcscope.errors import UsageError
-from rtcscope.sip.ladder import message_text
+from rtcscope.text import decode_packet_text
 
 
 @app.command()
@@ -39,7 +40,7 @@ def show(
     for captured in found:
         src = endpoint(captured.src, captured.sport)
         dst = endpoint(captured.dst, captured.dport)
-        text = message_text(captured.message.raw)
+        text = decode_packet_text(captured.message.raw)
         if fmt is OutputFormat.json:
             sys.stdout.write(
                 format_json(
@@ -55,7 +56,7 @@ def show(
                 + "\n"
             )
         else:
-            sys.stdout.write(
-                f"frame {captured.frame}  {src} -> {dst} {captured.transport.upper()}\n\n{text}"
-                + ("" if text.endswith("\n") else "\n")
+            print_text(
+                f"frame {captured.frame}  {src} -> {dst} {captured.transport.upper()}\n\n"
+                + text.rstrip("\r\n")
             )

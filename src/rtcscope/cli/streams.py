@@ -21,7 +21,7 @@ from rtcscope.cli.capture import (
     conclude,
     read_model,
 )
-from rtcscope.cli.output import OutputFormat, format_json, print_rows, stdout_console
+from rtcscope.cli.output import OutputFormat, format_json, print_rows, print_text
 from rtcscope.errors import UsageError
 from rtcscope.quality import StreamQuality
 from rtcscope.rtp.srtp import (
@@ -283,9 +283,7 @@ def streams(
         ]
         print_rows(digit_rows, fmt, title="DTMF (RFC 4733)")
         if digit_rows:
-            stdout_console().print(
-                "digits: " + "".join(d["digit"] for d in digit_rows), markup=False
-            )
+            print_text("digits: " + "".join(d["digit"] for d in digit_rows))
     if srtp:
         srtp_rows = [
             {"stream": rows[position]["index"], "ssrc_hex": rows[position]["ssrc_hex"]}
