@@ -54,10 +54,12 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _JSON_UNSAFE = re.compile(f"[\x7f-\x9f{_BIDI_AND_SEPARATORS}\ud800-\udfff]")
 
 
-def decode_packet_text(raw: bytes | bytearray | memoryview) -> str:
+def decode_packet_text(raw: bytes | bytearray | memoryview, *, lf_lines: bool = False) -> str:
     """Packet bytes as text the way SIP is decoded (UTF-8, ``surrogateescape``): exact and
-    reversible; the escaping here turns the undecodable bytes into ``\\xNN``."""
-    return bytes(raw).decode("utf-8", "surrogateescape")
+    reversible; the escaping here turns the undecodable bytes into ``\\xNN``. ``lf_lines``
+    ends lines with LF instead of CRLF (a message's text in JSON, as it has always been)."""
+    text = bytes(raw).decode("utf-8", "surrogateescape")
+    return text.replace("\r\n", "\n") if lf_lines else text
 
 
 def escape_char(char: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import os
 import sys
 
 from rtcscope.cli.app import app
@@ -65,6 +66,12 @@ SUMMARIES: dict[str, str] = {
 }
 
 
+# The root's own options: they need no command module.
+ROOT_OPTIONS = frozenset({"--version", "--install-completion", "--show-completion"})
+# Set by the completion scripts of --install-completion (click's _<PROG>_COMPLETE).
+COMPLETE_VAR = "_RTCSCOPE_COMPLETE"
+
+
 def top_level_help() -> str:
     """What `rtcscope` and `rtcscope --help` print: the commands, one line each."""
     width = max(len(name) for name in SUMMARIES)
@@ -74,6 +81,8 @@ def top_level_help() -> str:
         "Captures, RTP streams, audio, SIP calls and HEP for people who run VoIP services.",
         "Every command that reads a capture takes a path, '-' (standard input) or a FIFO, and",
         "--dedup, --reassembly/--no-reassembly, --keep-going, --rtp-port N, --quiet.",
+        "",
+        "Options: --version, --install-completion (shell completion), --show-completion.",
         "",
         "Commands (rtcscope COMMAND --help for one):",
     ]
@@ -93,10 +102,12 @@ def _load_commands(argv: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (tests call this in-process)."""
     args = sys.argv[1:] if argv is None else argv
-    if not args or args in (["--help"], ["-h"]):
+    completing = COMPLETE_VAR in os.environ  # the shell asks for completions (no argv)
+    if not completing and (not args or args in (["--help"], ["-h"])):
         sys.stdout.write(top_level_help())
         return 0
-    _load_commands(args)
+    if not completing and args[0] not in ROOT_OPTIONS:
+        _load_commands(args)  # (the root options and completion import commands on lookup)
     collecting = gc.isenabled()  # a command may pause the cyclic collector (cli/capture.py)
     try:
         app(args=args, prog_name="rtcscope")

@@ -33,7 +33,7 @@ from rtcscope.cli.capture import (
     conclude,
     read_model,
 )
-from rtcscope.cli.output import OutputFormat, print_rows, print_text
+from rtcscope.cli.output import FINDING_STYLES, OutputFormat, print_rows, print_text
 from rtcscope.errors import EXIT_FOUND_PROBLEMS, UsageError
 from rtcscope.sip.diagnosis import (
     CATALOGUE,
@@ -122,7 +122,7 @@ def diagnose(
         hidden = len(result.findings) - len(shown.findings)
         if hidden:
             text += f"\n({hidden} finding(s) left out by --severity/--code)"
-        print_text(text)
+        print_text(text, line_styles=FINDING_STYLES)
     else:
         per_code: dict[str, int] = {}
         findings = []

@@ -24,7 +24,7 @@ from rtcscope.cli.capture import (
     conclude,
     read_model,
 )
-from rtcscope.cli.output import OutputFormat, format_json, print_text
+from rtcscope.cli.output import ReportFormat, format_json, print_text
 from rtcscope.errors import UsageError
 from rtcscope.media.codecs import parse_codec
 from rtcscope.media.extract import (
@@ -116,8 +116,8 @@ def extract(
     srtp_suite: Annotated[
         str, typer.Option("--srtp-suite", help="crypto-suite of --srtp-key")
     ] = "AES_CM_128_HMAC_SHA1_80",
-    fmt: Annotated[OutputFormat, typer.Option("--format", help="table or json")] = (
-        OutputFormat.table
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="table or json")] = (
+        ReportFormat.table
     ),
     rtp_port: RtpPortOpt = None,
     dedup: DedupOpt = False,
@@ -127,8 +127,6 @@ def extract(
 ) -> None:
     """Audio from RTP: WAV for any supported codec, Ogg Opus and SILK bitstreams without
     re-encoding, raw payloads, or the stream's packets; gaps kept at their true length."""
-    if fmt is OutputFormat.csv:
-        raise UsageError("extract prints a summary: use --format table or json")
     if codec is not None and pt is None:
         raise UsageError("--codec says what --pt is: give --pt too")
     options = ExtractOptions(
@@ -205,8 +203,8 @@ def _run(
             results.append(extract_stream(file, item, target, options, collected[item.key]))
 
 
-def _print(results: list[ExtractResult], fmt: OutputFormat, report: bool) -> None:
-    if fmt is OutputFormat.json:
+def _print(results: list[ExtractResult], fmt: ReportFormat, report: bool) -> None:
+    if fmt is ReportFormat.json:
         sys.stdout.write(format_json([r.as_dict() for r in results]) + "\n")
         return
     for result in results:

@@ -129,7 +129,7 @@ def flow(
                     "src": endpoint(m.src, m.sport),
                     "dst": endpoint(m.dst, m.dport),
                     "transport": m.transport,
-                    "text": decode_packet_text(m.message.raw),
+                    "text": decode_packet_text(m.message.raw, lf_lines=True),
                 }
                 for m in chosen.messages
             ]

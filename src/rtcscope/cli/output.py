@@ -12,10 +12,12 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import Enum, StrEnum
-from typing import Any
+from typing import Annotated, Any
 
+import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -28,6 +30,14 @@ class OutputFormat(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
+
+
+class ReportFormat(StrEnum):
+    """--format of the commands that print a report, not rows (analyze, extract, show):
+    CSV is not offered where it could not be written."""
+
+    table = "table"
+    json = "json"
 
 
 def _jsonable(value: Any) -> Any:
@@ -53,7 +63,17 @@ def _cell(value: Any) -> str:
         return f"{value:.3f}"
     if isinstance(value, list | tuple):
         return " ".join(_cell(v) for v in value)
+    if isinstance(value, dict):  # e.g. packets per source: "127.0.0.1: 36, ::1: 2"
+        return ", ".join(f"{_cell(k)}: {_cell(v)}" for k, v in value.items())
+    if isinstance(value, Enum):
+        return str(value.value)
     return str(value)
+
+
+def _table_cell(value: Any) -> Text:
+    """A cell as a person reads it: yes/no, not Python's True/False; escaped packet text."""
+    shown = ("yes" if value else "no") if isinstance(value, bool) else _cell(value)
+    return Text(terminal_text(shown))
 
 
 def format_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
@@ -78,6 +98,14 @@ def format_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = N
     return buf.getvalue()
 
 
+# Tables show the columns that fit an 80-column terminal unless --wide is given.
+WideOpt = Annotated[
+    bool,
+    typer.Option(
+        "--wide", help="every column (default: the ones that fit 80 columns); whole lines in a pipe"
+    ),
+]
+
 # How a row is styled in a table (e.g. "red" for a failed call), or None for plain.
 RowStyle = Callable[[dict[str, Any]], str | None]
 
@@ -91,12 +119,21 @@ def make_table(
     """A rich table of ``rows``; every cell is a Text (never markup: "[fd17::1]" stays)."""
     if columns is None:
         columns = list(rows[0].keys()) if rows else []
-    table = Table(title=title, show_lines=False, header_style="bold")
+    # No vertical rules and no outer edge: two spaces between columns leave the most of
+    # 80 columns to the values, and lines stay easy to cut and grep.
+    table = Table(
+        title=title,
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        collapse_padding=True,
+        pad_edge=False,
+    )
     for col in columns:
         table.add_column(Text(terminal_text(col)), overflow="fold")
     for row in rows:
         table.add_row(
-            *[Text(terminal_text(_cell(row.get(c)))) for c in columns],
+            *[_table_cell(row.get(c)) for c in columns],
             style=row_style(row) if row_style is not None else None,
         )
     return table
@@ -114,15 +151,31 @@ def print_table(table: Table, wide: bool = False) -> None:
     lines for grep and less -S), on a terminal at the terminal's width."""
     console = stdout_console()
     if wide and not console.is_terminal:
-        console.width = max(console.width, console.measure(table).maximum)
+        unbounded = console.options.update_width(1 << 20)
+        console.width = max(console.width, console.measure(table, options=unbounded).maximum)
     console.print(table)
 
 
-def print_text(text: str, style: str | None = None) -> None:
+# Finding lines of diagnose/analyze text, coloured where the terminal has colour.
+FINDING_STYLES = {"[error]": "bold red", "[warning]": "yellow"}
+
+
+def print_text(
+    text: str, style: str | None = None, line_styles: Mapping[str, str] | None = None
+) -> None:
     """Print report text (many lines, packet values inside) through the one escaping rule;
-    lines are never re-wrapped."""
+    lines are never re-wrapped. ``line_styles`` styles the lines that start with a key."""
     safe = terminal_text(text, limit=LINE_LIMIT, multiline=True)
-    stdout_console().print(Text(safe, style=style or ""), soft_wrap=True)
+    shown = Text(style=style or "")
+    for number, line in enumerate(safe.split("\n")):
+        if number:
+            shown.append("\n")
+        lead = line.lstrip()
+        line_style = next(
+            (s for prefix, s in (line_styles or {}).items() if lead.startswith(prefix)), None
+        )
+        shown.append(line, style=line_style)
+    stdout_console().print(shown, soft_wrap=True)
 
 
 def print_rows(

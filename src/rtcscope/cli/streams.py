@@ -21,7 +21,7 @@ from rtcscope.cli.capture import (
     conclude,
     read_model,
 )
-from rtcscope.cli.output import OutputFormat, format_json, print_rows, print_text
+from rtcscope.cli.output import OutputFormat, WideOpt, format_json, print_rows, print_text
 from rtcscope.errors import UsageError
 from rtcscope.quality import StreamQuality
 from rtcscope.rtp.srtp import (
@@ -39,7 +39,12 @@ from rtcscope.rtp.streams import (
     stream_to_dict,
 )
 from rtcscope.scan import CaptureModel, Tap
+from rtcscope.sip.transactions import endpoint
 
+# What fits 80 columns (a problem shows as the row in red, where the terminal has colour);
+# --wide shows TABLE_COLUMNS.
+NARROW_COLUMNS = ["from", "to", "ssrc_hex", "payload", "lost", "max_jitter_ms"]
+SRTP_NARROW_COLUMNS = ["stream", "ssrc_hex", "decrypted", "authenticated", "auth_failures", "suite"]
 TABLE_COLUMNS = [
     "start_s",
     "end_s",
@@ -119,13 +124,17 @@ def _print_series(
     print_rows(rows, fmt, list(SERIES_COLUMNS), title="RTP time series")
 
 
+def _problems_red(row: dict[str, Any]) -> str | None:
+    return "red" if row["problems"] else None
+
+
 def _table_row(row: dict[str, Any]) -> dict[str, Any]:
     shown = dict(row)
     shown["payload"] = ", ".join(row["payload_names"])
     shown["lost"] = f"{row['lost']} ({row['lost_percent']:.1f}%)"
     shown["problems"] = "X" if row["problems"] else ""
-    shown["from"] = f"{row['src']}:{row['src_port']}"
-    shown["to"] = f"{row['dst']}:{row['dst_port']}"
+    shown["from"] = endpoint(row["src"], row["src_port"])
+    shown["to"] = endpoint(row["dst"], row["dst_port"])
     shown["found_by"] = row["source"] + (" SRTP" if row["encrypted"] else "")
     if "quality" in row:
         # the adaptive buffer (as VoIPmonitor's headline MOS), with the model's scale
@@ -182,6 +191,7 @@ def streams(
     per_packets: Annotated[
         int | None, typer.Option("--per-packets", help="--series rows of N packets instead")
     ] = None,
+    wide: WideOpt = False,
 ) -> None:
     """Every RTP stream with Wireshark's statistics (tshark -z rtp,streams) and ours.
 
@@ -244,8 +254,17 @@ def streams(
         _fail_on_wrong_keys(srtp, result.streams)
         conclude(model, keep_going)
         return
-    columns = [*TABLE_COLUMNS, "mos"] if quality else TABLE_COLUMNS
-    print_rows([_table_row(r) for r in rows], fmt, columns, title="RTP streams")
+    columns = TABLE_COLUMNS if wide else NARROW_COLUMNS
+    if quality:
+        columns = [*columns, "mos"]
+    print_rows(
+        [_table_row(r) for r in rows],
+        fmt,
+        columns,
+        title="RTP streams",
+        row_style=_problems_red,
+        wide=wide,
+    )
     if rtcp:
         rtcp_rows = []
         for row in rows:
@@ -253,7 +272,7 @@ def streams(
             rtcp_rows.append(
                 {
                     "ssrc_hex": row["ssrc_hex"],
-                    "src": f"{row['src']}:{row['src_port']}",
+                    "src": endpoint(row["src"], row["src_port"]),
                     **{k: v for k, v in view.items() if k != "xr_blocks"},
                     "xr_blocks": len(view.get("xr_blocks", [])),
                 }
@@ -267,7 +286,8 @@ def streams(
                 {
                     "frame": r["frame"],
                     "time_s": r["time_s"],
-                    "flow": f"{r['src']}:{r['src_port']} -> {r['dst']}:{r['dst_port']}",
+                    "flow": f"{endpoint(r['src'], r['src_port'])} -> "
+                    f"{endpoint(r['dst'], r['dst_port'])}",
                     "type": r["type"],
                     "detail": format_json(
                         {k: v for k, v in detail.items() if k not in ("frame", "time_s", "type")}
@@ -290,7 +310,7 @@ def streams(
             | outcome.as_dict()
             for position, outcome in sorted(srtp.items())
         ]
-        print_rows(srtp_rows, fmt, title="SRTP")
+        print_rows(srtp_rows, fmt, None if wide else SRTP_NARROW_COLUMNS, title="SRTP", wide=wide)
     _fail_on_wrong_keys(srtp, result.streams)
     conclude(model, keep_going)
 
@@ -357,8 +377,8 @@ def split(
         {
             "index": w.stream.index,
             "ssrc_hex": f"0x{w.stream.key.ssrc:08X}",
-            "flow": f"{w.stream.key.src}:{w.stream.key.src_port} -> "
-            f"{w.stream.key.dst}:{w.stream.key.dst_port}",
+            "flow": f"{endpoint(w.stream.key.src, w.stream.key.src_port)} -> "
+            f"{endpoint(w.stream.key.dst, w.stream.key.dst_port)}",
             "packets": w.packets,
             "file": str(w.path),
         }
