@@ -220,3 +220,26 @@ def test_real_stdout_and_stderr_are_clean(
     assert proc.returncode == 3
     err = assert_clean(proc.stderr.encode("utf-8", "surrogateescape"))
     assert r"pcmu\x1b[31m" in err
+
+
+def test_the_index_stores_and_query_prints_hostile_text_clean(
+    hostile: tuple[Path, dict[str, int]],
+    tmp_path: Path,
+    capsysbinary: pytest.CaptureFixture[bytes],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Parquet strings are UTF-8: the index stores the bytes that are not as \\xNN (it
+    failed with UnicodeEncodeError before); query prints them escaped."""
+    monkeypatch.setenv("COLUMNS", "1000")
+    pcap, _frames = hostile
+    index = tmp_path / "index"
+    code, _out, _err = _run(["index", str(pcap), "-o", str(index), "--jobs", "1"], capsysbinary)
+    assert code == 0
+    code, out, _err = _run(["query", str(index), "SELECT call_id FROM calls"], capsysbinary)
+    assert code == 0
+    assert CALL_ID_ESCAPED in out
+    code, out, _err = _run(
+        ["query", str(index), "SELECT call_id FROM calls", "--format", "json"], capsysbinary
+    )
+    assert code == 0
+    assert json.loads(out)[0]["call_id"] == CALL_ID_JSON
