@@ -33,24 +33,32 @@ def _plain_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FORCE_COLOR", raising=False)
 
 
-TABLES = [
-    ["info", BUSY, SRTP],
-    ["calls", BUSY],
-    ["calls", SRTP, "--stats"],
-    ["streams", SRTP],
-    ["streams", DATA / "sip-rtp-opus.pcap"],
-    ["split", SRTP, "-o", "{tmp}"],
+# Each: a command with tables, and values that must show whole (not folded) at 80 columns
+# (tshark -Y rtp: SSRC 0x0ca11e55 in srtp-sdes-call, 0x9a7b5382 in SIP_DTMF2; tshark -Y
+# rtpevent -e rtpevent.event_id: digits 6789123).
+TABLES: list[tuple[list[object], list[str]]] = [
+    (["info", BUSY, SRTP], ["srtp-sdes-call.pcap", " 205 "]),  # tshark: 205 frames
+    (["calls", BUSY], ["486 Busy Here"]),
+    (["calls", SRTP, "--stats"], ["200 OK"]),
+    (["streams", SRTP], ["0x0CA11E55", "127.0.60.1:16000"]),
+    (["streams", DATA / "SIP_DTMF2.pcap", "--rtcp", "--dtmf"], ["0x9A7B5382", "digits: 6789123"]),
+    (["streams", DATA / "sip-rtp-opus.pcap"], ["opus"]),
+    (["split", SRTP, "-o", "{tmp}"], ["0x0CA11E55"]),
 ]
 
 
-@pytest.mark.parametrize("args", TABLES, ids=lambda a: " ".join(str(x) for x in a[:1] + a[2:]))
+@pytest.mark.parametrize(
+    ("args", "whole"), TABLES, ids=lambda a: " ".join(str(x) for x in a[:1] + a[2:])
+)
 def test_default_tables_fit_80_columns(
-    args: list[object], capsys: pytest.CaptureFixture[str], tmp_path: Path
+    args: list[object], whole: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     code, out = _run([str(a).format(tmp=tmp_path) for a in args], capsys)
     assert code == 0
     too_long = [line for line in out.splitlines() if len(line) > 80]
     assert not too_long, too_long
+    for value in whole:
+        assert value in out
 
 
 def test_wide_shows_every_column_and_whole_lines_in_a_pipe(

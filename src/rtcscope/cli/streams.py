@@ -44,6 +44,16 @@ from rtcscope.sip.transactions import endpoint
 # What fits 80 columns (a problem shows as the row in red, where the terminal has colour);
 # --wide shows TABLE_COLUMNS.
 NARROW_COLUMNS = ["from", "to", "ssrc_hex", "payload", "lost", "max_jitter_ms"]
+RTCP_NARROW_COLUMNS = [
+    "ssrc_hex",
+    "src",
+    "sender_reports",
+    "receiver_reports",
+    "cumulative_lost",
+    "jitter_ms",
+    "round_trip_ms",
+]
+DTMF_NARROW_COLUMNS = ["stream", "ssrc_hex", "digit", "frame", "start_s", "duration_ms", "volume"]
 SRTP_NARROW_COLUMNS = ["stream", "ssrc_hex", "decrypted", "authenticated", "auth_failures", "suite"]
 TABLE_COLUMNS = [
     "start_s",
@@ -277,7 +287,13 @@ def streams(
                     "xr_blocks": len(view.get("xr_blocks", [])),
                 }
             )
-        print_rows(rtcp_rows, fmt, title="RTCP per stream")
+        print_rows(
+            rtcp_rows,
+            fmt,
+            None if wide else RTCP_NARROW_COLUMNS,
+            title="RTCP per stream",
+            wide=wide,
+        )
         packet_rows = []
         for record in result.rtcp_packets:
             r = rtcp_record_to_dict(record, first_ns)
@@ -294,14 +310,20 @@ def streams(
                     ).replace("\n", " "),
                 }
             )
-        print_rows(packet_rows, fmt, title="RTCP packets")
+        print_rows(packet_rows, fmt, title="RTCP packets", wide=wide)
     if dtmf:
         digit_rows = [
             {"stream": row["index"], "ssrc_hex": row["ssrc_hex"], **d}
             for row in rows
             for d in row.get("dtmf", [])
         ]
-        print_rows(digit_rows, fmt, title="DTMF (RFC 4733)")
+        print_rows(
+            digit_rows,
+            fmt,
+            None if wide else DTMF_NARROW_COLUMNS,
+            title="DTMF (RFC 4733)",
+            wide=wide,
+        )
         if digit_rows:
             print_text("digits: " + "".join(d["digit"] for d in digit_rows))
     if srtp:
