@@ -36,6 +36,8 @@ UNSAFE = re.compile(
 
 def assert_clean(out: bytes) -> str:
     text = out.decode("utf-8")  # raises on invalid UTF-8
+    # (a lone surrogate that reached stdout as backslashreplace's \udc8e)
+    assert re.search(r"\\udc[89a-f][0-9a-f]", text) is None
     found = UNSAFE.search(text)
     where = 0 if found is None else found.start()
     assert found is None, f"raw {found.group()!r} at {where}: {text[where - 80 : where + 40]!r}"
@@ -210,7 +212,7 @@ def test_real_stdout_and_stderr_are_clean(
     """In a process of its own, as a user runs it: stdout's own error handler would
     otherwise write the undecodable bytes as they are; an error naming packet text (here
     an unknown codec name with a colour escape in it) reaches stderr escaped."""
-    pcap, _frames = hostile
+    pcap, frames = hostile
     monkeypatch.setenv("COLUMNS", "1000")
     proc = rtcscope_cli(["calls", pcap, "--wide"])
     assert proc.returncode == 0, proc.stderr
@@ -220,6 +222,11 @@ def test_real_stdout_and_stderr_are_clean(
     assert proc.returncode == 3
     err = assert_clean(proc.stderr.encode("utf-8", "surrogateescape"))
     assert r"pcmu\x1b[31m" in err
+    # a terminal that cannot show UTF-8 gets escapes, not a traceback
+    monkeypatch.setenv("PYTHONIOENCODING", "ascii")
+    proc = rtcscope_cli(["show", pcap, "--frame", str(frames["big"])])
+    assert proc.returncode == 0, proc.stderr
+    assert r"\u2026[+" in proc.stdout
 
 
 def test_the_index_stores_and_query_prints_hostile_text_clean(

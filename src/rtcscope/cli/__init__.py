@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import io
 import os
 import sys
 
@@ -136,5 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _escape_what_the_terminal_cannot_encode() -> None:
+    """A terminal whose encoding is not UTF-8 (LANG=en_US.ISO-8859-1, PYTHONIOENCODING=ascii)
+    gets ``\\u2026`` for a character it cannot show, not a UnicodeEncodeError traceback."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def run() -> None:
+    _escape_what_the_terminal_cannot_encode()
     sys.exit(main())
