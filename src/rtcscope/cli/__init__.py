@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import gc
 import importlib
+import io
+import os
 import sys
 
 from rtcscope.cli.app import app
 from rtcscope.errors import RtcscopeError
+from rtcscope.text import LINE_LIMIT, terminal_text
 
 # The module that registers each command (or command group) on ``app`` when imported.
 # Only the module of the command being run is imported, so start-up stays short: the
@@ -64,6 +67,12 @@ SUMMARIES: dict[str, str] = {
 }
 
 
+# The root's own options: they need no command module.
+ROOT_OPTIONS = frozenset({"--version", "--install-completion", "--show-completion"})
+# Set by the completion scripts of --install-completion (click's _<PROG>_COMPLETE).
+COMPLETE_VAR = "_RTCSCOPE_COMPLETE"
+
+
 def top_level_help() -> str:
     """What `rtcscope` and `rtcscope --help` print: the commands, one line each."""
     width = max(len(name) for name in SUMMARIES)
@@ -73,6 +82,8 @@ def top_level_help() -> str:
         "Captures, RTP streams, audio, SIP calls and HEP for people who run VoIP services.",
         "Every command that reads a capture takes a path, '-' (standard input) or a FIFO, and",
         "--dedup, --reassembly/--no-reassembly, --keep-going, --rtp-port N, --quiet.",
+        "",
+        "Options: --version, --install-completion (shell completion), --show-completion.",
         "",
         "Commands (rtcscope COMMAND --help for one):",
     ]
@@ -92,10 +103,12 @@ def _load_commands(argv: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (tests call this in-process)."""
     args = sys.argv[1:] if argv is None else argv
-    if not args or args in (["--help"], ["-h"]):
+    completing = COMPLETE_VAR in os.environ  # the shell asks for completions (no argv)
+    if not completing and (not args or args in (["--help"], ["-h"])):
         sys.stdout.write(top_level_help())
         return 0
-    _load_commands(args)
+    if not completing and args[0] not in ROOT_OPTIONS:
+        _load_commands(args)  # (the root options and completion import commands on lookup)
     collecting = gc.isenabled()  # a command may pause the cyclic collector (cli/capture.py)
     try:
         app(args=args, prog_name="rtcscope")
@@ -108,7 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         print(code, file=sys.stderr)
         return 1
     except RtcscopeError as exc:
-        print(f"rtcscope: {exc}", file=sys.stderr)
+        print(
+            f"rtcscope: {terminal_text(str(exc), limit=LINE_LIMIT, multiline=True)}",
+            file=sys.stderr,
+        )
         return exc.exit_code
     except BrokenPipeError:
         return 0
@@ -121,5 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _escape_what_the_terminal_cannot_encode() -> None:
+    """A terminal whose encoding is not UTF-8 (LANG=en_US.ISO-8859-1, PYTHONIOENCODING=ascii)
+    gets ``\\u2026`` for a character it cannot show, not a UnicodeEncodeError traceback."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def run() -> None:
+    _escape_what_the_terminal_cannot_encode()
     sys.exit(main())

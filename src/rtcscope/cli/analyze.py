@@ -21,8 +21,7 @@ from rtcscope.cli.capture import (
     conclude,
     read_model,
 )
-from rtcscope.cli.output import OutputFormat, format_json, stdout_console
-from rtcscope.errors import UsageError
+from rtcscope.cli.output import FINDING_STYLES, ReportFormat, format_json, print_text
 
 
 @app.command()
@@ -37,8 +36,8 @@ def analyze(
             "--only", help=f"run only these sections (repeatable): {', '.join(SECTION_NAMES)}"
         ),
     ] = None,
-    fmt: Annotated[OutputFormat, typer.Option("--format", help="table or json")] = (
-        OutputFormat.table
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="table or json")] = (
+        ReportFormat.table
     ),
     dedup: DedupOpt = False,
     reassembly: ReassemblyOpt = True,
@@ -56,8 +55,6 @@ def analyze(
 ) -> None:
     """The main job: capture summary, calls, streams, audio, diagnosis, from ONE pass over
     the capture; with -o DIR, ladders and audio written to DIR."""
-    if fmt is OutputFormat.csv:
-        raise UsageError("analyze prints sections: use --format table or json")
     args = capture_args(
         dedup=dedup, reassembly=reassembly, keep_going=keep_going, rtp_port=rtp_port, quiet=quiet
     )
@@ -70,7 +67,7 @@ def analyze(
         )
     finally:
         model.close()
-    if fmt is OutputFormat.json:
+    if fmt is ReportFormat.json:
         sys.stdout.write(
             format_json(
                 [
@@ -87,13 +84,12 @@ def analyze(
             + "\n"
         )
     else:
-        console = stdout_console()
         for section in sections:
-            # A fixed-width heading: a rule would span the 200 columns of a pipe.
-            console.print(f"── {section.title} " + "─" * max(3, 72 - len(section.title)))
-            console.print(section.text, markup=False, highlight=False)
+            # A fixed-width heading: a rule would span a wide terminal.
+            print_text(f"── {section.title} " + "─" * max(3, 72 - len(section.title)), "bold")
+            print_text(section.text, line_styles=FINDING_STYLES)
             for written in section.files:
-                console.print(f"  wrote {written}", markup=False, highlight=False)
+                print_text(f"  wrote {written}")
     # analyze is a report: findings are in its sections; `diagnose` is the command whose
     # exit code says whether problems were found. A fault in the capture still exits 3.
     conclude(model, keep_going)

@@ -26,13 +26,15 @@ from rtcscope.cli.capture import (
     conclude,
     read_model,
 )
-from rtcscope.cli.output import OutputFormat, format_json, print_rows, stdout_console
+from rtcscope.cli.output import OutputFormat, WideOpt, format_json, print_rows, print_text
 from rtcscope.errors import UsageError
 from rtcscope.quality import StreamQuality
 from rtcscope.rtp.streams import StreamKey
 from rtcscope.scan import CaptureModel, Tap
-from rtcscope.sip.calls import CallSummary, SipStatistics
+from rtcscope.sip.calls import FAILED_STATES, CallState, CallSummary, SipStatistics
 
+# What fits 80 columns; --wide shows TABLE_COLUMNS.
+NARROW_COLUMNS = ["index", "start_s", "from", "to", "state", "final", "duration_s"]
 TABLE_COLUMNS = [
     "index",
     "start_s",
@@ -109,6 +111,11 @@ def _table_row(data: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def _failed_red(row: dict[str, Any]) -> str | None:
+    """Failed, busy, cancelled, unanswered calls in red (where the terminal has colour)."""
+    return "red" if CallState(row["state"]) in FAILED_STATES else None
+
+
 def format_statistics(stats: SipStatistics) -> str:
     """The statistics in the words ``tshark -z sip,stat`` uses."""
     lines = [
@@ -173,6 +180,7 @@ def calls(
     keep_going: KeepGoingOpt = False,
     rtp_port: RtpPortOpt = None,
     quiet: QuietOpt = False,
+    wide: WideOpt = False,
 ) -> None:
     """Every call of a capture: from, to, ring/answer/end times, final response, state."""
     args = capture_args(
@@ -209,8 +217,17 @@ def calls(
         print_rows(flat, fmt, [c for c in TABLE_COLUMNS if c != "final"] + ["final_status"])
         conclude(model, keep_going)
         return
-    columns = [*TABLE_COLUMNS[:-1], "mos", TABLE_COLUMNS[-1]] if quality else TABLE_COLUMNS
-    print_rows([_table_row(d) for d in data], fmt, columns, title="SIP calls")
+    columns = TABLE_COLUMNS if wide else NARROW_COLUMNS
+    if quality:
+        columns = [*columns[:-1], "mos", columns[-1]] if wide else [*columns, "mos"]
+    print_rows(
+        [_table_row(d) for d in data],
+        fmt,
+        columns,
+        title="SIP calls",
+        row_style=_failed_red,
+        wide=wide,
+    )
     if stats:
-        stdout_console().print(format_statistics(result.statistics), markup=False, highlight=False)
+        print_text(format_statistics(result.statistics))
     conclude(model, keep_going)

@@ -19,6 +19,7 @@ import typer
 
 from rtcscope.errors import EXIT_INVALID_INPUT, UsageError
 from rtcscope.scan import ALL_TAPS, CaptureModel, ScanOptions, Tap, scan
+from rtcscope.text import LINE_LIMIT, terminal_text
 
 FileArg = Annotated[
     Path,
@@ -157,6 +158,7 @@ def conclude(model: CaptureModel, keep_going: bool) -> None:
         return
     for fault in model.faults:
         word = "warning" if keep_going else "error"
-        print(f"rtcscope: {word}: {fault} (everything before it was read)", file=sys.stderr)
+        shown = terminal_text(str(fault), limit=LINE_LIMIT)
+        print(f"rtcscope: {word}: {shown} (everything before it was read)", file=sys.stderr)
     if not keep_going:
         raise typer.Exit(EXIT_INVALID_INPUT)

@@ -33,7 +33,7 @@ from rtcscope.cli.capture import (
     conclude,
     read_model,
 )
-from rtcscope.cli.output import OutputFormat, print_rows, stdout_console
+from rtcscope.cli.output import FINDING_STYLES, OutputFormat, print_rows, print_text
 from rtcscope.errors import EXIT_FOUND_PROBLEMS, UsageError
 from rtcscope.sip.diagnosis import (
     CATALOGUE,
@@ -53,7 +53,7 @@ CATALOGUE_COLUMNS = ("code", "severity", "concern", "rule", "explanation", "fix"
 def _print_catalogue(fmt: OutputFormat) -> None:
     rows = [row.as_dict() for row in catalogue_rows()]
     if fmt is OutputFormat.table:
-        stdout_console().print(format_catalogue(catalogue_rows()), markup=False, highlight=False)
+        print_text(format_catalogue(catalogue_rows()))
     else:
         print_rows(rows, fmt, CATALOGUE_COLUMNS, json_data=rows)
 
@@ -122,7 +122,7 @@ def diagnose(
         hidden = len(result.findings) - len(shown.findings)
         if hidden:
             text += f"\n({hidden} finding(s) left out by --severity/--code)"
-        stdout_console().print(text, markup=False, highlight=False)
+        print_text(text, line_styles=FINDING_STYLES)
     else:
         per_code: dict[str, int] = {}
         findings = []

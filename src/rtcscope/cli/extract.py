@@ -24,7 +24,7 @@ from rtcscope.cli.capture import (
     conclude,
     read_model,
 )
-from rtcscope.cli.output import OutputFormat, format_json, stdout_console
+from rtcscope.cli.output import ReportFormat, format_json, print_text
 from rtcscope.errors import UsageError
 from rtcscope.media.codecs import parse_codec
 from rtcscope.media.extract import (
@@ -116,8 +116,8 @@ def extract(
     srtp_suite: Annotated[
         str, typer.Option("--srtp-suite", help="crypto-suite of --srtp-key")
     ] = "AES_CM_128_HMAC_SHA1_80",
-    fmt: Annotated[OutputFormat, typer.Option("--format", help="table or json")] = (
-        OutputFormat.table
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="table or json")] = (
+        ReportFormat.table
     ),
     rtp_port: RtpPortOpt = None,
     dedup: DedupOpt = False,
@@ -127,8 +127,6 @@ def extract(
 ) -> None:
     """Audio from RTP: WAV for any supported codec, Ogg Opus and SILK bitstreams without
     re-encoding, raw payloads, or the stream's packets; gaps kept at their true length."""
-    if fmt is OutputFormat.csv:
-        raise UsageError("extract prints a summary: use --format table or json")
     if codec is not None and pt is None:
         raise UsageError("--codec says what --pt is: give --pt too")
     options = ExtractOptions(
@@ -205,29 +203,26 @@ def _run(
             results.append(extract_stream(file, item, target, options, collected[item.key]))
 
 
-def _print(results: list[ExtractResult], fmt: OutputFormat, report: bool) -> None:
-    if fmt is OutputFormat.json:
+def _print(results: list[ExtractResult], fmt: ReportFormat, report: bool) -> None:
+    if fmt is ReportFormat.json:
         sys.stdout.write(format_json([r.as_dict() for r in results]) + "\n")
         return
-    console = stdout_console()
     for result in results:
         names = ", ".join(f"0x{s.key.ssrc:08X}" for s in result.streams)
         audio = ""
         if result.sample_rate:
             audio = f", {result.sample_rate} Hz, {result.channels} channel(s)"
         codec = f" {result.codec}" if result.codec else ""
-        console.print(
+        print_text(
             f"wrote {result.path} ({result.kind.value}{codec}{audio}, "
-            f"{result.duration_s:.3f} s) from stream {names}",
-            markup=False,
-            highlight=False,
+            f"{result.duration_s:.3f} s) from stream {names}"
         )
         if report:
             for item in result.streams:
                 if item.srtp is not None:
-                    console.print("  " + format_srtp(item.srtp), markup=False, highlight=False)
+                    print_text("  " + format_srtp(item.srtp))
             for stream_report in result.reports:
-                console.print(format_report(stream_report), markup=False, highlight=False)
+                print_text(format_report(stream_report))
 
 
 def format_report(report: TimelineReport) -> str:

@@ -45,6 +45,7 @@ from rtcscope.sip.ladder import (
 )
 from rtcscope.sip.nodes import find_nodes, parse_alias
 from rtcscope.sip.transactions import endpoint
+from rtcscope.text import LINE_LIMIT, decode_packet_text, terminal_text
 
 
 class FlowFormat(StrEnum):
@@ -53,6 +54,11 @@ class FlowFormat(StrEnum):
     html = "html"
     mermaid = "mermaid"
     json = "json"
+
+
+def _terminal_message(raw: bytes) -> str:
+    """A SIP message for --messages text: rtcscope.text's escaping, lines kept."""
+    return terminal_text(decode_packet_text(raw), limit=LINE_LIMIT, multiline=True).rstrip()
 
 
 @app.command()
@@ -123,7 +129,7 @@ def flow(
                     "src": endpoint(m.src, m.sport),
                     "dst": endpoint(m.dst, m.dport),
                     "transport": m.transport,
-                    "text": message_text(m.message.raw),
+                    "text": decode_packet_text(m.message.raw, lf_lines=True),
                 }
                 for m in chosen.messages
             ]
@@ -135,7 +141,7 @@ def flow(
             text += "".join(
                 f"\n── frame {m.frame}  {(m.ts_ns - ladder.start_ns) / 1e9:.6f} s  "
                 f"{endpoint(m.src, m.sport)} -> {endpoint(m.dst, m.dport)} "
-                f"{m.transport.upper()}\n{message_text(m.message.raw).rstrip()}\n"
+                f"{m.transport.upper()}\n{_terminal_message(m.message.raw)}\n"
                 for m in chosen.messages
             )
     elif fmt is FlowFormat.html:

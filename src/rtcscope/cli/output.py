@@ -1,7 +1,9 @@
 """Rendering shared by every command: a list of rows as a rich table, JSON or CSV.
 
 Commands build plain data (lists of dicts with documented keys) and hand it here; nothing
-here knows a protocol.
+here knows a protocol. Everything printed passes rtcscope.text's one escaping rule: table
+cells and report text as terminal text (controls, invalid UTF-8 and bidi marks escaped,
+long values cut, never read as rich markup), JSON with its exact values and valid UTF-8.
 """
 
 from __future__ import annotations
@@ -10,21 +12,33 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import Enum, StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
+import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from rtcscope.errors import UsageError
+from rtcscope.text import LINE_LIMIT, json_safe, terminal_text
 
 
 class OutputFormat(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
+
+
+class ReportFormat(StrEnum):
+    """--format of the commands that print a report, not rows (analyze, extract, show):
+    CSV is not offered where it could not be written."""
+
+    table = "table"
+    json = "json"
 
 
 def _jsonable(value: Any) -> Any:
@@ -38,18 +52,21 @@ def _jsonable(value: Any) -> Any:
 
 
 def format_json(data: Any) -> str:
-    """Stable JSON: keys in the order given, two-space indent, UTF-8 kept.
+    """Stable JSON: keys in the order given, two-space indent, UTF-8 kept; always valid
+    UTF-8 with no raw control character (rtcscope.text.json_safe).
 
     orjson writes it (the standard library's encoder runs in Python when indenting: seconds
     for the 45 MB of a 20,000-call ``calls --format json``); what orjson refuses (an integer
-    beyond 64 bits, a string that is not UTF-8) goes through the standard library.
+    beyond 64 bits, a string holding bytes that were not UTF-8) goes through the standard
+    library.
     """
     try:
-        return orjson.dumps(
+        text = orjson.dumps(
             data, default=_jsonable, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
         ).decode("utf-8")
     except TypeError:
-        return json.dumps(data, indent=2, ensure_ascii=False, default=_jsonable)
+        text = json.dumps(data, indent=2, ensure_ascii=False, default=_jsonable)
+    return json_safe(text)
 
 
 def _cell(value: Any) -> str:
@@ -59,46 +76,119 @@ def _cell(value: Any) -> str:
         return f"{value:.3f}"
     if isinstance(value, list | tuple):
         return " ".join(_cell(v) for v in value)
+    if isinstance(value, dict):  # e.g. packets per source: "127.0.0.1: 36, ::1: 2"
+        return ", ".join(f"{_cell(k)}: {_cell(v)}" for k, v in value.items())
+    if isinstance(value, Enum):
+        return str(value.value)
     return str(value)
 
 
+def _table_cell(value: Any) -> Text:
+    """A cell as a person reads it: yes/no, not Python's True/False; escaped packet text."""
+    shown = ("yes" if value else "no") if isinstance(value, bool) else _cell(value)
+    return Text(terminal_text(shown))
+
+
 def format_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
-    """CSV with a header row; lists are joined by spaces, floats keep full precision."""
+    """CSV with a header row; lists are joined by spaces, floats keep full precision.
+
+    CSV has no escapes of its own: text cells take the terminal form (rtcscope.text), not cut.
+    """
     if columns is None:
         columns = list(rows[0].keys()) if rows else []
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
+    writer.writerow([terminal_text(c, limit=None) for c in columns])
     for row in rows:
         writer.writerow(
             [
-                repr(row.get(c)) if isinstance(row.get(c), float) else _cell(row.get(c))
+                repr(row.get(c))
+                if isinstance(row.get(c), float)
+                else terminal_text(_cell(row.get(c)), limit=None)
                 for c in columns
             ]
         )
     return buf.getvalue()
 
 
+# Tables show the columns that fit an 80-column terminal unless --wide is given.
+WideOpt = Annotated[
+    bool,
+    typer.Option(
+        "--wide", help="every column (default: the ones that fit 80 columns); whole lines in a pipe"
+    ),
+]
+
+# How a row is styled in a table (e.g. "red" for a failed call), or None for plain.
+RowStyle = Callable[[dict[str, Any]], str | None]
+
+
 def make_table(
     rows: Sequence[dict[str, Any]],
     columns: Sequence[str] | None = None,
     title: str | None = None,
+    row_style: RowStyle | None = None,
 ) -> Table:
+    """A rich table of ``rows``; every cell is a Text (never markup: "[fd17::1]" stays)."""
     if columns is None:
         columns = list(rows[0].keys()) if rows else []
-    table = Table(title=title, show_lines=False, header_style="bold")
+    # No vertical rules and no outer edge: two spaces between columns leave the most of
+    # 80 columns to the values, and lines stay easy to cut and grep.
+    table = Table(
+        title=title,
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        collapse_padding=True,
+        pad_edge=False,
+    )
     for col in columns:
-        table.add_column(col, overflow="fold")
+        table.add_column(Text(terminal_text(col)), overflow="fold")
     for row in rows:
-        table.add_row(*[_cell(row.get(c)) for c in columns])
+        table.add_row(
+            *[_table_cell(row.get(c)) for c in columns],
+            style=row_style(row) if row_style is not None else None,
+        )
     return table
 
 
 def stdout_console() -> Console:
-    """A console for stdout; wide when not a terminal so pipes and files get whole lines."""
-    if sys.stdout.isatty():
-        return Console()
-    return Console(width=200, no_color=True, highlight=False, soft_wrap=False)
+    """A console for stdout. Rich decides width and colour: the terminal's width (or
+    $COLUMNS, 80 when piped), colour only on a terminal that has it and without NO_COLOR.
+    Packet text is never highlighted (numbers in a Call-ID are not a style)."""
+    return Console(highlight=False)
+
+
+def print_table(table: Table, wide: bool = False) -> None:
+    """Print a table; ``wide`` on a pipe or file prints it at its natural width (whole
+    lines for grep and less -S), on a terminal at the terminal's width."""
+    console = stdout_console()
+    if wide and not console.is_terminal:
+        unbounded = console.options.update_width(1 << 20)
+        console.width = max(console.width, console.measure(table, options=unbounded).maximum)
+    console.print(table)
+
+
+# Finding lines of diagnose/analyze text, coloured where the terminal has colour.
+FINDING_STYLES = {"[error]": "bold red", "[warning]": "yellow"}
+
+
+def print_text(
+    text: str, style: str | None = None, line_styles: Mapping[str, str] | None = None
+) -> None:
+    """Print report text (many lines, packet values inside) through the one escaping rule;
+    lines are never re-wrapped. ``line_styles`` styles the lines that start with a key."""
+    safe = terminal_text(text, limit=LINE_LIMIT, multiline=True)
+    shown = Text(style=style or "")
+    for number, line in enumerate(safe.split("\n")):
+        if number:
+            shown.append("\n")
+        lead = line.lstrip()
+        line_style = next(
+            (s for prefix, s in (line_styles or {}).items() if lead.startswith(prefix)), None
+        )
+        shown.append(line, style=line_style)
+    stdout_console().print(shown, soft_wrap=True)
 
 
 def print_rows(
@@ -107,6 +197,8 @@ def print_rows(
     columns: Sequence[str] | None = None,
     title: str | None = None,
     json_data: Any = None,
+    row_style: RowStyle | None = None,
+    wide: bool = False,
 ) -> None:
     """Print rows as table, JSON (``json_data`` if given, else the rows) or CSV."""
     fmt = OutputFormat(fmt) if not isinstance(fmt, OutputFormat) else fmt
@@ -115,6 +207,6 @@ def print_rows(
     elif fmt is OutputFormat.csv:
         sys.stdout.write(format_csv(rows, columns))
     elif fmt is OutputFormat.table:
-        stdout_console().print(make_table(rows, columns, title))
+        print_table(make_table(rows, columns, title, row_style), wide)
     else:  # pragma: no cover - the enum is closed
         raise UsageError(f"unknown format {fmt}")

@@ -18,9 +18,12 @@ from typing import Annotated, Any
 import typer
 
 from rtcscope.cli.app import app
-from rtcscope.cli.output import OutputFormat, print_rows
+from rtcscope.cli.output import OutputFormat, WideOpt, print_rows
 from rtcscope.errors import UsageError
 from rtcscope.index.query import CallFilter, calls_sql, parse_time, run_query
+
+# The canned call list's columns that fit 80 (--wide: all of them, as SQL gives its own).
+NARROW_CALL_COLUMNS = ["capture", "call_index", "start_time", "from_uri", "to_uri", "final_status"]
 
 
 def _shown(row: dict[str, Any]) -> dict[str, Any]:
@@ -63,6 +66,7 @@ def query(
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv")] = (
         OutputFormat.table
     ),
+    wide: WideOpt = False,
 ) -> None:
     """Calls, streams, findings and messages of many captures, by SQL or canned filters."""
     chosen = CallFilter(
@@ -103,6 +107,9 @@ def query(
         )
         return
     if fmt is OutputFormat.table:
-        print_rows([_shown(r) for r in result.rows], fmt, result.columns)
+        columns = result.columns
+        if sql is None and not wide:  # the canned call list: what fits 80 columns
+            columns = [c for c in NARROW_CALL_COLUMNS if c in result.columns]
+        print_rows([_shown(r) for r in result.rows], fmt, columns, wide=wide)
     else:
         print_rows(result.rows, fmt, result.columns)

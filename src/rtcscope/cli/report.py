@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from rtcscope.cli.app import app
-from rtcscope.cli.output import stdout_console
+from rtcscope.cli.output import print_text
 
 
 @app.command()
@@ -32,4 +32,4 @@ def report(
     written = write_report(
         file, output, extract_audio=audio or embed_audio, embed_audio=embed_audio, dedup=dedup
     )
-    stdout_console().print(f"wrote {written}", markup=False, highlight=False)
+    print_text(f"wrote {written}")

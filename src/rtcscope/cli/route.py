@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from rtcscope.cli.app import app
-from rtcscope.cli.output import OutputFormat, print_rows, stdout_console
+from rtcscope.cli.output import OutputFormat, print_rows, print_text
 from rtcscope.errors import InputError, UsageError
 from rtcscope.sip.message import SipMessage
 from rtcscope.sip.routing import Proxy, RoutePlan, plan_route
@@ -137,7 +137,7 @@ def route(
     proxies = [Proxy.parse(p) for p in proxy or []]
     plan = plan_route(answer, proxies, method=method.upper(), uac=not from_callee)
     if fmt is OutputFormat.table:
-        stdout_console().print(format_plan(plan, method.upper()), markup=False, highlight=False)
+        print_text(format_plan(plan, method.upper()))
         return
     rows = [
         {

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from rtcscope.cli.app import app
-from rtcscope.cli.output import stdout_console
+from rtcscope.cli.output import print_text
 from rtcscope.errors import PeerError, UsageError
 from rtcscope.sipp.runner import Bed, Endpoint, Role, check_sipp, prepare, run_sipp, sipp_command
 from rtcscope.sipp.scenario import HANGUP_MARGIN_MS, Credentials
@@ -47,25 +47,20 @@ def _credentials(text: str | None, option: str) -> Credentials | None:
 
 
 def _report(bed: Bed, command: list[str]) -> None:
-    console = stdout_console()
     media = bed.media
-    console.print(
+    print_text(
         f"stream {bed.stream_index}: SSRC 0x{media.ssrc:08X}, {bed.packets} packets, "
         f"{media.duration_ms / 1000:.3f} s, payload types "
-        + ", ".join(f.rtpmap for f in media.formats),
-        markup=False,
-        highlight=False,
+        + ", ".join(f.rtpmap for f in media.formats)
     )
     if bed.encrypted:
         keyed = "its sender's a=crypto key" if media.crypto else "no key (none in the capture)"
-        console.print(
-            f"note: the stream is SRTP, replayed as captured (encrypted); the SDP offers {keyed}",
-            markup=False,
-            highlight=False,
+        print_text(
+            f"note: the stream is SRTP, replayed as captured (encrypted); the SDP offers {keyed}"
         )
     pcap = bed.directory / bed.pcap.name  # as the user named the directory
-    console.print(f"wrote {pcap} and {bed.scenario}", markup=False, highlight=False)
-    console.print(shlex.join(command), markup=False, highlight=False, soft_wrap=True)
+    print_text(f"wrote {pcap} and {bed.scenario}")
+    print_text(shlex.join(command))
 
 
 def _bed(
@@ -99,7 +94,7 @@ def _bed(
     if code != 0:
         tail = log.read_text("utf-8", "replace")[-1200:]
         raise PeerError(f"sipp {role} exited {code} (log {log}):\n{tail}")
-    stdout_console().print(f"sipp {role} finished: exit 0 (log {log})", markup=False)
+    print_text(f"sipp {role} finished: exit 0 (log {log})")
 
 
 @sipp_app.command("uas")
@@ -223,28 +218,21 @@ def audio(
     )
     from rtcscope.sipp.source import parse_ssrc
 
-    console = stdout_console()
     if (out is None) == (to_pcap is None):
         raise UsageError("give -o OUT.al|OUT.ul or --to-pcap OUT.pcap")
     note = misnamed_wav_note(source) if source.exists() else None
     if note:
-        console.print(f"note: {note}", markup=False, highlight=False)
+        print_text(f"note: {note}")
     if out is not None:
         encoding, size = convert_to_g711(source, out, loop=loop)
         pt_number = 8 if encoding == "alaw" else 0
-        console.print(
+        print_text(
             f"wrote {out}: {size} bytes, {size / 8000:.3f} s of 8 kHz mono {encoding}; "
-            f'in a scenario: <exec rtp_stream="{out},{-1 if loop else 1},{pt_number}"/>',
-            markup=False,
-            highlight=False,
+            f'in a scenario: <exec rtp_stream="{out},{-1 if loop else 1},{pt_number}"/>'
         )
         return
     assert to_pcap is not None
     plan = RtpStreamPlan(parse_ssrc(ssrc), pt, seq, timestamp, dtmf_pt)
     digits = None if dtmf is None else DigitRun.parse(dtmf)
     written = encode_rtp_pcap(source, to_pcap, codec, plan, digits)
-    console.print(
-        f"wrote {to_pcap}: {written} RTP packets ({codec}, SSRC 0x{plan.ssrc:08X})",
-        markup=False,
-        highlight=False,
-    )
+    print_text(f"wrote {to_pcap}: {written} RTP packets ({codec}, SSRC 0x{plan.ssrc:08X})")

@@ -21,7 +21,7 @@ from rtcscope.cli.capture import (
     conclude,
     read_model,
 )
-from rtcscope.cli.output import OutputFormat, format_json, print_rows, stdout_console
+from rtcscope.cli.output import OutputFormat, WideOpt, format_json, print_rows, print_text
 from rtcscope.errors import UsageError
 from rtcscope.quality import StreamQuality
 from rtcscope.rtp.srtp import (
@@ -39,7 +39,22 @@ from rtcscope.rtp.streams import (
     stream_to_dict,
 )
 from rtcscope.scan import CaptureModel, Tap
+from rtcscope.sip.transactions import endpoint
 
+# What fits 80 columns (a problem shows as the row in red, where the terminal has colour);
+# --wide shows TABLE_COLUMNS.
+NARROW_COLUMNS = ["from", "to", "ssrc_hex", "payload", "lost", "max_jitter_ms"]
+RTCP_NARROW_COLUMNS = [
+    "ssrc_hex",
+    "src",
+    "sender_reports",
+    "receiver_reports",
+    "cumulative_lost",
+    "jitter_ms",
+    "round_trip_ms",
+]
+EVENT_NARROW_COLUMNS = ["stream", "ssrc_hex", "frame", "start_s", "name", "duration_ms"]
+SRTP_NARROW_COLUMNS = ["stream", "ssrc_hex", "decrypted", "authenticated", "auth_failures", "suite"]
 TABLE_COLUMNS = [
     "start_s",
     "end_s",
@@ -153,13 +168,17 @@ def _event_lines(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _problems_red(row: dict[str, Any]) -> str | None:
+    return "red" if row["problems"] else None
+
+
 def _table_row(row: dict[str, Any]) -> dict[str, Any]:
     shown = dict(row)
     shown["payload"] = ", ".join(row["payload_names"])
     shown["lost"] = f"{row['lost']} ({row['lost_percent']:.1f}%)"
     shown["problems"] = "X" if row["problems"] else ""
-    shown["from"] = f"{row['src']}:{row['src_port']}"
-    shown["to"] = f"{row['dst']}:{row['dst_port']}"
+    shown["from"] = endpoint(row["src"], row["src_port"])
+    shown["to"] = endpoint(row["dst"], row["dst_port"])
     shown["found_by"] = row["source"] + (" SRTP" if row["encrypted"] else "")
     if "quality" in row:
         # the adaptive buffer (as VoIPmonitor's headline MOS), with the model's scale
@@ -218,6 +237,7 @@ def streams(
     per_packets: Annotated[
         int | None, typer.Option("--per-packets", help="--series rows of N packets instead")
     ] = None,
+    wide: WideOpt = False,
 ) -> None:
     """Every RTP stream with Wireshark's statistics (tshark -z rtp,streams) and ours.
 
@@ -284,10 +304,19 @@ def streams(
         _fail_on_wrong_keys(srtp, result.streams)
         conclude(model, keep_going)
         return
-    columns = [*TABLE_COLUMNS, "mos"] if quality else TABLE_COLUMNS
-    print_rows([_table_row(r) for r in rows], fmt, columns, title="RTP streams")
+    columns = TABLE_COLUMNS if wide else NARROW_COLUMNS
+    if quality:
+        columns = [*columns, "mos"]
+    print_rows(
+        [_table_row(r) for r in rows],
+        fmt,
+        columns,
+        title="RTP streams",
+        row_style=_problems_red,
+        wide=wide,
+    )
     for line in _event_lines(rows):
-        stdout_console().print(line, markup=False, highlight=False)
+        print_text(line)
     if rtcp:
         rtcp_rows = []
         for row in rows:
@@ -295,12 +324,18 @@ def streams(
             rtcp_rows.append(
                 {
                     "ssrc_hex": row["ssrc_hex"],
-                    "src": f"{row['src']}:{row['src_port']}",
+                    "src": endpoint(row["src"], row["src_port"]),
                     **{k: v for k, v in view.items() if k != "xr_blocks"},
                     "xr_blocks": len(view.get("xr_blocks", [])),
                 }
             )
-        print_rows(rtcp_rows, fmt, title="RTCP per stream")
+        print_rows(
+            rtcp_rows,
+            fmt,
+            None if wide else RTCP_NARROW_COLUMNS,
+            title="RTCP per stream",
+            wide=wide,
+        )
         packet_rows = []
         for record in result.rtcp_packets:
             r = rtcp_record_to_dict(record, first_ns)
@@ -309,36 +344,43 @@ def streams(
                 {
                     "frame": r["frame"],
                     "time_s": r["time_s"],
-                    "flow": f"{r['src']}:{r['src_port']} -> {r['dst']}:{r['dst_port']}",
+                    "flow": f"{endpoint(r['src'], r['src_port'])} -> "
+                    f"{endpoint(r['dst'], r['dst_port'])}",
                     "type": r["type"],
                     "detail": format_json(
                         {k: v for k, v in detail.items() if k not in ("frame", "time_s", "type")}
                     ).replace("\n", " "),
                 }
             )
-        print_rows(packet_rows, fmt, title="RTCP packets")
+        print_rows(packet_rows, fmt, title="RTCP packets", wide=wide)
     if dtmf:
         digit_rows = [
             {"stream": row["index"], "ssrc_hex": row["ssrc_hex"], **d}
             for row in rows
             for d in row.get("dtmf", [])
         ]
-        print_rows(digit_rows, fmt, EVENT_COLUMNS, title="Telephone events (RFC 4733)")
+        print_rows(
+            digit_rows,
+            fmt,
+            EVENT_COLUMNS if wide else EVENT_NARROW_COLUMNS,
+            title="Telephone events (RFC 4733)",
+            wide=wide,
+        )
         # Only key presses spell digits; tones (fax ANS, CNG), flash and vendor events are
         # named on a line of their own.
         keys = "".join(d["digit"] for d in digit_rows if d["digit"] is not None)
         others = [d["name"] for d in digit_rows if d["digit"] is None]
         if keys:
-            stdout_console().print("digits: " + keys, markup=False)
+            print_text("digits: " + keys)
         if others:
-            stdout_console().print("other events: " + ", ".join(others), markup=False)
+            print_text("other events: " + ", ".join(others))
     if srtp:
         srtp_rows = [
             {"stream": rows[position]["index"], "ssrc_hex": rows[position]["ssrc_hex"]}
             | outcome.as_dict()
             for position, outcome in sorted(srtp.items())
         ]
-        print_rows(srtp_rows, fmt, title="SRTP")
+        print_rows(srtp_rows, fmt, None if wide else SRTP_NARROW_COLUMNS, title="SRTP", wide=wide)
     _fail_on_wrong_keys(srtp, result.streams)
     conclude(model, keep_going)
 
@@ -405,8 +447,8 @@ def split(
         {
             "index": w.stream.index,
             "ssrc_hex": f"0x{w.stream.key.ssrc:08X}",
-            "flow": f"{w.stream.key.src}:{w.stream.key.src_port} -> "
-            f"{w.stream.key.dst}:{w.stream.key.dst_port}",
+            "flow": f"{endpoint(w.stream.key.src, w.stream.key.src_port)} -> "
+            f"{endpoint(w.stream.key.dst, w.stream.key.dst_port)}",
             "packets": w.packets,
             "file": str(w.path),
         }

@@ -25,6 +25,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from rtcscope.text import valid_utf8
+
 TS = pa.timestamp("ns", tz="UTC")
 NO_DAY = "unknown"
 _EPOCH = dt.datetime(1970, 1, 1)
@@ -254,7 +256,16 @@ def day_of(ts_ns: int | None) -> str:
 
 
 def _json_text(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False)
+    return None if value is None else valid_utf8(json.dumps(value, ensure_ascii=False))
+
+
+def _stored(value: Any) -> Any:
+    """Arrow strings are UTF-8: packet bytes that are not take rtcscope.text's \\xNN form."""
+    if isinstance(value, str):
+        return valid_utf8(value)
+    if isinstance(value, list):
+        return [_stored(item) for item in value]
+    return value
 
 
 def to_arrow(table: str, rows: Sequence[dict[str, Any]], head: dict[str, Any]) -> pa.Table:
@@ -267,7 +278,7 @@ def to_arrow(table: str, rows: Sequence[dict[str, Any]], head: dict[str, Any]) -
         elif name in json_columns:
             columns[name] = [_json_text(row.get(key)) for row in rows]
         else:
-            columns[name] = [row.get(key) for row in rows]
+            columns[name] = [_stored(row.get(key)) for row in rows]
     return pa.table(columns, schema=schema(table))
 
 

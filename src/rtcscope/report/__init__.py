@@ -13,6 +13,7 @@ from rtcscope.errors import RtcscopeError
 from rtcscope.report.data import ReportData, load_report_data
 from rtcscope.report.html import audio_links, render_report
 from rtcscope.rtp.streams import StreamKey
+from rtcscope.text import terminal_text
 
 __all__ = ["ReportData", "load_report_data", "render_report", "write_audio", "write_report"]
 
@@ -87,5 +88,6 @@ def write_report(
         links = audio_links(out, files, embed=embed_audio)
     page = render_report(data, audio=links)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")
+    # packet text: controls and bytes that are not UTF-8 as rtcscope.text escapes them
+    out.write_text(terminal_text(page, limit=None, multiline=True), encoding="utf-8")
     return out

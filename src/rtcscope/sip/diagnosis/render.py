@@ -27,9 +27,10 @@ def format_path(path: RequestPath) -> str:
             lines.append(f"    ... {len(steps) - 8} more hops ...")
         routes = ", ".join(f"<{r}>" for r in step.routes) or "-"
         problems = f"  !! {'; '.join(step.problems)}" if step.problems else ""
+        max_forwards = "-" if step.max_forwards is None else step.max_forwards  # none sent
         lines.append(
             f"  frame {step.frame:>5} {step.src} -> {step.dst} x{step.copies} "
-            f"R-URI <{step.request_uri}> Route {routes} MF {step.max_forwards}{problems}"
+            f"R-URI <{step.request_uri}> Route {routes} MF {max_forwards}{problems}"
         )
     return "\n".join(lines)
 
