@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from rtcscope.cli import main
-from rtcscope.errors import UsageError
+from rtcscope.errors import InvalidArgument
 from rtcscope.index.build import IndexReport, build_index
 from rtcscope.index.query import CallFilter, calls_sql, run_query
 from tests.conftest import DATA
@@ -126,10 +126,10 @@ def test_sql_cannot_write_or_leave_the_index(
 ) -> None:
     index, _ = capture_index
     before = _files(index)
-    with pytest.raises(UsageError):
+    with pytest.raises(InvalidArgument):
         rows = run_query(index, sql.format(index=index)).rows
         assert rows == [], f"{sql} gave {rows}"
-        raise UsageError("returned nothing")
+        raise InvalidArgument("returned nothing")
     assert main(["query", str(index), sql.format(index=index)]) == 2
     assert _files(index) == before
 

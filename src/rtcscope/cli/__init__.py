@@ -12,7 +12,7 @@ import importlib
 import sys
 
 from rtcscope.cli.app import app
-from rtcscope.errors import RtcscopeError
+from rtcscope.errors import EXIT_INVALID_INPUT, RtcscopeError
 
 # The module that registers each command (or command group) on ``app`` when imported.
 # Only the module of the command being run is imported, so start-up stays short: the
@@ -108,10 +108,18 @@ def main(argv: list[str] | None = None) -> int:
         print(code, file=sys.stderr)
         return 1
     except RtcscopeError as exc:
-        print(f"rtcscope: {exc}", file=sys.stderr)
+        from rtcscope.cli.errors import describe_error
+
+        print(describe_error(exc, args), file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        # An OS error no layer turned into an OutputError/InputError: a path the command
+        # could not open or write. Still no traceback (DESIGN rule 4).
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"rtcscope: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INVALID_INPUT
     except KeyboardInterrupt:
         print("rtcscope: interrupted", file=sys.stderr)
         return 130

@@ -24,13 +24,16 @@ import typer
 
 from rtcscope.cli.app import app
 from rtcscope.cli.capture import (
+    CallOpt,
     DedupOpt,
     KeepGoingOpt,
     QuietOpt,
     ReassemblyOpt,
     RtpPortOpt,
+    call_id_with_streams,
     capture_args,
     conclude,
+    find_call,
     read_model,
 )
 from rtcscope.cli.output import OutputFormat, print_rows, stdout_console
@@ -76,7 +79,7 @@ def diagnose(
         Path | None,
         typer.Argument(help="pcap or pcapng capture (.gz read too); '-' reads standard input"),
     ] = None,
-    call: Annotated[str | None, typer.Option("--call", help="only this Call-ID")] = None,
+    call: CallOpt = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv")] = (
         OutputFormat.table
     ),
@@ -114,7 +117,10 @@ def diagnose(
         dedup=dedup, reassembly=reassembly, keep_going=keep_going, rtp_port=rtp_port, quiet=quiet
     )
     model = read_model(file, args)
-    result = model.diagnosis(call)
+    call_id = None
+    if call is not None:  # the same --call as every command: index, Call-ID or prefix
+        call_id = call_id_with_streams(find_call(model, call, file), call, [])
+    result = model.diagnosis(call_id)
     shown = _filtered(result, severity, code or [])
     groups = group_findings(shown.findings)
     if fmt is OutputFormat.table:

@@ -12,6 +12,7 @@ Via's received/rport) share a column; name columns with ``--alias NAME=ADDR``.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -21,6 +22,7 @@ import typer
 
 from rtcscope.cli.app import app
 from rtcscope.cli.capture import (
+    CallOpt,
     DedupOpt,
     FileArg,
     KeepGoingOpt,
@@ -28,6 +30,7 @@ from rtcscope.cli.capture import (
     ReassemblyOpt,
     capture_args,
     conclude,
+    find_call,
     read_model,
 )
 from rtcscope.cli.output import format_json
@@ -58,10 +61,7 @@ class FlowFormat(StrEnum):
 @app.command()
 def flow(
     file: FileArg,
-    call: Annotated[
-        str | None,
-        typer.Option("--call", help="Call-ID (or a unique prefix) or the index `calls` shows"),
-    ] = None,
+    call: CallOpt = None,
     fmt: Annotated[
         FlowFormat, typer.Option("--format", help="text, svg, html, mermaid or json")
     ] = FlowFormat.text,
@@ -96,18 +96,13 @@ def flow(
     model = read_model(file, args, frozenset(taps))
     result = model.calls()
     icmp_events = model.icmp
-    if not result.calls:
-        raise UsageError(f"{file}: no SIP calls")
-    if call is None:
-        if len(result.calls) > 1:
-            ids = ", ".join(f"{c.index}={c.call_id}" for c in result.calls[:10])
-            raise UsageError(f"{len(result.calls)} calls: choose one with --call ({ids})")
-        chosen = result.calls[0]
-    else:
-        found = result.find(call)
-        if found is None:
-            raise UsageError(f"no call {call!r} in {file} (see `rtcscope calls {file}`)")
-        chosen = found
+    if call is None and len(result.calls) > 1:
+        ids = ", ".join(f"{c.index}={c.call_id}" for c in result.calls[:10])
+        raise UsageError(
+            f"{len(result.calls)} calls: choose one with --call INDEX or Call-ID ({ids}), "
+            f"e.g. rtcscope flow {shlex.quote(str(file))} --call 1"
+        )
+    chosen = find_call(model, call or "1", file)
     nodes = find_nodes(result.messages, aliases)
     shown_icmp = icmp_for_call(chosen, icmp_events) if icmp or chosen.failed else []
     ladder = call_ladder(chosen, nodes, rtp=rtp, icmp=shown_icmp)

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from rtcscope.errors import RtcscopeError
+from rtcscope.outfile import make_output_dir, write_output
 from rtcscope.report.data import ReportData, load_report_data
 from rtcscope.report.html import audio_links, render_report
 from rtcscope.rtp.streams import StreamKey
@@ -42,7 +43,7 @@ def write_audio(capture: Path, data: ReportData, audio_dir: Path) -> dict[Stream
     written: dict[StreamKey, Path] = {}
     if not wanted:
         return written
-    audio_dir.mkdir(parents=True, exist_ok=True)
+    make_output_dir(audio_dir)
     for media in media_streams(scan_capture(capture)):
         if media.key not in wanted:
             continue
@@ -86,6 +87,6 @@ def write_report(
             files = write_audio(capture, data, out.with_name(out.stem + "-audio"))
         links = audio_links(out, files, embed=embed_audio)
     page = render_report(data, audio=links)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")
+    make_output_dir(out.parent)
+    write_output(out, page.encode("utf-8"))  # O_EXCL temporary + rename; OutputError on OS errors
     return out
