@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import os
+import shlex
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -184,8 +185,8 @@ def find_call(model: CaptureModel, wanted: str, file: Path) -> CallSummary:
     found = result.find(wanted)
     if found is None:
         raise UsageError(
-            f"--call {wanted!r}: no call of {file} has that index, Call-ID or Call-ID prefix "
-            f"(they are listed by: rtcscope calls {file})"
+            f"--call {wanted!r}: no call of {file} has that index, Call-ID or Call-ID prefix\n"
+            f"hint: they are listed by: {shlex.join(['rtcscope', 'calls', str(file)])}"
         )
     return found
 

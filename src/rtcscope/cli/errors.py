@@ -36,8 +36,9 @@ PARAM_ALIASES: dict[str, tuple[str, ...]] = {
 CHOICE_PARAMS = ("stream", "ssrc", "call")
 
 
-def _command(args: list[str]) -> tuple[Any, str]:
-    """The click command ``args`` run (a leaf, or the deepest group named) and its path."""
+def _command(args: list[str]) -> tuple[Any, str, list[str]]:
+    """The click command ``args`` run (a leaf, or the deepest group named), its path and
+    the arguments it was given."""
     import typer
 
     from rtcscope.cli.app import app
@@ -52,7 +53,17 @@ def _command(args: list[str]) -> tuple[Any, str]:
         rest = rest[rest.index(name) + 1 :]
         command = command.commands[name]
         path.append(name)
-    return command, " ".join(path)
+    return command, " ".join(path), rest
+
+
+def _capture_file(command: Any, path: str, rest: list[str]) -> str | None:
+    """The capture the command was given (its ``file``/``capture`` argument), if any."""
+    context = command.make_context(path, list(rest), resilient_parsing=True)
+    for name in ("file", "capture"):
+        value = context.params.get(name)
+        if value is not None:
+            return str(value)
+    return None
 
 
 def _hint(param: Any) -> str:
@@ -65,12 +76,18 @@ def _hint(param: Any) -> str:
 
 def describe_invalid_argument(exc: InvalidArgument, args: list[str]) -> str:
     """The lines to print for ``exc`` raised while running ``rtcscope ARGS``."""
-    command, path = _command(args)
+    command, path, rest = _command(args)
     params = {p.name: p for p in getattr(command, "params", [])}
     if exc.param == "choice":
+        # hints that run as printed: the list of streams, and the command with one chosen
         flags = [_hint(params[n]) for n in CHOICE_PARAMS if n in params]
-        given = f"; give {', '.join(flags)}" if flags else ""
-        return f"rtcscope: {exc}{given}\nTry '{path} --help' for help."
+        lines = [f"rtcscope: {exc}" + (f"; give {', '.join(flags)}" if flags else "")]
+        file = _capture_file(command, path, rest)
+        if file is not None:
+            lines.append(f"hint: they are listed by: {shlex.join(['rtcscope', 'streams', file])}")
+        if "stream" in params:
+            lines.append(f"hint: e.g. {shlex.join(['rtcscope', *args, '--stream', '1'])}")
+        return "\n".join(lines)
     for name in (exc.param, *PARAM_ALIASES.get(exc.param, ())):
         param = params.get(name)
         if param is not None:
@@ -97,7 +114,7 @@ def _describe(exc: RtcscopeError, args: list[str]) -> str:
     if isinstance(exc, InvalidArgument):
         return describe_invalid_argument(exc, args)
     text = f"rtcscope: {exc}"
-    command, _ = _command(args)
+    command, _, _ = _command(args)
     params = {p.name for p in getattr(command, "params", [])}
     if isinstance(exc, SrtpError) and "srtp_key" in params and "--srtp-key" not in args:
         text += "\nhint: give the key with --srtp-key KEY (base64, as after a=crypto's inline:)"

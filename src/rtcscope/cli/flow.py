@@ -48,6 +48,7 @@ from rtcscope.sip.ladder import (
 )
 from rtcscope.sip.nodes import find_nodes, parse_alias
 from rtcscope.sip.transactions import endpoint
+from rtcscope.timebase import iso_time
 
 
 class FlowFormat(StrEnum):
@@ -106,6 +107,8 @@ def flow(
     nodes = find_nodes(result.messages, aliases)
     shown_icmp = icmp_for_call(chosen, icmp_events) if icmp or chosen.failed else []
     ladder = call_ladder(chosen, nodes, rtp=rtp, icmp=shown_icmp)
+    if model.info.counts.first_ns is not None:  # one time base: the capture's first packet
+        ladder.start_ns = model.info.counts.first_ns
     if messages and fmt not in (FlowFormat.text, FlowFormat.json, FlowFormat.html):
         raise UsageError("--messages goes with --format text, json or html (html always has them)")
     if fmt is FlowFormat.json:
@@ -115,6 +118,7 @@ def flow(
                 {
                     "frame": m.frame,
                     "time_s": round((m.ts_ns - ladder.start_ns) / 1e9, 6),
+                    "time_iso": iso_time(m.ts_ns),
                     "src": endpoint(m.src, m.sport),
                     "dst": endpoint(m.dst, m.dport),
                     "transport": m.transport,
