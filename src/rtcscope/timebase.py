@@ -26,3 +26,8 @@ def iso_time(ts_ns: int | None) -> str | None:
 def relative_s(ts_ns: int | None, first_ns: int) -> float | None:
     """Seconds from ``first_ns`` (the capture's first packet), to the microsecond."""
     return None if ts_ns is None else round((ts_ns - first_ns) / 1e9, 6)
+
+
+def span_iso(start_ns: int | None, end_ns: int | None) -> dict[str, str | None]:
+    """``start_iso`` and ``end_iso``: what a stream's JSON carries beside start_s/end_s."""
+    return {"start_iso": iso_time(start_ns), "end_iso": iso_time(end_ns)}

@@ -88,9 +88,10 @@ def test_since_and_until_against_tshark_times(
 ) -> None:
     capture = DATA / "aaa.pcap"
     build_index([capture], tmp_path / "index", jobs=1)
-    first_sip = float(tshark_fields(capture, ["frame.time_epoch"], "sip")[0][0])
+    # start_s counts from the capture's first packet (tshark's frame.time_relative)
+    first_packet = float(tshark_fields(capture, ["frame.time_epoch"])[0][0])
     starts = [
-        (c["index"], first_sip + c["start_s"])
+        (c["index"], first_packet + c["start_s"])
         for c in _json(capsys, "calls", str(capture))["calls"]
     ]
     since, until = starts[1][1] - 0.0001, starts[-1][1] - 0.0001

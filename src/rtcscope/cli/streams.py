@@ -39,7 +39,7 @@ from rtcscope.rtp.streams import (
     stream_to_dict,
 )
 from rtcscope.scan import CaptureModel, Tap
-from rtcscope.timebase import iso_time
+from rtcscope.timebase import span_iso
 
 TABLE_COLUMNS = [
     "start_s",
@@ -65,13 +65,6 @@ def _scan(file: Path, args: CaptureArgs, *, spool: bool = False) -> tuple[Captur
     model = read_model(file, args, frozenset({Tap.RTP}), spool=spool)
     assert model.rtp is not None
     return model, model.rtp
-
-
-def _with_iso(row: dict[str, Any], stream: RtpStream) -> dict[str, Any]:
-    """The stream's absolute start and end (ISO 8601 UTC) beside ``start_s``/``end_s``."""
-    row["start_iso"] = iso_time(stream.start_ns)
-    row["end_iso"] = iso_time(stream.end_ns)
-    return row
 
 
 def _shown(row: dict[str, Any], rtcp: bool, dtmf: bool) -> dict[str, Any]:
@@ -222,7 +215,7 @@ def streams(
         if quality and payloads is not None:
             qualities = _qualities(payloads, result, dedup)
         rows = [
-            _shown(_with_iso(stream_to_dict(s, q), s), rtcp or quality, dtmf)
+            _shown(stream_to_dict(s, q) | span_iso(s.start_ns, s.end_ns), rtcp or quality, dtmf)
             for s, q in zip(result.streams, qualities, strict=True)
         ]
         srtp = _verify(model, result, user_keys)
