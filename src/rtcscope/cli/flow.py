@@ -99,9 +99,11 @@ def flow(
     icmp_events = model.icmp
     if call is None and len(result.calls) > 1:
         ids = ", ".join(f"{c.index}={c.call_id}" for c in result.calls[:10])
+        # the first INVITE call: what a ladder is most often wanted for
+        example = next((c.index for c in result.calls if c.kind == "INVITE"), 1)
         raise UsageError(
-            f"{len(result.calls)} calls: choose one with --call INDEX or Call-ID ({ids}), "
-            f"e.g. rtcscope flow {shlex.quote(str(file))} --call 1"
+            f"{len(result.calls)} calls: choose one with --call INDEX or Call-ID ({ids})\n"
+            f"hint: e.g. rtcscope flow {shlex.quote(str(file))} --call {example}"
         )
     chosen = find_call(model, call or "1", file)
     nodes = find_nodes(result.messages, aliases)
