@@ -153,3 +153,20 @@ def test_iso_time_is_exact_to_the_microsecond() -> None:
     assert iso_time(1_709_287_200_123_456_789) == "2024-03-01T10:00:00.123456+00:00"
     assert iso_time(0) == "1970-01-01T00:00:00.000000+00:00"
     assert iso_time(None) is None
+
+
+@pytest.mark.peer
+def test_dtmf_digits_count_from_the_first_packet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dtmf = _with_arp_first(DATA / "SIP_DTMF2.pcap", tmp_path / "dtmf.pcap")
+    times = _frame_times(dtmf)
+    streams = _json(capsys, "streams", dtmf, "--dtmf", "--format", "json")
+    digits = [d for s in streams for d in s.get("dtmf", [])]
+    events = {int(n) for [n] in tshark_fields(dtmf, ["frame.number"], "rtpevent")}
+    assert digits
+    for digit in digits:
+        assert digit["frame"] in events  # tshark decodes an RFC 4733 event there
+        relative, epoch = times[digit["frame"]]
+        assert digit["start_s"] == pytest.approx(relative, abs=1e-6)
+        assert digit["start_iso"] == _iso(epoch)
