@@ -61,6 +61,15 @@ def _frame_times(capture: Path) -> dict[int, tuple[float, Decimal]]:
     return {int(n): (float(rel), Decimal(epoch)) for n, rel, epoch in rows}
 
 
+def _at_frame(
+    times: dict[int, tuple[float, Decimal]], frame: int, time_s: float, time_iso: str
+) -> None:
+    """``time_s``/``time_iso`` are tshark's frame.time_relative/time_epoch of ``frame``."""
+    relative, epoch = times[frame]
+    assert time_s == pytest.approx(relative, abs=1e-6)
+    assert time_iso == _iso(epoch)
+
+
 def _iso(epoch: Decimal) -> str:
     micros = int(epoch * 1_000_000)
     value = datetime.fromtimestamp(micros // 1_000_000, tz=UTC).replace(
@@ -109,9 +118,8 @@ def test_streams_and_calls_share_the_base(
             opus_call, ["frame.number"], f"rtp.ssrc == {int(stream['ssrc_hex'], 16)}"
         )
         first, last = int(frames[0][0]), int(frames[-1][0])
-        assert stream["start_s"] == pytest.approx(times[first][0], abs=1e-6)
-        assert stream["start_iso"] == _iso(times[first][1])
-        assert stream["end_iso"] == _iso(times[last][1])
+        _at_frame(times, first, stream["start_s"], stream["start_iso"])
+        _at_frame(times, last, stream["end_s"], stream["end_iso"])
     calls = _json(capsys, "calls", opus_call, "--format", "json")
     by_ssrc = {s["ssrc_hex"]: s["start_s"] for c in calls["calls"] for s in c["streams"]}
     assert by_ssrc == {s["ssrc_hex"]: pytest.approx(s["start_s"], abs=1e-6) for s in streams}
@@ -124,12 +132,8 @@ def test_flow_rows_count_from_the_first_packet(
     times = _frame_times(opus_call)
     data = _json(capsys, "flow", opus_call, "--call", "1", "--format", "json", "--messages")
     assert data["rows"]
-    for row in data["rows"]:
-        relative, epoch = times[row["frame"]]
-        assert row["time_s"] == pytest.approx(relative, abs=1e-6)
-        assert row["time_iso"] == _iso(epoch)
-    for message in data["messages"]:
-        assert message["time_iso"] == _iso(times[message["frame"]][1])
+    for row in data["rows"] + data["messages"]:
+        _at_frame(times, row["frame"], row["time_s"], row["time_iso"])
 
 
 @pytest.mark.peer
@@ -142,10 +146,8 @@ def test_diagnose_counts_from_the_first_packet(
     timed = [f for f in data["findings"] if f["time_s"] is not None and f["frames"]]
     assert timed
     for finding in timed:
-        relative, epoch = times[finding["frames"][0]]
-        assert relative > 7.25
-        assert finding["time_s"] == pytest.approx(relative, abs=1e-6)
-        assert finding["time_iso"] == _iso(epoch)
+        assert finding["time_s"] > 7.25
+        _at_frame(times, finding["frames"][0], finding["time_s"], finding["time_iso"])
 
 
 def test_iso_time_is_exact_to_the_microsecond() -> None:
@@ -167,6 +169,4 @@ def test_dtmf_digits_count_from_the_first_packet(
     assert digits
     for digit in digits:
         assert digit["frame"] in events  # tshark decodes an RFC 4733 event there
-        relative, epoch = times[digit["frame"]]
-        assert digit["start_s"] == pytest.approx(relative, abs=1e-6)
-        assert digit["start_iso"] == _iso(epoch)
+        _at_frame(times, digit["frame"], digit["start_s"], digit["start_iso"])
