@@ -241,3 +241,28 @@ def test_bad_input_option_and_output(
     assert "Traceback" not in text
     assert code == expected, text
     assert text.strip(), "an error says what is wrong"
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["--stream", "1", "-o", "x.opus"], "'--out'"),
+        (["--stream", "1", "-o", "x.wav", "--to", "opus"], "'--to'"),
+        (["--ssrc", "0x1234", "-o", "x.wav"], "'--ssrc'"),
+        (["--stream", "9", "-o", "x.wav"], "'--stream'"),
+    ],
+)
+def test_the_cli_names_the_option_the_user_typed(
+    args: list[str],
+    flag: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The library said which parameter (kind, ssrc, index); the CLI says which option."""
+    monkeypatch.chdir(tmp_path)
+    code = main(["extract", str(DATA / "SIP_DTMF2.pcap"), *args])
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE, err
+    assert f"Invalid value for {flag}" in err
+    assert "Try 'rtcscope extract --help' for help." in err

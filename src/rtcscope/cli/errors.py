@@ -88,12 +88,16 @@ def describe_invalid_argument(exc: InvalidArgument, args: list[str]) -> str:
         if "stream" in params:
             lines.append(f"hint: e.g. {shlex.join(['rtcscope', *args, '--stream', '1'])}")
         return "\n".join(lines)
-    for name in (exc.param, *PARAM_ALIASES.get(exc.param, ())):
-        param = params.get(name)
-        if param is not None:
-            flag = _hint(param)
-            return f"rtcscope: Invalid value for '{flag}': {exc}\nTry '{path} --help' for help."
-    return f"rtcscope: {exc}"
+    candidates = [
+        params[name] for name in (exc.param, *PARAM_ALIASES.get(exc.param, ())) if name in params
+    ]
+    # of several options that may carry the value, the one the user typed
+    typed = [p for p in candidates if any(o in rest for o in getattr(p, "opts", ()))]
+    chosen = (typed or candidates or [None])[0]
+    if chosen is None:
+        return f"rtcscope: {exc}"
+    flag = _hint(chosen)
+    return f"rtcscope: Invalid value for '{flag}': {exc}\nTry '{path} --help' for help."
 
 
 # The codec a hint names for a dynamic payload type without rtpmap: the most common one of
