@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rtcscope.analyses import audio, calls, diagnosis, info, report, streams
 from rtcscope.analyses.section import AnalyzeOptions, Section
-from rtcscope.errors import UsageError
+from rtcscope.errors import InvalidArgument
 from rtcscope.outfile import output_error
 from rtcscope.scan import CaptureModel, ScanOptions, scan
 
@@ -44,8 +44,9 @@ def run_sections(
     """Every section (or those named in ``only``), in order, on one model."""
     unknown = sorted(set(only or ()) - set(SECTION_NAMES))
     if unknown:
-        raise UsageError(
-            f"--only {', '.join(unknown)}: no such section (choose from {', '.join(SECTION_NAMES)})"
+        raise InvalidArgument(
+            "only",
+            f"{', '.join(unknown)}: no such section (choose from {', '.join(SECTION_NAMES)})",
         )
     if options.out_dir is not None:
         try:

@@ -176,3 +176,14 @@ def open_live(path: str | os.PathLike[str]) -> BinaryIO:
     except OSError as exc:
         raise output_error(path, exc) from None
     return os.fdopen(fd, "wb")
+
+
+def make_output_dir(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a folder for output files, created with its parents if needed; an OS error
+    (read-only file system, a file in the way, /proc) is an OutputError naming it."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_error(folder, exc) from None
+    return folder

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rtcscope.errors import PeerError, UsageError
+from rtcscope.errors import InvalidArgument, PeerError
 
 SPIN_NS = 1_500_000  # sleep until this close to a send, then spin
 
@@ -72,7 +72,7 @@ def plan_sends(
     packet goes right after the one before it.
     """
     if speed <= 0:
-        raise UsageError(f"--speed must be above 0, not {speed:g}")
+        raise InvalidArgument("speed", f"must be above 0, not {speed:g}")
     merged = sorted(
         [(t, 0, i, p) for i, (t, p) in enumerate(rtp)]
         + [(t, 1, i, p) for i, (t, p) in enumerate(rtcp)],
@@ -106,12 +106,12 @@ def timing_summary(
     return statistics.median(errors), percentile(errors, 0.99), max(errors)
 
 
-def parse_host_port(text: str, option: str) -> tuple[str, int]:
-    """``HOST:PORT`` or ``[v6]:PORT``."""
+def parse_host_port(text: str, param: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``[v6]:PORT``; ``param`` names the argument in the error."""
     host, sep, port_text = text.rpartition(":")
     host = host.strip("[]")
     if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise UsageError(f"{option} wants HOST:PORT, not {text!r}")
+        raise InvalidArgument(param, f"expected HOST:PORT, not {text!r}")
     return host, int(port_text)
 
 
@@ -147,7 +147,7 @@ def send_plan(
     try:
         info = socket.getaddrinfo(to[0], to[1], type=socket.SOCK_DGRAM)[0]
     except socket.gaierror as exc:
-        raise UsageError(f"--to {to[0]}: {exc}") from exc
+        raise InvalidArgument("to", f"{to[0]}: {exc}") from exc
     family, address = info[0], info[4]
     rtcp_address = (str(address[0]), int(address[1]) + 1, *address[2:])
     report = ReplayReport()

@@ -10,7 +10,7 @@ import pytest
 from rtcscope.capture.decode import decode
 from rtcscope.capture.reader import open_capture
 from rtcscope.capture.writer import PcapWriter
-from rtcscope.errors import UsageError
+from rtcscope.errors import OutputError
 from tests.capture import convert
 from tests.capture.test_shared_captures import CAPTURES
 from tests.capture.tshark_compare import compare_with_tshark, read_packets, tshark_rows
@@ -81,9 +81,9 @@ def test_linux_cooked_packets_reframed_as_ethernet_for_sipp(tmp_path: Path) -> N
 
 def test_writer_refuses_what_pcap_cannot_hold() -> None:
     with PcapWriter(io.BytesIO()) as writer:
-        with pytest.raises(UsageError):
+        with pytest.raises(OutputError):
             writer.write(b"x", -1)
-        with pytest.raises(UsageError):
+        with pytest.raises(OutputError):
             writer.write(b"x", (1 << 32) * 1_000_000_000)
         writer.write(b"abc", 1_500_000_123_456_789)
         assert writer.records == 1

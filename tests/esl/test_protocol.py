@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rtcscope.errors import EslError, ParseError, UsageError
+from rtcscope.errors import EslError, InvalidArgument, ParseError
 from rtcscope.esl.client import reconnect_delay_s
 from rtcscope.esl.protocol import (
     ACL_HINT,
@@ -301,11 +301,11 @@ def test_commands_on_the_wire() -> None:
     assert Api("uuid_getvar", "u sip_call_id").encode() == b"api uuid_getvar u sip_call_id\n\n"
     assert BgApi("status", job_uuid="j1").encode() == b"bgapi status\nJob-UUID: j1\n\n"
     assert Exit().encode() == b"exit\n\n"
-    with pytest.raises(UsageError):
+    with pytest.raises(InvalidArgument):
         Api("status\n\nexit").encode()
-    with pytest.raises(UsageError):
+    with pytest.raises(InvalidArgument):
         Subscribe(("channel_create",)).encode()
-    with pytest.raises(UsageError):
+    with pytest.raises(InvalidArgument):
         Subscribe(("CHANNEL_CREATE",), (), "yaml").encode()
 
 

@@ -406,9 +406,9 @@ def test_rotation_parse(text: str, expected: Rotation) -> None:
 
 @pytest.mark.parametrize("text", ["", "5 parsecs", "100MB/200MB", "1B", "0s", "x/5min"])
 def test_rotation_parse_refuses(text: str) -> None:
-    from rtcscope.errors import UsageError
+    from rtcscope.errors import InvalidArgument
 
-    with pytest.raises(UsageError):
+    with pytest.raises(InvalidArgument):
         Rotation.parse(text)
 
 

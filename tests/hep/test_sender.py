@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rtcscope.errors import UsageError
+from rtcscope.errors import InvalidArgument
 from rtcscope.hep.codec import HepPacket
 from rtcscope.hep.collector import HepCollector
 from rtcscope.hep.sender import (
@@ -49,7 +49,7 @@ def test_parse_url() -> None:
     assert parse_url("udp://127.0.0.1:9060") == ("udp", "127.0.0.1", 9060)
     assert parse_url("tcp://[::1]:9061") == ("tcp", "::1", 9061)
     for bad in ("http://x:1", "udp://host", "udp://:5"):
-        with pytest.raises(UsageError):
+        with pytest.raises(InvalidArgument):
             parse_url(bad)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rtcscope.errors import UsageError
+from rtcscope.errors import ConfigError
 from rtcscope.hepipe.config import HepipeConfig, load_config, parse_config_text
 
 # hepipe.js's config.js (sipcapture/hepipe.js README), its object written as JSON.
@@ -70,17 +70,17 @@ def test_toml_and_flag_overrides(tmp_path: Path) -> None:
         ('{"hep": {}}', "json", "unknown section"),
     ],
 )
-def test_bad_settings_are_usage_errors(text: str, kind: str, fragment: str) -> None:
-    with pytest.raises(UsageError, match=fragment):
+def test_bad_settings_are_config_errors(text: str, kind: str, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment):
         parse_config_text(text, kind)
 
 
 def test_javascript_file_is_refused_with_a_hint(tmp_path: Path) -> None:
     path = tmp_path / "config.js"
     path.write_text("var config = {};")
-    with pytest.raises(UsageError, match="as JSON"):
+    with pytest.raises(ConfigError, match="as JSON"):
         load_config(path)
-    with pytest.raises(UsageError, match="cannot read"):
+    with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "missing.toml")
 
 

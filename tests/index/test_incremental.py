@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from rtcscope.cli import main
-from rtcscope.errors import EXIT_INVALID_INPUT, UsageError
+from rtcscope.errors import EXIT_INVALID_INPUT, InvalidArgument
 from rtcscope.index.build import build_index
 from rtcscope.index.query import run_query
 from rtcscope.index.store import MANIFEST, STAGING, locked, read_manifest
@@ -107,12 +107,12 @@ def test_only_committed_parts_are_read(captures: Path, tmp_path: Path) -> None:
 
 
 def test_query_refuses_a_folder_that_is_not_an_index(tmp_path: Path) -> None:
-    assert main(["query", str(tmp_path), "SELECT 1"]) == 2
+    assert main(["query", str(tmp_path), "SELECT 1"]) == EXIT_INVALID_INPUT
 
 
 def test_a_second_job_on_the_same_index_is_refused(captures: Path, tmp_path: Path) -> None:
     index = tmp_path / "index"
-    with locked(index), pytest.raises(UsageError, match="another rtcscope index job"):
+    with locked(index), pytest.raises(InvalidArgument, match="another rtcscope index job"):
         build_index([captures], index, jobs=1)
     assert not (index / MANIFEST).exists()
     assert len(build_index([captures], index, jobs=1).results) == 3

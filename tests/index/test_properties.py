@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rtcscope.errors import UsageError
+from rtcscope.errors import InvalidArgument
 from rtcscope.index.query import check_select, parse_time
 
 SQL_WORDS = st.sampled_from(
@@ -44,10 +44,10 @@ SQL_WORDS = st.sampled_from(
 
 
 @given(st.lists(SQL_WORDS, max_size=12).map(" ".join) | st.text(max_size=80))
-def test_any_text_is_one_select_or_a_usage_error(text: str) -> None:
+def test_any_text_is_one_select_or_an_invalid_argument(text: str) -> None:
     try:
         statement = check_select(text)
-    except UsageError:
+    except InvalidArgument:
         return
     assert statement.strip()
     assert check_select(statement) == statement  # a lone SELECT stays one
@@ -68,15 +68,15 @@ def test_any_text_is_one_select_or_a_usage_error(text: str) -> None:
     ],
 )
 def test_statements_other_than_one_select_are_refused(sql: str) -> None:
-    with pytest.raises(UsageError):
+    with pytest.raises(InvalidArgument):
         check_select(sql)
 
 
 @given(st.text(max_size=40))
-def test_any_time_text_is_a_utc_time_or_a_usage_error(text: str) -> None:
+def test_any_time_text_is_a_utc_time_or_an_invalid_argument(text: str) -> None:
     try:
         value = parse_time(text)
-    except UsageError:
+    except InvalidArgument:
         return
     assert value.utcoffset() == dt.timedelta(0)
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from rtcscope.cli import main
-from rtcscope.errors import UsageError
+from rtcscope.errors import InvalidArgument
 from rtcscope.index.build import IndexReport, build_index
 from rtcscope.index.query import CallFilter, calls_sql, run_query
 from tests.conftest import DATA
@@ -88,9 +88,10 @@ def test_since_and_until_against_tshark_times(
 ) -> None:
     capture = DATA / "aaa.pcap"
     build_index([capture], tmp_path / "index", jobs=1)
-    first_sip = float(tshark_fields(capture, ["frame.time_epoch"], "sip")[0][0])
+    # start_s counts from the capture's first packet (tshark's frame.time_relative)
+    first_packet = float(tshark_fields(capture, ["frame.time_epoch"])[0][0])
     starts = [
-        (c["index"], first_sip + c["start_s"])
+        (c["index"], first_packet + c["start_s"])
         for c in _json(capsys, "calls", str(capture))["calls"]
     ]
     since, until = starts[1][1] - 0.0001, starts[-1][1] - 0.0001
@@ -126,10 +127,10 @@ def test_sql_cannot_write_or_leave_the_index(
 ) -> None:
     index, _ = capture_index
     before = _files(index)
-    with pytest.raises(UsageError):
+    with pytest.raises(InvalidArgument):
         rows = run_query(index, sql.format(index=index)).rows
         assert rows == [], f"{sql} gave {rows}"
-        raise UsageError("returned nothing")
+        raise InvalidArgument("returned nothing")
     assert main(["query", str(index), sql.format(index=index)]) == 2
     assert _files(index) == before
 

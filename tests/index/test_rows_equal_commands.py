@@ -4,6 +4,7 @@ json`` print for that file (the issue's acceptance), column for column."""
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,17 @@ def index_rows(index: Path, table: str, capture: Path, order: str) -> list[dict[
     ]
 
 
+def without_iso(row: dict[str, Any]) -> dict[str, Any]:
+    """The command's row without its ISO 8601 twins of the relative times (``start_iso``,
+    ``time_iso``...): the index keeps absolute times as timestamp columns instead
+    (``start_time``, ``time``), checked against them where it has one."""
+    return {k: v for k, v in row.items() if not k.endswith("_iso")}
+
+
+def iso(value: Any) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 def same_keys(index_row: dict[str, Any], command_row: dict[str, Any]) -> dict[str, Any]:
     """The index row restricted to the command's keys (the index adds columns of its own)."""
     missing = set(command_row) - set(index_row)
@@ -59,15 +71,19 @@ def test_rows_equal_the_commands_json(
     index, _ = capture_index
     calls = command_json(capsys, "calls", str(path))["calls"]
     rows = index_rows(index, "calls", path, "call_index")
+    assert [iso(r["start_time"]) for r in rows] == [c["start_iso"] for c in calls]
+    calls = [without_iso(c) for c in calls]
     assert [same_keys(r, c) for r, c in zip(rows, calls, strict=True)] == calls
 
     streams = command_json(capsys, "streams", str(path))
     rows = index_rows(index, "streams", path, "stream_index")
+    assert [iso(r["start_time"]) for r in rows] == [s["start_iso"] for s in streams]
+    streams = [without_iso(s) for s in streams]
     for row, stream in zip(rows, streams, strict=True):
         stream.setdefault("srtp", None)  # the command adds the key for encrypted streams only
         assert same_keys(row, stream) == stream
 
-    findings = command_json(capsys, "diagnose", str(path))["findings"]
+    findings = [without_iso(f) for f in command_json(capsys, "diagnose", str(path))["findings"]]
     rows = index_rows(index, "findings", path, "capture")
     in_index = sorted(json.dumps(same_keys(r, f)) for r, f in zip(rows, findings, strict=True))
     assert in_index == sorted(json.dumps(f) for f in findings)

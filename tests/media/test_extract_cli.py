@@ -140,10 +140,10 @@ def test_srtp_stream_is_refused_with_exit_3(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["-o", "x.wav"], "pick one with --stream N"),
+        (["-o", "x.wav"], "give --stream, --ssrc, --call"),
         (["--stream", "1", "-o", "x.mp3"], "cannot tell the output kind"),
         (["--stream", "1", "-o", "x.opus"], "Ogg Opus holds Opus"),
-        (["--stream", "1", "--codec", "opus/48000/2", "-o", "x.wav"], "give --pt too"),
+        (["--stream", "1", "--codec", "opus/48000/0", "-o", "x.wav"], "channels 1..8"),
         (["--stream", "9", "-o", "x.wav"], "the capture has 2 RTP streams"),
         (["--stream", "1", "--rate", "96000", "-o", "x.wav"], "expected 8000..48000"),
     ],

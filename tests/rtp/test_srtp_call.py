@@ -66,7 +66,7 @@ def test_the_other_sides_key_authenticates_nothing() -> None:
 
 def test_no_key_is_refused_clearly() -> None:
     keyring = SrtpKeyring()
-    with pytest.raises(SrtpError, match="looks like SRTP: give --srtp-key"):
+    with pytest.raises(SrtpError, match="looks like SRTP: its key is needed"):
         keyring.decryptor(
             StreamKey("127.0.60.1", 16000, "127.0.60.2", 16002, srtp_call.CALLER_SSRC)
         )

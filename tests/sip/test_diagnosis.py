@@ -276,6 +276,7 @@ def test_cli_exit_codes_and_formats(capsys: pytest.CaptureFixture[str]) -> None:
         "last_hop",
         "frames",
         "time_s",
+        "time_iso",
         "rfc",
         "fix",
         "detail",

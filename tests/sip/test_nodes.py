@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rtcscope.cli import main
-from rtcscope.errors import UsageError
+from rtcscope.errors import InvalidArgument
 from rtcscope.scan.files import sip_messages
 from rtcscope.sip.capture import CapturedSip
 from rtcscope.sip.message import SipMessage
@@ -135,7 +135,7 @@ def test_alias_and_endpoint_syntax() -> None:
     assert parse_alias("pbx=10.0.0.1") == ("pbx", "10.0.0.1", None)
     assert split_endpoint("10.0.0.1:5080") == ("10.0.0.1", 5080)
     for bad in ("nope", "=10.0.0.1", "x=host.example", "x=10.0.0.1:abc"):
-        with pytest.raises(UsageError):
+        with pytest.raises(InvalidArgument):
             parse_alias(bad)
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from rtcscope.capture.writer import PcapWriter
 from rtcscope.cli import main
-from rtcscope.errors import UsageError
+from rtcscope.errors import InvalidArgument
 from rtcscope.replay import Send, percentile, plan_sends
 from rtcscope.sipp.pcapfile import udp_ethernet_frame
 from tests.conftest import shared_capture
@@ -93,7 +93,7 @@ def test_plan_follows_the_capture_times_scaled_by_speed() -> None:
         Send(15_000_000, 1, b"r"),
         Send(30_000_000, 0, b"c"),
     ]
-    with pytest.raises(UsageError):
+    with pytest.raises(InvalidArgument):
         plan_sends(rtp, speed=0)
 
 

@@ -1,5 +1,5 @@
 """The pure parts of ``rtcscope sipp``: scenario XML, the media description, cutting, the
-option parsers (hypothesis: any text gives a value or a UsageError), and the checks
+option parsers (hypothesis: any text gives a value or a InvalidArgument), and the checks
 ``--run`` makes before starting sipp."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rtcscope.cli import main
-from rtcscope.errors import PeerError, UsageError
+from rtcscope.errors import InvalidArgument, PeerError
 from rtcscope.replay import parse_host_port
 from rtcscope.sipp import runner
 from rtcscope.sipp.audio import DigitRun
@@ -115,21 +115,21 @@ def test_choice_from_options() -> None:
     assert choice_from_options("0x10", None, None, None, "callee") == StreamChoice(ssrc=16)
     call = choice_from_options(None, None, "abc", None, "callee")
     assert call.direction == "callee"
-    with pytest.raises(UsageError):
+    with pytest.raises(InvalidArgument):
         choice_from_options(None, None, None, "caller", None)
-    with pytest.raises(UsageError):
+    with pytest.raises(InvalidArgument):
         choice_from_options(None, None, "abc", "sideways", None)
 
 
 @given(st.text(max_size=40))
-def test_option_parsers_give_a_value_or_a_usage_error(text: str) -> None:
+def test_option_parsers_give_a_value_or_an_invalid_argument(text: str) -> None:
     for parse in (
-        lambda t: Credentials.parse(t, "--auth"),
+        lambda t: Credentials.parse(t, "auth"),
         DigitRun.parse,
-        lambda t: parse_host_port(t, "--to"),
+        lambda t: parse_host_port(t, "to"),
         parse_ssrc,
     ):
-        with contextlib.suppress(UsageError):
+        with contextlib.suppress(InvalidArgument):
             parse(text)
 
 

@@ -29,7 +29,7 @@ from rtcscope.capture.decode import (
 )
 from rtcscope.capture.packet import LinkType, Packet, Record
 from rtcscope.capture.reader import PCAP_MAGIC_NSEC, PCAP_MAGIC_USEC, PcapHeader
-from rtcscope.errors import UsageError
+from rtcscope.errors import OutputError
 from rtcscope.outfile import Committed, OutputFile, create_output, open_live, output_error
 
 # Locally administered MACs (IEEE 802 bit 1 of the first octet) for frames made up here.
@@ -138,10 +138,10 @@ class PcapWriter(Committed):
     def write(self, data: bytes | memoryview, ts_ns: int, orig_len: int | None = None) -> None:
         """One record: ``data`` as captured, at ``ts_ns`` (truncated to the file's precision)."""
         if ts_ns < 0:
-            raise UsageError(f"pcap cannot store a time before 1970 ({ts_ns} ns)")
+            raise OutputError(f"pcap cannot store a time before 1970 ({ts_ns} ns)")
         seconds, fraction_ns = divmod(ts_ns, 1_000_000_000)
         if seconds > 0xFFFFFFFF:
-            raise UsageError(f"pcap cannot store a time after 2106 ({seconds} s)")
+            raise OutputError(f"pcap cannot store a time after 2106 ({seconds} s)")
         length = len(data)
         self._write(
             self._record_header.pack(
@@ -173,13 +173,13 @@ class PcapWriter(Committed):
             self.write(packet.data, packet.ts_ns, packet.orig_len)
             return
         if self.linktype != LinkType.ETHERNET:
-            raise UsageError(
+            raise OutputError(
                 f"cannot write a link type {packet.linktype} frame into a link type "
                 f"{self.linktype} pcap"
             )
         frame = ethernet_frame(packet.linktype, packet.data)
         if frame is None:
-            raise UsageError(f"frame {packet.frame} (link type {packet.linktype}) has no IP")
+            raise OutputError(f"frame {packet.frame} (link type {packet.linktype}) has no IP")
         grown = len(frame) - len(packet.data)
         self.write(frame, packet.ts_ns, packet.orig_len + grown)
 

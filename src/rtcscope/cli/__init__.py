@@ -14,7 +14,7 @@ import os
 import sys
 
 from rtcscope.cli.app import app
-from rtcscope.errors import RtcscopeError
+from rtcscope.errors import EXIT_INVALID_INPUT, RtcscopeError
 from rtcscope.text import LINE_LIMIT, terminal_text
 
 # The module that registers each command (or command group) on ``app`` when imported.
@@ -121,13 +121,21 @@ def main(argv: list[str] | None = None) -> int:
         print(code, file=sys.stderr)
         return 1
     except RtcscopeError as exc:
+        from rtcscope.cli.errors import describe_error
+
         print(
-            f"rtcscope: {terminal_text(str(exc), limit=LINE_LIMIT, multiline=True)}",
+            terminal_text(describe_error(exc, args), limit=LINE_LIMIT, multiline=True),
             file=sys.stderr,
         )
         return exc.exit_code
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        # An OS error no layer turned into an OutputError/InputError: a path the command
+        # could not open or write. Still no traceback (DESIGN rule 4).
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"rtcscope: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INVALID_INPUT
     except KeyboardInterrupt:
         print("rtcscope: interrupted", file=sys.stderr)
         return 130

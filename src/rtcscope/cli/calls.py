@@ -3,7 +3,9 @@
 JSON (``--format json``) is an object: ``calls`` (each: index, call_id, call_ids, kind, from,
 to, caller, callee, start_s, ring_s, answer_s, end_s, duration_s, setup_ms, final_status,
 final_reason, state, ended_by, bye_source, messages, resent, methods, statuses, sdp, streams,
-dtmf; times in seconds from the capture's first SIP message) and ``statistics`` (messages,
+dtmf; times in seconds from the capture's first packet, as tshark's frame.time_relative, each
+with its absolute twin in ISO 8601 UTC: start_iso, ring_iso, answer_iso, end_iso, time_iso)
+and ``statistics`` (messages,
 resent, status_codes, methods, setup_ms: what ``tshark -q -z sip,stat`` prints).
 """
 
@@ -38,6 +40,7 @@ NARROW_COLUMNS = ["index", "start_s", "from", "to", "state", "final", "duration_
 TABLE_COLUMNS = [
     "index",
     "start_s",
+    "start_utc",
     "kind",
     "from",
     "to",
@@ -106,6 +109,7 @@ def _table_row(data: dict[str, Any]) -> dict[str, Any]:
     final = data["final_status"]
     row["final"] = f"{final} {data['final_reason'] or ''}".strip() if final else ""
     row["streams"] = len(data["streams"])
+    row["start_utc"] = (data["start_iso"] or "")[11:23]  # wall clock, to compare with logs
     if "quality" in data:
         row["mos"] = "" if data["quality"] is None else f"{data['quality']['mos']:.2f}"
     return row

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import gc
 import os
+import shlex
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from rtcscope.errors import EXIT_INVALID_INPUT, UsageError
+from rtcscope.errors import EXIT_INVALID_INPUT, InputError, UsageError
 from rtcscope.scan import ALL_TAPS, CaptureModel, ScanOptions, Tap, scan
 from rtcscope.text import LINE_LIMIT, terminal_text
+
+if TYPE_CHECKING:
+    from rtcscope.sip.calls import CallSummary
 
 FileArg = Annotated[
     Path,
@@ -48,6 +52,13 @@ RtpPortOpt = Annotated[
     typer.Option("--rtp-port", help="treat this UDP port as RTP (like Decode As); repeatable"),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar on standard error")]
+CallOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--call",
+        help="a call: its index in `rtcscope calls`, a Call-ID (any leg's) or a unique prefix",
+    ),
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,3 +173,43 @@ def conclude(model: CaptureModel, keep_going: bool) -> None:
         print(f"rtcscope: {word}: {shown} (everything before it was read)", file=sys.stderr)
     if not keep_going:
         raise typer.Exit(EXIT_INVALID_INPUT)
+
+
+def find_call(model: CaptureModel, wanted: str, file: Path) -> CallSummary:
+    """The call ``--call`` names, the same way in every command: its index in ``rtcscope
+    calls`` (``3`` or ``#3``), a Call-ID of any of its legs, or a unique Call-ID prefix.
+
+    A capture without SIP calls is a fault of the input (exit 3); a ``--call`` that names
+    none of its calls is a usage error (exit 2) that says how to list them."""
+    result = model.calls()
+    if not result.calls:
+        raise InputError(f"{file}: no SIP calls")
+    found = result.find(wanted)
+    if found is None:
+        raise UsageError(
+            f"--call {wanted!r}: no call of {file} has that index, Call-ID or Call-ID prefix\n"
+            f"hint: they are listed by: {shlex.join(['rtcscope', 'calls', str(file)])}"
+        )
+    return found
+
+
+def call_id_with_streams(call: CallSummary, wanted: str, streams: list[str | None]) -> str:
+    """The Call-ID to select streams by: ``wanted`` when it is one of the call's Call-IDs,
+    else the first leg that has streams (``streams``: each stream's Call-ID), else the
+    first leg."""
+    if wanted in call.call_ids:
+        return wanted
+    return next((cid for cid in call.call_ids if cid in streams), call.call_id)
+
+
+def resolve_call_id(file: Path, wanted: str, args: CaptureArgs) -> str:
+    """For commands that read a stream themselves (``replay``, ``sipp``): one pass over SIP
+    and RTP to turn ``--call`` (index, Call-ID or prefix) into the Call-ID of its streams."""
+    model = read_model(file, replace(args, quiet=True), frozenset({Tap.SIP, Tap.RTP}))
+    call = find_call(model, wanted, file)
+    return call_id_with_streams(call, wanted, [s.call_id for s in model.streams])
+
+
+def stream_call_id(file: Path, call: str | None) -> str | None:
+    """``--call`` as the Call-ID of its streams, or None when not given."""
+    return None if call is None else resolve_call_id(file, call, CaptureArgs(quiet=True))

@@ -8,8 +8,9 @@ the catalogue of every code the checks can give (no FILE needed).
 
 Exit code 1 when an error finding exists in the capture (whatever the filters show: DESIGN,
 the command ran and found problems). JSON keys: ``calls``, ``errors``, ``warnings``,
-``findings`` (each: severity, code, call_id, summary, element, last_hop, frames, time_s, rfc,
-fix, detail; after the filters), ``groups`` (each: code, severity, count, calls,
+``findings`` (each: severity, code, call_id, summary, element, last_hop, frames, time_s
+(seconds from the capture's first packet), time_iso (ISO 8601 UTC), rfc, fix, detail; after
+the filters), ``groups`` (each: code, severity, count, calls,
 example_calls, example, explanation, rfc, fix), ``paths`` (each in-dialog request's hops:
 call_id, method, cseq, outcome, last_hop, steps), ``notes``. ``--list-codes --format json``:
 a list of {code, severity, concern, rule, explanation, fix}.
@@ -18,19 +19,22 @@ a list of {code, severity, concern, rule, explanation, fix}.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from rtcscope.cli.app import app
 from rtcscope.cli.capture import (
+    CallOpt,
     DedupOpt,
     KeepGoingOpt,
     QuietOpt,
     ReassemblyOpt,
     RtpPortOpt,
+    call_id_with_streams,
     capture_args,
     conclude,
+    find_call,
     read_model,
 )
 from rtcscope.cli.output import FINDING_STYLES, OutputFormat, print_rows, print_text
@@ -45,6 +49,7 @@ from rtcscope.sip.diagnosis import (
     group_findings,
     select_findings,
 )
+from rtcscope.timebase import iso_time
 
 COLUMNS = ("severity", "code", "summary", "element", "last_hop", "frames", "time_s", "rfc", "fix")
 CATALOGUE_COLUMNS = ("code", "severity", "concern", "rule", "explanation", "fix")
@@ -70,13 +75,24 @@ def _filtered(result: Diagnosis, severity: Severity | None, codes: list[str]) ->
     )
 
 
+def _with_iso(row: dict[str, Any], first_ns: int | None) -> dict[str, Any]:
+    """``time_iso`` (ISO 8601 UTC) beside ``time_s`` (seconds from the first packet)."""
+    time_s = row.get("time_s")
+    row["time_iso"] = (
+        None
+        if time_s is None or first_ns is None
+        else iso_time(first_ns + round(time_s * 1e6) * 1000)
+    )
+    return row
+
+
 @app.command()
 def diagnose(
     file: Annotated[
         Path | None,
         typer.Argument(help="pcap or pcapng capture (.gz read too); '-' reads standard input"),
     ] = None,
-    call: Annotated[str | None, typer.Option("--call", help="only this Call-ID")] = None,
+    call: CallOpt = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv")] = (
         OutputFormat.table
     ),
@@ -114,7 +130,10 @@ def diagnose(
         dedup=dedup, reassembly=reassembly, keep_going=keep_going, rtp_port=rtp_port, quiet=quiet
     )
     model = read_model(file, args)
-    result = model.diagnosis(call)
+    call_id = None
+    if call is not None:  # the same --call as every command: index, Call-ID or prefix
+        call_id = call_id_with_streams(find_call(model, call, file), call, [])
+    result = model.diagnosis(call_id)
     shown = _filtered(result, severity, code or [])
     groups = group_findings(shown.findings)
     if fmt is OutputFormat.table:
@@ -130,7 +149,7 @@ def diagnose(
             per_code[f.code] = per_code.get(f.code, 0) + 1
             if limit is None or per_code[f.code] <= limit:
                 findings.append(f)
-        rows = [f.as_dict() for f in findings]
+        rows = [_with_iso(f.as_dict(), model.info.counts.first_ns) for f in findings]
         data = shown.as_dict()
         data["errors"], data["warnings"] = (
             result.count(Severity.ERROR),

@@ -14,14 +14,17 @@ import typer
 
 from rtcscope.cli.app import app
 from rtcscope.cli.capture import (
+    CallOpt,
     DedupOpt,
     FileArg,
     KeepGoingOpt,
     QuietOpt,
     ReassemblyOpt,
     RtpPortOpt,
+    call_id_with_streams,
     capture_args,
     conclude,
+    find_call,
     read_model,
 )
 from rtcscope.cli.output import ReportFormat, format_json, print_text
@@ -78,9 +81,7 @@ def extract(
         int | None, typer.Option("--stream", help="the Nth stream as `rtcscope streams` lists")
     ] = None,
     ssrc: Annotated[str | None, typer.Option("--ssrc", help="the stream's SSRC (0x...)")] = None,
-    call: Annotated[
-        str | None, typer.Option("--call", help="every stream of this Call-ID, one file each")
-    ] = None,
+    call: CallOpt = None,  # every stream of that call, one file each
     mix: Annotated[
         Mix | None, typer.Option("--mix", help="stereo: both directions in one WAV")
     ] = None,
@@ -93,7 +94,9 @@ def extract(
     codec: Annotated[
         str | None,
         typer.Option(
-            "--codec", help="what --pt is, as NAME/RATE or NAME/RATE/CHANNELS: opus/48000/2"
+            "--codec",
+            help="the audio payload type's codec (--pt's, else the stream's main one), as "
+            "NAME/RATE or NAME/RATE/CHANNELS: opus/48000/2",
         ),
     ] = None,
     rate: Annotated[int | None, typer.Option("--rate", help="resample WAV to 8000..48000")] = None,
@@ -127,8 +130,6 @@ def extract(
 ) -> None:
     """Audio from RTP: WAV for any supported codec, Ogg Opus and SILK bitstreams without
     re-encoding, raw payloads, or the stream's packets; gaps kept at their true length."""
-    if codec is not None and pt is None:
-        raise UsageError("--codec says what --pt is: give --pt too")
     options = ExtractOptions(
         kind=output_kind(out, to),
         payload_type=pt,
@@ -144,11 +145,16 @@ def extract(
     args = capture_args(
         dedup=dedup, reassembly=reassembly, keep_going=keep_going, rtp_port=rtp_port, quiet=quiet
     )
-    model = read_model(file, args, frozenset({Tap.RTP}), spool=True)
+    taps = {Tap.RTP} if call is None else {Tap.RTP, Tap.SIP}  # --call: the calls too
+    model = read_model(file, args, frozenset(taps), spool=True)
     try:
         assert model.rtp is not None
         streams = media_streams(model.rtp, srtp_keys=user_keys)
-        chosen = select_streams(streams, index=stream, ssrc=wanted_ssrc, call_id=call)
+        call_id = None
+        if call is not None:
+            found = find_call(model, call, file)
+            call_id = call_id_with_streams(found, call, [s.call_id for s in streams])
+        chosen = select_streams(streams, index=stream, ssrc=wanted_ssrc, call_id=call_id)
         if model.payload_path is None:
             raise UsageError(f"{file}: the packets cannot be read again")
         source = Path(model.payload_path)

@@ -12,6 +12,7 @@ Via's received/rport) share a column; name columns with ``--alias NAME=ADDR``.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -21,6 +22,7 @@ import typer
 
 from rtcscope.cli.app import app
 from rtcscope.cli.capture import (
+    CallOpt,
     DedupOpt,
     FileArg,
     KeepGoingOpt,
@@ -28,6 +30,7 @@ from rtcscope.cli.capture import (
     ReassemblyOpt,
     capture_args,
     conclude,
+    find_call,
     read_model,
 )
 from rtcscope.cli.output import format_json
@@ -46,6 +49,7 @@ from rtcscope.sip.ladder import (
 from rtcscope.sip.nodes import find_nodes, parse_alias
 from rtcscope.sip.transactions import endpoint
 from rtcscope.text import LINE_LIMIT, decode_packet_text, terminal_text
+from rtcscope.timebase import iso_time
 
 
 class FlowFormat(StrEnum):
@@ -64,10 +68,7 @@ def _terminal_message(raw: bytes) -> str:
 @app.command()
 def flow(
     file: FileArg,
-    call: Annotated[
-        str | None,
-        typer.Option("--call", help="Call-ID (or a unique prefix) or the index `calls` shows"),
-    ] = None,
+    call: CallOpt = None,
     fmt: Annotated[
         FlowFormat, typer.Option("--format", help="text, svg, html, mermaid or json")
     ] = FlowFormat.text,
@@ -102,21 +103,20 @@ def flow(
     model = read_model(file, args, frozenset(taps))
     result = model.calls()
     icmp_events = model.icmp
-    if not result.calls:
-        raise UsageError(f"{file}: no SIP calls")
-    if call is None:
-        if len(result.calls) > 1:
-            ids = ", ".join(f"{c.index}={c.call_id}" for c in result.calls[:10])
-            raise UsageError(f"{len(result.calls)} calls: choose one with --call ({ids})")
-        chosen = result.calls[0]
-    else:
-        found = result.find(call)
-        if found is None:
-            raise UsageError(f"no call {call!r} in {file} (see `rtcscope calls {file}`)")
-        chosen = found
+    if call is None and len(result.calls) > 1:
+        ids = ", ".join(f"{c.index}={c.call_id}" for c in result.calls[:10])
+        # the first INVITE call: what a ladder is most often wanted for
+        example = next((c.index for c in result.calls if c.kind == "INVITE"), 1)
+        raise UsageError(
+            f"{len(result.calls)} calls: choose one with --call INDEX or Call-ID ({ids})\n"
+            f"hint: e.g. rtcscope flow {shlex.quote(str(file))} --call {example}"
+        )
+    chosen = find_call(model, call or "1", file)
     nodes = find_nodes(result.messages, aliases)
     shown_icmp = icmp_for_call(chosen, icmp_events) if icmp or chosen.failed else []
     ladder = call_ladder(chosen, nodes, rtp=rtp, icmp=shown_icmp)
+    if model.info.counts.first_ns is not None:  # one time base: the capture's first packet
+        ladder.start_ns = model.info.counts.first_ns
     if messages and fmt not in (FlowFormat.text, FlowFormat.json, FlowFormat.html):
         raise UsageError("--messages goes with --format text, json or html (html always has them)")
     if fmt is FlowFormat.json:
@@ -126,6 +126,7 @@ def flow(
                 {
                     "frame": m.frame,
                     "time_s": round((m.ts_ns - ladder.start_ns) / 1e9, 6),
+                    "time_iso": iso_time(m.ts_ns),
                     "src": endpoint(m.src, m.sport),
                     "dst": endpoint(m.dst, m.dport),
                     "transport": m.transport,

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from rtcscope.cli.app import app
+from rtcscope.cli.capture import CallOpt, stream_call_id
 from rtcscope.cli.output import OutputFormat, format_json, print_rows
 from rtcscope.replay import parse_host_port, plan_sends, send_plan
 from rtcscope.sipp.source import choice_from_options, load_stream
@@ -22,7 +23,7 @@ def replay(
     stream: Annotated[
         int | None, typer.Option("--stream", help="its number in `rtcscope streams`")
     ] = None,
-    call: Annotated[str | None, typer.Option("--call", help="a Call-ID")] = None,
+    call: CallOpt = None,
     direction: Annotated[
         str | None, typer.Option("--direction", help="with --call: caller or callee")
     ] = None,
@@ -39,10 +40,12 @@ def replay(
 ) -> None:
     """Send the stream's RTP (and RTCP) payloads byte for byte from an ordinary UDP socket
     (no root), paced by the capture times; prints packets sent and the timing error."""
-    destination = parse_host_port(to, "--to")
-    local = None if source is None else parse_host_port(source, "--from")
+    destination = parse_host_port(to, "to")
+    local = None if source is None else parse_host_port(source, "source")
     loaded = load_stream(
-        capture, choice_from_options(ssrc, stream, call, direction, None), with_rtcp=rtcp
+        capture,
+        choice_from_options(ssrc, stream, stream_call_id(capture, call), direction, None),
+        with_rtcp=rtcp,
     )
     sends = plan_sends(
         [(d.ts_ns, d.payload) for d in loaded.packets],

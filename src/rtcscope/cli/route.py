@@ -128,10 +128,13 @@ def route(
     answer = _load_answer(file, frame)
     from_callee = answer.is_request and answer.method == "INVITE"
     if not from_callee and not (answer.is_response and 200 <= (answer.status_code or 0) < 300):
-        raise UsageError(
+        what = (
             f"{answer.summary!r} is neither a 2xx (the caller's ACK/BYE path) nor an INVITE "
             "as the callee received it (the callee's BYE path)"
         )
+        if frame is not None:  # the option chose the wrong frame: usage
+            raise UsageError(f"--frame {frame}: {what}")
+        raise InputError(what)  # the text file holds no such message: input
     if from_callee and method.upper() == "ACK":
         method = "BYE"  # the callee sends no ACK
     proxies = [Proxy.parse(p) for p in proxy or []]

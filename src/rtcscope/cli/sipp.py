@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from rtcscope.cli.app import app
+from rtcscope.cli.capture import CallOpt, stream_call_id
 from rtcscope.cli.output import print_text
 from rtcscope.errors import PeerError, UsageError
 from rtcscope.sipp.runner import Bed, Endpoint, Role, check_sipp, prepare, run_sipp, sipp_command
@@ -29,9 +30,7 @@ SsrcOption = Annotated[
 StreamOption = Annotated[
     int | None, typer.Option("--stream", help="the stream's number in `rtcscope streams`")
 ]
-CallOption = Annotated[
-    str | None, typer.Option("--call", help="a Call-ID: its stream sent by --direction")
-]
+CallOption = CallOpt  # index, Call-ID or prefix, as in every command
 StartOption = Annotated[
     float, typer.Option("--start", help="skip the stream's first S seconds", min=0.0)
 ]
@@ -42,8 +41,8 @@ IpOption = Annotated[str, typer.Option("--ip", help="this sipp's SIP and media a
 RunOption = Annotated[bool, typer.Option("--run", help="run sipp now (bounded, stopped by PID)")]
 
 
-def _credentials(text: str | None, option: str) -> Credentials | None:
-    return None if text is None else Credentials.parse(text, option)
+def _credentials(text: str | None, param: str) -> Credentials | None:
+    return None if text is None else Credentials.parse(text, param)
 
 
 def _report(bed: Bed, command: list[str]) -> None:
@@ -129,10 +128,10 @@ def uas(
         "uas",
         capture,
         out,
-        choice_from_options(ssrc, stream, call, direction, "callee"),
+        choice_from_options(ssrc, stream, stream_call_id(capture, call), direction, "callee"),
         start,
         seconds,
-        _credentials(require_auth, "--require-auth"),
+        _credentials(require_auth, "require_auth"),
         Endpoint(ip, port, media_port),
         None,
         wait,
@@ -170,10 +169,10 @@ def uac(
         "uac",
         capture,
         out,
-        choice_from_options(ssrc, stream, call, direction, "caller"),
+        choice_from_options(ssrc, stream, stream_call_id(capture, call), direction, "caller"),
         start,
         seconds,
-        _credentials(auth, "--auth"),
+        _credentials(auth, "auth"),
         Endpoint(ip, port, media_port),
         to,
         0.0,

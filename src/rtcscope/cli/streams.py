@@ -40,6 +40,7 @@ from rtcscope.rtp.streams import (
 )
 from rtcscope.scan import CaptureModel, Tap
 from rtcscope.sip.transactions import endpoint
+from rtcscope.timebase import iso_time, span_iso
 
 # What fits 80 columns (a problem shows as the row in red, where the terminal has colour);
 # --wide shows TABLE_COLUMNS.
@@ -93,6 +94,15 @@ def _scan(file: Path, args: CaptureArgs, *, spool: bool = False) -> tuple[Captur
     model = read_model(file, args, frozenset({Tap.RTP}), spool=spool)
     assert model.rtp is not None
     return model, model.rtp
+
+
+def _with_iso(row: dict[str, Any], stream: RtpStream) -> dict[str, Any]:
+    """Absolute times (ISO 8601 UTC) beside the relative ones: the stream's start and end,
+    each DTMF digit's start and end."""
+    row |= span_iso(stream.start_ns, stream.end_ns)
+    for entry, digit in zip(row.get("dtmf", []), stream.dtmf, strict=True):
+        entry |= span_iso(digit.start_ns, digit.end_ns)
+    return row
 
 
 def _shown(row: dict[str, Any], rtcp: bool, dtmf: bool) -> dict[str, Any]:
@@ -270,7 +280,7 @@ def streams(
         if quality and payloads is not None:
             qualities = _qualities(payloads, result, dedup)
         rows = [
-            _shown(stream_to_dict(s, q), rtcp or quality, dtmf)
+            _shown(_with_iso(stream_to_dict(s, q), s), rtcp or quality, dtmf)
             for s, q in zip(result.streams, qualities, strict=True)
         ]
         srtp = _verify(model, result, user_keys)
@@ -284,7 +294,10 @@ def streams(
         if rtcp:
             data = {
                 "streams": rows,
-                "rtcp": [rtcp_record_to_dict(r, first_ns) for r in result.rtcp_packets],
+                "rtcp": [
+                    rtcp_record_to_dict(r, first_ns) | {"time_iso": iso_time(r.ts_ns)}
+                    for r in result.rtcp_packets
+                ],
             }
         sys.stdout.write(format_json(data) + "\n")
         _fail_on_wrong_keys(srtp, result.streams)

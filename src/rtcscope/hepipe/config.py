@@ -38,7 +38,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from rtcscope.errors import UsageError
+from rtcscope.errors import ConfigError, InvalidArgument
 
 
 def _is_decimal(text: str) -> bool:
@@ -67,15 +67,18 @@ class HepipeConfig:
         for name in ("esl_port", "hep_port"):
             port = getattr(self, name)
             if not 0 < port < 65536:
-                raise UsageError(f"hepipe: {name} {port} is not a port number")
+                raise InvalidArgument(name, f"hepipe: {name} {port} is not a port number")
         if self.hep_transport not in ("udp", "tcp"):
-            raise UsageError(
-                f"hepipe: HEP transport must be udp or tcp, not {self.hep_transport!r}"
+            raise InvalidArgument(
+                "hep_transport",
+                f"hepipe: HEP transport must be udp or tcp, not {self.hep_transport!r}",
             )
         if not 0 <= self.capture_id <= 0xFFFFFFFF:
-            raise UsageError(f"hepipe: capture id {self.capture_id} does not fit 32 bits")
+            raise InvalidArgument(
+                "capture_id", f"hepipe: capture id {self.capture_id} does not fit 32 bits"
+            )
         if self.cache_size < 1:
-            raise UsageError("hepipe: cache size must be at least 1")
+            raise InvalidArgument("cache_size", "hepipe: cache size must be at least 1")
         return self
 
     def with_overrides(self, **overrides: Any) -> HepipeConfig:
@@ -84,7 +87,7 @@ class HepipeConfig:
         known = {f.name for f in fields(self)}
         unknown = set(given) - known
         if unknown:
-            raise UsageError(f"hepipe: unknown settings {sorted(unknown)}")
+            raise InvalidArgument("overrides", f"hepipe: unknown settings {sorted(unknown)}")
         return replace(self, **given)
 
 
@@ -138,18 +141,18 @@ def _coerce(path: str, value: object, kind: type) -> object:
     if kind is bool:
         if isinstance(value, bool):
             return value
-        raise UsageError(f"hepipe config: {path} must be true or false, not {value!r}")
+        raise ConfigError(f"hepipe config: {path} must be true or false, not {value!r}")
     if kind is int:
         if isinstance(value, bool):
-            raise UsageError(f"hepipe config: {path} must be a number, not {value!r}")
+            raise ConfigError(f"hepipe config: {path} must be a number, not {value!r}")
         if isinstance(value, int):
             return value
         if isinstance(value, str) and _is_decimal(value.strip()):
             return int(value.strip())  # hepipe.js configs often quote numbers
-        raise UsageError(f"hepipe config: {path} must be a number, not {value!r}")
+        raise ConfigError(f"hepipe config: {path} must be a number, not {value!r}")
     if isinstance(value, str | int) and not isinstance(value, bool):
         return str(value)
-    raise UsageError(f"hepipe config: {path} must be a string, not {value!r}")
+    raise ConfigError(f"hepipe config: {path} must be a string, not {value!r}")
 
 
 def _apply(
@@ -161,21 +164,29 @@ def _apply(
             continue
         keys = table.get(section)
         if keys is None:
-            raise UsageError(
+            raise ConfigError(
                 f"hepipe config: unknown section {section!r} (expected {', '.join(table)})"
             )
         if not isinstance(content, dict):
-            raise UsageError(f"hepipe config: {section} must be a table/object")
+            raise ConfigError(f"hepipe config: {section} must be a table/object")
         for key, value in content.items():
             if key in ignored:
                 continue
             target = keys.get(key)
             if target is None:
-                raise UsageError(
+                raise ConfigError(
                     f"hepipe config: unknown key {section}.{key} (known: {', '.join(keys)})"
                 )
             values[target[0]] = _coerce(f"{section}.{key}", value, target[1])
     return HepipeConfig().with_overrides(**values)
+
+
+def _validated_file(config: HepipeConfig) -> HepipeConfig:
+    """A value out of range in a settings file is a fault of the file (exit 3)."""
+    try:
+        return config.validated()
+    except InvalidArgument as exc:
+        raise ConfigError(f"hepipe config: {exc}") from None
 
 
 def parse_config_text(text: str, kind: str) -> HepipeConfig:
@@ -184,31 +195,33 @@ def parse_config_text(text: str, kind: str) -> HepipeConfig:
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise UsageError(f"hepipe config is not valid TOML: {exc}") from None
-        return _apply(data, _TOML_KEYS, set()).validated()
+            raise ConfigError(f"hepipe config is not valid TOML: {exc}") from None
+        return _validated_file(_apply(data, _TOML_KEYS, set()))
     if kind == "json":
         try:
             data = json.loads(text)
         except ValueError as exc:
-            raise UsageError(
+            raise ConfigError(
                 f"hepipe config is not valid JSON: {exc} (a hepipe.js config.js must be "
                 "turned into JSON: keep the object, quote the keys, drop module.exports)"
             ) from None
         if not isinstance(data, dict):
-            raise UsageError("hepipe JSON config must be an object with hep_config/esl_config")
-        return _apply(data, _HEPIPE_JS_KEYS, _HEPIPE_JS_IGNORED).validated()
-    raise UsageError(f"hepipe config kind must be toml or json, not {kind!r}")
+            raise ConfigError("hepipe JSON config must be an object with hep_config/esl_config")
+        return _validated_file(_apply(data, _HEPIPE_JS_KEYS, _HEPIPE_JS_IGNORED))
+    raise ConfigError(f"hepipe config kind must be toml or json, not {kind!r}")
 
 
 def load_config(path: Path) -> HepipeConfig:
     """Read a TOML (``.toml``) or hepipe.js-style JSON (``.json``) settings file."""
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"hepipe: {path} is not UTF-8 text: {exc}") from None
     except OSError as exc:
-        raise UsageError(f"hepipe: cannot read {path}: {exc.strerror or exc}") from None
+        raise ConfigError(f"hepipe: cannot read {path}: {exc.strerror or exc}") from None
     suffix = path.suffix.lower()
     if suffix == ".js":
-        raise UsageError(
+        raise ConfigError(
             f"{path} is JavaScript: write hepipe.js's config object as JSON (same keys) "
             "and pass the .json file"
         )

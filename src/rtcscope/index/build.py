@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rtcscope.errors import PeerError, RtcscopeError, UsageError
+from rtcscope.errors import InputError, InvalidArgument, PeerError, RtcscopeError
 from rtcscope.index.schema import DAY_KEYS, day_of, to_arrow
 from rtcscope.index.store import (
     STAGING,
@@ -114,7 +114,7 @@ def find_captures(sources: Sequence[str | os.PathLike[str]], globs: Sequence[str
                     if any(fnmatch.fnmatch(name, g) for g in globs):
                         found.add(os.path.join(root, name))
         else:
-            raise UsageError(f"{source}: no such file or directory")
+            raise InputError(f"{source}: no such file or directory")
     return sorted(found)
 
 
@@ -211,7 +211,7 @@ def _run_dask(
     as_completed: Any = distributed.as_completed
     scheme, _, rest = scheduler.rpartition("://")
     if scheme not in ("", "tcp", "tls", "ws", "wss") or not rest:
-        raise UsageError(f"--scheduler {scheduler!r}: give tcp://HOST:PORT")
+        raise InvalidArgument("scheduler", f"{scheduler!r}: give tcp://HOST:PORT")
     try:
         client = client_class(scheduler, timeout="10s", set_as_default=False)
     except OSError as exc:
@@ -245,9 +245,10 @@ def build_index(
     ``progress`` is called after each file; ``on_plan(to_index, skipped)`` once, before.
     """
     index_dir = Path(index).absolute()
-    jobs = jobs or os.cpu_count() or 1
+    if jobs is None:  # 0 is not 'all cores': it is refused below
+        jobs = os.cpu_count() or 1
     if jobs < 1:
-        raise UsageError(f"--jobs {jobs}: give 1 or more")
+        raise InvalidArgument("jobs", f"{jobs}: give 1 or more")
     paths = find_captures(sources, globs)
     with locked(index_dir):
         manifest = read_manifest(index_dir)

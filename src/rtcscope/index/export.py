@@ -29,8 +29,9 @@ from rtcscope.capture.decode import decode
 from rtcscope.capture.packet import LinkType, Record
 from rtcscope.capture.reader import open_capture
 from rtcscope.capture.writer import PcapWriter, ethernet_frame
-from rtcscope.errors import InputError, UsageError
+from rtcscope.errors import InputError, InvalidArgument
 from rtcscope.index.query import connect
+from rtcscope.outfile import make_output_dir
 
 PCAP_HEADER_BYTES = 24
 
@@ -75,7 +76,7 @@ def _selections(index: str | Path, calls: Sequence[tuple[str, int]]) -> list[Cal
                 [capture, call_index],
             ).fetchone()
             if row is None:
-                raise UsageError(f"no call {call_index} of {capture} in the index")
+                raise InvalidArgument("calls", f"no call {call_index} of {capture} in the index")
             streams = con.execute(
                 "SELECT src, src_port, dst, dst_port, ssrc, first_frame, last_frame "
                 "FROM streams WHERE capture = ? AND call_index = ?",
@@ -189,7 +190,7 @@ def export_calls(
 ) -> list[ExportedCall]:
     """Write one pcap per (capture, call_index) into ``out_dir``."""
     target = Path(out_dir)
-    target.mkdir(parents=True, exist_ok=True)
+    make_output_dir(target)
     written: list[ExportedCall] = []
     for selection in _selections(index, calls):
         records, header = _records(selection)

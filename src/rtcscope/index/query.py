@@ -29,7 +29,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rtcscope.errors import InputError, UsageError
+from rtcscope.errors import InputError, InvalidArgument
 from rtcscope.index.schema import DAY_KEYS, TABLES, schema
 from rtcscope.index.store import MANIFEST, read_manifest
 
@@ -60,7 +60,9 @@ def connect(index: str | Path) -> duckdb.DuckDBPyConnection:
     """A locked-down connection with the index's tables as views (module docstring)."""
     index_dir = Path(index).absolute()
     if not (index_dir / MANIFEST).is_file():
-        raise UsageError(f"{index}: not an rtcscope index (no {MANIFEST}; build it with index)")
+        raise InputError(
+            f"{index}: not an rtcscope index (no {MANIFEST}; build one with `rtcscope index`)"
+        )
     manifest = read_manifest(index_dir)
     con = duckdb.connect(":memory:")
     for table in TABLES:
@@ -97,12 +99,14 @@ def check_select(sql: str) -> str:
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
-        raise UsageError(f"SQL does not parse: {exc}") from exc
+        raise InvalidArgument("sql", f"SQL does not parse: {exc}") from exc
     if len(statements) != 1:
-        raise UsageError(f"give one SELECT statement ({len(statements)} given)")
+        raise InvalidArgument("sql", f"give one SELECT statement ({len(statements)} given)")
     statement = statements[0]
     if statement.type != duckdb.StatementType.SELECT:
-        raise UsageError(f"only SELECT statements are accepted, not {statement.type.name}")
+        raise InvalidArgument(
+            "sql", f"only SELECT statements are accepted, not {statement.type.name}"
+        )
     return statement.query
 
 
@@ -125,7 +129,9 @@ def parse_time(text: str) -> dt.datetime:
     try:
         value = dt.datetime.fromisoformat(text.strip().replace(" ", "T"))
     except ValueError as exc:
-        raise UsageError(f"{text!r} is not a time (2024-05-01 or 2024-05-01T10:00:00Z)") from exc
+        raise InvalidArgument(
+            "time", f"{text!r} is not a time (2024-05-01 or 2024-05-01T10:00:00Z)"
+        ) from exc
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC)
@@ -158,7 +164,7 @@ def calls_sql(chosen: CallFilter) -> tuple[str, list[Any]]:
         params.append(code)
     if chosen.mos_below is not None:
         if not math.isfinite(chosen.mos_below):
-            raise UsageError("--mos-below needs a number")
+            raise InvalidArgument("mos_below", "needs a number")
         where.append("mos < ?")
         params.append(chosen.mos_below)
     sql = f"SELECT {', '.join(CALL_COLUMNS)} FROM calls"
@@ -231,9 +237,9 @@ def run_query(
         columns = table.column_names
         rows = _rows(table)
     except duckdb.PermissionException as exc:
-        raise UsageError(f"not allowed: {exc}") from exc
+        raise InvalidArgument("sql", f"not allowed: {exc}") from exc
     except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException) as exc:
-        raise UsageError(f"SQL error: {exc}") from exc
+        raise InvalidArgument("sql", f"SQL error: {exc}") from exc
     except duckdb.Error as exc:
         raise InputError(f"query failed: {exc}") from exc
     finally:

@@ -39,8 +39,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from rtcscope.errors import UsageError
+from rtcscope.errors import InputError, InvalidArgument
 from rtcscope.index.schema import TABLES
+from rtcscope.outfile import make_output_dir
 
 MANIFEST = "manifest.json"
 STAGING = ".staging"
@@ -120,13 +121,13 @@ def read_manifest(index: Path) -> Manifest:
             raise ValueError(f"format {data.get('format')!r}")
         return Manifest({cid: ManifestEntry(**e) for cid, e in data["files"].items()})
     except (ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"{path} is not an rtcscope index manifest: {exc}") from exc
+        raise InputError(f"{path} is not an rtcscope index manifest: {exc}") from exc
 
 
 def write_part(staging: Path, relative: str, table: pa.Table) -> None:
     """Write one part under ``staging``: to a temporary name, renamed when complete."""
     final = staging / relative
-    final.parent.mkdir(parents=True, exist_ok=True)
+    make_output_dir(final.parent)
     temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
     pq.write_table(table, temporary, compression="zstd")
     os.replace(temporary, final)
@@ -140,12 +141,14 @@ def part_name(table: str, day: str | None, capture: str, version: str) -> str:
 @contextlib.contextmanager
 def locked(index: Path) -> Iterator[None]:
     """Hold the index's lock for one job; a second job on the same index is refused."""
-    index.mkdir(parents=True, exist_ok=True)
+    make_output_dir(index)
     with open(index / LOCK, "a+b") as handle:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise UsageError(f"{index} is being written by another rtcscope index job") from exc
+            raise InvalidArgument(
+                "index", f"{index} is being written by another rtcscope index job"
+            ) from exc
         try:
             yield
         finally:
@@ -158,7 +161,7 @@ def commit(index: Path, staging: Path, manifest: Manifest, done: Iterable[Manife
     for entry in done:
         for relative in entry.parts:
             target = index / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
+            make_output_dir(target.parent)
             os.replace(staging / relative, target)
         previous = manifest.files.get(capture_id(entry.path))
         if previous is not None:

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from rtcscope.errors import MediaError, UsageError
+from rtcscope.errors import InvalidArgument, MediaError
 from rtcscope.sip.sdp import STATIC_PAYLOAD_TYPES as SDP_STATIC_PAYLOAD_TYPES
 
 Pcm = npt.NDArray[np.int16]
@@ -107,15 +107,19 @@ def parse_codec(text: str, fmtp: str | None = None) -> CodecSpec:
     """``opus/48000/2`` (an rtpmap's encoding part, or the ``--codec`` option) -> CodecSpec."""
     parts = text.strip().split("/")
     if not parts[0]:
-        raise UsageError(f"codec {text!r}: expected NAME/RATE[/CHANNELS], e.g. opus/48000/2")
+        raise InvalidArgument(
+            "codec", f"codec {text!r}: expected NAME/RATE[/CHANNELS], e.g. opus/48000/2"
+        )
     name = _ALIASES.get(parts[0].lower(), parts[0].lower())
     try:
         clock = int(parts[1]) if len(parts) > 1 and parts[1] else _default_clock(name)
         channels = int(parts[2]) if len(parts) > 2 and parts[2] else 1
     except ValueError:
-        raise UsageError(f"codec {text!r}: rate and channels must be numbers") from None
+        raise InvalidArgument(
+            "codec", f"codec {text!r}: rate and channels must be numbers"
+        ) from None
     if clock <= 0 or not 1 <= channels <= 8:
-        raise UsageError(f"codec {text!r}: rate must be positive, channels 1..8")
+        raise InvalidArgument("codec", f"codec {text!r}: rate must be positive, channels 1..8")
     return CodecSpec(name, clock, channels, parse_fmtp(fmtp or ""))
 
 

@@ -24,7 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from rtcscope.errors import InputError, MediaError, RtpError, SrtpError, UsageError
+from rtcscope.errors import (
+    InputError,
+    InvalidArgument,
+    MediaError,
+    RtpError,
+    SrtpError,
+    UnknownPayloadType,
+)
 from rtcscope.media.codecs import (
     COMFORT_NOISE_CODECS,
     EVENT_CODECS,
@@ -53,7 +60,7 @@ from rtcscope.media.timeline import (
     render_audio,
 )
 from rtcscope.media.wav import WavWriter
-from rtcscope.outfile import write_output
+from rtcscope.outfile import make_output_dir, write_output
 from rtcscope.rtp.events import looks_like_telephone_events
 from rtcscope.rtp.packet import RtpPacket
 from rtcscope.rtp.srtp import (
@@ -96,14 +103,15 @@ def output_kind(path: Path, to: str | None = None) -> OutputKind:
             return OutputKind(aliases.get(name, name))
         except ValueError:
             kinds = ", ".join(k.value for k in OutputKind)
-            raise UsageError(f"--to {to}: expected one of {kinds}") from None
+            raise InvalidArgument("to", f"{to}: expected one of {kinds}") from None
     if path.is_dir() or not path.suffix:
         return OutputKind.WAV  # a directory of per-stream files: WAV unless --to says
     kind = _EXTENSIONS.get(path.suffix.lower())
     if kind is None:
-        raise UsageError(
+        raise InvalidArgument(
+            "path",
             f"{path}: cannot tell the output kind from the extension "
-            "(.wav .opus .ogg .bit .silk .raw .pcap), or give --to"
+            "(.wav .opus .ogg .bit .silk .raw .pcap); name the kind",
         )
     return kind
 
@@ -265,7 +273,7 @@ def media_streams(scan: ScanResult, srtp_keys: Sequence[UserKey] = ()) -> list[M
 def _spec_from(text: str, fmtp: str | None = None) -> CodecSpec | None:
     try:
         return parse_codec(text, fmtp)
-    except UsageError:
+    except InvalidArgument:
         return None
 
 
@@ -322,8 +330,8 @@ def check_srtp(stream: MediaStream) -> None:
     if stream.srtp is None:
         raise SrtpError(
             stream.srtp_refusal
-            or f"stream 0x{stream.key.ssrc:08X} looks like SRTP: give --srtp-key or "
-            "capture the SDP with a=crypto"
+            or f"stream 0x{stream.key.ssrc:08X} looks like SRTP: its key is needed (SDES, "
+            "base64) or the SDP with a=crypto in the capture"
         )
     require_authenticated(stream.key.ssrc, stream.srtp)
 
@@ -383,10 +391,7 @@ def choose_audio(
     if found is None and not require_codec:
         found = CodecSpec(f"pt{pt}", 8000)
     if found is None:
-        raise UsageError(
-            f"stream 0x{stream.key.ssrc:08X}: payload type {pt} has no rtpmap in the capture; "
-            "say what it is with --codec NAME/RATE[/CHANNELS] (e.g. --codec opus/48000/2)"
-        )
+        raise UnknownPayloadType(stream.key.ssrc, pt)
     if not found.is_audio:
         raise MediaError(f"stream 0x{stream.key.ssrc:08X}: payload type {pt} is {found.name}")
     roles.pop(pt, None)
@@ -537,7 +542,7 @@ def write_pcap(capture: Path, out: Path, stream: MediaStream) -> int:
     from rtcscope.rtp.split import split_streams
 
     if stream.origin is None:
-        raise UsageError(f"stream {stream.key} was not found by discovery: cannot write .pcap")
+        raise MediaError(f"stream {stream.key} was not found by discovery: cannot write .pcap")
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".rtcscope-") as scratch:
         [written] = split_streams(capture, [stream.origin], Path(scratch))
         written.path.replace(out)
@@ -581,15 +586,18 @@ def extract_stream(
         )
     elif kind is OutputKind.OPUS:
         if choice.spec.name != "opus":
-            raise UsageError(
+            raise InvalidArgument(
+                "kind",
                 f"Ogg Opus holds Opus without re-encoding; this stream is {choice.spec.name}: "
-                "write .wav instead"
+                "write .wav instead",
             )
         result.channels, result.duration_s = write_ogg_opus(out, timeline)
         result.sample_rate = 48000
     elif kind is OutputKind.SILK:
         if choice.spec.name != "silk":
-            raise UsageError(f"a SILK bitstream holds SILK; this stream is {choice.spec.name}")
+            raise InvalidArgument(
+                "kind", f"a SILK bitstream holds SILK; this stream is {choice.spec.name}"
+            )
         data = _encode_silk_with_losses(silk_records(timeline), options.tencent)
         _write_bytes(out, data)
         result.sample_rate, result.channels = choice.spec.clock_rate, 1
@@ -604,9 +612,9 @@ def extract_stream(
 
 def _check_rate_channels(options: ExtractOptions) -> None:
     if options.rate is not None and not 8000 <= options.rate <= 48000:
-        raise UsageError(f"--rate {options.rate}: expected 8000..48000")
+        raise InvalidArgument("rate", f"{options.rate}: expected 8000..48000")
     if options.channels is not None and options.channels not in (1, 2):
-        raise UsageError(f"--channels {options.channels}: expected 1 or 2")
+        raise InvalidArgument("channels", f"{options.channels}: expected 1 or 2")
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
@@ -623,11 +631,11 @@ def extract_mix(
     """Both directions of a call in one stereo WAV (first stream left, second right),
     aligned by capture time as Wireshark's RTP player does."""
     if len(streams) != 2:
-        raise UsageError(
-            f"--mix stereo needs exactly two streams; the selection has {len(streams)}"
+        raise InvalidArgument(
+            "mix", f"stereo needs exactly two streams; the selection has {len(streams)}"
         )
     if (options.kind or output_kind(out)) is not OutputKind.WAV:
-        raise UsageError("--mix stereo writes a .wav file")
+        raise InvalidArgument("mix", "stereo writes a .wav file")
     _check_rate_channels(options)
     if collected is None:
         collected = collect_packets(path, streams)
@@ -681,7 +689,7 @@ def per_stream_path(out: Path, stream: MediaStream, kind: OutputKind) -> Path:
     """Where one of several streams goes: inside ``out`` when it is a directory, else beside
     it as ``STEM-<index>-0x<SSRC>.EXT``."""
     if out.is_dir() or not out.suffix:
-        out.mkdir(parents=True, exist_ok=True)
+        make_output_dir(out)
         return out / stream_file_name(stream, kind)
     return out.with_name(f"{out.stem}-{stream.index}-0x{stream.key.ssrc:08X}{out.suffix}")
 
@@ -697,26 +705,25 @@ def select_streams(
     the capture has exactly one stream."""
     given = sum(x is not None for x in (index, ssrc, call_id))
     if given > 1:
-        raise UsageError("give one of --stream, --ssrc, --call")
+        raise InvalidArgument("choice", "name the streams one way: by index, by SSRC or by call")
     if index is not None:
         if not 1 <= index <= len(streams):
-            raise UsageError(f"--stream {index}: the capture has {len(streams)} RTP streams")
+            raise InvalidArgument("index", f"{index}: the capture has {len(streams)} RTP streams")
         return [streams[index - 1]]
     if ssrc is not None:
         chosen = [s for s in streams if s.key.ssrc == ssrc]
         if not chosen:
-            raise UsageError(f"--ssrc 0x{ssrc:08X}: no RTP stream has that SSRC")
+            raise InvalidArgument("ssrc", f"0x{ssrc:08X}: no RTP stream has that SSRC")
         return chosen
     if call_id is not None:
         chosen = [s for s in streams if s.call_id == call_id]
         if not chosen:
-            raise UsageError(f"--call {call_id}: no RTP stream belongs to that call")
+            raise InvalidArgument("call_id", f"{call_id}: no RTP stream belongs to that call")
         return chosen
     if len(streams) == 1:
         return list(streams)
     if not streams:
         raise InputError("no RTP stream found in the capture")
-    raise UsageError(
-        f"the capture has {len(streams)} RTP streams: pick one with --stream N "
-        "(see `rtcscope streams`), --ssrc or --call"
+    raise InvalidArgument(
+        "choice", f"the capture has {len(streams)} RTP streams: choose by index, SSRC or call"
     )

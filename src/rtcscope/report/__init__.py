@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from rtcscope.errors import RtcscopeError
+from rtcscope.outfile import make_output_dir, write_output
 from rtcscope.report.data import ReportData, load_report_data
 from rtcscope.report.html import audio_links, render_report
 from rtcscope.rtp.streams import StreamKey
@@ -43,7 +44,7 @@ def write_audio(capture: Path, data: ReportData, audio_dir: Path) -> dict[Stream
     written: dict[StreamKey, Path] = {}
     if not wanted:
         return written
-    audio_dir.mkdir(parents=True, exist_ok=True)
+    make_output_dir(audio_dir)
     for media in media_streams(scan_capture(capture)):
         if media.key not in wanted:
             continue
@@ -87,7 +88,8 @@ def write_report(
             files = write_audio(capture, data, out.with_name(out.stem + "-audio"))
         links = audio_links(out, files, embed=embed_audio)
     page = render_report(data, audio=links)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # packet text: controls and bytes that are not UTF-8 as rtcscope.text escapes them
-    out.write_text(terminal_text(page, limit=None, multiline=True), encoding="utf-8")
+    make_output_dir(out.parent)
+    # packet text: controls and bytes that are not UTF-8 as rtcscope.text escapes them;
+    # O_EXCL temporary + rename, OutputError on OS errors
+    write_output(out, terminal_text(page, limit=None, multiline=True).encode("utf-8"))
     return out

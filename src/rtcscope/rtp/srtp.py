@@ -455,11 +455,12 @@ class SrtpKeyring:
         if dtls_flow or self.keying(stream) is Keying.DTLS:
             raise SrtpError(
                 f"stream 0x{ssrc:08X} is SRTP keyed by DTLS (a=fingerprint, RFC 5764): its keys "
-                "never cross the network, so it cannot be decrypted from the capture; give "
-                "--srtp-key if the endpoint logged them"
+                "never cross the network, so it cannot be decrypted from the capture, unless the "
+                "endpoint logged them"
             )
         raise SrtpError(
-            f"stream 0x{ssrc:08X} looks like SRTP: give --srtp-key or capture the SDP with a=crypto"
+            f"stream 0x{ssrc:08X} looks like SRTP: its key is needed (SDES, base64) or the SDP "
+            "with a=crypto in the capture"
         )
 
 

@@ -106,7 +106,9 @@ class CaptureModel:
             from rtcscope.sip.calls import attach_streams, summarize_calls
 
             with collector_paused():
-                result = summarize_calls(self.messages, self.announcements, self.dialogs())
+                result = summarize_calls(
+                    self.messages, self.announcements, self.dialogs(), self.info.counts.first_ns
+                )
                 attach_streams(result.calls, self.streams)
             self._calls = result
         return self._calls
@@ -125,6 +127,7 @@ class CaptureModel:
                 announcements=self.announcements,
                 streams=self.streams,
                 calls=self.dialogs(),
+                first_ns=self.info.counts.first_ns,
             )
         if call_id is None:
             self._diagnosis = result

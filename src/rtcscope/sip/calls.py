@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from rtcscope.sip.dialogs import Call, find_calls
 from rtcscope.sip.transactions import CapturedMessage, Transaction, destination, endpoint, source
+from rtcscope.timebase import iso_time, relative_s
 
 if TYPE_CHECKING:
     from rtcscope.capture.packet import IcmpError
@@ -379,7 +380,7 @@ class CallSummary:
         buffer) and the call "quality" (its worst direction, :func:`worst_direction`)."""
 
         def rel(ts: int | None) -> float | None:
-            return None if ts is None else round((ts - first_ns) / 1e9, 6)
+            return relative_s(ts, first_ns)
 
         out: dict[str, Any] = {
             "index": self.index,
@@ -396,9 +397,13 @@ class CallSummary:
             "caller": self.caller,
             "callee": self.callee,
             "start_s": rel(self.start_ns),
+            "start_iso": iso_time(self.start_ns),
             "ring_s": rel(self.ring_ns),
+            "ring_iso": iso_time(self.ring_ns),
             "answer_s": rel(self.answer_ns),
+            "answer_iso": iso_time(self.answer_ns),
             "end_s": rel(self.end_ns),
+            "end_iso": iso_time(self.end_ns),
             "duration_s": None if self.duration_s is None else round(self.duration_s, 6),
             "setup_ms": self.setup_ms,
             "final_status": self.final_status,
@@ -415,6 +420,7 @@ class CallSummary:
                 {
                     "frame": s.frame,
                     "time_s": rel(s.ts_ns),
+                    "time_iso": iso_time(s.ts_ns),
                     "side": s.side,
                     "role": s.role,
                     "sip": s.sip,
@@ -436,7 +442,9 @@ class CallSummary:
                     "packets": s.stats.packets,
                     "lost": s.stats.lost,
                     "start_s": rel(s.start_ns),
+                    "start_iso": iso_time(s.start_ns),
                     "end_s": rel(s.end_ns),
+                    "end_iso": iso_time(s.end_ns),
                 }
                 for s in self.streams
             ],
@@ -444,6 +452,7 @@ class CallSummary:
                 {
                     "frame": d.frame,
                     "time_s": rel(d.ts_ns),
+                    "time_iso": iso_time(d.ts_ns),
                     "signal": d.signal,
                     "duration_ms": d.duration_ms,
                     "sender": d.sender,
@@ -841,10 +850,13 @@ def summarize_calls(
     messages: Sequence[CapturedMessage],
     announcements: Sequence[MediaAnnouncement] | None = None,
     dialogs: Sequence[Call] | None = None,
+    first_ns: int | None = None,
 ) -> CallsResult:
     """Calls, statistics and per-message marks from captured SIP messages (capture order).
     ``dialogs`` (``find_calls(messages)``) may be given when the caller has them already
-    (the capture model shares them with the diagnosis)."""
+    (the capture model shares them with the diagnosis). ``first_ns``: the capture's first
+    packet, where every relative time counts from (tshark's ``frame.time_relative``);
+    without it, the first SIP message."""
     tracker = WiresharkSipTracker()
     statistics = SipStatistics()
     marks: dict[int, MessageMarks] = {}
@@ -869,7 +881,8 @@ def summarize_calls(
     calls.sort(key=lambda c: (c.start_ns, c.index))
     for i, call in enumerate(calls):
         call.index = i + 1
-    first_ns = min((m.ts_ns for m in messages), default=0)
+    if first_ns is None:
+        first_ns = min((m.ts_ns for m in messages), default=0)
     return CallsResult(calls, statistics, list(messages), first_ns)
 
 

@@ -21,6 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from rtcscope.timebase import iso_time
+
 MAX_LABEL = 80
 
 
@@ -94,8 +96,8 @@ def _category(row: LadderRow) -> str:
 
 
 def ladder_to_dict(ladder: Ladder) -> dict[str, Any]:
-    """Stable keys: title, nodes (name, addresses), rows (kind, frame, time_s, from, to,
-    label, detail, resent, resent_of, status, sdp), notes."""
+    """Stable keys: title, nodes (name, addresses), rows (kind, frame, time_s, time_iso, from,
+    to, label, detail, resent, resent_of, status, sdp), notes."""
     return {
         "title": ladder.title,
         "nodes": [{"name": c.name, "addresses": list(c.addresses)} for c in ladder.columns],
@@ -104,6 +106,7 @@ def ladder_to_dict(ladder: Ladder) -> dict[str, Any]:
                 "kind": r.kind,
                 "frame": r.frame,
                 "time_s": round(ladder.rel_s(r), 6),
+                "time_iso": iso_time(r.ts_ns),
                 "from": ladder.columns[r.src].name,
                 "to": ladder.columns[r.dst].name,
                 "label": r.label,

@@ -27,7 +27,7 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from rtcscope.errors import UsageError
+from rtcscope.errors import InvalidArgument
 from rtcscope.sip.transactions import CapturedMessage, destination, endpoint, source
 
 
@@ -63,11 +63,13 @@ def split_endpoint(text: str) -> tuple[str, int | None]:
     elif raw.count(":") == 1:
         host, _, port_text = raw.partition(":")
         if not (port_text.isascii() and port_text.isdigit()):
-            raise UsageError(f"{text!r}: the port is not a number")
+            raise InvalidArgument("address", f"{text!r}: the port is not a number")
         port = int(port_text)
     address = normalize_host(host)
     if address is None:
-        raise UsageError(f"{text!r} is not an IP address (addr, addr:port or [v6]:port)")
+        raise InvalidArgument(
+            "address", f"{text!r} is not an IP address (addr, addr:port or [v6]:port)"
+        )
     return address, port
 
 
@@ -75,7 +77,7 @@ def parse_alias(text: str) -> tuple[str, str, int | None]:
     """``NAME=ADDR`` (ADDR: ``ip``, ``ip:port`` or ``[v6]:port``) -> (name, address, port)."""
     name, sep, addr = text.partition("=")
     if not sep or not name.strip() or not addr.strip():
-        raise UsageError(f"--alias {text!r}: expected NAME=ADDR (e.g. proxy=10.0.0.1)")
+        raise InvalidArgument("alias", f"{text!r}: expected NAME=ADDR (e.g. proxy=10.0.0.1)")
     address, port = split_endpoint(addr)
     return name.strip(), address, port
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from rtcscope.errors import UsageError
+from rtcscope.errors import InvalidArgument, SipError
 from rtcscope.sip.headers import NameAddr
 from rtcscope.sip.message import SipMessage
 from rtcscope.sip.transactions import endpoint
@@ -392,7 +392,7 @@ class Proxy:
             rest, name = name, name
         addresses = tuple(a.strip() for a in rest.split(",") if a.strip())
         if not name.strip() or not addresses:
-            raise UsageError(f"--proxy {text!r}: expected NAME=ADDR[,ADDR...]")
+            raise InvalidArgument("proxy", f"{text!r}: expected NAME=ADDR[,ADDR...]")
         return cls(name.strip(), addresses)
 
     def owns(self, uri: Uri) -> bool:
@@ -517,7 +517,7 @@ def plan_route(
     target = its Contact (12.1.1) -- the path of the callee's BYE.
     """
     if not answer.contacts or answer.contacts[0].uri is None:
-        raise UsageError(
+        raise SipError(
             f"{answer.summary!r} has no Contact: there is no remote target (RFC 3261 12.1)"
         )
     remote_target = answer.contacts[0].uri

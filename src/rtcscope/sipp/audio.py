@@ -20,7 +20,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from rtcscope.errors import InputError, MediaError, UsageError
+from rtcscope.errors import InputError, InvalidArgument, MediaError
 from rtcscope.rtp.events import DTMF_EVENT_NAMES, TelephoneEvent
 from rtcscope.rtp.packet import RtpPacket
 from rtcscope.sipp.pcapfile import udp_ethernet_frame, write_frames
@@ -174,7 +174,7 @@ def convert_to_g711(source: Path, out: Path, loop: bool = False) -> tuple[str, i
     """
     encoding = RAW_SUFFIXES.get(out.suffix.lower())
     if encoding is None:
-        raise UsageError(f"{out}: the output is raw A-law (.al) or u-law (.ul)")
+        raise InvalidArgument("out", f"{out}: the output is raw A-law (.al) or u-law (.ul)")
     codec = RTP_CODECS["pcma" if encoding == "alaw" else "pcmu"]
     data = b"".join(encode_packets(source, codec, pad=False))
     if loop and len(data) % codec.samples_per_packet:
@@ -197,7 +197,7 @@ class DigitRun:
     def parse(cls, text: str) -> DigitRun:
         match = re.fullmatch(r"([0-9*#A-Da-d]+)@(\d+(?:\.\d+)?)s?", text)
         if match is None:
-            raise UsageError(f"--dtmf wants DIGITS@SECONDS (e.g. 123#@2.0s), not {text!r}")
+            raise InvalidArgument("dtmf", f"expected DIGITS@SECONDS (e.g. 123#@2.0s), not {text!r}")
         return cls(match.group(1).upper(), float(match.group(2)))
 
 
@@ -270,7 +270,7 @@ def encode_rtp_pcap(
     """Encode ``source`` into an RTP pcap for play_pcap_audio; returns the packets written."""
     codec = RTP_CODECS.get(codec_name.lower())
     if codec is None:
-        raise UsageError(f"--codec is one of {', '.join(RTP_CODECS)}, not {codec_name!r}")
+        raise InvalidArgument("codec", f"one of {', '.join(RTP_CODECS)}, not {codec_name!r}")
     payloads = encode_packets(source, codec)
     if not payloads:
         raise InputError(f"{source} holds no audio")

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from rtcscope.errors import PeerError, UsageError
+from rtcscope.errors import InvalidArgument, PeerError
+from rtcscope.outfile import make_output_dir
 from rtcscope.sipp.media import MediaDescription, cut_window, describe_media, packet_head
 from rtcscope.sipp.pcapfile import write_frames
 from rtcscope.sipp.scenario import Credentials, uac_scenario, uas_scenario
@@ -71,10 +72,12 @@ def prepare(
     window = cut_window([d.ts_ns for d in loaded.packets], start_s, seconds)
     kept = [loaded.packets[i] for i in window]
     if not kept:
-        raise UsageError(f"no packet of stream {loaded.stream.index} is in the window asked for")
+        raise InvalidArgument(
+            "start_s", f"no packet of stream {loaded.stream.index} is in the window asked for"
+        )
     heads = [packet_head(d.payload) for d in kept]
     media = describe_media(loaded.stream, loaded.announcements, heads, [d.ts_ns for d in kept])
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_output_dir(out_dir)
     pcap = (out_dir / "stream.pcap").resolve()
     write_frames(pcap, ((d.ethernet, d.ts_ns) for d in kept))
     scenario = out_dir / f"{role}.xml"

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from xml.sax.saxutils import quoteattr
 
-from rtcscope.errors import InputError, UsageError
+from rtcscope.errors import InputError, InvalidArgument
 from rtcscope.sipp.media import MediaDescription
 
 REALM = "rtcscope"
@@ -44,13 +44,13 @@ class Credentials:
     password: str
 
     @classmethod
-    def parse(cls, text: str, option: str) -> Credentials:
+    def parse(cls, text: str, param: str) -> Credentials:
         user, sep, password = text.partition(":")
         if not sep or not user or not password:
-            raise UsageError(f"{option} wants USER:PASS, not {text!r}")
+            raise InvalidArgument(param, f"expected USER:PASS, not {text!r}")
         for part in (user, password):
             if any(c in part for c in '[]"\r\n') or not part.isprintable():
-                raise UsageError(f"{option}: brackets, quotes and control characters cannot go in")
+                raise InvalidArgument(param, "brackets, quotes and control characters cannot go in")
         return cls(user, password)
 
 

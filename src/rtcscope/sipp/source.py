@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from rtcscope.capture.packet import Packet
-from rtcscope.errors import InputError, UsageError
+from rtcscope.errors import InputError, InvalidArgument
 from rtcscope.rtp.split import ethernet_frame
 from rtcscope.rtp.streams import RtpStream
 from rtcscope.scan.files import scan_capture
@@ -78,9 +78,11 @@ def parse_ssrc(text: str) -> int:
     try:
         value = int(text, 0)
     except ValueError as exc:
-        raise UsageError(f"--ssrc {text!r} is not a number (0x9A7B5382 or 2591773570)") from exc
+        raise InvalidArgument(
+            "ssrc", f"{text!r} is not a number (0x9A7B5382 or 2591773570)"
+        ) from exc
     if not 0 <= value <= 0xFFFFFFFF:
-        raise UsageError(f"--ssrc {text!r} is outside 32 bits")
+        raise InvalidArgument("ssrc", f"{text!r} is outside 32 bits")
     return value
 
 
@@ -94,9 +96,9 @@ def choice_from_options(
     """The :class:`StreamChoice` of the command-line options (``--direction`` only with
     ``--call``; ``default_direction`` when it is not given)."""
     if direction is not None and direction not in ("caller", "callee"):
-        raise UsageError(f"--direction is caller or callee, not {direction!r}")
+        raise InvalidArgument("direction", f"caller or callee, not {direction!r}")
     if direction is not None and call_id is None:
-        raise UsageError("--direction goes with --call")
+        raise InvalidArgument("direction", "a direction goes with a call")
     side: Direction | None = "caller" if direction == "caller" else "callee"
     if direction is None:
         side = default_direction
@@ -132,42 +134,48 @@ def choose_stream(
     """The one stream ``choice`` names; a usage error when it names none or several."""
     given = sum(x is not None for x in (choice.ssrc, choice.index, choice.call_id))
     if given > 1:
-        raise UsageError("give one of --ssrc, --stream, --call")
+        raise InvalidArgument("choice", "name the stream one way: by SSRC, by index or by call")
     if not streams:
         raise InputError("no RTP stream found in the capture")
     if choice.index is not None:
         if not 1 <= choice.index <= len(streams):
-            raise UsageError(f"--stream {choice.index}: the capture has {len(streams)} streams")
+            raise InvalidArgument(
+                "index", f"{choice.index}: the capture has {len(streams)} streams"
+            )
         return streams[choice.index - 1]
     if choice.ssrc is not None:
         found = [s for s in streams if s.key.ssrc == choice.ssrc]
         if not found:
-            raise UsageError(f"--ssrc 0x{choice.ssrc:08X}: no RTP stream has that SSRC")
+            raise InvalidArgument("ssrc", f"0x{choice.ssrc:08X}: no RTP stream has that SSRC")
         if len(found) > 1:
             listed = ", ".join(str(s.index) for s in found)
-            raise UsageError(f"--ssrc 0x{choice.ssrc:08X} names streams {listed}: use --stream")
+            raise InvalidArgument(
+                "ssrc", f"0x{choice.ssrc:08X} names streams {listed}: choose one by index"
+            )
         return found[0]
     if choice.call_id is not None:
         found = [s for s in streams if s.call_id == choice.call_id]
         if not found:
-            raise UsageError(f"--call {choice.call_id}: no RTP stream belongs to that call")
+            raise InvalidArgument(
+                "call_id", f"{choice.call_id}: no RTP stream belongs to that call"
+            )
         if choice.direction is not None:
             found = [s for s in found if sender_role(s, announcements) == choice.direction]
             if not found:
-                raise UsageError(
-                    f"--call {choice.call_id}: no stream sent by the {choice.direction}"
+                raise InvalidArgument(
+                    "direction", f"call {choice.call_id}: no stream sent by the {choice.direction}"
                 )
         if len(found) > 1:
             listed = ", ".join(str(s.index) for s in found)
-            raise UsageError(
-                f"--call {choice.call_id} has streams {listed}: add --direction or use --stream"
+            raise InvalidArgument(
+                "call_id",
+                f"{choice.call_id} has streams {listed}: give a direction or choose one by index",
             )
         return found[0]
     if len(streams) == 1:
         return streams[0]
-    raise UsageError(
-        f"the capture has {len(streams)} RTP streams: pick one with --stream N "
-        "(see `rtcscope streams`), --ssrc or --call"
+    raise InvalidArgument(
+        "choice", f"the capture has {len(streams)} RTP streams: choose one (index, SSRC or call)"
     )
 
 

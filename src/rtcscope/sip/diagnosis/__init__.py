@@ -117,15 +117,18 @@ def diagnose(
     announcements: Sequence[MediaAnnouncement] | None = None,
     streams: Sequence[RtpStream] | None = None,
     calls: Sequence[Call] | None = None,
+    first_ns: int | None = None,
 ) -> Diagnosis:
     """Findings for every INVITE call in ``messages`` (or only ``call_id``).
 
     ``announcements`` (``media_announcements``) and ``streams`` (``find_streams``) enable the
     media checks; without them the media is not diagnosed (and a note says so). ``calls``
-    (``find_calls(messages)``) may be given when the caller has them already.
+    (``find_calls(messages)``) may be given when the caller has them already. ``first_ns``:
+    the capture's first packet, where findings' ``time_s`` count from (else the first SIP
+    message).
     """
     captured = list(messages)
-    start_ns = min((m.ts_ns for m in captured), default=0)
+    start_ns = min((m.ts_ns for m in captured), default=0) if first_ns is None else first_ns
     end_ns = max((m.ts_ns for m in captured), default=0)
     result = Diagnosis()
     icmp_index = IcmpIndex(icmp)

@@ -1,0 +1,33 @@
+"""One time base for every command: seconds from the capture's first packet (what tshark's
+``frame.time_relative`` counts), with the absolute time beside it where a person compares
+with logs.
+
+Absolute times are ISO 8601 in UTC with the offset written out and microseconds (the pcap
+precision most captures have): ``2024-03-01T10:00:00.123456+00:00``. A pcap holds UTC
+seconds; the capturing host's zone is not recorded (pcapng's ``if_tzone`` is unused in
+practice), so UTC is the honest choice.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def iso_time(ts_ns: int | None) -> str | None:
+    """``ts_ns`` (nanoseconds since 1970, UTC) as ISO 8601 with offset; None stays None.
+    Integer arithmetic: no float rounding moves a time across a microsecond."""
+    if ts_ns is None:
+        return None
+    return (_EPOCH + timedelta(microseconds=ts_ns // 1000)).isoformat(timespec="microseconds")
+
+
+def relative_s(ts_ns: int | None, first_ns: int) -> float | None:
+    """Seconds from ``first_ns`` (the capture's first packet), to the microsecond."""
+    return None if ts_ns is None else round((ts_ns - first_ns) / 1e9, 6)
+
+
+def span_iso(start_ns: int | None, end_ns: int | None) -> dict[str, str | None]:
+    """``start_iso`` and ``end_iso``: what a stream's JSON carries beside start_s/end_s."""
+    return {"start_iso": iso_time(start_ns), "end_iso": iso_time(end_ns)}
