@@ -23,22 +23,19 @@ from typer.core import TyperArgument, TyperGroup, TyperOption, _TyperParameter
 from typer.main import get_group
 
 from rtcscope import __version__
+from rtcscope.cli.commands import COMMANDS, SUMMARIES
 
 
 class LazyGroup(TyperGroup):
     """The root group: commands listed from rtcscope.cli.COMMANDS, imported on lookup."""
 
     def list_commands(self, ctx: _click.Context) -> list[str]:
-        from rtcscope.cli import SUMMARIES
-
         return list(SUMMARIES)
 
     def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
         found = super().get_command(ctx, cmd_name)
         if found is not None:
             return found
-        from rtcscope.cli import COMMANDS
-
         if cmd_name not in COMMANDS:
             return None
         importlib.import_module(COMMANDS[cmd_name])
@@ -51,8 +48,6 @@ class LazyGroup(TyperGroup):
     def shell_complete(self, ctx: _click.Context, incomplete: str) -> list[Any]:
         """Command names with their summaries (no command module imported), then options."""
         from typer._click.shell_completion import CompletionItem
-
-        from rtcscope.cli import SUMMARIES
 
         names = [
             CompletionItem(name, help=summary)
