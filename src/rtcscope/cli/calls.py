@@ -4,7 +4,9 @@ JSON (``--format json``) is an object: ``calls`` (each: index, call_id, call_ids
 to, caller, callee, start_s, ring_s, answer_s, end_s, duration_s, setup_ms, final_status,
 final_reason, state, ended_by, bye_source, messages, resent, methods, statuses, sdp, streams,
 dtmf; times in seconds from the capture's first SIP message) and ``statistics`` (messages,
-resent, status_codes, methods, setup_ms: what ``tshark -q -z sip,stat`` prints).
+resent, status_codes, methods, setup_ms: what ``tshark -q -z sip,stat`` prints) and
+``tls_flows`` (TCP connections carrying TLS, not decoded: client, client_port, server,
+server_port, first_frame, description; a table ends with a line counting them by port).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from rtcscope.cli.capture import (
     conclude,
     read_model,
 )
+from rtcscope.cli.notes import print_tls_flows
 from rtcscope.cli.output import OutputFormat, format_json, print_rows, stdout_console
 from rtcscope.errors import UsageError
 from rtcscope.quality import StreamQuality
@@ -197,7 +200,14 @@ def calls(
     data = [c.as_dict(result.first_ns, qualities) for c in chosen]
     if fmt is OutputFormat.json:
         sys.stdout.write(
-            format_json({"calls": data, "statistics": result.statistics.as_dict()}) + "\n"
+            format_json(
+                {
+                    "calls": data,
+                    "statistics": result.statistics.as_dict(),
+                    "tls_flows": [flow.as_dict() for flow in model.tls_flows],
+                }
+            )
+            + "\n"
         )
         conclude(model, keep_going)
         return
@@ -207,10 +217,12 @@ def calls(
             for d in data
         ]
         print_rows(flat, fmt, [c for c in TABLE_COLUMNS if c != "final"] + ["final_status"])
+        print_tls_flows(model.tls_flows, to_stderr=True)
         conclude(model, keep_going)
         return
     columns = [*TABLE_COLUMNS[:-1], "mos", TABLE_COLUMNS[-1]] if quality else TABLE_COLUMNS
     print_rows([_table_row(d) for d in data], fmt, columns, title="SIP calls")
+    print_tls_flows(model.tls_flows)
     if stats:
         stdout_console().print(format_statistics(result.statistics), markup=False, highlight=False)
     conclude(model, keep_going)

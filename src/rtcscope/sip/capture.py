@@ -4,8 +4,9 @@ This is what every capability above SIP reads (calls, diagnosis, stream naming, 
 HEP sending): :func:`sip_messages` walks a capture through
 :func:`rtcscope.capture.pipeline.packets` (link layers, tunnels, IP reassembly) and
 :class:`rtcscope.capture.tcp.TcpReassembler`, and frames SIP out of UDP datagrams, TCP
-streams and WebSocket connections (RFC 7118). A message is stamped with the frame and time
-of the packet that completed it, as Wireshark numbers it.
+streams, WebSocket connections (RFC 7118) and SCTP user messages (RFC 4168; fragments
+reassembled by :class:`rtcscope.capture.sctp.SctpReassembler`). A message is stamped with
+the frame and time of the packet that completed it, as Wireshark numbers it.
 
 Which payloads are SIP: a UDP datagram or TCP stream that starts with a SIP start line (the
 test Wireshark's SIP heuristic applies), and a TCP connection whose HTTP Upgrade asks for
@@ -21,8 +22,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from rtcscope.capture.packet import Packet
+from rtcscope.capture.packet import IpProto, Packet
 from rtcscope.capture.pipeline import PipelineReport
+from rtcscope.capture.sctp import SctpReassembler
 from rtcscope.capture.tcp import Flow, TcpData, TcpReassembler
 from rtcscope.sip.framing import (
     NEED_DATA,
@@ -42,7 +44,7 @@ from rtcscope.sip.websocket import (
     looks_like_websocket_frame,
 )
 
-Transport = Literal["udp", "tcp", "ws", "tls"]
+Transport = Literal["udp", "tcp", "ws", "tls", "sctp"]
 
 # Ports where TLS means SIP: 5061 is SIPS (RFC 3261 26.2), 443/8443 carry WSS (RFC 7118).
 SIP_TLS_PORTS = frozenset({5061, 5081, 443, 8443, 7443})
@@ -97,6 +99,7 @@ class SipCaptureReport:
     udp_messages: int = 0
     tcp_messages: int = 0
     ws_messages: int = 0
+    sctp_messages: int = 0  # one per SCTP user message (RFC 4168), fragments reassembled
     messages_with_problems: int = 0
     keepalives: int = 0
     skipped_stream_bytes: int = 0  # TCP bytes that were not SIP inside SIP streams
@@ -107,7 +110,8 @@ class SipCaptureReport:
     def summary(self) -> list[str]:
         lines = [
             f"{self.messages} SIP messages ({self.udp_messages} UDP, {self.tcp_messages} TCP, "
-            f"{self.ws_messages} WebSocket)"
+            f"{self.ws_messages} WebSocket"
+            + (f", {self.sctp_messages} SCTP)" if self.sctp_messages else ")")
         ]
         if self.messages_with_problems:
             lines.append(f"{self.messages_with_problems} messages with problems")
@@ -152,6 +156,7 @@ class SipCaptureFramer:
     def __init__(self, report: SipCaptureReport | None = None) -> None:
         self.report = report if report is not None else SipCaptureReport()
         self._tcp = TcpReassembler()
+        self._sctp = SctpReassembler()
         self._directions: dict[Flow, _Direction] = {}
 
     def feed(self, packet: Packet) -> list[CapturedSip]:
@@ -162,6 +167,8 @@ class SipCaptureFramer:
             for chunk in self._tcp.feed(packet):
                 self._feed_tcp(chunk, out)
             return out
+        if packet.ip_proto == IpProto.SCTP:
+            return self._feed_sctp(packet)
         return []
 
     def flush(self) -> list[CapturedSip]:
@@ -169,6 +176,7 @@ class SipCaptureFramer:
         out: list[CapturedSip] = []
         for chunk in self._tcp.flush():
             self._feed_tcp(chunk, out)
+        self._sctp.flush()
         return out
 
     def _emit(
@@ -186,6 +194,8 @@ class SipCaptureFramer:
             report.udp_messages += 1
         elif transport == "ws":
             report.ws_messages += 1
+        elif transport == "sctp":
+            report.sctp_messages += 1
         else:
             report.tcp_messages += 1
         if message.problems:
@@ -212,6 +222,17 @@ class SipCaptureFramer:
         out: list[CapturedSip] = []
         flow = (packet.src, packet.sport, packet.dst, packet.dport)
         self._emit(out, result, flow, packet.frame, packet.ts_ns, "udp")
+        return out
+
+    def _feed_sctp(self, packet: Packet) -> list[CapturedSip]:
+        # RFC 4168: one SIP message per SCTP user message, read as a datagram is.
+        out: list[CapturedSip] = []
+        for message in self._sctp.feed(packet):
+            result = parse_datagram(message.data)
+            if isinstance(result, KeepAlive):
+                self.report.keepalives += 1
+            elif result is not None:
+                self._emit(out, result, message.flow, message.frame, message.ts_ns, "sctp")
         return out
 
     def _feed_tcp(self, chunk: TcpData, out: list[CapturedSip]) -> None:
