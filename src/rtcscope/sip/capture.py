@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from rtcscope.capture.packet import IpProto, Packet
@@ -52,6 +52,9 @@ _START_LINE_ANYWHERE = re.compile(
     rb"(?m)^(?:[A-Za-z][A-Za-z0-9.!%*_+`'~\-]*[ \t]+sips?:\S+[ \t]+SIP/2\.0|SIP/2\.0[ \t]+\d{3})"
     rb"[^\r\n]*\r?\n"
 )
+# The first bytes of a SIP start line or HTTP upgrade, cut before its line end (held for at
+# most _CHUNKS_TO_IDENTIFY chunks: then the direction is "other").
+_CUT_START_LINE = re.compile(rb"[A-Za-z][!-~]*(?: [!-~]*){0,2}")
 _SIP_FIRST_BYTES = frozenset(b"\r\nABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 # TCP directions tracked at once; past this the oldest is forgotten (a capture of many
 # connections that never close must not grow memory without bound).
@@ -138,13 +141,14 @@ _HTTP_UPGRADE_START = re.compile(rb"(?:GET [^\r\n]* HTTP/1\.[01]|HTTP/1\.[01] 10
 class _Direction:
     """What one direction of a TCP connection carries, and its framer."""
 
-    __slots__ = ("chunks_seen", "mode", "sip", "ws")
+    __slots__ = ("chunks_seen", "held", "mode", "sip", "ws")
 
     def __init__(self) -> None:
         self.mode = "unknown"  # unknown, sip, ws, tls, other
         self.sip: SipStreamFramer | None = None
         self.ws: WebSocketFramer | None = None
         self.chunks_seen = 0
+        self.held = b""  # the start of a first line, until its end arrives
 
 
 class SipCaptureFramer:
@@ -247,9 +251,15 @@ class SipCaptureFramer:
                 self.report.tcp_directions_forgotten += 1
         if chunk.gap_before:
             self._gap(direction, chunk.gap_before)
+            direction.held = b""
         if chunk.data:
             if direction.mode == "unknown":
+                if direction.held:
+                    chunk = replace(chunk, data=direction.held + chunk.data)
+                    direction.held = b""
                 self._identify(direction, chunk)
+                if direction.mode == "unknown" and _CUT_START_LINE.fullmatch(chunk.data):
+                    direction.held = chunk.data  # a first line cut by segmentation: wait
             if direction.mode == "sip" and direction.sip is not None:
                 direction.sip.receive_data(chunk.data)
                 self._drain_sip(direction, chunk, out)
