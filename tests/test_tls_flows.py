@@ -116,7 +116,7 @@ def tls_capture_packets() -> list[Any]:
         ETHER
         / IP(src="127.0.82.1", dst=SERVER)
         / UDP(sport=41004, dport=5061)
-        / Raw(b"\x16\xfe\xfd" + bytes(10) + b"\x00\x10" + bytes(16))
+        / Raw(b"\x16\xfe\xfd" + bytes(8) + b"\x00\x10" + bytes(16))
     )
     packets = [
         *sips.packets,

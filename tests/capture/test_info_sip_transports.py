@@ -144,3 +144,19 @@ def test_cli_shows_the_transports() -> None:
     assert summary["sip"] == summary["sip_udp"] + summary["sip_tcp"]
     table = rtcscope_cli(["info", path], check=True).stdout
     assert "sip_tcp" in table and "sip_sctp" not in table  # zero counts stay out of the table
+
+
+def test_the_shipped_capture_is_what_its_maker_writes(tmp_path: Path) -> None:
+    """tests/data/sip-sctp-tls.pcap (the README's example) is made by
+    tests/capture/made_transports.py: scapy writes the same bytes again."""
+    from tests.capture.made_transports import SHIPPED, make_transports_capture
+
+    made = tmp_path / "made.pcap"
+    make_transports_capture(made)
+    assert made.read_bytes() == SHIPPED.read_bytes()
+
+
+@pytest.mark.peer
+def test_shipped_capture_counts_equal_tshark() -> None:
+    info = assert_sip_count_equals_tshark(DATA / "sip-sctp-tls.pcap")
+    assert (info["sip_sctp"], info["sip_tcp"], info["tls_flows"]) == (6, 1, 4)
