@@ -295,6 +295,14 @@ def test_caps_bound_the_fragments_held() -> None:
     assert reassembler.stats.fragments_dropped > 900
     reassembler.flush()
     assert reassembler.stats.pending_bytes == 0 and reassembler.stats.fragments_incomplete > 0
+    # The cap over all directions: many directions each under their own cap.
+    shared = SctpReassembler(max_pending_bytes_per_flow=10_000, max_pending_bytes=50_000)
+    for port in range(100):
+        for tsn in range(1, 20):
+            chunk = DataChunk(tsn, 0, 0, 0, b"x" * 100, beginning=tsn == 1, end=False)
+            shared.receive(bytes(chunk), ("a", port, "b", 2), tsn, 0)
+    assert 40_000 < shared.stats.pending_bytes <= 50_000
+    assert shared.stats.peak_pending_bytes <= 50_000 + 164
 
 
 # -- properties -------------------------------------------------------------------------------
@@ -371,3 +379,48 @@ def test_fragments_in_any_order_make_the_message_once(
     assert delivered[0].stream_id == 3 and delivered[0].ppid == 77
     assert delivered[0].fragments == len(pieces)
     assert reassembler.stats.duplicate_chunks == len(order) - len(chunks)
+
+
+def test_hep_from_the_capture_says_sctp(sctp_capture: Path) -> None:
+    """HEP chunk 2 is the IP protocol number: 132 for SCTP (IANA), not TCP's 6."""
+    from rtcscope.hep.from_capture import capture_hep_packets
+
+    protocols = {(p.src, p.ip_proto) for p in capture_hep_packets(sctp_capture)}
+    assert protocols == {(CLIENT, 132), (SERVER, 132), (CLIENT6, 132)}
+
+
+_chunk_fields = st.tuples(
+    st.integers(min_value=0, max_value=40),  # TSN: small, so fragments meet and collide
+    st.integers(min_value=0, max_value=2),  # MID
+    st.integers(min_value=0, max_value=5),  # FSN
+    st.booleans(),  # B
+    st.booleans(),  # E
+    st.booleans(),  # I-DATA
+    st.booleans(),  # U
+    st.binary(max_size=30),
+)
+
+
+@given(st.lists(_chunk_fields, max_size=60), st.integers(min_value=200, max_value=3000))
+def test_held_bytes_add_up_whatever_arrives(chunks: list[Any], cap: int) -> None:
+    """The byte accounting the caps rely on stays exact: what is held is what is counted."""
+    reassembler = SctpReassembler(max_pending_bytes_per_flow=cap, max_pending_bytes=2 * cap)
+    for n, (tsn, mid, fsn, first, last, i_data, unordered, data) in enumerate(chunks):
+        chunk = DataChunk(
+            tsn, 0, 1, 0, data, first, last, unordered, i_data, mid, 0 if first else fsn
+        )
+        for message in reassembler.receive(bytes(chunk), ("a", 1, "b", n % 2), n, n):
+            assert message.data  # assembled from held pieces (or a whole chunk)
+        directions = reassembler._directions.values()
+        held = [
+            *(f for d in directions for f in d.by_tsn.values()),
+            *(f for d in directions for g in d.by_mid.values() for f in g.values()),
+        ]
+        assert reassembler.stats.pending_bytes == sum(f.cost for f in held)
+        assert sum(d.pending_cost for d in directions) == reassembler.stats.pending_bytes
+        assert reassembler.stats.pending_bytes <= 2 * cap
+        for d in directions:
+            assert d.begins == sum(f.chunk.beginning for f in d.by_tsn.values())
+            assert d.ends == sum(f.chunk.end for f in d.by_tsn.values())
+    reassembler.flush()
+    assert reassembler.stats.pending_bytes == 0

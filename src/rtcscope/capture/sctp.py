@@ -28,15 +28,17 @@ What is read (RFC 9260 section 3):
   and counted, so a message is delivered once. INIT and INIT ACK (section 3.3.2/3.3.3)
   start a direction afresh (a new association on the same ports).
 
-Memory is bounded: fragments held per direction (``max_pending_bytes_per_flow``) and
-directions tracked (``max_flows``, least recently used first out); what the caps cost is
-counted in :class:`SctpStats`.
+Memory is bounded: fragments held per direction (``max_pending_bytes_per_flow``) and in all
+(``max_pending_bytes``, the least recently used direction's oldest first), directions tracked
+(``max_flows``, least recently used first out, 8 KB of remembered TSNs each); what the caps
+cost is counted in :class:`SctpStats`.
 """
 
 from __future__ import annotations
 
 import struct
-from collections import OrderedDict, deque
+from array import array
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -57,8 +59,9 @@ _DATA = struct.Struct("!IHHI")  # TSN, stream identifier, stream sequence number
 _I_DATA = struct.Struct("!IHHII")  # TSN, stream identifier, reserved, MID, PPID or FSN
 
 _TSN_MOD = 1 << 32
-# TSNs remembered per direction to recognise retransmitted DATA chunks.
-_TSNS_REMEMBERED = 4096
+# TSNs remembered per direction to recognise retransmitted DATA chunks: a ring of slots by
+# TSN modulo its size, each holding TSN + 1 (0: empty), 8 KB a direction.
+_TSNS_REMEMBERED = 1024
 # A held fragment costs its bytes plus bookkeeping (a flood of tiny fragments counts too).
 _FRAGMENT_OVERHEAD = 64
 # Fragments of one user message looked through at most: a SIP message of more than 256
@@ -195,14 +198,18 @@ class DataChunk:
         if chunk.type not in (ChunkType.DATA, ChunkType.I_DATA):
             raise PacketError(f"SCTP chunk at byte {offset} is type {chunk.type}, not DATA", offset)
         i_data = chunk.type == ChunkType.I_DATA
+        name = "I-DATA" if i_data else "DATA"
         header = I_DATA_HEADER_BYTES if i_data else DATA_HEADER_BYTES
         need = header - CHUNK_HEADER_BYTES
         if len(value) < need:
             raise PacketError(
-                f"SCTP {'I-DATA' if i_data else 'DATA'} chunk at byte {offset} is truncated: "
+                f"SCTP {name} chunk at byte {offset} is truncated: "
                 f"{len(value) + CHUNK_HEADER_BYTES} of {header} bytes",
                 offset,
             )
+        if len(value) == need:
+            # RFC 9260 3.3.1: the user data is at least one byte (else a "No User Data" error).
+            raise PacketError(f"SCTP {name} chunk at byte {offset} has no user data", offset)
         if not i_data:
             tsn, stream_id, ssn, ppid = _DATA.unpack_from(value)
             return cls(tsn, stream_id, ssn, ppid, value[need:], **common)
@@ -365,17 +372,15 @@ class _Direction:
     pending_cost: int = 0
     begins: int = 0  # DATA fragments held with B set
     ends: int = 0  # ... and with E set
-    seen: set[int] = field(default_factory=set)
-    seen_order: deque[int] = field(default_factory=deque)
+    seen: array[int] = field(default_factory=lambda: array("Q", bytes(8 * _TSNS_REMEMBERED)))
 
     def remember(self, tsn: int) -> bool:
-        """Remember a TSN; False if it was seen already (a retransmission)."""
-        if tsn in self.seen:
+        """Remember a TSN; False if it was seen already (a retransmission among the last
+        _TSNS_REMEMBERED or so)."""
+        slot = tsn % _TSNS_REMEMBERED
+        if self.seen[slot] == tsn + 1:
             return False
-        self.seen.add(tsn)
-        self.seen_order.append(tsn)
-        if len(self.seen_order) > _TSNS_REMEMBERED:
-            self.seen.discard(self.seen_order.popleft())
+        self.seen[slot] = tsn + 1
         return True
 
 
@@ -383,9 +388,14 @@ class SctpReassembler:
     """Per-direction SCTP DATA/I-DATA reassembly fed with decoded packets (module docstring)."""
 
     def __init__(
-        self, *, max_pending_bytes_per_flow: int = 4 << 20, max_flows: int = 65536
+        self,
+        *,
+        max_pending_bytes_per_flow: int = 4 << 20,
+        max_pending_bytes: int = 64 << 20,
+        max_flows: int = 4096,
     ) -> None:
         self.max_pending_bytes_per_flow = max_pending_bytes_per_flow
+        self.max_pending_bytes = max_pending_bytes
         self.max_flows = max_flows
         self.stats = SctpStats()
         self._directions: OrderedDict[Flow, _Direction] = OrderedDict()
@@ -481,10 +491,20 @@ class SctpReassembler:
 
     def _hold(self, direction: _Direction, fragment: _Fragment) -> None:
         chunk = fragment.chunk
+        # A slot already taken (a TSN seen too long ago to be remembered, an FSN sent twice
+        # under another TSN): the fragment held first gives way, counted as dropped.
         if chunk.i_data:
             key = (chunk.stream_id, chunk.unordered, chunk.mid)
-            direction.by_mid.setdefault(key, {})[chunk.fsn] = fragment
+            group = direction.by_mid.setdefault(key, {})
+            previous = group.pop(chunk.fsn, None)
+            if previous is not None:
+                self._release(direction, [previous])
+                self.stats.fragments_dropped += 1
+            group[chunk.fsn] = fragment
         else:
+            if chunk.tsn in direction.by_tsn:
+                self._pop_tsn(direction, chunk.tsn)
+                self.stats.fragments_dropped += 1
             direction.by_tsn[chunk.tsn] = fragment
             direction.begins += chunk.beginning
             direction.ends += chunk.end
@@ -570,15 +590,23 @@ class SctpReassembler:
         return [f.chunk for f in run]
 
     def _within_caps(self, direction: _Direction) -> None:
-        """Drop the oldest held fragments while the direction holds too many bytes."""
+        """Drop the oldest held fragments while the direction, or all, hold too many bytes."""
         while direction.pending_cost > self.max_pending_bytes_per_flow:
-            if direction.by_tsn:
-                self._pop_tsn(direction, next(iter(direction.by_tsn)))
-                self.stats.fragments_dropped += 1
-            else:
-                dropped = list(direction.by_mid.pop(next(iter(direction.by_mid))).values())
-                self._release(direction, dropped)
-                self.stats.fragments_dropped += len(dropped)
+            self._drop_oldest(direction)
+        while self.stats.pending_bytes > self.max_pending_bytes:
+            holding = next((d for d in self._directions.values() if d.pending_cost), None)
+            if holding is None:
+                break
+            self._drop_oldest(holding)
+
+    def _drop_oldest(self, direction: _Direction) -> None:
+        if direction.by_tsn:
+            self._pop_tsn(direction, next(iter(direction.by_tsn)))
+            self.stats.fragments_dropped += 1
+        else:
+            dropped = list(direction.by_mid.pop(next(iter(direction.by_mid))).values())
+            self._release(direction, dropped)
+            self.stats.fragments_dropped += len(dropped)
 
     def _deliver(
         self,
