@@ -12,6 +12,7 @@ import hashlib
 
 from rtcscope.analyses.files import calls_with_files
 from rtcscope.analyses.section import AnalyzeOptions, Section
+from rtcscope.capture.tls import format_tls_flows
 from rtcscope.outfile import output_error, write_output
 from rtcscope.scan import CaptureModel
 from rtcscope.sip.calls import CallSummary, call_ladder, icmp_for_call
@@ -47,17 +48,22 @@ def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
         data={
             "calls": [c.as_dict(result.first_ns) for c in result.calls],
             "statistics": stats.as_dict(),
+            "tls_flows": [flow.as_dict() for flow in model.tls_flows],
         },
         problems=sum(1 for c in result.calls if c.failed),
     )
+    # Encrypted signalling is named, never silently absent (0 calls on a SIP/TLS capture).
+    tls = format_tls_flows(model.tls_flows)
     if not result.calls:
-        section.text = "no SIP messages"
+        section.text = "no SIP messages" + (f"\n{tls}" if tls else "")
         return section
     lines = [_line(c, result.first_ns) for c in result.calls]
     lines.append(
         f"{stats.messages} SIP messages, {stats.resent} resent; setup time average "
         f"{stats.average_setup_ms} ms (min {stats.min_setup_ms}, max {stats.max_setup_ms})"
     )
+    if tls:
+        lines.append(tls)
     if options.out_dir is not None:
         ladder_dir = options.out_dir / "ladders"
         try:

@@ -22,6 +22,8 @@ Layers (RFC numbers where they define the wire format):
 - UDP (RFC 768), TCP (RFC 9293: sequence, ack, flags, window into ``Packet.tcp``), ICMP errors
   (RFC 792) and ICMPv6 errors (RFC 4443) with the quoted datagram's addresses and ports in
   ``Packet.icmp``.
+- SCTP (RFC 9260 section 3.1): the common header's ports; ``payload`` is the chunks after the
+  12-byte common header, for :class:`rtcscope.capture.sctp.SctpReassembler`.
 
 Tunnels: IP protocols 4 (IPv4-in-IP), 41 (IPv6-in-IP), 47 (GRE, carrying ERSPAN or
 transparent Ethernet), 137 (MPLS-in-IP), UDP destination port 4789 (VXLAN) and the MPLS
@@ -45,6 +47,7 @@ from rtcscope.capture.packet import (
     Record,
     TcpSegment,
 )
+from rtcscope.capture.sctp import COMMON_HEADER_BYTES as SCTP_COMMON_HEADER_BYTES
 from rtcscope.capture.tunnels import InnerDecoders, decode_tunnel
 
 ETHERTYPE_IPV4 = 0x0800
@@ -397,6 +400,13 @@ def decode_transport(proto: int, buf: memoryview, offset: int, end: int, packet:
             packet.payload = buf[end:end]
             return
         packet.payload = buf[offset + header_length : end]
+    elif proto == IpProto.SCTP:
+        if end - offset < SCTP_COMMON_HEADER_BYTES:
+            packet.malformed = f"SCTP common header is truncated: {end - offset} of 12 bytes"
+            packet.payload = buf[offset:end]
+            return
+        packet.sport, packet.dport = _U16_PAIR.unpack_from(buf, offset)
+        packet.payload = buf[offset + SCTP_COMMON_HEADER_BYTES : end]
     elif proto == IpProto.ICMP or proto == IpProto.ICMPV6:
         packet.payload = buf[offset + 8 : end] if end - offset >= 8 else buf[end:end]
         if end - offset >= 8:
@@ -410,7 +420,7 @@ def decode_transport(proto: int, buf: memoryview, offset: int, end: int, packet:
 
 def _transport_ports(proto: int, buf: memoryview, offset: int, end: int, packet: Packet) -> None:
     """Ports of the transport header a first fragment carries (the payload stays as is)."""
-    if proto in (IpProto.UDP, IpProto.TCP) and end - offset >= 4:
+    if proto in (IpProto.UDP, IpProto.TCP, IpProto.SCTP) and end - offset >= 4:
         packet.sport, packet.dport = _U16_PAIR.unpack_from(buf, offset)
 
 

@@ -8,11 +8,14 @@ big-/little-endian views of the buffer.
 
 Only the common shapes are decoded here: Ethernet (up to two VLAN tags), Linux cooked v1/v2,
 raw IP, LINKTYPE_IPV4/IPV6; IPv4 without fragmentation; IPv6 without extension headers;
-UDP/TCP/ICMP. A record of any other shape (a fragment, an extension header, a tunnel, a
+UDP/TCP/ICMP/SCTP. A record of any other shape (a fragment, an extension header, a tunnel, a
 truncated header, BSD loopback, ...) goes through :func:`rtcscope.capture.decode.decode`, as
 do UDP payloads whose first byte is not an RTP/RTCP one (SIP, STUN, DTLS, HEP are rarer and
-need more than a few bytes to recognise). The counts are therefore exactly decode()'s; the
-tests check that on every capture. Memory stays at a few batches whatever the file size.
+need more than a few bytes to recognise). With ``PacketCounts.decode_streams`` (the scan
+sets it when SIP over TCP/WebSocket/SCTP and TLS flows are counted) every TCP and SCTP record
+goes through decode() too: those counts need their stream, not their first bytes. The counts
+are therefore exactly decode()'s; the tests check that on every capture. Memory stays at a
+few batches whatever the file size.
 
 IP reassembly (on by default) costs the bulk nothing: an unfragmented packet never reaches
 the defragmenter (``pipeline.packets`` does not feed it those either), and every fragment is
@@ -370,6 +373,11 @@ def _count_ethernet(
     )
     l4 = np.where(v4, l3 + 20, l3 + 40)
     ip = v4 | v6
+    if counts.decode_streams:
+        # TCP and SCTP go the per-packet way: SIP over them and TLS flows are counted there.
+        streams = ip & ((proto == 6) | (proto == 132))
+        scalar |= streams
+        ip &= ~streams
     udp = ip & (proto == 17)
     sport = np.where(v4, window["v4_sport"], window["v6_sport"])
     dport = np.where(v4, window["v4_dport"], window["v6_dport"])
@@ -383,6 +391,7 @@ def _count_ethernet(
     counts.udp += int(np.count_nonzero(udp))
     counts.tcp += int(np.count_nonzero(ip & (proto == 6)))
     counts.icmp += int(np.count_nonzero(ip & ((proto == 1) | (proto == 58))))
+    counts.sctp += int(np.count_nonzero(ip & (proto == 132)))
 
     rows = np.flatnonzero(udp)
     if len(rows):
@@ -524,6 +533,12 @@ def _count_link(
     l4 = np.where(v4, l3 + header_length, l3 + 40)
 
     ip = v4 | v6
+    if counts.decode_streams:
+        streams = ip & ((proto == 6) | (proto == 132))  # as in _count_ethernet
+        scalar |= streams
+        ip &= ~streams
+        v4 &= ~streams
+        v6 &= ~streams
     udp = ip & (proto == 17)
     short_udp = udp & (ip_end - l4 < 8)
     udp_port = views.be16(l4 + 2)
@@ -540,6 +555,7 @@ def _count_link(
     counts.udp += int(np.count_nonzero(udp))
     counts.tcp += int(np.count_nonzero(ip & (proto == 6)))
     counts.icmp += int(np.count_nonzero(ip & ((proto == 1) | (proto == 58))))
+    counts.sctp += int(np.count_nonzero(ip & (proto == 132)))
 
     # UDP payload classes: RTP/RTCP here, the rest through classify_udp_payload.
     rows = np.flatnonzero(udp)

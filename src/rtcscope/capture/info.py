@@ -17,7 +17,7 @@ its reassembly preferences on (its default):
   each fragment the defragmenter holds as itself (the pipeline never yields those; here their
   records are counted as IP, so their copies must be dropped too). A dropped copy counts in
   nothing but ``duplicates``.
-- ``udp``, ``tcp``, ``icmp`` (ICMP and ICMPv6), and the UDP classes below: one per packet
+- ``udp``, ``tcp``, ``icmp`` (ICMP and ICMPv6), ``sctp``, and the UDP classes below: one per packet
   delivered, so a fragmented datagram counts once, at the record that completes it, as what
   the whole datagram is (the first fragment of a SIP INVITE alone would not read as SIP).
   Fragments that never complete a datagram count only as IP; what the defragmenter dropped,
@@ -47,6 +47,15 @@ its reassembly preferences on (its default):
 
   These say what a datagram *looks like*; tshark needs signalling (or a heuristic) to call
   UDP RTP, so its counts can differ on purpose.
+- ``sip`` counts every frame that carries SIP, as ``tshark -Y sip`` does: the UDP datagrams
+  above (``sip_udp``) plus the frames that complete at least one SIP message over TCP
+  (``sip_tcp``), WebSocket (``sip_ws``, RFC 7118) or SCTP (``sip_sctp``, RFC 4168). Those come
+  from the scan's SIP framer (TCP and SCTP reassembled), which calls :meth:`PacketCounts.
+  add_sip_frame`; a message cut off by the end of the capture is not counted (tshark does not
+  show it as SIP either).
+- ``tls_flows``: TCP connections carrying TLS on any port (:mod:`rtcscope.capture.tls`), and
+  ``tls_server_ports`` their server ports, most flows first: encrypted, not decoded (SIP over
+  TLS on 5061, HTTPS or secure WebSocket on 443).
 
 JSON keys of ``rtcscope info --format json`` (one object per file, in this order; CSV has
 the same columns): ``file``, ``format`` (``pcap``, ``pcap-nsec``, ``pcapng``),
@@ -56,7 +65,8 @@ with nanoseconds, as Wireshark's capture properties take them), ``first_epoch``/
 ``last_epoch`` (the same as exact ``seconds.nanoseconds`` text, tshark's
 ``frame.time_epoch`` form), ``duration_s``, ``bytes`` (captured bytes, capinfos' data size),
 ``file_bytes`` (uncompressed file size), ``ipv4``, ``ipv6``, ``udp``, ``tcp``, ``icmp``,
-``sip``, ``rtp``, ``rtcp``, ``stun``, ``dtls``, ``hep``, ``unknown_link``, ``reassembly``
+``sctp``, ``sip``, ``rtp``, ``rtcp``, ``stun``, ``dtls``, ``hep``, ``sip_udp``, ``sip_tcp``,
+``sip_ws``, ``sip_sctp``, ``tls_flows``, ``tls_server_ports``, ``unknown_link``, ``reassembly``
 (whether IP fragments were reassembled), ``ip_fragments`` (fragments fed to the
 defragmenter; without reassembly, records holding a fragment), ``datagrams_reassembled``,
 ``fragments_dropped`` (fragments that never became part of a delivered datagram: the sum of
@@ -86,12 +96,15 @@ from rtcscope.capture.dedup import Deduplicator
 from rtcscope.capture.defrag import Defragmenter, DefragStats
 from rtcscope.capture.packet import IpProto, LinkType, Packet
 from rtcscope.capture.pipeline import reassemble
+from rtcscope.capture.tls import TlsFlow, flows_by_port
 
 STUN_MAGIC_COOKIE = b"\x21\x12\xa4\x42"
 # RTP/RTCP flows use unprivileged ports; below this, a first byte of 128-191 is a DNS id, a
 # NetBIOS name service id, ... (seen in aaa.pcap), not RTP version 2.
 MIN_MEDIA_PORT = 1024
 UDP_CLASSES = ("sip", "rtp", "rtcp", "stun", "dtls", "hep")
+# SIP over the stream transports, counted by frame (the scan's SIP framer reports them).
+SIP_STREAM_TRANSPORTS = ("tcp", "ws", "sctp")
 _SIP_VERSION = b"SIP/2.0"
 
 LINKTYPE_NAMES: dict[int, str] = {
@@ -181,11 +194,32 @@ class PacketCounts:
     udp: int = 0
     tcp: int = 0
     icmp: int = 0
+    sctp: int = 0
     unknown_link: int = 0
     fragment_records: int = 0  # records whose packet is an IP fragment
     udp_classes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(UDP_CLASSES, 0))
+    # Frames completing a SIP message over TCP, WebSocket, SCTP (module docstring).
+    sip_frames: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(SIP_STREAM_TRANSPORTS, 0)
+    )
     defrag: Defragmenter | None = None
     dedup: Deduplicator | None = None
+    # Set by the scan when SIP over TCP/SCTP and TLS flows are counted: the vectorized path
+    # (capture/fastscan.py) then leaves every TCP and SCTP record to decode() and the taps.
+    decode_streams: bool = False
+    _last_sip_frame: int = 0
+
+    def add_sip_frame(self, transport: str, frame: int) -> None:
+        """A SIP message over ``transport`` (tcp, ws, sctp) completed in ``frame``: the frame
+        counts once however many messages it completes."""
+        if frame != self._last_sip_frame and transport in self.sip_frames:
+            self._last_sip_frame = frame
+            self.sip_frames[transport] += 1
+
+    @property
+    def sip(self) -> int:
+        """Frames carrying SIP over any transport (``tshark -Y sip``)."""
+        return self.udp_classes["sip"] + sum(self.sip_frames.values())
 
     def add_time(self, ts_ns: int) -> None:
         if self.first_ns is None or ts_ns < self.first_ns:
@@ -242,6 +276,8 @@ class PacketCounts:
             self.tcp += 1
         elif proto in (IpProto.ICMP, IpProto.ICMPV6):
             self.icmp += 1
+        elif proto == IpProto.SCTP:
+            self.sctp += 1
 
     def finish(self) -> None:
         """End of capture: datagrams still incomplete are dropped and counted."""
@@ -278,6 +314,7 @@ class CaptureInfo:
     counts: PacketCounts
     file_bytes: int
     warnings: list[str] = field(default_factory=list)
+    tls_flows: list[TlsFlow] = field(default_factory=list)
 
     @property
     def duration_ns(self) -> int:
@@ -309,7 +346,13 @@ class CaptureInfo:
             "udp": counts.udp,
             "tcp": counts.tcp,
             "icmp": counts.icmp,
+            "sctp": counts.sctp,
             **{kind: counts.udp_classes[kind] for kind in UDP_CLASSES},
+            "sip": counts.sip,
+            "sip_udp": counts.udp_classes["sip"],
+            **{f"sip_{name}": n for name, n in counts.sip_frames.items()},
+            "tls_flows": len(self.tls_flows),
+            "tls_server_ports": list(flows_by_port(self.tls_flows)),
             "unknown_link": counts.unknown_link,
             **self._reassembly_dict(),
             "dedup": counts.dedup is not None,
@@ -339,6 +382,13 @@ class CaptureInfo:
 # Keys a table leaves out when they are empty or zero (JSON and CSV always have them).
 QUIET_WHEN_ZERO = frozenset(
     {
+        "sctp",
+        "sip_udp",
+        "sip_tcp",
+        "sip_ws",
+        "sip_sctp",
+        "tls_flows",
+        "tls_server_ports",
         "fragments_expired",
         "fragments_evicted",
         "fragments_incomplete",

@@ -4,9 +4,11 @@ JSON (``--format json``) is an object: ``calls`` (each: index, call_id, call_ids
 to, caller, callee, start_s, ring_s, answer_s, end_s, duration_s, setup_ms, final_status,
 final_reason, state, ended_by, bye_source, messages, resent, methods, statuses, sdp, streams,
 dtmf; times in seconds from the capture's first packet, as tshark's frame.time_relative, each
-with its absolute twin in ISO 8601 UTC: start_iso, ring_iso, answer_iso, end_iso, time_iso)
-and ``statistics`` (messages,
-resent, status_codes, methods, setup_ms: what ``tshark -q -z sip,stat`` prints).
+with its absolute twin in ISO 8601 UTC: start_iso, ring_iso, answer_iso, end_iso, time_iso),
+``statistics`` (messages, resent, status_codes, methods, setup_ms: what ``tshark -q -z
+sip,stat`` prints) and ``tls_flows`` (TCP connections carrying TLS, not decoded: client,
+client_port, server, server_port, first_frame, description; a table ends with a line
+counting them by port).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from rtcscope.cli.capture import (
     conclude,
     read_model,
 )
+from rtcscope.cli.notes import print_tls_flows
 from rtcscope.cli.output import OutputFormat, WideOpt, format_json, print_rows, print_text
 from rtcscope.errors import UsageError
 from rtcscope.quality import StreamQuality
@@ -209,7 +212,14 @@ def calls(
     data = [c.as_dict(result.first_ns, qualities) for c in chosen]
     if fmt is OutputFormat.json:
         sys.stdout.write(
-            format_json({"calls": data, "statistics": result.statistics.as_dict()}) + "\n"
+            format_json(
+                {
+                    "calls": data,
+                    "statistics": result.statistics.as_dict(),
+                    "tls_flows": [flow.as_dict() for flow in model.tls_flows],
+                }
+            )
+            + "\n"
         )
         conclude(model, keep_going)
         return
@@ -219,6 +229,7 @@ def calls(
             for d in data
         ]
         print_rows(flat, fmt, [c for c in TABLE_COLUMNS if c != "final"] + ["final_status"])
+        print_tls_flows(model.tls_flows, to_stderr=True)
         conclude(model, keep_going)
         return
     columns = TABLE_COLUMNS if wide else NARROW_COLUMNS
@@ -232,6 +243,7 @@ def calls(
         row_style=_failed_red,
         wide=wide,
     )
+    print_tls_flows(model.tls_flows)
     if stats:
         print_text(format_statistics(result.statistics))
     conclude(model, keep_going)

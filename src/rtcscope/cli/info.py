@@ -18,6 +18,7 @@ from rtcscope.cli.capture import (
     conclude,
     read_model,
 )
+from rtcscope.cli.notes import print_tls_flows
 from rtcscope.cli.output import OutputFormat, print_rows
 from rtcscope.scan import CaptureModel, Tap
 
@@ -57,5 +58,10 @@ def info(
         print_rows(rows, fmt, columns)
     else:
         print_rows(summaries, fmt, json_data=summaries)
+    for model, name in zip(
+        models, columns[1:] if fmt is OutputFormat.table else files, strict=True
+    ):
+        prefix = f"{name}: " if len(models) > 1 else ""
+        print_tls_flows(model.tls_flows, to_stderr=fmt is not OutputFormat.table, prefix=prefix)
     for model in models:
         conclude(model, keep_going)

@@ -76,7 +76,7 @@ def capture_hep_packets(
                     version=version,
                     magic=b"HEP3" if version == 3 else b"",
                     ip_family=AF_INET6 if ":" in item.src else AF_INET,
-                    ip_proto=17 if item.transport == "udp" else 6,
+                    ip_proto={"udp": 17, "sctp": 132}.get(item.transport, 6),
                     src=item.src,
                     dst=item.dst,
                     sport=item.sport,

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rtcscope.capture.info import CaptureInfo
+from rtcscope.capture.tls import TlsFlow
 from rtcscope.errors import CaptureError
 from rtcscope.rtp.streams import RtpStream, ScanResult
 from rtcscope.scan.options import ScanOptions
@@ -63,6 +64,7 @@ class CaptureModel:
     announcements: list[MediaAnnouncement] = field(default_factory=list)
     rtp: ScanResult | None = None
     icmp: list[IcmpEvent] = field(default_factory=list)
+    tls_flows: list[TlsFlow] = field(default_factory=list)  # TLS connections: not decoded
     faults: list[CaptureError] = field(default_factory=list)
     # Where packets can be read again (the file, or the spool of a piped source), or None.
     payload_path: str | None = None

@@ -10,8 +10,10 @@ come from :class:`~rtcscope.capture.reader.CaptureReader` as batches; per batch:
 3. every row that either tap asked for is decoded ONCE (:func:`rtcscope.capture.decode.
    decode`), counted, reassembled (one :class:`~rtcscope.capture.defrag.Defragmenter`) and
    the packet it delivers goes, in capture order, to the per-packet taps: the stream scanner,
-   the SIP framer (UDP, TCP reassembly, WebSocket) and its SDP offer/answer tracker (whose
-   announcements name streams from their frame on), and the ICMP collector.
+   the SIP framer (UDP, TCP reassembly, WebSocket, SCTP) and its SDP offer/answer tracker
+   (whose announcements name streams from their frame on), the TLS flow finder, and the ICMP
+   collector. The counts tap counts the frames carrying SIP over TCP/WebSocket/SCTP from
+   what the SIP framer finds (``info`` alone runs a framer for that, over TCP and SCTP only).
 
 ``--dedup`` compares each packet with the ones before it, so with it every record takes the
 per-packet way (decode, count, reassemble, drop copies, taps). Either way each record is
@@ -39,6 +41,7 @@ from rtcscope.capture.info import CaptureInfo, PacketCounts
 from rtcscope.capture.packet import Packet, Record
 from rtcscope.capture.pipeline import default_defragmenter, reassemble
 from rtcscope.capture.reader import CaptureReader, RecordBatch, open_capture
+from rtcscope.capture.tls import TlsFlowFinder
 from rtcscope.errors import CaptureError
 from rtcscope.rtp.fastpath import FastRtpTap, batch_supported
 from rtcscope.rtp.streams import StreamScanner
@@ -122,7 +125,17 @@ class _PacketTaps:
         self.framer = SipCaptureFramer(model.sip_report) if self.want_sip else None
         self.announcer = MediaAnnouncer()
         self.want_icmp = Tap.ICMP in taps
-        # Whether any per-packet tap listens (``info`` alone needs none).
+        # The counts tap's SIP frames over TCP/WebSocket/SCTP and TLS flows: from the SIP
+        # framer, or (``info`` alone) one fed TCP and SCTP packets only.
+        self.counts = model.info.counts
+        self.streams = Tap.COUNTS in taps or self.want_sip
+        self.counts.decode_streams = self.streams
+        self.tls = TlsFlowFinder(flows=model.tls_flows) if self.streams else None
+        if self.framer is None and self.streams:
+            self.stream_framer: SipCaptureFramer | None = SipCaptureFramer()
+        else:
+            self.stream_framer = self.framer
+        # Whether any per-packet tap listens (``info`` alone needs none but TCP/SCTP's).
         self.wanted = self.scanner is not None or self.want_sip or self.want_icmp
 
     def feed(self, packet: Packet) -> None:
@@ -130,17 +143,34 @@ class _PacketTaps:
         if self.scanner is not None:
             self.scanner.feed(packet)
         proto = packet.ip_proto
-        if proto == 17 or proto == 6:
+        if proto == 17 or proto == 6 or proto == 132:
+            if proto != 17:
+                self._stream(packet)
+                return
             framer = self.framer
             if framer is None:
                 return
             payload = packet.payload
-            if proto == 17 and payload and payload[0] & 0xC0 == 0x80:
+            if payload and payload[0] & 0xC0 == 0x80:
                 return  # an RTP/RTCP first byte is never SIP
             for captured in framer.feed(packet):
                 self._sip(captured)
         elif packet.icmp is not None and self.want_icmp:
             self.model.icmp.append(IcmpEvent(packet.frame, packet.ts_ns, packet.src, packet.icmp))
+
+    def _stream(self, packet: Packet) -> None:
+        """A TCP or SCTP packet: TLS flows, SIP (counted by frame, kept when asked)."""
+        if self.tls is not None and packet.tcp is not None:
+            self.tls.feed(packet)
+        framer = self.stream_framer
+        if framer is None:
+            return
+        found = framer.feed(packet)
+        if found:
+            self.counts.add_sip_frame(found[-1].transport, packet.frame)
+            if framer is self.framer:
+                for captured in found:
+                    self._sip(captured)
 
     def _sip(self, captured: CapturedSip) -> None:
         if self.keep_sip:
@@ -156,6 +186,8 @@ class _PacketTaps:
         if self.framer is not None:
             for captured in self.framer.flush():
                 self._sip(captured)
+        elif self.stream_framer is not None:
+            self.stream_framer.flush()
 
 
 def scan(
@@ -243,6 +275,7 @@ def _scan(
             counts=counts,
             file_bytes=reader.size,
             warnings=[str(w) for w in model.faults],
+            tls_flows=model.tls_flows,
         )
     if taps.scanner is not None:
         model.rtp = taps.scanner.finish()
@@ -273,9 +306,10 @@ def _batched(
         rows = BatchRows(batch)
         left = count_batch(rows, counts)
         if not per_packet:
-            # Counts only (``info``): decode just the rows the counts tap could not read.
-            for _ in _deliver(rows.records(left), None, counts):
-                pass
+            # Counts only (``info``): decode just the rows the counts tap could not read
+            # (TCP and SCTP among them, for the SIP frames and TLS flows counted over them).
+            for packet in _deliver(rows.records(left), None, counts):
+                taps.feed(packet)
         elif rtp_tap is not None and batch_supported(batch):
             _rtp_batch(batch, rows, left, counts, rtp_tap)
         else:

@@ -4,8 +4,9 @@ This is what every capability above SIP reads (calls, diagnosis, stream naming, 
 HEP sending): :func:`sip_messages` walks a capture through
 :func:`rtcscope.capture.pipeline.packets` (link layers, tunnels, IP reassembly) and
 :class:`rtcscope.capture.tcp.TcpReassembler`, and frames SIP out of UDP datagrams, TCP
-streams and WebSocket connections (RFC 7118). A message is stamped with the frame and time
-of the packet that completed it, as Wireshark numbers it.
+streams, WebSocket connections (RFC 7118) and SCTP user messages (RFC 4168; fragments
+reassembled by :class:`rtcscope.capture.sctp.SctpReassembler`). A message is stamped with
+the frame and time of the packet that completed it, as Wireshark numbers it.
 
 Which payloads are SIP: a UDP datagram or TCP stream that starts with a SIP start line (the
 test Wireshark's SIP heuristic applies), and a TCP connection whose HTTP Upgrade asks for
@@ -18,11 +19,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from rtcscope.capture.packet import Packet
+from rtcscope.capture.packet import IpProto, Packet
 from rtcscope.capture.pipeline import PipelineReport
+from rtcscope.capture.sctp import SctpReassembler
 from rtcscope.capture.tcp import Flow, TcpData, TcpReassembler
 from rtcscope.sip.framing import (
     NEED_DATA,
@@ -42,7 +44,7 @@ from rtcscope.sip.websocket import (
     looks_like_websocket_frame,
 )
 
-Transport = Literal["udp", "tcp", "ws", "tls"]
+Transport = Literal["udp", "tcp", "ws", "tls", "sctp"]
 
 # Ports where TLS means SIP: 5061 is SIPS (RFC 3261 26.2), 443/8443 carry WSS (RFC 7118).
 SIP_TLS_PORTS = frozenset({5061, 5081, 443, 8443, 7443})
@@ -50,6 +52,9 @@ _START_LINE_ANYWHERE = re.compile(
     rb"(?m)^(?:[A-Za-z][A-Za-z0-9.!%*_+`'~\-]*[ \t]+sips?:\S+[ \t]+SIP/2\.0|SIP/2\.0[ \t]+\d{3})"
     rb"[^\r\n]*\r?\n"
 )
+# The first bytes of a SIP start line or HTTP upgrade, cut before its line end (held for at
+# most _CHUNKS_TO_IDENTIFY chunks: then the direction is "other").
+_CUT_START_LINE = re.compile(rb"[A-Za-z][!-~]*(?: [!-~]*){0,2}")
 _SIP_FIRST_BYTES = frozenset(b"\r\nABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 # TCP directions tracked at once; past this the oldest is forgotten (a capture of many
 # connections that never close must not grow memory without bound).
@@ -97,6 +102,7 @@ class SipCaptureReport:
     udp_messages: int = 0
     tcp_messages: int = 0
     ws_messages: int = 0
+    sctp_messages: int = 0  # one per SCTP user message (RFC 4168), fragments reassembled
     keepalives: int = 0
     skipped_stream_bytes: int = 0  # TCP bytes that were not SIP inside SIP streams
     tcp_directions_forgotten: int = 0  # oldest directions dropped to stay within the cap
@@ -106,7 +112,8 @@ class SipCaptureReport:
     def summary(self) -> list[str]:
         lines = [
             f"{self.messages} SIP messages ({self.udp_messages} UDP, {self.tcp_messages} TCP, "
-            f"{self.ws_messages} WebSocket)"
+            f"{self.ws_messages} WebSocket"
+            + (f", {self.sctp_messages} SCTP)" if self.sctp_messages else ")")
         ]
         if self.skipped_stream_bytes:
             lines.append(f"{self.skipped_stream_bytes} bytes skipped in SIP streams (not SIP)")
@@ -131,13 +138,14 @@ _HTTP_UPGRADE_START = re.compile(rb"(?:GET [^\r\n]* HTTP/1\.[01]|HTTP/1\.[01] 10
 class _Direction:
     """What one direction of a TCP connection carries, and its framer."""
 
-    __slots__ = ("chunks_seen", "mode", "sip", "ws")
+    __slots__ = ("chunks_seen", "held", "mode", "sip", "ws")
 
     def __init__(self) -> None:
         self.mode = "unknown"  # unknown, sip, ws, tls, other
         self.sip: SipStreamFramer | None = None
         self.ws: WebSocketFramer | None = None
         self.chunks_seen = 0
+        self.held = b""  # the start of a first line, until its end arrives
 
 
 class SipCaptureFramer:
@@ -149,6 +157,7 @@ class SipCaptureFramer:
     def __init__(self, report: SipCaptureReport | None = None) -> None:
         self.report = report if report is not None else SipCaptureReport()
         self._tcp = TcpReassembler()
+        self._sctp = SctpReassembler()
         self._directions: dict[Flow, _Direction] = {}
 
     def feed(self, packet: Packet) -> list[CapturedSip]:
@@ -159,6 +168,8 @@ class SipCaptureFramer:
             for chunk in self._tcp.feed(packet):
                 self._feed_tcp(chunk, out)
             return out
+        if packet.ip_proto == IpProto.SCTP:
+            return self._feed_sctp(packet)
         return []
 
     def flush(self) -> list[CapturedSip]:
@@ -166,6 +177,7 @@ class SipCaptureFramer:
         out: list[CapturedSip] = []
         for chunk in self._tcp.flush():
             self._feed_tcp(chunk, out)
+        self._sctp.flush()
         return out
 
     def _emit(
@@ -183,6 +195,8 @@ class SipCaptureFramer:
             report.udp_messages += 1
         elif transport == "ws":
             report.ws_messages += 1
+        elif transport == "sctp":
+            report.sctp_messages += 1
         else:
             report.tcp_messages += 1
         out.append(
@@ -209,6 +223,17 @@ class SipCaptureFramer:
         self._emit(out, result, flow, packet.frame, packet.ts_ns, "udp")
         return out
 
+    def _feed_sctp(self, packet: Packet) -> list[CapturedSip]:
+        # RFC 4168: one SIP message per SCTP user message, read as a datagram is.
+        out: list[CapturedSip] = []
+        for message in self._sctp.feed(packet):
+            result = parse_datagram(message.data)
+            if isinstance(result, KeepAlive):
+                self.report.keepalives += 1
+            elif result is not None:
+                self._emit(out, result, message.flow, message.frame, message.ts_ns, "sctp")
+        return out
+
     def _feed_tcp(self, chunk: TcpData, out: list[CapturedSip]) -> None:
         flow = chunk.flow
         direction = self._directions.get(flow)
@@ -221,9 +246,15 @@ class SipCaptureFramer:
                 self.report.tcp_directions_forgotten += 1
         if chunk.gap_before:
             self._gap(direction, chunk.gap_before)
+            direction.held = b""
         if chunk.data:
             if direction.mode == "unknown":
+                if direction.held:
+                    chunk = replace(chunk, data=direction.held + chunk.data)
+                    direction.held = b""
                 self._identify(direction, chunk)
+                if direction.mode == "unknown" and _CUT_START_LINE.fullmatch(chunk.data):
+                    direction.held = chunk.data  # a first line cut by segmentation: wait
             if direction.mode == "sip" and direction.sip is not None:
                 direction.sip.receive_data(chunk.data)
                 self._drain_sip(direction, chunk, out)
