@@ -29,6 +29,7 @@ from rtcscope.rtp.srtp import (
     SrtpKeyring,
     StreamSrtpResult,
     UserKey,
+    decrypt_srtcp,
     require_authenticated,
     verify_streams,
 )
@@ -36,6 +37,7 @@ from rtcscope.rtp.streams import (
     RtpStream,
     ScanResult,
     rtcp_record_to_dict,
+    srtcp_to_dict,
     stream_to_dict,
 )
 from rtcscope.scan import CaptureModel, Tap
@@ -202,6 +204,8 @@ def streams(
     if series and (interval <= 0 or (per_packets is not None and per_packets <= 0)):
         raise UsageError("--interval and --per-packets must be positive")
     model, result = _scan(file, args, spool=True)
+    if result.srtcp:  # encrypted RTCP read with the streams' keys, when there are any
+        decrypt_srtcp(result, SrtpKeyring(result.announcements, user_keys))
     try:
         payloads = Path(model.payload_path) if model.payload_path is not None else None
         if series:
@@ -229,6 +233,7 @@ def streams(
             data = {
                 "streams": rows,
                 "rtcp": [rtcp_record_to_dict(r, first_ns) for r in result.rtcp_packets],
+                "srtcp": [srtcp_to_dict(d, first_ns) for d in result.srtcp],
             }
         sys.stdout.write(format_json(data) + "\n")
         _fail_on_wrong_keys(srtp, result.streams)
@@ -254,8 +259,9 @@ def streams(
                 {
                     "ssrc_hex": row["ssrc_hex"],
                     "src": f"{row['src']}:{row['src_port']}",
-                    **{k: v for k, v in view.items() if k != "xr_blocks"},
+                    **{k: v for k, v in view.items() if k not in ("xr_blocks", "implausible")},
                     "xr_blocks": len(view.get("xr_blocks", [])),
+                    "implausible": len(view.get("implausible", [])),
                 }
             )
         print_rows(rtcp_rows, fmt, title="RTCP per stream")
