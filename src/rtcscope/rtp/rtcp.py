@@ -610,8 +610,8 @@ def find_srtcp_layout(
     order, none of them plain RTCP) are SRTCP, or None.
 
     A layout fits when every datagram reads under it and the index grows from datagram to
-    datagram (RFC 3711 3.4: by one per packet; a few lost in between, a copy repeated) for
-    at least half the steps; a lone datagram needs an index below 2^20. The fit with the
+    datagram (RFC 3711 3.4: by one per packet; a few lost in between) for at least half the
+    steps that are not a repeated copy; a lone datagram needs an index below 2^20. The fit with the
     most growing steps wins; ties go to the shorter MKI, then to HMAC-SHA1.
     """
     best: tuple[float, SrtcpLayout] | None = None
@@ -624,8 +624,11 @@ def find_srtcp_layout(
             score = 1.0 if indexes[0] < SRTCP_SINGLE_INDEX_LIMIT else 0.0
         else:
             steps = [(b - a) & 0x7FFFFFFF for a, b in pairwise(indexes)]
-            growing = sum(1 for step in steps if step <= SRTCP_INDEX_STEP_LIMIT)
-            score = growing / len(steps)
+            growing = sum(1 for step in steps if 0 < step <= SRTCP_INDEX_STEP_LIMIT)
+            # A repeated index is a copy (two capture points), no evidence either way; a
+            # word that never changes is an MKI or padding, not an index.
+            repeats = steps.count(0)
+            score = growing / (len(steps) - repeats) if growing else 0.0
         if score >= 0.5 and (best is None or score > best[0]):
             best = (score, layout)
     return best[1] if best else None
