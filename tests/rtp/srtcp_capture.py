@@ -80,10 +80,13 @@ class _Plain:
         return packet
 
 
-def make_call(path: Path, suite: str | None, *, null_cipher_rtcp: bool = False) -> Call:
+def make_call(
+    path: Path, suite: str | None, *, null_cipher_rtcp: bool = False, with_rtcp: bool = True
+) -> Call:
     """Write the call to ``path``: SRTP/SRTCP with ``suite``, or plain when None. With
     ``null_cipher_rtcp`` the RTCP is SRTCP with E = 0 (RFC 3711 3.4: not encrypted; the
-    index and a tag follow the RTCP; the tag is not checked here, so it is filler)."""
+    index and a tag follow the RTCP; the tag is not checked here, so it is filler); without
+    ``with_rtcp``, RTP only."""
     call = Call(path)
     sessions: dict[str, pylibsrtp.Session | _Plain] = {"a": _Plain(), "b": _Plain()}
     if suite is not None:
@@ -111,7 +114,7 @@ def make_call(path: Path, suite: str | None, *, null_cipher_rtcp: bool = False) 
             payload = bytes((n * 7 + i) % 251 for i in range(PAYLOAD_BYTES))
             data = sessions[side].protect(header + payload)
             records.append((ts_ns + (side == "b") * 1_000_000, udp(src, dst, data)))
-        if n % SR_EVERY:
+        if n % SR_EVERY or not with_rtcp:
             continue
         sr_ns = ts_ns + 5_000_000
         sr = sender_report(SSRC_A, sr_ns, n, report_block(SSRC_B, 0, n))

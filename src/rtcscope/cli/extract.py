@@ -116,6 +116,12 @@ def extract(
     srtp_suite: Annotated[
         str, typer.Option("--srtp-suite", help="crypto-suite of --srtp-key")
     ] = "AES_CM_128_HMAC_SHA1_80",
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="decode payloads that look encrypted (SRTP without a key) anyway"
+        ),
+    ] = False,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table or json")] = (
         OutputFormat.table
     ),
@@ -138,6 +144,7 @@ def extract(
         rate=rate,
         channels=channels,
         tencent=tencent,
+        force=force,
     )
     wanted_ssrc = _parse_ssrc(ssrc) if ssrc is not None else None
     user_keys = [
