@@ -275,3 +275,17 @@ def test_scanner_takes_any_rtcp_shaped_datagram(bodies: list[bytes]) -> None:
         data = bytes([0x80, 200]) + body  # version 2, SR: the scanner's RTCP path
         scanner.feed(udp(frame, data, 4001, 5001))
     scanner.finish()
+
+
+def test_a_damaged_datagram_of_an_srtcp_sender_is_not_read() -> None:
+    """One SRTCP datagram of five cut short (3 bytes lost): the sender is still SRTCP, and
+    that datagram is counted as encrypted with an unknown index, never parsed as RTCP."""
+    datagrams = _protected_rtcp("AES_CM_128_HMAC_SHA1_80", 5)
+    datagrams[2] = datagrams[2][:-3]
+    scanner = StreamScanner(with_rtcp=True)
+    for frame, data in enumerate(datagrams, start=1):
+        scanner.feed(udp(frame, data, 4001, 5001))
+    result = scanner.finish()
+    assert result.rtcp_packets == []
+    assert [d.index for d in result.srtcp] == [1, 2, -1, 4, 5]
+    assert all(d.encrypted for d in result.srtcp)

@@ -609,17 +609,18 @@ def find_srtcp_layout(
     """The layout under which one sender's datagrams (one flow and sender SSRC, in capture
     order, none of them plain RTCP) are SRTCP, or None.
 
-    A layout fits when every datagram reads under it and the index grows from datagram to
-    datagram (RFC 3711 3.4: by one per packet; a few lost in between) for at least half the
-    steps that are not a repeated copy; a lone datagram needs an index below 2^20. The fit with the
-    most growing steps wins; ties go to the shorter MKI, then to HMAC-SHA1.
+    A layout fits when at least half the datagrams read under it (the rest: cut short by
+    the capture, damaged) and the index grows from datagram to datagram (RFC 3711 3.4: by
+    one per packet; a few lost in between) for at least half the steps that are not a
+    repeated copy; a lone readable datagram needs an index below 2^20. The fit with the
+    highest share of growing steps times readable datagrams wins; ties go to the shorter
+    MKI, then to HMAC-SHA1.
     """
     best: tuple[float, SrtcpLayout] | None = None
     for layout in SRTCP_LAYOUTS:
-        trailers = [layout.read(data) for data in datagrams]
-        if not trailers or any(t is None for t in trailers):
+        indexes = [t.index for t in map(layout.read, datagrams) if t is not None]
+        if not indexes or 2 * len(indexes) < len(datagrams):
             continue
-        indexes = [t.index for t in trailers if t is not None]
         if len(indexes) == 1:
             score = 1.0 if indexes[0] < SRTCP_SINGLE_INDEX_LIMIT else 0.0
         else:
@@ -629,8 +630,9 @@ def find_srtcp_layout(
             # word that never changes is an MKI or padding, not an index.
             repeats = steps.count(0)
             score = growing / (len(steps) - repeats) if growing else 0.0
-        if score >= 0.5 and (best is None or score > best[0]):
-            best = (score, layout)
+        rank = score * len(indexes) / len(datagrams)
+        if score >= 0.5 and (best is None or rank > best[0]):
+            best = (rank, layout)
     return best[1] if best else None
 
 

@@ -160,7 +160,7 @@ class SrtcpDatagram(RtcpPlace):
     data: bytes
     layout: rtcp_mod.SrtcpLayout
     encrypted: bool
-    index: int
+    index: int  # -1: the trailer does not read (the datagram is cut short or damaged)
     decrypted: bool = False
 
 
@@ -605,10 +605,12 @@ class StreamScanner:
             flow = (src, sport, dst, dport)
             layout = rtcp_mod.find_srtcp_layout([data for _, _, data in entries])
             for frame, ts_ns, data in entries:
-                trailer = layout.read(data) if layout is not None else None
-                if layout is None or trailer is None:
+                if layout is None:
                     self._keep_damaged_rtcp(frame, ts_ns, flow, data)
                     continue
+                trailer = layout.read(data)
+                if trailer is None:  # a damaged datagram of an SRTCP sender: index unknown
+                    trailer = rtcp_mod.SrtcpTrailer(True, -1, len(data))
                 self.srtcp.append(
                     SrtcpDatagram(
                         frame, ts_ns, *flow, ssrc, data, layout, trailer.encrypted, trailer.index
