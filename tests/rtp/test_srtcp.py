@@ -25,7 +25,7 @@ from rtcscope.capture.pipeline import packets
 from rtcscope.cli import main
 from rtcscope.rtp import rtcp
 from rtcscope.rtp.streams import StreamScanner
-from tests.conftest import shared_capture
+from tests.conftest import DATA, shared_capture
 from tests.peers import tshark_fields
 from tests.rtp import srtcp_capture
 from tests.rtp.srtcp_capture import SSRC_A, SSRC_B, SUITES, make_call
@@ -289,3 +289,10 @@ def test_a_damaged_datagram_of_an_srtcp_sender_is_not_read() -> None:
     assert result.rtcp_packets == []
     assert [d.index for d in result.srtcp] == [1, 2, -1, 4, 5]
     assert all(d.encrypted for d in result.srtcp)
+
+
+def test_shipped_capture_is_what_the_module_makes(tmp_path: Path) -> None:
+    """tests/data/srtcp-call.pcap (the README's example) is make_call's output, byte for byte
+    (AES-CM and the SRTCP index are deterministic for a given key)."""
+    made = make_call(tmp_path / "call.pcap", "AES_CM_128_HMAC_SHA1_80")
+    assert made.path.read_bytes() == (DATA / "srtcp-call.pcap").read_bytes()
