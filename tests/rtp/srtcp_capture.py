@@ -80,13 +80,41 @@ class _Plain:
         return packet
 
 
+def sip_message(first_line: str, side: str, port: int, suite: str, key: str) -> bytes:
+    """An INVITE or its 200 OK with an SDP offering SRTP with this side's SDES key."""
+    host = A[0] if side == "a" else B[0]
+    sdp = (
+        f"v=0\r\no=- 1 1 IN IP4 {host}\r\ns=-\r\nc=IN IP4 {host}\r\nt=0 0\r\n"
+        f"m=audio {port} RTP/SAVP 111\r\na=rtpmap:111 opus/48000/2\r\n"
+        f"a=crypto:1 {suite} inline:{key}\r\n"
+    )
+    headers = (
+        f"{first_line}\r\n"
+        f"Via: SIP/2.0/UDP {A[0]}:5060;branch=z9hG4bK-srtcp\r\n"
+        f"From: <sip:a@{A[0]}>;tag=a1\r\n"
+        f"To: <sip:b@{B[0]}>{';tag=b1' if side == 'b' else ''}\r\n"
+        "Call-ID: srtcp-call@10.81.0.1\r\n"
+        "CSeq: 1 INVITE\r\n"
+        f"Contact: <sip:{side}@{host}:5060>\r\n"
+        "Content-Type: application/sdp\r\n"
+        f"Content-Length: {len(sdp)}\r\n\r\n"
+    )
+    return (headers + sdp).encode()
+
+
 def make_call(
-    path: Path, suite: str | None, *, null_cipher_rtcp: bool = False, with_rtcp: bool = True
+    path: Path,
+    suite: str | None,
+    *,
+    null_cipher_rtcp: bool = False,
+    with_rtcp: bool = True,
+    signalled: bool = False,
 ) -> Call:
     """Write the call to ``path``: SRTP/SRTCP with ``suite``, or plain when None. With
     ``null_cipher_rtcp`` the RTCP is SRTCP with E = 0 (RFC 3711 3.4: not encrypted; the
     index and a tag follow the RTCP; the tag is not checked here, so it is filler); without
-    ``with_rtcp``, RTP only."""
+    ``with_rtcp``, RTP only; with ``signalled``, an INVITE and its 200 OK first, whose SDPs
+    carry each side's key (``a=crypto``, RFC 4568)."""
     call = Call(path)
     sessions: dict[str, pylibsrtp.Session | _Plain] = {"a": _Plain(), "b": _Plain()}
     if suite is not None:
@@ -107,6 +135,11 @@ def make_call(
         return sessions[side].protect_rtcp(packet)
 
     records: list[tuple[int, bytes]] = []
+    if signalled and suite is not None:
+        invite = sip_message(f"INVITE sip:b@{B[0]} SIP/2.0", "a", A[1], suite, call.keys["a"])
+        ok = sip_message("SIP/2.0 200 OK", "b", B[1], suite, call.keys["b"])
+        records.append((START_NS, udp((A[0], 5060), (B[0], 5060), invite)))
+        records.append((START_NS + 5_000_000, udp((B[0], 5060), (A[0], 5060), ok)))
     for n in range(1, PACKETS + 1):
         ts_ns = START_NS + n * 20_000_000
         for side, src, dst, ssrc in (("a", A, B, SSRC_A), ("b", B, A, SSRC_B)):
