@@ -277,18 +277,33 @@ def test_scanner_takes_any_rtcp_shaped_datagram(bodies: list[bytes]) -> None:
     scanner.finish()
 
 
-def test_a_damaged_datagram_of_an_srtcp_sender_is_not_read() -> None:
-    """One SRTCP datagram of five cut short (3 bytes lost): the sender is still SRTCP, and
+@pytest.mark.parametrize("damaged", [2, 12])  # decided at the end, or after 8 datagrams
+def test_a_damaged_datagram_of_an_srtcp_sender_is_not_read(damaged: int) -> None:
+    """One SRTCP datagram of 20 cut short (3 bytes lost): the sender is still SRTCP, and
     that datagram is counted as encrypted with an unknown index, never parsed as RTCP."""
-    datagrams = _protected_rtcp("AES_CM_128_HMAC_SHA1_80", 5)
-    datagrams[2] = datagrams[2][:-3]
+    datagrams = _protected_rtcp("AES_CM_128_HMAC_SHA1_80", 20)
+    datagrams[damaged] = datagrams[damaged][:-3]
     scanner = StreamScanner(with_rtcp=True)
     for frame, data in enumerate(datagrams, start=1):
         scanner.feed(udp(frame, data, 4001, 5001))
     result = scanner.finish()
     assert result.rtcp_packets == []
-    assert [d.index for d in result.srtcp] == [1, 2, -1, 4, 5]
+    expected = list(range(1, 21))
+    expected[damaged] = -1
+    assert [d.index for d in result.srtcp] == expected
     assert all(d.encrypted for d in result.srtcp)
+
+
+def test_damaged_plain_rtcp_is_read_before_its_fault() -> None:
+    """20 SRs each followed by 2 stray bytes: not SRTCP; every SR is read (as tshark reads
+    them, its length check saying "Wrong")."""
+    scanner = StreamScanner(with_rtcp=True)
+    for frame in range(1, 21):
+        sr = srtcp_capture.sender_report(SSRC_A, srtcp_capture.START_NS, frame)
+        scanner.feed(udp(frame, sr + b"\x00\x00", 4001, 5001))
+    result = scanner.finish()
+    assert result.srtcp == []
+    assert [r.packet.packet_count for r in result.rtcp_packets] == list(range(1, 21))
 
 
 def test_shipped_capture_is_what_the_module_makes(tmp_path: Path) -> None:

@@ -71,7 +71,8 @@ Flow = tuple[str, int, str, int]
 _HEADER = struct.Struct("!BBHII")
 _PENDING_LIMIT = 8  # packets kept per unconfirmed flow+SSRC before it is dropped
 _PENDING_KEYS_LIMIT = 20000  # unconfirmed flow+SSRC kept at once (random UDP makes many)
-_UNCLEAR_RTCP_LIMIT = 100_000  # RTCP datagrams kept whole until finish() tells SRTCP apart
+_UNCLEAR_RTCP_LIMIT = 100_000  # RTCP datagrams kept whole until SRTCP is told apart
+_SRTCP_DECIDE_AFTER = 8  # a sender's datagrams looked at before its layout is decided
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -333,6 +334,8 @@ class StreamScanner:
         # RTCP datagrams that are not plain RTCP (SRTCP, corrupt): whole, by sender.
         self._unclear_rtcp: dict[tuple[str, int, str, int, int], list[tuple[int, int, bytes]]] = {}
         self._unclear_count = 0
+        # Senders decided: their SRTCP layout, or None for damaged plain RTCP.
+        self._rtcp_layouts: dict[tuple[str, int, str, int, int], rtcp_mod.SrtcpLayout | None] = {}
         self.first_ns: int | None = None
         self.packets_read = 0
 
@@ -565,16 +568,22 @@ class StreamScanner:
         parsed = rtcp_mod.parse_plain_rtcp(payload)
         if parsed is not None:
             self._keep_rtcp(packet.frame, packet.ts_ns, flow, parsed, srtcp=False)
-        elif self._unclear_count < _UNCLEAR_RTCP_LIMIT and len(payload) >= 8:
-            # Not RTCP to its last byte: SRTCP or damage. Which one shows only across the
-            # sender's datagrams (the SRTCP index grows), so finish() decides.
-            (ssrc,) = struct.unpack_from("!I", payload, 4)
-            self._unclear_rtcp.setdefault((*flow, ssrc), []).append(
-                (packet.frame, packet.ts_ns, bytes(payload))
-            )
-            self._unclear_count += 1
-        else:
+        elif len(payload) < 8:
             self._keep_damaged_rtcp(packet.frame, packet.ts_ns, flow, payload)
+        else:
+            # Not RTCP to its last byte: SRTCP or damage. Which one shows only across the
+            # sender's datagrams (the SRTCP index grows): a few are kept until it is decided.
+            (ssrc,) = struct.unpack_from("!I", payload, 4)
+            sender = (*flow, ssrc)
+            entry = (packet.frame, packet.ts_ns, bytes(payload))
+            if sender in self._rtcp_layouts:
+                self._place_unclear(sender, self._rtcp_layouts[sender], entry)
+                return
+            pending = self._unclear_rtcp.setdefault(sender, [])
+            pending.append(entry)
+            self._unclear_count += 1
+            if len(pending) >= _SRTCP_DECIDE_AFTER or self._unclear_count >= _UNCLEAR_RTCP_LIMIT:
+                self._decide_sender(sender)
 
     def _keep_rtcp(
         self,
@@ -599,27 +608,42 @@ class StreamScanner:
             return
         self._keep_rtcp(frame, ts_ns, flow, parsed, srtcp=False)
 
+    def _decide_sender(self, sender: tuple[str, int, str, int, int]) -> None:
+        """Tell SRTCP from damaged RTCP for one sender (flow and SSRC) from the datagrams
+        kept so far; the sender's later datagrams follow the same decision."""
+        entries = self._unclear_rtcp.pop(sender)
+        self._unclear_count -= len(entries)
+        layout = rtcp_mod.find_srtcp_layout([data for _, _, data in entries])
+        self._rtcp_layouts[sender] = layout
+        for entry in entries:
+            self._place_unclear(sender, layout, entry)
+
+    def _place_unclear(
+        self,
+        sender: tuple[str, int, str, int, int],
+        layout: rtcp_mod.SrtcpLayout | None,
+        entry: tuple[int, int, bytes],
+    ) -> None:
+        frame, ts_ns, data = entry
+        src, sport, dst, dport, ssrc = sender
+        flow = (src, sport, dst, dport)
+        if layout is None:
+            self._keep_damaged_rtcp(frame, ts_ns, flow, data)
+            return
+        trailer = layout.read(data)
+        if trailer is None:  # a damaged datagram of an SRTCP sender: index unknown
+            trailer = rtcp_mod.SrtcpTrailer(True, -1, len(data))
+        self.srtcp.append(
+            SrtcpDatagram(frame, ts_ns, *flow, ssrc, data, layout, trailer.encrypted, trailer.index)
+        )
+        if not trailer.encrypted:  # E = 0: the null cipher, readable (RFC 3711 3.4)
+            parsed = rtcp_mod.parse_compound(data[: trailer.rtcp_end])
+            self._keep_rtcp(frame, ts_ns, flow, parsed, srtcp=True)
+
     def _resolve_unclear_rtcp(self) -> None:
-        """Tell SRTCP from damaged RTCP, one sender (flow and SSRC) at a time."""
-        for (src, sport, dst, dport, ssrc), entries in self._unclear_rtcp.items():
-            flow = (src, sport, dst, dport)
-            layout = rtcp_mod.find_srtcp_layout([data for _, _, data in entries])
-            for frame, ts_ns, data in entries:
-                if layout is None:
-                    self._keep_damaged_rtcp(frame, ts_ns, flow, data)
-                    continue
-                trailer = layout.read(data)
-                if trailer is None:  # a damaged datagram of an SRTCP sender: index unknown
-                    trailer = rtcp_mod.SrtcpTrailer(True, -1, len(data))
-                self.srtcp.append(
-                    SrtcpDatagram(
-                        frame, ts_ns, *flow, ssrc, data, layout, trailer.encrypted, trailer.index
-                    )
-                )
-                if not trailer.encrypted:  # E = 0: the null cipher, readable (RFC 3711 3.4)
-                    parsed = rtcp_mod.parse_compound(data[: trailer.rtcp_end])
-                    self._keep_rtcp(frame, ts_ns, flow, parsed, srtcp=True)
-        self._unclear_rtcp.clear()
+        """Decide the senders still undecided; RTCP and SRTCP back in capture order."""
+        for sender in list(self._unclear_rtcp):
+            self._decide_sender(sender)
         self.srtcp.sort(key=lambda d: d.frame)
         self.rtcp_packets.sort(key=lambda r: r.frame)
 
