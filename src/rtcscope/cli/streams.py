@@ -24,12 +24,12 @@ from rtcscope.cli.capture import (
 from rtcscope.cli.output import OutputFormat, format_json, print_rows, stdout_console
 from rtcscope.errors import UsageError
 from rtcscope.quality import StreamQuality
+from rtcscope.rtp.srtcp import decrypt_srtcp
 from rtcscope.rtp.srtp import (
     SrtpKey,
     SrtpKeyring,
     StreamSrtpResult,
     UserKey,
-    decrypt_srtcp,
     require_authenticated,
     verify_streams,
 )

@@ -34,11 +34,11 @@ from typing import TYPE_CHECKING, Protocol
 
 import pylibsrtp
 
-from rtcscope.errors import RtpError, SrtpError
+from rtcscope.errors import SrtpError
 from rtcscope.sip.sdp import SUITE_KEY_SALT_LENGTHS, Crypto
 
 if TYPE_CHECKING:
-    from rtcscope.rtp.streams import RtpStream, ScanResult, SrtcpDatagram
+    from rtcscope.rtp.streams import RtpStream
     from rtcscope.sip.capture import MediaAnnouncement
 
 
@@ -529,64 +529,6 @@ def verify_streams(
             if entry is not None:
                 entry[1].decrypt(packet.data)
     return results
-
-
-def _srtcp_decryptor(
-    keyring: SrtpKeyring, streams: Sequence[RtpStream], datagram: SrtcpDatagram
-) -> SrtcpDecryptor | None:
-    """A decryptor with the keys of the datagram's sender: SRTCP is protected with the
-    master key of the sender's SRTP (RFC 3711 4.3: one master key, per-label session keys),
-    so the keys are those of its RTP stream (same SSRC), else those of its flow."""
-    from rtcscope.rtp.streams import StreamKey, srtcp_streams
-
-    own = StreamKey(datagram.src, datagram.src_port, datagram.dst, datagram.dst_port, datagram.ssrc)
-    senders = [s.key for s in srtcp_streams(list(streams), datagram) if s.key.ssrc == own.ssrc]
-    keys: list[SrtpKey] = []
-    for address in [*senders, own]:
-        keys.extend(k for k in keyring.keys_for(address) if k not in keys)
-    try:
-        return SrtcpDecryptor(keys)
-    except SrtpError:
-        return None
-
-
-def decrypt_srtcp(result: ScanResult, keyring: SrtpKeyring) -> dict[int, DecryptStats]:
-    """Decrypt the scan's encrypted SRTCP (:attr:`ScanResult.srtcp`) with the keys the
-    keyring offers, add the RTCP packets that authenticate to ``result.rtcp_packets`` and
-    give the streams their RTCP again. Returns the decryption counts by sender SSRC."""
-    from rtcscope.rtp.rtcp import parse_compound
-    from rtcscope.rtp.streams import RtcpPacketRecord, attach_rtcp
-
-    decryptors: dict[tuple[str, int, str, int, int], SrtcpDecryptor | None] = {}
-    added: list[RtcpPacketRecord] = []
-    stats: dict[int, DecryptStats] = {}
-    for datagram in result.srtcp:
-        if not datagram.encrypted or datagram.decrypted:
-            continue
-        sender = (datagram.src, datagram.src_port, datagram.dst, datagram.dst_port, datagram.ssrc)
-        if sender not in decryptors:
-            decryptors[sender] = _srtcp_decryptor(keyring, result.streams, datagram)
-        decryptor = decryptors[sender]
-        if decryptor is None:
-            continue
-        stats[datagram.ssrc] = decryptor.stats
-        clear = decryptor.decrypt(datagram.data)
-        if clear is None:
-            continue
-        try:
-            parsed = parse_compound(clear, strict=False)
-        except RtpError:
-            continue
-        datagram.decrypted = True
-        flow = (datagram.src, datagram.src_port, datagram.dst, datagram.dst_port)
-        added.extend(
-            RtcpPacketRecord(datagram.frame, datagram.ts_ns, *flow, item, True) for item in parsed
-        )
-    if added:
-        result.rtcp_packets = sorted([*result.rtcp_packets, *added], key=lambda r: r.frame)
-    if decryptors and any(s.rtcp is not None for s in result.streams):
-        attach_rtcp(result.streams, result.rtcp_packets, result.srtcp)
-    return stats
 
 
 # Judging payloads without signalling (RFC 3711 makes SRTP payloads indistinguishable from

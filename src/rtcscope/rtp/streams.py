@@ -697,7 +697,7 @@ class StreamScanner:
         mark_srtcp_streams(streams, self.srtcp)
         if self.with_rtcp:
             attach_rtcp(streams, self.rtcp_packets, self.srtcp)
-        result = ScanResult(
+        return ScanResult(
             streams,
             self.rtcp_packets,
             self.announcements,
@@ -705,12 +705,6 @@ class StreamScanner:
             self.packets_read,
             self.srtcp,
         )
-        if any(d.encrypted for d in self.srtcp) and any(a.crypto for a in self.announcements):
-            # SDES keys in the capture's SDP (RFC 4568) open the SRTCP of their streams.
-            from rtcscope.rtp.srtp import SrtpKeyring, decrypt_srtcp
-
-            decrypt_srtcp(result, SrtpKeyring(self.announcements))
-        return result
 
     def _stream(self, key: StreamKey, live: _Live) -> RtpStream:
         summary = live.stats.summary()
