@@ -345,3 +345,10 @@ def test_srtcp_index_equals_tsharks(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert len(theirs) == call.srtcp_a + call.srtcp_b
     data = streams_json(capsys, call.path)
     assert [(r["frame"], r["encrypted"], r["index"]) for r in data["srtcp"]] == theirs
+
+
+def test_table_lists_srtcp(capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["streams", "--rtcp", str(DATA / "srtcp-call.pcap")]) == 0
+    out = capsys.readouterr().out
+    assert "SRTCP packets" in out and "aes-cm-hmac-sha1" in out and "0x0A0A0A0A" in out

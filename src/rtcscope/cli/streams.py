@@ -281,6 +281,13 @@ def streams(
                 }
             )
         print_rows(packet_rows, fmt, title="RTCP packets")
+        if result.srtcp:
+            srtcp_rows = [srtcp_to_dict(d, first_ns) for d in result.srtcp]
+            for row in srtcp_rows:
+                row["flow"] = f"{row.pop('src')}:{row.pop('src_port')} -> "
+                row["flow"] += f"{row.pop('dst')}:{row.pop('dst_port')}"
+                row["ssrc"] = f"0x{row['ssrc']:08X}"
+            print_rows(srtcp_rows, fmt, title="SRTCP packets (RFC 3711: encrypted past 8 bytes)")
     if dtmf:
         digit_rows = [
             {"stream": row["index"], "ssrc_hex": row["ssrc_hex"], **d}
