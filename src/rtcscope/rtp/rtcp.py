@@ -507,8 +507,9 @@ def ntp_from_unix_ns(ts_ns: int) -> int:
 
 
 def round_trip_ms(arrival_ns: int, block: ReportBlock) -> float | None:
-    """RFC 3550 6.4.1 round-trip time for a report arriving at ``arrival_ns``; None if the
-    block has no LSR (no SR received yet)."""
+    """RFC 3550 6.4.1 round-trip time as the SR's sender computes it, for a report arriving
+    at ``arrival_ns`` on the sender's own NTP clock; None if the block has no LSR. A capture
+    has no such clock: the commands time round trips with :class:`SenderReportLog`."""
     if block.lsr == 0:
         return None
     arrival = (ntp_from_unix_ns(arrival_ns) >> 16) & 0xFFFFFFFF
