@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
 import pylibsrtp
 
 from rtcscope.errors import SrtpError
@@ -551,12 +552,9 @@ def encrypted_payload_evidence(payloads: Sequence[bytes]) -> str | None:
     total = sum(len(p) for p in sample)
     if len(sample) < JUDGE_MIN_PACKETS or total < JUDGE_MIN_BYTES:
         return None
-    counts = [0] * 256
-    for payload in sample:
-        for value in payload:
-            counts[value] += 1
+    counts = np.bincount(np.frombuffer(b"".join(sample), dtype=np.uint8), minlength=256)
     expected = total / 256
-    chi_square = sum((c - expected) ** 2 for c in counts) / expected
+    chi_square = float(((counts - expected) ** 2).sum() / expected)
     if chi_square > _CHI_SQUARE_UNIFORM_MAX:
         return None
     firsts = len({p[0] for p in sample})
