@@ -119,6 +119,12 @@ def extract(
     srtp_suite: Annotated[
         str, typer.Option("--srtp-suite", help="crypto-suite of --srtp-key")
     ] = "AES_CM_128_HMAC_SHA1_80",
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="decode payloads that look encrypted (SRTP without a key) anyway"
+        ),
+    ] = False,
     fmt: Annotated[ReportFormat, typer.Option("--format", help="table or json")] = (
         ReportFormat.table
     ),
@@ -137,6 +143,7 @@ def extract(
         rate=rate,
         channels=channels,
         tencent=tencent,
+        force=force,
     )
     wanted_ssrc = _parse_ssrc(ssrc) if ssrc is not None else None
     user_keys = [

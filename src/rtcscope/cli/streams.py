@@ -24,6 +24,7 @@ from rtcscope.cli.capture import (
 from rtcscope.cli.output import OutputFormat, WideOpt, format_json, print_rows, print_text
 from rtcscope.errors import UsageError
 from rtcscope.quality import StreamQuality
+from rtcscope.rtp.srtcp import decrypt_srtcp
 from rtcscope.rtp.srtp import (
     SrtpKey,
     SrtpKeyring,
@@ -36,6 +37,7 @@ from rtcscope.rtp.streams import (
     RtpStream,
     ScanResult,
     rtcp_record_to_dict,
+    srtcp_to_dict,
     stream_to_dict,
 )
 from rtcscope.scan import CaptureModel, Tap
@@ -268,6 +270,8 @@ def streams(
     if series and (interval <= 0 or (per_packets is not None and per_packets <= 0)):
         raise UsageError("--interval and --per-packets must be positive")
     model, result = _scan(file, args, spool=True)
+    if result.srtcp:  # encrypted RTCP read with the streams' keys, when there are any
+        decrypt_srtcp(result, SrtpKeyring(result.announcements, user_keys))
     try:
         payloads = Path(model.payload_path) if model.payload_path is not None else None
         if series:
@@ -298,6 +302,7 @@ def streams(
                     rtcp_record_to_dict(r, first_ns) | {"time_iso": iso_time(r.ts_ns)}
                     for r in result.rtcp_packets
                 ],
+                "srtcp": [srtcp_to_dict(d, first_ns) for d in result.srtcp],
             }
         sys.stdout.write(format_json(data) + "\n")
         _fail_on_wrong_keys(srtp, result.streams)
@@ -338,8 +343,9 @@ def streams(
                 {
                     "ssrc_hex": row["ssrc_hex"],
                     "src": endpoint(row["src"], row["src_port"]),
-                    **{k: v for k, v in view.items() if k != "xr_blocks"},
+                    **{k: v for k, v in view.items() if k not in ("xr_blocks", "implausible")},
                     "xr_blocks": len(view.get("xr_blocks", [])),
+                    "implausible": len(view.get("implausible", [])),
                 }
             )
         print_rows(
@@ -366,6 +372,20 @@ def streams(
                 }
             )
         print_rows(packet_rows, fmt, title="RTCP packets", wide=wide)
+        if result.srtcp:
+            srtcp_rows = [srtcp_to_dict(d, first_ns) for d in result.srtcp]
+            for row in srtcp_rows:
+                row["flow"] = (
+                    f"{endpoint(row.pop('src'), row.pop('src_port'))} -> "
+                    f"{endpoint(row.pop('dst'), row.pop('dst_port'))}"
+                )
+                row["ssrc"] = f"0x{row['ssrc']:08X}"
+            print_rows(
+                srtcp_rows,
+                fmt,
+                title="SRTCP packets (RFC 3711: encrypted past 8 bytes)",
+                wide=wide,
+            )
     if dtmf:
         digit_rows = [
             {"stream": row["index"], "ssrc_hex": row["ssrc_hex"], **d}

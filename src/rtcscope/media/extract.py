@@ -69,6 +69,7 @@ from rtcscope.rtp.srtp import (
     SrtpKeyring,
     SrtpStreamDecryptor,
     UserKey,
+    encrypted_payload_evidence,
     require_authenticated,
 )
 from rtcscope.rtp.streams import ScanResult, StreamKey, stream_packets
@@ -149,6 +150,7 @@ class ExtractOptions:
     tencent: bool = False
     reorder_window: int = DEFAULT_REORDER_WINDOW
     progress: Progress | None = None
+    force: bool = False  # decode payloads judged encrypted (--force)
 
 
 @dataclass(slots=True)
@@ -322,17 +324,35 @@ class AudioChoice:
     roles: dict[int, PayloadRole]
 
 
-def check_srtp(stream: MediaStream) -> None:
-    """SrtpError (exit 3) for an SRTP stream that was not decrypted: no key, DTLS keying,
-    or keys of which none authenticated a packet."""
+def check_srtp(
+    stream: MediaStream, packets: Sequence[TimelinePacket] = (), force: bool = False
+) -> None:
+    """SrtpError (exit 3) for payloads that would decode to noise: an SRTP stream that was
+    not decrypted (no key, DTLS keying, or keys of which none authenticated a packet), or
+    a stream nothing signalled as SRTP whose payloads look encrypted
+    (:func:`rtcscope.rtp.srtp.encrypted_payload_evidence`). ``force`` (``--force``): decode
+    them as they are."""
+    if force:
+        return
     if not stream.encrypted:
+        counts = Counter(p.payload_type for p in packets)
+        main_pt = counts.most_common(1)[0][0] if counts else None
+        evidence = encrypted_payload_evidence(
+            [p.payload for p in packets if p.payload_type == main_pt]
+        )
+        if evidence is not None:
+            raise SrtpError(
+                f"stream 0x{stream.key.ssrc:08X} looks encrypted (SRTP without signalling?): "
+                f"{evidence}; give --srtp-key, or --force to decode the payloads as they are"
+            )
         return
     if stream.srtp is None:
-        raise SrtpError(
+        reason = (
             stream.srtp_refusal
             or f"stream 0x{stream.key.ssrc:08X} looks like SRTP: its key is needed (SDES, "
             "base64) or the SDP with a=crypto in the capture"
         )
+        raise SrtpError(f"{reason} (--force decodes the encrypted payloads as they are)")
     require_authenticated(stream.key.ssrc, stream.srtp)
 
 
@@ -345,7 +365,7 @@ def choose_audio(
     """Which payload type is the audio and what codec it is: ``--pt``/``--codec`` first, then
     the SDP's rtpmap, then the RFC 3551 static table. Without ``require_codec`` (raw payload
     output) an unnamed payload type is kept as ``ptN`` on an 8 kHz clock."""
-    check_srtp(stream)
+    check_srtp(stream, packets, options.force)
     codecs = dict(stream.codecs)
     roles: dict[int, PayloadRole] = {}
     for number, spec in codecs.items():
@@ -561,7 +581,7 @@ def extract_stream(
     if packets is None:
         packets = collect_packets(path, [stream])[stream.key]
     if kind is not OutputKind.PCAP:
-        check_srtp(stream)
+        check_srtp(stream, packets, options.force)
     if not packets:
         raise InputError(f"stream {stream.key} has no RTP packets in {path}")
     result = ExtractResult(out, kind, [stream])
@@ -643,8 +663,8 @@ def extract_mix(
     rates: list[int] = []
     prepared = []
     for stream in streams:
-        check_srtp(stream)
         packets = collected.get(stream.key) or []
+        check_srtp(stream, packets, options.force)
         if not packets:
             raise InputError(f"stream {stream.key} has no RTP packets in {path}")
         choice, timeline, decoder = build_stream_timeline(stream, packets, options)

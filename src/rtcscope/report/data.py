@@ -146,7 +146,7 @@ def rtcp_samples(
         packet = record.packet
         if not isinstance(packet, rtcp_mod.SenderReport | rtcp_mod.ReceiverReport):
             continue
-        for block in packet.reports:
+        for position, block in enumerate(packet.reports):
             if block.ssrc not in samples:
                 continue
             clock_hz = clocks[block.ssrc]
@@ -156,7 +156,7 @@ def rtcp_samples(
                     fraction_lost_percent=block.fraction_lost_percent,
                     cumulative_lost=block.cumulative_lost,
                     jitter_ms=block.jitter * 1000.0 / clock_hz if clock_hz else None,
-                    round_trip_ms=rtcp_mod.round_trip_ms(record.ts_ns, block),
+                    round_trip_ms=record.round_trip_ms(position),
                 )
             )
     return samples

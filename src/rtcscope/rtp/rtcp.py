@@ -8,14 +8,28 @@ statistics summary (6) and VoIP metrics (7) blocks; other block types are kept r
 Round-trip time (RFC 3550 6.4.1): a report block's LSR is the middle 32 bits of the NTP time
 of the last SR from that source and DLSR the delay since, both in 1/65536 s; the RTT seen by
 the SR's sender is ``A - LSR - DLSR`` where A is the report's arrival time in the same units
-(:func:`round_trip_ms`).
+(:func:`round_trip_ms`). A capture cannot trust that arithmetic: the capture's clock is not
+the SR sender's. :class:`SenderReportLog` does what tshark does (Wireshark's
+``calculate_roundtrip_delay``): a report block gives a round trip only when its LSR is the
+NTP time of an SR the capture saw, and the round trip is the time between that SR and this
+report on the capture's own clock, less DLSR.
+
+SRTCP (RFC 3711 3.4): the first 8 bytes (header and sender SSRC) are clear; the rest of the
+compound is encrypted, followed by the E flag and a 31-bit SRTCP index that grows by one per
+packet of a sender, an optional MKI and the authentication tag. For the AES-CM HMAC-SHA1
+suites the tag is 80 bits on SRTCP even for ``_32`` (RFC 4568 6.2.2, RFC 3711 5.2), so the
+index ends 10 bytes (+ MKI) from the end; for AEAD-GCM (RFC 7714 17) the tag is inside the
+encrypted portion and the index is the last 4 bytes (before an MKI). E = 0 is the null cipher:
+the RTCP before the index reads as it is. :func:`find_srtcp_layout` decides from a sender's
+datagrams which layout, if any, carries an index that grows as RFC 3711 says.
 """
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from enum import IntEnum
+from enum import IntEnum, StrEnum
+from itertools import pairwise
 
 from rtcscope.errors import RtpError
 
@@ -493,8 +507,9 @@ def ntp_from_unix_ns(ts_ns: int) -> int:
 
 
 def round_trip_ms(arrival_ns: int, block: ReportBlock) -> float | None:
-    """RFC 3550 6.4.1 round-trip time for a report arriving at ``arrival_ns``; None if the
-    block has no LSR (no SR received yet)."""
+    """RFC 3550 6.4.1 round-trip time as the SR's sender computes it, for a report arriving
+    at ``arrival_ns`` on the sender's own NTP clock; None if the block has no LSR. A capture
+    has no such clock: the commands time round trips with :class:`SenderReportLog`."""
     if block.lsr == 0:
         return None
     arrival = (ntp_from_unix_ns(arrival_ns) >> 16) & 0xFFFFFFFF
@@ -502,3 +517,189 @@ def round_trip_ms(arrival_ns: int, block: ReportBlock) -> float | None:
     if rtt > 0x80000000:  # negative: clocks or capture point do not allow a value
         return None
     return rtt * 1000.0 / 65536.0
+
+
+def rtcp_chain_end(data: bytes | bytearray | memoryview) -> int:
+    """Where the chain of RTCP headers of a datagram stops: each header must be version 2
+    with a type in 192-223 (RFC 5761 4) and a length inside the datagram. Plain RTCP ends at
+    the datagram's end; SRTCP stops at the first encrypted header or at its trailer."""
+    offset = 0
+    size = len(data)
+    while offset + 4 <= size:
+        first, pt, words = _HEADER.unpack_from(data, offset)
+        end = offset + 4 * (words + 1)
+        if first >> 6 != 2 or not 192 <= pt <= 223 or end > size:
+            break
+        offset = end
+    return offset
+
+
+def parse_plain_rtcp(data: bytes | bytearray | memoryview) -> list[RtcpPacket] | None:
+    """The packets of a datagram that is RTCP to its last byte, each of a type in 192-223;
+    None for anything else (SRTCP, a truncated or corrupt datagram)."""
+    if rtcp_chain_end(data) != len(data):
+        return None
+    try:
+        return parse_compound(data)
+    except RtpError:
+        return None
+
+
+class SrtcpFamily(StrEnum):
+    """Where the SRTCP index sits: AES-CM with an HMAC-SHA1 tag, or AEAD AES-GCM."""
+
+    HMAC_SHA1 = "aes-cm-hmac-sha1"  # RFC 3711 3.4, RFC 4568 6.2: E+index, MKI, 80-bit tag
+    AEAD_GCM = "aead-gcm"  # RFC 7714 17: ciphertext+tag, E+index, MKI
+
+
+SRTCP_HMAC_TAG_BYTES = 10
+SRTCP_GCM_TAG_BYTES = 16
+SRTCP_MKI_LENGTHS = range(5)  # MKI lengths tried when the SDP does not say (RFC 4568 6.1)
+SRTCP_SINGLE_INDEX_LIMIT = 1 << 20  # one datagram alone: an index a sender reaches in weeks
+SRTCP_INDEX_STEP_LIMIT = 64  # consecutive datagrams of a sender: index +1, or a few lost
+
+
+@dataclass(frozen=True, slots=True)
+class SrtcpTrailer:
+    """The E flag and SRTCP index of one datagram, and where its RTCP compound ends."""
+
+    encrypted: bool
+    index: int
+    rtcp_end: int
+
+
+@dataclass(frozen=True, slots=True)
+class SrtcpLayout:
+    """One way an SRTCP datagram can end: the suite family and the MKI length."""
+
+    family: SrtcpFamily
+    mki_length: int = 0
+
+    def read(self, data: bytes | bytearray | memoryview) -> SrtcpTrailer | None:
+        """The trailer under this layout, or None when the datagram cannot be SRTCP so laid
+        out: the RTCP part must be a whole number of 32-bit words holding at least the
+        first (clear) packet, the clear headers must not run into the trailer, and with
+        E = 0 the RTCP part must parse as plain RTCP."""
+        size = len(data)
+        if self.family is SrtcpFamily.HMAC_SHA1:
+            index_at = size - SRTCP_HMAC_TAG_BYTES - self.mki_length - 4
+            rtcp_end = index_at
+        else:
+            index_at = size - self.mki_length - 4
+            rtcp_end = index_at - SRTCP_GCM_TAG_BYTES
+        if rtcp_end < 8 or rtcp_end % 4:
+            return None
+        first_length = 4 * (struct.unpack_from("!H", data, 2)[0] + 1)
+        if first_length > rtcp_end or rtcp_chain_end(data) > rtcp_end:
+            return None
+        (word,) = struct.unpack_from("!I", data, index_at)
+        trailer = SrtcpTrailer(bool(word >> 31), word & 0x7FFFFFFF, rtcp_end)
+        if not trailer.encrypted and parse_plain_rtcp(data[:rtcp_end]) is None:
+            return None
+        return trailer
+
+
+SRTCP_LAYOUTS = tuple(
+    SrtcpLayout(family, mki) for mki in SRTCP_MKI_LENGTHS for family in SrtcpFamily
+)
+
+
+def find_srtcp_layout(
+    datagrams: list[bytes] | list[memoryview] | list[bytes | memoryview],
+) -> SrtcpLayout | None:
+    """The layout under which one sender's datagrams (one flow and sender SSRC, in capture
+    order, none of them plain RTCP) are SRTCP, or None.
+
+    A layout fits when at least half the datagrams read under it (the rest: cut short by
+    the capture, damaged) and the index grows from datagram to datagram (RFC 3711 3.4: by
+    one per packet; a few lost in between) for at least half the steps that are not a
+    repeated copy; a lone readable datagram needs an index below 2^20. The fit with the
+    highest share of growing steps times readable datagrams wins; ties go to the shorter
+    MKI, then to HMAC-SHA1.
+    """
+    best: tuple[float, SrtcpLayout] | None = None
+    for layout in SRTCP_LAYOUTS:
+        indexes = [t.index for t in map(layout.read, datagrams) if t is not None]
+        if not indexes or 2 * len(indexes) < len(datagrams):
+            continue
+        if len(indexes) == 1:
+            score = 1.0 if indexes[0] < SRTCP_SINGLE_INDEX_LIMIT else 0.0
+        else:
+            steps = [(b - a) & 0x7FFFFFFF for a, b in pairwise(indexes)]
+            growing = sum(1 for step in steps if 0 < step <= SRTCP_INDEX_STEP_LIMIT)
+            # A repeated index is a copy (two capture points), no evidence either way; a
+            # word that never changes is an MKI or padding, not an index.
+            repeats = steps.count(0)
+            score = growing / (len(steps) - repeats) if growing else 0.0
+        rank = score * len(indexes) / len(datagrams)
+        if score >= 0.5 and (best is None or rank > best[0]):
+            best = (rank, layout)
+    return best[1] if best else None
+
+
+ROUND_TRIP_RESOLUTION_NS = 1_000_000  # tshark prints whole milliseconds
+
+
+class SenderReportLog:
+    """The SRs a capture saw, to time round trips as tshark does (RFC 3550 6.4.1).
+
+    Feed SRs and report blocks in capture order, with the hosts each went between. A
+    block's LSR is the middle 32 bits of the NTP time of the last SR its reporter received
+    from the block's source; the round trip is known only when that SR is in the capture,
+    sent the other way between the same two hosts: then it is this report's capture time
+    less that SR's less DLSR (one clock, the capture's; the endpoints' NTP clocks need not
+    agree with it). A second copy of an SR (two capture points) keeps the first's time.
+    """
+
+    def __init__(self) -> None:
+        self._seen_ns: dict[tuple[int, int, str, str], int] = {}
+
+    def note(self, report: SenderReport, ts_ns: int, src: str, dst: str) -> None:
+        middle = (report.ntp_timestamp >> 16) & 0xFFFFFFFF
+        self._seen_ns.setdefault((report.ssrc, middle, src, dst), ts_ns)
+
+    def round_trip_ms(
+        self, arrival_ns: int, block: ReportBlock, src: str, dst: str
+    ) -> float | None:
+        """For a block in a report from ``src`` to ``dst``: None when it has no LSR, its
+        LSR matches no SR seen from ``dst`` to ``src``, or the result is negative by more
+        than a millisecond (then it is not that SR the reporter meant)."""
+        if block.lsr == 0:
+            return None
+        sent_ns = self._seen_ns.get((block.ssrc, block.lsr, dst, src))
+        if sent_ns is None:
+            return None
+        rtt_ns = arrival_ns - sent_ns - block.dlsr * 1_000_000_000 / 65536
+        if rtt_ns < -ROUND_TRIP_RESOLUTION_NS:
+            return None
+        # Within DLSR's and the capture's resolution of zero: a round trip of about 0.
+        return max(rtt_ns, 0.0) / 1e6
+
+
+# Plausibility of RTCP about a stream the capture saw: values past these bounds are not a
+# sender's or receiver's counters but random bytes (SRTCP read as RTCP, a corrupt packet).
+PLAUSIBLE_EXTRA_PACKETS = 3_600_000  # one hour at 1000 packets/s sent before the capture
+PLAUSIBLE_MAX_JITTER_S = 10.0
+
+
+def implausible_sender_report(report: SenderReport, packets_seen: int) -> str | None:
+    """Why an SR's counters cannot be those of a stream of which the capture saw
+    ``packets_seen`` packets, or None."""
+    limit = 10 * packets_seen + PLAUSIBLE_EXTRA_PACKETS
+    if report.packet_count > limit:
+        return f"sender packet count {report.packet_count} (the capture saw {packets_seen})"
+    return None
+
+
+def implausible_report_block(
+    block: ReportBlock, packets_seen: int, clock_rate: int | None
+) -> str | None:
+    """Why a report block cannot describe a stream of ``packets_seen`` packets, or None.
+    Cumulative loss is negative only by the duplicates received (RFC 3550 6.4.1), so never
+    below minus the packets; jitter is bounded by any jitter buffer's sense."""
+    lost = block.cumulative_lost
+    if lost < -max(packets_seen, 1) or lost > 10 * packets_seen + PLAUSIBLE_EXTRA_PACKETS:
+        return f"cumulative loss {lost} (the capture saw {packets_seen} packets)"
+    if clock_rate and block.jitter / clock_rate > PLAUSIBLE_MAX_JITTER_S:
+        return f"jitter {block.jitter * 1000.0 / clock_rate:.0f} ms"
+    return None

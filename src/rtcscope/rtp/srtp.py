@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
 import pylibsrtp
 
 from rtcscope.errors import SrtpError
@@ -530,3 +531,39 @@ def verify_streams(
             if entry is not None:
                 entry[1].decrypt(packet.data)
     return results
+
+
+# Judging payloads without signalling (RFC 3711 makes SRTP payloads indistinguishable from
+# random bytes). Two tests must both say "random": the byte values of all payloads are
+# uniform (chi-square against 256 equal bins within 6 standard deviations of its mean,
+# 255 +- 6 * sqrt(2 * 255)), and the first byte of each payload (Opus TOC, G.729/GSM frame
+# header, the first G.711 sample of a 20 ms frame) takes about as many values as random
+# bytes would. Speech in G.711 fails the first test (its samples crowd near silence); Opus,
+# GSM, G.729, iLBC and Speex fail the second (their first byte is a mode or a header).
+JUDGE_PACKETS = 500  # packets looked at
+JUDGE_MIN_PACKETS = 30
+JUDGE_MIN_BYTES = 2048  # at least 8 per chi-square bin
+_CHI_SQUARE_UNIFORM_MAX = 255 + 6 * (2 * 255) ** 0.5
+
+
+def encrypted_payload_evidence(payloads: Sequence[bytes]) -> str | None:
+    """Why these RTP payloads (one stream's audio, in capture order) look encrypted, or
+    None when they do not or are too few to tell."""
+    sample = [p for p in payloads[:JUDGE_PACKETS] if p]
+    total = sum(len(p) for p in sample)
+    if len(sample) < JUDGE_MIN_PACKETS or total < JUDGE_MIN_BYTES:
+        return None
+    counts = np.bincount(np.frombuffer(b"".join(sample), dtype=np.uint8), minlength=256)
+    expected = total / 256
+    chi_square = float(((counts - expected) ** 2).sum() / expected)
+    if chi_square > _CHI_SQUARE_UNIFORM_MAX:
+        return None
+    firsts = len({p[0] for p in sample})
+    random_firsts = 256 * (1 - (255 / 256) ** len(sample))
+    if firsts < 0.6 * random_firsts:
+        return None
+    return (
+        f"their bytes are uniform (chi-square {chi_square:.0f} over {total} bytes, random "
+        f"bytes give 255 +- 23) and their first byte takes {firsts} values in "
+        f"{len(sample)} packets (random bytes: about {random_firsts:.0f})"
+    )

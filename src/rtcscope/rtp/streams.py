@@ -71,6 +71,8 @@ Flow = tuple[str, int, str, int]
 _HEADER = struct.Struct("!BBHII")
 _PENDING_LIMIT = 8  # packets kept per unconfirmed flow+SSRC before it is dropped
 _PENDING_KEYS_LIMIT = 20000  # unconfirmed flow+SSRC kept at once (random UDP makes many)
+_UNCLEAR_RTCP_LIMIT = 100_000  # RTCP datagrams kept whole until SRTCP is told apart
+_SRTCP_DECIDE_AFTER = 8  # a sender's datagrams looked at before its layout is decided
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -106,11 +108,25 @@ class RtcpReportView:
     xr_blocks: list[dict[str, Any]] = field(default_factory=list)
     goodbye: bool = False
     cname: str | None = None
+    # SRTCP from or about the stream (RFC 3711 3.4): datagrams, of them encrypted (E = 1),
+    # of those decrypted with a key, and the trailer layout that carried the index.
+    srtcp_packets: int = 0
+    srtcp_encrypted: int = 0
+    srtcp_decrypted: int = 0
+    srtcp_layout: str | None = None
+    # RTCP values left out because no real stream could have them ("frame 78: ...").
+    implausible: list[str] = field(default_factory=list)
+
+    @property
+    def encrypted(self) -> bool:
+        """RTCP about this stream that could not be read: SRTCP without its key, or values
+        that are noise (SRTCP whose trailer the capture does not show, corruption)."""
+        return self.srtcp_encrypted > self.srtcp_decrypted or bool(self.implausible)
 
 
 @dataclass(slots=True)
-class RtcpPacketRecord:
-    """One RTCP packet as seen in the capture (for ``streams --rtcp``)."""
+class RtcpPlace:
+    """Where an RTCP datagram was seen: frame, capture time and flow."""
 
     frame: int
     ts_ns: int
@@ -118,7 +134,35 @@ class RtcpPacketRecord:
     src_port: int
     dst: str
     dst_port: int
+
+
+@dataclass(slots=True)
+class RtcpPacketRecord(RtcpPlace):
+    """One RTCP packet as seen in the capture (for ``streams --rtcp``). ``srtcp``: it came
+    from an SRTCP datagram (null cipher, or decrypted); ``round_trips_ms``: per report
+    block, the round trip tshark's rule gives (:class:`rtcscope.rtp.rtcp.SenderReportLog`),
+    filled by :func:`attach_rtcp`."""
+
     packet: rtcp_mod.RtcpPacket
+    srtcp: bool = False
+    round_trips_ms: tuple[float | None, ...] = ()
+
+    def round_trip_ms(self, position: int) -> float | None:
+        """The round trip of the report block at ``position`` (None: not known)."""
+        return self.round_trips_ms[position] if position < len(self.round_trips_ms) else None
+
+
+@dataclass(slots=True)
+class SrtcpDatagram(RtcpPlace):
+    """One SRTCP datagram (RFC 3711 3.4), kept whole so a key can decrypt it later. Only the
+    first 8 bytes are clear: the first packet's type and the sender's SSRC."""
+
+    ssrc: int
+    data: bytes
+    layout: rtcp_mod.SrtcpLayout
+    encrypted: bool
+    index: int  # -1: the trailer does not read (the datagram is cut short or damaged)
+    decrypted: bool = False
 
 
 @dataclass(slots=True)
@@ -210,6 +254,7 @@ class ScanResult:
     announcements: list[MediaAnnouncement]
     first_ns: int | None
     packets_read: int
+    srtcp: list[SrtcpDatagram] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +365,12 @@ class StreamScanner:
         self._rejected_flows: set[Flow] = set()
         self._dtls_flows: set[Flow] = set()
         self.rtcp_packets: list[RtcpPacketRecord] = []
+        self.srtcp: list[SrtcpDatagram] = []
+        # RTCP datagrams that are not plain RTCP (SRTCP, corrupt): whole, by sender.
+        self._unclear_rtcp: dict[tuple[str, int, str, int, int], list[tuple[int, int, bytes]]] = {}
+        self._unclear_count = 0
+        # Senders decided: their SRTCP layout, or None for damaged plain RTCP.
+        self._rtcp_layouts: dict[tuple[str, int, str, int, int], rtcp_mod.SrtcpLayout | None] = {}
         self.first_ns: int | None = None
         self.packets_read = 0
 
@@ -539,32 +590,97 @@ class StreamScanner:
                 detector.feed(frame, ts_ns, key[4], ts, body, rate)
 
     def _rtcp(self, packet: Packet, payload: memoryview) -> None:
-        try:
-            parsed = rtcp_mod.parse_compound(payload, strict=False)
-        except RtpError:
-            return
         announced = (packet.dst, packet.dport) in self._rtcp_endpoints or (
             packet.src,
             packet.sport,
         ) in self._rtcp_endpoints
-        if not announced and not isinstance(
-            parsed[0], rtcp_mod.SenderReport | rtcp_mod.ReceiverReport
-        ):
-            # RFC 3550 A.2: a compound packet starts with an SR or RR; others are not counted
-            # unless the port is an announced RTCP port.
+        if not announced and payload[1] not in (rtcp_mod.RtcpType.SR, rtcp_mod.RtcpType.RR):
+            # RFC 3550 A.2: a compound packet starts with an SR or RR (in SRTCP too: the
+            # first header is clear); others are not counted unless the port is an
+            # announced RTCP port.
             return
+        flow = (packet.src, packet.sport, packet.dst, packet.dport)
+        parsed = rtcp_mod.parse_plain_rtcp(payload)
+        if parsed is not None:
+            self._keep_rtcp(packet.frame, packet.ts_ns, flow, parsed, srtcp=False)
+        elif len(payload) < 8:
+            self._keep_damaged_rtcp(packet.frame, packet.ts_ns, flow, payload)
+        else:
+            # Not RTCP to its last byte: SRTCP or damage. Which one shows only across the
+            # sender's datagrams (the SRTCP index grows): a few are kept until it is decided.
+            (ssrc,) = struct.unpack_from("!I", payload, 4)
+            sender = (*flow, ssrc)
+            entry = (packet.frame, packet.ts_ns, bytes(payload))
+            if sender in self._rtcp_layouts:
+                self._place_unclear(sender, self._rtcp_layouts[sender], entry)
+                return
+            pending = self._unclear_rtcp.setdefault(sender, [])
+            pending.append(entry)
+            self._unclear_count += 1
+            if len(pending) >= _SRTCP_DECIDE_AFTER or self._unclear_count >= _UNCLEAR_RTCP_LIMIT:
+                self._decide_sender(sender)
+
+    def _keep_rtcp(
+        self,
+        frame: int,
+        ts_ns: int,
+        flow: Flow,
+        parsed: list[rtcp_mod.RtcpPacket],
+        *,
+        srtcp: bool,
+    ) -> None:
         for item in parsed:
-            self.rtcp_packets.append(
-                RtcpPacketRecord(
-                    packet.frame,
-                    packet.ts_ns,
-                    packet.src,
-                    packet.sport,
-                    packet.dst,
-                    packet.dport,
-                    item,
-                )
-            )
+            self.rtcp_packets.append(RtcpPacketRecord(frame, ts_ns, *flow, item, srtcp))
+
+    def _keep_damaged_rtcp(
+        self, frame: int, ts_ns: int, flow: Flow, payload: bytes | memoryview
+    ) -> None:
+        """The packets before the first fault (tshark dissects those too); their values
+        meet the plausibility checks of :func:`attach_rtcp`."""
+        try:
+            parsed = rtcp_mod.parse_compound(payload, strict=False)
+        except RtpError:
+            return
+        self._keep_rtcp(frame, ts_ns, flow, parsed, srtcp=False)
+
+    def _decide_sender(self, sender: tuple[str, int, str, int, int]) -> None:
+        """Tell SRTCP from damaged RTCP for one sender (flow and SSRC) from the datagrams
+        kept so far; the sender's later datagrams follow the same decision."""
+        entries = self._unclear_rtcp.pop(sender)
+        self._unclear_count -= len(entries)
+        layout = rtcp_mod.find_srtcp_layout([data for _, _, data in entries])
+        self._rtcp_layouts[sender] = layout
+        for entry in entries:
+            self._place_unclear(sender, layout, entry)
+
+    def _place_unclear(
+        self,
+        sender: tuple[str, int, str, int, int],
+        layout: rtcp_mod.SrtcpLayout | None,
+        entry: tuple[int, int, bytes],
+    ) -> None:
+        frame, ts_ns, data = entry
+        src, sport, dst, dport, ssrc = sender
+        flow = (src, sport, dst, dport)
+        if layout is None:
+            self._keep_damaged_rtcp(frame, ts_ns, flow, data)
+            return
+        trailer = layout.read(data)
+        if trailer is None:  # a damaged datagram of an SRTCP sender: index unknown
+            trailer = rtcp_mod.SrtcpTrailer(True, -1, len(data))
+        self.srtcp.append(
+            SrtcpDatagram(frame, ts_ns, *flow, ssrc, data, layout, trailer.encrypted, trailer.index)
+        )
+        if not trailer.encrypted:  # E = 0: the null cipher, readable (RFC 3711 3.4)
+            parsed = rtcp_mod.parse_compound(data[: trailer.rtcp_end])
+            self._keep_rtcp(frame, ts_ns, flow, parsed, srtcp=True)
+
+    def _resolve_unclear_rtcp(self) -> None:
+        """Decide the senders still undecided; RTCP and SRTCP back in capture order."""
+        for sender in list(self._unclear_rtcp):
+            self._decide_sender(sender)
+        self.srtcp.sort(key=lambda d: d.frame)
+        self.rtcp_packets.sort(key=lambda r: r.frame)
 
     # -- heuristic -------------------------------------------------------------------
 
@@ -618,10 +734,17 @@ class StreamScanner:
             latest[stream.key.flow] = stream
         for index, stream in enumerate(streams, start=1):
             stream.index = index
+        self._resolve_unclear_rtcp()
+        mark_srtcp_streams(streams, self.srtcp)
         if self.with_rtcp:
-            attach_rtcp(streams, self.rtcp_packets)
+            attach_rtcp(streams, self.rtcp_packets, self.srtcp)
         return ScanResult(
-            streams, self.rtcp_packets, self.announcements, self.first_ns, self.packets_read
+            streams,
+            self.rtcp_packets,
+            self.announcements,
+            self.first_ns,
+            self.packets_read,
+            self.srtcp,
         )
 
     def _stream(self, key: StreamKey, live: _Live) -> RtpStream:
@@ -695,32 +818,93 @@ def _padding(payload: memoryview | bytes) -> int:
     return payload[-1] if payload[0] & 0x20 else 0
 
 
-def attach_rtcp(streams: list[RtpStream], records: list[RtcpPacketRecord]) -> None:
-    """Give each stream what RTCP said about it (by SSRC, RFC 3550 6.4)."""
+def srtcp_streams(streams: list[RtpStream], datagram: SrtcpDatagram) -> list[RtpStream]:
+    """The streams an SRTCP datagram belongs to: its sender's (the SSRC), and the streams
+    between the same two hosts on the RTP ports its RTCP ports serve (the same port with
+    rtcp-mux, RFC 5761; the port below otherwise, RFC 3550 11), either way."""
+    here = {(datagram.src, datagram.src_port), (datagram.src, datagram.src_port - 1)}
+    there = {(datagram.dst, datagram.dst_port), (datagram.dst, datagram.dst_port - 1)}
+    found = []
+    for stream in streams:
+        k = stream.key
+        ends = ((k.src, k.src_port), (k.dst, k.dst_port))
+        if (
+            k.ssrc == datagram.ssrc
+            or (ends[0] in here and ends[1] in there)
+            or (ends[0] in there and ends[1] in here)
+        ):
+            found.append(stream)
+    return found
+
+
+def mark_srtcp_streams(streams: list[RtpStream], srtcp: list[SrtcpDatagram]) -> None:
+    """A stream whose RTCP is encrypted SRTCP is SRTP (RFC 3711 3.4: one crypto context
+    protects both): ``encrypted`` whatever its payload looked like."""
+    for datagram in srtcp:
+        if not datagram.encrypted:
+            continue
+        for stream in srtcp_streams(streams, datagram):
+            if not stream.encrypted:
+                stream.encrypted = True
+                stream.srtp_keying = stream.srtp_keying or "unknown"
+
+
+def attach_rtcp(
+    streams: list[RtpStream],
+    records: list[RtcpPacketRecord],
+    srtcp: Iterable[SrtcpDatagram] = (),
+) -> None:
+    """Give each stream what RTCP said about it (by SSRC, RFC 3550 6.4), the SRTCP that
+    belongs to it, and each record its round trips (only from an SR the capture saw, as
+    tshark). Values no stream of this size could have are left out and listed in the view's
+    ``implausible`` (random bytes: SRTCP read as RTCP, or corruption)."""
     by_ssrc: dict[int, list[RtpStream]] = {}
     for stream in streams:
         stream.rtcp = RtcpReportView()
         by_ssrc.setdefault(stream.key.ssrc, []).append(stream)
+    for datagram in srtcp:
+        for stream in srtcp_streams(streams, datagram):
+            view = stream.rtcp
+            assert view is not None
+            view.srtcp_packets += 1
+            view.srtcp_encrypted += int(datagram.encrypted)
+            view.srtcp_decrypted += int(datagram.decrypted)
+            view.srtcp_layout = view.srtcp_layout or _layout_name(datagram.layout)
+    sent = rtcp_mod.SenderReportLog()
     for record in records:
         packet = record.packet
         if isinstance(packet, rtcp_mod.SenderReport):
+            sent.note(packet, record.ts_ns, record.src, record.dst)
             for stream in by_ssrc.get(packet.ssrc, ()):
                 view = stream.rtcp
                 assert view is not None
+                why = rtcp_mod.implausible_sender_report(packet, stream.stats.packets)
+                if why is not None:
+                    view.implausible.append(f"frame {record.frame}: {why}")
+                    continue
                 view.sender_packets = packet.packet_count
                 view.sender_octets = packet.octet_count
                 view.sender_reports += 1
         if isinstance(packet, rtcp_mod.SenderReport | rtcp_mod.ReceiverReport):
-            for block in packet.reports:
+            record.round_trips_ms = tuple(
+                sent.round_trip_ms(record.ts_ns, block, record.src, record.dst)
+                for block in packet.reports
+            )
+            for block, rtt in zip(packet.reports, record.round_trips_ms, strict=True):
                 for stream in by_ssrc.get(block.ssrc, ()):
                     view = stream.rtcp
                     assert view is not None
+                    why = rtcp_mod.implausible_report_block(
+                        block, stream.stats.packets, stream.clock_rate
+                    )
+                    if why is not None:
+                        view.implausible.append(f"frame {record.frame}: {why}")
+                        continue
                     view.receiver_reports += 1
                     view.fraction_lost = block.fraction_lost_percent
                     view.cumulative_lost = block.cumulative_lost
                     if stream.clock_rate:
                         view.jitter_ms = block.jitter * 1000.0 / stream.clock_rate
-                    rtt = rtcp_mod.round_trip_ms(record.ts_ns, block)
                     if rtt is not None:
                         view.round_trip_ms = rtt
         elif isinstance(packet, rtcp_mod.ExtendedReport):
@@ -745,6 +929,11 @@ def attach_rtcp(streams: list[RtpStream], records: list[RtcpPacketRecord]) -> No
                     assert stream.rtcp is not None
                     if cname is not None:
                         stream.rtcp.cname = cname
+
+
+def _layout_name(layout: rtcp_mod.SrtcpLayout) -> str:
+    mki = f", MKI {layout.mki_length} bytes" if layout.mki_length else ""
+    return f"{layout.family.value}{mki}"
 
 
 def stream_packets(
@@ -874,6 +1063,12 @@ def stream_to_dict(stream: RtpStream, quality: StreamQuality | None = None) -> d
             "xr_blocks": view.xr_blocks,
             "goodbye": view.goodbye,
             "cname": view.cname,
+            "encrypted": view.encrypted,
+            "srtcp_packets": view.srtcp_packets,
+            "srtcp_encrypted": view.srtcp_encrypted,
+            "srtcp_decrypted": view.srtcp_decrypted,
+            "srtcp_layout": view.srtcp_layout,
+            "implausible": view.implausible,
         }
     if stream.dtmf:
         out["dtmf"] = [digit_to_dict(d, stream) for d in stream.dtmf]
@@ -912,6 +1107,7 @@ def rtcp_record_to_dict(record: RtcpPacketRecord, first_ns: int) -> dict[str, An
         "dst": record.dst,
         "dst_port": record.dst_port,
         "type": type(packet).__name__,
+        "srtcp": record.srtcp,
     }
     if isinstance(packet, rtcp_mod.SenderReport):
         row.update(
@@ -932,9 +1128,9 @@ def rtcp_record_to_dict(record: RtcpPacketRecord, first_ns: int) -> dict[str, An
                 "jitter": b.jitter,
                 "lsr": b.lsr,
                 "dlsr": b.dlsr,
-                "round_trip_ms": rtcp_mod.round_trip_ms(record.ts_ns, b),
+                "round_trip_ms": record.round_trip_ms(i),
             }
-            for b in packet.reports
+            for i, b in enumerate(packet.reports)
         ]
     elif isinstance(packet, rtcp_mod.SourceDescription):
         row["chunks"] = [
@@ -959,6 +1155,25 @@ def rtcp_record_to_dict(record: RtcpPacketRecord, first_ns: int) -> dict[str, An
     elif isinstance(packet, rtcp_mod.Feedback):
         row.update(ssrc=packet.sender_ssrc, media_ssrc=packet.media_ssrc, fmt=packet.fmt)
     return row
+
+
+def srtcp_to_dict(datagram: SrtcpDatagram, first_ns: int) -> dict[str, Any]:
+    """One SRTCP datagram as a flat row (``rtcscope streams --rtcp``, key "srtcp"): what is
+    clear in it (RFC 3711 3.4) and whether a key opened it."""
+    return {
+        "frame": datagram.frame,
+        "time_s": round((datagram.ts_ns - first_ns) / 1e9, 6),
+        "src": datagram.src,
+        "src_port": datagram.src_port,
+        "dst": datagram.dst,
+        "dst_port": datagram.dst_port,
+        "ssrc": datagram.ssrc,
+        "first_type": datagram.data[1],
+        "encrypted": datagram.encrypted,
+        "index": datagram.index,
+        "layout": _layout_name(datagram.layout),
+        "decrypted": datagram.decrypted,
+    }
 
 
 def vars_dlrr(item: rtcp_mod.DlrrItem) -> dict[str, int]:

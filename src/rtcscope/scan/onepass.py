@@ -44,6 +44,7 @@ from rtcscope.capture.reader import CaptureReader, RecordBatch, open_capture
 from rtcscope.capture.tls import TlsFlowFinder
 from rtcscope.errors import CaptureError
 from rtcscope.rtp.fastpath import FastRtpTap, batch_supported
+from rtcscope.rtp.srtcp import open_srtcp_with_sdp
 from rtcscope.rtp.streams import StreamScanner
 from rtcscope.scan.model import CaptureModel, collector_paused
 from rtcscope.scan.options import ScanOptions, Tap
@@ -279,6 +280,7 @@ def _scan(
         )
     if taps.scanner is not None:
         model.rtp = taps.scanner.finish()
+        open_srtcp_with_sdp(model.rtp)  # SRTCP read with the SDP's SDES keys (RFC 4568)
     return model
 
 
