@@ -122,6 +122,11 @@ class SrtpError(InputError):
     """SRTP/SRTCP cannot be decrypted: no key, a wrong key, an unsupported suite."""
 
 
+class EncryptedPayload(SrtpError):
+    """Payloads judged encrypted were not decoded (they would decode to noise); the caller
+    may ask for them to be decoded as they are (``force``)."""
+
+
 class PeerError(RtcscopeError):
     """A network peer refused, rejected or did not answer."""
 

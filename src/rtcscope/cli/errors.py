@@ -15,7 +15,13 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from rtcscope.errors import InvalidArgument, RtcscopeError, SrtpError, UnknownPayloadType
+from rtcscope.errors import (
+    EncryptedPayload,
+    InvalidArgument,
+    RtcscopeError,
+    SrtpError,
+    UnknownPayloadType,
+)
 
 # Library parameter -> the command parameters that carry it, where the names differ.
 PARAM_ALIASES: dict[str, tuple[str, ...]] = {
@@ -122,6 +128,8 @@ def _describe(exc: RtcscopeError, args: list[str]) -> str:
     params = {p.name for p in getattr(command, "params", [])}
     if isinstance(exc, SrtpError) and "srtp_key" in params and "--srtp-key" not in args:
         text += "\nhint: give the key with --srtp-key KEY (base64, as after a=crypto's inline:)"
+    if isinstance(exc, EncryptedPayload) and "force" in params:
+        text += "\nhint: --force decodes the encrypted payloads as they are (noise without the key)"
     if isinstance(exc, UnknownPayloadType) and "codec" in params and "--codec" not in args:
         again = shlex.join(["rtcscope", *args, "--codec", EXAMPLE_CODEC])
         text += (

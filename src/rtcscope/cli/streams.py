@@ -42,7 +42,7 @@ from rtcscope.rtp.streams import (
 )
 from rtcscope.scan import CaptureModel, Tap
 from rtcscope.sip.transactions import endpoint
-from rtcscope.timebase import iso_time, span_iso
+from rtcscope.timebase import iso_time, with_stream_iso
 
 # What fits 80 columns (a problem shows as the row in red, where the terminal has colour);
 # --wide shows TABLE_COLUMNS.
@@ -56,6 +56,7 @@ RTCP_NARROW_COLUMNS = [
     "jitter_ms",
     "round_trip_ms",
 ]
+SRTCP_NARROW_COLUMNS = ["frame", "time_s", "ssrc", "encrypted", "index", "layout", "decrypted"]
 EVENT_NARROW_COLUMNS = ["stream", "ssrc_hex", "frame", "start_s", "name", "duration_ms"]
 SRTP_NARROW_COLUMNS = ["stream", "ssrc_hex", "decrypted", "authenticated", "auth_failures", "suite"]
 TABLE_COLUMNS = [
@@ -96,15 +97,6 @@ def _scan(file: Path, args: CaptureArgs, *, spool: bool = False) -> tuple[Captur
     model = read_model(file, args, frozenset({Tap.RTP}), spool=spool)
     assert model.rtp is not None
     return model, model.rtp
-
-
-def _with_iso(row: dict[str, Any], stream: RtpStream) -> dict[str, Any]:
-    """Absolute times (ISO 8601 UTC) beside the relative ones: the stream's start and end,
-    each DTMF digit's start and end."""
-    row |= span_iso(stream.start_ns, stream.end_ns)
-    for entry, digit in zip(row.get("dtmf", []), stream.dtmf, strict=True):
-        entry |= span_iso(digit.start_ns, digit.end_ns)
-    return row
 
 
 def _shown(row: dict[str, Any], rtcp: bool, dtmf: bool) -> dict[str, Any]:
@@ -284,7 +276,7 @@ def streams(
         if quality and payloads is not None:
             qualities = _qualities(payloads, result, dedup)
         rows = [
-            _shown(_with_iso(stream_to_dict(s, q), s), rtcp or quality, dtmf)
+            _shown(with_stream_iso(stream_to_dict(s, q), s), rtcp or quality, dtmf)
             for s, q in zip(result.streams, qualities, strict=True)
         ]
         srtp = _verify(model, result, user_keys)
@@ -383,6 +375,7 @@ def streams(
             print_rows(
                 srtcp_rows,
                 fmt,
+                None if wide else SRTCP_NARROW_COLUMNS,
                 title="SRTCP packets (RFC 3711: encrypted past 8 bytes)",
                 wide=wide,
             )

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from rtcscope.errors import (
+    EncryptedPayload,
     InputError,
     InvalidArgument,
     MediaError,
@@ -330,8 +331,8 @@ def check_srtp(
     """SrtpError (exit 3) for payloads that would decode to noise: an SRTP stream that was
     not decrypted (no key, DTLS keying, or keys of which none authenticated a packet), or
     a stream nothing signalled as SRTP whose payloads look encrypted
-    (:func:`rtcscope.rtp.srtp.encrypted_payload_evidence`). ``force`` (``--force``): decode
-    them as they are."""
+    (:func:`rtcscope.rtp.srtp.encrypted_payload_evidence`): EncryptedPayload. ``force``:
+    decode them as they are."""
     if force:
         return
     if not stream.encrypted:
@@ -341,9 +342,9 @@ def check_srtp(
             [p.payload for p in packets if p.payload_type == main_pt]
         )
         if evidence is not None:
-            raise SrtpError(
+            raise EncryptedPayload(
                 f"stream 0x{stream.key.ssrc:08X} looks encrypted (SRTP without signalling?): "
-                f"{evidence}; give --srtp-key, or --force to decode the payloads as they are"
+                f"{evidence}"
             )
         return
     if stream.srtp is None:
@@ -352,7 +353,7 @@ def check_srtp(
             or f"stream 0x{stream.key.ssrc:08X} looks like SRTP: its key is needed (SDES, "
             "base64) or the SDP with a=crypto in the capture"
         )
-        raise SrtpError(f"{reason} (--force decodes the encrypted payloads as they are)")
+        raise EncryptedPayload(reason)
     require_authenticated(stream.key.ssrc, stream.srtp)
 
 
