@@ -5,7 +5,7 @@ from __future__ import annotations
 from rtcscope.analyses.section import AnalyzeOptions, Section
 from rtcscope.rtp.streams import stream_to_dict
 from rtcscope.scan import CaptureModel
-from rtcscope.timebase import span_iso
+from rtcscope.timebase import with_stream_iso
 
 
 def _line(row: dict[str, object]) -> str:
@@ -24,7 +24,7 @@ def _line(row: dict[str, object]) -> str:
 
 
 def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
-    rows = [stream_to_dict(s) | span_iso(s.start_ns, s.end_ns) for s in model.streams]
+    rows = [with_stream_iso(stream_to_dict(s), s) for s in model.streams]
     lines = [_line(r) for r in rows] or ["no RTP stream found"]
     for row in rows:
         for digit in row.get("dtmf", []):

@@ -39,7 +39,7 @@ from rtcscope.rtp.streams import (
     stream_to_dict,
 )
 from rtcscope.scan import CaptureModel, Tap
-from rtcscope.timebase import iso_time, span_iso
+from rtcscope.timebase import iso_time, with_stream_iso
 
 TABLE_COLUMNS = [
     "start_s",
@@ -65,15 +65,6 @@ def _scan(file: Path, args: CaptureArgs, *, spool: bool = False) -> tuple[Captur
     model = read_model(file, args, frozenset({Tap.RTP}), spool=spool)
     assert model.rtp is not None
     return model, model.rtp
-
-
-def _with_iso(row: dict[str, Any], stream: RtpStream) -> dict[str, Any]:
-    """Absolute times (ISO 8601 UTC) beside the relative ones: the stream's start and end,
-    each DTMF digit's start and end."""
-    row |= span_iso(stream.start_ns, stream.end_ns)
-    for entry, digit in zip(row.get("dtmf", []), stream.dtmf, strict=True):
-        entry |= span_iso(digit.start_ns, digit.end_ns)
-    return row
 
 
 def _shown(row: dict[str, Any], rtcp: bool, dtmf: bool) -> dict[str, Any]:
@@ -224,7 +215,7 @@ def streams(
         if quality and payloads is not None:
             qualities = _qualities(payloads, result, dedup)
         rows = [
-            _shown(_with_iso(stream_to_dict(s, q), s), rtcp or quality, dtmf)
+            _shown(with_stream_iso(stream_to_dict(s, q), s), rtcp or quality, dtmf)
             for s, q in zip(result.streams, qualities, strict=True)
         ]
         srtp = _verify(model, result, user_keys)
