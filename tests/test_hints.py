@@ -132,3 +132,12 @@ def test_a_capture_without_calls_is_input_not_usage(
     code, _, err = _run(capsys, "flow", tmp_path / "rtp-only.pcap")
     assert code == EXIT_INVALID_INPUT
     assert "no SIP calls" in err
+
+
+def test_diagnose_says_when_the_call_is_not_an_invite(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # SIP_DTMF2: call 1 is a REGISTER (tshark: the first SIP request, frame 1, is REGISTER)
+    code, out, _ = _run(capsys, "diagnose", DATA / "SIP_DTMF2.pcap", "--call", "1")
+    assert code == 0
+    assert "is a REGISTER: diagnose checks INVITE calls" in out

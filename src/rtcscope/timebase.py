@@ -10,11 +10,9 @@ practice), so UTC is the honest choice.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from rtcscope.rtp.streams import RtpStream
+from typing import Any, Protocol
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -37,9 +35,22 @@ def span_iso(start_ns: int | None, end_ns: int | None) -> dict[str, str | None]:
     return {"start_iso": iso_time(start_ns), "end_iso": iso_time(end_ns)}
 
 
-def with_stream_iso(row: dict[str, Any], stream: RtpStream) -> dict[str, Any]:
-    """A stream's JSON row (``stream_to_dict``) with absolute times (ISO 8601 UTC) beside the
-    relative ones: the stream's start and end, each DTMF digit's start and end."""
+class _Timed(Protocol):
+    @property
+    def start_ns(self) -> int: ...
+
+    @property
+    def end_ns(self) -> int: ...
+
+
+class _TimedStream(_Timed, Protocol):
+    @property
+    def dtmf(self) -> Sequence[_Timed]: ...
+
+
+def with_stream_iso(row: dict[str, Any], stream: _TimedStream) -> dict[str, Any]:
+    """A stream's JSON row (``stream_to_dict``) with absolute times beside the relative ones:
+    the stream's start and end, each DTMF digit's start and end (``streams``, ``analyze``)."""
     row |= span_iso(stream.start_ns, stream.end_ns)
     for entry, digit in zip(row.get("dtmf", []), stream.dtmf, strict=True):
         entry |= span_iso(digit.start_ns, digit.end_ns)

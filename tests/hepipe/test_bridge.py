@@ -199,9 +199,11 @@ def test_cli_unresolvable_hep_host_is_a_peer_error() -> None:
     assert json.loads(proc.stdout.strip().splitlines()[-1])["received"] == 0
 
 
-def test_cli_bad_config_is_a_usage_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_bad_config_is_an_input_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A settings file with a bad value is invalid input (exit 3, errors.ConfigError); a bad
+    flag value is a usage error (exit 2)."""
     config = tmp_path / "bad.toml"
     config.write_text("[hep]\ntransport = 'sctp'\n")
     proc = rtcscope_cli(["hepipe", "--config", config], timeout=30)
-    assert proc.returncode == 2
+    assert proc.returncode == 3
     assert "udp or tcp" in proc.stderr

@@ -131,13 +131,17 @@ def diagnose(
     )
     model = read_model(file, args)
     call_id = None
+    found = None
     if call is not None:  # the same --call as every command: index, Call-ID or prefix
-        call_id = call_id_with_streams(find_call(model, call, file), call, [])
+        found = find_call(model, call, file)
+        call_id = call_id_with_streams(found, call, [])
     result = model.diagnosis(call_id)
     shown = _filtered(result, severity, code or [])
     groups = group_findings(shown.findings)
     if fmt is OutputFormat.table:
         text = format_diagnosis(shown, details=details, limit=limit)
+        if found is not None and not result.calls:  # it matched, but is not an INVITE call
+            text = f"call {found.index} ({call_id}) is a {found.kind}: diagnose checks INVITE calls"
         hidden = len(result.findings) - len(shown.findings)
         if hidden:
             text += f"\n({hidden} finding(s) left out by --severity/--code)"
