@@ -18,17 +18,31 @@ a list of {code, severity, concern, rule, explanation, fix}.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from rtcscope.cli.app import app
 from rtcscope.cli.capture import (
+    AnsweredTimeoutOpt,
+    BpfOpt,
+    CallIdOpt,
+    CaptureArgs,
     DedupOpt,
+    DurationOpt,
+    FollowOpt,
+    FromOpt,
+    HostOpt,
+    IdleTimeoutOpt,
+    InterfaceOpt,
     KeepGoingOpt,
     QuietOpt,
     ReassemblyOpt,
     RtpPortOpt,
+    SinceOpt,
+    ToOpt,
+    UntilOpt,
+    call_filter,
     capture_args,
     conclude,
     read_model,
@@ -45,6 +59,14 @@ from rtcscope.sip.diagnosis import (
     group_findings,
     select_findings,
 )
+
+if TYPE_CHECKING:
+    from rtcscope.cli.live import LiveOptions
+    from rtcscope.sip.live import CallFilter, FinishedCall
+
+if TYPE_CHECKING:
+    from rtcscope.cli.live import LiveOptions
+    from rtcscope.sip.live import CallFilter, FinishedCall
 
 COLUMNS = ("severity", "code", "summary", "element", "last_hop", "frames", "time_s", "rfc", "fix")
 CATALOGUE_COLUMNS = ("code", "severity", "concern", "rule", "explanation", "fix")
@@ -68,6 +90,66 @@ def _filtered(result: Diagnosis, severity: Severity | None, codes: list[str]) ->
         calls=result.calls,
         notes=result.notes,
     )
+
+
+def _follow_diagnose(
+    live: LiveOptions,
+    args: CaptureArgs,
+    rules: CallFilter,
+    fmt: OutputFormat,
+    *,
+    severity: Severity | None,
+    codes: list[str],
+    details: bool,
+    limit: int | None,
+) -> None:
+    """Follow/live mode: each INVITE call's findings printed once the call ends (text, or
+    one JSON object per call: index, call_id, state, final_status and the keys of
+    ``diagnose --format json`` for that call). SIP only: the media is not diagnosed here."""
+    import json
+    import sys
+
+    from rtcscope.cli.live import conclude_live, run_live
+    from rtcscope.sip.diagnosis import diagnose as diagnose_messages
+
+    if fmt is OutputFormat.csv:
+        raise UsageError("--follow/-i print text or JSON Lines (--format table or json)")
+    errors = 0
+    print("rtcscope: --follow/-i diagnose SIP only (media is not checked)", file=sys.stderr)
+
+    def print_call(finished: FinishedCall, first_ns: int) -> None:
+        nonlocal errors
+        result = diagnose_messages(finished.messages)
+        if not result.calls:
+            return  # not an INVITE call
+        if result.has_errors:
+            errors += 1
+        shown = _filtered(result, severity, codes)
+        shown.notes = []  # the one note, "media not checked", is said once at the start
+        call = finished.summary
+        final = f" {call.final_status}" if call.final_status else ""
+        if fmt is OutputFormat.json:
+            data = {
+                "index": call.index,
+                "call_id": call.call_id,
+                "state": call.state.value,
+                "final_status": call.final_status,
+                **shown.as_dict(),
+            }
+            data["errors"] = result.count(Severity.ERROR)
+            data["warnings"] = result.count(Severity.WARNING)
+            sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+        else:
+            head = f"#{call.index} {call.call_id} ({call.state.value}{final})"
+            body = format_diagnosis(shown, details=details, limit=limit)
+            sys.stdout.write(head + "\n" + "\n".join("  " + line for line in body.splitlines()))
+            sys.stdout.write("\n")
+        sys.stdout.flush()
+
+    outcome = run_live(live, args, rules, print_call)
+    conclude_live(outcome, args.keep_going)
+    if errors:
+        raise typer.Exit(EXIT_FOUND_PROBLEMS)
 
 
 @app.command()
@@ -102,18 +184,44 @@ def diagnose(
     list_codes: Annotated[
         bool, typer.Option("--list-codes", help="print every finding code and exit")
     ] = False,
+    call_id: CallIdOpt = None,
+    from_: FromOpt = None,
+    to: ToOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    host: HostOpt = None,
+    follow: FollowOpt = False,
+    interface: InterfaceOpt = None,
+    bpf: BpfOpt = None,
+    idle_timeout: IdleTimeoutOpt = 60.0,
+    answered_timeout: AnsweredTimeoutOpt = 3600.0,
+    duration: DurationOpt = None,
 ) -> None:
     """Findings for every INVITE call, grouped by code: ACK/BYE paths hop by hop, 2xx
     retransmissions, target refreshes, loops, media."""
     if list_codes:
         _print_catalogue(fmt)
         return
-    if file is None:
+    from rtcscope.cli.live import LiveOptions
+
+    live = LiveOptions(file, follow, interface, bpf, idle_timeout, answered_timeout, duration)
+    if file is None and interface is None:
         raise UsageError("give a capture FILE (or --list-codes)")
+    live.check()
     args = capture_args(
         dedup=dedup, reassembly=reassembly, keep_going=keep_going, rtp_port=rtp_port, quiet=quiet
     )
-    model = read_model(file, args)
+    rules = call_filter(
+        call_id=call_id or call, from_=from_, to=to, since=since, until=until, hosts=host
+    )
+    if live.live:
+        codes = code or []
+        _follow_diagnose(
+            live, args, rules, fmt, severity=severity, codes=codes, details=details, limit=limit
+        )
+        return
+    assert file is not None
+    model = read_model(file, args, calls=rules)
     result = model.diagnosis(call)
     shown = _filtered(result, severity, code or [])
     groups = group_findings(shown.findings)

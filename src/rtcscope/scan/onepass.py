@@ -50,6 +50,11 @@ from rtcscope.sip.capture import CapturedSip, MediaAnnouncer, SipCaptureFramer
 Source = str | os.PathLike[str] | BinaryIO
 # Called after each batch with the bytes of the (uncompressed) capture read so far.
 Progress = Callable[[int], None]
+# Scan-time call filter (rtcscope.sip.live.MessageFilter): a framed SIP message and the
+# capture's first packet time -> the messages to keep now. A sink takes each SIP message
+# instead of the model (live: rtcscope.sip.live.CallTracker; nothing is kept here).
+SipSelect = Callable[[CapturedSip, int | None], Iterable[CapturedSip]]
+SipSink = Callable[[CapturedSip], None]
 
 STDIN_NAMES = frozenset({"-"})
 
@@ -96,7 +101,10 @@ def open_source(source: Source, spool: BinaryIO | None = None) -> CaptureReader:
     if isinstance(source, str | os.PathLike) and os.fspath(source) in STDIN_NAMES:
         raw = sys.stdin.buffer
     if spool is None:
-        return open_capture(raw, keep_going=True)
+        reader = open_capture(raw, keep_going=True)
+        if getattr(raw, "incremental", False):
+            reader._chunk = 1  # a growing source (scan/follow.py): read no more than a record
+        return reader
     if isinstance(raw, str | os.PathLike):
         raise CaptureError(f"{source_name(source)}: open the pipe and pass it with the spool")
     return open_capture(_Tee(raw, spool), keep_going=True)  # type: ignore[arg-type]
@@ -105,9 +113,16 @@ def open_source(source: Source, spool: BinaryIO | None = None) -> CaptureReader:
 class _PacketTaps:
     """The per-packet taps: stream scanner, SIP framer + SDP tracker, ICMP collector."""
 
-    def __init__(self, model: CaptureModel, options: ScanOptions) -> None:
+    def __init__(
+        self,
+        model: CaptureModel,
+        options: ScanOptions,
+        select: SipSelect | None = None,
+        sink: SipSink | None = None,
+    ) -> None:
         taps = options.taps
         self.model = model
+        self.select, self.sink = select, sink
         self.scanner: StreamScanner | None = None
         if Tap.RTP in taps:
             self.scanner = StreamScanner(
@@ -143,8 +158,14 @@ class _PacketTaps:
             self.model.icmp.append(IcmpEvent(packet.frame, packet.ts_ns, packet.src, packet.icmp))
 
     def _sip(self, captured: CapturedSip) -> None:
+        if self.sink is not None:
+            self.sink(captured)  # live: the sink keeps what it needs (rtcscope.sip.live)
+            return
         if self.keep_sip:
-            self.model.messages.append(captured)
+            if self.select is None:
+                self.model.messages.append(captured)
+            else:  # every SDP below still names its streams, whichever call is kept
+                self.model.messages += self.select(captured, self.model.info.counts.first_ns)
         announced = self.announcer.feed(captured)
         if announced:
             self.model.announcements.extend(announced)
@@ -163,8 +184,11 @@ def scan(
     options: ScanOptions | None = None,
     *,
     progress: Progress | None = None,
+    select: SipSelect | None = None,
+    sink: SipSink | None = None,
 ) -> CaptureModel:
-    """Read ``source`` once and return what every tap found (module docstring)."""
+    """Read ``source`` once and return what every tap found (module docstring); ``select``
+    and ``sink``: see :data:`SipSelect`."""
     options = options or ScanOptions()
     spool: Any = None
     if options.spool and not is_regular_file(source):
@@ -180,7 +204,7 @@ def scan(
             except OSError as exc:
                 raise CaptureError(f"cannot open {source_name(source)}: {exc.strerror}") from exc
         with collector_paused():  # see there: most of the time on 20,000 calls otherwise
-            model = _scan(source if pipe is None else pipe, options, progress, spool)
+            model = _scan(source if pipe is None else pipe, options, progress, spool, select, sink)
         if pipe is not None:
             model.source = source_name(source)
     except BaseException:
@@ -201,7 +225,12 @@ def scan(
 
 
 def _scan(
-    source: Source, options: ScanOptions, progress: Progress | None, spool: BinaryIO | None
+    source: Source,
+    options: ScanOptions,
+    progress: Progress | None,
+    spool: BinaryIO | None,
+    select: SipSelect | None = None,
+    sink: SipSink | None = None,
 ) -> CaptureModel:
     counts = PacketCounts(
         defrag=default_defragmenter() if options.reassemble else None,
@@ -222,7 +251,7 @@ def _scan(
                 file_bytes=0,
             ),
         )
-        taps = _PacketTaps(model, options)
+        taps = _PacketTaps(model, options, select, sink)
         try:
             if options.dedup or not options.vectorized:
                 _per_packet(reader, counts, taps, progress)
