@@ -159,6 +159,13 @@ def run_live(
             if capture is not None:
                 assert capture.source is not None
                 grower: FollowFile | PipeSource = capture.source
+                filtered = f" (filter: {options.bpf})" if options.bpf else ""
+                state = "listening" if capture.listening else "started"
+                print(
+                    f"rtcscope: {capture.program} {state} on {options.interface}{filtered}",
+                    file=sys.stderr,
+                    flush=True,
+                )
             else:
                 assert options.file is not None
                 grower = _open_followed(options.file, stop, on_wait)

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -124,6 +125,7 @@ class LiveCapture:
         self.stats: CaptureStats | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self.source: PipeSource | None = None
+        self.listening = False  # the program said it captures
 
     def __enter__(self) -> LiveCapture:
         try:
@@ -136,6 +138,7 @@ class LiveCapture:
         except OSError as exc:
             self._errors.close()
             raise PeerError(f"cannot start {self.program}: {exc.strerror}") from exc
+        self._wait_listening()
         assert self._proc.stdout is not None
         self.source = _ChildPipe(
             self._proc.stdout.fileno(),
@@ -146,6 +149,19 @@ class LiveCapture:
             capture=self,
         )
         return self
+
+    def _wait_listening(self, limit_s: float = 5.0) -> None:
+        """Until the program says it listens (packets sent before would be missed), it exits,
+        or ``limit_s`` passes: a caller that starts traffic next sees all of it."""
+        assert self._proc is not None
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline and self._proc.poll() is None:
+            self._errors.seek(0)
+            said = self._errors.read()
+            if b"listening on" in said or b"Capturing on" in said:
+                self.listening = True
+                return
+            time.sleep(0.05)
 
     def stop(self) -> None:
         """Ask the program to stop (SIGTERM: tcpdump and dumpcap flush, print their
@@ -169,6 +185,7 @@ class LiveCapture:
         proc.stdout.close()
         self._errors.seek(0)
         text = self._errors.read().decode("utf-8", "replace")
+        self._errors.seek(0, os.SEEK_END)
         self._errors.close()
         self.stats = parse_stats(self.program, text, proc.returncode)
         self._proc = None
