@@ -169,6 +169,26 @@ def test_a_pipe_that_ends_mid_record_is_a_truncated_capture(
 
 
 @pytest.mark.peer
+def test_a_quiet_feed_still_ends_a_call_by_the_quiet_timeout(tmp_path: Path) -> None:
+    """Only the first INVITE, then nothing while the pipe stays open: the quiet time runs on
+    the wall clock, and the call is printed unanswered without the input ending."""
+    data, _ = _feed()
+    first_record = data[: 24 + 16 + int.from_bytes(data[24 + 8 : 24 + 12], "little")]
+    out = tmp_path / "calls.jsonl"
+    args = ["calls", "-", "--follow", "--format", "json", "--idle-timeout", "0.5"]
+    with rtcscope_background(args, tmp_path / "log", stdout=out, pipe_stdin=True) as proc:
+        assert proc.stdin is not None
+        proc.stdin.write(first_record)
+        proc.stdin.flush()
+        (line,) = _lines(out, 1, proc)
+        proc.stdin.close()
+        assert proc.wait(timeout=WAIT_S) == 0
+    call = json.loads(line)
+    assert call["call_id"] == _tshark_call(SOURCES[0])[0]
+    assert (call["messages"], call["final_status"], call["state"]) == (1, None, "no response")
+
+
+@pytest.mark.peer
 def test_diagnose_follow_prints_one_object_per_invite_call(tmp_path: Path) -> None:
     data, _ = _feed()
     out = tmp_path / "diagnosis.jsonl"
@@ -324,11 +344,15 @@ def test_time_window_keeps_the_calls_that_started_in_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     path = DATA / "aaa.pcap"
-    expected = {cid for cid, t in _first_seen(path).items() if 400 <= t <= 1000}
+    first = _first_seen(path)
+    expected = {cid for cid, t in first.items() if 400 <= t <= 1000}
     assert expected  # the window holds calls, and leaves some out
-    assert expected != set(_first_seen(path))
-    ours = {c["call_id"] for c in _calls(capsys, str(path), "--since", "400", "--until", "1000")}
-    assert ours == expected
+    assert expected != set(first)
+    calls = _calls(capsys, str(path), "--since", "400", "--until", "1000")
+    assert {c["call_id"] for c in calls} == expected
+    for call in calls:  # times stay relative to the capture's first SIP message
+        start = first[str(call["call_id"])] - min(first.values())
+        assert call["start_s"] == pytest.approx(start, abs=1e-6)
     (epoch,) = tshark_fields(path, ["frame.time_epoch"], "frame.number == 1")[0]
     since = datetime.fromtimestamp(float(epoch) + 400, UTC).isoformat()
     until = datetime.fromtimestamp(float(epoch) + 1000, UTC).isoformat()

@@ -35,6 +35,7 @@ from rtcscope.cli.capture import (
     call_filter,
     capture_args,
     conclude,
+    message_filter,
     read_model,
 )
 from rtcscope.cli.output import OutputFormat, format_json, print_rows, stdout_console
@@ -141,14 +142,14 @@ def format_statistics(stats: SipStatistics) -> str:
 
 LIVE_COLUMNS = (
     ("index", 5),
-    ("start_s", 11),
+    ("start_s", 12),
     ("kind", 8),
     ("from", 24),
     ("to", 24),
     ("state", 12),
-    ("final", 16),
-    ("ring_s", 9),
-    ("answer_s", 9),
+    ("final", 20),
+    ("ring_s", 12),
+    ("answer_s", 12),
     ("duration_s", 10),
     ("ended_by", 8),
     ("messages", 8),
@@ -293,7 +294,8 @@ def calls(
     taps = frozenset({Tap.SIP} if no_streams else {Tap.SIP, Tap.RTP})
     if quality and no_streams:
         raise UsageError("--quality needs the RTP streams: drop --no-streams")
-    model = read_model(file, args, taps, spool=quality, calls=rules)
+    select = message_filter(rules)
+    model = read_model(file, args, taps, spool=quality, select=select)
     result = model.calls()
     chosen = select_calls(
         result.calls,
@@ -306,7 +308,9 @@ def calls(
     )
     qualities = _qualities(model) if quality else None
     model.close()
-    data = [c.as_dict(result.first_ns, qualities) for c in chosen]
+    # Times from the capture's first SIP message, whether the filters kept it or not.
+    first_ns = select.first_ns if select is not None and select.first_ns else result.first_ns
+    data = [c.as_dict(first_ns, qualities) for c in chosen]
     if fmt is OutputFormat.json:
         sys.stdout.write(
             format_json({"calls": data, "statistics": result.statistics.as_dict()}) + "\n"

@@ -186,7 +186,7 @@ def read_model(
     taps: frozenset[Tap] = ALL_TAPS,
     *,
     spool: bool = False,
-    calls: CallFilter | None = None,
+    select: MessageFilter | None = None,
 ) -> CaptureModel:
     """One pass over ``file`` (a path, or '-' for standard input) with these options.
 
@@ -194,13 +194,13 @@ def read_model(
     error when it is a terminal, unless ``--quiet``; it appears only for captures that take
     more than a moment (rich shows it after its first refresh). ``spool``: a later step
     reads packets again (a piped source is copied to a temporary file; ``model.close()``
-    removes it). ``calls``: keep only the SIP of these calls (applied during the pass).
+    removes it). ``select``: keep only the SIP of these calls (:func:`message_filter`,
+    applied during the pass).
     """
-    if calls is not None and calls.active:
-        model = _read_model(file, args, taps, spool, MessageFilter(calls))
+    model = _read_model(file, args, taps, spool, select)
+    if select is not None:
         keep_selected_streams(model)
-        return model
-    return _read_model(file, args, taps, spool, None)
+    return model
 
 
 def _read_model(
@@ -291,6 +291,11 @@ def call_filter(
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return rules
+
+
+def message_filter(rules: CallFilter) -> MessageFilter | None:
+    """The scan-time filter for these rules (None when no filter was asked for)."""
+    return MessageFilter(rules) if rules.active else None
 
 
 def keep_selected_streams(model: CaptureModel) -> None:

@@ -45,6 +45,7 @@ from rtcscope.cli.capture import (
     call_filter,
     capture_args,
     conclude,
+    message_filter,
     read_model,
 )
 from rtcscope.cli.output import OutputFormat, print_rows, stdout_console
@@ -221,7 +222,7 @@ def diagnose(
         )
         return
     assert file is not None
-    model = read_model(file, args, calls=rules)
+    model = read_model(file, args, select=message_filter(rules))
     result = model.diagnosis(call)
     shown = _filtered(result, severity, code or [])
     groups = group_findings(shown.findings)

@@ -35,6 +35,7 @@ from rtcscope.cli.capture import (
     call_filter,
     capture_args,
     conclude,
+    message_filter,
     read_model,
 )
 from rtcscope.cli.output import format_json
@@ -107,7 +108,7 @@ def flow(
     args = capture_args(dedup=dedup, reassembly=reassembly, keep_going=keep_going, quiet=quiet)
     rules = call_filter(call_id=call_id, from_=from_, to=to, since=since, until=until, hosts=host)
     taps = {Tap.SIP} | ({Tap.RTP} if rtp else set()) | ({Tap.ICMP} if icmp is not False else set())
-    model = read_model(file, args, frozenset(taps), calls=rules)
+    model = read_model(file, args, frozenset(taps), select=message_filter(rules))
     result = model.calls()
     icmp_events = model.icmp
     if not result.calls:

@@ -129,8 +129,9 @@ def run_live(
     base_ns: list[int | None] = [None]  # capture time of the last message (the quiet clock's base)
 
     def emit(finished: list[FinishedCall]) -> None:
+        first = select.first_ns if select is not None else None
         for call in finished:
-            on_call(call, tracker.first_ns or 0)
+            on_call(call, first or tracker.first_ns or 0)
             outcome.calls += 1
             if outcome.calls % _COLLECT_EVERY == 0:
                 gc.collect()

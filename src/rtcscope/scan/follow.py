@@ -29,6 +29,7 @@ from collections.abc import Callable
 from rtcscope.errors import CaptureError, UsageError
 
 DEFAULT_POLL_S = 0.2
+READ_BYTES = 1 << 16  # what one system call takes when that much has arrived
 
 
 class _Growing:
@@ -51,12 +52,27 @@ class _Growing:
         self.on_wait = on_wait
         self.bytes_read = 0
         self._last_data = time.monotonic()
+        self._held = b""  # read ahead from the file or pipe, not handed out yet
 
-    def _got(self, data: bytes) -> bytes:
-        if data:
-            self.bytes_read += len(data)
-            self._last_data = time.monotonic()
+    def _got(self, data: bytes, size: int) -> bytes:
+        """Hand out at most ``size`` bytes of ``data`` and hold the rest (the reader asks for
+        a record header, then its body: one system call serves many records)."""
+        if not data:
+            return data
+        self.bytes_read += len(data)
+        self._last_data = time.monotonic()
+        if 0 < size < len(data):
+            self._held = data[size:]
+            return data[:size]
         return data
+
+    def _take_held(self, size: int) -> bytes:
+        held = self._held
+        if 0 < size < len(held):
+            self._held = held[size:]
+            return held[:size]
+        self._held = b""
+        return held
 
     def _quiet(self) -> None:
         if self.on_wait is not None:
@@ -94,12 +110,13 @@ class FollowFile(_Growing):
         self._position = 0
 
     def read(self, size: int = -1) -> bytes:
-        want = size if size > 0 else 1 << 20
+        if self._held:
+            return self._take_held(size)
         while True:
-            data = os.read(self._fd, want)
+            data = os.read(self._fd, READ_BYTES)
             if data:
                 self._position += len(data)
-                return self._got(data)
+                return self._got(data, size)
             if self.stop.is_set():
                 return b""
             if os.fstat(self._fd).st_size < self._position:
@@ -153,14 +170,15 @@ class PipeSource(_Growing):
         return cls(fd, name, stop, poll_s, on_wait, owned=True)
 
     def read(self, size: int = -1) -> bytes:
-        want = size if size > 0 else 1 << 20
+        if self._held:
+            return self._take_held(size)
         while True:
             if self.stop.is_set():
                 return b""
             ready, _, _ = select.select([self._fd], [], [], self.poll_s)
             if ready:
                 try:
-                    data = os.read(self._fd, want)
+                    data = os.read(self._fd, READ_BYTES)
                 except BlockingIOError:
                     continue
                 if not data:
@@ -170,7 +188,7 @@ class PipeSource(_Growing):
                         self.stop.wait(self.poll_s)
                         continue
                     self.closed_by_writer = True
-                return self._got(data)
+                return self._got(data, size)
             self._quiet()
 
     def close(self) -> None:

@@ -326,6 +326,9 @@ class MessageFilter:
         self._decided: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self._waiting: dict[str, list[CapturedSip]] = {}
         self.dropped = 0
+        # The first SIP message's time, kept or not: times stay relative to the capture's
+        # first message as without the filter.
+        self.first_ns: int | None = None
 
     def _host_ok(self, address: str) -> bool:
         hit = self._host_hits.get(address)
@@ -345,6 +348,8 @@ class MessageFilter:
 
     def feed(self, captured: CapturedSip, origin_ns: int | None) -> list[CapturedSip]:
         rules = self.rules
+        if self.first_ns is None:
+            self.first_ns = captured.ts_ns
         if self._networks and not (self._host_ok(captured.src) or self._host_ok(captured.dst)):
             self.dropped += 1
             return []
