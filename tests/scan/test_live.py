@@ -27,7 +27,7 @@ from rtcscope.sip.capture import CapturedSip
 from rtcscope.sip.live import NS, CallFilter, CallTracker, MessageFilter
 from rtcscope.sip.message import SipMessage
 from tests.conftest import DATA
-from tests.peers import program, rtcscope_background, tshark_fields
+from tests.peers import program, rtcscope_background, run, tshark_fields
 
 # Three calls in capture order (each file's times follow the previous one's): answered and
 # hung up across four proxies, busy (486), cancelled (487).
@@ -113,6 +113,32 @@ def test_follow_prints_each_call_when_it_ends_and_stops_on_sigint(tmp_path: Path
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=WAIT_S) == 0, (tmp_path / "log").read_text()
     _check_calls(_lines(out, 3, None))
+
+
+@pytest.mark.peer
+def test_follow_reads_a_growing_pcapng_cut_mid_block(tmp_path: Path) -> None:
+    data, _ = _feed()
+    classic = tmp_path / "feed.pcap"
+    classic.write_bytes(data)
+    converted = tmp_path / "feed.pcapng"
+    run("editcap", ["-F", "pcapng", classic, converted])
+    blocks = converted.read_bytes()
+    growing = tmp_path / "growing.pcapng"
+    growing.write_bytes(b"")
+    out = tmp_path / "calls.jsonl"
+    args = ["calls", "--follow", growing, "--format", "json"]
+    with (
+        rtcscope_background(args, tmp_path / "log", stdout=out) as proc,
+        open(growing, "ab", buffering=0) as target,
+    ):
+        middle = len(blocks) // 2 + 5  # inside a block, most likely
+        target.write(blocks[:middle])
+        time.sleep(0.5)
+        target.write(blocks[middle:])
+        lines = _lines(out, 3, proc)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=WAIT_S) == 0, (tmp_path / "log").read_text()
+    _check_calls(lines)
 
 
 @pytest.mark.peer
@@ -454,3 +480,14 @@ def test_live_capture_on_loopback_prints_the_call_its_filter_selects(
     )
     assert len(_lines(out, 1, None)) == 1  # the decoy was not captured
     assert "0 dropped by kernel" in log.read_text()
+
+
+@pytest.mark.peer
+def test_a_capture_filter_tcpdump_refuses_is_a_usage_error(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("capturing on lo needs root (tcpdump), this test runs as a user")
+    program("tcpdump")
+    log = tmp_path / "log"
+    with rtcscope_background(["calls", "-i", "lo", "-f", "udp and ((("], log) as proc:
+        assert proc.wait(timeout=WAIT_S) == 2
+    assert "can't parse filter expression" in log.read_text()

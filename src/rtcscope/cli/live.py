@@ -196,7 +196,8 @@ def conclude_live(outcome: LiveOutcome, keep_going: bool) -> None:
     4 when the capture program failed on its own."""
     stats = outcome.capture
     if stats is not None:
-        print(f"rtcscope: {stats.summary()}", file=sys.stderr)
+        if stats.captured is not None:
+            print(f"rtcscope: {stats.summary()}", file=sys.stderr)
         if stats.dropped:
             print(
                 f"rtcscope: warning: the kernel dropped {stats.dropped} packets: calls may "
