@@ -11,7 +11,8 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -96,10 +97,11 @@ def _write_calls(write: object, out: Path, proc: object, data: bytes, ends: list
         start = end
 
 
-@pytest.mark.peer
-def test_follow_prints_each_call_when_it_ends_and_stops_on_sigint(tmp_path: Path) -> None:
-    data, ends = _feed()
-    growing = tmp_path / "growing.pcap"
+@contextmanager
+def _following(tmp_path: Path, suffix: str) -> Iterator[tuple[Callable[[bytes], object], Path]]:
+    """``calls --follow`` on an empty file; yields (append to the file, the output), then
+    sends SIGINT and expects exit 0."""
+    growing = tmp_path / f"growing{suffix}"
     growing.write_bytes(b"")
     out = tmp_path / "calls.jsonl"
     args = ["calls", "--follow", growing, "--format", "json"]
@@ -107,12 +109,20 @@ def test_follow_prints_each_call_when_it_ends_and_stops_on_sigint(tmp_path: Path
         rtcscope_background(args, tmp_path / "log", stdout=out) as proc,
         open(growing, "ab", buffering=0) as target,
     ):
-        _write_calls(target.write, out, proc, data, ends)
-        target.write(b"\x01" * 7)  # the writer is cut mid-record: not a fault once stopped
+        yield target.write, out
+        _lines(out, len(SOURCES), proc)
         time.sleep(0.3)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=WAIT_S) == 0, (tmp_path / "log").read_text()
-    _check_calls(_lines(out, 3, None))
+    _check_calls(_lines(out, len(SOURCES), None))
+
+
+@pytest.mark.peer
+def test_follow_prints_each_call_when_it_ends_and_stops_on_sigint(tmp_path: Path) -> None:
+    data, ends = _feed()
+    with _following(tmp_path, ".pcap") as (write, out):
+        _write_calls(write, out, None, data, ends)
+        write(b"\x01" * 7)  # the writer is cut mid-record: not a fault once stopped
 
 
 @pytest.mark.peer
@@ -123,22 +133,11 @@ def test_follow_reads_a_growing_pcapng_cut_mid_block(tmp_path: Path) -> None:
     converted = tmp_path / "feed.pcapng"
     run("editcap", ["-F", "pcapng", classic, converted])
     blocks = converted.read_bytes()
-    growing = tmp_path / "growing.pcapng"
-    growing.write_bytes(b"")
-    out = tmp_path / "calls.jsonl"
-    args = ["calls", "--follow", growing, "--format", "json"]
-    with (
-        rtcscope_background(args, tmp_path / "log", stdout=out) as proc,
-        open(growing, "ab", buffering=0) as target,
-    ):
+    with _following(tmp_path, ".pcapng") as (write, _):
         middle = len(blocks) // 2 + 5  # inside a block, most likely
-        target.write(blocks[:middle])
+        write(blocks[:middle])
         time.sleep(0.5)
-        target.write(blocks[middle:])
-        lines = _lines(out, 3, proc)
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=WAIT_S) == 0, (tmp_path / "log").read_text()
-    _check_calls(lines)
+        write(blocks[middle:])
 
 
 @pytest.mark.peer
