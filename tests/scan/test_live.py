@@ -6,6 +6,7 @@ before the test writes the next one, which is what "as it ends" means."""
 from __future__ import annotations
 
 import io
+import ipaddress
 import json
 import os
 import signal
@@ -17,12 +18,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from rtcscope.capture.reader import open_capture
 from rtcscope.capture.writer import PcapWriter
 from rtcscope.cli import main
+from rtcscope.cli.capture import parse_time
+from rtcscope.errors import UsageError
 from rtcscope.scan import ScanOptions, Tap, scan
 from rtcscope.sip.capture import CapturedSip
 from rtcscope.sip.live import NS, CallFilter, CallTracker, MessageFilter
@@ -323,6 +326,42 @@ def test_every_message_fed_is_handed_back_once_or_counted_as_a_late_copy(
 
 
 _MESSAGES = {name: _capture_messages(name) for name in ("testbed-good.pcap", "aaa.pcap")}
+
+
+@given(st.data())
+def test_the_call_id_and_host_filters_keep_exactly_the_matching_messages(
+    data: st.DataObject,
+) -> None:
+    """Computed here message by message: the filter keeps those and only those, in order."""
+    pool = [m for name in ("testbed-good.pcap", "aaa.pcap") for m in _MESSAGES[name]]
+    chosen = data.draw(st.lists(st.sampled_from(pool), max_size=60))
+    wanted = data.draw(st.sampled_from(["", "1-5903", "105090259", "@192.168.1.2", "none"]))
+    host = data.draw(st.sampled_from(["127.0.10.1", "127.0.10.0/29", "192.168.1.2", "::1"]))
+    select = MessageFilter(CallFilter(call_id=wanted or None, hosts=(host,)))
+    kept = [k for m in chosen for k in select(m, None)]
+    net = ipaddress.ip_network(host, strict=False)
+
+    def hit(address: str) -> bool:
+        ip = ipaddress.ip_address(address)
+        return ip.version == net.version and ip in net
+
+    assert kept == [
+        m for m in chosen if wanted in (m.message.call_id or "") and (hit(m.src) or hit(m.dst))
+    ]
+
+
+@given(st.text(max_size=40))
+@example("inf")
+@example("nan")
+@example("-1e400")
+@example("2024-13-01T00:00:00")
+@example("2024-05-01T10:00:00+02:00")
+def test_a_time_option_is_a_time_or_a_usage_error(text: str) -> None:
+    try:
+        bound = parse_time(text, "--since")
+    except UsageError:
+        return
+    assert isinstance(bound.ns, int)
 
 
 # -- filters during the scan, against tshark's display filters ------------------------------

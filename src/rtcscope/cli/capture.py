@@ -248,9 +248,13 @@ def parse_time(text: str, option: str) -> TimeBound:
     it names no zone)."""
     value = text.strip()
     try:
-        return TimeBound(round(float(value) * 1e9), relative=True)
+        seconds = float(value)
     except ValueError:
-        pass
+        seconds = None
+    if seconds is not None:
+        if not abs(seconds) < 1e10:  # also nan and inf
+            raise UsageError(f"{option} {text!r}: seconds out of range")
+        return TimeBound(round(seconds * 1e9), relative=True)
     from datetime import UTC, datetime
 
     try:
