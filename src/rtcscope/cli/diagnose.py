@@ -17,6 +17,7 @@ a list of {code, severity, concern, rule, explanation, fix}.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -212,11 +213,11 @@ def diagnose(
     args = capture_args(
         dedup=dedup, reassembly=reassembly, keep_going=keep_going, rtp_port=rtp_port, quiet=quiet
     )
-    rules = call_filter(
-        call_id=call_id or call, from_=from_, to=to, since=since, until=until, hosts=host
-    )
+    rules = call_filter(call_id=call_id, from_=from_, to=to, since=since, until=until, hosts=host)
     if live.live:
         codes = code or []
+        if call:  # --call: that Call-ID only (the batch diagnosis picks it after the pass)
+            rules = replace(rules, call_id=rules.call_id or call)
         _follow_diagnose(
             live, args, rules, fmt, severity=severity, codes=codes, details=details, limit=limit
         )
