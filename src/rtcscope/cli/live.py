@@ -136,11 +136,11 @@ def run_live(
             if outcome.calls % _COLLECT_EVERY == 0:
                 gc.collect()
 
-    def sink(captured: CapturedSip) -> None:
-        kept = [captured] if select is None else select(captured, None)
-        for message in kept:
+    def sink(captured: CapturedSip, origin_ns: int | None) -> list[CapturedSip]:
+        for message in [captured] if select is None else select(captured, origin_ns):
             base_ns[0] = message.ts_ns
             emit(tracker.feed(message))
+        return []  # the tracker keeps what it needs: the model keeps nothing
 
     def on_wait(quiet_s: float) -> None:
         if base_ns[0] is not None:
@@ -175,7 +175,7 @@ def run_live(
                 timer.daemon = True
                 timer.start()
             try:
-                model = scan(source, scan_options, sink=sink)
+                model = scan(source, scan_options, select=sink)
             finally:
                 if timer is not None:
                     timer.cancel()

@@ -50,11 +50,9 @@ from rtcscope.sip.capture import CapturedSip, MediaAnnouncer, SipCaptureFramer
 Source = str | os.PathLike[str] | BinaryIO
 # Called after each batch with the bytes of the (uncompressed) capture read so far.
 Progress = Callable[[int], None]
-# Scan-time call filter (rtcscope.sip.live.MessageFilter): a framed SIP message and the
-# capture's first packet time -> the messages to keep now. A sink takes each SIP message
-# instead of the model (live: rtcscope.sip.live.CallTracker; nothing is kept here).
-SipSelect = Callable[[CapturedSip, int | None], Iterable[CapturedSip]]
-SipSink = Callable[[CapturedSip], None]
+# Takes each framed SIP message and the capture's first packet time, returns the messages the
+# model keeps (rtcscope.sip.live: a call filter; a live consumer keeps them itself).
+SipSelect = Callable[[CapturedSip, int | None], list[CapturedSip]]
 
 STDIN_NAMES = frozenset({"-"})
 
@@ -113,16 +111,9 @@ def open_source(source: Source, spool: BinaryIO | None = None) -> CaptureReader:
 class _PacketTaps:
     """The per-packet taps: stream scanner, SIP framer + SDP tracker, ICMP collector."""
 
-    def __init__(
-        self,
-        model: CaptureModel,
-        options: ScanOptions,
-        select: SipSelect | None = None,
-        sink: SipSink | None = None,
-    ) -> None:
+    def __init__(self, model: CaptureModel, options: ScanOptions, select: SipSelect | None) -> None:
         taps = options.taps
-        self.model = model
-        self.select, self.sink = select, sink
+        self.model, self.select = model, select
         self.scanner: StreamScanner | None = None
         if Tap.RTP in taps:
             self.scanner = StreamScanner(
@@ -158,14 +149,13 @@ class _PacketTaps:
             self.model.icmp.append(IcmpEvent(packet.frame, packet.ts_ns, packet.src, packet.icmp))
 
     def _sip(self, captured: CapturedSip) -> None:
-        if self.sink is not None:
-            self.sink(captured)  # live: the sink keeps what it needs (rtcscope.sip.live)
-            return
-        if self.keep_sip:
-            if self.select is None:
-                self.model.messages.append(captured)
-            else:  # every SDP below still names its streams, whichever call is kept
-                self.model.messages += self.select(captured, self.model.info.counts.first_ns)
+        if self.select is not None:
+            kept = self.select(captured, self.model.info.counts.first_ns)
+            self.model.messages += kept if self.keep_sip else []
+            if not kept and not self.announce_to_scanner:
+                return  # nothing kept and no stream to name: no SDP to read
+        elif self.keep_sip:
+            self.model.messages.append(captured)
         announced = self.announcer.feed(captured)
         if announced:
             self.model.announcements.extend(announced)
@@ -185,10 +175,9 @@ def scan(
     *,
     progress: Progress | None = None,
     select: SipSelect | None = None,
-    sink: SipSink | None = None,
 ) -> CaptureModel:
-    """Read ``source`` once and return what every tap found (module docstring); ``select``
-    and ``sink``: see :data:`SipSelect`."""
+    """Read ``source`` once and return what every tap found (module docstring; ``select``:
+    :data:`SipSelect`)."""
     options = options or ScanOptions()
     spool: Any = None
     if options.spool and not is_regular_file(source):
@@ -204,7 +193,7 @@ def scan(
             except OSError as exc:
                 raise CaptureError(f"cannot open {source_name(source)}: {exc.strerror}") from exc
         with collector_paused():  # see there: most of the time on 20,000 calls otherwise
-            model = _scan(source if pipe is None else pipe, options, progress, spool, select, sink)
+            model = _scan(source if pipe is None else pipe, options, progress, spool, select)
         if pipe is not None:
             model.source = source_name(source)
     except BaseException:
@@ -230,7 +219,6 @@ def _scan(
     progress: Progress | None,
     spool: BinaryIO | None,
     select: SipSelect | None = None,
-    sink: SipSink | None = None,
 ) -> CaptureModel:
     counts = PacketCounts(
         defrag=default_defragmenter() if options.reassemble else None,
@@ -251,7 +239,7 @@ def _scan(
                 file_bytes=0,
             ),
         )
-        taps = _PacketTaps(model, options, select, sink)
+        taps = _PacketTaps(model, options, select)
         try:
             if options.dedup or not options.vectorized:
                 _per_packet(reader, counts, taps, progress)
