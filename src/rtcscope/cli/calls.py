@@ -5,6 +5,8 @@ to, caller, callee, start_s, ring_s, answer_s, end_s, duration_s, setup_ms, fina
 final_reason, state, ended_by, bye_source, messages, resent, methods, statuses, sdp, streams,
 dtmf; times in seconds from the capture's first SIP message) and ``statistics`` (messages,
 resent, status_codes, methods, setup_ms: what ``tshark -q -z sip,stat`` prints).
+With ``--follow`` or ``-i`` (cli/live.py): one such call object per line (JSON Lines), printed
+as each call ends.
 """
 
 from __future__ import annotations

@@ -12,7 +12,9 @@ the command ran and found problems). JSON keys: ``calls``, ``errors``, ``warning
 fix, detail; after the filters), ``groups`` (each: code, severity, count, calls,
 example_calls, example, explanation, rfc, fix), ``paths`` (each in-dialog request's hops:
 call_id, method, cseq, outcome, last_hop, steps), ``notes``. ``--list-codes --format json``:
-a list of {code, severity, concern, rule, explanation, fix}.
+a list of {code, severity, concern, rule, explanation, fix}. With ``--follow`` or ``-i``
+(cli/live.py): one object per INVITE call as it ends (index, call_id, state, final_status and
+the keys above for that call), SIP checks only.
 """
 
 from __future__ import annotations
