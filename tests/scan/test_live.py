@@ -101,9 +101,11 @@ def _write_calls(write: object, out: Path, proc: object, data: bytes, ends: list
 
 
 @contextmanager
-def _following(tmp_path: Path, suffix: str) -> Iterator[tuple[Callable[[bytes], object], Path]]:
+def _following(
+    tmp_path: Path, suffix: str, stop: signal.Signals = signal.SIGINT
+) -> Iterator[tuple[Callable[[bytes], object], Path]]:
     """``calls --follow`` on an empty file; yields (append to the file, the output), then
-    sends SIGINT and expects exit 0."""
+    sends ``stop`` and expects exit 0."""
     growing = tmp_path / f"growing{suffix}"
     growing.write_bytes(b"")
     out = tmp_path / "calls.jsonl"
@@ -115,15 +117,18 @@ def _following(tmp_path: Path, suffix: str) -> Iterator[tuple[Callable[[bytes], 
         yield target.write, out
         _lines(out, len(SOURCES), proc)
         time.sleep(0.3)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         assert proc.wait(timeout=WAIT_S) == 0, (tmp_path / "log").read_text()
     _check_calls(_lines(out, len(SOURCES), None))
 
 
 @pytest.mark.peer
-def test_follow_prints_each_call_when_it_ends_and_stops_on_sigint(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_follow_prints_each_call_when_it_ends_and_stops_on_a_signal(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
     data, ends = _feed()
-    with _following(tmp_path, ".pcap") as (write, out):
+    with _following(tmp_path, ".pcap", stop) as (write, out):
         _write_calls(write, out, None, data, ends)
         write(b"\x01" * 7)  # the writer is cut mid-record: not a fault once stopped
 
