@@ -186,12 +186,14 @@ def rtcscope_background(
     stdout: Path | None = None,
     new_session: bool = False,
     max_open_files: int | None = None,
+    pipe_stdin: bool = False,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start our own CLI in the background (e.g. a collector), stopped by PID on exit.
 
     ``stdout``: a file of its own for standard output (else it goes to ``log`` with stderr);
     ``new_session``: its own process group (a test sends it Ctrl-C with ``os.killpg``);
-    ``max_open_files``: its RLIMIT_NOFILE, set in the child only."""
+    ``max_open_files``: its RLIMIT_NOFILE, set in the child only; ``pipe_stdin``: the test
+    writes its standard input (``proc.stdin``)."""
     import resource
     import sys
 
@@ -205,7 +207,7 @@ def rtcscope_background(
             cmd,
             stdout=own_stdout if stdout is not None else out,
             stderr=subprocess.STDOUT if stdout is None else out,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if pipe_stdin else subprocess.DEVNULL,
             start_new_session=new_session,
             preexec_fn=limit if max_open_files is not None else None,
         )

@@ -9,25 +9,39 @@ with its absolute twin in ISO 8601 UTC: start_iso, ring_iso, answer_iso, end_iso
 sip,stat`` prints) and ``tls_flows`` (TCP connections carrying TLS, not decoded: client,
 client_port, server, server_port, first_frame, description; a table ends with a line
 counting them by port).
+With ``--follow`` or ``-i`` (cli/live.py): one such call object per line (JSON Lines), printed
+as each call ends.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from rtcscope.cli.app import app
 from rtcscope.cli.capture import (
+    AnsweredTimeoutOpt,
+    BpfOpt,
+    CaptureArgs,
     DedupOpt,
-    FileArg,
+    DurationOpt,
+    FollowOpt,
+    HostOpt,
+    IdleTimeoutOpt,
+    InterfaceOpt,
     KeepGoingOpt,
     QuietOpt,
     ReassemblyOpt,
     RtpPortOpt,
+    SinceOpt,
+    UntilOpt,
+    call_filter,
     capture_args,
     conclude,
+    message_filter,
     read_model,
 )
 from rtcscope.cli.notes import print_tls_flows
@@ -40,6 +54,10 @@ from rtcscope.sip.calls import FAILED_STATES, CallState, CallSummary, SipStatist
 
 # What fits 80 columns; --wide shows TABLE_COLUMNS.
 NARROW_COLUMNS = ["index", "start_s", "from", "to", "state", "final", "duration_s"]
+if TYPE_CHECKING:
+    from rtcscope.cli.live import LiveOptions
+    from rtcscope.sip.live import CallFilter, FinishedCall
+
 TABLE_COLUMNS = [
     "index",
     "start_s",
@@ -138,9 +156,86 @@ def format_statistics(stats: SipStatistics) -> str:
     return "\n".join(lines)
 
 
+LIVE_COLUMNS = (
+    ("index", 5),
+    ("start_s", 12),
+    ("kind", 8),
+    ("from", 24),
+    ("to", 24),
+    ("state", 12),
+    ("final", 20),
+    ("ring_s", 12),
+    ("answer_s", 12),
+    ("duration_s", 10),
+    ("ended_by", 8),
+    ("messages", 8),
+    ("resent", 6),
+)
+
+
+def format_live_row(row: dict[str, Any]) -> str:
+    """One call as one line (follow/live mode: no table to size, so fixed widths; long
+    values are cut with '~'; the Call-ID comes last, whole)."""
+    cells = []
+    for name, width in LIVE_COLUMNS:
+        value = row.get(name)
+        text = "" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+        cells.append(text if len(text) <= width else text[: width - 1] + "~")
+        cells[-1] = cells[-1].ljust(width)
+    return " ".join([*cells, str(row.get("call_id", ""))]).rstrip()
+
+
+def _follow_calls(
+    live: LiveOptions,
+    args: CaptureArgs,
+    rules: CallFilter,
+    fmt: OutputFormat,
+    *,
+    method: str | None,
+    status: str | None,
+    failed: bool,
+) -> None:
+    """Follow/live mode: each call printed once it ends (a line, a JSON object per line, or a
+    CSV row), with the same keys as ``calls --format json``'s call objects."""
+    import csv
+    import json
+
+    from rtcscope.cli.live import conclude_live, run_live
+
+    out = sys.stdout
+    csv_writer = csv.writer(out, lineterminator="\n")
+    csv_columns = [c for c in TABLE_COLUMNS if c != "final"] + ["final_status"]
+    if fmt is OutputFormat.table:
+        out.write(format_live_row({n: n for n, _ in LIVE_COLUMNS} | {"call_id": "call_id"}) + "\n")
+    elif fmt is OutputFormat.csv:
+        csv_writer.writerow(csv_columns)
+    out.flush()
+
+    def print_call(finished: FinishedCall, first_ns: int) -> None:
+        if not select_calls([finished.summary], method=method, status=status, failed=failed):
+            return
+        data = finished.summary.as_dict(first_ns)
+        if fmt is OutputFormat.json:
+            out.write(json.dumps(data, ensure_ascii=False) + "\n")  # JSON Lines
+        elif fmt is OutputFormat.csv:
+            row = _table_row(data)
+            csv_writer.writerow(["" if row.get(c) is None else row.get(c) for c in csv_columns])
+        else:
+            out.write(format_live_row(_table_row(data)) + "\n")
+        out.flush()
+
+    outcome = run_live(live, args, rules, print_call)
+    conclude_live(outcome, args.keep_going)
+
+
 @app.command()
 def calls(
-    file: FileArg,
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="pcap or pcapng capture (.gz read too); '-' reads standard input (not with -i)"
+        ),
+    ] = None,
     from_: Annotated[
         str | None,
         typer.Option(
@@ -188,15 +283,36 @@ def calls(
     rtp_port: RtpPortOpt = None,
     quiet: QuietOpt = False,
     wide: WideOpt = False,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    host: HostOpt = None,
+    follow: FollowOpt = False,
+    interface: InterfaceOpt = None,
+    bpf: BpfOpt = None,
+    idle_timeout: IdleTimeoutOpt = 60.0,
+    answered_timeout: AnsweredTimeoutOpt = 3600.0,
+    duration: DurationOpt = None,
 ) -> None:
     """Every call of a capture: from, to, ring/answer/end times, final response, state."""
+    from rtcscope.cli.live import LiveOptions
+
     args = capture_args(
         dedup=dedup, reassembly=reassembly, keep_going=keep_going, rtp_port=rtp_port, quiet=quiet
     )
+    rules = call_filter(call_id=call_id, from_=from_, to=to, since=since, until=until, hosts=host)
+    live = LiveOptions(file, follow, interface, bpf, idle_timeout, answered_timeout, duration)
+    live.check()
+    if live.live:
+        if stats or quality:
+            raise UsageError("--stats and --quality need the whole capture: not with --follow/-i")
+        _follow_calls(live, args, rules, fmt, method=method, status=status, failed=failed)
+        return
+    assert file is not None
     taps = frozenset({Tap.SIP} if no_streams else {Tap.SIP, Tap.RTP})
     if quality and no_streams:
         raise UsageError("--quality needs the RTP streams: drop --no-streams")
-    model = read_model(file, args, taps, spool=quality)
+    select = message_filter(rules)
+    model = read_model(file, args, taps, spool=quality, select=select)
     result = model.calls()
     chosen = select_calls(
         result.calls,
@@ -209,7 +325,9 @@ def calls(
     )
     qualities = _qualities(model) if quality else None
     model.close()
-    data = [c.as_dict(result.first_ns, qualities) for c in chosen]
+    # Times from the capture's first SIP message, whether the filters kept it or not.
+    first_ns = select.first_ns if select is not None and select.first_ns else result.first_ns
+    data = [c.as_dict(first_ns, qualities) for c in chosen]
     if fmt is OutputFormat.json:
         sys.stdout.write(
             format_json(

@@ -24,6 +24,7 @@ from rtcscope.text import LINE_LIMIT, terminal_text
 
 if TYPE_CHECKING:
     from rtcscope.sip.calls import CallSummary
+from rtcscope.sip.live import CallFilter, MessageFilter, TimeBound, parse_networks
 
 FileArg = Annotated[
     Path,
@@ -58,6 +59,82 @@ CallOpt = Annotated[
         "--call",
         help="a call: its index in `rtcscope calls`, a Call-ID (any leg's) or a unique prefix",
     ),
+]
+
+# Call filters applied while the capture is read (rtcscope.sip.live.MessageFilter): the
+# messages of other calls are framed, their Call-ID read, and dropped.
+CallIdOpt = Annotated[str | None, typer.Option("--call-id", help="a Call-ID contains this")]
+FromOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--from", help="the From URI of the call's first request contains this (any case)"
+    ),
+]
+ToOpt = Annotated[
+    str | None,
+    typer.Option("--to", help="the To URI of the call's first request contains this (any case)"),
+]
+SinceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        help="calls whose first message is at or after this: seconds after the first packet "
+        "(12.5) or an ISO time (2024-05-01T10:00:00, UTC unless it says)",
+    ),
+]
+UntilOpt = Annotated[
+    str | None,
+    typer.Option("--until", help="calls whose first message is at or before this (as --since)"),
+]
+HostOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--host",
+        help="only SIP sent from or to this address or network (10.0.0.0/24); repeatable",
+    ),
+]
+
+# Reading a capture as it grows (cli/live.py).
+FollowOpt = Annotated[
+    bool,
+    typer.Option(
+        "--follow",
+        help="read FILE as it is written (tail -f; '-' or a FIFO: as the pipe delivers) and "
+        "print each call when it ends; Ctrl-C stops (exit 0)",
+    ),
+]
+InterfaceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "-i",
+        "--interface",
+        help="capture live on this interface (runs tcpdump -U -w -; needs root) and print "
+        "each call when it ends",
+    ),
+]
+BpfOpt = Annotated[
+    str | None, typer.Option("-f", "--bpf", help="capture filter for -i (tcpdump syntax)")
+]
+IdleTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--idle-timeout",
+        min=0.001,
+        help="live: a call not answered is printed after this many seconds (capture time) "
+        "without a message",
+    ),
+]
+AnsweredTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--answered-timeout",
+        min=0.001,
+        help="live: the same for an answered call (quiet while people talk)",
+    ),
+]
+DurationOpt = Annotated[
+    float | None,
+    typer.Option("--duration", min=0.001, help="live: stop after this many seconds (wall clock)"),
 ]
 
 
@@ -116,7 +193,12 @@ def _size_of(file: Path) -> int | None:
 
 
 def read_model(
-    file: Path, args: CaptureArgs, taps: frozenset[Tap] = ALL_TAPS, *, spool: bool = False
+    file: Path,
+    args: CaptureArgs,
+    taps: frozenset[Tap] = ALL_TAPS,
+    *,
+    spool: bool = False,
+    select: MessageFilter | None = None,
 ) -> CaptureModel:
     """One pass over ``file`` (a path, or '-' for standard input) with these options.
 
@@ -124,8 +206,18 @@ def read_model(
     error when it is a terminal, unless ``--quiet``; it appears only for captures that take
     more than a moment (rich shows it after its first refresh). ``spool``: a later step
     reads packets again (a piped source is copied to a temporary file; ``model.close()``
-    removes it).
+    removes it). ``select``: keep only the SIP of these calls (:func:`message_filter`,
+    applied during the pass).
     """
+    model = _read_model(file, args, taps, spool, select)
+    if select is not None:
+        keep_selected_streams(model)
+    return model
+
+
+def _read_model(
+    file: Path, args: CaptureArgs, taps: frozenset[Tap], spool: bool, select: MessageFilter | None
+) -> CaptureModel:
     options = replace(args.scan_options(taps), spool=spool)
     source: str | Path = "-" if os.fspath(file) == "-" else file
     # The model lives until the command ends, and with it hundreds of thousands of objects
@@ -135,7 +227,7 @@ def read_model(
     # for the rest of it (reference counting frees everything as usual).
     gc.disable()
     if args.quiet or not sys.stderr.isatty():
-        return scan(source, options)
+        return scan(source, options, select=select)
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -160,7 +252,76 @@ def read_model(
         def advance(done: int) -> None:
             bar.update(task, completed=done)
 
-        return scan(source, options, progress=advance)
+        return scan(source, options, progress=advance, select=select)
+
+
+def parse_time(text: str, option: str) -> TimeBound:
+    """``--since``/``--until``: seconds after the first packet, or an ISO 8601 time (UTC when
+    it names no zone)."""
+    value = text.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = None
+    if seconds is not None:
+        if not abs(seconds) < 1e10:  # also nan and inf
+            raise UsageError(f"{option} {text!r}: seconds out of range")
+        return TimeBound(round(seconds * 1e9), relative=True)
+    from datetime import UTC, datetime
+
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(
+            f"{option} {text!r}: give seconds after the first packet (12.5) or an ISO time "
+            "(2024-05-01T10:00:00Z)"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    delta = when - datetime(1970, 1, 1, tzinfo=UTC)
+    return TimeBound(
+        (delta.days * 86400 + delta.seconds) * 10**9 + delta.microseconds * 1000, False
+    )
+
+
+def call_filter(
+    *,
+    call_id: str | None = None,
+    from_: str | None = None,
+    to: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    hosts: list[str] | None = None,
+) -> CallFilter:
+    """The call filters as given on the command line (checked: a usage error names a bad one)."""
+    rules = CallFilter(
+        call_id=call_id or None,
+        from_=from_ or None,
+        to=to or None,
+        since=parse_time(since, "--since") if since else None,
+        until=parse_time(until, "--until") if until else None,
+        hosts=tuple(hosts or ()),
+    )
+    try:
+        parse_networks(rules.hosts)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return rules
+
+
+def message_filter(rules: CallFilter) -> MessageFilter | None:
+    """The scan-time filter for these rules (None when no filter was asked for)."""
+    return MessageFilter(rules) if rules.active else None
+
+
+def keep_selected_streams(model: CaptureModel) -> None:
+    """After a filtered scan: the streams whose SDP names a call that was filtered out are
+    dropped (the SDP of every call still named its streams, so none is taken for a kept
+    call's stream because it reused the same port)."""
+    if model.rtp is None:
+        return
+    kept = {m.message.call_id for m in model.messages}
+    model.rtp.streams = [s for s in model.rtp.streams if s.call_id is None or s.call_id in kept]
 
 
 def conclude(model: CaptureModel, keep_going: bool) -> None:

@@ -22,15 +22,23 @@ import typer
 
 from rtcscope.cli.app import app
 from rtcscope.cli.capture import (
+    CallIdOpt,
     CallOpt,
     DedupOpt,
     FileArg,
+    FromOpt,
+    HostOpt,
     KeepGoingOpt,
     QuietOpt,
     ReassemblyOpt,
+    SinceOpt,
+    ToOpt,
+    UntilOpt,
+    call_filter,
     capture_args,
     conclude,
     find_call,
+    message_filter,
     read_model,
 )
 from rtcscope.cli.output import format_json
@@ -95,12 +103,19 @@ def flow(
     reassembly: ReassemblyOpt = True,
     keep_going: KeepGoingOpt = False,
     quiet: QuietOpt = False,
+    call_id: CallIdOpt = None,
+    from_: FromOpt = None,
+    to: ToOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    host: HostOpt = None,
 ) -> None:
     """A call's ladder: one column per element with its addresses, retransmissions marked."""
     aliases = [parse_alias(a) for a in alias or []]
     args = capture_args(dedup=dedup, reassembly=reassembly, keep_going=keep_going, quiet=quiet)
+    rules = call_filter(call_id=call_id, from_=from_, to=to, since=since, until=until, hosts=host)
     taps = {Tap.SIP} | ({Tap.RTP} if rtp else set()) | ({Tap.ICMP} if icmp is not False else set())
-    model = read_model(file, args, frozenset(taps))
+    model = read_model(file, args, frozenset(taps), select=message_filter(rules))
     result = model.calls()
     icmp_events = model.icmp
     if call is None and len(result.calls) > 1:

@@ -54,6 +54,9 @@ from rtcscope.sip.capture import CapturedSip, MediaAnnouncer, SipCaptureFramer
 Source = str | os.PathLike[str] | BinaryIO
 # Called after each batch with the bytes of the (uncompressed) capture read so far.
 Progress = Callable[[int], None]
+# Takes each framed SIP message and the capture's first packet time, returns the messages the
+# model keeps (rtcscope.sip.live: a call filter; a live consumer keeps them itself).
+SipSelect = Callable[[CapturedSip, int | None], list[CapturedSip]]
 
 STDIN_NAMES = frozenset({"-"})
 
@@ -100,7 +103,10 @@ def open_source(source: Source, spool: BinaryIO | None = None) -> CaptureReader:
     if isinstance(source, str | os.PathLike) and os.fspath(source) in STDIN_NAMES:
         raw = sys.stdin.buffer
     if spool is None:
-        return open_capture(raw, keep_going=True)
+        reader = open_capture(raw, keep_going=True)
+        if getattr(raw, "incremental", False):
+            reader._chunk = 1  # a growing source (scan/follow.py): read no more than a record
+        return reader
     if isinstance(raw, str | os.PathLike):
         raise CaptureError(f"{source_name(source)}: open the pipe and pass it with the spool")
     return open_capture(_Tee(raw, spool), keep_going=True)  # type: ignore[arg-type]
@@ -109,9 +115,9 @@ def open_source(source: Source, spool: BinaryIO | None = None) -> CaptureReader:
 class _PacketTaps:
     """The per-packet taps: stream scanner, SIP framer + SDP tracker, ICMP collector."""
 
-    def __init__(self, model: CaptureModel, options: ScanOptions) -> None:
+    def __init__(self, model: CaptureModel, options: ScanOptions, select: SipSelect | None) -> None:
         taps = options.taps
-        self.model = model
+        self.model, self.select = model, select
         self.scanner: StreamScanner | None = None
         if Tap.RTP in taps:
             self.scanner = StreamScanner(
@@ -174,7 +180,12 @@ class _PacketTaps:
                     self._sip(captured)
 
     def _sip(self, captured: CapturedSip) -> None:
-        if self.keep_sip:
+        if self.select is not None:
+            kept = self.select(captured, self.model.info.counts.first_ns)
+            self.model.messages += kept if self.keep_sip else []
+            if not kept and not self.announce_to_scanner:
+                return  # nothing kept and no stream to name: no SDP to read
+        elif self.keep_sip:
             self.model.messages.append(captured)
         announced = self.announcer.feed(captured)
         if announced:
@@ -196,8 +207,10 @@ def scan(
     options: ScanOptions | None = None,
     *,
     progress: Progress | None = None,
+    select: SipSelect | None = None,
 ) -> CaptureModel:
-    """Read ``source`` once and return what every tap found (module docstring)."""
+    """Read ``source`` once and return what every tap found (module docstring; ``select``:
+    :data:`SipSelect`)."""
     options = options or ScanOptions()
     spool: Any = None
     if options.spool and not is_regular_file(source):
@@ -213,7 +226,7 @@ def scan(
             except OSError as exc:
                 raise CaptureError(f"cannot open {source_name(source)}: {exc.strerror}") from exc
         with collector_paused():  # see there: most of the time on 20,000 calls otherwise
-            model = _scan(source if pipe is None else pipe, options, progress, spool)
+            model = _scan(source if pipe is None else pipe, options, progress, spool, select)
         if pipe is not None:
             model.source = source_name(source)
     except BaseException:
@@ -234,7 +247,11 @@ def scan(
 
 
 def _scan(
-    source: Source, options: ScanOptions, progress: Progress | None, spool: BinaryIO | None
+    source: Source,
+    options: ScanOptions,
+    progress: Progress | None,
+    spool: BinaryIO | None,
+    select: SipSelect | None = None,
 ) -> CaptureModel:
     counts = PacketCounts(
         defrag=default_defragmenter() if options.reassemble else None,
@@ -255,7 +272,7 @@ def _scan(
                 file_bytes=0,
             ),
         )
-        taps = _PacketTaps(model, options)
+        taps = _PacketTaps(model, options, select)
         try:
             if options.dedup or not options.vectorized:
                 _per_packet(reader, counts, taps, progress)
