@@ -302,10 +302,7 @@ def call_filter(
         until=parse_time(until, "--until") if until else None,
         hosts=tuple(hosts or ()),
     )
-    try:
-        parse_networks(rules.hosts)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    parse_networks(rules.hosts)  # InvalidArgument, worded as --host's (cli/errors.py)
     return rules
 
 

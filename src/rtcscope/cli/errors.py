@@ -25,12 +25,13 @@ from rtcscope.errors import (
 
 # Library parameter -> the command parameters that carry it, where the names differ.
 PARAM_ALIASES: dict[str, tuple[str, ...]] = {
+    "hosts": ("host",),
     "call_id": ("call",),
     "index": ("stream",),
     "rate_per_s": ("rate",),
     "version": ("hep_version",),
     "url": ("to",),
-    "path": ("out", "output"),
+    "path": ("out", "output", "file"),
     "kind": ("to", "out"),
     "start_s": ("start", "seconds"),
     "time": ("since", "until", "from_", "to"),

@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from rtcscope.errors import CaptureError, UsageError
+from rtcscope.errors import CaptureError, InvalidArgument
 
 DEFAULT_POLL_S = 0.2
 READ_BYTES = 1 << 16  # what one system call takes when that much has arrived
@@ -105,7 +105,9 @@ class FollowFile(_Growing):
         except OSError as exc:
             raise CaptureError(f"cannot open {name}: {exc.strerror}") from exc
         if not stat.S_ISREG(info.st_mode):
-            raise UsageError(f"--follow {name}: not a regular file (give '-' for a pipe)")
+            raise InvalidArgument(
+                "path", f"{name}: not a regular file to follow (a pipe is read as standard input)"
+            )
         self._fd = os.open(name, os.O_RDONLY)
         self._position = 0
 

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rtcscope.errors import PeerError, UsageError
+from rtcscope.errors import InputError, PeerError
 from rtcscope.scan.follow import DEFAULT_POLL_S, PipeSource
 
 _STAT = re.compile(r"(\d+) packets? (captured|received by filter|dropped by kernel)")
@@ -68,7 +68,7 @@ def capture_command(
             return name, args + (["-f", bpf] if bpf else [])
         args = [path, "-i", interface, "-n", "-U", "-w", "-"]
         return name, args + ([bpf] if bpf else [])
-    raise UsageError(f"-i needs {' or '.join(wanted)} on PATH (Debian: tcpdump)")
+    raise InputError(f"a live capture needs {' or '.join(wanted)} on PATH (Debian: tcpdump)")
 
 
 def parse_stats(program: str, text: str, exit_code: int | None) -> CaptureStats:

@@ -42,6 +42,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Literal
 
+from rtcscope.errors import InvalidArgument
 from rtcscope.sip.calls import CallSummary, summarize_calls
 from rtcscope.sip.capture import CapturedSip, MediaAnnouncement, MediaAnnouncer
 from rtcscope.sip.transactions import endpoint
@@ -292,13 +293,14 @@ class CallFilter:
 
 
 def parse_networks(hosts: tuple[str, ...]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    """``--host`` values as networks (an address is a /32 or /128); ValueError names a bad one."""
+    """Host filters as networks (an address is a /32 or /128); InvalidArgument names a bad
+    one."""
     out = []
     for text in hosts:
         try:
             out.append(ipaddress.ip_network(text.strip().strip("[]"), strict=False))
         except ValueError:
-            raise ValueError(f"--host {text!r} is not an IP address or network") from None
+            raise InvalidArgument("hosts", f"{text!r} is not an IP address or network") from None
     return out
 
 
