@@ -16,7 +16,7 @@ import rtcscope.scan.onepass as scan_module
 from rtcscope.capture.reader import open_capture
 from rtcscope.capture.writer import PcapWriter
 from rtcscope.cli import main
-from rtcscope.scan import ScanOptions, scan
+from rtcscope.scan import ScanOptions, Tap, scan
 from tests.conftest import DATA
 from tests.peers import rtcscope_cli, run, tshark_fields
 
@@ -92,6 +92,29 @@ def test_one_open_and_each_record_decoded_once(
     packets = int(tshark_fields(DTMF, ["frame.number"])[-1][0])
     assert sorted(decoded) == list(range(1, packets + 1))
     assert set(decoded.values()) == {1}
+
+
+def test_a_sip_only_pass_decodes_no_media_row_and_finds_the_same_messages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """flow/route/show need SIP only: the RTP rows (counted vectorized) are not decoded,
+    and the messages are the per-packet path's and tshark's."""
+    decoded: Counter[int] = Counter()
+    real_decode = scan_module.decode
+
+    def counting_decode(record: object) -> object:
+        decoded[record.frame] += 1  # type: ignore[attr-defined]
+        return real_decode(record)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scan_module, "decode", counting_decode)
+    sip_only = ScanOptions(taps=frozenset({Tap.SIP}))
+    model = scan(DTMF, sip_only)
+    sip_frames = [int(row[0]) for row in tshark_fields(DTMF, ["frame.number"], "sip")]
+    rtp_frames = {int(row[0]) for row in tshark_fields(DTMF, ["frame.number"], "rtp")}
+    assert [m.frame for m in model.messages] == sip_frames
+    assert len(rtp_frames) > 1000 and not rtp_frames & set(decoded)
+    reference = scan(DTMF, ScanOptions(taps=frozenset({Tap.SIP}), vectorized=False))
+    assert [m.message.raw for m in model.messages] == [m.message.raw for m in reference.messages]
 
 
 def test_analyze_with_audio_reads_the_streams_packets_again(

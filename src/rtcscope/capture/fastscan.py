@@ -192,6 +192,9 @@ class BatchRows:
         self.times: npt.NDArray[np.int64] | None = None
         self.local_ids: Int64Array | None = None
         self.units: npt.NDArray[np.uint64] | None = None
+        # Set by count_batch: rows that are plain UDP whose payload cannot start a SIP message
+        # nor be a keep-alive (RTP, STUN, DTLS...): a SIP-only pass need not decode them.
+        self.not_sip: BoolArray | None = None
         if views is None:
             self.data = self.end = pos
             self.linktypes = self.interface_ids = pos.astype(np.int64)
@@ -298,7 +301,11 @@ def count_batch(rows: BatchRows, counts: PacketCounts) -> list[int]:
         elif linktype not in _VECTOR_LINKTYPES:
             scalar[picked] = True
         elif linktype == LinkType.ETHERNET:
-            scalar[picked] = _count_ethernet(views, data[picked], end[picked], counts)
+            not_sip = np.zeros(len(picked), dtype=bool)
+            scalar[picked] = _count_ethernet(views, data[picked], end[picked], counts, not_sip)
+            if rows.not_sip is None:
+                rows.not_sip = np.zeros(rows.count, dtype=bool)
+            rows.not_sip[picked] = not_sip
         else:
             scalar[picked] = _count_link(views, linktype, data[picked], end[picked], counts)
     left: list[int] = np.flatnonzero(scalar).tolist()
@@ -315,10 +322,21 @@ def _position_frames(batch: RecordBatch) -> list[int] | range:
     return [frame for frame in every if frame not in taken]
 
 
+# Bytes a SIP message (or the CR/LF before it) can start with, as a lookup table.
+_SIP_FIRST = np.zeros(256, dtype=bool)
+_SIP_FIRST[list(b"\r\nABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")] = True
+
+
 def _count_ethernet(
-    views: _Views, data: Int64Array, end: Int64Array, counts: PacketCounts
+    views: _Views,
+    data: Int64Array,
+    end: Int64Array,
+    counts: PacketCounts,
+    not_sip: BoolArray | None = None,
 ) -> BoolArray:
-    """Ethernet rows through one structured gather; returns the rows left for decode()."""
+    """Ethernet rows through one structured gather; returns the rows left for decode().
+    ``not_sip`` (optional, one per row) is set where a row is plain UDP of 12 bytes or more
+    whose first byte cannot start a SIP message (RFC 3261 7: a method's letter, or CR/LF)."""
     count = len(data)
     caplen = end - data
     room_in_buffer = len(views.buffer) - ETHERNET_WINDOW_BYTES
@@ -415,6 +433,8 @@ def _count_ethernet(
         _classify_rows(
             views, first, second, words, size, start, stop, sport[rows], dport[rows], counts
         )
+        if not_sip is not None:
+            not_sip[rows] = (size >= 12) & ~_SIP_FIRST[np.maximum(first, 0)] & (first >= 0)
     # A frame shorter than the Ethernet header holds no IP: decode() would count nothing in
     # it, so it is not left for decode() (a flood of empty records must not cost a decode each).
     return scalar & framed

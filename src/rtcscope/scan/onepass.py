@@ -34,6 +34,8 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 
+import numpy as np
+
 from rtcscope.capture.decode import decode
 from rtcscope.capture.dedup import Deduplicator
 from rtcscope.capture.fastscan import BatchRows, count_batch
@@ -337,7 +339,12 @@ def _batched(
             counted = {frames[row] for row in left}
             counted.update(record.frame for record in batch.records)
             feed = rtp_tap.feed_packet if rtp_tap is not None else taps.feed
-            for packet in _deliver(rows.records(list(range(rows.count))), counted, counts):
+            wanted: list[int] = list(range(rows.count))
+            if rtp_tap is None and rows.not_sip is not None:
+                # No RTP tap: UDP rows that cannot be SIP (RTP, STUN...), counted above
+                # already, go to no tap (the SIP framer would drop them).
+                wanted = np.flatnonzero(~rows.not_sip).tolist()
+            for packet in _deliver(rows.records(wanted), counted, counts):
                 feed(packet)
         if progress is not None:
             progress(batch.base + len(batch.buffer))
