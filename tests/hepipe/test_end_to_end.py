@@ -240,9 +240,13 @@ def test_hepipe_to_kamailio_sipcapture_with_an_esl_restart(tmp_path: Path) -> No
         background("kamailio", kam_args, kam_log, max_seconds=90),
         rtcscope_background(collector_args, collector_log),
     ):
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while "Listening on" not in kam_log.read_text(errors="replace"):
             assert time.monotonic() < deadline, kam_log.read_text()
+            time.sleep(0.05)
+        # The collector is ready when it says so (its start-up is slower on a busy machine).
+        while "listening on" not in collector_log.read_text(errors="replace"):
+            assert time.monotonic() < deadline, collector_log.read_text()
             time.sleep(0.05)
         time.sleep(0.5)
         decoded, commands = asyncio.run(asyncio.wait_for(scenario(), 80))

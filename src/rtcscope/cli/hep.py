@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from rtcscope.cli.app import app
-from rtcscope.cli.output import OutputFormat, format_json, print_rows
+from rtcscope.cli.output import OutputFormat, WideOpt, format_json, print_rows
 from rtcscope.errors import HepError, InputError, OutputError, UsageError
 from rtcscope.hep.codec import HepPacket, decode, protocol_name
 from rtcscope.hep.in_capture import hep_in_capture
@@ -356,6 +356,7 @@ def decode_command(
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv")] = (
         OutputFormat.table
     ),
+    wide: WideOpt = False,
 ) -> None:
     """The HEP packets of a capture (any UDP/TCP port), with their chunks and inner SIP.
 
@@ -401,7 +402,11 @@ def decode_command(
                 else None,
             }
         )
-    print_rows(rows, fmt, json_data=objects)
+    narrow = ["frame", "type", "src", "dst", "call_id"]
+    if any("error" in row for row in rows):
+        narrow.append("error")
+    shown = narrow if fmt is OutputFormat.table and not wide else None  # CSV: every column
+    print_rows(rows, fmt, shown, json_data=objects, wide=wide)
 
 
 def _packet_json(packet: HepPacket) -> dict[str, Any]:

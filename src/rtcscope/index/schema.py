@@ -174,6 +174,7 @@ STREAMS: list[Column] = [
         )
     ],
     ("srtp", _JSON, "srtp"),
+    ("events", _JSON, "events"),  # timestamp resets and SSRC restarts (streams' JSON)
 ]
 
 FINDINGS: list[Column] = [
@@ -240,7 +241,7 @@ DAY_KEYS: dict[str, str | None] = {
 }
 JSON_COLUMNS: dict[str, frozenset[str]] = {
     "calls": frozenset({"hops", "methods", "statuses", "sdp", "streams", "dtmf"}),
-    "streams": frozenset({"srtp"}),
+    "streams": frozenset({"srtp", "events"}),
 }
 
 
