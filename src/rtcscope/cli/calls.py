@@ -45,7 +45,13 @@ from rtcscope.cli.capture import (
     read_model,
 )
 from rtcscope.cli.notes import print_tls_flows
-from rtcscope.cli.output import OutputFormat, WideOpt, format_json, print_rows, print_text
+from rtcscope.cli.output import (
+    OutputFormat,
+    WideOpt,
+    print_rows,
+    print_text,
+    write_json_object,
+)
 from rtcscope.errors import UsageError
 from rtcscope.quality import StreamQuality
 from rtcscope.rtp.streams import StreamKey
@@ -327,20 +333,18 @@ def calls(
     model.close()
     # Times from the capture's first SIP message, whether the filters kept it or not.
     first_ns = select.first_ns if select is not None and select.first_ns else result.first_ns
-    data = [c.as_dict(first_ns, qualities) for c in chosen]
     if fmt is OutputFormat.json:
-        sys.stdout.write(
-            format_json(
-                {
-                    "calls": data,
-                    "statistics": result.statistics.as_dict(),
-                    "tls_flows": [flow.as_dict() for flow in model.tls_flows],
-                }
-            )
-            + "\n"
+        # call by call: 20,000 calls' dicts and their text are never all in memory at once
+        write_json_object(
+            {
+                "calls": (c.as_dict(first_ns, qualities) for c in chosen),
+                "statistics": result.statistics.as_dict(),
+                "tls_flows": [flow.as_dict() for flow in model.tls_flows],
+            }
         )
         conclude(model, keep_going)
         return
+    data = [c.as_dict(first_ns, qualities) for c in chosen]
     if fmt is OutputFormat.csv:
         flat = [
             {k: v for k, v in _table_row(d).items() if k not in ("sdp", "dtmf", "methods")}

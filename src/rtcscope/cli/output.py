@@ -12,7 +12,7 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from enum import Enum, StrEnum
 from typing import Annotated, Any
 
@@ -67,6 +67,28 @@ def format_json(data: Any) -> str:
     except TypeError:
         text = json.dumps(data, indent=2, ensure_ascii=False, default=_jsonable)
     return json_safe(text)
+
+
+def write_json_object(fields: dict[str, Any]) -> None:
+    """Write ``fields`` as :func:`format_json` would, byte for byte, to standard output; a
+    value that is an iterator (not a list) is written element by element as it is produced,
+    so a long list need not be held as objects and text at once."""
+    out = sys.stdout
+    out.write("{")
+    for number, (key, value) in enumerate(fields.items()):
+        out.write(("," if number else "") + "\n  " + format_json(key) + ": ")
+        if not isinstance(value, Iterator):
+            out.write(format_json(value).replace("\n", "\n  "))
+            continue
+        out.write("[")
+        empty = True
+        for item in value:
+            out.write(
+                ("\n    " if empty else ",\n    ") + format_json(item).replace("\n", "\n    ")
+            )
+            empty = False
+        out.write("]" if empty else "\n  ]")
+    out.write("\n}\n" if fields else "}\n")
 
 
 def _cell(value: Any) -> str:

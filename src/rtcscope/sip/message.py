@@ -148,6 +148,23 @@ def _content_type_param(value: str, name: str) -> str | None:
     return None
 
 
+# A message whose _finish() has not run yet holds this for its Contact/Route/Record-Route
+# lists (never handed out: the properties run _finish() first).
+_NONE_YET: list[NameAddr] = []
+# Short texts that repeat message after message (SIP/2.0, INVITE, OK, application/sdp):
+# one string each instead of a copy per message.
+_SHARED: dict[str, str] = {}
+
+
+def _shared(text: str) -> str:
+    found = _SHARED.get(text)
+    if found is None:
+        if len(text) > 64 or len(_SHARED) >= 4096:
+            return text
+        found = _SHARED[text] = text
+    return found
+
+
 def _plain_values(lines: list[str]) -> dict[str, list[str]] | None:
     """Header values by lookup key from CRLF-split header lines (the first line is the start
     line); None when a line has no colon or no name (the general parser reads those)."""
@@ -274,9 +291,10 @@ class SipMessage:
         # added by _finish() on first use of ``problems``.
         self._problems: list[str] = []
         self._complete = False
-        self._contacts: list[NameAddr] = []
-        self._routes: list[NameAddr] = []
-        self._record_routes: list[NameAddr] = []
+        # Contact, Route, Record-Route: set by _finish() (the properties call it first).
+        self._contacts: list[NameAddr] = _NONE_YET
+        self._routes: list[NameAddr] = _NONE_YET
+        self._record_routes: list[NameAddr] = _NONE_YET
         self._max_forwards: int | None = None
 
     @classmethod
@@ -287,7 +305,7 @@ class SipMessage:
             message._parse()
         except Exception as exc:  # a parser bug must not stop a capture being read
             message._problems.append(f"internal parser fault: {type(exc).__name__}: {exc}")
-            message._complete = True
+            message._close()
         return message
 
     def __bytes__(self) -> bytes:
@@ -374,18 +392,18 @@ class SipMessage:
             pos += 1
         if pos >= n:
             self._problems.append("empty message")
-            self._complete = True
+            self._close()
             return
         values = self._parse_plain(pos)
         if values is None:
             self._parse_general(pos)
             values = _values_of(self._headers or ())
         if not (self.start_line or values):
-            self._complete = True
+            self._close()
             return
         self._values = values
         found = values.get("content-type")
-        self._content_type_value = found[0] if found else None
+        self._content_type_value = _shared(found[0]) if found else None
         self._parse_body(self.header_length)
         self._parse_dialog_headers()
         # The values by name are read again from ``raw`` when asked for (a few microseconds):
@@ -500,12 +518,12 @@ class SipMessage:
         if stripped.upper().startswith("SIP/"):
             parts = stripped.split(None, 2)
             self.is_response = True
-            self.sip_version = parts[0]
+            self.sip_version = _shared(parts[0])
             if len(parts) < 2 or not is_digits(parts[1]) or len(parts[1]) != 3:
                 self._problems.append(f"status line {stripped[:80]!r} has no 3-digit status code")
                 return
             self.status_code = int(parts[1])
-            self.reason = parts[2] if len(parts) > 2 else ""
+            self.reason = _shared(parts[2]) if len(parts) > 2 else ""
             self._check_version()
             if not 100 <= self.status_code <= 699:
                 self._problems.append(f"status code {self.status_code} is outside 100-699")
@@ -513,9 +531,9 @@ class SipMessage:
         parts = stripped.split()
         if len(parts) == 3 and parts[2].upper().startswith("SIP/"):
             self.is_request = True
-            self.request_method = parts[0]
+            self.request_method = _shared(parts[0])
             self.request_uri_text = parts[1]
-            self.sip_version = parts[2]
+            self.sip_version = _shared(parts[2])
             self._check_version()
             self._uri_problem_at = len(self._problems)  # parsed on first use
             return
@@ -613,6 +631,11 @@ class SipMessage:
             with contextlib.suppress(SipError):
                 vias.append(_parse_cached(_VIAS, parse_via, value))
 
+    def _close(self) -> None:
+        """Nothing more to read (an empty or unreadable message): no _finish() later."""
+        self._complete = True
+        self._contacts, self._routes, self._record_routes = [], [], []
+
     def _finish(self) -> None:
         """The rest of the known headers and every fault, in the order of a full parse."""
         self._complete = True
@@ -651,6 +674,7 @@ class SipMessage:
         if not self.vias and (self.is_request or self.is_response):
             problems.append("no Via header")
 
+        self._contacts, self._routes, self._record_routes = [], [], []
         for target, name in (
             (self._contacts, "Contact"),
             (self._routes, "Route"),

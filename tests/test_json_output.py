@@ -1,0 +1,54 @@
+"""The JSON writers: format_json (orjson, with the standard library for what orjson refuses)
+and write_json_object (lists written element by element) give the standard library's
+indent-2 text, byte for byte."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rtcscope.cli.output import format_json, write_json_object
+
+_scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.text(max_size=8)
+# Floats compare by value only: orjson writes 1e-7 and 1e16 where the standard library
+# writes 1e-07 and 1e+16 (both valid JSON, the same number).
+_floats = st.floats(allow_nan=False, allow_infinity=False)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=12,
+)
+
+
+def _reference(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+@given(st.dictionaries(st.text(max_size=6), _values, max_size=4))
+def test_format_json_is_the_standard_librarys_text(data: dict[str, Any]) -> None:
+    text = format_json(data)
+    assert json.loads(text) == data
+    if "\\u" not in text and "\\x" not in text:  # no character escaped for terminals
+        assert text == _reference(data)
+
+
+@given(st.lists(_floats, max_size=6))
+def test_floats_keep_their_value(values: list[float]) -> None:
+    assert json.loads(format_json({"v": values})) == {"v": values}
+
+
+@given(st.dictionaries(st.text(max_size=6), st.lists(_values, max_size=4) | _values, max_size=4))
+def test_write_json_object_writes_what_format_json_writes(
+    data: dict[str, Any],
+) -> None:
+    out = io.StringIO()
+    streamed = {k: iter(v) if isinstance(v, list) else v for k, v in data.items()}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stdout", out)
+        write_json_object(streamed)
+    assert out.getvalue() == format_json(data) + "\n"
