@@ -1,0 +1,266 @@
+"""``rtcscope hep send`` reads its capture through the one pass, with the capture options
+every command takes, and sends no encrypted SRTCP as RTCP.
+
+The collector here is a plain UDP socket on 127.0.88.x: what it receives is decoded and
+counted, and compared with tshark's count of SIP in the same file, or with the numbers the
+SRTCP capture generator (tests/rtp/srtcp_capture.py) put in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from rtcscope.hep.codec import HepPacket, ProtocolType, decode
+from rtcscope.hep.from_capture import CaptureHepStats, capture_hep_packets
+from rtcscope.scan import ScanOptions, scan
+from rtcscope.sipp.pcapfile import udp_ethernet_frame, write_frames
+from tests.conftest import DATA
+from tests.peers import rtcscope_cli, run, tshark_fields
+from tests.rtp import srtcp_capture
+
+HOST = "127.0.88.1"
+SIP_CAPTURE = DATA / "testbed-good.pcap"  # SIP over UDP, one message per frame
+# srtcp-call.pcap: side A sends an SR every 50 of its 150 RTP packets, B answers each
+SRTCP_DATAGRAMS = 2 * (srtcp_capture.PACKETS // srtcp_capture.SR_EVERY)
+
+
+def _records(path: Path) -> list[tuple[bytes, int]]:
+    """(frame, capture time in ns) of a classic little-endian microsecond pcap, read here
+    with struct (not with the reader under test)."""
+    data = path.read_bytes()
+    assert data[:4] == b"\xd4\xc3\xb2\xa1"
+    out = []
+    offset = 24
+    while offset + 16 <= len(data):
+        sec, usec, caplen, _ = struct.unpack_from("<IIII", data, offset)
+        out.append((data[offset + 16 : offset + 16 + caplen], sec * 10**9 + usec * 1000))
+        offset += 16 + caplen
+    return out
+
+
+@contextmanager
+def collector() -> Iterator[tuple[str, list[HepPacket]]]:
+    """A UDP socket on 127.0.88.1 (a port of its own); the HEP packets it received are in the
+    list once the block ends."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 2**20)
+    sock.bind((HOST, 0))
+    received: list[HepPacket] = []
+    try:
+        yield f"udp://{HOST}:{sock.getsockname()[1]}", received
+        sock.setblocking(False)
+        while True:
+            try:
+                received.append(decode(sock.recv(65536)))
+            except BlockingIOError:
+                break
+    finally:
+        sock.close()
+
+
+def _sip_frames(path: Path) -> int:
+    return len(tshark_fields(path, ["frame.number"], "sip"))
+
+
+def _sip_frames_of_cut_capture(path: Path) -> int:
+    """tshark's SIP frames of a capture cut mid-record: it prints the whole records before
+    the cut, then exits 2 naming the cut."""
+    result = run(
+        "tshark", ["-n", "-r", path, "-Y", "sip", "-T", "fields", "-e", "frame.number"], check=False
+    )
+    assert result.returncode == 2 and "cut short" in result.stderr, result.stderr
+    return len(result.stdout.split())
+
+
+def _send(
+    source: Path | str, *options: str, stdin: bytes | None = None
+) -> tuple[int, dict[str, int], list[HepPacket], str]:
+    with collector() as (url, received):
+        result = rtcscope_cli(
+            ["hep", "send", source, "--to", url, "--format", "json", *options], stdin=stdin
+        )
+    assert "Traceback" not in result.stderr, result.stderr
+    counts = json.loads(result.stdout) if result.stdout.strip() else {}
+    return result.returncode, counts, received, result.stderr
+
+
+@pytest.mark.peer
+def test_dedup_sends_each_message_of_a_doubled_capture_once(tmp_path: Path) -> None:
+    expected = _sip_frames(SIP_CAPTURE)
+    assert expected > 0
+    doubled = tmp_path / "doubled.pcap"
+    # every frame again 1 µs later: what a SPAN of both directions records
+    write_frames(
+        doubled,
+        (
+            (frame, ts)
+            for record in _records(SIP_CAPTURE)
+            for frame, ts in (record, (record[0], record[1] + 1000))
+        ),
+    )
+    code, counts, received, _ = _send(doubled, "--dedup")
+    assert code == 0
+    assert counts["sip"] == counts["sent"] == expected
+    assert [p.proto_type for p in received] == [ProtocolType.SIP] * expected
+    code, counts, received, _ = _send(doubled)
+    assert code == 0 and counts["sip"] == len(received) == 2 * expected
+
+
+@pytest.mark.peer
+def test_stdin_and_fifo_sources_send_what_the_file_sends(tmp_path: Path) -> None:
+    expected = _sip_frames(SIP_CAPTURE)
+    _, _, from_file, _ = _send(SIP_CAPTURE)
+    code, counts, from_stdin, _ = _send("-", stdin=SIP_CAPTURE.read_bytes())
+    assert code == 0 and counts["sip"] == expected
+    fifo = tmp_path / "capture.fifo"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with open(fifo, "wb") as out:
+            out.write(SIP_CAPTURE.read_bytes())
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    code, counts, from_fifo, _ = _send(fifo)
+    writer.join(timeout=30)
+    assert code == 0 and counts["sip"] == expected
+    payloads = [p.payload for p in from_file]
+    assert len(payloads) == expected
+    assert [p.payload for p in from_stdin] == [p.payload for p in from_fifo] == payloads
+
+
+@pytest.mark.peer
+def test_a_truncated_capture_sends_what_was_read_then_exits_3(tmp_path: Path) -> None:
+    data = SIP_CAPTURE.read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    # tshark reads the whole records before the cut (it reports the cut record as an error)
+    expected = _sip_frames_of_cut_capture(cut)
+    assert 0 < expected < _sip_frames(SIP_CAPTURE)
+    code, counts, received, stderr = _send(cut)
+    assert code == 3
+    assert "error" in stderr and "truncated" in stderr
+    assert counts["sip"] == len(received) == expected
+    code, counts, received, stderr = _send(cut, "--keep-going", "--no-reassembly", "--quiet")
+    assert code == 0 and "warning" in stderr
+    assert counts["sip"] == len(received) == expected
+
+
+def _sdp_message(first_line: str, side: str) -> bytes:
+    """An INVITE or 200 OK for srtcp-call.pcap's two sides, offering DTLS-SRTP: the keys are
+    never in the SDP (RFC 5763), so the SRTCP stays unreadable to a capture."""
+    host, port = srtcp_capture.A if side == "a" else srtcp_capture.B
+    sdp = (
+        f"v=0\r\no=- 1 1 IN IP4 {host}\r\ns=-\r\nc=IN IP4 {host}\r\nt=0 0\r\n"
+        f"m=audio {port} UDP/TLS/RTP/SAVP 111\r\na=rtpmap:111 opus/48000/2\r\n"
+        "a=setup:actpass\r\na=fingerprint:sha-256 " + ":".join(["AB"] * 32) + "\r\n"
+    )
+    a_host = srtcp_capture.A[0]
+    b_host = srtcp_capture.B[0]
+    headers = (
+        f"{first_line}\r\nVia: SIP/2.0/UDP {a_host}:5060;branch=z9hG4bK-dtls\r\n"
+        f"From: <sip:a@{a_host}>;tag=a1\r\n"
+        f"To: <sip:b@{b_host}>{';tag=b1' if side == 'b' else ''}\r\n"
+        "Call-ID: dtls-call@10.81.0.1\r\nCSeq: 1 INVITE\r\n"
+        f"Contact: <sip:{side}@{host}:5060>\r\nContent-Type: application/sdp\r\n"
+        f"Content-Length: {len(sdp)}\r\n\r\n"
+    )
+    return (headers + sdp).encode()
+
+
+def _dtls_srtp_call(path: Path) -> None:
+    """srtcp-call.pcap (SRTP and encrypted SRTCP) with an INVITE and its 200 OK first."""
+    records = _records(DATA / "srtcp-call.pcap")
+    start = records[0][1] - 10_000_000
+    a, b = srtcp_capture.A[0], srtcp_capture.B[0]
+    signalling = [
+        (
+            udp_ethernet_frame(a, 5060, b, 5060, _sdp_message(f"INVITE sip:b@{b} SIP/2.0", "a")),
+            start,
+        ),
+        (
+            udp_ethernet_frame(b, 5060, a, 5060, _sdp_message("SIP/2.0 200 OK", "b")),
+            start + 5_000_000,
+        ),
+    ]
+    write_frames(path, [*signalling, *records])
+
+
+def _rtcp_of(path: Path) -> tuple[list[HepPacket], CaptureHepStats]:
+    model = scan(path, ScanOptions())
+    stats = CaptureHepStats()
+    packets = list(
+        capture_hep_packets(
+            model.messages, announcements=model.announcements, rtcp=model.rtp, stats=stats
+        )
+    )
+    return [p for p in packets if p.proto_type == ProtocolType.RTCP_JSON], stats
+
+
+def test_encrypted_srtcp_is_not_sent_as_rtcp(tmp_path: Path) -> None:
+    path = tmp_path / "dtls-srtp.pcap"
+    _dtls_srtp_call(path)
+    rtcp, stats = _rtcp_of(path)
+    assert rtcp == []
+    # every SRTCP datagram the generator wrote is counted as encrypted, none as a report
+    assert stats.rtcp_encrypted == SRTCP_DATAGRAMS
+    assert stats.sip == 2 and stats.rtcp == stats.rtcp_without_report == 0
+    assert stats.rtcp_unmatched == 0  # the SDP explains every one: they are not "unknown"
+
+
+def _sender_reports(rtcp: list[HepPacket]) -> list[tuple[int, int, str | None]]:
+    out = []
+    for packet in rtcp:
+        body = json.loads(packet.payload)
+        assert body["type"] == 200
+        out.append((body["ssrc"], body["sender_information"]["packets"], packet.correlation_id))
+    return out
+
+
+def _expected_reports() -> list[tuple[int, int, str]]:
+    """The SRs make_call writes: A's after its packet n, then B's (both say n packets)."""
+    out = []
+    for n in range(srtcp_capture.SR_EVERY, srtcp_capture.PACKETS + 1, srtcp_capture.SR_EVERY):
+        out += [
+            (srtcp_capture.SSRC_A, n, "srtcp-call@10.81.0.1"),
+            (srtcp_capture.SSRC_B, n, "srtcp-call@10.81.0.1"),
+        ]
+    return out
+
+
+def test_srtcp_decrypted_with_the_sdp_keys_is_sent_as_its_reports(tmp_path: Path) -> None:
+    path = tmp_path / "sdes.pcap"
+    srtcp_capture.make_call(path, "AES_CM_128_HMAC_SHA1_80", signalled=True)
+    rtcp, stats = _rtcp_of(path)
+    assert _sender_reports(rtcp) == _expected_reports()
+    assert stats.rtcp_encrypted == 0
+
+
+def test_null_cipher_srtcp_is_sent_as_its_reports(tmp_path: Path) -> None:
+    path = tmp_path / "null.pcap"
+    srtcp_capture.make_call(path, "AES_CM_128_HMAC_SHA1_80", signalled=True, null_cipher_rtcp=True)
+    rtcp, stats = _rtcp_of(path)
+    assert _sender_reports(rtcp) == _expected_reports()
+    assert stats.rtcp_encrypted == 0
+
+
+@pytest.mark.peer
+def test_send_cli_sends_no_encrypted_srtcp(tmp_path: Path) -> None:
+    path = tmp_path / "dtls-srtp.pcap"
+    _dtls_srtp_call(path)
+    code, counts, received, _ = _send(path, "--rtcp")
+    assert code == 0
+    assert [p.proto_type for p in received] == [ProtocolType.SIP, ProtocolType.SIP]
+    assert counts["rtcp"] == 0 and counts["rtcp_encrypted"] == SRTCP_DATAGRAMS
+    # srtcp-call.pcap alone: no SDP, so nothing is sent for its RTCP either way
+    code, counts, received, _ = _send(DATA / "srtcp-call.pcap", "--rtcp")
+    assert code == 0 and received == [] and counts["rtcp_encrypted"] == SRTCP_DATAGRAMS
