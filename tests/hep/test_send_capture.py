@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import struct
 import threading
@@ -18,12 +19,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rtcscope.hep.codec import HepPacket, ProtocolType, decode
 from rtcscope.hep.from_capture import CaptureHepStats, capture_hep_packets
 from rtcscope.scan import ScanOptions, scan
 from rtcscope.sipp.pcapfile import udp_ethernet_frame, write_frames
-from tests.conftest import DATA
+from tests.conftest import DATA, shared_capture
 from tests.peers import rtcscope_cli, run, tshark_fields
 from tests.rtp import srtcp_capture
 
@@ -177,21 +180,21 @@ def _sdp_message(first_line: str, side: str) -> bytes:
     return (headers + sdp).encode()
 
 
+def _signalling(start_ns: int) -> list[tuple[bytes, int]]:
+    """The INVITE and 200 OK of the DTLS-SRTP call (A's RTCP on 40001, B's on 50001)."""
+    a, b = srtcp_capture.A[0], srtcp_capture.B[0]
+    invite = _sdp_message(f"INVITE sip:b@{b} SIP/2.0", "a")
+    ok = _sdp_message("SIP/2.0 200 OK", "b")
+    return [
+        (udp_ethernet_frame(a, 5060, b, 5060, invite), start_ns),
+        (udp_ethernet_frame(b, 5060, a, 5060, ok), start_ns + 5_000_000),
+    ]
+
+
 def _dtls_srtp_call(path: Path) -> None:
     """srtcp-call.pcap (SRTP and encrypted SRTCP) with an INVITE and its 200 OK first."""
     records = _records(DATA / "srtcp-call.pcap")
-    start = records[0][1] - 10_000_000
-    a, b = srtcp_capture.A[0], srtcp_capture.B[0]
-    signalling = [
-        (
-            udp_ethernet_frame(a, 5060, b, 5060, _sdp_message(f"INVITE sip:b@{b} SIP/2.0", "a")),
-            start,
-        ),
-        (
-            udp_ethernet_frame(b, 5060, a, 5060, _sdp_message("SIP/2.0 200 OK", "b")),
-            start + 5_000_000,
-        ),
-    ]
+    signalling = _signalling(records[0][1] - 10_000_000)
     write_frames(path, [*signalling, *records])
 
 
@@ -264,3 +267,81 @@ def test_send_cli_sends_no_encrypted_srtcp(tmp_path: Path) -> None:
     # srtcp-call.pcap alone: no SDP, so nothing is sent for its RTCP either way
     code, counts, received, _ = _send(DATA / "srtcp-call.pcap", "--rtcp")
     assert code == 0 and received == [] and counts["rtcp_encrypted"] == SRTCP_DATAGRAMS
+
+
+def _cseq_and_call_id(payload: bytes) -> tuple[str, str]:
+    text = payload.decode("utf-8", "replace")
+    call_id = re.search(r"^(?:Call-ID|i)\s*:\s*(.+?)\r?$", text, re.M | re.I)
+    cseq = re.search(r"^CSeq\s*:\s*(.+?)\r?$", text, re.M | re.I)
+    assert call_id and cseq, text[:200]
+    return call_id.group(1), cseq.group(1)
+
+
+@pytest.mark.peer
+def test_sip_over_udp_and_websocket_is_sent_as_tshark_sees_it() -> None:
+    path = shared_capture("heplify-sip_tcp_websocket.pcap")
+    rows = tshark_fields(path, ["sip.Call-ID", "sip.CSeq", "ip.proto"], "sip")
+    expected = [(call_id, cseq, int(proto)) for call_id, cseq, proto in rows]
+    assert {p for _, _, p in expected} == {6, 17}  # SIP over WebSocket (TCP) and UDP
+    code, counts, received, _ = _send(path, "--quiet")
+    assert code == 0 and counts["sip"] == len(expected)
+    sent = [(*_cseq_and_call_id(p.payload), p.ip_proto) for p in received]
+    assert sorted(sent) == sorted(expected)
+
+
+@pytest.mark.peer
+def test_plain_rtcp_reports_are_tsharks() -> None:
+    """Each RTCP report sent names the SSRC, type and packet count tshark reads in the
+    datagram of the same time and ports; every RTCP datagram is counted once."""
+    path = shared_capture("heplify-rtp_rtcp_sip_ipv4_udp.pcap")
+    fields = ["frame.time_epoch", "udp.srcport", "udp.dstport", "rtcp.pt", "rtcp.senderssrc"]
+    fields.append("rtcp.sender.packetcount")
+    # port 4801 carries RTCP no SDP names: tshark decodes it when told to
+    rows = tshark_fields(path, fields, "rtcp", ["-d", "udp.port==4801,rtcp"])
+    by_place = {}
+    for epoch, sport, dport, pt, ssrc, count in rows:
+        micros = round(float(epoch) * 1e6)
+        by_place[(micros, int(sport), int(dport))] = (
+            int(pt.split(",")[0]),
+            int(ssrc.split(",")[0], 16),
+            int(count.split(",")[0]),
+        )
+    rtcp, stats = _rtcp_of(path)
+    assert stats.rtcp == len(rtcp) > 0 and stats.rtcp_encrypted == 0
+    assert stats.rtcp + stats.rtcp_unmatched + stats.rtcp_without_report == len(rows)
+    for packet in rtcp:
+        assert packet.time_ns is not None
+        body = json.loads(packet.payload)
+        place = (packet.time_ns // 1000, packet.sport, packet.dport)
+        info = body.get("sender_information", {})
+        assert (body["type"], body["ssrc"], info.get("packets")) == by_place[place]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(st.integers(200, 206), st.integers(0, 31), st.binary(min_size=2, max_size=90)),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_any_rtcp_like_datagram_gives_a_report_or_a_count(
+    tmp_path: Path, datagrams: list[tuple[int, int, bytes]]
+) -> None:
+    """Whatever an announced RTCP port carries (RTCP, SRTCP, damage), sending never fails:
+    each datagram is a report, or counted as unmatched, without report or encrypted."""
+    path = tmp_path / "rtcp-like.pcap"
+    a, b = srtcp_capture.A, srtcp_capture.B
+    start = srtcp_capture.START_NS
+    frames = _signalling(start - 10_000_000)
+    for n, (pt, count, body) in enumerate(datagrams):
+        data = bytes([0x80 | count, pt]) + body
+        frames.append((udp_ethernet_frame(a[0], a[1] + 1, b[0], b[1] + 1, data), start + 10 + n))
+    write_frames(path, frames)
+    rtcp, stats = _rtcp_of(path)
+    for packet in rtcp:
+        assert json.loads(packet.payload)["type"] in (200, 201)
+        assert packet.correlation_id == "dtls-call@10.81.0.1"
+    assert stats.rtcp == len(rtcp) <= len(datagrams)
