@@ -8,6 +8,7 @@ SRTCP capture generator (tests/rtp/srtcp_capture.py) put in.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -119,7 +120,7 @@ def test_dedup_sends_each_message_of_a_doubled_capture_once(tmp_path: Path) -> N
 
 
 @pytest.mark.peer
-def test_stdin_and_fifo_sources_send_what_the_file_sends(tmp_path: Path) -> None:
+def test_stdin_fifo_and_gzip_sources_send_what_the_file_sends(tmp_path: Path) -> None:
     expected = _sip_frames(SIP_CAPTURE)
     _, _, from_file, _ = _send(SIP_CAPTURE)
     code, counts, from_stdin, _ = _send("-", stdin=SIP_CAPTURE.read_bytes())
@@ -136,9 +137,16 @@ def test_stdin_and_fifo_sources_send_what_the_file_sends(tmp_path: Path) -> None
     code, counts, from_fifo, _ = _send(fifo)
     writer.join(timeout=30)
     assert code == 0 and counts["sip"] == expected
+    gz = tmp_path / "capture.pcap.gz"
+    gz.write_bytes(gzip.compress(SIP_CAPTURE.read_bytes()))
+    code, counts, from_gz, _ = _send(gz)
+    assert code == 0 and counts["sip"] == expected
     payloads = [p.payload for p in from_file]
-    assert len(payloads) == expected
+    # the same bytes as tshark's UDP payloads (one SIP message a datagram in this capture)
+    tshark_payloads = tshark_fields(SIP_CAPTURE, ["udp.payload"], "sip")
+    assert payloads == [bytes.fromhex(row[0]) for row in tshark_payloads]
     assert [p.payload for p in from_stdin] == [p.payload for p in from_fifo] == payloads
+    assert [p.payload for p in from_gz] == payloads
 
 
 @pytest.mark.peer
