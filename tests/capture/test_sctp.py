@@ -384,8 +384,10 @@ def test_fragments_in_any_order_make_the_message_once(
 def test_hep_from_the_capture_says_sctp(sctp_capture: Path) -> None:
     """HEP chunk 2 is the IP protocol number: 132 for SCTP (IANA), not TCP's 6."""
     from rtcscope.hep.from_capture import capture_hep_packets
+    from rtcscope.scan import ScanOptions, scan
 
-    protocols = {(p.src, p.ip_proto) for p in capture_hep_packets(sctp_capture)}
+    messages = scan(sctp_capture, ScanOptions()).messages
+    protocols = {(p.src, p.ip_proto) for p in capture_hep_packets(messages)}
     assert protocols == {(CLIENT, 132), (SERVER, 132), (CLIENT6, 132)}
 
 

@@ -17,6 +17,17 @@ from typing import Annotated, Any
 import typer
 
 from rtcscope.cli.app import app
+from rtcscope.cli.capture import (
+    DedupOpt,
+    FileArg,
+    KeepGoingOpt,
+    QuietOpt,
+    ReassemblyOpt,
+    RtpPortOpt,
+    capture_args,
+    conclude,
+    read_model,
+)
 from rtcscope.cli.output import OutputFormat, WideOpt, format_json, print_rows
 from rtcscope.errors import HepError, InputError, OutputError, UsageError
 from rtcscope.hep.codec import HepPacket, decode, protocol_name
@@ -436,7 +447,7 @@ def _packet_json(packet: HepPacket) -> dict[str, Any]:
 
 @hep_app.command()
 def send(
-    file: Annotated[Path, typer.Argument(help="pcap or pcapng capture")],
+    file: FileArg,
     to: Annotated[str, typer.Option("--to", help="udp://HOST:PORT or tcp://HOST:PORT")],
     rtcp: Annotated[
         bool, typer.Option("--rtcp", help="also send RTCP as Homer JSON (type 5)")
@@ -454,13 +465,33 @@ def send(
     connect_timeout: Annotated[
         float, typer.Option("--connect-timeout", help="TCP: seconds to wait for a first connect")
     ] = 5.0,
+    dedup: DedupOpt = False,
+    reassembly: ReassemblyOpt = True,
+    keep_going: KeepGoingOpt = False,
+    rtp_port: RtpPortOpt = None,
+    quiet: QuietOpt = False,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="how to print the counts")] = (
         OutputFormat.table
     ),
 ) -> None:
-    """Send the SIP messages of a capture (and its RTCP with --rtcp) to a HEP collector."""
-    from rtcscope.hep.from_capture import CaptureHepStats, capture_hep_packets
+    """Send the SIP messages of a capture (and its RTCP with --rtcp) to a HEP collector.
+
+    SIP over UDP, TCP, WebSocket and SCTP, each message with its capture addresses and time.
+    RTCP goes as Homer JSON with its call's Call-ID (from the SDP); SRTCP only when it reads
+    in clear (null cipher, or decrypted with the SDP's a=crypto keys): encrypted SRTCP is
+    not sent. A truncated capture: what was read is sent, then exit 3 (0 with --keep-going).
+
+    JSON keys: sip, rtcp (reports sent), rtcp_unmatched (RTCP no SDP names),
+    rtcp_without_report (no SR/RR), rtcp_encrypted (SRTCP without its key, not sent), sent,
+    dropped, lost, reconnects.
+    """
+    from rtcscope.hep.from_capture import (
+        CaptureHepStats,
+        capture_hep_packets,
+        check_hep_options,
+    )
     from rtcscope.hep.sender import HepSender, parse_url, require_reachable, send_paced
+    from rtcscope.scan import Tap
 
     _setup_logging()
     if not 0 <= capture_id <= 0xFFFFFFFF:
@@ -470,15 +501,22 @@ def send(
         raise UsageError("HEP over TCP needs HEPv3 (v2 has no length to frame it)")
     if realtime and rate is not None:
         raise UsageError("--realtime and --rate exclude each other")
+    check_hep_options(hep_version, capture_id, rtcp=rtcp, named=bool(node_name or password))
+    args = capture_args(
+        dedup=dedup, reassembly=reassembly, keep_going=keep_going, rtp_port=rtp_port, quiet=quiet
+    )
+    taps = frozenset({Tap.SIP, Tap.RTP} if rtcp else {Tap.SIP})
+    model = read_model(file, args, taps)
     stats = CaptureHepStats()
     packets = list(
         capture_hep_packets(
-            file,
+            model.messages,
+            announcements=model.announcements,
+            rtcp=model.rtp if rtcp else None,
             capture_id=capture_id,
             node_name=node_name,
             password=password,
             version=hep_version,
-            rtcp=rtcp,
             stats=stats,
         )
     )
@@ -499,6 +537,7 @@ def send(
         "rtcp": stats.rtcp,
         "rtcp_unmatched": stats.rtcp_unmatched,
         "rtcp_without_report": stats.rtcp_without_report,
+        "rtcp_encrypted": stats.rtcp_encrypted,
         "sent": sender.stats.sent,
         "dropped": sender.stats.dropped,
         "lost": sender.stats.lost,
@@ -509,4 +548,6 @@ def send(
     else:
         print_rows([{"count": k, "value": v} for k, v in counts.items()], fmt)
     if sender.stats.dropped or sender.stats.lost:
+        conclude(model, keep_going=True)  # the capture's fault as a warning; the peer's is 4
         raise typer.Exit(4)
+    conclude(model, keep_going)

@@ -16,12 +16,16 @@ the signed cumulative count, ``ia_jitter`` in timestamp units, ``lsr``/``dlsr`` 
 (1/65536 s). ``ntp_timestamp_usec`` is the NTP fraction converted to microseconds.
 
 A HEP packet carrying it must have protocol type 5 and a correlation id (the call's
-Call-ID): Homer drops non-SIP messages without one. :func:`rtcp_hep_packet` builds it.
+Call-ID): Homer drops non-SIP messages without one. :func:`rtcp_hep_packet` builds it from
+a datagram's bytes or from its packets already parsed. A capture's scan has parsed them and
+knows which datagrams were SRTCP: only RTCP that reads in clear belongs here, never an
+encrypted SRTCP datagram parsed as if it were RTCP (its report would be noise).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from rtcscope.errors import RtpError
@@ -29,6 +33,7 @@ from rtcscope.hep.codec import AF_INET, AF_INET6, HepPacket, ProtocolType
 from rtcscope.rtp.rtcp import (
     ReceiverReport,
     ReportBlock,
+    RtcpPacket,
     SenderReport,
     SourceDescription,
     parse_compound,
@@ -52,7 +57,12 @@ def rtcp_to_homer(data: bytes | bytearray | memoryview) -> dict[str, Any] | None
 
     Raises :class:`~rtcscope.errors.RtpError` when the datagram is not RTCP at all.
     """
-    packets = parse_compound(data, strict=False)
+    return homer_rtcp(parse_compound(data, strict=False))
+
+
+def homer_rtcp(packets: Iterable[RtcpPacket]) -> dict[str, Any] | None:
+    """The Homer JSON object of one datagram's RTCP packets (its first SR or RR, and its
+    first SDES chunk); None when they hold no SR/RR."""
     report: SenderReport | ReceiverReport | None = None
     sdes: SourceDescription | None = None
     for packet in packets:
@@ -89,14 +99,15 @@ def rtcp_to_homer(data: bytes | bytearray | memoryview) -> dict[str, Any] | None
 
 def rtcp_to_homer_json(data: bytes | bytearray | memoryview) -> bytes | None:
     """:func:`rtcp_to_homer` serialised compactly (the HEP payload), or None."""
-    obj = rtcp_to_homer(data)
-    if obj is None:
-        return None
-    return json.dumps(obj, separators=(",", ":")).encode()
+    return _serialised(rtcp_to_homer(data))
+
+
+def _serialised(obj: dict[str, Any] | None) -> bytes | None:
+    return None if obj is None else json.dumps(obj, separators=(",", ":")).encode()
 
 
 def rtcp_hep_packet(
-    data: bytes | bytearray | memoryview,
+    rtcp: bytes | bytearray | memoryview | Iterable[RtcpPacket],
     *,
     correlation_id: str,
     src: str,
@@ -108,10 +119,13 @@ def rtcp_hep_packet(
     node_name: str | None = None,
     auth_key: str | None = None,
 ) -> HepPacket | None:
-    """A HEP3 type-5 packet for one RTCP datagram (None if it has no SR/RR)."""
+    """A HEP3 type-5 packet for one RTCP datagram, given as its bytes or as its packets
+    already parsed (None if it has no SR/RR)."""
     if not correlation_id:
         raise RtpError("RTCP for Homer needs a correlation id (the call's Call-ID)")
-    payload = rtcp_to_homer_json(data)
+    if isinstance(rtcp, bytes | bytearray | memoryview):
+        rtcp = parse_compound(rtcp, strict=False)
+    payload = _serialised(homer_rtcp(rtcp))
     if payload is None:
         return None
     seconds, rest = divmod(time_ns, 1_000_000_000)
