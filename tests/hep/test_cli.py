@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import socket
 import time
 from pathlib import Path
 
@@ -106,11 +107,14 @@ def test_send_with_rtcp_over_tcp_then_search(tmp_path: Path) -> None:
     rtcp_frames = len(tshark_fields(path, ["frame.number"], "rtcp", ["-d", "udp.port==4801,rtcp"]))
     store = tmp_path / "store"
     log = tmp_path / "listen.log"
-    port = 19201
+    with socket.socket() as probe:  # a free port (a fixed one may be taken by another run)
+        probe.bind((HOST, 0))
+        port = probe.getsockname()[1]
     listen = ["hep", "listen", "--bind", f"{HOST}:{port}", "--tcp", "--store", store]
     with rtcscope_background([*listen, "--format", "json"], log):
-        deadline = time.monotonic() + 20
-        while "listening" not in log.read_text() and time.monotonic() < deadline:
+        deadline = time.monotonic() + 60
+        while "listening" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.05)
         sent = rtcscope_cli(
             ["hep", "send", path, "--to", f"tcp://{HOST}:{port}", "--rtcp", "--format", "json",
