@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import io
 import sys
 
 from rtcscope.cli.app import app
@@ -96,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(top_level_help())
         return 0
     _load_commands(args)
+    for stream in (sys.stdout, sys.stderr):
+        # packet text keeps undecodable bytes as surrogates: escape them (\udc8e) rather
+        # than die on a UTF-8 terminal whose errors mode is strict
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     collecting = gc.isenabled()  # a command may pause the cyclic collector (cli/capture.py)
     try:
         app(args=args, prog_name="rtcscope")

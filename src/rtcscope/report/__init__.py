@@ -6,6 +6,7 @@ the page, linking the WAVs already in DIR (``*0x<SSRC>*.wav``) as players.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 
@@ -87,5 +88,9 @@ def write_report(
         links = audio_links(out, files, embed=embed_audio)
     page = render_report(data, audio=links)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")
+    # packet text keeps undecodable bytes as surrogates (surrogateescape): the page shows
+    # them as \xNN, and stays valid UTF-8
+    with contextlib.suppress(UnicodeEncodeError):
+        page = page.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    out.write_text(page, encoding="utf-8", errors="backslashreplace")
     return out
