@@ -271,6 +271,51 @@ def _next_digit(data: bytes, pos: int) -> int:
     return min(found) if found else -1
 
 
+# Lines a hostile or broken peer puts in SIP or SDP: zero and huge numbers where a divisor
+# or a count is read, odd addresses, terminal escapes, invalid UTF-8, very long values.
+HOSTILE_LINES = (
+    b"Content-Length: 4294967296",
+    b"Content-Length: -1",
+    b"CSeq: 99999999999999999999 INVITE",
+    b"Max-Forwards: -5",
+    b"Call-ID: \x1b]0;owned\x07\x1b[2J\x8e\xff",
+    b"Via: SIP/2.0/UDP [fd17::1]:99999;branch=z9hG4bK;rport=0",
+    b"Record-Route: <sip:;lr>, <>, <sip:[::1>",
+    b"Route: " + b"<sip:a@b;lr>," * 2000,
+    b"X-Long: " + b"\x9b" * 70000,
+    b"m=audio 0 RTP/AVP " + b"96 " * 500,
+    b"m=audio 65536 RTP/SAVP 96 97 101",
+    b"c=IN IP4 999.1.1.1/0/0",
+    b"c=IN IP6 ::ffff:zz",
+    b"a=rtpmap:96 opus/0/2",
+    b"a=rtpmap:97 telephone-event/0",
+    b"a=rtpmap:8 PCMA/4294967296",
+    b"a=rtpmap:96 G726-32/8000/0",
+    b"a=fmtp:101 0-16,32-",
+    b"a=ptime:0",
+    b"a=maxptime:-20",
+    b"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AAAA|2^99|1:0",
+    b"a=crypto:1 AEAD_AES_256_GCM inline:" + b"A" * 60,
+    b"a=rtcp:0 IN IP4",
+)
+
+
+def hostile_line(data: bytes, rng: random.Random) -> bytes:
+    """Insert one of :data:`HOSTILE_LINES` after a line break inside one packet that has
+    text lines (SIP, SDP), fixing the record's lengths."""
+    found = [u for u in units(data) if data.find(b"\r\n", u.data_start, u.end) >= 0]
+    if not found:
+        return record_insert(data, rng)
+    unit = rng.choice(found)
+    breaks = []
+    pos = data.find(b"\r\n", unit.data_start, unit.end)
+    while pos >= 0 and len(breaks) < 64:
+        breaks.append(pos + 2)
+        pos = data.find(b"\r\n", pos + 2, unit.end)
+    at = rng.choice(breaks)
+    return _resize_unit(data, unit, at, 0, rng.choice(HOSTILE_LINES) + b"\r\n")
+
+
 def duplicate_record(data: bytes, rng: random.Random) -> bytes:
     """Repeat one record right after itself (a packet captured twice, a retransmission)."""
     unit = _pick_unit(data, rng)
@@ -290,6 +335,7 @@ MUTATORS: dict[str, Mutator] = {
     "header_lie": header_lie,
     "number_swap": number_swap,
     "duplicate_record": duplicate_record,
+    "hostile_line": hostile_line,
 }
 
 
@@ -445,6 +491,11 @@ def cli_commands(capture: Path, workdir: Path, hep: tuple[str, int]) -> list[lis
         ["analyze", path, "--format", "json"],
         ["split", path, "-o", str(workdir / "split-cli"), "--keep-going"],
         ["hep", "send", path, "--to", f"udp://{hep[0]}:{hep[1]}", "--rtcp"],
+        # beyond the issue's list: the other commands that read a whole capture
+        ["streams", path, "--series", "--format", "csv", "--keep-going"],
+        ["flow", path, "--format", "text", "--messages"],
+        ["show", path, "--frame", "1", "--format", "json"],
+        ["report", path, "-o", str(workdir / "report.html"), "--embed-audio"],
     ]
 
 

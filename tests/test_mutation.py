@@ -107,11 +107,11 @@ def test_mutated_captures_give_results_or_typed_errors(
             raise AssertionError(f"{name} after {names}: {exc}") from exc
 
 
-@settings(max_examples=16, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=24, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     which=st.integers(0, len(SEEDS) - 1),
     rng=st.randoms(use_true_random=False),
-    command=st.integers(0, 13),
+    command=st.integers(0, len(mutation.cli_commands(Path(), Path(), ("", 0))) - 1),
 )
 def test_mutated_captures_through_the_cli(
     which: int, rng: random.Random, command: int, hep: tuple[str, int]
@@ -134,6 +134,40 @@ def test_every_command_runs_on_an_unmutated_capture(tmp_path: Path, hep: tuple[s
     for index in range(len(mutation.cli_commands(path, tmp_path, hep))):
         run = exercise_cli(path, tmp_path, hep, index)
         assert run.code in (0, 1), (run.args, run.stderr.decode(errors="replace"))
+
+
+def _first_packet_unit(found: list[mutation.Unit]) -> int:
+    """The index of the third pcap record, or of the first pcapng packet block."""
+    if not found[0].pcapng:
+        return min(2, len(found) - 1)
+    return next(i for i, u in enumerate(found) if u.data_start - u.start == 28)
+
+
+@pytest.mark.parametrize("path", mutation.corpus(), ids=lambda p: p.name)
+def test_absurd_lengths_are_reported_at_the_record_that_lies(path: Path, tmp_path: Path) -> None:
+    """pcap incl_len 0xFFFFFFFF, 2^31-1 or 16 MiB + 1; a pcapng block total length of 4 GB or
+    8, or leading and trailing lengths that differ: a CaptureError at the byte offset of the
+    record or block the test broke (record number from 1, as Wireshark's frame numbers)."""
+    data = load(path)
+    found = units(data)
+    k = _first_packet_unit(found)
+    unit = found[k]
+    size = unit.end - unit.start
+    lies = (
+        [(0, 0xFFFFFFFC), (0, 8), (0, size + 4), (1, size + 4)]
+        if unit.pcapng
+        else [(0, 0xFFFFFFFF), (0, 0x7FFFFFFF), (0, 16 * 1024 * 1024 + 1)]
+    )
+    for field, value in lies:
+        broken = bytearray(data)
+        struct.pack_into(unit.endian + "I", broken, unit.length_fields[field], value)
+        capture = tmp_path / "broken.pcap"
+        capture.write_bytes(broken)
+        with pytest.raises(CaptureError) as caught:
+            capture_info(capture)
+        assert caught.value.offset == unit.start, (field, value, str(caught.value))
+        if not unit.pcapng:
+            assert caught.value.record == k + 1, (value, str(caught.value))
 
 
 # --- gzip bombs -------------------------------------------------------------------------------
@@ -311,3 +345,40 @@ def test_undecodable_bytes_in_sip_reach_report_and_terminal_escaped(tmp_path: Pa
             assert "\\udca3" in text or "\\xa3" in text, text
     page = (out / "report.html").read_bytes().decode("utf-8")
     assert "bad\\xa3id@127.0.84.1" in page
+
+
+def test_an_ack_without_via_that_took_another_path_is_diagnosed(tmp_path: Path) -> None:
+    """Found by bit flips and by a hostile Via line (the ACK then has no Via): its hop chain had no
+    root and the diagnosis indexed an empty list. Now the ACK that went to 127.0.84.3 while
+    the UAS 127.0.84.2 retransmitted its 2xx is the path shown."""
+    a, b, c = "127.0.84.1", "127.0.84.2", "127.0.84.3"
+    dialog = b"From: <sip:alice@127.0.84.1>;tag=a\r\nCall-ID: noack@127.0.84.1\r\n"
+    via = b"Via: SIP/2.0/UDP 127.0.84.1:5060;branch=z9hG4bK-1\r\n"
+    invite = (
+        b"INVITE sip:bob@127.0.84.2 SIP/2.0\r\n" + via + dialog + b"To: <sip:bob@127.0.84.2>\r\n"
+        b"CSeq: 1 INVITE\r\nContact: <sip:alice@127.0.84.1>\r\nContent-Length: 0\r\n\r\n"
+    )
+    ok = (
+        b"SIP/2.0 200 OK\r\n" + via + dialog + b"To: <sip:bob@127.0.84.2>;tag=b\r\n"
+        b"CSeq: 1 INVITE\r\nContact: <sip:bob@127.0.84.2>\r\nContent-Length: 0\r\n\r\n"
+    )
+    ack = (
+        b"ACK sip:bob@127.0.84.2 SIP/2.0\r\n" + dialog + b"To: <sip:bob@127.0.84.2>;tag=b\r\n"
+        b"CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+    )
+    t = 10**18
+    capture = tmp_path / "ack.pcap"
+    capture.write_bytes(
+        _pcap(
+            [
+                (t, _udp_frame(invite, a, b, 5060, 5060)),
+                (t + 10**8, _udp_frame(ok, b, a, 5060, 5060)),
+                (t + 2 * 10**8, _udp_frame(ack, a, c, 5060, 5060)),
+                (t + 6 * 10**8, _udp_frame(ok, b, a, 5060, 5060)),
+                (t + 16 * 10**8, _udp_frame(ok, b, a, 5060, 5060)),
+            ]
+        )
+    )
+    run = run_cli(["diagnose", str(capture), "--details"])
+    assert run.code == 1, run.stderr  # found problems
+    assert b"127.0.84.1:5060 -> 127.0.84.3:5060" in run.stdout, run.stdout
