@@ -25,8 +25,9 @@ import sys
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import DATA, shared_captures
 
@@ -431,46 +432,64 @@ def _run(step: str, func: Callable[[], object]) -> object:
         raise Crash(f"{step}: {type(exc).__name__}: {exc}") from exc
 
 
-def exercise_library(capture: Path, workdir: Path, per_packet: bool = False) -> None:
+def scan_variants(model: Any) -> list[dict[str, Any]]:
+    """Other ScanOptions to read the same capture with: packets captured twice dropped and no
+    IP reassembly; and every UDP port that carried SIP or RTP forced to be RTP (tshark's
+    Decode As: SIP text and RTCP go through the RTP parsers)."""
+    ports = {m.sport for m in model.messages} | {m.dport for m in model.messages}
+    ports |= {s.key.src_port for s in model.streams} | {s.key.dst_port for s in model.streams}
+    return [
+        {"dedup": True, "reassemble": False},
+        {"rtp_ports": tuple(sorted(ports))[:32], "heuristic": False, "use_sdp": False},
+    ]
+
+
+def exercise_library(
+    capture: Path, workdir: Path, per_packet: bool = False, variant: int | None = None
+) -> None:
     """Every capture-reading command's library path on one file: ``info`` (counts), one full
     scan, ``calls``, ``diagnose``, ``streams`` with quality, every ``analyze`` section with
     files (``extract``'s WAV writing for every stream, the report), ``split`` and the HEP
     packets ``hep send`` would send (encoded). ``per_packet``: the reference path instead of
-    the vectorized one (both must hold). Raises :class:`Crash`."""
-    from rtcscope.analyze import AnalyzeOptions, run_sections
+    the vectorized one (both must hold); ``variant``: then the same with the options of
+    :func:`scan_variants` [variant]. Raises :class:`Crash`."""
     from rtcscope.hep.codec import encode
     from rtcscope.hep.from_capture import capture_hep_packets
-    from rtcscope.rtp.split import split_streams
     from rtcscope.scan import ScanOptions, Tap, scan
 
     vectorized = not per_packet
-    _run(
-        "info",
-        lambda: (
-            scan(
-                capture,
-                ScanOptions(keep_going=True, taps=frozenset({Tap.COUNTS}), vectorized=vectorized),
-            ).info
-        ),
-    )
-    model = _run("scan", lambda: scan(capture, ScanOptions(keep_going=True, vectorized=vectorized)))
+    counts = ScanOptions(keep_going=True, taps=frozenset({Tap.COUNTS}), vectorized=vectorized)
+    _run("info", lambda: scan(capture, counts).info)
+    options = ScanOptions(keep_going=True, vectorized=vectorized)
+    model = _run("scan", lambda: scan(capture, options))
     if model is None:
         return
-    from rtcscope.scan import CaptureModel
-
-    assert isinstance(model, CaptureModel)
     try:
-        _run("calls", lambda: model.calls())
-        _run("diagnose", lambda: model.diagnosis(None))
-        out = workdir / "analyze"
-        sections = _run("analyze", lambda: run_sections(model, AnalyzeOptions(out, all_files=True)))
-        if isinstance(sections, list):
-            _run("analyze json", lambda: json.dumps([s.data for s in sections], default=str))
-        streams = model.streams
-        _run("split", lambda: split_streams(capture, streams, workdir / "split"))
+        _commands_on_model(model, capture, workdir)
+        if variant is not None:
+            other = replace(options, **scan_variants(model)[variant % 2])
+            again = _run(f"scan {other}", lambda: scan(capture, other))
+            if again is not None:
+                try:
+                    _commands_on_model(again, capture, workdir / "variant")
+                finally:
+                    again.close()
     finally:
         model.close()
     _run("hep send", lambda: [encode(p) for p in capture_hep_packets(capture, rtcp=True)])
+
+
+def _commands_on_model(model: Any, capture: Path, workdir: Path) -> None:
+    from rtcscope.analyze import AnalyzeOptions, run_sections
+    from rtcscope.rtp.split import split_streams
+
+    _run("calls", lambda: model.calls())
+    _run("diagnose", lambda: model.diagnosis(None))
+    out = workdir / "analyze"
+    sections = _run("analyze", lambda: run_sections(model, AnalyzeOptions(out, all_files=True)))
+    if isinstance(sections, list):
+        _run("analyze json", lambda: json.dumps([s.data for s in sections], default=str))
+    _run("split", lambda: split_streams(capture, model.streams, workdir / "split"))
 
 
 def cli_commands(capture: Path, workdir: Path, hep: tuple[str, int]) -> list[list[str]]:

@@ -80,7 +80,7 @@ def test_the_walker_covers_every_capture_exactly() -> None:
 
 
 @settings(
-    max_examples=120,
+    max_examples=300,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -90,9 +90,15 @@ def test_the_walker_covers_every_capture_exactly() -> None:
     rounds=st.integers(1, 3),
     per_packet=st.booleans(),
     gzipped=st.booleans(),
+    variant=st.sampled_from([None, 0, 1]),
 )
 def test_mutated_captures_give_results_or_typed_errors(
-    which: int, rng: random.Random, rounds: int, per_packet: bool, gzipped: bool
+    which: int,
+    rng: random.Random,
+    rounds: int,
+    per_packet: bool,
+    gzipped: bool,
+    variant: int | None,
 ) -> None:
     name, original = SEEDS[which]
     data, names = mutate(original, rng, rounds)
@@ -102,12 +108,12 @@ def test_mutated_captures_give_results_or_typed_errors(
         path = Path(tmp) / "input.pcap"
         path.write_bytes(data)
         try:
-            exercise_library(path, Path(tmp), per_packet=per_packet)
+            exercise_library(path, Path(tmp), per_packet=per_packet, variant=variant)
         except Crash as exc:
             raise AssertionError(f"{name} after {names}: {exc}") from exc
 
 
-@settings(max_examples=24, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     which=st.integers(0, len(SEEDS) - 1),
     rng=st.randoms(use_true_random=False),

@@ -3,7 +3,8 @@ mutated (truncations, bit flips, byte insertions and deletions, records resized 
 lengths fixed, absurd pcap/pcapng lengths, file-header lies, extreme numbers in SIP/SDP text,
 duplicated records, gzip and cut gzip), run through every capture-reading command:
 info/streams/calls/diagnose/extract/analyze/split/``hep send`` by their library entry points
-on every input, and one CLI command line (typer's CliRunner, in process) on every
+on every input (half of them read a second time with --dedup --no-reassembly, or with every
+SIP/RTP port forced to RTP), and one CLI command line (typer's CliRunner, in process) on every
 ``--cli-every``-th. First the gzip bombs (10 GB inflated: zeros alone, behind a pcap header,
 64 KiB frames of zeros, a 16 MiB record header, a pcapng block claiming 4 GB), each in its
 own child, bounded by ``--bomb-s``.
@@ -88,6 +89,7 @@ def child(
             data, names = mutate(originals[capture], rng, rounds=rng.choice([1, 1, 2, 3]))
             data = maybe_gzip(data, rng)
             per_packet = rng.random() < 0.2
+            variant = rng.choice([None, None, 0, 1])
             which = rng.randrange(len(cli_commands(capture, workdir, hep)))
             cli = cli_every > 0 and index % cli_every == 0
             (workdir / "current").write_bytes(data)
@@ -102,10 +104,11 @@ def child(
                 "capture": capture.name,
                 "mutators": names,
                 "per_packet": per_packet,
+                "variant": variant,
                 "cli": " ".join(cli_commands(capture, run_dir, hep)[which][:2]) if cli else None,
             }
             try:
-                exercise_library(path, run_dir, per_packet=per_packet)
+                exercise_library(path, run_dir, per_packet=per_packet, variant=variant)
                 if cli:
                     exercise_cli(path, run_dir, hep, which)
             except Crash as exc:
@@ -269,7 +272,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", default=str(ROOT / "bench" / "fuzz" / "found"))
     parser.add_argument("--hang-s", type=float, default=60.0, help="one input's bound")
-    parser.add_argument("--bomb-s", type=float, default=120.0, help="one gzip bomb's bound")
+    parser.add_argument("--bomb-s", type=float, default=150.0, help="one gzip bomb's bound")
     parser.add_argument("--bomb-bytes", type=int, default=10 * 10**9)
     parser.add_argument("--no-bombs", action="store_true")
     parser.add_argument("--cli-every", type=int, default=4, help="a CLI run every N inputs")
