@@ -272,6 +272,25 @@ def _next_digit(data: bytes, pos: int) -> int:
     return min(found) if found else -1
 
 
+def time_lie(data: bytes, rng: random.Random) -> bytes:
+    """An extreme capture time on one record: seconds 0 or 2^32-1, a fraction past one
+    second (pcap), a 64-bit pcapng timestamp of all ones or zero."""
+    unit = _pick_unit(data, rng)
+    if unit is None:
+        return bit_flips(data, rng)
+    out = bytearray(data)
+    if unit.pcapng:
+        if len(unit.length_fields) < 4:  # not an EPB: no timestamp
+            return length_lie(data, rng)
+        high, low = rng.choice([(0xFFFFFFFF, 0xFFFFFFFF), (0, 0), (0x7FFFFFFF, 0), (1 << 20, 0)])
+        struct.pack_into(unit.endian + "II", out, unit.start + 12, high, low)
+    else:
+        seconds = rng.choice([0, 1, 0x7FFFFFFF, 0xFFFFFFFF])
+        fraction = rng.choice([0, 999_999, 1_000_000, 999_999_999, 0xFFFFFFFF])
+        struct.pack_into(unit.endian + "II", out, unit.start, seconds, fraction)
+    return bytes(out)
+
+
 # Lines a hostile or broken peer puts in SIP or SDP: zero and huge numbers where a divisor
 # or a count is read, odd addresses, terminal escapes, invalid UTF-8, very long values.
 HOSTILE_LINES = (
@@ -337,6 +356,7 @@ MUTATORS: dict[str, Mutator] = {
     "number_swap": number_swap,
     "duplicate_record": duplicate_record,
     "hostile_line": hostile_line,
+    "time_lie": time_lie,
 }
 
 

@@ -23,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rtcscope.capture.reader import CaptureReader
 from rtcscope.errors import CaptureError
 from rtcscope.report.plots import svg_plot
 from rtcscope.rtp.series import StreamPackets, stream_series
@@ -268,6 +269,9 @@ def _pcap(frames: list[tuple[int, bytes]]) -> bytes:
     return out.getvalue()
 
 
+RTP_FLOW = ("127.0.84.1", "127.0.84.2", 40002, 40000)
+
+
 def _rtp(seq: int, ts: int) -> bytes:
     return struct.pack("!BBHII", 0x80, 8, seq, ts, 0x1234ABCD) + b"\xd5" * 160
 
@@ -388,3 +392,41 @@ def test_an_ack_without_via_that_took_another_path_is_diagnosed(tmp_path: Path) 
     run = run_cli(["diagnose", str(capture), "--details"])
     assert run.code == 1, run.stderr  # found problems
     assert b"127.0.84.1:5060 -> 127.0.84.3:5060" in run.stdout, run.stdout
+
+
+def _pcapng(frames: list[tuple[int, bytes]]) -> bytes:
+    """SHB, one Ethernet IDB (microseconds), an EPB per (timestamp in units, frame)."""
+
+    def block(kind: int, body: bytes) -> bytes:
+        body += b"\0" * (-len(body) % 4)
+        return struct.pack("<II", kind, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+
+    out = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    out += block(1, struct.pack("<HHI", 1, 0, 262144))
+    for ticks, frame in frames:
+        head = struct.pack("<IIIII", 0, ticks >> 32, ticks & 0xFFFFFFFF, len(frame), len(frame))
+        out += block(6, head + frame)
+    return out
+
+
+def test_a_pcapng_time_past_year_2262_is_pinned_not_a_crash(tmp_path: Path) -> None:
+    """Found by time lies: an EPB timestamp of 2^64-1 microseconds is 1.8e22 ns, past what
+    int64 holds; the per-stream arrays (series, quality, report) raised OverflowError. The
+    time is now pinned at 2^63-1 ns and the stream's other packets keep theirs."""
+    frames = [
+        (1_700_000_000_000_000 + i * 20_000, _udp_frame(_rtp(i, i * 160), *RTP_FLOW))
+        for i in range(50)
+    ]
+    frames[25] = (2**64 - 1, frames[25][1])
+    capture = tmp_path / "late.pcapng"
+    capture.write_bytes(_pcapng(frames))
+    with CaptureReader(capture) as reader:
+        times = [record.ts_ns for record in reader]
+    assert times[25] == 2**63 - 1
+    assert times[24] == (1_700_000_000_000_000 + 24 * 20_000) * 1000
+    for args in (
+        ["streams", str(capture), "--rtp-port", "40000", "--series", "--format", "csv"],
+        ["analyze", str(capture), "--rtp-port", "40000", "-o", str(tmp_path / "out")],
+    ):
+        run = run_cli(args)
+        assert run.code == 0, (args, run.stderr)
