@@ -27,15 +27,18 @@ Prints executions, crashes, hangs and peak memory.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import random
 import resource
 import shutil
+import signal
 import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -132,8 +135,10 @@ def _rss_mb() -> float:
 
 
 def bomb_child(report: Connection, workdir: Path, name: str, mb: int) -> None:
-    """Read one gzip bomb: one full scan that reports its progress (inflated bytes and
-    resident memory, every 256 MiB), then every command's library path; one last line."""
+    """Read one gzip bomb: the full scan every command starts with, reporting its progress
+    (inflated bytes and resident memory, every 256 MiB), then the commands' work on its
+    model (calls, diagnose, the analyze sections); one last line with what the scan said."""
+    from rtcscope.analyze import AnalyzeOptions, run_sections
     from rtcscope.scan import ScanOptions, scan
 
     _limit_memory(mb)
@@ -148,15 +153,34 @@ def bomb_child(report: Connection, workdir: Path, name: str, mb: int) -> None:
 
     line: Line = {"index": name, "status": "ok"}
     try:
-        scan(path, ScanOptions(keep_going=True), progress=progress).close()
-        exercise_library(path, workdir)
+        model = scan(path, ScanOptions(keep_going=True), progress=progress)
+        try:
+            model.calls()
+            model.diagnosis(None)
+            run_sections(model, AnalyzeOptions())
+            line["packets"] = model.info.counts.packets
+            line["fault"] = str(model.faults[0]) if model.faults else ""
+        finally:
+            model.close()
     except BaseException as exc:
-        line = {
-            "index": name,
-            "status": "crash",
-            "message": "".join(traceback.format_exception(exc)),
-        }
+        trace = "".join(traceback.format_exception(exc))
+        line = {"index": name, "status": "crash", "message": trace}
+    line["rss_mb"] = round(_rss_mb(), 1)
     report.send(line)
+
+
+@contextlib.contextmanager
+def _killed_on_exit(proc: Any) -> Iterator[None]:
+    """The child is killed if the parent is interrupted (SIGINT, SIGTERM) while it runs."""
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    except BaseException:
+        proc.kill()
+        proc.join()
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class Campaign:
@@ -184,7 +208,7 @@ class Campaign:
         (still reporting after ``total_s``) or "died ..." when it did not end by itself."""
         lines: list[Line] = []
         end = None if total_s is None else time.monotonic() + total_s
-        with pipe:
+        with pipe, _killed_on_exit(proc):
             while True:
                 wait = hang_s if end is None else min(hang_s, max(0.0, end - time.monotonic()))
                 if not pipe.poll(wait):
@@ -262,7 +286,12 @@ class Campaign:
                 print(f"{head}: crash: {str(done[0]['message'])[-300:]}")
                 _keep(self.out, f"crash-bomb-{name}", None, str(done[0]["message"]))
             else:
-                print(f"{head}: refused or read to the end ({read}) in {took:.1f} s{memory}")
+                result = done[0] if done else {}
+                fault = str(result.get("fault") or "").replace(f"{slot}/", "")
+                packets = f"{result.get('packets', 0):,} packets"
+                what = f"refused ({packets}): {fault}" if fault else f"read to the end ({packets})"
+                end_rss = f"RSS {result.get('rss_mb')} MB at the end"
+                print(f"{head}: {what} in {took:.1f} s{memory}, {end_rss}")
             (slot / f"{name}.pcap.gz").unlink()
 
 
