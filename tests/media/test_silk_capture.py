@@ -1,12 +1,14 @@
 """SILK over RTP, end to end. No public capture of clear-text SILK over RTP is known to us, so
 the test makes one: speech-like audio from sox, encoded with silk-python (``tencent=False``,
 the SDK's plain ``#!SILK_V3`` file), one SILK packet (20 ms) per RTP packet, sent over
-loopback UDP in 127.0.40.0/24 while tcpdump captures. ``rtcscope extract`` must give back the
+loopback UDP in 127.0.40.0/24 while tcpdump captures (taken again once if the kernel dropped
+a packet: tests/live_capture.py). ``rtcscope extract`` must give back the
 encoder's bitstream byte for byte, and WAV at 8, 16 and 24 kHz of the right duration that
 sounds like silk-python's own decode of the encoder's file."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import socket
@@ -19,8 +21,9 @@ import pytest
 
 from rtcscope.cli import main
 from rtcscope.media.silk import decode_bitstream
+from tests.live_capture import capture_while
 from tests.media.reference import correlation, read_wav
-from tests.peers import background, run
+from tests.peers import run
 
 SENDER = "127.0.40.1"
 RECEIVER = "127.0.40.2"
@@ -55,44 +58,28 @@ def rtp(seq: int, ts: int, ssrc: int, payload: bytes) -> bytes:
     return struct.pack("!BBHII", 0x80, 96, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc) + payload
 
 
-def wait_for(log: Path, text: str, seconds: float = 10) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if text in log.read_text(errors="replace"):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{log} never said {text!r}: {log.read_text(errors='replace')}")
-
-
 @pytest.fixture(scope="module")
 def silk_capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[int, bytes]]:
     tmp = tmp_path_factory.mktemp("silk")
     bitstreams = {rate: silk_encode(speech_like(rate, tmp), rate) for rate in RATES}
-    capture = tmp / "silk.pcap"
-    log = tmp / "tcpdump.log"
-    args = ["-i", "lo", "-n", "-U", "--immediate-mode", "-w", capture, "udp and net 127.0.40.0/24"]
-    receivers = []
-    with background("tcpdump", args, log, max_seconds=30) as proc:
-        wait_for(log, "listening on")
-        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sender.bind((SENDER, 0))
-        for index, rate in enumerate(RATES):
-            receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            receiver.bind((RECEIVER, 40100 + 2 * index))  # even ports, as RTP uses
-            receivers.append(receiver)
-            packets, tencent = decode_bitstream(bitstreams[rate])
-            assert not tencent and len(packets) == SECONDS * 50
-            for n, payload in enumerate(packets):  # 20 ms per packet: rate / 50 ticks
-                sender.sendto(
-                    rtp(1000 + n, 5000 + n * rate // 50, 0x51C0 + rate, payload),
-                    (RECEIVER, 40100 + 2 * index),
-                )
-                time.sleep(0.0005)
-        sender.close()
-        time.sleep(0.5)  # let tcpdump write the last packets before it is stopped
-        assert proc.poll() is None, log.read_text()
-    for receiver in receivers:
-        receiver.close()
+
+    def send(_here: Path) -> None:
+        with contextlib.ExitStack() as sockets:
+            sender = sockets.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+            sender.bind((SENDER, 0))
+            for index, rate in enumerate(RATES):
+                receiver = sockets.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+                receiver.bind((RECEIVER, 40100 + 2 * index))  # even ports, as RTP uses
+                packets, tencent = decode_bitstream(bitstreams[rate])
+                assert not tencent and len(packets) == SECONDS * 50
+                for n, payload in enumerate(packets):  # 20 ms per packet: rate / 50 ticks
+                    sender.sendto(
+                        rtp(1000 + n, 5000 + n * rate // 50, 0x51C0 + rate, payload),
+                        (RECEIVER, 40100 + 2 * index),
+                    )
+                    time.sleep(0.0005)
+
+    capture = capture_while(tmp, "silk.pcap", send, ["udp", "and", "net", "127.0.40.0/24"], 0.5)
     return capture, bitstreams
 
 

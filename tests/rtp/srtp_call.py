@@ -3,7 +3,8 @@
 sipp plays caller and callee with SDP that carries ``a=crypto`` lines (each side its own
 key, RFC 4568); while the call is up, this module sends G.711 A-law RTP protected by pylibsrtp
 with each side's key, from each side's SDP address and port to the other's. tcpdump captures
-it all. Addresses: 127.0.60.1 (caller) and 127.0.60.2 (callee), the SRTP tests' own range.
+it all (the call is made again once if the kernel dropped a packet). Addresses: 127.0.60.1
+(caller) and 127.0.60.2 (callee), the SRTP tests' own range.
 
 ``tests/data/srtp-sdes-call.pcap`` was made by :func:`make_call_capture`; the peer test
 makes a fresh one each run.
@@ -12,6 +13,7 @@ makes a fresh one each run.
 from __future__ import annotations
 
 import math
+import shutil
 import socket
 import struct
 import time
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import pylibsrtp
 
+from tests.live_capture import capture_while
 from tests.peers import background
 
 CALLER = "127.0.60.1"
@@ -171,30 +174,25 @@ def send_media() -> None:
 
 
 def make_call_capture(out: Path, workdir: Path) -> Path:
-    """Run the call and return the capture (tcpdump on lo, this range only)."""
+    """Run the call and return the capture ``out`` (tcpdump on lo, this range only; the call
+    is made again once if the kernel dropped a packet: tests/live_capture.py)."""
     (workdir / "caller.xml").write_text(CALLER_XML.replace("\n", "\r\n"))
     (workdir / "callee.xml").write_text(CALLEE_XML.replace("\n", "\r\n"))
-    dump_log = workdir / "tcpdump.log"
-    with background(
-        "tcpdump",
-        ["-i", "lo", "-n", "--immediate-mode", "-U", "-w", out, "net", "127.0.60.0/24"],
-        dump_log,
-        max_seconds=30,
-    ):
-        deadline = time.monotonic() + 10
-        while b"listening" not in dump_log.read_bytes() and time.monotonic() < deadline:
-            time.sleep(0.05)
+
+    def call(here: Path) -> None:
         callee_args = ["-sf", workdir / "callee.xml", "-i", CALLEE, "-p", str(SIP_PORT)]
         callee_args += ["-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error"]
-        with background("sipp", callee_args, workdir / "callee.log", max_seconds=25) as callee:
+        with background("sipp", callee_args, here / "callee.log", max_seconds=25) as callee:
             time.sleep(0.3)
             caller_args = ["-sf", workdir / "caller.xml", "-i", CALLER, "-p", str(SIP_PORT)]
             caller_args += ["-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error"]
             caller_args += [f"{CALLEE}:{SIP_PORT}"]
-            with background("sipp", caller_args, workdir / "caller.log", max_seconds=25) as c:
+            with background("sipp", caller_args, here / "caller.log", max_seconds=25) as c:
                 time.sleep(0.5)
                 send_media()
                 c.wait(timeout=20)
             callee.wait(timeout=20)
-        time.sleep(0.3)
+
+    capture = capture_while(workdir, out.name, call, ["net", "127.0.60.0/24"])
+    shutil.copyfile(capture, out)
     return out

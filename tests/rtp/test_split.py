@@ -12,7 +12,8 @@ import pytest
 from rtcscope.cli import main
 from rtcscope.scan.files import find_streams
 from tests.conftest import shared_capture
-from tests.peers import background, program
+from tests.live_capture import capture_while
+from tests.peers import background
 from tests.rtp.test_tshark_streams import FIELDS, tshark_streams
 
 
@@ -121,22 +122,20 @@ def test_sipp_replays_a_split_stream(tmp_path: Path) -> None:
     ssrc = int(split_file.stem.split("-")[-1], 16)
     scenario = tmp_path / "replay.xml"
     scenario.write_text(SCENARIO.replace("PCAP", str(split_file)))
-    program("tcpdump")
-    recording = tmp_path / "replayed.pcap"
     uas_ip, uac_ip = "127.0.50.2", "127.0.50.1"
-    tcpdump_args = ["-i", "lo", "-n", "-U", "-w", recording, f"udp and host {uas_ip}"]
-    with background("tcpdump", tcpdump_args, tmp_path / "tcpdump.log", max_seconds=60):
-        time.sleep(1.0)  # tcpdump opens the interface
+
+    def replay(here: Path) -> None:
         uas = ["-sn", "uas", "-i", uas_ip, "-p", "5092", "-mi", uas_ip, "-mp", "16000"]
         uas += ["-nostdin", "-timeout", "30s"]
-        with background("sipp", uas, tmp_path / "uas.log", max_seconds=40):
+        with background("sipp", uas, here / "uas.log", max_seconds=40):
             time.sleep(0.5)
             uac = ["-sf", scenario, "-i", uac_ip, "-p", "5091", "-mi", uac_ip, "-mp", "16100"]
             uac += ["-m", "1", "-nostdin", "-timeout", "30s", f"{uas_ip}:5092"]
-            with background("sipp", uac, tmp_path / "uac.log", max_seconds=40) as proc:
+            with background("sipp", uac, here / "uac.log", max_seconds=40) as proc:
                 proc.wait(timeout=35)
-                assert proc.returncode == 0, (tmp_path / "uac.log").read_text()[-2000:]
-        time.sleep(0.5)
+                assert proc.returncode == 0, (here / "uac.log").read_text()[-2000:]
+
+    recording = capture_while(tmp_path, "replayed.pcap", replay, ["udp", "and", "host", uas_ip])
     replayed = [s for s in find_streams(recording) if s.key.ssrc == ssrc]
     assert len(replayed) == 1, [str(s.key) for s in find_streams(recording)]
     stream = replayed[0]

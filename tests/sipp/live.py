@@ -1,9 +1,8 @@
-"""Helpers for the sipp bed tests: a tcpdump capture on lo that is checked for kernel drops
-(and taken again once when it dropped), sipp runs through tests.peers, tshark rows."""
+"""Helpers for the sipp bed tests: a tcpdump capture of the bed's range on lo (checked for
+kernel drops, tests/live_capture.py), sipp runs through tests.peers, tshark rows."""
 
 from __future__ import annotations
 
-import re
 import socket
 import time
 from collections.abc import Callable
@@ -11,56 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tests import peers
+from tests import live_capture, peers
 
 NETWORK = "127.0.60.0/24"
 
 
-def _wait_for(log: Path, text: str, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if log.exists() and text in log.read_text("utf-8", "replace"):
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def capture_while(workdir: Path, name: str, body: Callable[[Path], None]) -> Path:
-    """Run ``body(attempt_dir)`` while tcpdump writes ``name`` on lo; a capture whose
-    tcpdump reports dropped packets is taken again once (no result may need a quiet machine)."""
-    for attempt in (1, 2):
-        here = workdir / f"attempt-{attempt}"
-        here.mkdir(parents=True, exist_ok=True)
-        capture = here / name
-        log = here / "tcpdump.log"
-        with peers.background(
-            "tcpdump",
-            [
-                "-i",
-                "lo",
-                "-n",
-                "-U",
-                "--immediate-mode",
-                "-B",
-                "8192",
-                "-w",
-                capture,
-                "net",
-                NETWORK,
-            ],
-            log,
-            max_seconds=60,
-        ) as proc:
-            if not _wait_for(log, "listening on", 10):
-                pytest.fail(f"tcpdump did not start: {log.read_text('utf-8', 'replace')}")
-            body(here)
-            time.sleep(0.3)  # the last datagrams reach the capture
-        assert proc.returncode is not None
-        text = log.read_text("utf-8", "replace")
-        if re.search(r"^0 packets dropped by kernel", text, re.MULTILINE):
-            return capture
-        assert "dropped by kernel" in text, text
-    pytest.fail(f"tcpdump dropped packets twice: {text}")
+    """Run ``body(attempt_dir)`` while tcpdump writes ``name`` on lo for the bed's range;
+    taken again once when tcpdump reports dropped packets (tests/live_capture.py)."""
+    return live_capture.capture_while(workdir, name, body, ["net", NETWORK])
 
 
 def rtp_rows(capture: Path, display_filter: str, rtp_ports: list[int]) -> list[list[str]]:

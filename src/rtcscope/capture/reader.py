@@ -74,6 +74,7 @@ _MESSAGE = struct.Struct("=6q")
 _END, _BATCH, _FAULT, _FAILED = range(4)
 
 IF_TSRESOL = 9
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 IF_TSOFFSET = 14
 OPT_ENDOFOPT = 0
 
@@ -99,7 +100,10 @@ class Interface:
             ns = units * 10 ** (9 - resol)
         else:
             ns = units // 10 ** (resol - 9)
-        return ns + self.tsoffset_s * 1_000_000_000
+        ns += self.tsoffset_s * 1_000_000_000
+        # 64 bits of units (or an offset) can pass year 2262, the end of int64 nanoseconds
+        # that every consumer's arrays hold: such a corrupt time is pinned to the end
+        return min(max(ns, INT64_MIN), INT64_MAX)
 
 
 @dataclass(frozen=True, slots=True)

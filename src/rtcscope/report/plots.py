@@ -44,7 +44,9 @@ def svg_plot(
         )
         return "".join(out)
     t_lo = min(times_s)
-    t_hi = max(max(times_s), t_lo + 1e-9)
+    t_hi = max(times_s)
+    if t_hi <= t_lo:
+        t_hi = t_lo + 1  # one instant (t_lo + 1e-9 is t_lo itself for large times)
     v_lo = min(0.0, min(v for _, v in points))  # the axis always shows zero
     v_hi = max(0.0, max(v for _, v in points))
     if v_hi <= v_lo:

@@ -29,6 +29,8 @@ from rtcscope.rtp.stats import PT_CN, PT_CN_OLD, StreamStats, relative_ms
 
 IntArray = npt.NDArray[np.int64]
 
+MAX_DENSE_ROWS = 100_000  # a row for every interval up to this many (28 hours of seconds)
+
 SERIES_COLUMNS: tuple[str, ...] = (
     "stream",
     "ssrc_hex",
@@ -145,7 +147,10 @@ def stream_series(
         first_bucket = int(bucket.min())
         last_bucket = int(bucket.max())
     rows: dict[int, SeriesRow] = {}
-    for b in range(first_bucket, last_bucket + 1):
+    dense = per_packets or last_bucket - first_bucket < MAX_DENSE_ROWS
+    # a corrupt timestamp years away would ask for billions of empty rows: then rows only
+    # for the intervals that have packets
+    for b in range(first_bucket, last_bucket + 1) if dense else np.unique(bucket).tolist():
         if per_packets:
             sel = np.flatnonzero(bucket == b)
             start = rel_ns[sel[0]] / 1e9

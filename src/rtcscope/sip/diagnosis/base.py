@@ -70,9 +70,10 @@ def chain_copies(copies: Sequence[CapturedMessage]) -> list[Node]:
             nodes[branches] = Node(branches, [copy])
         else:
             node.copies.append(copy)
-    roots = [n for n in nodes.values() if n.branches[1:] not in nodes]
-    if not roots:
+    if not nodes:
         return []
+    # a copy without Via (branches ()) is its own parent: then the chain starts at the first
+    roots = [n for n in nodes.values() if n.branches[1:] not in nodes] or list(nodes.values())
     root = min(roots, key=lambda n: (len(n.branches), n.first.ts_ns))
     children: dict[tuple[str, ...], list[Node]] = defaultdict(list)
     for node in nodes.values():
