@@ -82,3 +82,50 @@ def test_install_without_make_is_documented() -> None:
     assert "pip install ." in README
     assert "pipx install ." in README
     assert "make demo" in README
+
+
+def _command_names() -> list[str]:
+    """Every command and subcommand the CLI has, as typed: ``info``, ``hep send``, ..."""
+    import importlib
+
+    import typer
+
+    from rtcscope.cli.app import app
+    from rtcscope.cli.commands import COMMANDS
+
+    for module in set(COMMANDS.values()):
+        importlib.import_module(module)
+    root = typer.main.get_command(app)
+    names = []
+    for name in COMMANDS:
+        # a group (hep, sipp, dockerfile) has subcommands; typer's click is its own copy
+        subcommands = getattr(getattr(root, "commands", {})[name], "commands", None)
+        if subcommands:
+            names.extend(f"{name} {sub}" for sub in subcommands)
+        else:
+            names.append(name)
+    return names
+
+
+def test_every_command_has_an_example() -> None:
+    """Every command (each subcommand of a group too) is run in a README example."""
+    lines = [line.strip() for line in README.splitlines()]
+    shown = {
+        name
+        for name in _command_names()
+        if any(re.match(rf"\$ (\w+=\S+ )*rtcscope {name}( |$)", line) for line in lines)
+    }
+    assert sorted(set(_command_names()) - shown) == []
+    assert len(shown) > 20
+
+
+def test_the_command_table_lists_every_command() -> None:
+    """The table under "## Commands" has one row per command, with its summary."""
+    from rtcscope.cli.commands import COMMANDS, SUMMARIES
+
+    table = re.search(r"\| command \| what it does \|\n\|[-| ]+\|\n((?:\|.*\n)+)", README)
+    assert table is not None
+    rows = {row.split("|")[1].strip(" `") for row in table.group(1).splitlines()}
+    assert rows == set(COMMANDS)
+    for name in COMMANDS:
+        assert SUMMARIES[name] in table.group(1)

@@ -182,7 +182,7 @@ def test_tls_flows_equal_tshark_streams(tls_capture: Path) -> None:
     assert set().union(*theirs.values()) <= servers
     assert servers == {(SERVER, 5061), (PROXY, 5061), (WEB, 443), (SERVER, 15061)}
     as_dict = info.as_dict()
-    assert as_dict["tls_flows"] == 4 and as_dict["tls_server_ports"] == [5061, 443, 15061]
+    assert as_dict["tls_flow_count"] == 4 and as_dict["tls_server_ports"] == [5061, 443, 15061]
     assert as_dict == capture_info(tls_capture, fast=False).as_dict()
     # The SIP INVITE over plain TCP is counted as tshark counts it.
     sip_frames = run("tshark", ["-r", tls_capture, "-Y", "sip"]).stdout.splitlines()
@@ -207,6 +207,17 @@ def test_calls_names_the_tls_flows(tls_capture: Path) -> None:
     ]
     csv = rtcscope_cli(["calls", "--format", "csv", tls_capture], check=True)
     assert EXPECTED_LINE in csv.stderr and "TLS" not in csv.stdout
+
+
+def test_info_counts_the_flows_calls_lists(tls_capture: Path) -> None:
+    """One name per shape: calls' ``tls_flows`` is the list of flows, info's
+    ``tls_flow_count`` how many (the capture holds 4 TLS connections, as tshark agrees)."""
+    (info,) = json.loads(rtcscope_cli(["info", "--format", "json", tls_capture]).stdout)
+    calls = json.loads(rtcscope_cli(["calls", "--format", "json", tls_capture]).stdout)
+    assert "tls_flows" not in info and isinstance(calls["tls_flows"], list)
+    assert info["tls_flow_count"] == len(calls["tls_flows"]) == 4
+    header = rtcscope_cli(["info", "--format", "csv", tls_capture]).stdout.splitlines()[0]
+    assert "tls_flow_count" in header.split(",")
 
 
 def test_info_and_analyze_name_the_tls_flows(tls_capture: Path, tmp_path: Path) -> None:

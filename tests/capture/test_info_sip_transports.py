@@ -159,4 +159,4 @@ def test_the_shipped_capture_is_what_its_maker_writes(tmp_path: Path) -> None:
 @pytest.mark.peer
 def test_shipped_capture_counts_equal_tshark() -> None:
     info = assert_sip_count_equals_tshark(DATA / "sip-sctp-tls.pcap")
-    assert (info["sip_sctp"], info["sip_tcp"], info["tls_flows"]) == (6, 1, 4)
+    assert (info["sip_sctp"], info["sip_tcp"], info["tls_flow_count"]) == (6, 1, 4)

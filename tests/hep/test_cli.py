@@ -52,7 +52,9 @@ def test_decode_matches_sngrep_e(tmp_path: Path) -> None:
         "status": None,
     }
     table = rtcscope_cli(["hep", "decode", path], check=True).stdout
-    assert "RTCP_JSON" in table and "qgf3dm9rudi@127.0.0.1" in table
+    assert "RTCP_JSON" in table and max(map(len, table.splitlines())) <= 80
+    wide = rtcscope_cli(["hep", "decode", path, "--wide"], check=True).stdout
+    assert "qgf3dm9rudi@127.0.0.1" in wide and "2016-12-11T11:19:56" in wide
 
 
 def _sip(call_id: str) -> bytes:
@@ -179,3 +181,30 @@ def test_search_of_a_directory_without_a_store(tmp_path: Path) -> None:
     result = rtcscope_cli(["hep", "search", tmp_path])
     assert result.returncode == 3
     assert "no HEP store" in result.stderr
+
+
+def test_listen_counts_are_one_whole_number_per_row(tmp_path: Path) -> None:
+    """hep listen's table/CSV: every count its own row of one integer; counts by reason
+    (refused) split into rows that add up to what was sent, never a dict printed whole."""
+    import socket
+
+    host, port = "127.0.87.40", 19202
+    log, out = tmp_path / "listen.log", tmp_path / "counts.csv"
+    args = ["hep", "listen", "--bind", f"{host}:{port}", "--store", tmp_path / "store"]
+    with rtcscope_background([*args, "--duration", "3", "--format", "csv"], log, stdout=out) as p:
+        deadline = time.monotonic() + 20
+        while "listening" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        good = encode(HepPacket(proto_type=ProtocolType.SIP, capture_id=7, payload=_sip("ok")))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.87.41", 0))
+            sock.sendto(good, (host, port))
+            sock.sendto(good[:8], (host, port))  # a chunk header cut short: invalid
+        p.wait(timeout=20)
+    lines = out.read_text().splitlines()
+    assert lines[0] == "count,value"
+    rows = dict(line.rsplit(",", 1) for line in lines[1:])
+    assert all(value.isdigit() for value in rows.values()), rows
+    assert (rows["received"], rows["accepted"], rows["invalid"]) == ("2", "1", "1")
+    assert rows["refused invalid"] == "1" and rows["refused password"] == "0"
+    assert rows["invalid_by_source 127.0.87.41"] == "1", rows

@@ -142,3 +142,24 @@ def test_sql_reads_the_index(capture_index: tuple[Path, IndexReport]) -> None:
     sql, params = calls_sql(CallFilter(failed=True, finding=["ack-not-received"]))
     assert "?" in sql and "ack-not-received" not in sql  # parameters, never pasted text
     assert run_query(index, sql, params, checked=False).rows
+
+
+def test_sum_of_integers_prints_as_a_whole_number(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """DuckDB's sum() of an integer column is a HUGEINT (an Arrow decimal of scale 0): JSON
+    gives an integer and tables/CSV print it without decimals, equal to the sum the test
+    makes of the rows themselves; an average stays a float."""
+    index = tmp_path / "index"
+    build_index([DATA / "SIP_DTMF2.pcap", DATA / "aaa.pcap"], index, jobs=1)
+    each = [r["packets"] for r in _json(capsys, "query", str(index), "SELECT packets FROM streams")]
+    assert each and all(isinstance(n, int) for n in each)
+    sql = "SELECT sum(packets) AS total, avg(packets) AS mean FROM streams"
+    (row,) = _json(capsys, "query", str(index), sql)
+    assert row["total"] == sum(each) and isinstance(row["total"], int)
+    assert isinstance(row["mean"], float)
+    main(["query", str(index), sql, "--format", "csv"])
+    assert capsys.readouterr().out.splitlines()[1].split(",")[0] == str(sum(each))
+    main(["query", str(index), sql])
+    table = capsys.readouterr().out
+    assert f"{sum(each)} " in table and f"{sum(each)}.0" not in table

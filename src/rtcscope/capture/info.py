@@ -53,8 +53,9 @@ its reassembly preferences on (its default):
   from the scan's SIP framer (TCP and SCTP reassembled), which calls :meth:`PacketCounts.
   add_sip_frame`; a message cut off by the end of the capture is not counted (tshark does not
   show it as SIP either).
-- ``tls_flows``: TCP connections carrying TLS on any port (:mod:`rtcscope.capture.tls`), and
-  ``tls_server_ports`` their server ports, most flows first: encrypted, not decoded (SIP over
+- ``tls_flow_count``: how many TCP connections carry TLS on any port
+  (:mod:`rtcscope.capture.tls`; ``rtcscope calls --format json`` lists them as ``tls_flows``),
+  and ``tls_server_ports`` their server ports, most flows first: encrypted, not decoded (SIP over
   TLS on 5061, HTTPS or secure WebSocket on 443).
 
 JSON keys of ``rtcscope info --format json`` (one object per file, in this order; CSV has
@@ -66,8 +67,8 @@ with nanoseconds, as Wireshark's capture properties take them), ``first_epoch``/
 ``frame.time_epoch`` form), ``duration_s``, ``bytes`` (captured bytes, capinfos' data size),
 ``file_bytes`` (uncompressed file size), ``ipv4``, ``ipv6``, ``udp``, ``tcp``, ``icmp``,
 ``sctp``, ``sip``, ``rtp``, ``rtcp``, ``stun``, ``dtls``, ``hep``, ``sip_udp``, ``sip_tcp``,
-``sip_ws``, ``sip_sctp``, ``tls_flows``, ``tls_server_ports``, ``unknown_link``, ``reassembly``
-(whether IP fragments were reassembled), ``ip_fragments`` (fragments fed to the
+``sip_ws``, ``sip_sctp``, ``tls_flow_count``, ``tls_server_ports``, ``unknown_link``,
+``reassembly`` (whether IP fragments were reassembled), ``ip_fragments`` (fragments fed to the
 defragmenter; without reassembly, records holding a fragment), ``datagrams_reassembled``,
 ``fragments_dropped`` (fragments that never became part of a delivered datagram: the sum of
 ``fragments_expired`` (reassembly timeout in capture time), ``fragments_evicted`` (buffer
@@ -351,7 +352,7 @@ class CaptureInfo:
             "sip": counts.sip,
             "sip_udp": counts.udp_classes["sip"],
             **{f"sip_{name}": n for name, n in counts.sip_frames.items()},
-            "tls_flows": len(self.tls_flows),
+            "tls_flow_count": len(self.tls_flows),
             "tls_server_ports": list(flows_by_port(self.tls_flows)),
             "unknown_link": counts.unknown_link,
             **self._reassembly_dict(),
@@ -387,7 +388,7 @@ QUIET_WHEN_ZERO = frozenset(
         "sip_tcp",
         "sip_ws",
         "sip_sctp",
-        "tls_flows",
+        "tls_flow_count",
         "tls_server_ports",
         "fragments_expired",
         "fragments_evicted",

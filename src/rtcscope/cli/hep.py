@@ -10,6 +10,7 @@ import math
 import re
 import signal
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -167,7 +168,9 @@ def listen(
     without_payload, refused (by reason: invalid, password, payload_too_large, queue_full,
     store_failed), tcp_connections, tcp_closed (by reason: idle_timeout, frame_timeout,
     connection_cap), accept_errors, store_errors, pcap_truncated, warnings_suppressed,
-    rejected_by_source, invalid_by_source.
+    rejected_by_source, invalid_by_source. A table or CSV has one row per count
+    (``count``, ``value``), those by reason or source split into one row each
+    (``refused invalid``, ``rejected_by_source 10.0.0.9``).
     """
     from rtcscope.hep.collector import HepCollector
     from rtcscope.hep.store import HepStore, Rotation, StoreProcess
@@ -238,9 +241,24 @@ def listen(
     if fmt is OutputFormat.json:
         sys.stdout.write(format_json(counts) + "\n")
     else:
-        print_rows([{"count": k, "value": v} for k, v in counts.items()], fmt)
+        print_rows(_count_rows(counts), fmt)
     if close_error is not None:
         raise close_error
+
+
+def _count_rows(counts: Mapping[str, object]) -> list[dict[str, object]]:
+    """Counts as table/CSV rows of one whole number each: a count kept by reason or by
+    source (``refused``, ``tcp_closed``, ``rejected_by_source``) gives one row per reason
+    (``refused invalid``), or a single row of 0 when nothing was counted."""
+    rows: list[dict[str, object]] = []
+    for key, value in counts.items():
+        if isinstance(value, Mapping):
+            rows.extend({"count": f"{key} {part}", "value": n} for part, n in value.items())
+            if not value:
+                rows.append({"count": key, "value": 0})
+        else:
+            rows.append({"count": key, "value": value})
+    return rows
 
 
 # --- search ---------------------------------------------------------------------------------
@@ -261,6 +279,11 @@ def _parse_since(since: str) -> int:
     if not (math.isfinite(seconds) and 0 <= seconds < 2**63 / 1e9):
         raise UsageError(f"--since {since}: expected a time between 1970 and 2262")
     return int(seconds * 1e9)
+
+
+# Table columns that fit 80 (--wide, CSV and JSON: all of them, time and capture id too).
+SEARCH_NARROW_COLUMNS = ["id", "type", "src", "dst", "call_id", "sip"]
+DECODE_NARROW_COLUMNS = ["frame", "type", "src", "dst", "summary"]
 
 
 def _message_row(m: StoredMessage) -> dict[str, Any]:
@@ -322,6 +345,7 @@ def search_command(
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table, json or csv")] = (
         OutputFormat.table
     ),
+    wide: WideOpt = False,
 ) -> None:
     """List stored messages, oldest first (JSON and CSV are streamed row by row).
 
@@ -355,7 +379,8 @@ def search_command(
                 writer.writeheader()
             writer.writerow({k: "" if v is None else v for k, v in row.items()})
     else:
-        print_rows([_message_row(m) for m in messages], fmt)
+        columns = None if wide else SEARCH_NARROW_COLUMNS
+        print_rows([_message_row(m) for m in messages], fmt, columns, wide=wide)
 
 
 # --- decode ---------------------------------------------------------------------------------
@@ -413,11 +438,9 @@ def decode_command(
                 else None,
             }
         )
-    narrow = ["frame", "type", "src", "dst", "call_id"]
-    if any("error" in row for row in rows):
-        narrow.append("error")
-    shown = narrow if fmt is OutputFormat.table and not wide else None  # CSV: every column
-    print_rows(rows, fmt, shown, json_data=objects, wide=wide)
+    narrow = fmt is OutputFormat.table and not wide
+    columns = DECODE_NARROW_COLUMNS if narrow and any("type" in r for r in rows) else None
+    print_rows(rows, fmt, columns, json_data=objects, wide=wide)
 
 
 def _packet_json(packet: HepPacket) -> dict[str, Any]:
@@ -546,7 +569,7 @@ def send(
     if fmt is OutputFormat.json:
         sys.stdout.write(format_json(counts) + "\n")
     else:
-        print_rows([{"count": k, "value": v} for k, v in counts.items()], fmt)
+        print_rows(_count_rows(counts), fmt)
     if sender.stats.dropped or sender.stats.lost:
         conclude(model, keep_going=True)  # the capture's fault as a warning; the peer's is 4
         raise typer.Exit(4)

@@ -1,4 +1,12 @@
-"""``rtcscope info FILE...``: what is in each capture (rtcscope.capture.info)."""
+"""``rtcscope info FILE...``: what is in each capture (rtcscope.capture.info).
+
+JSON is a list with one object per file; CSV has one row per file with the same columns;
+the table has one column per file. The keys, in order, are documented in
+:mod:`rtcscope.capture.info` (``file``, ``format``, ... ``packets``, ``first_time``, ...
+``sip_sctp``, ``tls_flow_count``, ``tls_server_ports``, ... ``warnings``). ``tls_flow_count``
+is how many TCP connections carry TLS: ``rtcscope calls --format json`` lists the same flows
+as ``tls_flows``.
+"""
 
 from __future__ import annotations
 

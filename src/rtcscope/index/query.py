@@ -193,7 +193,9 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dt.date | dt.time | dt.timedelta):
         return str(value)
     if isinstance(value, Decimal):
-        return float(value)
+        # sum() of integers is a HUGEINT, a decimal of scale 0 in Arrow: a whole number
+        exponent = value.as_tuple().exponent
+        return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
