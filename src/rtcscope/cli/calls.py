@@ -331,8 +331,8 @@ def calls(
     )
     qualities = _qualities(model) if quality else None
     model.close()
-    # Times from the capture's first SIP message, whether the filters kept it or not.
-    first_ns = select.first_ns if select is not None and select.first_ns else result.first_ns
+    # Times from the capture's first packet (tshark's time base), filtered or not.
+    first_ns = result.first_ns
     if fmt is OutputFormat.json:
         # call by call: 20,000 calls' dicts and their text are never all in memory at once
         write_json_object(

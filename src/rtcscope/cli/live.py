@@ -127,9 +127,10 @@ def run_live(
     outcome = LiveOutcome()
     stop = threading.Event()
     base_ns: list[int | None] = [None]  # capture time of the last message (the quiet clock's base)
+    origin: list[int | None] = [None]  # the capture's first packet: times count from it
 
     def emit(finished: list[FinishedCall]) -> None:
-        first = select.first_ns if select is not None else None
+        first = origin[0] or (select.first_ns if select is not None else None)
         for call in finished:
             on_call(call, first or tracker.first_ns or 0)
             outcome.calls += 1
@@ -137,6 +138,8 @@ def run_live(
                 gc.collect()
 
     def sink(captured: CapturedSip, origin_ns: int | None) -> list[CapturedSip]:
+        if origin[0] is None:
+            origin[0] = origin_ns
         for message in [captured] if select is None else select(captured, origin_ns):
             base_ns[0] = message.ts_ns
             emit(tracker.feed(message))

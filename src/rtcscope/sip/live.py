@@ -328,8 +328,8 @@ class MessageFilter:
         self._decided: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self._waiting: dict[str, list[CapturedSip]] = {}
         self.dropped = 0
-        # The first SIP message's time, kept or not: times stay relative to the capture's
-        # first message as without the filter.
+        # The first SIP message's time, kept or not (a base for live mode when the capture's
+        # first packet is not known).
         self.first_ns: int | None = None
 
     def _host_ok(self, address: str) -> bool:
