@@ -8,6 +8,7 @@ proxies forwarded in the test bed (tests/data/testbed-*.pcap, read with tshark).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -363,3 +364,20 @@ def test_own_value_without_lr_restored_per_16_4_or_routed_strictly() -> None:
     strict = forward_as_proxy(c, [d, target], 69, owns, [c, d])
     assert strict.request_uri is d and [str(u) for u in strict.routes] == [str(target)]
     assert strict.acts_as_strict_router and not strict.strict_previous_hop
+
+
+def test_route_on_a_capture_without_frame_asks_for_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A capture given without --frame is a usage error that says what to give (it was read
+    as one SIP message and its bytes printed); a text file without SIP is bad input."""
+    from rtcscope.cli import main
+
+    capture = DATA / "testbed-good.pcap"
+    assert main(["route", str(capture)]) == 2
+    err = capsys.readouterr().err
+    assert "is a capture: give --frame N" in err and "\\x" not in err
+    text = tmp_path / "notes.txt"
+    text.write_text("no SIP here\n")
+    assert main(["route", str(text)]) == 3
+    assert "holds no SIP message" in capsys.readouterr().err

@@ -22,13 +22,25 @@ import typer
 from rtcscope.cli.app import app
 from rtcscope.cli.output import OutputFormat, print_rows, print_text
 from rtcscope.errors import InputError, UsageError
-from rtcscope.sip.message import SipMessage
+from rtcscope.sip.message import SipMessage, looks_like_sip
 from rtcscope.sip.routing import Proxy, RoutePlan, plan_route
 from rtcscope.sip.uri import Uri
 
 ROUTES_SHOWN = 8  # Route values listed per hop; the rest is counted
 
 COLUMNS = ("hop", "sender", "to", "element", "request_uri", "route", "max_forwards", "sends_from")
+
+
+# pcap (both byte orders, micro- and nanosecond) and pcapng section header block.
+CAPTURE_MAGICS = frozenset(
+    {
+        b"\xd4\xc3\xb2\xa1",
+        b"\xa1\xb2\xc3\xd4",
+        b"\x4d\x3c\xb2\xa1",
+        b"\xa1\xb2\x3c\x4d",
+        b"\x0a\x0d\x0d\x0a",
+    }
+)
 
 
 def _load_answer(file: Path, frame: int | None) -> SipMessage:
@@ -47,6 +59,13 @@ def _load_answer(file: Path, frame: int | None) -> SipMessage:
         data = file.read_bytes()
     except OSError as exc:
         raise InputError(f"{file}: {exc.strerror}") from exc
+    if data[:4] in CAPTURE_MAGICS or data[:2] == b"\x1f\x8b":
+        raise UsageError(
+            f"{file} is a capture: give --frame N, the frame of the 2xx "
+            f"(listed by: rtcscope flow {file})"
+        )
+    if not looks_like_sip(data):
+        raise InputError(f"{file} holds no SIP message (a request or status line first)")
     # A message pasted into a text file usually has bare LF line ends.
     if b"\r\n" not in data:
         data = data.replace(b"\n", b"\r\n")
