@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from abc import ABC, abstractmethod
 import stat
 from pathlib import Path
 from types import TracebackType
@@ -35,16 +36,18 @@ def output_error(path: str | os.PathLike[str], exc: OSError) -> OutputError:
     return OutputError(f"cannot write {path}: {exc.strerror or exc}")
 
 
-class Committed:
+class Committed(ABC):
     """A writer used as a context manager: :meth:`close` keeps what was written when the
     block ends normally, :meth:`discard` leaves nothing when it raised. The one place this
     rule is written: every output writer (this file's, pcap, WAV, Ogg Opus) inherits it."""
 
+    @abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Finish the output and keep it."""
 
+    @abstractmethod
     def discard(self) -> None:
-        raise NotImplementedError
+        """Leave nothing of the output behind."""
 
     def __enter__(self: _W) -> _W:
         return self
