@@ -19,8 +19,8 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from abc import ABC, abstractmethod
 import stat
+from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, TypeVar

@@ -26,6 +26,8 @@ from rtcscope.capture.packet import IpProto, Packet
 from rtcscope.capture.pipeline import PipelineReport
 from rtcscope.capture.sctp import SctpReassembler
 from rtcscope.capture.tcp import Flow, TcpData, TcpReassembler
+from rtcscope.capture.tls import SIP_TLS_PORTS as TLS_SIGNALLING_PORTS
+from rtcscope.capture.tls import WSS_PORTS, is_tls_record_start
 from rtcscope.sip.framing import (
     NEED_DATA,
     Garbage,
@@ -46,8 +48,9 @@ from rtcscope.sip.websocket import (
 
 Transport = Literal["udp", "tcp", "ws", "tls", "sctp"]
 
-# Ports where TLS means SIP: 5061 is SIPS (RFC 3261 26.2), 443/8443 carry WSS (RFC 7118).
-SIP_TLS_PORTS = frozenset({5061, 5081, 443, 8443, 7443})
+# Ports where TLS means SIP: 5061 is SIPS (RFC 3261 26.2), 443/8443 carry WSS (RFC 7118);
+# the TLS flow finder's lists (capture/tls.py), so both name the same flows.
+SIP_TLS_PORTS = TLS_SIGNALLING_PORTS | WSS_PORTS
 _START_LINE_ANYWHERE = re.compile(
     rb"(?m)^(?:[A-Za-z][A-Za-z0-9.!%*_+`'~\-]*[ \t]+sips?:\S+[ \t]+SIP/2\.0|SIP/2\.0[ \t]+\d{3})"
     rb"[^\r\n]*\r?\n"
@@ -125,11 +128,6 @@ class SipCaptureReport:
             for e in self.encrypted
         ]
         return lines
-
-
-def _is_tls_record(data: bytes) -> bool:
-    # RFC 8446 5.1: content type 20-23, legacy version 3.x.
-    return len(data) >= 3 and 20 <= data[0] <= 23 and data[1] == 3 and data[2] <= 4
 
 
 _HTTP_UPGRADE_START = re.compile(rb"(?:GET [^\r\n]* HTTP/1\.[01]|HTTP/1\.[01] 101)")
@@ -286,12 +284,14 @@ class SipCaptureFramer:
             return
         direction.chunks_seen += 1
         src, sport, dst, dport = chunk.flow
-        if _is_tls_record(data):
+        if is_tls_record_start(data):
             direction.mode = "tls"
             if sport in SIP_TLS_PORTS or dport in SIP_TLS_PORTS:
                 port = dport if dport in SIP_TLS_PORTS else sport
                 what = (
-                    "SIP over TLS" if port in (5061, 5081) else "possibly SIP over secure WebSocket"
+                    "SIP over TLS"
+                    if port in TLS_SIGNALLING_PORTS
+                    else "possibly SIP over secure WebSocket"
                 )
                 self.report.encrypted.append(
                     EncryptedFlow(
