@@ -259,12 +259,13 @@ class BatchRows:
         return out
 
 
-def count_batch(rows: BatchRows, counts: PacketCounts) -> list[int]:
+def count_batch(rows: BatchRows, counts: PacketCounts, mark_not_sip: bool = False) -> list[int]:
     """Count what can be counted of one batch without decode(); returns the rows left for
     decode() and :meth:`PacketCounts.add_decoded` (the caller decodes them, once, in file
     order with the batch's ready-made records: the defragmenter depends on both).
 
     Packets, bytes and times are counted here for every record, rows left over included.
+    ``mark_not_sip``: also set ``rows.not_sip`` (Ethernet rows; a pass that reads SIP only).
     """
     batch = rows.batch
     for record in batch.records:
@@ -301,11 +302,12 @@ def count_batch(rows: BatchRows, counts: PacketCounts) -> list[int]:
         elif linktype not in _VECTOR_LINKTYPES:
             scalar[picked] = True
         elif linktype == LinkType.ETHERNET:
-            not_sip = np.zeros(len(picked), dtype=bool)
+            not_sip = np.zeros(len(picked), dtype=bool) if mark_not_sip else None
             scalar[picked] = _count_ethernet(views, data[picked], end[picked], counts, not_sip)
-            if rows.not_sip is None:
-                rows.not_sip = np.zeros(rows.count, dtype=bool)
-            rows.not_sip[picked] = not_sip
+            if not_sip is not None:
+                if rows.not_sip is None:
+                    rows.not_sip = np.zeros(rows.count, dtype=bool)
+                rows.not_sip[picked] = not_sip
         else:
             scalar[picked] = _count_link(views, linktype, data[picked], end[picked], counts)
     left: list[int] = np.flatnonzero(scalar).tolist()

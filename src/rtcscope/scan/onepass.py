@@ -325,7 +325,7 @@ def _batched(
     per_packet = taps.wanted
     for batch in reader.batches():
         rows = BatchRows(batch)
-        left = count_batch(rows, counts)
+        left = count_batch(rows, counts, mark_not_sip=per_packet and rtp_tap is None)
         if not per_packet:
             # Counts only (``info``): decode just the rows the counts tap could not read
             # (TCP and SCTP among them, for the SIP frames and TLS flows counted over them).
