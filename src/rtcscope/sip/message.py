@@ -383,14 +383,18 @@ class SipMessage:
 
     # -- parsing -----------------------------------------------------------------------
 
-    def _parse(self) -> None:
+    def _start(self) -> int:
+        """Where the start line begins: RFC 3261 7.5, CRLFs before it are ignored
+        (keep-alives, padding)."""
         raw = self.raw
-        n = len(raw)
         pos = 0
-        # RFC 3261 7.5: CRLFs before the start line are ignored (keep-alives, padding).
-        while pos < n and raw[pos] in b"\r\n":
+        while pos < len(raw) and raw[pos] in b"\r\n":
             pos += 1
-        if pos >= n:
+        return pos
+
+    def _parse(self) -> None:
+        pos = self._start()
+        if pos >= len(self.raw):
             self._problems.append("empty message")
             self._close()
             return
@@ -450,11 +454,7 @@ class SipMessage:
         """Header values by lookup key, in order (read again from ``raw`` after parse())."""
         values = self._values
         if values is None:
-            raw = self.raw
-            pos = 0
-            while pos < len(raw) and raw[pos] in b"\r\n":
-                pos += 1
-            found = self._plain_block(pos)
+            found = self._plain_block(self._start())
             plain = _plain_values(found[1]) if found is not None else None
             values = plain if plain is not None else _values_of(self.headers)
             self._values = values
@@ -463,9 +463,7 @@ class SipMessage:
     def _header_objects(self) -> list[Header]:
         """The header lines as :class:`Header` objects (read again from ``raw``)."""
         raw = self.raw
-        pos = 0
-        while pos < len(raw) and raw[pos] in b"\r\n":
-            pos += 1
+        pos = self._start()
         found = self._plain_block(pos)
         if found is None or _plain_values(found[1]) is None:
             probe = SipMessage(raw)
