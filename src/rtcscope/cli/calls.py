@@ -53,7 +53,6 @@ from rtcscope.cli.output import (
     write_json_object,
 )
 from rtcscope.errors import UsageError
-from rtcscope.quality import StreamQuality
 from rtcscope.rtp.streams import StreamKey
 from rtcscope.scan import CaptureModel, Tap
 from rtcscope.sip.calls import FAILED_STATES, CallState, CallSummary, SipStatistics
@@ -62,6 +61,7 @@ from rtcscope.sip.calls import FAILED_STATES, CallState, CallSummary, SipStatist
 NARROW_COLUMNS = ["index", "start_s", "from", "to", "state", "final", "duration_s"]
 if TYPE_CHECKING:
     from rtcscope.cli.live import LiveOptions
+    from rtcscope.quality import StreamQuality
     from rtcscope.sip.live import CallFilter, FinishedCall
 
 TABLE_COLUMNS = [

@@ -46,7 +46,6 @@ from rtcscope.capture.reader import CaptureReader, RecordBatch, open_capture
 from rtcscope.capture.tls import TlsFlowFinder
 from rtcscope.errors import CaptureError
 from rtcscope.rtp.fastpath import FastRtpTap, batch_supported
-from rtcscope.rtp.srtcp import open_srtcp_with_sdp
 from rtcscope.rtp.streams import StreamScanner
 from rtcscope.scan.model import CaptureModel, collector_paused
 from rtcscope.scan.options import ScanOptions, Tap
@@ -299,7 +298,12 @@ def _scan(
         )
     if taps.scanner is not None:
         model.rtp = taps.scanner.finish()
-        open_srtcp_with_sdp(model.rtp)  # SRTCP read with the SDP's SDES keys (RFC 4568)
+        if model.rtp.srtcp:
+            # SRTCP read with the SDP's SDES keys (RFC 4568); imported only then: the SRTP
+            # library's binding costs start-up time every other capture would pay for nothing.
+            from rtcscope.rtp.srtcp import open_srtcp_with_sdp
+
+            open_srtcp_with_sdp(model.rtp)
     return model
 
 
