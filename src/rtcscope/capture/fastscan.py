@@ -223,6 +223,7 @@ class BatchRows:
                 mine = local_ids == local_id
                 self.linktypes[mine] = interface.linktype
                 self.interface_ids[mine] = global_id
+            self.times = _epb_times(batch, local_ids, self.units)
         self.caplen = caplen
         self.end = self.data + caplen
 
@@ -257,6 +258,31 @@ class BatchRows:
             out += batch.records
             out.sort(key=lambda record: record.frame)
         return out
+
+
+def _epb_times(
+    batch: RecordBatch, local_ids: Int64Array, units: npt.NDArray[np.uint64]
+) -> npt.NDArray[np.int64] | None:
+    """Enhanced Packet Block times in nanoseconds, as ``Interface.ts_ns`` gives them, for the
+    common resolutions (10^-n s, n <= 9) when no time can leave int64; else None (the rows'
+    times are then converted one by one)."""
+    times = np.empty(len(units), dtype=np.int64)
+    if len(units) and int(local_ids.max()) >= len(batch.interfaces):
+        return None
+    for local_id, (_, interface) in enumerate(batch.interfaces):
+        mine = local_ids == local_id
+        if not mine.any():
+            continue
+        resol = interface.tsresol
+        if resol & 0x80 or resol > 9:
+            return None
+        factor = 10 ** (9 - resol)
+        offset_ns = interface.tsoffset_s * 1_000_000_000
+        picked = units[mine]
+        if abs(offset_ns) >= 1 << 62 or int(picked.max()) > ((1 << 62) - 1) // factor:
+            return None  # beyond year 2116: Interface.ts_ns clamps, one by one
+        times[mine] = picked.astype(np.int64) * factor + offset_ns
+    return times
 
 
 def count_batch(rows: BatchRows, counts: PacketCounts, mark_not_sip: bool = False) -> list[int]:

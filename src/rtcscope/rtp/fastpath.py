@@ -1,22 +1,23 @@
 """The stream scanner's fast path: RTP rows of a capture read with NumPy, a batch at a time.
 
 A Python object per packet caps a scan at a few hundred thousand packets per second, and most
-packets of a VoIP capture are RTP of streams already found. So, for a classic pcap of
-Ethernet, Linux cooked (v1) or raw IPv4 frames, each :class:`~rtcscope.capture.reader.
-RecordBatch` is read column-wise: one sliding-window gather takes the first bytes of every
-frame (link header, a 20-byte IPv4 header, UDP, the fixed RTP header), fields come from its
-columns (UDP length as :mod:`rtcscope.capture.decode` reads it), then the RTP header checks
-of :func:`rtcscope.rtp.streams.quick_rtp_header`. Rows that are RTP of a stream the scanner
-already follows are buffered per stream and handed over as arrays
-(:meth:`StreamScanner.add_rows`, which ends in :meth:`StreamStats.add_many`). Every other
-row - SIP, RTCP, STUN, TCP, IPv6, IPv4 with options, a fragment, a tunnel, the first packets
-of a stream not confirmed yet - becomes a :class:`~rtcscope.capture.packet.Record`, goes
-through :func:`rtcscope.capture.decode.decode` and IP reassembly (the stages of
+packets of a VoIP capture are RTP of streams already found. So, for a pcap or pcapng (Enhanced
+Packet Blocks) batch of Ethernet, Linux cooked (v1) or raw IPv4 frames, each
+:class:`~rtcscope.capture.fastscan.BatchRows` (a batch whose record positions, lengths and
+times the counts tap read already) is read column-wise: one sliding-window gather takes the
+first bytes of every frame (link header, a 20-byte IPv4 header, UDP, the fixed RTP header),
+fields come from its columns (UDP length as :mod:`rtcscope.capture.decode` reads it), then the
+RTP header checks of :func:`rtcscope.rtp.streams.quick_rtp_header`. Rows that are RTP of a
+stream the scanner already follows are buffered per stream and handed over as arrays
+(:meth:`StreamScanner.add_rows`, which ends in :meth:`StreamStats.add_many`). Every other row -
+SIP, RTCP, STUN, TCP, IPv6, IPv4 with options, a fragment, a tunnel, the first packets of a
+stream not confirmed yet - becomes a :class:`~rtcscope.capture.packet.Record`, goes through
+:func:`rtcscope.capture.decode.decode` and IP reassembly (the stages of
 :func:`rtcscope.capture.pipeline.packets`) and is fed one by one in capture order; a stream's
 buffered rows are handed over before any of its packets goes that way. Announcements and
 confirmations carry frame numbers, so the result is the per-packet path's (the tests compare
-both on every capture). One case is not ordered exactly: a followed stream whose packets
-change encapsulation (plain IPv4 and, say, IPv4 with options) within one 4 MB batch.
+both on every capture). One case is not ordered exactly: a followed stream whose packets change
+encapsulation (plain IPv4 and, say, IPv4 with options) within one 4 MB batch.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ import numpy as np
 import numpy.typing as npt
 
 from rtcscope.capture.decode import TUNNEL_UDP_PORTS
+from rtcscope.capture.fastscan import BatchRows
 from rtcscope.capture.packet import LinkType, Packet
-from rtcscope.capture.reader import RecordBatch
 
 if TYPE_CHECKING:
     from rtcscope.rtp.streams import StreamScanner
@@ -52,14 +53,11 @@ _TUNNEL_PORT_LIST = sorted(TUNNEL_UDP_PORTS)
 class _Views:
     """Unaligned big-endian views of a buffer, indexable by byte offset."""
 
-    def __init__(self, buffer: bytes | mmap.mmap, record_endian: str) -> None:
+    def __init__(self, buffer: bytes | mmap.mmap) -> None:
         size = len(buffer)
         self.u8 = np.frombuffer(buffer, dtype=np.uint8)
         self.be16 = np.ndarray((max(size - 1, 0),), dtype=">u2", buffer=buffer, strides=(1,))
         self.be32 = np.ndarray((max(size - 3, 0),), dtype=">u4", buffer=buffer, strides=(1,))
-        self.rec32 = np.ndarray(
-            (max(size - 3, 0),), dtype=record_endian + "u4", buffer=buffer, strides=(1,)
-        )
         self.last = size - 1
 
     # Offsets are never negative here; past the end they are clamped (the rows they belong
@@ -128,12 +126,28 @@ def _ipv4_text(value: int) -> str:
     return str(ipaddress.IPv4Address(value))
 
 
-def batch_supported(batch: RecordBatch) -> bool:
-    return (
-        batch.kind == "pcap"
-        and not batch.records
-        and (batch.linktype in _LINK_HEADERS or batch.linktype in _RAW_IPV4)
-    )
+def _supported_linktype(linktype: int) -> bool:
+    return linktype in _LINK_HEADERS or linktype in _RAW_IPV4
+
+
+def batch_linktype(rows: BatchRows) -> int | None:
+    """The link type whose rows the tap reads as arrays, or None: the whole batch goes the
+    per-packet way (a pcapng batch with simple/obsolete packet blocks, times that need exact
+    conversion one by one, or no link type the tap reads). A pcapng batch mixing interfaces
+    of several link types: the rows of the most common supported one (the others go per
+    packet)."""
+    batch = rows.batch
+    if batch.records or rows.times is None or not rows.count:
+        return None
+    if batch.kind == "pcap":
+        return batch.linktype if _supported_linktype(batch.linktype) else None
+    kinds, counts = np.unique(rows.linktypes, return_counts=True)
+    best: int | None = None
+    best_count = 0
+    for linktype, count in zip(kinds.tolist(), counts.tolist(), strict=True):
+        if _supported_linktype(linktype) and count > best_count:
+            best, best_count = linktype, count
+    return best
 
 
 class FastRtpTap:
@@ -157,10 +171,17 @@ class FastRtpTap:
         self.buffers.flush_packet(packet)
         self.feed_other(packet)
 
-    def feed_batch(self, batch: RecordBatch, decode_rows: RowDecoder) -> None:
-        """One batch that :func:`batch_supported` accepts."""
+    def feed_batch(self, rows: BatchRows, linktype: int, decode_rows: RowDecoder) -> None:
+        """One batch whose ``linktype`` rows :func:`batch_linktype` chose (rows of any other
+        link type go the per-packet way)."""
         _scan_batch(
-            batch, self.scanner, self.buffers, self.feed_packet, decode_rows, self.key_cache
+            rows,
+            linktype,
+            self.scanner,
+            self.buffers,
+            self.feed_packet,
+            decode_rows,
+            self.key_cache,
         )
 
     def finish(self) -> None:
@@ -168,33 +189,34 @@ class FastRtpTap:
 
 
 def _scan_batch(
-    batch: RecordBatch,
+    batch_rows: BatchRows,
+    linktype: int,
     scanner: StreamScanner,
     buffers: _RowBuffers,
     feed_other: PacketSink,
     decode_rows: RowDecoder,
     key_cache: dict[tuple[int, int], Key],
 ) -> None:
-    count = len(batch.positions)
+    batch = batch_rows.batch
+    count = batch_rows.count
     if count == 0:
         return
-    v = _Views(batch.buffer, batch.endian)
-    pos = np.array(batch.positions, dtype=np.int64) - batch.bias
-    caplen = v.rec32[pos + 8].astype(np.int64)
-    data = pos + 16
+    v = _Views(batch.buffer)
+    # Where each record's data lies and when it was captured: BatchRows read them (pcap
+    # record headers or pcapng Enhanced Packet Blocks) for the counts tap already.
+    assert batch_rows.times is not None
+    data = batch_rows.data.astype(np.int64)
+    caplen = batch_rows.caplen.astype(np.int64)
     end = data + caplen
-    ts_ns = (
-        v.rec32[pos].astype(np.int64) * 1_000_000_000
-        + v.rec32[pos + 4].astype(np.int64) * batch.frac_ns
-    )
+    ts_ns = batch_rows.times
     if scanner.first_ns is None:
         scanner.first_ns = int(ts_ns[0])
 
     # One gather of the first bytes of every frame (link header, a 20-byte IPv4 header, UDP
     # and the fixed RTP header), then each field from its columns. A frame with IPv4
     # options or anything unusual goes the per-packet way.
-    if batch.linktype in _LINK_HEADERS:
-        header, type_at = _LINK_HEADERS[LinkType(batch.linktype)]
+    if linktype in _LINK_HEADERS:
+        header, type_at = _LINK_HEADERS[LinkType(linktype)]
     else:
         header, type_at = 0, -1
     width = header + 40
@@ -214,6 +236,8 @@ def _scan_batch(
         return value
 
     ok = fits & (caplen >= width - 12)  # the frame holds the headers up to the UDP header
+    if batch.kind != "pcap":
+        ok &= batch_rows.linktypes == linktype
     if type_at >= 0:
         ok &= be(type_at, 2) == 0x0800
     l3 = data + header
@@ -346,7 +370,8 @@ def _scan_batch(
     # Columns for every row at once (cheaper than per stream), then picked per stream.
     payload_len_all = stop - header_end - pad
     columns = (
-        np.arange(batch.first_frame, batch.first_frame + count, dtype=np.int64),
+        np.arange(batch.first_frame, batch.first_frame + count, dtype=np.int64),  # no ready
+        # records in the batch (batch_linktype): row i is frame first_frame + i
         ts_ns,
         _relative_ms(ts_ns - scanner.first_ns),
         second,
@@ -371,4 +396,4 @@ def _relative_ms(rel_ns: IntArray) -> npt.NDArray[np.float64]:
     return result
 
 
-__all__ = ["FastRtpTap", "batch_supported"]
+__all__ = ["FastRtpTap", "batch_linktype"]

@@ -42,10 +42,10 @@ from rtcscope.capture.fastscan import BatchRows, count_batch
 from rtcscope.capture.info import CaptureInfo, PacketCounts
 from rtcscope.capture.packet import Packet, Record
 from rtcscope.capture.pipeline import default_defragmenter, reassemble
-from rtcscope.capture.reader import CaptureReader, RecordBatch, open_capture
+from rtcscope.capture.reader import CaptureReader, open_capture
 from rtcscope.capture.tls import TlsFlowFinder
 from rtcscope.errors import CaptureError
-from rtcscope.rtp.fastpath import FastRtpTap, batch_supported
+from rtcscope.rtp.fastpath import FastRtpTap, batch_linktype
 from rtcscope.rtp.streams import StreamScanner
 from rtcscope.scan.model import CaptureModel, collector_paused
 from rtcscope.scan.options import ScanOptions, Tap
@@ -335,8 +335,8 @@ def _batched(
             # (TCP and SCTP among them, for the SIP frames and TLS flows counted over them).
             for packet in _deliver(rows.records(left), None, counts):
                 taps.feed(packet)
-        elif rtp_tap is not None and batch_supported(batch):
-            _rtp_batch(batch, rows, left, counts, rtp_tap)
+        elif rtp_tap is not None and (linktype := batch_linktype(rows)) is not None:
+            _rtp_batch(rows, linktype, left, counts, rtp_tap)
         else:
             # Every row goes the per-packet way; only the counts tap's leftovers are counted.
             frames = rows.frames
@@ -357,8 +357,8 @@ def _batched(
 
 
 def _rtp_batch(
-    batch: RecordBatch,
     rows: BatchRows,
+    linktype: int,
     left: list[int],
     counts: PacketCounts,
     rtp_tap: FastRtpTap,
@@ -374,7 +374,7 @@ def _rtp_batch(
         counted = {frames[row] for row in wanted if row in to_count}
         return _deliver(rows.records(wanted, ready=False), counted, counts)
 
-    rtp_tap.feed_batch(batch, decode_rows)
+    rtp_tap.feed_batch(rows, linktype, decode_rows)
     rest = [row for row in left if row not in asked]
     if rest:
         for _ in _deliver(rows.records(rest, ready=False), None, counts):
