@@ -677,6 +677,14 @@ class CaptureReader:
                         )
                 buf = self._buf
                 pos = self._pos
+                if batches:
+                    # A run of whole, well-formed Enhanced Packet Blocks (the common case) is
+                    # walked in a tight loop; any other block takes the general way below.
+                    known = len(positions)
+                    self._pos = _walk_epbs(buf, pos, endian, len(section), positions)
+                    if self._pos != pos:
+                        frame += len(positions) - known
+                        continue
                 offset = self._base + pos
                 btype = struct.unpack_from(endian + "I", buf, pos)[0]
                 if btype == PCAPNG_SHB:  # the type reads the same in both byte orders
@@ -928,6 +936,39 @@ def _read_idb_options(options: bytes, endian: str, intf: Interface) -> None:
             intf.name = value.decode("utf-8", "replace").rstrip("\0")
         pos += 4 + ((length + 3) & ~3)
 
+
+_EPB_FIELDS = {e: struct.Struct(e + "III8xI") for e in "<>"}  # type, length, interface,
+# (timestamp), captured length
+
+
+def _walk_epbs(
+    buf: bytes | mmap.mmap, pos: int, endian: str, interfaces: int, positions: list[int]
+) -> int:
+    """Append the positions of the Enhanced Packet Blocks from ``pos`` on that lie whole in
+    ``buf`` and pass every check the general walk makes (block and trailing lengths, captured
+    length, a known interface); stop at the first other block. Returns where it stopped."""
+    fields = _EPB_FIELDS[endian]
+    trailer = _U32[endian]
+    limit = len(buf)
+    while pos + 32 <= limit:
+        btype, blen, iface, caplen = fields.unpack_from(buf, pos)
+        if (
+            btype != PCAPNG_EPB
+            or blen < 32
+            or blen & 3
+            or blen > MAX_RECORD_BYTES
+            or pos + blen > limit
+            or caplen + 32 > blen
+            or iface >= interfaces
+            or trailer.unpack_from(buf, pos + blen - 4)[0] != blen
+        ):
+            break
+        positions.append(pos)
+        pos += blen
+    return pos
+
+
+_U32 = {e: struct.Struct(e + "I") for e in "<>"}
 
 _BLOCK_NAMES = {
     PCAPNG_SHB: "section header",
