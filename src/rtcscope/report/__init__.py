@@ -6,6 +6,7 @@ the page, linking the WAVs already in DIR (``*0x<SSRC>*.wav``) as players.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -19,13 +20,23 @@ from rtcscope.text import terminal_text
 __all__ = ["ReportData", "load_report_data", "render_report", "write_audio", "write_report"]
 
 
+_SSRC_IN_NAME = re.compile(r"(?=0x([0-9A-F]{8}))")
+
+
 def _existing_wavs(data: ReportData, audio_dir: Path) -> dict[StreamKey, Path]:
+    """Each stream's WAV in ``audio_dir``: the first by name of ``*0x<SSRC>*.wav`` (what
+    ``Path.glob`` would match), from ONE listing of the folder (a glob per stream read the
+    folder once per stream: 34,000 streams beside as many WAVs is a billion names)."""
+    first: dict[int, Path] = {}
+    names = sorted(entry.name for entry in audio_dir.iterdir() if entry.name.endswith(".wav"))
+    for name in names:
+        for match in _SSRC_IN_NAME.finditer(name, 0, len(name) - 4):
+            first.setdefault(int(match.group(1), 16), audio_dir / name)
     found: dict[StreamKey, Path] = {}
     for item in data.streams:
         key = item.stream.key
-        matches = sorted(audio_dir.glob(f"*0x{key.ssrc:08X}*.wav"))
-        if matches:
-            found[key] = matches[0]
+        if key.ssrc in first:
+            found[key] = first[key.ssrc]
     return found
 
 
