@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rtcscope.cli.output import format_json, write_json_object
+from rtcscope.cli.output import format_json, write_json, write_json_object
 
 _scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.text(max_size=8)
 # Floats compare by value only: orjson writes 1e-7 and 1e16 where the standard library
@@ -52,3 +52,30 @@ def test_write_json_object_writes_what_format_json_writes(
         patch.setattr("sys.stdout", out)
         write_json_object(streamed)
     assert out.getvalue() == format_json(data) + "\n"
+
+
+def _as_iterators(data: Any, flip: bool, depth: int) -> Any:
+    """The same data with some lists turned into iterators (alternating by level) wherever
+    write_json(depth=depth) reaches: members of what it writes member by member (the first
+    ``depth`` levels, and iterators at any level)."""
+    if isinstance(data, list) and (flip or depth > 0):
+        items = [_as_iterators(v, not flip, depth - 1) for v in data]
+        return iter(items) if flip else items
+    if isinstance(data, dict) and depth > 0:
+        return {k: _as_iterators(v, not flip, depth - 1) for k, v in data.items()}
+    return data
+
+
+@given(
+    st.lists(_values, max_size=4) | st.dictionaries(st.text(max_size=5), _values, max_size=4),
+    st.integers(0, 4),
+    st.booleans(),
+)
+def test_write_json_streams_what_format_json_writes(data: Any, depth: int, flip: bool) -> None:
+    """Containers written member by member, to any depth, iterators anywhere: the text is
+    format_json's."""
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stdout", out)
+        write_json(_as_iterators(data, flip, depth), depth=depth)
+    assert out.getvalue() == format_json(data)

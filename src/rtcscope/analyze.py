@@ -3,13 +3,15 @@
 ``rtcscope analyze FILE [-o DIR]`` reads the capture ONCE (:func:`rtcscope.scan.scan`), then
 runs the sections listed in :data:`SECTIONS`, in that order; each takes the model and the
 options and returns a :class:`Section` (text, JSON-able data, files written). Only the audio
-section reads the capture again, and only when ``-o`` asks for audio: the packets of the
-streams it writes.
+and report sections read the capture again, and only when ``-o`` asks for files: the packets
+of the streams they write or plot (:func:`rtcscope.rtp.streams.stream_packets`).
+:func:`iter_sections` makes the sections one at a time, so the CLI writes each and lets it
+go before the next is made.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,7 +35,14 @@ def _sections() -> list[tuple[str, SectionFunc]]:
     ]
 
 
-__all__ = ["SECTION_NAMES", "AnalyzeOptions", "Section", "analyze_capture", "run_sections"]
+__all__ = [
+    "SECTION_NAMES",
+    "AnalyzeOptions",
+    "Section",
+    "analyze_capture",
+    "iter_sections",
+    "run_sections",
+]
 
 SECTION_NAMES: tuple[str, ...] = ("info", "calls", "streams", "audio", "diagnosis", "report")
 
@@ -42,6 +51,14 @@ def run_sections(
     model: CaptureModel, options: AnalyzeOptions, only: list[str] | None = None
 ) -> list[Section]:
     """Every section (or those named in ``only``), in order, on one model."""
+    return list(iter_sections(model, options, only))
+
+
+def iter_sections(
+    model: CaptureModel, options: AnalyzeOptions, only: list[str] | None = None
+) -> Iterator[Section]:
+    """:func:`run_sections` one section at a time, each made when asked for (the CLI writes
+    it and lets it go before the next); ``only`` and ``-o``'s folder are checked at once."""
     unknown = sorted(set(only or ()) - set(SECTION_NAMES))
     if unknown:
         raise InvalidArgument(
@@ -53,7 +70,7 @@ def run_sections(
             options.out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise output_error(options.out_dir, exc) from exc
-    return [func(model, options) for name, func in _sections() if only is None or name in only]
+    return (func(model, options) for name, func in _sections() if only is None or name in only)
 
 
 def analyze_capture(

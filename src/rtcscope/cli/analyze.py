@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from rtcscope.analyze import SECTION_NAMES, AnalyzeOptions, run_sections
+from rtcscope.analyze import SECTION_NAMES, AnalyzeOptions, iter_sections
 from rtcscope.cli.app import app
 from rtcscope.cli.capture import (
     DedupOpt,
@@ -21,7 +21,7 @@ from rtcscope.cli.capture import (
     conclude,
     read_model,
 )
-from rtcscope.cli.output import FINDING_STYLES, ReportFormat, format_json, print_text
+from rtcscope.cli.output import FINDING_STYLES, ReportFormat, print_text, write_json
 
 
 @app.command()
@@ -62,15 +62,14 @@ def analyze(
     wants_audio = out_dir is not None and (only is None or bool({"audio", "report"} & set(only)))
     model = read_model(file, args, spool=wants_audio)
     try:
-        sections = run_sections(
+        # Each section is written as soon as it is made, then let go: on 20,000 calls the
+        # sections' data and the JSON text held at once were most of the peak memory.
+        sections = iter_sections(
             model, AnalyzeOptions(out_dir=out_dir, all_files=all_files), only=only
         )
-    finally:
-        model.close()
-    if fmt is ReportFormat.json:
-        sys.stdout.write(
-            format_json(
-                [
+        if fmt is ReportFormat.json:
+            write_json(
+                (
                     {
                         "name": s.name,
                         "title": s.title,
@@ -79,17 +78,16 @@ def analyze(
                         "problems": s.problems,
                     }
                     for s in sections
-                ]
+                ),
+                depth=4,  # sections, a section, its data, a list in it (calls, streams...)
             )
-            + "\n"
-        )
-    else:
-        for section in sections:
-            # A fixed-width heading: a rule would span a wide terminal.
-            print_text(f"── {section.title} " + "─" * max(3, 72 - len(section.title)), "bold")
-            print_text(section.text, line_styles=FINDING_STYLES)
-            for written in section.files:
-                print_text(f"  wrote {written}")
-    # analyze is a report: findings are in its sections; `diagnose` is the command whose
-    # exit code says whether problems were found. A fault in the capture still exits 3.
+            sys.stdout.write("\n")
+        else:
+            for section in sections:
+                print_text(f"── {section.title} " + "─" * max(3, 72 - len(section.title)), "bold")
+                print_text(section.text, line_styles=FINDING_STYLES)
+                for written in section.files:
+                    print_text(f"  wrote {written}")
+    finally:
+        model.close()
     conclude(model, keep_going)

@@ -73,22 +73,43 @@ def write_json_object(fields: dict[str, Any]) -> None:
     """Write ``fields`` as :func:`format_json` would, byte for byte, to standard output; a
     value that is an iterator (not a list) is written element by element as it is produced,
     so a long list need not be held as objects and text at once."""
+    write_json(fields, depth=1)
+    sys.stdout.write("\n")
+
+
+def write_json(value: Any, *, depth: int = 3, level: int = 0) -> None:
+    """Write ``value`` as :func:`format_json` would, byte for byte, to standard output,
+    piece by piece: the containers of its first ``depth`` levels (dicts with text keys,
+    lists, tuples) and every iterator, at any level, are written member by member, the
+    rest whole. Neither the whole text nor (with iterators) the whole data is held at once:
+    ``analyze --format json`` on 20,000 calls held ~0.5 GB of text in its three copies
+    (orjson's bytes, the str, the escaped str)."""
     out = sys.stdout
-    out.write("{")
-    for number, (key, value) in enumerate(fields.items()):
-        out.write(("," if number else "") + "\n  " + format_json(key) + ": ")
-        if not isinstance(value, Iterator):
-            out.write(format_json(value).replace("\n", "\n  "))
-            continue
-        out.write("[")
-        empty = True
-        for item in value:
-            out.write(
-                ("\n    " if empty else ",\n    ") + format_json(item).replace("\n", "\n    ")
-            )
-            empty = False
-        out.write("]" if empty else "\n  ]")
-    out.write("\n}\n" if fields else "}\n")
+    streamed = isinstance(value, Iterator) or (
+        depth > 0
+        and (
+            isinstance(value, list | tuple)
+            or (isinstance(value, dict) and all(isinstance(k, str) for k in value))
+        )
+    )
+    if not streamed:
+        out.write(format_json(value).replace("\n", "\n" + "  " * level))
+        return
+    inner = "\n" + "  " * (level + 1)
+    if isinstance(value, dict):
+        opened = False
+        for key, member in value.items():
+            out.write(("," if opened else "{") + inner + format_json(key) + ": ")
+            write_json(member, depth=depth - 1, level=level + 1)
+            opened = True
+        out.write("\n" + "  " * level + "}" if opened else "{}")
+        return
+    opened = False
+    for item in value:
+        out.write(("," if opened else "[") + inner)
+        write_json(item, depth=depth - 1, level=level + 1)
+        opened = True
+    out.write("\n" + "  " * level + "]" if opened else "[]")
 
 
 def _cell(value: Any) -> str:
