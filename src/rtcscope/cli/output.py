@@ -246,7 +246,8 @@ def print_rows(
     """Print rows as table, JSON (``json_data`` if given, else the rows) or CSV."""
     fmt = OutputFormat(fmt) if not isinstance(fmt, OutputFormat) else fmt
     if fmt is OutputFormat.json:
-        sys.stdout.write(format_json(list(rows) if json_data is None else json_data) + "\n")
+        write_json(list(rows) if json_data is None else json_data)  # piece by piece
+        sys.stdout.write("\n")
     elif fmt is OutputFormat.csv:
         sys.stdout.write(format_csv(rows, columns))
     elif fmt is OutputFormat.table:

@@ -21,7 +21,14 @@ from rtcscope.cli.capture import (
     conclude,
     read_model,
 )
-from rtcscope.cli.output import OutputFormat, WideOpt, format_json, print_rows, print_text
+from rtcscope.cli.output import (
+    OutputFormat,
+    WideOpt,
+    format_json,
+    print_rows,
+    print_text,
+    write_json,
+)
 from rtcscope.errors import UsageError
 from rtcscope.quality import StreamQuality
 from rtcscope.rtp.srtcp import decrypt_srtcp
@@ -296,7 +303,8 @@ def streams(
                 ],
                 "srtcp": [srtcp_to_dict(d, first_ns) for d in result.srtcp],
             }
-        sys.stdout.write(format_json(data) + "\n")
+        write_json(data)  # piece by piece: format_json's text without holding all of it
+        sys.stdout.write("\n")
         _fail_on_wrong_keys(srtp, result.streams)
         conclude(model, keep_going)
         return
