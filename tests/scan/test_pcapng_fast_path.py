@@ -10,6 +10,8 @@ decoded one record at a time.
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -106,3 +108,59 @@ def test_pcapng_of_two_interfaces(tmp_path: Path) -> None:
         _everything(DATA / "sip-rtp-opus.pcap")[0] + _everything(DATA / "sip-rtp-g722.pcap")[0]
     )
     assert len(fast[0]) == len(separate)
+
+
+def _reframed(source: Path, relink: Callable[[bytes], bytes], linktype: int) -> bytes:
+    """A little-endian pcap of ``source`` (Ethernet) with each frame's link layer rewritten."""
+    data = source.read_bytes()
+    out = [data[:20] + struct.pack("<I", linktype)]
+    for header, body in convert.pcap_records(data):
+        ts_sec, ts_frac, _, _ = struct.unpack("<IIII", header)
+        frame = relink(body)
+        out.append(struct.pack("<IIII", ts_sec, ts_frac, len(frame), len(frame)) + frame)
+    return b"".join(out)
+
+
+def _vlan(body: bytes) -> bytes:
+    return body[:12] + struct.pack("!HH", 0x8100, 42) + body[12:]
+
+
+def _sll2(body: bytes) -> bytes:
+    # protocol, reserved, ifindex, ARPHRD_ETHER, packet type, address length, address
+    return (
+        struct.pack("!HHIHBB8s", int.from_bytes(body[12:14], "big"), 0, 2, 1, 0, 6, body[6:12])
+        + body[14:]
+    )
+
+
+@pytest.mark.parametrize(
+    "layout",
+    ["vlan", "qinq", "sll2"],
+)
+def test_tagged_and_cooked_frames_are_read_as_arrays(
+    layout: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """802.1Q, 802.1ad+802.1Q and Linux cooked v2 frames: the streams of the untagged
+    Ethernet original, by both paths, without decoding followed RTP one record at a time."""
+    source = DATA / "SIP_DTMF2.pcap"
+    made = tmp_path / f"{layout}.pcap"
+    if layout == "vlan":
+        made.write_bytes(_reframed(source, _vlan, 1))
+    elif layout == "qinq":
+        made.write_bytes(convert.insert_qinq(source.read_bytes(), 100, 42))
+    else:
+        made.write_bytes(_reframed(source, _sll2, 276))
+    expected = _everything(source)
+    decoded: list[int] = []
+    real_decode = onepass.decode
+
+    def counting(record: Record) -> Packet:
+        decoded.append(record.frame)
+        return real_decode(record)
+
+    monkeypatch.setattr(onepass, "decode", counting)
+    assert _everything(made) == expected
+    rtp_packets = sum(s["packets"] for s in expected[0])  # type: ignore[index]
+    assert len(decoded) < rtp_packets / 4
+    monkeypatch.setattr(onepass, "decode", real_decode)
+    assert _everything(made, fast=False) == expected

@@ -81,7 +81,8 @@ _VECTOR_LINKTYPES = frozenset(
 
 # An untagged Ethernet frame's header fields at fixed offsets: IPv4 with a 20-byte header
 # (the common case; options go to decode()) or IPv6 without extension headers, then UDP and
-# the first four payload bytes. A frame with one 802.1Q tag is read 4 bytes further on.
+# the first four payload bytes. A frame with one or two VLAN tags is read 4 or 8 bytes
+# further on.
 # Big-endian 16-bit fields are all at even offsets: columns of the window read as ">u2".
 ETHERNET_WINDOW_BYTES = 66
 _U16_AT = {
@@ -132,6 +133,7 @@ class _Views:
         self.u8 = np.frombuffer(buffer, dtype=np.uint8)
         self.last = size - 1
         self.u16be = np.ndarray((max(size - 1, 0),), dtype=">u2", buffer=buffer, strides=(1,))
+        self.u32be = np.ndarray((max(size - 3, 0),), dtype=">u4", buffer=buffer, strides=(1,))
         self.endian = endian
         self.u32 = np.ndarray((max(size - 3, 0),), dtype=endian + "u4", buffer=buffer, strides=(1,))
 
@@ -165,6 +167,9 @@ class _Views:
 
     def be16(self, index: Int64Array) -> Int64Array:
         return self.u16be[np.minimum(index, self.last - 1)].astype(np.int64)
+
+    def be32(self, index: Int64Array) -> Int64Array:
+        return self.u32be[np.minimum(index, self.last - 3)].astype(np.int64)
 
     def word(self, index: Int64Array) -> Int64Array:
         return self.u32[index].astype(np.int64)
@@ -374,12 +379,14 @@ def _count_ethernet(
     scalar = ~framed
     scalar |= data > room_in_buffer  # the last frames of a buffer: decode() reads them
     frame_rows = views.ethernet_rows(np.minimum(data, room_in_buffer))
-    tagged = framed & _any_of(_Window(frame_rows)["ethertype"], VLAN_ETHERTYPES)
     base = data
-    if tagged.any():
-        # One 802.1Q/802.1ad tag: the same fields, 4 bytes further on.
-        scalar |= tagged & (caplen < 18)
-        base = np.where(tagged, data + 4, data)
+    for _ in range(2):
+        # An 802.1Q/802.1ad tag (or two: QinQ): the same fields, 4 bytes further on.
+        tagged = framed & ~scalar & _any_of(_Window(frame_rows)["ethertype"], VLAN_ETHERTYPES)
+        if not tagged.any():
+            break
+        scalar |= tagged & (end - base < 18)
+        base = np.where(tagged, base + 4, base)
         scalar |= base > room_in_buffer
         frame_rows[tagged] = views.ethernet_rows(np.minimum(base[tagged], room_in_buffer))
     window = _Window(frame_rows)
@@ -503,10 +510,13 @@ def _classify_rows(
                 counts.udp_classes[kind] += 1
 
 
-def _count_link(
-    views: _Views, linktype: int, data: Int64Array, end: Int64Array, counts: PacketCounts
-) -> BoolArray:
-    """Count rows of one link type; returns the rows left for decode()."""
+def link_layer(
+    views: _Views, linktype: int, data: Int64Array, end: Int64Array
+) -> tuple[Int64Array, BoolArray, BoolArray, BoolArray]:
+    """The link layer of rows of one link type (Ethernet, Linux cooked v1/v2 with up to two
+    VLAN tags, LINKTYPE_IPV4/IPV6, raw IP): where each row's IP header starts, whether it is
+    IPv4 or IPv6, and the rows decode() must read (a truncated link header, more tags, a
+    tunnel ethertype)."""
     count = len(data)
     scalar = np.zeros(count, dtype=bool)
     caplen = end - data
@@ -541,6 +551,15 @@ def _count_link(
         version = np.where(caplen > 0, views.byte(data) >> 4, 0)
         is_v4 = version == 4
         is_v6 = version == 6
+
+    return l3, is_v4, is_v6, scalar
+
+
+def _count_link(
+    views: _Views, linktype: int, data: Int64Array, end: Int64Array, counts: PacketCounts
+) -> BoolArray:
+    """Count rows of one link type; returns the rows left for decode()."""
+    l3, is_v4, is_v6, scalar = link_layer(views, linktype, data, end)
 
     # IPv4 (RFC 791): anything but a plain, whole, unfragmented header goes to decode().
     room = end - l3

@@ -2,13 +2,15 @@
 
 A Python object per packet caps a scan at a few hundred thousand packets per second, and most
 packets of a VoIP capture are RTP of streams already found. So, for a pcap or pcapng (Enhanced
-Packet Blocks) batch of Ethernet, Linux cooked (v1) or raw IPv4 frames, each
-:class:`~rtcscope.capture.fastscan.BatchRows` (a batch whose record positions, lengths and
-times the counts tap read already) is read column-wise: one sliding-window gather takes the
-first bytes of every frame (link header, a 20-byte IPv4 header, UDP, the fixed RTP header),
-fields come from its columns (UDP length as :mod:`rtcscope.capture.decode` reads it), then the
-RTP header checks of :func:`rtcscope.rtp.streams.quick_rtp_header`. Rows that are RTP of a
-stream the scanner already follows are buffered per stream and handed over as arrays
+Packet Blocks) batch of Ethernet (up to two VLAN tags), Linux cooked (v1, v2) or raw IPv4
+frames, each :class:`~rtcscope.capture.fastscan.BatchRows` (a batch whose record positions,
+lengths and times the counts tap read already) is read column-wise: one sliding-window gather
+takes the 40 bytes after the link layer of every frame (a 20-byte IPv4 header, UDP, the fixed
+RTP header; the link layer as the counts tap reads it,
+:func:`rtcscope.capture.fastscan.link_layer`), fields come from its columns (UDP length as
+:mod:`rtcscope.capture.decode` reads it), then the RTP header checks of
+:func:`rtcscope.rtp.streams.quick_rtp_header`. Rows that are RTP of a stream the scanner
+already follows are buffered per stream and handed over as arrays
 (:meth:`StreamScanner.add_rows`, which ends in :meth:`StreamStats.add_many`). Every other row -
 SIP, RTCP, STUN, TCP, IPv6, IPv4 with options, a fragment, a tunnel, the first packets of a
 stream not confirmed yet - becomes a :class:`~rtcscope.capture.packet.Record`, goes through
@@ -23,7 +25,6 @@ encapsulation (plain IPv4 and, say, IPv4 with options) within one 4 MB batch.
 from __future__ import annotations
 
 import ipaddress
-import mmap
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
@@ -31,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rtcscope.capture.decode import TUNNEL_UDP_PORTS
-from rtcscope.capture.fastscan import BatchRows
+from rtcscope.capture.fastscan import BatchRows, link_layer
 from rtcscope.capture.packet import LinkType, Packet
 
 if TYPE_CHECKING:
@@ -42,34 +43,14 @@ PacketSink = Callable[[Packet], None]
 # Rows of a batch -> the packets they deliver (decoded once, reassembled), in capture order.
 RowDecoder = Callable[[list[int]], Iterable[Packet]]
 
-_LINK_HEADERS = {
-    LinkType.ETHERNET: (14, 12),  # header length, offset of the EtherType
-    LinkType.LINUX_SLL: (16, 14),
+# Link header lengths before any VLAN tag (a shorter record decodes to nothing a tap reads).
+_LINK_HEADERS: dict[int, int] = {
+    LinkType.ETHERNET: 14,
+    LinkType.LINUX_SLL: 16,
+    LinkType.LINUX_SLL2: 20,
 }
 _RAW_IPV4 = frozenset({LinkType.RAW, LinkType.RAW_LEGACY_12, LinkType.RAW_LEGACY_14, LinkType.IPV4})
 _TUNNEL_PORT_LIST = sorted(TUNNEL_UDP_PORTS)
-
-
-class _Views:
-    """Unaligned big-endian views of a buffer, indexable by byte offset."""
-
-    def __init__(self, buffer: bytes | mmap.mmap) -> None:
-        size = len(buffer)
-        self.u8 = np.frombuffer(buffer, dtype=np.uint8)
-        self.be16 = np.ndarray((max(size - 1, 0),), dtype=">u2", buffer=buffer, strides=(1,))
-        self.be32 = np.ndarray((max(size - 3, 0),), dtype=">u4", buffer=buffer, strides=(1,))
-        self.last = size - 1
-
-    # Offsets are never negative here; past the end they are clamped (the rows they belong
-    # to are rejected by a length check anyway).
-    def byte(self, at: IntArray) -> IntArray:
-        return self.u8[np.minimum(at, self.last)].astype(np.int64)
-
-    def word16(self, at: IntArray) -> IntArray:
-        return self.be16[np.minimum(at, self.last - 1)].astype(np.int64)
-
-    def word32(self, at: IntArray) -> IntArray:
-        return self.be32[np.minimum(at, self.last - 3)].astype(np.int64)
 
 
 _FLUSH_ROWS = 8192  # rows buffered per stream before StreamStats.add_many runs on them
@@ -201,7 +182,8 @@ def _scan_batch(
     count = batch_rows.count
     if count == 0:
         return
-    v = _Views(batch.buffer)
+    v = batch_rows.views
+    assert v is not None
     # Where each record's data lies and when it was captured: BatchRows read them (pcap
     # record headers or pcapng Enhanced Packet Blocks) for the counts tap already.
     assert batch_rows.times is not None
@@ -212,22 +194,22 @@ def _scan_batch(
     if scanner.first_ns is None:
         scanner.first_ns = int(ts_ns[0])
 
-    # One gather of the first bytes of every frame (link header, a 20-byte IPv4 header, UDP
-    # and the fixed RTP header), then each field from its columns. A frame with IPv4
-    # options or anything unusual goes the per-packet way.
-    if linktype in _LINK_HEADERS:
-        header, type_at = _LINK_HEADERS[LinkType(linktype)]
-    else:
-        header, type_at = 0, -1
-    width = header + 40
+    # Where each frame's IP header starts (the link header and up to two VLAN tags, read as
+    # the counts tap reads them), then one gather of the next 40 bytes of every frame (a
+    # 20-byte IPv4 header, UDP and the fixed RTP header) and each field from its columns. A
+    # frame with IPv4 options or anything unusual goes the per-packet way.
+    found = link_layer(v, linktype, data, end)
+    l3, is_v4 = found[0].astype(np.int64), found[1] & ~found[3]
+    header = _LINK_HEADERS.get(linktype, 0)
+    width = 40
     if len(v.u8) < width:
         # A buffer shorter than one frame's headers (a tiny file): every row per packet.
         for packet in decode_rows(list(range(count))):
             feed_other(packet)
         return
     windows = np.lib.stride_tricks.sliding_window_view(v.u8, width)
-    fits = data < len(windows)  # a short last frame near the buffer end: per packet
-    cols = windows[np.where(fits, data, 0)]
+    fits = l3 < len(windows)  # a short last frame near the buffer end: per packet
+    cols = windows[np.where(fits, l3, 0)]
 
     def be(at: int, size: int) -> IntArray:
         value: IntArray = cols[:, at].astype(np.int64)
@@ -235,29 +217,26 @@ def _scan_batch(
             value = (value << 8) | cols[:, at + i]
         return value
 
-    ok = fits & (caplen >= width - 12)  # the frame holds the headers up to the UDP header
+    ok = fits & is_v4 & (end - l3 >= 28)  # the frame holds the headers up to the UDP header
     if batch.kind != "pcap":
         ok &= batch_rows.linktypes == linktype
-    if type_at >= 0:
-        ok &= be(type_at, 2) == 0x0800
-    l3 = data + header
-    ok &= (cols[:, header] == 0x45) & ((be(header + 6, 2) & 0x3FFF) == 0)
-    ok &= cols[:, header + 9] == 17
-    total = be(header + 2, 2)
+    ok &= (cols[:, 0] == 0x45) & ((be(6, 2) & 0x3FFF) == 0)
+    ok &= cols[:, 9] == 17
+    total = be(2, 2)
     ok &= (total == 0) | (total >= 20)
     ip_end = np.where(total == 0, end, np.minimum(end, l3 + total))
     l4 = l3 + 20
     ok &= ip_end - l4 >= 8
-    sport = be(header + 20, 2)
-    dport = be(header + 22, 2)
+    sport = be(20, 2)
+    dport = be(22, 2)
     for port in _TUNNEL_PORT_LIST:
         ok &= dport != port
-    length = be(header + 24, 2)
+    length = be(24, 2)
     start = l4 + 8
     stop = np.where(length >= 8, np.minimum(ip_end, l4 + length), ip_end)
     size = stop - start
-    first = cols[:, header + 28]
-    second = cols[:, header + 29]
+    first = cols[:, 28]
+    second = cols[:, 29]
     rtp = ok & (size >= 12) & ((first & 0xC0) == 0x80) & ~((second >= 192) & (second <= 223))
     # The header checks of quick_rtp_header; a row failing them is no RTP and, with an RTP
     # first byte, no SIP either: nothing reads it.
@@ -266,7 +245,7 @@ def _scan_batch(
     ext_ok = ~has_ext | (header_end + 4 <= stop)
     ext_rows = np.flatnonzero(has_ext & rtp)
     if len(ext_rows):
-        header_end[ext_rows] += 4 + 4 * v.word16(header_end[ext_rows] + 2)
+        header_end[ext_rows] += 4 + 4 * v.be16(header_end[ext_rows] + 2)
     padded = (first & 0x20) != 0
     pad = np.zeros(count, dtype=np.int64)
     pad_rows = np.flatnonzero(padded & rtp)
@@ -290,9 +269,9 @@ def _scan_batch(
     pending_keys: list[Key] = []
     row_key = np.full(count, -1, dtype=np.int64)
     if len(rtp_rows):
-        src = be(header + 12, 4)[rtp_rows]
-        dst = be(header + 16, 4)[rtp_rows]
-        ssrc = be(header + 36, 4)[rtp_rows]
+        src = be(12, 4)[rtp_rows]
+        dst = be(16, 4)[rtp_rows]
+        ssrc = be(36, 4)[rtp_rows]
         u64 = np.uint64
         k1 = (src.astype(u64) << u64(32)) | dst.astype(u64)
         k2 = (
@@ -375,10 +354,10 @@ def _scan_batch(
         ts_ns,
         _relative_ms(ts_ns - scanner.first_ns),
         second,
-        be(header + 30, 2),
-        be(header + 32, 4),
+        be(30, 2),
+        be(32, 4),
         payload_len_all,
-        np.where(payload_len_all >= 4, v.word32(header_end), -1)
+        np.where(payload_len_all >= 4, v.be32(header_end), -1)
         if scanner.with_dtmf
         else np.full(count, -1, dtype=np.int64),
     )
