@@ -45,6 +45,19 @@ def _everything(path: Path, fast: bool = True) -> tuple[list[object], list[objec
     )
 
 
+def _count_decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The frames the scan decodes one record at a time, from now on."""
+    decoded: list[int] = []
+    real_decode = onepass.decode
+
+    def counting(record: Record) -> Packet:
+        decoded.append(record.frame)
+        return real_decode(record)
+
+    monkeypatch.setattr(onepass, "decode", counting)
+    return decoded
+
+
 def _pcapng(source: Path, out: Path) -> Path:
     run("editcap", ["-F", "pcapng", source, out])
     return out
@@ -63,14 +76,7 @@ def test_pcapng_rtp_is_read_as_arrays(tmp_path: Path, monkeypatch: pytest.Monkey
     """Records decoded one by one: the SIP, RTCP and each stream's first packets, not the
     RTP of streams already followed (before: every record of a pcapng)."""
     made = _pcapng(DATA / "sip-rtp-opus.pcap", tmp_path / "opus.pcapng")
-    decoded: list[int] = []
-    real_decode = onepass.decode
-
-    def counting(record: Record) -> Packet:
-        decoded.append(record.frame)
-        return real_decode(record)
-
-    monkeypatch.setattr(onepass, "decode", counting)
+    decoded = _count_decodes(monkeypatch)
     result = scan_capture(made)
     rtp_packets = sum(s.stats.packets for s in result.streams)
     assert rtp_packets > 400
@@ -151,16 +157,9 @@ def test_tagged_and_cooked_frames_are_read_as_arrays(
     else:
         made.write_bytes(_reframed(source, _sll2, 276))
     expected = _everything(source)
-    decoded: list[int] = []
-    real_decode = onepass.decode
-
-    def counting(record: Record) -> Packet:
-        decoded.append(record.frame)
-        return real_decode(record)
-
-    monkeypatch.setattr(onepass, "decode", counting)
+    decoded = _count_decodes(monkeypatch)
     assert _everything(made) == expected
     rtp_packets = sum(s["packets"] for s in expected[0])  # type: ignore[index]
     assert len(decoded) < rtp_packets / 4
-    monkeypatch.setattr(onepass, "decode", real_decode)
+    monkeypatch.undo()
     assert _everything(made, fast=False) == expected
