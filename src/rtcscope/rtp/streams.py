@@ -946,6 +946,7 @@ def stream_packets(
     given (the ones its statistics counted). A packet whose padding does not parse (an SRTP
     packet's last byte is its authentication tag) is given with its payload to the end.
     """
+    from rtcscope.capture.fastscan import udp_flow_packets
     from rtcscope.capture.pipeline import packets
 
     bounds: dict[tuple[str, int, str, int, int], tuple[int, int]] = {}
@@ -962,7 +963,10 @@ def stream_packets(
     if not flows:
         return
     last_frame = max(b[1] for b in bounds.values())
-    for packet in packets(path, dedup=dedup):
+    # --dedup compares each packet with the ones before it: every packet is decoded then;
+    # else the records of other flows are skipped by an array test, not decoded.
+    source = packets(path, dedup=True) if dedup else udp_flow_packets(path, flows)
+    for packet in source:
         if packet.frame > last_frame:
             break
         if packet.ip_proto != 17 or len(packet.payload) < 12:

@@ -1,0 +1,70 @@
+"""udp_flow_packets: the pipeline's packets of the UDP flows asked for, with the plain IPv4
+records of other flows skipped by an array test (what re-reads a few streams uses)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from rtcscope.capture.fastscan import udp_flow_packets
+from rtcscope.capture.packet import Packet
+from rtcscope.capture.pipeline import packets
+from tests.conftest import DATA, shared_captures
+
+Flow = tuple[str, int, str, int]
+
+
+def _flow(packet: Packet) -> Flow:
+    return (packet.src, packet.sport, packet.dst, packet.dport)
+
+
+def _of(found: list[Packet], flows: set[Flow]) -> list[tuple[int, int, bytes]]:
+    return [
+        (p.frame, p.ts_ns, bytes(p.payload))
+        for p in found
+        if p.ip_proto == 17 and _flow(p) in flows
+    ]
+
+
+@pytest.mark.parametrize(
+    "path",
+    shared_captures() or sorted(DATA.glob("*.pcap*")),
+    ids=lambda p: p.name,
+)
+def test_the_flows_packets_are_the_pipelines(path: Path) -> None:
+    every = list(packets(path, keep_going=True))
+    flows = sorted({_flow(p) for p in every if p.ip_proto == 17})
+    for chosen in (flows[:1], flows[1::2], flows, []):
+        wanted = set(chosen)
+        got = list(udp_flow_packets(path, chosen))
+        assert _of(got, wanted) == _of(every, wanted)
+        # Every packet it gives is one the pipeline gives, at the same frame.
+        assert {p.frame for p in got} <= {p.frame for p in every}
+
+
+def test_other_flows_are_not_decoded() -> None:
+    path = DATA / "SIP_DTMF2.pcap"
+    every = list(packets(path))
+    sizes = Counter(_flow(p) for p in every if p.ip_proto == 17)
+    flows = [flow for flow, _ in sizes.most_common()]  # the two RTP streams first
+    assert len(flows) >= 2
+    got = list(udp_flow_packets(path, flows[:1]))
+    assert len(_of(got, set(flows[:1]))) > 100
+    assert _of(got, set(flows[1:])) == []  # plain IPv4 of the other streams: skipped
+
+
+def test_a_truncated_capture_gives_the_good_packets_then_raises(tmp_path: Path) -> None:
+    from rtcscope.errors import CaptureError
+
+    data = (DATA / "sip-rtp-opus.pcap").read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    every = list(packets(cut, keep_going=True))
+    flows = sorted({_flow(p) for p in every if p.ip_proto == 17})
+    got: list[Packet] = []
+    with pytest.raises(CaptureError):
+        for packet in udp_flow_packets(cut, flows):
+            got.append(packet)
+    assert _of(got, set(flows)) == _of(every, set(flows))
