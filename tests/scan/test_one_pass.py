@@ -120,6 +120,7 @@ def test_a_sip_only_pass_decodes_no_media_row_and_finds_the_same_messages(
 def test_analyze_with_audio_reads_the_streams_packets_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    import rtcscope.capture.fastscan as fastscan
     import rtcscope.capture.pipeline as pipeline
 
     opens: list[object] = []
@@ -129,11 +130,14 @@ def test_analyze_with_audio_reads_the_streams_packets_again(
         opens.append(source)
         return real(source, keep_going=keep_going)  # type: ignore[arg-type]
 
+    # The pipeline and the re-read of chosen flows (fastscan.udp_flow_packets) open captures
+    # for the layers above the scan.
     monkeypatch.setattr(pipeline, "open_capture", counting)
+    monkeypatch.setattr(fastscan, "open_capture", counting)
     assert main(["analyze", str(DTMF), "-o", str(tmp_path / "out"), "--quiet"]) == 0
     capsys.readouterr()
     # The audio step and the report's per-packet arrays read the streams' packets again; the
-    # pass itself does not use the pipeline.
+    # pass itself opens the capture through the reader, not through these.
     assert len(opens) == 2
     assert len(list((tmp_path / "out").glob("*.wav"))) == 2
 
