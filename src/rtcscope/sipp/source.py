@@ -190,6 +190,7 @@ def load_stream(
     capture: Path, choice: StreamChoice, *, with_rtcp: bool = False, dedup: bool = False
 ) -> LoadedStream:
     """Pick the stream ``choice`` names and read its packets (see the module docstring)."""
+    from rtcscope.capture.fastscan import udp_flow_packets
     from rtcscope.capture.pipeline import packets
 
     scan = scan_capture(capture, dedup=dedup)
@@ -204,7 +205,10 @@ def load_stream(
     flow = (key.src, key.src_port, key.dst, key.dst_port)
     rtcp_flows = {flow, (key.src, key.src_port + 1, key.dst, key.dst_port + 1)}
     loaded = LoadedStream(stream, named, [])
-    for packet in packets(capture, dedup=dedup):
+    # --dedup compares each packet with the ones before it: every packet is decoded then;
+    # else other flows' records are skipped by an array test (capture.fastscan).
+    source = packets(capture, dedup=True) if dedup else udp_flow_packets(capture, rtcp_flows)
+    for packet in source:
         if packet.frame > stream.last_frame and not with_rtcp:
             break
         if packet.ip_proto != 17 or len(packet.payload) < 8:
