@@ -157,6 +157,9 @@ class SipCaptureFramer:
         self._tcp = TcpReassembler()
         self._sctp = SctpReassembler()
         self._directions: dict[Flow, _Direction] = {}
+        # One string per address: a capture's messages come from a few hosts, and each
+        # message would otherwise hold its own copies of both.
+        self._addresses: dict[str, str] = {}
 
     def feed(self, packet: Packet) -> list[CapturedSip]:
         if packet.is_udp:
@@ -197,9 +200,20 @@ class SipCaptureFramer:
             report.sctp_messages += 1
         else:
             report.tcp_messages += 1
-        out.append(
-            CapturedSip(frame, ts_ns, flow[0], flow[1], flow[2], flow[3], transport, message)
-        )
+        addresses = self._addresses
+        src = addresses.get(flow[0])
+        if src is None:
+            src = self._address(flow[0])
+        dst = addresses.get(flow[2])
+        if dst is None:
+            dst = self._address(flow[2])
+        out.append(CapturedSip(frame, ts_ns, src, flow[1], dst, flow[3], transport, message))
+
+    def _address(self, address: str) -> str:
+        if len(self._addresses) >= MAX_TCP_DIRECTIONS:
+            self._addresses.clear()  # bounded: a scan of many hosts keeps the last ones
+        self._addresses[address] = address
+        return address
 
     def _feed_udp(self, packet: Packet) -> list[CapturedSip]:
         payload = packet.payload
@@ -482,8 +496,11 @@ class MediaAnnouncer:
         sent_by_caller = from_caller if message.is_request else not from_caller
         role: Literal["caller", "callee"] = "caller" if sent_by_caller else "callee"
         out: list[MediaAnnouncement] = []
+        summary = message.summary
+        cseq_text = str(cseq) if cseq else None
         for index, m in enumerate(sdp.media):
             rtcp_address = m.rtcp.address if m.rtcp is not None and m.rtcp.address else m.address
+            payload_types = m.payload_types
             out.append(
                 MediaAnnouncement(
                     frame=item.frame,
@@ -491,8 +508,8 @@ class MediaAnnouncer:
                     call_id=call_id,
                     side=side,
                     role=role,
-                    sip_summary=message.summary,
-                    cseq=str(cseq) if cseq else None,
+                    sip_summary=summary,
+                    cseq=cseq_text,
                     sip_src=item.src,
                     sip_sport=item.sport,
                     sip_dst=item.dst,
@@ -507,16 +524,18 @@ class MediaAnnouncer:
                     rtcp_mux=m.rtcp_mux,
                     direction=m.direction,
                     on_hold=m.is_hold,
-                    codecs=m.codecs(),
-                    payload_types=tuple(m.payload_types),
+                    codecs=m.codecs(payload_types),
+                    payload_types=tuple(payload_types),
                     crypto=tuple(m.crypto),
                     fingerprints=tuple(m.fingerprints),
                     setup=m.setup,
                     ssrcs=tuple(dict.fromkeys(s.ssrc for s in m.ssrcs)),
                     mid=m.mid,
-                    fmtp=dict(m.fmtp),
+                    # The SDP was parsed for this call (``message.sdp``): its dicts are
+                    # handed over, not copied.
+                    fmtp=m.fmtp,
                     ptime=m.ptime,
-                    extmaps=dict(m.extmaps),
+                    extmaps=m.extmaps,
                     rtpmaps={
                         pt: (r.encoding, r.clock_rate, r.channels) for pt, r in m.rtpmaps.items()
                     },
