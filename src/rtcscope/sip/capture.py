@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, TypeVar, cast
 
 from rtcscope.capture.packet import IpProto, Packet
 from rtcscope.capture.pipeline import PipelineReport
@@ -36,7 +36,7 @@ from rtcscope.sip.framing import (
     parse_datagram,
 )
 from rtcscope.sip.message import SipMessage, looks_like_sip
-from rtcscope.sip.sdp import Codec, Crypto, Fingerprint
+from rtcscope.sip.sdp import Codec, Crypto, Fingerprint, RtpMap
 from rtcscope.sip.websocket import (
     HttpHandshake,
     Opcode,
@@ -47,6 +47,7 @@ from rtcscope.sip.websocket import (
 )
 
 Transport = Literal["udp", "tcp", "ws", "tls", "sctp"]
+_Shared = TypeVar("_Shared", str, int)
 
 # Ports where TLS means SIP: 5061 is SIPS (RFC 3261 26.2), 443/8443 carry WSS (RFC 7118);
 # the TLS flow finder's lists (capture/tls.py), so both name the same flows.
@@ -157,9 +158,9 @@ class SipCaptureFramer:
         self._tcp = TcpReassembler()
         self._sctp = SctpReassembler()
         self._directions: dict[Flow, _Direction] = {}
-        # One string per address: a capture's messages come from a few hosts, and each
-        # message would otherwise hold its own copies of both.
-        self._addresses: dict[str, str] = {}
+        # One object per address and port: a capture's messages come from a few hosts, and
+        # each message would otherwise hold its own copies (a port above 256 is an object).
+        self._shared: dict[object, object] = {}
 
     def feed(self, packet: Packet) -> list[CapturedSip]:
         if packet.is_udp:
@@ -200,20 +201,21 @@ class SipCaptureFramer:
             report.sctp_messages += 1
         else:
             report.tcp_messages += 1
-        addresses = self._addresses
-        src = addresses.get(flow[0])
-        if src is None:
-            src = self._address(flow[0])
-        dst = addresses.get(flow[2])
-        if dst is None:
-            dst = self._address(flow[2])
-        out.append(CapturedSip(frame, ts_ns, src, flow[1], dst, flow[3], transport, message))
+        share = self._share
+        src, sport, dst, dport = flow
+        out.append(
+            CapturedSip(
+                frame, ts_ns, share(src), share(sport), share(dst), share(dport), transport, message
+            )
+        )
 
-    def _address(self, address: str) -> str:
-        if len(self._addresses) >= MAX_TCP_DIRECTIONS:
-            self._addresses.clear()  # bounded: a scan of many hosts keeps the last ones
-        self._addresses[address] = address
-        return address
+    def _share(self, value: _Shared) -> _Shared:
+        found = self._shared.get(value)
+        if found is None:
+            if len(self._shared) >= MAX_TCP_DIRECTIONS:
+                self._shared.clear()  # bounded: a scan of many hosts keeps the last ones
+            found = self._shared[value] = value
+        return cast(_Shared, found)
 
     def _feed_udp(self, packet: Packet) -> list[CapturedSip]:
         payload = packet.payload
@@ -536,12 +538,24 @@ class MediaAnnouncer:
                     fmtp=m.fmtp,
                     ptime=m.ptime,
                     extmaps=m.extmaps,
-                    rtpmaps={
-                        pt: (r.encoding, r.clock_rate, r.channels) for pt, r in m.rtpmaps.items()
-                    },
+                    rtpmaps={pt: _rtpmap_tuple(r) for pt, r in m.rtpmaps.items()},
                 )
             )
         return out
+
+
+# The a=rtpmap lines of a capture repeat call after call (their RtpMap values are shared by
+# the SDP parser): one tuple each for every announcement that names it.
+_RTPMAP_TUPLES: dict[RtpMap, tuple[str, int, int]] = {}
+
+
+def _rtpmap_tuple(rtpmap: RtpMap) -> tuple[str, int, int]:
+    found = _RTPMAP_TUPLES.get(rtpmap)
+    if found is None:
+        if len(_RTPMAP_TUPLES) >= 4096:
+            _RTPMAP_TUPLES.clear()
+        found = _RTPMAP_TUPLES[rtpmap] = (rtpmap.encoding, rtpmap.clock_rate, rtpmap.channels)
+    return found
 
 
 def media_announcements(captured: Iterable[CapturedSip]) -> list[MediaAnnouncement]:

@@ -64,6 +64,7 @@ _NAME_ADDRS: dict[str, NameAddr | SipError] = {}
 _VIAS: dict[str, Via | SipError] = {}
 _CSEQS: dict[str, CSeq | SipError] = {}
 _URIS: dict[str, Uri | SipError] = {}
+_VIA_STACKS: dict[str, tuple[Via, ...]] = {}
 
 
 def _key_of(name: str) -> str:
@@ -112,6 +113,18 @@ def _parsed_or_none(
     if found is None:
         found = _cached(cache, parse, text)
     return None if isinstance(found, SipError) else found
+
+
+def _via_stack(lines: list[str]) -> tuple[Via, ...]:
+    """The readable Via values of these Via lines, top first (RFC 3261 7.3.1: one line may
+    carry several, comma-separated)."""
+    vias: list[Via] = []
+    for line in lines:
+        for value in split_comma_list(line):
+            via = _parsed_or_none(_VIAS, parse_via, value)
+            if via is not None:
+                vias.append(via)
+    return tuple(vias)
 
 
 def _text(raw: bytes) -> str:
@@ -165,11 +178,18 @@ def _content_type_param(value: str, name: str) -> str | None:
     return None
 
 
-# A message whose _finish() has not run yet holds this for its Contact/Route/Record-Route
-# lists (never handed out: the properties run _finish() first).
-_NONE_YET: list[NameAddr] = []
-# The Via list of a message without a readable Via (never changed: shared).
-_NO_VIAS: list[Via] = []
+class _Finished:
+    """What :meth:`SipMessage._finish` reads on first use: one object, made only then."""
+
+    __slots__ = ("contacts", "max_forwards", "record_routes", "routes")
+
+    def __init__(self) -> None:
+        self.contacts: list[NameAddr] = []
+        self.routes: list[NameAddr] = []
+        self.record_routes: list[NameAddr] = []
+        self.max_forwards: int | None = None
+
+
 # Short texts that repeat message after message (SIP/2.0, INVITE, OK, application/sdp):
 # one string each instead of a copy per message.
 _SHARED: dict[str, str] = {}
@@ -265,15 +285,11 @@ class SipMessage:
     """
 
     __slots__ = (
-        "_complete",
-        "_contacts",
         "_content_type_value",
+        "_finished",
         "_headers",
-        "_max_forwards",
         "_problems",
-        "_record_routes",
         "_request_uri",
-        "_routes",
         "_uri_problem_at",
         "_values",
         "call_id",
@@ -308,7 +324,7 @@ class SipMessage:
         self.cseq: CSeq | None = None
         self.from_: NameAddr | None = None
         self.to: NameAddr | None = None
-        self.vias: list[Via] = _NO_VIAS
+        self.vias: tuple[Via, ...] = ()
         self.content_length: int | None = None
         # Header lines as objects, in order (None: not built yet; rebuilt from raw on use).
         self._headers: list[Header] | None = None
@@ -319,12 +335,9 @@ class SipMessage:
         # Problems of the start line, header lines and body (None: none yet); the known
         # headers' problems are added by _finish() on first use of ``problems``.
         self._problems: list[str] | None = None
-        self._complete = False
-        # Contact, Route, Record-Route: set by _finish() (the properties call it first).
-        self._contacts: list[NameAddr] = _NONE_YET
-        self._routes: list[NameAddr] = _NONE_YET
-        self._record_routes: list[NameAddr] = _NONE_YET
-        self._max_forwards: int | None = None
+        # Contact, Route, Record-Route, Max-Forwards: set by _finish() (None: not yet; the
+        # properties call it first).
+        self._finished: _Finished | None = None
 
     @classmethod
     def parse(cls, data: bytes | bytearray | memoryview) -> SipMessage:
@@ -372,7 +385,7 @@ class SipMessage:
     @property
     def problems(self) -> list[str]:
         """What does not follow the grammar (each an English sentence), in message order."""
-        if not self._complete:
+        if self._finished is None:
             self._finish()
         if self._problems is None:
             self._problems = []
@@ -428,27 +441,23 @@ class SipMessage:
 
     @property
     def contacts(self) -> list[NameAddr]:
-        if not self._complete:
-            self._finish()
-        return self._contacts
+        finished = self._finished if self._finished is not None else self._finish()
+        return finished.contacts
 
     @property
     def routes(self) -> list[NameAddr]:
-        if not self._complete:
-            self._finish()
-        return self._routes
+        finished = self._finished if self._finished is not None else self._finish()
+        return finished.routes
 
     @property
     def record_routes(self) -> list[NameAddr]:
-        if not self._complete:
-            self._finish()
-        return self._record_routes
+        finished = self._finished if self._finished is not None else self._finish()
+        return finished.record_routes
 
     @property
     def max_forwards(self) -> int | None:
-        if not self._complete:
-            self._finish()
-        return self._max_forwards
+        finished = self._finished if self._finished is not None else self._finish()
+        return finished.max_forwards
 
     # -- parsing -----------------------------------------------------------------------
 
@@ -576,7 +585,8 @@ class SipMessage:
 
     def _parse_start_line(self, line: str) -> None:
         stripped = line.strip()
-        if stripped.upper().startswith("SIP/"):
+        # Upper case maps character by character: the first four decide (no copy of all).
+        if stripped[:4].upper().startswith("SIP/"):
             parts = stripped.split(None, 2)
             self.is_response = True
             self.sip_version = _shared(parts[0])
@@ -590,7 +600,7 @@ class SipMessage:
                 self._problem(f"status code {self.status_code} is outside 100-699")
             return
         parts = stripped.split()
-        if len(parts) == 3 and parts[2].upper().startswith("SIP/"):
+        if len(parts) == 3 and parts[2][:4].upper().startswith("SIP/"):
             self.request_method = _shared(parts[0])
             self.request_uri_text = parts[1]
             self.sip_version = _shared(parts[2])
@@ -601,7 +611,8 @@ class SipMessage:
         self._problem(f"start line {stripped[:80]!r} is neither a request nor a status")
 
     def _check_version(self) -> None:
-        if self.sip_version.upper() != "SIP/2.0":
+        version = self.sip_version
+        if version != "SIP/2.0" and version.upper() != "SIP/2.0":
             self._problem(f"SIP version {self.sip_version!r} is not SIP/2.0 (RFC 3261 7.1)")
 
     def _parse_header_lines(self, lines: list[tuple[int, int]]) -> None:
@@ -679,25 +690,25 @@ class SipMessage:
             self.to = _parsed_or_none(_NAME_ADDRS, parse_name_addr, found[0])
         found = values.get("via")
         if found:
-            vias: list[Via] = []
-            for line in found:
-                # RFC 3261 7.3.1: one line may carry several Via values, comma-separated.
-                for value in split_comma_list(line):
-                    via = _parsed_or_none(_VIAS, parse_via, value)
-                    if via is not None:
-                        vias.append(via)
+            # The messages of a transaction carry the same Via lines: one stack for all.
+            key = found[0] if len(found) == 1 else "\r\n".join(found)
+            vias = _VIA_STACKS.get(key)
+            if vias is None:
+                vias = _via_stack(found)
+                if len(_VIA_STACKS) >= _CACHE_LIMIT:
+                    _VIA_STACKS.clear()
+                _VIA_STACKS[key] = vias
             self.vias = vias
 
     def _close(self) -> None:
         """Nothing more to read (an empty or unreadable message): no _finish() later."""
-        self._complete = True
+        self._finished = _Finished()
         self.header_length = len(self.raw)  # no body
         self.content_length = None
-        self._contacts, self._routes, self._record_routes = [], [], []
 
-    def _finish(self) -> None:
+    def _finish(self) -> _Finished:
         """The rest of the known headers and every fault, in the order of a full parse."""
-        self._complete = True
+        finished = self._finished = _Finished()
         problems = self._problems if self._problems is not None else []
         self._problems = problems
         self._values = self._value_map()  # every header below read from one map
@@ -734,11 +745,10 @@ class SipMessage:
         if not self.vias and (self.is_request or self.is_response):
             problems.append("no Via header")
 
-        self._contacts, self._routes, self._record_routes = [], [], []
         for target, name in (
-            (self._contacts, "Contact"),
-            (self._routes, "Route"),
-            (self._record_routes, "Record-Route"),
+            (finished.contacts, "Contact"),
+            (finished.routes, "Route"),
+            (finished.record_routes, "Record-Route"),
         ):
             for value in self.header_values(name):
                 try:
@@ -757,10 +767,11 @@ class SipMessage:
         mf = self.header("Max-Forwards")
         if mf is not None:
             if is_digits(mf.strip()):
-                self._max_forwards = int(mf.strip())
+                finished.max_forwards = int(mf.strip())
             else:
                 problems.append(f"Max-Forwards {mf[:40]!r} is not a number")
         self._values = None  # read again from ``raw`` if asked for
+        return finished
 
     # -- header access -----------------------------------------------------------------
 

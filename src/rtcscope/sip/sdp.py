@@ -455,6 +455,8 @@ class SessionDescription:
         session_fingerprints: list[Fingerprint] = []
         session_setup: str | None = None
         session_extmaps: dict[int, str] = {}
+        # Each media section's first own direction attribute (RFC 8866 6.7), in order.
+        own_directions: list[str | None] = []
         for number, line in enumerate(text.splitlines(), start=1):
             line = line.strip()
             if not line:
@@ -471,9 +473,17 @@ class SessionDescription:
             else:
                 kind, value = line[0], line[2:]
             try:
-                if kind == "m":
+                if kind == "a" and current is not None:  # most lines of an SDP
+                    attribute, name, meaning = _read_attribute(value)
+                    current.attributes.append(attribute)
+                    if meaning is not None:
+                        _apply_media_attribute(current, name, meaning)
+                    elif name in DIRECTIONS and own_directions[-1] is None:
+                        own_directions[-1] = name
+                elif kind == "m":
                     current = self._parse_media(value)
                     self.media.append(current)
+                    own_directions.append(None)
                 elif current is None:
                     self._parse_session_line(kind, value)
                 else:
@@ -501,11 +511,10 @@ class SessionDescription:
                 if extmap is not None:
                     session_extmaps[extmap[0]] = extmap[1]
         session_direction = self.direction
-        for m in self.media:
+        for m, own in zip(self.media, own_directions, strict=True):
             if m.connection is None:
                 m.connection = self.connection
-            own = [a.name.lower() for a in m.attributes if a.name.lower() in DIRECTIONS]
-            m.direction = own[0] if own else session_direction
+            m.direction = own or session_direction
             if not m.fingerprints:
                 m.fingerprints = list(session_fingerprints)
             if m.setup is None:
@@ -558,11 +567,7 @@ class SessionDescription:
         )
 
     def _parse_media_line(self, m: MediaDescription, kind: str, value: str) -> None:
-        if kind == "a":
-            attribute, meaning = _read_attribute(value)
-            m.attributes.append(attribute)
-            _apply_media_attribute(m, attribute.name.lower(), meaning)
-        elif kind == "c":
+        if kind == "c":
             m.connection = _parse_connection(value)
             m.own_connection = True
         elif kind == "b":
@@ -599,6 +604,7 @@ _AttributeMeaning = (
     | Rtcp
     | SsrcAttribute
     | float
+    | bool
     | str
     | ValueError
     | None
@@ -607,23 +613,25 @@ _AttributeMeaning = (
 # Attribute lines repeat call after call (a=rtpmap:8 PCMA/8000, a=ptime:20,
 # a=sendrecv): each distinct line is read once, its frozen values shared. Bounded: cleared
 # when full.
-_ATTRIBUTES: dict[str, tuple[Attribute, _AttributeMeaning]] = {}
+_ATTRIBUTES: dict[str, tuple[Attribute, str, _AttributeMeaning]] = {}
 _CACHE_LIMIT = 1 << 14
 
 
-def _read_attribute(value: str) -> tuple[Attribute, _AttributeMeaning]:
-    """The ``a=`` line's attribute and what it means in a media section (a ValueError
-    for a value that does not follow its grammar), once per distinct text."""
+def _read_attribute(value: str) -> tuple[Attribute, str, _AttributeMeaning]:
+    """The ``a=`` line's attribute, its name in lower case and what it means in a media
+    section (a ValueError for a value that does not follow its grammar, None for nothing),
+    once per distinct text."""
     found = _ATTRIBUTES.get(value)
     if found is None:
         attribute = _parse_attribute(value)
+        name = attribute.name.lower()
         try:
-            meaning = _media_attribute_meaning(attribute.name.lower(), attribute.value or "")
+            meaning = _media_attribute_meaning(name, attribute.value or "")
         except ValueError as exc:
             meaning = exc
         if len(_ATTRIBUTES) >= _CACHE_LIMIT:
             _ATTRIBUTES.clear()
-        found = _ATTRIBUTES[value] = (attribute, meaning)
+        found = _ATTRIBUTES[value] = (attribute, name, meaning)
     return found
 
 
@@ -650,6 +658,8 @@ def _media_attribute_meaning(name: str, value: str) -> _AttributeMeaning:
         return Fingerprint(hash_function, fp.strip())
     if name in ("setup", "mid"):
         return value.strip()
+    if name == "rtcp-mux":
+        return True
     if name == "rtcp":
         # RFC 3605 2.1: a=rtcp:<port> [<nettype> <addrtype> <connection-address>]
         parts = value.split()
@@ -690,7 +700,5 @@ def _apply_media_attribute(m: MediaDescription, name: str, meaning: _AttributeMe
         m.ssrcs.append(meaning)
     elif isinstance(meaning, tuple):  # fmtp or extmap: payload type or id -> text
         (m.fmtp if name == "fmtp" else m.extmaps)[meaning[0]] = meaning[1]
-    elif name == "rtcp-mux":
-        m.rtcp_mux = True
-    elif meaning is not None:  # setup, mid (text), ptime, maxptime (numbers)
-        setattr(m, name, meaning)
+    elif meaning is not None:  # rtcp-mux (flag), setup, mid (text), ptime, maxptime
+        setattr(m, name.replace("-", "_"), meaning)

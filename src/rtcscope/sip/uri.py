@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import sys
 from dataclasses import dataclass
 from urllib.parse import unquote
 
 from rtcscope.errors import SipError
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+_KNOWN_SCHEMES = frozenset(("sip", "sips", "tel"))
 
 
 def is_digits(text: str) -> bool:
@@ -125,13 +127,15 @@ class Uri:
 
 
 def _split_params(text: str) -> tuple[tuple[str, str | None], ...]:
+    if not text:
+        return ()
     params: list[tuple[str, str | None]] = []
     for piece in text.split(";"):
         piece = piece.strip()
         if not piece:
             continue
         name, eq, value = piece.partition("=")
-        params.append((name.strip(), value.strip() if eq else None))
+        params.append((sys.intern(name.strip()), value.strip() if eq else None))
     return tuple(params)
 
 
@@ -182,12 +186,17 @@ def parse_uri(text: str) -> Uri:
     Raises :class:`SipError` when the text has no scheme or a SIP URI has no host.
     """
     raw = text.strip()
-    m = _SCHEME.match(raw)
-    if m is None:
-        raise SipError(f"not a URI (no scheme): {raw[:80]!r}")
-    scheme = m.group(1)
-    rest = raw[m.end() :]
+    scheme, colon, rest = raw.partition(":")
     lscheme = scheme.lower()
+    # The usual schemes need no check of their characters; anything else is read by the
+    # scheme grammar (RFC 3986 3.1), which ends at the first colon too.
+    if not colon or lscheme not in _KNOWN_SCHEMES:
+        m = _SCHEME.match(raw)
+        if m is None:
+            raise SipError(f"not a URI (no scheme): {raw[:80]!r}")
+        scheme = m.group(1)
+        rest = raw[m.end() :]
+        lscheme = scheme.lower()
     if lscheme == "tel":
         return _parse_tel(scheme, rest, raw)
     if lscheme not in ("sip", "sips"):
@@ -226,7 +235,10 @@ def parse_uri(text: str) -> Uri:
         port = _parse_port(after[1:], raw)
         unbracketed = False
     else:
-        unbracketed_parts = split_unbracketed_ipv6(hostport.strip())
+        # Only a text with two colons can be an IPv6 address (RFC 4291 2.2).
+        unbracketed_parts = (
+            split_unbracketed_ipv6(hostport.strip()) if hostport.count(":") >= 2 else None
+        )
         unbracketed = unbracketed_parts is not None
         if unbracketed_parts is not None:
             host, port_text = unbracketed_parts
@@ -236,11 +248,12 @@ def parse_uri(text: str) -> Uri:
         host = host.strip()
     if not host:
         raise SipError(f"SIP URI {raw[:80]!r} has no host")
+    # A capture's URIs name a few hosts: one string each (and each scheme).
     return Uri(
-        scheme=scheme,
+        scheme=sys.intern(scheme),
         user=user,
         password=password,
-        host=host,
+        host=sys.intern(host),
         port=port,
         params=params,
         headers=headers,
