@@ -36,7 +36,7 @@ from rtcscope.sip.framing import (
     parse_datagram,
 )
 from rtcscope.sip.message import SipMessage, looks_like_sip
-from rtcscope.sip.sdp import Codec, Crypto, Fingerprint, RtpMap
+from rtcscope.sip.sdp import Codec, Crypto, Fingerprint, MediaDescription, RtpMap
 from rtcscope.sip.websocket import (
     HttpHandshake,
     Opcode,
@@ -502,7 +502,8 @@ class MediaAnnouncer:
         cseq_text = str(cseq) if cseq else None
         for index, m in enumerate(sdp.media):
             rtcp_address = m.rtcp.address if m.rtcp is not None and m.rtcp.address else m.address
-            payload_types = m.payload_types
+            payload_types = tuple(m.payload_types)
+            codecs, rtpmaps = _section_codecs(m, payload_types)
             out.append(
                 MediaAnnouncement(
                     frame=item.frame,
@@ -526,35 +527,42 @@ class MediaAnnouncer:
                     rtcp_mux=m.rtcp_mux,
                     direction=m.direction,
                     on_hold=m.is_hold,
-                    codecs=m.codecs(payload_types),
-                    payload_types=tuple(payload_types),
+                    codecs=codecs,
+                    payload_types=payload_types,
                     crypto=tuple(m.crypto),
                     fingerprints=tuple(m.fingerprints),
                     setup=m.setup,
                     ssrcs=tuple(dict.fromkeys(s.ssrc for s in m.ssrcs)),
                     mid=m.mid,
                     # The SDP was parsed for this call (``message.sdp``): its dicts are
-                    # handed over, not copied.
-                    fmtp=m.fmtp,
+                    # handed over, not copied (an empty one shared, see _SECTION_CODECS).
+                    fmtp=m.fmtp or _NO_FMTP,
                     ptime=m.ptime,
-                    extmaps=m.extmaps,
-                    rtpmaps={pt: _rtpmap_tuple(r) for pt, r in m.rtpmaps.items()},
+                    extmaps=m.extmaps or _NO_EXTMAPS,
+                    rtpmaps=rtpmaps,
                 )
             )
         return out
 
 
-# The a=rtpmap lines of a capture repeat call after call (their RtpMap values are shared by
-# the SDP parser): one tuple each for every announcement that names it.
-_RTPMAP_TUPLES: dict[RtpMap, tuple[str, int, int]] = {}
+_SectionCodecs = tuple[dict[int, Codec], dict[int, tuple[str, int, int]]]
+# The media sections of a capture's calls announce the same codecs call after call (their
+# RtpMap values are shared by the SDP parser): one pair of dicts for every announcement of
+# the same formats and rtpmaps. Announcements are values: their dicts are read, not changed.
+_NO_FMTP: dict[int, str] = {}
+_NO_EXTMAPS: dict[int, str] = {}
+_SECTION_CODECS: dict[tuple[tuple[int, ...], tuple[RtpMap, ...]], _SectionCodecs] = {}
 
 
-def _rtpmap_tuple(rtpmap: RtpMap) -> tuple[str, int, int]:
-    found = _RTPMAP_TUPLES.get(rtpmap)
+def _section_codecs(m: MediaDescription, payload_types: tuple[int, ...]) -> _SectionCodecs:
+    """``m``'s codecs by payload type and its rtpmaps as tuples, shared (see above)."""
+    key = (payload_types, tuple(m.rtpmaps.values()))
+    found = _SECTION_CODECS.get(key)
     if found is None:
-        if len(_RTPMAP_TUPLES) >= 4096:
-            _RTPMAP_TUPLES.clear()
-        found = _RTPMAP_TUPLES[rtpmap] = (rtpmap.encoding, rtpmap.clock_rate, rtpmap.channels)
+        rtpmaps = {pt: (r.encoding, r.clock_rate, r.channels) for pt, r in m.rtpmaps.items()}
+        if len(_SECTION_CODECS) >= 4096:
+            _SECTION_CODECS.clear()
+        found = _SECTION_CODECS[key] = (m.codecs(list(payload_types)), rtpmaps)
     return found
 
 

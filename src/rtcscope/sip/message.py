@@ -76,6 +76,18 @@ def _key_of(name: str) -> str:
     return key
 
 
+# The header names of lines as written -> lookup key, "" for what is not a plain header
+# line's name: a folded line's (it starts with whitespace) or a blank one.
+_PLAIN_KEYS: dict[str, str] = {}
+
+
+def _plain_key(name: str) -> str:
+    if len(_PLAIN_KEYS) >= _CACHE_LIMIT:
+        _PLAIN_KEYS.clear()
+    key = _PLAIN_KEYS[name] = "" if name[:1] in (" ", "\t", "") else _key_of(name)
+    return key
+
+
 _Parsed = TypeVar("_Parsed")
 
 
@@ -218,17 +230,17 @@ def _plain_values(
     lines: list[str], wanted: frozenset[str] | None = None
 ) -> dict[str, list[str]] | None:
     """Header values by lookup key (only ``wanted`` keys when given) from CRLF-split header
-    lines (the first line is the start line); None when a line has no colon or no name (the
-    general parser reads those)."""
+    lines (the first line is the start line); None when a line is folded (RFC 3261 7.3.1:
+    it starts with whitespace) or has no colon or no name (the general parser reads those)."""
     values: dict[str, list[str]] = {}
-    keys = _KEYS
+    keys = _PLAIN_KEYS
     for text in lines[1:]:
         name, colon, value = text.partition(":")
         if not colon:
             return None
         key = keys.get(name)  # the name as written, spaces before the colon included
         if key is None:
-            key = _key_of(name)
+            key = _plain_key(name)
         if not key:
             return None
         if wanted is not None and key not in wanted:
@@ -498,9 +510,12 @@ class SipMessage:
         if end < 0:
             return None
         block = raw[pos:end]
-        if block.count(b"\n") != block.count(b"\r\n") or b"\n " in block or b"\n\t" in block:
+        lines = block.decode("utf-8", "surrogateescape").split("\r\n")
+        # Decoding keeps every CR and LF byte as it is: one more line than CRLFs means no
+        # bare LF. Folded lines are turned away by _plain_values (their names start blank).
+        if block.count(b"\n") != len(lines) - 1:
             return None
-        return end, block.decode("utf-8", "surrogateescape").split("\r\n")
+        return end, lines
 
     def _parse_plain(self, pos: int) -> dict[str, list[str]] | None:
         """The common shape in one sweep (:meth:`_plain_block`): the values the parse step
