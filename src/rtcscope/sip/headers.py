@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 
 from rtcscope.errors import SipError
-from rtcscope.sip.uri import Uri, is_digits, parse_uri, split_unbracketed_ipv6
+from rtcscope.sip.uri import Uri, is_digits, parse_uri_once, split_unbracketed_ipv6
 
 # RFC 3261 7.3.3 and the IANA "Header Fields" registry: compact form -> full name.
 COMPACT_FORMS: dict[str, str] = {
@@ -326,7 +326,7 @@ def parse_name_addr(text: str) -> NameAddr:
         if gt < 0:
             raise SipError(f"address {raw[:80]!r} has '<' without '>'")
         display = raw[:lt].strip()
-        uri = parse_uri(raw[lt + 1 : gt])
+        uri = parse_uri_once(raw[lt + 1 : gt])
         rest = raw[gt + 1 :].strip()
         params = split_params(rest[1:] if rest.startswith(";") else rest)
         return NameAddr(
@@ -339,7 +339,7 @@ def parse_name_addr(text: str) -> NameAddr:
     uri_text, _, param_text = raw.partition(";")
     if " " in uri_text.strip() or "\t" in uri_text.strip():
         raise SipError(f"address {raw[:80]!r} has a display name but no <URI>")
-    return NameAddr(uri=parse_uri(uri_text), params=split_params(param_text), raw=raw)
+    return NameAddr(uri=parse_uri_once(uri_text), params=split_params(param_text), raw=raw)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,14 @@ from rtcscope.sip.headers import (
     parse_via,
     split_comma_list,
 )
-from rtcscope.sip.uri import Uri, is_digits, parse_uri
+from rtcscope.sip.uri import (
+    CACHE_LIMIT,
+    Uri,
+    is_digits,
+    parse_cached,
+    parse_uri_once,
+    parsed_once,
+)
 
 if TYPE_CHECKING:
     from rtcscope.sip.sdp import SessionDescription
@@ -54,23 +61,19 @@ def looks_like_sip(data: bytes | bytearray | memoryview) -> bool:
     return _START_LINE.match(data, 0, 2048) is not None
 
 
-# A capture repeats the same header names, addresses and Via values message after message
-# (every message of a dialog carries its From, To and Call-ID): parsing each distinct text
-# once and sharing the frozen result makes a message cost a few dict lookups instead of a
-# parse per header. The caches are bounded: cleared when full.
-_CACHE_LIMIT = 1 << 16
+# Header names, addresses, Via values and CSeqs parsed once per distinct text, the frozen
+# results shared (see rtcscope.sip.uri.parsed_once; bounded: cleared when full).
 _KEYS: dict[str, str] = {}
 _NAME_ADDRS: dict[str, NameAddr | SipError] = {}
 _VIAS: dict[str, Via | SipError] = {}
 _CSEQS: dict[str, CSeq | SipError] = {}
-_URIS: dict[str, Uri | SipError] = {}
 _VIA_STACKS: dict[str, tuple[Via, ...]] = {}
 
 
 def _key_of(name: str) -> str:
     key = _KEYS.get(name)
     if key is None:
-        if len(_KEYS) >= _CACHE_LIMIT:
+        if len(_KEYS) >= CACHE_LIMIT:
             _KEYS.clear()
         key = _KEYS[name] = header_key(name)
     return key
@@ -82,7 +85,7 @@ _PLAIN_KEYS: dict[str, str] = {}
 
 
 def _plain_key(name: str) -> str:
-    if len(_PLAIN_KEYS) >= _CACHE_LIMIT:
+    if len(_PLAIN_KEYS) >= CACHE_LIMIT:
         _PLAIN_KEYS.clear()
     key = _PLAIN_KEYS[name] = "" if name[:1] in (" ", "\t", "") else _key_of(name)
     return key
@@ -91,39 +94,13 @@ def _plain_key(name: str) -> str:
 _Parsed = TypeVar("_Parsed")
 
 
-def _cached(
-    cache: dict[str, _Parsed | SipError], parse: Callable[[str], _Parsed], text: str
-) -> _Parsed | SipError:
-    """``parse(text)`` or its SipError, once per distinct text."""
-    found = cache.get(text)
-    if found is None:
-        try:
-            found = parse(text)
-        except SipError as exc:
-            found = exc
-        if len(cache) >= _CACHE_LIMIT:
-            cache.clear()
-        cache[text] = found
-    return found
-
-
-def _parse_cached(
-    cache: dict[str, _Parsed | SipError], parse: Callable[[str], _Parsed], text: str
-) -> _Parsed:
-    """``parse(text)``, once per distinct text (the SipError too: raised again each time)."""
-    found = _cached(cache, parse, text)
-    if isinstance(found, SipError):
-        raise SipError(str(found), found.offset)
-    return found
-
-
 def _parsed_or_none(
     cache: dict[str, _Parsed | SipError], parse: Callable[[str], _Parsed], text: str
 ) -> _Parsed | None:
     """``parse(text)``, None where it fails (the parse step: faults are read by _finish)."""
     found = cache.get(text)
     if found is None:
-        found = _cached(cache, parse, text)
+        found = parsed_once(cache, parse, text)
     return None if isinstance(found, SipError) else found
 
 
@@ -216,7 +193,7 @@ def _shared(text: str, cache: dict[str, str] = _SHARED, max_length: int = 64) ->
     if found is None:
         if len(text) > max_length:
             return text
-        if len(cache) >= _CACHE_LIMIT:
+        if len(cache) >= CACHE_LIMIT:
             cache.clear()
         found = cache[text] = text
     return found
@@ -265,7 +242,7 @@ def _line_probe(key: str) -> re.Pattern[bytes]:
         names = [key] + [c for c, full in COMPACT_FORMS.items() if full.lower() == key]
         alternatives = b"|".join(re.escape(n.encode("utf-8", "surrogateescape")) for n in names)
         probe = re.compile(rb"(?im)^[ \t]*(?:" + alternatives + rb")[ \t]*:")
-        if len(_LINE_PROBES) < _CACHE_LIMIT:
+        if len(_LINE_PROBES) < CACHE_LIMIT:
             _LINE_PROBES[key] = probe
     return probe
 
@@ -446,7 +423,7 @@ class SipMessage:
         """Parse the Request-URI once; the fault, if any (also on every later call)."""
         assert self.request_uri_text is not None
         try:
-            self._request_uri = _parse_cached(_URIS, parse_uri, self.request_uri_text)
+            self._request_uri = parse_uri_once(self.request_uri_text)
         except SipError as exc:
             return f"Request-URI: {exc}"
         return None
@@ -710,7 +687,7 @@ class SipMessage:
             vias = _VIA_STACKS.get(key)
             if vias is None:
                 vias = _via_stack(found)
-                if len(_VIA_STACKS) >= _CACHE_LIMIT:
+                if len(_VIA_STACKS) >= CACHE_LIMIT:
                     _VIA_STACKS.clear()
                 _VIA_STACKS[key] = vias
             self.vias = vias
@@ -738,7 +715,7 @@ class SipMessage:
             problems.append("no CSeq header")
         else:
             try:
-                _parse_cached(_CSEQS, parse_cseq, cseq)
+                parse_cached(_CSEQS, parse_cseq, cseq)
             except SipError as exc:
                 problems.append(str(exc))
 
@@ -748,13 +725,13 @@ class SipMessage:
                 problems.append(f"no {name} header")
                 continue
             try:
-                _parse_cached(_NAME_ADDRS, parse_name_addr, value)
+                parse_cached(_NAME_ADDRS, parse_name_addr, value)
             except SipError as exc:
                 problems.append(f"{name}: {exc}")
 
         for value in self.header_values("Via"):
             try:
-                _parse_cached(_VIAS, parse_via, value)
+                parse_cached(_VIAS, parse_via, value)
             except SipError as exc:
                 problems.append(str(exc))
         if not self.vias and (self.is_request or self.is_response):
@@ -767,7 +744,7 @@ class SipMessage:
         ):
             for value in self.header_values(name):
                 try:
-                    target.append(_parse_cached(_NAME_ADDRS, parse_name_addr, value))
+                    target.append(parse_cached(_NAME_ADDRS, parse_name_addr, value))
                 except SipError as exc:
                     problems.append(f"{name}: {exc}")
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 import ipaddress
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import unquote
 
 from rtcscope.errors import SipError
@@ -178,6 +180,47 @@ def split_unbracketed_ipv6(hostport: str) -> tuple[str, str] | None:
         except ValueError:
             return None
     return None
+
+
+# A capture repeats the same values message after message (every message of a dialog
+# carries its From, To and Call-ID): parsing each distinct text once and sharing the frozen
+# result makes a message cost a few dict lookups instead of a parse per header. The caches
+# (here and in rtcscope.sip.message) are bounded: cleared when full.
+CACHE_LIMIT = 1 << 16
+_Parsed = TypeVar("_Parsed")
+_URIS: dict[str, Uri | SipError] = {}
+
+
+def parsed_once(
+    cache: dict[str, _Parsed | SipError], parse: Callable[[str], _Parsed], text: str
+) -> _Parsed | SipError:
+    """``parse(text)`` or its SipError, once per distinct text."""
+    found = cache.get(text)
+    if found is None:
+        try:
+            found = parse(text)
+        except SipError as exc:
+            found = exc
+        if len(cache) >= CACHE_LIMIT:
+            cache.clear()
+        cache[text] = found
+    return found
+
+
+def parse_cached(
+    cache: dict[str, _Parsed | SipError], parse: Callable[[str], _Parsed], text: str
+) -> _Parsed:
+    """``parse(text)``, once per distinct text (the SipError too: raised again each time)."""
+    found = parsed_once(cache, parse, text)
+    if isinstance(found, SipError):
+        raise SipError(str(found), found.offset)
+    return found
+
+
+def parse_uri_once(text: str) -> Uri:
+    """:func:`parse_uri`, once per distinct text (the To of a dialog with and without its
+    tag, the Request-URIs of its requests name the same URIs)."""
+    return parse_cached(_URIS, parse_uri, text)
 
 
 def parse_uri(text: str) -> Uri:
