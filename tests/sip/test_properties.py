@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 from rtcscope.errors import SipError
 from rtcscope.scan.files import sip_messages
 from rtcscope.sip.framing import NEED_DATA, Garbage, KeepAlive, SipStreamFramer
-from rtcscope.sip.headers import parse_cseq, parse_name_addr, parse_via
+from rtcscope.sip.headers import (
+    _find_unquoted,
+    parse_cseq,
+    parse_name_addr,
+    parse_via,
+    split_comma_list,
+)
 from rtcscope.sip.message import SipMessage
 from rtcscope.sip.sdp import SessionDescription
 from rtcscope.sip.uri import parse_uri
@@ -233,3 +239,71 @@ def test_real_uris_format_as_written() -> None:
                 assert uri.format() == uri.raw
                 checked += 1
     assert checked > 400
+
+
+def _find_unquoted_by_walking(text: str, targets: str, start: int) -> int:
+    """RFC 3261 25.1 read one character at a time: ``"..."`` is a quoted string in which a
+    backslash escapes the next character; the first target outside one, or -1."""
+    in_quotes = False
+    i = start
+    while i < len(text):
+        ch = text[i]
+        if in_quotes:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                in_quotes = False
+        elif ch == '"':
+            in_quotes = True
+        elif ch in targets:
+            return i
+        i += 1
+    return -1
+
+
+@given(
+    st.text(alphabet='ab"\\<>,; ', max_size=40),
+    st.sampled_from([",<", ">", ";", "<"]),
+    st.integers(0, 6),
+)
+def test_find_unquoted_jumps_to_what_a_character_walk_finds(
+    text: str, targets: str, start: int
+) -> None:
+    assert _find_unquoted(text, targets, start) == _find_unquoted_by_walking(text, targets, start)
+
+
+@given(st.binary(max_size=600) | SIPISH | st.sampled_from(real_messages()))
+def test_parse_step_agrees_with_the_full_header_list(data: bytes) -> None:
+    """What parse() reads in one sweep (Call-ID, CSeq, From, To, Via, Content-Length/Type;
+    start line, body and trailing bytes derived from ``raw``) equals what the header lines,
+    read in full, give."""
+    m = SipMessage.parse(data)
+    headers = m.headers
+    firsts: dict[str, str] = {}
+    for h in headers:
+        firsts.setdefault(h.key, h.value)
+    assert m.call_id == firsts.get("call-id")
+    for key, parser, value in (
+        ("cseq", parse_cseq, m.cseq),
+        ("from", parse_name_addr, m.from_),
+        ("to", parse_name_addr, m.to),
+    ):
+        expected = None
+        if key in firsts:
+            with contextlib.suppress(SipError):
+                expected = parser(firsts[key])
+        assert value == expected
+    vias = []
+    for h in headers:
+        if h.key == "via":
+            for value in split_comma_list(h.value):
+                with contextlib.suppress(SipError):
+                    vias.append(parse_via(value))
+    assert m.vias == tuple(vias)
+    first_line = data.lstrip(b"\r\n").split(b"\n", 1)[0]
+    assert m.start_line.encode("utf-8", "surrogateescape") == first_line.removesuffix(b"\r")
+    if m.content_length is not None:
+        assert m.body + m.trailing == data[m.header_length :]
+        assert len(m.body) == min(m.content_length, len(data) - m.header_length)
+    elif m.is_request or m.is_response:
+        assert m.body == data[m.header_length :] and m.trailing == b""

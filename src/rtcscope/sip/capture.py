@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, TypeVar, cast
 
 from rtcscope.capture.packet import IpProto, Packet
 from rtcscope.capture.pipeline import PipelineReport
@@ -36,7 +36,7 @@ from rtcscope.sip.framing import (
     parse_datagram,
 )
 from rtcscope.sip.message import SipMessage, looks_like_sip
-from rtcscope.sip.sdp import Codec, Crypto, Fingerprint
+from rtcscope.sip.sdp import Codec, Crypto, Fingerprint, MediaDescription, RtpMap
 from rtcscope.sip.websocket import (
     HttpHandshake,
     Opcode,
@@ -47,6 +47,7 @@ from rtcscope.sip.websocket import (
 )
 
 Transport = Literal["udp", "tcp", "ws", "tls", "sctp"]
+_Shared = TypeVar("_Shared", str, int)
 
 # Ports where TLS means SIP: 5061 is SIPS (RFC 3261 26.2), 443/8443 carry WSS (RFC 7118);
 # the TLS flow finder's lists (capture/tls.py), so both name the same flows.
@@ -157,6 +158,9 @@ class SipCaptureFramer:
         self._tcp = TcpReassembler()
         self._sctp = SctpReassembler()
         self._directions: dict[Flow, _Direction] = {}
+        # One object per address and port: a capture's messages come from a few hosts, and
+        # each message would otherwise hold its own copies (a port above 256 is an object).
+        self._shared: dict[object, object] = {}
 
     def feed(self, packet: Packet) -> list[CapturedSip]:
         if packet.is_udp:
@@ -197,9 +201,21 @@ class SipCaptureFramer:
             report.sctp_messages += 1
         else:
             report.tcp_messages += 1
+        share = self._share
+        src, sport, dst, dport = flow
         out.append(
-            CapturedSip(frame, ts_ns, flow[0], flow[1], flow[2], flow[3], transport, message)
+            CapturedSip(
+                frame, ts_ns, share(src), share(sport), share(dst), share(dport), transport, message
+            )
         )
+
+    def _share(self, value: _Shared) -> _Shared:
+        found = self._shared.get(value)
+        if found is None:
+            if len(self._shared) >= MAX_TCP_DIRECTIONS:
+                self._shared.clear()  # bounded: a scan of many hosts keeps the last ones
+            found = self._shared[value] = value
+        return cast(_Shared, found)
 
     def _feed_udp(self, packet: Packet) -> list[CapturedSip]:
         payload = packet.payload
@@ -482,8 +498,12 @@ class MediaAnnouncer:
         sent_by_caller = from_caller if message.is_request else not from_caller
         role: Literal["caller", "callee"] = "caller" if sent_by_caller else "callee"
         out: list[MediaAnnouncement] = []
+        summary = message.summary
+        cseq_text = str(cseq) if cseq else None
         for index, m in enumerate(sdp.media):
             rtcp_address = m.rtcp.address if m.rtcp is not None and m.rtcp.address else m.address
+            payload_types = tuple(m.payload_types)
+            codecs, rtpmaps = _section_codecs(m, payload_types)
             out.append(
                 MediaAnnouncement(
                     frame=item.frame,
@@ -491,8 +511,8 @@ class MediaAnnouncer:
                     call_id=call_id,
                     side=side,
                     role=role,
-                    sip_summary=message.summary,
-                    cseq=str(cseq) if cseq else None,
+                    sip_summary=summary,
+                    cseq=cseq_text,
                     sip_src=item.src,
                     sip_sport=item.sport,
                     sip_dst=item.dst,
@@ -507,22 +527,43 @@ class MediaAnnouncer:
                     rtcp_mux=m.rtcp_mux,
                     direction=m.direction,
                     on_hold=m.is_hold,
-                    codecs=m.codecs(),
-                    payload_types=tuple(m.payload_types),
+                    codecs=codecs,
+                    payload_types=payload_types,
                     crypto=tuple(m.crypto),
                     fingerprints=tuple(m.fingerprints),
                     setup=m.setup,
                     ssrcs=tuple(dict.fromkeys(s.ssrc for s in m.ssrcs)),
                     mid=m.mid,
-                    fmtp=dict(m.fmtp),
+                    # The SDP was parsed for this call (``message.sdp``): its dicts are
+                    # handed over, not copied (an empty one shared, see _SECTION_CODECS).
+                    fmtp=m.fmtp or _NO_FMTP,
                     ptime=m.ptime,
-                    extmaps=dict(m.extmaps),
-                    rtpmaps={
-                        pt: (r.encoding, r.clock_rate, r.channels) for pt, r in m.rtpmaps.items()
-                    },
+                    extmaps=m.extmaps or _NO_EXTMAPS,
+                    rtpmaps=rtpmaps,
                 )
             )
         return out
+
+
+_SectionCodecs = tuple[dict[int, Codec], dict[int, tuple[str, int, int]]]
+# The media sections of a capture's calls announce the same codecs call after call (their
+# RtpMap values are shared by the SDP parser): one pair of dicts for every announcement of
+# the same formats and rtpmaps. Announcements are values: their dicts are read, not changed.
+_NO_FMTP: dict[int, str] = {}
+_NO_EXTMAPS: dict[int, str] = {}
+_SECTION_CODECS: dict[tuple[tuple[int, ...], tuple[RtpMap, ...]], _SectionCodecs] = {}
+
+
+def _section_codecs(m: MediaDescription, payload_types: tuple[int, ...]) -> _SectionCodecs:
+    """``m``'s codecs by payload type and its rtpmaps as tuples, shared (see above)."""
+    key = (payload_types, tuple(m.rtpmaps.values()))
+    found = _SECTION_CODECS.get(key)
+    if found is None:
+        rtpmaps = {pt: (r.encoding, r.clock_rate, r.channels) for pt, r in m.rtpmaps.items()}
+        if len(_SECTION_CODECS) >= 4096:
+            _SECTION_CODECS.clear()
+        found = _SECTION_CODECS[key] = (m.codecs(list(payload_types)), rtpmaps)
+    return found
 
 
 def media_announcements(captured: Iterable[CapturedSip]) -> list[MediaAnnouncement]:

@@ -187,7 +187,7 @@ class SipStreamFramer:
         del self._buffer[:size]
         self.messages += 1
         message = SipMessage.parse(data)
-        if message.header("Content-Length") is None:
+        if message.content_length is None and message.header("Content-Length") is None:
             message.problems.append("no Content-Length over a stream transport (RFC 3261 18.3)")
         return message
 
@@ -222,9 +222,8 @@ def parse_datagram(data: bytes | bytearray | memoryview) -> SipMessage | KeepAli
     RFC 3261 18.3: a datagram carries one message; bytes after Content-Length are kept in
     ``message.trailing`` and listed in ``problems``.
     """
-    raw = bytes(data)
-    if raw and not raw.strip(b"\r\n"):
-        return KeepAlive(raw)
-    if not looks_like_sip(raw):
+    if data[:1] in (b"\r", b"\n") and not bytes(data).strip(b"\r\n"):
+        return KeepAlive(bytes(data))
+    if not looks_like_sip(data):
         return None
-    return SipMessage.parse(raw)
+    return SipMessage.parse(data)

@@ -7,10 +7,11 @@ and :class:`~rtcscope.sip.message.SipMessage` turns that into a problem on the m
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 from rtcscope.errors import SipError
-from rtcscope.sip.uri import Uri, is_digits, parse_uri, split_unbracketed_ipv6
+from rtcscope.sip.uri import Uri, is_digits, parse_uri_once, split_unbracketed_ipv6
 
 # RFC 3261 7.3.3 and the IANA "Header Fields" registry: compact form -> full name.
 COMPACT_FORMS: dict[str, str] = {
@@ -162,23 +163,30 @@ def _find_unquoted(text: str, targets: str, start: int = 0) -> int:
     a quoted string) that is outside quoted strings, or -1.
 
     RFC 3261 25.1: a quoted-string is ``"..."`` in which ``\\`` escapes the next character.
+    The search jumps from one target or quote to the next (str.find), not character by
+    character.
     """
-    in_quotes = False
     i = start
-    n = len(text)
-    while i < n:
-        ch = text[i]
-        if in_quotes:
-            if ch == "\\":
-                i += 1
-            elif ch == '"':
-                in_quotes = False
-        elif ch == '"':
-            in_quotes = True
-        elif ch in targets:
-            return i
-        i += 1
-    return -1
+    while True:
+        hit = -1
+        for target in targets:
+            found = text.find(target, i)
+            if found >= 0 and (hit < 0 or found < hit):
+                hit = found
+        quote = text.find('"', i)
+        if quote < 0 or 0 <= hit < quote:
+            return hit
+        # Inside the quoted string: its end is the next quote not escaped by a backslash.
+        i = quote + 1
+        while True:
+            close = text.find('"', i)
+            if close < 0:
+                return -1
+            escape = text.find("\\", i, close)
+            if escape < 0:
+                i = close + 1
+                break
+            i = escape + 2
 
 
 def split_comma_list(value: str) -> list[str]:
@@ -212,6 +220,8 @@ def split_comma_list(value: str) -> list[str]:
 
 def split_params(text: str) -> tuple[tuple[str, str | None], ...]:
     """Split ``;name=value;flag`` header parameters, respecting quoted values."""
+    if not text:
+        return ()
     params: list[tuple[str, str | None]] = []
     if '"' not in text:
         pieces = text.split(";")
@@ -229,7 +239,8 @@ def split_params(text: str) -> tuple[tuple[str, str | None], ...]:
         if not piece:
             continue
         name, eq, value = piece.partition("=")
-        params.append((name.strip(), value.strip() if eq else None))
+        # Parameter names repeat in every value (tag, branch, rport): one string each.
+        params.append((sys.intern(name.strip()), value.strip() if eq else None))
     return tuple(params)
 
 
@@ -315,7 +326,7 @@ def parse_name_addr(text: str) -> NameAddr:
         if gt < 0:
             raise SipError(f"address {raw[:80]!r} has '<' without '>'")
         display = raw[:lt].strip()
-        uri = parse_uri(raw[lt + 1 : gt])
+        uri = parse_uri_once(raw[lt + 1 : gt])
         rest = raw[gt + 1 :].strip()
         params = split_params(rest[1:] if rest.startswith(";") else rest)
         return NameAddr(
@@ -328,7 +339,7 @@ def parse_name_addr(text: str) -> NameAddr:
     uri_text, _, param_text = raw.partition(";")
     if " " in uri_text.strip() or "\t" in uri_text.strip():
         raise SipError(f"address {raw[:80]!r} has a display name but no <URI>")
-    return NameAddr(uri=parse_uri(uri_text), params=split_params(param_text), raw=raw)
+    return NameAddr(uri=parse_uri_once(uri_text), params=split_params(param_text), raw=raw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,12 +414,10 @@ def parse_via(text: str) -> Via:
     if len(parts) != 3:
         raise SipError(f"Via {raw[:80]!r} has no SIP/2.0/transport")
     name, version, rest = (p.strip() for p in parts)
-    rest = rest.lstrip()
-    sp = 0
-    while sp < len(rest) and not rest[sp].isspace():
-        sp += 1
-    transport = rest[:sp]
-    sent_by_and_params = rest[sp:].strip()
+    # The transport ends at the first whitespace (``rest`` is stripped already).
+    words = rest.split(None, 1)
+    transport = words[0] if words else ""
+    sent_by_and_params = words[1].strip() if len(words) > 1 else ""
     if not transport or not sent_by_and_params:
         raise SipError(f"Via {raw[:80]!r} has no sent-by")
     # The sent-by ends at the first ';' (parameters); an IPv6 reference contains ':' only.
@@ -434,10 +443,11 @@ def parse_via(text: str) -> Via:
         if not is_digits(port_text) or int(port_text) > 65535:
             raise SipError(f"Via {raw[:80]!r} has a bad port {port_text!r}")
         port = int(port_text)
+    # A capture's Vias name a few hosts and transports: one string each.
     return Via(
-        protocol=f"{name}/{version}",
-        transport=transport,
-        host=host,
+        protocol=sys.intern(f"{name}/{version}"),
+        transport=sys.intern(transport),
+        host=sys.intern(host),
         port=port,
         params=split_params(param_text),
         raw=raw,

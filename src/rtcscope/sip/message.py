@@ -12,7 +12,6 @@ the names spelled as written; lookups expand compact forms (RFC 3261 7.3.3) and 
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -33,68 +32,88 @@ from rtcscope.sip.headers import (
     parse_via,
     split_comma_list,
 )
-from rtcscope.sip.uri import Uri, is_digits, parse_uri
+from rtcscope.sip.uri import (
+    CACHE_LIMIT,
+    Uri,
+    is_digits,
+    parse_cached,
+    parse_uri_once,
+    parsed_once,
+)
 
 if TYPE_CHECKING:
     from rtcscope.sip.sdp import SessionDescription
 
-_REQUEST_LINE = re.compile(
-    rb"[A-Za-z][A-Za-z0-9.!%*_+`'~\-]*[ \t]+\S+[ \t]+SIP/\d+\.\d+[ \t]*\r?\n"
+# A request or status line after optional CRLFs (one match, no copy of the payload).
+_START_LINE = re.compile(
+    rb"[\r\n]*(?:[A-Za-z][A-Za-z0-9.!%*_+`'~\-]*[ \t]+\S+[ \t]+SIP/\d+\.\d+[ \t]*"
+    rb"|SIP/\d+\.\d+[ \t]+\d{3}(?:[ \t][^\r\n]*)?)\r?\n"
 )
-_STATUS_LINE = re.compile(rb"SIP/\d+\.\d+[ \t]+\d{3}(?:[ \t][^\r\n]*)?\r?\n")
 
 
-def looks_like_sip(data: bytes | memoryview) -> bool:
-    """Whether ``data`` starts (after optional CRLFs) with a SIP request or status line.
+def looks_like_sip(data: bytes | bytearray | memoryview) -> bool:
+    """Whether ``data`` starts (after optional CRLFs) with a SIP request or status line
+    ending within its first 2048 bytes.
 
     This is the test a capture applies before calling a payload SIP, as Wireshark's SIP
     heuristic does: a full start line ending in a line break.
     """
-    head = bytes(data[:2048])
-    head = head.lstrip(b"\r\n")
-    return bool(_REQUEST_LINE.match(head) or _STATUS_LINE.match(head))
+    return _START_LINE.match(data, 0, 2048) is not None
 
 
-# A capture repeats the same header names, addresses and Via values message after message
-# (every message of a dialog carries its From, To and Call-ID): parsing each distinct text
-# once and sharing the frozen result makes a message cost a few dict lookups instead of a
-# parse per header. The caches are bounded: cleared when full.
-_CACHE_LIMIT = 1 << 16
+# Header names, addresses, Via values and CSeqs parsed once per distinct text, the frozen
+# results shared (see rtcscope.sip.uri.parsed_once; bounded: cleared when full).
 _KEYS: dict[str, str] = {}
 _NAME_ADDRS: dict[str, NameAddr | SipError] = {}
 _VIAS: dict[str, Via | SipError] = {}
 _CSEQS: dict[str, CSeq | SipError] = {}
-_URIS: dict[str, Uri | SipError] = {}
+_VIA_STACKS: dict[str, tuple[Via, ...]] = {}
 
 
 def _key_of(name: str) -> str:
     key = _KEYS.get(name)
     if key is None:
-        if len(_KEYS) >= _CACHE_LIMIT:
+        if len(_KEYS) >= CACHE_LIMIT:
             _KEYS.clear()
         key = _KEYS[name] = header_key(name)
+    return key
+
+
+# The header names of lines as written -> lookup key, "" for what is not a plain header
+# line's name: a folded line's (it starts with whitespace) or a blank one.
+_PLAIN_KEYS: dict[str, str] = {}
+
+
+def _plain_key(name: str) -> str:
+    if len(_PLAIN_KEYS) >= CACHE_LIMIT:
+        _PLAIN_KEYS.clear()
+    key = _PLAIN_KEYS[name] = "" if name[:1] in (" ", "\t", "") else _key_of(name)
     return key
 
 
 _Parsed = TypeVar("_Parsed")
 
 
-def _parse_cached(
+def _parsed_or_none(
     cache: dict[str, _Parsed | SipError], parse: Callable[[str], _Parsed], text: str
-) -> _Parsed:
-    """``parse(text)``, once per distinct text (the SipError too: raised again each time)."""
+) -> _Parsed | None:
+    """``parse(text)``, None where it fails (the parse step: faults are read by _finish)."""
     found = cache.get(text)
     if found is None:
-        try:
-            found = parse(text)
-        except SipError as exc:
-            found = exc
-        if len(cache) >= _CACHE_LIMIT:
-            cache.clear()
-        cache[text] = found
-    if isinstance(found, SipError):
-        raise SipError(str(found), found.offset)
-    return found
+        found = parsed_once(cache, parse, text)
+    return None if isinstance(found, SipError) else found
+
+
+def _via_stack(lines: list[str]) -> tuple[Via, ...]:
+    """The readable Via values of these Via lines, top first (RFC 3261 7.3.1: one line may
+    carry several, comma-separated)."""
+    vias: list[Via] = []
+    for line in lines:
+        for value in split_comma_list(line):
+            via = _parsed_or_none(_VIAS, parse_via, value)
+            if via is not None:
+                vias.append(via)
+    return tuple(vias)
 
 
 def _text(raw: bytes) -> str:
@@ -148,36 +167,61 @@ def _content_type_param(value: str, name: str) -> str | None:
     return None
 
 
-# A message whose _finish() has not run yet holds this for its Contact/Route/Record-Route
-# lists (never handed out: the properties run _finish() first).
-_NONE_YET: list[NameAddr] = []
+class _Finished:
+    """What :meth:`SipMessage._finish` reads on first use: one object, made only then."""
+
+    __slots__ = ("contacts", "max_forwards", "record_routes", "routes")
+
+    def __init__(self) -> None:
+        self.contacts: list[NameAddr] = []
+        self.routes: list[NameAddr] = []
+        self.record_routes: list[NameAddr] = []
+        self.max_forwards: int | None = None
+
+
 # Short texts that repeat message after message (SIP/2.0, INVITE, OK, application/sdp):
 # one string each instead of a copy per message.
 _SHARED: dict[str, str] = {}
+# Call-IDs: every message of a call holds the same one.
+_CALL_IDS: dict[str, str] = {}
 
 
-def _shared(text: str) -> str:
-    found = _SHARED.get(text)
+def _shared(text: str, cache: dict[str, str] = _SHARED, max_length: int = 64) -> str:
+    """One string for every copy of ``text`` up to ``max_length`` characters (a bounded
+    cache: cleared when full)."""
+    found = cache.get(text)
     if found is None:
-        if len(text) > 64 or len(_SHARED) >= 4096:
+        if len(text) > max_length:
             return text
-        found = _SHARED[text] = text
+        if len(cache) >= CACHE_LIMIT:
+            cache.clear()
+        found = cache[text] = text
     return found
 
 
-def _plain_values(lines: list[str]) -> dict[str, list[str]] | None:
-    """Header values by lookup key from CRLF-split header lines (the first line is the start
-    line); None when a line has no colon or no name (the general parser reads those)."""
+# What the parse step reads of the headers (the rest is read from ``raw`` on first use).
+_PARSE_KEYS = frozenset(("call-id", "cseq", "from", "to", "via", "content-length", "content-type"))
+
+
+def _plain_values(
+    lines: list[str], wanted: frozenset[str] | None = None
+) -> dict[str, list[str]] | None:
+    """Header values by lookup key (only ``wanted`` keys when given) from CRLF-split header
+    lines (the first line is the start line); None when a line is folded (RFC 3261 7.3.1:
+    it starts with whitespace) or has no colon or no name (the general parser reads those)."""
     values: dict[str, list[str]] = {}
-    keys = _KEYS
+    keys = _PLAIN_KEYS
     for text in lines[1:]:
         name, colon, value = text.partition(":")
-        name = name.strip()
-        if not colon or not name:
+        if not colon:
             return None
-        key = keys.get(name)
+        key = keys.get(name)  # the name as written, spaces before the colon included
         if key is None:
-            key = _key_of(name)
+            key = _plain_key(name)
+        if not key:
+            return None
+        if wanted is not None and key not in wanted:
+            continue
         have = values.get(key)
         if have is None:
             values[key] = [value.strip()]
@@ -198,7 +242,7 @@ def _line_probe(key: str) -> re.Pattern[bytes]:
         names = [key] + [c for c, full in COMPACT_FORMS.items() if full.lower() == key]
         alternatives = b"|".join(re.escape(n.encode("utf-8", "surrogateescape")) for n in names)
         probe = re.compile(rb"(?im)^[ \t]*(?:" + alternatives + rb")[ \t]*:")
-        if len(_LINE_PROBES) < _CACHE_LIMIT:
+        if len(_LINE_PROBES) < CACHE_LIMIT:
             _LINE_PROBES[key] = probe
     return probe
 
@@ -230,41 +274,31 @@ class SipMessage:
     """
 
     __slots__ = (
-        "_complete",
-        "_contacts",
         "_content_type_value",
+        "_finished",
         "_headers",
-        "_max_forwards",
         "_problems",
-        "_record_routes",
         "_request_uri",
-        "_routes",
         "_uri_problem_at",
         "_values",
-        "body",
         "call_id",
         "content_length",
         "cseq",
         "from_",
         "header_length",
-        "is_request",
         "is_response",
         "raw",
         "reason",
         "request_method",
         "request_uri_text",
         "sip_version",
-        "start_line",
         "status_code",
         "to",
-        "trailing",
         "vias",
     )
 
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
-        self.start_line = ""
-        self.is_request = False
         self.is_response = False
         self.request_method: str | None = None
         self.request_uri_text: str | None = None
@@ -273,29 +307,26 @@ class SipMessage:
         self.sip_version = ""
         self.status_code: int | None = None
         self.reason: str | None = None
-        self.body = b""
-        self.trailing = b""  # bytes after Content-Length (a UDP datagram's padding or junk)
-        self.header_length = 0  # bytes up to and including the blank line
+        # Bytes up to and including the blank line: the body follows (``body``, ``trailing``).
+        self.header_length = 0
         self.call_id: str | None = None
         self.cseq: CSeq | None = None
         self.from_: NameAddr | None = None
         self.to: NameAddr | None = None
-        self.vias: list[Via] = []
+        self.vias: tuple[Via, ...] = ()
         self.content_length: int | None = None
         # Header lines as objects, in order (None: not built yet; rebuilt from raw on use).
         self._headers: list[Header] | None = None
-        # Header values by lookup key (lower-case full name), in order.
-        self._values: dict[str, list[str]] | None = {}
+        # Header values by lookup key (lower-case full name), in order: None outside
+        # _finish() (read again from ``raw`` when asked for).
+        self._values: dict[str, list[str]] | None = None
         self._content_type_value: str | None = None
-        # Problems of the start line, header lines and body; the known headers' problems are
-        # added by _finish() on first use of ``problems``.
-        self._problems: list[str] = []
-        self._complete = False
-        # Contact, Route, Record-Route: set by _finish() (the properties call it first).
-        self._contacts: list[NameAddr] = _NONE_YET
-        self._routes: list[NameAddr] = _NONE_YET
-        self._record_routes: list[NameAddr] = _NONE_YET
-        self._max_forwards: int | None = None
+        # Problems of the start line, header lines and body (None: none yet); the known
+        # headers' problems are added by _finish() on first use of ``problems``.
+        self._problems: list[str] | None = None
+        # Contact, Route, Record-Route, Max-Forwards: set by _finish() (None: not yet; the
+        # properties call it first).
+        self._finished: _Finished | None = None
 
     @classmethod
     def parse(cls, data: bytes | bytearray | memoryview) -> SipMessage:
@@ -304,9 +335,15 @@ class SipMessage:
         try:
             message._parse()
         except Exception as exc:  # a parser bug must not stop a capture being read
-            message._problems.append(f"internal parser fault: {type(exc).__name__}: {exc}")
+            message._problem(f"internal parser fault: {type(exc).__name__}: {exc}")
             message._close()
         return message
+
+    def _problem(self, text: str) -> None:
+        if self._problems is None:
+            self._problems = [text]
+        else:
+            self._problems.append(text)
 
     def __bytes__(self) -> bytes:
         return self.raw
@@ -337,9 +374,43 @@ class SipMessage:
     @property
     def problems(self) -> list[str]:
         """What does not follow the grammar (each an English sentence), in message order."""
-        if not self._complete:
+        if self._finished is None:
             self._finish()
+        if self._problems is None:
+            self._problems = []
         return self._problems
+
+    @property
+    def is_request(self) -> bool:
+        return self.request_method is not None
+
+    @property
+    def start_line(self) -> str:
+        """The first line as written (without its line end); "" for an empty message."""
+        raw = self.raw
+        pos = self._start()
+        end = raw.find(b"\n", pos)
+        if end < 0:
+            end = len(raw)
+        if end > pos and raw[end - 1] == 0x0D:
+            end -= 1
+        return _text(raw[pos:end])
+
+    @property
+    def body(self) -> bytes:
+        """The body: Content-Length bytes after the headers (fewer when cut), or the rest of
+        the bytes without a readable Content-Length (RFC 3261 18.3: a datagram's end)."""
+        start = self.header_length
+        if self.content_length is None:
+            return self.raw[start:]
+        return self.raw[start : start + self.content_length]
+
+    @property
+    def trailing(self) -> bytes:
+        """Bytes after the Content-Length body (a UDP datagram's padding or junk)."""
+        if self.content_length is None:
+            return b""
+        return self.raw[self.header_length + self.content_length :]
 
     @property
     def request_uri(self) -> Uri | None:
@@ -352,34 +423,30 @@ class SipMessage:
         """Parse the Request-URI once; the fault, if any (also on every later call)."""
         assert self.request_uri_text is not None
         try:
-            self._request_uri = _parse_cached(_URIS, parse_uri, self.request_uri_text)
+            self._request_uri = parse_uri_once(self.request_uri_text)
         except SipError as exc:
             return f"Request-URI: {exc}"
         return None
 
     @property
     def contacts(self) -> list[NameAddr]:
-        if not self._complete:
-            self._finish()
-        return self._contacts
+        finished = self._finished if self._finished is not None else self._finish()
+        return finished.contacts
 
     @property
     def routes(self) -> list[NameAddr]:
-        if not self._complete:
-            self._finish()
-        return self._routes
+        finished = self._finished if self._finished is not None else self._finish()
+        return finished.routes
 
     @property
     def record_routes(self) -> list[NameAddr]:
-        if not self._complete:
-            self._finish()
-        return self._record_routes
+        finished = self._finished if self._finished is not None else self._finish()
+        return finished.record_routes
 
     @property
     def max_forwards(self) -> int | None:
-        if not self._complete:
-            self._finish()
-        return self._max_forwards
+        finished = self._finished if self._finished is not None else self._finish()
+        return finished.max_forwards
 
     # -- parsing -----------------------------------------------------------------------
 
@@ -393,26 +460,24 @@ class SipMessage:
         return pos
 
     def _parse(self) -> None:
-        pos = self._start()
-        if pos >= len(self.raw):
-            self._problems.append("empty message")
+        raw = self.raw
+        pos = self._start() if raw[:1] in b"\r\n" else 0
+        if pos >= len(raw):
+            self._problem("empty message")
             self._close()
             return
+        # Only what the parse step reads: the values by name are read again from ``raw``
+        # when asked for (a few microseconds), a capture's messages would otherwise hold a
+        # dictionary each.
         values = self._parse_plain(pos)
         if values is None:
             self._parse_general(pos)
             values = _values_of(self._headers or ())
-        if not (self.start_line or values):
-            self._close()
-            return
-        self._values = values
         found = values.get("content-type")
         self._content_type_value = _shared(found[0]) if found else None
-        self._parse_body(self.header_length)
-        self._parse_dialog_headers()
-        # The values by name are read again from ``raw`` when asked for (a few microseconds):
-        # a capture's messages would otherwise hold a dictionary each.
-        self._values = None
+        found = values.get("content-length")
+        self._parse_body(found[0] if found else None)
+        self._parse_dialog_headers(values)
 
     def _plain_block(self, pos: int) -> tuple[int, list[str]] | None:
         """The common shape: CRLF line ends, no folded lines, a colon on every header line.
@@ -422,18 +487,21 @@ class SipMessage:
         if end < 0:
             return None
         block = raw[pos:end]
-        if block.count(b"\n") != block.count(b"\r\n") or b"\n " in block or b"\n\t" in block:
+        lines = block.decode("utf-8", "surrogateescape").split("\r\n")
+        # Decoding keeps every CR and LF byte as it is: one more line than CRLFs means no
+        # bare LF. Folded lines are turned away by _plain_values (their names start blank).
+        if block.count(b"\n") != len(lines) - 1:
             return None
-        return end, block.decode("utf-8", "surrogateescape").split("\r\n")
+        return end, lines
 
     def _parse_plain(self, pos: int) -> dict[str, list[str]] | None:
-        """The common shape in one sweep (:meth:`_plain_block`): the values by name, or None
-        (nothing set) for anything else, which the general parser handles."""
+        """The common shape in one sweep (:meth:`_plain_block`): the values the parse step
+        reads by name, or None (nothing set) for anything else (the general parser's)."""
         found = self._plain_block(pos)
         if found is None:
             return None
         end, lines = found
-        values = _plain_values(lines)
+        values = _plain_values(lines, _PARSE_KEYS)
         if values is None:
             return None
         self.header_length = end + 4
@@ -451,13 +519,13 @@ class SipMessage:
         return values.get(key)
 
     def _value_map(self) -> dict[str, list[str]]:
-        """Header values by lookup key, in order (read again from ``raw`` after parse())."""
+        """Header values by lookup key, in order (read again from ``raw``: kept only while
+        _finish() runs, a capture's messages would otherwise hold a dictionary each)."""
         values = self._values
         if values is None:
             found = self._plain_block(self._start())
             plain = _plain_values(found[1]) if found is not None else None
             values = plain if plain is not None else _values_of(self.headers)
-            self._values = values
         return values
 
     def _header_objects(self) -> list[Header]:
@@ -496,50 +564,48 @@ class SipMessage:
                 break
             lines.append((pos, line_end))
             pos = next_pos
+        if not lines:
+            return  # nothing but line ends: no header lines (``headers`` of an empty message)
         if body_start < 0:
             body_start = n
-            if lines and raw[lines[0][0] : lines[0][1]].strip():
-                self._problems.append(
-                    "no blank line ends the headers (the message is cut or not SIP)"
-                )
+            if raw[lines[0][0] : lines[0][1]].strip():
+                self._problem("no blank line ends the headers (the message is cut or not SIP)")
         self.header_length = body_start
-        if not lines:
-            self._problems.append("no start line")
-            return
         self._parse_start_line(_text(raw[lines[0][0] : lines[0][1]]))
         self._headers = []
         self._parse_header_lines(lines[1:])
 
     def _parse_start_line(self, line: str) -> None:
-        self.start_line = line
         stripped = line.strip()
-        if stripped.upper().startswith("SIP/"):
+        # Upper case maps character by character: the first four decide (no copy of all).
+        if stripped[:4].upper().startswith("SIP/"):
             parts = stripped.split(None, 2)
             self.is_response = True
             self.sip_version = _shared(parts[0])
             if len(parts) < 2 or not is_digits(parts[1]) or len(parts[1]) != 3:
-                self._problems.append(f"status line {stripped[:80]!r} has no 3-digit status code")
+                self._problem(f"status line {stripped[:80]!r} has no 3-digit status code")
                 return
             self.status_code = int(parts[1])
             self.reason = _shared(parts[2]) if len(parts) > 2 else ""
             self._check_version()
             if not 100 <= self.status_code <= 699:
-                self._problems.append(f"status code {self.status_code} is outside 100-699")
+                self._problem(f"status code {self.status_code} is outside 100-699")
             return
         parts = stripped.split()
-        if len(parts) == 3 and parts[2].upper().startswith("SIP/"):
-            self.is_request = True
+        if len(parts) == 3 and parts[2][:4].upper().startswith("SIP/"):
             self.request_method = _shared(parts[0])
             self.request_uri_text = parts[1]
             self.sip_version = _shared(parts[2])
             self._check_version()
-            self._uri_problem_at = len(self._problems)  # parsed on first use
+            # Parsed on first use; its fault goes after the problems found so far.
+            self._uri_problem_at = len(self._problems or ())
             return
-        self._problems.append(f"start line {stripped[:80]!r} is neither a request nor a status")
+        self._problem(f"start line {stripped[:80]!r} is neither a request nor a status")
 
     def _check_version(self) -> None:
-        if self.sip_version.upper() != "SIP/2.0":
-            self._problems.append(f"SIP version {self.sip_version!r} is not SIP/2.0 (RFC 3261 7.1)")
+        version = self.sip_version
+        if version != "SIP/2.0" and version.upper() != "SIP/2.0":
+            self._problem(f"SIP version {self.sip_version!r} is not SIP/2.0 (RFC 3261 7.1)")
 
     def _parse_header_lines(self, lines: list[tuple[int, int]]) -> None:
         raw = self.raw
@@ -561,84 +627,83 @@ class SipMessage:
                     current = (current[0], end, current[2], current[3])
                     current[3].append(_text(raw[start:end]).strip())
                 else:
-                    self._problems.append(f"continuation line at offset {start} follows no header")
+                    self._problem(f"continuation line at offset {start} follows no header")
                 continue
             flush()
             current = None
             colon = raw.find(b":", start, end)
             if colon < 0:
-                self._problems.append(
+                self._problem(
                     f"header line at offset {start} has no colon: {_text(raw[start:end])[:60]!r}"
                 )
                 continue
             # RFC 3261 7.3.1 / 25.1: HCOLON allows whitespace before the colon ("Via : ...").
             name = _text(raw[start:colon]).strip()
             if not name:
-                self._problems.append(f"header line at offset {start} has no name")
+                self._problem(f"header line at offset {start} has no name")
                 continue
             current = (start, end, name, [_text(raw[colon + 1 : end]).strip()])
         flush()
 
-    def _parse_body(self, body_start: int) -> None:
-        raw = self.raw
-        rest = raw[body_start:]
-        value = self.header("Content-Length")
+    def _parse_body(self, value: str | None) -> None:
+        """Content-Length (the first one's ``value``, None without one): where the body ends
+        (``body`` and ``trailing`` slice ``raw`` on use) and what is wrong with it."""
         if value is None:
-            # RFC 3261 18.3: over UDP the body is the rest of the datagram.
-            self.body = rest
-            return
+            return  # RFC 3261 18.3: over UDP the body is the rest of the datagram.
         text = value.strip()
         if not is_digits(text):
-            self._problems.append(f"Content-Length {text[:40]!r} is not a number")
-            self.body = rest
+            self._problem(f"Content-Length {text[:40]!r} is not a number")
             return
         length = int(text)
         self.content_length = length
-        if len(rest) < length:
-            self._problems.append(f"body is cut: {len(rest)} of {length} bytes (Content-Length)")
-            self.body = rest
+        rest = len(self.raw) - self.header_length
+        if rest < length:
+            self._problem(f"body is cut: {rest} of {length} bytes (Content-Length)")
             return
-        self.body = rest[:length]
-        self.trailing = rest[length:]
-        if self.trailing.strip(b"\r\n\x00 \t"):
-            self._problems.append(
-                f"{len(self.trailing)} bytes after the body's Content-Length of {length}"
-            )
+        if rest > length:
+            trailing = self.raw[self.header_length + length :]
+            if trailing.strip(b"\r\n\x00 \t"):
+                self._problem(f"{len(trailing)} bytes after the body's Content-Length of {length}")
 
-    def _parse_dialog_headers(self) -> None:
+    def _parse_dialog_headers(self, values: dict[str, list[str]]) -> None:
         """Call-ID, CSeq, From, To and Via: what matching transactions and dialogs needs
         (faults are left for :meth:`_finish`, which reads them again in message order)."""
-        values = self._value_map()
         found = values.get("call-id")
         if found:
-            self.call_id = found[0]
+            self.call_id = _shared(found[0], _CALL_IDS, 1024)
         found = values.get("cseq")
         if found:
-            with contextlib.suppress(SipError):
-                self.cseq = _parse_cached(_CSEQS, parse_cseq, found[0])
+            self.cseq = _parsed_or_none(_CSEQS, parse_cseq, found[0])
         found = values.get("from")
         if found:
-            with contextlib.suppress(SipError):
-                self.from_ = _parse_cached(_NAME_ADDRS, parse_name_addr, found[0])
+            self.from_ = _parsed_or_none(_NAME_ADDRS, parse_name_addr, found[0])
         found = values.get("to")
         if found:
-            with contextlib.suppress(SipError):
-                self.to = _parse_cached(_NAME_ADDRS, parse_name_addr, found[0])
-        vias = self.vias
-        for value in self.header_values("Via"):
-            with contextlib.suppress(SipError):
-                vias.append(_parse_cached(_VIAS, parse_via, value))
+            self.to = _parsed_or_none(_NAME_ADDRS, parse_name_addr, found[0])
+        found = values.get("via")
+        if found:
+            # The messages of a transaction carry the same Via lines: one stack for all.
+            key = found[0] if len(found) == 1 else "\r\n".join(found)
+            vias = _VIA_STACKS.get(key)
+            if vias is None:
+                vias = _via_stack(found)
+                if len(_VIA_STACKS) >= CACHE_LIMIT:
+                    _VIA_STACKS.clear()
+                _VIA_STACKS[key] = vias
+            self.vias = vias
 
     def _close(self) -> None:
         """Nothing more to read (an empty or unreadable message): no _finish() later."""
-        self._complete = True
-        self._contacts, self._routes, self._record_routes = [], [], []
+        self._finished = _Finished()
+        self.header_length = len(self.raw)  # no body
+        self.content_length = None
 
-    def _finish(self) -> None:
+    def _finish(self) -> _Finished:
         """The rest of the known headers and every fault, in the order of a full parse."""
-        self._complete = True
-        dropped = self._values is None  # read again below: dropped again at the end
-        problems = self._problems
+        finished = self._finished = _Finished()
+        problems = self._problems if self._problems is not None else []
+        self._problems = problems
+        self._values = self._value_map()  # every header below read from one map
         if self._uri_problem_at >= 0:
             fault = self._read_request_uri()
             if fault is not None:
@@ -650,7 +715,7 @@ class SipMessage:
             problems.append("no CSeq header")
         else:
             try:
-                _parse_cached(_CSEQS, parse_cseq, cseq)
+                parse_cached(_CSEQS, parse_cseq, cseq)
             except SipError as exc:
                 problems.append(str(exc))
 
@@ -660,27 +725,26 @@ class SipMessage:
                 problems.append(f"no {name} header")
                 continue
             try:
-                _parse_cached(_NAME_ADDRS, parse_name_addr, value)
+                parse_cached(_NAME_ADDRS, parse_name_addr, value)
             except SipError as exc:
                 problems.append(f"{name}: {exc}")
 
         for value in self.header_values("Via"):
             try:
-                _parse_cached(_VIAS, parse_via, value)
+                parse_cached(_VIAS, parse_via, value)
             except SipError as exc:
                 problems.append(str(exc))
         if not self.vias and (self.is_request or self.is_response):
             problems.append("no Via header")
 
-        self._contacts, self._routes, self._record_routes = [], [], []
         for target, name in (
-            (self._contacts, "Contact"),
-            (self._routes, "Route"),
-            (self._record_routes, "Record-Route"),
+            (finished.contacts, "Contact"),
+            (finished.routes, "Route"),
+            (finished.record_routes, "Record-Route"),
         ):
             for value in self.header_values(name):
                 try:
-                    target.append(_parse_cached(_NAME_ADDRS, parse_name_addr, value))
+                    target.append(parse_cached(_NAME_ADDRS, parse_name_addr, value))
                 except SipError as exc:
                     problems.append(f"{name}: {exc}")
 
@@ -695,11 +759,11 @@ class SipMessage:
         mf = self.header("Max-Forwards")
         if mf is not None:
             if is_digits(mf.strip()):
-                self._max_forwards = int(mf.strip())
+                finished.max_forwards = int(mf.strip())
             else:
                 problems.append(f"Max-Forwards {mf[:40]!r} is not a number")
-        if dropped:
-            self._values = None
+        self._values = None  # read again from ``raw`` if asked for
+        return finished
 
     # -- header access -----------------------------------------------------------------
 
@@ -783,6 +847,11 @@ class SipMessage:
         return _split_multipart(self.body, boundary.encode("utf-8", "surrogateescape"))
 
     def _sdp_body(self) -> bytes | None:
+        if self.content_length == 0:
+            return None  # the common case without a body: nothing to split
+        if _media_type(self._content_type_value) == "application/sdp":
+            body = self.body
+            return body if body.strip() else None
         for part in self.body_parts():
             if part.content_type == "application/sdp" and part.body.strip():
                 return part.body

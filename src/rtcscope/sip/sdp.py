@@ -112,7 +112,17 @@ class RtpMap:
 
     @property
     def codec(self) -> Codec:
-        return Codec(self.encoding, self.clock_rate, self.channels)
+        key = (self.encoding, self.clock_rate, self.channels)
+        found = _CODECS.get(key)
+        if found is None:
+            if len(_CODECS) >= 4096:
+                _CODECS.clear()
+            found = _CODECS[key] = Codec(*key)
+        return found
+
+
+# The Codec of each rtpmap (frozen: shared by every announcement that names it).
+_CODECS: dict[tuple[str, int, int], Codec] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,10 +297,11 @@ class MediaDescription:
             return rtpmap.codec
         return STATIC_PAYLOAD_TYPES.get(payload_type)
 
-    def codecs(self) -> dict[int, Codec]:
-        """Every announced payload type that has a known codec, in offer order."""
+    def codecs(self, payload_types: list[int] | None = None) -> dict[int, Codec]:
+        """Every announced payload type that has a known codec, in offer order
+        (``payload_types``: this section's, when the caller has them already)."""
         out: dict[int, Codec] = {}
-        for pt in self.payload_types:
+        for pt in self.payload_types if payload_types is None else payload_types:
             codec = self.codec(pt)
             if codec is not None:
                 out[pt] = codec
@@ -444,6 +455,8 @@ class SessionDescription:
         session_fingerprints: list[Fingerprint] = []
         session_setup: str | None = None
         session_extmaps: dict[int, str] = {}
+        # Each media section's first own direction attribute (RFC 8866 6.7), in order.
+        own_directions: list[str | None] = []
         for number, line in enumerate(text.splitlines(), start=1):
             line = line.strip()
             if not line:
@@ -460,9 +473,17 @@ class SessionDescription:
             else:
                 kind, value = line[0], line[2:]
             try:
-                if kind == "m":
+                if kind == "a" and current is not None:  # most lines of an SDP
+                    attribute, name, meaning = _read_attribute(value)
+                    current.attributes.append(attribute)
+                    if meaning is not None:
+                        _apply_media_attribute(current, name, meaning)
+                    elif name in DIRECTIONS and own_directions[-1] is None:
+                        own_directions[-1] = name
+                elif kind == "m":
                     current = self._parse_media(value)
                     self.media.append(current)
+                    own_directions.append(None)
                 elif current is None:
                     self._parse_session_line(kind, value)
                 else:
@@ -490,11 +511,10 @@ class SessionDescription:
                 if extmap is not None:
                     session_extmaps[extmap[0]] = extmap[1]
         session_direction = self.direction
-        for m in self.media:
+        for m, own in zip(self.media, own_directions, strict=True):
             if m.connection is None:
                 m.connection = self.connection
-            own = [a.name.lower() for a in m.attributes if a.name.lower() in DIRECTIONS]
-            m.direction = own[0] if own else session_direction
+            m.direction = own or session_direction
             if not m.fingerprints:
                 m.fingerprints = list(session_fingerprints)
             if m.setup is None:
@@ -527,7 +547,7 @@ class SessionDescription:
                 raise ValueError(f"t={value[:40]!r} is not '<start> <stop>'")
             self.times.append((int(parts[0]), int(parts[1])))
         elif kind == "a":
-            self.attributes.append(_parse_attribute(value))
+            self.attributes.append(_read_attribute(value)[0])
 
     def _parse_media(self, value: str) -> MediaDescription:
         parts = value.split()
@@ -552,10 +572,6 @@ class SessionDescription:
             m.own_connection = True
         elif kind == "b":
             m.bandwidths.append(_parse_bandwidth(value))
-        elif kind == "a":
-            attribute = _parse_attribute(value)
-            m.attributes.append(attribute)
-            _apply_media_attribute(m, attribute)
 
 
 def _parse_bandwidth(value: str) -> tuple[str, int]:
@@ -580,9 +596,48 @@ def _parse_extmap(value: str) -> tuple[int, str] | None:
     return (ident, parts[1]) if ident is not None else None
 
 
-def _apply_media_attribute(m: MediaDescription, a: Attribute) -> None:
-    name = a.name.lower()
-    value = a.value or ""
+_AttributeMeaning = (
+    RtpMap
+    | tuple[int, str]
+    | Crypto
+    | Fingerprint
+    | Rtcp
+    | SsrcAttribute
+    | float
+    | bool
+    | str
+    | ValueError
+    | None
+)
+
+# Attribute lines repeat call after call (a=rtpmap:8 PCMA/8000, a=ptime:20,
+# a=sendrecv): each distinct line is read once, its frozen values shared. Bounded: cleared
+# when full.
+_ATTRIBUTES: dict[str, tuple[Attribute, str, _AttributeMeaning]] = {}
+_CACHE_LIMIT = 1 << 14
+
+
+def _read_attribute(value: str) -> tuple[Attribute, str, _AttributeMeaning]:
+    """The ``a=`` line's attribute, its name in lower case and what it means in a media
+    section (a ValueError for a value that does not follow its grammar, None for nothing),
+    once per distinct text."""
+    found = _ATTRIBUTES.get(value)
+    if found is None:
+        attribute = _parse_attribute(value)
+        name = attribute.name.lower()
+        try:
+            meaning = _media_attribute_meaning(name, attribute.value or "")
+        except ValueError as exc:
+            meaning = exc
+        if len(_ATTRIBUTES) >= _CACHE_LIMIT:
+            _ATTRIBUTES.clear()
+        found = _ATTRIBUTES[value] = (attribute, name, meaning)
+    return found
+
+
+def _media_attribute_meaning(name: str, value: str) -> _AttributeMeaning:
+    """The parsed value of the media attributes :class:`MediaDescription` resolves (raises
+    ValueError); None for the others."""
     if name == "rtpmap":
         pt_text, _, encoding = value.partition(" ")
         pt = _int(pt_text)
@@ -591,43 +646,59 @@ def _apply_media_attribute(m: MediaDescription, a: Attribute) -> None:
         if pt is None or rate is None or not enc_parts[0]:
             raise ValueError(f"a=rtpmap:{value[:60]!r} is not '<pt> <name>/<clock>[/<ch>]'")
         channels = _int(enc_parts[2]) if len(enc_parts) > 2 else None
-        m.rtpmaps[pt] = RtpMap(pt, enc_parts[0], rate, channels or 1)
-    elif name == "fmtp":
+        return RtpMap(pt, enc_parts[0], rate, channels or 1)
+    if name == "fmtp":
         pt_text, _, params = value.partition(" ")
         pt = _int(pt_text)
-        if pt is not None:
-            m.fmtp[pt] = params.strip()
-    elif name == "crypto":
-        m.crypto.append(parse_crypto(value))
-    elif name == "fingerprint":
+        return (pt, params.strip()) if pt is not None else None
+    if name == "crypto":
+        return parse_crypto(value)
+    if name == "fingerprint":
         hash_function, _, fp = value.partition(" ")
-        m.fingerprints.append(Fingerprint(hash_function, fp.strip()))
-    elif name == "setup":
-        m.setup = value.strip()
-    elif name == "rtcp":
+        return Fingerprint(hash_function, fp.strip())
+    if name in ("setup", "mid"):
+        return value.strip()
+    if name == "rtcp-mux":
+        return True
+    if name == "rtcp":
         # RFC 3605 2.1: a=rtcp:<port> [<nettype> <addrtype> <connection-address>]
         parts = value.split()
         port = _int(parts[0]) if parts else None
         if port is None:
             raise ValueError(f"a=rtcp:{value[:40]!r} has no port")
-        m.rtcp = Rtcp(port, parts[3] if len(parts) >= 4 else None)
-    elif name == "rtcp-mux":
-        m.rtcp_mux = True
-    elif name == "ssrc":
+        return Rtcp(port, parts[3] if len(parts) >= 4 else None)
+    if name == "ssrc":
         ssrc_text, _, attr = value.partition(" ")
         ssrc = _int(ssrc_text)
         if ssrc is None:
             raise ValueError(f"a=ssrc:{value[:40]!r} has no SSRC")
         attr_name, colon, attr_value = attr.partition(":")
-        m.ssrcs.append(SsrcAttribute(ssrc, attr_name.strip(), attr_value if colon else None))
-    elif name == "mid":
-        m.mid = value.strip()
-    elif name == "extmap":
-        extmap = _parse_extmap(value)
-        if extmap is not None:
-            m.extmaps[extmap[0]] = extmap[1]
-    elif name in ("ptime", "maxptime"):
+        return SsrcAttribute(ssrc, attr_name.strip(), attr_value if colon else None)
+    if name == "extmap":
+        return _parse_extmap(value)
+    if name in ("ptime", "maxptime"):
         try:
-            setattr(m, name, float(value))
+            return float(value)
         except ValueError:
             raise ValueError(f"a={name}:{value[:20]!r} is not a number") from None
+    return None
+
+
+def _apply_media_attribute(m: MediaDescription, name: str, meaning: _AttributeMeaning) -> None:
+    """Put what the attribute ``name`` means into its media section (raises its ValueError)."""
+    if isinstance(meaning, ValueError):
+        raise ValueError(str(meaning))
+    if isinstance(meaning, RtpMap):
+        m.rtpmaps[meaning.payload_type] = meaning
+    elif isinstance(meaning, Crypto):
+        m.crypto.append(meaning)
+    elif isinstance(meaning, Fingerprint):
+        m.fingerprints.append(meaning)
+    elif isinstance(meaning, Rtcp):
+        m.rtcp = meaning
+    elif isinstance(meaning, SsrcAttribute):
+        m.ssrcs.append(meaning)
+    elif isinstance(meaning, tuple):  # fmtp or extmap: payload type or id -> text
+        (m.fmtp if name == "fmtp" else m.extmaps)[meaning[0]] = meaning[1]
+    elif meaning is not None:  # rtcp-mux (flag), setup, mid (text), ptime, maxptime
+        setattr(m, name.replace("-", "_"), meaning)

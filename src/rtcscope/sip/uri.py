@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import unquote
 
 from rtcscope.errors import SipError
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+_KNOWN_SCHEMES = frozenset(("sip", "sips", "tel"))
 
 
 def is_digits(text: str) -> bool:
@@ -125,13 +129,15 @@ class Uri:
 
 
 def _split_params(text: str) -> tuple[tuple[str, str | None], ...]:
+    if not text:
+        return ()
     params: list[tuple[str, str | None]] = []
     for piece in text.split(";"):
         piece = piece.strip()
         if not piece:
             continue
         name, eq, value = piece.partition("=")
-        params.append((name.strip(), value.strip() if eq else None))
+        params.append((sys.intern(name.strip()), value.strip() if eq else None))
     return tuple(params)
 
 
@@ -176,18 +182,64 @@ def split_unbracketed_ipv6(hostport: str) -> tuple[str, str] | None:
     return None
 
 
+# A capture repeats the same values message after message (every message of a dialog
+# carries its From, To and Call-ID): parsing each distinct text once and sharing the frozen
+# result makes a message cost a few dict lookups instead of a parse per header. The caches
+# (here and in rtcscope.sip.message) are bounded: cleared when full.
+CACHE_LIMIT = 1 << 16
+_Parsed = TypeVar("_Parsed")
+_URIS: dict[str, Uri | SipError] = {}
+
+
+def parsed_once(
+    cache: dict[str, _Parsed | SipError], parse: Callable[[str], _Parsed], text: str
+) -> _Parsed | SipError:
+    """``parse(text)`` or its SipError, once per distinct text."""
+    found = cache.get(text)
+    if found is None:
+        try:
+            found = parse(text)
+        except SipError as exc:
+            found = exc
+        if len(cache) >= CACHE_LIMIT:
+            cache.clear()
+        cache[text] = found
+    return found
+
+
+def parse_cached(
+    cache: dict[str, _Parsed | SipError], parse: Callable[[str], _Parsed], text: str
+) -> _Parsed:
+    """``parse(text)``, once per distinct text (the SipError too: raised again each time)."""
+    found = parsed_once(cache, parse, text)
+    if isinstance(found, SipError):
+        raise SipError(str(found), found.offset)
+    return found
+
+
+def parse_uri_once(text: str) -> Uri:
+    """:func:`parse_uri`, once per distinct text (the To of a dialog with and without its
+    tag, the Request-URIs of its requests name the same URIs)."""
+    return parse_cached(_URIS, parse_uri, text)
+
+
 def parse_uri(text: str) -> Uri:
     """Parse a SIP, SIPS or tel URI (or keep any other scheme opaque).
 
     Raises :class:`SipError` when the text has no scheme or a SIP URI has no host.
     """
     raw = text.strip()
-    m = _SCHEME.match(raw)
-    if m is None:
-        raise SipError(f"not a URI (no scheme): {raw[:80]!r}")
-    scheme = m.group(1)
-    rest = raw[m.end() :]
+    scheme, colon, rest = raw.partition(":")
     lscheme = scheme.lower()
+    # The usual schemes need no check of their characters; anything else is read by the
+    # scheme grammar (RFC 3986 3.1), which ends at the first colon too.
+    if not colon or lscheme not in _KNOWN_SCHEMES:
+        m = _SCHEME.match(raw)
+        if m is None:
+            raise SipError(f"not a URI (no scheme): {raw[:80]!r}")
+        scheme = m.group(1)
+        rest = raw[m.end() :]
+        lscheme = scheme.lower()
     if lscheme == "tel":
         return _parse_tel(scheme, rest, raw)
     if lscheme not in ("sip", "sips"):
@@ -226,7 +278,10 @@ def parse_uri(text: str) -> Uri:
         port = _parse_port(after[1:], raw)
         unbracketed = False
     else:
-        unbracketed_parts = split_unbracketed_ipv6(hostport.strip())
+        # Only a text with two colons can be an IPv6 address (RFC 4291 2.2).
+        unbracketed_parts = (
+            split_unbracketed_ipv6(hostport.strip()) if hostport.count(":") >= 2 else None
+        )
         unbracketed = unbracketed_parts is not None
         if unbracketed_parts is not None:
             host, port_text = unbracketed_parts
@@ -236,11 +291,12 @@ def parse_uri(text: str) -> Uri:
         host = host.strip()
     if not host:
         raise SipError(f"SIP URI {raw[:80]!r} has no host")
+    # A capture's URIs name a few hosts: one string each (and each scheme).
     return Uri(
-        scheme=scheme,
+        scheme=sys.intern(scheme),
         user=user,
         password=password,
-        host=host,
+        host=sys.intern(host),
         port=port,
         params=params,
         headers=headers,
