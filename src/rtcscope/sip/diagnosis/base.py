@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from rtcscope.sip.diagnosis.catalogue import kind
 from rtcscope.sip.diagnosis.model import Finding, IcmpReport, RequestPath
@@ -133,12 +134,6 @@ class CheckerBase:
         self.end_ns = end_ns
         self.findings: list[Finding] = []
         self.paths: list[RequestPath] = []
-        # Every Record-Route value of the call: what 16.4 calls "a value this proxy placed
-        # into a Record-Route header field".
-        self.recorded = UriSet(
-            uri for captured in call.messages for uri in uris(captured.message.record_routes)
-        )
-        self.inserted, self.forwarders = record_route_insertions(call)
         self.by_method_cseq: dict[tuple[str, int], list[Transaction]] = defaultdict(list)
         self.by_branch: dict[str, list[Transaction]] = defaultdict(list)
         for txn in call.transactions:
@@ -150,6 +145,31 @@ class CheckerBase:
                     break
         self.initial_invites = call.initial_invites
         self.caller_tag = call.caller_tag
+
+    # Found on first use: only a proxy's step and a request that stopped short ask for them,
+    # and reading every message's Record-Route costs more than all of a clean call's checks.
+
+    @cached_property
+    def recorded(self) -> UriSet:
+        """Every Record-Route value of the call: what 16.4 calls "a value this proxy placed
+        into a Record-Route header field"."""
+        return UriSet(
+            uri for captured in self.call.messages for uri in uris(captured.message.record_routes)
+        )
+
+    @cached_property
+    def _insertions(self) -> tuple[dict[str, UriSet], set[str]]:
+        return record_route_insertions(self.call)
+
+    @property
+    def inserted(self) -> dict[str, UriSet]:
+        """Per proxy address, the Record-Route values it added (:func:`record_route_insertions`)."""
+        return self._insertions[0]
+
+    @property
+    def forwarders(self) -> set[str]:
+        """The addresses seen forwarding the INVITE in this capture."""
+        return self._insertions[1]
 
     def t(self, ts_ns: int) -> float:
         return (ts_ns - self.start_ns) / 1e9

@@ -104,6 +104,8 @@ class DialogChecks(CheckerBase):
 
     def report_target_refreshes(self) -> None:
         """Say where each side's remote target moved (context for the paths that follow)."""
+        if not self.refreshes:
+            return  # the targets the dialog started with stand: nothing to say
         current: dict[bool, Uri | None] = {True: None, False: None}
         for txn in self.initial_invites:
             if txn.request is not None and txn.request.message.contacts:
