@@ -15,7 +15,8 @@ from functools import cached_property
 
 from rtcscope.sip.diagnosis.catalogue import kind
 from rtcscope.sip.diagnosis.model import Finding, IcmpReport, RequestPath
-from rtcscope.sip.dialogs import Call, Dialog
+from rtcscope.sip.dialogs import Call, Dialog, DialogId
+from rtcscope.sip.headers import NameAddr
 from rtcscope.sip.routing import UriSet, same_uris, uris
 from rtcscope.sip.transactions import (
     CapturedMessage,
@@ -63,6 +64,8 @@ class Node:
 
 def chain_copies(copies: Sequence[CapturedMessage]) -> list[Node]:
     """Link copies of one request hop by hop: the next hop's Vias below the top are ours."""
+    if len(copies) == 1:  # the common case: one hop, sent once
+        return [Node(via_branches(copies[0].message), [copies[0]])]
     nodes: dict[tuple[str, ...], Node] = {}
     for copy in sorted(copies, key=lambda c: (c.ts_ns, c.frame)):
         branches = via_branches(copy.message)
@@ -144,6 +147,7 @@ class CheckerBase:
                     self.by_branch[branch].append(txn)
                     break
         self.initial_invites = call.initial_invites
+        self._origins: dict[DialogId, CapturedMessage] = {}  # answer_origin, per dialog
         self.caller_tag = call.caller_tag
 
     # Found on first use: only a proxy's step and a request that stopped short ask for them,
@@ -156,6 +160,21 @@ class CheckerBase:
         return UriSet(
             uri for captured in self.call.messages for uri in uris(captured.message.record_routes)
         )
+
+    @cached_property
+    def routeless(self) -> bool:
+        """No message of the call has a Route or Record-Route header line (the names have
+        no compact form and any case is lower-cased here), so every route look-up is empty
+        and no message's headers need reading for one."""
+        return b"route" not in b"\n".join([c.message.raw for c in self.call.messages]).lower()
+
+    def routes(self, captured: CapturedMessage) -> list[NameAddr]:
+        """The message's Route values (``SipMessage.routes``)."""
+        return [] if self.routeless else captured.message.routes
+
+    def record_routes(self, captured: CapturedMessage) -> list[NameAddr]:
+        """The message's Record-Route values (``SipMessage.record_routes``)."""
+        return [] if self.routeless else captured.message.record_routes
 
     @cached_property
     def _insertions(self) -> tuple[dict[str, UriSet], set[str]]:
@@ -220,6 +239,12 @@ class CheckerBase:
     def answer_origin(self, dialog: Dialog) -> CapturedMessage:
         """The copy of the dialog's 2xx that left the UAS: the one with the most Vias (a
         proxy that changed the To tag made its copy look like another dialog's)."""
+        found = self._origins.get(dialog.id)
+        if found is None:
+            found = self._origins[dialog.id] = self._answer_origin(dialog)
+        return found
+
+    def _answer_origin(self, dialog: Dialog) -> CapturedMessage:
         answers = list(dialog.answers)
         cseq = answers[0].message.cseq
         all_2xx = [

@@ -274,8 +274,8 @@ class DialogChecks(CheckerBase):
         if not invites_at_uas:
             return
         invite = invites_at_uas[0]
-        recorded = uris(invite.message.record_routes)
-        copied = uris(answer.message.record_routes)
+        recorded = uris(self.record_routes(invite))
+        copied = uris(self.record_routes(answer))
         copied_set = UriSet(copied)
         missing = [u for u in recorded if u not in copied_set]
         if not recorded or not missing:
@@ -318,7 +318,7 @@ class DialogChecks(CheckerBase):
     def check_strict_routers(
         self, uas_answer: CapturedMessage, uac_answer: CapturedMessage
     ) -> None:
-        route_set = route_set_from_record_route(uac_answer.message.record_routes, uac=True)
+        route_set = route_set_from_record_route(self.record_routes(uac_answer), uac=True)
         strict = [u for u in route_set if not u.lr]
         if not strict:
             return

@@ -69,7 +69,7 @@ class PathChecks(DialogChecks):
                     src=source(node.first),
                     dst=destination(node.first),
                     request_uri=msg.request_uri_text or "",
-                    routes=tuple(str(u) for u in uris(msg.routes)),
+                    routes=tuple(str(u) for u in uris(self.routes(node.first))),
                     max_forwards=msg.max_forwards,
                     vias=len(msg.vias),
                     copies=len(node.copies),
@@ -146,50 +146,57 @@ class PathChecks(DialogChecks):
         if by_caller:
             # The dialog's 2xx, or before it the 1xx that created the early dialog (a PRACK
             # or UPDATE is routed on the early dialog's route set, RFC 3261 12.1.2, RFC 3262).
+            to_tag = msg.to_tag
             received = [
                 r
                 for t in self.initial_invites
                 for r in t.responses
                 if 101 <= (r.message.status_code or 0) < 300
                 and r.dst == sent.src
-                and r.message.to_tag == msg.to_tag
                 and r.ts_ns < sent.ts_ns
+                and r.message.to_tag == to_tag
             ]
-            confirmed = [r for r in received if (r.message.status_code or 0) >= 200]
-            early = [r for r in received if r.message.contacts]
-            candidates = confirmed or early
-            basis = candidates[0] if candidates else None
+            # The 1xx's Contact is read only when no 2xx came (it costs a header parse).
+            basis = next((r for r in received if (r.message.status_code or 0) >= 200), None)
+            if basis is None:
+                basis = next((r for r in received if r.message.contacts), None)
         else:
             received = [r for t in self.initial_invites for r in t.requests if r.dst == sent.src]
             basis = max(received, key=lambda r: len(r.message.vias)) if received else None
         if basis is None or not basis.message.contacts or basis.message.contacts[0].uri is None:
             return  # the capture does not show what this UA based the request on
-        route_set = route_set_from_record_route(basis.message.record_routes, uac=by_caller)
+        route_set = route_set_from_record_route(self.record_routes(basis), uac=by_caller)
         # The remote target is the peer's latest Contact (a re-INVITE or UPDATE refreshes
         # it, 12.2.1.2 / 12.2.2); the route set stays as the dialog set it up (12.2).
         target = basis.message.contacts[0].uri
         refresh = self.remote_target(by_caller, sent)
-        basis_text = f"based on frame {basis.frame} ({basis.message.summary})"
         if refresh is not None:
             target = refresh.contact
-            basis_text += (
-                f"; remote target from frame {refresh.origin.frame} "
-                f"({refresh.origin.message.summary})"
-            )
         expected = in_dialog_request(route_set, target)
+        actual_routes = uris(self.routes(sent))
+        same_count = len(expected.routes) == len(actual_routes)
+        routes_match = same_count and all(
+            same_target(x, y) for x, y in zip(expected.routes, actual_routes, strict=True)
+        )
+        if routes_match and same_target(expected.request_uri, msg.request_uri):
+            nxt = expected.next_hop
+            # Over TCP/TLS/WS the UA reuses its connection (RFC 5626, 7118): no address to
+            # check.
+            if sent.transport != "udp" or (
+                uri_host(nxt) == normal_host(sent.dst) and uri_port(nxt) == sent.dport
+            ):
+                return  # built and sent as its dialog says
+        # Something differs: the evidence is written out (only now: most requests match).
         ua = source(sent)
         role = "caller" if by_caller else "callee"
         frames = [basis.frame, sent.frame]
-        actual_routes = uris(msg.routes)
-        routes_match = len(expected.routes) == len(actual_routes) and all(
-            same_target(x, y) for x, y in zip(expected.routes, actual_routes, strict=True)
-        )
-        reversed_match = len(expected.routes) == len(actual_routes) and all(
-            same_target(x, y) for x, y in zip(expected.routes, reversed(actual_routes), strict=True)
-        )
         if (
             not routes_match
-            and reversed_match
+            and same_count
+            and all(
+                same_target(x, y)
+                for x, y in zip(expected.routes, reversed(actual_routes), strict=True)
+            )
             and same_target(expected.request_uri, msg.request_uri)
         ):
             step.problems.append("route set in reverse order")
@@ -199,11 +206,17 @@ class PathChecks(DialogChecks):
                 f"Route {format_uris(actual_routes)}, its dialog says "
                 f"{format_uris(expected.routes)}",
                 element=ua,
-                frames=[basis.frame, sent.frame],
+                frames=frames,
                 ts_ns=sent.ts_ns,
             )
             return
         if not routes_match or not same_target(expected.request_uri, msg.request_uri):
+            basis_text = f"based on frame {basis.frame} ({basis.message.summary})"
+            if refresh is not None:
+                basis_text += (
+                    f"; remote target from frame {refresh.origin.frame} "
+                    f"({refresh.origin.message.summary})"
+                )
             step.problems.append("not built from the route set (12.2.1.1)")
             self.defer(
                 "ua-request-not-from-route-set",
@@ -217,20 +230,16 @@ class PathChecks(DialogChecks):
             )
             return
         nxt = expected.next_hop
-        # Over TCP/TLS/WS the UA reuses its connection (RFC 5626, 7118): no address to check.
-        if sent.transport == "udp" and (
-            uri_host(nxt) != normal_host(sent.dst) or uri_port(nxt) != sent.dport
-        ):
-            step.problems.append("not sent to the first route / remote target")
-            self.add(
-                "ua-request-to-other-hop",
-                f"the {role} {ua} sent its {method} to {destination(sent)}, but the dialog's "
-                f"next hop is <{nxt}> ({uri_endpoint(nxt)})"
-                + ("" if route_set else ": with no route set it goes to the peer's Contact"),
-                element=ua,
-                frames=frames,
-                ts_ns=sent.ts_ns,
-            )
+        step.problems.append("not sent to the first route / remote target")
+        self.add(
+            "ua-request-to-other-hop",
+            f"the {role} {ua} sent its {method} to {destination(sent)}, but the dialog's "
+            f"next hop is <{nxt}> ({uri_endpoint(nxt)})"
+            + ("" if route_set else ": with no route set it goes to the peer's Contact"),
+            element=ua,
+            frames=frames,
+            ts_ns=sent.ts_ns,
+        )
 
     def check_proxy_step(self, method: str, before: Node, after: Node, step: PathStep) -> None:
         received = before.first

@@ -263,7 +263,7 @@ class TransactionChecks(CheckerBase):
                 src=source(ack),
                 dst=destination(ack),
                 request_uri=ack.message.request_uri_text or "",
-                routes=tuple(str(u) for u in uris(ack.message.routes)),
+                routes=tuple(str(u) for u in uris(self.routes(ack))),
                 max_forwards=ack.message.max_forwards,
                 vias=len(ack.message.vias),
                 copies=len(txn.acks),
