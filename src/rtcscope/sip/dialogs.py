@@ -77,6 +77,9 @@ class Call:
     _initial: tuple[list[Transaction], list[Transaction]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    _caller_tag: tuple[list[Transaction], str | None] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def initial_invites(self) -> list[Transaction]:
@@ -110,10 +113,18 @@ class Call:
 
     @property
     def caller_tag(self) -> str | None:
-        for txn in self.initial_invites:
+        """The From tag of the first initial INVITE (found once, with the INVITEs)."""
+        invites = self.initial_invites
+        found = self._caller_tag
+        if found is not None and found[0] is invites:
+            return found[1]
+        tag: str | None = None
+        for txn in invites:
             if txn.request is not None:
-                return txn.request.message.from_tag
-        return None
+                tag = txn.request.message.from_tag
+                break
+        self._caller_tag = (invites, tag)
+        return tag
 
     def dialog(self, callee_tag: str) -> Dialog | None:
         for dialog in self.dialogs:

@@ -74,7 +74,7 @@ class TransactionKey:
 
 def via_branches(message: SipMessage) -> tuple[str, ...]:
     """The branch of every Via, top first ("" where a Via has none)."""
-    return tuple(via.branch or "" for via in message.vias)
+    return tuple([via.branch or "" for via in message.vias])
 
 
 def _branch_key(message: SipMessage) -> str:

@@ -127,6 +127,10 @@ def record_route_insertions(call: Call) -> tuple[dict[str, UriSet], set[str]]:
     return dict(inserted), forwarders
 
 
+def _may_route(captured: CapturedMessage) -> bool:
+    return b"route" in captured.message.raw.lower()
+
+
 class CheckerBase:
     """One call under diagnosis: its messages' indexes and the findings made so far."""
 
@@ -138,14 +142,8 @@ class CheckerBase:
         self.findings: list[Finding] = []
         self.paths: list[RequestPath] = []
         self.by_method_cseq: dict[tuple[str, int], list[Transaction]] = defaultdict(list)
-        self.by_branch: dict[str, list[Transaction]] = defaultdict(list)
         for txn in call.transactions:
             self.by_method_cseq[(txn.method, txn.cseq)].append(txn)
-            for message in (*txn.requests[:1], *txn.responses[:1]):
-                branch = message.message.branch
-                if branch:
-                    self.by_branch[branch].append(txn)
-                    break
         self.initial_invites = call.initial_invites
         self._origins: dict[DialogId, CapturedMessage] = {}  # answer_origin, per dialog
         self.caller_tag = call.caller_tag
@@ -162,19 +160,29 @@ class CheckerBase:
         )
 
     @cached_property
-    def routeless(self) -> bool:
-        """No message of the call has a Route or Record-Route header line (the names have
-        no compact form and any case is lower-cased here), so every route look-up is empty
-        and no message's headers need reading for one."""
-        return b"route" not in b"\n".join([c.message.raw for c in self.call.messages]).lower()
+    def by_branch(self) -> dict[str, list[Transaction]]:
+        """Transactions by the top Via branch of their first request (else response): only
+        a request that was not delivered asks who answered it."""
+        found: dict[str, list[Transaction]] = defaultdict(list)
+        for txn in self.call.transactions:
+            for message in (*txn.requests[:1], *txn.responses[:1]):
+                branch = message.message.branch
+                if branch:
+                    found[branch].append(txn)
+                    break
+        return found
+
+    # A message whose bytes (lower-cased) hold no "route" has no Route or Record-Route
+    # header line (the names have no compact form): its route look-ups are empty without
+    # reading its headers, which would parse every header of it again.
 
     def routes(self, captured: CapturedMessage) -> list[NameAddr]:
         """The message's Route values (``SipMessage.routes``)."""
-        return [] if self.routeless else captured.message.routes
+        return captured.message.routes if _may_route(captured) else []
 
     def record_routes(self, captured: CapturedMessage) -> list[NameAddr]:
         """The message's Record-Route values (``SipMessage.record_routes``)."""
-        return [] if self.routeless else captured.message.record_routes
+        return captured.message.record_routes if _may_route(captured) else []
 
     @cached_property
     def _insertions(self) -> tuple[dict[str, UriSet], set[str]]:

@@ -87,9 +87,10 @@ class PathChecks(DialogChecks):
         # A rule broken on the way is an error only when the request did not arrive where the
         # dialog needs it; otherwise it is the rule's warning (or, for a next hop resolved by
         # local policy, context).
-        failed = self.failed(method, chain, outcome)
-        for code, summary, evidence in self._pending:
-            self.add(code if failed else DELIVERED_VARIANT[code], summary, **evidence)
+        if self._pending:
+            failed = self.failed(method, chain, outcome)
+            for code, summary, evidence in self._pending:
+                self.add(code if failed else DELIVERED_VARIANT[code], summary, **evidence)
         self.paths.append(
             RequestPath(
                 call_id=self.call.call_id,
