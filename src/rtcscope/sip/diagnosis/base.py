@@ -17,7 +17,13 @@ from rtcscope.sip.diagnosis.catalogue import kind
 from rtcscope.sip.diagnosis.model import Finding, IcmpReport, RequestPath
 from rtcscope.sip.dialogs import Call, Dialog, DialogId
 from rtcscope.sip.headers import NameAddr
-from rtcscope.sip.routing import UriSet, same_uris, uris
+from rtcscope.sip.routing import (
+    UriSet,
+    header_addresses,
+    header_max_forwards,
+    same_uris,
+    uris,
+)
 from rtcscope.sip.transactions import (
     CapturedMessage,
     Transaction,
@@ -127,10 +133,6 @@ def record_route_insertions(call: Call) -> tuple[dict[str, UriSet], set[str]]:
     return dict(inserted), forwarders
 
 
-def _may_route(captured: CapturedMessage) -> bool:
-    return b"route" in captured.message.raw.lower()
-
-
 class CheckerBase:
     """One call under diagnosis: its messages' indexes and the findings made so far."""
 
@@ -172,17 +174,21 @@ class CheckerBase:
                     break
         return found
 
-    # A message whose bytes (lower-cased) hold no "route" has no Route or Record-Route
-    # header line (the names have no compact form): its route look-ups are empty without
-    # reading its headers, which would parse every header of it again.
+    # A message's Contact, Route, Record-Route and Max-Forwards, read through its header
+    # values alone (:func:`rtcscope.sip.routing.header_addresses`): the same values as the
+    # message's properties, without parsing and checking every other header of it.
+
+    def contacts(self, captured: CapturedMessage) -> list[NameAddr]:
+        return header_addresses(captured.message, "Contact")
 
     def routes(self, captured: CapturedMessage) -> list[NameAddr]:
-        """The message's Route values (``SipMessage.routes``)."""
-        return captured.message.routes if _may_route(captured) else []
+        return header_addresses(captured.message, "Route")
 
     def record_routes(self, captured: CapturedMessage) -> list[NameAddr]:
-        """The message's Record-Route values (``SipMessage.record_routes``)."""
-        return captured.message.record_routes if _may_route(captured) else []
+        return header_addresses(captured.message, "Record-Route")
+
+    def max_forwards(self, captured: CapturedMessage) -> int | None:
+        return header_max_forwards(captured.message)
 
     @cached_property
     def _insertions(self) -> tuple[dict[str, UriSet], set[str]]:
@@ -313,7 +319,7 @@ class CheckerBase:
                 continue
             if msg.is_request and msg.method not in ("INVITE", "UPDATE"):
                 continue
-            for contact in msg.contacts:
+            for contact in self.contacts(captured):
                 if contact.uri is not None and same_uri(contact.uri, request_uri):
                     return captured
         return None

@@ -292,7 +292,7 @@ class DialogChecks(CheckerBase):
         )
 
     def check_contact(self, answer: CapturedMessage) -> None:
-        contacts = answer.message.contacts
+        contacts = self.contacts(answer)
         if not contacts or contacts[0].uri is None:
             self.add(
                 "2xx-without-contact",

@@ -70,7 +70,7 @@ class PathChecks(DialogChecks):
                     dst=destination(node.first),
                     request_uri=msg.request_uri_text or "",
                     routes=tuple(str(u) for u in uris(self.routes(node.first))),
-                    max_forwards=msg.max_forwards,
+                    max_forwards=self.max_forwards(node.first),
                     vias=len(msg.vias),
                     copies=len(node.copies),
                 )
@@ -160,16 +160,17 @@ class PathChecks(DialogChecks):
             # The 1xx's Contact is read only when no 2xx came (it costs a header parse).
             basis = next((r for r in received if (r.message.status_code or 0) >= 200), None)
             if basis is None:
-                basis = next((r for r in received if r.message.contacts), None)
+                basis = next((r for r in received if self.contacts(r)), None)
         else:
             received = [r for t in self.initial_invites for r in t.requests if r.dst == sent.src]
             basis = max(received, key=lambda r: len(r.message.vias)) if received else None
-        if basis is None or not basis.message.contacts or basis.message.contacts[0].uri is None:
+        contacts = self.contacts(basis) if basis is not None else []
+        if basis is None or not contacts or contacts[0].uri is None:
             return  # the capture does not show what this UA based the request on
         route_set = route_set_from_record_route(self.record_routes(basis), uac=by_caller)
         # The remote target is the peer's latest Contact (a re-INVITE or UPDATE refreshes
         # it, 12.2.1.2 / 12.2.2); the route set stays as the dialog set it up (12.2).
-        target = basis.message.contacts[0].uri
+        target = contacts[0].uri
         refresh = self.remote_target(by_caller, sent)
         if refresh is not None:
             target = refresh.contact
@@ -472,7 +473,8 @@ class PathChecks(DialogChecks):
                 last_hop=last_hop,
             )
             return "icmp", last_hop
-        if msg.max_forwards is not None and msg.max_forwards <= 0:
+        max_forwards = self.max_forwards(last)
+        if max_forwards is not None and max_forwards <= 0:
             return "max-forwards", last_hop
         answer = self.answer_from(last)
         if answer is not None and 200 <= (answer.message.status_code or 0) < 300:

@@ -264,7 +264,7 @@ class TransactionChecks(CheckerBase):
                 dst=destination(ack),
                 request_uri=ack.message.request_uri_text or "",
                 routes=tuple(str(u) for u in uris(self.routes(ack))),
-                max_forwards=ack.message.max_forwards,
+                max_forwards=self.max_forwards(ack),
                 vias=len(ack.message.vias),
                 copies=len(txn.acks),
             )
