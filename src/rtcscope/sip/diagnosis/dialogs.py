@@ -275,10 +275,12 @@ class DialogChecks(CheckerBase):
             return
         invite = invites_at_uas[0]
         recorded = uris(self.record_routes(invite))
+        if not recorded:
+            return
         copied = uris(self.record_routes(answer))
         copied_set = UriSet(copied)
         missing = [u for u in recorded if u not in copied_set]
-        if not recorded or not missing:
+        if not missing:
             return
         self.add(
             "uas-dropped-record-route-acked" if acked else "uas-dropped-record-route",

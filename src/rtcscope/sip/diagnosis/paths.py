@@ -62,6 +62,7 @@ class PathChecks(DialogChecks):
         steps: list[PathStep] = []
         for node in chain:
             msg = node.first.message
+            max_forwards = self.max_forwards(node.first)  # first: the Route read reuses it
             steps.append(
                 PathStep(
                     frame=node.first.frame,
@@ -69,8 +70,8 @@ class PathChecks(DialogChecks):
                     src=source(node.first),
                     dst=destination(node.first),
                     request_uri=msg.request_uri_text or "",
-                    routes=tuple(str(u) for u in uris(self.routes(node.first))),
-                    max_forwards=self.max_forwards(node.first),
+                    routes=tuple([str(u) for u in uris(self.routes(node.first))]),
+                    max_forwards=max_forwards,
                     vias=len(msg.vias),
                     copies=len(node.copies),
                 )
