@@ -118,7 +118,7 @@ def same_uris(a: Sequence[Uri], b: Sequence[Uri]) -> bool:
     return len(a) == len(b) and all(same_uri(x, y) for x, y in zip(a, b, strict=True))
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=4096)  # values that repeat (a proxy's Record-Route, a UA's Contact)
 def _name_addr(value: str) -> NameAddr | None:
     try:
         return parse_name_addr(value)

@@ -9,7 +9,7 @@ capture: the diagnosis stays linear in the number of calls and messages.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -103,7 +103,9 @@ def chain_copies(copies: Sequence[CapturedMessage]) -> list[Node]:
     return chain
 
 
-def record_route_insertions(call: Call) -> tuple[dict[str, UriSet], set[str]]:
+def record_route_insertions(
+    call: Call, record_routes: Callable[[CapturedMessage], list[NameAddr]] | None = None
+) -> tuple[dict[str, UriSet], set[str]]:
     """Per proxy address, the Record-Route values it added to the INVITE (16.6 step 4), and
     the addresses seen forwarding the INVITE in this capture.
 
@@ -111,6 +113,8 @@ def record_route_insertions(call: Call) -> tuple[dict[str, UriSet], set[str]]:
     Record-Route list with its own value(s) on top; the values are filed under the address it
     received on and the address it sent from (a double Record-Route's two interfaces).
     """
+    if record_routes is None:
+        record_routes = _record_routes_of
     copies = [r for t in call.initial_invites for r in t.requests]
     by_branches: dict[tuple[str, ...], CapturedMessage] = {}
     for copy in copies:
@@ -123,14 +127,18 @@ def record_route_insertions(call: Call) -> tuple[dict[str, UriSet], set[str]]:
             continue
         forwarders.add(destination(received))
         forwarders.add(source(sent))
-        before = uris(received.message.record_routes)
-        after = uris(sent.message.record_routes)
+        before = uris(record_routes(received))
+        after = uris(record_routes(sent))
         added = len(after) - len(before)
         if added > 0 and same_uris(after[added:], before):
             for key in (destination(received), source(sent)):
                 for uri in after[:added]:
                     inserted[key].add(uri)
     return dict(inserted), forwarders
+
+
+def _record_routes_of(captured: CapturedMessage) -> list[NameAddr]:
+    return captured.message.record_routes
 
 
 class CheckerBase:
@@ -148,6 +156,9 @@ class CheckerBase:
             self.by_method_cseq[(txn.method, txn.cseq)].append(txn)
         self.initial_invites = call.initial_invites
         self._origins: dict[DialogId, CapturedMessage] = {}  # answer_origin, per dialog
+        # Header values read, by (id of the captured message, header name): the call's
+        # messages outlive the checker, so an id names one message here.
+        self._read: dict[tuple[int, str], list[NameAddr]] = {}
         self.caller_tag = call.caller_tag
 
     # Found on first use: only a proxy's step and a request that stopped short ask for them,
@@ -158,7 +169,7 @@ class CheckerBase:
         """Every Record-Route value of the call: what 16.4 calls "a value this proxy placed
         into a Record-Route header field"."""
         return UriSet(
-            uri for captured in self.call.messages for uri in uris(captured.message.record_routes)
+            uri for captured in self.call.messages for uri in uris(self.record_routes(captured))
         )
 
     @cached_property
@@ -178,21 +189,30 @@ class CheckerBase:
     # values alone (:func:`rtcscope.sip.routing.header_addresses`): the same values as the
     # message's properties, without parsing and checking every other header of it.
 
+    # Each read once per message: a proxy's copies are asked again at every step.
+
+    def _addresses(self, captured: CapturedMessage, name: str) -> list[NameAddr]:
+        key = (id(captured), name)
+        found = self._read.get(key)
+        if found is None:
+            found = self._read[key] = header_addresses(captured.message, name)
+        return found
+
     def contacts(self, captured: CapturedMessage) -> list[NameAddr]:
-        return header_addresses(captured.message, "Contact")
+        return self._addresses(captured, "Contact")
 
     def routes(self, captured: CapturedMessage) -> list[NameAddr]:
-        return header_addresses(captured.message, "Route")
+        return self._addresses(captured, "Route")
 
     def record_routes(self, captured: CapturedMessage) -> list[NameAddr]:
-        return header_addresses(captured.message, "Record-Route")
+        return self._addresses(captured, "Record-Route")
 
     def max_forwards(self, captured: CapturedMessage) -> int | None:
         return header_max_forwards(captured.message)
 
     @cached_property
     def _insertions(self) -> tuple[dict[str, UriSet], set[str]]:
-        return record_route_insertions(self.call)
+        return record_route_insertions(self.call, self.record_routes)
 
     @property
     def inserted(self) -> dict[str, UriSet]:

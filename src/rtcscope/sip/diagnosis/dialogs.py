@@ -85,7 +85,7 @@ class DialogChecks(CheckerBase):
             origin = min(copies, key=lambda c: (len(c.message.vias), c.ts_ns))
         else:
             origin = max(copies, key=lambda c: (len(c.message.vias), -c.ts_ns))
-        contacts = origin.message.contacts
+        contacts = self.contacts(origin)
         if not contacts or contacts[0].uri is None:
             return
         ordered = tuple(sorted(copies, key=lambda c: (c.ts_ns, c.frame)))
@@ -108,12 +108,12 @@ class DialogChecks(CheckerBase):
             return  # the targets the dialog started with stand: nothing to say
         current: dict[bool, Uri | None] = {True: None, False: None}
         for txn in self.initial_invites:
-            if txn.request is not None and txn.request.message.contacts:
-                current[True] = txn.request.message.contacts[0].uri
+            if txn.request is not None and self.contacts(txn.request):
+                current[True] = self.contacts(txn.request)[0].uri
                 break
         for dialog in self.call.dialogs:
-            if dialog.answers and dialog.answers[0].message.contacts:
-                current[False] = dialog.answers[0].message.contacts[0].uri
+            if dialog.answers and self.contacts(dialog.answers[0]):
+                current[False] = self.contacts(dialog.answers[0])[0].uri
                 break
         for refresh in self.refreshes:
             before = current[refresh.owner_is_caller]

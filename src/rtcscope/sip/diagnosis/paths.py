@@ -269,10 +269,12 @@ class PathChecks(DialogChecks):
                 return True
             return uri_host(uri) in own_hosts and uri_port(uri) == received.dport
 
-        in_routes = uris(in_msg.routes)
-        actual_routes = uris(out_msg.routes)
+        in_routes = uris(self.routes(received))
+        actual_routes = uris(self.routes(sent))
+        in_max_forwards = self.max_forwards(received)
+        out_max_forwards = self.max_forwards(sent)
         expected = forward_as_proxy(
-            in_msg.request_uri, in_routes, in_msg.max_forwards, owns, self.recorded
+            in_msg.request_uri, in_routes, in_max_forwards, owns, self.recorded
         )
         if expected.acts_as_strict_router and not (
             same_uri(expected.request_uri, out_msg.request_uri)
@@ -284,7 +286,7 @@ class PathChecks(DialogChecks):
             as_3261 = forward_as_proxy(
                 in_msg.request_uri,
                 in_routes,
-                in_msg.max_forwards,
+                in_max_forwards,
                 owns,
                 self.recorded,
                 strict_as_rfc2543=False,
@@ -339,12 +341,12 @@ class PathChecks(DialogChecks):
             step.problems.append("Request-URI rewritten")
         if (
             expected.max_forwards is not None
-            and out_msg.max_forwards is not None
-            and out_msg.max_forwards != expected.max_forwards
+            and out_max_forwards is not None
+            and out_max_forwards != expected.max_forwards
         ):
             self.add(
                 "proxy-max-forwards",
-                f"{proxy} forwarded the {method} with Max-Forwards {out_msg.max_forwards}, "
+                f"{proxy} forwarded the {method} with Max-Forwards {out_max_forwards}, "
                 f"expected {expected.max_forwards}",
                 element=proxy,
                 frames=frames,
@@ -426,17 +428,17 @@ class PathChecks(DialogChecks):
             ruri = msg.request_uri
             cause = (
                 f"it forwarded on the Request-URI <{ruri}>"
-                if not msg.routes
-                else f"it followed Route <{uris(msg.routes)[0]}>"
+                if not self.routes(last)
+                else f"it followed Route <{uris(self.routes(last))[0]}>"
             )
             element = destination(last)
-            advertiser = self.contact_owner(ruri) if not msg.routes else None
+            advertiser = self.contact_owner(ruri) if not self.routes(last) else None
             resolved = (
-                not msg.routes
+                not self.routes(last)
                 and ruri is not None
                 and uri_endpoint(ruri).lower() != destination(last).lower()
             )
-            if rewriter is not None and not msg.routes:
+            if rewriter is not None and not self.routes(last):
                 cause += f", which {rewriter} had rewritten (proxy-rewrote-request-uri)"
                 element = rewriter
             elif resolved:
@@ -462,7 +464,7 @@ class PathChecks(DialogChecks):
                 f"{icmp.quoted_dst}:{icmp.quoted_dport}\nhere: "
                 + (
                     f"stop {rewriter} from rewriting the Request-URI of in-dialog requests"
-                    if rewriter is not None and not msg.routes
+                    if rewriter is not None and not self.routes(last)
                     else f"make {source(advertiser)} advertise a Contact where it listens (or "
                     "have the edge proxy fix the Contact): every in-dialog request goes there"
                     if advertiser is not None
@@ -490,9 +492,9 @@ class PathChecks(DialogChecks):
             why = ""
             if answer is not None:
                 why = f" and answered {answer.message.summary} (frame {answer.frame})"
-            elif not msg.routes and target is None:
+            elif not self.routes(last) and target is None:
                 why = " (it carries no Route and its Request-URI is not this element's peer)"
-            elif not msg.routes:
+            elif not self.routes(last):
                 why = " (it carries no Route: the element has nothing to route it on)"
             self.add(
                 "ack-dropped" if method == "ACK" else "request-dropped",
@@ -543,9 +545,11 @@ class PathChecks(DialogChecks):
             return False
         here = destination(last).lower()
         names_here = [
-            u for u in [msg.request_uri, *uris(msg.routes)] if uri_endpoint(u).lower() == here
+            u
+            for u in [msg.request_uri, *uris(self.routes(last))]
+            if uri_endpoint(u).lower() == here
         ]
-        return len(names_here) == 1 + len(msg.routes)
+        return len(names_here) == 1 + len(self.routes(last))
 
     def _icmp_for(self, node: Node) -> IcmpReport | None:
         for copy in node.copies:
@@ -555,7 +559,7 @@ class PathChecks(DialogChecks):
         return None
 
     def _unreachable_fix(self, method: str, last: CapturedMessage) -> str:
-        if last.message.routes:
+        if self.routes(last):
             return (
                 "the Route value points at an address where nothing listens: fix the "
                 "Record-Route of the proxy that wrote it"
@@ -586,7 +590,7 @@ class PathChecks(DialogChecks):
             counts[destination(node.first)] += 1
         looping = sorted(e for e in elements if counts[e] >= 2)
         first, last = chain[0].first, chain[-1].first
-        mf_text = f"Max-Forwards {first.message.max_forwards} -> {last.message.max_forwards}"
+        mf_text = f"Max-Forwards {self.max_forwards(first)} -> {self.max_forwards(last)}"
         # 16.3 step 3: the element that finds Max-Forwards at 0 answers 483 (never to an ACK).
         cseq = first.message.cseq.number if first.message.cseq else -1
         too_many_hops = sorted(
