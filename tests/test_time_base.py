@@ -10,12 +10,14 @@ off. Every number is checked against tshark on the same file.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rtcscope.capture.reader import open_capture
 from rtcscope.capture.writer import PcapWriter
@@ -155,6 +157,20 @@ def test_iso_time_is_exact_to_the_microsecond() -> None:
     assert iso_time(1_709_287_200_123_456_789) == "2024-03-01T10:00:00.123456+00:00"
     assert iso_time(0) == "1970-01-01T00:00:00.000000+00:00"
     assert iso_time(None) is None
+
+
+@given(st.integers(min_value=-62_135_596_800 * 10**9, max_value=253_402_300_799 * 10**9))
+def test_iso_time_agrees_with_datetime(ts_ns: int) -> None:
+    """iso_time formats each second once and adds the microseconds: the text is what
+    datetime itself writes for that instant (truncated to the microsecond), years 1-9999,
+    before 1970 too, the same second asked again and again included."""
+    whole = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ts_ns // 1000)
+    expected = whole.isoformat(timespec="microseconds")
+    assert iso_time(ts_ns) == expected
+    assert iso_time(ts_ns - ts_ns % 1_000_000_000) == whole.replace(microsecond=0).isoformat(
+        timespec="microseconds"
+    )
+    assert iso_time(ts_ns) == expected
 
 
 @pytest.mark.peer

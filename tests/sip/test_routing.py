@@ -21,6 +21,8 @@ from rtcscope.sip.message import SipMessage
 from rtcscope.sip.routing import (
     Proxy,
     forward_as_proxy,
+    header_addresses,
+    header_max_forwards,
     in_dialog_request,
     is_unroutable_address,
     plan_route,
@@ -381,3 +383,58 @@ def test_route_on_a_capture_without_frame_asks_for_it(
     text.write_text("no SIP here\n")
     assert main(["route", str(text)]) == 3
     assert "holds no SIP message" in capsys.readouterr().err
+
+
+# -- header_addresses / header_max_forwards: the message's own properties, read cheaply -----
+
+_HEADERS_OF = {"Contact": "contacts", "Route": "routes", "Record-Route": "record_routes"}
+
+
+def _same_as_properties(message: SipMessage) -> None:
+    """The diagnosis reads Contact, Route, Record-Route and Max-Forwards through
+    ``header_addresses``/``header_max_forwards``; the reference is the message's own
+    properties (its full lazy parse), asked on a second parse of the same bytes."""
+    cheap = {name: header_addresses(message, name) for name in _HEADERS_OF}
+    max_forwards = header_max_forwards(message)
+    full = SipMessage.parse(message.raw)
+    for name, attr in _HEADERS_OF.items():
+        assert cheap[name] == getattr(full, attr), name
+    assert max_forwards == full.max_forwards
+
+
+@pytest.mark.parametrize(
+    "capture",
+    sorted(p.name for p in DATA.iterdir() if p.name.endswith((".pcap", ".pcapng", ".pcap.gz"))),
+)
+def test_header_reads_agree_with_the_message_on_every_capture(capture: str) -> None:
+    for captured in sip_messages(DATA / capture, keep_going=True):
+        _same_as_properties(captured.message)
+
+
+_VALUE = st.text(alphabet=st.sampled_from('<>";=:@,. \tsip:a-zA-Z0-9lrtag[]'), max_size=40)
+
+
+@given(
+    contacts=st.lists(_VALUE, max_size=3),
+    routes=st.lists(_VALUE, max_size=3),
+    max_forwards=st.one_of(
+        st.none(), st.sampled_from(["0", "70", " 69 ", "-1", "x", ""]), _VALUE, st.integers()
+    ),
+    compact=st.booleans(),
+)
+def test_header_reads_agree_with_the_message_on_any_values(
+    contacts: list[str], routes: list[str], max_forwards: str | int | None, compact: bool
+) -> None:
+    lines = [
+        "ACK sip:b@example.com SIP/2.0",
+        "Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1",
+        "Call-ID: x",
+        "CSeq: 1 ACK",
+        "From: <sip:a@example.com>;tag=1",
+        "To: <sip:b@example.com>;tag=2",
+    ]
+    lines += [f"{'m' if compact else 'Contact'}: {c}" for c in contacts]
+    lines += [f"Route: {r}" for r in routes] + [f"record-ROUTE : {r}" for r in routes]
+    if max_forwards is not None:
+        lines.append(f"Max-Forwards: {max_forwards}")
+    _same_as_properties(SipMessage.parse(("\r\n".join(lines) + "\r\n\r\n").encode()))

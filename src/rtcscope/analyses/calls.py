@@ -9,6 +9,7 @@ Call-ID may hold ``/``, ``..`` or control characters).
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from rtcscope.analyses.files import calls_with_files
 from rtcscope.analyses.section import AnalyzeOptions, Section
@@ -26,8 +27,8 @@ def ladder_file_name(call: CallSummary) -> str:
     return f"{call.index:03d}-{digest}.svg"
 
 
-def _line(call: CallSummary, first_ns: int) -> str:
-    data = call.as_dict(first_ns)
+def _line(call: CallSummary, data: dict[str, Any]) -> str:
+    """The call's line of text, from its JSON row (``as_dict``: made once, for both)."""
     final = f"{call.final_status} {call.final_reason or ''}".strip() if call.final_status else "-"
     duration = f", {data['duration_s']:.3f} s" if data["duration_s"] is not None else ""
     bye = f", BYE from the {call.ended_by}" if call.ended_by else ""
@@ -41,12 +42,13 @@ def _line(call: CallSummary, first_ns: int) -> str:
 def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
     result = model.calls()
     stats = result.statistics
+    rows = [c.as_dict(result.first_ns) for c in result.calls]
     section = Section(
         name="calls",
         title="SIP calls",
         text="",
         data={
-            "calls": [c.as_dict(result.first_ns) for c in result.calls],
+            "calls": rows,
             "statistics": stats.as_dict(),
             "tls_flows": [flow.as_dict() for flow in model.tls_flows],
         },
@@ -57,7 +59,7 @@ def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
     if not result.calls:
         section.text = "no SIP messages" + (f"\n{tls}" if tls else "")
         return section
-    lines = [_line(c, result.first_ns) for c in result.calls]
+    lines = [_line(c, row) for c, row in zip(result.calls, rows, strict=True)]
     lines.append(
         f"{stats.messages} SIP messages, {stats.resent} resent; setup time average "
         f"{stats.average_setup_ms} ms (min {stats.min_setup_ms}, max {stats.max_setup_ms})"

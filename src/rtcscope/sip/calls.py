@@ -32,6 +32,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from rtcscope.sip.dialogs import Call, find_calls
@@ -89,6 +90,9 @@ class MessageMarks:
     setup_ms: int | None  # for an ACK: ms since the INVITE it completes (Wireshark's rule)
 
 
+NO_MARKS = MessageMarks(0, None)  # what most messages get (one shared value, not one each)
+
+
 class WiresharkSipTracker:
     """Retransmissions and setup times the way Wireshark's SIP dissector finds them.
 
@@ -107,65 +111,63 @@ class WiresharkSipTracker:
 
     def feed(self, captured: CapturedMessage) -> MessageMarks:
         message = captured.message
-        if captured.transport != "udp" or message.cseq is None:
-            return MessageMarks(0, None)
-        call_id = message.call_id or ""
-        cseq_number = message.cseq.number
-        cseq_method = message.cseq.method
-        key = (call_id, captured.src, captured.sport, captured.dst, captured.dport)
+        cseq = message.cseq
+        if cseq is None or captured.transport != "udp":
+            return NO_MARKS
+        cseq_number = cseq.number
+        cseq_method = cseq.method
+        key = (message.call_id or "", captured.src, captured.sport, captured.dst, captured.dport)
         is_request = message.is_request
+        ts_ns = captured.ts_ns
         setup_ms: int | None = None
-        if is_request and cseq_method == "ACK":
-            found = self._state.get(key)
-            if found is not None:
-                setup_ms = _whole_ms(captured.ts_ns, found.request_ts_ns)
         entry = self._state.get(key)
         if entry is None:
             entry = self._state[key] = _ResendState(cseq=cseq_number, method=cseq_method)
             if is_request:
-                entry.request_ts_ns = captured.ts_ns
+                entry.request_ts_ns = ts_ns
             compare = 0
         else:
+            if is_request and cseq_method == "ACK":
+                setup_ms = _whole_ms(ts_ns, entry.request_ts_ns)
             compare = entry.cseq
-            if cseq_number != entry.cseq:
+            if cseq_number != compare:
                 entry.cseq = cseq_number
                 entry.method = cseq_method
                 entry.state = "nothing"
                 entry.frame = 0
                 if is_request:
-                    entry.request_ts_ns = captured.ts_ns
-        code = message.status_code or 0
+                    entry.request_ts_ns = ts_ns
         resent_of = 0
-        if (
-            is_request
-            and cseq_number == compare
-            and entry.state == "request"
-            and cseq_method == entry.method
-            and cseq_method not in ("ACK", "CANCEL")
-        ):
-            resent_of = entry.frame
-        if (
-            message.is_response
-            and cseq_number == compare
-            and entry.state == "final"
-            and cseq_method == entry.method
-            and code >= 200
-            and code == entry.response_code
-        ):
-            resent_of = entry.frame
         if is_request:
+            if (
+                cseq_number == compare
+                and entry.state == "request"
+                and cseq_method == entry.method
+                and cseq_method not in ("ACK", "CANCEL")
+            ):
+                resent_of = entry.frame
             entry.state = "request"
             if not resent_of:
                 entry.frame = captured.frame
-                entry.request_ts_ns = captured.ts_ns
+                entry.request_ts_ns = ts_ns
         elif message.is_response:
+            code = message.status_code or 0
             if code >= 200:
+                if (
+                    cseq_number == compare
+                    and entry.state == "final"
+                    and cseq_method == entry.method
+                    and code == entry.response_code
+                ):
+                    resent_of = entry.frame
                 entry.response_code = code
                 entry.state = "final"
                 if not resent_of:
                     entry.frame = captured.frame
             else:
                 entry.state = "provisional"
+        if not resent_of and setup_ms is None:
+            return NO_MARKS
         return MessageMarks(resent_of, setup_ms)
 
 
@@ -362,9 +364,9 @@ class CallSummary:
     @property
     def setup_ms(self) -> int | None:
         """Wireshark's setup time of the first ACK that had one (INVITE to ACK)."""
-        for message in self.messages:
-            marks = self.marks.get(message.frame)
-            if marks is not None and marks.setup_ms:
+        # ``marks`` is filled in message order (first message of each frame).
+        for marks in self.marks.values():
+            if marks.setup_ms:
                 return marks.setup_ms
         return None
 
@@ -386,10 +388,11 @@ class CallSummary:
             "index": self.index,
             "call_id": self.call_id,
             "call_ids": self.call_ids,
-            "hops": [
-                {"client": leg.client, "server": leg.server, "transport": leg.transport}
+            "hops": [  # each leg's Call.legs, without a Leg object per hop
+                {"client": t.client, "server": t.server, "transport": t.requests[0].transport}
                 for call in self.legs
-                for leg in call.legs
+                for t in call.initial_invites
+                if t.requests
             ],
             "kind": self.kind,
             "from": self.from_uri,
@@ -515,6 +518,11 @@ _ICID = re.compile(r"(?i)(?:^|;)\s*icid-value\s*=\s*\"?([^;\"\s]+)")
 
 def _link_keys(call: Call) -> set[str]:
     keys: set[str] = set()
+    # Most calls carry neither header: one look at the call's bytes (header names are
+    # case-insensitive, so lower-cased) spares reading each message's headers.
+    text = b"\n".join(captured.message.raw for captured in call.messages).lower()
+    if b"x-call-id" not in text and b"p-charging-vector" not in text:
+        return keys
     for captured in call.messages:
         message = captured.message
         for value in message.header_values("X-Call-ID"):
@@ -636,13 +644,16 @@ def _parse_info_dtmf(captured: CapturedMessage, caller_tag: str | None) -> InfoD
     return InfoDtmf(captured.frame, captured.ts_ns, signal, duration, sender, source(captured))
 
 
+_BY_TIME = attrgetter("ts_ns", "frame")
+
+
 def _summarize(
     index: int,
     legs: list[Call],
     marks: dict[int, MessageMarks],
     announcements: Sequence[MediaAnnouncement],
 ) -> CallSummary:
-    messages = sorted((m for leg in legs for m in leg.messages), key=lambda m: (m.ts_ns, m.frame))
+    messages = sorted((m for leg in legs for m in leg.messages), key=_BY_TIME)
     primary = legs[0]
     invites = _caller_invites(primary)
     headless = [] if invites else _headless_invites(primary)
@@ -664,18 +675,26 @@ def _summarize(
     to = head.message.to
     caller_tag = primary.caller_tag or (head.message.from_tag if head else None)
 
+    # Ring (first 101-199), answer (first 2xx) and the UAS that answered first, in one look
+    # at the INVITEs' responses. RFC 3261 13.3.1.4: the UAS that sent the 2xx needs the ACK;
+    # copies of the ACK that reach proxies but never the UAS (a wrong Contact, a broken
+    # route) leave the call without one, whatever the caller's side of the capture shows.
     all_invites = [t for leg in legs for t in leg.initial_invites] or headless
-    provisional_ts = [
-        r.ts_ns for t in all_invites for r in t.provisionals if (r.message.status_code or 0) > 100
-    ]
-    answers = [
-        r.ts_ns
-        for t in all_invites
-        for r in t.responses
-        if 200 <= (r.message.status_code or 0) < 300
-    ]
-    ring_ns = min(provisional_ts) if provisional_ts else None
-    answer_ns = min(answers) if answers else None
+    ring_ns: int | None = None
+    first_answer: CapturedMessage | None = None
+    uas_endpoints: set[str] = set()
+    for txn in all_invites:
+        for response in txn.responses:
+            code = response.message.status_code or 0
+            if 100 < code < 200:
+                if ring_ns is None or response.ts_ns < ring_ns:
+                    ring_ns = response.ts_ns
+            elif 200 <= code < 300 and (
+                first_answer is None or response.ts_ns < first_answer.ts_ns
+            ):
+                first_answer = response
+                uas_endpoints = {source(response), txn.server}
+    answer_ns = first_answer.ts_ns if first_answer is not None else None
 
     final: CapturedMessage | None = None
     if invites:
@@ -690,27 +709,41 @@ def _summarize(
     final_status = final.message.status_code if final is not None else None
     final_reason = final.message.reason if final is not None else None
 
-    byes = [m for m in messages if m.message.is_request and m.message.method == "BYE"]
-    cancels = [m for m in messages if m.message.is_request and m.message.method == "CANCEL"]
-    # RFC 3261 13.3.1.4: the UAS that sent the 2xx needs the ACK; copies of the ACK that
-    # reach proxies but never the UAS (a wrong Contact, a broken route) leave the call
-    # without one, whatever the caller's side of the capture shows.
-    first_answer: CapturedMessage | None = None
-    uas_endpoints: set[str] = set()
-    for txn in all_invites:
-        for response in txn.responses:
-            if 200 <= (response.message.status_code or 0) < 300 and (
-                first_answer is None or response.ts_ns < first_answer.ts_ns
-            ):
-                first_answer = response
-                uas_endpoints = {source(response), txn.server}
+    # One pass over the call's messages for what is counted or looked for in them.
+    bye: CapturedMessage | None = None
+    cancelled = responded = False
+    acks: list[CapturedMessage] = []  # ACKs sent after the first 2xx
+    infos: list[CapturedMessage] = []
+    methods: dict[str, int] = {}
+    statuses: dict[int, int] = {}
+    call_marks: dict[int, MessageMarks] = {}
+    for captured in messages:
+        message = captured.message
+        if message.is_request:
+            method = message.request_method
+            if method is not None:
+                methods[method] = methods.get(method, 0) + 1
+            if method == "BYE":
+                if bye is None:
+                    bye = captured
+            elif method == "CANCEL":
+                cancelled = True
+            elif method == "ACK":
+                if answer_ns is not None and captured.ts_ns >= answer_ns:
+                    acks.append(captured)
+            elif method == "INFO" and message.cseq is not None:
+                infos.append(captured)
+        elif message.is_response:
+            responded = True
+        status = message.status_code
+        if status is not None:
+            statuses[status] = statuses.get(status, 0) + 1
+        mark = marks.get(captured.frame)
+        if mark is not None:
+            call_marks[captured.frame] = mark
+
     ack_missing = False
     if first_answer is not None:
-        acks = [
-            m
-            for m in messages
-            if m.message.is_request and m.message.method == "ACK" and m.ts_ns >= first_answer.ts_ns
-        ]
         if not acks:
             ack_missing = True
         elif not any(destination(m) in uas_endpoints for m in acks):
@@ -724,24 +757,23 @@ def _summarize(
                 for r in t.responses
                 if 200 <= (r.message.status_code or 0) < 300
             )
-    bye = byes[0] if byes else None
     ended_by: str | None = None
     if bye is not None:
         ended_by = "caller" if bye.message.from_tag == caller_tag else "callee"
 
     if kind == "INVITE":
-        if answer_ns is None and final_status is None and not cancels:
-            responded = any(t.responses for t in all_invites)
+        if answer_ns is None and final_status is None and not cancelled:
             if ring_ns is not None:
                 state = CallState.RINGING
+            elif any(t.responses for t in all_invites):
+                state = CallState.IN_PROGRESS
             else:
-                state = CallState.IN_PROGRESS if responded else CallState.NO_RESPONSE
+                state = CallState.NO_RESPONSE
         else:
             state = _invite_state(
-                final_status, answer_ns is not None, ack_missing, bye is not None, bool(cancels)
+                final_status, answer_ns is not None, ack_missing, bye is not None, cancelled
             )
     elif final_status is None:
-        responded = any(m.message.is_response for m in messages)
         state = CallState.IN_PROGRESS if responded else CallState.NO_RESPONSE
     elif 200 <= final_status < 300:
         state = CallState.COMPLETED
@@ -788,10 +820,9 @@ def _summarize(
 
     dtmf: list[InfoDtmf] = []
     seen_info: set[tuple[int, bytes]] = set()
-    for captured in messages:
+    for captured in infos:
         message = captured.message
-        if not (message.is_request and message.method == "INFO" and message.cseq is not None):
-            continue
+        assert message.cseq is not None  # only INFOs with a CSeq were kept
         info_key = (message.cseq.number, message.body)
         if info_key in seen_info:
             continue  # a retransmission or a proxy's copy
@@ -800,7 +831,6 @@ def _summarize(
         if digit is not None:
             dtmf.append(digit)
 
-    call_marks = {m.frame: marks[m.frame] for m in messages if m.frame in marks}
     return CallSummary(
         index=index,
         legs=legs,
@@ -830,14 +860,8 @@ def _summarize(
         uas=source(first_answer) if first_answer is not None else None,
         bye_source=source(bye) if bye is not None else None,
         messages=messages,
-        methods=Counter(
-            m.message.request_method
-            for m in messages
-            if m.message.is_request and m.message.request_method is not None
-        ),
-        statuses=Counter(
-            m.message.status_code for m in messages if m.message.status_code is not None
-        ),
+        methods=Counter(methods),
+        statuses=Counter(statuses),
         resent=sum(1 for m in call_marks.values() if m.resent_of),
         marks=call_marks,
         sdp=sdp,
@@ -857,13 +881,14 @@ def summarize_calls(
     (the capture model shares them with the diagnosis). ``first_ns``: the capture's first
     packet, where every relative time counts from (tshark's ``frame.time_relative``);
     without it, the first SIP message."""
-    tracker = WiresharkSipTracker()
     statistics = SipStatistics()
+    feed = WiresharkSipTracker().feed
+    add = statistics.add
     marks: dict[int, MessageMarks] = {}
     for captured in messages:
-        mark = tracker.feed(captured)
-        statistics.add(captured, mark)
-        if mark.resent_of or mark.setup_ms is not None:
+        mark = feed(captured)
+        add(captured, mark)
+        if mark is not NO_MARKS:
             marks[captured.frame] = mark
     if announcements is None:
         from rtcscope.sip.capture import media_announcements

@@ -72,15 +72,27 @@ class Call:
     messages: list[CapturedMessage] = field(default_factory=list)
     transactions: list[Transaction] = field(default_factory=list)
     dialogs: list[Dialog] = field(default_factory=list)
+    # initial_invites, found once for the transaction list it was found in (the call list,
+    # the dialogs and every check of the diagnosis ask for it).
+    _initial: tuple[list[Transaction], list[Transaction]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    _caller_tag: tuple[list[Transaction], str | None] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def initial_invites(self) -> list[Transaction]:
         """INVITE transactions outside a dialog (no To tag), one per hop, in capture order."""
+        found = self._initial
+        if found is not None and found[0] is self.transactions:
+            return found[1]
         out = []
         for txn in self.transactions:
             req = txn.request
             if txn.is_invite and req is not None and not req.message.to_tag:
                 out.append(txn)
+        self._initial = (self.transactions, out)
         return out
 
     @property
@@ -101,10 +113,18 @@ class Call:
 
     @property
     def caller_tag(self) -> str | None:
-        for txn in self.initial_invites:
+        """The From tag of the first initial INVITE (found once, with the INVITEs)."""
+        invites = self.initial_invites
+        found = self._caller_tag
+        if found is not None and found[0] is invites:
+            return found[1]
+        tag: str | None = None
+        for txn in invites:
             if txn.request is not None:
-                return txn.request.message.from_tag
-        return None
+                tag = txn.request.message.from_tag
+                break
+        self._caller_tag = (invites, tag)
+        return tag
 
     def dialog(self, callee_tag: str) -> Dialog | None:
         for dialog in self.dialogs:
@@ -118,10 +138,10 @@ def _dialog_tags(txn: Transaction, caller_tag: str | None) -> tuple[str, str] | 
     req = txn.request
     if req is None:
         return None
-    from_tag = req.message.from_tag or ""
     to_tag = req.message.to_tag or ""
     if not to_tag:
         return None
+    from_tag = req.message.from_tag or ""
     if caller_tag is not None and to_tag == caller_tag:
         return (to_tag, from_tag)  # sent by the callee
     return (from_tag, to_tag)
@@ -146,37 +166,43 @@ def find_calls(messages: Iterable[CapturedMessage]) -> list[Call]:
 
 def _build_dialogs(call: Call) -> None:
     caller_tag = call.caller_tag
+    by_tag: dict[str, Dialog] = {}  # callee tag -> its dialog (the first one made with it)
     for txn in call.initial_invites:
         for response in txn.responses:
             msg = response.message
             code = msg.status_code or 0
-            tag = msg.to_tag
-            if not tag or code < 101:
+            if code < 101:
                 continue
-            dialog = call.dialog(tag)
+            tag = msg.to_tag
+            if not tag:
+                continue
+            dialog = by_tag.get(tag)
             if code >= 300:
                 if dialog is not None:
                     dialog.state = DialogState.TERMINATED
                 continue
             if dialog is None:
-                dialog = Dialog(
+                dialog = by_tag[tag] = Dialog(
                     id=DialogId(call.call_id, msg.from_tag or caller_tag or "", tag),
                     state=DialogState.EARLY,
                     created_by=response,
                 )
                 call.dialogs.append(dialog)
-            if 200 <= code < 300:
+            if code >= 200:
                 dialog.answers.append(response)
                 if dialog.state is DialogState.EARLY:
                     dialog.state = DialogState.CONFIRMED
+    if not by_tag:
+        return  # no dialog: no transaction to file under one
     for txn in call.transactions:
         tags = _dialog_tags(txn, caller_tag)
         if tags is None:
             continue
-        dialog = call.dialog(tags[1])
+        dialog = by_tag.get(tags[1])
         if dialog is None:
             continue
         dialog.transactions.append(txn)
-        status = txn.final_status
-        if txn.method == "BYE" and status is not None and 200 <= status < 300:
-            dialog.state = DialogState.TERMINATED
+        if txn.method == "BYE":
+            status = txn.final_status
+            if status is not None and 200 <= status < 300:
+                dialog.state = DialogState.TERMINATED

@@ -74,17 +74,20 @@ class TransactionKey:
 
 def via_branches(message: SipMessage) -> tuple[str, ...]:
     """The branch of every Via, top first ("" where a Via has none)."""
-    return tuple(via.branch or "" for via in message.vias)
+    return tuple([via.branch or "" for via in message.vias])
 
 
 def _branch_key(message: SipMessage) -> str:
-    via = message.top_via
-    if via is not None and via.is_rfc3261_branch and via.branch:
-        return f"{via.branch}|{via.sent_by.lower()}"
+    # The top Via and its branch are read once: each read parses the parameters again.
+    vias = message.vias
+    via = vias[0] if vias else None
+    branch = via.branch if via is not None else None
+    if via is not None and branch and branch.startswith("z9hG4bK"):  # RFC 3261 8.1.1.7
+        return f"{branch}|{via.sent_by.lower()}"
     # RFC 2543 fallback (17.2.3): request identity instead of a branch.
     cseq = message.cseq.number if message.cseq is not None else -1
     sent_by = via.sent_by.lower() if via is not None else ""
-    return f"2543|{cseq}|{message.from_tag or ''}|{sent_by}|{via.branch if via else ''}"
+    return f"2543|{cseq}|{message.from_tag or ''}|{sent_by}|{branch if via is not None else ''}"
 
 
 @dataclass(slots=True)
@@ -158,40 +161,36 @@ class Transaction:
 
 def group_transactions(messages: Iterable[CapturedMessage]) -> list[Transaction]:
     """Group messages into transactions, in order of first appearance."""
-    by_key: dict[TransactionKey, Transaction] = {}
+    # Keyed by plain tuples: a TransactionKey is built once per transaction, not per message.
+    by_key: dict[tuple[str, str, str], Transaction] = {}
     order: list[Transaction] = []
     for captured in messages:
         msg = captured.message
-        if msg.cseq is None or msg.call_id is None:
+        cseq = msg.cseq
+        call_id = msg.call_id
+        if cseq is None or call_id is None:
             continue
         branch = _branch_key(msg)
-        method = msg.cseq.method.upper()
-        if msg.is_request:
+        method = cseq.method.upper()
+        is_request = msg.is_request
+        if is_request:
             if method == "ACK":
-                invite_key = TransactionKey(msg.call_id, branch, "INVITE")
-                invite = by_key.get(invite_key)
+                invite = by_key.get((call_id, branch, "INVITE"))
                 # An ACK with the INVITE's branch acknowledges a non-2xx final (17.1.1.3);
                 # after a 2xx it is the ACK to the 2xx reusing the branch (8.1.1.7 wants a
                 # new one), a transaction of its own.
                 if invite is not None and not _answered_2xx(invite, msg.to_tag):
                     invite.acks.append(captured)
                     continue
-            key = TransactionKey(msg.call_id, branch, method)
-            txn = by_key.get(key)
-            if txn is None:
-                txn = Transaction(key=key, method=method, cseq=msg.cseq.number)
-                by_key[key] = txn
-                order.append(txn)
-            txn.requests.append(captured)
-        elif msg.is_response:
-            key = TransactionKey(msg.call_id, branch, method)
-            txn = by_key.get(key)
-            if txn is None:
-                # A response whose request was not captured still names a transaction.
-                txn = Transaction(key=key, method=method, cseq=msg.cseq.number)
-                by_key[key] = txn
-                order.append(txn)
-            txn.responses.append(captured)
+        elif not msg.is_response:
+            continue
+        key = (call_id, branch, method)
+        txn = by_key.get(key)
+        if txn is None:
+            # A response whose request was not captured still names a transaction.
+            txn = by_key[key] = Transaction(TransactionKey(*key), method, cseq.number)
+            order.append(txn)
+        (txn.requests if is_request else txn.responses).append(captured)
     return order
 
 

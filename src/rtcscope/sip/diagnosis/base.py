@@ -9,13 +9,21 @@ capture: the diagnosis stays linear in the number of calls and messages.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from rtcscope.sip.diagnosis.catalogue import kind
 from rtcscope.sip.diagnosis.model import Finding, IcmpReport, RequestPath
-from rtcscope.sip.dialogs import Call, Dialog
-from rtcscope.sip.routing import UriSet, same_uris, uris
+from rtcscope.sip.dialogs import Call, Dialog, DialogId
+from rtcscope.sip.headers import NameAddr
+from rtcscope.sip.routing import (
+    UriSet,
+    header_addresses,
+    header_max_forwards,
+    same_uris,
+    uris,
+)
 from rtcscope.sip.transactions import (
     CapturedMessage,
     Transaction,
@@ -62,6 +70,8 @@ class Node:
 
 def chain_copies(copies: Sequence[CapturedMessage]) -> list[Node]:
     """Link copies of one request hop by hop: the next hop's Vias below the top are ours."""
+    if len(copies) == 1:  # the common case: one hop, sent once
+        return [Node(via_branches(copies[0].message), [copies[0]])]
     nodes: dict[tuple[str, ...], Node] = {}
     for copy in sorted(copies, key=lambda c: (c.ts_ns, c.frame)):
         branches = via_branches(copy.message)
@@ -93,7 +103,9 @@ def chain_copies(copies: Sequence[CapturedMessage]) -> list[Node]:
     return chain
 
 
-def record_route_insertions(call: Call) -> tuple[dict[str, UriSet], set[str]]:
+def record_route_insertions(
+    call: Call, record_routes: Callable[[CapturedMessage], list[NameAddr]] | None = None
+) -> tuple[dict[str, UriSet], set[str]]:
     """Per proxy address, the Record-Route values it added to the INVITE (16.6 step 4), and
     the addresses seen forwarding the INVITE in this capture.
 
@@ -101,6 +113,8 @@ def record_route_insertions(call: Call) -> tuple[dict[str, UriSet], set[str]]:
     Record-Route list with its own value(s) on top; the values are filed under the address it
     received on and the address it sent from (a double Record-Route's two interfaces).
     """
+    if record_routes is None:
+        record_routes = _record_routes_of
     copies = [r for t in call.initial_invites for r in t.requests]
     by_branches: dict[tuple[str, ...], CapturedMessage] = {}
     for copy in copies:
@@ -113,14 +127,18 @@ def record_route_insertions(call: Call) -> tuple[dict[str, UriSet], set[str]]:
             continue
         forwarders.add(destination(received))
         forwarders.add(source(sent))
-        before = uris(received.message.record_routes)
-        after = uris(sent.message.record_routes)
+        before = uris(record_routes(received))
+        after = uris(record_routes(sent))
         added = len(after) - len(before)
         if added > 0 and same_uris(after[added:], before):
             for key in (destination(received), source(sent)):
                 for uri in after[:added]:
                     inserted[key].add(uri)
     return dict(inserted), forwarders
+
+
+def _record_routes_of(captured: CapturedMessage) -> list[NameAddr]:
+    return captured.message.record_routes
 
 
 class CheckerBase:
@@ -133,23 +151,78 @@ class CheckerBase:
         self.end_ns = end_ns
         self.findings: list[Finding] = []
         self.paths: list[RequestPath] = []
-        # Every Record-Route value of the call: what 16.4 calls "a value this proxy placed
-        # into a Record-Route header field".
-        self.recorded = UriSet(
-            uri for captured in call.messages for uri in uris(captured.message.record_routes)
-        )
-        self.inserted, self.forwarders = record_route_insertions(call)
         self.by_method_cseq: dict[tuple[str, int], list[Transaction]] = defaultdict(list)
-        self.by_branch: dict[str, list[Transaction]] = defaultdict(list)
         for txn in call.transactions:
             self.by_method_cseq[(txn.method, txn.cseq)].append(txn)
+        self.initial_invites = call.initial_invites
+        self._origins: dict[DialogId, CapturedMessage] = {}  # answer_origin, per dialog
+        # Header values read, by (id of the captured message, header name): the call's
+        # messages outlive the checker, so an id names one message here.
+        self._read: dict[tuple[int, str], list[NameAddr]] = {}
+        self.caller_tag = call.caller_tag
+
+    # Found on first use: only a proxy's step and a request that stopped short ask for them,
+    # and reading every message's Record-Route costs more than all of a clean call's checks.
+
+    @cached_property
+    def recorded(self) -> UriSet:
+        """Every Record-Route value of the call: what 16.4 calls "a value this proxy placed
+        into a Record-Route header field"."""
+        return UriSet(
+            uri for captured in self.call.messages for uri in uris(self.record_routes(captured))
+        )
+
+    @cached_property
+    def by_branch(self) -> dict[str, list[Transaction]]:
+        """Transactions by the top Via branch of their first request (else response): only
+        a request that was not delivered asks who answered it."""
+        found: dict[str, list[Transaction]] = defaultdict(list)
+        for txn in self.call.transactions:
             for message in (*txn.requests[:1], *txn.responses[:1]):
                 branch = message.message.branch
                 if branch:
-                    self.by_branch[branch].append(txn)
+                    found[branch].append(txn)
                     break
-        self.initial_invites = call.initial_invites
-        self.caller_tag = call.caller_tag
+        return found
+
+    # A message's Contact, Route, Record-Route and Max-Forwards, read through its header
+    # values alone (:func:`rtcscope.sip.routing.header_addresses`): the same values as the
+    # message's properties, without parsing and checking every other header of it.
+
+    # Each read once per message: a proxy's copies are asked again at every step.
+
+    def _addresses(self, captured: CapturedMessage, name: str) -> list[NameAddr]:
+        key = (id(captured), name)
+        found = self._read.get(key)
+        if found is None:
+            found = self._read[key] = header_addresses(captured.message, name)
+        return found
+
+    def contacts(self, captured: CapturedMessage) -> list[NameAddr]:
+        return self._addresses(captured, "Contact")
+
+    def routes(self, captured: CapturedMessage) -> list[NameAddr]:
+        return self._addresses(captured, "Route")
+
+    def record_routes(self, captured: CapturedMessage) -> list[NameAddr]:
+        return self._addresses(captured, "Record-Route")
+
+    def max_forwards(self, captured: CapturedMessage) -> int | None:
+        return header_max_forwards(captured.message)
+
+    @cached_property
+    def _insertions(self) -> tuple[dict[str, UriSet], set[str]]:
+        return record_route_insertions(self.call, self.record_routes)
+
+    @property
+    def inserted(self) -> dict[str, UriSet]:
+        """Per proxy address, the Record-Route values it added (:func:`record_route_insertions`)."""
+        return self._insertions[0]
+
+    @property
+    def forwarders(self) -> set[str]:
+        """The addresses seen forwarding the INVITE in this capture."""
+        return self._insertions[1]
 
     def t(self, ts_ns: int) -> float:
         return (ts_ns - self.start_ns) / 1e9
@@ -200,6 +273,12 @@ class CheckerBase:
     def answer_origin(self, dialog: Dialog) -> CapturedMessage:
         """The copy of the dialog's 2xx that left the UAS: the one with the most Vias (a
         proxy that changed the To tag made its copy look like another dialog's)."""
+        found = self._origins.get(dialog.id)
+        if found is None:
+            found = self._origins[dialog.id] = self._answer_origin(dialog)
+        return found
+
+    def _answer_origin(self, dialog: Dialog) -> CapturedMessage:
         answers = list(dialog.answers)
         cseq = answers[0].message.cseq
         all_2xx = [
@@ -260,7 +339,7 @@ class CheckerBase:
                 continue
             if msg.is_request and msg.method not in ("INVITE", "UPDATE"):
                 continue
-            for contact in msg.contacts:
+            for contact in self.contacts(captured):
                 if contact.uri is not None and same_uri(contact.uri, request_uri):
                     return captured
         return None

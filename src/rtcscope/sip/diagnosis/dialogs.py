@@ -85,7 +85,7 @@ class DialogChecks(CheckerBase):
             origin = min(copies, key=lambda c: (len(c.message.vias), c.ts_ns))
         else:
             origin = max(copies, key=lambda c: (len(c.message.vias), -c.ts_ns))
-        contacts = origin.message.contacts
+        contacts = self.contacts(origin)
         if not contacts or contacts[0].uri is None:
             return
         ordered = tuple(sorted(copies, key=lambda c: (c.ts_ns, c.frame)))
@@ -104,14 +104,16 @@ class DialogChecks(CheckerBase):
 
     def report_target_refreshes(self) -> None:
         """Say where each side's remote target moved (context for the paths that follow)."""
+        if not self.refreshes:
+            return  # the targets the dialog started with stand: nothing to say
         current: dict[bool, Uri | None] = {True: None, False: None}
         for txn in self.initial_invites:
-            if txn.request is not None and txn.request.message.contacts:
-                current[True] = txn.request.message.contacts[0].uri
+            if txn.request is not None and self.contacts(txn.request):
+                current[True] = self.contacts(txn.request)[0].uri
                 break
         for dialog in self.call.dialogs:
-            if dialog.answers and dialog.answers[0].message.contacts:
-                current[False] = dialog.answers[0].message.contacts[0].uri
+            if dialog.answers and self.contacts(dialog.answers[0]):
+                current[False] = self.contacts(dialog.answers[0])[0].uri
                 break
         for refresh in self.refreshes:
             before = current[refresh.owner_is_caller]
@@ -272,11 +274,13 @@ class DialogChecks(CheckerBase):
         if not invites_at_uas:
             return
         invite = invites_at_uas[0]
-        recorded = uris(invite.message.record_routes)
-        copied = uris(answer.message.record_routes)
+        recorded = uris(self.record_routes(invite))
+        if not recorded:
+            return
+        copied = uris(self.record_routes(answer))
         copied_set = UriSet(copied)
         missing = [u for u in recorded if u not in copied_set]
-        if not recorded or not missing:
+        if not missing:
             return
         self.add(
             "uas-dropped-record-route-acked" if acked else "uas-dropped-record-route",
@@ -290,7 +294,7 @@ class DialogChecks(CheckerBase):
         )
 
     def check_contact(self, answer: CapturedMessage) -> None:
-        contacts = answer.message.contacts
+        contacts = self.contacts(answer)
         if not contacts or contacts[0].uri is None:
             self.add(
                 "2xx-without-contact",
@@ -316,7 +320,7 @@ class DialogChecks(CheckerBase):
     def check_strict_routers(
         self, uas_answer: CapturedMessage, uac_answer: CapturedMessage
     ) -> None:
-        route_set = route_set_from_record_route(uac_answer.message.record_routes, uac=True)
+        route_set = route_set_from_record_route(self.record_routes(uac_answer), uac=True)
         strict = [u for u in route_set if not u.lr]
         if not strict:
             return

@@ -62,6 +62,7 @@ class PathChecks(DialogChecks):
         steps: list[PathStep] = []
         for node in chain:
             msg = node.first.message
+            max_forwards = self.max_forwards(node.first)  # first: the Route read reuses it
             steps.append(
                 PathStep(
                     frame=node.first.frame,
@@ -69,8 +70,8 @@ class PathChecks(DialogChecks):
                     src=source(node.first),
                     dst=destination(node.first),
                     request_uri=msg.request_uri_text or "",
-                    routes=tuple(str(u) for u in uris(msg.routes)),
-                    max_forwards=msg.max_forwards,
+                    routes=tuple([str(u) for u in uris(self.routes(node.first))]),
+                    max_forwards=max_forwards,
                     vias=len(msg.vias),
                     copies=len(node.copies),
                 )
@@ -87,9 +88,10 @@ class PathChecks(DialogChecks):
         # A rule broken on the way is an error only when the request did not arrive where the
         # dialog needs it; otherwise it is the rule's warning (or, for a next hop resolved by
         # local policy, context).
-        failed = self.failed(method, chain, outcome)
-        for code, summary, evidence in self._pending:
-            self.add(code if failed else DELIVERED_VARIANT[code], summary, **evidence)
+        if self._pending:
+            failed = self.failed(method, chain, outcome)
+            for code, summary, evidence in self._pending:
+                self.add(code if failed else DELIVERED_VARIANT[code], summary, **evidence)
         self.paths.append(
             RequestPath(
                 call_id=self.call.call_id,
@@ -146,50 +148,58 @@ class PathChecks(DialogChecks):
         if by_caller:
             # The dialog's 2xx, or before it the 1xx that created the early dialog (a PRACK
             # or UPDATE is routed on the early dialog's route set, RFC 3261 12.1.2, RFC 3262).
+            to_tag = msg.to_tag
             received = [
                 r
                 for t in self.initial_invites
                 for r in t.responses
                 if 101 <= (r.message.status_code or 0) < 300
                 and r.dst == sent.src
-                and r.message.to_tag == msg.to_tag
                 and r.ts_ns < sent.ts_ns
+                and r.message.to_tag == to_tag
             ]
-            confirmed = [r for r in received if (r.message.status_code or 0) >= 200]
-            early = [r for r in received if r.message.contacts]
-            candidates = confirmed or early
-            basis = candidates[0] if candidates else None
+            # The 1xx's Contact is read only when no 2xx came (it costs a header parse).
+            basis = next((r for r in received if (r.message.status_code or 0) >= 200), None)
+            if basis is None:
+                basis = next((r for r in received if self.contacts(r)), None)
         else:
             received = [r for t in self.initial_invites for r in t.requests if r.dst == sent.src]
             basis = max(received, key=lambda r: len(r.message.vias)) if received else None
-        if basis is None or not basis.message.contacts or basis.message.contacts[0].uri is None:
+        contacts = self.contacts(basis) if basis is not None else []
+        if basis is None or not contacts or contacts[0].uri is None:
             return  # the capture does not show what this UA based the request on
-        route_set = route_set_from_record_route(basis.message.record_routes, uac=by_caller)
+        route_set = route_set_from_record_route(self.record_routes(basis), uac=by_caller)
         # The remote target is the peer's latest Contact (a re-INVITE or UPDATE refreshes
         # it, 12.2.1.2 / 12.2.2); the route set stays as the dialog set it up (12.2).
-        target = basis.message.contacts[0].uri
+        target = contacts[0].uri
         refresh = self.remote_target(by_caller, sent)
-        basis_text = f"based on frame {basis.frame} ({basis.message.summary})"
         if refresh is not None:
             target = refresh.contact
-            basis_text += (
-                f"; remote target from frame {refresh.origin.frame} "
-                f"({refresh.origin.message.summary})"
-            )
         expected = in_dialog_request(route_set, target)
+        actual_routes = uris(self.routes(sent))
+        same_count = len(expected.routes) == len(actual_routes)
+        routes_match = same_count and all(
+            same_target(x, y) for x, y in zip(expected.routes, actual_routes, strict=True)
+        )
+        if routes_match and same_target(expected.request_uri, msg.request_uri):
+            nxt = expected.next_hop
+            # Over TCP/TLS/WS the UA reuses its connection (RFC 5626, 7118): no address to
+            # check.
+            if sent.transport != "udp" or (
+                uri_host(nxt) == normal_host(sent.dst) and uri_port(nxt) == sent.dport
+            ):
+                return  # built and sent as its dialog says
+        # Something differs: the evidence is written out (only now: most requests match).
         ua = source(sent)
         role = "caller" if by_caller else "callee"
         frames = [basis.frame, sent.frame]
-        actual_routes = uris(msg.routes)
-        routes_match = len(expected.routes) == len(actual_routes) and all(
-            same_target(x, y) for x, y in zip(expected.routes, actual_routes, strict=True)
-        )
-        reversed_match = len(expected.routes) == len(actual_routes) and all(
-            same_target(x, y) for x, y in zip(expected.routes, reversed(actual_routes), strict=True)
-        )
         if (
             not routes_match
-            and reversed_match
+            and same_count
+            and all(
+                same_target(x, y)
+                for x, y in zip(expected.routes, reversed(actual_routes), strict=True)
+            )
             and same_target(expected.request_uri, msg.request_uri)
         ):
             step.problems.append("route set in reverse order")
@@ -199,11 +209,17 @@ class PathChecks(DialogChecks):
                 f"Route {format_uris(actual_routes)}, its dialog says "
                 f"{format_uris(expected.routes)}",
                 element=ua,
-                frames=[basis.frame, sent.frame],
+                frames=frames,
                 ts_ns=sent.ts_ns,
             )
             return
         if not routes_match or not same_target(expected.request_uri, msg.request_uri):
+            basis_text = f"based on frame {basis.frame} ({basis.message.summary})"
+            if refresh is not None:
+                basis_text += (
+                    f"; remote target from frame {refresh.origin.frame} "
+                    f"({refresh.origin.message.summary})"
+                )
             step.problems.append("not built from the route set (12.2.1.1)")
             self.defer(
                 "ua-request-not-from-route-set",
@@ -217,20 +233,16 @@ class PathChecks(DialogChecks):
             )
             return
         nxt = expected.next_hop
-        # Over TCP/TLS/WS the UA reuses its connection (RFC 5626, 7118): no address to check.
-        if sent.transport == "udp" and (
-            uri_host(nxt) != normal_host(sent.dst) or uri_port(nxt) != sent.dport
-        ):
-            step.problems.append("not sent to the first route / remote target")
-            self.add(
-                "ua-request-to-other-hop",
-                f"the {role} {ua} sent its {method} to {destination(sent)}, but the dialog's "
-                f"next hop is <{nxt}> ({uri_endpoint(nxt)})"
-                + ("" if route_set else ": with no route set it goes to the peer's Contact"),
-                element=ua,
-                frames=frames,
-                ts_ns=sent.ts_ns,
-            )
+        step.problems.append("not sent to the first route / remote target")
+        self.add(
+            "ua-request-to-other-hop",
+            f"the {role} {ua} sent its {method} to {destination(sent)}, but the dialog's "
+            f"next hop is <{nxt}> ({uri_endpoint(nxt)})"
+            + ("" if route_set else ": with no route set it goes to the peer's Contact"),
+            element=ua,
+            frames=frames,
+            ts_ns=sent.ts_ns,
+        )
 
     def check_proxy_step(self, method: str, before: Node, after: Node, step: PathStep) -> None:
         received = before.first
@@ -257,10 +269,12 @@ class PathChecks(DialogChecks):
                 return True
             return uri_host(uri) in own_hosts and uri_port(uri) == received.dport
 
-        in_routes = uris(in_msg.routes)
-        actual_routes = uris(out_msg.routes)
+        in_routes = uris(self.routes(received))
+        actual_routes = uris(self.routes(sent))
+        in_max_forwards = self.max_forwards(received)
+        out_max_forwards = self.max_forwards(sent)
         expected = forward_as_proxy(
-            in_msg.request_uri, in_routes, in_msg.max_forwards, owns, self.recorded
+            in_msg.request_uri, in_routes, in_max_forwards, owns, self.recorded
         )
         if expected.acts_as_strict_router and not (
             same_uri(expected.request_uri, out_msg.request_uri)
@@ -272,7 +286,7 @@ class PathChecks(DialogChecks):
             as_3261 = forward_as_proxy(
                 in_msg.request_uri,
                 in_routes,
-                in_msg.max_forwards,
+                in_max_forwards,
                 owns,
                 self.recorded,
                 strict_as_rfc2543=False,
@@ -327,12 +341,12 @@ class PathChecks(DialogChecks):
             step.problems.append("Request-URI rewritten")
         if (
             expected.max_forwards is not None
-            and out_msg.max_forwards is not None
-            and out_msg.max_forwards != expected.max_forwards
+            and out_max_forwards is not None
+            and out_max_forwards != expected.max_forwards
         ):
             self.add(
                 "proxy-max-forwards",
-                f"{proxy} forwarded the {method} with Max-Forwards {out_msg.max_forwards}, "
+                f"{proxy} forwarded the {method} with Max-Forwards {out_max_forwards}, "
                 f"expected {expected.max_forwards}",
                 element=proxy,
                 frames=frames,
@@ -414,17 +428,17 @@ class PathChecks(DialogChecks):
             ruri = msg.request_uri
             cause = (
                 f"it forwarded on the Request-URI <{ruri}>"
-                if not msg.routes
-                else f"it followed Route <{uris(msg.routes)[0]}>"
+                if not self.routes(last)
+                else f"it followed Route <{uris(self.routes(last))[0]}>"
             )
             element = destination(last)
-            advertiser = self.contact_owner(ruri) if not msg.routes else None
+            advertiser = self.contact_owner(ruri) if not self.routes(last) else None
             resolved = (
-                not msg.routes
+                not self.routes(last)
                 and ruri is not None
                 and uri_endpoint(ruri).lower() != destination(last).lower()
             )
-            if rewriter is not None and not msg.routes:
+            if rewriter is not None and not self.routes(last):
                 cause += f", which {rewriter} had rewritten (proxy-rewrote-request-uri)"
                 element = rewriter
             elif resolved:
@@ -450,7 +464,7 @@ class PathChecks(DialogChecks):
                 f"{icmp.quoted_dst}:{icmp.quoted_dport}\nhere: "
                 + (
                     f"stop {rewriter} from rewriting the Request-URI of in-dialog requests"
-                    if rewriter is not None and not msg.routes
+                    if rewriter is not None and not self.routes(last)
                     else f"make {source(advertiser)} advertise a Contact where it listens (or "
                     "have the edge proxy fix the Contact): every in-dialog request goes there"
                     if advertiser is not None
@@ -462,7 +476,8 @@ class PathChecks(DialogChecks):
                 last_hop=last_hop,
             )
             return "icmp", last_hop
-        if msg.max_forwards is not None and msg.max_forwards <= 0:
+        max_forwards = self.max_forwards(last)
+        if max_forwards is not None and max_forwards <= 0:
             return "max-forwards", last_hop
         answer = self.answer_from(last)
         if answer is not None and 200 <= (answer.message.status_code or 0) < 300:
@@ -477,9 +492,9 @@ class PathChecks(DialogChecks):
             why = ""
             if answer is not None:
                 why = f" and answered {answer.message.summary} (frame {answer.frame})"
-            elif not msg.routes and target is None:
+            elif not self.routes(last) and target is None:
                 why = " (it carries no Route and its Request-URI is not this element's peer)"
-            elif not msg.routes:
+            elif not self.routes(last):
                 why = " (it carries no Route: the element has nothing to route it on)"
             self.add(
                 "ack-dropped" if method == "ACK" else "request-dropped",
@@ -530,9 +545,11 @@ class PathChecks(DialogChecks):
             return False
         here = destination(last).lower()
         names_here = [
-            u for u in [msg.request_uri, *uris(msg.routes)] if uri_endpoint(u).lower() == here
+            u
+            for u in [msg.request_uri, *uris(self.routes(last))]
+            if uri_endpoint(u).lower() == here
         ]
-        return len(names_here) == 1 + len(msg.routes)
+        return len(names_here) == 1 + len(self.routes(last))
 
     def _icmp_for(self, node: Node) -> IcmpReport | None:
         for copy in node.copies:
@@ -542,7 +559,7 @@ class PathChecks(DialogChecks):
         return None
 
     def _unreachable_fix(self, method: str, last: CapturedMessage) -> str:
-        if last.message.routes:
+        if self.routes(last):
             return (
                 "the Route value points at an address where nothing listens: fix the "
                 "Record-Route of the proxy that wrote it"
@@ -573,7 +590,7 @@ class PathChecks(DialogChecks):
             counts[destination(node.first)] += 1
         looping = sorted(e for e in elements if counts[e] >= 2)
         first, last = chain[0].first, chain[-1].first
-        mf_text = f"Max-Forwards {first.message.max_forwards} -> {last.message.max_forwards}"
+        mf_text = f"Max-Forwards {self.max_forwards(first)} -> {self.max_forwards(last)}"
         # 16.3 step 3: the element that finds Max-Forwards at 0 answers 483 (never to an ACK).
         cseq = first.message.cseq.number if first.message.cseq else -1
         too_many_hops = sorted(

@@ -263,8 +263,8 @@ class TransactionChecks(CheckerBase):
                 src=source(ack),
                 dst=destination(ack),
                 request_uri=ack.message.request_uri_text or "",
-                routes=tuple(str(u) for u in uris(ack.message.routes)),
-                max_forwards=ack.message.max_forwards,
+                max_forwards=self.max_forwards(ack),
+                routes=tuple([str(u) for u in uris(self.routes(ack))]),
                 vias=len(ack.message.vias),
                 copies=len(txn.acks),
             )
