@@ -24,7 +24,7 @@ from __future__ import annotations
 import ipaddress
 import mmap
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +32,7 @@ import numpy.typing as npt
 from rtcscope.capture.decode import TUNNEL_UDP_PORTS
 from rtcscope.capture.packet import LinkType, Packet
 from rtcscope.capture.reader import RecordBatch
+from rtcscope.rtp.stats import SMALL_BATCH
 
 if TYPE_CHECKING:
     from rtcscope.rtp.streams import StreamScanner
@@ -75,6 +76,7 @@ class _Views:
 
 
 _FLUSH_ROWS = 8192  # rows buffered per stream before StreamStats.add_many runs on them
+_LIST_ROWS = SMALL_BATCH + 1  # fewer rows of a stream in a batch go to it as lists
 Key = tuple[str, int, str, int, int]
 _COLUMNS = (
     "frames",
@@ -259,6 +261,14 @@ def _scan_batch(
     rtp &= valid
 
     rtp_rows = np.flatnonzero(rtp)
+    # Per row: time, marker+PT byte, sequence, timestamp, payload length.
+    fields = (
+        ts_ns,
+        second.astype(np.int64),
+        be(header + 30, 2),
+        be(header + 32, 4),
+        stop - header_end - pad,
+    )
     live_rows: dict[Key, IntArray] = {}
     # A record shorter than its link header decodes to nothing any tap reads (a flood of
     # empty records must not cost a decode each).
@@ -317,48 +327,83 @@ def _scan_batch(
                 pending_keys.append(key)
                 row_key[rows] = len(pending_keys) - 1
 
-    # The other rows, in capture order. A row of a stream that became a stream earlier in
-    # this batch (its first packets confirmed it) joins the array rows instead: every row of
-    # it still to come is later in the capture than the ones that confirmed it.
+    # The other rows, in capture order. An RTP row of a flow+SSRC not followed yet goes to
+    # the scanner as values (no decoding: its headers were checked above, and nothing but
+    # the scanner reads an RTP datagram); a row of a stream that became one earlier in this
+    # batch joins the array rows instead: every row of it still to come is later in the
+    # capture than the ones that made it a stream.
     late: dict[int, list[int]] = {}
     scalar_rows = np.flatnonzero(scalar).tolist()
     pending_of = row_key[scalar_rows].tolist() if pending_keys else [-1] * len(scalar_rows)
     to_decode: list[int] = []
+    frame0 = batch.first_frame
     for row, pending in zip(scalar_rows, pending_of, strict=True):
-        if pending >= 0 and scanner.is_live(pending_keys[pending]):
-            late.setdefault(pending, []).append(row)
+        if pending < 0:
+            to_decode.append(row)
             continue
-        if pending >= 0:
-            # Its stream may become one with this very packet: decode what waits first.
-            to_decode.append(row)
-            for packet in decode_rows(to_decode):
-                feed_other(packet)
-            to_decode = []
-        else:
-            to_decode.append(row)
-    for packet in decode_rows(to_decode):
-        feed_other(packet)
+        if not scanner.is_live(pending_keys[pending]):
+            # Its stream may begin with this very packet (an SDP just read): what waits first.
+            if to_decode:
+                for packet in decode_rows(to_decode):
+                    feed_other(packet)
+                to_decode = []
+            datagram = b""
+            if scanner.with_dtmf and scanner.heuristic and size[row] <= 64:
+                datagram = bytes(batch.buffer[start[row] : stop[row]])
+            when, marker_pt, seq, timestamp, payload_len = (int(field[row]) for field in fields)
+            entry = (frame0 + row, when, marker_pt, seq, timestamp, payload_len, datagram)
+            if not scanner.feed_unfollowed(pending_keys[pending], entry):
+                continue
+        late.setdefault(pending, []).append(row)
+    if to_decode:
+        for packet in decode_rows(to_decode):
+            feed_other(packet)
     for pending, late_rows in late.items():
         live_rows[pending_keys[pending]] = np.array(late_rows, dtype=np.int64)
+    if live_rows:
+        _hand_over(scanner, buffers, live_rows, frame0, fields, header_end, v)
 
-    if not live_rows:
-        return
-    # Columns for every row at once (cheaper than per stream), then picked per stream.
-    payload_len_all = stop - header_end - pad
+
+def _hand_over(
+    scanner: StreamScanner,
+    buffers: _RowBuffers,
+    live_rows: dict[Key, IntArray],
+    frame0: int,
+    fields: tuple[IntArray, ...],
+    header_end: IntArray,
+    v: _Views,
+) -> None:
+    """The rows of followed streams, to the scanner: columns for all of them at once, then
+    each stream's share: as lists when it is a handful of rows (NumPy's cost per call would
+    exceed the work), else buffered as arrays until there are enough for NumPy to pay.
+    ``fields``: the batch's time (ns), marker+PT byte, sequence, timestamp, payload length."""
+    keys = list(live_rows)
+    parts = list(live_rows.values())
+    rows = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    bounds = np.cumsum([0] + [len(part) for part in parts]).tolist()
+    ts_ns, marker_pt, seqs, tss, payload_len = (field[rows] for field in fields)
+    assert scanner.first_ns is not None
     columns = (
-        np.arange(batch.first_frame, batch.first_frame + count, dtype=np.int64),
+        rows + frame0,
         ts_ns,
         _relative_ms(ts_ns - scanner.first_ns),
-        second,
-        be(header + 30, 2),
-        be(header + 32, 4),
-        payload_len_all,
-        np.where(payload_len_all >= 4, v.word32(header_end), -1)
+        marker_pt,
+        seqs,
+        tss,
+        payload_len,
+        np.where(payload_len >= 4, v.word32(header_end[rows]), -1)
         if scanner.with_dtmf
-        else np.full(count, -1, dtype=np.int64),
+        else np.full(len(rows), -1, dtype=np.int64),
     )
-    for key, rows in live_rows.items():
-        buffers.add(key, tuple(column[rows] for column in columns))
+    as_lists: list[list[Any]] | None = None
+    for index, key in enumerate(keys):
+        a, b = bounds[index], bounds[index + 1]
+        if b - a >= _LIST_ROWS or key in buffers.parts:
+            buffers.add(key, tuple(column[a:b].copy() for column in columns))
+            continue
+        if as_lists is None:
+            as_lists = [column.tolist() for column in columns]
+        scanner.add_row_lists(key, *(column[a:b] for column in as_lists))
 
 
 def _relative_ms(rel_ns: IntArray) -> npt.NDArray[np.float64]:

@@ -57,6 +57,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import accumulate
 
@@ -142,6 +143,8 @@ PT_CN_OLD = 19
 FIRST_DYNAMIC_PT = 96
 # add_many below this many packets goes packet by packet (cheaper than NumPy for so few).
 SMALL_BATCH = 24
+# A stream's summary with at most this many sequence numbers counts them without NumPy.
+_SMALL_SUMMARY = 256
 # A timestamp step farther than this from the arrival gap is a reset (see the module
 # docstring): far beyond network jitter and clock drift, far below a random new base.
 RESET_SLACK_MS = 10_000.0
@@ -706,17 +709,14 @@ class StreamStats:
     def _own_summary(self) -> tuple[int, int, int, int, float, int]:
         """(lost vs highest, duplicates, reordered, DTX periods, DTX ms, highest ext)."""
         # Arrival order: the chunks, then the numbers added one by one since the last chunk.
-        latest: list[IntArray] = [np.frombuffer(self._ext, dtype=np.int64)] if self._ext else []
-        parts = self._ext_chunks + latest
-        ext = np.concatenate(parts) if parts else None
-        if ext is None or not len(ext):
-            return 0, 0, 0, 0, 0.0, 0
-        unique, first_index, inverse = np.unique(ext, return_index=True, return_inverse=True)
-        duplicate = np.arange(len(ext)) != first_index[inverse]
-        highest_before = np.concatenate(([ext[0]], np.maximum.accumulate(ext)[:-1]))
-        late = ext < highest_before
-        highest = int(unique[-1])
-        lost = (highest - int(unique[0]) + 1) - len(unique)
+        if not self._ext_chunks and len(self._ext) <= _SMALL_SUMMARY:
+            if not self._ext:
+                return 0, 0, 0, 0, 0.0, 0
+            lost, duplicates, reordered, highest = _sequence_counts(self._ext)
+        else:
+            lost, duplicates, reordered, highest = _sequence_counts_many(
+                np.concatenate([*self._ext_chunks, np.frombuffer(self._ext, dtype=np.int64)])
+            )
         dtx_periods = 0
         dtx_ms = 0.0
         if self._steps:
@@ -726,14 +726,7 @@ class StreamStats:
                     dtx_periods += n
                     if self.clock_rate:
                         dtx_ms += (step - normal) * n * 1000.0 / self.clock_rate
-        return (
-            lost,
-            int(np.count_nonzero(duplicate)),
-            int(np.count_nonzero(late & ~duplicate)),
-            dtx_periods,
-            dtx_ms,
-            highest,
-        )
+        return lost, duplicates, reordered, dtx_periods, dtx_ms, highest
 
     def summary(self) -> StatsSummary:
         if self.total_nr == 0:
@@ -771,6 +764,40 @@ class StreamStats:
             out_of_time_packets=self.timestamp_errors,
             timestamp_resets=tuple(self._resets),
         )
+
+
+def _sequence_counts(ext: Iterable[int]) -> tuple[int, int, int, int]:
+    """(lost vs highest, duplicates, reordered, highest) of extended sequence numbers in
+    arrival order (module docstring), for a few: a set and a loop."""
+    numbers = iter(ext)
+    highest = next(numbers)
+    seen = {highest}
+    duplicates = reordered = 0
+    for number in numbers:
+        if number in seen:
+            duplicates += 1
+            continue
+        if number < highest:
+            reordered += 1  # late: below the highest number seen before it
+        else:
+            highest = number
+        seen.add(number)
+    return (highest - min(seen) + 1) - len(seen), duplicates, reordered, highest
+
+
+def _sequence_counts_many(ext: IntArray) -> tuple[int, int, int, int]:
+    """:func:`_sequence_counts` with NumPy, for many numbers."""
+    unique, first_index, inverse = np.unique(ext, return_index=True, return_inverse=True)
+    duplicate = np.arange(len(ext)) != first_index[inverse]
+    highest_before = np.concatenate(([ext[0]], np.maximum.accumulate(ext)[:-1]))
+    late = ext < highest_before
+    highest = int(unique[-1])
+    return (
+        (highest - int(unique[0]) + 1) - len(unique),
+        int(np.count_nonzero(duplicate)),
+        int(np.count_nonzero(late & ~duplicate)),
+        highest,
+    )
 
 
 def _signed32(step: int) -> int:

@@ -312,6 +312,7 @@ class _Live:
         "last_ts",
         "payload_bytes",
         "pt_counts",
+        "pt_info",
         "source",
         "srtp_tag_votes",
         "start_ns",
@@ -323,6 +324,9 @@ class _Live:
         self.announcement = announcement
         self.stats = StreamStats()
         self.pt_counts: Counter[int] = Counter()
+        # pt -> (analysis clock, comfort noise, encoding, rtpmap rate): fixed for the stream
+        # (its announcement does not change), so looked up once per payload type.
+        self.pt_info: dict[int, tuple[int, bool, str | None, int]] = {}
         self.first_frame = 0
         self.last_frame = 0
         self.start_ns = 0
@@ -418,15 +422,35 @@ class StreamScanner:
         key = (src, sport, dst, dport, ssrc)
         live = self._live.get(key)
         if live is None:
-            live = self._start(key, packet.frame)
-            if live is None:
-                if self.heuristic:
-                    kept = bytes(payload) if self.with_dtmf and size <= 64 else b""
-                    self._candidate(
-                        key, (packet.frame, packet.ts_ns, marker_pt, seq, ts, payload_len, kept)
-                    )
+            kept = bytes(payload) if self.with_dtmf and self.heuristic and size <= 64 else b""
+            entry = (packet.frame, packet.ts_ns, marker_pt, seq, ts, payload_len, kept)
+            if not self._unfollowed(key, entry):
                 return
+            live = self._live[key]
         self._add(live, key, packet.frame, packet.ts_ns, marker_pt, seq, ts, payload_len, payload)
+
+    def feed_unfollowed(
+        self, key: tuple[str, int, str, int, int], entry: tuple[int, int, int, int, int, int, bytes]
+    ) -> bool:
+        """An RTP packet (headers already checked as :func:`quick_rtp_header` checks them) of
+        a flow+SSRC that is not a stream yet, from the fast path: what :meth:`feed` does with
+        it, except when it starts a stream (SDP or forced port): then it is not added, and
+        True asks the caller to hand it over with the stream's next rows. ``entry``: frame,
+        capture time (ns), marker+PT byte, sequence, timestamp, payload length and the
+        datagram when ``with_dtmf`` and ``heuristic`` and it is at most 64 bytes, else b""."""
+        self.packets_read += 1
+        return self._unfollowed(key, entry)
+
+    def _unfollowed(
+        self, key: tuple[str, int, str, int, int], entry: tuple[int, int, int, int, int, int, bytes]
+    ) -> bool:
+        """True when the packet starts a stream (its key is live then); else it is a
+        candidate of the heuristic (when on)."""
+        if self._start(key, entry[0]) is not None:
+            return True
+        if self.heuristic:
+            self._candidate(key, entry)
+        return False
 
     def _announcement_for(self, endpoint: tuple[str, int], frame: int) -> MediaAnnouncement | None:
         found = None
@@ -492,9 +516,7 @@ class StreamScanner:
         cn_table = np.zeros(128, dtype=bool)
         for pt in present:
             live.pt_counts[pt] += int(counts[pt])
-            encoding, rate = self._encoding(live, pt)
-            clock_table[pt] = analysis_clock_hz(pt, encoding, rate)
-            cn_table[pt] = pt == 13 or (encoding is not None and encoding.upper() == "CN")
+            clock_table[pt], cn_table[pt], _, _ = live.pt_info.get(pt) or self._pt_info(live, pt)
         live.payload_bytes += int(payload_len.sum())
         live.stats.add_many(frames, times_ms, seqs, tss, pts, marker_pt >= 0x80, clock_table[pts])
         live.cn_packets += int(np.count_nonzero(cn_table[pts]))
@@ -512,25 +534,41 @@ class StreamScanner:
         live.last_ts = int(tss[-1])
         if self.with_dtmf:
             for row in np.flatnonzero(pts >= 96).tolist():
-                pt = int(pts[row])
-                encoding, rate = self._encoding(live, pt)
-                length = int(payload_len[row])
-                is_event = encoding is not None and encoding.lower() == "telephone-event"
-                if encoding is None:
-                    shape_ok = length == 4
-                    live.dtmf_shape[pt] = live.dtmf_shape.get(pt, True) and shape_ok
-                    is_event = shape_ok
                 word = int(first_words[row])
-                if is_event and word >= 0:
-                    detector = live.dtmf.setdefault(pt, DtmfDetector())
-                    detector.feed(
-                        int(frames[row]),
-                        int(ts_ns[row]),
-                        key[4],
-                        int(tss[row]),
-                        word.to_bytes(4, "big"),
-                        rate,
-                    )
+                self._dtmf(
+                    live,
+                    key[4],
+                    int(frames[row]),
+                    int(ts_ns[row]),
+                    int(pts[row]),
+                    int(tss[row]),
+                    int(payload_len[row]),
+                    word.to_bytes(4, "big") if word >= 0 else None,
+                )
+
+    def add_row_lists(
+        self,
+        key: tuple[str, int, str, int, int],
+        frames: list[int],
+        ts_ns: list[int],
+        times_ms: list[float],
+        marker_pt: list[int],
+        seqs: list[int],
+        tss: list[int],
+        payload_len: list[int],
+        first_words: list[int],
+    ) -> None:
+        """:meth:`add_rows` for a handful of packets, as lists: NumPy's cost per call exceeds
+        the work on so few (short calls: thousands of streams of ten packets)."""
+        live = self._live[key]
+        self.packets_read += len(frames)
+        dtmf = self.with_dtmf
+        add = self._add_one
+        for frame, ns, time_ms, mpt, seq, ts, length, word in zip(
+            frames, ts_ns, times_ms, marker_pt, seqs, tss, payload_len, first_words, strict=True
+        ):
+            body = word.to_bytes(4, "big") if dtmf and mpt & 0x7F >= 96 and word >= 0 else None
+            add(live, key, frame, ns, time_ms, mpt, seq, ts, length, body)
 
     def _add(
         self,
@@ -544,6 +582,37 @@ class StreamScanner:
         payload_len: int,
         payload: memoryview | bytes,
     ) -> None:
+        body = None
+        # ``payload`` is empty for a heuristic stream's first packets when they were too long
+        # to be events (see feed()): those reach the DTMF detector in no case.
+        if self.with_dtmf and marker_pt & 0x7F >= 96 and payload:
+            start = len(payload) - payload_len - _padding(payload)
+            body = bytes(payload[start : start + 4])
+        assert self.first_ns is not None
+        time_ms = relative_ms(ts_ns - self.first_ns)
+        self._add_one(live, key, frame, ts_ns, time_ms, marker_pt, seq, ts, payload_len, body)
+
+    def _pt_info(self, live: _Live, pt: int) -> tuple[int, bool, str | None, int]:
+        encoding, rate = self._encoding(live, pt)
+        is_cn = pt == 13 or (encoding is not None and encoding.upper() == "CN")
+        info = live.pt_info[pt] = (analysis_clock_hz(pt, encoding, rate), is_cn, encoding, rate)
+        return info
+
+    def _add_one(
+        self,
+        live: _Live,
+        key: tuple[str, int, str, int, int],
+        frame: int,
+        ts_ns: int,
+        time_ms: float,
+        marker_pt: int,
+        seq: int,
+        ts: int,
+        payload_len: int,
+        body: bytes | None,
+    ) -> None:
+        """One packet of a stream. ``body``: the first 4 payload bytes of a dynamic payload
+        type's packet when DTMF is looked for (None: not fed to the DTMF detector)."""
         pt = marker_pt & 0x7F
         if live.first_frame == 0:
             live.first_frame = frame
@@ -552,19 +621,9 @@ class StreamScanner:
         live.end_ns = ts_ns
         live.pt_counts[pt] += 1
         live.payload_bytes += payload_len
-        ann = live.announcement
-        encoding: str | None = None
-        rate = 0
-        if pt >= 96 and ann is not None:
-            rtpmap = ann.rtpmaps.get(pt)
-            if rtpmap is not None:
-                encoding, rate = rtpmap[0], rtpmap[1]
-        clock = analysis_clock_hz(pt, encoding, rate)
-        assert self.first_ns is not None
-        live.stats.add(
-            frame, relative_ms(ts_ns - self.first_ns), seq, ts, pt, bool(marker_pt & 0x80), clock
-        )
-        if pt == 13 or (encoding is not None and encoding.upper() == "CN"):
+        clock, is_cn, _, _ = live.pt_info.get(pt) or self._pt_info(live, pt)
+        live.stats.add(frame, time_ms, seq, ts, pt, marker_pt >= 0x80, clock)
+        if is_cn:
             live.cn_packets += 1
         if (pt == 0 or pt == 8) and live.last_seq >= 0 and seq == (live.last_seq + 1) & 0xFFFF:
             # RFC 3711 4.2: an SRTP authentication tag makes a G.711 payload longer than the
@@ -577,17 +636,30 @@ class StreamScanner:
         live.last_seq = seq
         live.last_ts = ts
         if self.with_dtmf and pt >= 96:
-            is_event = encoding is not None and encoding.lower() == "telephone-event"
-            if encoding is None:
-                # No rtpmap: RFC 4733 2.3 payloads are 4 bytes (or 4 per redundant block).
-                shape_ok = payload_len == 4
-                live.dtmf_shape[pt] = live.dtmf_shape.get(pt, True) and shape_ok
-                is_event = shape_ok
-            if is_event:
-                start = len(payload) - payload_len - _padding(payload)
-                body = bytes(payload[start : start + 4])
-                detector = live.dtmf.setdefault(pt, DtmfDetector())
-                detector.feed(frame, ts_ns, key[4], ts, body, rate)
+            self._dtmf(live, key[4], frame, ts_ns, pt, ts, payload_len, body)
+
+    def _dtmf(
+        self,
+        live: _Live,
+        ssrc: int,
+        frame: int,
+        ts_ns: int,
+        pt: int,
+        ts: int,
+        payload_len: int,
+        body: bytes | None,
+    ) -> None:
+        """A dynamic payload type's packet, when DTMF is looked for."""
+        _, _, encoding, rate = live.pt_info.get(pt) or self._pt_info(live, pt)
+        is_event = encoding is not None and encoding.lower() == "telephone-event"
+        if encoding is None:
+            # No rtpmap: RFC 4733 2.3 payloads are 4 bytes (or 4 per redundant block).
+            shape_ok = payload_len == 4
+            live.dtmf_shape[pt] = live.dtmf_shape.get(pt, True) and shape_ok
+            is_event = shape_ok
+        if is_event and body is not None:
+            detector = live.dtmf.setdefault(pt, DtmfDetector())
+            detector.feed(frame, ts_ns, ssrc, ts, body, rate)
 
     def _rtcp(self, packet: Packet, payload: memoryview) -> None:
         announced = (packet.dst, packet.dport) in self._rtcp_endpoints or (
