@@ -333,31 +333,31 @@ def _scan_batch(
     # batch joins the array rows instead: every row of it still to come is later in the
     # capture than the ones that made it a stream.
     late: dict[int, list[int]] = {}
-    scalar_rows = np.flatnonzero(scalar).tolist()
-    pending_of = row_key[scalar_rows].tolist() if pending_keys else [-1] * len(scalar_rows)
-    to_decode: list[int] = []
     frame0 = batch.first_frame
-    for row, pending in zip(scalar_rows, pending_of, strict=True):
-        if pending < 0:
-            to_decode.append(row)
-            continue
+    # The other rows are decoded in one go, lazily: each decoded packet comes out at the
+    # frame of its record (a reassembled datagram at the fragment that completed it), so
+    # the packets before an unfollowed row are fed before it and the next one waits.
+    delivered = iter(decode_rows(np.flatnonzero(scalar & (row_key < 0)).tolist()))
+    waiting = next(delivered, None)
+    pending_rows = np.flatnonzero(row_key >= 0).tolist()
+    for row, pending in zip(pending_rows, row_key[pending_rows].tolist(), strict=True):
+        frame = frame0 + row
+        while waiting is not None and waiting.frame < frame:
+            feed_other(waiting)
+            waiting = next(delivered, None)
         if not scanner.is_live(pending_keys[pending]):
-            # Its stream may begin with this very packet (an SDP just read): what waits first.
-            if to_decode:
-                for packet in decode_rows(to_decode):
-                    feed_other(packet)
-                to_decode = []
+            # Its stream may begin with this very packet (an SDP just read).
             datagram = b""
             if scanner.with_dtmf and scanner.heuristic and size[row] <= 64:
                 datagram = bytes(batch.buffer[start[row] : stop[row]])
             when, marker_pt, seq, timestamp, payload_len = (int(field[row]) for field in fields)
-            entry = (frame0 + row, when, marker_pt, seq, timestamp, payload_len, datagram)
+            entry = (frame, when, marker_pt, seq, timestamp, payload_len, datagram)
             if not scanner.feed_unfollowed(pending_keys[pending], entry):
                 continue
         late.setdefault(pending, []).append(row)
-    if to_decode:
-        for packet in decode_rows(to_decode):
-            feed_other(packet)
+    while waiting is not None:
+        feed_other(waiting)
+        waiting = next(delivered, None)
     for pending, late_rows in late.items():
         live_rows[pending_keys[pending]] = np.array(late_rows, dtype=np.int64)
     if live_rows:
