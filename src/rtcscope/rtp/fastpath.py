@@ -24,7 +24,7 @@ from __future__ import annotations
 import ipaddress
 import mmap
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -377,8 +377,9 @@ def _hand_over(
     each stream's share: as lists when it is a handful of rows (NumPy's cost per call would
     exceed the work), else buffered as arrays until there are enough for NumPy to pay.
     ``fields``: the batch's time (ns), marker+PT byte, sequence, timestamp, payload length."""
-    keys = list(live_rows)
-    parts = list(live_rows.values())
+    # Streams with a handful of rows here first (handed over together), then the others.
+    keys = sorted(live_rows, key=lambda k: len(live_rows[k]) >= _LIST_ROWS or k in buffers.parts)
+    parts = [live_rows[key] for key in keys]
     rows = np.concatenate(parts) if len(parts) > 1 else parts[0]
     bounds = np.cumsum([0] + [len(part) for part in parts]).tolist()
     ts_ns, marker_pt, seqs, tss, payload_len = (field[rows] for field in fields)
@@ -395,15 +396,17 @@ def _hand_over(
         if scanner.with_dtmf
         else np.full(len(rows), -1, dtype=np.int64),
     )
-    as_lists: list[list[Any]] | None = None
-    for index, key in enumerate(keys):
+    small = 0
+    while small < len(keys) and bounds[small + 1] - bounds[small] < _LIST_ROWS:
+        if keys[small] in buffers.parts:
+            break
+        small += 1
+    if small:
+        end = bounds[small]
+        scanner.add_row_groups(keys[:small], bounds[: small + 1], tuple(c[:end] for c in columns))
+    for index in range(small, len(keys)):
         a, b = bounds[index], bounds[index + 1]
-        if b - a >= _LIST_ROWS or key in buffers.parts:
-            buffers.add(key, tuple(column[a:b].copy() for column in columns))
-            continue
-        if as_lists is None:
-            as_lists = [column.tolist() for column in columns]
-        scanner.add_row_lists(key, *(column[a:b] for column in as_lists))
+        buffers.add(keys[index], tuple(column[a:b].copy() for column in columns))
 
 
 def _relative_ms(rel_ns: IntArray) -> npt.NDArray[np.float64]:

@@ -40,7 +40,7 @@ from __future__ import annotations
 import os
 import struct
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -52,7 +52,13 @@ from rtcscope.errors import RtpError
 from rtcscope.rtp import rtcp as rtcp_mod
 from rtcscope.rtp.events import DtmfDetector, DtmfDigit
 from rtcscope.rtp.packet import RtpPacket
-from rtcscope.rtp.stats import StatsSummary, StreamStats, analysis_clock_hz, relative_ms
+from rtcscope.rtp.stats import (
+    SMALL_BATCH,
+    StatsSummary,
+    StreamStats,
+    analysis_clock_hz,
+    relative_ms,
+)
 from rtcscope.sip.sdp import STATIC_PAYLOAD_TYPES
 
 if TYPE_CHECKING:
@@ -502,73 +508,121 @@ class StreamScanner:
     ) -> None:
         """Packets of a stream already followed, as arrays in capture order (the fast path
         of :mod:`rtcscope.rtp.fastpath`); the same effect as :meth:`feed` for each."""
-        live = self._live[key]
+        self.add_row_groups(
+            [key],
+            [0, len(frames)],
+            (frames, ts_ns, times_ms, marker_pt, seqs, tss, payload_len, first_words),
+        )
+
+    def add_row_groups(
+        self,
+        keys: list[tuple[str, int, str, int, int]],
+        bounds: list[int],
+        columns: Sequence[npt.NDArray[Any]],
+    ) -> None:
+        """Packets of followed streams as arrays: the rows ``bounds[i]:bounds[i + 1]`` are
+        stream ``keys[i]``'s next packets, in capture order; ``columns``: frame, capture time
+        (ns), time since the first frame (ms), marker+PT byte, sequence, timestamp, payload
+        length, first payload word (-1: none read). The same effect as :meth:`feed` for
+        each packet. The bookkeeping runs with NumPy across all the streams at once, the
+        statistics per stream: :meth:`StreamStats.add_many` for many rows, packet by packet
+        for a handful (short calls: NumPy's cost per call would exceed the work)."""
+        frames, ts_ns, times_ms, marker_pt, seqs, tss, payload_len, first_words = columns
+        count = len(frames)
+        self.packets_read += count
+        lives = [self._live[key] for key in keys]
+        starts = np.array(bounds[:-1], dtype=np.int64)
+        sizes = np.diff(bounds)
+        group = np.repeat(np.arange(len(keys)), sizes)
         pts = marker_pt & 0x7F
-        self.packets_read += len(frames)
-        if live.first_frame == 0:
-            live.first_frame = int(frames[0])
-            live.start_ns = int(ts_ns[0])
-        live.last_frame = int(frames[-1])
-        live.end_ns = int(ts_ns[-1])
-        counts = np.bincount(pts, minlength=128)
-        present = np.flatnonzero(counts).tolist()
-        clock_table = np.zeros(128, dtype=np.int64)
-        cn_table = np.zeros(128, dtype=bool)
-        for pt in present:
-            live.pt_counts[pt] += int(counts[pt])
-            clock_table[pt], cn_table[pt], _, _ = live.pt_info.get(pt) or self._pt_info(live, pt)
-        live.payload_bytes += int(payload_len.sum())
-        live.stats.add_many(frames, times_ms, seqs, tss, pts, marker_pt >= 0x80, clock_table[pts])
-        live.cn_packets += int(np.count_nonzero(cn_table[pts]))
+        # Each (stream, payload type) pair once: counts, the stream's clock and CN for it.
+        pairs, inverse, pair_counts = np.unique(
+            group * 128 + pts, return_inverse=True, return_counts=True
+        )
+        pair_clock = np.empty(len(pairs), dtype=np.int64)
+        pair_cn = np.empty(len(pairs), dtype=bool)
+        for index, (pair, n) in enumerate(zip(pairs.tolist(), pair_counts.tolist(), strict=True)):
+            live, pt = lives[pair >> 7], pair & 0x7F
+            live.pt_counts[pt] += n
+            pair_clock[index], pair_cn[index], _, _ = live.pt_info.get(pt) or self._pt_info(
+                live, pt
+            )
+        clocks = pair_clock[inverse.reshape(-1)]
+        sums = [np.add.reduceat(payload_len, starts).tolist()]
+        sums.append(np.add.reduceat(pair_cn[inverse.reshape(-1)].astype(np.int64), starts).tolist())
+        # RFC 3711 4.2: an SRTP authentication tag makes a G.711 payload longer than the
+        # samples the timestamp advanced by (one byte per sample); a stream's first row
+        # follows its previous packet (from an earlier call, or none: -1).
         g711 = (pts == 0) | (pts == 8)
         if g711.any():
-            prev_seq = np.concatenate(([live.last_seq], seqs[:-1]))
-            prev_ts = np.concatenate(([live.last_ts], tss[:-1]))
+            prev_seq = np.empty(count, dtype=np.int64)
+            prev_seq[1:] = seqs[:-1]
+            prev_seq[starts] = [live.last_seq for live in lives]
+            prev_ts = np.empty(count, dtype=np.int64)
+            prev_ts[1:] = tss[:-1]
+            prev_ts[starts] = [live.last_ts for live in lives]
             follows = g711 & (prev_seq >= 0) & (seqs == ((prev_seq + 1) & 0xFFFF))
-            step = (tss - prev_ts) & 0xFFFFFFFF
-            extra = payload_len - step
-            live.srtp_tag_votes += int(
-                np.count_nonzero(follows & ((extra == 4) | (extra == 10)))
-            ) - int(np.count_nonzero(follows & (extra == 0)))
-        live.last_seq = int(seqs[-1])
-        live.last_ts = int(tss[-1])
+            extra = payload_len - ((tss - prev_ts) & 0xFFFFFFFF)
+            votes = (follows & ((extra == 4) | (extra == 10))).astype(np.int64) - (
+                follows & (extra == 0)
+            )
+            sums.append(np.add.reduceat(votes, starts).tolist())
+        else:
+            sums.append([0] * len(keys))
+        lists = [column.tolist() for column in (frames, ts_ns, times_ms, seqs, tss, pts)]
+        frame_l, ns_l, time_l, seq_l, ts_l, pt_l = lists
+        marker_l = (marker_pt >= 0x80).tolist()
+        clock_l = clocks.tolist()
+        for index, live in enumerate(lives):
+            a, b = bounds[index], bounds[index + 1]
+            if live.first_frame == 0:
+                live.first_frame = frame_l[a]
+                live.start_ns = ns_l[a]
+            live.last_frame = frame_l[b - 1]
+            live.end_ns = ns_l[b - 1]
+            live.last_seq = seq_l[b - 1]
+            live.last_ts = ts_l[b - 1]
+            live.payload_bytes += sums[0][index]
+            live.cn_packets += sums[1][index]
+            live.srtp_tag_votes += sums[2][index]
+            if b - a > SMALL_BATCH:
+                live.stats.add_many(
+                    frames[a:b],
+                    times_ms[a:b],
+                    seqs[a:b],
+                    tss[a:b],
+                    pts[a:b],
+                    marker_pt[a:b] >= 0x80,
+                    clocks[a:b],
+                )
+                continue
+            add = live.stats.add
+            for packet in zip(
+                frame_l[a:b],
+                time_l[a:b],
+                seq_l[a:b],
+                ts_l[a:b],
+                pt_l[a:b],
+                marker_l[a:b],
+                clock_l[a:b],
+                strict=True,
+            ):
+                add(*packet)
         if self.with_dtmf:
+            word_l = first_words.tolist()
             for row in np.flatnonzero(pts >= 96).tolist():
-                word = int(first_words[row])
+                word = word_l[row]
+                live = lives[int(group[row])]
                 self._dtmf(
                     live,
-                    key[4],
-                    int(frames[row]),
-                    int(ts_ns[row]),
-                    int(pts[row]),
-                    int(tss[row]),
+                    keys[int(group[row])][4],
+                    frame_l[row],
+                    ns_l[row],
+                    pt_l[row],
+                    ts_l[row],
                     int(payload_len[row]),
                     word.to_bytes(4, "big") if word >= 0 else None,
                 )
-
-    def add_row_lists(
-        self,
-        key: tuple[str, int, str, int, int],
-        frames: list[int],
-        ts_ns: list[int],
-        times_ms: list[float],
-        marker_pt: list[int],
-        seqs: list[int],
-        tss: list[int],
-        payload_len: list[int],
-        first_words: list[int],
-    ) -> None:
-        """:meth:`add_rows` for a handful of packets, as lists: NumPy's cost per call exceeds
-        the work on so few (short calls: thousands of streams of ten packets)."""
-        live = self._live[key]
-        self.packets_read += len(frames)
-        dtmf = self.with_dtmf
-        add = self._add_one
-        for frame, ns, time_ms, mpt, seq, ts, length, word in zip(
-            frames, ts_ns, times_ms, marker_pt, seqs, tss, payload_len, first_words, strict=True
-        ):
-            body = word.to_bytes(4, "big") if dtmf and mpt & 0x7F >= 96 and word >= 0 else None
-            add(live, key, frame, ns, time_ms, mpt, seq, ts, length, body)
 
     def _add(
         self,
