@@ -56,6 +56,7 @@ from rtcscope.rtp.stats import (
     SMALL_BATCH,
     StatsSummary,
     StreamStats,
+    add_new_streams,
     analysis_clock_hz,
     relative_ms,
 )
@@ -571,7 +572,29 @@ class StreamScanner:
             sums.append([0] * len(keys))
         lists = [column.tolist() for column in (frames, ts_ns, times_ms, seqs, tss, pts)]
         frame_l, ns_l, time_l, seq_l, ts_l, pt_l = lists
-        marker_l = (marker_pt >= 0x80).tolist()
+        markers = marker_pt >= 0x80
+        # Streams given their first packets here, a handful each: all at once.
+        new = (
+            (sizes <= SMALL_BATCH)
+            & np.array([live.stats.total_nr == 0 for live in lives])
+            & (np.add.reduceat((clocks > 0) & (clocks < 1000), starts) == 0)
+        )
+        if new.any():
+            picked = np.flatnonzero(new[group])
+            add_new_streams(
+                [live.stats for live, is_new in zip(lives, new.tolist(), strict=True) if is_new],
+                np.concatenate(([0], np.cumsum(sizes[new]))).tolist(),
+                (
+                    frames[picked],
+                    times_ms[picked],
+                    seqs[picked],
+                    tss[picked],
+                    pts[picked],
+                    markers[picked],
+                    clocks[picked],
+                ),
+            )
+        marker_l = markers.tolist()
         clock_l = clocks.tolist()
         for index, live in enumerate(lives):
             a, b = bounds[index], bounds[index + 1]
@@ -585,6 +608,8 @@ class StreamScanner:
             live.payload_bytes += sums[0][index]
             live.cn_packets += sums[1][index]
             live.srtp_tag_votes += sums[2][index]
+            if new[index]:
+                continue
             if b - a > SMALL_BATCH:
                 live.stats.add_many(
                     frames[a:b],
@@ -592,7 +617,7 @@ class StreamScanner:
                     seqs[a:b],
                     tss[a:b],
                     pts[a:b],
-                    marker_pt[a:b] >= 0x80,
+                    markers[a:b],
                     clocks[a:b],
                 )
                 continue
