@@ -269,12 +269,16 @@ def _scan_batch(
         be(header + 32, 4),
         stop - header_end - pad,
     )
-    live_rows: dict[Key, IntArray] = {}
     # A record shorter than its link header decodes to nothing any tap reads (a flood of
     # empty records must not cost a decode each).
     scalar = ~rtp & ~dropped & (caplen >= max(header, 1))
     pending_keys: list[Key] = []
     row_key = np.full(count, -1, dtype=np.int64)
+    # Rows of followed streams, grouped by stream (capture order within each): the keys,
+    # the rows, and where each stream's rows begin.
+    live_keys: list[Key] = []
+    live_parts: list[IntArray] = []
+    live_bounds = [0]
     if len(rtp_rows):
         src = be(header + 12, 4)[rtp_rows]
         dst = be(header + 16, 4)[rtp_rows]
@@ -306,9 +310,9 @@ def _scan_batch(
             starts = np.flatnonzero(change)
             bounds = np.append(starts, len(order))
             first_rows = order[starts]
-        for index, (a, b) in enumerate(
-            zip(k1[first_rows].tolist(), k2[first_rows].tolist(), strict=True)
-        ):
+            group_of_sorted = np.repeat(np.arange(len(starts)), np.diff(bounds))
+        keys: list[Key] = []
+        for a, b in zip(k1[first_rows].tolist(), k2[first_rows].tolist(), strict=True):
             key = key_cache.get((a, b))
             if key is None:
                 key = (
@@ -319,13 +323,21 @@ def _scan_batch(
                     b & 0xFFFFFFFF,
                 )
                 key_cache[(a, b)] = key
-            rows = rtp_rows[order[bounds[index] : bounds[index + 1]]]
-            if scanner.is_live(key):
-                live_rows[key] = rows
-            else:
-                scalar[rows] = True
-                pending_keys.append(key)
-                row_key[rows] = len(pending_keys) - 1
+            keys.append(key)
+        live = np.array([scanner.is_live(key) for key in keys], dtype=bool)
+        sorted_rows = rtp_rows[order]
+        live_row = live[group_of_sorted]
+        # Streams not followed yet: their rows go in capture order with the other rows.
+        waiting_groups = np.flatnonzero(~live)
+        pending_keys = [keys[group] for group in waiting_groups.tolist()]
+        pending_of_group = np.full(len(keys), -1, dtype=np.int64)
+        pending_of_group[waiting_groups] = np.arange(len(waiting_groups))
+        scalar[sorted_rows[~live_row]] = True
+        row_key[sorted_rows] = pending_of_group[group_of_sorted]
+        if live.any():
+            live_keys = [keys[group] for group in np.flatnonzero(live).tolist()]
+            live_parts = [sorted_rows[live_row]]
+            live_bounds = np.concatenate(([0], np.cumsum(np.diff(bounds)[live]))).tolist()
 
     # The other rows, in capture order. An RTP row of a flow+SSRC not followed yet goes to
     # the scanner as values (no decoding: its headers were checked above, and nothing but
@@ -339,8 +351,15 @@ def _scan_batch(
     # the packets before an unfollowed row are fed before it and the next one waits.
     delivered = iter(decode_rows(np.flatnonzero(scalar & (row_key < 0)).tolist()))
     waiting = next(delivered, None)
-    pending_rows = np.flatnonzero(row_key >= 0).tolist()
-    for row, pending in zip(pending_rows, row_key[pending_rows].tolist(), strict=True):
+    pending_rows = np.flatnonzero(row_key >= 0)
+    values = (
+        list(zip(*(field[pending_rows].tolist() for field in (*fields, size)), strict=True))
+        if len(pending_rows)
+        else []
+    )
+    for row, pending, (when, marker_pt, seq, timestamp, payload_len, length) in zip(
+        pending_rows.tolist(), row_key[pending_rows].tolist(), values, strict=True
+    ):
         frame = frame0 + row
         while waiting is not None and waiting.frame < frame:
             feed_other(waiting)
@@ -348,9 +367,8 @@ def _scan_batch(
         if not scanner.is_live(pending_keys[pending]):
             # Its stream may begin with this very packet (an SDP just read).
             datagram = b""
-            if scanner.with_dtmf and scanner.heuristic and size[row] <= 64:
+            if scanner.with_dtmf and scanner.heuristic and length <= 64:
                 datagram = bytes(batch.buffer[start[row] : stop[row]])
-            when, marker_pt, seq, timestamp, payload_len = (int(field[row]) for field in fields)
             entry = (frame, when, marker_pt, seq, timestamp, payload_len, datagram)
             if not scanner.feed_unfollowed(pending_keys[pending], entry):
                 continue
@@ -358,30 +376,32 @@ def _scan_batch(
     while waiting is not None:
         feed_other(waiting)
         waiting = next(delivered, None)
-    for pending, late_rows in late.items():
-        live_rows[pending_keys[pending]] = np.array(late_rows, dtype=np.int64)
-    if live_rows:
-        _hand_over(scanner, buffers, live_rows, frame0, fields, header_end, v)
+    if late:
+        for pending, part in late.items():
+            live_keys.append(pending_keys[pending])
+            live_bounds.append(live_bounds[-1] + len(part))
+        live_parts.append(np.array([row for part in late.values() for row in part]))
+    if live_keys:
+        rows = np.concatenate(live_parts) if len(live_parts) > 1 else live_parts[0]
+        _hand_over(scanner, buffers, live_keys, rows, live_bounds, frame0, fields, header_end, v)
 
 
 def _hand_over(
     scanner: StreamScanner,
     buffers: _RowBuffers,
-    live_rows: dict[Key, IntArray],
+    keys: list[Key],
+    rows: IntArray,
+    bounds: list[int],
     frame0: int,
     fields: tuple[IntArray, ...],
     header_end: IntArray,
     v: _Views,
 ) -> None:
-    """The rows of followed streams, to the scanner: columns for all of them at once, then
-    each stream's share: as lists when it is a handful of rows (NumPy's cost per call would
-    exceed the work), else buffered as arrays until there are enough for NumPy to pay.
-    ``fields``: the batch's time (ns), marker+PT byte, sequence, timestamp, payload length."""
-    # Streams with a handful of rows here first (handed over together), then the others.
-    keys = sorted(live_rows, key=lambda k: len(live_rows[k]) >= _LIST_ROWS or k in buffers.parts)
-    parts = [live_rows[key] for key in keys]
-    rows = np.concatenate(parts) if len(parts) > 1 else parts[0]
-    bounds = np.cumsum([0] + [len(part) for part in parts]).tolist()
+    """The rows of followed streams (``rows[bounds[i]:bounds[i + 1]]`` are stream
+    ``keys[i]``'s, in capture order) to the scanner: columns for all of them at once, then
+    the streams with a handful of rows together (NumPy across them), the others buffered as
+    arrays until there are enough for NumPy to pay. ``fields``: the batch's time (ns),
+    marker+PT byte, sequence, timestamp, payload length."""
     ts_ns, marker_pt, seqs, tss, payload_len = (field[rows] for field in fields)
     assert scanner.first_ns is not None
     columns = (
@@ -396,15 +416,18 @@ def _hand_over(
         if scanner.with_dtmf
         else np.full(len(rows), -1, dtype=np.int64),
     )
-    small = 0
-    while small < len(keys) and bounds[small + 1] - bounds[small] < _LIST_ROWS:
-        if keys[small] in buffers.parts:
-            break
-        small += 1
-    if small:
-        end = bounds[small]
-        scanner.add_row_groups(keys[:small], bounds[: small + 1], tuple(c[:end] for c in columns))
-    for index in range(small, len(keys)):
+    sizes = np.diff(bounds)
+    small = sizes < _LIST_ROWS
+    if buffers.parts:
+        small &= np.array([key not in buffers.parts for key in keys], dtype=bool)
+    if small.any():
+        picked = np.flatnonzero(np.repeat(small, sizes))
+        scanner.add_row_groups(
+            [key for key, few in zip(keys, small.tolist(), strict=True) if few],
+            np.concatenate(([0], np.cumsum(sizes[small]))).tolist(),
+            tuple(column[picked] for column in columns),
+        )
+    for index in np.flatnonzero(~small).tolist():
         a, b = bounds[index], bounds[index + 1]
         buffers.add(keys[index], tuple(column[a:b].copy() for column in columns))
 

@@ -672,6 +672,8 @@ class StreamScanner:
         self._add_one(live, key, frame, ts_ns, time_ms, marker_pt, seq, ts, payload_len, body)
 
     def _pt_info(self, live: _Live, pt: int) -> tuple[int, bool, str | None, int]:
+        if pt < 96:
+            return _STATIC_PT_INFO[pt]
         encoding, rate = self._encoding(live, pt)
         is_cn = pt == 13 or (encoding is not None and encoding.upper() == "CN")
         info = live.pt_info[pt] = (analysis_clock_hz(pt, encoding, rate), is_cn, encoding, rate)
@@ -954,6 +956,10 @@ class StreamScanner:
             dtmf=digits,
             srtp_keying=keying,
         )
+
+
+# What StreamScanner._pt_info says of a static payload type (no rtpmap applies below 96).
+_STATIC_PT_INFO = {pt: (analysis_clock_hz(pt, None, 0), pt == 13, None, 0) for pt in range(96)}
 
 
 def _payload_name(ann: MediaAnnouncement | None, pt: int) -> str:
