@@ -721,7 +721,11 @@ class StreamStats:
         dtx_periods = 0
         dtx_ms = 0.0
         if self._steps:
-            normal = min(self._steps.items(), key=lambda item: (-item[1], item[0]))[0]
+            # The most common step (the smallest of equals): the stream's packet time.
+            if len(self._steps) == 1:
+                normal = next(iter(self._steps))
+            else:
+                normal = min(self._steps.items(), key=lambda item: (-item[1], item[0]))[0]
             for step, n in self._steps.items():
                 if step >= 2 * normal:
                     dtx_periods += n

@@ -537,20 +537,20 @@ class StreamScanner:
         group = np.repeat(np.arange(len(keys)), sizes)
         pts = marker_pt & 0x7F
         # Each (stream, payload type) pair once: counts, the stream's clock and CN for it.
-        pairs, inverse, pair_counts = np.unique(
-            group * 128 + pts, return_inverse=True, return_counts=True
-        )
-        pair_clock = np.empty(len(pairs), dtype=np.int64)
-        pair_cn = np.empty(len(pairs), dtype=bool)
-        for index, (pair, n) in enumerate(zip(pairs.tolist(), pair_counts.tolist(), strict=True)):
+        pair_of_row = group * 128 + pts
+        pair_counts = np.bincount(pair_of_row, minlength=len(keys) * 128)
+        present = np.flatnonzero(pair_counts)
+        pair_clock = np.zeros(len(pair_counts), dtype=np.int64)
+        pair_cn = np.zeros(len(pair_counts), dtype=np.int64)
+        for pair, n in zip(present.tolist(), pair_counts[present].tolist(), strict=True):
             live, pt = lives[pair >> 7], pair & 0x7F
             live.pt_counts[pt] += n
-            pair_clock[index], pair_cn[index], _, _ = live.pt_info.get(pt) or self._pt_info(
-                live, pt
-            )
-        clocks = pair_clock[inverse.reshape(-1)]
-        sums = [np.add.reduceat(payload_len, starts).tolist()]
-        sums.append(np.add.reduceat(pair_cn[inverse.reshape(-1)].astype(np.int64), starts).tolist())
+            pair_clock[pair], pair_cn[pair], _, _ = live.pt_info.get(pt) or self._pt_info(live, pt)
+        clocks = pair_clock[pair_of_row]
+        sums = [
+            np.add.reduceat(payload_len, starts).tolist(),
+            np.add.reduceat(pair_cn[pair_of_row], starts).tolist(),
+        ]
         # RFC 3711 4.2: an SRTP authentication tag makes a G.711 payload longer than the
         # samples the timestamp advanced by (one byte per sample); a stream's first row
         # follows its previous packet (from an earlier call, or none: -1).
@@ -570,8 +570,15 @@ class StreamScanner:
             sums.append(np.add.reduceat(votes, starts).tolist())
         else:
             sums.append([0] * len(keys))
-        lists = [column.tolist() for column in (frames, ts_ns, times_ms, seqs, tss, pts)]
-        frame_l, ns_l, time_l, seq_l, ts_l, pt_l = lists
+        ends = starts + sizes - 1
+        edges = [
+            frames[starts].tolist(),
+            ts_ns[starts].tolist(),
+            frames[ends].tolist(),
+            ts_ns[ends].tolist(),
+            seqs[ends].tolist(),
+            tss[ends].tolist(),
+        ]
         markers = marker_pt >= 0x80
         # Streams given their first packets here, a handful each: all at once.
         new = (
@@ -594,57 +601,53 @@ class StreamScanner:
                     clocks[picked],
                 ),
             )
-        marker_l = markers.tolist()
-        clock_l = clocks.tolist()
-        for index, live in enumerate(lives):
-            a, b = bounds[index], bounds[index + 1]
+        # Streams with a handful of rows that had packets before: add() packet by packet.
+        one_by_one = (sizes <= SMALL_BATCH) & ~new
+        rows: list[list[Any]] = []
+        if one_by_one.any():
+            rows = [c.tolist() for c in (frames, times_ms, seqs, tss, pts, markers, clocks)]
+        for index, (live, edge, is_new, few) in enumerate(
+            zip(lives, zip(*edges, strict=True), new.tolist(), one_by_one.tolist(), strict=True)
+        ):
+            first_frame, start_ns, last_frame, end_ns, last_seq, last_ts = edge
             if live.first_frame == 0:
-                live.first_frame = frame_l[a]
-                live.start_ns = ns_l[a]
-            live.last_frame = frame_l[b - 1]
-            live.end_ns = ns_l[b - 1]
-            live.last_seq = seq_l[b - 1]
-            live.last_ts = ts_l[b - 1]
+                live.first_frame = first_frame
+                live.start_ns = start_ns
+            live.last_frame = last_frame
+            live.end_ns = end_ns
+            live.last_seq = last_seq
+            live.last_ts = last_ts
             live.payload_bytes += sums[0][index]
             live.cn_packets += sums[1][index]
             live.srtp_tag_votes += sums[2][index]
-            if new[index]:
+            if is_new:
                 continue
-            if b - a > SMALL_BATCH:
-                live.stats.add_many(
-                    frames[a:b],
-                    times_ms[a:b],
-                    seqs[a:b],
-                    tss[a:b],
-                    pts[a:b],
-                    markers[a:b],
-                    clocks[a:b],
-                )
+            a, b = bounds[index], bounds[index + 1]
+            if few:
+                add = live.stats.add
+                for packet in zip(*(column[a:b] for column in rows), strict=True):
+                    add(*packet)
                 continue
-            add = live.stats.add
-            for packet in zip(
-                frame_l[a:b],
-                time_l[a:b],
-                seq_l[a:b],
-                ts_l[a:b],
-                pt_l[a:b],
-                marker_l[a:b],
-                clock_l[a:b],
-                strict=True,
-            ):
-                add(*packet)
+            live.stats.add_many(
+                frames[a:b],
+                times_ms[a:b],
+                seqs[a:b],
+                tss[a:b],
+                pts[a:b],
+                markers[a:b],
+                clocks[a:b],
+            )
         if self.with_dtmf:
-            word_l = first_words.tolist()
             for row in np.flatnonzero(pts >= 96).tolist():
-                word = word_l[row]
-                live = lives[int(group[row])]
+                word = int(first_words[row])
+                at = int(group[row])
                 self._dtmf(
-                    live,
-                    keys[int(group[row])][4],
-                    frame_l[row],
-                    ns_l[row],
-                    pt_l[row],
-                    ts_l[row],
+                    lives[at],
+                    keys[at][4],
+                    int(frames[row]),
+                    int(ts_ns[row]),
+                    int(pts[row]),
+                    int(tss[row]),
                     int(payload_len[row]),
                     word.to_bytes(4, "big") if word >= 0 else None,
                 )
@@ -875,16 +878,17 @@ class StreamScanner:
                 continue
             streams.append(self._stream(StreamKey(*key), live))
         streams.sort(key=lambda s: (s.first_frame, s.key))
-        per_flow = Counter(s.key.flow for s in streams)
+        flows = [s.key.flow for s in streams]
+        per_flow = Counter(flows)
         latest: dict[Flow, RtpStream] = {}
-        for stream in streams:
+        for stream, flow in zip(streams, flows, strict=True):
             # Other SSRCs seen on the same flow (a restart, a new source behind an SBC).
-            stream.ssrc_changes = per_flow[stream.key.flow] - 1
+            stream.ssrc_changes = per_flow[flow] - 1
             # A restart: the SSRC before it on the flow had stopped when this one began.
-            before = latest.get(stream.key.flow)
+            before = latest.get(flow)
             if before is not None and before.last_frame < stream.first_frame:
                 stream.restart_of_ssrc = before.key.ssrc
-            latest[stream.key.flow] = stream
+            latest[flow] = stream
         for index, stream in enumerate(streams, start=1):
             stream.index = index
         self._resolve_unclear_rtcp()
@@ -902,14 +906,19 @@ class StreamScanner:
 
     def _stream(self, key: StreamKey, live: _Live) -> RtpStream:
         summary = live.stats.summary()
-        main_pt = max(live.pt_counts.items(), key=lambda item: (item[1], -item[0]))[0]
+        counts = live.pt_counts
+        payload_types = sorted(counts)
+        if len(payload_types) == 1:
+            main_pt = payload_types[0]
+        else:
+            main_pt = max(counts.items(), key=lambda item: (item[1], -item[0]))[0]
         ann = live.announcement
         codec: tuple[str, int, int] | None = None
         if ann is not None and main_pt in ann.rtpmaps:
             codec = ann.rtpmaps[main_pt]
         elif main_pt in STATIC_CODECS:
             codec = STATIC_CODECS[main_pt]
-        dtls_on_flow = (
+        dtls_on_flow = bool(self._dtls_flows) and (
             key.flow in self._dtls_flows
             or (key.dst, key.dst_port, key.src, key.src_port) in self._dtls_flows
         )
@@ -933,8 +942,8 @@ class StreamScanner:
         return RtpStream(
             key=key,
             payload_type=main_pt,
-            payload_types=sorted(live.pt_counts),
-            payload_names=[_payload_name(ann, pt) for pt in sorted(live.pt_counts)],
+            payload_types=payload_types,
+            payload_names=[_payload_name(ann, pt) for pt in payload_types],
             codec=codec[0] if codec else None,
             clock_rate=codec[1] if codec else None,
             channels=codec[2] if codec else None,
