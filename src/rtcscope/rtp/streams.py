@@ -542,10 +542,16 @@ class StreamScanner:
         present = np.flatnonzero(pair_counts)
         pair_clock = np.zeros(len(pair_counts), dtype=np.int64)
         pair_cn = np.zeros(len(pair_counts), dtype=np.int64)
+        # Rows the DTMF detector reads: dynamic types named telephone-event, or unnamed.
+        pair_dtmf = np.zeros(len(pair_counts), dtype=bool)
         for pair, n in zip(present.tolist(), pair_counts[present].tolist(), strict=True):
             live, pt = lives[pair >> 7], pair & 0x7F
             live.pt_counts[pt] += n
-            pair_clock[pair], pair_cn[pair], _, _ = live.pt_info.get(pt) or self._pt_info(live, pt)
+            info = live.pt_info.get(pt) or self._pt_info(live, pt)
+            pair_clock[pair], pair_cn[pair], encoding, _ = info
+            pair_dtmf[pair] = pt >= 96 and (
+                encoding is None or encoding.lower() == "telephone-event"
+            )
         clocks = pair_clock[pair_of_row]
         sums = [
             np.add.reduceat(payload_len, starts).tolist(),
@@ -637,18 +643,22 @@ class StreamScanner:
                 markers[a:b],
                 clocks[a:b],
             )
-        if self.with_dtmf:
-            for row in np.flatnonzero(pts >= 96).tolist():
-                word = int(first_words[row])
-                at = int(group[row])
+        if self.with_dtmf and pair_dtmf.any():
+            at = np.flatnonzero(pair_dtmf[pair_of_row])
+            for stream, frame, ns, pt, ts, length, word in zip(
+                group[at].tolist(),
+                *(column[at].tolist() for column in (frames, ts_ns, pts, tss, payload_len)),
+                first_words[at].tolist(),
+                strict=True,
+            ):
                 self._dtmf(
-                    lives[at],
-                    keys[at][4],
-                    int(frames[row]),
-                    int(ts_ns[row]),
-                    int(pts[row]),
-                    int(tss[row]),
-                    int(payload_len[row]),
+                    lives[stream],
+                    keys[stream][4],
+                    frame,
+                    ns,
+                    pt,
+                    ts,
+                    length,
                     word.to_bytes(4, "big") if word >= 0 else None,
                 )
 
