@@ -21,6 +21,7 @@ change encapsulation (plain IPv4 and, say, IPv4 with options) within one 4 MB ba
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
 import mmap
 from collections.abc import Callable, Iterable
@@ -273,7 +274,7 @@ def _scan_batch(
     # empty records must not cost a decode each).
     scalar = ~rtp & ~dropped & (caplen >= max(header, 1))
     pending_keys: list[Key] = []
-    row_key = np.full(count, -1, dtype=np.int64)
+    pending_mask = np.zeros(count, dtype=bool)  # rows of streams not followed yet
     # Rows of followed streams, grouped by stream (capture order within each): the keys,
     # the rows, and where each stream's rows begin.
     live_keys: list[Key] = []
@@ -324,63 +325,65 @@ def _scan_batch(
                 )
                 key_cache[(a, b)] = key
             keys.append(key)
-        live = np.array([scanner.is_live(key) for key in keys], dtype=bool)
+        live = np.array(scanner.followed(keys), dtype=bool)
         sorted_rows = rtp_rows[order]
         live_row = live[group_of_sorted]
-        # Streams not followed yet: their rows go in capture order with the other rows.
+        # Streams not followed yet: their rows (grouped by stream, capture order within)
+        # are looked at in capture order with the other rows.
         waiting_groups = np.flatnonzero(~live)
         pending_keys = [keys[group] for group in waiting_groups.tolist()]
-        pending_of_group = np.full(len(keys), -1, dtype=np.int64)
-        pending_of_group[waiting_groups] = np.arange(len(waiting_groups))
-        scalar[sorted_rows[~live_row]] = True
-        row_key[sorted_rows] = pending_of_group[group_of_sorted]
+        pending_rows = sorted_rows[~live_row]
+        scalar[pending_rows] = True
+        pending_mask[pending_rows] = True
+        pending_bounds = np.concatenate(([0], np.cumsum(np.diff(bounds)[~live]))).tolist()
         if live.any():
             live_keys = [keys[group] for group in np.flatnonzero(live).tolist()]
             live_parts = [sorted_rows[live_row]]
             live_bounds = np.concatenate(([0], np.cumsum(np.diff(bounds)[live]))).tolist()
 
-    # The other rows, in capture order. An RTP row of a flow+SSRC not followed yet goes to
-    # the scanner as values (no decoding: its headers were checked above, and nothing but
-    # the scanner reads an RTP datagram); a row of a stream that became one earlier in this
-    # batch joins the array rows instead: every row of it still to come is later in the
-    # capture than the ones that made it a stream.
-    late: dict[int, list[int]] = {}
     frame0 = batch.first_frame
     # The other rows are decoded in one go, lazily: each decoded packet comes out at the
     # frame of its record (a reassembled datagram at the fragment that completed it), so
     # the packets before an unfollowed row are fed before it and the next one waits.
-    delivered = iter(decode_rows(np.flatnonzero(scalar & (row_key < 0)).tolist()))
+    delivered = iter(decode_rows(np.flatnonzero(scalar & ~pending_mask).tolist()))
     waiting = next(delivered, None)
-    pending_rows = np.flatnonzero(row_key >= 0)
-    values = (
-        list(zip(*(field[pending_rows].tolist() for field in (*fields, size)), strict=True))
-        if len(pending_rows)
-        else []
-    )
-    for row, pending, (when, marker_pt, seq, timestamp, payload_len, length) in zip(
-        pending_rows.tolist(), row_key[pending_rows].tolist(), values, strict=True
-    ):
+    # The rows of streams not followed yet, in capture order: each stream's next row
+    # waits in a heap. An RTP row goes to the scanner as values (no decoding: its headers
+    # were checked above, and nothing but the scanner reads an RTP datagram); once the
+    # stream is one, its rows still to come (later in the capture than the ones that made
+    # it a stream) join the array rows.
+    values: list[list[int]] = []
+    if pending_keys:
+        values = [field[pending_rows].tolist() for field in (*fields, size)]
+        row_list = pending_rows.tolist()
+        heap = [(row_list[at], at, index) for index, at in enumerate(pending_bounds[:-1])]
+        heapq.heapify(heap)
+    else:
+        heap = []
+    while heap:
+        row, at, index = heapq.heappop(heap)
         frame = frame0 + row
         while waiting is not None and waiting.frame < frame:
             feed_other(waiting)
             waiting = next(delivered, None)
-        if not scanner.is_live(pending_keys[pending]):
+        key = pending_keys[index]
+        if not scanner.is_live(key):
             # Its stream may begin with this very packet (an SDP just read).
+            when, marker_pt, seq, timestamp, payload_len, length = (column[at] for column in values)
             datagram = b""
             if scanner.with_dtmf and scanner.heuristic and length <= 64:
                 datagram = bytes(batch.buffer[start[row] : stop[row]])
             entry = (frame, when, marker_pt, seq, timestamp, payload_len, datagram)
-            if not scanner.feed_unfollowed(pending_keys[pending], entry):
+            if not scanner.feed_unfollowed(key, entry):
+                if at + 1 < pending_bounds[index + 1]:
+                    heapq.heappush(heap, (row_list[at + 1], at + 1, index))
                 continue
-        late.setdefault(pending, []).append(row)
+        live_keys.append(key)
+        live_parts.append(pending_rows[at : pending_bounds[index + 1]])
+        live_bounds.append(live_bounds[-1] + pending_bounds[index + 1] - at)
     while waiting is not None:
         feed_other(waiting)
         waiting = next(delivered, None)
-    if late:
-        for pending, part in late.items():
-            live_keys.append(pending_keys[pending])
-            live_bounds.append(live_bounds[-1] + len(part))
-        live_parts.append(np.array([row for part in late.values() for row in part]))
     if live_keys:
         rows = np.concatenate(live_parts) if len(live_parts) > 1 else live_parts[0]
         _hand_over(scanner, buffers, live_keys, rows, live_bounds, frame0, fields, header_end, v)

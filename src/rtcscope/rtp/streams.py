@@ -486,6 +486,11 @@ class StreamScanner:
         """True once ``key`` is a stream (SDP, forced port or confirmed by the heuristic)."""
         return key in self._live
 
+    def followed(self, keys: Iterable[tuple[str, int, str, int, int]]) -> list[bool]:
+        """:meth:`is_live` of each key (one call for a batch's streams)."""
+        live = self._live
+        return [key in live for key in keys]
+
     def _encoding(self, live: _Live, pt: int) -> tuple[str | None, int]:
         ann = live.announcement
         if pt >= 96 and ann is not None:
