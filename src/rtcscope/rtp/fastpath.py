@@ -6,12 +6,16 @@ Ethernet, Linux cooked (v1) or raw IPv4 frames, each :class:`~rtcscope.capture.r
 RecordBatch` is read column-wise: one sliding-window gather takes the first bytes of every
 frame (link header, a 20-byte IPv4 header, UDP, the fixed RTP header), fields come from its
 columns (UDP length as :mod:`rtcscope.capture.decode` reads it), then the RTP header checks
-of :func:`rtcscope.rtp.streams.quick_rtp_header`. Rows that are RTP of a stream the scanner
-already follows are buffered per stream and handed over as arrays
-(:meth:`StreamScanner.add_rows`, which ends in :meth:`StreamStats.add_many`). Every other
-row - SIP, RTCP, STUN, TCP, IPv6, IPv4 with options, a fragment, a tunnel, the first packets
-of a stream not confirmed yet - becomes a :class:`~rtcscope.capture.packet.Record`, goes
-through :func:`rtcscope.capture.decode.decode` and IP reassembly (the stages of
+of :func:`rtcscope.rtp.streams.quick_rtp_header`. RTP rows are grouped by stream once per
+batch. Rows of streams the scanner already follows go to it as arrays: the streams with a
+handful of rows in the batch all in one call (:meth:`StreamScanner.add_row_groups`: short
+calls make thousands of such streams), the others buffered per stream until there are
+enough for NumPy to pay (:meth:`StreamScanner.add_rows`). An RTP row of a stream not
+followed yet goes to :meth:`StreamScanner.feed_unfollowed` as the values read here, in
+capture order with the other rows; once it is a stream, the rest of its rows in the batch
+join the array rows. Every other row - SIP, RTCP, STUN, TCP, IPv6, IPv4 with options, a
+fragment, a tunnel - becomes a :class:`~rtcscope.capture.packet.Record`, goes through
+:func:`rtcscope.capture.decode.decode` and IP reassembly (the stages of
 :func:`rtcscope.capture.pipeline.packets`) and is fed one by one in capture order; a stream's
 buffered rows are handed over before any of its packets goes that way. Announcements and
 confirmations carry frame numbers, so the result is the per-packet path's (the tests compare

@@ -44,12 +44,14 @@ highest seen before, and not a duplicate), DTX periods (consecutive sequence num
 timestamp step is at least twice the stream's most common step: silence suppression, not
 loss), markers and payload type changes.
 
-Two ways in, one result: :meth:`StreamStats.add` takes one packet (the reference, written as
-Wireshark's C reads), :meth:`StreamStats.add_many` takes arrays of a stream's next packets
+Three ways in, one result: :meth:`StreamStats.add` takes one packet (the reference, written
+as Wireshark's C reads), :meth:`StreamStats.add_many` takes arrays of a stream's next packets
 (the stream scanner's fast path: NumPy for everything that is not a recurrence, the
 recurrences - jitter, means - through ``itertools.accumulate`` with the same floating-point
 operations in the same order, and a Python loop only over the packets whose sequence number
-does not simply follow). The tests check that both give the same numbers.
+does not simply follow), and :func:`add_new_streams` takes the first packets of many streams
+at once (short calls: the recurrences run "k-th packet of every stream at once", with add()'s
+operations in add()'s order). The tests check that all give the same numbers.
 """
 
 from __future__ import annotations
