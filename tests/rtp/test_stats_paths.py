@@ -8,11 +8,12 @@ import random
 from dataclasses import asdict
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rtcscope.rtp.stats import StreamStats
+from rtcscope.rtp.stats import StreamStats, add_new_streams
 
 
 def packets(seed: int, count: int) -> list[tuple[int, float, int, int, int, bool, int]]:
@@ -39,6 +40,31 @@ def packets(seed: int, count: int) -> list[tuple[int, float, int, int, int, bool
     return out
 
 
+Columns = tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.bool_],
+    npt.NDArray[np.int64],
+]
+
+
+def arrays(rows: list[tuple[int, float, int, int, int, bool, int]]) -> Columns:
+    """Packets (as add() takes them) as the columns add_many() takes."""
+    columns = list(zip(*rows, strict=True))
+    return (
+        np.array(columns[0], dtype=np.int64),
+        np.array(columns[1], dtype=np.float64),
+        np.array(columns[2], dtype=np.int64),
+        np.array(columns[3], dtype=np.int64),
+        np.array(columns[4], dtype=np.int64),
+        np.array(columns[5], dtype=bool),
+        np.array(columns[6], dtype=np.int64),
+    )
+
+
 @given(seed=st.integers(0, 2**32 - 1), count=st.integers(1, 1200), cut=st.integers(0, 1200))
 def test_add_many_equals_add(seed: int, count: int, cut: int) -> None:
     rows = packets(seed, count)
@@ -49,19 +75,35 @@ def test_add_many_equals_add(seed: int, count: int, cut: int) -> None:
     for part in (rows[:cut], rows[cut:]):  # two chunks: state carried between them
         if not part:
             continue
-        columns = list(zip(*part, strict=True))
-        fast.add_many(
-            np.array(columns[0], dtype=np.int64),
-            np.array(columns[1], dtype=np.float64),
-            np.array(columns[2], dtype=np.int64),
-            np.array(columns[3], dtype=np.int64),
-            np.array(columns[4], dtype=np.int64),
-            np.array(columns[5], dtype=bool),
-            np.array(columns[6], dtype=np.int64),
-        )
+        fast.add_many(*arrays(part))
     ours, theirs = asdict(fast.summary()), asdict(reference.summary())
     for name, value in theirs.items():
         if isinstance(value, float):
             assert ours[name] == pytest.approx(value, rel=1e-12, abs=1e-12), name
         else:
             assert ours[name] == value, name
+
+
+@given(
+    seeds=st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=12),
+    counts=st.lists(st.integers(1, 24), min_size=12, max_size=12),
+    more=st.integers(0, 30),
+)
+def test_new_streams_at_once_equal_add(seeds: list[int], counts: list[int], more: int) -> None:
+    """add_new_streams (the first packets of many streams in one go) leaves each stream as
+    add() packet by packet does: equal summaries, also after more packets added one by one
+    (the state it leaves is the state add() leaves)."""
+    streams = [packets(seed, count + more) for seed, count in zip(seeds, counts, strict=False)]
+    firsts = [rows[: len(rows) - more] for rows in streams]
+    references = [StreamStats() for _ in streams]
+    for reference, rows in zip(references, streams, strict=True):
+        for row in rows:
+            reference.add(*row)
+    fast = [StreamStats() for _ in streams]
+    flat = [row for rows in firsts for row in rows]
+    add_new_streams(fast, np.cumsum([0] + [len(rows) for rows in firsts]).tolist(), arrays(flat))
+    for stats, rows in zip(fast, streams, strict=True):
+        for row in rows[len(rows) - more :]:
+            stats.add(*row)
+    for stats, reference in zip(fast, references, strict=True):
+        assert asdict(stats.summary()) == asdict(reference.summary())

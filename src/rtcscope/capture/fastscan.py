@@ -128,7 +128,7 @@ class _Window:
         return self.rows[:, _U8_AT[name]]
 
 
-class _Views:
+class Views:
     """Unaligned integer views of one buffer, indexable by byte offset."""
 
     def __init__(self, buffer: bytes | mmap.mmap, endian: str) -> None:
@@ -192,7 +192,7 @@ class BatchRows:
         self.batch = batch
         self.count = len(batch.positions)
         self.frames = _position_frames(batch)
-        views = _Views(batch.buffer, batch.endian) if self.count else None
+        views = Views(batch.buffer, batch.endian) if self.count else None
         self.views = views
         pos = np.array(batch.positions, dtype=np.int32)
         if batch.bias:
@@ -365,7 +365,7 @@ _SIP_FIRST[list(b"\r\nABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")] = 
 
 
 def _count_ethernet(
-    views: _Views,
+    views: Views,
     data: Int64Array,
     end: Int64Array,
     counts: PacketCounts,
@@ -480,7 +480,7 @@ def _count_ethernet(
 
 
 def _classify_rows(
-    views: _Views,
+    views: Views,
     first: Int64Array,
     second: Int64Array,
     rtcp_words: Int64Array,
@@ -515,7 +515,7 @@ def _classify_rows(
 
 
 def link_layer(
-    views: _Views, linktype: int, data: Int64Array, end: Int64Array
+    views: Views, linktype: int, data: Int64Array, end: Int64Array
 ) -> tuple[Int64Array, BoolArray, BoolArray, BoolArray]:
     """The link layer of rows of one link type (Ethernet, Linux cooked v1/v2 with up to two
     VLAN tags, LINKTYPE_IPV4/IPV6, raw IP): where each row's IP header starts, whether it is
@@ -560,7 +560,7 @@ def link_layer(
 
 
 def _count_link(
-    views: _Views, linktype: int, data: Int64Array, end: Int64Array, counts: PacketCounts
+    views: Views, linktype: int, data: Int64Array, end: Int64Array, counts: PacketCounts
 ) -> BoolArray:
     """Count rows of one link type; returns the rows left for decode()."""
     l3, is_v4, is_v6, scalar = link_layer(views, linktype, data, end)

@@ -9,11 +9,15 @@ takes the 40 bytes after the link layer of every frame (a 20-byte IPv4 header, U
 RTP header; the link layer as the counts tap reads it,
 :func:`rtcscope.capture.fastscan.link_layer`), fields come from its columns (UDP length as
 :mod:`rtcscope.capture.decode` reads it), then the RTP header checks of
-:func:`rtcscope.rtp.streams.quick_rtp_header`. Rows that are RTP of a stream the scanner
-already follows are buffered per stream and handed over as arrays
-(:meth:`StreamScanner.add_rows`, which ends in :meth:`StreamStats.add_many`). Every other row -
-SIP, RTCP, STUN, TCP, IPv6, IPv4 with options, a fragment, a tunnel, the first packets of a
-stream not confirmed yet - becomes a :class:`~rtcscope.capture.packet.Record`, goes through
+:func:`rtcscope.rtp.streams.quick_rtp_header`. RTP rows are grouped by stream once per
+batch. Rows of streams the scanner already follows go to it as arrays: the streams with a
+handful of rows in the batch all in one call (:meth:`StreamScanner.add_row_groups`: short
+calls make thousands of such streams), the others buffered per stream until there are
+enough for NumPy to pay (:meth:`StreamScanner.add_rows`). An RTP row of a stream not
+followed yet goes to :meth:`StreamScanner.feed_unfollowed` as the values read here, in
+capture order with the other rows; once it is a stream, the rest of its rows in the batch
+join the array rows. Every other row - SIP, RTCP, STUN, TCP, IPv6, IPv4 with options, a
+fragment, a tunnel - becomes a :class:`~rtcscope.capture.packet.Record`, goes through
 :func:`rtcscope.capture.decode.decode` and IP reassembly (the stages of
 :func:`rtcscope.capture.pipeline.packets`) and is fed one by one in capture order; a stream's
 buffered rows are handed over before any of its packets goes that way. Announcements and
@@ -24,6 +28,7 @@ encapsulation (plain IPv4 and, say, IPv4 with options) within one 4 MB batch.
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
@@ -32,8 +37,9 @@ import numpy as np
 import numpy.typing as npt
 
 from rtcscope.capture.decode import TUNNEL_UDP_PORTS
-from rtcscope.capture.fastscan import BatchRows, link_layer
+from rtcscope.capture.fastscan import BatchRows, Views, link_layer
 from rtcscope.capture.packet import LinkType, Packet
+from rtcscope.rtp.stats import SMALL_BATCH
 
 if TYPE_CHECKING:
     from rtcscope.rtp.streams import StreamScanner
@@ -54,6 +60,7 @@ _TUNNEL_PORT_LIST = sorted(TUNNEL_UDP_PORTS)
 
 
 _FLUSH_ROWS = 8192  # rows buffered per stream before StreamStats.add_many runs on them
+_LIST_ROWS = SMALL_BATCH + 1  # fewer rows of a stream in a batch go to it as lists
 Key = tuple[str, int, str, int, int]
 _COLUMNS = (
     "frames",
@@ -262,12 +269,24 @@ def _scan_batch(
     rtp &= valid
 
     rtp_rows = np.flatnonzero(rtp)
-    live_rows: dict[Key, IntArray] = {}
+    # Per row: time, marker+PT byte, sequence, timestamp, payload length.
+    fields = (
+        ts_ns,
+        second.astype(np.int64),
+        be(30, 2),
+        be(32, 4),
+        stop - header_end - pad,
+    )
     # A record shorter than its link header decodes to nothing any tap reads (a flood of
     # empty records must not cost a decode each).
     scalar = ~rtp & ~dropped & (caplen >= max(header, 1))
     pending_keys: list[Key] = []
-    row_key = np.full(count, -1, dtype=np.int64)
+    pending_mask = np.zeros(count, dtype=bool)  # rows of streams not followed yet
+    # Rows of followed streams, grouped by stream (capture order within each): the keys,
+    # the rows, and where each stream's rows begin.
+    live_keys: list[Key] = []
+    live_parts: list[IntArray] = []
+    live_bounds = [0]
     if len(rtp_rows):
         src = be(12, 4)[rtp_rows]
         dst = be(16, 4)[rtp_rows]
@@ -299,9 +318,9 @@ def _scan_batch(
             starts = np.flatnonzero(change)
             bounds = np.append(starts, len(order))
             first_rows = order[starts]
-        for index, (a, b) in enumerate(
-            zip(k1[first_rows].tolist(), k2[first_rows].tolist(), strict=True)
-        ):
+            group_of_sorted = np.repeat(np.arange(len(starts)), np.diff(bounds))
+        keys: list[Key] = []
+        for a, b in zip(k1[first_rows].tolist(), k2[first_rows].tolist(), strict=True):
             key = key_cache.get((a, b))
             if key is None:
                 key = (
@@ -312,57 +331,116 @@ def _scan_batch(
                     b & 0xFFFFFFFF,
                 )
                 key_cache[(a, b)] = key
-            rows = rtp_rows[order[bounds[index] : bounds[index + 1]]]
-            if scanner.is_live(key):
-                live_rows[key] = rows
-            else:
-                scalar[rows] = True
-                pending_keys.append(key)
-                row_key[rows] = len(pending_keys) - 1
+            keys.append(key)
+        live = np.array(scanner.followed(keys), dtype=bool)
+        sorted_rows = rtp_rows[order]
+        live_row = live[group_of_sorted]
+        # Streams not followed yet: their rows (grouped by stream, capture order within)
+        # are looked at in capture order with the other rows.
+        waiting_groups = np.flatnonzero(~live)
+        pending_keys = [keys[group] for group in waiting_groups.tolist()]
+        pending_rows = sorted_rows[~live_row]
+        scalar[pending_rows] = True
+        pending_mask[pending_rows] = True
+        pending_bounds = np.concatenate(([0], np.cumsum(np.diff(bounds)[~live]))).tolist()
+        if live.any():
+            live_keys = [keys[group] for group in np.flatnonzero(live).tolist()]
+            live_parts = [sorted_rows[live_row]]
+            live_bounds = np.concatenate(([0], np.cumsum(np.diff(bounds)[live]))).tolist()
 
-    # The other rows, in capture order. A row of a stream that became a stream earlier in
-    # this batch (its first packets confirmed it) joins the array rows instead: every row of
-    # it still to come is later in the capture than the ones that confirmed it.
-    late: dict[int, list[int]] = {}
-    scalar_rows = np.flatnonzero(scalar).tolist()
-    pending_of = row_key[scalar_rows].tolist() if pending_keys else [-1] * len(scalar_rows)
-    to_decode: list[int] = []
-    for row, pending in zip(scalar_rows, pending_of, strict=True):
-        if pending >= 0 and scanner.is_live(pending_keys[pending]):
-            late.setdefault(pending, []).append(row)
-            continue
-        if pending >= 0:
-            # Its stream may become one with this very packet: decode what waits first.
-            to_decode.append(row)
-            for packet in decode_rows(to_decode):
-                feed_other(packet)
-            to_decode = []
-        else:
-            to_decode.append(row)
-    for packet in decode_rows(to_decode):
-        feed_other(packet)
-    for pending, late_rows in late.items():
-        live_rows[pending_keys[pending]] = np.array(late_rows, dtype=np.int64)
+    frame0 = batch.first_frame
+    # The other rows are decoded in one go, lazily: each decoded packet comes out at the
+    # frame of its record (a reassembled datagram at the fragment that completed it), so
+    # the packets before an unfollowed row are fed before it and the next one waits.
+    delivered = iter(decode_rows(np.flatnonzero(scalar & ~pending_mask).tolist()))
+    waiting = next(delivered, None)
+    # The rows of streams not followed yet, in capture order: each stream's next row
+    # waits in a heap. An RTP row goes to the scanner as values (no decoding: its headers
+    # were checked above, and nothing but the scanner reads an RTP datagram); once the
+    # stream is one, its rows still to come (later in the capture than the ones that made
+    # it a stream) join the array rows.
+    values: list[list[int]] = []
+    if pending_keys:
+        values = [field[pending_rows].tolist() for field in (*fields, size)]
+        row_list = pending_rows.tolist()
+        heap = [(row_list[at], at, index) for index, at in enumerate(pending_bounds[:-1])]
+        heapq.heapify(heap)
+    else:
+        heap = []
+    while heap:
+        row, at, index = heapq.heappop(heap)
+        frame = frame0 + row
+        while waiting is not None and waiting.frame < frame:
+            feed_other(waiting)
+            waiting = next(delivered, None)
+        key = pending_keys[index]
+        if not scanner.is_live(key):
+            # Its stream may begin with this very packet (an SDP just read).
+            when, marker_pt, seq, timestamp, payload_len, length = (column[at] for column in values)
+            datagram = b""
+            if scanner.with_dtmf and scanner.heuristic and length <= 64:
+                datagram = bytes(batch.buffer[start[row] : stop[row]])
+            entry = (frame, when, marker_pt, seq, timestamp, payload_len, datagram)
+            if not scanner.feed_unfollowed(key, entry):
+                if at + 1 < pending_bounds[index + 1]:
+                    heapq.heappush(heap, (row_list[at + 1], at + 1, index))
+                continue
+        live_keys.append(key)
+        live_parts.append(pending_rows[at : pending_bounds[index + 1]])
+        live_bounds.append(live_bounds[-1] + pending_bounds[index + 1] - at)
+    while waiting is not None:
+        feed_other(waiting)
+        waiting = next(delivered, None)
+    if live_keys:
+        rows = np.concatenate(live_parts) if len(live_parts) > 1 else live_parts[0]
+        _hand_over(scanner, buffers, live_keys, rows, live_bounds, frame0, fields, header_end, v)
 
-    if not live_rows:
-        return
-    # Columns for every row at once (cheaper than per stream), then picked per stream.
-    payload_len_all = stop - header_end - pad
+
+def _hand_over(
+    scanner: StreamScanner,
+    buffers: _RowBuffers,
+    keys: list[Key],
+    rows: IntArray,
+    bounds: list[int],
+    frame0: int,
+    fields: tuple[IntArray, ...],
+    header_end: IntArray,
+    v: Views,
+) -> None:
+    """The rows of followed streams (``rows[bounds[i]:bounds[i + 1]]`` are stream
+    ``keys[i]``'s, in capture order) to the scanner: columns for all of them at once, then
+    the streams with a handful of rows together (NumPy across them), the others buffered as
+    arrays until there are enough for NumPy to pay. ``fields``: the batch's time (ns),
+    marker+PT byte, sequence, timestamp, payload length."""
+    ts_ns, marker_pt, seqs, tss, payload_len = (field[rows] for field in fields)
+    assert scanner.first_ns is not None
     columns = (
-        np.arange(batch.first_frame, batch.first_frame + count, dtype=np.int64),  # no ready
-        # records in the batch (batch_linktype): row i is frame first_frame + i
+        rows + frame0,  # no ready records in the batch (batch_linktype): row i is frame
+        # first_frame + i
         ts_ns,
         _relative_ms(ts_ns - scanner.first_ns),
-        second,
-        be(30, 2),
-        be(32, 4),
-        payload_len_all,
-        np.where(payload_len_all >= 4, v.be32(header_end), -1)
+        marker_pt,
+        seqs,
+        tss,
+        payload_len,
+        np.where(payload_len >= 4, v.be32(header_end[rows]), -1)
         if scanner.with_dtmf
-        else np.full(count, -1, dtype=np.int64),
+        else np.full(len(rows), -1, dtype=np.int64),
     )
-    for key, rows in live_rows.items():
-        buffers.add(key, tuple(column[rows] for column in columns))
+    sizes = np.diff(bounds)
+    small = sizes < _LIST_ROWS
+    if buffers.parts:
+        small &= np.array([key not in buffers.parts for key in keys], dtype=bool)
+    if small.any():
+        picked = np.flatnonzero(np.repeat(small, sizes))
+        scanner.add_row_groups(
+            [key for key, few in zip(keys, small.tolist(), strict=True) if few],
+            np.concatenate(([0], np.cumsum(sizes[small]))).tolist(),
+            tuple(column[picked] for column in columns),
+        )
+    for index in np.flatnonzero(~small).tolist():
+        a, b = bounds[index], bounds[index + 1]
+        buffers.add(keys[index], tuple(column[a:b].copy() for column in columns))
 
 
 def _relative_ms(rel_ns: IntArray) -> npt.NDArray[np.float64]:

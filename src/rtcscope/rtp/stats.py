@@ -44,19 +44,21 @@ highest seen before, and not a duplicate), DTX periods (consecutive sequence num
 timestamp step is at least twice the stream's most common step: silence suppression, not
 loss), markers and payload type changes.
 
-Two ways in, one result: :meth:`StreamStats.add` takes one packet (the reference, written as
-Wireshark's C reads), :meth:`StreamStats.add_many` takes arrays of a stream's next packets
+Three ways in, one result: :meth:`StreamStats.add` takes one packet (the reference, written
+as Wireshark's C reads), :meth:`StreamStats.add_many` takes arrays of a stream's next packets
 (the stream scanner's fast path: NumPy for everything that is not a recurrence, the
 recurrences - jitter, means - through ``itertools.accumulate`` with the same floating-point
 operations in the same order, and a Python loop only over the packets whose sequence number
-does not simply follow). The tests check that both give the same numbers.
+does not simply follow), and :func:`add_new_streams` takes the first packets of many streams
+at once (short calls: the recurrences run "k-th packet of every stream at once", with add()'s
+operations in add()'s order). The tests check that all give the same numbers.
 """
 
 from __future__ import annotations
 
 import math
 from array import array
-from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import accumulate
 
@@ -142,6 +144,8 @@ PT_CN_OLD = 19
 FIRST_DYNAMIC_PT = 96
 # add_many below this many packets goes packet by packet (cheaper than NumPy for so few).
 SMALL_BATCH = 24
+# A stream's summary with at most this many sequence numbers counts them without NumPy.
+_SMALL_SUMMARY = 256
 # A timestamp step farther than this from the arrival gap is a reset (see the module
 # docstring): far beyond network jitter and clock drift, far below a random new base.
 RESET_SLACK_MS = 10_000.0
@@ -316,7 +320,9 @@ class StreamStats:
         self._last_ext = 0
         self._ext = array("q")
         self._ext_chunks: list[IntArray] = []
-        self._steps: Counter[int] = Counter()
+        # Timestamp step of consecutive sequence numbers -> how often (a dict: a Counter
+        # costs microseconds to make, and short calls make tens of thousands).
+        self._steps: dict[int, int] = {}
 
     # -- one packet (the reference) -------------------------------------------------------
 
@@ -337,7 +343,7 @@ class StreamStats:
         if ext - self._last_ext == 1:
             step = (ts - self._prev_ts) & 0xFFFFFFFF
             if 0 < step < 0x80000000:
-                self._steps[step] += 1
+                self._steps[step] = self._steps.get(step, 0) + 1
         if clock_hz:
             self._reset_clock = clock_hz
         if ext > self._last_ext:
@@ -515,7 +521,7 @@ class StreamStats:
         if consecutive.any():
             values, counts = np.unique(ts_steps[consecutive], return_counts=True)
             for value, n in zip(values.tolist(), counts.tolist(), strict=True):
-                self._steps[value] += n
+                self._steps[value] = self._steps.get(value, 0) + n
         if self._ext:
             # Numbers added one by one before this chunk go first: the order of arrival
             # decides what counts as reordered.
@@ -706,34 +712,28 @@ class StreamStats:
     def _own_summary(self) -> tuple[int, int, int, int, float, int]:
         """(lost vs highest, duplicates, reordered, DTX periods, DTX ms, highest ext)."""
         # Arrival order: the chunks, then the numbers added one by one since the last chunk.
-        latest: list[IntArray] = [np.frombuffer(self._ext, dtype=np.int64)] if self._ext else []
-        parts = self._ext_chunks + latest
-        ext = np.concatenate(parts) if parts else None
-        if ext is None or not len(ext):
-            return 0, 0, 0, 0, 0.0, 0
-        unique, first_index, inverse = np.unique(ext, return_index=True, return_inverse=True)
-        duplicate = np.arange(len(ext)) != first_index[inverse]
-        highest_before = np.concatenate(([ext[0]], np.maximum.accumulate(ext)[:-1]))
-        late = ext < highest_before
-        highest = int(unique[-1])
-        lost = (highest - int(unique[0]) + 1) - len(unique)
+        if not self._ext_chunks and len(self._ext) <= _SMALL_SUMMARY:
+            if not self._ext:
+                return 0, 0, 0, 0, 0.0, 0
+            lost, duplicates, reordered, highest = _sequence_counts(self._ext)
+        else:
+            lost, duplicates, reordered, highest = _sequence_counts_many(
+                np.concatenate([*self._ext_chunks, np.frombuffer(self._ext, dtype=np.int64)])
+            )
         dtx_periods = 0
         dtx_ms = 0.0
         if self._steps:
-            normal = min(self._steps.items(), key=lambda item: (-item[1], item[0]))[0]
+            # The most common step (the smallest of equals): the stream's packet time.
+            if len(self._steps) == 1:
+                normal = next(iter(self._steps))
+            else:
+                normal = min(self._steps.items(), key=lambda item: (-item[1], item[0]))[0]
             for step, n in self._steps.items():
                 if step >= 2 * normal:
                     dtx_periods += n
                     if self.clock_rate:
                         dtx_ms += (step - normal) * n * 1000.0 / self.clock_rate
-        return (
-            lost,
-            int(np.count_nonzero(duplicate)),
-            int(np.count_nonzero(late & ~duplicate)),
-            dtx_periods,
-            dtx_ms,
-            highest,
-        )
+        return lost, duplicates, reordered, dtx_periods, dtx_ms, highest
 
     def summary(self) -> StatsSummary:
         if self.total_nr == 0:
@@ -771,6 +771,294 @@ class StreamStats:
             out_of_time_packets=self.timestamp_errors,
             timestamp_resets=tuple(self._resets),
         )
+
+
+def add_new_streams(
+    streams: list[StreamStats],
+    bounds: list[int],
+    columns: tuple[IntArray, FloatArray, IntArray, IntArray, IntArray, BoolArray, IntArray],
+) -> None:
+    """The first packets of many streams at once: rows ``bounds[i]:bounds[i + 1]`` (at
+    least one) of ``columns`` (frames, times_ms, seqs, tss, pts, markers, clocks as
+    :meth:`StreamStats.add_many` takes them) are all that ``streams[i]`` (without packets
+    yet) is given. The same
+    result as :meth:`StreamStats.add` for each packet, in order: the recurrences run "k-th
+    packet of every stream at once" over a (stream, k) table, with the same floating-point
+    operations in the same order. For capture of short calls (thousands of streams of ten
+    packets), where :meth:`StreamStats.add` per packet would be most of the cost. A clock
+    under 1 kHz (C's division by zero, see :meth:`StreamStats.add_many`) is not taken here.
+    """
+    count = len(streams)
+    starts = np.array(bounds[:-1], dtype=np.int64)
+    sizes = np.diff(np.array(bounds, dtype=np.int64))
+    width = int(sizes.max())
+    column = np.arange(width)
+    valid = column[None, :] < sizes[:, None]
+    at = np.minimum(starts[:, None] + column[None, :], bounds[-1] - 1)
+    frame, time, seq, ts, pt, mark, clock = (values[at] for values in columns)
+    mark = mark & valid
+    later = valid[:, 1:]  # every packet but the first of each stream
+
+    # Ours: extended sequence numbers, timestamp steps of consecutive numbers, resets.
+    ext_steps = ((seq[:, 1:] - seq[:, :-1] + 0x8000) & 0xFFFF) - 0x8000
+    ext = np.concatenate(
+        ((0x10000 + seq[:, :1]), 0x10000 + seq[:, :1] + np.cumsum(ext_steps, axis=1)), axis=1
+    )
+    ts_steps = (ts[:, 1:] - ts[:, :-1]) & 0xFFFFFFFF
+    consecutive = later & (ext_steps == 1) & (ts_steps > 0) & (ts_steps < 0x80000000)
+    known = clock > 0  # the clock a packet is judged on: its own, else the last known
+    last_known = np.maximum.accumulate(np.where(known, column[None, :], -1), axis=1)
+    reset_clock = np.where(
+        last_known >= 0, np.take_along_axis(clock, np.maximum(last_known, 0), axis=1), 0
+    )
+    signed = np.where(ts_steps >= 0x80000000, ts_steps - 0x100000000, ts_steps)
+    gaps = time[:, 1:] - time[:, :-1]
+    judge = reset_clock[:, 1:]
+    by_clock = np.abs(signed * 1000.0 / np.maximum(judge, 1) - gaps) > RESET_SLACK_MS
+    resets = (
+        later
+        & (ext_steps > 0)
+        & np.where(judge > 0, by_clock, _is_reset_many(signed, gaps, np.zeros_like(judge)))
+    )
+    latest = np.maximum.accumulate(np.where(resets, column[None, 1:], 0), axis=1)
+    epoch = np.take_along_axis(ts, latest, axis=1)
+    epoch_errors = later & (((ts[:, 1:] - epoch) & 0xFFFFFFFF) >= 0x80000000)
+
+    # Wireshark's: in time sequence, relative to the first packet's timestamp.
+    first_ts = ts[:, :1]
+    in_time = np.where(
+        first_ts <= ts, ts - first_ts < 0x80000000, (0xFFFFFFFF - first_ts) + ts < 0x80000000
+    )
+    is_cn = (pt == PT_CN) | (pt == PT_CN_OLD)
+
+    # The recurrences, packet k of every stream at once.
+    rows = np.arange(count)
+    start_seq = seq[:, 0]
+    seq_num = start_seq.copy()
+    under = np.zeros(count, dtype=bool)
+    cycles = np.zeros(count, dtype=np.int64)
+    seq_errors = np.zeros(count, dtype=np.int64)
+    problem = np.zeros(count, dtype=bool)
+    last_time = time[:, 0].copy()
+    last_nominal = np.zeros(count)
+    delta = np.zeros(count)
+    jitter = np.zeros(count)
+    clock_rate = np.zeros(count, dtype=np.int64)
+    max_delta = np.zeros(count)
+    max_nr = np.zeros(count, dtype=np.int64)
+    min_delta = np.full(count, -1.0)
+    mean_delta = np.zeros(count)
+    max_jitter = np.zeros(count)
+    min_jitter = np.full(count, -1.0)
+    mean_jitter = np.zeros(count)
+    for k in range(1, width):
+        act = valid[:, k]
+        s, t, c, ok = seq[:, k], time[:, k], clock[:, k], in_time[:, k] & act
+        # Cycles (the "under" flag) and sequence errors: Wireshark's state machines.
+        low = ok & ~under & ((s < start_seq) | ((s == 0) & (seq[:, k - 1] == 65535)))
+        high = ok & under & (s > start_seq) & ~low
+        cycles += low
+        under = (under | low) & ~high
+        follows = ok & ((seq_num + 1 == s) | ((seq_num == 65535) & (s == 0)))
+        jumps = ok & ~follows & ((seq_num + 1 < s) | (seq_num - s > 0xFF00))
+        behind = act & ~follows & ~jumps & (seq_num + 1 > s)
+        wrong = jumps | behind
+        seq_num = np.where(follows | jumps, s, seq_num)
+        seq_errors += wrong
+        problem |= wrong | (act & ~in_time[:, k])
+        # Delta and jitter of packets in time sequence (RFC 3550 6.4.1).
+        delta = np.where(ok, t - last_time, delta)
+        with_clock = ok & (c > 0)
+        clock_rate = np.where(with_clock, c, clock_rate)
+        nominal = ((ts[:, k] - first_ts[:, 0]) & 0xFFFFFFFF) / np.maximum(c // 1000, 1)
+        expected = last_time + (nominal - last_nominal)
+        current = np.where(with_clock, (15 * jitter + np.abs(t - expected)) / 16, 0.0)
+        jitter = np.where(with_clock, current, jitter)
+        last_nominal = np.where(with_clock, nominal, last_nominal)
+        counted = ok & ~mark[:, k] & ~is_cn[:, k] & ~is_cn[:, k - 1]
+        higher = counted & (delta > max_delta)
+        max_delta = np.where(higher, delta, max_delta)
+        max_nr = np.where(higher, frame[:, k], max_nr)
+        min_delta = np.where(counted & ((min_delta == -1) | (delta < min_delta)), delta, min_delta)
+        mean_delta = np.where(counted, (mean_delta * (k - 1) + delta) / k, mean_delta)
+        counted &= c > 0
+        max_jitter = np.where(counted & (jitter > max_jitter), jitter, max_jitter)
+        mean_jitter = np.where(counted, (mean_jitter * (k - 1) + current) / k, mean_jitter)
+        min_jitter = np.where(
+            counted & ((min_jitter == -1) | (jitter < min_jitter)), jitter, min_jitter
+        )
+        last_time = np.where(ok, t, last_time)
+
+    # Back into each stream's state, as add() leaves it.
+    last = sizes - 1
+    prior = np.maximum(last - 1, 0)  # the last packet's column among the later ones
+    epoch_ts = np.where(sizes > 1, epoch[rows, prior], ts[:, 0]) if width > 1 else ts[:, 0]
+    steps: list[dict[int, int]] = [{} for _ in streams]
+    step_rows, step_columns = np.nonzero(consecutive)
+    if len(step_rows):
+        pairs, pair_counts = np.unique(
+            step_rows * 0x100000000 + ts_steps[step_rows, step_columns], return_counts=True
+        )
+        for pair, n in zip(pairs.tolist(), pair_counts.tolist(), strict=True):
+            steps[pair >> 32][pair & 0xFFFFFFFF] = n
+    resets_of: list[list[TimestampReset]] = [[] for _ in streams]
+    for i, j in zip(*(side.tolist() for side in np.nonzero(resets)), strict=True):
+        resets_of[i].append(
+            TimestampReset(
+                int(frame[i, j + 1]),
+                float(time[i, j + 1]),
+                int(seq[i, j + 1]),
+                int(ts[i, j]),
+                int(ts[i, j + 1]),
+            )
+        )
+    ext_rows = ext.tolist()
+    values = zip(
+        streams,
+        sizes.tolist(),
+        ext_rows,
+        seq[rows, last].tolist(),
+        ts[rows, last].tolist(),
+        pt[rows, last].tolist(),
+        time[rows, last].tolist(),
+        reset_clock[rows, last].tolist(),
+        epoch_ts.tolist(),
+        start_seq.tolist(),
+        ts[:, 0].tolist(),
+        mark.sum(axis=1).tolist(),
+        (later & (pt[:, 1:] != pt[:, :-1])).sum(axis=1).tolist(),
+        (later & ~in_time[:, 1:]).sum(axis=1).tolist(),
+        epoch_errors.sum(axis=1).tolist(),
+        seq_num.tolist(),
+        under.tolist(),
+        cycles.tolist(),
+        seq_errors.tolist(),
+        problem.tolist(),
+        steps,
+        resets_of,
+        strict=True,
+    )
+    floats = zip(
+        last_time.tolist(),
+        last_nominal.tolist(),
+        delta.tolist(),
+        jitter.tolist(),
+        max_delta.tolist(),
+        min_delta.tolist(),
+        mean_delta.tolist(),
+        max_jitter.tolist(),
+        min_jitter.tolist(),
+        mean_jitter.tolist(),
+        max_nr.tolist(),
+        clock_rate.tolist(),
+        strict=True,
+    )
+    for (
+        (
+            st,
+            n,
+            ext_row,
+            *ends,
+            epoch_at,
+            first_seq,
+            first_ts_value,
+            markers_n,
+            pt_changes,
+            out_of_time,
+            epoch_errors_n,
+            seq_num_n,
+            under_n,
+            cycles_n,
+            errors_n,
+            problem_n,
+            steps_n,
+            resets_n,
+        ),
+        (
+            time_n,
+            nominal_n,
+            delta_n,
+            jitter_n,
+            max_d,
+            min_d,
+            mean_d,
+            max_j,
+            min_j,
+            mean_j,
+            max_nr_n,
+            clock_n,
+        ),
+    ) in zip(values, floats, strict=True):
+        last_seq, last_ts, last_pt, last_packet_time, reset_clock_n = ends
+        st.total_nr = n
+        st.time = time_n
+        st.last_nominal = nominal_n
+        st.delta = delta_n
+        st.jitter = jitter_n
+        st.max_delta = max_d
+        st.min_delta = min_d
+        st.mean_delta = mean_d
+        st.max_jitter = max_j
+        st.min_jitter = min_j
+        st.mean_jitter = mean_j
+        st.max_nr = max_nr_n
+        st.clock_rate = clock_n
+        st.start_seq = first_seq
+        st.stop_seq = last_seq
+        st.seq_num = seq_num_n
+        st.first_timestamp = first_ts_value
+        st.pt = last_pt
+        st.cycles = cycles_n
+        st.under = under_n
+        st.problem = problem_n
+        st.sequence_errors = errors_n
+        st.timestamp_errors = out_of_time
+        st._markers = markers_n
+        st._pt_changes = pt_changes
+        st._prev_seq = last_seq
+        st._prev_ts = last_ts
+        st._prev_time = last_packet_time
+        st._epoch_ts = epoch_at
+        st._epoch_ts_errors = epoch_errors_n
+        st._reset_clock = reset_clock_n
+        st._resets = resets_n
+        st._last_ext = ext_row[n - 1]
+        st._ext = array("q", ext_row[:n])
+        st._steps = steps_n
+
+
+def _sequence_counts(ext: Iterable[int]) -> tuple[int, int, int, int]:
+    """(lost vs highest, duplicates, reordered, highest) of extended sequence numbers in
+    arrival order (module docstring), for a few: a set and a loop."""
+    numbers = iter(ext)
+    highest = next(numbers)
+    seen = {highest}
+    duplicates = reordered = 0
+    for number in numbers:
+        if number in seen:
+            duplicates += 1
+            continue
+        if number < highest:
+            reordered += 1  # late: below the highest number seen before it
+        else:
+            highest = number
+        seen.add(number)
+    return (highest - min(seen) + 1) - len(seen), duplicates, reordered, highest
+
+
+def _sequence_counts_many(ext: IntArray) -> tuple[int, int, int, int]:
+    """:func:`_sequence_counts` with NumPy, for many numbers."""
+    unique, first_index, inverse = np.unique(ext, return_index=True, return_inverse=True)
+    duplicate = np.arange(len(ext)) != first_index[inverse]
+    highest_before = np.concatenate(([ext[0]], np.maximum.accumulate(ext)[:-1]))
+    late = ext < highest_before
+    highest = int(unique[-1])
+    return (
+        (highest - int(unique[0]) + 1) - len(unique),
+        int(np.count_nonzero(duplicate)),
+        int(np.count_nonzero(late & ~duplicate)),
+        highest,
+    )
 
 
 def _signed32(step: int) -> int:

@@ -40,7 +40,7 @@ from __future__ import annotations
 import os
 import struct
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -52,7 +52,14 @@ from rtcscope.errors import RtpError
 from rtcscope.rtp import rtcp as rtcp_mod
 from rtcscope.rtp.events import DtmfDetector, DtmfDigit
 from rtcscope.rtp.packet import RtpPacket
-from rtcscope.rtp.stats import StatsSummary, StreamStats, analysis_clock_hz, relative_ms
+from rtcscope.rtp.stats import (
+    SMALL_BATCH,
+    StatsSummary,
+    StreamStats,
+    add_new_streams,
+    analysis_clock_hz,
+    relative_ms,
+)
 from rtcscope.sip.sdp import STATIC_PAYLOAD_TYPES
 
 if TYPE_CHECKING:
@@ -312,6 +319,7 @@ class _Live:
         "last_ts",
         "payload_bytes",
         "pt_counts",
+        "pt_info",
         "source",
         "srtp_tag_votes",
         "start_ns",
@@ -323,6 +331,9 @@ class _Live:
         self.announcement = announcement
         self.stats = StreamStats()
         self.pt_counts: Counter[int] = Counter()
+        # pt -> (analysis clock, comfort noise, encoding, rtpmap rate): fixed for the stream
+        # (its announcement does not change), so looked up once per payload type.
+        self.pt_info: dict[int, tuple[int, bool, str | None, int]] = {}
         self.first_frame = 0
         self.last_frame = 0
         self.start_ns = 0
@@ -418,15 +429,35 @@ class StreamScanner:
         key = (src, sport, dst, dport, ssrc)
         live = self._live.get(key)
         if live is None:
-            live = self._start(key, packet.frame)
-            if live is None:
-                if self.heuristic:
-                    kept = bytes(payload) if self.with_dtmf and size <= 64 else b""
-                    self._candidate(
-                        key, (packet.frame, packet.ts_ns, marker_pt, seq, ts, payload_len, kept)
-                    )
+            kept = bytes(payload) if self.with_dtmf and self.heuristic and size <= 64 else b""
+            entry = (packet.frame, packet.ts_ns, marker_pt, seq, ts, payload_len, kept)
+            if not self._unfollowed(key, entry):
                 return
+            live = self._live[key]
         self._add(live, key, packet.frame, packet.ts_ns, marker_pt, seq, ts, payload_len, payload)
+
+    def feed_unfollowed(
+        self, key: tuple[str, int, str, int, int], entry: tuple[int, int, int, int, int, int, bytes]
+    ) -> bool:
+        """An RTP packet (headers already checked as :func:`quick_rtp_header` checks them) of
+        a flow+SSRC that is not a stream yet, from the fast path: what :meth:`feed` does with
+        it, except when it starts a stream (SDP or forced port): then it is not added, and
+        True asks the caller to hand it over with the stream's next rows. ``entry``: frame,
+        capture time (ns), marker+PT byte, sequence, timestamp, payload length and the
+        datagram when ``with_dtmf`` and ``heuristic`` and it is at most 64 bytes, else b""."""
+        self.packets_read += 1
+        return self._unfollowed(key, entry)
+
+    def _unfollowed(
+        self, key: tuple[str, int, str, int, int], entry: tuple[int, int, int, int, int, int, bytes]
+    ) -> bool:
+        """True when the packet starts a stream (its key is live then); else it is a
+        candidate of the heuristic (when on)."""
+        if self._start(key, entry[0]) is not None:
+            return True
+        if self.heuristic:
+            self._candidate(key, entry)
+        return False
 
     def _announcement_for(self, endpoint: tuple[str, int], frame: int) -> MediaAnnouncement | None:
         found = None
@@ -455,6 +486,11 @@ class StreamScanner:
         """True once ``key`` is a stream (SDP, forced port or confirmed by the heuristic)."""
         return key in self._live
 
+    def followed(self, keys: Iterable[tuple[str, int, str, int, int]]) -> list[bool]:
+        """:meth:`is_live` of each key (one call for a batch's streams)."""
+        live = self._live
+        return [key in live for key in keys]
+
     def _encoding(self, live: _Live, pt: int) -> tuple[str | None, int]:
         ann = live.announcement
         if pt >= 96 and ann is not None:
@@ -478,59 +514,158 @@ class StreamScanner:
     ) -> None:
         """Packets of a stream already followed, as arrays in capture order (the fast path
         of :mod:`rtcscope.rtp.fastpath`); the same effect as :meth:`feed` for each."""
-        live = self._live[key]
+        self.add_row_groups(
+            [key],
+            [0, len(frames)],
+            (frames, ts_ns, times_ms, marker_pt, seqs, tss, payload_len, first_words),
+        )
+
+    def add_row_groups(
+        self,
+        keys: list[tuple[str, int, str, int, int]],
+        bounds: list[int],
+        columns: Sequence[npt.NDArray[Any]],
+    ) -> None:
+        """Packets of followed streams as arrays: the rows ``bounds[i]:bounds[i + 1]`` are
+        stream ``keys[i]``'s next packets, in capture order; ``columns``: frame, capture time
+        (ns), time since the first frame (ms), marker+PT byte, sequence, timestamp, payload
+        length, first payload word (-1: none read). The same effect as :meth:`feed` for
+        each packet. The bookkeeping runs with NumPy across all the streams at once, the
+        statistics per stream: :meth:`StreamStats.add_many` for many rows, packet by packet
+        for a handful (short calls: NumPy's cost per call would exceed the work)."""
+        frames, ts_ns, times_ms, marker_pt, seqs, tss, payload_len, first_words = columns
+        count = len(frames)
+        self.packets_read += count
+        lives = [self._live[key] for key in keys]
+        starts = np.array(bounds[:-1], dtype=np.int64)
+        sizes = np.diff(bounds)
+        group = np.repeat(np.arange(len(keys)), sizes)
         pts = marker_pt & 0x7F
-        self.packets_read += len(frames)
-        if live.first_frame == 0:
-            live.first_frame = int(frames[0])
-            live.start_ns = int(ts_ns[0])
-        live.last_frame = int(frames[-1])
-        live.end_ns = int(ts_ns[-1])
-        counts = np.bincount(pts, minlength=128)
-        present = np.flatnonzero(counts).tolist()
-        clock_table = np.zeros(128, dtype=np.int64)
-        cn_table = np.zeros(128, dtype=bool)
-        for pt in present:
-            live.pt_counts[pt] += int(counts[pt])
-            encoding, rate = self._encoding(live, pt)
-            clock_table[pt] = analysis_clock_hz(pt, encoding, rate)
-            cn_table[pt] = pt == 13 or (encoding is not None and encoding.upper() == "CN")
-        live.payload_bytes += int(payload_len.sum())
-        live.stats.add_many(frames, times_ms, seqs, tss, pts, marker_pt >= 0x80, clock_table[pts])
-        live.cn_packets += int(np.count_nonzero(cn_table[pts]))
+        # Each (stream, payload type) pair once: counts, the stream's clock and CN for it.
+        pair_of_row = group * 128 + pts
+        pair_counts = np.bincount(pair_of_row, minlength=len(keys) * 128)
+        present = np.flatnonzero(pair_counts)
+        pair_clock = np.zeros(len(pair_counts), dtype=np.int64)
+        pair_cn = np.zeros(len(pair_counts), dtype=np.int64)
+        # Rows the DTMF detector reads: dynamic types named telephone-event, or unnamed.
+        pair_dtmf = np.zeros(len(pair_counts), dtype=bool)
+        for pair, n in zip(present.tolist(), pair_counts[present].tolist(), strict=True):
+            live, pt = lives[pair >> 7], pair & 0x7F
+            live.pt_counts[pt] += n
+            info = live.pt_info.get(pt) or self._pt_info(live, pt)
+            pair_clock[pair], pair_cn[pair], encoding, _ = info
+            pair_dtmf[pair] = pt >= 96 and (
+                encoding is None or encoding.lower() == "telephone-event"
+            )
+        clocks = pair_clock[pair_of_row]
+        sums = [
+            np.add.reduceat(payload_len, starts).tolist(),
+            np.add.reduceat(pair_cn[pair_of_row], starts).tolist(),
+        ]
+        # RFC 3711 4.2: an SRTP authentication tag makes a G.711 payload longer than the
+        # samples the timestamp advanced by (one byte per sample); a stream's first row
+        # follows its previous packet (from an earlier call, or none: -1).
         g711 = (pts == 0) | (pts == 8)
         if g711.any():
-            prev_seq = np.concatenate(([live.last_seq], seqs[:-1]))
-            prev_ts = np.concatenate(([live.last_ts], tss[:-1]))
+            prev_seq = np.empty(count, dtype=np.int64)
+            prev_seq[1:] = seqs[:-1]
+            prev_seq[starts] = [live.last_seq for live in lives]
+            prev_ts = np.empty(count, dtype=np.int64)
+            prev_ts[1:] = tss[:-1]
+            prev_ts[starts] = [live.last_ts for live in lives]
             follows = g711 & (prev_seq >= 0) & (seqs == ((prev_seq + 1) & 0xFFFF))
-            step = (tss - prev_ts) & 0xFFFFFFFF
-            extra = payload_len - step
-            live.srtp_tag_votes += int(
-                np.count_nonzero(follows & ((extra == 4) | (extra == 10)))
-            ) - int(np.count_nonzero(follows & (extra == 0)))
-        live.last_seq = int(seqs[-1])
-        live.last_ts = int(tss[-1])
-        if self.with_dtmf:
-            for row in np.flatnonzero(pts >= 96).tolist():
-                pt = int(pts[row])
-                encoding, rate = self._encoding(live, pt)
-                length = int(payload_len[row])
-                is_event = encoding is not None and encoding.lower() == "telephone-event"
-                if encoding is None:
-                    shape_ok = length == 4
-                    live.dtmf_shape[pt] = live.dtmf_shape.get(pt, True) and shape_ok
-                    is_event = shape_ok
-                word = int(first_words[row])
-                if is_event and word >= 0:
-                    detector = live.dtmf.setdefault(pt, DtmfDetector())
-                    detector.feed(
-                        int(frames[row]),
-                        int(ts_ns[row]),
-                        key[4],
-                        int(tss[row]),
-                        word.to_bytes(4, "big"),
-                        rate,
-                    )
+            extra = payload_len - ((tss - prev_ts) & 0xFFFFFFFF)
+            votes = (follows & ((extra == 4) | (extra == 10))).astype(np.int64) - (
+                follows & (extra == 0)
+            )
+            sums.append(np.add.reduceat(votes, starts).tolist())
+        else:
+            sums.append([0] * len(keys))
+        ends = starts + sizes - 1
+        edges = [
+            frames[starts].tolist(),
+            ts_ns[starts].tolist(),
+            frames[ends].tolist(),
+            ts_ns[ends].tolist(),
+            seqs[ends].tolist(),
+            tss[ends].tolist(),
+        ]
+        markers = marker_pt >= 0x80
+        # Streams given their first packets here, a handful each: all at once.
+        new = (
+            (sizes <= SMALL_BATCH)
+            & np.array([live.stats.total_nr == 0 for live in lives])
+            & (np.add.reduceat((clocks > 0) & (clocks < 1000), starts) == 0)
+        )
+        if new.any():
+            picked = np.flatnonzero(new[group])
+            add_new_streams(
+                [live.stats for live, is_new in zip(lives, new.tolist(), strict=True) if is_new],
+                np.concatenate(([0], np.cumsum(sizes[new]))).tolist(),
+                (
+                    frames[picked],
+                    times_ms[picked],
+                    seqs[picked],
+                    tss[picked],
+                    pts[picked],
+                    markers[picked],
+                    clocks[picked],
+                ),
+            )
+        # Streams with a handful of rows that had packets before: add() packet by packet.
+        one_by_one = (sizes <= SMALL_BATCH) & ~new
+        rows: list[list[Any]] = []
+        if one_by_one.any():
+            rows = [c.tolist() for c in (frames, times_ms, seqs, tss, pts, markers, clocks)]
+        for index, (live, edge, is_new, few) in enumerate(
+            zip(lives, zip(*edges, strict=True), new.tolist(), one_by_one.tolist(), strict=True)
+        ):
+            first_frame, start_ns, last_frame, end_ns, last_seq, last_ts = edge
+            if live.first_frame == 0:
+                live.first_frame = first_frame
+                live.start_ns = start_ns
+            live.last_frame = last_frame
+            live.end_ns = end_ns
+            live.last_seq = last_seq
+            live.last_ts = last_ts
+            live.payload_bytes += sums[0][index]
+            live.cn_packets += sums[1][index]
+            live.srtp_tag_votes += sums[2][index]
+            if is_new:
+                continue
+            a, b = bounds[index], bounds[index + 1]
+            if few:
+                add = live.stats.add
+                for packet in zip(*(column[a:b] for column in rows), strict=True):
+                    add(*packet)
+                continue
+            live.stats.add_many(
+                frames[a:b],
+                times_ms[a:b],
+                seqs[a:b],
+                tss[a:b],
+                pts[a:b],
+                markers[a:b],
+                clocks[a:b],
+            )
+        if self.with_dtmf and pair_dtmf.any():
+            at = np.flatnonzero(pair_dtmf[pair_of_row])
+            for stream, frame, ns, pt, ts, length, word in zip(
+                group[at].tolist(),
+                *(column[at].tolist() for column in (frames, ts_ns, pts, tss, payload_len)),
+                first_words[at].tolist(),
+                strict=True,
+            ):
+                self._dtmf(
+                    lives[stream],
+                    keys[stream][4],
+                    frame,
+                    ns,
+                    pt,
+                    ts,
+                    length,
+                    word.to_bytes(4, "big") if word >= 0 else None,
+                )
 
     def _add(
         self,
@@ -544,6 +679,39 @@ class StreamScanner:
         payload_len: int,
         payload: memoryview | bytes,
     ) -> None:
+        body = None
+        # ``payload`` is empty for a heuristic stream's first packets when they were too long
+        # to be events (see feed()): those reach the DTMF detector in no case.
+        if self.with_dtmf and marker_pt & 0x7F >= 96 and payload:
+            start = len(payload) - payload_len - _padding(payload)
+            body = bytes(payload[start : start + 4])
+        assert self.first_ns is not None
+        time_ms = relative_ms(ts_ns - self.first_ns)
+        self._add_one(live, key, frame, ts_ns, time_ms, marker_pt, seq, ts, payload_len, body)
+
+    def _pt_info(self, live: _Live, pt: int) -> tuple[int, bool, str | None, int]:
+        if pt < 96:
+            return _STATIC_PT_INFO[pt]
+        encoding, rate = self._encoding(live, pt)
+        is_cn = pt == 13 or (encoding is not None and encoding.upper() == "CN")
+        info = live.pt_info[pt] = (analysis_clock_hz(pt, encoding, rate), is_cn, encoding, rate)
+        return info
+
+    def _add_one(
+        self,
+        live: _Live,
+        key: tuple[str, int, str, int, int],
+        frame: int,
+        ts_ns: int,
+        time_ms: float,
+        marker_pt: int,
+        seq: int,
+        ts: int,
+        payload_len: int,
+        body: bytes | None,
+    ) -> None:
+        """One packet of a stream. ``body``: the first 4 payload bytes of a dynamic payload
+        type's packet when DTMF is looked for (None: not fed to the DTMF detector)."""
         pt = marker_pt & 0x7F
         if live.first_frame == 0:
             live.first_frame = frame
@@ -552,19 +720,9 @@ class StreamScanner:
         live.end_ns = ts_ns
         live.pt_counts[pt] += 1
         live.payload_bytes += payload_len
-        ann = live.announcement
-        encoding: str | None = None
-        rate = 0
-        if pt >= 96 and ann is not None:
-            rtpmap = ann.rtpmaps.get(pt)
-            if rtpmap is not None:
-                encoding, rate = rtpmap[0], rtpmap[1]
-        clock = analysis_clock_hz(pt, encoding, rate)
-        assert self.first_ns is not None
-        live.stats.add(
-            frame, relative_ms(ts_ns - self.first_ns), seq, ts, pt, bool(marker_pt & 0x80), clock
-        )
-        if pt == 13 or (encoding is not None and encoding.upper() == "CN"):
+        clock, is_cn, _, _ = live.pt_info.get(pt) or self._pt_info(live, pt)
+        live.stats.add(frame, time_ms, seq, ts, pt, marker_pt >= 0x80, clock)
+        if is_cn:
             live.cn_packets += 1
         if (pt == 0 or pt == 8) and live.last_seq >= 0 and seq == (live.last_seq + 1) & 0xFFFF:
             # RFC 3711 4.2: an SRTP authentication tag makes a G.711 payload longer than the
@@ -577,17 +735,30 @@ class StreamScanner:
         live.last_seq = seq
         live.last_ts = ts
         if self.with_dtmf and pt >= 96:
-            is_event = encoding is not None and encoding.lower() == "telephone-event"
-            if encoding is None:
-                # No rtpmap: RFC 4733 2.3 payloads are 4 bytes (or 4 per redundant block).
-                shape_ok = payload_len == 4
-                live.dtmf_shape[pt] = live.dtmf_shape.get(pt, True) and shape_ok
-                is_event = shape_ok
-            if is_event:
-                start = len(payload) - payload_len - _padding(payload)
-                body = bytes(payload[start : start + 4])
-                detector = live.dtmf.setdefault(pt, DtmfDetector())
-                detector.feed(frame, ts_ns, key[4], ts, body, rate)
+            self._dtmf(live, key[4], frame, ts_ns, pt, ts, payload_len, body)
+
+    def _dtmf(
+        self,
+        live: _Live,
+        ssrc: int,
+        frame: int,
+        ts_ns: int,
+        pt: int,
+        ts: int,
+        payload_len: int,
+        body: bytes | None,
+    ) -> None:
+        """A dynamic payload type's packet, when DTMF is looked for."""
+        _, _, encoding, rate = live.pt_info.get(pt) or self._pt_info(live, pt)
+        is_event = encoding is not None and encoding.lower() == "telephone-event"
+        if encoding is None:
+            # No rtpmap: RFC 4733 2.3 payloads are 4 bytes (or 4 per redundant block).
+            shape_ok = payload_len == 4
+            live.dtmf_shape[pt] = live.dtmf_shape.get(pt, True) and shape_ok
+            is_event = shape_ok
+        if is_event and body is not None:
+            detector = live.dtmf.setdefault(pt, DtmfDetector())
+            detector.feed(frame, ts_ns, ssrc, ts, body, rate)
 
     def _rtcp(self, packet: Packet, payload: memoryview) -> None:
         announced = (packet.dst, packet.dport) in self._rtcp_endpoints or (
@@ -722,16 +893,17 @@ class StreamScanner:
                 continue
             streams.append(self._stream(StreamKey(*key), live))
         streams.sort(key=lambda s: (s.first_frame, s.key))
-        per_flow = Counter(s.key.flow for s in streams)
+        flows = [s.key.flow for s in streams]
+        per_flow = Counter(flows)
         latest: dict[Flow, RtpStream] = {}
-        for stream in streams:
+        for stream, flow in zip(streams, flows, strict=True):
             # Other SSRCs seen on the same flow (a restart, a new source behind an SBC).
-            stream.ssrc_changes = per_flow[stream.key.flow] - 1
+            stream.ssrc_changes = per_flow[flow] - 1
             # A restart: the SSRC before it on the flow had stopped when this one began.
-            before = latest.get(stream.key.flow)
+            before = latest.get(flow)
             if before is not None and before.last_frame < stream.first_frame:
                 stream.restart_of_ssrc = before.key.ssrc
-            latest[stream.key.flow] = stream
+            latest[flow] = stream
         for index, stream in enumerate(streams, start=1):
             stream.index = index
         self._resolve_unclear_rtcp()
@@ -749,14 +921,19 @@ class StreamScanner:
 
     def _stream(self, key: StreamKey, live: _Live) -> RtpStream:
         summary = live.stats.summary()
-        main_pt = max(live.pt_counts.items(), key=lambda item: (item[1], -item[0]))[0]
+        counts = live.pt_counts
+        payload_types = sorted(counts)
+        if len(payload_types) == 1:
+            main_pt = payload_types[0]
+        else:
+            main_pt = max(counts.items(), key=lambda item: (item[1], -item[0]))[0]
         ann = live.announcement
         codec: tuple[str, int, int] | None = None
         if ann is not None and main_pt in ann.rtpmaps:
             codec = ann.rtpmaps[main_pt]
         elif main_pt in STATIC_CODECS:
             codec = STATIC_CODECS[main_pt]
-        dtls_on_flow = (
+        dtls_on_flow = bool(self._dtls_flows) and (
             key.flow in self._dtls_flows
             or (key.dst, key.dst_port, key.src, key.src_port) in self._dtls_flows
         )
@@ -780,8 +957,8 @@ class StreamScanner:
         return RtpStream(
             key=key,
             payload_type=main_pt,
-            payload_types=sorted(live.pt_counts),
-            payload_names=[_payload_name(ann, pt) for pt in sorted(live.pt_counts)],
+            payload_types=payload_types,
+            payload_names=[_payload_name(ann, pt) for pt in payload_types],
             codec=codec[0] if codec else None,
             clock_rate=codec[1] if codec else None,
             channels=codec[2] if codec else None,
@@ -803,6 +980,10 @@ class StreamScanner:
             dtmf=digits,
             srtp_keying=keying,
         )
+
+
+# What StreamScanner._pt_info says of a static payload type (no rtpmap applies below 96).
+_STATIC_PT_INFO = {pt: (analysis_clock_hz(pt, None, 0), pt == 13, None, 0) for pt in range(96)}
 
 
 def _payload_name(ann: MediaAnnouncement | None, pt: int) -> str:
