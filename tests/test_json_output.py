@@ -70,12 +70,16 @@ def _as_iterators(data: Any, flip: bool, depth: int) -> Any:
     st.lists(_values, max_size=4) | st.dictionaries(st.text(max_size=5), _values, max_size=4),
     st.integers(0, 4),
     st.booleans(),
+    st.sampled_from([0, 1, 2, 32]),
 )
-def test_write_json_streams_what_format_json_writes(data: Any, depth: int, flip: bool) -> None:
-    """Containers written member by member, to any depth, iterators anywhere: the text is
-    format_json's."""
+def test_write_json_streams_what_format_json_writes(
+    data: Any, depth: int, flip: bool, long_list: int
+) -> None:
+    """Containers written member by member (lists longer than ``long_list``, and what
+    holds them, to any depth), iterators anywhere: the text is format_json's."""
     out = io.StringIO()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("sys.stdout", out)
+        patch.setattr("rtcscope.cli.output._LONG_LIST", long_list)
         write_json(_as_iterators(data, flip, depth), depth=depth)
     assert out.getvalue() == format_json(data)

@@ -79,20 +79,14 @@ def write_json_object(fields: dict[str, Any]) -> None:
 
 def write_json(value: Any, *, depth: int = 3, level: int = 0) -> None:
     """Write ``value`` as :func:`format_json` would, byte for byte, to standard output,
-    piece by piece: the containers of its first ``depth`` levels (dicts with text keys,
-    lists, tuples) and every iterator, at any level, are written member by member, the
-    rest whole. Neither the whole text nor (with iterators) the whole data is held at once:
-    ``analyze --format json`` on 20,000 calls held ~0.5 GB of text in its three copies
-    (orjson's bytes, the str, the escaped str)."""
+    piece by piece: along the first ``depth`` levels, a container that holds a long list
+    (or an iterator, at any level) is written member by member, everything else whole (one
+    orjson call for each call or stream object, not one per field). Neither the whole text
+    nor (with iterators) the whole data is held at once: ``analyze --format json`` on 20,000
+    calls held ~0.5 GB of text in its three copies (orjson's bytes, the str, the escaped
+    str)."""
     out = sys.stdout
-    streamed = isinstance(value, Iterator) or (
-        depth > 0
-        and (
-            isinstance(value, list | tuple)
-            or (isinstance(value, dict) and all(isinstance(k, str) for k in value))
-        )
-    )
-    if not streamed:
+    if not _worth_streaming(value, depth):
         out.write(format_json(value).replace("\n", "\n" + "  " * level))
         return
     inner = "\n" + "  " * (level + 1)
@@ -110,6 +104,23 @@ def write_json(value: Any, *, depth: int = 3, level: int = 0) -> None:
         write_json(item, depth=depth - 1, level=level + 1)
         opened = True
     out.write("\n" + "  " * level + "]" if opened else "[]")
+
+
+_LONG_LIST = 32  # members: a longer list is written member by member
+
+
+def _worth_streaming(value: Any, depth: int) -> bool:
+    """An iterator; or, within ``depth`` levels, a list longer than _LONG_LIST or a
+    container with such a member (dicts with text keys only, as format_json's keys)."""
+    if isinstance(value, Iterator):
+        return True
+    if depth <= 0:
+        return False
+    if isinstance(value, list | tuple):
+        return len(value) > _LONG_LIST or any(_worth_streaming(v, depth - 1) for v in value)
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return any(_worth_streaming(v, depth - 1) for v in value.values())
+    return False
 
 
 def _cell(value: Any) -> str:
