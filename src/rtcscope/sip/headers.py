@@ -7,6 +7,7 @@ and :class:`~rtcscope.sip.message.SipMessage` turns that into a problem on the m
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 
@@ -478,3 +479,89 @@ def parse_cseq(text: str) -> CSeq:
     if number >= 2**32:
         raise SipError(f"CSeq number {number} is not below 2**32 (RFC 3261 8.1.1.5)")
     return CSeq(number=number, method=parts[1])
+
+
+# -- the keys of transactions and dialogs, cut from the text --------------------------------
+#
+# Matching messages to transactions and dialogs reads three things per message: the From and
+# To tags and the top Via's sent-by and branch. The functions below cut them from the header
+# text with str.find/split and one regex, without building NameAddr/Via/Uri objects, and give
+# exactly what the full parse gives (``parse_name_addr(t).tag``, ``parse_via(t).sent_by`` and
+# ``.branch``; None where that parse fails). A URI or sent-by of an unusual shape is handed to
+# the full parser instead, so the shortcut never has to agree on the rare cases.
+
+# A SIP/SIPS URI parse_uri always accepts: a host name or IPv4 (or a bracketed IPv6) with an
+# optional port below 65536, no '?headers', no whitespace; or a tel URI with a number.
+_PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
+_SIMPLE_URI = re.compile(
+    r"(?:[Ss][Ii][Pp][Ss]?:(?:[^@?\s<>\"\[\]]*@)?(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])"
+    r"(?::" + _PORT + r")?(?:;[^@?\s<>\"\[\]]*)?"
+    r"|[Tt][Ee][Ll]:[^;\s].*)",
+    re.S,
+)
+# A sent-by parse_via reads as host and port without the IPv6 rules.
+_SIMPLE_SENT_BY = re.compile(r"([A-Za-z0-9._-]+)(?::([0-9]{1,5}))?")
+
+
+def param_value(text: str, name: str) -> str | None:
+    """The value of header parameter ``name`` (lower case) in ``;``-separated ``text``, as
+    ``split_params`` and ``NameAddr.param``/``Via.param`` read it: the first parameter of
+    that name in any case, "" when it has no value, None when there is none."""
+    if '"' in text:
+        return _param(split_params(text), name)
+    for piece in text.split(";"):
+        key, eq, value = piece.partition("=")
+        if key.strip().lower() == name:
+            return value.strip() if eq else ""
+    return None
+
+
+def _uri_parses(text: str) -> bool:
+    if _SIMPLE_URI.fullmatch(text) is not None:
+        return True
+    try:
+        parse_uri_once(text)
+    except SipError:
+        return False
+    return True
+
+
+def name_addr_tag(text: str) -> str | None:
+    """``parse_name_addr(text).tag`` (None when the parse fails), without building it."""
+    raw = text.strip()
+    if raw == "*":
+        return None
+    lt = _find_unquoted(raw, "<")
+    if lt >= 0:
+        gt = raw.find(">", lt)
+        if gt < 0 or not _uri_parses(raw[lt + 1 : gt]):
+            return None
+        rest = raw[gt + 1 :].strip()
+        return param_value(rest[1:] if rest.startswith(";") else rest, "tag") or None
+    uri_text, _, param_text = raw.partition(";")
+    stripped = uri_text.strip()
+    if " " in stripped or "\t" in stripped or not _uri_parses(uri_text):
+        return None
+    return param_value(param_text, "tag") or None
+
+
+def via_sent_by_branch(text: str) -> tuple[str, str | None] | None:
+    """``(via.sent_by, via.branch)`` of ``parse_via(text)`` for the usual shape (a host name
+    or IPv4 sent-by); None for anything else (read it with :func:`parse_via`)."""
+    parts = text.split("/", 2)
+    if len(parts) != 3:
+        return None
+    words = parts[2].split(None, 1)
+    if len(words) != 2:
+        return None
+    sent_by, _, param_text = words[1].partition(";")
+    match = _SIMPLE_SENT_BY.fullmatch(sent_by.strip())
+    if match is None:
+        return None
+    host, port = match.groups()
+    if port is not None:
+        number = int(port)
+        if number > 65535:
+            return None
+        host = f"{host}:{number}"
+    return host, param_value(param_text, "branch") or None

@@ -27,10 +27,12 @@ from rtcscope.sip.headers import (
     Via,
     canonical_name,
     header_key,
+    name_addr_tag,
     parse_cseq,
     parse_name_addr,
     parse_via,
     split_comma_list,
+    via_sent_by_branch,
 )
 from rtcscope.sip.uri import (
     CACHE_LIMIT,
@@ -68,6 +70,11 @@ _NAME_ADDRS: dict[str, NameAddr | SipError] = {}
 _VIAS: dict[str, Via | SipError] = {}
 _CSEQS: dict[str, CSeq | SipError] = {}
 _VIA_STACKS: dict[str, tuple[Via, ...]] = {}
+# From/To texts -> tag, first Via lines -> (sent-by, branch) of the top Via (None: read it
+# from the parsed stack): what transactions and dialogs match on, read once per distinct text.
+# Each value is (one kept copy of the text, for every message that holds it; what was read).
+_TAGS: dict[str, tuple[str, str | None]] = {}
+_TOPS: dict[str, tuple[str, tuple[str, str | None] | None]] = {}
 
 
 def _key_of(name: str) -> str:
@@ -114,6 +121,36 @@ def _via_stack(lines: list[str]) -> tuple[Via, ...]:
             if via is not None:
                 vias.append(via)
     return tuple(vias)
+
+
+def _tag_of(text: str) -> tuple[str, str | None]:
+    """(text, its tag) for a From/To text (see headers.name_addr_tag), kept for the next
+    message."""
+    try:
+        return _TAGS[text]
+    except KeyError:
+        pass
+    if len(_TAGS) >= CACHE_LIMIT:
+        _TAGS.clear()
+    found = _TAGS[text] = (text, name_addr_tag(text))
+    return found
+
+
+def _top_of(key: str) -> tuple[str, tuple[str, str | None] | None]:
+    """(key, (sent-by, branch) of the top Via) for the Via lines of a message joined by CRLF,
+    when the first value of the first line has the usual shape (see
+    headers.via_sent_by_branch), else (key, None); kept for the next message."""
+    try:
+        return _TOPS[key]
+    except KeyError:
+        pass
+    line = key.partition("\r\n")[0]
+    first = split_comma_list(line)[:1] if "," in line else [line.strip()]
+    top = via_sent_by_branch(first[0]) if first and first[0] else None
+    if len(_TOPS) >= CACHE_LIMIT:
+        _TOPS.clear()
+    found = _TOPS[key] = (key, top)
+    return found
 
 
 def _text(raw: bytes) -> str:
@@ -276,25 +313,32 @@ class SipMessage:
     __slots__ = (
         "_content_type_value",
         "_finished",
+        "_from",
+        "_from_text",
         "_headers",
         "_problems",
         "_request_uri",
+        "_to",
+        "_to_text",
         "_uri_problem_at",
         "_values",
+        "_via_key",
+        "_vias",
+        "branch",
         "call_id",
         "content_length",
         "cseq",
-        "from_",
+        "from_tag",
         "header_length",
         "is_response",
         "raw",
         "reason",
         "request_method",
         "request_uri_text",
+        "sent_by",
         "sip_version",
         "status_code",
-        "to",
-        "vias",
+        "to_tag",
     )
 
     def __init__(self, raw: bytes) -> None:
@@ -311,9 +355,19 @@ class SipMessage:
         self.header_length = 0
         self.call_id: str | None = None
         self.cseq: CSeq | None = None
-        self.from_: NameAddr | None = None
-        self.to: NameAddr | None = None
-        self.vias: tuple[Via, ...] = ()
+        # From, To and the Via stack are parsed on first use, from these texts (None: done).
+        self._from: NameAddr | None = None
+        self._from_text: str | None = None
+        self._to: NameAddr | None = None
+        self._to_text: str | None = None
+        self._vias: tuple[Via, ...] = ()
+        self._via_key: str | None = None  # the Via lines joined by CRLF
+        # What transactions and dialogs match on, as plain strings cut at parse (the same
+        # values as from_.tag, to.tag, top_via.branch and top_via.sent_by; None without).
+        self.from_tag: str | None = None
+        self.to_tag: str | None = None
+        self.branch: str | None = None
+        self.sent_by: str | None = None
         self.content_length: int | None = None
         # Header lines as objects, in order (None: not built yet; rebuilt from raw on use).
         self._headers: list[Header] | None = None
@@ -676,21 +730,56 @@ class SipMessage:
             self.cseq = _parsed_or_none(_CSEQS, parse_cseq, found[0])
         found = values.get("from")
         if found:
-            self.from_ = _parsed_or_none(_NAME_ADDRS, parse_name_addr, found[0])
+            self._from_text, self.from_tag = _tag_of(found[0])
         found = values.get("to")
         if found:
-            self.to = _parsed_or_none(_NAME_ADDRS, parse_name_addr, found[0])
+            self._to_text, self.to_tag = _tag_of(found[0])
         found = values.get("via")
         if found:
-            # The messages of a transaction carry the same Via lines: one stack for all.
+            # The messages of a transaction carry the same Via lines: one key for all.
             key = found[0] if len(found) == 1 else "\r\n".join(found)
+            self._via_key, top = _top_of(key)
+            if top is None:  # an unusual top Via: read from the parsed stack
+                via = self.top_via
+                if via is not None:
+                    self.sent_by, self.branch = via.sent_by, via.branch
+            else:
+                self.sent_by, self.branch = top
+
+    @property
+    def from_(self) -> NameAddr | None:
+        """The From header parsed (None without one or when unreadable)."""
+        text = self._from_text
+        if text is not None:
+            self._from = _parsed_or_none(_NAME_ADDRS, parse_name_addr, text)
+            self._from_text = None
+        return self._from
+
+    @property
+    def to(self) -> NameAddr | None:
+        """The To header parsed (None without one or when unreadable)."""
+        text = self._to_text
+        if text is not None:
+            self._to = _parsed_or_none(_NAME_ADDRS, parse_name_addr, text)
+            self._to_text = None
+        return self._to
+
+    @property
+    def vias(self) -> tuple[Via, ...]:
+        """The readable Via values, top first."""
+        key = self._via_key
+        if key is not None:
+            # The messages of a transaction carry the same Via lines: one stack for all
+            # (a header value holds no CRLF: the key splits back into the lines).
             vias = _VIA_STACKS.get(key)
             if vias is None:
-                vias = _via_stack(found)
+                vias = _via_stack(key.split("\r\n"))
                 if len(_VIA_STACKS) >= CACHE_LIMIT:
                     _VIA_STACKS.clear()
                 _VIA_STACKS[key] = vias
-            self.vias = vias
+            self._vias = vias
+            self._via_key = None
+        return self._vias
 
     def _close(self) -> None:
         """Nothing more to read (an empty or unreadable message): no _finish() later."""
@@ -805,19 +894,6 @@ class SipMessage:
     @property
     def top_via(self) -> Via | None:
         return self.vias[0] if self.vias else None
-
-    @property
-    def branch(self) -> str | None:
-        via = self.top_via
-        return via.branch if via is not None else None
-
-    @property
-    def from_tag(self) -> str | None:
-        return self.from_.tag if self.from_ is not None else None
-
-    @property
-    def to_tag(self) -> str | None:
-        return self.to.tag if self.to is not None else None
 
     @property
     def content_type(self) -> str:

@@ -78,16 +78,17 @@ def via_branches(message: SipMessage) -> tuple[str, ...]:
 
 
 def _branch_key(message: SipMessage) -> str:
-    # The top Via and its branch are read once: each read parses the parameters again.
-    vias = message.vias
-    via = vias[0] if vias else None
-    branch = via.branch if via is not None else None
-    if via is not None and branch and branch.startswith("z9hG4bK"):  # RFC 3261 8.1.1.7
-        return f"{branch}|{via.sent_by.lower()}"
+    # The top Via's sent-by and branch as the parse cut them (no Via object is built);
+    # sent_by is None only without a readable Via.
+    sent_by = message.sent_by
+    branch = message.branch
+    if sent_by is not None and branch and branch.startswith("z9hG4bK"):  # RFC 3261 8.1.1.7
+        return f"{branch}|{sent_by.lower()}"
     # RFC 2543 fallback (17.2.3): request identity instead of a branch.
     cseq = message.cseq.number if message.cseq is not None else -1
-    sent_by = via.sent_by.lower() if via is not None else ""
-    return f"2543|{cseq}|{message.from_tag or ''}|{sent_by}|{branch if via is not None else ''}"
+    if sent_by is None:
+        return f"2543|{cseq}|{message.from_tag or ''}||"
+    return f"2543|{cseq}|{message.from_tag or ''}|{sent_by.lower()}|{branch}"
 
 
 @dataclass(slots=True)
