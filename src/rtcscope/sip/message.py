@@ -314,15 +314,12 @@ class SipMessage:
         "_content_type_value",
         "_finished",
         "_from",
-        "_from_text",
         "_headers",
         "_problems",
         "_request_uri",
         "_to",
-        "_to_text",
         "_uri_problem_at",
         "_values",
-        "_via_key",
         "_vias",
         "branch",
         "call_id",
@@ -355,13 +352,11 @@ class SipMessage:
         self.header_length = 0
         self.call_id: str | None = None
         self.cseq: CSeq | None = None
-        # From, To and the Via stack are parsed on first use, from these texts (None: done).
-        self._from: NameAddr | None = None
-        self._from_text: str | None = None
-        self._to: NameAddr | None = None
-        self._to_text: str | None = None
-        self._vias: tuple[Via, ...] = ()
-        self._via_key: str | None = None  # the Via lines joined by CRLF
+        # From, To and the Via stack are parsed on first use: until then each slot holds the
+        # text to parse (the Via lines joined by CRLF), one slot per header.
+        self._from: NameAddr | str | None = None
+        self._to: NameAddr | str | None = None
+        self._vias: tuple[Via, ...] | str = ()
         # What transactions and dialogs match on, as plain strings cut at parse (the same
         # values as from_.tag, to.tag, top_via.branch and top_via.sent_by; None without).
         self.from_tag: str | None = None
@@ -730,15 +725,15 @@ class SipMessage:
             self.cseq = _parsed_or_none(_CSEQS, parse_cseq, found[0])
         found = values.get("from")
         if found:
-            self._from_text, self.from_tag = _tag_of(found[0])
+            self._from, self.from_tag = _tag_of(found[0])
         found = values.get("to")
         if found:
-            self._to_text, self.to_tag = _tag_of(found[0])
+            self._to, self.to_tag = _tag_of(found[0])
         found = values.get("via")
         if found:
             # The messages of a transaction carry the same Via lines: one key for all.
             key = found[0] if len(found) == 1 else "\r\n".join(found)
-            self._via_key, top = _top_of(key)
+            self._vias, top = _top_of(key)
             if top is None:  # an unusual top Via: read from the parsed stack
                 via = self.top_via
                 if via is not None:
@@ -749,26 +744,24 @@ class SipMessage:
     @property
     def from_(self) -> NameAddr | None:
         """The From header parsed (None without one or when unreadable)."""
-        text = self._from_text
-        if text is not None:
-            self._from = _parsed_or_none(_NAME_ADDRS, parse_name_addr, text)
-            self._from_text = None
-        return self._from
+        found = self._from
+        if isinstance(found, str):
+            found = self._from = _parsed_or_none(_NAME_ADDRS, parse_name_addr, found)
+        return found
 
     @property
     def to(self) -> NameAddr | None:
         """The To header parsed (None without one or when unreadable)."""
-        text = self._to_text
-        if text is not None:
-            self._to = _parsed_or_none(_NAME_ADDRS, parse_name_addr, text)
-            self._to_text = None
-        return self._to
+        found = self._to
+        if isinstance(found, str):
+            found = self._to = _parsed_or_none(_NAME_ADDRS, parse_name_addr, found)
+        return found
 
     @property
     def vias(self) -> tuple[Via, ...]:
         """The readable Via values, top first."""
-        key = self._via_key
-        if key is not None:
+        key = self._vias
+        if isinstance(key, str):
             # The messages of a transaction carry the same Via lines: one stack for all
             # (a header value holds no CRLF: the key splits back into the lines).
             vias = _VIA_STACKS.get(key)
@@ -778,8 +771,8 @@ class SipMessage:
                     _VIA_STACKS.clear()
                 _VIA_STACKS[key] = vias
             self._vias = vias
-            self._via_key = None
-        return self._vias
+            return vias
+        return key
 
     def _close(self) -> None:
         """Nothing more to read (an empty or unreadable message): no _finish() later."""
