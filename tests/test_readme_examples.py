@@ -49,8 +49,9 @@ def _inputs(words: list[str]) -> list[str]:
 def test_examples_exist() -> None:
     commands = [c for c in _example_commands() if c and c[0] in ("rtcscope", "cat", "sipp")]
     assert len(commands) > 30
-    # A file an example writes first with the project's own generator (Path('x.pcap')).
-    made = set(re.findall(r"Path\('([^']+)'\)", README))
+    # A file an example writes first with the project's own generator (Path('x.pcap') or
+    # Path("x.pcap") inside a single-quoted shell argument).
+    made = set(re.findall(r"""Path\(['"]([^'"]+)['"]\)""", README))
     missing = sorted(
         {w for c in commands for w in _inputs(c) if not (ROOT / w).exists() and w not in made}
     )
