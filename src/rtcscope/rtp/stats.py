@@ -61,6 +61,7 @@ from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import accumulate
+from operator import lt
 
 import numpy as np
 import numpy.typing as npt
@@ -712,23 +713,27 @@ class StreamStats:
     def _own_summary(self) -> tuple[int, int, int, int, float, int]:
         """(lost vs highest, duplicates, reordered, DTX periods, DTX ms, highest ext)."""
         # Arrival order: the chunks, then the numbers added one by one since the last chunk.
-        if not self._ext_chunks and len(self._ext) <= _SMALL_SUMMARY:
-            if not self._ext:
+        ext = self._ext
+        if not self._ext_chunks and len(ext) <= _SMALL_SUMMARY:
+            if not ext:
                 return 0, 0, 0, 0, 0.0, 0
-            lost, duplicates, reordered, highest = _sequence_counts(self._ext)
+            highest = ext[-1]
+            if all(map(lt, ext, ext[1:])):
+                # Rising numbers (the usual short stream): no duplicate, none late.
+                lost, duplicates, reordered = highest - ext[0] + 1 - len(ext), 0, 0
+            else:
+                lost, duplicates, reordered, highest = _sequence_counts(ext)
         else:
             lost, duplicates, reordered, highest = _sequence_counts_many(
                 np.concatenate([*self._ext_chunks, np.frombuffer(self._ext, dtype=np.int64)])
             )
         dtx_periods = 0
         dtx_ms = 0.0
-        if self._steps:
+        steps = self._steps
+        if len(steps) > 1:  # one step (or none): it is the packet time, no DTX
             # The most common step (the smallest of equals): the stream's packet time.
-            if len(self._steps) == 1:
-                normal = next(iter(self._steps))
-            else:
-                normal = min(self._steps.items(), key=lambda item: (-item[1], item[0]))[0]
-            for step, n in self._steps.items():
+            normal = min(steps.items(), key=lambda item: (-item[1], item[0]))[0]
+            for step, n in steps.items():
                 if step >= 2 * normal:
                     dtx_periods += n
                     if self.clock_rate:
@@ -742,34 +747,35 @@ class StreamStats:
         lost = expected - self.total_nr
         percent = lost * 100.0 / expected if expected else 0.0
         lost_vs_highest, duplicates, reordered, dtx_periods, dtx_ms, highest = self._own_summary()
+        # Positional, in the fields' order (thousands of short streams: keywords cost more).
         return StatsSummary(
-            packets=self.total_nr,
-            lost=lost,
-            lost_percent=percent,
-            expected=expected,
-            min_delta_ms=self.min_delta,
-            mean_delta_ms=self.mean_delta,
-            max_delta_ms=self.max_delta,
-            min_jitter_ms=self.min_jitter,
-            mean_jitter_ms=self.mean_jitter,
-            max_jitter_ms=self.max_jitter,
-            max_delta_frame=self.max_nr,
-            problems=self.problem,
-            sequence_errors=self.sequence_errors,
-            timestamp_errors=self._epoch_ts_errors,
-            lost_vs_highest_seq=lost_vs_highest,
-            duplicates=duplicates,
-            reordered=reordered,
-            dtx_periods=dtx_periods,
-            dtx_ms=dtx_ms,
-            markers=self._markers,
-            payload_type_changes=self._pt_changes,
-            first_seq=self.start_seq,
-            last_seq=self.stop_seq,
-            highest_ext_seq=highest,
-            clock_rate=self.clock_rate,
-            out_of_time_packets=self.timestamp_errors,
-            timestamp_resets=tuple(self._resets),
+            self.total_nr,  # packets
+            lost,
+            percent,  # lost_percent
+            expected,
+            self.min_delta,  # min_delta_ms
+            self.mean_delta,
+            self.max_delta,
+            self.min_jitter,  # min_jitter_ms
+            self.mean_jitter,
+            self.max_jitter,
+            self.max_nr,  # max_delta_frame
+            self.problem,  # problems
+            self.sequence_errors,
+            self._epoch_ts_errors,  # timestamp_errors
+            lost_vs_highest,  # lost_vs_highest_seq
+            duplicates,
+            reordered,
+            dtx_periods,
+            dtx_ms,
+            self._markers,  # markers
+            self._pt_changes,  # payload_type_changes
+            self.start_seq,  # first_seq
+            self.stop_seq,  # last_seq
+            highest,  # highest_ext_seq
+            self.clock_rate,
+            self.timestamp_errors,  # out_of_time_packets
+            tuple(self._resets),  # timestamp_resets
         )
 
 
