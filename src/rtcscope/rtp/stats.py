@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from operator import lt
@@ -317,10 +317,11 @@ class StreamStats:
         self._epoch_ts = 0
         self._epoch_ts_errors = 0
         self._reset_clock = 0
-        self._resets: list[TimestampReset] = []
+        # Made when first needed (most streams never have a reset or a chunk).
+        self._resets: Sequence[TimestampReset] = ()
         self._last_ext = 0
         self._ext = array("q")
-        self._ext_chunks: list[IntArray] = []
+        self._ext_chunks: Sequence[IntArray] = ()
         # Timestamp step of consecutive sequence numbers -> how often (a dict: a Counter
         # costs microseconds to make, and short calls make tens of thousands).
         self._steps: dict[int, int] = {}
@@ -357,7 +358,10 @@ class StreamStats:
                 if reset_clock
                 else _is_reset(ts_step, gap_ms, 0)
             ):
-                self._resets.append(TimestampReset(frame, time_ms, seq, self._prev_ts, ts))
+                self._resets = [
+                    *self._resets,
+                    TimestampReset(frame, time_ms, seq, self._prev_ts, ts),
+                ]
                 self._epoch_ts = ts
         if (ts - self._epoch_ts) & 0xFFFFFFFF >= 0x80000000:
             self._epoch_ts_errors += 1
@@ -526,9 +530,9 @@ class StreamStats:
         if self._ext:
             # Numbers added one by one before this chunk go first: the order of arrival
             # decides what counts as reordered.
-            self._ext_chunks.append(np.array(self._ext, dtype=np.int64))
+            self._ext_chunks = [*self._ext_chunks, np.array(self._ext, dtype=np.int64)]
             self._ext = array("q")
-        self._ext_chunks.append(ext)
+        self._ext_chunks = [*self._ext_chunks, ext]
         self._epochs(frames, times_ms, seqs, tss, clocks, ext_steps, ts_steps)
         self._last_ext = int(ext[-1])
         self._prev_seq = int(seqs[-1])
@@ -636,8 +640,9 @@ class StreamStats:
         if not rows:
             base: IntArray | int = self._epoch_ts
         else:
-            for row in rows:
-                self._resets.append(
+            self._resets = [
+                *self._resets,
+                *(
                     TimestampReset(
                         int(frames[row]),
                         float(times_ms[row]),
@@ -645,7 +650,9 @@ class StreamStats:
                         (int(tss[row]) - int(signed[row])) & 0xFFFFFFFF,
                         int(tss[row]),
                     )
-                )
+                    for row in rows
+                ),
+            ]
             latest = np.maximum.accumulate(np.where(resets, np.arange(count), -1))
             base = np.where(latest >= 0, tss[np.maximum(latest, 0)], self._epoch_ts)
             self._epoch_ts = int(tss[rows[-1]])
@@ -907,22 +914,26 @@ def add_new_streams(
         )
         for pair, n in zip(pairs.tolist(), pair_counts.tolist(), strict=True):
             steps[pair >> 32][pair & 0xFFFFFFFF] = n
-    resets_of: list[list[TimestampReset]] = [[] for _ in streams]
+    no_resets: Sequence[TimestampReset] = ()
+    resets_of = [no_resets] * count
     for i, j in zip(*(side.tolist() for side in np.nonzero(resets)), strict=True):
-        resets_of[i].append(
+        resets_of[i] = [
+            *resets_of[i],
             TimestampReset(
                 int(frame[i, j + 1]),
                 float(time[i, j + 1]),
                 int(seq[i, j + 1]),
                 int(ts[i, j]),
                 int(ts[i, j + 1]),
-            )
-        )
-    ext_rows = ext.tolist()
+            ),
+        ]
+    # Each stream's extended numbers go to its array("q") as bytes (no int objects).
+    ext_bytes = memoryview(ext.astype(np.int64, copy=False).tobytes())
+    row_bytes = 8 * width
     values = zip(
         streams,
         sizes.tolist(),
-        ext_rows,
+        ext[rows, last].tolist(),
         seq[rows, last].tolist(),
         ts[rows, last].tolist(),
         pt[rows, last].tolist(),
@@ -959,11 +970,12 @@ def add_new_streams(
         clock_rate.tolist(),
         strict=True,
     )
+    at = 0
     for (
         (
             st,
             n,
-            ext_row,
+            last_ext,
             *ends,
             epoch_at,
             first_seq,
@@ -1028,8 +1040,11 @@ def add_new_streams(
         st._epoch_ts_errors = epoch_errors_n
         st._reset_clock = reset_clock_n
         st._resets = resets_n
-        st._last_ext = ext_row[n - 1]
-        st._ext = array("q", ext_row[:n])
+        st._last_ext = last_ext
+        numbers = array("q")
+        numbers.frombytes(ext_bytes[at : at + 8 * n])
+        st._ext = numbers
+        at += row_bytes
         st._steps = steps_n
 
 

@@ -39,8 +39,9 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
@@ -303,6 +304,10 @@ def quick_rtp_header(data: bytes | memoryview) -> tuple[int, int, int, int, int]
     return second, seq, ts, ssrc, end - offset
 
 
+# A stream's payload-type info before it has a dynamic type (static ones are not kept).
+_NO_PT_INFO: Mapping[int, tuple[int, bool, str | None, int]] = MappingProxyType({})
+
+
 class _Live:
     """A stream being collected."""
 
@@ -332,7 +337,7 @@ class _Live:
         self.pt_counts: dict[int, int] = {}
         # pt -> (analysis clock, comfort noise, encoding, rtpmap rate): fixed for the stream
         # (its announcement does not change), so looked up once per payload type.
-        self.pt_info: dict[int, tuple[int, bool, str | None, int]] = {}
+        self.pt_info: Mapping[int, tuple[int, bool, str | None, int]] = _NO_PT_INFO
         self.first_frame = 0
         self.last_frame = 0
         self.start_ns = 0
@@ -342,8 +347,9 @@ class _Live:
         self.srtp_tag_votes = 0
         self.last_seq = -1
         self.last_ts = 0
-        self.dtmf: dict[int, DtmfDetector] = {}
-        self.dtmf_shape: dict[int, bool] = {}
+        # Made when the stream has a packet the DTMF detector reads.
+        self.dtmf: dict[int, DtmfDetector] | None = None
+        self.dtmf_shape: dict[int, bool] | None = None
 
 
 class StreamScanner:
@@ -544,19 +550,27 @@ class StreamScanner:
         pair_of_row = group * 128 + pts
         pair_counts = np.bincount(pair_of_row, minlength=len(keys) * 128)
         present = np.flatnonzero(pair_counts)
-        pair_clock = np.zeros(len(pair_counts), dtype=np.int64)
-        pair_cn = np.zeros(len(pair_counts), dtype=np.int64)
-        # Rows the DTMF detector reads: dynamic types named telephone-event, or unnamed.
-        pair_dtmf = np.zeros(len(pair_counts), dtype=bool)
+        # Each present pair's clock, CN flag and whether the DTMF detector reads its rows
+        # (dynamic types named telephone-event, or unnamed), as lists, then placed at once.
+        present_clock: list[int] = []
+        present_cn: list[bool] = []
+        present_dtmf: list[bool] = []
         for pair, n in zip(present.tolist(), pair_counts[present].tolist(), strict=True):
             live, pt = lives[pair >> 7], pair & 0x7F
             counts = live.pt_counts
             counts[pt] = counts.get(pt, 0) + n
-            info = live.pt_info.get(pt) or self._pt_info(live, pt)
-            pair_clock[pair], pair_cn[pair], encoding, _ = info
-            pair_dtmf[pair] = pt >= 96 and (
-                encoding is None or encoding.lower() == "telephone-event"
+            clock, is_cn, encoding, _ = live.pt_info.get(pt) or self._pt_info(live, pt)
+            present_clock.append(clock)
+            present_cn.append(is_cn)
+            present_dtmf.append(
+                pt >= 96 and (encoding is None or encoding.lower() == "telephone-event")
             )
+        pair_clock = np.zeros(len(pair_counts), dtype=np.int64)
+        pair_clock[present] = present_clock
+        pair_cn = np.zeros(len(pair_counts), dtype=np.int64)
+        pair_cn[present] = present_cn
+        pair_dtmf = np.zeros(len(pair_counts), dtype=bool)
+        pair_dtmf[present] = present_dtmf
         clocks = pair_clock[pair_of_row]
         sums = [
             np.add.reduceat(payload_len, starts).tolist(),
@@ -616,7 +630,13 @@ class StreamScanner:
         one_by_one = (sizes <= SMALL_BATCH) & ~new
         rows: list[list[Any]] = []
         if one_by_one.any():
-            rows = [c.tolist() for c in (frames, times_ms, seqs, tss, pts, markers, clocks)]
+            # Only their rows as lists (the others may be most of the batch), stream after
+            # stream in the order of ``keys``.
+            few_rows = np.flatnonzero(one_by_one[group])
+            rows = [
+                c[few_rows].tolist() for c in (frames, times_ms, seqs, tss, pts, markers, clocks)
+            ]
+        few_at = 0
         for index, (live, edge, is_new, few) in enumerate(
             zip(lives, zip(*edges, strict=True), new.tolist(), one_by_one.tolist(), strict=True)
         ):
@@ -636,8 +656,10 @@ class StreamScanner:
             a, b = bounds[index], bounds[index + 1]
             if few:
                 add = live.stats.add
-                for packet in zip(*(column[a:b] for column in rows), strict=True):
+                end = few_at + b - a
+                for packet in zip(*(column[few_at:end] for column in rows), strict=True):
                     add(*packet)
+                few_at = end
                 continue
             live.stats.add_many(
                 frames[a:b],
@@ -694,7 +716,8 @@ class StreamScanner:
             return _STATIC_PT_INFO[pt]
         encoding, rate = self._encoding(live, pt)
         is_cn = pt == 13 or (encoding is not None and encoding.upper() == "CN")
-        info = live.pt_info[pt] = (analysis_clock_hz(pt, encoding, rate), is_cn, encoding, rate)
+        info = (analysis_clock_hz(pt, encoding, rate), is_cn, encoding, rate)
+        live.pt_info = {**live.pt_info, pt: info}  # a few dynamic types per stream at most
         return info
 
     def _add_one(
@@ -755,10 +778,16 @@ class StreamScanner:
         if encoding is None:
             # No rtpmap: RFC 4733 2.3 payloads are 4 bytes (or 4 per redundant block).
             shape_ok = payload_len == 4
+            if live.dtmf_shape is None:
+                live.dtmf_shape = {}
             live.dtmf_shape[pt] = live.dtmf_shape.get(pt, True) and shape_ok
             is_event = shape_ok
         if is_event and body is not None:
-            detector = live.dtmf.setdefault(pt, DtmfDetector())
+            if live.dtmf is None:
+                live.dtmf = {}
+            detector = live.dtmf.get(pt)
+            if detector is None:
+                detector = live.dtmf[pt] = DtmfDetector()
             detector.feed(frame, ts_ns, ssrc, ts, body, rate)
 
     def _rtcp(self, packet: Packet, payload: memoryview) -> None:
@@ -1031,9 +1060,11 @@ def _describe(
 def _digits(live: _Live) -> list[DtmfDigit]:
     """The DTMF digits of a stream, in order of their first frame."""
     digits: list[DtmfDigit] = []
+    assert live.dtmf is not None
+    shapes = live.dtmf_shape or {}
     for pt, detector in live.dtmf.items():
         # Without an rtpmap, the packets must have the shape of events (RFC 4733 2.5.1).
-        shape = live.dtmf_shape.get(pt)
+        shape = shapes.get(pt)
         if shape is None or (shape and detector.shape.looks_like_events):
             digits.extend(detector.digits)
     digits.sort(key=lambda d: d.first_frame)
