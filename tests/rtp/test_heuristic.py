@@ -12,7 +12,14 @@ from rtcscope.rtp.packet import RtpPacket
 from rtcscope.rtp.streams import StreamScanner
 
 
-def udp(frame: int, payload: bytes, sport: int = 40000, dport: int = 50000) -> Packet:
+def udp(
+    frame: int,
+    payload: bytes,
+    sport: int = 40000,
+    dport: int = 50000,
+    src: str = "10.0.0.1",
+    dst: str = "10.0.0.2",
+) -> Packet:
     return Packet(
         frame=frame,
         ts_ns=frame * 20_000_000,
@@ -21,8 +28,8 @@ def udp(frame: int, payload: bytes, sport: int = 40000, dport: int = 50000) -> P
         data=memoryview(payload),
         orig_len=len(payload),
         ip_version=4,
-        src="10.0.0.1",
-        dst="10.0.0.2",
+        src=src,
+        dst=dst,
         ip_proto=17,
         sport=sport,
         dport=dport,

@@ -58,9 +58,10 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
+from operator import lt
 
 import numpy as np
 import numpy.typing as npt
@@ -316,10 +317,11 @@ class StreamStats:
         self._epoch_ts = 0
         self._epoch_ts_errors = 0
         self._reset_clock = 0
-        self._resets: list[TimestampReset] = []
+        # Made when first needed (most streams never have a reset or a chunk).
+        self._resets: Sequence[TimestampReset] = ()
         self._last_ext = 0
         self._ext = array("q")
-        self._ext_chunks: list[IntArray] = []
+        self._ext_chunks: Sequence[IntArray] = ()
         # Timestamp step of consecutive sequence numbers -> how often (a dict: a Counter
         # costs microseconds to make, and short calls make tens of thousands).
         self._steps: dict[int, int] = {}
@@ -356,7 +358,10 @@ class StreamStats:
                 if reset_clock
                 else _is_reset(ts_step, gap_ms, 0)
             ):
-                self._resets.append(TimestampReset(frame, time_ms, seq, self._prev_ts, ts))
+                self._resets = [
+                    *self._resets,
+                    TimestampReset(frame, time_ms, seq, self._prev_ts, ts),
+                ]
                 self._epoch_ts = ts
         if (ts - self._epoch_ts) & 0xFFFFFFFF >= 0x80000000:
             self._epoch_ts_errors += 1
@@ -525,9 +530,9 @@ class StreamStats:
         if self._ext:
             # Numbers added one by one before this chunk go first: the order of arrival
             # decides what counts as reordered.
-            self._ext_chunks.append(np.array(self._ext, dtype=np.int64))
+            self._ext_chunks = [*self._ext_chunks, np.array(self._ext, dtype=np.int64)]
             self._ext = array("q")
-        self._ext_chunks.append(ext)
+        self._ext_chunks = [*self._ext_chunks, ext]
         self._epochs(frames, times_ms, seqs, tss, clocks, ext_steps, ts_steps)
         self._last_ext = int(ext[-1])
         self._prev_seq = int(seqs[-1])
@@ -635,8 +640,9 @@ class StreamStats:
         if not rows:
             base: IntArray | int = self._epoch_ts
         else:
-            for row in rows:
-                self._resets.append(
+            self._resets = [
+                *self._resets,
+                *(
                     TimestampReset(
                         int(frames[row]),
                         float(times_ms[row]),
@@ -644,7 +650,9 @@ class StreamStats:
                         (int(tss[row]) - int(signed[row])) & 0xFFFFFFFF,
                         int(tss[row]),
                     )
-                )
+                    for row in rows
+                ),
+            ]
             latest = np.maximum.accumulate(np.where(resets, np.arange(count), -1))
             base = np.where(latest >= 0, tss[np.maximum(latest, 0)], self._epoch_ts)
             self._epoch_ts = int(tss[rows[-1]])
@@ -712,23 +720,27 @@ class StreamStats:
     def _own_summary(self) -> tuple[int, int, int, int, float, int]:
         """(lost vs highest, duplicates, reordered, DTX periods, DTX ms, highest ext)."""
         # Arrival order: the chunks, then the numbers added one by one since the last chunk.
-        if not self._ext_chunks and len(self._ext) <= _SMALL_SUMMARY:
-            if not self._ext:
+        ext = self._ext
+        if not self._ext_chunks and len(ext) <= _SMALL_SUMMARY:
+            if not ext:
                 return 0, 0, 0, 0, 0.0, 0
-            lost, duplicates, reordered, highest = _sequence_counts(self._ext)
+            highest = ext[-1]
+            if all(map(lt, ext, ext[1:])):
+                # Rising numbers (the usual short stream): no duplicate, none late.
+                lost, duplicates, reordered = highest - ext[0] + 1 - len(ext), 0, 0
+            else:
+                lost, duplicates, reordered, highest = _sequence_counts(ext)
         else:
             lost, duplicates, reordered, highest = _sequence_counts_many(
                 np.concatenate([*self._ext_chunks, np.frombuffer(self._ext, dtype=np.int64)])
             )
         dtx_periods = 0
         dtx_ms = 0.0
-        if self._steps:
+        steps = self._steps
+        if len(steps) > 1:  # one step (or none): it is the packet time, no DTX
             # The most common step (the smallest of equals): the stream's packet time.
-            if len(self._steps) == 1:
-                normal = next(iter(self._steps))
-            else:
-                normal = min(self._steps.items(), key=lambda item: (-item[1], item[0]))[0]
-            for step, n in self._steps.items():
+            normal = min(steps.items(), key=lambda item: (-item[1], item[0]))[0]
+            for step, n in steps.items():
                 if step >= 2 * normal:
                     dtx_periods += n
                     if self.clock_rate:
@@ -742,34 +754,35 @@ class StreamStats:
         lost = expected - self.total_nr
         percent = lost * 100.0 / expected if expected else 0.0
         lost_vs_highest, duplicates, reordered, dtx_periods, dtx_ms, highest = self._own_summary()
+        # Positional, in the fields' order (thousands of short streams: keywords cost more).
         return StatsSummary(
-            packets=self.total_nr,
-            lost=lost,
-            lost_percent=percent,
-            expected=expected,
-            min_delta_ms=self.min_delta,
-            mean_delta_ms=self.mean_delta,
-            max_delta_ms=self.max_delta,
-            min_jitter_ms=self.min_jitter,
-            mean_jitter_ms=self.mean_jitter,
-            max_jitter_ms=self.max_jitter,
-            max_delta_frame=self.max_nr,
-            problems=self.problem,
-            sequence_errors=self.sequence_errors,
-            timestamp_errors=self._epoch_ts_errors,
-            lost_vs_highest_seq=lost_vs_highest,
-            duplicates=duplicates,
-            reordered=reordered,
-            dtx_periods=dtx_periods,
-            dtx_ms=dtx_ms,
-            markers=self._markers,
-            payload_type_changes=self._pt_changes,
-            first_seq=self.start_seq,
-            last_seq=self.stop_seq,
-            highest_ext_seq=highest,
-            clock_rate=self.clock_rate,
-            out_of_time_packets=self.timestamp_errors,
-            timestamp_resets=tuple(self._resets),
+            self.total_nr,  # packets
+            lost,
+            percent,  # lost_percent
+            expected,
+            self.min_delta,  # min_delta_ms
+            self.mean_delta,
+            self.max_delta,
+            self.min_jitter,  # min_jitter_ms
+            self.mean_jitter,
+            self.max_jitter,
+            self.max_nr,  # max_delta_frame
+            self.problem,  # problems
+            self.sequence_errors,
+            self._epoch_ts_errors,  # timestamp_errors
+            lost_vs_highest,  # lost_vs_highest_seq
+            duplicates,
+            reordered,
+            dtx_periods,
+            dtx_ms,
+            self._markers,  # markers
+            self._pt_changes,  # payload_type_changes
+            self.start_seq,  # first_seq
+            self.stop_seq,  # last_seq
+            highest,  # highest_ext_seq
+            self.clock_rate,
+            self.timestamp_errors,  # out_of_time_packets
+            tuple(self._resets),  # timestamp_resets
         )
 
 
@@ -901,22 +914,26 @@ def add_new_streams(
         )
         for pair, n in zip(pairs.tolist(), pair_counts.tolist(), strict=True):
             steps[pair >> 32][pair & 0xFFFFFFFF] = n
-    resets_of: list[list[TimestampReset]] = [[] for _ in streams]
+    no_resets: Sequence[TimestampReset] = ()
+    resets_of = [no_resets] * count
     for i, j in zip(*(side.tolist() for side in np.nonzero(resets)), strict=True):
-        resets_of[i].append(
+        resets_of[i] = [
+            *resets_of[i],
             TimestampReset(
                 int(frame[i, j + 1]),
                 float(time[i, j + 1]),
                 int(seq[i, j + 1]),
                 int(ts[i, j]),
                 int(ts[i, j + 1]),
-            )
-        )
-    ext_rows = ext.tolist()
+            ),
+        ]
+    # Each stream's extended numbers go to its array("q") as bytes (no int objects).
+    ext_bytes = memoryview(ext.astype(np.int64, copy=False).tobytes())
+    row_bytes = 8 * width
     values = zip(
         streams,
         sizes.tolist(),
-        ext_rows,
+        ext[rows, last].tolist(),
         seq[rows, last].tolist(),
         ts[rows, last].tolist(),
         pt[rows, last].tolist(),
@@ -953,11 +970,12 @@ def add_new_streams(
         clock_rate.tolist(),
         strict=True,
     )
+    at = 0
     for (
         (
             st,
             n,
-            ext_row,
+            last_ext,
             *ends,
             epoch_at,
             first_seq,
@@ -1022,8 +1040,11 @@ def add_new_streams(
         st._epoch_ts_errors = epoch_errors_n
         st._reset_clock = reset_clock_n
         st._resets = resets_n
-        st._last_ext = ext_row[n - 1]
-        st._ext = array("q", ext_row[:n])
+        st._last_ext = last_ext
+        numbers = array("q")
+        numbers.frombytes(ext_bytes[at : at + 8 * n])
+        st._ext = numbers
+        at += row_bytes
         st._steps = steps_n
 
 

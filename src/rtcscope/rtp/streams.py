@@ -39,9 +39,9 @@ from __future__ import annotations
 
 import os
 import struct
-from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
@@ -304,6 +304,10 @@ def quick_rtp_header(data: bytes | memoryview) -> tuple[int, int, int, int, int]
     return second, seq, ts, ssrc, end - offset
 
 
+# A stream's payload-type info before it has a dynamic type (static ones are not kept).
+_NO_PT_INFO: Mapping[int, tuple[int, bool, str | None, int]] = MappingProxyType({})
+
+
 class _Live:
     """A stream being collected."""
 
@@ -330,10 +334,10 @@ class _Live:
         self.source = source
         self.announcement = announcement
         self.stats = StreamStats()
-        self.pt_counts: Counter[int] = Counter()
+        self.pt_counts: dict[int, int] = {}
         # pt -> (analysis clock, comfort noise, encoding, rtpmap rate): fixed for the stream
         # (its announcement does not change), so looked up once per payload type.
-        self.pt_info: dict[int, tuple[int, bool, str | None, int]] = {}
+        self.pt_info: Mapping[int, tuple[int, bool, str | None, int]] = _NO_PT_INFO
         self.first_frame = 0
         self.last_frame = 0
         self.start_ns = 0
@@ -343,8 +347,9 @@ class _Live:
         self.srtp_tag_votes = 0
         self.last_seq = -1
         self.last_ts = 0
-        self.dtmf: dict[int, DtmfDetector] = {}
-        self.dtmf_shape: dict[int, bool] = {}
+        # Made when the stream has a packet the DTMF detector reads.
+        self.dtmf: dict[int, DtmfDetector] | None = None
+        self.dtmf_shape: dict[int, bool] | None = None
 
 
 class StreamScanner:
@@ -545,18 +550,27 @@ class StreamScanner:
         pair_of_row = group * 128 + pts
         pair_counts = np.bincount(pair_of_row, minlength=len(keys) * 128)
         present = np.flatnonzero(pair_counts)
-        pair_clock = np.zeros(len(pair_counts), dtype=np.int64)
-        pair_cn = np.zeros(len(pair_counts), dtype=np.int64)
-        # Rows the DTMF detector reads: dynamic types named telephone-event, or unnamed.
-        pair_dtmf = np.zeros(len(pair_counts), dtype=bool)
+        # Each present pair's clock, CN flag and whether the DTMF detector reads its rows
+        # (dynamic types named telephone-event, or unnamed), as lists, then placed at once.
+        present_clock: list[int] = []
+        present_cn: list[bool] = []
+        present_dtmf: list[bool] = []
         for pair, n in zip(present.tolist(), pair_counts[present].tolist(), strict=True):
             live, pt = lives[pair >> 7], pair & 0x7F
-            live.pt_counts[pt] += n
-            info = live.pt_info.get(pt) or self._pt_info(live, pt)
-            pair_clock[pair], pair_cn[pair], encoding, _ = info
-            pair_dtmf[pair] = pt >= 96 and (
-                encoding is None or encoding.lower() == "telephone-event"
+            counts = live.pt_counts
+            counts[pt] = counts.get(pt, 0) + n
+            clock, is_cn, encoding, _ = live.pt_info.get(pt) or self._pt_info(live, pt)
+            present_clock.append(clock)
+            present_cn.append(is_cn)
+            present_dtmf.append(
+                pt >= 96 and (encoding is None or encoding.lower() == "telephone-event")
             )
+        pair_clock = np.zeros(len(pair_counts), dtype=np.int64)
+        pair_clock[present] = present_clock
+        pair_cn = np.zeros(len(pair_counts), dtype=np.int64)
+        pair_cn[present] = present_cn
+        pair_dtmf = np.zeros(len(pair_counts), dtype=bool)
+        pair_dtmf[present] = present_dtmf
         clocks = pair_clock[pair_of_row]
         sums = [
             np.add.reduceat(payload_len, starts).tolist(),
@@ -616,7 +630,13 @@ class StreamScanner:
         one_by_one = (sizes <= SMALL_BATCH) & ~new
         rows: list[list[Any]] = []
         if one_by_one.any():
-            rows = [c.tolist() for c in (frames, times_ms, seqs, tss, pts, markers, clocks)]
+            # Only their rows as lists (the others may be most of the batch), stream after
+            # stream in the order of ``keys``.
+            few_rows = np.flatnonzero(one_by_one[group])
+            rows = [
+                c[few_rows].tolist() for c in (frames, times_ms, seqs, tss, pts, markers, clocks)
+            ]
+        few_at = 0
         for index, (live, edge, is_new, few) in enumerate(
             zip(lives, zip(*edges, strict=True), new.tolist(), one_by_one.tolist(), strict=True)
         ):
@@ -636,8 +656,10 @@ class StreamScanner:
             a, b = bounds[index], bounds[index + 1]
             if few:
                 add = live.stats.add
-                for packet in zip(*(column[a:b] for column in rows), strict=True):
+                end = few_at + b - a
+                for packet in zip(*(column[few_at:end] for column in rows), strict=True):
                     add(*packet)
+                few_at = end
                 continue
             live.stats.add_many(
                 frames[a:b],
@@ -694,7 +716,8 @@ class StreamScanner:
             return _STATIC_PT_INFO[pt]
         encoding, rate = self._encoding(live, pt)
         is_cn = pt == 13 or (encoding is not None and encoding.upper() == "CN")
-        info = live.pt_info[pt] = (analysis_clock_hz(pt, encoding, rate), is_cn, encoding, rate)
+        info = (analysis_clock_hz(pt, encoding, rate), is_cn, encoding, rate)
+        live.pt_info = {**live.pt_info, pt: info}  # a few dynamic types per stream at most
         return info
 
     def _add_one(
@@ -718,7 +741,8 @@ class StreamScanner:
             live.start_ns = ts_ns
         live.last_frame = frame
         live.end_ns = ts_ns
-        live.pt_counts[pt] += 1
+        counts = live.pt_counts
+        counts[pt] = counts.get(pt, 0) + 1
         live.payload_bytes += payload_len
         clock, is_cn, _, _ = live.pt_info.get(pt) or self._pt_info(live, pt)
         live.stats.add(frame, time_ms, seq, ts, pt, marker_pt >= 0x80, clock)
@@ -754,10 +778,16 @@ class StreamScanner:
         if encoding is None:
             # No rtpmap: RFC 4733 2.3 payloads are 4 bytes (or 4 per redundant block).
             shape_ok = payload_len == 4
+            if live.dtmf_shape is None:
+                live.dtmf_shape = {}
             live.dtmf_shape[pt] = live.dtmf_shape.get(pt, True) and shape_ok
             is_event = shape_ok
         if is_event and body is not None:
-            detector = live.dtmf.setdefault(pt, DtmfDetector())
+            if live.dtmf is None:
+                live.dtmf = {}
+            detector = live.dtmf.get(pt)
+            if detector is None:
+                detector = live.dtmf[pt] = DtmfDetector()
             detector.feed(frame, ts_ns, ssrc, ts, body, rate)
 
     def _rtcp(self, packet: Packet, payload: memoryview) -> None:
@@ -887,25 +917,113 @@ class StreamScanner:
     # -- results ---------------------------------------------------------------------
 
     def finish(self) -> ScanResult:
+        first_ns = self.first_ns or 0  # None: no packet, so no stream either
+        dtls_flows = self._dtls_flows
+        # What a stream takes from its announcement and payload types, worked out once per
+        # (announcement, payload types, main type): thousands of short calls share a few.
+        described: dict[
+            tuple[int, tuple[int, ...], int],
+            tuple[tuple[str, ...], str | None, int | None, int | None],
+        ] = {}
         streams: list[RtpStream] = []
+        append = streams.append
         for key, live in self._live.items():
-            if live.stats.total_nr == 0:
+            stats = live.stats
+            if stats.total_nr == 0:
                 continue
-            streams.append(self._stream(StreamKey(*key), live))
-        streams.sort(key=lambda s: (s.first_frame, s.key))
-        flows = [s.key.flow for s in streams]
-        per_flow = Counter(flows)
+            counts = live.pt_counts
+            if len(counts) == 1:
+                (main_pt,) = counts
+                payload_types: tuple[int, ...] = (main_pt,)
+            else:
+                payload_types = tuple(sorted(counts))
+                main_pt = max(counts.items(), key=lambda item: (item[1], -item[0]))[0]
+            ann = live.announcement
+            rtpmaps = ann.rtpmaps if ann is not None else None
+            # Media sections with the same formats share their rtpmaps (sip.capture).
+            what = described.get((id(rtpmaps), payload_types, main_pt))
+            if what is None:
+                what = described[(id(rtpmaps), payload_types, main_pt)] = _describe(
+                    rtpmaps, payload_types, main_pt
+                )
+            names, codec, clock_rate, channels = what
+            keying = ""
+            setup_frame = call_id = None
+            crypto: tuple[str, ...] = ()
+            if ann is not None:
+                setup_frame = ann.frame
+                call_id = ann.call_id
+                if ann.crypto:
+                    keying = "sdes"
+                    crypto = tuple(c.raw for c in ann.crypto)
+                elif ann.fingerprints:
+                    keying = "dtls"
+                elif "SAVP" in ann.proto.upper():
+                    keying = "unknown"
+            src, sport, dst, dport, _ = key
+            if (
+                dtls_flows
+                and keying != "sdes"
+                and (
+                    (src, sport, dst, dport) in dtls_flows or (dst, dport, src, sport) in dtls_flows
+                )
+            ):
+                keying = "dtls"
+            elif not keying and live.srtp_tag_votes > 0:
+                keying = "unknown"
+            start_ns = live.start_ns
+            end_ns = live.end_ns
+            append(
+                RtpStream(
+                    StreamKey(*key),
+                    main_pt,
+                    list(payload_types),
+                    list(names),
+                    codec,
+                    clock_rate,
+                    channels,
+                    stats.summary(),
+                    bool(keying),
+                    live.source,
+                    live.first_frame,
+                    live.last_frame,
+                    start_ns,
+                    end_ns,
+                    (start_ns - first_ns) / 1e9,
+                    (end_ns - first_ns) / 1e9,
+                    setup_frame,
+                    call_id,
+                    crypto,
+                    0,
+                    live.cn_packets,
+                    live.payload_bytes,
+                    None,
+                    _digits(live) if live.dtmf else [],
+                    0,
+                    keying,
+                )
+            )
+        streams.sort(key=_stream_order)
+        # Other SSRCs seen on the same flow (a restart, a new source behind an SBC) and a
+        # restart: the SSRC before it on the flow had stopped when this one began.
+        per_flow: dict[Flow, int] = {}
         latest: dict[Flow, RtpStream] = {}
-        for stream, flow in zip(streams, flows, strict=True):
-            # Other SSRCs seen on the same flow (a restart, a new source behind an SBC).
-            stream.ssrc_changes = per_flow[flow] - 1
-            # A restart: the SSRC before it on the flow had stopped when this one began.
-            before = latest.get(flow)
-            if before is not None and before.last_frame < stream.first_frame:
-                stream.restart_of_ssrc = before.key.ssrc
-            latest[flow] = stream
         for index, stream in enumerate(streams, start=1):
             stream.index = index
+            k = stream.key
+            flow = (k.src, k.src_port, k.dst, k.dst_port)
+            before = latest.get(flow)
+            if before is not None:
+                per_flow[flow] += 1
+                if before.last_frame < stream.first_frame:
+                    stream.restart_of_ssrc = before.key.ssrc
+            else:
+                per_flow[flow] = 0
+            latest[flow] = stream
+        if len(per_flow) < len(streams):
+            for stream in streams:
+                k = stream.key
+                stream.ssrc_changes = per_flow[(k.src, k.src_port, k.dst, k.dst_port)]
         self._resolve_unclear_rtcp()
         mark_srtcp_streams(streams, self.srtcp)
         if self.with_rtcp:
@@ -919,77 +1037,48 @@ class StreamScanner:
             self.srtcp,
         )
 
-    def _stream(self, key: StreamKey, live: _Live) -> RtpStream:
-        summary = live.stats.summary()
-        counts = live.pt_counts
-        payload_types = sorted(counts)
-        if len(payload_types) == 1:
-            main_pt = payload_types[0]
-        else:
-            main_pt = max(counts.items(), key=lambda item: (item[1], -item[0]))[0]
-        ann = live.announcement
-        codec: tuple[str, int, int] | None = None
-        if ann is not None and main_pt in ann.rtpmaps:
-            codec = ann.rtpmaps[main_pt]
-        elif main_pt in STATIC_CODECS:
-            codec = STATIC_CODECS[main_pt]
-        dtls_on_flow = bool(self._dtls_flows) and (
-            key.flow in self._dtls_flows
-            or (key.dst, key.dst_port, key.src, key.src_port) in self._dtls_flows
-        )
-        encrypted = (ann is not None and ann.encrypted) or dtls_on_flow or live.srtp_tag_votes > 0
-        keying = ""
-        if encrypted:
-            if ann is not None and ann.crypto:
-                keying = "sdes"
-            elif dtls_on_flow or (ann is not None and ann.fingerprints):
-                keying = "dtls"
-            else:
-                keying = "unknown"
-        assert self.first_ns is not None
-        digits: list[DtmfDigit] = []
-        for pt, detector in live.dtmf.items():
-            # Without an rtpmap, the packets must have the shape of events (RFC 4733 2.5.1).
-            unsignalled = pt in live.dtmf_shape
-            if not unsignalled or (live.dtmf_shape[pt] and detector.shape.looks_like_events):
-                digits.extend(detector.digits)
-        digits.sort(key=lambda d: d.first_frame)
-        return RtpStream(
-            key=key,
-            payload_type=main_pt,
-            payload_types=payload_types,
-            payload_names=[_payload_name(ann, pt) for pt in payload_types],
-            codec=codec[0] if codec else None,
-            clock_rate=codec[1] if codec else None,
-            channels=codec[2] if codec else None,
-            stats=summary,
-            encrypted=encrypted,
-            source=live.source,
-            first_frame=live.first_frame,
-            last_frame=live.last_frame,
-            start_ns=live.start_ns,
-            end_ns=live.end_ns,
-            start_rel_s=(live.start_ns - self.first_ns) / 1e9,
-            end_rel_s=(live.end_ns - self.first_ns) / 1e9,
-            setup_frame=ann.frame if ann else None,
-            call_id=ann.call_id if ann else None,
-            crypto=tuple(c.raw for c in ann.crypto) if ann else (),
-            ssrc_changes=0,
-            comfort_noise_packets=live.cn_packets,
-            payload_bytes=live.payload_bytes,
-            dtmf=digits,
-            srtp_keying=keying,
-        )
+
+def _stream_order(stream: RtpStream) -> tuple[int, StreamKey]:
+    return stream.first_frame, stream.key
+
+
+def _describe(
+    rtpmaps: dict[int, tuple[str, int, int]] | None, payload_types: tuple[int, ...], main_pt: int
+) -> tuple[tuple[str, ...], str | None, int | None, int | None]:
+    """Payload names, and the main type's encoding, clock rate and channels."""
+    codec: tuple[str, int, int] | None = None
+    if rtpmaps is not None and main_pt in rtpmaps:
+        codec = rtpmaps[main_pt]
+    elif main_pt in STATIC_CODECS:
+        codec = STATIC_CODECS[main_pt]
+    names = tuple(_payload_name(rtpmaps, pt) for pt in payload_types)
+    if codec is None:
+        return names, None, None, None
+    return names, codec[0], codec[1], codec[2]
+
+
+def _digits(live: _Live) -> list[DtmfDigit]:
+    """The DTMF digits of a stream, in order of their first frame."""
+    digits: list[DtmfDigit] = []
+    assert live.dtmf is not None
+    shapes = live.dtmf_shape or {}
+    for pt, detector in live.dtmf.items():
+        # Without an rtpmap, the packets must have the shape of events (RFC 4733 2.5.1).
+        shape = shapes.get(pt)
+        if shape is None or (shape and detector.shape.looks_like_events):
+            digits.extend(detector.digits)
+    digits.sort(key=lambda d: d.first_frame)
+    return digits
 
 
 # What StreamScanner._pt_info says of a static payload type (no rtpmap applies below 96).
 _STATIC_PT_INFO = {pt: (analysis_clock_hz(pt, None, 0), pt == 13, None, 0) for pt in range(96)}
 
 
-def _payload_name(ann: MediaAnnouncement | None, pt: int) -> str:
+def _payload_name(rtpmaps: dict[int, tuple[str, int, int]] | None, pt: int) -> str:
     """The rtpmap's encoding name, else the RFC 3551 static name, else ``PT<n>``."""
-    if ann is not None and pt in ann.rtpmaps:
-        return ann.rtpmaps[pt][0]
+    if rtpmaps is not None and pt in rtpmaps:
+        return rtpmaps[pt][0]
     if pt in STATIC_CODECS:
         return STATIC_CODECS[pt][0]
     return f"PT{pt}"
