@@ -1,0 +1,39 @@
+"""``analyze -o``'s audio is written a group of streams at a time (at most READ_BUDGET packets
+held): the same WAVs as one read of every stream, one more read per group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import rtcscope.analyses.audio as audio
+import rtcscope.capture.fastscan as fastscan
+from rtcscope.cli import main
+from tests.conftest import DATA
+
+DTMF = DATA / "SIP_DTMF2.pcap"  # two streams of ~665 packets
+
+
+def _run(out: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, bytes]:
+    assert main(["analyze", str(DTMF), "-o", str(out), "--quiet", "--only", "audio"]) == 0
+    capsys.readouterr()
+    return {p.name: p.read_bytes() for p in sorted(out.glob("*.wav"))}
+
+
+def test_streams_in_groups_give_the_same_audio(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    whole = _run(tmp_path / "whole", capsys)
+    assert len(whole) == 2
+    opens: list[object] = []
+    real = fastscan.open_capture
+
+    def counting(source: object, keep_going: bool = False) -> object:
+        opens.append(source)
+        return real(source, keep_going=keep_going)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fastscan, "open_capture", counting)
+    monkeypatch.setattr(audio, "READ_BUDGET", 100)  # each stream a group of its own
+    assert _run(tmp_path / "grouped", capsys) == whole
+    assert len(opens) == 2
