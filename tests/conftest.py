@@ -40,3 +40,19 @@ def shared_captures() -> list[Path]:
         for p in SHARED_CAPTURES.iterdir()
         if p.suffix in {".pcap", ".pcapng"} or p.name.endswith(".gz")
     )
+
+
+def count_capture_opens(monkeypatch: pytest.MonkeyPatch, *modules: object) -> list[object]:
+    """The sources the given modules (capture.pipeline, capture.fastscan...) open with
+    ``open_capture`` from now on, in order."""
+    from rtcscope.capture.reader import open_capture
+
+    opens: list[object] = []
+
+    def counting(source: object, keep_going: bool = False) -> object:
+        opens.append(source)
+        return open_capture(source, keep_going=keep_going)  # type: ignore[arg-type]
+
+    for module in modules:
+        monkeypatch.setattr(module, "open_capture", counting)
+    return opens

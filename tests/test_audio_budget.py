@@ -10,7 +10,7 @@ import pytest
 import rtcscope.analyses.audio as audio
 import rtcscope.capture.fastscan as fastscan
 from rtcscope.cli import main
-from tests.conftest import DATA
+from tests.conftest import DATA, count_capture_opens
 
 DTMF = DATA / "SIP_DTMF2.pcap"  # two streams of ~665 packets
 
@@ -26,14 +26,7 @@ def test_streams_in_groups_give_the_same_audio(
 ) -> None:
     whole = _run(tmp_path / "whole", capsys)
     assert len(whole) == 2
-    opens: list[object] = []
-    real = fastscan.open_capture
-
-    def counting(source: object, keep_going: bool = False) -> object:
-        opens.append(source)
-        return real(source, keep_going=keep_going)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(fastscan, "open_capture", counting)
+    opens = count_capture_opens(monkeypatch, fastscan)
     monkeypatch.setattr(audio, "READ_BUDGET", 100)  # each stream a group of its own
     assert _run(tmp_path / "grouped", capsys) == whole
     assert len(opens) == 2

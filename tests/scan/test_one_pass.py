@@ -17,7 +17,7 @@ from rtcscope.capture.reader import open_capture
 from rtcscope.capture.writer import PcapWriter
 from rtcscope.cli import main
 from rtcscope.scan import ScanOptions, Tap, scan
-from tests.conftest import DATA
+from tests.conftest import DATA, count_capture_opens
 from tests.peers import rtcscope_cli, run, tshark_fields
 
 DTMF = DATA / "SIP_DTMF2.pcap"
@@ -123,17 +123,9 @@ def test_analyze_with_audio_reads_the_streams_packets_again(
     import rtcscope.capture.fastscan as fastscan
     import rtcscope.capture.pipeline as pipeline
 
-    opens: list[object] = []
-    real = pipeline.open_capture
-
-    def counting(source: object, keep_going: bool = False) -> object:
-        opens.append(source)
-        return real(source, keep_going=keep_going)  # type: ignore[arg-type]
-
     # The pipeline and the re-read of chosen flows (fastscan.udp_flow_packets) open captures
     # for the layers above the scan.
-    monkeypatch.setattr(pipeline, "open_capture", counting)
-    monkeypatch.setattr(fastscan, "open_capture", counting)
+    opens = count_capture_opens(monkeypatch, pipeline, fastscan)
     assert main(["analyze", str(DTMF), "-o", str(tmp_path / "out"), "--quiet"]) == 0
     capsys.readouterr()
     # The audio step and the report's per-packet arrays read the streams' packets again; the
