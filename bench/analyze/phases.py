@@ -1,5 +1,6 @@
 """Where the time of ``calls``/``diagnose``/``analyze`` goes on a SIP-heavy capture, phase by
-phase (CPU seconds of this process, the garbage collector as the commands run it).
+phase (CPU seconds of this process; the cyclic garbage collector off, as the commands that
+read a capture turn it off: cli/capture.py).
 
 Run: ``.venv/bin/python bench/analyze/phases.py [--calls N | FILE] [--taps sip|sip,rtp|
 sip,rtp,diag]``. Without FILE it writes issue 14's capture (b) of ``--calls`` calls (default
@@ -11,6 +12,7 @@ call list, each call's JSON object, the JSON text, and (``diag``) the diagnosis.
 from __future__ import annotations
 
 import argparse
+import gc
 import resource
 import sys
 import tempfile
@@ -32,6 +34,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=5000)
     parser.add_argument("--taps", default="sip,rtp,diag")
     opts = parser.parse_args()
+    gc.disable()
     with tempfile.TemporaryDirectory(prefix="rtcscope-phases-") as tmp:
         path = opts.file
         if path is None:
