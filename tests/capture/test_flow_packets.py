@@ -68,3 +68,13 @@ def test_a_truncated_capture_gives_the_good_packets_then_raises(tmp_path: Path) 
         for packet in udp_flow_packets(cut, flows):
             got.append(packet)
     assert _of(got, set(flows)) == _of(every, set(flows))
+
+
+def test_with_dedup_every_packet_goes_through_the_deduplicator() -> None:
+    path = DATA / "SIP_DTMF2.pcap"
+    every = list(packets(path, dedup=True))
+    flows = sorted({_flow(p) for p in every if p.ip_proto == 17})
+    got = list(udp_flow_packets(path, flows[:1], dedup=True))
+    assert [(p.frame, bytes(p.payload)) for p in got] == [
+        (p.frame, bytes(p.payload)) for p in every
+    ]

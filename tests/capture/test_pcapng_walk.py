@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import io
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -24,10 +25,10 @@ Row = tuple[int, int, int, int, bytes]
 
 @functools.cache
 def _pcapng(name: str, tsresol: int | None = None) -> bytes:
-    out = Path(f"/tmp/rtcscope-test-walk-{name}-{tsresol}.pcapng")
-    run("editcap", ["-F", "pcapng", DATA / name, out])
-    data = out.read_bytes()
-    out.unlink()
+    with tempfile.TemporaryDirectory(prefix="rtcscope-walk-") as tmp:
+        out = Path(tmp) / "made.pcapng"
+        run("editcap", ["-F", "pcapng", DATA / name, out])
+        data = out.read_bytes()
     return data if tsresol is None else convert.with_idb_options(data, None, tsresol)
 
 

@@ -47,7 +47,7 @@ from rtcscope.capture.decode import (
 )
 from rtcscope.capture.info import MIN_MEDIA_PORT, PacketCounts, classify_udp_payload
 from rtcscope.capture.packet import LinkType, Packet, Record
-from rtcscope.capture.pipeline import default_defragmenter, reassemble
+from rtcscope.capture.pipeline import default_defragmenter, packets, reassemble
 from rtcscope.capture.reader import RecordBatch, open_capture
 
 # Offsets within a batch buffer (at most a few MB) fit in 32 bits: half the memory traffic.
@@ -514,6 +514,14 @@ def _classify_rows(
                 counts.udp_classes[kind] += 1
 
 
+# Link header lengths before any VLAN tag.
+LINK_HEADER_BYTES: dict[int, int] = {
+    LinkType.ETHERNET: 14,
+    LinkType.LINUX_SLL: 16,
+    LinkType.LINUX_SLL2: 20,
+}
+
+
 def link_layer(
     views: Views, linktype: int, data: Int64Array, end: Int64Array
 ) -> tuple[Int64Array, BoolArray, BoolArray, BoolArray]:
@@ -525,9 +533,7 @@ def link_layer(
     scalar = np.zeros(count, dtype=bool)
     caplen = end - data
     if linktype in (LinkType.ETHERNET, LinkType.LINUX_SLL, LinkType.LINUX_SLL2):
-        header = {LinkType.ETHERNET: 14, LinkType.LINUX_SLL: 16, LinkType.LINUX_SLL2: 20}[
-            LinkType(linktype)
-        ]
+        header = LINK_HEADER_BYTES[linktype]
         type_at = {LinkType.ETHERNET: 12, LinkType.LINUX_SLL: 14, LinkType.LINUX_SLL2: 0}[
             LinkType(linktype)
         ]
@@ -700,14 +706,22 @@ def _rows_for_flows(rows: BatchRows, wanted: npt.NDArray[np.uint64]) -> list[int
 
 
 def udp_flow_packets(
-    path: str | os.PathLike[str] | BinaryIO, flows: Iterable[tuple[str, int, str, int]]
+    path: str | os.PathLike[str] | BinaryIO,
+    flows: Iterable[tuple[str, int, str, int]],
+    *,
+    dedup: bool = False,
 ) -> Iterator[Packet]:
     """What :func:`rtcscope.capture.pipeline.packets` yields (decoded, reassembled, in file
     order, a fault raised after the good packets), less the plain IPv4 packets (one 20-byte
     header, not a fragment, not a tunnel) that are not UDP of ``flows`` (source, source
     port, destination, destination port): those records are skipped by one array test per
     batch instead of decoded. What reads a few streams of a capture again (audio, plots,
-    SRTP checks) reads it at the speed of the array path, not of decode()."""
+    SRTP checks) reads it at the speed of the array path, not of decode(). ``dedup``
+    compares each packet with the ones before it: then every packet is decoded
+    (:func:`~rtcscope.capture.pipeline.packets` with ``dedup``)."""
+    if dedup:
+        yield from packets(path, dedup=True)
+        return
     v4 = [f for f in flows if ":" not in f[0] and ":" not in f[2]]
     wanted = np.unique(
         _flow_mix(

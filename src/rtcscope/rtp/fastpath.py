@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rtcscope.capture.decode import TUNNEL_UDP_PORTS
-from rtcscope.capture.fastscan import BatchRows, Views, link_layer
+from rtcscope.capture.fastscan import LINK_HEADER_BYTES, BatchRows, Views, link_layer
 from rtcscope.capture.packet import LinkType, Packet
 from rtcscope.rtp.stats import SMALL_BATCH
 
@@ -49,12 +49,6 @@ PacketSink = Callable[[Packet], None]
 # Rows of a batch -> the packets they deliver (decoded once, reassembled), in capture order.
 RowDecoder = Callable[[list[int]], Iterable[Packet]]
 
-# Link header lengths before any VLAN tag (a shorter record decodes to nothing a tap reads).
-_LINK_HEADERS: dict[int, int] = {
-    LinkType.ETHERNET: 14,
-    LinkType.LINUX_SLL: 16,
-    LinkType.LINUX_SLL2: 20,
-}
 _RAW_IPV4 = frozenset({LinkType.RAW, LinkType.RAW_LEGACY_12, LinkType.RAW_LEGACY_14, LinkType.IPV4})
 _TUNNEL_PORT_LIST = sorted(TUNNEL_UDP_PORTS)
 
@@ -115,7 +109,7 @@ def _ipv4_text(value: int) -> str:
 
 
 def _supported_linktype(linktype: int) -> bool:
-    return linktype in _LINK_HEADERS or linktype in _RAW_IPV4
+    return linktype in LINK_HEADER_BYTES or linktype in _RAW_IPV4
 
 
 def batch_linktype(rows: BatchRows) -> int | None:
@@ -207,7 +201,7 @@ def _scan_batch(
     # frame with IPv4 options or anything unusual goes the per-packet way.
     found = link_layer(v, linktype, data, end)
     l3, is_v4 = found[0].astype(np.int64), found[1] & ~found[3]
-    header = _LINK_HEADERS.get(linktype, 0)
+    header = LINK_HEADER_BYTES.get(linktype, 0)
     width = 40
     if len(v.u8) < width:
         # A buffer shorter than one frame's headers (a tiny file): every row per packet.

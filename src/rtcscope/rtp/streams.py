@@ -1217,7 +1217,6 @@ def stream_packets(
     packet's last byte is its authentication tag) is given with its payload to the end.
     """
     from rtcscope.capture.fastscan import udp_flow_packets
-    from rtcscope.capture.pipeline import packets
 
     bounds: dict[tuple[str, int, str, int, int], tuple[int, int]] = {}
     for item in streams:
@@ -1233,9 +1232,8 @@ def stream_packets(
     if not flows:
         return
     last_frame = max(b[1] for b in bounds.values())
-    # --dedup compares each packet with the ones before it: every packet is decoded then;
-    # else the records of other flows are skipped by an array test, not decoded.
-    source = packets(path, dedup=True) if dedup else udp_flow_packets(path, flows)
+    # Other flows' records skipped by an array test (every packet decoded with --dedup).
+    source = udp_flow_packets(path, flows, dedup=dedup)
     for packet in source:
         if packet.frame > last_frame:
             break

@@ -191,7 +191,6 @@ def load_stream(
 ) -> LoadedStream:
     """Pick the stream ``choice`` names and read its packets (see the module docstring)."""
     from rtcscope.capture.fastscan import udp_flow_packets
-    from rtcscope.capture.pipeline import packets
 
     scan = scan_capture(capture, dedup=dedup)
     stream = choose_stream(scan.streams, scan.announcements, choice)
@@ -205,9 +204,8 @@ def load_stream(
     flow = (key.src, key.src_port, key.dst, key.dst_port)
     rtcp_flows = {flow, (key.src, key.src_port + 1, key.dst, key.dst_port + 1)}
     loaded = LoadedStream(stream, named, [])
-    # --dedup compares each packet with the ones before it: every packet is decoded then;
-    # else other flows' records are skipped by an array test (capture.fastscan).
-    source = packets(capture, dedup=True) if dedup else udp_flow_packets(capture, rtcp_flows)
+    # Other flows' records skipped by an array test (every packet decoded with --dedup).
+    source = udp_flow_packets(capture, rtcp_flows, dedup=dedup)
     for packet in source:
         if packet.frame > stream.last_frame and not with_rtcp:
             break
