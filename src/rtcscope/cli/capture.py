@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from rtcscope.cli import keep_until_exit
 from rtcscope.errors import EXIT_INVALID_INPUT, InputError, UsageError
 from rtcscope.scan import ALL_TAPS, CaptureModel, ScanOptions, Tap, scan
 from rtcscope.text import LINE_LIMIT, terminal_text
@@ -210,6 +211,7 @@ def read_model(
     applied during the pass).
     """
     model = _read_model(file, args, taps, spool, select)
+    keep_until_exit(model)
     if select is not None:
         keep_selected_streams(model)
     return model
