@@ -249,19 +249,22 @@ class BatchRows:
         order."""
         batch = self.batch
         buffer = memoryview(batch.buffer)
-        data, end, pos = self.data, self.end, self.pos
         frames = self.frames
+        base = batch.base
+        # Each column converted once for these rows (a NumPy scalar read per field and row
+        # cost more than the Record itself).
         out = [
-            Record(
-                frames[row],
-                ts_ns,
-                int(self.interface_ids[row]),
-                int(self.linktypes[row]),
-                buffer[int(data[row]) : int(end[row])],
-                0,
-                batch.base + int(pos[row]),
+            Record(frames[row], ts_ns, interface, linktype, buffer[start:stop], 0, base + pos)
+            for row, ts_ns, interface, linktype, start, stop, pos in zip(
+                rows,
+                self.ts_ns(rows),
+                self.interface_ids[rows].tolist(),
+                self.linktypes[rows].tolist(),
+                self.data[rows].tolist(),
+                self.end[rows].tolist(),
+                self.pos[rows].tolist(),
+                strict=True,
             )
-            for row, ts_ns in zip(rows, self.ts_ns(rows), strict=True)
         ]
         if ready and batch.records:
             out += batch.records
