@@ -178,6 +178,17 @@ def rtcscope_cli(
     return proc
 
 
+def rtcscope_piped(args: Sequence[str | os.PathLike[str]]) -> subprocess.Popen[bytes]:
+    """Our own CLI as a separate process whose standard output and error the test reads
+    (pipes), with no standard input; the caller waits for it."""
+    import sys
+
+    cmd = [sys.executable, "-m", "rtcscope", *[os.fspath(a) for a in args]]
+    return subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+    )
+
+
 @contextmanager
 def rtcscope_background(
     args: Sequence[str | os.PathLike[str]],

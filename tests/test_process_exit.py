@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,7 @@ import pytest
 from rtcscope import cli
 from rtcscope.cli import main
 from tests.conftest import DATA
-from tests.peers import rtcscope_cli
+from tests.peers import rtcscope_cli, rtcscope_piped
 
 CAPTURE = DATA / "sip-rtp-opus.pcap"
 
@@ -68,12 +66,7 @@ def test_nothing_is_kept_in_process() -> None:
 
 def test_a_closed_pipe_ends_quietly() -> None:
     """`rtcscope calls X | head -c 20`: the reader goes away; no traceback, no complaint."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rtcscope", "streams", "--rtcp", "--format", "json", str(CAPTURE)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-    )
+    proc = rtcscope_piped(["streams", "--rtcp", "--format", "json", CAPTURE])
     assert proc.stdout is not None and proc.stderr is not None
     head = proc.stdout.read(20)
     proc.stdout.close()
