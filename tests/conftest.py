@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -56,3 +57,21 @@ def count_capture_opens(monkeypatch: pytest.MonkeyPatch, *modules: object) -> li
     for module in modules:
         monkeypatch.setattr(module, "open_capture", counting)
     return opens
+
+
+def count_offset_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many records each read by offsets (capture.flowread.RecordIndex.records) gave,
+    one entry per read, from now on."""
+    from rtcscope.capture.flowread import RecordIndex
+
+    reads: list[int] = []
+    original = RecordIndex.records
+
+    def counting(self: RecordIndex, path: str, wanted: Any) -> Any:
+        reads.append(0)
+        for record in original(self, path, wanted):
+            reads[-1] += 1
+            yield record
+
+    monkeypatch.setattr(RecordIndex, "records", counting)
+    return reads

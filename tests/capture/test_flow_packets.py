@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rtcscope.capture.fastscan import udp_flow_packets
+from rtcscope.capture.flowread import udp_flow_packets
 from rtcscope.capture.packet import Packet
 from rtcscope.capture.pipeline import packets
 from tests.conftest import DATA, shared_captures
@@ -20,9 +20,9 @@ def _flow(packet: Packet) -> Flow:
     return (packet.src, packet.sport, packet.dst, packet.dport)
 
 
-def _of(found: list[Packet], flows: set[Flow]) -> list[tuple[int, int, bytes]]:
+def _of(found: list[Packet], flows: set[Flow]) -> list[tuple[int, int, int, bytes]]:
     return [
-        (p.frame, p.ts_ns, bytes(p.payload))
+        (p.frame, p.ts_ns, p.orig_len, bytes(p.payload))
         for p in found
         if p.ip_proto == 17 and _flow(p) in flows
     ]
@@ -78,3 +78,63 @@ def test_with_dedup_every_packet_goes_through_the_deduplicator() -> None:
     assert [(p.frame, bytes(p.payload)) for p in got] == [
         (p.frame, bytes(p.payload)) for p in every
     ]
+
+
+def _decoded(found: list[Packet]) -> list[tuple[int, int, int, str, str, int, int, bytes]]:
+    return [
+        (p.frame, p.ts_ns, p.orig_len, p.src, p.dst, p.sport, p.dport, bytes(p.payload))
+        for p in found
+    ]
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted({*shared_captures(), *DATA.glob("*.pcap*")}),
+    ids=lambda p: p.name,
+)
+def test_reading_by_offsets_gives_what_reading_again_gives(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pass's record index (analyze -o, extract...) reads the same records as reading the
+    file again, and does not open the capture to do it; where it cannot serve (a compressed
+    file, a fault), the model offers the plain path."""
+    from rtcscope.capture import flowread
+    from rtcscope.scan import ScanOptions, scan
+    from tests.conftest import count_capture_opens
+
+    model = scan(path, ScanOptions(offsets=True, keep_going=True))
+    source = model.payload_source
+    assert source is not None
+    if path.suffix == ".gz" or model.faults:
+        assert isinstance(source, str)
+        return
+    assert isinstance(source, flowread.IndexedCapture)
+    every = list(packets(path, keep_going=True))
+    flows = sorted({_flow(p) for p in every if p.ip_proto == 17})
+    opens = count_capture_opens(monkeypatch, flowread)
+    for chosen in (flows[:1], flows[1::2], flows, []):
+        by_offsets = list(udp_flow_packets(source, chosen))
+        assert opens == []  # read by offsets, not through the reader
+        assert _decoded(by_offsets) == _decoded(list(udp_flow_packets(path, chosen)))
+        wanted = set(chosen)
+        assert _of(by_offsets, wanted) == _of(every, wanted)
+        opens.clear()
+
+
+def test_a_changed_file_is_read_again(tmp_path: Path) -> None:
+    from rtcscope.capture.flowread import IndexedCapture
+    from rtcscope.scan import ScanOptions, scan
+
+    path = tmp_path / "call.pcap"
+    path.write_bytes((DATA / "SIP_DTMF2.pcap").read_bytes())
+    model = scan(path, ScanOptions(offsets=True))
+    source = model.payload_source
+    assert isinstance(source, IndexedCapture)
+    assert source.index.serves(str(path))
+    path.write_bytes((DATA / "sip-rtp-opus.pcap").read_bytes())  # another capture, same name
+    assert not source.index.serves(str(path))
+    every = list(packets(path))
+    flows = sorted({_flow(p) for p in every if p.ip_proto == 17})
+    assert _decoded(list(udp_flow_packets(source, flows))) == _decoded(
+        list(udp_flow_packets(path, flows))
+    )

@@ -120,17 +120,20 @@ def test_a_sip_only_pass_decodes_no_media_row_and_finds_the_same_messages(
 def test_analyze_with_audio_reads_the_streams_packets_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import rtcscope.capture.fastscan as fastscan
+    import rtcscope.capture.flowread as flowread
     import rtcscope.capture.pipeline as pipeline
+    from tests.conftest import count_offset_reads
 
-    # The pipeline and the re-read of chosen flows (fastscan.udp_flow_packets) open captures
-    # for the layers above the scan.
-    opens = count_capture_opens(monkeypatch, pipeline, fastscan)
+    # The pipeline and the re-read of chosen flows (capture.flowread) open captures for the
+    # layers above the scan.
+    opens = count_capture_opens(monkeypatch, pipeline, flowread)
+    reads = count_offset_reads(monkeypatch)
     assert main(["analyze", str(DTMF), "-o", str(tmp_path / "out"), "--quiet"]) == 0
     capsys.readouterr()
-    # The audio step and the report's per-packet arrays read the streams' packets again; the
-    # pass itself opens the capture through the reader, not through these.
-    assert len(opens) == 2
+    # The audio step and the report's per-packet arrays read the streams' packets again, by
+    # their offsets (the pass noted them): no second read of the capture.
+    assert opens == []
+    assert len(reads) == 2
     assert len(list((tmp_path / "out").glob("*.wav"))) == 2
 
 

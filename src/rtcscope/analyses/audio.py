@@ -8,6 +8,7 @@ from the file (or the spool of a piped capture, ``model.payload_path``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def _read_groups(streams: list[MediaStream]) -> Iterator[list[MediaStream]]:
 
 
 def _write(
-    source: Path,
+    source: str | os.PathLike[str],
     stream: MediaStream,
     packets: list[TimelinePacket],
     out_dir: Path,
@@ -88,10 +89,10 @@ def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
         section.text = f"{count} RTP stream(s); give -o DIR to write their audio as WAV"
         return section
     streams = media_streams(model.rtp)
-    if model.payload_path is None:
+    source = model.payload_source
+    if source is None:
         section.text = "audio not written: the capture was read from a pipe without a spool"
         return section
-    source = Path(model.payload_path)
     lines: list[str] = []
     if not options.all_files:
         chosen, note = calls_with_files(model, options)

@@ -4,8 +4,6 @@ links the WAVs the audio section put in DIR). Computed from the same model."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from rtcscope.analyses.section import AnalyzeOptions, Section
 from rtcscope.scan import CaptureModel
 
@@ -15,13 +13,13 @@ def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
     if options.out_dir is None:
         section.text = "give -o DIR to write DIR/report.html"
         return section
-    if model.payload_path is None or model.rtp is None:
+    payloads = model.payload_source
+    if payloads is None or model.rtp is None:
         section.text = "report not written: the capture's packets cannot be read again"
         return section
     from rtcscope.report import write_report
     from rtcscope.report.data import report_data
 
-    payloads = Path(model.payload_path)
     written = write_report(
         payloads,
         options.out_dir / "report.html",

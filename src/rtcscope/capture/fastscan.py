@@ -28,9 +28,8 @@ from __future__ import annotations
 
 import ipaddress
 import mmap
-import os
-from collections.abc import Iterable, Iterator
-from typing import Any, BinaryIO
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -42,13 +41,11 @@ from rtcscope.capture.decode import (
     TUNNEL_IP_PROTOCOLS,
     TUNNEL_UDP_PORTS,
     VLAN_ETHERTYPES,
-    decode,
     is_known_linktype,
 )
 from rtcscope.capture.info import MIN_MEDIA_PORT, PacketCounts, classify_udp_payload
-from rtcscope.capture.packet import LinkType, Packet, Record
-from rtcscope.capture.pipeline import default_defragmenter, packets, reassemble
-from rtcscope.capture.reader import RecordBatch, open_capture
+from rtcscope.capture.packet import LinkType, Record
+from rtcscope.capture.reader import RecordBatch
 
 # Offsets within a batch buffer (at most a few MB) fit in 32 bits: half the memory traffic.
 Int64Array = npt.NDArray[np.integer[Any]]
@@ -244,6 +241,16 @@ class BatchRows:
         interfaces = self.batch.interfaces
         return [interfaces[int(self.local_ids[row])][1].ts_ns(int(self.units[row])) for row in rows]
 
+    def orig_lens(self, rows: list[int]) -> list[int]:
+        """Original (on the wire) lengths of these rows."""
+        views = self.views
+        if views is None or not rows:
+            return [0] * len(rows)
+        pos = self.pos[rows]
+        if self.batch.kind == "pcap":
+            return views.pcap_headers(pos)[:, 3].tolist()  # type: ignore[no-any-return]
+        return views.word(pos + 24).tolist()  # type: ignore[no-any-return]
+
     def records(self, rows: list[int], ready: bool = True) -> list[Record]:
         """These rows as records (with the batch's ready-made ones when ``ready``), in frame
         order."""
@@ -254,14 +261,15 @@ class BatchRows:
         # Each column converted once for these rows (a NumPy scalar read per field and row
         # cost more than the Record itself).
         out = [
-            Record(frames[row], ts_ns, interface, linktype, buffer[start:stop], 0, base + pos)
-            for row, ts_ns, interface, linktype, start, stop, pos in zip(
+            Record(frames[row], ts_ns, interface, linktype, buffer[start:stop], size, base + pos)
+            for row, ts_ns, interface, linktype, start, stop, size, pos in zip(
                 rows,
                 self.ts_ns(rows),
                 self.interface_ids[rows].tolist(),
                 self.linktypes[rows].tolist(),
                 self.data[rows].tolist(),
                 self.end[rows].tolist(),
+                self.orig_lens(rows),
                 self.pos[rows].tolist(),
                 strict=True,
             )
@@ -664,7 +672,7 @@ def _count_link(
 _FLOW_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _flow_mix(src: Int64Array, dst: Int64Array, sport: Int64Array, dport: Int64Array) -> Any:
+def flow_mix(src: Int64Array, dst: Int64Array, sport: Int64Array, dport: Int64Array) -> Any:
     """One 64-bit number per IPv4 flow (equal flows, equal numbers; a collision only costs
     a decode)."""
     u64 = np.uint64
@@ -673,17 +681,23 @@ def _flow_mix(src: Int64Array, dst: Int64Array, sport: Int64Array, dport: Int64A
     )
 
 
-def _rows_for_flows(rows: BatchRows, wanted: npt.NDArray[np.uint64]) -> list[int]:
-    """The rows of a batch that may deliver a packet of the wanted IPv4 flows: every row but
-    the plain IPv4 ones (one 20-byte header, no fragment, no tunnel) of other flows."""
+# What flow_classes says of a row: it can deliver nothing of a UDP flow (plain IPv4, not
+# UDP), it must be decoded to know (anything but plain IPv4: fragments, tunnels, IPv6...),
+# or it is plain IPv4 UDP of the flow whose flow_mix is in the keys.
+NOT_UDP, DECODE, UDP_FLOW = 0, 1, 2
+
+
+def flow_classes(rows: BatchRows) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.uint64]]:
+    """For each row of a batch: its class (NOT_UDP, DECODE or UDP_FLOW) and, for UDP_FLOW,
+    its flow's ``flow_mix`` (plain IPv4: one 20-byte header, no fragment, no tunnel)."""
+    classes = np.full(rows.count, DECODE, dtype=np.int8)
+    keys = np.zeros(rows.count, dtype=np.uint64)
     views = rows.views
     if views is None:
-        return []
-    keep = np.ones(rows.count, dtype=bool)
+        return classes, keys
     data = rows.data.astype(np.int64)
     end = rows.end.astype(np.int64)
-    linktypes = np.unique(rows.linktypes).tolist()
-    for linktype in linktypes:
+    for linktype in np.unique(rows.linktypes).tolist():
         if linktype not in _VECTOR_LINKTYPES:
             continue
         mine = np.flatnonzero(rows.linktypes == linktype)
@@ -702,47 +716,33 @@ def _rows_for_flows(rows: BatchRows, wanted: npt.NDArray[np.uint64]) -> list[int
         sport, dport = views.be16(l3 + 20), views.be16(l3 + 22)
         plain &= ~(udp & np.isin(dport, _TUNNEL_PORTS))
         udp &= plain
-        mixed = _flow_mix(views.be32(l3 + 12), views.be32(l3 + 16), sport, dport)
-        ours = udp & np.isin(mixed, wanted)
-        keep[mine] = ~plain | ours
-    return np.flatnonzero(keep).tolist()
+        classes[mine] = np.where(udp, UDP_FLOW, np.where(plain, NOT_UDP, DECODE))
+        keys[mine] = np.where(
+            udp, flow_mix(views.be32(l3 + 12), views.be32(l3 + 16), sport, dport), 0
+        )
+    return classes, keys
 
 
-def udp_flow_packets(
-    path: str | os.PathLike[str] | BinaryIO,
-    flows: Iterable[tuple[str, int, str, int]],
-    *,
-    dedup: bool = False,
-) -> Iterator[Packet]:
-    """What :func:`rtcscope.capture.pipeline.packets` yields (decoded, reassembled, in file
-    order, a fault raised after the good packets), less the plain IPv4 packets (one 20-byte
-    header, not a fragment, not a tunnel) that are not UDP of ``flows`` (source, source
-    port, destination, destination port): those records are skipped by one array test per
-    batch instead of decoded. What reads a few streams of a capture again (audio, plots,
-    SRTP checks) reads it at the speed of the array path, not of decode(). ``dedup``
-    compares each packet with the ones before it: then every packet is decoded
-    (:func:`~rtcscope.capture.pipeline.packets` with ``dedup``)."""
-    if dedup:
-        yield from packets(path, dedup=True)
-        return
+def flows_wanted(
+    classes: npt.NDArray[np.int8], keys: npt.NDArray[np.uint64], wanted: npt.NDArray[np.uint64]
+) -> npt.NDArray[np.bool_]:
+    """The rows that may deliver a packet of the wanted flows (``flow_mix`` keys): every row
+    but the plain IPv4 ones of other flows."""
+    chosen: npt.NDArray[np.bool_] = (classes == DECODE) | (
+        (classes == UDP_FLOW) & np.isin(keys, wanted)
+    )
+    return chosen
+
+
+def wanted_flow_keys(flows: Iterable[tuple[str, int, str, int]]) -> npt.NDArray[np.uint64]:
+    """The ``flow_mix`` keys of these IPv4 flows (source, source port, destination,
+    destination port; IPv6 flows are always decoded, they need no key)."""
     v4 = [f for f in flows if ":" not in f[0] and ":" not in f[2]]
-    wanted = np.unique(
-        _flow_mix(
+    return np.unique(
+        flow_mix(
             np.array([int(ipaddress.IPv4Address(f[0])) for f in v4], dtype=np.int64),
             np.array([int(ipaddress.IPv4Address(f[2])) for f in v4], dtype=np.int64),
             np.array([f[1] for f in v4], dtype=np.int64),
             np.array([f[3] for f in v4], dtype=np.int64),
         )
     )
-    defrag = default_defragmenter()
-    with open_capture(path) as reader:
-        for batch in reader.batches():
-            rows = BatchRows(batch)
-            for record in rows.records(_rows_for_flows(rows, wanted)):
-                packet = decode(record)
-                if packet.fragment is not None:
-                    whole = reassemble(defrag, packet)
-                    if whole is None:
-                        continue
-                    packet = whole
-                yield packet

@@ -983,6 +983,15 @@ _BLOCK_NAMES = {
 _PACKET_BLOCKS = {PCAPNG_EPB, PCAPNG_SPB, PCAPNG_PB}
 
 
+def map_capture(path: str) -> mmap.mmap | None:
+    """A capture file mapped for reading (records read again at their offsets:
+    capture/flowread.py), or None when it is empty. Unmapped when the last view of it goes."""
+    with open(path, "rb") as raw:
+        if not os.fstat(raw.fileno()).st_size:
+            return None
+        return mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ)
+
+
 def open_capture(
     source: str | os.PathLike[str] | BinaryIO, keep_going: bool = False
 ) -> CaptureReader:

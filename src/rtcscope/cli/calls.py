@@ -126,9 +126,10 @@ def _qualities(model: CaptureModel) -> dict[StreamKey, StreamQuality]:
     """Each stream's quality from its packets (one more read, of those packets only)."""
     from rtcscope.report.data import stream_qualities
 
-    if model.payload_path is None:
+    payloads = model.payload_source
+    if payloads is None:
         return {}
-    return stream_qualities(model.payload_path, model.streams, dedup=model.options.dedup)
+    return stream_qualities(payloads, model.streams, dedup=model.options.dedup)
 
 
 def _table_row(data: dict[str, Any]) -> dict[str, Any]:

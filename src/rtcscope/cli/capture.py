@@ -200,6 +200,7 @@ def read_model(
     *,
     spool: bool = False,
     select: MessageFilter | None = None,
+    offsets: bool | None = None,
 ) -> CaptureModel:
     """One pass over ``file`` (a path, or '-' for standard input) with these options.
 
@@ -208,9 +209,11 @@ def read_model(
     more than a moment (rich shows it after its first refresh). ``spool``: a later step
     reads packets again (a piped source is copied to a temporary file; ``model.close()``
     removes it). ``select``: keep only the SIP of these calls (:func:`message_filter`,
-    applied during the pass).
+    applied during the pass). ``offsets`` (default: ``spool``): the later step will read some
+    streams' packets, by their offsets (not when it only may: ``streams`` without --quality).
     """
-    model = _read_model(file, args, taps, spool, select)
+    wanted = spool if offsets is None else offsets
+    model = _read_model(file, args, taps, spool, select, wanted)
     keep_until_exit(model)
     if select is not None:
         keep_selected_streams(model)
@@ -218,9 +221,14 @@ def read_model(
 
 
 def _read_model(
-    file: Path, args: CaptureArgs, taps: frozenset[Tap], spool: bool, select: MessageFilter | None
+    file: Path,
+    args: CaptureArgs,
+    taps: frozenset[Tap],
+    spool: bool,
+    select: MessageFilter | None,
+    offsets: bool,
 ) -> CaptureModel:
-    options = replace(args.scan_options(taps), spool=spool)
+    options = replace(args.scan_options(taps), spool=spool, offsets=offsets)
     source: str | Path = "-" if os.fspath(file) == "-" else file
     # The model lives until the command ends, and with it hundreds of thousands of objects
     # on a busy capture (messages, headers, transactions, calls) with few reference cycles:

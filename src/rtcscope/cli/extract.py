@@ -3,6 +3,7 @@ payloads or packets of RTP streams, true to the call's timeline."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -162,9 +163,9 @@ def extract(
             found = find_call(model, call, file)
             call_id = call_id_with_streams(found, call, [s.call_id for s in streams])
         chosen = select_streams(streams, index=stream, ssrc=wanted_ssrc, call_id=call_id)
-        if model.payload_path is None:
+        source = model.payload_source
+        if source is None:
             raise UsageError(f"{file}: the packets cannot be read again")
-        source = Path(model.payload_path)
         collected = collect_packets(source, chosen, dedup=dedup)
         results: list[ExtractResult] = []
         with _progress_bar() as progress:
@@ -196,7 +197,7 @@ def _progress_bar() -> Iterator[Progress | None]:
 
 
 def _run(
-    file: Path,
+    file: str | os.PathLike[str],
     out: Path,
     chosen: list[MediaStream],
     collected: dict[StreamKey, list[TimelinePacket]],

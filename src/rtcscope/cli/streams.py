@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -100,8 +101,10 @@ EVENT_COLUMNS = [
 ]
 
 
-def _scan(file: Path, args: CaptureArgs, *, spool: bool = False) -> tuple[CaptureModel, ScanResult]:
-    model = read_model(file, args, frozenset({Tap.RTP}), spool=spool)
+def _scan(
+    file: Path, args: CaptureArgs, *, spool: bool = False, offsets: bool | None = None
+) -> tuple[CaptureModel, ScanResult]:
+    model = read_model(file, args, frozenset({Tap.RTP}), spool=spool, offsets=offsets)
     assert model.rtp is not None
     return model, model.rtp
 
@@ -116,7 +119,9 @@ def _shown(row: dict[str, Any], rtcp: bool, dtmf: bool) -> dict[str, Any]:
     return row
 
 
-def _qualities(payloads: Path, result: ScanResult, dedup: bool) -> list[StreamQuality | None]:
+def _qualities(
+    payloads: str | os.PathLike[str], result: ScanResult, dedup: bool
+) -> list[StreamQuality | None]:
     from rtcscope.report.data import stream_qualities
 
     found = stream_qualities(payloads, result.streams, dedup=dedup)
@@ -132,7 +137,7 @@ def _quality_columns(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _print_series(
-    payloads: Path,
+    payloads: str | os.PathLike[str],
     result: ScanResult,
     fmt: OutputFormat,
     interval: float,
@@ -268,11 +273,13 @@ def streams(
     )
     if series and (interval <= 0 or (per_packets is not None and per_packets <= 0)):
         raise UsageError("--interval and --per-packets must be positive")
-    model, result = _scan(file, args, spool=True)
+    # Packets are read again for --quality/--series (by offsets), and for SRTP checks when
+    # the capture turns out to hold SRTP (rare: the file is read again then).
+    model, result = _scan(file, args, spool=True, offsets=quality or series)
     if result.srtcp:  # encrypted RTCP read with the streams' keys, when there are any
         decrypt_srtcp(result, SrtpKeyring(result.announcements, user_keys))
     try:
-        payloads = Path(model.payload_path) if model.payload_path is not None else None
+        payloads = model.payload_source
         if series:
             if payloads is None:
                 raise UsageError(f"{file}: the packets cannot be read again")
@@ -423,12 +430,11 @@ def _verify(
     model: CaptureModel, result: ScanResult, user_keys: list[UserKey]
 ) -> dict[int, StreamSrtpResult]:
     """SRTP streams decrypted with the keys the keyring offers (a read of their packets)."""
-    if not any(s.encrypted for s in result.streams) or model.payload_path is None:
+    payloads = model.payload_source
+    if not any(s.encrypted for s in result.streams) or payloads is None:
         return {}
     keyring = SrtpKeyring(result.announcements, user_keys)
-    return verify_streams(
-        Path(model.payload_path), result.streams, keyring, dedup=model.options.dedup
-    )
+    return verify_streams(payloads, result.streams, keyring, dedup=model.options.dedup)
 
 
 def _fail_on_wrong_keys(srtp: dict[int, StreamSrtpResult], streams: list[RtpStream]) -> None:
@@ -467,7 +473,7 @@ def split(
     args = capture_args(
         dedup=dedup, reassembly=reassembly, keep_going=keep_going, rtp_port=rtp_port, quiet=quiet
     )
-    model, result = _scan(file, args, spool=True)
+    model, result = _scan(file, args, spool=True, offsets=False)  # split reads the pipeline
     try:
         chosen = [s for s in result.streams if not wanted or s.key.ssrc in wanted]
         if wanted and not chosen:

@@ -14,6 +14,7 @@ bitstream), ``.raw`` (payload bytes as they were) and ``.pcap`` (the stream's pa
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -281,7 +282,7 @@ def _spec_from(text: str, fmtp: str | None = None) -> CodecSpec | None:
 
 
 def collect_packets(
-    path: Path, streams: Sequence[MediaStream], *, dedup: bool = False
+    path: str | os.PathLike[str], streams: Sequence[MediaStream], *, dedup: bool = False
 ) -> dict[StreamKey, list[TimelinePacket]]:
     """One pass over the capture (:func:`rtcscope.rtp.streams.stream_packets`): the RTP
     packets of each stream, in capture order."""
@@ -555,7 +556,7 @@ def _encode_silk_with_losses(records: list[bytes], tencent: bool) -> bytes:
     return head + body
 
 
-def write_pcap(capture: Path, out: Path, stream: MediaStream) -> int:
+def write_pcap(capture: str | os.PathLike[str], out: Path, stream: MediaStream) -> int:
     """The stream's packets alone, as Ethernet, through ``rtcscope split``'s writer (plain
     Ethernet records copied byte for byte, others rebuilt around the same UDP payload)."""
     import tempfile
@@ -571,7 +572,7 @@ def write_pcap(capture: Path, out: Path, stream: MediaStream) -> int:
 
 
 def extract_stream(
-    path: Path,
+    path: str | os.PathLike[str],
     stream: MediaStream,
     out: Path,
     options: ExtractOptions,
@@ -643,7 +644,7 @@ def _write_bytes(path: Path, data: bytes) -> None:
 
 
 def extract_mix(
-    path: Path,
+    path: str | os.PathLike[str],
     streams: Sequence[MediaStream],
     out: Path,
     options: ExtractOptions,

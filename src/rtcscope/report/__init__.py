@@ -6,6 +6,7 @@ the page, linking the WAVs already in DIR (``*0x<SSRC>*.wav``) as players.
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -40,7 +41,9 @@ def _existing_wavs(data: ReportData, audio_dir: Path) -> dict[StreamKey, Path]:
     return found
 
 
-def write_audio(capture: Path, data: ReportData, audio_dir: Path) -> dict[StreamKey, Path]:
+def write_audio(
+    capture: str | os.PathLike[str], data: ReportData, audio_dir: Path
+) -> dict[StreamKey, Path]:
     """One WAV per stream of an INVITE call (streams that cannot be decoded are skipped)."""
     from rtcscope.media.extract import (
         ExtractOptions,
@@ -69,7 +72,7 @@ def write_audio(capture: Path, data: ReportData, audio_dir: Path) -> dict[Stream
 
 
 def write_report(
-    capture: Path,
+    capture: str | os.PathLike[str],
     out: Path,
     *,
     data: ReportData | None = None,

@@ -234,7 +234,7 @@ def load_report_data(path: str | os.PathLike[str], *, dedup: bool = False) -> Re
     return report_data(model, Path(os.fspath(path)))
 
 
-def report_data(model: CaptureModel, payloads: Path) -> ReportData:
+def report_data(model: CaptureModel, payloads: str | os.PathLike[str]) -> ReportData:
     """The report's data from a capture model; ``payloads`` is where the streams' packets are
     read again for their per-packet arrays (the file, or a piped capture's spool)."""
     calls = model.calls()

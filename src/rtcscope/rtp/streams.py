@@ -1216,7 +1216,7 @@ def stream_packets(
     given (the ones its statistics counted). A packet whose padding does not parse (an SRTP
     packet's last byte is its authentication tag) is given with its payload to the end.
     """
-    from rtcscope.capture.fastscan import udp_flow_packets
+    from rtcscope.capture.flowread import udp_flow_packets
 
     bounds: dict[tuple[str, int, str, int, int], tuple[int, int]] = {}
     for item in streams:

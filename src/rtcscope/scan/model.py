@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from rtcscope.capture.flowread import IndexedCapture, RecordIndex
 from rtcscope.capture.info import CaptureInfo
 from rtcscope.capture.tls import TlsFlow
 from rtcscope.errors import CaptureError
@@ -69,6 +70,8 @@ class CaptureModel:
     # Where packets can be read again (the file, or the spool of a piped source), or None.
     payload_path: str | None = None
     spooled: bool = False  # payload_path is a temporary copy: close() removes it
+    # Where each record lies, when a later step reads packets again (capture/flowread.py).
+    record_index: RecordIndex | None = None
     _dialogs: list[Call] | None = None
     _calls: CallsResult | None = None
     _diagnosis: Diagnosis | None = None
@@ -76,6 +79,17 @@ class CaptureModel:
     @property
     def streams(self) -> list[RtpStream]:
         return self.rtp.streams if self.rtp is not None else []
+
+    @property
+    def payload_source(self) -> IndexedCapture | str | None:
+        """Where packets can be read again: the file with the pass's record index (read by
+        offsets), or the file alone, or None (a pipe without a spool)."""
+        if self.payload_path is None:
+            return None
+        index = self.record_index
+        if index is not None and index.usable:
+            return IndexedCapture(self.payload_path, index)
+        return self.payload_path
 
     @property
     def truncated(self) -> bool:

@@ -39,6 +39,7 @@ import numpy as np
 from rtcscope.capture.decode import decode
 from rtcscope.capture.dedup import Deduplicator
 from rtcscope.capture.fastscan import BatchRows, count_batch
+from rtcscope.capture.flowread import RecordIndex
 from rtcscope.capture.info import CaptureInfo, PacketCounts
 from rtcscope.capture.packet import Packet, Record
 from rtcscope.capture.pipeline import default_defragmenter, reassemble
@@ -244,6 +245,12 @@ def scan(
         model.spooled = True
     elif is_regular_file(source):
         model.payload_path = os.fspath(source)  # type: ignore[arg-type]
+    index = model.record_index
+    if index is not None:
+        if model.payload_path is None:
+            index.abandon()
+        else:
+            index.finish(model.payload_path)
     return model
 
 
@@ -278,12 +285,16 @@ def _scan(
             if options.dedup or not options.vectorized:
                 _per_packet(reader, counts, taps, progress)
             else:
-                _batched(reader, counts, taps, progress)
+                if options.offsets:  # a later step reads packets again: note where they lie
+                    model.record_index = RecordIndex()
+                _batched(reader, counts, taps, progress, model.record_index)
         except CaptureError as exc:  # the reader raises only without keep_going: defensive
             model.faults.append(exc)
         counts.finish()
         taps.finish()
         model.faults += reader.warnings
+        if model.record_index is not None and (model.faults or reader.compressed):
+            model.record_index.abandon()  # read the file again, as before (flowread)
         model.info = CaptureInfo(
             file=reader.name,
             format=reader.format,
@@ -322,13 +333,19 @@ def _per_packet(
 
 
 def _batched(
-    reader: CaptureReader, counts: PacketCounts, taps: _PacketTaps, progress: Progress | None
+    reader: CaptureReader,
+    counts: PacketCounts,
+    taps: _PacketTaps,
+    progress: Progress | None,
+    index: RecordIndex | None = None,
 ) -> None:
     scanner = taps.scanner
     rtp_tap = FastRtpTap(scanner, taps.feed) if scanner is not None else None
     per_packet = taps.wanted
     for batch in reader.batches():
         rows = BatchRows(batch)
+        if index is not None:
+            index.add(rows)
         left = count_batch(rows, counts, mark_not_sip=per_packet and rtp_tap is None)
         if not per_packet:
             # Counts only (``info``): decode just the rows the counts tap could not read

@@ -36,7 +36,9 @@ class ScanOptions:
     the SDP; ``taps``: what the pass feeds (fewer taps, less work: ``info`` needs counts only);
     ``spool``: a later step reads packets again (audio, split): a source that cannot be read
     twice (standard input, a FIFO, process substitution) is copied to a temporary file as the
-    pass reads it (disk: the capture's size; no extra memory).
+    pass reads it (disk: the capture's size; no extra memory); ``offsets``: a later step
+    will read some flows' packets again: note where each record lies, so that it reads only
+    those records (capture/flowread.py: 36 bytes per record while the model lives).
     """
 
     dedup: bool = False
@@ -47,4 +49,5 @@ class ScanOptions:
     use_sdp: bool = True
     taps: frozenset[Tap] = field(default=ALL_TAPS)
     spool: bool = False  # a later step reads payloads again: keep a copy of a piped source
+    offsets: bool = False  # ... and reads them by their offsets (capture/flowread.py)
     vectorized: bool = True  # False: every record the per-packet way (the reference path)

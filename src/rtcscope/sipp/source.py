@@ -190,7 +190,7 @@ def load_stream(
     capture: Path, choice: StreamChoice, *, with_rtcp: bool = False, dedup: bool = False
 ) -> LoadedStream:
     """Pick the stream ``choice`` names and read its packets (see the module docstring)."""
-    from rtcscope.capture.fastscan import udp_flow_packets
+    from rtcscope.capture.flowread import udp_flow_packets
 
     scan = scan_capture(capture, dedup=dedup)
     stream = choose_stream(scan.streams, scan.announcements, choice)
