@@ -235,6 +235,8 @@ class BatchRows:
 
     def ts_ns(self, rows: list[int]) -> list[int]:
         """Capture times of these rows."""
+        if not rows:
+            return []  # (a batch of simple packet blocks only has no rows nor times)
         if self.times is not None:
             return self.times[rows].tolist()  # type: ignore[no-any-return]
         assert self.local_ids is not None and self.units is not None

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import BinaryIO
 
 import numpy as np
@@ -64,19 +65,8 @@ class RecordIndex:
             self.abandon()  # a capture of simple packet blocks: read it again instead
         if not self.usable:
             return
-        for record in batch.records:
-            data = memoryview(bytes(record.data))  # not the batch's buffer: that goes
-            self._ready.append(
-                Record(
-                    record.frame,
-                    record.ts_ns,
-                    record.interface,
-                    record.linktype,
-                    data,
-                    record.orig_len,
-                    record.offset,
-                )
-            )
+        # Their own bytes: not a view that would keep the batch's whole buffer.
+        self._ready += [replace(r, data=memoryview(bytes(r.data))) for r in batch.records]
         if not rows.count:
             return
         code = _LAYOUT_CODES.get((batch.kind, batch.endian))
