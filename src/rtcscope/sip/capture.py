@@ -18,9 +18,9 @@ listed in :attr:`SipCaptureReport.encrypted` as "encrypted, not decoded", never 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Literal, NamedTuple, TypeVar, cast
+from typing import Literal, NamedTuple, cast
 
 from rtcscope.capture.packet import IpProto, Packet
 from rtcscope.capture.pipeline import PipelineReport
@@ -47,7 +47,6 @@ from rtcscope.sip.websocket import (
 )
 
 Transport = Literal["udp", "tcp", "ws", "tls", "sctp"]
-_Shared = TypeVar("_Shared", str, int)
 
 # Ports where TLS means SIP: 5061 is SIPS (RFC 3261 26.2), 443/8443 carry WSS (RFC 7118);
 # the TLS flow finder's lists (capture/tls.py), so both name the same flows.
@@ -83,6 +82,32 @@ class CapturedSip:
     @property
     def time(self) -> float:
         return self.ts_ns / 1e9
+
+
+class _NewCapturedSip:
+    """A CapturedSip made by plain slot stores, then given its class (same slots, so Python
+    allows it): the frozen dataclass ``__init__`` stores each field through
+    ``object.__setattr__``, three times the cost for a value made once per SIP message."""
+
+    __slots__ = CapturedSip.__slots__
+
+    def __init__(
+        self,
+        frame: int,
+        ts_ns: int,
+        src: str,
+        sport: int,
+        dst: str,
+        dport: int,
+        transport: Transport,
+        message: SipMessage,
+    ) -> None:
+        self.frame, self.ts_ns, self.src, self.sport = frame, ts_ns, src, sport
+        self.dst, self.dport, self.transport, self.message = dst, dport, transport, message
+        self.__class__ = CapturedSip  # type: ignore[assignment]
+
+
+_captured_sip = cast("Callable[..., CapturedSip]", _NewCapturedSip)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,8 +184,10 @@ class SipCaptureFramer:
         self._sctp = SctpReassembler()
         self._directions: dict[Flow, _Direction] = {}
         # One object per address and port: a capture's messages come from a few hosts, and
-        # each message would otherwise hold its own copies (a port above 256 is an object).
+        # each message would otherwise hold its own copies (a port above 256 is an object);
+        # found once per flow.
         self._shared: dict[object, object] = {}
+        self._flows: dict[Flow, Flow] = {}
 
     def feed(self, packet: Packet) -> list[CapturedSip]:
         if packet.is_udp:
@@ -201,21 +228,22 @@ class SipCaptureFramer:
             report.sctp_messages += 1
         else:
             report.tcp_messages += 1
-        share = self._share
-        src, sport, dst, dport = flow
-        out.append(
-            CapturedSip(
-                frame, ts_ns, share(src), share(sport), share(dst), share(dport), transport, message
-            )
-        )
+        shared = self._flows.get(flow)
+        if shared is None:
+            shared = self._shared_flow(flow)
+        src, sport, dst, dport = shared
+        out.append(_captured_sip(frame, ts_ns, src, sport, dst, dport, transport, message))
 
-    def _share(self, value: _Shared) -> _Shared:
-        found = self._shared.get(value)
-        if found is None:
-            if len(self._shared) >= MAX_TCP_DIRECTIONS:
-                self._shared.clear()  # bounded: a scan of many hosts keeps the last ones
-            found = self._shared[value] = value
-        return cast(_Shared, found)
+    def _shared_flow(self, flow: Flow) -> Flow:
+        """``flow`` with each address and port the one object every message shares."""
+        if len(self._flows) >= MAX_TCP_DIRECTIONS:
+            self._flows.clear()  # bounded: a scan of many hosts keeps the last ones
+            self._shared.clear()
+        share = self._shared.setdefault
+        src, sport, dst, dport = flow
+        found = (share(src, src), share(sport, sport), share(dst, dst), share(dport, dport))
+        self._flows[flow] = cast(Flow, found)
+        return cast(Flow, found)
 
     def _feed_udp(self, packet: Packet) -> list[CapturedSip]:
         payload = packet.payload
@@ -453,6 +481,11 @@ class MediaAnnouncement(NamedTuple):
         return self.address, self.port
 
 
+# MediaAnnouncement from the tuple of its values (NamedTuple._make checks the length in
+# Python; announced_media's sections and the 11 SIP fields make it by construction).
+_new_tuple = tuple.__new__
+
+
 class MediaAnnouncer:
     """Sans-IO: feed SIP messages in capture order, get what each SDP's media sections announce.
 
@@ -525,8 +558,7 @@ class MediaAnnouncer:
             item.dst,
             item.dport,
         )
-        make = MediaAnnouncement._make
-        return [make(sip + section) for section in sections]
+        return [_new_tuple(MediaAnnouncement, sip + section) for section in sections]
 
 
 def media_announcements(captured: Iterable[CapturedSip]) -> list[MediaAnnouncement]:

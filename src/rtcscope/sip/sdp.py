@@ -749,14 +749,6 @@ AnnouncedMedia = tuple[
 ]  # fmt: skip
 
 
-# The values of a section that do not depend on its port and address: (media, proto),
-# (rtcp-mux, direction), then codecs .. rtpmaps in AnnouncedMedia's order; with its a=rtcp.
-_SectionValues = tuple[
-    tuple[str, str],
-    tuple[bool, str],
-    tuple[object, ...],
-    Rtcp | None,
-]
 _SectionCodecs = tuple[dict[int, Codec], dict[int, tuple[str, int, int]]]
 _NO_FMTP: dict[int, str] = {}
 _NO_EXTMAPS: dict[int, str] = {}
@@ -778,45 +770,47 @@ def _section_codecs(m: MediaDescription, payload_types: tuple[int, ...]) -> _Sec
     return found
 
 
-def _section_values(m: MediaDescription) -> _SectionValues:
-    payload_types = tuple(m.payload_types)
-    codecs, rtpmaps = _section_codecs(m, payload_types)
-    rest = (
-        codecs,
-        payload_types,
-        tuple(m.crypto),
-        tuple(m.fingerprints),
-        m.setup,
-        tuple(dict.fromkeys(s.ssrc for s in m.ssrcs)),
-        m.mid,
-        m.fmtp or _NO_FMTP,
-        m.ptime,
-        m.extmaps or _NO_EXTMAPS,
-        rtpmaps,
-    )
-    return (m.media, m.proto), (m.rtcp_mux, m.direction), rest, m.rtcp
+class _Section:
+    """What a media section announces but its address and port, which :meth:`announce`
+    takes: RTCP and hold are derived from them as :class:`MediaDescription` derives them."""
 
+    __slots__ = ("direction", "lead", "rest", "rtcp", "rtcp_mux")
 
-def _announced(
-    index: int, values: _SectionValues, address: str | None, port: int
-) -> AnnouncedMedia:
-    """The one place an announced section is made: port and address given, RTCP and hold
-    derived from them as :class:`MediaDescription` derives them."""
-    head, (rtcp_mux, direction), rest, rtcp = values
-    rtcp_address = rtcp.address if rtcp is not None and rtcp.address else address
-    found = (
-        index,
-        *head,
-        address,
-        port,
-        rtcp_address,
-        section_rtcp_port(port, rtcp_mux, rtcp),
-        rtcp_mux,
-        direction,
-        section_on_hold(address, direction),
-        *rest,
-    )
-    return found  # type: ignore[return-value]  # rest: codecs .. rtpmaps, typed loosely
+    def __init__(self, index: int, m: MediaDescription) -> None:
+        payload_types = tuple(m.payload_types)
+        codecs, rtpmaps = _section_codecs(m, payload_types)
+        self.lead = (index, m.media, m.proto)
+        self.rtcp, self.rtcp_mux, self.direction = m.rtcp, m.rtcp_mux, m.direction
+        self.rest = (
+            codecs,
+            payload_types,
+            tuple(m.crypto),
+            tuple(m.fingerprints),
+            m.setup,
+            tuple(dict.fromkeys(s.ssrc for s in m.ssrcs)),
+            m.mid,
+            m.fmtp or _NO_FMTP,
+            m.ptime,
+            m.extmaps or _NO_EXTMAPS,
+            rtpmaps,
+        )
+
+    def announce(self, address: str | None, port: int) -> AnnouncedMedia:
+        rtcp, rtcp_mux, direction = self.rtcp, self.rtcp_mux, self.direction
+        rtcp_address = rtcp.address if rtcp is not None and rtcp.address else address
+        rtcp_port = section_rtcp_port(port, rtcp_mux, rtcp)
+        on_hold = section_on_hold(address, direction)
+        return (
+            *self.lead,
+            address,
+            port,
+            rtcp_address,
+            rtcp_port,
+            rtcp_mux,
+            direction,
+            on_hold,
+            *self.rest,
+        )
 
 
 # The lines that change from call to call in SDPs that are otherwise the same text: the o=
@@ -837,7 +831,7 @@ _CHANGING_VALUE = re.compile(
 _STAND_IN = "\x00"
 # A template: per section, its values and where its address and port come from: the index
 # of a changing value (int) or the address as written (str or None for none).
-_Template = tuple[tuple[_SectionValues, int | str | None, int], ...]
+_Template = tuple[tuple[_Section, int | str | None, int], ...]
 # SDP text without its changing values -> its template (None: this text is not templated).
 _TEMPLATES: dict[tuple[bytes, ...], _Template | None] = {}
 _TEMPLATE_LIMIT = 1024
@@ -867,7 +861,7 @@ def announced_media(raw: bytes) -> tuple[AnnouncedMedia, ...]:
     if template is None:
         return _parsed_media(raw)
     out: list[AnnouncedMedia] = []
-    for index, (section, address_from, port_from) in enumerate(template):
+    for section, address_from, port_from in template:
         port = int(values[port_from])
         if port > 65535:
             return _parsed_media(raw)  # the parser rejects this m= line: read it as it does
@@ -880,15 +874,13 @@ def announced_media(raw: bytes) -> tuple[AnnouncedMedia, ...]:
                 address = _ADDRESSES[text] = text.decode("ascii")
         else:
             address = address_from
-        out.append(_announced(index, section, address, port))
+        out.append(section.announce(address, port))
     return tuple(out)
 
 
 def _parsed_media(raw: bytes) -> tuple[AnnouncedMedia, ...]:
     media = SessionDescription.parse(raw).media
-    return tuple(
-        _announced(index, _section_values(m), m.address, m.port) for index, m in enumerate(media)
-    )
+    return tuple(_Section(index, m).announce(m.address, m.port) for index, m in enumerate(media))
 
 
 def _template(parts: list[bytes], values: list[bytes], raw: bytes) -> _Template | None:
@@ -910,11 +902,11 @@ def _template(parts: list[bytes], values: list[bytes], raw: bytes) -> _Template 
     media = SessionDescription.parse(b"".join(pieces)).media
     if len(media) != len(ports):
         return None  # an m= line read differently than matched: parse each such SDP
-    template: list[tuple[_SectionValues, int | str | None, int]] = []
-    for m, port_from in zip(media, ports, strict=True):
+    template: list[tuple[_Section, int | str | None, int]] = []
+    for index, (m, port_from) in enumerate(zip(media, ports, strict=True)):
         address = m.address
         address_from: int | str | None = address
         if address is not None and address.startswith(_STAND_IN):
             address_from = int(address[1:])
-        template.append((_section_values(m), address_from, port_from))
+        template.append((_Section(index, m), address_from, port_from))
     return tuple(template)
