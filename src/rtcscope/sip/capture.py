@@ -481,6 +481,20 @@ class MediaAnnouncement(NamedTuple):
         return self.address, self.port
 
 
+# "200 OK", "1 INVITE": the SIP texts an announcement holds repeat call after call; one
+# object each (bounded: cleared when full).
+_TEXTS: dict[str, str] = {}
+
+
+def _shared_text(text: str) -> str:
+    found = _TEXTS.get(text)
+    if found is None:
+        if len(_TEXTS) >= MAX_TCP_DIRECTIONS:
+            _TEXTS.clear()
+        found = _TEXTS[text] = text
+    return found
+
+
 # MediaAnnouncement from the tuple of its values (NamedTuple._make checks the length in
 # Python; announced_media's sections and the 11 SIP fields make it by construction).
 _new_tuple = tuple.__new__
@@ -551,8 +565,8 @@ class MediaAnnouncer:
             call_id,
             side,
             role,
-            message.summary,
-            str(cseq) if cseq else None,
+            _shared_text(message.summary),
+            _shared_text(str(cseq)) if cseq else None,
             item.src,
             item.sport,
             item.dst,

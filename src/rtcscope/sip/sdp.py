@@ -16,6 +16,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass, field, fields
+from typing import cast
 
 from rtcscope.sip.uri import is_digits
 
@@ -835,6 +836,7 @@ _Template = tuple[tuple[_Section, int | str | None, int], ...]
 # SDP text without its changing values -> its template (None: this text is not templated).
 _TEMPLATES: dict[tuple[bytes, ...], _Template | None] = {}
 _TEMPLATE_LIMIT = 1024
+_UNSEEN = object()  # a text not in _TEMPLATES yet
 _ADDRESSES: dict[bytes, str] = {}
 
 
@@ -851,8 +853,9 @@ def announced_media(raw: bytes) -> tuple[AnnouncedMedia, ...]:
     values = parts[2::3]
     del parts[2::3]
     key = tuple(parts)
-    if key in _TEMPLATES:
-        template = _TEMPLATES[key]
+    found = _TEMPLATES.get(key, _UNSEEN)
+    if found is not _UNSEEN:
+        template = cast(_Template | None, found)
     else:
         template = _template(parts, values, raw)
         if len(_TEMPLATES) >= _TEMPLATE_LIMIT:
