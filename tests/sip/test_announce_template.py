@@ -157,6 +157,18 @@ def test_mutated_sdps_are_read_as_the_parser_does(
         check(raw[:cut] + inserted + raw[cut + dropped :])
 
 
+def test_a_port_the_parser_rejects_does_not_shift_the_sections() -> None:
+    """Found by the property above: the first SDP of a text has a port above 65535 (its
+    section dropped) and a section after a lone CR (no hole): the same count of sections,
+    not the same sections. The next SDP of that text must still be read as the parser does."""
+    text = (
+        "v=0\r\no=\r\ns=-\r\nt=0 0\r\nm=audio 0 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r"
+        "m=audio 0 RTP/AVP 8\r\nc=IN IP4 10.1.0.1\r\nm=audio {} RTP/AVP 8\r\na=mid:0\r\n"
+    )
+    for port in (65536, 20000):
+        check(text.format(port).encode())
+
+
 def test_the_holes_are_filled_from_each_sdp() -> None:
     """Two calls of one SDP text: the second's session id, address and port, not the
     first's (an RFC 3264 8.4 hold address gives on_hold)."""
@@ -178,3 +190,44 @@ def test_the_holes_are_filled_from_each_sdp() -> None:
         "PCMU",
     )
     assert (b.rtpmaps, b.fmtp, b.extmaps, b.ptime, b.rtcp_address) == ({}, {}, {}, None, "0.0.0.0")
+
+
+def test_every_field_of_an_announcement_by_name() -> None:
+    """The announcement's named fields hold the section's values (the section is a tuple in
+    the announcement's order: a shift would swap values)."""
+    raw = (
+        b"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
+        b"a=setup:actpass\r\nm=audio 40000 RTP/SAVPF 96 0\r\na=rtpmap:96 opus/48000/2\r\n"
+        b"a=fmtp:96 useinbandfec=1\r\na=rtcp:40009 IN IP4 192.0.2.9\r\na=recvonly\r\na=mid:a1\r\n"
+        b"a=ssrc:77 cname:x\r\na=ptime:20\r\na=fingerprint:sha-256 AB:CD\r\n"
+        b"a=extmap:3 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+        b"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n"
+    )
+    sip = (1, 0, "c", "offer", "caller", "INVITE", "1 INVITE", "a", 5060, "b", 5060)
+    (m,) = SessionDescription.parse(raw).media
+    for _ in range(2):  # the template, then a fill of it
+        a = MediaAnnouncement._make(sip + announced_media(raw)[0])
+        assert {f: getattr(a, f) for f in MediaAnnouncement._fields[11:]} == {
+            "media_index": 0,
+            "media": "audio",
+            "proto": "RTP/SAVPF",
+            "address": "192.0.2.1",
+            "port": 40000,
+            "rtcp_address": "192.0.2.9",
+            "rtcp_port": 40009,
+            "rtcp_mux": False,
+            "direction": "recvonly",
+            "on_hold": False,
+            "codecs": {96: m.rtpmaps[96].codec, 0: STATIC_PAYLOAD_TYPES[0]},
+            "payload_types": (96, 0),
+            "crypto": tuple(m.crypto),
+            "fingerprints": tuple(m.fingerprints),
+            "setup": "actpass",
+            "ssrcs": (77,),
+            "mid": "a1",
+            "fmtp": {96: "useinbandfec=1"},
+            "ptime": 20.0,
+            "extmaps": {3: "urn:ietf:params:rtp-hdrext:sdes:mid"},
+            "rtpmaps": {96: ("opus", 48000, 2)},
+        }
+    assert a.crypto[0].suite == "AES_CM_128_HMAC_SHA1_80" and a.fingerprints[0].value == "AB:CD"

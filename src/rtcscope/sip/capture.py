@@ -241,9 +241,11 @@ class SipCaptureFramer:
             self._shared.clear()
         share = self._shared.setdefault
         src, sport, dst, dport = flow
-        found = (share(src, src), share(sport, sport), share(dst, dst), share(dport, dport))
-        self._flows[flow] = cast(Flow, found)
-        return cast(Flow, found)
+        found = cast(
+            Flow, (share(src, src), share(sport, sport), share(dst, dst), share(dport, dport))
+        )
+        self._flows[found] = found  # its own key: the packet's copies are not kept
+        return found
 
     def _feed_udp(self, packet: Packet) -> list[CapturedSip]:
         payload = packet.payload
@@ -531,8 +533,8 @@ class MediaAnnouncer:
             and message.to_tag is None
         ):
             self._caller_tags[call_id] = message.from_tag
-        if not message.body:
-            return []  # most messages: no SDP to look for
+        if message.content_length == 0:
+            return []  # most messages: no body, no SDP to look for
         sdp = message.sdp
         if sdp is None:
             return []

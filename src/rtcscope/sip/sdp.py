@@ -895,16 +895,21 @@ def _template(parts: list[bytes], values: list[bytes], raw: bytes) -> _Template 
     for number, (prefix, value) in enumerate(zip(parts[1::2], values, strict=True)):
         if prefix.startswith(b"c="):
             stand_ins.append(f"{_STAND_IN}{number}".encode())
+        elif prefix.startswith(b"m="):
+            # A valid port, so the parser reads every matched m= line as a section (this
+            # SDP's own may be above 65535: a section the parser drops).
+            stand_ins.append(b"1")
+            ports.append(number)
         else:
             stand_ins.append(value)
-            if prefix.startswith(b"m="):
-                ports.append(number)
     pieces = [parts[0]]
     for prefix, value, literal in zip(parts[1::2], stand_ins, parts[2::2], strict=True):
         pieces += (b"\n", prefix, value, literal)
     media = SessionDescription.parse(b"".join(pieces)).media
+    # Every matched m= line is a section; the same count means no other line is (one the
+    # parser reads as m= after a break the pattern does not match, e.g. a lone CR).
     if len(media) != len(ports):
-        return None  # an m= line read differently than matched: parse each such SDP
+        return None
     template: list[tuple[_Section, int | str | None, int]] = []
     for index, (m, port_from) in enumerate(zip(media, ports, strict=True)):
         address = m.address
