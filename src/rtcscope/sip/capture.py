@@ -18,9 +18,9 @@ listed in :attr:`SipCaptureReport.encrypted` as "encrypted, not decoded", never 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Literal, TypeVar, cast
+from typing import Literal, NamedTuple, cast
 
 from rtcscope.capture.packet import IpProto, Packet
 from rtcscope.capture.pipeline import PipelineReport
@@ -36,7 +36,7 @@ from rtcscope.sip.framing import (
     parse_datagram,
 )
 from rtcscope.sip.message import SipMessage, looks_like_sip
-from rtcscope.sip.sdp import Codec, Crypto, Fingerprint, MediaDescription, RtpMap
+from rtcscope.sip.sdp import Codec, Crypto, Fingerprint, announced_media
 from rtcscope.sip.websocket import (
     HttpHandshake,
     Opcode,
@@ -47,7 +47,6 @@ from rtcscope.sip.websocket import (
 )
 
 Transport = Literal["udp", "tcp", "ws", "tls", "sctp"]
-_Shared = TypeVar("_Shared", str, int)
 
 # Ports where TLS means SIP: 5061 is SIPS (RFC 3261 26.2), 443/8443 carry WSS (RFC 7118);
 # the TLS flow finder's lists (capture/tls.py), so both name the same flows.
@@ -83,6 +82,32 @@ class CapturedSip:
     @property
     def time(self) -> float:
         return self.ts_ns / 1e9
+
+
+class _NewCapturedSip:
+    """A CapturedSip made by plain slot stores, then given its class (same slots, so Python
+    allows it): the frozen dataclass ``__init__`` stores each field through
+    ``object.__setattr__``, three times the cost for a value made once per SIP message."""
+
+    __slots__ = CapturedSip.__slots__
+
+    def __init__(
+        self,
+        frame: int,
+        ts_ns: int,
+        src: str,
+        sport: int,
+        dst: str,
+        dport: int,
+        transport: Transport,
+        message: SipMessage,
+    ) -> None:
+        self.frame, self.ts_ns, self.src, self.sport = frame, ts_ns, src, sport
+        self.dst, self.dport, self.transport, self.message = dst, dport, transport, message
+        self.__class__ = CapturedSip  # type: ignore[assignment]
+
+
+_captured_sip = cast("Callable[..., CapturedSip]", _NewCapturedSip)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,8 +184,10 @@ class SipCaptureFramer:
         self._sctp = SctpReassembler()
         self._directions: dict[Flow, _Direction] = {}
         # One object per address and port: a capture's messages come from a few hosts, and
-        # each message would otherwise hold its own copies (a port above 256 is an object).
+        # each message would otherwise hold its own copies (a port above 256 is an object);
+        # found once per flow.
         self._shared: dict[object, object] = {}
+        self._flows: dict[Flow, Flow] = {}
 
     def feed(self, packet: Packet) -> list[CapturedSip]:
         if packet.is_udp:
@@ -201,21 +228,24 @@ class SipCaptureFramer:
             report.sctp_messages += 1
         else:
             report.tcp_messages += 1
-        share = self._share
-        src, sport, dst, dport = flow
-        out.append(
-            CapturedSip(
-                frame, ts_ns, share(src), share(sport), share(dst), share(dport), transport, message
-            )
-        )
+        shared = self._flows.get(flow)
+        if shared is None:
+            shared = self._shared_flow(flow)
+        src, sport, dst, dport = shared
+        out.append(_captured_sip(frame, ts_ns, src, sport, dst, dport, transport, message))
 
-    def _share(self, value: _Shared) -> _Shared:
-        found = self._shared.get(value)
-        if found is None:
-            if len(self._shared) >= MAX_TCP_DIRECTIONS:
-                self._shared.clear()  # bounded: a scan of many hosts keeps the last ones
-            found = self._shared[value] = value
-        return cast(_Shared, found)
+    def _shared_flow(self, flow: Flow) -> Flow:
+        """``flow`` with each address and port the one object every message shares."""
+        if len(self._flows) >= MAX_TCP_DIRECTIONS:
+            self._flows.clear()  # bounded: a scan of many hosts keeps the last ones
+            self._shared.clear()
+        share = self._shared.setdefault
+        src, sport, dst, dport = flow
+        found = cast(
+            Flow, (share(src, src), share(sport, sport), share(dst, dst), share(dport, dport))
+        )
+        self._flows[found] = found  # its own key: the packet's copies are not kept
+        return found
 
     def _feed_udp(self, packet: Packet) -> list[CapturedSip]:
         payload = packet.payload
@@ -380,14 +410,23 @@ class SipCaptureFramer:
 # -- media announcements (RFC 3264 offer/answer) ---------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class MediaAnnouncement:
+# The defaults of MediaAnnouncement's dicts: empty, shared, never changed.
+_NO_FMTP: dict[int, str] = {}
+_NO_EXTMAPS: dict[int, str] = {}
+_NO_RTPMAPS: dict[int, tuple[str, int, int]] = {}
+
+
+class MediaAnnouncement(NamedTuple):
     """One media section of one SDP seen in a capture: where a side wants to receive media.
 
     RFC 3264 5/6: the address and port are where the *announcing* side receives RTP, and
     each side's ``a=crypto`` key protects what that side *sends* (RFC 4568 6.1).
     ``side`` is "offer" or "answer"; ``role`` is "caller" (the side that sent the dialog's
     first INVITE, by From tag) or "callee".
+
+    The SIP message's fields, then :class:`rtcscope.sip.sdp.AnnouncedMedia`'s in its order
+    (one immutable tuple: a capture holds one per SDP section, made without a per-field
+    ``__init__``; its dicts are shared between announcements and read, never changed).
     """
 
     frame: int
@@ -418,12 +457,12 @@ class MediaAnnouncement:
     setup: str | None
     ssrcs: tuple[int, ...]
     mid: str | None
-    fmtp: dict[int, str] = field(default_factory=dict)  # e.g. iLBC "mode=30", opus params
+    fmtp: dict[int, str] = _NO_FMTP  # e.g. iLBC "mode=30", opus params
     ptime: float | None = None
-    extmaps: dict[int, str] = field(default_factory=dict)  # RFC 8285 id -> extension URI
+    extmaps: dict[int, str] = _NO_EXTMAPS  # RFC 8285 id -> extension URI
     # The a=rtpmap lines as written: payload type -> (encoding, clock rate, channels);
     # ``codecs`` adds the RFC 3551 static table to them.
-    rtpmaps: dict[int, tuple[str, int, int]] = field(default_factory=dict)
+    rtpmaps: dict[int, tuple[str, int, int]] = _NO_RTPMAPS
 
     @property
     def time(self) -> float:
@@ -442,6 +481,25 @@ class MediaAnnouncement:
     @property
     def endpoint(self) -> tuple[str | None, int]:
         return self.address, self.port
+
+
+# "200 OK", "1 INVITE": the SIP texts an announcement holds repeat call after call; one
+# object each (bounded: cleared when full).
+_TEXTS: dict[str, str] = {}
+
+
+def _shared_text(text: str) -> str:
+    found = _TEXTS.get(text)
+    if found is None:
+        if len(_TEXTS) >= MAX_TCP_DIRECTIONS:
+            _TEXTS.clear()
+        found = _TEXTS[text] = text
+    return found
+
+
+# MediaAnnouncement from the tuple of its values (NamedTuple._make checks the length in
+# Python; announced_media's sections and the 11 SIP fields make it by construction).
+_new_tuple = tuple.__new__
 
 
 class MediaAnnouncer:
@@ -467,20 +525,23 @@ class MediaAnnouncer:
         """The media sections ``item``'s SDP announces (none without an SDP)."""
         message = item.message
         call_id = message.call_id
+        is_request = message.is_request
         if (
-            message.is_request
-            and message.method == "INVITE"
+            is_request
             and call_id not in self._caller_tags
+            and message.method == "INVITE"
             and message.to_tag is None
         ):
             self._caller_tags[call_id] = message.from_tag
+        if message.content_length == 0:
+            return []  # most messages: no body, no SDP to look for
         sdp = message.sdp
         if sdp is None:
             return []
         cseq = message.cseq
         key = (call_id, cseq.number if cseq else -1, cseq.method.upper() if cseq else "")
         side: Literal["offer", "answer"]
-        if message.is_request:
+        if is_request:
             method = (message.method or "").upper()
             if method == "ACK" or (method == "PRACK" and call_id in self._response_offer_pending):
                 side = "answer"
@@ -495,75 +556,25 @@ class MediaAnnouncer:
             self._response_offer_pending.add(call_id)
         caller_tag = self._caller_tags.get(call_id)
         from_caller = caller_tag is None or message.from_tag == caller_tag
-        sent_by_caller = from_caller if message.is_request else not from_caller
+        sent_by_caller = from_caller if is_request else not from_caller
         role: Literal["caller", "callee"] = "caller" if sent_by_caller else "callee"
-        out: list[MediaAnnouncement] = []
-        summary = message.summary
-        cseq_text = str(cseq) if cseq else None
-        for index, m in enumerate(sdp.media):
-            rtcp_address = m.rtcp.address if m.rtcp is not None and m.rtcp.address else m.address
-            payload_types = tuple(m.payload_types)
-            codecs, rtpmaps = _section_codecs(m, payload_types)
-            out.append(
-                MediaAnnouncement(
-                    frame=item.frame,
-                    ts_ns=item.ts_ns,
-                    call_id=call_id,
-                    side=side,
-                    role=role,
-                    sip_summary=summary,
-                    cseq=cseq_text,
-                    sip_src=item.src,
-                    sip_sport=item.sport,
-                    sip_dst=item.dst,
-                    sip_dport=item.dport,
-                    media_index=index,
-                    media=m.media,
-                    proto=m.proto,
-                    address=m.address,
-                    port=m.port,
-                    rtcp_address=rtcp_address,
-                    rtcp_port=m.rtcp_port,
-                    rtcp_mux=m.rtcp_mux,
-                    direction=m.direction,
-                    on_hold=m.is_hold,
-                    codecs=codecs,
-                    payload_types=payload_types,
-                    crypto=tuple(m.crypto),
-                    fingerprints=tuple(m.fingerprints),
-                    setup=m.setup,
-                    ssrcs=tuple(dict.fromkeys(s.ssrc for s in m.ssrcs)),
-                    mid=m.mid,
-                    # The SDP was parsed for this call (``message.sdp``): its dicts are
-                    # handed over, not copied (an empty one shared, see _SECTION_CODECS).
-                    fmtp=m.fmtp or _NO_FMTP,
-                    ptime=m.ptime,
-                    extmaps=m.extmaps or _NO_EXTMAPS,
-                    rtpmaps=rtpmaps,
-                )
-            )
-        return out
-
-
-_SectionCodecs = tuple[dict[int, Codec], dict[int, tuple[str, int, int]]]
-# The media sections of a capture's calls announce the same codecs call after call (their
-# RtpMap values are shared by the SDP parser): one pair of dicts for every announcement of
-# the same formats and rtpmaps. Announcements are values: their dicts are read, not changed.
-_NO_FMTP: dict[int, str] = {}
-_NO_EXTMAPS: dict[int, str] = {}
-_SECTION_CODECS: dict[tuple[tuple[int, ...], tuple[RtpMap, ...]], _SectionCodecs] = {}
-
-
-def _section_codecs(m: MediaDescription, payload_types: tuple[int, ...]) -> _SectionCodecs:
-    """``m``'s codecs by payload type and its rtpmaps as tuples, shared (see above)."""
-    key = (payload_types, tuple(m.rtpmaps.values()))
-    found = _SECTION_CODECS.get(key)
-    if found is None:
-        rtpmaps = {pt: (r.encoding, r.clock_rate, r.channels) for pt, r in m.rtpmaps.items()}
-        if len(_SECTION_CODECS) >= 4096:
-            _SECTION_CODECS.clear()
-        found = _SECTION_CODECS[key] = (m.codecs(list(payload_types)), rtpmaps)
-    return found
+        sections = announced_media(sdp.raw)
+        if not sections:
+            return []
+        sip = (
+            item.frame,
+            item.ts_ns,
+            call_id,
+            side,
+            role,
+            _shared_text(message.summary),
+            _shared_text(str(cseq)) if cseq else None,
+            item.src,
+            item.sport,
+            item.dst,
+            item.dport,
+        )
+        return [_new_tuple(MediaAnnouncement, sip + section) for section in sections]
 
 
 def media_announcements(captured: Iterable[CapturedSip]) -> list[MediaAnnouncement]:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, fields
+from typing import cast
 
 from rtcscope.sip.uri import is_digits
 
@@ -63,6 +65,10 @@ STATIC_PAYLOAD_TYPES: dict[int, Codec] = {
 }
 
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+# RFC 3264 8.4: a stream is on hold when its address is 0.0.0.0 (the old way) or its direction
+# does not let the peer send.
+HOLD_ADDRESSES = ("0.0.0.0", "::")
+HOLD_DIRECTIONS = ("sendonly", "inactive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +104,7 @@ class Connection:
     @property
     def is_hold(self) -> bool:
         """RFC 3264 8.4: the old way to put a stream on hold is the address 0.0.0.0."""
-        return self.address in ("0.0.0.0", "::")
+        return self.address in HOLD_ADDRESSES
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,22 +279,13 @@ class MediaDescription:
     @property
     def is_hold(self) -> bool:
         """On hold: c=0.0.0.0, or a direction that does not let the peer send (RFC 3264 8.4)."""
-        return (self.connection is not None and self.connection.is_hold) or self.direction in (
-            "sendonly",
-            "inactive",
-        )
+        return section_on_hold(self.address, self.direction)
 
     @property
     def rtcp_port(self) -> int | None:
         """Where RTCP goes: the same port with rtcp-mux (RFC 5761), a=rtcp (RFC 3605), else
         the next higher port (RFC 3550 11). None for a rejected stream."""
-        if self.port == 0:
-            return None
-        if self.rtcp_mux:
-            return self.port
-        if self.rtcp is not None:
-            return self.rtcp.port
-        return self.port + 1
+        return section_rtcp_port(self.port, self.rtcp_mux, self.rtcp)
 
     def codec(self, payload_type: int) -> Codec | None:
         """The codec of a payload type: its rtpmap, else the RFC 3551 static table."""
@@ -306,6 +303,22 @@ class MediaDescription:
             if codec is not None:
                 out[pt] = codec
         return out
+
+
+def section_on_hold(address: str | None, direction: str) -> bool:
+    """RFC 3264 8.4: c=0.0.0.0, or a direction that does not let the peer send."""
+    return address in HOLD_ADDRESSES or direction in HOLD_DIRECTIONS
+
+
+def section_rtcp_port(port: int, rtcp_mux: bool, rtcp: Rtcp | None) -> int | None:
+    """Where a section's RTCP goes (see :attr:`MediaDescription.rtcp_port`)."""
+    if port == 0:
+        return None
+    if rtcp_mux:
+        return port
+    if rtcp is not None:
+        return rtcp.port
+    return port + 1
 
 
 def _int(text: str) -> int | None:
@@ -441,13 +454,26 @@ class SessionDescription:
 
     @classmethod
     def parse(cls, data: bytes | bytearray | memoryview | str) -> SessionDescription:
+        """The SDP in ``data``, read on first use of a field: a capture's SIP messages hand
+        out their SDP (``SipMessage.sdp``) to readers that often need ``raw`` only (the
+        media announcer reads it through :func:`announced_media`'s cache)."""
         raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else bytes(data)
-        sdp = cls(raw=raw)
-        try:
-            sdp._parse()
-        except Exception as exc:  # a parser bug must not stop a capture being read
-            sdp.problems.append(f"internal SDP parser fault: {type(exc).__name__}: {exc}")
+        sdp = cls.__new__(cls)
+        sdp.raw = raw  # the other fields stay unset until __getattr__ reads them
         return sdp
+
+    def __getattr__(self, name: str) -> object:
+        # Reached only for an unset slot: the fields of a lazily parsed SDP (see parse).
+        if name not in _PARSED_FIELDS:
+            raise AttributeError(f"'SessionDescription' object has no attribute {name!r}")
+        self.version = self.origin = self.session_name = self.connection = None
+        self.bandwidths, self.times, self.attributes, self.media = [], [], [], []
+        self.problems = []
+        try:
+            self._parse()
+        except Exception as exc:  # a parser bug must not stop a capture being read
+            self.problems.append(f"internal SDP parser fault: {type(exc).__name__}: {exc}")
+        return object.__getattribute__(self, name)
 
     def _parse(self) -> None:
         text = self.raw.decode("utf-8", "surrogateescape")
@@ -572,6 +598,10 @@ class SessionDescription:
             m.own_connection = True
         elif kind == "b":
             m.bandwidths.append(_parse_bandwidth(value))
+
+
+# The fields a lazily parsed SessionDescription fills on first use (all but ``raw``).
+_PARSED_FIELDS = frozenset(f.name for f in fields(SessionDescription)) - {"raw"}
 
 
 def _parse_bandwidth(value: str) -> tuple[str, int]:
@@ -702,3 +732,189 @@ def _apply_media_attribute(m: MediaDescription, name: str, meaning: _AttributeMe
         (m.fmtp if name == "fmtp" else m.extmaps)[meaning[0]] = meaning[1]
     elif meaning is not None:  # rtcp-mux (flag), setup, mid (text), ptime, maxptime
         setattr(m, name.replace("-", "_"), meaning)
+
+
+# -- what each media section announces, cached by the SDP's unchanging text -----------------
+
+
+# What one media section announces (RFC 3264 5/6), session defaults resolved: where its
+# side receives RTP and RTCP, and how. The fields of rtcscope.sip.capture.MediaAnnouncement
+# from ``media_index`` on, in its order (named there, once): index, media, proto, address,
+# port, rtcp_address, rtcp_port, rtcp_mux, direction, on_hold, codecs .. rtpmaps. A value:
+# shared, never changed.
+AnnouncedMedia = tuple[
+    int, str, str, str | None, int, str | None, int | None, bool, str, bool,
+    dict[int, Codec], tuple[int, ...], tuple[Crypto, ...], tuple[Fingerprint, ...],
+    str | None, tuple[int, ...], str | None, dict[int, str], float | None, dict[int, str],
+    dict[int, tuple[str, int, int]],
+]  # fmt: skip
+
+
+_SectionCodecs = tuple[dict[int, Codec], dict[int, tuple[str, int, int]]]
+_NO_FMTP: dict[int, str] = {}
+_NO_EXTMAPS: dict[int, str] = {}
+# The media sections of a capture's calls announce the same codecs call after call (their
+# RtpMap values are shared by _read_attribute): one pair of dicts for every section of the
+# same formats and rtpmaps. Announcements are values: their dicts are read, not changed.
+_SECTION_CODECS: dict[tuple[tuple[int, ...], tuple[RtpMap, ...]], _SectionCodecs] = {}
+
+
+def _section_codecs(m: MediaDescription, payload_types: tuple[int, ...]) -> _SectionCodecs:
+    """``m``'s codecs by payload type and its rtpmaps as tuples, shared (see above)."""
+    key = (payload_types, tuple(m.rtpmaps.values()))
+    found = _SECTION_CODECS.get(key)
+    if found is None:
+        rtpmaps = {pt: (r.encoding, r.clock_rate, r.channels) for pt, r in m.rtpmaps.items()}
+        if len(_SECTION_CODECS) >= 4096:
+            _SECTION_CODECS.clear()
+        found = _SECTION_CODECS[key] = (m.codecs(list(payload_types)), rtpmaps)
+    return found
+
+
+class _Section:
+    """What a media section announces but its address and port, which :meth:`announce`
+    takes: RTCP and hold are derived from them as :class:`MediaDescription` derives them."""
+
+    __slots__ = ("direction", "lead", "rest", "rtcp", "rtcp_mux")
+
+    def __init__(self, index: int, m: MediaDescription) -> None:
+        payload_types = tuple(m.payload_types)
+        codecs, rtpmaps = _section_codecs(m, payload_types)
+        self.lead = (index, m.media, m.proto)
+        self.rtcp, self.rtcp_mux, self.direction = m.rtcp, m.rtcp_mux, m.direction
+        self.rest = (
+            codecs,
+            payload_types,
+            tuple(m.crypto),
+            tuple(m.fingerprints),
+            m.setup,
+            tuple(dict.fromkeys(s.ssrc for s in m.ssrcs)),
+            m.mid,
+            m.fmtp or _NO_FMTP,
+            m.ptime,
+            m.extmaps or _NO_EXTMAPS,
+            rtpmaps,
+        )
+
+    def announce(self, address: str | None, port: int) -> AnnouncedMedia:
+        rtcp, rtcp_mux, direction = self.rtcp, self.rtcp_mux, self.direction
+        rtcp_address = rtcp.address if rtcp is not None and rtcp.address else address
+        rtcp_port = section_rtcp_port(port, rtcp_mux, rtcp)
+        on_hold = section_on_hold(address, direction)
+        return (
+            *self.lead,
+            address,
+            port,
+            rtcp_address,
+            rtcp_port,
+            rtcp_mux,
+            direction,
+            on_hold,
+            *self.rest,
+        )
+
+
+# The lines that change from call to call in SDPs that are otherwise the same text: the o=
+# line (session id and version), a c= address and an m= port. Each is matched with the line
+# break before it (so the SDP parser sees a line start there too) and only in forms whose
+# reading cannot depend on the value: printable ASCII that cannot hold a line break (the
+# parser's str.splitlines also breaks at \x0b, \x1c, \x85, ...), a c= address without "/"
+# and spaces up to the line end, an m= port followed by an optional /count and a proto.
+_CHANGING_VALUE = re.compile(
+    rb"\n(o=|c=IN IP[46] |m=[a-z]+ )"
+    rb"((?<=o=)[ -~]*(?=\r?\n)"
+    rb"|(?<=IP[46] )[!-.0-~]+(?=[ \t]*\r?\n)"
+    rb"|(?<=[a-z] )[0-9]{1,5}(?=(?:/[0-9]+)? [!-~]))"
+)
+# Stand-ins for c= addresses while a template is parsed: a NUL cannot come from a capture's
+# address in a template (an SDP with a NUL is not templated), so a stand-in is never taken
+# for a written address.
+_STAND_IN = "\x00"
+# A template: per section, its values and where its address and port come from: the index
+# of a changing value (int) or the address as written (str or None for none).
+_Template = tuple[tuple[_Section, int | str | None, int], ...]
+# SDP text without its changing values -> its template (None: this text is not templated).
+_TEMPLATES: dict[tuple[bytes, ...], _Template | None] = {}
+_TEMPLATE_LIMIT = 1024
+_UNSEEN = object()  # a text not in _TEMPLATES yet
+_ADDRESSES: dict[bytes, str] = {}
+
+
+def announced_media(raw: bytes) -> tuple[AnnouncedMedia, ...]:
+    """What each media section of the SDP ``raw`` announces, as :class:`SessionDescription`
+    reads it.
+
+    A capture's SDPs repeat the same text with a new session id, address and port call after
+    call: the SDP is parsed once per such text (with stand-ins for its addresses, to learn
+    which c= line each section's address comes from) and the values of each later SDP put
+    into that template, so a call's SDP costs a regular-expression split, not a parse.
+    """
+    parts = _CHANGING_VALUE.split(raw)
+    values = parts[2::3]
+    del parts[2::3]
+    key = tuple(parts)
+    found = _TEMPLATES.get(key, _UNSEEN)
+    if found is not _UNSEEN:
+        template = cast(_Template | None, found)
+    else:
+        template = _template(parts, values, raw)
+        if len(_TEMPLATES) >= _TEMPLATE_LIMIT:
+            _TEMPLATES.clear()
+        _TEMPLATES[key] = template
+    if template is None:
+        return _parsed_media(raw)
+    out: list[AnnouncedMedia] = []
+    for section, address_from, port_from in template:
+        port = int(values[port_from])
+        if port > 65535:
+            return _parsed_media(raw)  # the parser rejects this m= line: read it as it does
+        if isinstance(address_from, int):
+            text = values[address_from]
+            address = _ADDRESSES.get(text)
+            if address is None:
+                if len(_ADDRESSES) >= _TEMPLATE_LIMIT:
+                    _ADDRESSES.clear()
+                address = _ADDRESSES[text] = text.decode("ascii")
+        else:
+            address = address_from
+        out.append(section.announce(address, port))
+    return tuple(out)
+
+
+def _parsed_media(raw: bytes) -> tuple[AnnouncedMedia, ...]:
+    media = SessionDescription.parse(raw).media
+    return tuple(_Section(index, m).announce(m.address, m.port) for index, m in enumerate(media))
+
+
+def _template(parts: list[bytes], values: list[bytes], raw: bytes) -> _Template | None:
+    """The template of an SDP split by _CHANGING_VALUE (see announced_media), or None."""
+    if b"\x00" in raw:
+        return None
+    stand_ins: list[bytes] = []
+    ports: list[int] = []
+    for number, (prefix, value) in enumerate(zip(parts[1::2], values, strict=True)):
+        if prefix.startswith(b"c="):
+            stand_ins.append(f"{_STAND_IN}{number}".encode())
+        elif prefix.startswith(b"m="):
+            # A valid port, so the parser reads every matched m= line as a section (this
+            # SDP's own may be above 65535: a section the parser drops).
+            stand_ins.append(b"1")
+            ports.append(number)
+        else:
+            stand_ins.append(value)
+    pieces = [parts[0]]
+    for prefix, value, literal in zip(parts[1::2], stand_ins, parts[2::2], strict=True):
+        pieces += (b"\n", prefix, value, literal)
+    media = SessionDescription.parse(b"".join(pieces)).media
+    # Every matched m= line is a section; the same count means no other line is (one the
+    # parser reads as m= after a break the pattern does not match, e.g. a lone CR).
+    if len(media) != len(ports):
+        return None
+    template: list[tuple[_Section, int | str | None, int]] = []
+    for index, (m, port_from) in enumerate(zip(media, ports, strict=True)):
+        address = m.address
+        address_from: int | str | None = address
+        if address is not None and address.startswith(_STAND_IN):
+            address_from = int(address[1:])
+        template.append((_Section(index, m), address_from, port_from))
+    return tuple(template)
