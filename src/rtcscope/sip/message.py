@@ -236,8 +236,10 @@ def _shared(text: str, cache: dict[str, str] = _SHARED, max_length: int = 64) ->
     return found
 
 
-# What the parse step reads of the headers (the rest is read from ``raw`` on first use).
-_PARSE_KEYS = frozenset(("call-id", "cseq", "from", "to", "via", "content-length", "content-type"))
+# What the parse step reads of the headers (the rest is read from ``raw`` on first use): the
+# first value of each key in _FIRST_KEYS, every Via line.
+_FIRST_KEYS = ("call-id", "cseq", "from", "to", "content-type", "content-length")
+_PARSE_KEYS = frozenset((*_FIRST_KEYS, "via"))
 
 
 def _plain_values(
@@ -246,25 +248,86 @@ def _plain_values(
     """Header values by lookup key (only ``wanted`` keys when given) from CRLF-split header
     lines (the first line is the start line); None when a line is folded (RFC 3261 7.3.1:
     it starts with whitespace) or has no colon or no name (the general parser reads those)."""
+    shape = _shape_of(lines)
+    if shape is None:
+        return None
     values: dict[str, list[str]] = {}
-    keys = _PLAIN_KEYS
+    for (key, offset), text in zip(shape.keys, lines, strict=True):
+        if not key or (wanted is not None and key not in wanted):
+            continue
+        have = values.get(key)
+        if have is None:
+            values[key] = [text[offset:].strip()]
+        else:
+            have.append(text[offset:].strip())
+    return values
+
+
+class _Shape:
+    """The header names of a plain header block, in order, and where the parse step's
+    values are in its lines: read once per distinct sequence of names (a UA sends the same
+    few shapes message after message), then recognised by the names alone.
+
+    ``prefixes`` holds each line's name as written with its colon ("" for the start line):
+    a block whose every line starts with its prefix has exactly these names (a prefix holds
+    one colon, at its end), so what was read of the names holds for it.
+    """
+
+    __slots__ = ("firsts", "keys", "prefixes", "vias")
+
+    def __init__(self, prefixes: tuple[str, ...], keys: tuple[tuple[str, int], ...]) -> None:
+        self.prefixes = prefixes
+        # (lookup key, where the value starts) of each line, the start line's key "".
+        self.keys = keys
+        # (line, where the value starts) of the first line of each of _FIRST_KEYS (None:
+        # no such line) and of every Via line.
+        at = {key: (i, offset) for i, (key, offset) in reversed(list(enumerate(keys)))}
+        self.firsts = tuple(at.get(key) for key in _FIRST_KEYS)
+        self.vias = tuple((i, offset) for i, (key, offset) in enumerate(keys) if key == "via")
+
+
+def _read_shape(lines: list[str]) -> _Shape | None:
+    """The shape of CRLF-split header lines read line by line (see :func:`_shape_of`)."""
+    prefixes = [""]
+    keys = [("", 0)]
     for text in lines[1:]:
-        name, colon, value = text.partition(":")
+        name, colon, _ = text.partition(":")
         if not colon:
             return None
-        key = keys.get(name)  # the name as written, spaces before the colon included
+        key = _PLAIN_KEYS.get(name)  # the name as written, spaces before the colon too
         if key is None:
             key = _plain_key(name)
         if not key:
             return None
-        if wanted is not None and key not in wanted:
-            continue
-        have = values.get(key)
-        if have is None:
-            values[key] = [value.strip()]
-        else:
-            have.append(value.strip())
-    return values
+        prefixes.append(name + ":")
+        keys.append((key, len(name) + 1))
+    return _Shape(tuple(prefixes), tuple(keys))
+
+
+# Shapes by number of lines, the newest first (bounded: at most _SHAPES_PER_COUNT each).
+_SHAPES: dict[int, list[_Shape]] = {}
+_SHAPES_PER_COUNT = 16
+
+
+def _shape_of(lines: list[str]) -> _Shape | None:
+    """The shape of CRLF-split header lines (the first is the start line); None when a line
+    is folded (RFC 3261 7.3.1: it starts with whitespace) or has no colon or no name."""
+    count = len(lines)
+    candidates = _SHAPES.get(count)
+    if candidates is not None:
+        for shape in candidates:
+            if all(map(str.startswith, lines, shape.prefixes)):
+                return shape
+    found = _read_shape(lines)
+    if found is None:
+        return None
+    if candidates is None:
+        if len(_SHAPES) >= CACHE_LIMIT:
+            _SHAPES.clear()
+        candidates = _SHAPES[count] = []
+    candidates.insert(0, found)
+    del candidates[_SHAPES_PER_COUNT:]
+    return found
 
 
 _LINE_PROBES: dict[str, re.Pattern[bytes]] = {}
@@ -518,15 +581,21 @@ class SipMessage:
         # Only what the parse step reads: the values by name are read again from ``raw``
         # when asked for (a few microseconds), a capture's messages would otherwise hold a
         # dictionary each.
-        values = self._parse_plain(pos)
-        if values is None:
+        found = self._plain_block(pos)
+        shape = _shape_of(found[1]) if found is not None else None
+        if found is not None and shape is not None:
+            # The common shape: the values straight from the lines the shape names.
+            end, lines = found
+            self.header_length = end + 4
+            self._parse_start_line(lines[0])
+            firsts = [None if at is None else lines[at[0]][at[1] :].strip() for at in shape.firsts]
+            vias = [lines[i][offset:].strip() for i, offset in shape.vias]
+        else:
             self._parse_general(pos)
             values = _values_of(self._headers or ())
-        found = values.get("content-type")
-        self._content_type_value = _shared(found[0]) if found else None
-        found = values.get("content-length")
-        self._parse_body(found[0] if found else None)
-        self._parse_dialog_headers(values)
+            firsts = [have[0] if have else None for have in map(values.get, _FIRST_KEYS)]
+            vias = values.get("via") or []
+        self._parse_known(firsts, vias)
 
     def _plain_block(self, pos: int) -> tuple[int, list[str]] | None:
         """The common shape: CRLF line ends, no folded lines, a colon on every header line.
@@ -535,27 +604,13 @@ class SipMessage:
         end = raw.find(b"\r\n\r\n", pos)
         if end < 0:
             return None
-        block = raw[pos:end]
-        lines = block.decode("utf-8", "surrogateescape").split("\r\n")
+        text = raw[pos:end].decode("utf-8", "surrogateescape")
+        lines = text.split("\r\n")
         # Decoding keeps every CR and LF byte as it is: one more line than CRLFs means no
-        # bare LF. Folded lines are turned away by _plain_values (their names start blank).
-        if block.count(b"\n") != len(lines) - 1:
+        # bare LF. Folded lines are turned away by _shape_of (their names start blank).
+        if text.count("\n") != len(lines) - 1:
             return None
         return end, lines
-
-    def _parse_plain(self, pos: int) -> dict[str, list[str]] | None:
-        """The common shape in one sweep (:meth:`_plain_block`): the values the parse step
-        reads by name, or None (nothing set) for anything else (the general parser's)."""
-        found = self._plain_block(pos)
-        if found is None:
-            return None
-        end, lines = found
-        values = _plain_values(lines, _PARSE_KEYS)
-        if values is None:
-            return None
-        self.header_length = end + 4
-        self._parse_start_line(lines[0])
-        return values
 
     def _lines_for(self, key: str) -> list[str] | None:
         """The values of ``key``'s lines, or None; without reading every header again when
@@ -714,26 +769,29 @@ class SipMessage:
             if trailing.strip(b"\r\n\x00 \t"):
                 self._problem(f"{len(trailing)} bytes after the body's Content-Length of {length}")
 
-    def _parse_dialog_headers(self, values: dict[str, list[str]]) -> None:
-        """Call-ID, CSeq, From, To and Via: what matching transactions and dialogs needs
-        (faults are left for :meth:`_finish`, which reads them again in message order)."""
-        found = values.get("call-id")
-        if found:
-            self.call_id = _shared(found[0], _CALL_IDS, 1024)
-        found = values.get("cseq")
-        if found:
-            self.cseq = _parsed_or_none(_CSEQS, parse_cseq, found[0])
-        found = values.get("from")
-        if found:
-            self._from, self.from_tag = _tag_of(found[0])
-        found = values.get("to")
-        if found:
-            self._to, self.to_tag = _tag_of(found[0])
-        found = values.get("via")
-        if found:
+    def _parse_known(self, firsts: list[str | None], vias: list[str]) -> None:
+        """What the parse step reads: the first value of each of _FIRST_KEYS (None without
+        one) and the Via lines. Call-ID, CSeq, From, To and Via are what matching
+        transactions and dialogs needs (faults are left for :meth:`_finish`, which reads them
+        again in message order); Content-Type and Content-Length where the body is."""
+        call_id, cseq, from_, to, content_type, content_length = firsts
+        if content_type is not None:
+            self._content_type_value = _shared(content_type)
+        if content_length is not None:
+            self._parse_body(content_length)
+        if call_id is not None:
+            found = _CALL_IDS.get(call_id)
+            self.call_id = found if found is not None else _shared(call_id, _CALL_IDS, 1024)
+        if cseq is not None:
+            self.cseq = _parsed_or_none(_CSEQS, parse_cseq, cseq)
+        if from_ is not None:
+            self._from, self.from_tag = _TAGS.get(from_) or _tag_of(from_)
+        if to is not None:
+            self._to, self.to_tag = _TAGS.get(to) or _tag_of(to)
+        if vias:
             # The messages of a transaction carry the same Via lines: one key for all.
-            key = found[0] if len(found) == 1 else "\r\n".join(found)
-            self._vias, top = _top_of(key)
+            key = vias[0] if len(vias) == 1 else "\r\n".join(vias)
+            self._vias, top = _TOPS.get(key) or _top_of(key)
             if top is None:  # an unusual top Via: read from the parsed stack
                 via = self.top_via
                 if via is not None:
