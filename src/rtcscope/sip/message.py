@@ -124,12 +124,8 @@ def _via_stack(lines: list[str]) -> tuple[Via, ...]:
 
 
 def _tag_of(text: str) -> tuple[str, str | None]:
-    """(text, its tag) for a From/To text (see headers.name_addr_tag), kept for the next
-    message."""
-    try:
-        return _TAGS[text]
-    except KeyError:
-        pass
+    """(text, its tag) for a From/To text not in _TAGS (see headers.name_addr_tag), kept
+    there for the next message."""
     if len(_TAGS) >= CACHE_LIMIT:
         _TAGS.clear()
     found = _TAGS[text] = (text, name_addr_tag(text))
@@ -139,11 +135,8 @@ def _tag_of(text: str) -> tuple[str, str | None]:
 def _top_of(key: str) -> tuple[str, tuple[str, str | None] | None]:
     """(key, (sent-by, branch) of the top Via) for the Via lines of a message joined by CRLF,
     when the first value of the first line has the usual shape (see
-    headers.via_sent_by_branch), else (key, None); kept for the next message."""
-    try:
-        return _TOPS[key]
-    except KeyError:
-        pass
+    headers.via_sent_by_branch), else (key, None); for a key not in _TOPS, kept there for the
+    next message."""
     line = key.partition("\r\n")[0]
     first = split_comma_list(line)[:1] if "," in line else [line.strip()]
     top = via_sent_by_branch(first[0]) if first and first[0] else None
@@ -221,6 +214,8 @@ class _Finished:
 _SHARED: dict[str, str] = {}
 # Call-IDs: every message of a call holds the same one.
 _CALL_IDS: dict[str, str] = {}
+# Status lines without a fault -> (SIP version, status code, reason): read once each.
+_STATUS_LINES: dict[str, tuple[str, int, str]] = {}
 
 
 def _shared(text: str, cache: dict[str, str] = _SHARED, max_length: int = 64) -> str:
@@ -588,14 +583,17 @@ class SipMessage:
             end, lines = found
             self.header_length = end + 4
             self._parse_start_line(lines[0])
-            firsts = [None if at is None else lines[at[0]][at[1] :].strip() for at in shape.firsts]
-            vias = [lines[i][offset:].strip() for i, offset in shape.vias]
-        else:
-            self._parse_general(pos)
-            values = _values_of(self._headers or ())
-            firsts = [have[0] if have else None for have in map(values.get, _FIRST_KEYS)]
-            vias = values.get("via") or []
-        self._parse_known(firsts, vias)
+            self._parse_known(lines, shape.firsts, shape.vias)
+            return
+        self._parse_general(pos)
+        values = _values_of(self._headers or ())
+        # The same layout over the values: the first of each of _FIRST_KEYS, every Via.
+        texts = [have[0] for have in map(values.get, _FIRST_KEYS) if have]
+        at = {key: (i, 0) for i, key in enumerate(key for key in _FIRST_KEYS if key in values)}
+        firsts = tuple(at.get(key) for key in _FIRST_KEYS)
+        vias = values.get("via") or []
+        layout = tuple((i, 0) for i in range(len(texts), len(texts) + len(vias)))
+        self._parse_known(texts + vias, firsts, layout)
 
     def _plain_block(self, pos: int) -> tuple[int, list[str]] | None:
         """The common shape: CRLF line ends, no folded lines, a colon on every header line.
@@ -683,8 +681,12 @@ class SipMessage:
         stripped = line.strip()
         # Upper case maps character by character: the first four decide (no copy of all).
         if stripped[:4].upper().startswith("SIP/"):
-            parts = stripped.split(None, 2)
             self.is_response = True
+            found = _STATUS_LINES.get(stripped)
+            if found is not None:
+                self.sip_version, self.status_code, self.reason = found
+                return
+            parts = stripped.split(None, 2)
             self.sip_version = _shared(parts[0])
             if len(parts) < 2 or not is_digits(parts[1]) or len(parts[1]) != 3:
                 self._problem(f"status line {stripped[:80]!r} has no 3-digit status code")
@@ -694,15 +696,20 @@ class SipMessage:
             self._check_version()
             if not 100 <= self.status_code <= 699:
                 self._problem(f"status code {self.status_code} is outside 100-699")
+            elif self.sip_version == "SIP/2.0":  # no fault: the next one reads it here
+                if len(_STATUS_LINES) >= CACHE_LIMIT:
+                    _STATUS_LINES.clear()
+                _STATUS_LINES[stripped] = (self.sip_version, self.status_code, self.reason)
             return
         parts = stripped.split()
         if len(parts) == 3 and parts[2][:4].upper().startswith("SIP/"):
-            self.request_method = _shared(parts[0])
-            self.request_uri_text = parts[1]
-            self.sip_version = _shared(parts[2])
-            self._check_version()
+            method, self.request_uri_text, version = parts
+            self.request_method = _SHARED.get(method) or _shared(method)
+            self.sip_version = _SHARED.get(version) or _shared(version)
+            if version != "SIP/2.0":
+                self._check_version()
             # Parsed on first use; its fault goes after the problems found so far.
-            self._uri_problem_at = len(self._problems or ())
+            self._uri_problem_at = len(self._problems) if self._problems else 0
             return
         self._problem(f"start line {stripped[:80]!r} is neither a request nor a status")
 
@@ -769,28 +776,52 @@ class SipMessage:
             if trailing.strip(b"\r\n\x00 \t"):
                 self._problem(f"{len(trailing)} bytes after the body's Content-Length of {length}")
 
-    def _parse_known(self, firsts: list[str | None], vias: list[str]) -> None:
-        """What the parse step reads: the first value of each of _FIRST_KEYS (None without
-        one) and the Via lines. Call-ID, CSeq, From, To and Via are what matching
-        transactions and dialogs needs (faults are left for :meth:`_finish`, which reads them
-        again in message order); Content-Type and Content-Length where the body is."""
-        call_id, cseq, from_, to, content_type, content_length = firsts
-        if content_type is not None:
-            self._content_type_value = _shared(content_type)
-        if content_length is not None:
-            self._parse_body(content_length)
-        if call_id is not None:
-            found = _CALL_IDS.get(call_id)
-            self.call_id = found if found is not None else _shared(call_id, _CALL_IDS, 1024)
-        if cseq is not None:
-            self.cseq = _parsed_or_none(_CSEQS, parse_cseq, cseq)
-        if from_ is not None:
-            self._from, self.from_tag = _TAGS.get(from_) or _tag_of(from_)
-        if to is not None:
-            self._to, self.to_tag = _TAGS.get(to) or _tag_of(to)
+    def _parse_known(
+        self,
+        lines: list[str],
+        firsts: tuple[tuple[int, int] | None, ...],
+        vias: tuple[tuple[int, int], ...],
+    ) -> None:
+        """What the parse step reads, where ``firsts`` says for each of _FIRST_KEYS (None:
+        no such header; else the line and where its value starts) and ``vias`` for every
+        Via line. Call-ID, CSeq, From, To and Via are what matching transactions and dialogs
+        needs (faults are left for :meth:`_finish`, which reads them again in message
+        order); Content-Type and Content-Length where the body is."""
+        at_call_id, at_cseq, at_from, at_to, at_type, at_length = firsts
+        if at_type is not None:
+            text = lines[at_type[0]][at_type[1] :].strip()
+            self._content_type_value = _SHARED.get(text) or _shared(text)
+        if at_length is not None:
+            text = lines[at_length[0]][at_length[1] :].strip()
+            if text.isdigit() and text.isascii():
+                length = int(text)
+                if len(self.raw) - self.header_length == length:  # the usual: body, no more
+                    self.content_length = length
+                else:
+                    self._parse_body(text)
+            else:
+                self._parse_body(text)
+        if at_call_id is not None:
+            text = lines[at_call_id[0]][at_call_id[1] :].strip()
+            self.call_id = _CALL_IDS.get(text) or _shared(text, _CALL_IDS, 1024)
+        if at_cseq is not None:
+            text = lines[at_cseq[0]][at_cseq[1] :].strip()
+            parsed = _CSEQS.get(text)
+            if parsed is None or isinstance(parsed, SipError):
+                parsed = _parsed_or_none(_CSEQS, parse_cseq, text)
+            self.cseq = parsed
+        if at_from is not None:
+            text = lines[at_from[0]][at_from[1] :].strip()
+            self._from, self.from_tag = _TAGS.get(text) or _tag_of(text)
+        if at_to is not None:
+            text = lines[at_to[0]][at_to[1] :].strip()
+            self._to, self.to_tag = _TAGS.get(text) or _tag_of(text)
         if vias:
             # The messages of a transaction carry the same Via lines: one key for all.
-            key = vias[0] if len(vias) == 1 else "\r\n".join(vias)
+            if len(vias) == 1:
+                key = lines[vias[0][0]][vias[0][1] :].strip()
+            else:
+                key = "\r\n".join(lines[i][offset:].strip() for i, offset in vias)
             self._vias, top = _TOPS.get(key) or _top_of(key)
             if top is None:  # an unusual top Via: read from the parsed stack
                 via = self.top_via
