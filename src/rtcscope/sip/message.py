@@ -70,11 +70,34 @@ _NAME_ADDRS: dict[str, NameAddr | SipError] = {}
 _VIAS: dict[str, Via | SipError] = {}
 _CSEQS: dict[str, CSeq | SipError] = {}
 _VIA_STACKS: dict[str, tuple[Via, ...]] = {}
-# From/To texts -> tag, first Via lines -> (sent-by, branch) of the top Via (None: read it
-# from the parsed stack): what transactions and dialogs match on, read once per distinct text.
-# Each value is (one kept copy of the text, for every message that holds it; what was read).
+# What the parse step reads, kept by the header line it comes from ("From: <sip:a@b>;tag=1"
+# as written, or ":" and the value where the general parser read it; a header line never
+# starts with ':'), so a line seen before costs one lookup: From/To lines -> (the value, its
+# tag), Via lines joined by CRLF -> (their values joined by CRLF, (sent-by, branch) of the
+# top Via; None: read it from the parsed stack), Call-ID, CSeq, Content-Type and
+# Content-Length lines -> what they give. Values are one kept copy of the text, for every
+# message that holds it (bounded: cleared when full).
 _TAGS: dict[str, tuple[str, str | None]] = {}
 _TOPS: dict[str, tuple[str, tuple[str, str | None] | None]] = {}
+_CALL_ID_LINES: dict[str, str] = {}
+_CSEQ_LINES: dict[str, CSeq | SipError] = {}
+_TYPE_LINES: dict[str, str] = {}
+_LENGTH_LINES: dict[str, int] = {}
+
+_Read = TypeVar("_Read")
+
+
+def _value_of(line: str) -> str:
+    """The value of a header line as the parse step keeps it (see _TAGS)."""
+    return line.partition(":")[2].strip()
+
+
+def _read_line(cache: dict[str, _Read], line: str, read: Callable[[str], _Read]) -> _Read:
+    """``read`` of the line's value, for a line not in ``cache``: kept there."""
+    if len(cache) >= CACHE_LIMIT:
+        cache.clear()
+    found = cache[line] = read(_value_of(line))
+    return found
 
 
 def _key_of(name: str) -> str:
@@ -123,26 +146,33 @@ def _via_stack(lines: list[str]) -> tuple[Via, ...]:
     return tuple(vias)
 
 
-def _tag_of(text: str) -> tuple[str, str | None]:
-    """(text, its tag) for a From/To text not in _TAGS (see headers.name_addr_tag), kept
-    there for the next message."""
-    if len(_TAGS) >= CACHE_LIMIT:
-        _TAGS.clear()
-    found = _TAGS[text] = (text, name_addr_tag(text))
-    return found
+def _tag_pair(text: str) -> tuple[str, str | None]:
+    return text, name_addr_tag(text)
+
+
+def _cseq_or_error(text: str) -> CSeq | SipError:
+    return parsed_once(_CSEQS, parse_cseq, text)
+
+
+def _call_id(text: str) -> str:
+    return _shared(text, _CALL_IDS, 1024)
 
 
 def _top_of(key: str) -> tuple[str, tuple[str, str | None] | None]:
-    """(key, (sent-by, branch) of the top Via) for the Via lines of a message joined by CRLF,
-    when the first value of the first line has the usual shape (see
-    headers.via_sent_by_branch), else (key, None); for a key not in _TOPS, kept there for the
-    next message."""
-    line = key.partition("\r\n")[0]
-    first = split_comma_list(line)[:1] if "," in line else [line.strip()]
+    """(the values of the Via lines joined by CRLF, (sent-by, branch) of the top Via) for
+    Via lines joined by CRLF (see _TOPS), when the first value of the first line has the
+    usual shape (see headers.via_sent_by_branch), else (values, None); for a key not in
+    _TOPS, kept there for the next message."""
+    if "\r\n" in key:
+        values = "\r\n".join(map(_value_of, key.split("\r\n")))
+        line = values.partition("\r\n")[0]
+    else:
+        values = line = _value_of(key)
+    first = split_comma_list(line)[:1] if "," in line else [line]
     top = via_sent_by_branch(first[0]) if first and first[0] else None
     if len(_TOPS) >= CACHE_LIMIT:
         _TOPS.clear()
-    found = _TOPS[key] = (key, top)
+    found = _TOPS[key] = (values, top)
     return found
 
 
@@ -274,11 +304,10 @@ class _Shape:
         self.prefixes = prefixes
         # (lookup key, where the value starts) of each line, the start line's key "".
         self.keys = keys
-        # (line, where the value starts) of the first line of each of _FIRST_KEYS (None:
-        # no such line) and of every Via line.
-        at = {key: (i, offset) for i, (key, offset) in reversed(list(enumerate(keys)))}
-        self.firsts = tuple(at.get(key) for key in _FIRST_KEYS)
-        self.vias = tuple((i, offset) for i, (key, offset) in enumerate(keys) if key == "via")
+        # The line of the first header of each of _FIRST_KEYS (-1: none) and of every Via.
+        at = {key: i for i, (key, _) in reversed(list(enumerate(keys)))}
+        self.firsts = tuple(at.get(key, -1) for key in _FIRST_KEYS)
+        self.vias = tuple(i for i, (key, _) in enumerate(keys) if key == "via")
 
 
 def _read_shape(lines: list[str]) -> _Shape | None:
@@ -587,13 +616,14 @@ class SipMessage:
             return
         self._parse_general(pos)
         values = _values_of(self._headers or ())
-        # The same layout over the values: the first of each of _FIRST_KEYS, every Via.
-        texts = [have[0] for have in map(values.get, _FIRST_KEYS) if have]
-        at = {key: (i, 0) for i, key in enumerate(key for key in _FIRST_KEYS if key in values)}
-        firsts = tuple(at.get(key) for key in _FIRST_KEYS)
-        vias = values.get("via") or []
-        layout = tuple((i, 0) for i in range(len(texts), len(texts) + len(vias)))
-        self._parse_known(texts + vias, firsts, layout)
+        # The same layout over the values, each as a line ":" + value: the first of each of
+        # _FIRST_KEYS, every Via.
+        lines = [":" + have[0] for have in map(values.get, _FIRST_KEYS) if have]
+        at = {key: i for i, key in enumerate(key for key in _FIRST_KEYS if key in values)}
+        firsts = tuple(at.get(key, -1) for key in _FIRST_KEYS)
+        vias = range(len(lines), len(lines) + len(values.get("via", ())))
+        lines += [":" + value for value in values.get("via", ())]
+        self._parse_known(lines, firsts, tuple(vias))
 
     def _plain_block(self, pos: int) -> tuple[int, list[str]] | None:
         """The common shape: CRLF line ends, no folded lines, a colon on every header line.
@@ -777,51 +807,50 @@ class SipMessage:
                 self._problem(f"{len(trailing)} bytes after the body's Content-Length of {length}")
 
     def _parse_known(
-        self,
-        lines: list[str],
-        firsts: tuple[tuple[int, int] | None, ...],
-        vias: tuple[tuple[int, int], ...],
+        self, lines: list[str], firsts: tuple[int, ...], vias: tuple[int, ...]
     ) -> None:
-        """What the parse step reads, where ``firsts`` says for each of _FIRST_KEYS (None:
-        no such header; else the line and where its value starts) and ``vias`` for every
-        Via line. Call-ID, CSeq, From, To and Via are what matching transactions and dialogs
-        needs (faults are left for :meth:`_finish`, which reads them again in message
-        order); Content-Type and Content-Length where the body is."""
+        """What the parse step reads from the header lines: ``firsts`` says which line is
+        the first of each of _FIRST_KEYS (-1: none), ``vias`` which are the Via lines.
+        Call-ID, CSeq, From, To and Via are what matching transactions and dialogs needs
+        (faults are left for :meth:`_finish`, which reads them again in message order);
+        Content-Type and Content-Length where the body is. A line seen before is one lookup
+        (see _TAGS)."""
         at_call_id, at_cseq, at_from, at_to, at_type, at_length = firsts
-        if at_type is not None:
-            text = lines[at_type[0]][at_type[1] :].strip()
-            self._content_type_value = _SHARED.get(text) or _shared(text)
-        if at_length is not None:
-            text = lines[at_length[0]][at_length[1] :].strip()
-            if text.isdigit() and text.isascii():
-                length = int(text)
+        if at_type >= 0:
+            line = lines[at_type]
+            self._content_type_value = _TYPE_LINES.get(line) or _read_line(
+                _TYPE_LINES, line, _shared
+            )
+        if at_length >= 0:
+            line = lines[at_length]
+            length = _LENGTH_LINES.get(line)
+            if length is None:
+                text = _value_of(line)
+                if is_digits(text):
+                    length = _read_line(_LENGTH_LINES, line, int)
+                else:
+                    self._parse_body(text)
+            if length is not None:
                 if len(self.raw) - self.header_length == length:  # the usual: body, no more
                     self.content_length = length
                 else:
-                    self._parse_body(text)
-            else:
-                self._parse_body(text)
-        if at_call_id is not None:
-            text = lines[at_call_id[0]][at_call_id[1] :].strip()
-            self.call_id = _CALL_IDS.get(text) or _shared(text, _CALL_IDS, 1024)
-        if at_cseq is not None:
-            text = lines[at_cseq[0]][at_cseq[1] :].strip()
-            parsed = _CSEQS.get(text)
-            if parsed is None or isinstance(parsed, SipError):
-                parsed = _parsed_or_none(_CSEQS, parse_cseq, text)
-            self.cseq = parsed
-        if at_from is not None:
-            text = lines[at_from[0]][at_from[1] :].strip()
-            self._from, self.from_tag = _TAGS.get(text) or _tag_of(text)
-        if at_to is not None:
-            text = lines[at_to[0]][at_to[1] :].strip()
-            self._to, self.to_tag = _TAGS.get(text) or _tag_of(text)
+                    self._parse_body(str(length))
+        if at_call_id >= 0:
+            line = lines[at_call_id]
+            self.call_id = _CALL_ID_LINES.get(line) or _read_line(_CALL_ID_LINES, line, _call_id)
+        if at_cseq >= 0:
+            line = lines[at_cseq]
+            cseq = _CSEQ_LINES.get(line) or _read_line(_CSEQ_LINES, line, _cseq_or_error)
+            self.cseq = cseq if isinstance(cseq, CSeq) else None
+        if at_from >= 0:
+            line = lines[at_from]
+            self._from, self.from_tag = _TAGS.get(line) or _read_line(_TAGS, line, _tag_pair)
+        if at_to >= 0:
+            line = lines[at_to]
+            self._to, self.to_tag = _TAGS.get(line) or _read_line(_TAGS, line, _tag_pair)
         if vias:
             # The messages of a transaction carry the same Via lines: one key for all.
-            if len(vias) == 1:
-                key = lines[vias[0][0]][vias[0][1] :].strip()
-            else:
-                key = "\r\n".join(lines[i][offset:].strip() for i, offset in vias)
+            key = lines[vias[0]] if len(vias) == 1 else "\r\n".join([lines[i] for i in vias])
             self._vias, top = _TOPS.get(key) or _top_of(key)
             if top is None:  # an unusual top Via: read from the parsed stack
                 via = self.top_via
