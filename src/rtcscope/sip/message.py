@@ -72,14 +72,13 @@ _CSEQS: dict[str, CSeq | SipError] = {}
 _VIA_STACKS: dict[str, tuple[Via, ...]] = {}
 # What the parse step reads, kept by the header line it comes from ("From: <sip:a@b>;tag=1"
 # as written, or ":" and the value where the general parser read it; a header line never
-# starts with ':'), so a line seen before costs one lookup: From/To lines -> (the value, its
-# tag), Via lines joined by CRLF -> (their values joined by CRLF, (sent-by, branch) of the
-# top Via; None: read it from the parsed stack), Call-ID, CSeq, Content-Type and
-# Content-Length lines -> what they give. Values are one kept copy of the text, for every
-# message that holds it (bounded: cleared when full).
+# starts with ':'), so a line seen before costs one lookup: From/To lines -> (the line, its
+# tag), Via lines joined by CRLF -> (the same text, (sent-by, branch) of the top Via; None:
+# read it from the parsed stack), CSeq, Content-Type and Content-Length lines -> what they
+# give. The message keeps the From, To and Via lines, one kept copy for every message that
+# holds them, and parses their values on first use (bounded: cleared when full).
 _TAGS: dict[str, tuple[str, str | None]] = {}
 _TOPS: dict[str, tuple[str, tuple[str, str | None] | None]] = {}
-_CALL_ID_LINES: dict[str, str] = {}
 _CSEQ_LINES: dict[str, CSeq | SipError] = {}
 _TYPE_LINES: dict[str, str] = {}
 _LENGTH_LINES: dict[str, int] = {}
@@ -93,10 +92,10 @@ def _value_of(line: str) -> str:
 
 
 def _read_line(cache: dict[str, _Read], line: str, read: Callable[[str], _Read]) -> _Read:
-    """``read`` of the line's value, for a line not in ``cache``: kept there."""
+    """``read(line)`` for a line not in ``cache``: kept there."""
     if len(cache) >= CACHE_LIMIT:
         cache.clear()
-    found = cache[line] = read(_value_of(line))
+    found = cache[line] = read(line)
     return found
 
 
@@ -146,33 +145,37 @@ def _via_stack(lines: list[str]) -> tuple[Via, ...]:
     return tuple(vias)
 
 
-def _tag_pair(text: str) -> tuple[str, str | None]:
-    return text, name_addr_tag(text)
+def _tag_pair(line: str) -> tuple[str, str | None]:
+    return line, name_addr_tag(_value_of(line))
 
 
-def _cseq_or_error(text: str) -> CSeq | SipError:
-    return parsed_once(_CSEQS, parse_cseq, text)
+def _cseq_or_error(line: str) -> CSeq | SipError:
+    try:
+        return parse_cseq(_value_of(line))
+    except SipError as exc:
+        return exc
 
 
-def _call_id(text: str) -> str:
-    return _shared(text, _CALL_IDS, 1024)
+def _type_of(line: str) -> str:
+    return _shared(_value_of(line))
+
+
+def _via_values(key: str) -> list[str]:
+    """The values of Via lines joined by CRLF (see _TOPS)."""
+    return [_value_of(line) for line in key.split("\r\n")]
 
 
 def _top_of(key: str) -> tuple[str, tuple[str, str | None] | None]:
-    """(the values of the Via lines joined by CRLF, (sent-by, branch) of the top Via) for
-    Via lines joined by CRLF (see _TOPS), when the first value of the first line has the
-    usual shape (see headers.via_sent_by_branch), else (values, None); for a key not in
-    _TOPS, kept there for the next message."""
-    if "\r\n" in key:
-        values = "\r\n".join(map(_value_of, key.split("\r\n")))
-        line = values.partition("\r\n")[0]
-    else:
-        values = line = _value_of(key)
+    """(key, (sent-by, branch) of the top Via) for Via lines joined by CRLF (see _TOPS),
+    when the first value of the first line has the usual shape (see
+    headers.via_sent_by_branch), else (key, None); for a key not in _TOPS, kept there for the
+    next message."""
+    line = _value_of(key.partition("\r\n")[0])
     first = split_comma_list(line)[:1] if "," in line else [line]
     top = via_sent_by_branch(first[0]) if first and first[0] else None
     if len(_TOPS) >= CACHE_LIMIT:
         _TOPS.clear()
-    found = _TOPS[key] = (values, top)
+    found = _TOPS[key] = (key, top)
     return found
 
 
@@ -383,6 +386,24 @@ def _values_of(headers: Iterable[Header]) -> dict[str, list[str]]:
     return values
 
 
+def _first(values: dict[str, list[str]], key: str) -> str | None:
+    found = values.get(key)
+    return found[0] if found else None
+
+
+def _list_values(key: str, lines: list[str] | None) -> list[str]:
+    """The values of a header's lines: for list headers (RFC 3261 7.3.1) each comma-separated
+    element; credentials headers and free-text headers are never split."""
+    if not lines:
+        return []
+    if key in NEVER_SPLIT or key not in LIST_HEADERS:
+        return list(lines)
+    out: list[str] = []
+    for value in lines:
+        out += split_comma_list(value)
+    return out
+
+
 class SipMessage:
     """A SIP request or response. Build one with :meth:`parse`.
 
@@ -406,7 +427,6 @@ class SipMessage:
         "_request_uri",
         "_to",
         "_uri_problem_at",
-        "_values",
         "_vias",
         "branch",
         "call_id",
@@ -440,7 +460,7 @@ class SipMessage:
         self.call_id: str | None = None
         self.cseq: CSeq | None = None
         # From, To and the Via stack are parsed on first use: until then each slot holds the
-        # text to parse (the Via lines joined by CRLF), one slot per header.
+        # header line as written (the Via lines joined by CRLF; see _TAGS), one per header.
         self._from: NameAddr | str | None = None
         self._to: NameAddr | str | None = None
         self._vias: tuple[Via, ...] | str = ()
@@ -453,9 +473,6 @@ class SipMessage:
         self.content_length: int | None = None
         # Header lines as objects, in order (None: not built yet; rebuilt from raw on use).
         self._headers: list[Header] | None = None
-        # Header values by lookup key (lower-case full name), in order: None outside
-        # _finish() (read again from ``raw`` when asked for).
-        self._values: dict[str, list[str]] | None = None
         self._content_type_value: str | None = None
         # Problems of the start line, header lines and body (None: none yet); the known
         # headers' problems are added by _finish() on first use of ``problems``.
@@ -643,22 +660,16 @@ class SipMessage:
     def _lines_for(self, key: str) -> list[str] | None:
         """The values of ``key``'s lines, or None; without reading every header again when
         a quick search of the bytes shows there is none."""
-        values = self._values
-        if values is None:
-            if _line_probe(key).search(self.raw) is None:
-                return None
-            values = self._value_map()
-        return values.get(key)
+        if _line_probe(key).search(self.raw) is None:
+            return None
+        return self._value_map().get(key)
 
     def _value_map(self) -> dict[str, list[str]]:
-        """Header values by lookup key, in order (read again from ``raw``: kept only while
-        _finish() runs, a capture's messages would otherwise hold a dictionary each)."""
-        values = self._values
-        if values is None:
-            found = self._plain_block(self._start())
-            plain = _plain_values(found[1]) if found is not None else None
-            values = plain if plain is not None else _values_of(self.headers)
-        return values
+        """Header values by lookup key, in order (read again from ``raw`` each time: a
+        capture's messages would otherwise hold a dictionary each)."""
+        found = self._plain_block(self._start())
+        plain = _plain_values(found[1]) if found is not None else None
+        return plain if plain is not None else _values_of(self.headers)
 
     def _header_objects(self) -> list[Header]:
         """The header lines as :class:`Header` objects (read again from ``raw``)."""
@@ -819,7 +830,7 @@ class SipMessage:
         if at_type >= 0:
             line = lines[at_type]
             self._content_type_value = _TYPE_LINES.get(line) or _read_line(
-                _TYPE_LINES, line, _shared
+                _TYPE_LINES, line, _type_of
             )
         if at_length >= 0:
             line = lines[at_length]
@@ -827,7 +838,7 @@ class SipMessage:
             if length is None:
                 text = _value_of(line)
                 if is_digits(text):
-                    length = _read_line(_LENGTH_LINES, line, int)
+                    length = _read_line(_LENGTH_LINES, line, lambda _: int(text))
                 else:
                     self._parse_body(text)
             if length is not None:
@@ -836,8 +847,8 @@ class SipMessage:
                 else:
                     self._parse_body(str(length))
         if at_call_id >= 0:
-            line = lines[at_call_id]
-            self.call_id = _CALL_ID_LINES.get(line) or _read_line(_CALL_ID_LINES, line, _call_id)
+            text = _value_of(lines[at_call_id])
+            self.call_id = _CALL_IDS.get(text) or _shared(text, _CALL_IDS, 1024)
         if at_cseq >= 0:
             line = lines[at_cseq]
             cseq = _CSEQ_LINES.get(line) or _read_line(_CSEQ_LINES, line, _cseq_or_error)
@@ -864,7 +875,8 @@ class SipMessage:
         """The From header parsed (None without one or when unreadable)."""
         found = self._from
         if isinstance(found, str):
-            found = self._from = _parsed_or_none(_NAME_ADDRS, parse_name_addr, found)
+            text = _value_of(found)
+            found = self._from = _parsed_or_none(_NAME_ADDRS, parse_name_addr, text)
         return found
 
     @property
@@ -872,7 +884,8 @@ class SipMessage:
         """The To header parsed (None without one or when unreadable)."""
         found = self._to
         if isinstance(found, str):
-            found = self._to = _parsed_or_none(_NAME_ADDRS, parse_name_addr, found)
+            text = _value_of(found)
+            found = self._to = _parsed_or_none(_NAME_ADDRS, parse_name_addr, text)
         return found
 
     @property
@@ -884,7 +897,7 @@ class SipMessage:
             # (a header value holds no CRLF: the key splits back into the lines).
             vias = _VIA_STACKS.get(key)
             if vias is None:
-                vias = _via_stack(key.split("\r\n"))
+                vias = _via_stack(_via_values(key))
                 if len(_VIA_STACKS) >= CACHE_LIMIT:
                     _VIA_STACKS.clear()
                 _VIA_STACKS[key] = vias
@@ -903,14 +916,14 @@ class SipMessage:
         finished = self._finished = _Finished()
         problems = self._problems if self._problems is not None else []
         self._problems = problems
-        self._values = self._value_map()  # every header below read from one map
+        values = self._value_map()  # every header below read from one map
         if self._uri_problem_at >= 0:
             fault = self._read_request_uri()
             if fault is not None:
                 problems.insert(self._uri_problem_at, fault)
         if self.call_id is None:
             problems.append("no Call-ID header")
-        cseq = self.header("CSeq")
+        cseq = _first(values, "cseq")
         if cseq is None:
             problems.append("no CSeq header")
         else:
@@ -920,7 +933,7 @@ class SipMessage:
                 problems.append(str(exc))
 
         for name in ("From", "To"):
-            value = self.header(name)
+            value = _first(values, name.lower())
             if value is None:
                 problems.append(f"no {name} header")
                 continue
@@ -929,7 +942,7 @@ class SipMessage:
             except SipError as exc:
                 problems.append(f"{name}: {exc}")
 
-        for value in self.header_values("Via"):
+        for value in _list_values("via", values.get("via")):
             try:
                 parse_cached(_VIAS, parse_via, value)
             except SipError as exc:
@@ -942,7 +955,7 @@ class SipMessage:
             (finished.routes, "Route"),
             (finished.record_routes, "Record-Route"),
         ):
-            for value in self.header_values(name):
+            for value in _list_values(name.lower(), values.get(name.lower())):
                 try:
                     target.append(parse_cached(_NAME_ADDRS, parse_name_addr, value))
                 except SipError as exc:
@@ -956,13 +969,12 @@ class SipMessage:
                 f"IPv6 address without brackets (RFC 5118 4.5): {', '.join(unbracketed)[:120]}"
             )
 
-        mf = self.header("Max-Forwards")
+        mf = _first(values, "max-forwards")
         if mf is not None:
             if is_digits(mf.strip()):
                 finished.max_forwards = int(mf.strip())
             else:
                 problems.append(f"Max-Forwards {mf[:40]!r} is not a number")
-        self._values = None  # read again from ``raw`` if asked for
         return finished
 
     # -- header access -----------------------------------------------------------------
@@ -983,15 +995,7 @@ class SipMessage:
         """All values of a header: every line, and for list headers (RFC 3261 7.3.1) each
         comma-separated element. Credentials headers and free-text headers are never split."""
         key = _key_of(name)
-        lines = self._lines_for(key)
-        if not lines:
-            return []
-        if key in NEVER_SPLIT or key not in LIST_HEADERS:
-            return list(lines)
-        out: list[str] = []
-        for value in lines:
-            out += split_comma_list(value)
-        return out
+        return _list_values(key, self._lines_for(key))
 
     # -- derived values ----------------------------------------------------------------
 
