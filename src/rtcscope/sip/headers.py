@@ -530,9 +530,14 @@ def _uri_parses(text: str) -> bool:
 
 # The usual name-addr in one match: a display name (tokens, or quoted strings without
 # escapes), '<', a SIP URI _SIMPLE_URI accepts (it holds no '>': the next '>' closes it),
-# '>', the header's parameters. The '<' matched is the first outside quotes, as
-# _find_unquoted finds it; whatever this does not match is read step by step.
-_SIMPLE_NAME_ADDR = re.compile(r'(?:[^"<\\]|"[^"\\]*")*<(?:' + _SIMPLE_SIP_URI + r")>(.*)", re.S)
+# '>', then either nothing but ";tag=" and a value without ';', '"' or space (group 1: what
+# param_value reads of it) or the header's parameters (group 2). The '<' matched is the
+# first outside quotes, as _find_unquoted finds it; what this does not match is read step
+# by step.
+_SIMPLE_NAME_ADDR = re.compile(
+    r'[^"<\\]*(?:"[^"\\]*"[^"<\\]*)*<(?:' + _SIMPLE_SIP_URI + r')>(?:;tag=([^;"\s]+)|(.*))',
+    re.S,
+)
 
 
 def name_addr_tag(text: str) -> str | None:
@@ -541,7 +546,10 @@ def name_addr_tag(text: str) -> str | None:
     match = _SIMPLE_NAME_ADDR.fullmatch(raw)
     if match is None:
         return _name_addr_tag_by_steps(raw)
-    rest = match.group(1).strip()
+    tag, rest = match.groups()
+    if tag is not None:
+        return tag
+    rest = rest.strip()
     return param_value(rest[1:] if rest.startswith(";") else rest, "tag") or None
 
 
@@ -564,10 +572,14 @@ def _name_addr_tag_by_steps(raw: str) -> str | None:
 
 
 # The usual Via value in one match: what via_sent_by_branch's steps cut (the text after the
-# second '/', its first word, the rest up to ';' stripped and read by _SIMPLE_SENT_BY) with
-# the parameters after the first ';'. \s is what str.split() and str.strip() take as space.
+# second '/', its first word, the rest up to ';' stripped and read by _SIMPLE_SENT_BY), then
+# either ";branch=" first with a value without ';', '"' or space and parameters without '"'
+# (group 3: what param_value reads of them) or the parameters after the first ';' (group 4).
+# \s is what str.split() and str.strip() take as space.
 _SIMPLE_VIA = re.compile(
-    r"[^/]*/[^/]*/\s*\S+\s+([A-Za-z0-9._-]+)(?::([0-9]{1,5}))?\s*(?:;(.*))?", re.S
+    r"[^/]*/[^/]*/\s*\S+\s+([A-Za-z0-9._-]+)(?::([0-9]{1,5}))?\s*"
+    r'(?:;branch=([^;"\s]*)(?:;[^"]*)?|;(.*))?',
+    re.S,
 )
 
 
@@ -575,16 +587,32 @@ def via_sent_by_branch(text: str) -> tuple[str, str | None] | None:
     """``(via.sent_by, via.branch)`` of ``parse_via(text)`` for the usual shape (a host name
     or IPv4 sent-by); None for anything else (read it with :func:`parse_via`)."""
     match = _SIMPLE_VIA.fullmatch(text)
-    found = match.groups() if match is not None else _via_parts_by_steps(text)
+    if match is None:
+        return _via_by_steps(text)
+    host, port, branch, param_text = match.groups()
+    if branch is None:
+        branch = param_value(param_text or "", "branch")
+    return _sent_by_branch(host, port, branch)
+
+
+def _via_by_steps(text: str) -> tuple[str, str | None] | None:
+    """:func:`via_sent_by_branch` read step by step."""
+    found = _via_parts_by_steps(text)
     if found is None:
         return None
     host, port, param_text = found
+    return _sent_by_branch(host, port, param_value(param_text, "branch"))
+
+
+def _sent_by_branch(
+    host: str, port: str | None, branch: str | None
+) -> tuple[str, str | None] | None:
     if port is not None:
         number = int(port)
         if number > 65535:
             return None
         host = f"{host}:{number}"
-    return host, param_value(param_text or "", "branch") or None
+    return host, branch or None
 
 
 def _via_parts_by_steps(text: str) -> tuple[str, str | None, str] | None:
