@@ -219,7 +219,16 @@ class BodyPart:
 def _media_type(value: str | None) -> str:
     if not value:
         return ""
-    return value.split(";", 1)[0].strip().lower()
+    found = _MEDIA_TYPES.get(value)
+    if found is None:
+        if len(_MEDIA_TYPES) >= CACHE_LIMIT:
+            _MEDIA_TYPES.clear()
+        found = _MEDIA_TYPES[value] = value.split(";", 1)[0].strip().lower()
+    return found
+
+
+# Content-Type values -> their media type (a capture holds few).
+_MEDIA_TYPES: dict[str, str] = {}
 
 
 def _content_type_param(value: str, name: str) -> str | None:
@@ -1060,10 +1069,12 @@ class SipMessage:
         Parsed on each access (the message does not keep it: a capture of many calls would
         hold every SDP twice): keep the result where it is used more than once.
         """
+        body = self._sdp_body()
+        if body is None:
+            return None
         from rtcscope.sip.sdp import SessionDescription
 
-        body = self._sdp_body()
-        return SessionDescription.parse(body) if body is not None else None
+        return SessionDescription.parse(body)
 
 
 def _split_multipart(body: bytes, boundary: bytes) -> list[BodyPart]:
