@@ -493,12 +493,11 @@ def parse_cseq(text: str) -> CSeq:
 # A SIP/SIPS URI parse_uri always accepts: a host name or IPv4 (or a bracketed IPv6) with an
 # optional port below 65536, no '?headers', no whitespace; or a tel URI with a number.
 _PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
-_SIMPLE_URI = re.compile(
-    r"(?:[Ss][Ii][Pp][Ss]?:(?:[^@?\s<>\"\[\]]*@)?(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])"
+_SIMPLE_SIP_URI = (
+    r"[Ss][Ii][Pp][Ss]?:(?:[^@?\s<>\"\[\]]*@)?(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])"
     r"(?::" + _PORT + r")?(?:;[^@?\s<>\"\[\]]*)?"
-    r"|[Tt][Ee][Ll]:[^;\s].*)",
-    re.S,
 )
+_SIMPLE_URI = re.compile(r"(?:" + _SIMPLE_SIP_URI + r"|[Tt][Ee][Ll]:[^;\s].*)", re.S)
 # A sent-by parse_via reads as host and port without the IPv6 rules.
 _SIMPLE_SENT_BY = re.compile(r"([A-Za-z0-9._-]+)(?::([0-9]{1,5}))?")
 
@@ -509,6 +508,9 @@ def param_value(text: str, name: str) -> str | None:
     that name in any case, "" when it has no value, None when there is none."""
     if '"' in text:
         return _param(split_params(text), name)
+    if text.startswith(name) and text[len(name) : len(name) + 1] == "=":
+        # The usual first parameter (";branch=...", ";tag=..."): its value up to the next ';'.
+        return text[len(name) + 1 :].partition(";")[0].strip()
     for piece in text.split(";"):
         key, eq, value = piece.partition("=")
         if key.strip().lower() == name:
@@ -526,9 +528,33 @@ def _uri_parses(text: str) -> bool:
     return True
 
 
+# The usual name-addr in one match: a display name (tokens, or quoted strings without
+# escapes), '<', a SIP URI _SIMPLE_URI accepts (it holds no '>': the next '>' closes it),
+# '>', then either nothing but ";tag=" and a value without ';', '"' or space (group 1: what
+# param_value reads of it) or the header's parameters (group 2). The '<' matched is the
+# first outside quotes, as _find_unquoted finds it; what this does not match is read step
+# by step.
+_SIMPLE_NAME_ADDR = re.compile(
+    r'[^"<\\]*(?:"[^"\\]*"[^"<\\]*)*<(?:' + _SIMPLE_SIP_URI + r')>(?:;tag=([^;"\s]+)|(.*))',
+    re.S,
+)
+
+
 def name_addr_tag(text: str) -> str | None:
     """``parse_name_addr(text).tag`` (None when the parse fails), without building it."""
     raw = text.strip()
+    match = _SIMPLE_NAME_ADDR.fullmatch(raw)
+    if match is None:
+        return _name_addr_tag_by_steps(raw)
+    tag, rest = match.groups()
+    if tag is not None:
+        return tag
+    rest = rest.strip()
+    return param_value(rest[1:] if rest.startswith(";") else rest, "tag") or None
+
+
+def _name_addr_tag_by_steps(raw: str) -> str | None:
+    """:func:`name_addr_tag` of a stripped text, read step by step."""
     if raw == "*":
         return None
     lt = _find_unquoted(raw, "<")
@@ -545,9 +571,52 @@ def name_addr_tag(text: str) -> str | None:
     return param_value(param_text, "tag") or None
 
 
+# The usual Via value in one match: what via_sent_by_branch's steps cut (the text after the
+# second '/', its first word, the rest up to ';' stripped and read by _SIMPLE_SENT_BY), then
+# either ";branch=" first with a value without ';', '"' or space and parameters without '"'
+# (group 3: what param_value reads of them) or the parameters after the first ';' (group 4).
+# \s is what str.split() and str.strip() take as space.
+_SIMPLE_VIA = re.compile(
+    r"[^/]*/[^/]*/\s*\S+\s+([A-Za-z0-9._-]+)(?::([0-9]{1,5}))?\s*"
+    r'(?:;branch=([^;"\s]*)(?:;[^"]*)?|;(.*))?',
+    re.S,
+)
+
+
 def via_sent_by_branch(text: str) -> tuple[str, str | None] | None:
     """``(via.sent_by, via.branch)`` of ``parse_via(text)`` for the usual shape (a host name
     or IPv4 sent-by); None for anything else (read it with :func:`parse_via`)."""
+    match = _SIMPLE_VIA.fullmatch(text)
+    if match is None:
+        return _via_by_steps(text)
+    host, port, branch, param_text = match.groups()
+    if branch is None:
+        branch = param_value(param_text or "", "branch")
+    return _sent_by_branch(host, port, branch)
+
+
+def _via_by_steps(text: str) -> tuple[str, str | None] | None:
+    """:func:`via_sent_by_branch` read step by step."""
+    found = _via_parts_by_steps(text)
+    if found is None:
+        return None
+    host, port, param_text = found
+    return _sent_by_branch(host, port, param_value(param_text, "branch"))
+
+
+def _sent_by_branch(
+    host: str, port: str | None, branch: str | None
+) -> tuple[str, str | None] | None:
+    if port is not None:
+        number = int(port)
+        if number > 65535:
+            return None
+        host = f"{host}:{number}"
+    return host, branch or None
+
+
+def _via_parts_by_steps(text: str) -> tuple[str, str | None, str] | None:
+    """The host, port and parameters :func:`via_sent_by_branch` reads, cut step by step."""
     parts = text.split("/", 2)
     if len(parts) != 3:
         return None
@@ -559,9 +628,4 @@ def via_sent_by_branch(text: str) -> tuple[str, str | None] | None:
     if match is None:
         return None
     host, port = match.groups()
-    if port is not None:
-        number = int(port)
-        if number > 65535:
-            return None
-        host = f"{host}:{number}"
-    return host, param_value(param_text, "branch") or None
+    return host, port, param_text

@@ -70,11 +70,33 @@ _NAME_ADDRS: dict[str, NameAddr | SipError] = {}
 _VIAS: dict[str, Via | SipError] = {}
 _CSEQS: dict[str, CSeq | SipError] = {}
 _VIA_STACKS: dict[str, tuple[Via, ...]] = {}
-# From/To texts -> tag, first Via lines -> (sent-by, branch) of the top Via (None: read it
-# from the parsed stack): what transactions and dialogs match on, read once per distinct text.
-# Each value is (one kept copy of the text, for every message that holds it; what was read).
+# What the parse step reads, kept by the header line it comes from ("From: <sip:a@b>;tag=1"
+# as written, or ":" and the value where the general parser read it; a header line never
+# starts with ':'), so a line seen before costs one lookup: From/To lines -> (the line, its
+# tag), Via lines joined by CRLF -> (the same text, (sent-by, branch) of the top Via; None:
+# read it from the parsed stack), CSeq, Content-Type and Content-Length lines -> what they
+# give. The message keeps the From, To and Via lines, one kept copy for every message that
+# holds them, and parses their values on first use (bounded: cleared when full).
 _TAGS: dict[str, tuple[str, str | None]] = {}
 _TOPS: dict[str, tuple[str, tuple[str, str | None] | None]] = {}
+_CSEQ_LINES: dict[str, CSeq | SipError] = {}
+_TYPE_LINES: dict[str, str] = {}
+_LENGTH_LINES: dict[str, int] = {}
+
+_Read = TypeVar("_Read")
+
+
+def _value_of(line: str) -> str:
+    """The value of a header line as the parse step keeps it (see _TAGS)."""
+    return line.partition(":")[2].strip()
+
+
+def _read_line(cache: dict[str, _Read], line: str, read: Callable[[str], _Read]) -> _Read:
+    """``read(line)`` for a line not in ``cache``: kept there."""
+    if len(cache) >= CACHE_LIMIT:
+        cache.clear()
+    found = cache[line] = read(line)
+    return found
 
 
 def _key_of(name: str) -> str:
@@ -123,29 +145,33 @@ def _via_stack(lines: list[str]) -> tuple[Via, ...]:
     return tuple(vias)
 
 
-def _tag_of(text: str) -> tuple[str, str | None]:
-    """(text, its tag) for a From/To text (see headers.name_addr_tag), kept for the next
-    message."""
+def _tag_pair(line: str) -> tuple[str, str | None]:
+    return line, name_addr_tag(_value_of(line))
+
+
+def _cseq_or_error(line: str) -> CSeq | SipError:
     try:
-        return _TAGS[text]
-    except KeyError:
-        pass
-    if len(_TAGS) >= CACHE_LIMIT:
-        _TAGS.clear()
-    found = _TAGS[text] = (text, name_addr_tag(text))
-    return found
+        return parse_cseq(_value_of(line))
+    except SipError as exc:
+        return exc
+
+
+def _type_of(line: str) -> str:
+    return _shared(_value_of(line))
+
+
+def _via_values(key: str) -> list[str]:
+    """The values of Via lines joined by CRLF (see _TOPS)."""
+    return [_value_of(line) for line in key.split("\r\n")]
 
 
 def _top_of(key: str) -> tuple[str, tuple[str, str | None] | None]:
-    """(key, (sent-by, branch) of the top Via) for the Via lines of a message joined by CRLF,
+    """(key, (sent-by, branch) of the top Via) for Via lines joined by CRLF (see _TOPS),
     when the first value of the first line has the usual shape (see
-    headers.via_sent_by_branch), else (key, None); kept for the next message."""
-    try:
-        return _TOPS[key]
-    except KeyError:
-        pass
-    line = key.partition("\r\n")[0]
-    first = split_comma_list(line)[:1] if "," in line else [line.strip()]
+    headers.via_sent_by_branch), else (key, None); for a key not in _TOPS, kept there for the
+    next message."""
+    line = _value_of(key.partition("\r\n")[0])
+    first = split_comma_list(line)[:1] if "," in line else [line]
     top = via_sent_by_branch(first[0]) if first and first[0] else None
     if len(_TOPS) >= CACHE_LIMIT:
         _TOPS.clear()
@@ -193,7 +219,16 @@ class BodyPart:
 def _media_type(value: str | None) -> str:
     if not value:
         return ""
-    return value.split(";", 1)[0].strip().lower()
+    found = _MEDIA_TYPES.get(value)
+    if found is None:
+        if len(_MEDIA_TYPES) >= CACHE_LIMIT:
+            _MEDIA_TYPES.clear()
+        found = _MEDIA_TYPES[value] = value.split(";", 1)[0].strip().lower()
+    return found
+
+
+# Content-Type values -> their media type (a capture holds few).
+_MEDIA_TYPES: dict[str, str] = {}
 
 
 def _content_type_param(value: str, name: str) -> str | None:
@@ -221,6 +256,8 @@ class _Finished:
 _SHARED: dict[str, str] = {}
 # Call-IDs: every message of a call holds the same one.
 _CALL_IDS: dict[str, str] = {}
+# Status lines without a fault -> (SIP version, status code, reason): read once each.
+_STATUS_LINES: dict[str, tuple[str, int, str]] = {}
 
 
 def _shared(text: str, cache: dict[str, str] = _SHARED, max_length: int = 64) -> str:
@@ -236,8 +273,10 @@ def _shared(text: str, cache: dict[str, str] = _SHARED, max_length: int = 64) ->
     return found
 
 
-# What the parse step reads of the headers (the rest is read from ``raw`` on first use).
-_PARSE_KEYS = frozenset(("call-id", "cseq", "from", "to", "via", "content-length", "content-type"))
+# What the parse step reads of the headers (the rest is read from ``raw`` on first use): the
+# first value of each key in _FIRST_KEYS, every Via line.
+_FIRST_KEYS = ("call-id", "cseq", "from", "to", "content-type", "content-length")
+_PARSE_KEYS = frozenset((*_FIRST_KEYS, "via"))
 
 
 def _plain_values(
@@ -246,25 +285,85 @@ def _plain_values(
     """Header values by lookup key (only ``wanted`` keys when given) from CRLF-split header
     lines (the first line is the start line); None when a line is folded (RFC 3261 7.3.1:
     it starts with whitespace) or has no colon or no name (the general parser reads those)."""
+    shape = _shape_of(lines)
+    if shape is None:
+        return None
     values: dict[str, list[str]] = {}
-    keys = _PLAIN_KEYS
+    for (key, offset), text in zip(shape.keys, lines, strict=True):
+        if not key or (wanted is not None and key not in wanted):
+            continue
+        have = values.get(key)
+        if have is None:
+            values[key] = [text[offset:].strip()]
+        else:
+            have.append(text[offset:].strip())
+    return values
+
+
+class _Shape:
+    """The header names of a plain header block, in order, and where the parse step's
+    values are in its lines: read once per distinct sequence of names (a UA sends the same
+    few shapes message after message), then recognised by the names alone.
+
+    ``prefixes`` holds each line's name as written with its colon ("" for the start line):
+    a block whose every line starts with its prefix has exactly these names (a prefix holds
+    one colon, at its end), so what was read of the names holds for it.
+    """
+
+    __slots__ = ("firsts", "keys", "prefixes", "vias")
+
+    def __init__(self, prefixes: tuple[str, ...], keys: tuple[tuple[str, int], ...]) -> None:
+        self.prefixes = prefixes
+        # (lookup key, where the value starts) of each line, the start line's key "".
+        self.keys = keys
+        # The line of the first header of each of _FIRST_KEYS (-1: none) and of every Via.
+        at = {key: i for i, (key, _) in reversed(list(enumerate(keys)))}
+        self.firsts = tuple(at.get(key, -1) for key in _FIRST_KEYS)
+        self.vias = tuple(i for i, (key, _) in enumerate(keys) if key == "via")
+
+
+def _read_shape(lines: list[str]) -> _Shape | None:
+    """The shape of CRLF-split header lines read line by line (see :func:`_shape_of`)."""
+    prefixes = [""]
+    keys = [("", 0)]
     for text in lines[1:]:
-        name, colon, value = text.partition(":")
+        name, colon, _ = text.partition(":")
         if not colon:
             return None
-        key = keys.get(name)  # the name as written, spaces before the colon included
+        key = _PLAIN_KEYS.get(name)  # the name as written, spaces before the colon too
         if key is None:
             key = _plain_key(name)
         if not key:
             return None
-        if wanted is not None and key not in wanted:
-            continue
-        have = values.get(key)
-        if have is None:
-            values[key] = [value.strip()]
-        else:
-            have.append(value.strip())
-    return values
+        prefixes.append(name + ":")
+        keys.append((key, len(name) + 1))
+    return _Shape(tuple(prefixes), tuple(keys))
+
+
+# Shapes by number of lines, the newest first (bounded: at most _SHAPES_PER_COUNT each).
+_SHAPES: dict[int, list[_Shape]] = {}
+_SHAPES_PER_COUNT = 16
+
+
+def _shape_of(lines: list[str]) -> _Shape | None:
+    """The shape of CRLF-split header lines (the first is the start line); None when a line
+    is folded (RFC 3261 7.3.1: it starts with whitespace) or has no colon or no name."""
+    count = len(lines)
+    candidates = _SHAPES.get(count)
+    if candidates is not None:
+        for shape in candidates:
+            if all(map(str.startswith, lines, shape.prefixes)):
+                return shape
+    found = _read_shape(lines)
+    if found is None:
+        return None
+    if candidates is None:
+        if len(_SHAPES) >= CACHE_LIMIT:
+            _SHAPES.clear()
+        candidates = _SHAPES[count] = []
+    candidates.insert(0, found)
+    del candidates[_SHAPES_PER_COUNT:]
+    return found
 
 
 _LINE_PROBES: dict[str, re.Pattern[bytes]] = {}
@@ -296,6 +395,24 @@ def _values_of(headers: Iterable[Header]) -> dict[str, list[str]]:
     return values
 
 
+def _first(values: dict[str, list[str]], key: str) -> str | None:
+    found = values.get(key)
+    return found[0] if found else None
+
+
+def _list_values(key: str, lines: list[str] | None) -> list[str]:
+    """The values of a header's lines: for list headers (RFC 3261 7.3.1) each comma-separated
+    element; credentials headers and free-text headers are never split."""
+    if not lines:
+        return []
+    if key in NEVER_SPLIT or key not in LIST_HEADERS:
+        return list(lines)
+    out: list[str] = []
+    for value in lines:
+        out += split_comma_list(value)
+    return out
+
+
 class SipMessage:
     """A SIP request or response. Build one with :meth:`parse`.
 
@@ -319,7 +436,6 @@ class SipMessage:
         "_request_uri",
         "_to",
         "_uri_problem_at",
-        "_values",
         "_vias",
         "branch",
         "call_id",
@@ -353,7 +469,7 @@ class SipMessage:
         self.call_id: str | None = None
         self.cseq: CSeq | None = None
         # From, To and the Via stack are parsed on first use: until then each slot holds the
-        # text to parse (the Via lines joined by CRLF), one slot per header.
+        # header line as written (the Via lines joined by CRLF; see _TAGS), one per header.
         self._from: NameAddr | str | None = None
         self._to: NameAddr | str | None = None
         self._vias: tuple[Via, ...] | str = ()
@@ -366,9 +482,6 @@ class SipMessage:
         self.content_length: int | None = None
         # Header lines as objects, in order (None: not built yet; rebuilt from raw on use).
         self._headers: list[Header] | None = None
-        # Header values by lookup key (lower-case full name), in order: None outside
-        # _finish() (read again from ``raw`` when asked for).
-        self._values: dict[str, list[str]] | None = None
         self._content_type_value: str | None = None
         # Problems of the start line, header lines and body (None: none yet); the known
         # headers' problems are added by _finish() on first use of ``problems``.
@@ -518,15 +631,25 @@ class SipMessage:
         # Only what the parse step reads: the values by name are read again from ``raw``
         # when asked for (a few microseconds), a capture's messages would otherwise hold a
         # dictionary each.
-        values = self._parse_plain(pos)
-        if values is None:
-            self._parse_general(pos)
-            values = _values_of(self._headers or ())
-        found = values.get("content-type")
-        self._content_type_value = _shared(found[0]) if found else None
-        found = values.get("content-length")
-        self._parse_body(found[0] if found else None)
-        self._parse_dialog_headers(values)
+        found = self._plain_block(pos)
+        shape = _shape_of(found[1]) if found is not None else None
+        if found is not None and shape is not None:
+            # The common shape: the values straight from the lines the shape names.
+            end, lines = found
+            self.header_length = end + 4
+            self._parse_start_line(lines[0])
+            self._parse_known(lines, shape.firsts, shape.vias)
+            return
+        self._parse_general(pos)
+        values = _values_of(self._headers or ())
+        # The same layout over the values, each as a line ":" + value: the first of each of
+        # _FIRST_KEYS, every Via.
+        lines = [":" + have[0] for have in map(values.get, _FIRST_KEYS) if have]
+        at = {key: i for i, key in enumerate(key for key in _FIRST_KEYS if key in values)}
+        firsts = tuple(at.get(key, -1) for key in _FIRST_KEYS)
+        vias = range(len(lines), len(lines) + len(values.get("via", ())))
+        lines += [":" + value for value in values.get("via", ())]
+        self._parse_known(lines, firsts, tuple(vias))
 
     def _plain_block(self, pos: int) -> tuple[int, list[str]] | None:
         """The common shape: CRLF line ends, no folded lines, a colon on every header line.
@@ -535,47 +658,27 @@ class SipMessage:
         end = raw.find(b"\r\n\r\n", pos)
         if end < 0:
             return None
-        block = raw[pos:end]
-        lines = block.decode("utf-8", "surrogateescape").split("\r\n")
+        text = raw[pos:end].decode("utf-8", "surrogateescape")
+        lines = text.split("\r\n")
         # Decoding keeps every CR and LF byte as it is: one more line than CRLFs means no
-        # bare LF. Folded lines are turned away by _plain_values (their names start blank).
-        if block.count(b"\n") != len(lines) - 1:
+        # bare LF. Folded lines are turned away by _shape_of (their names start blank).
+        if text.count("\n") != len(lines) - 1:
             return None
         return end, lines
-
-    def _parse_plain(self, pos: int) -> dict[str, list[str]] | None:
-        """The common shape in one sweep (:meth:`_plain_block`): the values the parse step
-        reads by name, or None (nothing set) for anything else (the general parser's)."""
-        found = self._plain_block(pos)
-        if found is None:
-            return None
-        end, lines = found
-        values = _plain_values(lines, _PARSE_KEYS)
-        if values is None:
-            return None
-        self.header_length = end + 4
-        self._parse_start_line(lines[0])
-        return values
 
     def _lines_for(self, key: str) -> list[str] | None:
         """The values of ``key``'s lines, or None; without reading every header again when
         a quick search of the bytes shows there is none."""
-        values = self._values
-        if values is None:
-            if _line_probe(key).search(self.raw) is None:
-                return None
-            values = self._value_map()
-        return values.get(key)
+        if _line_probe(key).search(self.raw) is None:
+            return None
+        return self._value_map().get(key)
 
     def _value_map(self) -> dict[str, list[str]]:
-        """Header values by lookup key, in order (read again from ``raw``: kept only while
-        _finish() runs, a capture's messages would otherwise hold a dictionary each)."""
-        values = self._values
-        if values is None:
-            found = self._plain_block(self._start())
-            plain = _plain_values(found[1]) if found is not None else None
-            values = plain if plain is not None else _values_of(self.headers)
-        return values
+        """Header values by lookup key, in order (read again from ``raw`` each time: a
+        capture's messages would otherwise hold a dictionary each)."""
+        found = self._plain_block(self._start())
+        plain = _plain_values(found[1]) if found is not None else None
+        return plain if plain is not None else _values_of(self.headers)
 
     def _header_objects(self) -> list[Header]:
         """The header lines as :class:`Header` objects (read again from ``raw``)."""
@@ -628,8 +731,12 @@ class SipMessage:
         stripped = line.strip()
         # Upper case maps character by character: the first four decide (no copy of all).
         if stripped[:4].upper().startswith("SIP/"):
-            parts = stripped.split(None, 2)
             self.is_response = True
+            found = _STATUS_LINES.get(stripped)
+            if found is not None:
+                self.sip_version, self.status_code, self.reason = found
+                return
+            parts = stripped.split(None, 2)
             self.sip_version = _shared(parts[0])
             if len(parts) < 2 or not is_digits(parts[1]) or len(parts[1]) != 3:
                 self._problem(f"status line {stripped[:80]!r} has no 3-digit status code")
@@ -639,15 +746,20 @@ class SipMessage:
             self._check_version()
             if not 100 <= self.status_code <= 699:
                 self._problem(f"status code {self.status_code} is outside 100-699")
+            elif self.sip_version == "SIP/2.0":  # no fault: the next one reads it here
+                if len(_STATUS_LINES) >= CACHE_LIMIT:
+                    _STATUS_LINES.clear()
+                _STATUS_LINES[stripped] = (self.sip_version, self.status_code, self.reason)
             return
         parts = stripped.split()
         if len(parts) == 3 and parts[2][:4].upper().startswith("SIP/"):
-            self.request_method = _shared(parts[0])
-            self.request_uri_text = parts[1]
-            self.sip_version = _shared(parts[2])
-            self._check_version()
+            method, self.request_uri_text, version = parts
+            self.request_method = _SHARED.get(method) or _shared(method)
+            self.sip_version = _SHARED.get(version) or _shared(version)
+            if version != "SIP/2.0":
+                self._check_version()
             # Parsed on first use; its fault goes after the problems found so far.
-            self._uri_problem_at = len(self._problems or ())
+            self._uri_problem_at = len(self._problems) if self._problems else 0
             return
         self._problem(f"start line {stripped[:80]!r} is neither a request nor a status")
 
@@ -714,26 +826,52 @@ class SipMessage:
             if trailing.strip(b"\r\n\x00 \t"):
                 self._problem(f"{len(trailing)} bytes after the body's Content-Length of {length}")
 
-    def _parse_dialog_headers(self, values: dict[str, list[str]]) -> None:
-        """Call-ID, CSeq, From, To and Via: what matching transactions and dialogs needs
-        (faults are left for :meth:`_finish`, which reads them again in message order)."""
-        found = values.get("call-id")
-        if found:
-            self.call_id = _shared(found[0], _CALL_IDS, 1024)
-        found = values.get("cseq")
-        if found:
-            self.cseq = _parsed_or_none(_CSEQS, parse_cseq, found[0])
-        found = values.get("from")
-        if found:
-            self._from, self.from_tag = _tag_of(found[0])
-        found = values.get("to")
-        if found:
-            self._to, self.to_tag = _tag_of(found[0])
-        found = values.get("via")
-        if found:
+    def _parse_known(
+        self, lines: list[str], firsts: tuple[int, ...], vias: tuple[int, ...]
+    ) -> None:
+        """What the parse step reads from the header lines: ``firsts`` says which line is
+        the first of each of _FIRST_KEYS (-1: none), ``vias`` which are the Via lines.
+        Call-ID, CSeq, From, To and Via are what matching transactions and dialogs needs
+        (faults are left for :meth:`_finish`, which reads them again in message order);
+        Content-Type and Content-Length where the body is. A line seen before is one lookup
+        (see _TAGS)."""
+        at_call_id, at_cseq, at_from, at_to, at_type, at_length = firsts
+        if at_type >= 0:
+            line = lines[at_type]
+            self._content_type_value = _TYPE_LINES.get(line) or _read_line(
+                _TYPE_LINES, line, _type_of
+            )
+        if at_length >= 0:
+            line = lines[at_length]
+            length = _LENGTH_LINES.get(line)
+            if length is None:
+                text = _value_of(line)
+                if is_digits(text):
+                    length = _read_line(_LENGTH_LINES, line, lambda _: int(text))
+                else:
+                    self._parse_body(text)
+            if length is not None:
+                if len(self.raw) - self.header_length == length:  # the usual: body, no more
+                    self.content_length = length
+                else:
+                    self._parse_body(str(length))
+        if at_call_id >= 0:
+            text = _value_of(lines[at_call_id])
+            self.call_id = _CALL_IDS.get(text) or _shared(text, _CALL_IDS, 1024)
+        if at_cseq >= 0:
+            line = lines[at_cseq]
+            cseq = _CSEQ_LINES.get(line) or _read_line(_CSEQ_LINES, line, _cseq_or_error)
+            self.cseq = cseq if isinstance(cseq, CSeq) else None
+        if at_from >= 0:
+            line = lines[at_from]
+            self._from, self.from_tag = _TAGS.get(line) or _read_line(_TAGS, line, _tag_pair)
+        if at_to >= 0:
+            line = lines[at_to]
+            self._to, self.to_tag = _TAGS.get(line) or _read_line(_TAGS, line, _tag_pair)
+        if vias:
             # The messages of a transaction carry the same Via lines: one key for all.
-            key = found[0] if len(found) == 1 else "\r\n".join(found)
-            self._vias, top = _top_of(key)
+            key = lines[vias[0]] if len(vias) == 1 else "\r\n".join([lines[i] for i in vias])
+            self._vias, top = _TOPS.get(key) or _top_of(key)
             if top is None:  # an unusual top Via: read from the parsed stack
                 via = self.top_via
                 if via is not None:
@@ -746,7 +884,8 @@ class SipMessage:
         """The From header parsed (None without one or when unreadable)."""
         found = self._from
         if isinstance(found, str):
-            found = self._from = _parsed_or_none(_NAME_ADDRS, parse_name_addr, found)
+            text = _value_of(found)
+            found = self._from = _parsed_or_none(_NAME_ADDRS, parse_name_addr, text)
         return found
 
     @property
@@ -754,7 +893,8 @@ class SipMessage:
         """The To header parsed (None without one or when unreadable)."""
         found = self._to
         if isinstance(found, str):
-            found = self._to = _parsed_or_none(_NAME_ADDRS, parse_name_addr, found)
+            text = _value_of(found)
+            found = self._to = _parsed_or_none(_NAME_ADDRS, parse_name_addr, text)
         return found
 
     @property
@@ -766,7 +906,7 @@ class SipMessage:
             # (a header value holds no CRLF: the key splits back into the lines).
             vias = _VIA_STACKS.get(key)
             if vias is None:
-                vias = _via_stack(key.split("\r\n"))
+                vias = _via_stack(_via_values(key))
                 if len(_VIA_STACKS) >= CACHE_LIMIT:
                     _VIA_STACKS.clear()
                 _VIA_STACKS[key] = vias
@@ -785,14 +925,14 @@ class SipMessage:
         finished = self._finished = _Finished()
         problems = self._problems if self._problems is not None else []
         self._problems = problems
-        self._values = self._value_map()  # every header below read from one map
+        values = self._value_map()  # every header below read from one map
         if self._uri_problem_at >= 0:
             fault = self._read_request_uri()
             if fault is not None:
                 problems.insert(self._uri_problem_at, fault)
         if self.call_id is None:
             problems.append("no Call-ID header")
-        cseq = self.header("CSeq")
+        cseq = _first(values, "cseq")
         if cseq is None:
             problems.append("no CSeq header")
         else:
@@ -802,7 +942,7 @@ class SipMessage:
                 problems.append(str(exc))
 
         for name in ("From", "To"):
-            value = self.header(name)
+            value = _first(values, name.lower())
             if value is None:
                 problems.append(f"no {name} header")
                 continue
@@ -811,7 +951,7 @@ class SipMessage:
             except SipError as exc:
                 problems.append(f"{name}: {exc}")
 
-        for value in self.header_values("Via"):
+        for value in _list_values("via", values.get("via")):
             try:
                 parse_cached(_VIAS, parse_via, value)
             except SipError as exc:
@@ -824,7 +964,7 @@ class SipMessage:
             (finished.routes, "Route"),
             (finished.record_routes, "Record-Route"),
         ):
-            for value in self.header_values(name):
+            for value in _list_values(name.lower(), values.get(name.lower())):
                 try:
                     target.append(parse_cached(_NAME_ADDRS, parse_name_addr, value))
                 except SipError as exc:
@@ -838,13 +978,12 @@ class SipMessage:
                 f"IPv6 address without brackets (RFC 5118 4.5): {', '.join(unbracketed)[:120]}"
             )
 
-        mf = self.header("Max-Forwards")
+        mf = _first(values, "max-forwards")
         if mf is not None:
             if is_digits(mf.strip()):
                 finished.max_forwards = int(mf.strip())
             else:
                 problems.append(f"Max-Forwards {mf[:40]!r} is not a number")
-        self._values = None  # read again from ``raw`` if asked for
         return finished
 
     # -- header access -----------------------------------------------------------------
@@ -865,15 +1004,7 @@ class SipMessage:
         """All values of a header: every line, and for list headers (RFC 3261 7.3.1) each
         comma-separated element. Credentials headers and free-text headers are never split."""
         key = _key_of(name)
-        lines = self._lines_for(key)
-        if not lines:
-            return []
-        if key in NEVER_SPLIT or key not in LIST_HEADERS:
-            return list(lines)
-        out: list[str] = []
-        for value in lines:
-            out += split_comma_list(value)
-        return out
+        return _list_values(key, self._lines_for(key))
 
     # -- derived values ----------------------------------------------------------------
 
@@ -938,10 +1069,12 @@ class SipMessage:
         Parsed on each access (the message does not keep it: a capture of many calls would
         hold every SDP twice): keep the result where it is used more than once.
         """
+        body = self._sdp_body()
+        if body is None:
+            return None
         from rtcscope.sip.sdp import SessionDescription
 
-        body = self._sdp_body()
-        return SessionDescription.parse(body) if body is not None else None
+        return SessionDescription.parse(body)
 
 
 def _split_multipart(body: bytes, boundary: bytes) -> list[BodyPart]:
