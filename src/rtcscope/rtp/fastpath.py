@@ -29,7 +29,6 @@ encapsulation (plain IPv4 and, say, IPv4 with options) within one 4 MB batch.
 from __future__ import annotations
 
 import heapq
-import ipaddress
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
@@ -55,7 +54,11 @@ _TUNNEL_PORT_LIST = sorted(TUNNEL_UDP_PORTS)
 
 _FLUSH_ROWS = 8192  # rows buffered per stream before StreamStats.add_many runs on them
 _LIST_ROWS = SMALL_BATCH + 1  # fewer rows of a stream in a batch go to it as lists
+_KEY_CACHE_LIMIT = 1 << 16  # stream keys remembered by their numbers, at most
 Key = tuple[str, int, str, int, int]
+# What StreamScanner.feed_unfollowed takes: frame, time (ns), marker+PT byte, sequence,
+# timestamp, payload length, the datagram (when small and DTMF is looked for) or b"".
+Entry = tuple[int, int, int, int, int, int, bytes]
 _COLUMNS = (
     "frames",
     "ts_ns",
@@ -104,8 +107,15 @@ class _RowBuffers:
                 self.flush(key)
 
 
-def _ipv4_text(value: int) -> str:
-    return str(ipaddress.IPv4Address(value))
+def _ipv4_text(value: int, texts: dict[int, str]) -> str:
+    """Dotted-quad text of an IPv4 address (as ``ipaddress`` writes it), once per address:
+    thousands of short streams share a few addresses (and their keys share the strings)."""
+    text = texts.get(value)
+    if text is None:
+        text = texts[value] = (
+            f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
+        )
+    return text
 
 
 def _supported_linktype(linktype: int) -> bool:
@@ -147,6 +157,7 @@ class FastRtpTap:
         self.feed_other = feed_other
         self.buffers = _RowBuffers(scanner)
         self.key_cache: dict[tuple[int, int], Key] = {}
+        self.address_texts: dict[int, str] = {}
 
     def feed_packet(self, packet: Packet) -> None:
         """A packet that went the per-packet way (its stream's waiting rows first)."""
@@ -164,7 +175,12 @@ class FastRtpTap:
             self.feed_packet,
             decode_rows,
             self.key_cache,
+            self.address_texts,
         )
+        if len(self.key_cache) > _KEY_CACHE_LIMIT:
+            # Short calls make a stream key per call: a key met again (long streams, the next
+            # batch) is most likely recent, and the cache must not hold one per stream.
+            self.key_cache.clear()
 
     def finish(self) -> None:
         self.buffers.flush_all()
@@ -178,6 +194,7 @@ def _scan_batch(
     feed_other: PacketSink,
     decode_rows: RowDecoder,
     key_cache: dict[tuple[int, int], Key],
+    address_texts: dict[int, str],
 ) -> None:
     batch = batch_rows.batch
     count = batch_rows.count
@@ -318,9 +335,9 @@ def _scan_batch(
             key = key_cache.get((a, b))
             if key is None:
                 key = (
-                    _ipv4_text(a >> 32),
+                    _ipv4_text(a >> 32, address_texts),
                     (b >> 48) & 0xFFFF,
-                    _ipv4_text(a & 0xFFFFFFFF),
+                    _ipv4_text(a & 0xFFFFFFFF, address_texts),
                     (b >> 32) & 0xFFFF,
                     b & 0xFFFFFFFF,
                 )
@@ -353,14 +370,35 @@ def _scan_batch(
     # were checked above, and nothing but the scanner reads an RTP datagram); once the
     # stream is one, its rows still to come (later in the capture than the ones that made
     # it a stream) join the array rows.
-    values: list[list[int]] = []
+    keep_small = scanner.with_dtmf and scanner.heuristic
+    heap: list[tuple[int, int, int]] = []
+    first_entries: list[Entry] = []
     if pending_keys:
-        values = [field[pending_rows].tolist() for field in (*fields, size)]
-        row_list = pending_rows.tolist()
-        heap = [(row_list[at], at, index) for index, at in enumerate(pending_bounds[:-1])]
+        # Each waiting stream's first row as the scanner's entry, all at once (most short
+        # streams start at their first row: SDP); a later row's entry is made when reached.
+        firsts = pending_rows[pending_bounds[:-1]]
+        first_rows = firsts.tolist()
+        small = (
+            [
+                bytes(batch.buffer[a:b]) if b - a <= 64 else b""
+                for a, b in zip(start[firsts].tolist(), stop[firsts].tolist(), strict=True)
+            ]
+            if keep_small
+            else [b""] * len(first_rows)
+        )
+        first_entries = list(
+            zip(
+                (firsts + frame0).tolist(),
+                *(field[firsts].tolist() for field in fields),
+                small,
+                strict=True,
+            )
+        )
+        heap = [
+            (row, at, index)
+            for index, (row, at) in enumerate(zip(first_rows, pending_bounds[:-1], strict=True))
+        ]
         heapq.heapify(heap)
-    else:
-        heap = []
     while heap:
         row, at, index = heapq.heappop(heap)
         frame = frame0 + row
@@ -370,14 +408,16 @@ def _scan_batch(
         key = pending_keys[index]
         if not scanner.is_live(key):
             # Its stream may begin with this very packet (an SDP just read).
-            when, marker_pt, seq, timestamp, payload_len, length = (column[at] for column in values)
-            datagram = b""
-            if scanner.with_dtmf and scanner.heuristic and length <= 64:
-                datagram = bytes(batch.buffer[start[row] : stop[row]])
-            entry = (frame, when, marker_pt, seq, timestamp, payload_len, datagram)
+            if at == pending_bounds[index]:
+                entry = first_entries[index]
+            else:
+                a, b = int(start[row]), int(stop[row])
+                datagram = bytes(batch.buffer[a:b]) if keep_small and b - a <= 64 else b""
+                when, marker_pt, seq, timestamp, payload_len = (int(field[row]) for field in fields)
+                entry = (frame, when, marker_pt, seq, timestamp, payload_len, datagram)
             if not scanner.feed_unfollowed(key, entry):
                 if at + 1 < pending_bounds[index + 1]:
-                    heapq.heappush(heap, (row_list[at + 1], at + 1, index))
+                    heapq.heappush(heap, (int(pending_rows[at + 1]), at + 1, index))
                 continue
         live_keys.append(key)
         live_parts.append(pending_rows[at : pending_bounds[index + 1]])
