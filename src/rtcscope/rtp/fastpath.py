@@ -54,7 +54,7 @@ _TUNNEL_PORT_LIST = sorted(TUNNEL_UDP_PORTS)
 
 _FLUSH_ROWS = 8192  # rows buffered per stream before StreamStats.add_many runs on them
 _LIST_ROWS = SMALL_BATCH + 1  # fewer rows of a stream in a batch go to it as lists
-_KEY_CACHE_LIMIT = 1 << 16  # stream keys remembered by their numbers, at most
+_KEY_CACHE_LIMIT = 1 << 14  # stream keys remembered by their numbers, at most
 Key = tuple[str, int, str, int, int]
 # What StreamScanner.feed_unfollowed takes: frame, time (ns), marker+PT byte, sequence,
 # timestamp, payload length, the datagram (when small and DTMF is looked for) or b"".
@@ -172,7 +172,9 @@ class FastRtpTap:
             linktype,
             self.scanner,
             self.buffers,
-            self.feed_packet,
+            # Rows are buffered only after the batch's packets are fed: with none waiting
+            # now, no packet of this batch has rows to flush first.
+            self.feed_packet if self.buffers.parts else self.feed_other,
             decode_rows,
             self.key_cache,
             self.address_texts,
@@ -371,6 +373,8 @@ def _scan_batch(
     # stream is one, its rows still to come (later in the capture than the ones that made
     # it a stream) join the array rows.
     keep_small = scanner.with_dtmf and scanner.heuristic
+    joined_from: list[int] = []  # streams made here: where their rows to hand over begin
+    joined_to: list[int] = []  # and end (pending_rows positions)
     heap: list[tuple[int, int, int]] = []
     first_entries: list[Entry] = []
     if pending_keys:
@@ -420,11 +424,20 @@ def _scan_batch(
                     heapq.heappush(heap, (int(pending_rows[at + 1]), at + 1, index))
                 continue
         live_keys.append(key)
-        live_parts.append(pending_rows[at : pending_bounds[index + 1]])
-        live_bounds.append(live_bounds[-1] + pending_bounds[index + 1] - at)
+        joined_from.append(at)
+        joined_to.append(pending_bounds[index + 1])
     while waiting is not None:
         feed_other(waiting)
         waiting = next(delivered, None)
+    if joined_from:
+        # The rows of the streams that became ones here, in the order they did, in one go.
+        begin = np.array(joined_from, dtype=np.int64)
+        lengths = np.array(joined_to, dtype=np.int64) - begin
+        ends = np.cumsum(lengths)
+        live_parts.append(
+            pending_rows[np.repeat(begin - ends + lengths, lengths) + np.arange(ends[-1])]
+        )
+        live_bounds.extend((ends + live_bounds[-1]).tolist())
     if live_keys:
         rows = np.concatenate(live_parts) if len(live_parts) > 1 else live_parts[0]
         _hand_over(scanner, buffers, live_keys, rows, live_bounds, frame0, fields, header_end, v)
@@ -448,6 +461,13 @@ def _hand_over(
     marker+PT byte, sequence, timestamp, payload length."""
     ts_ns, marker_pt, seqs, tss, payload_len = (field[rows] for field in fields)
     assert scanner.first_ns is not None
+    first_words = np.full(len(rows), -1, dtype=np.int64)
+    if scanner.with_dtmf:
+        # Only a dynamic payload type's packets reach the DTMF detector (add_row_groups):
+        # the others' first payload word is never read.
+        read = np.flatnonzero(((marker_pt & 0x7F) >= 96) & (payload_len >= 4))
+        if len(read):
+            first_words[read] = v.be32(header_end[rows[read]])
     columns = (
         rows + frame0,  # no ready records in the batch (batch_linktype): row i is frame
         # first_frame + i
@@ -457,9 +477,7 @@ def _hand_over(
         seqs,
         tss,
         payload_len,
-        np.where(payload_len >= 4, v.be32(header_end[rows]), -1)
-        if scanner.with_dtmf
-        else np.full(len(rows), -1, dtype=np.int64),
+        first_words,
     )
     sizes = np.diff(bounds)
     small = sizes < _LIST_ROWS
