@@ -29,7 +29,6 @@ encapsulation (plain IPv4 and, say, IPv4 with options) within one 4 MB batch.
 from __future__ import annotations
 
 import heapq
-import ipaddress
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
@@ -55,7 +54,11 @@ _TUNNEL_PORT_LIST = sorted(TUNNEL_UDP_PORTS)
 
 _FLUSH_ROWS = 8192  # rows buffered per stream before StreamStats.add_many runs on them
 _LIST_ROWS = SMALL_BATCH + 1  # fewer rows of a stream in a batch go to it as lists
+_KEY_CACHE_LIMIT = 1 << 14  # stream keys remembered by their numbers, at most
 Key = tuple[str, int, str, int, int]
+# What StreamScanner.feed_unfollowed takes: frame, time (ns), marker+PT byte, sequence,
+# timestamp, payload length, the datagram (when small and DTMF is looked for) or b"".
+Entry = tuple[int, int, int, int, int, int, bytes]
 _COLUMNS = (
     "frames",
     "ts_ns",
@@ -104,8 +107,15 @@ class _RowBuffers:
                 self.flush(key)
 
 
-def _ipv4_text(value: int) -> str:
-    return str(ipaddress.IPv4Address(value))
+def _ipv4_text(value: int, texts: dict[int, str]) -> str:
+    """Dotted-quad text of an IPv4 address (as ``ipaddress`` writes it), once per address:
+    thousands of short streams share a few addresses (and their keys share the strings)."""
+    text = texts.get(value)
+    if text is None:
+        text = texts[value] = (
+            f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
+        )
+    return text
 
 
 def _supported_linktype(linktype: int) -> bool:
@@ -147,6 +157,7 @@ class FastRtpTap:
         self.feed_other = feed_other
         self.buffers = _RowBuffers(scanner)
         self.key_cache: dict[tuple[int, int], Key] = {}
+        self.address_texts: dict[int, str] = {}
 
     def feed_packet(self, packet: Packet) -> None:
         """A packet that went the per-packet way (its stream's waiting rows first)."""
@@ -161,10 +172,17 @@ class FastRtpTap:
             linktype,
             self.scanner,
             self.buffers,
-            self.feed_packet,
+            # Rows are buffered only after the batch's packets are fed: with none waiting
+            # now, no packet of this batch has rows to flush first.
+            self.feed_packet if self.buffers.parts else self.feed_other,
             decode_rows,
             self.key_cache,
+            self.address_texts,
         )
+        if len(self.key_cache) > _KEY_CACHE_LIMIT:
+            # Short calls make a stream key per call: a key met again (long streams, the next
+            # batch) is most likely recent, and the cache must not hold one per stream.
+            self.key_cache.clear()
 
     def finish(self) -> None:
         self.buffers.flush_all()
@@ -178,6 +196,7 @@ def _scan_batch(
     feed_other: PacketSink,
     decode_rows: RowDecoder,
     key_cache: dict[tuple[int, int], Key],
+    address_texts: dict[int, str],
 ) -> None:
     batch = batch_rows.batch
     count = batch_rows.count
@@ -318,9 +337,9 @@ def _scan_batch(
             key = key_cache.get((a, b))
             if key is None:
                 key = (
-                    _ipv4_text(a >> 32),
+                    _ipv4_text(a >> 32, address_texts),
                     (b >> 48) & 0xFFFF,
-                    _ipv4_text(a & 0xFFFFFFFF),
+                    _ipv4_text(a & 0xFFFFFFFF, address_texts),
                     (b >> 32) & 0xFFFF,
                     b & 0xFFFFFFFF,
                 )
@@ -353,14 +372,37 @@ def _scan_batch(
     # were checked above, and nothing but the scanner reads an RTP datagram); once the
     # stream is one, its rows still to come (later in the capture than the ones that made
     # it a stream) join the array rows.
-    values: list[list[int]] = []
+    keep_small = scanner.with_dtmf and scanner.heuristic
+    joined_from: list[int] = []  # streams made here: where their rows to hand over begin
+    joined_to: list[int] = []  # and end (pending_rows positions)
+    heap: list[tuple[int, int, int]] = []
+    first_entries: list[Entry] = []
     if pending_keys:
-        values = [field[pending_rows].tolist() for field in (*fields, size)]
-        row_list = pending_rows.tolist()
-        heap = [(row_list[at], at, index) for index, at in enumerate(pending_bounds[:-1])]
+        # Each waiting stream's first row as the scanner's entry, all at once (most short
+        # streams start at their first row: SDP); a later row's entry is made when reached.
+        firsts = pending_rows[pending_bounds[:-1]]
+        first_rows = firsts.tolist()
+        small = (
+            [
+                bytes(batch.buffer[a:b]) if b - a <= 64 else b""
+                for a, b in zip(start[firsts].tolist(), stop[firsts].tolist(), strict=True)
+            ]
+            if keep_small
+            else [b""] * len(first_rows)
+        )
+        first_entries = list(
+            zip(
+                (firsts + frame0).tolist(),
+                *(field[firsts].tolist() for field in fields),
+                small,
+                strict=True,
+            )
+        )
+        heap = [
+            (row, at, index)
+            for index, (row, at) in enumerate(zip(first_rows, pending_bounds[:-1], strict=True))
+        ]
         heapq.heapify(heap)
-    else:
-        heap = []
     while heap:
         row, at, index = heapq.heappop(heap)
         frame = frame0 + row
@@ -370,21 +412,32 @@ def _scan_batch(
         key = pending_keys[index]
         if not scanner.is_live(key):
             # Its stream may begin with this very packet (an SDP just read).
-            when, marker_pt, seq, timestamp, payload_len, length = (column[at] for column in values)
-            datagram = b""
-            if scanner.with_dtmf and scanner.heuristic and length <= 64:
-                datagram = bytes(batch.buffer[start[row] : stop[row]])
-            entry = (frame, when, marker_pt, seq, timestamp, payload_len, datagram)
+            if at == pending_bounds[index]:
+                entry = first_entries[index]
+            else:
+                a, b = int(start[row]), int(stop[row])
+                datagram = bytes(batch.buffer[a:b]) if keep_small and b - a <= 64 else b""
+                when, marker_pt, seq, timestamp, payload_len = (int(field[row]) for field in fields)
+                entry = (frame, when, marker_pt, seq, timestamp, payload_len, datagram)
             if not scanner.feed_unfollowed(key, entry):
                 if at + 1 < pending_bounds[index + 1]:
-                    heapq.heappush(heap, (row_list[at + 1], at + 1, index))
+                    heapq.heappush(heap, (int(pending_rows[at + 1]), at + 1, index))
                 continue
         live_keys.append(key)
-        live_parts.append(pending_rows[at : pending_bounds[index + 1]])
-        live_bounds.append(live_bounds[-1] + pending_bounds[index + 1] - at)
+        joined_from.append(at)
+        joined_to.append(pending_bounds[index + 1])
     while waiting is not None:
         feed_other(waiting)
         waiting = next(delivered, None)
+    if joined_from:
+        # The rows of the streams that became ones here, in the order they did, in one go.
+        begin = np.array(joined_from, dtype=np.int64)
+        lengths = np.array(joined_to, dtype=np.int64) - begin
+        ends = np.cumsum(lengths)
+        live_parts.append(
+            pending_rows[np.repeat(begin - ends + lengths, lengths) + np.arange(ends[-1])]
+        )
+        live_bounds.extend((ends + live_bounds[-1]).tolist())
     if live_keys:
         rows = np.concatenate(live_parts) if len(live_parts) > 1 else live_parts[0]
         _hand_over(scanner, buffers, live_keys, rows, live_bounds, frame0, fields, header_end, v)
@@ -408,6 +461,13 @@ def _hand_over(
     marker+PT byte, sequence, timestamp, payload length."""
     ts_ns, marker_pt, seqs, tss, payload_len = (field[rows] for field in fields)
     assert scanner.first_ns is not None
+    first_words = np.full(len(rows), -1, dtype=np.int64)
+    if scanner.with_dtmf:
+        # Only a dynamic payload type's packets reach the DTMF detector (add_row_groups):
+        # the others' first payload word is never read.
+        read = np.flatnonzero(((marker_pt & 0x7F) >= 96) & (payload_len >= 4))
+        if len(read):
+            first_words[read] = v.be32(header_end[rows[read]])
     columns = (
         rows + frame0,  # no ready records in the batch (batch_linktype): row i is frame
         # first_frame + i
@@ -417,9 +477,7 @@ def _hand_over(
         seqs,
         tss,
         payload_len,
-        np.where(payload_len >= 4, v.be32(header_end[rows]), -1)
-        if scanner.with_dtmf
-        else np.full(len(rows), -1, dtype=np.int64),
+        first_words,
     )
     sizes = np.diff(bounds)
     small = sizes < _LIST_ROWS

@@ -451,7 +451,11 @@ class StreamScanner:
         capture time (ns), marker+PT byte, sequence, timestamp, payload length and the
         datagram when ``with_dtmf`` and ``heuristic`` and it is at most 64 bytes, else b""."""
         self.packets_read += 1
-        return self._unfollowed(key, entry)
+        if self._start(key, entry[0]) is not None:  # _unfollowed, one call less per stream
+            return True
+        if self.heuristic:
+            self._candidate(key, entry)
+        return False
 
     def _unfollowed(
         self, key: tuple[str, int, str, int, int], entry: tuple[int, int, int, int, int, int, bytes]
@@ -559,7 +563,9 @@ class StreamScanner:
             live, pt = lives[pair >> 7], pair & 0x7F
             counts = live.pt_counts
             counts[pt] = counts.get(pt, 0) + n
-            clock, is_cn, encoding, _ = live.pt_info.get(pt) or self._pt_info(live, pt)
+            clock, is_cn, encoding, _ = (
+                _STATIC_PT_INFO[pt] if pt < 96 else live.pt_info.get(pt) or self._pt_info(live, pt)
+            )
             present_clock.append(clock)
             present_cn.append(is_cn)
             present_dtmf.append(
