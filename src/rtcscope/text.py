@@ -135,7 +135,12 @@ def json_safe(json_text: str) -> str:
     """JSON text (from ``json.dumps(..., ensure_ascii=False)``) made valid UTF-8 with no raw
     DEL, C1 or bidirectional control: those characters can only sit inside strings, where
     JSON's ``\\uXXXX`` keeps them exact; bytes that were not UTF-8 become ``\\xNN`` text."""
-    if _JSON_UNSAFE.search(json_text) is None:
+    # Most JSON text is ASCII (a flag of the str: no scan), where DEL is the one character
+    # to look for (one C-level search): the regex walks only text that has something else.
+    if json_text.isascii():
+        if "\x7f" not in json_text:
+            return json_text
+    elif _JSON_UNSAFE.search(json_text) is None:
         return json_text
     return _JSON_UNSAFE.sub(_json_escape, json_text)
 
