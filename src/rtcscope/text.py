@@ -117,6 +117,8 @@ def terminal_text(value: object, *, limit: int | None = CELL_LIMIT, multiline: b
     """
     text = value if isinstance(value, str) else str(value)
     if not multiline:
+        if (limit is None or len(text) <= limit) and text.isascii() and text.isprintable():
+            return text  # printable ASCII (two C-level checks): nothing to escape or cut
         return _escaped(text, _UNSAFE, limit)
     lines = text.replace("\r\n", "\n").split("\n")
     return "\n".join(_escaped(line, _UNSAFE_MULTILINE, limit) for line in lines)

@@ -375,11 +375,18 @@ class CallSummary:
         return self.state in FAILED_STATES
 
     def as_dict(
-        self, first_ns: int = 0, qualities: Mapping[StreamKey, StreamQuality] | None = None
+        self,
+        first_ns: int = 0,
+        qualities: Mapping[StreamKey, StreamQuality] | None = None,
+        *,
+        detail: bool = True,
     ) -> dict[str, Any]:
         """Stable JSON keys (documented in ``rtcscope calls --help``); with ``qualities``
         (:func:`rtcscope.quality.assess_stream` per stream) each stream gets "mos" (adaptive
-        buffer) and the call "quality" (its worst direction, :func:`worst_direction`)."""
+        buffer) and the call "quality" (its worst direction, :func:`worst_direction`).
+        ``detail=False`` (a table row's fields, without ``qualities``) leaves out the lists:
+        hops, sdp, streams and dtmf."""
+        detail = detail or qualities is not None
 
         # Local names for what runs ~10 times a call (the time helpers, bound once).
         rel = relative_s
@@ -401,7 +408,9 @@ class CallSummary:
                 for call in self.legs
                 for t in call.initial_invites
                 if t.requests
-            ],
+            ]
+            if detail
+            else None,
             "kind": self.kind,
             "from": self.from_uri,
             "to": self.to_uri,
@@ -442,9 +451,9 @@ class CallSummary:
                     "codecs": list(s.codecs),
                     "hold": s.on_hold,
                 }
-                for s in self.sdp
+                for s in (self.sdp if detail else ())
             ],
-            "streams": [_stream_entry(s, first) for s in self.streams],
+            "streams": [_stream_entry(s, first) for s in self.streams] if detail else None,
             "dtmf": [
                 {
                     "frame": d.frame,
@@ -458,6 +467,8 @@ class CallSummary:
                 for d in self.dtmf
             ],
         }
+        if not detail:
+            del out["hops"], out["sdp"], out["streams"], out["dtmf"]
         if qualities is not None:
             from rtcscope.quality import worst_direction
 
