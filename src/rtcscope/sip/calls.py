@@ -698,6 +698,8 @@ def _summarize(
     primary = legs[0]
     if len(legs) == 1:
         messages = sorted(primary.messages, key=_BY_TIME)
+        if messages == primary.messages:  # already in time order (the usual case): one list
+            messages = primary.messages
         all_invites = primary.initial_invites
     else:
         messages = sorted((m for leg in legs for m in leg.messages), key=_BY_TIME)
