@@ -1009,19 +1009,20 @@ def attach_streams(calls: Iterable[CallSummary], streams: Iterable[RtpStream]) -
     is linear in calls and streams.
     """
     calls = list(calls)
-    by_call_id = {cid: call for call in calls for cid in call.call_ids}
-    announced: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
-    for order, call in enumerate(calls):
+    by_call_id: dict[str, CallSummary] = {}
+    for call in calls:
         call.streams = []
-        for end, ts in call.media_endpoints.items():
-            announced[end].append((ts, order))
+        for leg in call.legs:
+            by_call_id[leg.call_id] = call  # call_ids: the last call naming one wins
+    # The endpoint index is built when a stream first needs it (most streams are named after
+    # their call's Call-ID by the SDP that set them up).
+    announced: dict[tuple[str, int], list[tuple[int, int]]] | None = None
     times: dict[tuple[str, int], list[int]] = {}
-    for end, entries in announced.items():
-        entries.sort()
-        times[end] = [ts for ts, _ in entries]
     for stream in streams:
         owner = by_call_id.get(stream.call_id) if stream.call_id is not None else None
         if owner is None:
+            if announced is None:
+                announced = _announced_endpoints(calls, times)
             best: tuple[int, int] | None = None  # (ts, -order): latest, then first call
             for end in (
                 (stream.key.dst, stream.key.dst_port),
@@ -1042,6 +1043,21 @@ def attach_streams(calls: Iterable[CallSummary], streams: Iterable[RtpStream]) -
                 owner = calls[-best[1]]
         if owner is not None:
             owner.streams.append(stream)
+
+
+def _announced_endpoints(
+    calls: list[CallSummary], times: dict[tuple[str, int], list[int]]
+) -> dict[tuple[str, int], list[tuple[int, int]]]:
+    """Media endpoint -> (time first announced, call order), sorted; ``times`` gets the
+    times alone (for bisect)."""
+    announced: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
+    for order, call in enumerate(calls):
+        for end, ts in call.media_endpoints.items():
+            announced[end].append((ts, order))
+    for end, entries in announced.items():
+        entries.sort()
+        times[end] = [ts for ts, _ in entries]
+    return announced
 
 
 @dataclass(frozen=True, slots=True)
