@@ -83,3 +83,12 @@ def test_write_json_streams_what_format_json_writes(
         patch.setattr("rtcscope.cli.output._LONG_LIST", long_list)
         write_json(_as_iterators(data, flip, depth), depth=depth)
     assert out.getvalue() == format_json(data)
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=12))
+def test_ascii_text_with_del_is_escaped(text: str) -> None:
+    """ASCII JSON text takes json_safe's short way: DEL (the one unsafe ASCII character a
+    JSON encoder leaves raw) is still written as its JSON escape, the value kept."""
+    out = format_json({"v": text})
+    assert "\x7f" not in out
+    assert json.loads(out) == {"v": text}

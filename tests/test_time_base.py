@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from rtcscope.capture.reader import open_capture
 from rtcscope.capture.writer import PcapWriter
 from rtcscope.cli import main
-from rtcscope.timebase import iso_time
+from rtcscope.timebase import iso_time, relative_s
 from tests.peers import tshark_fields
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -186,3 +186,14 @@ def test_dtmf_digits_count_from_the_first_packet(
     for digit in digits:
         assert digit["frame"] in events  # tshark decodes an RFC 4733 event there
         _at_frame(times, digit["frame"], digit["start_s"], digit["start_iso"])
+
+
+@given(
+    st.integers(min_value=-(2**62), max_value=2**62)
+    | st.integers(min_value=-(2**53) // 1000, max_value=2**53 // 1000).map(lambda us: us * 1000),
+    st.integers(min_value=0, max_value=2**62),
+)
+def test_relative_s_is_the_delta_rounded_to_the_microsecond(ts_ns: int, first_ns: int) -> None:
+    """relative_s skips round() for whole microseconds: the float is what round gives."""
+    assert relative_s(ts_ns, first_ns) == round((ts_ns - first_ns) / 1e9, 6)
+    assert relative_s(ts_ns + first_ns, first_ns) == round(ts_ns / 1e9, 6)

@@ -117,6 +117,8 @@ def terminal_text(value: object, *, limit: int | None = CELL_LIMIT, multiline: b
     """
     text = value if isinstance(value, str) else str(value)
     if not multiline:
+        if (limit is None or len(text) <= limit) and text.isascii() and text.isprintable():
+            return text  # printable ASCII (two C-level checks): nothing to escape or cut
         return _escaped(text, _UNSAFE, limit)
     lines = text.replace("\r\n", "\n").split("\n")
     return "\n".join(_escaped(line, _UNSAFE_MULTILINE, limit) for line in lines)
@@ -135,7 +137,12 @@ def json_safe(json_text: str) -> str:
     """JSON text (from ``json.dumps(..., ensure_ascii=False)``) made valid UTF-8 with no raw
     DEL, C1 or bidirectional control: those characters can only sit inside strings, where
     JSON's ``\\uXXXX`` keeps them exact; bytes that were not UTF-8 become ``\\xNN`` text."""
-    if _JSON_UNSAFE.search(json_text) is None:
+    # Most JSON text is ASCII (a flag of the str: no scan), where DEL is the one character
+    # to look for (one C-level search): the regex walks only text that has something else.
+    if json_text.isascii():
+        if "\x7f" not in json_text:
+            return json_text
+    elif _JSON_UNSAFE.search(json_text) is None:
         return json_text
     return _JSON_UNSAFE.sub(_json_escape, json_text)
 

@@ -132,11 +132,13 @@ def _qualities(model: CaptureModel) -> dict[StreamKey, StreamQuality]:
     return stream_qualities(payloads, model.streams, dedup=model.options.dedup)
 
 
-def _table_row(data: dict[str, Any]) -> dict[str, Any]:
+def _table_row(data: dict[str, Any], streams: int | None = None) -> dict[str, Any]:
+    """A call's table (or CSV) row from its JSON object; ``streams``: the count of RTP
+    streams, for an object made without its lists (``as_dict(detail=False)``)."""
     row = dict(data)
     final = data["final_status"]
     row["final"] = f"{final} {data['final_reason'] or ''}".strip() if final else ""
-    row["streams"] = len(data["streams"])
+    row["streams"] = len(data["streams"]) if streams is None else streams
     row["start_utc"] = (data["start_iso"] or "")[11:23]  # wall clock, to compare with logs
     if "quality" in data:
         row["mos"] = "" if data["quality"] is None else f"{data['quality']['mos']:.2f}"
@@ -345,8 +347,8 @@ def calls(
         )
         conclude(model, keep_going)
         return
-    data = [c.as_dict(first_ns, qualities) for c in chosen]
     if fmt is OutputFormat.csv:
+        data = [c.as_dict(first_ns, qualities) for c in chosen]
         flat = [
             {k: v for k, v in _table_row(d).items() if k not in ("sdp", "dtmf", "methods")}
             for d in data
@@ -359,7 +361,8 @@ def calls(
     if quality:
         columns = [*columns[:-1], "mos", columns[-1]] if wide else [*columns, "mos"]
     print_rows(
-        [_table_row(d) for d in data],
+        # Without the lists (SDP, streams, DTMF) the table does not show: built for JSON.
+        [_table_row(c.as_dict(first_ns, qualities, detail=False), len(c.streams)) for c in chosen],
         fmt,
         columns,
         title="SIP calls",

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 from rtcscope.sip.dialogs import Call, find_calls
 from rtcscope.sip.transactions import CapturedMessage, Transaction, destination, endpoint, source
@@ -275,9 +275,9 @@ class InfoDtmf:
     src: str
 
 
-@dataclass(frozen=True, slots=True)
-class SdpExchange:
-    """One SDP seen in the call (copies forwarded by proxies are listed once)."""
+class SdpExchange(NamedTuple):
+    """One SDP seen in the call (copies forwarded by proxies are listed once). A named
+    tuple: immutable and hashable, built at tuple cost (two or more per call)."""
 
     frame: int
     ts_ns: int
@@ -375,39 +375,56 @@ class CallSummary:
         return self.state in FAILED_STATES
 
     def as_dict(
-        self, first_ns: int = 0, qualities: Mapping[StreamKey, StreamQuality] | None = None
+        self,
+        first_ns: int = 0,
+        qualities: Mapping[StreamKey, StreamQuality] | None = None,
+        *,
+        detail: bool = True,
     ) -> dict[str, Any]:
         """Stable JSON keys (documented in ``rtcscope calls --help``); with ``qualities``
         (:func:`rtcscope.quality.assess_stream` per stream) each stream gets "mos" (adaptive
-        buffer) and the call "quality" (its worst direction, :func:`worst_direction`)."""
+        buffer) and the call "quality" (its worst direction, :func:`worst_direction`).
+        ``detail=False`` (a table row's fields, without ``qualities``) leaves out the lists:
+        hops, sdp, streams and dtmf."""
+        detail = detail or qualities is not None
 
-        def rel(ts: int | None) -> float | None:
-            return relative_s(ts, first_ns)
-
+        # Local names for what runs ~10 times a call (the time helpers, bound once).
+        rel = relative_s
+        iso = iso_time
+        first = first_ns
+        start_ns, ring_ns, answer_ns, end_ns = (
+            self.start_ns,
+            self.ring_ns,
+            self.answer_ns,
+            self.end_ns,
+        )
+        duration_s = self.duration_s
         out: dict[str, Any] = {
             "index": self.index,
-            "call_id": self.call_id,
-            "call_ids": self.call_ids,
+            "call_id": self.legs[0].call_id,
+            "call_ids": [leg.call_id for leg in self.legs],
             "hops": [  # each leg's Call.legs, without a Leg object per hop
                 {"client": t.client, "server": t.server, "transport": t.requests[0].transport}
                 for call in self.legs
                 for t in call.initial_invites
                 if t.requests
-            ],
+            ]
+            if detail
+            else None,
             "kind": self.kind,
             "from": self.from_uri,
             "to": self.to_uri,
             "caller": self.caller,
             "callee": self.callee,
-            "start_s": rel(self.start_ns),
-            "start_iso": iso_time(self.start_ns),
-            "ring_s": rel(self.ring_ns),
-            "ring_iso": iso_time(self.ring_ns),
-            "answer_s": rel(self.answer_ns),
-            "answer_iso": iso_time(self.answer_ns),
-            "end_s": rel(self.end_ns),
-            "end_iso": iso_time(self.end_ns),
-            "duration_s": None if self.duration_s is None else round(self.duration_s, 6),
+            "start_s": rel(start_ns, first),
+            "start_iso": iso(start_ns),
+            "ring_s": rel(ring_ns, first),
+            "ring_iso": iso(ring_ns),
+            "answer_s": rel(answer_ns, first),
+            "answer_iso": iso(answer_ns),
+            "end_s": rel(end_ns, first),
+            "end_iso": iso(end_ns),
+            "duration_s": None if duration_s is None else round(duration_s, 6),
             "setup_ms": self.setup_ms,
             "final_status": self.final_status,
             "final_reason": self.final_reason,
@@ -422,8 +439,8 @@ class CallSummary:
             "sdp": [
                 {
                     "frame": s.frame,
-                    "time_s": rel(s.ts_ns),
-                    "time_iso": iso_time(s.ts_ns),
+                    "time_s": rel(s.ts_ns, first),
+                    "time_iso": iso(s.ts_ns),
                     "side": s.side,
                     "role": s.role,
                     "sip": s.sip,
@@ -434,28 +451,14 @@ class CallSummary:
                     "codecs": list(s.codecs),
                     "hold": s.on_hold,
                 }
-                for s in self.sdp
+                for s in (self.sdp if detail else ())
             ],
-            "streams": [
-                {
-                    "src": f"{s.key.src}:{s.key.src_port}",
-                    "dst": f"{s.key.dst}:{s.key.dst_port}",
-                    "ssrc_hex": f"0x{s.key.ssrc:08X}",
-                    "codec": s.codec,
-                    "packets": s.stats.packets,
-                    "lost": s.stats.lost,
-                    "start_s": rel(s.start_ns),
-                    "start_iso": iso_time(s.start_ns),
-                    "end_s": rel(s.end_ns),
-                    "end_iso": iso_time(s.end_ns),
-                }
-                for s in self.streams
-            ],
+            "streams": [_stream_entry(s, first) for s in self.streams] if detail else None,
             "dtmf": [
                 {
                     "frame": d.frame,
-                    "time_s": rel(d.ts_ns),
-                    "time_iso": iso_time(d.ts_ns),
+                    "time_s": rel(d.ts_ns, first),
+                    "time_iso": iso(d.ts_ns),
                     "signal": d.signal,
                     "duration_ms": d.duration_ms,
                     "sender": d.sender,
@@ -464,6 +467,8 @@ class CallSummary:
                 for d in self.dtmf
             ],
         }
+        if not detail:
+            del out["hops"], out["sdp"], out["streams"], out["dtmf"]
         if qualities is not None:
             from rtcscope.quality import worst_direction
 
@@ -486,6 +491,26 @@ class CallSummary:
                 }
             )
         return out
+
+
+def _stream_entry(stream: RtpStream, first_ns: int) -> dict[str, Any]:
+    """A stream's object in a call's JSON (times from the capture's first packet)."""
+    key = stream.key
+    start_ns = stream.start_ns
+    end_ns = stream.end_ns
+    stats = stream.stats
+    return {
+        "src": f"{key.src}:{key.src_port}",
+        "dst": f"{key.dst}:{key.dst_port}",
+        "ssrc_hex": f"0x{key.ssrc:08X}",
+        "codec": stream.codec,
+        "packets": stats.packets,
+        "lost": stats.lost,
+        "start_s": relative_s(start_ns, first_ns),
+        "start_iso": iso_time(start_ns),
+        "end_s": relative_s(end_ns, first_ns),
+        "end_iso": iso_time(end_ns),
+    }
 
 
 @dataclass(slots=True)
@@ -516,12 +541,22 @@ class CallsResult:
 _ICID = re.compile(r"(?i)(?:^|;)\s*icid-value\s*=\s*\"?([^;\"\s]+)")
 
 
+_LINK_HEADERS = (b"x-call-id", b"p-charging-vector")
+_LINK_BATCH = 512  # calls whose bytes are looked at together
+
+
+def _mention_link_headers(calls: Sequence[Call]) -> bool:
+    """Whether any message of ``calls`` may carry X-Call-ID or P-Charging-Vector (a name
+    anywhere in its bytes, any case): one C-level look at the batch's bytes."""
+    text = b"\n".join([m.message.raw for call in calls for m in call.messages]).lower()
+    return any(name in text for name in _LINK_HEADERS)
+
+
 def _link_keys(call: Call) -> set[str]:
     keys: set[str] = set()
     # Most calls carry neither header: one look at the call's bytes (header names are
     # case-insensitive, so lower-cased) spares reading each message's headers.
-    text = b"\n".join(captured.message.raw for captured in call.messages).lower()
-    if b"x-call-id" not in text and b"p-charging-vector" not in text:
+    if not _mention_link_headers([call]):
         return keys
     for captured in call.messages:
         message = captured.message
@@ -552,7 +587,13 @@ def link_legs(calls: Sequence[Call]) -> list[list[Call]]:
 
     by_call_id = {c.call_id: i for i, c in enumerate(calls)}
     first_with_key: dict[str, int] = {}
+    skip_to = 0
     for i, call in enumerate(calls):
+        # Most captures carry neither header: a batch of calls is passed over at once.
+        if i % _LINK_BATCH == 0 and not _mention_link_headers(calls[i : i + _LINK_BATCH]):
+            skip_to = i + _LINK_BATCH
+        if i < skip_to:
+            continue
         for key in _link_keys(call):
             if key.startswith("cid:"):
                 other = by_call_id.get(key[4:])
@@ -645,6 +686,7 @@ def _parse_info_dtmf(captured: CapturedMessage, caller_tag: str | None) -> InfoD
 
 
 _BY_TIME = attrgetter("ts_ns", "frame")
+_BY_START = attrgetter("start_ns", "index")
 
 
 def _summarize(
@@ -653,36 +695,50 @@ def _summarize(
     marks: dict[int, MessageMarks],
     announcements: Sequence[MediaAnnouncement],
 ) -> CallSummary:
-    messages = sorted((m for leg in legs for m in leg.messages), key=_BY_TIME)
     primary = legs[0]
+    if len(legs) == 1:
+        messages = sorted(primary.messages, key=_BY_TIME)
+        if messages == primary.messages:  # already in time order (the usual case): one list
+            messages = primary.messages
+        all_invites = primary.initial_invites
+    else:
+        messages = sorted((m for leg in legs for m in leg.messages), key=_BY_TIME)
+        all_invites = [t for leg in legs for t in leg.initial_invites]
     invites = _caller_invites(primary)
     headless = [] if invites else _headless_invites(primary)
-    first_request = invites[0].request if invites else None
-    if first_request is None:
-        first_request = _first(m for m in primary.messages if m.message.is_request)
-    head = first_request or primary.messages[0]
-    kind = (head.message.method or "?").upper() if head.message.is_request else "?"
-    if not invites and head.message.cseq is not None:
-        kind = head.message.cseq.method.upper()
+    head: CapturedMessage | None
+    if invites:
+        head = invites[0].requests[0]  # an initial INVITE has its request
+    else:
+        head = _first(m for m in primary.messages if m.message.request_method is not None)
+    if head is None:
+        head = primary.messages[0]
+    head_message = head.message
+    is_request = head_message.request_method is not None
+    kind = (head_message.method or "?").upper() if is_request else "?"
+    if not invites and head_message.cseq is not None:
+        kind = head_message.cseq.method.upper()
     # The INVITE is not in the capture (it started before): the state comes from the
     # responses and CSeq methods seen; caller and callee from the hop nearest the caller.
     first_response = headless[0].responses[0] if headless else None
     if first_response is not None:
         kind = "INVITE"
         head = first_response
+        head_message = head.message
         invites = headless[:1]
-    from_ = head.message.from_
-    to = head.message.to
-    caller_tag = primary.caller_tag or (head.message.from_tag if head else None)
+    from_ = head_message.from_
+    to = head_message.to
+    caller_tag = primary.caller_tag or head_message.from_tag
 
     # Ring (first 101-199), answer (first 2xx) and the UAS that answered first, in one look
     # at the INVITEs' responses. RFC 3261 13.3.1.4: the UAS that sent the 2xx needs the ACK;
     # copies of the ACK that reach proxies but never the UAS (a wrong Contact, a broken
     # route) leave the call without one, whatever the caller's side of the capture shows.
-    all_invites = [t for leg in legs for t in leg.initial_invites] or headless
+    if not all_invites:
+        all_invites = headless
     ring_ns: int | None = None
     first_answer: CapturedMessage | None = None
-    uas_endpoints: set[str] = set()
+    answer_txn: Transaction | None = None
     for txn in all_invites:
         for response in txn.responses:
             code = response.message.status_code or 0
@@ -693,36 +749,42 @@ def _summarize(
                 first_answer is None or response.ts_ns < first_answer.ts_ns
             ):
                 first_answer = response
-                uas_endpoints = {source(response), txn.server}
+                answer_txn = txn
     answer_ns = first_answer.ts_ns if first_answer is not None else None
 
     final: CapturedMessage | None = None
     if invites:
         for txn in invites:
-            if txn.final is not None:
-                final = txn.final
+            txn_final = txn.final
+            if txn_final is not None:
+                final = txn_final
     else:
         client = source(head)
         for txn in primary.transactions:
-            if txn.request is not None and txn.client == client and txn.final is not None:
-                final = txn.final
-    final_status = final.message.status_code if final is not None else None
-    final_reason = final.message.reason if final is not None else None
+            if txn.requests and source(txn.requests[0]) == client:  # txn.client
+                txn_final = txn.final
+                if txn_final is not None:
+                    final = txn_final
+    if final is not None:
+        final_status = final.message.status_code
+        final_reason = final.message.reason
+    else:
+        final_status = final_reason = None
 
     # One pass over the call's messages for what is counted or looked for in them.
     bye: CapturedMessage | None = None
     cancelled = responded = False
     acks: list[CapturedMessage] = []  # ACKs sent after the first 2xx
     infos: list[CapturedMessage] = []
-    methods: dict[str, int] = {}
-    statuses: dict[int, int] = {}
+    methods: Counter[str] = Counter()
+    statuses: Counter[int] = Counter()
     call_marks: dict[int, MessageMarks] = {}
+    resent = 0
     for captured in messages:
         message = captured.message
-        if message.is_request:
-            method = message.request_method
-            if method is not None:
-                methods[method] = methods.get(method, 0) + 1
+        method = message.request_method
+        if method is not None:
+            methods[method] = methods.get(method, 0) + 1
             if method == "BYE":
                 if bye is None:
                     bye = captured
@@ -740,23 +802,28 @@ def _summarize(
             statuses[status] = statuses.get(status, 0) + 1
         mark = marks.get(captured.frame)
         if mark is not None:
+            if mark.resent_of and captured.frame not in call_marks:
+                resent += 1
             call_marks[captured.frame] = mark
 
     ack_missing = False
     if first_answer is not None:
+        assert answer_txn is not None
+        uas = source(first_answer)
         if not acks:
             ack_missing = True
-        elif not any(destination(m) in uas_endpoints for m in acks):
+        elif not any(destination(m) in (uas, answer_txn.server) for m in acks):
             # The ACK went to an address the capture never shows the UAS using (its
             # Contact behind NAT, another interface): it is missing only if the UAS went
             # on retransmitting its 2xx after it was sent.
-            uas = source(first_answer)
             ack_missing = any(
                 source(r) == uas and r.ts_ns > acks[0].ts_ns
                 for t in all_invites
                 for r in t.responses
                 if 200 <= (r.message.status_code or 0) < 300
             )
+    else:
+        uas = None
     ended_by: str | None = None
     if bye is not None:
         ended_by = "caller" if bye.message.from_tag == caller_tag else "callee"
@@ -789,35 +856,85 @@ def _summarize(
     else:
         end_ns = None
 
+    sdp, endpoints = _sdp_exchanges(announcements) if announcements else ([], {})
+    dtmf = _info_digits(infos, caller_tag) if infos else []
+
+    if head_message.request_method is not None:
+        caller: str | None = source(head)
+        callee: str | None = destination(head)
+    elif first_response is not None:
+        caller, callee = destination(head), source(head)
+    else:
+        caller = callee = None
+    return CallSummary(
+        index=index,
+        legs=legs,
+        kind=kind,
+        from_uri=str(from_.uri) if from_ is not None and from_.uri is not None else None,
+        to_uri=str(to.uri) if to is not None and to.uri is not None else None,
+        from_tag=caller_tag,
+        caller=caller,
+        callee=callee,
+        start_ns=messages[0].ts_ns,
+        ring_ns=ring_ns,
+        answer_ns=answer_ns,
+        end_ns=end_ns,
+        last_ns=messages[-1].ts_ns,
+        final_status=final_status,
+        final_reason=final_reason,
+        state=state,
+        ended_by=ended_by,
+        uas=uas,
+        bye_source=source(bye) if bye is not None else None,
+        messages=messages,
+        methods=methods,
+        statuses=statuses,
+        resent=resent,
+        marks=call_marks,
+        sdp=sdp,
+        media_endpoints=endpoints,
+        dtmf=dtmf,
+    )
+
+
+def _sdp_exchanges(
+    announcements: Sequence[MediaAnnouncement],
+) -> tuple[list[SdpExchange], dict[tuple[str, int], int]]:
+    """A call's SDPs, each listed once (a proxy's copy is the same exchange), and each
+    announced media endpoint with the time it was first announced."""
     seen_sdp: set[tuple[Any, ...]] = set()
     sdp: list[SdpExchange] = []
     endpoints: dict[tuple[str, int], int] = {}
     for ann in announcements:
         if ann.address and ann.port:
             endpoints.setdefault((ann.address, ann.port), ann.ts_ns)
-        codecs = tuple(
-            ann.codecs[pt].name if pt in ann.codecs else f"PT{pt}" for pt in ann.payload_types
-        )
+        known = ann.codecs
+        codecs = tuple([known[pt].name if pt in known else f"PT{pt}" for pt in ann.payload_types])
         key = (ann.side, ann.role, ann.cseq, ann.media_index, ann.address, ann.port, codecs)
         if key in seen_sdp:
             continue
         seen_sdp.add(key)
         sdp.append(
             SdpExchange(
-                frame=ann.frame,
-                ts_ns=ann.ts_ns,
-                side=ann.side,
-                role=ann.role,
-                sip=ann.sip_summary,
-                media=ann.media,
-                address=ann.address,
-                port=ann.port,
-                direction=ann.direction,
-                codecs=codecs,
-                on_hold=ann.on_hold,
+                ann.frame,
+                ann.ts_ns,
+                ann.side,
+                ann.role,
+                ann.sip_summary,
+                ann.media,
+                ann.address,
+                ann.port,
+                ann.direction,
+                codecs,
+                ann.on_hold,
             )
         )
+    return sdp, endpoints
 
+
+def _info_digits(infos: list[CapturedMessage], caller_tag: str | None) -> list[InfoDtmf]:
+    """DTMF digits of a call's INFO requests, each (CSeq, body) once: a retransmission or a
+    proxy's copy is the same digit."""
     dtmf: list[InfoDtmf] = []
     seen_info: set[tuple[int, bytes]] = set()
     for captured in infos:
@@ -830,44 +947,7 @@ def _summarize(
         digit = _parse_info_dtmf(captured, caller_tag)
         if digit is not None:
             dtmf.append(digit)
-
-    return CallSummary(
-        index=index,
-        legs=legs,
-        kind=kind,
-        from_uri=str(from_.uri) if from_ is not None and from_.uri is not None else None,
-        to_uri=str(to.uri) if to is not None and to.uri is not None else None,
-        from_tag=caller_tag,
-        caller=source(head)
-        if head.message.is_request
-        else destination(head)
-        if first_response is not None
-        else None,
-        callee=destination(head)
-        if head.message.is_request
-        else source(head)
-        if first_response is not None
-        else None,
-        start_ns=messages[0].ts_ns,
-        ring_ns=ring_ns,
-        answer_ns=answer_ns,
-        end_ns=end_ns,
-        last_ns=messages[-1].ts_ns,
-        final_status=final_status,
-        final_reason=final_reason,
-        state=state,
-        ended_by=ended_by,
-        uas=source(first_answer) if first_answer is not None else None,
-        bye_source=source(bye) if bye is not None else None,
-        messages=messages,
-        methods=Counter(methods),
-        statuses=Counter(statuses),
-        resent=sum(1 for m in call_marks.values() if m.resent_of),
-        marks=call_marks,
-        sdp=sdp,
-        media_endpoints=endpoints,
-        dtmf=dtmf,
-    )
+    return dtmf
 
 
 def summarize_calls(
@@ -899,11 +979,19 @@ def summarize_calls(
     by_call_id: dict[str | None, list[MediaAnnouncement]] = defaultdict(list)
     for announcement in announcements:
         by_call_id[announcement.call_id].append(announcement)
+    no_announcements: list[MediaAnnouncement] = []
     calls = [
-        _summarize(i + 1, legs, marks, [a for leg in legs for a in by_call_id.get(leg.call_id, ())])
+        _summarize(
+            i + 1,
+            legs,
+            marks,
+            by_call_id.get(legs[0].call_id, no_announcements)
+            if len(legs) == 1
+            else [a for leg in legs for a in by_call_id.get(leg.call_id, ())],
+        )
         for i, legs in enumerate(groups)
     ]
-    calls.sort(key=lambda c: (c.start_ns, c.index))
+    calls.sort(key=_BY_START)
     for i, call in enumerate(calls):
         call.index = i + 1
     if first_ns is None:
@@ -921,19 +1009,20 @@ def attach_streams(calls: Iterable[CallSummary], streams: Iterable[RtpStream]) -
     is linear in calls and streams.
     """
     calls = list(calls)
-    by_call_id = {cid: call for call in calls for cid in call.call_ids}
-    announced: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
-    for order, call in enumerate(calls):
+    by_call_id: dict[str, CallSummary] = {}
+    for call in calls:
         call.streams = []
-        for end, ts in call.media_endpoints.items():
-            announced[end].append((ts, order))
+        for leg in call.legs:
+            by_call_id[leg.call_id] = call  # call_ids: the last call naming one wins
+    # The endpoint index is built when a stream first needs it (most streams are named after
+    # their call's Call-ID by the SDP that set them up).
+    announced: dict[tuple[str, int], list[tuple[int, int]]] | None = None
     times: dict[tuple[str, int], list[int]] = {}
-    for end, entries in announced.items():
-        entries.sort()
-        times[end] = [ts for ts, _ in entries]
     for stream in streams:
         owner = by_call_id.get(stream.call_id) if stream.call_id is not None else None
         if owner is None:
+            if announced is None:
+                announced = _announced_endpoints(calls, times)
             best: tuple[int, int] | None = None  # (ts, -order): latest, then first call
             for end in (
                 (stream.key.dst, stream.key.dst_port),
@@ -954,6 +1043,21 @@ def attach_streams(calls: Iterable[CallSummary], streams: Iterable[RtpStream]) -
                 owner = calls[-best[1]]
         if owner is not None:
             owner.streams.append(stream)
+
+
+def _announced_endpoints(
+    calls: list[CallSummary], times: dict[tuple[str, int], list[int]]
+) -> dict[tuple[str, int], list[tuple[int, int]]]:
+    """Media endpoint -> (time first announced, call order), sorted; ``times`` gets the
+    times alone (for bisect)."""
+    announced: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
+    for order, call in enumerate(calls):
+        for end, ts in call.media_endpoints.items():
+            announced[end].append((ts, order))
+    for end, entries in announced.items():
+        entries.sort()
+        times[end] = [ts for ts, _ in entries]
+    return announced
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 from rtcscope.sip.transactions import CapturedMessage, Transaction, group_transactions
 
@@ -30,9 +31,9 @@ class DialogState(StrEnum):
     TERMINATED = "terminated"
 
 
-@dataclass(frozen=True, slots=True)
-class DialogId:
-    """Call-ID + the caller's tag (From of the INVITE) + the callee's tag (To of the answer)."""
+class DialogId(NamedTuple):
+    """Call-ID + the caller's tag (From of the INVITE) + the callee's tag (To of the answer).
+    A named tuple: immutable and hashable, built at tuple cost."""
 
     call_id: str
     caller_tag: str

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from rtcscope.sip.message import SipMessage
 
@@ -63,9 +63,10 @@ def destination(captured: CapturedMessage) -> str:
     return endpoint(captured.dst, captured.dport)
 
 
-@dataclass(frozen=True, slots=True)
-class TransactionKey:
-    """What names a transaction: the top Via branch (or the RFC 2543 fallback) and method."""
+class TransactionKey(NamedTuple):
+    """What names a transaction: the top Via branch (or the RFC 2543 fallback) and method.
+    A named tuple: immutable and hashable as a frozen dataclass, built at tuple cost (one per
+    transaction, four or so per call)."""
 
     call_id: str
     branch: str
@@ -77,14 +78,9 @@ def via_branches(message: SipMessage) -> tuple[str, ...]:
     return tuple([via.branch or "" for via in message.vias])
 
 
-def _branch_key(message: SipMessage) -> str:
-    # The top Via's sent-by and branch as the parse cut them (no Via object is built);
-    # sent_by is None only without a readable Via.
-    sent_by = message.sent_by
-    branch = message.branch
-    if sent_by is not None and branch and branch.startswith("z9hG4bK"):  # RFC 3261 8.1.1.7
-        return f"{branch}|{sent_by.lower()}"
-    # RFC 2543 fallback (17.2.3): request identity instead of a branch.
+def _rfc2543_key(message: SipMessage, sent_by: str | None, branch: str | None) -> str:
+    """The branch part of a transaction key without an RFC 3261 branch: RFC 2543 fallback
+    (17.2.3), request identity instead of a branch."""
     cseq = message.cseq.number if message.cseq is not None else -1
     if sent_by is None:
         return f"2543|{cseq}|{message.from_tag or ''}||"
@@ -138,8 +134,11 @@ class Transaction:
 
     @property
     def final(self) -> CapturedMessage | None:
-        finals = self.finals
-        return finals[0] if finals else None
+        """The first final response (``finals[0]``, without the list)."""
+        for response in self.responses:
+            if (response.message.status_code or 0) >= 200:
+                return response
+        return None
 
     @property
     def final_status(self) -> int | None:
@@ -171,9 +170,16 @@ def group_transactions(messages: Iterable[CapturedMessage]) -> list[Transaction]
         call_id = msg.call_id
         if cseq is None or call_id is None:
             continue
-        branch = _branch_key(msg)
+        # The top Via's sent-by and branch as the parse cut them (no Via object is built;
+        # sent_by is None only without a readable Via).
+        sent_by = msg.sent_by
+        branch = msg.branch
+        if sent_by is not None and branch and branch.startswith("z9hG4bK"):  # RFC 3261 8.1.1.7
+            branch = f"{branch}|{sent_by.lower()}"
+        else:
+            branch = _rfc2543_key(msg, sent_by, branch)
         method = cseq.method.upper()
-        is_request = msg.is_request
+        is_request = msg.request_method is not None
         if is_request:
             if method == "ACK":
                 invite = by_key.get((call_id, branch, "INVITE"))
@@ -189,7 +195,7 @@ def group_transactions(messages: Iterable[CapturedMessage]) -> list[Transaction]
         txn = by_key.get(key)
         if txn is None:
             # A response whose request was not captured still names a transaction.
-            txn = by_key[key] = Transaction(TransactionKey(*key), method, cseq.number)
+            txn = by_key[key] = Transaction(TransactionKey._make(key), method, cseq.number)
             order.append(txn)
         (txn.requests if is_request else txn.responses).append(captured)
     return order
