@@ -50,6 +50,8 @@ class IcmpIndex:
 
     def about(self, copy: CapturedMessage) -> IcmpReport | None:
         """The first ICMP error quoting this datagram within 5 s after it."""
+        if not self._by_flow:
+            return None  # the capture holds no ICMP error (the usual case)
         for report in self._by_flow.get((copy.src, copy.sport, copy.dst, copy.dport), ()):
             if 0 <= report.ts_ns - copy.ts_ns <= ICMP_WINDOW_NS:
                 return report
@@ -288,6 +290,8 @@ class CheckerBase:
             if 200 <= (r.message.status_code or 0) < 300 and r.message.cseq == cseq
         ]
         pool = answers
+        if len(all_2xx) == 1 and len(answers) == 1 and all_2xx[0] is answers[0]:
+            return answers[0]  # one copy of one 2xx (no proxy, not resent): no Via to count
         if all_2xx and max(len(r.message.vias) for r in all_2xx) > max(
             len(a.message.vias) for a in answers
         ):
