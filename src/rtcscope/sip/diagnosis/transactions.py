@@ -121,6 +121,8 @@ class TransactionChecks(CheckerBase):
 
     def check_status(self, final: CapturedMessage, cancels: list[Transaction]) -> None:
         code = final.message.status_code or 0
+        if code < 300:
+            return  # answered: nothing to say about the status
         text = final.message.summary
         common = {"element": source(final), "frames": [final.frame], "ts_ns": final.ts_ns}
         if code == 408:
