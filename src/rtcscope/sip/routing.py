@@ -79,6 +79,8 @@ def uri_host(uri: Uri) -> str:
 def same_target(a: Uri, b: Uri) -> bool:
     """Same scheme, user, host and port: where a request goes and to whom, parameters aside
     (a UA may drop ``transport=udp`` from a Contact it reuses)."""
+    if a is b:  # URIs are parsed once per text: one object for the same text
+        return True
     return (
         a.scheme.lower() == b.scheme.lower()
         and (a.user or "") == (b.user or "")
@@ -103,7 +105,7 @@ def uri_key(uri: Uri) -> UriKey:
 
 def same_uri(a: Uri, b: Uri) -> bool:
     """URI equality for route comparison (19.1.4, simplified: parameters order-insensitive)."""
-    return uri_key(a) == uri_key(b)
+    return a is b or uri_key(a) == uri_key(b)
 
 
 class UriSet:
