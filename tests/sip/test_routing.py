@@ -7,6 +7,7 @@ proxies forwarded in the test bed (tests/data/testbed-*.pcap, read with tshark).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from rtcscope.sip.routing import (
     header_max_forwards,
     in_dialog_request,
     is_unroutable_address,
+    normal_host,
     plan_route,
     proxies_from_route_set,
     route_set_from_record_route,
@@ -221,6 +223,61 @@ def test_unroutable_addresses() -> None:
     assert is_unroutable_address("[fe80::1]") == "link-local"
     assert is_unroutable_address("8.8.8.8") is None
     assert is_unroutable_address("proxy.example.com") is None
+
+
+# The named IPv4 ranges, from their RFCs: loopback (RFC 1122 3.2.1.3), link-local (RFC 3927),
+# this host (0.0.0.0), shared address space (RFC 6598), private (RFC 1918).
+_NAMED_IPV4 = [
+    (ipaddress.IPv4Network(net), name)
+    for net, name in (
+        ("127.0.0.0/8", "loopback"),
+        ("169.254.0.0/16", "link-local"),
+        ("0.0.0.0/32", "unspecified"),
+        ("100.64.0.0/10", "carrier-grade NAT (RFC 6598)"),
+        ("10.0.0.0/8", "private (RFC 1918)"),
+        ("172.16.0.0/12", "private (RFC 1918)"),
+        ("192.168.0.0/16", "private (RFC 1918)"),
+    )
+]
+
+
+def _unroutable_by_ipaddress(text: str) -> str | None:
+    ip = ipaddress.IPv4Address(text)
+    return next((name for net, name in _NAMED_IPV4 if ip in net), None)
+
+
+def test_ipv4_classified_as_ipaddress_does() -> None:
+    """normal_host and is_unroutable_address read a dotted IPv4 by its octets (no ipaddress
+    object): the answers are ipaddress's, for every first octet and the second octets where a
+    range starts or ends (the ranges are /8, /10, /12 and /16; 0.0.0.0 is its own case)."""
+    edges = (0, 1, 15, 16, 31, 32, 63, 64, 127, 128, 167, 168, 169, 253, 254, 255)
+    for a in range(256):
+        for b in range(256) if a in (0, 10, 100, 127, 169, 172, 192) else edges:
+            text = f"{a}.{b}.1.1"
+            assert is_unroutable_address(text) == _unroutable_by_ipaddress(text), text
+    for text in ("0.0.0.0", "0.0.0.1", "0.1.0.0", "255.255.255.255"):
+        assert is_unroutable_address(text) == _unroutable_by_ipaddress(text), text
+        assert normal_host(text) == text
+    assert is_unroutable_address("[10.1.2.3]") == "private (RFC 1918)"
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_any_ipv4_classified_as_ipaddress_does(value: int) -> None:
+    text = str(ipaddress.IPv4Address(value))
+    assert is_unroutable_address(text) == _unroutable_by_ipaddress(text)
+    assert normal_host(f"[{text}]") == text
+
+
+@given(st.text(alphabet="0123456789.:[]abcdefABCDEF", max_size=24))
+def test_normal_host_as_ipaddress(host: str) -> None:
+    """Any text (IPv4 lookalikes with leading zeros, 256, three octets; IPv6): ipaddress's
+    canonical form where it reads an address, else the text lower-case."""
+    bare = host.strip("[]")
+    try:
+        expected = str(ipaddress.ip_address(bare))
+    except ValueError:
+        expected = bare.lower()
+    assert normal_host(host) == expected
 
 
 @given(st.lists(st.sampled_from(["a", "b", "c", "d"]), max_size=6), st.integers(0, 70))

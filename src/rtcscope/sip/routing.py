@@ -22,6 +22,7 @@ with what each proxy in a capture actually did. Pure: no I/O.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -45,11 +46,21 @@ def uri_port(uri: Uri) -> int:
     return 5060
 
 
+# An IPv4 address as ipaddress accepts it (four decimal octets, 0-255, no leading zero): that
+# text is already its canonical form. Matched first because a capture of many UAs asks about
+# thousands of distinct addresses, and ipaddress costs ~6 us each (tests/sip/test_routing.py
+# checks both ways agree).
+_IPV4_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(r"\.".join([_IPV4_OCTET] * 4) + r"\Z")
+
+
 @lru_cache(maxsize=65_536)
 def normal_host(host: str) -> str:
     """A host as captures print addresses: IPs in their canonical (compressed) form, names
     lower-case, no brackets; so ``fec0:0:0:0:216:d3ff:fe0d:22c`` equals ``fec0::216:...``."""
     bare = host.strip("[]")
+    if _IPV4.match(bare) is not None:
+        return bare
     try:
         return str(ipaddress.ip_address(bare))
     except ValueError:
@@ -68,6 +79,8 @@ def uri_host(uri: Uri) -> str:
 def same_target(a: Uri, b: Uri) -> bool:
     """Same scheme, user, host and port: where a request goes and to whom, parameters aside
     (a UA may drop ``transport=udp`` from a Contact it reuses)."""
+    if a is b:  # URIs are parsed once per text: one object for the same text
+        return True
     return (
         a.scheme.lower() == b.scheme.lower()
         and (a.user or "") == (b.user or "")
@@ -92,7 +105,7 @@ def uri_key(uri: Uri) -> UriKey:
 
 def same_uri(a: Uri, b: Uri) -> bool:
     """URI equality for route comparison (19.1.4, simplified: parameters order-insensitive)."""
-    return uri_key(a) == uri_key(b)
+    return a is b or uri_key(a) == uri_key(b)
 
 
 class UriSet:
@@ -650,8 +663,12 @@ def is_unroutable_address(host: str) -> str | None:
     Only the ranges a NAT hides or that never leave a host are named: RFC 1918 and unique
     local (RFC 4193) addresses, carrier-grade NAT (RFC 6598), loopback and link-local.
     """
+    bare = host.strip("[]")
+    octets = _IPV4.match(bare)
+    if octets is not None:
+        return _unroutable_ipv4(*(int(o) for o in octets.groups()))
     try:
-        ip = ipaddress.ip_address(host.strip("[]"))
+        ip = ipaddress.ip_address(bare)
     except ValueError:
         return None
     if ip.is_loopback:
@@ -667,4 +684,21 @@ def is_unroutable_address(host: str) -> str | None:
             return "private (RFC 1918)"
     elif ip in _ULA:
         return "unique local (RFC 4193)"
+    return None
+
+
+def _unroutable_ipv4(a: int, b: int, c: int, d: int) -> str | None:
+    """:func:`is_unroutable_address` for the IPv4 address a.b.c.d, by its octets: the same
+    ranges as ipaddress's ``is_loopback``, ``is_link_local``, ``is_unspecified``, RFC 6598
+    and RFC 1918."""
+    if a == 127:
+        return "loopback"
+    if a == 169 and b == 254:
+        return "link-local"
+    if a == b == c == d == 0:
+        return "unspecified"
+    if a == 100 and 64 <= b <= 127:
+        return "carrier-grade NAT (RFC 6598)"
+    if a == 10 or (a == 172 and 16 <= b <= 31) or (a == 192 and b == 168):
+        return "private (RFC 1918)"
     return None

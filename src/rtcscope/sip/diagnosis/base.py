@@ -15,7 +15,7 @@ from functools import cached_property
 
 from rtcscope.sip.diagnosis.catalogue import kind
 from rtcscope.sip.diagnosis.model import Finding, IcmpReport, RequestPath
-from rtcscope.sip.dialogs import Call, Dialog, DialogId
+from rtcscope.sip.dialogs import Call, Dialog
 from rtcscope.sip.headers import NameAddr
 from rtcscope.sip.routing import (
     UriSet,
@@ -50,6 +50,8 @@ class IcmpIndex:
 
     def about(self, copy: CapturedMessage) -> IcmpReport | None:
         """The first ICMP error quoting this datagram within 5 s after it."""
+        if not self._by_flow:
+            return None  # the capture holds no ICMP error (the usual case)
         for report in self._by_flow.get((copy.src, copy.sport, copy.dst, copy.dport), ()):
             if 0 <= report.ts_ns - copy.ts_ns <= ICMP_WINDOW_NS:
                 return report
@@ -155,7 +157,9 @@ class CheckerBase:
         for txn in call.transactions:
             self.by_method_cseq[(txn.method, txn.cseq)].append(txn)
         self.initial_invites = call.initial_invites
-        self._origins: dict[DialogId, CapturedMessage] = {}  # answer_origin, per dialog
+        # answer_origin, per dialog (by id: one Dialog per callee tag, alive as long as the
+        # checker; hashing a DialogId costs more than the look-up saves)
+        self._origins: dict[int, CapturedMessage] = {}
         # Header values read, by (id of the captured message, header name): the call's
         # messages outlive the checker, so an id names one message here.
         self._read: dict[tuple[int, str], list[NameAddr]] = {}
@@ -273,9 +277,9 @@ class CheckerBase:
     def answer_origin(self, dialog: Dialog) -> CapturedMessage:
         """The copy of the dialog's 2xx that left the UAS: the one with the most Vias (a
         proxy that changed the To tag made its copy look like another dialog's)."""
-        found = self._origins.get(dialog.id)
+        found = self._origins.get(id(dialog))
         if found is None:
-            found = self._origins[dialog.id] = self._answer_origin(dialog)
+            found = self._origins[id(dialog)] = self._answer_origin(dialog)
         return found
 
     def _answer_origin(self, dialog: Dialog) -> CapturedMessage:
@@ -285,9 +289,13 @@ class CheckerBase:
             r
             for t in self.initial_invites
             for r in t.finals
-            if 200 <= (r.message.status_code or 0) < 300 and r.message.cseq == cseq
+            # CSeqs are parsed once per text: mostly the same object, compared without __eq__
+            if 200 <= (r.message.status_code or 0) < 300
+            and (r.message.cseq is cseq or r.message.cseq == cseq)
         ]
         pool = answers
+        if len(all_2xx) == 1 and len(answers) == 1 and all_2xx[0] is answers[0]:
+            return answers[0]  # one copy of one 2xx (no proxy, not resent): no Via to count
         if all_2xx and max(len(r.message.vias) for r in all_2xx) > max(
             len(a.message.vias) for a in answers
         ):

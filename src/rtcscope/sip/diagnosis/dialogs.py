@@ -134,11 +134,14 @@ class DialogChecks(CheckerBase):
 
     def check_answered_dialog(self, dialog: Dialog) -> None:
         answers = dialog.answers
-        max_vias = max(len(a.message.vias) for a in answers)
-        min_vias = min(len(a.message.vias) for a in answers)
-        uas_copies = [a for a in answers if len(a.message.vias) == max_vias]
+        if len(answers) == 1:  # one copy (no proxy, not resent): it left the UAS, reached the UAC
+            uas_copies = uac_copies = answers
+        else:
+            max_vias = max(len(a.message.vias) for a in answers)
+            min_vias = min(len(a.message.vias) for a in answers)
+            uas_copies = [a for a in answers if len(a.message.vias) == max_vias]
+            uac_copies = [a for a in answers if len(a.message.vias) == min_vias]
         uas = source(uas_copies[0])
-        uac_copies = [a for a in answers if len(a.message.vias) == min_vias]
         uac = destination(uac_copies[0])
         first_2xx = uas_copies[0]
         invite_cseq = first_2xx.message.cseq.number if first_2xx.message.cseq else -1

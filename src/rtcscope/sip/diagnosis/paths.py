@@ -571,6 +571,8 @@ class PathChecks(DialogChecks):
         )
 
     def _is_loop(self, chain: list[Node]) -> bool:
+        if len(chain) < 2:
+            return False  # one hop cannot repeat
         seen: dict[tuple[str, str], int] = {}
         for node in chain:
             key = (destination(node.first), node.first.message.request_uri_text or "")

@@ -109,10 +109,10 @@ class TransactionChecks(CheckerBase):
             return
         # The status the caller saw: the final answer to its last INVITE (after a 401/407
         # challenge the caller retries with a new CSeq), on the caller's own leg.
-        fewest_vias = min(len(t.requests[0].message.vias) for t in invites if t.requests)
-        uac_invites = [
-            t for t in invites if t.requests and len(t.requests[0].message.vias) == fewest_vias
-        ]
+        uac_invites = [t for t in invites if t.requests]
+        if len(uac_invites) > 1:  # several hops (or a retry): the caller's has the fewest Vias
+            fewest_vias = min(len(t.requests[0].message.vias) for t in uac_invites)
+            uac_invites = [t for t in uac_invites if len(t.requests[0].message.vias) == fewest_vias]
         for final in uac_invites[-1].finals[:1]:
             self.check_status(final, cancels)
         if cancels:
@@ -121,6 +121,8 @@ class TransactionChecks(CheckerBase):
 
     def check_status(self, final: CapturedMessage, cancels: list[Transaction]) -> None:
         code = final.message.status_code or 0
+        if code < 300:
+            return  # answered: nothing to say about the status
         text = final.message.summary
         common = {"element": source(final), "frames": [final.frame], "ts_ns": final.ts_ns}
         if code == 408:
@@ -208,6 +210,13 @@ class TransactionChecks(CheckerBase):
             for r in t.responses
             if (r.message.status_code or 0) > 100
         ]
+        # A pair is two copies of one status code: a code seen once has nothing to compare
+        # with (and its Via stack need not be read).
+        per_code: dict[int, int] = {}
+        for r in responses:
+            code = r.message.status_code or 0
+            per_code[code] = per_code.get(code, 0) + 1
+        responses = [r for r in responses if per_code[r.message.status_code or 0] > 1]
         by_branches: dict[tuple[tuple[str, ...], int], CapturedMessage] = {}
         for r in responses:
             key = (via_branches(r.message), r.message.status_code or 0)
