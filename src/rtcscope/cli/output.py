@@ -20,13 +20,17 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich import box
-from rich._wrap import divide_line
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from rtcscope.errors import UsageError
 from rtcscope.text import LINE_LIMIT, json_safe, terminal_text
+
+try:  # rich's own line division (private: a rich without it prints every table itself)
+    from rich._wrap import divide_line
+except ImportError:  # pragma: no cover - depends on the installed rich
+    divide_line = None  # type: ignore[assignment]
 
 
 class OutputFormat(StrEnum):
@@ -262,8 +266,8 @@ def _plain_table(
     line division; tests compare the text with rich's on many tables.
     """
     ncols = len(headers)
-    if not ncols:
-        return None  # no column: rich's own way of printing nothing
+    if not ncols or divide_line is None:
+        return None  # no column (rich's own way of printing nothing), or no divide_line
     longest_word = [0] * ncols
     longest = [0] * ncols
     for row in rows:
