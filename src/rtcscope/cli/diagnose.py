@@ -73,10 +73,6 @@ if TYPE_CHECKING:
     from rtcscope.cli.live import LiveOptions
     from rtcscope.sip.live import CallFilter, FinishedCall
 
-if TYPE_CHECKING:
-    from rtcscope.cli.live import LiveOptions
-    from rtcscope.sip.live import CallFilter, FinishedCall
-
 COLUMNS = ("severity", "code", "summary", "element", "last_hop", "frames", "time_s", "rfc", "fix")
 CATALOGUE_COLUMNS = ("code", "severity", "concern", "rule", "explanation", "fix")
 
