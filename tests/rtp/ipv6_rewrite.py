@@ -38,7 +38,12 @@ def map_address(raw: bytes) -> bytes:
 
 
 def _mapped_text(match: re.Match[bytes]) -> bytes:
-    mapped = map_address(ipaddress.IPv4Address(match.group(1).decode()).packed)
+    """The SDP text of a mapped address, as user agents write it (IPv4-mapped ones with the
+    dotted quad, RFC 5952 5; Python 3.11's ``compressed`` would write ``::ffff:a01:3``)."""
+    dotted = match.group(1).decode()
+    mapped = map_address(ipaddress.IPv4Address(dotted).packed)
+    if mapped.startswith(bytes(10) + b"\xff\xff"):
+        return b"IN IP6 ::ffff:" + dotted.encode()
     return b"IN IP6 " + ipaddress.IPv6Address(mapped).compressed.encode()
 
 

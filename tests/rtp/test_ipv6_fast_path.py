@@ -96,9 +96,7 @@ def test_array_path_equals_per_packet_path(
     assert fast == slow
     streams = fast["streams"]
     assert streams and all(":" in s["src"] and ":" in s["dst"] for s in streams)
-    # (IPv4-mapped SDP addresses are not matched to the packets' text yet, by either path:
-    # the SIP side writes them as ::ffff:a00:1; those streams are found by the heuristic.)
-    assert all(s["source"] == "sdp" for s in streams if not s["src"].startswith("::ffff:"))
+    assert all(s["source"] == "sdp" for s in streams)
     # Records decoded one by one: SIP and each stream's first packets, not followed RTP.
     rtp_packets = sum(s["packets"] for s in streams)
     assert len(decoded_fast) < rtp_packets / 4, (len(decoded_fast), rtp_packets)
@@ -134,16 +132,9 @@ def test_short_streams_every_column_equals_tsharks(
     path = rewrites["short"]
     theirs = tshark_table(path)
     ours = _by_key(_streams_json(path, capsys, monkeypatch, fast=True)["streams"])
-    assert len(theirs) == 2400 and set(ours) <= set(theirs)
-    # Streams between IPv4-mapped addresses: the SDP's are not matched (the SIP side writes
-    # them ::ffff:a00:1, decode() and tshark ::ffff:10.0.0.1), so the heuristic finds them and
-    # misses the one- and two-packet ones; the others must be tshark's, column by column.
-    assert {key for key in theirs if key not in ours} <= {
-        key for key in theirs if key[0].startswith("::ffff:") and int(theirs[key][3]) <= 2
-    }
+    assert len(theirs) == 2400 and set(ours) == set(theirs)
     for key, row in theirs.items():
-        if not key[0].startswith("::ffff:"):
-            assert as_tshark_row(ours[key]) == row, key
+        assert as_tshark_row(ours[key]) == row, key
     # Every text shape of the rewrite: IPv4-mapped, a compressed tail, a compressed middle.
     sources = {key[0] for key in ours}
     assert any(s.startswith("::ffff:") for s in sources)
