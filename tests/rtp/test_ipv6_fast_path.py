@@ -10,18 +10,26 @@ rewrite, and the RTP of followed IPv6 streams is no longer decoded record by rec
 from __future__ import annotations
 
 import json
+import struct
+import tempfile
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import rtcscope.cli.capture as cli_capture
 import rtcscope.scan.onepass as onepass
 from rtcscope.capture.packet import Packet, Record
+from rtcscope.capture.writer import PcapWriter
 from rtcscope.cli import main
+from rtcscope.rtp.packet import RtpPacket
+from rtcscope.rtp.streams import stream_to_dict
 from rtcscope.scan import ScanOptions
+from rtcscope.scan.files import scan_capture
 from tests.conftest import DATA
 from tests.rtp.ipv6_rewrite import rewrite_pcap, to_ipv6_frame
 from tests.rtp.test_short_streams import as_tshark_row, tshark_table, write_capture
@@ -154,15 +162,11 @@ def test_unusual_ipv6_goes_per_packet(tmp_path: Path, monkeypatch: pytest.Monkey
     hop_by_hop += bytes([17, 0]) + bytes(6) + ipv6[40:]
     jumbo = plain[:18] + b"\x00\x00" + plain[20:]
     frames = [plain, hop_by_hop, jumbo, plain[:50]]
-    from rtcscope.capture.writer import PcapWriter
-
     path = tmp_path / "odd.pcap"
     with PcapWriter(path) as writer:
         for n in range(40):
             writer.write(frames[n % 4], 1_700_000_000 * 10**9 + n * 20_000_000)
     decoded = _count_decodes(monkeypatch)
-    from rtcscope.scan.files import scan_capture
-
     fast = scan_capture(path, rtp_ports=[5000], with_dtmf=True)
     odd = {record.frame for record in decoded}
     monkeypatch.undo()
@@ -170,3 +174,86 @@ def test_unusual_ipv6_goes_per_packet(tmp_path: Path, monkeypatch: pytest.Monkey
     assert [s.stats.packets for s in fast.streams] == [s.stats.packets for s in slow.streams]
     assert [s.key for s in fast.streams] == [s.key for s in slow.streams]
     assert {f for f in odd if f % 4 != 1} == {f for f in range(1, 41) if f % 4 != 1}
+
+
+def _ipv6_frame(rtp: bytes, src: bytes, dst: bytes, sport: int, dport: int) -> bytes:
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(rtp), 0) + rtp
+    header = struct.pack("!IHBB16s16s", 6 << 28, len(udp), 17, 64, src, dst)
+    return b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x86\xdd" + header + udp
+
+
+def _both_paths(
+    frames: list[bytes], directory: Path, ports: tuple[int, ...] = (5000,)
+) -> tuple[list[Any], list[Any]]:
+    path = directory / "made.pcap"
+    with PcapWriter(path) as writer:
+        for n, frame in enumerate(frames):
+            writer.write(frame, 1_700_000_000 * 10**9 + n * 10_000_000)
+    return tuple(  # type: ignore[return-value]
+        [stream_to_dict(s) for s in scan_capture(path, rtp_ports=ports, fast=fast).streams]
+        for fast in (True, False)
+    )
+
+
+def test_two_ipv6_streams_whose_batch_keys_collide_stay_apart(tmp_path: Path) -> None:
+    """IPv6 rows are grouped by a 64-bit mix of five words (four address words, then ports
+    and SSRC); two streams made to share that mix come out as two, with their numbers."""
+    mask, mix = (1 << 64) - 1, 0x9E3779B97F4A7C15
+    src = bytes.fromhex("20010db8000000000000000000000001")
+    dst_a = bytes.fromhex("20010db8000000000000000000000002")
+    dst_b = bytes.fromhex("20010db8000000000000000000000003")
+    words = [int.from_bytes(src[:8], "big"), int.from_bytes(src[8:], "big")]
+    high = ((((words[0] * mix) & mask) ^ words[1]) * mix) & mask
+    high = ((high ^ int.from_bytes(dst_a[:8], "big")) * mix) & mask
+    rest_a = (4000 << 48) | (5000 << 32) | 0x1111
+    mixed_a = (((high ^ int.from_bytes(dst_a[8:], "big")) * mix) & mask) ^ rest_a
+    rest_b = mixed_a ^ (((high ^ int.from_bytes(dst_b[8:], "big")) * mix) & mask)
+    flows = [
+        (dst_a, 4000, 5000, 0x1111),
+        (dst_b, rest_b >> 48, (rest_b >> 32) & 0xFFFF, rest_b & 0xFFFFFFFF),
+    ]
+    frames = []
+    for i in range(50):
+        for n, (dst, sport, dport, ssrc) in enumerate(flows):
+            rtp = RtpPacket(8, (i * (n + 1)) & 0xFFFF, 160 * i, ssrc, payload=bytes(160))
+            frames.append(_ipv6_frame(rtp.encode(), src, dst, sport, dport))
+    fast, slow = _both_paths(frames, tmp_path, (5000, flows[1][2]))
+    assert fast == slow
+    assert len(fast) == 2 and [s["packets"] for s in fast] == [50, 50]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 29), st.integers(14, 73), st.integers(0, 255)),
+        max_size=6,
+    ),
+    st.lists(st.tuples(st.integers(0, 29), st.integers(0, 80)), max_size=3),
+)
+def test_damaged_ipv6_rows_give_the_per_packet_result(
+    changes: list[tuple[int, int, int]], cuts: list[tuple[int, int]]
+) -> None:
+    """Any byte of the IPv6, UDP or RTP header changed, or a frame cut short: the array path
+    finds what the per-packet path finds (never a crash)."""
+    src = bytes.fromhex("fd000000000a0001000000000000000a")
+    dst = bytes.fromhex("00000000000000000000ffff0a000002")
+    frames = [
+        bytearray(
+            _ipv6_frame(
+                RtpPacket(0, i, 160 * i, 0xABCD, i == 0, payload=bytes(160)).encode(),
+                src,
+                dst,
+                4000,
+                5000,
+            )
+        )
+        for i in range(30)
+    ]
+    for row, at, value in changes:
+        frames[row][at] = value
+    cut = {row: size for row, size in cuts}
+    with tempfile.TemporaryDirectory() as directory:
+        fast, slow = _both_paths(
+            [bytes(f[: cut.get(n, len(f))]) for n, f in enumerate(frames)], Path(directory)
+        )
+    assert fast == slow
