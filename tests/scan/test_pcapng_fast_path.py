@@ -23,6 +23,7 @@ from rtcscope.scan.files import scan_capture
 from tests.capture import convert
 from tests.conftest import DATA
 from tests.peers import run
+from tests.rtp.ipv6_rewrite import rewrite_pcap
 
 pytestmark = pytest.mark.peer
 
@@ -139,24 +140,49 @@ def _sll2(body: bytes) -> bytes:
     )
 
 
+def _framed(source: Path, layout: str, made: Path) -> Path:
+    """``source`` (an Ethernet pcap) as pcapng, with VLAN tags, as Linux cooked v2 or raw IP
+    (101, or LINKTYPE_IPV6 229 for IPv6 frames)."""
+    if layout == "pcapng":
+        return _pcapng(source, made)
+    if layout == "qinq":
+        made.write_bytes(convert.insert_qinq(source.read_bytes(), 100, 42))
+        return made
+    relink, linktype = {
+        "vlan": (_vlan, 1),
+        "sll2": (_sll2, 276),
+        "raw": (_strip_ethernet, 101),
+        "ipv6": (_strip_ethernet, 229),
+    }[layout]
+    made.write_bytes(_reframed(source, relink, linktype))
+    return made
+
+
+def _strip_ethernet(body: bytes) -> bytes:
+    return body[14:]
+
+
 @pytest.mark.parametrize(
-    "layout",
-    ["vlan", "qinq", "sll2"],
+    ("ip", "layout"),
+    [
+        *(("ipv4", layout) for layout in ("vlan", "qinq", "sll2")),
+        *(("ipv6", layout) for layout in ("pcapng", "vlan", "qinq", "sll2", "raw", "ipv6")),
+    ],
 )
 def test_tagged_and_cooked_frames_are_read_as_arrays(
-    layout: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ip: str, layout: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """802.1Q, 802.1ad+802.1Q and Linux cooked v2 frames: the streams of the untagged
-    Ethernet original, by both paths, without decoding followed RTP one record at a time."""
+    Ethernet original, by both paths, without decoding followed RTP one record at a time.
+    The same for SIP_DTMF2.pcap rewritten to IPv6 (tests/rtp/ipv6_rewrite.py), framed those
+    ways and as pcapng, raw IP (101) and LINKTYPE_IPV6 (229)."""
     source = DATA / "SIP_DTMF2.pcap"
-    made = tmp_path / f"{layout}.pcap"
-    if layout == "vlan":
-        made.write_bytes(_reframed(source, _vlan, 1))
-    elif layout == "qinq":
-        made.write_bytes(convert.insert_qinq(source.read_bytes(), 100, 42))
-    else:
-        made.write_bytes(_reframed(source, _sll2, 276))
+    if ip == "ipv6":
+        source = tmp_path / "v6.pcap"
+        source.write_bytes(rewrite_pcap((DATA / "SIP_DTMF2.pcap").read_bytes()))
+    made = _framed(source, layout, tmp_path / f"{layout}.pcap")
     expected = _everything(source)
+    assert all((":" in s["src"]) == (ip == "ipv6") for s in expected[0])  # type: ignore[index]
     decoded = _count_decodes(monkeypatch)
     assert _everything(made) == expected
     rtp_packets = sum(s["packets"] for s in expected[0])  # type: ignore[index]

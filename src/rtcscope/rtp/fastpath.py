@@ -2,40 +2,43 @@
 
 A Python object per packet caps a scan at a few hundred thousand packets per second, and most
 packets of a VoIP capture are RTP of streams already found. So, for a pcap or pcapng (Enhanced
-Packet Blocks) batch of Ethernet (up to two VLAN tags), Linux cooked (v1, v2) or raw IPv4
-frames, each :class:`~rtcscope.capture.fastscan.BatchRows` (a batch whose record positions,
-lengths and times the counts tap read already) is read column-wise: one sliding-window gather
-takes the 40 bytes after the link layer of every frame (a 20-byte IPv4 header, UDP, the fixed
-RTP header; the link layer as the counts tap reads it,
-:func:`rtcscope.capture.fastscan.link_layer`), fields come from its columns (UDP length as
-:mod:`rtcscope.capture.decode` reads it), then the RTP header checks of
-:func:`rtcscope.rtp.streams.quick_rtp_header`. RTP rows are grouped by stream once per
-batch. Rows of streams the scanner already follows go to it as arrays: the streams with a
-handful of rows in the batch all in one call (:meth:`StreamScanner.add_row_groups`: short
-calls make thousands of such streams), the others buffered per stream until there are
-enough for NumPy to pay (:meth:`StreamScanner.add_rows`). An RTP row of a stream not
-followed yet goes to :meth:`StreamScanner.feed_unfollowed` as the values read here, in
-capture order with the other rows; once it is a stream, the rest of its rows in the batch
-join the array rows. Every other row - SIP, RTCP, STUN, TCP, IPv6, IPv4 with options, a
-fragment, a tunnel - becomes a :class:`~rtcscope.capture.packet.Record`, goes through
-:func:`rtcscope.capture.decode.decode` and IP reassembly (the stages of
-:func:`rtcscope.capture.pipeline.packets`) and is fed one by one in capture order; a stream's
-buffered rows are handed over before any of its packets goes that way. Announcements and
-confirmations carry frame numbers, so the result is the per-packet path's (the tests compare
-both on every capture). One case is not ordered exactly: a followed stream whose packets change
-encapsulation (plain IPv4 and, say, IPv4 with options) within one 4 MB batch.
+Packet Blocks) batch of Ethernet (up to two VLAN tags), Linux cooked (v1, v2) or raw IP frames,
+each :class:`~rtcscope.capture.fastscan.BatchRows` (a batch whose record positions, lengths and
+times the counts tap read already) is read column-wise: one sliding-window gather takes 40
+bytes of every frame (from a 20-byte IPv4 header on, or from 20 bytes into a 40-byte IPv6
+header, so that UDP and the fixed RTP header sit at the same columns for both; the link layer
+as the counts tap reads it, :func:`rtcscope.capture.fastscan.link_layer`), fields come from its
+columns (UDP length as :mod:`rtcscope.capture.decode` reads it), then the RTP header checks of
+:func:`rtcscope.rtp.streams.quick_rtp_header`. IPv6 addresses come from a second gather of the
+IPv6 rows only, and become the text decode() gives (RFC 5952, IPv4-mapped as
+``::ffff:a.b.c.d``), once per address. RTP rows are grouped by stream once per batch. Rows of
+streams the scanner already follows go to it as arrays: the streams with a handful of rows in
+the batch all in one call (:meth:`StreamScanner.add_row_groups`: short calls make thousands of
+such streams), the others buffered per stream until there are enough for NumPy to pay
+(:meth:`StreamScanner.add_rows`). An RTP row of a stream not followed yet goes to
+:meth:`StreamScanner.feed_unfollowed` as the values read here, in capture order with the other
+rows; once it is a stream, the rest of its rows in the batch join the array rows. Every other
+row - SIP, RTCP, STUN, TCP, IPv4 with options, IPv6 with an extension header or a zero payload
+length (a jumbogram), a fragment, a tunnel - becomes a
+:class:`~rtcscope.capture.packet.Record`, goes through :func:`rtcscope.capture.decode.decode`
+and IP reassembly (the stages of :func:`rtcscope.capture.pipeline.packets`) and is fed one by
+one in capture order; a stream's buffered rows are handed over before any of its packets goes
+that way. Announcements and confirmations carry frame numbers, so the result is the per-packet
+path's (the tests compare both on every capture). One case is not ordered exactly: a followed
+stream whose packets change encapsulation (plain IPv4 and, say, IPv4 with options) within one 4
+MB batch.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from rtcscope.capture.decode import TUNNEL_UDP_PORTS
+from rtcscope.capture.decode import TUNNEL_UDP_PORTS, format_ipv6
 from rtcscope.capture.fastscan import LINK_HEADER_BYTES, BatchRows, Views, link_layer
 from rtcscope.capture.packet import LinkType, Packet
 from rtcscope.rtp.stats import SMALL_BATCH
@@ -48,7 +51,9 @@ PacketSink = Callable[[Packet], None]
 # Rows of a batch -> the packets they deliver (decoded once, reassembled), in capture order.
 RowDecoder = Callable[[list[int]], Iterable[Packet]]
 
-_RAW_IPV4 = frozenset({LinkType.RAW, LinkType.RAW_LEGACY_12, LinkType.RAW_LEGACY_14, LinkType.IPV4})
+_RAW_IP = frozenset(
+    {LinkType.RAW, LinkType.RAW_LEGACY_12, LinkType.RAW_LEGACY_14, LinkType.IPV4, LinkType.IPV6}
+)
 _TUNNEL_PORT_LIST = sorted(TUNNEL_UDP_PORTS)
 
 
@@ -107,19 +112,103 @@ class _RowBuffers:
                 self.flush(key)
 
 
-def _ipv4_text(value: int, texts: dict[int, str]) -> str:
-    """Dotted-quad text of an IPv4 address (as ``ipaddress`` writes it), once per address:
-    thousands of short streams share a few addresses (and their keys share the strings)."""
-    text = texts.get(value)
-    if text is None:
-        text = texts[value] = (
-            f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
+class _KeyMaker:
+    """Stream keys from the numbers of a group's first row, with the address texts decode()
+    gives (IPv6 as RFC 5952 text, :func:`rtcscope.capture.decode.format_ipv6`), each text
+    made once per address: thousands of short streams share a few addresses (and their keys
+    share the strings)."""
+
+    def __init__(self) -> None:
+        self.ipv4_texts: dict[int, str] = {}
+        self.ipv6_texts: dict[int, str] = {}
+
+    def ipv4(self, values: tuple[int, ...]) -> Key:
+        """(source << 32 | destination, ports and SSRC) -> key."""
+        addresses, rest = values
+        return (
+            self._ipv4_text(addresses >> 32),
+            (rest >> 48) & 0xFFFF,
+            self._ipv4_text(addresses & 0xFFFFFFFF),
+            (rest >> 32) & 0xFFFF,
+            rest & 0xFFFFFFFF,
         )
-    return text
+
+    def ipv6(self, values: tuple[int, ...]) -> Key:
+        """(source high, low, destination high, low 64 bits, ports and SSRC) -> key."""
+        src_high, src_low, dst_high, dst_low, rest = values
+        return (
+            self._ipv6_text(src_high << 64 | src_low),
+            (rest >> 48) & 0xFFFF,
+            self._ipv6_text(dst_high << 64 | dst_low),
+            (rest >> 32) & 0xFFFF,
+            rest & 0xFFFFFFFF,
+        )
+
+    def _ipv4_text(self, value: int) -> str:
+        text = self.ipv4_texts.get(value)
+        if text is None:
+            text = self.ipv4_texts[value] = (
+                f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
+            )
+        return text
+
+    def _ipv6_text(self, value: int) -> str:
+        text = self.ipv6_texts.get(value)
+        if text is None:
+            text = self.ipv6_texts[value] = format_ipv6(value.to_bytes(16, "big"))
+        return text
+
+    def trim(self) -> None:
+        """Forget the texts when there are many (a scan of many hosts)."""
+        for texts in (self.ipv4_texts, self.ipv6_texts):
+            if len(texts) > _KEY_CACHE_LIMIT:
+                texts.clear()
+
+
+def _group_streams(
+    rows: IntArray,
+    columns: list[npt.NDArray[Any]],
+    key_cache: dict[tuple[int, ...], Key],
+    make_key: Callable[[tuple[int, ...]], Key],
+) -> tuple[IntArray, IntArray, IntArray, list[Key]]:
+    """RTP rows grouped by stream, the stream given by ``columns`` (64-bit words of the
+    key): the rows of each stream together in capture order, where each group begins (and
+    the end), each sorted row's group, and each group's key."""
+    # A 64-bit mix of the key words sorts fast; the groups are then checked whole, and a
+    # collision (two keys in one group) regroups on the words themselves.
+    mixed = columns[0]
+    for column in columns[1:]:
+        mixed = (mixed * np.uint64(0x9E3779B97F4A7C15)) ^ column
+    order = np.argsort(mixed, kind="stable")
+    ordered = mixed[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    bounds = np.append(starts, len(order))
+    first_rows = order[starts]
+    group_of_sorted = np.repeat(np.arange(len(starts)), np.diff(bounds))
+    if not all(
+        np.array_equal(column[order], column[first_rows][group_of_sorted]) for column in columns
+    ):
+        order = np.lexsort((np.arange(len(rows)), *reversed(columns)))
+        change = np.zeros(len(order), dtype=bool)
+        change[0] = True
+        for column in columns:
+            in_order = column[order]
+            change[1:] |= in_order[1:] != in_order[:-1]
+        starts = np.flatnonzero(change)
+        bounds = np.append(starts, len(order))
+        first_rows = order[starts]
+        group_of_sorted = np.repeat(np.arange(len(starts)), np.diff(bounds))
+    keys: list[Key] = []
+    for values in zip(*(column[first_rows].tolist() for column in columns), strict=True):
+        key = key_cache.get(values)
+        if key is None:
+            key = key_cache[values] = make_key(values)
+        keys.append(key)
+    return rows[order], bounds, group_of_sorted, keys
 
 
 def _supported_linktype(linktype: int) -> bool:
-    return linktype in LINK_HEADER_BYTES or linktype in _RAW_IPV4
+    return linktype in LINK_HEADER_BYTES or linktype in _RAW_IP
 
 
 def batch_linktype(rows: BatchRows) -> int | None:
@@ -156,8 +245,8 @@ class FastRtpTap:
         self.scanner = scanner
         self.feed_other = feed_other
         self.buffers = _RowBuffers(scanner)
-        self.key_cache: dict[tuple[int, int], Key] = {}
-        self.address_texts: dict[int, str] = {}
+        self.key_cache: dict[tuple[int, ...], Key] = {}
+        self.make_keys = _KeyMaker()
 
     def feed_packet(self, packet: Packet) -> None:
         """A packet that went the per-packet way (its stream's waiting rows first)."""
@@ -177,12 +266,13 @@ class FastRtpTap:
             self.feed_packet if self.buffers.parts else self.feed_other,
             decode_rows,
             self.key_cache,
-            self.address_texts,
+            self.make_keys,
         )
         if len(self.key_cache) > _KEY_CACHE_LIMIT:
             # Short calls make a stream key per call: a key met again (long streams, the next
             # batch) is most likely recent, and the cache must not hold one per stream.
             self.key_cache.clear()
+            self.make_keys.trim()
 
     def finish(self) -> None:
         self.buffers.flush_all()
@@ -195,8 +285,8 @@ def _scan_batch(
     buffers: _RowBuffers,
     feed_other: PacketSink,
     decode_rows: RowDecoder,
-    key_cache: dict[tuple[int, int], Key],
-    address_texts: dict[int, str],
+    key_cache: dict[tuple[int, ...], Key],
+    make_keys: _KeyMaker,
 ) -> None:
     batch = batch_rows.batch
     count = batch_rows.count
@@ -215,11 +305,15 @@ def _scan_batch(
         scanner.first_ns = int(ts_ns[0])
 
     # Where each frame's IP header starts (the link header and up to two VLAN tags, read as
-    # the counts tap reads them), then one gather of the next 40 bytes of every frame (a
-    # 20-byte IPv4 header, UDP and the fixed RTP header) and each field from its columns. A
-    # frame with IPv4 options or anything unusual goes the per-packet way.
+    # the counts tap reads them), then one gather of 40 bytes of every frame and each field
+    # from its columns: for IPv4 from the IP header on (a 20-byte header, UDP, the fixed RTP
+    # header), for IPv6 from 20 bytes into its 40-byte header on, so that UDP and RTP sit at
+    # the same columns (the addresses and the IPv6 checks come from a second gather of the
+    # IPv6 rows only). IPv4 with options, IPv6 with an extension header or a zero payload
+    # length (a jumbogram), or anything unusual goes the per-packet way.
     found = link_layer(v, linktype, data, end)
     l3, is_v4 = found[0].astype(np.int64), found[1] & ~found[3]
+    v6_rows = np.flatnonzero(found[2] & ~found[3])
     header = LINK_HEADER_BYTES.get(linktype, 0)
     width = 40
     if len(v.u8) < width:
@@ -228,8 +322,12 @@ def _scan_batch(
             feed_other(packet)
         return
     windows = np.lib.stride_tricks.sliding_window_view(v.u8, width)
-    fits = l3 < len(windows)  # a short last frame near the buffer end: per packet
-    cols = windows[np.where(fits, l3, 0)]
+    base = l3
+    if len(v6_rows):
+        base = l3.copy()
+        base[v6_rows] += 20
+    fits = base < len(windows)  # a short last frame near the buffer end: per packet
+    cols = windows[np.where(fits, base, 0)]
 
     def be(at: int, size: int) -> IntArray:
         value: IntArray = cols[:, at].astype(np.int64)
@@ -237,15 +335,25 @@ def _scan_batch(
             value = (value << 8) | cols[:, at + i]
         return value
 
-    ok = fits & is_v4 & (end - l3 >= 28)  # the frame holds the headers up to the UDP header
+    ok = fits & (end - base >= 28)  # the frame holds the headers up to the UDP header
     if batch.kind != "pcap":
         ok &= batch_rows.linktypes == linktype
-    ok &= (cols[:, 0] == 0x45) & ((be(6, 2) & 0x3FFF) == 0)
-    ok &= cols[:, 9] == 17
+    plain = is_v4 & (cols[:, 0] == 0x45) & ((be(6, 2) & 0x3FFF) == 0)
+    plain &= cols[:, 9] == 17
     total = be(2, 2)
-    ok &= (total == 0) | (total >= 20)
+    plain &= (total == 0) | (total >= 20)
     ip_end = np.where(total == 0, end, np.minimum(end, l3 + total))
-    l4 = l3 + 20
+    v6_header = np.zeros((0, width), dtype=np.uint8)
+    if len(v6_rows):
+        v6_rows = v6_rows[fits[v6_rows]]
+        v6_header = windows[l3[v6_rows]]  # the whole IPv6 header of each IPv6 row
+        payload_length = (v6_header[:, 4].astype(np.int64) << 8) | v6_header[:, 5]
+        plain[v6_rows] = (
+            ((v6_header[:, 0] >> 4) == 6) & (v6_header[:, 6] == 17) & (payload_length != 0)
+        )
+        ip_end[v6_rows] = np.minimum(end[v6_rows], l3[v6_rows] + 40 + payload_length)
+    ok &= plain  # now: a plain IPv4 or IPv6 UDP row
+    l4 = base + 20
     ok &= ip_end - l4 >= 8
     sport = be(20, 2)
     dport = be(22, 2)
@@ -301,52 +409,46 @@ def _scan_batch(
     live_parts: list[IntArray] = []
     live_bounds = [0]
     if len(rtp_rows):
-        src = be(12, 4)[rtp_rows]
-        dst = be(16, 4)[rtp_rows]
-        ssrc = be(36, 4)[rtp_rows]
         u64 = np.uint64
-        k1 = (src.astype(u64) << u64(32)) | dst.astype(u64)
-        k2 = (
+        ports_ssrc = (
             (sport[rtp_rows].astype(u64) << u64(48))
             | (dport[rtp_rows].astype(u64) << u64(32))
-            | ssrc.astype(u64)
+            | be(36, 4)[rtp_rows].astype(u64)
         )
-        # Group rows by stream: a 64-bit mix of the two key words sorts fast; the groups
-        # are then checked whole, and a collision (two keys in one group) regroups exactly.
-        mixed = (k1 * u64(0x9E3779B97F4A7C15)) ^ k2
-        order = np.argsort(mixed, kind="stable")  # rows of a stream together, in order
-        ordered = mixed[order]
-        starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-        bounds = np.append(starts, len(order))
-        first_rows = order[starts]
-        group_of_sorted = np.repeat(np.arange(len(starts)), np.diff(bounds))
-        if not (
-            np.array_equal(k1[order], k1[first_rows][group_of_sorted])
-            and np.array_equal(k2[order], k2[first_rows][group_of_sorted])
-        ):
-            # Two keys with one 64-bit mix in this batch: group on the keys themselves.
-            order = np.lexsort((np.arange(len(k1)), k2, k1))
-            k1o, k2o = k1[order], k2[order]
-            change = np.concatenate(([True], (k1o[1:] != k1o[:-1]) | (k2o[1:] != k2o[:-1])))
-            starts = np.flatnonzero(change)
-            bounds = np.append(starts, len(order))
-            first_rows = order[starts]
-            group_of_sorted = np.repeat(np.arange(len(starts)), np.diff(bounds))
-        keys: list[Key] = []
-        for a, b in zip(k1[first_rows].tolist(), k2[first_rows].tolist(), strict=True):
-            key = key_cache.get((a, b))
-            if key is None:
-                key = (
-                    _ipv4_text(a >> 32, address_texts),
-                    (b >> 48) & 0xFFFF,
-                    _ipv4_text(a & 0xFFFFFFFF, address_texts),
-                    (b >> 32) & 0xFFFF,
-                    b & 0xFFFFFFFF,
+        # IPv4 and IPv6 rows are grouped apart (their keys never meet), IPv4's first.
+        parts = []
+        six = None
+        if len(v6_rows):
+            six = np.zeros(count, dtype=bool)
+            six[v6_rows] = True
+            six = six[rtp_rows]
+        if six is None or not six.all():
+            rows, rest = (
+                (rtp_rows, ports_ssrc) if six is None else (rtp_rows[~six], ports_ssrc[~six])
+            )
+            addresses = (be(12, 4)[rows].astype(u64) << u64(32)) | be(16, 4)[rows].astype(u64)
+            parts.append(_group_streams(rows, [addresses, rest], key_cache, make_keys.ipv4))
+        if six is not None and six.any():
+            rows = rtp_rows[six]
+            # The 32 address bytes of the IPv6 header as four 64-bit words.
+            words = np.ascontiguousarray(v6_header[np.searchsorted(v6_rows, rows), 8:40])
+            quads = words.view(">u8").astype(u64)
+            parts.append(
+                _group_streams(
+                    rows,
+                    [*(quads[:, i] for i in range(4)), ports_ssrc[six]],
+                    key_cache,
+                    make_keys.ipv6,
                 )
-                key_cache[(a, b)] = key
-            keys.append(key)
+            )
+        sorted_rows, bounds, group_of_sorted, keys = parts[0]
+        if len(parts) > 1:
+            rows6, bounds6, groups6, keys6 = parts[1]
+            sorted_rows = np.concatenate((sorted_rows, rows6))
+            group_of_sorted = np.concatenate((group_of_sorted, groups6 + (len(bounds) - 1)))
+            bounds = np.concatenate((bounds, bounds6[1:] + bounds[-1]))
+            keys = keys + keys6
         live = np.array(scanner.followed(keys), dtype=bool)
-        sorted_rows = rtp_rows[order]
         live_row = live[group_of_sorted]
         # Streams not followed yet: their rows (grouped by stream, capture order within)
         # are looked at in capture order with the other rows.
