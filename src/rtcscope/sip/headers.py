@@ -12,7 +12,13 @@ import sys
 from dataclasses import dataclass
 
 from rtcscope.errors import SipError
-from rtcscope.sip.uri import Uri, is_digits, parse_uri_once, split_unbracketed_ipv6
+from rtcscope.sip.uri import (
+    Uri,
+    is_digits,
+    parse_uri_once,
+    split_unbracketed_ipv6,
+    usual_uri,
+)
 
 # RFC 3261 7.3.3 and the IANA "Header Fields" registry: compact form -> full name.
 COMPACT_FORMS: dict[str, str] = {
@@ -318,6 +324,13 @@ class NameAddr:
 def parse_name_addr(text: str) -> NameAddr:
     """Parse one name-addr or addr-spec with its header parameters (raises SipError)."""
     raw = text.strip()
+    found = _usual_name_addr(raw)
+    return found if found is not None else _name_addr_by_steps(raw)
+
+
+def _name_addr_by_steps(raw: str) -> NameAddr:
+    """:func:`parse_name_addr` of a stripped text, read step by step (the general road:
+    what :func:`_usual_name_addr` builds is checked against it)."""
     if raw == "*":
         return NameAddr(uri=None, wildcard=True, raw=raw)
     # A '<' inside a quoted display name is not the URI's bracket.
@@ -551,6 +564,50 @@ def name_addr_tag(text: str) -> str | None:
         return tag
     rest = rest.strip()
     return param_value(rest[1:] if rest.startswith(";") else rest, "tag") or None
+
+
+# The usual From, To, Contact and Route values in one match, the same objects built from
+# the groups as the general road builds them: ``"Display" <sip:user@host:port;params>;tag=x``,
+# ``<sip:user@host>;tag=x``, ``sip:user@host;tag=x``. The display name is a quoted string
+# without escapes (group 1) or text without quotes, '<' or '\' (group 2); the URI a SIP or
+# SIPS URI with an optional user part without ':' (no password), a host name, IPv4 or
+# bracketed IPv6 address, a port below 65536 and, inside brackets, parameters; no '?headers',
+# no whitespace, no '@' but the user's. What follows the '>' (or the addr-spec's first ';')
+# is the header's parameters, read by split_params as on the general road. Anything else is
+# read step by step.
+_USUAL_URI = (
+    r"([Ss][Ii][Pp][Ss]?):(?:([^@:;?\s<>\"\[\]]*)@)?([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])"
+    r"(?::(" + _PORT + r"))?"
+)
+_USUAL_NAME_ADDR = re.compile(
+    r'(?:"([^"\\]*)"[ \t]*|([^"<\\]*))<(' + _USUAL_URI + r'(?:;([^@?\s<>"\[\]]*))?)>(.*)', re.S
+)
+_USUAL_ADDR_SPEC = re.compile(r"(" + _USUAL_URI + r")(?:;(.*))?", re.S)
+
+
+def _usual_name_addr(raw: str) -> NameAddr | None:
+    """:func:`parse_name_addr` of a stripped text of a usual shape (see _USUAL_NAME_ADDR);
+    None for any other text."""
+    match = _USUAL_NAME_ADDR.fullmatch(raw)
+    if match is not None:
+        quoted, display, uri_text, scheme, user, host, port, uri_params, rest = match.groups()
+        if quoted is None:
+            display = display.strip() or None
+        uri = usual_uri(uri_text, scheme, user, host, port, uri_params)
+        rest = rest.strip()
+        return NameAddr(
+            uri=uri,
+            display_name=quoted if quoted is not None else display,
+            params=split_params(rest[1:] if rest.startswith(";") else rest),
+            bracketed=True,
+            raw=raw,
+        )
+    match = _USUAL_ADDR_SPEC.fullmatch(raw)
+    if match is not None:
+        uri_text, scheme, user, host, port, params = match.groups()
+        uri = usual_uri(uri_text, scheme, user, host, port, None)
+        return NameAddr(uri=uri, params=split_params(params or ""), raw=raw)
+    return None
 
 
 def _name_addr_tag_by_steps(raw: str) -> str | None:

@@ -223,6 +223,31 @@ def parse_uri_once(text: str) -> Uri:
     return parse_cached(_URIS, parse_uri, text)
 
 
+def usual_uri(
+    text: str, scheme: str, user: str | None, host: str, port: str | None, params: str | None
+) -> Uri:
+    """:func:`parse_uri_once` of a SIP or SIPS URI ``text`` whose parts a caller's match has
+    cut already: ``scheme``, ``user`` (None without a user part; no password), ``host`` (a
+    name, IPv4 or bracketed IPv6 address), ``port`` (digits of a number below 65536, or
+    None), ``params`` (the text after the first ';', or None); no ``?headers``, no
+    whitespace. The URI kept for the same text, else built from the parts and kept."""
+    found = _URIS.get(text)
+    if isinstance(found, Uri):
+        return found
+    uri = Uri(
+        scheme=sys.intern(scheme),
+        user=user,
+        host=sys.intern(host),
+        port=int(port) if port else None,
+        params=_split_params(params or ""),
+        raw=text,
+    )
+    if len(_URIS) >= CACHE_LIMIT:
+        _URIS.clear()
+    _URIS[text] = uri
+    return uri
+
+
 def parse_uri(text: str) -> Uri:
     """Parse a SIP, SIPS or tel URI (or keep any other scheme opaque).
 
