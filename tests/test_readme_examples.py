@@ -52,6 +52,14 @@ def test_examples_exist() -> None:
     # A file an example writes first with the project's own generator (Path('x.pcap') or
     # Path("x.pcap") inside a single-quoted shell argument).
     made = set(re.findall(r"""Path\(['"]([^'"]+)['"]\)""", README))
+    # ... or with one of the test helpers run as a module (`python -m tests.x IN OUT`).
+    made |= {
+        word
+        for c in _example_commands()
+        if c[:2] == ["python", "-m"] and len(c) > 2 and c[2].startswith("tests.")
+        for word in c[3:]
+        if word.endswith(INPUT_SUFFIXES) and not (ROOT / word).exists()
+    }
     missing = sorted(
         {w for c in commands for w in _inputs(c) if not (ROOT / w).exists() and w not in made}
     )
