@@ -170,3 +170,26 @@ def test_reading_by_offsets_in_every_layout(tmp_path: Path) -> None:
             by_offsets = _decoded(list(udp_flow_packets(road, chosen)))
             assert by_offsets == _decoded(list(udp_flow_packets(path, chosen))), name
             assert len(by_offsets) > (1300 if chosen is flows else 10)
+
+
+@pytest.mark.parametrize("gap, window", [(0, 1), (0, 4096), (1 << 20, 1 << 30)])
+def test_reading_by_offsets_in_windows_of_any_size(
+    gap: int, window: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records read a window at a time (a window per record, a few KB, the whole file):
+    the same packets whatever the window."""
+    from rtcscope.capture import flowread
+    from rtcscope.scan import ScanOptions, scan
+
+    path = DATA / "SIP_DTMF2.pcap"
+    model = scan(path, ScanOptions(offsets=True))
+    road = model.payload_source
+    assert isinstance(road, flowread.IndexedCapture)
+    every = list(packets(path))
+    flows = sorted({_flow(p) for p in every if p.ip_proto == 17})
+    monkeypatch.setattr(flowread, "_GAP_BYTES", gap)
+    monkeypatch.setattr(flowread, "_WINDOW_BYTES", window)
+    for chosen in (flows[:1], flows[1::2], flows):
+        assert _decoded(list(udp_flow_packets(road, chosen))) == _decoded(
+            list(udp_flow_packets(path, chosen))
+        )

@@ -32,7 +32,8 @@ from rtcscope.capture.defrag import Defragmenter
 from rtcscope.capture.fastscan import BatchRows, flow_classes, flows_wanted, wanted_flow_keys
 from rtcscope.capture.packet import Packet, Record
 from rtcscope.capture.pipeline import default_defragmenter, packets, reassemble
-from rtcscope.capture.reader import map_capture, open_capture
+from rtcscope.capture.reader import open_capture, read_spans
+from rtcscope.errors import CaptureError
 
 # How a record is laid out, by its block kind and byte order: (where its captured length is,
 # where its data starts, the struct of captured + original length).
@@ -44,6 +45,11 @@ _LAYOUTS = {
 }
 _LAYOUT_CODES = {kind: code for code, kind in enumerate(_LAYOUTS)}
 _LAYOUT_LIST = list(_LAYOUTS.values())
+# Reads by offsets take the chosen records a window at a time: one read for records closer
+# than _GAP_BYTES to each other, at most _WINDOW_BYTES (memory: one window and the records
+# a consumer still holds; no map of the whole file, whose pages would count in the RSS).
+_GAP_BYTES = 64 * 1024
+_WINDOW_BYTES = 4 << 20
 # Simple/obsolete packet blocks (no offset-read layout here) are kept whole, up to this many.
 _READY_LIMIT = 10_000
 
@@ -122,42 +128,58 @@ class RecordIndex:
             yield from ready
             return
         offsets, frames, times, interfaces, linktypes, classes, keys, codes = self.columns
+        assert self._stat is not None
         chosen = np.flatnonzero(flows_wanted(classes, keys, wanted))  # type: ignore[arg-type]
-        # No close here: the records' data are views of the map, and whoever holds one keeps
-        # it mapped; it goes with the last of them.
-        mapped = map_capture(path)
-        if mapped is None:
-            return
-        view = memoryview(mapped)
+        # Each record lies between its offset and the next record's (or the file's end).
+        ends = np.append(offsets[1:], self._stat[0])
         for start in range(0, len(chosen), 65536):
             part = chosen[start : start + 65536]
-            for offset, frame, ts_ns, interface, linktype, code in zip(
-                offsets[part].tolist(),
+            firsts, lasts = offsets[part].tolist(), ends[part].tolist()
+            columns = zip(
                 frames[part].tolist(),
                 times[part].tolist(),
                 interfaces[part].tolist(),
                 linktypes[part].tolist(),
                 codes[part].tolist(),
                 strict=True,
-            ):
-                while pending is not None and pending.frame < frame:
-                    yield pending
-                    pending = next(ready, None)
-                at, data_at, lengths = _LAYOUT_LIST[code]
-                caplen, orig_len = lengths.unpack_from(mapped, offset + at)
-                begin = offset + data_at
-                yield Record(
-                    frame,
-                    ts_ns,
-                    interface,
-                    linktype,
-                    view[begin : begin + caplen],
-                    orig_len,
-                    offset,
-                )
+            )
+            spans = _windows(firsts, lasts)
+            for (first, count, _, _), window in zip(spans, read_spans(path, spans), strict=True):
+                # The records' data are views of the window: it goes with the last of them.
+                view = memoryview(window)
+                for offset in firsts[first : first + count]:
+                    frame, ts_ns, interface, linktype, code = next(columns)
+                    while pending is not None and pending.frame < frame:
+                        yield pending
+                        pending = next(ready, None)
+                    at, data_at, lengths = _LAYOUT_LIST[code]
+                    here = offset - firsts[first]
+                    begin = here + data_at
+                    if begin > len(window):
+                        raise CaptureError(f"{path}: the capture changed while it was read")
+                    caplen, orig_len = lengths.unpack_from(window, here + at)
+                    data = view[begin : begin + caplen]
+                    yield Record(frame, ts_ns, interface, linktype, data, orig_len, offset)
         while pending is not None:
             yield pending
             pending = next(ready, None)
+
+
+def _windows(firsts: list[int], lasts: list[int]) -> list[tuple[int, int, int, int]]:
+    """The chosen records (start and end offsets, in file order) in windows read at once:
+    (first record, record count, start, end). A window ends before a gap of more than
+    ``_GAP_BYTES`` (records of other flows not read) or past ``_WINDOW_BYTES``."""
+    windows = []
+    first = 0
+    for k in range(1, len(firsts) + 1):
+        if (
+            k == len(firsts)
+            or firsts[k] - lasts[k - 1] > _GAP_BYTES
+            or lasts[k] - firsts[first] > _WINDOW_BYTES
+        ):
+            windows.append((first, k - first, firsts[first], lasts[k - 1]))
+            first = k
+    return windows
 
 
 def _stat(path: str) -> tuple[int, int]:

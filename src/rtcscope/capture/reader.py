@@ -983,13 +983,21 @@ _BLOCK_NAMES = {
 _PACKET_BLOCKS = {PCAPNG_EPB, PCAPNG_SPB, PCAPNG_PB}
 
 
-def map_capture(path: str) -> mmap.mmap | None:
-    """A capture file mapped for reading (records read again at their offsets:
-    capture/flowread.py), or None when it is empty. Unmapped when the last view of it goes."""
+def read_spans(path: str, spans: Sequence[tuple[int, int, int, int]]) -> Iterator[bytes]:
+    """The bytes from start to end of each span (``(_, _, start, end)``) of a capture file,
+    in order (records read again at their offsets: capture/flowread.py); short at the end
+    of a file that shrank."""
     with open(path, "rb") as raw:
-        if not os.fstat(raw.fileno()).st_size:
-            return None
-        return mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ)
+        fd = raw.fileno()
+        for _, _, start, end in spans:
+            parts = []
+            while start < end:
+                got = os.pread(fd, end - start, start)
+                if not got:
+                    break
+                parts.append(got)
+                start += len(got)
+            yield parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def open_capture(
