@@ -5,8 +5,8 @@ reassembled, in file order), less the plain IPv4 records of other flows. Two way
 
 - with a :class:`RecordIndex` (``IndexedCapture``: the one pass noted where every record lies,
   because a later step would read packets again), only the records that may hold a packet of
-  the wanted flows are read, at their offsets, through one memory map: no other byte of the
-  file is touched;
+  the wanted flows are read, at their offsets, a window of neighbouring records at a time
+  (records more than 64 KB apart are not read together: other flows' bytes are skipped);
 - without one (a compressed file, a pass that met a fault, a file changed since, ``--dedup``,
   a library caller with a path), the file is read again in batches and the other flows'
   records skipped by one array test per batch (:func:`~rtcscope.capture.fastscan.flow_classes`).
