@@ -256,5 +256,5 @@ def report_data(model: CaptureModel, payloads: str | os.PathLike[str]) -> Report
         rtcp_records=scan.rtcp_packets,
         diagnosis=diagnosis,
         first_ns=first_ns,
-        packets_read=scan.packets_read,
+        packets_read=model.info.counts.packets,  # the capture's records, as capinfos counts
     )
