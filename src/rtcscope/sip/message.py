@@ -133,6 +133,11 @@ def _parsed_or_none(
     return None if isinstance(found, SipError) else found
 
 
+def _name_addr_of(line: str) -> NameAddr | None:
+    """The From/To header line kept by the parse, its value parsed (None when unreadable)."""
+    return _parsed_or_none(_NAME_ADDRS, parse_name_addr, _value_of(line))
+
+
 def _via_stack(lines: list[str]) -> tuple[Via, ...]:
     """The readable Via values of these Via lines, top first (RFC 3261 7.3.1: one line may
     carry several, comma-separated)."""
@@ -928,8 +933,7 @@ class SipMessage:
         """The From header parsed (None without one or when unreadable)."""
         found = self._from
         if isinstance(found, str):
-            text = _value_of(found)
-            found = self._from = _parsed_or_none(_NAME_ADDRS, parse_name_addr, text)
+            found = self._from = _name_addr_of(found)
         return found
 
     @property
@@ -937,8 +941,7 @@ class SipMessage:
         """The To header parsed (None without one or when unreadable)."""
         found = self._to
         if isinstance(found, str):
-            text = _value_of(found)
-            found = self._to = _parsed_or_none(_NAME_ADDRS, parse_name_addr, text)
+            found = self._to = _name_addr_of(found)
         return found
 
     @property
