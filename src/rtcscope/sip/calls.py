@@ -464,7 +464,7 @@ class CallSummary:
                     "sender": d.sender,
                     "src": d.src,
                 }
-                for d in self.dtmf
+                for d in (self.dtmf if detail else ())
             ],
         }
         if not detail:
@@ -761,7 +761,7 @@ def _summarize(
     else:
         client = source(head)
         for txn in primary.transactions:
-            if txn.requests and source(txn.requests[0]) == client:  # txn.client
+            if txn.requests and txn.client == client:
                 txn_final = txn.final
                 if txn_final is not None:
                     final = txn_final
@@ -784,7 +784,7 @@ def _summarize(
         message = captured.message
         method = message.request_method
         if method is not None:
-            methods[method] = methods.get(method, 0) + 1
+            methods[method] += 1
             if method == "BYE":
                 if bye is None:
                     bye = captured
@@ -799,7 +799,7 @@ def _summarize(
             responded = True
         status = message.status_code
         if status is not None:
-            statuses[status] = statuses.get(status, 0) + 1
+            statuses[status] += 1
         mark = marks.get(captured.frame)
         if mark is not None:
             if mark.resent_of and captured.frame not in call_marks:
