@@ -106,7 +106,7 @@ def chain_copies(copies: Sequence[CapturedMessage]) -> list[Node]:
 
 
 def record_route_insertions(
-    call: Call, record_routes: Callable[[CapturedMessage], list[NameAddr]] | None = None
+    call: Call, record_routes: Callable[[CapturedMessage], list[NameAddr]]
 ) -> tuple[dict[str, UriSet], set[str]]:
     """Per proxy address, the Record-Route values it added to the INVITE (16.6 step 4), and
     the addresses seen forwarding the INVITE in this capture.
@@ -114,9 +114,8 @@ def record_route_insertions(
     A proxy's copy of the INVITE has one Via more than the copy it received and the same
     Record-Route list with its own value(s) on top; the values are filed under the address it
     received on and the address it sent from (a double Record-Route's two interfaces).
+    ``record_routes``: a message's Record-Route values (the checker's own reader).
     """
-    if record_routes is None:
-        record_routes = _record_routes_of
     copies = [r for t in call.initial_invites for r in t.requests]
     by_branches: dict[tuple[str, ...], CapturedMessage] = {}
     for copy in copies:
@@ -137,10 +136,6 @@ def record_route_insertions(
                 for uri in after[:added]:
                     inserted[key].add(uri)
     return dict(inserted), forwarders
-
-
-def _record_routes_of(captured: CapturedMessage) -> list[NameAddr]:
-    return captured.message.record_routes
 
 
 class CheckerBase:

@@ -62,7 +62,8 @@ class PathChecks(DialogChecks):
         steps: list[PathStep] = []
         for node in chain:
             msg = node.first.message
-            max_forwards = self.max_forwards(node.first)  # first: the Route read reuses it
+            # first: it builds the header map (sip/message.py) the Route read then reuses
+            max_forwards = self.max_forwards(node.first)
             steps.append(
                 PathStep(
                     frame=node.first.frame,
