@@ -77,7 +77,7 @@ class RecordIndex:
             return
         code = _LAYOUT_CODES.get((batch.kind, batch.endian))
         if code is None or rows.views is None:
-            self.usable = False
+            self.abandon()
             return
         classes, keys = flow_classes(rows)
         times = rows.times

@@ -260,7 +260,6 @@ class ScanResult:
     rtcp_packets: list[RtcpPacketRecord]
     announcements: list[MediaAnnouncement]
     first_ns: int | None
-    packets_read: int
     srtcp: list[SrtcpDatagram] = field(default_factory=list)
 
 
@@ -388,7 +387,6 @@ class StreamScanner:
         # Senders decided: their SRTCP layout, or None for damaged plain RTCP.
         self._rtcp_layouts: dict[tuple[str, int, str, int, int], rtcp_mod.SrtcpLayout | None] = {}
         self.first_ns: int | None = None
-        self.packets_read = 0
 
     # -- feeding ---------------------------------------------------------------------
 
@@ -407,7 +405,6 @@ class StreamScanner:
                 self._rtcp_endpoints.setdefault((address, ann.rtcp_port), ann.frame)
 
     def feed(self, packet: Packet) -> None:
-        self.packets_read += 1
         if self.first_ns is None:
             self.first_ns = packet.ts_ns
         if packet.ip_proto != 17 or packet.fragment is not None:
@@ -450,7 +447,6 @@ class StreamScanner:
         True asks the caller to hand it over with the stream's next rows. ``entry``: frame,
         capture time (ns), marker+PT byte, sequence, timestamp, payload length and the
         datagram when ``with_dtmf`` and ``heuristic`` and it is at most 64 bytes, else b""."""
-        self.packets_read += 1
         if self._start(key, entry[0]) is not None:  # _unfollowed, one call less per stream
             return True
         if self.heuristic:
@@ -544,7 +540,6 @@ class StreamScanner:
         for a handful (short calls: NumPy's cost per call would exceed the work)."""
         frames, ts_ns, times_ms, marker_pt, seqs, tss, payload_len, first_words = columns
         count = len(frames)
-        self.packets_read += count
         lives = [self._live[key] for key in keys]
         starts = np.array(bounds[:-1], dtype=np.int64)
         sizes = np.diff(bounds)
@@ -1039,7 +1034,6 @@ class StreamScanner:
             self.rtcp_packets,
             self.announcements,
             self.first_ns,
-            self.packets_read,
             self.srtcp,
         )
 

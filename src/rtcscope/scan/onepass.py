@@ -285,7 +285,9 @@ def _scan(
             if options.dedup or not options.vectorized:
                 _per_packet(reader, counts, taps, progress)
             else:
-                if options.offsets:  # a later step reads packets again: note where they lie
+                if options.offsets and not reader.compressed:
+                    # a later step reads packets again: note where they lie (offsets into a
+                    # compressed file would not serve)
                     model.record_index = RecordIndex()
                 _batched(reader, counts, taps, progress, model.record_index)
         except CaptureError as exc:  # the reader raises only without keep_going: defensive
@@ -293,7 +295,7 @@ def _scan(
         counts.finish()
         taps.finish()
         model.faults += reader.warnings
-        if model.record_index is not None and (model.faults or reader.compressed):
+        if model.record_index is not None and model.faults:
             model.record_index.abandon()  # read the file again, as before (flowread)
         model.info = CaptureInfo(
             file=reader.name,
