@@ -36,7 +36,7 @@ from rtcscope.sip.framing import (
     parse_datagram,
 )
 from rtcscope.sip.message import SipMessage, looks_like_sip
-from rtcscope.sip.sdp import Codec, Crypto, Fingerprint, announced_media
+from rtcscope.sip.sdp import NO_EXTMAPS, NO_FMTP, Codec, Crypto, Fingerprint, announced_media
 from rtcscope.sip.websocket import (
     HttpHandshake,
     Opcode,
@@ -411,8 +411,6 @@ class SipCaptureFramer:
 
 
 # The defaults of MediaAnnouncement's dicts: empty, shared, never changed.
-_NO_FMTP: dict[int, str] = {}
-_NO_EXTMAPS: dict[int, str] = {}
 _NO_RTPMAPS: dict[int, tuple[str, int, int]] = {}
 
 
@@ -457,9 +455,9 @@ class MediaAnnouncement(NamedTuple):
     setup: str | None
     ssrcs: tuple[int, ...]
     mid: str | None
-    fmtp: dict[int, str] = _NO_FMTP  # e.g. iLBC "mode=30", opus params
+    fmtp: dict[int, str] = NO_FMTP  # e.g. iLBC "mode=30", opus params
     ptime: float | None = None
-    extmaps: dict[int, str] = _NO_EXTMAPS  # RFC 8285 id -> extension URI
+    extmaps: dict[int, str] = NO_EXTMAPS  # RFC 8285 id -> extension URI
     # The a=rtpmap lines as written: payload type -> (encoding, clock rate, channels);
     # ``codecs`` adds the RFC 3551 static table to them.
     rtpmaps: dict[int, tuple[str, int, int]] = _NO_RTPMAPS

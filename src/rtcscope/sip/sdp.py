@@ -751,8 +751,9 @@ AnnouncedMedia = tuple[
 
 
 _SectionCodecs = tuple[dict[int, Codec], dict[int, tuple[str, int, int]]]
-_NO_FMTP: dict[int, str] = {}
-_NO_EXTMAPS: dict[int, str] = {}
+# The empty fmtp and extmap maps every announcement without them shares (read-only).
+NO_FMTP: dict[int, str] = {}
+NO_EXTMAPS: dict[int, str] = {}
 # The media sections of a capture's calls announce the same codecs call after call (their
 # RtpMap values are shared by _read_attribute): one pair of dicts for every section of the
 # same formats and rtpmaps. Announcements are values: their dicts are read, not changed.
@@ -790,9 +791,9 @@ class _Section:
             m.setup,
             tuple(dict.fromkeys(s.ssrc for s in m.ssrcs)),
             m.mid,
-            m.fmtp or _NO_FMTP,
+            m.fmtp or NO_FMTP,
             m.ptime,
-            m.extmaps or _NO_EXTMAPS,
+            m.extmaps or NO_EXTMAPS,
             rtpmaps,
         )
 
