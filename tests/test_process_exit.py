@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from rtcscope import cli
 from rtcscope.cli import main
 from tests.conftest import DATA
 from tests.peers import rtcscope_cli, rtcscope_piped
@@ -56,12 +55,6 @@ def test_written_files_are_complete(tmp_path: Path) -> None:
     written = _files(own)
     assert any(name.endswith(".wav") for name in written)
     assert _files(theirs) == written
-
-
-def test_nothing_is_kept_in_process() -> None:
-    """The tests' own process (main()) keeps no model: the suite would hold them all."""
-    _in_process(["calls", str(CAPTURE)])
-    assert cli._kept is None
 
 
 def test_a_closed_pipe_ends_quietly() -> None:

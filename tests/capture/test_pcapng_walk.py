@@ -20,7 +20,7 @@ from tests.peers import run
 
 pytestmark = pytest.mark.peer
 
-Row = tuple[int, int, int, int, bytes]
+Row = tuple[int, int, int, int, int, bytes]
 
 
 @functools.cache
@@ -34,7 +34,9 @@ def _pcapng(name: str, tsresol: int | None = None) -> bytes:
 
 def _one_by_one(data: bytes) -> tuple[list[Row], list[str]]:
     with open_capture(io.BytesIO(data), keep_going=True) as reader:
-        rows = [(r.frame, r.ts_ns, r.interface, r.linktype, bytes(r.data)) for r in reader]
+        rows = [
+            (r.frame, r.ts_ns, r.interface, r.linktype, r.orig_len, bytes(r.data)) for r in reader
+        ]
         return rows, [str(w) for w in reader.warnings]
 
 
@@ -44,7 +46,7 @@ def _batched(data: bytes) -> tuple[list[Row], list[str]]:
         for batch in reader.batches():
             batch_rows = BatchRows(batch)
             for r in batch_rows.records(list(range(batch_rows.count))):
-                rows.append((r.frame, r.ts_ns, r.interface, r.linktype, bytes(r.data)))
+                rows.append((r.frame, r.ts_ns, r.interface, r.linktype, r.orig_len, bytes(r.data)))
         return rows, [str(w) for w in reader.warnings]
 
 
