@@ -47,6 +47,9 @@ def test_plain_text_is_what_rich_printed(lines: list[str]) -> None:
     text = "\n".join(lines)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
+        # the plain road is what is tested (FORCE_COLOR in the environment would make both
+        # sides rich's)
+        assert output.stdout_console().color_system is None
         print_text(text, line_styles=FINDING_STYLES)
     assert out.getvalue() == _by_rich(text)
 
