@@ -7,18 +7,20 @@ malformed headers (decode stops at the last good layer and says why).
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rtcscope.capture.decode import decode
+from rtcscope.capture.decode import decode, decode_by_layers
 from rtcscope.capture.packet import IpProto, Record
+from rtcscope.capture.reader import open_capture
 from rtcscope.capture.writer import PcapWriter
 from rtcscope.scan.files import capture_info
 from tests.capture.tshark_compare import compare_with_tshark, read_packets
-from tests.conftest import DATA
+from tests.conftest import DATA, shared_captures
 from tests.peers import run
 
 scapy = pytest.importorskip("scapy.all")
@@ -170,3 +172,63 @@ def test_malformed_headers_stop_decoding_with_a_reason(frame: bytes, reason: str
 def test_decode_never_raises(linktype: int, data: bytes) -> None:
     packet = decode(Record(1, 0, 0, linktype, memoryview(data), len(data)))
     assert len(packet.payload) <= len(data)
+
+
+# decode() reads the common frame (Ethernet, IPv4 without options, whole, UDP) in one step:
+# the same Packet as the layer by layer road, on frames near that shape and on every capture.
+_PLAIN = bytes(
+    Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    / IP(src="10.1.0.1", dst="10.2.0.1")
+    / UDP(sport=5060, dport=5062)
+    / (b"OPTIONS sip:x SIP/2.0\r\n" * 3)
+)
+
+
+_OTHER_VALUES = {  # (byte offset, struct format): values that leave the one-step shape
+    (12, "!H"): [0x86DD, 0x8100, 0x0806],  # ethertype
+    (14, "!B"): [0x46, 0x44, 0x55, 0x4F],  # version/IHL
+    (20, "!H"): [0x2000, 0x0001, 0x6000, 0x4000],  # flags and fragment offset (DF stays)
+    (23, "!B"): [6, 1, 4, 132],  # protocol
+    (36, "!H"): [4789],  # UDP destination port: VXLAN
+}
+
+
+@given(
+    st.one_of(
+        st.none(),
+        st.sampled_from(sorted(_OTHER_VALUES)).flatmap(
+            lambda field: st.tuples(st.just(field), st.sampled_from(_OTHER_VALUES[field]))
+        ),
+    ),
+    st.one_of(st.just(len(_PLAIN) - 14), st.integers(0, 120), st.sampled_from([0, 20, 27, 28])),
+    st.one_of(st.just(len(_PLAIN) - 34), st.integers(0, 120), st.sampled_from([0, 7, 8, 9])),
+    st.one_of(st.just(0), st.integers(0, 100)),
+    st.sampled_from([1, 113]),
+)
+def test_the_one_step_read_is_the_layer_by_layer_one(
+    change: tuple[tuple[int, str], int] | None,
+    total_length: int,
+    udp_length: int,
+    cut: int,
+    linktype: int,
+) -> None:
+    frame = bytearray(_PLAIN)
+    struct.pack_into("!H", frame, 16, total_length)
+    struct.pack_into("!H", frame, 38, udp_length)
+    if change is not None:
+        (at, layout), value = change
+        struct.pack_into(layout, frame, at, value)
+    data = memoryview(bytes(frame[: len(frame) - cut]))
+    record = Record(7, 1_000, 0, linktype, data, len(_PLAIN))
+    assert decode(record) == decode_by_layers(record)
+
+
+def test_the_one_step_read_takes_the_plain_frames_and_agrees_on_every_capture() -> None:
+    taken = 0
+    for path in [*sorted(DATA.glob("*.pcap*")), *shared_captures()]:
+        with open_capture(path) as reader:
+            for record in reader:
+                packet = decode(record)
+                assert packet == decode_by_layers(record), (path.name, record.frame)
+                taken += packet.ip_version == 4 and packet.ip_proto == IpProto.UDP
+    assert taken > 1000
