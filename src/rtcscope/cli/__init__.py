@@ -14,7 +14,7 @@ import io
 import os
 import sys
 
-from rtcscope.cli.app import app
+from rtcscope.cli.app import OutputClosed, app
 from rtcscope.cli.commands import COMMANDS, SUMMARIES
 from rtcscope.errors import EXIT_INVALID_INPUT, RtcscopeError
 from rtcscope.text import LINE_LIMIT, terminal_text
@@ -100,7 +100,11 @@ def main(argv: list[str] | None = None, *, restore_collector: bool = True) -> in
             file=sys.stderr,
         )
         return exc.exit_code
-    except BrokenPipeError:
+    except (BrokenPipeError, OutputClosed):
+        # What is still buffered for the closed pipe would fail again when the process ends.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
         return 0
     except OSError as exc:
         # An OS error no layer turned into an OutputError/InputError: a path the command

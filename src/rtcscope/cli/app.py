@@ -24,8 +24,20 @@ from rtcscope import __version__
 from rtcscope.cli.commands import COMMANDS, SUMMARIES
 
 
+class OutputClosed(Exception):
+    """Standard output's reader closed it (``rtcscope calls x --format json | head``)."""
+
+
 class LazyGroup(TyperGroup):
     """The root group: commands listed from rtcscope.cli.COMMANDS, imported on lookup."""
+
+    def invoke(self, ctx: _click.Context) -> Any:
+        # click's main() turns a broken pipe into exit 1; rtcscope.cli.main() ends quietly
+        # with 0, as for every other way the output can be cut short.
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            raise OutputClosed from exc
 
     def list_commands(self, ctx: _click.Context) -> list[str]:
         return list(SUMMARIES)
