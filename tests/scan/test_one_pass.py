@@ -137,6 +137,25 @@ def test_analyze_with_audio_reads_the_streams_packets_again(
     assert len(list((tmp_path / "out").glob("*.wav"))) == 2
 
 
+def test_report_reads_the_streams_packets_again_by_their_offsets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import rtcscope.capture.flowread as flowread
+    import rtcscope.capture.pipeline as pipeline
+    from tests.conftest import count_offset_reads
+
+    opens = count_capture_opens(monkeypatch, pipeline, flowread)
+    reads = count_offset_reads(monkeypatch)
+    page = tmp_path / "report.html"
+    assert main(["report", str(DTMF), "-o", str(page), "--no-audio"]) == 0
+    capsys.readouterr()
+    # One pass; the per-packet arrays of the jitter/delta plots come from the records the
+    # pass noted (both streams' packets), not from reading the capture again.
+    assert opens == []
+    assert len(reads) == 1 and reads[0] > 1000
+    assert "<svg" in page.read_text()
+
+
 @pytest.fixture(scope="module")
 def truncated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     """SIP_DTMF2 cut in the middle of a record, and how many whole records it keeps."""

@@ -225,13 +225,15 @@ def build_stream_data(
 
 
 def load_report_data(path: str | os.PathLike[str], *, dedup: bool = False) -> ReportData:
-    """Read a capture once (:func:`rtcscope.scan.scan`) and gather the report's data."""
+    """Read a capture once (:func:`rtcscope.scan.scan`) and gather the report's data (the
+    streams' packets read again by their records' offsets, not by reading the file again)."""
     from rtcscope.scan import ScanOptions, scan
 
-    model = scan(path, ScanOptions(dedup=dedup))
+    model = scan(path, ScanOptions(dedup=dedup, offsets=True))
     if model.faults:
         raise model.faults[0]
-    return report_data(model, Path(os.fspath(path)))
+    payloads = model.payload_source
+    return report_data(model, payloads if payloads is not None else Path(os.fspath(path)))
 
 
 def report_data(model: CaptureModel, payloads: str | os.PathLike[str]) -> ReportData:
