@@ -31,7 +31,7 @@ from typing import Any
 from rtcscope.errors import InvalidArgument, SipError
 from rtcscope.sip.headers import NameAddr, parse_name_addr
 from rtcscope.sip.message import SipMessage
-from rtcscope.sip.transactions import endpoint
+from rtcscope.sip.transactions import endpoint, via_branches
 from rtcscope.sip.uri import Uri, is_digits
 
 DEFAULT_PORTS = {"sip": 5060, "sips": 5061}
@@ -148,6 +148,19 @@ def header_addresses(message: SipMessage, name: str) -> list[NameAddr]:
     return [
         found for value in message.header_values(name) if (found := _name_addr(value)) is not None
     ]
+
+
+def header_via_branches(message: SipMessage) -> tuple[str, ...]:
+    """:func:`rtcscope.sip.transactions.via_branches` (the branch of every readable Via, top
+    first) without parsing a lone Via value: the parse step has read the top one already
+    (``SipMessage.sent_by`` and ``branch`` are ``top_via``'s, ``sent_by`` None without a
+    readable Via), so a message with one Via value has one branch, or none. The values are
+    counted through ``header_values`` (the header map the Route and Max-Forwards reads of
+    the same message then reuse); a stack of several is parsed as ``vias`` does."""
+    values = message.header_values("Via")
+    if len(values) == 1:
+        return (message.branch or "",) if message.sent_by is not None else ()
+    return via_branches(message)
 
 
 def header_max_forwards(message: SipMessage) -> int | None:

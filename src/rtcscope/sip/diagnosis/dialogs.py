@@ -82,9 +82,9 @@ class DialogChecks(CheckerBase):
     def _add_refresh(self, copies: list[CapturedMessage], owner_is_caller: bool) -> None:
         # As it left its UA: a request with the fewest Vias, a response with the most.
         if copies[0].message.is_request:
-            origin = min(copies, key=lambda c: (len(c.message.vias), c.ts_ns))
+            origin = min(copies, key=lambda c: (self.via_count(c), c.ts_ns))
         else:
-            origin = max(copies, key=lambda c: (len(c.message.vias), -c.ts_ns))
+            origin = max(copies, key=lambda c: (self.via_count(c), -c.ts_ns))
         contacts = self.contacts(origin)
         if not contacts or contacts[0].uri is None:
             return
@@ -137,10 +137,10 @@ class DialogChecks(CheckerBase):
         if len(answers) == 1:  # one copy (no proxy, not resent): it left the UAS, reached the UAC
             uas_copies = uac_copies = answers
         else:
-            max_vias = max(len(a.message.vias) for a in answers)
-            min_vias = min(len(a.message.vias) for a in answers)
-            uas_copies = [a for a in answers if len(a.message.vias) == max_vias]
-            uac_copies = [a for a in answers if len(a.message.vias) == min_vias]
+            max_vias = max(self.via_count(a) for a in answers)
+            min_vias = min(self.via_count(a) for a in answers)
+            uas_copies = [a for a in answers if self.via_count(a) == max_vias]
+            uac_copies = [a for a in answers if self.via_count(a) == min_vias]
         uas = source(uas_copies[0])
         uac = destination(uac_copies[0])
         first_2xx = uas_copies[0]

@@ -56,7 +56,7 @@ class PathChecks(DialogChecks):
             self.trace(method, cseq, copies)
 
     def trace(self, method: str, cseq: int, copies: list[CapturedMessage]) -> None:
-        chain = chain_copies(copies)
+        chain = chain_copies(copies, self.via_branches)
         if not chain:
             return
         steps: list[PathStep] = []
@@ -73,7 +73,7 @@ class PathChecks(DialogChecks):
                     request_uri=msg.request_uri_text or "",
                     routes=tuple([str(u) for u in uris(self.routes(node.first))]),
                     max_forwards=max_forwards,
-                    vias=len(msg.vias),
+                    vias=len(node.branches),
                     copies=len(node.copies),
                 )
             )
@@ -165,7 +165,7 @@ class PathChecks(DialogChecks):
                 basis = next((r for r in received if self.contacts(r)), None)
         else:
             received = [r for t in self.initial_invites for r in t.requests if r.dst == sent.src]
-            basis = max(received, key=lambda r: len(r.message.vias)) if received else None
+            basis = max(received, key=lambda r: self.via_count(r)) if received else None
         contacts = self.contacts(basis) if basis is not None else []
         if basis is None or not contacts or contacts[0].uri is None:
             return  # the capture does not show what this UA based the request on
@@ -618,8 +618,7 @@ class PathChecks(DialogChecks):
         self.add(
             "request-loop",
             f"the {method} loops between {' and '.join(looping)}: {len(chain)} hops, "
-            f"{mf_text}, Via stack {len(first.message.vias)} -> {len(last.message.vias)}"
-            + end_text,
+            f"{mf_text}, Via stack {self.via_count(first)} -> {self.via_count(last)}" + end_text,
             element=", ".join(looping),
             frames=[n.first.frame for n in chain[:6]]
             + [last.frame]

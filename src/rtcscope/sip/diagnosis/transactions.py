@@ -19,7 +19,6 @@ from rtcscope.sip.transactions import (
     Transaction,
     destination,
     source,
-    via_branches,
 )
 
 
@@ -75,8 +74,8 @@ class TransactionChecks(CheckerBase):
             seen.add((txn.method, txn.cseq))
             # The copy that reached the request's sender (fewest Vias) and the one that left
             # the element refusing it (most Vias).
-            final = min(failed, key=lambda f: (len(f.message.vias), f.ts_ns))
-            origin = max(failed, key=lambda f: (len(f.message.vias), -f.ts_ns))
+            final = min(failed, key=lambda f: (self.via_count(f), f.ts_ns))
+            origin = max(failed, key=lambda f: (self.via_count(f), -f.ts_ns))
             code = final.message.status_code or 0
             what = "re-INVITE" if txn.method == "INVITE" else "UPDATE"
             self.add(
@@ -111,8 +110,8 @@ class TransactionChecks(CheckerBase):
         # challenge the caller retries with a new CSeq), on the caller's own leg.
         uac_invites = [t for t in invites if t.requests]
         if len(uac_invites) > 1:  # several hops (or a retry): the caller's has the fewest Vias
-            fewest_vias = min(len(t.requests[0].message.vias) for t in uac_invites)
-            uac_invites = [t for t in uac_invites if len(t.requests[0].message.vias) == fewest_vias]
+            fewest_vias = min(self.via_count(t.requests[0]) for t in uac_invites)
+            uac_invites = [t for t in uac_invites if self.via_count(t.requests[0]) == fewest_vias]
         for final in uac_invites[-1].finals[:1]:
             self.check_status(final, cancels)
         if cancels:
@@ -219,7 +218,7 @@ class TransactionChecks(CheckerBase):
         responses = [r for r in responses if per_code[r.message.status_code or 0] > 1]
         by_branches: dict[tuple[tuple[str, ...], int], CapturedMessage] = {}
         for r in responses:
-            key = (via_branches(r.message), r.message.status_code or 0)
+            key = (self.via_branches(r), r.message.status_code or 0)
             by_branches.setdefault(key, r)
         for (branches, code), upstream in by_branches.items():
             if len(branches) < 2:
@@ -274,7 +273,7 @@ class TransactionChecks(CheckerBase):
                 request_uri=ack.message.request_uri_text or "",
                 max_forwards=self.max_forwards(ack),
                 routes=tuple([str(u) for u in uris(self.routes(ack))]),
-                vias=len(ack.message.vias),
+                vias=self.via_count(ack),
                 copies=len(txn.acks),
             )
             steps.append(step)
