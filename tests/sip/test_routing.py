@@ -526,3 +526,18 @@ def test_header_reads_agree_with_the_message_on_any_values(
     if max_forwards is not None:
         lines.append(f"Max-Forwards: {max_forwards}")
     _same_as_properties(SipMessage.parse(("\r\n".join(lines) + "\r\n\r\n").encode()))
+
+
+def test_only_two_characters_outside_ascii_lower_to_an_ascii_letter() -> None:
+    """header_addresses knows a Route or Record-Route absent when its name is nowhere in the
+    message's bytes (in any ASCII case): exact only if no other character lower-cases to a
+    letter of those names. Python's own tables are the reference."""
+    import sys
+
+    found = {
+        hex(code)
+        for code in range(128, sys.maxunicode + 1)
+        if any(c.isascii() and c.isalpha() for c in chr(code).lower())
+    }
+    assert found == {"0x130", "0x212a"}  # İ -> i̇, Kelvin sign -> k
+    assert not set("route" + "record-route") & {"i", "k"}

@@ -139,12 +139,25 @@ def _name_addr(value: str) -> NameAddr | None:
         return None
 
 
+# Header names without a compact form, as bytes: a message whose bytes do not hold one (in
+# any case) has no line of that header. Exact: a header line's name is matched by
+# ``name.strip().lower()``, and the only characters outside ASCII whose lower case holds an
+# ASCII letter are U+0130 ("i") and U+212A ("k") (tests/sip/test_routing.py checks this),
+# letters neither name has.
+_WITHOUT_COMPACT_FORM = {"Route": b"route", "Record-Route": b"record-route"}
+
+
 def header_addresses(message: SipMessage, name: str) -> list[NameAddr]:
     """The values of a Contact, Route or Record-Route header as ``SipMessage.contacts``,
     ``routes`` and ``record_routes`` hold them (a value that does not parse left out), read
     through ``header_values`` alone: those properties parse and check every header of the
     message on first use (~25 us), most of a clean call's diagnosis when three messages of
-    each call are asked."""
+    each call are asked. A Route or Record-Route whose name is nowhere in the message's
+    bytes is known absent at once (a byte search, ~6x cheaper than the line search
+    ``header_values`` makes before it splits the header block)."""
+    needle = _WITHOUT_COMPACT_FORM.get(name)
+    if needle is not None and needle not in message.raw.lower():
+        return []
     return [
         found for value in message.header_values(name) if (found := _name_addr(value)) is not None
     ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from rtcscope.sip.diagnosis.catalogue import kind
@@ -37,6 +37,7 @@ from rtcscope.sip.uri import Uri
 T1_NS = 500_000_000
 TIMER_64T1_NS = 64 * T1_NS
 ICMP_WINDOW_NS = 5_000_000_000
+TARGET_REFRESH_METHODS = ("INVITE", "UPDATE")  # RFC 3261 12.2, RFC 3311 5.1
 
 
 class IcmpIndex:
@@ -64,10 +65,12 @@ class Node:
 
     branches: tuple[str, ...]
     copies: list[CapturedMessage]
+    # copies[0], kept: copies are only appended (in capture order), and the checks ask for
+    # it a dozen times per hop.
+    first: CapturedMessage = field(init=False)
 
-    @property
-    def first(self) -> CapturedMessage:
-        return self.copies[0]
+    def __post_init__(self) -> None:
+        self.first = self.copies[0]
 
 
 Branches = Callable[[CapturedMessage], tuple[str, ...]]
@@ -156,15 +159,26 @@ class CheckerBase:
         self.findings: list[Finding] = []
         self.paths: list[RequestPath] = []
         self.by_method_cseq: dict[tuple[str, int], list[Transaction]] = defaultdict(list)
+        # re-INVITEs and UPDATEs (RFC 3261 12.2, RFC 3311): an INVITE or UPDATE with a To tag
+        # (or seen by its responses only), in capture order; most calls have none.
+        self.refresh_transactions: list[Transaction] = []
         for txn in call.transactions:
             self.by_method_cseq[(txn.method, txn.cseq)].append(txn)
+            if txn.method in TARGET_REFRESH_METHODS:
+                request = txn.request
+                if request is None or request.message.to_tag:
+                    self.refresh_transactions.append(txn)
         self.initial_invites = call.initial_invites
         # answer_origin, per dialog (by id: one Dialog per callee tag, alive as long as the
         # checker; hashing a DialogId costs more than the look-up saves)
         self._origins: dict[int, CapturedMessage] = {}
         # Header values read, by (id of the captured message, header name): the call's
         # messages outlive the checker, so an id names one message here.
-        self._read: dict[tuple[int, str], list[NameAddr]] = {}
+        self._read: dict[str, dict[int, list[NameAddr]]] = {
+            "Contact": {},
+            "Route": {},
+            "Record-Route": {},
+        }
         self._branches: dict[int, tuple[str, ...]] = {}  # Via branches, by id of the message
         self.caller_tag = call.caller_tag
 
@@ -178,6 +192,17 @@ class CheckerBase:
         return UriSet(
             uri for captured in self.call.messages for uri in uris(self.record_routes(captured))
         )
+
+    @cached_property
+    def invite_answers(self) -> list[CapturedMessage]:
+        """The initial INVITEs' responses from 101 to 299 (what creates and confirms
+        dialogs), in transaction order."""
+        return [
+            r
+            for t in self.initial_invites
+            for r in t.responses
+            if 101 <= (r.message.status_code or 0) < 300
+        ]
 
     @cached_property
     def by_branch(self) -> dict[str, list[Transaction]]:
@@ -199,10 +224,10 @@ class CheckerBase:
     # Each read once per message: a proxy's copies are asked again at every step.
 
     def _addresses(self, captured: CapturedMessage, name: str) -> list[NameAddr]:
-        key = (id(captured), name)
-        found = self._read.get(key)
+        read = self._read[name]
+        found = read.get(id(captured))
         if found is None:
-            found = self._read[key] = header_addresses(captured.message, name)
+            found = read[id(captured)] = header_addresses(captured.message, name)
         return found
 
     def contacts(self, captured: CapturedMessage) -> list[NameAddr]:

@@ -30,8 +30,6 @@ from rtcscope.sip.routing import (
 from rtcscope.sip.transactions import CapturedMessage, destination, source
 from rtcscope.sip.uri import Uri
 
-TARGET_REFRESH_METHODS = ("INVITE", "UPDATE")  # RFC 3261 12.2, RFC 3311 5.1
-
 
 @dataclass(frozen=True, slots=True)
 class TargetRefresh:
@@ -58,12 +56,8 @@ class DialogChecks(CheckerBase):
         Contact, in capture order, grouped over the copies the proxies forwarded."""
         self.refreshes = []
         caller_tag = self.caller_tag
-        for txn in self.call.transactions:
-            request = txn.request
-            if txn.method not in TARGET_REFRESH_METHODS:
-                continue
-            if request is not None and not request.message.to_tag:
-                continue  # the initial INVITE sets the targets (12.1)
+        # Not the initial INVITE: it sets the targets (12.1).
+        for txn in self.refresh_transactions:
             hop_txns = self.transactions_of(txn.method, txn.cseq)
             if hop_txns[0] is not txn:
                 continue  # one group per request, whatever the number of hops
@@ -268,15 +262,17 @@ class DialogChecks(CheckerBase):
     def check_record_route_copied(self, answer: CapturedMessage, uas: str, *, acked: bool) -> None:
         """12.1.1: the UAS copies the request's Record-Route into its 2xx. An error when the
         ACK then did not reach the UAS; a warning when it arrived anyway."""
-        invites_at_uas = [
-            r
-            for t in self.initial_invites
-            for r in t.requests
-            if (r.dst, r.dport) == (answer.src, answer.sport) or r.dst == answer.src
-        ]
-        if not invites_at_uas:
+        invite = next(
+            (
+                r
+                for t in self.initial_invites
+                for r in t.requests
+                if r.dst == answer.src  # on the port it answered from, or another
+            ),
+            None,
+        )
+        if invite is None:
             return
-        invite = invites_at_uas[0]
         recorded = uris(self.record_routes(invite))
         if not recorded:
             return

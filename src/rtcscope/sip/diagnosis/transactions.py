@@ -61,12 +61,10 @@ class TransactionChecks(CheckerBase):
         """A re-INVITE or UPDATE refused: the session stays as it was (RFC 3261 14.1, 14.2;
         RFC 3311 5.2). Reported once per request, from the final its sender got."""
         seen: set[tuple[str, int]] = set()
-        for txn in self.call.transactions:
-            if txn.method not in ("INVITE", "UPDATE") or (txn.method, txn.cseq) in seen:
-                continue
+        for txn in self.refresh_transactions:  # the initial INVITE: check_final_answers
             request = txn.request
-            if request is None or not request.message.to_tag:
-                continue  # the initial INVITE is checked by check_final_answers
+            if request is None or (txn.method, txn.cseq) in seen:
+                continue
             finals = [f for t in self.transactions_of(txn.method, txn.cseq) for f in t.finals]
             failed = [f for f in finals if (f.message.status_code or 0) >= 300]
             if not failed:
@@ -241,6 +239,13 @@ class TransactionChecks(CheckerBase):
         """17.1.1.3: on every hop, the client ACKs a non-2xx final itself: same branch (it is
         part of the INVITE transaction), same Request-URI as the INVITE, sent to the same
         server. The hops' ACKs are also listed as one path, in the INVITE's hop order."""
+        if not any(
+            (r.message.status_code or 0) >= 300
+            for t in self.initial_invites
+            if t.requests
+            for r in t.responses
+        ):
+            return  # no INVITE refused: no ACK to a non-2xx to check (most calls)
         steps_by_cseq: dict[int, list[PathStep]] = defaultdict(list)
         missing_by_cseq: dict[int, list[str]] = defaultdict(list)
         for txn in self.initial_invites:
