@@ -49,6 +49,10 @@ class IcmpIndex:
             key = (report.quoted_src, report.quoted_sport, report.quoted_dst, report.quoted_dport)
             self._by_flow[key].append(report)
 
+    def __bool__(self) -> bool:
+        """Whether the capture holds any ICMP error (most do not)."""
+        return bool(self._by_flow)
+
     def about(self, copy: CapturedMessage) -> IcmpReport | None:
         """The first ICMP error quoting this datagram within 5 s after it."""
         if not self._by_flow:

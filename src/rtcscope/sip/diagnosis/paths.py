@@ -87,7 +87,11 @@ class PathChecks(DialogChecks):
             self.check_ua_request(method, chain[0].first, steps[0])
         for index in range(len(chain) - 1):
             self.check_proxy_step(method, chain[index], chain[index + 1], steps[index + 1])
-        rewriter = next((s.src for s in steps if "Request-URI rewritten" in s.problems), None)
+        rewriter = None
+        for step in steps:
+            if "Request-URI rewritten" in step.problems:
+                rewriter = step.src
+                break
         end = steps[-1]
         last_hop = f"{end.src} -> {end.dst} (frame {end.frame})"
         outcome = self.classify_end(method, chain, last_hop, rewriter)
@@ -179,8 +183,9 @@ class PathChecks(DialogChecks):
         )
         actual_routes = uris(self.routes(sent))
         same_count = len(expected.routes) == len(actual_routes)
-        routes_match = same_count and all(
-            same_target(x, y) for x, y in zip(expected.routes, actual_routes, strict=True)
+        routes_match = same_count and (
+            not actual_routes  # no route set, none sent (most dialogs)
+            or all(same_target(x, y) for x, y in zip(expected.routes, actual_routes, strict=True))
         )
         # Over TCP/TLS/WS the UA reuses its connection (RFC 5626, 7118): no address to check.
         if (
@@ -438,14 +443,17 @@ class PathChecks(DialogChecks):
         for the findings that name it."""
         last = chain[-1].first
         msg = last.message
-        if self._is_loop(chain):
+        if len(chain) > 1 and self._is_loop(chain):  # one hop cannot repeat
             return "loop"
         targets = self._request_targets(chain[0].first, last)
         target = targets[0] if targets else None
         # ICMP first: reaching the target's address is no delivery if nothing listens there.
-        icmp = self._icmp_for(chain[-1])
-        if icmp is None and any(self._reached(last, target) for target in targets):
-            return "delivered"
+        icmp = self._icmp_for(chain[-1]) if self.icmp else None
+        if icmp is None:
+            here = destination(last)
+            for reached in targets:
+                if here == reached or self._reached(last, reached):
+                    return "delivered"
         if icmp is not None:
             chooser = source(last)
             ruri = msg.request_uri

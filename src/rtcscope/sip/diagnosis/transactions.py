@@ -95,13 +95,8 @@ class TransactionChecks(CheckerBase):
         request = first.request
         if request is None:
             return
-        finals = [f for t in invites for f in t.finals]
-        cancels = [
-            t
-            for t in self.call.transactions
-            if t.method == "CANCEL" and t.requests and t.cseq == first.cseq
-        ]
-        if not finals:
+        cancels = [t for t in self.transactions_of("CANCEL", first.cseq) if t.requests]
+        if all(t.final is None for t in invites):
             self.check_unanswered_invite(first, request)
             return
         # The status the caller saw: the final answer to its last INVITE (after a 401/407
@@ -110,7 +105,8 @@ class TransactionChecks(CheckerBase):
         if len(uac_invites) > 1:  # several hops (or a retry): the caller's has the fewest Vias
             fewest_vias = min(self.via_count(t.requests[0]) for t in uac_invites)
             uac_invites = [t for t in uac_invites if self.via_count(t.requests[0]) == fewest_vias]
-        for final in uac_invites[-1].finals[:1]:
+        final = uac_invites[-1].final
+        if final is not None:
             self.check_status(final, cancels)
         if cancels:
             self.check_cancel_answers(cancels)
@@ -209,6 +205,9 @@ class TransactionChecks(CheckerBase):
         ]
         # A pair is two copies of one status code: a code seen once has nothing to compare
         # with (and its Via stack need not be read).
+        codes = [r.message.status_code for r in responses]
+        if len(set(codes)) == len(codes):
+            return  # every code once (most calls)
         per_code: dict[int, int] = {}
         for r in responses:
             code = r.message.status_code or 0
