@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from rtcscope.errors import InvalidArgument, SipError
 from rtcscope.scan.files import sip_messages
-from rtcscope.sip.headers import parse_name_addr
+from rtcscope.sip.headers import COMPACT_FORMS, parse_name_addr
 from rtcscope.sip.message import SipMessage
 from rtcscope.sip.routing import (
     Proxy,
@@ -541,3 +541,5 @@ def test_only_two_characters_outside_ascii_lower_to_an_ascii_letter() -> None:
     }
     assert found == {"0x130", "0x212a"}  # İ -> i̇, Kelvin sign -> k
     assert not set("route" + "record-route") & {"i", "k"}
+    # ... and no compact form (RFC 3261 7.3.3) stands for either name.
+    assert not {"route", "record-route"} & {full.lower() for full in COMPACT_FORMS.values()}
