@@ -168,7 +168,10 @@ class PathChecks(DialogChecks):
                 if r.dst == src and r.ts_ns < sent_ns and r.message.to_tag == to_tag
             ]
             # The 1xx's Contact is read only when no 2xx came (it costs a header parse).
-            basis = next((r for r in received if (r.message.status_code or 0) >= 200), None)
+            for r in received:
+                if (r.message.status_code or 0) >= 200:
+                    basis = r
+                    break
             if basis is None:
                 basis = next((r for r in received if self.contacts(r)), None)
         else:
@@ -177,11 +180,12 @@ class PathChecks(DialogChecks):
         contacts = self.contacts(basis) if basis is not None else []
         if basis is None or not contacts or contacts[0].uri is None:
             return  # the capture does not show what this UA based the request on
-        refresh = self.remote_target(by_caller, sent)
+        refresh = self.remote_target(by_caller, sent) if self.refreshes else None
         route_set, expected, next_host, next_port = self._expected_request(
             basis, by_caller, refresh
         )
-        actual_routes = uris(self.routes(sent))
+        sent_routes = self.routes(sent)
+        actual_routes = uris(sent_routes) if sent_routes else []
         same_count = len(expected.routes) == len(actual_routes)
         routes_match = same_count and (
             not actual_routes  # no route set, none sent (most dialogs)
