@@ -17,13 +17,14 @@ from hypothesis import strategies as st
 
 from rtcscope.errors import InvalidArgument, SipError
 from rtcscope.scan.files import sip_messages
-from rtcscope.sip.headers import parse_name_addr
+from rtcscope.sip.headers import COMPACT_FORMS, parse_name_addr
 from rtcscope.sip.message import SipMessage
 from rtcscope.sip.routing import (
     Proxy,
     forward_as_proxy,
     header_addresses,
     header_max_forwards,
+    header_via_branches,
     in_dialog_request,
     is_unroutable_address,
     normal_host,
@@ -34,7 +35,7 @@ from rtcscope.sip.routing import (
     uri_endpoint,
 )
 from rtcscope.sip.uri import Uri
-from tests.conftest import DATA
+from tests.conftest import DATA, shared_capture, shared_captures
 from tests.peers import tshark_fields
 
 RFC_RECORD_ROUTE = [
@@ -453,10 +454,13 @@ def _same_as_properties(message: SipMessage) -> None:
     properties (its full lazy parse), asked on a second parse of the same bytes."""
     cheap = {name: header_addresses(message, name) for name in _HEADERS_OF}
     max_forwards = header_max_forwards(message)
+    branches = header_via_branches(message)
     full = SipMessage.parse(message.raw)
     for name, attr in _HEADERS_OF.items():
         assert cheap[name] == getattr(full, attr), name
     assert max_forwards == full.max_forwards
+    # The Via stack's branches without parsing a lone Via: the reference is the parsed stack.
+    assert branches == tuple(via.branch or "" for via in full.vias)
 
 
 @pytest.mark.parametrize(
@@ -468,7 +472,29 @@ def test_header_reads_agree_with_the_message_on_every_capture(capture: str) -> N
         _same_as_properties(captured.message)
 
 
+@pytest.mark.parametrize("capture", [p.name for p in shared_captures()])
+def test_header_reads_agree_with_the_message_on_every_shared_capture(capture: str) -> None:
+    for captured in sip_messages(shared_capture(capture), keep_going=True):
+        _same_as_properties(captured.message)
+
+
 _VALUE = st.text(alphabet=st.sampled_from('<>";=:@,. \tsip:a-zA-Z0-9lrtag[]'), max_size=40)
+_VIA = st.one_of(
+    st.sampled_from(
+        [
+            "SIP/2.0/UDP a.example.com;branch=z9hG4bK1",
+            "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKx;rport",
+            "SIP/2.0/TCP [2001:db8::1]:5060;branch=z9hG4bK2",
+            "SIP/2.0/UDP host;received=1.2.3.4",
+            "SIP/2.0/UDP",
+            "SIP / 2.0 / UDP b.example.com ; branch = z9hG4bK3",
+            "SIP/2.0/UDP a;branch=1, SIP/2.0/UDP b;branch=2",
+            "x, SIP/2.0/UDP c;branch=z9hG4bK4",
+            "",
+        ]
+    ),
+    st.text(alphabet=st.sampled_from("SIP/2.0UDP ;,:=branchz9hG4bK[]ab1 \t"), max_size=40),
+)
 
 
 @given(
@@ -478,13 +504,18 @@ _VALUE = st.text(alphabet=st.sampled_from('<>";=:@,. \tsip:a-zA-Z0-9lrtag[]'), m
         st.none(), st.sampled_from(["0", "70", " 69 ", "-1", "x", ""]), _VALUE, st.integers()
     ),
     compact=st.booleans(),
+    vias=st.lists(_VIA, max_size=3),
 )
 def test_header_reads_agree_with_the_message_on_any_values(
-    contacts: list[str], routes: list[str], max_forwards: str | int | None, compact: bool
+    contacts: list[str],
+    routes: list[str],
+    max_forwards: str | int | None,
+    compact: bool,
+    vias: list[str],
 ) -> None:
     lines = [
         "ACK sip:b@example.com SIP/2.0",
-        "Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1",
+        *(f"{'v' if compact else 'Via'}: {via}" for via in vias),
         "Call-ID: x",
         "CSeq: 1 ACK",
         "From: <sip:a@example.com>;tag=1",
@@ -495,3 +526,20 @@ def test_header_reads_agree_with_the_message_on_any_values(
     if max_forwards is not None:
         lines.append(f"Max-Forwards: {max_forwards}")
     _same_as_properties(SipMessage.parse(("\r\n".join(lines) + "\r\n\r\n").encode()))
+
+
+def test_only_two_characters_outside_ascii_lower_to_an_ascii_letter() -> None:
+    """header_addresses knows a Route or Record-Route absent when its name is nowhere in the
+    message's bytes (in any ASCII case): exact only if no other character lower-cases to a
+    letter of those names. Python's own tables are the reference."""
+    import sys
+
+    found = {
+        hex(code)
+        for code in range(128, sys.maxunicode + 1)
+        if any(c.isascii() and c.isalpha() for c in chr(code).lower())
+    }
+    assert found == {"0x130", "0x212a"}  # İ -> i̇, Kelvin sign -> k
+    assert not set("route" + "record-route") & {"i", "k"}
+    # ... and no compact form (RFC 3261 7.3.3) stands for either name.
+    assert not {"route", "record-route"} & {full.lower() for full in COMPACT_FORMS.values()}

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from rtcscope.sip.diagnosis.base import IcmpIndex
@@ -128,8 +129,9 @@ def diagnose(
     message).
     """
     captured = list(messages)
-    start_ns = min((m.ts_ns for m in captured), default=0) if first_ns is None else first_ns
-    end_ns = max((m.ts_ns for m in captured), default=0)
+    stamps = list(map(attrgetter("ts_ns"), captured))
+    start_ns = min(stamps, default=0) if first_ns is None else first_ns
+    end_ns = max(stamps, default=0)
     result = Diagnosis()
     icmp_index = IcmpIndex(icmp)
     media = announcements is not None and streams is not None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from rtcscope.sip.diagnosis.catalogue import kind
@@ -21,6 +21,7 @@ from rtcscope.sip.routing import (
     UriSet,
     header_addresses,
     header_max_forwards,
+    header_via_branches,
     same_uris,
     uris,
 )
@@ -29,7 +30,6 @@ from rtcscope.sip.transactions import (
     Transaction,
     destination,
     source,
-    via_branches,
 )
 from rtcscope.sip.uri import Uri
 
@@ -37,6 +37,7 @@ from rtcscope.sip.uri import Uri
 T1_NS = 500_000_000
 TIMER_64T1_NS = 64 * T1_NS
 ICMP_WINDOW_NS = 5_000_000_000
+TARGET_REFRESH_METHODS = ("INVITE", "UPDATE")  # RFC 3261 12.2, RFC 3311 5.1
 
 
 class IcmpIndex:
@@ -47,6 +48,10 @@ class IcmpIndex:
         for report in reports:
             key = (report.quoted_src, report.quoted_sport, report.quoted_dst, report.quoted_dport)
             self._by_flow[key].append(report)
+
+    def __bool__(self) -> bool:
+        """Whether the capture holds any ICMP error (most do not)."""
+        return bool(self._by_flow)
 
     def about(self, copy: CapturedMessage) -> IcmpReport | None:
         """The first ICMP error quoting this datagram within 5 s after it."""
@@ -64,19 +69,25 @@ class Node:
 
     branches: tuple[str, ...]
     copies: list[CapturedMessage]
+    # copies[0], kept: copies are only appended (in capture order), and the checks ask for
+    # it a dozen times per hop.
+    first: CapturedMessage = field(init=False)
 
-    @property
-    def first(self) -> CapturedMessage:
-        return self.copies[0]
+    def __post_init__(self) -> None:
+        self.first = self.copies[0]
 
 
-def chain_copies(copies: Sequence[CapturedMessage]) -> list[Node]:
-    """Link copies of one request hop by hop: the next hop's Vias below the top are ours."""
+Branches = Callable[[CapturedMessage], tuple[str, ...]]
+
+
+def chain_copies(copies: Sequence[CapturedMessage], via_branches: Branches) -> list[Node]:
+    """Link copies of one request hop by hop: the next hop's Vias below the top are ours.
+    ``via_branches``: a copy's Via branches, top first (the checker's own reader)."""
     if len(copies) == 1:  # the common case: one hop, sent once
-        return [Node(via_branches(copies[0].message), [copies[0]])]
+        return [Node(via_branches(copies[0]), [copies[0]])]
     nodes: dict[tuple[str, ...], Node] = {}
     for copy in sorted(copies, key=lambda c: (c.ts_ns, c.frame)):
-        branches = via_branches(copy.message)
+        branches = via_branches(copy)
         node = nodes.get(branches)
         if node is None:
             nodes[branches] = Node(branches, [copy])
@@ -106,7 +117,9 @@ def chain_copies(copies: Sequence[CapturedMessage]) -> list[Node]:
 
 
 def record_route_insertions(
-    call: Call, record_routes: Callable[[CapturedMessage], list[NameAddr]]
+    call: Call,
+    record_routes: Callable[[CapturedMessage], list[NameAddr]],
+    via_branches: Branches,
 ) -> tuple[dict[str, UriSet], set[str]]:
     """Per proxy address, the Record-Route values it added to the INVITE (16.6 step 4), and
     the addresses seen forwarding the INVITE in this capture.
@@ -114,12 +127,13 @@ def record_route_insertions(
     A proxy's copy of the INVITE has one Via more than the copy it received and the same
     Record-Route list with its own value(s) on top; the values are filed under the address it
     received on and the address it sent from (a double Record-Route's two interfaces).
-    ``record_routes``: a message's Record-Route values (the checker's own reader).
+    ``record_routes``, ``via_branches``: a message's Record-Route values and Via branches
+    (the checker's own readers).
     """
     copies = [r for t in call.initial_invites for r in t.requests]
     by_branches: dict[tuple[str, ...], CapturedMessage] = {}
     for copy in copies:
-        by_branches.setdefault(via_branches(copy.message), copy)
+        by_branches.setdefault(via_branches(copy), copy)
     inserted: dict[str, UriSet] = defaultdict(UriSet)
     forwarders: set[str] = set()
     for branches, sent in by_branches.items():
@@ -149,15 +163,27 @@ class CheckerBase:
         self.findings: list[Finding] = []
         self.paths: list[RequestPath] = []
         self.by_method_cseq: dict[tuple[str, int], list[Transaction]] = defaultdict(list)
+        # re-INVITEs and UPDATEs (RFC 3261 12.2, RFC 3311): an INVITE or UPDATE with a To tag
+        # (or seen by its responses only), in capture order; most calls have none.
+        self.refresh_transactions: list[Transaction] = []
         for txn in call.transactions:
             self.by_method_cseq[(txn.method, txn.cseq)].append(txn)
+            if txn.method in TARGET_REFRESH_METHODS:
+                request = txn.request
+                if request is None or request.message.to_tag:
+                    self.refresh_transactions.append(txn)
         self.initial_invites = call.initial_invites
         # answer_origin, per dialog (by id: one Dialog per callee tag, alive as long as the
         # checker; hashing a DialogId costs more than the look-up saves)
         self._origins: dict[int, CapturedMessage] = {}
         # Header values read, by (id of the captured message, header name): the call's
         # messages outlive the checker, so an id names one message here.
-        self._read: dict[tuple[int, str], list[NameAddr]] = {}
+        self._read: dict[str, dict[int, list[NameAddr]]] = {
+            "Contact": {},
+            "Route": {},
+            "Record-Route": {},
+        }
+        self._branches: dict[int, tuple[str, ...]] = {}  # Via branches, by id of the message
         self.caller_tag = call.caller_tag
 
     # Found on first use: only a proxy's step and a request that stopped short ask for them,
@@ -170,6 +196,17 @@ class CheckerBase:
         return UriSet(
             uri for captured in self.call.messages for uri in uris(self.record_routes(captured))
         )
+
+    @cached_property
+    def invite_answers(self) -> list[CapturedMessage]:
+        """The initial INVITEs' responses from 101 to 299 (what creates and confirms
+        dialogs), in transaction order."""
+        return [
+            r
+            for t in self.initial_invites
+            for r in t.responses
+            if 101 <= (r.message.status_code or 0) < 300
+        ]
 
     @cached_property
     def by_branch(self) -> dict[str, list[Transaction]]:
@@ -191,10 +228,10 @@ class CheckerBase:
     # Each read once per message: a proxy's copies are asked again at every step.
 
     def _addresses(self, captured: CapturedMessage, name: str) -> list[NameAddr]:
-        key = (id(captured), name)
-        found = self._read.get(key)
+        read = self._read[name]
+        found = read.get(id(captured))
         if found is None:
-            found = self._read[key] = header_addresses(captured.message, name)
+            found = read[id(captured)] = header_addresses(captured.message, name)
         return found
 
     def contacts(self, captured: CapturedMessage) -> list[NameAddr]:
@@ -209,9 +246,20 @@ class CheckerBase:
     def max_forwards(self, captured: CapturedMessage) -> int | None:
         return header_max_forwards(captured.message)
 
+    def via_branches(self, captured: CapturedMessage) -> tuple[str, ...]:
+        """The message's Via branches, top first (:func:`header_via_branches`), read once."""
+        found = self._branches.get(id(captured))
+        if found is None:
+            found = self._branches[id(captured)] = header_via_branches(captured.message)
+        return found
+
+    def via_count(self, captured: CapturedMessage) -> int:
+        """``len(message.vias)``: the readable Via values (one branch each)."""
+        return len(self.via_branches(captured))
+
     @cached_property
     def _insertions(self) -> tuple[dict[str, UriSet], set[str]]:
-        return record_route_insertions(self.call, self.record_routes)
+        return record_route_insertions(self.call, self.record_routes, self.via_branches)
 
     @property
     def inserted(self) -> dict[str, UriSet]:
@@ -291,12 +339,12 @@ class CheckerBase:
         pool = answers
         if len(all_2xx) == 1 and len(answers) == 1 and all_2xx[0] is answers[0]:
             return answers[0]  # one copy of one 2xx (no proxy, not resent): no Via to count
-        if all_2xx and max(len(r.message.vias) for r in all_2xx) > max(
-            len(a.message.vias) for a in answers
+        if all_2xx and max(self.via_count(r) for r in all_2xx) > max(
+            self.via_count(a) for a in answers
         ):
             pool = all_2xx
-        max_vias = max(len(a.message.vias) for a in pool)
-        return next(a for a in pool if len(a.message.vias) == max_vias)
+        max_vias = max(self.via_count(a) for a in pool)
+        return next(a for a in pool if self.via_count(a) == max_vias)
 
     def reaches(self, request: CapturedMessage, uas_answer: CapturedMessage) -> bool:
         if (request.dst, request.dport) == (uas_answer.src, uas_answer.sport):
@@ -316,7 +364,7 @@ class CheckerBase:
         copies = self.ack_copies(dialog, cseq)
         if not copies:
             return "no ACK in the capture"
-        nodes = chain_copies(copies)
+        nodes = chain_copies(copies, self.via_branches)
         points = [source(nodes[0].first), *(destination(n.first) for n in nodes)]
         if len(points) > 8:
             points = [*points[:6], f"... ({len(nodes)} hops) ...", points[-1]]
@@ -326,7 +374,7 @@ class CheckerBase:
         copies = self.ack_copies(dialog, cseq)
         if not copies:
             return ""
-        last = chain_copies(copies)[-1].first
+        last = chain_copies(copies, self.via_branches)[-1].first
         return f"{source(last)} -> {destination(last)} (frame {last.frame})"
 
     def contact_owner(self, request_uri: Uri | None) -> CapturedMessage | None:

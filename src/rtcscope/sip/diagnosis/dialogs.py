@@ -30,8 +30,6 @@ from rtcscope.sip.routing import (
 from rtcscope.sip.transactions import CapturedMessage, destination, source
 from rtcscope.sip.uri import Uri
 
-TARGET_REFRESH_METHODS = ("INVITE", "UPDATE")  # RFC 3261 12.2, RFC 3311 5.1
-
 
 @dataclass(frozen=True, slots=True)
 class TargetRefresh:
@@ -58,12 +56,8 @@ class DialogChecks(CheckerBase):
         Contact, in capture order, grouped over the copies the proxies forwarded."""
         self.refreshes = []
         caller_tag = self.caller_tag
-        for txn in self.call.transactions:
-            request = txn.request
-            if txn.method not in TARGET_REFRESH_METHODS:
-                continue
-            if request is not None and not request.message.to_tag:
-                continue  # the initial INVITE sets the targets (12.1)
+        # Not the initial INVITE: it sets the targets (12.1).
+        for txn in self.refresh_transactions:
             hop_txns = self.transactions_of(txn.method, txn.cseq)
             if hop_txns[0] is not txn:
                 continue  # one group per request, whatever the number of hops
@@ -82,9 +76,9 @@ class DialogChecks(CheckerBase):
     def _add_refresh(self, copies: list[CapturedMessage], owner_is_caller: bool) -> None:
         # As it left its UA: a request with the fewest Vias, a response with the most.
         if copies[0].message.is_request:
-            origin = min(copies, key=lambda c: (len(c.message.vias), c.ts_ns))
+            origin = min(copies, key=lambda c: (self.via_count(c), c.ts_ns))
         else:
-            origin = max(copies, key=lambda c: (len(c.message.vias), -c.ts_ns))
+            origin = max(copies, key=lambda c: (self.via_count(c), -c.ts_ns))
         contacts = self.contacts(origin)
         if not contacts or contacts[0].uri is None:
             return
@@ -137,10 +131,10 @@ class DialogChecks(CheckerBase):
         if len(answers) == 1:  # one copy (no proxy, not resent): it left the UAS, reached the UAC
             uas_copies = uac_copies = answers
         else:
-            max_vias = max(len(a.message.vias) for a in answers)
-            min_vias = min(len(a.message.vias) for a in answers)
-            uas_copies = [a for a in answers if len(a.message.vias) == max_vias]
-            uac_copies = [a for a in answers if len(a.message.vias) == min_vias]
+            max_vias = max(self.via_count(a) for a in answers)
+            min_vias = min(self.via_count(a) for a in answers)
+            uas_copies = [a for a in answers if self.via_count(a) == max_vias]
+            uac_copies = [a for a in answers if self.via_count(a) == min_vias]
         uas = source(uas_copies[0])
         uac = destination(uac_copies[0])
         first_2xx = uas_copies[0]
@@ -268,15 +262,17 @@ class DialogChecks(CheckerBase):
     def check_record_route_copied(self, answer: CapturedMessage, uas: str, *, acked: bool) -> None:
         """12.1.1: the UAS copies the request's Record-Route into its 2xx. An error when the
         ACK then did not reach the UAS; a warning when it arrived anyway."""
-        invites_at_uas = [
-            r
-            for t in self.initial_invites
-            for r in t.requests
-            if (r.dst, r.dport) == (answer.src, answer.sport) or r.dst == answer.src
-        ]
-        if not invites_at_uas:
+        invite = next(
+            (
+                r
+                for t in self.initial_invites
+                for r in t.requests
+                if r.dst == answer.src  # on the port it answered from, or another
+            ),
+            None,
+        )
+        if invite is None:
             return
-        invite = invites_at_uas[0]
         recorded = uris(self.record_routes(invite))
         if not recorded:
             return

@@ -21,10 +21,11 @@ from typing import Any
 
 from rtcscope.sip.diagnosis.base import T1_NS, TIMER_64T1_NS, Node, chain_copies
 from rtcscope.sip.diagnosis.catalogue import DELIVERED_VARIANT
-from rtcscope.sip.diagnosis.dialogs import DialogChecks
+from rtcscope.sip.diagnosis.dialogs import DialogChecks, TargetRefresh
 from rtcscope.sip.diagnosis.model import IcmpReport, PathStep, RequestPath
 from rtcscope.sip.nodes import host_of
 from rtcscope.sip.routing import (
+    InDialogRequest,
     format_uris,
     forward_as_proxy,
     in_dialog_request,
@@ -43,6 +44,10 @@ from rtcscope.sip.uri import Uri
 
 
 class PathChecks(DialogChecks):
+    # _expected_request's answers, by (id of the basis, by the caller, id of the refresh):
+    # the messages and refreshes outlive the checker.
+    _expected: dict[tuple[int, bool, int], tuple[list[Uri], InDialogRequest, str, int]]
+
     def _in_dialog_groups(self) -> dict[tuple[str, int], list[CapturedMessage]]:
         groups: dict[tuple[str, int], list[CapturedMessage]] = defaultdict(list)
         for dialog in self.call.dialogs:
@@ -52,28 +57,28 @@ class PathChecks(DialogChecks):
         return groups
 
     def check_in_dialog_paths(self) -> None:
+        self._expected = {}
         for (method, cseq), copies in self._in_dialog_groups().items():
             self.trace(method, cseq, copies)
 
     def trace(self, method: str, cseq: int, copies: list[CapturedMessage]) -> None:
-        chain = chain_copies(copies)
+        chain = chain_copies(copies, self.via_branches)
         if not chain:
             return
         steps: list[PathStep] = []
         for node in chain:
-            msg = node.first.message
-            # first: it builds the header map (sip/message.py) the Route read then reuses
-            max_forwards = self.max_forwards(node.first)
+            first = node.first
+            routes = self.routes(first)
             steps.append(
                 PathStep(
-                    frame=node.first.frame,
-                    ts_ns=node.first.ts_ns,
-                    src=source(node.first),
-                    dst=destination(node.first),
-                    request_uri=msg.request_uri_text or "",
-                    routes=tuple([str(u) for u in uris(self.routes(node.first))]),
-                    max_forwards=max_forwards,
-                    vias=len(msg.vias),
+                    frame=first.frame,
+                    ts_ns=first.ts_ns,
+                    src=source(first),
+                    dst=destination(first),
+                    request_uri=first.message.request_uri_text or "",
+                    routes=tuple([str(u) for u in uris(routes)]) if routes else (),
+                    max_forwards=self.max_forwards(first),
+                    vias=len(node.branches),
                     copies=len(node.copies),
                 )
             )
@@ -82,8 +87,14 @@ class PathChecks(DialogChecks):
             self.check_ua_request(method, chain[0].first, steps[0])
         for index in range(len(chain) - 1):
             self.check_proxy_step(method, chain[index], chain[index + 1], steps[index + 1])
-        rewriter = next((s.src for s in steps if "Request-URI rewritten" in s.problems), None)
-        outcome, last_hop = self.classify_end(method, chain, rewriter)
+        rewriter = None
+        for step in steps:
+            if "Request-URI rewritten" in step.problems:
+                rewriter = step.src
+                break
+        end = steps[-1]
+        last_hop = f"{end.src} -> {end.dst} (frame {end.frame})"
+        outcome = self.classify_end(method, chain, last_hop, rewriter)
         if outcome == "loop":
             self.report_loop(method, chain)
         # A rule broken on the way is an error only when the request did not arrive where the
@@ -150,46 +161,46 @@ class PathChecks(DialogChecks):
             # The dialog's 2xx, or before it the 1xx that created the early dialog (a PRACK
             # or UPDATE is routed on the early dialog's route set, RFC 3261 12.1.2, RFC 3262).
             to_tag = msg.to_tag
+            src, sent_ns = sent.src, sent.ts_ns
             received = [
                 r
-                for t in self.initial_invites
-                for r in t.responses
-                if 101 <= (r.message.status_code or 0) < 300
-                and r.dst == sent.src
-                and r.ts_ns < sent.ts_ns
-                and r.message.to_tag == to_tag
+                for r in self.invite_answers
+                if r.dst == src and r.ts_ns < sent_ns and r.message.to_tag == to_tag
             ]
             # The 1xx's Contact is read only when no 2xx came (it costs a header parse).
-            basis = next((r for r in received if (r.message.status_code or 0) >= 200), None)
+            for r in received:
+                if (r.message.status_code or 0) >= 200:
+                    basis = r
+                    break
             if basis is None:
                 basis = next((r for r in received if self.contacts(r)), None)
         else:
             received = [r for t in self.initial_invites for r in t.requests if r.dst == sent.src]
-            basis = max(received, key=lambda r: len(r.message.vias)) if received else None
+            basis = max(received, key=lambda r: self.via_count(r)) if received else None
         contacts = self.contacts(basis) if basis is not None else []
         if basis is None or not contacts or contacts[0].uri is None:
             return  # the capture does not show what this UA based the request on
-        route_set = route_set_from_record_route(self.record_routes(basis), uac=by_caller)
-        # The remote target is the peer's latest Contact (a re-INVITE or UPDATE refreshes
-        # it, 12.2.1.2 / 12.2.2); the route set stays as the dialog set it up (12.2).
-        target = contacts[0].uri
-        refresh = self.remote_target(by_caller, sent)
-        if refresh is not None:
-            target = refresh.contact
-        expected = in_dialog_request(route_set, target)
-        actual_routes = uris(self.routes(sent))
-        same_count = len(expected.routes) == len(actual_routes)
-        routes_match = same_count and all(
-            same_target(x, y) for x, y in zip(expected.routes, actual_routes, strict=True)
+        refresh = self.remote_target(by_caller, sent) if self.refreshes else None
+        route_set, expected, next_host, next_port = self._expected_request(
+            basis, by_caller, refresh
         )
-        if routes_match and same_target(expected.request_uri, msg.request_uri):
-            nxt = expected.next_hop
-            # Over TCP/TLS/WS the UA reuses its connection (RFC 5626, 7118): no address to
-            # check.
-            if sent.transport != "udp" or (
-                uri_host(nxt) == normal_host(sent.dst) and uri_port(nxt) == sent.dport
-            ):
-                return  # built and sent as its dialog says
+        sent_routes = self.routes(sent)
+        actual_routes = uris(sent_routes) if sent_routes else []
+        same_count = len(expected.routes) == len(actual_routes)
+        routes_match = same_count and (
+            not actual_routes  # no route set, none sent (most dialogs)
+            or all(same_target(x, y) for x, y in zip(expected.routes, actual_routes, strict=True))
+        )
+        # Over TCP/TLS/WS the UA reuses its connection (RFC 5626, 7118): no address to check.
+        if (
+            routes_match
+            and same_target(expected.request_uri, msg.request_uri)
+            and (
+                sent.transport != "udp"
+                or (next_host == normal_host(sent.dst) and next_port == sent.dport)
+            )
+        ):
+            return  # built and sent as its dialog says
         # Something differs: the evidence is written out (only now: most requests match).
         ua = source(sent)
         role = "caller" if by_caller else "callee"
@@ -244,6 +255,25 @@ class PathChecks(DialogChecks):
             frames=frames,
             ts_ns=sent.ts_ns,
         )
+
+    def _expected_request(
+        self, basis: CapturedMessage, by_caller: bool, refresh: TargetRefresh | None
+    ) -> tuple[list[Uri], InDialogRequest, str, int]:
+        """What the UA's in-dialog request must be (12.2.1.1) given what it based it on, the
+        route set, and the next hop's host and port; found once per basis and target (a
+        dialog's ACK, BYE, ... share them). ``basis`` has a Contact (the caller checks)."""
+        key = (id(basis), by_caller, id(refresh))
+        found = self._expected.get(key)
+        if found is None:
+            route_set = route_set_from_record_route(self.record_routes(basis), uac=by_caller)
+            # The remote target is the peer's latest Contact (a re-INVITE or UPDATE refreshes
+            # it, 12.2.1.2 / 12.2.2); the route set stays as the dialog set it up (12.2).
+            target = refresh.contact if refresh is not None else self.contacts(basis)[0].uri
+            assert target is not None
+            expected = in_dialog_request(route_set, target)
+            nxt = expected.next_hop
+            found = self._expected[key] = (route_set, expected, uri_host(nxt), uri_port(nxt))
+        return found
 
     def check_proxy_step(self, method: str, before: Node, after: Node, step: PathStep) -> None:
         received = before.first
@@ -411,19 +441,23 @@ class PathChecks(DialogChecks):
             )
 
     def classify_end(
-        self, method: str, chain: list[Node], rewriter: str | None = None
-    ) -> tuple[str, str]:
+        self, method: str, chain: list[Node], last_hop: str, rewriter: str | None = None
+    ) -> str:
+        """How the request's path ended (``RequestPath.outcome``); ``last_hop`` is its text
+        for the findings that name it."""
         last = chain[-1].first
         msg = last.message
-        last_hop = f"{source(last)} -> {destination(last)} (frame {last.frame})"
-        if self._is_loop(chain):
-            return "loop", last_hop
+        if len(chain) > 1 and self._is_loop(chain):  # one hop cannot repeat
+            return "loop"
         targets = self._request_targets(chain[0].first, last)
         target = targets[0] if targets else None
         # ICMP first: reaching the target's address is no delivery if nothing listens there.
-        icmp = self._icmp_for(chain[-1])
-        if icmp is None and any(self._reached(last, target) for target in targets):
-            return "delivered", last_hop
+        icmp = self._icmp_for(chain[-1]) if self.icmp else None
+        if icmp is None:
+            here = destination(last)
+            for reached in targets:
+                if here == reached or self._reached(last, reached):
+                    return "delivered"
         if icmp is not None:
             chooser = source(last)
             ruri = msg.request_uri
@@ -476,16 +510,16 @@ class PathChecks(DialogChecks):
                 ),
                 last_hop=last_hop,
             )
-            return "icmp", last_hop
+            return "icmp"
         max_forwards = self.max_forwards(last)
         if max_forwards is not None and max_forwards <= 0:
-            return "max-forwards", last_hop
+            return "max-forwards"
         answer = self.answer_from(last)
         if answer is not None and 200 <= (answer.message.status_code or 0) < 300:
             # Whoever received it accepted it: delivered, wherever the URI said to go.
-            return "delivered", last_hop
+            return "delivered"
         if target is None and self._reached_request_uri(last):
-            return "delivered", last_hop
+            return "delivered"
         receiver = destination(last)
         # Only say "dropped" where the capture shows this element forwarding requests (it
         # relayed the INVITE in this capture); elsewhere the request just left our view.
@@ -505,8 +539,8 @@ class PathChecks(DialogChecks):
                 ts_ns=last.ts_ns,
                 last_hop=last_hop,
             )
-            return "dropped", last_hop
-        return "not-captured", last_hop
+            return "dropped"
+        return "not-captured"
 
     def _request_targets(self, sent: CapturedMessage, last: CapturedMessage) -> list[str]:
         """Where the request's final receiver listens, if the dialog shows it: the UA that
@@ -618,8 +652,7 @@ class PathChecks(DialogChecks):
         self.add(
             "request-loop",
             f"the {method} loops between {' and '.join(looping)}: {len(chain)} hops, "
-            f"{mf_text}, Via stack {len(first.message.vias)} -> {len(last.message.vias)}"
-            + end_text,
+            f"{mf_text}, Via stack {self.via_count(first)} -> {self.via_count(last)}" + end_text,
             element=", ".join(looping),
             frames=[n.first.frame for n in chain[:6]]
             + [last.frame]

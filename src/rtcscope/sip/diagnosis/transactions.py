@@ -19,7 +19,6 @@ from rtcscope.sip.transactions import (
     Transaction,
     destination,
     source,
-    via_branches,
 )
 
 
@@ -62,12 +61,10 @@ class TransactionChecks(CheckerBase):
         """A re-INVITE or UPDATE refused: the session stays as it was (RFC 3261 14.1, 14.2;
         RFC 3311 5.2). Reported once per request, from the final its sender got."""
         seen: set[tuple[str, int]] = set()
-        for txn in self.call.transactions:
-            if txn.method not in ("INVITE", "UPDATE") or (txn.method, txn.cseq) in seen:
-                continue
+        for txn in self.refresh_transactions:  # the initial INVITE: check_final_answers
             request = txn.request
-            if request is None or not request.message.to_tag:
-                continue  # the initial INVITE is checked by check_final_answers
+            if request is None or (txn.method, txn.cseq) in seen:
+                continue
             finals = [f for t in self.transactions_of(txn.method, txn.cseq) for f in t.finals]
             failed = [f for f in finals if (f.message.status_code or 0) >= 300]
             if not failed:
@@ -75,8 +72,8 @@ class TransactionChecks(CheckerBase):
             seen.add((txn.method, txn.cseq))
             # The copy that reached the request's sender (fewest Vias) and the one that left
             # the element refusing it (most Vias).
-            final = min(failed, key=lambda f: (len(f.message.vias), f.ts_ns))
-            origin = max(failed, key=lambda f: (len(f.message.vias), -f.ts_ns))
+            final = min(failed, key=lambda f: (self.via_count(f), f.ts_ns))
+            origin = max(failed, key=lambda f: (self.via_count(f), -f.ts_ns))
             code = final.message.status_code or 0
             what = "re-INVITE" if txn.method == "INVITE" else "UPDATE"
             self.add(
@@ -98,22 +95,18 @@ class TransactionChecks(CheckerBase):
         request = first.request
         if request is None:
             return
-        finals = [f for t in invites for f in t.finals]
-        cancels = [
-            t
-            for t in self.call.transactions
-            if t.method == "CANCEL" and t.requests and t.cseq == first.cseq
-        ]
-        if not finals:
+        cancels = [t for t in self.transactions_of("CANCEL", first.cseq) if t.requests]
+        if all(t.final is None for t in invites):
             self.check_unanswered_invite(first, request)
             return
         # The status the caller saw: the final answer to its last INVITE (after a 401/407
         # challenge the caller retries with a new CSeq), on the caller's own leg.
         uac_invites = [t for t in invites if t.requests]
         if len(uac_invites) > 1:  # several hops (or a retry): the caller's has the fewest Vias
-            fewest_vias = min(len(t.requests[0].message.vias) for t in uac_invites)
-            uac_invites = [t for t in uac_invites if len(t.requests[0].message.vias) == fewest_vias]
-        for final in uac_invites[-1].finals[:1]:
+            fewest_vias = min(self.via_count(t.requests[0]) for t in uac_invites)
+            uac_invites = [t for t in uac_invites if self.via_count(t.requests[0]) == fewest_vias]
+        final = uac_invites[-1].final
+        if final is not None:
             self.check_status(final, cancels)
         if cancels:
             self.check_cancel_answers(cancels)
@@ -212,6 +205,9 @@ class TransactionChecks(CheckerBase):
         ]
         # A pair is two copies of one status code: a code seen once has nothing to compare
         # with (and its Via stack need not be read).
+        codes = [r.message.status_code for r in responses]
+        if len(set(codes)) == len(codes):
+            return  # every code once (most calls)
         per_code: dict[int, int] = {}
         for r in responses:
             code = r.message.status_code or 0
@@ -219,7 +215,7 @@ class TransactionChecks(CheckerBase):
         responses = [r for r in responses if per_code[r.message.status_code or 0] > 1]
         by_branches: dict[tuple[tuple[str, ...], int], CapturedMessage] = {}
         for r in responses:
-            key = (via_branches(r.message), r.message.status_code or 0)
+            key = (self.via_branches(r), r.message.status_code or 0)
             by_branches.setdefault(key, r)
         for (branches, code), upstream in by_branches.items():
             if len(branches) < 2:
@@ -242,6 +238,13 @@ class TransactionChecks(CheckerBase):
         """17.1.1.3: on every hop, the client ACKs a non-2xx final itself: same branch (it is
         part of the INVITE transaction), same Request-URI as the INVITE, sent to the same
         server. The hops' ACKs are also listed as one path, in the INVITE's hop order."""
+        if not any(
+            (r.message.status_code or 0) >= 300
+            for t in self.initial_invites
+            if t.requests
+            for r in t.responses
+        ):
+            return  # no INVITE refused: no ACK to a non-2xx to check (most calls)
         steps_by_cseq: dict[int, list[PathStep]] = defaultdict(list)
         missing_by_cseq: dict[int, list[str]] = defaultdict(list)
         for txn in self.initial_invites:
@@ -274,7 +277,7 @@ class TransactionChecks(CheckerBase):
                 request_uri=ack.message.request_uri_text or "",
                 max_forwards=self.max_forwards(ack),
                 routes=tuple([str(u) for u in uris(self.routes(ack))]),
-                vias=len(ack.message.vias),
+                vias=self.via_count(ack),
                 copies=len(txn.acks),
             )
             steps.append(step)
