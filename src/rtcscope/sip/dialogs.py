@@ -31,6 +31,13 @@ class DialogState(StrEnum):
     TERMINATED = "terminated"
 
 
+# The states as module names: a member read through its class costs ~0.3 us on Python 3.11
+# (the enum's class attribute machinery), a few times per call.
+_EARLY = DialogState.EARLY
+_CONFIRMED = DialogState.CONFIRMED
+_TERMINATED = DialogState.TERMINATED
+
+
 class DialogId(NamedTuple):
     """Call-ID + the caller's tag (From of the INVITE) + the callee's tag (To of the answer).
     A named tuple: immutable and hashable, built at tuple cost."""
@@ -164,19 +171,16 @@ def _build_dialogs(call: Call) -> None:
             dialog = by_tag.get(tag)
             if code >= 300:
                 if dialog is not None:
-                    dialog.state = DialogState.TERMINATED
+                    dialog.state = _TERMINATED
                 continue
             if dialog is None:
-                dialog = by_tag[tag] = Dialog(
-                    id=DialogId(call.call_id, msg.from_tag or caller_tag or "", tag),
-                    state=DialogState.EARLY,
-                    created_by=response,
-                )
+                dialog_id = (call.call_id, msg.from_tag or caller_tag or "", tag)
+                dialog = by_tag[tag] = Dialog(tuple.__new__(DialogId, dialog_id), _EARLY, response)
                 call.dialogs.append(dialog)
             if code >= 200:
                 dialog.answers.append(response)
-                if dialog.state is DialogState.EARLY:
-                    dialog.state = DialogState.CONFIRMED
+                if dialog.state is _EARLY:
+                    dialog.state = _CONFIRMED
     if not by_tag:
         return  # no dialog: no transaction to file under one
     for txn in call.transactions:
@@ -196,4 +200,4 @@ def _build_dialogs(call: Call) -> None:
         if txn.method == "BYE":
             status = txn.final_status
             if status is not None and 200 <= status < 300:
-                dialog.state = DialogState.TERMINATED
+                dialog.state = _TERMINATED
