@@ -36,6 +36,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 from rtcscope.sip.dialogs import Call, find_calls
+from rtcscope.sip.headers import _USUAL_ADDR_SPEC, _USUAL_NAME_ADDR
 from rtcscope.sip.transactions import CapturedMessage, Transaction, destination, endpoint, source
 from rtcscope.timebase import iso_time, relative_s
 
@@ -44,7 +45,9 @@ if TYPE_CHECKING:
     from rtcscope.quality import StreamQuality
     from rtcscope.rtp.streams import RtpStream, StreamKey
     from rtcscope.sip.capture import CapturedSip, MediaAnnouncement
+    from rtcscope.sip.headers import NameAddr
     from rtcscope.sip.ladder import Ladder
+    from rtcscope.sip.message import SipMessage
     from rtcscope.sip.nodes import NodeMap
 
 PathLike = str | os.PathLike[str] | BinaryIO
@@ -72,16 +75,6 @@ def wireshark_status_row(code: int) -> int | None:
     return code // 100 * 100 + 99
 
 
-@dataclass(slots=True)
-class _ResendState:
-    cseq: int = 0
-    method: str = ""
-    state: str = "nothing"  # nothing, request, provisional, final
-    response_code: int = 0
-    frame: int = 0
-    request_ts_ns: int = 0
-
-
 @dataclass(frozen=True, slots=True)
 class MessageMarks:
     """What the tracker says about one message."""
@@ -91,6 +84,82 @@ class MessageMarks:
 
 
 NO_MARKS = MessageMarks(0, None)  # what most messages get (one shared value, not one each)
+
+# What the tracker keeps per direction, in a list (read and written by index, per message):
+# the CSeq number and method, the state, the last final response's code, the frame the next
+# copy would repeat and when the last new request was sent.
+_CSEQ, _METHOD, _STATE, _CODE, _FRAME_AT, _REQUEST_NS = range(6)
+_NOTHING, _REQUEST, _PROVISIONAL, _FINAL = range(4)  # the states
+
+
+def track_messages(
+    messages: Iterable[CapturedMessage], state: dict[tuple[str, str, int, str, int], list[Any]]
+) -> dict[int, MessageMarks]:
+    """The marks (other than NO_MARKS) of ``messages``, by frame, the way Wireshark's SIP
+    dissector finds them (see :class:`WiresharkSipTracker`); ``state`` is the tracker's, per
+    (Call-ID, source address and port, destination address and port), kept between calls.
+    One loop with the state in lists: it runs once per message of a capture."""
+    found: dict[int, MessageMarks] = {}
+    for captured in messages:
+        message = captured.message
+        cseq = message.cseq
+        if cseq is None or captured.transport != "udp":
+            continue
+        cseq_number = cseq.number
+        cseq_method = cseq.method
+        key = (message.call_id or "", captured.src, captured.sport, captured.dst, captured.dport)
+        is_request = message.request_method is not None
+        ts_ns = captured.ts_ns
+        setup_ms: int | None = None
+        entry = state.get(key)
+        if entry is None:
+            entry = state[key] = [cseq_number, cseq_method, _NOTHING, 0, 0, 0]
+            if is_request:
+                entry[_REQUEST_NS] = ts_ns
+            compare = 0
+        else:
+            if is_request and cseq_method == "ACK":
+                setup_ms = _whole_ms(ts_ns, entry[_REQUEST_NS])
+            compare = entry[_CSEQ]
+            if cseq_number != compare:
+                entry[_CSEQ] = cseq_number
+                entry[_METHOD] = cseq_method
+                entry[_STATE] = _NOTHING
+                entry[_FRAME_AT] = 0
+                if is_request:
+                    entry[_REQUEST_NS] = ts_ns
+        resent_of = 0
+        if is_request:
+            if (
+                cseq_number == compare
+                and entry[_STATE] == _REQUEST
+                and cseq_method == entry[_METHOD]
+                and cseq_method not in ("ACK", "CANCEL")
+            ):
+                resent_of = entry[_FRAME_AT]
+            entry[_STATE] = _REQUEST
+            if not resent_of:
+                entry[_FRAME_AT] = captured.frame
+                entry[_REQUEST_NS] = ts_ns
+        elif message.is_response:
+            code = message.status_code or 0
+            if code >= 200:
+                if (
+                    cseq_number == compare
+                    and entry[_STATE] == _FINAL
+                    and cseq_method == entry[_METHOD]
+                    and code == entry[_CODE]
+                ):
+                    resent_of = entry[_FRAME_AT]
+                entry[_CODE] = code
+                entry[_STATE] = _FINAL
+                if not resent_of:
+                    entry[_FRAME_AT] = captured.frame
+            else:
+                entry[_STATE] = _PROVISIONAL
+        if resent_of or setup_ms is not None:
+            found[captured.frame] = MessageMarks(resent_of, setup_ms)
+    return found
 
 
 class WiresharkSipTracker:
@@ -107,68 +176,10 @@ class WiresharkSipTracker:
     """
 
     def __init__(self) -> None:
-        self._state: dict[tuple[str, str, int, str, int], _ResendState] = {}
+        self._state: dict[tuple[str, str, int, str, int], list[Any]] = {}
 
     def feed(self, captured: CapturedMessage) -> MessageMarks:
-        message = captured.message
-        cseq = message.cseq
-        if cseq is None or captured.transport != "udp":
-            return NO_MARKS
-        cseq_number = cseq.number
-        cseq_method = cseq.method
-        key = (message.call_id or "", captured.src, captured.sport, captured.dst, captured.dport)
-        is_request = message.is_request
-        ts_ns = captured.ts_ns
-        setup_ms: int | None = None
-        entry = self._state.get(key)
-        if entry is None:
-            entry = self._state[key] = _ResendState(cseq=cseq_number, method=cseq_method)
-            if is_request:
-                entry.request_ts_ns = ts_ns
-            compare = 0
-        else:
-            if is_request and cseq_method == "ACK":
-                setup_ms = _whole_ms(ts_ns, entry.request_ts_ns)
-            compare = entry.cseq
-            if cseq_number != compare:
-                entry.cseq = cseq_number
-                entry.method = cseq_method
-                entry.state = "nothing"
-                entry.frame = 0
-                if is_request:
-                    entry.request_ts_ns = ts_ns
-        resent_of = 0
-        if is_request:
-            if (
-                cseq_number == compare
-                and entry.state == "request"
-                and cseq_method == entry.method
-                and cseq_method not in ("ACK", "CANCEL")
-            ):
-                resent_of = entry.frame
-            entry.state = "request"
-            if not resent_of:
-                entry.frame = captured.frame
-                entry.request_ts_ns = ts_ns
-        elif message.is_response:
-            code = message.status_code or 0
-            if code >= 200:
-                if (
-                    cseq_number == compare
-                    and entry.state == "final"
-                    and cseq_method == entry.method
-                    and code == entry.response_code
-                ):
-                    resent_of = entry.frame
-                entry.response_code = code
-                entry.state = "final"
-                if not resent_of:
-                    entry.frame = captured.frame
-            else:
-                entry.state = "provisional"
-        if not resent_of and setup_ms is None:
-            return NO_MARKS
-        return MessageMarks(resent_of, setup_ms)
+        return track_messages((captured,), self._state).get(captured.frame, NO_MARKS)
 
 
 def _whole_ms(later_ns: int, earlier_ns: int) -> int:
@@ -218,6 +229,25 @@ class SipStatistics:
         elif message.is_request and message.request_method:
             self.method_counts[message.request_method] += 1
 
+    def add_calls(self, calls: Iterable[CallSummary]) -> None:
+        """What :meth:`add` counts, from calls that hold every message once (each call's
+        counts and marks: its messages were counted when it was summarized)."""
+        status_counts = self.status_counts
+        method_counts = self.method_counts
+        setup_times = self.setup_times_ms
+        for call in calls:
+            self.messages += len(call.messages)
+            self.resent += call.resent
+            for code, count in call.statuses.items():
+                row = wireshark_status_row(code) if code else None
+                if row is not None:
+                    status_counts[row] += count
+            for method, count in call.methods.items():
+                method_counts[method] += count
+            for mark in call.marks.values():
+                if mark.setup_ms:  # tshark keeps it unsigned (see add)
+                    setup_times.append(mark.setup_ms % 2**32)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "messages": self.messages,
@@ -250,6 +280,19 @@ class CallState(StrEnum):
     NO_RESPONSE = "no response"  # the request was never answered at all
     COMPLETED = "completed"  # a non-INVITE exchange (REGISTER, OPTIONS, ...) got a 2xx
 
+
+# The states as module names: a member read through its class costs ~0.3 us on Python 3.11
+# (the enum's class attribute machinery), a few times per call.
+_ANSWERED = CallState.ANSWERED
+_IN_PROGRESS = CallState.IN_PROGRESS
+_RINGING = CallState.RINGING
+_ACK_MISSING = CallState.ACK_MISSING
+_CANCELLED = CallState.CANCELLED
+_BUSY = CallState.BUSY
+_REDIRECTED = CallState.REDIRECTED
+_FAILED = CallState.FAILED
+_NO_RESPONSE = CallState.NO_RESPONSE
+_COMPLETED = CallState.COMPLETED
 
 FAILED_STATES = frozenset(
     {
@@ -399,15 +442,34 @@ class CallSummary:
             self.end_ns,
         )
         duration_s = self.duration_s
+        # The call's times, relative and absolute, by time: its SDPs were sent with its
+        # INVITE and 2xx and repeat them (each time converted once).
+        times = {
+            ts: (rel(ts, first), iso(ts))
+            for ts in (start_ns, ring_ns, answer_ns, end_ns)
+            if ts is not None
+        }
+        sdps = self.sdp if detail else ()
+        sdp_times = [times.get(s.ts_ns) or (rel(s.ts_ns, first), iso(s.ts_ns)) for s in sdps]
+        no_time = (None, None)
+        start_s, start_iso = times[start_ns]
+        ring_s, ring_iso = times.get(ring_ns, no_time) if ring_ns is not None else no_time
+        answer_s, answer_iso = times[answer_ns] if answer_ns is not None else no_time
+        end_s, end_iso = times[end_ns] if end_ns is not None else no_time
         out: dict[str, Any] = {
             "index": self.index,
             "call_id": self.legs[0].call_id,
             "call_ids": [leg.call_id for leg in self.legs],
             "hops": [  # each leg's Call.legs, without a Leg object per hop
-                {"client": t.client, "server": t.server, "transport": t.requests[0].transport}
+                {
+                    "client": endpoint(req.src, req.sport),  # Transaction.client, .server
+                    "server": endpoint(req.dst, req.dport),
+                    "transport": req.transport,
+                }
                 for call in self.legs
                 for t in call.initial_invites
                 if t.requests
+                for req in t.requests[:1]
             ]
             if detail
             else None,
@@ -416,14 +478,14 @@ class CallSummary:
             "to": self.to_uri,
             "caller": self.caller,
             "callee": self.callee,
-            "start_s": rel(start_ns, first),
-            "start_iso": iso(start_ns),
-            "ring_s": rel(ring_ns, first),
-            "ring_iso": iso(ring_ns),
-            "answer_s": rel(answer_ns, first),
-            "answer_iso": iso(answer_ns),
-            "end_s": rel(end_ns, first),
-            "end_iso": iso(end_ns),
+            "start_s": start_s,
+            "start_iso": start_iso,
+            "ring_s": ring_s,
+            "ring_iso": ring_iso,
+            "answer_s": answer_s,
+            "answer_iso": answer_iso,
+            "end_s": end_s,
+            "end_iso": end_iso,
             "duration_s": None if duration_s is None else round(duration_s, 6),
             "setup_ms": self.setup_ms,
             "final_status": self.final_status,
@@ -439,8 +501,8 @@ class CallSummary:
             "sdp": [
                 {
                     "frame": s.frame,
-                    "time_s": rel(s.ts_ns, first),
-                    "time_iso": iso(s.ts_ns),
+                    "time_s": time_s,
+                    "time_iso": time_iso,
                     "side": s.side,
                     "role": s.role,
                     "sip": s.sip,
@@ -451,7 +513,7 @@ class CallSummary:
                     "codecs": list(s.codecs),
                     "hold": s.on_hold,
                 }
-                for s in (self.sdp if detail else ())
+                for s, (time_s, time_iso) in zip(sdps, sdp_times, strict=True)
             ],
             "streams": [_stream_entry(s, first) for s in self.streams] if detail else None,
             "dtmf": [
@@ -618,6 +680,8 @@ def _caller_invites(call: Call) -> list[Transaction]:
     invites = call.initial_invites
     if not invites:
         return []
+    if len(invites) == 1:  # the usual call: no address to compare
+        return list(invites)
     client = invites[0].client
     return [t for t in invites if t.client == client]
 
@@ -650,17 +714,17 @@ def _invite_state(
     """A call's state from what its INVITE got (RFC 3261 21, 9.1, 13.3.1.4)."""
     if answered:
         if ack_missing:
-            return CallState.ACK_MISSING
-        return CallState.ANSWERED if hung_up else CallState.IN_PROGRESS
+            return _ACK_MISSING
+        return _ANSWERED if hung_up else _IN_PROGRESS
     if final_status is None:
-        return CallState.CANCELLED if cancelled else CallState.IN_PROGRESS
+        return _CANCELLED if cancelled else _IN_PROGRESS
     if cancelled or final_status == 487:
-        return CallState.CANCELLED
+        return _CANCELLED
     if final_status in (486, 600):
-        return CallState.BUSY
+        return _BUSY
     if 300 <= final_status < 400:
-        return CallState.REDIRECTED
-    return CallState.FAILED
+        return _REDIRECTED
+    return _FAILED
 
 
 def _parse_info_dtmf(captured: CapturedMessage, caller_tag: str | None) -> InfoDtmf | None:
@@ -685,23 +749,76 @@ def _parse_info_dtmf(captured: CapturedMessage, caller_tag: str | None) -> InfoD
     return InfoDtmf(captured.frame, captured.ts_ns, signal, duration, sender, source(captured))
 
 
+def _address_uri(message: SipMessage, line_slot: str, parsed: str) -> str | None:
+    """The URI text of the message's From (``"_from", "from_"``) or To (``"_to", "to"``):
+    ``str(message.from_.uri)``, None when unreadable. A header of the usual shape (what
+    headers.parse_name_addr reads in one match and cannot fail on) gives its URI as the
+    match cut it, without the NameAddr and Uri objects the message would build and keep
+    (the call list reads the first message of each call once: ~5 us a header saved)."""
+    line = getattr(message, line_slot, None)  # the header line until the message parses it
+    if isinstance(line, str):
+        value = line.partition(":")[2].strip()  # as the message reads it (_value_of)
+        match = _USUAL_NAME_ADDR.fullmatch(value)
+        if match is not None:
+            return match.group(3)
+        match = _USUAL_ADDR_SPEC.fullmatch(value)
+        if match is not None:
+            return match.group(1)
+    address: NameAddr | None = getattr(message, parsed)
+    return str(address.uri) if address is not None and address.uri is not None else None
+
+
 _BY_TIME = attrgetter("ts_ns", "frame")
+_FRAME = attrgetter("frame")
+_TS = attrgetter("ts_ns")
 _BY_START = attrgetter("start_ns", "index")
+
+
+def _tracked(legs: list[Call]) -> dict[int, MessageMarks]:
+    """The marks of the legs' messages by frame, found leg by leg (the tracker's state is
+    per Call-ID: a leg's messages in capture order give what the whole capture gives)."""
+    if len(legs) == 1:
+        return track_messages(legs[0].messages, {})
+    marks: dict[int, MessageMarks] = {}
+    for leg in legs:
+        marks.update(track_messages(leg.messages, {}))
+    return marks
+
+
+def _in_time_order(
+    messages: list[CapturedMessage], marks: dict[int, MessageMarks]
+) -> dict[int, MessageMarks]:
+    """The marks of ``messages`` (time order) by frame, in their order."""
+    found: dict[int, MessageMarks] = {}
+    for captured in messages:
+        mark = marks.get(captured.frame)
+        if mark is not None:
+            found[captured.frame] = mark
+    return found
 
 
 def _summarize(
     index: int,
     legs: list[Call],
-    marks: dict[int, MessageMarks],
+    marks: dict[int, MessageMarks] | None,
     announcements: Sequence[MediaAnnouncement],
+    names: CodecNames,
 ) -> CallSummary:
+    """One call's summary; ``marks`` by frame for the whole capture, or None: found here
+    from the legs' own messages (see :func:`summarize_calls`)."""
     primary = legs[0]
     if len(legs) == 1:
-        messages = sorted(primary.messages, key=_BY_TIME)
-        if messages == primary.messages:  # already in time order (the usual case): one list
-            messages = primary.messages
+        messages = primary.messages
+        # Capture order is time order in the usual call: its times only rise, no two equal
+        # (then the (time, frame) order is theirs), seen by C-level steps; else sorted.
+        stamps = list(map(_TS, messages))
+        in_order = stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+        if not in_order:
+            messages = sorted(messages, key=_BY_TIME)
+            in_order = messages == primary.messages
         all_invites = primary.initial_invites
     else:
+        in_order = False
         messages = sorted((m for leg in legs for m in leg.messages), key=_BY_TIME)
         all_invites = [t for leg in legs for t in leg.initial_invites]
     invites = _caller_invites(primary)
@@ -726,8 +843,6 @@ def _summarize(
         head = first_response
         head_message = head.message
         invites = headless[:1]
-    from_ = head_message.from_
-    to = head_message.to
     caller_tag = primary.caller_tag or head_message.from_tag
 
     # Ring (first 101-199), answer (first 2xx) and the UAS that answered first, in one look
@@ -776,15 +891,14 @@ def _summarize(
     cancelled = responded = False
     acks: list[CapturedMessage] = []  # ACKs sent after the first 2xx
     infos: list[CapturedMessage] = []
-    methods: Counter[str] = Counter()
-    statuses: Counter[int] = Counter()
-    call_marks: dict[int, MessageMarks] = {}
-    resent = 0
+    # Counted with get (a Counter's first count of a key calls its __missing__).
+    method_counts: Counter[str] = Counter()
+    status_counts: Counter[int] = Counter()
     for captured in messages:
         message = captured.message
         method = message.request_method
         if method is not None:
-            methods[method] += 1
+            method_counts[method] = method_counts.get(method, 0) + 1
             if method == "BYE":
                 if bye is None:
                     bye = captured
@@ -797,14 +911,17 @@ def _summarize(
                 infos.append(captured)
         elif message.is_response:
             responded = True
-        status = message.status_code
-        if status is not None:
-            statuses[status] += 1
-        mark = marks.get(captured.frame)
-        if mark is not None:
-            if mark.resent_of and captured.frame not in call_marks:
-                resent += 1
-            call_marks[captured.frame] = mark
+            status = message.status_code
+            if status is not None:  # (a status code makes a response)
+                status_counts[status] = status_counts.get(status, 0) + 1
+    # The marks of the call's messages, in time order (the setup time is the first one's).
+    if marks is None:
+        marks = _tracked(legs)
+        # Found in capture order, which is time order when in_order: as they are.
+        call_marks = marks if in_order else _in_time_order(messages, marks)
+    else:
+        call_marks = _in_time_order(messages, marks)
+    resent = sum(1 for mark in call_marks.values() if mark.resent_of)
 
     ack_missing = False
     if first_answer is not None:
@@ -831,23 +948,23 @@ def _summarize(
     if kind == "INVITE":
         if answer_ns is None and final_status is None and not cancelled:
             if ring_ns is not None:
-                state = CallState.RINGING
+                state = _RINGING
             elif any(t.responses for t in all_invites):
-                state = CallState.IN_PROGRESS
+                state = _IN_PROGRESS
             else:
-                state = CallState.NO_RESPONSE
+                state = _NO_RESPONSE
         else:
             state = _invite_state(
                 final_status, answer_ns is not None, ack_missing, bye is not None, cancelled
             )
     elif final_status is None:
-        state = CallState.IN_PROGRESS if responded else CallState.NO_RESPONSE
+        state = _IN_PROGRESS if responded else _NO_RESPONSE
     elif 200 <= final_status < 300:
-        state = CallState.COMPLETED
+        state = _COMPLETED
     elif 300 <= final_status < 400:
-        state = CallState.REDIRECTED
+        state = _REDIRECTED
     else:
-        state = CallState.FAILED
+        state = _FAILED
 
     if bye is not None:
         end_ns: int | None = bye.ts_ns
@@ -856,7 +973,7 @@ def _summarize(
     else:
         end_ns = None
 
-    sdp, endpoints = _sdp_exchanges(announcements) if announcements else ([], {})
+    sdp, endpoints = _sdp_exchanges(announcements, names) if announcements else ([], {})
     dtmf = _info_digits(infos, caller_tag) if infos else []
 
     if head_message.request_method is not None:
@@ -870,8 +987,8 @@ def _summarize(
         index=index,
         legs=legs,
         kind=kind,
-        from_uri=str(from_.uri) if from_ is not None and from_.uri is not None else None,
-        to_uri=str(to.uri) if to is not None and to.uri is not None else None,
+        from_uri=_address_uri(head_message, "_from", "from_"),
+        to_uri=_address_uri(head_message, "_to", "to"),
         from_tag=caller_tag,
         caller=caller,
         callee=callee,
@@ -887,8 +1004,8 @@ def _summarize(
         uas=uas,
         bye_source=source(bye) if bye is not None else None,
         messages=messages,
-        methods=methods,
-        statuses=statuses,
+        methods=method_counts,
+        statuses=status_counts,
         resent=resent,
         marks=call_marks,
         sdp=sdp,
@@ -897,8 +1014,15 @@ def _summarize(
     )
 
 
+# The codec names of a payload type list under a codec map, by (id of the map, payload
+# types): announcements of the same SDP share their map (sip/capture.py), so a capture's
+# calls name their codecs a few times in all. Made per summarize_calls: the announcements
+# it reads are alive while it runs, so no id is reused for another map meanwhile.
+CodecNames = dict[tuple[int, tuple[int, ...]], tuple[str, ...]]
+
+
 def _sdp_exchanges(
-    announcements: Sequence[MediaAnnouncement],
+    announcements: Sequence[MediaAnnouncement], names: CodecNames
 ) -> tuple[list[SdpExchange], dict[tuple[str, int], int]]:
     """A call's SDPs, each listed once (a proxy's copy is the same exchange), and each
     announced media endpoint with the time it was first announced."""
@@ -909,26 +1033,30 @@ def _sdp_exchanges(
         if ann.address and ann.port:
             endpoints.setdefault((ann.address, ann.port), ann.ts_ns)
         known = ann.codecs
-        codecs = tuple([known[pt].name if pt in known else f"PT{pt}" for pt in ann.payload_types])
+        names_key = (id(known), ann.payload_types)
+        codecs = names.get(names_key)
+        if codecs is None:
+            codecs = names[names_key] = tuple(
+                [known[pt].name if pt in known else f"PT{pt}" for pt in ann.payload_types]
+            )
         key = (ann.side, ann.role, ann.cseq, ann.media_index, ann.address, ann.port, codecs)
         if key in seen_sdp:
             continue
         seen_sdp.add(key)
-        sdp.append(
-            SdpExchange(
-                ann.frame,
-                ann.ts_ns,
-                ann.side,
-                ann.role,
-                ann.sip_summary,
-                ann.media,
-                ann.address,
-                ann.port,
-                ann.direction,
-                codecs,
-                ann.on_hold,
-            )
+        exchange = (
+            ann.frame,
+            ann.ts_ns,
+            ann.side,
+            ann.role,
+            ann.sip_summary,
+            ann.media,
+            ann.address,
+            ann.port,
+            ann.direction,
+            codecs,
+            ann.on_hold,
         )
+        sdp.append(tuple.__new__(SdpExchange, exchange))  # (the fields in order, no __new__)
     return sdp, endpoints
 
 
@@ -962,24 +1090,34 @@ def summarize_calls(
     packet, where every relative time counts from (tshark's ``frame.time_relative``);
     without it, the first SIP message."""
     statistics = SipStatistics()
-    feed = WiresharkSipTracker().feed
-    add = statistics.add
-    marks: dict[int, MessageMarks] = {}
-    for captured in messages:
-        mark = feed(captured)
-        add(captured, mark)
-        if mark is not NO_MARKS:
-            marks[captured.frame] = mark
     if announcements is None:
         from rtcscope.sip.capture import media_announcements
 
         announcements = media_announcements(cast("list[CapturedSip]", list(messages)))
-    groups = link_legs(dialogs if dialogs is not None else find_calls(messages))
+    if dialogs is None:
+        dialogs = find_calls(messages)
+    # The marks are found call by call, and the statistics added up from the calls, when
+    # every message is in a call (has a Call-ID: the tracker files the others under "") and
+    # no two messages share a frame (the marks are kept by frame); else in one pass here.
+    marks: dict[int, MessageMarks] | None = None
+    if sum(len(call.messages) for call in dialogs) != len(messages) or len(
+        set(map(_FRAME, messages))
+    ) != len(messages):
+        feed = WiresharkSipTracker().feed
+        add = statistics.add
+        marks = {}
+        for captured in messages:
+            mark = feed(captured)
+            add(captured, mark)
+            if mark is not NO_MARKS:
+                marks[captured.frame] = mark
+    groups = link_legs(dialogs)
     # Each call gets its own announcements through an index by Call-ID (no scan per call).
     by_call_id: dict[str | None, list[MediaAnnouncement]] = defaultdict(list)
     for announcement in announcements:
         by_call_id[announcement.call_id].append(announcement)
     no_announcements: list[MediaAnnouncement] = []
+    names: CodecNames = {}
     calls = [
         _summarize(
             i + 1,
@@ -988,9 +1126,12 @@ def summarize_calls(
             by_call_id.get(legs[0].call_id, no_announcements)
             if len(legs) == 1
             else [a for leg in legs for a in by_call_id.get(leg.call_id, ())],
+            names,
         )
         for i, legs in enumerate(groups)
     ]
+    if marks is None:
+        statistics.add_calls(calls)
     calls.sort(key=_BY_START)
     for i, call in enumerate(calls):
         call.index = i + 1

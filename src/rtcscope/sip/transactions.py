@@ -161,8 +161,10 @@ class Transaction:
 
 def group_transactions(messages: Iterable[CapturedMessage]) -> list[Transaction]:
     """Group messages into transactions, in order of first appearance."""
-    # Keyed by plain tuples: a TransactionKey is built once per transaction, not per message.
-    by_key: dict[tuple[str, str, str], Transaction] = {}
+    # Keyed by plain tuples (Call-ID, branch, lower-case sent-by, method): a TransactionKey
+    # and its joined branch text are built once per transaction, not per message. An RFC
+    # 2543 key has None for the sent-by (its text never starts with z9hG4bK: no clash).
+    by_key: dict[tuple[str, str, str | None, str], Transaction] = {}
     order: list[Transaction] = []
     for captured in messages:
         msg = captured.message
@@ -175,14 +177,15 @@ def group_transactions(messages: Iterable[CapturedMessage]) -> list[Transaction]
         sent_by = msg.sent_by
         branch = msg.branch
         if sent_by is not None and branch and branch.startswith("z9hG4bK"):  # RFC 3261 8.1.1.7
-            branch = f"{branch}|{sent_by.lower()}"
+            sent: str | None = sent_by.lower()
         else:
             branch = _rfc2543_key(msg, sent_by, branch)
+            sent = None
         method = cseq.method.upper()
         is_request = msg.request_method is not None
         if is_request:
             if method == "ACK":
-                invite = by_key.get((call_id, branch, "INVITE"))
+                invite = by_key.get((call_id, branch, sent, "INVITE"))
                 # An ACK with the INVITE's branch acknowledges a non-2xx final (17.1.1.3);
                 # after a 2xx it is the ACK to the 2xx reusing the branch (8.1.1.7 wants a
                 # new one), a transaction of its own.
@@ -191,11 +194,14 @@ def group_transactions(messages: Iterable[CapturedMessage]) -> list[Transaction]
                     continue
         elif not msg.is_response:
             continue
-        key = (call_id, branch, method)
+        key = (call_id, branch, sent, method)
         txn = by_key.get(key)
         if txn is None:
             # A response whose request was not captured still names a transaction.
-            txn = by_key[key] = Transaction(TransactionKey._make(key), method, cseq.number)
+            name = branch if sent is None else f"{branch}|{sent}"
+            txn = by_key[key] = Transaction(
+                tuple.__new__(TransactionKey, (call_id, name, method)), method, cseq.number
+            )
             order.append(txn)
         (txn.requests if is_request else txn.responses).append(captured)
     return order

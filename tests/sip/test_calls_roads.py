@@ -1,0 +1,143 @@
+"""The call list's shortcuts give what the general road gives.
+
+``summarize_calls`` finds the retransmission marks call by call and adds the statistics up
+from the calls when every message has a Call-ID and a frame of its own; otherwise it feeds
+the whole capture through the tracker message by message (the road test_calls.py checks
+against ``tshark -z sip,stat``). The From and To URIs of a call are cut from the header
+line when it has the usual shape, else read from the message's parsed header.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rtcscope.scan.files import sip_messages
+from rtcscope.sip.calls import (
+    SipStatistics,
+    WiresharkSipTracker,
+    _address_uri,
+    summarize_calls,
+)
+from rtcscope.sip.capture import CapturedSip
+from rtcscope.sip.message import SipMessage
+from tests.conftest import DATA, shared_capture
+
+NO_CALL_ID = (
+    b"OPTIONS sip:bob@example.com SIP/2.0\r\n"
+    b"Via: SIP/2.0/UDP 192.0.2.9:5060;branch=z9hG4bKnocallid\r\n"
+    b"From: <sip:probe@example.com>;tag=p1\r\n"
+    b"To: <sip:bob@example.com>\r\n"
+    b"CSeq: 1 OPTIONS\r\n"
+    b"Content-Length: 0\r\n\r\n"
+)
+
+
+def _capture_wide(messages: list[CapturedSip]) -> tuple[SipStatistics, dict[int, int]]:
+    """Statistics and retransmission marks (frame -> frame repeated) fed message by message
+    in capture order, as tshark's tap sees them."""
+    statistics = SipStatistics()
+    tracker = WiresharkSipTracker()
+    resent: dict[int, int] = {}
+    for captured in messages:
+        mark = tracker.feed(captured)
+        statistics.add(captured, mark)
+        if mark.resent_of:
+            resent[captured.frame] = mark.resent_of
+    return statistics, resent
+
+
+@pytest.mark.parametrize(
+    "path",
+    [DATA / "aaa.pcap", DATA / "SIP_DTMF2.pcap", DATA / "testbed-unreachable-contact.pcap"],
+    ids=lambda p: p.name,
+)
+def test_marks_and_statistics_call_by_call_equal_the_capture_wide_feed(path: Path) -> None:
+    messages = list(sip_messages(path))
+    result = summarize_calls(messages)
+    statistics, resent = _capture_wide(messages)
+    assert result.statistics.as_dict() == statistics.as_dict()
+    assert sorted(result.statistics.setup_times_ms) == sorted(statistics.setup_times_ms)
+    ours = {f: m.resent_of for c in result.calls for f, m in c.marks.items() if m.resent_of}
+    assert ours == resent
+    assert resent or statistics.setup_times_ms  # something to compare in each
+
+
+def test_a_message_without_call_id_takes_the_capture_wide_road() -> None:
+    """A message without Call-ID is in no call, but tshark's statistics count it: the
+    general road is taken, and the calls keep the marks the calls alone give."""
+    path = shared_capture("ipv6frag.pcap")
+    messages = list(sip_messages(path))
+    alone = summarize_calls(messages)
+    extra = CapturedSip(
+        10**6, messages[-1].ts_ns + 1, "192.0.2.9", 5060, "192.0.2.2", 5060, "udp",
+        SipMessage.parse(NO_CALL_ID),
+    )  # fmt: skip
+    result = summarize_calls([*messages, extra])
+    expected = alone.statistics.as_dict()
+    expected["messages"] += 1
+    expected["methods"] = dict(sorted({**expected["methods"], "OPTIONS": 1}.items()))
+    assert result.statistics.as_dict() == expected
+    assert [(c.call_ids, c.marks, c.resent) for c in result.calls] == [
+        (c.call_ids, c.marks, c.resent) for c in alone.calls
+    ]
+
+
+def test_times_out_of_capture_order_are_sorted() -> None:
+    """A call whose messages were captured out of time order (two interfaces) is read in
+    time order: the BYE seen first in the capture but sent last ends the call."""
+    path = DATA / "testbed-good.pcap"
+    messages = list(sip_messages(path))
+    in_order = summarize_calls(messages).calls[0]
+    # The first message stamped after the last: it is the last one in time.
+    first = messages[0]
+    late = CapturedSip(
+        first.frame, messages[-1].ts_ns + 1, first.src, first.sport, first.dst, first.dport,
+        first.transport, first.message,
+    )  # fmt: skip
+    moved = summarize_calls([late, *messages[1:]]).calls[0]
+    assert moved.messages[-1] is late
+    assert moved.start_ns == messages[1].ts_ns != in_order.start_ns
+    assert [m.frame for m in moved.messages] == [m.frame for m in messages[1:]] + [first.frame]
+
+
+_NAME = st.sampled_from(["", '"Alice" ', "Alice ", '"A \\"q\\"" ', '"a<b" ', "\t"])
+_USER = st.sampled_from(["alice", "+1555", "a%20b", "a:pw", "", "a;b"])
+_HOST = st.sampled_from(["example.com", "192.0.2.1", "[2001:db8::1]", "2001:db8::1", "h_x"])
+_PORT = st.sampled_from(["", ":5060", ":99999", ":"])
+_PARAMS = st.sampled_from(["", ";transport=tcp", ";lr", "?subject=x", ";a=<b>"])
+_TAIL = st.sampled_from(["", ";tag=x1", " ;tag=x1", ";tag", ';foo="a;b"'])
+_SCHEME = st.sampled_from(["sip", "SIPS", "tel", "urn", ""])
+
+
+@st.composite
+def _address(draw: st.DrawFn) -> str:
+    user = draw(_USER)
+    uri = f"{draw(_SCHEME)}:{user + '@' if user else ''}{draw(_HOST)}{draw(_PORT)}"
+    uri += draw(_PARAMS)
+    if draw(st.booleans()):
+        return f"{draw(_NAME)}<{uri}>{draw(_TAIL)}"
+    return uri + draw(_TAIL)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_address(), st.sampled_from(["From", "f", "To", "t"]), st.text(max_size=3))
+def test_address_uri_equals_the_parsed_headers_uri(value: str, name: str, noise: str) -> None:
+    """Any From/To value, usual or not: the URI text the call list cuts is the parsed
+    header's URI text (None where the header cannot be read)."""
+    value = value + noise.replace("\r", "").replace("\n", "")
+    text = (
+        "INVITE sip:bob@example.com SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKx\r\n"
+        f"{name}: {value}\r\n"
+        "Call-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+    )
+    data = text.encode("utf-8", "surrogateescape")
+    slot, parsed = ("_from", "from_") if name.lower().startswith("f") else ("_to", "to")
+    cut = _address_uri(SipMessage.parse(data), slot, parsed)
+    address = getattr(SipMessage.parse(data), parsed)
+    expected = str(address.uri) if address is not None and address.uri is not None else None
+    assert cut == expected
