@@ -26,6 +26,15 @@ except ImportError:  # no compiler or no Python headers where it was installed
 
 needs_c = pytest.mark.skipif(_sipscan is None, reason="the C accelerator is not built here")
 
+
+@pytest.fixture(autouse=True)
+def _c_set_up() -> None:
+    """The C fill given the caches (message.py does it only when C is its road: not under
+    RTCSCOPE_PURE=1, where these tests still compare both roads)."""
+    if _sipscan is not None:
+        message_module._c_setup(_sipscan)
+
+
 # Header names and values as traffic writes them and as it should not: compact and odd-case
 # names, whitespace before the colon (ASCII and what str.strip also takes: \x0b, \x1c,
 # U+0085, U+00A0), non-ASCII and invalid UTF-8 names, NULs, folding, no colon, no name.
@@ -126,19 +135,51 @@ def test_c_scan_edges() -> None:
         _sipscan.plain_fields(block)  # type: ignore[call-arg]
 
 
+def _parsed_by(fill: Any, data: bytes, times: int) -> dict[str, Any]:
+    """fields() of ``data`` parsed ``times`` times (the last parse's) with ``fill``, the value
+    maps of other parses left out."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(message_module, "_fill", fill)
+        patch.setattr(message_module, "_VALUE_MAPS", {})
+        for _ in range(times - 1):
+            SipMessage.parse(data)
+        return fields(SipMessage.parse(data))
+
+
 @needs_c
 @settings(max_examples=300)
 @given(blocks())
 def test_both_roads_give_the_same_message(data: bytes) -> None:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(message_module, "_plain_fields", _sipscan.plain_fields)
-        patch.setattr(message_module, "_VALUE_MAPS", {})
-        by_c = fields(SipMessage.parse(data))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(message_module, "_plain_fields", message_module._plain_fields_py)
-        patch.setattr(message_module, "_VALUE_MAPS", {})
-        by_python = fields(SipMessage.parse(data))
-    assert by_c == by_python
+    """A message parsed once by each road, and the C road's second parse (its lines' values
+    then in the caches: what fill() stores itself), equal field by field."""
+    assert _sipscan is not None
+    by_python = _parsed_by(message_module._fill_py, data, 1)
+    assert _parsed_by(_sipscan.fill, data, 1) == by_python
+    assert _parsed_by(_sipscan.fill, data, 2) == by_python
+
+
+@needs_c
+def test_fill_stores_the_cached_values() -> None:
+    """A message's lines seen before: fill() stores every value and hands back None for each
+    line; the values are those the Python road reads (the cached objects themselves)."""
+    assert _sipscan is not None
+    for data in real_messages()[:40]:
+        first = SipMessage.parse(data)
+        message = SipMessage(data)
+        start = len(data) - len(data.lstrip(b"\r\n"))
+        found = _sipscan.fill(message, data, start)
+        assert isinstance(found, tuple)
+        left = [line for line in found[1:] if line is not None]
+        assert left == []  # nothing left for Python: every line was read before
+        message.header_length = found[0] + 4
+        for name in SipMessage.__slots__:
+            if name not in ("_finished", "_headers", "_problems"):
+                assert getattr(message, name) == getattr(first, name), name
+        assert message.call_id is first.call_id and message.cseq is first.cseq
+    with pytest.raises(TypeError):
+        _sipscan.fill(SipMessage(b""), b"", 0, 1)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        _sipscan.setup(())
 
 
 def test_the_accelerator_is_built_and_active_in_ci() -> None:

@@ -52,7 +52,7 @@ def general(data: bytes, monkeypatch: pytest.MonkeyPatch) -> SipMessage:
     with monkeypatch.context() as patch:
         patch.setattr(message_module, "_shape_of", lambda lines: None)
         # The C scan (when it is the road) is the shape road too: the Python one answers.
-        patch.setattr(message_module, "_plain_fields", message_module._plain_fields_py)
+        patch.setattr(message_module, "_fill", message_module._fill_py)
         # Its own header map: the shape road's map of the same bytes is not read.
         patch.setattr(message_module, "_VALUE_MAPS", {})
         parsed = SipMessage.parse(data)

@@ -16,6 +16,7 @@ import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 from rtcscope.errors import SipError
@@ -433,17 +434,31 @@ def _plain_fields_py(raw: bytes, pos: int) -> PlainFields | None:
 # Which road the parse step takes: "c" (the accelerator, built by `make install` where a
 # compiler and Python's headers are found) or "python" (no accelerator, or RTCSCOPE_PURE=1
 # in the environment at import). Both give the same messages (tests/sip run on both).
-# The C scan returns False where it leaves the decision to the Python road.
+# The parse step's scan and its fill: the common shape's fields of a message's header block
+# (PlainFields, None for another shape), with, on the C road, the values the caches below
+# already hold for those lines stored on the message and None in their lines' places (C only
+# reads those caches: every value in them is put there by the Python code). The C road returns
+# False where it leaves the decision to the Python road (a header name with a byte >= 0x80).
+PlainFill = tuple[
+    int,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+]
+
+
+def _fill_py(message: SipMessage, raw: bytes, pos: int) -> PlainFill | None:
+    return _plain_fields_py(raw, pos)
+
+
 _plain_fields: Callable[[bytes, int], PlainFields | Literal[False] | None] = _plain_fields_py
+_fill: Callable[[SipMessage, bytes, int], PlainFill | Literal[False] | None] = _fill_py
 ROAD = "python"
-if os.environ.get("RTCSCOPE_PURE", "") in ("", "0"):
-    try:
-        from rtcscope.sip._sipscan import looks_like_sip as looks_like_sip
-        from rtcscope.sip._sipscan import plain_fields as _plain_fields
-    except ImportError:
-        pass
-    else:
-        ROAD = "c"
 
 
 # The header values by lookup key of the messages read by name lately (``header``,
@@ -725,15 +740,17 @@ class SipMessage:
         # Only what the parse step reads: the values by name are read again from ``raw``
         # when asked for (a few microseconds), a capture's messages would otherwise hold a
         # dictionary each.
-        found = _plain_fields(raw, pos)
+        found = _fill(self, raw, pos)
         if found is False:
             found = _plain_fields_py(raw, pos)
         if found is not None:
-            # The common shape: the values straight from the lines the scan found.
-            end, start_line, *known = found
+            # The common shape: the values straight from the lines the scan found (those
+            # the C road filled in are None here).
+            end, start_line, ctype, length, call_id, cseq, from_, to, via_key = found
             self.header_length = end + 4
-            self._parse_start_line(start_line)
-            self._parse_known(*known)
+            if start_line is not None:
+                self._parse_start_line(start_line)
+            self._parse_known(ctype, length, call_id, cseq, from_, to, via_key)
             return
         self._parse_general(pos)
         values = _values_of(self._headers or ())
@@ -958,7 +975,7 @@ class SipMessage:
                 else:
                     self._parse_body(str(length))
         if call_id_line is not None:
-            text = _value_of(call_id_line)
+            text = call_id_line.partition(":")[2].strip()  # _value_of, inline
             self.call_id = _CALL_IDS.get(text) or _shared(text, _CALL_IDS, 1024)
         if cseq_line is not None:
             cseq = _CSEQ_LINES.get(cseq_line) or _read_line(_CSEQ_LINES, cseq_line, _cseq_or_error)
@@ -1175,6 +1192,38 @@ class SipMessage:
         from rtcscope.sip.sdp import SessionDescription
 
         return SessionDescription.parse(body)
+
+
+def _c_setup(sipscan: ModuleType) -> None:
+    """Give the C fill the caches it reads, in its order, and the classes of what it stores
+    (the dicts are cleared when full, never replaced)."""
+    sipscan.setup(
+        (
+            _TYPE_LINES,
+            _LENGTH_LINES,
+            _CALL_IDS,
+            _CSEQ_LINES,
+            _TAGS,
+            _TOPS,
+            _STATUS_LINES,
+            _SHARED,
+            CSeq,
+            SipMessage,
+        )
+    )
+
+
+if os.environ.get("RTCSCOPE_PURE", "") in ("", "0"):
+    try:
+        from rtcscope.sip import _sipscan
+    except ImportError:
+        pass
+    else:
+        _c_setup(_sipscan)
+        ROAD = "c"
+        looks_like_sip = _sipscan.looks_like_sip
+        _plain_fields = _sipscan.plain_fields
+        _fill = _sipscan.fill
 
 
 def _split_multipart(body: bytes, boundary: bytes) -> list[BodyPart]:
