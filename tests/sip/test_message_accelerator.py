@@ -123,6 +123,9 @@ def test_c_scan_edges() -> None:
     assert found == message_module._plain_fields_py(block, 0)
     assert _sipscan.plain_fields(b"", 0) is None
     assert _sipscan.plain_fields(block, len(block) + 5) is None
+    assert message_module._plain_fields_py(block, sys.maxsize) is None
+    assert _sipscan.plain_fields(block, sys.maxsize) is None  # no overflow past the end
+    assert _sipscan.fill(SipMessage(block), block, sys.maxsize) is None
     assert _sipscan.plain_fields(block, -1) is False  # bytes.find's negative start: Python's
     assert _sipscan.plain_fields(b"A\nB: c\r\n\r\n", 0) is None  # a bare LF
     assert _sipscan.plain_fields(b"A\r\n\xc3\xa9: c\r\n\r\n", 0) is False  # non-ASCII name

@@ -292,6 +292,8 @@ static PyObject *plain_fields(PyObject *module, PyObject *const *args, Py_ssize_
         return NULL;
     if (pos < 0)
         Py_RETURN_FALSE; /* bytes.find reads a negative start from the end: not ours */
+    if (pos > n)
+        Py_RETURN_NONE; /* bytes.find finds nothing there */
     found = scan_block(s, n, pos, &block);
     if (found == 0)
         Py_RETURN_NONE;
@@ -611,6 +613,8 @@ static PyObject *fill(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     if (pos < 0)
         Py_RETURN_FALSE;
+    if (pos > n)
+        Py_RETURN_NONE;
     found = scan_block(s, n, pos, &block);
     if (found == 0)
         Py_RETURN_NONE;
