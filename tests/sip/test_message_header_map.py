@@ -33,6 +33,7 @@ def reference(data: bytes, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, s
     """(lookup key, value) of every header line as the general parser reads them."""
     with monkeypatch.context() as patch:
         patch.setattr(message_module, "_shape_of", lambda lines: None)
+        patch.setattr(message_module, "_fill", message_module._fill_py)
         patch.setattr(message_module, "_VALUE_MAPS", {})
         return [(header_key(h.name), h.value) for h in SipMessage.parse(data).headers]
 

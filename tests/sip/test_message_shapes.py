@@ -51,6 +51,8 @@ def fields(m: SipMessage) -> dict[str, Any]:
 def general(data: bytes, monkeypatch: pytest.MonkeyPatch) -> SipMessage:
     with monkeypatch.context() as patch:
         patch.setattr(message_module, "_shape_of", lambda lines: None)
+        # The C scan (when it is the road) is the shape road too: the Python one answers.
+        patch.setattr(message_module, "_fill", message_module._fill_py)
         # Its own header map: the shape road's map of the same bytes is not read.
         patch.setattr(message_module, "_VALUE_MAPS", {})
         parsed = SipMessage.parse(data)
@@ -112,17 +114,12 @@ def test_real_messages_take_the_shape_road(index: int) -> None:
     it is for), and agree with the general parser."""
     raws = real_messages()
     data = raws[index % len(raws)]
-    seen: list[list[str]] = []
+    start = len(data) - len(data.lstrip(b"\r\n"))
+    # The active road (C or Python) and the Python one both read it as the common shape.
+    assert message_module._plain_fields(data, start) not in (None, False)
+    assert message_module._plain_fields_py(data, start) is not None
     with pytest.MonkeyPatch.context() as monkeypatch:
-        original = message_module._shape_of
-
-        def spy(lines: list[str]) -> Any:
-            seen.append(lines)
-            return original(lines)
-
-        monkeypatch.setattr(message_module, "_shape_of", spy)
         parsed = SipMessage.parse(data)
-        assert seen and original(seen[0]) is not None
         assert fields(parsed) == fields(general(data, monkeypatch))
 
 

@@ -254,18 +254,31 @@ class SipCaptureFramer:
                 self.report.keepalives += 1
             return []
         # Cheap rejection of RTP, STUN, DNS...: a SIP datagram starts with a letter or CR/LF.
-        if payload[0] not in _SIP_FIRST_BYTES:
+        first = payload[0]
+        if first not in _SIP_FIRST_BYTES:
             return []
-        result = parse_datagram(payload)
-        if result is None:
+        if first == 0x0D or first == 0x0A:
+            result = parse_datagram(payload)  # maybe a keep-alive
+            if result is None:
+                return []
+            if isinstance(result, KeepAlive):
+                self.report.keepalives += 1
+                return []
+            message = result
+        elif looks_like_sip(payload):  # parse_datagram's test, its keep-alive one needless
+            message = SipMessage.parse(payload)
+        else:
             return []
-        if isinstance(result, KeepAlive):
-            self.report.keepalives += 1
-            return []
-        out: list[CapturedSip] = []
+        # _emit's work for a datagram, inline: this is once per SIP message of a capture.
+        report = self.report
+        report.messages += 1
+        report.udp_messages += 1
         flow = (packet.src, packet.sport, packet.dst, packet.dport)
-        self._emit(out, result, flow, packet.frame, packet.ts_ns, "udp")
-        return out
+        shared = self._flows.get(flow)
+        if shared is None:
+            shared = self._shared_flow(flow)
+        src, sport, dst, dport = shared
+        return [_captured_sip(packet.frame, packet.ts_ns, src, sport, dst, dport, "udp", message)]
 
     def _feed_sctp(self, packet: Packet) -> list[CapturedSip]:
         # RFC 4168: one SIP message per SCTP user message, read as a datagram is.
@@ -523,18 +536,20 @@ class MediaAnnouncer:
         """The media sections ``item``'s SDP announces (none without an SDP)."""
         message = item.message
         call_id = message.call_id
-        is_request = message.is_request
+        request_method = message.request_method  # a request's method (message.method)
+        is_request = request_method is not None
         if (
             is_request
             and call_id not in self._caller_tags
-            and message.method == "INVITE"
+            and request_method == "INVITE"
             and message.to_tag is None
         ):
             self._caller_tags[call_id] = message.from_tag
         if message.content_length == 0:
             return []  # most messages: no body, no SDP to look for
-        sdp = message.sdp
-        if sdp is None:
+        # The SDP's bytes, as message.sdp would hold them (the announcer reads nothing else).
+        body = message.sdp_body()
+        if body is None:
             return []
         cseq = message.cseq
         key = (call_id, cseq.number if cseq else -1, cseq.method.upper() if cseq else "")
@@ -556,7 +571,7 @@ class MediaAnnouncer:
         from_caller = caller_tag is None or message.from_tag == caller_tag
         sent_by_caller = from_caller if is_request else not from_caller
         role: Literal["caller", "callee"] = "caller" if sent_by_caller else "callee"
-        sections = announced_media(sdp.raw)
+        sections = announced_media(body)
         if not sections:
             return []
         sip = (

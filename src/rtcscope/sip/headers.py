@@ -603,7 +603,9 @@ def _usual_name_addr(raw: str) -> NameAddr | None:
             raw=raw,
         )
     match = _USUAL_ADDR_SPEC.fullmatch(raw)
-    if match is not None:
+    # An unquoted '<' in the parameters makes the text a name-addr whose '>' is missing (the
+    # step road's reading: an error), not an addr-spec.
+    if match is not None and ("<" not in raw or _find_unquoted(raw, "<") < 0):
         uri_text, scheme, user, host, port, params = match.groups()
         uri = usual_uri(uri_text, scheme, user, host, port, None)
         return NameAddr(uri=uri, params=split_params(params or ""), raw=raw)

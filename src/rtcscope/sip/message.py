@@ -12,10 +12,12 @@ the names spelled as written; lookups expand compact forms (RFC 3261 7.3.3) and 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from rtcscope.errors import SipError
 from rtcscope.sip.headers import (
@@ -53,7 +55,7 @@ _START_LINE = re.compile(
 )
 
 
-def looks_like_sip(data: bytes | bytearray | memoryview) -> bool:
+def _looks_like_sip_py(data: bytes | bytearray | memoryview) -> bool:
     """Whether ``data`` starts (after optional CRLFs) with a SIP request or status line
     ending within its first 2048 bytes.
 
@@ -61,6 +63,10 @@ def looks_like_sip(data: bytes | bytearray | memoryview) -> bool:
     heuristic does: a full start line ending in a line break.
     """
     return _START_LINE.match(data, 0, 2048) is not None
+
+
+# _looks_like_sip_py, or the same test in C (see ROAD below).
+looks_like_sip: Callable[[bytes | bytearray | memoryview], bool] = _looks_like_sip_py
 
 
 # Header names, addresses, Via values and CSeqs parsed once per distinct text, the frozen
@@ -381,6 +387,80 @@ def _shape_of(lines: list[str]) -> _Shape | None:
     return found
 
 
+def _plain_block(raw: bytes, pos: int) -> tuple[int, list[str]] | None:
+    """The common shape: CRLF line ends, no folded lines, a colon on every header line.
+    The end of the header block and its lines as text; None for anything else."""
+    end = raw.find(b"\r\n\r\n", pos)
+    if end < 0:
+        return None
+    text = raw[pos:end].decode("utf-8", "surrogateescape")
+    lines = text.split("\r\n")
+    # Decoding keeps every CR and LF byte as it is: one more line than CRLFs means no
+    # bare LF. Folded lines are turned away by _shape_of (their names start blank).
+    if text.count("\n") != len(lines) - 1:
+        return None
+    return end, lines
+
+
+# What the parse step reads of a header block of the common shape: where its blank line
+# starts, the start line, the first Content-Type, Content-Length, Call-ID, CSeq, From and To
+# lines as written (None: no such line) and every Via line joined by CRLF (None: none).
+PlainFields = tuple[
+    int, str, str | None, str | None, str | None, str | None, str | None, str | None, str | None
+]
+
+
+def _plain_fields_py(raw: bytes, pos: int) -> PlainFields | None:
+    """The common shape's fields of the header block starting at ``pos`` (see PlainFields),
+    None for any other shape: the pure-Python road, and the specification of the C one
+    (rtcscope.sip._sipscan.plain_fields)."""
+    found = _plain_block(raw, pos)
+    if found is None:
+        return None
+    end, lines = found
+    shape = _shape_of(lines)
+    if shape is None:
+        return None
+    call_id, cseq, from_, to, ctype, length = (
+        lines[at] if at >= 0 else None for at in shape.firsts
+    )
+    vias = shape.vias
+    via_key = None
+    if vias:
+        via_key = lines[vias[0]] if len(vias) == 1 else "\r\n".join([lines[i] for i in vias])
+    return end, lines[0], ctype, length, call_id, cseq, from_, to, via_key
+
+
+# Which road the parse step takes: "c" (the accelerator, built by `make install` where a
+# compiler and Python's headers are found) or "python" (no accelerator, or RTCSCOPE_PURE=1
+# in the environment at import). Both give the same messages (tests/sip run on both).
+# The parse step's scan and its fill: the common shape's fields of a message's header block
+# (PlainFields, None for another shape), with, on the C road, the values the caches below
+# already hold for those lines stored on the message and None in their lines' places (C only
+# reads those caches: every value in them is put there by the Python code). The C road returns
+# False where it leaves the decision to the Python road (a header name with a byte >= 0x80).
+PlainFill = tuple[
+    int,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+]
+
+
+def _fill_py(message: SipMessage, raw: bytes, pos: int) -> PlainFill | None:
+    return _plain_fields_py(raw, pos)
+
+
+_plain_fields: Callable[[bytes, int], PlainFields | Literal[False] | None] = _plain_fields_py
+_fill: Callable[[SipMessage, bytes, int], PlainFill | Literal[False] | None] = _fill_py
+ROAD = "python"
+
+
 # The header values by lookup key of the messages read by name lately (``header``,
 # ``header_values``, ``header_lines``, ``contacts``, ``routes``, ``record_routes``,
 # ``max_forwards``, ``problems``), kept by the message's bytes: the first read splits the
@@ -660,40 +740,26 @@ class SipMessage:
         # Only what the parse step reads: the values by name are read again from ``raw``
         # when asked for (a few microseconds), a capture's messages would otherwise hold a
         # dictionary each.
-        found = self._plain_block(pos)
-        shape = _shape_of(found[1]) if found is not None else None
-        if found is not None and shape is not None:
-            # The common shape: the values straight from the lines the shape names.
-            end, lines = found
+        found = _fill(self, raw, pos)
+        if found is False:
+            found = _plain_fields_py(raw, pos)
+        if found is not None:
+            # The common shape: the values straight from the lines the scan found (those
+            # the C road filled in are None here).
+            end, start_line, ctype, length, call_id, cseq, from_, to, via_key = found
             self.header_length = end + 4
-            self._parse_start_line(lines[0])
-            self._parse_known(lines, shape.firsts, shape.vias)
+            if start_line is not None:
+                self._parse_start_line(start_line)
+            self._parse_known(ctype, length, call_id, cseq, from_, to, via_key)
             return
         self._parse_general(pos)
         values = _values_of(self._headers or ())
-        # The same layout over the values, each as a line ":" + value: the first of each of
-        # _FIRST_KEYS, every Via.
-        lines = [":" + have[0] for have in map(values.get, _FIRST_KEYS) if have]
-        at = {key: i for i, key in enumerate(key for key in _FIRST_KEYS if key in values)}
-        firsts = tuple(at.get(key, -1) for key in _FIRST_KEYS)
-        vias = range(len(lines), len(lines) + len(values.get("via", ())))
-        lines += [":" + value for value in values.get("via", ())]
-        self._parse_known(lines, firsts, tuple(vias))
-
-    def _plain_block(self, pos: int) -> tuple[int, list[str]] | None:
-        """The common shape: CRLF line ends, no folded lines, a colon on every header line.
-        The end of the header block and its lines as text; None for anything else."""
-        raw = self.raw
-        end = raw.find(b"\r\n\r\n", pos)
-        if end < 0:
-            return None
-        text = raw[pos:end].decode("utf-8", "surrogateescape")
-        lines = text.split("\r\n")
-        # Decoding keeps every CR and LF byte as it is: one more line than CRLFs means no
-        # bare LF. Folded lines are turned away by _shape_of (their names start blank).
-        if text.count("\n") != len(lines) - 1:
-            return None
-        return end, lines
+        # The same values as lines ":" + value: the first of each of _FIRST_KEYS, every Via.
+        firsts = [":" + have[0] if have else None for have in map(values.get, _FIRST_KEYS)]
+        vias = values.get("via")
+        via_key = "\r\n".join([":" + value for value in vias]) if vias else None
+        call_id, cseq, from_, to, ctype, length = firsts
+        self._parse_known(ctype, length, call_id, cseq, from_, to, via_key)
 
     def _lines_for(self, key: str) -> list[str] | None:
         """The values of ``key``'s lines, or None: from the message's map in _VALUE_MAPS
@@ -721,7 +787,7 @@ class SipMessage:
     def _value_map(self) -> _Block:
         """Header values by lookup key, in order, read from ``raw``: the plain block's lines
         and its shape, or the general parser's values."""
-        found = self._plain_block(self._start())
+        found = _plain_block(self.raw, self._start())
         shape = _shape_of(found[1]) if found is not None else None
         if found is not None and shape is not None:
             return _Block(found[1], shape.groups)
@@ -733,7 +799,7 @@ class SipMessage:
         """The header lines as :class:`Header` objects (read again from ``raw``)."""
         raw = self.raw
         pos = self._start()
-        found = self._plain_block(pos)
+        found = _plain_block(raw, pos)
         if found is None or _shape_of(found[1]) is None:
             probe = SipMessage(raw)
             probe._parse_general(pos)
@@ -876,27 +942,31 @@ class SipMessage:
                 self._problem(f"{len(trailing)} bytes after the body's Content-Length of {length}")
 
     def _parse_known(
-        self, lines: list[str], firsts: tuple[int, ...], vias: tuple[int, ...]
+        self,
+        type_line: str | None,
+        length_line: str | None,
+        call_id_line: str | None,
+        cseq_line: str | None,
+        from_line: str | None,
+        to_line: str | None,
+        via_key: str | None,
     ) -> None:
-        """What the parse step reads from the header lines: ``firsts`` says which line is
-        the first of each of _FIRST_KEYS (-1: none), ``vias`` which are the Via lines.
+        """What the parse step reads from the header lines (each the first line of its
+        header as written, None without one; ``via_key`` every Via line joined by CRLF).
         Call-ID, CSeq, From, To and Via are what matching transactions and dialogs needs
         (faults are left for :meth:`_finish`, which reads them again in message order);
         Content-Type and Content-Length where the body is. A line seen before is one lookup
         (see _TAGS)."""
-        at_call_id, at_cseq, at_from, at_to, at_type, at_length = firsts
-        if at_type >= 0:
-            line = lines[at_type]
-            self._content_type_value = _TYPE_LINES.get(line) or _read_line(
-                _TYPE_LINES, line, _type_of
+        if type_line is not None:
+            self._content_type_value = _TYPE_LINES.get(type_line) or _read_line(
+                _TYPE_LINES, type_line, _type_of
             )
-        if at_length >= 0:
-            line = lines[at_length]
-            length = _LENGTH_LINES.get(line)
+        if length_line is not None:
+            length = _LENGTH_LINES.get(length_line)
             if length is None:
-                text = _value_of(line)
+                text = _value_of(length_line)
                 if is_digits(text):
-                    length = _read_line(_LENGTH_LINES, line, lambda _: int(text))
+                    length = _read_line(_LENGTH_LINES, length_line, lambda _: int(text))
                 else:
                     self._parse_body(text)
             if length is not None:
@@ -904,23 +974,21 @@ class SipMessage:
                     self.content_length = length
                 else:
                     self._parse_body(str(length))
-        if at_call_id >= 0:
-            text = _value_of(lines[at_call_id])
+        if call_id_line is not None:
+            text = call_id_line.partition(":")[2].strip()  # _value_of, inline
             self.call_id = _CALL_IDS.get(text) or _shared(text, _CALL_IDS, 1024)
-        if at_cseq >= 0:
-            line = lines[at_cseq]
-            cseq = _CSEQ_LINES.get(line) or _read_line(_CSEQ_LINES, line, _cseq_or_error)
+        if cseq_line is not None:
+            cseq = _CSEQ_LINES.get(cseq_line) or _read_line(_CSEQ_LINES, cseq_line, _cseq_or_error)
             self.cseq = cseq if isinstance(cseq, CSeq) else None
-        if at_from >= 0:
-            line = lines[at_from]
-            self._from, self.from_tag = _TAGS.get(line) or _read_line(_TAGS, line, _tag_pair)
-        if at_to >= 0:
-            line = lines[at_to]
-            self._to, self.to_tag = _TAGS.get(line) or _read_line(_TAGS, line, _tag_pair)
-        if vias:
+        if from_line is not None:
+            self._from, self.from_tag = _TAGS.get(from_line) or _read_line(
+                _TAGS, from_line, _tag_pair
+            )
+        if to_line is not None:
+            self._to, self.to_tag = _TAGS.get(to_line) or _read_line(_TAGS, to_line, _tag_pair)
+        if via_key is not None:
             # The messages of a transaction carry the same Via lines: one key for all.
-            key = lines[vias[0]] if len(vias) == 1 else "\r\n".join([lines[i] for i in vias])
-            self._vias, top = _TOPS.get(key) or _top_of(key)
+            self._vias, top = _TOPS.get(via_key) or _top_of(via_key)
             if top is None:  # an unusual top Via: read from the parsed stack
                 via = self.top_via
                 if via is not None:
@@ -1093,7 +1161,9 @@ class SipMessage:
             return [BodyPart(content_type=ctype, headers=(), body=self.body)]
         return _split_multipart(self.body, boundary.encode("utf-8", "surrogateescape"))
 
-    def _sdp_body(self) -> bytes | None:
+    def sdp_body(self) -> bytes | None:
+        """The SDP body's bytes (``application/sdp``, also inside multipart), None without a
+        non-empty one: what :attr:`sdp` parses."""
         if self.content_length == 0:
             return None  # the common case without a body: nothing to split
         if _media_type(self._content_type_value) == "application/sdp":
@@ -1107,7 +1177,7 @@ class SipMessage:
     @property
     def has_sdp(self) -> bool:
         """Whether the body (or a part of a multipart body) is a non-empty SDP."""
-        return self._sdp_body() is not None
+        return self.sdp_body() is not None
 
     @property
     def sdp(self) -> SessionDescription | None:
@@ -1116,12 +1186,44 @@ class SipMessage:
         Parsed on each access (the message does not keep it: a capture of many calls would
         hold every SDP twice): keep the result where it is used more than once.
         """
-        body = self._sdp_body()
+        body = self.sdp_body()
         if body is None:
             return None
         from rtcscope.sip.sdp import SessionDescription
 
         return SessionDescription.parse(body)
+
+
+def _c_setup(sipscan: ModuleType) -> None:
+    """Give the C fill the caches it reads, in its order, and the classes of what it stores
+    (the dicts are cleared when full, never replaced)."""
+    sipscan.setup(
+        (
+            _TYPE_LINES,
+            _LENGTH_LINES,
+            _CALL_IDS,
+            _CSEQ_LINES,
+            _TAGS,
+            _TOPS,
+            _STATUS_LINES,
+            _SHARED,
+            CSeq,
+            SipMessage,
+        )
+    )
+
+
+if os.environ.get("RTCSCOPE_PURE", "") in ("", "0"):
+    try:
+        from rtcscope.sip import _sipscan
+    except ImportError:
+        pass
+    else:
+        _c_setup(_sipscan)
+        ROAD = "c"
+        looks_like_sip = _sipscan.looks_like_sip
+        _plain_fields = _sipscan.plain_fields
+        _fill = _sipscan.fill
 
 
 def _split_multipart(body: bytes, boundary: bytes) -> list[BodyPart]:

@@ -1,0 +1,786 @@
+/* rtcscope.sip._sipscan: the header-block scan of SipMessage's common shape, in C.
+ *
+ * The specification is the pure-Python road in rtcscope/sip/message.py
+ * (_plain_fields_py: _plain_block then _shape_of); plain_fields() here returns exactly what
+ * it returns, or False where it leaves the decision to that road (a header name with a byte
+ * of 0x80 or above: Unicode case mapping and whitespace would have to be replicated).
+ * It reads only the bytes object it is given, within its length; every string it returns is
+ * decoded as the Python road decodes it (UTF-8, surrogateescape), line by line: a line end
+ * (CR, LF) is never part of a multi-byte sequence, so each line decodes to the same text as
+ * the same line cut from the whole block decoded.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <string.h>
+
+/* The keys of message.py's _FIRST_KEYS in order, then "via". */
+enum { K_CALL_ID, K_CSEQ, K_FROM, K_TO, K_TYPE, K_LENGTH, K_VIA, K_OTHER, K_EMPTY };
+
+/* str.strip()'s whitespace among ASCII characters. */
+static int is_py_space(unsigned char c)
+{
+    return c == ' ' || (c >= 9 && c <= 13) || (c >= 28 && c <= 31);
+}
+
+static int same_lower(const unsigned char *s, Py_ssize_t n, const char *word)
+{
+    Py_ssize_t i;
+    if ((Py_ssize_t)strlen(word) != n)
+        return 0;
+    for (i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c + ('a' - 'A'));
+        if (c != (unsigned char)word[i])
+            return 0;
+    }
+    return 1;
+}
+
+/* headers.header_key for an ASCII name (not starting with space or tab), reduced to which of
+ * the keys above it is: K_EMPTY when it strips to nothing. */
+static int key_of(const unsigned char *s, Py_ssize_t n)
+{
+    while (n > 0 && is_py_space(s[0])) {
+        s++;
+        n--;
+    }
+    while (n > 0 && is_py_space(s[n - 1]))
+        n--;
+    if (n == 0)
+        return K_EMPTY;
+    if (n == 1) { /* RFC 3261 7.3.3 compact forms */
+        switch (s[0] | 0x20) {
+        case 'i': return K_CALL_ID;
+        case 'f': return K_FROM;
+        case 't': return K_TO;
+        case 'c': return K_TYPE;
+        case 'l': return K_LENGTH;
+        case 'v': return K_VIA;
+        default: return K_OTHER;
+        }
+    }
+    switch (n) { /* by length first: most names are none of these */
+    case 2: return same_lower(s, n, "to") ? K_TO : K_OTHER;
+    case 3: return same_lower(s, n, "via") ? K_VIA : K_OTHER;
+    case 4:
+        if (same_lower(s, n, "from")) return K_FROM;
+        return same_lower(s, n, "cseq") ? K_CSEQ : K_OTHER;
+    case 7: return same_lower(s, n, "call-id") ? K_CALL_ID : K_OTHER;
+    case 12: return same_lower(s, n, "content-type") ? K_TYPE : K_OTHER;
+    case 14: return same_lower(s, n, "content-length") ? K_LENGTH : K_OTHER;
+    default: break;
+    }
+    return K_OTHER;
+}
+
+static PyObject *decode(const unsigned char *s, Py_ssize_t n)
+{
+    Py_ssize_t i;
+    PyObject *text;
+    for (i = 0; i < n; i++)
+        if (s[i] >= 0x80)
+            return PyUnicode_DecodeUTF8((const char *)s, n, "surrogateescape");
+    /* ASCII: what the decoder gives, made directly */
+    text = PyUnicode_New(n, 127);
+    if (text != NULL)
+        memcpy(PyUnicode_DATA(text), s, (size_t)n);
+    return text;
+}
+
+/* The first CRLFCRLF at or after pos, or -1. */
+static Py_ssize_t find_blank_line(const unsigned char *s, Py_ssize_t n, Py_ssize_t pos)
+{
+    while (pos + 4 <= n) {
+        const unsigned char *cr = memchr(s + pos, '\r', (size_t)(n - 3 - pos));
+        if (cr == NULL)
+            return -1;
+        pos = cr - s;
+        if (s[pos + 1] == '\n' && s[pos + 2] == '\r' && s[pos + 3] == '\n')
+            return pos;
+        pos++;
+    }
+    return -1;
+}
+
+/* The line starting at ``line`` in a block ending at ``end``: where it ends (before its CRLF,
+ * or at ``end``) and where the next starts; 0 when its LF has no CR before it. */
+static int line_at(const unsigned char *s, Py_ssize_t line, Py_ssize_t end, Py_ssize_t *line_end,
+                   Py_ssize_t *next)
+{
+    const unsigned char *nl = memchr(s + line, '\n', (size_t)(end - line));
+    Py_ssize_t at;
+    *line_end = *next = end;
+    if (nl == NULL)
+        return 1;
+    at = nl - s;
+    if (at == line || s[at - 1] != '\r')
+        return 0;
+    *line_end = at - 1;
+    *next = at + 1;
+    return 1;
+}
+
+#define MAX_VIAS 64
+
+/* Where the parse step's lines are in a header block of the common shape. */
+typedef struct {
+    Py_ssize_t end, start_end;          /* the blank line's start; the start line's end */
+    Py_ssize_t first[K_VIA], first_end[K_VIA]; /* each key's first line (-1: none) */
+    int vias;
+    Py_ssize_t via_start[MAX_VIAS], via_end[MAX_VIAS];
+} Block;
+
+/* 1: the common shape (``block`` filled); 0: not (the general road); -1: the Python road
+ * decides (a header name with a byte >= 0x80, more Via lines than kept here). */
+static int scan_block(const unsigned char *s, Py_ssize_t n, Py_ssize_t pos, Block *block)
+{
+    Py_ssize_t line, end;
+    int non_ascii = 0, k;
+
+    end = find_blank_line(s, n, pos);
+    if (end < 0)
+        return 0;
+    block->end = end;
+    block->vias = 0;
+    for (k = 0; k < K_VIA; k++)
+        block->first[k] = block->first_end[k] = -1;
+    /* The start line: up to the first CRLF (the block's end when it is the only line). A LF
+     * without a CR before it, anywhere in the block, is not the common shape. */
+    if (!line_at(s, pos, end, &block->start_end, &line))
+        return 0;
+    while (line < end) {
+        Py_ssize_t j, colon, line_end, next;
+        const unsigned char *found;
+        if (!line_at(s, line, end, &line_end, &next))
+            return 0;
+        found = memchr(s + line, ':', (size_t)(line_end - line));
+        if (found == NULL)
+            return 0; /* no colon */
+        colon = found - s;
+        if (colon == line || s[line] == ' ' || s[line] == '\t')
+            return 0; /* no name, or a folded line (RFC 3261 7.3.1) */
+        for (j = line; j < colon; j++)
+            if (s[j] >= 0x80)
+                break;
+        if (j < colon) {
+            non_ascii = 1;
+        } else {
+            k = key_of(s + line, colon - line);
+            if (k == K_EMPTY)
+                return 0;
+            if (k == K_VIA) {
+                if (block->vias == MAX_VIAS) {
+                    non_ascii = 1;
+                } else {
+                    block->via_start[block->vias] = line;
+                    block->via_end[block->vias] = line_end;
+                    block->vias++;
+                }
+            } else if (k < K_VIA && block->first[k] < 0) {
+                block->first[k] = line;
+                block->first_end[k] = line_end;
+            }
+        }
+        line = next;
+    }
+    return non_ascii ? -1 : 1;
+}
+
+/* The Via lines joined by CRLF, as message.py keys them (None without one). */
+static PyObject *via_key(const unsigned char *s, const Block *block)
+{
+    Py_ssize_t size, at = 0;
+    char *buffer;
+    PyObject *item;
+    int i;
+    if (block->vias == 0)
+        Py_RETURN_NONE;
+    if (block->vias == 1)
+        return decode(s + block->via_start[0], block->via_end[0] - block->via_start[0]);
+    size = 2 * (block->vias - 1);
+    for (i = 0; i < block->vias; i++)
+        size += block->via_end[i] - block->via_start[i];
+    buffer = PyMem_Malloc((size_t)size + 1);
+    if (buffer == NULL)
+        return PyErr_NoMemory();
+    for (i = 0; i < block->vias; i++) {
+        if (i) {
+            buffer[at++] = '\r';
+            buffer[at++] = '\n';
+        }
+        memcpy(buffer + at, s + block->via_start[i],
+               (size_t)(block->via_end[i] - block->via_start[i]));
+        at += block->via_end[i] - block->via_start[i];
+    }
+    item = decode((const unsigned char *)buffer, at);
+    PyMem_Free(buffer);
+    return item;
+}
+
+/* The tuple's order after (end, start line): Content-Type, Content-Length, Call-ID, CSeq,
+ * From, To lines, then the Via key. */
+static const int ORDER[6] = {K_TYPE, K_LENGTH, K_CALL_ID, K_CSEQ, K_FROM, K_TO};
+
+/* message._plain_fields_py's tuple for a scanned block. */
+static PyObject *fields_of(const unsigned char *s, Py_ssize_t pos, const Block *block)
+{
+    PyObject *out = PyTuple_New(9), *item;
+    int i, k;
+    if (out == NULL)
+        return NULL;
+    item = PyLong_FromSsize_t(block->end);
+    if (item == NULL)
+        goto fail;
+    PyTuple_SET_ITEM(out, 0, item);
+    item = decode(s + pos, block->start_end - pos);
+    if (item == NULL)
+        goto fail;
+    PyTuple_SET_ITEM(out, 1, item);
+    for (i = 0; i < 6; i++) {
+        k = ORDER[i];
+        if (block->first[k] < 0) {
+            item = Py_None;
+            Py_INCREF(item);
+        } else {
+            item = decode(s + block->first[k], block->first_end[k] - block->first[k]);
+            if (item == NULL)
+                goto fail;
+        }
+        PyTuple_SET_ITEM(out, 2 + i, item);
+    }
+    item = via_key(s, block);
+    if (item == NULL)
+        goto fail;
+    PyTuple_SET_ITEM(out, 8, item);
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
+/* (bytes, position) arguments; 0 with an exception set when they are not. */
+static int raw_and_pos(PyObject *const *args, const unsigned char **s, Py_ssize_t *n,
+                       Py_ssize_t *pos)
+{
+    if (!PyBytes_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "raw must be bytes");
+        return 0;
+    }
+    *pos = PyLong_AsSsize_t(args[1]);
+    if (*pos == -1 && PyErr_Occurred())
+        return 0;
+    *s = (const unsigned char *)PyBytes_AS_STRING(args[0]);
+    *n = PyBytes_GET_SIZE(args[0]);
+    return 1;
+}
+
+static PyObject *plain_fields(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    const unsigned char *s;
+    Py_ssize_t n, pos;
+    Block block;
+    int found;
+
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "plain_fields(raw: bytes, pos: int)");
+        return NULL;
+    }
+    if (!raw_and_pos(args, &s, &n, &pos))
+        return NULL;
+    if (pos < 0)
+        Py_RETURN_FALSE; /* bytes.find reads a negative start from the end: not ours */
+    if (pos > n)
+        Py_RETURN_NONE; /* bytes.find finds nothing there */
+    found = scan_block(s, n, pos, &block);
+    if (found == 0)
+        Py_RETURN_NONE;
+    if (found < 0)
+        Py_RETURN_FALSE;
+    return fields_of(s, pos, &block);
+}
+
+/* -- fill: the parse step's values taken from message.py's caches -------------------------
+ *
+ * message.py gives its caches once (setup); fill() scans the block as plain_fields() does,
+ * then, for each value whose line the caches already hold, stores on the message what
+ * SipMessage._parse_start_line / _parse_known store for that line (the cached objects
+ * themselves) and puts None in the returned tuple in that line's place; what is not there
+ * (a line not seen before, a value with a fault) stays in the tuple for the Python code,
+ * which reads it as it reads every line on its own road. No value found here adds a problem,
+ * so the problems come out in the same order. */
+enum {
+    C_TYPE, C_LENGTH, C_CALL_ID, C_CSEQ, C_TAGS, C_TOPS, C_STATUS, C_SHARED, C_CSEQ_CLASS,
+    C_MESSAGE_CLASS, C_COUNT
+};
+static PyObject *caches[C_COUNT];
+
+enum {
+    A_TYPE, A_LENGTH, A_CALL_ID, A_CSEQ, A_FROM, A_FROM_TAG, A_TO, A_TO_TAG, A_VIAS, A_SENT_BY,
+    A_BRANCH, A_IS_RESPONSE, A_VERSION, A_STATUS, A_REASON, A_METHOD, A_URI, A_URI_PROBLEM,
+    A_COUNT
+};
+static const char *const ATTRIBUTE_NAMES[A_COUNT] = {
+    "_content_type_value", "content_length", "call_id", "cseq", "_from", "from_tag", "_to",
+    "to_tag", "_vias", "sent_by", "branch", "is_response", "sip_version", "status_code",
+    "reason", "request_method", "request_uri_text", "_uri_problem_at",
+};
+static PyObject *names[A_COUNT];
+/* SipMessage's slots (its member descriptors' definitions): stored as the descriptor's
+ * __set__ stores, for a message of exactly that class. */
+static PyMemberDef *members[A_COUNT];
+static PyObject *descriptors[A_COUNT];
+
+static PyObject *setup(PyObject *module, PyObject *given)
+{
+    int i;
+    (void)module;
+    if (!PyTuple_CheckExact(given) || PyTuple_GET_SIZE(given) != C_COUNT) {
+        PyErr_Format(PyExc_TypeError, "setup() takes a tuple of %d caches", C_COUNT);
+        return NULL;
+    }
+    for (i = 0; i < C_COUNT; i++) {
+        PyObject *item = PyTuple_GET_ITEM(given, i);
+        if (i < C_CSEQ_CLASS ? !PyDict_CheckExact(item) : !PyType_Check(item)) {
+            PyErr_SetString(PyExc_TypeError, "setup(): the caches are dicts, then two classes");
+            return NULL;
+        }
+    }
+    for (i = 0; i < A_COUNT; i++) {
+        if (names[i] == NULL) {
+            names[i] = PyUnicode_InternFromString(ATTRIBUTE_NAMES[i]);
+            if (names[i] == NULL)
+                return NULL;
+        }
+    }
+    for (i = 0; i < A_COUNT; i++) {
+        PyObject *descriptor =
+            PyObject_GetAttr(PyTuple_GET_ITEM(given, C_MESSAGE_CLASS), names[i]);
+        if (descriptor == NULL)
+            return NULL;
+        if (!Py_IS_TYPE(descriptor, &PyMemberDescr_Type) ||
+            ((PyMemberDescrObject *)descriptor)->d_member->type != T_OBJECT_EX ||
+            (((PyMemberDescrObject *)descriptor)->d_member->flags & READONLY)) {
+            Py_DECREF(descriptor);
+            PyErr_Format(PyExc_TypeError, "setup(): %R is not a writable slot", names[i]);
+            return NULL;
+        }
+        Py_XSETREF(descriptors[i], descriptor);
+        members[i] = ((PyMemberDescrObject *)descriptor)->d_member;
+    }
+    for (i = 0; i < C_COUNT; i++) {
+        PyObject *item = PyTuple_GET_ITEM(given, i);
+        Py_INCREF(item);
+        Py_XSETREF(caches[i], item);
+    }
+    Py_RETURN_NONE;
+}
+
+/* caches[cache][key] when there and true (``cache.get(key) or ...``): borrowed; NULL when not
+ * (*error set when the lookup failed). */
+static PyObject *cached(int cache, PyObject *key, int *error)
+{
+    PyObject *found = PyDict_GetItemWithError(caches[cache], key);
+    int true_;
+    if (found == NULL) {
+        if (PyErr_Occurred())
+            *error = 1;
+        return NULL;
+    }
+    true_ = PyObject_IsTrue(found);
+    if (true_ < 0)
+        *error = 1;
+    return true_ > 0 ? found : NULL;
+}
+
+static int store(PyObject *message, int name, PyObject *value)
+{
+    if (Py_IS_TYPE(message, (PyTypeObject *)caches[C_MESSAGE_CLASS]))
+        return PyMember_SetOne((char *)message, members[name], value);
+    return PyObject_SetAttr(message, names[name], value);
+}
+
+/* A 2-tuple's items (borrowed), or 0. */
+static int pair(PyObject *found, PyObject **first, PyObject **second)
+{
+    if (found == NULL || !PyTuple_CheckExact(found) || PyTuple_GET_SIZE(found) != 2)
+        return 0;
+    *first = PyTuple_GET_ITEM(found, 0);
+    *second = PyTuple_GET_ITEM(found, 1);
+    return 1;
+}
+
+/* The start line [a, b) as _parse_start_line reads it, when its values are cached: 1 (stored),
+ * 0 (left to Python: not ASCII, not cached, not SIP/2.0), -1 (error). */
+static int fill_start_line(PyObject *message, const unsigned char *s, Py_ssize_t a, Py_ssize_t b)
+{
+    Py_ssize_t i, part[3][2];
+    int parts = 0, error = 0, done = 0;
+    PyObject *text, *found, *first, *second, *version;
+    for (i = a; i < b; i++)
+        if (s[i] >= 0x80)
+            return 0; /* str.strip/split take Unicode spaces: the Python road */
+    while (a < b && is_py_space(s[a]))
+        a++;
+    while (b > a && is_py_space(s[b - 1]))
+        b--;
+    if (b - a >= 4 && same_lower(s + a, 4, "sip/")) {
+        /* a status line: _STATUS_LINES holds those read before without a fault */
+        text = decode(s + a, b - a);
+        if (text == NULL)
+            return -1;
+        found = PyDict_GetItemWithError(caches[C_STATUS], text);
+        Py_DECREF(text);
+        if (found == NULL)
+            return PyErr_Occurred() ? -1 : 0;
+        if (!PyTuple_CheckExact(found) || PyTuple_GET_SIZE(found) != 3)
+            return 0;
+        Py_INCREF(found); /* held while the stores run */
+        done = store(message, A_IS_RESPONSE, Py_True) == 0 &&
+               store(message, A_VERSION, PyTuple_GET_ITEM(found, 0)) == 0 &&
+               store(message, A_STATUS, PyTuple_GET_ITEM(found, 1)) == 0 &&
+               store(message, A_REASON, PyTuple_GET_ITEM(found, 2)) == 0;
+        Py_DECREF(found);
+        return done ? 1 : -1;
+    }
+    /* a request line: three words, the last SIP/2.0 */
+    i = a;
+    while (i < b) {
+        if (parts == 3)
+            return 0;
+        part[parts][0] = i;
+        while (i < b && !is_py_space(s[i]))
+            i++;
+        part[parts][1] = i;
+        parts++;
+        while (i < b && is_py_space(s[i]))
+            i++;
+    }
+    if (parts != 3 || part[2][1] - part[2][0] != 7 || memcmp(s + part[2][0], "SIP/2.0", 7) != 0)
+        return 0;
+    text = decode(s + part[0][0], part[0][1] - part[0][0]);
+    if (text == NULL)
+        return -1;
+    first = cached(C_SHARED, text, &error); /* the method */
+    Py_DECREF(text);
+    if (first == NULL)
+        return error ? -1 : 0;
+    Py_INCREF(first);
+    text = decode(s + part[2][0], 7);
+    if (text == NULL) {
+        Py_DECREF(first);
+        return -1;
+    }
+    version = cached(C_SHARED, text, &error);
+    Py_DECREF(text);
+    Py_XINCREF(version);
+    second = version == NULL ? NULL : decode(s + part[1][0], part[1][1] - part[1][0]);
+    if (second != NULL) {
+        PyObject *zero = PyLong_FromLong(0);
+        done = zero != NULL && store(message, A_METHOD, first) == 0 &&
+               store(message, A_URI, second) == 0 && store(message, A_VERSION, version) == 0 &&
+               store(message, A_URI_PROBLEM, zero) == 0;
+        error = !done;
+        Py_XDECREF(zero);
+        Py_DECREF(second);
+    } else if (version != NULL) {
+        error = 1; /* the URI's decoding failed */
+    }
+    Py_DECREF(first);
+    Py_XDECREF(version);
+    return error ? -1 : done;
+}
+
+/* The Call-ID line [a, b)'s value (_value_of: after the first colon, stripped), looked up in
+ * _CALL_IDS: 1 stored, 0 left to Python, -1 error. */
+static int fill_call_id(PyObject *message, const unsigned char *s, Py_ssize_t a, Py_ssize_t b)
+{
+    const unsigned char *colon = memchr(s + a, ':', (size_t)(b - a));
+    PyObject *text, *found;
+    int error = 0;
+    if (colon == NULL)
+        return 0;
+    a = colon - s + 1;
+    while (a < b && is_py_space(s[a]))
+        a++;
+    while (b > a && is_py_space(s[b - 1]))
+        b--;
+    if (a == b || s[a] >= 0x80 || s[b - 1] >= 0x80)
+        return 0; /* empty, or maybe a Unicode space at an end: the Python road */
+    text = decode(s + a, b - a);
+    if (text == NULL)
+        return -1;
+    found = cached(C_CALL_ID, text, &error);
+    if (found == NULL) {
+        Py_DECREF(text);
+        return error ? -1 : 0;
+    }
+    error = store(message, A_CALL_ID, found) < 0 ? -1 : 1;
+    Py_DECREF(text); /* only the lookup's key: ``found`` is held by the cache */
+    return error;
+}
+
+/* One header line's value from its cache (``line`` the tuple's item): 1, 0 or -1. */
+static int fill_line_found(PyObject *message, int which, PyObject *found);
+
+static int fill_line(PyObject *message, int which, PyObject *line, Py_ssize_t rest)
+{
+    PyObject *found;
+    int error = 0;
+    if (which == K_LENGTH) {
+        /* _LENGTH_LINES.get(line): used as it is only when the body is exactly that long */
+        Py_ssize_t length;
+        found = PyDict_GetItemWithError(caches[C_LENGTH], line);
+        if (found == NULL)
+            return PyErr_Occurred() ? -1 : 0;
+        if (!PyLong_CheckExact(found))
+            return 0;
+        length = PyLong_AsSsize_t(found);
+        if (length == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return 0;
+        }
+        if (length != rest)
+            return 0; /* a cut body or bytes after it: _parse_body's problems */
+        return store(message, A_LENGTH, found) < 0 ? -1 : 1;
+    }
+    found = cached(which == K_TYPE ? C_TYPE : which == K_CSEQ ? C_CSEQ
+                   : which == K_VIA ? C_TOPS : C_TAGS, line, &error);
+    if (found == NULL)
+        return error ? -1 : 0;
+    Py_INCREF(found); /* held while the stores run */
+    error = fill_line_found(message, which, found);
+    Py_DECREF(found);
+    return error;
+}
+
+/* What _parse_known stores for a cached value of a Content-Type, CSeq, From, To or Via line. */
+static int fill_line_found(PyObject *message, int which, PyObject *found)
+{
+    PyObject *first, *second;
+    switch (which) {
+    case K_TYPE:
+        return store(message, A_TYPE, found) < 0 ? -1 : 1;
+    case K_CSEQ: {
+        int is_cseq = PyObject_IsInstance(found, caches[C_CSEQ_CLASS]);
+        if (is_cseq < 0)
+            return -1;
+        return store(message, A_CSEQ, is_cseq ? found : Py_None) < 0 ? -1 : 1;
+    }
+    case K_FROM:
+    case K_TO:
+        if (!pair(found, &first, &second))
+            return 0;
+        if (store(message, which == K_FROM ? A_FROM : A_TO, first) < 0 ||
+            store(message, which == K_FROM ? A_FROM_TAG : A_TO_TAG, second) < 0)
+            return -1;
+        return 1;
+    default: { /* K_VIA: (key, (sent-by, branch)); a top of None is read by Python */
+        PyObject *sent_by, *branch;
+        if (!pair(found, &first, &second) || !pair(second, &sent_by, &branch))
+            return 0;
+        if (store(message, A_VIAS, first) < 0 || store(message, A_SENT_BY, sent_by) < 0 ||
+            store(message, A_BRANCH, branch) < 0)
+            return -1;
+        return 1;
+    }
+    }
+}
+
+static PyObject *fill(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    const unsigned char *s;
+    Py_ssize_t n, pos;
+    Block block;
+    PyObject *message, *out;
+    int found, i, done;
+    /* the tuple's items after (end, start line), and the key each is read by */
+    static const int keys[7] = {K_TYPE, K_LENGTH, K_CALL_ID, K_CSEQ, K_FROM, K_TO, K_VIA};
+
+    (void)module;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "fill(message, raw: bytes, pos: int)");
+        return NULL;
+    }
+    if (caches[0] == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "fill() before setup()");
+        return NULL;
+    }
+    message = args[0];
+    if (!raw_and_pos(args + 1, &s, &n, &pos))
+        return NULL;
+    if (pos < 0)
+        Py_RETURN_FALSE;
+    if (pos > n)
+        Py_RETURN_NONE;
+    found = scan_block(s, n, pos, &block);
+    if (found == 0)
+        Py_RETURN_NONE;
+    if (found < 0)
+        Py_RETURN_FALSE;
+    out = fields_of(s, pos, &block);
+    if (out == NULL)
+        return NULL;
+    /* the tuple is new and ours: its items may still be replaced */
+    done = fill_start_line(message, s, pos, block.start_end);
+    if (done < 0)
+        goto fail;
+    if (done) {
+        Py_SETREF(PyTuple_GET_ITEM(out, 1), Py_NewRef(Py_None));
+    }
+    for (i = 0; i < 7; i++) {
+        PyObject *line = PyTuple_GET_ITEM(out, 2 + i);
+        if (line == Py_None)
+            continue;
+        if (keys[i] == K_CALL_ID)
+            done = fill_call_id(message, s, block.first[K_CALL_ID], block.first_end[K_CALL_ID]);
+        else
+            done = fill_line(message, keys[i], line, n - (block.end + 4));
+        if (done < 0)
+            goto fail;
+        if (done) {
+            Py_SETREF(PyTuple_GET_ITEM(out, 2 + i), Py_NewRef(Py_None));
+        }
+    }
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
+/* message.looks_like_sip's regular expression (_START_LINE), matched by hand: after optional
+ * CR/LFs, a request line (token, spaces, a run without whitespace, spaces, SIP/d.d, spaces)
+ * or a status line (SIP/d.d, spaces, three digits, optionally a space or tab and text),
+ * then an optional CR and a LF, all within the first 2048 bytes. Every repetition of that
+ * pattern is followed by what it cannot take, so one left-to-right pass decides. */
+static int is_token_char(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           (c != 0 && strchr(".!%*_+`'~-", c) != NULL);
+}
+
+static int is_regex_space(unsigned char c) /* bytes \s: space, \t, \n, \r, \f, \v */
+{
+    return c == ' ' || (c >= 9 && c <= 13);
+}
+
+static int is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* SIP/\d+\.\d+ at i: where it ends, or -1. */
+static Py_ssize_t sip_version_end(const unsigned char *s, Py_ssize_t n, Py_ssize_t i)
+{
+    if (i + 4 > n || memcmp(s + i, "SIP/", 4) != 0)
+        return -1;
+    i += 4;
+    if (i >= n || !is_digit(s[i]))
+        return -1;
+    while (i < n && is_digit(s[i]))
+        i++;
+    if (i >= n || s[i] != '.')
+        return -1;
+    i++;
+    if (i >= n || !is_digit(s[i]))
+        return -1;
+    while (i < n && is_digit(s[i]))
+        i++;
+    return i;
+}
+
+/* \r?\n at i */
+static int line_end_at(const unsigned char *s, Py_ssize_t n, Py_ssize_t i)
+{
+    if (i < n && s[i] == '\r')
+        i++;
+    return i < n && s[i] == '\n';
+}
+
+static int start_line_at(const unsigned char *s, Py_ssize_t n)
+{
+    Py_ssize_t i = 0, j;
+    while (i < n && (s[i] == '\r' || s[i] == '\n'))
+        i++;
+    j = sip_version_end(s, n, i);
+    if (j >= 0) { /* a status line (a request's token cannot hold '/') */
+        if (j >= n || (s[j] != ' ' && s[j] != '\t'))
+            return 0;
+        while (j < n && (s[j] == ' ' || s[j] == '\t'))
+            j++;
+        if (j + 3 > n || !is_digit(s[j]) || !is_digit(s[j + 1]) || !is_digit(s[j + 2]))
+            return 0;
+        j += 3;
+        if (line_end_at(s, n, j))
+            return 1;
+        if (j >= n || (s[j] != ' ' && s[j] != '\t'))
+            return 0;
+        j++;
+        while (j < n && s[j] != '\r' && s[j] != '\n')
+            j++;
+        return line_end_at(s, n, j);
+    }
+    if (i >= n || !((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z')))
+        return 0;
+    i++;
+    while (i < n && is_token_char(s[i]))
+        i++;
+    if (i >= n || (s[i] != ' ' && s[i] != '\t'))
+        return 0;
+    while (i < n && (s[i] == ' ' || s[i] == '\t'))
+        i++;
+    if (i >= n || is_regex_space(s[i]))
+        return 0;
+    while (i < n && !is_regex_space(s[i]))
+        i++;
+    if (i >= n || (s[i] != ' ' && s[i] != '\t'))
+        return 0;
+    while (i < n && (s[i] == ' ' || s[i] == '\t'))
+        i++;
+    i = sip_version_end(s, n, i);
+    if (i < 0)
+        return 0;
+    while (i < n && (s[i] == ' ' || s[i] == '\t'))
+        i++;
+    return line_end_at(s, n, i);
+}
+
+static PyObject *looks_like_sip(PyObject *module, PyObject *data)
+{
+    Py_buffer view;
+    int found;
+    (void)module;
+    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    found = start_line_at((const unsigned char *)view.buf, view.len < 2048 ? view.len : 2048);
+    PyBuffer_Release(&view);
+    return PyBool_FromLong(found);
+}
+
+static PyMethodDef methods[] = {
+    {"plain_fields", (PyCFunction)(void (*)(void))plain_fields, METH_FASTCALL,
+     "plain_fields(raw, pos) -> (end, start line, Content-Type, Content-Length, Call-ID, CSeq,\n"
+     "From, To lines, Via lines joined by CRLF) | None (not the common shape) | False (ask\n"
+     "the Python road): see rtcscope.sip.message._plain_fields_py."},
+    {"setup", setup, METH_O,
+     "setup(caches): message.py's caches the fill() reads (a tuple, see message.py)."},
+    {"fill", (PyCFunction)(void (*)(void))fill, METH_FASTCALL,
+     "fill(message, raw, pos): plain_fields(raw, pos), the values already in message.py's\n"
+     "caches stored on the message and their lines None in the tuple."},
+    {"looks_like_sip", looks_like_sip, METH_O,
+     "looks_like_sip(data) -> bool: rtcscope.sip.message.looks_like_sip's test."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_sipscan",
+    "The common-shape header scan of rtcscope.sip.message in C (optional accelerator).", -1,
+    methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__sipscan(void)
+{
+    return PyModule_Create(&module);
+}
