@@ -26,7 +26,19 @@ $(BIN)/python:
 
 venv: $(BIN)/python
 
+# The SIP parse's C accelerator (setup.py) needs a C compiler and Python's headers; without
+# them the install still works and the pure-Python road runs (slower). On Debian as root,
+# what is missing is installed first (python3-dev for Debian's python3, gcc).
+HAVE_C_BUILD = $(BIN)/python -c 'import os, shutil, sys, sysconfig; 	headers = os.path.join(sysconfig.get_paths()["include"], "Python.h"); 	cc = (sysconfig.get_config_var("CC") or "cc").split()[0]; 	sys.exit(not (os.path.exists(headers) and shutil.which(cc)))'
+
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt setup.py src/rtcscope/sip/_sipscan.c
+	@$(HAVE_C_BUILD) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing a C compiler and Python's headers for the SIP accelerator"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc python3-dev \
+	      || echo "could not: rtcscope will run its pure-Python SIP parse"; \
+	  else echo "no C compiler or Python headers: rtcscope will run its pure-Python SIP parse"; fi; }
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
