@@ -29,7 +29,10 @@ venv: $(BIN)/python
 # The SIP parse's C accelerator (setup.py) needs a C compiler and Python's headers; without
 # them the install still works and the pure-Python road runs (slower). On Debian as root,
 # what is missing is installed first (python3-dev for Debian's python3, gcc).
-HAVE_C_BUILD = $(BIN)/python -c 'import os, shutil, sys, sysconfig; 	headers = os.path.join(sysconfig.get_paths()["include"], "Python.h"); 	cc = (sysconfig.get_config_var("CC") or "cc").split()[0]; 	sys.exit(not (os.path.exists(headers) and shutil.which(cc)))'
+HAVE_C_BUILD = $(BIN)/python -c 'import os, shutil, sys, sysconfig; \
+	headers = os.path.join(sysconfig.get_paths()["include"], "Python.h"); \
+	cc = (sysconfig.get_config_var("CC") or "cc").split()[0]; \
+	sys.exit(not (os.path.exists(headers) and shutil.which(cc)))'
 
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt setup.py src/rtcscope/sip/_sipscan.c
 	@$(HAVE_C_BUILD) || { \
