@@ -36,7 +36,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 from rtcscope.sip.dialogs import Call, find_calls
-from rtcscope.sip.headers import _USUAL_ADDR_SPEC, _USUAL_NAME_ADDR
+from rtcscope.sip.headers import usual_address_uri
 from rtcscope.sip.transactions import CapturedMessage, Transaction, destination, endpoint, source
 from rtcscope.timebase import iso_time, relative_s
 
@@ -757,13 +757,10 @@ def _address_uri(message: SipMessage, line_slot: str, parsed: str) -> str | None
     (the call list reads the first message of each call once: ~5 us a header saved)."""
     line = getattr(message, line_slot, None)  # the header line until the message parses it
     if isinstance(line, str):
-        value = line.partition(":")[2].strip()  # as the message reads it (_value_of)
-        match = _USUAL_NAME_ADDR.fullmatch(value)
-        if match is not None:
-            return match.group(3)
-        match = _USUAL_ADDR_SPEC.fullmatch(value)
-        if match is not None:
-            return match.group(1)
+        # the value as the message reads it (_value_of)
+        uri = usual_address_uri(line.partition(":")[2].strip())
+        if uri is not None:
+            return uri
     address: NameAddr | None = getattr(message, parsed)
     return str(address.uri) if address is not None and address.uri is not None else None
 

@@ -585,11 +585,39 @@ _USUAL_NAME_ADDR = re.compile(
 _USUAL_ADDR_SPEC = re.compile(r"(" + _USUAL_URI + r")(?:;(.*))?", re.S)
 
 
+def _usual_match(raw: str) -> tuple[re.Match[str], bool] | None:
+    """The one-match reading of a stripped text of a usual shape: (match, True) for a
+    name-addr (_USUAL_NAME_ADDR), (match, False) for an addr-spec (_USUAL_ADDR_SPEC); None
+    for any other text."""
+    match = _USUAL_NAME_ADDR.fullmatch(raw)
+    if match is not None:
+        return match, True
+    match = _USUAL_ADDR_SPEC.fullmatch(raw)
+    # An unquoted '<' in the parameters makes the text a name-addr whose '>' is missing (the
+    # step road's reading: an error), not an addr-spec.
+    if match is not None and ("<" not in raw or _find_unquoted(raw, "<") < 0):
+        return match, False
+    return None
+
+
+def usual_address_uri(raw: str) -> str | None:
+    """``str(parse_name_addr(raw).uri)`` for a stripped text of a usual shape, as the one
+    match cuts it (no NameAddr or Uri built); None for any other text (parse it)."""
+    found = _usual_match(raw)
+    if found is None:
+        return None
+    match, bracketed = found
+    return match.group(3) if bracketed else match.group(1)
+
+
 def _usual_name_addr(raw: str) -> NameAddr | None:
     """:func:`parse_name_addr` of a stripped text of a usual shape (see _USUAL_NAME_ADDR);
     None for any other text."""
-    match = _USUAL_NAME_ADDR.fullmatch(raw)
-    if match is not None:
+    found = _usual_match(raw)
+    if found is None:
+        return None
+    match, bracketed = found
+    if bracketed:
         quoted, display, uri_text, scheme, user, host, port, uri_params, rest = match.groups()
         if quoted is None:
             display = display.strip() or None
@@ -602,14 +630,9 @@ def _usual_name_addr(raw: str) -> NameAddr | None:
             bracketed=True,
             raw=raw,
         )
-    match = _USUAL_ADDR_SPEC.fullmatch(raw)
-    # An unquoted '<' in the parameters makes the text a name-addr whose '>' is missing (the
-    # step road's reading: an error), not an addr-spec.
-    if match is not None and ("<" not in raw or _find_unquoted(raw, "<") < 0):
-        uri_text, scheme, user, host, port, params = match.groups()
-        uri = usual_uri(uri_text, scheme, user, host, port, None)
-        return NameAddr(uri=uri, params=split_params(params or ""), raw=raw)
-    return None
+    uri_text, scheme, user, host, port, params = match.groups()
+    uri = usual_uri(uri_text, scheme, user, host, port, None)
+    return NameAddr(uri=uri, params=split_params(params or ""), raw=raw)
 
 
 def _name_addr_tag_by_steps(raw: str) -> str | None:
