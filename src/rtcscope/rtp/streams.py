@@ -54,11 +54,13 @@ from rtcscope.rtp.events import DtmfDetector, DtmfDigit
 from rtcscope.rtp.packet import RtpPacket
 from rtcscope.rtp.stats import (
     SMALL_BATCH,
+    PacketColumns,
     StatsSummary,
     StreamStats,
-    add_new_streams,
+    StreamSummaries,
     analysis_clock_hz,
     relative_ms,
+    summarize_new_streams,
 )
 from rtcscope.sip.sdp import STATIC_PAYLOAD_TYPES
 
@@ -183,7 +185,9 @@ class RtpStream:
     codec: str | None
     clock_rate: int | None
     channels: int | None
-    stats: StatsSummary
+    # The statistics (see the ``stats`` property): made when first read from the columns of
+    # many short streams' summaries (StreamScanner.finish), or given whole.
+    _stats: StatsSummary | None = field(repr=False, compare=False)
     encrypted: bool
     source: str
     first_frame: int
@@ -207,6 +211,18 @@ class RtpStream:
     srtp_keying: str = ""
     # The SSRC this one took over from on the same flow (a restart, at this one's first_frame).
     restart_of_ssrc: int | None = None
+    _summaries: StreamSummaries | None = field(default=None, repr=False, compare=False)
+    _summary_at: int = field(default=0, repr=False, compare=False)
+
+    @property
+    def stats(self) -> StatsSummary:
+        """Wireshark's numbers and ours (:class:`~rtcscope.rtp.stats.StatsSummary`)."""
+        found = self._stats
+        if found is None:
+            assert self._summaries is not None
+            found = self._stats = self._summaries.summary(self._summary_at)
+            self._summaries = None
+        return found
 
     @property
     def problems(self) -> list[str]:
@@ -327,12 +343,17 @@ class _Live:
         "srtp_tag_votes",
         "start_ns",
         "stats",
+        "summary_of",
     )
 
     def __init__(self, source: str, announcement: MediaAnnouncement | None) -> None:
         self.source = source
         self.announcement = announcement
-        self.stats = StreamStats()
+        # Made when the stream's packets go one by one or it outgrows its first batch; a
+        # stream whose packets all came in one batch (short calls) has none: its rows wait
+        # as columns (summary_of: which rows) and are summarised with the others at finish.
+        self.stats: StreamStats | None = None
+        self.summary_of: tuple[int, int] | None = None
         self.pt_counts: dict[int, int] = {}
         # pt -> (analysis clock, comfort noise, encoding, rtpmap rate): fixed for the stream
         # (its announcement does not change), so looked up once per payload type.
@@ -387,6 +408,9 @@ class StreamScanner:
         # Senders decided: their SRTCP layout, or None for damaged plain RTCP.
         self._rtcp_layouts: dict[tuple[str, int, str, int, int], rtcp_mod.SrtcpLayout | None] = {}
         self.first_ns: int | None = None
+        # Columns of short streams' packets (bounds, columns as add_new_streams takes them),
+        # kept until finish summarises them all (_Live.summary_of: chunk and position).
+        self._short_rows: list[tuple[list[int], PacketColumns]] = []
 
     # -- feeding ---------------------------------------------------------------------
 
@@ -609,23 +633,31 @@ class StreamScanner:
         # Streams given their first packets here, a handful each: all at once.
         new = (
             (sizes <= SMALL_BATCH)
-            & np.array([live.stats.total_nr == 0 for live in lives])
+            & np.array([live.stats is None and live.summary_of is None for live in lives])
             & (np.add.reduceat((clocks > 0) & (clocks < 1000), starts) == 0)
         )
         if new.any():
+            # Their rows wait as columns: summarised all at once at finish, or replayed into
+            # a StreamStats if more packets come (_stats_of).
             picked = np.flatnonzero(new[group])
-            add_new_streams(
-                [live.stats for live, is_new in zip(lives, new.tolist(), strict=True) if is_new],
-                np.concatenate(([0], np.cumsum(sizes[new]))).tolist(),
+            chunk = len(self._short_rows)
+            for position, live in enumerate(
+                live for live, is_new in zip(lives, new.tolist(), strict=True) if is_new
+            ):
+                live.summary_of = (chunk, position)
+            self._short_rows.append(
                 (
-                    frames[picked],
-                    times_ms[picked],
-                    seqs[picked],
-                    tss[picked],
-                    pts[picked],
-                    markers[picked],
-                    clocks[picked],
-                ),
+                    np.concatenate(([0], np.cumsum(sizes[new]))).tolist(),
+                    (
+                        frames[picked],
+                        times_ms[picked],
+                        seqs[picked],
+                        tss[picked],
+                        pts[picked],
+                        markers[picked],
+                        clocks[picked],
+                    ),
+                )
             )
         # Streams with a handful of rows that had packets before: add() packet by packet.
         one_by_one = (sizes <= SMALL_BATCH) & ~new
@@ -655,14 +687,15 @@ class StreamScanner:
             if is_new:
                 continue
             a, b = bounds[index], bounds[index + 1]
+            stats = live.stats or self._stats_of(live)
             if few:
-                add = live.stats.add
+                add = stats.add
                 end = few_at + b - a
                 for packet in zip(*(column[few_at:end] for column in rows), strict=True):
                     add(*packet)
                 few_at = end
                 continue
-            live.stats.add_many(
+            stats.add_many(
                 frames[a:b],
                 times_ms[a:b],
                 seqs[a:b],
@@ -712,6 +745,38 @@ class StreamScanner:
         time_ms = relative_ms(ts_ns - self.first_ns)
         self._add_one(live, key, frame, ts_ns, time_ms, marker_pt, seq, ts, payload_len, body)
 
+    def _stats_of(self, live: _Live) -> StreamStats:
+        """The stream's StreamStats, made now: its waiting short rows (if any) replayed."""
+        stats = live.stats = StreamStats()
+        if live.summary_of is not None:
+            chunk, position = live.summary_of
+            live.summary_of = None
+            bounds, columns = self._short_rows[chunk]
+            a, b = bounds[position], bounds[position + 1]
+            # A handful of packets: add() one by one (NumPy would cost more than the work).
+            add = stats.add
+            for packet in zip(*(column[a:b].tolist() for column in columns), strict=True):
+                add(*packet)
+        return stats
+
+    def _summarize_short_rows(self) -> tuple[StreamSummaries | None, list[int]]:
+        """The summaries of every short stream whose rows wait (one table: NumPy's cost is
+        per step, not per stream), and where each chunk's streams begin in it."""
+        chunks = self._short_rows
+        self._short_rows = []
+        if not chunks:
+            return None, []
+        chunk_at = [0]
+        bounds = [0]
+        for chunk_bounds, _ in chunks:
+            bounds.extend((np.array(chunk_bounds[1:]) + bounds[-1]).tolist())
+            chunk_at.append(chunk_at[-1] + len(chunk_bounds) - 1)
+        frames, times, seqs, tss, pts, markers, clocks = (
+            np.concatenate(parts) for parts in zip(*(c for _, c in chunks), strict=True)
+        )
+        columns = (frames, times, seqs, tss, pts, markers, clocks)
+        return summarize_new_streams(bounds, columns), chunk_at
+
     def _pt_info(self, live: _Live, pt: int) -> tuple[int, bool, str | None, int]:
         if pt < 96:
             return _STATIC_PT_INFO[pt]
@@ -746,7 +811,9 @@ class StreamScanner:
         counts[pt] = counts.get(pt, 0) + 1
         live.payload_bytes += payload_len
         clock, is_cn, _, _ = live.pt_info.get(pt) or self._pt_info(live, pt)
-        live.stats.add(frame, time_ms, seq, ts, pt, marker_pt >= 0x80, clock)
+        (live.stats or self._stats_of(live)).add(
+            frame, time_ms, seq, ts, pt, marker_pt >= 0x80, clock
+        )
         if is_cn:
             live.cn_packets += 1
         if (pt == 0 or pt == 8) and live.last_seq >= 0 and seq == (live.last_seq + 1) & 0xFFFF:
@@ -928,10 +995,18 @@ class StreamScanner:
         ] = {}
         streams: list[RtpStream] = []
         append = streams.append
+        # Short streams whose rows still wait: summarised in bulk, all in one table.
+        bulk, chunk_at = self._summarize_short_rows()
         for key, live in self._live.items():
             stats = live.stats
-            if stats.total_nr == 0:
+            summary: StatsSummary | None = None
+            if live.summary_of is not None:
+                chunk, position = live.summary_of
+                position += chunk_at[chunk]
+            elif stats is None or stats.total_nr == 0:
                 continue
+            else:
+                position, summary = 0, stats.summary()
             counts = live.pt_counts
             if len(counts) == 1:
                 (main_pt,) = counts
@@ -983,7 +1058,7 @@ class StreamScanner:
                     codec,
                     clock_rate,
                     channels,
-                    stats.summary(),
+                    summary,
                     bool(keying),
                     live.source,
                     live.first_frame,
@@ -1002,6 +1077,9 @@ class StreamScanner:
                     _digits(live) if live.dtmf else [],
                     0,
                     keying,
+                    None,
+                    None if summary is not None else bulk,
+                    position,
                 )
             )
         streams.sort(key=_stream_order)
