@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rtcscope.rtp import stats as stats_mod
 from rtcscope.rtp.stats import StreamStats, add_new_streams, summarize_new_streams
 
 
@@ -120,8 +121,9 @@ def test_new_streams_at_once_equal_add(seeds: list[int], counts: list[int], more
 @given(
     seeds=st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=12),
     counts=st.lists(st.integers(1, 24), min_size=12, max_size=12),
+    block=st.sampled_from([1, 3, 2048]),
 )
-def test_bulk_summaries_equal_add(seeds: list[int], counts: list[int]) -> None:
+def test_bulk_summaries_equal_add(seeds: list[int], counts: list[int], block: int) -> None:
     """summarize_new_streams (short streams summarised in bulk, no StreamStats) gives each
     stream the summary add() packet by packet gives, field by field and bit for bit (the
     generator makes gaps, late and duplicate packets, sequence and timestamp wraps, markers,
@@ -129,9 +131,12 @@ def test_bulk_summaries_equal_add(seeds: list[int], counts: list[int]) -> None:
     streams = [packets(seed, count) for seed, count in zip(seeds, counts, strict=False)]
     references = [one_by_one(rows).summary() for rows in streams]
     flat = [row for rows in streams for row in rows]
-    bulk = summarize_new_streams(
-        np.cumsum([0] + [len(rows) for rows in streams]).tolist(), arrays(flat)
-    )
+    with pytest.MonkeyPatch.context() as patch:
+        # Blocks of a few streams: sorted by size, summarised apart, put back in order.
+        patch.setattr(stats_mod, "_SUMMARY_BLOCK", block)
+        bulk = summarize_new_streams(
+            np.cumsum([0] + [len(rows) for rows in streams]).tolist(), arrays(flat)
+        )
     assert len(bulk) == len(streams)
     for index, reference in enumerate(references):
         ours = bulk.summary(index)

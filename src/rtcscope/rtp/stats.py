@@ -150,6 +150,8 @@ PT_CN_OLD = 19
 FIRST_DYNAMIC_PT = 96
 # add_many below this many packets goes packet by packet (cheaper than NumPy for so few).
 SMALL_BATCH = 24
+# Streams summarised together by summarize_new_streams, at most.
+_SUMMARY_BLOCK = 2048
 # A stream's summary with at most this many sequence numbers counts them without NumPy.
 _SMALL_SUMMARY = 256
 # A timestamp step farther than this from the arrival gap is a reset (see the module
@@ -1228,7 +1230,47 @@ def summarize_new_streams(
     :meth:`StreamStats.summary`, without a :class:`StreamStats` per stream (short calls:
     tens of thousands of streams of ten packets). The table is :func:`add_new_streams`'s;
     the few streams whose sequence numbers do not simply rise, or with more than one
-    timestamp step (DTX), take the summary's own Python for those numbers."""
+    timestamp step (DTX), take the summary's own Python for those numbers. Streams go in
+    blocks of similar sizes: the table is as wide as a block's longest stream, and blocks
+    keep NumPy's temporaries small."""
+    starts = np.array(bounds[:-1], dtype=np.int64)
+    sizes = np.array(bounds[1:], dtype=np.int64) - starts
+    order = np.argsort(sizes, kind="stable")
+    ints: list[IntArray] = []
+    floats: list[FloatArray] = []
+    resets: dict[int, tuple[TimestampReset, ...]] = {}
+    for first in range(0, len(order), _SUMMARY_BLOCK):
+        streams = order[first : first + _SUMMARY_BLOCK]
+        lengths = sizes[streams]
+        ends = np.cumsum(lengths)
+        rows = np.repeat(starts[streams] - ends + lengths, lengths) + np.arange(ends[-1])
+        block = _summarize_block(
+            np.concatenate(([0], ends)).tolist(),
+            (
+                columns[0][rows],
+                columns[1][rows],
+                columns[2][rows],
+                columns[3][rows],
+                columns[4][rows],
+                columns[5][rows],
+                columns[6][rows],
+            ),
+        )
+        ints.append(block._ints)
+        floats.append(block._floats)
+        at = streams.tolist()
+        resets.update((at[i], found) for i, found in block._resets.items())
+    back = np.argsort(order)
+    return StreamSummaries(
+        np.concatenate(ints, axis=1)[:, back], np.concatenate(floats, axis=1)[:, back], resets
+    )
+
+
+def _summarize_block(
+    bounds: list[int],
+    columns: PacketColumns,
+) -> StreamSummaries:
+    """:func:`summarize_new_streams` of one block of streams."""
     t = _new_table(bounds, columns)
     sizes, ext, later = t.sizes, t.ext, t.later
     count = len(sizes)

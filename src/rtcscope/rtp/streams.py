@@ -389,6 +389,10 @@ class StreamScanner:
         with_dtmf: bool = False,
     ) -> None:
         self.announcements: list[MediaAnnouncement] = []
+        # The frame of the packet being fed by the RTP tap's batch (-1: none), and the
+        # announcements it delivered with an earlier frame than its own (see announce()).
+        self.feeding_frame = -1
+        self._late: dict[int, int] = {}
         self._by_endpoint: dict[tuple[str, int], list[MediaAnnouncement]] = {}
         self._rtcp_endpoints: dict[tuple[str, int], int] = {}
         self.announce(sorted(announcements, key=lambda a: a.frame))
@@ -425,6 +429,10 @@ class StreamScanner:
             self.announcements.append(ann)
             if ann.port:
                 self._by_endpoint.setdefault((address, ann.port), []).append(ann)
+                if ann.frame < self.feeding_frame:
+                    # Its message was completed by an earlier frame than the one that
+                    # delivered it (TCP): RTP rows before that one must not see it.
+                    self._late[id(ann)] = self.feeding_frame
             if ann.rtcp_port:
                 self._rtcp_endpoints.setdefault((address, ann.rtcp_port), ann.frame)
 
@@ -490,9 +498,10 @@ class StreamScanner:
 
     def _announcement_for(self, endpoint: tuple[str, int], frame: int) -> MediaAnnouncement | None:
         found = None
+        late = self._late
         for ann in self._by_endpoint.get(endpoint, ()):
-            if ann.frame > frame:
-                break
+            if ann.frame > frame or (late and late.get(id(ann), -1) >= frame):
+                break  # the list is in order of delivery: the rest came later still
             found = ann
         return found
 
@@ -510,6 +519,38 @@ class StreamScanner:
             live = self._live[key] = _Live("forced", None)
             return live
         return None
+
+    def start_streams(
+        self, keys: list[tuple[str, int, str, int, int]], frames: list[int]
+    ) -> list[bool]:
+        """Whether SDP or a forced port makes each key a stream at its frame (the batch's
+        flows+SSRCs not followed yet, at their first row; those that are become streams):
+        what :meth:`feed_unfollowed` does first, for many keys in one call."""
+        start = self._start
+        return [start(key, frame) is not None for key, frame in zip(keys, frames, strict=True)]
+
+    def may_feed_first(
+        self, packets: list[Packet], keys: list[tuple[str, int, str, int, int]]
+    ) -> bool:
+        """Whether feeding ``packets`` (a batch's other packets, in capture order) before
+        the RTP rows of the flows+SSRCs ``keys`` (not followed yet) that lie among them
+        gives the result of capture order: announcements carry their frame (and a late one
+        is held back, see :meth:`announce`), so only an RTP datagram of one of those keys
+        among the packets (its order among their rows counts) or the heuristic's bound on
+        candidates (the oldest is dropped) could tell."""
+        waiting = set(keys)
+        rtp_like = 0
+        for packet in packets:
+            if packet.ip_proto != 17:
+                continue
+            payload = packet.payload
+            if len(payload) < 12 or payload[0] & 0xC0 != 0x80:
+                continue
+            rtp_like += 1
+            ssrc = int.from_bytes(payload[8:12], "big")
+            if (packet.src, packet.sport, packet.dst, packet.dport, ssrc) in waiting:
+                return False
+        return not self.heuristic or len(self._pending) + rtp_like + len(keys) < _PENDING_KEYS_LIMIT
 
     def is_live(self, key: tuple[str, int, str, int, int]) -> bool:
         """True once ``key`` is a stream (SDP, forced port or confirmed by the heuristic)."""
