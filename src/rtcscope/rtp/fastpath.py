@@ -365,7 +365,8 @@ def _scan_batch(
     size = stop - start
     first = cols[:, 28]
     second = cols[:, 29]
-    rtp = ok & (size >= 12) & ((first & 0xC0) == 0x80) & ~((second >= 192) & (second <= 223))
+    rtcp = (second >= 192) & (second <= 223)
+    rtp = ok & (size >= 12) & ((first & 0xC0) == 0x80) & ~rtcp
     # The header checks of quick_rtp_header; a row failing them is no RTP and, with an RTP
     # first byte, no SIP either: nothing reads it.
     header_end = start + 12 + 4 * (first & 0x0F)
@@ -469,7 +470,14 @@ def _scan_batch(
     others = list(decode_rows(np.flatnonzero(scalar & ~pending_mask).tolist()))
     # Usually they all go first (announcements carry their frames: the scanner tells what
     # a row at its frame would have seen); else in capture order with the waiting rows.
-    ahead = not pending_keys or scanner.may_feed_first(others, pending_keys)
+    # Only a row the columns do not show to be other than RTP (not plain UDP: IP options,
+    # a fragment, a tunnel...) can deliver an RTP datagram: the packets are looked at
+    # when there is one.
+    not_rtp = ok & ((size < 12) | ((first & 0xC0) != 0x80) | rtcp)
+    unclear = scalar & ~pending_mask & ~not_rtp
+    ahead = not pending_keys or scanner.may_feed_first(
+        others if unclear.any() else [], pending_keys
+    )
     if ahead:
         for packet in others:
             scanner.feeding_frame = packet.frame
