@@ -42,7 +42,7 @@ import struct
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -58,6 +58,7 @@ from rtcscope.rtp.stats import (
     StatsSummary,
     StreamStats,
     StreamSummaries,
+    add_new_streams,
     analysis_clock_hz,
     relative_ms,
     summarize_new_streams,
@@ -82,6 +83,7 @@ _PENDING_LIMIT = 8  # packets kept per unconfirmed flow+SSRC before it is droppe
 _PENDING_KEYS_LIMIT = 20000  # unconfirmed flow+SSRC kept at once (random UDP makes many)
 _UNCLEAR_RTCP_LIMIT = 100_000  # RTCP datagrams kept whole until SRTCP is told apart
 _SRTCP_DECIDE_AFTER = 8  # a sender's datagrams looked at before its layout is decided
+_RESUME_AT_ONCE = 8  # short streams resumed together through add_new_streams, at least
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -323,6 +325,34 @@ def quick_rtp_header(data: bytes | memoryview) -> tuple[int, int, int, int, int]
 _NO_PT_INFO: Mapping[int, tuple[int, bool, str | None, int]] = MappingProxyType({})
 
 
+class _ShortRows(NamedTuple):
+    """Short streams waiting at the scanner (StreamScanner.add_row_groups): their packets
+    as :func:`~rtcscope.rtp.stats.add_new_streams` takes them (``columns``, stream i's
+    rows ``bounds[i]:bounds[i + 1]``), what the rows give each (``edges``: first frame,
+    start ns, last frame, end ns, last seq, last timestamp, payload bytes, comfort noise
+    packets, SRTP tag votes; one column a stream) and their payload type counts (pairs of
+    stream position, payload type, packets, by stream)."""
+
+    bounds: list[int]
+    columns: PacketColumns
+    edges: IntArray
+    pair_stream: IntArray
+    pair_pt: IntArray
+    pair_packets: IntArray
+
+    def pt_counts(self) -> list[dict[int, int]]:
+        """Each stream's packets per payload type."""
+        counts: list[dict[int, int]] = [{} for _ in range(len(self.bounds) - 1)]
+        for stream, pt, n in zip(
+            self.pair_stream.tolist(),
+            self.pair_pt.tolist(),
+            self.pair_packets.tolist(),
+            strict=True,
+        ):
+            counts[stream][pt] = n
+        return counts
+
+
 class _Live:
     """A stream being collected."""
 
@@ -414,7 +444,7 @@ class StreamScanner:
         self.first_ns: int | None = None
         # Columns of short streams' packets (bounds, columns as add_new_streams takes them),
         # kept until finish summarises them all (_Live.summary_of: chunk and position).
-        self._short_rows: list[tuple[list[int], PacketColumns]] = []
+        self._short_rows: list[_ShortRows] = []
 
     # -- feeding ---------------------------------------------------------------------
 
@@ -606,42 +636,37 @@ class StreamScanner:
         frames, ts_ns, times_ms, marker_pt, seqs, tss, payload_len, first_words = columns
         count = len(frames)
         lives = [self._live[key] for key in keys]
+        fresh = [live.stats is None and live.summary_of is None for live in lives]
+        if self._short_rows:
+            resumed = [live for live in lives if live.summary_of is not None]
+            if resumed:  # more packets of short streams
+                self._resume(resumed)
         starts = np.array(bounds[:-1], dtype=np.int64)
         sizes = np.diff(bounds)
         group = np.repeat(np.arange(len(keys)), sizes)
         pts = marker_pt & 0x7F
-        # Each (stream, payload type) pair once: counts, the stream's clock and CN for it.
+        # Each (stream, payload type) pair once: counts, the stream's clock and CN for it,
+        # and whether the DTMF detector reads its rows (dynamic types named
+        # telephone-event, or unnamed). Static types from a table, dynamic ones by the
+        # stream's rtpmap.
         pair_of_row = group * 128 + pts
         pair_counts = np.bincount(pair_of_row, minlength=len(keys) * 128)
         present = np.flatnonzero(pair_counts)
-        # Each present pair's clock, CN flag and whether the DTMF detector reads its rows
-        # (dynamic types named telephone-event, or unnamed), as lists, then placed at once.
-        present_clock: list[int] = []
-        present_cn: list[bool] = []
-        present_dtmf: list[bool] = []
-        for pair, n in zip(present.tolist(), pair_counts[present].tolist(), strict=True):
-            live, pt = lives[pair >> 7], pair & 0x7F
-            counts = live.pt_counts
-            counts[pt] = counts.get(pt, 0) + n
-            clock, is_cn, encoding, _ = (
-                _STATIC_PT_INFO[pt] if pt < 96 else live.pt_info.get(pt) or self._pt_info(live, pt)
-            )
-            present_clock.append(clock)
-            present_cn.append(is_cn)
-            present_dtmf.append(
-                pt >= 96 and (encoding is None or encoding.lower() == "telephone-event")
-            )
+        present_pt = present & 0x7F
+        static = present_pt < 96
         pair_clock = np.zeros(len(pair_counts), dtype=np.int64)
-        pair_clock[present] = present_clock
+        pair_clock[present[static]] = _STATIC_CLOCKS[present_pt[static]]
         pair_cn = np.zeros(len(pair_counts), dtype=np.int64)
-        pair_cn[present] = present_cn
+        pair_cn[present[static]] = present_pt[static] == 13
         pair_dtmf = np.zeros(len(pair_counts), dtype=bool)
-        pair_dtmf[present] = present_dtmf
+        for pair in present[~static].tolist():
+            live, pt = lives[pair >> 7], pair & 0x7F
+            clock, is_cn, encoding, _ = live.pt_info.get(pt) or self._pt_info(live, pt)
+            pair_clock[pair] = clock
+            pair_cn[pair] = is_cn
+            pair_dtmf[pair] = encoding is None or encoding.lower() == "telephone-event"
         clocks = pair_clock[pair_of_row]
-        sums = [
-            np.add.reduceat(payload_len, starts).tolist(),
-            np.add.reduceat(pair_cn[pair_of_row], starts).tolist(),
-        ]
+        sums = [np.add.reduceat(payload_len, starts), np.add.reduceat(pair_cn[pair_of_row], starts)]
         # RFC 3711 4.2: an SRTP authentication tag makes a G.711 payload longer than the
         # samples the timestamp advanced by (one byte per sample); a stream's first row
         # follows its previous packet (from an earlier call, or none: -1).
@@ -658,36 +683,40 @@ class StreamScanner:
             votes = (follows & ((extra == 4) | (extra == 10))).astype(np.int64) - (
                 follows & (extra == 0)
             )
-            sums.append(np.add.reduceat(votes, starts).tolist())
+            sums.append(np.add.reduceat(votes, starts))
         else:
-            sums.append([0] * len(keys))
+            sums.append(np.zeros(len(keys), dtype=np.int64))
         ends = starts + sizes - 1
-        edges = [
-            frames[starts].tolist(),
-            ts_ns[starts].tolist(),
-            frames[ends].tolist(),
-            ts_ns[ends].tolist(),
-            seqs[ends].tolist(),
-            tss[ends].tolist(),
-        ]
+        # first frame, start (ns), last frame, end (ns), last seq, last timestamp, payload
+        # bytes, comfort noise packets, SRTP tag votes: what the rows give each stream.
+        edges = np.stack(
+            (frames[starts], ts_ns[starts], frames[ends], ts_ns[ends], seqs[ends], tss[ends], *sums)
+        )
         markers = marker_pt >= 0x80
-        # Streams given their first packets here, a handful each: all at once.
+        # Streams given their first packets here, a handful each: their rows and what they
+        # give the stream wait as columns, summarised all at once at finish (or replayed
+        # into the stream if more packets come: _stats_of).
         new = (
             (sizes <= SMALL_BATCH)
-            & np.array([live.stats is None and live.summary_of is None for live in lives])
+            & np.array(fresh, dtype=bool)
             & (np.add.reduceat((clocks > 0) & (clocks < 1000), starts) == 0)
         )
+        old_pairs = ~new[present >> 7]
+        for pair, n in zip(
+            present[old_pairs].tolist(), pair_counts[present[old_pairs]].tolist(), strict=True
+        ):
+            counts = lives[pair >> 7].pt_counts
+            counts[pair & 0x7F] = counts.get(pair & 0x7F, 0) + n
         if new.any():
-            # Their rows wait as columns: summarised all at once at finish, or replayed into
-            # a StreamStats if more packets come (_stats_of).
             picked = np.flatnonzero(new[group])
+            new_streams = np.flatnonzero(new)
             chunk = len(self._short_rows)
-            for position, live in enumerate(
-                live for live, is_new in zip(lives, new.tolist(), strict=True) if is_new
-            ):
-                live.summary_of = (chunk, position)
+            for position, index in enumerate(new_streams.tolist()):
+                lives[index].summary_of = (chunk, position)
+            position_of = np.cumsum(new) - 1
+            new_pairs = present[~old_pairs]
             self._short_rows.append(
-                (
+                _ShortRows(
                     np.concatenate(([0], np.cumsum(sizes[new]))).tolist(),
                     (
                         frames[picked],
@@ -698,6 +727,10 @@ class StreamScanner:
                         markers[picked],
                         clocks[picked],
                     ),
+                    edges[:, new_streams],
+                    position_of[new_pairs >> 7],
+                    new_pairs & 0x7F,
+                    pair_counts[new_pairs],
                 )
             )
         # Streams with a handful of rows that had packets before: add() packet by packet.
@@ -711,10 +744,12 @@ class StreamScanner:
                 c[few_rows].tolist() for c in (frames, times_ms, seqs, tss, pts, markers, clocks)
             ]
         few_at = 0
-        for index, (live, edge, is_new, few) in enumerate(
-            zip(lives, zip(*edges, strict=True), new.tolist(), one_by_one.tolist(), strict=True)
+        old = np.flatnonzero(~new)
+        for index, edge, few in zip(
+            old.tolist(), edges[:, old].T.tolist(), one_by_one[old].tolist(), strict=True
         ):
-            first_frame, start_ns, last_frame, end_ns, last_seq, last_ts = edge
+            live = lives[index]
+            first_frame, start_ns, last_frame, end_ns, last_seq, last_ts, paid, cn, votes = edge
             if live.first_frame == 0:
                 live.first_frame = first_frame
                 live.start_ns = start_ns
@@ -722,11 +757,9 @@ class StreamScanner:
             live.end_ns = end_ns
             live.last_seq = last_seq
             live.last_ts = last_ts
-            live.payload_bytes += sums[0][index]
-            live.cn_packets += sums[1][index]
-            live.srtp_tag_votes += sums[2][index]
-            if is_new:
-                continue
+            live.payload_bytes += paid
+            live.cn_packets += cn
+            live.srtp_tag_votes += votes
             a, b = bounds[index], bounds[index + 1]
             stats = live.stats or self._stats_of(live)
             if few:
@@ -787,18 +820,61 @@ class StreamScanner:
         self._add_one(live, key, frame, ts_ns, time_ms, marker_pt, seq, ts, payload_len, body)
 
     def _stats_of(self, live: _Live) -> StreamStats:
-        """The stream's StreamStats, made now: its waiting short rows (if any) replayed."""
-        stats = live.stats = StreamStats()
+        """The stream's StreamStats, made now (its waiting short rows, if any, replayed)."""
         if live.summary_of is not None:
+            self._resume([live])
+        stats = live.stats
+        if stats is None:
+            stats = live.stats = StreamStats()
+        return stats
+
+    def _resume(self, lives: list[_Live]) -> None:
+        """Short streams whose rows wait (_ShortRows) get more packets: each its StreamStats
+        with those rows in it, and what they gave the stream back in its fields."""
+        segments: list[tuple[PacketColumns, int, int]] = []
+        for live in lives:
+            assert live.summary_of is not None
             chunk, position = live.summary_of
             live.summary_of = None
-            bounds, columns = self._short_rows[chunk]
-            a, b = bounds[position], bounds[position + 1]
-            # A handful of packets: add() one by one (NumPy would cost more than the work).
-            add = stats.add
-            for packet in zip(*(column[a:b].tolist() for column in columns), strict=True):
-                add(*packet)
-        return stats
+            rows = self._short_rows[chunk]
+            (
+                live.first_frame,
+                live.start_ns,
+                live.last_frame,
+                live.end_ns,
+                live.last_seq,
+                live.last_ts,
+                live.payload_bytes,
+                live.cn_packets,
+                live.srtp_tag_votes,
+            ) = rows.edges[:, position].tolist()
+            low, high = np.searchsorted(rows.pair_stream, (position, position + 1)).tolist()
+            live.pt_counts = dict(
+                zip(
+                    rows.pair_pt[low:high].tolist(),
+                    rows.pair_packets[low:high].tolist(),
+                    strict=True,
+                )
+            )
+            segments.append((rows.columns, rows.bounds[position], rows.bounds[position + 1]))
+        stats = [StreamStats() for _ in lives]
+        for live, stat in zip(lives, stats, strict=True):
+            live.stats = stat
+        if len(lives) < _RESUME_AT_ONCE:
+            # A few streams: add() packet by packet (NumPy would cost more than the work).
+            for stat, (columns, a, b) in zip(stats, segments, strict=True):
+                add = stat.add
+                for packet in zip(*(column[a:b].tolist() for column in columns), strict=True):
+                    add(*packet)
+            return
+        frames, times, seqs, tss, pts, markers, clocks = (
+            np.concatenate([columns[i][a:b] for columns, a, b in segments]) for i in range(7)
+        )
+        add_new_streams(
+            stats,
+            np.cumsum([0] + [b - a for _, a, b in segments]).tolist(),
+            (frames, times, seqs, tss, pts, markers, clocks),
+        )
 
     def _summarize_short_rows(self) -> tuple[StreamSummaries | None, list[int]]:
         """The summaries of every short stream whose rows wait (one table: NumPy's cost is
@@ -809,11 +885,11 @@ class StreamScanner:
             return None, []
         chunk_at = [0]
         bounds = [0]
-        for chunk_bounds, _ in chunks:
+        for chunk_bounds, *_ in chunks:
             bounds.extend((np.array(chunk_bounds[1:]) + bounds[-1]).tolist())
             chunk_at.append(chunk_at[-1] + len(chunk_bounds) - 1)
         frames, times, seqs, tss, pts, markers, clocks = (
-            np.concatenate(parts) for parts in zip(*(c for _, c in chunks), strict=True)
+            np.concatenate(parts) for parts in zip(*(c.columns for c in chunks), strict=True)
         )
         columns = (frames, times, seqs, tss, pts, markers, clocks)
         return summarize_new_streams(bounds, columns), chunk_at
@@ -843,6 +919,8 @@ class StreamScanner:
         """One packet of a stream. ``body``: the first 4 payload bytes of a dynamic payload
         type's packet when DTMF is looked for (None: not fed to the DTMF detector)."""
         pt = marker_pt & 0x7F
+        if live.summary_of is not None:  # more packets of a short stream
+            self._stats_of(live)
         if live.first_frame == 0:
             live.first_frame = frame
             live.start_ns = ts_ns
@@ -1037,18 +1115,36 @@ class StreamScanner:
         streams: list[RtpStream] = []
         append = streams.append
         # Short streams whose rows still wait: summarised in bulk, all in one table.
+        chunks = self._short_rows
         bulk, chunk_at = self._summarize_short_rows()
+        # Their edges (as _ShortRows has them) and payload type counts, a chunk at a time.
+        short: dict[int, tuple[list[list[int]], list[dict[int, int]]]] = {}
         for key, live in self._live.items():
             stats = live.stats
             summary: StatsSummary | None = None
             if live.summary_of is not None:
                 chunk, position = live.summary_of
+                found = short.get(chunk)
+                if found is None:
+                    rows = chunks[chunk]
+                    found = short[chunk] = (rows.edges.T.tolist(), rows.pt_counts())
+                first_frame, start_ns, last_frame, end_ns, _, _, paid, cn, votes = found[0][
+                    position
+                ]
+                counts = found[1][position]
                 position += chunk_at[chunk]
             elif stats is None or stats.total_nr == 0:
                 continue
             else:
                 position, summary = 0, stats.summary()
-            counts = live.pt_counts
+                first_frame, start_ns, last_frame, end_ns = (
+                    live.first_frame,
+                    live.start_ns,
+                    live.last_frame,
+                    live.end_ns,
+                )
+                paid, cn, votes = live.payload_bytes, live.cn_packets, live.srtp_tag_votes
+                counts = live.pt_counts
             if len(counts) == 1:
                 (main_pt,) = counts
                 payload_types: tuple[int, ...] = (main_pt,)
@@ -1086,10 +1182,8 @@ class StreamScanner:
                 )
             ):
                 keying = "dtls"
-            elif not keying and live.srtp_tag_votes > 0:
+            elif not keying and votes > 0:
                 keying = "unknown"
-            start_ns = live.start_ns
-            end_ns = live.end_ns
             append(
                 RtpStream(
                     StreamKey(*key),
@@ -1102,8 +1196,8 @@ class StreamScanner:
                     summary,
                     bool(keying),
                     live.source,
-                    live.first_frame,
-                    live.last_frame,
+                    first_frame,
+                    last_frame,
                     start_ns,
                     end_ns,
                     (start_ns - first_ns) / 1e9,
@@ -1112,8 +1206,8 @@ class StreamScanner:
                     call_id,
                     crypto,
                     0,
-                    live.cn_packets,
-                    live.payload_bytes,
+                    cn,
+                    paid,
                     None,
                     _digits(live) if live.dtmf else [],
                     0,
@@ -1192,6 +1286,7 @@ def _digits(live: _Live) -> list[DtmfDigit]:
 
 # What StreamScanner._pt_info says of a static payload type (no rtpmap applies below 96).
 _STATIC_PT_INFO = {pt: (analysis_clock_hz(pt, None, 0), pt == 13, None, 0) for pt in range(96)}
+_STATIC_CLOCKS = np.array([_STATIC_PT_INFO[pt][0] for pt in range(96)], dtype=np.int64)
 
 
 def _payload_name(rtpmaps: dict[int, tuple[str, int, int]] | None, pt: int) -> str:
