@@ -1022,7 +1022,10 @@ def add_new_streams(
         )
         for pair, n in zip(pairs.tolist(), pair_counts.tolist(), strict=True):
             steps[pair >> 32][pair & 0xFFFFFFFF] = n
-    resets_of = _resets_of(t)
+    no_resets: Sequence[TimestampReset] = ()
+    resets_of = [no_resets] * count
+    for i, found in _resets_of(t).items():
+        resets_of[i] = found
     # Each stream's extended numbers go to its array("q") as bytes (no int objects).
     ext_bytes = memoryview(ext.astype(np.int64, copy=False).tobytes())
     row_bytes = 8 * width
@@ -1141,23 +1144,21 @@ def add_new_streams(
         st._steps = steps_n
 
 
-def _resets_of(t: _NewTable) -> list[Sequence[TimestampReset]]:
-    """Each stream's timestamp resets (as add() lists them) from the table."""
-    no_resets: Sequence[TimestampReset] = ()
-    resets_of = [no_resets] * len(t.sizes)
+def _resets_of(t: _NewTable) -> dict[int, list[TimestampReset]]:
+    """The timestamp resets (as add() lists them) of the streams that have any."""
+    found: dict[int, list[TimestampReset]] = {}
     frame, time, seq, ts = t.frame, t.time, t.seq, t.ts
     for i, j in zip(*(side.tolist() for side in np.nonzero(t.resets)), strict=True):
-        resets_of[i] = [
-            *resets_of[i],
+        found.setdefault(i, []).append(
             TimestampReset(
                 int(frame[i, j + 1]),
                 float(time[i, j + 1]),
                 int(seq[i, j + 1]),
                 int(ts[i, j]),
                 int(ts[i, j + 1]),
-            ),
-        ]
-    return resets_of
+            )
+        )
+    return found
 
 
 def _epoch_ts(t: _NewTable) -> IntArray:
@@ -1338,7 +1339,7 @@ def _summarize_block(
             dtx_ms,
         )
     )
-    resets = {i: tuple(found) for i, found in enumerate(_resets_of(t)) if found}
+    resets = {i: tuple(found) for i, found in _resets_of(t).items()}
     return StreamSummaries(ints, floats, resets)
 
 

@@ -83,7 +83,9 @@ _PENDING_LIMIT = 8  # packets kept per unconfirmed flow+SSRC before it is droppe
 _PENDING_KEYS_LIMIT = 20000  # unconfirmed flow+SSRC kept at once (random UDP makes many)
 _UNCLEAR_RTCP_LIMIT = 100_000  # RTCP datagrams kept whole until SRTCP is told apart
 _SRTCP_DECIDE_AFTER = 8  # a sender's datagrams looked at before its layout is decided
-_RESUME_AT_ONCE = 8  # short streams resumed together through add_new_streams, at least
+# Short streams resumed together through add_new_streams, at least (its NumPy costs per
+# packet position, add() per packet: a batch resumes some fifty streams of short calls).
+_RESUME_AT_ONCE = 256
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -1112,8 +1114,11 @@ class StreamScanner:
             tuple[int, tuple[int, ...], int],
             tuple[tuple[str, ...], str | None, int | None, int | None],
         ] = {}
-        streams: list[RtpStream] = []
-        append = streams.append
+        made: list[RtpStream] = []
+        append = made.append
+        # Each stream's order: first frame, then key (StreamKey orders as its tuple).
+        order: list[tuple[int, tuple[str, int, str, int, int]]] = []
+        place = order.append
         # Short streams whose rows still wait: summarised in bulk, all in one table.
         chunks = self._short_rows
         bulk, chunk_at = self._summarize_short_rows()
@@ -1184,6 +1189,7 @@ class StreamScanner:
                 keying = "dtls"
             elif not keying and votes > 0:
                 keying = "unknown"
+            place((first_frame, key))
             append(
                 RtpStream(
                     StreamKey(*key),
@@ -1217,15 +1223,15 @@ class StreamScanner:
                     position,
                 )
             )
-        streams.sort(key=_stream_order)
+        ranks = sorted(range(len(made)), key=order.__getitem__)
+        streams = [made[rank] for rank in ranks]
+        flows = [order[rank][1][:4] for rank in ranks]
         # Other SSRCs seen on the same flow (a restart, a new source behind an SBC) and a
         # restart: the SSRC before it on the flow had stopped when this one began.
         per_flow: dict[Flow, int] = {}
         latest: dict[Flow, RtpStream] = {}
-        for index, stream in enumerate(streams, start=1):
+        for index, (stream, flow) in enumerate(zip(streams, flows, strict=True), start=1):
             stream.index = index
-            k = stream.key
-            flow = (k.src, k.src_port, k.dst, k.dst_port)
             before = latest.get(flow)
             if before is not None:
                 per_flow[flow] += 1
@@ -1235,9 +1241,8 @@ class StreamScanner:
                 per_flow[flow] = 0
             latest[flow] = stream
         if len(per_flow) < len(streams):
-            for stream in streams:
-                k = stream.key
-                stream.ssrc_changes = per_flow[(k.src, k.src_port, k.dst, k.dst_port)]
+            for stream, flow in zip(streams, flows, strict=True):
+                stream.ssrc_changes = per_flow[flow]
         self._resolve_unclear_rtcp()
         mark_srtcp_streams(streams, self.srtcp)
         if self.with_rtcp:
@@ -1249,10 +1254,6 @@ class StreamScanner:
             self.first_ns,
             self.srtcp,
         )
-
-
-def _stream_order(stream: RtpStream) -> tuple[int, StreamKey]:
-    return stream.first_frame, stream.key
 
 
 def _describe(
@@ -1345,6 +1346,7 @@ def attach_rtcp(
     by_ssrc: dict[int, list[RtpStream]] = {}
     for stream in streams:
         stream.rtcp = RtcpReportView()
+    for stream in streams if records else ():  # no RTCP packet: nothing to look up
         by_ssrc.setdefault(stream.key.ssrc, []).append(stream)
     for datagram in srtcp:
         for stream in srtcp_streams(streams, datagram):
