@@ -1215,7 +1215,7 @@ class StreamSummaries:
             i[3],
             bool(i[4]),
             *i[5:11],
-            f[7],
+            f[7] or 0.0,  # never negative; no DTX: the shared 0.0, as summary() gives it
             *i[11:18],
             self._resets.get(index, ()),
         )

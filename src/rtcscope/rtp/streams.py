@@ -191,7 +191,7 @@ class RtpStream:
     channels: int | None
     # The statistics (see the ``stats`` property): made when first read from the columns of
     # many short streams' summaries (StreamScanner.finish), or given whole.
-    _stats: StatsSummary | None = field(repr=False, compare=False)
+    _stats: StatsSummary | tuple[StreamSummaries, int] = field(repr=False, compare=False)
     encrypted: bool
     source: str
     first_frame: int
@@ -215,17 +215,14 @@ class RtpStream:
     srtp_keying: str = ""
     # The SSRC this one took over from on the same flow (a restart, at this one's first_frame).
     restart_of_ssrc: int | None = None
-    _summaries: StreamSummaries | None = field(default=None, repr=False, compare=False)
-    _summary_at: int = field(default=0, repr=False, compare=False)
 
     @property
     def stats(self) -> StatsSummary:
         """Wireshark's numbers and ours (:class:`~rtcscope.rtp.stats.StatsSummary`)."""
         found = self._stats
-        if found is None:
-            assert self._summaries is not None
-            found = self._stats = self._summaries.summary(self._summary_at)
-            self._summaries = None
+        if isinstance(found, tuple):
+            summaries, position = found
+            found = self._stats = summaries.summary(position)
         return found
 
     @property
@@ -1126,7 +1123,8 @@ class StreamScanner:
         short: dict[int, tuple[list[list[int]], list[dict[int, int]]]] = {}
         for key, live in self._live.items():
             stats = live.stats
-            summary: StatsSummary | None = None
+            # The summary, or where it lies in the bulk's columns (made when read).
+            summary: StatsSummary | tuple[StreamSummaries, int]
             if live.summary_of is not None:
                 chunk, position = live.summary_of
                 found = short.get(chunk)
@@ -1137,11 +1135,12 @@ class StreamScanner:
                     position
                 ]
                 counts = found[1][position]
-                position += chunk_at[chunk]
+                assert bulk is not None
+                summary = (bulk, position + chunk_at[chunk])
             elif stats is None or stats.total_nr == 0:
                 continue
             else:
-                position, summary = 0, stats.summary()
+                summary = stats.summary()
                 first_frame, start_ns, last_frame, end_ns = (
                     live.first_frame,
                     live.start_ns,
@@ -1218,9 +1217,6 @@ class StreamScanner:
                     _digits(live) if live.dtmf else [],
                     0,
                     keying,
-                    None,
-                    None if summary is not None else bulk,
-                    position,
                 )
             )
         ranks = sorted(range(len(made)), key=order.__getitem__)
