@@ -673,10 +673,14 @@ class StreamScanner:
         if g711.any():
             prev_seq = np.empty(count, dtype=np.int64)
             prev_seq[1:] = seqs[:-1]
-            prev_seq[starts] = [live.last_seq for live in lives]
+            prev_seq[starts] = -1  # a stream without packets yet (_Live's)
             prev_ts = np.empty(count, dtype=np.int64)
             prev_ts[1:] = tss[:-1]
-            prev_ts[starts] = [live.last_ts for live in lives]
+            prev_ts[starts] = 0
+            had = [index for index, is_fresh in enumerate(fresh) if not is_fresh]
+            if had:
+                prev_seq[starts[had]] = [lives[index].last_seq for index in had]
+                prev_ts[starts[had]] = [lives[index].last_ts for index in had]
             follows = g711 & (prev_seq >= 0) & (seqs == ((prev_seq + 1) & 0xFFFF))
             extra = payload_len - ((tss - prev_ts) & 0xFFFFFFFF)
             votes = (follows & ((extra == 4) | (extra == 10))).astype(np.int64) - (
@@ -829,51 +833,63 @@ class StreamScanner:
 
     def _resume(self, lives: list[_Live]) -> None:
         """Short streams whose rows wait (_ShortRows) get more packets: each its StreamStats
-        with those rows in it, and what they gave the stream back in its fields."""
-        segments: list[tuple[PacketColumns, int, int]] = []
+        with those rows in it, and what they gave the stream back in its fields; a chunk's
+        streams at once."""
+        by_chunk: dict[int, list[tuple[_Live, int]]] = {}
         for live in lives:
             assert live.summary_of is not None
             chunk, position = live.summary_of
             live.summary_of = None
+            by_chunk.setdefault(chunk, []).append((live, position))
+        for chunk, members in by_chunk.items():
             rows = self._short_rows[chunk]
-            (
-                live.first_frame,
-                live.start_ns,
-                live.last_frame,
-                live.end_ns,
-                live.last_seq,
-                live.last_ts,
-                live.payload_bytes,
-                live.cn_packets,
-                live.srtp_tag_votes,
-            ) = rows.edges[:, position].tolist()
-            low, high = np.searchsorted(rows.pair_stream, (position, position + 1)).tolist()
-            live.pt_counts = dict(
-                zip(
-                    rows.pair_pt[low:high].tolist(),
-                    rows.pair_packets[low:high].tolist(),
-                    strict=True,
+            positions = np.array([position for _, position in members], dtype=np.int64)
+            counts: dict[int, dict[int, int]] = {position: {} for _, position in members}
+            picked = np.flatnonzero(np.isin(rows.pair_stream, positions))
+            for position, pt, n in zip(
+                rows.pair_stream[picked].tolist(),
+                rows.pair_pt[picked].tolist(),
+                rows.pair_packets[picked].tolist(),
+                strict=True,
+            ):
+                counts[position][pt] = n
+            bounds = np.array(rows.bounds, dtype=np.int64)
+            begin = bounds[positions]
+            lengths = bounds[positions + 1] - begin
+            ends = np.cumsum(lengths)
+            at = np.repeat(begin - ends + lengths, lengths) + np.arange(ends[-1])
+            stats = [StreamStats() for _ in members]
+            for (live, _), stat in zip(members, stats, strict=True):
+                live.stats = stat
+            if len(members) >= _RESUME_AT_ONCE:
+                frames, times, seqs, tss, pts, markers, clocks = (c[at] for c in rows.columns)
+                add_new_streams(
+                    stats,
+                    np.concatenate(([0], ends)).tolist(),
+                    (frames, times, seqs, tss, pts, markers, clocks),
                 )
-            )
-            segments.append((rows.columns, rows.bounds[position], rows.bounds[position + 1]))
-        stats = [StreamStats() for _ in lives]
-        for live, stat in zip(lives, stats, strict=True):
-            live.stats = stat
-        if len(lives) < _RESUME_AT_ONCE:
-            # A few streams: add() packet by packet (NumPy would cost more than the work).
-            for stat, (columns, a, b) in zip(stats, segments, strict=True):
-                add = stat.add
-                for packet in zip(*(column[a:b].tolist() for column in columns), strict=True):
-                    add(*packet)
-            return
-        frames, times, seqs, tss, pts, markers, clocks = (
-            np.concatenate([columns[i][a:b] for columns, a, b in segments]) for i in range(7)
-        )
-        add_new_streams(
-            stats,
-            np.cumsum([0] + [b - a for _, a, b in segments]).tolist(),
-            (frames, times, seqs, tss, pts, markers, clocks),
-        )
+            else:
+                # add() packet by packet (NumPy would cost more than the work).
+                packets = iter(zip(*(c[at].tolist() for c in rows.columns), strict=True))
+                for stat, n in zip(stats, lengths.tolist(), strict=True):
+                    add = stat.add
+                    for _ in range(n):
+                        add(*next(packets))
+            for (live, position), edge in zip(
+                members, rows.edges[:, positions].T.tolist(), strict=True
+            ):
+                (
+                    live.first_frame,
+                    live.start_ns,
+                    live.last_frame,
+                    live.end_ns,
+                    live.last_seq,
+                    live.last_ts,
+                    live.payload_bytes,
+                    live.cn_packets,
+                    live.srtp_tag_votes,
+                ) = edge
+                live.pt_counts = counts[position]
 
     def _summarize_short_rows(self) -> tuple[StreamSummaries | None, list[int]]:
         """The summaries of every short stream whose rows wait (one table: NumPy's cost is
