@@ -106,6 +106,24 @@ class StreamKey:
         return f"{self.src}:{self.src_port} -> {self.dst}:{self.dst_port} 0x{self.ssrc:08X}"
 
 
+_SET_KEY = tuple(
+    getattr(StreamKey, name).__set__ for name in ("src", "src_port", "dst", "dst_port", "ssrc")
+)
+
+
+def _stream_key(key: tuple[str, int, str, int, int]) -> StreamKey:
+    """``StreamKey(*key)`` with its slots filled directly (a frozen dataclass's ``__init__``
+    goes through ``object.__setattr__``, twice the time; finish makes one per stream)."""
+    made = object.__new__(StreamKey)
+    set_src, set_src_port, set_dst, set_dst_port, set_ssrc = _SET_KEY
+    set_src(made, key[0])
+    set_src_port(made, key[1])
+    set_dst(made, key[2])
+    set_dst_port(made, key[3])
+    set_ssrc(made, key[4])
+    return made
+
+
 @dataclass(slots=True)
 class RtcpReportView:
     """What RTCP says about one stream (the latest of each)."""
@@ -1207,7 +1225,7 @@ class StreamScanner:
             place((first_frame, key))
             append(
                 RtpStream(
-                    StreamKey(*key),
+                    _stream_key(key),
                     main_pt,
                     list(payload_types),
                     list(names),
