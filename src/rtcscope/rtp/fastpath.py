@@ -15,9 +15,15 @@ IPv6 rows only, and become the text decode() gives (RFC 5952, IPv4-mapped as
 streams the scanner already follows go to it as arrays: the streams with a handful of rows in
 the batch all in one call (:meth:`StreamScanner.add_row_groups`: short calls make thousands of
 such streams), the others buffered per stream until there are enough for NumPy to pay
-(:meth:`StreamScanner.add_rows`). An RTP row of a stream not followed yet goes to
-:meth:`StreamScanner.feed_unfollowed` as the values read here, in capture order with the other
-rows; once it is a stream, the rest of its rows in the batch join the array rows. Every other
+(:meth:`StreamScanner.add_rows`). The batch's other packets (below) go to the scanner
+first, then the rows of streams not followed yet: the ones SDP or a forced port starts at
+their first row are started together (:meth:`StreamScanner.start_streams`), the others'
+rows go to :meth:`StreamScanner.feed_unfollowed` as the values read here, in capture order;
+once a flow is a stream, the rest of its rows in the batch join the array rows.
+Announcements carry their frames, and the scanner holds one back from rows before the frame
+that delivered it, so this order gives capture order's result; where it could not (an RTP
+datagram of such a flow among the other packets, the heuristic's bound on candidates:
+:meth:`StreamScanner.may_feed_first`) everything goes in capture order. Every other
 row - SIP, RTCP, STUN, TCP, IPv4 with options, IPv6 with an extension header or a zero payload
 length (a jumbogram), a fragment, a tunnel - becomes a
 :class:`~rtcscope.capture.packet.Record`, goes through :func:`rtcscope.capture.decode.decode`

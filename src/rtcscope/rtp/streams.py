@@ -649,7 +649,11 @@ class StreamScanner:
         length, first payload word (-1: none read). The same effect as :meth:`feed` for
         each packet. The bookkeeping runs with NumPy across all the streams at once, the
         statistics per stream: :meth:`StreamStats.add_many` for many rows, packet by packet
-        for a handful (short calls: NumPy's cost per call would exceed the work)."""
+        for a handful (short calls: NumPy's cost per call would exceed the work). A stream
+        given its first packets here, a handful of them, gets no StreamStats: its rows and
+        bookkeeping wait as columns (:class:`_ShortRows`), summarised with all the others
+        at :meth:`finish` (:func:`~rtcscope.rtp.stats.summarize_new_streams`), or resumed
+        into a StreamStats if more packets come."""
         frames, ts_ns, times_ms, marker_pt, seqs, tss, payload_len, first_words = columns
         count = len(frames)
         lives = [self._live[key] for key in keys]
