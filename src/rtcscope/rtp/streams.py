@@ -486,9 +486,11 @@ class StreamScanner:
     def feed(self, packet: Packet) -> None:
         if self.first_ns is None:
             self.first_ns = packet.ts_ns
+        payload = packet.payload
+        if not payload or 63 < payload[0] < 128 or payload[0] > 191:
+            return  # neither RTP/RTCP nor DTLS (SIP: every packet of the pass comes here)
         if packet.ip_proto != 17 or packet.fragment is not None:
             return
-        payload = packet.payload
         size = len(payload)
         if size < 4:
             return
