@@ -1193,20 +1193,20 @@ class StreamSummaries:
     def __init__(
         self, ints: IntArray, floats: FloatArray, resets: dict[int, tuple[TimestampReset, ...]]
     ) -> None:
-        self._ints = ints  # (field, stream): see summary()
+        self._ints = ints  # (stream, field), a stream's numbers together: see summary()
         self._floats = floats
         self._resets = resets
 
     def __len__(self) -> int:
-        return int(self._ints.shape[1])
+        return int(self._ints.shape[0])
 
     def summary(self, index: int) -> StatsSummary:
         # Rows of ``ints``: packets, lost, expected, max delta frame, problems, sequence
         # errors, timestamp errors, lost vs highest, duplicates, reordered, DTX periods,
         # markers, payload type changes, first seq, last seq, highest, clock, out of time;
         # of ``floats``: lost percent, min/mean/max delta, min/mean/max jitter, DTX ms.
-        i = self._ints[:, index].tolist()
-        f = self._floats[:, index].tolist()
+        i = self._ints[index].tolist()
+        f = self._floats[index].tolist()
         return _make_summary(
             *i[0:2],
             f[0],
@@ -1262,9 +1262,7 @@ def summarize_new_streams(
         at = streams.tolist()
         resets.update((at[i], found) for i, found in block._resets.items())
     back = np.argsort(order)
-    return StreamSummaries(
-        np.concatenate(ints, axis=1)[:, back], np.concatenate(floats, axis=1)[:, back], resets
-    )
+    return StreamSummaries(np.concatenate(ints)[back], np.concatenate(floats)[back], resets)
 
 
 def _summarize_block(
@@ -1325,7 +1323,8 @@ def _summarize_block(
             highest,
             t.clock_rate,
             out_of_time,
-        )
+        ),
+        axis=1,
     ).astype(np.int64)
     floats = np.stack(
         (
@@ -1337,7 +1336,8 @@ def _summarize_block(
             t.mean_jitter,
             t.max_jitter,
             dtx_ms,
-        )
+        ),
+        axis=1,
     )
     resets = {i: tuple(found) for i, found in _resets_of(t).items()}
     return StreamSummaries(ints, floats, resets)
