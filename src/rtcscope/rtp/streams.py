@@ -440,6 +440,7 @@ class StreamScanner:
         # announcements it delivered with an earlier frame than its own (see announce()).
         self.feeding_frame = -1
         self._late: dict[int, int] = {}
+        self._rtp_protos: dict[str, bool] = {}  # SDP profile -> RTP or not (announce())
         self._by_endpoint: dict[tuple[str, int], list[MediaAnnouncement]] = {}
         self._rtcp_endpoints: dict[tuple[str, int], int] = {}
         self.announce(sorted(announcements, key=lambda a: a.frame))
@@ -469,13 +470,26 @@ class StreamScanner:
         """SDP media sections, in capture order (each applies from its own frame on).
 
         Sections that are not RTP (m=application, ...) or have no address are left out."""
+        rtp_protos = self._rtp_protos
+        by_endpoint = self._by_endpoint
         for ann in announcements:
             address = ann.address
-            if address is None or not ann.is_rtp:
+            if address is None:
+                continue
+            proto = ann.proto
+            is_rtp = rtp_protos.get(proto)
+            if is_rtp is None:  # a few profiles in a capture: read once each
+                is_rtp = rtp_protos[proto] = ann.is_rtp
+            if not is_rtp:
                 continue
             self.announcements.append(ann)
             if ann.port:
-                self._by_endpoint.setdefault((address, ann.port), []).append(ann)
+                endpoint = (address, ann.port)
+                found = by_endpoint.get(endpoint)
+                if found is None:
+                    by_endpoint[endpoint] = [ann]
+                else:
+                    found.append(ann)
                 if ann.frame < self.feeding_frame:
                     # Its message was completed by an earlier frame than the one that
                     # delivered it (TCP): RTP rows before that one must not see it.
