@@ -485,10 +485,12 @@ def _scan_batch(
         others if unclear.any() else [], pending_keys
     )
     if ahead:
-        for packet in others:
-            scanner.feeding_frame = packet.frame
-            feed_other(packet)
-        scanner.feeding_frame = -1
+        try:
+            for packet in others:
+                scanner.feeding_frame = packet.frame
+                feed_other(packet)
+        finally:
+            scanner.feeding_frame = -1
         others = []
     delivered = iter(others)
     waiting = next(delivered, None)
