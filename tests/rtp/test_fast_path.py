@@ -79,3 +79,29 @@ def test_two_streams_whose_batch_keys_collide_stay_apart(tmp_path: Path) -> None
     assert fast == slow
     assert len(fast[0]) == 2
     assert sorted(s["lost"] for s in fast[0]) == [0, 49]  # seq 0, 2, ..., 98: 49 missing
+
+
+@pytest.mark.parametrize(("batch_bytes", "at_once"), [(8192, None), (65536, 8)])
+def test_short_streams_across_small_batches_equal_per_packet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_bytes: int, at_once: int | None
+) -> None:
+    """Issue 14's short calls, read in small batches: most streams begin in one batch and
+    go on in the next (their waiting rows resumed into a StreamStats, one by one or many
+    at once), others stay within one (summarised in bulk). Every stream's statistics equal
+    the per-packet path's exactly (StatsSummary equality, not rounded JSON)."""
+    from rtcscope.capture import reader
+    from rtcscope.rtp import streams as streams_mod
+    from tests.rtp.test_short_streams import write_capture
+
+    path = tmp_path / "short.pcap"
+    write_capture(path)
+    monkeypatch.setattr(reader, "BATCH_BYTES", batch_bytes)
+    if at_once is not None:  # resumed streams of a batch through add_new_streams
+        monkeypatch.setattr(streams_mod, "_RESUME_AT_ONCE", at_once)
+    fast = scan_capture(path, with_rtcp=True, with_dtmf=True, fast=True)
+    slow = scan_capture(path, with_rtcp=True, with_dtmf=True, fast=False)
+    assert len(fast.streams) > 2000
+    assert [s.key for s in fast.streams] == [s.key for s in slow.streams]
+    for ours, reference in zip(fast.streams, slow.streams, strict=True):
+        assert ours.stats == reference.stats
+        assert stream_to_dict(ours) == stream_to_dict(reference)

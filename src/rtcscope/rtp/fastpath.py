@@ -15,9 +15,15 @@ IPv6 rows only, and become the text decode() gives (RFC 5952, IPv4-mapped as
 streams the scanner already follows go to it as arrays: the streams with a handful of rows in
 the batch all in one call (:meth:`StreamScanner.add_row_groups`: short calls make thousands of
 such streams), the others buffered per stream until there are enough for NumPy to pay
-(:meth:`StreamScanner.add_rows`). An RTP row of a stream not followed yet goes to
-:meth:`StreamScanner.feed_unfollowed` as the values read here, in capture order with the other
-rows; once it is a stream, the rest of its rows in the batch join the array rows. Every other
+(:meth:`StreamScanner.add_rows`). The batch's other packets (below) go to the scanner
+first, then the rows of streams not followed yet: the ones SDP or a forced port starts at
+their first row are started together (:meth:`StreamScanner.start_streams`), the others'
+rows go to :meth:`StreamScanner.feed_unfollowed` as the values read here, in capture order;
+once a flow is a stream, the rest of its rows in the batch join the array rows.
+Announcements carry their frames, and the scanner holds one back from rows before the frame
+that delivered it, so this order gives capture order's result; where it could not (an RTP
+datagram of such a flow among the other packets, the heuristic's bound on candidates:
+:meth:`StreamScanner.may_feed_first`) everything goes in capture order. Every other
 row - SIP, RTCP, STUN, TCP, IPv4 with options, IPv6 with an extension header or a zero payload
 length (a jumbogram), a fragment, a tunnel - becomes a
 :class:`~rtcscope.capture.packet.Record`, goes through :func:`rtcscope.capture.decode.decode`
@@ -365,7 +371,8 @@ def _scan_batch(
     size = stop - start
     first = cols[:, 28]
     second = cols[:, 29]
-    rtp = ok & (size >= 12) & ((first & 0xC0) == 0x80) & ~((second >= 192) & (second <= 223))
+    rtcp = (second >= 192) & (second <= 223)
+    rtp = ok & (size >= 12) & ((first & 0xC0) == 0x80) & ~rtcp
     # The header checks of quick_rtp_header; a row failing them is no RTP and, with an RTP
     # first byte, no SIP either: nothing reads it.
     header_end = start + 12 + 4 * (first & 0x0F)
@@ -464,10 +471,28 @@ def _scan_batch(
             live_bounds = np.concatenate(([0], np.cumsum(np.diff(bounds)[live]))).tolist()
 
     frame0 = batch.first_frame
-    # The other rows are decoded in one go, lazily: each decoded packet comes out at the
-    # frame of its record (a reassembled datagram at the fragment that completed it), so
-    # the packets before an unfollowed row are fed before it and the next one waits.
-    delivered = iter(decode_rows(np.flatnonzero(scalar & ~pending_mask).tolist()))
+    # The other rows are decoded in one go: each decoded packet comes out at the frame of
+    # its record (a reassembled datagram at the fragment that completed it).
+    others = list(decode_rows(np.flatnonzero(scalar & ~pending_mask).tolist()))
+    # Usually they all go first (announcements carry their frames: the scanner tells what
+    # a row at its frame would have seen); else in capture order with the waiting rows.
+    # Only a row the columns do not show to be other than RTP (not plain UDP: IP options,
+    # a fragment, a tunnel...) can deliver an RTP datagram: the packets are looked at
+    # when there is one.
+    not_rtp = ok & ((size < 12) | ((first & 0xC0) != 0x80) | rtcp)
+    unclear = scalar & ~pending_mask & ~not_rtp
+    ahead = not pending_keys or scanner.may_feed_first(
+        others if unclear.any() else [], pending_keys
+    )
+    if ahead:
+        try:
+            for packet in others:
+                scanner.feeding_frame = packet.frame
+                feed_other(packet)
+        finally:
+            scanner.feeding_frame = -1
+        others = []
+    delivered = iter(others)
     waiting = next(delivered, None)
     # The rows of streams not followed yet, in capture order: each stream's next row
     # waits in a heap. An RTP row goes to the scanner as values (no decoding: its headers
@@ -478,33 +503,54 @@ def _scan_batch(
     joined_from: list[int] = []  # streams made here: where their rows to hand over begin
     joined_to: list[int] = []  # and end (pending_rows positions)
     heap: list[tuple[int, int, int]] = []
-    first_entries: list[Entry] = []
+    first_entries: dict[int, Entry] = {}
     if pending_keys:
-        # Each waiting stream's first row as the scanner's entry, all at once (most short
-        # streams start at their first row: SDP); a later row's entry is made when reached.
         firsts = pending_rows[pending_bounds[:-1]]
-        first_rows = firsts.tolist()
-        small = (
-            [
-                bytes(batch.buffer[a:b]) if b - a <= 64 else b""
-                for a, b in zip(start[firsts].tolist(), stop[firsts].tolist(), strict=True)
-            ]
-            if keep_small
-            else [b""] * len(first_rows)
-        )
-        first_entries = list(
-            zip(
-                (firsts + frame0).tolist(),
-                *(field[firsts].tolist() for field in fields),
-                small,
-                strict=True,
+        starts = pending_bounds[:-1]
+        unstarted = list(range(len(pending_keys)))
+        if ahead:
+            # The streams SDP or a forced port starts at their first row (most short
+            # streams), at once; the others' rows go through the heap (the heuristic's
+            # candidates, a stream whose SDP comes later).
+            started = scanner.start_streams(pending_keys, (firsts + frame0).tolist())
+            unstarted = []
+            for index, is_stream in enumerate(started):
+                if is_stream:
+                    live_keys.append(pending_keys[index])
+                    joined_from.append(starts[index])
+                    joined_to.append(pending_bounds[index + 1])
+                else:
+                    unstarted.append(index)
+        if unstarted:
+            # Their first rows as the scanner's entries, all at once; a later row's entry
+            # is made when reached.
+            picked = firsts[unstarted]
+            first_rows = picked.tolist()
+            small = (
+                [
+                    bytes(batch.buffer[a:b]) if b - a <= 64 else b""
+                    for a, b in zip(start[picked].tolist(), stop[picked].tolist(), strict=True)
+                ]
+                if keep_small
+                else [b""] * len(first_rows)
             )
-        )
-        heap = [
-            (row, at, index)
-            for index, (row, at) in enumerate(zip(first_rows, pending_bounds[:-1], strict=True))
-        ]
-        heapq.heapify(heap)
+            first_entries = dict(
+                zip(
+                    unstarted,
+                    zip(
+                        (picked + frame0).tolist(),
+                        *(field[picked].tolist() for field in fields),
+                        small,
+                        strict=True,
+                    ),
+                    strict=True,
+                )
+            )
+            heap = [
+                (row, starts[index], index)
+                for index, row in zip(unstarted, first_rows, strict=True)
+            ]
+            heapq.heapify(heap)
     while heap:
         row, at, index = heapq.heappop(heap)
         frame = frame0 + row

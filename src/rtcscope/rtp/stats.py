@@ -51,7 +51,11 @@ recurrences - jitter, means - through ``itertools.accumulate`` with the same flo
 operations in the same order, and a Python loop only over the packets whose sequence number
 does not simply follow), and :func:`add_new_streams` takes the first packets of many streams
 at once (short calls: the recurrences run "k-th packet of every stream at once", with add()'s
-operations in add()'s order). The tests check that all give the same numbers.
+operations in add()'s order). The tests check that all give the same numbers. Streams
+whose every packet came in one go (short calls) need no :class:`StreamStats` at all:
+:func:`summarize_new_streams` runs the same table for all of them at once and keeps their
+summaries as columns (:class:`StreamSummaries`), a :class:`StatsSummary` made only when one
+is read; a test shows it equal, field by field and bit for bit, to add() and summary().
 """
 
 from __future__ import annotations
@@ -62,7 +66,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from itertools import accumulate
 from operator import lt
-from typing import TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -146,6 +150,8 @@ PT_CN_OLD = 19
 FIRST_DYNAMIC_PT = 96
 # add_many below this many packets goes packet by packet (cheaper than NumPy for so few).
 SMALL_BATCH = 24
+# Streams summarised together by summarize_new_streams, at most.
+_SUMMARY_BLOCK = 2048
 # A stream's summary with at most this many sequence numbers counts them without NumPy.
 _SMALL_SUMMARY = 256
 # A timestamp step farther than this from the arrival gap is a reset (see the module
@@ -243,6 +249,8 @@ class StatsSummary:
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+# Packets of streams as columns: frames, times_ms, seqs, tss, pts, markers, clocks.
+PacketColumns = tuple[IntArray, FloatArray, IntArray, IntArray, IntArray, BoolArray, IntArray]
 
 _T = TypeVar("_T")
 
@@ -757,17 +765,7 @@ class StreamStats:
             lost, duplicates, reordered, highest = _sequence_counts_many(
                 np.concatenate([*self._ext_chunks, np.frombuffer(self._ext, dtype=np.int64)])
             )
-        dtx_periods = 0
-        dtx_ms = 0.0
-        steps = self._steps
-        if len(steps) > 1:  # one step (or none): it is the packet time, no DTX
-            # The most common step (the smallest of equals): the stream's packet time.
-            normal = min(steps.items(), key=lambda item: (-item[1], item[0]))[0]
-            for step, n in steps.items():
-                if step >= 2 * normal:
-                    dtx_periods += n
-                    if self.clock_rate:
-                        dtx_ms += (step - normal) * n * 1000.0 / self.clock_rate
+        dtx_periods, dtx_ms = _dtx(self._steps, self.clock_rate)
         return lost, duplicates, reordered, dtx_periods, dtx_ms, highest
 
     def summary(self) -> StatsSummary:
@@ -809,22 +807,54 @@ class StreamStats:
         )
 
 
-def add_new_streams(
-    streams: list[StreamStats],
+class _NewTable(NamedTuple):
+    """The (stream, k) table of :func:`add_new_streams`: each stream's packets as a row
+    (``sizes`` of them valid), and the state add() would leave after its last one."""
+
+    sizes: npt.NDArray[Any]
+    width: int
+    frame: npt.NDArray[Any]
+    time: npt.NDArray[Any]
+    seq: npt.NDArray[Any]
+    ts: npt.NDArray[Any]
+    pt: npt.NDArray[Any]
+    mark: npt.NDArray[Any]
+    later: npt.NDArray[Any]
+    ext: npt.NDArray[Any]
+    ts_steps: npt.NDArray[Any]
+    consecutive: npt.NDArray[Any]
+    reset_clock: npt.NDArray[Any]
+    resets: npt.NDArray[Any]
+    epoch: npt.NDArray[Any]
+    epoch_errors: npt.NDArray[Any]
+    in_time: npt.NDArray[Any]
+    start_seq: npt.NDArray[Any]
+    seq_num: npt.NDArray[Any]
+    under: npt.NDArray[Any]
+    cycles: npt.NDArray[Any]
+    seq_errors: npt.NDArray[Any]
+    problem: npt.NDArray[Any]
+    last_time: npt.NDArray[Any]
+    last_nominal: npt.NDArray[Any]
+    delta: npt.NDArray[Any]
+    jitter: npt.NDArray[Any]
+    clock_rate: npt.NDArray[Any]
+    max_delta: npt.NDArray[Any]
+    max_nr: npt.NDArray[Any]
+    min_delta: npt.NDArray[Any]
+    mean_delta: npt.NDArray[Any]
+    max_jitter: npt.NDArray[Any]
+    min_jitter: npt.NDArray[Any]
+    mean_jitter: npt.NDArray[Any]
+
+
+def _new_table(
     bounds: list[int],
-    columns: tuple[IntArray, FloatArray, IntArray, IntArray, IntArray, BoolArray, IntArray],
-) -> None:
-    """The first packets of many streams at once: rows ``bounds[i]:bounds[i + 1]`` (at
-    least one) of ``columns`` (frames, times_ms, seqs, tss, pts, markers, clocks as
-    :meth:`StreamStats.add_many` takes them) are all that ``streams[i]`` (without packets
-    yet) is given. The same
-    result as :meth:`StreamStats.add` for each packet, in order: the recurrences run "k-th
-    packet of every stream at once" over a (stream, k) table, with the same floating-point
-    operations in the same order. For capture of short calls (thousands of streams of ten
-    packets), where :meth:`StreamStats.add` per packet would be most of the cost. A clock
-    under 1 kHz (C's division by zero, see :meth:`StreamStats.add_many`) is not taken here.
-    """
-    count = len(streams)
+    columns: PacketColumns,
+) -> _NewTable:
+    """The recurrences of :meth:`StreamStats.add` for the first packets of many streams,
+    "k-th packet of every stream at once" (see :func:`add_new_streams`)."""
+    count = len(bounds) - 1
     starts = np.array(bounds[:-1], dtype=np.int64)
     sizes = np.diff(np.array(bounds, dtype=np.int64))
     width = int(sizes.max())
@@ -868,7 +898,6 @@ def add_new_streams(
     is_cn = (pt == PT_CN) | (pt == PT_CN_OLD)
 
     # The recurrences, packet k of every stream at once.
-    rows = np.arange(count)
     start_seq = seq[:, 0]
     seq_num = start_seq.copy()
     under = np.zeros(count, dtype=bool)
@@ -925,31 +954,78 @@ def add_new_streams(
         )
         last_time = np.where(ok, t, last_time)
 
+    return _NewTable(
+        sizes,
+        width,
+        frame,
+        time,
+        seq,
+        ts,
+        pt,
+        mark,
+        later,
+        ext,
+        ts_steps,
+        consecutive,
+        reset_clock,
+        resets,
+        epoch,
+        epoch_errors,
+        in_time,
+        start_seq,
+        seq_num,
+        under,
+        cycles,
+        seq_errors,
+        problem,
+        last_time,
+        last_nominal,
+        delta,
+        jitter,
+        clock_rate,
+        max_delta,
+        max_nr,
+        min_delta,
+        mean_delta,
+        max_jitter,
+        min_jitter,
+        mean_jitter,
+    )
+
+
+def add_new_streams(
+    streams: list[StreamStats],
+    bounds: list[int],
+    columns: PacketColumns,
+) -> None:
+    """The first packets of many streams at once: rows ``bounds[i]:bounds[i + 1]`` (at
+    least one) of ``columns`` (frames, times_ms, seqs, tss, pts, markers, clocks as
+    :meth:`StreamStats.add_many` takes them) are all that ``streams[i]`` (without packets
+    yet) is given. The same
+    result as :meth:`StreamStats.add` for each packet, in order: the recurrences run "k-th
+    packet of every stream at once" over a (stream, k) table, with the same floating-point
+    operations in the same order. For capture of short calls (thousands of streams of ten
+    packets), where :meth:`StreamStats.add` per packet would be most of the cost. A clock
+    under 1 kHz (C's division by zero, see :meth:`StreamStats.add_many`) is not taken here.
+    """
+    t = _new_table(bounds, columns)
+    sizes, width, ext, ts, seq, time = t.sizes, t.width, t.ext, t.ts, t.seq, t.time
+    count = len(streams)
+    rows = np.arange(count)
     # Back into each stream's state, as add() leaves it.
     last = sizes - 1
-    prior = np.maximum(last - 1, 0)  # the last packet's column among the later ones
-    epoch_ts = np.where(sizes > 1, epoch[rows, prior], ts[:, 0]) if width > 1 else ts[:, 0]
     steps: list[dict[int, int]] = [{} for _ in streams]
-    step_rows, step_columns = np.nonzero(consecutive)
+    step_rows, step_columns = np.nonzero(t.consecutive)
     if len(step_rows):
         pairs, pair_counts = np.unique(
-            step_rows * 0x100000000 + ts_steps[step_rows, step_columns], return_counts=True
+            step_rows * 0x100000000 + t.ts_steps[step_rows, step_columns], return_counts=True
         )
         for pair, n in zip(pairs.tolist(), pair_counts.tolist(), strict=True):
             steps[pair >> 32][pair & 0xFFFFFFFF] = n
     no_resets: Sequence[TimestampReset] = ()
     resets_of = [no_resets] * count
-    for i, j in zip(*(side.tolist() for side in np.nonzero(resets)), strict=True):
-        resets_of[i] = [
-            *resets_of[i],
-            TimestampReset(
-                int(frame[i, j + 1]),
-                float(time[i, j + 1]),
-                int(seq[i, j + 1]),
-                int(ts[i, j]),
-                int(ts[i, j + 1]),
-            ),
-        ]
+    for i, found in _resets_of(t).items():
+        resets_of[i] = found
     # Each stream's extended numbers go to its array("q") as bytes (no int objects).
     ext_bytes = memoryview(ext.astype(np.int64, copy=False).tobytes())
     row_bytes = 8 * width
@@ -959,38 +1035,35 @@ def add_new_streams(
         ext[rows, last].tolist(),
         seq[rows, last].tolist(),
         ts[rows, last].tolist(),
-        pt[rows, last].tolist(),
+        t.pt[rows, last].tolist(),
         time[rows, last].tolist(),
-        reset_clock[rows, last].tolist(),
-        epoch_ts.tolist(),
-        start_seq.tolist(),
+        t.reset_clock[rows, last].tolist(),
+        _epoch_ts(t).tolist(),
+        t.start_seq.tolist(),
         ts[:, 0].tolist(),
-        mark.sum(axis=1).tolist(),
-        (later & (pt[:, 1:] != pt[:, :-1])).sum(axis=1).tolist(),
-        (later & ~in_time[:, 1:]).sum(axis=1).tolist(),
-        epoch_errors.sum(axis=1).tolist(),
-        seq_num.tolist(),
-        under.tolist(),
-        cycles.tolist(),
-        seq_errors.tolist(),
-        problem.tolist(),
+        *(column.tolist() for column in _counts(t)),
+        t.seq_num.tolist(),
+        t.under.tolist(),
+        t.cycles.tolist(),
+        t.seq_errors.tolist(),
+        t.problem.tolist(),
         steps,
         resets_of,
         strict=True,
     )
     floats = zip(
-        last_time.tolist(),
-        last_nominal.tolist(),
-        delta.tolist(),
-        jitter.tolist(),
-        max_delta.tolist(),
-        min_delta.tolist(),
-        mean_delta.tolist(),
-        max_jitter.tolist(),
-        min_jitter.tolist(),
-        mean_jitter.tolist(),
-        max_nr.tolist(),
-        clock_rate.tolist(),
+        t.last_time.tolist(),
+        t.last_nominal.tolist(),
+        t.delta.tolist(),
+        t.jitter.tolist(),
+        t.max_delta.tolist(),
+        t.min_delta.tolist(),
+        t.mean_delta.tolist(),
+        t.max_jitter.tolist(),
+        t.min_jitter.tolist(),
+        t.mean_jitter.tolist(),
+        t.max_nr.tolist(),
+        t.clock_rate.tolist(),
         strict=True,
     )
     at = 0
@@ -1069,6 +1142,221 @@ def add_new_streams(
         st._ext = numbers
         at += row_bytes
         st._steps = steps_n
+
+
+def _resets_of(t: _NewTable) -> dict[int, list[TimestampReset]]:
+    """The timestamp resets (as add() lists them) of the streams that have any."""
+    found: dict[int, list[TimestampReset]] = {}
+    frame, time, seq, ts = t.frame, t.time, t.seq, t.ts
+    for i, j in zip(*(side.tolist() for side in np.nonzero(t.resets)), strict=True):
+        found.setdefault(i, []).append(
+            TimestampReset(
+                int(frame[i, j + 1]),
+                float(time[i, j + 1]),
+                int(seq[i, j + 1]),
+                int(ts[i, j]),
+                int(ts[i, j + 1]),
+            )
+        )
+    return found
+
+
+def _epoch_ts(t: _NewTable) -> IntArray:
+    """Each stream's epoch base after its last packet (its first timestamp: no reset)."""
+    if t.width == 1:
+        first: IntArray = t.ts[:, 0]
+        return first
+    prior = np.maximum(t.sizes - 2, 0)  # the last packet's column among the later ones
+    based: IntArray = np.where(t.sizes > 1, t.epoch[np.arange(len(t.sizes)), prior], t.ts[:, 0])
+    return based
+
+
+def _counts(t: _NewTable) -> tuple[IntArray, ...]:
+    """Per stream: markers, payload type changes, packets out of Wireshark's time sequence,
+    packets behind their epoch's base (the counters add() keeps)."""
+    later = t.later
+    return (
+        t.mark.sum(axis=1),
+        (later & (t.pt[:, 1:] != t.pt[:, :-1])).sum(axis=1),
+        (later & ~t.in_time[:, 1:]).sum(axis=1),
+        t.epoch_errors.sum(axis=1),
+    )
+
+
+class StreamSummaries:
+    """The finished numbers of many streams as columns (NumPy, 26 numbers a stream): a
+    :class:`StatsSummary` is made only when one is read (:meth:`summary`). What
+    :func:`summarize_new_streams` gives."""
+
+    __slots__ = ("_floats", "_ints", "_resets")
+
+    def __init__(
+        self, ints: IntArray, floats: FloatArray, resets: dict[int, tuple[TimestampReset, ...]]
+    ) -> None:
+        self._ints = ints  # (stream, field), a stream's numbers together: see summary()
+        self._floats = floats
+        self._resets = resets
+
+    def __len__(self) -> int:
+        return int(self._ints.shape[0])
+
+    def summary(self, index: int) -> StatsSummary:
+        # Rows of ``ints``: packets, lost, expected, max delta frame, problems, sequence
+        # errors, timestamp errors, lost vs highest, duplicates, reordered, DTX periods,
+        # markers, payload type changes, first seq, last seq, highest, clock, out of time;
+        # of ``floats``: lost percent, min/mean/max delta, min/mean/max jitter, DTX ms.
+        i = self._ints[index].tolist()
+        f = self._floats[index].tolist()
+        return _make_summary(
+            *i[0:2],
+            f[0],
+            i[2],
+            *f[1:7],
+            i[3],
+            bool(i[4]),
+            *i[5:11],
+            f[7] or 0.0,  # never negative; no DTX: the shared 0.0, as summary() gives it
+            *i[11:18],
+            self._resets.get(index, ()),
+        )
+
+
+def summarize_new_streams(
+    bounds: list[int],
+    columns: PacketColumns,
+) -> StreamSummaries:
+    """The summaries of streams whose every packet is given here (rows ``bounds[i]:bounds[i
+    + 1]`` of ``columns``, as :func:`add_new_streams` takes them), computed for all of them
+    at once: the same numbers, bit for bit, as :meth:`StreamStats.add` packet by packet and
+    :meth:`StreamStats.summary`, without a :class:`StreamStats` per stream (short calls:
+    tens of thousands of streams of ten packets). The table is :func:`add_new_streams`'s;
+    the few streams whose sequence numbers do not simply rise, or with more than one
+    timestamp step (DTX), take the summary's own Python for those numbers. Streams go in
+    blocks of similar sizes: the table is as wide as a block's longest stream, and blocks
+    keep NumPy's temporaries small."""
+    starts = np.array(bounds[:-1], dtype=np.int64)
+    sizes = np.array(bounds[1:], dtype=np.int64) - starts
+    order = np.argsort(sizes, kind="stable")
+    ints: list[IntArray] = []
+    floats: list[FloatArray] = []
+    resets: dict[int, tuple[TimestampReset, ...]] = {}
+    for first in range(0, len(order), _SUMMARY_BLOCK):
+        streams = order[first : first + _SUMMARY_BLOCK]
+        lengths = sizes[streams]
+        ends = np.cumsum(lengths)
+        rows = np.repeat(starts[streams] - ends + lengths, lengths) + np.arange(ends[-1])
+        block = _summarize_block(
+            np.concatenate(([0], ends)).tolist(),
+            (
+                columns[0][rows],
+                columns[1][rows],
+                columns[2][rows],
+                columns[3][rows],
+                columns[4][rows],
+                columns[5][rows],
+                columns[6][rows],
+            ),
+        )
+        ints.append(block._ints)
+        floats.append(block._floats)
+        at = streams.tolist()
+        resets.update((at[i], found) for i, found in block._resets.items())
+    back = np.argsort(order)
+    return StreamSummaries(np.concatenate(ints)[back], np.concatenate(floats)[back], resets)
+
+
+def _summarize_block(
+    bounds: list[int],
+    columns: PacketColumns,
+) -> StreamSummaries:
+    """:func:`summarize_new_streams` of one block of streams."""
+    t = _new_table(bounds, columns)
+    sizes, ext, later = t.sizes, t.ext, t.later
+    count = len(sizes)
+    rows = np.arange(count)
+    last = sizes - 1
+    last_ext = ext[rows, last]
+    expected = (t.seq[rows, last] + t.cycles * 65536) - t.start_seq + 1
+    lost = expected - sizes
+    with np.errstate(divide="ignore", invalid="ignore"):
+        percent = np.where(expected != 0, lost * 100.0 / expected, 0.0)
+    # Ours: rising numbers (the usual short stream) count without Python.
+    rising = np.all(~later | (ext[:, 1:] > ext[:, :-1]), axis=1)
+    lost_vs_highest = last_ext - ext[:, 0] + 1 - sizes
+    duplicates = np.zeros(count, dtype=np.int64)
+    reordered = np.zeros(count, dtype=np.int64)
+    highest = last_ext.copy()
+    for i in np.flatnonzero(~rising).tolist():
+        lost_vs_highest[i], duplicates[i], reordered[i], highest[i] = _sequence_counts(
+            ext[i, : sizes[i]].tolist()
+        )
+    # DTX needs two timestamp steps at least: those streams count theirs in arrival order.
+    consecutive, ts_steps = t.consecutive, t.ts_steps
+    dtx_periods = np.zeros(count, dtype=np.int64)
+    dtx_ms = np.zeros(count)
+    if consecutive.size:
+        top = np.where(consecutive, ts_steps, -1).max(axis=1)
+        bottom = np.where(consecutive, ts_steps, 1 << 32).min(axis=1)
+        for i in np.flatnonzero(consecutive.any(axis=1) & (top != bottom)).tolist():
+            steps: dict[int, int] = {}
+            for step in ts_steps[i][consecutive[i]].tolist():
+                steps[step] = steps.get(step, 0) + 1
+            dtx_periods[i], dtx_ms[i] = _dtx(steps, int(t.clock_rate[i]))
+    markers, pt_changes, out_of_time, epoch_errors = _counts(t)
+    ints = np.stack(
+        (
+            sizes,
+            lost,
+            expected,
+            t.max_nr,
+            t.problem,
+            t.seq_errors,
+            epoch_errors,
+            lost_vs_highest,
+            duplicates,
+            reordered,
+            dtx_periods,
+            markers,
+            pt_changes,
+            t.start_seq,
+            t.seq[rows, last],
+            highest,
+            t.clock_rate,
+            out_of_time,
+        ),
+        axis=1,
+    ).astype(np.int64)
+    floats = np.stack(
+        (
+            percent,
+            t.min_delta,
+            t.mean_delta,
+            t.max_delta,
+            t.min_jitter,
+            t.mean_jitter,
+            t.max_jitter,
+            dtx_ms,
+        ),
+        axis=1,
+    )
+    resets = {i: tuple(found) for i, found in _resets_of(t).items()}
+    return StreamSummaries(ints, floats, resets)
+
+
+def _dtx(steps: dict[int, int], clock_rate: int) -> tuple[int, float]:
+    """DTX periods and their milliseconds from a stream's timestamp steps of consecutive
+    numbers (module docstring), in the order the steps first came."""
+    dtx_periods = 0
+    dtx_ms = 0.0
+    if len(steps) > 1:  # one step (or none): it is the packet time, no DTX
+        # The most common step (the smallest of equals): the stream's packet time.
+        normal = min(steps.items(), key=lambda item: (-item[1], item[0]))[0]
+        for step, n in steps.items():
+            if step >= 2 * normal:
+                dtx_periods += n
+                if clock_rate:
+                    dtx_ms += (step - normal) * n * 1000.0 / clock_rate
+    return dtx_periods, dtx_ms
 
 
 def _sequence_counts(ext: Iterable[int]) -> tuple[int, int, int, int]:

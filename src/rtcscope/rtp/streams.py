@@ -42,7 +42,7 @@ import struct
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -54,11 +54,14 @@ from rtcscope.rtp.events import DtmfDetector, DtmfDigit
 from rtcscope.rtp.packet import RtpPacket
 from rtcscope.rtp.stats import (
     SMALL_BATCH,
+    PacketColumns,
     StatsSummary,
     StreamStats,
+    StreamSummaries,
     add_new_streams,
     analysis_clock_hz,
     relative_ms,
+    summarize_new_streams,
 )
 from rtcscope.sip.sdp import STATIC_PAYLOAD_TYPES
 
@@ -80,6 +83,9 @@ _PENDING_LIMIT = 8  # packets kept per unconfirmed flow+SSRC before it is droppe
 _PENDING_KEYS_LIMIT = 20000  # unconfirmed flow+SSRC kept at once (random UDP makes many)
 _UNCLEAR_RTCP_LIMIT = 100_000  # RTCP datagrams kept whole until SRTCP is told apart
 _SRTCP_DECIDE_AFTER = 8  # a sender's datagrams looked at before its layout is decided
+# Short streams resumed together through add_new_streams, at least (its NumPy costs per
+# packet position, add() per packet: a batch resumes some fifty streams of short calls).
+_RESUME_AT_ONCE = 256
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -98,6 +104,24 @@ class StreamKey:
 
     def __str__(self) -> str:
         return f"{self.src}:{self.src_port} -> {self.dst}:{self.dst_port} 0x{self.ssrc:08X}"
+
+
+_SET_KEY = tuple(
+    getattr(StreamKey, name).__set__ for name in ("src", "src_port", "dst", "dst_port", "ssrc")
+)
+
+
+def _stream_key(key: tuple[str, int, str, int, int]) -> StreamKey:
+    """``StreamKey(*key)`` with its slots filled directly (a frozen dataclass's ``__init__``
+    goes through ``object.__setattr__``, twice the time; finish makes one per stream)."""
+    made = object.__new__(StreamKey)
+    set_src, set_src_port, set_dst, set_dst_port, set_ssrc = _SET_KEY
+    set_src(made, key[0])
+    set_src_port(made, key[1])
+    set_dst(made, key[2])
+    set_dst_port(made, key[3])
+    set_ssrc(made, key[4])
+    return made
 
 
 @dataclass(slots=True)
@@ -183,7 +207,9 @@ class RtpStream:
     codec: str | None
     clock_rate: int | None
     channels: int | None
-    stats: StatsSummary
+    # The statistics (see the ``stats`` property): made when first read from the columns of
+    # many short streams' summaries (StreamScanner.finish), or given whole.
+    _stats: StatsSummary | tuple[StreamSummaries, int] = field(repr=False, compare=False)
     encrypted: bool
     source: str
     first_frame: int
@@ -207,6 +233,15 @@ class RtpStream:
     srtp_keying: str = ""
     # The SSRC this one took over from on the same flow (a restart, at this one's first_frame).
     restart_of_ssrc: int | None = None
+
+    @property
+    def stats(self) -> StatsSummary:
+        """Wireshark's numbers and ours (:class:`~rtcscope.rtp.stats.StatsSummary`)."""
+        found = self._stats
+        if isinstance(found, tuple):
+            summaries, position = found
+            found = self._stats = summaries.summary(position)
+        return found
 
     @property
     def problems(self) -> list[str]:
@@ -307,6 +342,34 @@ def quick_rtp_header(data: bytes | memoryview) -> tuple[int, int, int, int, int]
 _NO_PT_INFO: Mapping[int, tuple[int, bool, str | None, int]] = MappingProxyType({})
 
 
+class _ShortRows(NamedTuple):
+    """Short streams waiting at the scanner (StreamScanner.add_row_groups): their packets
+    as :func:`~rtcscope.rtp.stats.add_new_streams` takes them (``columns``, stream i's
+    rows ``bounds[i]:bounds[i + 1]``), what the rows give each (``edges``: first frame,
+    start ns, last frame, end ns, last seq, last timestamp, payload bytes, comfort noise
+    packets, SRTP tag votes; one column a stream) and their payload type counts (pairs of
+    stream position, payload type, packets, by stream)."""
+
+    bounds: list[int]
+    columns: PacketColumns
+    edges: IntArray
+    pair_stream: IntArray
+    pair_pt: IntArray
+    pair_packets: IntArray
+
+    def pt_counts(self) -> list[dict[int, int]]:
+        """Each stream's packets per payload type."""
+        counts: list[dict[int, int]] = [{} for _ in range(len(self.bounds) - 1)]
+        for stream, pt, n in zip(
+            self.pair_stream.tolist(),
+            self.pair_pt.tolist(),
+            self.pair_packets.tolist(),
+            strict=True,
+        ):
+            counts[stream][pt] = n
+        return counts
+
+
 class _Live:
     """A stream being collected."""
 
@@ -327,12 +390,17 @@ class _Live:
         "srtp_tag_votes",
         "start_ns",
         "stats",
+        "summary_of",
     )
 
     def __init__(self, source: str, announcement: MediaAnnouncement | None) -> None:
         self.source = source
         self.announcement = announcement
-        self.stats = StreamStats()
+        # Made when the stream's packets go one by one or it outgrows its first batch; a
+        # stream whose packets all came in one batch (short calls) has none: its rows wait
+        # as columns (summary_of: which rows) and are summarised with the others at finish.
+        self.stats: StreamStats | None = None
+        self.summary_of: tuple[int, int] | None = None
         self.pt_counts: dict[int, int] = {}
         # pt -> (analysis clock, comfort noise, encoding, rtpmap rate): fixed for the stream
         # (its announcement does not change), so looked up once per payload type.
@@ -368,6 +436,11 @@ class StreamScanner:
         with_dtmf: bool = False,
     ) -> None:
         self.announcements: list[MediaAnnouncement] = []
+        # The frame of the packet being fed by the RTP tap's batch (-1: none), and the
+        # announcements it delivered with an earlier frame than its own (see announce()).
+        self.feeding_frame = -1
+        self._late: dict[int, int] = {}
+        self._rtp_protos: dict[str, bool] = {}  # SDP profile -> RTP or not (announce())
         self._by_endpoint: dict[tuple[str, int], list[MediaAnnouncement]] = {}
         self._rtcp_endpoints: dict[tuple[str, int], int] = {}
         self.announce(sorted(announcements, key=lambda a: a.frame))
@@ -387,6 +460,9 @@ class StreamScanner:
         # Senders decided: their SRTCP layout, or None for damaged plain RTCP.
         self._rtcp_layouts: dict[tuple[str, int, str, int, int], rtcp_mod.SrtcpLayout | None] = {}
         self.first_ns: int | None = None
+        # Columns of short streams' packets (bounds, columns as add_new_streams takes them),
+        # kept until finish summarises them all (_Live.summary_of: chunk and position).
+        self._short_rows: list[_ShortRows] = []
 
     # -- feeding ---------------------------------------------------------------------
 
@@ -394,22 +470,41 @@ class StreamScanner:
         """SDP media sections, in capture order (each applies from its own frame on).
 
         Sections that are not RTP (m=application, ...) or have no address are left out."""
+        rtp_protos = self._rtp_protos
+        by_endpoint = self._by_endpoint
         for ann in announcements:
             address = ann.address
-            if address is None or not ann.is_rtp:
+            if address is None:
+                continue
+            proto = ann.proto
+            is_rtp = rtp_protos.get(proto)
+            if is_rtp is None:  # a few profiles in a capture: read once each
+                is_rtp = rtp_protos[proto] = ann.is_rtp
+            if not is_rtp:
                 continue
             self.announcements.append(ann)
             if ann.port:
-                self._by_endpoint.setdefault((address, ann.port), []).append(ann)
+                endpoint = (address, ann.port)
+                found = by_endpoint.get(endpoint)
+                if found is None:
+                    by_endpoint[endpoint] = [ann]
+                else:
+                    found.append(ann)
+                if ann.frame < self.feeding_frame:
+                    # Its message was completed by an earlier frame than the one that
+                    # delivered it (TCP): RTP rows before that one must not see it.
+                    self._late[id(ann)] = self.feeding_frame
             if ann.rtcp_port:
                 self._rtcp_endpoints.setdefault((address, ann.rtcp_port), ann.frame)
 
     def feed(self, packet: Packet) -> None:
         if self.first_ns is None:
             self.first_ns = packet.ts_ns
+        payload = packet.payload
+        if not payload or 63 < payload[0] < 128 or payload[0] > 191:
+            return  # neither RTP/RTCP nor DTLS (SIP: every packet of the pass comes here)
         if packet.ip_proto != 17 or packet.fragment is not None:
             return
-        payload = packet.payload
         size = len(payload)
         if size < 4:
             return
@@ -466,9 +561,10 @@ class StreamScanner:
 
     def _announcement_for(self, endpoint: tuple[str, int], frame: int) -> MediaAnnouncement | None:
         found = None
+        late = self._late
         for ann in self._by_endpoint.get(endpoint, ()):
-            if ann.frame > frame:
-                break
+            if ann.frame > frame or (late and late.get(id(ann), -1) >= frame):
+                break  # the list is in order of delivery: the rest came later still
             found = ann
         return found
 
@@ -486,6 +582,38 @@ class StreamScanner:
             live = self._live[key] = _Live("forced", None)
             return live
         return None
+
+    def start_streams(
+        self, keys: list[tuple[str, int, str, int, int]], frames: list[int]
+    ) -> list[bool]:
+        """Whether SDP or a forced port makes each key a stream at its frame (the batch's
+        flows+SSRCs not followed yet, at their first row; those that are become streams):
+        what :meth:`feed_unfollowed` does first, for many keys in one call."""
+        start = self._start
+        return [start(key, frame) is not None for key, frame in zip(keys, frames, strict=True)]
+
+    def may_feed_first(
+        self, packets: list[Packet], keys: list[tuple[str, int, str, int, int]]
+    ) -> bool:
+        """Whether feeding ``packets`` (a batch's other packets, in capture order) before
+        the RTP rows of the flows+SSRCs ``keys`` (not followed yet) that lie among them
+        gives the result of capture order: announcements carry their frame (and a late one
+        is held back, see :meth:`announce`), so only an RTP datagram of one of those keys
+        among the packets (its order among their rows counts) or the heuristic's bound on
+        candidates (the oldest is dropped) could tell."""
+        waiting = set(keys)
+        rtp_like = 0
+        for packet in packets:
+            if packet.ip_proto != 17:
+                continue
+            payload = packet.payload
+            if len(payload) < 12 or payload[0] & 0xC0 != 0x80:
+                continue
+            rtp_like += 1
+            ssrc = int.from_bytes(payload[8:12], "big")
+            if (packet.src, packet.sport, packet.dst, packet.dport, ssrc) in waiting:
+                return False
+        return not self.heuristic or len(self._pending) + rtp_like + len(keys) < _PENDING_KEYS_LIMIT
 
     def is_live(self, key: tuple[str, int, str, int, int]) -> bool:
         """True once ``key`` is a stream (SDP, forced port or confirmed by the heuristic)."""
@@ -537,46 +665,45 @@ class StreamScanner:
         length, first payload word (-1: none read). The same effect as :meth:`feed` for
         each packet. The bookkeeping runs with NumPy across all the streams at once, the
         statistics per stream: :meth:`StreamStats.add_many` for many rows, packet by packet
-        for a handful (short calls: NumPy's cost per call would exceed the work)."""
+        for a handful (short calls: NumPy's cost per call would exceed the work). A stream
+        given its first packets here, a handful of them, gets no StreamStats: its rows and
+        bookkeeping wait as columns (:class:`_ShortRows`), summarised with all the others
+        at :meth:`finish` (:func:`~rtcscope.rtp.stats.summarize_new_streams`), or resumed
+        into a StreamStats if more packets come."""
         frames, ts_ns, times_ms, marker_pt, seqs, tss, payload_len, first_words = columns
         count = len(frames)
         lives = [self._live[key] for key in keys]
+        fresh = [live.stats is None and live.summary_of is None for live in lives]
+        if self._short_rows:
+            resumed = [live for live in lives if live.summary_of is not None]
+            if resumed:  # more packets of short streams
+                self._resume(resumed)
         starts = np.array(bounds[:-1], dtype=np.int64)
         sizes = np.diff(bounds)
         group = np.repeat(np.arange(len(keys)), sizes)
         pts = marker_pt & 0x7F
-        # Each (stream, payload type) pair once: counts, the stream's clock and CN for it.
+        # Each (stream, payload type) pair once: counts, the stream's clock and CN for it,
+        # and whether the DTMF detector reads its rows (dynamic types named
+        # telephone-event, or unnamed). Static types from a table, dynamic ones by the
+        # stream's rtpmap.
         pair_of_row = group * 128 + pts
         pair_counts = np.bincount(pair_of_row, minlength=len(keys) * 128)
         present = np.flatnonzero(pair_counts)
-        # Each present pair's clock, CN flag and whether the DTMF detector reads its rows
-        # (dynamic types named telephone-event, or unnamed), as lists, then placed at once.
-        present_clock: list[int] = []
-        present_cn: list[bool] = []
-        present_dtmf: list[bool] = []
-        for pair, n in zip(present.tolist(), pair_counts[present].tolist(), strict=True):
-            live, pt = lives[pair >> 7], pair & 0x7F
-            counts = live.pt_counts
-            counts[pt] = counts.get(pt, 0) + n
-            clock, is_cn, encoding, _ = (
-                _STATIC_PT_INFO[pt] if pt < 96 else live.pt_info.get(pt) or self._pt_info(live, pt)
-            )
-            present_clock.append(clock)
-            present_cn.append(is_cn)
-            present_dtmf.append(
-                pt >= 96 and (encoding is None or encoding.lower() == "telephone-event")
-            )
+        present_pt = present & 0x7F
+        static = present_pt < 96
         pair_clock = np.zeros(len(pair_counts), dtype=np.int64)
-        pair_clock[present] = present_clock
+        pair_clock[present[static]] = _STATIC_CLOCKS[present_pt[static]]
         pair_cn = np.zeros(len(pair_counts), dtype=np.int64)
-        pair_cn[present] = present_cn
+        pair_cn[present[static]] = present_pt[static] == 13
         pair_dtmf = np.zeros(len(pair_counts), dtype=bool)
-        pair_dtmf[present] = present_dtmf
+        for pair in present[~static].tolist():
+            live, pt = lives[pair >> 7], pair & 0x7F
+            clock, is_cn, encoding, _ = live.pt_info.get(pt) or self._pt_info(live, pt)
+            pair_clock[pair] = clock
+            pair_cn[pair] = is_cn
+            pair_dtmf[pair] = encoding is None or encoding.lower() == "telephone-event"
         clocks = pair_clock[pair_of_row]
-        sums = [
-            np.add.reduceat(payload_len, starts).tolist(),
-            np.add.reduceat(pair_cn[pair_of_row], starts).tolist(),
-        ]
+        sums = [np.add.reduceat(payload_len, starts), np.add.reduceat(pair_cn[pair_of_row], starts)]
         # RFC 3711 4.2: an SRTP authentication tag makes a G.711 payload longer than the
         # samples the timestamp advanced by (one byte per sample); a stream's first row
         # follows its previous packet (from an earlier call, or none: -1).
@@ -584,48 +711,68 @@ class StreamScanner:
         if g711.any():
             prev_seq = np.empty(count, dtype=np.int64)
             prev_seq[1:] = seqs[:-1]
-            prev_seq[starts] = [live.last_seq for live in lives]
+            prev_seq[starts] = -1  # a stream without packets yet (_Live's)
             prev_ts = np.empty(count, dtype=np.int64)
             prev_ts[1:] = tss[:-1]
-            prev_ts[starts] = [live.last_ts for live in lives]
+            prev_ts[starts] = 0
+            had = [index for index, is_fresh in enumerate(fresh) if not is_fresh]
+            if had:
+                prev_seq[starts[had]] = [lives[index].last_seq for index in had]
+                prev_ts[starts[had]] = [lives[index].last_ts for index in had]
             follows = g711 & (prev_seq >= 0) & (seqs == ((prev_seq + 1) & 0xFFFF))
             extra = payload_len - ((tss - prev_ts) & 0xFFFFFFFF)
             votes = (follows & ((extra == 4) | (extra == 10))).astype(np.int64) - (
                 follows & (extra == 0)
             )
-            sums.append(np.add.reduceat(votes, starts).tolist())
+            sums.append(np.add.reduceat(votes, starts))
         else:
-            sums.append([0] * len(keys))
+            sums.append(np.zeros(len(keys), dtype=np.int64))
         ends = starts + sizes - 1
-        edges = [
-            frames[starts].tolist(),
-            ts_ns[starts].tolist(),
-            frames[ends].tolist(),
-            ts_ns[ends].tolist(),
-            seqs[ends].tolist(),
-            tss[ends].tolist(),
-        ]
+        # first frame, start (ns), last frame, end (ns), last seq, last timestamp, payload
+        # bytes, comfort noise packets, SRTP tag votes: what the rows give each stream.
+        edges = np.stack(
+            (frames[starts], ts_ns[starts], frames[ends], ts_ns[ends], seqs[ends], tss[ends], *sums)
+        )
         markers = marker_pt >= 0x80
-        # Streams given their first packets here, a handful each: all at once.
+        # Streams given their first packets here, a handful each: their rows and what they
+        # give the stream wait as columns, summarised all at once at finish (or replayed
+        # into the stream if more packets come: _stats_of).
         new = (
             (sizes <= SMALL_BATCH)
-            & np.array([live.stats.total_nr == 0 for live in lives])
+            & np.array(fresh, dtype=bool)
             & (np.add.reduceat((clocks > 0) & (clocks < 1000), starts) == 0)
         )
+        old_pairs = ~new[present >> 7]
+        for pair, n in zip(
+            present[old_pairs].tolist(), pair_counts[present[old_pairs]].tolist(), strict=True
+        ):
+            counts = lives[pair >> 7].pt_counts
+            counts[pair & 0x7F] = counts.get(pair & 0x7F, 0) + n
         if new.any():
             picked = np.flatnonzero(new[group])
-            add_new_streams(
-                [live.stats for live, is_new in zip(lives, new.tolist(), strict=True) if is_new],
-                np.concatenate(([0], np.cumsum(sizes[new]))).tolist(),
-                (
-                    frames[picked],
-                    times_ms[picked],
-                    seqs[picked],
-                    tss[picked],
-                    pts[picked],
-                    markers[picked],
-                    clocks[picked],
-                ),
+            new_streams = np.flatnonzero(new)
+            chunk = len(self._short_rows)
+            for position, index in enumerate(new_streams.tolist()):
+                lives[index].summary_of = (chunk, position)
+            position_of = np.cumsum(new) - 1
+            new_pairs = present[~old_pairs]
+            self._short_rows.append(
+                _ShortRows(
+                    np.concatenate(([0], np.cumsum(sizes[new]))).tolist(),
+                    (
+                        frames[picked],
+                        times_ms[picked],
+                        seqs[picked],
+                        tss[picked],
+                        pts[picked],
+                        markers[picked],
+                        clocks[picked],
+                    ),
+                    edges[:, new_streams],
+                    position_of[new_pairs >> 7],
+                    new_pairs & 0x7F,
+                    pair_counts[new_pairs],
+                )
             )
         # Streams with a handful of rows that had packets before: add() packet by packet.
         one_by_one = (sizes <= SMALL_BATCH) & ~new
@@ -638,10 +785,12 @@ class StreamScanner:
                 c[few_rows].tolist() for c in (frames, times_ms, seqs, tss, pts, markers, clocks)
             ]
         few_at = 0
-        for index, (live, edge, is_new, few) in enumerate(
-            zip(lives, zip(*edges, strict=True), new.tolist(), one_by_one.tolist(), strict=True)
+        old = np.flatnonzero(~new)
+        for index, edge, few in zip(
+            old.tolist(), edges[:, old].T.tolist(), one_by_one[old].tolist(), strict=True
         ):
-            first_frame, start_ns, last_frame, end_ns, last_seq, last_ts = edge
+            live = lives[index]
+            first_frame, start_ns, last_frame, end_ns, last_seq, last_ts, paid, cn, votes = edge
             if live.first_frame == 0:
                 live.first_frame = first_frame
                 live.start_ns = start_ns
@@ -649,20 +798,19 @@ class StreamScanner:
             live.end_ns = end_ns
             live.last_seq = last_seq
             live.last_ts = last_ts
-            live.payload_bytes += sums[0][index]
-            live.cn_packets += sums[1][index]
-            live.srtp_tag_votes += sums[2][index]
-            if is_new:
-                continue
+            live.payload_bytes += paid
+            live.cn_packets += cn
+            live.srtp_tag_votes += votes
             a, b = bounds[index], bounds[index + 1]
+            stats = live.stats or self._stats_of(live)
             if few:
-                add = live.stats.add
+                add = stats.add
                 end = few_at + b - a
                 for packet in zip(*(column[few_at:end] for column in rows), strict=True):
                     add(*packet)
                 few_at = end
                 continue
-            live.stats.add_many(
+            stats.add_many(
                 frames[a:b],
                 times_ms[a:b],
                 seqs[a:b],
@@ -712,6 +860,93 @@ class StreamScanner:
         time_ms = relative_ms(ts_ns - self.first_ns)
         self._add_one(live, key, frame, ts_ns, time_ms, marker_pt, seq, ts, payload_len, body)
 
+    def _stats_of(self, live: _Live) -> StreamStats:
+        """The stream's StreamStats, made now (its waiting short rows, if any, replayed)."""
+        if live.summary_of is not None:
+            self._resume([live])
+        stats = live.stats
+        if stats is None:
+            stats = live.stats = StreamStats()
+        return stats
+
+    def _resume(self, lives: list[_Live]) -> None:
+        """Short streams whose rows wait (_ShortRows) get more packets: each its StreamStats
+        with those rows in it, and what they gave the stream back in its fields; a chunk's
+        streams at once."""
+        by_chunk: dict[int, list[tuple[_Live, int]]] = {}
+        for live in lives:
+            assert live.summary_of is not None
+            chunk, position = live.summary_of
+            live.summary_of = None
+            by_chunk.setdefault(chunk, []).append((live, position))
+        for chunk, members in by_chunk.items():
+            rows = self._short_rows[chunk]
+            positions = np.array([position for _, position in members], dtype=np.int64)
+            counts: dict[int, dict[int, int]] = {position: {} for _, position in members}
+            picked = np.flatnonzero(np.isin(rows.pair_stream, positions))
+            for position, pt, n in zip(
+                rows.pair_stream[picked].tolist(),
+                rows.pair_pt[picked].tolist(),
+                rows.pair_packets[picked].tolist(),
+                strict=True,
+            ):
+                counts[position][pt] = n
+            bounds = np.array(rows.bounds, dtype=np.int64)
+            begin = bounds[positions]
+            lengths = bounds[positions + 1] - begin
+            ends = np.cumsum(lengths)
+            at = np.repeat(begin - ends + lengths, lengths) + np.arange(ends[-1])
+            stats = [StreamStats() for _ in members]
+            for (live, _), stat in zip(members, stats, strict=True):
+                live.stats = stat
+            if len(members) >= _RESUME_AT_ONCE:
+                frames, times, seqs, tss, pts, markers, clocks = (c[at] for c in rows.columns)
+                add_new_streams(
+                    stats,
+                    np.concatenate(([0], ends)).tolist(),
+                    (frames, times, seqs, tss, pts, markers, clocks),
+                )
+            else:
+                # add() packet by packet (NumPy would cost more than the work).
+                packets = iter(zip(*(c[at].tolist() for c in rows.columns), strict=True))
+                for stat, n in zip(stats, lengths.tolist(), strict=True):
+                    add = stat.add
+                    for _ in range(n):
+                        add(*next(packets))
+            for (live, position), edge in zip(
+                members, rows.edges[:, positions].T.tolist(), strict=True
+            ):
+                (
+                    live.first_frame,
+                    live.start_ns,
+                    live.last_frame,
+                    live.end_ns,
+                    live.last_seq,
+                    live.last_ts,
+                    live.payload_bytes,
+                    live.cn_packets,
+                    live.srtp_tag_votes,
+                ) = edge
+                live.pt_counts = counts[position]
+
+    def _summarize_short_rows(self) -> tuple[StreamSummaries | None, list[int]]:
+        """The summaries of every short stream whose rows wait (one table: NumPy's cost is
+        per step, not per stream), and where each chunk's streams begin in it."""
+        chunks = self._short_rows
+        self._short_rows = []
+        if not chunks:
+            return None, []
+        chunk_at = [0]
+        bounds = [0]
+        for chunk_bounds, *_ in chunks:
+            bounds.extend((np.array(chunk_bounds[1:]) + bounds[-1]).tolist())
+            chunk_at.append(chunk_at[-1] + len(chunk_bounds) - 1)
+        frames, times, seqs, tss, pts, markers, clocks = (
+            np.concatenate(parts) for parts in zip(*(c.columns for c in chunks), strict=True)
+        )
+        columns = (frames, times, seqs, tss, pts, markers, clocks)
+        return summarize_new_streams(bounds, columns), chunk_at
+
     def _pt_info(self, live: _Live, pt: int) -> tuple[int, bool, str | None, int]:
         if pt < 96:
             return _STATIC_PT_INFO[pt]
@@ -737,6 +972,8 @@ class StreamScanner:
         """One packet of a stream. ``body``: the first 4 payload bytes of a dynamic payload
         type's packet when DTMF is looked for (None: not fed to the DTMF detector)."""
         pt = marker_pt & 0x7F
+        if live.summary_of is not None:  # more packets of a short stream
+            self._stats_of(live)
         if live.first_frame == 0:
             live.first_frame = frame
             live.start_ns = ts_ns
@@ -746,7 +983,9 @@ class StreamScanner:
         counts[pt] = counts.get(pt, 0) + 1
         live.payload_bytes += payload_len
         clock, is_cn, _, _ = live.pt_info.get(pt) or self._pt_info(live, pt)
-        live.stats.add(frame, time_ms, seq, ts, pt, marker_pt >= 0x80, clock)
+        (live.stats or self._stats_of(live)).add(
+            frame, time_ms, seq, ts, pt, marker_pt >= 0x80, clock
+        )
         if is_cn:
             live.cn_packets += 1
         if (pt == 0 or pt == 8) and live.last_seq >= 0 and seq == (live.last_seq + 1) & 0xFFFF:
@@ -926,13 +1165,44 @@ class StreamScanner:
             tuple[int, tuple[int, ...], int],
             tuple[tuple[str, ...], str | None, int | None, int | None],
         ] = {}
-        streams: list[RtpStream] = []
-        append = streams.append
+        made: list[RtpStream] = []
+        append = made.append
+        # Each stream's order: first frame, then key (StreamKey orders as its tuple).
+        order: list[tuple[int, tuple[str, int, str, int, int]]] = []
+        place = order.append
+        # Short streams whose rows still wait: summarised in bulk, all in one table.
+        chunks = self._short_rows
+        bulk, chunk_at = self._summarize_short_rows()
+        # Their edges (as _ShortRows has them) and payload type counts, a chunk at a time.
+        short: dict[int, tuple[list[list[int]], list[dict[int, int]]]] = {}
         for key, live in self._live.items():
             stats = live.stats
-            if stats.total_nr == 0:
+            # The summary, or where it lies in the bulk's columns (made when read).
+            summary: StatsSummary | tuple[StreamSummaries, int]
+            if live.summary_of is not None:
+                chunk, position = live.summary_of
+                found = short.get(chunk)
+                if found is None:
+                    rows = chunks[chunk]
+                    found = short[chunk] = (rows.edges.T.tolist(), rows.pt_counts())
+                first_frame, start_ns, last_frame, end_ns, _, _, paid, cn, votes = found[0][
+                    position
+                ]
+                counts = found[1][position]
+                assert bulk is not None
+                summary = (bulk, position + chunk_at[chunk])
+            elif stats is None or stats.total_nr == 0:
                 continue
-            counts = live.pt_counts
+            else:
+                summary = stats.summary()
+                first_frame, start_ns, last_frame, end_ns = (
+                    live.first_frame,
+                    live.start_ns,
+                    live.last_frame,
+                    live.end_ns,
+                )
+                paid, cn, votes = live.payload_bytes, live.cn_packets, live.srtp_tag_votes
+                counts = live.pt_counts
             if len(counts) == 1:
                 (main_pt,) = counts
                 payload_types: tuple[int, ...] = (main_pt,)
@@ -970,24 +1240,23 @@ class StreamScanner:
                 )
             ):
                 keying = "dtls"
-            elif not keying and live.srtp_tag_votes > 0:
+            elif not keying and votes > 0:
                 keying = "unknown"
-            start_ns = live.start_ns
-            end_ns = live.end_ns
+            place((first_frame, key))
             append(
                 RtpStream(
-                    StreamKey(*key),
+                    _stream_key(key),
                     main_pt,
                     list(payload_types),
                     list(names),
                     codec,
                     clock_rate,
                     channels,
-                    stats.summary(),
+                    summary,
                     bool(keying),
                     live.source,
-                    live.first_frame,
-                    live.last_frame,
+                    first_frame,
+                    last_frame,
                     start_ns,
                     end_ns,
                     (start_ns - first_ns) / 1e9,
@@ -996,23 +1265,23 @@ class StreamScanner:
                     call_id,
                     crypto,
                     0,
-                    live.cn_packets,
-                    live.payload_bytes,
+                    cn,
+                    paid,
                     None,
                     _digits(live) if live.dtmf else [],
                     0,
                     keying,
                 )
             )
-        streams.sort(key=_stream_order)
+        ranks = sorted(range(len(made)), key=order.__getitem__)
+        streams = [made[rank] for rank in ranks]
+        flows = [order[rank][1][:4] for rank in ranks]
         # Other SSRCs seen on the same flow (a restart, a new source behind an SBC) and a
         # restart: the SSRC before it on the flow had stopped when this one began.
         per_flow: dict[Flow, int] = {}
         latest: dict[Flow, RtpStream] = {}
-        for index, stream in enumerate(streams, start=1):
+        for index, (stream, flow) in enumerate(zip(streams, flows, strict=True), start=1):
             stream.index = index
-            k = stream.key
-            flow = (k.src, k.src_port, k.dst, k.dst_port)
             before = latest.get(flow)
             if before is not None:
                 per_flow[flow] += 1
@@ -1022,9 +1291,8 @@ class StreamScanner:
                 per_flow[flow] = 0
             latest[flow] = stream
         if len(per_flow) < len(streams):
-            for stream in streams:
-                k = stream.key
-                stream.ssrc_changes = per_flow[(k.src, k.src_port, k.dst, k.dst_port)]
+            for stream, flow in zip(streams, flows, strict=True):
+                stream.ssrc_changes = per_flow[flow]
         self._resolve_unclear_rtcp()
         mark_srtcp_streams(streams, self.srtcp)
         if self.with_rtcp:
@@ -1036,10 +1304,6 @@ class StreamScanner:
             self.first_ns,
             self.srtcp,
         )
-
-
-def _stream_order(stream: RtpStream) -> tuple[int, StreamKey]:
-    return stream.first_frame, stream.key
 
 
 def _describe(
@@ -1073,6 +1337,7 @@ def _digits(live: _Live) -> list[DtmfDigit]:
 
 # What StreamScanner._pt_info says of a static payload type (no rtpmap applies below 96).
 _STATIC_PT_INFO = {pt: (analysis_clock_hz(pt, None, 0), pt == 13, None, 0) for pt in range(96)}
+_STATIC_CLOCKS = np.array([_STATIC_PT_INFO[pt][0] for pt in range(96)], dtype=np.int64)
 
 
 def _payload_name(rtpmaps: dict[int, tuple[str, int, int]] | None, pt: int) -> str:
@@ -1131,6 +1396,7 @@ def attach_rtcp(
     by_ssrc: dict[int, list[RtpStream]] = {}
     for stream in streams:
         stream.rtcp = RtcpReportView()
+    for stream in streams if records else ():  # no RTCP packet: nothing to look up
         by_ssrc.setdefault(stream.key.ssrc, []).append(stream)
     for datagram in srtcp:
         for stream in srtcp_streams(streams, datagram):
