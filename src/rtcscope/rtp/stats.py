@@ -71,6 +71,8 @@ from typing import Any, NamedTuple, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from rtcscope.rtp.seqtally import SequenceTally
+
 # Wireshark's clock table for static payload types (RFC 3551 6 plus a few it adds).
 STATIC_CLOCK_HZ: dict[int, int] = {
     0: 8000,
@@ -154,6 +156,8 @@ SMALL_BATCH = 24
 _SUMMARY_BLOCK = 2048
 # A stream's summary with at most this many sequence numbers counts them without NumPy.
 _SMALL_SUMMARY = 256
+# Numbers added one by one that wait before they go into the stream's SequenceTally.
+_FOLD = 4096
 # A timestamp step farther than this from the arrival gap is a reset (see the module
 # docstring): far beyond network jitter and clock drift, far below a random new base.
 RESET_SLACK_MS = 10_000.0
@@ -283,7 +287,6 @@ class StreamStats:
         "_epoch_ts",
         "_epoch_ts_errors",
         "_ext",
-        "_ext_chunks",
         "_last_ext",
         "_markers",
         "_prev_seq",
@@ -293,6 +296,7 @@ class StreamStats:
         "_reset_clock",
         "_resets",
         "_steps",
+        "_tally",
         "clock_rate",
         "cycles",
         "delta",
@@ -351,8 +355,9 @@ class StreamStats:
         # Made when first needed (most streams never have a reset or a chunk).
         self._resets: Sequence[TimestampReset] = ()
         self._last_ext = 0
+        # Extended sequence numbers added one by one, not yet in _tally (at most _FOLD).
         self._ext = array("q")
-        self._ext_chunks: Sequence[IntArray] = ()
+        self._tally: SequenceTally | None = None
         # Timestamp step of consecutive sequence numbers -> how often (a dict: a Counter
         # costs microseconds to make, and short calls make tens of thousands).
         self._steps: dict[int, int] = {}
@@ -397,6 +402,8 @@ class StreamStats:
         if (ts - self._epoch_ts) & 0xFFFFFFFF >= 0x80000000:
             self._epoch_ts_errors += 1
         self._ext.append(ext)
+        if len(self._ext) >= _FOLD:
+            self._fold()
         self._last_ext = ext
         self._prev_seq = seq
         self._prev_ts = ts
@@ -558,12 +565,9 @@ class StreamStats:
             values, counts = np.unique(ts_steps[consecutive], return_counts=True)
             for value, n in zip(values.tolist(), counts.tolist(), strict=True):
                 self._steps[value] = self._steps.get(value, 0) + n
-        if self._ext:
-            # Numbers added one by one before this chunk go first: the order of arrival
-            # decides what counts as reordered.
-            self._ext_chunks = [*self._ext_chunks, np.array(self._ext, dtype=np.int64)]
-            self._ext = array("q")
-        self._ext_chunks = [*self._ext_chunks, ext]
+        # Numbers added one by one before this chunk go first: the order of arrival decides
+        # what counts as reordered.
+        self._fold().add(ext)
         self._epochs(frames, times_ms, seqs, tss, clocks, ext_steps, ts_steps)
         self._last_ext = int(ext[-1])
         self._prev_seq = int(seqs[-1])
@@ -746,13 +750,23 @@ class StreamStats:
             self.min_jitter = low
         self.mean_jitter = _running_mean(self.mean_jitter, jitters, ns)
 
+    def _fold(self) -> SequenceTally:
+        """The tally, with the numbers added one by one since the last fold in it (in
+        arrival order, before whatever comes next)."""
+        tally = self._tally
+        if tally is None:
+            tally = self._tally = SequenceTally()
+        if self._ext:
+            tally.add(np.frombuffer(self._ext, dtype=np.int64))
+            self._ext = array("q")
+        return tally
+
     # -- results ------------------------------------------------------------------------
 
     def _own_summary(self) -> tuple[int, int, int, int, float, int]:
         """(lost vs highest, duplicates, reordered, DTX periods, DTX ms, highest ext)."""
-        # Arrival order: the chunks, then the numbers added one by one since the last chunk.
         ext = self._ext
-        if not self._ext_chunks and len(ext) <= _SMALL_SUMMARY:
+        if self._tally is None and len(ext) <= _SMALL_SUMMARY:
             if not ext:
                 return 0, 0, 0, 0, 0.0, 0
             highest = ext[-1]
@@ -762,9 +776,7 @@ class StreamStats:
             else:
                 lost, duplicates, reordered, highest = _sequence_counts(ext)
         else:
-            lost, duplicates, reordered, highest = _sequence_counts_many(
-                np.concatenate([*self._ext_chunks, np.frombuffer(self._ext, dtype=np.int64)])
-            )
+            lost, duplicates, reordered, highest = self._fold().counts()
         dtx_periods, dtx_ms = _dtx(self._steps, self.clock_rate)
         return lost, duplicates, reordered, dtx_periods, dtx_ms, highest
 
@@ -1376,21 +1388,6 @@ def _sequence_counts(ext: Iterable[int]) -> tuple[int, int, int, int]:
             highest = number
         seen.add(number)
     return (highest - min(seen) + 1) - len(seen), duplicates, reordered, highest
-
-
-def _sequence_counts_many(ext: IntArray) -> tuple[int, int, int, int]:
-    """:func:`_sequence_counts` with NumPy, for many numbers."""
-    unique, first_index, inverse = np.unique(ext, return_index=True, return_inverse=True)
-    duplicate = np.arange(len(ext)) != first_index[inverse]
-    highest_before = np.concatenate(([ext[0]], np.maximum.accumulate(ext)[:-1]))
-    late = ext < highest_before
-    highest = int(unique[-1])
-    return (
-        (highest - int(unique[0]) + 1) - len(unique),
-        int(np.count_nonzero(duplicate)),
-        int(np.count_nonzero(late & ~duplicate)),
-        highest,
-    )
 
 
 def _signed32(step: int) -> int:
