@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from rtcscope.capture.reader import open_capture
 from rtcscope.capture.writer import PcapWriter
 from rtcscope.cli import main
-from rtcscope.timebase import iso_time, relative_s
+from rtcscope.timebase import instants, iso_time, relative_s
 from tests.peers import tshark_fields
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -197,3 +197,30 @@ def test_relative_s_is_the_delta_rounded_to_the_microsecond(ts_ns: int, first_ns
     """relative_s skips round() for whole microseconds: the float is what round gives."""
     assert relative_s(ts_ns, first_ns) == round((ts_ns - first_ns) / 1e9, 6)
     assert relative_s(ts_ns + first_ns, first_ns) == round(ts_ns / 1e9, 6)
+
+
+@given(
+    st.lists(
+        st.integers(min_value=0, max_value=2**62)
+        | st.integers(min_value=0, max_value=2**53 // 1000).map(lambda us: us * 1000 + 10**18),
+        max_size=8,
+    ),
+    st.integers(min_value=0, max_value=2**62)
+    | st.integers(min_value=0, max_value=2**40).map(lambda us: us * 1000 + 10**18),
+)
+def test_instants_convert_each_stamp_as_datetime_and_round_do(
+    stamps: list[int], first_ns: int
+) -> None:
+    """One loop for a call's instants: each stamp (repeated ones too) gets the seconds from
+    the first packet rounded to the microsecond and the text datetime writes."""
+    stamps = stamps + stamps[:2] + [None]  # type: ignore[list-item]
+    got = instants(stamps, first_ns)
+    assert got[None] == (None, None)
+    for ts in stamps:
+        if ts is None:
+            continue
+        whole = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ts // 1000)
+        assert got[ts] == (
+            round((ts - first_ns) / 1e9, 6),
+            whole.isoformat(timespec="microseconds"),
+        )

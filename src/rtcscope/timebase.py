@@ -10,7 +10,7 @@ practice), so UTC is the honest choice.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -24,23 +24,34 @@ _SECONDS: dict[int, str] = {}
 _SECONDS_LIMIT = 65_536
 
 
+def _second_text(second: int) -> str:
+    """ "2024-03-01T10:00:00." for ``second`` (seconds since 1970), kept in _SECONDS."""
+    if len(_SECONDS) >= _SECONDS_LIMIT:
+        _SECONDS.clear()
+    text = _SECONDS[second] = (_EPOCH + timedelta(seconds=second)).isoformat()[:19] + "."
+    return text
+
+
+# Three digits of a fraction, and the last three with the offset: the six digits of the
+# microseconds are two list reads, not a format.
+_DIGITS = [str(1000 + n)[1:] for n in range(1000)]
+_DIGITS_UTC = [digits + "+00:00" for digits in _DIGITS]
+
+
 def iso_time(ts_ns: int | None) -> str | None:
     """``ts_ns`` (nanoseconds since 1970, UTC) as ISO 8601 with offset; None stays None.
     Integer arithmetic: no float rounding moves a time across a microsecond."""
     if ts_ns is None:
         return None
     second = ts_ns // 1_000_000_000
-    text = _SECONDS.get(second)
-    if text is None:
-        if len(_SECONDS) >= _SECONDS_LIMIT:
-            _SECONDS.clear()
-        text = _SECONDS[second] = (_EPOCH + timedelta(seconds=second)).isoformat()[:19] + "."
-    # The microseconds as six digits: 10^6 added, the leading 1 cut (no format spec to read).
-    return text + str(1_000_000 + ts_ns // 1000 % 1_000_000)[1:] + "+00:00"
+    text = _SECONDS.get(second) or _second_text(second)
+    micro = ts_ns // 1000 % 1_000_000
+    return text + _DIGITS[micro // 1000] + _DIGITS_UTC[micro % 1000]
 
 
 # Below 2**53 ns (104 days) an integer converts to a float exactly.
 _EXACT_NS = 1 << 53
+_EXACT_US = -(-_EXACT_NS // 1000)  # |whole_us| < this <=> |whole_us * 1000| < _EXACT_NS
 
 
 def relative_s(ts_ns: int | None, first_ns: int) -> float | None:
@@ -55,6 +66,35 @@ def relative_s(ts_ns: int | None, first_ns: int) -> float | None:
         # conversion.
         return delta / 1e9
     return round(delta / 1e9, 6)
+
+
+Instant = tuple[float | None, str | None]
+_NO_INSTANT: Instant = (None, None)
+
+
+def instants(stamps: Iterable[int | None], first_ns: int) -> dict[int | None, Instant]:
+    """Each distinct stamp of ``stamps`` with its (:func:`relative_s`, :func:`iso_time`),
+    converted once and in one loop (no call per conversion): a call's instants recur (its
+    INVITE's time is its offer's, its 2xx's its answer's). None maps to (None, None)."""
+    out: dict[int | None, Instant] = {None: _NO_INSTANT}
+    seconds = _SECONDS
+    first_us, first_sub = divmod(first_ns, 1000)
+    for ts in stamps:
+        if ts in out or ts is None:
+            continue
+        us, sub = divmod(ts, 1000)
+        second, micro = divmod(us, 1_000_000)
+        whole_us = us - first_us
+        rel: float | None
+        if sub == first_sub and -_EXACT_US < whole_us < _EXACT_US:
+            # relative_s's exact road: delta is whole microseconds below 2**53 ns, and
+            # whole_us/10^6 is the same real number as delta/10^9, so the same float.
+            rel = whole_us / 1e6
+        else:
+            rel = relative_s(ts, first_ns)
+        text = seconds.get(second) or _second_text(second)
+        out[ts] = (rel, text + _DIGITS[micro // 1000] + _DIGITS_UTC[micro % 1000])
+    return out
 
 
 def span_iso(start_ns: int | None, end_ns: int | None) -> dict[str, str | None]:

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from rtcscope.scan.files import sip_messages
 from rtcscope.sip.calls import (
+    _LINK_PROBE,
     SipStatistics,
     WiresharkSipTracker,
     _address_uri,
@@ -141,3 +142,62 @@ def test_address_uri_equals_the_parsed_headers_uri(value: str, name: str, noise:
     address = getattr(SipMessage.parse(data), parsed)
     expected = str(address.uri) if address is not None and address.uri is not None else None
     assert cut == expected
+
+
+def _invite(call_id: str, tag: str, extra: str = "") -> bytes:
+    return (
+        "INVITE sip:bob@example.com SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK{tag}\r\n"
+        f"From: <sip:alice@example.com>;tag={tag}\r\n"
+        "To: <sip:bob@example.com>\r\n"
+        f"Call-ID: {call_id}\r\n"
+        "CSeq: 1 INVITE\r\n"
+        f"{extra}"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def _any_case(draw: st.DrawFn, name: str) -> str:
+    flips = draw(st.lists(st.booleans(), min_size=len(name), max_size=len(name)))
+    return "".join(c.upper() if up else c.lower() for c, up in zip(name, flips, strict=True))
+
+
+@st.composite
+def _link_headers(draw: st.DrawFn) -> tuple[str, str]:
+    """X-Call-ID naming leg "a", or a P-Charging-Vector, header names in any case (RFC 3261
+    7.3.1: field names are case-insensitive)."""
+    if draw(st.booleans()):
+        return _any_case(draw, "X-Call-ID") + ": leg-a\r\n", "leg-a"
+    name = _any_case(draw, "P-Charging-Vector")
+    return name + ": icid-value=abc123;orig-ioi=home1.net\r\n", "icid"
+
+
+@given(_link_headers())
+@settings(max_examples=60)
+def test_link_headers_in_any_case_link_the_legs(header: tuple[str, str]) -> None:
+    """The quick byte search that passes calls over finds the header names in any case:
+    leg "b" carrying X-Call-ID (or the same icid-value as "a") is one call with "a"."""
+    line, kind = header
+    a_extra = "P-Charging-Vector: icid-value=abc123\r\n" if kind == "icid" else ""
+    messages = [
+        CapturedSip(1, 10**9, "192.0.2.1", 5060, "192.0.2.2", 5060, "udp",
+                    SipMessage.parse(_invite("leg-a", "a1", a_extra))),
+        CapturedSip(2, 2 * 10**9, "192.0.2.2", 5060, "192.0.2.3", 5060, "udp",
+                    SipMessage.parse(_invite("leg-b", "b1", line))),
+        CapturedSip(3, 3 * 10**9, "192.0.2.1", 5060, "192.0.2.2", 5060, "udp",
+                    SipMessage.parse(_invite("alone", "c1"))),
+    ]  # fmt: skip
+    result = summarize_calls(messages)
+    assert sorted(sorted(c.call_ids) for c in result.calls) == [["alone"], ["leg-a", "leg-b"]]
+
+
+@given(st.binary(max_size=200), st.sampled_from([b"x-call-id", b"p-charging-vector"]))
+def test_link_probe_never_misses_a_name(noise: bytes, name: bytes) -> None:
+    """Whatever the bytes around it and the case, a header name there is found (the probe
+    may find lookalikes; the headers are then read for real)."""
+    for variant in (name, name.upper(), name.title(), name.swapcase()):
+        raw = noise + b"\r\n" + variant + b": x\r\n" + noise
+        assert _LINK_PROBE.search(raw) is not None
+    lowered = noise.lower()
+    if _LINK_PROBE.search(noise) is None:
+        assert b"x-call-id" not in lowered and b"p-charging-vector" not in lowered

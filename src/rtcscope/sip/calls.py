@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 from rtcscope.sip.dialogs import Call, find_calls
 from rtcscope.sip.headers import usual_address_uri
 from rtcscope.sip.transactions import CapturedMessage, Transaction, destination, endpoint, source
-from rtcscope.timebase import iso_time, relative_s
+from rtcscope.timebase import Instant, instants
 
 if TYPE_CHECKING:
     from rtcscope.capture.packet import IcmpError
@@ -431,10 +431,6 @@ class CallSummary:
         hops, sdp, streams and dtmf."""
         detail = detail or qualities is not None
 
-        # Local names for what runs ~10 times a call (the time helpers, bound once).
-        rel = relative_s
-        iso = iso_time
-        first = first_ns
         start_ns, ring_ns, answer_ns, end_ns = (
             self.start_ns,
             self.ring_ns,
@@ -442,20 +438,20 @@ class CallSummary:
             self.end_ns,
         )
         duration_s = self.duration_s
-        # The call's times, relative and absolute, by time: its SDPs were sent with its
-        # INVITE and 2xx and repeat them (each time converted once).
-        times = {
-            ts: (rel(ts, first), iso(ts))
-            for ts in (start_ns, ring_ns, answer_ns, end_ns)
-            if ts is not None
-        }
         sdps = self.sdp if detail else ()
-        sdp_times = [times.get(s.ts_ns) or (rel(s.ts_ns, first), iso(s.ts_ns)) for s in sdps]
-        no_time = (None, None)
-        start_s, start_iso = times[start_ns]
-        ring_s, ring_iso = times.get(ring_ns, no_time) if ring_ns is not None else no_time
-        answer_s, answer_iso = times[answer_ns] if answer_ns is not None else no_time
-        end_s, end_iso = times[end_ns] if end_ns is not None else no_time
+        streams = self.streams if detail else ()
+        dtmf = self.dtmf if detail else ()
+        # Every instant of the call converted once, in one loop: its SDPs were sent with its
+        # INVITE and 2xx and repeat their times.
+        stamps = [start_ns, ring_ns, answer_ns, end_ns, *[s.ts_ns for s in sdps]]
+        for stream in streams:
+            stamps += (stream.start_ns, stream.end_ns)
+        stamps += [d.ts_ns for d in dtmf]
+        at = instants(stamps, first_ns)
+        start_s, start_iso = at[start_ns]
+        ring_s, ring_iso = at[ring_ns]
+        answer_s, answer_iso = at[answer_ns]
+        end_s, end_iso = at[end_ns]
         out: dict[str, Any] = {
             "index": self.index,
             "call_id": self.legs[0].call_id,
@@ -500,33 +496,46 @@ class CallSummary:
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "sdp": [
                 {
-                    "frame": s.frame,
-                    "time_s": time_s,
-                    "time_iso": time_iso,
-                    "side": s.side,
-                    "role": s.role,
-                    "sip": s.sip,
-                    "media": s.media,
-                    "address": s.address,
-                    "port": s.port,
-                    "direction": s.direction,
-                    "codecs": list(s.codecs),
-                    "hold": s.on_hold,
+                    "frame": frame,
+                    "time_s": at[ts_ns][0],
+                    "time_iso": at[ts_ns][1],
+                    "side": side,
+                    "role": role,
+                    "sip": sip,
+                    "media": media,
+                    "address": address,
+                    "port": port,
+                    "direction": direction,
+                    "codecs": list(codecs),
+                    "hold": on_hold,
                 }
-                for s, (time_s, time_iso) in zip(sdps, sdp_times, strict=True)
+                # Unpacked: one tuple unpack instead of a getter per field.
+                for (
+                    frame,
+                    ts_ns,
+                    side,
+                    role,
+                    sip,
+                    media,
+                    address,
+                    port,
+                    direction,
+                    codecs,
+                    on_hold,
+                ) in sdps
             ],
-            "streams": [_stream_entry(s, first) for s in self.streams] if detail else None,
+            "streams": [_stream_entry(stream, at) for stream in streams] if detail else None,
             "dtmf": [
                 {
                     "frame": d.frame,
-                    "time_s": rel(d.ts_ns, first),
-                    "time_iso": iso(d.ts_ns),
+                    "time_s": at[d.ts_ns][0],
+                    "time_iso": at[d.ts_ns][1],
                     "signal": d.signal,
                     "duration_ms": d.duration_ms,
                     "sender": d.sender,
                     "src": d.src,
                 }
-                for d in (self.dtmf if detail else ())
+                for d in dtmf
             ],
         }
         if not detail:
@@ -555,12 +564,13 @@ class CallSummary:
         return out
 
 
-def _stream_entry(stream: RtpStream, first_ns: int) -> dict[str, Any]:
-    """A stream's object in a call's JSON (times from the capture's first packet)."""
+def _stream_entry(stream: RtpStream, at: Mapping[int | None, Instant]) -> dict[str, Any]:
+    """A stream's object in a call's JSON; ``at``: its start and end as :func:`instants`
+    converted them (times from the capture's first packet)."""
     key = stream.key
-    start_ns = stream.start_ns
-    end_ns = stream.end_ns
     stats = stream.stats
+    start_s, start_iso = at[stream.start_ns]
+    end_s, end_iso = at[stream.end_ns]
     return {
         "src": f"{key.src}:{key.src_port}",
         "dst": f"{key.dst}:{key.dst_port}",
@@ -568,10 +578,10 @@ def _stream_entry(stream: RtpStream, first_ns: int) -> dict[str, Any]:
         "codec": stream.codec,
         "packets": stats.packets,
         "lost": stats.lost,
-        "start_s": relative_s(start_ns, first_ns),
-        "start_iso": iso_time(start_ns),
-        "end_s": relative_s(end_ns, first_ns),
-        "end_iso": iso_time(end_ns),
+        "start_s": start_s,
+        "start_iso": start_iso,
+        "end_s": end_s,
+        "end_iso": end_iso,
     }
 
 
@@ -603,22 +613,29 @@ class CallsResult:
 _ICID = re.compile(r"(?i)(?:^|;)\s*icid-value\s*=\s*\"?([^;\"\s]+)")
 
 
-_LINK_HEADERS = (b"x-call-id", b"p-charging-vector")
+# A message can carry X-Call-ID or P-Charging-Vector (neither has a compact form) only if
+# its bytes hold "-call-id" or "-charging-vector" in some case (header names are ASCII, so
+# IGNORECASE on bytes is enough). The leading literal "-" lets the regex engine jump from
+# hyphen to hyphen: no join, no lower-cased copy of the messages.
+_LINK_PROBE = re.compile(rb"(?i)-(?:call-id|charging-vector)")
 _LINK_BATCH = 512  # calls whose bytes are looked at together
 
 
-def _mention_link_headers(calls: Sequence[Call]) -> bool:
-    """Whether any message of ``calls`` may carry X-Call-ID or P-Charging-Vector (a name
-    anywhere in its bytes, any case): one C-level look at the batch's bytes."""
-    text = b"\n".join([m.message.raw for call in calls for m in call.messages]).lower()
-    return any(name in text for name in _LINK_HEADERS)
+def _mention_link_headers(messages: Iterable[CapturedMessage]) -> bool:
+    """Whether any of ``messages`` may carry X-Call-ID or P-Charging-Vector (a name anywhere
+    in its bytes, any case): a C-level search of each message's bytes."""
+    return any(map(_LINK_PROBE.search, [m.message.raw for m in messages]))
+
+
+def _messages_of(calls: Sequence[Call]) -> list[CapturedMessage]:
+    return [m for call in calls for m in call.messages]
 
 
 def _link_keys(call: Call) -> set[str]:
     keys: set[str] = set()
     # Most calls carry neither header: one look at the call's bytes (header names are
-    # case-insensitive, so lower-cased) spares reading each message's headers.
-    if not _mention_link_headers([call]):
+    # case-insensitive) spares reading each message's headers.
+    if not _mention_link_headers(call.messages):
         return keys
     for captured in call.messages:
         message = captured.message
@@ -632,8 +649,12 @@ def _link_keys(call: Call) -> set[str]:
     return keys
 
 
-def link_legs(calls: Sequence[Call]) -> list[list[Call]]:
-    """Group Call-ID groups into calls: X-Call-ID naming another leg, or a shared icid-value."""
+def link_legs(
+    calls: Sequence[Call], messages: Sequence[CapturedMessage] | None = None
+) -> list[list[Call]]:
+    """Group Call-ID groups into calls: X-Call-ID naming another leg, or a shared icid-value.
+    ``messages``: every message of ``calls`` in one list (the capture's, in capture order),
+    where the first look for the headers is cheapest; without it, the calls' messages."""
     parent = list(range(len(calls)))
 
     def root(i: int) -> int:
@@ -647,12 +668,19 @@ def link_legs(calls: Sequence[Call]) -> list[list[Call]]:
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
 
+    # Most captures carry neither header: one look at every message's bytes, and each
+    # Call-ID group is a call of its own. (The capture's own list is read in the order its
+    # messages were made, kinder to the memory cache than call by call.)
+    if not _mention_link_headers(_messages_of(calls) if messages is None else messages):
+        return [[call] for call in calls]
     by_call_id = {c.call_id: i for i, c in enumerate(calls)}
     first_with_key: dict[str, int] = {}
     skip_to = 0
     for i, call in enumerate(calls):
         # Most captures carry neither header: a batch of calls is passed over at once.
-        if i % _LINK_BATCH == 0 and not _mention_link_headers(calls[i : i + _LINK_BATCH]):
+        if i % _LINK_BATCH == 0 and not _mention_link_headers(
+            _messages_of(calls[i : i + _LINK_BATCH])
+        ):
             skip_to = i + _LINK_BATCH
         if i < skip_to:
             continue
@@ -1097,9 +1125,8 @@ def summarize_calls(
     # every message is in a call (has a Call-ID: the tracker files the others under "") and
     # no two messages share a frame (the marks are kept by frame); else in one pass here.
     marks: dict[int, MessageMarks] | None = None
-    if sum(len(call.messages) for call in dialogs) != len(messages) or len(
-        set(map(_FRAME, messages))
-    ) != len(messages):
+    every_message_in_a_call = sum(len(call.messages) for call in dialogs) == len(messages)
+    if not every_message_in_a_call or len(set(map(_FRAME, messages))) != len(messages):
         feed = WiresharkSipTracker().feed
         add = statistics.add
         marks = {}
@@ -1108,7 +1135,9 @@ def summarize_calls(
             add(captured, mark)
             if mark is not NO_MARKS:
                 marks[captured.frame] = mark
-    groups = link_legs(dialogs)
+    # When every message is in a call, the capture's list serves link_legs' look for the
+    # linking headers.
+    groups = link_legs(dialogs, messages if every_message_in_a_call else None)
     # Each call gets its own announcements through an index by Call-ID (no scan per call).
     by_call_id: dict[str | None, list[MediaAnnouncement]] = defaultdict(list)
     for announcement in announcements:
