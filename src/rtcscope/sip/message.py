@@ -486,8 +486,10 @@ _LINE_PROBES: dict[str, re.Pattern[bytes]] = {}
 # (tests/sip/test_message_header_map.py checks this list against ``str.isspace``).
 _NAME_BLANK = (
     rb"(?:[\t\x0b-\r\x1c-\x20]|\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]"
-    rb"|\xe2\x81\x9f|\xe3\x80\x80)*"
+    rb"|\xe2\x81\x9f|\xe3\x80\x80)*+"
 )
+# The first bytes of those blanks, of a line end and of the Kelvin sign, as a class's body.
+_BLANK_FIRSTS = rb"\t-\r\x1c-\x20\xc2\xe1\xe2\xe3"
 # The one character outside ASCII that lower-cases to an ASCII letter (U+212A KELVIN SIGN ->
 # "k"; U+0130 lower-cases to two characters), as UTF-8: a name's "k" may be written so.
 _KELVIN = b"(?:k|\xe2\x84\xaa)"
@@ -502,17 +504,17 @@ def _line_probe(key: str) -> re.Pattern[bytes]:
     probe = _LINE_PROBES.get(key)
     if probe is None:
         names = [key] + [c for c, full in COMPACT_FORMS.items() if full.lower() == key]
-        alternatives = b"|".join(
-            re.escape(n.encode("utf-8", "surrogateescape")).replace(b"k", _KELVIN) for n in names
-        )
+        encoded = [n.encode("utf-8", "surrogateescape") for n in names]
+        alternatives = b"|".join(re.escape(n).replace(b"k", _KELVIN) for n in encoded)
+        # What a line of interest starts with (a blank, a line end, a name's first letter,
+        # any case): every other line is passed over at its first byte.
+        firsts = b"".join(re.escape(n[:1]) for n in encoded)
         probe = re.compile(
-            rb"(?i)\n(?:\r?\n|"
-            + _NAME_BLANK
-            + rb"(?:"
-            + alternatives
-            + rb")"
-            + _NAME_BLANK
-            + rb":)"
+            rb"(?i)\n(?=["
+            + _BLANK_FIRSTS
+            + firsts
+            + rb"])(?:\r?\n|"
+            + (_NAME_BLANK + rb"(?:" + alternatives + rb")" + _NAME_BLANK + rb":)")
         )
         if len(_LINE_PROBES) < CACHE_LIMIT:
             _LINE_PROBES[key] = probe
@@ -829,9 +831,10 @@ class SipMessage:
         """The values of ``key``'s lines, or None: from the message's map in _VALUE_MAPS
         when it is there; else, when a quick search of the bytes finds a line of ``key``,
         from the header block split into that map (kept for the next read)."""
-        values = _VALUE_MAPS.get(self.raw)
+        raw = self.raw
+        values = _VALUE_MAPS.get(raw)
         if values is None:
-            found = _probed_values(self.raw, self._start(), key)
+            found = _probed_values(raw, self._start() if raw[:1] in b"\r\n" else 0, key)
             if found is not False:
                 return found
             values = self._kept_value_map()
