@@ -12,6 +12,8 @@ reads.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -83,7 +85,9 @@ def test_reads_through_the_map_agree_with_the_general_parser(
         assert len(message_module._VALUE_MAPS) <= limit
 
 
-def test_the_map_is_bounded_and_kept_only_for_a_found_name() -> None:
+def test_the_map_is_bounded_and_kept_only_where_the_lines_are_folded() -> None:
+    """A plain line is read where the search finds it (no map kept); a folded one needs the
+    map, kept bounded."""
     with pytest.MonkeyPatch.context() as monkeypatch:
         maps: dict[bytes, object] = {}
         monkeypatch.setattr(message_module, "_VALUE_MAPS", maps)
@@ -92,10 +96,88 @@ def test_the_map_is_bounded_and_kept_only_for_a_found_name() -> None:
         for n in range(10):
             m = SipMessage.parse(f"BYE sip:b SIP/2.0\r\nRoute: <sip:r{n};lr>\r\n\r\n".encode())
             assert m.header("Max-Forwards") is None  # no such line: nothing kept
-            assert not maps or m.raw not in maps
             found.append(m.header_values("Route"))
-            assert m.raw in maps and len(maps) <= 3
+            assert m.raw not in maps
+            folded = SipMessage.parse(
+                f"BYE sip:b SIP/2.0\r\nRoute: <sip:r{n};lr>,\r\n <sip:x>\r\n\r\n".encode()
+            )
+            assert folded.header_values("Route") == [f"<sip:r{n};lr>", "<sip:x>"]
+            assert folded.raw in maps and len(maps) <= 3
         assert found == [[f"<sip:r{n};lr>"] for n in range(10)]
+
+
+# Every character str.strip() takes off a header name (str.isspace), LF aside (it ends the
+# line), computed here: the probe must allow each of them around a name.
+BLANKS = [c for c in map(chr, range(0x110000)) if c.isspace() and c != "\n"]
+
+
+def test_the_probe_allows_every_blank_strip_takes_off() -> None:
+    blank = re.compile(message_module._NAME_BLANK + rb"\Z")
+    assert all(blank.match(c.encode()) for c in BLANKS)
+    others = (chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    assert not [c for c in others if not c.isspace() and blank.match(c.encode())]
+
+
+ODD_NAMES = ["Via", "v", "VIA", "Max-Forwards", "MAX-FORWARDS", "Contact", "m", "Route",
+             "Supported", "k", "\u212a", "Allow-Events", "u", "X-Kind", "X-\u212aind"]  # fmt: skip
+
+
+@st.composite
+def odd_blank_messages(draw: st.DrawFn) -> bytes:
+    """Header lines whose names carry blanks str.strip() takes off (VT, FF, CR, FS, NBSP,
+    U+3000, ...) before or after them, the Kelvin sign for "k", any case, some folded."""
+    lines = [b"INVITE sip:b@example.com SIP/2.0"]
+    for _ in range(draw(st.integers(1, 6))):
+        name = draw(st.sampled_from(ODD_NAMES))
+        before = draw(st.text(st.sampled_from(BLANKS), max_size=2))
+        after = draw(st.text(st.sampled_from(BLANKS), max_size=2))
+        value = draw(st.sampled_from(["70", "<sip:a@b;lr>", "SIP/2.0/UDP h;branch=z9hG4bKx", ""]))
+        lines.append(f"{before}{name}{after}: {value}".encode())
+        if draw(st.integers(0, 5)) == 0:
+            lines.append(b" ;folded")
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+@given(odd_blank_messages(), st.permutations([*NAMES, "Supported", "X-Kind", "Allow-Events"]))
+def test_names_between_odd_blanks_read_the_same_cold_and_warm(
+    data: bytes, names: list[str]
+) -> None:
+    """``Via\\x0b:`` is a Via line (the general parser strips the name): ``header`` finds it
+    before the message's header map exists (cold) as after (warm), as the parser reads it."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        lines = reference(data, monkeypatch)
+        monkeypatch.setattr(message_module, "_VALUE_MAPS", {})
+        m = SipMessage.parse(data)
+        for name in names:
+            want = expected(m, name, lines)
+            assert reads(SipMessage.parse(data), name) == want  # cold: no map
+            m._kept_value_map()
+            assert reads(m, name) == want  # warm: from the map
+            message_module._VALUE_MAPS.clear()
+
+
+def test_a_vertical_tab_before_the_colon_is_found_cold() -> None:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(message_module, "_VALUE_MAPS", {})
+        data = (
+            b"ACK sip:b SIP/2.0\r\nVia\x0b: SIP/2.0/UDP h;branch=z9hG4bKa\r\n"
+            b"Max-Forwards\x0c: 69\r\n\r\n"
+        )
+        m = SipMessage.parse(data)
+        assert m.header("Via") == "SIP/2.0/UDP h;branch=z9hG4bKa"
+        assert m.header("Max-Forwards") == "69"
+        assert [h.name for h in m.headers] == ["Via", "Max-Forwards"]
+
+
+@given(messages())
+def test_the_via_count_is_the_number_of_via_values(data: bytes) -> None:
+    """``via_value_count`` (from the Via lines the parse step kept) is the number of values
+    ``header_values("Via")`` gives, before and after the stack is parsed."""
+    m = SipMessage.parse(data)
+    want = len(SipMessage.parse(data).header_values("Via"))
+    assert m.via_value_count() == want
+    m.vias  # noqa: B018 - the stack parsed: the count is read from the header values
+    assert m.via_value_count() == want
 
 
 def test_a_value_read_is_a_copy() -> None:

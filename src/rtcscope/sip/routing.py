@@ -168,10 +168,9 @@ def header_via_branches(message: SipMessage) -> tuple[str, ...]:
     first) without parsing a lone Via value: the parse step has read the top one already
     (``SipMessage.sent_by`` and ``branch`` are ``top_via``'s, ``sent_by`` None without a
     readable Via), so a message with one Via value has one branch, or none. The values are
-    counted through ``header_values`` (the header map the Route and Max-Forwards reads of
-    the same message then reuse); a stack of several is parsed as ``vias`` does."""
-    values = message.header_values("Via")
-    if len(values) == 1:
+    counted from the Via lines the parse step kept (``SipMessage.via_value_count``: no
+    header read); a stack of several is parsed as ``vias`` does."""
+    if message.via_value_count() == 1:
         return (message.branch or "",) if message.sent_by is not None else ()
     return via_branches(message)
 
