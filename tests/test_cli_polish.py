@@ -176,8 +176,13 @@ def test_completion_of_options_and_choices_imports_only_that_command(
 
 
 def test_show_completion_prints_a_script_for_the_shell(
-    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # typer finds the current shell among the process's ancestors (shellingham): a run
+    # whose parent shell has gone (a detached job) has none; here the shell is bash.
+    import shellingham
+
+    monkeypatch.setattr(shellingham, "detect_shell", lambda: ("bash", "/bin/bash"))
     assert main(["--show-completion", "bash"]) == 0
     script = capsys.readouterr().out
     assert "_RTCSCOPE_COMPLETE=complete_bash" in script
