@@ -20,7 +20,6 @@ from rtcscope.sip.calls import (
     _LINK_PROBE,
     SipStatistics,
     WiresharkSipTracker,
-    _address_uri,
     summarize_calls,
 )
 from rtcscope.sip.capture import CapturedSip
@@ -127,7 +126,8 @@ def _address(draw: st.DrawFn) -> str:
 @settings(max_examples=300, deadline=None)
 @given(_address(), st.sampled_from(["From", "f", "To", "t"]), st.text(max_size=3))
 def test_address_uri_equals_the_parsed_headers_uri(value: str, name: str, noise: str) -> None:
-    """Any From/To value, usual or not: the URI text the call list cuts is the parsed
+    """Any From/To value, usual or not: the URI text the call list reads
+    (SipMessage.from_uri_text / to_uri_text: one match for a usual shape) is the parsed
     header's URI text (None where the header cannot be read)."""
     value = value + noise.replace("\r", "").replace("\n", "")
     text = (
@@ -137,8 +137,10 @@ def test_address_uri_equals_the_parsed_headers_uri(value: str, name: str, noise:
         "Call-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
     )
     data = text.encode("utf-8", "surrogateescape")
-    slot, parsed = ("_from", "from_") if name.lower().startswith("f") else ("_to", "to")
-    cut = _address_uri(SipMessage.parse(data), slot, parsed)
+    text_of, parsed = (
+        ("from_uri_text", "from_") if name.lower().startswith("f") else ("to_uri_text", "to")
+    )
+    cut = getattr(SipMessage.parse(data), text_of)
     address = getattr(SipMessage.parse(data), parsed)
     expected = str(address.uri) if address is not None and address.uri is not None else None
     assert cut == expected

@@ -36,7 +36,6 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 from rtcscope.sip.dialogs import Call, find_calls
-from rtcscope.sip.headers import usual_address_uri
 from rtcscope.sip.transactions import CapturedMessage, Transaction, destination, endpoint, source
 from rtcscope.timebase import Instant, instants
 
@@ -45,9 +44,7 @@ if TYPE_CHECKING:
     from rtcscope.quality import StreamQuality
     from rtcscope.rtp.streams import RtpStream, StreamKey
     from rtcscope.sip.capture import CapturedSip, MediaAnnouncement
-    from rtcscope.sip.headers import NameAddr
     from rtcscope.sip.ladder import Ladder
-    from rtcscope.sip.message import SipMessage
     from rtcscope.sip.nodes import NodeMap
 
 PathLike = str | os.PathLike[str] | BinaryIO
@@ -777,22 +774,6 @@ def _parse_info_dtmf(captured: CapturedMessage, caller_tag: str | None) -> InfoD
     return InfoDtmf(captured.frame, captured.ts_ns, signal, duration, sender, source(captured))
 
 
-def _address_uri(message: SipMessage, line_slot: str, parsed: str) -> str | None:
-    """The URI text of the message's From (``"_from", "from_"``) or To (``"_to", "to"``):
-    ``str(message.from_.uri)``, None when unreadable. A header of the usual shape (what
-    headers.parse_name_addr reads in one match and cannot fail on) gives its URI as the
-    match cut it, without the NameAddr and Uri objects the message would build and keep
-    (the call list reads the first message of each call once: ~5 us a header saved)."""
-    line = getattr(message, line_slot, None)  # the header line until the message parses it
-    if isinstance(line, str):
-        # the value as the message reads it (_value_of)
-        uri = usual_address_uri(line.partition(":")[2].strip())
-        if uri is not None:
-            return uri
-    address: NameAddr | None = getattr(message, parsed)
-    return str(address.uri) if address is not None and address.uri is not None else None
-
-
 _BY_TIME = attrgetter("ts_ns", "frame")
 _FRAME = attrgetter("frame")
 _TS = attrgetter("ts_ns")
@@ -1012,8 +993,8 @@ def _summarize(
         index=index,
         legs=legs,
         kind=kind,
-        from_uri=_address_uri(head_message, "_from", "from_"),
-        to_uri=_address_uri(head_message, "_to", "to"),
+        from_uri=head_message.from_uri_text,
+        to_uri=head_message.to_uri_text,
         from_tag=caller_tag,
         caller=caller,
         callee=callee,

@@ -34,6 +34,7 @@ from rtcscope.sip.headers import (
     parse_name_addr,
     parse_via,
     split_comma_list,
+    usual_address_uri,
     via_sent_by_branch,
 )
 from rtcscope.sip.uri import (
@@ -142,6 +143,17 @@ def _parsed_or_none(
 def _name_addr_of(line: str) -> NameAddr | None:
     """The From/To header line kept by the parse, its value parsed (None when unreadable)."""
     return _parsed_or_none(_NAME_ADDRS, parse_name_addr, _value_of(line))
+
+
+def _address_uri_text(kept: NameAddr | str | None) -> str | None:
+    """The URI text of a From/To slot: the header line the parse kept (cut by one match when
+    usual, else parsed) or the NameAddr already parsed."""
+    if isinstance(kept, str):
+        uri = usual_address_uri(_value_of(kept))
+        if uri is not None:
+            return uri
+        kept = _name_addr_of(kept)
+    return str(kept.uri) if kept is not None and kept.uri is not None else None
 
 
 def _via_stack(lines: list[str]) -> tuple[Via, ...]:
@@ -1079,6 +1091,17 @@ class SipMessage:
         if isinstance(found, str):
             found = self._to = _name_addr_of(found)
         return found
+
+    @property
+    def from_uri_text(self) -> str | None:
+        """``str(self.from_.uri)`` (None when unreadable), without building and keeping the
+        NameAddr and Uri when the header has a usual shape (headers.usual_address_uri)."""
+        return _address_uri_text(self._from)
+
+    @property
+    def to_uri_text(self) -> str | None:
+        """``str(self.to.uri)`` (None when unreadable), as :attr:`from_uri_text`."""
+        return _address_uri_text(self._to)
 
     @property
     def vias(self) -> tuple[Via, ...]:
