@@ -19,10 +19,11 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from rtcscope.sip.diagnosis.base import T1_NS, TIMER_64T1_NS, Node, chain_copies
+from rtcscope.sip.diagnosis.base import T1_NS, TIMER_64T1_NS, IcmpIndex, Node, chain_copies
 from rtcscope.sip.diagnosis.catalogue import DELIVERED_VARIANT
 from rtcscope.sip.diagnosis.dialogs import DialogChecks, TargetRefresh
 from rtcscope.sip.diagnosis.model import IcmpReport, PathStep, RequestPath
+from rtcscope.sip.dialogs import Call
 from rtcscope.sip.nodes import host_of
 from rtcscope.sip.routing import (
     InDialogRequest,
@@ -48,6 +49,10 @@ class PathChecks(DialogChecks):
     # the messages and refreshes outlive the checker.
     _expected: dict[tuple[int, bool, int], tuple[list[Uri], InDialogRequest, str, int]]
 
+    def __init__(self, call: Call, icmp: IcmpIndex, start_ns: int, end_ns: int) -> None:
+        super().__init__(call, icmp, start_ns, end_ns)
+        self._expected = {}
+
     def _in_dialog_groups(self) -> dict[tuple[str, int], list[CapturedMessage]]:
         groups: dict[tuple[str, int], list[CapturedMessage]] = defaultdict(list)
         for dialog in self.call.dialogs:
@@ -57,7 +62,6 @@ class PathChecks(DialogChecks):
         return groups
 
     def check_in_dialog_paths(self) -> None:
-        self._expected = {}
         for (method, cseq), copies in self._in_dialog_groups().items():
             self.trace(method, cseq, copies)
 
