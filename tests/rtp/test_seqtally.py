@@ -65,17 +65,18 @@ def test_a_long_stream_keeps_a_byte_per_number_not_its_numbers() -> None:
     for a in range(0, len(numbers), 8192):
         tally.add(numbers[a : a + 8192])
     assert tally.counts() == (10, 10, 0, 65_536 + 2_000_004)
-    assert tally._numbers is None
+    assert tally._runs is None
     assert tally._seen.nbytes < 4_000_000  # the numbers were 16 MB
 
 
 def test_numbers_all_over_the_place_switch_to_the_distinct_numbers() -> None:
     rng = np.random.default_rng(7)
     numbers = rng.integers(0, 1 << 40, size=5000).astype(np.int64)
+    numbers = np.concatenate((numbers, rng.permutation(numbers)[:700], numbers[:50] + 1))
     tally = SequenceTally()
     for a in range(0, len(numbers), 512):
         tally.add(numbers[a : a + 512])
-    assert tally._numbers is not None
+    assert tally._runs is not None
     assert tally.counts() == _plain(numbers.tolist())
 
 

@@ -7,8 +7,11 @@ The numbers themselves are not kept: a stream of 2,000,000 packets held 16 MB of
 its summary. What is kept is which numbers were seen: one byte per number of the range the
 stream covered (a range about as long as the stream, lost numbers included). A stream whose
 numbers jump around so much that the range would dwarf the packets received (a sender that
-reuses an SSRC with random sequence numbers) is tracked by its sorted distinct numbers
-instead (8 bytes per distinct number, as before). Same counts either way.
+reuses an SSRC with random sequence numbers, traffic misread as RTP) is tracked by its
+distinct numbers instead (8 bytes each, as before), in sorted runs whose lengths at least
+double from one run to the next (each number is found by a binary search per run, and is
+merged O(log n) times: n log n in all, not a sort of everything per chunk). Same counts either
+way.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ class SequenceTally:
 
     __slots__ = (
         "_base",
-        "_numbers",
+        "_runs",
         "_seen",
         "distinct",
         "duplicates",
@@ -42,7 +45,7 @@ class SequenceTally:
     def __init__(self) -> None:
         self._base = 0  # the number _seen[0] stands for
         self._seen: BoolArray = np.zeros(0, dtype=np.bool_)
-        self._numbers: IntArray | None = None  # sorted distinct numbers (instead of _seen)
+        self._runs: list[IntArray] | None = None  # sorted distinct numbers (instead of _seen)
         self.distinct = 0
         self.duplicates = 0
         self.reordered = 0
@@ -54,14 +57,13 @@ class SequenceTally:
         count = len(ext)
         if not count:
             return
-        values, first_at = np.unique(ext, return_index=True)
+        values, first_at, inverse = np.unique(ext, return_index=True, return_inverse=True)
         low, high = int(values[0]), int(values[-1])
         before = self._seen_before(values, low, high)
         # A duplicate: seen in an earlier chunk, or earlier in this one.
         duplicate = np.ones(count, dtype=np.bool_)
         duplicate[first_at] = False
-        if before.any():
-            duplicate |= np.isin(ext, values[before], assume_unique=False)
+        duplicate |= before[inverse]
         self.duplicates += int(np.count_nonzero(duplicate))
         # Late: below the highest number that arrived before it.
         start = self.highest if self.highest is not None else int(ext[0])
@@ -84,10 +86,14 @@ class SequenceTally:
 
     def _seen_before(self, values: IntArray, low: int, high: int) -> BoolArray:
         """Which of ``values`` (sorted, distinct) earlier chunks had; makes room for them."""
-        if self._numbers is None:
+        if self._runs is None:
             self._cover(low, high, len(values))
-        if self._numbers is not None:
-            return np.isin(values, self._numbers, assume_unique=True)
+        if self._runs is not None:
+            found = np.zeros(len(values), dtype=np.bool_)
+            for run in self._runs:
+                at = np.minimum(np.searchsorted(run, values), len(run) - 1)
+                found |= run[at] == values
+            return found
         seen: BoolArray = self._seen[values - self._base]
         return seen
 
@@ -104,7 +110,8 @@ class SequenceTally:
         cap = _RANGE_PER_NUMBER * (self.distinct + incoming) + _RANGE_SLACK
         span = high - low + 1
         if span > cap:
-            self._numbers = np.flatnonzero(self._seen).astype(np.int64) + self._base
+            held = np.flatnonzero(self._seen).astype(np.int64) + self._base
+            self._runs = [held] if len(held) else []
             self._seen = np.zeros(0, dtype=np.bool_)
             return
         # Half as much again as needed, on the side it grew (fewer copies on a long stream).
@@ -121,7 +128,13 @@ class SequenceTally:
     def _mark(self, fresh: IntArray) -> None:
         if not len(fresh):
             return
-        if self._numbers is not None:
-            self._numbers = np.union1d(self._numbers, fresh)
+        runs = self._runs
+        if runs is not None:
+            # fresh is sorted and none of it is in a run: a new run, merged with the one
+            # before it while that one is not at least twice as long.
+            runs.append(fresh)
+            while len(runs) > 1 and len(runs[-2]) < 2 * len(runs[-1]):
+                last = runs.pop()
+                runs[-1] = np.sort(np.concatenate((runs[-1], last)), kind="mergesort")
             return
         self._seen[fresh - self._base] = True
