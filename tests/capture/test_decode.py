@@ -223,12 +223,36 @@ def test_the_one_step_read_is_the_layer_by_layer_one(
     assert decode(record) == decode_by_layers(record)
 
 
-def test_the_one_step_read_takes_the_plain_frames_and_agrees_on_every_capture() -> None:
-    taken = 0
+def test_the_one_step_read_takes_the_plain_frames_and_agrees_on_every_capture(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import rtcscope.capture.decode as decode_module
+
+    by_layers: list[int] = []
+
+    def counted(record: Record) -> object:
+        by_layers.append(record.frame)
+        return decode_by_layers(record)
+
+    plain = 0
     for path in [*sorted(DATA.glob("*.pcap*")), *shared_captures()]:
         with open_capture(path) as reader:
             for record in reader:
+                before = len(by_layers)
+                monkeypatch.setattr(decode_module, "decode_by_layers", counted)
                 packet = decode(record)
+                monkeypatch.undo()
                 assert packet == decode_by_layers(record), (path.name, record.frame)
-                taken += packet.ip_version == 4 and packet.ip_proto == IpProto.UDP
-    assert taken > 1000
+                usual = (
+                    record.linktype == 1
+                    and packet.ip_version == 4
+                    and packet.ip_proto == IpProto.UDP
+                    and packet.fragment is None
+                    and not packet.vlan
+                    and not packet.tunnel
+                    and bytes(record.data[14:15]) == b"\x45"
+                )
+                if usual:
+                    plain += 1
+                    assert len(by_layers) == before, (path.name, record.frame)  # one step
+    assert plain > 1000
