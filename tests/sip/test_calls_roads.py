@@ -193,7 +193,17 @@ def test_link_headers_in_any_case_link_the_legs(header: tuple[str, str]) -> None
     assert sorted(sorted(c.call_ids) for c in result.calls) == [["alone"], ["leg-a", "leg-b"]]
 
 
-@given(st.binary(max_size=200), st.sampled_from([b"x-call-id", b"p-charging-vector"]))
+# Bytes near the names: cut, case-flipped, hyphen-less, split by a byte, or whole.
+_NEAR_NAMES = st.sampled_from(
+    [b"x-call-i", b"X-CALL-ID", b"xcall-id", b"x-call_id", b"p-charging-vecto", b"-CALL-ID",
+     b"P-Charging-Vector", b"p-chargingvector", b"call-id", b"-charging-vector", b"x-call\0-id"]
+)  # fmt: skip
+
+
+@given(
+    st.lists(st.one_of(st.binary(max_size=20), _NEAR_NAMES), max_size=8).map(b"".join),
+    st.sampled_from([b"x-call-id", b"p-charging-vector"]),
+)
 def test_link_probe_never_misses_a_name(noise: bytes, name: bytes) -> None:
     """Whatever the bytes around it and the case, a header name there is found (the probe
     may find lookalikes; the headers are then read for real)."""
