@@ -468,7 +468,6 @@ def _fill_py(message: SipMessage, raw: bytes, pos: int) -> PlainFill | None:
     return _plain_fields_py(raw, pos)
 
 
-_plain_fields: Callable[[bytes, int], PlainFields | Literal[False] | None] = _plain_fields_py
 _fill: Callable[[SipMessage, bytes, int], PlainFill | Literal[False] | None] = _fill_py
 ROAD = "python"
 
@@ -1324,7 +1323,6 @@ if os.environ.get("RTCSCOPE_PURE", "") in ("", "0"):
         _c_setup(_sipscan)
         ROAD = "c"
         looks_like_sip = _sipscan.looks_like_sip
-        _plain_fields = _sipscan.plain_fields
         _fill = _sipscan.fill
 
 
