@@ -1,5 +1,5 @@
-"""SequenceTally against the definitions written out plainly (a set and a loop over the
-numbers in arrival order), fed in chunks of any size: the same counts."""
+"""SequenceTally against the per-packet road's definitions (stats._sequence_counts: a set and
+a loop over the numbers in arrival order), fed in chunks of any size: the same counts."""
 
 from __future__ import annotations
 
@@ -10,21 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rtcscope.rtp.seqtally import SequenceTally
-
-
-def _plain(numbers: list[int]) -> tuple[int, int, int, int]:
-    seen: set[int] = set()
-    highest = numbers[0]
-    duplicates = reordered = 0
-    for number in numbers:
-        if number in seen:
-            duplicates += 1
-            continue
-        if number < highest:
-            reordered += 1
-        highest = max(highest, number)
-        seen.add(number)
-    return (max(seen) - min(seen) + 1) - len(seen), duplicates, reordered, max(seen)
+from rtcscope.rtp.stats import _sequence_counts
 
 
 def _tally(numbers: list[int], cuts: list[int]) -> tuple[int, int, int, int]:
@@ -55,7 +41,7 @@ def test_counts_are_the_plain_definitions(start: int, steps: list[int], cuts: li
     numbers = [start]
     for step in steps:
         numbers.append(numbers[-1] + step)
-    assert _tally(numbers, cuts) == _plain(numbers)
+    assert _tally(numbers, cuts) == _sequence_counts(numbers)
 
 
 def test_a_long_stream_keeps_a_byte_per_number_not_its_numbers() -> None:
@@ -77,7 +63,7 @@ def test_numbers_all_over_the_place_switch_to_the_distinct_numbers() -> None:
     for a in range(0, len(numbers), 512):
         tally.add(numbers[a : a + 512])
     assert tally._runs is not None
-    assert tally.counts() == _plain(numbers.tolist())
+    assert tally.counts() == _sequence_counts(numbers.tolist())
 
 
 def test_nothing_added() -> None:

@@ -972,8 +972,10 @@ class StreamScanner:
         """One packet of a stream. ``body``: the first 4 payload bytes of a dynamic payload
         type's packet when DTMF is looked for (None: not fed to the DTMF detector)."""
         pt = marker_pt & 0x7F
-        if live.summary_of is not None:  # more packets of a short stream
-            self._stats_of(live)
+        stats = live.stats
+        if stats is None or live.summary_of is not None:
+            # a new stream, or more packets of a short stream: its rows replayed first
+            stats = self._stats_of(live)
         if live.first_frame == 0:
             live.first_frame = frame
             live.start_ns = ts_ns
@@ -983,9 +985,7 @@ class StreamScanner:
         counts[pt] = counts.get(pt, 0) + 1
         live.payload_bytes += payload_len
         clock, is_cn, _, _ = live.pt_info.get(pt) or self._pt_info(live, pt)
-        (live.stats or self._stats_of(live)).add(
-            frame, time_ms, seq, ts, pt, marker_pt >= 0x80, clock
-        )
+        stats.add(frame, time_ms, seq, ts, pt, marker_pt >= 0x80, clock)
         if is_cn:
             live.cn_packets += 1
         if (pt == 0 or pt == 8) and live.last_seq >= 0 and seq == (live.last_seq + 1) & 0xFFFF:

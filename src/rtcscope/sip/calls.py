@@ -783,8 +783,6 @@ _BY_START = attrgetter("start_ns", "index")
 def _tracked(legs: list[Call]) -> dict[int, MessageMarks]:
     """The marks of the legs' messages by frame, found leg by leg (the tracker's state is
     per Call-ID: a leg's messages in capture order give what the whole capture gives)."""
-    if len(legs) == 1:
-        return track_messages(legs[0].messages, {})
     marks: dict[int, MessageMarks] = {}
     for leg in legs:
         marks.update(track_messages(leg.messages, {}))

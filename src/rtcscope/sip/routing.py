@@ -144,7 +144,12 @@ def _name_addr(value: str) -> NameAddr | None:
 # ``name.strip().lower()``, and the only characters outside ASCII whose lower case holds an
 # ASCII letter are U+0130 ("i") and U+212A ("k") (tests/sip/test_routing.py checks this),
 # letters neither name has.
-_WITHOUT_COMPACT_FORM = {"Route": b"route", "Record-Route": b"record-route"}
+# A case-insensitive byte search (ASCII only, as header names are) for each: no lower-cased
+# copy of the whole message per read.
+_WITHOUT_COMPACT_FORM = {
+    "Route": re.compile(rb"(?i)route"),
+    "Record-Route": re.compile(rb"(?i)record-route"),
+}
 
 
 def header_addresses(message: SipMessage, name: str) -> list[NameAddr]:
@@ -155,8 +160,8 @@ def header_addresses(message: SipMessage, name: str) -> list[NameAddr]:
     each call are asked. A Route or Record-Route whose name is nowhere in the message's
     bytes is known absent at once (a byte search, ~6x cheaper than the line search
     ``header_values`` makes before it splits the header block)."""
-    needle = _WITHOUT_COMPACT_FORM.get(name)
-    if needle is not None and needle not in message.raw.lower():
+    probe = _WITHOUT_COMPACT_FORM.get(name)
+    if probe is not None and probe.search(message.raw) is None:
         return []
     return [
         found for value in message.header_values(name) if (found := _name_addr(value)) is not None

@@ -458,9 +458,8 @@ class PathChecks(DialogChecks):
         # ICMP first: reaching the target's address is no delivery if nothing listens there.
         icmp = self._icmp_for(chain[-1]) if self.icmp else None
         if icmp is None:
-            here = destination(last)
             for reached in targets:
-                if here == reached or self._reached(last, reached):
+                if self._reached(last, reached):
                     return "delivered"
         if icmp is not None:
             chooser = source(last)

@@ -205,13 +205,12 @@ class TransactionChecks(CheckerBase):
         ]
         # A pair is two copies of one status code: a code seen once has nothing to compare
         # with (and its Via stack need not be read).
-        codes = [r.message.status_code for r in responses]
-        if len(set(codes)) == len(codes):
-            return  # every code once (most calls)
         per_code: dict[int, int] = {}
         for r in responses:
             code = r.message.status_code or 0
             per_code[code] = per_code.get(code, 0) + 1
+        if len(per_code) == len(responses):
+            return  # every code once (most calls)
         responses = [r for r in responses if per_code[r.message.status_code or 0] > 1]
         by_branches: dict[tuple[tuple[str, ...], int], CapturedMessage] = {}
         for r in responses:
