@@ -51,7 +51,6 @@ def iso_time(ts_ns: int | None) -> str | None:
 
 # Below 2**53 ns (104 days) an integer converts to a float exactly.
 _EXACT_NS = 1 << 53
-_EXACT_US = -(-_EXACT_NS // 1000)  # |whole_us| < this <=> |whole_us * 1000| < _EXACT_NS
 
 
 def relative_s(ts_ns: int | None, first_ns: int) -> float | None:
@@ -74,26 +73,12 @@ _NO_INSTANT: Instant = (None, None)
 
 def instants(stamps: Iterable[int | None], first_ns: int) -> dict[int | None, Instant]:
     """Each distinct stamp of ``stamps`` with its (:func:`relative_s`, :func:`iso_time`),
-    converted once and in one loop (no call per conversion): a call's instants recur (its
-    INVITE's time is its offer's, its 2xx's its answer's). None maps to (None, None)."""
+    converted once: a call's instants recur (its INVITE's time is its offer's, its 2xx's its
+    answer's). None maps to (None, None)."""
     out: dict[int | None, Instant] = {None: _NO_INSTANT}
-    seconds = _SECONDS
-    first_us, first_sub = divmod(first_ns, 1000)
     for ts in stamps:
-        if ts in out or ts is None:
-            continue
-        us, sub = divmod(ts, 1000)
-        second, micro = divmod(us, 1_000_000)
-        whole_us = us - first_us
-        rel: float | None
-        if sub == first_sub and -_EXACT_US < whole_us < _EXACT_US:
-            # relative_s's exact road: delta is whole microseconds below 2**53 ns, and
-            # whole_us/10^6 is the same real number as delta/10^9, so the same float.
-            rel = whole_us / 1e6
-        else:
-            rel = relative_s(ts, first_ns)
-        text = seconds.get(second) or _second_text(second)
-        out[ts] = (rel, text + _DIGITS[micro // 1000] + _DIGITS_UTC[micro % 1000])
+        if ts not in out:
+            out[ts] = (relative_s(ts, first_ns), iso_time(ts))
     return out
 
 
