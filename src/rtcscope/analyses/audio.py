@@ -25,6 +25,8 @@ from rtcscope.media.extract import (
     stream_file_name,
 )
 from rtcscope.media.timeline import TimelinePacket
+from rtcscope.rtp.columns import StreamColumns
+from rtcscope.rtp.streams import RtpStream
 from rtcscope.scan import CaptureModel
 
 # RTP packets held at once while writing audio (~0.4 KB each with their payloads): a
@@ -110,7 +112,10 @@ def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
         # The packets of a group of streams, up to READ_BUDGET of them (one more read of the
         # capture, other flows' records skipped): memory stays bounded whatever the
         # capture's size, at the cost of a read per group.
-        collected = collect_packets(source, group, dedup=model.options.dedup)
+        # The report's per-packet arrays of these streams come from the same read.
+        columns = StreamColumns(s.origin for s in group if isinstance(s.origin, RtpStream))
+        collected = collect_packets(source, group, dedup=model.options.dedup, columns=columns)
+        model.stream_arrays.update(columns.arrays())
         for stream in group:
             entry = _write(
                 source,

@@ -63,6 +63,7 @@ from rtcscope.media.timeline import (
 )
 from rtcscope.media.wav import WavWriter
 from rtcscope.outfile import make_output_dir, write_output
+from rtcscope.rtp.columns import StreamColumns
 from rtcscope.rtp.events import looks_like_telephone_events
 from rtcscope.rtp.packet import RtpPacket
 from rtcscope.rtp.srtp import (
@@ -282,10 +283,15 @@ def _spec_from(text: str, fmtp: str | None = None) -> CodecSpec | None:
 
 
 def collect_packets(
-    path: str | os.PathLike[str], streams: Sequence[MediaStream], *, dedup: bool = False
+    path: str | os.PathLike[str],
+    streams: Sequence[MediaStream],
+    *,
+    dedup: bool = False,
+    columns: StreamColumns | None = None,
 ) -> dict[StreamKey, list[TimelinePacket]]:
     """One pass over the capture (:func:`rtcscope.rtp.streams.stream_packets`): the RTP
-    packets of each stream, in capture order."""
+    packets of each stream, in capture order. ``columns``: also gathers the packets (as
+    read, before any decryption) for per-packet arrays."""
     wanted: list[Any] = [stream.origin or stream.key for stream in streams]
     collected: dict[StreamKey, list[TimelinePacket]] = {s.key: [] for s in streams}
     # SRTP streams with keys are decrypted on the way (RFC 3711); without keys their packets
@@ -294,6 +300,8 @@ def collect_packets(
         s.key: (s, SrtpStreamDecryptor(s.srtp_keys)) for s in streams if s.encrypted and s.srtp_keys
     }
     for packet in stream_packets(path, wanted, dedup=dedup):
+        if columns is not None:
+            columns.add(packet)
         rtp = packet.rtp
         if packet.key in decryptors:
             clear = decryptors[packet.key][1].decrypt(packet.data)

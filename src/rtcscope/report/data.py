@@ -14,19 +14,15 @@ computed a second way.
 from __future__ import annotations
 
 import os
-from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
 from rtcscope.quality import StreamQuality, assess_stream
 from rtcscope.rtp import rtcp as rtcp_mod
+from rtcscope.rtp.columns import columns_of
 from rtcscope.rtp.series import RtcpSample, SeriesRow, StreamPackets, stream_series
-from rtcscope.rtp.stats import analysis_clock_hz
 from rtcscope.rtp.streams import RtcpPacketRecord, RtpStream, StreamKey
 from rtcscope.scan import CaptureModel
 from rtcscope.sip.calls import CallsResult, CallSummary, IcmpEvent
@@ -81,65 +77,24 @@ class ReportData:
         return [self._by_key[s.key] for s in call.streams if s.key in self._by_key]
 
 
-def _clock_for(stream: RtpStream, pt: int) -> int:
-    """Wireshark's analysis clock of a packet of this stream with payload type ``pt``."""
-    if pt == stream.payload_type:
-        return analysis_clock_hz(pt, stream.codec, stream.clock_rate or 0)
-    name = None
-    if pt in stream.payload_types:
-        position = stream.payload_types.index(pt)
-        if position < len(stream.payload_names):
-            name = stream.payload_names[position]
-    return analysis_clock_hz(pt, name, 0)
-
-
-def _int64(column: array[int]) -> npt.NDArray[np.int64]:
-    """An ``array('q')`` as a NumPy array (no copy)."""
-    if not column:
-        return np.zeros(0, dtype=np.int64)
-    return np.frombuffer(column, dtype=np.int64)
-
-
 def stream_arrays(
-    path: str | os.PathLike[str], streams: Sequence[RtpStream], *, dedup: bool = False
+    path: str | os.PathLike[str],
+    streams: Sequence[RtpStream],
+    *,
+    dedup: bool = False,
+    known: Mapping[StreamKey, StreamPackets] | None = None,
 ) -> dict[StreamKey, StreamPackets]:
-    """Per-packet arrays of the given streams (one more read of the capture; ``dedup`` as
-    the scan that found them)."""
+    """Per-packet arrays of the given streams (one more read of the capture, of the streams
+    not in ``known``: arrays an earlier read of the same packets gave; ``dedup`` as the scan
+    that found them)."""
     from rtcscope.rtp.streams import stream_packets
 
-    # Seven machine-integer columns per stream (56 bytes a packet; a tuple of seven Python
-    # ints per packet was ~0.2 KB: 0.4 GB on a capture of 2,000,000 RTP packets).
-    columns: dict[StreamKey, tuple[array[int], ...]] = {
-        s.key: tuple(array("q") for _ in range(7)) for s in streams
-    }
-    for packet in stream_packets(path, streams, dedup=dedup):
-        rtp = packet.rtp
-        cols = columns.get(packet.key)
-        if cols is not None:
-            cols[0].append(packet.frame)
-            cols[1].append(packet.ts_ns)
-            cols[2].append(rtp.sequence_number)
-            cols[3].append(rtp.timestamp)
-            cols[4].append(rtp.payload_type)
-            cols[5].append(rtp.marker)
-            cols[6].append(len(packet.data))
-    by_key = {s.key: s for s in streams}
-    out: dict[StreamKey, StreamPackets] = {}
-    for key, cols in columns.items():
-        frame, arrival, seq, ts, pt, marker, size = (_int64(c) for c in cols)
-        stream = by_key[key]
-        clocks = {int(p): _clock_for(stream, int(p)) for p in np.unique(pt)}
-        out[key] = StreamPackets(
-            frame=frame,
-            arrival_ns=arrival,
-            seq=seq,
-            ts=ts,
-            pt=pt,
-            marker=marker.astype(bool),
-            size=size,
-            clock_hz=np.array([clocks[int(p)] for p in pt], dtype=np.int64),
-        )
-    return out
+    known = known or {}
+    missing = [s for s in streams if s.key not in known]
+    out = {s.key: known[s.key] for s in streams if s.key in known}
+    if missing:
+        out.update(columns_of(missing, stream_packets(path, missing, dedup=dedup)).arrays())
+    return {s.key: out[s.key] for s in streams}
 
 
 def rtcp_samples(
@@ -202,9 +157,11 @@ def build_stream_data(
     interval_s: float = 1.0,
     per_packets: int | None = None,
     dedup: bool = False,
+    known: Mapping[StreamKey, StreamPackets] | None = None,
 ) -> list[StreamData]:
-    """Quality and time series of every stream (the arrays come from one more read)."""
-    arrays = stream_arrays(path, streams, dedup=dedup)
+    """Quality and time series of every stream (the arrays come from one more read, but for
+    the streams in ``known``, see :func:`stream_arrays`)."""
+    arrays = stream_arrays(path, streams, dedup=dedup, known=known)
     by_ssrc = rtcp_samples(rtcp_records, {s.key.ssrc: s.clock_rate for s in streams})
     out: list[StreamData] = []
     for stream in streams:
@@ -248,7 +205,12 @@ def report_data(model: CaptureModel, payloads: str | os.PathLike[str]) -> Report
     if calls.messages:
         first_ns = min(first_ns, calls.first_ns)
     streams = build_stream_data(
-        payloads, scan.streams, scan.rtcp_packets, first_ns, dedup=model.options.dedup
+        payloads,
+        scan.streams,
+        scan.rtcp_packets,
+        first_ns,
+        dedup=model.options.dedup,
+        known=model.stream_arrays,
     )
     return ReportData(
         path=Path(model.source),

@@ -24,7 +24,8 @@ from rtcscope.capture.flowread import IndexedCapture, RecordIndex
 from rtcscope.capture.info import CaptureInfo
 from rtcscope.capture.tls import TlsFlow
 from rtcscope.errors import CaptureError
-from rtcscope.rtp.streams import RtpStream, ScanResult
+from rtcscope.rtp.series import StreamPackets
+from rtcscope.rtp.streams import RtpStream, ScanResult, StreamKey
 from rtcscope.scan.options import ScanOptions
 from rtcscope.sip.calls import IcmpEvent
 from rtcscope.sip.capture import CapturedSip, MediaAnnouncement, SipCaptureReport
@@ -72,6 +73,9 @@ class CaptureModel:
     spooled: bool = False  # payload_path is a temporary copy: close() removes it
     # Where each record lies, when a later step reads packets again (capture/flowread.py).
     record_index: RecordIndex | None = None
+    # Streams' per-packet arrays a read after the pass gave (``analyze -o``: the audio
+    # section's read), so the report does not read those packets again.
+    stream_arrays: dict[StreamKey, StreamPackets] = field(default_factory=dict)
     _dialogs: list[Call] | None = None
     _calls: CallsResult | None = None
     _diagnosis: Diagnosis | None = None
