@@ -500,6 +500,20 @@ class _Scale:
 
 def _decode_run(run: list[Frame], decoder: Decoder, ratio: _Scale) -> list[tuple[int, Pcm]]:
     """Decoded audio of a gap-free run of frames, with output positions."""
+    joined = decoder.decode_joined([f.payload for f in run])
+    if joined is not None:  # one array for the run, split only when not back to back
+        block, counts = joined
+        positions = [ratio(f.position) for f in run]
+        if all(
+            position + count == following
+            for position, count, following in zip(positions, counts, positions[1:], strict=False)
+        ):
+            return [(positions[0], block)]
+        ends = list(itertools.accumulate(counts))
+        return [
+            (position, block[end - count : end])
+            for position, count, end in zip(positions, counts, ends, strict=True)
+        ]
     try:
         decoded = decoder.decode_run([f.payload for f in run])
     except MediaError:
