@@ -15,7 +15,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from enum import Enum, StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import orjson
 import typer
@@ -105,11 +105,77 @@ def write_json(value: Any, *, depth: int = 3, level: int = 0) -> None:
         out.write("\n" + "  " * level + "}" if opened else "{}")
         return
     opened = False
+    # Members written whole go to orjson a run at a time (one C call for _RUN members, not
+    # one each): its text of the run as a list is theirs, a comma and line feed between.
+    run: list[Any] = []
     for item in value:
-        out.write(("," if opened else "[") + inner)
-        write_json(item, depth=depth - 1, level=level + 1)
+        if _worth_streaming(item, depth - 1):
+            if run:
+                _write_members(out, ("," if opened else "[") + inner, run, level + 1)
+                opened = True
+                run = []
+            out.write(("," if opened else "[") + inner)
+            write_json(item, depth=depth - 1, level=level + 1)
+            opened = True
+            continue
+        run.append(item)
+        if len(run) == _RUN:
+            _write_members(out, ("," if opened else "[") + inner, run, level + 1)
+            opened = True
+            run = []
+    if run:
+        _write_members(out, ("," if opened else "[") + inner, run, level + 1)
         opened = True
     out.write("\n" + "  " * level + "]" if opened else "[]")
+
+
+# Members of a list written by one orjson call: a few calls' objects (a few KB each) still
+# in the processor's cache when orjson reads them; longer runs measured slower (256 calls
+# took 20% longer than one by one on 20,000 calls, 8 took 5% less).
+_RUN = 8
+
+
+def _write_members(out: TextIO, lead: str, members: list[Any], level: int) -> None:
+    """``lead``, then ``members`` as :func:`write_json` writes them one by one at ``level``
+    (each one's :func:`format_json` text indented to the level, a comma and a line feed
+    between them, no indent before the first).
+
+    orjson indents them itself: ``members`` inside ``level - 1`` one-element lists puts them
+    at ``level``; the text between the brackets is theirs. ASCII text (most JSON: nothing
+    for json_safe to escape but DEL) goes to the output's byte buffer as orjson's bytes,
+    without the decoding and encoding of a str (a UTF-8 text stream writes ASCII as is)."""
+    wrapped: Any = members
+    for _ in range(level - 1):
+        wrapped = [wrapped]
+    try:
+        data = orjson.dumps(
+            wrapped, default=_jsonable, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+        )
+    except TypeError:  # one member orjson refuses: each member takes format_json's own road
+        sep = ",\n" + "  " * level
+        out.write(
+            lead + sep.join(format_json(m).replace("\n", "\n" + "  " * level) for m in members)
+        )
+        return
+    # "[\n  [\n    A,\n    B\n  ]\n]" at level 2: the brackets' lines cut off both ends.
+    head = level * (level + 1) + 2 * level
+    tail = level * (level - 1) + 2 * level
+    buffer = getattr(out, "buffer", None)
+    if (
+        buffer is not None
+        and data.isascii()
+        and b"\x7f" not in data
+        and getattr(out, "encoding", None) in _ASCII_AS_IS
+    ):
+        out.write(lead)
+        out.flush()  # the text before ours is in the buffer first
+        buffer.write(memoryview(data)[head : len(data) - tail])
+        return
+    out.write(lead + json_safe(data[head : len(data) - tail].decode("utf-8")))
+
+
+# Encodings a text stream writes ASCII in unchanged (as orjson's bytes).
+_ASCII_AS_IS = frozenset({"utf-8", "UTF-8", "utf8", "ascii", "us-ascii", "ANSI_X3.4-1968"})
 
 
 _LONG_LIST = 32  # members: a longer list is written member by member
