@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 from rtcscope.sip.dialogs import Call, find_calls
 from rtcscope.sip.transactions import CapturedMessage, Transaction, destination, endpoint, source
-from rtcscope.timebase import Instant, instants
+from rtcscope.timebase import Instant, instants, relative_s
 
 if TYPE_CHECKING:
     from rtcscope.capture.packet import IcmpError
@@ -462,10 +462,7 @@ class CallSummary:
             "index": self.index,
             "call_id": legs[0].call_id,
             "call_ids": [leg.call_id for leg in legs],
-        }
-        if detail:
-            out["hops"] = _hops(legs)
-        out |= {
+            "hops": _hops(legs) if detail else None,
             "kind": self.kind,
             "from": self.from_uri,
             "to": self.to_uri,
@@ -479,10 +476,11 @@ class CallSummary:
             "answer_iso": answer_iso,
             "end_s": end_s,
             "end_iso": end_iso,
-            # duration_s, rounded to the microsecond
+            # duration_s to the microsecond (relative_s's rounding, without round() for
+            # whole microseconds)
             "duration_s": None
             if answer_ns is None or end_ns is None
-            else round((end_ns - answer_ns) / 1e9, 6),
+            else relative_s(end_ns, answer_ns),
             "setup_ms": self.setup_ms,
             "final_status": self.final_status,
             "final_reason": self.final_reason,
@@ -496,6 +494,7 @@ class CallSummary:
             "statuses": {str(k): statuses[k] for k in sorted(statuses)},
         }
         if not detail:
+            del out["hops"]
             return out
         out["sdp"] = [
             {
