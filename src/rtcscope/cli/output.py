@@ -15,6 +15,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from enum import Enum, StrEnum
+from operator import le
 from typing import Annotated, Any, TextIO
 
 import orjson
@@ -211,7 +212,15 @@ def _cell(value: Any) -> str:
 
 def _table_text(value: Any) -> str:
     """A cell as a person reads it: yes/no, not Python's True/False; escaped packet text."""
-    shown = ("yes" if value else "no") if isinstance(value, bool) else _cell(value)
+    kind = type(value)  # the usual cells first: text and whole numbers, as they are
+    if kind is str:
+        shown = value
+    elif kind is int:
+        shown = str(value)
+    elif kind is bool:
+        shown = "yes" if value else "no"
+    else:
+        shown = _cell(value)
     return terminal_text(shown)
 
 
@@ -385,6 +394,11 @@ def _plain_table(
     def emit(cells: list[str], bottom: bool = False) -> None:
         """One row's lines: cells of fewer lines filled with blanks below (the header row:
         above, as rich aligns a header to the bottom)."""
+        if all(map(le, map(len, cells), inner)):
+            # Every cell fits its column (most rows): one line, each cell padded to its
+            # width, two spaces between (the right padding and the column gap).
+            out.append("  ".join(map(str.ljust, cells, inner)))
+            return
         wrapped = [_cell_lines(text, inner[j]) for j, text in enumerate(cells)]
         height = max(map(len, wrapped))
         for k in range(height):
