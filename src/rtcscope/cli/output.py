@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -164,6 +165,7 @@ def _write_members(out: TextIO, lead: str, members: list[Any], level: int) -> No
     buffer = getattr(out, "buffer", None)
     if (
         buffer is not None
+        and _LINES_AS_IS
         and data.isascii()
         and b"\x7f" not in data
         and getattr(out, "encoding", None) in _ASCII_AS_IS
@@ -175,8 +177,10 @@ def _write_members(out: TextIO, lead: str, members: list[Any], level: int) -> No
     out.write(lead + json_safe(data[head : len(data) - tail].decode("utf-8")))
 
 
-# Encodings a text stream writes ASCII in unchanged (as orjson's bytes).
+# Encodings a text stream writes ASCII in unchanged (as orjson's bytes), and whether it
+# writes a line feed unchanged (a text stream translates it to os.linesep).
 _ASCII_AS_IS = frozenset({"utf-8", "UTF-8", "utf8", "ascii", "us-ascii", "ANSI_X3.4-1968"})
+_LINES_AS_IS = os.linesep == "\n"
 
 
 _LONG_LIST = 32  # members: a longer list is written member by member
