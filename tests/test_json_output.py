@@ -71,16 +71,19 @@ def _as_iterators(data: Any, flip: bool, depth: int) -> Any:
     st.integers(0, 4),
     st.booleans(),
     st.sampled_from([0, 1, 2, 32]),
+    st.sampled_from([1, 2, 3, 8]),
 )
 def test_write_json_streams_what_format_json_writes(
-    data: Any, depth: int, flip: bool, long_list: int
+    data: Any, depth: int, flip: bool, long_list: int, run: int
 ) -> None:
     """Containers written member by member (lists longer than ``long_list``, and what
-    holds them, to any depth), iterators anywhere: the text is format_json's."""
+    holds them, to any depth; members written whole go to orjson ``run`` at a time),
+    iterators anywhere: the text is format_json's."""
     out = io.StringIO()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("sys.stdout", out)
         patch.setattr("rtcscope.cli.output._LONG_LIST", long_list)
+        patch.setattr("rtcscope.cli.output._RUN", run)
         write_json(_as_iterators(data, flip, depth), depth=depth)
     assert out.getvalue() == format_json(data)
 
@@ -92,3 +95,27 @@ def test_ascii_text_with_del_is_escaped(text: str) -> None:
     out = format_json({"v": text})
     assert "\x7f" not in out
     assert json.loads(out) == {"v": text}
+
+
+@given(
+    st.lists(st.dictionaries(st.text(max_size=4), _values, max_size=3), max_size=40),
+    st.sampled_from(["utf-8", "ascii"]),
+    st.sampled_from([1, 3, 8]),
+)
+def test_write_json_to_a_byte_stream_writes_what_format_json_writes(
+    members: list[dict[str, Any]], encoding: str, run: int
+) -> None:
+    """On a real text stream (a byte buffer below it, as standard output has) runs of ASCII
+    members go to the buffer as orjson's bytes, the rest as text: the bytes are still
+    format_json's text, in order, encoded as the stream encodes (``ascii`` with
+    backslashreplace, as rtcscope sets it for a terminal that cannot show UTF-8)."""
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding=encoding, errors="backslashreplace", newline="")
+    data = {"calls": members, "tail": "\x7f\u00e9"}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stdout", stream)
+        patch.setattr("rtcscope.cli.output._RUN", run)
+        write_json_object({"calls": iter(members), "tail": "\x7f\u00e9"})
+    stream.flush()
+    expected = (format_json(data) + "\n").encode(encoding, "backslashreplace")
+    assert raw.getvalue() == expected

@@ -145,6 +145,8 @@ def test_bulk_summaries_equal_add(seeds: list[int], counts: list[int], block: in
             assert type(mine) is type(value), name
             assert mine == value, name
         assert ours == reference
+        # what the call list reads without making the summary
+        assert bulk.packets_lost(index) == (reference.packets, reference.lost)
 
 
 def test_bulk_summaries_cover_what_they_claim() -> None:

@@ -348,10 +348,16 @@ def calls(
         conclude(model, keep_going)
         return
     if fmt is OutputFormat.csv:
-        data = [c.as_dict(first_ns, qualities) for c in chosen]
+        # The table's fields (no lists: CSV shows none of them), the streams counted.
         flat = [
-            {k: v for k, v in _table_row(d).items() if k not in ("sdp", "dtmf", "methods")}
-            for d in data
+            {
+                k: v
+                for k, v in _table_row(
+                    c.as_dict(first_ns, qualities, detail=False), len(c.streams)
+                ).items()
+                if k not in ("sdp", "dtmf", "methods")
+            }
+            for c in chosen
         ]
         print_rows(flat, fmt, [c for c in TABLE_COLUMNS if c != "final"] + ["final_status"])
         print_tls_flows(model.tls_flows, to_stderr=True)

@@ -1200,7 +1200,7 @@ class StreamSummaries:
     :class:`StatsSummary` is made only when one is read (:meth:`summary`). What
     :func:`summarize_new_streams` gives."""
 
-    __slots__ = ("_floats", "_ints", "_resets")
+    __slots__ = ("_counts", "_floats", "_ints", "_resets")
 
     def __init__(
         self, ints: IntArray, floats: FloatArray, resets: dict[int, tuple[TimestampReset, ...]]
@@ -1208,9 +1208,19 @@ class StreamSummaries:
         self._ints = ints  # (stream, field), a stream's numbers together: see summary()
         self._floats = floats
         self._resets = resets
+        self._counts: list[list[int]] | None = None
 
     def __len__(self) -> int:
         return int(self._ints.shape[0])
+
+    def packets_lost(self, index: int) -> tuple[int, int]:
+        """``summary(index)``'s packets and lost, without making the summary (a call list
+        reads only these two): every stream's pair converted at the first read."""
+        counts = self._counts
+        if counts is None:
+            counts = self._counts = self._ints[:, :2].tolist()
+        packets, lost = counts[index]
+        return packets, lost
 
     def summary(self, index: int) -> StatsSummary:
         # Rows of ``ints``: packets, lost, expected, max delta frame, problems, sequence

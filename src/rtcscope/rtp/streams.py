@@ -244,6 +244,14 @@ class RtpStream:
         return found
 
     @property
+    def packets_lost(self) -> tuple[int, int]:
+        """``stats.packets`` and ``stats.lost``, without making the summary when not made."""
+        found = self._stats
+        if isinstance(found, tuple):
+            return found[0].packets_lost(found[1])
+        return found.packets, found.lost
+
+    @property
     def problems(self) -> list[str]:
         """Plain-words problems; non-empty when tshark prints "X", and for a timestamp reset
         (which tshark marks only when the jump lands behind the first timestamp). A reset is

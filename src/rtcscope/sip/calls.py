@@ -32,12 +32,13 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from operator import attrgetter
+from itertools import islice
+from operator import attrgetter, itemgetter, lt
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 from rtcscope.sip.dialogs import Call, find_calls
 from rtcscope.sip.transactions import CapturedMessage, Transaction, destination, endpoint, source
-from rtcscope.timebase import Instant, instants
+from rtcscope.timebase import Instant, instants, relative_s
 
 if TYPE_CHECKING:
     from rtcscope.capture.packet import IcmpError
@@ -72,9 +73,9 @@ def wireshark_status_row(code: int) -> int | None:
     return code // 100 * 100 + 99
 
 
-@dataclass(frozen=True, slots=True)
-class MessageMarks:
-    """What the tracker says about one message."""
+class MessageMarks(NamedTuple):
+    """What the tracker says about one message. A named tuple: immutable, built at tuple
+    cost (one per ACK and per retransmission)."""
 
     resent_of: int  # frame of the message this one repeats, 0 if it is not a retransmission
     setup_ms: int | None  # for an ACK: ms since the INVITE it completes (Wireshark's rule)
@@ -155,7 +156,7 @@ def track_messages(
             else:
                 entry[_STATE] = _PROVISIONAL
         if resent_of or setup_ms is not None:
-            found[captured.frame] = MessageMarks(resent_of, setup_ms)
+            found[captured.frame] = tuple.__new__(MessageMarks, (resent_of, setup_ms))
     return found
 
 
@@ -229,21 +230,27 @@ class SipStatistics:
     def add_calls(self, calls: Iterable[CallSummary]) -> None:
         """What :meth:`add` counts, from calls that hold every message once (each call's
         counts and marks: its messages were counted when it was summarized)."""
-        status_counts = self.status_counts
-        method_counts = self.method_counts
+        statuses: dict[int, int] = {}  # by code, then put in their rows
+        methods: dict[str, int] = {}
         setup_times = self.setup_times_ms
+        messages = resent = 0
         for call in calls:
-            self.messages += len(call.messages)
-            self.resent += call.resent
+            messages += len(call.messages)
+            resent += call.resent
             for code, count in call.statuses.items():
-                row = wireshark_status_row(code) if code else None
-                if row is not None:
-                    status_counts[row] += count
+                statuses[code] = statuses.get(code, 0) + count
             for method, count in call.methods.items():
-                method_counts[method] += count
-            for mark in call.marks.values():
-                if mark.setup_ms:  # tshark keeps it unsigned (see add)
-                    setup_times.append(mark.setup_ms % 2**32)
+                methods[method] = methods.get(method, 0) + count
+            for _, setup_ms in call.marks.values():
+                if setup_ms:  # tshark keeps it unsigned (see add)
+                    setup_times.append(setup_ms % 2**32)
+        self.messages += messages
+        self.resent += resent
+        for code, count in statuses.items():
+            row = wireshark_status_row(code) if code else None
+            if row is not None:
+                self.status_counts[row] += count
+        self.method_counts.update(methods)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -427,45 +434,35 @@ class CallSummary:
         ``detail=False`` (a table row's fields, without ``qualities``) leaves out the lists:
         hops, sdp, streams and dtmf."""
         detail = detail or qualities is not None
-
-        start_ns, ring_ns, answer_ns, end_ns = (
-            self.start_ns,
-            self.ring_ns,
-            self.answer_ns,
-            self.end_ns,
-        )
-        duration_s = self.duration_s
-        sdps = self.sdp if detail else ()
-        streams = self.streams if detail else ()
-        dtmf = self.dtmf if detail else ()
-        # Every instant of the call converted once, in one loop: its SDPs were sent with its
-        # INVITE and 2xx and repeat their times.
-        stamps = [start_ns, ring_ns, answer_ns, end_ns, *[s.ts_ns for s in sdps]]
-        for stream in streams:
-            stamps += (stream.start_ns, stream.end_ns)
-        stamps += [d.ts_ns for d in dtmf]
-        at = instants(stamps, first_ns)
+        start_ns = self.start_ns
+        ring_ns = self.ring_ns
+        answer_ns = self.answer_ns
+        end_ns = self.end_ns
+        legs = self.legs
+        if detail:
+            sdps = self.sdp
+            streams = self.streams
+            dtmf = self.dtmf
+            # Every instant of the call converted once, in one loop: its SDPs were sent with
+            # its INVITE and 2xx and repeat their times.
+            stamps = [start_ns, ring_ns, answer_ns, end_ns, *map(_SDP_TS, sdps)]
+            for stream in streams:
+                stamps += (stream.start_ns, stream.end_ns)
+            if dtmf:
+                stamps += [d.ts_ns for d in dtmf]
+            at = instants(stamps, first_ns)
+        else:
+            at = instants((start_ns, ring_ns, answer_ns, end_ns), first_ns)
         start_s, start_iso = at[start_ns]
         ring_s, ring_iso = at[ring_ns]
         answer_s, answer_iso = at[answer_ns]
         end_s, end_iso = at[end_ns]
+        statuses = self.statuses
         out: dict[str, Any] = {
             "index": self.index,
-            "call_id": self.legs[0].call_id,
-            "call_ids": [leg.call_id for leg in self.legs],
-            "hops": [  # each leg's Call.legs, without a Leg object per hop
-                {
-                    "client": endpoint(req.src, req.sport),  # Transaction.client, .server
-                    "server": endpoint(req.dst, req.dport),
-                    "transport": req.transport,
-                }
-                for call in self.legs
-                for t in call.initial_invites
-                if t.requests
-                for req in t.requests[:1]
-            ]
-            if detail
-            else None,
+            "call_id": legs[0].call_id,
+            "call_ids": [leg.call_id for leg in legs],
+            "hops": _hops(legs) if detail else None,
             "kind": self.kind,
             "from": self.from_uri,
             "to": self.to_uri,
@@ -479,7 +476,11 @@ class CallSummary:
             "answer_iso": answer_iso,
             "end_s": end_s,
             "end_iso": end_iso,
-            "duration_s": None if duration_s is None else round(duration_s, 6),
+            # duration_s to the microsecond (relative_s's rounding, without round() for
+            # whole microseconds)
+            "duration_s": None
+            if answer_ns is None or end_ns is None
+            else relative_s(end_ns, answer_ns),
             "setup_ms": self.setup_ms,
             "final_status": self.final_status,
             "final_reason": self.final_reason,
@@ -490,53 +491,54 @@ class CallSummary:
             "messages": len(self.messages),
             "resent": self.resent,
             "methods": dict(self.methods),
-            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
-            "sdp": [
-                {
-                    "frame": frame,
-                    "time_s": at[ts_ns][0],
-                    "time_iso": at[ts_ns][1],
-                    "side": side,
-                    "role": role,
-                    "sip": sip,
-                    "media": media,
-                    "address": address,
-                    "port": port,
-                    "direction": direction,
-                    "codecs": list(codecs),
-                    "hold": on_hold,
-                }
-                # Unpacked: one tuple unpack instead of a getter per field.
-                for (
-                    frame,
-                    ts_ns,
-                    side,
-                    role,
-                    sip,
-                    media,
-                    address,
-                    port,
-                    direction,
-                    codecs,
-                    on_hold,
-                ) in sdps
-            ],
-            "streams": [_stream_entry(stream, at) for stream in streams] if detail else None,
-            "dtmf": [
-                {
-                    "frame": d.frame,
-                    "time_s": at[d.ts_ns][0],
-                    "time_iso": at[d.ts_ns][1],
-                    "signal": d.signal,
-                    "duration_ms": d.duration_ms,
-                    "sender": d.sender,
-                    "src": d.src,
-                }
-                for d in dtmf
-            ],
+            "statuses": {str(k): statuses[k] for k in sorted(statuses)},
         }
         if not detail:
-            del out["hops"], out["sdp"], out["streams"], out["dtmf"]
+            del out["hops"]
+            return out
+        out["sdp"] = [
+            {
+                "frame": frame,
+                "time_s": at[ts_ns][0],
+                "time_iso": at[ts_ns][1],
+                "side": side,
+                "role": role,
+                "sip": sip,
+                "media": media,
+                "address": address,
+                "port": port,
+                "direction": direction,
+                "codecs": list(codecs),
+                "hold": on_hold,
+            }
+            # Unpacked: one tuple unpack instead of a getter per field.
+            for (
+                frame,
+                ts_ns,
+                side,
+                role,
+                sip,
+                media,
+                address,
+                port,
+                direction,
+                codecs,
+                on_hold,
+            ) in sdps
+        ]
+        out["streams"] = [_stream_entry(stream, at) for stream in streams]
+        out["dtmf"] = [
+            {
+                "frame": d.frame,
+                "time_s": at[d.ts_ns][0],
+                "time_iso": at[d.ts_ns][1],
+                "signal": d.signal,
+                "duration_ms": d.duration_ms,
+                "sender": d.sender,
+                "src": d.src,
+            }
+            for d in dtmf
+        ]
         if qualities is not None:
             from rtcscope.quality import worst_direction
 
@@ -561,11 +563,32 @@ class CallSummary:
         return out
 
 
+def _hops(legs: list[Call]) -> list[dict[str, str]]:
+    """Each leg's hops (Call.legs: client, server, transport), without a Leg object each."""
+    hops = []
+    for call in legs:
+        for txn in call.initial_invites:
+            requests = txn.requests
+            if requests:
+                req = requests[0]
+                hops.append(
+                    {
+                        "client": endpoint(req.src, req.sport),  # Transaction.client, .server
+                        "server": endpoint(req.dst, req.dport),
+                        "transport": req.transport,
+                    }
+                )
+    return hops
+
+
+_SDP_TS = itemgetter(1)  # SdpExchange.ts_ns
+
+
 def _stream_entry(stream: RtpStream, at: Mapping[int | None, Instant]) -> dict[str, Any]:
     """A stream's object in a call's JSON; ``at``: its start and end as :func:`instants`
     converted them (times from the capture's first packet)."""
     key = stream.key
-    stats = stream.stats
+    packets, lost = stream.packets_lost  # (the stream's whole statistics are not needed)
     start_s, start_iso = at[stream.start_ns]
     end_s, end_iso = at[stream.end_ns]
     return {
@@ -573,8 +596,8 @@ def _stream_entry(stream: RtpStream, at: Mapping[int | None, Instant]) -> dict[s
         "dst": f"{key.dst}:{key.dst_port}",
         "ssrc_hex": f"0x{key.ssrc:08X}",
         "codec": stream.codec,
-        "packets": stats.packets,
-        "lost": stats.lost,
+        "packets": packets,
+        "lost": lost,
         "start_s": start_s,
         "start_iso": start_iso,
         "end_s": end_s,
@@ -774,6 +797,7 @@ def _parse_info_dtmf(captured: CapturedMessage, caller_tag: str | None) -> InfoD
     return InfoDtmf(captured.frame, captured.ts_ns, signal, duration, sender, source(captured))
 
 
+_new_counter = Counter.__new__
 _BY_TIME = attrgetter("ts_ns", "frame")
 _FRAME = attrgetter("frame")
 _TS = attrgetter("ts_ns")
@@ -816,7 +840,7 @@ def _summarize(
         # Capture order is time order in the usual call: its times only rise, no two equal
         # (then the (time, frame) order is theirs), seen by C-level steps; else sorted.
         stamps = list(map(_TS, messages))
-        in_order = stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+        in_order = all(map(lt, stamps, islice(stamps, 1, None)))
         if not in_order:
             messages = sorted(messages, key=_BY_TIME)
             in_order = messages == primary.messages
@@ -895,9 +919,10 @@ def _summarize(
     cancelled = responded = False
     acks: list[CapturedMessage] = []  # ACKs sent after the first 2xx
     infos: list[CapturedMessage] = []
-    # Counted with get (a Counter's first count of a key calls its __missing__).
-    method_counts: Counter[str] = Counter()
-    status_counts: Counter[int] = Counter()
+    # Counted with get (a Counter's first count of a key calls its __missing__); made
+    # empty by dict's own constructor (Counter's __init__ only updates from its arguments).
+    method_counts: Counter[str] = _new_counter(Counter)
+    status_counts: Counter[int] = _new_counter(Counter)
     for captured in messages:
         message = captured.message
         method = message.request_method

@@ -79,7 +79,11 @@ class Call:
     call_id: str
     messages: list[CapturedMessage] = field(default_factory=list)
     transactions: list[Transaction] = field(default_factory=list)
-    dialogs: list[Dialog] = field(default_factory=list)
+    # The dialogs (see ``dialogs``), made when first read for the transaction list they were
+    # made from: the call list never reads them, the diagnosis does.
+    _dialogs: tuple[list[Transaction], list[Dialog]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
     # initial_invites, found once for the transaction list it was found in (the call list,
     # the dialogs and every check of the diagnosis ask for it).
     _initial: tuple[list[Transaction], list[Transaction]] | None = field(
@@ -102,6 +106,17 @@ class Call:
         ]
         self._initial = (self.transactions, out)
         return out
+
+    @property
+    def dialogs(self) -> list[Dialog]:
+        """The dialogs the initial INVITEs' responses created, with their in-dialog
+        transactions (module docstring), in order of creation."""
+        found = self._dialogs
+        if found is not None and found[0] is self.transactions:
+            return found[1]
+        dialogs = _build_dialogs(self)
+        self._dialogs = (self.transactions, dialogs)
+        return dialogs
 
     @property
     def legs(self) -> list[Leg]:
@@ -152,11 +167,11 @@ def find_calls(messages: Iterable[CapturedMessage]) -> list[Call]:
         call.messages.append(captured)
     for call in calls.values():
         call.transactions = group_transactions(call.messages)
-        _build_dialogs(call)
     return list(calls.values())
 
 
-def _build_dialogs(call: Call) -> None:
+def _build_dialogs(call: Call) -> list[Dialog]:
+    dialogs: list[Dialog] = []
     caller_tag = call.caller_tag
     by_tag: dict[str, Dialog] = {}  # callee tag -> its dialog (the first one made with it)
     for txn in call.initial_invites:
@@ -176,13 +191,13 @@ def _build_dialogs(call: Call) -> None:
             if dialog is None:
                 dialog_id = (call.call_id, msg.from_tag or caller_tag or "", tag)
                 dialog = by_tag[tag] = Dialog(tuple.__new__(DialogId, dialog_id), _EARLY, response)
-                call.dialogs.append(dialog)
+                dialogs.append(dialog)
             if code >= 200:
                 dialog.answers.append(response)
                 if dialog.state is _EARLY:
                     dialog.state = _CONFIRMED
     if not by_tag:
-        return  # no dialog: no transaction to file under one
+        return dialogs  # no dialog: no transaction to file under one
     for txn in call.transactions:
         # An in-dialog transaction carries both tags (12.2), whichever side sent it.
         requests = txn.requests
@@ -201,3 +216,4 @@ def _build_dialogs(call: Call) -> None:
             status = txn.final_status
             if status is not None and 200 <= status < 300:
                 dialog.state = _TERMINATED
+    return dialogs
