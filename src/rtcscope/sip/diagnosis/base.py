@@ -19,9 +19,10 @@ from rtcscope.sip.dialogs import Call, Dialog
 from rtcscope.sip.headers import NameAddr
 from rtcscope.sip.routing import (
     UriSet,
-    header_addresses,
-    header_max_forwards,
+    addresses_of,
     header_via_branches,
+    max_forwards_of,
+    routing_header_values,
     same_uris,
     uris,
 )
@@ -155,6 +156,10 @@ def record_route_insertions(
 class CheckerBase:
     """One call under diagnosis: its messages' indexes and the findings made so far."""
 
+    # Whether the direct roads for the common case are taken (PathChecks.trace_direct); the
+    # full checks (False) are their specification, which the tests compare them with.
+    lean = True
+
     def __init__(self, call: Call, icmp: IcmpIndex, start_ns: int, end_ns: int) -> None:
         self.call = call
         self.icmp = icmp
@@ -176,8 +181,10 @@ class CheckerBase:
         # answer_origin, per dialog (by id: one Dialog per callee tag, alive as long as the
         # checker; hashing a DialogId costs more than the look-up saves)
         self._origins: dict[int, CapturedMessage] = {}
-        # Header values read, by (id of the captured message, header name): the call's
-        # messages outlive the checker, so an id names one message here.
+        # Contact, Route, Record-Route and Max-Forwards values of a message, read together on
+        # first use, and the addresses parsed from them, by id of the captured message: the
+        # call's messages outlive the checker, so an id names one message here.
+        self._values: dict[int, dict[str, list[str]]] = {}
         self._read: dict[str, dict[int, list[NameAddr]]] = {
             "Contact": {},
             "Route": {},
@@ -222,16 +229,22 @@ class CheckerBase:
         return found
 
     # A message's Contact, Route, Record-Route and Max-Forwards, read through its header
-    # values alone (:func:`rtcscope.sip.routing.header_addresses`): the same values as the
-    # message's properties, without parsing and checking every other header of it.
+    # values alone (:func:`rtcscope.sip.routing.routing_header_values`, the four in one read):
+    # the same values as the message's properties, without parsing and checking every other
+    # header of it. Each read once per message: a proxy's copies are asked again at every step.
 
-    # Each read once per message: a proxy's copies are asked again at every step.
+    def header_values(self, captured: CapturedMessage) -> dict[str, list[str]]:
+        found = self._values.get(id(captured))
+        if found is None:
+            found = self._values[id(captured)] = routing_header_values(captured.message)
+        return found
 
     def _addresses(self, captured: CapturedMessage, name: str) -> list[NameAddr]:
         read = self._read[name]
         found = read.get(id(captured))
         if found is None:
-            found = read[id(captured)] = header_addresses(captured.message, name)
+            values = self.header_values(captured).get(name)
+            found = read[id(captured)] = addresses_of(values) if values else []
         return found
 
     def contacts(self, captured: CapturedMessage) -> list[NameAddr]:
@@ -244,7 +257,8 @@ class CheckerBase:
         return self._addresses(captured, "Record-Route")
 
     def max_forwards(self, captured: CapturedMessage) -> int | None:
-        return header_max_forwards(captured.message)
+        values = self.header_values(captured).get("Max-Forwards")
+        return max_forwards_of(values[0]) if values else None
 
     def via_branches(self, captured: CapturedMessage) -> tuple[str, ...]:
         """The message's Via branches, top first (:func:`header_via_branches`), read once."""
