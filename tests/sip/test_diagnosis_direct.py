@@ -128,10 +128,11 @@ def build(shape: Shape) -> tuple[list[CapturedSip], list[IcmpReport]]:
         10,
         _response("100 Trying", "z9hG4bKi", "1 INVITE", to_tag="", caller_sent=True),
     )
-    bwd(
-        20,
-        _response("180 Ringing", "z9hG4bKi", "1 INVITE", to_tag="b", caller_sent=True),
+    ringing_extra = [f"Contact: {shape.ringing_contact}"] if shape.ringing_contact else []
+    ringing = _response(
+        "180 Ringing", "z9hG4bKi", "1 INVITE", to_tag="b", caller_sent=True, extra=ringing_extra
     )
+    bwd(20, ringing)
     answer_extra = []
     if shape.answer_contact:
         answer_extra.append(f"Contact: {shape.answer_contact}")
