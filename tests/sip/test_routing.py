@@ -27,7 +27,9 @@ from rtcscope.sip.routing import (
     header_via_branches,
     in_dialog_request,
     is_unroutable_address,
+    may_hold_route,
     normal_host,
+    plain_max_forwards,
     plan_route,
     proxies_from_route_set,
     route_set_from_record_route,
@@ -558,6 +560,12 @@ def _same_routing_values(raw: bytes) -> None:
         assert found.get(name, []) == SipMessage.parse(raw).header_values(name), name
     first = SipMessage.parse(raw).header("Max-Forwards")
     assert (found["Max-Forwards"][0] if "Max-Forwards" in found else None) == first
+    # The quick reads: Max-Forwards where it is plainly written (False: not decided), and
+    # no Route or Record-Route where "route" is nowhere in the bytes.
+    plain = plain_max_forwards(raw, raw.lower())
+    assert plain is False or plain == first
+    if not may_hold_route(raw.lower()):
+        assert "Route" not in found and "Record-Route" not in found
     assert set(found) <= {"Contact", "Route", "Record-Route", "Max-Forwards"}
 
 
@@ -573,7 +581,7 @@ _LINE = st.tuples(
         [
             *(b"Contact", b"CONTACT", b"m", b"M", b"Route", b"route", b"Record-Route"),
             *(b"RECORD-ROUTE", b"Max-Forwards", b"max-forwards", b"Contacts", b"X-Route"),
-            *(b"Via", b"Mx", b"\xe2\x84\xaa"),
+            *(b"Via", b"Mx", b"\xe2\x84\xaa", b"X-Max-Forwards"),
         ]
     ),
     st.sampled_from(_BLANKS),
@@ -593,6 +601,22 @@ _LINE = st.tuples(
     b"ACK sip:b@h SIP/2.0", [(b"", b"Contact", b"", b":", b" <sip:a@h>", b"\r\n ")], b"x\r\n\r\n"
 )
 @example(b"ACK sip:b@h SIP/2.0", [(b"", b"Route", b"\xc3\xa4", b":", b" <sip:a@h>", b"\r\n")], b"")
+@example(b"\r\nMax-Forwards: 1", [(b"", b"Via", b"", b":", b" 70", b"\r\n")], b"")
+@example(b"ACK sip:b@h SIP/2.0", [(b"", b"Max-Forwards", b"", b":", b" 70", b"\r\n ")], b"1\r\n")
+@example(b"ACK sip:b@h SIP/2.0", [(b"", b"X-Max-Forwards", b"", b":", b" 70", b"\r\n")], b"")
+@example(
+    b"ACK sip:b@h SIP/2.0",
+    [(b"", b"Via", b"", b":", b" 70", b"\n\n"), (b"", b"Max-Forwards", b"", b":", b" 70", b"\n")],
+    b"",
+)
+@example(
+    b"ACK sip:b@h SIP/2.0",
+    [
+        (b"", b"Via", b"", b":", b" 70", b"\r\n\r\n"),
+        (b"", b"Max-Forwards", b"", b":", b" 7", b"\n"),
+    ],
+    b"",
+)
 @given(
     start=st.sampled_from(
         [b"ACK sip:b@h SIP/2.0", b"SIP/2.0 200 OK", b"\r\nBYE sip:x SIP/2.0", b"\nm: <sip:s@h>"]

@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from rtcscope.errors import InvalidArgument, SipError
 from rtcscope.sip.headers import NameAddr, parse_name_addr, split_comma_list
@@ -187,11 +187,59 @@ _ROUTING_NAMES = {
 ROUTING_HEADERS = ("Contact", "Route", "Record-Route", "Max-Forwards")
 
 
-def routing_header_values(message: SipMessage) -> dict[str, list[str]]:
+def may_hold_route(lowered: bytes) -> bool:
+    """Whether a message whose bytes lower-cased are ``lowered`` may hold a Route or
+    Record-Route line: not when "route" is nowhere in them (see _WITHOUT_COMPACT_FORM)."""
+    return b"route" in lowered
+
+
+def plain_max_forwards(raw: bytes, lowered: bytes) -> str | Literal[False] | None:
+    """``SipMessage.header("Max-Forwards")`` where the bytes show it plainly (``lowered``:
+    ``raw.lower()``), else False. Every Max-Forwards line holds "max-forwards" in the
+    lower-cased bytes (the name has no "i" or "k", and no compact form): none there, no line;
+    found first at a line start, followed by blanks and the colon, before any empty line and
+    not followed by a folded line, it is the first line (an earlier one would hold an earlier
+    "max-forwards") and its value is the rest of the line, stripped, as the message reads
+    it."""
+    at = lowered.find(b"max-forwards")
+    if at < 0:
+        return None
+    if (
+        raw[at - 1 : at] != b"\n"
+        or raw[:1] in (b"\r", b"\n")
+        or lowered.find(b"\n\n", 0, at) >= 0
+        or lowered.find(b"\n\r\n", 0, at) >= 0
+    ):
+        return False
+    colon = at + 12
+    while raw[colon : colon + 1] in (b" ", b"\t"):
+        colon += 1
+    if raw[colon : colon + 1] != b":":
+        return False
+    value = _unfolded_value(raw, colon + 1)
+    return False if value is None else value
+
+
+def _unfolded_value(raw: bytes, start: int) -> str | None:
+    """A header line's value from ``start`` (after its colon) to the line end, stripped, as
+    the message reads it; None when the next line is folded onto it (RFC 3261 7.3.1: it
+    starts with a space or tab), which only the message's own reading joins."""
+    stop = raw.find(b"\n", start)
+    if stop < 0:
+        stop = len(raw)
+    elif raw[stop + 1 : stop + 2] in (b" ", b"\t"):
+        return None
+    return raw[start:stop].decode("utf-8", "surrogateescape").strip()
+
+
+def routing_header_values(
+    message: SipMessage, lowered: bytes | None = None
+) -> dict[str, list[str]]:
     """``message.header_values(name)`` of Contact, Route and Record-Route, and the
     Max-Forwards lines' values (``header`` is the first), in one search of the bytes: a name
     with no value is absent (Max-Forwards: with no line). The diagnosis asks these four of
     the messages of every call, and the message reads each with a search of its own.
+    ``lowered``: ``message.raw.lower()``, when the caller has it.
 
     As the message reads them: the header lines end at the first empty line; a line's name
     is what comes before its first colon, stripped, any case, compact form expanded; its
@@ -202,7 +250,8 @@ def routing_header_values(message: SipMessage) -> dict[str, list[str]]:
     raw = message.raw
     if raw[:1] in (b"\r", b"\n"):
         return _routing_header_values_read(message)
-    lowered = raw.lower()
+    if lowered is None:
+        lowered = raw.lower()
     # The first empty line (LF or CRLF after a line end) ends the header lines.
     end = lowered.find(b"\n\r\n")
     bare = lowered.find(b"\n\n", 0, end if end >= 0 else len(raw))
@@ -214,13 +263,9 @@ def routing_header_values(message: SipMessage) -> dict[str, list[str]]:
     for line in _ROUTING_LINE.finditer(lowered, 0, end + 1):
         if line.group(1) or line.group(3).strip(b" \t"):
             return _routing_header_values_read(message)
-        start = line.end()
-        stop = raw.find(b"\n", start)
-        if stop < 0:
-            stop = len(raw)
-        elif raw[stop + 1 : stop + 2] in (b" ", b"\t"):
-            return _routing_header_values_read(message)  # folded (RFC 3261 7.3.1)
-        value = raw[start:stop].decode("utf-8", "surrogateescape").strip()
+        value = _unfolded_value(raw, line.end())
+        if value is None:
+            return _routing_header_values_read(message)
         name = _ROUTING_NAMES[line.group(2)]
         # The list headers' values split at commas (RFC 3261 7.3.1), as header_values does;
         # Max-Forwards's line values as they are (``header`` is the first, even empty).

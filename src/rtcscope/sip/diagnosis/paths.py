@@ -138,7 +138,7 @@ class PathChecks(DialogChecks):
             or len(self.call.dialogs) != 1
             or msg.sent_by is None
             or msg.via_value_count() != 1
-            or "Route" in self.header_values(sent)
+            or self.routes(sent)
         ):
             return False
         dialog = self.call.dialogs[0]
