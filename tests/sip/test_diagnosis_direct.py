@@ -10,6 +10,7 @@ must equal, finding for finding and path for path, the one without it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 import pytest
@@ -36,13 +37,15 @@ class Shape:
     ack_sport: int
     ack_dport: int
     ack_twice: bool
-    ack_vias: int  # 2: a second Via, as if a proxy had forwarded it
+    ack_vias: int  # 2: a second Via, as if a proxy had forwarded it; 0: a Via without sent-by
     ack_early: bool  # sent before the 2xx arrived (in capture order)
     reinvite_contact: str  # "" for no re-INVITE
     bye: str  # "", "caller", "callee"
     bye_uri_port: int
     bye_max_forwards: str
     icmp_on_bye: bool
+    transport: str = "udp"
+    forked: bool = False  # a 180 from a second callee (another To tag): two dialogs
 
 
 def _msg(lines: list[str], body: str = "") -> SipMessage:
@@ -101,7 +104,8 @@ def build(shape: Shape) -> tuple[list[CapturedSip], list[IcmpReport]]:
     icmp: list[IcmpReport] = []
 
     def add(ms: int, src: str, sport: int, dst: str, dport: int, msg: SipMessage) -> None:
-        out.append(CapturedSip(len(out) + 1, ms * 1_000_000, src, sport, dst, dport, "udp", msg))
+        frame = len(out) + 1
+        out.append(CapturedSip(frame, ms * 1_000_000, src, sport, dst, dport, shape.transport, msg))
 
     def fwd(ms: int, msg: SipMessage) -> None:  # caller to callee
         add(ms, UAC, 5060, UAS, 5060, msg)
@@ -133,6 +137,9 @@ def build(shape: Shape) -> tuple[list[CapturedSip], list[IcmpReport]]:
         "180 Ringing", "z9hG4bKi", "1 INVITE", to_tag="b", caller_sent=True, extra=ringing_extra
     )
     bwd(20, ringing)
+    if shape.forked:
+        other = _response("180 Ringing", "z9hG4bKi", "1 INVITE", to_tag="c", caller_sent=True)
+        bwd(30, other)
     answer_extra = []
     if shape.answer_contact:
         answer_extra.append(f"Contact: {shape.answer_contact}")
@@ -158,6 +165,10 @@ def build(shape: Shape) -> tuple[list[CapturedSip], list[IcmpReport]]:
             extra=extra,
             max_forwards=shape.ack_max_forwards,
         )
+        if shape.ack_vias == 0:
+            ack = SipMessage.parse(
+                re.sub(rb"(?m)^Via: SIP/2.0/UDP [^\r]*", b"Via: SIP/2.0/UDP", ack.raw)
+            )
         add(90 if shape.ack_early else 110, UAC, shape.ack_sport, UAS, shape.ack_dport, ack)
         if shape.ack_twice:
             add(600, UAC, shape.ack_sport, UAS, shape.ack_dport, ack)
@@ -246,13 +257,15 @@ _SHAPES = st.builds(
     ack_sport=_mostly(5060, 5062),
     ack_dport=_mostly(5060, 5070),
     ack_twice=_mostly(False, True),
-    ack_vias=_mostly(1, 2),
+    ack_vias=_mostly(1, 2, 0),
     ack_early=_mostly(False, True),
     reinvite_contact=st.sampled_from(["", f"<sip:alice@{UAC}:5080>"]),
     bye=_mostly("caller", "callee", ""),
     bye_uri_port=_mostly(5060, 5090),
     bye_max_forwards=_mostly("70", "0", "1"),
     icmp_on_bye=_mostly(False, True),
+    transport=_mostly("udp", "tcp"),
+    forked=_mostly(False, True),
 )
 
 

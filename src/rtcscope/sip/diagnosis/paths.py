@@ -123,25 +123,24 @@ class PathChecks(DialogChecks):
 
     def trace_direct(self, method: str, cseq: int, sent: CapturedMessage) -> bool:
         """:meth:`trace` of a request sent once, straight from one UA to the other (one Via, no
-        Route, over UDP) in a call of one dialog: the common ACK and BYE. When what the UA
-        built and where it went are as its dialog says, and it reached the far UA, the path is
-        recorded here and True returned: :meth:`trace` would find nothing (the UA's check
-        passes, the one step is "delivered", nothing deferred). Anything else (False) is left
-        to :meth:`trace`. tests/sip/test_diagnosis_direct.py checks both roads agree."""
+        Route) in the call's first dialog: the common ACK and BYE. When what the UA built and
+        where it went are as its dialog says (address and port, also over TCP where the full
+        check waives them), and it reached the far UA, the path is recorded here and True
+        returned: :meth:`trace` would find nothing (the UA's check passes, the one step is
+        "delivered", nothing deferred). Anything else (False) is left to :meth:`trace`.
+        tests/sip/test_diagnosis_direct.py checks both roads agree."""
         msg = sent.message
         request_uri = msg.request_uri
         if (
             request_uri is None
             or self.icmp
             or self.refreshes
-            or sent.transport != "udp"
-            or len(self.call.dialogs) != 1
             or msg.sent_by is None
             or msg.via_value_count() != 1
             or self.routes(sent)
         ):
             return False
-        dialog = self.call.dialogs[0]
+        dialog = self.call.dialogs[0]  # there is one: trace follows the dialogs' requests
         if not dialog.answers:
             return False
         callee_tag = dialog.id.callee_tag
