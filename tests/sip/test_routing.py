@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from rtcscope.errors import InvalidArgument, SipError
@@ -27,10 +27,13 @@ from rtcscope.sip.routing import (
     header_via_branches,
     in_dialog_request,
     is_unroutable_address,
+    may_hold_route,
     normal_host,
+    plain_max_forwards,
     plan_route,
     proxies_from_route_set,
     route_set_from_record_route,
+    routing_header_values,
     same_uri,
     uri_endpoint,
 )
@@ -455,6 +458,7 @@ def _same_as_properties(message: SipMessage) -> None:
     cheap = {name: header_addresses(message, name) for name in _HEADERS_OF}
     max_forwards = header_max_forwards(message)
     branches = header_via_branches(message)
+    _same_routing_values(message.raw)
     full = SipMessage.parse(message.raw)
     for name, attr in _HEADERS_OF.items():
         assert cheap[name] == getattr(full, attr), name
@@ -543,3 +547,89 @@ def test_only_two_characters_outside_ascii_lower_to_an_ascii_letter() -> None:
     assert not set("route" + "record-route") & {"i", "k"}
     # ... and no compact form (RFC 3261 7.3.3) stands for either name.
     assert not {"route", "record-route"} & {full.lower() for full in COMPACT_FORMS.values()}
+
+
+# -- routing_header_values: the four headers the diagnosis reads, in one search -----------
+
+
+def _same_routing_values(raw: bytes) -> None:
+    """``routing_header_values`` against the message's own ``header_values`` and ``header``
+    (a fresh parse of the same bytes for each, so no read sees another's cache)."""
+    found = routing_header_values(SipMessage.parse(raw))
+    for name in ("Contact", "Route", "Record-Route"):
+        assert found.get(name, []) == SipMessage.parse(raw).header_values(name), name
+    first = SipMessage.parse(raw).header("Max-Forwards")
+    assert (found["Max-Forwards"][0] if "Max-Forwards" in found else None) == first
+    # The quick reads: Max-Forwards where it is plainly written (False: not decided), and
+    # no Route or Record-Route where "route" is nowhere in the bytes.
+    plain = plain_max_forwards(raw, raw.lower())
+    assert plain is False or plain == first
+    if not may_hold_route(raw.lower()):
+        assert "Route" not in found and "Record-Route" not in found
+    assert set(found) <= {"Contact", "Route", "Record-Route", "Max-Forwards"}
+
+
+# Header lines near the shapes the one search must read or turn away: the four names in
+# any case and the compact m, lookalike names, blanks, separators and characters outside
+# ASCII around a name, folded lines, bare CR and LF line ends, an empty line in the middle.
+# (mostly none: a line that is turned away hides what the lines after it would show)
+_BLANKS = [b""] * 8 + [b" ", b"\t", b"\x0b", b"\x0c", b"\x1c", b"\r", b"\xc2\xa0", b"\xc2\x85"]
+_BLANKS += [b"\xc3\xa4", b"\xff"]  # outside ASCII, not blank: part of the name
+_LINE = st.tuples(
+    st.sampled_from(_BLANKS),
+    st.sampled_from(
+        [
+            *(b"Contact", b"CONTACT", b"m", b"M", b"Route", b"route", b"Record-Route"),
+            *(b"RECORD-ROUTE", b"Max-Forwards", b"max-forwards", b"Contacts", b"X-Route"),
+            *(b"Via", b"Mx", b"\xe2\x84\xaa", b"X-Max-Forwards"),
+        ]
+    ),
+    st.sampled_from(_BLANKS),
+    st.sampled_from([b":", b""]),
+    st.sampled_from(
+        [b" 70", b" 69 ", b"", b" <sip:a@h;lr>", b" <sip:d@h>, <sip:e@h>", b' "x, y" <sip:c@h>']
+    ),
+    st.sampled_from([b"\r\n"] * 4 + [b"\n", b"\r\n ", b"\r\n\t", b"\r\n\r\n", b"\n\n", b"\n\r\n"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+# The edges, also spelled out: an empty LF line ends the header lines, a folded line
+# continues the value before it, a character outside ASCII after a name is part of it.
+@example(b"ACK sip:b@h SIP/2.0", [(b"", b"m", b"", b":", b" <sip:a@h>", b"\n\n")], b"Route: x\r\n")
+@example(
+    b"ACK sip:b@h SIP/2.0", [(b"", b"Contact", b"", b":", b" <sip:a@h>", b"\r\n ")], b"x\r\n\r\n"
+)
+@example(b"ACK sip:b@h SIP/2.0", [(b"", b"Route", b"\xc3\xa4", b":", b" <sip:a@h>", b"\r\n")], b"")
+@example(b"\r\nMax-Forwards: 1", [(b"", b"Via", b"", b":", b" 70", b"\r\n")], b"")
+@example(b"ACK sip:b@h SIP/2.0", [(b"", b"Max-Forwards", b"", b":", b" 70", b"\r\n ")], b"1\r\n")
+@example(b"ACK sip:b@h SIP/2.0", [(b"", b"X-Max-Forwards", b"", b":", b" 70", b"\r\n")], b"")
+@example(
+    b"ACK sip:b@h SIP/2.0",
+    [(b"", b"Via", b"", b":", b" 70", b"\n\n"), (b"", b"Max-Forwards", b"", b":", b" 70", b"\n")],
+    b"",
+)
+@example(
+    b"ACK sip:b@h SIP/2.0",
+    [
+        (b"", b"Via", b"", b":", b" 70", b"\r\n\r\n"),
+        (b"", b"Max-Forwards", b"", b":", b" 7", b"\n"),
+    ],
+    b"",
+)
+@given(
+    start=st.sampled_from(
+        [b"ACK sip:b@h SIP/2.0", b"SIP/2.0 200 OK", b"\r\nBYE sip:x SIP/2.0", b"\nm: <sip:s@h>"]
+    ),
+    lines=st.lists(_LINE, max_size=8),
+    tail=st.sampled_from([b"\r\n", b"\r\nContact: <sip:body@h>\r\n", b"", b"\n"]),
+)
+def test_routing_values_agree_with_the_message_on_any_lines(
+    start: bytes, lines: list[tuple[bytes, ...]], tail: bytes
+) -> None:
+    _same_routing_values(start + b"\r\n" + b"".join(b"".join(line) for line in lines) + tail)
+
+
+@given(raw=st.binary(max_size=200))
+def test_routing_values_agree_with_the_message_on_random_bytes(raw: bytes) -> None:
+    _same_routing_values(raw)

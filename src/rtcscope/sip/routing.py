@@ -26,10 +26,10 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from rtcscope.errors import InvalidArgument, SipError
-from rtcscope.sip.headers import NameAddr, parse_name_addr
+from rtcscope.sip.headers import NameAddr, parse_name_addr, split_comma_list
 from rtcscope.sip.message import SipMessage
 from rtcscope.sip.transactions import endpoint, via_branches
 from rtcscope.sip.uri import Uri, is_digits
@@ -163,9 +163,139 @@ def header_addresses(message: SipMessage, name: str) -> list[NameAddr]:
     probe = _WITHOUT_COMPACT_FORM.get(name)
     if probe is not None and probe.search(message.raw) is None:
         return []
-    return [
-        found for value in message.header_values(name) if (found := _name_addr(value)) is not None
-    ]
+    return addresses_of(message.header_values(name))
+
+
+# Bytes that may stand around a header name and be taken away by ``str.strip`` (ASCII
+# whitespace, the separators 0x1c-0x1f, any byte of a character outside ASCII): a name with
+# one of them next to it is left to the message's own reading.
+_BLANKISH = rb"[\t\x0b\x0c\r\x1c-\x20\x80-\xff]*"
+# A Contact (or its compact form m), Route, Record-Route or Max-Forwards line, in the
+# lower-cased bytes: a line end, the name with what may surround it, the colon. Every line
+# of those names matches (none of them holds an "i" or a "k", the letters that characters
+# outside ASCII lower-case to); so may a lookalike, which the reader turns away.
+_ROUTING_LINE = re.compile(
+    rb"\n(" + _BLANKISH + rb")(contact|m|route|record-route|max-forwards)(" + _BLANKISH + rb"):"
+)
+_ROUTING_NAMES = {
+    b"contact": "Contact",
+    b"m": "Contact",
+    b"route": "Route",
+    b"record-route": "Record-Route",
+    b"max-forwards": "Max-Forwards",
+}
+ROUTING_HEADERS = ("Contact", "Route", "Record-Route", "Max-Forwards")
+
+
+def may_hold_route(lowered: bytes) -> bool:
+    """Whether a message whose bytes lower-cased are ``lowered`` may hold a Route or
+    Record-Route line: not when "route" is nowhere in them (see _WITHOUT_COMPACT_FORM)."""
+    return b"route" in lowered
+
+
+def plain_max_forwards(raw: bytes, lowered: bytes) -> str | Literal[False] | None:
+    """``SipMessage.header("Max-Forwards")`` where the bytes show it plainly (``lowered``:
+    ``raw.lower()``), else False. Every Max-Forwards line holds "max-forwards" in the
+    lower-cased bytes (the name has no "i" or "k", and no compact form): none there, no line;
+    found first at a line start, followed by blanks and the colon, before any empty line and
+    not followed by a folded line, it is the first line (an earlier one would hold an earlier
+    "max-forwards") and its value is the rest of the line, stripped, as the message reads
+    it."""
+    at = lowered.find(b"max-forwards")
+    if at < 0:
+        return None
+    if (
+        raw[at - 1 : at] != b"\n"
+        or raw[:1] in (b"\r", b"\n")
+        or lowered.find(b"\n\n", 0, at) >= 0
+        or lowered.find(b"\n\r\n", 0, at) >= 0
+    ):
+        return False
+    colon = at + 12
+    while raw[colon : colon + 1] in (b" ", b"\t"):
+        colon += 1
+    if raw[colon : colon + 1] != b":":
+        return False
+    value = _unfolded_value(raw, colon + 1)
+    return False if value is None else value
+
+
+def _unfolded_value(raw: bytes, start: int) -> str | None:
+    """A header line's value from ``start`` (after its colon) to the line end, stripped, as
+    the message reads it; None when the next line is folded onto it (RFC 3261 7.3.1: it
+    starts with a space or tab), which only the message's own reading joins."""
+    stop = raw.find(b"\n", start)
+    if stop < 0:
+        stop = len(raw)
+    elif raw[stop + 1 : stop + 2] in (b" ", b"\t"):
+        return None
+    return raw[start:stop].decode("utf-8", "surrogateescape").strip()
+
+
+def routing_header_values(
+    message: SipMessage, lowered: bytes | None = None
+) -> dict[str, list[str]]:
+    """``message.header_values(name)`` of Contact, Route and Record-Route, and the
+    Max-Forwards lines' values (``header`` is the first), in one search of the bytes: a name
+    with no value is absent (Max-Forwards: with no line). The diagnosis asks these four of
+    the messages of every call, and the message reads each with a search of its own.
+    ``lowered``: ``message.raw.lower()``, when the caller has it.
+
+    As the message reads them: the header lines end at the first empty line; a line's name
+    is what comes before its first colon, stripped, any case, compact form expanded; its
+    value is the rest, stripped. A line whose name has anything but spaces or tabs around it
+    (no line start, a line end, a separator, a character outside ASCII), a line folded onto
+    the next one, or line ends before the start line are left to ``header_values``
+    (tests/sip/test_routing.py checks both agree with the message on any bytes)."""
+    raw = message.raw
+    if raw[:1] in (b"\r", b"\n"):
+        return _routing_header_values_read(message)
+    if lowered is None:
+        lowered = raw.lower()
+    # The first empty line (LF or CRLF after a line end) ends the header lines.
+    end = lowered.find(b"\n\r\n")
+    bare = lowered.find(b"\n\n", 0, end if end >= 0 else len(raw))
+    if bare >= 0:
+        end = bare
+    elif end < 0:
+        end = len(raw)
+    found: dict[str, list[str]] = {}
+    for line in _ROUTING_LINE.finditer(lowered, 0, end + 1):
+        if line.group(1) or line.group(3).strip(b" \t"):
+            return _routing_header_values_read(message)
+        value = _unfolded_value(raw, line.end())
+        if value is None:
+            return _routing_header_values_read(message)
+        name = _ROUTING_NAMES[line.group(2)]
+        # The list headers' values split at commas (RFC 3261 7.3.1), as header_values does;
+        # Max-Forwards's line values as they are (``header`` is the first, even empty).
+        values = [value] if name == "Max-Forwards" else split_comma_list(value)
+        if values:
+            have = found.get(name)
+            if have is None:
+                found[name] = values
+            else:
+                have += values
+    return found
+
+
+def _routing_header_values_read(message: SipMessage) -> dict[str, list[str]]:
+    found = {name: message.header_values(name) for name in ROUTING_HEADERS}
+    return {name: values for name, values in found.items() if values}
+
+
+def addresses_of(values: Iterable[str]) -> list[NameAddr]:
+    """Header values as ``SipMessage.contacts``, ``routes`` and ``record_routes`` hold them: a
+    value that does not parse left out (each distinct value parsed once)."""
+    return [found for value in values if (found := _name_addr(value)) is not None]
+
+
+def max_forwards_of(value: str | None) -> int | None:
+    """A Max-Forwards value as ``SipMessage.max_forwards`` reads it (None: not a number)."""
+    if value is None:
+        return None
+    value = value.strip()
+    return int(value) if is_digits(value) else None
 
 
 def header_via_branches(message: SipMessage) -> tuple[str, ...]:
@@ -182,11 +312,7 @@ def header_via_branches(message: SipMessage) -> tuple[str, ...]:
 
 def header_max_forwards(message: SipMessage) -> int | None:
     """``SipMessage.max_forwards`` read through ``header`` alone (see :func:`header_addresses`)."""
-    value = message.header("Max-Forwards")
-    if value is None:
-        return None
-    value = value.strip()
-    return int(value) if is_digits(value) else None
+    return max_forwards_of(message.header("Max-Forwards"))
 
 
 def uris(values: Sequence[NameAddr]) -> list[Uri]:

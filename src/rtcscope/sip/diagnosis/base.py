@@ -19,9 +19,12 @@ from rtcscope.sip.dialogs import Call, Dialog
 from rtcscope.sip.headers import NameAddr
 from rtcscope.sip.routing import (
     UriSet,
-    header_addresses,
-    header_max_forwards,
+    addresses_of,
     header_via_branches,
+    max_forwards_of,
+    may_hold_route,
+    plain_max_forwards,
+    routing_header_values,
     same_uris,
     uris,
 )
@@ -155,6 +158,10 @@ def record_route_insertions(
 class CheckerBase:
     """One call under diagnosis: its messages' indexes and the findings made so far."""
 
+    # Whether the direct roads for the common case are taken (PathChecks.trace_direct); the
+    # full checks (False) are their specification, which the tests compare them with.
+    lean = True
+
     def __init__(self, call: Call, icmp: IcmpIndex, start_ns: int, end_ns: int) -> None:
         self.call = call
         self.icmp = icmp
@@ -176,8 +183,12 @@ class CheckerBase:
         # answer_origin, per dialog (by id: one Dialog per callee tag, alive as long as the
         # checker; hashing a DialogId costs more than the look-up saves)
         self._origins: dict[int, CapturedMessage] = {}
-        # Header values read, by (id of the captured message, header name): the call's
-        # messages outlive the checker, so an id names one message here.
+        # Contact, Route, Record-Route and Max-Forwards values of a message, read together on
+        # first use, and the addresses parsed from them, by id of the captured message: the
+        # call's messages outlive the checker, so an id names one message here.
+        self._values: dict[int, dict[str, list[str]]] = {}
+        self._lowered: dict[int, bytes] = {}
+        self._max_forwards: dict[int, int | None] = {}
         self._read: dict[str, dict[int, list[NameAddr]]] = {
             "Contact": {},
             "Route": {},
@@ -222,16 +233,35 @@ class CheckerBase:
         return found
 
     # A message's Contact, Route, Record-Route and Max-Forwards, read through its header
-    # values alone (:func:`rtcscope.sip.routing.header_addresses`): the same values as the
-    # message's properties, without parsing and checking every other header of it.
+    # values alone (:func:`rtcscope.sip.routing.routing_header_values`, the four in one read):
+    # the same values as the message's properties, without parsing and checking every other
+    # header of it. Each read once per message: a proxy's copies are asked again at every step.
 
-    # Each read once per message: a proxy's copies are asked again at every step.
+    def lowered(self, captured: CapturedMessage) -> bytes:
+        """The message's bytes lower-cased, once: what the reads below search."""
+        found = self._lowered.get(id(captured))
+        if found is None:
+            found = self._lowered[id(captured)] = captured.message.raw.lower()
+        return found
+
+    def header_values(self, captured: CapturedMessage) -> dict[str, list[str]]:
+        found = self._values.get(id(captured))
+        if found is None:
+            found = self._values[id(captured)] = routing_header_values(
+                captured.message, self.lowered(captured)
+            )
+        return found
 
     def _addresses(self, captured: CapturedMessage, name: str) -> list[NameAddr]:
         read = self._read[name]
         found = read.get(id(captured))
         if found is None:
-            found = read[id(captured)] = header_addresses(captured.message, name)
+            # Route and Record-Route are absent from most messages: known at once then.
+            if name != "Contact" and not may_hold_route(self.lowered(captured)):
+                found = read[id(captured)] = []
+                return found
+            values = self.header_values(captured).get(name)
+            found = read[id(captured)] = addresses_of(values) if values else []
         return found
 
     def contacts(self, captured: CapturedMessage) -> list[NameAddr]:
@@ -244,7 +274,15 @@ class CheckerBase:
         return self._addresses(captured, "Record-Route")
 
     def max_forwards(self, captured: CapturedMessage) -> int | None:
-        return header_max_forwards(captured.message)
+        key = id(captured)
+        if key in self._max_forwards:
+            return self._max_forwards[key]
+        value = plain_max_forwards(captured.message.raw, self.lowered(captured))
+        if value is False:  # not plainly written: the one search decides
+            values = self.header_values(captured).get("Max-Forwards")
+            value = values[0] if values else None
+        found = self._max_forwards[key] = max_forwards_of(value)
+        return found
 
     def via_branches(self, captured: CapturedMessage) -> tuple[str, ...]:
         """The message's Via branches, top first (:func:`header_via_branches`), read once."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from rtcscope.sip.diagnosis.base import CheckerBase
@@ -17,6 +18,13 @@ from rtcscope.sip.routing import is_unroutable_address
 if TYPE_CHECKING:
     from rtcscope.rtp.streams import RtpStream
     from rtcscope.sip.capture import MediaAnnouncement
+
+
+def _packets(stream: RtpStream) -> int:
+    return stream.stats.packets
+
+
+_first_frame = attrgetter("first_frame")
 
 
 class StreamIndex:
@@ -40,7 +48,7 @@ class StreamIndex:
         lo = bisect_left(self._loose_starts, start_ns)
         hi = bisect_right(self._loose_starts, end_ns)
         found = [*self._by_call.get(call_id, ()), *self._loose[lo:hi]]
-        return sorted(found, key=lambda s: s.first_frame)
+        return sorted(found, key=_first_frame) if len(found) > 1 else found
 
 
 class MediaChecks(CheckerBase):
@@ -83,7 +91,8 @@ class MediaChecks(CheckerBase):
         sender_at = (sender.address, sender.port)
         media = f"{receiver.media} m-line {receiver.media_index + 1}"
         if arriving:
-            stream = max(arriving, key=lambda s: s.stats.packets)
+            # The busiest (statistics are summed up on first use: one stream needs none).
+            stream = arriving[0] if len(arriving) == 1 else max(arriving, key=_packets)
             source_at = (stream.key.src, stream.key.src_port)
             if source_at[0] != sender_at[0]:
                 self.add(

@@ -66,6 +66,8 @@ class PathChecks(DialogChecks):
             self.trace(method, cseq, copies)
 
     def trace(self, method: str, cseq: int, copies: list[CapturedMessage]) -> None:
+        if self.lean and len(copies) == 1 and self.trace_direct(method, cseq, copies[0]):
+            return
         chain = chain_copies(copies, self.via_branches)
         if not chain:
             return
@@ -118,6 +120,98 @@ class PathChecks(DialogChecks):
                 last_hop=last_hop,
             )
         )
+
+    def trace_direct(self, method: str, cseq: int, sent: CapturedMessage) -> bool:
+        """:meth:`trace` of a request sent once, straight from one UA to the other (one Via, no
+        Route) in the call's first dialog: the common ACK and BYE. When what the UA built and
+        where it went are as its dialog says (address and port, also over TCP where the full
+        check waives them), and it reached the far UA, the path is recorded here and True
+        returned: :meth:`trace` would find nothing (the UA's check passes, the one step is
+        "delivered", nothing deferred). Anything else (False) is left to :meth:`trace`.
+        tests/sip/test_diagnosis_direct.py checks both roads agree."""
+        msg = sent.message
+        request_uri = msg.request_uri
+        if (
+            request_uri is None
+            or self.icmp
+            or self.refreshes
+            or msg.sent_by is None
+            or msg.via_value_count() != 1
+            or self.routes(sent)
+        ):
+            return False
+        dialog = self.call.dialogs[0]  # there is one: trace follows the dialogs' requests
+        if not dialog.answers:
+            return False
+        callee_tag = dialog.id.callee_tag
+        # Where the request must end (_request_targets) ...
+        if msg.to_tag == callee_tag:
+            far = source(self.answer_origin(dialog))
+        elif msg.from_tag == callee_tag and self.initial_invites:
+            invite = self.initial_invites[0].request
+            if invite is None:
+                return False
+            far = source(invite)
+        else:
+            return False
+        if destination(sent) != far:
+            return False
+        # ... and what the UA based it on (check_ua_request): the 2xx it received, or the
+        # INVITE it received.
+        src = sent.src
+        if msg.from_tag is not None and msg.from_tag == self.caller_tag:
+            by_caller = True
+            basis = next(
+                (
+                    r
+                    for r in self.invite_answers
+                    if r.dst == src
+                    and r.ts_ns < sent.ts_ns
+                    and r.message.to_tag == msg.to_tag
+                    and (r.message.status_code or 0) >= 200
+                ),
+                None,
+            )
+        else:
+            by_caller = False
+            received = [r for t in self.initial_invites for r in t.requests if r.dst == src]
+            basis = received[0] if len(received) == 1 else None
+        if basis is None:
+            return False
+        contacts = self.contacts(basis)
+        if not contacts or contacts[0].uri is None:
+            return False
+        _, expected, next_host, next_port = self._expected_request(basis, by_caller, None)
+        if (
+            expected.routes
+            or not same_target(expected.request_uri, request_uri)
+            or next_host != normal_host(sent.dst)
+            or next_port != sent.dport
+        ):
+            return False
+        src_text = source(sent)
+        step = PathStep(
+            frame=sent.frame,
+            ts_ns=sent.ts_ns,
+            src=src_text,
+            dst=far,
+            request_uri=msg.request_uri_text or "",
+            routes=(),
+            max_forwards=self.max_forwards(sent),
+            vias=1,
+            copies=1,
+        )
+        self.paths.append(
+            RequestPath(
+                call_id=self.call.call_id,
+                method=method,
+                cseq=cseq,
+                steps=[step],
+                outcome="delivered",
+                last_hop=f"{src_text} -> {far} (frame {sent.frame})",
+            )
+        )
+        return True
 
     def defer(self, code: str, summary: str, **evidence: Any) -> None:
         """A path finding whose severity depends on whether the request arrived."""

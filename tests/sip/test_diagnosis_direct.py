@@ -1,0 +1,348 @@
+"""The direct road for the common ACK and BYE (``PathChecks.trace_direct``) against the full
+checks, which are its specification.
+
+Calls between two UAs are generated with the near misses that must leave the direct road (a
+Route header, a Record-Route on the INVITE or the 2xx, a changed or private Contact, an ACK
+from or to another port, another Request-URI, Max-Forwards 0 or 1, no ACK, a re-INVITE, a
+BYE from either side, a resent request, an ICMP error): the diagnosis with the direct road
+must equal, finding for finding and path for path, the one without it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from rtcscope.sip.capture import CapturedSip
+from rtcscope.sip.diagnosis import CallChecker, IcmpReport, diagnose
+from rtcscope.sip.message import SipMessage
+
+UAC, UAS, OTHER = "192.0.2.10", "192.0.2.30", "10.0.0.7"
+
+
+@dataclass
+class Shape:
+    invite_rr: bool
+    answer_contact: str  # "" for none
+    ringing_contact: str  # the 180's Contact ("" for none)
+    answer_rr: str  # "" for none; else a Record-Route value
+    ack: bool
+    ack_uri: str
+    ack_route: bool
+    ack_max_forwards: str
+    ack_sport: int
+    ack_dport: int
+    ack_twice: bool
+    ack_vias: int  # 2: a second Via, as if a proxy had forwarded it; 0: a Via without sent-by
+    ack_early: bool  # sent before the 2xx arrived (in capture order)
+    reinvite_contact: str  # "" for no re-INVITE
+    bye: str  # "", "caller", "callee"
+    bye_uri_port: int
+    bye_max_forwards: str
+    icmp_on_bye: bool
+    transport: str = "udp"
+    forked: bool = False  # a 180 from a second callee (another To tag): two dialogs
+
+
+def _msg(lines: list[str], body: str = "") -> SipMessage:
+    return SipMessage.parse(("\r\n".join(lines) + "\r\n\r\n" + body).encode())
+
+
+def _request(
+    method: str,
+    uri: str,
+    branch: str,
+    cseq: str,
+    *,
+    to_tag: str,
+    caller: bool,
+    extra: list[str] = (),
+    max_forwards: str = "70",
+) -> SipMessage:  # type: ignore[assignment]
+    ours, theirs = ("a", to_tag) if caller else (to_tag, "a")
+    via_host = UAC if caller else UAS
+    lines = [
+        f"{method} {uri} SIP/2.0",
+        f"Via: SIP/2.0/UDP {via_host}:5060;branch={branch}",
+        f"Max-Forwards: {max_forwards}",
+        f"From: <sip:{'alice' if caller else 'bob'}@example.com>;tag={ours}",
+        f"To: <sip:{'bob' if caller else 'alice'}@example.com>"
+        + (f";tag={theirs}" if theirs else ""),
+        "Call-ID: direct-1",
+        f"CSeq: {cseq}",
+        *extra,
+        "Content-Length: 0",
+    ]
+    return _msg(lines)
+
+
+def _response(
+    status: str, branch: str, cseq: str, *, to_tag: str, caller_sent: bool, extra: list[str] = ()
+) -> SipMessage:  # type: ignore[assignment]
+    via_host = UAC if caller_sent else UAS
+    frm, to = ("alice", "bob") if caller_sent else ("bob", "alice")
+    tags = ("a", to_tag) if caller_sent else (to_tag, "a")
+    lines = [
+        f"SIP/2.0 {status}",
+        f"Via: SIP/2.0/UDP {via_host}:5060;branch={branch}",
+        f"From: <sip:{frm}@example.com>;tag={tags[0]}",
+        f"To: <sip:{to}@example.com>" + (f";tag={tags[1]}" if to_tag else ""),
+        "Call-ID: direct-1",
+        f"CSeq: {cseq}",
+        *extra,
+        "Content-Length: 0",
+    ]
+    return _msg(lines)
+
+
+def build(shape: Shape) -> tuple[list[CapturedSip], list[IcmpReport]]:
+    out: list[CapturedSip] = []
+    icmp: list[IcmpReport] = []
+
+    def add(ms: int, src: str, sport: int, dst: str, dport: int, msg: SipMessage) -> None:
+        frame = len(out) + 1
+        out.append(CapturedSip(frame, ms * 1_000_000, src, sport, dst, dport, shape.transport, msg))
+
+    def fwd(ms: int, msg: SipMessage) -> None:  # caller to callee
+        add(ms, UAC, 5060, UAS, 5060, msg)
+
+    def bwd(ms: int, msg: SipMessage) -> None:  # callee to caller
+        add(ms, UAS, 5060, UAC, 5060, msg)
+
+    invite_extra = [f"Contact: <sip:alice@{UAC}:5060>"]
+    if shape.invite_rr:
+        invite_extra.append(f"Record-Route: <sip:{UAC}:5060;lr>")
+    fwd(
+        0,
+        _request(
+            "INVITE",
+            f"sip:bob@{UAS}",
+            "z9hG4bKi",
+            "1 INVITE",
+            to_tag="",
+            caller=True,
+            extra=invite_extra,
+        ),
+    )
+    bwd(
+        10,
+        _response("100 Trying", "z9hG4bKi", "1 INVITE", to_tag="", caller_sent=True),
+    )
+    ringing_extra = [f"Contact: {shape.ringing_contact}"] if shape.ringing_contact else []
+    ringing = _response(
+        "180 Ringing", "z9hG4bKi", "1 INVITE", to_tag="b", caller_sent=True, extra=ringing_extra
+    )
+    bwd(20, ringing)
+    if shape.forked:
+        other = _response("180 Ringing", "z9hG4bKi", "1 INVITE", to_tag="c", caller_sent=True)
+        bwd(30, other)
+    answer_extra = []
+    if shape.answer_contact:
+        answer_extra.append(f"Contact: {shape.answer_contact}")
+    if shape.answer_rr:
+        answer_extra.append(f"Record-Route: {shape.answer_rr}")
+    bwd(
+        100,
+        _response(
+            "200 OK", "z9hG4bKi", "1 INVITE", to_tag="b", caller_sent=True, extra=answer_extra
+        ),
+    )
+    if shape.ack:
+        extra = [f"Route: <sip:{UAS}:5060;lr>"] if shape.ack_route else []
+        if shape.ack_vias == 2:
+            extra.append("Via: SIP/2.0/UDP 198.51.100.1:5060;branch=z9hG4bKp")
+        ack = _request(
+            "ACK",
+            shape.ack_uri,
+            "z9hG4bKa",
+            "1 ACK",
+            to_tag="b",
+            caller=True,
+            extra=extra,
+            max_forwards=shape.ack_max_forwards,
+        )
+        if shape.ack_vias == 0:
+            ack = SipMessage.parse(
+                re.sub(rb"(?m)^Via: SIP/2.0/UDP [^\r]*", b"Via: SIP/2.0/UDP", ack.raw)
+            )
+        add(90 if shape.ack_early else 110, UAC, shape.ack_sport, UAS, shape.ack_dport, ack)
+        if shape.ack_twice:
+            add(600, UAC, shape.ack_sport, UAS, shape.ack_dport, ack)
+    ms = 1000
+    if shape.reinvite_contact:
+        fwd(
+            ms,
+            _request(
+                "INVITE",
+                f"sip:bob@{UAS}:5060",
+                "z9hG4bKr",
+                "2 INVITE",
+                to_tag="b",
+                caller=True,
+                extra=[f"Contact: {shape.reinvite_contact}"],
+            ),
+        )
+        bwd(
+            ms + 10,
+            _response(
+                "200 OK",
+                "z9hG4bKr",
+                "2 INVITE",
+                to_tag="b",
+                caller_sent=True,
+                extra=[f"Contact: <sip:bob@{UAS}:5060>"],
+            ),
+        )
+        fwd(
+            ms + 20,
+            _request("ACK", f"sip:bob@{UAS}:5060", "z9hG4bKra", "2 ACK", to_tag="b", caller=True),
+        )
+        ms += 1000
+    if shape.bye:
+        caller = shape.bye == "caller"
+        sender, receiver = (UAC, UAS) if caller else (UAS, UAC)
+        user = "bob" if caller else "alice"
+        branch, cseq = ("z9hG4bKb", "3 BYE") if caller else ("z9hG4bKc", "1 BYE")
+        bye = _request(
+            "BYE",
+            f"sip:{user}@{receiver}:{shape.bye_uri_port}",
+            branch,
+            cseq,
+            to_tag="b",
+            caller=caller,
+            max_forwards=shape.bye_max_forwards,
+        )
+        add(ms, sender, 5060, receiver, 5060, bye)
+        ok = _response("200 OK", branch, cseq, to_tag="b", caller_sent=caller)
+        add(ms + 10, receiver, 5060, sender, 5060, ok)
+        if shape.icmp_on_bye:
+            when = (ms + 1) * 1_000_000
+            icmp.append(
+                IcmpReport(99, when, receiver, "port unreachable", sender, 5060, receiver, 5060)
+            )
+    return out, icmp
+
+
+def _mostly(clean: object, *near_misses: object) -> st.SearchStrategy[object]:
+    """The clean value most of the time (a near miss hides the others' effect)."""
+    return st.sampled_from([clean] * (2 * len(near_misses) + 2) + list(near_misses))
+
+
+_SHAPES = st.builds(
+    Shape,
+    invite_rr=_mostly(False, True),
+    answer_contact=_mostly(
+        f"<sip:bob@{UAS}:5060>",
+        f"<sip:bob@{UAS}:5070>",
+        f"<sip:bob@{OTHER}:5060>",
+        "",
+        "<sip:bob@example.com>",
+    ),
+    ringing_contact=_mostly("", f"<sip:bob@{UAS}:5070>"),
+    answer_rr=_mostly("", f"<sip:{UAS}:5060;lr>", f"<sip:{UAS}:5060>"),
+    ack=_mostly(True, False),
+    ack_uri=_mostly(
+        f"sip:bob@{UAS}:5060",
+        f"sip:bob@{UAS}",
+        f"sip:carol@{UAS}:5060",
+        f"sip:bob@{UAS}:5070",
+        f"sip:bob@{OTHER}:5060",
+    ),
+    ack_route=_mostly(False, True),
+    ack_max_forwards=_mostly("70", "0", "1", "x"),
+    ack_sport=_mostly(5060, 5062),
+    ack_dport=_mostly(5060, 5070),
+    ack_twice=_mostly(False, True),
+    ack_vias=_mostly(1, 2, 0),
+    ack_early=_mostly(False, True),
+    reinvite_contact=st.sampled_from(["", f"<sip:alice@{UAC}:5080>"]),
+    bye=_mostly("caller", "callee", ""),
+    bye_uri_port=_mostly(5060, 5090),
+    bye_max_forwards=_mostly("70", "0", "1"),
+    icmp_on_bye=_mostly(False, True),
+    transport=_mostly("udp", "tcp"),
+    forked=_mostly(False, True),
+)
+
+
+def _both_roads(messages: list[CapturedSip], icmp: list[IcmpReport]) -> tuple[dict, dict]:  # type: ignore[type-arg]
+    direct = diagnose(messages, icmp).as_dict()
+    try:
+        CallChecker.lean = False
+        full = diagnose(messages, icmp).as_dict()
+    finally:
+        CallChecker.lean = True
+    return direct, full
+
+
+PLAIN = Shape(
+    invite_rr=False,
+    answer_contact=f"<sip:bob@{UAS}:5060>",
+    ringing_contact="",
+    answer_rr="",
+    ack=True,
+    ack_uri=f"sip:bob@{UAS}:5060",
+    ack_route=False,
+    ack_max_forwards="70",
+    ack_sport=5060,
+    ack_dport=5060,
+    ack_twice=False,
+    ack_vias=1,
+    ack_early=False,
+    reinvite_contact="",
+    bye="caller",
+    bye_uri_port=5060,
+    bye_max_forwards="70",
+    icmp_on_bye=False,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(shape=_SHAPES)
+# Near misses that take two changes together, spelled out: the Contact and the Request-URI
+# name another host, or another port (the ACK sent to the old one, or to the new one where
+# the UAS does not answer from), and a 180 with another Contact before an ACK sent early.
+@example(replace(PLAIN, answer_contact=f"<sip:bob@{OTHER}:5060>", ack_uri=f"sip:bob@{OTHER}"))
+@example(replace(PLAIN, answer_contact=f"<sip:bob@{UAS}:5070>", ack_uri=f"sip:bob@{UAS}:5070"))
+@example(
+    replace(
+        PLAIN,
+        answer_contact=f"<sip:bob@{UAS}:5070>",
+        ack_uri=f"sip:bob@{UAS}:5070",
+        ack_dport=5070,
+    )
+)
+@example(replace(PLAIN, ringing_contact=f"<sip:bob@{UAS}:5070>", ack_early=True))
+def test_the_direct_road_finds_what_the_full_checks_find(shape: Shape) -> None:
+    direct, full = _both_roads(*build(shape))
+    assert direct == full
+
+
+def test_the_direct_road_is_taken_for_the_plain_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plain call (no proxy, ACK and BYE as the dialog says) takes the direct road for
+    both requests, and the full checks agree with what it records."""
+    from rtcscope.sip.diagnosis.paths import PathChecks
+
+    taken: list[bool] = []
+    original = PathChecks.trace_direct
+
+    def counting(self: PathChecks, *args: object) -> bool:
+        result = original(self, *args)  # type: ignore[arg-type]
+        taken.append(result)
+        return result
+
+    monkeypatch.setattr(PathChecks, "trace_direct", counting)
+    shape = PLAIN
+    messages, icmp = build(shape)
+    direct, full = _both_roads(messages, icmp)
+    assert taken == [True, True]
+    assert direct == full
+    assert [(p["method"], p["outcome"]) for p in direct["paths"]] == [
+        ("ACK", "delivered"),
+        ("BYE", "delivered"),
+    ]
+    assert [s["max_forwards"] for p in direct["paths"] for s in p["steps"]] == [70, 70]
