@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import rtcscope.rtp.streams as streams_module
 from rtcscope.rtp.streams import round_like_python, stream_dicts, stream_to_dict
 from rtcscope.scan import ScanOptions, Tap, scan
 from tests.conftest import DATA, shared_captures
@@ -83,9 +84,14 @@ def test_stream_dicts_are_stream_to_dicts(path: Path) -> None:
     assert json.dumps(stream_dicts(streams)) == one_by_one
 
 
-def test_stream_dicts_on_many_short_streams(tmp_path: Path) -> None:
+@pytest.mark.parametrize("block", [2048, 7])
+def test_stream_dicts_on_many_short_streams(
+    tmp_path: Path, block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """1,200 short calls (loss, late packets, duplicates, wraps, markers, events): most
-    streams' statistics wait as bulk columns, the road stream_dicts reads in bulk."""
+    streams' statistics wait as bulk columns, the road stream_dicts reads in bulk (in one
+    block, and in blocks of 7)."""
+    monkeypatch.setattr(streams_module, "_DICTS_BLOCK", block)
     path = tmp_path / "short.pcap"
     write_capture(path)
     streams = scan(path, ScanOptions(taps=frozenset({Tap.RTP}))).streams

@@ -1601,21 +1601,28 @@ def stream_dicts(
             out.append(None)
         else:
             out.append(stream_to_dict(stream, qualities[at] if qualities else None))
-    for summaries, ats, positions in groups.values():
-        numbers, floats = summaries.values_of(positions)
-        picked = [streams[at] for at in ats]
-        rounded = zip(
-            *(round_like_python(floats[:, column], 3) for column in range(8)), strict=True
-        )
-        starts = round_like_python(np.array([s.start_rel_s for s in picked]), 6)
-        ends = round_like_python(np.array([s.end_rel_s for s in picked]), 6)
-        for at, stream, values, shown, start_s, end_s in zip(
-            ats, picked, numbers, rounded, starts, ends, strict=True
-        ):
-            out[at] = _stream_row(
-                stream, values, shown, start_s, end_s, qualities[at] if qualities else None
+    for summaries, every_at, every_position in groups.values():
+        # A block at a time: the numbers read in bulk are held only while their objects are
+        # made (the objects stay; the numbers would add to the peak).
+        for first in range(0, len(every_at), _DICTS_BLOCK):
+            ats = every_at[first : first + _DICTS_BLOCK]
+            numbers, floats = summaries.values_of(every_position[first : first + _DICTS_BLOCK])
+            picked = [streams[at] for at in ats]
+            rounded = zip(
+                *(round_like_python(floats[:, column], 3) for column in range(8)), strict=True
             )
+            starts = round_like_python(np.array([s.start_rel_s for s in picked]), 6)
+            ends = round_like_python(np.array([s.end_rel_s for s in picked]), 6)
+            for at, stream, values, shown, start_s, end_s in zip(
+                ats, picked, numbers, rounded, starts, ends, strict=True
+            ):
+                out[at] = _stream_row(
+                    stream, values, shown, start_s, end_s, qualities[at] if qualities else None
+                )
     return out
+
+
+_DICTS_BLOCK = 2048  # streams whose numbers stream_dicts reads at once
 
 
 def round_like_python(values: npt.NDArray[np.float64], digits: int) -> list[float]:
