@@ -7,7 +7,6 @@ malformed headers (decode stops at the last good layer and says why).
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 import pytest
@@ -19,8 +18,9 @@ from rtcscope.capture.packet import IpProto, Record
 from rtcscope.capture.reader import open_capture
 from rtcscope.capture.writer import PcapWriter
 from rtcscope.scan.files import capture_info
+from tests.capture.plain_frames import counting, every_capture, is_plain_udp, reshaped
 from tests.capture.tshark_compare import compare_with_tshark, read_packets
-from tests.conftest import DATA, shared_captures
+from tests.conftest import DATA
 from tests.peers import run
 
 scapy = pytest.importorskip("scapy.all")
@@ -212,13 +212,7 @@ def test_the_one_step_read_is_the_layer_by_layer_one(
     cut: int,
     linktype: int,
 ) -> None:
-    frame = bytearray(_PLAIN)
-    struct.pack_into("!H", frame, 16, total_length)
-    struct.pack_into("!H", frame, 38, udp_length)
-    if change is not None:
-        (at, layout), value = change
-        struct.pack_into(layout, frame, at, value)
-    data = memoryview(bytes(frame[: len(frame) - cut]))
+    data = memoryview(reshaped(_PLAIN, change, total_length, udp_length, cut))
     record = Record(7, 1_000, 0, linktype, data, len(_PLAIN))
     assert decode(record) == decode_by_layers(record)
 
@@ -228,14 +222,9 @@ def test_the_one_step_read_takes_the_plain_frames_and_agrees_on_every_capture(
 ) -> None:
     import rtcscope.capture.decode as decode_module
 
-    by_layers: list[int] = []
-
-    def counted(record: Record) -> object:
-        by_layers.append(record.frame)
-        return decode_by_layers(record)
-
+    by_layers, counted = counting(decode_by_layers)
     plain = 0
-    for path in [*sorted(DATA.glob("*.pcap*")), *shared_captures()]:
+    for path in every_capture():
         with open_capture(path) as reader:
             for record in reader:
                 before = len(by_layers)
@@ -243,16 +232,7 @@ def test_the_one_step_read_takes_the_plain_frames_and_agrees_on_every_capture(
                 packet = decode(record)
                 monkeypatch.undo()
                 assert packet == decode_by_layers(record), (path.name, record.frame)
-                usual = (
-                    record.linktype == 1
-                    and packet.ip_version == 4
-                    and packet.ip_proto == IpProto.UDP
-                    and packet.fragment is None
-                    and not packet.vlan
-                    and not packet.tunnel
-                    and bytes(record.data[14:15]) == b"\x45"
-                )
-                if usual:
+                if is_plain_udp(packet):
                     plain += 1
                     assert len(by_layers) == before, (path.name, record.frame)  # one step
     assert plain > 1000

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 import rtcscope.scan.onepass as scan_module
+from rtcscope.capture.fastscan import BatchRows
+from rtcscope.capture.packet import Packet
 from rtcscope.capture.reader import open_capture
 from rtcscope.capture.writer import PcapWriter
 from rtcscope.cli import main
@@ -77,8 +79,17 @@ def test_one_open_and_each_record_decoded_once(
         decoded[record.frame] += 1  # type: ignore[attr-defined]
         return real_decode(record)  # type: ignore[arg-type]
 
+    real_packets = BatchRows.packets
+
+    def counting_packets(rows: BatchRows, wanted: list[int], _: object = None) -> list[Packet]:
+        # Rows decoded from the batch's columns (or as records): each counts once.
+        made = real_packets(rows, wanted, real_decode)
+        decoded.update(packet.frame for packet in made)
+        return made
+
     monkeypatch.setattr(scan_module, "open_capture", counting_open)
     monkeypatch.setattr(scan_module, "decode", counting_decode)
+    monkeypatch.setattr(BatchRows, "packets", counting_packets)
     for capture in (DTMF, DATA / "aaa.pcap", DATA / "testbed-tcp.pcap"):
         opens.clear()
         decoded.clear()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rtcscope.analyses.section import AnalyzeOptions, Section
-from rtcscope.rtp.streams import stream_to_dict
+from rtcscope.rtp.streams import stream_dicts
 from rtcscope.scan import CaptureModel
 from rtcscope.timebase import with_stream_iso
 
@@ -24,7 +24,8 @@ def _line(row: dict[str, object]) -> str:
 
 
 def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
-    rows = [with_stream_iso(stream_to_dict(s), s) for s in model.streams]
+    streams = model.streams
+    rows = [with_stream_iso(row, s) for row, s in zip(stream_dicts(streams), streams, strict=True)]
     lines = [_line(r) for r in rows] or ["no RTP stream found"]
     for row in rows:
         for digit in row.get("dtmf", []):

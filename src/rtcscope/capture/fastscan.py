@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import ipaddress
 import mmap
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -41,10 +41,11 @@ from rtcscope.capture.decode import (
     TUNNEL_IP_PROTOCOLS,
     TUNNEL_UDP_PORTS,
     VLAN_ETHERTYPES,
+    decode,
     is_known_linktype,
 )
-from rtcscope.capture.info import MIN_MEDIA_PORT, PacketCounts, classify_udp_payload
-from rtcscope.capture.packet import LinkType, Record
+from rtcscope.capture.info import MIN_MEDIA_PORT, PacketCounts, classify_udp_payload, count_sip
+from rtcscope.capture.packet import LinkType, Packet, Record
 from rtcscope.capture.reader import RecordBatch
 
 # Offsets within a batch buffer (at most a few MB) fit in 32 bits: half the memory traffic.
@@ -281,6 +282,120 @@ class BatchRows:
             out.sort(key=lambda record: record.frame)
         return out
 
+    def packets(
+        self, rows: list[int], decode_record: Callable[[Record], Packet] = decode
+    ) -> list[Packet]:
+        """These rows decoded, in the order given: the packets ``decode`` gives for
+        ``records(rows, ready=False)``, the common frame (Ethernet, IPv4 without options,
+        whole, UDP, no tunnel port: decode()'s one-step shape) read from the batch's columns
+        without a Record nor a struct read each (a SIP-heavy capture hands over a SIP
+        datagram every few rows); every other row as a Record through ``decode_record``."""
+        views = self.views
+        room = -1 if views is None else len(views.buffer) - ETHERNET_WINDOW_BYTES
+        if views is None or not rows or room < 0:
+            return [decode_record(record) for record in self.records(rows, ready=False)]
+        picked = np.array(rows, dtype=np.int64)
+        data = self.data[picked].astype(np.int64)
+        end = self.end[picked].astype(np.int64)
+        window = _Window(views.ethernet_rows(np.minimum(data, room)))
+        head = window.rows
+        total = window["v4_total"].astype(np.int64)
+        length = window["v4_length"].astype(np.int64)
+        # decode()'s one-step test, column by column (a frame near the buffer's end, whose
+        # window would run past it, goes the record way).
+        plain = (
+            (data <= room)
+            & (self.linktypes[picked] == LinkType.ETHERNET)
+            & (end - data >= 42)
+            & (window["ethertype"] == ETHERTYPE_IPV4)
+            & (window["version_ihl"] == 0x45)
+            & (window["v4_proto"] == 17)
+            & (total >= 28)
+            & ((window["v4_fragment"] & 0x3FFF) == 0)
+            & ~_any_of(window["v4_dport"], TUNNEL_UDP_PORTS)
+        )
+        if not plain.any():
+            return [decode_record(record) for record in self.records(rows, ready=False)]
+        stop = np.minimum(end, data + 14 + total)
+        stop = np.where(length >= 8, np.minimum(stop, data + 34 + length), stop)
+        stop = np.maximum(stop, data + 42)  # decode(): data[42:end] is empty when end < 42
+        at = np.flatnonzero(plain)
+        u32 = np.uint32
+        addresses = head[at, 26:34].copy().view(">u4").astype(u32).reshape(-1, 2)
+        texts = _ipv4_texts(addresses)
+        buffer = views.buffer
+        frames = self.frames
+        kept = [rows[i] for i in at.tolist()]
+        # Per row: frame, time, interface, where the frame begins and ends, length on the
+        # wire, source and destination, ports, where the UDP payload ends, TTL, IP id.
+        made = [
+            Packet(
+                frames[r],
+                t,
+                i,
+                1,
+                buffer[a:b],
+                n,
+                4,
+                texts[s],
+                texts[d],
+                17,
+                sp,
+                dp,
+                buffer[a + 42 : e],
+                (),
+                (),
+                ttl,
+                ident,
+            )
+            for r, t, i, a, b, n, s, d, sp, dp, e, ttl, ident in zip(
+                kept,
+                self.ts_ns(kept),
+                self.interface_ids[picked[at]].tolist(),
+                data[at].tolist(),
+                end[at].tolist(),
+                self.orig_lens(kept),
+                addresses[:, 0].tolist(),
+                addresses[:, 1].tolist(),
+                window["v4_sport"][at].tolist(),
+                window["v4_dport"][at].tolist(),
+                stop[at].tolist(),
+                head[at, 22].tolist(),
+                window.words[at, 9].tolist(),
+                strict=True,
+            )
+        ]
+        if len(made) == len(rows):
+            return made
+        others = np.flatnonzero(~plain).tolist()
+        out: list[Packet] = [None] * len(rows)  # type: ignore[list-item]
+        for i, packet in zip(at.tolist(), made, strict=True):
+            out[i] = packet
+        for i, record in zip(
+            others, self.records([rows[i] for i in others], ready=False), strict=True
+        ):
+            out[i] = decode_record(record)
+        return out
+
+
+# Dotted quads of IPv4 addresses by their number (decode() keeps its own by their bytes).
+_IPV4_TEXTS: dict[int, str] = {}
+_IPV4_TEXTS_MAX = 65536
+
+
+def _ipv4_texts(addresses: npt.NDArray[np.uint32]) -> dict[int, str]:
+    """The text of each address (numbers as decode's ``format_ipv4`` writes them)."""
+    texts = _IPV4_TEXTS
+    values = np.unique(addresses).tolist()
+    missing = [value for value in values if value not in texts]
+    if missing:
+        if len(texts) + len(missing) > _IPV4_TEXTS_MAX:
+            texts.clear()  # a scan of many hosts: forget the older ones
+            missing = values
+        for value in missing:
+            texts[value] = f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
+    return texts
+
 
 def _epb_times(
     batch: RecordBatch, local_ids: Int64Array, units: npt.NDArray[np.uint64]
@@ -504,7 +619,8 @@ def _classify_rows(
     dport: Int64Array,
     counts: PacketCounts,
 ) -> None:
-    """RTP/RTCP by the first bytes; every other candidate through classify_udp_payload."""
+    """RTP/RTCP and HEP by the first bytes, SIP by its start line; every other candidate
+    through classify_udp_payload."""
     media_ports = (sport >= MIN_MEDIA_PORT) & (dport >= MIN_MEDIA_PORT)
     rtp_range = (first >= 128) & (first <= 191) & media_ports
     rtcp_type = rtp_range & (second >= 192) & (second <= 223)
@@ -512,7 +628,19 @@ def _classify_rows(
     rtp = rtp_range & ~rtcp_type & (size >= 12 + 4 * (first & 0x0F))
     counts.udp_classes["rtcp"] += int(np.count_nonzero(rtcp))
     counts.udp_classes["rtp"] += int(np.count_nonzero(rtp))
-    others = np.flatnonzero((size >= 1) & ((first <= 63) | ((first >= 65) & (first <= 90))))
+    # A capital letter first: HEP3/EEP3 (HEP's magic, read from the first four bytes), else
+    # SIP when its start line says so (RFC 3261 7.1) - classify_udp_payload's tests, with
+    # the start line matched in place on the buffer.
+    letter = (first >= 65) & (first <= 90)
+    hep = letter & (size >= 4) & ((first == 0x48) | (first == 0x45)) & (second == 0x45)
+    hep &= rtcp_words == 0x5033
+    counts.udp_classes["hep"] += int(np.count_nonzero(hep))
+    maybe_sip = np.flatnonzero(letter & ~hep)
+    if len(maybe_sip):
+        counts.udp_classes["sip"] += count_sip(
+            views.buffer, zip(start[maybe_sip].tolist(), stop[maybe_sip].tolist(), strict=True)
+        )
+    others = np.flatnonzero((size >= 1) & (first <= 63))
     if len(others):
         buffer = views.buffer
         for begin, finish, source, destination in zip(

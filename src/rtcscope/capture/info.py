@@ -89,6 +89,7 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -137,6 +138,19 @@ _USUAL_START_LINE = re.compile(rb"SIP/2\.0 [0-9]{3}|[A-Z]+ [^ \r\n]+ SIP/2\.0\r\
 def looks_like_sip(payload: bytes | memoryview) -> bool:
     """A SIP request or status line (RFC 3261 section 7.1) starts the payload."""
     return _USUAL_START_LINE.match(payload, 0, 1024) is not None or _start_line_is_sip(payload)
+
+
+def count_sip(buffer: bytes | memoryview, spans: Iterable[tuple[int, int]]) -> int:
+    """How many of the payloads ``buffer[start:stop]`` (``spans``) :func:`looks_like_sip`
+    takes for SIP: its match on the buffer itself (no slice, no call a payload)."""
+    match = _USUAL_START_LINE.match
+    found = 0
+    for start, stop in spans:
+        if match(buffer, start, min(stop, start + 1024)) is not None or _start_line_is_sip(
+            buffer[start:stop]
+        ):
+            found += 1
+    return found
 
 
 def _start_line_is_sip(payload: bytes | memoryview) -> bool:

@@ -46,7 +46,7 @@ from rtcscope.rtp.streams import (
     ScanResult,
     rtcp_record_to_dict,
     srtcp_to_dict,
-    stream_to_dict,
+    stream_dicts,
 )
 from rtcscope.scan import CaptureModel, Tap
 from rtcscope.sip.transactions import endpoint
@@ -290,8 +290,8 @@ def streams(
         if quality and payloads is not None:
             qualities = _qualities(payloads, result, dedup)
         rows = [
-            _shown(with_stream_iso(stream_to_dict(s, q), s), rtcp or quality, dtmf)
-            for s, q in zip(result.streams, qualities, strict=True)
+            _shown(with_stream_iso(row, s), rtcp or quality, dtmf)
+            for row, s in zip(stream_dicts(result.streams, qualities), result.streams, strict=True)
         ]
         srtp = _verify(model, result, user_keys)
     finally:

@@ -128,15 +128,29 @@ class _KeyMaker:
         self.ipv4_texts: dict[int, str] = {}
         self.ipv6_texts: dict[int, str] = {}
 
-    def ipv4(self, values: tuple[int, ...]) -> Key:
-        """(source << 32 | destination, ports and SSRC) -> key."""
-        addresses, rest = values
-        return (
-            self._ipv4_text(addresses >> 32),
-            (rest >> 48) & 0xFFFF,
-            self._ipv4_text(addresses & 0xFFFFFFFF),
-            (rest >> 32) & 0xFFFF,
-            rest & 0xFFFFFFFF,
+    def ipv4_keys(
+        self, addresses: npt.NDArray[np.uint64], rest: npt.NDArray[np.uint64]
+    ) -> list[Key]:
+        """The keys of groups of IPv4 rows, from their first rows' words (source << 32 |
+        destination; ports and SSRC): the numbers split by NumPy, each address's text
+        looked up once, the tuples made by ``zip`` (a batch of short calls starts thousands
+        of streams)."""
+        u64 = np.uint64
+        sources = (addresses >> u64(32)).tolist()
+        destinations = (addresses & u64(0xFFFFFFFF)).tolist()
+        texts = self.ipv4_texts
+        for value in set(sources).union(destinations):
+            if value not in texts:
+                self._ipv4_text(value)
+        return list(
+            zip(
+                map(texts.__getitem__, sources),
+                ((rest >> u64(48)) & u64(0xFFFF)).tolist(),
+                map(texts.__getitem__, destinations),
+                ((rest >> u64(32)) & u64(0xFFFF)).tolist(),
+                (rest & u64(0xFFFFFFFF)).tolist(),
+                strict=True,
+            )
         )
 
     def ipv6(self, values: tuple[int, ...]) -> Key:
@@ -174,12 +188,12 @@ class _KeyMaker:
 def _group_streams(
     rows: IntArray,
     columns: list[npt.NDArray[Any]],
-    key_cache: dict[tuple[int, ...], Key],
-    make_key: Callable[[tuple[int, ...]], Key],
+    make_keys: Callable[[list[npt.NDArray[Any]]], list[Key]],
 ) -> tuple[IntArray, IntArray, IntArray, list[Key]]:
     """RTP rows grouped by stream, the stream given by ``columns`` (64-bit words of the
     key): the rows of each stream together in capture order, where each group begins (and
-    the end), each sorted row's group, and each group's key."""
+    the end), each sorted row's group, and each group's key (``make_keys`` of the columns
+    at each group's first row)."""
     # A 64-bit mix of the key words sorts fast; the groups are then checked whole, and a
     # collision (two keys in one group) regroups on the words themselves.
     mixed = columns[0]
@@ -204,13 +218,30 @@ def _group_streams(
         bounds = np.append(starts, len(order))
         first_rows = order[starts]
         group_of_sorted = np.repeat(np.arange(len(starts)), np.diff(bounds))
-    keys: list[Key] = []
-    for values in zip(*(column[first_rows].tolist() for column in columns), strict=True):
-        key = key_cache.get(values)
-        if key is None:
-            key = key_cache[values] = make_key(values)
-        keys.append(key)
-    return rows[order], bounds, group_of_sorted, keys
+    return (
+        rows[order],
+        bounds,
+        group_of_sorted,
+        make_keys([column[first_rows] for column in columns]),
+    )
+
+
+def _cached_keys(
+    key_cache: dict[tuple[int, ...], Key], make_key: Callable[[tuple[int, ...]], Key]
+) -> Callable[[list[npt.NDArray[Any]]], list[Key]]:
+    """Keys made one by one from each group's numbers, remembered by them (IPv6: each
+    address's text is RFC 5952's, made by ``ipaddress``)."""
+
+    def make_keys(columns: list[npt.NDArray[Any]]) -> list[Key]:
+        keys: list[Key] = []
+        for values in zip(*(column.tolist() for column in columns), strict=True):
+            key = key_cache.get(values)
+            if key is None:
+                key = key_cache[values] = make_key(values)
+            keys.append(key)
+        return keys
+
+    return make_keys
 
 
 def _supported_linktype(linktype: int) -> bool:
@@ -278,7 +309,7 @@ class FastRtpTap:
             # Short calls make a stream key per call: a key met again (long streams, the next
             # batch) is most likely recent, and the cache must not hold one per stream.
             self.key_cache.clear()
-            self.make_keys.trim()
+        self.make_keys.trim()
 
     def finish(self) -> None:
         self.buffers.flush_all()
@@ -434,7 +465,9 @@ def _scan_batch(
                 (rtp_rows, ports_ssrc) if six is None else (rtp_rows[~six], ports_ssrc[~six])
             )
             addresses = (be(12, 4)[rows].astype(u64) << u64(32)) | be(16, 4)[rows].astype(u64)
-            parts.append(_group_streams(rows, [addresses, rest], key_cache, make_keys.ipv4))
+            parts.append(
+                _group_streams(rows, [addresses, rest], lambda words: make_keys.ipv4_keys(*words))
+            )
         if six is not None and six.any():
             rows = rtp_rows[six]
             # The 32 address bytes of the IPv6 header as four 64-bit words.
@@ -444,8 +477,7 @@ def _scan_batch(
                 _group_streams(
                     rows,
                     [*(quads[:, i] for i in range(4)), ports_ssrc[six]],
-                    key_cache,
-                    make_keys.ipv6,
+                    _cached_keys(key_cache, make_keys.ipv6),
                 )
             )
         sorted_rows, bounds, group_of_sorted, keys = parts[0]

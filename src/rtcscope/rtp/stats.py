@@ -65,7 +65,7 @@ from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from itertools import accumulate
-from operator import lt
+from operator import attrgetter, lt
 from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
@@ -277,6 +277,10 @@ def frozen_maker(cls: type[_T]) -> Callable[..., _T]:
 
 
 _make_summary = frozen_maker(StatsSummary)
+# A summary's fields as a tuple, in their order (StreamSummaries.values gives the same).
+summary_values: Callable[[StatsSummary], tuple[Any, ...]] = attrgetter(
+    *(f.name for f in fields(StatsSummary))
+)
 
 
 class StreamStats:
@@ -1223,13 +1227,46 @@ class StreamSummaries:
         return packets, lost
 
     def summary(self, index: int) -> StatsSummary:
+        return _make_summary(*self.values(index))
+
+    def values_of(self, indexes: list[int]) -> tuple[list[tuple[Any, ...]], FloatArray]:
+        """:meth:`values` of many streams at once (a column read at a time), and their float
+        fields as they give them (lost percent, min/mean/max delta, min/mean/max jitter,
+        DTX ms), a row each."""
+        ints = self._ints[indexes]
+        floats = self._floats[indexes]
+        floats[:, 7] = np.where(floats[:, 7] == 0, 0.0, floats[:, 7])  # values()'s ``or 0.0``
+        i = ints.T.tolist()
+        f = floats.T.tolist()
+        resets = self._resets
+        found = [resets.get(index, ()) for index in indexes] if resets else [()] * len(indexes)
+        rows = list(
+            zip(
+                *i[0:2],
+                f[0],
+                i[2],
+                *f[1:7],
+                i[3],
+                (ints[:, 4] != 0).tolist(),
+                *i[5:11],
+                f[7],
+                *i[11:18],
+                found,
+                strict=True,
+            )
+        )
+        return rows, floats
+
+    def values(self, index: int) -> tuple[Any, ...]:
+        """:meth:`summary`'s fields in their order (:data:`summary_values` of it), without
+        the :class:`StatsSummary` (a stream's JSON row reads each once)."""
         # Rows of ``ints``: packets, lost, expected, max delta frame, problems, sequence
         # errors, timestamp errors, lost vs highest, duplicates, reordered, DTX periods,
         # markers, payload type changes, first seq, last seq, highest, clock, out of time;
         # of ``floats``: lost percent, min/mean/max delta, min/mean/max jitter, DTX ms.
         i = self._ints[index].tolist()
         f = self._floats[index].tolist()
-        return _make_summary(
+        return (
             *i[0:2],
             f[0],
             i[2],

@@ -58,10 +58,12 @@ from rtcscope.rtp.stats import (
     StatsSummary,
     StreamStats,
     StreamSummaries,
+    TimestampReset,
     add_new_streams,
     analysis_clock_hz,
     relative_ms,
     summarize_new_streams,
+    summary_values,
 )
 from rtcscope.sip.sdp import STATIC_PAYLOAD_TYPES
 
@@ -243,6 +245,14 @@ class RtpStream:
             found = self._stats = summaries.summary(position)
         return found
 
+    def summary_values(self) -> tuple[Any, ...]:
+        """The statistics' fields in :class:`~rtcscope.rtp.stats.StatsSummary`'s order,
+        read from the bulk columns when the summary was not made (no object kept)."""
+        found = self._stats
+        if isinstance(found, tuple):
+            return found[0].values(found[1])
+        return summary_values(found)
+
     @property
     def packets_lost(self) -> tuple[int, int]:
         """``stats.packets`` and ``stats.lost``, without making the summary when not made."""
@@ -257,42 +267,64 @@ class RtpStream:
         (which tshark marks only when the jump lands behind the first timestamp). A reset is
         named once; packets behind their epoch's base are counted after it."""
         st = self.stats
-        found = []
-        if st.sequence_errors:
-            found.append(f"{st.sequence_errors} sequence errors")
-        found += [f"timestamp reset at frame {reset.frame}" for reset in st.timestamp_resets]
-        if st.timestamp_errors:
-            found.append(f"{st.timestamp_errors} timestamps going backwards")
-        if st.problems and not found:
-            found.append(f"{st.out_of_time_packets} packets out of Wireshark's time sequence")
-        return found
+        return _problem_words(
+            st.sequence_errors,
+            st.timestamp_resets,
+            st.timestamp_errors,
+            st.problems,
+            st.out_of_time_packets,
+        )
 
     @property
     def events(self) -> list[dict[str, Any]]:
         """Timestamp resets and an SSRC restart, each once, with its frame (JSON rows)."""
-        rows: list[dict[str, Any]] = []
-        if self.restart_of_ssrc is not None:
-            rows.append(
-                {
-                    "type": "ssrc-restart",
-                    "frame": self.first_frame,
-                    "time_s": round(self.start_rel_s, 6),
-                    "previous_ssrc": self.restart_of_ssrc,
-                    "previous_ssrc_hex": f"0x{self.restart_of_ssrc:08X}",
-                }
-            )
-        for reset in self.stats.timestamp_resets:
-            rows.append(
-                {
-                    "type": "timestamp-reset",
-                    "frame": reset.frame,
-                    "time_s": round(reset.time_ms / 1000.0, 6),
-                    "seq": reset.seq,
-                    "from_timestamp": reset.from_timestamp,
-                    "to_timestamp": reset.to_timestamp,
-                }
-            )
-        return rows
+        return _event_rows(self, self.stats.timestamp_resets)
+
+
+def _problem_words(
+    sequence_errors: int,
+    resets: tuple[TimestampReset, ...],
+    timestamp_errors: int,
+    problems: bool,
+    out_of_time_packets: int,
+) -> list[str]:
+    """RtpStream.problems from the statistics' numbers."""
+    found = []
+    if sequence_errors:
+        found.append(f"{sequence_errors} sequence errors")
+    found += [f"timestamp reset at frame {reset.frame}" for reset in resets]
+    if timestamp_errors:
+        found.append(f"{timestamp_errors} timestamps going backwards")
+    if problems and not found:
+        found.append(f"{out_of_time_packets} packets out of Wireshark's time sequence")
+    return found
+
+
+def _event_rows(stream: RtpStream, resets: tuple[TimestampReset, ...]) -> list[dict[str, Any]]:
+    """RtpStream.events with the statistics' timestamp resets."""
+    rows: list[dict[str, Any]] = []
+    if stream.restart_of_ssrc is not None:
+        rows.append(
+            {
+                "type": "ssrc-restart",
+                "frame": stream.first_frame,
+                "time_s": round(stream.start_rel_s, 6),
+                "previous_ssrc": stream.restart_of_ssrc,
+                "previous_ssrc_hex": f"0x{stream.restart_of_ssrc:08X}",
+            }
+        )
+    for reset in resets:
+        rows.append(
+            {
+                "type": "timestamp-reset",
+                "frame": reset.frame,
+                "time_s": round(reset.time_ms / 1000.0, 6),
+                "seq": reset.seq,
+                "from_timestamp": reset.from_timestamp,
+                "to_timestamp": reset.to_timestamp,
+            }
+        )
+    return rows
 
 
 @dataclass(slots=True)
@@ -1533,18 +1565,145 @@ def stream_packets(
         yield StreamPacket(packet.frame, packet.ts_ns, StreamKey(*key), rtp, data)
 
 
-def _ms(value: float) -> float:
-    # tshark prints three decimals; JSON gives the same rounding so scripts compare equal.
-    return round(value, 3)
-
-
 def stream_to_dict(stream: RtpStream, quality: StreamQuality | None = None) -> dict[str, Any]:
     """The documented JSON object of one stream (``rtcscope streams --format json``).
 
     Wireshark's columns first, under the issue's names, then ours; with ``quality``
     (:func:`rtcscope.quality.assess_stream`) its keys under "quality".
     """
-    st = stream.stats
+    numbers = stream.summary_values()
+    return _stream_row(
+        stream,
+        numbers,
+        # Milliseconds with three decimals: tshark prints three, and JSON gives the same
+        # rounding so that scripts compare equal.
+        tuple(round(numbers[at], 3) for at in _ROUNDED_FIELDS),
+        round(stream.start_rel_s, 6),
+        round(stream.end_rel_s, 6),
+        quality,
+    )
+
+
+# The statistics' fields a stream's JSON rounds to three decimals (StatsSummary's order):
+# lost percent, min/mean/max delta, min/mean/max jitter, DTX ms.
+_ROUNDED_FIELDS = (2, 4, 5, 6, 7, 8, 9, 18)
+
+
+def stream_dicts(
+    streams: Sequence[RtpStream], qualities: Sequence[StreamQuality | None] | None = None
+) -> list[dict[str, Any]]:
+    """``[stream_to_dict(s, q) for s, q in zip(streams, qualities)]``, with the streams
+    whose statistics wait as bulk columns (short calls: tens of thousands) read a column at
+    a time and their numbers rounded by :func:`round_like_python` (no StatsSummary made)."""
+    out: list[Any] = []  # each stream's object (None: made below, with its group's)
+    groups: dict[int, tuple[StreamSummaries, list[int], list[int]]] = {}
+    for at, stream in enumerate(streams):
+        found = stream._stats
+        if isinstance(found, tuple):
+            summaries, position = found
+            group = groups.get(id(summaries))
+            if group is None:
+                group = groups[id(summaries)] = (summaries, [], [])
+            group[1].append(at)
+            group[2].append(position)
+            out.append(None)
+        else:
+            out.append(stream_to_dict(stream, qualities[at] if qualities else None))
+    for summaries, every_at, every_position in groups.values():
+        # A block at a time: the numbers read in bulk are held only while their objects are
+        # made (the objects stay; the numbers would add to the peak).
+        for first in range(0, len(every_at), _DICTS_BLOCK):
+            ats = every_at[first : first + _DICTS_BLOCK]
+            numbers, floats = summaries.values_of(every_position[first : first + _DICTS_BLOCK])
+            picked = [streams[at] for at in ats]
+            rounded = zip(
+                *(round_like_python(floats[:, column], 3) for column in range(8)), strict=True
+            )
+            starts = round_like_python(np.array([s.start_rel_s for s in picked]), 6)
+            ends = round_like_python(np.array([s.end_rel_s for s in picked]), 6)
+            for at, stream, values, shown, start_s, end_s in zip(
+                ats, picked, numbers, rounded, starts, ends, strict=True
+            ):
+                out[at] = _stream_row(
+                    stream, values, shown, start_s, end_s, qualities[at] if qualities else None
+                )
+    return out
+
+
+_DICTS_BLOCK = 2048  # streams whose numbers stream_dicts reads at once
+
+
+def round_like_python(values: npt.NDArray[np.float64], digits: int) -> list[float]:
+    """``[round(v, digits) for v in values]``, bit for bit: Python rounds the exact binary
+    value to ``digits`` decimals (half to even) and gives the double nearest that decimal;
+    ``rint(v * 10**digits) / 10**digits`` is that double whenever the scaled product is
+    provably on the same side of the half as the exact one (the division of an exact
+    integer is correctly rounded). The rest - within a few units in the last place of a
+    half, huge or not finite - take Python's round."""
+    scale = 10.0**digits
+    with np.errstate(all="ignore"):  # inf and NaN are Python's below
+        scaled = values * scale
+        size = np.abs(scaled)
+        from_half = np.abs(scaled - np.floor(scaled) - 0.5)
+        # The product is within 2**-53 of its size from the exact one: a margin of 2**-48.
+        safe = (size < 2.0**50) & (from_half > size * 2.0**-48)
+        result: list[float] = (np.rint(scaled) / scale).tolist()
+    if not safe.all():
+        for at in np.flatnonzero(~safe).tolist():
+            result[at] = round(float(values[at]), digits)
+    return result
+
+
+def _stream_row(
+    stream: RtpStream,
+    numbers: tuple[Any, ...],
+    rounded: tuple[float, ...],
+    start_s: float,
+    end_s: float,
+    quality: StreamQuality | None,
+) -> dict[str, Any]:
+    """stream_to_dict's object from the statistics' fields (``numbers``, StatsSummary's
+    order), those of them shown rounded (``rounded``: _ROUNDED_FIELDS' order) and the
+    stream's start and end rounded to microseconds."""
+    (
+        packets,
+        lost,
+        _,
+        expected,
+        _,
+        _,
+        _,
+        _,
+        _,
+        _,
+        max_delta_frame,
+        problems,
+        sequence_errors,
+        timestamp_errors,
+        lost_vs_highest_seq,
+        duplicates,
+        reordered,
+        dtx_periods,
+        _,
+        markers,
+        payload_type_changes,
+        _,
+        _,
+        _,
+        _,
+        out_of_time_packets,
+        resets,
+    ) = numbers
+    (
+        lost_percent_shown,
+        min_delta_shown,
+        mean_delta_shown,
+        max_delta_shown,
+        min_jitter_shown,
+        mean_jitter_shown,
+        max_jitter_shown,
+        dtx_ms_shown,
+    ) = rounded
     k = stream.key
     out: dict[str, Any] = {
         "src": k.src,
@@ -1555,16 +1714,20 @@ def stream_to_dict(stream: RtpStream, quality: StreamQuality | None = None) -> d
         "payload_type": stream.payload_type,
         "codec": stream.codec,
         "clock_rate": stream.clock_rate,
-        "packets": st.packets,
-        "lost": st.lost,
-        "lost_percent": round(st.lost_percent, 3),
-        "min_delta_ms": _ms(st.min_delta_ms),
-        "mean_delta_ms": _ms(st.mean_delta_ms),
-        "max_delta_ms": _ms(st.max_delta_ms),
-        "min_jitter_ms": _ms(st.min_jitter_ms),
-        "mean_jitter_ms": _ms(st.mean_jitter_ms),
-        "max_jitter_ms": _ms(st.max_jitter_ms),
-        "problems": stream.problems,
+        "packets": packets,
+        "lost": lost,
+        "lost_percent": lost_percent_shown,
+        "min_delta_ms": min_delta_shown,
+        "mean_delta_ms": mean_delta_shown,
+        "max_delta_ms": max_delta_shown,
+        "min_jitter_ms": min_jitter_shown,
+        "mean_jitter_ms": mean_jitter_shown,
+        "max_jitter_ms": max_jitter_shown,
+        "problems": _problem_words(
+            sequence_errors, resets, timestamp_errors, problems, out_of_time_packets
+        )
+        if sequence_errors or resets or timestamp_errors or problems
+        else [],
         "index": stream.index,
         "ssrc_hex": f"0x{k.ssrc:08X}",
         "payload_types": stream.payload_types,
@@ -1573,26 +1736,28 @@ def stream_to_dict(stream: RtpStream, quality: StreamQuality | None = None) -> d
         "source": stream.source,
         "encrypted": stream.encrypted,
         "srtp_keying": stream.srtp_keying,
-        "start_s": round(stream.start_rel_s, 6),
-        "end_s": round(stream.end_rel_s, 6),
+        "start_s": start_s,
+        "end_s": end_s,
         "first_frame": stream.first_frame,
         "last_frame": stream.last_frame,
         "setup_frame": stream.setup_frame,
         "call_id": stream.call_id,
-        "expected": st.expected,
-        "lost_vs_highest_seq": st.lost_vs_highest_seq,
-        "duplicates": st.duplicates,
-        "reordered": st.reordered,
-        "dtx_periods": st.dtx_periods,
-        "dtx_ms": round(st.dtx_ms, 3),
-        "markers": st.markers,
+        "expected": expected,
+        "lost_vs_highest_seq": lost_vs_highest_seq,
+        "duplicates": duplicates,
+        "reordered": reordered,
+        "dtx_periods": dtx_periods,
+        "dtx_ms": dtx_ms_shown,
+        "markers": markers,
         "ssrc_changes": stream.ssrc_changes,
-        "payload_type_changes": st.payload_type_changes,
+        "payload_type_changes": payload_type_changes,
         "comfort_noise_packets": stream.comfort_noise_packets,
-        "sequence_errors": st.sequence_errors,
-        "timestamp_errors": st.timestamp_errors,
-        "events": stream.events,
-        "max_delta_frame": st.max_delta_frame,
+        "sequence_errors": sequence_errors,
+        "timestamp_errors": timestamp_errors,
+        "events": _event_rows(stream, resets)
+        if resets or stream.restart_of_ssrc is not None
+        else [],
+        "max_delta_frame": max_delta_frame,
         "payload_bytes": stream.payload_bytes,
     }
     if stream.rtcp is not None:

@@ -391,7 +391,7 @@ def _rtp_batch(
     def decode_rows(wanted: list[int]) -> Iterable[Packet]:
         asked.update(wanted)
         counted = {frames[row] for row in wanted if row in to_count}
-        return _deliver(rows.records(wanted, ready=False), counted, counts)
+        return _deliver_packets(rows.packets(wanted, decode), counted, counts)
 
     rtp_tap.feed_batch(rows, linktype, decode_rows)
     rest = [row for row in left if row not in asked]
@@ -406,10 +406,16 @@ def _deliver(
 ) -> Iterator[Packet]:
     """Decode each record once; count the ones in ``counted`` (frames; None: all of them);
     reassemble; yield what each delivers."""
+    return _deliver_packets(map(decode, records), counted, counts)
+
+
+def _deliver_packets(
+    packets: Iterable[Packet], counted: set[int] | None, counts: PacketCounts
+) -> Iterator[Packet]:
+    """:func:`_deliver` of records already decoded."""
     defrag = counts.defrag
-    for record in records:
-        packet = decode(record)
-        if counted is None or record.frame in counted:
+    for packet in packets:
+        if counted is None or packet.frame in counted:
             delivered = counts.add_decoded(packet)
             if delivered is not None:
                 yield delivered
