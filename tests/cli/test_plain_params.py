@@ -8,15 +8,16 @@ import importlib
 from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import pytest
+import typer
 from hypothesis import given
 from hypothesis import strategies as st
 from typer import _click
 from typer._coercion import build_runtime_param
 from typer.core import _TyperParameter
-from typer.main import get_group
+from typer.main import get_command, get_group
 
 from rtcscope.cli.app import _PlainRuntimeParam, app
 from rtcscope.cli.commands import COMMANDS
@@ -39,7 +40,27 @@ def _parameters() -> list[tuple[str, _click.Command, _TyperParameter]]:
     return found
 
 
-PARAMETERS = _parameters()
+# Kinds no command uses today, each refused or decided by typer's road: a path that must
+# exist (its message names the value as typed), a file-only path, clamped and bounded
+# numbers, a Literal choice.
+_demo = typer.Typer()
+
+
+@_demo.command()
+def _demo_command(
+    must_exist: Annotated[Path | None, typer.Option(exists=True)] = None,
+    file_only: Annotated[Path | None, typer.Option(dir_okay=False)] = None,
+    clamped: Annotated[int | None, typer.Option(min=1, max=9, clamp=True)] = None,
+    bounded: Annotated[float | None, typer.Option(min=-1.5, max=2)] = None,
+    literal: Annotated[Literal["a", "b"] | None, typer.Option()] = None,
+) -> None:
+    """For the test only."""
+
+
+_DEMO = get_command(_demo)
+PARAMETERS = _parameters() + [
+    ("demo", _DEMO, p) for p in _DEMO.params if isinstance(p, _TyperParameter)
+]
 _TYPER_ROAD: dict[int, Any] = {}
 
 
@@ -116,6 +137,11 @@ def _tricky_values(tmp: Path) -> list[Any]:
         str(tmp),
         str(tmp / "missing.pcap"),
         "~/x",
+        str(tmp) + "//file.pcap/",
+        str(tmp) + "//missing.pcap",
+        str(tmp) + "/",
+        "a",
+        "B",
         True,
         False,
         0,

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 
 import typer
 from typer import _click
+from typer._click.exceptions import BadParameter
 from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
 from typer._param_types import coerce_cli_choice, coerce_cli_path
 from typer.core import TyperArgument, TyperGroup, TyperOption, _TyperParameter
@@ -172,7 +173,8 @@ def _plain_leaf(
             value = Path(_plain_text(value))
         try:
             return coerce_cli_path(value, info, path_type=Path, param=param, ctx=ctx)
-        except ValueError:
+        except (ValueError, BadParameter):
+            # typer's road words the refusal with the value as typed ("./x", not "x")
             raise _Undecided from None
     raise _Undecided
 
