@@ -53,7 +53,10 @@ CASES = {
         ["rich", "rtcscope.sip.diagnosis"],
     ),
     "diagnose": (["diagnose", CAPTURE, "--format", "json"], ["rich"]),
-    "streams": (["streams", CAPTURE, "--format", "json"], ["rich", "rtcscope.sip.diagnosis"]),
+    "streams": (
+        ["streams", CAPTURE, "--format", "json"],
+        ["rich", "rtcscope.sip.diagnosis", "pylibsrtp", "rtcscope.rtp.srtp", "rtcscope.quality"],
+    ),
     "info": (["info", CAPTURE, "--format", "json"], ["rich", "rtcscope.sip.diagnosis"]),
     "analyze": (["analyze", CAPTURE, "--format", "json"], ["rich"]),
     "calls table": (["calls", CAPTURE], ["rtcscope.sip.diagnosis"]),
