@@ -58,7 +58,10 @@ CASES = {
         ["rich", "rtcscope.sip.diagnosis", "pylibsrtp", "rtcscope.rtp.srtp", "rtcscope.quality"],
     ),
     "info": (["info", CAPTURE, "--format", "json"], ["rich", "rtcscope.sip.diagnosis"]),
-    "analyze": (["analyze", CAPTURE, "--format", "json"], ["rich"]),
+    "analyze": (
+        ["analyze", CAPTURE, "--format", "json"],
+        ["rich", "rtcscope.outfile", "rtcscope.sip.ladder"],  # files: with -o only
+    ),
     "calls table": (["calls", CAPTURE], ["rtcscope.sip.diagnosis"]),
 }
 
