@@ -84,3 +84,30 @@ def test_top_level_help_imports_no_command_machinery(tmp_path: Path) -> None:
     modules = _loaded(["--help"], tmp_path)
     for package in ["typer", "numpy", "rich", "pydantic", "rtcscope.scan", "rtcscope.sip"]:
         assert not _present(modules, package), package
+
+
+@pytest.mark.parametrize("preset", [None, "4"])
+def test_the_process_asks_openblas_for_one_thread(
+    preset: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run() (the process's entry point) sets OPENBLAS_NUM_THREADS=1 before any command
+    imports NumPy, unless the user set it."""
+    import os
+
+    import rtcscope.cli as cli
+
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", preset or "x")  # restored after the test
+    if preset is None:
+        monkeypatch.delenv("OPENBLAS_NUM_THREADS")
+    monkeypatch.setattr(cli, "_kept", None)
+    seen: list[str | None] = []
+
+    def command(restore_collector: bool = True) -> int:
+        seen.append(os.environ.get("OPENBLAS_NUM_THREADS"))
+        return 0
+
+    monkeypatch.setattr(cli, "main", command)
+    with pytest.raises(SystemExit) as ended:
+        cli.run()
+    assert ended.value.code == 0
+    assert seen == [preset or "1"]
