@@ -55,9 +55,19 @@ CASES = {
     "diagnose": (["diagnose", CAPTURE, "--format", "json"], ["rich"]),
     "streams": (
         ["streams", CAPTURE, "--format", "json"],
-        ["rich", "rtcscope.sip.diagnosis", "pylibsrtp", "rtcscope.rtp.srtp", "rtcscope.quality"],
+        [
+            "rich",
+            "rtcscope.sip.diagnosis",
+            "rtcscope.sip.live",
+            "pylibsrtp",
+            "rtcscope.rtp.srtp",
+            "rtcscope.quality",
+        ],
     ),
-    "info": (["info", CAPTURE, "--format", "json"], ["rich", "rtcscope.sip.diagnosis"]),
+    "info": (
+        ["info", CAPTURE, "--format", "json"],
+        ["rich", "rtcscope.sip.diagnosis", "rtcscope.sip.live"],  # (the call filters)
+    ),
     "analyze": (
         ["analyze", CAPTURE, "--format", "json"],
         ["rich", "rtcscope.outfile", "rtcscope.sip.ladder"],  # files: with -o only
