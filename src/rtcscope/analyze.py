@@ -18,7 +18,6 @@ from pathlib import Path
 from rtcscope.analyses import audio, calls, diagnosis, info, report, streams
 from rtcscope.analyses.section import AnalyzeOptions, Section
 from rtcscope.errors import InvalidArgument
-from rtcscope.outfile import output_error
 from rtcscope.scan import CaptureModel, ScanOptions, scan
 
 SectionFunc = Callable[[CaptureModel, AnalyzeOptions], Section]
@@ -66,6 +65,8 @@ def iter_sections(
             f"{', '.join(unknown)}: no such section (choose from {', '.join(SECTION_NAMES)})",
         )
     if options.out_dir is not None:
+        from rtcscope.outfile import output_error
+
         try:
             options.out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

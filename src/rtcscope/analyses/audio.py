@@ -11,23 +11,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rtcscope.analyses.files import calls_with_files
 from rtcscope.analyses.section import AnalyzeOptions, Section
 from rtcscope.errors import RtcscopeError
-from rtcscope.media.extract import (
-    ExtractOptions,
-    MediaStream,
-    OutputKind,
-    collect_packets,
-    extract_stream,
-    media_streams,
-    stream_file_name,
-)
-from rtcscope.media.timeline import TimelinePacket
-from rtcscope.rtp.columns import StreamColumns
-from rtcscope.rtp.streams import RtpStream
 from rtcscope.scan import CaptureModel
+
+if TYPE_CHECKING:  # the media package (codecs) is imported only when -o writes audio
+    from rtcscope.media.extract import ExtractOptions, MediaStream
+    from rtcscope.media.timeline import TimelinePacket
 
 # RTP packets held at once while writing audio (~0.4 KB each with their payloads): a
 # capture of 2,000,000 packets held all of them (0.9 GB) in one read.
@@ -60,6 +52,8 @@ def _write(
     lines: list[str],
 ) -> dict[str, object]:
     """One stream's WAV in ``out_dir``; its JSON entry (a line and a problem on failure)."""
+    from rtcscope.media.extract import OutputKind, extract_stream, stream_file_name
+
     target = out_dir / stream_file_name(stream, OutputKind.WAV)
     entry: dict[str, object] = {"index": stream.index, "ssrc": stream.key.ssrc}
     try:
@@ -90,6 +84,11 @@ def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
         count = len(model.streams)
         section.text = f"{count} RTP stream(s); give -o DIR to write their audio as WAV"
         return section
+    from rtcscope.analyses.files import calls_with_files
+    from rtcscope.media.extract import ExtractOptions, OutputKind, collect_packets, media_streams
+    from rtcscope.rtp.columns import StreamColumns
+    from rtcscope.rtp.streams import RtpStream
+
     streams = media_streams(model.rtp)
     source = model.payload_source
     if source is None:

@@ -14,10 +14,8 @@ from typing import Any
 from rtcscope.analyses.files import calls_with_files
 from rtcscope.analyses.section import AnalyzeOptions, Section
 from rtcscope.capture.tls import format_tls_flows
-from rtcscope.outfile import output_error, write_output
 from rtcscope.scan import CaptureModel
 from rtcscope.sip.calls import CallSummary, call_ladder, icmp_for_call
-from rtcscope.sip.ladder import format_svg
 from rtcscope.sip.nodes import find_nodes
 
 
@@ -67,6 +65,9 @@ def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
     if tls:
         lines.append(tls)
     if options.out_dir is not None:
+        from rtcscope.outfile import output_error, write_output  # (-o only: SVG, files)
+        from rtcscope.sip.ladder import format_svg
+
         ladder_dir = options.out_dir / "ladders"
         try:
             ladder_dir.mkdir(parents=True, exist_ok=True)

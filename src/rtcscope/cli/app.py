@@ -13,10 +13,17 @@ Help shows value names the way click and man pages do (``FILE``, ``PATH``, ``INT
 from __future__ import annotations
 
 import importlib
+import re
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from typer import _click
+from typer._click.exceptions import BadParameter
+from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
+from typer._param_types import coerce_cli_choice, coerce_cli_path
 from typer.core import TyperArgument, TyperGroup, TyperOption, _TyperParameter
 from typer.main import get_group
 
@@ -97,6 +104,121 @@ def _option_type(self: TyperOption, ctx: _click.Context) -> str | None:
     return _click_type_name(self, ctx)
 
 
+class _Undecided(Exception):
+    """The plain road cannot tell what typer's own (pydantic) road would give."""
+
+
+# Values whose meaning is beyond doubt; anything else (spaces, '1_000', '+1', '1e3', 'inf',
+# huge numbers) goes to typer's own road.
+_PLAIN_INT = re.compile(r"-?(?:0|[1-9][0-9]{0,17})")
+_PLAIN_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]{0,14})(?:\.[0-9]{1,15})?")
+
+
+def _within(number: float, descriptor: TypeDescriptor) -> float:
+    """``number`` if inside the parameter's min/max (typer's ``Field(ge=, le=)``)."""
+    info = descriptor.parameter_info
+    if info.clamp or (info.min is not None and number < info.min):
+        raise _Undecided
+    if info.max is not None and number > info.max:
+        raise _Undecided
+    return number
+
+
+def _plain_text(value: Any) -> str:
+    """A plain str (not a subclass: a StrEnum member) that is valid Unicode as it stands."""
+    if type(value) is not str:
+        raise _Undecided
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _Undecided from None
+    return value
+
+
+def _plain_leaf(
+    value: Any, annotation: Any, descriptor: TypeDescriptor, param: Any, ctx: _click.Context
+) -> Any:
+    """One value of a parameter as typer's pydantic adapter gives it, for the types our
+    commands use, or _Undecided."""
+    info = descriptor.parameter_info
+    if info.parser is not None:
+        raise _Undecided
+    if annotation is str:
+        return _plain_text(value)
+    if annotation is bool:
+        if type(value) is bool:
+            return value
+    elif annotation is int:
+        if type(value) is int:
+            return _within(value, descriptor)
+        if _PLAIN_INT.fullmatch(_plain_text(value)):
+            return _within(int(value), descriptor)
+    elif annotation is float:
+        if type(value) is float:
+            return _within(value, descriptor)
+        if type(value) is int and abs(value) < 2**53:
+            return _within(float(value), descriptor)
+        if _PLAIN_FLOAT.fullmatch(_plain_text(value)):
+            return _within(float(value), descriptor)
+    elif isinstance(annotation, type) and issubclass(annotation, Enum):
+        try:
+            return coerce_cli_choice(
+                value, choices=list(annotation), case_sensitive=info.case_sensitive, ctx=ctx
+            )
+        except ValueError:
+            raise _Undecided from None
+    elif annotation is Path and info.path_type is None:
+        if not isinstance(value, Path):
+            value = Path(_plain_text(value))
+        try:
+            return coerce_cli_path(value, info, path_type=Path, param=param, ctx=ctx)
+        except (ValueError, BadParameter):
+            # typer's road words the refusal with the value as typed ("./x", not "x")
+            raise _Undecided from None
+    raise _Undecided
+
+
+@dataclass(frozen=True)
+class _PlainRuntimeParam(RuntimeParam):
+    """typer 0.29 coerces every parameter's value through a pydantic TypeAdapter it builds
+    on first use, for every parameter of the command, set or not: importing pydantic and
+    building ~20 adapters is most of a command's start-up (~60 ms CPU of ~0.3 s on a tiny
+    capture, measured). This road gives the same values for the plain types the commands
+    use (str, int, float, bool, Path, enums, lists of them) without pydantic; whatever it
+    cannot decide, every refusal included, goes to typer's own road, which gives the value
+    or the error message. tests/cli/test_plain_params.py holds both roads side by side."""
+
+    descriptor: TypeDescriptor
+
+    def _coerce_value(self, value: Any, param: Any, ctx: _click.Context) -> Any:
+        annotation = self.annotation
+        try:
+            if self.descriptor.file_annotation is None:
+                if getattr(annotation, "__origin__", None) is list:
+                    (item_type,) = annotation.__args__
+                    items = value if isinstance(value, list | tuple) else [value]
+                    return [
+                        _plain_leaf(item, item_type, self.descriptor, param, ctx) for item in items
+                    ]
+                return _plain_leaf(value, annotation, self.descriptor, param, ctx)
+        except _Undecided:
+            pass
+        return build_runtime_param(self.descriptor)._coerce_value(value, param=param, ctx=ctx)
+
+
+def _runtime_param(self: _TyperParameter) -> RuntimeParam:
+    if self._runtime_param is None:
+        descriptor = self.type_descriptor
+        self._runtime_param = _PlainRuntimeParam(
+            parameter_info=descriptor.parameter_info,
+            annotation=descriptor.annotation,
+            descriptor=descriptor,
+        )
+    return self._runtime_param
+
+
+_TyperParameter.get_runtime_param = _runtime_param  # type: ignore[method-assign]
 TyperArgument._usage_display_name = _argument_usage  # type: ignore[method-assign]
 TyperArgument.display_type_rich = _argument_type  # type: ignore[method-assign,assignment]
 TyperOption.display_type_rich = _option_type  # type: ignore[method-assign]

@@ -25,7 +25,7 @@ from rtcscope.text import LINE_LIMIT, terminal_text
 
 if TYPE_CHECKING:
     from rtcscope.sip.calls import CallSummary
-from rtcscope.sip.live import CallFilter, MessageFilter, TimeBound, parse_networks
+    from rtcscope.sip.live import CallFilter, MessageFilter, TimeBound
 
 FileArg = Annotated[
     Path,
@@ -268,6 +268,8 @@ def _read_model(
 def parse_time(text: str, option: str) -> TimeBound:
     """``--since``/``--until``: seconds after the first packet, or an ISO 8601 time (UTC when
     it names no zone)."""
+    from rtcscope.sip.live import TimeBound  # (the call filters: calls, diagnose, flow...)
+
     value = text.strip()
     try:
         seconds = float(value)
@@ -304,6 +306,8 @@ def call_filter(
     hosts: list[str] | None = None,
 ) -> CallFilter:
     """The call filters as given on the command line (checked: a usage error names a bad one)."""
+    from rtcscope.sip.live import CallFilter, parse_networks
+
     rules = CallFilter(
         call_id=call_id or None,
         from_=from_ or None,
@@ -318,6 +322,8 @@ def call_filter(
 
 def message_filter(rules: CallFilter) -> MessageFilter | None:
     """The scan-time filter for these rules (None when no filter was asked for)."""
+    from rtcscope.sip.live import MessageFilter
+
     return MessageFilter(rules) if rules.active else None
 
 

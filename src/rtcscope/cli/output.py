@@ -17,22 +17,26 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from enum import Enum, StrEnum
 from operator import le
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import orjson
 import typer
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from rtcscope.errors import UsageError
 from rtcscope.text import LINE_LIMIT, json_safe, terminal_text
 
-try:  # rich's own line division (private: a rich without it prints every table itself)
-    from rich._wrap import divide_line
-except ImportError:  # pragma: no cover - depends on the installed rich
-    divide_line = None  # type: ignore[assignment]
+if TYPE_CHECKING:  # rich is imported where a table or text is printed (JSON and CSV: never)
+    from rich.console import Console
+    from rich.table import Table
+
+
+def _has_divide_line() -> bool:
+    """rich's own line division is there (private: a rich without it prints every table)."""
+    try:
+        from rich._wrap import divide_line  # noqa: F401
+    except ImportError:  # pragma: no cover - depends on the installed rich
+        return False
+    return True
 
 
 class OutputFormat(StrEnum):
@@ -269,6 +273,8 @@ def make_table(
     row_style: RowStyle | None = None,
 ) -> Table:
     """A rich table of ``rows``; every cell is a Text (never markup: "[fd17::1]" stays)."""
+    from rich.text import Text
+
     if columns is None:
         columns = list(rows[0].keys()) if rows else []
     table = _table(title)
@@ -286,6 +292,9 @@ def _table(title: str | None) -> Table:
     """An empty table with the house style: no vertical rules and no outer edge (two spaces
     between columns leave the most of 80 columns to the values, and lines stay easy to cut
     and grep)."""
+    from rich import box
+    from rich.table import Table
+
     return Table(
         title=title,
         header_style="bold",
@@ -307,6 +316,8 @@ def _cell_lines(text: str, width: int) -> list[str]:
         return [text.ljust(width)]
     if " " not in text:  # one word (ASCII: no other whitespace): folded every width
         return [text[i : i + width].ljust(width) for i in range(0, len(text), width)]
+    from rich._wrap import divide_line
+
     offsets = divide_line(text, width, fold=True)
     lines = []
     for start, end in zip([0, *offsets], [*offsets, len(text)], strict=True):
@@ -344,8 +355,10 @@ def _plain_table(
     measures a column by its widest word and widest cell only), cells are wrapped by rich's
     line division; tests compare the text with rich's on many tables.
     """
+    from rich.text import Text
+
     ncols = len(headers)
-    if not ncols or divide_line is None:
+    if not ncols or not _has_divide_line():
         return None  # no column (rich's own way of printing nothing), or no divide_line
     longest_word = [0] * ncols
     longest = [0] * ncols
@@ -423,6 +436,8 @@ def stdout_console() -> Console:
     """A console for stdout. Rich decides width and colour: the terminal's width (or
     $COLUMNS, 80 when piped), colour only on a terminal that has it and without NO_COLOR.
     Packet text is never highlighted (numbers in a Call-ID are not a style)."""
+    from rich.console import Console
+
     return Console(highlight=False)
 
 
@@ -453,6 +468,8 @@ def print_text(
         # (tests/test_print_text.py), but for tabs, which rich expands by terminal cells.
         sys.stdout.write(safe + "\n")
         return
+    from rich.text import Text
+
     shown = Text(style=style or "")
     for number, line in enumerate(safe.split("\n")):
         if number:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -31,16 +31,6 @@ from rtcscope.cli.output import (
     write_json,
 )
 from rtcscope.errors import UsageError
-from rtcscope.quality import StreamQuality
-from rtcscope.rtp.srtcp import decrypt_srtcp
-from rtcscope.rtp.srtp import (
-    SrtpKey,
-    SrtpKeyring,
-    StreamSrtpResult,
-    UserKey,
-    require_authenticated,
-    verify_streams,
-)
 from rtcscope.rtp.streams import (
     RtpStream,
     ScanResult,
@@ -51,6 +41,12 @@ from rtcscope.rtp.streams import (
 from rtcscope.scan import CaptureModel, Tap
 from rtcscope.sip.transactions import endpoint
 from rtcscope.timebase import iso_time, with_stream_iso
+
+if TYPE_CHECKING:
+    # SRTP (pylibsrtp, a C library) and the quality model are imported where a capture
+    # or the options need them: most captures carry plain RTP.
+    from rtcscope.quality import StreamQuality
+    from rtcscope.rtp.srtp import StreamSrtpResult, UserKey
 
 # What fits 80 columns (a problem shows as the row in red, where the terminal has colour);
 # --wide shows TABLE_COLUMNS.
@@ -261,7 +257,7 @@ def streams(
     to count the packets that authenticate (key "srtp" in JSON); keys that authenticate no
     packet of a stream are invalid input (exit 3).
     """
-    user_keys = [UserKey(SrtpKey.from_base64(text, srtp_suite)) for text in srtp_key or ()]
+    user_keys = _user_keys(srtp_key or [], srtp_suite)
     args = capture_args(
         dedup=dedup,
         reassembly=reassembly,
@@ -277,6 +273,9 @@ def streams(
     # the capture turns out to hold SRTP (rare: the file is read again then).
     model, result = _scan(file, args, spool=True, offsets=quality or series)
     if result.srtcp:  # encrypted RTCP read with the streams' keys, when there are any
+        from rtcscope.rtp.srtcp import decrypt_srtcp
+        from rtcscope.rtp.srtp import SrtpKeyring
+
         decrypt_srtcp(result, SrtpKeyring(result.announcements, user_keys))
     try:
         payloads = model.payload_source
@@ -426,6 +425,15 @@ def streams(
     conclude(model, keep_going)
 
 
+def _user_keys(texts: list[str], suite: str) -> list[UserKey]:
+    """The --srtp-key keys (base64 key||salt of ``suite``)."""
+    if not texts:
+        return []
+    from rtcscope.rtp.srtp import SrtpKey, UserKey
+
+    return [UserKey(SrtpKey.from_base64(text, suite)) for text in texts]
+
+
 def _verify(
     model: CaptureModel, result: ScanResult, user_keys: list[UserKey]
 ) -> dict[int, StreamSrtpResult]:
@@ -433,6 +441,8 @@ def _verify(
     payloads = model.payload_source
     if not any(s.encrypted for s in result.streams) or payloads is None:
         return {}
+    from rtcscope.rtp.srtp import SrtpKeyring, verify_streams
+
     keyring = SrtpKeyring(result.announcements, user_keys)
     return verify_streams(payloads, result.streams, keyring, dedup=model.options.dedup)
 
@@ -441,6 +451,8 @@ def _fail_on_wrong_keys(srtp: dict[int, StreamSrtpResult], streams: list[RtpStre
     """Exit 3 (invalid input) when keys were tried on a stream and none authenticated."""
     for position, outcome in sorted(srtp.items()):
         if outcome.stats is not None:
+            from rtcscope.rtp.srtp import require_authenticated
+
             require_authenticated(streams[position].key.ssrc, outcome.stats)
 
 
