@@ -24,13 +24,13 @@ from rtcscope.capture.flowread import IndexedCapture, RecordIndex
 from rtcscope.capture.info import CaptureInfo
 from rtcscope.capture.tls import TlsFlow
 from rtcscope.errors import CaptureError
-from rtcscope.rtp.series import StreamPackets
 from rtcscope.rtp.streams import RtpStream, ScanResult, StreamKey
 from rtcscope.scan.options import ScanOptions
 from rtcscope.sip.calls import IcmpEvent
 from rtcscope.sip.capture import CapturedSip, MediaAnnouncement, SipCaptureReport
 
 if TYPE_CHECKING:
+    from rtcscope.rtp.series import StreamPackets  # imports the quality model: not at start
     from rtcscope.sip.calls import CallsResult
     from rtcscope.sip.diagnosis import Diagnosis
     from rtcscope.sip.dialogs import Call
