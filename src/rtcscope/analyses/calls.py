@@ -9,7 +9,6 @@ Call-ID may hold ``/``, ``..`` or control characters).
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from rtcscope.analyses.files import calls_with_files
 from rtcscope.analyses.section import AnalyzeOptions, Section
@@ -17,6 +16,7 @@ from rtcscope.capture.tls import format_tls_flows
 from rtcscope.scan import CaptureModel
 from rtcscope.sip.calls import CallSummary, call_ladder, icmp_for_call
 from rtcscope.sip.nodes import find_nodes
+from rtcscope.timebase import relative_s
 
 
 def ladder_file_name(call: CallSummary) -> str:
@@ -25,13 +25,16 @@ def ladder_file_name(call: CallSummary) -> str:
     return f"{call.index:03d}-{digest}.svg"
 
 
-def _line(call: CallSummary, data: dict[str, Any]) -> str:
-    """The call's line of text, from its JSON row (``as_dict``: made once, for both)."""
+def _line(call: CallSummary, first_ns: int) -> str:
+    """The call's line of text (its times as its JSON row has them: ``as_dict``)."""
     final = f"{call.final_status} {call.final_reason or ''}".strip() if call.final_status else "-"
-    duration = f", {data['duration_s']:.3f} s" if data["duration_s"] is not None else ""
+    start_s = relative_s(call.start_ns, first_ns)
+    answer_ns, end_ns = call.answer_ns, call.end_ns
+    duration_s = None if answer_ns is None or end_ns is None else relative_s(end_ns, answer_ns)
+    duration = f", {duration_s:.3f} s" if duration_s is not None else ""
     bye = f", BYE from the {call.ended_by}" if call.ended_by else ""
     return (
-        f"{call.index:3d} {data['start_s']:10.3f}s {call.kind:<9} {call.from_uri or '?'} -> "
+        f"{call.index:3d} {start_s:10.3f}s {call.kind:<9} {call.from_uri or '?'} -> "
         f"{call.to_uri or '?'}: {call.state.value} ({final}){duration}{bye}; "
         f"{len(call.messages)} messages, {call.resent} resent, {len(call.streams)} RTP streams"
     )
@@ -40,13 +43,13 @@ def _line(call: CallSummary, data: dict[str, Any]) -> str:
 def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
     result = model.calls()
     stats = result.statistics
-    rows = [c.as_dict(result.first_ns) for c in result.calls]
+    first_ns = result.first_ns
     section = Section(
         name="calls",
         title="SIP calls",
-        text="",
-        data={
-            "calls": rows,
+        # The JSON objects only when the JSON is written (text output never reads them).
+        make_data=lambda: {
+            "calls": [c.as_dict(first_ns) for c in result.calls],
             "statistics": stats.as_dict(),
             "tls_flows": [flow.as_dict() for flow in model.tls_flows],
         },
@@ -57,7 +60,7 @@ def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
     if not result.calls:
         section.text = "no SIP messages" + (f"\n{tls}" if tls else "")
         return section
-    lines = [_line(c, row) for c, row in zip(result.calls, rows, strict=True)]
+    lines = [_line(c, first_ns) for c in result.calls]
     lines.append(
         f"{stats.messages} SIP messages, {stats.resent} resent; setup time average "
         f"{stats.average_setup_ms} ms (min {stats.min_setup_ms}, max {stats.max_setup_ms})"

@@ -12,7 +12,7 @@ def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
     return Section(
         name="diagnosis",
         title="Diagnosis (SIP routing, ACK/BYE paths, failures)",
-        text=format_diagnosis(result),
-        data=result.as_dict(),
+        make_text=lambda: format_diagnosis(result),  # analyze prints the text or the data
+        make_data=result.as_dict,
         problems=result.count(Severity.ERROR),
     )

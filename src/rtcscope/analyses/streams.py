@@ -25,7 +25,7 @@ def _line(row: dict[str, object]) -> str:
 
 def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
     streams = model.streams
-    rows = [with_stream_iso(row, s) for row, s in zip(stream_dicts(streams), streams, strict=True)]
+    rows = stream_dicts(streams)
     lines = [_line(r) for r in rows] or ["no RTP stream found"]
     for row in rows:
         for digit in row.get("dtmf", []):
@@ -38,6 +38,7 @@ def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
         name="streams",
         title=f"RTP streams ({len(rows)})",
         text="\n".join(lines),
-        data=rows,
+        # The absolute times only when the JSON is written (the text gives relative ones).
+        make_data=lambda: [with_stream_iso(r, s) for r, s in zip(rows, streams, strict=True)],
         problems=problems,
     )
