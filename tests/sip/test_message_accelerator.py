@@ -151,11 +151,13 @@ def test_c_scan_edges() -> None:
         _sipscan.plain_fields(block)  # type: ignore[call-arg]
 
 
-def _parsed_by(fill: Any, data: bytes, times: int) -> dict[str, Any]:
-    """fields() of ``data`` parsed ``times`` times (the last parse's) with ``fill``, the value
-    maps of other parses left out."""
+def _parsed_by(fill: Any, data: bytes, times: int, build: Any = None) -> dict[str, Any]:
+    """fields() of ``data`` parsed ``times`` times (the last parse's) with ``fill`` (and
+    ``build``: the C road's one-step maker, None for none), the value maps of other parses
+    left out."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(message_module, "_fill", fill)
+        patch.setattr(message_module, "_build", build)
         patch.setattr(message_module, "_VALUE_MAPS", {})
         for _ in range(times - 1):
             SipMessage.parse(data)
@@ -172,6 +174,8 @@ def test_both_roads_give_the_same_message(data: bytes) -> None:
     by_python = _parsed_by(message_module._fill_py, data, 1)
     assert _parsed_by(_sipscan.fill, data, 1) == by_python
     assert _parsed_by(_sipscan.fill, data, 2) == by_python
+    assert _parsed_by(_sipscan.fill, data, 1, _sipscan.build) == by_python
+    assert _parsed_by(_sipscan.fill, data, 2, _sipscan.build) == by_python
 
 
 @needs_c
@@ -182,6 +186,7 @@ def test_fill_stores_the_cached_values() -> None:
     for data in real_messages()[:40]:
         with pytest.MonkeyPatch.context() as patch:  # the reference: the Python road
             patch.setattr(message_module, "_fill", message_module._fill_py)
+            patch.setattr(message_module, "_build", None)
             first = SipMessage.parse(data)
         message = SipMessage(data)
         start = len(data) - len(data.lstrip(b"\r\n"))
@@ -198,6 +203,59 @@ def test_fill_stores_the_cached_values() -> None:
         _sipscan.fill(SipMessage(b""), b"", 0, 1)  # type: ignore[call-arg]
     with pytest.raises(TypeError):
         _sipscan.setup(())
+
+
+def _slots(message: SipMessage) -> dict[str, Any]:
+    return {name: getattr(message, name) for name in SipMessage.__slots__}
+
+
+@needs_c
+@settings(max_examples=300)
+@given(blocks())
+def test_build_makes_what_init_and_fill_make(data: bytes) -> None:
+    """build(raw, 0) = SipMessage(raw), fill(message, raw, 0), header_length from the scan:
+    every slot the same object or an equal one, before any property reads it; the message
+    alone exactly when fill() left no line (its lines' values cached: the second time)."""
+    assert _sipscan is not None
+    for _ in range(2):
+        made = SipMessage(data)
+        filled = _sipscan.fill(made, data, 0)
+        if isinstance(filled, tuple):
+            made.header_length = filled[0] + 4
+        built = _sipscan.build(data, 0)
+        if isinstance(built, tuple):
+            message, rest = built
+            assert rest == filled
+            assert not isinstance(rest, tuple) or any(x is not None for x in rest[1:])
+        else:
+            message = built
+            assert isinstance(filled, tuple) and all(x is None for x in filled[1:])
+        assert type(message) is SipMessage
+        assert _slots(message) == _slots(made)
+        assert message.raw is data
+        SipMessage.parse(data)  # its lines' values cached for the second round
+
+
+@needs_c
+def test_build_edges() -> None:
+    """A start past the end, a negative one (bytes.find's: the Python road's), only bytes;
+    a message made from a template must not share a changeable value with it."""
+    assert _sipscan is not None
+    data = real_messages()[0]
+    assert _sipscan.build(data, 0) is not None
+    message, rest = _sipscan.build(data, sys.maxsize)
+    assert rest is None and message.raw is data
+    assert _sipscan.build(data, -1)[1] is False
+    with pytest.raises(TypeError):
+        _sipscan.build(bytearray(data), 0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        _sipscan.build(data)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        _sipscan.setup_build(object())
+    template = SipMessage(b"")
+    for name in SipMessage.__slots__:
+        value = getattr(template, name)
+        assert isinstance(value, str | bytes | int | bool | tuple | type(None)), name
 
 
 def test_the_accelerator_is_built_and_active_in_ci() -> None:

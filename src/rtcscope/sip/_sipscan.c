@@ -328,6 +328,7 @@ static const char *const ATTRIBUTE_NAMES[A_COUNT] = {
     "reason", "request_method", "request_uri_text", "_uri_problem_at",
 };
 static PyObject *names[A_COUNT];
+static PyObject *four; /* 4: the blank line's bytes */
 /* SipMessage's slots (its member descriptors' definitions): stored as the descriptor's
  * __set__ stores, for a message of exactly that class. */
 static PyMemberDef *members[A_COUNT];
@@ -347,6 +348,11 @@ static PyObject *setup(PyObject *module, PyObject *given)
             PyErr_SetString(PyExc_TypeError, "setup(): the caches are dicts, then two classes");
             return NULL;
         }
+    }
+    if (four == NULL) {
+        four = PyLong_FromLong(4);
+        if (four == NULL)
+            return NULL;
     }
     for (i = 0; i < A_COUNT; i++) {
         if (names[i] == NULL) {
@@ -589,28 +595,17 @@ static int fill_line_found(PyObject *message, int which, PyObject *found)
     }
 }
 
-static PyObject *fill(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+/* fill()'s work on ``message`` for the block at ``pos`` of ``s`` (n bytes): a new reference
+ * to the tuple, None or False it returns, or NULL with an exception set. */
+static PyObject *fill_message(PyObject *message, const unsigned char *s, Py_ssize_t n,
+                              Py_ssize_t pos)
 {
-    const unsigned char *s;
-    Py_ssize_t n, pos;
     Block block;
-    PyObject *message, *out;
+    PyObject *out;
     int found, i, done;
     /* the tuple's items after (end, start line), and the key each is read by */
     static const int keys[7] = {K_TYPE, K_LENGTH, K_CALL_ID, K_CSEQ, K_FROM, K_TO, K_VIA};
 
-    (void)module;
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "fill(message, raw: bytes, pos: int)");
-        return NULL;
-    }
-    if (caches[0] == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "fill() before setup()");
-        return NULL;
-    }
-    message = args[0];
-    if (!raw_and_pos(args + 1, &s, &n, &pos))
-        return NULL;
     if (pos < 0)
         Py_RETURN_FALSE;
     if (pos > n)
@@ -648,6 +643,167 @@ static PyObject *fill(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 fail:
     Py_DECREF(out);
     return NULL;
+}
+
+static PyObject *fill(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    const unsigned char *s;
+    Py_ssize_t n, pos;
+
+    (void)module;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "fill(message, raw: bytes, pos: int)");
+        return NULL;
+    }
+    if (caches[0] == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "fill() before setup()");
+        return NULL;
+    }
+    if (!raw_and_pos(args + 1, &s, &n, &pos))
+        return NULL;
+    return fill_message(args[0], s, n, pos);
+}
+
+/* -- build: a new message, then fill ---------------------------------------------------------
+ *
+ * SipMessage.__init__ stores 24 slots in Python, once per SIP message of a capture. build()
+ * makes the message as object.__new__ does (tp_alloc), copies every slot from a message made
+ * by __init__ (the template: message.py gives it once, every default immutable), puts the
+ * bytes in ``raw``, then fills it as fill() does and sets ``header_length`` from the scan.
+ * The slots are the object's whole body after its header: setup_build() checks that the
+ * class is a plain slotted subclass of object whose members cover exactly that body. */
+static PyObject *template_message;
+static Py_ssize_t slot_count;
+static PyMemberDef *raw_member, *header_length_member;
+
+static PyMemberDef *member_named(PyTypeObject *type, const char *name)
+{
+    PyMemberDef *member;
+    for (member = type->tp_members; member != NULL && member->name != NULL; member++)
+        if (strcmp(member->name, name) == 0)
+            return member;
+    return NULL;
+}
+
+static PyObject *setup_build(PyObject *module, PyObject *given)
+{
+    PyTypeObject *type = Py_TYPE(given);
+    PyMemberDef *member;
+    Py_ssize_t count = 0, body = type->tp_basicsize - (Py_ssize_t)sizeof(PyObject), i;
+    (void)module;
+    if (caches[C_MESSAGE_CLASS] == NULL || (PyObject *)type != caches[C_MESSAGE_CLASS]) {
+        PyErr_SetString(PyExc_TypeError, "setup_build(): a message of the class given to setup()");
+        return NULL;
+    }
+    if (type->tp_base != &PyBaseObject_Type || type->tp_itemsize != 0 ||
+        type->tp_dictoffset != 0 || type->tp_weaklistoffset != 0 || body <= 0 ||
+        body % (Py_ssize_t)sizeof(PyObject *) != 0 || type->tp_members == NULL) {
+        PyErr_SetString(PyExc_TypeError, "setup_build(): not a plain slotted class");
+        return NULL;
+    }
+    for (member = type->tp_members; member->name != NULL; member++) {
+        if (member->type != T_OBJECT_EX || (member->flags & READONLY) ||
+            member->offset < (Py_ssize_t)sizeof(PyObject) ||
+            member->offset >= type->tp_basicsize ||
+            (member->offset - (Py_ssize_t)sizeof(PyObject)) % (Py_ssize_t)sizeof(PyObject *)) {
+            PyErr_SetString(PyExc_TypeError, "setup_build(): a member is not a plain slot");
+            return NULL;
+        }
+        count++;
+    }
+    if (count != body / (Py_ssize_t)sizeof(PyObject *)) {
+        PyErr_SetString(PyExc_TypeError, "setup_build(): the slots are not the whole body");
+        return NULL;
+    }
+    for (i = 0; i < count; i++) {
+        if (((PyObject **)((char *)given + sizeof(PyObject)))[i] == NULL) {
+            PyErr_SetString(PyExc_TypeError, "setup_build(): a slot of the template is unset");
+            return NULL;
+        }
+    }
+    raw_member = member_named(type, "raw");
+    header_length_member = member_named(type, "header_length");
+    if (raw_member == NULL || header_length_member == NULL) {
+        PyErr_SetString(PyExc_TypeError, "setup_build(): no raw or header_length slot");
+        return NULL;
+    }
+    slot_count = count;
+    Py_INCREF(given);
+    Py_XSETREF(template_message, given);
+    Py_RETURN_NONE;
+}
+
+static PyObject *new_message(PyObject *raw)
+{
+    PyTypeObject *type = Py_TYPE(template_message);
+    PyObject *message = type->tp_alloc(type, 0), **to, **from;
+    Py_ssize_t i;
+    if (message == NULL)
+        return NULL;
+    to = (PyObject **)((char *)message + sizeof(PyObject));
+    from = (PyObject **)((char *)template_message + sizeof(PyObject));
+    for (i = 0; i < slot_count; i++)
+        to[i] = Py_NewRef(from[i]);
+    if (PyMember_SetOne((char *)message, raw_member, raw) < 0) {
+        Py_DECREF(message);
+        return NULL;
+    }
+    return message;
+}
+
+static PyObject *build(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    const unsigned char *s;
+    Py_ssize_t n, pos, i;
+    PyObject *message, *rest, *out;
+
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "build(raw: bytes, pos: int)");
+        return NULL;
+    }
+    if (template_message == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "build() before setup_build()");
+        return NULL;
+    }
+    if (!raw_and_pos(args, &s, &n, &pos))
+        return NULL;
+    if (!PyBytes_CheckExact(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "raw must be exactly bytes");
+        return NULL;
+    }
+    message = new_message(args[0]);
+    if (message == NULL)
+        return NULL;
+    rest = fill_message(message, s, n, pos);
+    if (rest == NULL) {
+        Py_DECREF(message);
+        return NULL;
+    }
+    if (PyTuple_CheckExact(rest)) {
+        /* the common shape: bytes up to and including the blank line (item 0 is where it
+         * starts) */
+        PyObject *length = PyNumber_Add(PyTuple_GET_ITEM(rest, 0), four);
+        int failed = length == NULL ||
+                     PyMember_SetOne((char *)message, header_length_member, length) < 0;
+        Py_XDECREF(length);
+        if (failed) {
+            Py_DECREF(rest);
+            Py_DECREF(message);
+            return NULL;
+        }
+        for (i = 1; i < PyTuple_GET_SIZE(rest); i++)
+            if (PyTuple_GET_ITEM(rest, i) != Py_None)
+                break;
+        if (i == PyTuple_GET_SIZE(rest)) { /* every value stored: nothing left to read */
+            Py_DECREF(rest);
+            return message;
+        }
+    }
+    out = PyTuple_Pack(2, message, rest);
+    Py_DECREF(message);
+    Py_DECREF(rest);
+    return out;
 }
 
 /* message.looks_like_sip's regular expression (_START_LINE), matched by hand: after optional
@@ -769,6 +925,13 @@ static PyMethodDef methods[] = {
     {"fill", (PyCFunction)(void (*)(void))fill, METH_FASTCALL,
      "fill(message, raw, pos): plain_fields(raw, pos), the values already in message.py's\n"
      "caches stored on the message and their lines None in the tuple."},
+    {"setup_build", setup_build, METH_O,
+     "setup_build(template): a message made by its class's __init__, whose slots build()\n"
+     "copies into each new message (after setup())."},
+    {"build", (PyCFunction)(void (*)(void))build, METH_FASTCALL,
+     "build(raw, pos) -> message | (message, fill()'s result): a new message of the template's\n"
+     "class holding raw, filled as fill() does, header_length set for the common shape; the\n"
+     "message alone when nothing is left for the Python road."},
     {"looks_like_sip", looks_like_sip, METH_O,
      "looks_like_sip(data) -> bool: rtcscope.sip.message.looks_like_sip's test."},
     {NULL, NULL, 0, NULL},

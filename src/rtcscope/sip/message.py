@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar, cast
 
 from rtcscope.errors import SipError
 from rtcscope.sip.headers import (
@@ -469,6 +469,9 @@ def _fill_py(message: SipMessage, raw: bytes, pos: int) -> PlainFill | None:
 
 
 _fill: Callable[[SipMessage, bytes, int], PlainFill | Literal[False] | None] = _fill_py
+# The C road's message maker (_sipscan.build: a new message filled as _fill fills it, for bytes
+# starting with the start line); None on the Python road.
+_build: Callable[[bytes, int], _Built] | None = None
 ROAD = "python"
 
 
@@ -679,13 +682,27 @@ class SipMessage:
     @classmethod
     def parse(cls, data: bytes | bytearray | memoryview) -> SipMessage:
         """Parse one SIP message. Never raises: faults are listed in ``problems``."""
-        message = cls(bytes(data))
-        try:
-            message._parse()
-        except Exception as exc:  # a parser bug must not stop a capture being read
-            message._problem(f"internal parser fault: {type(exc).__name__}: {exc}")
-            message._close()
+        raw = bytes(data)
+        if _build is not None and cls is SipMessage and raw[:1] not in b"\r\n":
+            # The C road's one step: the message made, its slots set and the common shape's
+            # values stored (_sipscan.build); what is left, read below as _parse reads it.
+            found = _build(raw, 0)
+            if not isinstance(found, tuple):
+                return found
+            message, scanned = found
+            message._guarded(message._parse_scanned, scanned, 0)
+            return message
+        message = cls(raw)
+        message._guarded(message._parse)
         return message
+
+    def _guarded(self, step: Callable[..., None], *args: object) -> None:
+        """Run a parse step: a parser bug must not stop a capture being read."""
+        try:
+            step(*args)
+        except Exception as exc:
+            self._problem(f"internal parser fault: {type(exc).__name__}: {exc}")
+            self._close()
 
     def _problem(self, text: str) -> None:
         if self._problems is None:
@@ -817,9 +834,13 @@ class SipMessage:
         # Only what the parse step reads: the values by name are read again from ``raw``
         # when asked for (a few microseconds), a capture's messages would otherwise hold a
         # dictionary each.
-        found = _fill(self, raw, pos)
+        self._parse_scanned(_fill(self, raw, pos), pos)
+
+    def _parse_scanned(self, found: PlainFill | Literal[False] | None, pos: int) -> None:
+        """The parse step after the fill (``found``: what it returned for the block at
+        ``pos``): the values it left, or the whole message read another way."""
         if found is False:
-            found = _plain_fields_py(raw, pos)
+            found = _plain_fields_py(self.raw, pos)
         if found is not None:
             # The common shape: the values straight from the lines the scan found (those
             # the C road filled in are None here).
@@ -1295,6 +1316,11 @@ class SipMessage:
         return SessionDescription.parse(body)
 
 
+# What _build returns: the message alone when nothing is left to read, else with the fill's
+# result for the Python road.
+_Built = SipMessage | tuple[SipMessage, PlainFill | Literal[False] | None]
+
+
 def _c_setup(sipscan: ModuleType) -> None:
     """Give the C fill the caches it reads, in its order, and the classes of what it stores
     (the dicts are cleared when full, never replaced)."""
@@ -1312,6 +1338,7 @@ def _c_setup(sipscan: ModuleType) -> None:
             SipMessage,
         )
     )
+    sipscan.setup_build(SipMessage(b""))
 
 
 if os.environ.get("RTCSCOPE_PURE", "") in ("", "0"):
@@ -1324,6 +1351,7 @@ if os.environ.get("RTCSCOPE_PURE", "") in ("", "0"):
         ROAD = "c"
         looks_like_sip = _sipscan.looks_like_sip
         _fill = _sipscan.fill
+        _build = cast("Callable[[bytes, int], _Built]", _sipscan.build)
 
 
 def _split_multipart(body: bytes, boundary: bytes) -> list[BodyPart]:
