@@ -202,6 +202,10 @@ def _top_of(key: str) -> tuple[str, tuple[str, str | None] | None]:
     return found
 
 
+# What bytes.strip() takes off (ASCII whitespace).
+_ASCII_BLANKS = b" \t\n\r\x0b\x0c"
+
+
 def _text(raw: bytes) -> str:
     # surrogateescape keeps undecodable bytes reversible: value.encode(...) gives them back.
     return raw.decode("utf-8", "surrogateescape")
@@ -1290,7 +1294,8 @@ class SipMessage:
             return None  # the common case without a body: nothing to split
         if _media_type(self._content_type_value) == "application/sdp":
             body = self.body
-            return body if body.strip() else None
+            # body.strip() without its copy when the first byte is not blank (the usual v=0)
+            return body if body and (body[0] not in _ASCII_BLANKS or body.strip()) else None
         for part in self.body_parts():
             if part.content_type == "application/sdp" and part.body.strip():
                 return part.body
@@ -1338,7 +1343,7 @@ def _c_setup(sipscan: ModuleType) -> None:
             SipMessage,
         )
     )
-    sipscan.setup_build(SipMessage(b""))
+    sipscan.setup_build(SipMessage(b""), CACHE_LIMIT)
 
 
 if os.environ.get("RTCSCOPE_PURE", "") in ("", "0"):
