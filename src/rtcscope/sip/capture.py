@@ -35,7 +35,7 @@ from rtcscope.sip.framing import (
     SipStreamFramer,
     parse_datagram,
 )
-from rtcscope.sip.message import SipMessage, looks_like_sip
+from rtcscope.sip.message import SipMessage, looks_like_sip, parse_started
 from rtcscope.sip.sdp import NO_EXTMAPS, NO_FMTP, Codec, Crypto, Fingerprint, announced_media
 from rtcscope.sip.websocket import (
     HttpHandshake,
@@ -273,7 +273,7 @@ class SipCaptureFramer:
                 return None
             message = result
         elif looks_like_sip(payload):  # parse_datagram's test, its keep-alive one needless
-            message = SipMessage.parse(payload)
+            message = parse_started(payload)  # the first byte is a letter
         else:
             return None
         # _emit's work for a datagram, inline: this is once per SIP message of a capture.

@@ -688,14 +688,7 @@ class SipMessage:
         """Parse one SIP message. Never raises: faults are listed in ``problems``."""
         raw = bytes(data)
         if _build is not None and cls is SipMessage and raw[:1] not in b"\r\n":
-            # The C road's one step: the message made, its slots set and the common shape's
-            # values stored (_sipscan.build); what is left, read below as _parse reads it.
-            found = _build(raw, 0)
-            if not isinstance(found, tuple):
-                return found
-            message, scanned = found
-            message._guarded(message._parse_scanned, scanned, 0)
-            return message
+            return parse_started(raw)
         message = cls(raw)
         message._guarded(message._parse)
         return message
@@ -1319,6 +1312,22 @@ class SipMessage:
         from rtcscope.sip.sdp import SessionDescription
 
         return SessionDescription.parse(body)
+
+
+def parse_started(data: bytes | bytearray | memoryview) -> SipMessage:
+    """:meth:`SipMessage.parse` of bytes whose first byte is not CR or LF (a UDP framer's
+    datagram that passed :func:`looks_like_sip`): on the C road one call makes the message,
+    sets its slots and stores the common shape's values (_sipscan.build); what is left is read
+    as ``_parse`` reads it. The Python road: ``SipMessage.parse``."""
+    build = _build
+    if build is None:
+        return SipMessage.parse(data)
+    found = build(bytes(data), 0)
+    if not isinstance(found, tuple):
+        return found
+    message, scanned = found
+    message._guarded(message._parse_scanned, scanned, 0)
+    return message
 
 
 # What _build returns: the message alone when nothing is left to read, else with the fill's
