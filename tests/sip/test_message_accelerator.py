@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import rtcscope.sip
 from rtcscope.sip import message as message_module
 from rtcscope.sip.message import SipMessage
 from tests.conftest import IN_CI
@@ -373,6 +375,16 @@ def _road_with(monkeypatch: pytest.MonkeyPatch, pure: str | None) -> str:
     monkeypatch.setitem(sys.modules, "_message_copy", copy)  # its dataclasses look it up
     spec.loader.exec_module(copy)
     return str(copy.ROAD)
+
+
+def test_an_older_accelerator_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A .so left from an older _sipscan.c (a later build failed: setuptools keeps going)
+    lacks what message.py now calls: the import takes the Python road, no error."""
+    older = types.ModuleType("rtcscope.sip._sipscan")
+    older.setup = lambda caches: None  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "rtcscope.sip._sipscan", older)
+    monkeypatch.setattr(rtcscope.sip, "_sipscan", older, raising=False)
+    assert _road_with(monkeypatch, None) == "python"
 
 
 def test_rtcscope_pure_selects_the_python_road(monkeypatch: pytest.MonkeyPatch) -> None:

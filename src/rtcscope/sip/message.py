@@ -1361,11 +1361,15 @@ if os.environ.get("RTCSCOPE_PURE", "") in ("", "0"):
     except ImportError:
         pass
     else:
-        _c_setup(_sipscan)
-        ROAD = "c"
-        looks_like_sip = _sipscan.looks_like_sip
-        _fill = _sipscan.fill
-        _build = cast("Callable[[bytes, int], _Built]", _sipscan.build)
+        try:
+            _c_setup(_sipscan)
+        except (AttributeError, TypeError):
+            pass  # a module built from an older _sipscan.c (its build failed since): not used
+        else:
+            ROAD = "c"
+            looks_like_sip = _sipscan.looks_like_sip
+            _fill = _sipscan.fill
+            _build = cast("Callable[[bytes, int], _Built]", _sipscan.build)
 
 
 def _split_multipart(body: bytes, boundary: bytes) -> list[BodyPart]:
