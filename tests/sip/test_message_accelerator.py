@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import rtcscope.sip
 from rtcscope.sip import message as message_module
 from rtcscope.sip.message import SipMessage
 from tests.conftest import IN_CI
@@ -151,11 +153,13 @@ def test_c_scan_edges() -> None:
         _sipscan.plain_fields(block)  # type: ignore[call-arg]
 
 
-def _parsed_by(fill: Any, data: bytes, times: int) -> dict[str, Any]:
-    """fields() of ``data`` parsed ``times`` times (the last parse's) with ``fill``, the value
-    maps of other parses left out."""
+def _parsed_by(fill: Any, data: bytes, times: int, build: Any = None) -> dict[str, Any]:
+    """fields() of ``data`` parsed ``times`` times (the last parse's) with ``fill`` (and
+    ``build``: the C road's one-step maker, None for none), the value maps of other parses
+    left out."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(message_module, "_fill", fill)
+        patch.setattr(message_module, "_build", build)
         patch.setattr(message_module, "_VALUE_MAPS", {})
         for _ in range(times - 1):
             SipMessage.parse(data)
@@ -172,6 +176,8 @@ def test_both_roads_give_the_same_message(data: bytes) -> None:
     by_python = _parsed_by(message_module._fill_py, data, 1)
     assert _parsed_by(_sipscan.fill, data, 1) == by_python
     assert _parsed_by(_sipscan.fill, data, 2) == by_python
+    assert _parsed_by(_sipscan.fill, data, 1, _sipscan.build) == by_python
+    assert _parsed_by(_sipscan.fill, data, 2, _sipscan.build) == by_python
 
 
 @needs_c
@@ -182,6 +188,7 @@ def test_fill_stores_the_cached_values() -> None:
     for data in real_messages()[:40]:
         with pytest.MonkeyPatch.context() as patch:  # the reference: the Python road
             patch.setattr(message_module, "_fill", message_module._fill_py)
+            patch.setattr(message_module, "_build", None)
             first = SipMessage.parse(data)
         message = SipMessage(data)
         start = len(data) - len(data.lstrip(b"\r\n"))
@@ -198,6 +205,154 @@ def test_fill_stores_the_cached_values() -> None:
         _sipscan.fill(SipMessage(b""), b"", 0, 1)  # type: ignore[call-arg]
     with pytest.raises(TypeError):
         _sipscan.setup(())
+
+
+def _slots(message: SipMessage) -> dict[str, Any]:
+    return {name: getattr(message, name) for name in SipMessage.__slots__}
+
+
+@needs_c
+@settings(max_examples=300)
+@given(blocks())
+def test_build_makes_what_init_and_fill_make(data: bytes) -> None:
+    """build(raw, 0) = SipMessage(raw), fill(message, raw, 0), header_length from the scan:
+    every slot the same object or an equal one, before any property reads it; the message
+    alone exactly when fill() left no line (its lines' values cached: the second time)."""
+    assert _sipscan is not None
+    for _ in range(2):
+        made = SipMessage(data)
+        filled = _sipscan.fill(made, data, 0)
+        if isinstance(filled, tuple):
+            made.header_length = filled[0] + 4
+        built = _sipscan.build(data, 0)
+        if isinstance(built, tuple):
+            message, rest = built
+            assert rest == filled
+            assert not isinstance(rest, tuple) or any(x is not None for x in rest[1:])
+        else:
+            message = built
+            assert isinstance(filled, tuple) and all(x is None for x in filled[1:])
+        assert type(message) is SipMessage
+        assert _slots(message) == _slots(made)
+        assert message.raw is data
+        SipMessage.parse(data)  # its lines' values cached for the second round
+
+
+@needs_c
+def test_build_edges() -> None:
+    """A start past the end, a negative one (bytes.find's: the Python road's), only bytes;
+    a message made from a template must not share a changeable value with it."""
+    assert _sipscan is not None
+    data = real_messages()[0]
+    assert _sipscan.build(data, 0) is not None
+    message, rest = _sipscan.build(data, sys.maxsize)
+    assert rest is None and message.raw is data
+    assert _sipscan.build(data, -1)[1] is False
+    with pytest.raises(TypeError):
+        _sipscan.build(bytearray(data), 0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        _sipscan.build(data)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        _sipscan.setup_build(object(), 10)
+    template = SipMessage(b"")
+    for name in SipMessage.__slots__:
+        value = getattr(template, name)
+        assert isinstance(value, str | bytes | int | bool | tuple | type(None)), name
+
+
+# The caches the parse step reads and fills (what a line seen before gives).
+CACHES = (
+    "_TAGS", "_TOPS", "_CALL_IDS", "_CSEQ_LINES", "_TYPE_LINES", "_LENGTH_LINES",
+    "_STATUS_LINES", "_NAME_ADDRS", "_VIAS", "_CSEQS", "_VIA_STACKS", "_VALUE_MAPS",
+)  # fmt: skip
+
+
+def _cold_parse(data: bytes, c_road: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """fields() of ``data`` parsed with empty caches by one road, and what the parse put in
+    the caches of new lines (From/To, Via, Call-ID)."""
+    for name in CACHES:
+        getattr(message_module, name).clear()
+    with pytest.MonkeyPatch.context() as patch:
+        if c_road:
+            assert _sipscan is not None
+            patch.setattr(message_module, "_fill", _sipscan.fill)
+            patch.setattr(message_module, "_build", _sipscan.build)
+        else:
+            patch.setattr(message_module, "_fill", message_module._fill_py)
+            patch.setattr(message_module, "_build", None)
+        message = SipMessage.parse(data)
+        kept = {
+            name: dict(getattr(message_module, name)) for name in ("_TAGS", "_TOPS", "_CALL_IDS")
+        }
+        return fields(message), kept
+
+
+# From/To values and Via values in pieces, per piece the usual spellings (what the C road
+# reads of a new line itself) and odd ones next to them: a value is usual pieces and at most
+# one odd one, so that each odd piece is met next to usual ones.
+PIECES: dict[str, tuple[list[bytes], list[bytes]]] = {
+    "display": ([b"", b"Alice ", b'"Alice B" ', b'"a<b>" '],
+                [b'"A\\" ', b"a\\b ", b'"open ', b"\x1c"]),
+    "scheme": ([b"sip:", b"SIP:", b"sips:", b"sIpS:"], [b"sipx:", b"tel:", b"sip", b""]),
+    "user": ([b"", b"alice@", b"a:b@", b"%41@"],
+             [b"a@b@", b"a b@", b"a?b@", b"a\xc3\xa9@", b"a]b@"]),
+    "host": ([b"a.example", b"10.0.0.1", b"[2001:db8::1]", b"h_o-s.t"], [b"[", b"[]", b"", b"h~"]),
+    "port": ([b"", b":5060", b":65535", b":0", b":0000", b":9"],
+             [b":65536", b":05060", b":", b":123456", b":70000", b":6x"]),
+    "uri_params": ([b"", b";transport=udp", b";lr"], [b";a@b", b";", b";x=<", b";a b", b";a]"]),
+    "close": ([b">"], [b"", b">>"]),
+    "after": ([b"", b";tag=abc", b";tag=9f8e-1.x"],
+              [b";tag=", b";tag=a;x=y", b';tag="q"', b" ;tag=abc", b";TAG=abc", b";x=1;tag=2",
+               b";tag=a b", b";tag=\xc3\xa9", b";tag=a\x1cb", b"x", b";tagx=1", b";ta", b";tag"]),
+    "via_start": ([b"SIP/2.0/UDP ", b"SIP/2.0/TCP\t", b"SIP / 2.0 / UDP  "],
+                  [b"SIP/2.0/UDP/x ", b"SIP/2.0 ", b"SIP/2.0/UDP", b"\x1cSIP/2.0/UDP \x1c"]),
+    "via_params": ([b"", b";branch=z9hG4bK1", b";branch=x;rport", b";branch=x;a=b;c"],
+                   [b";branch=", b";rport;branch=x", b';branch=x;a="q"', b";BRANCH=x",
+                    b" ;branch=x", b";branch=x y", b", SIP/2.0/UDP b", b";branch=x\x1c",
+                    b";branch=\xc3\xa9", b"\t", b";branchx=1", b"x"]),
+}  # fmt: skip
+
+
+def _value(draw: st.DrawFn, names: list[str]) -> list[bytes]:
+    """One piece per name: usual ones, at most one odd (which one, drawn)."""
+    odd = draw(st.sampled_from([None, *names]))
+    return [draw(st.sampled_from(PIECES[name][name == odd])) for name in names]
+
+
+@st.composite
+def address_values(draw: st.DrawFn) -> bytes:
+    names = ["scheme", "user", "host", "port", "uri_params", "display", "close", "after"]
+    scheme, user, host, port, params, display, close, after = _value(draw, names)
+    uri = scheme + user + host + port + params
+    if draw(st.integers(0, 4)):
+        return display + b"<" + uri + close + after
+    return uri + after
+
+
+@st.composite
+def via_values(draw: st.DrawFn) -> bytes:
+    return b"".join(_value(draw, ["via_start", "host", "port", "via_params"]))
+
+
+@needs_c
+@settings(max_examples=400)
+@given(address_values(), address_values(), st.lists(via_values(), min_size=1, max_size=2))
+def test_c_road_reads_new_lines_as_the_python_road(
+    from_: bytes, to: bytes, vias: list[bytes]
+) -> None:
+    """Lines no cache holds yet (a call's first From, a transaction's first Via, a new
+    Call-ID): the C road's own reading of the usual shapes gives the same message and puts
+    the same entries in the caches as the Python road; a second C parse (cached) too."""
+    assert _sipscan is not None
+    data = (
+        b"INVITE sip:b@b.example SIP/2.0\r\n"
+        + b"".join(b"Via: " + via + b"\r\n" for via in vias)
+        + b"From: " + from_ + b"\r\nTo: " + to
+        + b"\r\nCall-ID: c1@h\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+    )  # fmt: skip
+    by_python = _cold_parse(data, c_road=False)
+    assert _cold_parse(data, c_road=True) == by_python
+    assert _parsed_by(_sipscan.fill, data, 1, _sipscan.build) == by_python[0]
 
 
 def test_the_accelerator_is_built_and_active_in_ci() -> None:
@@ -220,6 +375,16 @@ def _road_with(monkeypatch: pytest.MonkeyPatch, pure: str | None) -> str:
     monkeypatch.setitem(sys.modules, "_message_copy", copy)  # its dataclasses look it up
     spec.loader.exec_module(copy)
     return str(copy.ROAD)
+
+
+def test_an_older_accelerator_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A .so left from an older _sipscan.c (a later build failed: setuptools keeps going)
+    lacks what message.py now calls: the import takes the Python road, no error."""
+    older = types.ModuleType("rtcscope.sip._sipscan")
+    older.setup = lambda caches: None  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "rtcscope.sip._sipscan", older)
+    monkeypatch.setattr(rtcscope.sip, "_sipscan", older, raising=False)
+    assert _road_with(monkeypatch, None) == "python"
 
 
 def test_rtcscope_pure_selects_the_python_road(monkeypatch: pytest.MonkeyPatch) -> None:

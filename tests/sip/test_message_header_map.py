@@ -36,6 +36,7 @@ def reference(data: bytes, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, s
     with monkeypatch.context() as patch:
         patch.setattr(message_module, "_shape_of", lambda lines: None)
         patch.setattr(message_module, "_fill", message_module._fill_py)
+        patch.setattr(message_module, "_build", None)
         patch.setattr(message_module, "_VALUE_MAPS", {})
         return [(header_key(h.name), h.value) for h in SipMessage.parse(data).headers]
 

@@ -162,7 +162,8 @@ class _PacketTaps:
             payload = packet.payload
             if payload and payload[0] & 0xC0 == 0x80:
                 return  # an RTP/RTCP first byte is never SIP
-            for captured in framer.feed(packet):
+            captured = framer.datagram(packet)
+            if captured is not None:
                 self._sip(captured)
         elif packet.icmp is not None and self.want_icmp:
             self.model.icmp.append(IcmpEvent(packet.frame, packet.ts_ns, packet.src, packet.icmp))

@@ -316,6 +316,7 @@ enum {
     C_MESSAGE_CLASS, C_COUNT
 };
 static PyObject *caches[C_COUNT];
+static Py_ssize_t cache_limit = -1; /* message.py's CACHE_LIMIT (setup_build) */
 
 enum {
     A_TYPE, A_LENGTH, A_CALL_ID, A_CSEQ, A_FROM, A_FROM_TAG, A_TO, A_TO_TAG, A_VIAS, A_SENT_BY,
@@ -328,6 +329,7 @@ static const char *const ATTRIBUTE_NAMES[A_COUNT] = {
     "reason", "request_method", "request_uri_text", "_uri_problem_at",
 };
 static PyObject *names[A_COUNT];
+static PyObject *four; /* 4: the blank line's bytes */
 /* SipMessage's slots (its member descriptors' definitions): stored as the descriptor's
  * __set__ stores, for a message of exactly that class. */
 static PyMemberDef *members[A_COUNT];
@@ -347,6 +349,11 @@ static PyObject *setup(PyObject *module, PyObject *given)
             PyErr_SetString(PyExc_TypeError, "setup(): the caches are dicts, then two classes");
             return NULL;
         }
+    }
+    if (four == NULL) {
+        four = PyLong_FromLong(4);
+        if (four == NULL)
+            return NULL;
     }
     for (i = 0; i < A_COUNT; i++) {
         if (names[i] == NULL) {
@@ -495,11 +502,12 @@ static int fill_start_line(PyObject *message, const unsigned char *s, Py_ssize_t
 
 /* The Call-ID line [a, b)'s value (_value_of: after the first colon, stripped), looked up in
  * _CALL_IDS: 1 stored, 0 left to Python, -1 error. */
-static int fill_call_id(PyObject *message, const unsigned char *s, Py_ssize_t a, Py_ssize_t b)
+/* The value of the line [a, b) after its first colon, stripped of ASCII blanks (_value_of for
+ * an ASCII line): 1 with [*va, *vb), 0 without a colon. */
+static int value_span(const unsigned char *s, Py_ssize_t a, Py_ssize_t b, Py_ssize_t *va,
+                      Py_ssize_t *vb)
 {
     const unsigned char *colon = memchr(s + a, ':', (size_t)(b - a));
-    PyObject *text, *found;
-    int error = 0;
     if (colon == NULL)
         return 0;
     a = colon - s + 1;
@@ -507,6 +515,17 @@ static int fill_call_id(PyObject *message, const unsigned char *s, Py_ssize_t a,
         a++;
     while (b > a && is_py_space(s[b - 1]))
         b--;
+    *va = a;
+    *vb = b;
+    return 1;
+}
+
+static int fill_call_id(PyObject *message, const unsigned char *s, Py_ssize_t a, Py_ssize_t b)
+{
+    PyObject *text, *found;
+    int error = 0;
+    if (!value_span(s, a, b, &a, &b))
+        return 0;
     if (a == b || s[a] >= 0x80 || s[b - 1] >= 0x80)
         return 0; /* empty, or maybe a Unicode space at an end: the Python road */
     text = decode(s + a, b - a);
@@ -514,18 +533,294 @@ static int fill_call_id(PyObject *message, const unsigned char *s, Py_ssize_t a,
         return -1;
     found = cached(C_CALL_ID, text, &error);
     if (found == NULL) {
+        /* a new Call-ID: kept as _shared keeps it (at most 1,024 characters; a full cache is
+         * Python's to clear) */
+        if (error) {
+            Py_DECREF(text);
+            return -1;
+        }
+        if (PyUnicode_GET_LENGTH(text) <= 1024) {
+            if (cache_limit < 0 || PyDict_GET_SIZE(caches[C_CALL_ID]) >= cache_limit) {
+                Py_DECREF(text);
+                return 0;
+            }
+            if (PyDict_SetItem(caches[C_CALL_ID], text, text) < 0) {
+                Py_DECREF(text);
+                return -1;
+            }
+        }
+        error = store(message, A_CALL_ID, text) < 0 ? -1 : 1;
         Py_DECREF(text);
-        return error ? -1 : 0;
+        return error;
     }
     error = store(message, A_CALL_ID, found) < 0 ? -1 : 1;
     Py_DECREF(text); /* only the lookup's key: ``found`` is held by the cache */
     return error;
 }
 
+/* -- new lines: the values message.py's Python code would read, for the usual shapes ---------
+ *
+ * A line not in its cache yet (a call's first From line, a transaction's first Via) is read
+ * here when it has the usual shape, exactly as the Python road reads it, and put in the cache
+ * as _read_line / _top_of / _shared put it; anything else (a byte >= 0x80, an unusual shape,
+ * a full cache that Python clears) is left to the Python road (0). Each reader follows the
+ * regular expression message.py's road applies (headers._SIMPLE_NAME_ADDR, _SIMPLE_VIA) and
+ * hands back only what a full match gives without a further step. */
+
+static int is_digit(unsigned char c);
+
+/* The stripped value of the line [a, b) after its first colon (_value_of), ASCII only:
+ * 1 with [*va, *vb), or 0. */
+static int ascii_value(const unsigned char *s, Py_ssize_t a, Py_ssize_t b, Py_ssize_t *va,
+                       Py_ssize_t *vb)
+{
+    Py_ssize_t i;
+    for (i = a; i < b; i++)
+        if (s[i] >= 0x80)
+            return 0;
+    return value_span(s, a, b, va, vb);
+}
+
+static int is_host_char(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '-';
+}
+
+/* [^@?\s<>"\[\]] of headers._SIMPLE_SIP_URI (ASCII). */
+static int is_uri_part_char(unsigned char c)
+{
+    return !is_py_space(c) && c != '@' && c != '?' && c != '<' && c != '>' && c != '"' &&
+           c != '[' && c != ']';
+}
+
+/* headers._PORT: the digits [a, b) as a whole (nothing may follow in the run). */
+static int is_port(const unsigned char *s, Py_ssize_t a, Py_ssize_t b)
+{
+    Py_ssize_t i;
+    long value = 0;
+    if (b - a < 1 || b - a > 5)
+        return 0;
+    for (i = a; i < b; i++)
+        value = value * 10 + (s[i] - '0');
+    return b - a < 5 || (s[a] != '0' && value <= 65535);
+}
+
+/* headers._SIMPLE_SIP_URI from i up to the '>' closing it: that '>''s position, or -1. */
+static Py_ssize_t simple_sip_uri(const unsigned char *s, Py_ssize_t i, Py_ssize_t b)
+{
+    Py_ssize_t j, d;
+    if (i + 4 > b || (s[i] | 0x20) != 's' || (s[i + 1] | 0x20) != 'i' || (s[i + 2] | 0x20) != 'p')
+        return -1;
+    i += 3;
+    if (i < b && (s[i] | 0x20) == 's')
+        i++;
+    if (i >= b || s[i] != ':')
+        return -1;
+    i++;
+    for (j = i; j < b && is_uri_part_char(s[j]); j++)
+        ;
+    if (j < b && s[j] == '@')
+        i = j + 1; /* the user part (it holds no '>': no other reading reaches one) */
+    if (i < b && s[i] == '[') {
+        for (j = i + 1; j < b && (is_digit(s[j]) || ((s[j] | 0x20) >= 'a' && (s[j] | 0x20) <= 'f') ||
+                                  s[j] == ':' || s[j] == '.');
+             j++)
+            ;
+        if (j == i + 1 || j >= b || s[j] != ']')
+            return -1;
+        i = j + 1;
+    } else {
+        for (j = i; j < b && is_host_char(s[j]); j++)
+            ;
+        if (j == i)
+            return -1;
+        i = j;
+    }
+    if (i < b && s[i] == ':') {
+        for (d = i + 1; d < b && is_digit(s[d]); d++)
+            ;
+        if (!is_port(s, i + 1, d))
+            return -1;
+        i = d;
+    }
+    if (i < b && s[i] == ';')
+        for (i++; i < b && is_uri_part_char(s[i]); i++)
+            ;
+    return i < b && s[i] == '>' ? i : -1;
+}
+
+/* name_addr_tag(_value_of(line)) for the line [a, b) when headers._SIMPLE_NAME_ADDR matches
+ * it and gives the tag without a further step: 1 with *tag (a new reference: the tag or
+ * None), 0 otherwise, -1 on error. */
+static int read_tag(const unsigned char *s, Py_ssize_t a, Py_ssize_t b, PyObject **tag)
+{
+    Py_ssize_t i, gt;
+    if (!ascii_value(s, a, b, &a, &b))
+        return 0;
+    /* [^"<\\]*(?:"[^"\\]*"[^"<\\]*)*< : the first '<' outside quotes */
+    for (i = a; i < b && s[i] != '<'; i++) {
+        if (s[i] == '\\')
+            return 0;
+        if (s[i] == '"') {
+            for (i++; i < b && s[i] != '"'; i++)
+                if (s[i] == '\\')
+                    return 0;
+            if (i >= b)
+                return 0;
+        }
+    }
+    if (i >= b)
+        return 0; /* an addr-spec: the Python road */
+    gt = simple_sip_uri(s, i + 1, b);
+    if (gt < 0)
+        return 0;
+    i = gt + 1;
+    if (i == b) { /* nothing after '>': param_value("", "tag") is None */
+        *tag = Py_NewRef(Py_None);
+        return 1;
+    }
+    if (b - i < 6 || memcmp(s + i, ";tag=", 5) != 0)
+        return 0;
+    for (gt = i + 5; gt < b; gt++)
+        if (s[gt] == ';' || s[gt] == '"' || is_py_space(s[gt]))
+            return 0;
+    *tag = decode(s + i + 5, b - i - 5);
+    return *tag == NULL ? -1 : 1;
+}
+
+/* headers.via_sent_by_branch of the first Via line [a, b)'s value when it holds no comma and
+ * headers._SIMPLE_VIA matches it with the branch first or no parameters, the port at most
+ * 65535: 1 with *top a new (sent-by, branch) tuple, 0 otherwise, -1 on error. */
+static int read_via(const unsigned char *s, Py_ssize_t a, Py_ssize_t b, PyObject **top)
+{
+    Py_ssize_t i, host, host_end, port = -1, port_end = -1, branch = -1, branch_end = -1;
+    PyObject *sent_by, *value;
+    const unsigned char *slash;
+    if (!ascii_value(s, a, b, &a, &b) || a == b || memchr(s + a, ',', (size_t)(b - a)))
+        return 0;
+    /* [^/]*\/[^/]*\/\s*\S+\s+ */
+    slash = memchr(s + a, '/', (size_t)(b - a));
+    if (slash == NULL)
+        return 0;
+    slash = memchr(slash + 1, '/', (size_t)(b - (slash + 1 - s)));
+    if (slash == NULL)
+        return 0;
+    i = slash - s + 1;
+    while (i < b && is_py_space(s[i]))
+        i++;
+    if (i >= b)
+        return 0;
+    while (i < b && !is_py_space(s[i]))
+        i++;
+    if (i >= b)
+        return 0;
+    while (i < b && is_py_space(s[i]))
+        i++;
+    host = i;
+    while (i < b && is_host_char(s[i]))
+        i++;
+    host_end = i;
+    if (host_end == host)
+        return 0;
+    if (i < b && s[i] == ':') {
+        port = i + 1;
+        for (i = port; i < b && is_digit(s[i]); i++)
+            ;
+        port_end = i;
+        if (port_end == port || port_end - port > 5)
+            return 0;
+    }
+    while (i < b && is_py_space(s[i]))
+        i++;
+    if (i < b) {
+        /* ;branch=([^;"\s]*)(?:;[^"]*)? to the end, else the Python road */
+        if (b - i < 8 || memcmp(s + i, ";branch=", 8) != 0)
+            return 0;
+        branch = i + 8;
+        for (i = branch; i < b && s[i] != ';' && s[i] != '"' && !is_py_space(s[i]); i++)
+            ;
+        branch_end = i;
+        if (i < b && (s[i] != ';' || memchr(s + i, '"', (size_t)(b - i)) != NULL))
+            return 0;
+    }
+    if (port >= 0) {
+        long number = 0;
+        for (i = port; i < port_end; i++)
+            number = number * 10 + (s[i] - '0');
+        if (number > 65535)
+            return 0; /* _sent_by_branch gives None: the parsed stack decides */
+        /* the host text, then ":<port>" as int() writes it (no leading zeros) */
+        {
+            PyObject *host_text = decode(s + host, host_end - host);
+            if (host_text == NULL)
+                return -1;
+            sent_by = PyUnicode_FromFormat("%U:%ld", host_text, number);
+            Py_DECREF(host_text);
+        }
+    } else {
+        sent_by = decode(s + host, host_end - host);
+    }
+    if (sent_by == NULL)
+        return -1;
+    if (branch < 0 || branch_end == branch) {
+        value = Py_NewRef(Py_None); /* branch or None */
+    } else {
+        value = decode(s + branch, branch_end - branch);
+        if (value == NULL) {
+            Py_DECREF(sent_by);
+            return -1;
+        }
+    }
+    *top = PyTuple_Pack(2, sent_by, value);
+    Py_DECREF(sent_by);
+    Py_DECREF(value);
+    return *top == NULL ? -1 : 1;
+}
+
+/* cache[key] = (key, value) as _read_line / _top_of put it, when the cache is not full (Python
+ * clears it then): the new pair (borrowed from the cache) or NULL (*error on failure). */
+static PyObject *keep_pair(int cache, PyObject *key, PyObject *value, int *error)
+{
+    PyObject *pair_;
+    if (cache_limit < 0 || PyDict_GET_SIZE(caches[cache]) >= cache_limit)
+        return NULL;
+    pair_ = PyTuple_Pack(2, key, value);
+    if (pair_ == NULL || PyDict_SetItem(caches[cache], key, pair_) < 0) {
+        Py_XDECREF(pair_);
+        *error = 1;
+        return NULL;
+    }
+    Py_DECREF(pair_); /* held by the cache */
+    return pair_;
+}
+
+/* A From, To or Via line not in its cache: read (the usual shape), kept, stored: 1, 0, -1. */
+static int fill_line_found(PyObject *message, int which, PyObject *found);
+
+static int fill_new_line(PyObject *message, int which, PyObject *line, const unsigned char *s,
+                         Py_ssize_t a, Py_ssize_t b)
+{
+    PyObject *value = NULL, *kept;
+    int done, error = 0;
+    done = which == K_VIA ? read_via(s, a, b, &value) : read_tag(s, a, b, &value);
+    if (done <= 0)
+        return done;
+    kept = keep_pair(which == K_VIA ? C_TOPS : C_TAGS, line, value, &error);
+    Py_DECREF(value);
+    if (kept == NULL)
+        return error ? -1 : 0;
+    Py_INCREF(kept);
+    done = fill_line_found(message, which, kept);
+    Py_DECREF(kept);
+    return done;
+}
+
 /* One header line's value from its cache (``line`` the tuple's item): 1, 0 or -1. */
 static int fill_line_found(PyObject *message, int which, PyObject *found);
 
-static int fill_line(PyObject *message, int which, PyObject *line, Py_ssize_t rest)
+static int fill_line(PyObject *message, int which, PyObject *line, Py_ssize_t rest,
+                     const unsigned char *s, Py_ssize_t a, Py_ssize_t b)
 {
     PyObject *found;
     int error = 0;
@@ -548,8 +843,13 @@ static int fill_line(PyObject *message, int which, PyObject *line, Py_ssize_t re
     }
     found = cached(which == K_TYPE ? C_TYPE : which == K_CSEQ ? C_CSEQ
                    : which == K_VIA ? C_TOPS : C_TAGS, line, &error);
-    if (found == NULL)
-        return error ? -1 : 0;
+    if (found == NULL) {
+        if (error)
+            return -1;
+        if (which == K_FROM || which == K_TO || which == K_VIA)
+            return fill_new_line(message, which, line, s, a, b);
+        return 0;
+    }
     Py_INCREF(found); /* held while the stores run */
     error = fill_line_found(message, which, found);
     Py_DECREF(found);
@@ -589,28 +889,17 @@ static int fill_line_found(PyObject *message, int which, PyObject *found)
     }
 }
 
-static PyObject *fill(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+/* fill()'s work on ``message`` for the block at ``pos`` of ``s`` (n bytes): a new reference
+ * to the tuple, None or False it returns, or NULL with an exception set. */
+static PyObject *fill_message(PyObject *message, const unsigned char *s, Py_ssize_t n,
+                              Py_ssize_t pos)
 {
-    const unsigned char *s;
-    Py_ssize_t n, pos;
     Block block;
-    PyObject *message, *out;
+    PyObject *out;
     int found, i, done;
     /* the tuple's items after (end, start line), and the key each is read by */
     static const int keys[7] = {K_TYPE, K_LENGTH, K_CALL_ID, K_CSEQ, K_FROM, K_TO, K_VIA};
 
-    (void)module;
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "fill(message, raw: bytes, pos: int)");
-        return NULL;
-    }
-    if (caches[0] == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "fill() before setup()");
-        return NULL;
-    }
-    message = args[0];
-    if (!raw_and_pos(args + 1, &s, &n, &pos))
-        return NULL;
     if (pos < 0)
         Py_RETURN_FALSE;
     if (pos > n)
@@ -637,7 +926,9 @@ static PyObject *fill(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (keys[i] == K_CALL_ID)
             done = fill_call_id(message, s, block.first[K_CALL_ID], block.first_end[K_CALL_ID]);
         else
-            done = fill_line(message, keys[i], line, n - (block.end + 4));
+            done = fill_line(message, keys[i], line, n - (block.end + 4), s,
+                             keys[i] == K_VIA ? block.via_start[0] : block.first[keys[i]],
+                             keys[i] == K_VIA ? block.via_end[0] : block.first_end[keys[i]]);
         if (done < 0)
             goto fail;
         if (done) {
@@ -648,6 +939,179 @@ static PyObject *fill(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 fail:
     Py_DECREF(out);
     return NULL;
+}
+
+static PyObject *fill(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    const unsigned char *s;
+    Py_ssize_t n, pos;
+
+    (void)module;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "fill(message, raw: bytes, pos: int)");
+        return NULL;
+    }
+    if (caches[0] == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "fill() before setup()");
+        return NULL;
+    }
+    if (!raw_and_pos(args + 1, &s, &n, &pos))
+        return NULL;
+    return fill_message(args[0], s, n, pos);
+}
+
+/* -- build: a new message, then fill ---------------------------------------------------------
+ *
+ * SipMessage.__init__ stores 24 slots in Python, once per SIP message of a capture. build()
+ * makes the message as object.__new__ does (tp_alloc), copies every slot from a message made
+ * by __init__ (the template: message.py gives it once, every default immutable), puts the
+ * bytes in ``raw``, then fills it as fill() does and sets ``header_length`` from the scan.
+ * The slots are the object's whole body after its header: setup_build() checks that the
+ * class is a plain slotted subclass of object whose members cover exactly that body. */
+static PyObject *template_message;
+static Py_ssize_t slot_count;
+static PyMemberDef *raw_member, *header_length_member;
+
+static PyMemberDef *member_named(PyTypeObject *type, const char *name)
+{
+    PyMemberDef *member;
+    for (member = type->tp_members; member != NULL && member->name != NULL; member++)
+        if (strcmp(member->name, name) == 0)
+            return member;
+    return NULL;
+}
+
+static PyObject *setup_build(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *given;
+    PyTypeObject *type;
+    PyMemberDef *member;
+    Py_ssize_t count = 0, body, i, limit;
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "setup_build(template, cache_limit: int)");
+        return NULL;
+    }
+    given = args[0];
+    limit = PyLong_AsSsize_t(args[1]);
+    if (limit == -1 && PyErr_Occurred())
+        return NULL;
+    type = Py_TYPE(given);
+    body = type->tp_basicsize - (Py_ssize_t)sizeof(PyObject);
+    if (caches[C_MESSAGE_CLASS] == NULL || (PyObject *)type != caches[C_MESSAGE_CLASS]) {
+        PyErr_SetString(PyExc_TypeError, "setup_build(): a message of the class given to setup()");
+        return NULL;
+    }
+    if (type->tp_base != &PyBaseObject_Type || type->tp_itemsize != 0 ||
+        type->tp_dictoffset != 0 || type->tp_weaklistoffset != 0 || body <= 0 ||
+        body % (Py_ssize_t)sizeof(PyObject *) != 0 || type->tp_members == NULL) {
+        PyErr_SetString(PyExc_TypeError, "setup_build(): not a plain slotted class");
+        return NULL;
+    }
+    for (member = type->tp_members; member->name != NULL; member++) {
+        if (member->type != T_OBJECT_EX || (member->flags & READONLY) ||
+            member->offset < (Py_ssize_t)sizeof(PyObject) ||
+            member->offset >= type->tp_basicsize ||
+            (member->offset - (Py_ssize_t)sizeof(PyObject)) % (Py_ssize_t)sizeof(PyObject *)) {
+            PyErr_SetString(PyExc_TypeError, "setup_build(): a member is not a plain slot");
+            return NULL;
+        }
+        count++;
+    }
+    if (count != body / (Py_ssize_t)sizeof(PyObject *)) {
+        PyErr_SetString(PyExc_TypeError, "setup_build(): the slots are not the whole body");
+        return NULL;
+    }
+    for (i = 0; i < count; i++) {
+        if (((PyObject **)((char *)given + sizeof(PyObject)))[i] == NULL) {
+            PyErr_SetString(PyExc_TypeError, "setup_build(): a slot of the template is unset");
+            return NULL;
+        }
+    }
+    raw_member = member_named(type, "raw");
+    header_length_member = member_named(type, "header_length");
+    if (raw_member == NULL || header_length_member == NULL) {
+        PyErr_SetString(PyExc_TypeError, "setup_build(): no raw or header_length slot");
+        return NULL;
+    }
+    slot_count = count;
+    cache_limit = limit;
+    Py_INCREF(given);
+    Py_XSETREF(template_message, given);
+    Py_RETURN_NONE;
+}
+
+static PyObject *new_message(PyObject *raw)
+{
+    PyTypeObject *type = Py_TYPE(template_message);
+    PyObject *message = type->tp_alloc(type, 0), **to, **from;
+    Py_ssize_t i;
+    if (message == NULL)
+        return NULL;
+    to = (PyObject **)((char *)message + sizeof(PyObject));
+    from = (PyObject **)((char *)template_message + sizeof(PyObject));
+    for (i = 0; i < slot_count; i++)
+        to[i] = Py_NewRef(from[i]);
+    if (PyMember_SetOne((char *)message, raw_member, raw) < 0) {
+        Py_DECREF(message);
+        return NULL;
+    }
+    return message;
+}
+
+static PyObject *build(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    const unsigned char *s;
+    Py_ssize_t n, pos, i;
+    PyObject *message, *rest, *out;
+
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "build(raw: bytes, pos: int)");
+        return NULL;
+    }
+    if (template_message == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "build() before setup_build()");
+        return NULL;
+    }
+    if (!raw_and_pos(args, &s, &n, &pos))
+        return NULL;
+    if (!PyBytes_CheckExact(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "raw must be exactly bytes");
+        return NULL;
+    }
+    message = new_message(args[0]);
+    if (message == NULL)
+        return NULL;
+    rest = fill_message(message, s, n, pos);
+    if (rest == NULL) {
+        Py_DECREF(message);
+        return NULL;
+    }
+    if (PyTuple_CheckExact(rest)) {
+        /* the common shape: bytes up to and including the blank line (item 0 is where it
+         * starts) */
+        PyObject *length = PyNumber_Add(PyTuple_GET_ITEM(rest, 0), four);
+        int failed = length == NULL ||
+                     PyMember_SetOne((char *)message, header_length_member, length) < 0;
+        Py_XDECREF(length);
+        if (failed) {
+            Py_DECREF(rest);
+            Py_DECREF(message);
+            return NULL;
+        }
+        for (i = 1; i < PyTuple_GET_SIZE(rest); i++)
+            if (PyTuple_GET_ITEM(rest, i) != Py_None)
+                break;
+        if (i == PyTuple_GET_SIZE(rest)) { /* every value stored: nothing left to read */
+            Py_DECREF(rest);
+            return message;
+        }
+    }
+    out = PyTuple_Pack(2, message, rest);
+    Py_DECREF(message);
+    Py_DECREF(rest);
+    return out;
 }
 
 /* message.looks_like_sip's regular expression (_START_LINE), matched by hand: after optional
@@ -769,6 +1233,14 @@ static PyMethodDef methods[] = {
     {"fill", (PyCFunction)(void (*)(void))fill, METH_FASTCALL,
      "fill(message, raw, pos): plain_fields(raw, pos), the values already in message.py's\n"
      "caches stored on the message and their lines None in the tuple."},
+    {"setup_build", (PyCFunction)(void (*)(void))setup_build, METH_FASTCALL,
+     "setup_build(template, cache_limit): a message made by its class's __init__, whose slots\n"
+     "build() copies into each new message, and the size at which message.py clears its\n"
+     "caches (after setup())."},
+    {"build", (PyCFunction)(void (*)(void))build, METH_FASTCALL,
+     "build(raw, pos) -> message | (message, fill()'s result): a new message of the template's\n"
+     "class holding raw, filled as fill() does, header_length set for the common shape; the\n"
+     "message alone when nothing is left for the Python road."},
     {"looks_like_sip", looks_like_sip, METH_O,
      "looks_like_sip(data) -> bool: rtcscope.sip.message.looks_like_sip's test."},
     {NULL, NULL, 0, NULL},

@@ -35,7 +35,7 @@ from rtcscope.sip.framing import (
     SipStreamFramer,
     parse_datagram,
 )
-from rtcscope.sip.message import SipMessage, looks_like_sip
+from rtcscope.sip.message import SipMessage, looks_like_sip, parse_started
 from rtcscope.sip.sdp import NO_EXTMAPS, NO_FMTP, Codec, Crypto, Fingerprint, announced_media
 from rtcscope.sip.websocket import (
     HttpHandshake,
@@ -248,27 +248,34 @@ class SipCaptureFramer:
         return found
 
     def _feed_udp(self, packet: Packet) -> list[CapturedSip]:
+        captured = self.datagram(packet)
+        return [] if captured is None else [captured]
+
+    def datagram(self, packet: Packet) -> CapturedSip | None:
+        """The SIP message of a UDP datagram (None: none, or a keep-alive, counted): what
+        :meth:`feed` gives for a UDP packet, without the list (the scan's per-packet tap
+        calls this once per SIP message of a capture)."""
         payload = packet.payload
         if len(payload) < 12:
             if payload and not bytes(payload).strip(b"\r\n\x00"):
                 self.report.keepalives += 1
-            return []
+            return None
         # Cheap rejection of RTP, STUN, DNS...: a SIP datagram starts with a letter or CR/LF.
         first = payload[0]
         if first not in _SIP_FIRST_BYTES:
-            return []
+            return None
         if first == 0x0D or first == 0x0A:
             result = parse_datagram(payload)  # maybe a keep-alive
             if result is None:
-                return []
+                return None
             if isinstance(result, KeepAlive):
                 self.report.keepalives += 1
-                return []
+                return None
             message = result
         elif looks_like_sip(payload):  # parse_datagram's test, its keep-alive one needless
-            message = SipMessage.parse(payload)
+            message = parse_started(payload)  # the first byte is a letter
         else:
-            return []
+            return None
         # _emit's work for a datagram, inline: this is once per SIP message of a capture.
         report = self.report
         report.messages += 1
@@ -278,7 +285,7 @@ class SipCaptureFramer:
         if shared is None:
             shared = self._shared_flow(flow)
         src, sport, dst, dport = shared
-        return [_captured_sip(packet.frame, packet.ts_ns, src, sport, dst, dport, "udp", message)]
+        return _captured_sip(packet.frame, packet.ts_ns, src, sport, dst, dport, "udp", message)
 
     def _feed_sctp(self, packet: Packet) -> list[CapturedSip]:
         # RFC 4168: one SIP message per SCTP user message, read as a datagram is.
@@ -538,11 +545,12 @@ class MediaAnnouncer:
         call_id = message.call_id
         request_method = message.request_method  # a request's method (message.method)
         is_request = request_method is not None
+        # A dialog's first INVITE: the cheap tests first, the lookup in the capture's many
+        # Call-IDs last (only an INVITE without a To tag reaches it).
         if (
-            is_request
-            and call_id not in self._caller_tags
-            and request_method == "INVITE"
+            request_method == "INVITE"
             and message.to_tag is None
+            and call_id not in self._caller_tags
         ):
             self._caller_tags[call_id] = message.from_tag
         if message.content_length == 0:

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar, cast
 
 from rtcscope.errors import SipError
 from rtcscope.sip.headers import (
@@ -200,6 +200,10 @@ def _top_of(key: str) -> tuple[str, tuple[str, str | None] | None]:
         _TOPS.clear()
     found = _TOPS[key] = (key, top)
     return found
+
+
+# What bytes.strip() takes off (ASCII whitespace).
+_ASCII_BLANKS = b" \t\n\r\x0b\x0c"
 
 
 def _text(raw: bytes) -> str:
@@ -469,6 +473,9 @@ def _fill_py(message: SipMessage, raw: bytes, pos: int) -> PlainFill | None:
 
 
 _fill: Callable[[SipMessage, bytes, int], PlainFill | Literal[False] | None] = _fill_py
+# The C road's message maker (_sipscan.build: a new message filled as _fill fills it, for bytes
+# starting with the start line); None on the Python road.
+_build: Callable[[bytes, int], _Built] | None = None
 ROAD = "python"
 
 
@@ -679,13 +686,20 @@ class SipMessage:
     @classmethod
     def parse(cls, data: bytes | bytearray | memoryview) -> SipMessage:
         """Parse one SIP message. Never raises: faults are listed in ``problems``."""
-        message = cls(bytes(data))
-        try:
-            message._parse()
-        except Exception as exc:  # a parser bug must not stop a capture being read
-            message._problem(f"internal parser fault: {type(exc).__name__}: {exc}")
-            message._close()
+        raw = bytes(data)
+        if _build is not None and cls is SipMessage and raw[:1] not in b"\r\n":
+            return parse_started(raw)
+        message = cls(raw)
+        message._guarded(message._parse)
         return message
+
+    def _guarded(self, step: Callable[..., None], *args: object) -> None:
+        """Run a parse step: a parser bug must not stop a capture being read."""
+        try:
+            step(*args)
+        except Exception as exc:
+            self._problem(f"internal parser fault: {type(exc).__name__}: {exc}")
+            self._close()
 
     def _problem(self, text: str) -> None:
         if self._problems is None:
@@ -817,9 +831,13 @@ class SipMessage:
         # Only what the parse step reads: the values by name are read again from ``raw``
         # when asked for (a few microseconds), a capture's messages would otherwise hold a
         # dictionary each.
-        found = _fill(self, raw, pos)
+        self._parse_scanned(_fill(self, raw, pos), pos)
+
+    def _parse_scanned(self, found: PlainFill | Literal[False] | None, pos: int) -> None:
+        """The parse step after the fill (``found``: what it returned for the block at
+        ``pos``): the values it left, or the whole message read another way."""
         if found is False:
-            found = _plain_fields_py(raw, pos)
+            found = _plain_fields_py(self.raw, pos)
         if found is not None:
             # The common shape: the values straight from the lines the scan found (those
             # the C road filled in are None here).
@@ -1269,7 +1287,8 @@ class SipMessage:
             return None  # the common case without a body: nothing to split
         if _media_type(self._content_type_value) == "application/sdp":
             body = self.body
-            return body if body.strip() else None
+            # body.strip() without its copy when the first byte is not blank (the usual v=0)
+            return body if body and (body[0] not in _ASCII_BLANKS or body.strip()) else None
         for part in self.body_parts():
             if part.content_type == "application/sdp" and part.body.strip():
                 return part.body
@@ -1295,6 +1314,27 @@ class SipMessage:
         return SessionDescription.parse(body)
 
 
+def parse_started(data: bytes | bytearray | memoryview) -> SipMessage:
+    """:meth:`SipMessage.parse` of bytes whose first byte is not CR or LF (a UDP framer's
+    datagram that passed :func:`looks_like_sip`): on the C road one call makes the message,
+    sets its slots and stores the common shape's values (_sipscan.build); what is left is read
+    as ``_parse`` reads it. The Python road: ``SipMessage.parse``."""
+    build = _build
+    if build is None:
+        return SipMessage.parse(data)
+    found = build(bytes(data), 0)
+    if not isinstance(found, tuple):
+        return found
+    message, scanned = found
+    message._guarded(message._parse_scanned, scanned, 0)
+    return message
+
+
+# What _build returns: the message alone when nothing is left to read, else with the fill's
+# result for the Python road.
+_Built = SipMessage | tuple[SipMessage, PlainFill | Literal[False] | None]
+
+
 def _c_setup(sipscan: ModuleType) -> None:
     """Give the C fill the caches it reads, in its order, and the classes of what it stores
     (the dicts are cleared when full, never replaced)."""
@@ -1312,6 +1352,7 @@ def _c_setup(sipscan: ModuleType) -> None:
             SipMessage,
         )
     )
+    sipscan.setup_build(SipMessage(b""), CACHE_LIMIT)
 
 
 if os.environ.get("RTCSCOPE_PURE", "") in ("", "0"):
@@ -1320,10 +1361,15 @@ if os.environ.get("RTCSCOPE_PURE", "") in ("", "0"):
     except ImportError:
         pass
     else:
-        _c_setup(_sipscan)
-        ROAD = "c"
-        looks_like_sip = _sipscan.looks_like_sip
-        _fill = _sipscan.fill
+        try:
+            _c_setup(_sipscan)
+        except (AttributeError, TypeError):
+            pass  # a module built from an older _sipscan.c (its build failed since): not used
+        else:
+            ROAD = "c"
+            looks_like_sip = _sipscan.looks_like_sip
+            _fill = _sipscan.fill
+            _build = cast("Callable[[bytes, int], _Built]", _sipscan.build)
 
 
 def _split_multipart(body: bytes, boundary: bytes) -> list[BodyPart]:
