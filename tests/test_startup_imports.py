@@ -121,3 +121,15 @@ def test_the_process_asks_openblas_for_one_thread(
         cli.run()
     assert ended.value.code == 0
     assert seen == [preset or "1"]
+
+
+def test_extract_does_not_load_the_quality_model(tmp_path: Path) -> None:
+    """extract writes audio (the media package, PyAV) but never grades it: the quality model
+    (which the per-packet arrays of rtp.columns bring) stays out."""
+    out = tmp_path / "one.wav"
+    dtmf = str(DATA / "SIP_DTMF2.pcap")
+    modules = _loaded(["extract", dtmf, "--stream", "1", "-o", str(out)], tmp_path)
+    assert out.stat().st_size > 44
+    assert _present(modules, "rtcscope.media.extract")
+    assert not _present(modules, "rtcscope.quality")
+    assert not _present(modules, "rtcscope.rtp.columns")

@@ -71,6 +71,7 @@ def iter_sections(
             options.out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise output_error(options.out_dir, exc) from exc
+    options = replace(options, report_follows=only is None or "report" in only)
     return (func(model, options) for name, func in _sections() if only is None or name in only)
 
 

@@ -54,11 +54,11 @@ def test_every_code_decodes_as_sox_decodes_it(name: str, tmp_path: Path) -> None
 )
 def test_a_run_is_its_packets_one_by_one(name: str, payloads: list[bytes]) -> None:
     decoder = _decoder(name)
-    run_pcm = decoder.decode_run(payloads)
-    assert len(run_pcm) == len(payloads)
-    for payload, pcm in zip(payloads, run_pcm, strict=True):
-        one = decoder.decode(payload)
-        assert pcm.shape == (len(payload), 1) == one.shape
-        assert pcm.dtype == np.int16
-        assert np.array_equal(pcm, one)
+    block, counts = decoder.decode_joined(payloads)
+    assert counts == [len(p) for p in payloads]
+    assert block.dtype == np.int16 and block.shape == (sum(counts), 1)
+    ones = [decoder.decode(p) for p in payloads]
+    assert np.array_equal(block, np.concatenate(ones) if ones else block)
+    for payload, one in zip(payloads, ones, strict=True):
+        assert one.shape == (len(payload), 1)
         assert decoder.packet_clock_samples(payload) == len(payload)

@@ -26,19 +26,33 @@ def _same(a: StreamPackets, b: StreamPackets) -> bool:
     )
 
 
-@pytest.mark.peer
-def test_the_audio_read_gives_the_report_the_packets_tshark_sees(
+def test_the_audio_read_gives_the_report_its_arrays_when_the_report_follows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     model = scan(DTMF, ScanOptions(offsets=True))
     streams = model.streams
     assert len(streams) >= 2
     reads = count_offset_reads(monkeypatch)
-    section = audio.section(model, AnalyzeOptions(out_dir=tmp_path))
+    (tmp_path / "alone").mkdir()
+    alone = audio.section(model, AnalyzeOptions(out_dir=tmp_path / "alone"))
+    assert len(alone.files) == len(streams) and len(reads) == 1
+    assert model.stream_arrays == {}  # no report to come: nothing kept
+    section = audio.section(model, AnalyzeOptions(out_dir=tmp_path, report_follows=True))
     assert len(section.files) == len(streams)
-    assert len(reads) == 1
+    assert len(reads) == 2
     assert set(model.stream_arrays) == {s.key for s in streams}
-    for stream in streams:
+    # The report asks for every stream: nothing is read again, the same arrays serve.
+    known = model.stream_arrays
+    again = stream_arrays(model.payload_source or DTMF, streams, known=known)
+    assert len(reads) == 2
+    assert all(again[s.key] is known[s.key] for s in streams)
+
+
+@pytest.mark.peer
+def test_the_arrays_of_the_audio_read_are_the_packets_tshark_sees(tmp_path: Path) -> None:
+    model = scan(DTMF, ScanOptions(offsets=True))
+    audio.section(model, AnalyzeOptions(out_dir=tmp_path, report_follows=True))
+    for stream in model.streams:
         arrays = model.stream_arrays[stream.key]
         rows = tshark_fields(
             DTMF,
@@ -52,11 +66,6 @@ def test_the_audio_read_gives_the_report_the_packets_tshark_sees(
         assert arrays.pt.tolist() == [int(r[3]) for r in rows]
         assert arrays.marker.tolist() == [r[4] in ("1", "True") for r in rows]
         assert arrays.size.tolist() == [int(r[5]) - 8 for r in rows]
-    # The report asks for every stream: nothing is read again.
-    known = model.stream_arrays
-    again = stream_arrays(model.payload_source or DTMF, streams, known=known)
-    assert len(reads) == 1
-    assert all(again[s.key] is known[s.key] for s in streams)
 
 
 def test_streams_the_audio_did_not_read_are_read_for_the_report(

@@ -112,9 +112,14 @@ def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
         # capture, other flows' records skipped): memory stays bounded whatever the
         # capture's size, at the cost of a read per group.
         # The report's per-packet arrays of these streams come from the same read.
-        columns = StreamColumns(s.origin for s in group if isinstance(s.origin, RtpStream))
+        columns = (
+            StreamColumns(s.origin for s in group if isinstance(s.origin, RtpStream))
+            if options.report_follows
+            else None
+        )
         collected = collect_packets(source, group, dedup=model.options.dedup, columns=columns)
-        model.stream_arrays.update(columns.arrays())
+        if columns is not None:
+            model.stream_arrays.update(columns.arrays())
         for stream in group:
             entry = _write(
                 source,

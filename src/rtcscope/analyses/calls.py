@@ -29,8 +29,7 @@ def _line(call: CallSummary, first_ns: int) -> str:
     """The call's line of text (its times as its JSON row has them: ``as_dict``)."""
     final = f"{call.final_status} {call.final_reason or ''}".strip() if call.final_status else "-"
     start_s = relative_s(call.start_ns, first_ns)
-    answer_ns, end_ns = call.answer_ns, call.end_ns
-    duration_s = None if answer_ns is None or end_ns is None else relative_s(end_ns, answer_ns)
+    duration_s = call.duration_s
     duration = f", {duration_s:.3f} s" if duration_s is not None else ""
     bye = f", BYE from the {call.ended_by}" if call.ended_by else ""
     return (

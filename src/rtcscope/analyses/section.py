@@ -18,6 +18,9 @@ class AnalyzeOptions:
     # all_files writes them for every call and stream.
     max_call_files: int = 200
     all_files: bool = False
+    # The report section runs too: the audio section keeps the per-packet arrays of the
+    # streams it reads, so the report does not read those packets again (iter_sections).
+    report_follows: bool = False
 
 
 class _Lazy:

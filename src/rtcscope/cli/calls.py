@@ -347,19 +347,12 @@ def calls(
         )
         conclude(model, keep_going)
         return
+    # The table's fields (without the lists: neither the table nor CSV shows them).
+    rows = [
+        _table_row(c.as_dict(first_ns, qualities, detail=False), len(c.streams)) for c in chosen
+    ]
     if fmt is OutputFormat.csv:
-        # The table's fields (no lists: CSV shows none of them), the streams counted.
-        flat = [
-            {
-                k: v
-                for k, v in _table_row(
-                    c.as_dict(first_ns, qualities, detail=False), len(c.streams)
-                ).items()
-                if k not in ("sdp", "dtmf", "methods")
-            }
-            for c in chosen
-        ]
-        print_rows(flat, fmt, [c for c in TABLE_COLUMNS if c != "final"] + ["final_status"])
+        print_rows(rows, fmt, [c for c in TABLE_COLUMNS if c != "final"] + ["final_status"])
         print_tls_flows(model.tls_flows, to_stderr=True)
         conclude(model, keep_going)
         return
@@ -367,8 +360,7 @@ def calls(
     if quality:
         columns = [*columns[:-1], "mos", columns[-1]] if wide else [*columns, "mos"]
     print_rows(
-        # Without the lists (SDP, streams, DTMF) the table does not show: built for JSON.
-        [_table_row(c.as_dict(first_ns, qualities, detail=False), len(c.streams)) for c in chosen],
+        rows,
         fmt,
         columns,
         title="SIP calls",

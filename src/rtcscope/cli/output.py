@@ -63,6 +63,13 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
+def _dumps(data: Any) -> bytes:
+    """orjson's text of ``data`` as format_json writes it (TypeError: what orjson refuses)."""
+    return orjson.dumps(
+        data, default=_jsonable, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+    )
+
+
 def format_json(data: Any) -> str:
     """Stable JSON: keys in the order given, two-space indent, UTF-8 kept; always valid
     UTF-8 with no raw control character (rtcscope.text.json_safe).
@@ -73,9 +80,7 @@ def format_json(data: Any) -> str:
     library.
     """
     try:
-        text = orjson.dumps(
-            data, default=_jsonable, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
-        ).decode("utf-8")
+        text = _dumps(data).decode("utf-8")
     except TypeError:
         text = json.dumps(data, indent=2, ensure_ascii=False, default=_jsonable)
     return json_safe(text)
@@ -154,9 +159,7 @@ def _write_members(out: TextIO, lead: str, members: list[Any], level: int) -> No
     for _ in range(level - 1):
         wrapped = [wrapped]
     try:
-        data = orjson.dumps(
-            wrapped, default=_jsonable, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
-        )
+        data = _dumps(wrapped)
     except TypeError:  # one member orjson refuses: each member takes format_json's own road
         sep = ",\n" + "  " * level
         out.write(

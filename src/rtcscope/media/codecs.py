@@ -28,7 +28,6 @@ Every decoder returns int16 PCM shaped ``(samples, channels)`` at its ``output_r
 from __future__ import annotations
 
 import io
-import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -451,11 +450,6 @@ class G711Decoder(Decoder):
 
     def decode(self, payload: bytes) -> Pcm:
         return self._table[np.frombuffer(payload, dtype=np.uint8)].reshape(-1, 1)
-
-    def decode_run(self, payloads: Sequence[bytes]) -> list[Pcm]:
-        block, counts = self.decode_joined(payloads)
-        ends = itertools.accumulate(counts)
-        return [block[end - count : end] for count, end in zip(counts, ends, strict=True)]
 
     def decode_joined(self, payloads: Sequence[bytes]) -> tuple[Pcm, list[int]]:
         return self.decode(b"".join(payloads)), [len(p) for p in payloads]

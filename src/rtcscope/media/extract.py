@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -63,7 +63,6 @@ from rtcscope.media.timeline import (
 )
 from rtcscope.media.wav import WavWriter
 from rtcscope.outfile import make_output_dir, write_output
-from rtcscope.rtp.columns import StreamColumns
 from rtcscope.rtp.events import looks_like_telephone_events
 from rtcscope.rtp.packet import RtpPacket
 from rtcscope.rtp.srtp import (
@@ -76,6 +75,9 @@ from rtcscope.rtp.srtp import (
     require_authenticated,
 )
 from rtcscope.rtp.streams import ScanResult, StreamKey, stream_packets
+
+if TYPE_CHECKING:
+    from rtcscope.rtp.columns import StreamColumns  # the quality model: not for extract
 
 
 class OutputKind(StrEnum):

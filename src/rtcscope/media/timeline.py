@@ -500,22 +500,13 @@ class _Scale:
 
 def _decode_run(run: list[Frame], decoder: Decoder, ratio: _Scale) -> list[tuple[int, Pcm]]:
     """Decoded audio of a gap-free run of frames, with output positions."""
-    joined = decoder.decode_joined([f.payload for f in run])
-    if joined is not None:  # one array for the run, split only when not back to back
-        block, counts = joined
-        positions = [ratio(f.position) for f in run]
-        if all(
-            position + count == following
-            for position, count, following in zip(positions, counts, positions[1:], strict=False)
-        ):
-            return [(positions[0], block)]
-        ends = list(itertools.accumulate(counts))
-        return [
-            (position, block[end - count : end])
-            for position, count, end in zip(positions, counts, ends, strict=True)
-        ]
+    payloads = [f.payload for f in run]
+    positions = [ratio(f.position) for f in run]
+    joined = decoder.decode_joined(payloads)
+    if joined is not None:  # one array for the run, without an array per frame
+        return _placed(positions, *joined)
     try:
-        decoded = decoder.decode_run([f.payload for f in run])
+        decoded = decoder.decode_run(payloads)
     except MediaError:
         decoded = []
         for frame in run:  # decode what can be decoded; conceal the rest
@@ -525,12 +516,21 @@ def _decode_run(run: list[Frame], decoder: Decoder, ratio: _Scale) -> list[tuple
             except MediaError:
                 decoded.append(decoder.conceal(length, None))
     if len(decoded) == len(run):
-        placed = [(ratio(f.position), pcm) for f, pcm in zip(run, decoded, strict=True)]
-        if all(
-            position + len(pcm) == following
-            for (position, pcm), (following, _) in itertools.pairwise(placed)
-        ):  # the usual case: back to back, placed as one block
-            return [(placed[0][0], np.concatenate(decoded))]
-        return placed
+        return _placed(positions, np.concatenate(decoded), [len(pcm) for pcm in decoded])
     pcm = np.concatenate(decoded) if decoded else np.zeros((0, decoder.channels), np.int16)
-    return [(ratio(run[0].position), pcm)]
+    return [(positions[0], pcm)]
+
+
+def _placed(positions: list[int], block: Pcm, counts: list[int]) -> list[tuple[int, Pcm]]:
+    """The frames' audio (``counts`` samples each, one after the other in ``block``) at their
+    positions: one block when they are back to back (the usual case), else each alone."""
+    if all(
+        position + count == following
+        for position, count, following in zip(positions, counts, positions[1:], strict=False)
+    ):
+        return [(positions[0], block)]
+    ends = itertools.accumulate(counts)
+    return [
+        (position, block[end - count : end])
+        for position, count, end in zip(positions, counts, ends, strict=True)
+    ]

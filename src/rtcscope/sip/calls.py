@@ -403,10 +403,11 @@ class CallSummary:
 
     @property
     def duration_s(self) -> float | None:
-        """Answer to end (BYE); None for a call that was never answered or not hung up."""
+        """Answer to end (BYE), to the microsecond (:func:`relative_s`); None for a call that
+        was never answered or not hung up."""
         if self.answer_ns is None or self.end_ns is None:
             return None
-        return (self.end_ns - self.answer_ns) / 1e9
+        return relative_s(self.end_ns, self.answer_ns)
 
     @property
     def setup_ms(self) -> int | None:
@@ -476,11 +477,7 @@ class CallSummary:
             "answer_iso": answer_iso,
             "end_s": end_s,
             "end_iso": end_iso,
-            # duration_s to the microsecond (relative_s's rounding, without round() for
-            # whole microseconds)
-            "duration_s": None
-            if answer_ns is None or end_ns is None
-            else relative_s(end_ns, answer_ns),
+            "duration_s": self.duration_s,
             "setup_ms": self.setup_ms,
             "final_status": self.final_status,
             "final_reason": self.final_reason,
@@ -797,7 +794,6 @@ def _parse_info_dtmf(captured: CapturedMessage, caller_tag: str | None) -> InfoD
     return InfoDtmf(captured.frame, captured.ts_ns, signal, duration, sender, source(captured))
 
 
-_new_counter = Counter.__new__
 _BY_TIME = attrgetter("ts_ns", "frame")
 _FRAME = attrgetter("frame")
 _TS = attrgetter("ts_ns")
@@ -919,10 +915,9 @@ def _summarize(
     cancelled = responded = False
     acks: list[CapturedMessage] = []  # ACKs sent after the first 2xx
     infos: list[CapturedMessage] = []
-    # Counted with get (a Counter's first count of a key calls its __missing__); made
-    # empty by dict's own constructor (Counter's __init__ only updates from its arguments).
-    method_counts: Counter[str] = _new_counter(Counter)
-    status_counts: Counter[int] = _new_counter(Counter)
+    # Counted with get (a Counter's first count of a key calls its __missing__).
+    method_counts: Counter[str] = Counter()
+    status_counts: Counter[int] = Counter()
     for captured in messages:
         message = captured.message
         method = message.request_method
