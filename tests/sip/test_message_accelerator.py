@@ -244,7 +244,9 @@ def test_build_edges() -> None:
     a message made from a template must not share a changeable value with it."""
     assert _sipscan is not None
     data = real_messages()[0]
-    assert _sipscan.build(data, 0) is not None
+    built = _sipscan.build(data, 0)
+    whole = built if isinstance(built, SipMessage) else built[0]
+    assert whole.raw is data and whole.call_id == SipMessage.parse(data).call_id
     message, rest = _sipscan.build(data, sys.maxsize)
     assert rest is None and message.raw is data
     assert _sipscan.build(data, -1)[1] is False

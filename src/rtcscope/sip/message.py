@@ -203,7 +203,6 @@ def _top_of(key: str) -> tuple[str, tuple[str, str | None] | None]:
 
 
 # What bytes.strip() takes off (ASCII whitespace).
-_ASCII_BLANKS = b" \t\n\r\x0b\x0c"
 
 
 def _text(raw: bytes) -> str:
@@ -1287,10 +1286,9 @@ class SipMessage:
             return None  # the common case without a body: nothing to split
         if _media_type(self._content_type_value) == "application/sdp":
             body = self.body
-            # body.strip() without its copy when the first byte is not blank (the usual v=0)
-            return body if body and (body[0] not in _ASCII_BLANKS or body.strip()) else None
+            return body if body and not body.isspace() else None  # (isspace: no copy)
         for part in self.body_parts():
-            if part.content_type == "application/sdp" and part.body.strip():
+            if part.content_type == "application/sdp" and part.body and not part.body.isspace():
                 return part.body
         return None
 
