@@ -46,6 +46,18 @@ class Shape:
     icmp_on_bye: bool
     transport: str = "udp"
     forked: bool = False  # a 180 from a second callee (another To tag): two dialogs
+    # Near misses of the whole call (CallChecker.run_direct):
+    invite_twice: bool = False  # the INVITE resent (same branch)
+    second_invite: str = ""  # another INVITE transaction (new branch): "unanswered", "refused"
+    # the 180 twice: "resent", or "looped" (a copy whose Via stack holds the INVITE's branch
+    # twice, without the To tag: a proxy's copy in the same transaction)
+    ringing_twice: str = ""
+    cancel: bool = False  # a CANCEL (answered 200) before the 2xx
+    answer_twice: str = ""  # after the ACK: "resent" (the 2xx again), "202" (another 2xx)
+    final: str = "200 OK"  # or a refusal ("486 Busy Here")
+    fork_final: str = ""  # a final from a second callee (To tag c) after the 2xx
+    fork_ack: bool = False  # the caller ACKs that final (refused: the ACK to a non-2xx)
+    ack_cseq: int = 1  # the ACK's CSeq number (the INVITE's is 1)
 
 
 def _msg(lines: list[str], body: str = "") -> SipMessage:
@@ -128,6 +140,18 @@ def build(shape: Shape) -> tuple[list[CapturedSip], list[IcmpReport]]:
             extra=invite_extra,
         ),
     )
+    if shape.invite_twice:
+        fwd(5, out[0].message)
+    if shape.second_invite:
+        second = _request(
+            "INVITE", f"sip:bob@{OTHER}", "z9hG4bKj", "1 INVITE", to_tag="", caller=True
+        )
+        add(6, UAC, 5060, OTHER, 5060, second)
+        if shape.second_invite == "refused":
+            refusal = _response(
+                "486 Busy Here", "z9hG4bKj", "1 INVITE", to_tag="d", caller_sent=True
+            )
+            add(400, OTHER, 5060, UAC, 5060, refusal)
     bwd(
         10,
         _response("100 Trying", "z9hG4bKi", "1 INVITE", to_tag="", caller_sent=True),
@@ -137,6 +161,25 @@ def build(shape: Shape) -> tuple[list[CapturedSip], list[IcmpReport]]:
         "180 Ringing", "z9hG4bKi", "1 INVITE", to_tag="b", caller_sent=True, extra=ringing_extra
     )
     bwd(20, ringing)
+    if shape.ringing_twice == "resent":
+        bwd(25, ringing)
+    elif shape.ringing_twice == "looped":
+        looped = _response(
+            "180 Ringing",
+            "z9hG4bKi",
+            "1 INVITE",
+            to_tag="",
+            caller_sent=True,
+            # the same Via twice (the second line after the first): one transaction
+            extra=[f"Via: SIP/2.0/UDP {UAC}:5060;branch=z9hG4bKi"],
+        )
+        bwd(25, looped)
+    if shape.cancel:
+        fwd(
+            40,
+            _request("CANCEL", f"sip:bob@{UAS}", "z9hG4bKi", "1 CANCEL", to_tag="", caller=True),
+        )
+        bwd(45, _response("200 OK", "z9hG4bKi", "1 CANCEL", to_tag="", caller_sent=True))
     if shape.forked:
         other = _response("180 Ringing", "z9hG4bKi", "1 INVITE", to_tag="c", caller_sent=True)
         bwd(30, other)
@@ -145,12 +188,24 @@ def build(shape: Shape) -> tuple[list[CapturedSip], list[IcmpReport]]:
         answer_extra.append(f"Contact: {shape.answer_contact}")
     if shape.answer_rr:
         answer_extra.append(f"Record-Route: {shape.answer_rr}")
-    bwd(
-        100,
-        _response(
-            "200 OK", "z9hG4bKi", "1 INVITE", to_tag="b", caller_sent=True, extra=answer_extra
-        ),
+    answer = _response(
+        shape.final, "z9hG4bKi", "1 INVITE", to_tag="b", caller_sent=True, extra=answer_extra
     )
+    bwd(100, answer)
+    if shape.answer_twice == "resent":
+        bwd(300, answer)
+    elif shape.answer_twice == "202":
+        accepted = _response(
+            "202 Accepted", "z9hG4bKi", "1 INVITE", to_tag="b", caller_sent=True, extra=answer_extra
+        )
+        bwd(300, accepted)
+    if shape.fork_final:
+        bwd(105, _response(shape.fork_final, "z9hG4bKi", "1 INVITE", to_tag="c", caller_sent=True))
+        if shape.fork_ack:
+            fork_ack = _request(
+                "ACK", f"sip:bob@{UAS}", "z9hG4bKi", "1 ACK", to_tag="c", caller=True
+            )
+            fwd(107, fork_ack)
     if shape.ack:
         extra = [f"Route: <sip:{UAS}:5060;lr>"] if shape.ack_route else []
         if shape.ack_vias == 2:
@@ -159,7 +214,7 @@ def build(shape: Shape) -> tuple[list[CapturedSip], list[IcmpReport]]:
             "ACK",
             shape.ack_uri,
             "z9hG4bKa",
-            "1 ACK",
+            f"{shape.ack_cseq} ACK",
             to_tag="b",
             caller=True,
             extra=extra,
@@ -172,7 +227,7 @@ def build(shape: Shape) -> tuple[list[CapturedSip], list[IcmpReport]]:
         add(90 if shape.ack_early else 110, UAC, shape.ack_sport, UAS, shape.ack_dport, ack)
         if shape.ack_twice:
             add(600, UAC, shape.ack_sport, UAS, shape.ack_dport, ack)
-    ms = 1000
+    ms = 2000  # more than 1 s after the 2xx: a 2xx not ACKed is then a finding
     if shape.reinvite_contact:
         fwd(
             ms,
@@ -266,6 +321,15 @@ _SHAPES = st.builds(
     icmp_on_bye=_mostly(False, True),
     transport=_mostly("udp", "tcp"),
     forked=_mostly(False, True),
+    invite_twice=_mostly(False, True),
+    second_invite=_mostly("", "unanswered", "refused"),
+    ringing_twice=_mostly("", "resent", "looped"),
+    cancel=_mostly(False, True),
+    answer_twice=_mostly("", "resent", "202"),
+    final=_mostly("200 OK", "486 Busy Here", "183 Session Progress"),
+    fork_final=_mostly("", "200 OK", "202 Accepted", "486 Busy Here"),
+    fork_ack=_mostly(False, True),
+    ack_cseq=_mostly(1, 2),
 )
 
 
@@ -322,24 +386,74 @@ def test_the_direct_road_finds_what_the_full_checks_find(shape: Shape) -> None:
     assert direct == full
 
 
+# The plain call with one near miss each (a random mix of several hides most of them): the
+# whole call's direct road (CallChecker.run_direct) must leave each to the full checks, or
+# find what they find.
+NEAR_MISSES = [
+    {"reinvite_contact": f"<sip:alice@{UAC}:5080>"},
+    {"second_invite": "unanswered"},
+    {"second_invite": "refused"},
+    {"invite_twice": True},
+    {"cancel": True},
+    {"final": "486 Busy Here"},
+    {"final": "183 Session Progress"},
+    {"fork_final": "486 Busy Here"},
+    {"fork_final": "486 Busy Here", "fork_ack": True},
+    {"fork_final": "200 OK"},
+    {"fork_final": "202 Accepted"},
+    {"ringing_twice": "resent"},
+    {"ringing_twice": "looped"},
+    {"forked": True},
+    {"answer_twice": "resent"},
+    {"answer_twice": "202"},
+    {"ack": False},
+    {"ack_cseq": 2},
+    {"ack_dport": 5070},
+    {"ack_early": True},
+    {"invite_rr": True},
+    {"answer_rr": f"<sip:{UAS}:5060>"},
+    {"answer_rr": f"<sip:{UAS}:5060;lr>"},
+    {"answer_contact": ""},
+    {"answer_contact": f"<sip:bob@{OTHER}:5060>"},
+    {"icmp_on_bye": True},
+]
+
+
+@pytest.mark.parametrize(
+    "change", NEAR_MISSES, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items())
+)
+def test_each_near_miss_of_the_whole_call(change: dict[str, object]) -> None:
+    direct, full = _both_roads(*build(replace(PLAIN, **change)))  # type: ignore[arg-type]
+    assert direct == full
+
+
 def test_the_direct_road_is_taken_for_the_plain_call(monkeypatch: pytest.MonkeyPatch) -> None:
     """The plain call (no proxy, ACK and BYE as the dialog says) takes the direct road for
     both requests, and the full checks agree with what it records."""
     from rtcscope.sip.diagnosis.paths import PathChecks
 
     taken: list[bool] = []
+    whole: list[bool] = []
     original = PathChecks.trace_direct
+    original_call = CallChecker.run_direct
 
     def counting(self: PathChecks, *args: object) -> bool:
         result = original(self, *args)  # type: ignore[arg-type]
         taken.append(result)
         return result
 
+    def counting_call(self: CallChecker) -> bool:
+        result = original_call(self)
+        whole.append(result)
+        return result
+
     monkeypatch.setattr(PathChecks, "trace_direct", counting)
+    monkeypatch.setattr(CallChecker, "run_direct", counting_call)
     shape = PLAIN
     messages, icmp = build(shape)
     direct, full = _both_roads(messages, icmp)
     assert taken == [True, True]
+    assert whole == [True]  # the whole call on its direct road (the full road: not asked)
     assert direct == full
     assert [(p["method"], p["outcome"]) for p in direct["paths"]] == [
         ("ACK", "delivered"),

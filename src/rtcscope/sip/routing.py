@@ -193,6 +193,13 @@ def may_hold_route(lowered: bytes) -> bool:
     return b"route" in lowered
 
 
+# An empty line ("\n\n" or "\n\r\n"): where the header lines end.
+_EMPTY_LINE = re.compile(rb"\n\r?\n")
+# After the name: blanks, the colon, blanks, digits, blanks (a CR), then the line's end
+# not followed by a folded line, or the end of the bytes.
+_USUAL_MAX_FORWARDS = re.compile(rb"[ \t]*:[ \t]*([0-9]+)[ \t\r]*(?:\n(?![ \t])|\Z)")
+
+
 def plain_max_forwards(raw: bytes, lowered: bytes) -> str | Literal[False] | None:
     """``SipMessage.header("Max-Forwards")`` where the bytes show it plainly (``lowered``:
     ``raw.lower()``), else False. Every Max-Forwards line holds "max-forwards" in the
@@ -207,10 +214,14 @@ def plain_max_forwards(raw: bytes, lowered: bytes) -> str | Literal[False] | Non
     if (
         raw[at - 1 : at] != b"\n"
         or raw[:1] in (b"\r", b"\n")
-        or lowered.find(b"\n\n", 0, at) >= 0
-        or lowered.find(b"\n\r\n", 0, at) >= 0
+        or _EMPTY_LINE.search(lowered, 0, at) is not None
     ):
         return False
+    # The usual line, a number between blanks and not folded, in one match: its digits are
+    # the line's value stripped (what the reading below finds, in fewer steps).
+    usual = _USUAL_MAX_FORWARDS.match(raw, at + 12)
+    if usual is not None:
+        return usual.group(1).decode("ascii")
     colon = at + 12
     while raw[colon : colon + 1] in (b" ", b"\t"):
         colon += 1
@@ -813,6 +824,7 @@ _ULA = ipaddress.ip_network("fc00::/7")
 
 
 @lru_cache(maxsize=65_536)
+@lru_cache(maxsize=65_536)  # a capture asks about its UAs' few addresses again and again
 def is_unroutable_address(host: str) -> str | None:
     """Why an address cannot be reached from the public Internet, or None.
 

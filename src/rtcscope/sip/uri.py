@@ -220,6 +220,9 @@ def parse_cached(
 def parse_uri_once(text: str) -> Uri:
     """:func:`parse_uri`, once per distinct text (the To of a dialog with and without its
     tag, the Request-URIs of its requests name the same URIs)."""
+    found = _URIS.get(text)
+    if isinstance(found, Uri):
+        return found  # parsed before: one look-up
     return parse_cached(_URIS, parse_uri, text)
 
 

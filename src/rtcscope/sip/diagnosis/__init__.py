@@ -61,6 +61,7 @@ from rtcscope.sip.diagnosis.render import (
 )
 from rtcscope.sip.diagnosis.transactions import TransactionChecks
 from rtcscope.sip.dialogs import Call, find_calls
+from rtcscope.sip.routing import is_unroutable_address, uri_host
 from rtcscope.sip.transactions import CapturedMessage
 
 if TYPE_CHECKING:
@@ -98,6 +99,8 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
     def run(self) -> None:
         if not self.initial_invites:
             return
+        if self.lean and self.run_direct():
+            return
         self.find_target_refreshes()
         self.check_final_answers(self.initial_invites)
         self.check_response_tags()
@@ -108,6 +111,71 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
                 self.check_answered_dialog(dialog)
         self.report_target_refreshes()
         self.check_in_dialog_paths()
+
+    def run_direct(self) -> bool:
+        """:meth:`run` of the common call, in one pass over the few facts its checks read:
+        one INVITE transaction, answered by one 2xx (one copy, one dialog), every response
+        status once and none refused, no CANCEL, no re-INVITE or UPDATE, no
+        Record-Route on the INVITE or the 2xx, a Contact in the 2xx the last hop can reach,
+        and an ACK reaching the UAS no earlier than the 2xx was sent. Then the transaction
+        and dialog checks find nothing (each says so on these facts), and the in-dialog
+        requests are followed as :meth:`run` follows them; True. Anything else (False) is
+        left to :meth:`run`, before any finding or path is made here.
+        tests/sip/test_diagnosis_direct.py checks both roads agree."""
+        if self.refresh_transactions:
+            return False  # target refreshes, refused re-INVITEs: the full checks
+        invites = self.initial_invites
+        if len(invites) != 1:
+            return False
+        invite = invites[0]
+        if ("CANCEL", invite.cseq) in self.by_method_cseq:
+            return False
+        # check_final_answers, check_response_tags, check_non_2xx_acks: answered, no status
+        # twice (no pair of copies to compare), none refused.
+        codes: set[int] = set()
+        for response in invite.responses:
+            code = response.message.status_code or 0
+            if code > 100:
+                if code >= 300 or code in codes:
+                    return False
+                codes.add(code)
+        # (answered: the one dialog's 2xx below is one of these responses)
+        dialogs = self.call.dialogs
+        if len(dialogs) != 1 or len(dialogs[0].answers) != 1:
+            return False
+        dialog = dialogs[0]
+        answer = dialog.answers[0]
+        # check_answered_dialog: the first ACK reaching the UAS (in the order it reads
+        # them), with no 2xx sent after it.
+        cseq = answer.message.cseq
+        invite_cseq = cseq.number if cseq else -1
+        first_ack = next(
+            (
+                m
+                for t in dialog.transactions
+                if t.method == "ACK" and t.cseq == invite_cseq
+                for m in t.requests
+                if self.reaches(m, answer)
+            ),
+            None,
+        )
+        if first_ack is None or answer.ts_ns > first_ack.ts_ns:
+            return False
+        # check_record_route_copied (whichever copy of the INVITE it picks),
+        # check_strict_routers: no Record-Route at all.
+        if self.record_routes(answer) or any(map(self.record_routes, invite.requests)):
+            return False
+        # check_contact: a Contact, reachable from where the 2xx came.
+        contacts = self.contacts(answer)
+        if not contacts or contacts[0].uri is None:
+            return False
+        if is_unroutable_address(uri_host(contacts[0].uri)) and not is_unroutable_address(
+            answer.src
+        ):
+            return False
+        self.refreshes = []  # find_target_refreshes: none to find
+        self.check_in_dialog_paths()
+        return True
 
 
 def diagnose(

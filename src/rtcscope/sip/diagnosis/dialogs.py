@@ -305,8 +305,8 @@ class DialogChecks(CheckerBase):
             return
         contact = contacts[0].uri
         why = is_unroutable_address(uri_host(contact))
-        sender_kind = is_unroutable_address(answer.src)
-        if why and not sender_kind:
+        # The sender's address matters only for a Contact the Internet cannot reach.
+        if why and not is_unroutable_address(answer.src):
             self.add(
                 "private-contact",
                 f"the 2xx's Contact <{contact}> is a {why} address while the 2xx came from "
