@@ -336,10 +336,10 @@ _SHAPES = st.builds(
 def _both_roads(messages: list[CapturedSip], icmp: list[IcmpReport]) -> tuple[dict, dict]:  # type: ignore[type-arg]
     direct = diagnose(messages, icmp).as_dict()
     try:
-        CallChecker.lean = False
+        CallChecker.lean = False  # (the class attribute is CheckerBase's: this shadows it)
         full = diagnose(messages, icmp).as_dict()
     finally:
-        CallChecker.lean = True
+        del CallChecker.lean
     return direct, full
 
 

@@ -139,33 +139,6 @@ def _name_addr(value: str) -> NameAddr | None:
         return None
 
 
-# Header names without a compact form, as bytes: a message whose bytes do not hold one (in
-# any case) has no line of that header. Exact: a header line's name is matched by
-# ``name.strip().lower()``, and the only characters outside ASCII whose lower case holds an
-# ASCII letter are U+0130 ("i") and U+212A ("k") (tests/sip/test_routing.py checks this),
-# letters neither name has.
-# A case-insensitive byte search (ASCII only, as header names are) for each: no lower-cased
-# copy of the whole message per read.
-_WITHOUT_COMPACT_FORM = {
-    "Route": re.compile(rb"(?i)route"),
-    "Record-Route": re.compile(rb"(?i)record-route"),
-}
-
-
-def header_addresses(message: SipMessage, name: str) -> list[NameAddr]:
-    """The values of a Contact, Route or Record-Route header as ``SipMessage.contacts``,
-    ``routes`` and ``record_routes`` hold them (a value that does not parse left out), read
-    through ``header_values`` alone: those properties parse and check every header of the
-    message on first use (~25 us), most of a clean call's diagnosis when three messages of
-    each call are asked. A Route or Record-Route whose name is nowhere in the message's
-    bytes is known absent at once (a byte search, ~6x cheaper than the line search
-    ``header_values`` makes before it splits the header block)."""
-    probe = _WITHOUT_COMPACT_FORM.get(name)
-    if probe is not None and probe.search(message.raw) is None:
-        return []
-    return addresses_of(message.header_values(name))
-
-
 # Bytes that may stand around a header name and be taken away by ``str.strip`` (ASCII
 # whitespace, the separators 0x1c-0x1f, any byte of a character outside ASCII): a name with
 # one of them next to it is left to the message's own reading.
@@ -189,7 +162,10 @@ ROUTING_HEADERS = ("Contact", "Route", "Record-Route", "Max-Forwards")
 
 def may_hold_route(lowered: bytes) -> bool:
     """Whether a message whose bytes lower-cased are ``lowered`` may hold a Route or
-    Record-Route line: not when "route" is nowhere in them (see _WITHOUT_COMPACT_FORM)."""
+    Record-Route line: not when "route" is nowhere in them. Exact: neither name has a compact
+    form, a header line's name is matched by ``name.strip().lower()``, and the only characters
+    outside ASCII whose lower case holds an ASCII letter are U+0130 ("i") and U+212A ("k")
+    (tests/sip/test_routing.py checks this), letters neither name has."""
     return b"route" in lowered
 
 
@@ -319,11 +295,6 @@ def header_via_branches(message: SipMessage) -> tuple[str, ...]:
     if message.via_value_count() == 1:
         return (message.branch or "",) if message.sent_by is not None else ()
     return via_branches(message)
-
-
-def header_max_forwards(message: SipMessage) -> int | None:
-    """``SipMessage.max_forwards`` read through ``header`` alone (see :func:`header_addresses`)."""
-    return max_forwards_of(message.header("Max-Forwards"))
 
 
 def uris(values: Sequence[NameAddr]) -> list[Uri]:

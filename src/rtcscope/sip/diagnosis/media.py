@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 def _packets(stream: RtpStream) -> int:
-    return stream.stats.packets
+    return stream.packets_lost[0]  # (no statistics summary made for it)
 
 
 _first_frame = attrgetter("first_frame")
@@ -91,8 +91,7 @@ class MediaChecks(CheckerBase):
         sender_at = (sender.address, sender.port)
         media = f"{receiver.media} m-line {receiver.media_index + 1}"
         if arriving:
-            # The busiest (statistics are summed up on first use: one stream needs none).
-            stream = arriving[0] if len(arriving) == 1 else max(arriving, key=_packets)
+            stream = max(arriving, key=_packets)  # the busiest
             source_at = (stream.key.src, stream.key.src_port)
             if source_at[0] != sender_at[0]:
                 self.add(
