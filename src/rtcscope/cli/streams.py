@@ -449,10 +449,11 @@ def _verify(
 
 def _fail_on_wrong_keys(srtp: dict[int, StreamSrtpResult], streams: list[RtpStream]) -> None:
     """Exit 3 (invalid input) when keys were tried on a stream and none authenticated."""
-    from rtcscope.rtp.srtp import require_authenticated
-
     for position, outcome in sorted(srtp.items()):
         if outcome.stats is not None:
+            # (imported here: pylibsrtp loads only for a stream keys were tried on)
+            from rtcscope.rtp.srtp import require_authenticated
+
             require_authenticated(streams[position].key.ssrc, outcome.stats)
 
 
