@@ -164,7 +164,8 @@ def test_the_counts_tap_classes_letter_payloads_as_decode_does(
     counts = PacketCounts()
     with open_capture(sink) as reader:
         for batch in reader.batches():
-            for packet in _decoded(BatchRows(batch), count_batch(BatchRows(batch), counts)):
+            rows = BatchRows(batch)
+            for packet in _decoded(rows, count_batch(rows, counts)):
                 kind = classify_udp_payload(packet.payload, packet.sport, packet.dport)
                 if kind:
                     counts.udp_classes[kind] += 1

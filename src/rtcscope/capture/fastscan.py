@@ -322,7 +322,7 @@ class BatchRows:
         at = np.flatnonzero(plain)
         u32 = np.uint32
         addresses = head[at, 26:34].copy().view(">u4").astype(u32).reshape(-1, 2)
-        texts = _ipv4_texts(addresses)
+        texts = ipv4_texts(addresses)
         buffer = views.buffer
         frames = self.frames
         kept = [rows[i] for i in at.tolist()]
@@ -378,13 +378,15 @@ class BatchRows:
         return out
 
 
-# Dotted quads of IPv4 addresses by their number (decode() keeps its own by their bytes).
+# Dotted quads of IPv4 addresses by their number (decode() keeps its own by their bytes),
+# for the SIP rows' packets and the RTP tap's stream keys alike.
 _IPV4_TEXTS: dict[int, str] = {}
 _IPV4_TEXTS_MAX = 65536
 
 
-def _ipv4_texts(addresses: npt.NDArray[np.uint32]) -> dict[int, str]:
-    """The text of each address (numbers as decode's ``format_ipv4`` writes them)."""
+def ipv4_texts(addresses: npt.NDArray[np.unsignedinteger[Any]]) -> dict[int, str]:
+    """A map holding the text of each address (numbers as decode's ``format_ipv4`` writes
+    them), among others."""
     texts = _IPV4_TEXTS
     values = np.unique(addresses).tolist()
     missing = [value for value in values if value not in texts]

@@ -45,7 +45,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rtcscope.capture.decode import TUNNEL_UDP_PORTS, format_ipv6
-from rtcscope.capture.fastscan import LINK_HEADER_BYTES, BatchRows, Views, link_layer
+from rtcscope.capture.fastscan import LINK_HEADER_BYTES, BatchRows, Views, ipv4_texts, link_layer
 from rtcscope.capture.packet import LinkType, Packet
 from rtcscope.rtp.stats import SMALL_BATCH
 
@@ -125,8 +125,7 @@ class _KeyMaker:
     share the strings)."""
 
     def __init__(self) -> None:
-        self.ipv4_texts: dict[int, str] = {}
-        self.ipv6_texts: dict[int, str] = {}
+        self.ipv6_texts: dict[int, str] = {}  # (IPv4: capture.fastscan.ipv4_texts)
 
     def ipv4_keys(
         self, addresses: npt.NDArray[np.uint64], rest: npt.NDArray[np.uint64]
@@ -136,12 +135,10 @@ class _KeyMaker:
         looked up once, the tuples made by ``zip`` (a batch of short calls starts thousands
         of streams)."""
         u64 = np.uint64
-        sources = (addresses >> u64(32)).tolist()
-        destinations = (addresses & u64(0xFFFFFFFF)).tolist()
-        texts = self.ipv4_texts
-        for value in set(sources).union(destinations):
-            if value not in texts:
-                self._ipv4_text(value)
+        source_numbers = addresses >> u64(32)
+        destination_numbers = addresses & u64(0xFFFFFFFF)
+        texts = ipv4_texts(np.concatenate((source_numbers, destination_numbers)))
+        sources, destinations = source_numbers.tolist(), destination_numbers.tolist()
         return list(
             zip(
                 map(texts.__getitem__, sources),
@@ -164,14 +161,6 @@ class _KeyMaker:
             rest & 0xFFFFFFFF,
         )
 
-    def _ipv4_text(self, value: int) -> str:
-        text = self.ipv4_texts.get(value)
-        if text is None:
-            text = self.ipv4_texts[value] = (
-                f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
-            )
-        return text
-
     def _ipv6_text(self, value: int) -> str:
         text = self.ipv6_texts.get(value)
         if text is None:
@@ -180,9 +169,8 @@ class _KeyMaker:
 
     def trim(self) -> None:
         """Forget the texts when there are many (a scan of many hosts)."""
-        for texts in (self.ipv4_texts, self.ipv6_texts):
-            if len(texts) > _KEY_CACHE_LIMIT:
-                texts.clear()
+        if len(self.ipv6_texts) > _KEY_CACHE_LIMIT:
+            self.ipv6_texts.clear()
 
 
 def _group_streams(
