@@ -79,11 +79,7 @@ def _check(index: int, value: Any) -> None:
     typer_road = _TYPER_ROAD.get(index)
     if typer_road is None:
         typer_road = _TYPER_ROAD[index] = build_runtime_param(descriptor)
-    plain = _PlainRuntimeParam(
-        parameter_info=descriptor.parameter_info,
-        annotation=descriptor.annotation,
-        descriptor=descriptor,
-    )
+    plain = _PlainRuntimeParam.of(descriptor)
     ctx = _click.Context(command, info_name=name.split()[-1])
     expected = _outcome(typer_road, value, param, ctx)
     got = _outcome(plain, value, param, ctx)

@@ -12,6 +12,7 @@ Help shows value names the way click and man pages do (``FILE``, ``PATH``, ``INT
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from dataclasses import dataclass
@@ -191,6 +192,19 @@ class _PlainRuntimeParam(RuntimeParam):
 
     descriptor: TypeDescriptor
 
+    @classmethod
+    def of(cls, descriptor: TypeDescriptor) -> _PlainRuntimeParam:
+        return cls(
+            parameter_info=descriptor.parameter_info,
+            annotation=descriptor.annotation,
+            descriptor=descriptor,
+        )
+
+    @functools.cached_property
+    def _typer_road(self) -> RuntimeParam:
+        """typer's own road for this parameter, built the first time a value needs it."""
+        return build_runtime_param(self.descriptor)
+
     def _coerce_value(self, value: Any, param: Any, ctx: _click.Context) -> Any:
         annotation = self.annotation
         try:
@@ -204,17 +218,12 @@ class _PlainRuntimeParam(RuntimeParam):
                 return _plain_leaf(value, annotation, self.descriptor, param, ctx)
         except _Undecided:
             pass
-        return build_runtime_param(self.descriptor)._coerce_value(value, param=param, ctx=ctx)
+        return self._typer_road._coerce_value(value, param=param, ctx=ctx)
 
 
 def _runtime_param(self: _TyperParameter) -> RuntimeParam:
     if self._runtime_param is None:
-        descriptor = self.type_descriptor
-        self._runtime_param = _PlainRuntimeParam(
-            parameter_info=descriptor.parameter_info,
-            annotation=descriptor.annotation,
-            descriptor=descriptor,
-        )
+        self._runtime_param = _PlainRuntimeParam.of(self.type_descriptor)
     return self._runtime_param
 
 
