@@ -87,9 +87,19 @@ def test_one_open_and_each_record_decoded_once(
         decoded.update(packet.frame for packet in made)
         return made
 
+    real_datagrams = BatchRows.sip_datagrams
+
+    def counting_datagrams(rows: BatchRows, wanted: list[int]) -> object:
+        # Rows read as SIP datagrams from the batch's columns (no Packet): each counts once.
+        found = real_datagrams(rows, wanted)
+        if found is not None:
+            decoded.update(found.frames)
+        return found
+
     monkeypatch.setattr(scan_module, "open_capture", counting_open)
     monkeypatch.setattr(scan_module, "decode", counting_decode)
     monkeypatch.setattr(BatchRows, "packets", counting_packets)
+    monkeypatch.setattr(BatchRows, "sip_datagrams", counting_datagrams)
     for capture in (DTMF, DATA / "aaa.pcap", DATA / "testbed-tcp.pcap"):
         opens.clear()
         decoded.clear()

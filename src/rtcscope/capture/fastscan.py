@@ -29,7 +29,7 @@ from __future__ import annotations
 import ipaddress
 import mmap
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -282,23 +282,18 @@ class BatchRows:
             out.sort(key=lambda record: record.frame)
         return out
 
-    def packets(
-        self, rows: list[int], decode_record: Callable[[Record], Packet] = decode
-    ) -> list[Packet]:
-        """These rows decoded, in the order given: the packets ``decode`` gives for
-        ``records(rows, ready=False)``, the common frame (Ethernet, IPv4 without options,
-        whole, UDP, no tunnel port: decode()'s one-step shape) read from the batch's columns
-        without a Record nor a struct read each (a SIP-heavy capture hands over a SIP
-        datagram every few rows); every other row as a Record through ``decode_record``."""
+    def _plain_udp(self, rows: list[int]) -> _PlainUdp | None:
+        """decode()'s one-step shape (Ethernet, IPv4 without options, whole, UDP, no tunnel
+        port) among ``rows``, read from the batch's columns: None when the batch cannot be
+        read so (no rows, a buffer shorter than one window)."""
         views = self.views
         room = -1 if views is None else len(views.buffer) - ETHERNET_WINDOW_BYTES
         if views is None or not rows or room < 0:
-            return [decode_record(record) for record in self.records(rows, ready=False)]
+            return None
         picked = np.array(rows, dtype=np.int64)
         data = self.data[picked].astype(np.int64)
         end = self.end[picked].astype(np.int64)
         window = _Window(views.ethernet_rows(np.minimum(data, room)))
-        head = window.rows
         total = window["v4_total"].astype(np.int64)
         length = window["v4_length"].astype(np.int64)
         # decode()'s one-step test, column by column (a frame near the buffer's end, whose
@@ -314,16 +309,30 @@ class BatchRows:
             & ((window["v4_fragment"] & 0x3FFF) == 0)
             & ~_any_of(window["v4_dport"], TUNNEL_UDP_PORTS)
         )
-        if not plain.any():
-            return [decode_record(record) for record in self.records(rows, ready=False)]
         stop = np.minimum(end, data + 14 + total)
         stop = np.where(length >= 8, np.minimum(stop, data + 34 + length), stop)
         stop = np.maximum(stop, data + 42)  # decode(): data[42:end] is empty when end < 42
+        return _PlainUdp(picked, data, end, stop, plain, window)
+
+    def packets(
+        self, rows: list[int], decode_record: Callable[[Record], Packet] = decode
+    ) -> list[Packet]:
+        """These rows decoded, in the order given: the packets ``decode`` gives for
+        ``records(rows, ready=False)``, the common frame (Ethernet, IPv4 without options,
+        whole, UDP, no tunnel port: decode()'s one-step shape) read from the batch's columns
+        without a Record nor a struct read each (a SIP-heavy capture hands over a SIP
+        datagram every few rows); every other row as a Record through ``decode_record``."""
+        found = self._plain_udp(rows)
+        if found is None or not found.plain.any():
+            return [decode_record(record) for record in self.records(rows, ready=False)]
+        picked, data, end, stop, plain, window = found
+        head = window.rows
         at = np.flatnonzero(plain)
         u32 = np.uint32
         addresses = head[at, 26:34].copy().view(">u4").astype(u32).reshape(-1, 2)
         texts = ipv4_texts(addresses)
-        buffer = views.buffer
+        assert self.views is not None
+        buffer = self.views.buffer
         frames = self.frames
         kept = [rows[i] for i in at.tolist()]
         # Per row: frame, time, interface, where the frame begins and ends, length on the
@@ -376,6 +385,68 @@ class BatchRows:
         ):
             out[i] = decode_record(record)
         return out
+
+    def sip_datagrams(self, rows: list[int]) -> UdpDatagrams | None:
+        """The rows among ``rows`` that decode() reads in one step (:meth:`packets`) and whose
+        UDP payload is not empty and starts with a byte a SIP message or a keep-alive starts
+        with (RFC 3261 7: a method's letter, CR or LF), as columns: what a SIP framer reads
+        of a datagram, without a Packet. None: no such row."""
+        found = self._plain_udp(rows)
+        if found is None:
+            return None
+        picked, data, _, stop, plain, window = found
+        start = data + 42
+        views = self.views
+        assert views is not None
+        first = views.u8[np.minimum(start, len(views.u8) - 1)]
+        at = np.flatnonzero(plain & (stop > start) & _SIP_FIRST[first])
+        if not len(at):
+            return None
+        kept = picked[at]
+        addresses = window.rows[at, 26:34].copy().view(">u4").astype(np.uint32).reshape(-1, 2)
+        texts = ipv4_texts(addresses)
+        frames = self.frames
+        kept_rows = kept.tolist()
+        return UdpDatagrams(
+            kept_rows,
+            [frames[row] for row in kept_rows],
+            self.ts_ns(kept_rows),
+            [texts[value] for value in addresses[:, 0].tolist()],
+            window["v4_sport"][at].tolist(),
+            [texts[value] for value in addresses[:, 1].tolist()],
+            window["v4_dport"][at].tolist(),
+            start[at].tolist(),
+            stop[at].tolist(),
+        )
+
+
+class _PlainUdp(NamedTuple):
+    """What :meth:`BatchRows._plain_udp` read: the rows (array), where each frame's data
+    begins and ends, where its UDP payload ends, which rows have the one-step shape, and
+    the gathered windows."""
+
+    picked: Int64Array
+    data: Int64Array
+    end: Int64Array
+    stop: Int64Array
+    plain: BoolArray
+    window: _Window
+
+
+class UdpDatagrams(NamedTuple):
+    """UDP datagrams of a batch as columns (lists, one item per datagram, capture order):
+    rows, frames, capture times (ns), addresses (decode()'s texts, shared), ports, and where
+    each payload begins and ends in the batch's buffer."""
+
+    rows: list[int]
+    frames: list[int]
+    ts_ns: list[int]
+    srcs: list[str]
+    sports: list[int]
+    dsts: list[str]
+    dports: list[int]
+    starts: list[int]
+    stops: list[int]
 
 
 # Dotted quads of IPv4 addresses by their number (decode() keeps its own by their bytes),

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -51,11 +51,15 @@ from rtcscope.rtp.stats import SMALL_BATCH
 
 if TYPE_CHECKING:
     from rtcscope.rtp.streams import StreamScanner
+    from rtcscope.sip.capture import CapturedSip
 
 IntArray = npt.NDArray[np.int64]
-PacketSink = Callable[[Packet], None]
+# A packet, or a SIP message framed from a batch's columns (no Packet made for it: its
+# datagram starts with a letter, CR or LF, which the stream scanner leaves alone).
+Delivered: TypeAlias = "Packet | CapturedSip"
+PacketSink = Callable[[Delivered], None]
 # Rows of a batch -> the packets they deliver (decoded once, reassembled), in capture order.
-RowDecoder = Callable[[list[int]], Iterable[Packet]]
+RowDecoder = Callable[[list[int]], Iterable[Delivered]]
 
 _RAW_IP = frozenset(
     {LinkType.RAW, LinkType.RAW_LEGACY_12, LinkType.RAW_LEGACY_14, LinkType.IPV4, LinkType.IPV6}
@@ -108,10 +112,18 @@ class _RowBuffers:
         for key in list(self.parts):
             self.flush(key)
 
-    def flush_packet(self, packet: Packet) -> None:
-        """Before a packet goes the per-packet way: flush its stream if rows of it wait."""
-        payload = packet.payload
-        if self.parts and packet.ip_proto == 17 and len(payload) >= 12:
+    def flush_packet(self, packet: Delivered) -> None:
+        """Before a packet goes the per-packet way: flush its stream if rows of it wait (a
+        SIP message framed from the columns: the stream of its datagram's flow and bytes)."""
+        if not self.parts:
+            return
+        if not isinstance(packet, Packet):
+            payload: bytes | memoryview = packet.message.raw  # its whole UDP payload
+        elif packet.ip_proto == 17:
+            payload = packet.payload
+        else:
+            return
+        if len(payload) >= 12:
             ssrc = int.from_bytes(payload[8:12], "big")
             key = (packet.src, packet.sport, packet.dst, packet.dport, ssrc)
             if key in self.parts:
@@ -273,7 +285,7 @@ class FastRtpTap:
         self.key_cache: dict[tuple[int, ...], Key] = {}
         self.make_keys = _KeyMaker()
 
-    def feed_packet(self, packet: Packet) -> None:
+    def feed_packet(self, packet: Delivered) -> None:
         """A packet that went the per-packet way (its stream's waiting rows first)."""
         self.buffers.flush_packet(packet)
         self.feed_other(packet)
@@ -502,7 +514,8 @@ def _scan_batch(
     not_rtp = ok & ((size < 12) | ((first & 0xC0) != 0x80) | rtcp)
     unclear = scalar & ~pending_mask & ~not_rtp
     ahead = not pending_keys or scanner.may_feed_first(
-        others if unclear.any() else [], pending_keys
+        [packet for packet in others if type(packet) is Packet] if unclear.any() else [],
+        pending_keys,
     )
     if ahead:
         try:

@@ -147,8 +147,18 @@ class _PacketTaps:
         # Whether any per-packet tap listens (``info`` alone needs none but TCP/SCTP's).
         self.wanted = self.scanner is not None or self.want_sip or self.want_icmp
 
-    def feed(self, packet: Packet) -> None:
-        """A delivered packet that no array path took, in capture order."""
+    def feed(self, item: Packet | CapturedSip) -> None:
+        """A delivered packet that no array path took, or a SIP message framed from a
+        batch's columns (:func:`_deliver_rows`), in capture order."""
+        if type(item) is CapturedSip:
+            # All the stream scanner's feed does with a datagram starting with a letter, CR
+            # or LF: the first one's time is its time origin.
+            scanner = self.scanner
+            if scanner is not None and scanner.first_ns is None:
+                scanner.first_ns = item.ts_ns
+            self._sip(item)
+            return
+        packet: Packet = item  # type: ignore[assignment]
         if self.scanner is not None:
             self.scanner.feed(packet)
         proto = packet.ip_proto
@@ -356,20 +366,26 @@ def _batched(
             for packet in _deliver(rows.records(left), None, counts):
                 taps.feed(packet)
         elif rtp_tap is not None and (linktype := batch_linktype(rows)) is not None:
-            _rtp_batch(rows, linktype, left, counts, rtp_tap)
+            _rtp_batch(rows, linktype, left, counts, rtp_tap, taps)
         else:
             # Every row goes the per-packet way; only the counts tap's leftovers are counted.
-            frames = rows.frames
-            counted = {frames[row] for row in left}
-            counted.update(record.frame for record in batch.records)
             feed = rtp_tap.feed_packet if rtp_tap is not None else taps.feed
             wanted: list[int] = list(range(rows.count))
             if rtp_tap is None and rows.not_sip is not None:
                 # No RTP tap: UDP rows that cannot be SIP (RTP, STUN...), counted above
                 # already, go to no tap (the SIP framer would drop them).
                 wanted = np.flatnonzero(~rows.not_sip).tolist()
-            for packet in _deliver(rows.records(wanted), counted, counts):
-                feed(packet)
+            if batch.records:
+                frames = rows.frames
+                counted = {frames[row] for row in left}
+                counted.update(record.frame for record in batch.records)
+                delivered: Iterable[Packet | CapturedSip] = _deliver(
+                    rows.records(wanted), counted, counts
+                )
+            else:
+                delivered = _deliver_rows(rows, wanted, set(left), counts, taps.framer)
+            for item in delivered:
+                feed(item)
         if progress is not None:
             progress(batch.base + len(batch.buffer))
     if rtp_tap is not None:
@@ -382,17 +398,16 @@ def _rtp_batch(
     left: list[int],
     counts: PacketCounts,
     rtp_tap: FastRtpTap,
+    taps: _PacketTaps,
 ) -> None:
     """A batch the RTP tap reads: the rows it asks for are decoded once, counted when the
     counts tap left them too; the counts tap's other leftovers are decoded for counting."""
     to_count = set(left)
     asked: set[int] = set()
-    frames = rows.frames
 
-    def decode_rows(wanted: list[int]) -> Iterable[Packet]:
+    def decode_rows(wanted: list[int]) -> Iterable[Packet | CapturedSip]:
         asked.update(wanted)
-        counted = {frames[row] for row in wanted if row in to_count}
-        return _deliver_packets(rows.packets(wanted, decode), counted, counts)
+        return _deliver_rows(rows, wanted, to_count, counts, taps.framer)
 
     rtp_tap.feed_batch(rows, linktype, decode_rows)
     rest = [row for row in left if row not in asked]
@@ -400,6 +415,54 @@ def _rtp_batch(
         for _ in _deliver(rows.records(rest, ready=False), None, counts):
             pass  # counted only: rows no tap but the counts reads (an RTP-looking row that
             # fails the RTP header checks, say)
+
+
+def _deliver_rows(
+    rows: BatchRows,
+    wanted: list[int],
+    to_count: set[int],
+    counts: PacketCounts,
+    framer: SipCaptureFramer | None,
+) -> Iterable[Packet | CapturedSip]:
+    """The ``wanted`` rows of a batch (no ready-made records among them), decoded once
+    (counted when in ``to_count``), reassembled, in capture order. With a SIP framer, the
+    plain UDP rows whose payload can start a SIP message (or a keep-alive) go to it as the
+    batch's columns, a batch at a time, and their messages come out in their places: no
+    Packet, no other tap for them (the stream scanner's feed leaves a datagram starting
+    with a letter, CR or LF alone; the counts tap counted them already)."""
+    found = None
+    if framer is not None:
+        found = rows.sip_datagrams(
+            [row for row in wanted if row not in to_count] if to_count else wanted
+        )
+    frames = rows.frames
+    if found is None:
+        counted = {frames[row] for row in wanted if row in to_count}
+        return _deliver_packets(rows.packets(wanted, decode), counted, counts)
+    assert framer is not None
+    messages = framer.datagrams(rows.batch.buffer, found)
+    taken = set(found.rows)
+    rest = [row for row in wanted if row not in taken]
+    if not rest:
+        return messages
+    counted = {frames[row] for row in rest if row in to_count}
+    delivered = _deliver_packets(rows.packets(rest, decode), counted, counts)
+    if not messages:
+        return delivered
+    # Both in capture order: merged by frame (a reassembled datagram is at the frame of the
+    # fragment that completed it).
+    out: list[Packet | CapturedSip] = []
+    waiting: Packet | None = next(delivered, None)
+    for captured in messages:
+        frame = captured.frame
+        while waiting is not None and waiting.frame < frame:
+            out.append(waiting)
+            waiting = next(delivered, None)
+        out.append(captured)
+    if waiting is not None:
+        out.append(waiting)
+        out.extend(delivered)
+    return out
 
 
 def _deliver(

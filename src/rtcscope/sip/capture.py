@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Literal, NamedTuple, cast
+from typing import TYPE_CHECKING, Literal, NamedTuple, cast
 
 from rtcscope.capture.packet import IpProto, Packet
 from rtcscope.capture.pipeline import PipelineReport
@@ -45,6 +45,11 @@ from rtcscope.sip.websocket import (
     WebSocketMessage,
     looks_like_websocket_frame,
 )
+
+if TYPE_CHECKING:
+    import mmap
+
+    from rtcscope.capture.fastscan import UdpDatagrams
 
 Transport = Literal["udp", "tcp", "ws", "tls", "sctp"]
 
@@ -253,9 +258,55 @@ class SipCaptureFramer:
 
     def datagram(self, packet: Packet) -> CapturedSip | None:
         """The SIP message of a UDP datagram (None: none, or a keep-alive, counted): what
-        :meth:`feed` gives for a UDP packet, without the list (the scan's per-packet tap
-        calls this once per SIP message of a capture)."""
-        payload = packet.payload
+        :meth:`feed` gives for a UDP packet, without the list."""
+        message = self._message(packet.payload)
+        if message is None:
+            return None
+        report = self.report
+        report.messages += 1
+        report.udp_messages += 1
+        flow = (packet.src, packet.sport, packet.dst, packet.dport)
+        shared = self._flows.get(flow)
+        if shared is None:
+            shared = self._shared_flow(flow)
+        src, sport, dst, dport = shared
+        return _captured_sip(packet.frame, packet.ts_ns, src, sport, dst, dport, "udp", message)
+
+    def datagrams(self, buffer: bytes | mmap.mmap, found: UdpDatagrams) -> list[CapturedSip]:
+        """:meth:`datagram` of each UDP datagram of a batch given as columns (payloads
+        ``buffer[start:stop]``, :meth:`rtcscope.capture.fastscan.BatchRows.sip_datagrams`),
+        without a Packet each: the messages found, in the order given (keep-alives counted).
+        The scan's SIP rows come here, a batch at a time."""
+        out: list[CapturedSip] = []
+        message_of = self._message
+        flows = self._flows
+        for frame, ts_ns, src, sport, dst, dport, start, stop in zip(
+            found.frames,
+            found.ts_ns,
+            found.srcs,
+            found.sports,
+            found.dsts,
+            found.dports,
+            found.starts,
+            found.stops,
+            strict=True,
+        ):
+            message = message_of(buffer[start:stop])
+            if message is None:
+                continue
+            flow = (src, sport, dst, dport)
+            shared = flows.get(flow)
+            if shared is None:
+                shared = self._shared_flow(flow)
+            src, sport, dst, dport = shared
+            out.append(_captured_sip(frame, ts_ns, src, sport, dst, dport, "udp", message))
+        report = self.report
+        report.messages += len(out)
+        report.udp_messages += len(out)
+        return out
+
+    def _message(self, payload: bytes | memoryview) -> SipMessage | None:
+        """The SIP message a UDP payload holds (None: none, or a keep-alive, counted)."""
         if len(payload) < 12:
             if payload and not bytes(payload).strip(b"\r\n\x00"):
                 self.report.keepalives += 1
@@ -266,26 +317,13 @@ class SipCaptureFramer:
             return None
         if first == 0x0D or first == 0x0A:
             result = parse_datagram(payload)  # maybe a keep-alive
-            if result is None:
-                return None
             if isinstance(result, KeepAlive):
                 self.report.keepalives += 1
                 return None
-            message = result
-        elif looks_like_sip(payload):  # parse_datagram's test, its keep-alive one needless
-            message = parse_started(payload)  # the first byte is a letter
-        else:
-            return None
-        # _emit's work for a datagram, inline: this is once per SIP message of a capture.
-        report = self.report
-        report.messages += 1
-        report.udp_messages += 1
-        flow = (packet.src, packet.sport, packet.dst, packet.dport)
-        shared = self._flows.get(flow)
-        if shared is None:
-            shared = self._shared_flow(flow)
-        src, sport, dst, dport = shared
-        return _captured_sip(packet.frame, packet.ts_ns, src, sport, dst, dport, "udp", message)
+            return result
+        if looks_like_sip(payload):  # parse_datagram's test, its keep-alive one needless
+            return parse_started(payload)  # the first byte is a letter
+        return None
 
     def _feed_sctp(self, packet: Packet) -> list[CapturedSip]:
         # RFC 4168: one SIP message per SCTP user message, read as a datagram is.
