@@ -14,7 +14,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rtcscope.capture.decode import decode
+from rtcscope.capture.decode import TUNNEL_UDP_PORTS, decode
 from rtcscope.capture.fastscan import BatchRows
 from rtcscope.capture.packet import LinkType
 from rtcscope.capture.reader import open_capture
@@ -56,6 +56,48 @@ def _decoded_by_records(rows: BatchRows, wanted: list[int]) -> list[object]:
     return [decode(record) for record in rows.records(wanted, ready=False)]
 
 
+_SIP_FIRST = frozenset(b"\r\nABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def _check_sip_datagrams(rows: BatchRows, wanted: list[int]) -> int:
+    """BatchRows.sip_datagrams(wanted) against decode(): exactly the rows decode() reads as
+    plain UDP (the column road's shape) whose payload starts with a SIP first byte, with
+    decode()'s frame, time, addresses, ports and payload. Returns how many it took."""
+    packets = _decoded_by_records(rows, wanted)
+    expected = [
+        (row, p)
+        for row, p in zip(wanted, packets, strict=True)
+        if is_plain_udp(p)  # type: ignore[arg-type]
+        and p.dport not in TUNNEL_UDP_PORTS  # type: ignore[attr-defined]
+        and p.payload[:1]  # type: ignore[attr-defined]
+        and p.payload[0] in _SIP_FIRST  # type: ignore[attr-defined]
+    ]
+    # Rows left out must be ones the column road of BatchRows.packets leaves to decode() too
+    # (a frame whose window would run past the buffer's end, an IPv4 total length of 0...).
+    record_road, counted = counting(decode)
+    rows.packets(wanted, counted)
+    found = rows.sip_datagrams(wanted)
+    if found is None:
+        assert all(rows.frames[row] in record_road for row, _ in expected)
+        return 0
+    by_row = dict(expected)
+    buffer = rows.batch.buffer
+    for row, frame, ts_ns, src, sport, dst, dport, start, stop in zip(*found, strict=True):
+        packet = by_row.pop(row)
+        assert (frame, ts_ns, src, sport, dst, dport) == (
+            packet.frame,  # type: ignore[attr-defined]
+            packet.ts_ns,  # type: ignore[attr-defined]
+            packet.src,  # type: ignore[attr-defined]
+            packet.sport,  # type: ignore[attr-defined]
+            packet.dst,  # type: ignore[attr-defined]
+            packet.dport,  # type: ignore[attr-defined]
+        )
+        assert buffer[start:stop] == bytes(packet.payload)  # type: ignore[attr-defined]
+    assert found.rows == sorted(found.rows, key=wanted.index)  # in the order given
+    assert all(rows.frames[row] in record_road for row in by_row)
+    return len(found.rows)
+
+
 def _batches(source: Path | io.BytesIO) -> list[BatchRows]:
     with open_capture(source) as reader:
         return [BatchRows(batch) for batch in reader.batches()]
@@ -78,6 +120,16 @@ def test_every_capture_column_road_taken_for_plain_frames() -> None:
             odd = wanted[1::3][::-1]
             assert rows.packets(odd) == _decoded_by_records(rows, odd), path.name
     assert by_columns > 5000
+
+
+def test_every_capture_sip_datagrams_are_decodes_sip_rows() -> None:
+    taken = 0
+    for path in every_capture():
+        for rows in _batches(path):
+            wanted = list(range(rows.count))
+            taken += _check_sip_datagrams(rows, wanted)
+            _check_sip_datagrams(rows, wanted[1::3])
+    assert taken > 300  # the SIP of tests/data's calls
 
 
 @settings(max_examples=300, deadline=None)
@@ -120,3 +172,4 @@ def test_frames_near_the_common_shape(
             data.draw(st.sets(st.integers(0, rows.count - 1), max_size=rows.count), "rows")
         )
         assert rows.packets(wanted) == _decoded_by_records(rows, wanted)
+        _check_sip_datagrams(rows, wanted)
