@@ -5,11 +5,15 @@ times, addresses, ports, bytes), keep-alives and counts, on generated and mutate
 
 from __future__ import annotations
 
+import sys
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import rtcscope.sip.capture as capture_module
 from rtcscope.capture.fastscan import UdpDatagrams
-from rtcscope.sip.capture import SipCaptureFramer
+from rtcscope.sip.capture import CapturedSip, SipCaptureFramer
 from tests.rtp.test_heuristic import udp
 from tests.sip.test_properties import SIPISH, real_messages
 
@@ -32,38 +36,92 @@ PAYLOADS = (
 ).filter(bool)  # the scan hands over non-empty payloads only
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(PAYLOADS, min_size=1, max_size=8), st.binary(max_size=5))
-def test_datagrams_is_datagram_of_each(payloads: list[bytes], gap: bytes) -> None:
+def _columns(payloads: list[bytes], gap: bytes) -> tuple[bytes, UdpDatagrams]:
     buffer = bytearray(gap)
     starts: list[int] = []
     for payload in payloads:
         starts.append(len(buffer))
         buffer += payload + gap
     count = len(payloads)
-    frames = [3 * i + 1 for i in range(count)]
-    srcs = [f"10.0.0.{i % 2}" for i in range(count)]
-    sports = [5060 + i % 3 for i in range(count)]
-    columns = UdpDatagrams(
+    frames = [2 * i + 100_001 for i in range(count)]  # not small ints (shared by all code)
+    return bytes(buffer), UdpDatagrams(
         list(range(count)),
         frames,
-        [frame * 20_000_000 for frame in frames],
-        srcs,
-        sports,
+        [frame * 20_000_000 for frame in frames],  # the times tests.rtp.test_heuristic.udp gives
+        [f"10.0.0.{i % 3}" for i in range(count)],
+        [5060 + i % 2 for i in range(count)],
         ["10.0.1.1"] * count,
         [5062] * count,
         starts,
         [start + len(p) for start, p in zip(starts, payloads, strict=True)],
     )
-    by_columns, by_packets = SipCaptureFramer(), SipCaptureFramer()
-    found = by_columns.datagrams(bytes(buffer), columns)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(PAYLOADS, min_size=1, max_size=8), st.binary(max_size=5))
+def test_datagrams_is_datagram_of_each_on_both_roads(payloads: list[bytes], gap: bytes) -> None:
+    """datagrams() (the C road when built) and _datagrams_py (its specification) against
+    datagram() of each payload as a packet."""
+    buffer, columns = _columns(payloads, gap)
+    by_columns, by_python, by_packets = SipCaptureFramer(), SipCaptureFramer(), SipCaptureFramer()
+    found = by_columns.datagrams(buffer, columns)
     expected = [
-        by_packets.datagram(udp(frame, payload, sport, 5062, src, "10.0.1.1"))
-        for frame, payload, src, sport in zip(frames, payloads, srcs, sports, strict=True)
+        captured
+        for frame, payload, src, sport in zip(
+            columns.frames, payloads, columns.srcs, columns.sports, strict=True
+        )
+        if (captured := by_packets.datagram(udp(frame, payload, sport, 5062, src, "10.0.1.1")))
+        is not None
     ]
-    expected_found = [captured for captured in expected if captured is not None]
-    assert found == expected_found
-    for got, want in zip(found, expected_found, strict=True):
-        assert bytes(got.message) == bytes(want.message)
-        assert got.message.problems == want.message.problems
-    assert by_columns.report == by_packets.report
+    for road in (found, by_python._datagrams_py(buffer, columns)):
+        assert road == expected
+        assert [type(c) for c in road] == [CapturedSip] * len(road)
+        assert [bytes(c.message) for c in road] == [bytes(c.message) for c in expected]
+        assert [c.message.problems for c in road] == [c.message.problems for c in expected]
+    by_python.report.messages = by_python.report.udp_messages = len(expected)
+    assert by_columns.report == by_packets.report == by_python.report
+    # the messages of a flow share its addresses and ports (one object each)
+    firsts: dict[tuple[str, int, str, int], CapturedSip] = {}
+    for captured in found:
+        first = firsts.setdefault(
+            (captured.src, captured.sport, captured.dst, captured.dport), captured
+        )
+        assert captured.sport is first.sport and captured.src is first.src
+        assert captured.dport is first.dport and captured.dst is first.dst
+
+
+needs_c = pytest.mark.skipif(capture_module._c_datagrams is None, reason="the C road is not built")
+
+
+@needs_c
+def test_the_c_road_refuses_bad_columns_with_typed_errors() -> None:
+    buffer, columns = _columns([b"OPTIONS sip:a SIP/2.0\r\n\r\n"], b"")
+    framer = SipCaptureFramer()
+    for starts, stops in (([-1], [5]), ([0], [len(buffer) + 1]), ([5], [4]), ([1 << 70], [2])):
+        with pytest.raises((ValueError, OverflowError)):
+            framer.datagrams(buffer, columns._replace(starts=starts, stops=stops))
+    with pytest.raises(ValueError):
+        framer.datagrams(buffer, columns._replace(frames=[]))
+    with pytest.raises(TypeError):
+        framer.datagrams(buffer, columns._replace(starts=(0,)))  # type: ignore[arg-type]
+    assert framer.report.messages == 0
+    assert len(framer.datagrams(buffer, columns)) == 1  # and it still works
+
+
+@needs_c
+def test_the_c_road_keeps_no_reference_behind() -> None:
+    """Refcounts: the payload, the message and the flow's objects are held by the result
+    only (a leak would keep them alive)."""
+    buffer, columns = _columns([real_messages()[0]] * 3, b"xx")
+    framer = SipCaptureFramer()
+    found = framer.datagrams(buffer, columns)
+    assert len(found) == 3
+    # held by the list (the message by its CapturedSip) only, besides the call's own reference
+    assert [sys.getrefcount(found[i]) for i in range(3)] == [2, 2, 2]
+    assert [sys.getrefcount(found[i].message) for i in range(3)] == [2, 2, 2]
+    del found
+    objects = [buffer, *columns.srcs, *columns.frames, *columns.ts_ns, *framer._flows]
+    before = [sys.getrefcount(item) for item in objects]
+    for _ in range(100):
+        framer.datagrams(buffer, columns)
+    assert [sys.getrefcount(item) for item in objects] == before

@@ -1059,28 +1059,15 @@ static PyObject *new_message(PyObject *raw)
     return message;
 }
 
-static PyObject *build(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+/* A new message holding raw (bytes), filled from pos: the message alone when nothing is left for the
+ * Python road, else (message, fill()'s result); NULL with an exception set. */
+static PyObject *build_raw(PyObject *raw, Py_ssize_t pos)
 {
-    const unsigned char *s;
-    Py_ssize_t n, pos, i;
+    const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(raw);
+    Py_ssize_t n = PyBytes_GET_SIZE(raw), i;
     PyObject *message, *rest, *out;
 
-    (void)module;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "build(raw: bytes, pos: int)");
-        return NULL;
-    }
-    if (template_message == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "build() before setup_build()");
-        return NULL;
-    }
-    if (!raw_and_pos(args, &s, &n, &pos))
-        return NULL;
-    if (!PyBytes_CheckExact(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "raw must be exactly bytes");
-        return NULL;
-    }
-    message = new_message(args[0]);
+    message = new_message(raw);
     if (message == NULL)
         return NULL;
     rest = fill_message(message, s, n, pos);
@@ -1112,6 +1099,31 @@ static PyObject *build(PyObject *module, PyObject *const *args, Py_ssize_t nargs
     Py_DECREF(message);
     Py_DECREF(rest);
     return out;
+}
+
+static PyObject *build(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    const unsigned char *s;
+    Py_ssize_t n, pos;
+
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "build(raw: bytes, pos: int)");
+        return NULL;
+    }
+    if (template_message == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "build() before setup_build()");
+        return NULL;
+    }
+    if (!raw_and_pos(args, &s, &n, &pos))
+        return NULL;
+    if (!PyBytes_CheckExact(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "raw must be exactly bytes");
+        return NULL;
+    }
+    (void)s;
+    (void)n;
+    return build_raw(args[0], pos);
 }
 
 /* message.looks_like_sip's regular expression (_START_LINE), matched by hand: after optional
@@ -1223,6 +1235,218 @@ static PyObject *looks_like_sip(PyObject *module, PyObject *data)
     return PyBool_FromLong(found);
 }
 
+/* -- the scan's UDP datagrams, a batch at a time (rtcscope.sip.capture.SipCaptureFramer.
+ * datagrams; its pure-Python road _datagrams_py is the specification) ------------------- */
+
+enum { F_FRAME, F_TS_NS, F_SRC, F_SPORT, F_DST, F_DPORT, F_TRANSPORT, F_MESSAGE, F_COUNT };
+static const char *const CAPTURED_NAMES[F_COUNT] = {"frame", "ts_ns", "src", "sport",
+                                                     "dst", "dport", "transport", "message"};
+static PyTypeObject *captured_type;
+static PyMemberDef *captured_members[F_COUNT];
+static PyObject *udp_text;
+
+static PyObject *setup_captured(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyTypeObject *type;
+    PyMemberDef *found[F_COUNT];
+    int i;
+    (void)module;
+    if (nargs != 2 || !PyType_Check(args[0]) || !PyUnicode_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "setup_captured(captured_class, transport: str)");
+        return NULL;
+    }
+    type = (PyTypeObject *)args[0];
+    if (type->tp_itemsize != 0 || type->tp_dictoffset != 0) {
+        PyErr_SetString(PyExc_TypeError, "setup_captured(): not a plain slotted class");
+        return NULL;
+    }
+    for (i = 0; i < F_COUNT; i++) {
+        found[i] = member_named(type, CAPTURED_NAMES[i]);
+        if (found[i] == NULL || found[i]->type != T_OBJECT_EX || (found[i]->flags & READONLY)) {
+            PyErr_SetString(PyExc_TypeError, "setup_captured(): a field is not a plain slot");
+            return NULL;
+        }
+    }
+    for (i = 0; i < F_COUNT; i++)
+        captured_members[i] = found[i];
+    Py_INCREF(type);
+    Py_XSETREF(captured_type, type);
+    Py_INCREF(args[1]);
+    Py_XSETREF(udp_text, args[1]);
+    Py_RETURN_NONE;
+}
+
+/* A CapturedSip of the datagram at row i (its flow shared through flows / make_flow). */
+static PyObject *captured_of(PyObject *const *columns, Py_ssize_t i, PyObject *flows,
+                             PyObject *make_flow, PyObject *message)
+{
+    PyObject *key, *shared, *captured, *values[F_COUNT];
+    int k, failed = 0;
+
+    key = PyTuple_Pack(4, PyList_GET_ITEM(columns[0], i), PyList_GET_ITEM(columns[1], i),
+                       PyList_GET_ITEM(columns[2], i), PyList_GET_ITEM(columns[3], i));
+    if (key == NULL)
+        return NULL;
+    shared = PyDict_GetItemWithError(flows, key);
+    if (shared != NULL)
+        Py_INCREF(shared);
+    else if (!PyErr_Occurred())
+        shared = PyObject_CallOneArg(make_flow, key);
+    Py_DECREF(key);
+    if (shared == NULL)
+        return NULL;
+    if (!PyTuple_CheckExact(shared) || PyTuple_GET_SIZE(shared) != 4) {
+        Py_DECREF(shared);
+        PyErr_SetString(PyExc_TypeError, "a shared flow is not a 4-tuple");
+        return NULL;
+    }
+    captured = captured_type->tp_alloc(captured_type, 0);
+    if (captured == NULL) {
+        Py_DECREF(shared);
+        return NULL;
+    }
+    values[F_FRAME] = PyList_GET_ITEM(columns[4], i);
+    values[F_TS_NS] = PyList_GET_ITEM(columns[5], i);
+    values[F_SRC] = PyTuple_GET_ITEM(shared, 0);
+    values[F_SPORT] = PyTuple_GET_ITEM(shared, 1);
+    values[F_DST] = PyTuple_GET_ITEM(shared, 2);
+    values[F_DPORT] = PyTuple_GET_ITEM(shared, 3);
+    values[F_TRANSPORT] = udp_text;
+    values[F_MESSAGE] = message;
+    for (k = 0; k < F_COUNT && !failed; k++)
+        failed = PyMember_SetOne((char *)captured, captured_members[k], values[k]) < 0;
+    Py_DECREF(shared);
+    if (failed) {
+        Py_DECREF(captured);
+        return NULL;
+    }
+    return captured;
+}
+
+/* A list item as a Py_ssize_t within [0, limit]; -1 with an exception set when not. */
+static Py_ssize_t offset_at(PyObject *list, Py_ssize_t i, Py_ssize_t limit)
+{
+    Py_ssize_t value = PyLong_AsSsize_t(PyList_GET_ITEM(list, i));
+    if (value == -1 && PyErr_Occurred())
+        return -1;
+    if (value < 0 || value > limit) {
+        PyErr_SetString(PyExc_ValueError, "a datagram offset outside the buffer");
+        return -1;
+    }
+    return value;
+}
+
+static PyObject *datagrams(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    /* args: buffer, starts, stops, frames, times, srcs, sports, dsts, dports, flows,
+     * make_flow */
+    Py_buffer view;
+    PyObject *out = NULL, *item, *raw, *built, *columns[6];
+    Py_ssize_t count, i, start, stop, size, keepalives = 0, left = 0, j;
+    const unsigned char *base, *s;
+    int ok = 1;
+
+    (void)module;
+    if (nargs != 11 || !PyDict_CheckExact(args[9]) || !PyCallable_Check(args[10])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "datagrams(buffer, starts, stops, frames, times, srcs, sports, dsts, "
+                        "dports, flows: dict, make_flow)");
+        return NULL;
+    }
+    if (template_message == NULL || captured_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "datagrams() before setup_build() and setup_captured()");
+        return NULL;
+    }
+    for (i = 1; i < 9; i++) {
+        if (!PyList_CheckExact(args[i])) {
+            PyErr_SetString(PyExc_TypeError, "datagrams(): the columns must be lists");
+            return NULL;
+        }
+    }
+    count = PyList_GET_SIZE(args[1]);
+    for (i = 2; i < 9; i++) {
+        if (PyList_GET_SIZE(args[i]) != count) {
+            PyErr_SetString(PyExc_ValueError, "datagrams(): columns of different lengths");
+            return NULL;
+        }
+    }
+    /* flow key columns (source, port, destination, port), then frame and time */
+    columns[0] = args[5];
+    columns[1] = args[6];
+    columns[2] = args[7];
+    columns[3] = args[8];
+    columns[4] = args[3];
+    columns[5] = args[4];
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    base = (const unsigned char *)view.buf;
+    out = PyList_New(0);
+    if (out == NULL)
+        ok = 0;
+    for (i = 0; ok && i < count; i++) {
+        start = offset_at(args[1], i, view.len);
+        stop = start < 0 ? -1 : offset_at(args[2], i, view.len);
+        if (stop < 0) {
+            ok = 0;
+            break;
+        }
+        if (stop < start) {
+            PyErr_SetString(PyExc_ValueError, "a datagram ending before its start");
+            ok = 0;
+            break;
+        }
+        s = base + start;
+        size = stop - start;
+        if (size < 12) {
+            if (size > 0) {
+                for (j = 0; j < size; j++)
+                    if (s[j] != '\r' && s[j] != '\n' && s[j] != 0)
+                        break;
+                if (j == size)
+                    keepalives++;
+            }
+            continue;
+        }
+        if (s[0] == '\r' || s[0] == '\n') {
+            item = PyLong_FromSsize_t(i); /* the Python road reads it (a keep-alive, maybe) */
+            left++;
+        } else if (!((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')) ||
+                   !start_line_at(s, size < 2048 ? size : 2048)) {
+            continue;
+        } else {
+            raw = PyBytes_FromStringAndSize((const char *)s, size);
+            if (raw == NULL) {
+                ok = 0;
+                break;
+            }
+            built = build_raw(raw, 0);
+            Py_DECREF(raw);
+            if (built == NULL) {
+                ok = 0;
+                break;
+            }
+            if (PyTuple_CheckExact(built)) {
+                /* more to read than the common shape: the Python road builds it again */
+                Py_DECREF(built);
+                item = PyLong_FromSsize_t(i);
+                left++;
+            } else {
+                item = captured_of(columns, i, args[9], args[10], built);
+                Py_DECREF(built);
+            }
+        }
+        if (item == NULL || PyList_Append(out, item) < 0)
+            ok = 0;
+        Py_XDECREF(item);
+    }
+    PyBuffer_Release(&view);
+    if (!ok) {
+        Py_XDECREF(out);
+        return NULL;
+    }
+    return Py_BuildValue("(Nnn)", out, keepalives, left);
+}
+
 static PyMethodDef methods[] = {
     {"plain_fields", (PyCFunction)(void (*)(void))plain_fields, METH_FASTCALL,
      "plain_fields(raw, pos) -> (end, start line, Content-Type, Content-Length, Call-ID, CSeq,\n"
@@ -1241,6 +1465,16 @@ static PyMethodDef methods[] = {
      "build(raw, pos) -> message | (message, fill()'s result): a new message of the template's\n"
      "class holding raw, filled as fill() does, header_length set for the common shape; the\n"
      "message alone when nothing is left for the Python road."},
+    {"setup_captured", (PyCFunction)(void (*)(void))setup_captured, METH_FASTCALL,
+     "setup_captured(captured_class, transport): the class (slots frame, ts_ns, src, sport,\n"
+     "dst, dport, transport, message) datagrams() makes, and the transport text it stores."},
+    {"datagrams", (PyCFunction)(void (*)(void))datagrams, METH_FASTCALL,
+     "datagrams(buffer, starts, stops, frames, times, srcs, sports, dsts, dports, flows,\n"
+     "make_flow) -> (items, keep-alives, left): rtcscope.sip.capture._datagrams_py's\n"
+     "reading of the payloads buffer[start:stop]: a captured message per SIP datagram (its\n"
+     "flow shared: flows[flow], else make_flow(flow)) or the row's index where the Python\n"
+     "road must read it (a payload starting with CR or LF, a message not of the common\n"
+     "shape; 'left' of them), in row order; keep-alives shorter than 12 bytes counted."},
     {"looks_like_sip", looks_like_sip, METH_O,
      "looks_like_sip(data) -> bool: rtcscope.sip.message.looks_like_sip's test."},
     {NULL, NULL, 0, NULL},

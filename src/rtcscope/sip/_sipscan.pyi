@@ -18,3 +18,18 @@ def build(
     | tuple[object, tuple[int, _Line, _Line, _Line, _Line, _Line, _Line, _Line, _Line]]
     | tuple[object, Literal[False] | None]
 ): ...
+def setup_captured(captured_class: type, transport: str, /) -> None: ...
+def datagrams(
+    buffer: bytes | bytearray | memoryview | object,
+    starts: list[int],
+    stops: list[int],
+    frames: list[int],
+    times: list[int],
+    srcs: list[str],
+    sports: list[int],
+    dsts: list[str],
+    dports: list[int],
+    flows: dict[tuple[str, int, str, int], tuple[str, int, str, int]],
+    make_flow: object,
+    /,
+) -> tuple[list[object], int, int]: ...

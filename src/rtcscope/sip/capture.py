@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Literal, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, cast
 
 from rtcscope.capture.packet import IpProto, Packet
 from rtcscope.capture.pipeline import PipelineReport
@@ -35,7 +35,7 @@ from rtcscope.sip.framing import (
     SipStreamFramer,
     parse_datagram,
 )
-from rtcscope.sip.message import SipMessage, looks_like_sip, parse_started
+from rtcscope.sip.message import ROAD, SipMessage, looks_like_sip, parse_started
 from rtcscope.sip.sdp import NO_EXTMAPS, NO_FMTP, Codec, Crypto, Fingerprint, announced_media
 from rtcscope.sip.websocket import (
     HttpHandshake,
@@ -113,6 +113,19 @@ class _NewCapturedSip:
 
 
 _captured_sip = cast("Callable[..., CapturedSip]", _NewCapturedSip)
+
+# The C road of SipCaptureFramer.datagrams (None: the Python road, see rtcscope.sip.message.ROAD).
+# Its items: a CapturedSip, or the index of a row the Python road reads.
+_c_datagrams: Callable[..., tuple[list[Any], int, int]] | None = None
+if ROAD == "c":
+    from rtcscope.sip import _sipscan
+
+    try:
+        _sipscan.setup_captured(CapturedSip, "udp")
+    except AttributeError:
+        pass  # a module built from an older _sipscan.c: the Python road
+    else:
+        _c_datagrams = cast("Callable[..., tuple[list[Any], int, int]]", _sipscan.datagrams)
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,44 +279,75 @@ class SipCaptureFramer:
         report.messages += 1
         report.udp_messages += 1
         flow = (packet.src, packet.sport, packet.dst, packet.dport)
-        shared = self._flows.get(flow)
-        if shared is None:
-            shared = self._shared_flow(flow)
-        src, sport, dst, dport = shared
-        return _captured_sip(packet.frame, packet.ts_ns, src, sport, dst, dport, "udp", message)
+        return self._udp(packet.frame, packet.ts_ns, flow, message)
 
     def datagrams(self, buffer: bytes | mmap.mmap, found: UdpDatagrams) -> list[CapturedSip]:
         """:meth:`datagram` of each UDP datagram of a batch given as columns (payloads
         ``buffer[start:stop]``, :meth:`rtcscope.capture.fastscan.BatchRows.sip_datagrams`),
         without a Packet each: the messages found, in the order given (keep-alives counted).
-        The scan's SIP rows come here, a batch at a time."""
-        out: list[CapturedSip] = []
-        message_of = self._message
-        flows = self._flows
-        for frame, ts_ns, src, sport, dst, dport, start, stop in zip(
-            found.frames,
-            found.ts_ns,
-            found.srcs,
-            found.sports,
-            found.dsts,
-            found.dports,
-            found.starts,
-            found.stops,
-            strict=True,
-        ):
-            message = message_of(buffer[start:stop])
-            if message is None:
-                continue
-            flow = (src, sport, dst, dport)
-            shared = flows.get(flow)
-            if shared is None:
-                shared = self._shared_flow(flow)
-            src, sport, dst, dport = shared
-            out.append(_captured_sip(frame, ts_ns, src, sport, dst, dport, "udp", message))
+        The scan's SIP rows come here, a batch at a time: on the C road in one call
+        (``_sipscan.datagrams``), whose specification is :meth:`_datagrams_py`."""
+        if _c_datagrams is None:
+            out = self._datagrams_py(buffer, found)
+        else:
+            items, keepalives, left = _c_datagrams(
+                buffer,
+                found.starts,
+                found.stops,
+                found.frames,
+                found.ts_ns,
+                found.srcs,
+                found.sports,
+                found.dsts,
+                found.dports,
+                self._flows,
+                self._shared_flow,
+            )
+            self.report.keepalives += keepalives
+            out = items
+            if left:
+                # The rows C left to the Python road (a payload starting with CR or LF, a
+                # message not of the common shape), read in their places.
+                out = []
+                for item in items:
+                    if type(item) is int:
+                        item = self._datagram_at(buffer, found, item)
+                        if item is None:
+                            continue
+                    out.append(item)
         report = self.report
         report.messages += len(out)
         report.udp_messages += len(out)
         return out
+
+    def _datagrams_py(self, buffer: bytes | mmap.mmap, found: UdpDatagrams) -> list[CapturedSip]:
+        """:meth:`datagrams` in Python (the specification of the C road), without counting
+        the messages in the report."""
+        at = self._datagram_at
+        return [
+            captured
+            for index in range(len(found.rows))
+            if (captured := at(buffer, found, index)) is not None
+        ]
+
+    def _datagram_at(
+        self, buffer: bytes | mmap.mmap, found: UdpDatagrams, index: int
+    ) -> CapturedSip | None:
+        """The message of datagram ``index`` of ``found`` (keep-alives counted)."""
+        message = self._message(buffer[found.starts[index] : found.stops[index]])
+        if message is None:
+            return None
+        flow = (found.srcs[index], found.sports[index], found.dsts[index], found.dports[index])
+        return self._udp(found.frames[index], found.ts_ns[index], flow, message)
+
+    def _udp(self, frame: int, ts_ns: int, flow: Flow, message: SipMessage) -> CapturedSip:
+        """A message over UDP, its flow's addresses and ports the objects every message of
+        the flow shares."""
+        shared = self._flows.get(flow)
+        if shared is None:
+            shared = self._shared_flow(flow)
+        src, sport, dst, dport = shared
+        return _captured_sip(frame, ts_ns, src, sport, dst, dport, "udp", message)
 
     def _message(self, payload: bytes | memoryview) -> SipMessage | None:
         """The SIP message a UDP payload holds (None: none, or a keep-alive, counted)."""
