@@ -39,7 +39,8 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
@@ -62,7 +63,6 @@ from rtcscope.rtp.stats import (
     add_new_streams,
     analysis_clock_hz,
     relative_ms,
-    summarize_new_streams,
     summary_values,
 )
 from rtcscope.sip.sdp import STATIC_PAYLOAD_TYPES
@@ -88,6 +88,9 @@ _SRTCP_DECIDE_AFTER = 8  # a sender's datagrams looked at before its layout is d
 # Short streams resumed together through add_new_streams, at least (its NumPy costs per
 # packet position, add() per packet: a batch resumes some fifty streams of short calls).
 _RESUME_AT_ONCE = 256
+# A short stream whose packets came in more than one batch keeps waiting as rows (its
+# pieces: _Live.segments) up to this many packets; beyond, it gets its StreamStats.
+_WAIT_LIMIT = 4 * SMALL_BATCH
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -113,16 +116,14 @@ _SET_KEY = tuple(
 )
 
 
-def _stream_key(key: tuple[str, int, str, int, int]) -> StreamKey:
-    """``StreamKey(*key)`` with its slots filled directly (a frozen dataclass's ``__init__``
-    goes through ``object.__setattr__``, twice the time; finish makes one per stream)."""
-    made = object.__new__(StreamKey)
-    set_src, set_src_port, set_dst, set_dst_port, set_ssrc = _SET_KEY
-    set_src(made, key[0])
-    set_src_port(made, key[1])
-    set_dst(made, key[2])
-    set_dst_port(made, key[3])
-    set_ssrc(made, key[4])
+def _stream_keys(keys: Collection[tuple[str, int, str, int, int]]) -> list[StreamKey]:
+    """``[StreamKey(*key) for key in keys]``, a field at a time over all of them: the slots
+    filled directly (a frozen dataclass's ``__init__`` goes through ``object.__setattr__``,
+    several times the time; finish makes one per stream)."""
+    made = [object.__new__(StreamKey) for _ in range(len(keys))]
+    if made:
+        for set_field, values in zip(_SET_KEY, zip(*keys, strict=True), strict=True):
+            deque(map(set_field, made, values), 0)
     return made
 
 
@@ -426,11 +427,13 @@ class _Live:
         "payload_bytes",
         "pt_counts",
         "pt_info",
+        "segments",
         "source",
         "srtp_tag_votes",
         "start_ns",
         "stats",
         "summary_of",
+        "waited",
     )
 
     def __init__(self, source: str, announcement: MediaAnnouncement | None) -> None:
@@ -441,6 +444,10 @@ class _Live:
         # as columns (summary_of: which rows) and are summarised with the others at finish.
         self.stats: StreamStats | None = None
         self.summary_of: tuple[int, int] | None = None
+        # A short stream given more packets in a later batch (few): its rows in the chunks
+        # (chunk, first row, end row), its fields in the fields below; waited: its packets.
+        self.segments: list[tuple[int, int, int]] | None = None
+        self.waited = 0
         self.pt_counts: dict[int, int] = {}
         # pt -> (analysis clock, comfort noise, encoding, rtpmap rate): fixed for the stream
         # (its announcement does not change), so looked up once per payload type.
@@ -481,6 +488,7 @@ class StreamScanner:
         self.feeding_frame = -1
         self._late: dict[int, int] = {}
         self._rtp_protos: dict[str, bool] = {}  # SDP profile -> RTP or not (announce())
+        self._secure_protos: dict[str, bool] = {}  # SDP profile -> SRTP's or not (finish())
         self._by_endpoint: dict[tuple[str, int], list[MediaAnnouncement]] = {}
         self._rtcp_endpoints: dict[tuple[str, int], int] = {}
         self.announce(sorted(announcements, key=lambda a: a.frame))
@@ -708,16 +716,22 @@ class StreamScanner:
         for a handful (short calls: NumPy's cost per call would exceed the work). A stream
         given its first packets here, a handful of them, gets no StreamStats: its rows and
         bookkeeping wait as columns (:class:`_ShortRows`), summarised with all the others
-        at :meth:`finish` (:func:`~rtcscope.rtp.stats.summarize_new_streams`), or resumed
-        into a StreamStats if more packets come."""
+        at :meth:`finish` (:meth:`~rtcscope.rtp.stats.StreamSummaries.pending`); if a few
+        more come in later batches, they wait too (:attr:`_Live.segments`), and a stream
+        that outgrows that is resumed into a StreamStats."""
         frames, ts_ns, times_ms, marker_pt, seqs, tss, payload_len, first_words = columns
         count = len(frames)
         lives = [self._live[key] for key in keys]
-        fresh = [live.stats is None and live.summary_of is None for live in lives]
+        fresh = [
+            live.stats is None and live.summary_of is None and live.segments is None
+            for live in lives
+        ]
+        waited: list[int] = []
         if self._short_rows:
             resumed = [live for live in lives if live.summary_of is not None]
-            if resumed:  # more packets of short streams
-                self._resume(resumed)
+            if resumed:  # more packets of short streams: their fields back, rows waiting
+                self._reopen(resumed)
+            waited = [-1 if live.segments is None else live.waited for live in lives]
         starts = np.array(bounds[:-1], dtype=np.int64)
         sizes = np.diff(bounds)
         group = np.repeat(np.arange(len(keys)), sizes)
@@ -777,28 +791,47 @@ class StreamScanner:
         # Streams given their first packets here, a handful each: their rows and what they
         # give the stream wait as columns, summarised all at once at finish (or replayed
         # into the stream if more packets come: _stats_of).
-        new = (
-            (sizes <= SMALL_BATCH)
-            & np.array(fresh, dtype=bool)
-            & (np.add.reduceat((clocks > 0) & (clocks < 1000), starts) == 0)
-        )
+        small = sizes <= SMALL_BATCH
+        clock_ok = np.add.reduceat((clocks > 0) & (clocks < 1000), starts) == 0
+        new = small & np.array(fresh, dtype=bool) & clock_ok
+        # Short streams with rows waiting whose next few rows wait with them (their fields
+        # go on below, as any stream's).
+        if waited:
+            before = np.array(waited, dtype=np.int64)
+            more = (before >= 0) & clock_ok & (before + sizes <= _WAIT_LIMIT)
+        else:
+            more = np.zeros(len(keys), dtype=bool)
         old_pairs = ~new[present >> 7]
         for pair, n in zip(
             present[old_pairs].tolist(), pair_counts[present[old_pairs]].tolist(), strict=True
         ):
             counts = lives[pair >> 7].pt_counts
             counts[pair & 0x7F] = counts.get(pair & 0x7F, 0) + n
-        if new.any():
+        any_more = bool(more.any())
+        if new.any() or any_more:
+            # The new streams' rows, then those of the streams whose rows wait.
             picked = np.flatnonzero(new[group])
             new_streams = np.flatnonzero(new)
             chunk = len(self._short_rows)
             for position, index in enumerate(new_streams.tolist()):
                 lives[index].summary_of = (chunk, position)
+            chunk_bounds = np.concatenate(([0], np.cumsum(sizes[new]))).tolist()
+            if any_more:
+                picked = np.concatenate((picked, np.flatnonzero(more[group])))
+                at = chunk_bounds[-1]
+                for index, size in zip(
+                    np.flatnonzero(more).tolist(), sizes[more].tolist(), strict=True
+                ):
+                    live = lives[index]
+                    assert live.segments is not None
+                    live.segments.append((chunk, at, at + size))
+                    live.waited += size
+                    at += size
             position_of = np.cumsum(new) - 1
             new_pairs = present[~old_pairs]
             self._short_rows.append(
                 _ShortRows(
-                    np.concatenate(([0], np.cumsum(sizes[new]))).tolist(),
+                    chunk_bounds,
                     (
                         frames[picked],
                         times_ms[picked],
@@ -815,7 +848,7 @@ class StreamScanner:
                 )
             )
         # Streams with a handful of rows that had packets before: add() packet by packet.
-        one_by_one = (sizes <= SMALL_BATCH) & ~new
+        one_by_one = small & ~new & ~more
         rows: list[list[Any]] = []
         if one_by_one.any():
             # Only their rows as lists (the others may be most of the batch), stream after
@@ -826,8 +859,21 @@ class StreamScanner:
             ]
         few_at = 0
         old = np.flatnonzero(~new)
-        for index, edge, few in zip(
-            old.tolist(), edges[:, old].T.tolist(), one_by_one[old].tolist(), strict=True
+        if waited:
+            # Streams whose rows waited and which outgrow that: their StreamStats first.
+            outgrown = [
+                lives[index]
+                for index in np.flatnonzero(~new & ~more).tolist()
+                if waited[index] >= 0
+            ]
+            if outgrown:
+                self._replay(outgrown)
+        for index, edge, few, waits in zip(
+            old.tolist(),
+            edges[:, old].T.tolist(),
+            one_by_one[old].tolist(),
+            more[old].tolist(),
+            strict=True,
         ):
             live = lives[index]
             first_frame, start_ns, last_frame, end_ns, last_seq, last_ts, paid, cn, votes = edge
@@ -841,6 +887,8 @@ class StreamScanner:
             live.payload_bytes += paid
             live.cn_packets += cn
             live.srtp_tag_votes += votes
+            if waits:
+                continue
             a, b = bounds[index], bounds[index + 1]
             stats = live.stats or self._stats_of(live)
             if few:
@@ -903,16 +951,20 @@ class StreamScanner:
     def _stats_of(self, live: _Live) -> StreamStats:
         """The stream's StreamStats, made now (its waiting short rows, if any, replayed)."""
         if live.summary_of is not None:
-            self._resume([live])
+            self._reopen([live])
         stats = live.stats
         if stats is None:
+            if live.segments is not None:
+                self._replay([live])
+                assert live.stats is not None
+                return live.stats
             stats = live.stats = StreamStats()
         return stats
 
-    def _resume(self, lives: list[_Live]) -> None:
-        """Short streams whose rows wait (_ShortRows) get more packets: each its StreamStats
-        with those rows in it, and what they gave the stream back in its fields; a chunk's
-        streams at once."""
+    def _reopen(self, lives: list[_Live]) -> None:
+        """Short streams whose rows wait (_ShortRows) get more packets: what their rows gave
+        each stream back in its fields, and the rows go on waiting as its first segment
+        (:attr:`_Live.segments`); a chunk's streams at once."""
         by_chunk: dict[int, list[tuple[_Live, int]]] = {}
         for live in lives:
             assert live.summary_of is not None
@@ -931,28 +983,7 @@ class StreamScanner:
                 strict=True,
             ):
                 counts[position][pt] = n
-            bounds = np.array(rows.bounds, dtype=np.int64)
-            begin = bounds[positions]
-            lengths = bounds[positions + 1] - begin
-            ends = np.cumsum(lengths)
-            at = np.repeat(begin - ends + lengths, lengths) + np.arange(ends[-1])
-            stats = [StreamStats() for _ in members]
-            for (live, _), stat in zip(members, stats, strict=True):
-                live.stats = stat
-            if len(members) >= _RESUME_AT_ONCE:
-                frames, times, seqs, tss, pts, markers, clocks = (c[at] for c in rows.columns)
-                add_new_streams(
-                    stats,
-                    np.concatenate(([0], ends)).tolist(),
-                    (frames, times, seqs, tss, pts, markers, clocks),
-                )
-            else:
-                # add() packet by packet (NumPy would cost more than the work).
-                packets = iter(zip(*(c[at].tolist() for c in rows.columns), strict=True))
-                for stat, n in zip(stats, lengths.tolist(), strict=True):
-                    add = stat.add
-                    for _ in range(n):
-                        add(*next(packets))
+            bounds = rows.bounds
             for (live, position), edge in zip(
                 members, rows.edges[:, positions].T.tolist(), strict=True
             ):
@@ -968,24 +999,82 @@ class StreamScanner:
                     live.srtp_tag_votes,
                 ) = edge
                 live.pt_counts = counts[position]
+                first, end = bounds[position], bounds[position + 1]
+                live.segments = [(chunk, first, end)]
+                live.waited = end - first
 
-    def _summarize_short_rows(self) -> tuple[StreamSummaries | None, list[int]]:
+    def _replay(self, lives: list[_Live]) -> None:
+        """Streams whose rows wait in segments get their StreamStats with those rows in it:
+        many at once through add_new_streams, a few packet by packet (NumPy would cost more
+        than the work)."""
+        chunks = self._short_rows
+        stats = [StreamStats() for _ in lives]
+        if len(lives) >= _RESUME_AT_ONCE:
+            pieces: list[tuple[npt.NDArray[Any], ...]] = []
+            ends = [0]
+            for live in lives:
+                assert live.segments is not None
+                for chunk, first, end in live.segments:
+                    pieces.append(tuple(c[first:end] for c in chunks[chunk].columns))
+                ends.append(ends[-1] + live.waited)
+            frames, times, seqs, tss, pts, markers, clocks = (
+                np.concatenate(column) for column in zip(*pieces, strict=True)
+            )
+            add_new_streams(stats, ends, (frames, times, seqs, tss, pts, markers, clocks))
+        else:
+            for live, stat in zip(lives, stats, strict=True):
+                assert live.segments is not None
+                add = stat.add
+                for chunk, first, end in live.segments:
+                    columns = (c[first:end].tolist() for c in chunks[chunk].columns)
+                    for packet in zip(*columns, strict=True):
+                        add(*packet)
+        for live, stat in zip(lives, stats, strict=True):
+            live.stats = stat
+            live.segments = None
+
+    def _summarize_short_rows(
+        self, waiting: list[_Live]
+    ) -> tuple[StreamSummaries | None, list[int]]:
         """The summaries of every short stream whose rows wait (one table: NumPy's cost is
-        per step, not per stream), and where each chunk's streams begin in it."""
+        per step, not per stream; made when first read beyond packets and lost, which a
+        call list reads alone): each chunk's streams, then the ``waiting`` streams (their
+        segments), and where each chunk's streams begin in it (and the waiting ones, last)."""
         chunks = self._short_rows
         self._short_rows = []
         if not chunks:
             return None, []
         chunk_at = [0]
         bounds = [0]
-        for chunk_bounds, *_ in chunks:
+        # The rows taken: each chunk's streams', then the waiting streams' segments, as
+        # (first row, rows) in the chunks' columns end to end.
+        firsts: list[int] = []
+        lengths: list[int] = []
+        base = 0
+        for rows in chunks:
+            chunk_bounds = rows.bounds
             bounds.extend((np.array(chunk_bounds[1:]) + bounds[-1]).tolist())
             chunk_at.append(chunk_at[-1] + len(chunk_bounds) - 1)
-        frames, times, seqs, tss, pts, markers, clocks = (
-            np.concatenate(parts) for parts in zip(*(c.columns for c in chunks), strict=True)
-        )
+            firsts.append(base)
+            lengths.append(chunk_bounds[-1])
+            base += len(rows.columns[0])
+        chunk_base = firsts.copy()
+        for live in waiting:
+            assert live.segments is not None
+            for chunk, first, end in live.segments:
+                firsts.append(chunk_base[chunk] + first)
+                lengths.append(end - first)
+            bounds.append(bounds[-1] + live.waited)
+        every = [np.concatenate(parts) for parts in zip(*(c.columns for c in chunks), strict=True)]
+        if bounds[-1] != base:  # rows of later segments among them, or waiting streams
+            sizes = np.array(lengths, dtype=np.int64)
+            ends = np.cumsum(sizes)
+            taken = np.repeat(np.array(firsts, dtype=np.int64) - ends + sizes, sizes)
+            taken += np.arange(ends[-1])
+            every = [column[taken] for column in every]
+        frames, times, seqs, tss, pts, markers, clocks = every
         columns = (frames, times, seqs, tss, pts, markers, clocks)
-        return summarize_new_streams(bounds, columns), chunk_at
+        return StreamSummaries.pending(bounds, columns), chunk_at
 
     def _pt_info(self, live: _Live, pt: int) -> tuple[int, bool, str | None, int]:
         if pt < 96:
@@ -1212,10 +1301,19 @@ class StreamScanner:
         place = order.append
         # Short streams whose rows still wait: summarised in bulk, all in one table.
         chunks = self._short_rows
-        bulk, chunk_at = self._summarize_short_rows()
+        # Short streams given more packets in later batches whose rows still wait too.
+        waiting = [live for live in self._live.values() if live.segments is not None]
+        bulk, chunk_at = self._summarize_short_rows(waiting)
+        waiting_at = (
+            {id(live): at for at, live in enumerate(waiting, start=chunk_at[-1])} if waiting else {}
+        )
         # Their edges (as _ShortRows has them) and payload type counts, a chunk at a time.
         short: dict[int, tuple[list[list[int]], list[dict[int, int]]]] = {}
-        for key, live in self._live.items():
+        # Whether an SDP profile is SRTP's (RTP/SAVP, UDP/TLS/RTP/SAVPF, ...), once per profile.
+        secure = self._secure_protos
+        for stream_key, (key, live) in zip(
+            _stream_keys(self._live), self._live.items(), strict=True
+        ):
             stats = live.stats
             # The summary, or where it lies in the bulk's columns (made when read).
             summary: StatsSummary | tuple[StreamSummaries, int]
@@ -1231,10 +1329,14 @@ class StreamScanner:
                 counts = found[1][position]
                 assert bulk is not None
                 summary = (bulk, position + chunk_at[chunk])
-            elif stats is None or stats.total_nr == 0:
-                continue
             else:
-                summary = stats.summary()
+                if live.segments is not None:
+                    assert bulk is not None
+                    summary = (bulk, waiting_at[id(live)])
+                elif stats is None or stats.total_nr == 0:
+                    continue
+                else:
+                    summary = stats.summary()
                 first_frame, start_ns, last_frame, end_ns = (
                     live.first_frame,
                     live.start_ns,
@@ -1269,8 +1371,13 @@ class StreamScanner:
                     crypto = tuple(c.raw for c in ann.crypto)
                 elif ann.fingerprints:
                     keying = "dtls"
-                elif "SAVP" in ann.proto.upper():
-                    keying = "unknown"
+                else:
+                    proto = ann.proto
+                    savp = secure.get(proto)
+                    if savp is None:
+                        savp = secure[proto] = "SAVP" in proto.upper()
+                    if savp:
+                        keying = "unknown"
             src, sport, dst, dport, _ = key
             if (
                 dtls_flows
@@ -1285,7 +1392,7 @@ class StreamScanner:
             place((first_frame, key))
             append(
                 RtpStream(
-                    _stream_key(key),
+                    stream_key,
                     main_pt,
                     list(payload_types),
                     list(names),
