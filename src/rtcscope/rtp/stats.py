@@ -1283,10 +1283,10 @@ class StreamSummaries:
     def summary(self, index: int) -> StatsSummary:
         return _make_summary(*self.values(index))
 
-    def values_of(self, indexes: list[int]) -> tuple[list[tuple[Any, ...]], FloatArray]:
-        """:meth:`values` of many streams at once (a column read at a time), and their float
-        fields as they give them (lost percent, min/mean/max delta, min/mean/max jitter,
-        DTX ms), a row each."""
+    def columns_of(self, indexes: list[int]) -> tuple[list[list[Any]], FloatArray]:
+        """:meth:`values` of many streams as columns (a field's values in a list, in
+        :meth:`values`' order), and their float fields as they give them (lost percent,
+        min/mean/max delta, min/mean/max jitter, DTX ms), a row each."""
         every_int, every_float, resets = self._numbers()
         ints = every_int[indexes]
         floats = every_float[indexes]
@@ -1294,22 +1294,19 @@ class StreamSummaries:
         i = ints.T.tolist()
         f = floats.T.tolist()
         found = [resets.get(index, ()) for index in indexes] if resets else [()] * len(indexes)
-        rows = list(
-            zip(
-                *i[0:2],
-                f[0],
-                i[2],
-                *f[1:7],
-                i[3],
-                (ints[:, 4] != 0).tolist(),
-                *i[5:11],
-                f[7],
-                *i[11:18],
-                found,
-                strict=True,
-            )
-        )
-        return rows, floats
+        columns = [
+            *i[0:2],
+            f[0],
+            i[2],
+            *f[1:7],
+            i[3],
+            (ints[:, 4] != 0).tolist(),
+            *i[5:11],
+            f[7],
+            *i[11:18],
+            found,
+        ]
+        return columns, floats
 
     def values(self, index: int) -> tuple[Any, ...]:
         """:meth:`summary`'s fields in their order (:data:`summary_values` of it), without

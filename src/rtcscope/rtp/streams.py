@@ -42,6 +42,7 @@ import struct
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
@@ -1679,16 +1680,17 @@ def stream_to_dict(stream: RtpStream, quality: StreamQuality | None = None) -> d
     (:func:`rtcscope.quality.assess_stream`) its keys under "quality".
     """
     numbers = stream.summary_values()
-    return _stream_row(
-        stream,
-        numbers,
+    return _stream_rows(
+        [stream],
+        [[value] for value in numbers],
         # Milliseconds with three decimals: tshark prints three, and JSON gives the same
         # rounding so that scripts compare equal.
-        tuple(round(numbers[at], 3) for at in _ROUNDED_FIELDS),
-        round(stream.start_rel_s, 6),
-        round(stream.end_rel_s, 6),
-        quality,
-    )
+        [[round(numbers[at], 3)] for at in _ROUNDED_FIELDS],
+        [round(stream.start_rel_s, 6)],
+        [round(stream.end_rel_s, 6)],
+        [quality],
+        True,
+    )[0]
 
 
 # The statistics' fields a stream's JSON rounds to three decimals (StatsSummary's order):
@@ -1697,47 +1699,82 @@ _ROUNDED_FIELDS = (2, 4, 5, 6, 7, 8, 9, 18)
 
 
 def stream_dicts(
-    streams: Sequence[RtpStream], qualities: Sequence[StreamQuality | None] | None = None
+    streams: Sequence[RtpStream],
+    qualities: Sequence[StreamQuality | None] | None = None,
+    *,
+    rtcp: bool = True,
 ) -> list[dict[str, Any]]:
-    """``[stream_to_dict(s, q) for s, q in zip(streams, qualities)]``, with the streams
-    whose statistics wait as bulk columns (short calls: tens of thousands) read a column at
-    a time and their numbers rounded by :func:`round_like_python` (no StatsSummary made)."""
-    out: list[Any] = []  # each stream's object (None: made below, with its group's)
-    groups: dict[int, tuple[StreamSummaries, list[int], list[int]]] = {}
-    for at, stream in enumerate(streams):
-        found = stream._stats
-        if isinstance(found, tuple):
+    """``[stream_to_dict(s, q) for s, q in zip(streams, qualities)]``, made a block of
+    streams at a time from columns: the statistics read a column at a time (those that wait
+    as bulk columns, short calls' tens of thousands, without a StatsSummary), their numbers
+    rounded by :func:`round_like_python`. ``rtcp=False``: without the "rtcp" objects (for
+    output that does not show them)."""
+    out: list[Any] = [None] * len(streams)
+    # The streams by where their numbers are: the bulk columns (one group each) or their
+    # own StatsSummary (None).
+    groups: dict[int, tuple[StreamSummaries | None, list[int], list[int]]] = {}
+    loose: tuple[None, list[int], list[int]] = (None, [], [])
+    for at, found in enumerate(map(_STATS_OF, streams)):
+        if type(found) is tuple:
             summaries, position = found
             group = groups.get(id(summaries))
             if group is None:
                 group = groups[id(summaries)] = (summaries, [], [])
             group[1].append(at)
             group[2].append(position)
-            out.append(None)
         else:
-            out.append(stream_to_dict(stream, qualities[at] if qualities else None))
+            loose[1].append(at)
+    if loose[1]:
+        groups[id(None)] = loose
     for summaries, every_at, every_position in groups.values():
         # A block at a time: the numbers read in bulk are held only while their objects are
         # made (the objects stay; the numbers would add to the peak).
         for first in range(0, len(every_at), _DICTS_BLOCK):
             ats = every_at[first : first + _DICTS_BLOCK]
-            numbers, floats = summaries.values_of(every_position[first : first + _DICTS_BLOCK])
             picked = [streams[at] for at in ats]
-            rounded = zip(
-                *(round_like_python(floats[:, column], 3) for column in range(8)), strict=True
+            if summaries is None:
+                rows = [summary_values(stream.stats) for stream in picked]
+                columns: list[list[Any]] = [list(column) for column in zip(*rows, strict=True)]
+                floats = np.array([[row[at] for at in _ROUNDED_FIELDS] for row in rows])
+            else:
+                columns, floats = summaries.columns_of(every_position[first : first + _DICTS_BLOCK])
+            made = _stream_rows(
+                picked,
+                columns,
+                [round_like_python(floats[:, column], 3) for column in range(8)],
+                round_like_python(np.array([s.start_rel_s for s in picked]), 6),
+                round_like_python(np.array([s.end_rel_s for s in picked]), 6),
+                [qualities[at] for at in ats] if qualities else [None] * len(ats),
+                rtcp,
             )
-            starts = round_like_python(np.array([s.start_rel_s for s in picked]), 6)
-            ends = round_like_python(np.array([s.end_rel_s for s in picked]), 6)
-            for at, stream, values, shown, start_s, end_s in zip(
-                ats, picked, numbers, rounded, starts, ends, strict=True
-            ):
-                out[at] = _stream_row(
-                    stream, values, shown, start_s, end_s, qualities[at] if qualities else None
-                )
+            for at, row in zip(ats, made, strict=True):
+                out[at] = row
     return out
 
 
 _DICTS_BLOCK = 2048  # streams whose numbers stream_dicts reads at once
+_KEY_FIELDS = attrgetter("src", "src_port", "dst", "dst_port", "ssrc")
+_STATS_OF = attrgetter("_stats")
+_ROW_FIELDS = attrgetter(
+    "payload_type",
+    "codec",
+    "clock_rate",
+    "index",
+    "payload_types",
+    "payload_names",
+    "channels",
+    "source",
+    "encrypted",
+    "srtp_keying",
+    "first_frame",
+    "last_frame",
+    "setup_frame",
+    "call_id",
+    "ssrc_changes",
+    "comfort_noise_packets",
+    "payload_bytes",
+    "restart_of_ssrc",
+)
 
 
 def round_like_python(values: npt.NDArray[np.float64], digits: int) -> list[float]:
@@ -1761,17 +1798,20 @@ def round_like_python(values: npt.NDArray[np.float64], digits: int) -> list[floa
     return result
 
 
-def _stream_row(
-    stream: RtpStream,
-    numbers: tuple[Any, ...],
-    rounded: tuple[float, ...],
-    start_s: float,
-    end_s: float,
-    quality: StreamQuality | None,
-) -> dict[str, Any]:
-    """stream_to_dict's object from the statistics' fields (``numbers``, StatsSummary's
-    order), those of them shown rounded (``rounded``: _ROUNDED_FIELDS' order) and the
-    stream's start and end rounded to microseconds."""
+def _stream_rows(
+    streams: Sequence[RtpStream],
+    numbers: Sequence[Sequence[Any]],
+    rounded: Sequence[Sequence[float]],
+    starts_s: Sequence[float],
+    ends_s: Sequence[float],
+    qualities: Sequence[StreamQuality | None],
+    rtcp: bool,
+) -> list[dict[str, Any]]:
+    """stream_to_dict's objects from columns: the statistics' fields (``numbers``, a column
+    each in StatsSummary's order), those of them shown rounded (``rounded``: _ROUNDED_FIELDS'
+    order) and the streams' starts and ends rounded to microseconds (``rtcp``: with the
+    "rtcp" objects). A row's literal is filled from the columns zipped (no attribute read
+    or call per field)."""
     (
         packets,
         lost,
@@ -1801,99 +1841,171 @@ def _stream_row(
         out_of_time_packets,
         resets,
     ) = numbers
-    (
-        lost_percent_shown,
-        min_delta_shown,
-        mean_delta_shown,
-        max_delta_shown,
-        min_jitter_shown,
-        mean_jitter_shown,
-        max_jitter_shown,
-        dtx_ms_shown,
-    ) = rounded
-    k = stream.key
-    out: dict[str, Any] = {
-        "src": k.src,
-        "src_port": k.src_port,
-        "dst": k.dst,
-        "dst_port": k.dst_port,
-        "ssrc": k.ssrc,
-        "payload_type": stream.payload_type,
-        "codec": stream.codec,
-        "clock_rate": stream.clock_rate,
-        "packets": packets,
-        "lost": lost,
-        "lost_percent": lost_percent_shown,
-        "min_delta_ms": min_delta_shown,
-        "mean_delta_ms": mean_delta_shown,
-        "max_delta_ms": max_delta_shown,
-        "min_jitter_ms": min_jitter_shown,
-        "mean_jitter_ms": mean_jitter_shown,
-        "max_jitter_ms": max_jitter_shown,
-        "problems": _problem_words(
-            sequence_errors, resets, timestamp_errors, problems, out_of_time_packets
-        )
-        if sequence_errors or resets or timestamp_errors or problems
-        else [],
-        "index": stream.index,
-        "ssrc_hex": f"0x{k.ssrc:08X}",
-        "payload_types": stream.payload_types,
-        "payload_names": stream.payload_names,
-        "channels": stream.channels,
-        "source": stream.source,
-        "encrypted": stream.encrypted,
-        "srtp_keying": stream.srtp_keying,
-        "start_s": start_s,
-        "end_s": end_s,
-        "first_frame": stream.first_frame,
-        "last_frame": stream.last_frame,
-        "setup_frame": stream.setup_frame,
-        "call_id": stream.call_id,
-        "expected": expected,
-        "lost_vs_highest_seq": lost_vs_highest_seq,
-        "duplicates": duplicates,
-        "reordered": reordered,
-        "dtx_periods": dtx_periods,
-        "dtx_ms": dtx_ms_shown,
-        "markers": markers,
-        "ssrc_changes": stream.ssrc_changes,
-        "payload_type_changes": payload_type_changes,
-        "comfort_noise_packets": stream.comfort_noise_packets,
-        "sequence_errors": sequence_errors,
-        "timestamp_errors": timestamp_errors,
-        "events": _event_rows(stream, resets)
-        if resets or stream.restart_of_ssrc is not None
-        else [],
-        "max_delta_frame": max_delta_frame,
-        "payload_bytes": stream.payload_bytes,
-    }
-    if stream.rtcp is not None:
-        view = stream.rtcp
-        out["rtcp"] = {
-            "sender_packets": view.sender_packets,
-            "sender_octets": view.sender_octets,
-            "sender_reports": view.sender_reports,
-            "receiver_reports": view.receiver_reports,
-            "fraction_lost_percent": view.fraction_lost,
-            "cumulative_lost": view.cumulative_lost,
-            "jitter_ms": None if view.jitter_ms is None else round(view.jitter_ms, 3),
-            "round_trip_ms": None if view.round_trip_ms is None else round(view.round_trip_ms, 3),
-            "xr_blocks": view.xr_blocks,
-            "goodbye": view.goodbye,
-            "cname": view.cname,
-            "encrypted": view.encrypted,
-            "srtcp_packets": view.srtcp_packets,
-            "srtcp_encrypted": view.srtcp_encrypted,
-            "srtcp_decrypted": view.srtcp_decrypted,
-            "srtcp_layout": view.srtcp_layout,
-            "implausible": view.implausible,
+    keys = list(zip(*map(_KEY_FIELDS, [stream.key for stream in streams]), strict=True))
+    fields = list(zip(*map(_ROW_FIELDS, streams), strict=True))
+    rows = [
+        {
+            "src": src,
+            "src_port": src_port,
+            "dst": dst,
+            "dst_port": dst_port,
+            "ssrc": ssrc,
+            "payload_type": payload_type,
+            "codec": codec,
+            "clock_rate": clock_rate,
+            "packets": packets_n,
+            "lost": lost_n,
+            "lost_percent": lost_percent_shown,
+            "min_delta_ms": min_delta_shown,
+            "mean_delta_ms": mean_delta_shown,
+            "max_delta_ms": max_delta_shown,
+            "min_jitter_ms": min_jitter_shown,
+            "mean_jitter_ms": mean_jitter_shown,
+            "max_jitter_ms": max_jitter_shown,
+            "problems": _problem_words(
+                sequence_errors_n, resets_n, timestamp_errors_n, problems_n, out_of_time_n
+            )
+            if sequence_errors_n or resets_n or timestamp_errors_n or problems_n
+            else [],
+            "index": index,
+            "ssrc_hex": f"0x{ssrc:08X}",
+            "payload_types": payload_types,
+            "payload_names": payload_names,
+            "channels": channels,
+            "source": source,
+            "encrypted": encrypted,
+            "srtp_keying": srtp_keying,
+            "start_s": start_s,
+            "end_s": end_s,
+            "first_frame": first_frame,
+            "last_frame": last_frame,
+            "setup_frame": setup_frame,
+            "call_id": call_id,
+            "expected": expected_n,
+            "lost_vs_highest_seq": lost_vs_highest_n,
+            "duplicates": duplicates_n,
+            "reordered": reordered_n,
+            "dtx_periods": dtx_periods_n,
+            "dtx_ms": dtx_ms_shown,
+            "markers": markers_n,
+            "ssrc_changes": ssrc_changes,
+            "payload_type_changes": payload_type_changes_n,
+            "comfort_noise_packets": comfort_noise_packets,
+            "sequence_errors": sequence_errors_n,
+            "timestamp_errors": timestamp_errors_n,
+            "events": _event_rows(stream, resets_n)
+            if resets_n or restart_of_ssrc is not None
+            else [],
+            "max_delta_frame": max_delta_frame_n,
+            "payload_bytes": payload_bytes,
         }
-    if stream.dtmf:
-        out["dtmf"] = [digit_to_dict(d, stream) for d in stream.dtmf]
-        out["digits"] = "".join(d.digit for d in stream.dtmf if d.digit is not None)
-    if quality is not None:
-        out["quality"] = quality.as_dict()
-    return out
+        for (
+            stream,
+            src,
+            src_port,
+            dst,
+            dst_port,
+            ssrc,
+            payload_type,
+            codec,
+            clock_rate,
+            index,
+            payload_types,
+            payload_names,
+            channels,
+            source,
+            encrypted,
+            srtp_keying,
+            first_frame,
+            last_frame,
+            setup_frame,
+            call_id,
+            ssrc_changes,
+            comfort_noise_packets,
+            payload_bytes,
+            restart_of_ssrc,
+            packets_n,
+            lost_n,
+            lost_percent_shown,
+            min_delta_shown,
+            mean_delta_shown,
+            max_delta_shown,
+            min_jitter_shown,
+            mean_jitter_shown,
+            max_jitter_shown,
+            dtx_ms_shown,
+            start_s,
+            end_s,
+            problems_n,
+            sequence_errors_n,
+            timestamp_errors_n,
+            out_of_time_n,
+            resets_n,
+            expected_n,
+            lost_vs_highest_n,
+            duplicates_n,
+            reordered_n,
+            dtx_periods_n,
+            markers_n,
+            payload_type_changes_n,
+            max_delta_frame_n,
+        ) in zip(
+            streams,
+            *keys,
+            *fields,
+            packets,
+            lost,
+            *rounded,
+            starts_s,
+            ends_s,
+            problems,
+            sequence_errors,
+            timestamp_errors,
+            out_of_time_packets,
+            resets,
+            expected,
+            lost_vs_highest_seq,
+            duplicates,
+            reordered,
+            dtx_periods,
+            markers,
+            payload_type_changes,
+            max_delta_frame,
+            strict=True,
+        )
+    ]
+    for row, stream, quality in zip(rows, streams, qualities, strict=True):
+        if rtcp and stream.rtcp is not None:
+            row["rtcp"] = _rtcp_row(stream.rtcp)
+        if stream.dtmf:
+            row["dtmf"] = [digit_to_dict(d, stream) for d in stream.dtmf]
+            row["digits"] = "".join(d.digit for d in stream.dtmf if d.digit is not None)
+        if quality is not None:
+            row["quality"] = quality.as_dict()
+    return rows
+
+
+def _rtcp_row(view: RtcpReportView) -> dict[str, Any]:
+    """What RTCP said about a stream, in its JSON object (key "rtcp")."""
+    return {
+        "sender_packets": view.sender_packets,
+        "sender_octets": view.sender_octets,
+        "sender_reports": view.sender_reports,
+        "receiver_reports": view.receiver_reports,
+        "fraction_lost_percent": view.fraction_lost,
+        "cumulative_lost": view.cumulative_lost,
+        "jitter_ms": None if view.jitter_ms is None else round(view.jitter_ms, 3),
+        "round_trip_ms": None if view.round_trip_ms is None else round(view.round_trip_ms, 3),
+        "xr_blocks": view.xr_blocks,
+        "goodbye": view.goodbye,
+        "cname": view.cname,
+        "encrypted": view.encrypted,
+        "srtcp_packets": view.srtcp_packets,
+        "srtcp_encrypted": view.srtcp_encrypted,
+        "srtcp_decrypted": view.srtcp_decrypted,
+        "srtcp_layout": view.srtcp_layout,
+        "implausible": view.implausible,
+    }
 
 
 def digit_to_dict(digit: DtmfDigit, stream: RtpStream) -> dict[str, Any]:
