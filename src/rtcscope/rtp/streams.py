@@ -1755,6 +1755,10 @@ def stream_dicts(
 _DICTS_BLOCK = 2048  # streams whose numbers stream_dicts reads at once
 _KEY_FIELDS = attrgetter("src", "src_port", "dst", "dst_port", "ssrc")
 _STATS_OF = attrgetter("_stats")
+# The statistics' fields a stream's JSON shows as they are (StatsSummary's order): packets,
+# lost, problems, sequence errors, timestamp errors, out of time, resets, expected, lost vs
+# highest, duplicates, reordered, DTX periods, markers, payload type changes, max delta frame.
+_ROW_NUMBERS = (0, 1, 11, 12, 13, 25, 26, 3, 14, 15, 16, 17, 19, 20, 10)
 _ROW_FIELDS = attrgetter(
     "payload_type",
     "codec",
@@ -1812,35 +1816,6 @@ def _stream_rows(
     order) and the streams' starts and ends rounded to microseconds (``rtcp``: with the
     "rtcp" objects). A row's literal is filled from the columns zipped (no attribute read
     or call per field)."""
-    (
-        packets,
-        lost,
-        _,
-        expected,
-        _,
-        _,
-        _,
-        _,
-        _,
-        _,
-        max_delta_frame,
-        problems,
-        sequence_errors,
-        timestamp_errors,
-        lost_vs_highest_seq,
-        duplicates,
-        reordered,
-        dtx_periods,
-        _,
-        markers,
-        payload_type_changes,
-        _,
-        _,
-        _,
-        _,
-        out_of_time_packets,
-        resets,
-    ) = numbers
     keys = list(zip(*map(_KEY_FIELDS, [stream.key for stream in streams]), strict=True))
     fields = list(zip(*map(_ROW_FIELDS, streams), strict=True))
     rows = [
@@ -1926,16 +1901,6 @@ def _stream_rows(
             restart_of_ssrc,
             packets_n,
             lost_n,
-            lost_percent_shown,
-            min_delta_shown,
-            mean_delta_shown,
-            max_delta_shown,
-            min_jitter_shown,
-            mean_jitter_shown,
-            max_jitter_shown,
-            dtx_ms_shown,
-            start_s,
-            end_s,
             problems_n,
             sequence_errors_n,
             timestamp_errors_n,
@@ -1949,28 +1914,24 @@ def _stream_rows(
             markers_n,
             payload_type_changes_n,
             max_delta_frame_n,
+            lost_percent_shown,
+            min_delta_shown,
+            mean_delta_shown,
+            max_delta_shown,
+            min_jitter_shown,
+            mean_jitter_shown,
+            max_jitter_shown,
+            dtx_ms_shown,
+            start_s,
+            end_s,
         ) in zip(
             streams,
             *keys,
             *fields,
-            packets,
-            lost,
+            *(numbers[at] for at in _ROW_NUMBERS),
             *rounded,
             starts_s,
             ends_s,
-            problems,
-            sequence_errors,
-            timestamp_errors,
-            out_of_time_packets,
-            resets,
-            expected,
-            lost_vs_highest_seq,
-            duplicates,
-            reordered,
-            dtx_periods,
-            markers,
-            payload_type_changes,
-            max_delta_frame,
             strict=True,
         )
     ]
