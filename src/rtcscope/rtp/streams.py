@@ -411,6 +411,25 @@ class _ShortRows(NamedTuple):
             counts[stream][pt] = n
         return counts
 
+    def payload_types(self) -> list[tuple[tuple[int, ...], int]]:
+        """Each stream's payload types and main type (:func:`_main_payload_type` of
+        :meth:`pt_counts`): the streams of one type (most) without a dict."""
+        streams = len(self.bounds) - 1
+        pairs = np.bincount(self.pair_stream, minlength=streams)
+        firsts = np.cumsum(pairs) - pairs  # each stream's first pair (a stream has one)
+        single: dict[int, tuple[tuple[int, ...], int]] = {}
+        found: list[tuple[tuple[int, ...], int]] = []
+        for pt in self.pair_pt[firsts].tolist():
+            one = single.get(pt)
+            if one is None:
+                one = single[pt] = ((pt,), pt)
+            found.append(one)
+        if (pairs > 1).any():
+            counts = self.pt_counts()
+            for stream in np.flatnonzero(pairs > 1).tolist():
+                found[stream] = _main_payload_type(counts[stream])
+        return found
+
 
 class _Live:
     """A stream being collected."""
@@ -1309,7 +1328,7 @@ class StreamScanner:
             {id(live): at for at, live in enumerate(waiting, start=chunk_at[-1])} if waiting else {}
         )
         # Their edges (as _ShortRows has them) and payload type counts, a chunk at a time.
-        short: dict[int, tuple[list[list[int]], list[dict[int, int]]]] = {}
+        short: dict[int, tuple[list[list[int]], list[tuple[tuple[int, ...], int]]]] = {}
         # Whether an SDP profile is SRTP's (RTP/SAVP, UDP/TLS/RTP/SAVPF, ...), once per profile.
         secure = self._secure_protos
         for stream_key, (key, live) in zip(
@@ -1323,11 +1342,11 @@ class StreamScanner:
                 found = short.get(chunk)
                 if found is None:
                     rows = chunks[chunk]
-                    found = short[chunk] = (rows.edges.T.tolist(), rows.pt_counts())
+                    found = short[chunk] = (rows.edges.T.tolist(), rows.payload_types())
                 first_frame, start_ns, last_frame, end_ns, _, _, paid, cn, votes = found[0][
                     position
                 ]
-                counts = found[1][position]
+                payload_types, main_pt = found[1][position]
                 assert bulk is not None
                 summary = (bulk, position + chunk_at[chunk])
             else:
@@ -1345,13 +1364,7 @@ class StreamScanner:
                     live.end_ns,
                 )
                 paid, cn, votes = live.payload_bytes, live.cn_packets, live.srtp_tag_votes
-                counts = live.pt_counts
-            if len(counts) == 1:
-                (main_pt,) = counts
-                payload_types: tuple[int, ...] = (main_pt,)
-            else:
-                payload_types = tuple(sorted(counts))
-                main_pt = max(counts.items(), key=lambda item: (item[1], -item[0]))[0]
+                payload_types, main_pt = _main_payload_type(live.pt_counts)
             ann = live.announcement
             rtpmaps = ann.rtpmaps if ann is not None else None
             # Media sections with the same formats share their rtpmaps (sip.capture).
@@ -1421,26 +1434,38 @@ class StreamScanner:
                     keying,
                 )
             )
-        ranks = sorted(range(len(made)), key=order.__getitem__)
+        # By first frame (a frame starts one stream at most: ties, if any, by key).
+        firsts = np.array([first for first, _ in order], dtype=np.int64)
+        by_frame = np.argsort(firsts, kind="stable")
+        if len(firsts) > 1 and not (np.diff(firsts[by_frame]) > 0).all():
+            ranks = sorted(range(len(made)), key=order.__getitem__)
+        else:
+            ranks = by_frame.tolist()
         streams = [made[rank] for rank in ranks]
-        flows = [order[rank][1][:4] for rank in ranks]
+        for index, stream in enumerate(streams, start=1):
+            stream.index = index
         # Other SSRCs seen on the same flow (a restart, a new source behind an SBC) and a
         # restart: the SSRC before it on the flow had stopped when this one began.
-        per_flow: dict[Flow, int] = {}
-        latest: dict[Flow, RtpStream] = {}
-        for index, (stream, flow) in enumerate(zip(streams, flows, strict=True), start=1):
-            stream.index = index
-            before = latest.get(flow)
-            if before is not None:
-                per_flow[flow] += 1
-                if before.last_frame < stream.first_frame:
-                    stream.restart_of_ssrc = before.key.ssrc
-            else:
-                per_flow[flow] = 0
-            latest[flow] = stream
-        if len(per_flow) < len(streams):
-            for stream, flow in zip(streams, flows, strict=True):
-                stream.ssrc_changes = per_flow[flow]
+        flow_ids: dict[Flow, int] = {}
+        flow_of = np.array(
+            [flow_ids.setdefault(order[rank][1][:4], len(flow_ids)) for rank in ranks],
+            dtype=np.int64,
+        )
+        if len(flow_ids) < len(streams):
+            # Each stream after the one before it on its flow (capture order within a flow).
+            by_flow = np.argsort(flow_of, kind="stable")
+            same = flow_of[by_flow[1:]] == flow_of[by_flow[:-1]]
+            later, earlier = by_flow[1:][same], by_flow[:-1][same]
+            last_frames = np.array([stream.last_frame for stream in streams], dtype=np.int64)
+            first_frames = np.array([stream.first_frame for stream in streams], dtype=np.int64)
+            restarts = last_frames[earlier] < first_frames[later]
+            for at, before in zip(
+                later[restarts].tolist(), earlier[restarts].tolist(), strict=True
+            ):
+                streams[at].restart_of_ssrc = streams[before].key.ssrc
+            others = np.bincount(flow_of) - 1
+            for stream, changes in zip(streams, others[flow_of].tolist(), strict=True):
+                stream.ssrc_changes = changes
         self._resolve_unclear_rtcp()
         mark_srtcp_streams(streams, self.srtcp)
         if self.with_rtcp:
@@ -1452,6 +1477,15 @@ class StreamScanner:
             self.first_ns,
             self.srtcp,
         )
+
+
+def _main_payload_type(counts: dict[int, int]) -> tuple[tuple[int, ...], int]:
+    """A stream's payload types (in order) and its main one (the most packets; of equals,
+    the lowest) from its packets per type."""
+    if len(counts) == 1:
+        (main_pt,) = counts
+        return (main_pt,), main_pt
+    return tuple(sorted(counts)), max(counts.items(), key=lambda item: (item[1], -item[0]))[0]
 
 
 def _describe(
