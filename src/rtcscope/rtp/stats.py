@@ -1205,7 +1205,7 @@ class StreamSummaries:
     :func:`summarize_new_streams` gives; :meth:`pending` gives the same numbers computed
     when first read (a call list reads only packets and lost: :meth:`packets_lost`)."""
 
-    __slots__ = ("_counts", "_floats", "_ints", "_resets", "_rows")
+    __slots__ = ("_counts", "_floats", "_ints", "_pairs", "_resets", "_rows")
 
     def __init__(
         self, ints: IntArray, floats: FloatArray, resets: dict[int, tuple[TimestampReset, ...]]
@@ -1214,6 +1214,7 @@ class StreamSummaries:
         self._floats = floats
         self._resets = resets
         self._counts: list[list[int]] | None = None
+        self._pairs: IntArray | None = None  # pending(): packets and lost, a row a stream
         # pending(): the packets (bounds, columns as summarize_new_streams takes them, the
         # narrow ones narrowed) until the numbers are first read; None once they are made.
         self._rows: tuple[list[int], tuple[npt.NDArray[Any], ...]] | None = None
@@ -1227,18 +1228,19 @@ class StreamSummaries:
         other streams (a few) otherwise."""
         frames, times, seqs, tss, pts, markers, clocks = columns
         made = cls(_NO_INTS, _NO_FLOATS, {})
-        made._counts = _packets_lost(bounds, seqs, columns)
-        # Sequence numbers, timestamps and payload types kept in their own widths (exact).
+        made._pairs = _packets_lost(bounds, seqs, columns)
+        # Sequence numbers, timestamps and payload types kept in their own widths, frame
+        # numbers and clocks in 32 bits when they fit (exact either way).
         made._rows = (
             bounds,
             (
-                frames,
+                _narrow(frames),
                 times,
                 seqs.astype(np.uint16),
                 tss.astype(np.uint32),
                 pts.astype(np.uint8),
                 markers,
-                clocks,
+                _narrow(clocks),
             ),
         )
         return made
@@ -1252,13 +1254,13 @@ class StreamSummaries:
             done = summarize_new_streams(
                 bounds,
                 (
-                    frames,
+                    frames.astype(widen),
                     times,
                     seqs.astype(widen),
                     tss.astype(widen),
                     pts.astype(widen),
                     markers,
-                    clocks,
+                    clocks.astype(widen),
                 ),
             )
             self._ints, self._floats, self._resets = done._ints, done._floats, done._resets
@@ -1276,7 +1278,9 @@ class StreamSummaries:
         reads only these two): every stream's pair converted at the first read."""
         counts = self._counts
         if counts is None:
-            counts = self._counts = self._numbers()[0][:, :2].tolist()
+            pairs = self._pairs
+            counts = self._counts = (self._numbers()[0] if pairs is None else pairs)[:, :2].tolist()
+            self._pairs = None
         packets, lost = counts[index]
         return packets, lost
 
@@ -1333,10 +1337,19 @@ class StreamSummaries:
 
 
 _NO_INTS: IntArray = np.zeros((0, 18), dtype=np.int64)
+
+
+def _narrow(values: IntArray) -> npt.NDArray[Any]:
+    """``values`` in 32 bits when every one fits (as they are otherwise)."""
+    if len(values) and int(values.min()) >= -(2**31) and int(values.max()) < 2**31:
+        return values.astype(np.int32)
+    return values
+
+
 _NO_FLOATS: FloatArray = np.zeros((0, 8))
 
 
-def _packets_lost(bounds: list[int], seqs: IntArray, columns: PacketColumns) -> list[list[int]]:
+def _packets_lost(bounds: list[int], seqs: IntArray, columns: PacketColumns) -> IntArray:
     """[packets, lost] of each stream of :meth:`StreamSummaries.pending`: lost is expected
     (last number + 65536 * cycles - first + 1, tshark's) minus packets, with no cycle where
     no later number is below the first and none is 0 after 65535 (Wireshark's cycle count
@@ -1368,8 +1381,7 @@ def _packets_lost(bounds: list[int], seqs: IntArray, columns: PacketColumns) -> 
             ),
         )
         counts[hard] = done._ints[:, :2]
-    result: list[list[int]] = counts.tolist()
-    return result
+    return counts
 
 
 def summarize_new_streams(

@@ -1085,13 +1085,15 @@ class StreamScanner:
                 firsts.append(chunk_base[chunk] + first)
                 lengths.append(end - first)
             bounds.append(bounds[-1] + live.waited)
-        every = [np.concatenate(parts) for parts in zip(*(c.columns for c in chunks), strict=True)]
-        if bounds[-1] != base:  # rows of later segments among them, or waiting streams
+        parts = zip(*(c.columns for c in chunks), strict=True)
+        if bounds[-1] == base:
+            every = [np.concatenate(column) for column in parts]
+        else:  # rows of later segments among them, or waiting streams: taken out
             sizes = np.array(lengths, dtype=np.int64)
             ends = np.cumsum(sizes)
             taken = np.repeat(np.array(firsts, dtype=np.int64) - ends + sizes, sizes)
             taken += np.arange(ends[-1])
-            every = [column[taken] for column in every]
+            every = [np.concatenate(column)[taken] for column in parts]  # a column at a time
         frames, times, seqs, tss, pts, markers, clocks = every
         columns = (frames, times, seqs, tss, pts, markers, clocks)
         return StreamSummaries.pending(bounds, columns), chunk_at
