@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from rtcscope.analyses import streams as streams_section
 from rtcscope.analyses.section import Section
 from rtcscope.cli import main
 from rtcscope.sip import calls as calls_module
@@ -33,8 +34,15 @@ def _counting(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
         made["diagnosis text"] += 1
         return formatted(*args, **kwargs)
 
+    line = streams_section._line
+
+    def counting_line(row: dict[str, Any]) -> str:
+        made["stream lines"] += 1
+        return line(row)
+
     monkeypatch.setattr(calls_module.CallSummary, "as_dict", counting_as_dict)
     monkeypatch.setattr("rtcscope.analyses.diagnosis.format_diagnosis", counting_format)
+    monkeypatch.setattr(streams_section, "_line", counting_line)
     return made
 
 
@@ -46,6 +54,7 @@ def test_text_output_makes_no_json_objects(
     text = capsys.readouterr().out
     assert made["call objects"] == 0
     assert made["diagnosis text"] == 1
+    assert made["stream lines"] > 0
     # The call lines carry the times the call list gives (its JSON, computed independently).
     assert main(["calls", str(CAPTURE), "--format", "json"]) == 0
     calls = json.loads(capsys.readouterr().out)["calls"]
@@ -63,7 +72,11 @@ def test_json_output_makes_no_diagnosis_text(
     assert main(["analyze", str(CAPTURE), "--format", "json"]) == 0
     sections = {s["name"]: s for s in json.loads(capsys.readouterr().out)}
     assert made["diagnosis text"] == 0
+    assert made["stream lines"] == 0
     assert made["call objects"] == len(sections["calls"]["data"]["calls"]) > 0
+    assert sections["streams"]["problems"] == sum(
+        1 for r in sections["streams"]["data"] if r["problems"] or r["lost_vs_highest_seq"] > 0
+    )
     # The sections' data are the commands' JSON.
     assert main(["calls", str(CAPTURE), "--format", "json"]) == 0
     assert sections["calls"]["data"]["calls"] == json.loads(capsys.readouterr().out)["calls"]

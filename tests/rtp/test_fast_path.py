@@ -81,14 +81,21 @@ def test_two_streams_whose_batch_keys_collide_stay_apart(tmp_path: Path) -> None
     assert sorted(s["lost"] for s in fast[0]) == [0, 49]  # seq 0, 2, ..., 98: 49 missing
 
 
-@pytest.mark.parametrize(("batch_bytes", "at_once"), [(8192, None), (65536, 8)])
+@pytest.mark.parametrize(
+    ("batch_bytes", "at_once", "wait_limit"), [(8192, None, None), (65536, 8, None), (8192, 8, 12)]
+)
 def test_short_streams_across_small_batches_equal_per_packet(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_bytes: int, at_once: int | None
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    batch_bytes: int,
+    at_once: int | None,
+    wait_limit: int | None,
 ) -> None:
     """Issue 14's short calls, read in small batches: most streams begin in one batch and
-    go on in the next (their waiting rows resumed into a StreamStats, one by one or many
-    at once), others stay within one (summarised in bulk). Every stream's statistics equal
-    the per-packet path's exactly (StatsSummary equality, not rounded JSON)."""
+    go on in the next (their rows wait on in segments, summarised in bulk; or, past the
+    wait limit, resumed into a StreamStats, one by one or many at once), others stay
+    within one (summarised in bulk). Every stream's statistics equal the per-packet path's
+    exactly (StatsSummary equality, not rounded JSON)."""
     from rtcscope.capture import reader
     from rtcscope.rtp import streams as streams_mod
     from tests.rtp.test_short_streams import write_capture
@@ -98,6 +105,21 @@ def test_short_streams_across_small_batches_equal_per_packet(
     monkeypatch.setattr(reader, "BATCH_BYTES", batch_bytes)
     if at_once is not None:  # resumed streams of a batch through add_new_streams
         monkeypatch.setattr(streams_mod, "_RESUME_AT_ONCE", at_once)
+    if wait_limit is not None:  # the 40-packet streams outgrow their waiting rows
+        monkeypatch.setattr(streams_mod, "_WAIT_LIMIT", wait_limit)
+    made = {"waiting": 0, "replayed": 0}
+    reopen, replay = streams_mod.StreamScanner._reopen, streams_mod.StreamScanner._replay
+
+    def counted_reopen(scanner: streams_mod.StreamScanner, lives: list[object]) -> None:
+        made["waiting"] += len(lives)
+        reopen(scanner, lives)  # type: ignore[arg-type]
+
+    def counted_replay(scanner: streams_mod.StreamScanner, lives: list[object]) -> None:
+        made["replayed"] += len(lives)
+        replay(scanner, lives)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(streams_mod.StreamScanner, "_reopen", counted_reopen)
+    monkeypatch.setattr(streams_mod.StreamScanner, "_replay", counted_replay)
     fast = scan_capture(path, with_rtcp=True, with_dtmf=True, fast=True)
     slow = scan_capture(path, with_rtcp=True, with_dtmf=True, fast=False)
     assert len(fast.streams) > 2000
@@ -105,3 +127,8 @@ def test_short_streams_across_small_batches_equal_per_packet(
     for ours, reference in zip(fast.streams, slow.streams, strict=True):
         assert ours.stats == reference.stats
         assert stream_to_dict(ours) == stream_to_dict(reference)
+    # Both roads were taken: streams whose rows went on waiting, and (with the low limit)
+    # streams that outgrew them.
+    assert made["waiting"] > 100
+    if wait_limit is not None:
+        assert made["replayed"] > 100

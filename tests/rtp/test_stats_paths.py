@@ -14,7 +14,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rtcscope.rtp import stats as stats_mod
-from rtcscope.rtp.stats import StreamStats, add_new_streams, summarize_new_streams
+from rtcscope.rtp.stats import (
+    StreamStats,
+    StreamSummaries,
+    add_new_streams,
+    summarize_new_streams,
+)
 
 
 def packets(seed: int, count: int) -> list[tuple[int, float, int, int, int, bool, int]]:
@@ -147,6 +152,18 @@ def test_bulk_summaries_equal_add(seeds: list[int], counts: list[int], block: in
         assert ours == reference
         # what the call list reads without making the summary
         assert bulk.packets_lost(index) == (reference.packets, reference.lost)
+    # The same numbers made when first read: packets and lost before (from the sequence
+    # numbers, or the summaries of the streams with a cycle), everything after.
+    bounds = np.cumsum([0] + [len(rows) for rows in streams]).tolist()
+    pending = StreamSummaries.pending(bounds, arrays(flat))
+    assert len(pending) == len(streams)
+    for index, reference in enumerate(references):
+        assert pending.packets_lost(index) == (reference.packets, reference.lost)
+    assert pending._rows is not None  # nothing else made yet
+    for index, reference in enumerate(references):
+        assert pending.summary(index) == reference
+        assert pending.values(index) == bulk.values(index)
+    assert pending._rows is None
 
 
 def test_bulk_summaries_cover_what_they_claim() -> None:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rtcscope.analyses.section import AnalyzeOptions, Section
 from rtcscope.rtp.streams import stream_dicts
 from rtcscope.scan import CaptureModel
 from rtcscope.timebase import with_stream_iso
 
 
-def _line(row: dict[str, object]) -> str:
+def _line(row: dict[str, Any]) -> str:
     flags = []
     if row["encrypted"]:
         flags.append("SRTP")
     if row["problems"]:
-        flags.append("problems: " + ", ".join(row["problems"]))  # type: ignore[arg-type]
+        flags.append("problems: " + ", ".join(row["problems"]))
     return (
         f"#{row['index']} {row['src']}:{row['src_port']} -> {row['dst']}:{row['dst_port']} "
         f"SSRC {row['ssrc_hex']} {row['codec'] or 'PT' + str(row['payload_type'])} "
@@ -23,9 +25,7 @@ def _line(row: dict[str, object]) -> str:
     )
 
 
-def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
-    streams = model.streams
-    rows = stream_dicts(streams)
+def _text(rows: list[dict[str, Any]]) -> str:
     lines = [_line(r) for r in rows] or ["no RTP stream found"]
     for row in rows:
         for digit in row.get("dtmf", []):
@@ -33,12 +33,19 @@ def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
                 f"  {'DTMF' if digit['kind'] == 'digit' else digit['kind']} {digit['name']} "
                 f"at {digit['start_s']:.3f} s on stream #{row['index']}"
             )
+    return "\n".join(lines)
+
+
+def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
+    streams = model.streams
+    rows = stream_dicts(streams)
     problems = sum(1 for r in rows if r["problems"] or r["lost_vs_highest_seq"] > 0)
     return Section(
         name="streams",
         title=f"RTP streams ({len(rows)})",
-        text="\n".join(lines),
-        # The absolute times only when the JSON is written (the text gives relative ones).
+        # The text only when it is printed, the absolute times only when the JSON is
+        # (the text gives relative ones).
+        make_text=lambda: _text(rows),
         make_data=lambda: [with_stream_iso(r, s) for r, s in zip(rows, streams, strict=True)],
         problems=problems,
     )

@@ -290,7 +290,11 @@ def streams(
             qualities = _qualities(payloads, result, dedup)
         rows = [
             _shown(with_stream_iso(row, s), rtcp or quality, dtmf)
-            for row, s in zip(stream_dicts(result.streams, qualities), result.streams, strict=True)
+            for row, s in zip(
+                stream_dicts(result.streams, qualities, rtcp=rtcp or quality),
+                result.streams,
+                strict=True,
+            )
         ]
         srtp = _verify(model, result, user_keys)
     finally:

@@ -1202,9 +1202,10 @@ def _counts(t: _NewTable) -> tuple[IntArray, ...]:
 class StreamSummaries:
     """The finished numbers of many streams as columns (NumPy, 26 numbers a stream): a
     :class:`StatsSummary` is made only when one is read (:meth:`summary`). What
-    :func:`summarize_new_streams` gives."""
+    :func:`summarize_new_streams` gives; :meth:`pending` gives the same numbers computed
+    when first read (a call list reads only packets and lost: :meth:`packets_lost`)."""
 
-    __slots__ = ("_counts", "_floats", "_ints", "_resets")
+    __slots__ = ("_counts", "_floats", "_ints", "_pairs", "_resets", "_rows")
 
     def __init__(
         self, ints: IntArray, floats: FloatArray, resets: dict[int, tuple[TimestampReset, ...]]
@@ -1213,8 +1214,63 @@ class StreamSummaries:
         self._floats = floats
         self._resets = resets
         self._counts: list[list[int]] | None = None
+        self._pairs: IntArray | None = None  # pending(): packets and lost, a row a stream
+        # pending(): the packets (bounds, columns as summarize_new_streams takes them, the
+        # narrow ones narrowed) until the numbers are first read; None once they are made.
+        self._rows: tuple[list[int], tuple[npt.NDArray[Any], ...]] | None = None
+
+    @classmethod
+    def pending(cls, bounds: list[int], columns: PacketColumns) -> StreamSummaries:
+        """:func:`summarize_new_streams` of these streams, run when a number other than
+        packets and lost is first read; those two (:meth:`packets_lost`) come now from the
+        sequence numbers alone where no sequence cycle can have been counted (every later
+        number at or above the first, none a 65535 to 0 wrap), from the summaries of the
+        other streams (a few) otherwise."""
+        frames, times, seqs, tss, pts, markers, clocks = columns
+        made = cls(_NO_INTS, _NO_FLOATS, {})
+        made._pairs = _packets_lost(bounds, seqs, columns)
+        # Sequence numbers, timestamps and payload types kept in their own widths, frame
+        # numbers and clocks in 32 bits when they fit (exact either way).
+        made._rows = (
+            bounds,
+            (
+                _narrow(frames),
+                times,
+                seqs.astype(np.uint16),
+                tss.astype(np.uint32),
+                pts.astype(np.uint8),
+                markers,
+                _narrow(clocks),
+            ),
+        )
+        return made
+
+    def _numbers(self) -> tuple[IntArray, FloatArray, dict[int, tuple[TimestampReset, ...]]]:
+        """The columns of numbers, made now if they wait (:meth:`pending`)."""
+        waiting = self._rows
+        if waiting is not None:
+            bounds, (frames, times, seqs, tss, pts, markers, clocks) = waiting
+            widen = np.int64
+            done = summarize_new_streams(
+                bounds,
+                (
+                    frames.astype(widen),
+                    times,
+                    seqs.astype(widen),
+                    tss.astype(widen),
+                    pts.astype(widen),
+                    markers,
+                    clocks.astype(widen),
+                ),
+            )
+            self._ints, self._floats, self._resets = done._ints, done._floats, done._resets
+            self._rows = None
+        return self._ints, self._floats, self._resets
 
     def __len__(self) -> int:
+        waiting = self._rows
+        if waiting is not None:
+            return len(waiting[0]) - 1
         return int(self._ints.shape[0])
 
     def packets_lost(self, index: int) -> tuple[int, int]:
@@ -1222,40 +1278,39 @@ class StreamSummaries:
         reads only these two): every stream's pair converted at the first read."""
         counts = self._counts
         if counts is None:
-            counts = self._counts = self._ints[:, :2].tolist()
+            pairs = self._pairs
+            counts = self._counts = (self._numbers()[0] if pairs is None else pairs)[:, :2].tolist()
+            self._pairs = None
         packets, lost = counts[index]
         return packets, lost
 
     def summary(self, index: int) -> StatsSummary:
         return _make_summary(*self.values(index))
 
-    def values_of(self, indexes: list[int]) -> tuple[list[tuple[Any, ...]], FloatArray]:
-        """:meth:`values` of many streams at once (a column read at a time), and their float
-        fields as they give them (lost percent, min/mean/max delta, min/mean/max jitter,
-        DTX ms), a row each."""
-        ints = self._ints[indexes]
-        floats = self._floats[indexes]
+    def columns_of(self, indexes: list[int]) -> tuple[list[list[Any]], FloatArray]:
+        """:meth:`values` of many streams as columns (a field's values in a list, in
+        :meth:`values`' order), and their float fields as they give them (lost percent,
+        min/mean/max delta, min/mean/max jitter, DTX ms), a row each."""
+        every_int, every_float, resets = self._numbers()
+        ints = every_int[indexes]
+        floats = every_float[indexes]
         floats[:, 7] = np.where(floats[:, 7] == 0, 0.0, floats[:, 7])  # values()'s ``or 0.0``
         i = ints.T.tolist()
         f = floats.T.tolist()
-        resets = self._resets
         found = [resets.get(index, ()) for index in indexes] if resets else [()] * len(indexes)
-        rows = list(
-            zip(
-                *i[0:2],
-                f[0],
-                i[2],
-                *f[1:7],
-                i[3],
-                (ints[:, 4] != 0).tolist(),
-                *i[5:11],
-                f[7],
-                *i[11:18],
-                found,
-                strict=True,
-            )
-        )
-        return rows, floats
+        columns = [
+            *i[0:2],
+            f[0],
+            i[2],
+            *f[1:7],
+            i[3],
+            (ints[:, 4] != 0).tolist(),
+            *i[5:11],
+            f[7],
+            *i[11:18],
+            found,
+        ]
+        return columns, floats
 
     def values(self, index: int) -> tuple[Any, ...]:
         """:meth:`summary`'s fields in their order (:data:`summary_values` of it), without
@@ -1264,8 +1319,9 @@ class StreamSummaries:
         # errors, timestamp errors, lost vs highest, duplicates, reordered, DTX periods,
         # markers, payload type changes, first seq, last seq, highest, clock, out of time;
         # of ``floats``: lost percent, min/mean/max delta, min/mean/max jitter, DTX ms.
-        i = self._ints[index].tolist()
-        f = self._floats[index].tolist()
+        every_int, every_float, resets = self._numbers()
+        i = every_int[index].tolist()
+        f = every_float[index].tolist()
         return (
             *i[0:2],
             f[0],
@@ -1276,8 +1332,56 @@ class StreamSummaries:
             *i[5:11],
             f[7] or 0.0,  # never negative; no DTX: the shared 0.0, as summary() gives it
             *i[11:18],
-            self._resets.get(index, ()),
+            resets.get(index, ()),
         )
+
+
+_NO_INTS: IntArray = np.zeros((0, 18), dtype=np.int64)
+
+
+def _narrow(values: IntArray) -> npt.NDArray[Any]:
+    """``values`` in 32 bits when every one fits (as they are otherwise)."""
+    if len(values) and int(values.min()) >= -(2**31) and int(values.max()) < 2**31:
+        return values.astype(np.int32)
+    return values
+
+
+_NO_FLOATS: FloatArray = np.zeros((0, 8))
+
+
+def _packets_lost(bounds: list[int], seqs: IntArray, columns: PacketColumns) -> IntArray:
+    """[packets, lost] of each stream of :meth:`StreamSummaries.pending`: lost is expected
+    (last number + 65536 * cycles - first + 1, tshark's) minus packets, with no cycle where
+    no later number is below the first and none is 0 after 65535 (Wireshark's cycle count
+    looks for nothing else); the summaries of the streams that have one give theirs."""
+    edges = np.array(bounds, dtype=np.int64)
+    starts = edges[:-1]
+    sizes = np.diff(edges)
+    before = np.empty(len(seqs), dtype=np.int64)
+    before[1:] = seqs[:-1]
+    odd = (seqs < np.repeat(seqs[starts], sizes)) | ((seqs == 0) & (before == 65535))
+    odd[starts] = False  # a stream's first packet counts no cycle
+    counts = np.stack((sizes, seqs[edges[1:] - 1] - seqs[starts] + 1 - sizes), axis=1)
+    hard = np.flatnonzero(np.add.reduceat(odd, starts))
+    if len(hard):
+        lengths = sizes[hard]
+        ends = np.cumsum(lengths)
+        rows = np.repeat(starts[hard] - ends + lengths, lengths) + np.arange(ends[-1])
+        frames, times, _, tss, pts, markers, clocks = columns
+        done = summarize_new_streams(
+            np.concatenate(([0], ends)).tolist(),
+            (
+                frames[rows],
+                times[rows],
+                seqs[rows],
+                tss[rows],
+                pts[rows],
+                markers[rows],
+                clocks[rows],
+            ),
+        )
+        counts[hard] = done._ints[:, :2]
+    return counts
 
 
 def summarize_new_streams(

@@ -39,8 +39,10 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
@@ -62,7 +64,6 @@ from rtcscope.rtp.stats import (
     add_new_streams,
     analysis_clock_hz,
     relative_ms,
-    summarize_new_streams,
     summary_values,
 )
 from rtcscope.sip.sdp import STATIC_PAYLOAD_TYPES
@@ -88,6 +89,9 @@ _SRTCP_DECIDE_AFTER = 8  # a sender's datagrams looked at before its layout is d
 # Short streams resumed together through add_new_streams, at least (its NumPy costs per
 # packet position, add() per packet: a batch resumes some fifty streams of short calls).
 _RESUME_AT_ONCE = 256
+# A short stream whose packets came in more than one batch keeps waiting as rows (its
+# pieces: _Live.segments) up to this many packets; beyond, it gets its StreamStats.
+_WAIT_LIMIT = 4 * SMALL_BATCH
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -113,16 +117,14 @@ _SET_KEY = tuple(
 )
 
 
-def _stream_key(key: tuple[str, int, str, int, int]) -> StreamKey:
-    """``StreamKey(*key)`` with its slots filled directly (a frozen dataclass's ``__init__``
-    goes through ``object.__setattr__``, twice the time; finish makes one per stream)."""
-    made = object.__new__(StreamKey)
-    set_src, set_src_port, set_dst, set_dst_port, set_ssrc = _SET_KEY
-    set_src(made, key[0])
-    set_src_port(made, key[1])
-    set_dst(made, key[2])
-    set_dst_port(made, key[3])
-    set_ssrc(made, key[4])
+def _stream_keys(keys: Collection[tuple[str, int, str, int, int]]) -> list[StreamKey]:
+    """``[StreamKey(*key) for key in keys]``, a field at a time over all of them: the slots
+    filled directly (a frozen dataclass's ``__init__`` goes through ``object.__setattr__``,
+    several times the time; finish makes one per stream)."""
+    made = [object.__new__(StreamKey) for _ in range(len(keys))]
+    if made:
+        for set_field, values in zip(_SET_KEY, zip(*keys, strict=True), strict=True):
+            deque(map(set_field, made, values), 0)
     return made
 
 
@@ -409,6 +411,25 @@ class _ShortRows(NamedTuple):
             counts[stream][pt] = n
         return counts
 
+    def payload_types(self) -> list[tuple[tuple[int, ...], int]]:
+        """Each stream's payload types and main type (:func:`_main_payload_type` of
+        :meth:`pt_counts`): the streams of one type (most) without a dict."""
+        streams = len(self.bounds) - 1
+        pairs = np.bincount(self.pair_stream, minlength=streams)
+        firsts = np.cumsum(pairs) - pairs  # each stream's first pair (a stream has one)
+        single: dict[int, tuple[tuple[int, ...], int]] = {}
+        found: list[tuple[tuple[int, ...], int]] = []
+        for pt in self.pair_pt[firsts].tolist():
+            one = single.get(pt)
+            if one is None:
+                one = single[pt] = ((pt,), pt)
+            found.append(one)
+        if (pairs > 1).any():
+            counts = self.pt_counts()
+            for stream in np.flatnonzero(pairs > 1).tolist():
+                found[stream] = _main_payload_type(counts[stream])
+        return found
+
 
 class _Live:
     """A stream being collected."""
@@ -426,11 +447,13 @@ class _Live:
         "payload_bytes",
         "pt_counts",
         "pt_info",
+        "segments",
         "source",
         "srtp_tag_votes",
         "start_ns",
         "stats",
         "summary_of",
+        "waited",
     )
 
     def __init__(self, source: str, announcement: MediaAnnouncement | None) -> None:
@@ -441,6 +464,10 @@ class _Live:
         # as columns (summary_of: which rows) and are summarised with the others at finish.
         self.stats: StreamStats | None = None
         self.summary_of: tuple[int, int] | None = None
+        # A short stream given more packets in a later batch (few): its rows in the chunks
+        # (chunk, first row, end row), its fields in the fields below; waited: its packets.
+        self.segments: list[tuple[int, int, int]] | None = None
+        self.waited = 0
         self.pt_counts: dict[int, int] = {}
         # pt -> (analysis clock, comfort noise, encoding, rtpmap rate): fixed for the stream
         # (its announcement does not change), so looked up once per payload type.
@@ -481,6 +508,7 @@ class StreamScanner:
         self.feeding_frame = -1
         self._late: dict[int, int] = {}
         self._rtp_protos: dict[str, bool] = {}  # SDP profile -> RTP or not (announce())
+        self._secure_protos: dict[str, bool] = {}  # SDP profile -> SRTP's or not (finish())
         self._by_endpoint: dict[tuple[str, int], list[MediaAnnouncement]] = {}
         self._rtcp_endpoints: dict[tuple[str, int], int] = {}
         self.announce(sorted(announcements, key=lambda a: a.frame))
@@ -708,16 +736,22 @@ class StreamScanner:
         for a handful (short calls: NumPy's cost per call would exceed the work). A stream
         given its first packets here, a handful of them, gets no StreamStats: its rows and
         bookkeeping wait as columns (:class:`_ShortRows`), summarised with all the others
-        at :meth:`finish` (:func:`~rtcscope.rtp.stats.summarize_new_streams`), or resumed
-        into a StreamStats if more packets come."""
+        at :meth:`finish` (:meth:`~rtcscope.rtp.stats.StreamSummaries.pending`); if a few
+        more come in later batches, they wait too (:attr:`_Live.segments`), and a stream
+        that outgrows that is resumed into a StreamStats."""
         frames, ts_ns, times_ms, marker_pt, seqs, tss, payload_len, first_words = columns
         count = len(frames)
         lives = [self._live[key] for key in keys]
-        fresh = [live.stats is None and live.summary_of is None for live in lives]
+        fresh = [
+            live.stats is None and live.summary_of is None and live.segments is None
+            for live in lives
+        ]
+        waited: list[int] = []
         if self._short_rows:
             resumed = [live for live in lives if live.summary_of is not None]
-            if resumed:  # more packets of short streams
-                self._resume(resumed)
+            if resumed:  # more packets of short streams: their fields back, rows waiting
+                self._reopen(resumed)
+            waited = [-1 if live.segments is None else live.waited for live in lives]
         starts = np.array(bounds[:-1], dtype=np.int64)
         sizes = np.diff(bounds)
         group = np.repeat(np.arange(len(keys)), sizes)
@@ -777,28 +811,47 @@ class StreamScanner:
         # Streams given their first packets here, a handful each: their rows and what they
         # give the stream wait as columns, summarised all at once at finish (or replayed
         # into the stream if more packets come: _stats_of).
-        new = (
-            (sizes <= SMALL_BATCH)
-            & np.array(fresh, dtype=bool)
-            & (np.add.reduceat((clocks > 0) & (clocks < 1000), starts) == 0)
-        )
+        small = sizes <= SMALL_BATCH
+        clock_ok = np.add.reduceat((clocks > 0) & (clocks < 1000), starts) == 0
+        new = small & np.array(fresh, dtype=bool) & clock_ok
+        # Short streams with rows waiting whose next few rows wait with them (their fields
+        # go on below, as any stream's).
+        if waited:
+            before = np.array(waited, dtype=np.int64)
+            more = (before >= 0) & clock_ok & (before + sizes <= _WAIT_LIMIT)
+        else:
+            more = np.zeros(len(keys), dtype=bool)
         old_pairs = ~new[present >> 7]
         for pair, n in zip(
             present[old_pairs].tolist(), pair_counts[present[old_pairs]].tolist(), strict=True
         ):
             counts = lives[pair >> 7].pt_counts
             counts[pair & 0x7F] = counts.get(pair & 0x7F, 0) + n
-        if new.any():
+        any_more = bool(more.any())
+        if new.any() or any_more:
+            # The new streams' rows, then those of the streams whose rows wait.
             picked = np.flatnonzero(new[group])
             new_streams = np.flatnonzero(new)
             chunk = len(self._short_rows)
             for position, index in enumerate(new_streams.tolist()):
                 lives[index].summary_of = (chunk, position)
+            chunk_bounds = np.concatenate(([0], np.cumsum(sizes[new]))).tolist()
+            if any_more:
+                picked = np.concatenate((picked, np.flatnonzero(more[group])))
+                at = chunk_bounds[-1]
+                for index, size in zip(
+                    np.flatnonzero(more).tolist(), sizes[more].tolist(), strict=True
+                ):
+                    live = lives[index]
+                    assert live.segments is not None
+                    live.segments.append((chunk, at, at + size))
+                    live.waited += size
+                    at += size
             position_of = np.cumsum(new) - 1
             new_pairs = present[~old_pairs]
             self._short_rows.append(
                 _ShortRows(
-                    np.concatenate(([0], np.cumsum(sizes[new]))).tolist(),
+                    chunk_bounds,
                     (
                         frames[picked],
                         times_ms[picked],
@@ -815,7 +868,7 @@ class StreamScanner:
                 )
             )
         # Streams with a handful of rows that had packets before: add() packet by packet.
-        one_by_one = (sizes <= SMALL_BATCH) & ~new
+        one_by_one = small & ~new & ~more
         rows: list[list[Any]] = []
         if one_by_one.any():
             # Only their rows as lists (the others may be most of the batch), stream after
@@ -826,8 +879,21 @@ class StreamScanner:
             ]
         few_at = 0
         old = np.flatnonzero(~new)
-        for index, edge, few in zip(
-            old.tolist(), edges[:, old].T.tolist(), one_by_one[old].tolist(), strict=True
+        if waited:
+            # Streams whose rows waited and which outgrow that: their StreamStats first.
+            outgrown = [
+                lives[index]
+                for index in np.flatnonzero(~new & ~more).tolist()
+                if waited[index] >= 0
+            ]
+            if outgrown:
+                self._replay(outgrown)
+        for index, edge, few, waits in zip(
+            old.tolist(),
+            edges[:, old].T.tolist(),
+            one_by_one[old].tolist(),
+            more[old].tolist(),
+            strict=True,
         ):
             live = lives[index]
             first_frame, start_ns, last_frame, end_ns, last_seq, last_ts, paid, cn, votes = edge
@@ -841,6 +907,8 @@ class StreamScanner:
             live.payload_bytes += paid
             live.cn_packets += cn
             live.srtp_tag_votes += votes
+            if waits:
+                continue
             a, b = bounds[index], bounds[index + 1]
             stats = live.stats or self._stats_of(live)
             if few:
@@ -903,16 +971,20 @@ class StreamScanner:
     def _stats_of(self, live: _Live) -> StreamStats:
         """The stream's StreamStats, made now (its waiting short rows, if any, replayed)."""
         if live.summary_of is not None:
-            self._resume([live])
+            self._reopen([live])
         stats = live.stats
         if stats is None:
+            if live.segments is not None:
+                self._replay([live])
+                assert live.stats is not None
+                return live.stats
             stats = live.stats = StreamStats()
         return stats
 
-    def _resume(self, lives: list[_Live]) -> None:
-        """Short streams whose rows wait (_ShortRows) get more packets: each its StreamStats
-        with those rows in it, and what they gave the stream back in its fields; a chunk's
-        streams at once."""
+    def _reopen(self, lives: list[_Live]) -> None:
+        """Short streams whose rows wait (_ShortRows) get more packets: what their rows gave
+        each stream back in its fields, and the rows go on waiting as its first segment
+        (:attr:`_Live.segments`); a chunk's streams at once."""
         by_chunk: dict[int, list[tuple[_Live, int]]] = {}
         for live in lives:
             assert live.summary_of is not None
@@ -931,28 +1003,7 @@ class StreamScanner:
                 strict=True,
             ):
                 counts[position][pt] = n
-            bounds = np.array(rows.bounds, dtype=np.int64)
-            begin = bounds[positions]
-            lengths = bounds[positions + 1] - begin
-            ends = np.cumsum(lengths)
-            at = np.repeat(begin - ends + lengths, lengths) + np.arange(ends[-1])
-            stats = [StreamStats() for _ in members]
-            for (live, _), stat in zip(members, stats, strict=True):
-                live.stats = stat
-            if len(members) >= _RESUME_AT_ONCE:
-                frames, times, seqs, tss, pts, markers, clocks = (c[at] for c in rows.columns)
-                add_new_streams(
-                    stats,
-                    np.concatenate(([0], ends)).tolist(),
-                    (frames, times, seqs, tss, pts, markers, clocks),
-                )
-            else:
-                # add() packet by packet (NumPy would cost more than the work).
-                packets = iter(zip(*(c[at].tolist() for c in rows.columns), strict=True))
-                for stat, n in zip(stats, lengths.tolist(), strict=True):
-                    add = stat.add
-                    for _ in range(n):
-                        add(*next(packets))
+            bounds = rows.bounds
             for (live, position), edge in zip(
                 members, rows.edges[:, positions].T.tolist(), strict=True
             ):
@@ -968,24 +1019,84 @@ class StreamScanner:
                     live.srtp_tag_votes,
                 ) = edge
                 live.pt_counts = counts[position]
+                first, end = bounds[position], bounds[position + 1]
+                live.segments = [(chunk, first, end)]
+                live.waited = end - first
 
-    def _summarize_short_rows(self) -> tuple[StreamSummaries | None, list[int]]:
+    def _replay(self, lives: list[_Live]) -> None:
+        """Streams whose rows wait in segments get their StreamStats with those rows in it:
+        many at once through add_new_streams, a few packet by packet (NumPy would cost more
+        than the work)."""
+        chunks = self._short_rows
+        stats = [StreamStats() for _ in lives]
+        if len(lives) >= _RESUME_AT_ONCE:
+            pieces: list[tuple[npt.NDArray[Any], ...]] = []
+            ends = [0]
+            for live in lives:
+                assert live.segments is not None
+                for chunk, first, end in live.segments:
+                    pieces.append(tuple(c[first:end] for c in chunks[chunk].columns))
+                ends.append(ends[-1] + live.waited)
+            frames, times, seqs, tss, pts, markers, clocks = (
+                np.concatenate(column) for column in zip(*pieces, strict=True)
+            )
+            add_new_streams(stats, ends, (frames, times, seqs, tss, pts, markers, clocks))
+        else:
+            for live, stat in zip(lives, stats, strict=True):
+                assert live.segments is not None
+                add = stat.add
+                for chunk, first, end in live.segments:
+                    columns = (c[first:end].tolist() for c in chunks[chunk].columns)
+                    for packet in zip(*columns, strict=True):
+                        add(*packet)
+        for live, stat in zip(lives, stats, strict=True):
+            live.stats = stat
+            live.segments = None
+
+    def _summarize_short_rows(
+        self, waiting: list[_Live]
+    ) -> tuple[StreamSummaries | None, list[int]]:
         """The summaries of every short stream whose rows wait (one table: NumPy's cost is
-        per step, not per stream), and where each chunk's streams begin in it."""
+        per step, not per stream; made when first read beyond packets and lost, which a
+        call list reads alone): each chunk's streams, then the ``waiting`` streams (their
+        segments), and where each chunk's streams begin in it (and the waiting ones, last)."""
         chunks = self._short_rows
         self._short_rows = []
         if not chunks:
             return None, []
         chunk_at = [0]
         bounds = [0]
-        for chunk_bounds, *_ in chunks:
+        # The rows taken: each chunk's streams', then the waiting streams' segments, as
+        # (first row, rows) in the chunks' columns end to end.
+        firsts: list[int] = []
+        lengths: list[int] = []
+        base = 0
+        for rows in chunks:
+            chunk_bounds = rows.bounds
             bounds.extend((np.array(chunk_bounds[1:]) + bounds[-1]).tolist())
             chunk_at.append(chunk_at[-1] + len(chunk_bounds) - 1)
-        frames, times, seqs, tss, pts, markers, clocks = (
-            np.concatenate(parts) for parts in zip(*(c.columns for c in chunks), strict=True)
-        )
+            firsts.append(base)
+            lengths.append(chunk_bounds[-1])
+            base += len(rows.columns[0])
+        chunk_base = firsts.copy()
+        for live in waiting:
+            assert live.segments is not None
+            for chunk, first, end in live.segments:
+                firsts.append(chunk_base[chunk] + first)
+                lengths.append(end - first)
+            bounds.append(bounds[-1] + live.waited)
+        parts = zip(*(c.columns for c in chunks), strict=True)
+        if bounds[-1] == base:
+            every = [np.concatenate(column) for column in parts]
+        else:  # rows of later segments among them, or waiting streams: taken out
+            sizes = np.array(lengths, dtype=np.int64)
+            ends = np.cumsum(sizes)
+            taken = np.repeat(np.array(firsts, dtype=np.int64) - ends + sizes, sizes)
+            taken += np.arange(ends[-1])
+            every = [np.concatenate(column)[taken] for column in parts]  # a column at a time
+        frames, times, seqs, tss, pts, markers, clocks = every
         columns = (frames, times, seqs, tss, pts, markers, clocks)
-        return summarize_new_streams(bounds, columns), chunk_at
+        return StreamSummaries.pending(bounds, columns), chunk_at
 
     def _pt_info(self, live: _Live, pt: int) -> tuple[int, bool, str | None, int]:
         if pt < 96:
@@ -1212,10 +1323,19 @@ class StreamScanner:
         place = order.append
         # Short streams whose rows still wait: summarised in bulk, all in one table.
         chunks = self._short_rows
-        bulk, chunk_at = self._summarize_short_rows()
+        # Short streams given more packets in later batches whose rows still wait too.
+        waiting = [live for live in self._live.values() if live.segments is not None]
+        bulk, chunk_at = self._summarize_short_rows(waiting)
+        waiting_at = (
+            {id(live): at for at, live in enumerate(waiting, start=chunk_at[-1])} if waiting else {}
+        )
         # Their edges (as _ShortRows has them) and payload type counts, a chunk at a time.
-        short: dict[int, tuple[list[list[int]], list[dict[int, int]]]] = {}
-        for key, live in self._live.items():
+        short: dict[int, tuple[list[list[int]], list[tuple[tuple[int, ...], int]]]] = {}
+        # Whether an SDP profile is SRTP's (RTP/SAVP, UDP/TLS/RTP/SAVPF, ...), once per profile.
+        secure = self._secure_protos
+        for stream_key, (key, live) in zip(
+            _stream_keys(self._live), self._live.items(), strict=True
+        ):
             stats = live.stats
             # The summary, or where it lies in the bulk's columns (made when read).
             summary: StatsSummary | tuple[StreamSummaries, int]
@@ -1224,17 +1344,21 @@ class StreamScanner:
                 found = short.get(chunk)
                 if found is None:
                     rows = chunks[chunk]
-                    found = short[chunk] = (rows.edges.T.tolist(), rows.pt_counts())
+                    found = short[chunk] = (rows.edges.T.tolist(), rows.payload_types())
                 first_frame, start_ns, last_frame, end_ns, _, _, paid, cn, votes = found[0][
                     position
                 ]
-                counts = found[1][position]
+                payload_types, main_pt = found[1][position]
                 assert bulk is not None
                 summary = (bulk, position + chunk_at[chunk])
-            elif stats is None or stats.total_nr == 0:
-                continue
             else:
-                summary = stats.summary()
+                if live.segments is not None:
+                    assert bulk is not None
+                    summary = (bulk, waiting_at[id(live)])
+                elif stats is None or stats.total_nr == 0:
+                    continue
+                else:
+                    summary = stats.summary()
                 first_frame, start_ns, last_frame, end_ns = (
                     live.first_frame,
                     live.start_ns,
@@ -1242,13 +1366,7 @@ class StreamScanner:
                     live.end_ns,
                 )
                 paid, cn, votes = live.payload_bytes, live.cn_packets, live.srtp_tag_votes
-                counts = live.pt_counts
-            if len(counts) == 1:
-                (main_pt,) = counts
-                payload_types: tuple[int, ...] = (main_pt,)
-            else:
-                payload_types = tuple(sorted(counts))
-                main_pt = max(counts.items(), key=lambda item: (item[1], -item[0]))[0]
+                payload_types, main_pt = _main_payload_type(live.pt_counts)
             ann = live.announcement
             rtpmaps = ann.rtpmaps if ann is not None else None
             # Media sections with the same formats share their rtpmaps (sip.capture).
@@ -1269,8 +1387,13 @@ class StreamScanner:
                     crypto = tuple(c.raw for c in ann.crypto)
                 elif ann.fingerprints:
                     keying = "dtls"
-                elif "SAVP" in ann.proto.upper():
-                    keying = "unknown"
+                else:
+                    proto = ann.proto
+                    savp = secure.get(proto)
+                    if savp is None:
+                        savp = secure[proto] = "SAVP" in proto.upper()
+                    if savp:
+                        keying = "unknown"
             src, sport, dst, dport, _ = key
             if (
                 dtls_flows
@@ -1285,7 +1408,7 @@ class StreamScanner:
             place((first_frame, key))
             append(
                 RtpStream(
-                    _stream_key(key),
+                    stream_key,
                     main_pt,
                     list(payload_types),
                     list(names),
@@ -1313,26 +1436,38 @@ class StreamScanner:
                     keying,
                 )
             )
-        ranks = sorted(range(len(made)), key=order.__getitem__)
+        # By first frame (a frame starts one stream at most: ties, if any, by key).
+        firsts = np.array([first for first, _ in order], dtype=np.int64)
+        by_frame = np.argsort(firsts, kind="stable")
+        if len(firsts) > 1 and not (np.diff(firsts[by_frame]) > 0).all():
+            ranks = sorted(range(len(made)), key=order.__getitem__)
+        else:
+            ranks = by_frame.tolist()
         streams = [made[rank] for rank in ranks]
-        flows = [order[rank][1][:4] for rank in ranks]
+        for index, stream in enumerate(streams, start=1):
+            stream.index = index
         # Other SSRCs seen on the same flow (a restart, a new source behind an SBC) and a
         # restart: the SSRC before it on the flow had stopped when this one began.
-        per_flow: dict[Flow, int] = {}
-        latest: dict[Flow, RtpStream] = {}
-        for index, (stream, flow) in enumerate(zip(streams, flows, strict=True), start=1):
-            stream.index = index
-            before = latest.get(flow)
-            if before is not None:
-                per_flow[flow] += 1
-                if before.last_frame < stream.first_frame:
-                    stream.restart_of_ssrc = before.key.ssrc
-            else:
-                per_flow[flow] = 0
-            latest[flow] = stream
-        if len(per_flow) < len(streams):
-            for stream, flow in zip(streams, flows, strict=True):
-                stream.ssrc_changes = per_flow[flow]
+        flow_ids: dict[Flow, int] = {}
+        flow_of = np.array(
+            [flow_ids.setdefault(order[rank][1][:4], len(flow_ids)) for rank in ranks],
+            dtype=np.int64,
+        )
+        if len(flow_ids) < len(streams):
+            # Each stream after the one before it on its flow (capture order within a flow).
+            by_flow = np.argsort(flow_of, kind="stable")
+            same = flow_of[by_flow[1:]] == flow_of[by_flow[:-1]]
+            later, earlier = by_flow[1:][same], by_flow[:-1][same]
+            last_frames = np.array([stream.last_frame for stream in streams], dtype=np.int64)
+            first_frames = np.array([stream.first_frame for stream in streams], dtype=np.int64)
+            restarts = last_frames[earlier] < first_frames[later]
+            for at, before in zip(
+                later[restarts].tolist(), earlier[restarts].tolist(), strict=True
+            ):
+                streams[at].restart_of_ssrc = streams[before].key.ssrc
+            others = np.bincount(flow_of) - 1
+            for stream, changes in zip(streams, others[flow_of].tolist(), strict=True):
+                stream.ssrc_changes = changes
         self._resolve_unclear_rtcp()
         mark_srtcp_streams(streams, self.srtcp)
         if self.with_rtcp:
@@ -1344,6 +1479,15 @@ class StreamScanner:
             self.first_ns,
             self.srtcp,
         )
+
+
+def _main_payload_type(counts: dict[int, int]) -> tuple[tuple[int, ...], int]:
+    """A stream's payload types (in order) and its main one (the most packets; of equals,
+    the lowest) from its packets per type."""
+    if len(counts) == 1:
+        (main_pt,) = counts
+        return (main_pt,), main_pt
+    return tuple(sorted(counts)), max(counts.items(), key=lambda item: (item[1], -item[0]))[0]
 
 
 def _describe(
@@ -1572,16 +1716,17 @@ def stream_to_dict(stream: RtpStream, quality: StreamQuality | None = None) -> d
     (:func:`rtcscope.quality.assess_stream`) its keys under "quality".
     """
     numbers = stream.summary_values()
-    return _stream_row(
-        stream,
-        numbers,
+    return _stream_rows(
+        [stream],
+        [[value] for value in numbers],
         # Milliseconds with three decimals: tshark prints three, and JSON gives the same
         # rounding so that scripts compare equal.
-        tuple(round(numbers[at], 3) for at in _ROUNDED_FIELDS),
-        round(stream.start_rel_s, 6),
-        round(stream.end_rel_s, 6),
-        quality,
-    )
+        [[round(numbers[at], 3)] for at in _ROUNDED_FIELDS],
+        [round(stream.start_rel_s, 6)],
+        [round(stream.end_rel_s, 6)],
+        [quality],
+        True,
+    )[0]
 
 
 # The statistics' fields a stream's JSON rounds to three decimals (StatsSummary's order):
@@ -1590,47 +1735,86 @@ _ROUNDED_FIELDS = (2, 4, 5, 6, 7, 8, 9, 18)
 
 
 def stream_dicts(
-    streams: Sequence[RtpStream], qualities: Sequence[StreamQuality | None] | None = None
+    streams: Sequence[RtpStream],
+    qualities: Sequence[StreamQuality | None] | None = None,
+    *,
+    rtcp: bool = True,
 ) -> list[dict[str, Any]]:
-    """``[stream_to_dict(s, q) for s, q in zip(streams, qualities)]``, with the streams
-    whose statistics wait as bulk columns (short calls: tens of thousands) read a column at
-    a time and their numbers rounded by :func:`round_like_python` (no StatsSummary made)."""
-    out: list[Any] = []  # each stream's object (None: made below, with its group's)
-    groups: dict[int, tuple[StreamSummaries, list[int], list[int]]] = {}
-    for at, stream in enumerate(streams):
-        found = stream._stats
-        if isinstance(found, tuple):
+    """``[stream_to_dict(s, q) for s, q in zip(streams, qualities)]``, made a block of
+    streams at a time from columns: the statistics read a column at a time (those that wait
+    as bulk columns, short calls' tens of thousands, without a StatsSummary), their numbers
+    rounded by :func:`round_like_python`. ``rtcp=False``: without the "rtcp" objects (for
+    output that does not show them)."""
+    out: list[Any] = [None] * len(streams)
+    # The streams by where their numbers are: the bulk columns (one group each) or their
+    # own StatsSummary (None).
+    groups: dict[int, tuple[StreamSummaries | None, list[int], list[int]]] = {}
+    loose: tuple[None, list[int], list[int]] = (None, [], [])
+    for at, found in enumerate(map(_STATS_OF, streams)):
+        if type(found) is tuple:
             summaries, position = found
             group = groups.get(id(summaries))
             if group is None:
                 group = groups[id(summaries)] = (summaries, [], [])
             group[1].append(at)
             group[2].append(position)
-            out.append(None)
         else:
-            out.append(stream_to_dict(stream, qualities[at] if qualities else None))
+            loose[1].append(at)
+    if loose[1]:
+        groups[id(None)] = loose
     for summaries, every_at, every_position in groups.values():
         # A block at a time: the numbers read in bulk are held only while their objects are
         # made (the objects stay; the numbers would add to the peak).
         for first in range(0, len(every_at), _DICTS_BLOCK):
             ats = every_at[first : first + _DICTS_BLOCK]
-            numbers, floats = summaries.values_of(every_position[first : first + _DICTS_BLOCK])
             picked = [streams[at] for at in ats]
-            rounded = zip(
-                *(round_like_python(floats[:, column], 3) for column in range(8)), strict=True
+            if summaries is None:
+                rows = [summary_values(stream.stats) for stream in picked]
+                columns: list[list[Any]] = [list(column) for column in zip(*rows, strict=True)]
+                floats = np.array([[row[at] for at in _ROUNDED_FIELDS] for row in rows])
+            else:
+                columns, floats = summaries.columns_of(every_position[first : first + _DICTS_BLOCK])
+            made = _stream_rows(
+                picked,
+                columns,
+                [round_like_python(floats[:, column], 3) for column in range(8)],
+                round_like_python(np.array([s.start_rel_s for s in picked]), 6),
+                round_like_python(np.array([s.end_rel_s for s in picked]), 6),
+                [qualities[at] for at in ats] if qualities else [None] * len(ats),
+                rtcp,
             )
-            starts = round_like_python(np.array([s.start_rel_s for s in picked]), 6)
-            ends = round_like_python(np.array([s.end_rel_s for s in picked]), 6)
-            for at, stream, values, shown, start_s, end_s in zip(
-                ats, picked, numbers, rounded, starts, ends, strict=True
-            ):
-                out[at] = _stream_row(
-                    stream, values, shown, start_s, end_s, qualities[at] if qualities else None
-                )
+            for at, row in zip(ats, made, strict=True):
+                out[at] = row
     return out
 
 
 _DICTS_BLOCK = 2048  # streams whose numbers stream_dicts reads at once
+_KEY_FIELDS = attrgetter("src", "src_port", "dst", "dst_port", "ssrc")
+_STATS_OF = attrgetter("_stats")
+# The statistics' fields a stream's JSON shows as they are (StatsSummary's order): packets,
+# lost, problems, sequence errors, timestamp errors, out of time, resets, expected, lost vs
+# highest, duplicates, reordered, DTX periods, markers, payload type changes, max delta frame.
+_ROW_NUMBERS = (0, 1, 11, 12, 13, 25, 26, 3, 14, 15, 16, 17, 19, 20, 10)
+_ROW_FIELDS = attrgetter(
+    "payload_type",
+    "codec",
+    "clock_rate",
+    "index",
+    "payload_types",
+    "payload_names",
+    "channels",
+    "source",
+    "encrypted",
+    "srtp_keying",
+    "first_frame",
+    "last_frame",
+    "setup_frame",
+    "call_id",
+    "ssrc_changes",
+    "comfort_noise_packets",
+    "payload_bytes",
+    "restart_of_ssrc",
+)
 
 
 def round_like_python(values: npt.NDArray[np.float64], digits: int) -> list[float]:
@@ -1654,139 +1838,171 @@ def round_like_python(values: npt.NDArray[np.float64], digits: int) -> list[floa
     return result
 
 
-def _stream_row(
-    stream: RtpStream,
-    numbers: tuple[Any, ...],
-    rounded: tuple[float, ...],
-    start_s: float,
-    end_s: float,
-    quality: StreamQuality | None,
-) -> dict[str, Any]:
-    """stream_to_dict's object from the statistics' fields (``numbers``, StatsSummary's
-    order), those of them shown rounded (``rounded``: _ROUNDED_FIELDS' order) and the
-    stream's start and end rounded to microseconds."""
-    (
-        packets,
-        lost,
-        _,
-        expected,
-        _,
-        _,
-        _,
-        _,
-        _,
-        _,
-        max_delta_frame,
-        problems,
-        sequence_errors,
-        timestamp_errors,
-        lost_vs_highest_seq,
-        duplicates,
-        reordered,
-        dtx_periods,
-        _,
-        markers,
-        payload_type_changes,
-        _,
-        _,
-        _,
-        _,
-        out_of_time_packets,
-        resets,
-    ) = numbers
-    (
-        lost_percent_shown,
-        min_delta_shown,
-        mean_delta_shown,
-        max_delta_shown,
-        min_jitter_shown,
-        mean_jitter_shown,
-        max_jitter_shown,
-        dtx_ms_shown,
-    ) = rounded
-    k = stream.key
-    out: dict[str, Any] = {
-        "src": k.src,
-        "src_port": k.src_port,
-        "dst": k.dst,
-        "dst_port": k.dst_port,
-        "ssrc": k.ssrc,
-        "payload_type": stream.payload_type,
-        "codec": stream.codec,
-        "clock_rate": stream.clock_rate,
-        "packets": packets,
-        "lost": lost,
-        "lost_percent": lost_percent_shown,
-        "min_delta_ms": min_delta_shown,
-        "mean_delta_ms": mean_delta_shown,
-        "max_delta_ms": max_delta_shown,
-        "min_jitter_ms": min_jitter_shown,
-        "mean_jitter_ms": mean_jitter_shown,
-        "max_jitter_ms": max_jitter_shown,
-        "problems": _problem_words(
-            sequence_errors, resets, timestamp_errors, problems, out_of_time_packets
-        )
-        if sequence_errors or resets or timestamp_errors or problems
-        else [],
-        "index": stream.index,
-        "ssrc_hex": f"0x{k.ssrc:08X}",
-        "payload_types": stream.payload_types,
-        "payload_names": stream.payload_names,
-        "channels": stream.channels,
-        "source": stream.source,
-        "encrypted": stream.encrypted,
-        "srtp_keying": stream.srtp_keying,
-        "start_s": start_s,
-        "end_s": end_s,
-        "first_frame": stream.first_frame,
-        "last_frame": stream.last_frame,
-        "setup_frame": stream.setup_frame,
-        "call_id": stream.call_id,
-        "expected": expected,
-        "lost_vs_highest_seq": lost_vs_highest_seq,
-        "duplicates": duplicates,
-        "reordered": reordered,
-        "dtx_periods": dtx_periods,
-        "dtx_ms": dtx_ms_shown,
-        "markers": markers,
-        "ssrc_changes": stream.ssrc_changes,
-        "payload_type_changes": payload_type_changes,
-        "comfort_noise_packets": stream.comfort_noise_packets,
-        "sequence_errors": sequence_errors,
-        "timestamp_errors": timestamp_errors,
-        "events": _event_rows(stream, resets)
-        if resets or stream.restart_of_ssrc is not None
-        else [],
-        "max_delta_frame": max_delta_frame,
-        "payload_bytes": stream.payload_bytes,
-    }
-    if stream.rtcp is not None:
-        view = stream.rtcp
-        out["rtcp"] = {
-            "sender_packets": view.sender_packets,
-            "sender_octets": view.sender_octets,
-            "sender_reports": view.sender_reports,
-            "receiver_reports": view.receiver_reports,
-            "fraction_lost_percent": view.fraction_lost,
-            "cumulative_lost": view.cumulative_lost,
-            "jitter_ms": None if view.jitter_ms is None else round(view.jitter_ms, 3),
-            "round_trip_ms": None if view.round_trip_ms is None else round(view.round_trip_ms, 3),
-            "xr_blocks": view.xr_blocks,
-            "goodbye": view.goodbye,
-            "cname": view.cname,
-            "encrypted": view.encrypted,
-            "srtcp_packets": view.srtcp_packets,
-            "srtcp_encrypted": view.srtcp_encrypted,
-            "srtcp_decrypted": view.srtcp_decrypted,
-            "srtcp_layout": view.srtcp_layout,
-            "implausible": view.implausible,
+def _stream_rows(
+    streams: Sequence[RtpStream],
+    numbers: Sequence[Sequence[Any]],
+    rounded: Sequence[Sequence[float]],
+    starts_s: Sequence[float],
+    ends_s: Sequence[float],
+    qualities: Sequence[StreamQuality | None],
+    rtcp: bool,
+) -> list[dict[str, Any]]:
+    """stream_to_dict's objects from columns: the statistics' fields (``numbers``, a column
+    each in StatsSummary's order), those of them shown rounded (``rounded``: _ROUNDED_FIELDS'
+    order) and the streams' starts and ends rounded to microseconds (``rtcp``: with the
+    "rtcp" objects). A row's literal is filled from the columns zipped (no attribute read
+    or call per field)."""
+    keys = list(zip(*map(_KEY_FIELDS, [stream.key for stream in streams]), strict=True))
+    fields = list(zip(*map(_ROW_FIELDS, streams), strict=True))
+    rows = [
+        {
+            "src": src,
+            "src_port": src_port,
+            "dst": dst,
+            "dst_port": dst_port,
+            "ssrc": ssrc,
+            "payload_type": payload_type,
+            "codec": codec,
+            "clock_rate": clock_rate,
+            "packets": packets_n,
+            "lost": lost_n,
+            "lost_percent": lost_percent_shown,
+            "min_delta_ms": min_delta_shown,
+            "mean_delta_ms": mean_delta_shown,
+            "max_delta_ms": max_delta_shown,
+            "min_jitter_ms": min_jitter_shown,
+            "mean_jitter_ms": mean_jitter_shown,
+            "max_jitter_ms": max_jitter_shown,
+            "problems": _problem_words(
+                sequence_errors_n, resets_n, timestamp_errors_n, problems_n, out_of_time_n
+            )
+            if sequence_errors_n or resets_n or timestamp_errors_n or problems_n
+            else [],
+            "index": index,
+            "ssrc_hex": f"0x{ssrc:08X}",
+            "payload_types": payload_types,
+            "payload_names": payload_names,
+            "channels": channels,
+            "source": source,
+            "encrypted": encrypted,
+            "srtp_keying": srtp_keying,
+            "start_s": start_s,
+            "end_s": end_s,
+            "first_frame": first_frame,
+            "last_frame": last_frame,
+            "setup_frame": setup_frame,
+            "call_id": call_id,
+            "expected": expected_n,
+            "lost_vs_highest_seq": lost_vs_highest_n,
+            "duplicates": duplicates_n,
+            "reordered": reordered_n,
+            "dtx_periods": dtx_periods_n,
+            "dtx_ms": dtx_ms_shown,
+            "markers": markers_n,
+            "ssrc_changes": ssrc_changes,
+            "payload_type_changes": payload_type_changes_n,
+            "comfort_noise_packets": comfort_noise_packets,
+            "sequence_errors": sequence_errors_n,
+            "timestamp_errors": timestamp_errors_n,
+            "events": _event_rows(stream, resets_n)
+            if resets_n or restart_of_ssrc is not None
+            else [],
+            "max_delta_frame": max_delta_frame_n,
+            "payload_bytes": payload_bytes,
         }
-    if stream.dtmf:
-        out["dtmf"] = [digit_to_dict(d, stream) for d in stream.dtmf]
-        out["digits"] = "".join(d.digit for d in stream.dtmf if d.digit is not None)
-    if quality is not None:
-        out["quality"] = quality.as_dict()
-    return out
+        for (
+            stream,
+            src,
+            src_port,
+            dst,
+            dst_port,
+            ssrc,
+            payload_type,
+            codec,
+            clock_rate,
+            index,
+            payload_types,
+            payload_names,
+            channels,
+            source,
+            encrypted,
+            srtp_keying,
+            first_frame,
+            last_frame,
+            setup_frame,
+            call_id,
+            ssrc_changes,
+            comfort_noise_packets,
+            payload_bytes,
+            restart_of_ssrc,
+            packets_n,
+            lost_n,
+            problems_n,
+            sequence_errors_n,
+            timestamp_errors_n,
+            out_of_time_n,
+            resets_n,
+            expected_n,
+            lost_vs_highest_n,
+            duplicates_n,
+            reordered_n,
+            dtx_periods_n,
+            markers_n,
+            payload_type_changes_n,
+            max_delta_frame_n,
+            lost_percent_shown,
+            min_delta_shown,
+            mean_delta_shown,
+            max_delta_shown,
+            min_jitter_shown,
+            mean_jitter_shown,
+            max_jitter_shown,
+            dtx_ms_shown,
+            start_s,
+            end_s,
+        ) in zip(
+            streams,
+            *keys,
+            *fields,
+            *(numbers[at] for at in _ROW_NUMBERS),
+            *rounded,
+            starts_s,
+            ends_s,
+            strict=True,
+        )
+    ]
+    for row, stream, quality in zip(rows, streams, qualities, strict=True):
+        if rtcp and stream.rtcp is not None:
+            row["rtcp"] = _rtcp_row(stream.rtcp)
+        if stream.dtmf:
+            row["dtmf"] = [digit_to_dict(d, stream) for d in stream.dtmf]
+            row["digits"] = "".join(d.digit for d in stream.dtmf if d.digit is not None)
+        if quality is not None:
+            row["quality"] = quality.as_dict()
+    return rows
+
+
+def _rtcp_row(view: RtcpReportView) -> dict[str, Any]:
+    """What RTCP said about a stream, in its JSON object (key "rtcp")."""
+    return {
+        "sender_packets": view.sender_packets,
+        "sender_octets": view.sender_octets,
+        "sender_reports": view.sender_reports,
+        "receiver_reports": view.receiver_reports,
+        "fraction_lost_percent": view.fraction_lost,
+        "cumulative_lost": view.cumulative_lost,
+        "jitter_ms": None if view.jitter_ms is None else round(view.jitter_ms, 3),
+        "round_trip_ms": None if view.round_trip_ms is None else round(view.round_trip_ms, 3),
+        "xr_blocks": view.xr_blocks,
+        "goodbye": view.goodbye,
+        "cname": view.cname,
+        "encrypted": view.encrypted,
+        "srtcp_packets": view.srtcp_packets,
+        "srtcp_encrypted": view.srtcp_encrypted,
+        "srtcp_decrypted": view.srtcp_decrypted,
+        "srtcp_layout": view.srtcp_layout,
+        "implausible": view.implausible,
+    }
 
 
 def digit_to_dict(digit: DtmfDigit, stream: RtpStream) -> dict[str, Any]:
