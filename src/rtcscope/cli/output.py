@@ -8,7 +8,6 @@ long values cut, never read as rich markup), JSON with its exact values and vali
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import os
@@ -300,6 +299,8 @@ def format_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = N
     """
     if columns is None:
         columns = list(rows[0].keys()) if rows else []
+    import csv
+
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow([terminal_text(c, limit=None) for c in columns])
