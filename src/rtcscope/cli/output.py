@@ -97,7 +97,8 @@ def write_json(value: Any, *, depth: int = 3, level: int = 0) -> None:
     """Write ``value`` as :func:`format_json` would, byte for byte, to standard output,
     piece by piece: along the first ``depth`` levels, a container that holds a long list
     (or an iterator, at any level) is written member by member, everything else whole (one
-    orjson call for a few call or stream objects, not one per field). Neither the whole text
+    orjson call for a few call or stream objects, not one per field; the members of a long
+    list are written whole but for iterators). Neither the whole text
     nor (with iterators) the whole data is held at once: ``analyze --format json`` on 20,000
     calls held ~0.5 GB of text in its three copies (orjson's bytes, the str, the escaped
     str)."""
@@ -166,16 +167,19 @@ class _JsonWriter:
 
     def _items(self, value: Any, depth: int, level: int) -> None:
         """A list or iterator, member by member. Members written whole go to orjson a run
-        at a time (one C call for _RUN members, not one each). Which members are written
-        member by member is decided without looking into each one: those that hold a long
-        list within ``depth - 1`` levels (none below depth 2: calls and streams are not
-        looked into); iterators, which orjson refuses, are found when it refuses a run."""
+        at a time (one C call for _RUN members, not one each). The members of a long list
+        are written whole (one call or stream object each: its text is small), so nobody
+        looks into each of 34,000 streams; in a short list or an iterator (analyze's
+        sections), a member that holds a long list within ``depth - 1`` levels is written
+        member by member. Iterators, which orjson refuses, are found when it refuses a
+        run."""
         inner = "\n" + "  " * (level + 1)
         below = depth - 1
+        look = below > 0 and not (isinstance(value, list | tuple) and len(value) > _LONG_LIST)
         opened = False
         run: list[Any] = []
         for item in value:
-            if below > 0 and _holds_long_list(item, below):
+            if look and _holds_long_list(item, below):
                 if run:
                     opened = self._run(opened, inner, run, below, level)
                     run = []
