@@ -119,3 +119,45 @@ def test_write_json_to_a_byte_stream_writes_what_format_json_writes(
     stream.flush()
     expected = (format_json(data) + "\n").encode(encoding, "backslashreplace")
     assert raw.getvalue() == expected
+
+
+@given(
+    st.lists(_values, max_size=40) | st.dictionaries(st.text(max_size=5), _values, max_size=4),
+    st.integers(0, 4),
+    st.booleans(),
+    st.sampled_from(["utf-8", "ascii"]),
+    st.sampled_from([0, 2, 32]),
+    st.sampled_from([1, 3, 8]),
+)
+def test_write_json_streams_to_a_byte_stream_what_format_json_writes(
+    data: Any, depth: int, flip: bool, encoding: str, long_list: int, run: int
+) -> None:
+    """write_json on a real text stream: every piece (keys, brackets, runs of members, the
+    members orjson refused a run for because one holds an iterator) goes to the byte buffer
+    in order, encoded as the stream encodes; the bytes are format_json's text."""
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding=encoding, errors="backslashreplace", newline="")
+    stream.write("lead ")  # text written before: still first
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stdout", stream)
+        patch.setattr("rtcscope.cli.output._LONG_LIST", long_list)
+        patch.setattr("rtcscope.cli.output._RUN", run)
+        write_json(_as_iterators(data, flip, depth), depth=depth)
+    stream.write("\n")
+    stream.flush()
+    expected = ("lead " + format_json(data) + "\n").encode(encoding, "backslashreplace")
+    assert raw.getvalue() == expected
+
+
+def test_members_holding_an_iterator_are_streamed_in_a_long_list() -> None:
+    """A long list's members are not looked into one by one: a member that holds an
+    iterator (which orjson refuses) is found when its run is refused, and written member by
+    member; its neighbours in the run are written whole, in order."""
+    members: list[Any] = [{"n": i, "tags": ["a", "b"]} for i in range(40)]
+    streamed = [dict(m) for m in members]
+    streamed[13]["tags"] = iter(["a", "b"])
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stdout", out)
+        write_json({"calls": streamed}, depth=3)
+    assert out.getvalue() == format_json({"calls": members})

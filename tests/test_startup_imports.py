@@ -45,9 +45,19 @@ def _present(modules: set[str], package: str) -> list[str]:
 # Never for these commands: pydantic (typer's parameter adapters), the HTML report, the
 # audio codecs and writers (PyAV), the other commands' machinery.
 NEVER = ["pydantic", "rtcscope.report", "av", "rtcscope.media", "importlib.metadata"]
+# Standard library modules only some runs need: CSV output (csv), a compressed capture
+# (gzip), a spool for a piped capture with -o or a live capture (tempfile, and random
+# below it), ladder file names with -o (hashlib).
+ON_DEMAND = ["csv", "gzip", "tempfile", "random", "hashlib"]
+# What analyze loads only when -o asks for audio and the report: the per-packet arrays the
+# audio read keeps for the report, and the quality model they bring.
+AUDIO_FILES = ["rtcscope.rtp.columns", "rtcscope.rtp.series", "rtcscope.quality"]
 
 CASES = {
-    "calls": (["calls", CAPTURE, "--format", "json"], ["rich", "rtcscope.sip.diagnosis"]),
+    "calls": (
+        ["calls", CAPTURE, "--format", "json"],
+        ["rich", "rtcscope.sip.diagnosis", *ON_DEMAND],
+    ),
     "calls with options": (
         ["calls", CAPTURE, "--format", "json", "--dedup", "--rtp-port", "5004", "-q"],
         ["rich", "rtcscope.sip.diagnosis"],
@@ -70,7 +80,8 @@ CASES = {
     ),
     "analyze": (
         ["analyze", CAPTURE, "--format", "json"],
-        ["rich", "rtcscope.outfile", "rtcscope.sip.ladder"],  # files: with -o only
+        # files: with -o only
+        ["rich", "rtcscope.outfile", "rtcscope.sip.ladder", *AUDIO_FILES, *ON_DEMAND],
     ),
     "calls table": (["calls", CAPTURE], ["rtcscope.sip.diagnosis"]),
 }

@@ -8,8 +8,6 @@ Call-ID may hold ``/``, ``..`` or control characters).
 
 from __future__ import annotations
 
-import hashlib
-
 from rtcscope.analyses.files import calls_with_files
 from rtcscope.analyses.section import AnalyzeOptions, Section
 from rtcscope.capture.tls import format_tls_flows
@@ -21,6 +19,8 @@ from rtcscope.timebase import relative_s
 
 def ladder_file_name(call: CallSummary) -> str:
     """``NNN-HASH.svg``: the call's index and a hash of its Call-ID (never packet text)."""
+    import hashlib  # (-o only)
+
     digest = hashlib.sha256(call.call_id.encode("utf-8", "surrogateescape")).hexdigest()[:12]
     return f"{call.index:03d}-{digest}.svg"
 

@@ -32,7 +32,6 @@ import array
 import contextlib
 import fcntl
 import gc
-import gzip
 import mmap
 import os
 import pickle
@@ -181,6 +180,8 @@ class CaptureReader:
             raise CaptureError(f"cannot read {self.name}: {exc}") from exc
         stream: BinaryIO
         if head[:2] == GZIP_MAGIC:
+            import gzip  # (a compressed capture only)
+
             self.compressed = True
             self._gzip: gzip.GzipFile | None = gzip.GzipFile(fileobj=_Chained(head, raw), mode="rb")
             stream = self._gzip  # type: ignore[assignment]

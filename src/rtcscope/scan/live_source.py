@@ -16,7 +16,6 @@ import re
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -121,6 +120,8 @@ class LiveCapture:
         self.stop_event = stop if stop is not None else threading.Event()
         self._poll_s = poll_s
         self._on_wait = on_wait
+        import tempfile  # (a live capture only)
+
         self._errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed in __exit__
         self.stats: CaptureStats | None = None
         self._proc: subprocess.Popen[bytes] | None = None

@@ -30,7 +30,6 @@ from __future__ import annotations
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 
@@ -227,6 +226,8 @@ def scan(
     options = options or ScanOptions()
     spool: Any = None
     if options.spool and not is_regular_file(source):
+        import tempfile  # (a piped capture with -o only)
+
         spool = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below
             prefix="rtcscope-spool-", suffix=".pcap", delete=False
         )
