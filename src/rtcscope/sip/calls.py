@@ -516,11 +516,10 @@ class CallSummary:
         ring_s, ring_iso = at[ring_ns]
         answer_s, answer_iso = at[answer_ns]
         end_s, end_iso = at[end_ns]
-        statuses = self.statuses
         out: dict[str, Any] = {
             "index": self.index,
             "call_id": legs[0].call_id,
-            "call_ids": [leg.call_id for leg in legs],
+            "call_ids": [leg.call_id for leg in legs] if len(legs) > 1 else [legs[0].call_id],
             "hops": _hops(legs) if detail else None,
             "kind": self.kind,
             "from": self.from_uri,
@@ -546,7 +545,7 @@ class CallSummary:
             "messages": len(self.messages),
             "resent": self.resent,
             "methods": dict(self.methods),
-            "statuses": {str(k): statuses[k] for k in sorted(statuses)},
+            "statuses": _statuses_json(self.statuses),
         }
         if not detail:
             del out["hops"]
@@ -581,19 +580,23 @@ class CallSummary:
                 on_hold,
             ) in sdps
         ]
-        out["streams"] = [_stream_entry(stream, at) for stream in streams]
-        out["dtmf"] = [
-            {
-                "frame": d.frame,
-                "time_s": at[d.ts_ns][0],
-                "time_iso": at[d.ts_ns][1],
-                "signal": d.signal,
-                "duration_ms": d.duration_ms,
-                "sender": d.sender,
-                "src": d.src,
-            }
-            for d in dtmf
-        ]
+        out["streams"] = [_stream_entry(stream, at) for stream in streams] if streams else []
+        out["dtmf"] = (
+            [
+                {
+                    "frame": d.frame,
+                    "time_s": at[d.ts_ns][0],
+                    "time_iso": at[d.ts_ns][1],
+                    "signal": d.signal,
+                    "duration_ms": d.duration_ms,
+                    "sender": d.sender,
+                    "src": d.src,
+                }
+                for d in dtmf
+            ]
+            if dtmf
+            else []
+        )
         if qualities is not None:
             from rtcscope.quality import worst_direction
 
@@ -616,6 +619,22 @@ class CallSummary:
                 }
             )
         return out
+
+
+# The "statuses" object of a call's JSON by the call's counts (code, count) in order: a
+# capture's calls have few distinct ones (100, 180, 200, ...). Bounded: cleared when full.
+_STATUSES: dict[tuple[tuple[int, int], ...], dict[str, int]] = {}
+
+
+def _statuses_json(statuses: Mapping[int, int]) -> dict[str, int]:
+    """``{"code": count}`` in order of code (a new dict each time, made from a kept one)."""
+    key = tuple(statuses.items())
+    made = _STATUSES.get(key)
+    if made is None:
+        if len(_STATUSES) >= 4096:
+            _STATUSES.clear()
+        made = _STATUSES[key] = {str(code): statuses[code] for code in sorted(statuses)}
+    return made.copy()
 
 
 def _hops(legs: list[Call]) -> list[dict[str, str]]:
@@ -940,8 +959,8 @@ def _summarize(
     if head is None:
         head = primary.messages[0]
     head_message = head.message
-    is_request = head_message.request_method is not None
-    kind = (head_message.method or "?").upper() if is_request else "?"
+    request_method = head_message.request_method
+    kind = (request_method or "?").upper() if request_method is not None else "?"
     if not invites and head_message.cseq is not None:
         kind = head_message.cseq.method.upper()
     # The INVITE is not in the capture (it started before): the state comes from the
@@ -952,7 +971,9 @@ def _summarize(
         head = first_response
         head_message = head.message
         invites = headless[:1]
-    caller_tag = primary.caller_tag or head_message.from_tag
+    # The From tag of the first initial INVITE (Call.caller_tag: head's request, the first
+    # of them) or, without one, of the head.
+    caller_tag = head_message.from_tag
 
     # Ring (first 101-199), answer (first 2xx) and the UAS that answered first, in one look
     # at the INVITEs' responses. RFC 3261 13.3.1.4: the UAS that sent the 2xx needs the ACK;
