@@ -538,7 +538,7 @@ class CallSummary:
             "setup_ms": self.setup_ms,
             "final_status": self.final_status,
             "final_reason": self.final_reason,
-            "state": self.state.value,
+            "state": self.state._value_,  # (.value: a descriptor, ~5x the read)
             "ended_by": self.ended_by,
             "answered_by": self.uas,
             "bye_source": self.bye_source,
@@ -1087,34 +1087,36 @@ def _summarize(
         caller, callee = destination(head), source(head)
     else:
         caller = callee = None
+    # Positional (the fields in order): 27 keywords cost a CallSummary more than its
+    # fields' stores (each keyword is looked for among the parameter names).
     return CallSummary(
-        index=index,
-        legs=legs,
-        kind=kind,
-        from_uri=head_message.from_uri_text,
-        to_uri=head_message.to_uri_text,
-        from_tag=caller_tag,
-        caller=caller,
-        callee=callee,
-        start_ns=messages[0].ts_ns,
-        ring_ns=ring_ns,
-        answer_ns=answer_ns,
-        end_ns=end_ns,
-        last_ns=messages[-1].ts_ns,
-        final_status=final_status,
-        final_reason=final_reason,
-        state=state,
-        ended_by=ended_by,
-        uas=uas,
-        bye_source=source(bye) if bye is not None else None,
-        messages=messages,
-        methods=method_counts,
-        statuses=status_counts,
-        resent=resent,
-        marks=call_marks,
-        sdp=sdp,
-        media_endpoints=endpoints,
-        dtmf=dtmf,
+        index,
+        legs,
+        kind,
+        head_message.from_uri_text,  # from_uri
+        head_message.to_uri_text,  # to_uri
+        caller_tag,  # from_tag
+        caller,
+        callee,
+        messages[0].ts_ns,  # start_ns
+        ring_ns,
+        answer_ns,
+        end_ns,
+        messages[-1].ts_ns,  # last_ns
+        final_status,
+        final_reason,
+        state,
+        ended_by,
+        uas,
+        source(bye) if bye is not None else None,  # bye_source
+        messages,
+        method_counts,  # methods
+        status_counts,  # statuses
+        resent,
+        call_marks,  # marks
+        sdp,
+        endpoints,  # media_endpoints
+        dtmf,
     )
 
 
@@ -1134,28 +1136,34 @@ def _sdp_exchanges(
     sdp: list[SdpExchange] = []
     endpoints: dict[tuple[str, int], int] = {}
     for ann in announcements:
-        if ann.address and ann.port:
-            endpoints.setdefault((ann.address, ann.port), ann.ts_ns)
+        ts_ns = ann.ts_ns
+        address = ann.address
+        port = ann.port
+        if address and port:
+            endpoints.setdefault((address, port), ts_ns)
         known = ann.codecs
-        names_key = (id(known), ann.payload_types)
+        payload_types = ann.payload_types
+        names_key = (id(known), payload_types)
         codecs = names.get(names_key)
         if codecs is None:
             codecs = names[names_key] = tuple(
-                [known[pt].name if pt in known else f"PT{pt}" for pt in ann.payload_types]
+                [known[pt].name if pt in known else f"PT{pt}" for pt in payload_types]
             )
-        key = (ann.side, ann.role, ann.cseq, ann.media_index, ann.address, ann.port, codecs)
+        side = ann.side
+        role = ann.role
+        key = (side, role, ann.cseq, ann.media_index, address, port, codecs)
         if key in seen_sdp:
             continue
         seen_sdp.add(key)
         exchange = (
             ann.frame,
-            ann.ts_ns,
-            ann.side,
-            ann.role,
+            ts_ns,
+            side,
+            role,
             ann.sip_summary,
             ann.media,
-            ann.address,
-            ann.port,
+            address,
+            port,
             ann.direction,
             codecs,
             ann.on_hold,
