@@ -9,6 +9,7 @@ line when it has the usual shape, else read from the message's parsed header.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,37 @@ def test_times_out_of_capture_order_are_sorted() -> None:
     assert moved.messages[-1] is late
     assert moved.start_ns == messages[1].ts_ns != in_order.start_ns
     assert [m.frame for m in moved.messages] == [m.frame for m in messages[1:]] + [first.frame]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [DATA / "aaa.pcap", DATA / "SIP_DTMF2.pcap", DATA / "testbed-good.pcap",
+     DATA / "testbed-cancel.pcap", DATA / "testbed-prack-ringing.pcap", DATA / "testbed-busy.pcap"],
+    ids=lambda p: p.name,
+)  # fmt: skip
+def test_counts_are_the_messages_own_in_either_capture_order(path: Path) -> None:
+    """The one walk over a call's messages counts what they hold (counted here, message by
+    message, in time order); the capture read backwards (every call out of time order: the
+    sorted road) gives the same counts."""
+    messages = list(sip_messages(path))
+    for read in (messages, messages[::-1]):
+        calls = summarize_calls(read).calls
+        assert sum(len(c.messages) for c in calls) == len(messages)
+        for call in calls:
+            ordered = sorted(call.messages, key=lambda m: (m.ts_ns, m.frame))
+            assert call.messages == ordered
+            methods = Counter(
+                m.message.request_method for m in ordered if m.message.request_method is not None
+            )
+            statuses = Counter(
+                m.message.status_code for m in ordered if m.message.status_code is not None
+            )
+            assert list(call.methods.items()) == list(methods.items())  # order of first sight
+            assert list(call.statuses.items()) == list(statuses.items())
+            byes = [m for m in ordered if m.message.request_method == "BYE"]
+            assert call.bye_source == (f"{byes[0].src}:{byes[0].sport}" if byes else None)
+            assert call.resent == sum(1 for mark in call.marks.values() if mark.resent_of)
+        assert any(c.methods for c in calls) and any(c.statuses for c in calls)
 
 
 _NAME = st.sampled_from(["", '"Alice" ', "Alice ", '"A \\"q\\"" ', '"a<b" ', "\t"])

@@ -32,8 +32,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from itertools import islice
-from operator import attrgetter, itemgetter, lt
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 from rtcscope.sip.dialogs import Call, find_calls
@@ -95,28 +94,85 @@ def track_messages(
 ) -> dict[int, MessageMarks]:
     """The marks (other than NO_MARKS) of ``messages``, by frame, the way Wireshark's SIP
     dissector finds them (see :class:`WiresharkSipTracker`); ``state`` is the tracker's, per
-    (Call-ID, source address and port, destination address and port), kept between calls.
-    One loop with the state in lists: it runs once per message of a capture."""
+    (Call-ID, source address and port, destination address and port), kept between calls."""
+    return _walk(messages, state).marks
+
+
+class _Walked(NamedTuple):
+    """What one look at each of a call's messages finds (:func:`_walk`)."""
+
+    marks: dict[int, MessageMarks]  # the tracker's marks other than NO_MARKS, by frame
+    resent: int  # how many of them mark a retransmission
+    methods: Counter[str]  # request methods counted, in order of first sight
+    statuses: Counter[int]  # response codes counted, in order of first sight
+    bye: CapturedMessage | None  # the first BYE
+    cancelled: bool  # a CANCEL was seen
+    responded: bool  # a response was seen
+    acks: list[CapturedMessage]  # every ACK
+    infos: list[CapturedMessage]  # every INFO with a CSeq
+    in_order: bool  # the times only rise, no two equal
+
+
+def _walk(
+    messages: Iterable[CapturedMessage], state: dict[tuple[str, str, int, str, int], list[Any]]
+) -> _Walked:
+    """One loop over ``messages`` (in the order given) for the tracker's marks (``state``
+    per Call-ID and direction, kept between calls) and what a call's summary counts or
+    looks for in them: each message's fields are read once. It runs once per message of a
+    capture."""
     found: dict[int, MessageMarks] = {}
+    # Counted with get into Counters made without __init__ (a Counter's first count of a
+    # key calls its __missing__; its __init__ is a Python-level update).
+    methods: Counter[str] = dict.__new__(Counter)
+    statuses: Counter[int] = dict.__new__(Counter)
+    bye: CapturedMessage | None = None
+    cancelled = responded = False
+    acks: list[CapturedMessage] = []
+    infos: list[CapturedMessage] = []
+    resent = 0
+    in_order = True
+    previous_ns = -1
     for captured in messages:
         message = captured.message
+        ts_ns = captured.ts_ns
+        if ts_ns <= previous_ns:
+            in_order = False
+        previous_ns = ts_ns
         cseq = message.cseq
+        method = message.request_method
+        code = 0
+        if method is not None:
+            methods[method] = methods.get(method, 0) + 1
+            if method == "BYE":
+                if bye is None:
+                    bye = captured
+            elif method == "CANCEL":
+                cancelled = True
+            elif method == "ACK":
+                acks.append(captured)
+            elif method == "INFO" and cseq is not None:
+                infos.append(captured)
+        elif message.is_response:
+            responded = True
+            status = message.status_code
+            if status is not None:  # (a status code makes a response)
+                statuses[status] = statuses.get(status, 0) + 1
+                code = status
         if cseq is None or captured.transport != "udp":
             continue
+        # The tracker (WiresharkSipTracker), its state in lists.
         cseq_number = cseq.number
         cseq_method = cseq.method
         key = (message.call_id or "", captured.src, captured.sport, captured.dst, captured.dport)
-        is_request = message.request_method is not None
-        ts_ns = captured.ts_ns
         setup_ms: int | None = None
         entry = state.get(key)
         if entry is None:
             entry = state[key] = [cseq_number, cseq_method, _NOTHING, 0, 0, 0]
-            if is_request:
+            if method is not None:
                 entry[_REQUEST_NS] = ts_ns
             compare = 0
         else:
-            if is_request and cseq_method == "ACK":
+            if method is not None and cseq_method == "ACK":
                 setup_ms = _whole_ms(ts_ns, entry[_REQUEST_NS])
             compare = entry[_CSEQ]
             if cseq_number != compare:
@@ -124,10 +180,10 @@ def track_messages(
                 entry[_METHOD] = cseq_method
                 entry[_STATE] = _NOTHING
                 entry[_FRAME_AT] = 0
-                if is_request:
+                if method is not None:
                     entry[_REQUEST_NS] = ts_ns
         resent_of = 0
-        if is_request:
+        if method is not None:
             if (
                 cseq_number == compare
                 and entry[_STATE] == _REQUEST
@@ -140,7 +196,6 @@ def track_messages(
                 entry[_FRAME_AT] = captured.frame
                 entry[_REQUEST_NS] = ts_ns
         elif message.is_response:
-            code = message.status_code or 0
             if code >= 200:
                 if (
                     cseq_number == compare
@@ -157,7 +212,10 @@ def track_messages(
                 entry[_STATE] = _PROVISIONAL
         if resent_of or setup_ms is not None:
             found[captured.frame] = tuple.__new__(MessageMarks, (resent_of, setup_ms))
-    return found
+            if resent_of:
+                resent += 1
+    walked = (found, resent, methods, statuses, bye, cancelled, responded, acks, infos, in_order)
+    return tuple.__new__(_Walked, walked)
 
 
 class WiresharkSipTracker:
@@ -458,11 +516,10 @@ class CallSummary:
         ring_s, ring_iso = at[ring_ns]
         answer_s, answer_iso = at[answer_ns]
         end_s, end_iso = at[end_ns]
-        statuses = self.statuses
         out: dict[str, Any] = {
             "index": self.index,
             "call_id": legs[0].call_id,
-            "call_ids": [leg.call_id for leg in legs],
+            "call_ids": [leg.call_id for leg in legs] if len(legs) > 1 else [legs[0].call_id],
             "hops": _hops(legs) if detail else None,
             "kind": self.kind,
             "from": self.from_uri,
@@ -481,14 +538,14 @@ class CallSummary:
             "setup_ms": self.setup_ms,
             "final_status": self.final_status,
             "final_reason": self.final_reason,
-            "state": self.state.value,
+            "state": self.state._value_,  # (.value: a descriptor, ~5x the read)
             "ended_by": self.ended_by,
             "answered_by": self.uas,
             "bye_source": self.bye_source,
             "messages": len(self.messages),
             "resent": self.resent,
             "methods": dict(self.methods),
-            "statuses": {str(k): statuses[k] for k in sorted(statuses)},
+            "statuses": _statuses_json(self.statuses),
         }
         if not detail:
             del out["hops"]
@@ -523,19 +580,23 @@ class CallSummary:
                 on_hold,
             ) in sdps
         ]
-        out["streams"] = [_stream_entry(stream, at) for stream in streams]
-        out["dtmf"] = [
-            {
-                "frame": d.frame,
-                "time_s": at[d.ts_ns][0],
-                "time_iso": at[d.ts_ns][1],
-                "signal": d.signal,
-                "duration_ms": d.duration_ms,
-                "sender": d.sender,
-                "src": d.src,
-            }
-            for d in dtmf
-        ]
+        out["streams"] = [_stream_entry(stream, at) for stream in streams] if streams else []
+        out["dtmf"] = (
+            [
+                {
+                    "frame": d.frame,
+                    "time_s": at[d.ts_ns][0],
+                    "time_iso": at[d.ts_ns][1],
+                    "signal": d.signal,
+                    "duration_ms": d.duration_ms,
+                    "sender": d.sender,
+                    "src": d.src,
+                }
+                for d in dtmf
+            ]
+            if dtmf
+            else []
+        )
         if qualities is not None:
             from rtcscope.quality import worst_direction
 
@@ -558,6 +619,22 @@ class CallSummary:
                 }
             )
         return out
+
+
+# The "statuses" object of a call's JSON by the call's counts (code, count) in order: a
+# capture's calls have few distinct ones (100, 180, 200, ...). Bounded: cleared when full.
+_STATUSES: dict[tuple[tuple[int, int], ...], dict[str, int]] = {}
+
+
+def _statuses_json(statuses: Mapping[int, int]) -> dict[str, int]:
+    """``{"code": count}`` in order of code (a new dict each time, made from a kept one)."""
+    key = tuple(statuses.items())
+    made = _STATUSES.get(key)
+    if made is None:
+        if len(_STATUSES) >= 4096:
+            _STATUSES.clear()
+        made = _STATUSES[key] = {str(code): statuses[code] for code in sorted(statuses)}
+    return made.copy()
 
 
 def _hops(legs: list[Call]) -> list[dict[str, str]]:
@@ -800,13 +877,20 @@ _TS = attrgetter("ts_ns")
 _BY_START = attrgetter("start_ns", "index")
 
 
-def _tracked(legs: list[Call]) -> dict[int, MessageMarks]:
-    """The marks of the legs' messages by frame, found leg by leg (the tracker's state is
-    per Call-ID: a leg's messages in capture order give what the whole capture gives)."""
-    marks: dict[int, MessageMarks] = {}
-    for leg in legs:
-        marks.update(track_messages(leg.messages, {}))
-    return marks
+def _reached(acks: list[CapturedMessage], answer: CapturedMessage, answer_txn: Transaction) -> bool:
+    """Whether an ACK went to the UAS that sent ``answer`` (the first 2xx) or to the server
+    of its transaction (addresses and ports compared: what ``endpoint`` texts compare)."""
+    uas = (answer.src, answer.sport)
+    requests = answer_txn.requests
+    if requests:
+        server = (requests[0].dst, requests[0].dport)
+    else:  # (a transaction seen by its responses only: the answer is one)
+        server = (answer_txn.responses[0].src, answer_txn.responses[0].sport)
+    for ack in acks:
+        to = (ack.dst, ack.dport)
+        if to in (uas, server):
+            return True
+    return False
 
 
 def _in_time_order(
@@ -831,12 +915,16 @@ def _summarize(
     """One call's summary; ``marks`` by frame for the whole capture, or None: found here
     from the legs' own messages (see :func:`summarize_calls`)."""
     primary = legs[0]
+    # The marks (found leg by leg in capture order: the tracker's state is per Call-ID, so
+    # a leg's messages give what the whole capture gives) and the counts (in time order),
+    # in one walk when the call is one leg in time order, the usual call.
+    walked: _Walked | None = None
     if len(legs) == 1:
         messages = primary.messages
+        walked = _walk(messages, {})
         # Capture order is time order in the usual call: its times only rise, no two equal
-        # (then the (time, frame) order is theirs), seen by C-level steps; else sorted.
-        stamps = list(map(_TS, messages))
-        in_order = all(map(lt, stamps, islice(stamps, 1, None)))
+        # (then the (time, frame) order is theirs); else sorted.
+        in_order = walked.in_order
         if not in_order:
             messages = sorted(messages, key=_BY_TIME)
             in_order = messages == primary.messages
@@ -845,6 +933,22 @@ def _summarize(
         in_order = False
         messages = sorted((m for leg in legs for m in leg.messages), key=_BY_TIME)
         all_invites = [t for leg in legs for t in leg.initial_invites]
+    if marks is not None:
+        call_marks = _in_time_order(messages, marks)
+        resent = sum(1 for mark in call_marks.values() if mark.resent_of)
+    elif walked is not None and in_order:
+        call_marks = walked.marks  # found in capture order, time order here
+        resent = walked.resent
+    else:
+        call_marks = {}
+        resent = 0
+        for leg in legs:
+            leg_walk = walked if walked is not None else _walk(leg.messages, {})
+            call_marks.update(leg_walk.marks)
+            resent += leg_walk.resent
+        call_marks = _in_time_order(messages, call_marks)
+    if walked is None or not in_order:
+        walked = _walk(messages, {})  # the counts in time order (its marks unread)
     invites = _caller_invites(primary)
     headless = [] if invites else _headless_invites(primary)
     head: CapturedMessage | None
@@ -855,8 +959,8 @@ def _summarize(
     if head is None:
         head = primary.messages[0]
     head_message = head.message
-    is_request = head_message.request_method is not None
-    kind = (head_message.method or "?").upper() if is_request else "?"
+    request_method = head_message.request_method
+    kind = (request_method or "?").upper() if request_method is not None else "?"
     if not invites and head_message.cseq is not None:
         kind = head_message.cseq.method.upper()
     # The INVITE is not in the capture (it started before): the state comes from the
@@ -867,7 +971,9 @@ def _summarize(
         head = first_response
         head_message = head.message
         invites = headless[:1]
-    caller_tag = primary.caller_tag or head_message.from_tag
+    # The From tag of the first initial INVITE (Call.caller_tag: head's request, the first
+    # of them) or, without one, of the head.
+    caller_tag = head_message.from_tag
 
     # Ring (first 101-199), answer (first 2xx) and the UAS that answered first, in one look
     # at the INVITEs' responses. RFC 3261 13.3.1.4: the UAS that sent the 2xx needs the ACK;
@@ -910,42 +1016,16 @@ def _summarize(
     else:
         final_status = final_reason = None
 
-    # One pass over the call's messages for what is counted or looked for in them.
-    bye: CapturedMessage | None = None
-    cancelled = responded = False
-    acks: list[CapturedMessage] = []  # ACKs sent after the first 2xx
-    infos: list[CapturedMessage] = []
-    # Counted with get (a Counter's first count of a key calls its __missing__).
-    method_counts: Counter[str] = Counter()
-    status_counts: Counter[int] = Counter()
-    for captured in messages:
-        message = captured.message
-        method = message.request_method
-        if method is not None:
-            method_counts[method] = method_counts.get(method, 0) + 1
-            if method == "BYE":
-                if bye is None:
-                    bye = captured
-            elif method == "CANCEL":
-                cancelled = True
-            elif method == "ACK":
-                if answer_ns is not None and captured.ts_ns >= answer_ns:
-                    acks.append(captured)
-            elif method == "INFO" and message.cseq is not None:
-                infos.append(captured)
-        elif message.is_response:
-            responded = True
-            status = message.status_code
-            if status is not None:  # (a status code makes a response)
-                status_counts[status] = status_counts.get(status, 0) + 1
-    # The marks of the call's messages, in time order (the setup time is the first one's).
-    if marks is None:
-        marks = _tracked(legs)
-        # Found in capture order, which is time order when in_order: as they are.
-        call_marks = marks if in_order else _in_time_order(messages, marks)
-    else:
-        call_marks = _in_time_order(messages, marks)
-    resent = sum(1 for mark in call_marks.values() if mark.resent_of)
+    bye = walked.bye
+    cancelled = walked.cancelled
+    responded = walked.responded
+    method_counts = walked.methods
+    status_counts = walked.statuses
+    infos = walked.infos
+    # The ACKs sent after the first 2xx.
+    acks = walked.acks
+    if acks and answer_ns is not None:
+        acks = [ack for ack in acks if ack.ts_ns >= answer_ns]
 
     ack_missing = False
     if first_answer is not None:
@@ -953,7 +1033,7 @@ def _summarize(
         uas = source(first_answer)
         if not acks:
             ack_missing = True
-        elif not any(destination(m) in (uas, answer_txn.server) for m in acks):
+        elif not _reached(acks, first_answer, answer_txn):
             # The ACK went to an address the capture never shows the UAS using (its
             # Contact behind NAT, another interface): it is missing only if the UAS went
             # on retransmitting its 2xx after it was sent.
@@ -1007,34 +1087,36 @@ def _summarize(
         caller, callee = destination(head), source(head)
     else:
         caller = callee = None
+    # Positional (the fields in order): 27 keywords cost a CallSummary more than its
+    # fields' stores (each keyword is looked for among the parameter names).
     return CallSummary(
-        index=index,
-        legs=legs,
-        kind=kind,
-        from_uri=head_message.from_uri_text,
-        to_uri=head_message.to_uri_text,
-        from_tag=caller_tag,
-        caller=caller,
-        callee=callee,
-        start_ns=messages[0].ts_ns,
-        ring_ns=ring_ns,
-        answer_ns=answer_ns,
-        end_ns=end_ns,
-        last_ns=messages[-1].ts_ns,
-        final_status=final_status,
-        final_reason=final_reason,
-        state=state,
-        ended_by=ended_by,
-        uas=uas,
-        bye_source=source(bye) if bye is not None else None,
-        messages=messages,
-        methods=method_counts,
-        statuses=status_counts,
-        resent=resent,
-        marks=call_marks,
-        sdp=sdp,
-        media_endpoints=endpoints,
-        dtmf=dtmf,
+        index,
+        legs,
+        kind,
+        head_message.from_uri_text,  # from_uri
+        head_message.to_uri_text,  # to_uri
+        caller_tag,  # from_tag
+        caller,
+        callee,
+        messages[0].ts_ns,  # start_ns
+        ring_ns,
+        answer_ns,
+        end_ns,
+        messages[-1].ts_ns,  # last_ns
+        final_status,
+        final_reason,
+        state,
+        ended_by,
+        uas,
+        source(bye) if bye is not None else None,  # bye_source
+        messages,
+        method_counts,  # methods
+        status_counts,  # statuses
+        resent,
+        call_marks,  # marks
+        sdp,
+        endpoints,  # media_endpoints
+        dtmf,
     )
 
 
@@ -1054,28 +1136,34 @@ def _sdp_exchanges(
     sdp: list[SdpExchange] = []
     endpoints: dict[tuple[str, int], int] = {}
     for ann in announcements:
-        if ann.address and ann.port:
-            endpoints.setdefault((ann.address, ann.port), ann.ts_ns)
+        ts_ns = ann.ts_ns
+        address = ann.address
+        port = ann.port
+        if address and port:
+            endpoints.setdefault((address, port), ts_ns)
         known = ann.codecs
-        names_key = (id(known), ann.payload_types)
+        payload_types = ann.payload_types
+        names_key = (id(known), payload_types)
         codecs = names.get(names_key)
         if codecs is None:
             codecs = names[names_key] = tuple(
-                [known[pt].name if pt in known else f"PT{pt}" for pt in ann.payload_types]
+                [known[pt].name if pt in known else f"PT{pt}" for pt in payload_types]
             )
-        key = (ann.side, ann.role, ann.cseq, ann.media_index, ann.address, ann.port, codecs)
+        side = ann.side
+        role = ann.role
+        key = (side, role, ann.cseq, ann.media_index, address, port, codecs)
         if key in seen_sdp:
             continue
         seen_sdp.add(key)
         exchange = (
             ann.frame,
-            ann.ts_ns,
-            ann.side,
-            ann.role,
+            ts_ns,
+            side,
+            role,
             ann.sip_summary,
             ann.media,
-            ann.address,
-            ann.port,
+            address,
+            port,
             ann.direction,
             codecs,
             ann.on_hold,
