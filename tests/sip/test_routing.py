@@ -21,12 +21,14 @@ from rtcscope.sip.headers import COMPACT_FORMS, parse_name_addr
 from rtcscope.sip.message import SipMessage
 from rtcscope.sip.routing import (
     Proxy,
+    addresses_of,
     forward_as_proxy,
     header_via_branches,
     in_dialog_request,
     is_unroutable_address,
     may_hold_route,
     normal_host,
+    plain_contact_uri,
     plain_max_forwards,
     plan_route,
     proxies_from_route_set,
@@ -558,6 +560,12 @@ def _same_routing_values(raw: bytes) -> None:
     assert plain is False or plain == first
     if not may_hold_route(raw.lower()):
         assert "Route" not in found and "Record-Route" not in found
+    # The first Contact's URI where plainly written (False: not decided), as the checks
+    # read it from the values.
+    contact = plain_contact_uri(raw, raw.lower())
+    if contact is not False:
+        contacts = addresses_of(SipMessage.parse(raw).header_values("Contact"))
+        assert contact == (contacts[0].uri if contacts else None)
     assert set(found) <= {"Contact", "Route", "Record-Route", "Max-Forwards"}
 
 
@@ -579,7 +587,11 @@ _LINE = st.tuples(
     st.sampled_from(_BLANKS),
     st.sampled_from([b":", b""]),
     st.sampled_from(
-        [b" 70", b" 69 ", b"", b" <sip:a@h;lr>", b" <sip:d@h>, <sip:e@h>", b' "x, y" <sip:c@h>']
+        [
+            *(b" 70", b" 69 ", b"", b" <sip:a@h;lr>", b" <sip:d@h>, <sip:e@h>"),
+            *(b' "x, y" <sip:c@h>', b" sip:f@h:5062;tag=1", b" <sip:@>, <sip:i@h>"),
+            *(b" <sip:g@[::1]:5060;transport=tcp>;q=1", b" *", b" <tel:+1234>", b" Bob <sips:j@h>"),
+        ]
     ),
     st.sampled_from([b"\r\n"] * 4 + [b"\n", b"\r\n ", b"\r\n\t", b"\r\n\r\n", b"\n\n", b"\n\r\n"]),
 )

@@ -29,10 +29,15 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from rtcscope.errors import InvalidArgument, SipError
-from rtcscope.sip.headers import NameAddr, parse_name_addr, split_comma_list
+from rtcscope.sip.headers import (
+    NameAddr,
+    parse_name_addr,
+    split_comma_list,
+    usual_address_uri,
+)
 from rtcscope.sip.message import SipMessage
 from rtcscope.sip.transactions import endpoint, via_branches
-from rtcscope.sip.uri import Uri, is_digits
+from rtcscope.sip.uri import Uri, is_digits, parse_uri_once
 
 DEFAULT_PORTS = {"sip": 5060, "sips": 5061}
 
@@ -239,15 +244,8 @@ def routing_header_values(
         return _routing_header_values_read(message)
     if lowered is None:
         lowered = raw.lower()
-    # The first empty line (LF or CRLF after a line end) ends the header lines.
-    end = lowered.find(b"\n\r\n")
-    bare = lowered.find(b"\n\n", 0, end if end >= 0 else len(raw))
-    if bare >= 0:
-        end = bare
-    elif end < 0:
-        end = len(raw)
     found: dict[str, list[str]] = {}
-    for line in _ROUTING_LINE.finditer(lowered, 0, end + 1):
+    for line in _ROUTING_LINE.finditer(lowered, 0, _header_end(lowered) + 1):
         if line.group(1) or line.group(3).strip(b" \t"):
             return _routing_header_values_read(message)
         value = _unfolded_value(raw, line.end())
@@ -264,6 +262,51 @@ def routing_header_values(
             else:
                 have += values
     return found
+
+
+# A Contact line (or its compact form m) in the lower-cased bytes, as _ROUTING_LINE finds it.
+_CONTACT_LINE = re.compile(rb"\n(" + _BLANKISH + rb")(contact|m)(" + _BLANKISH + rb"):")
+
+
+def _header_end(lowered: bytes) -> int:
+    """Where the header lines end: the first empty line (LF or CRLF after a line end)."""
+    end = lowered.find(b"\n\r\n")
+    bare = lowered.find(b"\n\n", 0, end if end >= 0 else len(lowered))
+    if bare >= 0:
+        return bare
+    return len(lowered) if end < 0 else end
+
+
+def plain_contact_uri(raw: bytes, lowered: bytes) -> Uri | Literal[False] | None:
+    """``contacts[0].uri`` of the message (``addresses_of(header_values("Contact"))``), or
+    None without a Contact value, where the bytes show it plainly (``lowered``:
+    ``raw.lower()``); False when not decided (read the values and parse them).
+
+    The first Contact line with a value, read as :func:`routing_header_values` reads it (a
+    line it would turn away: False); its first value of a usual shape
+    (:func:`~rtcscope.sip.headers.usual_address_uri`: the shape that always parses) names
+    the URI, found by its text (the Request-URI of a request sent to this Contact is that
+    same text, parsed once) without building the address. The diagnosis's direct roads ask
+    this of the 2xx and the INVITE of every call (tests/sip/test_routing.py checks it
+    against the message's own contacts)."""
+    if raw[:1] in (b"\r", b"\n"):
+        return False
+    for line in _CONTACT_LINE.finditer(lowered, 0, _header_end(lowered) + 1):
+        if line.group(1) or line.group(3).strip(b" \t"):
+            return False
+        value = _unfolded_value(raw, line.end())
+        if value is None:
+            return False
+        values = split_comma_list(value)
+        if values:
+            text = usual_address_uri(values[0])
+            if text is None:
+                return False
+            try:
+                return parse_uri_once(text)
+            except SipError:
+                return False
+    return None
 
 
 def _routing_header_values_read(message: SipMessage) -> dict[str, list[str]]:

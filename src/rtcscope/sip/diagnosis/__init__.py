@@ -166,12 +166,10 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
         if self.record_routes(answer) or any(map(self.record_routes, invite.requests)):
             return False
         # check_contact: a Contact, reachable from where the 2xx came.
-        contacts = self.contacts(answer)
-        if not contacts or contacts[0].uri is None:
+        contact = self.contact_uri(answer)
+        if contact is None:
             return False
-        if is_unroutable_address(uri_host(contacts[0].uri)) and not is_unroutable_address(
-            answer.src
-        ):
+        if is_unroutable_address(uri_host(contact)) and not is_unroutable_address(answer.src):
             return False
         self.refreshes = []  # find_target_refreshes: none to find
         self.check_in_dialog_paths()

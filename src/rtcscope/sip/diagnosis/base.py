@@ -23,6 +23,7 @@ from rtcscope.sip.routing import (
     header_via_branches,
     max_forwards_of,
     may_hold_route,
+    plain_contact_uri,
     plain_max_forwards,
     routing_header_values,
     same_uris,
@@ -192,6 +193,7 @@ class CheckerBase:
         # One dict per header (no look-up of the header's dict per read: a clean call asks
         # about eight times).
         self._contacts: dict[int, list[NameAddr]] = {}
+        self._contact_uris: dict[int, Uri | None] = {}
         self._routes: dict[int, list[NameAddr]] = {}
         self._record_routes: dict[int, list[NameAddr]] = {}
         self._branches: dict[int, tuple[str, ...]] = {}  # Via branches, by id of the message
@@ -276,6 +278,21 @@ class CheckerBase:
             values = self.header_values(captured).get("Contact")
             found = self._contacts[id(captured)] = addresses_of(values) if values else []
         return found
+
+    def contact_uri(self, captured: CapturedMessage) -> Uri | None:
+        """``contacts(captured)[0].uri`` (None without a Contact), where the bytes show it
+        plainly without reading the other headers or building the address
+        (:func:`~rtcscope.sip.routing.plain_contact_uri`): the direct roads' one question
+        about a Contact, asked of the 2xx or the INVITE once per in-dialog request."""
+        key = id(captured)
+        if key in self._contact_uris:
+            return self._contact_uris[key]
+        plain = plain_contact_uri(captured.message.raw, self.lowered(captured))
+        if plain is False:
+            contacts = self.contacts(captured)
+            plain = contacts[0].uri if contacts else None
+        self._contact_uris[key] = plain
+        return plain
 
     def routes(self, captured: CapturedMessage) -> list[NameAddr]:
         found = self._routes.get(id(captured))

@@ -176,10 +176,7 @@ class PathChecks(DialogChecks):
             by_caller = False
             received = [r for t in self.initial_invites for r in t.requests if r.dst == src]
             basis = received[0] if len(received) == 1 else None
-        if basis is None:
-            return False
-        contacts = self.contacts(basis)
-        if not contacts or contacts[0].uri is None:
+        if basis is None or self.contact_uri(basis) is None:
             return False
         _, expected, next_host, next_port = self._expected_request(basis, by_caller, None)
         if (
@@ -366,7 +363,7 @@ class PathChecks(DialogChecks):
             route_set = route_set_from_record_route(self.record_routes(basis), uac=by_caller)
             # The remote target is the peer's latest Contact (a re-INVITE or UPDATE refreshes
             # it, 12.2.1.2 / 12.2.2); the route set stays as the dialog set it up (12.2).
-            target = refresh.contact if refresh is not None else self.contacts(basis)[0].uri
+            target = refresh.contact if refresh is not None else self.contact_uri(basis)
             assert target is not None
             expected = in_dialog_request(route_set, target)
             nxt = expected.next_hop
