@@ -114,12 +114,13 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
 
     def run_direct(self) -> bool:
         """:meth:`run` of the common call, in one pass over the few facts its checks read:
-        one INVITE transaction, answered by one 2xx (one copy, one dialog), every response
-        status once and none refused, no CANCEL, no re-INVITE or UPDATE, no
+        one INVITE transaction, answered by one 2xx (one copy, one dialog, no other 2xx),
+        every response status once and none refused, no CANCEL, no re-INVITE or UPDATE, no
         Record-Route on the INVITE or the 2xx, a Contact in the 2xx the last hop can reach,
         and an ACK reaching the UAS no earlier than the 2xx was sent. Then the transaction
         and dialog checks find nothing (each says so on these facts), and the in-dialog
-        requests are followed as :meth:`run` follows them; True. Anything else (False) is
+        requests are followed as :meth:`run` follows them, with these facts known
+        (:meth:`PathChecks.trace_dialog_direct`); True. Anything else (False) is
         left to :meth:`run`, before any finding or path is made here.
         tests/sip/test_diagnosis_direct.py checks both roads agree."""
         if self.refresh_transactions:
@@ -133,13 +134,18 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
         # check_final_answers, check_response_tags, check_non_2xx_acks: answered, no status
         # twice (no pair of copies to compare), none refused.
         codes: set[int] = set()
+        answered = 0
         for response in invite.responses:
             code = response.message.status_code or 0
             if code > 100:
                 if code >= 300 or code in codes:
                     return False
                 codes.add(code)
-        # (answered: the one dialog's 2xx below is one of these responses)
+                answered += code >= 200
+        # One 2xx (the one dialog's, below): the copy that left the UAS (answer_origin) and
+        # what the caller bases its requests on.
+        if answered != 1:
+            return False
         dialogs = self.call.dialogs
         if len(dialogs) != 1 or len(dialogs[0].answers) != 1:
             return False
@@ -172,7 +178,7 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
         if is_unroutable_address(uri_host(contact)) and not is_unroutable_address(answer.src):
             return False
         self.refreshes = []  # find_target_refreshes: none to find
-        self.check_in_dialog_paths()
+        self.trace_dialog_direct(dialog, answer, invite)  # check_in_dialog_paths
         return True
 
 

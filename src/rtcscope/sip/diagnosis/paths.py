@@ -23,7 +23,7 @@ from rtcscope.sip.diagnosis.base import T1_NS, TIMER_64T1_NS, IcmpIndex, Node, c
 from rtcscope.sip.diagnosis.catalogue import DELIVERED_VARIANT
 from rtcscope.sip.diagnosis.dialogs import DialogChecks, TargetRefresh
 from rtcscope.sip.diagnosis.model import IcmpReport, PathStep, RequestPath
-from rtcscope.sip.dialogs import Call
+from rtcscope.sip.dialogs import Call, Dialog
 from rtcscope.sip.nodes import host_of
 from rtcscope.sip.routing import (
     InDialogRequest,
@@ -40,7 +40,7 @@ from rtcscope.sip.routing import (
     uri_port,
     uris,
 )
-from rtcscope.sip.transactions import CapturedMessage, destination, source
+from rtcscope.sip.transactions import CapturedMessage, Transaction, destination, source
 from rtcscope.sip.uri import Uri
 
 
@@ -143,18 +143,9 @@ class PathChecks(DialogChecks):
         dialog = self.call.dialogs[0]  # there is one: trace follows the dialogs' requests
         if not dialog.answers:
             return False
-        callee_tag = dialog.id.callee_tag
         # Where the request must end (_request_targets) ...
-        if msg.to_tag == callee_tag:
-            far = source(self.answer_origin(dialog))
-        elif msg.from_tag == callee_tag and self.initial_invites:
-            invite = self.initial_invites[0].request
-            if invite is None:
-                return False
-            far = source(invite)
-        else:
-            return False
-        if destination(sent) != far:
+        far = self._far_end(sent, dialog, self.answer_origin(dialog))
+        if far is None or destination(sent) != far:
             return False
         # ... and what the UA based it on (check_ua_request): the 2xx it received, or the
         # INVITE it received.
@@ -186,6 +177,102 @@ class PathChecks(DialogChecks):
             or next_port != sent.dport
         ):
             return False
+        self._record_direct(method, cseq, sent, far)
+        return True
+
+    def trace_dialog_direct(
+        self, dialog: Dialog, answer: CapturedMessage, invite: Transaction
+    ) -> None:
+        """:meth:`check_in_dialog_paths` of a call on ``CallChecker.run_direct``'s road: one
+        dialog (``dialog``), confirmed by one copy of one 2xx (``answer``, so its
+        :meth:`answer_origin`), one initial INVITE transaction (``invite``), no Record-Route
+        on the 2xx or on any copy of the INVITE (every route set is empty), no target
+        refresh. A request sent once is followed as :meth:`trace_direct` follows it, with
+        these facts known (where it must go: the 2xx's source or the INVITE's; what it was
+        based on: the 2xx, or the one copy of the INVITE the callee received); any other is
+        left to :meth:`trace`. tests/sip/test_diagnosis_direct.py checks both roads agree."""
+        groups: dict[tuple[str, int], list[CapturedMessage]] = {}
+        for txn in dialog.transactions:
+            for req in txn.requests:
+                key = (txn.method, txn.cseq)
+                found = groups.get(key)
+                if found is None:
+                    groups[key] = [req]
+                else:
+                    found.append(req)
+        icmp = bool(self.icmp)
+        for (method, cseq), copies in groups.items():
+            if (
+                icmp
+                or len(copies) != 1
+                or not self._direct_in_dialog(method, cseq, copies[0], dialog, answer, invite)
+            ):
+                self.trace(method, cseq, copies)
+
+    def _direct_in_dialog(
+        self,
+        method: str,
+        cseq: int,
+        sent: CapturedMessage,
+        dialog: Dialog,
+        answer: CapturedMessage,
+        invite: Transaction,
+    ) -> bool:
+        msg = sent.message
+        if msg.sent_by is None or msg.via_value_count() != 1 or self.routes(sent):
+            return False
+        far = self._far_end(sent, dialog, answer)  # (the INVITE: the one initial one)
+        if far is None or destination(sent) != far:
+            return False
+        to_tag = msg.to_tag
+        from_tag = msg.from_tag
+        src = sent.src
+        basis: CapturedMessage
+        if from_tag is not None and from_tag == self.caller_tag:
+            # The 2xx the caller received before sending it (trace_direct's basis: of the
+            # INVITE's responses from 200 to 299, the answer is the only one).
+            if not (
+                answer.dst == src and answer.ts_ns < sent.ts_ns and answer.message.to_tag == to_tag
+            ):
+                return False
+            basis = answer
+        else:
+            received = [r for r in invite.requests if r.dst == src]
+            if len(received) != 1:
+                return False
+            basis = received[0]
+        target = self.contact_uri(basis)
+        request_uri = msg.request_uri
+        if (
+            target is None
+            or request_uri is None
+            or not same_target(target, request_uri)
+            or uri_host(target) != normal_host(sent.dst)
+            or uri_port(target) != sent.dport
+        ):
+            return False
+        self._record_direct(method, cseq, sent, far)
+        return True
+
+    def _far_end(
+        self, sent: CapturedMessage, dialog: Dialog, origin: CapturedMessage
+    ) -> str | None:
+        """Where a request of ``dialog`` sent straight from one UA to the other must end
+        (:meth:`_request_targets` without a target refresh): where the 2xx came from
+        (``origin``, its :meth:`answer_origin`) for the callee, where the first initial
+        INVITE came from for the caller; None when neither tag names the callee."""
+        msg = sent.message
+        callee_tag = dialog.id.callee_tag
+        if msg.to_tag == callee_tag:
+            return source(origin)
+        if msg.from_tag == callee_tag and self.initial_invites:
+            invite = self.initial_invites[0].request
+            return None if invite is None else source(invite)
+        return None
+
+    def _record_direct(self, method: str, cseq: int, sent: CapturedMessage, far: str) -> None:
+        """The path of a request sent once from one UA straight to the other, delivered."""
+        msg = sent.message
         src_text = source(sent)
         step = PathStep(
             frame=sent.frame,
@@ -208,7 +295,6 @@ class PathChecks(DialogChecks):
                 last_hop=f"{src_text} -> {far} (frame {sent.frame})",
             )
         )
-        return True
 
     def defer(self, code: str, summary: str, **evidence: Any) -> None:
         """A path finding whose severity depends on whether the request arrived."""
