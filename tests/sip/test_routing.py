@@ -28,14 +28,17 @@ from rtcscope.sip.routing import (
     is_unroutable_address,
     may_hold_route,
     normal_host,
-    plain_contact_uri,
+    plain_contact_text,
     plain_max_forwards,
+    plain_sip_target,
     plan_route,
     proxies_from_route_set,
     route_set_from_record_route,
     routing_header_values,
     same_uri,
     uri_endpoint,
+    uri_host,
+    uri_port,
 )
 from rtcscope.sip.uri import Uri
 from tests.conftest import DATA, shared_capture, shared_captures
@@ -562,10 +565,11 @@ def _same_routing_values(raw: bytes) -> None:
         assert "Route" not in found and "Record-Route" not in found
     # The first Contact's URI where plainly written (False: not decided), as the checks
     # read it from the values.
-    contact = plain_contact_uri(raw, raw.lower())
-    if contact is not False:
+    text = plain_contact_text(raw, raw.lower())
+    if text is not False:
         contacts = addresses_of(SipMessage.parse(raw).header_values("Contact"))
-        assert contact == (contacts[0].uri if contacts else None)
+        assert text == (str(contacts[0].uri) if contacts else None)
+        assert text is None or Uri.parse(text) == contacts[0].uri
     assert set(found) <= {"Contact", "Route", "Record-Route", "Max-Forwards"}
 
 
@@ -637,3 +641,39 @@ def test_routing_values_agree_with_the_message_on_any_lines(
 @given(raw=st.binary(max_size=200))
 def test_routing_values_agree_with_the_message_on_random_bytes(raw: bytes) -> None:
     _same_routing_values(raw)
+
+
+# -- plain_sip_target: host and port of the plainest SIP URIs, without parsing them --------
+
+_URI_PIECES = st.tuples(
+    st.sampled_from(["sip", "sips", "SIP", "tel", "sip ", "sipx"]),
+    st.sampled_from([":", "", "::"]),
+    st.sampled_from(["", "bob@", "b%40b@", "a:pw@", "@", "a b@", "a;x@", "a?x@", '"a"@', "a@b@"]),
+    st.sampled_from(
+        ["192.0.2.1", "h", "Host.Example.COM", "", "[::1]", "::1", "0.0.0.0", "h-1", "h_1", "é"]
+    ),
+    st.sampled_from(["", ":5060", ":0", ":65535", ":65536", ":99999", ":123456", ":", ":x"]),
+    st.sampled_from(["", ";lr", ";maddr=10.0.0.1", "?h=1", ";transport=tls", " ", "\n", ">"]),
+)
+
+
+def _same_plain_target(text: str) -> None:
+    """plain_sip_target against parse_uri, uri_host and uri_port."""
+    found = plain_sip_target(text)
+    if found is None:
+        return
+    uri = Uri.parse(text)  # the plain shape parses
+    assert found == (uri_host(uri), uri_port(uri))
+
+
+@given(pieces=_URI_PIECES)
+@example(pieces=("sips", ":", "", "h", "", ""))  # the default port of sips
+@example(pieces=("sip", ":", "bob@", "192.0.2.1", ":65536", ""))  # no such port
+def test_plain_sip_target_agrees_with_the_parse(pieces: tuple[str, ...]) -> None:
+    _same_plain_target("".join(pieces))
+
+
+@given(text=st.text(max_size=40))
+def test_plain_sip_target_agrees_with_the_parse_on_any_text(text: str) -> None:
+    _same_plain_target(text)
+    _same_plain_target("sip:" + text)

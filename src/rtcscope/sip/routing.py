@@ -37,7 +37,7 @@ from rtcscope.sip.headers import (
 )
 from rtcscope.sip.message import SipMessage
 from rtcscope.sip.transactions import endpoint, via_branches
-from rtcscope.sip.uri import Uri, is_digits, parse_uri_once
+from rtcscope.sip.uri import Uri, is_digits
 
 DEFAULT_PORTS = {"sip": 5060, "sips": 5061}
 
@@ -277,18 +277,17 @@ def _header_end(lowered: bytes) -> int:
     return len(lowered) if end < 0 else end
 
 
-def plain_contact_uri(raw: bytes, lowered: bytes) -> Uri | Literal[False] | None:
-    """``contacts[0].uri`` of the message (``addresses_of(header_values("Contact"))``), or
-    None without a Contact value, where the bytes show it plainly (``lowered``:
+def plain_contact_text(raw: bytes, lowered: bytes) -> str | Literal[False] | None:
+    """``str(contacts[0].uri)`` of the message (``addresses_of(header_values("Contact"))``),
+    or None without a Contact value, where the bytes show it plainly (``lowered``:
     ``raw.lower()``); False when not decided (read the values and parse them).
 
     The first Contact line with a value, read as :func:`routing_header_values` reads it (a
     line it would turn away: False); its first value of a usual shape
-    (:func:`~rtcscope.sip.headers.usual_address_uri`: the shape that always parses) names
-    the URI, found by its text (the Request-URI of a request sent to this Contact is that
-    same text, parsed once) without building the address. The diagnosis's direct roads ask
-    this of the 2xx and the INVITE of every call (tests/sip/test_routing.py checks it
-    against the message's own contacts)."""
+    (:func:`~rtcscope.sip.headers.usual_address_uri`: the shape that always parses) holds
+    the URI's text, cut without building the address. The diagnosis's direct roads ask this
+    of the 2xx and the INVITE of every call (tests/sip/test_routing.py checks it against the
+    message's own contacts)."""
     if raw[:1] in (b"\r", b"\n"):
         return False
     for line in _CONTACT_LINE.finditer(lowered, 0, _header_end(lowered) + 1):
@@ -300,13 +299,30 @@ def plain_contact_uri(raw: bytes, lowered: bytes) -> Uri | Literal[False] | None
         values = split_comma_list(value)
         if values:
             text = usual_address_uri(values[0])
-            if text is None:
-                return False
-            try:
-                return parse_uri_once(text)
-            except SipError:
-                return False
+            return False if text is None else text
     return None
+
+
+# A SIP or SIPS URI of the plainest shape: a user part (no password, '@', ';', '?', blank,
+# '<', '>' or '"' in it) or none, a host name or IPv4 address, a port or none; no parameters
+# and no headers. parse_uri reads it without fault (when the port is below 65536) into these
+# parts and nothing else.
+_PLAIN_SIP_URI = re.compile(r"(sips?):(?:[^@:;?\s<>\"]+@)?([A-Za-z0-9.-]+)(?::([0-9]{1,5}))?")
+
+
+def plain_sip_target(text: str) -> tuple[str, int] | None:
+    """``(uri_host(uri), uri_port(uri))`` of ``parse_uri(text)`` where the text is of the
+    plainest shape (_PLAIN_SIP_URI, which parses); None for any other text (parse it). What
+    the direct roads compare a request's destination with when its Request-URI is the
+    Contact's text, without building the URI (tests/sip/test_routing.py checks both agree)."""
+    match = _PLAIN_SIP_URI.fullmatch(text)
+    if match is None:
+        return None
+    scheme, host, port = match.groups()
+    if port is None:
+        return normal_host(host), 5061 if scheme == "sips" else 5060
+    number = int(port)
+    return None if number > 65535 else (normal_host(host), number)
 
 
 def _routing_header_values_read(message: SipMessage) -> dict[str, list[str]]:

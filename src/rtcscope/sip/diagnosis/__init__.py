@@ -61,7 +61,7 @@ from rtcscope.sip.diagnosis.render import (
 )
 from rtcscope.sip.diagnosis.transactions import TransactionChecks
 from rtcscope.sip.dialogs import Call, find_calls
-from rtcscope.sip.routing import is_unroutable_address, uri_host
+from rtcscope.sip.routing import is_unroutable_address, plain_sip_target, uri_host
 from rtcscope.sip.transactions import CapturedMessage
 
 if TYPE_CHECKING:
@@ -172,10 +172,16 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
         if self.record_routes(answer) or any(map(self.record_routes, invite.requests)):
             return False
         # check_contact: a Contact, reachable from where the 2xx came.
-        contact = self.contact_uri(answer)
-        if contact is None:
-            return False
-        if is_unroutable_address(uri_host(contact)) and not is_unroutable_address(answer.src):
+        text = self.contact_text(answer)
+        plain = plain_sip_target(text) if text is not None else None
+        if plain is not None:
+            host = plain[0]  # (the plainest shape: no URI built)
+        else:
+            contact = self.contact_uri(answer)
+            if contact is None:
+                return False
+            host = uri_host(contact)
+        if is_unroutable_address(host) and not is_unroutable_address(answer.src):
             return False
         self.refreshes = []  # find_target_refreshes: none to find
         self.trace_dialog_direct(dialog, answer, invite)  # check_in_dialog_paths

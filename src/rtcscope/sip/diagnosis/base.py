@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from rtcscope.errors import SipError
 from rtcscope.sip.diagnosis.catalogue import kind
 from rtcscope.sip.diagnosis.model import Finding, IcmpReport, RequestPath
 from rtcscope.sip.dialogs import Call, Dialog
@@ -23,7 +24,7 @@ from rtcscope.sip.routing import (
     header_via_branches,
     max_forwards_of,
     may_hold_route,
-    plain_contact_uri,
+    plain_contact_text,
     plain_max_forwards,
     routing_header_values,
     same_uris,
@@ -35,7 +36,7 @@ from rtcscope.sip.transactions import (
     destination,
     source,
 )
-from rtcscope.sip.uri import Uri
+from rtcscope.sip.uri import Uri, parse_uri_once
 
 # RFC 3261 13.3.1.4 / 17.1.1.2: transactions are judged over 64*T1.
 T1_NS = 500_000_000
@@ -194,6 +195,7 @@ class CheckerBase:
         # about eight times).
         self._contacts: dict[int, list[NameAddr]] = {}
         self._contact_uris: dict[int, Uri | None] = {}
+        self._contact_texts: dict[int, str | None] = {}
         self._routes: dict[int, list[NameAddr]] = {}
         self._record_routes: dict[int, list[NameAddr]] = {}
         self._branches: dict[int, tuple[str, ...]] = {}  # Via branches, by id of the message
@@ -279,20 +281,37 @@ class CheckerBase:
             found = self._contacts[id(captured)] = addresses_of(values) if values else []
         return found
 
-    def contact_uri(self, captured: CapturedMessage) -> Uri | None:
-        """``contacts(captured)[0].uri`` (None without a Contact), where the bytes show it
-        plainly without reading the other headers or building the address
-        (:func:`~rtcscope.sip.routing.plain_contact_uri`): the direct roads' one question
+    def contact_text(self, captured: CapturedMessage) -> str | None:
+        """``str(contacts(captured)[0].uri)`` where the bytes show it plainly, without
+        reading the other headers or building the address
+        (:func:`~rtcscope.sip.routing.plain_contact_text`); None otherwise (no Contact, or
+        not plainly written: ask :meth:`contact_uri`). The direct roads' first question
         about a Contact, asked of the 2xx or the INVITE once per in-dialog request."""
+        key = id(captured)
+        if key in self._contact_texts:
+            return self._contact_texts[key]
+        plain = plain_contact_text(captured.message.raw, self.lowered(captured))
+        found = self._contact_texts[key] = plain or None
+        return found
+
+    def contact_uri(self, captured: CapturedMessage) -> Uri | None:
+        """``contacts(captured)[0].uri`` (None without a Contact): the text that
+        :meth:`contact_text` found, parsed once per text, else the Contact values read."""
         key = id(captured)
         if key in self._contact_uris:
             return self._contact_uris[key]
-        plain = plain_contact_uri(captured.message.raw, self.lowered(captured))
-        if plain is False:
+        text = self.contact_text(captured)
+        found: Uri | None = None
+        if text is not None:
+            try:
+                found = parse_uri_once(text)
+            except SipError:
+                found = None  # (not for a usual shape: read the values)
+        if found is None:
             contacts = self.contacts(captured)
-            plain = contacts[0].uri if contacts else None
-        self._contact_uris[key] = plain
-        return plain
+            found = contacts[0].uri if contacts else None
+        self._contact_uris[key] = found
+        return found
 
     def routes(self, captured: CapturedMessage) -> list[NameAddr]:
         found = self._routes.get(id(captured))

@@ -31,6 +31,7 @@ from rtcscope.sip.routing import (
     forward_as_proxy,
     in_dialog_request,
     normal_host,
+    plain_sip_target,
     route_set_from_record_route,
     same_target,
     same_uri,
@@ -241,16 +242,27 @@ class PathChecks(DialogChecks):
             if len(received) != 1:
                 return False
             basis = received[0]
-        target = self.contact_uri(basis)
-        request_uri = msg.request_uri
-        if (
-            target is None
-            or request_uri is None
-            or not same_target(target, request_uri)
-            or uri_host(target) != normal_host(sent.dst)
-            or uri_port(target) != sent.dport
-        ):
-            return False
+        # Sent where the dialog says (check_ua_request, with no route set): the Request-URI
+        # is the basis's Contact, and the next hop its host and port. The usual request
+        # carries the Contact's very text, of the plainest shape: compared without parsing.
+        text = self.contact_text(basis)
+        plain = (
+            plain_sip_target(text) if text is not None and text == msg.request_uri_text else None
+        )
+        if plain is not None:
+            if plain != (normal_host(sent.dst), sent.dport):
+                return False
+        else:
+            target = self.contact_uri(basis)
+            request_uri = msg.request_uri
+            if (
+                target is None
+                or request_uri is None
+                or not same_target(target, request_uri)
+                or uri_host(target) != normal_host(sent.dst)
+                or uri_port(target) != sent.dport
+            ):
+                return False
         self._record_direct(method, cseq, sent, far)
         return True
 
