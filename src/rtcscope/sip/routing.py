@@ -310,6 +310,7 @@ def plain_contact_text(raw: bytes, lowered: bytes) -> str | Literal[False] | Non
 _PLAIN_SIP_URI = re.compile(r"(sips?):(?:[^@:;?\s<>\"]+@)?([A-Za-z0-9.-]+)(?::([0-9]{1,5}))?")
 
 
+@lru_cache(maxsize=4096)  # the 2xx's Contact, its ACK's and its BYE's Request-URI
 def plain_sip_target(text: str) -> tuple[str, int] | None:
     """``(uri_host(uri), uri_port(uri))`` of ``parse_uri(text)`` where the text is of the
     plainest shape (_PLAIN_SIP_URI, which parses); None for any other text (parse it). What

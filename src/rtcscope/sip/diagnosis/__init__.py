@@ -129,8 +129,10 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
         if len(invites) != 1:
             return False
         invite = invites[0]
-        if ("CANCEL", invite.cseq) in self.by_method_cseq:
-            return False
+        cseq_number = invite.cseq
+        for txn in self.call.transactions:
+            if txn.method == "CANCEL" and txn.cseq == cseq_number:
+                return False
         # check_final_answers, check_response_tags, check_non_2xx_acks: answered, no status
         # twice (no pair of copies to compare), none refused.
         codes: set[int] = set()

@@ -171,12 +171,10 @@ class CheckerBase:
         self.end_ns = end_ns
         self.findings: list[Finding] = []
         self.paths: list[RequestPath] = []
-        self.by_method_cseq: dict[tuple[str, int], list[Transaction]] = defaultdict(list)
         # re-INVITEs and UPDATEs (RFC 3261 12.2, RFC 3311): an INVITE or UPDATE with a To tag
         # (or seen by its responses only), in capture order; most calls have none.
         self.refresh_transactions: list[Transaction] = []
         for txn in call.transactions:
-            self.by_method_cseq[(txn.method, txn.cseq)].append(txn)
             if txn.method in TARGET_REFRESH_METHODS:
                 request = txn.request
                 if request is None or request.message.to_tag:
@@ -211,6 +209,15 @@ class CheckerBase:
         return UriSet(
             uri for captured in self.call.messages for uri in uris(self.record_routes(captured))
         )
+
+    @cached_property
+    def by_method_cseq(self) -> dict[tuple[str, int], list[Transaction]]:
+        """The call's transactions by method and CSeq number (the common call, on its direct
+        road, never asks)."""
+        found: dict[tuple[str, int], list[Transaction]] = defaultdict(list)
+        for txn in self.call.transactions:
+            found[(txn.method, txn.cseq)].append(txn)
+        return found
 
     @cached_property
     def invite_answers(self) -> list[CapturedMessage]:

@@ -91,7 +91,8 @@ class MediaChecks(CheckerBase):
         sender_at = (sender.address, sender.port)
         media = f"{receiver.media} m-line {receiver.media_index + 1}"
         if arriving:
-            stream = max(arriving, key=_packets)  # the busiest
+            # the busiest (of one: that one)
+            stream = arriving[0] if len(arriving) == 1 else max(arriving, key=_packets)
             source_at = (stream.key.src, stream.key.src_port)
             if source_at[0] != sender_at[0]:
                 self.add(
