@@ -284,28 +284,23 @@ class PathChecks(DialogChecks):
 
     def _record_direct(self, method: str, cseq: int, sent: CapturedMessage, far: str) -> None:
         """The path of a request sent once from one UA straight to the other, delivered."""
-        msg = sent.message
         src_text = source(sent)
+        # (positional: frame, ts_ns, src, dst, request_uri, routes, max_forwards, vias,
+        # copies; call_id, method, cseq, steps, outcome, last_hop)
         step = PathStep(
-            frame=sent.frame,
-            ts_ns=sent.ts_ns,
-            src=src_text,
-            dst=far,
-            request_uri=msg.request_uri_text or "",
-            routes=(),
-            max_forwards=self.max_forwards(sent),
-            vias=1,
-            copies=1,
+            sent.frame,
+            sent.ts_ns,
+            src_text,
+            far,
+            sent.message.request_uri_text or "",
+            (),
+            self.max_forwards(sent),
+            1,
+            1,
         )
+        last_hop = f"{src_text} -> {far} (frame {sent.frame})"
         self.paths.append(
-            RequestPath(
-                call_id=self.call.call_id,
-                method=method,
-                cseq=cseq,
-                steps=[step],
-                outcome="delivered",
-                last_hop=f"{src_text} -> {far} (frame {sent.frame})",
-            )
+            RequestPath(self.call.call_id, method, cseq, [step], "delivered", last_hop)
         )
 
     def defer(self, code: str, summary: str, **evidence: Any) -> None:
