@@ -509,9 +509,18 @@ def test_the_direct_road_is_taken_for_the_plain_call(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(PathChecks, "trace_direct", not_asked)
     monkeypatch.setattr(CallChecker, "run_direct", counting_call)
     messages, icmp = build(PLAIN)
-    direct = diagnose(messages, icmp).as_dict()
+    direct_result = diagnose(messages, icmp)
+    direct = direct_result.as_dict()
     monkeypatch.undo()
     _, full = _both_roads(messages, icmp)
+    # The paths written out when read (DeliveredPath) equal the full road's, both ways.
+    CallChecker.lean = False
+    try:
+        full_paths = diagnose(messages, icmp).paths
+    finally:
+        del CallChecker.lean
+    assert [type(p).__name__ for p in direct_result.paths] == ["DeliveredPath"] * 2
+    assert direct_result.paths == full_paths and full_paths == direct_result.paths
     assert taken == [True, True]
     assert whole == [True]  # the whole call on its direct road (the full road: not asked)
     assert direct == full

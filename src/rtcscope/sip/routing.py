@@ -345,6 +345,19 @@ def max_forwards_of(value: str | None) -> int | None:
     return int(value) if is_digits(value) else None
 
 
+def message_max_forwards(message: SipMessage, lowered: bytes | None = None) -> int | None:
+    """``message.max_forwards`` read as the diagnosis reads it: where plainly written
+    (:func:`plain_max_forwards`), else from the one search for the routing headers
+    (``lowered``: ``message.raw.lower()``, when the caller has it)."""
+    if lowered is None:
+        lowered = message.raw.lower()
+    value = plain_max_forwards(message.raw, lowered)
+    if value is False:  # not plainly written: the one search decides
+        values = routing_header_values(message, lowered).get("Max-Forwards")
+        value = values[0] if values else None
+    return max_forwards_of(value)
+
+
 def header_via_branches(message: SipMessage) -> tuple[str, ...]:
     """:func:`rtcscope.sip.transactions.via_branches` (the branch of every readable Via, top
     first) without parsing a lone Via value: the parse step has read the top one already

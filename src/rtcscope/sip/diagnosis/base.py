@@ -22,10 +22,9 @@ from rtcscope.sip.routing import (
     UriSet,
     addresses_of,
     header_via_branches,
-    max_forwards_of,
     may_hold_route,
+    message_max_forwards,
     plain_contact_text,
-    plain_max_forwards,
     routing_header_values,
     same_uris,
     uris,
@@ -334,11 +333,9 @@ class CheckerBase:
         key = id(captured)
         if key in self._max_forwards:
             return self._max_forwards[key]
-        value = plain_max_forwards(captured.message.raw, self.lowered(captured))
-        if value is False:  # not plainly written: the one search decides
-            values = self.header_values(captured).get("Max-Forwards")
-            value = values[0] if values else None
-        found = self._max_forwards[key] = max_forwards_of(value)
+        found = self._max_forwards[key] = message_max_forwards(
+            captured.message, self.lowered(captured)
+        )
         return found
 
     def via_branches(self, captured: CapturedMessage) -> tuple[str, ...]:

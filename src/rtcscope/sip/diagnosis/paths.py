@@ -22,7 +22,7 @@ from typing import Any
 from rtcscope.sip.diagnosis.base import T1_NS, TIMER_64T1_NS, IcmpIndex, Node, chain_copies
 from rtcscope.sip.diagnosis.catalogue import DELIVERED_VARIANT
 from rtcscope.sip.diagnosis.dialogs import DialogChecks, TargetRefresh
-from rtcscope.sip.diagnosis.model import IcmpReport, PathStep, RequestPath
+from rtcscope.sip.diagnosis.model import DeliveredPath, IcmpReport, PathStep, RequestPath
 from rtcscope.sip.dialogs import Call, Dialog
 from rtcscope.sip.nodes import host_of
 from rtcscope.sip.routing import (
@@ -283,25 +283,9 @@ class PathChecks(DialogChecks):
         return None
 
     def _record_direct(self, method: str, cseq: int, sent: CapturedMessage, far: str) -> None:
-        """The path of a request sent once from one UA straight to the other, delivered."""
-        src_text = source(sent)
-        # (positional: frame, ts_ns, src, dst, request_uri, routes, max_forwards, vias,
-        # copies; call_id, method, cseq, steps, outcome, last_hop)
-        step = PathStep(
-            sent.frame,
-            sent.ts_ns,
-            src_text,
-            far,
-            sent.message.request_uri_text or "",
-            (),
-            self.max_forwards(sent),
-            1,
-            1,
-        )
-        last_hop = f"{src_text} -> {far} (frame {sent.frame})"
-        self.paths.append(
-            RequestPath(self.call.call_id, method, cseq, [step], "delivered", last_hop)
-        )
+        """The path of a request sent once from one UA straight to the other, delivered
+        (its step written out when read)."""
+        self.paths.append(DeliveredPath(self.call.call_id, method, cseq, sent, far))
 
     def defer(self, code: str, summary: str, **evidence: Any) -> None:
         """A path finding whose severity depends on whether the request arrived."""
