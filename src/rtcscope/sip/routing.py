@@ -867,7 +867,6 @@ _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _ULA = ipaddress.ip_network("fc00::/7")
 
 
-@lru_cache(maxsize=65_536)
 @lru_cache(maxsize=65_536)  # a capture asks about its UAs' few addresses again and again
 def is_unroutable_address(host: str) -> str | None:
     """Why an address cannot be reached from the public Internet, or None.
