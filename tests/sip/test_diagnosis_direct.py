@@ -47,17 +47,23 @@ class Shape:
     transport: str = "udp"
     forked: bool = False  # a 180 from a second callee (another To tag): two dialogs
     # Near misses of the whole call (CallChecker.run_direct):
-    invite_twice: bool = False  # the INVITE resent (same branch)
+    # the INVITE resent (same branch): True; "looped": a copy with its Via twice (one
+    # transaction) and another Contact, which the callee bases its requests on (most Vias)
+    invite_twice: bool | str = False
     second_invite: str = ""  # another INVITE transaction (new branch): "unanswered", "refused"
     # the 180 twice: "resent", or "looped" (a copy whose Via stack holds the INVITE's branch
     # twice, without the To tag: a proxy's copy in the same transaction)
     ringing_twice: str = ""
     cancel: bool = False  # a CANCEL (answered 200) before the 2xx
-    answer_twice: str = ""  # after the ACK: "resent" (the 2xx again), "202" (another 2xx)
+    # after the ACK: "resent" (the 2xx again), "202" (another 2xx), "202-relayed" (another
+    # 2xx without a To tag, from elsewhere, with one Via more)
+    answer_twice: str = ""
     final: str = "200 OK"  # or a refusal ("486 Busy Here")
     fork_final: str = ""  # a final from a second callee (To tag c) after the 2xx
     fork_ack: bool = False  # the caller ACKs that final (refused: the ACK to a non-2xx)
     ack_cseq: int = 1  # the ACK's CSeq number (the INVITE's is 1)
+    answer_sport: int = 5060  # the port the 2xx comes from
+    ack_with_answer: bool = False  # the ACK stamped with the 2xx's time (after it in order)
 
 
 def _msg(lines: list[str], body: str = "") -> SipMessage:
@@ -128,19 +134,17 @@ def build(shape: Shape) -> tuple[list[CapturedSip], list[IcmpReport]]:
     invite_extra = [f"Contact: <sip:alice@{UAC}:5060>"]
     if shape.invite_rr:
         invite_extra.append(f"Record-Route: <sip:{UAC}:5060;lr>")
-    fwd(
-        0,
-        _request(
-            "INVITE",
-            f"sip:bob@{UAS}",
-            "z9hG4bKi",
-            "1 INVITE",
-            to_tag="",
-            caller=True,
-            extra=invite_extra,
-        ),
-    )
-    if shape.invite_twice:
+
+    def invite(extra: list[str]) -> SipMessage:
+        return _request(
+            "INVITE", f"sip:bob@{UAS}", "z9hG4bKi", "1 INVITE", to_tag="", caller=True, extra=extra
+        )
+
+    fwd(0, invite(invite_extra))
+    if shape.invite_twice == "looped":
+        via = f"Via: SIP/2.0/UDP {UAC}:5060;branch=z9hG4bKi"
+        fwd(5, invite([via, f"Contact: <sip:alice@{UAC}:5070>"]))
+    elif shape.invite_twice:
         fwd(5, out[0].message)
     if shape.second_invite:
         second = _request(
@@ -191,7 +195,7 @@ def build(shape: Shape) -> tuple[list[CapturedSip], list[IcmpReport]]:
     answer = _response(
         shape.final, "z9hG4bKi", "1 INVITE", to_tag="b", caller_sent=True, extra=answer_extra
     )
-    bwd(100, answer)
+    add(100, UAS, shape.answer_sport, UAC, 5060, answer)
     if shape.answer_twice == "resent":
         bwd(300, answer)
     elif shape.answer_twice == "202":
@@ -199,6 +203,18 @@ def build(shape: Shape) -> tuple[list[CapturedSip], list[IcmpReport]]:
             "202 Accepted", "z9hG4bKi", "1 INVITE", to_tag="b", caller_sent=True, extra=answer_extra
         )
         bwd(300, accepted)
+    elif shape.answer_twice == "202-relayed":
+        # another 2xx of the INVITE without a To tag (in no dialog), from elsewhere, with a
+        # Via more than the 200's: the copy answer_origin takes as the one that left the UAS
+        relayed = _response(
+            "202 Accepted",
+            "z9hG4bKi",
+            "1 INVITE",
+            to_tag="",
+            caller_sent=True,
+            extra=[*answer_extra, f"Via: SIP/2.0/UDP {OTHER}:5060;branch=z9hG4bKo"],
+        )
+        add(300, OTHER, 5060, UAC, 5060, relayed)
     if shape.fork_final:
         bwd(105, _response(shape.fork_final, "z9hG4bKi", "1 INVITE", to_tag="c", caller_sent=True))
         if shape.fork_ack:
@@ -224,7 +240,8 @@ def build(shape: Shape) -> tuple[list[CapturedSip], list[IcmpReport]]:
             ack = SipMessage.parse(
                 re.sub(rb"(?m)^Via: SIP/2.0/UDP [^\r]*", b"Via: SIP/2.0/UDP", ack.raw)
             )
-        add(90 if shape.ack_early else 110, UAC, shape.ack_sport, UAS, shape.ack_dport, ack)
+        ack_ms = 90 if shape.ack_early else 100 if shape.ack_with_answer else 110
+        add(ack_ms, UAC, shape.ack_sport, UAS, shape.ack_dport, ack)
         if shape.ack_twice:
             add(600, UAC, shape.ack_sport, UAS, shape.ack_dport, ack)
     ms = 2000  # more than 1 s after the 2xx: a 2xx not ACKed is then a finding
@@ -321,15 +338,17 @@ _SHAPES = st.builds(
     icmp_on_bye=_mostly(False, True),
     transport=_mostly("udp", "tcp"),
     forked=_mostly(False, True),
-    invite_twice=_mostly(False, True),
+    invite_twice=_mostly(False, True, "looped"),
     second_invite=_mostly("", "unanswered", "refused"),
     ringing_twice=_mostly("", "resent", "looped"),
     cancel=_mostly(False, True),
-    answer_twice=_mostly("", "resent", "202"),
+    answer_twice=_mostly("", "resent", "202", "202-relayed"),
     final=_mostly("200 OK", "486 Busy Here", "183 Session Progress"),
     fork_final=_mostly("", "200 OK", "202 Accepted", "486 Busy Here"),
     fork_ack=_mostly(False, True),
     ack_cseq=_mostly(1, 2),
+    answer_sport=_mostly(5060, 5062),
+    ack_with_answer=_mostly(False, True),
 )
 
 
@@ -406,6 +425,7 @@ NEAR_MISSES = [
     {"forked": True},
     {"answer_twice": "resent"},
     {"answer_twice": "202"},
+    {"answer_twice": "202-relayed"},
     {"ack": False},
     {"ack_cseq": 2},
     {"ack_dport": 5070},
@@ -416,6 +436,41 @@ NEAR_MISSES = [
     {"answer_contact": ""},
     {"answer_contact": f"<sip:bob@{OTHER}:5060>"},
     {"icmp_on_bye": True},
+    # ... and of one in-dialog request, which the whole call's direct road follows itself
+    # (PathChecks.trace_dialog_direct): each must leave it, or be followed as trace follows it
+    {"ack_route": True},
+    {"ack_vias": 2},
+    {"ack_vias": 0},
+    {"ack_twice": True},
+    {"ack_sport": 5062},
+    {"ack_uri": f"sip:bob@{UAS}"},
+    {"ack_uri": f"sip:carol@{UAS}:5060"},
+    {"ack_uri": f"sip:bob@{UAS}:5070"},
+    {"ack_uri": f"sip:bob@{OTHER}:5060"},
+    {"ack_max_forwards": "0"},
+    {"ack_max_forwards": "x"},
+    {"answer_contact": f"<sip:bob@{UAS}:5070>"},
+    {"answer_contact": "<sip:bob@example.com>"},
+    {"answer_contact": f"<sip:bob@{OTHER}:5060>", "ack_uri": f"sip:bob@{OTHER}"},
+    {"answer_contact": f"<sip:bob@{UAS}:5070>", "ack_uri": f"sip:bob@{UAS}:5070"},
+    {
+        "answer_contact": f"<sip:bob@{UAS}:5070>",
+        "ack_uri": f"sip:bob@{UAS}:5070",
+        "ack_dport": 5070,
+    },
+    {"bye": "callee"},
+    {"bye": "callee", "invite_twice": True},
+    {"bye": "callee", "bye_uri_port": 5090},
+    {"bye": ""},
+    {"bye_uri_port": 5090},
+    {"bye_max_forwards": "0"},
+    {"transport": "tcp"},
+    {"transport": "tcp", "ack_sport": 5062},
+    {"transport": "tcp", "answer_sport": 5062},
+    {"answer_sport": 5062},
+    {"bye": "callee", "invite_twice": "looped"},
+    {"ack_with_answer": True},
+    {"answer_contact": "<sip:bob@192.0.2.99:5060>", "ack_uri": "sip:bob@192.0.2.99:5060"},
 ]
 
 
@@ -434,7 +489,7 @@ def test_the_direct_road_is_taken_for_the_plain_call(monkeypatch: pytest.MonkeyP
 
     taken: list[bool] = []
     whole: list[bool] = []
-    original = PathChecks.trace_direct
+    original = PathChecks._direct_in_dialog
     original_call = CallChecker.run_direct
 
     def counting(self: PathChecks, *args: object) -> bool:
@@ -442,16 +497,30 @@ def test_the_direct_road_is_taken_for_the_plain_call(monkeypatch: pytest.MonkeyP
         taken.append(result)
         return result
 
+    def not_asked(self: PathChecks, *args: object) -> bool:
+        raise AssertionError("trace_direct asked on the whole call's direct road")
+
     def counting_call(self: CallChecker) -> bool:
         result = original_call(self)
         whole.append(result)
         return result
 
-    monkeypatch.setattr(PathChecks, "trace_direct", counting)
+    monkeypatch.setattr(PathChecks, "_direct_in_dialog", counting)
+    monkeypatch.setattr(PathChecks, "trace_direct", not_asked)
     monkeypatch.setattr(CallChecker, "run_direct", counting_call)
-    shape = PLAIN
-    messages, icmp = build(shape)
-    direct, full = _both_roads(messages, icmp)
+    messages, icmp = build(PLAIN)
+    direct_result = diagnose(messages, icmp)
+    direct = direct_result.as_dict()
+    monkeypatch.undo()
+    _, full = _both_roads(messages, icmp)
+    # The paths written out when read (DeliveredPath) equal the full road's, both ways.
+    CallChecker.lean = False
+    try:
+        full_paths = diagnose(messages, icmp).paths
+    finally:
+        del CallChecker.lean
+    assert [type(p).__name__ for p in direct_result.paths] == ["DeliveredPath"] * 2
+    assert direct_result.paths == full_paths and full_paths == direct_result.paths
     assert taken == [True, True]
     assert whole == [True]  # the whole call on its direct road (the full road: not asked)
     assert direct == full

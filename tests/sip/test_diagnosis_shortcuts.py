@@ -9,6 +9,8 @@ written out here, not from an earlier run.
 
 from __future__ import annotations
 
+import pytest
+
 from rtcscope.sip.capture import CapturedSip
 from rtcscope.sip.diagnosis import Diagnosis, diagnose
 from rtcscope.sip.message import SipMessage
@@ -128,3 +130,27 @@ def test_a_proxy_changing_the_to_tag_is_found_when_a_code_repeats() -> None:
     (finding,) = [f for f in result.findings if f.code == "proxy-changed-to-tag"]
     assert finding.frames == (3, 4) and finding.element == f"{PROXY}:5060"
     assert "'changed'" in finding.summary and "'uas'" in finding.summary
+
+
+@pytest.mark.parametrize(
+    ("ack_uri", "differs"),
+    [
+        ("sip:bob@example.com", False),  # the INVITE's very text (not parsed again)
+        ("sip:bob@EXAMPLE.com", False),  # another text of the same URI (19.1.4)
+        ("sip:bob@example.com;lr", True),
+        ("sip:carol@example.com", True),
+    ],
+)
+def test_ack_to_a_non_2xx_request_uri_compared_as_uris(ack_uri: str, differs: bool) -> None:
+    """17.1.1.3: the ACK to a 486 repeats the INVITE's Request-URI: the same URI, whatever
+    its spelling; a finding only for another URI."""
+    ack = _request("ACK", ack_uri, "z9hG4bKinv", "1 ACK", to_tag="b")
+    messages = [
+        _sip(1, 0, UAC, PROXY, INVITE),
+        _sip(2, 50, PROXY, UAC, _response("486 Busy Here", "z9hG4bKinv", "1 INVITE")),
+        _sip(3, 60, UAC, PROXY, ack),
+    ]
+    result = diagnose(messages)
+    assert ("non2xx-ack-request-uri" in _codes(result)) is differs
+    (path,) = [p for p in result.paths if p.method == "ACK (non-2xx)"]
+    assert bool(path.steps[0].problems) is differs

@@ -21,19 +21,24 @@ from rtcscope.sip.headers import COMPACT_FORMS, parse_name_addr
 from rtcscope.sip.message import SipMessage
 from rtcscope.sip.routing import (
     Proxy,
+    addresses_of,
     forward_as_proxy,
     header_via_branches,
     in_dialog_request,
     is_unroutable_address,
     may_hold_route,
     normal_host,
+    plain_contact_text,
     plain_max_forwards,
+    plain_sip_target,
     plan_route,
     proxies_from_route_set,
     route_set_from_record_route,
     routing_header_values,
     same_uri,
     uri_endpoint,
+    uri_host,
+    uri_port,
 )
 from rtcscope.sip.uri import Uri
 from tests.conftest import DATA, shared_capture, shared_captures
@@ -558,6 +563,13 @@ def _same_routing_values(raw: bytes) -> None:
     assert plain is False or plain == first
     if not may_hold_route(raw.lower()):
         assert "Route" not in found and "Record-Route" not in found
+    # The first Contact's URI where plainly written (False: not decided), as the checks
+    # read it from the values.
+    text = plain_contact_text(raw, raw.lower())
+    if text is not False:
+        contacts = addresses_of(SipMessage.parse(raw).header_values("Contact"))
+        assert text == (str(contacts[0].uri) if contacts else None)
+        assert text is None or Uri.parse(text) == contacts[0].uri
     assert set(found) <= {"Contact", "Route", "Record-Route", "Max-Forwards"}
 
 
@@ -579,7 +591,11 @@ _LINE = st.tuples(
     st.sampled_from(_BLANKS),
     st.sampled_from([b":", b""]),
     st.sampled_from(
-        [b" 70", b" 69 ", b"", b" <sip:a@h;lr>", b" <sip:d@h>, <sip:e@h>", b' "x, y" <sip:c@h>']
+        [
+            *(b" 70", b" 69 ", b"", b" <sip:a@h;lr>", b" <sip:d@h>, <sip:e@h>"),
+            *(b' "x, y" <sip:c@h>', b" sip:f@h:5062;tag=1", b" <sip:@>, <sip:i@h>"),
+            *(b" <sip:g@[::1]:5060;transport=tcp>;q=1", b" *", b" <tel:+1234>", b" Bob <sips:j@h>"),
+        ]
     ),
     st.sampled_from([b"\r\n"] * 4 + [b"\n", b"\r\n ", b"\r\n\t", b"\r\n\r\n", b"\n\n", b"\n\r\n"]),
 )
@@ -625,3 +641,39 @@ def test_routing_values_agree_with_the_message_on_any_lines(
 @given(raw=st.binary(max_size=200))
 def test_routing_values_agree_with_the_message_on_random_bytes(raw: bytes) -> None:
     _same_routing_values(raw)
+
+
+# -- plain_sip_target: host and port of the plainest SIP URIs, without parsing them --------
+
+_URI_PIECES = st.tuples(
+    st.sampled_from(["sip", "sips", "SIP", "tel", "sip ", "sipx"]),
+    st.sampled_from([":", "", "::"]),
+    st.sampled_from(["", "bob@", "b%40b@", "a:pw@", "@", "a b@", "a;x@", "a?x@", '"a"@', "a@b@"]),
+    st.sampled_from(
+        ["192.0.2.1", "h", "Host.Example.COM", "", "[::1]", "::1", "0.0.0.0", "h-1", "h_1", "é"]
+    ),
+    st.sampled_from(["", ":5060", ":0", ":65535", ":65536", ":99999", ":123456", ":", ":x"]),
+    st.sampled_from(["", ";lr", ";maddr=10.0.0.1", "?h=1", ";transport=tls", " ", "\n", ">"]),
+)
+
+
+def _same_plain_target(text: str) -> None:
+    """plain_sip_target against parse_uri, uri_host and uri_port."""
+    found = plain_sip_target(text)
+    if found is None:
+        return
+    uri = Uri.parse(text)  # the plain shape parses
+    assert found == (uri_host(uri), uri_port(uri))
+
+
+@given(pieces=_URI_PIECES)
+@example(pieces=("sips", ":", "", "h", "", ""))  # the default port of sips
+@example(pieces=("sip", ":", "bob@", "192.0.2.1", ":65536", ""))  # no such port
+def test_plain_sip_target_agrees_with_the_parse(pieces: tuple[str, ...]) -> None:
+    _same_plain_target("".join(pieces))
+
+
+@given(text=st.text(max_size=40))
+def test_plain_sip_target_agrees_with_the_parse_on_any_text(text: str) -> None:
+    _same_plain_target(text)
+    _same_plain_target("sip:" + text)

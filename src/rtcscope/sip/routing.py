@@ -29,7 +29,12 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from rtcscope.errors import InvalidArgument, SipError
-from rtcscope.sip.headers import NameAddr, parse_name_addr, split_comma_list
+from rtcscope.sip.headers import (
+    NameAddr,
+    parse_name_addr,
+    split_comma_list,
+    usual_address_uri,
+)
 from rtcscope.sip.message import SipMessage
 from rtcscope.sip.transactions import endpoint, via_branches
 from rtcscope.sip.uri import Uri, is_digits
@@ -239,15 +244,8 @@ def routing_header_values(
         return _routing_header_values_read(message)
     if lowered is None:
         lowered = raw.lower()
-    # The first empty line (LF or CRLF after a line end) ends the header lines.
-    end = lowered.find(b"\n\r\n")
-    bare = lowered.find(b"\n\n", 0, end if end >= 0 else len(raw))
-    if bare >= 0:
-        end = bare
-    elif end < 0:
-        end = len(raw)
     found: dict[str, list[str]] = {}
-    for line in _ROUTING_LINE.finditer(lowered, 0, end + 1):
+    for line in _ROUTING_LINE.finditer(lowered, 0, _header_end(lowered) + 1):
         if line.group(1) or line.group(3).strip(b" \t"):
             return _routing_header_values_read(message)
         value = _unfolded_value(raw, line.end())
@@ -264,6 +262,68 @@ def routing_header_values(
             else:
                 have += values
     return found
+
+
+# A Contact line (or its compact form m) in the lower-cased bytes, as _ROUTING_LINE finds it.
+_CONTACT_LINE = re.compile(rb"\n(" + _BLANKISH + rb")(contact|m)(" + _BLANKISH + rb"):")
+
+
+def _header_end(lowered: bytes) -> int:
+    """Where the header lines end: the first empty line (LF or CRLF after a line end)."""
+    end = lowered.find(b"\n\r\n")
+    bare = lowered.find(b"\n\n", 0, end if end >= 0 else len(lowered))
+    if bare >= 0:
+        return bare
+    return len(lowered) if end < 0 else end
+
+
+def plain_contact_text(raw: bytes, lowered: bytes) -> str | Literal[False] | None:
+    """``str(contacts[0].uri)`` of the message (``addresses_of(header_values("Contact"))``),
+    or None without a Contact value, where the bytes show it plainly (``lowered``:
+    ``raw.lower()``); False when not decided (read the values and parse them).
+
+    The first Contact line with a value, read as :func:`routing_header_values` reads it (a
+    line it would turn away: False); its first value of a usual shape
+    (:func:`~rtcscope.sip.headers.usual_address_uri`: the shape that always parses) holds
+    the URI's text, cut without building the address. The diagnosis's direct roads ask this
+    of the 2xx and the INVITE of every call (tests/sip/test_routing.py checks it against the
+    message's own contacts)."""
+    if raw[:1] in (b"\r", b"\n"):
+        return False
+    for line in _CONTACT_LINE.finditer(lowered, 0, _header_end(lowered) + 1):
+        if line.group(1) or line.group(3).strip(b" \t"):
+            return False
+        value = _unfolded_value(raw, line.end())
+        if value is None:
+            return False
+        values = split_comma_list(value)
+        if values:
+            text = usual_address_uri(values[0])
+            return False if text is None else text
+    return None
+
+
+# A SIP or SIPS URI of the plainest shape: a user part (no password, '@', ';', '?', blank,
+# '<', '>' or '"' in it) or none, a host name or IPv4 address, a port or none; no parameters
+# and no headers. parse_uri reads it without fault (when the port is below 65536) into these
+# parts and nothing else.
+_PLAIN_SIP_URI = re.compile(r"(sips?):(?:[^@:;?\s<>\"]+@)?([A-Za-z0-9.-]+)(?::([0-9]{1,5}))?")
+
+
+@lru_cache(maxsize=4096)  # the 2xx's Contact, its ACK's and its BYE's Request-URI
+def plain_sip_target(text: str) -> tuple[str, int] | None:
+    """``(uri_host(uri), uri_port(uri))`` of ``parse_uri(text)`` where the text is of the
+    plainest shape (_PLAIN_SIP_URI, which parses); None for any other text (parse it). What
+    the direct roads compare a request's destination with when its Request-URI is the
+    Contact's text, without building the URI (tests/sip/test_routing.py checks both agree)."""
+    match = _PLAIN_SIP_URI.fullmatch(text)
+    if match is None:
+        return None
+    scheme, host, port = match.groups()
+    if port is None:
+        return normal_host(host), 5061 if scheme == "sips" else 5060
+    number = int(port)
+    return None if number > 65535 else (normal_host(host), number)
 
 
 def _routing_header_values_read(message: SipMessage) -> dict[str, list[str]]:
@@ -283,6 +343,19 @@ def max_forwards_of(value: str | None) -> int | None:
         return None
     value = value.strip()
     return int(value) if is_digits(value) else None
+
+
+def message_max_forwards(message: SipMessage, lowered: bytes | None = None) -> int | None:
+    """``message.max_forwards`` read as the diagnosis reads it: where plainly written
+    (:func:`plain_max_forwards`), else from the one search for the routing headers
+    (``lowered``: ``message.raw.lower()``, when the caller has it)."""
+    if lowered is None:
+        lowered = message.raw.lower()
+    value = plain_max_forwards(message.raw, lowered)
+    if value is False:  # not plainly written: the one search decides
+        values = routing_header_values(message, lowered).get("Max-Forwards")
+        value = values[0] if values else None
+    return max_forwards_of(value)
 
 
 def header_via_branches(message: SipMessage) -> tuple[str, ...]:
@@ -794,7 +867,6 @@ _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _ULA = ipaddress.ip_network("fc00::/7")
 
 
-@lru_cache(maxsize=65_536)
 @lru_cache(maxsize=65_536)  # a capture asks about its UAs' few addresses again and again
 def is_unroutable_address(host: str) -> str | None:
     """Why an address cannot be reached from the public Internet, or None.

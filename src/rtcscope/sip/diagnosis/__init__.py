@@ -61,7 +61,7 @@ from rtcscope.sip.diagnosis.render import (
 )
 from rtcscope.sip.diagnosis.transactions import TransactionChecks
 from rtcscope.sip.dialogs import Call, find_calls
-from rtcscope.sip.routing import is_unroutable_address, uri_host
+from rtcscope.sip.routing import is_unroutable_address, plain_sip_target, uri_host
 from rtcscope.sip.transactions import CapturedMessage
 
 if TYPE_CHECKING:
@@ -114,12 +114,13 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
 
     def run_direct(self) -> bool:
         """:meth:`run` of the common call, in one pass over the few facts its checks read:
-        one INVITE transaction, answered by one 2xx (one copy, one dialog), every response
-        status once and none refused, no CANCEL, no re-INVITE or UPDATE, no
+        one INVITE transaction, answered by one 2xx (one copy, one dialog, no other 2xx),
+        every response status once and none refused, no CANCEL, no re-INVITE or UPDATE, no
         Record-Route on the INVITE or the 2xx, a Contact in the 2xx the last hop can reach,
         and an ACK reaching the UAS no earlier than the 2xx was sent. Then the transaction
         and dialog checks find nothing (each says so on these facts), and the in-dialog
-        requests are followed as :meth:`run` follows them; True. Anything else (False) is
+        requests are followed as :meth:`run` follows them, with these facts known
+        (:meth:`PathChecks.trace_dialog_direct`); True. Anything else (False) is
         left to :meth:`run`, before any finding or path is made here.
         tests/sip/test_diagnosis_direct.py checks both roads agree."""
         if self.refresh_transactions:
@@ -128,18 +129,25 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
         if len(invites) != 1:
             return False
         invite = invites[0]
-        if ("CANCEL", invite.cseq) in self.by_method_cseq:
-            return False
+        cseq_number = invite.cseq
+        for txn in self.call.transactions:
+            if txn.method == "CANCEL" and txn.cseq == cseq_number:
+                return False
         # check_final_answers, check_response_tags, check_non_2xx_acks: answered, no status
         # twice (no pair of copies to compare), none refused.
         codes: set[int] = set()
+        answered = 0
         for response in invite.responses:
             code = response.message.status_code or 0
             if code > 100:
                 if code >= 300 or code in codes:
                     return False
                 codes.add(code)
-        # (answered: the one dialog's 2xx below is one of these responses)
+                answered += code >= 200
+        # One 2xx (the one dialog's, below): the copy that left the UAS (answer_origin) and
+        # what the caller bases its requests on.
+        if answered != 1:
+            return False
         dialogs = self.call.dialogs
         if len(dialogs) != 1 or len(dialogs[0].answers) != 1:
             return False
@@ -166,15 +174,19 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
         if self.record_routes(answer) or any(map(self.record_routes, invite.requests)):
             return False
         # check_contact: a Contact, reachable from where the 2xx came.
-        contacts = self.contacts(answer)
-        if not contacts or contacts[0].uri is None:
-            return False
-        if is_unroutable_address(uri_host(contacts[0].uri)) and not is_unroutable_address(
-            answer.src
-        ):
+        text = self.contact_text(answer)
+        plain = plain_sip_target(text) if text is not None else None
+        if plain is not None:
+            host = plain[0]  # (the plainest shape: no URI built)
+        else:
+            contact = self.contact_uri(answer)
+            if contact is None:
+                return False
+            host = uri_host(contact)
+        if is_unroutable_address(host) and not is_unroutable_address(answer.src):
             return False
         self.refreshes = []  # find_target_refreshes: none to find
-        self.check_in_dialog_paths()
+        self.trace_dialog_direct(dialog, answer, invite)  # check_in_dialog_paths
         return True
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from rtcscope.errors import SipError
 from rtcscope.sip.diagnosis.catalogue import kind
 from rtcscope.sip.diagnosis.model import Finding, IcmpReport, RequestPath
 from rtcscope.sip.dialogs import Call, Dialog
@@ -21,9 +22,9 @@ from rtcscope.sip.routing import (
     UriSet,
     addresses_of,
     header_via_branches,
-    max_forwards_of,
     may_hold_route,
-    plain_max_forwards,
+    message_max_forwards,
+    plain_contact_text,
     routing_header_values,
     same_uris,
     uris,
@@ -34,7 +35,7 @@ from rtcscope.sip.transactions import (
     destination,
     source,
 )
-from rtcscope.sip.uri import Uri
+from rtcscope.sip.uri import Uri, parse_uri_once
 
 # RFC 3261 13.3.1.4 / 17.1.1.2: transactions are judged over 64*T1.
 T1_NS = 500_000_000
@@ -169,12 +170,10 @@ class CheckerBase:
         self.end_ns = end_ns
         self.findings: list[Finding] = []
         self.paths: list[RequestPath] = []
-        self.by_method_cseq: dict[tuple[str, int], list[Transaction]] = defaultdict(list)
         # re-INVITEs and UPDATEs (RFC 3261 12.2, RFC 3311): an INVITE or UPDATE with a To tag
         # (or seen by its responses only), in capture order; most calls have none.
         self.refresh_transactions: list[Transaction] = []
         for txn in call.transactions:
-            self.by_method_cseq[(txn.method, txn.cseq)].append(txn)
             if txn.method in TARGET_REFRESH_METHODS:
                 request = txn.request
                 if request is None or request.message.to_tag:
@@ -192,6 +191,8 @@ class CheckerBase:
         # One dict per header (no look-up of the header's dict per read: a clean call asks
         # about eight times).
         self._contacts: dict[int, list[NameAddr]] = {}
+        self._contact_uris: dict[int, Uri | None] = {}
+        self._contact_texts: dict[int, str | None] = {}
         self._routes: dict[int, list[NameAddr]] = {}
         self._record_routes: dict[int, list[NameAddr]] = {}
         self._branches: dict[int, tuple[str, ...]] = {}  # Via branches, by id of the message
@@ -207,6 +208,15 @@ class CheckerBase:
         return UriSet(
             uri for captured in self.call.messages for uri in uris(self.record_routes(captured))
         )
+
+    @cached_property
+    def by_method_cseq(self) -> dict[tuple[str, int], list[Transaction]]:
+        """The call's transactions by method and CSeq number (the common call, on its direct
+        road, never asks)."""
+        found: dict[tuple[str, int], list[Transaction]] = defaultdict(list)
+        for txn in self.call.transactions:
+            found[(txn.method, txn.cseq)].append(txn)
+        return found
 
     @cached_property
     def invite_answers(self) -> list[CapturedMessage]:
@@ -277,6 +287,38 @@ class CheckerBase:
             found = self._contacts[id(captured)] = addresses_of(values) if values else []
         return found
 
+    def contact_text(self, captured: CapturedMessage) -> str | None:
+        """``str(contacts(captured)[0].uri)`` where the bytes show it plainly, without
+        reading the other headers or building the address
+        (:func:`~rtcscope.sip.routing.plain_contact_text`); None otherwise (no Contact, or
+        not plainly written: ask :meth:`contact_uri`). The direct roads' first question
+        about a Contact, asked of the 2xx or the INVITE once per in-dialog request."""
+        key = id(captured)
+        if key in self._contact_texts:
+            return self._contact_texts[key]
+        plain = plain_contact_text(captured.message.raw, self.lowered(captured))
+        found = self._contact_texts[key] = plain or None
+        return found
+
+    def contact_uri(self, captured: CapturedMessage) -> Uri | None:
+        """``contacts(captured)[0].uri`` (None without a Contact): the text that
+        :meth:`contact_text` found, parsed once per text, else the Contact values read."""
+        key = id(captured)
+        if key in self._contact_uris:
+            return self._contact_uris[key]
+        text = self.contact_text(captured)
+        found: Uri | None = None
+        if text is not None:
+            try:
+                found = parse_uri_once(text)
+            except SipError:
+                found = None  # (not for a usual shape: read the values)
+        if found is None:
+            contacts = self.contacts(captured)
+            found = contacts[0].uri if contacts else None
+        self._contact_uris[key] = found
+        return found
+
     def routes(self, captured: CapturedMessage) -> list[NameAddr]:
         found = self._routes.get(id(captured))
         return found if found is not None else self._route_values(captured, "Route", self._routes)
@@ -291,11 +333,9 @@ class CheckerBase:
         key = id(captured)
         if key in self._max_forwards:
             return self._max_forwards[key]
-        value = plain_max_forwards(captured.message.raw, self.lowered(captured))
-        if value is False:  # not plainly written: the one search decides
-            values = self.header_values(captured).get("Max-Forwards")
-            value = values[0] if values else None
-        found = self._max_forwards[key] = max_forwards_of(value)
+        found = self._max_forwards[key] = message_max_forwards(
+            captured.message, self.lowered(captured)
+        )
         return found
 
     def via_branches(self, captured: CapturedMessage) -> tuple[str, ...]:

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from rtcscope.sip.capture import MediaAnnouncement
 
 
+def _media_name(announcement: MediaAnnouncement) -> str:
+    return f"{announcement.media} m-line {announcement.media_index + 1}"
+
+
 def _packets(stream: RtpStream) -> int:
     return stream.packets_lost[0]  # (no statistics summary made for it)
 
@@ -57,7 +61,10 @@ class MediaChecks(CheckerBase):
     def check_media(
         self, announcements: Sequence[MediaAnnouncement], stream_index: StreamIndex
     ) -> None:
-        if not any(a.side == "answer" for a in announcements):
+        for a in announcements:
+            if a.side == "answer":
+                break
+        else:
             return  # no offer/answer completed: no media is expected
         # This call's streams: tied to it by its SDP, or (found heuristically) during it.
         call_start = self.call.first_ts_ns
@@ -86,14 +93,16 @@ class MediaChecks(CheckerBase):
         streams: Sequence[RtpStream],
     ) -> None:
         """RTP the sender should send to where the receiver's SDP says it listens."""
-        want = (receiver.address, receiver.port)
-        arriving = [s for s in streams if (s.key.dst, s.key.dst_port) == want]
+        address, port = receiver.address, receiver.port
+        want = (address, port)
+        arriving = [s for s in streams if s.key.dst == address and s.key.dst_port == port]
         sender_at = (sender.address, sender.port)
-        media = f"{receiver.media} m-line {receiver.media_index + 1}"
         if arriving:
-            stream = max(arriving, key=_packets)  # the busiest
+            # the busiest (of one: that one)
+            stream = arriving[0] if len(arriving) == 1 else max(arriving, key=_packets)
             source_at = (stream.key.src, stream.key.src_port)
             if source_at[0] != sender_at[0]:
+                media = _media_name(receiver)
                 self.add(
                     "media-from-other-address",
                     f"RTP for the {receiver.role} ({media}) comes from {stream.key.src}:"
@@ -105,6 +114,7 @@ class MediaChecks(CheckerBase):
                     ts_ns=stream.start_ns,
                 )
             elif source_at[1] != sender_at[1]:
+                media = _media_name(receiver)
                 self.add(
                     "media-asymmetric-port",
                     f"the {sender.role} sends RTP ({media}) from port {stream.key.src_port}, "
@@ -116,6 +126,7 @@ class MediaChecks(CheckerBase):
                 )
             return
         # Nothing reaches the receiver's announced address: what does the capture hold?
+        media = _media_name(receiver)
         from_sender = [
             s
             for s in streams

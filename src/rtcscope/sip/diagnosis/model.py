@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from rtcscope.sip.routing import message_max_forwards
+from rtcscope.sip.transactions import endpoint
+
+if TYPE_CHECKING:
+    from rtcscope.sip.transactions import CapturedMessage
 
 from rtcscope.sip.diagnosis.catalogue import SEVERITY_ORDER, Severity
 
@@ -110,6 +116,83 @@ class RequestPath:
             "last_hop": self.last_hop,
             "steps": [s.as_dict() for s in self.steps],
         }
+
+
+def _path_values(path: RequestPath) -> tuple[Any, ...]:
+    return (path.call_id, path.method, path.cseq, path.steps, path.outcome, path.last_hop)
+
+
+class DeliveredPath(RequestPath):
+    """A :class:`RequestPath` of one hop, sent once straight from one UA to the other and
+    delivered (the common ACK and BYE, ``PathChecks.trace_dialog_direct``), whose step and
+    last hop are written out when first read: ``diagnose``'s table and ``analyze``'s text
+    show only the paths that went wrong, so most are never read. The same values as the
+    :class:`RequestPath` the checks would build (tests/sip/test_diagnosis_direct.py)."""
+
+    __slots__ = ("_far", "_hop", "_sent", "_step_list")
+
+    def __init__(
+        self,
+        call_id: str,
+        method: str,
+        cseq: int,
+        sent: CapturedMessage,
+        far: str,
+    ) -> None:
+        self.call_id = call_id
+        self.method = method
+        self.cseq = cseq
+        self.outcome = "delivered"
+        self._sent = sent
+        self._far = far
+        self._step_list: list[PathStep] | None = None
+        self._hop: str | None = None
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to the :class:`RequestPath` of the same values (as written out)."""
+        if not isinstance(other, RequestPath):
+            return NotImplemented
+        return _path_values(self) == _path_values(other)
+
+    __hash__ = None  # type: ignore[assignment]  # (as RequestPath's: mutable, compared by value)
+
+    @property
+    def steps(self) -> list[PathStep]:
+        found = self._step_list
+        if found is None:
+            sent = self._sent
+            # (positional: frame, ts_ns, src, dst, request_uri, routes, max_forwards, vias,
+            # copies)
+            step = PathStep(
+                sent.frame,
+                sent.ts_ns,
+                endpoint(sent.src, sent.sport),
+                self._far,
+                sent.message.request_uri_text or "",
+                (),
+                message_max_forwards(sent.message),
+                1,
+                1,
+            )
+            found = self._step_list = [step]
+        return found
+
+    @steps.setter
+    def steps(self, value: list[PathStep]) -> None:
+        self._step_list = value
+
+    @property
+    def last_hop(self) -> str:
+        found = self._hop
+        if found is None:
+            sent = self._sent
+            src = endpoint(sent.src, sent.sport)
+            found = self._hop = f"{src} -> {self._far} (frame {sent.frame})"
+        return found
+
+    @last_hop.setter
+    def last_hop(self, value: str) -> None:
+        self._hop = value
 
 
 @dataclass(slots=True)

@@ -22,8 +22,8 @@ from typing import Any
 from rtcscope.sip.diagnosis.base import T1_NS, TIMER_64T1_NS, IcmpIndex, Node, chain_copies
 from rtcscope.sip.diagnosis.catalogue import DELIVERED_VARIANT
 from rtcscope.sip.diagnosis.dialogs import DialogChecks, TargetRefresh
-from rtcscope.sip.diagnosis.model import IcmpReport, PathStep, RequestPath
-from rtcscope.sip.dialogs import Call
+from rtcscope.sip.diagnosis.model import DeliveredPath, IcmpReport, PathStep, RequestPath
+from rtcscope.sip.dialogs import Call, Dialog
 from rtcscope.sip.nodes import host_of
 from rtcscope.sip.routing import (
     InDialogRequest,
@@ -31,6 +31,7 @@ from rtcscope.sip.routing import (
     forward_as_proxy,
     in_dialog_request,
     normal_host,
+    plain_sip_target,
     route_set_from_record_route,
     same_target,
     same_uri,
@@ -40,7 +41,7 @@ from rtcscope.sip.routing import (
     uri_port,
     uris,
 )
-from rtcscope.sip.transactions import CapturedMessage, destination, source
+from rtcscope.sip.transactions import CapturedMessage, Transaction, destination, source
 from rtcscope.sip.uri import Uri
 
 
@@ -143,18 +144,9 @@ class PathChecks(DialogChecks):
         dialog = self.call.dialogs[0]  # there is one: trace follows the dialogs' requests
         if not dialog.answers:
             return False
-        callee_tag = dialog.id.callee_tag
         # Where the request must end (_request_targets) ...
-        if msg.to_tag == callee_tag:
-            far = source(self.answer_origin(dialog))
-        elif msg.from_tag == callee_tag and self.initial_invites:
-            invite = self.initial_invites[0].request
-            if invite is None:
-                return False
-            far = source(invite)
-        else:
-            return False
-        if destination(sent) != far:
+        far = self._far_end(sent, dialog, self.answer_origin(dialog))
+        if far is None or destination(sent) != far:
             return False
         # ... and what the UA based it on (check_ua_request): the 2xx it received, or the
         # INVITE it received.
@@ -176,10 +168,7 @@ class PathChecks(DialogChecks):
             by_caller = False
             received = [r for t in self.initial_invites for r in t.requests if r.dst == src]
             basis = received[0] if len(received) == 1 else None
-        if basis is None:
-            return False
-        contacts = self.contacts(basis)
-        if not contacts or contacts[0].uri is None:
+        if basis is None or self.contact_uri(basis) is None:
             return False
         _, expected, next_host, next_port = self._expected_request(basis, by_caller, None)
         if (
@@ -189,29 +178,114 @@ class PathChecks(DialogChecks):
             or next_port != sent.dport
         ):
             return False
-        src_text = source(sent)
-        step = PathStep(
-            frame=sent.frame,
-            ts_ns=sent.ts_ns,
-            src=src_text,
-            dst=far,
-            request_uri=msg.request_uri_text or "",
-            routes=(),
-            max_forwards=self.max_forwards(sent),
-            vias=1,
-            copies=1,
-        )
-        self.paths.append(
-            RequestPath(
-                call_id=self.call.call_id,
-                method=method,
-                cseq=cseq,
-                steps=[step],
-                outcome="delivered",
-                last_hop=f"{src_text} -> {far} (frame {sent.frame})",
-            )
-        )
+        self._record_direct(method, cseq, sent, far)
         return True
+
+    def trace_dialog_direct(
+        self, dialog: Dialog, answer: CapturedMessage, invite: Transaction
+    ) -> None:
+        """:meth:`check_in_dialog_paths` of a call on ``CallChecker.run_direct``'s road: one
+        dialog (``dialog``), confirmed by one copy of one 2xx (``answer``, so its
+        :meth:`answer_origin`), one initial INVITE transaction (``invite``), no Record-Route
+        on the 2xx or on any copy of the INVITE (every route set is empty), no target
+        refresh. A request sent once is followed as :meth:`trace_direct` follows it, with
+        these facts known (where it must go: the 2xx's source or the INVITE's; what it was
+        based on: the 2xx, or the one copy of the INVITE the callee received); any other is
+        left to :meth:`trace`. tests/sip/test_diagnosis_direct.py checks both roads agree."""
+        groups: dict[tuple[str, int], list[CapturedMessage]] = {}
+        for txn in dialog.transactions:
+            for req in txn.requests:
+                key = (txn.method, txn.cseq)
+                found = groups.get(key)
+                if found is None:
+                    groups[key] = [req]
+                else:
+                    found.append(req)
+        icmp = bool(self.icmp)
+        for (method, cseq), copies in groups.items():
+            if (
+                icmp
+                or len(copies) != 1
+                or not self._direct_in_dialog(method, cseq, copies[0], dialog, answer, invite)
+            ):
+                self.trace(method, cseq, copies)
+
+    def _direct_in_dialog(
+        self,
+        method: str,
+        cseq: int,
+        sent: CapturedMessage,
+        dialog: Dialog,
+        answer: CapturedMessage,
+        invite: Transaction,
+    ) -> bool:
+        msg = sent.message
+        if msg.sent_by is None or msg.via_value_count() != 1 or self.routes(sent):
+            return False
+        far = self._far_end(sent, dialog, answer)  # (the INVITE: the one initial one)
+        if far is None or destination(sent) != far:
+            return False
+        to_tag = msg.to_tag
+        from_tag = msg.from_tag
+        src = sent.src
+        basis: CapturedMessage
+        if from_tag is not None and from_tag == self.caller_tag:
+            # The 2xx the caller received before sending it (trace_direct's basis: of the
+            # INVITE's responses from 200 to 299, the answer is the only one).
+            if not (
+                answer.dst == src and answer.ts_ns < sent.ts_ns and answer.message.to_tag == to_tag
+            ):
+                return False
+            basis = answer
+        else:
+            received = [r for r in invite.requests if r.dst == src]
+            if len(received) != 1:
+                return False
+            basis = received[0]
+        # Sent where the dialog says (check_ua_request, with no route set): the Request-URI
+        # is the basis's Contact, and the next hop its host and port. The usual request
+        # carries the Contact's very text, of the plainest shape: compared without parsing.
+        text = self.contact_text(basis)
+        plain = (
+            plain_sip_target(text) if text is not None and text == msg.request_uri_text else None
+        )
+        if plain is not None:
+            if plain != (normal_host(sent.dst), sent.dport):
+                return False
+        else:
+            target = self.contact_uri(basis)
+            request_uri = msg.request_uri
+            if (
+                target is None
+                or request_uri is None
+                or not same_target(target, request_uri)
+                or uri_host(target) != normal_host(sent.dst)
+                or uri_port(target) != sent.dport
+            ):
+                return False
+        self._record_direct(method, cseq, sent, far)
+        return True
+
+    def _far_end(
+        self, sent: CapturedMessage, dialog: Dialog, origin: CapturedMessage
+    ) -> str | None:
+        """Where a request of ``dialog`` sent straight from one UA to the other must end
+        (:meth:`_request_targets` without a target refresh): where the 2xx came from
+        (``origin``, its :meth:`answer_origin`) for the callee, where the first initial
+        INVITE came from for the caller; None when neither tag names the callee."""
+        msg = sent.message
+        callee_tag = dialog.id.callee_tag
+        if msg.to_tag == callee_tag:
+            return source(origin)
+        if msg.from_tag == callee_tag and self.initial_invites:
+            invite = self.initial_invites[0].request
+            return None if invite is None else source(invite)
+        return None
+
+    def _record_direct(self, method: str, cseq: int, sent: CapturedMessage, far: str) -> None:
+        """The path of a request sent once from one UA straight to the other, delivered
+        (its step written out when read)."""
+        self.paths.append(DeliveredPath(self.call.call_id, method, cseq, sent, far))
 
     def defer(self, code: str, summary: str, **evidence: Any) -> None:
         """A path finding whose severity depends on whether the request arrived."""
@@ -366,7 +440,7 @@ class PathChecks(DialogChecks):
             route_set = route_set_from_record_route(self.record_routes(basis), uac=by_caller)
             # The remote target is the peer's latest Contact (a re-INVITE or UPDATE refreshes
             # it, 12.2.1.2 / 12.2.2); the route set stays as the dialog set it up (12.2).
-            target = refresh.contact if refresh is not None else self.contacts(basis)[0].uri
+            target = refresh.contact if refresh is not None else self.contact_uri(basis)
             assert target is not None
             expected = in_dialog_request(route_set, target)
             nxt = expected.next_hop
