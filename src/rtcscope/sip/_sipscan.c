@@ -1223,6 +1223,112 @@ static int start_line_at(const unsigned char *s, Py_ssize_t n)
     return line_end_at(s, n, i);
 }
 
+/* -- sdp_split: rtcscope.sip.sdp._CHANGING_VALUE.split(raw) ------------------------------
+ *
+ * The pattern: a LF, then "o=" and printable ASCII up to CRLF or LF; or "c=IN IP4 " / "c=IN
+ * IP6 " and an address of [!-.0-~]+ followed by spaces or tabs and CRLF or LF; or "m=", [a-z]+,
+ * a space, and a port of 1 to 5 digits followed by an optional /count, a space and a printable
+ * character. Each part matches one way only (what follows a greedy run cannot belong to it),
+ * so no backtracking is needed: the split's list is [text, prefix, value, text, ...]. */
+static int is_print(unsigned char c) { return c >= 0x21 && c <= 0x7e; } /* [!-~] */
+
+static int ends_line(const unsigned char *s, Py_ssize_t n, Py_ssize_t k) /* (?=\r?\n) */
+{
+    return (k < n && s[k] == '\n') || (k + 1 < n && s[k] == '\r' && s[k + 1] == '\n');
+}
+
+/* The match of the pattern at the LF s[at]: 1 with the prefix [at + 1, *mid) and the value
+ * [*mid, *end); 0 without. */
+static int changing_value_at(const unsigned char *s, Py_ssize_t n, Py_ssize_t at, Py_ssize_t *mid,
+                             Py_ssize_t *end)
+{
+    Py_ssize_t j = at + 1, k, d;
+    if (n - j >= 2 && s[j] == 'o' && s[j + 1] == '=') {
+        k = *mid = j + 2;
+        while (k < n && s[k] >= 0x20 && s[k] <= 0x7e)
+            k++;
+        *end = k;
+        return ends_line(s, n, k);
+    }
+    if (n - j >= 9 && memcmp(s + j, "c=IN IP", 7) == 0 && (s[j + 7] == '4' || s[j + 7] == '6') &&
+        s[j + 8] == ' ') {
+        k = *mid = j + 9;
+        while (k < n && is_print(s[k]) && s[k] != '/')
+            k++;
+        if (k == *mid)
+            return 0;
+        *end = k;
+        while (k < n && (s[k] == ' ' || s[k] == '\t'))
+            k++;
+        return ends_line(s, n, k);
+    }
+    if (n - j >= 2 && s[j] == 'm' && s[j + 1] == '=') {
+        k = j + 2;
+        while (k < n && s[k] >= 'a' && s[k] <= 'z')
+            k++;
+        if (k == j + 2 || k >= n || s[k] != ' ')
+            return 0;
+        d = *mid = k + 1;
+        while (d < n && is_digit(s[d]))
+            d++;
+        if (d == *mid || d - *mid > 5)
+            return 0;
+        *end = k = d;
+        if (k < n && s[k] == '/') { /* (?:/[0-9]+)? */
+            k++;
+            while (k < n && is_digit(s[k]))
+                k++;
+            if (k == d + 1)
+                return 0;
+        }
+        return k + 1 < n && s[k] == ' ' && is_print(s[k + 1]);
+    }
+    return 0;
+}
+
+static int append_bytes(PyObject *list, const unsigned char *s, Py_ssize_t a, Py_ssize_t b)
+{
+    PyObject *item = PyBytes_FromStringAndSize((const char *)s + a, b - a);
+    int failed = item == NULL || PyList_Append(list, item) < 0;
+    Py_XDECREF(item);
+    return failed ? -1 : 0;
+}
+
+static PyObject *sdp_split(PyObject *module, PyObject *raw)
+{
+    const unsigned char *s, *nl;
+    Py_ssize_t n, last = 0, at = 0, mid, end;
+    PyObject *out;
+    (void)module;
+    if (!PyBytes_Check(raw)) {
+        PyErr_SetString(PyExc_TypeError, "sdp_split(raw: bytes)");
+        return NULL;
+    }
+    s = (const unsigned char *)PyBytes_AS_STRING(raw);
+    n = PyBytes_GET_SIZE(raw);
+    out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    while (at < n && (nl = memchr(s + at, '\n', (size_t)(n - at))) != NULL) {
+        at = nl - s;
+        if (!changing_value_at(s, n, at, &mid, &end)) {
+            at++;
+            continue;
+        }
+        if (append_bytes(out, s, last, at) < 0 || append_bytes(out, s, at + 1, mid) < 0 ||
+            append_bytes(out, s, mid, end) < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        last = at = end;
+    }
+    if (append_bytes(out, s, last, n) < 0) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    return out;
+}
+
 static PyObject *looks_like_sip(PyObject *module, PyObject *data)
 {
     Py_buffer view;
@@ -1475,6 +1581,8 @@ static PyMethodDef methods[] = {
      "flow shared: flows[flow], else make_flow(flow)) or the row's index where the Python\n"
      "road must read it (a payload starting with CR or LF, a message not of the common\n"
      "shape; 'left' of them), in row order; keep-alives shorter than 12 bytes counted."},
+    {"sdp_split", sdp_split, METH_O,
+     "sdp_split(raw: bytes) -> list[bytes]: rtcscope.sip.sdp._CHANGING_VALUE.split(raw)."},
     {"looks_like_sip", looks_like_sip, METH_O,
      "looks_like_sip(data) -> bool: rtcscope.sip.message.looks_like_sip's test."},
     {NULL, NULL, 0, NULL},

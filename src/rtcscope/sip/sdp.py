@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import cast
 
@@ -827,6 +829,22 @@ _CHANGING_VALUE = re.compile(
     rb"|(?<=IP[46] )[!-.0-~]+(?=[ \t]*\r?\n)"
     rb"|(?<=[a-z] )[0-9]{1,5}(?=(?:/[0-9]+)? [!-~]))"
 )
+
+
+def _split_road() -> Callable[[bytes], list[bytes]]:
+    """_CHANGING_VALUE.split, done in C (rtcscope.sip._sipscan.sdp_split, the same list) unless
+    RTCSCOPE_PURE is set or the accelerator is not built."""
+    if os.environ.get("RTCSCOPE_PURE", "") in ("", "0"):
+        try:
+            from rtcscope.sip._sipscan import sdp_split
+        except ImportError:
+            pass
+        else:
+            return sdp_split
+    return _CHANGING_VALUE.split
+
+
+_split_changing = _split_road()
 # Stand-ins for c= addresses while a template is parsed: a NUL cannot come from a capture's
 # address in a template (an SDP with a NUL is not templated), so a stand-in is never taken
 # for a written address.
@@ -850,7 +868,7 @@ def announced_media(raw: bytes) -> tuple[AnnouncedMedia, ...]:
     which c= line each section's address comes from) and the values of each later SDP put
     into that template, so a call's SDP costs a regular-expression split, not a parse.
     """
-    parts = _CHANGING_VALUE.split(raw)
+    parts = _split_changing(raw)
     values = parts[2::3]
     del parts[2::3]
     key = tuple(parts)
