@@ -1,6 +1,7 @@
-"""_sipscan.sdp_split (the C road of the announcer's SDP split) against its specification,
-the regular expression rtcscope.sip.sdp._CHANGING_VALUE's split, on generated SDPs of the
-announcer's property tests, the same mutated, bytes near the pattern's edges and random bytes."""
+"""_sipscan.sdp_holes (the C road of the announcer's SDP split) against its specification,
+the regular expression rtcscope.sip.sdp._CHANGING_VALUE's split (its values, and its other
+parts as the length-prefixed key, made here), on generated SDPs of the announcer's property
+tests, the same mutated, bytes near the pattern's edges and random bytes."""
 
 from __future__ import annotations
 
@@ -12,12 +13,22 @@ from rtcscope.sip import sdp
 from tests.sip.test_announce_template import calls
 
 sipscan = pytest.importorskip("rtcscope.sip._sipscan")
-if not hasattr(sipscan, "sdp_split"):
+if not hasattr(sipscan, "sdp_holes"):
     pytest.skip("the accelerator is not built from this source", allow_module_level=True)
 
 
 def check(raw: bytes) -> None:
-    assert sipscan.sdp_split(raw) == sdp._CHANGING_VALUE.split(raw)
+    parts = sdp._CHANGING_VALUE.split(raw)
+    key = b"".join(
+        len(part).to_bytes(4, "little") + part
+        for i, part in enumerate(parts)
+        if i % 3 != 2  # a text or a prefix
+    )
+    assert sipscan.sdp_holes(raw) == (key, parts[2::3])
+    assert sdp._holes_py(raw) == (
+        tuple(parts[i] for i in range(len(parts)) if i % 3 != 2),
+        parts[2::3],
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -71,4 +82,4 @@ def test_edges_split_as_the_pattern_splits(raw: bytes) -> None:
 
 def test_not_bytes_is_a_type_error() -> None:
     with pytest.raises(TypeError):
-        sipscan.sdp_split(bytearray(b"\no=x\n"))  # type: ignore[arg-type]
+        sipscan.sdp_holes(bytearray(b"\no=x\n"))  # type: ignore[arg-type]

@@ -1223,7 +1223,7 @@ static int start_line_at(const unsigned char *s, Py_ssize_t n)
     return line_end_at(s, n, i);
 }
 
-/* -- sdp_split: rtcscope.sip.sdp._CHANGING_VALUE.split(raw) ------------------------------
+/* -- sdp_holes: rtcscope.sip.sdp._holes_py(raw), the parts as one key ---------------------
  *
  * The pattern: a LF, then "o=" and printable ASCII up to CRLF or LF; or "c=IN IP4 " / "c=IN
  * IP6 " and an address of [!-.0-~]+ followed by spaces or tabs and CRLF or LF; or "m=", [a-z]+,
@@ -1294,38 +1294,82 @@ static int append_bytes(PyObject *list, const unsigned char *s, Py_ssize_t a, Py
     return failed ? -1 : 0;
 }
 
-static PyObject *sdp_split(PyObject *module, PyObject *raw)
+/* sdp_holes: the split's texts and prefixes as one key, its values apart (see sdp.py). Each
+ * part of the key: its length (4 bytes, little-endian), then its bytes. */
+static void put_part(unsigned char **to, const unsigned char *s, Py_ssize_t a, Py_ssize_t b)
+{
+    uint32_t size = (uint32_t)(b - a);
+    unsigned char *t = *to;
+    t[0] = (unsigned char)size;
+    t[1] = (unsigned char)(size >> 8);
+    t[2] = (unsigned char)(size >> 16);
+    t[3] = (unsigned char)(size >> 24);
+    memcpy(t + 4, s + a, (size_t)(b - a));
+    *to = t + 4 + (b - a);
+}
+
+static PyObject *sdp_holes(PyObject *module, PyObject *raw)
 {
     const unsigned char *s, *nl;
-    Py_ssize_t n, last = 0, at = 0, mid, end;
-    PyObject *out;
+    unsigned char *to;
+    Py_ssize_t n, at = 0, mid, end, last = 0, matches = 0, i;
+    PyObject *values, *key, *out;
     (void)module;
     if (!PyBytes_Check(raw)) {
-        PyErr_SetString(PyExc_TypeError, "sdp_split(raw: bytes)");
+        PyErr_SetString(PyExc_TypeError, "sdp_holes(raw: bytes)");
         return NULL;
     }
     s = (const unsigned char *)PyBytes_AS_STRING(raw);
     n = PyBytes_GET_SIZE(raw);
-    out = PyList_New(0);
-    if (out == NULL)
+    if (n > 0x7fffffff) {
+        PyErr_SetString(PyExc_ValueError, "sdp_holes(): more than 2 GB");
         return NULL;
+    }
+    values = PyList_New(0);
+    if (values == NULL)
+        return NULL;
+    /* first pass: the values, and how many matches (the key's size) */
     while (at < n && (nl = memchr(s + at, '\n', (size_t)(n - at))) != NULL) {
         at = nl - s;
         if (!changing_value_at(s, n, at, &mid, &end)) {
             at++;
             continue;
         }
-        if (append_bytes(out, s, last, at) < 0 || append_bytes(out, s, at + 1, mid) < 0 ||
-            append_bytes(out, s, mid, end) < 0) {
-            Py_DECREF(out);
+        if (append_bytes(values, s, mid, end) < 0) {
+            Py_DECREF(values);
             return NULL;
         }
-        last = at = end;
+        matches++;
+        at = end;
     }
-    if (append_bytes(out, s, last, n) < 0) {
-        Py_DECREF(out);
+    /* the key: n bytes less the values' and the LFs' bytes, 4 for each of 2 * matches + 1
+     * parts */
+    {
+        Py_ssize_t size = n + 4 * (2 * matches + 1) - matches;
+        for (i = 0; i < matches; i++)
+            size -= PyBytes_GET_SIZE(PyList_GET_ITEM(values, i));
+        key = PyBytes_FromStringAndSize(NULL, size);
+    }
+    if (key == NULL) {
+        Py_DECREF(values);
         return NULL;
     }
+    to = (unsigned char *)PyBytes_AS_STRING(key);
+    at = 0;
+    while (at < n && (nl = memchr(s + at, '\n', (size_t)(n - at))) != NULL) {
+        at = nl - s;
+        if (!changing_value_at(s, n, at, &mid, &end)) {
+            at++;
+            continue;
+        }
+        put_part(&to, s, last, at);
+        put_part(&to, s, at + 1, mid);
+        last = at = end;
+    }
+    put_part(&to, s, last, n);
+    out = PyTuple_Pack(2, key, values);
+    Py_DECREF(key);
+    Py_DECREF(values);
     return out;
 }
 
@@ -1581,8 +1625,10 @@ static PyMethodDef methods[] = {
      "flow shared: flows[flow], else make_flow(flow)) or the row's index where the Python\n"
      "road must read it (a payload starting with CR or LF, a message not of the common\n"
      "shape; 'left' of them), in row order; keep-alives shorter than 12 bytes counted."},
-    {"sdp_split", sdp_split, METH_O,
-     "sdp_split(raw: bytes) -> list[bytes]: rtcscope.sip.sdp._CHANGING_VALUE.split(raw)."},
+    {"sdp_holes", sdp_holes, METH_O,
+     "sdp_holes(raw: bytes) -> (key, values): sdp._CHANGING_VALUE.split(raw)'s values (every\n"
+     "third item from the third), its other items as one bytes key, each its length (4 bytes,\n"
+     "little-endian) and its bytes."},
     {"looks_like_sip", looks_like_sip, METH_O,
      "looks_like_sip(data) -> bool: rtcscope.sip.message.looks_like_sip's test."},
     {NULL, NULL, 0, NULL},

@@ -663,9 +663,6 @@ class MediaAnnouncer:
             self._response_offer_pending.add(call_id)
         caller_tag = self._caller_tags.get(call_id)
         from_caller = caller_tag is None or message.from_tag == caller_tag
-        sections = announced_media(body)
-        if not sections:
-            return []
         sip = (
             item.frame,
             item.ts_ns,
@@ -681,7 +678,7 @@ class MediaAnnouncer:
             item.dst,
             item.dport,
         )
-        return [_new_tuple(MediaAnnouncement, sip + section) for section in sections]
+        return [_new_tuple(MediaAnnouncement, values) for values in announced_media(body, sip)]
 
 
 def media_announcements(captured: Iterable[CapturedSip]) -> list[MediaAnnouncement]:

@@ -799,12 +799,16 @@ class _Section:
             rtpmaps,
         )
 
-    def announce(self, address: str | None, port: int) -> AnnouncedMedia:
+    def announce(
+        self, address: str | None, port: int, head: tuple[object, ...] = ()
+    ) -> AnnouncedMedia:
+        """The section's values after ``head``'s (see :func:`announced_media`)."""
         rtcp, rtcp_mux, direction = self.rtcp, self.rtcp_mux, self.direction
         rtcp_address = rtcp.address if rtcp is not None and rtcp.address else address
         rtcp_port = section_rtcp_port(port, rtcp_mux, rtcp)
         on_hold = section_on_hold(address, direction)
-        return (
+        return (  # type: ignore[return-value]  # AnnouncedMedia's values after head's
+            *head,
             *self.lead,
             address,
             port,
@@ -831,20 +835,28 @@ _CHANGING_VALUE = re.compile(
 )
 
 
-def _split_road() -> Callable[[bytes], list[bytes]]:
-    """_CHANGING_VALUE.split, done in C (rtcscope.sip._sipscan.sdp_split, the same list) unless
-    RTCSCOPE_PURE is set or the accelerator is not built."""
+def _holes_py(raw: bytes) -> tuple[_TemplateKey, list[bytes]]:
+    """``raw`` split by _CHANGING_VALUE: its text without the changing values (the key of its
+    template), and the values."""
+    parts = _CHANGING_VALUE.split(raw)
+    values = parts[2::3]
+    del parts[2::3]
+    return tuple(parts), values
+
+
+def _holes_road() -> Callable[[bytes], tuple[_TemplateKey, list[bytes]]]:
+    """_holes_py, or in C (rtcscope.sip._sipscan.sdp_holes: the same values, the same parts
+    as one bytes key) unless RTCSCOPE_PURE is set or the accelerator is not built."""
     if os.environ.get("RTCSCOPE_PURE", "") in ("", "0"):
         try:
-            from rtcscope.sip._sipscan import sdp_split
+            from rtcscope.sip._sipscan import sdp_holes
         except ImportError:
             pass
         else:
-            return sdp_split
-    return _CHANGING_VALUE.split
+            return sdp_holes
+    return _holes_py
 
 
-_split_changing = _split_road()
 # Stand-ins for c= addresses while a template is parsed: a NUL cannot come from a capture's
 # address in a template (an SDP with a NUL is not templated), so a stand-in is never taken
 # for a written address.
@@ -853,40 +865,42 @@ _STAND_IN = "\x00"
 # of a changing value (int) or the address as written (str or None for none).
 _Template = tuple[tuple[_Section, int | str | None, int], ...]
 # SDP text without its changing values -> its template (None: this text is not templated).
-_TEMPLATES: dict[tuple[bytes, ...], _Template | None] = {}
+_TemplateKey = tuple[bytes, ...] | bytes
+_TEMPLATES: dict[_TemplateKey, _Template | None] = {}
 _TEMPLATE_LIMIT = 1024
 _UNSEEN = object()  # a text not in _TEMPLATES yet
 _ADDRESSES: dict[bytes, str] = {}
+_holes = _holes_road()
 
 
-def announced_media(raw: bytes) -> tuple[AnnouncedMedia, ...]:
+def announced_media(raw: bytes, head: tuple[object, ...] = ()) -> tuple[AnnouncedMedia, ...]:
     """What each media section of the SDP ``raw`` announces, as :class:`SessionDescription`
-    reads it.
+    reads it (each section's tuple after the values of ``head``: the announcer's SIP fields,
+    so each announcement's values are put together once).
 
     A capture's SDPs repeat the same text with a new session id, address and port call after
     call: the SDP is parsed once per such text (with stand-ins for its addresses, to learn
     which c= line each section's address comes from) and the values of each later SDP put
     into that template, so a call's SDP costs a regular-expression split, not a parse.
     """
-    parts = _split_changing(raw)
-    values = parts[2::3]
-    del parts[2::3]
-    key = tuple(parts)
+    key, values = _holes(raw)
     found = _TEMPLATES.get(key, _UNSEEN)
     if found is not _UNSEEN:
         template = cast(_Template | None, found)
     else:
+        parts = _CHANGING_VALUE.split(raw)  # a new text (C gives its key as one bytes)
+        del parts[2::3]
         template = _template(parts, values, raw)
         if len(_TEMPLATES) >= _TEMPLATE_LIMIT:
             _TEMPLATES.clear()
         _TEMPLATES[key] = template
     if template is None:
-        return _parsed_media(raw)
+        return _parsed_media(raw, head)
     out: list[AnnouncedMedia] = []
     for section, address_from, port_from in template:
         port = int(values[port_from])
         if port > 65535:
-            return _parsed_media(raw)  # the parser rejects this m= line: read it as it does
+            return _parsed_media(raw, head)  # the parser rejects this m= line: read it as it does
         if isinstance(address_from, int):
             text = values[address_from]
             address = _ADDRESSES.get(text)
@@ -896,13 +910,15 @@ def announced_media(raw: bytes) -> tuple[AnnouncedMedia, ...]:
                 address = _ADDRESSES[text] = text.decode("ascii")
         else:
             address = address_from
-        out.append(section.announce(address, port))
+        out.append(section.announce(address, port, head))
     return tuple(out)
 
 
-def _parsed_media(raw: bytes) -> tuple[AnnouncedMedia, ...]:
+def _parsed_media(raw: bytes, head: tuple[object, ...]) -> tuple[AnnouncedMedia, ...]:
     media = SessionDescription.parse(raw).media
-    return tuple(_Section(index, m).announce(m.address, m.port) for index, m in enumerate(media))
+    return tuple(
+        _Section(index, m).announce(m.address, m.port, head) for index, m in enumerate(media)
+    )
 
 
 def _template(parts: list[bytes], values: list[bytes], raw: bytes) -> _Template | None:
