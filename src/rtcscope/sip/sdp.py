@@ -778,13 +778,19 @@ class _Section:
     """What a media section announces but its address and port, which :meth:`announce`
     takes: RTCP and hold are derived from them as :class:`MediaDescription` derives them."""
 
-    __slots__ = ("direction", "lead", "rest", "rtcp", "rtcp_mux")
+    __slots__ = ("held", "lead", "middle", "rest", "rtcp", "rtcp_address", "rtcp_mux")
 
     def __init__(self, index: int, m: MediaDescription) -> None:
         payload_types = tuple(m.payload_types)
         codecs, rtpmaps = _section_codecs(m, payload_types)
         self.lead = (index, m.media, m.proto)
-        self.rtcp, self.rtcp_mux, self.direction = m.rtcp, m.rtcp_mux, m.direction
+        rtcp, direction = m.rtcp, m.direction
+        self.rtcp, self.rtcp_mux = rtcp, m.rtcp_mux
+        # What announce() derives from the address and port, done once where it can be: the
+        # a=rtcp address (else the section's own), a hold by direction (section_on_hold).
+        self.rtcp_address = rtcp.address if rtcp is not None and rtcp.address else None
+        self.held = section_on_hold(None, direction)
+        self.middle = (m.rtcp_mux, direction)
         self.rest = (
             codecs,
             payload_types,
@@ -803,20 +809,15 @@ class _Section:
         self, address: str | None, port: int, head: tuple[object, ...] = ()
     ) -> AnnouncedMedia:
         """The section's values after ``head``'s (see :func:`announced_media`)."""
-        rtcp, rtcp_mux, direction = self.rtcp, self.rtcp_mux, self.direction
-        rtcp_address = rtcp.address if rtcp is not None and rtcp.address else address
-        rtcp_port = section_rtcp_port(port, rtcp_mux, rtcp)
-        on_hold = section_on_hold(address, direction)
         return (  # type: ignore[return-value]  # AnnouncedMedia's values after head's
             *head,
             *self.lead,
             address,
             port,
-            rtcp_address,
-            rtcp_port,
-            rtcp_mux,
-            direction,
-            on_hold,
+            self.rtcp_address or address,
+            section_rtcp_port(port, self.rtcp_mux, self.rtcp),
+            *self.middle,
+            self.held or address in HOLD_ADDRESSES,
             *self.rest,
         )
 
@@ -868,7 +869,7 @@ _Template = tuple[tuple[_Section, int | str | None, int], ...]
 _TemplateKey = tuple[bytes, ...] | bytes
 _TEMPLATES: dict[_TemplateKey, _Template | None] = {}
 _TEMPLATE_LIMIT = 1024
-_UNSEEN = object()  # a text not in _TEMPLATES yet
+_UNSEEN = cast(_Template, object())  # a text not in _TEMPLATES yet (compared by identity)
 _ADDRESSES: dict[bytes, str] = {}
 _holes = _holes_road()
 
@@ -884,10 +885,8 @@ def announced_media(raw: bytes, head: tuple[object, ...] = ()) -> tuple[Announce
     into that template, so a call's SDP costs a regular-expression split, not a parse.
     """
     key, values = _holes(raw)
-    found = _TEMPLATES.get(key, _UNSEEN)
-    if found is not _UNSEEN:
-        template = cast(_Template | None, found)
-    else:
+    template = _TEMPLATES.get(key, _UNSEEN)
+    if template is _UNSEEN:
         parts = _CHANGING_VALUE.split(raw)  # a new text (C gives its key as one bytes)
         del parts[2::3]
         template = _template(parts, values, raw)
