@@ -1223,6 +1223,156 @@ static int start_line_at(const unsigned char *s, Py_ssize_t n)
     return line_end_at(s, n, i);
 }
 
+/* -- sdp_holes: rtcscope.sip.sdp._holes_py(raw), the parts as one key ---------------------
+ *
+ * The pattern: a LF, then "o=" and printable ASCII up to CRLF or LF; or "c=IN IP4 " / "c=IN
+ * IP6 " and an address of [!-.0-~]+ followed by spaces or tabs and CRLF or LF; or "m=", [a-z]+,
+ * a space, and a port of 1 to 5 digits followed by an optional /count, a space and a printable
+ * character. Each part matches one way only (what follows a greedy run cannot belong to it),
+ * so no backtracking is needed: the split's list is [text, prefix, value, text, ...]. */
+static int is_print(unsigned char c) { return c >= 0x21 && c <= 0x7e; } /* [!-~] */
+
+static int ends_line(const unsigned char *s, Py_ssize_t n, Py_ssize_t k) /* (?=\r?\n) */
+{
+    return (k < n && s[k] == '\n') || (k + 1 < n && s[k] == '\r' && s[k + 1] == '\n');
+}
+
+/* The match of the pattern at the LF s[at]: 1 with the prefix [at + 1, *mid) and the value
+ * [*mid, *end); 0 without. */
+static int changing_value_at(const unsigned char *s, Py_ssize_t n, Py_ssize_t at, Py_ssize_t *mid,
+                             Py_ssize_t *end)
+{
+    Py_ssize_t j = at + 1, k, d;
+    if (n - j >= 2 && s[j] == 'o' && s[j + 1] == '=') {
+        k = *mid = j + 2;
+        while (k < n && s[k] >= 0x20 && s[k] <= 0x7e)
+            k++;
+        *end = k;
+        return ends_line(s, n, k);
+    }
+    if (n - j >= 9 && memcmp(s + j, "c=IN IP", 7) == 0 && (s[j + 7] == '4' || s[j + 7] == '6') &&
+        s[j + 8] == ' ') {
+        k = *mid = j + 9;
+        while (k < n && is_print(s[k]) && s[k] != '/')
+            k++;
+        if (k == *mid)
+            return 0;
+        *end = k;
+        while (k < n && (s[k] == ' ' || s[k] == '\t'))
+            k++;
+        return ends_line(s, n, k);
+    }
+    if (n - j >= 2 && s[j] == 'm' && s[j + 1] == '=') {
+        k = j + 2;
+        while (k < n && s[k] >= 'a' && s[k] <= 'z')
+            k++;
+        if (k == j + 2 || k >= n || s[k] != ' ')
+            return 0;
+        d = *mid = k + 1;
+        while (d < n && is_digit(s[d]))
+            d++;
+        if (d == *mid || d - *mid > 5)
+            return 0;
+        *end = k = d;
+        if (k < n && s[k] == '/') { /* (?:/[0-9]+)? */
+            k++;
+            while (k < n && is_digit(s[k]))
+                k++;
+            if (k == d + 1)
+                return 0;
+        }
+        return k + 1 < n && s[k] == ' ' && is_print(s[k + 1]);
+    }
+    return 0;
+}
+
+static int append_bytes(PyObject *list, const unsigned char *s, Py_ssize_t a, Py_ssize_t b)
+{
+    PyObject *item = PyBytes_FromStringAndSize((const char *)s + a, b - a);
+    int failed = item == NULL || PyList_Append(list, item) < 0;
+    Py_XDECREF(item);
+    return failed ? -1 : 0;
+}
+
+/* sdp_holes: the split's texts and prefixes as one key, its values apart (see sdp.py). Each
+ * part of the key: its length (4 bytes, little-endian), then its bytes. */
+static void put_part(unsigned char **to, const unsigned char *s, Py_ssize_t a, Py_ssize_t b)
+{
+    uint32_t size = (uint32_t)(b - a);
+    unsigned char *t = *to;
+    t[0] = (unsigned char)size;
+    t[1] = (unsigned char)(size >> 8);
+    t[2] = (unsigned char)(size >> 16);
+    t[3] = (unsigned char)(size >> 24);
+    memcpy(t + 4, s + a, (size_t)(b - a));
+    *to = t + 4 + (b - a);
+}
+
+static PyObject *sdp_holes(PyObject *module, PyObject *raw)
+{
+    const unsigned char *s, *nl;
+    unsigned char *to;
+    Py_ssize_t n, at = 0, mid, end, last = 0, matches = 0, i;
+    PyObject *values, *key, *out;
+    (void)module;
+    if (!PyBytes_Check(raw)) {
+        PyErr_SetString(PyExc_TypeError, "sdp_holes(raw: bytes)");
+        return NULL;
+    }
+    s = (const unsigned char *)PyBytes_AS_STRING(raw);
+    n = PyBytes_GET_SIZE(raw);
+    if (n > 0x7fffffff) {
+        PyErr_SetString(PyExc_ValueError, "sdp_holes(): more than 2 GB");
+        return NULL;
+    }
+    values = PyList_New(0);
+    if (values == NULL)
+        return NULL;
+    /* first pass: the values, and how many matches (the key's size) */
+    while (at < n && (nl = memchr(s + at, '\n', (size_t)(n - at))) != NULL) {
+        at = nl - s;
+        if (!changing_value_at(s, n, at, &mid, &end)) {
+            at++;
+            continue;
+        }
+        if (append_bytes(values, s, mid, end) < 0) {
+            Py_DECREF(values);
+            return NULL;
+        }
+        matches++;
+        at = end;
+    }
+    /* the key: n bytes less the values' and the LFs' bytes, 4 for each of 2 * matches + 1
+     * parts */
+    {
+        Py_ssize_t size = n + 4 * (2 * matches + 1) - matches;
+        for (i = 0; i < matches; i++)
+            size -= PyBytes_GET_SIZE(PyList_GET_ITEM(values, i));
+        key = PyBytes_FromStringAndSize(NULL, size);
+    }
+    if (key == NULL) {
+        Py_DECREF(values);
+        return NULL;
+    }
+    to = (unsigned char *)PyBytes_AS_STRING(key);
+    at = 0;
+    while (at < n && (nl = memchr(s + at, '\n', (size_t)(n - at))) != NULL) {
+        at = nl - s;
+        if (!changing_value_at(s, n, at, &mid, &end)) {
+            at++;
+            continue;
+        }
+        put_part(&to, s, last, at);
+        put_part(&to, s, at + 1, mid);
+        last = at = end;
+    }
+    put_part(&to, s, last, n);
+    out = PyTuple_Pack(2, key, values);
+    Py_DECREF(key);
+    Py_DECREF(values);
+    return out;
+}
+
 static PyObject *looks_like_sip(PyObject *module, PyObject *data)
 {
     Py_buffer view;
@@ -1475,6 +1625,10 @@ static PyMethodDef methods[] = {
      "flow shared: flows[flow], else make_flow(flow)) or the row's index where the Python\n"
      "road must read it (a payload starting with CR or LF, a message not of the common\n"
      "shape; 'left' of them), in row order; keep-alives shorter than 12 bytes counted."},
+    {"sdp_holes", sdp_holes, METH_O,
+     "sdp_holes(raw: bytes) -> (key, values): sdp._CHANGING_VALUE.split(raw)'s values (every\n"
+     "third item from the third), its other items as one bytes key, each its length (4 bytes,\n"
+     "little-endian) and its bytes."},
     {"looks_like_sip", looks_like_sip, METH_O,
      "looks_like_sip(data) -> bool: rtcscope.sip.message.looks_like_sip's test."},
     {NULL, NULL, 0, NULL},

@@ -642,10 +642,14 @@ class MediaAnnouncer:
         if body is None:
             return []
         cseq = message.cseq
-        key = (call_id, cseq.number if cseq else -1, cseq.method.upper() if cseq else "")
+        if cseq is not None:
+            number, cseq_method = cseq.number, cseq.method
+            key = (call_id, number, cseq_method.upper())
+        else:
+            key = (call_id, -1, "")
         side: Literal["offer", "answer"]
-        if is_request:
-            method = (message.method or "").upper()
+        if request_method is not None:
+            method = request_method.upper()  # a request's method (message.method)
             if method == "ACK" or (method == "PRACK" and call_id in self._response_offer_pending):
                 side = "answer"
                 self._response_offer_pending.discard(call_id)
@@ -659,25 +663,22 @@ class MediaAnnouncer:
             self._response_offer_pending.add(call_id)
         caller_tag = self._caller_tags.get(call_id)
         from_caller = caller_tag is None or message.from_tag == caller_tag
-        sent_by_caller = from_caller if is_request else not from_caller
-        role: Literal["caller", "callee"] = "caller" if sent_by_caller else "callee"
-        sections = announced_media(body)
-        if not sections:
-            return []
         sip = (
             item.frame,
             item.ts_ns,
             call_id,
             side,
-            role,
+            ("caller" if from_caller else "callee")
+            if is_request
+            else ("callee" if from_caller else "caller"),
             _shared_text(message.summary),
-            _shared_text(str(cseq)) if cseq else None,
+            _shared_text(f"{number} {cseq_method}") if cseq is not None else None,
             item.src,
             item.sport,
             item.dst,
             item.dport,
         )
-        return [_new_tuple(MediaAnnouncement, sip + section) for section in sections]
+        return [_new_tuple(MediaAnnouncement, values) for values in announced_media(body, sip)]
 
 
 def media_announcements(captured: Iterable[CapturedSip]) -> list[MediaAnnouncement]:

@@ -1260,8 +1260,9 @@ class SipMessage:
     @property
     def summary(self) -> str:
         """``INVITE sip:bob@b.example`` or ``200 OK`` (as a call flow shows it)."""
-        if self.is_request:
-            return f"{self.request_method} {self.request_uri_text}"
+        method = self.request_method
+        if method is not None:  # a request (is_request)
+            return f"{method} {self.request_uri_text}"
         if self.status_code is not None:
             return f"{self.status_code} {self.reason or ''}".rstrip()
         return self.start_line[:60]

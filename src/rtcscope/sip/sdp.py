@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import cast
 
@@ -776,13 +778,19 @@ class _Section:
     """What a media section announces but its address and port, which :meth:`announce`
     takes: RTCP and hold are derived from them as :class:`MediaDescription` derives them."""
 
-    __slots__ = ("direction", "lead", "rest", "rtcp", "rtcp_mux")
+    __slots__ = ("held", "lead", "middle", "rest", "rtcp", "rtcp_address", "rtcp_mux")
 
     def __init__(self, index: int, m: MediaDescription) -> None:
         payload_types = tuple(m.payload_types)
         codecs, rtpmaps = _section_codecs(m, payload_types)
         self.lead = (index, m.media, m.proto)
-        self.rtcp, self.rtcp_mux, self.direction = m.rtcp, m.rtcp_mux, m.direction
+        rtcp, direction = m.rtcp, m.direction
+        self.rtcp, self.rtcp_mux = rtcp, m.rtcp_mux
+        # What announce() derives from the address and port, done once where it can be: the
+        # a=rtcp address (else the section's own), a hold by direction (section_on_hold).
+        self.rtcp_address = rtcp.address if rtcp is not None and rtcp.address else None
+        self.held = section_on_hold(None, direction)
+        self.middle = (m.rtcp_mux, direction)
         self.rest = (
             codecs,
             payload_types,
@@ -797,20 +805,19 @@ class _Section:
             rtpmaps,
         )
 
-    def announce(self, address: str | None, port: int) -> AnnouncedMedia:
-        rtcp, rtcp_mux, direction = self.rtcp, self.rtcp_mux, self.direction
-        rtcp_address = rtcp.address if rtcp is not None and rtcp.address else address
-        rtcp_port = section_rtcp_port(port, rtcp_mux, rtcp)
-        on_hold = section_on_hold(address, direction)
-        return (
+    def announce(
+        self, address: str | None, port: int, head: tuple[object, ...] = ()
+    ) -> AnnouncedMedia:
+        """The section's values after ``head``'s (see :func:`announced_media`)."""
+        return (  # type: ignore[return-value]  # AnnouncedMedia's values after head's
+            *head,
             *self.lead,
             address,
             port,
-            rtcp_address,
-            rtcp_port,
-            rtcp_mux,
-            direction,
-            on_hold,
+            self.rtcp_address or address,
+            section_rtcp_port(port, self.rtcp_mux, self.rtcp),
+            *self.middle,
+            self.held or address in HOLD_ADDRESSES,
             *self.rest,
         )
 
@@ -827,6 +834,30 @@ _CHANGING_VALUE = re.compile(
     rb"|(?<=IP[46] )[!-.0-~]+(?=[ \t]*\r?\n)"
     rb"|(?<=[a-z] )[0-9]{1,5}(?=(?:/[0-9]+)? [!-~]))"
 )
+
+
+def _holes_py(raw: bytes) -> tuple[_TemplateKey, list[bytes]]:
+    """``raw`` split by _CHANGING_VALUE: its text without the changing values (the key of its
+    template), and the values."""
+    parts = _CHANGING_VALUE.split(raw)
+    values = parts[2::3]
+    del parts[2::3]
+    return tuple(parts), values
+
+
+def _holes_road() -> Callable[[bytes], tuple[_TemplateKey, list[bytes]]]:
+    """_holes_py, or in C (rtcscope.sip._sipscan.sdp_holes: the same values, the same parts
+    as one bytes key) unless RTCSCOPE_PURE is set or the accelerator is not built."""
+    if os.environ.get("RTCSCOPE_PURE", "") in ("", "0"):
+        try:
+            from rtcscope.sip._sipscan import sdp_holes
+        except ImportError:
+            pass
+        else:
+            return sdp_holes
+    return _holes_py
+
+
 # Stand-ins for c= addresses while a template is parsed: a NUL cannot come from a capture's
 # address in a template (an SDP with a NUL is not templated), so a stand-in is never taken
 # for a written address.
@@ -835,40 +866,40 @@ _STAND_IN = "\x00"
 # of a changing value (int) or the address as written (str or None for none).
 _Template = tuple[tuple[_Section, int | str | None, int], ...]
 # SDP text without its changing values -> its template (None: this text is not templated).
-_TEMPLATES: dict[tuple[bytes, ...], _Template | None] = {}
+_TemplateKey = tuple[bytes, ...] | bytes
+_TEMPLATES: dict[_TemplateKey, _Template | None] = {}
 _TEMPLATE_LIMIT = 1024
-_UNSEEN = object()  # a text not in _TEMPLATES yet
+_UNSEEN = cast(_Template, object())  # a text not in _TEMPLATES yet (compared by identity)
 _ADDRESSES: dict[bytes, str] = {}
+_holes = _holes_road()
 
 
-def announced_media(raw: bytes) -> tuple[AnnouncedMedia, ...]:
+def announced_media(raw: bytes, head: tuple[object, ...] = ()) -> tuple[AnnouncedMedia, ...]:
     """What each media section of the SDP ``raw`` announces, as :class:`SessionDescription`
-    reads it.
+    reads it (each section's tuple after the values of ``head``: the announcer's SIP fields,
+    so each announcement's values are put together once).
 
     A capture's SDPs repeat the same text with a new session id, address and port call after
     call: the SDP is parsed once per such text (with stand-ins for its addresses, to learn
     which c= line each section's address comes from) and the values of each later SDP put
     into that template, so a call's SDP costs a regular-expression split, not a parse.
     """
-    parts = _CHANGING_VALUE.split(raw)
-    values = parts[2::3]
-    del parts[2::3]
-    key = tuple(parts)
-    found = _TEMPLATES.get(key, _UNSEEN)
-    if found is not _UNSEEN:
-        template = cast(_Template | None, found)
-    else:
+    key, values = _holes(raw)
+    template = _TEMPLATES.get(key, _UNSEEN)
+    if template is _UNSEEN:
+        parts = _CHANGING_VALUE.split(raw)  # a new text (C gives its key as one bytes)
+        del parts[2::3]
         template = _template(parts, values, raw)
         if len(_TEMPLATES) >= _TEMPLATE_LIMIT:
             _TEMPLATES.clear()
         _TEMPLATES[key] = template
     if template is None:
-        return _parsed_media(raw)
+        return _parsed_media(raw, head)
     out: list[AnnouncedMedia] = []
     for section, address_from, port_from in template:
         port = int(values[port_from])
         if port > 65535:
-            return _parsed_media(raw)  # the parser rejects this m= line: read it as it does
+            return _parsed_media(raw, head)  # the parser rejects this m= line: read it as it does
         if isinstance(address_from, int):
             text = values[address_from]
             address = _ADDRESSES.get(text)
@@ -878,13 +909,15 @@ def announced_media(raw: bytes) -> tuple[AnnouncedMedia, ...]:
                 address = _ADDRESSES[text] = text.decode("ascii")
         else:
             address = address_from
-        out.append(section.announce(address, port))
+        out.append(section.announce(address, port, head))
     return tuple(out)
 
 
-def _parsed_media(raw: bytes) -> tuple[AnnouncedMedia, ...]:
+def _parsed_media(raw: bytes, head: tuple[object, ...]) -> tuple[AnnouncedMedia, ...]:
     media = SessionDescription.parse(raw).media
-    return tuple(_Section(index, m).announce(m.address, m.port) for index, m in enumerate(media))
+    return tuple(
+        _Section(index, m).announce(m.address, m.port, head) for index, m in enumerate(media)
+    )
 
 
 def _template(parts: list[bytes], values: list[bytes], raw: bytes) -> _Template | None:
