@@ -807,9 +807,10 @@ class _Section:
 
     def announce(
         self, address: str | None, port: int, head: tuple[object, ...] = ()
-    ) -> AnnouncedMedia:
-        """The section's values after ``head``'s (see :func:`announced_media`)."""
-        return (  # type: ignore[return-value]  # AnnouncedMedia's values after head's
+    ) -> tuple[object, ...]:
+        """``head``'s values, then the section's (:data:`AnnouncedMedia`'s, in its order; see
+        :func:`announced_media`)."""
+        return (
             *head,
             *self.lead,
             address,
@@ -874,7 +875,7 @@ _ADDRESSES: dict[bytes, str] = {}
 _holes = _holes_road()
 
 
-def announced_media(raw: bytes, head: tuple[object, ...] = ()) -> tuple[AnnouncedMedia, ...]:
+def announced_media(raw: bytes, head: tuple[object, ...] = ()) -> tuple[tuple[object, ...], ...]:
     """What each media section of the SDP ``raw`` announces, as :class:`SessionDescription`
     reads it (each section's tuple after the values of ``head``: the announcer's SIP fields,
     so each announcement's values are put together once).
@@ -895,7 +896,7 @@ def announced_media(raw: bytes, head: tuple[object, ...] = ()) -> tuple[Announce
         _TEMPLATES[key] = template
     if template is None:
         return _parsed_media(raw, head)
-    out: list[AnnouncedMedia] = []
+    out: list[tuple[object, ...]] = []
     for section, address_from, port_from in template:
         port = int(values[port_from])
         if port > 65535:
@@ -913,7 +914,7 @@ def announced_media(raw: bytes, head: tuple[object, ...] = ()) -> tuple[Announce
     return tuple(out)
 
 
-def _parsed_media(raw: bytes, head: tuple[object, ...]) -> tuple[AnnouncedMedia, ...]:
+def _parsed_media(raw: bytes, head: tuple[object, ...]) -> tuple[tuple[object, ...], ...]:
     media = SessionDescription.parse(raw).media
     return tuple(
         _Section(index, m).announce(m.address, m.port, head) for index, m in enumerate(media)
