@@ -18,6 +18,8 @@ import pytest
 
 import rtcscope.scan.onepass as onepass
 from rtcscope.capture.packet import Packet, Record
+from rtcscope.capture.reader import open_capture
+from rtcscope.capture.writer import PcapWriter
 from rtcscope.rtp.streams import rtcp_record_to_dict, stream_to_dict
 from rtcscope.scan.files import scan_capture
 from tests.capture import convert
@@ -189,3 +191,48 @@ def test_tagged_and_cooked_frames_are_read_as_arrays(
     assert len(decoded) < rtp_packets / 4
     monkeypatch.undo()
     assert _everything(made, fast=False) == expected
+
+
+def test_a_dropped_first_datagram_is_the_streams_time_origin(tmp_path: Path) -> None:
+    """The capture's first packet is a UDP datagram starting with a letter that is not SIP
+    (the SIP framer drops it), in a batch the RTP tap cannot read as arrays (binary-fraction
+    times): the streams' start times still count from it, as the test computes them."""
+    with open_capture(DATA / "SIP_DTMF2.pcap") as reader:
+        records = list(reader)
+    origin = records[0].ts_ns - 1_500_000_000
+    payload = b"Hello there, this is not a SIP message"
+    frame = (
+        bytes.fromhex("0200000000020200000000010800")
+        + struct.pack(
+            "!BBHHHBBH4s4s",
+            0x45,
+            0,
+            28 + len(payload),
+            1,
+            0x4000,
+            64,
+            17,
+            0,
+            bytes([10, 9, 0, 1]),
+            bytes([10, 9, 0, 2]),
+        )
+        + struct.pack("!HHHH", 4000, 4001, 8 + len(payload), 0)
+        + payload
+    )
+    plain = tmp_path / "led.pcap"
+    with PcapWriter(plain) as writer:
+        writer.write(frame, origin)
+        for record in records:
+            writer.write(record.data, record.ts_ns)
+    odd = tmp_path / "led.pcapng"
+    odd.write_bytes(
+        convert.with_idb_options(
+            _pcapng(plain, tmp_path / "plain.pcapng").read_bytes(), None, 0x80 | 20
+        )
+    )
+    result = scan_capture(odd, with_rtcp=True, with_dtmf=True)
+    assert result.first_ns is not None
+    assert abs(result.first_ns - origin) < 1_000  # binary-fraction units: within a microsecond
+    assert result.streams
+    for stream in result.streams:
+        assert abs(stream.start_rel_s - (stream.start_ns - origin) / 1e9) < 1e-5

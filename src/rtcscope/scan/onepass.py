@@ -150,11 +150,9 @@ class _PacketTaps:
         """A delivered packet that no array path took, or a SIP message framed from a
         batch's columns (:func:`_deliver_rows`), in capture order."""
         if type(item) is CapturedSip:
-            # All the stream scanner's feed does with a datagram starting with a letter, CR
-            # or LF: the first one's time is its time origin.
-            scanner = self.scanner
-            if scanner is not None and scanner.first_ns is None:
-                scanner.first_ns = item.ts_ns
+            # The stream scanner's feed leaves a datagram starting with a letter, CR or LF
+            # alone once it has its time origin, which it has before any message comes
+            # framed from columns (_batched, FastRtpTap).
             self._sip(item)
             return
         packet: Packet = item  # type: ignore[assignment]
@@ -384,7 +382,13 @@ def _batched(
                     rows.records(wanted), counted, counts
                 )
             else:
-                delivered = _deliver_rows(rows, wanted, set(left), counts, taps.framer)
+                # Until the stream scanner has its time origin (the first packet delivered,
+                # whatever it holds: scanner.feed), rows go to it as Packets: the SIP framer's
+                # column road would keep a datagram it drops (a keep-alive, a letter that is
+                # not SIP) from the scanner.
+                origin = scanner is None or scanner.first_ns is not None
+                framer = taps.framer if origin else None
+                delivered = _deliver_rows(rows, wanted, set(left), counts, framer)
             for item in delivered:
                 feed(item)
         if progress is not None:
