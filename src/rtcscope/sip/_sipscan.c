@@ -1576,9 +1576,9 @@ static PyObject *datagrams(PyObject *module, PyObject *const *args, Py_ssize_t n
                 break;
             }
             if (PyTuple_CheckExact(built)) {
-                /* more to read than the common shape: the Python road builds it again */
-                Py_DECREF(built);
-                item = PyLong_FromSsize_t(i);
+                /* more to read than the common shape: (row, (message, fill's result)) for
+                   the Python road to finish as parse_started does */
+                item = Py_BuildValue("(nN)", i, built);
                 left++;
             } else {
                 item = captured_of(columns, i, args[9], args[10], built);
@@ -1622,9 +1622,10 @@ static PyMethodDef methods[] = {
      "datagrams(buffer, starts, stops, frames, times, srcs, sports, dsts, dports, flows,\n"
      "make_flow) -> (items, keep-alives, left): rtcscope.sip.capture._datagrams_py's\n"
      "reading of the payloads buffer[start:stop]: a captured message per SIP datagram (its\n"
-     "flow shared: flows[flow], else make_flow(flow)) or the row's index where the Python\n"
-     "road must read it (a payload starting with CR or LF, a message not of the common\n"
-     "shape; 'left' of them), in row order; keep-alives shorter than 12 bytes counted."},
+     "flow shared: flows[flow], else make_flow(flow)), the row's index where the Python\n"
+     "road must read it (a payload starting with CR or LF) or (row, build()'s tuple) where\n"
+     "it must finish the message (not of the common shape): 'left' of those two, in row\n"
+     "order; keep-alives shorter than 12 bytes counted."},
     {"sdp_holes", sdp_holes, METH_O,
      "sdp_holes(raw: bytes) -> (key, values): sdp._CHANGING_VALUE.split(raw)'s values (every\n"
      "third item from the third), its other items as one bytes key, each its length (4 bytes,\n"

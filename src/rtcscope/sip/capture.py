@@ -35,7 +35,13 @@ from rtcscope.sip.framing import (
     SipStreamFramer,
     parse_datagram,
 )
-from rtcscope.sip.message import ROAD, SipMessage, looks_like_sip, parse_started
+from rtcscope.sip.message import (
+    ROAD,
+    SipMessage,
+    finish_built,
+    looks_like_sip,
+    parse_started,
+)
 from rtcscope.sip.sdp import NO_EXTMAPS, NO_FMTP, Codec, Crypto, Fingerprint, announced_media
 from rtcscope.sip.websocket import (
     HttpHandshake,
@@ -306,14 +312,26 @@ class SipCaptureFramer:
             self.report.keepalives += keepalives
             out = items
             if left:
-                # The rows C left to the Python road (a payload starting with CR or LF, a
-                # message not of the common shape), read in their places.
+                # The rows C left to the Python road, in their places: a payload starting
+                # with CR or LF (its row) read here, a message not of the common shape (its
+                # row and the build) finished here.
                 out = []
                 for item in items:
                     if type(item) is int:
                         item = self._datagram_at(buffer, found, item)
                         if item is None:
                             continue
+                    elif type(item) is tuple:
+                        row, built = item
+                        flow = (
+                            found.srcs[row],
+                            found.sports[row],
+                            found.dsts[row],
+                            found.dports[row],
+                        )
+                        item = self._udp(
+                            found.frames[row], found.ts_ns[row], flow, finish_built(built)
+                        )
                     out.append(item)
         report = self.report
         report.messages += len(out)

@@ -1324,6 +1324,12 @@ def parse_started(data: bytes | bytearray | memoryview) -> SipMessage:
     found = build(bytes(data), 0)
     if not isinstance(found, tuple):
         return found
+    return finish_built(found)
+
+
+def finish_built(found: tuple[SipMessage, PlainFill | Literal[False] | None]) -> SipMessage:
+    """The message of a C build that left more to read (``(message, fill's result)``), read
+    as ``_parse`` reads it."""
     message, scanned = found
     message._guarded(message._parse_scanned, scanned, 0)
     return message
