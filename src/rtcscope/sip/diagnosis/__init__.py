@@ -126,12 +126,19 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
         if len(transactions) != 1:
             return False
         # (the one transaction is then the one initial INVITE: run asked for one)
+        codes: set[int] = set()
+        repeated = False
         for response in transactions[0].responses:
-            if 200 <= (response.message.status_code or 0) < 300:
+            code = response.message.status_code or 0
+            if 200 <= code < 300:
                 return False
+            if code > 100:
+                repeated = repeated or code in codes
+                codes.add(code)
         self.refreshes = []  # find_target_refreshes: none to find
         self.check_final_answers(self.initial_invites)
-        self.check_response_tags()
+        if repeated:  # check_response_tags compares two copies of one status: else none
+            self.check_response_tags()
         self.check_non_2xx_acks()
         return True
 
@@ -245,7 +252,10 @@ def diagnose(
     for call in calls if calls is not None else find_calls(captured):
         if call_id is not None and call.call_id != call_id:
             continue
-        if not call.is_invite_call:
+        for txn in call.transactions:  # call.is_invite_call
+            if txn.method == "INVITE":
+                break
+        else:
             continue
         result.calls += 1
         checker = CallChecker(call, icmp_index, start_ns, end_ns)
