@@ -64,6 +64,12 @@ class Shape:
     ack_cseq: int = 1  # the ACK's CSeq number (the INVITE's is 1)
     answer_sport: int = 5060  # the port the 2xx comes from
     ack_with_answer: bool = False  # the ACK stamped with the 2xx's time (after it in order)
+    # The ACK to a refusal (its INVITE's branch, 17.1.1.3; CallChecker.run_refused_direct):
+    # "" none, "plain" (to the INVITE's hop, its Request-URI), "twice" (resent), "route"
+    # (with a Route), "port" (to another port), "uri" (another Request-URI), "vias" (a
+    # second Via), "mf0" (Max-Forwards 0)
+    refused_ack: str = ""
+    invite_route: bool = False  # the INVITE carries a Route (its next hop a loose router)
 
 
 def _msg(lines: list[str], body: str = "") -> SipMessage:
@@ -132,6 +138,8 @@ def build(shape: Shape) -> tuple[list[CapturedSip], list[IcmpReport]]:
         add(ms, UAS, 5060, UAC, 5060, msg)
 
     invite_extra = [f"Contact: <sip:alice@{UAC}:5060>"]
+    if shape.invite_route:
+        invite_extra.append(f"Route: <sip:{UAS}:5060;lr>")
     if shape.invite_rr:
         invite_extra.append(f"Record-Route: <sip:{UAC}:5060;lr>")
 
@@ -222,6 +230,24 @@ def build(shape: Shape) -> tuple[list[CapturedSip], list[IcmpReport]]:
                 "ACK", f"sip:bob@{UAS}", "z9hG4bKi", "1 ACK", to_tag="c", caller=True
             )
             fwd(107, fork_ack)
+    if shape.refused_ack:
+        kind = shape.refused_ack
+        ack_extra = [f"Route: <sip:{UAS}:5060;lr>"] if kind == "route" else []
+        if kind == "vias":
+            ack_extra.append("Via: SIP/2.0/UDP 198.51.100.1:5060;branch=z9hG4bKp")
+        refused_ack = _request(
+            "ACK",
+            f"sip:carol@{UAS}" if kind == "uri" else f"sip:bob@{UAS}",
+            "z9hG4bKi",
+            "1 ACK",
+            to_tag="b",
+            caller=True,
+            extra=ack_extra,
+            max_forwards="0" if kind == "mf0" else "70",
+        )
+        add(115, UAC, 5060, UAS, 5070 if kind == "port" else 5060, refused_ack)
+        if kind == "twice":
+            add(700, UAC, 5060, UAS, 5060, refused_ack)
     if shape.ack:
         extra = [f"Route: <sip:{UAS}:5060;lr>"] if shape.ack_route else []
         if shape.ack_vias == 2:
@@ -343,12 +369,21 @@ _SHAPES = st.builds(
     ringing_twice=_mostly("", "resent", "looped"),
     cancel=_mostly(False, True),
     answer_twice=_mostly("", "resent", "202", "202-relayed"),
-    final=_mostly("200 OK", "486 Busy Here", "183 Session Progress"),
+    final=_mostly(
+        "200 OK",
+        "486 Busy Here",
+        "183 Session Progress",
+        "408 Request Timeout",
+        "487 Request Terminated",
+        "401 Unauthorized",
+    ),
     fork_final=_mostly("", "200 OK", "202 Accepted", "486 Busy Here"),
     fork_ack=_mostly(False, True),
     ack_cseq=_mostly(1, 2),
     answer_sport=_mostly(5060, 5062),
     ack_with_answer=_mostly(False, True),
+    refused_ack=_mostly("", "plain", "twice", "route", "port", "uri", "vias", "mf0"),
+    invite_route=_mostly(False, True),
 )
 
 
@@ -472,6 +507,87 @@ NEAR_MISSES = [
     {"ack_with_answer": True},
     {"answer_contact": "<sip:bob@192.0.2.99:5060>", "ack_uri": "sip:bob@192.0.2.99:5060"},
 ]
+
+
+# A refused call (CallChecker.run_refused_direct): the INVITE answered 486, 408, 487, ...,
+# ACKed on its branch, and each near miss of it.
+REFUSED = {"final": "486 Busy Here", "ack": False, "bye": "", "refused_ack": "plain"}
+REFUSED_NEAR_MISSES = [
+    {},
+    {"final": "408 Request Timeout"},
+    {"final": "408 Request Timeout", "refused_ack": ""},
+    {"final": "487 Request Terminated"},
+    {"final": "487 Request Terminated", "cancel": True},
+    {"final": "401 Unauthorized"},
+    {"final": "183 Session Progress", "refused_ack": ""},
+    {"final": "200 OK", "refused_ack": ""},
+    {"refused_ack": ""},
+    {"refused_ack": "twice"},
+    {"refused_ack": "route"},
+    {"refused_ack": "port"},
+    {"refused_ack": "uri"},
+    {"refused_ack": "vias"},
+    {"refused_ack": "mf0"},
+    {"ack": True},  # an ACK on another branch (as to a 2xx): another transaction
+    {"ack": True, "ack_uri": f"sip:bob@{UAS}", "refused_ack": ""},
+    {"bye": "caller"},
+    {"bye": "callee"},
+    {"invite_twice": True},
+    {"invite_twice": "looped"},
+    {"invite_route": True},
+    {"invite_rr": True},
+    {"ringing_twice": "resent"},
+    {"ringing_twice": "looped"},
+    {"forked": True},
+    {"second_invite": "refused"},
+    {"second_invite": "unanswered"},
+    {"fork_final": "486 Busy Here"},
+    {"fork_final": "486 Busy Here", "fork_ack": True},
+    {"fork_final": "200 OK"},
+    {"answer_twice": "resent"},
+    {"answer_sport": 5062},
+    {"transport": "tcp"},
+    {"transport": "tcp", "refused_ack": "port"},
+    {"reinvite_contact": f"<sip:alice@{UAC}:5080>"},
+]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{**REFUSED, **c} for c in REFUSED_NEAR_MISSES],
+    ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()),
+)
+def test_each_near_miss_of_a_refused_call(change: dict[str, object]) -> None:
+    direct, full = _both_roads(*build(replace(PLAIN, **change)))  # type: ignore[arg-type]
+    assert direct == full
+
+
+@pytest.mark.parametrize(
+    "change", [{}, {"refused_ack": ""}, {"final": "408 Request Timeout"}], ids=str
+)
+def test_the_refused_road_is_taken(
+    change: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused call, ACKed or not, takes the refused call's road; its finding and its
+    ACK's path are the full checks' (the dialogs are not built)."""
+    whole: list[bool] = []
+    original = CallChecker.run_refused_direct
+
+    def counting(self: CallChecker) -> bool:
+        result = original(self)
+        whole.append(result)
+        return result
+
+    monkeypatch.setattr(CallChecker, "run_refused_direct", counting)
+    messages, icmp = build(replace(PLAIN, **{**REFUSED, **change}))  # type: ignore[arg-type]
+    direct = diagnose(messages, icmp).as_dict()
+    monkeypatch.undo()
+    _, full = _both_roads(messages, icmp)
+    assert whole == [True]
+    assert direct == full
+    assert direct["findings"], "a refused call is a finding"
+    acked = change.get("refused_ack", "plain") != ""
+    assert [p["method"] for p in direct["paths"]] == (["ACK (non-2xx)"] if acked else [])
 
 
 @pytest.mark.parametrize(

@@ -99,7 +99,7 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
     def run(self) -> None:
         if not self.initial_invites:
             return
-        if self.lean and self.run_direct():
+        if self.lean and (self.run_refused_direct() or self.run_direct()):
             return
         self.find_target_refreshes()
         self.check_final_answers(self.initial_invites)
@@ -111,6 +111,36 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
                 self.check_answered_dialog(dialog)
         self.report_target_refreshes()
         self.check_in_dialog_paths()
+
+    def run_refused_direct(self) -> bool:
+        """:meth:`run` of a call whose one transaction is its initial INVITE, without a 2xx:
+        refused (486, 408, 487, ... with the ACK to it, which belongs to the INVITE's
+        transaction: 17.1.1.3), still ringing or unanswered. Without a 2xx no dialog is
+        confirmed, and without another transaction there is no CANCEL, no in-dialog request,
+        no re-INVITE or UPDATE: of :meth:`run`'s checks only the INVITE transaction's can
+        find anything, and they run here as there (the dialogs are not built); True.
+        Anything else (False) is left to :meth:`run_direct` and :meth:`run`, before any
+        finding or path is made here. tests/sip/test_diagnosis_direct.py checks both roads
+        agree."""
+        transactions = self.call.transactions
+        if len(transactions) != 1:
+            return False
+        # (the one transaction is then the one initial INVITE: run asked for one)
+        codes: set[int] = set()
+        repeated = False
+        for response in transactions[0].responses:
+            code = response.message.status_code or 0
+            if 200 <= code < 300:
+                return False
+            if code > 100:
+                repeated = repeated or code in codes
+                codes.add(code)
+        self.refreshes = []  # find_target_refreshes: none to find
+        self.check_final_answers(self.initial_invites)
+        if repeated:  # check_response_tags compares two copies of one status: else none
+            self.check_response_tags()
+        self.check_non_2xx_acks()
+        return True
 
     def run_direct(self) -> bool:
         """:meth:`run` of the common call, in one pass over the few facts its checks read:
@@ -222,7 +252,10 @@ def diagnose(
     for call in calls if calls is not None else find_calls(captured):
         if call_id is not None and call.call_id != call_id:
             continue
-        if not call.is_invite_call:
+        for txn in call.transactions:  # call.is_invite_call
+            if txn.method == "INVITE":
+                break
+        else:
             continue
         result.calls += 1
         checker = CallChecker(call, icmp_index, start_ns, end_ns)

@@ -173,12 +173,16 @@ class CheckerBase:
         # re-INVITEs and UPDATEs (RFC 3261 12.2, RFC 3311): an INVITE or UPDATE with a To tag
         # (or seen by its responses only), in capture order; most calls have none.
         self.refresh_transactions: list[Transaction] = []
-        for txn in call.transactions:
-            if txn.method in TARGET_REFRESH_METHODS:
-                request = txn.request
-                if request is None or request.message.to_tag:
-                    self.refresh_transactions.append(txn)
-        self.initial_invites = call.initial_invites
+        self.initial_invites = invites = call.initial_invites
+        # An INVITE is a refresh exactly when it is not an initial one (with its request,
+        # without a To tag): with no UPDATE and every INVITE an initial one, none to look for.
+        methods = [txn.method for txn in call.transactions]
+        if "UPDATE" in methods or methods.count("INVITE") != len(invites):
+            for txn in call.transactions:
+                if txn.method in TARGET_REFRESH_METHODS:
+                    request = txn.request
+                    if request is None or request.message.to_tag:
+                        self.refresh_transactions.append(txn)
         # answer_origin, per dialog (by id: one Dialog per callee tag, alive as long as the
         # checker; hashing a DialogId costs more than the look-up saves)
         self._origins: dict[int, CapturedMessage] = {}

@@ -46,12 +46,22 @@ class StreamIndex:
         loose.sort(key=lambda s: s.start_ns)
         self._loose = loose
         self._loose_starts = [s.start_ns for s in loose]
+        # Each call's own streams in frame order, once (a stable sort: what for_call's sort
+        # makes of them with no loose stream among them).
+        for own in self._by_call.values():
+            if len(own) > 1:
+                own.sort(key=_first_frame)
 
     def for_call(self, call_id: str, start_ns: int, end_ns: int) -> list[RtpStream]:
-        """The call's own streams, and the streams without a Call-ID starting in its span."""
-        lo = bisect_left(self._loose_starts, start_ns)
-        hi = bisect_right(self._loose_starts, end_ns)
-        found = [*self._by_call.get(call_id, ()), *self._loose[lo:hi]]
+        """The call's own streams, and the streams without a Call-ID starting in its span,
+        in frame order (not to be changed: a call's own list is the index's)."""
+        own = self._by_call.get(call_id, [])
+        starts = self._loose_starts
+        lo = bisect_left(starts, start_ns)
+        hi = bisect_right(starts, end_ns)
+        if lo == hi:
+            return own  # (sorted when indexed)
+        found = [*own, *self._loose[lo:hi]]
         return sorted(found, key=_first_frame) if len(found) > 1 else found
 
 
