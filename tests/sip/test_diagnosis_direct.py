@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 
 from rtcscope.sip.capture import CapturedSip
 from rtcscope.sip.diagnosis import CallChecker, IcmpReport, diagnose
+from rtcscope.sip.diagnosis.model import DeliveredPath
+from rtcscope.sip.diagnosis.render import format_diagnosis
 from rtcscope.sip.message import SipMessage
 
 UAC, UAS, OTHER = "192.0.2.10", "192.0.2.30", "10.0.0.7"
@@ -645,3 +647,24 @@ def test_the_direct_road_is_taken_for_the_plain_call(monkeypatch: pytest.MonkeyP
         ("BYE", "delivered"),
     ]
     assert [s["max_forwards"] for p in direct["paths"] for s in p["steps"]] == [70, 70]
+
+
+def test_the_table_does_not_write_delivered_paths_out() -> None:
+    """diagnose's table shows the paths that went wrong: it tells a DeliveredPath's without
+    writing its step out, the same answer and the same text as the full road's paths."""
+    messages, icmp = build(PLAIN)
+    direct = diagnose(messages, icmp)
+    text = format_diagnosis(direct)
+    delivered = [p for p in direct.paths if isinstance(p, DeliveredPath)]
+    assert len(delivered) == 2
+    assert all(p._step_list is None for p in delivered)  # not written out by the table
+    CallChecker.lean = False
+    try:
+        full = diagnose(messages, icmp)
+    finally:
+        del CallChecker.lean
+    assert [p.went_wrong() for p in direct.paths] == [p.went_wrong() for p in full.paths]
+    assert text == format_diagnosis(full)
+    # A problem on the written-out step counts, as on any path.
+    delivered[0].steps[0].problems.append("Max-Forwards not decremented")
+    assert delivered[0].went_wrong()

@@ -117,6 +117,14 @@ class RequestPath:
             "steps": [s.as_dict() for s in self.steps],
         }
 
+    def went_wrong(self) -> bool:
+        """Whether it ended anywhere but delivered (or hop by hop, or past the capture), or a
+        hop has a problem: the paths ``diagnose``'s table shows."""
+        return self.outcome not in _FINE_OUTCOMES or any(step.problems for step in self.steps)
+
+
+_FINE_OUTCOMES = frozenset({"delivered", "hop-by-hop", "not-captured"})
+
 
 def _path_values(path: RequestPath) -> tuple[Any, ...]:
     return (path.call_id, path.method, path.cseq, path.steps, path.outcome, path.last_hop)
@@ -180,6 +188,13 @@ class DeliveredPath(RequestPath):
     @steps.setter
     def steps(self, value: list[PathStep]) -> None:
         self._step_list = value
+
+    def went_wrong(self) -> bool:
+        """:meth:`RequestPath.went_wrong` without writing its step out: until then, the one
+        step it would write has no problem."""
+        if self._step_list is None:
+            return self.outcome not in _FINE_OUTCOMES
+        return RequestPath.went_wrong(self)
 
     @property
     def last_hop(self) -> str:

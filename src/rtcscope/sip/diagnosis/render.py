@@ -176,12 +176,7 @@ def format_diagnosis(
         out += _paths_and_notes(diagnosis)
         return "\n".join(out)
     out += format_groups(group_findings(diagnosis.findings), 3 if limit is None else limit)
-    troubled = [
-        p
-        for p in diagnosis.paths
-        if p.outcome not in ("delivered", "hop-by-hop", "not-captured")
-        or any(step.problems for step in p.steps)
-    ]
+    troubled = [p for p in diagnosis.paths if p.went_wrong()]
     shown = troubled[: 3 if limit is None else limit]
     out += [format_path(path) for path in shown]
     if len(troubled) > len(shown):
