@@ -17,6 +17,7 @@ warning, and a last hop resolved by local policy (alias, DNS, location) mere con
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from rtcscope.sip.diagnosis.base import T1_NS, TIMER_64T1_NS, IcmpIndex, Node, chain_copies
@@ -54,9 +55,12 @@ class PathChecks(DialogChecks):
         super().__init__(call, icmp, start_ns, end_ns)
         self._expected = {}
 
-    def _in_dialog_groups(self) -> dict[tuple[str, int], list[CapturedMessage]]:
+    def _in_dialog_groups(
+        self, dialogs: Iterable[Dialog] | None = None
+    ) -> dict[tuple[str, int], list[CapturedMessage]]:
+        """The copies of each in-dialog request (method, CSeq) of ``dialogs`` (the call's)."""
         groups: dict[tuple[str, int], list[CapturedMessage]] = defaultdict(list)
-        for dialog in self.call.dialogs:
+        for dialog in self.call.dialogs if dialogs is None else dialogs:
             for txn in dialog.transactions:
                 for req in txn.requests:
                     groups[(txn.method, txn.cseq)].append(req)
@@ -69,6 +73,10 @@ class PathChecks(DialogChecks):
     def trace(self, method: str, cseq: int, copies: list[CapturedMessage]) -> None:
         if self.lean and len(copies) == 1 and self.trace_direct(method, cseq, copies[0]):
             return
+        self._trace_full(method, cseq, copies)
+
+    def _trace_full(self, method: str, cseq: int, copies: list[CapturedMessage]) -> None:
+        """:meth:`trace` without the direct road (which it is the specification of)."""
         chain = chain_copies(copies, self.via_branches)
         if not chain:
             return
@@ -192,23 +200,14 @@ class PathChecks(DialogChecks):
         these facts known (where it must go: the 2xx's source or the INVITE's; what it was
         based on: the 2xx, or the one copy of the INVITE the callee received); any other is
         left to :meth:`trace`. tests/sip/test_diagnosis_direct.py checks both roads agree."""
-        groups: dict[tuple[str, int], list[CapturedMessage]] = {}
-        for txn in dialog.transactions:
-            for req in txn.requests:
-                key = (txn.method, txn.cseq)
-                found = groups.get(key)
-                if found is None:
-                    groups[key] = [req]
-                else:
-                    found.append(req)
         icmp = bool(self.icmp)
-        for (method, cseq), copies in groups.items():
-            if (
-                icmp
-                or len(copies) != 1
-                or not self._direct_in_dialog(method, cseq, copies[0], dialog, answer, invite)
+        for (method, cseq), copies in self._in_dialog_groups((dialog,)).items():
+            if icmp:
+                self.trace(method, cseq, copies)  # trace_direct reads the ICMP errors
+            elif len(copies) != 1 or not self._direct_in_dialog(
+                method, cseq, copies[0], dialog, answer, invite
             ):
-                self.trace(method, cseq, copies)
+                self._trace_full(method, cseq, copies)
 
     def _direct_in_dialog(
         self,
