@@ -44,7 +44,12 @@ from rtcscope.capture.decode import (
     decode,
     is_known_linktype,
 )
-from rtcscope.capture.info import MIN_MEDIA_PORT, PacketCounts, classify_udp_payload, count_sip
+from rtcscope.capture.info import (
+    MIN_MEDIA_PORT,
+    PacketCounts,
+    classify_udp_payload,
+    count_sip_columns,
+)
 from rtcscope.capture.packet import LinkType, Packet, Record
 from rtcscope.capture.reader import RecordBatch
 
@@ -688,7 +693,7 @@ def _count_ethernet(
             sport[rows],
             dport[rows],
             counts,
-            row_v4 & (size >= 11) & _status_lines(window.rows[rows, 42:53]),
+            _status_lines(window.rows, rows, row_v4 & (size >= 11) & (first == 0x53)),
         )
         if not_sip is not None:
             not_sip[rows] = (size >= 12) & ~_SIP_FIRST[np.maximum(first, 0)] & (first >= 0)
@@ -700,12 +705,19 @@ def _count_ethernet(
 _STATUS_PREFIX = int.from_bytes(b"SIP/2.0 ", "little")
 
 
-def _status_lines(heads: npt.NDArray[np.uint8]) -> BoolArray:
-    """Which rows of payload heads (their first 11 bytes, a row each) start with a SIP
-    status line, ``SIP/2.0 NNN`` (RFC 3261 7.2): what count_sip's match takes for a
-    response, decided on the byte columns (the caller checks the payloads are that long)."""
-    prefix = np.ascontiguousarray(heads[:, :8]).view("<u8")[:, 0] == _STATUS_PREFIX
-    found: BoolArray = prefix & ((heads[:, 8:11] - 48) <= 9).all(axis=1)
+def _status_lines(
+    frame_rows: npt.NDArray[np.uint8], rows: Int64Array, long: BoolArray
+) -> BoolArray:
+    """Which of these IPv4 UDP rows (``rows`` of the gathered Ethernet windows, ``long``:
+    an "S" first and 11 bytes of payload or more) start with a SIP status line,
+    ``SIP/2.0 NNN`` (RFC 3261 7.2): what count_sip_columns' match takes for a response,
+    decided on the window's byte columns (the payload's first 11 bytes)."""
+    found = np.zeros(len(rows), dtype=bool)
+    at = np.flatnonzero(long)
+    if len(at):
+        heads = frame_rows[rows[at], 42:53]
+        prefix = heads[:, :8].copy().view("<u8")[:, 0] == _STATUS_PREFIX
+        found[at] = prefix & ((heads[:, 8:11] - 48) <= 9).all(axis=1)
     return found
 
 
@@ -745,8 +757,13 @@ def _classify_rows(
         candidates &= ~status_lines
     maybe_sip = np.flatnonzero(candidates)
     if len(maybe_sip):
-        counts.udp_classes["sip"] += count_sip(
-            views.buffer, zip(start[maybe_sip].tolist(), stop[maybe_sip].tolist(), strict=True)
+        starts = start[maybe_sip]
+        stops = stop[maybe_sip]
+        counts.udp_classes["sip"] += count_sip_columns(
+            views.buffer,
+            starts.tolist(),
+            stops.tolist(),
+            np.minimum(stops, starts + 1024).tolist(),
         )
     others = np.flatnonzero((size >= 1) & (first <= 63))
     if len(others):
