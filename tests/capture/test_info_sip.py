@@ -1,7 +1,7 @@
 """The counts tap's SIP test: the one-match road for the usual start line gives what the
 whole test gives, on lines near the usual shape and on arbitrary bytes; matched in place on
-a batch's buffer (count_sip) and with HEP's magic read from the columns, the counts tap
-classes payloads as classify_udp_payload classes the decoded packets."""
+a batch's buffer (count_sip) and with HEP's magic and status lines read from the columns,
+the counts tap classes payloads as classify_udp_payload classes the decoded packets."""
 
 from __future__ import annotations
 
@@ -118,6 +118,8 @@ _letter_payloads = st.one_of(
     st.sampled_from([b"HEP3", b"EEP3", b"HEP2", b"EEP", b"HE", b"H", b"HEP3\x00\x10"]),
     st.lists(_pieces, max_size=6).map(b"".join),
     st.binary(max_size=8).map(lambda tail: b"E" + tail),
+    # Status lines and near misses: the counts tap decides "SIP/2.0 NNN" on byte columns.
+    _status_lines.map(b"".join),
 )
 
 

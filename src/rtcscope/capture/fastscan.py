@@ -44,7 +44,12 @@ from rtcscope.capture.decode import (
     decode,
     is_known_linktype,
 )
-from rtcscope.capture.info import MIN_MEDIA_PORT, PacketCounts, classify_udp_payload, count_sip
+from rtcscope.capture.info import (
+    MIN_MEDIA_PORT,
+    PacketCounts,
+    classify_udp_payload,
+    count_sip_columns,
+)
 from rtcscope.capture.packet import LinkType, Packet, Record
 from rtcscope.capture.reader import RecordBatch
 
@@ -396,24 +401,25 @@ class BatchRows:
             return None
         picked, data, _, stop, plain, window = found
         start = data + 42
-        views = self.views
-        assert views is not None
-        first = views.u8[np.minimum(start, len(views.u8) - 1)]
-        at = np.flatnonzero(plain & (stop > start) & _SIP_FIRST[first])
+        # The payload's first byte is the window's column 42 on every plain row.
+        at = np.flatnonzero(plain & (stop > start) & _SIP_FIRST[window.rows[:, 42]])
         if not len(at):
             return None
         kept = picked[at]
-        addresses = window.rows[at, 26:34].copy().view(">u4").astype(np.uint32).reshape(-1, 2)
-        texts = ipv4_texts(addresses)
+        addresses = window.rows[at, 26:34].view(">u4").astype(np.uint32)
+        sources, destinations = addresses[:, 0].tolist(), addresses[:, 1].tolist()
+        text = ipv4_text_map(set(sources).union(destinations)).__getitem__
         frames = self.frames
         kept_rows = kept.tolist()
         return UdpDatagrams(
             kept_rows,
-            [frames[row] for row in kept_rows],
-            self.ts_ns(kept_rows),
-            [texts[value] for value in addresses[:, 0].tolist()],
+            (kept + frames.start).tolist()
+            if isinstance(frames, range)
+            else [frames[row] for row in kept_rows],
+            self.times[kept].tolist() if self.times is not None else self.ts_ns(kept_rows),
+            list(map(text, sources)),
             window["v4_sport"][at].tolist(),
-            [texts[value] for value in addresses[:, 1].tolist()],
+            list(map(text, destinations)),
             window["v4_dport"][at].tolist(),
             start[at].tolist(),
             stop[at].tolist(),
@@ -458,9 +464,15 @@ _IPV4_TEXTS_MAX = 65536
 def ipv4_texts(addresses: npt.NDArray[np.unsignedinteger[Any]]) -> dict[int, str]:
     """A map holding the text of each address (numbers as decode's ``format_ipv4`` writes
     them), among others."""
+    return ipv4_text_map(set(addresses.ravel().tolist()))
+
+
+def ipv4_text_map(values: set[int]) -> dict[int, str]:
+    """:func:`ipv4_texts` for addresses given as a set of numbers."""
     texts = _IPV4_TEXTS
-    values = np.unique(addresses).tolist()
-    missing = [value for value in values if value not in texts]
+    # A set difference against the dict (C-level, no sort): np.unique sorted every batch's
+    # addresses (and loaded numpy.ma on its first call) to find the few new ones.
+    missing = values.difference(texts)
     if missing:
         if len(texts) + len(missing) > _IPV4_TEXTS_MAX:
             texts.clear()  # a scan of many hosts: forget the older ones
@@ -671,13 +683,42 @@ def _count_ethernet(
             np.int64
         )
         _classify_rows(
-            views, first, second, words, size, start, stop, sport[rows], dport[rows], counts
+            views,
+            first,
+            second,
+            words,
+            size,
+            start,
+            stop,
+            sport[rows],
+            dport[rows],
+            counts,
+            _status_lines(window.rows, rows, row_v4 & (size >= 11) & (first == 0x53)),
         )
         if not_sip is not None:
             not_sip[rows] = (size >= 12) & ~_SIP_FIRST[np.maximum(first, 0)] & (first >= 0)
     # A frame shorter than the Ethernet header holds no IP: decode() would count nothing in
     # it, so it is not left for decode() (a flood of empty records must not cost a decode each).
     return scalar & framed
+
+
+_STATUS_PREFIX = int.from_bytes(b"SIP/2.0 ", "little")
+
+
+def _status_lines(
+    frame_rows: npt.NDArray[np.uint8], rows: Int64Array, long: BoolArray
+) -> BoolArray:
+    """Which of these IPv4 UDP rows (``rows`` of the gathered Ethernet windows, ``long``:
+    an "S" first and 11 bytes of payload or more) start with a SIP status line,
+    ``SIP/2.0 NNN`` (RFC 3261 7.2): what count_sip_columns' match takes for a response,
+    decided on the window's byte columns (the payload's first 11 bytes)."""
+    found = np.zeros(len(rows), dtype=bool)
+    at = np.flatnonzero(long)
+    if len(at):
+        heads = frame_rows[rows[at], 42:53]
+        prefix = heads[:, :8].copy().view("<u8")[:, 0] == _STATUS_PREFIX
+        found[at] = prefix & ((heads[:, 8:11] - 48) <= 9).all(axis=1)
+    return found
 
 
 def _classify_rows(
@@ -691,9 +732,11 @@ def _classify_rows(
     sport: Int64Array,
     dport: Int64Array,
     counts: PacketCounts,
+    status_lines: BoolArray | None = None,
 ) -> None:
     """RTP/RTCP and HEP by the first bytes, SIP by its start line; every other candidate
-    through classify_udp_payload."""
+    through classify_udp_payload. ``status_lines`` (optional): the rows already known to
+    start with a SIP status line (:func:`_status_lines`), counted without a per-row test."""
     media_ports = (sport >= MIN_MEDIA_PORT) & (dport >= MIN_MEDIA_PORT)
     rtp_range = (first >= 128) & (first <= 191) & media_ports
     rtcp_type = rtp_range & (second >= 192) & (second <= 223)
@@ -708,10 +751,19 @@ def _classify_rows(
     hep = letter & (size >= 4) & ((first == 0x48) | (first == 0x45)) & (second == 0x45)
     hep &= rtcp_words == 0x5033
     counts.udp_classes["hep"] += int(np.count_nonzero(hep))
-    maybe_sip = np.flatnonzero(letter & ~hep)
+    candidates = letter & ~hep
+    if status_lines is not None:
+        counts.udp_classes["sip"] += int(np.count_nonzero(status_lines))
+        candidates &= ~status_lines
+    maybe_sip = np.flatnonzero(candidates)
     if len(maybe_sip):
-        counts.udp_classes["sip"] += count_sip(
-            views.buffer, zip(start[maybe_sip].tolist(), stop[maybe_sip].tolist(), strict=True)
+        starts = start[maybe_sip]
+        stops = stop[maybe_sip]
+        counts.udp_classes["sip"] += count_sip_columns(
+            views.buffer,
+            starts.tolist(),
+            stops.tolist(),
+            np.minimum(stops, starts + 1024).tolist(),
         )
     others = np.flatnonzero((size >= 1) & (first <= 63))
     if len(others):

@@ -45,7 +45,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rtcscope.capture.decode import TUNNEL_UDP_PORTS, format_ipv6
-from rtcscope.capture.fastscan import LINK_HEADER_BYTES, BatchRows, Views, ipv4_texts, link_layer
+from rtcscope.capture.fastscan import LINK_HEADER_BYTES, BatchRows, Views, ipv4_text_map, link_layer
 from rtcscope.capture.packet import LinkType, Packet
 from rtcscope.rtp.stats import SMALL_BATCH
 
@@ -137,7 +137,7 @@ class _KeyMaker:
     share the strings)."""
 
     def __init__(self) -> None:
-        self.ipv6_texts: dict[int, str] = {}  # (IPv4: capture.fastscan.ipv4_texts)
+        self.ipv6_texts: dict[int, str] = {}  # (IPv4: capture.fastscan.ipv4_text_map)
 
     def ipv4_keys(
         self, addresses: npt.NDArray[np.uint64], rest: npt.NDArray[np.uint64]
@@ -149,8 +149,8 @@ class _KeyMaker:
         u64 = np.uint64
         source_numbers = addresses >> u64(32)
         destination_numbers = addresses & u64(0xFFFFFFFF)
-        texts = ipv4_texts(np.concatenate((source_numbers, destination_numbers)))
         sources, destinations = source_numbers.tolist(), destination_numbers.tolist()
+        texts = ipv4_text_map(set(sources).union(destinations))
         return list(
             zip(
                 map(texts.__getitem__, sources),
