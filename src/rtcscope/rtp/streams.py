@@ -432,58 +432,42 @@ class _ShortRows(NamedTuple):
 
 
 class _Live:
-    """A stream being collected."""
+    """A stream being collected.
 
-    __slots__ = (
-        "announcement",
-        "cn_packets",
-        "dtmf",
-        "dtmf_shape",
-        "end_ns",
-        "first_frame",
-        "last_frame",
-        "last_seq",
-        "last_ts",
-        "payload_bytes",
-        "pt_counts",
-        "pt_info",
-        "segments",
-        "source",
-        "srtp_tag_votes",
-        "start_ns",
-        "stats",
-        "summary_of",
-        "waited",
-    )
+    No ``__slots__``: every field but the first two is a class-level default until the
+    stream sets it (an object per stream, and a short call's stream sets few of them), so
+    making one costs two stores rather than twenty. ``pt_counts`` is None until the
+    stream's first count (a shared default dict would be changed in place)."""
+
+    # Made when the stream's packets go one by one or it outgrows its first batch; a
+    # stream whose packets all came in one batch (short calls) has none: its rows wait
+    # as columns (summary_of: which rows) and are summarised with the others at finish.
+    stats: StreamStats | None = None
+    summary_of: tuple[int, int] | None = None
+    # A short stream given more packets in a later batch (few): its rows in the chunks
+    # (chunk, first row, end row), its fields in the fields below; waited: its packets.
+    segments: list[tuple[int, int, int]] | None = None
+    waited = 0
+    pt_counts: dict[int, int] | None = None
+    # pt -> (analysis clock, comfort noise, encoding, rtpmap rate): fixed for the stream
+    # (its announcement does not change), so looked up once per payload type.
+    pt_info: Mapping[int, tuple[int, bool, str | None, int]] = _NO_PT_INFO
+    first_frame = 0
+    last_frame = 0
+    start_ns = 0
+    end_ns = 0
+    payload_bytes = 0
+    cn_packets = 0
+    srtp_tag_votes = 0
+    last_seq = -1
+    last_ts = 0
+    # Made when the stream has a packet the DTMF detector reads.
+    dtmf: dict[int, DtmfDetector] | None = None
+    dtmf_shape: dict[int, bool] | None = None
 
     def __init__(self, source: str, announcement: MediaAnnouncement | None) -> None:
         self.source = source
         self.announcement = announcement
-        # Made when the stream's packets go one by one or it outgrows its first batch; a
-        # stream whose packets all came in one batch (short calls) has none: its rows wait
-        # as columns (summary_of: which rows) and are summarised with the others at finish.
-        self.stats: StreamStats | None = None
-        self.summary_of: tuple[int, int] | None = None
-        # A short stream given more packets in a later batch (few): its rows in the chunks
-        # (chunk, first row, end row), its fields in the fields below; waited: its packets.
-        self.segments: list[tuple[int, int, int]] | None = None
-        self.waited = 0
-        self.pt_counts: dict[int, int] = {}
-        # pt -> (analysis clock, comfort noise, encoding, rtpmap rate): fixed for the stream
-        # (its announcement does not change), so looked up once per payload type.
-        self.pt_info: Mapping[int, tuple[int, bool, str | None, int]] = _NO_PT_INFO
-        self.first_frame = 0
-        self.last_frame = 0
-        self.start_ns = 0
-        self.end_ns = 0
-        self.payload_bytes = 0
-        self.cn_packets = 0
-        self.srtp_tag_votes = 0
-        self.last_seq = -1
-        self.last_ts = 0
-        # Made when the stream has a packet the DTMF detector reads.
-        self.dtmf: dict[int, DtmfDetector] | None = None
-        self.dtmf_shape: dict[int, bool] | None = None
 
 
 class StreamScanner:
@@ -657,8 +641,35 @@ class StreamScanner:
         """Whether SDP or a forced port makes each key a stream at its frame (the batch's
         flows+SSRCs not followed yet, at their first row; those that are become streams):
         what :meth:`feed_unfollowed` does first, for many keys in one call."""
-        start = self._start
-        return [start(key, frame) is not None for key, frame in zip(keys, frames, strict=True)]
+        by_endpoint = self._by_endpoint
+        if not by_endpoint or self._late or self.rtp_ports:
+            start = self._start
+            return [start(key, frame) is not None for key, frame in zip(keys, frames, strict=True)]
+        # What _start does, inline (one call per key less): no late announcement and no
+        # forced port, so a key starts when the latest announcement of its destination, else
+        # of its source, at or before its frame names it (the lists are in frame order).
+        live = self._live
+        pending = self._pending
+        get = by_endpoint.get
+        started: list[bool] = []
+        append = started.append
+        for key, frame in zip(keys, frames, strict=True):
+            found = None
+            for endpoint in ((key[2], key[3]), (key[0], key[1])):
+                for ann in get(endpoint, ()):
+                    if ann.frame > frame:
+                        break
+                    found = ann
+                if found is not None:
+                    break
+            if found is None:
+                append(False)
+                continue
+            if pending:
+                pending.pop(key, None)
+            live[key] = _Live("sdp", found)
+            append(True)
+        return started
 
     def may_feed_first(
         self, packets: list[Packet], keys: list[tuple[str, int, str, int, int]]
@@ -825,7 +836,10 @@ class StreamScanner:
         for pair, n in zip(
             present[old_pairs].tolist(), pair_counts[present[old_pairs]].tolist(), strict=True
         ):
-            counts = lives[pair >> 7].pt_counts
+            live = lives[pair >> 7]
+            counts = live.pt_counts
+            if counts is None:
+                counts = live.pt_counts = {}
             counts[pair & 0x7F] = counts.get(pair & 0x7F, 0) + n
         any_more = bool(more.any())
         if new.any() or any_more:
@@ -1133,6 +1147,8 @@ class StreamScanner:
         live.last_frame = frame
         live.end_ns = ts_ns
         counts = live.pt_counts
+        if counts is None:
+            counts = live.pt_counts = {}
         counts[pt] = counts.get(pt, 0) + 1
         live.payload_bytes += payload_len
         clock, is_cn, _, _ = live.pt_info.get(pt) or self._pt_info(live, pt)
@@ -1318,9 +1334,16 @@ class StreamScanner:
         ] = {}
         made: list[RtpStream] = []
         append = made.append
-        # Each stream's order: first frame, then key (StreamKey orders as its tuple).
-        order: list[tuple[int, tuple[str, int, str, int, int]]] = []
-        place = order.append
+        # Each stream's order: first frame, then key (StreamKey orders as its tuple); and its
+        # flow (src, sport, dst, dport) as a number, for the SSRCs sharing a flow.
+        firsts: list[int] = []
+        place = firsts.append
+        kept: list[tuple[str, int, str, int, int]] = []
+        keep = kept.append
+        flow_ids: dict[Flow, int] = {}
+        flow_id = flow_ids.setdefault
+        flows: list[int] = []
+        flow = flows.append
         # Short streams whose rows still wait: summarised in bulk, all in one table.
         chunks = self._short_rows
         # Short streams given more packets in later batches whose rows still wait too.
@@ -1366,15 +1389,14 @@ class StreamScanner:
                     live.end_ns,
                 )
                 paid, cn, votes = live.payload_bytes, live.cn_packets, live.srtp_tag_votes
-                payload_types, main_pt = _main_payload_type(live.pt_counts)
+                payload_types, main_pt = _main_payload_type(live.pt_counts or {})
             ann = live.announcement
             rtpmaps = ann.rtpmaps if ann is not None else None
             # Media sections with the same formats share their rtpmaps (sip.capture).
-            what = described.get((id(rtpmaps), payload_types, main_pt))
+            described_as = (id(rtpmaps), payload_types, main_pt)
+            what = described.get(described_as)
             if what is None:
-                what = described[(id(rtpmaps), payload_types, main_pt)] = _describe(
-                    rtpmaps, payload_types, main_pt
-                )
+                what = described[described_as] = _describe(rtpmaps, payload_types, main_pt)
             names, codec, clock_rate, channels = what
             keying = ""
             setup_frame = call_id = None
@@ -1405,7 +1427,9 @@ class StreamScanner:
                 keying = "dtls"
             elif not keying and votes > 0:
                 keying = "unknown"
-            place((first_frame, key))
+            place(first_frame)
+            keep(key)
+            flow(flow_id((src, sport, dst, dport), len(flow_ids)))
             append(
                 RtpStream(
                     stream_key,
@@ -1437,22 +1461,19 @@ class StreamScanner:
                 )
             )
         # By first frame (a frame starts one stream at most: ties, if any, by key).
-        firsts = np.array([first for first, _ in order], dtype=np.int64)
-        by_frame = np.argsort(firsts, kind="stable")
-        if len(firsts) > 1 and not (np.diff(firsts[by_frame]) > 0).all():
-            ranks = sorted(range(len(made)), key=order.__getitem__)
-        else:
-            ranks = by_frame.tolist()
+        first_of = np.array(firsts, dtype=np.int64)
+        by_frame = np.argsort(first_of, kind="stable")
+        if len(firsts) > 1 and not (np.diff(first_of[by_frame]) > 0).all():
+            by_frame = np.array(
+                sorted(range(len(made)), key=lambda at: (firsts[at], kept[at])), dtype=np.int64
+            )
+        ranks = by_frame.tolist()
         streams = [made[rank] for rank in ranks]
-        for index, stream in enumerate(streams, start=1):
-            stream.index = index
+        deque(map(_SET_INDEX, streams, range(1, len(streams) + 1)), 0)
         # Other SSRCs seen on the same flow (a restart, a new source behind an SBC) and a
-        # restart: the SSRC before it on the flow had stopped when this one began.
-        flow_ids: dict[Flow, int] = {}
-        flow_of = np.array(
-            [flow_ids.setdefault(order[rank][1][:4], len(flow_ids)) for rank in ranks],
-            dtype=np.int64,
-        )
+        # restart: the SSRC before it on the flow had stopped when this one began. (Flow
+        # numbers only group: any numbering gives the same.)
+        flow_of = np.array(flows, dtype=np.int64)[by_frame]
         if len(flow_ids) < len(streams):
             # Each stream after the one before it on its flow (capture order within a flow).
             by_flow = np.argsort(flow_of, kind="stable")
@@ -1479,6 +1500,9 @@ class StreamScanner:
             self.first_ns,
             self.srtcp,
         )
+
+
+_SET_INDEX = vars(RtpStream)["index"].__set__  # the slot, set without a Python loop
 
 
 def _main_payload_type(counts: dict[int, int]) -> tuple[tuple[int, ...], int]:
