@@ -105,10 +105,9 @@ def _scan(
     return model, model.rtp
 
 
-def _shown(row: dict[str, Any], rtcp: bool, dtmf: bool) -> dict[str, Any]:
-    """The scan always follows RTCP and DTMF; the output has them when asked for."""
-    if not rtcp:
-        row.pop("rtcp", None)
+def _shown(row: dict[str, Any], dtmf: bool) -> dict[str, Any]:
+    """The scan always follows DTMF; the output has it when asked for (the RTCP objects:
+    stream_dicts makes them only when asked)."""
     if not dtmf:
         row.pop("dtmf", None)
         row.pop("digits", None)
@@ -289,7 +288,7 @@ def streams(
         if quality and payloads is not None:
             qualities = _qualities(payloads, result, dedup)
         rows = [
-            _shown(with_stream_iso(row, s), rtcp or quality, dtmf)
+            _shown(with_stream_iso(row, s), dtmf)
             for row, s in zip(
                 stream_dicts(result.streams, qualities, rtcp=rtcp or quality),
                 result.streams,
