@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from operator import attrgetter
 from typing import NamedTuple
 
 from rtcscope.sip.transactions import CapturedMessage, Transaction, group_transactions
@@ -36,6 +37,9 @@ class DialogState(StrEnum):
 _EARLY = DialogState.EARLY
 _CONFIRMED = DialogState.CONFIRMED
 _TERMINATED = DialogState.TERMINATED
+
+
+_METHOD = attrgetter("method")  # Transaction.method
 
 
 class DialogId(NamedTuple):
@@ -128,7 +132,8 @@ class Call:
 
     @property
     def is_invite_call(self) -> bool:
-        return any(t.is_invite for t in self.transactions)
+        # (C-level: no generator, no Transaction.is_invite read per transaction.)
+        return "INVITE" in map(_METHOD, self.transactions)
 
     @property
     def first_ts_ns(self) -> int:
