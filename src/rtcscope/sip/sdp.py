@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -847,10 +848,9 @@ def _holes_py(raw: bytes) -> tuple[_TemplateKey, list[bytes]]:
 
 def _holes_road() -> Callable[[bytes], tuple[_TemplateKey, list[bytes]]]:
     """_holes_py, or in C (rtcscope.sip._sipscan.sdp_holes: the same values, the same parts
-    as one bytes key) on the message parse's C road (rtcscope.sip.message.ROAD)."""
-    from rtcscope.sip.message import ROAD
-
-    if ROAD == "c":
+    as one bytes key) unless RTCSCOPE_PURE is set or the accelerator is not built (the test
+    rtcscope.sip.message makes: sdp may not import message, which imports sdp)."""
+    if os.environ.get("RTCSCOPE_PURE", "") in ("", "0"):
         try:
             from rtcscope.sip._sipscan import sdp_holes
         except ImportError:  # a module built from an older _sipscan.c
