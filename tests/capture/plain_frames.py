@@ -11,6 +11,26 @@ from rtcscope.capture.packet import IpProto, LinkType, Packet, Record
 from tests.conftest import DATA, shared_captures
 
 
+def plain_udp_frame(
+    payload: bytes,
+    src: bytes,
+    dst: bytes,
+    sport: int,
+    dport: int,
+    ident: int = 0x1234,
+) -> bytes:
+    """The common frame: Ethernet, IPv4 (20-byte header, don't fragment, TTL 64, checksum 0),
+    UDP (checksum 0) carrying ``payload``."""
+    return (
+        bytes.fromhex("0200000000020200000000010800")
+        + struct.pack(
+            "!BBHHHBBH4s4s", 0x45, 0, 28 + len(payload), ident, 0x4000, 64, 17, 0, src, dst
+        )
+        + struct.pack("!HHHH", sport, dport, 8 + len(payload), 0)
+        + payload
+    )
+
+
 def is_plain_udp(packet: Packet) -> bool:
     return (
         packet.linktype == LinkType.ETHERNET

@@ -8,7 +8,6 @@ frames near the common shape (one field changed at a time, lengths free, frames 
 from __future__ import annotations
 
 import io
-import struct
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -19,28 +18,17 @@ from rtcscope.capture.fastscan import BatchRows
 from rtcscope.capture.packet import LinkType
 from rtcscope.capture.reader import open_capture
 from rtcscope.capture.writer import PcapWriter
-from tests.capture.plain_frames import counting, every_capture, is_plain_udp, reshaped
+from tests.capture.plain_frames import (
+    counting,
+    every_capture,
+    is_plain_udp,
+    plain_udp_frame,
+    reshaped,
+)
 
 # Ethernet, IPv4 (20-byte header), UDP 5060 -> 5062, a SIP request line three times.
 _PAYLOAD = b"OPTIONS sip:x SIP/2.0\r\n" * 3
-_PLAIN = (
-    bytes.fromhex("0200000000020200000000010800")
-    + struct.pack(
-        "!BBHHHBBH4s4s",
-        0x45,
-        0,
-        28 + len(_PAYLOAD),
-        0x1234,
-        0x4000,
-        64,
-        17,
-        0,
-        bytes([10, 1, 0, 1]),
-        bytes([10, 2, 0, 1]),
-    )
-    + struct.pack("!HHHH", 5060, 5062, 8 + len(_PAYLOAD), 0)
-    + _PAYLOAD
-)
+_PLAIN = plain_udp_frame(_PAYLOAD, bytes([10, 1, 0, 1]), bytes([10, 2, 0, 1]), 5060, 5062)
 
 _OTHER_VALUES = {  # (byte offset, struct format): values that leave the common shape
     (12, "!H"): [0x86DD, 0x8100, 0x0806, 0x8847],  # ethertype

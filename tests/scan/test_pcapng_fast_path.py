@@ -23,6 +23,7 @@ from rtcscope.capture.writer import PcapWriter
 from rtcscope.rtp.streams import rtcp_record_to_dict, stream_to_dict
 from rtcscope.scan.files import scan_capture
 from tests.capture import convert
+from tests.capture.plain_frames import plain_udp_frame
 from tests.conftest import DATA
 from tests.peers import run
 from tests.rtp.ipv6_rewrite import rewrite_pcap
@@ -201,24 +202,7 @@ def test_a_dropped_first_datagram_is_the_streams_time_origin(tmp_path: Path) -> 
         records = list(reader)
     origin = records[0].ts_ns - 1_500_000_000
     payload = b"Hello there, this is not a SIP message"
-    frame = (
-        bytes.fromhex("0200000000020200000000010800")
-        + struct.pack(
-            "!BBHHHBBH4s4s",
-            0x45,
-            0,
-            28 + len(payload),
-            1,
-            0x4000,
-            64,
-            17,
-            0,
-            bytes([10, 9, 0, 1]),
-            bytes([10, 9, 0, 2]),
-        )
-        + struct.pack("!HHHH", 4000, 4001, 8 + len(payload), 0)
-        + payload
-    )
+    frame = plain_udp_frame(payload, bytes([10, 9, 0, 1]), bytes([10, 9, 0, 2]), 4000, 4001, 1)
     plain = tmp_path / "led.pcap"
     with PcapWriter(plain) as writer:
         writer.write(frame, origin)

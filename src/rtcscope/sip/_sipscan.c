@@ -1103,8 +1103,7 @@ static PyObject *build_raw(PyObject *raw, Py_ssize_t pos)
 
 static PyObject *build(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    const unsigned char *s;
-    Py_ssize_t n, pos;
+    Py_ssize_t pos;
 
     (void)module;
     if (nargs != 2) {
@@ -1115,15 +1114,14 @@ static PyObject *build(PyObject *module, PyObject *const *args, Py_ssize_t nargs
         PyErr_SetString(PyExc_RuntimeError, "build() before setup_build()");
         return NULL;
     }
-    if (!raw_and_pos(args, &s, &n, &pos))
-        return NULL;
     if (!PyBytes_CheckExact(args[0])) {
         PyErr_SetString(PyExc_TypeError, "raw must be exactly bytes");
         return NULL;
     }
-    (void)s;
-    (void)n;
-    return build_raw(args[0], pos);
+    pos = PyLong_AsSsize_t(args[1]);
+    if (pos == -1 && PyErr_Occurred())
+        return NULL;
+    return build_raw(args[0], pos); /* (fill_message checks pos against the length) */
 }
 
 /* message.looks_like_sip's regular expression (_START_LINE), matched by hand: after optional
