@@ -1,12 +1,12 @@
 """_sipscan.sdp_announce (the C road of the announcer's template fill) against its
 specification, rtcscope.sip.sdp._announce_py: the same announcements (or None: ask the
 Python road) on generated SDPs of the announcer's property tests, the same mutated, and
-the SDPs of the captures in tests/data; a typed error, never a crash, for templates it was
-not made for; and MediaAnnouncer.reads (what the one pass leaves out) against feed."""
+the SDPs of the captures in tests/data and ../shared/captures; a typed error, never a
+crash, for templates it was not made for; and MediaAnnouncer.reads (what the one pass
+leaves out) against feed."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from rtcscope.scan.files import sip_messages
 from rtcscope.sip import sdp
 from rtcscope.sip.capture import CapturedSip, MediaAnnouncement, MediaAnnouncer
+from tests.conftest import DATA, shared_captures
 from tests.sip.test_announce_template import calls
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 HEAD = (7, 1, "c", "offer", "caller", "INVITE sip:b@x", "1 INVITE", "a", 5060, "b", 5060)
 
 
@@ -71,9 +71,11 @@ def test_generated_and_mutated_sdps_fill_as_the_specification(
 
 
 def test_the_sdps_of_real_captures_fill_as_the_specification() -> None:
+    """tests/data and ../shared/captures (when here): opus, G.722, SRTP crypto lines,
+    several m= lines."""
     bodies = []
-    for path in sorted(DATA.glob("*.pcap")):
-        for captured in sip_messages(path):
+    for path in sorted(DATA.glob("*.pcap")) + shared_captures():
+        for captured in sip_messages(path, keep_going=True):
             body = captured.message.sdp_body()
             if body is not None:
                 bodies.append(body)
