@@ -197,6 +197,9 @@ class _PacketTaps:
                 return  # nothing kept and no stream to name: no SDP to read
         elif self.keep_sip:
             self.model.messages.append(captured)
+        message = captured.message
+        if message.content_length == 0 and message.request_method != "INVITE":
+            return  # most messages: nothing the announcer reads (MediaAnnouncer.reads)
         announced = self.announcer.feed(captured)
         if announced:
             self.model.announcements.extend(announced)

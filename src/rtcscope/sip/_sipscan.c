@@ -1595,6 +1595,9 @@ static PyObject *datagrams(PyObject *module, PyObject *const *args, Py_ssize_t n
     return Py_BuildValue("(Nnn)", out, keepalives, left);
 }
 
+/* sdp_announce: defined at the end of the file. */
+static PyObject *sdp_announce(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+
 static PyMethodDef methods[] = {
     {"plain_fields", (PyCFunction)(void (*)(void))plain_fields, METH_FASTCALL,
      "plain_fields(raw, pos) -> (end, start line, Content-Type, Content-Length, Call-ID, CSeq,\n"
@@ -1630,6 +1633,11 @@ static PyMethodDef methods[] = {
      "little-endian) and its bytes."},
     {"looks_like_sip", looks_like_sip, METH_O,
      "looks_like_sip(data) -> bool: rtcscope.sip.message.looks_like_sip's test."},
+    {"sdp_announce", (PyCFunction)(void (*)(void))sdp_announce, METH_FASTCALL,
+     "sdp_announce(raw, templates, head, make, addresses, limit) -> list | None: what the\n"
+     "media sections of the SDP raw announce, filled into its template (templates[key] of\n"
+     "sdp_holes(raw)), each a make (tuple or a subclass) of head's values then the\n"
+     "section's; None where the template cannot tell: rtcscope.sip.sdp._announce_py."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1642,4 +1650,243 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__sipscan(void)
 {
     return PyModule_Create(&module);
+}
+
+/* -- sdp_announce: rtcscope.sip.sdp._announce_py(raw, templates, head, make, addresses, limit) --
+ *
+ * A template's section (sdp._Entry): (address_from, port_from, index, media, proto,
+ * rtcp_address, rtcp_code, rtcp_mux, direction, held, rest). The values of an announcement:
+ * head's, index, media, proto, address, port, rtcp_address or address, the RTCP port, rtcp_mux,
+ * direction, held or a hold address, then rest's. */
+#define SDP_RTCP_SAME (-2)
+#define SDP_RTCP_NEXT (-1)
+
+/* A new tuple of make's class (a subclass of tuple) of n items, all NULL. */
+static PyObject *new_made(PyTypeObject *make, Py_ssize_t n)
+{
+    if (make == &PyTuple_Type)
+        return PyTuple_New(n);
+#if PY_VERSION_HEX < 0x030E0000
+    return make->tp_alloc(make, n); /* as tuple's own subtype_new fills it */
+#else
+    {
+        /* a tuple caches its hash from 3.14: made by tuple's constructor */
+        PyObject *plain = PyTuple_New(n), *args, *out;
+        Py_ssize_t i;
+        if (plain == NULL)
+            return NULL;
+        for (i = 0; i < n; i++)
+            PyTuple_SET_ITEM(plain, i, Py_NewRef(Py_None));
+        args = PyTuple_Pack(1, plain);
+        Py_DECREF(plain);
+        if (args == NULL)
+            return NULL;
+        out = PyTuple_Type.tp_new(make, args, NULL);
+        Py_DECREF(args);
+        if (out != NULL)
+            for (i = 0; i < n; i++) {
+                Py_DECREF(PyTuple_GET_ITEM(out, i));
+                PyTuple_SET_ITEM(out, i, NULL);
+            }
+        return out;
+    }
+#endif
+}
+
+/* The value values[index] of a template's index object (bytes), or NULL with an error. */
+static PyObject *hole_value(PyObject *values, PyObject *index)
+{
+    Py_ssize_t i = PyLong_AsSsize_t(index);
+    PyObject *value;
+    if (i == -1 && PyErr_Occurred())
+        return NULL;
+    if (i < 0 || i >= PyList_GET_SIZE(values)) {
+        PyErr_SetString(PyExc_ValueError, "sdp_announce(): a template's value index out of range");
+        return NULL;
+    }
+    value = PyList_GET_ITEM(values, i);
+    if (!PyBytes_Check(value)) {
+        PyErr_SetString(PyExc_TypeError, "sdp_announce(): a value is not bytes");
+        return NULL;
+    }
+    return value;
+}
+
+/* One section's announcement (a new reference), or NULL: with an error, or without one for a
+ * port above 65535 (*rejected set). */
+static PyObject *announce_entry(PyObject *entry, PyObject *values, PyObject *head,
+                                PyTypeObject *make, PyObject *addresses, Py_ssize_t limit,
+                                int *rejected)
+{
+    PyObject *text, *address, *rest, *rtcp_address, *rtcp_port, *held, *port_obj, *out;
+    const char *digits;
+    Py_ssize_t size, i, nhead, width, at;
+    long port = 0, code;
+    int hold;
+    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 11 ||
+        !PyTuple_Check(PyTuple_GET_ITEM(entry, 10)) || !PyLong_Check(PyTuple_GET_ITEM(entry, 6))) {
+        PyErr_SetString(PyExc_TypeError, "sdp_announce(): a template's section is not an _Entry");
+        return NULL;
+    }
+    text = hole_value(values, PyTuple_GET_ITEM(entry, 1));
+    if (text == NULL)
+        return NULL;
+    digits = PyBytes_AS_STRING(text);
+    size = PyBytes_GET_SIZE(text);
+    if (size < 1 || size > 9) {
+        PyErr_SetString(PyExc_ValueError, "sdp_announce(): a port is not 1 to 9 digits");
+        return NULL;
+    }
+    for (i = 0; i < size; i++) {
+        if (!is_digit((unsigned char)digits[i])) {
+            PyErr_SetString(PyExc_ValueError, "sdp_announce(): a port is not digits");
+            return NULL;
+        }
+        port = port * 10 + (digits[i] - '0');
+    }
+    if (port > 65535) {
+        *rejected = 1; /* the parser rejects this m= line */
+        return NULL;
+    }
+    /* the address: a changing value's text (shared through addresses), else as written */
+    address = PyTuple_GET_ITEM(entry, 0);
+    if (PyLong_Check(address)) {
+        text = hole_value(values, address);
+        if (text == NULL)
+            return NULL;
+        address = PyDict_GetItemWithError(addresses, text);
+        if (address == NULL) {
+            if (PyErr_Occurred())
+                return NULL;
+            if (PyDict_GET_SIZE(addresses) >= limit)
+                PyDict_Clear(addresses);
+            address = PyUnicode_DecodeASCII(PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text),
+                                            NULL);
+            if (address == NULL)
+                return NULL;
+            if (PyDict_SetItem(addresses, text, address) < 0) {
+                Py_DECREF(address);
+                return NULL;
+            }
+        } else {
+            Py_INCREF(address);
+        }
+    } else {
+        Py_INCREF(address);
+    }
+    /* the RTCP port (section_rtcp_port) */
+    code = PyLong_AsLong(PyTuple_GET_ITEM(entry, 6));
+    if (code == -1 && PyErr_Occurred()) {
+        Py_DECREF(address);
+        return NULL;
+    }
+    if (port == 0)
+        rtcp_port = Py_NewRef(Py_None);
+    else if (code == SDP_RTCP_NEXT)
+        rtcp_port = PyLong_FromLong(port + 1);
+    else if (code == SDP_RTCP_SAME)
+        rtcp_port = PyLong_FromLong(port);
+    else
+        rtcp_port = Py_NewRef(PyTuple_GET_ITEM(entry, 6));
+    port_obj = PyLong_FromLong(port);
+    rtcp_address = PyTuple_GET_ITEM(entry, 5);
+    hold = PyObject_IsTrue(rtcp_address);
+    if (rtcp_port == NULL || port_obj == NULL || hold < 0) {
+        Py_XDECREF(rtcp_port);
+        Py_XDECREF(port_obj);
+        Py_DECREF(address);
+        return NULL;
+    }
+    if (!hold)
+        rtcp_address = address;
+    /* held or address in HOLD_ADDRESSES */
+    held = PyTuple_GET_ITEM(entry, 9);
+    hold = PyObject_IsTrue(held);
+    if (hold < 0) {
+        Py_DECREF(rtcp_port);
+        Py_DECREF(port_obj);
+        Py_DECREF(address);
+        return NULL;
+    }
+    if (!hold)
+        held = PyBool_FromLong(PyUnicode_Check(address) &&
+                               (PyUnicode_CompareWithASCIIString(address, "0.0.0.0") == 0 ||
+                                PyUnicode_CompareWithASCIIString(address, "::") == 0));
+    else
+        Py_INCREF(held);
+    rest = PyTuple_GET_ITEM(entry, 10);
+    nhead = PyTuple_GET_SIZE(head);
+    width = nhead + 10 + PyTuple_GET_SIZE(rest);
+    out = new_made(make, width);
+    if (out == NULL) {
+        Py_DECREF(held);
+        Py_DECREF(rtcp_port);
+        Py_DECREF(port_obj);
+        Py_DECREF(address);
+        return NULL;
+    }
+    for (i = 0; i < nhead; i++)
+        PyTuple_SET_ITEM(out, i, Py_NewRef(PyTuple_GET_ITEM(head, i)));
+    at = nhead;
+    PyTuple_SET_ITEM(out, at, Py_NewRef(PyTuple_GET_ITEM(entry, 2))); /* index */
+    PyTuple_SET_ITEM(out, at + 1, Py_NewRef(PyTuple_GET_ITEM(entry, 3))); /* media */
+    PyTuple_SET_ITEM(out, at + 2, Py_NewRef(PyTuple_GET_ITEM(entry, 4))); /* proto */
+    PyTuple_SET_ITEM(out, at + 3, Py_NewRef(address));
+    PyTuple_SET_ITEM(out, at + 4, port_obj);
+    PyTuple_SET_ITEM(out, at + 5, Py_NewRef(rtcp_address));
+    PyTuple_SET_ITEM(out, at + 6, rtcp_port);
+    PyTuple_SET_ITEM(out, at + 7, Py_NewRef(PyTuple_GET_ITEM(entry, 7))); /* rtcp_mux */
+    PyTuple_SET_ITEM(out, at + 8, Py_NewRef(PyTuple_GET_ITEM(entry, 8))); /* direction */
+    PyTuple_SET_ITEM(out, at + 9, held);
+    for (i = 0; i < PyTuple_GET_SIZE(rest); i++)
+        PyTuple_SET_ITEM(out, at + 10 + i, Py_NewRef(PyTuple_GET_ITEM(rest, i)));
+    Py_DECREF(address);
+    return out;
+}
+
+static PyObject *sdp_announce(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *split, *template, *out = NULL, *item;
+    Py_ssize_t limit, i, count;
+    int rejected = 0;
+    if (nargs != 6 || !PyDict_Check(args[1]) || !PyTuple_Check(args[2]) || !PyType_Check(args[3]) ||
+        !PyType_IsSubtype((PyTypeObject *)args[3], &PyTuple_Type) || !PyDict_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "sdp_announce(raw: bytes, templates: dict, head: tuple, make: type[tuple], "
+                        "addresses: dict, limit: int)");
+        return NULL;
+    }
+    limit = PyLong_AsSsize_t(args[5]);
+    if (limit == -1 && PyErr_Occurred())
+        return NULL;
+    split = sdp_holes(module, args[0]);
+    if (split == NULL)
+        return NULL;
+    template = PyDict_GetItemWithError(args[1], PyTuple_GET_ITEM(split, 0));
+    if (template == NULL || template == Py_None) {
+        Py_DECREF(split);
+        return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+    }
+    if (!PyTuple_Check(template)) {
+        Py_DECREF(split);
+        PyErr_SetString(PyExc_TypeError, "sdp_announce(): a template is not a tuple");
+        return NULL;
+    }
+    Py_INCREF(template); /* the addresses' clearing runs no code, but hold it */
+    count = PyTuple_GET_SIZE(template);
+    out = PyList_New(count);
+    for (i = 0; out != NULL && i < count; i++) {
+        item = announce_entry(PyTuple_GET_ITEM(template, i), PyTuple_GET_ITEM(split, 1), args[2],
+                              (PyTypeObject *)args[3], args[4], limit, &rejected);
+        if (item == NULL) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, i, item);
+    }
+    Py_DECREF(template);
+    Py_DECREF(split);
+    if (out == NULL && rejected && !PyErr_Occurred())
+        return Py_NewRef(Py_None);
+    return out;
 }

@@ -1,4 +1,4 @@
-from typing import Literal
+from typing import Any, Literal
 
 _Line = str | None
 
@@ -34,3 +34,12 @@ def datagrams(
     make_flow: object,
     /,
 ) -> tuple[list[object], int, int]: ...
+def sdp_announce(
+    raw: bytes,
+    templates: dict[Any, Any],
+    head: tuple[object, ...],
+    make: type[tuple[Any, ...]],
+    addresses: dict[bytes, str],
+    limit: int,
+    /,
+) -> list[Any] | None: ...

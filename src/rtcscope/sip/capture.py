@@ -601,8 +601,8 @@ class MediaAnnouncement(NamedTuple):
         return self.address, self.port
 
 
-# "200 OK", "1 INVITE": the SIP texts an announcement holds repeat call after call; one
-# object each (bounded: cleared when full).
+# "200 OK", "INVITE sip:...": the SIP texts an announcement holds repeat call after call;
+# one object each (bounded: cleared when full).
 _TEXTS: dict[str, str] = {}
 
 
@@ -615,9 +615,16 @@ def _shared_text(text: str) -> str:
     return found
 
 
-# MediaAnnouncement from the tuple of its values (NamedTuple._make checks the length in
-# Python; announced_media's sections and the 11 SIP fields make it by construction).
-_new_tuple = tuple.__new__
+# A CSeq's (number, method) -> its text ("1 INVITE", shared) and its method in upper case
+# (bounded: cleared when full).
+_CSEQS: dict[tuple[int, str], tuple[str, str]] = {}
+
+
+def _cseq_texts(number: int, method: str) -> tuple[str, str]:
+    if len(_CSEQS) >= MAX_TCP_DIRECTIONS:
+        _CSEQS.clear()
+    found = _CSEQS[number, method] = (_shared_text(f"{number} {method}"), method.upper())
+    return found
 
 
 class MediaAnnouncer:
@@ -630,6 +637,9 @@ class MediaAnnouncer:
     across messages, so one announcer serves a whole capture: :func:`media_announcements`
     reads a capture with it, and :func:`rtcscope.rtp.streams.scan_capture` feeds it the SIP
     it frames while scanning, so streams are named from their SDP's frame on.
+
+    A message without a body (Content-Length 0) that is not an INVITE is read for nothing:
+    a caller may leave it out (:meth:`reads`).
     """
 
     __slots__ = ("_caller_tags", "_offers_in_requests", "_response_offer_pending")
@@ -639,31 +649,40 @@ class MediaAnnouncer:
         self._response_offer_pending: set[str | None] = set()
         self._caller_tags: dict[str | None, str | None] = {}
 
+    @staticmethod
+    def reads(message: SipMessage) -> bool:
+        """Whether :meth:`feed` reads anything of ``message``: a body or an INVITE's tags
+        (False: feeding it changes nothing and gives no announcement)."""
+        return message.content_length != 0 or message.request_method == "INVITE"
+
     def feed(self, item: CapturedSip) -> list[MediaAnnouncement]:
         """The media sections ``item``'s SDP announces (none without an SDP)."""
         message = item.message
-        call_id = message.call_id
         request_method = message.request_method  # a request's method (message.method)
-        is_request = request_method is not None
         # A dialog's first INVITE: the cheap tests first, the lookup in the capture's many
         # Call-IDs last (only an INVITE without a To tag reaches it).
-        if (
-            request_method == "INVITE"
-            and message.to_tag is None
-            and call_id not in self._caller_tags
-        ):
-            self._caller_tags[call_id] = message.from_tag
+        if request_method == "INVITE" and message.to_tag is None:
+            call_id = message.call_id
+            if call_id not in self._caller_tags:
+                self._caller_tags[call_id] = message.from_tag
         if message.content_length == 0:
             return []  # most messages: no body, no SDP to look for
         # The SDP's bytes, as message.sdp would hold them (the announcer reads nothing else).
         body = message.sdp_body()
         if body is None:
             return []
+        call_id = message.call_id
         cseq = message.cseq
+        cseq_text: str | None
         if cseq is not None:
             number, cseq_method = cseq.number, cseq.method
-            key = (call_id, number, cseq_method.upper())
+            texts = _CSEQS.get((number, cseq_method))
+            if texts is None:
+                texts = _cseq_texts(number, cseq_method)
+            cseq_text, upper = texts
+            key = (call_id, number, upper)
         else:
+            cseq_text = None
             key = (call_id, -1, "")
         side: Literal["offer", "answer"]
         if request_method is not None:
@@ -674,29 +693,33 @@ class MediaAnnouncer:
             else:
                 side = "offer"
                 self._offers_in_requests.add(key)
-        elif key in self._offers_in_requests:
-            side = "answer"
+            from_caller_role: Literal["caller", "callee"] = "caller"
+            other_role: Literal["caller", "callee"] = "callee"
         else:
-            side = "offer"
-            self._response_offer_pending.add(call_id)
+            if key in self._offers_in_requests:
+                side = "answer"
+            else:
+                side = "offer"
+                self._response_offer_pending.add(call_id)
+            from_caller_role, other_role = "callee", "caller"
         caller_tag = self._caller_tags.get(call_id)
-        from_caller = caller_tag is None or message.from_tag == caller_tag
+        summary = message.summary
         sip = (
             item.frame,
             item.ts_ns,
             call_id,
             side,
-            ("caller" if from_caller else "callee")
-            if is_request
-            else ("callee" if from_caller else "caller"),
-            _shared_text(message.summary),
-            _shared_text(f"{number} {cseq_method}") if cseq is not None else None,
+            from_caller_role
+            if caller_tag is None or message.from_tag == caller_tag
+            else other_role,
+            _TEXTS.get(summary) or _shared_text(summary),
+            cseq_text,
             item.src,
             item.sport,
             item.dst,
             item.dport,
         )
-        return [_new_tuple(MediaAnnouncement, values) for values in announced_media(body, sip)]
+        return announced_media(body, sip, MediaAnnouncement)
 
 
 def media_announcements(captured: Iterable[CapturedSip]) -> list[MediaAnnouncement]:

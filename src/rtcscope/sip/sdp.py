@@ -18,7 +18,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import cast
+from typing import Any, TypeVar, cast
 
 from rtcscope.sip.uri import is_digits
 
@@ -822,6 +822,41 @@ class _Section:
             *self.rest,
         )
 
+    def entry(self, address_from: int | str | None, port_from: int) -> _Entry:
+        """The section as a template holds it (:data:`_Entry`), its address and port taken
+        from the SDP's changing values ``address_from`` (or as written) and ``port_from``."""
+        rtcp = self.rtcp
+        # section_rtcp_port for a port other than 0, as a code: the same port (rtcp-mux),
+        # the port after it, else a=rtcp's.
+        rtcp_code = _RTCP_SAME if self.rtcp_mux else _RTCP_NEXT if rtcp is None else rtcp.port
+        index, media, proto = self.lead
+        rtcp_mux, direction = self.middle
+        return (
+            address_from,
+            port_from,
+            index,
+            media,
+            proto,
+            self.rtcp_address,
+            rtcp_code,
+            rtcp_mux,
+            direction,
+            self.held,
+            self.rest,
+        )
+
+
+# A template's media section, as _announce_py and the C road (_sipscan.sdp_announce) read it:
+# where its address comes from (the index of a changing value, else the address as written),
+# the index of its port's value, its index, media and proto, its a=rtcp address (None: its
+# own), its RTCP port's code (_RTCP_SAME, _RTCP_NEXT, else a=rtcp's port), rtcp-mux, direction,
+# whether its direction holds it, and the values after on_hold (_Section.rest).
+_Entry = tuple[
+    int | str | None, int, int, str, str, str | None, int, bool, str, bool, tuple[object, ...]
+]
+_RTCP_SAME = -2
+_RTCP_NEXT = -1
+
 
 # The lines that change from call to call in SDPs that are otherwise the same text: the o=
 # line (session id and version), a c= address and an m= port. Each is matched with the line
@@ -850,7 +885,7 @@ def _holes_road() -> Callable[[bytes], tuple[_TemplateKey, list[bytes]]]:
     """_holes_py, or in C (rtcscope.sip._sipscan.sdp_holes: the same values, the same parts
     as one bytes key) unless RTCSCOPE_PURE is set or the accelerator is not built (the test
     rtcscope.sip.message makes: sdp may not import message, which imports sdp)."""
-    if os.environ.get("RTCSCOPE_PURE", "") in ("", "0"):
+    if _c_road():
         try:
             from rtcscope.sip._sipscan import sdp_holes
         except ImportError:  # a module built from an older _sipscan.c
@@ -860,13 +895,16 @@ def _holes_road() -> Callable[[bytes], tuple[_TemplateKey, list[bytes]]]:
     return _holes_py
 
 
+def _c_road() -> bool:
+    return os.environ.get("RTCSCOPE_PURE", "") in ("", "0")
+
+
 # Stand-ins for c= addresses while a template is parsed: a NUL cannot come from a capture's
 # address in a template (an SDP with a NUL is not templated), so a stand-in is never taken
 # for a written address.
 _STAND_IN = "\x00"
-# A template: per section, its values and where its address and port come from: the index
-# of a changing value (int) or the address as written (str or None for none).
-_Template = tuple[tuple[_Section, int | str | None, int], ...]
+# A template: its media sections (None: this SDP text is not templated).
+_Template = tuple[_Entry, ...]
 # SDP text without its changing values -> its template (None: this text is not templated).
 _TemplateKey = tuple[bytes, ...] | bytes
 _TEMPLATES: dict[_TemplateKey, _Template | None] = {}
@@ -875,17 +913,30 @@ _UNSEEN = cast(_Template, object())  # a text not in _TEMPLATES yet (compared by
 _ADDRESSES: dict[bytes, str] = {}
 _holes = _holes_road()
 
+_Made = TypeVar("_Made", bound=tuple[Any, ...])
 
-def announced_media(raw: bytes, head: tuple[object, ...] = ()) -> tuple[tuple[object, ...], ...]:
+
+def announced_media(
+    raw: bytes,
+    head: tuple[object, ...] = (),
+    make: type[_Made] = tuple,  # type: ignore[assignment]
+) -> list[_Made]:
     """What each media section of the SDP ``raw`` announces, as :class:`SessionDescription`
-    reads it (each section's tuple after the values of ``head``: the announcer's SIP fields,
-    so each announcement's values are put together once).
+    reads it: per section, a ``make`` (a tuple, or a class of tuples such as
+    :class:`rtcscope.sip.capture.MediaAnnouncement`) of the values of ``head`` (the
+    announcer's SIP fields), then the section's (:data:`AnnouncedMedia`), each announcement
+    put together once.
 
     A capture's SDPs repeat the same text with a new session id, address and port call after
     call: the SDP is parsed once per such text (with stand-ins for its addresses, to learn
     which c= line each section's address comes from) and the values of each later SDP put
-    into that template, so a call's SDP costs a regular-expression split, not a parse.
+    into that template, so a call's SDP costs a split and a look-up, not a parse: in one call
+    to :func:`_announce` (in C unless RTCSCOPE_PURE is set); a new text, one not templated
+    and a port the parser rejects are read here.
     """
+    found = _announce(raw, _TEMPLATES, head, make, _ADDRESSES, _TEMPLATE_LIMIT)
+    if found is not None:
+        return found
     key, values = _holes(raw)
     template = _TEMPLATES.get(key, _UNSEEN)
     if template is _UNSEEN:
@@ -895,31 +946,105 @@ def announced_media(raw: bytes, head: tuple[object, ...] = ()) -> tuple[tuple[ob
         if len(_TEMPLATES) >= _TEMPLATE_LIMIT:
             _TEMPLATES.clear()
         _TEMPLATES[key] = template
+        found = _announce(raw, _TEMPLATES, head, make, _ADDRESSES, _TEMPLATE_LIMIT)
+        if found is not None:
+            return found
+    media = SessionDescription.parse(raw).media
+    new = tuple.__new__
+    return [
+        new(make, _Section(index, m).announce(m.address, m.port, head))
+        for index, m in enumerate(media)
+    ]
+
+
+def _announce_py(
+    raw: bytes,
+    templates: dict[_TemplateKey, _Template | None],
+    head: tuple[object, ...],
+    make: type[_Made],
+    addresses: dict[bytes, str],
+    limit: int,
+) -> list[_Made] | None:
+    """The announcements of an SDP whose text has a template in ``templates`` (see
+    :func:`announced_media`), each a ``make`` of ``head``'s values then the section's; None
+    where the template cannot tell (a text without a template, one not templated, a port
+    the parser rejects). ``addresses``: a c= address's text -> its str, shared (cleared when
+    ``limit`` long). The specification of the C road, _sipscan.sdp_announce."""
+    key, values = _holes(raw)
+    template = templates.get(key)
     if template is None:
-        return _parsed_media(raw, head)
-    out: list[tuple[object, ...]] = []
-    for section, address_from, port_from in template:
+        return None
+    out: list[_Made] = []
+    new = tuple.__new__
+    for (
+        address_from,
+        port_from,
+        index,
+        media,
+        proto,
+        rtcp_address,
+        rtcp_code,
+        rtcp_mux,
+        direction,
+        held,
+        rest,
+    ) in template:
         port = int(values[port_from])
         if port > 65535:
-            return _parsed_media(raw, head)  # the parser rejects this m= line: read it as it does
+            return None  # the parser rejects this m= line: read it as it does
+        address: str | None
         if isinstance(address_from, int):
             text = values[address_from]
-            address = _ADDRESSES.get(text)
+            address = addresses.get(text)
             if address is None:
-                if len(_ADDRESSES) >= _TEMPLATE_LIMIT:
-                    _ADDRESSES.clear()
-                address = _ADDRESSES[text] = text.decode("ascii")
+                if len(addresses) >= limit:
+                    addresses.clear()
+                address = addresses[text] = text.decode("ascii")
         else:
             address = address_from
-        out.append(section.announce(address, port, head))
-    return tuple(out)
+        if port == 0:
+            rtcp_port: int | None = None
+        elif rtcp_code == _RTCP_NEXT:
+            rtcp_port = port + 1
+        elif rtcp_code == _RTCP_SAME:
+            rtcp_port = port
+        else:
+            rtcp_port = rtcp_code
+        out.append(
+            new(
+                make,
+                (
+                    *head,
+                    index,
+                    media,
+                    proto,
+                    address,
+                    port,
+                    rtcp_address or address,
+                    rtcp_port,
+                    rtcp_mux,
+                    direction,
+                    held or address in HOLD_ADDRESSES,
+                    *rest,
+                ),
+            )
+        )
+    return out
 
 
-def _parsed_media(raw: bytes, head: tuple[object, ...]) -> tuple[tuple[object, ...], ...]:
-    media = SessionDescription.parse(raw).media
-    return tuple(
-        _Section(index, m).announce(m.address, m.port, head) for index, m in enumerate(media)
-    )
+def _announce_road() -> Callable[..., list[Any] | None]:
+    """_announce_py, or in C (rtcscope.sip._sipscan.sdp_announce) on the road of _holes."""
+    if _holes is not _holes_py:
+        try:
+            from rtcscope.sip._sipscan import sdp_announce
+        except ImportError:  # a module built from an older _sipscan.c
+            pass
+        else:
+            return cast("Callable[..., list[Any] | None]", sdp_announce)
+    return _announce_py
+
+
+_announce = _announce_road()
 
 
 def _template(parts: list[bytes], values: list[bytes], raw: bytes) -> _Template | None:
@@ -946,11 +1071,11 @@ def _template(parts: list[bytes], values: list[bytes], raw: bytes) -> _Template 
     # parser reads as m= after a break the pattern does not match, e.g. a lone CR).
     if len(media) != len(ports):
         return None
-    template: list[tuple[_Section, int | str | None, int]] = []
+    template: list[_Entry] = []
     for index, (m, port_from) in enumerate(zip(media, ports, strict=True)):
         address = m.address
         address_from: int | str | None = address
         if address is not None and address.startswith(_STAND_IN):
             address_from = int(address[1:])
-        template.append((_Section(index, m), address_from, port_from))
+        template.append(_Section(index, m).entry(address_from, port_from))
     return tuple(template)
