@@ -29,10 +29,11 @@ import os
 import re
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from operator import attrgetter, itemgetter
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 from rtcscope.sip.dialogs import Call, find_calls
@@ -113,7 +114,7 @@ class _Walked(NamedTuple):
     in_order: bool  # the times only rise, no two equal
 
 
-def _walk(
+def _walk_py(
     messages: Iterable[CapturedMessage], state: dict[tuple[str, str, int, str, int], list[Any]]
 ) -> _Walked:
     """One loop over ``messages`` (in the order given) for the tracker's marks (``state``
@@ -246,6 +247,39 @@ def _whole_ms(later_ns: int, earlier_ns: int) -> int:
     nanos = later_frac - earlier_frac
     millis = abs(nanos) // 1_000_000
     return (later_s - earlier_s) * 1000 + (millis if nanos >= 0 else -millis)
+
+
+_TrackerState = dict[tuple[str, str, int, str, int], list[Any]]
+
+
+def _c_walk_setup(callwalk: ModuleType) -> None:
+    """Give the C walk the classes whose slots it reads directly and the values it makes."""
+    from rtcscope.sip.capture import CapturedSip
+    from rtcscope.sip.headers import CSeq
+    from rtcscope.sip.message import SipMessage
+
+    callwalk.setup(CapturedSip, SipMessage, CSeq, MessageMarks, _Walked, Counter, _whole_ms)
+
+
+def _c_walk() -> Callable[[Iterable[CapturedMessage], _TrackerState], _Walked] | None:
+    """The walk in C (rtcscope.sip._callwalk.walk: what _walk_py returns, the tracker's state
+    left as it leaves it); None without the accelerator or under RTCSCOPE_PURE=1."""
+    if os.environ.get("RTCSCOPE_PURE", "") not in ("", "0"):
+        return None
+    try:
+        from rtcscope.sip import _callwalk
+    except ImportError:  # built without a compiler: the Python road
+        return None
+    try:
+        _c_walk_setup(_callwalk)
+    except (TypeError, AttributeError):  # a module built from an older _callwalk.c
+        return None
+    return cast("Callable[[Iterable[CapturedMessage], _TrackerState], _Walked]", _callwalk.walk)
+
+
+# One look at each of a call's messages (_walk_py's values), in C where it was built.
+_walk = _c_walk() or _walk_py
+WALK_ROAD = "python" if _walk is _walk_py else "c"
 
 
 @dataclass(slots=True)

@@ -1,0 +1,15 @@
+"""Types of the optional C accelerator rtcscope.sip._callwalk (see _callwalk.c)."""
+
+from collections.abc import Callable
+from typing import Any
+
+def setup(
+    captured_class: type,
+    message_class: type,
+    cseq_class: type,
+    marks_class: type,
+    walked_class: type,
+    counter_class: type,
+    whole_ms: Callable[[int, int], int],
+) -> None: ...
+def walk(messages: Any, state: dict[Any, list[Any]]) -> Any: ...
