@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 import rtcscope.sip
 from rtcscope.scan.files import sip_messages
 from rtcscope.sip import calls as calls_module
+from rtcscope.sip import transactions as transactions_module
 from rtcscope.sip.calls import _walk_py, _Walked
 from rtcscope.sip.capture import CapturedSip
 from rtcscope.sip.dialogs import find_calls
@@ -84,10 +85,21 @@ ENDS = [("10.0.0.1", 5060), ("10.0.0.2", 5060), ("10.0.0.2", 5080), ("::1", 5060
 
 
 def _raw(
-    request: str | None, code: int, call_id: str | None, cseq: tuple[int, str] | None
+    request: str | None,
+    code: int,
+    call_id: str | None,
+    cseq: tuple[int, str] | None,
+    via: tuple[str | None, str | None] = ("10.0.0.1", "z9hG4bK1"),
+    to_tag: str | None = None,
 ) -> bytes:
+    """A message with these start line, Call-ID, CSeq, top Via (sent-by, branch; none
+    without a sent-by) and To tag."""
     start = f"{request} sip:b@h SIP/2.0" if request else f"SIP/2.0 {code} Reason"
-    lines = [start, "Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1", "From: <sip:a@h>;tag=a"]
+    lines = [start, "From: <sip:a@h>;tag=a"]
+    sent_by, branch = via
+    if sent_by is not None:
+        lines.append(f"Via: SIP/2.0/UDP {sent_by}" + (f";branch={branch}" if branch else ""))
+    lines.append("To: <sip:b@h>" + (f";tag={to_tag}" if to_tag else ""))
     if call_id is not None:
         lines.append(f"Call-ID: {call_id}")
     if cseq is not None:
@@ -172,22 +184,31 @@ def test_the_walk_accelerator_is_built_and_active_in_ci() -> None:
     assert calls_module.WALK_ROAD == "c"
 
 
-def _road_with(monkeypatch: pytest.MonkeyPatch, pure: str | None) -> str:
-    """The WALK_ROAD of a fresh copy of rtcscope.sip.calls imported with RTCSCOPE_PURE so."""
+def road_of_copy(
+    monkeypatch: pytest.MonkeyPatch, module: types.ModuleType, pure: str | None, road: str
+) -> str:
+    """The ``road`` (WALK_ROAD, GROUP_ROAD) of a fresh copy of ``module`` imported with
+    RTCSCOPE_PURE so; the C module set up again as the real modules set it up."""
     if pure is None:
         monkeypatch.delenv("RTCSCOPE_PURE", raising=False)
     else:
         monkeypatch.setenv("RTCSCOPE_PURE", pure)
-    spec = importlib.util.spec_from_file_location("_calls_copy", calls_module.__file__)
+    name = f"_{module.__name__.rpartition('.')[2]}_copy"
+    spec = importlib.util.spec_from_file_location(name, module.__file__)
     assert spec is not None and spec.loader is not None
     copy = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "_calls_copy", copy)  # its dataclasses look it up
+    monkeypatch.setitem(sys.modules, name, copy)  # its dataclasses look it up
     try:
         spec.loader.exec_module(copy)
-        return str(copy.WALK_ROAD)
+        return str(getattr(copy, road))
     finally:
-        if _callwalk is not None:  # the C module set up with the copy's classes: set back
+        if _callwalk is not None:  # set up with the copy's classes: set back
             calls_module._c_walk_setup(_callwalk)
+            transactions_module._c_group_setup(_callwalk)
+
+
+def _road_with(monkeypatch: pytest.MonkeyPatch, pure: str | None) -> str:
+    return road_of_copy(monkeypatch, calls_module, pure, "WALK_ROAD")
 
 
 def test_rtcscope_pure_selects_the_python_road(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,8 +1,9 @@
 /* rtcscope.sip._callwalk: the call list's look at each message of a call, in C.
  *
- * The specification is the pure-Python road in rtcscope/sip/calls.py (_walk_py): walk()
+ * The specifications are the pure-Python roads: rtcscope/sip/calls.py's _walk_py (walk()
  * here returns exactly what it returns, for the same messages and tracker state, and
- * leaves the state as it leaves it. Every comparison is Python's (==, <=, truth), so values
+ * leaves the state as it leaves it) and rtcscope/sip/transactions.py's
+ * _group_transactions_py (group() makes the same transactions, in the same order). Every comparison is Python's (==, <=, truth), so values
  * of any type compare as they do there; a captured message, its SipMessage and its CSeq of
  * exactly the classes given to setup() are read through their slots, anything else through
  * getattr.
@@ -99,9 +100,9 @@ static int read_all(const Reader *reader, PyObject *obj, PyObject **values)
         for (i = 0; i < reader->count; i++) {
             PyObject *value = *(PyObject **)((char *)obj + reader->offsets[i]);
             if (value == NULL) {
+                PyErr_SetObject(PyExc_AttributeError, reader->names[i]);
                 while (--i >= 0)
                     Py_CLEAR(values[i]);
-                PyErr_SetObject(PyExc_AttributeError, reader->names[i]);
                 return -1;
             }
             Py_INCREF(value);
@@ -560,6 +561,296 @@ fail:
     return NULL;
 }
 
+
+/* -- transactions.group_transactions (its specification: _group_transactions_py) ---------- */
+
+enum { G_CSEQ, G_CALL_ID, G_SENT_BY, G_BRANCH, G_METHOD, G_IS_RESPONSE, G_TO_TAG, G_COUNT };
+static const char *const GROUP_CAPTURED_NAMES[1] = {"message"};
+static const char *const GROUP_MESSAGE_NAMES[G_COUNT] = {
+    "cseq", "call_id", "sent_by", "branch", "request_method", "is_response", "to_tag",
+};
+static PyObject *g_captured_names[1], *g_message_names[G_COUNT], *g_cseq_names[Q_COUNT];
+static Py_ssize_t g_captured_offsets[1], g_message_offsets[G_COUNT], g_cseq_offsets[Q_COUNT];
+static Reader g_captured_reader = {NULL, 1, g_captured_names, g_captured_offsets};
+static Reader g_message_reader = {NULL, G_COUNT, g_message_names, g_message_offsets};
+static Reader g_cseq_reader = {NULL, Q_COUNT, g_cseq_names, g_cseq_offsets};
+/* What group() makes and calls (setup_group()). */
+static PyObject *rfc2543_key, *answered_2xx;
+/* A Transaction's slots, in the order of its fields: made as its dataclass __init__ makes
+ * it (three new lists), their lists appended to in place. */
+enum { T_KEY, T_METHOD, T_CSEQ, T_REQUESTS, T_RESPONSES, T_ACKS, T_COUNT };
+static const char *const TRANSACTION_NAMES[T_COUNT] = {
+    "key", "method", "cseq", "requests", "responses", "acks",
+};
+static PyObject *t_names[T_COUNT];
+static Py_ssize_t t_offsets[T_COUNT];
+static Reader t_reader = {NULL, T_COUNT, t_names, t_offsets};
+static PyTypeObject *key_type;
+static PyObject *text_invite, *text_branch_magic, *name_lower, *name_upper, *name_startswith;
+static PyObject *name_append;
+
+static PyObject *setup_group(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 7 || !PyType_Check(args[3]) || !PyType_Check(args[4]) ||
+        !PyType_IsSubtype((PyTypeObject *)args[4], &PyTuple_Type) ||
+        !PyCallable_Check(args[5]) || !PyCallable_Check(args[6])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "setup_group(captured_class, message_class, cseq_class, "
+                        "transaction_class, key_class, rfc2543_key, answered_2xx)");
+        return NULL;
+    }
+    if (text_invite == NULL) {
+        static const char *const texts[6] = {
+            "INVITE", "z9hG4bK", "lower", "upper", "startswith", "append",
+        };
+        PyObject **slots[6] = {&text_invite, &text_branch_magic, &name_lower,
+                               &name_upper, &name_startswith, &name_append};
+        int i;
+        for (i = 0; i < 6; i++) {
+            *slots[i] = PyUnicode_InternFromString(texts[i]);
+            if (*slots[i] == NULL)
+                return NULL;
+        }
+    }
+    if (text_ack == NULL) {
+        text_ack = PyUnicode_InternFromString("ACK");
+        if (text_ack == NULL)
+            return NULL;
+    }
+    if (reader_setup(&g_captured_reader, args[0], GROUP_CAPTURED_NAMES) < 0 ||
+        reader_setup(&g_message_reader, args[1], GROUP_MESSAGE_NAMES) < 0 ||
+        reader_setup(&g_cseq_reader, args[2], CSEQ_NAMES) < 0 ||
+        reader_setup(&t_reader, args[3], TRANSACTION_NAMES) < 0)
+        return NULL;
+    Py_INCREF(args[4]);
+    Py_XSETREF(key_type, (PyTypeObject *)args[4]);
+    Py_INCREF(args[5]);
+    Py_XSETREF(rfc2543_key, args[5]);
+    Py_INCREF(args[6]);
+    Py_XSETREF(answered_2xx, args[6]);
+    Py_RETURN_NONE;
+}
+
+/* text.lower() (upper: text.upper()): the text itself when it is an exact ASCII str with
+ * nothing to change (equal to what the method returns), else what the method returns. */
+static PyObject *cased(PyObject *text, int upper)
+{
+    if (PyUnicode_CheckExact(text) && PyUnicode_IS_ASCII(text)) {
+        const Py_UCS1 *s = PyUnicode_1BYTE_DATA(text);
+        Py_ssize_t i, n = PyUnicode_GET_LENGTH(text);
+        char lo = upper ? 'a' : 'A', hi = upper ? 'z' : 'Z';
+        for (i = 0; i < n; i++)
+            if (s[i] >= lo && s[i] <= hi)
+                break;
+        if (i == n)
+            return Py_NewRef(text);
+    }
+    return PyObject_CallMethodNoArgs(text, upper ? name_upper : name_lower);
+}
+
+/* A new Transaction(key, method, cseq) (its lists empty), or NULL. */
+static PyObject *new_transaction(PyObject *key, PyObject *method, PyObject *cseq)
+{
+    PyTypeObject *type = t_reader.type;
+    PyObject *values[T_COUNT], *made;
+    int i;
+    values[T_KEY] = key;
+    values[T_METHOD] = method;
+    values[T_CSEQ] = cseq;
+    made = type->tp_alloc(type, 0);
+    if (made == NULL)
+        return NULL;
+    for (i = 0; i < T_COUNT; i++) {
+        PyObject *value = i < T_REQUESTS ? Py_NewRef(values[i]) : PyList_New(0);
+        if (value == NULL) {
+            Py_DECREF(made);
+            return NULL;
+        }
+        *(PyObject **)((char *)made + t_offsets[i]) = value;
+    }
+    return made;
+}
+
+/* owner.<name>.append(item), the list read through its slot (owner: a Transaction). */
+static int append_to(PyObject *owner, PyObject *name, PyObject *item)
+{
+    int result, i;
+    PyObject *list;
+    for (i = T_REQUESTS; i < T_COUNT; i++)
+        if (name == t_names[i] && Py_TYPE(owner) == t_reader.type) {
+            list = *(PyObject **)((char *)owner + t_offsets[i]);
+            if (list != NULL && PyList_CheckExact(list))
+                return PyList_Append(list, item);
+        }
+    list = PyObject_GetAttr(owner, name);
+    if (list == NULL)
+        return -1;
+    if (PyList_CheckExact(list))
+        result = PyList_Append(list, item);
+    else {
+        PyObject *done = PyObject_CallMethodOneArg(list, name_append, item);
+        result = done == NULL ? -1 : 0;
+        Py_XDECREF(done);
+    }
+    Py_DECREF(list);
+    return result;
+}
+
+/* What group() does with one message: 0 done (or passed over), -1 failed. */
+static int group_one(PyObject *captured, PyObject *by_key, PyObject *order)
+{
+    PyObject *message = NULL, *g[G_COUNT] = {NULL}, *q[Q_COUNT] = {NULL};
+    PyObject *branch = NULL, *sent = NULL, *method = NULL, *key = NULL, *txn;
+    int result = -1, is_request, test = 0;
+
+    if (read_all(&g_captured_reader, captured, &message) < 0)
+        return -1;
+    if (read_all(&g_message_reader, message, g) < 0)
+        goto done;
+    if (g[G_CSEQ] == Py_None || g[G_CALL_ID] == Py_None) {
+        result = 0;
+        goto done;
+    }
+    branch = Py_NewRef(g[G_BRANCH]);
+    if (g[G_SENT_BY] != Py_None) {
+        test = PyObject_IsTrue(branch);
+        if (test > 0) {
+            if (PyUnicode_Check(branch))
+                test = (int)PyUnicode_Tailmatch(branch, text_branch_magic, 0, PY_SSIZE_T_MAX, -1);
+            else {
+                PyObject *starts =
+                    PyObject_CallMethodOneArg(branch, name_startswith, text_branch_magic);
+                test = starts == NULL ? -1 : PyObject_IsTrue(starts);
+                Py_XDECREF(starts);
+            }
+        }
+        if (test < 0)
+            goto done;
+    }
+    if (test)
+        sent = cased(g[G_SENT_BY], 0);
+    else {
+        Py_SETREF(branch, PyObject_CallFunctionObjArgs(rfc2543_key, message, g[G_SENT_BY],
+                                                       branch, NULL));
+        if (branch == NULL)
+            goto done;
+        sent = Py_NewRef(Py_None);
+    }
+    if (sent == NULL || read_all(&g_cseq_reader, g[G_CSEQ], q) < 0)
+        goto done;
+    method = cased(q[Q_METHOD], 1);
+    if (method == NULL)
+        goto done;
+    is_request = g[G_METHOD] != Py_None;
+    if (is_request) {
+        test = same(method, text_ack);
+        if (test < 0)
+            goto done;
+        if (test) {
+            PyObject *invite, *answered, *invite_key;
+            invite_key = PyTuple_Pack(4, g[G_CALL_ID], branch, sent, text_invite);
+            if (invite_key == NULL)
+                goto done;
+            invite = PyDict_GetItemWithError(by_key, invite_key);
+            Py_DECREF(invite_key);
+            if (invite == NULL && PyErr_Occurred())
+                goto done;
+            if (invite != NULL) {
+                Py_INCREF(invite);
+                answered = PyObject_CallFunctionObjArgs(answered_2xx, invite, g[G_TO_TAG], NULL);
+                test = answered == NULL ? -1 : PyObject_IsTrue(answered);
+                Py_XDECREF(answered);
+                if (test == 0)
+                    test = append_to(invite, t_names[T_ACKS], captured) < 0 ? -1 : 2;
+                Py_DECREF(invite);
+                if (test < 0)
+                    goto done;
+                if (test == 2) { /* an ACK to a non-2xx: the INVITE's (17.1.1.3) */
+                    result = 0;
+                    goto done;
+                }
+            }
+        }
+    }
+    else {
+        test = PyObject_IsTrue(g[G_IS_RESPONSE]);
+        if (test <= 0) {
+            result = test;
+            goto done;
+        }
+    }
+    key = PyTuple_Pack(4, g[G_CALL_ID], branch, sent, method);
+    if (key == NULL)
+        goto done;
+    txn = PyDict_GetItemWithError(by_key, key);
+    if (txn != NULL)
+        Py_INCREF(txn);
+    else {
+        PyObject *values[3], *name_key;
+        if (PyErr_Occurred())
+            goto done;
+        /* A response whose request was not captured still names a transaction. */
+        values[1] = sent == Py_None ? Py_NewRef(branch)
+                                    : PyUnicode_FromFormat("%S|%S", branch, sent);
+        if (values[1] == NULL)
+            goto done;
+        values[0] = Py_NewRef(g[G_CALL_ID]);
+        values[2] = Py_NewRef(method);
+        name_key = tuple_of(key_type, values, 3);
+        if (name_key == NULL)
+            goto done;
+        txn = new_transaction(name_key, method, q[Q_NUMBER]);
+        Py_DECREF(name_key);
+        if (txn == NULL)
+            goto done;
+        if (PyDict_SetItem(by_key, key, txn) < 0 || PyList_Append(order, txn) < 0) {
+            Py_DECREF(txn);
+            goto done;
+        }
+    }
+    result = append_to(txn, is_request ? t_names[T_REQUESTS] : t_names[T_RESPONSES], captured);
+    Py_DECREF(txn);
+done:
+    Py_XDECREF(key);
+    Py_XDECREF(method);
+    Py_XDECREF(sent);
+    Py_XDECREF(branch);
+    clear_all(q, Q_COUNT);
+    clear_all(g, G_COUNT);
+    Py_XDECREF(message);
+    return result;
+}
+
+static PyObject *group(PyObject *module, PyObject *messages)
+{
+    PyObject *seq, *by_key, *order;
+    Py_ssize_t i;
+    (void)module;
+    if (key_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "group() before setup_group()");
+        return NULL;
+    }
+    seq = PySequence_Fast(messages, "group(): messages are not iterable");
+    if (seq == NULL)
+        return NULL;
+    by_key = PyDict_New();
+    order = PyList_New(0);
+    if (by_key == NULL || order == NULL)
+        goto fail;
+    for (i = 0; i < PySequence_Fast_GET_SIZE(seq); i++)
+        if (group_one(PySequence_Fast_GET_ITEM(seq, i), by_key, order) < 0)
+            goto fail;
+    Py_DECREF(by_key);
+    Py_DECREF(seq);
+    return order;
+fail:
+    Py_XDECREF(by_key);
+    Py_XDECREF(order);
+    Py_DECREF(seq);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL,
      "setup(captured_class, message_class, cseq_class, marks_class, walked_class,\n"
@@ -568,12 +859,19 @@ static PyMethodDef methods[] = {
     {"walk", (PyCFunction)(void (*)(void))walk, METH_FASTCALL,
      "walk(messages, state) -> _Walked: rtcscope.sip.calls._walk_py's look at the messages,\n"
      "the tracker's state (a dict, updated) kept between calls."},
+    {"setup_group", (PyCFunction)(void (*)(void))setup_group, METH_FASTCALL,
+     "setup_group(captured_class, message_class, cseq_class, transaction_class, key_class,\n"
+     "rfc2543_key, answered_2xx): what group() reads directly, makes and calls."},
+    {"group", group, METH_O,
+     "group(messages) -> [Transaction]: rtcscope.sip.transactions._group_transactions_py's\n"
+     "transactions, in order of first appearance."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_callwalk",
-    "The call list's walk over a call's messages in C (optional accelerator).", -1,
+    "The call list's walk over a call's messages and its transaction grouping in C "
+    "(optional accelerator).", -1,
     methods, NULL, NULL, NULL, NULL,
 };
 

@@ -13,3 +13,13 @@ def setup(
     whole_ms: Callable[[int, int], int],
 ) -> None: ...
 def walk(messages: Any, state: dict[Any, list[Any]]) -> Any: ...
+def setup_group(
+    captured_class: type,
+    message_class: type,
+    cseq_class: type,
+    transaction_class: type,
+    key_class: type,
+    rfc2543_key: Callable[..., str],
+    answered_2xx: Callable[..., bool],
+) -> None: ...
+def group(messages: Any) -> Any: ...

@@ -37,7 +37,14 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 from rtcscope.sip.dialogs import Call, find_calls
-from rtcscope.sip.transactions import CapturedMessage, Transaction, destination, endpoint, source
+from rtcscope.sip.transactions import (
+    CapturedMessage,
+    Transaction,
+    c_accelerator,
+    destination,
+    endpoint,
+    source,
+)
 from rtcscope.timebase import Instant, instants, relative_s
 
 if TYPE_CHECKING:
@@ -261,24 +268,12 @@ def _c_walk_setup(callwalk: ModuleType) -> None:
     callwalk.setup(CapturedSip, SipMessage, CSeq, MessageMarks, _Walked, Counter, _whole_ms)
 
 
-def _c_walk() -> Callable[[Iterable[CapturedMessage], _TrackerState], _Walked] | None:
-    """The walk in C (rtcscope.sip._callwalk.walk: what _walk_py returns, the tracker's state
-    left as it leaves it); None without the accelerator or under RTCSCOPE_PURE=1."""
-    if os.environ.get("RTCSCOPE_PURE", "") not in ("", "0"):
-        return None
-    try:
-        from rtcscope.sip import _callwalk
-    except ImportError:  # built without a compiler: the Python road
-        return None
-    try:
-        _c_walk_setup(_callwalk)
-    except (TypeError, AttributeError):  # a module built from an older _callwalk.c
-        return None
-    return cast("Callable[[Iterable[CapturedMessage], _TrackerState], _Walked]", _callwalk.walk)
-
-
-# One look at each of a call's messages (_walk_py's values), in C where it was built.
-_walk = _c_walk() or _walk_py
+# One look at each of a call's messages (_walk_py's values), in C where it was built
+# (rtcscope.sip._callwalk.walk: what _walk_py returns, the tracker's state left as it
+# leaves it).
+_walk: Callable[[Iterable[CapturedMessage], _TrackerState], _Walked] = (
+    c_accelerator(_c_walk_setup, "walk") or _walk_py
+)
 WALK_ROAD = "python" if _walk is _walk_py else "c"
 
 
