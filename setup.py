@@ -12,6 +12,11 @@ setup(
             "rtcscope.sip._sipscan",
             sources=["src/rtcscope/sip/_sipscan.c"],
             optional=True,
-        )
+        ),
+        Extension(
+            "rtcscope.sip._callwalk",
+            sources=["src/rtcscope/sip/_callwalk.c"],
+            optional=True,
+        ),
     ]
 )

@@ -29,14 +29,22 @@ import os
 import re
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from operator import attrgetter, itemgetter
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 from rtcscope.sip.dialogs import Call, find_calls
-from rtcscope.sip.transactions import CapturedMessage, Transaction, destination, endpoint, source
+from rtcscope.sip.transactions import (
+    CapturedMessage,
+    Transaction,
+    c_accelerator,
+    destination,
+    endpoint,
+    source,
+)
 from rtcscope.timebase import Instant, instants, relative_s
 
 if TYPE_CHECKING:
@@ -113,7 +121,7 @@ class _Walked(NamedTuple):
     in_order: bool  # the times only rise, no two equal
 
 
-def _walk(
+def _walk_py(
     messages: Iterable[CapturedMessage], state: dict[tuple[str, str, int, str, int], list[Any]]
 ) -> _Walked:
     """One loop over ``messages`` (in the order given) for the tracker's marks (``state``
@@ -246,6 +254,27 @@ def _whole_ms(later_ns: int, earlier_ns: int) -> int:
     nanos = later_frac - earlier_frac
     millis = abs(nanos) // 1_000_000
     return (later_s - earlier_s) * 1000 + (millis if nanos >= 0 else -millis)
+
+
+_TrackerState = dict[tuple[str, str, int, str, int], list[Any]]
+
+
+def _c_walk_setup(callwalk: ModuleType) -> None:
+    """Give the C walk the classes whose slots it reads directly and the values it makes."""
+    from rtcscope.sip.capture import CapturedSip
+    from rtcscope.sip.headers import CSeq
+    from rtcscope.sip.message import SipMessage
+
+    callwalk.setup(CapturedSip, SipMessage, CSeq, MessageMarks, _Walked, Counter, _whole_ms)
+
+
+# One look at each of a call's messages (_walk_py's values), in C where it was built
+# (rtcscope.sip._callwalk.walk: what _walk_py returns, the tracker's state left as it
+# leaves it).
+_walk: Callable[[Iterable[CapturedMessage], _TrackerState], _Walked] = (
+    c_accelerator(_c_walk_setup, "walk") or _walk_py
+)
+WALK_ROAD = "python" if _walk is _walk_py else "c"
 
 
 @dataclass(slots=True)

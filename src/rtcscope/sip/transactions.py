@@ -22,9 +22,11 @@ Pure: works on :class:`CapturedMessage` values (what ``rtcscope.sip.capture`` yi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from types import ModuleType
+from typing import Any, NamedTuple, Protocol
 
 from rtcscope.sip.message import SipMessage
 
@@ -161,6 +163,12 @@ class Transaction:
 
 def group_transactions(messages: Iterable[CapturedMessage]) -> list[Transaction]:
     """Group messages into transactions, in order of first appearance."""
+    return _group(messages)
+
+
+def _group_transactions_py(messages: Iterable[CapturedMessage]) -> list[Transaction]:
+    """group_transactions in Python: the specification of the C road
+    (rtcscope.sip._callwalk.group)."""
     # Keyed by plain tuples (Call-ID, branch, lower-case sent-by, method): a TransactionKey
     # and its joined branch text are built once per transaction, not per message. An RFC
     # 2543 key has None for the sent-by (its text never starts with z9hG4bK: no clash).
@@ -214,3 +222,40 @@ def _answered_2xx(invite: Transaction, to_tag: str | None) -> bool:
         if 200 <= code < 300 and (to_tag is None or response.message.to_tag == to_tag):
             return True
     return False
+
+
+def _c_group_setup(callwalk: ModuleType) -> None:
+    """Give the C grouping the classes whose slots it reads directly, what it makes and the
+    two rare steps it leaves to Python."""
+    from rtcscope.sip.capture import CapturedSip
+    from rtcscope.sip.headers import CSeq
+
+    callwalk.setup_group(
+        CapturedSip, SipMessage, CSeq, Transaction, TransactionKey, _rfc2543_key, _answered_2xx
+    )
+
+
+def c_accelerator(setup: Callable[[ModuleType], None], name: str) -> Any:
+    """The function ``name`` of rtcscope.sip._callwalk (the C walk and grouping) given what
+    ``setup`` gives the module; None without the accelerator (built without a compiler),
+    from an older _callwalk.c (its setup refuses), or under RTCSCOPE_PURE=1 (the Python
+    roads)."""
+    if os.environ.get("RTCSCOPE_PURE", "") not in ("", "0"):
+        return None
+    try:
+        from rtcscope.sip import _callwalk
+    except ImportError:
+        return None
+    try:
+        setup(_callwalk)
+    except (TypeError, AttributeError):
+        return None
+    return getattr(_callwalk, name)
+
+
+# The grouping in C (rtcscope.sip._callwalk.group: the transactions _group_transactions_py
+# makes, in its order) where it was built.
+_group: Callable[[Iterable[CapturedMessage]], list[Transaction]] = (
+    c_accelerator(_c_group_setup, "group") or _group_transactions_py
+)
+GROUP_ROAD = "python" if _group is _group_transactions_py else "c"

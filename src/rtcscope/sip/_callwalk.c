@@ -1,0 +1,881 @@
+/* rtcscope.sip._callwalk: the call list's look at each message of a call, in C.
+ *
+ * The specifications are the pure-Python roads: rtcscope/sip/calls.py's _walk_py (walk()
+ * here returns exactly what it returns, for the same messages and tracker state, and
+ * leaves the state as it leaves it) and rtcscope/sip/transactions.py's
+ * _group_transactions_py (group() makes the same transactions, in the same order). Every comparison is Python's (==, <=, truth), so values
+ * of any type compare as they do there; a captured message, its SipMessage and its CSeq of
+ * exactly the classes given to setup() are read through their slots, anything else through
+ * getattr.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+/* The attributes read, by object: the captured message's, its message's, its CSeq's. */
+enum { C_MESSAGE, C_TS_NS, C_TRANSPORT, C_SRC, C_SPORT, C_DST, C_DPORT, C_FRAME, C_COUNT };
+enum { M_CSEQ, M_METHOD, M_IS_RESPONSE, M_STATUS, M_CALL_ID, M_COUNT };
+enum { Q_NUMBER, Q_METHOD, Q_COUNT };
+static const char *const CAPTURED_NAMES[C_COUNT] = {
+    "message", "ts_ns", "transport", "src", "sport", "dst", "dport", "frame",
+};
+static const char *const MESSAGE_NAMES[M_COUNT] = {
+    "cseq", "request_method", "is_response", "status_code", "call_id",
+};
+static const char *const CSEQ_NAMES[Q_COUNT] = {"number", "method"};
+
+typedef struct {
+    PyTypeObject *type;     /* the class whose slots are read directly (NULL: none yet) */
+    int count;
+    PyObject **names;       /* interned attribute names */
+    Py_ssize_t *offsets;    /* each slot's offset in an object of exactly that class */
+} Reader;
+
+static PyObject *captured_names[C_COUNT], *message_names[M_COUNT], *cseq_names[Q_COUNT];
+static Py_ssize_t captured_offsets[C_COUNT], message_offsets[M_COUNT], cseq_offsets[Q_COUNT];
+static Reader captured_reader = {NULL, C_COUNT, captured_names, captured_offsets};
+static Reader message_reader = {NULL, M_COUNT, message_names, message_offsets};
+static Reader cseq_reader = {NULL, Q_COUNT, cseq_names, cseq_offsets};
+
+/* What walk() makes and compares with (setup()). */
+static PyTypeObject *marks_type, *walked_type, *counter_type;
+static PyObject *whole_ms; /* calls._whole_ms, for times outside 64-bit integers */
+static PyObject *text_bye, *text_cancel, *text_ack, *text_info, *text_udp, *text_empty;
+static PyObject *int_0, *int_1, *int_200, *minus_1, *empty_tuple;
+/* The tracker's states (calls._NOTHING, _REQUEST, _PROVISIONAL, _FINAL) and an entry's
+ * fields (calls._CSEQ ... _REQUEST_NS). */
+enum { S_NOTHING, S_REQUEST, S_PROVISIONAL, S_FINAL, S_COUNT };
+static PyObject *states[S_COUNT];
+enum { E_CSEQ, E_METHOD, E_STATE, E_CODE, E_FRAME_AT, E_REQUEST_NS, E_COUNT };
+
+static int reader_setup(Reader *reader, PyObject *type_object, const char *const *names)
+{
+    PyTypeObject *type;
+    Py_ssize_t offsets[C_COUNT];
+    int i;
+    if (!PyType_Check(type_object)) {
+        PyErr_SetString(PyExc_TypeError, "setup(): not a class");
+        return -1;
+    }
+    type = (PyTypeObject *)type_object;
+    for (i = 0; i < reader->count; i++) {
+        PyObject *descriptor;
+        PyMemberDef *member;
+        if (reader->names[i] == NULL) {
+            reader->names[i] = PyUnicode_InternFromString(names[i]);
+            if (reader->names[i] == NULL)
+                return -1;
+        }
+        descriptor = PyObject_GetAttr(type_object, reader->names[i]);
+        if (descriptor == NULL)
+            return -1;
+        if (!Py_IS_TYPE(descriptor, &PyMemberDescr_Type) ||
+            ((PyMemberDescrObject *)descriptor)->d_common.d_type != type) {
+            Py_DECREF(descriptor);
+            PyErr_Format(PyExc_TypeError, "setup(): %R is not a slot of %R", reader->names[i],
+                         type_object);
+            return -1;
+        }
+        member = ((PyMemberDescrObject *)descriptor)->d_member;
+        Py_DECREF(descriptor);
+        if (member->type != T_OBJECT_EX) {
+            PyErr_Format(PyExc_TypeError, "setup(): %R is not an object slot", reader->names[i]);
+            return -1;
+        }
+        offsets[i] = member->offset;
+    }
+    for (i = 0; i < reader->count; i++)
+        reader->offsets[i] = offsets[i];
+    Py_INCREF(type);
+    Py_XSETREF(reader->type, type);
+    return 0;
+}
+
+/* obj's attributes of reader, as new references into values (0), or -1 with an exception
+ * (and no reference left) when one is missing. */
+static int read_all(const Reader *reader, PyObject *obj, PyObject **values)
+{
+    int i;
+    if (Py_TYPE(obj) == reader->type) {
+        for (i = 0; i < reader->count; i++) {
+            PyObject *value = *(PyObject **)((char *)obj + reader->offsets[i]);
+            if (value == NULL) {
+                PyErr_SetObject(PyExc_AttributeError, reader->names[i]);
+                while (--i >= 0)
+                    Py_CLEAR(values[i]);
+                return -1;
+            }
+            Py_INCREF(value);
+            values[i] = value;
+        }
+        return 0;
+    }
+    for (i = 0; i < reader->count; i++) {
+        values[i] = PyObject_GetAttr(obj, reader->names[i]);
+        if (values[i] == NULL) {
+            while (--i >= 0)
+                Py_CLEAR(values[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void clear_all(PyObject **values, int count)
+{
+    int i;
+    for (i = 0; i < count; i++)
+        Py_CLEAR(values[i]);
+}
+
+static PyObject *setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    int i;
+    (void)module;
+    if (nargs != 7 || !PyType_Check(args[3]) || !PyType_Check(args[4]) ||
+        !PyType_Check(args[5]) || !PyCallable_Check(args[6])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "setup(captured_class, message_class, cseq_class, marks_class, "
+                        "walked_class, counter_class, whole_ms)");
+        return NULL;
+    }
+    if (!PyType_IsSubtype((PyTypeObject *)args[3], &PyTuple_Type) ||
+        !PyType_IsSubtype((PyTypeObject *)args[4], &PyTuple_Type) ||
+        !PyType_IsSubtype((PyTypeObject *)args[5], &PyDict_Type)) {
+        PyErr_SetString(PyExc_TypeError, "setup(): marks and walked are tuples, counter a dict");
+        return NULL;
+    }
+    if (text_bye == NULL) {
+        static const char *const texts[6] = {"BYE", "CANCEL", "ACK", "INFO", "udp", ""};
+        PyObject **slots[6] = {&text_bye, &text_cancel, &text_ack, &text_info, &text_udp,
+                               &text_empty};
+        for (i = 0; i < 6; i++) {
+            *slots[i] = PyUnicode_InternFromString(texts[i]);
+            if (*slots[i] == NULL)
+                return NULL;
+        }
+        int_0 = PyLong_FromLong(0);
+        int_1 = PyLong_FromLong(1);
+        int_200 = PyLong_FromLong(200);
+        minus_1 = PyLong_FromLong(-1);
+        empty_tuple = PyTuple_New(0);
+        if (int_0 == NULL || int_1 == NULL || int_200 == NULL || minus_1 == NULL ||
+            empty_tuple == NULL)
+            return NULL;
+        for (i = 0; i < S_COUNT; i++) {
+            states[i] = PyLong_FromLong(i);
+            if (states[i] == NULL)
+                return NULL;
+        }
+    }
+    if (reader_setup(&captured_reader, args[0], CAPTURED_NAMES) < 0 ||
+        reader_setup(&message_reader, args[1], MESSAGE_NAMES) < 0 ||
+        reader_setup(&cseq_reader, args[2], CSEQ_NAMES) < 0)
+        return NULL;
+    for (i = 3; i < 6; i++)
+        Py_INCREF(args[i]);
+    Py_XSETREF(marks_type, (PyTypeObject *)args[3]);
+    Py_XSETREF(walked_type, (PyTypeObject *)args[4]);
+    Py_XSETREF(counter_type, (PyTypeObject *)args[5]);
+    Py_INCREF(args[6]);
+    Py_XSETREF(whole_ms, args[6]);
+    Py_RETURN_NONE;
+}
+
+/* A tuple of ``type`` (a tuple subclass) holding the n values (references stolen, all
+ * non-NULL; on failure they are released). */
+static PyObject *tuple_of(PyTypeObject *type, PyObject **values, Py_ssize_t n)
+{
+    Py_ssize_t i;
+    PyObject *made = type->tp_alloc(type, n);
+    if (made == NULL) {
+        for (i = 0; i < n; i++)
+            Py_DECREF(values[i]);
+        return NULL;
+    }
+    for (i = 0; i < n; i++)
+        PyTuple_SET_ITEM(made, i, values[i]);
+    return made;
+}
+
+/* Python's divmod(ns, 10**9) for a C integer. */
+static void split_ns(long long ns, long long *s, long long *frac)
+{
+    *s = ns / 1000000000LL;
+    *frac = ns % 1000000000LL;
+    if (*frac < 0) {
+        *frac += 1000000000LL;
+        *s -= 1;
+    }
+}
+
+/* calls._whole_ms(later, earlier): in C when both fit in 64 bits, else the Python function. */
+static PyObject *milliseconds(PyObject *later, PyObject *earlier)
+{
+    int overflow_a = 0, overflow_b = 0;
+    long long a = 0, b = 0, a_s, a_frac, b_s, b_frac, nanos, millis;
+    if (PyLong_CheckExact(later) && PyLong_CheckExact(earlier)) {
+        a = PyLong_AsLongLongAndOverflow(later, &overflow_a);
+        b = PyLong_AsLongLongAndOverflow(earlier, &overflow_b);
+        if ((a == -1 || b == -1) && PyErr_Occurred())
+            return NULL;
+    }
+    if (!PyLong_CheckExact(later) || !PyLong_CheckExact(earlier) || overflow_a || overflow_b)
+        return PyObject_CallFunctionObjArgs(whole_ms, later, earlier, NULL);
+    split_ns(a, &a_s, &a_frac);
+    split_ns(b, &b_s, &b_frac);
+    nanos = a_frac - b_frac;
+    millis = (nanos < 0 ? -nanos : nanos) / 1000000LL;
+    return PyLong_FromLongLong((a_s - b_s) * 1000LL + (nanos >= 0 ? millis : -millis));
+}
+
+/* counter[key] = counter.get(key, 0) + 1 */
+static int count(PyObject *counter, PyObject *key)
+{
+    PyObject *sum, *found = PyDict_GetItemWithError(counter, key);
+    int result;
+    if (found == NULL) {
+        if (PyErr_Occurred())
+            return -1;
+        return PyDict_SetItem(counter, key, int_1);
+    }
+    sum = PyNumber_Add(found, int_1);
+    if (sum == NULL)
+        return -1;
+    result = PyDict_SetItem(counter, key, sum);
+    Py_DECREF(sum);
+    return result;
+}
+
+/* entry[i] = value (a new reference taken). */
+static void put(PyObject *entry, Py_ssize_t i, PyObject *value)
+{
+    Py_INCREF(value);
+    Py_SETREF(PyList_GET_ITEM(entry, i), value);
+}
+
+/* a == b as Python says it, or -1 with an exception */
+static int same(PyObject *a, PyObject *b)
+{
+    return PyObject_RichCompareBool(a, b, Py_EQ);
+}
+
+/* The tracker's part for one UDP message with a CSeq (calls._walk_py). *resent_of and
+ * *setup_ms get new references. */
+static int track(PyObject *state, PyObject **c, PyObject **m, PyObject **q, PyObject *code,
+                 int is_request, int is_response, PyObject **resent_of, PyObject **setup_ms)
+{
+    PyObject *call_id, *key, *entry, *compare = NULL;
+    int truth, test, result = -1;
+
+    *setup_ms = Py_NewRef(Py_None);
+    *resent_of = Py_NewRef(int_0);
+    truth = PyObject_IsTrue(m[M_CALL_ID]);
+    if (truth < 0)
+        return -1;
+    call_id = truth ? m[M_CALL_ID] : text_empty;
+    key = PyTuple_Pack(5, call_id, c[C_SRC], c[C_SPORT], c[C_DST], c[C_DPORT]);
+    if (key == NULL)
+        return -1;
+    entry = PyDict_GetItemWithError(state, key);
+    if (entry == NULL) {
+        if (PyErr_Occurred())
+            goto done;
+        entry = PyList_New(E_COUNT);
+        if (entry == NULL)
+            goto done;
+        PyList_SET_ITEM(entry, E_CSEQ, Py_NewRef(q[Q_NUMBER]));
+        PyList_SET_ITEM(entry, E_METHOD, Py_NewRef(q[Q_METHOD]));
+        PyList_SET_ITEM(entry, E_STATE, Py_NewRef(states[S_NOTHING]));
+        PyList_SET_ITEM(entry, E_CODE, Py_NewRef(int_0));
+        PyList_SET_ITEM(entry, E_FRAME_AT, Py_NewRef(int_0));
+        PyList_SET_ITEM(entry, E_REQUEST_NS, Py_NewRef(is_request ? c[C_TS_NS] : int_0));
+        if (PyDict_SetItem(state, key, entry) < 0) {
+            Py_DECREF(entry);
+            goto done;
+        }
+        compare = Py_NewRef(int_0);
+    }
+    else {
+        Py_INCREF(entry);
+        if (!PyList_CheckExact(entry) || PyList_GET_SIZE(entry) != E_COUNT) {
+            PyErr_SetString(PyExc_TypeError, "a tracker state entry is not a list of 6");
+            goto done_entry;
+        }
+        if (is_request) {
+            test = same(q[Q_METHOD], text_ack);
+            if (test < 0)
+                goto done_entry;
+            if (test) {
+                Py_SETREF(*setup_ms, milliseconds(c[C_TS_NS], PyList_GET_ITEM(entry, E_REQUEST_NS)));
+                if (*setup_ms == NULL)
+                    goto done_entry;
+            }
+        }
+        compare = Py_NewRef(PyList_GET_ITEM(entry, E_CSEQ));
+        test = PyObject_RichCompareBool(q[Q_NUMBER], compare, Py_NE);
+        if (test < 0)
+            goto done_entry;
+        if (test) {
+            put(entry, E_CSEQ, q[Q_NUMBER]);
+            put(entry, E_METHOD, q[Q_METHOD]);
+            put(entry, E_STATE, states[S_NOTHING]);
+            put(entry, E_FRAME_AT, int_0);
+            if (is_request)
+                put(entry, E_REQUEST_NS, c[C_TS_NS]);
+        }
+    }
+    if (is_request) {
+        /* cseq_number == compare and state == _REQUEST and cseq_method == entry's method
+         * and cseq_method not in ("ACK", "CANCEL") */
+        test = same(q[Q_NUMBER], compare);
+        if (test > 0)
+            test = same(PyList_GET_ITEM(entry, E_STATE), states[S_REQUEST]);
+        if (test > 0)
+            test = same(q[Q_METHOD], PyList_GET_ITEM(entry, E_METHOD));
+        if (test > 0) {
+            test = same(q[Q_METHOD], text_ack);
+            if (test == 0)
+                test = same(q[Q_METHOD], text_cancel);
+            test = test < 0 ? -1 : !test;
+        }
+        if (test < 0)
+            goto done_entry;
+        if (test)
+            Py_SETREF(*resent_of, Py_NewRef(PyList_GET_ITEM(entry, E_FRAME_AT)));
+        put(entry, E_STATE, states[S_REQUEST]);
+        truth = PyObject_IsTrue(*resent_of);
+        if (truth < 0)
+            goto done_entry;
+        if (!truth) {
+            put(entry, E_FRAME_AT, c[C_FRAME]);
+            put(entry, E_REQUEST_NS, c[C_TS_NS]);
+        }
+    }
+    else if (is_response) {
+        test = PyObject_RichCompareBool(code, int_200, Py_GE);
+        if (test < 0)
+            goto done_entry;
+        if (test) {
+            test = same(q[Q_NUMBER], compare);
+            if (test > 0)
+                test = same(PyList_GET_ITEM(entry, E_STATE), states[S_FINAL]);
+            if (test > 0)
+                test = same(q[Q_METHOD], PyList_GET_ITEM(entry, E_METHOD));
+            if (test > 0)
+                test = same(code, PyList_GET_ITEM(entry, E_CODE));
+            if (test < 0)
+                goto done_entry;
+            if (test)
+                Py_SETREF(*resent_of, Py_NewRef(PyList_GET_ITEM(entry, E_FRAME_AT)));
+            put(entry, E_CODE, code);
+            put(entry, E_STATE, states[S_FINAL]);
+            truth = PyObject_IsTrue(*resent_of);
+            if (truth < 0)
+                goto done_entry;
+            if (!truth)
+                put(entry, E_FRAME_AT, c[C_FRAME]);
+        }
+        else
+            put(entry, E_STATE, states[S_PROVISIONAL]);
+    }
+    result = 0;
+done_entry:
+    Py_DECREF(entry);
+done:
+    Py_XDECREF(compare);
+    Py_DECREF(key);
+    if (result < 0) {
+        Py_CLEAR(*setup_ms);
+        Py_CLEAR(*resent_of);
+    }
+    return result;
+}
+
+static PyObject *walk(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *seq, *state, *found = NULL, *methods = NULL, *statuses = NULL, *acks = NULL;
+    PyObject *infos = NULL, *bye = Py_None, *previous_ns, *result = NULL;
+    PyObject *c[C_COUNT], *m[M_COUNT], *q[Q_COUNT];
+    Py_ssize_t i, n, resent = 0;
+    int cancelled = 0, responded = 0, in_order = 1;
+    (void)module;
+
+    if (nargs != 2 || !PyDict_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "walk(messages, state: dict)");
+        return NULL;
+    }
+    if (walked_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "walk() before setup()");
+        return NULL;
+    }
+    state = args[1];
+    seq = PySequence_Fast(args[0], "walk(): messages are not iterable");
+    if (seq == NULL)
+        return NULL;
+    previous_ns = Py_NewRef(minus_1);
+    Py_INCREF(bye);
+    found = PyDict_New();
+    methods = PyDict_Type.tp_new(counter_type, empty_tuple, NULL);
+    statuses = PyDict_Type.tp_new(counter_type, empty_tuple, NULL);
+    acks = PyList_New(0);
+    infos = PyList_New(0);
+    if (found == NULL || methods == NULL || statuses == NULL || acks == NULL || infos == NULL)
+        goto fail;
+    n = PySequence_Fast_GET_SIZE(seq);
+    for (i = 0; i < n; i++) {
+        PyObject *captured = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *code, *resent_of, *setup_ms;
+        int is_request, is_response = 0, test, failed = 0;
+
+        if (read_all(&captured_reader, captured, c) < 0)
+            goto fail;
+        if (read_all(&message_reader, c[C_MESSAGE], m) < 0) {
+            clear_all(c, C_COUNT);
+            goto fail;
+        }
+        q[0] = q[1] = NULL;
+        code = int_0;
+        test = PyObject_RichCompareBool(c[C_TS_NS], previous_ns, Py_LE);
+        if (test < 0)
+            goto fail_message;
+        if (test)
+            in_order = 0;
+        Py_SETREF(previous_ns, Py_NewRef(c[C_TS_NS]));
+        is_request = m[M_METHOD] != Py_None;
+        if (is_request) {
+            if (count(methods, m[M_METHOD]) < 0)
+                goto fail_message;
+            if ((test = same(m[M_METHOD], text_bye)) != 0) {
+                if (test > 0 && bye == Py_None)
+                    Py_SETREF(bye, Py_NewRef(captured));
+            }
+            else if ((test = same(m[M_METHOD], text_cancel)) != 0) {
+                if (test > 0)
+                    cancelled = 1;
+            }
+            else if ((test = same(m[M_METHOD], text_ack)) != 0) {
+                if (test > 0 && PyList_Append(acks, captured) < 0)
+                    goto fail_message;
+            }
+            else if ((test = same(m[M_METHOD], text_info)) != 0) {
+                if (test > 0 && m[M_CSEQ] != Py_None && PyList_Append(infos, captured) < 0)
+                    goto fail_message;
+            }
+            if (test < 0)
+                goto fail_message;
+        }
+        else {
+            is_response = PyObject_IsTrue(m[M_IS_RESPONSE]);
+            if (is_response < 0)
+                goto fail_message;
+            if (is_response) {
+                responded = 1;
+                if (m[M_STATUS] != Py_None) {
+                    if (count(statuses, m[M_STATUS]) < 0)
+                        goto fail_message;
+                    code = m[M_STATUS];
+                }
+            }
+        }
+        if (m[M_CSEQ] == Py_None)
+            goto next;
+        test = same(c[C_TRANSPORT], text_udp);
+        if (test < 0)
+            goto fail_message;
+        if (!test)
+            goto next;
+        if (read_all(&cseq_reader, m[M_CSEQ], q) < 0)
+            goto fail_message;
+        if (track(state, c, m, q, code, is_request, is_response, &resent_of, &setup_ms) < 0)
+            goto fail_message;
+        test = PyObject_IsTrue(resent_of);
+        if (test < 0) {
+            failed = 1;
+        }
+        else if (test || setup_ms != Py_None) {
+            PyObject *pair[2] = {resent_of, setup_ms};
+            PyObject *marks;
+            Py_INCREF(resent_of);
+            Py_INCREF(setup_ms);
+            marks = tuple_of(marks_type, pair, 2);
+            if (marks == NULL || PyDict_SetItem(found, c[C_FRAME], marks) < 0)
+                failed = 1;
+            Py_XDECREF(marks);
+            if (test)
+                resent++;
+        }
+        Py_DECREF(resent_of);
+        Py_DECREF(setup_ms);
+        if (failed)
+            goto fail_message;
+    next:
+        clear_all(q, Q_COUNT);
+        clear_all(m, M_COUNT);
+        clear_all(c, C_COUNT);
+        continue;
+    fail_message:
+        clear_all(q, Q_COUNT);
+        clear_all(m, M_COUNT);
+        clear_all(c, C_COUNT);
+        goto fail;
+    }
+    {
+        PyObject *values[10];
+        values[0] = found;
+        values[1] = PyLong_FromSsize_t(resent);
+        values[2] = methods;
+        values[3] = statuses;
+        values[4] = bye;
+        values[5] = PyBool_FromLong(cancelled);
+        values[6] = PyBool_FromLong(responded);
+        values[7] = acks;
+        values[8] = infos;
+        values[9] = PyBool_FromLong(in_order);
+        if (values[1] == NULL) {
+            Py_DECREF(found);
+            Py_DECREF(methods);
+            Py_DECREF(statuses);
+            Py_DECREF(bye);
+            Py_DECREF(acks);
+            Py_DECREF(infos);
+            Py_DECREF(values[5]);
+            Py_DECREF(values[6]);
+            Py_DECREF(values[9]);
+        }
+        else
+            result = tuple_of(walked_type, values, 10);
+    }
+    Py_DECREF(previous_ns);
+    Py_DECREF(seq);
+    return result;
+fail:
+    Py_XDECREF(found);
+    Py_XDECREF(methods);
+    Py_XDECREF(statuses);
+    Py_XDECREF(acks);
+    Py_XDECREF(infos);
+    Py_DECREF(bye);
+    Py_DECREF(previous_ns);
+    Py_DECREF(seq);
+    return NULL;
+}
+
+
+/* -- transactions.group_transactions (its specification: _group_transactions_py) ---------- */
+
+enum { G_CSEQ, G_CALL_ID, G_SENT_BY, G_BRANCH, G_METHOD, G_IS_RESPONSE, G_TO_TAG, G_COUNT };
+static const char *const GROUP_CAPTURED_NAMES[1] = {"message"};
+static const char *const GROUP_MESSAGE_NAMES[G_COUNT] = {
+    "cseq", "call_id", "sent_by", "branch", "request_method", "is_response", "to_tag",
+};
+static PyObject *g_captured_names[1], *g_message_names[G_COUNT], *g_cseq_names[Q_COUNT];
+static Py_ssize_t g_captured_offsets[1], g_message_offsets[G_COUNT], g_cseq_offsets[Q_COUNT];
+static Reader g_captured_reader = {NULL, 1, g_captured_names, g_captured_offsets};
+static Reader g_message_reader = {NULL, G_COUNT, g_message_names, g_message_offsets};
+static Reader g_cseq_reader = {NULL, Q_COUNT, g_cseq_names, g_cseq_offsets};
+/* What group() makes and calls (setup_group()). */
+static PyObject *rfc2543_key, *answered_2xx;
+/* A Transaction's slots, in the order of its fields: made as its dataclass __init__ makes
+ * it (three new lists), their lists appended to in place. */
+enum { T_KEY, T_METHOD, T_CSEQ, T_REQUESTS, T_RESPONSES, T_ACKS, T_COUNT };
+static const char *const TRANSACTION_NAMES[T_COUNT] = {
+    "key", "method", "cseq", "requests", "responses", "acks",
+};
+static PyObject *t_names[T_COUNT];
+static Py_ssize_t t_offsets[T_COUNT];
+static Reader t_reader = {NULL, T_COUNT, t_names, t_offsets};
+static PyTypeObject *key_type;
+static PyObject *text_invite, *text_branch_magic, *name_lower, *name_upper, *name_startswith;
+static PyObject *name_append;
+
+static PyObject *setup_group(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 7 || !PyType_Check(args[3]) || !PyType_Check(args[4]) ||
+        !PyType_IsSubtype((PyTypeObject *)args[4], &PyTuple_Type) ||
+        !PyCallable_Check(args[5]) || !PyCallable_Check(args[6])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "setup_group(captured_class, message_class, cseq_class, "
+                        "transaction_class, key_class, rfc2543_key, answered_2xx)");
+        return NULL;
+    }
+    if (text_invite == NULL) {
+        static const char *const texts[6] = {
+            "INVITE", "z9hG4bK", "lower", "upper", "startswith", "append",
+        };
+        PyObject **slots[6] = {&text_invite, &text_branch_magic, &name_lower,
+                               &name_upper, &name_startswith, &name_append};
+        int i;
+        for (i = 0; i < 6; i++) {
+            *slots[i] = PyUnicode_InternFromString(texts[i]);
+            if (*slots[i] == NULL)
+                return NULL;
+        }
+    }
+    if (text_ack == NULL) {
+        text_ack = PyUnicode_InternFromString("ACK");
+        if (text_ack == NULL)
+            return NULL;
+    }
+    if (reader_setup(&g_captured_reader, args[0], GROUP_CAPTURED_NAMES) < 0 ||
+        reader_setup(&g_message_reader, args[1], GROUP_MESSAGE_NAMES) < 0 ||
+        reader_setup(&g_cseq_reader, args[2], CSEQ_NAMES) < 0 ||
+        reader_setup(&t_reader, args[3], TRANSACTION_NAMES) < 0)
+        return NULL;
+    Py_INCREF(args[4]);
+    Py_XSETREF(key_type, (PyTypeObject *)args[4]);
+    Py_INCREF(args[5]);
+    Py_XSETREF(rfc2543_key, args[5]);
+    Py_INCREF(args[6]);
+    Py_XSETREF(answered_2xx, args[6]);
+    Py_RETURN_NONE;
+}
+
+/* text.lower() (upper: text.upper()): the text itself when it is an exact ASCII str with
+ * nothing to change (equal to what the method returns), else what the method returns. */
+static PyObject *cased(PyObject *text, int upper)
+{
+    if (PyUnicode_CheckExact(text) && PyUnicode_IS_ASCII(text)) {
+        const Py_UCS1 *s = PyUnicode_1BYTE_DATA(text);
+        Py_ssize_t i, n = PyUnicode_GET_LENGTH(text);
+        char lo = upper ? 'a' : 'A', hi = upper ? 'z' : 'Z';
+        for (i = 0; i < n; i++)
+            if (s[i] >= lo && s[i] <= hi)
+                break;
+        if (i == n)
+            return Py_NewRef(text);
+    }
+    return PyObject_CallMethodNoArgs(text, upper ? name_upper : name_lower);
+}
+
+/* A new Transaction(key, method, cseq) (its lists empty), or NULL. */
+static PyObject *new_transaction(PyObject *key, PyObject *method, PyObject *cseq)
+{
+    PyTypeObject *type = t_reader.type;
+    PyObject *values[T_COUNT], *made;
+    int i;
+    values[T_KEY] = key;
+    values[T_METHOD] = method;
+    values[T_CSEQ] = cseq;
+    made = type->tp_alloc(type, 0);
+    if (made == NULL)
+        return NULL;
+    for (i = 0; i < T_COUNT; i++) {
+        PyObject *value = i < T_REQUESTS ? Py_NewRef(values[i]) : PyList_New(0);
+        if (value == NULL) {
+            Py_DECREF(made);
+            return NULL;
+        }
+        *(PyObject **)((char *)made + t_offsets[i]) = value;
+    }
+    return made;
+}
+
+/* owner.<name>.append(item), the list read through its slot (owner: a Transaction). */
+static int append_to(PyObject *owner, PyObject *name, PyObject *item)
+{
+    int result, i;
+    PyObject *list;
+    for (i = T_REQUESTS; i < T_COUNT; i++)
+        if (name == t_names[i] && Py_TYPE(owner) == t_reader.type) {
+            list = *(PyObject **)((char *)owner + t_offsets[i]);
+            if (list != NULL && PyList_CheckExact(list))
+                return PyList_Append(list, item);
+        }
+    list = PyObject_GetAttr(owner, name);
+    if (list == NULL)
+        return -1;
+    if (PyList_CheckExact(list))
+        result = PyList_Append(list, item);
+    else {
+        PyObject *done = PyObject_CallMethodOneArg(list, name_append, item);
+        result = done == NULL ? -1 : 0;
+        Py_XDECREF(done);
+    }
+    Py_DECREF(list);
+    return result;
+}
+
+/* What group() does with one message: 0 done (or passed over), -1 failed. */
+static int group_one(PyObject *captured, PyObject *by_key, PyObject *order)
+{
+    PyObject *message = NULL, *g[G_COUNT] = {NULL}, *q[Q_COUNT] = {NULL};
+    PyObject *branch = NULL, *sent = NULL, *method = NULL, *key = NULL, *txn;
+    int result = -1, is_request, test = 0;
+
+    if (read_all(&g_captured_reader, captured, &message) < 0)
+        return -1;
+    if (read_all(&g_message_reader, message, g) < 0)
+        goto done;
+    if (g[G_CSEQ] == Py_None || g[G_CALL_ID] == Py_None) {
+        result = 0;
+        goto done;
+    }
+    branch = Py_NewRef(g[G_BRANCH]);
+    if (g[G_SENT_BY] != Py_None) {
+        test = PyObject_IsTrue(branch);
+        if (test > 0) {
+            if (PyUnicode_Check(branch))
+                test = (int)PyUnicode_Tailmatch(branch, text_branch_magic, 0, PY_SSIZE_T_MAX, -1);
+            else {
+                PyObject *starts =
+                    PyObject_CallMethodOneArg(branch, name_startswith, text_branch_magic);
+                test = starts == NULL ? -1 : PyObject_IsTrue(starts);
+                Py_XDECREF(starts);
+            }
+        }
+        if (test < 0)
+            goto done;
+    }
+    if (test)
+        sent = cased(g[G_SENT_BY], 0);
+    else {
+        Py_SETREF(branch, PyObject_CallFunctionObjArgs(rfc2543_key, message, g[G_SENT_BY],
+                                                       branch, NULL));
+        if (branch == NULL)
+            goto done;
+        sent = Py_NewRef(Py_None);
+    }
+    if (sent == NULL || read_all(&g_cseq_reader, g[G_CSEQ], q) < 0)
+        goto done;
+    method = cased(q[Q_METHOD], 1);
+    if (method == NULL)
+        goto done;
+    is_request = g[G_METHOD] != Py_None;
+    if (is_request) {
+        test = same(method, text_ack);
+        if (test < 0)
+            goto done;
+        if (test) {
+            PyObject *invite, *answered, *invite_key;
+            invite_key = PyTuple_Pack(4, g[G_CALL_ID], branch, sent, text_invite);
+            if (invite_key == NULL)
+                goto done;
+            invite = PyDict_GetItemWithError(by_key, invite_key);
+            Py_DECREF(invite_key);
+            if (invite == NULL && PyErr_Occurred())
+                goto done;
+            if (invite != NULL) {
+                Py_INCREF(invite);
+                answered = PyObject_CallFunctionObjArgs(answered_2xx, invite, g[G_TO_TAG], NULL);
+                test = answered == NULL ? -1 : PyObject_IsTrue(answered);
+                Py_XDECREF(answered);
+                if (test == 0)
+                    test = append_to(invite, t_names[T_ACKS], captured) < 0 ? -1 : 2;
+                Py_DECREF(invite);
+                if (test < 0)
+                    goto done;
+                if (test == 2) { /* an ACK to a non-2xx: the INVITE's (17.1.1.3) */
+                    result = 0;
+                    goto done;
+                }
+            }
+        }
+    }
+    else {
+        test = PyObject_IsTrue(g[G_IS_RESPONSE]);
+        if (test <= 0) {
+            result = test;
+            goto done;
+        }
+    }
+    key = PyTuple_Pack(4, g[G_CALL_ID], branch, sent, method);
+    if (key == NULL)
+        goto done;
+    txn = PyDict_GetItemWithError(by_key, key);
+    if (txn != NULL)
+        Py_INCREF(txn);
+    else {
+        PyObject *values[3], *name_key;
+        if (PyErr_Occurred())
+            goto done;
+        /* A response whose request was not captured still names a transaction. */
+        values[1] = sent == Py_None ? Py_NewRef(branch)
+                                    : PyUnicode_FromFormat("%S|%S", branch, sent);
+        if (values[1] == NULL)
+            goto done;
+        values[0] = Py_NewRef(g[G_CALL_ID]);
+        values[2] = Py_NewRef(method);
+        name_key = tuple_of(key_type, values, 3);
+        if (name_key == NULL)
+            goto done;
+        txn = new_transaction(name_key, method, q[Q_NUMBER]);
+        Py_DECREF(name_key);
+        if (txn == NULL)
+            goto done;
+        if (PyDict_SetItem(by_key, key, txn) < 0 || PyList_Append(order, txn) < 0) {
+            Py_DECREF(txn);
+            goto done;
+        }
+    }
+    result = append_to(txn, is_request ? t_names[T_REQUESTS] : t_names[T_RESPONSES], captured);
+    Py_DECREF(txn);
+done:
+    Py_XDECREF(key);
+    Py_XDECREF(method);
+    Py_XDECREF(sent);
+    Py_XDECREF(branch);
+    clear_all(q, Q_COUNT);
+    clear_all(g, G_COUNT);
+    Py_XDECREF(message);
+    return result;
+}
+
+static PyObject *group(PyObject *module, PyObject *messages)
+{
+    PyObject *seq, *by_key, *order;
+    Py_ssize_t i;
+    (void)module;
+    if (key_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "group() before setup_group()");
+        return NULL;
+    }
+    seq = PySequence_Fast(messages, "group(): messages are not iterable");
+    if (seq == NULL)
+        return NULL;
+    by_key = PyDict_New();
+    order = PyList_New(0);
+    if (by_key == NULL || order == NULL)
+        goto fail;
+    for (i = 0; i < PySequence_Fast_GET_SIZE(seq); i++)
+        if (group_one(PySequence_Fast_GET_ITEM(seq, i), by_key, order) < 0)
+            goto fail;
+    Py_DECREF(by_key);
+    Py_DECREF(seq);
+    return order;
+fail:
+    Py_XDECREF(by_key);
+    Py_XDECREF(order);
+    Py_DECREF(seq);
+    return NULL;
+}
+
+static PyMethodDef methods[] = {
+    {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL,
+     "setup(captured_class, message_class, cseq_class, marks_class, walked_class,\n"
+     "counter_class, whole_ms): the classes whose slots walk() reads directly, the named\n"
+     "tuples and the Counter it makes, and calls._whole_ms (times beyond 64 bits)."},
+    {"walk", (PyCFunction)(void (*)(void))walk, METH_FASTCALL,
+     "walk(messages, state) -> _Walked: rtcscope.sip.calls._walk_py's look at the messages,\n"
+     "the tracker's state (a dict, updated) kept between calls."},
+    {"setup_group", (PyCFunction)(void (*)(void))setup_group, METH_FASTCALL,
+     "setup_group(captured_class, message_class, cseq_class, transaction_class, key_class,\n"
+     "rfc2543_key, answered_2xx): what group() reads directly, makes and calls."},
+    {"group", group, METH_O,
+     "group(messages) -> [Transaction]: rtcscope.sip.transactions._group_transactions_py's\n"
+     "transactions, in order of first appearance."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_callwalk",
+    "The call list's walk over a call's messages and its transaction grouping in C "
+    "(optional accelerator).", -1,
+    methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__callwalk(void)
+{
+    return PyModule_Create(&module);
+}

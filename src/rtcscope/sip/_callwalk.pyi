@@ -1,0 +1,25 @@
+"""Types of the optional C accelerator rtcscope.sip._callwalk (see _callwalk.c)."""
+
+from collections.abc import Callable
+from typing import Any
+
+def setup(
+    captured_class: type,
+    message_class: type,
+    cseq_class: type,
+    marks_class: type,
+    walked_class: type,
+    counter_class: type,
+    whole_ms: Callable[[int, int], int],
+) -> None: ...
+def walk(messages: Any, state: dict[Any, list[Any]]) -> Any: ...
+def setup_group(
+    captured_class: type,
+    message_class: type,
+    cseq_class: type,
+    transaction_class: type,
+    key_class: type,
+    rfc2543_key: Callable[..., str],
+    answered_2xx: Callable[..., bool],
+) -> None: ...
+def group(messages: Any) -> Any: ...
