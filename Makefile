@@ -34,7 +34,8 @@ HAVE_C_BUILD = $(BIN)/python -c 'import os, shutil, sys, sysconfig; \
 	cc = (sysconfig.get_config_var("CC") or "cc").split()[0]; \
 	sys.exit(not (os.path.exists(headers) and shutil.which(cc)))'
 
-$(STAMP): $(BIN)/python pyproject.toml constraints.txt setup.py src/rtcscope/sip/_sipscan.c
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt setup.py src/rtcscope/sip/_sipscan.c \
+		src/rtcscope/_timetext.c
 	@$(HAVE_C_BUILD) || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing a C compiler and Python's headers for the SIP accelerator"; \
