@@ -26,7 +26,7 @@ $(BIN)/python:
 
 venv: $(BIN)/python
 
-# The SIP parse's C accelerator (setup.py) needs a C compiler and Python's headers; without
+# The C accelerators (setup.py: SIP parse, call walk, time texts) needs a C compiler and Python's headers; without
 # them the install still works and the pure-Python road runs (slower). On Debian as root,
 # what is missing is installed first (python3-dev for Debian's python3, gcc).
 HAVE_C_BUILD = $(BIN)/python -c 'import os, shutil, sys, sysconfig; \
@@ -35,7 +35,7 @@ HAVE_C_BUILD = $(BIN)/python -c 'import os, shutil, sys, sysconfig; \
 	sys.exit(not (os.path.exists(headers) and shutil.which(cc)))'
 
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt setup.py src/rtcscope/sip/_sipscan.c \
-    src/rtcscope/sip/_callwalk.c
+	src/rtcscope/sip/_callwalk.c src/rtcscope/_timetext.c
 	@$(HAVE_C_BUILD) || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing a C compiler and Python's headers for the SIP accelerator"; \

@@ -1,22 +1,23 @@
-"""The optional C accelerator of rtcscope.sip.message (everything else is in pyproject.toml).
+"""The optional C accelerators of rtcscope (everything else is in pyproject.toml):
+rtcscope.sip._sipscan (the SIP parse and SDP template of rtcscope.sip.message / sdp),
+rtcscope.sip._callwalk (the call walk and transaction grouping of rtcscope.sip.calls /
+transactions) and rtcscope._timetext (rtcscope.timebase's time texts).
 
-``optional=True``: without a compiler or Python's headers the build of the extension fails
-quietly and rtcscope runs its pure-Python road (``rtcscope.sip.message.ROAD`` says which).
+``optional=True``: without a compiler or Python's headers the build of an extension fails
+quietly and rtcscope runs its pure-Python road (``rtcscope.sip.message.ROAD``,
+``rtcscope.sip.calls.WALK_ROAD``, ``rtcscope.sip.transactions.GROUP_ROAD`` and
+``rtcscope.timebase.ROAD`` say which).
 """
 
 from setuptools import Extension, setup
 
 setup(
     ext_modules=[
-        Extension(
-            "rtcscope.sip._sipscan",
-            sources=["src/rtcscope/sip/_sipscan.c"],
-            optional=True,
-        ),
-        Extension(
-            "rtcscope.sip._callwalk",
-            sources=["src/rtcscope/sip/_callwalk.c"],
-            optional=True,
-        ),
+        Extension(name, sources=[source], optional=True)
+        for name, source in (
+            ("rtcscope.sip._sipscan", "src/rtcscope/sip/_sipscan.c"),
+            ("rtcscope.sip._callwalk", "src/rtcscope/sip/_callwalk.c"),
+            ("rtcscope._timetext", "src/rtcscope/_timetext.c"),
+        )
     ]
 )

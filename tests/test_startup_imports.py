@@ -53,16 +53,22 @@ ON_DEMAND = ["csv", "gzip", "tempfile", "random", "hashlib"]
 # audio read keeps for the report, and the quality model they bring.
 AUDIO_FILES = ["rtcscope.rtp.columns", "rtcscope.rtp.series", "rtcscope.quality"]
 
+# What only --follow or -i needs (a command reading a whole capture checks its options
+# without it: rtcscope.cli.live_options).
+LIVE = ["rtcscope.cli.live", "rtcscope.scan.follow", "rtcscope.scan.live_source"]
+# What only RTCP packets and RTP events need (the test capture has neither).
+RTCP_EVENTS = ["rtcscope.rtp.rtcp", "rtcscope.rtp.events"]
+
 CASES = {
     "calls": (
         ["calls", CAPTURE, "--format", "json"],
-        ["rich", "rtcscope.sip.diagnosis", *ON_DEMAND],
+        ["rich", "rtcscope.sip.diagnosis", *ON_DEMAND, *LIVE, *RTCP_EVENTS],
     ),
     "calls with options": (
         ["calls", CAPTURE, "--format", "json", "--dedup", "--rtp-port", "5004", "-q"],
-        ["rich", "rtcscope.sip.diagnosis"],
+        ["rich", "rtcscope.sip.diagnosis", *LIVE],
     ),
-    "diagnose": (["diagnose", CAPTURE, "--format", "json"], ["rich"]),
+    "diagnose": (["diagnose", CAPTURE, "--format", "json"], ["rich", *LIVE]),
     "streams": (
         ["streams", CAPTURE, "--format", "json"],
         [

@@ -10,8 +10,10 @@ practice), so UTC is the honest choice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -71,10 +73,10 @@ Instant = tuple[float | None, str | None]
 _NO_INSTANT: Instant = (None, None)
 
 
-def instants(stamps: Iterable[int | None], first_ns: int) -> dict[int | None, Instant]:
+def instants_py(stamps: Iterable[int | None], first_ns: int) -> dict[int | None, Instant]:
     """Each distinct stamp of ``stamps`` with its (:func:`relative_s`, :func:`iso_time`),
     converted once: a call's instants recur (its INVITE's time is its offer's, its 2xx's its
-    answer's). None maps to (None, None)."""
+    answer's). None maps to (None, None). The pure-Python road of :func:`instants`."""
     out: dict[int | None, Instant] = {None: _NO_INSTANT}
     seconds = _SECONDS
     for ts in stamps:
@@ -92,6 +94,32 @@ def instants(stamps: Iterable[int | None], first_ns: int) -> dict[int | None, In
         text = seconds.get(second) or _second_text(second)
         out[ts] = (relative, text + _DIGITS[micro // 1000] + _DIGITS_UTC[micro % 1000])
     return out
+
+
+def _instant(ts: int, first_ns: int) -> Instant:
+    """One stamp's pair as :func:`instants_py` makes it (the C road's fallback)."""
+    return instants_py((ts,), first_ns)[ts]
+
+
+def _instants_road() -> Callable[[Sequence[int | None], int], dict[int | None, Instant]]:
+    """:func:`instants_py`, or the same dict made in C (rtcscope._timetext, where it was
+    built) unless RTCSCOPE_PURE is set. The C road converts the common stamps (whole
+    microseconds from the first, 1970 to 2262) itself and hands any other to
+    :func:`_instant`."""
+    if os.environ.get("RTCSCOPE_PURE", "") in ("", "0"):
+        try:
+            from rtcscope._timetext import instants as instants_c
+        except ImportError:  # no compiler or no Python headers where it was installed
+            pass
+        else:
+            # (a partial: no Python frame between a caller and the C loop)
+            return partial(instants_c, _instant, _NO_INSTANT)
+    return instants_py
+
+
+# Which road :func:`instants` takes: "c" or "python" (see _instants_road).
+instants = _instants_road()
+ROAD = "python" if instants is instants_py else "c"
 
 
 def span_iso(start_ns: int | None, end_ns: int | None) -> dict[str, str | None]:

@@ -60,7 +60,7 @@ from rtcscope.sip.calls import FAILED_STATES, CallState, CallSummary, SipStatist
 # What fits 80 columns; --wide shows TABLE_COLUMNS.
 NARROW_COLUMNS = ["index", "start_s", "from", "to", "state", "final", "duration_s"]
 if TYPE_CHECKING:
-    from rtcscope.cli.live import LiveOptions
+    from rtcscope.cli.live_options import LiveOptions
     from rtcscope.quality import StreamQuality
     from rtcscope.sip.live import CallFilter, FinishedCall
 
@@ -303,7 +303,7 @@ def calls(
     duration: DurationOpt = None,
 ) -> None:
     """Every call of a capture: from, to, ring/answer/end times, final response, state."""
-    from rtcscope.cli.live import LiveOptions
+    from rtcscope.cli.live_options import LiveOptions
 
     args = capture_args(
         dedup=dedup, reassembly=reassembly, keep_going=keep_going, rtp_port=rtp_port, quiet=quiet

@@ -70,7 +70,7 @@ from rtcscope.sip.diagnosis import (
 from rtcscope.timebase import iso_time
 
 if TYPE_CHECKING:
-    from rtcscope.cli.live import LiveOptions
+    from rtcscope.cli.live_options import LiveOptions
     from rtcscope.sip.live import CallFilter, FinishedCall
 
 COLUMNS = ("severity", "code", "summary", "element", "last_hop", "frames", "time_s", "rfc", "fix")
@@ -218,7 +218,7 @@ def diagnose(
     if list_codes:
         _print_catalogue(fmt)
         return
-    from rtcscope.cli.live import LiveOptions
+    from rtcscope.cli.live_options import LiveOptions
 
     live = LiveOptions(file, follow, interface, bpf, idle_timeout, answered_timeout, duration)
     if file is None and interface is None:

@@ -30,6 +30,7 @@ from typing import Any, BinaryIO, cast
 import typer
 
 from rtcscope.cli.capture import CaptureArgs
+from rtcscope.cli.live_options import LiveOptions as LiveOptions  # (its home before)
 from rtcscope.errors import EXIT_INVALID_INPUT, PeerError, UsageError
 from rtcscope.scan import ScanOptions, Tap, scan
 from rtcscope.scan.follow import FollowFile, PipeSource
@@ -40,33 +41,6 @@ from rtcscope.sip.live import NS, CallFilter, CallTracker, FinishedCall, Message
 # A full collection after this many printed calls: the command pauses the automatic
 # collector (cli/capture.py), and an endless feed must not keep cycles forever.
 _COLLECT_EVERY = 2000
-
-
-@dataclass(frozen=True, slots=True)
-class LiveOptions:
-    """How to read incrementally: a followed path (``-``: standard input) or an interface."""
-
-    file: Path | None
-    follow: bool
-    interface: str | None
-    bpf: str | None
-    idle_timeout_s: float
-    answered_timeout_s: float
-    duration_s: float | None
-
-    @property
-    def live(self) -> bool:
-        return self.follow or self.interface is not None
-
-    def check(self) -> None:
-        if self.interface is not None and self.file is not None:
-            raise UsageError("give a capture FILE or -i INTERFACE, not both")
-        if self.interface is None and self.file is None:
-            raise UsageError("give a capture FILE (or -i INTERFACE)")
-        if self.bpf is not None and self.interface is None:
-            raise UsageError("-f/--bpf is a capture filter for -i INTERFACE")
-        if self.duration_s is not None and not self.live:
-            raise UsageError("--duration goes with --follow or -i")
 
 
 @dataclass(slots=True)

@@ -51,8 +51,6 @@ import numpy.typing as npt
 
 from rtcscope.capture.packet import Packet
 from rtcscope.errors import RtpError
-from rtcscope.rtp import rtcp as rtcp_mod
-from rtcscope.rtp.events import DtmfDetector, DtmfDigit
 from rtcscope.rtp.packet import RtpPacket
 from rtcscope.rtp.stats import (
     SMALL_BATCH,
@@ -70,6 +68,8 @@ from rtcscope.sip.sdp import STATIC_PAYLOAD_TYPES
 
 if TYPE_CHECKING:
     from rtcscope.quality import StreamQuality
+    from rtcscope.rtp import rtcp as rtcp_mod
+    from rtcscope.rtp.events import DtmfDetector, DtmfDigit
     from rtcscope.sip.capture import MediaAnnouncement
 
 IntArray = npt.NDArray[np.int64]
@@ -1194,10 +1194,14 @@ class StreamScanner:
                 live.dtmf = {}
             detector = live.dtmf.get(pt)
             if detector is None:
+                from rtcscope.rtp.events import DtmfDetector  # (RTP events only: at first use)
+
                 detector = live.dtmf[pt] = DtmfDetector()
             detector.feed(frame, ts_ns, ssrc, ts, body, rate)
 
     def _rtcp(self, packet: Packet, payload: memoryview) -> None:
+        from rtcscope.rtp import rtcp as rtcp_mod  # (RTCP only: at first use)
+
         announced = (packet.dst, packet.dport) in self._rtcp_endpoints or (
             packet.src,
             packet.sport,
@@ -1245,6 +1249,8 @@ class StreamScanner:
     ) -> None:
         """The packets before the first fault (tshark dissects those too); their values
         meet the plausibility checks of :func:`attach_rtcp`."""
+        from rtcscope.rtp import rtcp as rtcp_mod  # (RTCP only: at first use)
+
         try:
             parsed = rtcp_mod.parse_compound(payload, strict=False)
         except RtpError:
@@ -1254,6 +1260,8 @@ class StreamScanner:
     def _decide_sender(self, sender: tuple[str, int, str, int, int]) -> None:
         """Tell SRTCP from damaged RTCP for one sender (flow and SSRC) from the datagrams
         kept so far; the sender's later datagrams follow the same decision."""
+        from rtcscope.rtp import rtcp as rtcp_mod  # (RTCP only: at first use)
+
         entries = self._unclear_rtcp.pop(sender)
         self._unclear_count -= len(entries)
         layout = rtcp_mod.find_srtcp_layout([data for _, _, data in entries])
@@ -1267,6 +1275,8 @@ class StreamScanner:
         layout: rtcp_mod.SrtcpLayout | None,
         entry: tuple[int, int, bytes],
     ) -> None:
+        from rtcscope.rtp import rtcp as rtcp_mod  # (RTCP only: at first use)
+
         frame, ts_ns, data = entry
         src, sport, dst, dport, ssrc = sender
         flow = (src, sport, dst, dport)
@@ -1614,6 +1624,10 @@ def attach_rtcp(
             view.srtcp_encrypted += int(datagram.encrypted)
             view.srtcp_decrypted += int(datagram.decrypted)
             view.srtcp_layout = view.srtcp_layout or _layout_name(datagram.layout)
+    if not records:
+        return  # (no RTCP packet: the RTCP module is not even imported)
+    from rtcscope.rtp import rtcp as rtcp_mod  # (RTCP only: at first use)
+
     sent = rtcp_mod.SenderReportLog()
     for record in records:
         packet = record.packet
@@ -2049,6 +2063,8 @@ def digit_to_dict(digit: DtmfDigit, stream: RtpStream) -> dict[str, Any]:
 
 def rtcp_record_to_dict(record: RtcpPacketRecord, first_ns: int) -> dict[str, Any]:
     """One RTCP packet as a flat row (``rtcscope streams --rtcp``)."""
+    from rtcscope.rtp import rtcp as rtcp_mod  # (RTCP only: at first use)
+
     packet = record.packet
     row: dict[str, Any] = {
         "frame": record.frame,
