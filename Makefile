@@ -26,8 +26,8 @@ $(BIN)/python:
 
 venv: $(BIN)/python
 
-# The C accelerators (setup.py: SIP parse, call walk, time texts) needs a C compiler and Python's headers; without
-# them the install still works and the pure-Python road runs (slower). On Debian as root,
+# The C accelerators (setup.py: SIP parse and SDP, call walk, time texts) need a C compiler
+# and Python's headers; without them the install still works and the pure-Python road runs (slower). On Debian as root,
 # what is missing is installed first (python3-dev for Debian's python3, gcc).
 HAVE_C_BUILD = $(BIN)/python -c 'import os, shutil, sys, sysconfig; \
 	headers = os.path.join(sysconfig.get_paths()["include"], "Python.h"); \
