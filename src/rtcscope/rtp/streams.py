@@ -1819,6 +1819,58 @@ _STATS_OF = attrgetter("_stats")
 # lost, problems, sequence errors, timestamp errors, out of time, resets, expected, lost vs
 # highest, duplicates, reordered, DTX periods, markers, payload type changes, max delta frame.
 _ROW_NUMBERS = (0, 1, 11, 12, 13, 25, 26, 3, 14, 15, 16, 17, 19, 20, 10)
+# A stream's JSON object's keys, in order (_stream_rows copies and fills it).
+_ROW_KEYS: dict[str, Any] = dict.fromkeys(
+    (
+        "src",
+        "src_port",
+        "dst",
+        "dst_port",
+        "ssrc",
+        "payload_type",
+        "codec",
+        "clock_rate",
+        "packets",
+        "lost",
+        "lost_percent",
+        "min_delta_ms",
+        "mean_delta_ms",
+        "max_delta_ms",
+        "min_jitter_ms",
+        "mean_jitter_ms",
+        "max_jitter_ms",
+        "problems",
+        "index",
+        "ssrc_hex",
+        "payload_types",
+        "payload_names",
+        "channels",
+        "source",
+        "encrypted",
+        "srtp_keying",
+        "start_s",
+        "end_s",
+        "first_frame",
+        "last_frame",
+        "setup_frame",
+        "call_id",
+        "expected",
+        "lost_vs_highest_seq",
+        "duplicates",
+        "reordered",
+        "dtx_periods",
+        "dtx_ms",
+        "markers",
+        "ssrc_changes",
+        "payload_type_changes",
+        "comfort_noise_packets",
+        "sequence_errors",
+        "timestamp_errors",
+        "events",
+        "max_delta_frame",
+        "payload_bytes",
+    )
+)
 _ROW_FIELDS = attrgetter(
     "payload_type",
     "codec",
@@ -1874,128 +1926,133 @@ def _stream_rows(
     """stream_to_dict's objects from columns: the statistics' fields (``numbers``, a column
     each in StatsSummary's order), those of them shown rounded (``rounded``: _ROUNDED_FIELDS'
     order) and the streams' starts and ends rounded to microseconds (``rtcp``: with the
-    "rtcp" objects). A row's literal is filled from the columns zipped (no attribute read
-    or call per field)."""
+    "rtcp" objects). A row is filled from the columns zipped (no attribute read or call per
+    field)."""
     keys = list(zip(*map(_KEY_FIELDS, [stream.key for stream in streams]), strict=True))
     fields = list(zip(*map(_ROW_FIELDS, streams), strict=True))
-    rows = [
-        {
-            "src": src,
-            "src_port": src_port,
-            "dst": dst,
-            "dst_port": dst_port,
-            "ssrc": ssrc,
-            "payload_type": payload_type,
-            "codec": codec,
-            "clock_rate": clock_rate,
-            "packets": packets_n,
-            "lost": lost_n,
-            "lost_percent": lost_percent_shown,
-            "min_delta_ms": min_delta_shown,
-            "mean_delta_ms": mean_delta_shown,
-            "max_delta_ms": max_delta_shown,
-            "min_jitter_ms": min_jitter_shown,
-            "mean_jitter_ms": mean_jitter_shown,
-            "max_jitter_ms": max_jitter_shown,
-            "problems": _problem_words(
+    rows: list[dict[str, Any]] = []
+    append = rows.append
+    new_row = _ROW_KEYS.copy
+    for (
+        stream,
+        src,
+        src_port,
+        dst,
+        dst_port,
+        ssrc,
+        payload_type,
+        codec,
+        clock_rate,
+        index,
+        payload_types,
+        payload_names,
+        channels,
+        source,
+        encrypted,
+        srtp_keying,
+        first_frame,
+        last_frame,
+        setup_frame,
+        call_id,
+        ssrc_changes,
+        comfort_noise_packets,
+        payload_bytes,
+        restart_of_ssrc,
+        packets_n,
+        lost_n,
+        problems_n,
+        sequence_errors_n,
+        timestamp_errors_n,
+        out_of_time_n,
+        resets_n,
+        expected_n,
+        lost_vs_highest_n,
+        duplicates_n,
+        reordered_n,
+        dtx_periods_n,
+        markers_n,
+        payload_type_changes_n,
+        max_delta_frame_n,
+        lost_percent_shown,
+        min_delta_shown,
+        mean_delta_shown,
+        max_delta_shown,
+        min_jitter_shown,
+        mean_jitter_shown,
+        max_jitter_shown,
+        dtx_ms_shown,
+        start_s,
+        end_s,
+        quality,
+    ) in zip(
+        streams,
+        *keys,
+        *fields,
+        *(numbers[at] for at in _ROW_NUMBERS),
+        *rounded,
+        starts_s,
+        ends_s,
+        qualities,
+        strict=True,
+    ):
+        # A copy of the keys in order, filled in place: about a third cheaper than a
+        # literal of 47 keys, whose every key is inserted into a new table.
+        row = new_row()
+        row["src"] = src
+        row["src_port"] = src_port
+        row["dst"] = dst
+        row["dst_port"] = dst_port
+        row["ssrc"] = ssrc
+        row["payload_type"] = payload_type
+        row["codec"] = codec
+        row["clock_rate"] = clock_rate
+        row["packets"] = packets_n
+        row["lost"] = lost_n
+        row["lost_percent"] = lost_percent_shown
+        row["min_delta_ms"] = min_delta_shown
+        row["mean_delta_ms"] = mean_delta_shown
+        row["max_delta_ms"] = max_delta_shown
+        row["min_jitter_ms"] = min_jitter_shown
+        row["mean_jitter_ms"] = mean_jitter_shown
+        row["max_jitter_ms"] = max_jitter_shown
+        row["problems"] = (
+            _problem_words(
                 sequence_errors_n, resets_n, timestamp_errors_n, problems_n, out_of_time_n
             )
             if sequence_errors_n or resets_n or timestamp_errors_n or problems_n
-            else [],
-            "index": index,
-            "ssrc_hex": f"0x{ssrc:08X}",
-            "payload_types": payload_types,
-            "payload_names": payload_names,
-            "channels": channels,
-            "source": source,
-            "encrypted": encrypted,
-            "srtp_keying": srtp_keying,
-            "start_s": start_s,
-            "end_s": end_s,
-            "first_frame": first_frame,
-            "last_frame": last_frame,
-            "setup_frame": setup_frame,
-            "call_id": call_id,
-            "expected": expected_n,
-            "lost_vs_highest_seq": lost_vs_highest_n,
-            "duplicates": duplicates_n,
-            "reordered": reordered_n,
-            "dtx_periods": dtx_periods_n,
-            "dtx_ms": dtx_ms_shown,
-            "markers": markers_n,
-            "ssrc_changes": ssrc_changes,
-            "payload_type_changes": payload_type_changes_n,
-            "comfort_noise_packets": comfort_noise_packets,
-            "sequence_errors": sequence_errors_n,
-            "timestamp_errors": timestamp_errors_n,
-            "events": _event_rows(stream, resets_n)
-            if resets_n or restart_of_ssrc is not None
-            else [],
-            "max_delta_frame": max_delta_frame_n,
-            "payload_bytes": payload_bytes,
-        }
-        for (
-            stream,
-            src,
-            src_port,
-            dst,
-            dst_port,
-            ssrc,
-            payload_type,
-            codec,
-            clock_rate,
-            index,
-            payload_types,
-            payload_names,
-            channels,
-            source,
-            encrypted,
-            srtp_keying,
-            first_frame,
-            last_frame,
-            setup_frame,
-            call_id,
-            ssrc_changes,
-            comfort_noise_packets,
-            payload_bytes,
-            restart_of_ssrc,
-            packets_n,
-            lost_n,
-            problems_n,
-            sequence_errors_n,
-            timestamp_errors_n,
-            out_of_time_n,
-            resets_n,
-            expected_n,
-            lost_vs_highest_n,
-            duplicates_n,
-            reordered_n,
-            dtx_periods_n,
-            markers_n,
-            payload_type_changes_n,
-            max_delta_frame_n,
-            lost_percent_shown,
-            min_delta_shown,
-            mean_delta_shown,
-            max_delta_shown,
-            min_jitter_shown,
-            mean_jitter_shown,
-            max_jitter_shown,
-            dtx_ms_shown,
-            start_s,
-            end_s,
-        ) in zip(
-            streams,
-            *keys,
-            *fields,
-            *(numbers[at] for at in _ROW_NUMBERS),
-            *rounded,
-            starts_s,
-            ends_s,
-            strict=True,
+            else []
         )
-    ]
-    for row, stream, quality in zip(rows, streams, qualities, strict=True):
+        row["index"] = index
+        row["ssrc_hex"] = f"0x{ssrc:08X}"
+        row["payload_types"] = payload_types
+        row["payload_names"] = payload_names
+        row["channels"] = channels
+        row["source"] = source
+        row["encrypted"] = encrypted
+        row["srtp_keying"] = srtp_keying
+        row["start_s"] = start_s
+        row["end_s"] = end_s
+        row["first_frame"] = first_frame
+        row["last_frame"] = last_frame
+        row["setup_frame"] = setup_frame
+        row["call_id"] = call_id
+        row["expected"] = expected_n
+        row["lost_vs_highest_seq"] = lost_vs_highest_n
+        row["duplicates"] = duplicates_n
+        row["reordered"] = reordered_n
+        row["dtx_periods"] = dtx_periods_n
+        row["dtx_ms"] = dtx_ms_shown
+        row["markers"] = markers_n
+        row["ssrc_changes"] = ssrc_changes
+        row["payload_type_changes"] = payload_type_changes_n
+        row["comfort_noise_packets"] = comfort_noise_packets
+        row["sequence_errors"] = sequence_errors_n
+        row["timestamp_errors"] = timestamp_errors_n
+        row["events"] = (
+            _event_rows(stream, resets_n) if resets_n or restart_of_ssrc is not None else []
+        )
+        row["max_delta_frame"] = max_delta_frame_n
+        row["payload_bytes"] = payload_bytes
         if rtcp and stream.rtcp is not None:
             row["rtcp"] = _rtcp_row(stream.rtcp)
         if stream.dtmf:
@@ -2003,6 +2060,7 @@ def _stream_rows(
             row["digits"] = "".join(d.digit for d in stream.dtmf if d.digit is not None)
         if quality is not None:
             row["quality"] = quality.as_dict()
+        append(row)
     return rows
 
 
