@@ -653,15 +653,18 @@ class StreamScanner:
         get = by_endpoint.get
         started: list[bool] = []
         append = started.append
-        for key, frame in zip(keys, frames, strict=True):
+        # The destinations' announcements looked up without a Python step per key.
+        for key, frame, announced in zip(
+            keys, frames, map(get, map(_DESTINATION, keys)), strict=True
+        ):
             found = None
-            for endpoint in ((key[2], key[3]), (key[0], key[1])):
-                for ann in get(endpoint, ()):
+            if announced is not None:
+                for ann in announced:
                     if ann.frame > frame:
                         break
                     found = ann
-                if found is not None:
-                    break
+            if found is None:  # else the source's (rare: NAT, one-sided SDP)
+                found = _latest_announcement(get((key[0], key[1]), ()), frame)
             if found is None:
                 append(False)
                 continue
@@ -763,32 +766,34 @@ class StreamScanner:
             if resumed:  # more packets of short streams: their fields back, rows waiting
                 self._reopen(resumed)
             waited = [-1 if live.segments is None else live.waited for live in lives]
-        starts = np.array(bounds[:-1], dtype=np.int64)
-        sizes = np.diff(bounds)
+        every_bound = np.array(bounds, dtype=np.int64)
+        starts = every_bound[:-1]
+        sizes = np.diff(every_bound)
         group = np.repeat(np.arange(len(keys)), sizes)
         pts = marker_pt & 0x7F
         # Each (stream, payload type) pair once: counts, the stream's clock and CN for it,
         # and whether the DTMF detector reads its rows (dynamic types named
         # telephone-event, or unnamed). Static types from a table, dynamic ones by the
         # stream's rtpmap.
-        pair_of_row = group * 128 + pts
-        pair_counts = np.bincount(pair_of_row, minlength=len(keys) * 128)
-        present = np.flatnonzero(pair_counts)
+        # present: the pairs (stream * 128 + payload type) in order, pair_counts: their
+        # rows, pair_at: each row's pair's place in present.
+        present, pair_at, pair_counts = _pairs(group * 128 + pts)
         present_pt = present & 0x7F
         static = present_pt < 96
-        pair_clock = np.zeros(len(pair_counts), dtype=np.int64)
-        pair_clock[present[static]] = _STATIC_CLOCKS[present_pt[static]]
-        pair_cn = np.zeros(len(pair_counts), dtype=np.int64)
-        pair_cn[present[static]] = present_pt[static] == 13
-        pair_dtmf = np.zeros(len(pair_counts), dtype=bool)
-        for pair in present[~static].tolist():
+        pair_clock = np.zeros(len(present), dtype=np.int64)
+        pair_clock[static] = _STATIC_CLOCKS[present_pt[static]]
+        pair_cn = (present_pt == 13).astype(np.int64)  # the dynamic ones set below
+        pair_dtmf = np.zeros(len(present), dtype=bool)
+        for place, pair in zip(
+            np.flatnonzero(~static).tolist(), present[~static].tolist(), strict=True
+        ):
             live, pt = lives[pair >> 7], pair & 0x7F
             clock, is_cn, encoding, _ = live.pt_info.get(pt) or self._pt_info(live, pt)
-            pair_clock[pair] = clock
-            pair_cn[pair] = is_cn
-            pair_dtmf[pair] = encoding is None or encoding.lower() == "telephone-event"
-        clocks = pair_clock[pair_of_row]
-        sums = [np.add.reduceat(payload_len, starts), np.add.reduceat(pair_cn[pair_of_row], starts)]
+            pair_clock[place] = clock
+            pair_cn[place] = is_cn
+            pair_dtmf[place] = encoding is None or encoding.lower() == "telephone-event"
+        clocks = pair_clock[pair_at]
+        sums = [np.add.reduceat(payload_len, starts), np.add.reduceat(pair_cn[pair_at], starts)]
         # RFC 3711 4.2: an SRTP authentication tag makes a G.711 payload longer than the
         # samples the timestamp advanced by (one byte per sample); a stream's first row
         # follows its previous packet (from an earlier call, or none: -1).
@@ -834,7 +839,7 @@ class StreamScanner:
             more = np.zeros(len(keys), dtype=bool)
         old_pairs = ~new[present >> 7]
         for pair, n in zip(
-            present[old_pairs].tolist(), pair_counts[present[old_pairs]].tolist(), strict=True
+            present[old_pairs].tolist(), pair_counts[old_pairs].tolist(), strict=True
         ):
             live = lives[pair >> 7]
             counts = live.pt_counts
@@ -878,7 +883,7 @@ class StreamScanner:
                     edges[:, new_streams],
                     position_of[new_pairs >> 7],
                     new_pairs & 0x7F,
-                    pair_counts[new_pairs],
+                    pair_counts[~old_pairs],
                 )
             )
         # Streams with a handful of rows that had packets before: add() packet by packet.
@@ -942,7 +947,7 @@ class StreamScanner:
                 clocks[a:b],
             )
         if self.with_dtmf and pair_dtmf.any():
-            at = np.flatnonzero(pair_dtmf[pair_of_row])
+            at = np.flatnonzero(pair_dtmf[pair_at])
             for stream, frame, ns, pt, ts, length, word in zip(
                 group[at].tolist(),
                 *(column[at].tolist() for column in (frames, ts_ns, pts, tss, payload_len)),
@@ -1503,6 +1508,36 @@ class StreamScanner:
 
 
 _SET_INDEX = vars(RtpStream)["index"].__set__  # the slot, set without a Python loop
+
+
+def _pairs(pair_of_row: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """``np.unique(pair_of_row, return_inverse=True, return_counts=True)``; without a sort
+    when the values never go down (a batch's rows are stream after stream: each stream of
+    one payload type, the usual case, or its types in rising order)."""
+    count = len(pair_of_row)
+    if count and bool((pair_of_row[1:] >= pair_of_row[:-1]).all()):
+        change = np.empty(count, dtype=bool)
+        change[0] = True
+        np.not_equal(pair_of_row[1:], pair_of_row[:-1], out=change[1:])
+        firsts = np.flatnonzero(change)
+        return pair_of_row[firsts], np.cumsum(change) - 1, np.diff(np.append(firsts, count))
+    present, at, counts = np.unique(pair_of_row, return_inverse=True, return_counts=True)
+    return present, at.reshape(-1), counts
+
+
+_DESTINATION = itemgetter(2, 3)  # a stream key's destination address and port
+
+
+def _latest_announcement(
+    announced: Iterable[MediaAnnouncement], frame: int
+) -> MediaAnnouncement | None:
+    """The last of an endpoint's announcements (in frame order) at or before ``frame``."""
+    found = None
+    for ann in announced:
+        if ann.frame > frame:
+            break
+        found = ann
+    return found
 
 
 def _main_payload_type(counts: dict[int, int]) -> tuple[tuple[int, ...], int]:
