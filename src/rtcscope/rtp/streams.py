@@ -1339,16 +1339,11 @@ class StreamScanner:
         ] = {}
         made: list[RtpStream] = []
         append = made.append
-        # Each stream's order: first frame, then key (StreamKey orders as its tuple); and its
-        # flow (src, sport, dst, dport) as a number, for the SSRCs sharing a flow.
+        # Each stream's order: first frame, then key (StreamKey orders as its tuple).
         firsts: list[int] = []
         place = firsts.append
         kept: list[tuple[str, int, str, int, int]] = []
         keep = kept.append
-        flow_ids: dict[Flow, int] = {}
-        flow_id = flow_ids.setdefault
-        flows: list[int] = []
-        flow = flows.append
         # Short streams whose rows still wait: summarised in bulk, all in one table.
         chunks = self._short_rows
         # Short streams given more packets in later batches whose rows still wait too.
@@ -1421,12 +1416,12 @@ class StreamScanner:
                         savp = secure[proto] = "SAVP" in proto.upper()
                     if savp:
                         keying = "unknown"
-            src, sport, dst, dport, _ = key
             if (
                 dtls_flows
                 and keying != "sdes"
                 and (
-                    (src, sport, dst, dport) in dtls_flows or (dst, dport, src, sport) in dtls_flows
+                    (key[0], key[1], key[2], key[3]) in dtls_flows
+                    or (key[2], key[3], key[0], key[1]) in dtls_flows
                 )
             ):
                 keying = "dtls"
@@ -1434,7 +1429,6 @@ class StreamScanner:
                 keying = "unknown"
             place(first_frame)
             keep(key)
-            flow(flow_id((src, sport, dst, dport), len(flow_ids)))
             append(
                 RtpStream(
                     stream_key,
@@ -1477,9 +1471,14 @@ class StreamScanner:
         deque(map(_SET_INDEX, streams, range(1, len(streams) + 1)), 0)
         # Other SSRCs seen on the same flow (a restart, a new source behind an SBC) and a
         # restart: the SSRC before it on the flow had stopped when this one began. (Flow
-        # numbers only group: any numbering gives the same.)
-        flow_of = np.array(flows, dtype=np.int64)[by_frame]
-        if len(flow_ids) < len(streams):
+        # numbers only group: any numbering gives the same.) The flows counted in one go:
+        # numbered only when some flow has more than one SSRC.
+        flow_keys = list(map(_FLOW_OF_KEY, kept))
+        if len(set(flow_keys)) < len(streams):
+            flow_ids: dict[Flow, int] = {}
+            flow_id = flow_ids.setdefault
+            flows = [flow_id(flow, len(flow_ids)) for flow in flow_keys]
+            flow_of = np.array(flows, dtype=np.int64)[by_frame]
             # Each stream after the one before it on its flow (capture order within a flow).
             by_flow = np.argsort(flow_of, kind="stable")
             same = flow_of[by_flow[1:]] == flow_of[by_flow[:-1]]
@@ -1525,6 +1524,7 @@ def _pairs(pair_of_row: IntArray) -> tuple[IntArray, IntArray, IntArray]:
     return present, at.reshape(-1), counts
 
 
+_FLOW_OF_KEY = itemgetter(0, 1, 2, 3)  # a stream key's flow: src, sport, dst, dport
 _DESTINATION = itemgetter(2, 3)  # a stream key's destination address and port
 
 
