@@ -177,3 +177,53 @@ def test_bulk_summaries_cover_what_they_claim() -> None:
     assert any(s.payload_type_changes for s in summaries)
     assert any(s.markers for s in summaries)
     assert any(s.last_seq < s.first_seq for s in summaries)  # a sequence wrap
+
+
+def plain_packets(
+    seed: int, count: int, clock: int
+) -> list[tuple[int, float, int, int, int, bool, int]]:
+    """A well-behaved stream (what short calls send): numbers one apart without a wrap,
+    timestamps forward by one step, a marker on the first packet at most; ``clock`` 0: a
+    payload type whose clock is unknown."""
+    rng = random.Random(seed)
+    seq = rng.randrange(65536 - count)
+    ts = rng.randrange(2**32)
+    t = rng.uniform(0, 1000)
+    step = rng.choice([160, 320, 960])
+    pt = 8 if clock else 101
+    out = []
+    for k in range(count):
+        t += rng.uniform(15, 25)
+        out.append((k + 1, t, seq + k, (ts + k * step) & 0xFFFFFFFF, pt, k == 0, clock))
+    return out
+
+
+@given(
+    seeds=st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=12),
+    counts=st.lists(st.integers(1, 24), min_size=12, max_size=12),
+    clocks=st.lists(st.sampled_from([8000, 8000, 0]), min_size=12, max_size=12),
+    odd=st.integers(0, 2**32 - 1) | st.none(),
+)
+def test_plain_blocks_equal_add(
+    seeds: list[int], counts: list[int], clocks: list[int], odd: int | None
+) -> None:
+    """Blocks of well-behaved streams take shortcuts in the bulk table (no sequence state
+    machine, no look-back for a clock, no reset epochs): the same summaries as add(), with
+    or without one stream of the other generator among them (no shortcut then)."""
+    streams = [
+        plain_packets(seed, count, clock)
+        for seed, count, clock in zip(seeds, counts, clocks, strict=False)
+    ]
+    if odd is not None:
+        streams.append(packets(odd, 24))
+    references = [one_by_one(rows).summary() for rows in streams]
+    flat = [row for rows in streams for row in rows]
+    bulk = summarize_new_streams(
+        np.cumsum([0] + [len(rows) for rows in streams]).tolist(), arrays(flat)
+    )
+    for index, reference in enumerate(references):
+        assert bulk.summary(index) == reference
+    fast = [StreamStats() for _ in streams]
+    add_new_streams(fast, np.cumsum([0] + [len(rows) for rows in streams]).tolist(), arrays(flat))
+    for stats, reference in zip(fast, references, strict=True):
+        assert stats.summary() == reference

@@ -889,21 +889,28 @@ def _new_table(
     ts_steps = (ts[:, 1:] - ts[:, :-1]) & 0xFFFFFFFF
     consecutive = later & (ext_steps == 1) & (ts_steps > 0) & (ts_steps < 0x80000000)
     known = clock > 0  # the clock a packet is judged on: its own, else the last known
-    last_known = np.maximum.accumulate(np.where(known, column[None, :], -1), axis=1)
-    reset_clock = np.where(
-        last_known >= 0, np.take_along_axis(clock, np.maximum(last_known, 0), axis=1), 0
-    )
+    if known.all():  # (the usual case: each its own, nothing to look back for)
+        reset_clock = clock
+    else:
+        last_known = np.maximum.accumulate(np.where(known, column[None, :], -1), axis=1)
+        reset_clock = np.where(
+            last_known >= 0, np.take_along_axis(clock, np.maximum(last_known, 0), axis=1), 0
+        )
     signed = np.where(ts_steps >= 0x80000000, ts_steps - 0x100000000, ts_steps)
     gaps = time[:, 1:] - time[:, :-1]
     judge = reset_clock[:, 1:]
     by_clock = np.abs(signed * 1000.0 / np.maximum(judge, 1) - gaps) > RESET_SLACK_MS
-    resets = (
-        later
-        & (ext_steps > 0)
-        & np.where(judge > 0, by_clock, _is_reset_many(signed, gaps, np.zeros_like(judge)))
-    )
-    latest = np.maximum.accumulate(np.where(resets, column[None, 1:], 0), axis=1)
-    epoch = np.take_along_axis(ts, latest, axis=1)
+    with_judge = judge > 0
+    if not with_judge.all():
+        by_clock = np.where(
+            with_judge, by_clock, _is_reset_many(signed, gaps, np.zeros_like(judge))
+        )
+    resets = later & (ext_steps > 0) & by_clock
+    if resets.any():
+        latest = np.maximum.accumulate(np.where(resets, column[None, 1:], 0), axis=1)
+        epoch = np.take_along_axis(ts, latest, axis=1)
+    else:  # every packet's epoch is the stream's first timestamp
+        epoch = np.repeat(ts[:, :1], width - 1, axis=1)
     epoch_errors = later & (((ts[:, 1:] - epoch) & 0xFFFFFFFF) >= 0x80000000)
 
     # Wireshark's: in time sequence, relative to the first packet's timestamp.
@@ -932,21 +939,26 @@ def _new_table(
     max_jitter = np.zeros(count)
     min_jitter = np.full(count, -1.0)
     mean_jitter = np.zeros(count)
+    # Every later packet in time sequence and one number above the one before it (no wrap:
+    # the usual short stream): the state machines below leave no cycle, no error, no
+    # problem and the last number, so they are not run.
+    plain = bool(np.all(~later | ((seq[:, 1:] - seq[:, :-1] == 1) & in_time[:, 1:])))
     for k in range(1, width):
         act = valid[:, k]
         s, t, c, ok = seq[:, k], time[:, k], clock[:, k], in_time[:, k] & act
-        # Cycles (the "under" flag) and sequence errors: Wireshark's state machines.
-        low = ok & ~under & ((s < start_seq) | ((s == 0) & (seq[:, k - 1] == 65535)))
-        high = ok & under & (s > start_seq) & ~low
-        cycles += low
-        under = (under | low) & ~high
-        follows = ok & ((seq_num + 1 == s) | ((seq_num == 65535) & (s == 0)))
-        jumps = ok & ~follows & ((seq_num + 1 < s) | (seq_num - s > 0xFF00))
-        behind = act & ~follows & ~jumps & (seq_num + 1 > s)
-        wrong = jumps | behind
-        seq_num = np.where(follows | jumps, s, seq_num)
-        seq_errors += wrong
-        problem |= wrong | (act & ~in_time[:, k])
+        if not plain:
+            # Cycles (the "under" flag) and sequence errors: Wireshark's state machines.
+            low = ok & ~under & ((s < start_seq) | ((s == 0) & (seq[:, k - 1] == 65535)))
+            high = ok & under & (s > start_seq) & ~low
+            cycles += low
+            under = (under | low) & ~high
+            follows = ok & ((seq_num + 1 == s) | ((seq_num == 65535) & (s == 0)))
+            jumps = ok & ~follows & ((seq_num + 1 < s) | (seq_num - s > 0xFF00))
+            behind = act & ~follows & ~jumps & (seq_num + 1 > s)
+            wrong = jumps | behind
+            seq_num = np.where(follows | jumps, s, seq_num)
+            seq_errors += wrong
+            problem |= wrong | (act & ~in_time[:, k])
         # Delta and jitter of packets in time sequence (RFC 3550 6.4.1).
         delta = np.where(ok, t - last_time, delta)
         with_clock = ok & (c > 0)
@@ -969,6 +981,8 @@ def _new_table(
             counted & ((min_jitter == -1) | (jitter < min_jitter)), jitter, min_jitter
         )
         last_time = np.where(ok, t, last_time)
+    if plain:
+        seq_num = seq[np.arange(count), sizes - 1]
 
     return _NewTable(
         sizes,

@@ -42,7 +42,7 @@ import struct
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
@@ -653,15 +653,18 @@ class StreamScanner:
         get = by_endpoint.get
         started: list[bool] = []
         append = started.append
-        for key, frame in zip(keys, frames, strict=True):
+        # The destinations' announcements looked up without a Python step per key.
+        for key, frame, announced in zip(
+            keys, frames, map(get, map(_DESTINATION, keys)), strict=True
+        ):
             found = None
-            for endpoint in ((key[2], key[3]), (key[0], key[1])):
-                for ann in get(endpoint, ()):
+            if announced is not None:
+                for ann in announced:
                     if ann.frame > frame:
                         break
                     found = ann
-                if found is not None:
-                    break
+            if found is None:  # else the source's (rare: NAT, one-sided SDP)
+                found = _latest_announcement(get((key[0], key[1]), ()), frame)
             if found is None:
                 append(False)
                 continue
@@ -763,32 +766,34 @@ class StreamScanner:
             if resumed:  # more packets of short streams: their fields back, rows waiting
                 self._reopen(resumed)
             waited = [-1 if live.segments is None else live.waited for live in lives]
-        starts = np.array(bounds[:-1], dtype=np.int64)
-        sizes = np.diff(bounds)
+        every_bound = np.array(bounds, dtype=np.int64)
+        starts = every_bound[:-1]
+        sizes = np.diff(every_bound)
         group = np.repeat(np.arange(len(keys)), sizes)
         pts = marker_pt & 0x7F
         # Each (stream, payload type) pair once: counts, the stream's clock and CN for it,
         # and whether the DTMF detector reads its rows (dynamic types named
         # telephone-event, or unnamed). Static types from a table, dynamic ones by the
         # stream's rtpmap.
-        pair_of_row = group * 128 + pts
-        pair_counts = np.bincount(pair_of_row, minlength=len(keys) * 128)
-        present = np.flatnonzero(pair_counts)
+        # present: the pairs (stream * 128 + payload type) in order, pair_counts: their
+        # rows, pair_at: each row's pair's place in present.
+        present, pair_at, pair_counts = _pairs(group * 128 + pts)
         present_pt = present & 0x7F
         static = present_pt < 96
-        pair_clock = np.zeros(len(pair_counts), dtype=np.int64)
-        pair_clock[present[static]] = _STATIC_CLOCKS[present_pt[static]]
-        pair_cn = np.zeros(len(pair_counts), dtype=np.int64)
-        pair_cn[present[static]] = present_pt[static] == 13
-        pair_dtmf = np.zeros(len(pair_counts), dtype=bool)
-        for pair in present[~static].tolist():
+        pair_clock = np.zeros(len(present), dtype=np.int64)
+        pair_clock[static] = _STATIC_CLOCKS[present_pt[static]]
+        pair_cn = (present_pt == 13).astype(np.int64)  # the dynamic ones set below
+        pair_dtmf = np.zeros(len(present), dtype=bool)
+        for place, pair in zip(
+            np.flatnonzero(~static).tolist(), present[~static].tolist(), strict=True
+        ):
             live, pt = lives[pair >> 7], pair & 0x7F
             clock, is_cn, encoding, _ = live.pt_info.get(pt) or self._pt_info(live, pt)
-            pair_clock[pair] = clock
-            pair_cn[pair] = is_cn
-            pair_dtmf[pair] = encoding is None or encoding.lower() == "telephone-event"
-        clocks = pair_clock[pair_of_row]
-        sums = [np.add.reduceat(payload_len, starts), np.add.reduceat(pair_cn[pair_of_row], starts)]
+            pair_clock[place] = clock
+            pair_cn[place] = is_cn
+            pair_dtmf[place] = encoding is None or encoding.lower() == "telephone-event"
+        clocks = pair_clock[pair_at]
+        sums = [np.add.reduceat(payload_len, starts), np.add.reduceat(pair_cn[pair_at], starts)]
         # RFC 3711 4.2: an SRTP authentication tag makes a G.711 payload longer than the
         # samples the timestamp advanced by (one byte per sample); a stream's first row
         # follows its previous packet (from an earlier call, or none: -1).
@@ -834,7 +839,7 @@ class StreamScanner:
             more = np.zeros(len(keys), dtype=bool)
         old_pairs = ~new[present >> 7]
         for pair, n in zip(
-            present[old_pairs].tolist(), pair_counts[present[old_pairs]].tolist(), strict=True
+            present[old_pairs].tolist(), pair_counts[old_pairs].tolist(), strict=True
         ):
             live = lives[pair >> 7]
             counts = live.pt_counts
@@ -878,7 +883,7 @@ class StreamScanner:
                     edges[:, new_streams],
                     position_of[new_pairs >> 7],
                     new_pairs & 0x7F,
-                    pair_counts[new_pairs],
+                    pair_counts[~old_pairs],
                 )
             )
         # Streams with a handful of rows that had packets before: add() packet by packet.
@@ -942,7 +947,7 @@ class StreamScanner:
                 clocks[a:b],
             )
         if self.with_dtmf and pair_dtmf.any():
-            at = np.flatnonzero(pair_dtmf[pair_of_row])
+            at = np.flatnonzero(pair_dtmf[pair_at])
             for stream, frame, ns, pt, ts, length, word in zip(
                 group[at].tolist(),
                 *(column[at].tolist() for column in (frames, ts_ns, pts, tss, payload_len)),
@@ -1344,16 +1349,11 @@ class StreamScanner:
         ] = {}
         made: list[RtpStream] = []
         append = made.append
-        # Each stream's order: first frame, then key (StreamKey orders as its tuple); and its
-        # flow (src, sport, dst, dport) as a number, for the SSRCs sharing a flow.
+        # Each stream's order: first frame, then key (StreamKey orders as its tuple).
         firsts: list[int] = []
         place = firsts.append
         kept: list[tuple[str, int, str, int, int]] = []
         keep = kept.append
-        flow_ids: dict[Flow, int] = {}
-        flow_id = flow_ids.setdefault
-        flows: list[int] = []
-        flow = flows.append
         # Short streams whose rows still wait: summarised in bulk, all in one table.
         chunks = self._short_rows
         # Short streams given more packets in later batches whose rows still wait too.
@@ -1426,12 +1426,12 @@ class StreamScanner:
                         savp = secure[proto] = "SAVP" in proto.upper()
                     if savp:
                         keying = "unknown"
-            src, sport, dst, dport, _ = key
             if (
                 dtls_flows
                 and keying != "sdes"
                 and (
-                    (src, sport, dst, dport) in dtls_flows or (dst, dport, src, sport) in dtls_flows
+                    (key[0], key[1], key[2], key[3]) in dtls_flows
+                    or (key[2], key[3], key[0], key[1]) in dtls_flows
                 )
             ):
                 keying = "dtls"
@@ -1439,7 +1439,6 @@ class StreamScanner:
                 keying = "unknown"
             place(first_frame)
             keep(key)
-            flow(flow_id((src, sport, dst, dport), len(flow_ids)))
             append(
                 RtpStream(
                     stream_key,
@@ -1482,9 +1481,14 @@ class StreamScanner:
         deque(map(_SET_INDEX, streams, range(1, len(streams) + 1)), 0)
         # Other SSRCs seen on the same flow (a restart, a new source behind an SBC) and a
         # restart: the SSRC before it on the flow had stopped when this one began. (Flow
-        # numbers only group: any numbering gives the same.)
-        flow_of = np.array(flows, dtype=np.int64)[by_frame]
-        if len(flow_ids) < len(streams):
+        # numbers only group: any numbering gives the same.) The flows counted in one go:
+        # numbered only when some flow has more than one SSRC.
+        flow_keys = list(map(_FLOW_OF_KEY, kept))
+        if len(set(flow_keys)) < len(streams):
+            flow_ids: dict[Flow, int] = {}
+            flow_id = flow_ids.setdefault
+            flows = [flow_id(flow, len(flow_ids)) for flow in flow_keys]
+            flow_of = np.array(flows, dtype=np.int64)[by_frame]
             # Each stream after the one before it on its flow (capture order within a flow).
             by_flow = np.argsort(flow_of, kind="stable")
             same = flow_of[by_flow[1:]] == flow_of[by_flow[:-1]]
@@ -1513,6 +1517,37 @@ class StreamScanner:
 
 
 _SET_INDEX = vars(RtpStream)["index"].__set__  # the slot, set without a Python loop
+
+
+def _pairs(pair_of_row: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """``np.unique(pair_of_row, return_inverse=True, return_counts=True)``; without a sort
+    when the values never go down (a batch's rows are stream after stream: each stream of
+    one payload type, the usual case, or its types in rising order)."""
+    count = len(pair_of_row)
+    if count and bool((pair_of_row[1:] >= pair_of_row[:-1]).all()):
+        change = np.empty(count, dtype=bool)
+        change[0] = True
+        np.not_equal(pair_of_row[1:], pair_of_row[:-1], out=change[1:])
+        firsts = np.flatnonzero(change)
+        return pair_of_row[firsts], np.cumsum(change) - 1, np.diff(np.append(firsts, count))
+    present, at, counts = np.unique(pair_of_row, return_inverse=True, return_counts=True)
+    return present, at.reshape(-1), counts
+
+
+_FLOW_OF_KEY = itemgetter(0, 1, 2, 3)  # a stream key's flow: src, sport, dst, dport
+_DESTINATION = itemgetter(2, 3)  # a stream key's destination address and port
+
+
+def _latest_announcement(
+    announced: Iterable[MediaAnnouncement], frame: int
+) -> MediaAnnouncement | None:
+    """The last of an endpoint's announcements (in frame order) at or before ``frame``."""
+    found = None
+    for ann in announced:
+        if ann.frame > frame:
+            break
+        found = ann
+    return found
 
 
 def _main_payload_type(counts: dict[int, int]) -> tuple[tuple[int, ...], int]:
@@ -1788,7 +1823,17 @@ def stream_dicts(
     # own StatsSummary (None).
     groups: dict[int, tuple[StreamSummaries | None, list[int], list[int]]] = {}
     loose: tuple[None, list[int], list[int]] = (None, [], [])
-    for at, found in enumerate(map(_STATS_OF, streams)):
+    every_found = list(map(_STATS_OF, streams))
+    if set(map(type, every_found)) == {tuple} and len(set(map(_FIRST, every_found))) == 1:
+        # All in one bulk (short calls): grouped without a Python step per stream.
+        summaries = every_found[0][0]
+        groups[id(summaries)] = (
+            summaries,
+            list(range(len(streams))),
+            list(map(_SECOND, every_found)),
+        )
+        every_found = []
+    for at, found in enumerate(every_found):
         if type(found) is tuple:
             summaries, position = found
             group = groups.get(id(summaries))
@@ -1829,10 +1874,64 @@ def stream_dicts(
 _DICTS_BLOCK = 2048  # streams whose numbers stream_dicts reads at once
 _KEY_FIELDS = attrgetter("src", "src_port", "dst", "dst_port", "ssrc")
 _STATS_OF = attrgetter("_stats")
+_FIRST = itemgetter(0)
+_SECOND = itemgetter(1)
 # The statistics' fields a stream's JSON shows as they are (StatsSummary's order): packets,
 # lost, problems, sequence errors, timestamp errors, out of time, resets, expected, lost vs
 # highest, duplicates, reordered, DTX periods, markers, payload type changes, max delta frame.
 _ROW_NUMBERS = (0, 1, 11, 12, 13, 25, 26, 3, 14, 15, 16, 17, 19, 20, 10)
+# A stream's JSON object's keys, in order (_stream_rows copies and fills it).
+_ROW_KEYS: dict[str, Any] = dict.fromkeys(
+    (
+        "src",
+        "src_port",
+        "dst",
+        "dst_port",
+        "ssrc",
+        "payload_type",
+        "codec",
+        "clock_rate",
+        "packets",
+        "lost",
+        "lost_percent",
+        "min_delta_ms",
+        "mean_delta_ms",
+        "max_delta_ms",
+        "min_jitter_ms",
+        "mean_jitter_ms",
+        "max_jitter_ms",
+        "problems",
+        "index",
+        "ssrc_hex",
+        "payload_types",
+        "payload_names",
+        "channels",
+        "source",
+        "encrypted",
+        "srtp_keying",
+        "start_s",
+        "end_s",
+        "first_frame",
+        "last_frame",
+        "setup_frame",
+        "call_id",
+        "expected",
+        "lost_vs_highest_seq",
+        "duplicates",
+        "reordered",
+        "dtx_periods",
+        "dtx_ms",
+        "markers",
+        "ssrc_changes",
+        "payload_type_changes",
+        "comfort_noise_packets",
+        "sequence_errors",
+        "timestamp_errors",
+        "events",
+        "max_delta_frame",
+        "payload_bytes",
+    )
+)
 _ROW_FIELDS = attrgetter(
     "payload_type",
     "codec",
@@ -1888,128 +1987,133 @@ def _stream_rows(
     """stream_to_dict's objects from columns: the statistics' fields (``numbers``, a column
     each in StatsSummary's order), those of them shown rounded (``rounded``: _ROUNDED_FIELDS'
     order) and the streams' starts and ends rounded to microseconds (``rtcp``: with the
-    "rtcp" objects). A row's literal is filled from the columns zipped (no attribute read
-    or call per field)."""
+    "rtcp" objects). A row is filled from the columns zipped (no attribute read or call per
+    field)."""
     keys = list(zip(*map(_KEY_FIELDS, [stream.key for stream in streams]), strict=True))
     fields = list(zip(*map(_ROW_FIELDS, streams), strict=True))
-    rows = [
-        {
-            "src": src,
-            "src_port": src_port,
-            "dst": dst,
-            "dst_port": dst_port,
-            "ssrc": ssrc,
-            "payload_type": payload_type,
-            "codec": codec,
-            "clock_rate": clock_rate,
-            "packets": packets_n,
-            "lost": lost_n,
-            "lost_percent": lost_percent_shown,
-            "min_delta_ms": min_delta_shown,
-            "mean_delta_ms": mean_delta_shown,
-            "max_delta_ms": max_delta_shown,
-            "min_jitter_ms": min_jitter_shown,
-            "mean_jitter_ms": mean_jitter_shown,
-            "max_jitter_ms": max_jitter_shown,
-            "problems": _problem_words(
+    rows: list[dict[str, Any]] = []
+    append = rows.append
+    new_row = _ROW_KEYS.copy
+    for (
+        stream,
+        src,
+        src_port,
+        dst,
+        dst_port,
+        ssrc,
+        payload_type,
+        codec,
+        clock_rate,
+        index,
+        payload_types,
+        payload_names,
+        channels,
+        source,
+        encrypted,
+        srtp_keying,
+        first_frame,
+        last_frame,
+        setup_frame,
+        call_id,
+        ssrc_changes,
+        comfort_noise_packets,
+        payload_bytes,
+        restart_of_ssrc,
+        packets_n,
+        lost_n,
+        problems_n,
+        sequence_errors_n,
+        timestamp_errors_n,
+        out_of_time_n,
+        resets_n,
+        expected_n,
+        lost_vs_highest_n,
+        duplicates_n,
+        reordered_n,
+        dtx_periods_n,
+        markers_n,
+        payload_type_changes_n,
+        max_delta_frame_n,
+        lost_percent_shown,
+        min_delta_shown,
+        mean_delta_shown,
+        max_delta_shown,
+        min_jitter_shown,
+        mean_jitter_shown,
+        max_jitter_shown,
+        dtx_ms_shown,
+        start_s,
+        end_s,
+        quality,
+    ) in zip(
+        streams,
+        *keys,
+        *fields,
+        *(numbers[at] for at in _ROW_NUMBERS),
+        *rounded,
+        starts_s,
+        ends_s,
+        qualities,
+        strict=True,
+    ):
+        # A copy of the keys in order, filled in place: about a third cheaper than a
+        # literal of 47 keys, whose every key is inserted into a new table.
+        row = new_row()
+        row["src"] = src
+        row["src_port"] = src_port
+        row["dst"] = dst
+        row["dst_port"] = dst_port
+        row["ssrc"] = ssrc
+        row["payload_type"] = payload_type
+        row["codec"] = codec
+        row["clock_rate"] = clock_rate
+        row["packets"] = packets_n
+        row["lost"] = lost_n
+        row["lost_percent"] = lost_percent_shown
+        row["min_delta_ms"] = min_delta_shown
+        row["mean_delta_ms"] = mean_delta_shown
+        row["max_delta_ms"] = max_delta_shown
+        row["min_jitter_ms"] = min_jitter_shown
+        row["mean_jitter_ms"] = mean_jitter_shown
+        row["max_jitter_ms"] = max_jitter_shown
+        row["problems"] = (
+            _problem_words(
                 sequence_errors_n, resets_n, timestamp_errors_n, problems_n, out_of_time_n
             )
             if sequence_errors_n or resets_n or timestamp_errors_n or problems_n
-            else [],
-            "index": index,
-            "ssrc_hex": f"0x{ssrc:08X}",
-            "payload_types": payload_types,
-            "payload_names": payload_names,
-            "channels": channels,
-            "source": source,
-            "encrypted": encrypted,
-            "srtp_keying": srtp_keying,
-            "start_s": start_s,
-            "end_s": end_s,
-            "first_frame": first_frame,
-            "last_frame": last_frame,
-            "setup_frame": setup_frame,
-            "call_id": call_id,
-            "expected": expected_n,
-            "lost_vs_highest_seq": lost_vs_highest_n,
-            "duplicates": duplicates_n,
-            "reordered": reordered_n,
-            "dtx_periods": dtx_periods_n,
-            "dtx_ms": dtx_ms_shown,
-            "markers": markers_n,
-            "ssrc_changes": ssrc_changes,
-            "payload_type_changes": payload_type_changes_n,
-            "comfort_noise_packets": comfort_noise_packets,
-            "sequence_errors": sequence_errors_n,
-            "timestamp_errors": timestamp_errors_n,
-            "events": _event_rows(stream, resets_n)
-            if resets_n or restart_of_ssrc is not None
-            else [],
-            "max_delta_frame": max_delta_frame_n,
-            "payload_bytes": payload_bytes,
-        }
-        for (
-            stream,
-            src,
-            src_port,
-            dst,
-            dst_port,
-            ssrc,
-            payload_type,
-            codec,
-            clock_rate,
-            index,
-            payload_types,
-            payload_names,
-            channels,
-            source,
-            encrypted,
-            srtp_keying,
-            first_frame,
-            last_frame,
-            setup_frame,
-            call_id,
-            ssrc_changes,
-            comfort_noise_packets,
-            payload_bytes,
-            restart_of_ssrc,
-            packets_n,
-            lost_n,
-            problems_n,
-            sequence_errors_n,
-            timestamp_errors_n,
-            out_of_time_n,
-            resets_n,
-            expected_n,
-            lost_vs_highest_n,
-            duplicates_n,
-            reordered_n,
-            dtx_periods_n,
-            markers_n,
-            payload_type_changes_n,
-            max_delta_frame_n,
-            lost_percent_shown,
-            min_delta_shown,
-            mean_delta_shown,
-            max_delta_shown,
-            min_jitter_shown,
-            mean_jitter_shown,
-            max_jitter_shown,
-            dtx_ms_shown,
-            start_s,
-            end_s,
-        ) in zip(
-            streams,
-            *keys,
-            *fields,
-            *(numbers[at] for at in _ROW_NUMBERS),
-            *rounded,
-            starts_s,
-            ends_s,
-            strict=True,
+            else []
         )
-    ]
-    for row, stream, quality in zip(rows, streams, qualities, strict=True):
+        row["index"] = index
+        row["ssrc_hex"] = f"0x{ssrc:08X}"
+        row["payload_types"] = payload_types
+        row["payload_names"] = payload_names
+        row["channels"] = channels
+        row["source"] = source
+        row["encrypted"] = encrypted
+        row["srtp_keying"] = srtp_keying
+        row["start_s"] = start_s
+        row["end_s"] = end_s
+        row["first_frame"] = first_frame
+        row["last_frame"] = last_frame
+        row["setup_frame"] = setup_frame
+        row["call_id"] = call_id
+        row["expected"] = expected_n
+        row["lost_vs_highest_seq"] = lost_vs_highest_n
+        row["duplicates"] = duplicates_n
+        row["reordered"] = reordered_n
+        row["dtx_periods"] = dtx_periods_n
+        row["dtx_ms"] = dtx_ms_shown
+        row["markers"] = markers_n
+        row["ssrc_changes"] = ssrc_changes
+        row["payload_type_changes"] = payload_type_changes_n
+        row["comfort_noise_packets"] = comfort_noise_packets
+        row["sequence_errors"] = sequence_errors_n
+        row["timestamp_errors"] = timestamp_errors_n
+        row["events"] = (
+            _event_rows(stream, resets_n) if resets_n or restart_of_ssrc is not None else []
+        )
+        row["max_delta_frame"] = max_delta_frame_n
+        row["payload_bytes"] = payload_bytes
         if rtcp and stream.rtcp is not None:
             row["rtcp"] = _rtcp_row(stream.rtcp)
         if stream.dtmf:
@@ -2017,6 +2121,7 @@ def _stream_rows(
             row["digits"] = "".join(d.digit for d in stream.dtmf if d.digit is not None)
         if quality is not None:
             row["quality"] = quality.as_dict()
+        append(row)
     return rows
 
 
