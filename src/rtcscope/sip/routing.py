@@ -877,7 +877,8 @@ def is_unroutable_address(host: str) -> str | None:
     bare = host.strip("[]")
     octets = _IPV4.match(bare)
     if octets is not None:
-        return _unroutable_ipv4(*(int(o) for o in octets.groups()))
+        a, b, c, d = map(int, octets.groups())
+        return _unroutable_ipv4(a, b, c, d)
     try:
         ip = ipaddress.ip_address(bare)
     except ValueError:

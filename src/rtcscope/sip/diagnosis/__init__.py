@@ -213,7 +213,13 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
             if contact is None:
                 return False
             host = uri_host(contact)
-        if is_unroutable_address(host) and not is_unroutable_address(answer.src):
+        # (the usual Contact names the address the 2xx came from: then the two answers agree
+        # and none is asked)
+        if (
+            host != answer.src
+            and is_unroutable_address(host)
+            and not is_unroutable_address(answer.src)
+        ):
             return False
         self.refreshes = []  # find_target_refreshes: none to find
         self.trace_dialog_direct(dialog, answer, invite)  # check_in_dialog_paths

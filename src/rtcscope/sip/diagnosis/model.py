@@ -189,6 +189,39 @@ class DeliveredPath(RequestPath):
     def steps(self, value: list[PathStep]) -> None:
         self._step_list = value
 
+    def as_dict(self) -> dict[str, Any]:
+        """:meth:`RequestPath.as_dict` without writing the step out: the same keys and values,
+        written straight from the request (``diagnose --format json`` asks it of every
+        path, and most are this one)."""
+        if self._step_list is not None:
+            return RequestPath.as_dict(self)
+        sent = self._sent
+        message = sent.message
+        src = endpoint(sent.src, sent.sport)
+        hop = self._hop
+        if hop is None:
+            hop = self._hop = f"{src} -> {self._far} (frame {sent.frame})"
+        return {
+            "call_id": self.call_id,
+            "method": self.method,
+            "cseq": self.cseq,
+            "outcome": self.outcome,
+            "last_hop": hop,
+            "steps": [
+                {
+                    "frame": sent.frame,
+                    "src": src,
+                    "dst": self._far,
+                    "request_uri": message.request_uri_text or "",
+                    "routes": [],
+                    "max_forwards": message_max_forwards(message),
+                    "vias": 1,
+                    "copies": 1,
+                    "problems": [],
+                }
+            ],
+        }
+
     def went_wrong(self) -> bool:
         """:meth:`RequestPath.went_wrong` without writing its step out: until then, the one
         step it would write has no problem."""
