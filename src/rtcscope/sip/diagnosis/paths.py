@@ -60,11 +60,17 @@ class PathChecks(DialogChecks):
         self, dialogs: Iterable[Dialog] | None = None
     ) -> dict[tuple[str, int], list[CapturedMessage]]:
         """The copies of each in-dialog request (method, CSeq) of ``dialogs`` (the call's)."""
-        groups: dict[tuple[str, int], list[CapturedMessage]] = defaultdict(list)
+        groups: dict[tuple[str, int], list[CapturedMessage]] = {}
         for dialog in self.call.dialogs if dialogs is None else dialogs:
             for txn in dialog.transactions:
-                for req in txn.requests:
-                    groups[(txn.method, txn.cseq)].append(req)
+                requests = txn.requests
+                if requests:
+                    key = (txn.method, txn.cseq)
+                    copies = groups.get(key)
+                    if copies is None:
+                        groups[key] = list(requests)
+                    else:
+                        copies += requests
         return groups
 
     def check_in_dialog_paths(self) -> None:
@@ -259,7 +265,8 @@ class PathChecks(DialogChecks):
         basis: CapturedMessage
         if from_tag is not None and from_tag == self.caller_tag:
             # The 2xx the caller received before sending it (trace_direct's basis: of the
-            # INVITE's responses from 200 to 299, the answer is the only one).
+            # INVITE's responses from 200 to 299, the answer is the first; else the full
+            # road looks further).
             if not (
                 answer.dst == src and answer.ts_ns < sent.ts_ns and answer.message.to_tag == to_tag
             ):
