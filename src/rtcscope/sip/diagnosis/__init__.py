@@ -175,6 +175,7 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
         codes: set[int] = set()
         repeated = False
         answers = 0  # 2xx copies
+        statuses = 0  # 2xx statuses
         for response in invite.responses:
             code = response.message.status_code or 0
             if code > 100:
@@ -184,6 +185,7 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
                     repeated = True
                 else:
                     codes.add(code)
+                    statuses += code >= 200
                 answers += code >= 200
         if repeated:
             counted: dict[int, int] = {}
@@ -198,7 +200,7 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
         # (every 2xx of the INVITE in it) with one Via stack depth: the first copy is the
         # one that left the UAS (answer_origin, check_answered_dialog's first_2xx) and what
         # the caller bases its requests on.
-        if answers == 0 or sum(code >= 200 for code in codes) != 1:
+        if statuses != 1:
             return False
         dialogs = self.call.dialogs
         if len(dialogs) != 1 or len(dialogs[0].answers) != answers:
