@@ -671,6 +671,9 @@ def test_the_direct_road_is_taken_for_the_plain_call(monkeypatch: pytest.MonkeyP
         del CallChecker.lean
     assert [type(p).__name__ for p in direct_result.paths] == ["DeliveredPath"] * 2
     assert direct_result.paths == full_paths and full_paths == direct_result.paths
+    # as_dict: written straight from the request before (direct), from the step after
+    assert all(p._step_list is not None for p in direct_result.paths)  # type: ignore[attr-defined]
+    assert [p.as_dict() for p in direct_result.paths] == direct["paths"] == full["paths"]
     assert taken == [True, True]
     assert whole == [True]  # the whole call on its direct road (the full road: not asked)
     assert direct == full

@@ -134,8 +134,10 @@ class DeliveredPath(RequestPath):
     """A :class:`RequestPath` of one hop, sent once straight from one UA to the other and
     delivered (the common ACK and BYE, ``PathChecks.trace_dialog_direct``), whose step and
     last hop are written out when first read: ``diagnose``'s table and ``analyze``'s text
-    show only the paths that went wrong, so most are never read. The same values as the
-    :class:`RequestPath` the checks would build (tests/sip/test_diagnosis_direct.py)."""
+    show only the paths that went wrong, so most are never read, and the JSON
+    (:meth:`as_dict`) is written straight from the request, without the step. The same
+    values as the :class:`RequestPath` the checks would build
+    (tests/sip/test_diagnosis_direct.py)."""
 
     __slots__ = ("_far", "_hop", "_sent", "_step_list")
 
