@@ -58,7 +58,9 @@ class Shape:
     ringing_twice: str = ""
     cancel: bool = False  # a CANCEL (answered 200) before the 2xx
     # after the ACK: "resent" (the 2xx again), "202" (another 2xx), "202-relayed" (another
-    # 2xx without a To tag, from elsewhere, with one Via more)
+    # 2xx without a To tag, from elsewhere, with one Via more); before the ACK:
+    # "resent-early" (the 2xx again, from where it came), "resent-early-elsewhere" (from
+    # another port), "resent-early-relayed" (with one Via more)
     answer_twice: str = ""
     final: str = "200 OK"  # or a refusal ("486 Busy Here")
     fork_final: str = ""  # a final from a second callee (To tag c) after the 2xx
@@ -208,6 +210,20 @@ def build(shape: Shape) -> tuple[list[CapturedSip], list[IcmpReport]]:
     add(100, UAS, shape.answer_sport, UAC, 5060, answer)
     if shape.answer_twice == "resent":
         bwd(300, answer)
+    elif shape.answer_twice == "resent-early":  # before the ACK, as the UAS sent it
+        add(105, UAS, shape.answer_sport, UAC, 5060, answer)
+    elif shape.answer_twice == "resent-early-elsewhere":  # before the ACK, another port
+        add(105, UAS, 5064, UAC, 5060, answer)
+    elif shape.answer_twice == "resent-early-relayed":  # before the ACK, one Via more
+        relayed = _response(
+            shape.final,
+            "z9hG4bKi",
+            "1 INVITE",
+            to_tag="b",
+            caller_sent=True,
+            extra=[*answer_extra, f"Via: SIP/2.0/UDP {OTHER}:5060;branch=z9hG4bKo"],
+        )
+        add(105, UAS, shape.answer_sport, UAC, 5060, relayed)
     elif shape.answer_twice == "202":
         accepted = _response(
             "202 Accepted", "z9hG4bKi", "1 INVITE", to_tag="b", caller_sent=True, extra=answer_extra
@@ -370,7 +386,15 @@ _SHAPES = st.builds(
     second_invite=_mostly("", "unanswered", "refused"),
     ringing_twice=_mostly("", "resent", "looped"),
     cancel=_mostly(False, True),
-    answer_twice=_mostly("", "resent", "202", "202-relayed"),
+    answer_twice=_mostly(
+        "",
+        "resent",
+        "202",
+        "202-relayed",
+        "resent-early",
+        "resent-early-elsewhere",
+        "resent-early-relayed",
+    ),
     final=_mostly(
         "200 OK",
         "486 Busy Here",
@@ -387,6 +411,20 @@ _SHAPES = st.builds(
     refused_ack=_mostly("", "plain", "twice", "route", "port", "uri", "vias", "mf0"),
     invite_route=_mostly(False, True),
 )
+
+
+def _answers_of(monkeypatch: pytest.MonkeyPatch, road: str) -> list[bool]:
+    """What ``CallChecker``'s method ``road`` answers, call by call, while patched."""
+    answers: list[bool] = []
+    original = getattr(CallChecker, road)
+
+    def counting(self: CallChecker) -> bool:
+        result = original(self)
+        answers.append(result)
+        return bool(result)
+
+    monkeypatch.setattr(CallChecker, road, counting)
+    return answers
 
 
 def _both_roads(messages: list[CapturedSip], icmp: list[IcmpReport]) -> tuple[dict, dict]:  # type: ignore[type-arg]
@@ -463,6 +501,15 @@ NEAR_MISSES = [
     {"answer_twice": "resent"},
     {"answer_twice": "202"},
     {"answer_twice": "202-relayed"},
+    {"answer_twice": "resent-early"},
+    {"answer_twice": "resent-early-elsewhere"},
+    {"answer_twice": "resent-early-relayed"},
+    {"answer_twice": "resent-early", "ringing_twice": "resent"},
+    {"answer_twice": "resent-early", "ringing_twice": "looped"},
+    {"answer_twice": "resent-early", "ack_early": True},
+    {"answer_twice": "resent-early", "ack_with_answer": True},
+    {"answer_twice": "resent-early", "bye": "callee"},
+    {"answer_twice": "resent-early", "answer_sport": 5062},
     {"ack": False},
     {"ack_cseq": 2},
     {"ack_dport": 5070},
@@ -572,15 +619,7 @@ def test_the_refused_road_is_taken(
 ) -> None:
     """A refused call, ACKed or not, takes the refused call's road; its finding and its
     ACK's path are the full checks' (the dialogs are not built)."""
-    whole: list[bool] = []
-    original = CallChecker.run_refused_direct
-
-    def counting(self: CallChecker) -> bool:
-        result = original(self)
-        whole.append(result)
-        return result
-
-    monkeypatch.setattr(CallChecker, "run_refused_direct", counting)
+    whole = _answers_of(monkeypatch, "run_refused_direct")
     messages, icmp = build(replace(PLAIN, **{**REFUSED, **change}))  # type: ignore[arg-type]
     direct = diagnose(messages, icmp).as_dict()
     monkeypatch.undo()
@@ -606,9 +645,7 @@ def test_the_direct_road_is_taken_for_the_plain_call(monkeypatch: pytest.MonkeyP
     from rtcscope.sip.diagnosis.paths import PathChecks
 
     taken: list[bool] = []
-    whole: list[bool] = []
     original = PathChecks._direct_in_dialog
-    original_call = CallChecker.run_direct
 
     def counting(self: PathChecks, *args: object) -> bool:
         result = original(self, *args)  # type: ignore[arg-type]
@@ -618,14 +655,9 @@ def test_the_direct_road_is_taken_for_the_plain_call(monkeypatch: pytest.MonkeyP
     def not_asked(self: PathChecks, *args: object) -> bool:
         raise AssertionError("trace_direct asked on the whole call's direct road")
 
-    def counting_call(self: CallChecker) -> bool:
-        result = original_call(self)
-        whole.append(result)
-        return result
-
     monkeypatch.setattr(PathChecks, "_direct_in_dialog", counting)
     monkeypatch.setattr(PathChecks, "trace_direct", not_asked)
-    monkeypatch.setattr(CallChecker, "run_direct", counting_call)
+    whole = _answers_of(monkeypatch, "run_direct")
     messages, icmp = build(PLAIN)
     direct_result = diagnose(messages, icmp)
     direct = direct_result.as_dict()
@@ -639,6 +671,9 @@ def test_the_direct_road_is_taken_for_the_plain_call(monkeypatch: pytest.MonkeyP
         del CallChecker.lean
     assert [type(p).__name__ for p in direct_result.paths] == ["DeliveredPath"] * 2
     assert direct_result.paths == full_paths and full_paths == direct_result.paths
+    # as_dict: written straight from the request before (direct), from the step after
+    assert all(p._step_list is not None for p in direct_result.paths)  # type: ignore[attr-defined]
+    assert [p.as_dict() for p in direct_result.paths] == direct["paths"] == full["paths"]
     assert taken == [True, True]
     assert whole == [True]  # the whole call on its direct road (the full road: not asked)
     assert direct == full
@@ -647,6 +682,32 @@ def test_the_direct_road_is_taken_for_the_plain_call(monkeypatch: pytest.MonkeyP
         ("BYE", "delivered"),
     ]
     assert [s["max_forwards"] for p in direct["paths"] for s in p["steps"]] == [70, 70]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"answer_twice": "resent-early"},
+        {"answer_twice": "resent-early", "ringing_twice": "resent"},
+        {"answer_twice": "resent-early", "bye": "callee"},
+    ],
+)
+def test_the_direct_road_is_taken_for_a_2xx_resent_before_the_ack(
+    monkeypatch: pytest.MonkeyPatch, change: dict[str, object]
+) -> None:
+    """A 2xx the UAS sent again before the ACK reached it (or a 180 sent twice), in copies
+    of one Via: the whole call stays on its direct road, and the full checks agree."""
+    whole = _answers_of(monkeypatch, "run_direct")
+    messages, icmp = build(replace(PLAIN, **change))  # type: ignore[arg-type]
+    direct = diagnose(messages, icmp).as_dict()
+    monkeypatch.undo()
+    _, full = _both_roads(messages, icmp)
+    assert whole == [True]
+    assert direct == full
+    assert [(p["method"], p["outcome"]) for p in direct["paths"]] == [
+        ("ACK", "delivered"),
+        ("BYE", "delivered"),
+    ]
 
 
 def test_the_table_does_not_write_delivered_paths_out() -> None:

@@ -189,6 +189,27 @@ def plain_max_forwards(raw: bytes, lowered: bytes) -> str | Literal[False] | Non
     not followed by a folded line, it is the first line (an earlier one would hold an earlier
     "max-forwards") and its value is the rest of the line, stripped, as the message reads
     it."""
+    at = _max_forwards_name(raw, lowered)
+    if at is None or at is False:
+        return at
+    # The usual line, a number between blanks and not folded, in one match: its digits are
+    # the line's value stripped (what the reading below finds, in fewer steps).
+    usual = _USUAL_MAX_FORWARDS.match(raw, at)
+    if usual is not None:
+        return usual.group(1).decode("ascii")
+    colon = at
+    while raw[colon : colon + 1] in (b" ", b"\t"):
+        colon += 1
+    if raw[colon : colon + 1] != b":":
+        return False
+    value = _unfolded_value(raw, colon + 1)
+    return False if value is None else value
+
+
+def _max_forwards_name(raw: bytes, lowered: bytes) -> int | Literal[False] | None:
+    """Where the name of the first Max-Forwards line ends, when it stands plainly at a line
+    start before any empty line (:func:`plain_max_forwards`); None without a line, False
+    when not decided."""
     at = lowered.find(b"max-forwards")
     if at < 0:
         return None
@@ -198,18 +219,7 @@ def plain_max_forwards(raw: bytes, lowered: bytes) -> str | Literal[False] | Non
         or _EMPTY_LINE.search(lowered, 0, at) is not None
     ):
         return False
-    # The usual line, a number between blanks and not folded, in one match: its digits are
-    # the line's value stripped (what the reading below finds, in fewer steps).
-    usual = _USUAL_MAX_FORWARDS.match(raw, at + 12)
-    if usual is not None:
-        return usual.group(1).decode("ascii")
-    colon = at + 12
-    while raw[colon : colon + 1] in (b" ", b"\t"):
-        colon += 1
-    if raw[colon : colon + 1] != b":":
-        return False
-    value = _unfolded_value(raw, colon + 1)
-    return False if value is None else value
+    return at + 12
 
 
 def _unfolded_value(raw: bytes, start: int) -> str | None:
@@ -291,14 +301,16 @@ def plain_contact_text(raw: bytes, lowered: bytes) -> str | Literal[False] | Non
     if raw[:1] in (b"\r", b"\n"):
         return False
     for line in _CONTACT_LINE.finditer(lowered, 0, _header_end(lowered) + 1):
-        if line.group(1) or line.group(3).strip(b" \t"):
+        before, _, after = line.groups()
+        if before or (after and after.strip(b" \t")):
             return False
         value = _unfolded_value(raw, line.end())
         if value is None:
             return False
-        values = split_comma_list(value)
-        if values:
-            text = usual_address_uri(values[0])
+        # (split_comma_list of a value without a comma: the value itself, already stripped)
+        first = value if "," not in value else next(iter(split_comma_list(value)), "")
+        if first:
+            text = usual_address_uri(first)
             return False if text is None else text
     return None
 
@@ -349,9 +361,18 @@ def message_max_forwards(message: SipMessage, lowered: bytes | None = None) -> i
     """``message.max_forwards`` read as the diagnosis reads it: where plainly written
     (:func:`plain_max_forwards`), else from the one search for the routing headers
     (``lowered``: ``message.raw.lower()``, when the caller has it)."""
+    raw = message.raw
     if lowered is None:
-        lowered = message.raw.lower()
-    value = plain_max_forwards(message.raw, lowered)
+        lowered = raw.lower()
+    at = _max_forwards_name(raw, lowered)
+    if at is None:
+        return None
+    if at is not False:
+        # The usual line (plain_max_forwards's first reading): its digits, as a number.
+        usual = _USUAL_MAX_FORWARDS.match(raw, at)
+        if usual is not None:
+            return int(usual.group(1))
+    value = plain_max_forwards(raw, lowered)
     if value is False:  # not plainly written: the one search decides
         values = routing_header_values(message, lowered).get("Max-Forwards")
         value = values[0] if values else None
@@ -877,7 +898,8 @@ def is_unroutable_address(host: str) -> str | None:
     bare = host.strip("[]")
     octets = _IPV4.match(bare)
     if octets is not None:
-        return _unroutable_ipv4(*(int(o) for o in octets.groups()))
+        a, b, c, d = map(int, octets.groups())
+        return _unroutable_ipv4(a, b, c, d)
     try:
         ip = ipaddress.ip_address(bare)
     except ValueError:

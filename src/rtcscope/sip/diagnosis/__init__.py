@@ -60,8 +60,13 @@ from rtcscope.sip.diagnosis.render import (
     select_findings,
 )
 from rtcscope.sip.diagnosis.transactions import TransactionChecks
-from rtcscope.sip.dialogs import Call, find_calls
-from rtcscope.sip.routing import is_unroutable_address, plain_sip_target, uri_host
+from rtcscope.sip.dialogs import Call, Dialog, find_calls
+from rtcscope.sip.routing import (
+    is_unroutable_address,
+    may_hold_route,
+    plain_sip_target,
+    uri_host,
+)
 from rtcscope.sip.transactions import CapturedMessage
 
 if TYPE_CHECKING:
@@ -144,10 +149,11 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
 
     def run_direct(self) -> bool:
         """:meth:`run` of the common call, in one pass over the few facts its checks read:
-        one INVITE transaction, answered by one 2xx (one copy, one dialog, no other 2xx),
-        every response status once and none refused, no CANCEL, no re-INVITE or UPDATE, no
-        Record-Route on the INVITE or the 2xx, a Contact in the 2xx the last hop can reach,
-        and an ACK reaching the UAS no earlier than the 2xx was sent. Then the transaction
+        one INVITE transaction, answered by one 2xx (one dialog, no other 2xx; maybe resent,
+        every copy with as many Vias), a status seen twice only in copies of one Via, none
+        refused, no CANCEL, no re-INVITE or UPDATE, no Record-Route on the INVITE or the
+        2xx, a Contact in the 2xx the last hop can reach, and an ACK reaching the UAS no
+        earlier than the 2xx was last sent. Then the transaction
         and dialog checks find nothing (each says so on these facts), and the in-dialog
         requests are followed as :meth:`run` follows them, with these facts known
         (:meth:`PathChecks.trace_dialog_direct`); True. Anything else (False) is
@@ -163,46 +169,68 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
         for txn in self.call.transactions:
             if txn.method == "CANCEL" and txn.cseq == cseq_number:
                 return False
-        # check_final_answers, check_response_tags, check_non_2xx_acks: answered, no status
-        # twice (no pair of copies to compare), none refused.
+        # check_final_answers, check_non_2xx_acks: answered, none refused.
+        # check_response_tags: a status twice (the 2xx resent by the UAS, a 180 resent) only
+        # in copies of one Via each, which it does not compare.
         codes: set[int] = set()
-        answered = 0
+        repeated = False
+        answers = 0  # 2xx copies
+        statuses = 0  # 2xx statuses
         for response in invite.responses:
             code = response.message.status_code or 0
             if code > 100:
-                if code >= 300 or code in codes:
+                if code >= 300:
                     return False
-                codes.add(code)
-                answered += code >= 200
-        # One 2xx (the one dialog's, below): the copy that left the UAS (answer_origin) and
-        # what the caller bases its requests on.
-        if answered != 1:
+                if code in codes:
+                    repeated = True
+                else:
+                    codes.add(code)
+                    statuses += code >= 200
+                answers += code >= 200
+        if repeated:
+            counted: dict[int, int] = {}
+            for response in invite.responses:
+                code = response.message.status_code or 0
+                counted[code] = counted.get(code, 0) + 1
+            for response in invite.responses:
+                code = response.message.status_code or 0
+                if code > 100 and counted[code] > 1 and self.via_count(response) > 1:
+                    return False
+        # One 2xx status (the one dialog's, below), whose copies are the dialog's answers
+        # (every 2xx of the INVITE in it) with one Via stack depth: the first copy is the
+        # one that left the UAS (answer_origin, check_answered_dialog's first_2xx) and what
+        # the caller bases its requests on.
+        if statuses != 1:
             return False
         dialogs = self.call.dialogs
-        if len(dialogs) != 1 or len(dialogs[0].answers) != 1:
+        if len(dialogs) != 1 or len(dialogs[0].answers) != answers:
             return False
         dialog = dialogs[0]
         answer = dialog.answers[0]
+        if answers > 1:
+            depth = self.via_count(answer)
+            if any(self.via_count(copy) != depth for copy in dialog.answers):
+                return False
         # check_answered_dialog: the first ACK reaching the UAS (in the order it reads
         # them), with no 2xx sent after it.
         cseq = answer.message.cseq
         invite_cseq = cseq.number if cseq else -1
-        first_ack = next(
-            (
-                m
-                for t in dialog.transactions
-                if t.method == "ACK" and t.cseq == invite_cseq
-                for m in t.requests
-                if self.reaches(m, answer)
-            ),
-            None,
-        )
-        if first_ack is None or answer.ts_ns > first_ack.ts_ns:
+        first_ack = self._first_ack(dialog, invite_cseq, answer)
+        if first_ack is None:
             return False
+        for copy in dialog.answers:
+            if copy.ts_ns > first_ack.ts_ns:
+                return False
         # check_record_route_copied (whichever copy of the INVITE it picks),
-        # check_strict_routers: no Record-Route at all.
-        if self.record_routes(answer) or any(map(self.record_routes, invite.requests)):
-            return False
+        # check_strict_routers: no Record-Route at all (known at once for a message without
+        # "route" in it: may_hold_route).
+        lowered_of = self._lowered
+        for captured in (answer, *invite.requests):
+            lowered = lowered_of.get(id(captured))
+            if lowered is None:
+                lowered = lowered_of[id(captured)] = captured.message.raw.lower()
+            if may_hold_route(lowered) and self.record_routes(captured):
+                return False
         # check_contact: a Contact, reachable from where the 2xx came.
         text = self.contact_text(answer)
         plain = plain_sip_target(text) if text is not None else None
@@ -213,11 +241,29 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
             if contact is None:
                 return False
             host = uri_host(contact)
-        if is_unroutable_address(host) and not is_unroutable_address(answer.src):
+        # (the usual Contact names the address the 2xx came from: then the two answers agree
+        # and none is asked)
+        if (
+            host != answer.src
+            and is_unroutable_address(host)
+            and not is_unroutable_address(answer.src)
+        ):
             return False
         self.refreshes = []  # find_target_refreshes: none to find
         self.trace_dialog_direct(dialog, answer, invite)  # check_in_dialog_paths
         return True
+
+    def _first_ack(
+        self, dialog: Dialog, invite_cseq: int, answer: CapturedMessage
+    ) -> CapturedMessage | None:
+        """The first ACK of the INVITE's CSeq reaching the UAS that sent ``answer``, in the
+        order check_answered_dialog reads them (the dialog's transactions, then copies)."""
+        for txn in dialog.transactions:
+            if txn.method == "ACK" and txn.cseq == invite_cseq:
+                for copy in txn.requests:
+                    if self.reaches(copy, answer):
+                        return copy
+        return None
 
 
 def diagnose(

@@ -71,20 +71,23 @@ class MediaChecks(CheckerBase):
     def check_media(
         self, announcements: Sequence[MediaAnnouncement], stream_index: StreamIndex
     ) -> None:
+        # Each side's latest audio or video announcement per m-line, and whether an answer
+        # came (without one, no offer/answer completed: no media is expected).
+        latest: dict[tuple[str, int], MediaAnnouncement] = {}
+        answered = False
         for a in announcements:
             if a.side == "answer":
-                break
-        else:
-            return  # no offer/answer completed: no media is expected
-        # This call's streams: tied to it by its SDP, or (found heuristically) during it.
-        call_start = self.call.first_ts_ns
-        call_end = self.call.messages[-1].ts_ns if self.call.messages else call_start
-        streams = stream_index.for_call(self.call.call_id, call_start, call_end + 5_000_000_000)
-        self._media_reported: set[int] = set()
-        latest: dict[tuple[str, int], MediaAnnouncement] = {}
-        for a in announcements:
+                answered = True
             if a.media == "audio" or a.media == "video":
                 latest[(a.role, a.media_index)] = a
+        if not answered:
+            return
+        # This call's streams: tied to it by its SDP, or (found heuristically) during it.
+        call = self.call
+        call_start = call.first_ts_ns
+        call_end = call.messages[-1].ts_ns if call.messages else call_start
+        streams = stream_index.for_call(call.call_id, call_start, call_end + 5_000_000_000)
+        self._media_reported = set()
         for (role, index), mine in latest.items():
             other = latest.get(("callee" if role == "caller" else "caller", index))
             if other is None or mine.address is None or other.address is None:
@@ -94,6 +97,24 @@ class MediaChecks(CheckerBase):
             receives = mine.direction in ("sendrecv", "recvonly")
             sent_to_me = other.direction in ("sendrecv", "sendonly")
             if receives and sent_to_me:
+                # The usual answer, decided here: one stream arrives where the receiver
+                # listens, from where the sender announced (_check_one_direction finds
+                # nothing then).
+                address, port = mine.address, mine.port
+                arriving = None
+                for stream in streams:
+                    key = stream.key
+                    if key.dst == address and key.dst_port == port:
+                        if arriving is not None:
+                            arriving = None
+                            break
+                        arriving = key
+                if (
+                    arriving is not None
+                    and arriving.src == other.address
+                    and arriving.src_port == other.port
+                ):
+                    continue
                 self._check_one_direction(mine, other, streams)
 
     def _check_one_direction(

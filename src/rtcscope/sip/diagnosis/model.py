@@ -134,8 +134,10 @@ class DeliveredPath(RequestPath):
     """A :class:`RequestPath` of one hop, sent once straight from one UA to the other and
     delivered (the common ACK and BYE, ``PathChecks.trace_dialog_direct``), whose step and
     last hop are written out when first read: ``diagnose``'s table and ``analyze``'s text
-    show only the paths that went wrong, so most are never read. The same values as the
-    :class:`RequestPath` the checks would build (tests/sip/test_diagnosis_direct.py)."""
+    show only the paths that went wrong, so most are never read, and the JSON
+    (:meth:`as_dict`) is written straight from the request, without the step. The same
+    values as the :class:`RequestPath` the checks would build
+    (tests/sip/test_diagnosis_direct.py)."""
 
     __slots__ = ("_far", "_hop", "_sent", "_step_list")
 
@@ -188,6 +190,39 @@ class DeliveredPath(RequestPath):
     @steps.setter
     def steps(self, value: list[PathStep]) -> None:
         self._step_list = value
+
+    def as_dict(self) -> dict[str, Any]:
+        """:meth:`RequestPath.as_dict` without writing the step out: the same keys and values,
+        written straight from the request (``diagnose --format json`` asks it of every
+        path, and most are this one)."""
+        if self._step_list is not None:
+            return RequestPath.as_dict(self)
+        sent = self._sent
+        message = sent.message
+        src = endpoint(sent.src, sent.sport)
+        hop = self._hop
+        if hop is None:
+            hop = self._hop = f"{src} -> {self._far} (frame {sent.frame})"
+        return {
+            "call_id": self.call_id,
+            "method": self.method,
+            "cseq": self.cseq,
+            "outcome": self.outcome,
+            "last_hop": hop,
+            "steps": [
+                {
+                    "frame": sent.frame,
+                    "src": src,
+                    "dst": self._far,
+                    "request_uri": message.request_uri_text or "",
+                    "routes": [],
+                    "max_forwards": message_max_forwards(message),
+                    "vias": 1,
+                    "copies": 1,
+                    "problems": [],
+                }
+            ],
+        }
 
     def went_wrong(self) -> bool:
         """:meth:`RequestPath.went_wrong` without writing its step out: until then, the one

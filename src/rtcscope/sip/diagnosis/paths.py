@@ -31,6 +31,7 @@ from rtcscope.sip.routing import (
     format_uris,
     forward_as_proxy,
     in_dialog_request,
+    may_hold_route,
     normal_host,
     plain_sip_target,
     route_set_from_record_route,
@@ -59,11 +60,17 @@ class PathChecks(DialogChecks):
         self, dialogs: Iterable[Dialog] | None = None
     ) -> dict[tuple[str, int], list[CapturedMessage]]:
         """The copies of each in-dialog request (method, CSeq) of ``dialogs`` (the call's)."""
-        groups: dict[tuple[str, int], list[CapturedMessage]] = defaultdict(list)
+        groups: dict[tuple[str, int], list[CapturedMessage]] = {}
         for dialog in self.call.dialogs if dialogs is None else dialogs:
             for txn in dialog.transactions:
-                for req in txn.requests:
-                    groups[(txn.method, txn.cseq)].append(req)
+                requests = txn.requests
+                if requests:
+                    key = (txn.method, txn.cseq)
+                    copies = groups.get(key)
+                    if copies is None:
+                        groups[key] = list(requests)
+                    else:
+                        copies += requests
         return groups
 
     def check_in_dialog_paths(self) -> None:
@@ -201,11 +208,15 @@ class PathChecks(DialogChecks):
         based on: the 2xx, or the one copy of the INVITE the callee received); any other is
         left to :meth:`trace`. tests/sip/test_diagnosis_direct.py checks both roads agree."""
         icmp = bool(self.icmp)
+        # Where a request of the dialog must end (_far_end, whose answers on this road are
+        # known): the 2xx's source for the callee, the INVITE's for the caller; each written
+        # out once, when first needed, and shared by the paths.
+        ends: list[str | None] = [None, None]
         for (method, cseq), copies in self._in_dialog_groups((dialog,)).items():
             if icmp:
                 self.trace(method, cseq, copies)  # trace_direct reads the ICMP errors
             elif len(copies) != 1 or not self._direct_in_dialog(
-                method, cseq, copies[0], dialog, answer, invite
+                method, cseq, copies[0], dialog, answer, invite, ends
             ):
                 self._trace_full(method, cseq, copies)
 
@@ -217,20 +228,45 @@ class PathChecks(DialogChecks):
         dialog: Dialog,
         answer: CapturedMessage,
         invite: Transaction,
+        ends: list[str | None],
     ) -> bool:
+        """:meth:`trace_direct` of ``sent`` on :meth:`trace_dialog_direct`'s road (its facts
+        as arguments; ``ends``: the far ends written out so far, callee's then caller's)."""
         msg = sent.message
-        if msg.sent_by is None or msg.via_value_count() != 1 or self.routes(sent):
+        if msg.sent_by is None or msg.via_value_count() != 1:
             return False
-        far = self._far_end(sent, dialog, answer)  # (the INVITE: the one initial one)
-        if far is None or destination(sent) != far:
+        # self.routes(sent), whose answer is known at once when "route" is nowhere in it
+        lowered = self._lowered.get(id(sent))
+        if lowered is None:
+            lowered = self._lowered[id(sent)] = msg.raw.lower()
+        if may_hold_route(lowered) and self.routes(sent):
             return False
+        # _far_end, compared by address and port (what its text is made of, one to one)
         to_tag = msg.to_tag
         from_tag = msg.from_tag
+        callee_tag = dialog.id.callee_tag
+        if to_tag == callee_tag:
+            if sent.dst != answer.src or sent.dport != answer.sport:
+                return False
+            far = ends[0]
+            if far is None:
+                far = ends[0] = source(answer)
+        elif from_tag == callee_tag:
+            # (the one initial INVITE's first copy: where the caller sent it from)
+            request = invite.request
+            if request is None or sent.dst != request.src or sent.dport != request.sport:
+                return False
+            far = ends[1]
+            if far is None:
+                far = ends[1] = source(request)
+        else:
+            return False
         src = sent.src
         basis: CapturedMessage
         if from_tag is not None and from_tag == self.caller_tag:
             # The 2xx the caller received before sending it (trace_direct's basis: of the
-            # INVITE's responses from 200 to 299, the answer is the only one).
+            # INVITE's responses from 200 to 299, the answer is the first; else the full
+            # road looks further).
             if not (
                 answer.dst == src and answer.ts_ns < sent.ts_ns and answer.message.to_tag == to_tag
             ):
@@ -249,7 +285,7 @@ class PathChecks(DialogChecks):
             plain_sip_target(text) if text is not None and text == msg.request_uri_text else None
         )
         if plain is not None:
-            if plain != (normal_host(sent.dst), sent.dport):
+            if plain[1] != sent.dport or plain[0] != normal_host(sent.dst):
                 return False
         else:
             target = self.contact_uri(basis)
@@ -262,7 +298,7 @@ class PathChecks(DialogChecks):
                 or uri_port(target) != sent.dport
             ):
                 return False
-        self._record_direct(method, cseq, sent, far)
+        self.paths.append(DeliveredPath(self.call.call_id, method, cseq, sent, far))
         return True
 
     def _far_end(

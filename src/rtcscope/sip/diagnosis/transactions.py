@@ -95,7 +95,14 @@ class TransactionChecks(CheckerBase):
         request = first.request
         if request is None:
             return
-        cancels = [t for t in self.transactions_of("CANCEL", first.cseq) if t.requests]
+        # (transactions_of("CANCEL", first.cseq) with a request, read off the call's
+        # transactions: the index is not built for the few calls that ask nothing else)
+        cseq = first.cseq
+        cancels = [
+            t
+            for t in self.call.transactions
+            if t.method == "CANCEL" and t.cseq == cseq and t.requests
+        ]
         if all(t.final is None for t in invites):
             self.check_unanswered_invite(first, request)
             return
