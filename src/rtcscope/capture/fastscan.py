@@ -686,8 +686,9 @@ def _count_ethernet(
         scalar |= streams
         ip &= ~streams
     udp = ip & (proto == 17)
-    sport = np.where(v4, window["v4_sport"], window["v6_sport"])
-    dport = np.where(v4, window["v4_dport"], window["v6_dport"])
+    any_v6 = bool(v6.any())  # (an IPv4-only batch reads each field at one place)
+    sport = np.where(v4, window["v4_sport"], window["v6_sport"]) if any_v6 else window["v4_sport"]
+    dport = np.where(v4, window["v4_dport"], window["v6_dport"]) if any_v6 else window["v4_dport"]
     to_decode = udp & ((ip_end - l4 < 8) | _any_of(dport, TUNNEL_UDP_PORTS))
     scalar |= to_decode
     ip &= ~to_decode
@@ -703,22 +704,21 @@ def _count_ethernet(
     rows = np.flatnonzero(udp)
     if len(rows):
         row_v4 = v4[rows]
-        length = np.where(row_v4, window["v4_length"][rows], window["v6_length"][rows]).astype(
-            np.int64
-        )
-        start = l4[rows] + 8
+
+        def column(v4_name: str, v6_name: str) -> npt.NDArray[Any]:
+            """A field of the UDP rows, read at its IPv4 or its IPv6 place."""
+            picked = window[v4_name][rows]
+            return np.where(row_v4, picked, window[v6_name][rows]) if any_v6 else picked
+
+        length = column("v4_length", "v6_length").astype(np.int64)
+        row_l4 = l4[rows]
+        start = row_l4 + 8
         row_end = ip_end[rows]
-        stop = np.where(length >= 8, np.minimum(row_end, l4[rows] + length), row_end)
+        stop = np.where(length >= 8, np.minimum(row_end, row_l4 + length), row_end)
         size = stop - start
-        first = np.where(
-            size >= 1, np.where(row_v4, window["v4_byte0"][rows], window["v6_byte0"][rows]), -1
-        )
-        second = np.where(
-            size >= 2, np.where(row_v4, window["v4_byte1"][rows], window["v6_byte1"][rows]), -1
-        )
-        words = np.where(row_v4, window["v4_word1"][rows], window["v6_word1"][rows]).astype(
-            np.int64
-        )
+        first = np.where(size >= 1, column("v4_byte0", "v6_byte0"), -1)
+        second = np.where(size >= 2, column("v4_byte1", "v6_byte1"), -1)
+        words = column("v4_word1", "v6_word1").astype(np.int64)
         _classify_rows(
             views,
             first,
@@ -752,9 +752,11 @@ def _status_lines(
     found = np.zeros(len(rows), dtype=bool)
     at = np.flatnonzero(long)
     if len(at):
-        heads = frame_rows[rows[at], 42:53]
-        prefix = heads[:, :8].copy().view("<u8")[:, 0] == _STATUS_PREFIX
-        found[at] = prefix & ((heads[:, 8:11] - 48) <= 9).all(axis=1)
+        picked = rows[at]
+        # Column gathers (a row-and-slice gather copies each row's few bytes one by one).
+        found[at] = frame_rows[:, 42:50].view("<u8")[picked, 0] == _STATUS_PREFIX
+        for column in (50, 51, 52):
+            found[at] &= (frame_rows[picked, column] - 48) <= 9
     return found
 
 
