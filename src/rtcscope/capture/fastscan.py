@@ -207,6 +207,9 @@ class BatchRows:
         # Set by count_batch: rows that are plain UDP whose payload cannot start a SIP message
         # nor be a keep-alive (RTP, STUN, DTLS...): a SIP-only pass need not decode them.
         self.not_sip: BoolArray | None = None
+        # Set by count_batch when every row is Ethernet: the frame windows it read, for the
+        # RTP tap to read the same rows' fields from (one gather per batch, not two).
+        self.ethernet: EthernetWindows | None = None
         if views is None:
             self.data = self.end = pos
             self.linktypes = self.interface_ids = pos.astype(np.int64)
@@ -439,6 +442,21 @@ class _PlainUdp(NamedTuple):
     window: _Window
 
 
+class EthernetWindows(NamedTuple):
+    """What the counts tap read of a batch whose rows are all Ethernet, one item per row:
+    the first ``ETHERNET_WINDOW_BYTES`` bytes from the row's last VLAN tag on (``base``: the
+    frame's start, 4 bytes further per tag), whether it holds plain IPv4 or IPv6 as
+    :func:`link_layer` reads it (framed, at most two tags, no tunnel ethertype), and the
+    rows whose window could not be read (it would run past the buffer's end: garbage there,
+    and both flags false; :func:`link_layer` reads them)."""
+
+    rows: npt.NDArray[np.uint8]
+    base: Int64Array
+    v4: BoolArray
+    v6: BoolArray
+    unfit: BoolArray
+
+
 class UdpDatagrams(NamedTuple):
     """UDP datagrams of a batch as columns (lists, one item per datagram, capture order):
     rows, frames, capture times (ns), addresses (decode()'s texts, shared), ports, and where
@@ -477,9 +495,16 @@ def ipv4_text_map(values: set[int]) -> dict[int, str]:
         if len(texts) + len(missing) > _IPV4_TEXTS_MAX:
             texts.clear()  # a scan of many hosts: forget the older ones
             missing = values
+        octet = _OCTET_TEXTS  # (a list lookup each: half the cost of formatting four ints)
         for value in missing:
-            texts[value] = f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
+            texts[value] = (
+                f"{octet[value >> 24]}.{octet[(value >> 16) & 255]}."
+                f"{octet[(value >> 8) & 255]}.{octet[value & 255]}"
+            )
     return texts
+
+
+_OCTET_TEXTS = [str(octet) for octet in range(256)]
 
 
 def _epb_times(
@@ -551,7 +576,17 @@ def count_batch(rows: BatchRows, counts: PacketCounts, mark_not_sip: bool = Fals
             scalar[picked] = True
         elif linktype == LinkType.ETHERNET:
             not_sip = np.zeros(len(picked), dtype=bool) if mark_not_sip else None
-            scalar[picked] = _count_ethernet(views, data[picked], end[picked], counts, not_sip)
+            every = len(picked) == rows.count
+            left_rows, windows = _count_ethernet(
+                views,
+                data if every else data[picked],
+                end if every else end[picked],
+                counts,
+                not_sip,
+            )
+            scalar[picked] = left_rows
+            if every:
+                rows.ethernet = windows
             if not_sip is not None:
                 if rows.not_sip is None:
                     rows.not_sip = np.zeros(rows.count, dtype=bool)
@@ -583,15 +618,16 @@ def _count_ethernet(
     end: Int64Array,
     counts: PacketCounts,
     not_sip: BoolArray | None = None,
-) -> BoolArray:
-    """Ethernet rows through one structured gather; returns the rows left for decode().
+) -> tuple[BoolArray, EthernetWindows | None]:
+    """Ethernet rows through one structured gather; returns the rows left for decode() and
+    the windows read (None: a buffer shorter than one window, every row left).
     ``not_sip`` (optional, one per row) is set where a row is plain UDP of 12 bytes or more
     whose first byte cannot start a SIP message (RFC 3261 7: a method's letter, or CR/LF)."""
     count = len(data)
     caplen = end - data
     room_in_buffer = len(views.buffer) - ETHERNET_WINDOW_BYTES
     if room_in_buffer < 0:
-        return np.ones(count, dtype=bool)
+        return np.ones(count, dtype=bool), None
     framed = caplen >= 14
     scalar = ~framed
     scalar |= data > room_in_buffer  # the last frames of a buffer: decode() reads them
@@ -625,6 +661,7 @@ def _count_ethernet(
     v4 = is_v4 & plain_v4
 
     is_v6 = ~scalar & (ethertype == ETHERTYPE_IPV6)
+    read = EthernetWindows(frame_rows, base, is_v4, is_v6, base > room_in_buffer)
     next_header = window["v6_next"]
     plain_v6 = (room >= 40) & (version_ihl >> 4 == 6) & ~_any_of(next_header, _IPV6_WALKED)
     scalar |= is_v6 & ~plain_v6
@@ -649,8 +686,9 @@ def _count_ethernet(
         scalar |= streams
         ip &= ~streams
     udp = ip & (proto == 17)
-    sport = np.where(v4, window["v4_sport"], window["v6_sport"])
-    dport = np.where(v4, window["v4_dport"], window["v6_dport"])
+    any_v6 = bool(v6.any())  # (an IPv4-only batch reads each field at one place)
+    sport = np.where(v4, window["v4_sport"], window["v6_sport"]) if any_v6 else window["v4_sport"]
+    dport = np.where(v4, window["v4_dport"], window["v6_dport"]) if any_v6 else window["v4_dport"]
     to_decode = udp & ((ip_end - l4 < 8) | _any_of(dport, TUNNEL_UDP_PORTS))
     scalar |= to_decode
     ip &= ~to_decode
@@ -666,22 +704,21 @@ def _count_ethernet(
     rows = np.flatnonzero(udp)
     if len(rows):
         row_v4 = v4[rows]
-        length = np.where(row_v4, window["v4_length"][rows], window["v6_length"][rows]).astype(
-            np.int64
-        )
-        start = l4[rows] + 8
+
+        def column(v4_name: str, v6_name: str) -> npt.NDArray[Any]:
+            """A field of the UDP rows, read at its IPv4 or its IPv6 place."""
+            picked = window[v4_name][rows]
+            return np.where(row_v4, picked, window[v6_name][rows]) if any_v6 else picked
+
+        length = column("v4_length", "v6_length").astype(np.int64)
+        row_l4 = l4[rows]
+        start = row_l4 + 8
         row_end = ip_end[rows]
-        stop = np.where(length >= 8, np.minimum(row_end, l4[rows] + length), row_end)
+        stop = np.where(length >= 8, np.minimum(row_end, row_l4 + length), row_end)
         size = stop - start
-        first = np.where(
-            size >= 1, np.where(row_v4, window["v4_byte0"][rows], window["v6_byte0"][rows]), -1
-        )
-        second = np.where(
-            size >= 2, np.where(row_v4, window["v4_byte1"][rows], window["v6_byte1"][rows]), -1
-        )
-        words = np.where(row_v4, window["v4_word1"][rows], window["v6_word1"][rows]).astype(
-            np.int64
-        )
+        first = np.where(size >= 1, column("v4_byte0", "v6_byte0"), -1)
+        second = np.where(size >= 2, column("v4_byte1", "v6_byte1"), -1)
+        words = column("v4_word1", "v6_word1").astype(np.int64)
         _classify_rows(
             views,
             first,
@@ -699,7 +736,7 @@ def _count_ethernet(
             not_sip[rows] = (size >= 12) & ~_SIP_FIRST[np.maximum(first, 0)] & (first >= 0)
     # A frame shorter than the Ethernet header holds no IP: decode() would count nothing in
     # it, so it is not left for decode() (a flood of empty records must not cost a decode each).
-    return scalar & framed
+    return scalar & framed, read
 
 
 _STATUS_PREFIX = int.from_bytes(b"SIP/2.0 ", "little")
@@ -715,9 +752,11 @@ def _status_lines(
     found = np.zeros(len(rows), dtype=bool)
     at = np.flatnonzero(long)
     if len(at):
-        heads = frame_rows[rows[at], 42:53]
-        prefix = heads[:, :8].copy().view("<u8")[:, 0] == _STATUS_PREFIX
-        found[at] = prefix & ((heads[:, 8:11] - 48) <= 9).all(axis=1)
+        picked = rows[at]
+        # Column gathers (a row-and-slice gather copies each row's few bytes one by one).
+        found[at] = frame_rows[:, 42:50].view("<u8")[picked, 0] == _STATUS_PREFIX
+        for column in (50, 51, 52):
+            found[at] &= (frame_rows[picked, column] - 48) <= 9
     return found
 
 

@@ -194,20 +194,28 @@ def _group_streams(
     key): the rows of each stream together in capture order, where each group begins (and
     the end), each sorted row's group, and each group's key (``make_keys`` of the columns
     at each group's first row)."""
-    # A 64-bit mix of the key words sorts fast; the groups are then checked whole, and a
-    # collision (two keys in one group) regroups on the words themselves.
+    # A 64-bit mix of the key words, its low bits replaced by each row's position, sorts
+    # fast (the values themselves, all distinct: no stable argsort) into groups in capture
+    # order; the groups are then checked whole, and a collision (two keys in one group)
+    # regroups on the words themselves.
+    u64 = np.uint64
     mixed = columns[0]
     for column in columns[1:]:
-        mixed = (mixed * np.uint64(0x9E3779B97F4A7C15)) ^ column
-    order = np.argsort(mixed, kind="stable")
-    ordered = mixed[order]
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+        mixed = (mixed * u64(0x9E3779B97F4A7C15)) ^ column
+    bits = u64(max(len(rows) - 1, 1).bit_length())
+    position_bits = (u64(1) << bits) - u64(1)
+    tagged = (mixed & ~position_bits) | np.arange(len(rows), dtype=u64)
+    tagged.sort()
+    order = (tagged & position_bits).astype(np.int64)
+    ordered = tagged >> bits
+    change = np.empty(len(order), dtype=bool)
+    change[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=change[1:])
+    starts = np.flatnonzero(change)
     bounds = np.append(starts, len(order))
     first_rows = order[starts]
     group_of_sorted = np.repeat(np.arange(len(starts)), np.diff(bounds))
-    if not all(
-        np.array_equal(column[order], column[first_rows][group_of_sorted]) for column in columns
-    ):
+    if not all(_constant_within(column[order], change) for column in columns):
         order = np.lexsort((np.arange(len(rows)), *reversed(columns)))
         change = np.zeros(len(order), dtype=bool)
         change[0] = True
@@ -224,6 +232,11 @@ def _group_streams(
         group_of_sorted,
         make_keys([column[first_rows] for column in columns]),
     )
+
+
+def _constant_within(values: npt.NDArray[Any], starts: npt.NDArray[np.bool_]) -> bool:
+    """Whether ``values`` change only where a group starts (``starts``, one per value)."""
+    return bool((starts[1:] | (values[1:] == values[:-1])).all())
 
 
 def _cached_keys(
@@ -348,9 +361,27 @@ def _scan_batch(
     # the same columns (the addresses and the IPv6 checks come from a second gather of the
     # IPv6 rows only). IPv4 with options, IPv6 with an extension header or a zero payload
     # length (a jumbogram), or anything unusual goes the per-packet way.
-    found = link_layer(v, linktype, data, end)
-    l3, is_v4 = found[0].astype(np.int64), found[1] & ~found[3]
-    v6_rows = np.flatnonzero(found[2] & ~found[3])
+    shared = batch_rows.ethernet if linktype == LinkType.ETHERNET else None
+    if shared is None:
+        found = link_layer(v, linktype, data, end)
+        l3, is_v4 = found[0].astype(np.int64), found[1] & ~found[3]
+        v6_rows = np.flatnonzero(found[2] & ~found[3])
+        unfit = v6_rows[:0]
+    else:
+        # The counts tap read these Ethernet frames' windows already: their link layer and
+        # the 40 bytes from the IPv4 header on are there (the rows whose window it could
+        # not read are read here).
+        l3 = shared.base.astype(np.int64) + 14
+        is_v4 = shared.v4
+        is_v6 = shared.v6
+        unfit = np.flatnonzero(shared.unfit)
+        if len(unfit):
+            found = link_layer(v, linktype, data[unfit], end[unfit])
+            is_v4, is_v6 = is_v4.copy(), is_v6.copy()
+            l3[unfit] = found[0]
+            is_v4[unfit] = found[1] & ~found[3]
+            is_v6[unfit] = found[2] & ~found[3]
+        v6_rows = np.flatnonzero(is_v6)
     header = LINK_HEADER_BYTES.get(linktype, 0)
     width = 40
     if len(v.u8) < width:
@@ -364,12 +395,22 @@ def _scan_batch(
         base = l3.copy()
         base[v6_rows] += 20
     fits = base < len(windows)  # a short last frame near the buffer end: per packet
-    cols = windows[np.where(fits, base, 0)]
+    if shared is None:
+        cols = windows[np.where(fits, base, 0)]
+    else:
+        frames = shared.rows
+        again = np.union1d(unfit, v6_rows) if len(v6_rows) else unfit
+        if len(again):
+            frames = frames.copy()
+            frames[again, 14 : 14 + width] = windows[np.where(fits[again], base[again], 0)]
+        cols = frames[:, 14 : 14 + width]
+    # Big-endian 16-bit fields sit at even columns.
+    words = cols.view(">u2")
 
     def be(at: int, size: int) -> IntArray:
-        value: IntArray = cols[:, at].astype(np.int64)
-        for i in range(1, size):
-            value = (value << 8) | cols[:, at + i]
+        value: IntArray = words[:, at // 2].astype(np.int64)
+        if size == 4:
+            value = (value << 16) | words[:, at // 2 + 1]
         return value
 
     ok = fits & (end - base >= 28)  # the frame holds the headers up to the UDP header
