@@ -24,8 +24,8 @@ Announcements carry their frames, and the scanner holds one back from rows befor
 that delivered it, so this order gives capture order's result; where it could not (an RTP
 datagram of such a flow among the other packets, the heuristic's bound on candidates:
 :meth:`StreamScanner.may_feed_first`) everything goes in capture order. Every other
-row - SIP, RTCP, STUN, TCP, IPv4 with options, IPv6 with an extension header or a zero payload
-length (a jumbogram), a fragment, a tunnel - becomes a
+row - SIP, RTCP, STUN, TCP, IPv4 with options, IPv6 with an extension header (a jumbogram's
+hop-by-hop header among them), a fragment, a tunnel - becomes a
 :class:`~rtcscope.capture.packet.Record`, goes through :func:`rtcscope.capture.decode.decode`
 and IP reassembly (the stages of :func:`rtcscope.capture.pipeline.packets`) and is fed one by
 one in capture order; a stream's buffered rows are handed over before any of its packets goes
@@ -426,10 +426,14 @@ def _scan_batch(
         v6_rows = v6_rows[fits[v6_rows]]
         v6_header = windows[l3[v6_rows]]  # the whole IPv6 header of each IPv6 row
         payload_length = (v6_header[:, 4].astype(np.int64) << 8) | v6_header[:, 5]
-        plain[v6_rows] = (
-            ((v6_header[:, 0] >> 4) == 6) & (v6_header[:, 6] == 17) & (payload_length != 0)
+        plain[v6_rows] = ((v6_header[:, 0] >> 4) == 6) & (v6_header[:, 6] == 17)
+        # A zero payload length before a UDP header (segmentation offload): the frame decides,
+        # as decode does (and as a zero IPv4 total length does above).
+        ip_end[v6_rows] = np.where(
+            payload_length == 0,
+            end[v6_rows],
+            np.minimum(end[v6_rows], l3[v6_rows] + 40 + payload_length),
         )
-        ip_end[v6_rows] = np.minimum(end[v6_rows], l3[v6_rows] + 40 + payload_length)
     ok &= plain  # now: a plain IPv4 or IPv6 UDP row
     l4 = base + 20
     ok &= ip_end - l4 >= 8
