@@ -292,7 +292,8 @@ class SipCaptureFramer:
         ``buffer[start:stop]``, :meth:`rtcscope.capture.fastscan.BatchRows.sip_datagrams`),
         without a Packet each: the messages found, in the order given (keep-alives counted).
         The scan's SIP rows come here, a batch at a time: on the C road in one call
-        (``_sipscan.datagrams``), whose specification is :meth:`_datagrams_py`."""
+        (``_sipscan.datagrams``), whose specification is :meth:`_datagrams_py` (a new flow
+        shared there as :meth:`_shared_flow` shares it, in the same dicts)."""
         if _c_datagrams is None:
             out = self._datagrams_py(buffer, found)
         else:
@@ -307,7 +308,8 @@ class SipCaptureFramer:
                 found.dsts,
                 found.dports,
                 self._flows,
-                self._shared_flow,
+                self._shared,
+                MAX_TCP_DIRECTIONS,
             )
             self.report.keepalives += keepalives
             out = items
