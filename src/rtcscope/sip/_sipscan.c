@@ -29,11 +29,10 @@ static int is_py_space(unsigned char c)
     return PY_SPACE[c];
 }
 
+/* Whether s[:n] is ``word`` (n characters, lower case) in any case. */
 static int same_lower(const unsigned char *s, Py_ssize_t n, const char *word)
 {
     Py_ssize_t i;
-    if ((Py_ssize_t)strlen(word) != n)
-        return 0;
     for (i = 0; i < n; i++) {
         unsigned char c = s[i];
         if (c >= 'A' && c <= 'Z')
@@ -107,39 +106,6 @@ static PyObject *decode(const unsigned char *s, Py_ssize_t n)
     return text;
 }
 
-/* The first CRLFCRLF at or after pos, or -1. */
-static Py_ssize_t find_blank_line(const unsigned char *s, Py_ssize_t n, Py_ssize_t pos)
-{
-    while (pos + 4 <= n) {
-        const unsigned char *cr = memchr(s + pos, '\r', (size_t)(n - 3 - pos));
-        if (cr == NULL)
-            return -1;
-        pos = cr - s;
-        if (s[pos + 1] == '\n' && s[pos + 2] == '\r' && s[pos + 3] == '\n')
-            return pos;
-        pos++;
-    }
-    return -1;
-}
-
-/* The line starting at ``line`` in a block ending at ``end``: where it ends (before its CRLF,
- * or at ``end``) and where the next starts; 0 when its LF has no CR before it. */
-static int line_at(const unsigned char *s, Py_ssize_t line, Py_ssize_t end, Py_ssize_t *line_end,
-                   Py_ssize_t *next)
-{
-    const unsigned char *nl = memchr(s + line, '\n', (size_t)(end - line));
-    Py_ssize_t at;
-    *line_end = *next = end;
-    if (nl == NULL)
-        return 1;
-    at = nl - s;
-    if (at == line || s[at - 1] != '\r')
-        return 0;
-    *line_end = at - 1;
-    *next = at + 1;
-    return 1;
-}
-
 #define MAX_VIAS 64
 
 /* Where the parse step's lines are in a header block of the common shape. */
@@ -151,38 +117,47 @@ typedef struct {
 } Block;
 
 /* 1: the common shape (``block`` filled); 0: not (the general road); -1: the Python road
- * decides (a header name with a byte >= 0x80, more Via lines than kept here). */
+ * decides (a header name with a byte >= 0x80, more Via lines than kept here).
+ *
+ * The block ends at the first CRLFCRLF at or after pos. Read line by line (each ends at a LF,
+ * which must follow a CR: a LF alone is not the common shape), that is where the first empty
+ * line after the start line begins, less 2: every LF ends a line, so the first CRLFCRLF ends
+ * a line with its CRLF and makes the next one empty, and an empty line after the start line
+ * follows a CRLF. */
 static int scan_block(const unsigned char *s, Py_ssize_t n, Py_ssize_t pos, Block *block)
 {
-    Py_ssize_t line, end;
-    int non_ascii = 0, k;
+    Py_ssize_t line = pos, line_end, next;
+    int non_ascii = 0, k, start = 1;
 
-    end = find_blank_line(s, n, pos);
-    if (end < 0)
-        return 0;
-    block->end = end;
     block->vias = 0;
     for (k = 0; k < K_VIA; k++)
         block->first[k] = block->first_end[k] = -1;
-    /* The start line: up to the first CRLF (the block's end when it is the only line). A LF
-     * without a CR before it, anywhere in the block, is not the common shape. */
-    if (!line_at(s, pos, end, &block->start_end, &line))
-        return 0;
-    while (line < end) {
-        Py_ssize_t j, colon, line_end, next;
-        const unsigned char *found;
-        if (!line_at(s, line, end, &line_end, &next))
-            return 0;
+    for (;;) {
+        Py_ssize_t colon;
+        const unsigned char *found = memchr(s + line, '\n', (size_t)(n - line));
+        if (found == NULL)
+            return 0; /* no blank line */
+        next = found - s + 1;
+        line_end = next - 2;
+        if (line_end < line || s[line_end] != '\r')
+            return 0; /* a LF without a CR before it */
+        if (start) { /* the start line */
+            block->start_end = line_end;
+            start = 0;
+            line = next;
+            continue;
+        }
+        if (line_end == line) { /* the blank line: the block ends at the CRLF before it */
+            block->end = line - 2;
+            return non_ascii ? -1 : 1;
+        }
         found = memchr(s + line, ':', (size_t)(line_end - line));
         if (found == NULL)
             return 0; /* no colon */
         colon = found - s;
         if (colon == line || s[line] == ' ' || s[line] == '\t')
             return 0; /* no name, or a folded line (RFC 3261 7.3.1) */
-        for (j = line; j < colon; j++)
-            if (s[j] >= 0x80)
-                break;
-        if (j < colon) {
+        if (has_high_byte(s + line, colon - line)) {
             non_ascii = 1;
         } else {
             k = key_of(s + line, colon - line);
@@ -203,7 +178,6 @@ static int scan_block(const unsigned char *s, Py_ssize_t n, Py_ssize_t pos, Bloc
         }
         line = next;
     }
-    return non_ascii ? -1 : 1;
 }
 
 /* The size of the Via lines' bytes joined by CRLF (message.py's key of them), written to
@@ -470,6 +444,7 @@ static Table tables[C_CSEQ_CLASS]; /* one per dict of caches[], the same index *
 static uint64_t bytes_hash(const unsigned char *s, Py_ssize_t n)
 {
     uint64_t h = 0x9e3779b97f4a7c15u ^ (uint64_t)n, word;
+    Py_ssize_t whole = n;
     while (n >= 8) {
         memcpy(&word, s, 8);
         h = (h ^ word) * 0xff51afd7ed558ccdu;
@@ -477,9 +452,16 @@ static uint64_t bytes_hash(const unsigned char *s, Py_ssize_t n)
         s += 8;
         n -= 8;
     }
-    word = 0;
-    memcpy(&word, s, (size_t)n);
-    h = (h ^ word) * 0xc4ceb9fe1a85ec53u;
+    if (n > 0) {
+        if (whole >= 8) { /* the last 8 bytes, some read twice */
+            memcpy(&word, s + n - 8, 8);
+        } else {
+            word = 0;
+            while (n > 0)
+                word = word << 8 | s[--n];
+        }
+        h = (h ^ word) * 0xc4ceb9fe1a85ec53u;
+    }
     return h ^ (h >> 32);
 }
 
@@ -681,9 +663,8 @@ static int fill_start_line(PyObject *message, const unsigned char *s, Py_ssize_t
     Py_ssize_t i, part[3][2];
     int parts = 0, error = 0, done = 0;
     PyObject *text, *found, *method, *version, *uri;
-    for (i = a; i < b; i++)
-        if (s[i] >= 0x80)
-            return 0; /* str.strip/split take Unicode spaces: the Python road */
+    if (has_high_byte(s + a, b - a))
+        return 0; /* str.strip/split take Unicode spaces: the Python road */
     while (a < b && is_py_space(s[a]))
         a++;
     while (b > a && is_py_space(s[b - 1]))
@@ -809,10 +790,8 @@ static int is_digit(unsigned char c);
 static int ascii_value(const unsigned char *s, Py_ssize_t a, Py_ssize_t b, Py_ssize_t *va,
                        Py_ssize_t *vb)
 {
-    Py_ssize_t i;
-    for (i = a; i < b; i++)
-        if (s[i] >= 0x80)
-            return 0;
+    if (has_high_byte(s + a, b - a))
+        return 0;
     return value_span(s, a, b, va, vb);
 }
 
@@ -1847,7 +1826,7 @@ static Py_ssize_t offset_at(PyObject *list, Py_ssize_t i, Py_ssize_t limit)
 static PyObject *datagrams(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     /* args: buffer, starts, stops, frames, times, srcs, sports, dsts, dports, flows, shared,
-     * limit */
+     * limit, finish */
     Py_buffer view;
     PyObject *out = NULL, *item, *raw, *built, *columns[6];
     Py_ssize_t count, i, start, stop, size, keepalives = 0, left = 0, j, limit;
@@ -1856,11 +1835,11 @@ static PyObject *datagrams(PyObject *module, PyObject *const *args, Py_ssize_t n
     int ok = 1;
 
     (void)module;
-    if (nargs != 12 || !PyDict_CheckExact(args[9]) || !PyDict_CheckExact(args[10]) ||
-        !PyLong_Check(args[11])) {
+    if (nargs != 13 || !PyDict_CheckExact(args[9]) || !PyDict_CheckExact(args[10]) ||
+        !PyLong_Check(args[11]) || !PyCallable_Check(args[12])) {
         PyErr_SetString(PyExc_TypeError,
                         "datagrams(buffer, starts, stops, frames, times, srcs, sports, dsts, "
-                        "dports, flows: dict, shared: dict, limit: int)");
+                        "dports, flows: dict, shared: dict, limit: int, finish)");
         return NULL;
     }
     limit = PyLong_AsSsize_t(args[11]);
@@ -1944,14 +1923,17 @@ static PyObject *datagrams(PyObject *module, PyObject *const *args, Py_ssize_t n
                 break;
             }
             if (PyTuple_CheckExact(built)) {
-                /* more to read than the common shape: (row, (message, fill's result)) for
-                   the Python road to finish as parse_started does */
-                item = Py_BuildValue("(nN)", i, built);
-                left++;
-            } else {
-                item = captured_of(columns, i, args[9], args[10], limit, met, built);
-                Py_DECREF(built);
+                /* more to read than the common shape: finished by the Python road now, as
+                 * parse_started finishes it (what it puts in the caches serves the next
+                 * messages of the batch) */
+                Py_SETREF(built, PyObject_CallOneArg(args[12], built));
+                if (built == NULL) {
+                    ok = 0;
+                    break;
+                }
             }
+            item = captured_of(columns, i, args[9], args[10], limit, met, built);
+            Py_DECREF(built);
         }
         if (item == NULL || PyList_Append(out, item) < 0)
             ok = 0;
@@ -1994,13 +1976,13 @@ static PyMethodDef methods[] = {
      "dst, dport, transport, message) datagrams() makes, and the transport text it stores."},
     {"datagrams", (PyCFunction)(void (*)(void))datagrams, METH_FASTCALL,
      "datagrams(buffer, starts, stops, frames, times, srcs, sports, dsts, dports, flows,\n"
-     "shared, limit) -> (items, keep-alives, left): rtcscope.sip.capture._datagrams_py's\n"
-     "reading of the payloads buffer[start:stop]: a captured message per SIP datagram (its\n"
-     "flow shared: flows[flow], else made as SipCaptureFramer._shared_flow makes it, with\n"
-     "its dicts flows and shared and its limit), the row's index where the Python\n"
-     "road must read it (a payload starting with CR or LF) or (row, build()'s tuple) where\n"
-     "it must finish the message (not of the common shape): 'left' of those two, in row\n"
-     "order; keep-alives shorter than 12 bytes counted."},
+     "shared, limit, finish) -> (items, keep-alives, left): rtcscope.sip.capture.\n"
+     "_datagrams_py's reading of the payloads buffer[start:stop]: a captured message per SIP\n"
+     "datagram (its flow shared: flows[flow], else made as SipCaptureFramer._shared_flow\n"
+     "makes it, with its dicts flows and shared and its limit; a message not of the common\n"
+     "shape finished by finish(build()'s tuple) at once), the row's index where the Python\n"
+     "road must read it (a payload starting with CR or LF): 'left' of those, in row order;\n"
+     "keep-alives shorter than 12 bytes counted."},
     {"sdp_holes", sdp_holes, METH_O,
      "sdp_holes(raw: bytes) -> (key, values): sdp._CHANGING_VALUE.split(raw)'s values (every\n"
      "third item from the third), its other items as one bytes key, each its length (4 bytes,\n"

@@ -310,30 +310,19 @@ class SipCaptureFramer:
                 self._flows,
                 self._shared,
                 MAX_TCP_DIRECTIONS,
+                finish_built,
             )
             self.report.keepalives += keepalives
             out = items
             if left:
-                # The rows C left to the Python road, in their places: a payload starting
-                # with CR or LF (its row) read here, a message not of the common shape (its
-                # row and the build) finished here.
+                # The rows C left to the Python road (a payload starting with CR or LF: a
+                # keep-alive, maybe), read here in their places.
                 out = []
                 for item in items:
                     if type(item) is int:
                         item = self._datagram_at(buffer, found, item)
                         if item is None:
                             continue
-                    elif type(item) is tuple:
-                        row, built = item
-                        flow = (
-                            found.srcs[row],
-                            found.sports[row],
-                            found.dsts[row],
-                            found.dports[row],
-                        )
-                        item = self._udp(
-                            found.frames[row], found.ts_ns[row], flow, finish_built(built)
-                        )
                     out.append(item)
         report = self.report
         report.messages += len(out)
