@@ -1704,16 +1704,34 @@ static PyObject *setup_captured(PyObject *module, PyObject *const *args, Py_ssiz
     Py_RETURN_NONE;
 }
 
+/* The flows met in one datagrams() call, by the identity of their address objects and the
+ * values of their ports: a row of a flow met before in the call takes its shared flow without
+ * a key built and looked up (the same flow: its key tuple would be equal). Direct-mapped; the
+ * objects held until the call ends. */
+#define FLOWS_MET 1024
+
+typedef struct {
+    PyObject *src, *dst, *shared; /* shared NULL: an empty slot */
+    long sport, dport;
+} FlowMet;
+
 /* SipCaptureFramer._shared_flow(key) (its specification): the flow with each address and
  * port the one object every message shares (``shared``), kept in ``flows`` as its own key;
- * both emptied first when ``flows`` holds ``limit`` flows. A new reference, or NULL. */
-static PyObject *share_flow(PyObject *key, PyObject *flows, PyObject *shared, Py_ssize_t limit)
+ * both emptied first when ``flows`` holds ``limit`` flows (and the flows met: what they hold
+ * is no longer in ``flows``). A new reference, or NULL. */
+static PyObject *share_flow(PyObject *key, PyObject *flows, PyObject *shared, Py_ssize_t limit,
+                            FlowMet *met)
 {
     PyObject *items[4], *found;
     int k;
     if (PyDict_GET_SIZE(flows) >= limit) {
         PyDict_Clear(flows); /* bounded: a scan of many hosts keeps the last ones */
         PyDict_Clear(shared);
+        for (k = 0; k < FLOWS_MET; k++) {
+            Py_CLEAR(met[k].src);
+            Py_CLEAR(met[k].dst);
+            Py_CLEAR(met[k].shared);
+        }
     }
     for (k = 0; k < 4; k++) {
         PyObject *item = PyTuple_GET_ITEM(key, k);
@@ -1726,17 +1744,6 @@ static PyObject *share_flow(PyObject *key, PyObject *flows, PyObject *shared, Py
         Py_CLEAR(found);
     return found;
 }
-
-/* The flows met in one datagrams() call, by the identity of their address objects and the
- * values of their ports: a row of a flow met before in the call takes its shared flow without
- * a key built and looked up (the same flow: its key tuple would be equal). Direct-mapped; the
- * objects held until the call ends. */
-#define FLOWS_MET 1024
-
-typedef struct {
-    PyObject *src, *dst, *shared; /* shared NULL: an empty slot */
-    long sport, dport;
-} FlowMet;
 
 /* A CapturedSip of the datagram at row i, its flow shared (met, flows, share_flow). */
 static PyObject *captured_of(PyObject *const *columns, Py_ssize_t i, PyObject *flows,
@@ -1772,7 +1779,7 @@ static PyObject *captured_of(PyObject *const *columns, Py_ssize_t i, PyObject *f
         if (shared != NULL)
             Py_INCREF(shared);
         else if (!PyErr_Occurred())
-            shared = share_flow(key, flows, shared_items, limit);
+            shared = share_flow(key, flows, shared_items, limit, met);
         Py_DECREF(key);
         if (shared == NULL)
             return NULL;
