@@ -125,3 +125,46 @@ def test_the_c_road_keeps_no_reference_behind() -> None:
     for _ in range(100):
         framer.datagrams(buffer, columns)
     assert [sys.getrefcount(item) for item in objects] == before
+
+
+@needs_c
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 2)), min_size=1, max_size=30),
+    st.integers(1, 4),
+)
+def test_the_c_road_shares_flows_as_shared_flow_does(
+    flows: list[tuple[int, int]], limit: int
+) -> None:
+    """A new flow shared in C as SipCaptureFramer._shared_flow shares it, the flows of a
+    batch found again without a lookup: the same dicts (flows, shared objects) as the Python
+    road leaves, also when they are emptied at the limit (MAX_TCP_DIRECTIONS, made small)."""
+    message = real_messages()[0]
+    buffer = message * len(flows)
+    count = len(flows)
+    frames = [i + 100_001 for i in range(count)]
+    columns = UdpDatagrams(
+        list(range(count)),
+        frames,
+        [frame * 20_000_000 for frame in frames],
+        [f"10.0.0.{host}" for host, _ in flows],
+        [5060 + port * 1000 for _, port in flows],  # not small ints: equal, not the same
+        ["10.0.1.1"] * count,
+        [70000 - port for _, port in flows],
+        [i * len(message) for i in range(count)],
+        [(i + 1) * len(message) for i in range(count)],
+    )
+    by_c, by_python = SipCaptureFramer(), SipCaptureFramer()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(capture_module, "MAX_TCP_DIRECTIONS", limit)
+        for _ in range(2):  # the second batch: its flows in the dicts already
+            found = by_c.datagrams(buffer, columns)
+            expected = by_python._datagrams_py(buffer, columns)
+            assert found == expected
+            assert list(by_c._flows) == list(by_python._flows)
+            assert list(by_c._shared) == list(by_python._shared)
+            # the same objects shared by the same messages
+            for name in ("src", "sport", "dst", "dport"):
+                assert [[getattr(a, name) is getattr(b, name) for b in found] for a in found] == [
+                    [getattr(a, name) is getattr(b, name) for b in expected] for a in expected
+                ]

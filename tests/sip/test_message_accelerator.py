@@ -445,3 +445,55 @@ def test_c_start_line_test_edges() -> None:
     assert not _sipscan.looks_like_sip(long_uri) and not message_module._looks_like_sip_py(long_uri)
     with pytest.raises(TypeError):
         _sipscan.looks_like_sip("INVITE x SIP/2.0\r\n")  # type: ignore[arg-type]
+
+
+def _one_call_message(i: int, tag: str = "f") -> bytes:
+    return (
+        f"BYE sip:b{i}@b.example SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.{i % 250}.1:5060;branch=z9{i}\r\n"
+        f"From: <sip:a{i}@a.example>;tag={tag}{i}\r\nTo: <sip:b{i}@b.example>;tag=t{i}\r\n"
+        f"Call-ID: c{i}@a\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def _message_values(message: SipMessage) -> tuple[Any, ...]:
+    return (
+        message.call_id, message.from_tag, message.to_tag, message.branch, message.sent_by,
+        message._from, message._to, message._vias, message.cseq, message.content_length,
+        message.request_method, message.request_uri_text, message.header_length,
+    )  # fmt: skip
+
+
+@needs_c
+def test_c_tables_give_what_the_caches_give_and_follow_them() -> None:
+    """The C road's tables (the caches' values by the lines' bytes): a message whose lines
+    they hold gets the caches' own objects; once Python empties a cache, its table is not
+    read (what C stores is put in the cache again); many distinct lines (past the tables'
+    bound, emptied then) give the Python road's values."""
+    assert _sipscan is not None
+    data = _one_call_message(1)
+    values = []
+    for _ in range(2):
+        SipMessage.parse(data)  # its CSeq and Content-Length lines read by Python: cached
+        message = _sipscan.build(data, 0)
+        assert isinstance(message, SipMessage)  # every line's value from the caches
+        assert message.call_id is message_module._CALL_IDS["c1@a"]
+        from_line = "From: <sip:a1@a.example>;tag=f1"
+        assert message._from is message_module._TAGS[from_line][0]
+        assert message.cseq is message_module._CSEQ_LINES["CSeq: 2 BYE"]
+        values.append(_message_values(message))
+        for name in CACHES:  # Python empties its caches: the tables follow
+            getattr(message_module, name).clear()
+    assert values[0] == values[1]
+    many = [
+        _one_call_message(i % 300 if i % 50 == 0 else 300 + i, tag)
+        for tag in ("f", "g")
+        for i in range(20_000)  # past the tables' bound; every 50th message seen before
+    ]
+    with pytest.MonkeyPatch.context() as patch:  # the reference: the Python road
+        patch.setattr(message_module, "_fill", message_module._fill_py)
+        patch.setattr(message_module, "_build", None)
+        expected = [_message_values(SipMessage.parse(data)) for data in many]
+    for name in CACHES:  # the C road reads the new lines itself
+        getattr(message_module, name).clear()
+    assert [_message_values(SipMessage.parse(data)) for data in many] == expected
+    assert SipMessage.parse(_one_call_message(7)).call_id is message_module._CALL_IDS["c7@a"]

@@ -12,22 +12,27 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+#include <stdint.h>
 #include <string.h>
 
 /* The keys of message.py's _FIRST_KEYS in order, then "via". */
 enum { K_CALL_ID, K_CSEQ, K_FROM, K_TO, K_TYPE, K_LENGTH, K_VIA, K_OTHER, K_EMPTY };
 
 /* str.strip()'s whitespace among ASCII characters. */
+static const unsigned char PY_SPACE[256] = {
+    [9] = 1, [10] = 1, [11] = 1, [12] = 1, [13] = 1, [28] = 1, [29] = 1, [30] = 1, [31] = 1,
+    [' '] = 1,
+};
+
 static int is_py_space(unsigned char c)
 {
-    return c == ' ' || (c >= 9 && c <= 13) || (c >= 28 && c <= 31);
+    return PY_SPACE[c];
 }
 
+/* Whether s[:n] is ``word`` (n characters, lower case) in any case. */
 static int same_lower(const unsigned char *s, Py_ssize_t n, const char *word)
 {
     Py_ssize_t i;
-    if ((Py_ssize_t)strlen(word) != n)
-        return 0;
     for (i = 0; i < n; i++) {
         unsigned char c = s[i];
         if (c >= 'A' && c <= 'Z')
@@ -75,51 +80,30 @@ static int key_of(const unsigned char *s, Py_ssize_t n)
     return K_OTHER;
 }
 
+/* Whether s[:n] holds a byte >= 0x80 (eight bytes at a time). */
+static int has_high_byte(const unsigned char *s, Py_ssize_t n)
+{
+    uint64_t word, high = 0;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&word, s + i, 8);
+        high |= word;
+    }
+    for (; i < n; i++)
+        high |= s[i];
+    return (high & 0x8080808080808080u) != 0;
+}
+
 static PyObject *decode(const unsigned char *s, Py_ssize_t n)
 {
-    Py_ssize_t i;
     PyObject *text;
-    for (i = 0; i < n; i++)
-        if (s[i] >= 0x80)
-            return PyUnicode_DecodeUTF8((const char *)s, n, "surrogateescape");
+    if (has_high_byte(s, n))
+        return PyUnicode_DecodeUTF8((const char *)s, n, "surrogateescape");
     /* ASCII: what the decoder gives, made directly */
     text = PyUnicode_New(n, 127);
     if (text != NULL)
         memcpy(PyUnicode_DATA(text), s, (size_t)n);
     return text;
-}
-
-/* The first CRLFCRLF at or after pos, or -1. */
-static Py_ssize_t find_blank_line(const unsigned char *s, Py_ssize_t n, Py_ssize_t pos)
-{
-    while (pos + 4 <= n) {
-        const unsigned char *cr = memchr(s + pos, '\r', (size_t)(n - 3 - pos));
-        if (cr == NULL)
-            return -1;
-        pos = cr - s;
-        if (s[pos + 1] == '\n' && s[pos + 2] == '\r' && s[pos + 3] == '\n')
-            return pos;
-        pos++;
-    }
-    return -1;
-}
-
-/* The line starting at ``line`` in a block ending at ``end``: where it ends (before its CRLF,
- * or at ``end``) and where the next starts; 0 when its LF has no CR before it. */
-static int line_at(const unsigned char *s, Py_ssize_t line, Py_ssize_t end, Py_ssize_t *line_end,
-                   Py_ssize_t *next)
-{
-    const unsigned char *nl = memchr(s + line, '\n', (size_t)(end - line));
-    Py_ssize_t at;
-    *line_end = *next = end;
-    if (nl == NULL)
-        return 1;
-    at = nl - s;
-    if (at == line || s[at - 1] != '\r')
-        return 0;
-    *line_end = at - 1;
-    *next = at + 1;
-    return 1;
 }
 
 #define MAX_VIAS 64
@@ -133,38 +117,47 @@ typedef struct {
 } Block;
 
 /* 1: the common shape (``block`` filled); 0: not (the general road); -1: the Python road
- * decides (a header name with a byte >= 0x80, more Via lines than kept here). */
+ * decides (a header name with a byte >= 0x80, more Via lines than kept here).
+ *
+ * The block ends at the first CRLFCRLF at or after pos. Read line by line (each ends at a LF,
+ * which must follow a CR: a LF alone is not the common shape), that is where the first empty
+ * line after the start line begins, less 2: every LF ends a line, so the first CRLFCRLF ends
+ * a line with its CRLF and makes the next one empty, and an empty line after the start line
+ * follows a CRLF. */
 static int scan_block(const unsigned char *s, Py_ssize_t n, Py_ssize_t pos, Block *block)
 {
-    Py_ssize_t line, end;
-    int non_ascii = 0, k;
+    Py_ssize_t line = pos, line_end, next;
+    int non_ascii = 0, k, start = 1;
 
-    end = find_blank_line(s, n, pos);
-    if (end < 0)
-        return 0;
-    block->end = end;
     block->vias = 0;
     for (k = 0; k < K_VIA; k++)
         block->first[k] = block->first_end[k] = -1;
-    /* The start line: up to the first CRLF (the block's end when it is the only line). A LF
-     * without a CR before it, anywhere in the block, is not the common shape. */
-    if (!line_at(s, pos, end, &block->start_end, &line))
-        return 0;
-    while (line < end) {
-        Py_ssize_t j, colon, line_end, next;
-        const unsigned char *found;
-        if (!line_at(s, line, end, &line_end, &next))
-            return 0;
+    for (;;) {
+        Py_ssize_t colon;
+        const unsigned char *found = memchr(s + line, '\n', (size_t)(n - line));
+        if (found == NULL)
+            return 0; /* no blank line */
+        next = found - s + 1;
+        line_end = next - 2;
+        if (line_end < line || s[line_end] != '\r')
+            return 0; /* a LF without a CR before it */
+        if (start) { /* the start line */
+            block->start_end = line_end;
+            start = 0;
+            line = next;
+            continue;
+        }
+        if (line_end == line) { /* the blank line: the block ends at the CRLF before it */
+            block->end = line - 2;
+            return non_ascii ? -1 : 1;
+        }
         found = memchr(s + line, ':', (size_t)(line_end - line));
         if (found == NULL)
             return 0; /* no colon */
         colon = found - s;
         if (colon == line || s[line] == ' ' || s[line] == '\t')
             return 0; /* no name, or a folded line (RFC 3261 7.3.1) */
-        for (j = line; j < colon; j++)
-            if (s[j] >= 0x80)
-                break;
-        if (j < colon) {
+        if (has_high_byte(s + line, colon - line)) {
             non_ascii = 1;
         } else {
             k = key_of(s + line, colon - line);
@@ -185,36 +178,46 @@ static int scan_block(const unsigned char *s, Py_ssize_t n, Py_ssize_t pos, Bloc
         }
         line = next;
     }
-    return non_ascii ? -1 : 1;
+}
+
+/* The size of the Via lines' bytes joined by CRLF (message.py's key of them), written to
+ * ``to`` unless it is NULL. */
+static Py_ssize_t joined_vias(const unsigned char *s, const Block *block, unsigned char *to)
+{
+    Py_ssize_t at = 0;
+    int i;
+    for (i = 0; i < block->vias; i++) {
+        Py_ssize_t size = block->via_end[i] - block->via_start[i];
+        if (i) {
+            if (to != NULL) {
+                to[at] = '\r';
+                to[at + 1] = '\n';
+            }
+            at += 2;
+        }
+        if (to != NULL)
+            memcpy(to + at, s + block->via_start[i], (size_t)size);
+        at += size;
+    }
+    return at;
 }
 
 /* The Via lines joined by CRLF, as message.py keys them (None without one). */
 static PyObject *via_key(const unsigned char *s, const Block *block)
 {
-    Py_ssize_t size, at = 0;
-    char *buffer;
+    Py_ssize_t size;
+    unsigned char *buffer;
     PyObject *item;
-    int i;
     if (block->vias == 0)
         Py_RETURN_NONE;
     if (block->vias == 1)
         return decode(s + block->via_start[0], block->via_end[0] - block->via_start[0]);
-    size = 2 * (block->vias - 1);
-    for (i = 0; i < block->vias; i++)
-        size += block->via_end[i] - block->via_start[i];
-    buffer = PyMem_Malloc((size_t)size + 1);
+    size = joined_vias(s, block, NULL);
+    buffer = PyMem_Malloc((size_t)size);
     if (buffer == NULL)
         return PyErr_NoMemory();
-    for (i = 0; i < block->vias; i++) {
-        if (i) {
-            buffer[at++] = '\r';
-            buffer[at++] = '\n';
-        }
-        memcpy(buffer + at, s + block->via_start[i],
-               (size_t)(block->via_end[i] - block->via_start[i]));
-        at += block->via_end[i] - block->via_start[i];
-    }
-    item = decode((const unsigned char *)buffer, at);
+    joined_vias(s, block, buffer);
+    item = decode(buffer, size);
     PyMem_Free(buffer);
     return item;
 }
@@ -329,11 +332,13 @@ static const char *const ATTRIBUTE_NAMES[A_COUNT] = {
     "reason", "request_method", "request_uri_text", "_uri_problem_at",
 };
 static PyObject *names[A_COUNT];
-static PyObject *four; /* 4: the blank line's bytes */
+static PyObject *zero; /* _uri_problem_at of a request read here */
 /* SipMessage's slots (its member descriptors' definitions): stored as the descriptor's
  * __set__ stores, for a message of exactly that class. */
 static PyMemberDef *members[A_COUNT];
 static PyObject *descriptors[A_COUNT];
+
+static void tables_reset(void);
 
 static PyObject *setup(PyObject *module, PyObject *given)
 {
@@ -350,9 +355,9 @@ static PyObject *setup(PyObject *module, PyObject *given)
             return NULL;
         }
     }
-    if (four == NULL) {
-        four = PyLong_FromLong(4);
-        if (four == NULL)
+    if (zero == NULL) {
+        zero = PyLong_FromLong(0);
+        if (zero == NULL)
             return NULL;
     }
     for (i = 0; i < A_COUNT; i++) {
@@ -382,6 +387,7 @@ static PyObject *setup(PyObject *module, PyObject *given)
         Py_INCREF(item);
         Py_XSETREF(caches[i], item);
     }
+    tables_reset(); /* new caches: what the tables hold is not theirs */
     Py_RETURN_NONE;
 }
 
@@ -402,10 +408,241 @@ static PyObject *cached(int cache, PyObject *key, int *error)
     return true_ > 0 ? found : NULL;
 }
 
+/* -- the caches' values found by the bytes of their keys --------------------------------------
+ *
+ * A lookup in one of message.py's caches takes a str: the line decoded (a new object), hashed,
+ * looked up, thrown away, for each line of each message. A table per cache finds what that
+ * lookup finds from the line's bytes alone: each entry holds a hash of the bytes, the key as
+ * an ASCII str (its characters are its bytes: compared as they are) and the value the cache
+ * gave for it. Entries come from the caches only (a value looked up there and found, or put
+ * there by this module), so a table gives what its cache gives. A cache emptied by Python
+ * (message.py clears one when full; tests clear them) empties its table, seen before each
+ * call by the dict's size going down or its key storage being replaced (a clear, or a
+ * resize: then the table is emptied needlessly, a few times as a cache grows). Bounded: at
+ * most TABLE_MAX entries, then emptied; a probe reads at most PROBES slots, a key not found
+ * there is looked up in the cache as before (so lines whose hashes collide cost no more than
+ * that lookup), and a new entry whose slots are all taken replaces the first. */
+#define TABLE_MAX 8192
+#define PROBES 8
+
+typedef struct {
+    uint64_t hash;
+    PyObject *key; /* NULL: a free slot */
+    PyObject *value;
+} Entry;
+
+typedef struct {
+    Entry *slots; /* NULL until the first entry */
+    size_t mask;  /* the number of slots less one */
+    Py_ssize_t used;
+    PyDictKeysObject *keys_seen; /* the cache's key storage and size when last checked */
+    Py_ssize_t size_seen;
+} Table;
+
+static Table tables[C_CSEQ_CLASS]; /* one per dict of caches[], the same index */
+
+static uint64_t bytes_hash(const unsigned char *s, Py_ssize_t n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15u ^ (uint64_t)n, word;
+    Py_ssize_t whole = n;
+    while (n >= 8) {
+        memcpy(&word, s, 8);
+        h = (h ^ word) * 0xff51afd7ed558ccdu;
+        h ^= h >> 29;
+        s += 8;
+        n -= 8;
+    }
+    if (n > 0) {
+        if (whole >= 8) { /* the last 8 bytes, some read twice */
+            memcpy(&word, s + n - 8, 8);
+        } else {
+            word = 0;
+            while (n > 0)
+                word = word << 8 | s[--n];
+        }
+        h = (h ^ word) * 0xc4ceb9fe1a85ec53u;
+    }
+    return h ^ (h >> 32);
+}
+
+static void table_empty(Table *table)
+{
+    size_t i;
+    if (table->slots == NULL)
+        return;
+    for (i = 0; i <= table->mask; i++) {
+        Py_CLEAR(table->slots[i].key);
+        Py_CLEAR(table->slots[i].value);
+    }
+    table->used = 0;
+}
+
+static void tables_reset(void)
+{
+    int c;
+    for (c = 0; c < C_CSEQ_CLASS; c++) {
+        table_empty(&tables[c]);
+        tables[c].keys_seen = NULL;
+        tables[c].size_seen = 0;
+    }
+}
+
+/* Each table emptied where Python emptied its cache since the last check. */
+static void tables_check(void)
+{
+    int c;
+    for (c = 0; c < C_CSEQ_CLASS; c++) {
+        PyDictObject *dict = (PyDictObject *)caches[c];
+        Table *table = &tables[c];
+        if (dict->ma_keys != table->keys_seen || dict->ma_used < table->size_seen) {
+            table_empty(table);
+            table->keys_seen = dict->ma_keys;
+        }
+        table->size_seen = dict->ma_used;
+    }
+}
+
+static int same_key(PyObject *key, const unsigned char *s, Py_ssize_t n)
+{
+    return PyUnicode_GET_LENGTH(key) == n && memcmp(PyUnicode_1BYTE_DATA(key), s, (size_t)n) == 0;
+}
+
+/* The value kept for the bytes s[:n] (borrowed), or NULL. */
+static PyObject *table_find(const Table *table, uint64_t hash, const unsigned char *s,
+                            Py_ssize_t n)
+{
+    size_t i, k;
+    if (table->slots == NULL)
+        return NULL;
+    for (k = 0, i = hash & table->mask; k < PROBES; k++, i = (i + 1) & table->mask) {
+        const Entry *entry = &table->slots[i];
+        if (entry->key == NULL)
+            return NULL;
+        if (entry->hash == hash && same_key(entry->key, s, n))
+            return entry->value;
+    }
+    return NULL;
+}
+
+/* An entry in the first free slot of its probe, else in place of the first slot's (new
+ * references taken). */
+static void table_place(Table *table, uint64_t hash, PyObject *key, PyObject *value)
+{
+    size_t i, k;
+    Entry *entry;
+    for (k = 0, i = hash & table->mask; k < PROBES; k++, i = (i + 1) & table->mask) {
+        if (table->slots[i].key == NULL)
+            break;
+    }
+    if (k == PROBES) {
+        i = hash & table->mask;
+        Py_CLEAR(table->slots[i].key);
+        Py_CLEAR(table->slots[i].value);
+        table->used--;
+    }
+    entry = &table->slots[i];
+    entry->hash = hash;
+    entry->key = Py_NewRef(key);
+    entry->value = Py_NewRef(value);
+    table->used++;
+}
+
+/* value kept for s[:n]: ``key`` is the first of the candidates that is an ASCII str of those
+ * bytes (none: nothing kept). 0, or -1 on a failed allocation. */
+static int table_put(Table *table, uint64_t hash, const unsigned char *s, Py_ssize_t n,
+                     PyObject *candidate, PyObject *other, PyObject *value)
+{
+    PyObject *key = NULL;
+    if (candidate != NULL && PyUnicode_CheckExact(candidate) && PyUnicode_IS_ASCII(candidate) &&
+        same_key(candidate, s, n))
+        key = candidate;
+    else if (other != NULL && PyUnicode_CheckExact(other) && PyUnicode_IS_ASCII(other) &&
+             same_key(other, s, n))
+        key = other;
+    if (key == NULL)
+        return 0;
+    if (table->slots == NULL || (size_t)(table->used + 1) * 2 > table->mask + 1) {
+        size_t size = table->slots == NULL ? 64 : 2 * (table->mask + 1), i, old_size;
+        Entry *old = table->slots, *slots;
+        if (size > 2 * TABLE_MAX) {
+            table_empty(table); /* full: emptied, its slots kept */
+        } else {
+            slots = PyMem_Calloc(size, sizeof(Entry));
+            if (slots == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            old_size = old == NULL ? 0 : table->mask + 1;
+            table->slots = slots;
+            table->mask = size - 1;
+            table->used = 0;
+            for (i = 0; i < old_size; i++) {
+                if (old[i].key != NULL) {
+                    table_place(table, old[i].hash, old[i].key, old[i].value);
+                    Py_DECREF(old[i].key);
+                    Py_DECREF(old[i].value);
+                }
+            }
+            PyMem_Free(old);
+        }
+    }
+    table_place(table, hash, key, value);
+    return 0;
+}
+
+/* caches[c]'s value for the key of bytes s[:n] (borrowed: held by the cache and the table),
+ * found in its table, else in the cache (``truthy``: as cached() reads it, else a plain get)
+ * and kept in the table; NULL when not there, then *text is the key decoded (a new reference,
+ * the caller's), or NULL with *error set on a failure. */
+static PyObject *lookup(int c, const unsigned char *s, Py_ssize_t n, int truthy, PyObject **text,
+                        int *error)
+{
+    uint64_t hash = bytes_hash(s, n);
+    PyObject *found = table_find(&tables[c], hash, s, n), *key, *candidate;
+    *text = NULL;
+    if (found != NULL)
+        return found;
+    key = decode(s, n);
+    if (key == NULL) {
+        *error = 1;
+        return NULL;
+    }
+    if (truthy) {
+        found = cached(c, key, error);
+    } else {
+        found = PyDict_GetItemWithError(caches[c], key);
+        if (found == NULL && PyErr_Occurred())
+            *error = 1;
+    }
+    if (found == NULL) {
+        if (*error)
+            Py_DECREF(key);
+        else
+            *text = key;
+        return NULL;
+    }
+    /* the key kept: the cache's own where the value holds it (a text, or a pair whose first
+     * item is the line), else the one decoded here */
+    candidate = found;
+    if (PyTuple_CheckExact(found) && PyTuple_GET_SIZE(found) == 2)
+        candidate = PyTuple_GET_ITEM(found, 0);
+    if (table_put(&tables[c], hash, s, n, candidate, key, found) < 0) {
+        *error = 1;
+        found = NULL;
+    }
+    Py_DECREF(key);
+    return found;
+}
+
+/* What SipMessage's slot descriptor stores (a message of exactly that class: its slot written
+ * as the descriptor writes it; the old values are the template's or stored here). */
 static int store(PyObject *message, int name, PyObject *value)
 {
-    if (Py_IS_TYPE(message, (PyTypeObject *)caches[C_MESSAGE_CLASS]))
-        return PyMember_SetOne((char *)message, members[name], value);
+    if (Py_IS_TYPE(message, (PyTypeObject *)caches[C_MESSAGE_CLASS])) {
+        PyObject **slot = (PyObject **)((char *)message + members[name]->offset);
+        Py_XSETREF(*slot, Py_NewRef(value));
+        return 0;
+    }
     return PyObject_SetAttr(message, names[name], value);
 }
 
@@ -425,23 +662,19 @@ static int fill_start_line(PyObject *message, const unsigned char *s, Py_ssize_t
 {
     Py_ssize_t i, part[3][2];
     int parts = 0, error = 0, done = 0;
-    PyObject *text, *found, *first, *second, *version;
-    for (i = a; i < b; i++)
-        if (s[i] >= 0x80)
-            return 0; /* str.strip/split take Unicode spaces: the Python road */
+    PyObject *text, *found, *method, *version, *uri;
+    if (has_high_byte(s + a, b - a))
+        return 0; /* str.strip/split take Unicode spaces: the Python road */
     while (a < b && is_py_space(s[a]))
         a++;
     while (b > a && is_py_space(s[b - 1]))
         b--;
     if (b - a >= 4 && same_lower(s + a, 4, "sip/")) {
         /* a status line: _STATUS_LINES holds those read before without a fault */
-        text = decode(s + a, b - a);
-        if (text == NULL)
-            return -1;
-        found = PyDict_GetItemWithError(caches[C_STATUS], text);
-        Py_DECREF(text);
+        found = lookup(C_STATUS, s + a, b - a, 0, &text, &error);
+        Py_XDECREF(text);
         if (found == NULL)
-            return PyErr_Occurred() ? -1 : 0;
+            return error ? -1 : 0;
         if (!PyTuple_CheckExact(found) || PyTuple_GET_SIZE(found) != 3)
             return 0;
         Py_INCREF(found); /* held while the stores run */
@@ -467,41 +700,28 @@ static int fill_start_line(PyObject *message, const unsigned char *s, Py_ssize_t
     }
     if (parts != 3 || part[2][1] - part[2][0] != 7 || memcmp(s + part[2][0], "SIP/2.0", 7) != 0)
         return 0;
-    text = decode(s + part[0][0], part[0][1] - part[0][0]);
-    if (text == NULL)
-        return -1;
-    first = cached(C_SHARED, text, &error); /* the method */
-    Py_DECREF(text);
-    if (first == NULL)
+    method = lookup(C_SHARED, s + part[0][0], part[0][1] - part[0][0], 1, &text, &error);
+    Py_XDECREF(text);
+    if (method == NULL)
         return error ? -1 : 0;
-    Py_INCREF(first);
-    text = decode(s + part[2][0], 7);
-    if (text == NULL) {
-        Py_DECREF(first);
-        return -1;
+    Py_INCREF(method); /* held while the stores run */
+    version = lookup(C_SHARED, s + part[2][0], 7, 1, &text, &error);
+    Py_XDECREF(text);
+    if (version == NULL) {
+        Py_DECREF(method);
+        return error ? -1 : 0;
     }
-    version = cached(C_SHARED, text, &error);
-    Py_DECREF(text);
-    Py_XINCREF(version);
-    second = version == NULL ? NULL : decode(s + part[1][0], part[1][1] - part[1][0]);
-    if (second != NULL) {
-        PyObject *zero = PyLong_FromLong(0);
-        done = zero != NULL && store(message, A_METHOD, first) == 0 &&
-               store(message, A_URI, second) == 0 && store(message, A_VERSION, version) == 0 &&
-               store(message, A_URI_PROBLEM, zero) == 0;
-        error = !done;
-        Py_XDECREF(zero);
-        Py_DECREF(second);
-    } else if (version != NULL) {
-        error = 1; /* the URI's decoding failed */
-    }
-    Py_DECREF(first);
-    Py_XDECREF(version);
-    return error ? -1 : done;
+    Py_INCREF(version);
+    uri = decode(s + part[1][0], part[1][1] - part[1][0]);
+    done = uri != NULL && store(message, A_METHOD, method) == 0 &&
+           store(message, A_URI, uri) == 0 && store(message, A_VERSION, version) == 0 &&
+           store(message, A_URI_PROBLEM, zero) == 0;
+    Py_XDECREF(uri);
+    Py_DECREF(method);
+    Py_DECREF(version);
+    return done ? 1 : -1;
 }
 
-/* The Call-ID line [a, b)'s value (_value_of: after the first colon, stripped), looked up in
- * _CALL_IDS: 1 stored, 0 left to Python, -1 error. */
 /* The value of the line [a, b) after its first colon, stripped of ASCII blanks (_value_of for
  * an ASCII line): 1 with [*va, *vb), 0 without a colon. */
 static int value_span(const unsigned char *s, Py_ssize_t a, Py_ssize_t b, Py_ssize_t *va,
@@ -520,6 +740,8 @@ static int value_span(const unsigned char *s, Py_ssize_t a, Py_ssize_t b, Py_ssi
     return 1;
 }
 
+/* The Call-ID line [a, b)'s value (_value_of: after the first colon, stripped), looked up in
+ * _CALL_IDS, a new one kept there as _shared keeps it: 1 stored, 0 left to Python, -1 error. */
 static int fill_call_id(PyObject *message, const unsigned char *s, Py_ssize_t a, Py_ssize_t b)
 {
     PyObject *text, *found;
@@ -528,33 +750,27 @@ static int fill_call_id(PyObject *message, const unsigned char *s, Py_ssize_t a,
         return 0;
     if (a == b || s[a] >= 0x80 || s[b - 1] >= 0x80)
         return 0; /* empty, or maybe a Unicode space at an end: the Python road */
-    text = decode(s + a, b - a);
-    if (text == NULL)
+    found = lookup(C_CALL_ID, s + a, b - a, 1, &text, &error);
+    if (found != NULL)
+        return store(message, A_CALL_ID, found) < 0 ? -1 : 1;
+    if (error)
         return -1;
-    found = cached(C_CALL_ID, text, &error);
-    if (found == NULL) {
-        /* a new Call-ID: kept as _shared keeps it (at most 1,024 characters; a full cache is
-         * Python's to clear) */
-        if (error) {
+    /* a new Call-ID: kept as _shared keeps it (at most 1,024 characters; a full cache is
+     * Python's to clear) */
+    if (PyUnicode_GET_LENGTH(text) <= 1024) {
+        if (cache_limit < 0 || PyDict_GET_SIZE(caches[C_CALL_ID]) >= cache_limit) {
+            Py_DECREF(text);
+            return 0;
+        }
+        if (PyDict_SetItem(caches[C_CALL_ID], text, text) < 0 ||
+            table_put(&tables[C_CALL_ID], bytes_hash(s + a, b - a), s + a, b - a, text, NULL,
+                      text) < 0) {
             Py_DECREF(text);
             return -1;
         }
-        if (PyUnicode_GET_LENGTH(text) <= 1024) {
-            if (cache_limit < 0 || PyDict_GET_SIZE(caches[C_CALL_ID]) >= cache_limit) {
-                Py_DECREF(text);
-                return 0;
-            }
-            if (PyDict_SetItem(caches[C_CALL_ID], text, text) < 0) {
-                Py_DECREF(text);
-                return -1;
-            }
-        }
-        error = store(message, A_CALL_ID, text) < 0 ? -1 : 1;
-        Py_DECREF(text);
-        return error;
     }
-    error = store(message, A_CALL_ID, found) < 0 ? -1 : 1;
-    Py_DECREF(text); /* only the lookup's key: ``found`` is held by the cache */
+    error = store(message, A_CALL_ID, text) < 0 ? -1 : 1;
+    Py_DECREF(text);
     return error;
 }
 
@@ -574,10 +790,8 @@ static int is_digit(unsigned char c);
 static int ascii_value(const unsigned char *s, Py_ssize_t a, Py_ssize_t b, Py_ssize_t *va,
                        Py_ssize_t *vb)
 {
-    Py_ssize_t i;
-    for (i = a; i < b; i++)
-        if (s[i] >= 0x80)
-            return 0;
+    if (has_high_byte(s + a, b - a))
+        return 0;
     return value_span(s, a, b, va, vb);
 }
 
@@ -750,13 +964,20 @@ static int read_via(const unsigned char *s, Py_ssize_t a, Py_ssize_t b, PyObject
             number = number * 10 + (s[i] - '0');
         if (number > 65535)
             return 0; /* _sent_by_branch gives None: the parsed stack decides */
-        /* the host text, then ":<port>" as int() writes it (no leading zeros) */
-        {
-            PyObject *host_text = decode(s + host, host_end - host);
-            if (host_text == NULL)
-                return -1;
-            sent_by = PyUnicode_FromFormat("%U:%ld", host_text, number);
-            Py_DECREF(host_text);
+        /* the host text, then ":<port>" as int() writes it (no leading zeros): the bytes
+         * as they are when the port has none (host, ':' and digits are ASCII) */
+        for (i = port; i < port_end - 1 && s[i] == '0'; i++)
+            ;
+        if (i == port) {
+            sent_by = decode(s + host, port_end - host);
+        } else {
+            Py_ssize_t size = (port - host) + (port_end - i);
+            sent_by = PyUnicode_New(size, 127);
+            if (sent_by != NULL) {
+                memcpy(PyUnicode_1BYTE_DATA(sent_by), s + host, (size_t)(port - host));
+                memcpy(PyUnicode_1BYTE_DATA(sent_by) + (port - host), s + i,
+                       (size_t)(port_end - i));
+            }
         }
     } else {
         sent_by = decode(s + host, host_end - host);
@@ -795,41 +1016,57 @@ static PyObject *keep_pair(int cache, PyObject *key, PyObject *value, int *error
     return pair_;
 }
 
-/* A From, To or Via line not in its cache: read (the usual shape), kept, stored: 1, 0, -1. */
 static int fill_line_found(PyObject *message, int which, PyObject *found);
 
+/* A From, To or Via line not in its cache (``line`` its text, k[:kn] its key's bytes), the
+ * first line [a, b): read (the usual shape), kept, stored: 1, 0, -1. */
 static int fill_new_line(PyObject *message, int which, PyObject *line, const unsigned char *s,
-                         Py_ssize_t a, Py_ssize_t b)
+                         Py_ssize_t a, Py_ssize_t b, const unsigned char *k, Py_ssize_t kn)
 {
     PyObject *value = NULL, *kept;
-    int done, error = 0;
+    int done, error = 0, cache = which == K_VIA ? C_TOPS : C_TAGS;
     done = which == K_VIA ? read_via(s, a, b, &value) : read_tag(s, a, b, &value);
     if (done <= 0)
         return done;
-    kept = keep_pair(which == K_VIA ? C_TOPS : C_TAGS, line, value, &error);
+    kept = keep_pair(cache, line, value, &error);
     Py_DECREF(value);
     if (kept == NULL)
         return error ? -1 : 0;
     Py_INCREF(kept);
-    done = fill_line_found(message, which, kept);
+    done = table_put(&tables[cache], bytes_hash(k, kn), k, kn, line, NULL, kept) < 0
+               ? -1
+               : fill_line_found(message, which, kept);
     Py_DECREF(kept);
     return done;
 }
 
-/* One header line's value from its cache (``line`` the tuple's item): 1, 0 or -1. */
-static int fill_line_found(PyObject *message, int which, PyObject *found);
-
-static int fill_line(PyObject *message, int which, PyObject *line, Py_ssize_t rest,
-                     const unsigned char *s, Py_ssize_t a, Py_ssize_t b)
+/* One header line's value from its cache, looked up by its key's bytes k[:kn] (the line, or
+ * the Via lines joined by CRLF), the first line [a, b): 1, 0 or -1. ``rest``: the bytes after
+ * the blank line. */
+static int fill_line(PyObject *message, int which, Py_ssize_t rest, const unsigned char *k,
+                     Py_ssize_t kn, const unsigned char *s, Py_ssize_t a, Py_ssize_t b)
 {
-    PyObject *found;
-    int error = 0;
+    PyObject *found, *text;
+    int error = 0, done;
+    int cache = which == K_TYPE     ? C_TYPE
+                : which == K_LENGTH ? C_LENGTH
+                : which == K_CSEQ   ? C_CSEQ
+                : which == K_VIA    ? C_TOPS
+                                    : C_TAGS;
+    /* _LENGTH_LINES.get(line) (a length of 0 counts); the others ``.get(line) or ...`` */
+    found = lookup(cache, k, kn, which != K_LENGTH, &text, &error);
+    if (found == NULL) {
+        if (error)
+            return -1;
+        done = 0;
+        if (which == K_FROM || which == K_TO || which == K_VIA)
+            done = fill_new_line(message, which, text, s, a, b, k, kn);
+        Py_DECREF(text);
+        return done;
+    }
     if (which == K_LENGTH) {
-        /* _LENGTH_LINES.get(line): used as it is only when the body is exactly that long */
+        /* used as it is only when the body is exactly that long */
         Py_ssize_t length;
-        found = PyDict_GetItemWithError(caches[C_LENGTH], line);
-        if (found == NULL)
-            return PyErr_Occurred() ? -1 : 0;
         if (!PyLong_CheckExact(found))
             return 0;
         length = PyLong_AsSsize_t(found);
@@ -841,19 +1078,10 @@ static int fill_line(PyObject *message, int which, PyObject *line, Py_ssize_t re
             return 0; /* a cut body or bytes after it: _parse_body's problems */
         return store(message, A_LENGTH, found) < 0 ? -1 : 1;
     }
-    found = cached(which == K_TYPE ? C_TYPE : which == K_CSEQ ? C_CSEQ
-                   : which == K_VIA ? C_TOPS : C_TAGS, line, &error);
-    if (found == NULL) {
-        if (error)
-            return -1;
-        if (which == K_FROM || which == K_TO || which == K_VIA)
-            return fill_new_line(message, which, line, s, a, b);
-        return 0;
-    }
     Py_INCREF(found); /* held while the stores run */
-    error = fill_line_found(message, which, found);
+    done = fill_line_found(message, which, found);
     Py_DECREF(found);
-    return error;
+    return done;
 }
 
 /* What _parse_known stores for a cached value of a Content-Type, CSeq, From, To or Via line. */
@@ -889,62 +1117,113 @@ static int fill_line_found(PyObject *message, int which, PyObject *found)
     }
 }
 
-/* fill()'s work on ``message`` for the block at ``pos`` of ``s`` (n bytes): a new reference
- * to the tuple, None or False it returns, or NULL with an exception set. */
-static PyObject *fill_message(PyObject *message, const unsigned char *s, Py_ssize_t n,
-                              Py_ssize_t pos)
+/* fill()'s work on ``message`` for the block at ``pos`` of ``s`` (n bytes): 0 (not the common
+ * shape: None), 1 (the Python road decides: False), 2 (the common shape, ``block`` scanned:
+ * *out the tuple fill() returns, or NULL when no line is left for Python and ``tuple`` is 0),
+ * -1 (an exception set). A line is decoded only when it is left for Python. */
+static int fill_block(PyObject *message, const unsigned char *s, Py_ssize_t n, Py_ssize_t pos,
+                      Block *block, int tuple, PyObject **out)
 {
-    Block block;
-    PyObject *out;
-    int found, i, done;
     /* the tuple's items after (end, start line), and the key each is read by */
     static const int keys[7] = {K_TYPE, K_LENGTH, K_CALL_ID, K_CSEQ, K_FROM, K_TO, K_VIA};
+    unsigned char joined_here[512], *joined = NULL;
+    const unsigned char *k;
+    Py_ssize_t kn, a, b;
+    PyObject *item;
+    int found, i, left = 0, done[8];
 
+    *out = NULL;
     if (pos < 0)
-        Py_RETURN_FALSE;
+        return 1;
     if (pos > n)
-        Py_RETURN_NONE;
-    found = scan_block(s, n, pos, &block);
+        return 0;
+    found = scan_block(s, n, pos, block);
     if (found == 0)
-        Py_RETURN_NONE;
+        return 0;
     if (found < 0)
-        Py_RETURN_FALSE;
-    out = fields_of(s, pos, &block);
-    if (out == NULL)
-        return NULL;
-    /* the tuple is new and ours: its items may still be replaced */
-    done = fill_start_line(message, s, pos, block.start_end);
-    if (done < 0)
-        goto fail;
-    if (done) {
-        Py_SETREF(PyTuple_GET_ITEM(out, 1), Py_NewRef(Py_None));
-    }
+        return 1;
+    tables_check();
+    done[0] = fill_start_line(message, s, pos, block->start_end);
+    if (done[0] < 0)
+        return -1;
     for (i = 0; i < 7; i++) {
-        PyObject *line = PyTuple_GET_ITEM(out, 2 + i);
-        if (line == Py_None)
+        int key = keys[i];
+        if (key == K_VIA ? block->vias == 0 : block->first[key] < 0) {
+            done[i + 1] = 1; /* no such line: None */
             continue;
-        if (keys[i] == K_CALL_ID)
-            done = fill_call_id(message, s, block.first[K_CALL_ID], block.first_end[K_CALL_ID]);
-        else
-            done = fill_line(message, keys[i], line, n - (block.end + 4), s,
-                             keys[i] == K_VIA ? block.via_start[0] : block.first[keys[i]],
-                             keys[i] == K_VIA ? block.via_end[0] : block.first_end[keys[i]]);
-        if (done < 0)
-            goto fail;
-        if (done) {
-            Py_SETREF(PyTuple_GET_ITEM(out, 2 + i), Py_NewRef(Py_None));
         }
+        if (key == K_VIA) {
+            a = block->via_start[0];
+            b = block->via_end[0];
+            k = s + a;
+            kn = b - a;
+            if (block->vias > 1) { /* the key: the Via lines joined by CRLF */
+                kn = joined_vias(s, block, NULL);
+                joined = kn <= (Py_ssize_t)sizeof(joined_here) ? joined_here
+                                                               : PyMem_Malloc((size_t)kn);
+                if (joined == NULL) {
+                    PyErr_NoMemory();
+                    return -1;
+                }
+                joined_vias(s, block, joined);
+                k = joined;
+            }
+        } else {
+            a = block->first[key];
+            b = block->first_end[key];
+            k = s + a;
+            kn = b - a;
+        }
+        if (key == K_CALL_ID)
+            done[i + 1] = fill_call_id(message, s, a, b);
+        else
+            done[i + 1] = fill_line(message, key, n - (block->end + 4), k, kn, s, a, b);
+        if (joined != NULL && joined != joined_here)
+            PyMem_Free(joined);
+        joined = NULL;
+        if (done[i + 1] < 0)
+            return -1;
     }
-    return out;
+    for (i = 0; i < 8; i++)
+        left |= !done[i];
+    if (!left && !tuple)
+        return 2;
+    /* the tuple (end, start line, Content-Type, Content-Length, Call-ID, CSeq, From, To
+     * lines, Via key): None for a line filled here or absent */
+    *out = PyTuple_New(9);
+    if (*out == NULL)
+        return -1;
+    item = PyLong_FromSsize_t(block->end);
+    if (item == NULL)
+        goto fail;
+    PyTuple_SET_ITEM(*out, 0, item);
+    for (i = 0; i < 8; i++) {
+        int key = i ? keys[i - 1] : -1;
+        if (done[i])
+            item = Py_NewRef(Py_None);
+        else if (i == 0)
+            item = decode(s + pos, block->start_end - pos);
+        else if (key == K_VIA)
+            item = via_key(s, block);
+        else
+            item = decode(s + block->first[key], block->first_end[key] - block->first[key]);
+        if (item == NULL)
+            goto fail;
+        PyTuple_SET_ITEM(*out, 1 + i, item);
+    }
+    return 2;
 fail:
-    Py_DECREF(out);
-    return NULL;
+    Py_CLEAR(*out);
+    return -1;
 }
 
 static PyObject *fill(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     const unsigned char *s;
     Py_ssize_t n, pos;
+    Block block;
+    PyObject *out;
+    int found;
 
     (void)module;
     if (nargs != 3) {
@@ -957,7 +1236,14 @@ static PyObject *fill(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     if (!raw_and_pos(args + 1, &s, &n, &pos))
         return NULL;
-    return fill_message(args[0], s, n, pos);
+    found = fill_block(args[0], s, n, pos, &block, 1, &out);
+    if (found < 0)
+        return NULL;
+    if (found == 0)
+        Py_RETURN_NONE;
+    if (found == 1)
+        Py_RETURN_FALSE;
+    return out;
 }
 
 /* -- build: a new message, then fill ---------------------------------------------------------
@@ -1052,10 +1338,7 @@ static PyObject *new_message(PyObject *raw)
     from = (PyObject **)((char *)template_message + sizeof(PyObject));
     for (i = 0; i < slot_count; i++)
         to[i] = Py_NewRef(from[i]);
-    if (PyMember_SetOne((char *)message, raw_member, raw) < 0) {
-        Py_DECREF(message);
-        return NULL;
-    }
+    Py_XSETREF(*(PyObject **)((char *)message + raw_member->offset), Py_NewRef(raw));
     return message;
 }
 
@@ -1064,36 +1347,33 @@ static PyObject *new_message(PyObject *raw)
 static PyObject *build_raw(PyObject *raw, Py_ssize_t pos)
 {
     const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(raw);
-    Py_ssize_t n = PyBytes_GET_SIZE(raw), i;
+    Py_ssize_t n = PyBytes_GET_SIZE(raw);
     PyObject *message, *rest, *out;
+    Block block;
+    int found;
 
     message = new_message(raw);
     if (message == NULL)
         return NULL;
-    rest = fill_message(message, s, n, pos);
-    if (rest == NULL) {
+    found = fill_block(message, s, n, pos, &block, 0, &rest);
+    if (found < 0) {
         Py_DECREF(message);
         return NULL;
     }
-    if (PyTuple_CheckExact(rest)) {
-        /* the common shape: bytes up to and including the blank line (item 0 is where it
-         * starts) */
-        PyObject *length = PyNumber_Add(PyTuple_GET_ITEM(rest, 0), four);
-        int failed = length == NULL ||
-                     PyMember_SetOne((char *)message, header_length_member, length) < 0;
-        Py_XDECREF(length);
-        if (failed) {
-            Py_DECREF(rest);
+    if (found == 2) {
+        /* the common shape: bytes up to and including the blank line */
+        PyObject *length = PyLong_FromSsize_t(block.end + 4), **slot;
+        if (length == NULL) {
+            Py_XDECREF(rest);
             Py_DECREF(message);
             return NULL;
         }
-        for (i = 1; i < PyTuple_GET_SIZE(rest); i++)
-            if (PyTuple_GET_ITEM(rest, i) != Py_None)
-                break;
-        if (i == PyTuple_GET_SIZE(rest)) { /* every value stored: nothing left to read */
-            Py_DECREF(rest);
-            return message;
-        }
+        slot = (PyObject **)((char *)message + header_length_member->offset);
+        Py_XSETREF(*slot, length);
+        if (rest == NULL)
+            return message; /* every value stored: nothing left to read */
+    } else {
+        rest = Py_NewRef(found ? Py_False : Py_None);
     }
     out = PyTuple_Pack(2, message, rest);
     Py_DECREF(message);
@@ -1424,29 +1704,97 @@ static PyObject *setup_captured(PyObject *module, PyObject *const *args, Py_ssiz
     Py_RETURN_NONE;
 }
 
-/* A CapturedSip of the datagram at row i (its flow shared through flows / make_flow). */
-static PyObject *captured_of(PyObject *const *columns, Py_ssize_t i, PyObject *flows,
-                             PyObject *make_flow, PyObject *message)
-{
-    PyObject *key, *shared, *captured, *values[F_COUNT];
-    int k, failed = 0;
+/* The flows met in one datagrams() call, by the identity of their address objects and the
+ * values of their ports: a row of a flow met before in the call takes its shared flow without
+ * a key built and looked up (the same flow: its key tuple would be equal). Direct-mapped; the
+ * objects held until the call ends. */
+#define FLOWS_MET 1024
 
-    key = PyTuple_Pack(4, PyList_GET_ITEM(columns[0], i), PyList_GET_ITEM(columns[1], i),
-                       PyList_GET_ITEM(columns[2], i), PyList_GET_ITEM(columns[3], i));
-    if (key == NULL)
-        return NULL;
-    shared = PyDict_GetItemWithError(flows, key);
-    if (shared != NULL)
-        Py_INCREF(shared);
-    else if (!PyErr_Occurred())
-        shared = PyObject_CallOneArg(make_flow, key);
-    Py_DECREF(key);
-    if (shared == NULL)
-        return NULL;
-    if (!PyTuple_CheckExact(shared) || PyTuple_GET_SIZE(shared) != 4) {
-        Py_DECREF(shared);
-        PyErr_SetString(PyExc_TypeError, "a shared flow is not a 4-tuple");
-        return NULL;
+typedef struct {
+    PyObject *src, *dst, *shared; /* shared NULL: an empty slot */
+    long sport, dport;
+} FlowMet;
+
+/* SipCaptureFramer._shared_flow(key) (its specification): the flow with each address and
+ * port the one object every message shares (``shared``), kept in ``flows`` as its own key;
+ * both emptied first when ``flows`` holds ``limit`` flows (and the flows met: what they hold
+ * is no longer in ``flows``). A new reference, or NULL. */
+static PyObject *share_flow(PyObject *key, PyObject *flows, PyObject *shared, Py_ssize_t limit,
+                            FlowMet *met)
+{
+    PyObject *items[4], *found;
+    int k;
+    if (PyDict_GET_SIZE(flows) >= limit) {
+        PyDict_Clear(flows); /* bounded: a scan of many hosts keeps the last ones */
+        PyDict_Clear(shared);
+        for (k = 0; k < FLOWS_MET; k++) {
+            Py_CLEAR(met[k].src);
+            Py_CLEAR(met[k].dst);
+            Py_CLEAR(met[k].shared);
+        }
+    }
+    for (k = 0; k < 4; k++) {
+        PyObject *item = PyTuple_GET_ITEM(key, k);
+        items[k] = PyDict_SetDefault(shared, item, item); /* borrowed: held by ``shared`` */
+        if (items[k] == NULL)
+            return NULL;
+    }
+    found = PyTuple_Pack(4, items[0], items[1], items[2], items[3]);
+    if (found != NULL && PyDict_SetItem(flows, found, found) < 0)
+        Py_CLEAR(found);
+    return found;
+}
+
+/* A CapturedSip of the datagram at row i, its flow shared (met, flows, share_flow). */
+static PyObject *captured_of(PyObject *const *columns, Py_ssize_t i, PyObject *flows,
+                             PyObject *shared_items, Py_ssize_t limit, FlowMet *met,
+                             PyObject *message)
+{
+    PyObject *src = PyList_GET_ITEM(columns[0], i), *sport = PyList_GET_ITEM(columns[1], i);
+    PyObject *dst = PyList_GET_ITEM(columns[2], i), *dport = PyList_GET_ITEM(columns[3], i);
+    PyObject *key, *shared = NULL, *captured, *values[F_COUNT];
+    FlowMet *seen = NULL;
+    long sp = 0, dp = 0;
+    int k;
+
+    if (PyLong_CheckExact(sport) && PyLong_CheckExact(dport)) {
+        int over_s, over_d;
+        sp = PyLong_AsLongAndOverflow(sport, &over_s);
+        dp = PyLong_AsLongAndOverflow(dport, &over_d);
+        if (!over_s && !over_d) {
+            uint64_t h = (uint64_t)(uintptr_t)src * 0x9e3779b97f4a7c15u ^
+                         (uint64_t)(uintptr_t)dst * 0xc2b2ae3d27d4eb4fu ^
+                         ((uint64_t)sp << 20 ^ (uint64_t)dp) * 0x165667b19e3779f9u;
+            seen = &met[(h >> 40) & (FLOWS_MET - 1)];
+            if (seen->shared != NULL && seen->src == src && seen->dst == dst &&
+                seen->sport == sp && seen->dport == dp)
+                shared = Py_NewRef(seen->shared);
+        }
+    }
+    if (shared == NULL) {
+        key = PyTuple_Pack(4, src, sport, dst, dport);
+        if (key == NULL)
+            return NULL;
+        shared = PyDict_GetItemWithError(flows, key);
+        if (shared != NULL)
+            Py_INCREF(shared);
+        else if (!PyErr_Occurred())
+            shared = share_flow(key, flows, shared_items, limit, met);
+        Py_DECREF(key);
+        if (shared == NULL)
+            return NULL;
+        if (!PyTuple_CheckExact(shared) || PyTuple_GET_SIZE(shared) != 4) {
+            Py_DECREF(shared);
+            PyErr_SetString(PyExc_TypeError, "a shared flow is not a 4-tuple");
+            return NULL;
+        }
+        if (seen != NULL) {
+            Py_XSETREF(seen->src, Py_NewRef(src));
+            Py_XSETREF(seen->dst, Py_NewRef(dst));
+            Py_XSETREF(seen->shared, Py_NewRef(shared));
+            seen->sport = sp;
+            seen->dport = dp;
+        }
     }
     captured = captured_type->tp_alloc(captured_type, 0);
     if (captured == NULL) {
@@ -1461,13 +1809,11 @@ static PyObject *captured_of(PyObject *const *columns, Py_ssize_t i, PyObject *f
     values[F_DPORT] = PyTuple_GET_ITEM(shared, 3);
     values[F_TRANSPORT] = udp_text;
     values[F_MESSAGE] = message;
-    for (k = 0; k < F_COUNT && !failed; k++)
-        failed = PyMember_SetOne((char *)captured, captured_members[k], values[k]) < 0;
+    /* a new object's slots are empty: each set as its descriptor would set it */
+    for (k = 0; k < F_COUNT; k++)
+        Py_XSETREF(*(PyObject **)((char *)captured + captured_members[k]->offset),
+                   Py_NewRef(values[k]));
     Py_DECREF(shared);
-    if (failed) {
-        Py_DECREF(captured);
-        return NULL;
-    }
     return captured;
 }
 
@@ -1486,21 +1832,26 @@ static Py_ssize_t offset_at(PyObject *list, Py_ssize_t i, Py_ssize_t limit)
 
 static PyObject *datagrams(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    /* args: buffer, starts, stops, frames, times, srcs, sports, dsts, dports, flows,
-     * make_flow */
+    /* args: buffer, starts, stops, frames, times, srcs, sports, dsts, dports, flows, shared,
+     * limit, finish */
     Py_buffer view;
     PyObject *out = NULL, *item, *raw, *built, *columns[6];
-    Py_ssize_t count, i, start, stop, size, keepalives = 0, left = 0, j;
+    Py_ssize_t count, i, start, stop, size, keepalives = 0, left = 0, j, limit;
     const unsigned char *base, *s;
+    FlowMet *met;
     int ok = 1;
 
     (void)module;
-    if (nargs != 11 || !PyDict_CheckExact(args[9]) || !PyCallable_Check(args[10])) {
+    if (nargs != 13 || !PyDict_CheckExact(args[9]) || !PyDict_CheckExact(args[10]) ||
+        !PyLong_Check(args[11]) || !PyCallable_Check(args[12])) {
         PyErr_SetString(PyExc_TypeError,
                         "datagrams(buffer, starts, stops, frames, times, srcs, sports, dsts, "
-                        "dports, flows: dict, make_flow)");
+                        "dports, flows: dict, shared: dict, limit: int, finish)");
         return NULL;
     }
+    limit = PyLong_AsSsize_t(args[11]);
+    if (limit == -1 && PyErr_Occurred())
+        return NULL;
     if (template_message == NULL || captured_type == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "datagrams() before setup_build() and setup_captured()");
         return NULL;
@@ -1525,8 +1876,13 @@ static PyObject *datagrams(PyObject *module, PyObject *const *args, Py_ssize_t n
     columns[3] = args[8];
     columns[4] = args[3];
     columns[5] = args[4];
-    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
+    met = PyMem_Calloc(FLOWS_MET, sizeof(FlowMet));
+    if (met == NULL)
+        return PyErr_NoMemory();
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
+        PyMem_Free(met);
         return NULL;
+    }
     base = (const unsigned char *)view.buf;
     out = PyList_New(0);
     if (out == NULL)
@@ -1574,20 +1930,29 @@ static PyObject *datagrams(PyObject *module, PyObject *const *args, Py_ssize_t n
                 break;
             }
             if (PyTuple_CheckExact(built)) {
-                /* more to read than the common shape: (row, (message, fill's result)) for
-                   the Python road to finish as parse_started does */
-                item = Py_BuildValue("(nN)", i, built);
-                left++;
-            } else {
-                item = captured_of(columns, i, args[9], args[10], built);
-                Py_DECREF(built);
+                /* more to read than the common shape: finished by the Python road now, as
+                 * parse_started finishes it (what it puts in the caches serves the next
+                 * messages of the batch) */
+                Py_SETREF(built, PyObject_CallOneArg(args[12], built));
+                if (built == NULL) {
+                    ok = 0;
+                    break;
+                }
             }
+            item = captured_of(columns, i, args[9], args[10], limit, met, built);
+            Py_DECREF(built);
         }
         if (item == NULL || PyList_Append(out, item) < 0)
             ok = 0;
         Py_XDECREF(item);
     }
     PyBuffer_Release(&view);
+    for (i = 0; i < FLOWS_MET; i++) {
+        Py_XDECREF(met[i].src);
+        Py_XDECREF(met[i].dst);
+        Py_XDECREF(met[i].shared);
+    }
+    PyMem_Free(met);
     if (!ok) {
         Py_XDECREF(out);
         return NULL;
@@ -1621,12 +1986,13 @@ static PyMethodDef methods[] = {
      "dst, dport, transport, message) datagrams() makes, and the transport text it stores."},
     {"datagrams", (PyCFunction)(void (*)(void))datagrams, METH_FASTCALL,
      "datagrams(buffer, starts, stops, frames, times, srcs, sports, dsts, dports, flows,\n"
-     "make_flow) -> (items, keep-alives, left): rtcscope.sip.capture._datagrams_py's\n"
-     "reading of the payloads buffer[start:stop]: a captured message per SIP datagram (its\n"
-     "flow shared: flows[flow], else make_flow(flow)), the row's index where the Python\n"
-     "road must read it (a payload starting with CR or LF) or (row, build()'s tuple) where\n"
-     "it must finish the message (not of the common shape): 'left' of those two, in row\n"
-     "order; keep-alives shorter than 12 bytes counted."},
+     "shared, limit, finish) -> (items, keep-alives, left): rtcscope.sip.capture.\n"
+     "_datagrams_py's reading of the payloads buffer[start:stop]: a captured message per SIP\n"
+     "datagram (its flow shared: flows[flow], else made as SipCaptureFramer._shared_flow\n"
+     "makes it, with its dicts flows and shared and its limit; a message not of the common\n"
+     "shape finished by finish(build()'s tuple) at once), the row's index where the Python\n"
+     "road must read it (a payload starting with CR or LF): 'left' of those, in row order;\n"
+     "keep-alives shorter than 12 bytes counted."},
     {"sdp_holes", sdp_holes, METH_O,
      "sdp_holes(raw: bytes) -> (key, values): sdp._CHANGING_VALUE.split(raw)'s values (every\n"
      "third item from the third), its other items as one bytes key, each its length (4 bytes,\n"

@@ -292,7 +292,8 @@ class SipCaptureFramer:
         ``buffer[start:stop]``, :meth:`rtcscope.capture.fastscan.BatchRows.sip_datagrams`),
         without a Packet each: the messages found, in the order given (keep-alives counted).
         The scan's SIP rows come here, a batch at a time: on the C road in one call
-        (``_sipscan.datagrams``), whose specification is :meth:`_datagrams_py`."""
+        (``_sipscan.datagrams``), whose specification is :meth:`_datagrams_py` (a new flow
+        shared there as :meth:`_shared_flow` shares it, in the same dicts)."""
         if _c_datagrams is None:
             out = self._datagrams_py(buffer, found)
         else:
@@ -307,31 +308,21 @@ class SipCaptureFramer:
                 found.dsts,
                 found.dports,
                 self._flows,
-                self._shared_flow,
+                self._shared,
+                MAX_TCP_DIRECTIONS,
+                finish_built,
             )
             self.report.keepalives += keepalives
             out = items
             if left:
-                # The rows C left to the Python road, in their places: a payload starting
-                # with CR or LF (its row) read here, a message not of the common shape (its
-                # row and the build) finished here.
+                # The rows C left to the Python road (a payload starting with CR or LF: a
+                # keep-alive, maybe), read here in their places.
                 out = []
                 for item in items:
                     if type(item) is int:
                         item = self._datagram_at(buffer, found, item)
                         if item is None:
                             continue
-                    elif type(item) is tuple:
-                        row, built = item
-                        flow = (
-                            found.srcs[row],
-                            found.sports[row],
-                            found.dsts[row],
-                            found.dports[row],
-                        )
-                        item = self._udp(
-                            found.frames[row], found.ts_ns[row], flow, finish_built(built)
-                        )
                     out.append(item)
         report = self.report
         report.messages += len(out)
