@@ -30,7 +30,7 @@ from typing import Any, BinaryIO, cast
 import typer
 
 from rtcscope.cli.capture import CaptureArgs
-from rtcscope.cli.live_options import LiveOptions as LiveOptions  # (its home before)
+from rtcscope.cli.live_options import LiveOptions
 from rtcscope.errors import EXIT_INVALID_INPUT, PeerError, UsageError
 from rtcscope.scan import ScanOptions, Tap, scan
 from rtcscope.scan.follow import FollowFile, PipeSource

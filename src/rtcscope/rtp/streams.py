@@ -657,12 +657,7 @@ class StreamScanner:
         for key, frame, announced in zip(
             keys, frames, map(get, map(_DESTINATION, keys)), strict=True
         ):
-            found = None
-            if announced is not None:
-                for ann in announced:
-                    if ann.frame > frame:
-                        break
-                    found = ann
+            found = _latest_announcement(announced, frame) if announced is not None else None
             if found is None:  # else the source's (rare: NAT, one-sided SDP)
                 found = _latest_announcement(get((key[0], key[1]), ()), frame)
             if found is None:

@@ -197,9 +197,8 @@ class _PacketTaps:
                 return  # nothing kept and no stream to name: no SDP to read
         elif self.keep_sip:
             self.model.messages.append(captured)
-        message = captured.message
-        if message.content_length == 0 and message.request_method != "INVITE":
-            return  # most messages: nothing the announcer reads (MediaAnnouncer.reads)
+        if not MediaAnnouncer.reads(captured.message):
+            return  # most messages: nothing the announcer reads
         announced = self.announcer.feed(captured)
         if announced:
             self.model.announcements.extend(announced)

@@ -307,10 +307,9 @@ def plain_contact_text(raw: bytes, lowered: bytes) -> str | Literal[False] | Non
         value = _unfolded_value(raw, line.end())
         if value is None:
             return False
-        # (split_comma_list of a value without a comma: the value itself, already stripped)
-        first = value if "," not in value else next(iter(split_comma_list(value)), "")
-        if first:
-            text = usual_address_uri(first)
+        values = split_comma_list(value)  # (one value at once when there is no comma)
+        if values:
+            text = usual_address_uri(values[0])
             return False if text is None else text
     return None
 

@@ -63,7 +63,6 @@ from rtcscope.sip.diagnosis.transactions import TransactionChecks
 from rtcscope.sip.dialogs import Call, Dialog, find_calls
 from rtcscope.sip.routing import (
     is_unroutable_address,
-    may_hold_route,
     plain_sip_target,
     uri_host,
 )
@@ -223,13 +222,9 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
                 return False
         # check_record_route_copied (whichever copy of the INVITE it picks),
         # check_strict_routers: no Record-Route at all (known at once for a message without
-        # "route" in it: may_hold_route).
-        lowered_of = self._lowered
+        # "route" in it: record_routes).
         for captured in (answer, *invite.requests):
-            lowered = lowered_of.get(id(captured))
-            if lowered is None:
-                lowered = lowered_of[id(captured)] = captured.message.raw.lower()
-            if may_hold_route(lowered) and self.record_routes(captured):
+            if self.record_routes(captured):
                 return False
         # check_contact: a Contact, reachable from where the 2xx came.
         text = self.contact_text(answer)

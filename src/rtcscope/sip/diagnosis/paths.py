@@ -31,7 +31,6 @@ from rtcscope.sip.routing import (
     format_uris,
     forward_as_proxy,
     in_dialog_request,
-    may_hold_route,
     normal_host,
     plain_sip_target,
     route_set_from_record_route,
@@ -235,11 +234,7 @@ class PathChecks(DialogChecks):
         msg = sent.message
         if msg.sent_by is None or msg.via_value_count() != 1:
             return False
-        # self.routes(sent), whose answer is known at once when "route" is nowhere in it
-        lowered = self._lowered.get(id(sent))
-        if lowered is None:
-            lowered = self._lowered[id(sent)] = msg.raw.lower()
-        if may_hold_route(lowered) and self.routes(sent):
+        if self.routes(sent):  # (known at once when "route" is nowhere in it)
             return False
         # _far_end, compared by address and port (what its text is made of, one to one)
         to_tag = msg.to_tag
@@ -298,7 +293,7 @@ class PathChecks(DialogChecks):
                 or uri_port(target) != sent.dport
             ):
                 return False
-        self.paths.append(DeliveredPath(self.call.call_id, method, cseq, sent, far))
+        self._record_direct(method, cseq, sent, far)
         return True
 
     def _far_end(
