@@ -76,11 +76,13 @@ static PyObject *instant(long long ts, long long first)
     relative = PyFloat_FromDouble((double)delta / 1e9);
     if (relative == NULL)
         return NULL;
-    iso = PyUnicode_DecodeASCII(text, 32, NULL);
+    /* The text is ASCII: copied into a new compact ASCII string (no decoding pass). */
+    iso = PyUnicode_New(32, 127);
     if (iso == NULL) {
         Py_DECREF(relative);
         return NULL;
     }
+    memcpy(PyUnicode_1BYTE_DATA(iso), text, 32);
     pair = PyTuple_Pack(2, relative, iso);
     Py_DECREF(relative);
     Py_DECREF(iso);
