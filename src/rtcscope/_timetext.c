@@ -249,35 +249,45 @@ static PyObject *sdp_entry(PyObject *sdp, PyObject *at)
  * NULL, no error set, otherwise (the Python road). */
 static PyObject *address_text(PyObject *address, PyObject *port)
 {
-    char digits[24];
-    int n;
-    long long value = 0;
+    int n = 1;
+    long long value = 0, rest;
     Py_ssize_t size;
     PyObject *out;
     if (!PyUnicode_CheckExact(address) || !PyUnicode_IS_ASCII(address) ||
         small_stamp(port, &value) != 1)
         return NULL;
-    n = snprintf(digits, sizeof digits, "%lld", value);
+    for (rest = value; rest >= 10; rest /= 10)
+        n++;
     size = PyUnicode_GET_LENGTH(address);
     out = PyUnicode_New(size + 1 + n, 127);
     if (out == NULL)
         return NULL;
     memcpy(PyUnicode_1BYTE_DATA(out), PyUnicode_1BYTE_DATA(address), (size_t)size);
     PyUnicode_1BYTE_DATA(out)[size] = ':';
-    memcpy(PyUnicode_1BYTE_DATA(out) + size + 1, digits, (size_t)n);
+    put_digits((char *)PyUnicode_1BYTE_DATA(out) + size + 1, value, n);
     return out;
 }
 
 /* f"0x{ssrc:08X}" for a non-negative int; NULL, no error set, otherwise. */
 static PyObject *ssrc_text(PyObject *ssrc)
 {
-    char text[32];
-    int n;
+    int n = 8, i;
     long long value = 0;
+    PyObject *out;
+    char *at;
     if (small_stamp(ssrc, &value) != 1)
         return NULL;
-    n = snprintf(text, sizeof text, "0x%08llX", value);
-    return PyUnicode_DecodeASCII(text, n, NULL);
+    while (n < 16 && (value >> (4 * n)) != 0)
+        n++;
+    out = PyUnicode_New(2 + n, 127);
+    if (out == NULL)
+        return NULL;
+    at = (char *)PyUnicode_1BYTE_DATA(out);
+    at[0] = '0';
+    at[1] = 'x';
+    for (i = 0; i < n; i++)
+        at[2 + i] = "0123456789ABCDEF"[(value >> (4 * (n - 1 - i))) & 15];
+    return out;
 }
 
 /* One stream's object (rtcscope.sip.calls._stream_entry); NULL, with or without an error

@@ -144,6 +144,13 @@ _STREAM = _Stream(_Key("10.0.0.1", 4000, "fd17::1", 5004, 0xDEADBEEF), "PCMU", (
     [_STREAM, _Stream(_Key("10.0.0.2", 0, "10.0.0.3", 9, 1), None, (0, 0), BASE, BASE + 1000)], _AT
 )
 @example([_Stream(_Key("10.0.0.2", True, "10.0.0.3", 9, 2**64), None, (0, 0), BASE, BASE)], _AT)
+@example(  # the widest numbers written in C: 19 digits, 16 hex digits, a 9th hex digit
+    [
+        _Stream(_Key("a", 2**63 - 1, "b", 10**18, 2**63 - 1), 0, (0, 0), BASE, BASE),
+        _Stream(_Key("a", 10, "b", 99, 2**32), 0, (0, 0), BASE, BASE),
+    ],
+    _AT,
+)
 @example([_Stream(_Key("\u0661.2", 1, "x", 9, -1), None, (0, 0), BASE, BASE + 5)], _AT)
 @given(st.lists(_streams | st.just(_Bare()), max_size=4), _at | st.just([]))
 def test_stream_objects_c_road_is_the_python_road(streams: list[Any], at: Any) -> None:
