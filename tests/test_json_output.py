@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import io
 import json
+from enum import StrEnum
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from rtcscope.cli.output import format_json, write_json, write_json_object
+from rtcscope.text import json_safe
 
 _scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.text(max_size=8)
 # Floats compare by value only: orjson writes 1e-7 and 1e16 where the standard library
@@ -161,3 +164,36 @@ def test_members_holding_an_iterator_are_streamed_in_a_long_list() -> None:
         patch.setattr("sys.stdout", out)
         write_json({"calls": streamed}, depth=3)
     assert out.getvalue() == format_json({"calls": members})
+
+
+class _Kind(StrEnum):
+    INVITE = "INVITE"
+
+
+_keys = st.text(max_size=4) | st.integers(-(2**40), 2**40) | st.booleans() | st.none()
+_keyed = st.recursive(
+    _scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(_keys | st.just(_Kind.INVITE), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@given(_keyed)
+def test_keys_that_are_not_text_are_written_as_text(data: Any) -> None:
+    """Keys that are not ``str`` (ints, booleans, None, an enum), in a dict at any depth
+    beside text keys: format_json writes them as text as orjson's OPT_NON_STR_KEYS does
+    (the option is taken only for the data that has such keys)."""
+    option = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+    try:
+        expected = json_safe(orjson.dumps(data, option=option).decode("utf-8"))
+    except TypeError:  # an integer beyond 64 bits: the standard library's road
+        return
+    assert format_json(data) == expected
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stdout", out)
+        write_json([data], depth=2)
+    assert out.getvalue() == format_json([data])

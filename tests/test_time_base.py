@@ -10,6 +10,7 @@ off. Every number is checked against tshark on the same file.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -22,7 +23,14 @@ from hypothesis import strategies as st
 from rtcscope.capture.reader import open_capture
 from rtcscope.capture.writer import PcapWriter
 from rtcscope.cli import main
-from rtcscope.timebase import instants, iso_time, relative_s
+from rtcscope.timebase import (
+    instants,
+    iso_time,
+    relative_s,
+    span_iso,
+    with_stream_iso,
+    with_streams_iso,
+)
 from tests.peers import tshark_fields
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -223,4 +231,45 @@ def test_instants_convert_each_stamp_as_datetime_and_round_do(
         assert got[ts] == (
             round((ts - first_ns) / 1e9, 6),
             whole.isoformat(timespec="microseconds"),
+        )
+
+
+@dataclass(frozen=True)
+class _Span:
+    start_ns: int
+    end_ns: int
+    dtmf: tuple[_Span, ...] = ()
+
+
+_stamp = st.integers(min_value=0, max_value=2**62) | st.integers(min_value=0, max_value=2**40).map(
+    lambda us: us * 1000 + 10**18
+)
+
+
+@given(
+    st.lists(st.tuples(_stamp, _stamp, st.lists(st.tuples(_stamp, _stamp), max_size=2)), max_size=6)
+)
+def test_streams_get_their_iso_times_in_one_step(spans: list[Any]) -> None:
+    """with_streams_iso (the times of many streams converted at once, their distances
+    near or far) gives each row what iso_time gives its stream's start and end, appended
+    to the row, and each DTMF digit's."""
+    streams = [
+        _Span(start, end, tuple(_Span(a, b) for a, b in digits)) for start, end, digits in spans
+    ]
+    rows: list[dict[str, Any]] = [
+        {"index": n, "dtmf": [{"n": k} for k in range(len(s.dtmf))]} for n, s in enumerate(streams)
+    ]
+    got = with_streams_iso(rows, streams)
+    assert got is rows
+    for n, (row, stream) in enumerate(zip(got, streams, strict=True)):
+        assert list(row) == ["index", "dtmf", "start_iso", "end_iso"]
+        assert row["start_iso"] == iso_time(stream.start_ns)
+        assert row["end_iso"] == iso_time(stream.end_ns)
+        for k, (entry, digit) in enumerate(zip(row["dtmf"], stream.dtmf, strict=True)):
+            assert entry == {"n": k} | span_iso(digit.start_ns, digit.end_ns)
+        assert (
+            with_stream_iso(
+                {"index": n, "dtmf": [{"n": k} for k in range(len(stream.dtmf))]}, stream
+            )
+            == row
         )

@@ -1,4 +1,5 @@
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 _Instant = tuple[float | None, str | None]
 
@@ -9,3 +10,15 @@ def instants(
     first_ns: int,
     /,
 ) -> dict[int | None, _Instant]: ...
+def sdp_entries(
+    fallback: Callable[[Any, Any], dict[str, Any]],
+    sdps: Sequence[Any],
+    at: Mapping[int | None, _Instant],
+    /,
+) -> list[Any]: ...
+def stream_entries(
+    fallback: Callable[[Any, Any], dict[str, Any]],
+    streams: Sequence[Any],
+    at: Mapping[int | None, _Instant],
+    /,
+) -> list[Any]: ...

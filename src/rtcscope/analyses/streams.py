@@ -7,7 +7,7 @@ from typing import Any
 from rtcscope.analyses.section import AnalyzeOptions, Section
 from rtcscope.rtp.streams import stream_dicts
 from rtcscope.scan import CaptureModel
-from rtcscope.timebase import with_stream_iso
+from rtcscope.timebase import with_streams_iso
 
 
 def _line(row: dict[str, Any]) -> str:
@@ -46,6 +46,6 @@ def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
         # The text only when it is printed, the absolute times only when the JSON is
         # (the text gives relative ones).
         make_text=lambda: _text(rows),
-        make_data=lambda: [with_stream_iso(r, s) for r, s in zip(rows, streams, strict=True)],
+        make_data=lambda: with_streams_iso(rows, streams),
         problems=problems,
     )

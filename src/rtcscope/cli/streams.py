@@ -40,7 +40,7 @@ from rtcscope.rtp.streams import (
 )
 from rtcscope.scan import CaptureModel, Tap
 from rtcscope.sip.transactions import endpoint
-from rtcscope.timebase import iso_time, with_stream_iso
+from rtcscope.timebase import iso_time, with_streams_iso
 
 if TYPE_CHECKING:
     # SRTP (pylibsrtp, a C library) and the quality model are imported where a capture
@@ -288,11 +288,9 @@ def streams(
         if quality and payloads is not None:
             qualities = _qualities(payloads, result, dedup)
         rows = [
-            _shown(with_stream_iso(row, s), dtmf)
-            for row, s in zip(
-                stream_dicts(result.streams, qualities, rtcp=rtcp or quality),
-                result.streams,
-                strict=True,
+            _shown(row, dtmf)
+            for row in with_streams_iso(
+                stream_dicts(result.streams, qualities, rtcp=rtcp or quality), result.streams
             )
         ]
         srtp = _verify(model, result, user_keys)

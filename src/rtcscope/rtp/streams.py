@@ -1868,6 +1868,7 @@ def stream_dicts(
 
 _DICTS_BLOCK = 2048  # streams whose numbers stream_dicts reads at once
 _KEY_FIELDS = attrgetter("src", "src_port", "dst", "dst_port", "ssrc")
+_KEY = attrgetter("key")
 _STATS_OF = attrgetter("_stats")
 _FIRST = itemgetter(0)
 _SECOND = itemgetter(1)
@@ -1984,36 +1985,32 @@ def _stream_rows(
     order) and the streams' starts and ends rounded to microseconds (``rtcp``: with the
     "rtcp" objects). A row is filled from the columns zipped (no attribute read or call per
     field)."""
-    keys = list(zip(*map(_KEY_FIELDS, [stream.key for stream in streams]), strict=True))
-    fields = list(zip(*map(_ROW_FIELDS, streams), strict=True))
     rows: list[dict[str, Any]] = []
     append = rows.append
     new_row = _ROW_KEYS.copy
     for (
         stream,
-        src,
-        src_port,
-        dst,
-        dst_port,
-        ssrc,
-        payload_type,
-        codec,
-        clock_rate,
-        index,
-        payload_types,
-        payload_names,
-        channels,
-        source,
-        encrypted,
-        srtp_keying,
-        first_frame,
-        last_frame,
-        setup_frame,
-        call_id,
-        ssrc_changes,
-        comfort_noise_packets,
-        payload_bytes,
-        restart_of_ssrc,
+        (src, src_port, dst, dst_port, ssrc),
+        (
+            payload_type,
+            codec,
+            clock_rate,
+            index,
+            payload_types,
+            payload_names,
+            channels,
+            source,
+            encrypted,
+            srtp_keying,
+            first_frame,
+            last_frame,
+            setup_frame,
+            call_id,
+            ssrc_changes,
+            comfort_noise_packets,
+            payload_bytes,
+            restart_of_ssrc,
+        ),
         packets_n,
         lost_n,
         problems_n,
@@ -2042,8 +2039,8 @@ def _stream_rows(
         quality,
     ) in zip(
         streams,
-        *keys,
-        *fields,
+        map(_KEY_FIELDS, map(_KEY, streams)),
+        map(_ROW_FIELDS, streams),
         *(numbers[at] for at in _ROW_NUMBERS),
         *rounded,
         starts_s,

@@ -32,6 +32,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 from operator import attrgetter, itemgetter
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
@@ -579,37 +580,8 @@ class CallSummary:
         if not detail:
             del out["hops"]
             return out
-        out["sdp"] = [
-            {
-                "frame": frame,
-                "time_s": at[ts_ns][0],
-                "time_iso": at[ts_ns][1],
-                "side": side,
-                "role": role,
-                "sip": sip,
-                "media": media,
-                "address": address,
-                "port": port,
-                "direction": direction,
-                "codecs": list(codecs),
-                "hold": on_hold,
-            }
-            # Unpacked: one tuple unpack instead of a getter per field.
-            for (
-                frame,
-                ts_ns,
-                side,
-                role,
-                sip,
-                media,
-                address,
-                port,
-                direction,
-                codecs,
-                on_hold,
-            ) in sdps
-        ]
-        out["streams"] = [_stream_entry(stream, at) for stream in streams] if streams else []
+        out["sdp"] = _sdp_entries(sdps, at) if sdps else []
+        out["streams"] = _stream_entries(streams, at) if streams else []
         out["dtmf"] = (
             [
                 {
@@ -706,6 +678,77 @@ def _stream_entry(stream: RtpStream, at: Mapping[int | None, Instant]) -> dict[s
         "end_s": end_s,
         "end_iso": end_iso,
     }
+
+
+def _sdp_entries_py(sdps: Sequence[SdpExchange], at: Mapping[int | None, Instant]) -> list[Any]:
+    """The "sdp" objects of a call's JSON; ``at``: its instants as :func:`instants`
+    converted them (the pure-Python road of :data:`_sdp_entries`)."""
+    return [
+        {
+            "frame": frame,
+            "time_s": at[ts_ns][0],
+            "time_iso": at[ts_ns][1],
+            "side": side,
+            "role": role,
+            "sip": sip,
+            "media": media,
+            "address": address,
+            "port": port,
+            "direction": direction,
+            "codecs": list(codecs),
+            "hold": on_hold,
+        }
+        # Unpacked: one tuple unpack instead of a getter per field.
+        for (
+            frame,
+            ts_ns,
+            side,
+            role,
+            sip,
+            media,
+            address,
+            port,
+            direction,
+            codecs,
+            on_hold,
+        ) in sdps
+    ]
+
+
+def _sdp_entry(sdp: SdpExchange, at: Mapping[int | None, Instant]) -> dict[str, Any]:
+    """One exchange's object (the C road's fallback)."""
+    made: dict[str, Any] = _sdp_entries_py((sdp,), at)[0]
+    return made
+
+
+def _stream_entries_py(streams: Sequence[RtpStream], at: Mapping[int | None, Instant]) -> list[Any]:
+    """The "streams" objects of a call's JSON (the pure-Python road of
+    :data:`_stream_entries`)."""
+    return [_stream_entry(stream, at) for stream in streams]
+
+
+_Entries = Callable[[Sequence[Any], Mapping[int | None, Instant]], list[Any]]
+
+
+def _entries_roads() -> tuple[_Entries, _Entries]:
+    """:func:`_sdp_entries_py` and :func:`_stream_entries_py`, or the same lists made in C
+    (rtcscope._timetext, where it was built) unless RTCSCOPE_PURE is set; the C road hands
+    an item it does not read itself (another type, a missing instant) to :func:`_sdp_entry`
+    or :func:`_stream_entry`."""
+    if os.environ.get("RTCSCOPE_PURE", "") in ("", "0"):
+        try:
+            from rtcscope._timetext import sdp_entries, stream_entries
+        except ImportError:  # not built, or built from an older _timetext.c
+            pass
+        else:
+            return partial(sdp_entries, _sdp_entry), partial(stream_entries, _stream_entry)
+    return _sdp_entries_py, _stream_entries_py
+
+
+# The roads :meth:`CallSummary.as_dict` takes for a call's "sdp" and "streams": ENTRIES_ROAD
+# "c" or "python".
+_sdp_entries, _stream_entries = _entries_roads()
+ENTRIES_ROAD = "python" if _sdp_entries is _sdp_entries_py else "c"
 
 
 @dataclass(slots=True)
