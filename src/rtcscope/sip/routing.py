@@ -192,18 +192,8 @@ def plain_max_forwards(raw: bytes, lowered: bytes) -> str | Literal[False] | Non
     at = _max_forwards_name(raw, lowered)
     if at is None or at is False:
         return at
-    # The usual line, a number between blanks and not folded, in one match: its digits are
-    # the line's value stripped (what the reading below finds, in fewer steps).
-    usual = _USUAL_MAX_FORWARDS.match(raw, at)
-    if usual is not None:
-        return usual.group(1).decode("ascii")
-    colon = at
-    while raw[colon : colon + 1] in (b" ", b"\t"):
-        colon += 1
-    if raw[colon : colon + 1] != b":":
-        return False
-    value = _unfolded_value(raw, colon + 1)
-    return False if value is None else value
+    value = _max_forwards_value(raw, at)
+    return value.decode("ascii") if isinstance(value, bytes) else value
 
 
 def _max_forwards_name(raw: bytes, lowered: bytes) -> int | Literal[False] | None:
@@ -220,6 +210,23 @@ def _max_forwards_name(raw: bytes, lowered: bytes) -> int | Literal[False] | Non
     ):
         return False
     return at + 12
+
+
+def _max_forwards_value(raw: bytes, at: int) -> bytes | str | Literal[False]:
+    """:func:`plain_max_forwards`'s value of the line whose name ends at ``at``: the usual
+    line, a number between blanks and not folded, as its digits (bytes: what the reading
+    below finds, in one match); else the rest of the line stripped (str), or False when not
+    decided."""
+    usual = _USUAL_MAX_FORWARDS.match(raw, at)
+    if usual is not None:
+        return usual.group(1)
+    colon = at
+    while raw[colon : colon + 1] in (b" ", b"\t"):
+        colon += 1
+    if raw[colon : colon + 1] != b":":
+        return False
+    value = _unfolded_value(raw, colon + 1)
+    return False if value is None else value
 
 
 def _unfolded_value(raw: bytes, start: int) -> str | None:
@@ -302,7 +309,7 @@ def plain_contact_text(raw: bytes, lowered: bytes) -> str | Literal[False] | Non
         return False
     for line in _CONTACT_LINE.finditer(lowered, 0, _header_end(lowered) + 1):
         before, _, after = line.groups()
-        if before or (after and after.strip(b" \t")):
+        if before or after.strip(b" \t"):
             return False
         value = _unfolded_value(raw, line.end())
         if value is None:
@@ -358,23 +365,21 @@ def max_forwards_of(value: str | None) -> int | None:
 
 def message_max_forwards(message: SipMessage, lowered: bytes | None = None) -> int | None:
     """``message.max_forwards`` read as the diagnosis reads it: where plainly written
-    (:func:`plain_max_forwards`), else from the one search for the routing headers
-    (``lowered``: ``message.raw.lower()``, when the caller has it)."""
+    (:func:`plain_max_forwards`; the usual line's digits straight to a number), else from the
+    one search for the routing headers (``lowered``: ``message.raw.lower()``, when the caller
+    has it)."""
     raw = message.raw
     if lowered is None:
         lowered = raw.lower()
     at = _max_forwards_name(raw, lowered)
     if at is None:
         return None
-    if at is not False:
-        # The usual line (plain_max_forwards's first reading): its digits, as a number.
-        usual = _USUAL_MAX_FORWARDS.match(raw, at)
-        if usual is not None:
-            return int(usual.group(1))
-    value = plain_max_forwards(raw, lowered)
+    value = False if at is False else _max_forwards_value(raw, at)
+    if isinstance(value, bytes):
+        return int(value)
     if value is False:  # not plainly written: the one search decides
         values = routing_header_values(message, lowered).get("Max-Forwards")
-        value = values[0] if values else None
+        return max_forwards_of(values[0] if values else None)
     return max_forwards_of(value)
 
 

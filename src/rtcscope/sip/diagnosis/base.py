@@ -402,7 +402,14 @@ class CheckerBase:
     # -- shared look-ups -----------------------------------------------------------------
 
     def transactions_of(self, method: str, cseq: int) -> list[Transaction]:
-        return self.by_method_cseq.get((method, cseq), [])
+        """The call's transactions of this method and CSeq number, in the call's order: from
+        :attr:`by_method_cseq`, or read off the few transactions of a call that has not
+        built it (most calls ask only for CANCEL: a read of a few costs less than the
+        index; a call of more builds it, and each question stays one look-up)."""
+        transactions = self.call.transactions
+        if len(transactions) > 4 or "by_method_cseq" in self.__dict__:
+            return self.by_method_cseq.get((method, cseq), [])
+        return [t for t in transactions if t.method == method and t.cseq == cseq]
 
     def answer_from(self, request: CapturedMessage) -> CapturedMessage | None:
         """The final response the receiver of ``request`` sent back on that hop, if any."""
