@@ -307,7 +307,12 @@ def plain_contact_text(raw: bytes, lowered: bytes) -> str | Literal[False] | Non
     message's own contacts)."""
     if raw[:1] in (b"\r", b"\n"):
         return False
-    for line in _CONTACT_LINE.finditer(lowered, 0, _header_end(lowered) + 1):
+    for line in _CONTACT_LINE.finditer(lowered):
+        # Before the header lines' end (_header_end): no empty line up to the line's start.
+        # (A Contact line cannot start at an empty line's first line end: the search up to
+        # the header end that routing_header_values makes finds the same lines.)
+        if _EMPTY_LINE.search(lowered, 0, line.start() + 1) is not None:
+            return None
         before, _, after = line.groups()
         if before or after.strip(b" \t"):
             return False

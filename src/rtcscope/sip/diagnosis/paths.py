@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import cached_property
 from typing import Any
 
-from rtcscope.sip.diagnosis.base import T1_NS, TIMER_64T1_NS, IcmpIndex, Node, chain_copies
+from rtcscope.sip.diagnosis.base import T1_NS, TIMER_64T1_NS, Node, chain_copies
 from rtcscope.sip.diagnosis.catalogue import DELIVERED_VARIANT
 from rtcscope.sip.diagnosis.dialogs import DialogChecks, TargetRefresh
 from rtcscope.sip.diagnosis.model import DeliveredPath, IcmpReport, PathStep, RequestPath
-from rtcscope.sip.dialogs import Call, Dialog
+from rtcscope.sip.dialogs import Dialog
 from rtcscope.sip.nodes import host_of
 from rtcscope.sip.routing import (
     InDialogRequest,
@@ -47,13 +48,12 @@ from rtcscope.sip.uri import Uri
 
 
 class PathChecks(DialogChecks):
-    # _expected_request's answers, by (id of the basis, by the caller, id of the refresh):
-    # the messages and refreshes outlive the checker.
-    _expected: dict[tuple[int, bool, int], tuple[list[Uri], InDialogRequest, str, int]]
-
-    def __init__(self, call: Call, icmp: IcmpIndex, start_ns: int, end_ns: int) -> None:
-        super().__init__(call, icmp, start_ns, end_ns)
-        self._expected = {}
+    @cached_property
+    def _expected(self) -> dict[tuple[int, bool, int], tuple[list[Uri], InDialogRequest, str, int]]:
+        """_expected_request's answers, by (id of the basis, by the caller, id of the
+        refresh): the messages and refreshes outlive the checker (made on first use: the
+        common call's direct road asks none)."""
+        return {}
 
     def _in_dialog_groups(
         self, dialogs: Iterable[Dialog] | None = None
