@@ -22,6 +22,7 @@ with what each proxy in a capture actually did. Pure: no I/O.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -172,6 +173,45 @@ def may_hold_route(lowered: bytes) -> bool:
     outside ASCII whose lower case holds an ASCII letter are U+0130 ("i") and U+212A ("k")
     (tests/sip/test_routing.py checks this), letters neither name has."""
     return b"route" in lowered
+
+
+def raw_may_hold_route_py(raw: bytes) -> bool:
+    """:func:`may_hold_route` of a message's bytes as they are (``raw.lower()`` made here)."""
+    return may_hold_route(raw.lower())
+
+
+def usual_max_forwards_py(raw: bytes) -> int | Literal[False] | None:
+    """:func:`message_max_forwards`'s first reading: None without "max-forwards" in the
+    bytes lower-cased, the number of the plainly written usual line (a number between
+    blanks, not folded), else False (the rest of the reading decides). The C road
+    (rtcscope.sip._routescan) reads the bytes without lower-casing them."""
+    lowered = raw.lower()
+    at = _max_forwards_name(raw, lowered)
+    if at is None or at is False:
+        return at
+    value = _max_forwards_value(raw, at)
+    return int(value) if isinstance(value, bytes) else False
+
+
+def _route_scan_road() -> tuple[
+    Callable[[bytes], bool], Callable[[bytes], int | Literal[False] | None], str
+]:
+    """:func:`raw_may_hold_route_py` and :func:`usual_max_forwards_py`, or the same reads in C
+    (rtcscope.sip._routescan, where it was built) unless RTCSCOPE_PURE is set; and which
+    road ("c" or "python")."""
+    if os.environ.get("RTCSCOPE_PURE", "") in ("", "0"):
+        try:
+            from rtcscope.sip import _routescan
+        except ImportError:  # no compiler or no Python headers where it was installed
+            pass
+        else:
+            return _routescan.may_hold_route, _routescan.usual_max_forwards, "c"
+    return raw_may_hold_route_py, usual_max_forwards_py, "python"
+
+
+# A message's bytes may hold a Route or Record-Route line (may_hold_route without the
+# lowered copy), the usual Max-Forwards line's number; ROUTE_SCAN_ROAD says which road.
+raw_may_hold_route, usual_max_forwards, ROUTE_SCAN_ROAD = _route_scan_road()
 
 
 # An empty line ("\n\n" or "\n\r\n"): where the header lines end.
@@ -375,6 +415,9 @@ def message_max_forwards(message: SipMessage, lowered: bytes | None = None) -> i
     has it)."""
     raw = message.raw
     if lowered is None:
+        found = usual_max_forwards(raw)  # (in C: without lower-casing the bytes)
+        if found is not False:
+            return found
         lowered = raw.lower()
     at = _max_forwards_name(raw, lowered)
     if at is None:

@@ -25,6 +25,7 @@ from rtcscope.sip.routing import (
     may_hold_route,
     message_max_forwards,
     plain_contact_text,
+    raw_may_hold_route,
     routing_header_values,
     same_uris,
     uris,
@@ -298,9 +299,11 @@ class CheckerBase:
         found = read.get(key)
         if found is None:
             lowered = self._lowered.get(key)
-            if lowered is None:
-                lowered = self._lowered[key] = captured.message.raw.lower()
-            if not may_hold_route(lowered):
+            if lowered is not None:
+                holds = may_hold_route(lowered)
+            else:  # (the bytes as they are: in C, no lower-cased copy made for this)
+                holds = raw_may_hold_route(captured.message.raw)
+            if not holds:
                 found = read[key] = []
             else:
                 values = self.header_values(captured).get(name)
