@@ -27,6 +27,7 @@ from rtcscope.sip.routing import (
     in_dialog_request,
     is_unroutable_address,
     may_hold_route,
+    message_max_forwards,
     normal_host,
     plain_contact_text,
     plain_max_forwards,
@@ -561,6 +562,9 @@ def _same_routing_values(raw: bytes) -> None:
     # no Route or Record-Route where "route" is nowhere in the bytes.
     plain = plain_max_forwards(raw, raw.lower())
     assert plain is False or plain == first
+    for lowered in (None, raw.lower()):
+        read = message_max_forwards(SipMessage.parse(raw), lowered)
+        assert read == SipMessage.parse(raw).max_forwards
     if not may_hold_route(raw.lower()):
         assert "Route" not in found and "Record-Route" not in found
     # The first Contact's URI where plainly written (False: not decided), as the checks

@@ -22,6 +22,7 @@ with what each proxy in a capture actually did. Pure: no I/O.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -174,6 +175,45 @@ def may_hold_route(lowered: bytes) -> bool:
     return b"route" in lowered
 
 
+def raw_may_hold_route_py(raw: bytes) -> bool:
+    """:func:`may_hold_route` of a message's bytes as they are (``raw.lower()`` made here)."""
+    return may_hold_route(raw.lower())
+
+
+def usual_max_forwards_py(raw: bytes) -> int | Literal[False] | None:
+    """:func:`message_max_forwards`'s first reading: None without "max-forwards" in the
+    bytes lower-cased, the number of the plainly written usual line (a number between
+    blanks, not folded), else False (the rest of the reading decides). The C road
+    (rtcscope.sip._routescan) reads the bytes without lower-casing them."""
+    lowered = raw.lower()
+    at = _max_forwards_name(raw, lowered)
+    if at is None or at is False:
+        return at
+    value = _max_forwards_value(raw, at)
+    return int(value) if isinstance(value, bytes) else False
+
+
+def _route_scan_road() -> tuple[
+    Callable[[bytes], bool], Callable[[bytes], int | Literal[False] | None], str
+]:
+    """:func:`raw_may_hold_route_py` and :func:`usual_max_forwards_py`, or the same reads in C
+    (rtcscope.sip._routescan, where it was built) unless RTCSCOPE_PURE is set; and which
+    road ("c" or "python")."""
+    if os.environ.get("RTCSCOPE_PURE", "") in ("", "0"):
+        try:
+            from rtcscope.sip import _routescan
+        except ImportError:  # no compiler or no Python headers where it was installed
+            pass
+        else:
+            return _routescan.may_hold_route, _routescan.usual_max_forwards, "c"
+    return raw_may_hold_route_py, usual_max_forwards_py, "python"
+
+
+# A message's bytes may hold a Route or Record-Route line (may_hold_route without the
+# lowered copy), the usual Max-Forwards line's number; ROUTE_SCAN_ROAD says which road.
+raw_may_hold_route, usual_max_forwards, ROUTE_SCAN_ROAD = _route_scan_road()
+
+
 # An empty line ("\n\n" or "\n\r\n"): where the header lines end.
 _EMPTY_LINE = re.compile(rb"\n\r?\n")
 # After the name: blanks, the colon, blanks, digits, blanks (a CR), then the line's end
@@ -192,18 +232,8 @@ def plain_max_forwards(raw: bytes, lowered: bytes) -> str | Literal[False] | Non
     at = _max_forwards_name(raw, lowered)
     if at is None or at is False:
         return at
-    # The usual line, a number between blanks and not folded, in one match: its digits are
-    # the line's value stripped (what the reading below finds, in fewer steps).
-    usual = _USUAL_MAX_FORWARDS.match(raw, at)
-    if usual is not None:
-        return usual.group(1).decode("ascii")
-    colon = at
-    while raw[colon : colon + 1] in (b" ", b"\t"):
-        colon += 1
-    if raw[colon : colon + 1] != b":":
-        return False
-    value = _unfolded_value(raw, colon + 1)
-    return False if value is None else value
+    value = _max_forwards_value(raw, at)
+    return value.decode("ascii") if isinstance(value, bytes) else value
 
 
 def _max_forwards_name(raw: bytes, lowered: bytes) -> int | Literal[False] | None:
@@ -220,6 +250,23 @@ def _max_forwards_name(raw: bytes, lowered: bytes) -> int | Literal[False] | Non
     ):
         return False
     return at + 12
+
+
+def _max_forwards_value(raw: bytes, at: int) -> bytes | str | Literal[False]:
+    """:func:`plain_max_forwards`'s value of the line whose name ends at ``at``: the usual
+    line, a number between blanks and not folded, as its digits (bytes: what the reading
+    below finds, in one match); else the rest of the line stripped (str), or False when not
+    decided."""
+    usual = _USUAL_MAX_FORWARDS.match(raw, at)
+    if usual is not None:
+        return usual.group(1)
+    colon = at
+    while raw[colon : colon + 1] in (b" ", b"\t"):
+        colon += 1
+    if raw[colon : colon + 1] != b":":
+        return False
+    value = _unfolded_value(raw, colon + 1)
+    return False if value is None else value
 
 
 def _unfolded_value(raw: bytes, start: int) -> str | None:
@@ -300,9 +347,14 @@ def plain_contact_text(raw: bytes, lowered: bytes) -> str | Literal[False] | Non
     message's own contacts)."""
     if raw[:1] in (b"\r", b"\n"):
         return False
-    for line in _CONTACT_LINE.finditer(lowered, 0, _header_end(lowered) + 1):
+    for line in _CONTACT_LINE.finditer(lowered):
+        # Before the header lines' end (_header_end): no empty line up to the line's start.
+        # (A Contact line cannot start at an empty line's first line end: the search up to
+        # the header end that routing_header_values makes finds the same lines.)
+        if _EMPTY_LINE.search(lowered, 0, line.start() + 1) is not None:
+            return None
         before, _, after = line.groups()
-        if before or (after and after.strip(b" \t")):
+        if before or after.strip(b" \t"):
             return False
         value = _unfolded_value(raw, line.end())
         if value is None:
@@ -358,23 +410,24 @@ def max_forwards_of(value: str | None) -> int | None:
 
 def message_max_forwards(message: SipMessage, lowered: bytes | None = None) -> int | None:
     """``message.max_forwards`` read as the diagnosis reads it: where plainly written
-    (:func:`plain_max_forwards`), else from the one search for the routing headers
-    (``lowered``: ``message.raw.lower()``, when the caller has it)."""
+    (:func:`plain_max_forwards`; the usual line's digits straight to a number), else from the
+    one search for the routing headers (``lowered``: ``message.raw.lower()``, when the caller
+    has it)."""
     raw = message.raw
     if lowered is None:
+        found = usual_max_forwards(raw)  # (in C: without lower-casing the bytes)
+        if found is not False:
+            return found
         lowered = raw.lower()
     at = _max_forwards_name(raw, lowered)
     if at is None:
         return None
-    if at is not False:
-        # The usual line (plain_max_forwards's first reading): its digits, as a number.
-        usual = _USUAL_MAX_FORWARDS.match(raw, at)
-        if usual is not None:
-            return int(usual.group(1))
-    value = plain_max_forwards(raw, lowered)
+    value = False if at is False else _max_forwards_value(raw, at)
+    if isinstance(value, bytes):
+        return int(value)
     if value is False:  # not plainly written: the one search decides
         values = routing_header_values(message, lowered).get("Max-Forwards")
-        value = values[0] if values else None
+        return max_forwards_of(values[0] if values else None)
     return max_forwards_of(value)
 
 

@@ -165,7 +165,7 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
             return False
         invite = invites[0]
         cseq_number = invite.cseq
-        for txn in self.call.transactions:
+        for txn in self.call.transactions:  # (no CANCEL: most calls, known in one read)
             if txn.method == "CANCEL" and txn.cseq == cseq_number:
                 return False
         # check_final_answers, check_non_2xx_acks: answered, none refused.
@@ -186,15 +186,8 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
                     codes.add(code)
                     statuses += code >= 200
                 answers += code >= 200
-        if repeated:
-            counted: dict[int, int] = {}
-            for response in invite.responses:
-                code = response.message.status_code or 0
-                counted[code] = counted.get(code, 0) + 1
-            for response in invite.responses:
-                code = response.message.status_code or 0
-                if code > 100 and counted[code] > 1 and self.via_count(response) > 1:
-                    return False
+        if repeated and any(self.via_count(r) > 1 for r in self.repeated_responses()):
+            return False
         # One 2xx status (the one dialog's, below), whose copies are the dialog's answers
         # (every 2xx of the INVITE in it) with one Via stack depth: the first copy is the
         # one that left the UAS (answer_origin, check_answered_dialog's first_2xx) and what

@@ -25,6 +25,7 @@ from rtcscope.sip.routing import (
     may_hold_route,
     message_max_forwards,
     plain_contact_text,
+    raw_may_hold_route,
     routing_header_values,
     same_uris,
     uris,
@@ -42,6 +43,7 @@ T1_NS = 500_000_000
 TIMER_64T1_NS = 64 * T1_NS
 ICMP_WINDOW_NS = 5_000_000_000
 TARGET_REFRESH_METHODS = ("INVITE", "UPDATE")  # RFC 3261 12.2, RFC 3311 5.1
+_UNREAD = ""  # contact_text's answer not read yet (a read answers a URI's text or None)
 
 
 class IcmpIndex:
@@ -183,24 +185,46 @@ class CheckerBase:
                     request = txn.request
                     if request is None or request.message.to_tag:
                         self.refresh_transactions.append(txn)
-        # answer_origin, per dialog (by id: one Dialog per callee tag, alive as long as the
-        # checker; hashing a DialogId costs more than the look-up saves)
-        self._origins: dict[int, CapturedMessage] = {}
         # Contact, Route, Record-Route and Max-Forwards values of a message, read together on
         # first use, and the addresses parsed from them, by id of the captured message: the
-        # call's messages outlive the checker, so an id names one message here.
-        self._values: dict[int, dict[str, list[str]]] = {}
+        # call's messages outlive the checker, so an id names one message here. One dict per
+        # header (no look-up of the header's dict per read: a clean call asks about eight
+        # times); those the common call's direct road reads are made here, the others on
+        # first use (below).
         self._lowered: dict[int, bytes] = {}
-        self._max_forwards: dict[int, int | None] = {}
-        # One dict per header (no look-up of the header's dict per read: a clean call asks
-        # about eight times).
-        self._contacts: dict[int, list[NameAddr]] = {}
-        self._contact_uris: dict[int, Uri | None] = {}
         self._contact_texts: dict[int, str | None] = {}
         self._routes: dict[int, list[NameAddr]] = {}
         self._record_routes: dict[int, list[NameAddr]] = {}
-        self._branches: dict[int, tuple[str, ...]] = {}  # Via branches, by id of the message
         self.caller_tag = call.caller_tag
+
+    # The other per-message reads, kept from their first use (most calls never make them).
+
+    @cached_property
+    def _origins(self) -> dict[int, CapturedMessage]:
+        """answer_origin, per dialog (by id: one Dialog per callee tag, alive as long as the
+        checker; hashing a DialogId costs more than the look-up saves)."""
+        return {}
+
+    @cached_property
+    def _values(self) -> dict[int, dict[str, list[str]]]:
+        return {}
+
+    @cached_property
+    def _max_forwards(self) -> dict[int, int | None]:
+        return {}
+
+    @cached_property
+    def _contacts(self) -> dict[int, list[NameAddr]]:
+        return {}
+
+    @cached_property
+    def _contact_uris(self) -> dict[int, Uri | None]:
+        return {}
+
+    @cached_property
+    def _branches(self) -> dict[int, tuple[str, ...]]:
+        """Via branches, by id of the message."""
+        return {}
 
     # Found on first use: only a proxy's step and a request that stopped short ask for them,
     # and reading every message's Record-Route costs more than all of a clean call's checks.
@@ -275,9 +299,11 @@ class CheckerBase:
         found = read.get(key)
         if found is None:
             lowered = self._lowered.get(key)
-            if lowered is None:
-                lowered = self._lowered[key] = captured.message.raw.lower()
-            if not may_hold_route(lowered):
+            if lowered is not None:
+                holds = may_hold_route(lowered)
+            else:  # (the bytes as they are: in C, no lower-cased copy made for this)
+                holds = raw_may_hold_route(captured.message.raw)
+            if not holds:
                 found = read[key] = []
             else:
                 values = self.header_values(captured).get(name)
@@ -298,10 +324,10 @@ class CheckerBase:
         not plainly written: ask :meth:`contact_uri`). The direct roads' first question
         about a Contact, asked of the 2xx or the INVITE once per in-dialog request."""
         key = id(captured)
-        if key in self._contact_texts:
-            return self._contact_texts[key]
-        plain = plain_contact_text(captured.message.raw, self.lowered(captured))
-        found = self._contact_texts[key] = plain or None
+        found = self._contact_texts.get(key, _UNREAD)
+        if found == _UNREAD:
+            plain = plain_contact_text(captured.message.raw, self.lowered(captured))
+            found = self._contact_texts[key] = plain or None
         return found
 
     def contact_uri(self, captured: CapturedMessage) -> Uri | None:
@@ -402,7 +428,14 @@ class CheckerBase:
     # -- shared look-ups -----------------------------------------------------------------
 
     def transactions_of(self, method: str, cseq: int) -> list[Transaction]:
-        return self.by_method_cseq.get((method, cseq), [])
+        """The call's transactions of this method and CSeq number, in the call's order: from
+        :attr:`by_method_cseq`, or read off the few transactions of a call that has not
+        built it (most calls ask only for CANCEL: a read of a few costs less than the
+        index; a call of more builds it, and each question stays one look-up)."""
+        transactions = self.call.transactions
+        if len(transactions) > 4 or "by_method_cseq" in self.__dict__:
+            return self.by_method_cseq.get((method, cseq), [])
+        return [t for t in transactions if t.method == method and t.cseq == cseq]
 
     def answer_from(self, request: CapturedMessage) -> CapturedMessage | None:
         """The final response the receiver of ``request`` sent back on that hop, if any."""

@@ -97,36 +97,31 @@ class MediaChecks(CheckerBase):
             receives = mine.direction in ("sendrecv", "recvonly")
             sent_to_me = other.direction in ("sendrecv", "sendonly")
             if receives and sent_to_me:
-                # The usual answer, decided here: one stream arrives where the receiver
-                # listens, from where the sender announced (_check_one_direction finds
-                # nothing then).
                 address, port = mine.address, mine.port
-                arriving = None
+                arriving: list[RtpStream] = []
                 for stream in streams:
                     key = stream.key
                     if key.dst == address and key.dst_port == port:
-                        if arriving is not None:
-                            arriving = None
-                            break
-                        arriving = key
-                if (
-                    arriving is not None
-                    and arriving.src == other.address
-                    and arriving.src_port == other.port
-                ):
-                    continue
-                self._check_one_direction(mine, other, streams)
+                        arriving.append(stream)
+                # The usual answer, decided here: one stream arrives where the receiver
+                # listens, from where the sender announced (_check_one_direction finds
+                # nothing then).
+                if len(arriving) == 1:
+                    key = arriving[0].key
+                    if key.src == other.address and key.src_port == other.port:
+                        continue
+                self._check_one_direction(mine, other, streams, arriving)
 
     def _check_one_direction(
         self,
         receiver: MediaAnnouncement,
         sender: MediaAnnouncement,
         streams: Sequence[RtpStream],
+        arriving: list[RtpStream],
     ) -> None:
-        """RTP the sender should send to where the receiver's SDP says it listens."""
-        address, port = receiver.address, receiver.port
-        want = (address, port)
-        arriving = [s for s in streams if s.key.dst == address and s.key.dst_port == port]
+        """RTP the sender should send to where the receiver's SDP says it listens
+        (``arriving``: the ``streams`` sent there)."""
+        want = (receiver.address, receiver.port)
         sender_at = (sender.address, sender.port)
         if arriving:
             # the busiest (of one: that one)

@@ -83,17 +83,43 @@ class PathStep:
     problems: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "frame": self.frame,
-            "src": self.src,
-            "dst": self.dst,
-            "request_uri": self.request_uri,
-            "routes": list(self.routes),
-            "max_forwards": self.max_forwards,
-            "vias": self.vias,
-            "copies": self.copies,
-            "problems": list(self.problems),
-        }
+        return _step_dict(
+            self.frame,
+            self.src,
+            self.dst,
+            self.request_uri,
+            list(self.routes),
+            self.max_forwards,
+            self.vias,
+            self.copies,
+            list(self.problems),
+        )
+
+
+def _step_dict(
+    frame: int,
+    src: str,
+    dst: str,
+    request_uri: str,
+    routes: list[str],
+    max_forwards: int | None,
+    vias: int,
+    copies: int,
+    problems: list[str],
+) -> dict[str, Any]:
+    """:meth:`PathStep.as_dict`'s stable JSON keys (also written by
+    :meth:`DeliveredPath.as_dict` without a step)."""
+    return {
+        "frame": frame,
+        "src": src,
+        "dst": dst,
+        "request_uri": request_uri,
+        "routes": routes,
+        "max_forwards": max_forwards,
+        "vias": vias,
+        "copies": copies,
+        "problems": problems,
+    }
 
 
 @dataclass(slots=True)
@@ -200,27 +226,26 @@ class DeliveredPath(RequestPath):
         sent = self._sent
         message = sent.message
         src = endpoint(sent.src, sent.sport)
-        hop = self._hop
-        if hop is None:
-            hop = self._hop = f"{src} -> {self._far} (frame {sent.frame})"
+        far = self._far
+        hop = self._hop  # (not kept: the JSON is written once)
         return {
             "call_id": self.call_id,
             "method": self.method,
             "cseq": self.cseq,
             "outcome": self.outcome,
-            "last_hop": hop,
+            "last_hop": f"{src} -> {far} (frame {sent.frame})" if hop is None else hop,
             "steps": [
-                {
-                    "frame": sent.frame,
-                    "src": src,
-                    "dst": self._far,
-                    "request_uri": message.request_uri_text or "",
-                    "routes": [],
-                    "max_forwards": message_max_forwards(message),
-                    "vias": 1,
-                    "copies": 1,
-                    "problems": [],
-                }
+                _step_dict(
+                    sent.frame,
+                    src,
+                    far,
+                    message.request_uri_text or "",
+                    [],
+                    message_max_forwards(message),
+                    1,
+                    1,
+                    [],
+                )
             ],
         }
 

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import cached_property
 from typing import Any
 
-from rtcscope.sip.diagnosis.base import T1_NS, TIMER_64T1_NS, IcmpIndex, Node, chain_copies
+from rtcscope.sip.diagnosis.base import T1_NS, TIMER_64T1_NS, Node, chain_copies
 from rtcscope.sip.diagnosis.catalogue import DELIVERED_VARIANT
 from rtcscope.sip.diagnosis.dialogs import DialogChecks, TargetRefresh
 from rtcscope.sip.diagnosis.model import DeliveredPath, IcmpReport, PathStep, RequestPath
-from rtcscope.sip.dialogs import Call, Dialog
+from rtcscope.sip.dialogs import Dialog
 from rtcscope.sip.nodes import host_of
 from rtcscope.sip.routing import (
     InDialogRequest,
@@ -47,13 +48,12 @@ from rtcscope.sip.uri import Uri
 
 
 class PathChecks(DialogChecks):
-    # _expected_request's answers, by (id of the basis, by the caller, id of the refresh):
-    # the messages and refreshes outlive the checker.
-    _expected: dict[tuple[int, bool, int], tuple[list[Uri], InDialogRequest, str, int]]
-
-    def __init__(self, call: Call, icmp: IcmpIndex, start_ns: int, end_ns: int) -> None:
-        super().__init__(call, icmp, start_ns, end_ns)
-        self._expected = {}
+    @cached_property
+    def _expected(self) -> dict[tuple[int, bool, int], tuple[list[Uri], InDialogRequest, str, int]]:
+        """_expected_request's answers, by (id of the basis, by the caller, id of the
+        refresh): the messages and refreshes outlive the checker (made on first use: the
+        common call's direct road asks none)."""
+        return {}
 
     def _in_dialog_groups(
         self, dialogs: Iterable[Dialog] | None = None
@@ -159,8 +159,11 @@ class PathChecks(DialogChecks):
         if not dialog.answers:
             return False
         # Where the request must end (_request_targets) ...
-        far = self._far_end(sent, dialog, self.answer_origin(dialog))
-        if far is None or destination(sent) != far:
+        origin = self._far_origin(sent, dialog, self.answer_origin(dialog))
+        if origin is None:
+            return False
+        far = source(origin)
+        if destination(sent) != far:
             return False
         # ... and what the UA based it on (check_ua_request): the 2xx it received, or the
         # INVITE it received.
@@ -207,7 +210,7 @@ class PathChecks(DialogChecks):
         based on: the 2xx, or the one copy of the INVITE the callee received); any other is
         left to :meth:`trace`. tests/sip/test_diagnosis_direct.py checks both roads agree."""
         icmp = bool(self.icmp)
-        # Where a request of the dialog must end (_far_end, whose answers on this road are
+        # Where a request of the dialog must end (_far_origin, whose answers on this road are
         # known): the 2xx's source for the callee, the INVITE's for the caller; each written
         # out once, when first needed, and shared by the paths.
         ends: list[str | None] = [None, None]
@@ -236,26 +239,17 @@ class PathChecks(DialogChecks):
             return False
         if self.routes(sent):  # (known at once when "route" is nowhere in it)
             return False
-        # _far_end, compared by address and port (what its text is made of, one to one)
+        # _far_origin (the 2xx, or the one initial INVITE's first copy), compared by address
+        # and port (what its text is made of, one to one)
+        origin = self._far_origin(sent, dialog, answer)
+        if origin is None or sent.dst != origin.src or sent.dport != origin.sport:
+            return False
+        side = 0 if origin is answer else 1
+        far = ends[side]
+        if far is None:
+            far = ends[side] = source(origin)
         to_tag = msg.to_tag
         from_tag = msg.from_tag
-        callee_tag = dialog.id.callee_tag
-        if to_tag == callee_tag:
-            if sent.dst != answer.src or sent.dport != answer.sport:
-                return False
-            far = ends[0]
-            if far is None:
-                far = ends[0] = source(answer)
-        elif from_tag == callee_tag:
-            # (the one initial INVITE's first copy: where the caller sent it from)
-            request = invite.request
-            if request is None or sent.dst != request.src or sent.dport != request.sport:
-                return False
-            far = ends[1]
-            if far is None:
-                far = ends[1] = source(request)
-        else:
-            return False
         src = sent.src
         basis: CapturedMessage
         if from_tag is not None and from_tag == self.caller_tag:
@@ -296,20 +290,19 @@ class PathChecks(DialogChecks):
         self._record_direct(method, cseq, sent, far)
         return True
 
-    def _far_end(
+    def _far_origin(
         self, sent: CapturedMessage, dialog: Dialog, origin: CapturedMessage
-    ) -> str | None:
-        """Where a request of ``dialog`` sent straight from one UA to the other must end
-        (:meth:`_request_targets` without a target refresh): where the 2xx came from
-        (``origin``, its :meth:`answer_origin`) for the callee, where the first initial
-        INVITE came from for the caller; None when neither tag names the callee."""
+    ) -> CapturedMessage | None:
+        """The message from whose source a request of ``dialog`` sent straight from one UA
+        to the other must end (:meth:`_request_targets` without a target refresh): the 2xx
+        (``origin``, its :meth:`answer_origin`) for the callee, the first initial INVITE for
+        the caller; None when neither tag names the callee."""
         msg = sent.message
         callee_tag = dialog.id.callee_tag
         if msg.to_tag == callee_tag:
-            return source(origin)
+            return origin
         if msg.from_tag == callee_tag and self.initial_invites:
-            invite = self.initial_invites[0].request
-            return None if invite is None else source(invite)
+            return self.initial_invites[0].request
         return None
 
     def _record_direct(self, method: str, cseq: int, sent: CapturedMessage, far: str) -> None:

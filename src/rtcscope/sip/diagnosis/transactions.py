@@ -95,14 +95,7 @@ class TransactionChecks(CheckerBase):
         request = first.request
         if request is None:
             return
-        # (transactions_of("CANCEL", first.cseq) with a request, read off the call's
-        # transactions: the index is not built for the few calls that ask nothing else)
-        cseq = first.cseq
-        cancels = [
-            t
-            for t in self.call.transactions
-            if t.method == "CANCEL" and t.cseq == cseq and t.requests
-        ]
+        cancels = [t for t in self.transactions_of("CANCEL", first.cseq) if t.requests]
         if all(t.final is None for t in invites):
             self.check_unanswered_invite(first, request)
             return
@@ -204,21 +197,7 @@ class TransactionChecks(CheckerBase):
 
     def check_response_tags(self) -> None:
         """A proxy forwards responses unchanged but for its Via (16.7): the To tag stays."""
-        responses = [
-            r
-            for t in self.initial_invites
-            for r in t.responses
-            if (r.message.status_code or 0) > 100
-        ]
-        # A pair is two copies of one status code: a code seen once has nothing to compare
-        # with (and its Via stack need not be read).
-        per_code: dict[int, int] = {}
-        for r in responses:
-            code = r.message.status_code or 0
-            per_code[code] = per_code.get(code, 0) + 1
-        if len(per_code) == len(responses):
-            return  # every code once (most calls)
-        responses = [r for r in responses if per_code[r.message.status_code or 0] > 1]
+        responses = self.repeated_responses()
         by_branches: dict[tuple[tuple[str, ...], int], CapturedMessage] = {}
         for r in responses:
             key = (self.via_branches(r), r.message.status_code or 0)
@@ -239,6 +218,24 @@ class TransactionChecks(CheckerBase):
                     frames=[upstream.frame, downstream.frame],
                     ts_ns=downstream.ts_ns,
                 )
+
+    def repeated_responses(self) -> list[CapturedMessage]:
+        """The initial INVITEs' responses above 100 whose status was seen more than once:
+        what :meth:`check_response_tags` compares (a pair is two copies of one status code:
+        a code seen once has nothing to compare with, and its Via stack need not be read)."""
+        responses = [
+            r
+            for t in self.initial_invites
+            for r in t.responses
+            if (r.message.status_code or 0) > 100
+        ]
+        per_code: dict[int, int] = {}
+        for r in responses:
+            code = r.message.status_code or 0
+            per_code[code] = per_code.get(code, 0) + 1
+        if len(per_code) == len(responses):
+            return []  # every code once (most calls)
+        return [r for r in responses if per_code[r.message.status_code or 0] > 1]
 
     def check_non_2xx_acks(self) -> None:
         """17.1.1.3: on every hop, the client ACKs a non-2xx final itself: same branch (it is
