@@ -34,8 +34,10 @@ HAVE_C_BUILD = $(BIN)/python -c 'import os, shutil, sys, sysconfig; \
 	cc = (sysconfig.get_config_var("CC") or "cc").split()[0]; \
 	sys.exit(not (os.path.exists(headers) and shutil.which(cc)))'
 
-$(STAMP): $(BIN)/python pyproject.toml constraints.txt setup.py src/rtcscope/sip/_sipscan.c \
-	src/rtcscope/sip/_callwalk.c src/rtcscope/_timetext.c
+# Every C accelerator's source (setup.py lists them): an edit to one rebuilds the install.
+C_SOURCES = $(wildcard src/rtcscope/*.c src/rtcscope/*/*.c)
+
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt setup.py $(C_SOURCES)
 	@$(HAVE_C_BUILD) || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing a C compiler and Python's headers for the SIP accelerator"; \
