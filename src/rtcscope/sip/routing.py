@@ -24,10 +24,11 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import lru_cache
 from typing import Any, Literal
 
+from rtcscope._dataclass import dataclass
 from rtcscope.errors import InvalidArgument, SipError
 from rtcscope.sip.headers import (
     NameAddr,
