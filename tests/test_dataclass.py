@@ -113,6 +113,31 @@ def test_methods_are_compiled_on_first_call_and_replace_themselves() -> None:
     assert cls.__dict__["__eq__"] is made
 
 
+def test_init_is_compiled_on_first_call_or_when_its_signature_is_asked_for() -> None:
+    options = {"frozen": True, "slots": True, "kw_only": True}
+    theirs, ours = _make(dataclasses.dataclass, options), _make(lazy_dataclass, options)
+    assert not inspect.isfunction(ours.__dict__["__init__"])
+    assert inspect.signature(ours) == inspect.signature(theirs)  # before any instance
+    ours = _make(lazy_dataclass, options)
+    assert repr(ours(x=1)) == repr(theirs(x=1))
+    made = ours.__dict__["__init__"]
+    assert inspect.isfunction(made)
+    assert made.__qualname__ == theirs.__init__.__qualname__
+    assert ours(x=2, label="q").label == "q"
+
+
+def test_a_plain_subclass_reaches_the_stand_in_through_super() -> None:
+    base = _make(lazy_dataclass, {"slots": True})
+
+    class Child(base):  # type: ignore[valid-type,misc]
+        def __init__(self) -> None:
+            super().__init__(5, label="c")
+
+    assert (Child().x, Child().label) == (5, "c")
+    assert inspect.isfunction(base.__dict__["__init__"])
+    assert base(5, "c") == base(x=5, label="c")
+
+
 def test_a_subclass_calls_the_stand_in_of_its_base() -> None:
     base = _make(lazy_dataclass, {"frozen": True})
     child = type("Child", (base,), {})
