@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from rtcscope._dataclass import dataclass
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Hashable
-from dataclasses import dataclass
 
+from rtcscope._dataclass import dataclass
 from rtcscope.capture.packet import Packet
 
 DEFAULT_WINDOW_NS = 5_000_000

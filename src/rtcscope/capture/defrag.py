@@ -34,8 +34,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 
+from rtcscope._dataclass import dataclass
 from rtcscope.capture.packet import Packet
 
 # Largest IP payload a datagram can carry without jumbograms (IPv4 total length is 16 bits).

@@ -90,12 +90,13 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from itertools import compress, repeat
 from operator import not_
 from typing import Any
 
+from rtcscope._dataclass import dataclass
 from rtcscope.capture.decode import is_known_linktype
 from rtcscope.capture.dedup import Deduplicator
 from rtcscope.capture.defrag import Defragmenter, DefragStats

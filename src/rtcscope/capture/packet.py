@@ -10,8 +10,10 @@ view Wireshark prints as ``frame.time_epoch``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import IntEnum
+
+from rtcscope._dataclass import dataclass
 
 
 class LinkType(IntEnum):

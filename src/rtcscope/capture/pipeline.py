@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import BinaryIO
 
+from rtcscope._dataclass import dataclass
 from rtcscope.capture.decode import decode, decode_transport
 from rtcscope.capture.dedup import DEFAULT_WINDOW_NS, Deduplicator, DedupStats
 from rtcscope.capture.defrag import Defragmenter, DefragStats

@@ -41,10 +41,11 @@ import struct
 import sys
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from types import TracebackType
 from typing import BinaryIO, Literal
 
+from rtcscope._dataclass import dataclass
 from rtcscope.capture.packet import Record
 from rtcscope.errors import CaptureError
 

@@ -33,8 +33,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from rtcscope._dataclass import dataclass
 from rtcscope.capture.packet import Packet, TcpSegment
 
 Flow = tuple[str, int, str, int]

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import struct
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from rtcscope._dataclass import dataclass
 from rtcscope.capture.packet import Packet, TcpSegment
 
 # RFC 8446 5.1: TLSPlaintext.length is at most 2^14; TLSCiphertext adds at most 256, TLS 1.2

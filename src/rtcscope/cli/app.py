@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import importlib
 import re
-from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,6 +28,7 @@ from typer.core import TyperArgument, TyperGroup, TyperOption, _TyperParameter
 from typer.main import get_group
 
 from rtcscope import __version__
+from rtcscope._dataclass import dataclass
 from rtcscope.cli.commands import COMMANDS, SUMMARIES
 
 

@@ -12,12 +12,13 @@ import gc
 import os
 import shlex
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from rtcscope._dataclass import dataclass
 from rtcscope.cli import keep_until_exit
 from rtcscope.errors import EXIT_INVALID_INPUT, InputError, UsageError
 from rtcscope.scan import ALL_TAPS, CaptureModel, ScanOptions, Tap, scan

@@ -5,9 +5,9 @@ and the capture child)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+from rtcscope._dataclass import dataclass
 from rtcscope.errors import UsageError
 
 

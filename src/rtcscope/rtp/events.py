@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 
+from rtcscope._dataclass import dataclass
 from rtcscope.errors import RtpError
 
 # RFC 4733 3.2 table: events 0-9 are the digits, then *, #, A-D; 16 is flash.

@@ -11,8 +11,7 @@ Which ID means what (audio level, abs-send-time, mid, ...) is negotiated by ``a=
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from rtcscope._dataclass import dataclass
 from rtcscope.errors import RtpError
 
 ONE_BYTE_PROFILE = 0xBEDE

@@ -13,8 +13,8 @@ Written by hand (no dependency) because the fixed header is 12 bytes read with o
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 
+from rtcscope._dataclass import dataclass
 from rtcscope.errors import RtpError
 from rtcscope.rtp.extensions import HeaderExtension, parse_header_extensions
 

@@ -63,7 +63,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from itertools import accumulate
 from operator import attrgetter, lt
 from typing import Any, NamedTuple, TypeVar
@@ -71,6 +71,7 @@ from typing import Any, NamedTuple, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from rtcscope._dataclass import dataclass
 from rtcscope.rtp.seqtally import SequenceTally
 
 # Wireshark's clock table for static payload types (RFC 3551 6 plus a few it adds).

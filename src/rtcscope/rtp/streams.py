@@ -41,7 +41,7 @@ import os
 import struct
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from operator import attrgetter, itemgetter
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from rtcscope._dataclass import dataclass
 from rtcscope.capture.packet import Packet
 from rtcscope.errors import RtpError
 from rtcscope.rtp.packet import RtpPacket

@@ -17,9 +17,10 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
 
+from rtcscope._dataclass import dataclass
 from rtcscope.capture.flowread import IndexedCapture, RecordIndex
 from rtcscope.capture.info import CaptureInfo
 from rtcscope.capture.tls import TlsFlow

@@ -7,8 +7,10 @@ them), so ``analyze``'s sections and the command of the same name agree on the s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
+
+from rtcscope._dataclass import dataclass
 
 
 class Tap(StrEnum):

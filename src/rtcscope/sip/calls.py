@@ -30,13 +30,14 @@ import re
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from functools import partial
 from operator import attrgetter, itemgetter
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
+from rtcscope._dataclass import dataclass
 from rtcscope.sip.dialogs import Call, find_calls
 from rtcscope.sip.transactions import (
     CapturedMessage,

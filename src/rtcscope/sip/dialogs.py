@@ -18,11 +18,12 @@ Pure: works on captured messages, no I/O.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from operator import attrgetter
 from typing import NamedTuple
 
+from rtcscope._dataclass import dataclass
 from rtcscope.sip.transactions import CapturedMessage, Transaction, group_transactions
 
 

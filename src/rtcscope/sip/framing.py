@@ -20,9 +20,9 @@ recognises keep-alives and says when a payload is not SIP at all.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import Enum
 
+from rtcscope._dataclass import dataclass
 from rtcscope.sip.message import SipMessage, looks_like_sip
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
 
+from rtcscope._dataclass import dataclass
 from rtcscope.errors import SipError
 from rtcscope.sip.uri import (
     Uri,

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Any
 
+from rtcscope._dataclass import dataclass
 from rtcscope.timebase import iso_time
 
 MAX_LABEL = 80

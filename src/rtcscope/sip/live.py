@@ -39,9 +39,10 @@ from __future__ import annotations
 import heapq
 import ipaddress
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
+from rtcscope._dataclass import dataclass
 from rtcscope.errors import InvalidArgument
 from rtcscope.sip.calls import CallSummary, summarize_calls
 from rtcscope.sip.capture import CapturedSip, MediaAnnouncement, MediaAnnouncer

@@ -15,10 +15,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Literal, TypeVar, cast
 
+from rtcscope._dataclass import dataclass
 from rtcscope.errors import SipError
 from rtcscope.sip.headers import (
     COMPACT_FORMS,

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from rtcscope._dataclass import dataclass
 from rtcscope.errors import InvalidArgument
 from rtcscope.sip.transactions import CapturedMessage, destination, endpoint, source
 

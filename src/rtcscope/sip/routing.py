@@ -25,10 +25,11 @@ import ipaddress
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import lru_cache
 from typing import Any, Literal
 
+from rtcscope._dataclass import dataclass
 from rtcscope.errors import InvalidArgument, SipError
 from rtcscope.sip.headers import (
     NameAddr,

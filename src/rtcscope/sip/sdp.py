@@ -17,9 +17,10 @@ import binascii
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from typing import Any, TypeVar, cast
 
+from rtcscope._dataclass import dataclass
 from rtcscope.sip.uri import is_digits
 
 # RFC 3551 table 4 and 5: static payload types (encoding name, clock rate, channels).

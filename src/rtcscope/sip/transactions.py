@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from types import ModuleType
 from typing import Any, NamedTuple, Protocol
 
+from rtcscope._dataclass import dataclass
 from rtcscope.sip.message import SipMessage
 
 

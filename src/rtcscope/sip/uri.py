@@ -16,10 +16,10 @@ import ipaddress
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import unquote
 
+from rtcscope._dataclass import dataclass
 from rtcscope.errors import SipError
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")

@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 import struct
 import zlib
-from dataclasses import dataclass
 from enum import IntEnum
 
+from rtcscope._dataclass import dataclass
 from rtcscope.errors import SipError
 from rtcscope.sip.framing import NEED_DATA, NeedData, find_header_end
 from rtcscope.sip.uri import is_digits

@@ -12,9 +12,10 @@ whose cause is outside SIP routing); ``info`` = context an engineer wants beside
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from rtcscope._dataclass import dataclass
 
 
 class Severity(StrEnum):

@@ -11,9 +11,9 @@ it receives the 2xx (12.2.1.2) -- while the route set stays as the dialog establ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import pairwise
 
+from rtcscope._dataclass import dataclass
 from rtcscope.sip.diagnosis.base import CheckerBase
 from rtcscope.sip.diagnosis.model import T1_S, T2_S, TIMER_64T1_S
 from rtcscope.sip.dialogs import Dialog

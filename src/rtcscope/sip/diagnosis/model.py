@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
+from rtcscope._dataclass import dataclass
 from rtcscope.sip.routing import message_max_forwards
 from rtcscope.sip.transactions import endpoint
 

@@ -4,9 +4,10 @@ finding with its evidence (``--details``), the requests' paths, and the catalogu
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from rtcscope._dataclass import dataclass
 from rtcscope.sip.diagnosis.catalogue import FindingKind, kind
 from rtcscope.sip.diagnosis.model import (
     SEVERITY_ORDER,
