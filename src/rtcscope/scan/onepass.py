@@ -487,8 +487,10 @@ def _deliver_rows(
         return _deliver_packets(rows.packets(wanted, decode), counted, counts)
     assert framer is not None
     messages = framer.datagrams(rows.batch.buffer, found)
-    taken = set(found.rows)
-    rest = [row for row in wanted if row not in taken]
+    rest: list[int] = []
+    if len(found.rows) < len(wanted):  # (its rows are among the wanted ones: all when as many)
+        taken = set(found.rows)
+        rest = [row for row in wanted if row not in taken]
     if not rest:
         return messages if keep is None else keep(messages)
     counted = {frames[row] for row in rest if row in to_count}
