@@ -346,3 +346,36 @@ def test_a_flood_of_empty_records_is_counted_as_capinfos_counts_it(tmp_path: Pat
         info = scan(capture, ScanOptions(vectorized=fast)).info
         assert info.counts.packets == expected == 200_000
         assert (info.counts.ipv4, info.counts.udp, info.counts.bytes) == (0, 0, 0)
+
+
+def _sip_model(path: Path, vectorized: bool) -> tuple[list[object], list[object]]:
+    model = scan(
+        path, ScanOptions(taps=frozenset({Tap.COUNTS, Tap.SIP, Tap.RTP}), vectorized=vectorized)
+    )
+    messages = [(m.frame, m.transport, m.src, m.sport, m.message.raw) for m in model.messages]
+    return messages, list(model.announcements)
+
+
+@pytest.mark.parametrize(
+    "name", ["SIP_DTMF2.pcap", "testbed-tcp.pcap", "sip-sctp-tls.pcap", "srtp-sdes-call.pcap"]
+)
+def test_messages_kept_a_batch_at_a_time_are_the_per_packet_passs(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch whose rows deliver only SIP messages framed from its columns has them kept at
+    once (_PacketTaps.keep_framed; only the ones the SDP tracker reads are fed): the model's
+    messages, in their order, and its announcements are the per-packet pass's, over UDP
+    alone and with TCP or SCTP SIP in the same batches (then the batch goes item by item)."""
+    kept: list[int] = []
+    real_keep = scan_module._PacketTaps.keep_framed
+
+    def counting_keep(taps: object, messages: list[object]) -> object:
+        kept.append(len(messages))
+        return real_keep(taps, messages)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scan_module._PacketTaps, "keep_framed", counting_keep)
+    fast = _sip_model(DATA / name, vectorized=True)
+    assert fast == _sip_model(DATA / name, vectorized=False)
+    assert fast[0]
+    if name == "SIP_DTMF2.pcap":
+        assert sum(kept) == len(fast[0])  # every message of this capture kept so

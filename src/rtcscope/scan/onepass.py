@@ -133,6 +133,8 @@ class _PacketTaps:
         self.framer = SipCaptureFramer(model.sip_report) if self.want_sip else None
         self.announcer = MediaAnnouncer()
         self.want_icmp = Tap.ICMP in taps
+        # The frames of messages keep_framed kept, until they are fed.
+        self.kept_ahead: set[int] = set()
         # The counts tap's SIP frames over TCP/WebSocket/SCTP and TLS flows: from the SIP
         # framer, or (``info`` alone) one fed TCP and SCTP packets only.
         self.counts = model.info.counts
@@ -190,7 +192,10 @@ class _PacketTaps:
                     self._sip(captured)
 
     def _sip(self, captured: CapturedSip) -> None:
-        if self.select is not None:
+        ahead = self.kept_ahead
+        if ahead and captured.frame in ahead:
+            ahead.discard(captured.frame)  # kept in the model already (keep_framed)
+        elif self.select is not None:
             kept = self.select(captured, self.model.info.counts.first_ns)
             self.model.messages += kept if self.keep_sip else []
             if not kept and not self.announce_to_scanner:
@@ -205,6 +210,21 @@ class _PacketTaps:
             if self.announce_to_scanner:
                 assert self.scanner is not None
                 self.scanner.announce(announced)
+
+    def keep_framed(self, messages: list[CapturedSip]) -> list[CapturedSip]:
+        """A batch's SIP messages framed from its columns, when they are all it delivers
+        and no call filter picks among them (``select``): each kept now, in capture order,
+        as :meth:`_sip` keeps it; returned, the ones the announcer reads, to be fed in their
+        places (their SDP names streams from their frame on). The others would be fed for
+        nothing: no other tap reads a message, and the RTP tap holds no rows to flush before
+        one (the caller's condition). Their frames stay in :attr:`kept_ahead` until they
+        come (one message per frame: a datagram's row)."""
+        if self.keep_sip:
+            self.model.messages += messages
+        reads = MediaAnnouncer.reads
+        read = [captured for captured in messages if reads(captured.message)]
+        self.kept_ahead.update([captured.frame for captured in read])
+        return read
 
     def finish(self) -> None:
         if self.framer is not None:
@@ -390,7 +410,9 @@ def _batched(
                 # not SIP) from the scanner.
                 origin = scanner is None or scanner.first_ns is not None
                 framer = taps.framer if origin else None
-                delivered = _deliver_rows(rows, wanted, set(left), counts, framer)
+                delivered = _deliver_rows(
+                    rows, wanted, set(left), counts, framer, _keeper(taps, rtp_tap)
+                )
             for item in delivered:
                 feed(item)
         if progress is not None:
@@ -411,10 +433,11 @@ def _rtp_batch(
     counts tap left them too; the counts tap's other leftovers are decoded for counting."""
     to_count = set(left)
     asked: set[int] = set()
+    keep = _keeper(taps, rtp_tap)
 
     def decode_rows(wanted: list[int]) -> Iterable[Packet | CapturedSip]:
         asked.update(wanted)
-        return _deliver_rows(rows, wanted, to_count, counts, taps.framer)
+        return _deliver_rows(rows, wanted, to_count, counts, taps.framer, keep)
 
     rtp_tap.feed_batch(rows, linktype, decode_rows)
     rest = [row for row in left if row not in asked]
@@ -424,19 +447,35 @@ def _rtp_batch(
             # fails the RTP header checks, say)
 
 
+def _keeper(
+    taps: _PacketTaps, rtp_tap: FastRtpTap | None
+) -> Callable[[list[CapturedSip]], list[CapturedSip]] | None:
+    """The SIP tap's :meth:`~_PacketTaps.keep_framed` for a batch about to be read, when it
+    may serve: no call filter, and no rows of the RTP tap waiting (a packet fed to it then
+    flushes its stream's rows first, a SIP message framed from the columns among them:
+    :meth:`rtcscope.rtp.fastpath.FastRtpTap.feed_packet`; rows wait only from the end of
+    a batch's reading on)."""
+    if taps.select is not None or (rtp_tap is not None and rtp_tap.buffers.parts):
+        return None
+    return taps.keep_framed
+
+
 def _deliver_rows(
     rows: BatchRows,
     wanted: list[int],
     to_count: set[int],
     counts: PacketCounts,
     framer: SipCaptureFramer | None,
+    keep: Callable[[list[CapturedSip]], list[CapturedSip]] | None = None,
 ) -> Iterable[Packet | CapturedSip]:
     """The ``wanted`` rows of a batch (no ready-made records among them), decoded once
     (counted when in ``to_count``), reassembled, in capture order. With a SIP framer, the
     plain UDP rows whose payload can start a SIP message (or a keep-alive) go to it as the
     batch's columns, a batch at a time, and their messages come out in their places: no
     Packet, no other tap for them (the stream scanner's feed leaves a datagram starting
-    with a letter, CR or LF alone; the counts tap counted them already)."""
+    with a letter, CR or LF alone; the counts tap counted them already). When they are all
+    the rows deliver, ``keep`` (:func:`_keeper`) takes them at once: then only the ones it
+    gives back come out."""
     found = None
     if framer is not None:
         found = rows.sip_datagrams(
@@ -448,10 +487,12 @@ def _deliver_rows(
         return _deliver_packets(rows.packets(wanted, decode), counted, counts)
     assert framer is not None
     messages = framer.datagrams(rows.batch.buffer, found)
-    taken = set(found.rows)
-    rest = [row for row in wanted if row not in taken]
+    rest: list[int] = []
+    if len(found.rows) < len(wanted):  # (its rows are among the wanted ones: all when as many)
+        taken = set(found.rows)
+        rest = [row for row in wanted if row not in taken]
     if not rest:
-        return messages
+        return messages if keep is None else keep(messages)
     counted = {frames[row] for row in rest if row in to_count}
     delivered = _deliver_packets(rows.packets(rest, decode), counted, counts)
     if not messages:

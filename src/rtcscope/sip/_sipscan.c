@@ -1327,6 +1327,24 @@ static PyObject *setup_build(PyObject *module, PyObject *const *args, Py_ssize_t
     Py_RETURN_NONE;
 }
 
+/* A header block's length as the int header_length holds: one object per length met
+ * (under LENGTHS_KEPT bytes; Python's own small ints below 257), not one per message. A new
+ * reference, or NULL. */
+#define LENGTHS_KEPT 4096
+static PyObject *lengths[LENGTHS_KEPT];
+
+static PyObject *length_int(Py_ssize_t length)
+{
+    if (length < 0 || length >= LENGTHS_KEPT)
+        return PyLong_FromSsize_t(length);
+    if (lengths[length] == NULL) {
+        lengths[length] = PyLong_FromSsize_t(length);
+        if (lengths[length] == NULL)
+            return NULL;
+    }
+    return Py_NewRef(lengths[length]);
+}
+
 static PyObject *new_message(PyObject *raw)
 {
     PyTypeObject *type = Py_TYPE(template_message);
@@ -1362,7 +1380,7 @@ static PyObject *build_raw(PyObject *raw, Py_ssize_t pos)
     }
     if (found == 2) {
         /* the common shape: bytes up to and including the blank line */
-        PyObject *length = PyLong_FromSsize_t(block.end + 4), **slot;
+        PyObject *length = length_int(block.end + 4), **slot;
         if (length == NULL) {
             Py_XDECREF(rest);
             Py_DECREF(message);
