@@ -11,6 +11,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+#include <string.h>
 
 /* The attributes read, by object: the captured message's, its message's, its CSeq's. */
 enum { C_MESSAGE, C_TS_NS, C_TRANSPORT, C_SRC, C_SPORT, C_DST, C_DPORT, C_FRAME, C_COUNT };
@@ -851,6 +852,69 @@ fail:
     return NULL;
 }
 
+/* -- calls._mention_link_headers' probe (its specification: _LINK_PROBE searched in each
+ * text, calls._probe_py) -------------------------------------------------------------- */
+
+/* Whether the len bytes at s, compared ASCII-case-insensitively, are the lower-case name. */
+static int names_at(const unsigned char *s, Py_ssize_t len, const char *name, Py_ssize_t n)
+{
+    Py_ssize_t i;
+    if (len < n)
+        return 0;
+    for (i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c + ('a' - 'A'));
+        if (c != (unsigned char)name[i])
+            return 0;
+    }
+    return 1;
+}
+
+/* Whether the bytes hold "-call-id" or "-charging-vector" in any ASCII case (what the
+ * bytes pattern (?i)-(?:call-id|charging-vector) finds): each '-' found by memchr, the
+ * bytes after it compared. */
+static int mentions(const unsigned char *s, Py_ssize_t len)
+{
+    const unsigned char *end = s + len, *at = s;
+    while (at < end && (at = memchr(at, '-', (size_t)(end - at))) != NULL) {
+        at++;
+        if (names_at(at, end - at, "call-id", 7) || names_at(at, end - at, "charging-vector", 15))
+            return 1;
+    }
+    return 0;
+}
+
+static PyObject *mention_link_headers(PyObject *module, PyObject *texts)
+{
+    PyObject *seq;
+    Py_ssize_t i;
+    int found = 0;
+    (void)module;
+    seq = PySequence_Fast(texts, "mention_link_headers(): texts are not iterable");
+    if (seq == NULL)
+        return NULL;
+    for (i = 0; i < PySequence_Fast_GET_SIZE(seq) && !found; i++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(seq, i);
+        if (PyBytes_CheckExact(text))
+            found = mentions((const unsigned char *)PyBytes_AS_STRING(text),
+                             PyBytes_GET_SIZE(text));
+        else {
+            Py_buffer view;
+            if (PyUnicode_Check(text) || PyObject_GetBuffer(text, &view, PyBUF_SIMPLE) < 0) {
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_TypeError, "cannot search a str with a bytes probe");
+                Py_DECREF(seq);
+                return NULL;
+            }
+            found = mentions((const unsigned char *)view.buf, view.len);
+            PyBuffer_Release(&view);
+        }
+    }
+    Py_DECREF(seq);
+    return PyBool_FromLong(found);
+}
+
 static PyMethodDef methods[] = {
     {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL,
      "setup(captured_class, message_class, cseq_class, marks_class, walked_class,\n"
@@ -865,6 +929,9 @@ static PyMethodDef methods[] = {
     {"group", group, METH_O,
      "group(messages) -> [Transaction]: rtcscope.sip.transactions._group_transactions_py's\n"
      "transactions, in order of first appearance."},
+    {"mention_link_headers", mention_link_headers, METH_O,
+     "mention_link_headers(texts) -> bool: whether any of the bytes holds \"-call-id\" or\n"
+     "\"-charging-vector\" in any ASCII case (rtcscope.sip.calls._probe_py)."},
     {NULL, NULL, 0, NULL},
 };
 

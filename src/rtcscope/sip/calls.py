@@ -744,10 +744,28 @@ _LINK_PROBE = re.compile(rb"(?i)-(?:call-id|charging-vector)")
 _LINK_BATCH = 512  # calls whose bytes are looked at together
 
 
+def _probe_py(texts: Iterable[bytes]) -> bool:
+    """Whether _LINK_PROBE finds a name in any of ``texts``."""
+    return any(map(_LINK_PROBE.search, texts))
+
+
+def _c_probe_setup(callwalk: ModuleType) -> None:
+    """Nothing to give the C probe; an older _callwalk without it is not used."""
+    callwalk.mention_link_headers  # noqa: B018 (AttributeError: the Python road)
+
+
+# The probe in C where it was built (rtcscope.sip._callwalk.mention_link_headers: what
+# _probe_py answers, each '-' found by memchr and the names after it compared).
+_probe: Callable[[Iterable[bytes]], bool] = (
+    c_accelerator(_c_probe_setup, "mention_link_headers") or _probe_py
+)
+PROBE_ROAD = "python" if _probe is _probe_py else "c"
+
+
 def _mention_link_headers(messages: Iterable[CapturedMessage]) -> bool:
     """Whether any of ``messages`` may carry X-Call-ID or P-Charging-Vector (a name anywhere
     in its bytes, any case): a C-level search of each message's bytes."""
-    return any(map(_LINK_PROBE.search, [m.message.raw for m in messages]))
+    return _probe([m.message.raw for m in messages])
 
 
 def _messages_of(calls: Sequence[Call]) -> list[CapturedMessage]:
