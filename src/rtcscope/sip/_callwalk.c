@@ -255,9 +255,17 @@ static void put(PyObject *entry, Py_ssize_t i, PyObject *value)
     Py_SETREF(PyList_GET_ITEM(entry, i), value);
 }
 
-/* a == b as Python says it, or -1 with an exception */
+/* a == b as Python says it, or -1 with an exception (two exact str compared here: equal
+ * texts have the same length and, in CPython's canonical form, the same kind). */
 static int same(PyObject *a, PyObject *b)
 {
+    if (a != b && PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b)) {
+        Py_ssize_t n = PyUnicode_GET_LENGTH(a);
+        int kind = PyUnicode_KIND(a);
+        if (n != PyUnicode_GET_LENGTH(b) || kind != (int)PyUnicode_KIND(b))
+            return 0;
+        return memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n * (size_t)kind) == 0;
+    }
     return PyObject_RichCompareBool(a, b, Py_EQ);
 }
 
@@ -650,6 +658,31 @@ static PyObject *cased(PyObject *text, int upper)
     return PyObject_CallMethodNoArgs(text, upper ? name_upper : name_lower);
 }
 
+/* f"{branch}|{sent}": built at once for two exact str, else formatted. */
+static PyObject *joined(PyObject *branch, PyObject *sent)
+{
+    Py_ssize_t a, b;
+    Py_UCS4 widest;
+    PyObject *text;
+    if (!PyUnicode_CheckExact(branch) || !PyUnicode_CheckExact(sent))
+        return PyUnicode_FromFormat("%S|%S", branch, sent);
+    a = PyUnicode_GET_LENGTH(branch);
+    b = PyUnicode_GET_LENGTH(sent);
+    widest = PyUnicode_MAX_CHAR_VALUE(branch);
+    if (PyUnicode_MAX_CHAR_VALUE(sent) > widest)
+        widest = PyUnicode_MAX_CHAR_VALUE(sent);
+    text = PyUnicode_New(a + 1 + b, widest);
+    if (text == NULL)
+        return NULL;
+    if (PyUnicode_CopyCharacters(text, 0, branch, 0, a) < 0 ||
+        PyUnicode_WriteChar(text, a, '|') < 0 ||
+        PyUnicode_CopyCharacters(text, a + 1, sent, 0, b) < 0) {
+        Py_DECREF(text);
+        return NULL;
+    }
+    return text;
+}
+
 /* A new Transaction(key, method, cseq) (its lists empty), or NULL. */
 static PyObject *new_transaction(PyObject *key, PyObject *method, PyObject *cseq)
 {
@@ -792,8 +825,7 @@ static int group_one(PyObject *captured, PyObject *by_key, PyObject *order)
         if (PyErr_Occurred())
             goto done;
         /* A response whose request was not captured still names a transaction. */
-        values[1] = sent == Py_None ? Py_NewRef(branch)
-                                    : PyUnicode_FromFormat("%S|%S", branch, sent);
+        values[1] = sent == Py_None ? Py_NewRef(branch) : joined(branch, sent);
         if (values[1] == NULL)
             goto done;
         values[0] = Py_NewRef(g[G_CALL_ID]);
