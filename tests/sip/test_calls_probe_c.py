@@ -17,14 +17,7 @@ from rtcscope.scan.files import sip_messages
 from rtcscope.sip import calls as calls_module
 from rtcscope.sip.calls import _probe_py
 from tests.conftest import DATA, IN_CI
-from tests.sip.test_calls_walk_c import road_of_copy
-
-try:
-    from rtcscope.sip import _callwalk
-except ImportError:  # no compiler or no Python headers where it was installed
-    _callwalk = None  # type: ignore[assignment]
-
-needs_c = pytest.mark.skipif(_callwalk is None, reason="the C accelerator is not built here")
+from tests.sip.test_calls_walk_c import _callwalk, needs_c, road_of_copy
 
 # Pieces near the names: cut, case-flipped, hyphens doubled, a byte outside ASCII whose
 # case a Unicode pattern would fold (K: the Kelvin sign's last byte), or whole.

@@ -884,6 +884,196 @@ fail:
     return NULL;
 }
 
+/* -- calls._sdp_exchanges (its specification: _sdp_exchanges_py) --------------------------- */
+
+/* What it reads of an announcement, in the order of _SDP_FIELDS (calls.py). */
+enum { A_FRAME, A_TS_NS, A_SIDE, A_ROLE, A_SIP, A_CSEQ, A_MEDIA_INDEX, A_MEDIA, A_ADDRESS,
+       A_PORT, A_DIRECTION, A_ON_HOLD, A_CODECS, A_PAYLOAD_TYPES, A_COUNT };
+static PyObject *ann_names[A_COUNT];
+static Py_ssize_t ann_index[A_COUNT], ann_size; /* each field's place in the named tuple */
+static PyTypeObject *ann_type, *exchange_type;
+static PyObject *codec_names; /* calls._codec_names */
+
+static PyObject *setup_sdp(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *fields, *wanted;
+    Py_ssize_t i, j;
+    (void)module;
+    if (nargs != 4 || !PyType_Check(args[0]) ||
+        !PyType_IsSubtype((PyTypeObject *)args[0], &PyTuple_Type) || !PyType_Check(args[1]) ||
+        !PyType_IsSubtype((PyTypeObject *)args[1], &PyTuple_Type) || !PyTuple_Check(args[2]) ||
+        PyTuple_GET_SIZE(args[2]) != A_COUNT || !PyCallable_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "setup_sdp(announcement_class, exchange_class, field_names, codec_names)");
+        return NULL;
+    }
+    fields = PyObject_GetAttrString(args[0], "_fields");
+    if (fields == NULL)
+        return NULL;
+    if (!PyTuple_Check(fields)) {
+        Py_DECREF(fields);
+        PyErr_SetString(PyExc_TypeError, "setup_sdp(): the announcement class has no _fields");
+        return NULL;
+    }
+    wanted = args[2];
+    for (i = 0; i < A_COUNT; i++) {
+        PyObject *name = PyTuple_GET_ITEM(wanted, i);
+        if (!PyUnicode_Check(name)) {
+            Py_DECREF(fields);
+            PyErr_SetString(PyExc_TypeError, "setup_sdp(): a field name is not a str");
+            return NULL;
+        }
+        for (j = 0; j < PyTuple_GET_SIZE(fields); j++)
+            if (PyUnicode_Compare(PyTuple_GET_ITEM(fields, j), name) == 0)
+                break;
+        if (j == PyTuple_GET_SIZE(fields)) {
+            Py_DECREF(fields);
+            PyErr_Format(PyExc_TypeError, "setup_sdp(): no field %R", name);
+            return NULL;
+        }
+        ann_index[i] = j;
+        Py_INCREF(name);
+        Py_XSETREF(ann_names[i], name);
+    }
+    ann_size = PyTuple_GET_SIZE(fields);
+    Py_DECREF(fields);
+    Py_INCREF(args[0]);
+    Py_XSETREF(ann_type, (PyTypeObject *)args[0]);
+    Py_INCREF(args[1]);
+    Py_XSETREF(exchange_type, (PyTypeObject *)args[1]);
+    Py_INCREF(args[3]);
+    Py_XSETREF(codec_names, args[3]);
+    Py_RETURN_NONE;
+}
+
+/* The fields of an announcement (new references): by place in an announcement of exactly
+ * the class given to setup_sdp() and of its size, else through getattr. */
+static int read_announcement(PyObject *ann, PyObject **v)
+{
+    int i;
+    if (Py_TYPE(ann) == ann_type && PyTuple_GET_SIZE(ann) == ann_size) {
+        for (i = 0; i < A_COUNT; i++)
+            v[i] = Py_NewRef(PyTuple_GET_ITEM(ann, ann_index[i]));
+        return 0;
+    }
+    for (i = 0; i < A_COUNT; i++) {
+        v[i] = PyObject_GetAttr(ann, ann_names[i]);
+        if (v[i] == NULL) {
+            while (--i >= 0)
+                Py_CLEAR(v[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* What _sdp_exchanges_py does with one announcement: 0 done, -1 failed. */
+static int exchange_one(PyObject *ann, PyObject *names, PyObject *seen, PyObject *sdp,
+                        PyObject *endpoints)
+{
+    PyObject *v[A_COUNT], *names_key = NULL, *codecs = NULL, *key = NULL, *id;
+    int result = -1, test;
+    if (read_announcement(ann, v) < 0)
+        return -1;
+    test = PyObject_IsTrue(v[A_ADDRESS]);
+    if (test > 0)
+        test = PyObject_IsTrue(v[A_PORT]);
+    if (test < 0)
+        goto done;
+    if (test) { /* endpoints.setdefault((address, port), ts_ns) */
+        PyObject *end = PyTuple_Pack(2, v[A_ADDRESS], v[A_PORT]);
+        if (end == NULL)
+            goto done;
+        test = PyDict_SetDefault(endpoints, end, v[A_TS_NS]) == NULL ? -1 : 0;
+        Py_DECREF(end);
+        if (test < 0)
+            goto done;
+    }
+    id = PyLong_FromVoidPtr(v[A_CODECS]); /* id(known) */
+    if (id == NULL)
+        goto done;
+    names_key = PyTuple_Pack(2, id, v[A_PAYLOAD_TYPES]);
+    Py_DECREF(id);
+    if (names_key == NULL)
+        goto done;
+    codecs = PyDict_GetItemWithError(names, names_key);
+    if (codecs != NULL)
+        Py_INCREF(codecs);
+    else {
+        if (PyErr_Occurred())
+            goto done;
+        codecs = PyObject_CallFunctionObjArgs(codec_names, v[A_CODECS], v[A_PAYLOAD_TYPES], NULL);
+        if (codecs == NULL || PyDict_SetItem(names, names_key, codecs) < 0)
+            goto done;
+    }
+    key = PyTuple_Pack(7, v[A_SIDE], v[A_ROLE], v[A_CSEQ], v[A_MEDIA_INDEX], v[A_ADDRESS],
+                       v[A_PORT], codecs);
+    if (key == NULL)
+        goto done;
+    test = PySet_Contains(seen, key);
+    if (test == 0)
+        test = PySet_Add(seen, key) < 0 ? -1 : 0;
+    else if (test > 0) { /* a proxy's copy: listed once */
+        result = 0;
+        goto done;
+    }
+    if (test < 0)
+        goto done;
+    {
+        PyObject *fields[11] = {v[A_FRAME], v[A_TS_NS], v[A_SIDE], v[A_ROLE], v[A_SIP],
+                                v[A_MEDIA], v[A_ADDRESS], v[A_PORT], v[A_DIRECTION], codecs,
+                                v[A_ON_HOLD]};
+        PyObject *exchange;
+        int i;
+        for (i = 0; i < 11; i++)
+            Py_INCREF(fields[i]);
+        exchange = tuple_of(exchange_type, fields, 11);
+        if (exchange == NULL)
+            goto done;
+        result = PyList_Append(sdp, exchange);
+        Py_DECREF(exchange);
+    }
+done:
+    Py_XDECREF(key);
+    Py_XDECREF(codecs);
+    Py_XDECREF(names_key);
+    clear_all(v, A_COUNT);
+    return result;
+}
+
+static PyObject *sdp_exchanges(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *seq, *seen = NULL, *sdp = NULL, *endpoints = NULL, *result = NULL;
+    Py_ssize_t i;
+    (void)module;
+    if (nargs != 2 || !PyDict_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "sdp_exchanges(announcements, names: dict)");
+        return NULL;
+    }
+    if (exchange_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "sdp_exchanges() before setup_sdp()");
+        return NULL;
+    }
+    seq = PySequence_Fast(args[0], "sdp_exchanges(): announcements are not iterable");
+    if (seq == NULL)
+        return NULL;
+    seen = PySet_New(NULL);
+    sdp = PyList_New(0);
+    endpoints = PyDict_New();
+    if (seen == NULL || sdp == NULL || endpoints == NULL)
+        goto done;
+    for (i = 0; i < PySequence_Fast_GET_SIZE(seq); i++)
+        if (exchange_one(PySequence_Fast_GET_ITEM(seq, i), args[1], seen, sdp, endpoints) < 0)
+            goto done;
+    result = PyTuple_Pack(2, sdp, endpoints);
+done:
+    Py_XDECREF(seen);
+    Py_XDECREF(sdp);
+    Py_XDECREF(endpoints);
+    Py_DECREF(seq);
+    return result;
+}
+
 /* -- calls._mention_link_headers' probe (its specification: _LINK_PROBE searched in each
  * text, calls._probe_py) -------------------------------------------------------------- */
 
@@ -961,6 +1151,12 @@ static PyMethodDef methods[] = {
     {"group", group, METH_O,
      "group(messages) -> [Transaction]: rtcscope.sip.transactions._group_transactions_py's\n"
      "transactions, in order of first appearance."},
+    {"setup_sdp", (PyCFunction)(void (*)(void))setup_sdp, METH_FASTCALL,
+     "setup_sdp(announcement_class, exchange_class, field_names, codec_names): the named\n"
+     "tuple read by place, the one made, the fields read and calls._codec_names."},
+    {"sdp_exchanges", (PyCFunction)(void (*)(void))sdp_exchanges, METH_FASTCALL,
+     "sdp_exchanges(announcements, names: dict) -> (sdp, endpoints): what\n"
+     "rtcscope.sip.calls._sdp_exchanges_py returns, ``names`` filled as it fills it."},
     {"mention_link_headers", mention_link_headers, METH_O,
      "mention_link_headers(texts) -> bool: whether any of the bytes holds \"-call-id\" or\n"
      "\"-charging-vector\" in any ASCII case (rtcscope.sip.calls._probe_py)."},
