@@ -683,27 +683,33 @@ static PyObject *joined(PyObject *branch, PyObject *sent)
     return text;
 }
 
-/* A new Transaction(key, method, cseq) (its lists empty), or NULL. */
-static PyObject *new_transaction(PyObject *key, PyObject *method, PyObject *cseq)
+/* A new object of reader's class made as its dataclass __init__ makes it, its slots in
+ * order: the given values (new references taken), then new empty lists, then None. */
+static PyObject *new_made(const Reader *reader, PyObject **given, int n_given, int n_lists)
 {
-    PyTypeObject *type = t_reader.type;
-    PyObject *values[T_COUNT], *made;
+    PyTypeObject *type = reader->type;
+    PyObject *made = type->tp_alloc(type, 0);
     int i;
-    values[T_KEY] = key;
-    values[T_METHOD] = method;
-    values[T_CSEQ] = cseq;
-    made = type->tp_alloc(type, 0);
     if (made == NULL)
         return NULL;
-    for (i = 0; i < T_COUNT; i++) {
-        PyObject *value = i < T_REQUESTS ? Py_NewRef(values[i]) : PyList_New(0);
+    for (i = 0; i < reader->count; i++) {
+        PyObject *value = i < n_given                ? Py_NewRef(given[i])
+                          : i < n_given + n_lists ? PyList_New(0)
+                                                   : Py_NewRef(Py_None);
         if (value == NULL) {
             Py_DECREF(made);
             return NULL;
         }
-        *(PyObject **)((char *)made + t_offsets[i]) = value;
+        *(PyObject **)((char *)made + reader->offsets[i]) = value;
     }
     return made;
+}
+
+/* A new Transaction(key, method, cseq) (its lists empty), or NULL. */
+static PyObject *new_transaction(PyObject *key, PyObject *method, PyObject *cseq)
+{
+    PyObject *given[3] = {key, method, cseq};
+    return new_made(&t_reader, given, 3, T_COUNT - 3);
 }
 
 /* owner.<name>.append(item), the list read through its slot (owner: a Transaction). */
@@ -882,6 +888,125 @@ fail:
     Py_XDECREF(order);
     Py_DECREF(seq);
     return NULL;
+}
+
+/* -- dialogs.find_calls (its specification: _find_calls_py) ------------------------------ */
+
+/* A Call's slots, in the order of its fields. */
+enum { K_CALL_ID, K_MESSAGES, K_TRANSACTIONS, K_DIALOGS, K_INITIAL, K_CALLER_TAG, K_COUNT };
+static const char *const CALL_NAMES[K_COUNT] = {
+    "call_id", "messages", "transactions", "_dialogs", "_initial", "_caller_tag",
+};
+static PyObject *k_names[K_COUNT];
+static Py_ssize_t k_offsets[K_COUNT];
+static Reader k_reader = {NULL, K_COUNT, k_names, k_offsets};
+static PyObject *name_call_id; /* "call_id", a message's */
+
+static PyObject *setup_calls(PyObject *module, PyObject *call_class)
+{
+    (void)module;
+    if (name_call_id == NULL) {
+        name_call_id = PyUnicode_InternFromString("call_id");
+        if (name_call_id == NULL)
+            return NULL;
+    }
+    if (reader_setup(&k_reader, call_class, CALL_NAMES) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* A new Call(call_id) (its lists empty, its kept look-ups None), or NULL. */
+static PyObject *new_call(PyObject *call_id)
+{
+    return new_made(&k_reader, &call_id, 1, 2);
+}
+
+/* The message's Call-ID (a new reference): through its slot for the class given to
+ * setup_group(), else getattr. */
+static PyObject *call_id_of(PyObject *captured)
+{
+    PyObject *message, *call_id;
+    if (Py_TYPE(captured) == g_captured_reader.type) {
+        message = *(PyObject **)((char *)captured + g_captured_offsets[0]);
+        if (message == NULL) {
+            PyErr_SetObject(PyExc_AttributeError, g_captured_names[0]);
+            return NULL;
+        }
+        Py_INCREF(message);
+    }
+    else if ((message = PyObject_GetAttr(captured, g_captured_names[0])) == NULL)
+        return NULL;
+    if (Py_TYPE(message) == g_message_reader.type) {
+        call_id = *(PyObject **)((char *)message + g_message_offsets[G_CALL_ID]);
+        if (call_id == NULL)
+            PyErr_SetObject(PyExc_AttributeError, name_call_id);
+        else
+            Py_INCREF(call_id);
+    }
+    else
+        call_id = PyObject_GetAttr(message, name_call_id);
+    Py_DECREF(message);
+    return call_id;
+}
+
+static PyObject *find_calls(PyObject *module, PyObject *messages)
+{
+    PyObject *seq, *calls = NULL, *found = NULL, *call, *transactions;
+    Py_ssize_t i, n;
+    (void)module;
+    if (k_reader.type == NULL || key_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "find_calls() before setup_calls() and setup_group()");
+        return NULL;
+    }
+    seq = PySequence_Fast(messages, "find_calls(): messages are not iterable");
+    if (seq == NULL)
+        return NULL;
+    calls = PyDict_New();
+    if (calls == NULL)
+        goto done;
+    for (i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+        PyObject *captured = PySequence_Fast_GET_ITEM(seq, i), *call_id, *list;
+        int failed;
+        call_id = call_id_of(captured);
+        if (call_id == NULL)
+            goto done;
+        if (call_id == Py_None) {
+            Py_DECREF(call_id);
+            continue;
+        }
+        call = PyDict_GetItemWithError(calls, call_id);
+        if (call != NULL)
+            Py_INCREF(call);
+        else if (PyErr_Occurred() || (call = new_call(call_id)) == NULL ||
+                 PyDict_SetItem(calls, call_id, call) < 0) {
+            Py_XDECREF(call);
+            Py_DECREF(call_id);
+            goto done;
+        }
+        Py_DECREF(call_id);
+        list = *(PyObject **)((char *)call + k_offsets[K_MESSAGES]);
+        failed = PyList_Append(list, captured) < 0;
+        Py_DECREF(call);
+        if (failed)
+            goto done;
+    }
+    found = PyDict_Values(calls);
+    if (found == NULL)
+        goto done;
+    n = PyList_GET_SIZE(found);
+    for (i = 0; i < n; i++) {
+        call = PyList_GET_ITEM(found, i);
+        transactions = group(NULL, *(PyObject **)((char *)call + k_offsets[K_MESSAGES]));
+        if (transactions == NULL) {
+            Py_CLEAR(found);
+            goto done;
+        }
+        Py_SETREF(*(PyObject **)((char *)call + k_offsets[K_TRANSACTIONS]), transactions);
+    }
+done:
+    Py_XDECREF(calls);
+    Py_DECREF(seq);
+    return found;
 }
 
 /* -- calls._sdp_exchanges (its specification: _sdp_exchanges_py) --------------------------- */
@@ -1151,6 +1276,11 @@ static PyMethodDef methods[] = {
     {"group", group, METH_O,
      "group(messages) -> [Transaction]: rtcscope.sip.transactions._group_transactions_py's\n"
      "transactions, in order of first appearance."},
+    {"setup_calls", setup_calls, METH_O,
+     "setup_calls(call_class): the Call class made and filled through its slots."},
+    {"find_calls", find_calls, METH_O,
+     "find_calls(messages) -> [Call]: rtcscope.sip.dialogs._find_calls_py's calls, their\n"
+     "transactions grouped by group() (setup_group() first)."},
     {"setup_sdp", (PyCFunction)(void (*)(void))setup_sdp, METH_FASTCALL,
      "setup_sdp(announcement_class, exchange_class, field_names, codec_names): the named\n"
      "tuple read by place, the one made, the fields read and calls._codec_names."},
