@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 import rtcscope.sip
 from rtcscope.scan.files import sip_messages
 from rtcscope.sip import calls as calls_module
+from rtcscope.sip import dialogs as dialogs_module
 from rtcscope.sip import transactions as transactions_module
 from rtcscope.sip.calls import _walk_py, _Walked
 from rtcscope.sip.capture import CapturedSip
@@ -204,7 +205,9 @@ def road_of_copy(
     finally:
         if _callwalk is not None:  # set up with the copy's classes: set back
             calls_module._c_walk_setup(_callwalk)
+            calls_module._c_sdp_setup(_callwalk)
             transactions_module._c_group_setup(_callwalk)
+            dialogs_module._c_calls_setup(_callwalk)
 
 
 def _road_with(monkeypatch: pytest.MonkeyPatch, pure: str | None) -> str:

@@ -11,6 +11,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+#include <string.h>
 
 /* The attributes read, by object: the captured message's, its message's, its CSeq's. */
 enum { C_MESSAGE, C_TS_NS, C_TRANSPORT, C_SRC, C_SPORT, C_DST, C_DPORT, C_FRAME, C_COUNT };
@@ -254,9 +255,17 @@ static void put(PyObject *entry, Py_ssize_t i, PyObject *value)
     Py_SETREF(PyList_GET_ITEM(entry, i), value);
 }
 
-/* a == b as Python says it, or -1 with an exception */
+/* a == b as Python says it, or -1 with an exception (two exact str compared here: equal
+ * texts have the same length and, in CPython's canonical form, the same kind). */
 static int same(PyObject *a, PyObject *b)
 {
+    if (a != b && PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b)) {
+        Py_ssize_t n = PyUnicode_GET_LENGTH(a);
+        int kind = PyUnicode_KIND(a);
+        if (n != PyUnicode_GET_LENGTH(b) || kind != (int)PyUnicode_KIND(b))
+            return 0;
+        return memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n * (size_t)kind) == 0;
+    }
     return PyObject_RichCompareBool(a, b, Py_EQ);
 }
 
@@ -649,27 +658,58 @@ static PyObject *cased(PyObject *text, int upper)
     return PyObject_CallMethodNoArgs(text, upper ? name_upper : name_lower);
 }
 
-/* A new Transaction(key, method, cseq) (its lists empty), or NULL. */
-static PyObject *new_transaction(PyObject *key, PyObject *method, PyObject *cseq)
+/* f"{branch}|{sent}": built at once for two exact str, else formatted. */
+static PyObject *joined(PyObject *branch, PyObject *sent)
 {
-    PyTypeObject *type = t_reader.type;
-    PyObject *values[T_COUNT], *made;
+    Py_ssize_t a, b;
+    Py_UCS4 widest;
+    PyObject *text;
+    if (!PyUnicode_CheckExact(branch) || !PyUnicode_CheckExact(sent))
+        return PyUnicode_FromFormat("%S|%S", branch, sent);
+    a = PyUnicode_GET_LENGTH(branch);
+    b = PyUnicode_GET_LENGTH(sent);
+    widest = PyUnicode_MAX_CHAR_VALUE(branch);
+    if (PyUnicode_MAX_CHAR_VALUE(sent) > widest)
+        widest = PyUnicode_MAX_CHAR_VALUE(sent);
+    text = PyUnicode_New(a + 1 + b, widest);
+    if (text == NULL)
+        return NULL;
+    if (PyUnicode_CopyCharacters(text, 0, branch, 0, a) < 0 ||
+        PyUnicode_WriteChar(text, a, '|') < 0 ||
+        PyUnicode_CopyCharacters(text, a + 1, sent, 0, b) < 0) {
+        Py_DECREF(text);
+        return NULL;
+    }
+    return text;
+}
+
+/* A new object of reader's class made as its dataclass __init__ makes it, its slots in
+ * order: the given values (new references taken), then new empty lists, then None. */
+static PyObject *new_made(const Reader *reader, PyObject **given, int n_given, int n_lists)
+{
+    PyTypeObject *type = reader->type;
+    PyObject *made = type->tp_alloc(type, 0);
     int i;
-    values[T_KEY] = key;
-    values[T_METHOD] = method;
-    values[T_CSEQ] = cseq;
-    made = type->tp_alloc(type, 0);
     if (made == NULL)
         return NULL;
-    for (i = 0; i < T_COUNT; i++) {
-        PyObject *value = i < T_REQUESTS ? Py_NewRef(values[i]) : PyList_New(0);
+    for (i = 0; i < reader->count; i++) {
+        PyObject *value = i < n_given                ? Py_NewRef(given[i])
+                          : i < n_given + n_lists ? PyList_New(0)
+                                                   : Py_NewRef(Py_None);
         if (value == NULL) {
             Py_DECREF(made);
             return NULL;
         }
-        *(PyObject **)((char *)made + t_offsets[i]) = value;
+        *(PyObject **)((char *)made + reader->offsets[i]) = value;
     }
     return made;
+}
+
+/* A new Transaction(key, method, cseq) (its lists empty), or NULL. */
+static PyObject *new_transaction(PyObject *key, PyObject *method, PyObject *cseq)
+{
+    PyObject *given[3] = {key, method, cseq};
+    return new_made(&t_reader, given, 3, T_COUNT - 3);
 }
 
 /* owner.<name>.append(item), the list read through its slot (owner: a Transaction). */
@@ -791,8 +831,7 @@ static int group_one(PyObject *captured, PyObject *by_key, PyObject *order)
         if (PyErr_Occurred())
             goto done;
         /* A response whose request was not captured still names a transaction. */
-        values[1] = sent == Py_None ? Py_NewRef(branch)
-                                    : PyUnicode_FromFormat("%S|%S", branch, sent);
+        values[1] = sent == Py_None ? Py_NewRef(branch) : joined(branch, sent);
         if (values[1] == NULL)
             goto done;
         values[0] = Py_NewRef(g[G_CALL_ID]);
@@ -851,6 +890,378 @@ fail:
     return NULL;
 }
 
+/* -- dialogs.find_calls (its specification: _find_calls_py) ------------------------------ */
+
+/* A Call's slots, in the order of its fields. */
+enum { K_CALL_ID, K_MESSAGES, K_TRANSACTIONS, K_DIALOGS, K_INITIAL, K_CALLER_TAG, K_COUNT };
+static const char *const CALL_NAMES[K_COUNT] = {
+    "call_id", "messages", "transactions", "_dialogs", "_initial", "_caller_tag",
+};
+static PyObject *k_names[K_COUNT];
+static Py_ssize_t k_offsets[K_COUNT];
+static Reader k_reader = {NULL, K_COUNT, k_names, k_offsets};
+static PyObject *name_call_id; /* "call_id", a message's */
+
+static PyObject *setup_calls(PyObject *module, PyObject *call_class)
+{
+    (void)module;
+    if (name_call_id == NULL) {
+        name_call_id = PyUnicode_InternFromString("call_id");
+        if (name_call_id == NULL)
+            return NULL;
+    }
+    if (reader_setup(&k_reader, call_class, CALL_NAMES) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* A new Call(call_id) (its lists empty, its kept look-ups None), or NULL. */
+static PyObject *new_call(PyObject *call_id)
+{
+    return new_made(&k_reader, &call_id, 1, 2);
+}
+
+/* The message's Call-ID (a new reference): through its slot for the class given to
+ * setup_group(), else getattr. */
+static PyObject *call_id_of(PyObject *captured)
+{
+    PyObject *message, *call_id;
+    if (Py_TYPE(captured) == g_captured_reader.type) {
+        message = *(PyObject **)((char *)captured + g_captured_offsets[0]);
+        if (message == NULL) {
+            PyErr_SetObject(PyExc_AttributeError, g_captured_names[0]);
+            return NULL;
+        }
+        Py_INCREF(message);
+    }
+    else if ((message = PyObject_GetAttr(captured, g_captured_names[0])) == NULL)
+        return NULL;
+    if (Py_TYPE(message) == g_message_reader.type) {
+        call_id = *(PyObject **)((char *)message + g_message_offsets[G_CALL_ID]);
+        if (call_id == NULL)
+            PyErr_SetObject(PyExc_AttributeError, name_call_id);
+        else
+            Py_INCREF(call_id);
+    }
+    else
+        call_id = PyObject_GetAttr(message, name_call_id);
+    Py_DECREF(message);
+    return call_id;
+}
+
+static PyObject *find_calls(PyObject *module, PyObject *messages)
+{
+    PyObject *seq, *calls = NULL, *found = NULL, *call, *transactions;
+    Py_ssize_t i, n;
+    (void)module;
+    if (k_reader.type == NULL || key_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "find_calls() before setup_calls() and setup_group()");
+        return NULL;
+    }
+    seq = PySequence_Fast(messages, "find_calls(): messages are not iterable");
+    if (seq == NULL)
+        return NULL;
+    calls = PyDict_New();
+    if (calls == NULL)
+        goto done;
+    for (i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+        PyObject *captured = PySequence_Fast_GET_ITEM(seq, i), *call_id, *list;
+        int failed;
+        call_id = call_id_of(captured);
+        if (call_id == NULL)
+            goto done;
+        if (call_id == Py_None) {
+            Py_DECREF(call_id);
+            continue;
+        }
+        call = PyDict_GetItemWithError(calls, call_id);
+        if (call != NULL)
+            Py_INCREF(call);
+        else if (PyErr_Occurred() || (call = new_call(call_id)) == NULL ||
+                 PyDict_SetItem(calls, call_id, call) < 0) {
+            Py_XDECREF(call);
+            Py_DECREF(call_id);
+            goto done;
+        }
+        Py_DECREF(call_id);
+        list = *(PyObject **)((char *)call + k_offsets[K_MESSAGES]);
+        failed = PyList_Append(list, captured) < 0;
+        Py_DECREF(call);
+        if (failed)
+            goto done;
+    }
+    found = PyDict_Values(calls);
+    if (found == NULL)
+        goto done;
+    n = PyList_GET_SIZE(found);
+    for (i = 0; i < n; i++) {
+        call = PyList_GET_ITEM(found, i);
+        transactions = group(NULL, *(PyObject **)((char *)call + k_offsets[K_MESSAGES]));
+        if (transactions == NULL) {
+            Py_CLEAR(found);
+            goto done;
+        }
+        Py_SETREF(*(PyObject **)((char *)call + k_offsets[K_TRANSACTIONS]), transactions);
+    }
+done:
+    Py_XDECREF(calls);
+    Py_DECREF(seq);
+    return found;
+}
+
+/* -- calls._sdp_exchanges (its specification: _sdp_exchanges_py) --------------------------- */
+
+/* What it reads of an announcement, in the order of _SDP_FIELDS (calls.py). */
+enum { A_FRAME, A_TS_NS, A_SIDE, A_ROLE, A_SIP, A_CSEQ, A_MEDIA_INDEX, A_MEDIA, A_ADDRESS,
+       A_PORT, A_DIRECTION, A_ON_HOLD, A_CODECS, A_PAYLOAD_TYPES, A_COUNT };
+static PyObject *ann_names[A_COUNT];
+static Py_ssize_t ann_index[A_COUNT], ann_size; /* each field's place in the named tuple */
+static PyTypeObject *ann_type, *exchange_type;
+static PyObject *codec_names; /* calls._codec_names */
+
+static PyObject *setup_sdp(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *fields, *wanted;
+    Py_ssize_t i, j;
+    (void)module;
+    if (nargs != 4 || !PyType_Check(args[0]) ||
+        !PyType_IsSubtype((PyTypeObject *)args[0], &PyTuple_Type) || !PyType_Check(args[1]) ||
+        !PyType_IsSubtype((PyTypeObject *)args[1], &PyTuple_Type) || !PyTuple_Check(args[2]) ||
+        PyTuple_GET_SIZE(args[2]) != A_COUNT || !PyCallable_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "setup_sdp(announcement_class, exchange_class, field_names, codec_names)");
+        return NULL;
+    }
+    fields = PyObject_GetAttrString(args[0], "_fields");
+    if (fields == NULL)
+        return NULL;
+    if (!PyTuple_Check(fields)) {
+        Py_DECREF(fields);
+        PyErr_SetString(PyExc_TypeError, "setup_sdp(): the announcement class has no _fields");
+        return NULL;
+    }
+    wanted = args[2];
+    for (i = 0; i < A_COUNT; i++) {
+        PyObject *name = PyTuple_GET_ITEM(wanted, i);
+        if (!PyUnicode_Check(name)) {
+            Py_DECREF(fields);
+            PyErr_SetString(PyExc_TypeError, "setup_sdp(): a field name is not a str");
+            return NULL;
+        }
+        for (j = 0; j < PyTuple_GET_SIZE(fields); j++)
+            if (PyUnicode_Compare(PyTuple_GET_ITEM(fields, j), name) == 0)
+                break;
+        if (j == PyTuple_GET_SIZE(fields)) {
+            Py_DECREF(fields);
+            PyErr_Format(PyExc_TypeError, "setup_sdp(): no field %R", name);
+            return NULL;
+        }
+        ann_index[i] = j;
+        Py_INCREF(name);
+        Py_XSETREF(ann_names[i], name);
+    }
+    ann_size = PyTuple_GET_SIZE(fields);
+    Py_DECREF(fields);
+    Py_INCREF(args[0]);
+    Py_XSETREF(ann_type, (PyTypeObject *)args[0]);
+    Py_INCREF(args[1]);
+    Py_XSETREF(exchange_type, (PyTypeObject *)args[1]);
+    Py_INCREF(args[3]);
+    Py_XSETREF(codec_names, args[3]);
+    Py_RETURN_NONE;
+}
+
+/* The fields of an announcement (new references): by place in an announcement of exactly
+ * the class given to setup_sdp() and of its size, else through getattr. */
+static int read_announcement(PyObject *ann, PyObject **v)
+{
+    int i;
+    if (Py_TYPE(ann) == ann_type && PyTuple_GET_SIZE(ann) == ann_size) {
+        for (i = 0; i < A_COUNT; i++)
+            v[i] = Py_NewRef(PyTuple_GET_ITEM(ann, ann_index[i]));
+        return 0;
+    }
+    for (i = 0; i < A_COUNT; i++) {
+        v[i] = PyObject_GetAttr(ann, ann_names[i]);
+        if (v[i] == NULL) {
+            while (--i >= 0)
+                Py_CLEAR(v[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* What _sdp_exchanges_py does with one announcement: 0 done, -1 failed. */
+static int exchange_one(PyObject *ann, PyObject *names, PyObject *seen, PyObject *sdp,
+                        PyObject *endpoints)
+{
+    PyObject *v[A_COUNT], *names_key = NULL, *codecs = NULL, *key = NULL, *id;
+    int result = -1, test;
+    if (read_announcement(ann, v) < 0)
+        return -1;
+    test = PyObject_IsTrue(v[A_ADDRESS]);
+    if (test > 0)
+        test = PyObject_IsTrue(v[A_PORT]);
+    if (test < 0)
+        goto done;
+    if (test) { /* endpoints.setdefault((address, port), ts_ns) */
+        PyObject *end = PyTuple_Pack(2, v[A_ADDRESS], v[A_PORT]);
+        if (end == NULL)
+            goto done;
+        test = PyDict_SetDefault(endpoints, end, v[A_TS_NS]) == NULL ? -1 : 0;
+        Py_DECREF(end);
+        if (test < 0)
+            goto done;
+    }
+    id = PyLong_FromVoidPtr(v[A_CODECS]); /* id(known) */
+    if (id == NULL)
+        goto done;
+    names_key = PyTuple_Pack(2, id, v[A_PAYLOAD_TYPES]);
+    Py_DECREF(id);
+    if (names_key == NULL)
+        goto done;
+    codecs = PyDict_GetItemWithError(names, names_key);
+    if (codecs != NULL)
+        Py_INCREF(codecs);
+    else {
+        if (PyErr_Occurred())
+            goto done;
+        codecs = PyObject_CallFunctionObjArgs(codec_names, v[A_CODECS], v[A_PAYLOAD_TYPES], NULL);
+        if (codecs == NULL || PyDict_SetItem(names, names_key, codecs) < 0)
+            goto done;
+    }
+    key = PyTuple_Pack(7, v[A_SIDE], v[A_ROLE], v[A_CSEQ], v[A_MEDIA_INDEX], v[A_ADDRESS],
+                       v[A_PORT], codecs);
+    if (key == NULL)
+        goto done;
+    test = PySet_Contains(seen, key);
+    if (test == 0)
+        test = PySet_Add(seen, key) < 0 ? -1 : 0;
+    else if (test > 0) { /* a proxy's copy: listed once */
+        result = 0;
+        goto done;
+    }
+    if (test < 0)
+        goto done;
+    {
+        PyObject *fields[11] = {v[A_FRAME], v[A_TS_NS], v[A_SIDE], v[A_ROLE], v[A_SIP],
+                                v[A_MEDIA], v[A_ADDRESS], v[A_PORT], v[A_DIRECTION], codecs,
+                                v[A_ON_HOLD]};
+        PyObject *exchange;
+        int i;
+        for (i = 0; i < 11; i++)
+            Py_INCREF(fields[i]);
+        exchange = tuple_of(exchange_type, fields, 11);
+        if (exchange == NULL)
+            goto done;
+        result = PyList_Append(sdp, exchange);
+        Py_DECREF(exchange);
+    }
+done:
+    Py_XDECREF(key);
+    Py_XDECREF(codecs);
+    Py_XDECREF(names_key);
+    clear_all(v, A_COUNT);
+    return result;
+}
+
+static PyObject *sdp_exchanges(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *seq, *seen = NULL, *sdp = NULL, *endpoints = NULL, *result = NULL;
+    Py_ssize_t i;
+    (void)module;
+    if (nargs != 2 || !PyDict_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "sdp_exchanges(announcements, names: dict)");
+        return NULL;
+    }
+    if (exchange_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "sdp_exchanges() before setup_sdp()");
+        return NULL;
+    }
+    seq = PySequence_Fast(args[0], "sdp_exchanges(): announcements are not iterable");
+    if (seq == NULL)
+        return NULL;
+    seen = PySet_New(NULL);
+    sdp = PyList_New(0);
+    endpoints = PyDict_New();
+    if (seen == NULL || sdp == NULL || endpoints == NULL)
+        goto done;
+    for (i = 0; i < PySequence_Fast_GET_SIZE(seq); i++)
+        if (exchange_one(PySequence_Fast_GET_ITEM(seq, i), args[1], seen, sdp, endpoints) < 0)
+            goto done;
+    result = PyTuple_Pack(2, sdp, endpoints);
+done:
+    Py_XDECREF(seen);
+    Py_XDECREF(sdp);
+    Py_XDECREF(endpoints);
+    Py_DECREF(seq);
+    return result;
+}
+
+/* -- calls._mention_link_headers' probe (its specification: _LINK_PROBE searched in each
+ * text, calls._probe_py) -------------------------------------------------------------- */
+
+/* Whether the len bytes at s, compared ASCII-case-insensitively, are the lower-case name. */
+static int names_at(const unsigned char *s, Py_ssize_t len, const char *name, Py_ssize_t n)
+{
+    Py_ssize_t i;
+    if (len < n)
+        return 0;
+    for (i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c + ('a' - 'A'));
+        if (c != (unsigned char)name[i])
+            return 0;
+    }
+    return 1;
+}
+
+/* Whether the bytes hold "-call-id" or "-charging-vector" in any ASCII case (what the
+ * bytes pattern (?i)-(?:call-id|charging-vector) finds): each '-' found by memchr, the
+ * bytes after it compared. */
+static int mentions(const unsigned char *s, Py_ssize_t len)
+{
+    const unsigned char *end = s + len, *at = s;
+    while (at < end && (at = memchr(at, '-', (size_t)(end - at))) != NULL) {
+        at++;
+        if (names_at(at, end - at, "call-id", 7) || names_at(at, end - at, "charging-vector", 15))
+            return 1;
+    }
+    return 0;
+}
+
+static PyObject *mention_link_headers(PyObject *module, PyObject *texts)
+{
+    PyObject *seq;
+    Py_ssize_t i;
+    int found = 0;
+    (void)module;
+    seq = PySequence_Fast(texts, "mention_link_headers(): texts are not iterable");
+    if (seq == NULL)
+        return NULL;
+    for (i = 0; i < PySequence_Fast_GET_SIZE(seq) && !found; i++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(seq, i);
+        if (PyBytes_CheckExact(text))
+            found = mentions((const unsigned char *)PyBytes_AS_STRING(text),
+                             PyBytes_GET_SIZE(text));
+        else {
+            Py_buffer view;
+            if (PyUnicode_Check(text) || PyObject_GetBuffer(text, &view, PyBUF_SIMPLE) < 0) {
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_TypeError, "cannot search a str with a bytes probe");
+                Py_DECREF(seq);
+                return NULL;
+            }
+            found = mentions((const unsigned char *)view.buf, view.len);
+            PyBuffer_Release(&view);
+        }
+    }
+    Py_DECREF(seq);
+    return PyBool_FromLong(found);
+}
+
 static PyMethodDef methods[] = {
     {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL,
      "setup(captured_class, message_class, cseq_class, marks_class, walked_class,\n"
@@ -865,6 +1276,20 @@ static PyMethodDef methods[] = {
     {"group", group, METH_O,
      "group(messages) -> [Transaction]: rtcscope.sip.transactions._group_transactions_py's\n"
      "transactions, in order of first appearance."},
+    {"setup_calls", setup_calls, METH_O,
+     "setup_calls(call_class): the Call class made and filled through its slots."},
+    {"find_calls", find_calls, METH_O,
+     "find_calls(messages) -> [Call]: rtcscope.sip.dialogs._find_calls_py's calls, their\n"
+     "transactions grouped by group() (setup_group() first)."},
+    {"setup_sdp", (PyCFunction)(void (*)(void))setup_sdp, METH_FASTCALL,
+     "setup_sdp(announcement_class, exchange_class, field_names, codec_names): the named\n"
+     "tuple read by place, the one made, the fields read and calls._codec_names."},
+    {"sdp_exchanges", (PyCFunction)(void (*)(void))sdp_exchanges, METH_FASTCALL,
+     "sdp_exchanges(announcements, names: dict) -> (sdp, endpoints): what\n"
+     "rtcscope.sip.calls._sdp_exchanges_py returns, ``names`` filled as it fills it."},
+    {"mention_link_headers", mention_link_headers, METH_O,
+     "mention_link_headers(texts) -> bool: whether any of the bytes holds \"-call-id\" or\n"
+     "\"-charging-vector\" in any ASCII case (rtcscope.sip.calls._probe_py)."},
     {NULL, NULL, 0, NULL},
 };
 

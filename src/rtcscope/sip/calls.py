@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from rtcscope.sip.capture import CapturedSip, MediaAnnouncement
     from rtcscope.sip.ladder import Ladder
     from rtcscope.sip.nodes import NodeMap
+    from rtcscope.sip.sdp import Codec
 
 PathLike = str | os.PathLike[str] | BinaryIO
 
@@ -788,10 +789,28 @@ _LINK_PROBE = re.compile(rb"(?i)-(?:call-id|charging-vector)")
 _LINK_BATCH = 512  # calls whose bytes are looked at together
 
 
+def _probe_py(texts: Iterable[bytes]) -> bool:
+    """Whether _LINK_PROBE finds a name in any of ``texts``."""
+    return any(map(_LINK_PROBE.search, texts))
+
+
+def _c_probe_setup(callwalk: ModuleType) -> None:
+    """Nothing to give the C probe; an older _callwalk without it is not used."""
+    callwalk.mention_link_headers  # noqa: B018 (AttributeError: the Python road)
+
+
+# The probe in C where it was built (rtcscope.sip._callwalk.mention_link_headers: what
+# _probe_py answers, each '-' found by memchr and the names after it compared).
+_probe: Callable[[Iterable[bytes]], bool] = (
+    c_accelerator(_c_probe_setup, "mention_link_headers") or _probe_py
+)
+PROBE_ROAD = "python" if _probe is _probe_py else "c"
+
+
 def _mention_link_headers(messages: Iterable[CapturedMessage]) -> bool:
     """Whether any of ``messages`` may carry X-Call-ID or P-Charging-Vector (a name anywhere
     in its bytes, any case): a C-level search of each message's bytes."""
-    return any(map(_LINK_PROBE.search, [m.message.raw for m in messages]))
+    return _probe([m.message.raw for m in messages])
 
 
 def _messages_of(calls: Sequence[Call]) -> list[CapturedMessage]:
@@ -1200,7 +1219,12 @@ def _summarize(
 CodecNames = dict[tuple[int, tuple[int, ...]], tuple[str, ...]]
 
 
-def _sdp_exchanges(
+def _codec_names(known: Mapping[int, Codec], payload_types: tuple[int, ...]) -> tuple[str, ...]:
+    """The codec names of a payload type list under its codec map ("PT<n>" where unnamed)."""
+    return tuple([known[pt].name if pt in known else f"PT{pt}" for pt in payload_types])
+
+
+def _sdp_exchanges_py(
     announcements: Sequence[MediaAnnouncement], names: CodecNames
 ) -> tuple[list[SdpExchange], dict[tuple[str, int], int]]:
     """A call's SDPs, each listed once (a proxy's copy is the same exchange), and each
@@ -1219,9 +1243,7 @@ def _sdp_exchanges(
         names_key = (id(known), payload_types)
         codecs = names.get(names_key)
         if codecs is None:
-            codecs = names[names_key] = tuple(
-                [known[pt].name if pt in known else f"PT{pt}" for pt in payload_types]
-            )
+            codecs = names[names_key] = _codec_names(known, payload_types)
         side = ann.side
         role = ann.role
         key = (side, role, ann.cseq, ann.media_index, address, port, codecs)
@@ -1243,6 +1265,41 @@ def _sdp_exchanges(
         )
         sdp.append(tuple.__new__(SdpExchange, exchange))  # (the fields in order, no __new__)
     return sdp, endpoints
+
+
+# What the C road reads of an announcement (_sdp_exchanges_py's reads, by name).
+_SDP_FIELDS = (
+    "frame",
+    "ts_ns",
+    "side",
+    "role",
+    "sip_summary",
+    "cseq",
+    "media_index",
+    "media",
+    "address",
+    "port",
+    "direction",
+    "on_hold",
+    "codecs",
+    "payload_types",
+)
+
+
+def _c_sdp_setup(callwalk: ModuleType) -> None:
+    """Give the C road the announcement class it reads by place, what it makes and calls."""
+    from rtcscope.sip.capture import MediaAnnouncement
+
+    callwalk.setup_sdp(MediaAnnouncement, SdpExchange, _SDP_FIELDS, _codec_names)
+
+
+# A call's SDP list in C where it was built (rtcscope.sip._callwalk.sdp_exchanges: what
+# _sdp_exchanges_py returns, ``names`` filled the same way).
+_sdp_exchanges: Callable[
+    [Sequence[MediaAnnouncement], CodecNames],
+    tuple[list[SdpExchange], dict[tuple[str, int], int]],
+] = c_accelerator(_c_sdp_setup, "sdp_exchanges") or _sdp_exchanges_py
+SDP_ROAD = "python" if _sdp_exchanges is _sdp_exchanges_py else "c"
 
 
 def _info_digits(infos: list[CapturedMessage], caller_tag: str | None) -> list[InfoDtmf]:

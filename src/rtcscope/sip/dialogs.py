@@ -17,14 +17,21 @@ Pure: works on captured messages, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import field
 from enum import StrEnum
 from operator import attrgetter
+from types import ModuleType
 from typing import NamedTuple
 
 from rtcscope._dataclass import dataclass
-from rtcscope.sip.transactions import CapturedMessage, Transaction, group_transactions
+from rtcscope.sip.transactions import (
+    GROUP_ROAD,
+    CapturedMessage,
+    Transaction,
+    c_accelerator,
+    group_transactions,
+)
 
 
 class DialogState(StrEnum):
@@ -162,6 +169,12 @@ class Call:
 
 def find_calls(messages: Iterable[CapturedMessage]) -> list[Call]:
     """Group messages into calls by Call-ID, with transactions and dialogs, in capture order."""
+    return _find_calls(messages)
+
+
+def _find_calls_py(messages: Iterable[CapturedMessage]) -> list[Call]:
+    """find_calls in Python: the specification of the C road (rtcscope.sip._callwalk.
+    find_calls, with the C grouping)."""
     calls: dict[str, Call] = {}
     for captured in messages:
         call_id = captured.message.call_id
@@ -174,6 +187,19 @@ def find_calls(messages: Iterable[CapturedMessage]) -> list[Call]:
     for call in calls.values():
         call.transactions = group_transactions(call.messages)
     return list(calls.values())
+
+
+def _c_calls_setup(callwalk: ModuleType) -> None:
+    """Give the C road the Call class it makes (the C grouping, set up by transactions.py,
+    is the one it calls)."""
+    callwalk.setup_calls(Call)
+
+
+# Calls by Call-ID in C where it was built, with the C grouping (GROUP_ROAD "c").
+_find_calls: Callable[[Iterable[CapturedMessage]], list[Call]] = (
+    c_accelerator(_c_calls_setup, "find_calls") if GROUP_ROAD == "c" else None
+) or _find_calls_py
+CALLS_ROAD = "python" if _find_calls is _find_calls_py else "c"
 
 
 def _build_dialogs(call: Call) -> list[Dialog]:
