@@ -709,6 +709,9 @@ def _hand_over(
     small = sizes < _LIST_ROWS
     if buffers.parts:
         small &= np.array([key not in buffers.parts for key in keys], dtype=bool)
+    if small.all():  # (short calls: every stream) the columns as they are
+        scanner.add_row_groups(keys, bounds, columns)
+        return
     if small.any():
         picked = np.flatnonzero(np.repeat(small, sizes))
         scanner.add_row_groups(
