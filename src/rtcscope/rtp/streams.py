@@ -699,8 +699,7 @@ class StreamScanner:
 
     def followed(self, keys: Iterable[tuple[str, int, str, int, int]]) -> list[bool]:
         """:meth:`is_live` of each key (one call for a batch's streams)."""
-        live = self._live
-        return [key in live for key in keys]
+        return list(map(self._live.__contains__, keys))
 
     def _encoding(self, live: _Live, pt: int) -> tuple[str | None, int]:
         ann = live.announcement
@@ -752,7 +751,7 @@ class StreamScanner:
         of ``columns`` (not copied when every stream is new): they must not change after."""
         frames, ts_ns, times_ms, marker_pt, seqs, tss, payload_len, first_words = columns
         count = len(frames)
-        lives = [self._live[key] for key in keys]
+        lives = list(map(self._live.__getitem__, keys))
         fresh = [
             live.stats is None and live.summary_of is None and live.segments is None
             for live in lives
