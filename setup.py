@@ -1,12 +1,13 @@
 """The optional C accelerators of rtcscope (everything else is in pyproject.toml):
 rtcscope.sip._sipscan (the SIP parse and SDP template of rtcscope.sip.message / sdp),
 rtcscope.sip._callwalk (the call walk and transaction grouping of rtcscope.sip.calls /
-transactions) and rtcscope._timetext (rtcscope.timebase's time texts).
+transactions), rtcscope._timetext (rtcscope.timebase's time texts) and
+rtcscope.capture._startline (the counts tap's SIP start line match, capture.info).
 
 ``optional=True``: without a compiler or Python's headers the build of an extension fails
 quietly and rtcscope runs its pure-Python road (``rtcscope.sip.message.ROAD``,
-``rtcscope.sip.calls.WALK_ROAD``, ``rtcscope.sip.transactions.GROUP_ROAD`` and
-``rtcscope.timebase.ROAD`` say which).
+``rtcscope.sip.calls.WALK_ROAD``, ``rtcscope.sip.transactions.GROUP_ROAD``,
+``rtcscope.timebase.ROAD`` and ``rtcscope.capture.info.START_LINE_ROAD`` say which).
 """
 
 from setuptools import Extension, setup
@@ -18,6 +19,7 @@ setup(
             ("rtcscope.sip._sipscan", "src/rtcscope/sip/_sipscan.c"),
             ("rtcscope.sip._callwalk", "src/rtcscope/sip/_callwalk.c"),
             ("rtcscope._timetext", "src/rtcscope/_timetext.c"),
+            ("rtcscope.capture._startline", "src/rtcscope/capture/_startline.c"),
         )
     ]
 )
