@@ -1,13 +1,16 @@
 """The optional C accelerators of rtcscope (everything else is in pyproject.toml):
 rtcscope.sip._sipscan (the SIP parse and SDP template of rtcscope.sip.message / sdp),
-rtcscope.sip._callwalk (the call walk and transaction grouping of rtcscope.sip.calls /
-transactions), rtcscope._timetext (rtcscope.timebase's time texts) and
-rtcscope.sip._routescan (rtcscope.sip.routing's Route and Max-Forwards reads).
+rtcscope.sip._callwalk (the call walk, transaction grouping, calls by Call-ID, SDP lists and
+link-header probe of rtcscope.sip.calls / transactions / dialogs), rtcscope._timetext
+(rtcscope.timebase's time texts and a call's "sdp"/"streams" JSON objects),
+rtcscope.sip._routescan (rtcscope.sip.routing's Route and Max-Forwards reads) and
+rtcscope.capture._startline (the counts tap's SIP start line match, capture.info).
 
 ``optional=True``: without a compiler or Python's headers the build of an extension fails
 quietly and rtcscope runs its pure-Python road (``rtcscope.sip.message.ROAD``,
 ``rtcscope.sip.calls.WALK_ROAD``, ``rtcscope.sip.transactions.GROUP_ROAD``,
-``rtcscope.timebase.ROAD`` and ``rtcscope.sip.routing.ROUTE_SCAN_ROAD`` say which).
+``rtcscope.timebase.ROAD``, ``rtcscope.sip.routing.ROUTE_SCAN_ROAD`` and
+``rtcscope.capture.info.START_LINE_ROAD`` say which).
 """
 
 from setuptools import Extension, setup
@@ -20,6 +23,7 @@ setup(
             ("rtcscope.sip._callwalk", "src/rtcscope/sip/_callwalk.c"),
             ("rtcscope._timetext", "src/rtcscope/_timetext.c"),
             ("rtcscope.sip._routescan", "src/rtcscope/sip/_routescan.c"),
+            ("rtcscope.capture._startline", "src/rtcscope/capture/_startline.c"),
         )
     ]
 )

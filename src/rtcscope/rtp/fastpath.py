@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
+from itertools import compress
+from operator import not_
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
@@ -591,14 +593,10 @@ def _scan_batch(
             # streams), at once; the others' rows go through the heap (the heuristic's
             # candidates, a stream whose SDP comes later).
             started = scanner.start_streams(pending_keys, (firsts + frame0).tolist())
-            unstarted = []
-            for index, is_stream in enumerate(started):
-                if is_stream:
-                    live_keys.append(pending_keys[index])
-                    joined_from.append(starts[index])
-                    joined_to.append(pending_bounds[index + 1])
-                else:
-                    unstarted.append(index)
+            live_keys.extend(compress(pending_keys, started))
+            joined_from.extend(compress(starts, started))
+            joined_to.extend(compress(pending_bounds[1:], started))
+            unstarted = list(compress(range(len(started)), map(not_, started)))
         if unstarted:
             # Their first rows as the scanner's entries, all at once; a later row's entry
             # is made when reached.
@@ -709,6 +707,9 @@ def _hand_over(
     small = sizes < _LIST_ROWS
     if buffers.parts:
         small &= np.array([key not in buffers.parts for key in keys], dtype=bool)
+    if small.all():  # (short calls: every stream) the columns as they are
+        scanner.add_row_groups(keys, bounds, columns)
+        return
     if small.any():
         picked = np.flatnonzero(np.repeat(small, sizes))
         scanner.add_row_groups(

@@ -495,7 +495,10 @@ class StreamScanner:
         self._rtp_protos: dict[str, bool] = {}  # SDP profile -> RTP or not (announce())
         self._secure_protos: dict[str, bool] = {}  # SDP profile -> SRTP's or not (finish())
         self._by_endpoint: dict[tuple[str, int], list[MediaAnnouncement]] = {}
-        self._rtcp_endpoints: dict[tuple[str, int], int] = {}
+        # The announced RTCP endpoints (address, port), made from the announcements when
+        # an RTCP packet asks (_rtcp): ``_rtcp_announced`` of them read so far.
+        self._rtcp_endpoints: set[tuple[str | None, int | None]] = set()
+        self._rtcp_announced = 0
         self.announce(sorted(announcements, key=lambda a: a.frame))
         self.rtp_ports = frozenset(rtp_ports)
         self.heuristic = heuristic
@@ -547,8 +550,6 @@ class StreamScanner:
                     # Its message was completed by an earlier frame than the one that
                     # delivered it (TCP): RTP rows before that one must not see it.
                     self._late[id(ann)] = self.feeding_frame
-            if ann.rtcp_port:
-                self._rtcp_endpoints.setdefault((address, ann.rtcp_port), ann.frame)
 
     def feed(self, packet: Packet) -> None:
         if self.first_ns is None:
@@ -699,8 +700,7 @@ class StreamScanner:
 
     def followed(self, keys: Iterable[tuple[str, int, str, int, int]]) -> list[bool]:
         """:meth:`is_live` of each key (one call for a batch's streams)."""
-        live = self._live
-        return [key in live for key in keys]
+        return list(map(self._live.__contains__, keys))
 
     def _encoding(self, live: _Live, pt: int) -> tuple[str | None, int]:
         ann = live.announcement
@@ -748,10 +748,11 @@ class StreamScanner:
         bookkeeping wait as columns (:class:`_ShortRows`), summarised with all the others
         at :meth:`finish` (:meth:`~rtcscope.rtp.stats.StreamSummaries.pending`); if a few
         more come in later batches, they wait too (:attr:`_Live.segments`), and a stream
-        that outgrows that is resumed into a StreamStats."""
+        that outgrows that is resumed into a StreamStats. The scanner may keep the arrays
+        of ``columns`` (not copied when every stream is new): they must not change after."""
         frames, ts_ns, times_ms, marker_pt, seqs, tss, payload_len, first_words = columns
         count = len(frames)
-        lives = [self._live[key] for key in keys]
+        lives = list(map(self._live.__getitem__, keys))
         fresh = [
             live.stats is None and live.summary_of is None and live.segments is None
             for live in lives
@@ -844,14 +845,17 @@ class StreamScanner:
             counts[pair & 0x7F] = counts.get(pair & 0x7F, 0) + n
         any_more = bool(more.any())
         if new.any() or any_more:
-            # The new streams' rows, then those of the streams whose rows wait.
-            picked = np.flatnonzero(new[group])
+            # The new streams' rows, then those of the streams whose rows wait (all the
+            # rows, as they are, when every stream is new: a batch of short calls).
+            every_new = not any_more and bool(new.all())
+            picked = None if every_new else np.flatnonzero(new[group])
             new_streams = np.flatnonzero(new)
             chunk = len(self._short_rows)
             for position, index in enumerate(new_streams.tolist()):
                 lives[index].summary_of = (chunk, position)
             chunk_bounds = np.concatenate(([0], np.cumsum(sizes[new]))).tolist()
             if any_more:
+                assert picked is not None
                 picked = np.concatenate((picked, np.flatnonzero(more[group])))
                 at = chunk_bounds[-1]
                 for index, size in zip(
@@ -864,19 +868,22 @@ class StreamScanner:
                     at += size
             position_of = np.cumsum(new) - 1
             new_pairs = present[~old_pairs]
+            kept: PacketColumns = (frames, times_ms, seqs, tss, pts, markers, clocks)
+            if picked is not None:
+                kept = (
+                    frames[picked],
+                    times_ms[picked],
+                    seqs[picked],
+                    tss[picked],
+                    pts[picked],
+                    markers[picked],
+                    clocks[picked],
+                )
             self._short_rows.append(
                 _ShortRows(
                     chunk_bounds,
-                    (
-                        frames[picked],
-                        times_ms[picked],
-                        seqs[picked],
-                        tss[picked],
-                        pts[picked],
-                        markers[picked],
-                        clocks[picked],
-                    ),
-                    edges[:, new_streams],
+                    kept,
+                    edges if every_new else edges[:, new_streams],
                     position_of[new_pairs >> 7],
                     new_pairs & 0x7F,
                     pair_counts[~old_pairs],
@@ -1203,10 +1210,20 @@ class StreamScanner:
     def _rtcp(self, packet: Packet, payload: memoryview) -> None:
         from rtcscope.rtp import rtcp as rtcp_mod  # (RTCP only: at first use)
 
-        announced = (packet.dst, packet.dport) in self._rtcp_endpoints or (
+        endpoints = self._rtcp_endpoints
+        if self._rtcp_announced < len(self.announcements):
+            # The RTCP ports of the announcements made since the last RTCP packet (most
+            # captures of short calls have none: no set of them is made).
+            endpoints.update(
+                (ann.address, ann.rtcp_port)
+                for ann in self.announcements[self._rtcp_announced :]
+                if ann.rtcp_port
+            )
+            self._rtcp_announced = len(self.announcements)
+        announced = (packet.dst, packet.dport) in endpoints or (
             packet.src,
             packet.sport,
-        ) in self._rtcp_endpoints
+        ) in endpoints
         if not announced and payload[1] not in (rtcp_mod.RtcpType.SR, rtcp_mod.RtcpType.RR):
             # RFC 3550 A.2: a compound packet starts with an SR or RR (in SRTCP too: the
             # first header is clear); others are not counted unless the port is an
@@ -1358,8 +1375,24 @@ class StreamScanner:
         waiting_at = (
             {id(live): at for at, live in enumerate(waiting, start=chunk_at[-1])} if waiting else {}
         )
-        # Their edges (as _ShortRows has them) and payload type counts, a chunk at a time.
-        short: dict[int, tuple[list[list[int]], list[tuple[tuple[int, ...], int]]]] = {}
+        # Their edges (as _ShortRows has them: a list each, in the bulk's order) and payload
+        # types.
+        if chunks:
+            edges = chunks[0].edges
+            if len(chunks) > 1:
+                edges = np.concatenate([rows.edges for rows in chunks], axis=1)
+            (
+                short_firsts,
+                short_starts,
+                short_lasts,
+                short_ends,
+                _,
+                _,
+                short_paid,
+                short_cn,
+                short_votes,
+            ) = edges.tolist()
+            short_types = [found for rows in chunks for found in rows.payload_types()]
         # Whether an SDP profile is SRTP's (RTP/SAVP, UDP/TLS/RTP/SAVPF, ...), once per profile.
         secure = self._secure_protos
         for stream_key, (key, live) in zip(
@@ -1370,16 +1403,15 @@ class StreamScanner:
             summary: StatsSummary | tuple[StreamSummaries, int]
             if live.summary_of is not None:
                 chunk, position = live.summary_of
-                found = short.get(chunk)
-                if found is None:
-                    rows = chunks[chunk]
-                    found = short[chunk] = (rows.edges.T.tolist(), rows.payload_types())
-                first_frame, start_ns, last_frame, end_ns, _, _, paid, cn, votes = found[0][
-                    position
-                ]
-                payload_types, main_pt = found[1][position]
+                at = position + chunk_at[chunk]
+                first_frame = short_firsts[at]
+                start_ns = short_starts[at]
+                last_frame = short_lasts[at]
+                end_ns = short_ends[at]
+                paid, cn, votes = short_paid[at], short_cn[at], short_votes[at]
+                payload_types, main_pt = short_types[at]
                 assert bulk is not None
-                summary = (bulk, position + chunk_at[chunk])
+                summary = (bulk, at)
             else:
                 if live.segments is not None:
                     assert bulk is not None
@@ -1479,11 +1511,10 @@ class StreamScanner:
         # restart: the SSRC before it on the flow had stopped when this one began. (Flow
         # numbers only group: any numbering gives the same.) The flows counted in one go:
         # numbered only when some flow has more than one SSRC.
-        flow_keys = list(map(_FLOW_OF_KEY, kept))
-        if len(set(flow_keys)) < len(streams):
+        if len(set(map(_FLOW_OF_KEY, kept))) < len(streams):
             flow_ids: dict[Flow, int] = {}
             flow_id = flow_ids.setdefault
-            flows = [flow_id(flow, len(flow_ids)) for flow in flow_keys]
+            flows = [flow_id(flow, len(flow_ids)) for flow in map(_FLOW_OF_KEY, kept)]
             flow_of = np.array(flows, dtype=np.int64)[by_frame]
             # Each stream after the one before it on its flow (capture order within a flow).
             by_flow = np.argsort(flow_of, kind="stable")
