@@ -406,9 +406,12 @@ def message_max_forwards(message: SipMessage, lowered: bytes | None = None) -> i
     has it)."""
     raw = message.raw
     if lowered is None:
-        found = usual_max_forwards(raw)  # (in C: without lower-casing the bytes)
-        if found is not False:
-            return found
+        # The C road reads the usual line without lower-casing the bytes (the Python road
+        # would lower them, and lower them again below when it does not decide).
+        if ROUTE_SCAN_ROAD == "c":
+            found = usual_max_forwards(raw)
+            if found is not False:
+                return found
         lowered = raw.lower()
     at = _max_forwards_name(raw, lowered)
     if at is None:
