@@ -364,8 +364,10 @@ class CheckerBase:
         key = id(captured)
         if key in self._max_forwards:
             return self._max_forwards[key]
+        # The lowered bytes where another read made them, else none: the C road reads the
+        # usual line without them.
         found = self._max_forwards[key] = message_max_forwards(
-            captured.message, self.lowered(captured)
+            captured.message, self._lowered.get(key)
         )
         return found
 
