@@ -337,12 +337,17 @@ def plain_contact_text(raw: bytes, lowered: bytes) -> str | Literal[False] | Non
     message's own contacts)."""
     if raw[:1] in (b"\r", b"\n"):
         return False
+    checked = 0  # no empty line ends before this (searched up to it, for the line before)
     for line in _CONTACT_LINE.finditer(lowered):
         # Before the header lines' end (_header_end): no empty line up to the line's start.
         # (A Contact line cannot start at an empty line's first line end: the search up to
-        # the header end that routing_header_values makes finds the same lines.)
-        if _EMPTY_LINE.search(lowered, 0, line.start() + 1) is not None:
+        # the header end that routing_header_values makes finds the same lines.) The search
+        # goes on from the last one's end, less two bytes: an empty line (two or three bytes)
+        # that ran past it starts there.
+        stop = line.start() + 1
+        if _EMPTY_LINE.search(lowered, max(checked - 2, 0), stop) is not None:
             return None
+        checked = stop
         before, _, after = line.groups()
         if before or after.strip(b" \t"):
             return False
