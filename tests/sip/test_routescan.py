@@ -63,7 +63,7 @@ def test_the_python_road_is_the_message_s_reading(raw: bytes) -> None:
     usual = usual_max_forwards_py(raw)
     expected = SipMessage.parse(raw).max_forwards
     if usual is None:
-        assert b"max-forwards" not in raw.lower() and expected is None
+        assert expected is None
     elif usual is not False:
         assert _same(usual, expected)
     # message_max_forwards reads the same with or without the lowered bytes (either road)
