@@ -7,8 +7,6 @@ road.
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -22,7 +20,7 @@ from rtcscope.sip.routing import (
     usual_max_forwards_py,
 )
 from tests.conftest import IN_CI
-from tests.peers import run
+from tests.sip.test_calls_walk_c import road_of_copy
 
 try:
     from rtcscope.sip import _routescan
@@ -114,16 +112,12 @@ def test_the_accelerator_is_built_and_active_in_ci() -> None:
     assert routing.ROUTE_SCAN_ROAD == "c"
 
 
-def _road_with(pure: str | None) -> str:
-    """rtcscope.sip.routing.ROUTE_SCAN_ROAD in a fresh interpreter with RTCSCOPE_PURE so."""
-    probe = "import rtcscope.sip.routing as r; print(r.ROUTE_SCAN_ROAD)"
-    setting = "unset RTCSCOPE_PURE" if pure is None else f"export RTCSCOPE_PURE={pure}"
-    done = run("bash", ["-c", setting + '; exec "$0" -c "$1"', sys.executable, probe])
-    return done.stdout.strip()
+def _road_with(monkeypatch: pytest.MonkeyPatch, pure: str | None) -> str:
+    return road_of_copy(monkeypatch, routing, pure, "ROUTE_SCAN_ROAD")
 
 
-def test_rtcscope_pure_selects_the_python_road() -> None:
+def test_rtcscope_pure_selects_the_python_road(monkeypatch: pytest.MonkeyPatch) -> None:
     built = "c" if _routescan is not None else "python"
-    assert _road_with("1") == "python"
-    assert _road_with("0") == built
-    assert _road_with(None) == built
+    assert _road_with(monkeypatch, "1") == "python"
+    assert _road_with(monkeypatch, "0") == built
+    assert _road_with(monkeypatch, None) == built
