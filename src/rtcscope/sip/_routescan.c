@@ -9,7 +9,8 @@
  * bytes lower-cased; the number where the first one starts a line, no empty line comes
  * before it and the line is the usual one (blanks, a colon, blanks, digits, blanks or CRs,
  * then a line end not followed by a folded line, or the end of the bytes); False for
- * anything else (the Python road decides; also for more digits than a long long holds).
+ * anything else (the Python road decides; also for more digits, leading zeros aside, than a
+ * long long holds).
  * tests/sip/test_routing.py checks both against the Python road on any bytes.
  */
 #define PY_SSIZE_T_CLEAN
@@ -65,7 +66,7 @@ static PyObject *usual_max_forwards(PyObject *self, PyObject *arg)
     const unsigned char *raw;
     Py_ssize_t n, at, i;
     long long value = 0;
-    int digits = 0;
+    int digits = 0, zeros = 0;
     if (!bytes_of(arg, &raw, &n))
         return NULL;
     at = find_lowered(raw, n, MAX_FORWARDS, 12);
@@ -92,13 +93,18 @@ static PyObject *usual_max_forwards(PyObject *self, PyObject *arg)
     i++;
     while (i < n && (raw[i] == ' ' || raw[i] == '\t'))
         i++;
+    /* leading zeros add nothing to the value: only the digits after them count */
+    while (i < n && raw[i] == '0') {
+        zeros = 1;
+        i++;
+    }
     while (i < n && raw[i] >= '0' && raw[i] <= '9') {
         if (++digits > 18)
             Py_RETURN_FALSE; /* (the Python road reads any number) */
         value = value * 10 + (raw[i] - '0');
         i++;
     }
-    if (digits == 0)
+    if (digits == 0 && !zeros)
         Py_RETURN_FALSE;
     while (i < n && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\r'))
         i++;

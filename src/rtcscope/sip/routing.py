@@ -222,25 +222,13 @@ _EMPTY_LINE = re.compile(rb"\n\r?\n")
 _USUAL_MAX_FORWARDS = re.compile(rb"[ \t]*:[ \t]*([0-9]+)[ \t\r]*(?:\n(?![ \t])|\Z)")
 
 
-def plain_max_forwards(raw: bytes, lowered: bytes) -> str | Literal[False] | None:
-    """``SipMessage.header("Max-Forwards")`` where the bytes show it plainly (``lowered``:
-    ``raw.lower()``), else False. Every Max-Forwards line holds "max-forwards" in the
-    lower-cased bytes (the name has no "i" or "k", and no compact form): none there, no line;
-    found first at a line start, followed by blanks and the colon, before any empty line and
-    not followed by a folded line, it is the first line (an earlier one would hold an earlier
-    "max-forwards") and its value is the rest of the line, stripped, as the message reads
-    it."""
-    at = _max_forwards_name(raw, lowered)
-    if at is None or at is False:
-        return at
-    value = _max_forwards_value(raw, at)
-    return value.decode("ascii") if isinstance(value, bytes) else value
-
-
 def _max_forwards_name(raw: bytes, lowered: bytes) -> int | Literal[False] | None:
     """Where the name of the first Max-Forwards line ends, when it stands plainly at a line
-    start before any empty line (:func:`plain_max_forwards`); None without a line, False
-    when not decided."""
+    start before any empty line (``lowered``: ``raw.lower()``); None without a line, False
+    when not decided. Every Max-Forwards line holds "max-forwards" in the lower-cased bytes
+    (the name has no "i" or "k", and no compact form): none there, no line; found first at a
+    line start before any empty line, it is the first line (an earlier one would hold an
+    earlier "max-forwards")."""
     at = lowered.find(b"max-forwards")
     if at < 0:
         return None
@@ -254,7 +242,8 @@ def _max_forwards_name(raw: bytes, lowered: bytes) -> int | Literal[False] | Non
 
 
 def _max_forwards_value(raw: bytes, at: int) -> bytes | str | Literal[False]:
-    """:func:`plain_max_forwards`'s value of the line whose name ends at ``at``: the usual
+    """The value of the Max-Forwards line whose name ends at ``at`` (:func:`_max_forwards_name`)
+    as ``SipMessage.header("Max-Forwards")`` reads it, where plainly written: the usual
     line, a number between blanks and not folded, as its digits (bytes: what the reading
     below finds, in one match); else the rest of the line stripped (str), or False when not
     decided."""
@@ -348,12 +337,17 @@ def plain_contact_text(raw: bytes, lowered: bytes) -> str | Literal[False] | Non
     message's own contacts)."""
     if raw[:1] in (b"\r", b"\n"):
         return False
+    checked = 0  # no empty line ends before this (searched up to it, for the line before)
     for line in _CONTACT_LINE.finditer(lowered):
         # Before the header lines' end (_header_end): no empty line up to the line's start.
         # (A Contact line cannot start at an empty line's first line end: the search up to
-        # the header end that routing_header_values makes finds the same lines.)
-        if _EMPTY_LINE.search(lowered, 0, line.start() + 1) is not None:
+        # the header end that routing_header_values makes finds the same lines.) The search
+        # goes on from the last one's end, less two bytes: an empty line (two or three bytes)
+        # that ran past it starts there.
+        stop = line.start() + 1
+        if _EMPTY_LINE.search(lowered, max(checked - 2, 0), stop) is not None:
             return None
+        checked = stop
         before, _, after = line.groups()
         if before or after.strip(b" \t"):
             return False
@@ -411,14 +405,18 @@ def max_forwards_of(value: str | None) -> int | None:
 
 def message_max_forwards(message: SipMessage, lowered: bytes | None = None) -> int | None:
     """``message.max_forwards`` read as the diagnosis reads it: where plainly written
-    (:func:`plain_max_forwards`; the usual line's digits straight to a number), else from the
+    (:func:`_max_forwards_name`, :func:`_max_forwards_value`; the usual line's digits
+    straight to a number), else from the
     one search for the routing headers (``lowered``: ``message.raw.lower()``, when the caller
     has it)."""
     raw = message.raw
     if lowered is None:
-        found = usual_max_forwards(raw)  # (in C: without lower-casing the bytes)
-        if found is not False:
-            return found
+        # The C road reads the usual line without lower-casing the bytes (the Python road
+        # would lower them, and lower them again below when it does not decide).
+        if ROUTE_SCAN_ROAD == "c":
+            found = usual_max_forwards(raw)
+            if found is not False:
+                return found
         lowered = raw.lower()
     at = _max_forwards_name(raw, lowered)
     if at is None:

@@ -165,9 +165,8 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
             return False
         invite = invites[0]
         cseq_number = invite.cseq
-        for txn in self.call.transactions:  # (no CANCEL: most calls, known in one read)
-            if txn.method == "CANCEL" and txn.cseq == cseq_number:
-                return False
+        if self.transactions_of("CANCEL", cseq_number):  # (no CANCEL: most calls)
+            return False
         # check_final_answers, check_non_2xx_acks: answered, none refused.
         # check_response_tags: a status twice (the 2xx resent by the UAS, a 180 resent) only
         # in copies of one Via each, which it does not compare.

@@ -234,7 +234,7 @@ class DeliveredPath(RequestPath):
             "method": self.method,
             "cseq": self.cseq,
             "outcome": self.outcome,
-            "last_hop": f"{src} -> {far} (frame {sent.frame})" if hop is None else hop,
+            "last_hop": self._hop_text(src) if hop is None else hop,
             "steps": [
                 _step_dict(
                     sent.frame,
@@ -257,13 +257,16 @@ class DeliveredPath(RequestPath):
             return self.outcome not in _FINE_OUTCOMES
         return RequestPath.went_wrong(self)
 
+    def _hop_text(self, src: str) -> str:
+        """The last hop as written out: from ``src`` (the sender's endpoint) to the far end."""
+        return f"{src} -> {self._far} (frame {self._sent.frame})"
+
     @property
     def last_hop(self) -> str:
         found = self._hop
         if found is None:
             sent = self._sent
-            src = endpoint(sent.src, sent.sport)
-            found = self._hop = f"{src} -> {self._far} (frame {sent.frame})"
+            found = self._hop = self._hop_text(endpoint(sent.src, sent.sport))
         return found
 
     @last_hop.setter
