@@ -10,13 +10,14 @@ practice), so UTC is the honest choice.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from itertools import chain
 from operator import attrgetter
 from typing import Any, Protocol
+
+from rtcscope._roads import c_wanted
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -108,7 +109,7 @@ def _instants_road() -> Callable[[Sequence[int | None], int], dict[int | None, I
     built) unless RTCSCOPE_PURE is set. The C road converts the common stamps (whole
     microseconds from the first, 1970 to 2262) itself and hands any other to
     :func:`_instant`."""
-    if os.environ.get("RTCSCOPE_PURE", "") in ("", "0"):
+    if c_wanted():
         try:
             from rtcscope._timetext import instants as instants_c
         except ImportError:  # no compiler or no Python headers where it was installed
