@@ -143,21 +143,17 @@ class _TimedStream(_Timed, Protocol):
     def dtmf(self) -> Sequence[_Timed]: ...
 
 
-def with_stream_iso(row: dict[str, Any], stream: _TimedStream) -> dict[str, Any]:
-    """A stream's JSON row (``stream_to_dict``) with absolute times beside the relative ones:
-    the stream's start and end, each DTMF digit's start and end (``streams``, ``analyze``)."""
-    return with_streams_iso([row], [stream])[0]
-
-
 _SPAN = attrgetter("start_ns", "end_ns")
 
 
 def with_streams_iso(
     rows: list[dict[str, Any]], streams: Sequence[_TimedStream]
 ) -> list[dict[str, Any]]:
-    """``rows`` (a stream's JSON row each, in the order of ``streams``), each given
-    :func:`with_stream_iso`'s times: the streams' starts and ends converted in one step
-    (:func:`instants`, from the first start: its C road takes stamps that close to it)."""
+    """``rows`` (a stream's JSON row each, ``stream_to_dict``, in the order of ``streams``)
+    with absolute times beside the relative ones (``streams``, ``analyze``): each stream's
+    start and end, each DTMF digit's start and end; the streams' starts and ends converted
+    in one step (:func:`instants`, from the first start: its C road takes stamps that close
+    to it)."""
     stamps = list(chain.from_iterable(map(_SPAN, streams)))
     at = instants(stamps, min(stamps)) if stamps else {}
     for row, stream in zip(rows, streams, strict=True):
