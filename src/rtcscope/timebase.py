@@ -125,11 +125,6 @@ instants = _instants_road()
 ROAD = "python" if instants is instants_py else "c"
 
 
-def span_iso(start_ns: int | None, end_ns: int | None) -> dict[str, str | None]:
-    """``start_iso`` and ``end_iso``: what a stream's JSON carries beside start_s/end_s."""
-    return {"start_iso": iso_time(start_ns), "end_iso": iso_time(end_ns)}
-
-
 class _Timed(Protocol):
     @property
     def start_ns(self) -> int: ...
@@ -151,15 +146,18 @@ def with_streams_iso(
 ) -> list[dict[str, Any]]:
     """``rows`` (a stream's JSON row each, ``stream_to_dict``, in the order of ``streams``)
     with absolute times beside the relative ones (``streams``, ``analyze``): each stream's
-    start and end, each DTMF digit's start and end; the streams' starts and ends converted
-    in one step (:func:`instants`, from the first start: its C road takes stamps that close
-    to it)."""
+    start and end, each DTMF digit's start and end; all of them converted in one step
+    (:func:`instants`, from the earliest: its C road takes stamps that close to it)."""
     stamps = list(chain.from_iterable(map(_SPAN, streams)))
+    for stream in streams:
+        if stream.dtmf:
+            stamps += chain.from_iterable(map(_SPAN, stream.dtmf))
     at = instants(stamps, min(stamps)) if stamps else {}
     for row, stream in zip(rows, streams, strict=True):
         row["start_iso"] = at[stream.start_ns][1]
         row["end_iso"] = at[stream.end_ns][1]
         if stream.dtmf:
             for entry, digit in zip(row.get("dtmf", []), stream.dtmf, strict=True):
-                entry |= span_iso(digit.start_ns, digit.end_ns)
+                entry["start_iso"] = at[digit.start_ns][1]
+                entry["end_iso"] = at[digit.end_ns][1]
     return rows
