@@ -197,3 +197,25 @@ def test_keys_that_are_not_text_are_written_as_text(data: Any) -> None:
         patch.setattr("sys.stdout", out)
         write_json([data], depth=2)
     assert out.getvalue() == format_json([data])
+
+
+def test_other_type_errors_are_not_retried_with_the_key_option(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only orjson's refusal of a key that is not ``str`` makes format_json write the data
+    again with OPT_NON_STR_KEYS; another TypeError (an integer beyond 64 bits) goes to the
+    standard library at once, its text as before."""
+    calls: list[int] = []
+    dumps = orjson.dumps
+
+    def counted(*args: Any, **kwargs: Any) -> bytes:
+        calls.append(kwargs.get("option", 0))
+        return dumps(*args, **kwargs)
+
+    monkeypatch.setattr(orjson, "dumps", counted)
+    big = {"n": 2**70, "k": [1, 2]}
+    assert format_json(big) == json.dumps(big, indent=2, ensure_ascii=False)
+    assert calls == [orjson.OPT_INDENT_2]
+    calls.clear()
+    assert format_json({1: "a"}) == '{\n  "1": "a"\n}'
+    assert calls == [orjson.OPT_INDENT_2, orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS]

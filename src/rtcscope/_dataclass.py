@@ -15,14 +15,22 @@ compiles it as the standard library would have and puts it on the class in its p
 later calls go straight to it. ``__init__`` also compiles when its signature is asked for
 (``inspect.signature`` of the class: its default docstring, hypothesis's ``builds``).
 
-On a Python whose ``dataclasses`` has no ``_create_fn`` (3.13 builds all methods of a class
-in one ``exec``), this is ``dataclasses.dataclass`` itself. mypy sees the standard one.
+This leans on a private API of the standard library: ``dataclasses._create_fn``, which
+Python 3.11 and 3.12 call once per method; while a class is decorated here the module's
+``_create_fn`` is swapped for one that makes the stand-ins, and put back after. On a Python
+whose ``dataclasses`` has no ``_create_fn`` (3.13 builds all methods of a class in one
+``exec``), this is ``dataclasses.dataclass`` itself. mypy sees the standard one.
+
+The swap is process-wide: a lock makes the decorations made here one at a time (each puts
+back what it found), but a class given the standard ``dataclasses.dataclass`` in another
+thread during a swap gets stand-ins too (the same methods, compiled at first use).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
+import threading
 import types
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +38,9 @@ if TYPE_CHECKING:
     from dataclasses import dataclass as dataclass
 else:
     _create_fn = getattr(dataclasses, "_create_fn", None)
+    # One swap of dataclasses._create_fn at a time (re-entrant: a class decorated while
+    # another is, in the same thread, would not wait on itself).
+    _swapping = threading.RLock()
 
     def _put_in_place(owner_of: type, name: str, stand_in: object, made: Any) -> None:
         """Put the compiled method on the class whose namespace holds its stand-in (a class
@@ -95,8 +106,9 @@ else:
             return lambda cls: dataclass(cls, **options)
         if _create_fn is None:
             return dataclasses.dataclass(cls, **options)
-        dataclasses._create_fn = _create_fn_later
-        try:
-            return dataclasses.dataclass(cls, **options)
-        finally:
-            dataclasses._create_fn = _create_fn
+        with _swapping:
+            dataclasses._create_fn = _create_fn_later
+            try:
+                return dataclasses.dataclass(cls, **options)
+            finally:
+                dataclasses._create_fn = _create_fn

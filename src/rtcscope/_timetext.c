@@ -339,6 +339,7 @@ static PyObject *entries(PyObject *const *args, Py_ssize_t nargs,
 {
     PyObject *fallback, *seq, *at, *out;
     Py_ssize_t i, n;
+    int read_here;
     if (nargs != 3) {
         PyErr_SetString(PyExc_TypeError, "expected 3 arguments: fallback, items, at");
         return NULL;
@@ -349,10 +350,12 @@ static PyObject *entries(PyObject *const *args, Py_ssize_t nargs,
     if (seq == NULL)
         return NULL;
     n = PySequence_Fast_GET_SIZE(seq);
+    /* Only a dict (not a subclass) is read here; anything else: every item to fallback. */
+    read_here = PyDict_CheckExact(at);
     out = PyList_New(n);
     for (i = 0; out != NULL && i < n; i++) {
         PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
-        PyObject *made = PyDict_CheckExact(at) ? entry(item, at) : NULL;
+        PyObject *made = read_here ? entry(item, at) : NULL;
         if (made == NULL) {
             /* An error set here is the Python road's to raise, or not (it reads the item
              * again). */

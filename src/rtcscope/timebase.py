@@ -10,13 +10,14 @@ practice), so UTC is the honest choice.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from itertools import chain
 from operator import attrgetter
 from typing import Any, Protocol
+
+from rtcscope._roads import c_wanted
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -108,7 +109,7 @@ def _instants_road() -> Callable[[Sequence[int | None], int], dict[int | None, I
     built) unless RTCSCOPE_PURE is set. The C road converts the common stamps (whole
     microseconds from the first, 1970 to 2262) itself and hands any other to
     :func:`_instant`."""
-    if os.environ.get("RTCSCOPE_PURE", "") in ("", "0"):
+    if c_wanted():
         try:
             from rtcscope._timetext import instants as instants_c
         except ImportError:  # no compiler or no Python headers where it was installed
@@ -124,11 +125,6 @@ instants = _instants_road()
 ROAD = "python" if instants is instants_py else "c"
 
 
-def span_iso(start_ns: int | None, end_ns: int | None) -> dict[str, str | None]:
-    """``start_iso`` and ``end_iso``: what a stream's JSON carries beside start_s/end_s."""
-    return {"start_iso": iso_time(start_ns), "end_iso": iso_time(end_ns)}
-
-
 class _Timed(Protocol):
     @property
     def start_ns(self) -> int: ...
@@ -142,27 +138,26 @@ class _TimedStream(_Timed, Protocol):
     def dtmf(self) -> Sequence[_Timed]: ...
 
 
-def with_stream_iso(row: dict[str, Any], stream: _TimedStream) -> dict[str, Any]:
-    """A stream's JSON row (``stream_to_dict``) with absolute times beside the relative ones:
-    the stream's start and end, each DTMF digit's start and end (``streams``, ``analyze``)."""
-    return with_streams_iso([row], [stream])[0]
-
-
 _SPAN = attrgetter("start_ns", "end_ns")
 
 
 def with_streams_iso(
     rows: list[dict[str, Any]], streams: Sequence[_TimedStream]
 ) -> list[dict[str, Any]]:
-    """``rows`` (a stream's JSON row each, in the order of ``streams``), each given
-    :func:`with_stream_iso`'s times: the streams' starts and ends converted in one step
-    (:func:`instants`, from the first start: its C road takes stamps that close to it)."""
+    """``rows`` (a stream's JSON row each, ``stream_to_dict``, in the order of ``streams``)
+    with absolute times beside the relative ones (``streams``, ``analyze``): each stream's
+    start and end, each DTMF digit's start and end; all of them converted in one step
+    (:func:`instants`, from the earliest: its C road takes stamps that close to it)."""
     stamps = list(chain.from_iterable(map(_SPAN, streams)))
+    for stream in streams:
+        if stream.dtmf:
+            stamps += chain.from_iterable(map(_SPAN, stream.dtmf))
     at = instants(stamps, min(stamps)) if stamps else {}
     for row, stream in zip(rows, streams, strict=True):
         row["start_iso"] = at[stream.start_ns][1]
         row["end_iso"] = at[stream.end_ns][1]
         if stream.dtmf:
             for entry, digit in zip(row.get("dtmf", []), stream.dtmf, strict=True):
-                entry |= span_iso(digit.start_ns, digit.end_ns)
+                entry["start_iso"] = at[digit.start_ns][1]
+                entry["end_iso"] = at[digit.end_ns][1]
     return rows

@@ -87,7 +87,6 @@ the ones before it, so it always takes the per-packet path.
 
 from __future__ import annotations
 
-import os
 import re
 import struct
 from collections.abc import Iterable
@@ -98,6 +97,7 @@ from operator import not_
 from typing import Any
 
 from rtcscope._dataclass import dataclass
+from rtcscope._roads import c_wanted
 from rtcscope.capture.decode import is_known_linktype
 from rtcscope.capture.dedup import Deduplicator
 from rtcscope.capture.defrag import Defragmenter, DefragStats
@@ -186,7 +186,7 @@ def _count_sip_columns_c(
 # unless RTCSCOPE_PURE is set, else "python".
 START_LINE_ROAD = "python"
 count_sip_columns = count_sip_columns_py
-if os.environ.get("RTCSCOPE_PURE", "") in ("", "0"):
+if c_wanted():
     try:
         from rtcscope.capture import _startline
     except ImportError:  # no compiler or no Python headers where it was installed

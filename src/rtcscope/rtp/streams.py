@@ -495,10 +495,7 @@ class StreamScanner:
         self._rtp_protos: dict[str, bool] = {}  # SDP profile -> RTP or not (announce())
         self._secure_protos: dict[str, bool] = {}  # SDP profile -> SRTP's or not (finish())
         self._by_endpoint: dict[tuple[str, int], list[MediaAnnouncement]] = {}
-        # The announced RTCP endpoints (address, port), made from the announcements when
-        # an RTCP packet asks (_rtcp): ``_rtcp_announced`` of them read so far.
-        self._rtcp_endpoints: set[tuple[str | None, int | None]] = set()
-        self._rtcp_announced = 0
+        self._rtcp_endpoints: set[tuple[str, int]] = set()  # announced RTCP (address, port)
         self.announce(sorted(announcements, key=lambda a: a.frame))
         self.rtp_ports = frozenset(rtp_ports)
         self.heuristic = heuristic
@@ -550,6 +547,8 @@ class StreamScanner:
                     # Its message was completed by an earlier frame than the one that
                     # delivered it (TCP): RTP rows before that one must not see it.
                     self._late[id(ann)] = self.feeding_frame
+            if ann.rtcp_port:
+                self._rtcp_endpoints.add((address, ann.rtcp_port))
 
     def feed(self, packet: Packet) -> None:
         if self.first_ns is None:
@@ -1211,15 +1210,6 @@ class StreamScanner:
         from rtcscope.rtp import rtcp as rtcp_mod  # (RTCP only: at first use)
 
         endpoints = self._rtcp_endpoints
-        if self._rtcp_announced < len(self.announcements):
-            # The RTCP ports of the announcements made since the last RTCP packet (most
-            # captures of short calls have none: no set of them is made).
-            endpoints.update(
-                (ann.address, ann.rtcp_port)
-                for ann in self.announcements[self._rtcp_announced :]
-                if ann.rtcp_port
-            )
-            self._rtcp_announced = len(self.announcements)
         announced = (packet.dst, packet.dport) in endpoints or (
             packet.src,
             packet.sport,

@@ -38,6 +38,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 from rtcscope._dataclass import dataclass
+from rtcscope._roads import c_wanted
 from rtcscope.sip.dialogs import Call, find_calls
 from rtcscope.sip.transactions import (
     CapturedMessage,
@@ -737,7 +738,7 @@ def _entries_roads() -> tuple[_Entries, _Entries]:
     (rtcscope._timetext, where it was built) unless RTCSCOPE_PURE is set; the C road hands
     an item it does not read itself (another type, a missing instant) to :func:`_sdp_entry`
     or :func:`_stream_entry`."""
-    if os.environ.get("RTCSCOPE_PURE", "") in ("", "0"):
+    if c_wanted():
         try:
             from rtcscope._timetext import sdp_entries, stream_entries
         except ImportError:  # not built, or built from an older _timetext.c

@@ -12,13 +12,13 @@ the names spelled as written; lookups expand compact forms (RFC 3261 7.3.3) and 
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import TYPE_CHECKING, Literal, TypeVar, cast
 
 from rtcscope._dataclass import dataclass
+from rtcscope._roads import c_wanted
 from rtcscope.errors import SipError
 from rtcscope.sip.headers import (
     COMPACT_FORMS,
@@ -1360,7 +1360,7 @@ def _c_setup(sipscan: ModuleType) -> None:
     sipscan.setup_build(SipMessage(b""), CACHE_LIMIT)
 
 
-if os.environ.get("RTCSCOPE_PURE", "") in ("", "0"):
+if c_wanted():
     try:
         from rtcscope.sip import _sipscan
     except ImportError:

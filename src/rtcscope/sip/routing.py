@@ -22,7 +22,6 @@ with what each proxy in a capture actually did. Pure: no I/O.
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import field
@@ -30,6 +29,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from rtcscope._dataclass import dataclass
+from rtcscope._roads import c_wanted
 from rtcscope.errors import InvalidArgument, SipError
 from rtcscope.sip.headers import (
     NameAddr,
@@ -200,7 +200,7 @@ def _route_scan_road() -> tuple[
     """:func:`raw_may_hold_route_py` and :func:`usual_max_forwards_py`, or the same reads in C
     (rtcscope.sip._routescan, where it was built) unless RTCSCOPE_PURE is set; and which
     road ("c" or "python")."""
-    if os.environ.get("RTCSCOPE_PURE", "") in ("", "0"):
+    if c_wanted():
         try:
             from rtcscope.sip import _routescan
         except ImportError:  # no compiler or no Python headers where it was installed

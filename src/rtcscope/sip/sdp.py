@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import re
 from collections.abc import Callable
 from dataclasses import field, fields
 from typing import Any, TypeVar, cast
 
 from rtcscope._dataclass import dataclass
+from rtcscope._roads import c_wanted
 from rtcscope.sip.uri import is_digits
 
 # RFC 3551 table 4 and 5: static payload types (encoding name, clock rate, channels).
@@ -886,7 +886,7 @@ def _holes_road() -> Callable[[bytes], tuple[_TemplateKey, list[bytes]]]:
     """_holes_py, or in C (rtcscope.sip._sipscan.sdp_holes: the same values, the same parts
     as one bytes key) unless RTCSCOPE_PURE is set or the accelerator is not built (the test
     rtcscope.sip.message makes: sdp may not import message, which imports sdp)."""
-    if _c_road():
+    if c_wanted():
         try:
             from rtcscope.sip._sipscan import sdp_holes
         except ImportError:  # a module built from an older _sipscan.c
@@ -894,10 +894,6 @@ def _holes_road() -> Callable[[bytes], tuple[_TemplateKey, list[bytes]]]:
         else:
             return sdp_holes
     return _holes_py
-
-
-def _c_road() -> bool:
-    return os.environ.get("RTCSCOPE_PURE", "") in ("", "0")
 
 
 # Stand-ins for c= addresses while a template is parsed: a NUL cannot come from a capture's
