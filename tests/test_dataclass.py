@@ -9,8 +9,6 @@ import dataclasses
 import inspect
 import pickle
 import re
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -158,25 +156,6 @@ def test_the_standard_library_is_left_as_it_was() -> None:
     assert dataclasses._create_fn is create_fn  # type: ignore[attr-defined]
     theirs = _make(dataclasses.dataclass, {"frozen": True})
     assert "method" not in theirs.__dict__["__eq__"].__code__.co_name
-
-
-def test_classes_decorated_in_several_threads_at_once() -> None:
-    """The swap of dataclasses._create_fn is made by one decoration at a time: classes
-    decorated here from several threads at once all work, and the standard library's
-    function is back afterwards."""
-    create_fn = dataclasses._create_fn  # type: ignore[attr-defined]
-    barrier = threading.Barrier(8)
-
-    def make(n: int) -> Any:
-        barrier.wait()
-        return [_make(lazy_dataclass, {"frozen": bool(n % 2)}) for _ in range(20)]
-
-    with ThreadPoolExecutor(8) as pool:
-        made = [cls for classes in pool.map(make, range(8)) for cls in classes]
-    assert dataclasses._create_fn is create_fn  # type: ignore[attr-defined]
-    for cls in made:
-        fields = {f.name: 1 for f in dataclasses.fields(cls)}
-        assert cls(**fields) == cls(**fields)
 
 
 @lazy_dataclass(frozen=True, slots=True)
