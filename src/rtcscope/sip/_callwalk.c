@@ -900,16 +900,10 @@ static const char *const CALL_NAMES[K_COUNT] = {
 static PyObject *k_names[K_COUNT];
 static Py_ssize_t k_offsets[K_COUNT];
 static Reader k_reader = {NULL, K_COUNT, k_names, k_offsets};
-static PyObject *name_call_id; /* "call_id", a message's */
 
 static PyObject *setup_calls(PyObject *module, PyObject *call_class)
 {
     (void)module;
-    if (name_call_id == NULL) {
-        name_call_id = PyUnicode_InternFromString("call_id");
-        if (name_call_id == NULL)
-            return NULL;
-    }
     if (reader_setup(&k_reader, call_class, CALL_NAMES) < 0)
         return NULL;
     Py_RETURN_NONE;
@@ -921,30 +915,27 @@ static PyObject *new_call(PyObject *call_id)
     return new_made(&k_reader, &call_id, 1, 2);
 }
 
-/* The message's Call-ID (a new reference): through its slot for the class given to
- * setup_group(), else getattr. */
+/* obj's attribute i of reader (a new reference): through its slot when obj is of exactly
+ * reader's class, else getattr; NULL with an exception when it is missing. */
+static PyObject *read_one(const Reader *reader, PyObject *obj, int i)
+{
+    PyObject *value;
+    if (Py_TYPE(obj) != reader->type)
+        return PyObject_GetAttr(obj, reader->names[i]);
+    value = *(PyObject **)((char *)obj + reader->offsets[i]);
+    if (value == NULL)
+        PyErr_SetObject(PyExc_AttributeError, reader->names[i]);
+    return Py_XNewRef(value);
+}
+
+/* The message's Call-ID (a new reference), read as group_one() reads them (the classes
+ * given to setup_group()). */
 static PyObject *call_id_of(PyObject *captured)
 {
     PyObject *message, *call_id;
-    if (Py_TYPE(captured) == g_captured_reader.type) {
-        message = *(PyObject **)((char *)captured + g_captured_offsets[0]);
-        if (message == NULL) {
-            PyErr_SetObject(PyExc_AttributeError, g_captured_names[0]);
-            return NULL;
-        }
-        Py_INCREF(message);
-    }
-    else if ((message = PyObject_GetAttr(captured, g_captured_names[0])) == NULL)
+    if (read_all(&g_captured_reader, captured, &message) < 0)
         return NULL;
-    if (Py_TYPE(message) == g_message_reader.type) {
-        call_id = *(PyObject **)((char *)message + g_message_offsets[G_CALL_ID]);
-        if (call_id == NULL)
-            PyErr_SetObject(PyExc_AttributeError, name_call_id);
-        else
-            Py_INCREF(call_id);
-    }
-    else
-        call_id = PyObject_GetAttr(message, name_call_id);
+    call_id = read_one(&g_message_reader, message, G_CALL_ID);
     Py_DECREF(message);
     return call_id;
 }
