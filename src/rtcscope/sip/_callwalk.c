@@ -1089,6 +1089,7 @@ static int exchange_one(PyObject *ann, PyObject *names, PyObject *seen, PyObject
 {
     PyObject *v[A_COUNT], *names_key = NULL, *codecs = NULL, *key = NULL, *id;
     int result = -1, test;
+    Py_ssize_t size;
     if (read_announcement(ann, v) < 0)
         return -1;
     test = PyObject_IsTrue(v[A_ADDRESS]);
@@ -1126,15 +1127,13 @@ static int exchange_one(PyObject *ann, PyObject *names, PyObject *seen, PyObject
                        v[A_PORT], codecs);
     if (key == NULL)
         goto done;
-    test = PySet_Contains(seen, key);
-    if (test == 0)
-        test = PySet_Add(seen, key) < 0 ? -1 : 0;
-    else if (test > 0) { /* a proxy's copy: listed once */
+    size = PySet_GET_SIZE(seen); /* (one hash of the key: added, or already there) */
+    if (PySet_Add(seen, key) < 0)
+        goto done;
+    if (PySet_GET_SIZE(seen) == size) { /* a proxy's copy: listed once */
         result = 0;
         goto done;
     }
-    if (test < 0)
-        goto done;
     {
         PyObject *fields[11] = {v[A_FRAME], v[A_TS_NS], v[A_SIDE], v[A_ROLE], v[A_SIP],
                                 v[A_MEDIA], v[A_ADDRESS], v[A_PORT], v[A_DIRECTION], codecs,
