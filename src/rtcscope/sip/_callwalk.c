@@ -909,10 +909,12 @@ static PyObject *setup_calls(PyObject *module, PyObject *call_class)
     Py_RETURN_NONE;
 }
 
-/* A new Call(call_id) (its lists empty, its kept look-ups None), or NULL. */
+/* A new Call(call_id) (its messages empty, its kept look-ups None), or NULL. Its
+ * transactions are None until find_calls() sets group()'s list (no empty list made to be
+ * replaced); a call is seen by no one before that. */
 static PyObject *new_call(PyObject *call_id)
 {
-    return new_made(&k_reader, &call_id, 1, 2);
+    return new_made(&k_reader, &call_id, 1, 1);
 }
 
 /* obj's attribute i of reader (a new reference): through its slot when obj is of exactly
