@@ -1267,30 +1267,11 @@ def _sdp_exchanges_py(
     return sdp, endpoints
 
 
-# What the C road reads of an announcement (_sdp_exchanges_py's reads, by name).
-_SDP_FIELDS = (
-    "frame",
-    "ts_ns",
-    "side",
-    "role",
-    "sip_summary",
-    "cseq",
-    "media_index",
-    "media",
-    "address",
-    "port",
-    "direction",
-    "on_hold",
-    "codecs",
-    "payload_types",
-)
-
-
 def _c_sdp_setup(callwalk: ModuleType) -> None:
     """Give the C road the announcement class it reads by place, what it makes and calls."""
     from rtcscope.sip.capture import MediaAnnouncement
 
-    callwalk.setup_sdp(MediaAnnouncement, SdpExchange, _SDP_FIELDS, _codec_names)
+    callwalk.setup_sdp(MediaAnnouncement, SdpExchange, _codec_names)
 
 
 # A call's SDP list in C where it was built (rtcscope.sip._callwalk.sdp_exchanges: what
