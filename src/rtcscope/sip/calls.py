@@ -794,15 +794,10 @@ def _probe_py(texts: Iterable[bytes]) -> bool:
     return any(map(_LINK_PROBE.search, texts))
 
 
-def _c_probe_setup(callwalk: ModuleType) -> None:
-    """Nothing to give the C probe; an older _callwalk without it is not used."""
-    callwalk.mention_link_headers  # noqa: B018 (AttributeError: the Python road)
-
-
 # The probe in C where it was built (rtcscope.sip._callwalk.mention_link_headers: what
 # _probe_py answers, each '-' found by memchr and the names after it compared).
 _probe: Callable[[Iterable[bytes]], bool] = (
-    c_accelerator(_c_probe_setup, "mention_link_headers") or _probe_py
+    c_accelerator(None, "mention_link_headers") or _probe_py  # (nothing to set up)
 )
 PROBE_ROAD = "python" if _probe is _probe_py else "c"
 
