@@ -8,6 +8,7 @@ road's one-item function); RTCSCOPE_PURE=1 selects the Python roads."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
@@ -44,8 +45,17 @@ def _outcome(road: Any, items: Any, at: Any) -> Any:
     return [(list(entry.items()), [type(v) for v in entry.values()]) for entry in made]
 
 
+needs_c = pytest.mark.skipif(_timetext is None, reason="the C accelerator is not built here")
+
+
 def _roads() -> tuple[Any, Any]:
-    return calls._entries_roads()
+    """The C roads as calls._entries_roads() makes them, called directly (not through
+    ENTRIES_ROAD, which is the Python road under RTCSCOPE_PURE=1: Python against Python)."""
+    assert _timetext is not None
+    return (
+        partial(_timetext.sdp_entries, calls._sdp_entry),
+        partial(_timetext.stream_entries, calls._stream_entry),
+    )
 
 
 def test_the_c_road_makes_the_usual_objects_itself() -> None:
@@ -87,6 +97,7 @@ _OFFER = SdpExchange(
 )  # fmt: skip
 
 
+@needs_c
 @example([_OFFER, _OFFER._replace(ts_ns=BASE + 1000, side="answer", on_hold=True)], _AT)
 @example([_OFFER._replace(ts_ns=BASE + 5)], _AT)  # an instant not converted: KeyError
 @example([_OFFER], {BASE: [1.0, "a"]})  # another value where the pair was
@@ -140,6 +151,7 @@ _streams = st.builds(
 _STREAM = _Stream(_Key("10.0.0.1", 4000, "fd17::1", 5004, 0xDEADBEEF), "PCMU", (50, 1), BASE, BASE)
 
 
+@needs_c
 @example(
     [_STREAM, _Stream(_Key("10.0.0.2", 0, "10.0.0.3", 9, 1), None, (0, 0), BASE, BASE + 1000)], _AT
 )
@@ -167,8 +179,8 @@ def test_the_entries_accelerator_is_built_and_active_in_ci() -> None:
 
 def test_rtcscope_pure_selects_the_python_roads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RTCSCOPE_PURE", "1")
-    assert _roads() == (calls._sdp_entries_py, calls._stream_entries_py)
+    assert calls._entries_roads() == (calls._sdp_entries_py, calls._stream_entries_py)
     monkeypatch.setenv("RTCSCOPE_PURE", "0")
     expected = "python" if _timetext is None else "c"
-    sdp_road = _roads()[0]
+    sdp_road = calls._entries_roads()[0]
     assert ("python" if sdp_road is calls._sdp_entries_py else "c") == expected

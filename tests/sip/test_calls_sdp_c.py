@@ -8,6 +8,7 @@ built and active under CI=true; RTCSCOPE_PURE=1 selects the Python road.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,7 +145,19 @@ def test_c_exchanges_errors() -> None:
     with pytest.raises(TypeError):
         _callwalk.setup_sdp(MediaAnnouncement, tuple, ("frame",), print)
     with pytest.raises(TypeError):
-        _callwalk.setup_sdp(MediaAnnouncement, tuple, ("nope",) * 14, print)
+        _callwalk.setup_sdp(MediaAnnouncement, tuple, 5)
+    # A class that lacks only the last field read (payload_types), its other fields in
+    # another order: refused, and the setup before it is kept as it was.
+    fields = [f for f in MediaAnnouncement._fields if f != "payload_types"][::-1]
+    with pytest.raises(TypeError):
+        _callwalk.setup_sdp(namedtuple("Partial", fields), tuple, print)
+    values: dict[str, Any] = dict.fromkeys(MediaAnnouncement._fields)
+    values.update(frame=1, ts_ns=5, side="offer", role="caller", sip_summary="INVITE sip:b@x")
+    values.update(media_index=0, media="audio", address="10.0.0.1", port=4000)
+    values.update(direction="sendrecv", on_hold=False, codecs=_MAPS[1], payload_types=(8, 101))
+    values.update(crypto=(), fingerprints=(), ssrcs=(), rtcp_mux=False)
+    announcement = MediaAnnouncement(**values)
+    assert _callwalk.sdp_exchanges([announcement], {}) == _sdp_exchanges_py([announcement], {})
 
 
 @needs_c

@@ -900,51 +900,44 @@ static const char *const CALL_NAMES[K_COUNT] = {
 static PyObject *k_names[K_COUNT];
 static Py_ssize_t k_offsets[K_COUNT];
 static Reader k_reader = {NULL, K_COUNT, k_names, k_offsets};
-static PyObject *name_call_id; /* "call_id", a message's */
 
 static PyObject *setup_calls(PyObject *module, PyObject *call_class)
 {
     (void)module;
-    if (name_call_id == NULL) {
-        name_call_id = PyUnicode_InternFromString("call_id");
-        if (name_call_id == NULL)
-            return NULL;
-    }
     if (reader_setup(&k_reader, call_class, CALL_NAMES) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
 
-/* A new Call(call_id) (its lists empty, its kept look-ups None), or NULL. */
+/* A new Call(call_id) (its messages empty, its kept look-ups None), or NULL. Its
+ * transactions are None until find_calls() sets group()'s list (no empty list made to be
+ * replaced); a call is seen by no one before that. */
 static PyObject *new_call(PyObject *call_id)
 {
-    return new_made(&k_reader, &call_id, 1, 2);
+    return new_made(&k_reader, &call_id, 1, 1);
 }
 
-/* The message's Call-ID (a new reference): through its slot for the class given to
- * setup_group(), else getattr. */
+/* obj's attribute i of reader (a new reference): through its slot when obj is of exactly
+ * reader's class, else getattr; NULL with an exception when it is missing. */
+static PyObject *read_one(const Reader *reader, PyObject *obj, int i)
+{
+    PyObject *value;
+    if (Py_TYPE(obj) != reader->type)
+        return PyObject_GetAttr(obj, reader->names[i]);
+    value = *(PyObject **)((char *)obj + reader->offsets[i]);
+    if (value == NULL)
+        PyErr_SetObject(PyExc_AttributeError, reader->names[i]);
+    return Py_XNewRef(value);
+}
+
+/* The message's Call-ID (a new reference), read as group_one() reads them (the classes
+ * given to setup_group()). */
 static PyObject *call_id_of(PyObject *captured)
 {
     PyObject *message, *call_id;
-    if (Py_TYPE(captured) == g_captured_reader.type) {
-        message = *(PyObject **)((char *)captured + g_captured_offsets[0]);
-        if (message == NULL) {
-            PyErr_SetObject(PyExc_AttributeError, g_captured_names[0]);
-            return NULL;
-        }
-        Py_INCREF(message);
-    }
-    else if ((message = PyObject_GetAttr(captured, g_captured_names[0])) == NULL)
+    if (read_all(&g_captured_reader, captured, &message) < 0)
         return NULL;
-    if (Py_TYPE(message) == g_message_reader.type) {
-        call_id = *(PyObject **)((char *)message + g_message_offsets[G_CALL_ID]);
-        if (call_id == NULL)
-            PyErr_SetObject(PyExc_AttributeError, name_call_id);
-        else
-            Py_INCREF(call_id);
-    }
-    else
-        call_id = PyObject_GetAttr(message, name_call_id);
+    call_id = read_one(&g_message_reader, message, G_CALL_ID);
     Py_DECREF(message);
     return call_id;
 }
@@ -1011,9 +1004,13 @@ done:
 
 /* -- calls._sdp_exchanges (its specification: _sdp_exchanges_py) --------------------------- */
 
-/* What it reads of an announcement, in the order of _SDP_FIELDS (calls.py). */
+/* What it reads of an announcement (_sdp_exchanges_py's reads, by name). */
 enum { A_FRAME, A_TS_NS, A_SIDE, A_ROLE, A_SIP, A_CSEQ, A_MEDIA_INDEX, A_MEDIA, A_ADDRESS,
        A_PORT, A_DIRECTION, A_ON_HOLD, A_CODECS, A_PAYLOAD_TYPES, A_COUNT };
+static const char *const ANN_NAMES[A_COUNT] = {
+    "frame", "ts_ns", "side", "role", "sip_summary", "cseq", "media_index", "media", "address",
+    "port", "direction", "on_hold", "codecs", "payload_types",
+};
 static PyObject *ann_names[A_COUNT];
 static Py_ssize_t ann_index[A_COUNT], ann_size; /* each field's place in the named tuple */
 static PyTypeObject *ann_type, *exchange_type;
@@ -1021,15 +1018,14 @@ static PyObject *codec_names; /* calls._codec_names */
 
 static PyObject *setup_sdp(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *fields, *wanted;
-    Py_ssize_t i, j;
+    PyObject *fields;
+    Py_ssize_t i, j, index[A_COUNT];
     (void)module;
-    if (nargs != 4 || !PyType_Check(args[0]) ||
+    if (nargs != 3 || !PyType_Check(args[0]) ||
         !PyType_IsSubtype((PyTypeObject *)args[0], &PyTuple_Type) || !PyType_Check(args[1]) ||
-        !PyType_IsSubtype((PyTypeObject *)args[1], &PyTuple_Type) || !PyTuple_Check(args[2]) ||
-        PyTuple_GET_SIZE(args[2]) != A_COUNT || !PyCallable_Check(args[3])) {
+        !PyType_IsSubtype((PyTypeObject *)args[1], &PyTuple_Type) || !PyCallable_Check(args[2])) {
         PyErr_SetString(PyExc_TypeError,
-                        "setup_sdp(announcement_class, exchange_class, field_names, codec_names)");
+                        "setup_sdp(announcement_class, exchange_class, codec_names)");
         return NULL;
     }
     fields = PyObject_GetAttrString(args[0], "_fields");
@@ -1040,34 +1036,36 @@ static PyObject *setup_sdp(PyObject *module, PyObject *const *args, Py_ssize_t n
         PyErr_SetString(PyExc_TypeError, "setup_sdp(): the announcement class has no _fields");
         return NULL;
     }
-    wanted = args[2];
+    /* Every field's place first: a refused class leaves the last setup as it was. */
     for (i = 0; i < A_COUNT; i++) {
-        PyObject *name = PyTuple_GET_ITEM(wanted, i);
-        if (!PyUnicode_Check(name)) {
-            Py_DECREF(fields);
-            PyErr_SetString(PyExc_TypeError, "setup_sdp(): a field name is not a str");
-            return NULL;
+        if (ann_names[i] == NULL) {
+            ann_names[i] = PyUnicode_InternFromString(ANN_NAMES[i]);
+            if (ann_names[i] == NULL) {
+                Py_DECREF(fields);
+                return NULL;
+            }
         }
         for (j = 0; j < PyTuple_GET_SIZE(fields); j++)
-            if (PyUnicode_Compare(PyTuple_GET_ITEM(fields, j), name) == 0)
+            if (PyUnicode_Check(PyTuple_GET_ITEM(fields, j)) &&
+                PyUnicode_Compare(PyTuple_GET_ITEM(fields, j), ann_names[i]) == 0)
                 break;
         if (j == PyTuple_GET_SIZE(fields)) {
             Py_DECREF(fields);
-            PyErr_Format(PyExc_TypeError, "setup_sdp(): no field %R", name);
+            PyErr_Format(PyExc_TypeError, "setup_sdp(): no field %R", ann_names[i]);
             return NULL;
         }
-        ann_index[i] = j;
-        Py_INCREF(name);
-        Py_XSETREF(ann_names[i], name);
+        index[i] = j;
     }
+    for (i = 0; i < A_COUNT; i++)
+        ann_index[i] = index[i];
     ann_size = PyTuple_GET_SIZE(fields);
     Py_DECREF(fields);
     Py_INCREF(args[0]);
     Py_XSETREF(ann_type, (PyTypeObject *)args[0]);
     Py_INCREF(args[1]);
     Py_XSETREF(exchange_type, (PyTypeObject *)args[1]);
-    Py_INCREF(args[3]);
-    Py_XSETREF(codec_names, args[3]);
+    Py_INCREF(args[2]);
+    Py_XSETREF(codec_names, args[2]);
     Py_RETURN_NONE;
 }
 
@@ -1098,6 +1096,7 @@ static int exchange_one(PyObject *ann, PyObject *names, PyObject *seen, PyObject
 {
     PyObject *v[A_COUNT], *names_key = NULL, *codecs = NULL, *key = NULL, *id;
     int result = -1, test;
+    Py_ssize_t size;
     if (read_announcement(ann, v) < 0)
         return -1;
     test = PyObject_IsTrue(v[A_ADDRESS]);
@@ -1135,15 +1134,13 @@ static int exchange_one(PyObject *ann, PyObject *names, PyObject *seen, PyObject
                        v[A_PORT], codecs);
     if (key == NULL)
         goto done;
-    test = PySet_Contains(seen, key);
-    if (test == 0)
-        test = PySet_Add(seen, key) < 0 ? -1 : 0;
-    else if (test > 0) { /* a proxy's copy: listed once */
+    size = PySet_GET_SIZE(seen); /* (one hash of the key: added, or already there) */
+    if (PySet_Add(seen, key) < 0)
+        goto done;
+    if (PySet_GET_SIZE(seen) == size) { /* a proxy's copy: listed once */
         result = 0;
         goto done;
     }
-    if (test < 0)
-        goto done;
     {
         PyObject *fields[11] = {v[A_FRAME], v[A_TS_NS], v[A_SIDE], v[A_ROLE], v[A_SIP],
                                 v[A_MEDIA], v[A_ADDRESS], v[A_PORT], v[A_DIRECTION], codecs,
@@ -1282,8 +1279,8 @@ static PyMethodDef methods[] = {
      "find_calls(messages) -> [Call]: rtcscope.sip.dialogs._find_calls_py's calls, their\n"
      "transactions grouped by group() (setup_group() first)."},
     {"setup_sdp", (PyCFunction)(void (*)(void))setup_sdp, METH_FASTCALL,
-     "setup_sdp(announcement_class, exchange_class, field_names, codec_names): the named\n"
-     "tuple read by place, the one made, the fields read and calls._codec_names."},
+     "setup_sdp(announcement_class, exchange_class, codec_names): the named tuple read by\n"
+     "place, the one made and calls._codec_names."},
     {"sdp_exchanges", (PyCFunction)(void (*)(void))sdp_exchanges, METH_FASTCALL,
      "sdp_exchanges(announcements, names: dict) -> (sdp, endpoints): what\n"
      "rtcscope.sip.calls._sdp_exchanges_py returns, ``names`` filled as it fills it."},

@@ -795,15 +795,10 @@ def _probe_py(texts: Iterable[bytes]) -> bool:
     return any(map(_LINK_PROBE.search, texts))
 
 
-def _c_probe_setup(callwalk: ModuleType) -> None:
-    """Nothing to give the C probe; an older _callwalk without it is not used."""
-    callwalk.mention_link_headers  # noqa: B018 (AttributeError: the Python road)
-
-
 # The probe in C where it was built (rtcscope.sip._callwalk.mention_link_headers: what
 # _probe_py answers, each '-' found by memchr and the names after it compared).
 _probe: Callable[[Iterable[bytes]], bool] = (
-    c_accelerator(_c_probe_setup, "mention_link_headers") or _probe_py
+    c_accelerator(None, "mention_link_headers") or _probe_py  # (nothing to set up)
 )
 PROBE_ROAD = "python" if _probe is _probe_py else "c"
 
@@ -1268,30 +1263,11 @@ def _sdp_exchanges_py(
     return sdp, endpoints
 
 
-# What the C road reads of an announcement (_sdp_exchanges_py's reads, by name).
-_SDP_FIELDS = (
-    "frame",
-    "ts_ns",
-    "side",
-    "role",
-    "sip_summary",
-    "cseq",
-    "media_index",
-    "media",
-    "address",
-    "port",
-    "direction",
-    "on_hold",
-    "codecs",
-    "payload_types",
-)
-
-
 def _c_sdp_setup(callwalk: ModuleType) -> None:
     """Give the C road the announcement class it reads by place, what it makes and calls."""
     from rtcscope.sip.capture import MediaAnnouncement
 
-    callwalk.setup_sdp(MediaAnnouncement, SdpExchange, _SDP_FIELDS, _codec_names)
+    callwalk.setup_sdp(MediaAnnouncement, SdpExchange, _codec_names)
 
 
 # A call's SDP list in C where it was built (rtcscope.sip._callwalk.sdp_exchanges: what

@@ -236,11 +236,11 @@ def _c_group_setup(callwalk: ModuleType) -> None:
     )
 
 
-def c_accelerator(setup: Callable[[ModuleType], None], name: str) -> Any:
+def c_accelerator(setup: Callable[[ModuleType], None] | None, name: str) -> Any:
     """The function ``name`` of rtcscope.sip._callwalk (the C walk and grouping) given what
-    ``setup`` gives the module; None without the accelerator (built without a compiler),
-    from an older _callwalk.c (its setup refuses), or under RTCSCOPE_PURE=1 (the Python
-    roads)."""
+    ``setup`` (if any) gives the module; None without the accelerator (built without a
+    compiler), from an older _callwalk.c (its setup refuses, or it has no ``name``), or under
+    RTCSCOPE_PURE=1 (the Python roads)."""
     if os.environ.get("RTCSCOPE_PURE", "") not in ("", "0"):
         return None
     try:
@@ -248,10 +248,11 @@ def c_accelerator(setup: Callable[[ModuleType], None], name: str) -> Any:
     except ImportError:
         return None
     try:
-        setup(_callwalk)
+        if setup is not None:
+            setup(_callwalk)
     except (TypeError, AttributeError):
         return None
-    return getattr(_callwalk, name)
+    return getattr(_callwalk, name, None)
 
 
 # The grouping in C (rtcscope.sip._callwalk.group: the transactions _group_transactions_py
