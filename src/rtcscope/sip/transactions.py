@@ -22,13 +22,13 @@ Pure: works on :class:`CapturedMessage` values (what ``rtcscope.sip.capture`` yi
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import field
 from types import ModuleType
 from typing import Any, NamedTuple, Protocol
 
 from rtcscope._dataclass import dataclass
+from rtcscope._roads import c_wanted
 from rtcscope.sip.message import SipMessage
 
 
@@ -241,7 +241,7 @@ def c_accelerator(setup: Callable[[ModuleType], None] | None, name: str) -> Any:
     ``setup`` (if any) gives the module; None without the accelerator (built without a
     compiler), from an older _callwalk.c (its setup refuses, or it has no ``name``), or under
     RTCSCOPE_PURE=1 (the Python roads)."""
-    if os.environ.get("RTCSCOPE_PURE", "") not in ("", "0"):
+    if not c_wanted():
         return None
     try:
         from rtcscope.sip import _callwalk
