@@ -13,7 +13,7 @@ On each, alternating, best of ``--rounds`` (default 3): ``rtcscope analyze FILE`
 where they have it), ``tshark -n -q -z sip,stat -z rtp,streams`` (one run, both taps; on (a)
 with ``--enable-heuristic rtp_udp``) and ``tshark -n -q -z sip,stat``. Wall time, CPU time
 (user+sys, from the kernel's accounting of the finished child: steadier than wall time on a
-busy machine) and peak resident memory (VmHWM sampled every 5 ms) are printed with the
+busy machine) and peak memory of the process tree (``measure``) are printed with the
 ratios the targets name. Then the scaling runs: ``analyze`` on (a) at 0.5M, 1M, 2M, 4M
 packets and ``calls`` on (b) at 5k, 10k, 20k calls (one run each), with the per-packet and
 per-call slopes.
@@ -49,8 +49,49 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _proc_kb(path: str, fields: tuple[str, ...]) -> int:
+    """The sum of these ``kB`` fields of a /proc file (0 when the process is gone)."""
+    total = 0
+    try:
+        for line in Path(path).read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in fields:
+                total += int(value.split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return total
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes below ``pid`` (a child's children too), from the kernel's lists."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            text = Path(f"/proc/{parent}/task/{parent}/children").read_text()
+        except OSError:
+            continue
+        kids = [int(word) for word in text.split()]
+        found += kids
+        todo += kids
+    return found
+
+
+def _tree_kb(pid: int) -> int:
+    """The memory of ``pid`` and its descendants now: its resident set and each
+    descendant's private pages (those a forked child shares with it unchanged are counted
+    once, in it)."""
+    own = _proc_kb(f"/proc/{pid}/status", ("VmRSS",))
+    for child in _descendants(pid):
+        own += _proc_kb(f"/proc/{child}/smaps_rollup", ("Private_Clean", "Private_Dirty"))
+    return own
+
+
 def measure(program: str, args: list[str], workdir: Path) -> tuple[float, float, float]:
-    """(wall s, CPU s, peak RSS MB) of one run."""
+    """(wall s, CPU s, peak MB) of one run: the peak of the process tree's memory (VmHWM of
+    the process, and its resident set plus its children's private pages, sampled every 5
+    ms: a program that forks workers is charged for them)."""
     log = workdir / "run.log"
     context = (
         rtcscope_background(args, log)
@@ -62,9 +103,7 @@ def measure(program: str, args: list[str], workdir: Path) -> tuple[float, float,
     start = time.perf_counter()
     with context as proc:
         while proc.poll() is None:
-            sample = _peak_rss_kb(proc.pid)
-            if sample:
-                peak_kb = max(peak_kb, sample)
+            peak_kb = max(peak_kb, _peak_rss_kb(proc.pid) or 0, _tree_kb(proc.pid))
             time.sleep(0.005)
         code = proc.returncode
     elapsed = time.perf_counter() - start
