@@ -35,19 +35,33 @@
 static const char ROUTE[] = "route";
 static const char MAX_FORWARDS[] = "max-forwards";
 
-/* Where ``name`` (lower-case letters and '-') first stands in ``raw`` lower-cased, or -1. */
+/* Where ``name`` (lower-case letters and '-', at most 16 bytes) first stands in ``raw``
+ * lower-cased, or -1. Horspool's search: after a window that does not hold the name, it
+ * moves on by how far its last byte is from that byte's last place in the name (before its
+ * end; the whole length where the name has none of it), any case. */
 static Py_ssize_t find_lowered(const unsigned char *raw, Py_ssize_t n, const char *name,
                                Py_ssize_t length)
 {
+    Py_ssize_t shift[256];
     Py_ssize_t i, j;
-    for (i = 0; i + length <= n; i++) {
-        for (j = 0; j < length; j++) {
+    if (length <= 0 || length > 16)
+        return -1;
+    for (i = 0; i < 256; i++)
+        shift[i] = length;
+    for (j = 0; j + 1 < length; j++) {
+        unsigned char want = (unsigned char)name[j];
+        shift[want] = length - 1 - j;
+        if (want >= 'a' && want <= 'z')
+            shift[want - 0x20] = length - 1 - j;
+    }
+    for (i = 0; i + length <= n; i += shift[raw[i + length - 1]]) {
+        for (j = length - 1; j >= 0; j--) {
             unsigned char c = raw[i + j];
             unsigned char want = (unsigned char)name[j];
             if (want == '-' ? c != '-' : !IS_LETTER(c, want))
                 break;
         }
-        if (j == length)
+        if (j < 0)
             return i;
     }
     return -1;
