@@ -1,7 +1,8 @@
 """The C road of rtcscope.sip.routing's reads on a message's bytes as they are
-(rtcscope.sip._routescan: may_hold_route, usual_max_forwards, usual_contact_text) against
-their specification, the Python road (raw_may_hold_route_py, usual_max_forwards_py,
-usual_contact_text_py) and the message's own reading, on any bytes; built and active under
+(rtcscope.sip._routescan: may_hold_route, usual_max_forwards, usual_contact_text), and of
+plain_sip_target on a URI's text, against their specification, the Python road
+(raw_may_hold_route_py, usual_max_forwards_py, usual_contact_text_py, plain_sip_target_py)
+and the message's own reading, on any bytes or text; built and active under
 CI=true; RTCSCOPE_PURE=1 selects the Python road.
 """
 
@@ -17,12 +18,14 @@ from rtcscope.sip.routing import (
     may_hold_route,
     message_contact_text,
     message_max_forwards,
+    plain_sip_target_py,
     raw_may_hold_route_py,
     usual_contact_text_py,
     usual_max_forwards_py,
 )
 from tests.conftest import IN_CI
 from tests.sip.test_calls_walk_c import road_of_copy
+from tests.sip.test_routing import _URI_PIECES
 
 try:
     from rtcscope.sip import _routescan
@@ -214,12 +217,39 @@ def test_the_c_road_leaves_the_near_misses(raw: bytes, c: object, python: object
     assert _same(message_contact_text(raw), python)
 
 
+@needs_c
+@example(text="sips:h")
+@example(text="sip:Bob@Host.EXAMPLE:05060")
+@example(text="sip:a@h:65536")
+@example(text="sip:a\u3000b@h")
+@example(text="sip:\xe9@h")
+@given(
+    text=st.one_of(
+        _URI_PIECES.map("".join),
+        st.text(max_size=30),
+        st.text(max_size=30).map("sip:".__add__),
+        st.text(alphabet='sip:@.-;?<>" \t\x1c\x85\xa0\u3000aZ09\xe9', max_size=20),
+    )
+)
+def test_the_c_road_reads_the_plain_sip_target_as_the_python_road(text: str) -> None:
+    assert _routescan is not None
+    assert _routescan.plain_sip_target(text) == plain_sip_target_py(text)
+
+
+@needs_c
+def test_the_plain_sip_target_c_road_takes_text_only() -> None:
+    assert _routescan is not None
+    with pytest.raises(TypeError):
+        _routescan.plain_sip_target(b"sip:h")  # type: ignore[arg-type]
+
+
 def test_the_accelerator_is_built_and_active_in_ci() -> None:
     """CI measures what is shipped: there `make install` must have built the C road."""
     if not IN_CI:
         pytest.skip("checked under CI=true")
     assert _routescan is not None
     assert routing.ROUTE_SCAN_ROAD == "c"
+    assert routing.plain_sip_target is _routescan.plain_sip_target
 
 
 def _road_with(monkeypatch: pytest.MonkeyPatch, pure: str | None) -> str:

@@ -1,5 +1,5 @@
 /* rtcscope.sip._routescan: three reads of rtcscope.sip.routing in C, on a message's bytes as
- * they are (no lower-cased copy made):
+ * they are (no lower-cased copy made), and the plainest SIP URI's host and port:
  *
  * may_hold_route(raw): routing.may_hold_route(raw.lower()), "route" anywhere in the bytes
  * lower-cased (bytes.lower changes A-Z only).
@@ -23,7 +23,15 @@
  * text between "<" and ">" (what _USUAL_NAME_ADDR's third group holds whatever follows the
  * ">"). None where an empty line ("\n\n" or "\n\r\n") comes before any Contact line or there
  * is none; False for anything else (the Python road decides).
- * tests/sip/test_routescan.py checks all three against the Python road on any bytes.
+ *
+ * plain_sip_target(text): routing.plain_sip_target_py(text): (host lower-cased, port) where
+ * the text is "sip:" or "sips:", a user part of one or more characters other than '@', ':',
+ * ';', '?', '<', '>', '"' and whitespace then '@', or none, a host of ASCII letters, digits,
+ * '.' and '-', and a port of one to five digits up to 65535 (else the scheme's default), and
+ * nothing else; None for any other text. (normal_host of such a host is the host
+ * lower-cased: an IPv4 address stays as it is, and no other IP address is written with these
+ * characters.)
+ * tests/sip/test_routescan.py checks all four against the Python road on any input.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -280,6 +288,96 @@ static PyObject *usual_contact_text(PyObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+/* A character of _PLAIN_SIP_URI's user part: [^@:;?\s<>"] (\s of a str pattern: what
+ * str.isspace takes, Py_UNICODE_ISSPACE, as the regex engine reads it). */
+static int is_plain_user_char(Py_UCS4 c)
+{
+    return c != '@' && c != ':' && c != ';' && c != '?' && c != '<' && c != '>' && c != '"' &&
+           !Py_UNICODE_ISSPACE(c);
+}
+
+static int is_plain_host_char(Py_UCS4 c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '-';
+}
+
+static PyObject *plain_sip_target(PyObject *self, PyObject *arg)
+{
+    int kind;
+    const void *data;
+    Py_ssize_t n, p, q, host_start, host_end;
+    long port;
+    PyObject *host, *number, *result;
+    Py_UCS1 *out;
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "a URI's text (str) expected");
+        return NULL;
+    }
+    if (PyUnicode_READY(arg) < 0)
+        return NULL;
+    kind = PyUnicode_KIND(arg);
+    data = PyUnicode_DATA(arg);
+    n = PyUnicode_GET_LENGTH(arg);
+#define AT(i) PyUnicode_READ(kind, data, (i))
+    /* (sips?): */
+    if (n < 4 || AT(0) != 's' || AT(1) != 'i' || AT(2) != 'p')
+        Py_RETURN_NONE;
+    p = 3;
+    port = 5060;
+    if (AT(p) == 's') {
+        port = 5061;
+        p++;
+    }
+    if (p >= n || AT(p) != ':')
+        Py_RETURN_NONE;
+    p++;
+    /* (?:[^@:;?\s<>"]+@)? */
+    for (q = p; q < n && is_plain_user_char(AT(q)); q++)
+        ;
+    if (q > p && q < n && AT(q) == '@')
+        p = q + 1;
+    /* ([A-Za-z0-9.-]+) */
+    for (q = p; q < n && is_plain_host_char(AT(q)); q++)
+        ;
+    if (q == p)
+        Py_RETURN_NONE;
+    host_start = p;
+    host_end = q;
+    /* (?::([0-9]{1,5}))? then the end */
+    if (q < n) {
+        if (AT(q) != ':')
+            Py_RETURN_NONE;
+        port = 0;
+        for (p = q + 1; p < n && AT(p) >= '0' && AT(p) <= '9'; p++) {
+            if (p - q > 5)
+                Py_RETURN_NONE;
+            port = port * 10 + (long)(AT(p) - '0');
+        }
+        if (p == q + 1 || p < n || port > 65535)
+            Py_RETURN_NONE;
+    }
+    /* normal_host: the host lower-cased (ASCII letters, digits, '.' and '-') */
+    host = PyUnicode_New(host_end - host_start, 127);
+    if (host == NULL)
+        return NULL;
+    out = PyUnicode_1BYTE_DATA(host);
+    for (p = host_start; p < host_end; p++) {
+        Py_UCS4 c = AT(p);
+        out[p - host_start] = (Py_UCS1)((c >= 'A' && c <= 'Z') ? c | 0x20 : c);
+    }
+#undef AT
+    number = PyLong_FromLong(port);
+    if (number == NULL) {
+        Py_DECREF(host);
+        return NULL;
+    }
+    result = PyTuple_Pack(2, host, number);
+    Py_DECREF(host);
+    Py_DECREF(number);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"may_hold_route", may_hold_route, METH_O,
      "may_hold_route(raw): \"route\" in raw.lower() (routing.may_hold_route)"},
@@ -289,6 +387,9 @@ static PyMethodDef methods[] = {
     {"usual_contact_text", usual_contact_text, METH_O,
      "usual_contact_text(raw): the first Contact value's URI text where written the usual "
      "way, None without a Contact line, False when the Python road decides"},
+    {"plain_sip_target", plain_sip_target, METH_O,
+     "plain_sip_target(text): (host, port) of the plainest SIP URI, None for any other "
+     "text"},
     {NULL, NULL, 0, NULL},
 };
 

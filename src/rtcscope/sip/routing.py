@@ -396,7 +396,7 @@ _PLAIN_SIP_URI = re.compile(r"(sips?):(?:[^@:;?\s<>\"]+@)?([A-Za-z0-9.-]+)(?::([
 
 
 @lru_cache(maxsize=4096)  # the 2xx's Contact, its ACK's and its BYE's Request-URI
-def plain_sip_target(text: str) -> tuple[str, int] | None:
+def plain_sip_target_py(text: str) -> tuple[str, int] | None:
     """``(uri_host(uri), uri_port(uri))`` of ``parse_uri(text)`` where the text is of the
     plainest shape (_PLAIN_SIP_URI, which parses); None for any other text (parse it). What
     the direct roads compare a request's destination with when its Request-URI is the
@@ -409,6 +409,19 @@ def plain_sip_target(text: str) -> tuple[str, int] | None:
         return normal_host(host), 5061 if scheme == "sips" else 5060
     number = int(port)
     return None if number > 65535 else (normal_host(host), number)
+
+
+def _plain_sip_target_road() -> Callable[[str], tuple[str, int] | None]:
+    """:func:`plain_sip_target_py`, or the same read in C on the C road (ROUTE_SCAN_ROAD)."""
+    if ROUTE_SCAN_ROAD == "c":
+        from rtcscope.sip import _routescan
+
+        return _routescan.plain_sip_target
+    return plain_sip_target_py
+
+
+# (host, port) of the plainest SIP URI's text, else None (plain_sip_target_py)
+plain_sip_target = _plain_sip_target_road()
 
 
 def _routing_header_values_read(message: SipMessage) -> dict[str, list[str]]:
