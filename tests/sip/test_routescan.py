@@ -1,8 +1,9 @@
 """The C road of rtcscope.sip.routing's reads on a message's bytes as they are
-(rtcscope.sip._routescan: may_hold_route, usual_max_forwards) against their specification,
-the Python road (raw_may_hold_route_py, usual_max_forwards_py) and the message's own
-reading, on any bytes; built and active under CI=true; RTCSCOPE_PURE=1 selects the Python
-road.
+(rtcscope.sip._routescan: may_hold_route, usual_max_forwards, usual_contact_text), and of
+plain_sip_target on a URI's text, against their specification, the Python road
+(raw_may_hold_route_py, usual_max_forwards_py, usual_contact_text_py, plain_sip_target_py)
+and the message's own reading, on any bytes or text; built and active under
+CI=true; RTCSCOPE_PURE=1 selects the Python road.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ from rtcscope.sip import routing
 from rtcscope.sip.message import SipMessage
 from rtcscope.sip.routing import (
     may_hold_route,
+    message_contact_text,
     message_max_forwards,
+    plain_sip_target_py,
     raw_may_hold_route_py,
+    usual_contact_text_py,
     usual_max_forwards_py,
 )
 from tests.conftest import IN_CI
 from tests.sip.test_calls_walk_c import road_of_copy
+from tests.sip.test_routing import _URI_PIECES
 
 try:
     from rtcscope.sip import _routescan
@@ -97,11 +102,145 @@ def test_the_c_road_reads_as_the_python_road(raw: bytes) -> None:
 @needs_c
 def test_the_c_road_takes_bytes_only() -> None:
     assert _routescan is not None
-    for read in (_routescan.may_hold_route, _routescan.usual_max_forwards):
+    for read in (
+        _routescan.may_hold_route,
+        _routescan.usual_max_forwards,
+        _routescan.usual_contact_text,
+    ):
         with pytest.raises(TypeError):
             read("Max-Forwards: 70")  # type: ignore[arg-type]
         with pytest.raises(TypeError):
             read(bytearray(b"route"))  # type: ignore[arg-type]
+
+
+# Contact lines near the usual shape the C road decides and the shapes it leaves to the
+# Python road: both names in any case, lookalikes, blanks and bytes outside ASCII around the
+# name, every part of the usual URI and its near misses (ports at the 65535 edge, leading
+# zeros, IPv6, parameters, characters the regex classes turn away), what follows the '>',
+# folded, empty and bare-LF lines, the end of the bytes.
+_CONTACT_NAME = st.sampled_from(
+    [b"Contact", b"contact", b"CONTACT", b"m", b"M", b"Contacts", b"Mx", b"X-Contact", b"Via"]
+)
+_CONTACT_BLANK = st.sampled_from([b"", b"", b"", b" ", b"\t", b"\x0b", b"\r", b"\x1c", b"\xc2\xa0"])
+_CONTACT_VALUE = st.tuples(
+    st.sampled_from([b" ", b"", b"  \t", b"\x0b", b' "Bob" ', b"Bob ", b" sip:a@h", b" *"]),
+    st.sampled_from([b"<", b"<", b""]),
+    st.sampled_from([b"sip:", b"SIPS:", b"sIp:", b"sipx:", b"tel:", b"sip", b"si:"]),
+    st.sampled_from([b"", b"alice@", b"a.b-c%41@", b"@", b"a:pw@", b"a b@", b"\xc3\xa4@", b"a@b@"]),
+    st.sampled_from(
+        [b"192.0.2.1", b"h", b"Host_1.example", b"", b"[::1]", b"[]", b"[::1", b"h\xc3"]
+    ),
+    st.sampled_from(
+        [b"", b":5060", b":0", b":0000", b":65535", b":65536", b"::1", b":01234", b":123456", b":"]
+    ),
+    st.sampled_from(
+        [b"", b";lr", b";transport=tcp;ob", b";", b';a="b"', b";a@b", b";x,y", b";\xc3"]
+    ),
+    st.sampled_from([b">", b">", b"", b">;q=1", b">, <sip:b@h>", b'>;x="a,b"', b"> \xff", b">>"]),
+)
+_CONTACT_END = st.sampled_from(
+    [b"\r\n", b"\r\n", b"\n", b"\r\n ", b"\r\n\t", b"\r\n\r\n", b"\n\n", b"\n\r\n", b""]
+)
+_CONTACT_LINE = st.tuples(
+    _CONTACT_BLANK,
+    _CONTACT_NAME,
+    _CONTACT_BLANK,
+    st.sampled_from([b":", b":", b""]),
+    _CONTACT_VALUE.map(b"".join),
+    _CONTACT_END,
+).map(b"".join)
+_CONTACT_RAW = st.one_of(
+    st.tuples(
+        st.sampled_from([b"SIP/2.0 200 OK\r\n", b"INVITE sip:b@h SIP/2.0\n", b"\r\n", b""]),
+        st.lists(_CONTACT_LINE, max_size=4).map(b"".join),
+        st.sampled_from([b"", b"Via: x\r\n", b"\r\nm: <sip:body@h>\r\n"]),
+    ).map(b"".join),
+    _RAW,
+)
+
+
+@needs_c
+@given(raw=_CONTACT_RAW)
+def test_the_c_road_reads_the_contact_as_the_python_road(raw: bytes) -> None:
+    """The C road answers as the Python road (its specification) or leaves the bytes to it
+    (False); message_contact_text, either road, answers as the Python road."""
+    assert _routescan is not None
+    found = _routescan.usual_contact_text(raw)
+    expected = usual_contact_text_py(raw)
+    assert found is False or _same(found, expected)
+    assert _same(message_contact_text(raw), expected)
+    assert _same(message_contact_text(raw, raw.lower()), expected)
+
+
+@needs_c
+@pytest.mark.parametrize(
+    ("line", "text"),
+    [
+        (b"Contact: <sip:alice@192.0.2.1:5060>", "sip:alice@192.0.2.1:5060"),
+        (b"m:<SIPS:h;transport=tls>;expires=60", "SIPS:h;transport=tls"),
+        (b"CONTACT :\t<sip:[2001:db8::1]:65535>, <sip:b@h>", "sip:[2001:db8::1]:65535"),
+        (b"contact: <sip:0000@h:0>", "sip:0000@h:0"),
+    ],
+)
+def test_the_c_road_decides_the_usual_contact(line: bytes, text: str) -> None:
+    """What the diagnosis asks of every call's 2xx and INVITE is read in C, not left over."""
+    assert _routescan is not None
+    for raw in (b"SIP/2.0 200 OK\r\n" + line + b"\r\n\r\n", b"SIP/2.0 200 OK\r\n" + line):
+        assert _routescan.usual_contact_text(raw) == text == usual_contact_text_py(raw)
+    assert _routescan.usual_contact_text(b"SIP/2.0 200 OK\r\nVia: x\r\n\r\nm: <sip:b@h>") is None
+
+
+@needs_c
+@pytest.mark.parametrize(
+    ("raw", "c", "python"),
+    [
+        # the port's edge, a name with more than blanks around it, a folded line, no '>'
+        (b"OK\r\nContact: <sip:a@h:65536>\r\n", False, False),
+        (b"OK\r\nContact: <sip:a@h:01234>\r\n", False, False),
+        (b"OK\r\nContact\x0b: <sip:a@h>\r\n", False, False),
+        (b"OK\r\nContact: <sip:a@h>\r\n folded\r\n", False, False),
+        (b"OK\r\nContact: <sip:a@h", False, False),
+        # left to the Python road, which reads them
+        (b"OK\r\nContact: Bob <sip:a@h>\r\n", False, "sip:a@h"),
+        (b"OK\r\nContact: sip:a@h;x=1\r\n", False, "sip:a@h"),
+        (b"OK\r\nContact:\r\nm: <sip:b@h>\r\n", False, "sip:b@h"),
+        # no Contact line before the header lines end
+        (b"OK\r\n\r\nContact: <sip:a@h>\r\n", None, None),
+        (b"OK\n\nContact: <sip:a@h>\r\n", None, None),
+        (b"", None, None),
+    ],
+)
+def test_the_c_road_leaves_the_near_misses(raw: bytes, c: object, python: object) -> None:
+    assert _routescan is not None
+    assert _same(_routescan.usual_contact_text(raw), c)
+    assert _same(usual_contact_text_py(raw), python)
+    assert _same(message_contact_text(raw), python)
+
+
+@needs_c
+@example(text="sips:h")
+@example(text="sip:Bob@Host.EXAMPLE:05060")
+@example(text="sip:a@h:65536")
+@example(text="sip:a\u3000b@h")
+@example(text="sip:\xe9@h")
+@given(
+    text=st.one_of(
+        _URI_PIECES.map("".join),
+        st.text(max_size=30),
+        st.text(max_size=30).map("sip:".__add__),
+        st.text(alphabet='sip:@.-;?<>" \t\x1c\x85\xa0\u3000aZ09\xe9', max_size=20),
+    )
+)
+def test_the_c_road_reads_the_plain_sip_target_as_the_python_road(text: str) -> None:
+    assert _routescan is not None
+    assert _routescan.plain_sip_target(text) == plain_sip_target_py(text)
+
+
+@needs_c
+def test_the_plain_sip_target_c_road_takes_text_only() -> None:
+    assert _routescan is not None
+    with pytest.raises(TypeError):
+        _routescan.plain_sip_target(b"sip:h")  # type: ignore[arg-type]
 
 
 def test_the_accelerator_is_built_and_active_in_ci() -> None:
@@ -110,6 +249,7 @@ def test_the_accelerator_is_built_and_active_in_ci() -> None:
         pytest.skip("checked under CI=true")
     assert _routescan is not None
     assert routing.ROUTE_SCAN_ROAD == "c"
+    assert routing.plain_sip_target is _routescan.plain_sip_target
 
 
 def _road_with(monkeypatch: pytest.MonkeyPatch, pure: str | None) -> str:

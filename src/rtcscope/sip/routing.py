@@ -194,25 +194,41 @@ def usual_max_forwards_py(raw: bytes) -> int | Literal[False] | None:
     return int(value) if isinstance(value, bytes) else False
 
 
+def usual_contact_text_py(raw: bytes) -> str | Literal[False] | None:
+    """:func:`plain_contact_text` of a message's bytes as they are (``raw.lower()`` made
+    here): the specification of the C road's read, which decides the usual Contact line
+    (rtcscope.sip._routescan) and leaves any other to this one (False)."""
+    return plain_contact_text(raw, raw.lower())
+
+
 def _route_scan_road() -> tuple[
-    Callable[[bytes], bool], Callable[[bytes], int | Literal[False] | None], str
+    Callable[[bytes], bool],
+    Callable[[bytes], int | Literal[False] | None],
+    Callable[[bytes], str | Literal[False] | None],
+    str,
 ]:
-    """:func:`raw_may_hold_route_py` and :func:`usual_max_forwards_py`, or the same reads in C
-    (rtcscope.sip._routescan, where it was built) unless RTCSCOPE_PURE is set; and which
-    road ("c" or "python")."""
+    """:func:`raw_may_hold_route_py`, :func:`usual_max_forwards_py` and
+    :func:`usual_contact_text_py`, or the same reads in C (rtcscope.sip._routescan, where it
+    was built) unless RTCSCOPE_PURE is set; and which road ("c" or "python")."""
     if c_wanted():
         try:
             from rtcscope.sip import _routescan
         except ImportError:  # no compiler or no Python headers where it was installed
             pass
         else:
-            return _routescan.may_hold_route, _routescan.usual_max_forwards, "c"
-    return raw_may_hold_route_py, usual_max_forwards_py, "python"
+            return (
+                _routescan.may_hold_route,
+                _routescan.usual_max_forwards,
+                _routescan.usual_contact_text,
+                "c",
+            )
+    return raw_may_hold_route_py, usual_max_forwards_py, usual_contact_text_py, "python"
 
 
 # A message's bytes may hold a Route or Record-Route line (may_hold_route without the
-# lowered copy), the usual Max-Forwards line's number; ROUTE_SCAN_ROAD says which road.
-raw_may_hold_route, usual_max_forwards, ROUTE_SCAN_ROAD = _route_scan_road()
+# lowered copy), the usual Max-Forwards line's number, the usual Contact line's URI text;
+# ROUTE_SCAN_ROAD says which road.
+raw_may_hold_route, usual_max_forwards, usual_contact_text, ROUTE_SCAN_ROAD = _route_scan_road()
 
 
 # An empty line ("\n\n" or "\n\r\n"): where the header lines end.
@@ -361,6 +377,17 @@ def plain_contact_text(raw: bytes, lowered: bytes) -> str | Literal[False] | Non
     return None
 
 
+def message_contact_text(raw: bytes, lowered: bytes | None = None) -> str | Literal[False] | None:
+    """:func:`plain_contact_text` of a message's bytes (``lowered``: ``raw.lower()``, when the
+    caller has it): on the C road the usual Contact line is read without lower-casing the
+    bytes (:func:`usual_contact_text`), any other by :func:`plain_contact_text`."""
+    if ROUTE_SCAN_ROAD == "c":
+        found = usual_contact_text(raw)
+        if found is not False:
+            return found
+    return plain_contact_text(raw, raw.lower() if lowered is None else lowered)
+
+
 # A SIP or SIPS URI of the plainest shape: a user part (no password, '@', ';', '?', blank,
 # '<', '>' or '"' in it) or none, a host name or IPv4 address, a port or none; no parameters
 # and no headers. parse_uri reads it without fault (when the port is below 65536) into these
@@ -369,7 +396,7 @@ _PLAIN_SIP_URI = re.compile(r"(sips?):(?:[^@:;?\s<>\"]+@)?([A-Za-z0-9.-]+)(?::([
 
 
 @lru_cache(maxsize=4096)  # the 2xx's Contact, its ACK's and its BYE's Request-URI
-def plain_sip_target(text: str) -> tuple[str, int] | None:
+def plain_sip_target_py(text: str) -> tuple[str, int] | None:
     """``(uri_host(uri), uri_port(uri))`` of ``parse_uri(text)`` where the text is of the
     plainest shape (_PLAIN_SIP_URI, which parses); None for any other text (parse it). What
     the direct roads compare a request's destination with when its Request-URI is the
@@ -382,6 +409,19 @@ def plain_sip_target(text: str) -> tuple[str, int] | None:
         return normal_host(host), 5061 if scheme == "sips" else 5060
     number = int(port)
     return None if number > 65535 else (normal_host(host), number)
+
+
+def _plain_sip_target_road() -> Callable[[str], tuple[str, int] | None]:
+    """:func:`plain_sip_target_py`, or the same read in C on the C road (ROUTE_SCAN_ROAD)."""
+    if ROUTE_SCAN_ROAD == "c":
+        from rtcscope.sip import _routescan
+
+        return _routescan.plain_sip_target
+    return plain_sip_target_py
+
+
+# (host, port) of the plainest SIP URI's text, else None (plain_sip_target_py)
+plain_sip_target = _plain_sip_target_road()
 
 
 def _routing_header_values_read(message: SipMessage) -> dict[str, list[str]]:

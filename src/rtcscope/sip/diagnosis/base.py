@@ -24,8 +24,8 @@ from rtcscope.sip.routing import (
     addresses_of,
     header_via_branches,
     may_hold_route,
+    message_contact_text,
     message_max_forwards,
-    plain_contact_text,
     raw_may_hold_route,
     routing_header_values,
     same_uris,
@@ -326,13 +326,15 @@ class CheckerBase:
     def contact_text(self, captured: CapturedMessage) -> str | None:
         """``str(contacts(captured)[0].uri)`` where the bytes show it plainly, without
         reading the other headers or building the address
-        (:func:`~rtcscope.sip.routing.plain_contact_text`); None otherwise (no Contact, or
+        (:func:`~rtcscope.sip.routing.message_contact_text`); None otherwise (no Contact, or
         not plainly written: ask :meth:`contact_uri`). The direct roads' first question
         about a Contact, asked of the 2xx or the INVITE once per in-dialog request."""
         key = id(captured)
         found = self._contact_texts.get(key, _UNREAD)
         if found == _UNREAD:
-            plain = plain_contact_text(captured.message.raw, self.lowered(captured))
+            # (the lowered bytes where another read made them: the C road reads the usual
+            # line without them)
+            plain = message_contact_text(captured.message.raw, self._lowered.get(key))
             found = self._contact_texts[key] = plain or None
         return found
 
