@@ -1855,6 +1855,121 @@ done:
     return result;
 }
 
+/* -- headers.usual_address_uri's usual name-addr, cut here (its specification: the
+ * _USUAL_NAME_ADDR match's URI group) --------------------------------------------------- */
+
+/* Whether c may stand in a URI's user part (_USUAL_URI: [^@:;?\s<>"\[\]]) or, with
+ * params set, in its parameters ([^@?\s<>"\[\]]); a space, a control or a non-ASCII
+ * character is refused here (\s is Unicode's whitespace: the regex decides those). */
+static int uri_char(Py_UCS1 c, int params)
+{
+    if (c <= 0x20 || c >= 0x7f)
+        return 0;
+    switch (c) {
+    case '@': case '?': case '<': case '>': case '"': case '[': case ']':
+        return 0;
+    case ':': case ';':
+        return params;
+    default:
+        return 1;
+    }
+}
+
+static int host_char(Py_UCS1 c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '-';
+}
+
+static int ipv6_char(Py_UCS1 c)
+{
+    return (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f') || (c >= '0' && c <= '9') ||
+           c == ':' || c == '.';
+}
+
+/* name_addr_uri(raw) -> str | None: the URI text (with its parameters) of a stripped
+ * header value of the usual name-addr shape, ``"display" <sip:user@host:port;p>;params``
+ * or ``display <...>...`` in ASCII, what _USUAL_NAME_ADDR's fullmatch cuts as its third
+ * group; None where this cut is not sure (any other shape: the regex decides). */
+static PyObject *name_addr_uri(PyObject *module, PyObject *raw)
+{
+    const Py_UCS1 *s;
+    Py_ssize_t n, i, start, end;
+    (void)module;
+    if (!PyUnicode_CheckExact(raw) || !PyUnicode_IS_ASCII(raw))
+        Py_RETURN_NONE;
+    s = PyUnicode_1BYTE_DATA(raw);
+    n = PyUnicode_GET_LENGTH(raw);
+    i = 0;
+    if (n > 0 && s[0] == '"') { /* "([^"\\]*)"[ \t]* */
+        for (i = 1; i < n && s[i] != '"'; i++)
+            if (s[i] == '\\')
+                Py_RETURN_NONE;
+        if (i == n)
+            Py_RETURN_NONE;
+        for (i++; i < n && (s[i] == ' ' || s[i] == '\t'); i++)
+            ;
+    }
+    else { /* ([^"<\\]*) */
+        for (; i < n && s[i] != '<'; i++)
+            if (s[i] == '"' || s[i] == '\\')
+                Py_RETURN_NONE;
+    }
+    if (i == n || s[i] != '<')
+        Py_RETURN_NONE;
+    start = ++i;
+    /* [Ss][Ii][Pp][Ss]?: */
+    if (n - i < 4 || (s[i] | 0x20) != 's' || (s[i + 1] | 0x20) != 'i' || (s[i + 2] | 0x20) != 'p')
+        Py_RETURN_NONE;
+    i += 3;
+    if ((s[i] | 0x20) == 's')
+        i++;
+    if (i == n || s[i] != ':')
+        Py_RETURN_NONE;
+    i++;
+    /* (?:user@)? */
+    {
+        Py_ssize_t j = i;
+        while (j < n && uri_char(s[j], 0))
+            j++;
+        if (j < n && s[j] == '@')
+            i = j + 1;
+    }
+    /* the host: [A-Za-z0-9._-]+ or \[[0-9A-Fa-f:.]+\] */
+    if (i < n && s[i] == '[') {
+        Py_ssize_t first = ++i;
+        while (i < n && ipv6_char(s[i]))
+            i++;
+        if (i == first || i == n || s[i] != ']')
+            Py_RETURN_NONE;
+        i++;
+    }
+    else {
+        Py_ssize_t first = i;
+        while (i < n && host_char(s[i]))
+            i++;
+        if (i == first)
+            Py_RETURN_NONE;
+    }
+    /* (?::port)?: 0-65535, at most 4 digits or 5 not starting with 0 */
+    if (i < n && s[i] == ':') {
+        Py_ssize_t first = ++i;
+        long port = 0;
+        while (i < n && s[i] >= '0' && s[i] <= '9' && i - first < 6)
+            port = port * 10 + (s[i++] - '0');
+        if (i == first || i - first > 5 || (i - first == 5 && (s[first] == '0' || port > 65535)))
+            Py_RETURN_NONE;
+    }
+    /* (?:;params)? */
+    if (i < n && s[i] == ';')
+        for (i++; i < n && uri_char(s[i], 1); i++)
+            ;
+    if (i == n || s[i] != '>')
+        Py_RETURN_NONE;
+    end = i;
+    return PyUnicode_Substring(raw, start, end);
+}
+
 static PyMethodDef methods[] = {
     {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL,
      "setup(captured_class, message_class, cseq_class, marks_class, walked_class,\n"
@@ -1892,6 +2007,10 @@ static PyMethodDef methods[] = {
      "summarize_one(index, legs, announcements, names) -> CallSummary | None: what\n"
      "rtcscope.sip.calls._summarize builds for a usual call (one leg in time order, its\n"
      "caller's initial INVITE), marks found call by call; None for any other call."},
+    {"name_addr_uri", name_addr_uri, METH_O,
+     "name_addr_uri(raw) -> str | None: the URI text _USUAL_NAME_ADDR's match cuts from a\n"
+     "stripped header value of the usual name-addr shape (rtcscope.sip.headers.\n"
+     "usual_address_uri); None where this cut is not sure."},
     {NULL, NULL, 0, NULL},
 };
 
