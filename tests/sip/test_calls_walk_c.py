@@ -208,6 +208,8 @@ def road_of_copy(
             calls_module._c_sdp_setup(_callwalk)
             transactions_module._c_group_setup(_callwalk)
             dialogs_module._c_calls_setup(_callwalk)
+            if calls_module.SUMMARY_ROAD == "c":
+                calls_module._c_summary_setup(_callwalk)
 
 
 def _road_with(monkeypatch: pytest.MonkeyPatch, pure: str | None) -> str:

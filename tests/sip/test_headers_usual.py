@@ -21,6 +21,7 @@ from rtcscope.errors import SipError
 from rtcscope.sip import headers as headers_module
 from rtcscope.sip import uri as uri_module
 from rtcscope.sip.headers import NameAddr, parse_name_addr
+from tests.conftest import IN_CI
 
 # Each piece: what the usual shapes hold, then what they do not.
 DISPLAYS = (
@@ -163,3 +164,51 @@ def test_other_shapes_are_read_step_by_step(text: str) -> None:
     assert headers_module._usual_name_addr(text) is None
     got, reference = both_roads(text)
     assert got == reference
+
+
+def _name_addr_cut() -> object:
+    try:
+        from rtcscope.sip._callwalk import name_addr_uri
+    except ImportError:
+        pytest.skip("the C accelerator is not built here")
+    return name_addr_uri
+
+
+@settings(max_examples=1000)
+@given(
+    addresses()
+    | st.text(alphabet='<>";,@:[]\\ \tsipSIP.0123abc=tag\x01\x1c\x7f\u00e9', max_size=40)
+)
+@example('"Alice 0" <sip:alice0@10.1.0.1>;tag=fa0')
+@example("a\x01b <sip:h>")
+@example("<sip:a\x1c@h>")
+@example("<sip:h;x\x01>")
+@example("<sip:h:65535>")
+@example("<sip:h:065535>")
+@example("<sip:h:65536>")
+@example("<sip:[::1]x>")
+def test_the_c_cut_of_a_usual_name_addr_is_the_match(text: str) -> None:
+    """rtcscope.sip._callwalk.name_addr_uri answers only where the _USUAL_NAME_ADDR match
+    does, with its URI group (None: not sure, the match decides)."""
+    cut = _name_addr_cut()
+    got = cut(text)  # type: ignore[operator]
+    match = headers_module._USUAL_NAME_ADDR.fullmatch(text)
+    if got is not None:
+        assert match is not None
+        assert got == match.group(3)
+        assert type(got) is str
+
+
+def test_the_c_cut_takes_the_usual_shapes() -> None:
+    cut = _name_addr_cut()
+    for text in ('"Alice 0" <sip:alice0@10.1.0.1>;tag=fa0', "<sip:b@h:5060;lr>", "B <sips:[::1]>"):
+        assert cut(text) == headers_module._USUAL_NAME_ADDR.fullmatch(text).group(3)  # type: ignore[operator, union-attr]
+
+
+def test_the_name_addr_road(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RTCSCOPE_PURE", "1")
+    assert headers_module._name_addr_cut() is None
+    monkeypatch.delenv("RTCSCOPE_PURE")
+    if IN_CI:
+        assert headers_module._name_addr_cut() is not None
+        assert headers_module.NAME_ADDR_ROAD == "c"

@@ -49,11 +49,17 @@ enum { S_NOTHING, S_REQUEST, S_PROVISIONAL, S_FINAL, S_COUNT };
 static PyObject *states[S_COUNT];
 enum { E_CSEQ, E_METHOD, E_STATE, E_CODE, E_FRAME_AT, E_REQUEST_NS, E_COUNT };
 
+#define READER_MAX 32 /* the most attributes a Reader reads (a CallSummary's 28) */
+
 static int reader_setup(Reader *reader, PyObject *type_object, const char *const *names)
 {
     PyTypeObject *type;
-    Py_ssize_t offsets[C_COUNT];
+    Py_ssize_t offsets[READER_MAX];
     int i;
+    if (reader->count > READER_MAX) {
+        PyErr_SetString(PyExc_SystemError, "setup(): a Reader of too many attributes");
+        return -1;
+    }
     if (!PyType_Check(type_object)) {
         PyErr_SetString(PyExc_TypeError, "setup(): not a class");
         return -1;
@@ -1259,6 +1265,711 @@ static PyObject *mention_link_headers(PyObject *module, PyObject *texts)
     return PyBool_FromLong(found);
 }
 
+/* -- calls._summarize for the usual call (its specification: _summarize) ------------------ */
+
+/* summarize_one() builds the CallSummary of a call of one leg whose messages are in time
+ * order, with initial INVITE(s) sent from one client: what _summarize builds for it (marks
+ * found call by call: summarize_calls gives no capture-wide marks). Any other call, and any
+ * value a parse never gives (a time or a status code that is not an int, a method that is
+ * not a text), is declined: None, and _summarize does it. */
+enum { R_METHOD, R_STATUS, R_FROM_TAG, R_REASON, R_COUNT };
+static const char *const SUMMARY_MESSAGE_NAMES[R_COUNT] = {
+    "request_method", "status_code", "from_tag", "reason",
+};
+static PyObject *r_names[R_COUNT];
+static Py_ssize_t r_offsets[R_COUNT];
+static Reader r_reader = {NULL, R_COUNT, r_names, r_offsets};
+/* The CallState members _summarize gives a call of an INVITE (setup_summary()'s order). */
+enum { CS_RINGING, CS_IN_PROGRESS, CS_NO_RESPONSE, CS_ANSWERED, CS_ACK_MISSING, CS_CANCELLED,
+       CS_BUSY, CS_REDIRECTED, CS_FAILED, CS_COUNT };
+static PyObject *call_states[CS_COUNT];
+static PyObject *info_digits, *endpoint_text;
+/* A CallSummary's fields, in order: made as its dataclass __init__ makes it (the given
+ * values, then a new list for ``streams``). */
+#define SUMMARY_FIELDS 28
+static const char *const SUMMARY_NAMES[SUMMARY_FIELDS] = {
+    "index", "legs", "kind", "from_uri", "to_uri", "from_tag", "caller", "callee", "start_ns",
+    "ring_ns", "answer_ns", "end_ns", "last_ns", "final_status", "final_reason", "state",
+    "ended_by", "uas", "bye_source", "messages", "methods", "statuses", "resent", "marks",
+    "sdp", "media_endpoints", "dtmf", "streams",
+};
+static PyObject *s_names[SUMMARY_FIELDS];
+static Py_ssize_t s_offsets[SUMMARY_FIELDS];
+static Reader s_reader = {NULL, SUMMARY_FIELDS, s_names, s_offsets};
+static PyObject *name_initial_invites, *name_from_uri_text, *name_to_uri_text, *text_caller;
+static PyObject *text_callee, *text_invite_kind;
+
+static PyObject *setup_summary(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    int i;
+    (void)module;
+    if (nargs != 6 || !PyType_Check(args[0]) || !PyTuple_Check(args[1]) ||
+        !PyTuple_Check(args[3]) || PyTuple_GET_SIZE(args[3]) != CS_COUNT ||
+        !PyCallable_Check(args[4]) || !PyCallable_Check(args[5])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "setup_summary(summary_class, field_names, message_class, states: "
+                        "9-tuple, info_digits, endpoint)");
+        return NULL;
+    }
+    /* The class's fields are the ones made here, in this order, none other. */
+    if (PyTuple_GET_SIZE(args[1]) != SUMMARY_FIELDS) {
+        PyErr_SetString(PyExc_TypeError, "setup_summary(): other CallSummary fields");
+        return NULL;
+    }
+    for (i = 0; i < SUMMARY_FIELDS; i++) {
+        PyObject *name = PyTuple_GET_ITEM(args[1], i);
+        if (!PyUnicode_Check(name) || PyUnicode_CompareWithASCIIString(name, SUMMARY_NAMES[i])) {
+            PyErr_SetString(PyExc_TypeError, "setup_summary(): other CallSummary fields");
+            return NULL;
+        }
+    }
+    if (text_caller == NULL) {
+        name_initial_invites = PyUnicode_InternFromString("initial_invites");
+        name_from_uri_text = PyUnicode_InternFromString("from_uri_text");
+        name_to_uri_text = PyUnicode_InternFromString("to_uri_text");
+        text_callee = PyUnicode_InternFromString("callee");
+        text_invite_kind = PyUnicode_InternFromString("INVITE");
+        if (name_initial_invites == NULL || name_from_uri_text == NULL ||
+            name_to_uri_text == NULL || text_callee == NULL || text_invite_kind == NULL)
+            return NULL;
+        text_caller = PyUnicode_InternFromString("caller");
+        if (text_caller == NULL)
+            return NULL;
+    }
+    if (reader_setup(&r_reader, args[2], SUMMARY_MESSAGE_NAMES) < 0 ||
+        reader_setup(&s_reader, args[0], SUMMARY_NAMES) < 0)
+        return NULL;
+    for (i = 0; i < CS_COUNT; i++) {
+        PyObject *state = PyTuple_GET_ITEM(args[3], i);
+        Py_INCREF(state);
+        Py_XSETREF(call_states[i], state);
+    }
+    Py_INCREF(args[4]);
+    Py_XSETREF(info_digits, args[4]);
+    Py_INCREF(args[5]);
+    Py_XSETREF(endpoint_text, args[5]);
+    Py_RETURN_NONE;
+}
+
+/* transactions.endpoint(address, port) (a new reference): formatted here for a str and an
+ * int, else the Python function. */
+static PyObject *endpoint_of(PyObject *address, PyObject *port)
+{
+    if (PyUnicode_CheckExact(address) && PyLong_CheckExact(port)) {
+        Py_ssize_t colon = PyUnicode_FindChar(address, ':', 0, PyUnicode_GET_LENGTH(address), 1);
+        if (colon == -2)
+            return NULL;
+        return PyUnicode_FromFormat(colon >= 0 ? "[%U]:%S" : "%U:%S", address, port);
+    }
+    return PyObject_CallFunctionObjArgs(endpoint_text, address, port, NULL);
+}
+
+/* source(captured) (from 1) or destination(captured) (from 0), a new reference. */
+static PyObject *end_of(PyObject *captured, int from)
+{
+    PyObject *address, *port, *text;
+    address = read_one(&captured_reader, captured, from ? C_SRC : C_DST);
+    if (address == NULL)
+        return NULL;
+    port = read_one(&captured_reader, captured, from ? C_SPORT : C_DPORT);
+    if (port == NULL) {
+        Py_DECREF(address);
+        return NULL;
+    }
+    text = endpoint_of(address, port);
+    Py_DECREF(address);
+    Py_DECREF(port);
+    return text;
+}
+
+/* A C integer of an exact int (1), or 0: declined (not an int, or beyond 64 bits); -1 on
+ * an error. */
+static int exact_ll(PyObject *value, long long *out)
+{
+    int overflow = 0;
+    if (!PyLong_CheckExact(value))
+        return 0;
+    *out = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (*out == -1 && PyErr_Occurred())
+        return -1;
+    return overflow ? 0 : 1;
+}
+
+/* The captured message's time (1), 0: declined, -1: an error. */
+static int time_of(PyObject *captured, long long *ns)
+{
+    PyObject *value = read_one(&captured_reader, captured, C_TS_NS);
+    int found;
+    if (value == NULL)
+        return -1;
+    found = exact_ll(value, ns);
+    Py_DECREF(value);
+    return found;
+}
+
+/* ``status_code or 0`` of the captured message (1), 0: declined (a status code that is
+ * not an int), -1: an error. */
+static int code_of(PyObject *captured, long long *code)
+{
+    PyObject *message, *status;
+    int found;
+    message = read_one(&captured_reader, captured, C_MESSAGE);
+    if (message == NULL)
+        return -1;
+    status = read_one(&r_reader, message, R_STATUS);
+    Py_DECREF(message);
+    if (status == NULL)
+        return -1;
+    if (status == Py_None) {
+        *code = 0;
+        found = 1;
+    }
+    else
+        found = exact_ll(status, code);
+    Py_DECREF(status);
+    return found;
+}
+
+/* The list in slot i of a Transaction (a new reference), NULL with an exception or, when
+ * it is not a list, NULL without one (declined). */
+static PyObject *txn_list(PyObject *txn, int i)
+{
+    PyObject *list = read_one(&t_reader, txn, i);
+    if (list != NULL && !PyList_CheckExact(list))
+        Py_CLEAR(list);
+    return list;
+}
+
+/* Whether (captured's dst, dport) == (address, port) (Python's tuple ==): 1, 0 or -1. */
+static int sent_to(PyObject *captured, PyObject *address, PyObject *port)
+{
+    PyObject *dst, *dport;
+    int test;
+    dst = read_one(&captured_reader, captured, C_DST);
+    if (dst == NULL)
+        return -1;
+    test = PyObject_RichCompareBool(dst, address, Py_EQ);
+    Py_DECREF(dst);
+    if (test <= 0)
+        return test;
+    dport = read_one(&captured_reader, captured, C_DPORT);
+    if (dport == NULL)
+        return -1;
+    test = PyObject_RichCompareBool(dport, port, Py_EQ);
+    Py_DECREF(dport);
+    return test;
+}
+
+/* calls._reached(acks, answer, answer_txn): 1, 0 or -1. */
+static int reached(PyObject *acks, PyObject *answer, PyObject *answer_txn)
+{
+    PyObject *ends[4] = {NULL, NULL, NULL, NULL}, *requests, *server;
+    Py_ssize_t i;
+    int test = -1, server_from;
+    requests = txn_list(answer_txn, T_REQUESTS);
+    if (requests == NULL)
+        return PyErr_Occurred() ? -1 : 0; /* (no list: declined below as not reached) */
+    if (PyList_GET_SIZE(requests) > 0) {
+        server = PyList_GET_ITEM(requests, 0);
+        server_from = 0;
+    }
+    else {
+        PyObject *responses = txn_list(answer_txn, T_RESPONSES);
+        Py_DECREF(requests);
+        if (responses == NULL || PyList_GET_SIZE(responses) == 0) {
+            Py_XDECREF(responses);
+            return PyErr_Occurred() ? -1 : 0;
+        }
+        requests = responses;
+        server = PyList_GET_ITEM(responses, 0);
+        server_from = 1;
+    }
+    if ((ends[0] = read_one(&captured_reader, answer, C_SRC)) == NULL ||
+        (ends[1] = read_one(&captured_reader, answer, C_SPORT)) == NULL ||
+        (ends[2] = read_one(&captured_reader, server, server_from ? C_SRC : C_DST)) == NULL ||
+        (ends[3] = read_one(&captured_reader, server, server_from ? C_SPORT : C_DPORT)) == NULL)
+        goto done;
+    test = 0;
+    for (i = 0; i < PyList_GET_SIZE(acks) && !test; i++) {
+        PyObject *ack = PyList_GET_ITEM(acks, i);
+        test = sent_to(ack, ends[0], ends[1]);
+        if (test == 0)
+            test = sent_to(ack, ends[2], ends[3]);
+    }
+done:
+    Py_DECREF(requests);
+    clear_all(ends, 4);
+    return test;
+}
+
+/* The CallState of an INVITE call (_summarize's and _invite_state's rules). */
+static PyObject *invite_state(int answered, int has_final, long long final_status, int cancelled,
+                              int ack_missing, int hung_up, int rang, int responded_to)
+{
+    if (!answered && !has_final && !cancelled) {
+        if (rang)
+            return call_states[CS_RINGING];
+        return call_states[responded_to ? CS_IN_PROGRESS : CS_NO_RESPONSE];
+    }
+    if (answered) {
+        if (ack_missing)
+            return call_states[CS_ACK_MISSING];
+        return call_states[hung_up ? CS_ANSWERED : CS_IN_PROGRESS];
+    }
+    if (!has_final)
+        return call_states[cancelled ? CS_CANCELLED : CS_IN_PROGRESS];
+    if (cancelled || final_status == 487)
+        return call_states[CS_CANCELLED];
+    if (final_status == 486 || final_status == 600)
+        return call_states[CS_BUSY];
+    if (300 <= final_status && final_status < 400)
+        return call_states[CS_REDIRECTED];
+    return call_states[CS_FAILED];
+}
+
+/* summarize_one(index, legs, announcements, names) -> CallSummary | None. */
+static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    enum { F_INDEX, F_LEGS, F_KIND, F_FROM_URI, F_TO_URI, F_FROM_TAG, F_CALLER, F_CALLEE,
+           F_START, F_RING, F_ANSWER, F_END, F_LAST, F_STATUS, F_REASON, F_STATE, F_ENDED_BY,
+           F_UAS, F_BYE_SOURCE, F_MESSAGES, F_METHODS, F_STATUSES, F_RESENT, F_MARKS, F_SDP,
+           F_ENDPOINTS, F_DTMF, F_COUNT };
+    PyObject *f[F_COUNT] = {NULL};
+    PyObject *primary, *messages = NULL, *walked = NULL, *state = NULL, *all = NULL;
+    PyObject *invites = NULL, *head_message = NULL, *first_answer = NULL, *answer_txn = NULL;
+    PyObject *final = NULL, *final_message = NULL, *acks = NULL, *bye, *result = NULL;
+    PyObject *walk_args[2], *method;
+    long long ring_ns = 0, answer_ns = 0, ns, code, final_status = 0;
+    Py_ssize_t i, j, n_all;
+    int rang = 0, responded_to = 0, ack_missing = 0, cancelled, found;
+    (void)module;
+
+    if (nargs != 4 || !PyLong_Check(args[0]) || !PyDict_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "summarize_one(index, legs, announcements, names)");
+        return NULL;
+    }
+    if (s_reader.type == NULL || walked_type == NULL || t_reader.type == NULL ||
+        exchange_type == NULL || k_reader.type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "summarize_one() before its setups");
+        return NULL;
+    }
+    if (!PyList_CheckExact(args[1]) || PyList_GET_SIZE(args[1]) != 1)
+        Py_RETURN_NONE;
+    primary = PyList_GET_ITEM(args[1], 0);
+    messages = read_one(&k_reader, primary, K_MESSAGES);
+    if (messages == NULL)
+        return NULL;
+    if (!PyList_CheckExact(messages) || PyList_GET_SIZE(messages) == 0)
+        goto decline;
+    /* The marks and counts in one walk; declined unless the messages are in time order. */
+    state = PyDict_New();
+    if (state == NULL)
+        goto fail;
+    walk_args[0] = messages;
+    walk_args[1] = state;
+    walked = walk(NULL, walk_args, 2);
+    if (walked == NULL)
+        goto fail;
+    if (PyTuple_GET_ITEM(walked, 9) != Py_True)
+        goto decline;
+    /* The caller's initial INVITEs: those sent from the first one's client. */
+    all = PyObject_GetAttr(primary, name_initial_invites);
+    if (all == NULL)
+        goto fail;
+    if (!PyList_CheckExact(all) || PyList_GET_SIZE(all) == 0)
+        goto decline;
+    n_all = PyList_GET_SIZE(all);
+    invites = PyList_New(0);
+    if (invites == NULL)
+        goto fail;
+    if (n_all == 1) { /* (_caller_invites: the usual call, no address compared) */
+        if (PyList_Append(invites, PyList_GET_ITEM(all, 0)) < 0)
+            goto fail;
+    }
+    else {
+        PyObject *client = NULL;
+        for (i = 0; i < n_all; i++) {
+            PyObject *txn = PyList_GET_ITEM(all, i), *requests, *text;
+            int test;
+            requests = txn_list(txn, T_REQUESTS);
+            if (requests == NULL || PyList_GET_SIZE(requests) == 0) {
+                Py_XDECREF(requests);
+                Py_XDECREF(client);
+                goto decline_or_fail;
+            }
+            text = end_of(PyList_GET_ITEM(requests, 0), 1);
+            Py_DECREF(requests);
+            if (text == NULL) {
+                Py_XDECREF(client);
+                goto fail;
+            }
+            if (client == NULL)
+                client = Py_NewRef(text);
+            test = PyObject_RichCompareBool(text, client, Py_EQ);
+            Py_DECREF(text);
+            if (test < 0 || (test && PyList_Append(invites, txn) < 0)) {
+                Py_DECREF(client);
+                goto fail;
+            }
+        }
+        Py_XDECREF(client);
+    }
+    /* The head: the first caller's INVITE request. */
+    {
+        PyObject *requests = txn_list(PyList_GET_ITEM(invites, 0), T_REQUESTS), *head;
+        if (requests == NULL)
+            goto decline_or_fail;
+        head = PyList_GET_ITEM(requests, 0);
+        head_message = read_one(&captured_reader, head, C_MESSAGE);
+        if (head_message == NULL ||
+            (f[F_CALLER] = end_of(head, 1)) == NULL || (f[F_CALLEE] = end_of(head, 0)) == NULL) {
+            Py_DECREF(requests);
+            goto fail;
+        }
+        Py_DECREF(requests);
+    }
+    method = read_one(&r_reader, head_message, R_METHOD);
+    if (method == NULL)
+        goto fail;
+    if (!PyUnicode_CheckExact(method) || PyUnicode_GET_LENGTH(method) == 0) {
+        Py_DECREF(method);
+        goto decline;
+    }
+    f[F_KIND] = PyObject_CallMethodNoArgs(method, name_upper);
+    Py_DECREF(method);
+    if (f[F_KIND] == NULL)
+        goto fail;
+    found = same(f[F_KIND], text_invite_kind);
+    if (found < 0)
+        goto fail;
+    if (!found)
+        goto decline;
+    f[F_FROM_TAG] = read_one(&r_reader, head_message, R_FROM_TAG);
+    if (f[F_FROM_TAG] == NULL)
+        goto fail;
+    /* Ring (first 101-199) and answer (first 2xx) among every initial INVITE's responses. */
+    for (i = 0; i < n_all; i++) {
+        PyObject *txn = PyList_GET_ITEM(all, i);
+        PyObject *responses = txn_list(txn, T_RESPONSES);
+        if (responses == NULL)
+            goto decline_or_fail;
+        if (PyList_GET_SIZE(responses) > 0)
+            responded_to = 1;
+        for (j = 0; j < PyList_GET_SIZE(responses); j++) {
+            PyObject *response = PyList_GET_ITEM(responses, j);
+            int got = code_of(response, &code);
+            if (got > 0 && ((100 < code && code < 200) || (200 <= code && code < 300)))
+                got = time_of(response, &ns);
+            if (got <= 0) {
+                Py_DECREF(responses);
+                if (got < 0)
+                    goto fail;
+                goto decline;
+            }
+            if (100 < code && code < 200) {
+                if (!rang || ns < ring_ns) {
+                    rang = 1;
+                    ring_ns = ns;
+                }
+            }
+            else if (200 <= code && code < 300 && (first_answer == NULL || ns < answer_ns)) {
+                Py_XSETREF(first_answer, Py_NewRef(response));
+                Py_XSETREF(answer_txn, Py_NewRef(txn));
+                answer_ns = ns;
+            }
+        }
+        Py_DECREF(responses);
+    }
+    /* The final response of the caller's last INVITE transaction that got one. */
+    for (i = 0; i < PyList_GET_SIZE(invites); i++) {
+        PyObject *responses = txn_list(PyList_GET_ITEM(invites, i), T_RESPONSES);
+        if (responses == NULL)
+            goto decline_or_fail;
+        for (j = 0; j < PyList_GET_SIZE(responses); j++) {
+            PyObject *response = PyList_GET_ITEM(responses, j);
+            int got = code_of(response, &code);
+            if (got <= 0) {
+                Py_DECREF(responses);
+                if (got < 0)
+                    goto fail;
+                goto decline;
+            }
+            if (code >= 200) {
+                Py_XSETREF(final, Py_NewRef(response));
+                break;
+            }
+        }
+        Py_DECREF(responses);
+    }
+    if (final != NULL) {
+        final_message = read_one(&captured_reader, final, C_MESSAGE);
+        if (final_message == NULL || (f[F_STATUS] = read_one(&r_reader, final_message, R_STATUS)) == NULL ||
+            (f[F_REASON] = read_one(&r_reader, final_message, R_REASON)) == NULL)
+            goto fail;
+        if (exact_ll(f[F_STATUS], &final_status) <= 0)
+            goto decline_or_fail;
+    }
+    else {
+        f[F_STATUS] = Py_NewRef(Py_None);
+        f[F_REASON] = Py_NewRef(Py_None);
+    }
+    bye = PyTuple_GET_ITEM(walked, 4);
+    cancelled = PyTuple_GET_ITEM(walked, 5) == Py_True;
+    /* The ACKs sent after the first 2xx, and whether one reached its UAS. */
+    acks = Py_NewRef(PyTuple_GET_ITEM(walked, 7));
+    if (!PyList_CheckExact(acks))
+        goto decline;
+    if (first_answer != NULL) {
+        PyObject *after = PyList_New(0);
+        if (after == NULL)
+            goto fail;
+        for (i = 0; i < PyList_GET_SIZE(acks); i++) {
+            PyObject *ack = PyList_GET_ITEM(acks, i);
+            int got = time_of(ack, &ns);
+            if (got <= 0) {
+                Py_DECREF(after);
+                goto decline_or_fail;
+            }
+            if (ns >= answer_ns && PyList_Append(after, ack) < 0) {
+                Py_DECREF(after);
+                goto fail;
+            }
+        }
+        Py_SETREF(acks, after);
+        f[F_UAS] = end_of(first_answer, 1);
+        if (f[F_UAS] == NULL)
+            goto fail;
+        if (PyList_GET_SIZE(acks) == 0)
+            ack_missing = 1;
+        else {
+            found = reached(acks, first_answer, answer_txn);
+            if (found < 0)
+                goto fail;
+            if (!found)
+                goto decline; /* (the UAS's later 2xx copies decide: _summarize) */
+        }
+    }
+    else
+        f[F_UAS] = Py_NewRef(Py_None);
+    if (bye != Py_None) {
+        PyObject *bye_message = read_one(&captured_reader, bye, C_MESSAGE), *tag;
+        if (bye_message == NULL)
+            goto fail;
+        tag = read_one(&r_reader, bye_message, R_FROM_TAG);
+        Py_DECREF(bye_message);
+        if (tag == NULL)
+            goto fail;
+        found = PyObject_RichCompareBool(tag, f[F_FROM_TAG], Py_EQ);
+        Py_DECREF(tag);
+        if (found < 0)
+            goto fail;
+        f[F_ENDED_BY] = Py_NewRef(found ? text_caller : text_callee);
+        f[F_END] = read_one(&captured_reader, bye, C_TS_NS);
+        f[F_BYE_SOURCE] = end_of(bye, 1);
+        if (f[F_END] == NULL || f[F_BYE_SOURCE] == NULL)
+            goto fail;
+    }
+    else {
+        f[F_ENDED_BY] = Py_NewRef(Py_None);
+        f[F_BYE_SOURCE] = Py_NewRef(Py_None);
+        if (first_answer == NULL && final != NULL)
+            f[F_END] = read_one(&captured_reader, final, C_TS_NS);
+        else
+            f[F_END] = Py_NewRef(Py_None);
+        if (f[F_END] == NULL)
+            goto fail;
+    }
+    f[F_STATE] = Py_NewRef(invite_state(first_answer != NULL, final != NULL, final_status,
+                                        cancelled, ack_missing, bye != Py_None, rang,
+                                        responded_to));
+    f[F_RING] = rang ? PyLong_FromLongLong(ring_ns) : Py_NewRef(Py_None);
+    f[F_ANSWER] = first_answer != NULL ? read_one(&captured_reader, first_answer, C_TS_NS)
+                                       : Py_NewRef(Py_None);
+    if (f[F_RING] == NULL || f[F_ANSWER] == NULL)
+        goto fail;
+    /* The SDPs and the INFO digits. */
+    found = PyObject_IsTrue(args[2]);
+    if (found < 0)
+        goto fail;
+    if (found) {
+        PyObject *pair = sdp_exchanges(NULL, args + 2, 2);
+        if (pair == NULL)
+            goto fail;
+        f[F_SDP] = Py_NewRef(PyTuple_GET_ITEM(pair, 0));
+        f[F_ENDPOINTS] = Py_NewRef(PyTuple_GET_ITEM(pair, 1));
+        Py_DECREF(pair);
+    }
+    else {
+        f[F_SDP] = PyList_New(0);
+        f[F_ENDPOINTS] = PyDict_New();
+        if (f[F_SDP] == NULL || f[F_ENDPOINTS] == NULL)
+            goto fail;
+    }
+    if (PyList_CheckExact(PyTuple_GET_ITEM(walked, 8)) &&
+        PyList_GET_SIZE(PyTuple_GET_ITEM(walked, 8)) == 0)
+        f[F_DTMF] = PyList_New(0);
+    else
+        f[F_DTMF] = PyObject_CallFunctionObjArgs(info_digits, PyTuple_GET_ITEM(walked, 8),
+                                                 f[F_FROM_TAG], NULL);
+    if (f[F_DTMF] == NULL)
+        goto fail;
+    f[F_FROM_URI] = PyObject_GetAttr(head_message, name_from_uri_text);
+    if (f[F_FROM_URI] == NULL)
+        goto fail;
+    f[F_TO_URI] = PyObject_GetAttr(head_message, name_to_uri_text);
+    f[F_START] = read_one(&captured_reader, PyList_GET_ITEM(messages, 0), C_TS_NS);
+    f[F_LAST] = read_one(&captured_reader,
+                         PyList_GET_ITEM(messages, PyList_GET_SIZE(messages) - 1), C_TS_NS);
+    if (f[F_TO_URI] == NULL || f[F_START] == NULL || f[F_LAST] == NULL)
+        goto fail;
+    f[F_INDEX] = Py_NewRef(args[0]);
+    f[F_LEGS] = Py_NewRef(args[1]);
+    f[F_MESSAGES] = Py_NewRef(messages);
+    f[F_METHODS] = Py_NewRef(PyTuple_GET_ITEM(walked, 2));
+    f[F_STATUSES] = Py_NewRef(PyTuple_GET_ITEM(walked, 3));
+    f[F_RESENT] = Py_NewRef(PyTuple_GET_ITEM(walked, 1));
+    f[F_MARKS] = Py_NewRef(PyTuple_GET_ITEM(walked, 0));
+    result = new_made(&s_reader, f, F_COUNT, 1);
+    goto done;
+decline_or_fail:
+    if (PyErr_Occurred())
+        goto fail;
+decline:
+    result = Py_NewRef(Py_None);
+    goto done;
+fail:
+    result = NULL;
+done:
+    clear_all(f, F_COUNT);
+    Py_XDECREF(messages);
+    Py_XDECREF(state);
+    Py_XDECREF(walked);
+    Py_XDECREF(all);
+    Py_XDECREF(invites);
+    Py_XDECREF(head_message);
+    Py_XDECREF(first_answer);
+    Py_XDECREF(answer_txn);
+    Py_XDECREF(final);
+    Py_XDECREF(final_message);
+    Py_XDECREF(acks);
+    return result;
+}
+
+/* -- headers.usual_address_uri's usual name-addr, cut here (its specification: the
+ * _USUAL_NAME_ADDR match's URI group) --------------------------------------------------- */
+
+/* Whether c may stand in a URI's user part (_USUAL_URI: [^@:;?\s<>"\[\]]) or, with
+ * params set, in its parameters ([^@?\s<>"\[\]]); a space, a control or a non-ASCII
+ * character is refused here (\s is Unicode's whitespace: the regex decides those). */
+static int uri_char(Py_UCS1 c, int params)
+{
+    if (c <= 0x20 || c >= 0x7f)
+        return 0;
+    switch (c) {
+    case '@': case '?': case '<': case '>': case '"': case '[': case ']':
+        return 0;
+    case ':': case ';':
+        return params;
+    default:
+        return 1;
+    }
+}
+
+static int host_char(Py_UCS1 c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '-';
+}
+
+static int ipv6_char(Py_UCS1 c)
+{
+    return (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f') || (c >= '0' && c <= '9') ||
+           c == ':' || c == '.';
+}
+
+/* name_addr_uri(raw) -> str | None: the URI text (with its parameters) of a stripped
+ * header value of the usual name-addr shape, ``"display" <sip:user@host:port;p>;params``
+ * or ``display <...>...`` in ASCII, what _USUAL_NAME_ADDR's fullmatch cuts as its third
+ * group; None where this cut is not sure (any other shape: the regex decides). */
+static PyObject *name_addr_uri(PyObject *module, PyObject *raw)
+{
+    const Py_UCS1 *s;
+    Py_ssize_t n, i, start, end;
+    (void)module;
+    if (!PyUnicode_CheckExact(raw) || !PyUnicode_IS_ASCII(raw))
+        Py_RETURN_NONE;
+    s = PyUnicode_1BYTE_DATA(raw);
+    n = PyUnicode_GET_LENGTH(raw);
+    i = 0;
+    if (n > 0 && s[0] == '"') { /* "([^"\\]*)"[ \t]* */
+        for (i = 1; i < n && s[i] != '"'; i++)
+            if (s[i] == '\\')
+                Py_RETURN_NONE;
+        if (i == n)
+            Py_RETURN_NONE;
+        for (i++; i < n && (s[i] == ' ' || s[i] == '\t'); i++)
+            ;
+    }
+    else { /* ([^"<\\]*) */
+        for (; i < n && s[i] != '<'; i++)
+            if (s[i] == '"' || s[i] == '\\')
+                Py_RETURN_NONE;
+    }
+    if (i == n || s[i] != '<')
+        Py_RETURN_NONE;
+    start = ++i;
+    /* [Ss][Ii][Pp][Ss]?: */
+    if (n - i < 4 || (s[i] | 0x20) != 's' || (s[i + 1] | 0x20) != 'i' || (s[i + 2] | 0x20) != 'p')
+        Py_RETURN_NONE;
+    i += 3;
+    if ((s[i] | 0x20) == 's')
+        i++;
+    if (i == n || s[i] != ':')
+        Py_RETURN_NONE;
+    i++;
+    /* (?:user@)? */
+    {
+        Py_ssize_t j = i;
+        while (j < n && uri_char(s[j], 0))
+            j++;
+        if (j < n && s[j] == '@')
+            i = j + 1;
+    }
+    /* the host: [A-Za-z0-9._-]+ or \[[0-9A-Fa-f:.]+\] */
+    if (i < n && s[i] == '[') {
+        Py_ssize_t first = ++i;
+        while (i < n && ipv6_char(s[i]))
+            i++;
+        if (i == first || i == n || s[i] != ']')
+            Py_RETURN_NONE;
+        i++;
+    }
+    else {
+        Py_ssize_t first = i;
+        while (i < n && host_char(s[i]))
+            i++;
+        if (i == first)
+            Py_RETURN_NONE;
+    }
+    /* (?::port)?: 0-65535, at most 4 digits or 5 not starting with 0 */
+    if (i < n && s[i] == ':') {
+        Py_ssize_t first = ++i;
+        long port = 0;
+        while (i < n && s[i] >= '0' && s[i] <= '9' && i - first < 6)
+            port = port * 10 + (s[i++] - '0');
+        if (i == first || i - first > 5 || (i - first == 5 && (s[first] == '0' || port > 65535)))
+            Py_RETURN_NONE;
+    }
+    /* (?:;params)? */
+    if (i < n && s[i] == ';')
+        for (i++; i < n && uri_char(s[i], 1); i++)
+            ;
+    if (i == n || s[i] != '>')
+        Py_RETURN_NONE;
+    end = i;
+    return PyUnicode_Substring(raw, start, end);
+}
+
 static PyMethodDef methods[] = {
     {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL,
      "setup(captured_class, message_class, cseq_class, marks_class, walked_class,\n"
@@ -1287,6 +1998,19 @@ static PyMethodDef methods[] = {
     {"mention_link_headers", mention_link_headers, METH_O,
      "mention_link_headers(texts) -> bool: whether any of the bytes holds \"-call-id\" or\n"
      "\"-charging-vector\" in any ASCII case (rtcscope.sip.calls._probe_py)."},
+    {"setup_summary", (PyCFunction)(void (*)(void))setup_summary, METH_FASTCALL,
+     "setup_summary(summary_class, field_names, message_class, states, info_digits,\n"
+     "endpoint): the CallSummary made (its fields checked), the message class read directly, the CallState members (RINGING,\n"
+     "IN_PROGRESS, NO_RESPONSE, ANSWERED, ACK_MISSING, CANCELLED, BUSY, REDIRECTED, FAILED)\n"
+     "and the two Python steps summarize_one() calls."},
+    {"summarize_one", (PyCFunction)(void (*)(void))summarize_one, METH_FASTCALL,
+     "summarize_one(index, legs, announcements, names) -> CallSummary | None: what\n"
+     "rtcscope.sip.calls._summarize builds for a usual call (one leg in time order, its\n"
+     "caller's initial INVITE), marks found call by call; None for any other call."},
+    {"name_addr_uri", name_addr_uri, METH_O,
+     "name_addr_uri(raw) -> str | None: the URI text _USUAL_NAME_ADDR's match cuts from a\n"
+     "stripped header value of the usual name-addr shape (rtcscope.sip.headers.\n"
+     "usual_address_uri); None where this cut is not sure."},
     {NULL, NULL, 0, NULL},
 };
 

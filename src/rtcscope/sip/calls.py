@@ -30,7 +30,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import field
+from dataclasses import field, fields
 from enum import StrEnum
 from functools import partial
 from operator import attrgetter, itemgetter
@@ -1001,7 +1001,8 @@ def _summarize(
     names: CodecNames,
 ) -> CallSummary:
     """One call's summary; ``marks`` by frame for the whole capture, or None: found here
-    from the legs' own messages (see :func:`summarize_calls`)."""
+    from the legs' own messages (see :func:`summarize_calls`). The specification of the C
+    road for the usual call (_summarize_one), and the road of every call it declines."""
     primary = legs[0]
     # The marks (found leg by leg in capture order: the tracker's state is per Call-ID, so
     # a leg's messages give what the whole capture gives) and the counts (in time order),
@@ -1297,6 +1298,36 @@ def _info_digits(infos: list[CapturedMessage], caller_tag: str | None) -> list[I
     return dtmf
 
 
+def _c_summary_setup(callwalk: ModuleType) -> None:
+    """The C road's setup where the walk, the grouping, Call and the SDP list it reads are
+    set up by their own roads (refused unless all are in C)."""
+    from rtcscope.sip.dialogs import CALLS_ROAD
+
+    if "python" in (WALK_ROAD, SDP_ROAD, CALLS_ROAD):
+        raise TypeError("the C summary reads what the C walk, grouping and SDP list read")
+    _c_summary_give(callwalk)
+
+
+def _c_summary_give(callwalk: ModuleType) -> None:
+    """Give the C road the class it makes, the message class it reads directly, the states
+    it gives and the two Python steps it calls."""
+    from rtcscope.sip.message import SipMessage
+
+    states: tuple[CallState, ...] = (_RINGING, _IN_PROGRESS, _NO_RESPONSE, _ANSWERED)
+    states += (_ACK_MISSING, _CANCELLED, _BUSY, _REDIRECTED, _FAILED)
+    names = tuple(f.name for f in fields(CallSummary))
+    callwalk.setup_summary(CallSummary, names, SipMessage, states, _info_digits, endpoint)
+
+
+# The summary of a usual call (one leg in time order, its caller's initial INVITE), marks
+# found call by call, in C where it was built (rtcscope.sip._callwalk.summarize_one: what
+# _summarize builds, or None for any other call: _summarize does it); None on the Python road.
+_summarize_one: Callable[[int, list[Call], Sequence[MediaAnnouncement], CodecNames], Any] | None = (
+    c_accelerator(_c_summary_setup, "summarize_one")
+)
+SUMMARY_ROAD = "python" if _summarize_one is None else "c"
+
+
 def summarize_calls(
     messages: Sequence[CapturedMessage],
     announcements: Sequence[MediaAnnouncement] | None = None,
@@ -1338,18 +1369,20 @@ def summarize_calls(
         by_call_id[announcement.call_id].append(announcement)
     no_announcements: list[MediaAnnouncement] = []
     names: CodecNames = {}
-    calls = [
-        _summarize(
-            i + 1,
-            legs,
-            marks,
-            by_call_id.get(legs[0].call_id, no_announcements)
-            if len(legs) == 1
-            else [a for leg in legs for a in by_call_id.get(leg.call_id, ())],
-            names,
-        )
-        for i, legs in enumerate(groups)
-    ]
+    # (The C road, where it is, when the marks are found call by call; None: declined.)
+    summarize_one = _summarize_one if marks is None else None
+    calls: list[CallSummary] = []
+    for i, legs in enumerate(groups, 1):
+        if len(legs) == 1:
+            call_announcements = by_call_id.get(legs[0].call_id, no_announcements)
+            if summarize_one is not None:
+                summary = summarize_one(i, legs, call_announcements, names)
+                if summary is not None:
+                    calls.append(summary)
+                    continue
+        else:
+            call_announcements = [a for leg in legs for a in by_call_id.get(leg.call_id, ())]
+        calls.append(_summarize(i, legs, marks, call_announcements, names))
     if marks is None:
         statistics.add_calls(calls)
     calls.sort(key=_BY_START)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 
 from rtcscope._dataclass import dataclass
+from rtcscope._roads import c_wanted
 from rtcscope.errors import SipError
 from rtcscope.sip.uri import (
     Uri,
@@ -600,9 +602,32 @@ def _usual_match(raw: str) -> tuple[re.Match[str], bool] | None:
     return None
 
 
+def _name_addr_cut() -> Callable[[str], str | None] | None:
+    """rtcscope.sip._callwalk.name_addr_uri where it was built (and RTCSCOPE_PURE unset):
+    the URI text the _USUAL_NAME_ADDR match cuts from a name-addr of the usual shape, or
+    None where it is not sure (the match decides)."""
+    if not c_wanted():
+        return None
+    try:
+        from rtcscope.sip import _callwalk
+    except ImportError:  # (not built)
+        return None
+    cut: Callable[[str], str | None] | None = getattr(_callwalk, "name_addr_uri", None)
+    return cut  # (None: built from an older _callwalk.c)
+
+
+_name_addr_uri = _name_addr_cut()
+NAME_ADDR_ROAD = "python" if _name_addr_uri is None else "c"
+
+
 def usual_address_uri(raw: str) -> str | None:
     """``str(parse_name_addr(raw).uri)`` for a stripped text of a usual shape, as the one
-    match cuts it (no NameAddr or Uri built); None for any other text (parse it)."""
+    match cuts it (no NameAddr or Uri built; the usual name-addr cut in C where it was
+    built); None for any other text (parse it)."""
+    if _name_addr_uri is not None:
+        uri = _name_addr_uri(raw)
+        if uri is not None:
+            return uri
     found = _usual_match(raw)
     if found is None:
         return None
