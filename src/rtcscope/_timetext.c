@@ -1,5 +1,6 @@
-/* rtcscope._timetext: rtcscope.timebase.instants in C (a call list's time texts), and the
- * "sdp" and "streams" objects of a call's JSON (rtcscope.sip.calls: see below).
+/* rtcscope._timetext: rtcscope.timebase.instants in C (a call list's time texts), the
+ * "sdp" and "streams" objects of a call's JSON and the call's whole object
+ * (rtcscope.sip.calls: see below).
  *
  * The specification is the pure-Python road, rtcscope.timebase.instants_py: each distinct
  * stamp with its seconds from the capture's first packet (delta / 1e9, the quotient of two
