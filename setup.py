@@ -2,7 +2,7 @@
 rtcscope.sip._sipscan (the SIP parse and SDP template of rtcscope.sip.message / sdp),
 rtcscope.sip._callwalk (the call walk, transaction grouping, calls by Call-ID, SDP lists and
 link-header probe of rtcscope.sip.calls / transactions / dialogs), rtcscope._timetext
-(rtcscope.timebase's time texts and a call's "sdp"/"streams" JSON objects),
+(rtcscope.timebase's time texts and a call's JSON object),
 rtcscope.sip._routescan (rtcscope.sip.routing's Route and Max-Forwards reads) and
 rtcscope.capture._startline (the counts tap's SIP start line match, capture.info).
 

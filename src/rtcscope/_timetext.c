@@ -1,5 +1,6 @@
-/* rtcscope._timetext: rtcscope.timebase.instants in C (a call list's time texts), and the
- * "sdp" and "streams" objects of a call's JSON (rtcscope.sip.calls: see below).
+/* rtcscope._timetext: rtcscope.timebase.instants in C (a call list's time texts), the
+ * "sdp" and "streams" objects of a call's JSON and the call's whole object
+ * (rtcscope.sip.calls: see below).
  *
  * The specification is the pure-Python road, rtcscope.timebase.instants_py: each distinct
  * stamp with its seconds from the capture's first packet (delta / 1e9, the quotient of two
@@ -384,6 +385,466 @@ static PyObject *stream_entries(PyObject *self, PyObject *const *args, Py_ssize_
     return entries(args, nargs, stream_entry);
 }
 
+/* ---- a call's whole JSON object (rtcscope.sip.calls._call_dict_py is the specification:
+ * CallSummary.as_dict without its qualities). The object is made here when every value this
+ * code reads is what a capture gives (the stamps as ``instant`` converts them, hop addresses
+ * as text and ports as ints, status codes as ints, a duration of whole microseconds); for
+ * anything else, and on any failure, the whole object is the Python road's: ``roads[0](call,
+ * first_ns, detail)`` (its object, or its exception). The "sdp" and "streams" items go
+ * through sdp_entry and stream_entry (an item they leave: ``roads[1]``, ``roads[2]``), the
+ * "dtmf" list, when there is one, is ``roads[3](dtmf, at)``. */
+
+enum {
+    C_INDEX, C_CALL_ID, C_CALL_IDS, C_HOPS, C_KIND, C_FROM, C_TO, C_CALLER, C_CALLEE,
+    C_START_S, C_START_ISO, C_RING_S, C_RING_ISO, C_ANSWER_S, C_ANSWER_ISO, C_END_S,
+    C_END_ISO, C_DURATION_S, C_SETUP_MS, C_FINAL_STATUS, C_FINAL_REASON, C_STATE,
+    C_ENDED_BY, C_ANSWERED_BY, C_BYE_SOURCE, C_MESSAGES, C_RESENT, C_METHODS, C_STATUSES,
+    C_SDP, C_STREAMS, C_DTMF, C_CLIENT, C_SERVER, C_TRANSPORT, C_KEYS
+};
+static PyObject *call_keys[C_KEYS];
+static const char *const call_key_texts[C_KEYS] = {
+    "index", "call_id", "call_ids", "hops", "kind", "from", "to", "caller", "callee",
+    "start_s", "start_iso", "ring_s", "ring_iso", "answer_s", "answer_iso", "end_s",
+    "end_iso", "duration_s", "setup_ms", "final_status", "final_reason", "state", "ended_by",
+    "answered_by", "bye_source", "messages", "resent", "methods", "statuses", "sdp", "streams",
+    "dtmf", "client", "server", "transport",
+};
+/* The CallSummary fields read here, then the names read on its parts. */
+enum {
+    F_INDEX, F_LEGS, F_KIND, F_FROM_URI, F_TO_URI, F_CALLER, F_CALLEE, F_START_NS, F_RING_NS,
+    F_ANSWER_NS, F_END_NS, F_FINAL_STATUS, F_FINAL_REASON, F_STATE, F_ENDED_BY, F_UAS,
+    F_BYE_SOURCE, F_MESSAGES, F_RESENT, F_METHODS, F_STATUSES, F_MARKS, F_SDP, F_STREAMS,
+    F_DTMF, F_FIELDS,
+    N_CALL_ID = F_FIELDS, N_INITIAL_INVITES, N_REQUESTS, N_SRC, N_SPORT, N_DST, N_DPORT,
+    N_TRANSPORT, N_VALUE, N_SETUP_MS, N_TS_NS, N_GETITEM, N_NAMES
+};
+static PyObject *call_names[N_NAMES];
+static const char *const call_name_texts[N_NAMES] = {
+    "index", "legs", "kind", "from_uri", "to_uri", "caller", "callee", "start_ns", "ring_ns",
+    "answer_ns", "end_ns", "final_status", "final_reason", "state", "ended_by", "uas",
+    "bye_source", "messages", "resent", "methods", "statuses", "marks", "sdp", "streams",
+    "dtmf", "call_id", "initial_invites", "requests", "src", "sport", "dst", "dport",
+    "transport", "_value_", "setup_ms", "ts_ns", "__getitem__",
+};
+static PyObject *no_instant; /* (None, None) */
+/* dict.__getitem__ and tuple.__getitem__ (borrowed from their types): a subclass reads its
+ * items as they do when a look-up of __getitem__ on it finds the same (Counter, a named
+ * tuple; a subclass's mp_subscript slot is a wrapper even when it defines nothing). */
+static PyObject *dict_getitem, *tuple_getitem;
+
+static int reads_as(PyObject *value, PyObject *getitem)
+{
+    return _PyType_Lookup(Py_TYPE(value), call_names[N_GETITEM]) == getitem;
+}
+
+/* Puts ``ts``'s pair into ``at`` unless it is there: 1; 0 for a stamp ``instant`` does not
+ * convert (the Python road's); -1 on error. */
+static int put_instant(PyObject *at, PyObject *ts, long long first)
+{
+    long long value = 0, delta;
+    PyObject *pair;
+    int known = PyDict_Contains(at, ts), ok;
+    if (known)
+        return known; /* 1, or -1 on error */
+    ok = small_stamp(ts, &value);
+    if (ok <= 0)
+        return ok;
+    delta = value - first;
+    if (delta % 1000 != 0 || delta <= -EXACT_NS || delta >= EXACT_NS)
+        return 0;
+    pair = instant(value, first);
+    if (pair == NULL)
+        return -1;
+    ok = PyDict_SetItem(at, ts, pair);
+    Py_DECREF(pair);
+    return ok < 0 ? -1 : 1;
+}
+
+/* endpoint(address, port) (rtcscope.sip.transactions): "addr:port", IPv6 in brackets, for
+ * a str and an int of 64 bits; NULL, no error set, otherwise (the Python road). */
+static PyObject *endpoint_text(PyObject *address, PyObject *port)
+{
+    int overflow = 0;
+    long long value;
+    Py_ssize_t colon;
+    if (!PyUnicode_CheckExact(address) || !PyLong_CheckExact(port))
+        return NULL;
+    value = PyLong_AsLongLongAndOverflow(port, &overflow);
+    if ((value == -1 && PyErr_Occurred()) || overflow)
+        return NULL;
+    colon = PyUnicode_FindChar(address, ':', 0, PyUnicode_GET_LENGTH(address), 1);
+    if (colon == -2)
+        return NULL;
+    if (colon == -1 && value >= 0 && PyUnicode_IS_ASCII(address))
+        return address_text(address, port);
+    return PyUnicode_FromFormat(colon >= 0 ? "[%U]:%lld" : "%U:%lld", address, value);
+}
+
+/* _hops(legs): each leg's initial INVITEs' first requests as {client, server, transport};
+ * NULL (an error set or not) for the Python road. */
+static PyObject *hops_list(PyObject *legs)
+{
+    PyObject *out = PyList_New(0), *leg_seq = NULL, *invites = NULL, *requests = NULL;
+    PyObject *req = NULL, *got[5] = {NULL}, *values[3];
+    Py_ssize_t i, j, n_legs;
+    int k, done = 0;
+    if (out == NULL)
+        return NULL;
+    leg_seq = PySequence_Fast(legs, "legs");
+    if (leg_seq == NULL)
+        goto fail;
+    n_legs = PySequence_Fast_GET_SIZE(leg_seq);
+    for (i = 0; i < n_legs; i++) {
+        PyObject *inv_seq;
+        invites = PyObject_GetAttr(PySequence_Fast_GET_ITEM(leg_seq, i),
+                                   call_names[N_INITIAL_INVITES]);
+        if (invites == NULL)
+            goto fail;
+        inv_seq = PySequence_Fast(invites, "initial_invites");
+        Py_CLEAR(invites);
+        if (inv_seq == NULL)
+            goto fail;
+        invites = inv_seq;
+        for (j = 0; j < PySequence_Fast_GET_SIZE(invites); j++) {
+            PyObject *hop;
+            int truth;
+            requests = PyObject_GetAttr(PySequence_Fast_GET_ITEM(invites, j),
+                                        call_names[N_REQUESTS]);
+            if (requests == NULL)
+                goto fail;
+            truth = PyObject_IsTrue(requests);
+            if (truth < 0)
+                goto fail;
+            if (truth) {
+                req = PySequence_GetItem(requests, 0);
+                if (req == NULL)
+                    goto fail;
+                for (k = 0; k < 5; k++) {
+                    got[k] = PyObject_GetAttr(req, call_names[N_SRC + k]);
+                    if (got[k] == NULL)
+                        goto fail;
+                }
+                values[0] = endpoint_text(got[0], got[1]);
+                values[1] = values[0] == NULL ? NULL : endpoint_text(got[2], got[3]);
+                if (values[1] == NULL) {
+                    Py_XDECREF(values[0]);
+                    goto fail;
+                }
+                values[2] = got[4];
+                Py_INCREF(values[2]);
+                hop = _PyDict_NewPresized(3);
+                for (k = 0; k < 3; k++) {
+                    if (hop != NULL && PyDict_SetItem(hop, call_keys[C_CLIENT + k], values[k]) < 0)
+                        Py_CLEAR(hop);
+                    Py_DECREF(values[k]);
+                }
+                if (hop == NULL)
+                    goto fail;
+                k = PyList_Append(out, hop);
+                Py_DECREF(hop);
+                if (k < 0)
+                    goto fail;
+                for (k = 0; k < 5; k++)
+                    Py_CLEAR(got[k]);
+                Py_CLEAR(req);
+            }
+            Py_CLEAR(requests);
+        }
+        Py_CLEAR(invites);
+    }
+    done = 1;
+fail:
+    for (k = 0; k < 5; k++)
+        Py_XDECREF(got[k]);
+    Py_XDECREF(req);
+    Py_XDECREF(requests);
+    Py_XDECREF(invites);
+    Py_XDECREF(leg_seq);
+    if (!done)
+        Py_CLEAR(out);
+    return out;
+}
+
+/* str(code): a new reference; the texts of 0..999 are made once and kept (a status code's
+ * text recurs in every call; a formatted one costs more than the rest of the object). */
+static PyObject *code_texts[1000];
+
+static PyObject *code_text(long long code)
+{
+    PyObject *text;
+    int n = code >= 100 ? 3 : code >= 10 ? 2 : 1;
+    if (code < 0 || code >= 1000)
+        return PyUnicode_FromFormat("%lld", code);
+    text = code_texts[code];
+    if (text == NULL) {
+        text = PyUnicode_New(n, 127);
+        if (text == NULL)
+            return NULL;
+        put_digits((char *)PyUnicode_1BYTE_DATA(text), code, n);
+        code_texts[code] = text;
+    }
+    Py_INCREF(text);
+    return text;
+}
+
+/* _statuses_json(statuses): {str(code): count} in order of code, for a dict (or a subclass
+ * that reads items as dict does: Counter) of int codes of 64 bits; NULL (an error set or
+ * not) for the Python road. */
+static PyObject *statuses_object(PyObject *statuses)
+{
+    PyObject *key, *value, *out;
+    Py_ssize_t pos = 0, n, i, j;
+    long long codes[16];
+    PyObject *counts[16];
+    if (!PyDict_Check(statuses) || Py_TYPE(statuses)->tp_iter != PyDict_Type.tp_iter ||
+        !reads_as(statuses, dict_getitem))
+        return NULL;
+    n = PyDict_GET_SIZE(statuses);
+    if (n > 16)
+        return NULL; /* (a call with more distinct codes: rare, the Python road) */
+    i = 0;
+    while (PyDict_Next(statuses, &pos, &key, &value)) {
+        int overflow = 0;
+        long long code;
+        if (i >= n || !PyLong_CheckExact(key))
+            return NULL;
+        code = PyLong_AsLongLongAndOverflow(key, &overflow);
+        if ((code == -1 && PyErr_Occurred()) || overflow)
+            return NULL;
+        /* insertion into the sorted prefix (codes are distinct: dict keys) */
+        for (j = i; j > 0 && codes[j - 1] > code; j--) {
+            codes[j] = codes[j - 1];
+            counts[j] = counts[j - 1];
+        }
+        codes[j] = code;
+        counts[j] = value;
+        i++;
+    }
+    if (i != n)
+        return NULL;
+    out = _PyDict_NewPresized(n);
+    for (i = 0; out != NULL && i < n; i++) {
+        PyObject *text = code_text(codes[i]);
+        if (text == NULL || PyDict_SetItem(out, text, counts[i]) < 0)
+            Py_CLEAR(out);
+        Py_XDECREF(text);
+    }
+    return out;
+}
+
+/* CallSummary.setup_ms: the first truthy setup_ms of the marks (an exact dict); NULL (an
+ * error set or not) for the Python road. */
+static PyObject *setup_ms_of(PyObject *marks)
+{
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    if (!PyDict_CheckExact(marks))
+        return NULL;
+    while (PyDict_Next(marks, &pos, &key, &value)) {
+        PyObject *setup;
+        int truth;
+        Py_INCREF(value);
+        setup = PyObject_GetAttr(value, call_names[N_SETUP_MS]);
+        Py_DECREF(value);
+        if (setup == NULL)
+            return NULL;
+        truth = PyObject_IsTrue(setup);
+        if (truth) {
+            if (truth < 0)
+                Py_CLEAR(setup);
+            return setup;
+        }
+        Py_DECREF(setup);
+    }
+    Py_RETURN_NONE;
+}
+
+/* CallSummary.duration_s: relative_s(end_ns, answer_ns) for a whole number of microseconds
+ * below 2**53 ns; None without an answer or an end; NULL for the Python road. */
+static PyObject *duration_of(PyObject *answer, PyObject *end)
+{
+    long long a = 0, e = 0, delta;
+    if (answer == Py_None || end == Py_None)
+        Py_RETURN_NONE;
+    if (small_stamp(answer, &a) != 1 || small_stamp(end, &e) != 1)
+        return NULL;
+    delta = e - a;
+    if (delta % 1000 != 0 || delta <= -EXACT_NS || delta >= EXACT_NS)
+        return NULL;
+    return PyFloat_FromDouble((double)delta / 1e9);
+}
+
+/* The stamps of a call's SDP exchanges (item 1 of each tuple), streams (start_ns, end_ns)
+ * and DTMF (ts_ns) into ``at``: 1; 0 or -1 (error set or not) for the Python road. */
+static int put_part_instants(PyObject *at, PyObject *seq, int part, long long first)
+{
+    Py_ssize_t i, n = PySequence_Fast_GET_SIZE(seq);
+    for (i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i), *ts;
+        int ok, k;
+        if (part == F_SDP) {
+            if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) < 2 ||
+                !reads_as(item, tuple_getitem))
+                return 0;
+            if (put_instant(at, PyTuple_GET_ITEM(item, 1), first) != 1)
+                return 0;
+            continue;
+        }
+        for (k = 0; k < (part == F_STREAMS ? 2 : 1); k++) {
+            ts = PyObject_GetAttr(item, part == F_STREAMS ? attr_names[A_START_NS + k]
+                                                          : call_names[N_TS_NS]);
+            if (ts == NULL)
+                return -1;
+            ok = put_instant(at, ts, first);
+            Py_DECREF(ts);
+            if (ok != 1)
+                return ok;
+        }
+    }
+    return 1;
+}
+
+/* The call's object; NULL (an error set or not) for the Python road. */
+static PyObject *call_object(PyObject *roads, PyObject *call, PyObject *first_obj, int detail)
+{
+    PyObject *got[F_FIELDS] = {NULL}, *values[C_DTMF + 1] = {NULL}, *seqs[3] = {NULL};
+    PyObject *at = NULL, *out = NULL, *pairs[4];
+    long long first = 0;
+    Py_ssize_t n_legs, i;
+    int k, last = detail ? C_DTMF : C_STATUSES;
+
+    if (small_stamp(first_obj, &first) != 1)
+        return NULL;
+    for (k = 0; k < F_FIELDS; k++) {
+        if (!detail && k >= F_SDP)
+            break;
+        got[k] = PyObject_GetAttr(call, call_names[k]);
+        if (got[k] == NULL)
+            goto done;
+    }
+    at = PyDict_New();
+    if (at == NULL || PyDict_SetItem(at, Py_None, no_instant) < 0)
+        goto done;
+    for (k = 0; k < 4; k++)
+        if (put_instant(at, got[F_START_NS + k], first) != 1)
+            goto done;
+    if (detail) {
+        for (k = 0; k < 3; k++) {
+            seqs[k] = PySequence_Fast(got[F_SDP + k], "a call's list");
+            if (seqs[k] == NULL || put_part_instants(at, seqs[k], F_SDP + k, first) != 1)
+                goto done;
+        }
+    }
+    for (k = 0; k < 4; k++) {
+        pairs[k] = instant_of(at, got[F_START_NS + k]);
+        if (pairs[k] == NULL)
+            goto done;
+    }
+
+    /* "index", "call_id", "call_ids" */
+    if (!PyList_CheckExact(got[F_LEGS]) || (n_legs = PyList_GET_SIZE(got[F_LEGS])) == 0)
+        goto done;
+    values[C_CALL_IDS] = PyList_New(n_legs);
+    if (values[C_CALL_IDS] == NULL)
+        goto done;
+    for (i = 0; i < n_legs; i++) {
+        PyObject *id = PyObject_GetAttr(PyList_GET_ITEM(got[F_LEGS], i), call_names[N_CALL_ID]);
+        if (id == NULL)
+            goto done;
+        PyList_SET_ITEM(values[C_CALL_IDS], i, id);
+    }
+    values[C_CALL_ID] = PyList_GET_ITEM(values[C_CALL_IDS], 0);
+    Py_INCREF(values[C_CALL_ID]);
+    if (detail && (values[C_HOPS] = hops_list(got[F_LEGS])) == NULL)
+        goto done;
+    /* the fields as they are */
+    {
+        static const int same[][2] = {
+            {C_INDEX, F_INDEX}, {C_KIND, F_KIND}, {C_FROM, F_FROM_URI}, {C_TO, F_TO_URI},
+            {C_CALLER, F_CALLER}, {C_CALLEE, F_CALLEE}, {C_FINAL_STATUS, F_FINAL_STATUS},
+            {C_FINAL_REASON, F_FINAL_REASON}, {C_ENDED_BY, F_ENDED_BY},
+            {C_ANSWERED_BY, F_UAS}, {C_BYE_SOURCE, F_BYE_SOURCE}, {C_RESENT, F_RESENT},
+        };
+        for (k = 0; k < (int)(sizeof(same) / sizeof(same[0])); k++) {
+            values[same[k][0]] = got[same[k][1]];
+            Py_INCREF(values[same[k][0]]);
+        }
+    }
+    for (k = 0; k < 4; k++) {
+        values[C_START_S + 2 * k] = PyTuple_GET_ITEM(pairs[k], 0);
+        values[C_START_ISO + 2 * k] = PyTuple_GET_ITEM(pairs[k], 1);
+        Py_INCREF(values[C_START_S + 2 * k]);
+        Py_INCREF(values[C_START_ISO + 2 * k]);
+    }
+    if ((values[C_DURATION_S] = duration_of(got[F_ANSWER_NS], got[F_END_NS])) == NULL ||
+        (values[C_SETUP_MS] = setup_ms_of(got[F_MARKS])) == NULL ||
+        (values[C_STATE] = PyObject_GetAttr(got[F_STATE], call_names[N_VALUE])) == NULL)
+        goto done;
+    i = PyObject_Size(got[F_MESSAGES]);
+    if (i < 0 || (values[C_MESSAGES] = PyLong_FromSsize_t(i)) == NULL)
+        goto done;
+    values[C_METHODS] = PyObject_CallOneArg((PyObject *)&PyDict_Type, got[F_METHODS]);
+    if (values[C_METHODS] == NULL ||
+        (values[C_STATUSES] = statuses_object(got[F_STATUSES])) == NULL)
+        goto done;
+    if (detail) {
+        PyObject *(*entry[2])(PyObject *, PyObject *) = {sdp_entry, stream_entry};
+        for (k = 0; k < 3; k++) {
+            PyObject *seq = seqs[k];
+            if (PySequence_Fast_GET_SIZE(seq) == 0)
+                values[C_SDP + k] = PyList_New(0);
+            else if (k < 2) {
+                PyObject *args[3] = {PyTuple_GET_ITEM(roads, 1 + k), seq, at};
+                values[C_SDP + k] = entries(args, 3, entry[k]);
+            } else
+                values[C_DTMF] = PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(roads, 3),
+                                                              got[F_DTMF], at, NULL);
+            if (values[C_SDP + k] == NULL)
+                goto done;
+        }
+    }
+    out = _PyDict_NewPresized(last + 1);
+    for (k = 0; out != NULL && k <= last; k++) {
+        if (k == C_HOPS && !detail)
+            continue;
+        if (PyDict_SetItem(out, call_keys[k], values[k]) < 0)
+            Py_CLEAR(out);
+    }
+done:
+    for (k = 0; k < F_FIELDS; k++)
+        Py_XDECREF(got[k]);
+    for (k = 0; k <= C_DTMF; k++)
+        Py_XDECREF(values[k]);
+    for (k = 0; k < 3; k++)
+        Py_XDECREF(seqs[k]);
+    Py_XDECREF(at);
+    return out;
+}
+
+static PyObject *call_dict(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *made;
+    int detail;
+    (void)self;
+    if (nargs != 4 || !PyTuple_CheckExact(args[0]) || PyTuple_GET_SIZE(args[0]) != 4) {
+        PyErr_SetString(PyExc_TypeError,
+                        "expected 4 arguments: (python road, sdp_entry, stream_entry, "
+                        "dtmf_entries), call, first_ns, detail");
+        return NULL;
+    }
+    detail = PyObject_IsTrue(args[3]);
+    if (detail < 0)
+        return NULL;
+    made = call_object(args[0], args[1], args[2], detail);
+    if (made != NULL)
+        return made;
+    /* Whatever was raised here is the Python road's to raise, or not (it reads the call
+     * again). */
+    PyErr_Clear();
+    return PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(args[0], 0), args[1], args[2],
+                                        args[3], NULL);
+}
+
 static PyMethodDef methods[] = {
     {"instants", instants, METH_VARARGS,
      "instants(fallback, none_pair, stamps, first_ns): rtcscope.timebase.instants_py's "
@@ -395,6 +856,9 @@ static PyMethodDef methods[] = {
     {"stream_entries", (PyCFunction)(void (*)(void))stream_entries, METH_FASTCALL,
      "stream_entries(fallback, streams, at): rtcscope.sip.calls._stream_entries_py's list; "
      "a stream not read here is fallback(stream, at)'s."},
+    {"call_dict", (PyCFunction)(void (*)(void))call_dict, METH_FASTCALL,
+     "call_dict(roads, call, first_ns, detail): rtcscope.sip.calls._call_dict_py's object; "
+     "a call not read here is roads[0](call, first_ns, detail)'s."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -417,5 +881,20 @@ PyMODINIT_FUNC PyInit__timetext(void)
         if (attr_names[i] == NULL)
             return NULL;
     }
+    for (i = 0; i < C_KEYS; i++) {
+        call_keys[i] = PyUnicode_InternFromString(call_key_texts[i]);
+        if (call_keys[i] == NULL)
+            return NULL;
+    }
+    for (i = 0; i < N_NAMES; i++) {
+        call_names[i] = PyUnicode_InternFromString(call_name_texts[i]);
+        if (call_names[i] == NULL)
+            return NULL;
+    }
+    no_instant = PyTuple_Pack(2, Py_None, Py_None);
+    dict_getitem = _PyType_Lookup(&PyDict_Type, call_names[N_GETITEM]);
+    tuple_getitem = _PyType_Lookup(&PyTuple_Type, call_names[N_GETITEM]);
+    if (no_instant == NULL || dict_getitem == NULL || tuple_getitem == NULL)
+        return NULL;
     return PyModule_Create(&module);
 }

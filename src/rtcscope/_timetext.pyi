@@ -22,3 +22,15 @@ def stream_entries(
     at: Mapping[int | None, _Instant],
     /,
 ) -> list[Any]: ...
+def call_dict(
+    roads: tuple[
+        Callable[[Any, int, bool], dict[str, Any]],
+        Callable[[Any, Any], dict[str, Any]],
+        Callable[[Any, Any], dict[str, Any]],
+        Callable[[Any, Any], list[Any]],
+    ],
+    call: Any,
+    first_ns: int,
+    detail: bool,
+    /,
+) -> dict[str, Any]: ...

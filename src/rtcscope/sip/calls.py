@@ -525,82 +525,7 @@ class CallSummary:
         buffer) and the call "quality" (its worst direction, :func:`worst_direction`).
         ``detail=False`` (a table row's fields, without ``qualities``) leaves out the lists:
         hops, sdp, streams and dtmf."""
-        detail = detail or qualities is not None
-        start_ns = self.start_ns
-        ring_ns = self.ring_ns
-        answer_ns = self.answer_ns
-        end_ns = self.end_ns
-        legs = self.legs
-        if detail:
-            sdps = self.sdp
-            streams = self.streams
-            dtmf = self.dtmf
-            # Every instant of the call converted once, in one loop: its SDPs were sent with
-            # its INVITE and 2xx and repeat their times.
-            stamps = [start_ns, ring_ns, answer_ns, end_ns, *map(_SDP_TS, sdps)]
-            for stream in streams:
-                stamps += (stream.start_ns, stream.end_ns)
-            if dtmf:
-                stamps += [d.ts_ns for d in dtmf]
-            at = instants(stamps, first_ns)
-        else:
-            at = instants((start_ns, ring_ns, answer_ns, end_ns), first_ns)
-        start_s, start_iso = at[start_ns]
-        ring_s, ring_iso = at[ring_ns]
-        answer_s, answer_iso = at[answer_ns]
-        end_s, end_iso = at[end_ns]
-        out: dict[str, Any] = {
-            "index": self.index,
-            "call_id": legs[0].call_id,
-            "call_ids": [leg.call_id for leg in legs] if len(legs) > 1 else [legs[0].call_id],
-            "hops": _hops(legs) if detail else None,
-            "kind": self.kind,
-            "from": self.from_uri,
-            "to": self.to_uri,
-            "caller": self.caller,
-            "callee": self.callee,
-            "start_s": start_s,
-            "start_iso": start_iso,
-            "ring_s": ring_s,
-            "ring_iso": ring_iso,
-            "answer_s": answer_s,
-            "answer_iso": answer_iso,
-            "end_s": end_s,
-            "end_iso": end_iso,
-            "duration_s": self.duration_s,
-            "setup_ms": self.setup_ms,
-            "final_status": self.final_status,
-            "final_reason": self.final_reason,
-            "state": self.state._value_,  # (.value: a descriptor, ~5x the read)
-            "ended_by": self.ended_by,
-            "answered_by": self.uas,
-            "bye_source": self.bye_source,
-            "messages": len(self.messages),
-            "resent": self.resent,
-            "methods": dict(self.methods),
-            "statuses": _statuses_json(self.statuses),
-        }
-        if not detail:
-            del out["hops"]
-            return out
-        out["sdp"] = _sdp_entries(sdps, at) if sdps else []
-        out["streams"] = _stream_entries(streams, at) if streams else []
-        out["dtmf"] = (
-            [
-                {
-                    "frame": d.frame,
-                    "time_s": at[d.ts_ns][0],
-                    "time_iso": at[d.ts_ns][1],
-                    "signal": d.signal,
-                    "duration_ms": d.duration_ms,
-                    "sender": d.sender,
-                    "src": d.src,
-                }
-                for d in dtmf
-            ]
-            if dtmf
-            else []
-        )
+        out = _call_dict(self, first_ns, detail or qualities is not None)
         if qualities is not None:
             from rtcscope.quality import worst_direction
 
@@ -623,6 +548,89 @@ class CallSummary:
                 }
             )
         return out
+
+
+def _call_dict_py(call: CallSummary, first_ns: int, detail: bool) -> dict[str, Any]:
+    """:meth:`CallSummary.as_dict` without ``qualities`` (the pure-Python road of
+    :data:`_call_dict`)."""
+    start_ns = call.start_ns
+    ring_ns = call.ring_ns
+    answer_ns = call.answer_ns
+    end_ns = call.end_ns
+    legs = call.legs
+    if detail:
+        sdps = call.sdp
+        streams = call.streams
+        dtmf = call.dtmf
+        # Every instant of the call converted once, in one loop: its SDPs were sent with
+        # its INVITE and 2xx and repeat their times.
+        stamps = [start_ns, ring_ns, answer_ns, end_ns, *map(_SDP_TS, sdps)]
+        for stream in streams:
+            stamps += (stream.start_ns, stream.end_ns)
+        if dtmf:
+            stamps += [d.ts_ns for d in dtmf]
+        at = instants(stamps, first_ns)
+    else:
+        at = instants((start_ns, ring_ns, answer_ns, end_ns), first_ns)
+    start_s, start_iso = at[start_ns]
+    ring_s, ring_iso = at[ring_ns]
+    answer_s, answer_iso = at[answer_ns]
+    end_s, end_iso = at[end_ns]
+    out: dict[str, Any] = {
+        "index": call.index,
+        "call_id": legs[0].call_id,
+        "call_ids": [leg.call_id for leg in legs] if len(legs) > 1 else [legs[0].call_id],
+        "hops": _hops(legs) if detail else None,
+        "kind": call.kind,
+        "from": call.from_uri,
+        "to": call.to_uri,
+        "caller": call.caller,
+        "callee": call.callee,
+        "start_s": start_s,
+        "start_iso": start_iso,
+        "ring_s": ring_s,
+        "ring_iso": ring_iso,
+        "answer_s": answer_s,
+        "answer_iso": answer_iso,
+        "end_s": end_s,
+        "end_iso": end_iso,
+        "duration_s": call.duration_s,
+        "setup_ms": call.setup_ms,
+        "final_status": call.final_status,
+        "final_reason": call.final_reason,
+        "state": call.state._value_,  # (.value: a descriptor, ~5x the read)
+        "ended_by": call.ended_by,
+        "answered_by": call.uas,
+        "bye_source": call.bye_source,
+        "messages": len(call.messages),
+        "resent": call.resent,
+        "methods": dict(call.methods),
+        "statuses": _statuses_json(call.statuses),
+    }
+    if not detail:
+        del out["hops"]
+        return out
+    out["sdp"] = _sdp_entries(sdps, at) if sdps else []
+    out["streams"] = _stream_entries(streams, at) if streams else []
+    out["dtmf"] = _dtmf_entries(dtmf, at) if dtmf else []
+    return out
+
+
+def _dtmf_entries(dtmf: Sequence[InfoDtmf], at: Mapping[int | None, Instant]) -> list[Any]:
+    """The "dtmf" objects of a call's JSON (SIP INFO digits; both roads of
+    :data:`_call_dict`)."""
+    return [
+        {
+            "frame": d.frame,
+            "time_s": at[d.ts_ns][0],
+            "time_iso": at[d.ts_ns][1],
+            "signal": d.signal,
+            "duration_ms": d.duration_ms,
+            "sender": d.sender,
+            "src": d.src,
+        }
+        for d in dtmf
+    ]
 
 
 # The "statuses" object of a call's JSON by the call's counts (code, count) in order: a
@@ -752,6 +760,29 @@ def _entries_roads() -> tuple[_Entries, _Entries]:
 # "c" or "python".
 _sdp_entries, _stream_entries = _entries_roads()
 ENTRIES_ROAD = "python" if _sdp_entries is _sdp_entries_py else "c"
+
+
+def _call_dict_road() -> Callable[[CallSummary, int, bool], dict[str, Any]]:
+    """:func:`_call_dict_py`, or the same object made in C (rtcscope._timetext, where it was
+    built) unless RTCSCOPE_PURE is set; the C road hands a call whose values it does not
+    read itself (module _timetext.c) to :func:`_call_dict_py`, an SDP exchange or a stream
+    to :func:`_sdp_entry` or :func:`_stream_entry`, and the DTMF list to
+    :func:`_dtmf_entries`."""
+    if c_wanted():
+        try:
+            from rtcscope._timetext import call_dict
+        except ImportError:  # not built, or built from an older _timetext.c
+            pass
+        else:
+            roads = (_call_dict_py, _sdp_entry, _stream_entry, _dtmf_entries)
+            return partial(call_dict, roads)
+    return _call_dict_py
+
+
+# The road :meth:`CallSummary.as_dict` takes for a call's object (but for its qualities):
+# CALL_DICT_ROAD "c" or "python".
+_call_dict = _call_dict_road()
+CALL_DICT_ROAD = "python" if _call_dict is _call_dict_py else "c"
 
 
 @dataclass(slots=True)

@@ -1,0 +1,339 @@
+"""The C road of a call's JSON object (rtcscope._timetext.call_dict) against its
+specification, the pure-Python road (rtcscope.sip.calls._call_dict_py with the Python roads
+of its parts): the same object, keys in the same order, the same values and types at every
+depth, or the same exception; on calls of every shape (hypothesis: values a capture gives
+and others, which the C road hands to the Python road) and on the calls of the captures in
+tests/data and ../shared/captures. RTCSCOPE_PURE=1 selects the Python road; under CI=true
+the C road must be built and taken."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from rtcscope import timebase
+from rtcscope.sip import calls
+from rtcscope.sip.calls import CallState, CallSummary, InfoDtmf, MessageMarks
+from tests.conftest import DATA, IN_CI, SHARED_CAPTURES, shared_captures
+from tests.sip.test_call_entries_c import (
+    _OFFER,
+    _STREAM,
+    BASE,
+    _ints,
+    _Key,
+    _sdp,
+    _stamps,
+    _Stream,
+    _streams,
+    _texts,
+    _values,
+)
+
+try:
+    from rtcscope import _timetext
+except ImportError:  # no compiler or no Python headers where it was installed
+    _timetext = None  # type: ignore[assignment]
+
+needs_c = pytest.mark.skipif(_timetext is None, reason="the C accelerator is not built here")
+
+
+def _shape(value: Any) -> Any:
+    """``value`` with its type at every depth (1 == 1.0 == True would hide a difference)."""
+    if isinstance(value, dict):
+        return ("dict", [(key, _shape(member)) for key, member in value.items()])
+    if isinstance(value, list | tuple):
+        return (type(value), [_shape(member) for member in value])
+    return (type(value), value)
+
+
+def _outcome(road: Any, call: Any, first_ns: Any, detail: bool) -> Any:
+    try:
+        made = road(call, first_ns, detail)
+    except Exception as exc:  # the exception is what is compared
+        return ("raised", type(exc), str(exc))
+    return _shape(made)
+
+
+def _python_road(call: Any, first_ns: Any, detail: bool) -> dict[str, Any]:
+    """The specification: _call_dict_py with every part on its Python road."""
+    with mock.patch.multiple(
+        calls,
+        instants=timebase.instants_py,
+        _sdp_entries=calls._sdp_entries_py,
+        _stream_entries=calls._stream_entries_py,
+    ):
+        return calls._call_dict_py(call, first_ns, detail)
+
+
+def _c_road() -> Any:
+    """The C road as calls._call_dict_road() makes it, called directly (CALL_DICT_ROAD is
+    the Python road under RTCSCOPE_PURE=1)."""
+    assert _timetext is not None
+    roads = (calls._call_dict_py, calls._sdp_entry, calls._stream_entry, calls._dtmf_entries)
+    return partial(_timetext.call_dict, roads)
+
+
+@dataclass
+class _Request:
+    src: Any
+    sport: Any
+    dst: Any
+    dport: Any
+    transport: Any
+
+
+@dataclass
+class _Transaction:
+    requests: Any
+
+
+@dataclass
+class _Leg:
+    """A Call as the call's object reads it: its Call-ID and initial INVITEs."""
+
+    call_id: Any
+    initial_invites: Any
+
+
+_addresses = _texts | st.sampled_from(["10.0.0.1", "2001:db8::7", "\u0661.2", "h\u00e9"]) | _values
+_ports = st.integers(0, 65_535) | _ints | st.booleans() | st.none()
+_requests = st.builds(
+    _Request,
+    src=_addresses,
+    sport=_ports,
+    dst=_addresses,
+    dport=_ports,
+    transport=st.sampled_from(["udp", "tcp"]) | _values,
+)
+_transactions = st.builds(_Transaction, requests=st.lists(_requests, max_size=2) | _values)
+_legs = st.builds(
+    _Leg,
+    call_id=_texts | _values,
+    initial_invites=st.lists(_transactions, max_size=3) | st.tuples(_transactions),
+)
+_counts = st.integers(0, 5) | _values
+_statuses = st.dictionaries(
+    st.integers(100, 699) | _ints | st.booleans(), _counts, max_size=18
+).map(Counter) | st.dictionaries(st.integers(100, 699), _counts, max_size=3)
+_marks = st.dictionaries(
+    st.integers(1, 99),
+    st.builds(MessageMarks, st.integers(0, 9), st.none() | st.integers(0, 900) | _values),
+    max_size=3,
+) | st.dictionaries(st.integers(), _values, max_size=2)
+_dtmf = st.builds(
+    InfoDtmf,
+    frame=_ints,
+    ts_ns=_stamps,
+    signal=_texts,
+    duration_ms=st.none() | _ints,
+    sender=_texts,
+    src=_texts,
+)
+_maybe_texts = _texts | st.none()
+_CALL_FIELDS: dict[str, Any] = dict(
+    index=_ints,
+    legs=st.lists(_legs, min_size=1, max_size=3) | st.lists(_legs, max_size=0) | st.tuples(_legs),
+    kind=_maybe_texts,
+    from_uri=_maybe_texts,
+    to_uri=_maybe_texts,
+    from_tag=_maybe_texts,
+    caller=_maybe_texts,
+    callee=_maybe_texts,
+    start_ns=_stamps,
+    ring_ns=_stamps,
+    answer_ns=_stamps,
+    end_ns=_stamps,
+    last_ns=_stamps,
+    final_status=st.none() | _ints,
+    final_reason=_maybe_texts,
+    state=st.sampled_from(CallState),
+    ended_by=_maybe_texts,
+    uas=_maybe_texts,
+    bye_source=_maybe_texts,
+    messages=st.lists(st.none(), max_size=9),
+    methods=st.dictionaries(_texts, _counts, max_size=4).map(Counter),
+    statuses=_statuses,
+    resent=_ints,
+    marks=_marks,
+    sdp=st.lists(_sdp, max_size=3),
+    media_endpoints=st.just({}),
+    dtmf=st.lists(_dtmf, max_size=2),
+    streams=st.lists(_streams, max_size=3),
+)
+_calls = st.builds(CallSummary, **_CALL_FIELDS)
+# Calls as captures give them (read in C, but for a status list longer than 16 and a
+# duration of a fraction of a microsecond): the odd values above are rare in these.
+_whole_us = st.integers(0, 10**9).map(lambda us: BASE + 1000 * us)
+_usual_stamps = _whole_us | st.none()
+_usual_requests = st.builds(
+    _Request,
+    src=st.sampled_from(["10.0.0.1", "2001:db8::7", "\u0661.2"]),
+    sport=st.integers(0, 65_535),
+    dst=st.sampled_from(["10.0.0.2", "fd17::1"]),
+    dport=st.integers(0, 65_535),
+    transport=st.sampled_from(["udp", "tcp"]),
+)
+_usual_legs = st.builds(
+    _Leg,
+    call_id=_texts,
+    initial_invites=st.lists(
+        st.builds(_Transaction, requests=st.lists(_usual_requests, max_size=2)), max_size=2
+    ),
+)
+_usual_calls = st.builds(
+    CallSummary,
+    **{
+        **_CALL_FIELDS,
+        "index": st.integers(1, 10**6),
+        "legs": st.lists(_usual_legs, min_size=1, max_size=3),
+        "start_ns": _whole_us,
+        "ring_ns": _usual_stamps,
+        "answer_ns": _usual_stamps,
+        "end_ns": _usual_stamps,
+        "final_status": st.none() | st.integers(100, 699),
+        "methods": st.dictionaries(_texts, st.integers(1, 5), max_size=4).map(Counter),
+        "statuses": st.dictionaries(st.integers(0, 1200), st.integers(1, 5), max_size=17).map(
+            Counter
+        ),
+        "resent": st.integers(0, 9),
+        "marks": st.dictionaries(
+            st.integers(1, 99),
+            st.builds(MessageMarks, st.integers(0, 9), st.none() | st.integers(0, 900)),
+            max_size=3,
+        ),
+        "sdp": st.lists(
+            _sdp.map(lambda sdp: sdp._replace(ts_ns=BASE + 1000 * sdp.frame % 10**9)), max_size=3
+        ),
+        "dtmf": st.lists(
+            _dtmf.map(lambda d: InfoDtmf(d.frame, BASE, d.signal, 1, "caller", "x")), max_size=2
+        ),
+        "streams": st.lists(
+            st.builds(
+                _Stream,
+                key=st.builds(_Key, _addresses, _ports, _addresses, _ports, _ints),
+                codec=_maybe_texts,
+                packets_lost=st.tuples(_ints, _ints),
+                start_ns=_whole_us,
+                end_ns=_whole_us,
+            ),
+            max_size=3,
+        ),
+    },
+)
+_firsts = st.sampled_from([BASE, 0, BASE - 5, BASE + 1000]) | _ints
+
+
+def _usual_call() -> CallSummary:
+    """A call as a capture gives it (all of it read in C)."""
+    invite = _Transaction([_Request("10.0.0.1", 5060, "fd17::1", 5062, "udp")])
+    return CallSummary(
+        1, [_Leg("a@x", [invite]), _Leg("b@y", [_Transaction([])])],  # type: ignore[list-item]
+        "INVITE", "sip:a@x", "sip:b@y", "t1", "10.0.0.1:5060", "[fd17::1]:5062",
+        BASE, BASE + 2000, BASE + 5000, BASE + 9000, BASE + 9000, 200, "OK",
+        CallState.ANSWERED, "caller", "[fd17::1]:5062", "10.0.0.1:5060", [None] * 7,
+        Counter({"INVITE": 1, "ACK": 1, "BYE": 1}), Counter({200: 2, 100: 1, 180: 1}), 0,
+        {1: MessageMarks(0, None), 4: MessageMarks(0, 5)}, [_OFFER], {},
+        [InfoDtmf(3, BASE + 3000, "5", 160, "caller", "10.0.0.1:5060")],
+        [_STREAM],  # type: ignore[list-item]
+    )  # fmt: skip
+
+
+@needs_c
+def test_the_c_road_makes_a_usual_call_itself() -> None:
+    """A capture's call is read in C, not handed to the Python road."""
+
+    def refuse(*args: Any) -> Any:
+        raise AssertionError(f"handed to the Python road: {args!r}")
+
+    roads = (refuse, refuse, refuse, calls._dtmf_entries)
+    call = _usual_call()
+    for detail in (True, False):
+        made = _timetext.call_dict(roads, call, BASE, detail)
+        assert _shape(made) == _shape(_python_road(call, BASE, detail))
+    assert made["statuses"] == {"100": 1, "180": 1, "200": 2}
+    assert "hops" not in made
+
+
+@needs_c
+@example(_usual_call(), BASE, True)
+@example(_usual_call(), BASE + 1, True)  # not whole microseconds: the Python road
+@example(_usual_call(), -1, False)
+@given(_calls, _firsts, st.booleans())
+def test_call_object_c_road_is_the_python_road(call: Any, first_ns: Any, detail: bool) -> None:
+    assert _outcome(_c_road(), call, first_ns, detail) == _outcome(
+        _python_road, call, first_ns, detail
+    )
+
+
+@needs_c
+@given(_usual_calls, st.sampled_from([BASE, BASE - 1000, 0]), st.booleans())
+def test_usual_call_object_c_road_is_the_python_road(
+    call: Any, first_ns: Any, detail: bool
+) -> None:
+    assert _outcome(_c_road(), call, first_ns, detail) == _outcome(
+        _python_road, call, first_ns, detail
+    )
+
+
+def _captures() -> list[Path]:
+    found = sorted(p for p in DATA.iterdir() if p.name.endswith((".pcap", ".pcapng", ".gz")))
+    return found + shared_captures()
+
+
+@needs_c
+def test_call_object_c_road_on_every_capture() -> None:
+    """Every call of every capture here (and of ../shared/captures where present): the
+    same object on both roads, with and without the lists."""
+    from rtcscope.errors import RtcscopeError
+    from rtcscope.scan import ScanOptions, Tap, scan
+
+    if IN_CI and not SHARED_CAPTURES.is_dir():
+        pytest.fail(f"{SHARED_CAPTURES} is missing (CI needs ../shared/captures)")
+    road = _c_road()
+    seen = 0
+    for path in _captures():
+        try:
+            model = scan(path, ScanOptions(taps=frozenset({Tap.SIP, Tap.RTP}), keep_going=True))
+            result = model.calls()
+        except RtcscopeError:
+            continue  # (not a capture this reads; the scan's own tests cover it)
+        for call in result.calls:
+            for detail in (True, False):
+                made = road(call, result.first_ns, detail)
+                assert _shape(made) == _shape(_python_road(call, result.first_ns, detail))
+            seen += 1
+    assert seen >= (50 if shared_captures() else 10)
+
+
+def test_the_call_object_accelerator_is_built_and_active_in_ci() -> None:
+    if not IN_CI:
+        pytest.skip("checked under CI=true")
+    assert _timetext is not None
+    assert calls.CALL_DICT_ROAD == "c"
+
+
+@pytest.mark.parametrize("pure", ["1", "0"])
+def test_rtcscope_pure_selects_the_python_road(pure: str) -> None:
+    """CALL_DICT_ROAD in a fresh interpreter (the road is chosen at import)."""
+    probe = "import rtcscope.sip.calls as c; print(c.CALL_DICT_ROAD)"
+    env = {"RTCSCOPE_PURE": pure, "PATH": "/usr/bin:/bin"}
+    src = str(Path(calls.__file__).resolve().parents[2])
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**env, "PYTHONPATH": src},
+    ).stdout.strip()
+    expected = "python" if pure == "1" or _timetext is None else "c"
+    assert out == expected
