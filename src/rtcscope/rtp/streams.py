@@ -42,8 +42,8 @@ import struct
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import field
-from itertools import repeat
-from operator import attrgetter, itemgetter
+from itertools import chain, compress, repeat
+from operator import attrgetter, is_not, itemgetter
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
@@ -1364,13 +1364,19 @@ class StreamScanner:
         items = self._live.items()
         if chunks:
             assert bulk is not None
-            short = [(key, live) for key, live in items if live.summary_of is not None]
-            if short:
-                short_keys, short_lives = zip(*short, strict=True)
-                kept.extend(short_keys)
+            # (C-level steps over the thousands of them: compress, map)
+            places_of = list(map(_SUMMARY_OF, self._live.values()))
+            short = list(map(is_not, places_of, repeat(None)))
+            short_lives = list(compress(self._live.values(), short))
+            if short_lives:
+                kept.extend(compress(self._live, short))
                 lives.extend(short_lives)
                 # Each one's place in the bulk: its chunk's first, plus its position.
-                places = np.array(list(map(_SUMMARY_OF, short_lives)), dtype=np.int64)
+                places = np.fromiter(
+                    chain.from_iterable(compress(places_of, short)),
+                    dtype=np.int64,
+                    count=2 * len(short_lives),
+                ).reshape(-1, 2)
                 ats = np.array(chunk_at, dtype=np.int64)[places[:, 0]] + places[:, 1]
                 every_edge = np.concatenate([rows.edges for rows in chunks], axis=1)
                 edges = every_edge[_SHORT_EDGES][:, ats]
