@@ -24,6 +24,7 @@ setup(
             ("rtcscope._timetext", "src/rtcscope/_timetext.c"),
             ("rtcscope.sip._routescan", "src/rtcscope/sip/_routescan.c"),
             ("rtcscope.capture._startline", "src/rtcscope/capture/_startline.c"),
+            ("rtcscope._slots", "src/rtcscope/_slots.c"),
         )
     ]
 )

@@ -643,14 +643,16 @@ def _count_ethernet(
         scalar |= base > room_in_buffer
         frame_rows[tagged] = views.ethernet_rows(np.minimum(base[tagged], room_in_buffer))
     window = _Window(frame_rows)
-    ethertype = window["ethertype"]
+    # The fields read more than once, taken in native order once (each reading of a
+    # window's big-endian word column converts it again).
+    ethertype = window["ethertype"].astype(np.int32)
     scalar |= _any_of(ethertype, VLAN_ETHERTYPES) | _any_of(ethertype, TUNNEL_ETHERTYPES)
     l3 = base + 14
     room = end - l3
     version_ihl = window["version_ihl"]
 
     is_v4 = ~scalar & (ethertype == ETHERTYPE_IPV4)
-    total_length = window["v4_total"]
+    total_length = window["v4_total"].astype(np.int32)
     plain_v4 = (
         (room >= 20)
         & (version_ihl == 0x45)
@@ -672,7 +674,7 @@ def _count_ethernet(
     scalar |= tunnel
     v4 &= ~tunnel
     v6 &= ~tunnel
-    payload_length = window["v6_payload"]
+    payload_length = window["v6_payload"].astype(np.int32)
     ip_end = np.where(
         v4,
         np.where(total_length == 0, end, np.minimum(end, l3 + total_length)),

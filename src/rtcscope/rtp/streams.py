@@ -42,7 +42,8 @@ import struct
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import field
-from operator import attrgetter, itemgetter
+from itertools import chain, compress, repeat
+from operator import attrgetter, is_not, itemgetter
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
@@ -66,6 +67,7 @@ from rtcscope.rtp.stats import (
     summary_values,
 )
 from rtcscope.sip.sdp import STATIC_PAYLOAD_TYPES
+from rtcscope.slotted import dataclass_objects, dataclass_slots, objects
 
 if TYPE_CHECKING:
     from rtcscope.quality import StreamQuality
@@ -113,20 +115,16 @@ class StreamKey:
         return f"{self.src}:{self.src_port} -> {self.dst}:{self.dst_port} 0x{self.ssrc:08X}"
 
 
-_SET_KEY = tuple(
-    getattr(StreamKey, name).__set__ for name in ("src", "src_port", "dst", "dst_port", "ssrc")
-)
+_KEY_SLOTS = tuple(vars(StreamKey)[name] for name in ("src", "src_port", "dst", "dst_port", "ssrc"))
 
 
 def _stream_keys(keys: Collection[tuple[str, int, str, int, int]]) -> list[StreamKey]:
-    """``[StreamKey(*key) for key in keys]``, a field at a time over all of them: the slots
-    filled directly (a frozen dataclass's ``__init__`` goes through ``object.__setattr__``,
-    several times the time; finish makes one per stream)."""
-    made = [object.__new__(StreamKey) for _ in range(len(keys))]
-    if made:
-        for set_field, values in zip(_SET_KEY, zip(*keys, strict=True), strict=True):
-            deque(map(set_field, made, values), 0)
-    return made
+    """``[StreamKey(*key) for key in keys]``, the slots filled from the fields' columns
+    (:func:`rtcscope.slotted.objects`: a frozen dataclass's ``__init__`` goes through
+    ``object.__setattr__``, several times the time; finish makes one per stream)."""
+    if not keys:
+        return []
+    return objects(StreamKey, _KEY_SLOTS, tuple(zip(*keys, strict=True)))
 
 
 @dataclass(slots=True)
@@ -493,7 +491,7 @@ class StreamScanner:
         self.feeding_frame = -1
         self._late: dict[int, int] = {}
         self._rtp_protos: dict[str, bool] = {}  # SDP profile -> RTP or not (announce())
-        self._secure_protos: dict[str, bool] = {}  # SDP profile -> SRTP's or not (finish())
+        self._proto_keying = _ProtoKeying()  # SDP profile -> keying it implies (finish())
         self._by_endpoint: dict[tuple[str, int], list[MediaAnnouncement]] = {}
         self._rtcp_endpoints: set[tuple[str, int]] = set()  # announced RTCP (address, port)
         self.announce(sorted(announcements, key=lambda a: a.frame))
@@ -1343,20 +1341,6 @@ class StreamScanner:
 
     def finish(self) -> ScanResult:
         first_ns = self.first_ns or 0  # None: no packet, so no stream either
-        dtls_flows = self._dtls_flows
-        # What a stream takes from its announcement and payload types, worked out once per
-        # (announcement, payload types, main type): thousands of short calls share a few.
-        described: dict[
-            tuple[int, tuple[int, ...], int],
-            tuple[tuple[str, ...], str | None, int | None, int | None],
-        ] = {}
-        made: list[RtpStream] = []
-        append = made.append
-        # Each stream's order: first frame, then key (StreamKey orders as its tuple).
-        firsts: list[int] = []
-        place = firsts.append
-        kept: list[tuple[str, int, str, int, int]] = []
-        keep = kept.append
         # Short streams whose rows still wait: summarised in bulk, all in one table.
         chunks = self._short_rows
         # Short streams given more packets in later batches whose rows still wait too.
@@ -1365,128 +1349,71 @@ class StreamScanner:
         waiting_at = (
             {id(live): at for at, live in enumerate(waiting, start=chunk_at[-1])} if waiting else {}
         )
-        # Their edges (as _ShortRows has them: a list each, in the bulk's order) and payload
-        # types.
+        # The streams as columns, a list per field (thousands of short calls: a Python step
+        # per stream and field costs more than the work), made at the end in one go. First
+        # the short streams whose rows wait in the chunks (their fields from the chunks'
+        # edges, all at once), then the others (from their _Live). The order made does not
+        # count: the streams are put in order below.
+        kept: list[tuple[str, int, str, int, int]] = []
+        lives: list[_Live] = []
+        summaries: list[StatsSummary | tuple[StreamSummaries, int]] = []
+        types: list[tuple[tuple[int, ...], int]] = []
+        # first frame, start (ns), last frame, end (ns), payload bytes, comfort noise
+        # packets, SRTP tag votes: a row each, a column a stream.
+        edges = np.zeros((7, 0), dtype=np.int64)
+        items = self._live.items()
         if chunks:
-            edges = chunks[0].edges
-            if len(chunks) > 1:
-                edges = np.concatenate([rows.edges for rows in chunks], axis=1)
-            (
-                short_firsts,
-                short_starts,
-                short_lasts,
-                short_ends,
-                _,
-                _,
-                short_paid,
-                short_cn,
-                short_votes,
-            ) = edges.tolist()
-            short_types = [found for rows in chunks for found in rows.payload_types()]
-        # Whether an SDP profile is SRTP's (RTP/SAVP, UDP/TLS/RTP/SAVPF, ...), once per profile.
-        secure = self._secure_protos
-        for stream_key, (key, live) in zip(
-            _stream_keys(self._live), self._live.items(), strict=True
-        ):
-            stats = live.stats
-            # The summary, or where it lies in the bulk's columns (made when read).
-            summary: StatsSummary | tuple[StreamSummaries, int]
+            assert bulk is not None
+            # (C-level steps over the thousands of them: compress, map)
+            places_of = list(map(_SUMMARY_OF, self._live.values()))
+            short = list(map(is_not, places_of, repeat(None)))
+            short_lives = list(compress(self._live.values(), short))
+            if short_lives:
+                kept.extend(compress(self._live, short))
+                lives.extend(short_lives)
+                # Each one's place in the bulk: its chunk's first, plus its position.
+                places = np.fromiter(
+                    chain.from_iterable(compress(places_of, short)),
+                    dtype=np.int64,
+                    count=2 * len(short_lives),
+                ).reshape(-1, 2)
+                ats = np.array(chunk_at, dtype=np.int64)[places[:, 0]] + places[:, 1]
+                every_edge = np.concatenate([rows.edges for rows in chunks], axis=1)
+                edges = every_edge[_SHORT_EDGES][:, ats]
+                at_list = ats.tolist()
+                short_types = [found for rows in chunks for found in rows.payload_types()]
+                types.extend(map(short_types.__getitem__, at_list))
+                summaries.extend(zip(repeat(bulk), at_list))
+        other_edges: list[tuple[int, ...]] = []
+        for key, live in items:
             if live.summary_of is not None:
-                chunk, position = live.summary_of
-                at = position + chunk_at[chunk]
-                first_frame = short_firsts[at]
-                start_ns = short_starts[at]
-                last_frame = short_lasts[at]
-                end_ns = short_ends[at]
-                paid, cn, votes = short_paid[at], short_cn[at], short_votes[at]
-                payload_types, main_pt = short_types[at]
+                continue
+            stats = live.stats
+            if live.segments is not None:
                 assert bulk is not None
-                summary = (bulk, at)
+                summaries.append((bulk, waiting_at[id(live)]))
+            elif stats is None or stats.total_nr == 0:
+                continue
             else:
-                if live.segments is not None:
-                    assert bulk is not None
-                    summary = (bulk, waiting_at[id(live)])
-                elif stats is None or stats.total_nr == 0:
-                    continue
-                else:
-                    summary = stats.summary()
-                first_frame, start_ns, last_frame, end_ns = (
+                summaries.append(stats.summary())
+            kept.append(key)
+            lives.append(live)
+            types.append(_main_payload_type(live.pt_counts or {}))
+            other_edges.append(
+                (
                     live.first_frame,
                     live.start_ns,
                     live.last_frame,
                     live.end_ns,
-                )
-                paid, cn, votes = live.payload_bytes, live.cn_packets, live.srtp_tag_votes
-                payload_types, main_pt = _main_payload_type(live.pt_counts or {})
-            ann = live.announcement
-            rtpmaps = ann.rtpmaps if ann is not None else None
-            # Media sections with the same formats share their rtpmaps (sip.capture).
-            described_as = (id(rtpmaps), payload_types, main_pt)
-            what = described.get(described_as)
-            if what is None:
-                what = described[described_as] = _describe(rtpmaps, payload_types, main_pt)
-            names, codec, clock_rate, channels = what
-            keying = ""
-            setup_frame = call_id = None
-            crypto: tuple[str, ...] = ()
-            if ann is not None:
-                setup_frame = ann.frame
-                call_id = ann.call_id
-                if ann.crypto:
-                    keying = "sdes"
-                    crypto = tuple(c.raw for c in ann.crypto)
-                elif ann.fingerprints:
-                    keying = "dtls"
-                else:
-                    proto = ann.proto
-                    savp = secure.get(proto)
-                    if savp is None:
-                        savp = secure[proto] = "SAVP" in proto.upper()
-                    if savp:
-                        keying = "unknown"
-            if (
-                dtls_flows
-                and keying != "sdes"
-                and (
-                    (key[0], key[1], key[2], key[3]) in dtls_flows
-                    or (key[2], key[3], key[0], key[1]) in dtls_flows
-                )
-            ):
-                keying = "dtls"
-            elif not keying and votes > 0:
-                keying = "unknown"
-            place(first_frame)
-            keep(key)
-            append(
-                RtpStream(
-                    stream_key,
-                    main_pt,
-                    list(payload_types),
-                    list(names),
-                    codec,
-                    clock_rate,
-                    channels,
-                    summary,
-                    bool(keying),
-                    live.source,
-                    first_frame,
-                    last_frame,
-                    start_ns,
-                    end_ns,
-                    (start_ns - first_ns) / 1e9,
-                    (end_ns - first_ns) / 1e9,
-                    setup_frame,
-                    call_id,
-                    crypto,
-                    0,
-                    cn,
-                    paid,
-                    None,
-                    _digits(live) if live.dtmf else [],
-                    0,
-                    keying,
+                    live.payload_bytes,
+                    live.cn_packets,
+                    live.srtp_tag_votes,
                 )
             )
+        if other_edges:
+            edges = np.concatenate((edges, np.array(other_edges, dtype=np.int64).T), axis=1)
+        made = self._streams(kept, lives, summaries, types, edges, first_ns)
+        firsts = edges[0].tolist()
         # By first frame (a frame starts one stream at most: ties, if any, by key).
         first_of = np.array(firsts, dtype=np.int64)
         by_frame = np.argsort(first_of, kind="stable")
@@ -1510,8 +1437,7 @@ class StreamScanner:
             by_flow = np.argsort(flow_of, kind="stable")
             same = flow_of[by_flow[1:]] == flow_of[by_flow[:-1]]
             later, earlier = by_flow[1:][same], by_flow[:-1][same]
-            last_frames = np.array([stream.last_frame for stream in streams], dtype=np.int64)
-            first_frames = np.array([stream.first_frame for stream in streams], dtype=np.int64)
+            first_frames, last_frames = edges[0][by_frame], edges[2][by_frame]
             restarts = last_frames[earlier] < first_frames[later]
             for at, before in zip(
                 later[restarts].tolist(), earlier[restarts].tolist(), strict=True
@@ -1532,8 +1458,125 @@ class StreamScanner:
             self.srtcp,
         )
 
+    def _streams(
+        self,
+        keys: list[tuple[str, int, str, int, int]],
+        lives: list[_Live],
+        summaries: list[StatsSummary | tuple[StreamSummaries, int]],
+        types: list[tuple[tuple[int, ...], int]],
+        edges: IntArray,
+        first_ns: int,
+    ) -> list[RtpStream]:
+        """The RtpStreams of ``keys`` (each stream's _Live, summary, payload types and main
+        type, and its column of ``edges``: see finish), field by field over all of them."""
+        if not keys:
+            return []
+        anns = list(map(_ANNOUNCEMENT, lives))
+        # What a stream takes from its announcement and payload types, worked out once per
+        # (announcement, payload types, main type): thousands of short calls share a few.
+        # (Media sections with the same formats share their rtpmaps: sip.capture.)
+        described: dict[
+            tuple[int, tuple[int, ...], int],
+            tuple[tuple[str, ...], str | None, int | None, int | None],
+        ] = {}
+        whats = []
+        for ann, (payload_types, main_pt) in zip(anns, types, strict=True):
+            rtpmaps = ann.rtpmaps if ann is not None else None
+            described_as = (id(rtpmaps), payload_types, main_pt)
+            what = described.get(described_as)
+            if what is None:
+                what = described[described_as] = _describe(rtpmaps, payload_types, main_pt)
+            whats.append(what)
+        names, codecs, clock_rates, channels = zip(*whats, strict=True)
+        payload_types_of, main_pts = zip(*types, strict=True)
+        # How an encrypted stream is keyed: a=crypto, else a=fingerprint, else an SRTP
+        # profile (RTP/SAVP, UDP/TLS/RTP/SAVPF, ...); then DTLS seen on the flow, else the
+        # SRTP tag's votes.
+        keying_of_proto = self._proto_keying
+        keyings = [
+            ""
+            if ann is None
+            else "sdes"
+            if ann.crypto
+            else "dtls"
+            if ann.fingerprints
+            else keying_of_proto[ann.proto]
+            for ann in anns
+        ]
+        votes = edges[6]
+        dtls_flows = self._dtls_flows
+        for at in range(len(keys)) if dtls_flows else np.flatnonzero(votes > 0).tolist():
+            key, keying = keys[at], keyings[at]
+            if (
+                dtls_flows
+                and keying != "sdes"
+                and (
+                    (key[0], key[1], key[2], key[3]) in dtls_flows
+                    or (key[2], key[3], key[0], key[1]) in dtls_flows
+                )
+            ):
+                keyings[at] = "dtls"
+            elif not keying and votes[at] > 0:
+                keyings[at] = "unknown"
+        first_frames, start_ns, last_frames, end_ns, paid, cn, _ = edges.tolist()
+        count = len(keys)
+        return dataclass_objects(
+            RtpStream,
+            _STREAM_SLOTS,
+            {
+                "key": _stream_keys(keys),
+                "payload_type": main_pts,
+                "payload_types": list(map(list, payload_types_of)),
+                "payload_names": list(map(list, names)),
+                "codec": codecs,
+                "clock_rate": clock_rates,
+                "channels": channels,
+                "_stats": summaries,
+                "encrypted": list(map(bool, keyings)),
+                "source": list(map(_SOURCE, lives)),
+                "first_frame": first_frames,
+                "last_frame": last_frames,
+                "start_ns": start_ns,
+                "end_ns": end_ns,
+                "start_rel_s": ((edges[1] - first_ns) / 1e9).tolist(),
+                "end_rel_s": ((edges[3] - first_ns) / 1e9).tolist(),
+                "setup_frame": [None if ann is None else ann.frame for ann in anns],
+                "call_id": [None if ann is None else ann.call_id for ann in anns],
+                "crypto": [
+                    tuple(c.raw for c in ann.crypto) if ann is not None and ann.crypto else ()
+                    for ann in anns
+                ],
+                "ssrc_changes": [0] * count,
+                "comfort_noise_packets": cn,
+                "payload_bytes": paid,
+                "rtcp": [None] * count,
+                "dtmf": [_digits(live) if live.dtmf else [] for live in lives],
+                "index": [0] * count,
+                "srtp_keying": keyings,
+                "restart_of_ssrc": [None] * count,
+            },
+        )
+
 
 _SET_INDEX = vars(RtpStream)["index"].__set__  # the slot, set without a Python loop
+_STREAM_SLOTS = dataclass_slots(RtpStream)
+_VIEW_SLOTS = dataclass_slots(RtcpReportView)
+_SUMMARY_OF = attrgetter("summary_of")
+_ANNOUNCEMENT = attrgetter("announcement")
+_SOURCE = attrgetter("source")
+# The rows of _ShortRows.edges that finish reads: first frame, start (ns), last frame, end
+# (ns), payload bytes, comfort noise packets, SRTP tag votes.
+_SHORT_EDGES = [0, 1, 2, 3, 6, 7, 8]
+
+
+class _ProtoKeying(dict[str, str]):
+    """SDP profile -> how a stream it announces is keyed without a=crypto or a=fingerprint:
+    "unknown" for an SRTP profile (RTP/SAVP, UDP/TLS/RTP/SAVPF, ...), else "" (once per
+    profile: a capture has a few)."""
+
+    def __missing__(self, proto: str) -> str:
+        keying = self[proto] = "unknown" if "SAVP" in proto.upper() else ""
+        return keying
 
 
 def _pairs(pair_of_row: IntArray) -> tuple[IntArray, IntArray, IntArray]:
@@ -1664,8 +1707,7 @@ def attach_rtcp(
     tshark). Values no stream of this size could have are left out and listed in the view's
     ``implausible`` (random bytes: SRTCP read as RTCP, or corruption)."""
     by_ssrc: dict[int, list[RtpStream]] = {}
-    for stream in streams:
-        stream.rtcp = RtcpReportView()
+    deque(map(_SET_RTCP, streams, _empty_views(len(streams))), 0)
     for stream in streams if records else ():  # no RTCP packet: nothing to look up
         by_ssrc.setdefault(stream.key.ssrc, []).append(stream)
     for datagram in srtcp:
@@ -1739,6 +1781,38 @@ def attach_rtcp(
                     assert stream.rtcp is not None
                     if cname is not None:
                         stream.rtcp.cname = cname
+
+
+_SET_RTCP = vars(RtpStream)["rtcp"].__set__
+
+
+def _empty_views(count: int) -> list[RtcpReportView]:
+    """``[RtcpReportView() for _ in range(count)]``, the slots filled from columns (a
+    stream's view before its RTCP: thousands of short streams have none)."""
+    none = [None] * count
+    zero = [0] * count
+    return dataclass_objects(
+        RtcpReportView,
+        _VIEW_SLOTS,
+        {
+            "sender_packets": none,
+            "sender_octets": none,
+            "sender_reports": zero,
+            "fraction_lost": none,
+            "cumulative_lost": none,
+            "jitter_ms": none,
+            "round_trip_ms": none,
+            "receiver_reports": zero,
+            "xr_blocks": [[] for _ in range(count)],
+            "goodbye": [False] * count,
+            "cname": none,
+            "srtcp_packets": zero,
+            "srtcp_encrypted": zero,
+            "srtcp_decrypted": zero,
+            "srtcp_layout": none,
+            "implausible": [[] for _ in range(count)],
+        },
+    )
 
 
 def _layout_name(layout: rtcp_mod.SrtcpLayout) -> str:

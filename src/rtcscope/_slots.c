@@ -1,0 +1,145 @@
+/* rtcscope._slots: many instances of a class with __slots__ made from columns, in C (the
+ * stream scanner's finish makes a StreamKey and an RtpStream for each of thousands of short
+ * streams: rtcscope.rtp.streams).
+ *
+ * The specification is the pure-Python road, rtcscope.slotted.objects_py: for a class
+ * ``cls`` and ``fields`` (member descriptors of ``cls``'s slots, e.g. ``vars(cls)[name]``)
+ * and as many ``columns`` (lists or tuples, all of one length n), n new instances made by
+ * ``object.__new__(cls)`` (no __init__), instance i's field k set to columns[k][i] as
+ * ``fields[k].__set__`` sets it; a list of them. Only a class whose instances object.__new__
+ * makes (no __new__ of its own) and only member descriptors of object slots of that class
+ * (or a base) are taken: anything else is a TypeError; columns of other lengths, or a field
+ * given twice, a ValueError (the Python road fails alike).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+static PyObject *objects(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *cls_obj, *fields, *columns, *made = NULL;
+    PyObject **column_seqs = NULL;
+    Py_ssize_t *offsets = NULL;
+    Py_ssize_t nfields, count = 0, i, k;
+    PyTypeObject *cls;
+
+    (void)module;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "objects(cls, fields, columns)");
+        return NULL;
+    }
+    cls_obj = args[0];
+    fields = args[1];
+    columns = args[2];
+    if (!PyType_Check(cls_obj)) {
+        PyErr_SetString(PyExc_TypeError, "objects: cls must be a class");
+        return NULL;
+    }
+    cls = (PyTypeObject *)cls_obj;
+    if (cls->tp_new != PyBaseObject_Type.tp_new || cls->tp_alloc == NULL) {
+        PyErr_SetString(PyExc_TypeError, "objects: cls must be made by object.__new__");
+        return NULL;
+    }
+    if (!PyTuple_Check(fields) || !PyTuple_Check(columns)) {
+        PyErr_SetString(PyExc_TypeError, "objects: fields and columns must be tuples");
+        return NULL;
+    }
+    nfields = PyTuple_GET_SIZE(fields);
+    if (PyTuple_GET_SIZE(columns) != nfields) {
+        PyErr_SetString(PyExc_ValueError, "objects: a column per field");
+        return NULL;
+    }
+    offsets = PyMem_New(Py_ssize_t, nfields > 0 ? nfields : 1);
+    column_seqs = PyMem_New(PyObject *, nfields > 0 ? nfields : 1);
+    if (offsets == NULL || column_seqs == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (k = 0; k < nfields; k++) {
+        PyObject *field = PyTuple_GET_ITEM(fields, k);
+        PyObject *column = PyTuple_GET_ITEM(columns, k);
+        PyMemberDef *member;
+        PyTypeObject *owner;
+
+        if (!Py_IS_TYPE(field, &PyMemberDescr_Type)) {
+            PyErr_SetString(PyExc_TypeError, "objects: each field must be a slot's member descriptor");
+            goto done;
+        }
+        member = ((PyMemberDescrObject *)field)->d_member;
+        owner = ((PyDescrObject *)field)->d_type;
+        if (member->type != T_OBJECT_EX || (member->flags & READONLY) ||
+            !PyType_IsSubtype(cls, owner) || member->offset < (Py_ssize_t)sizeof(PyObject) ||
+            member->offset + (Py_ssize_t)sizeof(PyObject *) > cls->tp_basicsize) {
+            PyErr_SetString(PyExc_TypeError, "objects: a field is no writable object slot of cls");
+            goto done;
+        }
+        if (!PyList_Check(column) && !PyTuple_Check(column)) {
+            PyErr_SetString(PyExc_TypeError, "objects: each column must be a list or a tuple");
+            goto done;
+        }
+        if (k == 0)
+            count = PySequence_Fast_GET_SIZE(column);
+        else if (PySequence_Fast_GET_SIZE(column) != count) {
+            PyErr_SetString(PyExc_ValueError, "objects: the columns differ in length");
+            goto done;
+        }
+        for (i = 0; i < k; i++) {
+            if (offsets[i] == member->offset) {
+                PyErr_SetString(PyExc_ValueError, "objects: a field given twice");
+                goto done;
+            }
+        }
+        offsets[k] = member->offset;
+        column_seqs[k] = column;
+    }
+    made = PyList_New(count);
+    if (made == NULL)
+        goto done;
+    for (i = 0; i < count; i++) {
+        /* A collection the allocation runs may run code that changes a column: the
+         * lengths are checked after it, before the items are read. */
+        PyObject *instance = cls->tp_alloc(cls, 0);
+
+        if (instance == NULL) {
+            Py_CLEAR(made);
+            goto done;
+        }
+        for (k = 0; k < nfields; k++) {
+            if (PySequence_Fast_GET_SIZE(column_seqs[k]) != count) {
+                PyErr_SetString(PyExc_ValueError, "objects: a column changed length");
+                Py_DECREF(instance);
+                Py_CLEAR(made);
+                goto done;
+            }
+        }
+        /* Each slot is NULL (a new instance, no field twice): nothing is released here. */
+        for (k = 0; k < nfields; k++) {
+            PyObject *value = PySequence_Fast_GET_ITEM(column_seqs[k], i);
+
+            Py_INCREF(value);
+            *(PyObject **)((char *)instance + offsets[k]) = value;
+        }
+        PyList_SET_ITEM(made, i, instance);
+    }
+done:
+    PyMem_Free(offsets);
+    PyMem_Free(column_seqs);
+    return made;
+}
+
+static PyMethodDef methods[] = {
+    {"objects", (PyCFunction)(void (*)(void))objects, METH_FASTCALL,
+     "objects(cls, fields, columns) -> list: instances of cls, field k of instance i set to "
+     "columns[k][i] (rtcscope.slotted.objects_py in C)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "rtcscope._slots",
+    "Instances of a slotted class made from columns (rtcscope.slotted in C).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__slots(void)
+{
+    return PyModule_Create(&module_def);
+}

@@ -1,0 +1,97 @@
+"""Many instances of a class with ``__slots__`` made from columns of field values: the stream
+scanner's :meth:`~rtcscope.rtp.streams.StreamScanner.finish` makes a StreamKey and an
+RtpStream (and ``attach_rtcp`` an RtcpReportView) for each of thousands of short streams,
+where ``__init__``'s call per instance costs several times the stores.
+
+:func:`objects_py` is the specification; :func:`objects` is it, or the same made in C
+(rtcscope._slots, where it was built) unless RTCSCOPE_PURE is set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from collections.abc import Callable, Sequence
+from itertools import repeat
+from typing import Any, TypeAlias, TypeVar
+
+from rtcscope._roads import c_wanted
+
+T = TypeVar("T")
+
+
+def objects_py(
+    cls: type[T], fields: tuple[Any, ...], columns: tuple[Sequence[Any], ...]
+) -> list[T]:
+    """``len(columns[0])`` new instances of ``cls`` made by ``object.__new__`` (no
+    ``__init__``: every field the instances need must be among ``fields``), instance i's
+    field k set to ``columns[k][i]`` by ``fields[k].__set__``. ``fields``: member
+    descriptors of ``cls``'s slots (``vars(cls)[name]``, or a base's); ``columns``: lists
+    or tuples, one per field, all of one length (else ValueError, as a field given twice);
+    anything else is a TypeError."""
+    if cls.__new__ is not object.__new__:
+        raise TypeError("objects: cls must be made by object.__new__")
+    if not isinstance(fields, tuple) or not isinstance(columns, tuple):
+        raise TypeError("objects: fields and columns must be tuples")
+    if len(columns) != len(fields):
+        raise ValueError("objects: a column per field")
+    count = 0
+    seen: set[Any] = set()
+    for at, (field, column) in enumerate(zip(fields, columns, strict=True)):
+        # (each field's checks in turn, in the C road's order: the same error first)
+        if type(field) is not _MEMBER_DESCRIPTOR or not issubclass(cls, field.__objclass__):
+            raise TypeError("objects: a field is no writable object slot of cls")
+        if not isinstance(column, list | tuple):
+            raise TypeError("objects: each column must be a list or a tuple")
+        if at == 0:
+            count = len(column)
+        elif len(column) != count:
+            raise ValueError("objects: the columns differ in length")
+        if field in seen:
+            raise ValueError("objects: a field given twice")
+        seen.add(field)
+    made: list[T] = list(map(object.__new__, repeat(cls, count)))
+    for field, values in zip(fields, columns, strict=True):
+        deque(map(field.__set__, made, values), 0)
+    return made
+
+
+class _Slotted:
+    __slots__ = ("one",)
+
+
+_MEMBER_DESCRIPTOR = type(vars(_Slotted)["one"])
+
+
+def _objects_road() -> Callable[..., list[Any]]:
+    if c_wanted():
+        try:
+            from rtcscope._slots import objects as objects_c
+        except ImportError:  # no compiler or no Python headers where it was installed
+            pass
+        else:
+            return objects_c
+    return objects_py
+
+
+# Which road :func:`objects` takes: "c" or "python".
+objects: Callable[[type[T], tuple[Any, ...], tuple[Sequence[Any], ...]], list[T]] = _objects_road()
+ROAD = "python" if objects is objects_py else "c"
+
+
+Slots: TypeAlias = tuple[tuple[str, ...], tuple[Any, ...]]
+
+
+def dataclass_slots(cls: type) -> Slots:
+    """A slotted dataclass's field names, in order, and their member descriptors."""
+    names = tuple(item.name for item in dataclasses.fields(cls))
+    return names, tuple(vars(cls)[name] for name in names)
+
+
+def dataclass_objects(cls: type[T], slots: Slots, columns: dict[str, Sequence[Any]]) -> list[T]:
+    """:func:`objects` of a slotted dataclass (``slots``: :func:`dataclass_slots` of it),
+    ``columns`` by field name: every field given (no default is applied), none other."""
+    names, fields = slots
+    if len(columns) != len(names) or not all(name in columns for name in names):
+        raise ValueError(f"{cls.__name__}: every field's column, and no other")
+    return objects(cls, fields, tuple(columns[name] for name in names))

@@ -1,0 +1,156 @@
+"""The C road of slotted instances from columns (rtcscope._slots.objects) against its
+specification, the pure-Python road (rtcscope.slotted.objects_py): the same instances (each
+slot's value, the very object), or the same type of error for what either refuses; built and
+active under CI=true; RTCSCOPE_PURE=1 selects the Python road.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from dataclasses import field
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rtcscope import slotted
+from rtcscope._dataclass import dataclass
+from rtcscope.rtp.streams import RtcpReportView, RtpStream, StreamKey, _empty_views, _stream_keys
+from tests.conftest import IN_CI
+from tests.peers import run
+
+try:
+    from rtcscope import _slots
+except ImportError:  # no compiler or no Python headers where it was installed
+    _slots = None  # type: ignore[assignment]
+
+needs_c = pytest.mark.skipif(_slots is None, reason="the C accelerator is not built here")
+
+
+class _Three:
+    __slots__ = ("a", "b", "c")
+
+
+class _More(_Three):
+    __slots__ = ("d",)
+
+
+@dataclass(slots=True, frozen=True)
+class _Frozen:
+    x: int
+    y: list[int] = field(default_factory=list)
+
+
+class _NoSlots:
+    pass
+
+
+class _OwnNew(_Three):
+    __slots__ = ()
+
+    def __new__(cls) -> _OwnNew:
+        return super().__new__(cls)
+
+
+_SLOT = {name: vars(_Three)[name] for name in ("a", "b", "c")} | {"d": vars(_More)["d"]}
+_FIELDS = [*_SLOT.values(), vars(_Frozen)["x"], vars(_Frozen)["y"], "a", 1, None]
+_CLASSES = [_Three, _More, _Frozen, _NoSlots, _OwnNew, int, StreamKey]
+_VALUES = st.one_of(
+    st.none(), st.integers(), st.text(max_size=3), st.lists(st.integers(), max_size=2)
+)
+
+
+def _outcome(road: Any, cls: Any, fields: Any, columns: Any) -> Any:
+    try:
+        made = road(cls, fields, columns)
+    except (TypeError, ValueError) as exc:  # the roads must refuse alike
+        return type(exc)
+    names = [name for name in ("a", "b", "c", "d", "x", "y") if hasattr(cls, name)]
+    # the values, by identity (the column's own objects), and unset slots as unset
+    return [
+        (type(one), [id(getattr(one, name)) if hasattr(one, name) else None for name in names])
+        for one in made
+    ]
+
+
+@needs_c
+@given(
+    st.integers(min_value=0, max_value=len(_CLASSES) - 1),
+    st.lists(st.integers(min_value=0, max_value=len(_FIELDS) - 1), max_size=5),
+    st.integers(min_value=0, max_value=4),
+    st.data(),
+)
+def test_the_c_road_is_the_python_road(
+    class_at: int, field_at: list[int], count: int, data: Any
+) -> None:
+    # (classes and descriptors by position: hypothesis draws from lists of them slowly)
+    cls = _CLASSES[class_at]
+    fields = tuple(_FIELDS[at] for at in field_at)
+    columns = tuple(
+        data.draw(
+            st.lists(_VALUES, min_size=count, max_size=count)
+            | st.lists(_VALUES, max_size=5).map(tuple)
+        )
+        for _ in fields
+    )
+    if data.draw(st.booleans()):  # a column more or less, or not a tuple
+        which = data.draw(st.integers(min_value=0, max_value=2))
+        columns = [columns[:-1], (*columns, [1] * count), list(columns)][which]
+    assert _slots is not None
+    assert _outcome(_slots.objects, cls, fields, columns) == _outcome(
+        slotted.objects_py, cls, fields, columns
+    )
+
+
+@needs_c
+def test_no_reference_is_lost_or_kept() -> None:
+    """Each value gains the one reference its instance holds, and loses it with it."""
+    assert _slots is not None
+    values = [object() for _ in range(50)]
+    before = [sys.getrefcount(value) for value in values]
+    made = _slots.objects(_Three, (_SLOT["a"], _SLOT["c"]), (values, values[::-1]))
+    assert [sys.getrefcount(value) for value in values] == [count + 2 for count in before]
+    del made
+    gc.collect()
+    assert [sys.getrefcount(value) for value in values] == before
+
+
+def test_the_stream_objects_are_the_dataclasses_own() -> None:
+    """What finish and attach_rtcp make from columns equals what __init__ makes."""
+    keys = [("10.0.0.1", 4000, "10.0.0.2", 5000, 7), ("::1", 1, "::2", 2, 2**32 - 1)]
+    assert _stream_keys(keys) == [StreamKey(*key) for key in keys]
+    assert _stream_keys([]) == []
+    views = _empty_views(3)
+    assert views == [RtcpReportView()] * 3
+    assert views[0].xr_blocks is not views[1].xr_blocks
+    assert views[0].implausible is not views[1].implausible
+    # RtpStream's fields as finish gives them (every one: a field added must be given)
+    names, _ = slotted.dataclass_slots(RtpStream)
+    with pytest.raises(ValueError):
+        slotted.dataclass_objects(RtpStream, slotted.dataclass_slots(RtpStream), {})
+    assert len(names) == len(set(names))
+
+
+def test_the_accelerator_is_built_and_active_in_ci() -> None:
+    """CI measures what is shipped: there `make install` must have built the C road."""
+    if not IN_CI:
+        pytest.skip("checked under CI=true")
+    assert _slots is not None
+    assert slotted.ROAD == "c"
+
+
+def _road_with(pure: str | None) -> str:
+    """rtcscope.slotted.ROAD in a fresh interpreter with RTCSCOPE_PURE so."""
+    probe = "import rtcscope.slotted as s; print(s.ROAD)"
+    setting = "unset RTCSCOPE_PURE" if pure is None else f"export RTCSCOPE_PURE={pure}"
+    done = run("bash", ["-c", setting + '; exec "$0" -c "$1"', sys.executable, probe])
+    return done.stdout.strip()
+
+
+def test_rtcscope_pure_selects_the_python_road() -> None:
+    built = "c" if _slots is not None else "python"
+    assert _road_with("1") == "python"
+    assert _road_with("0") == built
+    assert _road_with(None) == built
