@@ -96,6 +96,8 @@ __all__ = [
     "select_findings",
 ]
 
+_TS_NS = attrgetter("ts_ns")
+
 
 class CallChecker(TransactionChecks, PathChecks, MediaChecks):
     """Every check of one call, in the order an engineer reads them."""
@@ -271,10 +273,10 @@ def diagnose(
     the capture's first packet, where findings' ``time_s`` count from (else the first SIP
     message).
     """
-    captured = list(messages)
-    stamps = list(map(attrgetter("ts_ns"), captured))
-    start_ns = min(stamps, default=0) if first_ns is None else first_ns
-    end_ns = max(stamps, default=0)
+    # (the scan's list as it is: no copy of its 135k messages, and no list of their stamps)
+    captured = messages if isinstance(messages, list) else list(messages)
+    end_ns = max(map(_TS_NS, captured), default=0)
+    start_ns = min(map(_TS_NS, captured), default=0) if first_ns is None else first_ns
     result = Diagnosis()
     icmp_index = IcmpIndex(icmp)
     media = announcements is not None and streams is not None
@@ -282,6 +284,8 @@ def diagnose(
     for announcement in announcements or ():
         by_call[announcement.call_id].append(announcement)
     stream_index = StreamIndex(streams or ())
+    findings = result.findings
+    paths = result.paths
     for call in calls if calls is not None else find_calls(captured):
         if call_id is not None and call.call_id != call_id:
             continue
@@ -294,9 +298,10 @@ def diagnose(
         checker = CallChecker(call, icmp_index, start_ns, end_ns)
         checker.run()
         if media:
-            checker.check_media(by_call.get(call.call_id, []), stream_index)
-        result.findings += checker.findings
-        result.paths += checker.paths
+            checker.check_media(by_call.get(call.call_id, ()), stream_index)
+        if checker.findings:
+            findings += checker.findings
+        paths += checker.paths
     result.findings = _dedupe(result.findings)
     result.findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.time_s or 0.0))
     if not media:
