@@ -3,14 +3,15 @@ rtcscope.sip._sipscan (the SIP parse and SDP template of rtcscope.sip.message / 
 rtcscope.sip._callwalk (the call walk, transaction grouping, calls by Call-ID, SDP lists and
 link-header probe of rtcscope.sip.calls / transactions / dialogs), rtcscope._timetext
 (rtcscope.timebase's time texts and a call's JSON object),
-rtcscope.sip._routescan (rtcscope.sip.routing's Route and Max-Forwards reads) and
-rtcscope.capture._startline (the counts tap's SIP start line match, capture.info).
+rtcscope.sip._routescan (rtcscope.sip.routing's Route, Max-Forwards, Contact and target reads),
+rtcscope.capture._startline (the counts tap's SIP start line match, capture.info) and
+rtcscope._slots (slotted objects made from columns: rtcscope.slotted, the RTP stream scanner).
 
 ``optional=True``: without a compiler or Python's headers the build of an extension fails
 quietly and rtcscope runs its pure-Python road (``rtcscope.sip.message.ROAD``,
 ``rtcscope.sip.calls.WALK_ROAD``, ``rtcscope.sip.transactions.GROUP_ROAD``,
-``rtcscope.timebase.ROAD``, ``rtcscope.sip.routing.ROUTE_SCAN_ROAD`` and
-``rtcscope.capture.info.START_LINE_ROAD`` say which).
+``rtcscope.timebase.ROAD``, ``rtcscope.sip.routing.ROUTE_SCAN_ROAD``,
+``rtcscope.capture.info.START_LINE_ROAD`` and ``rtcscope.slotted.ROAD`` say which).
 """
 
 from setuptools import Extension, setup
