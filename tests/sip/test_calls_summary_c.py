@@ -131,6 +131,33 @@ def _sdp(address: str, port: int) -> str:
     )
 
 
+# From values: the usual shapes (the C road cuts their URI) and others (the property reads
+# them): spaces around, no brackets, an unclosed one, non-ASCII, any printable text.
+_address_values = st.one_of(
+    st.sampled_from(
+        [
+            "<sip:alice@example.com>",
+            '"Al" <sips:alice@h:5061;user=phone>',
+            "  <sip:alice@[2001:db8::1]:5070>\t",
+            "sip:alice@example.com",
+            "Al <sip:alice@example.com",
+            "\u00c5l <sip:alice@example.com>",
+            "<tel:+123>",
+            "\x1f<sip:a@b>",
+        ]
+    ),
+    st.builds(
+        "{}<{}:{}{}{}>".format,
+        st.sampled_from(["", '"A b" ', "Al ", '"q\\"x" ']),
+        st.sampled_from(["sip", "SIPS", "tel"]),
+        st.sampled_from(["", "alice@", "a;b@", "@"]),
+        st.sampled_from(["h", "[::1]", "h.example", "", "h_1"]),
+        st.sampled_from(["", ":5060", ":65536", ":0", ";lr", ";transport=tcp:x"]),
+    ),
+    st.text(st.characters(codec="utf-8", exclude_characters="\r\n\x00"), max_size=24),
+)
+
+
 @st.composite
 def generated_calls(draw: st.DrawFn) -> list[CapturedSip]:
     out: list[tuple[tuple[str, int], tuple[str, int], SipMessage]] = []
@@ -140,9 +167,7 @@ def generated_calls(draw: st.DrawFn) -> list[CapturedSip]:
     offer = _sdp("10.0.0.1", 4000) if with_sdp else ""
     answer = _sdp(callee[0], 5000) if with_sdp and draw(st.integers(0, 4)) else ""
     kind = "application/sdp" if with_sdp else None
-    from_uri = draw(
-        st.sampled_from(["<sip:alice@example.com>", '"Al" <sips:alice@h:5061;user=phone>'])
-    )
+    from_uri = draw(_address_values)
     cseq = 1
     if draw(st.integers(0, 4)) == 0:  # an auth challenge first (22.2)
         for n, (src, dst) in enumerate(hops):

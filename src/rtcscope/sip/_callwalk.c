@@ -1272,9 +1272,9 @@ static PyObject *mention_link_headers(PyObject *module, PyObject *texts)
  * found call by call: summarize_calls gives no capture-wide marks). Any other call, and any
  * value a parse never gives (a time or a status code that is not an int, a method that is
  * not a text), is declined: None, and _summarize does it. */
-enum { R_METHOD, R_STATUS, R_FROM_TAG, R_REASON, R_COUNT };
+enum { R_METHOD, R_STATUS, R_FROM_TAG, R_REASON, R_FROM, R_TO, R_COUNT };
 static const char *const SUMMARY_MESSAGE_NAMES[R_COUNT] = {
-    "request_method", "status_code", "from_tag", "reason",
+    "request_method", "status_code", "from_tag", "reason", "_from", "_to",
 };
 static PyObject *r_names[R_COUNT];
 static Py_ssize_t r_offsets[R_COUNT];
@@ -1356,12 +1356,70 @@ static PyObject *setup_summary(PyObject *module, PyObject *const *args, Py_ssize
 static PyObject *endpoint_of(PyObject *address, PyObject *port)
 {
     if (PyUnicode_CheckExact(address) && PyLong_CheckExact(port)) {
-        Py_ssize_t colon = PyUnicode_FindChar(address, ':', 0, PyUnicode_GET_LENGTH(address), 1);
-        if (colon == -2)
+        Py_ssize_t n = PyUnicode_GET_LENGTH(address);
+        Py_ssize_t colon = PyUnicode_FindChar(address, ':', 0, n, 1);
+        int overflow = 0;
+        long number = PyLong_AsLongAndOverflow(port, &overflow);
+        if (colon == -2 || (number == -1 && PyErr_Occurred()))
             return NULL;
+        /* The usual: an ASCII address, a port of a C long: the text made in one piece. */
+        if (PyUnicode_IS_ASCII(address) && !overflow) {
+            char digits[24];
+            int n_digits = snprintf(digits, sizeof digits, "%ld", number);
+            Py_ssize_t bracket = colon >= 0;
+            PyObject *text;
+            Py_UCS1 *out;
+            if (n_digits < 0 || (size_t)n_digits >= sizeof digits) {
+                PyErr_SetString(PyExc_SystemError, "endpoint: a port beyond its text");
+                return NULL;
+            }
+            text = PyUnicode_New(n + 2 * bracket + 1 + n_digits, 127);
+            if (text == NULL)
+                return NULL;
+            out = PyUnicode_1BYTE_DATA(text);
+            if (bracket)
+                *out++ = '[';
+            memcpy(out, PyUnicode_1BYTE_DATA(address), (size_t)n);
+            out += n;
+            if (bracket)
+                *out++ = ']';
+            *out++ = ':';
+            memcpy(out, digits, (size_t)n_digits);
+            return text;
+        }
         return PyUnicode_FromFormat(colon >= 0 ? "[%U]:%S" : "%U:%S", address, port);
     }
     return PyObject_CallFunctionObjArgs(endpoint_text, address, port, NULL);
+}
+
+static int name_addr_cut(const Py_UCS1 *s, Py_ssize_t n, Py_ssize_t *start, Py_ssize_t *end);
+
+/* The head message's from_uri_text (slot R_FROM) or to_uri_text (R_TO), a new reference:
+ * message._address_uri_text cut here for the header line kept when name_addr_uri() cuts its
+ * value (partitioned at the first ':' and stripped), else the property. */
+static PyObject *address_uri_of(PyObject *message, int slot, PyObject *property)
+{
+    PyObject *line = read_one(&r_reader, message, slot);
+    if (line == NULL)
+        return NULL;
+    if (PyUnicode_CheckExact(line) && PyUnicode_IS_ASCII(line)) {
+        const Py_UCS1 *s = PyUnicode_1BYTE_DATA(line);
+        Py_ssize_t n = PyUnicode_GET_LENGTH(line), i, j, start, end;
+        const Py_UCS1 *colon = memchr(s, ':', (size_t)n);
+        if (colon != NULL) {
+            for (i = colon - s + 1; i < n && Py_UNICODE_ISSPACE(s[i]); i++)
+                ;
+            for (j = n; j > i && Py_UNICODE_ISSPACE(s[j - 1]); j--)
+                ;
+            if (name_addr_cut(s + i, j - i, &start, &end)) {
+                PyObject *uri = PyUnicode_Substring(line, i + start, i + end);
+                Py_DECREF(line);
+                return uri;
+            }
+        }
+    }
+    Py_DECREF(line);
+    return PyObject_GetAttr(message, property);
 }
 
 /* source(captured) (from 1) or destination(captured) (from 0), a new reference. */
@@ -1813,10 +1871,10 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
                                                  f[F_FROM_TAG], NULL);
     if (f[F_DTMF] == NULL)
         goto fail;
-    f[F_FROM_URI] = PyObject_GetAttr(head_message, name_from_uri_text);
+    f[F_FROM_URI] = address_uri_of(head_message, R_FROM, name_from_uri_text);
     if (f[F_FROM_URI] == NULL)
         goto fail;
-    f[F_TO_URI] = PyObject_GetAttr(head_message, name_to_uri_text);
+    f[F_TO_URI] = address_uri_of(head_message, R_TO, name_to_uri_text);
     f[F_START] = read_one(&captured_reader, PyList_GET_ITEM(messages, 0), C_TS_NS);
     f[F_LAST] = read_one(&captured_reader,
                          PyList_GET_ITEM(messages, PyList_GET_SIZE(messages) - 1), C_TS_NS);
@@ -1893,39 +1951,45 @@ static int ipv6_char(Py_UCS1 c)
  * group; None where this cut is not sure (any other shape: the regex decides). */
 static PyObject *name_addr_uri(PyObject *module, PyObject *raw)
 {
-    const Py_UCS1 *s;
-    Py_ssize_t n, i, start, end;
+    Py_ssize_t start, end;
     (void)module;
     if (!PyUnicode_CheckExact(raw) || !PyUnicode_IS_ASCII(raw))
         Py_RETURN_NONE;
-    s = PyUnicode_1BYTE_DATA(raw);
-    n = PyUnicode_GET_LENGTH(raw);
-    i = 0;
+    if (!name_addr_cut(PyUnicode_1BYTE_DATA(raw), PyUnicode_GET_LENGTH(raw), &start, &end))
+        Py_RETURN_NONE;
+    return PyUnicode_Substring(raw, start, end);
+}
+
+/* Where name_addr_uri() cuts the URI of the n ASCII characters at s: 1 and [*start, *end),
+ * or 0 where it does not cut. */
+static int name_addr_cut(const Py_UCS1 *s, Py_ssize_t n, Py_ssize_t *start, Py_ssize_t *end)
+{
+    Py_ssize_t i = 0;
     if (n > 0 && s[0] == '"') { /* "([^"\\]*)"[ \t]* */
         for (i = 1; i < n && s[i] != '"'; i++)
             if (s[i] == '\\')
-                Py_RETURN_NONE;
+                return 0;
         if (i == n)
-            Py_RETURN_NONE;
+            return 0;
         for (i++; i < n && (s[i] == ' ' || s[i] == '\t'); i++)
             ;
     }
     else { /* ([^"<\\]*) */
         for (; i < n && s[i] != '<'; i++)
             if (s[i] == '"' || s[i] == '\\')
-                Py_RETURN_NONE;
+                return 0;
     }
     if (i == n || s[i] != '<')
-        Py_RETURN_NONE;
-    start = ++i;
+        return 0;
+    *start = ++i;
     /* [Ss][Ii][Pp][Ss]?: */
     if (n - i < 4 || (s[i] | 0x20) != 's' || (s[i + 1] | 0x20) != 'i' || (s[i + 2] | 0x20) != 'p')
-        Py_RETURN_NONE;
+        return 0;
     i += 3;
     if ((s[i] | 0x20) == 's')
         i++;
     if (i == n || s[i] != ':')
-        Py_RETURN_NONE;
+        return 0;
     i++;
     /* (?:user@)? */
     {
@@ -1941,7 +2005,7 @@ static PyObject *name_addr_uri(PyObject *module, PyObject *raw)
         while (i < n && ipv6_char(s[i]))
             i++;
         if (i == first || i == n || s[i] != ']')
-            Py_RETURN_NONE;
+            return 0;
         i++;
     }
     else {
@@ -1949,7 +2013,7 @@ static PyObject *name_addr_uri(PyObject *module, PyObject *raw)
         while (i < n && host_char(s[i]))
             i++;
         if (i == first)
-            Py_RETURN_NONE;
+            return 0;
     }
     /* (?::port)?: 0-65535, at most 4 digits or 5 not starting with 0 */
     if (i < n && s[i] == ':') {
@@ -1958,16 +2022,16 @@ static PyObject *name_addr_uri(PyObject *module, PyObject *raw)
         while (i < n && s[i] >= '0' && s[i] <= '9' && i - first < 6)
             port = port * 10 + (s[i++] - '0');
         if (i == first || i - first > 5 || (i - first == 5 && (s[first] == '0' || port > 65535)))
-            Py_RETURN_NONE;
+            return 0;
     }
     /* (?:;params)? */
     if (i < n && s[i] == ';')
         for (i++; i < n && uri_char(s[i], 1); i++)
             ;
     if (i == n || s[i] != '>')
-        Py_RETURN_NONE;
-    end = i;
-    return PyUnicode_Substring(raw, start, end);
+        return 0;
+    *end = i;
+    return 1;
 }
 
 static PyMethodDef methods[] = {
