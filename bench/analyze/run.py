@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "bench" / "analyze"))
 sys.path.insert(0, str(ROOT / "bench" / "streams"))
 
 from callgen import generate as generate_calls  # noqa: E402
-from run import _peak_rss_kb  # noqa: E402
+from run import _tree_kb  # noqa: E402
 from run import generate as generate_streams  # noqa: E402
 from tests.peers import background, rtcscope_background  # noqa: E402
 
@@ -49,49 +49,10 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _proc_kb(path: str, fields: tuple[str, ...]) -> int:
-    """The sum of these ``kB`` fields of a /proc file (0 when the process is gone)."""
-    total = 0
-    try:
-        for line in Path(path).read_text().splitlines():
-            name, _, value = line.partition(":")
-            if name in fields:
-                total += int(value.split()[0])
-    except (OSError, ValueError, IndexError):
-        return 0
-    return total
-
-
-def _descendants(pid: int) -> list[int]:
-    """The processes below ``pid`` (a child's children too), from the kernel's lists."""
-    found: list[int] = []
-    todo = [pid]
-    while todo:
-        parent = todo.pop()
-        try:
-            text = Path(f"/proc/{parent}/task/{parent}/children").read_text()
-        except OSError:
-            continue
-        kids = [int(word) for word in text.split()]
-        found += kids
-        todo += kids
-    return found
-
-
-def _tree_kb(pid: int) -> int:
-    """The memory of ``pid`` and its descendants now: its resident set and each
-    descendant's private pages (those a forked child shares with it unchanged are counted
-    once, in it)."""
-    own = _proc_kb(f"/proc/{pid}/status", ("VmRSS",))
-    for child in _descendants(pid):
-        own += _proc_kb(f"/proc/{child}/smaps_rollup", ("Private_Clean", "Private_Dirty"))
-    return own
-
-
 def measure(program: str, args: list[str], workdir: Path) -> tuple[float, float, float]:
-    """(wall s, CPU s, peak MB) of one run: the peak of the process tree's memory (VmHWM of
-    the process, and its resident set plus its children's private pages, sampled every 5
-    ms: a program that forks workers is charged for them)."""
+    """(wall s, CPU s, peak MB) of one run: the peak of the process tree's memory (bench/
+    streams' _tree_kb: VmHWM of the process, and its resident set plus its children's
+    private pages, sampled every 5 ms: a program that forks workers is charged for them)."""
     log = workdir / "run.log"
     context = (
         rtcscope_background(args, log)
@@ -103,7 +64,7 @@ def measure(program: str, args: list[str], workdir: Path) -> tuple[float, float,
     start = time.perf_counter()
     with context as proc:
         while proc.poll() is None:
-            peak_kb = max(peak_kb, _peak_rss_kb(proc.pid) or 0, _tree_kb(proc.pid))
+            peak_kb = max(peak_kb, _tree_kb(proc.pid))
             time.sleep(0.005)
         code = proc.returncode
     elapsed = time.perf_counter() - start

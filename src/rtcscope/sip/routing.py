@@ -201,15 +201,20 @@ def usual_contact_text_py(raw: bytes) -> str | Literal[False] | None:
     return plain_contact_text(raw, raw.lower())
 
 
+# The C road's reads of a message's bytes as they are (rtcscope.sip._routescan).
+_UsualMaxForwards = Callable[[bytes], int | Literal[False] | None]
+_UsualContactText = Callable[[bytes], str | Literal[False] | None]
+
+
 def _route_scan_road() -> tuple[
-    Callable[[bytes], bool],
-    Callable[[bytes], int | Literal[False] | None],
-    Callable[[bytes], str | Literal[False] | None],
-    str,
+    Callable[[bytes], bool], _UsualMaxForwards | None, _UsualContactText | None, str
 ]:
-    """:func:`raw_may_hold_route_py`, :func:`usual_max_forwards_py` and
-    :func:`usual_contact_text_py`, or the same reads in C (rtcscope.sip._routescan, where it
-    was built) unless RTCSCOPE_PURE is set; and which road ("c" or "python")."""
+    """:func:`raw_may_hold_route_py`, or the same read in C with the C reads of the usual
+    Max-Forwards and Contact lines (rtcscope.sip._routescan, where it was built) unless
+    RTCSCOPE_PURE is set; and which road ("c" or "python"). The Python road has no such
+    first read: :func:`message_max_forwards` and :func:`message_contact_text` read the
+    message at once (:func:`usual_max_forwards_py` and :func:`usual_contact_text_py` are
+    the C reads' specification, which tests/sip/test_routescan.py checks them against)."""
     if c_wanted():
         try:
             from rtcscope.sip import _routescan
@@ -222,13 +227,15 @@ def _route_scan_road() -> tuple[
                 _routescan.usual_contact_text,
                 "c",
             )
-    return raw_may_hold_route_py, usual_max_forwards_py, usual_contact_text_py, "python"
+    return raw_may_hold_route_py, None, None, "python"
 
 
 # A message's bytes may hold a Route or Record-Route line (may_hold_route without the
-# lowered copy), the usual Max-Forwards line's number, the usual Contact line's URI text;
-# ROUTE_SCAN_ROAD says which road.
-raw_may_hold_route, usual_max_forwards, usual_contact_text, ROUTE_SCAN_ROAD = _route_scan_road()
+# lowered copy); on the C road only, the usual Max-Forwards line's number and the usual
+# Contact line's URI text (else None); ROUTE_SCAN_ROAD says which road.
+raw_may_hold_route, _c_usual_max_forwards, _c_usual_contact_text, ROUTE_SCAN_ROAD = (
+    _route_scan_road()
+)
 
 
 # An empty line ("\n\n" or "\n\r\n"): where the header lines end.
@@ -380,9 +387,10 @@ def plain_contact_text(raw: bytes, lowered: bytes) -> str | Literal[False] | Non
 def message_contact_text(raw: bytes, lowered: bytes | None = None) -> str | Literal[False] | None:
     """:func:`plain_contact_text` of a message's bytes (``lowered``: ``raw.lower()``, when the
     caller has it): on the C road the usual Contact line is read without lower-casing the
-    bytes (:func:`usual_contact_text`), any other by :func:`plain_contact_text`."""
-    if ROUTE_SCAN_ROAD == "c":
-        found = usual_contact_text(raw)
+    bytes (rtcscope.sip._routescan.usual_contact_text), any other by
+    :func:`plain_contact_text`."""
+    if _c_usual_contact_text is not None:
+        found = _c_usual_contact_text(raw)
         if found is not False:
             return found
     return plain_contact_text(raw, raw.lower() if lowered is None else lowered)
@@ -453,8 +461,8 @@ def message_max_forwards(message: SipMessage, lowered: bytes | None = None) -> i
     if lowered is None:
         # The C road reads the usual line without lower-casing the bytes (the Python road
         # would lower them, and lower them again below when it does not decide).
-        if ROUTE_SCAN_ROAD == "c":
-            found = usual_max_forwards(raw)
+        if _c_usual_max_forwards is not None:
+            found = _c_usual_max_forwards(raw)
             if found is not False:
                 return found
         lowered = raw.lower()
