@@ -6,6 +6,7 @@ active under CI=true; RTCSCOPE_PURE=1 selects the Python road.
 
 from __future__ import annotations
 
+import abc
 import gc
 import sys
 from dataclasses import field
@@ -54,9 +55,32 @@ class _OwnNew(_Three):
         return super().__new__(cls)
 
 
+class _Abstract(_Three, abc.ABC):
+    """Slotted, but abstract: object.__new__ refuses to make it."""
+
+    __slots__ = ()
+
+    @abc.abstractmethod
+    def run(self) -> None: ...
+
+
+class _Reversed(list[Any]):
+    """A list that iterates its own way (its storage is not what it gives)."""
+
+    def __iter__(self) -> Any:
+        return iter(list(reversed(list(super().__iter__()))))
+
+    def __len__(self) -> int:
+        return super().__len__()
+
+
+class _TupleOfOwn(tuple[Any, ...]):
+    pass
+
+
 _SLOT = {name: vars(_Three)[name] for name in ("a", "b", "c")} | {"d": vars(_More)["d"]}
 _FIELDS = [*_SLOT.values(), vars(_Frozen)["x"], vars(_Frozen)["y"], "a", 1, None]
-_CLASSES = [_Three, _More, _Frozen, _NoSlots, _OwnNew, int, StreamKey]
+_CLASSES = [_Three, _More, _Frozen, _NoSlots, _OwnNew, int, StreamKey, _Abstract]
 _VALUES = st.one_of(
     st.none(), st.integers(), st.text(max_size=3), st.lists(st.integers(), max_size=2)
 )
@@ -92,6 +116,8 @@ def test_the_c_road_is_the_python_road(
         data.draw(
             st.lists(_VALUES, min_size=count, max_size=count)
             | st.lists(_VALUES, max_size=5).map(tuple)
+            | st.lists(_VALUES, min_size=count, max_size=count).map(_Reversed)
+            | st.lists(_VALUES, min_size=count, max_size=count).map(_TupleOfOwn)
         )
         for _ in fields
     )
@@ -102,6 +128,47 @@ def test_the_c_road_is_the_python_road(
     assert _outcome(_slots.objects, cls, fields, columns) == _outcome(
         slotted.objects_py, cls, fields, columns
     )
+
+
+@needs_c
+@pytest.mark.parametrize("road", ["c", "python"])
+def test_an_abstract_class_or_a_subclassed_column_is_refused(road: str) -> None:
+    """object.__new__ refuses an abstract class, and a list subclass may iterate its own
+    way: both roads refuse both (the C road made the instances, and read the storage)."""
+    objects = _slots.objects if road == "c" else slotted.objects_py
+    with pytest.raises(TypeError):
+        objects(_Abstract, (_SLOT["a"],), ([1, 2],))
+    with pytest.raises(TypeError):
+        objects(_Abstract, (), ())
+    for column in (_Reversed([1, 2, 3]), _TupleOfOwn((1, 2, 3))):
+        with pytest.raises(TypeError):
+            objects(_Three, (_SLOT["a"],), (column,))
+
+
+def _outcome_by_name(road: Any, cls: Any, fields: Any, columns: Any, names: Any) -> Any:
+    try:
+        made = road(cls, fields, columns)
+    except Exception as exc:  # the roads must refuse alike
+        return type(exc)
+    return [[getattr(one, name) for name in names] for one in made]
+
+
+@needs_c
+def test_a_c_types_members_are_set_by_their_descriptors() -> None:
+    """A member that is no writable object slot (an int: only a C type has one) is set by
+    its descriptor on both roads: the value taken or refused alike (the C road refused
+    every such member before)."""
+    testcapi = pytest.importorskip("_testcapi")
+    cases = [
+        (testcapi.HeapGcCType, "value", [[1, 2, -3], ["x"], [2**70]]),
+        (testcapi.HeapCTypeSubclass, "value2", [[4, 5], [None]]),
+    ]
+    for cls, name, columns in cases:
+        assert type(vars(cls)[name]) is slotted._MEMBER_DESCRIPTOR
+        for column in columns:
+            args = (cls, (vars(cls)[name],), (column,))
+            made = _outcome_by_name(_slots.objects, *args, [name])
+            assert made == _outcome_by_name(slotted.objects_py, *args, [name])
 
 
 @needs_c

@@ -27,10 +27,12 @@ def objects_py(
     ``__init__``: every field the instances need must be among ``fields``), instance i's
     field k set to ``columns[k][i]`` by ``fields[k].__set__``. ``fields``: member
     descriptors of ``cls``'s slots (``vars(cls)[name]``, or a base's); ``columns``: lists
-    or tuples, one per field, all of one length (else ValueError, as a field given twice);
-    anything else is a TypeError."""
+    or tuples (not subclasses), one per field, all of one length (else ValueError, as a
+    field given twice); anything else, or an abstract class, is a TypeError."""
     if cls.__new__ is not object.__new__:
         raise TypeError("objects: cls must be made by object.__new__")
+    if cls.__flags__ & _TPFLAGS_IS_ABSTRACT:  # (abc: object.__new__ refuses it)
+        raise TypeError("objects: cls is abstract")
     if not isinstance(fields, tuple) or not isinstance(columns, tuple):
         raise TypeError("objects: fields and columns must be tuples")
     if len(columns) != len(fields):
@@ -41,7 +43,7 @@ def objects_py(
         # (each field's checks in turn, in the C road's order: the same error first)
         if type(field) is not _MEMBER_DESCRIPTOR or not issubclass(cls, field.__objclass__):
             raise TypeError("objects: a field is no writable object slot of cls")
-        if not isinstance(column, list | tuple):
+        if type(column) not in (list, tuple):  # (a subclass may iterate its own way)
             raise TypeError("objects: each column must be a list or a tuple")
         if at == 0:
             count = len(column)
@@ -61,6 +63,7 @@ class _Slotted:
 
 
 _MEMBER_DESCRIPTOR = type(vars(_Slotted)["one"])
+_TPFLAGS_IS_ABSTRACT = 1 << 20  # Py_TPFLAGS_IS_ABSTRACT (Include/object.h)
 
 
 def _objects_road() -> Callable[..., list[Any]]:
