@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import repeat
 from typing import Any, TypeAlias, TypeVar
 
@@ -91,10 +91,44 @@ def dataclass_slots(cls: type) -> Slots:
     return names, tuple(vars(cls)[name] for name in names)
 
 
-def dataclass_objects(cls: type[T], slots: Slots, columns: dict[str, Sequence[Any]]) -> list[T]:
+def dataclass_objects(cls: type[T], slots: Slots, columns: Mapping[str, Sequence[Any]]) -> list[T]:
     """:func:`objects` of a slotted dataclass (``slots``: :func:`dataclass_slots` of it),
     ``columns`` by field name: every field given (no default is applied), none other."""
     names, fields = slots
     if len(columns) != len(names) or not all(name in columns for name in names):
         raise ValueError(f"{cls.__name__}: every field's column, and no other")
     return objects(cls, fields, tuple(columns[name] for name in names))
+
+
+# A dataclass field's default: its name, and the value or the factory that makes one.
+Defaults: TypeAlias = tuple[tuple[str, Any, Callable[[], Any] | None], ...]
+
+
+def dataclass_defaults(cls: type, names: Sequence[str] | None = None) -> Defaults:
+    """The defaults of a dataclass's fields (``names``, or every field), read once so that
+    :func:`default_columns` restates none of them; a field without one is a ValueError."""
+    found = {item.name: item for item in dataclasses.fields(cls)}
+    out: list[tuple[str, Any, Callable[[], Any] | None]] = []
+    for name in found if names is None else names:
+        item = found[name]
+        if item.default is not dataclasses.MISSING:
+            out.append((name, item.default, None))
+        elif item.default_factory is not dataclasses.MISSING:
+            out.append((name, None, item.default_factory))
+        else:
+            raise ValueError(f"{cls.__name__}.{name} has no default")
+    return tuple(out)
+
+
+def default_columns(defaults: Defaults, count: int) -> dict[str, list[Any]]:
+    """``count`` of each default of ``defaults`` (:func:`dataclass_defaults`) as columns by
+    field name: the one value repeated, or a new value of its factory each."""
+    columns: dict[str, list[Any]] = {}
+    for name, value, factory in defaults:
+        if factory is None:
+            columns[name] = [value] * count
+        elif factory is list:  # (a literal: a call of list() each costs more)
+            columns[name] = [[] for _ in range(count)]
+        else:
+            columns[name] = [factory() for _ in range(count)]
+    return columns
