@@ -7,9 +7,10 @@
  * and as many ``columns`` (lists or tuples, all of one length n), n new instances made by
  * ``object.__new__(cls)`` (no __init__), instance i's field k set to columns[k][i] as
  * ``fields[k].__set__`` sets it; a list of them. Only a class whose instances object.__new__
- * makes (no __new__ of its own) and only member descriptors of object slots of that class
- * (or a base) are taken: anything else is a TypeError; columns of other lengths, or a field
- * given twice, a ValueError (the Python road fails alike).
+ * makes (no __new__ of its own, not abstract), member descriptors of that class (or a
+ * base) and exact lists or tuples are taken: anything else is a TypeError; columns of other
+ * lengths, or a field given twice, a ValueError (the Python road fails alike). A writable
+ * object slot is stored directly; any other member is set by its descriptor.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -40,6 +41,11 @@ static PyObject *objects(PyObject *module, PyObject *const *args, Py_ssize_t nar
         PyErr_SetString(PyExc_TypeError, "objects: cls must be made by object.__new__");
         return NULL;
     }
+    /* object.__new__ refuses an abstract class (abc): so does the Python road, at once */
+    if (PyType_HasFeature(cls, Py_TPFLAGS_IS_ABSTRACT)) {
+        PyErr_SetString(PyExc_TypeError, "objects: cls is abstract");
+        return NULL;
+    }
     if (!PyTuple_Check(fields) || !PyTuple_Check(columns)) {
         PyErr_SetString(PyExc_TypeError, "objects: fields and columns must be tuples");
         return NULL;
@@ -67,13 +73,13 @@ static PyObject *objects(PyObject *module, PyObject *const *args, Py_ssize_t nar
         }
         member = ((PyMemberDescrObject *)field)->d_member;
         owner = ((PyDescrObject *)field)->d_type;
-        if (member->type != T_OBJECT_EX || (member->flags & READONLY) ||
-            !PyType_IsSubtype(cls, owner) || member->offset < (Py_ssize_t)sizeof(PyObject) ||
-            member->offset + (Py_ssize_t)sizeof(PyObject *) > cls->tp_basicsize) {
+        if (!PyType_IsSubtype(cls, owner)) {
             PyErr_SetString(PyExc_TypeError, "objects: a field is no writable object slot of cls");
             goto done;
         }
-        if (!PyList_Check(column) && !PyTuple_Check(column)) {
+        /* Only an exact list or tuple is read by its storage: a subclass may iterate its
+         * own way, and the Python road refuses it alike. */
+        if (!PyList_CheckExact(column) && !PyTuple_CheckExact(column)) {
             PyErr_SetString(PyExc_TypeError, "objects: each column must be a list or a tuple");
             goto done;
         }
@@ -84,12 +90,22 @@ static PyObject *objects(PyObject *module, PyObject *const *args, Py_ssize_t nar
             goto done;
         }
         for (i = 0; i < k; i++) {
-            if (offsets[i] == member->offset) {
+            if (PyTuple_GET_ITEM(fields, i) == field) {
                 PyErr_SetString(PyExc_ValueError, "objects: a field given twice");
                 goto done;
             }
         }
+        /* A writable object slot (another field's than any before: each store below finds
+         * NULL) is stored directly; any other member (a C type's, read-only, of another
+         * type) is set by its descriptor, as the Python road sets every field. */
         offsets[k] = member->offset;
+        if (member->type != T_OBJECT_EX || (member->flags & READONLY) ||
+            member->offset < (Py_ssize_t)sizeof(PyObject) ||
+            member->offset + (Py_ssize_t)sizeof(PyObject *) > cls->tp_basicsize)
+            offsets[k] = -1;
+        for (i = 0; offsets[k] >= 0 && i < k; i++)
+            if (offsets[i] == offsets[k])
+                offsets[k] = -1;
         column_seqs[k] = column;
     }
     made = PyList_New(count);
@@ -112,14 +128,43 @@ static PyObject *objects(PyObject *module, PyObject *const *args, Py_ssize_t nar
                 goto done;
             }
         }
-        /* Each slot is NULL (a new instance, no field twice): nothing is released here. */
+        PyList_SET_ITEM(made, i, instance);
+        /* Each directly stored slot is NULL (a new instance, no offset twice): nothing is
+         * released here. */
         for (k = 0; k < nfields; k++) {
             PyObject *value = PySequence_Fast_GET_ITEM(column_seqs[k], i);
 
-            Py_INCREF(value);
-            *(PyObject **)((char *)instance + offsets[k]) = value;
+            if (offsets[k] >= 0) {
+                Py_INCREF(value);
+                *(PyObject **)((char *)instance + offsets[k]) = value;
+            }
         }
-        PyList_SET_ITEM(made, i, instance);
+    }
+    /* The fields set by their descriptors (which may run code), column by column as the
+     * Python road sets them, from the instances made. */
+    for (k = 0; made != NULL && k < nfields; k++) {
+        PyObject *field = PyTuple_GET_ITEM(fields, k);
+
+        if (offsets[k] >= 0)
+            continue;
+        for (i = 0; i < count; i++) {
+            PyObject *value;
+            int failed;
+
+            if (PySequence_Fast_GET_SIZE(column_seqs[k]) <= i) {
+                PyErr_SetString(PyExc_ValueError, "objects: a column changed length");
+                Py_CLEAR(made);
+                break;
+            }
+            value = PySequence_Fast_GET_ITEM(column_seqs[k], i);
+            Py_INCREF(value);
+            failed = Py_TYPE(field)->tp_descr_set(field, PyList_GET_ITEM(made, i), value) < 0;
+            Py_DECREF(value);
+            if (failed) {
+                Py_CLEAR(made);
+                break;
+            }
+        }
     }
 done:
     PyMem_Free(offsets);

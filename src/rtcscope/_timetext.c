@@ -109,6 +109,29 @@ static int small_stamp(PyObject *value, long long *out)
     return 1;
 }
 
+/* Puts ``ts``'s pair into ``at`` unless it is there: 1; 0 for a stamp ``instant`` does not
+ * convert (the Python road's); -1 on error. */
+static int put_instant(PyObject *at, PyObject *ts, long long first)
+{
+    long long value = 0, delta;
+    PyObject *pair;
+    int known = PyDict_Contains(at, ts), ok;
+    if (known)
+        return known; /* 1, or -1 on error */
+    ok = small_stamp(ts, &value);
+    if (ok <= 0)
+        return ok;
+    delta = value - first;
+    if (delta % 1000 != 0 || delta <= -EXACT_NS || delta >= EXACT_NS)
+        return 0;
+    pair = instant(value, first);
+    if (pair == NULL)
+        return -1;
+    ok = PyDict_SetItem(at, ts, pair);
+    Py_DECREF(pair);
+    return ok < 0 ? -1 : 1;
+}
+
 static PyObject *instants(PyObject *self, PyObject *args)
 {
     PyObject *fallback, *none_pair, *stamps, *first_obj;
@@ -123,33 +146,24 @@ static PyObject *instants(PyObject *self, PyObject *args)
     first_ok = small_stamp(first_obj, &first);
     if (first_ok < 0)
         return NULL;
-    seq = PySequence_Fast(stamps, "stamps must be a sequence");
+    /* A copy (a tuple is its own): a stamp's __eq__ or __hash__, or fallback, may change
+     * a list while its items are read. */
+    seq = PySequence_Tuple(stamps);
     if (seq == NULL)
         return NULL;
     out = PyDict_New();
     if (out == NULL || PyDict_SetItem(out, Py_None, none_pair) < 0)
         goto fail;
-    n = PySequence_Fast_GET_SIZE(seq);
+    n = PyTuple_GET_SIZE(seq);
     for (i = 0; i < n; i++) {
-        PyObject *ts_obj = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *ts_obj = PyTuple_GET_ITEM(seq, i);
         PyObject *pair;
-        long long ts = 0;
-        int known = PyDict_Contains(out, ts_obj), ok;
-        if (known < 0)
-            goto fail;
-        if (known)
-            continue;
-        ok = first_ok ? small_stamp(ts_obj, &ts) : 0;
+        int ok = first_ok ? put_instant(out, ts_obj, first) : PyDict_Contains(out, ts_obj);
         if (ok < 0)
             goto fail;
-        if (ok) {
-            long long delta = ts - first;
-            ok = delta % 1000 == 0 && -EXACT_NS < delta && delta < EXACT_NS;
-        }
         if (ok)
-            pair = instant(ts, first);
-        else
-            pair = PyObject_CallFunctionObjArgs(fallback, ts_obj, first_obj, NULL);
+            continue;
+        pair = PyObject_CallFunctionObjArgs(fallback, ts_obj, first_obj, NULL);
         if (pair == NULL)
             goto fail;
         if (PyDict_SetItem(out, ts_obj, pair) < 0) {
@@ -347,19 +361,25 @@ static PyObject *entries(PyObject *const *args, Py_ssize_t nargs,
     }
     fallback = args[0];
     at = args[2];
-    seq = PySequence_Fast(args[1], "items must be a sequence");
+    /* A copy (a tuple is its own): entry and fallback run Python code that may change a
+     * list while its items are read. */
+    seq = PySequence_Tuple(args[1]);
     if (seq == NULL)
         return NULL;
-    n = PySequence_Fast_GET_SIZE(seq);
+    n = PyTuple_GET_SIZE(seq);
     /* Only a dict (not a subclass) is read here; anything else: every item to fallback. */
     read_here = PyDict_CheckExact(at);
     out = PyList_New(n);
     for (i = 0; out != NULL && i < n; i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *item = PyTuple_GET_ITEM(seq, i);
         PyObject *made = read_here ? entry(item, at) : NULL;
         if (made == NULL) {
-            /* An error set here is the Python road's to raise, or not (it reads the item
-             * again). */
+            /* An Exception set here is the Python road's to raise, or not (it reads the
+             * item again); anything else (KeyboardInterrupt) goes on up. */
+            if (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_Exception)) {
+                Py_CLEAR(out);
+                break;
+            }
             PyErr_Clear();
             made = PyObject_CallFunctionObjArgs(fallback, item, at, NULL);
             if (made == NULL) {
@@ -437,29 +457,6 @@ static int reads_as(PyObject *value, PyObject *getitem)
     return _PyType_Lookup(Py_TYPE(value), call_names[N_GETITEM]) == getitem;
 }
 
-/* Puts ``ts``'s pair into ``at`` unless it is there: 1; 0 for a stamp ``instant`` does not
- * convert (the Python road's); -1 on error. */
-static int put_instant(PyObject *at, PyObject *ts, long long first)
-{
-    long long value = 0, delta;
-    PyObject *pair;
-    int known = PyDict_Contains(at, ts), ok;
-    if (known)
-        return known; /* 1, or -1 on error */
-    ok = small_stamp(ts, &value);
-    if (ok <= 0)
-        return ok;
-    delta = value - first;
-    if (delta % 1000 != 0 || delta <= -EXACT_NS || delta >= EXACT_NS)
-        return 0;
-    pair = instant(value, first);
-    if (pair == NULL)
-        return -1;
-    ok = PyDict_SetItem(at, ts, pair);
-    Py_DECREF(pair);
-    return ok < 0 ? -1 : 1;
-}
-
 /* endpoint(address, port) (rtcscope.sip.transactions): "addr:port", IPv6 in brackets, for
  * a str and an int of 64 bits; NULL, no error set, otherwise (the Python road). */
 static PyObject *endpoint_text(PyObject *address, PyObject *port)
@@ -490,25 +487,26 @@ static PyObject *hops_list(PyObject *legs)
     int k, done = 0;
     if (out == NULL)
         return NULL;
-    leg_seq = PySequence_Fast(legs, "legs");
+    /* Copies (a tuple is its own): the properties read below run Python code that may
+     * change the legs or a leg's INVITEs. */
+    leg_seq = PySequence_Tuple(legs);
     if (leg_seq == NULL)
         goto fail;
-    n_legs = PySequence_Fast_GET_SIZE(leg_seq);
+    n_legs = PyTuple_GET_SIZE(leg_seq);
     for (i = 0; i < n_legs; i++) {
         PyObject *inv_seq;
-        invites = PyObject_GetAttr(PySequence_Fast_GET_ITEM(leg_seq, i),
-                                   call_names[N_INITIAL_INVITES]);
+        invites = PyObject_GetAttr(PyTuple_GET_ITEM(leg_seq, i), call_names[N_INITIAL_INVITES]);
         if (invites == NULL)
             goto fail;
-        inv_seq = PySequence_Fast(invites, "initial_invites");
+        inv_seq = PySequence_Tuple(invites);
         Py_CLEAR(invites);
         if (inv_seq == NULL)
             goto fail;
         invites = inv_seq;
-        for (j = 0; j < PySequence_Fast_GET_SIZE(invites); j++) {
+        for (j = 0; j < PyTuple_GET_SIZE(invites); j++) {
             PyObject *hop;
             int truth;
-            requests = PyObject_GetAttr(PySequence_Fast_GET_ITEM(invites, j),
+            requests = PyObject_GetAttr(PyTuple_GET_ITEM(invites, j),
                                         call_names[N_REQUESTS]);
             if (requests == NULL)
                 goto fail;
@@ -678,9 +676,9 @@ static PyObject *duration_of(PyObject *answer, PyObject *end)
  * and DTMF (ts_ns) into ``at``: 1; 0 or -1 (error set or not) for the Python road. */
 static int put_part_instants(PyObject *at, PyObject *seq, int part, long long first)
 {
-    Py_ssize_t i, n = PySequence_Fast_GET_SIZE(seq);
+    Py_ssize_t i, n = PyTuple_GET_SIZE(seq);
     for (i = 0; i < n; i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(seq, i), *ts;
+        PyObject *item = PyTuple_GET_ITEM(seq, i), *ts;
         int ok, k;
         if (part == F_SDP) {
             if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) < 2 ||
@@ -708,12 +706,15 @@ static int put_part_instants(PyObject *at, PyObject *seq, int part, long long fi
 static PyObject *call_object(PyObject *roads, PyObject *call, PyObject *first_obj, int detail)
 {
     PyObject *got[F_FIELDS] = {NULL}, *values[C_DTMF + 1] = {NULL}, *seqs[3] = {NULL};
-    PyObject *at = NULL, *out = NULL, *pairs[4];
+    PyObject *at = NULL, *out = NULL, *legs = NULL, *pairs[4];
     long long first = 0;
     Py_ssize_t n_legs, i;
     int k, last = detail ? C_DTMF : C_STATUSES;
 
-    if (small_stamp(first_obj, &first) != 1)
+    /* A subclass may compute duration_s and setup_ms (read from the fields here) its own
+     * way: the Python road reads them. */
+    if (Py_TYPE(call) != (PyTypeObject *)PyTuple_GET_ITEM(roads, 4) ||
+        small_stamp(first_obj, &first) != 1)
         return NULL;
     for (k = 0; k < F_FIELDS; k++) {
         if (!detail && k >= F_SDP)
@@ -730,7 +731,9 @@ static PyObject *call_object(PyObject *roads, PyObject *call, PyObject *first_ob
             goto done;
     if (detail) {
         for (k = 0; k < 3; k++) {
-            seqs[k] = PySequence_Fast(got[F_SDP + k], "a call's list");
+            /* Copies (a tuple is its own): a stamp's __eq__ or __hash__, or a property
+             * read, may change the call's lists while their items are read. */
+            seqs[k] = PySequence_Tuple(got[F_SDP + k]);
             if (seqs[k] == NULL || put_part_instants(at, seqs[k], F_SDP + k, first) != 1)
                 goto done;
         }
@@ -741,21 +744,24 @@ static PyObject *call_object(PyObject *roads, PyObject *call, PyObject *first_ob
             goto done;
     }
 
-    /* "index", "call_id", "call_ids" */
-    if (!PyList_CheckExact(got[F_LEGS]) || (n_legs = PyList_GET_SIZE(got[F_LEGS])) == 0)
+    /* "index", "call_id", "call_ids": from a copy of the legs, as a leg's properties run
+     * Python code that may change the list */
+    if (!PyList_CheckExact(got[F_LEGS]) || PyList_GET_SIZE(got[F_LEGS]) == 0 ||
+        (legs = PyList_AsTuple(got[F_LEGS])) == NULL)
         goto done;
+    n_legs = PyTuple_GET_SIZE(legs);
     values[C_CALL_IDS] = PyList_New(n_legs);
     if (values[C_CALL_IDS] == NULL)
         goto done;
     for (i = 0; i < n_legs; i++) {
-        PyObject *id = PyObject_GetAttr(PyList_GET_ITEM(got[F_LEGS], i), call_names[N_CALL_ID]);
+        PyObject *id = PyObject_GetAttr(PyTuple_GET_ITEM(legs, i), call_names[N_CALL_ID]);
         if (id == NULL)
             goto done;
         PyList_SET_ITEM(values[C_CALL_IDS], i, id);
     }
     values[C_CALL_ID] = PyList_GET_ITEM(values[C_CALL_IDS], 0);
     Py_INCREF(values[C_CALL_ID]);
-    if (detail && (values[C_HOPS] = hops_list(got[F_LEGS])) == NULL)
+    if (detail && (values[C_HOPS] = hops_list(legs)) == NULL)
         goto done;
     /* the fields as they are */
     {
@@ -791,7 +797,7 @@ static PyObject *call_object(PyObject *roads, PyObject *call, PyObject *first_ob
         PyObject *(*entry[2])(PyObject *, PyObject *) = {sdp_entry, stream_entry};
         for (k = 0; k < 3; k++) {
             PyObject *seq = seqs[k];
-            if (PySequence_Fast_GET_SIZE(seq) == 0)
+            if (PyTuple_GET_SIZE(seq) == 0)
                 values[C_SDP + k] = PyList_New(0);
             else if (k < 2) {
                 PyObject *args[3] = {PyTuple_GET_ITEM(roads, 1 + k), seq, at};
@@ -818,6 +824,7 @@ done:
     for (k = 0; k < 3; k++)
         Py_XDECREF(seqs[k]);
     Py_XDECREF(at);
+    Py_XDECREF(legs);
     return out;
 }
 
@@ -826,10 +833,10 @@ static PyObject *call_dict(PyObject *self, PyObject *const *args, Py_ssize_t nar
     PyObject *made;
     int detail;
     (void)self;
-    if (nargs != 4 || !PyTuple_CheckExact(args[0]) || PyTuple_GET_SIZE(args[0]) != 4) {
+    if (nargs != 4 || !PyTuple_CheckExact(args[0]) || PyTuple_GET_SIZE(args[0]) != 5) {
         PyErr_SetString(PyExc_TypeError,
                         "expected 4 arguments: (python road, sdp_entry, stream_entry, "
-                        "dtmf_entries), call, first_ns, detail");
+                        "dtmf_entries, CallSummary), call, first_ns, detail");
         return NULL;
     }
     detail = PyObject_IsTrue(args[3]);
@@ -838,9 +845,13 @@ static PyObject *call_dict(PyObject *self, PyObject *const *args, Py_ssize_t nar
     made = call_object(args[0], args[1], args[2], detail);
     if (made != NULL)
         return made;
-    /* Whatever was raised here is the Python road's to raise, or not (it reads the call
-     * again). */
-    PyErr_Clear();
+    /* An Exception raised here is the Python road's to raise, or not (it reads the call
+     * again); anything else (KeyboardInterrupt, SystemExit) goes on up. */
+    if (PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_Exception))
+            return NULL;
+        PyErr_Clear();
+    }
     return PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(args[0], 0), args[1], args[2],
                                         args[3], NULL);
 }
@@ -858,7 +869,8 @@ static PyMethodDef methods[] = {
      "a stream not read here is fallback(stream, at)'s."},
     {"call_dict", (PyCFunction)(void (*)(void))call_dict, METH_FASTCALL,
      "call_dict(roads, call, first_ns, detail): rtcscope.sip.calls._call_dict_py's object; "
-     "a call not read here is roads[0](call, first_ns, detail)'s."},
+     "a call not read here (one whose type is not roads[4]) is roads[0](call, first_ns, "
+     "detail)'s."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -28,6 +28,7 @@ def call_dict(
         Callable[[Any, Any], dict[str, Any]],
         Callable[[Any, Any], dict[str, Any]],
         Callable[[Any, Any], list[Any]],
+        type,
     ],
     call: Any,
     first_ns: int,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import repeat
 from typing import Any, TypeAlias, TypeVar
 
@@ -27,10 +27,12 @@ def objects_py(
     ``__init__``: every field the instances need must be among ``fields``), instance i's
     field k set to ``columns[k][i]`` by ``fields[k].__set__``. ``fields``: member
     descriptors of ``cls``'s slots (``vars(cls)[name]``, or a base's); ``columns``: lists
-    or tuples, one per field, all of one length (else ValueError, as a field given twice);
-    anything else is a TypeError."""
+    or tuples (not subclasses), one per field, all of one length (else ValueError, as a
+    field given twice); anything else, or an abstract class, is a TypeError."""
     if cls.__new__ is not object.__new__:
         raise TypeError("objects: cls must be made by object.__new__")
+    if cls.__flags__ & _TPFLAGS_IS_ABSTRACT:  # (abc: object.__new__ refuses it)
+        raise TypeError("objects: cls is abstract")
     if not isinstance(fields, tuple) or not isinstance(columns, tuple):
         raise TypeError("objects: fields and columns must be tuples")
     if len(columns) != len(fields):
@@ -41,7 +43,7 @@ def objects_py(
         # (each field's checks in turn, in the C road's order: the same error first)
         if type(field) is not _MEMBER_DESCRIPTOR or not issubclass(cls, field.__objclass__):
             raise TypeError("objects: a field is no writable object slot of cls")
-        if not isinstance(column, list | tuple):
+        if type(column) not in (list, tuple):  # (a subclass may iterate its own way)
             raise TypeError("objects: each column must be a list or a tuple")
         if at == 0:
             count = len(column)
@@ -61,6 +63,7 @@ class _Slotted:
 
 
 _MEMBER_DESCRIPTOR = type(vars(_Slotted)["one"])
+_TPFLAGS_IS_ABSTRACT = 1 << 20  # Py_TPFLAGS_IS_ABSTRACT (Include/object.h)
 
 
 def _objects_road() -> Callable[..., list[Any]]:
@@ -88,10 +91,44 @@ def dataclass_slots(cls: type) -> Slots:
     return names, tuple(vars(cls)[name] for name in names)
 
 
-def dataclass_objects(cls: type[T], slots: Slots, columns: dict[str, Sequence[Any]]) -> list[T]:
+def dataclass_objects(cls: type[T], slots: Slots, columns: Mapping[str, Sequence[Any]]) -> list[T]:
     """:func:`objects` of a slotted dataclass (``slots``: :func:`dataclass_slots` of it),
     ``columns`` by field name: every field given (no default is applied), none other."""
     names, fields = slots
     if len(columns) != len(names) or not all(name in columns for name in names):
         raise ValueError(f"{cls.__name__}: every field's column, and no other")
     return objects(cls, fields, tuple(columns[name] for name in names))
+
+
+# A dataclass field's default: its name, and the value or the factory that makes one.
+Defaults: TypeAlias = tuple[tuple[str, Any, Callable[[], Any] | None], ...]
+
+
+def dataclass_defaults(cls: type, names: Sequence[str] | None = None) -> Defaults:
+    """The defaults of a dataclass's fields (``names``, or every field), read once so that
+    :func:`default_columns` restates none of them; a field without one is a ValueError."""
+    found = {item.name: item for item in dataclasses.fields(cls)}
+    out: list[tuple[str, Any, Callable[[], Any] | None]] = []
+    for name in found if names is None else names:
+        item = found[name]
+        if item.default is not dataclasses.MISSING:
+            out.append((name, item.default, None))
+        elif item.default_factory is not dataclasses.MISSING:
+            out.append((name, None, item.default_factory))
+        else:
+            raise ValueError(f"{cls.__name__}.{name} has no default")
+    return tuple(out)
+
+
+def default_columns(defaults: Defaults, count: int) -> dict[str, list[Any]]:
+    """``count`` of each default of ``defaults`` (:func:`dataclass_defaults`) as columns by
+    field name: the one value repeated, or a new value of its factory each."""
+    columns: dict[str, list[Any]] = {}
+    for name, value, factory in defaults:
+        if factory is None:
+            columns[name] = [value] * count
+        elif factory is list:  # (a literal: a call of list() each costs more)
+            columns[name] = [[] for _ in range(count)]
+        else:
+            columns[name] = [factory() for _ in range(count)]
+    return columns

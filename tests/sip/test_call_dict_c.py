@@ -79,8 +79,29 @@ def _c_road() -> Any:
     """The C road as calls._call_dict_road() makes it, called directly (CALL_DICT_ROAD is
     the Python road under RTCSCOPE_PURE=1)."""
     assert _timetext is not None
-    roads = (calls._call_dict_py, calls._sdp_entry, calls._stream_entry, calls._dtmf_entries)
+    roads = (
+        calls._call_dict_py,
+        calls._sdp_entry,
+        calls._stream_entry,
+        calls._dtmf_entries,
+        CallSummary,
+    )
     return partial(_timetext.call_dict, roads)
+
+
+class _OwnTimes(CallSummary):
+    """A CallSummary that works out duration_s and setup_ms its own way (the C road reads
+    them from the fields, so it must hand such a call to the Python road)."""
+
+    __slots__ = ()
+
+    @property
+    def duration_s(self) -> float | None:
+        return 42.0
+
+    @property
+    def setup_ms(self) -> int | None:
+        return 7
 
 
 @dataclass
@@ -170,7 +191,7 @@ _CALL_FIELDS: dict[str, Any] = dict(
     dtmf=st.lists(_dtmf, max_size=2),
     streams=st.lists(_streams, max_size=3),
 )
-_calls = st.builds(CallSummary, **_CALL_FIELDS)
+_calls = st.builds(CallSummary, **_CALL_FIELDS) | st.builds(_OwnTimes, **_CALL_FIELDS)
 # Calls as captures give them (read in C, but for a status list longer than 16 and a
 # duration of a fraction of a microsecond): the odd values above are rare in these.
 _whole_us = st.integers(0, 10**9).map(lambda us: BASE + 1000 * us)
@@ -190,45 +211,48 @@ _usual_legs = st.builds(
         st.builds(_Transaction, requests=st.lists(_usual_requests, max_size=2)), max_size=2
     ),
 )
-_usual_calls = st.builds(
-    CallSummary,
-    **{
-        **_CALL_FIELDS,
-        "index": st.integers(1, 10**6),
-        "legs": st.lists(_usual_legs, min_size=1, max_size=3),
-        "start_ns": _whole_us,
-        "ring_ns": _usual_stamps,
-        "answer_ns": _usual_stamps,
-        "end_ns": _usual_stamps,
-        "final_status": st.none() | st.integers(100, 699),
-        "methods": st.dictionaries(_texts, st.integers(1, 5), max_size=4).map(Counter),
-        "statuses": st.dictionaries(st.integers(0, 1200), st.integers(1, 5), max_size=17).map(
-            Counter
-        ),
-        "resent": st.integers(0, 9),
-        "marks": st.dictionaries(
-            st.integers(1, 99),
-            st.builds(MessageMarks, st.integers(0, 9), st.none() | st.integers(0, 900)),
-            max_size=3,
-        ),
-        "sdp": st.lists(
-            _sdp.map(lambda sdp: sdp._replace(ts_ns=BASE + 1000 * sdp.frame % 10**9)), max_size=3
-        ),
-        "dtmf": st.lists(
-            _dtmf.map(lambda d: InfoDtmf(d.frame, BASE, d.signal, 1, "caller", "x")), max_size=2
-        ),
-        "streams": st.lists(
-            st.builds(
-                _Stream,
-                key=st.builds(_Key, _addresses, _ports, _addresses, _ports, _ints),
-                codec=_maybe_texts,
-                packets_lost=st.tuples(_ints, _ints),
-                start_ns=_whole_us,
-                end_ns=_whole_us,
+_usual_calls = st.sampled_from([CallSummary, _OwnTimes]).flatmap(
+    lambda cls: st.builds(
+        cls,
+        **{
+            **_CALL_FIELDS,
+            "index": st.integers(1, 10**6),
+            "legs": st.lists(_usual_legs, min_size=1, max_size=3),
+            "start_ns": _whole_us,
+            "ring_ns": _usual_stamps,
+            "answer_ns": _usual_stamps,
+            "end_ns": _usual_stamps,
+            "final_status": st.none() | st.integers(100, 699),
+            "methods": st.dictionaries(_texts, st.integers(1, 5), max_size=4).map(Counter),
+            "statuses": st.dictionaries(st.integers(0, 1200), st.integers(1, 5), max_size=17).map(
+                Counter
             ),
-            max_size=3,
-        ),
-    },
+            "resent": st.integers(0, 9),
+            "marks": st.dictionaries(
+                st.integers(1, 99),
+                st.builds(MessageMarks, st.integers(0, 9), st.none() | st.integers(0, 900)),
+                max_size=3,
+            ),
+            "sdp": st.lists(
+                _sdp.map(lambda sdp: sdp._replace(ts_ns=BASE + 1000 * sdp.frame % 10**9)),
+                max_size=3,
+            ),
+            "dtmf": st.lists(
+                _dtmf.map(lambda d: InfoDtmf(d.frame, BASE, d.signal, 1, "caller", "x")), max_size=2
+            ),
+            "streams": st.lists(
+                st.builds(
+                    _Stream,
+                    key=st.builds(_Key, _addresses, _ports, _addresses, _ports, _ints),
+                    codec=_maybe_texts,
+                    packets_lost=st.tuples(_ints, _ints),
+                    start_ns=_whole_us,
+                    end_ns=_whole_us,
+                ),
+                max_size=3,
+            ),
+        },
+    )
 )
 _firsts = st.sampled_from([BASE, 0, BASE - 5, BASE + 1000]) | _ints
 
@@ -255,7 +279,7 @@ def test_the_c_road_makes_a_usual_call_itself() -> None:
     def refuse(*args: Any) -> Any:
         raise AssertionError(f"handed to the Python road: {args!r}")
 
-    roads = (refuse, refuse, refuse, calls._dtmf_entries)
+    roads = (refuse, refuse, refuse, calls._dtmf_entries, CallSummary)
     call = _usual_call()
     for detail in (True, False):
         made = _timetext.call_dict(roads, call, BASE, detail)
@@ -337,3 +361,108 @@ def test_rtcscope_pure_selects_the_python_road(pure: str) -> None:
     ).stdout.strip()
     expected = "python" if pure == "1" or _timetext is None else "c"
     assert out == expected
+
+
+def _own_times_call() -> _OwnTimes:
+    usual = _usual_call()
+    return _OwnTimes(*(getattr(usual, name) for name in calls.CallSummary.__dataclass_fields__))
+
+
+@needs_c
+@example(_own_times_call(), BASE, True)
+@given(_calls, _firsts, st.booleans())
+def test_a_call_summary_subclass_takes_the_python_road(
+    call: Any, first_ns: Any, detail: bool
+) -> None:
+    """A subclass may compute duration_s and setup_ms its own way: the C road hands any call
+    that is not exactly a CallSummary to the Python road."""
+    made = _outcome(_c_road(), call, first_ns, detail)
+    assert made == _outcome(_python_road, call, first_ns, detail)
+    if type(call) is _OwnTimes and made[0] == "dict":
+        assert ("duration_s", (float, 42.0)) in made[1]
+        assert ("setup_ms", (int, 7)) in made[1]
+
+
+class _Changing:
+    """A stamp equal to ``value`` (a stamp the call has already: the C road finds it
+    known and reads on) whose __hash__ and __eq__ run ``change`` first: Python code the C
+    road runs while it reads a call's lists."""
+
+    def __init__(self, change: Any, value: Any) -> None:
+        self.change = change
+        self.value = value
+
+    def __hash__(self) -> int:
+        self.change()
+        return hash(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        self.change()
+        return bool(other == self.value)
+
+
+class _ClearingLeg:
+    """A leg whose call_id and initial_invites clear the call's legs when read."""
+
+    def __init__(self, legs: list[Any], call_id: str, invites: list[Any]) -> None:
+        self.legs = legs
+        self._call_id = call_id
+        self._invites = invites
+
+    @property
+    def call_id(self) -> str:
+        self.legs.clear()
+        return self._call_id
+
+    @property
+    def initial_invites(self) -> list[Any]:
+        self.legs.clear()
+        return self._invites
+
+
+@needs_c
+@pytest.mark.parametrize("part", ["legs", "sdp", "streams", "dtmf"])
+def test_a_list_changed_while_it_is_read_is_no_crash(part: str) -> None:
+    """Properties and __hash__ the C road calls may shrink the call's own lists: it reads
+    copies (a crash, SIGSEGV, before), and makes the call's object."""
+    for detail in (True, False):
+        call = _usual_call()
+        invite = _Transaction([_Request("10.0.0.1", 5060, "fd17::1", 5062, "udp")])
+        if part == "legs":
+            call.legs = []
+            call.legs += [_ClearingLeg(call.legs, f"{n}@x", [invite] * 3) for n in range(40)]
+        elif part == "sdp":
+            call.sdp = [_OFFER] * 40
+            call.sdp.append(_OFFER._replace(ts_ns=_Changing(call.sdp.clear, BASE)))
+            call.sdp += [_OFFER] * 40
+        elif part == "streams":
+            call.streams = [_STREAM] * 40  # type: ignore[list-item]
+            changing = _Stream(_STREAM.key, None, (0, 0), _Changing(call.streams.clear, BASE), BASE)
+            call.streams += [changing] + [_STREAM] * 40  # type: ignore[list-item]
+        else:
+            dtmf = InfoDtmf(3, BASE, "5", 160, "caller", "x")
+            call.dtmf = [dtmf] * 40
+            call.dtmf.append(InfoDtmf(3, _Changing(call.dtmf.clear, BASE), "5", 160, "caller", "x"))  # type: ignore[arg-type]
+        assert isinstance(_c_road()(call, BASE, detail), dict)
+
+
+@needs_c
+def test_keyboard_interrupt_in_a_property_goes_on_up() -> None:
+    """Only an Exception hands the call to the Python road: Ctrl-C raised in a property the
+    C road reads is raised, not cleared."""
+
+    class _Interrupting:
+        initial_invites: tuple[Any, ...] = ()
+
+        @property
+        def call_id(self) -> str:
+            raise KeyboardInterrupt
+
+    def refuse(*args: Any) -> Any:
+        raise AssertionError("handed to the Python road")
+
+    call = _usual_call()
+    call.legs = [_Interrupting()]  # type: ignore[list-item]
+    roads = (refuse, refuse, refuse, refuse, CallSummary)
+    with pytest.raises(KeyboardInterrupt):
+        _timetext.call_dict(roads, call, BASE, True)

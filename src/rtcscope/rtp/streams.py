@@ -67,7 +67,13 @@ from rtcscope.rtp.stats import (
     summary_values,
 )
 from rtcscope.sip.sdp import STATIC_PAYLOAD_TYPES
-from rtcscope.slotted import dataclass_objects, dataclass_slots, objects
+from rtcscope.slotted import (
+    dataclass_defaults,
+    dataclass_objects,
+    dataclass_slots,
+    default_columns,
+    objects,
+)
 
 if TYPE_CHECKING:
     from rtcscope.quality import StreamQuality
@@ -121,9 +127,8 @@ _KEY_SLOTS = tuple(vars(StreamKey)[name] for name in ("src", "src_port", "dst", 
 def _stream_keys(keys: Collection[tuple[str, int, str, int, int]]) -> list[StreamKey]:
     """``[StreamKey(*key) for key in keys]``, the slots filled from the fields' columns
     (:func:`rtcscope.slotted.objects`: a frozen dataclass's ``__init__`` goes through
-    ``object.__setattr__``, several times the time; finish makes one per stream)."""
-    if not keys:
-        return []
+    ``object.__setattr__``, several times the time; finish makes one per stream, and
+    none without a stream: ``keys`` is not empty)."""
     return objects(StreamKey, _KEY_SLOTS, tuple(zip(*keys, strict=True)))
 
 
@@ -1546,14 +1551,12 @@ class StreamScanner:
                     tuple(c.raw for c in ann.crypto) if ann is not None and ann.crypto else ()
                     for ann in anns
                 ],
-                "ssrc_changes": [0] * count,
                 "comfort_noise_packets": cn,
                 "payload_bytes": paid,
-                "rtcp": [None] * count,
                 "dtmf": [_digits(live) if live.dtmf else [] for live in lives],
-                "index": [0] * count,
                 "srtp_keying": keyings,
-                "restart_of_ssrc": [None] * count,
+                # (what finish does not know yet: the dataclass's defaults)
+                **default_columns(_STREAM_LATER, count),
             },
         )
 
@@ -1561,6 +1564,8 @@ class StreamScanner:
 _SET_INDEX = vars(RtpStream)["index"].__set__  # the slot, set without a Python loop
 _STREAM_SLOTS = dataclass_slots(RtpStream)
 _VIEW_SLOTS = dataclass_slots(RtcpReportView)
+_VIEW_DEFAULTS = dataclass_defaults(RtcpReportView)
+_STREAM_LATER = dataclass_defaults(RtpStream, ("ssrc_changes", "rtcp", "index", "restart_of_ssrc"))
 _SUMMARY_OF = attrgetter("summary_of")
 _ANNOUNCEMENT = attrgetter("announcement")
 _SOURCE = attrgetter("source")
@@ -1789,30 +1794,7 @@ _SET_RTCP = vars(RtpStream)["rtcp"].__set__
 def _empty_views(count: int) -> list[RtcpReportView]:
     """``[RtcpReportView() for _ in range(count)]``, the slots filled from columns (a
     stream's view before its RTCP: thousands of short streams have none)."""
-    none = [None] * count
-    zero = [0] * count
-    return dataclass_objects(
-        RtcpReportView,
-        _VIEW_SLOTS,
-        {
-            "sender_packets": none,
-            "sender_octets": none,
-            "sender_reports": zero,
-            "fraction_lost": none,
-            "cumulative_lost": none,
-            "jitter_ms": none,
-            "round_trip_ms": none,
-            "receiver_reports": zero,
-            "xr_blocks": [[] for _ in range(count)],
-            "goodbye": [False] * count,
-            "cname": none,
-            "srtcp_packets": zero,
-            "srtcp_encrypted": zero,
-            "srtcp_decrypted": zero,
-            "srtcp_layout": none,
-            "implausible": [[] for _ in range(count)],
-        },
-    )
+    return dataclass_objects(RtcpReportView, _VIEW_SLOTS, default_columns(_VIEW_DEFAULTS, count))
 
 
 def _layout_name(layout: rtcp_mod.SrtcpLayout) -> str:

@@ -765,16 +765,17 @@ ENTRIES_ROAD = "python" if _sdp_entries is _sdp_entries_py else "c"
 def _call_dict_road() -> Callable[[CallSummary, int, bool], dict[str, Any]]:
     """:func:`_call_dict_py`, or the same object made in C (rtcscope._timetext, where it was
     built) unless RTCSCOPE_PURE is set; the C road hands a call whose values it does not
-    read itself (module _timetext.c) to :func:`_call_dict_py`, an SDP exchange or a stream
-    to :func:`_sdp_entry` or :func:`_stream_entry`, and the DTMF list to
-    :func:`_dtmf_entries`."""
+    read itself (module _timetext.c), and any call not exactly a CallSummary (a subclass
+    may compute duration_s and setup_ms its own way), to :func:`_call_dict_py`, an SDP
+    exchange or a stream to :func:`_sdp_entry` or :func:`_stream_entry`, and the DTMF list
+    to :func:`_dtmf_entries`."""
     if c_wanted():
         try:
             from rtcscope._timetext import call_dict
         except ImportError:  # not built, or built from an older _timetext.c
             pass
         else:
-            roads = (_call_dict_py, _sdp_entry, _stream_entry, _dtmf_entries)
+            roads = (_call_dict_py, _sdp_entry, _stream_entry, _dtmf_entries, CallSummary)
             return partial(call_dict, roads)
     return _call_dict_py
 
