@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -87,6 +88,15 @@ def run(
             f"stderr:\n{proc.stderr[-3000:]}"
         )
     return proc
+
+
+def fresh_python(probe: str, pure: str | None) -> str:
+    """What ``python -c probe`` prints in a fresh interpreter with RTCSCOPE_PURE set to
+    ``pure`` (unset for None): the C accelerators' roads are chosen at import. bash starts it
+    (tests start programs through this module), this interpreter's own executable."""
+    setting = "unset RTCSCOPE_PURE" if pure is None else f"export RTCSCOPE_PURE={pure}"
+    done = run("bash", ["-c", setting + '; exec "$0" -c "$1"', sys.executable, probe])
+    return done.stdout.strip()
 
 
 def run_bytes(

@@ -21,7 +21,7 @@ from rtcscope._dataclass import dataclass
 from rtcscope.rtp.streams import RtcpReportView, RtpStream, StreamKey, _empty_views, _stream_keys
 from rtcscope.scan.files import find_streams
 from tests.conftest import DATA, IN_CI
-from tests.peers import run
+from tests.peers import fresh_python
 
 try:
     from rtcscope import _slots
@@ -223,9 +223,7 @@ def test_the_accelerator_is_built_and_active_in_ci() -> None:
 def _road_with(pure: str | None) -> str:
     """rtcscope.slotted.ROAD in a fresh interpreter with RTCSCOPE_PURE so."""
     probe = "import rtcscope.slotted as s; print(s.ROAD)"
-    setting = "unset RTCSCOPE_PURE" if pure is None else f"export RTCSCOPE_PURE={pure}"
-    done = run("bash", ["-c", setting + '; exec "$0" -c "$1"', sys.executable, probe])
-    return done.stdout.strip()
+    return fresh_python(probe, pure)
 
 
 def test_rtcscope_pure_selects_the_python_road() -> None:

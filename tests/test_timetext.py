@@ -7,7 +7,6 @@ RTCSCOPE_PURE=1 selects the Python road.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ from hypothesis import strategies as st
 
 from rtcscope import timebase
 from tests.conftest import IN_CI
-from tests.peers import run
+from tests.peers import fresh_python
 
 try:
     from rtcscope import _timetext
@@ -87,10 +86,7 @@ def _road_with(pure: str | None, *, stand_in: bool = False) -> str:
     with an empty module in place of the built accelerator (one from another _timetext.c)."""
     lead = "import sys, types; sys.modules['rtcscope._timetext'] = types.ModuleType('x'); "
     probe = (lead if stand_in else "") + "import rtcscope.timebase as t; print(t.ROAD)"
-    # bash runs it (tests start programs through tests/peers.py), RTCSCOPE_PURE set or unset
-    setting = "unset RTCSCOPE_PURE" if pure is None else f"export RTCSCOPE_PURE={pure}"
-    done = run("bash", ["-c", setting + '; exec "$0" -c "$1"', sys.executable, probe])
-    return done.stdout.strip()
+    return fresh_python(probe, pure)
 
 
 def test_rtcscope_pure_selects_the_python_road() -> None:

@@ -7,8 +7,6 @@ the buffer, crossed); built and active under CI=true; RTCSCOPE_PURE=1 selects th
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -16,7 +14,7 @@ from hypothesis import strategies as st
 from rtcscope.capture import info
 from tests.capture.test_info_sip import _pieces as _whole_test_pieces
 from tests.conftest import IN_CI
-from tests.peers import run
+from tests.peers import fresh_python
 
 try:
     from rtcscope.capture import _startline
@@ -90,9 +88,6 @@ def test_the_accelerator_is_built_and_active_in_ci() -> None:
 def test_rtcscope_pure_selects_the_python_road() -> None:
     built = "c" if _startline is not None else "python"
     probe = "import rtcscope.capture.info as i; print(i.START_LINE_ROAD)"
-    for setting, road in (("export RTCSCOPE_PURE=1", "python"), ("export RTCSCOPE_PURE=0", built)):
-        # bash runs it (tests start programs through tests/peers.py)
-        done = run("bash", ["-c", setting + '; exec "$0" -c "$1"', sys.executable, probe])
-        assert done.stdout.strip() == road
-    done = run("bash", ["-c", 'unset RTCSCOPE_PURE; exec "$0" -c "$1"', sys.executable, probe])
-    assert done.stdout.strip() == built
+    assert fresh_python(probe, "1") == "python"
+    assert fresh_python(probe, "0") == built
+    assert fresh_python(probe, None) == built

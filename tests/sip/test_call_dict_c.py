@@ -8,8 +8,6 @@ the C road must be built and taken."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from functools import partial
@@ -25,6 +23,7 @@ from rtcscope import timebase
 from rtcscope.sip import calls
 from rtcscope.sip.calls import CallState, CallSummary, InfoDtmf, MessageMarks
 from tests.conftest import DATA, IN_CI, SHARED_CAPTURES, shared_captures
+from tests.peers import fresh_python
 from tests.sip.test_call_entries_c import (
     _OFFER,
     _STREAM,
@@ -346,19 +345,10 @@ def test_the_call_object_accelerator_is_built_and_active_in_ci() -> None:
     assert calls.CALL_DICT_ROAD == "c"
 
 
-@pytest.mark.parametrize("pure", ["1", "0"])
-def test_rtcscope_pure_selects_the_python_road(pure: str) -> None:
+@pytest.mark.parametrize("pure", ["1", "0", None])
+def test_rtcscope_pure_selects_the_python_road(pure: str | None) -> None:
     """CALL_DICT_ROAD in a fresh interpreter (the road is chosen at import)."""
-    probe = "import rtcscope.sip.calls as c; print(c.CALL_DICT_ROAD)"
-    env = {"RTCSCOPE_PURE": pure, "PATH": "/usr/bin:/bin"}
-    src = str(Path(calls.__file__).resolve().parents[2])
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**env, "PYTHONPATH": src},
-    ).stdout.strip()
+    out = fresh_python("import rtcscope.sip.calls as c; print(c.CALL_DICT_ROAD)", pure)
     expected = "python" if pure == "1" or _timetext is None else "c"
     assert out == expected
 
