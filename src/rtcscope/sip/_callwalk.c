@@ -1323,19 +1323,22 @@ static PyObject *setup_summary(PyObject *module, PyObject *const *args, Py_ssize
             return NULL;
         }
     }
-    if (text_caller == NULL) {
+    /* (each made once: one that failed is made on the next setup, none made twice) */
+    if (name_initial_invites == NULL)
         name_initial_invites = PyUnicode_InternFromString("initial_invites");
+    if (name_from_uri_text == NULL)
         name_from_uri_text = PyUnicode_InternFromString("from_uri_text");
+    if (name_to_uri_text == NULL)
         name_to_uri_text = PyUnicode_InternFromString("to_uri_text");
+    if (text_callee == NULL)
         text_callee = PyUnicode_InternFromString("callee");
+    if (text_invite_kind == NULL)
         text_invite_kind = PyUnicode_InternFromString("INVITE");
-        if (name_initial_invites == NULL || name_from_uri_text == NULL ||
-            name_to_uri_text == NULL || text_callee == NULL || text_invite_kind == NULL)
-            return NULL;
+    if (text_caller == NULL)
         text_caller = PyUnicode_InternFromString("caller");
-        if (text_caller == NULL)
-            return NULL;
-    }
+    if (name_initial_invites == NULL || name_from_uri_text == NULL || name_to_uri_text == NULL ||
+        text_callee == NULL || text_invite_kind == NULL || text_caller == NULL)
+        return NULL;
     if (reader_setup(&r_reader, args[2], SUMMARY_MESSAGE_NAMES) < 0 ||
         reader_setup(&s_reader, args[0], SUMMARY_NAMES) < 0)
         return NULL;
@@ -1613,10 +1616,13 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
     }
     if (!PyList_CheckExact(args[1]) || PyList_GET_SIZE(args[1]) != 1)
         Py_RETURN_NONE;
-    primary = PyList_GET_ITEM(args[1], 0);
+    /* (owned: walk() and the reads below may run Python code that could drop the list's) */
+    primary = Py_NewRef(PyList_GET_ITEM(args[1], 0));
     messages = read_one(&k_reader, primary, K_MESSAGES);
-    if (messages == NULL)
+    if (messages == NULL) {
+        Py_DECREF(primary);
         return NULL;
+    }
     if (!PyList_CheckExact(messages) || PyList_GET_SIZE(messages) == 0)
         goto decline;
     /* The marks and counts in one walk; declined unless the messages are in time order. */
@@ -1646,19 +1652,25 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
     }
     else {
         PyObject *client = NULL;
-        for (i = 0; i < n_all; i++) {
-            PyObject *txn = PyList_GET_ITEM(all, i), *requests, *text;
+        /* (items owned while read: a read or == may run Python code that changes `all`,
+         * the leg's own cached list) */
+        for (i = 0; i < n_all && i < PyList_GET_SIZE(all); i++) {
+            PyObject *txn = Py_NewRef(PyList_GET_ITEM(all, i)), *requests, *first, *text;
             int test;
             requests = txn_list(txn, T_REQUESTS);
             if (requests == NULL || PyList_GET_SIZE(requests) == 0) {
                 Py_XDECREF(requests);
                 Py_XDECREF(client);
+                Py_DECREF(txn);
                 goto decline_or_fail;
             }
-            text = end_of(PyList_GET_ITEM(requests, 0), 1);
+            first = Py_NewRef(PyList_GET_ITEM(requests, 0));
             Py_DECREF(requests);
+            text = end_of(first, 1);
+            Py_DECREF(first);
             if (text == NULL) {
                 Py_XDECREF(client);
+                Py_DECREF(txn);
                 goto fail;
             }
             if (client == NULL)
@@ -1667,24 +1679,30 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
             Py_DECREF(text);
             if (test < 0 || (test && PyList_Append(invites, txn) < 0)) {
                 Py_DECREF(client);
+                Py_DECREF(txn);
                 goto fail;
             }
+            Py_DECREF(txn);
         }
         Py_XDECREF(client);
     }
     /* The head: the first caller's INVITE request. */
     {
         PyObject *requests = txn_list(PyList_GET_ITEM(invites, 0), T_REQUESTS), *head;
-        if (requests == NULL)
+        /* (initial_invites is read from any object: an empty request list declines) */
+        if (requests == NULL || PyList_GET_SIZE(requests) == 0) {
+            Py_XDECREF(requests);
             goto decline_or_fail;
-        head = PyList_GET_ITEM(requests, 0);
+        }
+        head = Py_NewRef(PyList_GET_ITEM(requests, 0));
+        Py_DECREF(requests);
         head_message = read_one(&captured_reader, head, C_MESSAGE);
         if (head_message == NULL ||
             (f[F_CALLER] = end_of(head, 1)) == NULL || (f[F_CALLEE] = end_of(head, 0)) == NULL) {
-            Py_DECREF(requests);
+            Py_DECREF(head);
             goto fail;
         }
-        Py_DECREF(requests);
+        Py_DECREF(head);
     }
     method = read_one(&r_reader, head_message, R_METHOD);
     if (method == NULL)
@@ -1706,20 +1724,24 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
     if (f[F_FROM_TAG] == NULL)
         goto fail;
     /* Ring (first 101-199) and answer (first 2xx) among every initial INVITE's responses. */
-    for (i = 0; i < n_all; i++) {
-        PyObject *txn = PyList_GET_ITEM(all, i);
+    for (i = 0; i < n_all && i < PyList_GET_SIZE(all); i++) {
+        PyObject *txn = Py_NewRef(PyList_GET_ITEM(all, i));
         PyObject *responses = txn_list(txn, T_RESPONSES);
-        if (responses == NULL)
+        if (responses == NULL) {
+            Py_DECREF(txn);
             goto decline_or_fail;
+        }
         if (PyList_GET_SIZE(responses) > 0)
             responded_to = 1;
         for (j = 0; j < PyList_GET_SIZE(responses); j++) {
-            PyObject *response = PyList_GET_ITEM(responses, j);
+            PyObject *response = Py_NewRef(PyList_GET_ITEM(responses, j));
             int got = code_of(response, &code);
             if (got > 0 && ((100 < code && code < 200) || (200 <= code && code < 300)))
                 got = time_of(response, &ns);
             if (got <= 0) {
+                Py_DECREF(response);
                 Py_DECREF(responses);
+                Py_DECREF(txn);
                 if (got < 0)
                     goto fail;
                 goto decline;
@@ -1735,8 +1757,10 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
                 Py_XSETREF(answer_txn, Py_NewRef(txn));
                 answer_ns = ns;
             }
+            Py_DECREF(response);
         }
         Py_DECREF(responses);
+        Py_DECREF(txn);
     }
     /* The final response of the caller's last INVITE transaction that got one. */
     for (i = 0; i < PyList_GET_SIZE(invites); i++) {
@@ -1744,18 +1768,21 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
         if (responses == NULL)
             goto decline_or_fail;
         for (j = 0; j < PyList_GET_SIZE(responses); j++) {
-            PyObject *response = PyList_GET_ITEM(responses, j);
+            PyObject *response = Py_NewRef(PyList_GET_ITEM(responses, j));
             int got = code_of(response, &code);
             if (got <= 0) {
+                Py_DECREF(response);
                 Py_DECREF(responses);
                 if (got < 0)
                     goto fail;
                 goto decline;
             }
-            if (code >= 200) {
-                Py_XSETREF(final, Py_NewRef(response));
+            if (code >= 200) { /* (an exact int: code_of checked it) */
+                Py_XSETREF(final, response);
+                final_status = code;
                 break;
             }
+            Py_DECREF(response);
         }
         Py_DECREF(responses);
     }
@@ -1764,8 +1791,6 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
         if (final_message == NULL || (f[F_STATUS] = read_one(&r_reader, final_message, R_STATUS)) == NULL ||
             (f[F_REASON] = read_one(&r_reader, final_message, R_REASON)) == NULL)
             goto fail;
-        if (exact_ll(f[F_STATUS], &final_status) <= 0)
-            goto decline_or_fail;
     }
     else {
         f[F_STATUS] = Py_NewRef(Py_None);
@@ -1775,8 +1800,7 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
     cancelled = PyTuple_GET_ITEM(walked, 5) == Py_True;
     /* The ACKs sent after the first 2xx, and whether one reached its UAS. */
     acks = Py_NewRef(PyTuple_GET_ITEM(walked, 7));
-    if (!PyList_CheckExact(acks))
-        goto decline;
+    assert(PyList_CheckExact(acks)); /* (walk() makes it) */
     if (first_answer != NULL) {
         PyObject *after = PyList_New(0);
         if (after == NULL)
@@ -1863,8 +1887,8 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
         if (f[F_SDP] == NULL || f[F_ENDPOINTS] == NULL)
             goto fail;
     }
-    if (PyList_CheckExact(PyTuple_GET_ITEM(walked, 8)) &&
-        PyList_GET_SIZE(PyTuple_GET_ITEM(walked, 8)) == 0)
+    assert(PyList_CheckExact(PyTuple_GET_ITEM(walked, 8))); /* (walk() makes it) */
+    if (PyList_GET_SIZE(PyTuple_GET_ITEM(walked, 8)) == 0)
         f[F_DTMF] = PyList_New(0);
     else
         f[F_DTMF] = PyObject_CallFunctionObjArgs(info_digits, PyTuple_GET_ITEM(walked, 8),
@@ -1899,6 +1923,7 @@ fail:
     result = NULL;
 done:
     clear_all(f, F_COUNT);
+    Py_DECREF(primary);
     Py_XDECREF(messages);
     Py_XDECREF(state);
     Py_XDECREF(walked);
