@@ -13,6 +13,9 @@
 #include <structmember.h>
 #include <string.h>
 
+#include "../_endpoint.h"
+#include "../_uriscan.h"
+
 /* The attributes read, by object: the captured message's, its message's, its CSeq's. */
 enum { C_MESSAGE, C_TS_NS, C_TRANSPORT, C_SRC, C_SPORT, C_DST, C_DPORT, C_FRAME, C_COUNT };
 enum { M_CSEQ, M_METHOD, M_IS_RESPONSE, M_STATUS, M_CALL_ID, M_COUNT };
@@ -1358,40 +1361,9 @@ static PyObject *setup_summary(PyObject *module, PyObject *const *args, Py_ssize
  * int, else the Python function. */
 static PyObject *endpoint_of(PyObject *address, PyObject *port)
 {
-    if (PyUnicode_CheckExact(address) && PyLong_CheckExact(port)) {
-        Py_ssize_t n = PyUnicode_GET_LENGTH(address);
-        Py_ssize_t colon = PyUnicode_FindChar(address, ':', 0, n, 1);
-        int overflow = 0;
-        long number = PyLong_AsLongAndOverflow(port, &overflow);
-        if (colon == -2 || (number == -1 && PyErr_Occurred()))
-            return NULL;
-        /* The usual: an ASCII address, a port of a C long: the text made in one piece. */
-        if (PyUnicode_IS_ASCII(address) && !overflow) {
-            char digits[24];
-            int n_digits = snprintf(digits, sizeof digits, "%ld", number);
-            Py_ssize_t bracket = colon >= 0;
-            PyObject *text;
-            Py_UCS1 *out;
-            if (n_digits < 0 || (size_t)n_digits >= sizeof digits) {
-                PyErr_SetString(PyExc_SystemError, "endpoint: a port beyond its text");
-                return NULL;
-            }
-            text = PyUnicode_New(n + 2 * bracket + 1 + n_digits, 127);
-            if (text == NULL)
-                return NULL;
-            out = PyUnicode_1BYTE_DATA(text);
-            if (bracket)
-                *out++ = '[';
-            memcpy(out, PyUnicode_1BYTE_DATA(address), (size_t)n);
-            out += n;
-            if (bracket)
-                *out++ = ']';
-            *out++ = ':';
-            memcpy(out, digits, (size_t)n_digits);
-            return text;
-        }
-        return PyUnicode_FromFormat(colon >= 0 ? "[%U]:%S" : "%U:%S", address, port);
-    }
+    PyObject *text = endpoint_exact_text(address, port);
+    if (text != NULL || PyErr_Occurred())
+        return text;
     return PyObject_CallFunctionObjArgs(endpoint_text, address, port, NULL);
 }
 
@@ -1941,35 +1913,6 @@ done:
 /* -- headers.usual_address_uri's usual name-addr, cut here (its specification: the
  * _USUAL_NAME_ADDR match's URI group) --------------------------------------------------- */
 
-/* Whether c may stand in a URI's user part (_USUAL_URI: [^@:;?\s<>"\[\]]) or, with
- * params set, in its parameters ([^@?\s<>"\[\]]); a space, a control or a non-ASCII
- * character is refused here (\s is Unicode's whitespace: the regex decides those). */
-static int uri_char(Py_UCS1 c, int params)
-{
-    if (c <= 0x20 || c >= 0x7f)
-        return 0;
-    switch (c) {
-    case '@': case '?': case '<': case '>': case '"': case '[': case ']':
-        return 0;
-    case ':': case ';':
-        return params;
-    default:
-        return 1;
-    }
-}
-
-static int host_char(Py_UCS1 c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
-}
-
-static int ipv6_char(Py_UCS1 c)
-{
-    return (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f') || (c >= '0' && c <= '9') ||
-           c == ':' || c == '.';
-}
-
 /* name_addr_uri(raw) -> str | None: the URI text (with its parameters) of a stripped
  * header value of the usual name-addr shape, ``"display" <sip:user@host:port;p>;params``
  * or ``display <...>...`` in ASCII, what _USUAL_NAME_ADDR's fullmatch cuts as its third
@@ -2007,53 +1950,8 @@ static int name_addr_cut(const Py_UCS1 *s, Py_ssize_t n, Py_ssize_t *start, Py_s
     if (i == n || s[i] != '<')
         return 0;
     *start = ++i;
-    /* [Ss][Ii][Pp][Ss]?: */
-    if (n - i < 4 || (s[i] | 0x20) != 's' || (s[i + 1] | 0x20) != 'i' || (s[i + 2] | 0x20) != 'p')
-        return 0;
-    i += 3;
-    if ((s[i] | 0x20) == 's')
-        i++;
-    if (i == n || s[i] != ':')
-        return 0;
-    i++;
-    /* (?:user@)? */
-    {
-        Py_ssize_t j = i;
-        while (j < n && uri_char(s[j], 0))
-            j++;
-        if (j < n && s[j] == '@')
-            i = j + 1;
-    }
-    /* the host: [A-Za-z0-9._-]+ or \[[0-9A-Fa-f:.]+\] */
-    if (i < n && s[i] == '[') {
-        Py_ssize_t first = ++i;
-        while (i < n && ipv6_char(s[i]))
-            i++;
-        if (i == first || i == n || s[i] != ']')
-            return 0;
-        i++;
-    }
-    else {
-        Py_ssize_t first = i;
-        while (i < n && host_char(s[i]))
-            i++;
-        if (i == first)
-            return 0;
-    }
-    /* (?::port)?: 0-65535, at most 4 digits or 5 not starting with 0 */
-    if (i < n && s[i] == ':') {
-        Py_ssize_t first = ++i;
-        long port = 0;
-        while (i < n && s[i] >= '0' && s[i] <= '9' && i - first < 6)
-            port = port * 10 + (s[i++] - '0');
-        if (i == first || i - first > 5 || (i - first == 5 && (s[first] == '0' || port > 65535)))
-            return 0;
-    }
-    /* (?:;params)? */
-    if (i < n && s[i] == ';')
-        for (i++; i < n && uri_char(s[i], 1); i++)
-            ;
-    if (i == n || s[i] != '>')
+    i = uriscan_usual_uri(s, n, i);
+    if (i < 0)
         return 0;
     *end = i;
     return 1;
