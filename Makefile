@@ -34,8 +34,9 @@ HAVE_C_BUILD = $(BIN)/python -c 'import os, shutil, sys, sysconfig; \
 	cc = (sysconfig.get_config_var("CC") or "cc").split()[0]; \
 	sys.exit(not (os.path.exists(headers) and shutil.which(cc)))'
 
-# Every C accelerator's source (setup.py lists them): an edit to one rebuilds the install.
-C_SOURCES = $(wildcard src/rtcscope/*.c src/rtcscope/*/*.c)
+# Every C accelerator's source (setup.py lists them) and the headers they share: an edit to
+# one rebuilds the install.
+C_SOURCES = $(wildcard src/rtcscope/*.c src/rtcscope/*/*.c src/rtcscope/*.h src/rtcscope/*/*.h)
 
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt setup.py $(C_SOURCES)
 	@$(HAVE_C_BUILD) || { \

@@ -14,11 +14,16 @@ quietly and rtcscope runs its pure-Python road (``rtcscope.sip.message.ROAD``,
 ``rtcscope.capture.info.START_LINE_ROAD`` and ``rtcscope.slotted.ROAD`` say which).
 """
 
+from glob import glob
+
 from setuptools import Extension, setup
+
+_HEADERS = sorted(glob("src/rtcscope/*.h"))
 
 setup(
     ext_modules=[
-        Extension(name, sources=[source], optional=True)
+        # (the headers the sources include: an edit to one rebuilds them)
+        Extension(name, sources=[source], depends=_HEADERS, optional=True)
         for name, source in (
             ("rtcscope.sip._sipscan", "src/rtcscope/sip/_sipscan.c"),
             ("rtcscope.sip._callwalk", "src/rtcscope/sip/_callwalk.c"),

@@ -15,6 +15,8 @@
 #include <Python.h>
 #include <string.h>
 
+#include "_endpoint.h"
+
 #define EXACT_NS (1LL << 53)
 
 /* The civil date of ``days`` since 1970-01-01 (days >= 0), proleptic Gregorian. */
@@ -458,23 +460,11 @@ static int reads_as(PyObject *value, PyObject *getitem)
 }
 
 /* endpoint(address, port) (rtcscope.sip.transactions): "addr:port", IPv6 in brackets, for
- * a str and an int of 64 bits; NULL, no error set, otherwise (the Python road). */
+ * a str and an int of 64 bits; NULL, no error set, otherwise (the Python road). The text is
+ * _endpoint.h's, shared with _callwalk.c. */
 static PyObject *endpoint_text(PyObject *address, PyObject *port)
 {
-    int overflow = 0;
-    long long value;
-    Py_ssize_t colon;
-    if (!PyUnicode_CheckExact(address) || !PyLong_CheckExact(port))
-        return NULL;
-    value = PyLong_AsLongLongAndOverflow(port, &overflow);
-    if ((value == -1 && PyErr_Occurred()) || overflow)
-        return NULL;
-    colon = PyUnicode_FindChar(address, ':', 0, PyUnicode_GET_LENGTH(address), 1);
-    if (colon == -2)
-        return NULL;
-    if (colon == -1 && value >= 0 && PyUnicode_IS_ASCII(address))
-        return address_text(address, port);
-    return PyUnicode_FromFormat(colon >= 0 ? "[%U]:%lld" : "%U:%lld", address, value);
+    return endpoint_exact_text(address, port);
 }
 
 /* _hops(legs): each leg's initial INVITEs' first requests as {client, server, transport};

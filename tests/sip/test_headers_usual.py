@@ -189,10 +189,13 @@ def _name_addr_cut() -> object:
 @example("<sip:[::1]x>")
 def test_the_c_cut_of_a_usual_name_addr_is_the_match(text: str) -> None:
     """rtcscope.sip._callwalk.name_addr_uri answers only where the _USUAL_NAME_ADDR match
-    does, with its URI group (None: not sure, the match decides)."""
+    does, with its URI group (None: not sure, the match decides), and answers wherever the
+    match does on a printable-ASCII text (the shapes it is for)."""
     cut = _name_addr_cut()
     got = cut(text)  # type: ignore[operator]
     match = headers_module._USUAL_NAME_ADDR.fullmatch(text)
+    if match is not None and all(" " <= c <= "~" for c in text):
+        assert got is not None
     if got is not None:
         assert match is not None
         assert got == match.group(3)

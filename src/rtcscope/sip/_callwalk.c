@@ -13,6 +13,9 @@
 #include <structmember.h>
 #include <string.h>
 
+#include "../_endpoint.h"
+#include "../_uriscan.h"
+
 /* The attributes read, by object: the captured message's, its message's, its CSeq's. */
 enum { C_MESSAGE, C_TS_NS, C_TRANSPORT, C_SRC, C_SPORT, C_DST, C_DPORT, C_FRAME, C_COUNT };
 enum { M_CSEQ, M_METHOD, M_IS_RESPONSE, M_STATUS, M_CALL_ID, M_COUNT };
@@ -1323,19 +1326,22 @@ static PyObject *setup_summary(PyObject *module, PyObject *const *args, Py_ssize
             return NULL;
         }
     }
-    if (text_caller == NULL) {
+    /* (each made once: one that failed is made on the next setup, none made twice) */
+    if (name_initial_invites == NULL)
         name_initial_invites = PyUnicode_InternFromString("initial_invites");
+    if (name_from_uri_text == NULL)
         name_from_uri_text = PyUnicode_InternFromString("from_uri_text");
+    if (name_to_uri_text == NULL)
         name_to_uri_text = PyUnicode_InternFromString("to_uri_text");
+    if (text_callee == NULL)
         text_callee = PyUnicode_InternFromString("callee");
+    if (text_invite_kind == NULL)
         text_invite_kind = PyUnicode_InternFromString("INVITE");
-        if (name_initial_invites == NULL || name_from_uri_text == NULL ||
-            name_to_uri_text == NULL || text_callee == NULL || text_invite_kind == NULL)
-            return NULL;
+    if (text_caller == NULL)
         text_caller = PyUnicode_InternFromString("caller");
-        if (text_caller == NULL)
-            return NULL;
-    }
+    if (name_initial_invites == NULL || name_from_uri_text == NULL || name_to_uri_text == NULL ||
+        text_callee == NULL || text_invite_kind == NULL || text_caller == NULL)
+        return NULL;
     if (reader_setup(&r_reader, args[2], SUMMARY_MESSAGE_NAMES) < 0 ||
         reader_setup(&s_reader, args[0], SUMMARY_NAMES) < 0)
         return NULL;
@@ -1355,40 +1361,9 @@ static PyObject *setup_summary(PyObject *module, PyObject *const *args, Py_ssize
  * int, else the Python function. */
 static PyObject *endpoint_of(PyObject *address, PyObject *port)
 {
-    if (PyUnicode_CheckExact(address) && PyLong_CheckExact(port)) {
-        Py_ssize_t n = PyUnicode_GET_LENGTH(address);
-        Py_ssize_t colon = PyUnicode_FindChar(address, ':', 0, n, 1);
-        int overflow = 0;
-        long number = PyLong_AsLongAndOverflow(port, &overflow);
-        if (colon == -2 || (number == -1 && PyErr_Occurred()))
-            return NULL;
-        /* The usual: an ASCII address, a port of a C long: the text made in one piece. */
-        if (PyUnicode_IS_ASCII(address) && !overflow) {
-            char digits[24];
-            int n_digits = snprintf(digits, sizeof digits, "%ld", number);
-            Py_ssize_t bracket = colon >= 0;
-            PyObject *text;
-            Py_UCS1 *out;
-            if (n_digits < 0 || (size_t)n_digits >= sizeof digits) {
-                PyErr_SetString(PyExc_SystemError, "endpoint: a port beyond its text");
-                return NULL;
-            }
-            text = PyUnicode_New(n + 2 * bracket + 1 + n_digits, 127);
-            if (text == NULL)
-                return NULL;
-            out = PyUnicode_1BYTE_DATA(text);
-            if (bracket)
-                *out++ = '[';
-            memcpy(out, PyUnicode_1BYTE_DATA(address), (size_t)n);
-            out += n;
-            if (bracket)
-                *out++ = ']';
-            *out++ = ':';
-            memcpy(out, digits, (size_t)n_digits);
-            return text;
-        }
-        return PyUnicode_FromFormat(colon >= 0 ? "[%U]:%S" : "%U:%S", address, port);
-    }
+    PyObject *text = endpoint_exact_text(address, port);
+    if (text != NULL || PyErr_Occurred())
+        return text;
     return PyObject_CallFunctionObjArgs(endpoint_text, address, port, NULL);
 }
 
@@ -1613,10 +1588,13 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
     }
     if (!PyList_CheckExact(args[1]) || PyList_GET_SIZE(args[1]) != 1)
         Py_RETURN_NONE;
-    primary = PyList_GET_ITEM(args[1], 0);
+    /* (owned: walk() and the reads below may run Python code that could drop the list's) */
+    primary = Py_NewRef(PyList_GET_ITEM(args[1], 0));
     messages = read_one(&k_reader, primary, K_MESSAGES);
-    if (messages == NULL)
+    if (messages == NULL) {
+        Py_DECREF(primary);
         return NULL;
+    }
     if (!PyList_CheckExact(messages) || PyList_GET_SIZE(messages) == 0)
         goto decline;
     /* The marks and counts in one walk; declined unless the messages are in time order. */
@@ -1646,19 +1624,25 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
     }
     else {
         PyObject *client = NULL;
-        for (i = 0; i < n_all; i++) {
-            PyObject *txn = PyList_GET_ITEM(all, i), *requests, *text;
+        /* (items owned while read: a read or == may run Python code that changes `all`,
+         * the leg's own cached list) */
+        for (i = 0; i < n_all && i < PyList_GET_SIZE(all); i++) {
+            PyObject *txn = Py_NewRef(PyList_GET_ITEM(all, i)), *requests, *first, *text;
             int test;
             requests = txn_list(txn, T_REQUESTS);
             if (requests == NULL || PyList_GET_SIZE(requests) == 0) {
                 Py_XDECREF(requests);
                 Py_XDECREF(client);
+                Py_DECREF(txn);
                 goto decline_or_fail;
             }
-            text = end_of(PyList_GET_ITEM(requests, 0), 1);
+            first = Py_NewRef(PyList_GET_ITEM(requests, 0));
             Py_DECREF(requests);
+            text = end_of(first, 1);
+            Py_DECREF(first);
             if (text == NULL) {
                 Py_XDECREF(client);
+                Py_DECREF(txn);
                 goto fail;
             }
             if (client == NULL)
@@ -1667,24 +1651,30 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
             Py_DECREF(text);
             if (test < 0 || (test && PyList_Append(invites, txn) < 0)) {
                 Py_DECREF(client);
+                Py_DECREF(txn);
                 goto fail;
             }
+            Py_DECREF(txn);
         }
         Py_XDECREF(client);
     }
     /* The head: the first caller's INVITE request. */
     {
         PyObject *requests = txn_list(PyList_GET_ITEM(invites, 0), T_REQUESTS), *head;
-        if (requests == NULL)
+        /* (initial_invites is read from any object: an empty request list declines) */
+        if (requests == NULL || PyList_GET_SIZE(requests) == 0) {
+            Py_XDECREF(requests);
             goto decline_or_fail;
-        head = PyList_GET_ITEM(requests, 0);
+        }
+        head = Py_NewRef(PyList_GET_ITEM(requests, 0));
+        Py_DECREF(requests);
         head_message = read_one(&captured_reader, head, C_MESSAGE);
         if (head_message == NULL ||
             (f[F_CALLER] = end_of(head, 1)) == NULL || (f[F_CALLEE] = end_of(head, 0)) == NULL) {
-            Py_DECREF(requests);
+            Py_DECREF(head);
             goto fail;
         }
-        Py_DECREF(requests);
+        Py_DECREF(head);
     }
     method = read_one(&r_reader, head_message, R_METHOD);
     if (method == NULL)
@@ -1706,20 +1696,24 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
     if (f[F_FROM_TAG] == NULL)
         goto fail;
     /* Ring (first 101-199) and answer (first 2xx) among every initial INVITE's responses. */
-    for (i = 0; i < n_all; i++) {
-        PyObject *txn = PyList_GET_ITEM(all, i);
+    for (i = 0; i < n_all && i < PyList_GET_SIZE(all); i++) {
+        PyObject *txn = Py_NewRef(PyList_GET_ITEM(all, i));
         PyObject *responses = txn_list(txn, T_RESPONSES);
-        if (responses == NULL)
+        if (responses == NULL) {
+            Py_DECREF(txn);
             goto decline_or_fail;
+        }
         if (PyList_GET_SIZE(responses) > 0)
             responded_to = 1;
         for (j = 0; j < PyList_GET_SIZE(responses); j++) {
-            PyObject *response = PyList_GET_ITEM(responses, j);
+            PyObject *response = Py_NewRef(PyList_GET_ITEM(responses, j));
             int got = code_of(response, &code);
             if (got > 0 && ((100 < code && code < 200) || (200 <= code && code < 300)))
                 got = time_of(response, &ns);
             if (got <= 0) {
+                Py_DECREF(response);
                 Py_DECREF(responses);
+                Py_DECREF(txn);
                 if (got < 0)
                     goto fail;
                 goto decline;
@@ -1735,8 +1729,10 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
                 Py_XSETREF(answer_txn, Py_NewRef(txn));
                 answer_ns = ns;
             }
+            Py_DECREF(response);
         }
         Py_DECREF(responses);
+        Py_DECREF(txn);
     }
     /* The final response of the caller's last INVITE transaction that got one. */
     for (i = 0; i < PyList_GET_SIZE(invites); i++) {
@@ -1744,18 +1740,21 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
         if (responses == NULL)
             goto decline_or_fail;
         for (j = 0; j < PyList_GET_SIZE(responses); j++) {
-            PyObject *response = PyList_GET_ITEM(responses, j);
+            PyObject *response = Py_NewRef(PyList_GET_ITEM(responses, j));
             int got = code_of(response, &code);
             if (got <= 0) {
+                Py_DECREF(response);
                 Py_DECREF(responses);
                 if (got < 0)
                     goto fail;
                 goto decline;
             }
-            if (code >= 200) {
-                Py_XSETREF(final, Py_NewRef(response));
+            if (code >= 200) { /* (an exact int: code_of checked it) */
+                Py_XSETREF(final, response);
+                final_status = code;
                 break;
             }
+            Py_DECREF(response);
         }
         Py_DECREF(responses);
     }
@@ -1764,8 +1763,6 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
         if (final_message == NULL || (f[F_STATUS] = read_one(&r_reader, final_message, R_STATUS)) == NULL ||
             (f[F_REASON] = read_one(&r_reader, final_message, R_REASON)) == NULL)
             goto fail;
-        if (exact_ll(f[F_STATUS], &final_status) <= 0)
-            goto decline_or_fail;
     }
     else {
         f[F_STATUS] = Py_NewRef(Py_None);
@@ -1775,8 +1772,7 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
     cancelled = PyTuple_GET_ITEM(walked, 5) == Py_True;
     /* The ACKs sent after the first 2xx, and whether one reached its UAS. */
     acks = Py_NewRef(PyTuple_GET_ITEM(walked, 7));
-    if (!PyList_CheckExact(acks))
-        goto decline;
+    assert(PyList_CheckExact(acks)); /* (walk() makes it) */
     if (first_answer != NULL) {
         PyObject *after = PyList_New(0);
         if (after == NULL)
@@ -1863,8 +1859,8 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
         if (f[F_SDP] == NULL || f[F_ENDPOINTS] == NULL)
             goto fail;
     }
-    if (PyList_CheckExact(PyTuple_GET_ITEM(walked, 8)) &&
-        PyList_GET_SIZE(PyTuple_GET_ITEM(walked, 8)) == 0)
+    assert(PyList_CheckExact(PyTuple_GET_ITEM(walked, 8))); /* (walk() makes it) */
+    if (PyList_GET_SIZE(PyTuple_GET_ITEM(walked, 8)) == 0)
         f[F_DTMF] = PyList_New(0);
     else
         f[F_DTMF] = PyObject_CallFunctionObjArgs(info_digits, PyTuple_GET_ITEM(walked, 8),
@@ -1899,6 +1895,7 @@ fail:
     result = NULL;
 done:
     clear_all(f, F_COUNT);
+    Py_DECREF(primary);
     Py_XDECREF(messages);
     Py_XDECREF(state);
     Py_XDECREF(walked);
@@ -1915,35 +1912,6 @@ done:
 
 /* -- headers.usual_address_uri's usual name-addr, cut here (its specification: the
  * _USUAL_NAME_ADDR match's URI group) --------------------------------------------------- */
-
-/* Whether c may stand in a URI's user part (_USUAL_URI: [^@:;?\s<>"\[\]]) or, with
- * params set, in its parameters ([^@?\s<>"\[\]]); a space, a control or a non-ASCII
- * character is refused here (\s is Unicode's whitespace: the regex decides those). */
-static int uri_char(Py_UCS1 c, int params)
-{
-    if (c <= 0x20 || c >= 0x7f)
-        return 0;
-    switch (c) {
-    case '@': case '?': case '<': case '>': case '"': case '[': case ']':
-        return 0;
-    case ':': case ';':
-        return params;
-    default:
-        return 1;
-    }
-}
-
-static int host_char(Py_UCS1 c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
-}
-
-static int ipv6_char(Py_UCS1 c)
-{
-    return (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f') || (c >= '0' && c <= '9') ||
-           c == ':' || c == '.';
-}
 
 /* name_addr_uri(raw) -> str | None: the URI text (with its parameters) of a stripped
  * header value of the usual name-addr shape, ``"display" <sip:user@host:port;p>;params``
@@ -1982,53 +1950,8 @@ static int name_addr_cut(const Py_UCS1 *s, Py_ssize_t n, Py_ssize_t *start, Py_s
     if (i == n || s[i] != '<')
         return 0;
     *start = ++i;
-    /* [Ss][Ii][Pp][Ss]?: */
-    if (n - i < 4 || (s[i] | 0x20) != 's' || (s[i + 1] | 0x20) != 'i' || (s[i + 2] | 0x20) != 'p')
-        return 0;
-    i += 3;
-    if ((s[i] | 0x20) == 's')
-        i++;
-    if (i == n || s[i] != ':')
-        return 0;
-    i++;
-    /* (?:user@)? */
-    {
-        Py_ssize_t j = i;
-        while (j < n && uri_char(s[j], 0))
-            j++;
-        if (j < n && s[j] == '@')
-            i = j + 1;
-    }
-    /* the host: [A-Za-z0-9._-]+ or \[[0-9A-Fa-f:.]+\] */
-    if (i < n && s[i] == '[') {
-        Py_ssize_t first = ++i;
-        while (i < n && ipv6_char(s[i]))
-            i++;
-        if (i == first || i == n || s[i] != ']')
-            return 0;
-        i++;
-    }
-    else {
-        Py_ssize_t first = i;
-        while (i < n && host_char(s[i]))
-            i++;
-        if (i == first)
-            return 0;
-    }
-    /* (?::port)?: 0-65535, at most 4 digits or 5 not starting with 0 */
-    if (i < n && s[i] == ':') {
-        Py_ssize_t first = ++i;
-        long port = 0;
-        while (i < n && s[i] >= '0' && s[i] <= '9' && i - first < 6)
-            port = port * 10 + (s[i++] - '0');
-        if (i == first || i - first > 5 || (i - first == 5 && (s[first] == '0' || port > 65535)))
-            return 0;
-    }
-    /* (?:;params)? */
-    if (i < n && s[i] == ';')
-        for (i++; i < n && uri_char(s[i], 1); i++)
-            ;
-    if (i == n || s[i] != '>')
+    i = uriscan_usual_uri(s, n, i);
+    if (i < 0)
         return 0;
     *end = i;
     return 1;

@@ -37,6 +37,8 @@
 #include <Python.h>
 #include <string.h>
 
+#include "../_uriscan.h"
+
 /* Whether ``c`` lower-cased (A-Z to a-z only) is the lower-case letter ``letter``. */
 #define IS_LETTER(c, letter) (((c) | 0x20) == (letter))
 
@@ -158,31 +160,11 @@ static int is_blankish(unsigned char c)
            c >= 0x80;
 }
 
-/* A printable ASCII byte not among ``excluded`` (the regex classes below, whose \s and
- * characters outside ASCII are left to the Python road). */
-static int printable_but(unsigned char c, const char *excluded)
-{
-    return c > 0x20 && c < 0x7f && strchr(excluded, c) == NULL;
-}
-
-static int is_host_char(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
-}
-
-static int is_ipv6_char(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
-           c == ':' || c == '.';
-}
-
 /* The URI text of the usual Contact value starting at ``start`` (after the colon) on a line
  * ending at ``stop``; False when not of that shape. */
 static PyObject *usual_contact_value(const unsigned char *raw, Py_ssize_t n, Py_ssize_t start)
 {
-    Py_ssize_t stop, v, p, q, digits;
-    long port;
+    Py_ssize_t stop, v, p;
     for (stop = start; stop < n && raw[stop] != '\n'; stop++)
         ;
     if (stop + 1 < n && (raw[stop + 1] == ' ' || raw[stop + 1] == '\t'))
@@ -192,56 +174,8 @@ static PyObject *usual_contact_value(const unsigned char *raw, Py_ssize_t n, Py_
         v++;
     if (v >= stop || raw[v] != '<')
         Py_RETURN_FALSE;
-    p = v + 1;
-    /* [Ss][Ii][Pp][Ss]?: */
-    if (p + 4 > stop || !IS_LETTER(raw[p], 's') || !IS_LETTER(raw[p + 1], 'i') ||
-        !IS_LETTER(raw[p + 2], 'p'))
-        Py_RETURN_FALSE;
-    p += 3;
-    if (IS_LETTER(raw[p], 's'))
-        p++;
-    if (p >= stop || raw[p] != ':')
-        Py_RETURN_FALSE;
-    p++;
-    /* (?:([^@:;?\s<>"\[\]]*)@)? */
-    for (q = p; q < stop && printable_but(raw[q], "@:;?<>\"[]"); q++)
-        ;
-    if (q < stop && raw[q] == '@')
-        p = q + 1;
-    /* ([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]) */
-    if (p < stop && raw[p] == '[') {
-        for (q = p + 1; q < stop && is_ipv6_char(raw[q]); q++)
-            ;
-        if (q == p + 1 || q >= stop || raw[q] != ']')
-            Py_RETURN_FALSE;
-        p = q + 1;
-    }
-    else {
-        for (q = p; q < stop && is_host_char(raw[q]); q++)
-            ;
-        if (q == p)
-            Py_RETURN_FALSE;
-        p = q;
-    }
-    /* (?::(_PORT))?: one to four digits, or five up to 65535 not starting with 0 */
-    if (p < stop && raw[p] == ':') {
-        port = 0;
-        for (q = p + 1; q < stop && raw[q] >= '0' && raw[q] <= '9' && q - p <= 5; q++)
-            port = port * 10 + (raw[q] - '0');
-        digits = q - (p + 1);
-        if (digits == 0 || (q < stop && raw[q] >= '0' && raw[q] <= '9'))
-            Py_RETURN_FALSE;
-        if (digits == 5 && (raw[p + 1] == '0' || port > 65535))
-            Py_RETURN_FALSE;
-        p = q;
-    }
-    /* (?:;([^@?\s<>"\[\]]*))? */
-    if (p < stop && raw[p] == ';') {
-        for (q = p + 1; q < stop && printable_but(raw[q], "@?<>\"[]"); q++)
-            ;
-        p = q;
-    }
-    if (p >= stop || raw[p] != '>')
+    p = uriscan_usual_uri(raw, stop, v + 1);
+    if (p < 0)
         Py_RETURN_FALSE;
     return PyUnicode_DecodeASCII((const char *)raw + v + 1, p - (v + 1), NULL);
 }
