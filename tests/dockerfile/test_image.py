@@ -17,6 +17,12 @@ from tests.peers import program, run, tshark_fields
 
 IMAGE = "rtcscope-test"
 BUILDAH = ["--storage-driver", "vfs"]
+# Each C accelerator's road (setup.py): "c" where it was built and is used.
+ROADS = (
+    "import rtcscope.capture.info as i, rtcscope.sip.calls as c, rtcscope.sip.message as m, "
+    "rtcscope.sip.routing as r, rtcscope.slotted as s, rtcscope.timebase as t; "
+    "print(m.ROAD, c.WALK_ROAD, t.ROAD, r.ROUTE_SCAN_ROAD, i.START_LINE_ROAD, s.ROAD)"
+)
 
 
 @pytest.mark.peer
@@ -41,8 +47,13 @@ def test_image_builds_and_runs_analyze(tmp_path) -> None:
             [*BUILDAH, "run", "--isolation", "chroot", "-v", f"{tmp_path}:/data", container,
              "--", "tshark", "-n", "-r", "/data/call.pcap", "-T", "fields", "-e", "frame.number"],
         )  # fmt: skip
+        roads = run(
+            "buildah",
+            [*BUILDAH, "run", "--isolation", "chroot", container, "--", "python", "-c", ROADS],
+        )  # fmt: skip
     finally:
         run("buildah", [*BUILDAH, "rm", container], check=False)
+    assert roads.stdout.split() == ["c"] * 6  # the C accelerators were built into the image
     frames = len(tshark_fields(capture, ["frame.number"]))
     assert f"packets               {frames}\n" in result.stdout
     assert len(inside.stdout.split()) == frames  # tshark in the image reads it as ours does
