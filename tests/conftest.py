@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -26,6 +28,20 @@ settings.register_profile(
 )
 settings.register_profile("dev", deadline=None, max_examples=100)
 settings.load_profile("ci" if IN_CI else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def c_module(name: str) -> Any:
+    """The C accelerator ``name`` (``"rtcscope.sip._routescan"``) where it was built, else
+    None (no compiler or no Python headers where rtcscope was installed)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def needs_built(module: ModuleType | None) -> pytest.MarkDecorator:
+    """The mark that skips a test of a C accelerator :func:`c_module` did not find."""
+    return pytest.mark.skipif(module is None, reason="the C accelerator is not built here")
 
 
 def shared_capture(name: str) -> Path:

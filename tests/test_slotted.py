@@ -20,15 +20,12 @@ from rtcscope import slotted
 from rtcscope._dataclass import dataclass
 from rtcscope.rtp.streams import RtcpReportView, RtpStream, StreamKey, _empty_views, _stream_keys
 from rtcscope.scan.files import find_streams
-from tests.conftest import DATA, IN_CI
+from tests.conftest import DATA, IN_CI, c_module, needs_built
 from tests.peers import fresh_python
 
-try:
-    from rtcscope import _slots
-except ImportError:  # no compiler or no Python headers where it was installed
-    _slots = None  # type: ignore[assignment]
+_slots = c_module("rtcscope._slots")
 
-needs_c = pytest.mark.skipif(_slots is None, reason="the C accelerator is not built here")
+needs_c = needs_built(_slots)
 
 
 class _Three:

@@ -14,15 +14,12 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from rtcscope import timebase
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, c_module, needs_built
 from tests.peers import fresh_python
 
-try:
-    from rtcscope import _timetext
-except ImportError:  # no compiler or no Python headers where it was installed
-    _timetext = None  # type: ignore[assignment]
+_timetext = c_module("rtcscope._timetext")
 
-needs_c = pytest.mark.skipif(_timetext is None, reason="the C accelerator is not built here")
+needs_c = needs_built(_timetext)
 
 BASE = 1_700_000_000_000_000_000  # 2023-11-14T22:13:20 UTC
 

@@ -13,15 +13,12 @@ from hypothesis import strategies as st
 
 from rtcscope.capture import info
 from tests.capture.test_info_sip import _pieces as _whole_test_pieces
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, c_module, needs_built
 from tests.peers import fresh_python
 
-try:
-    from rtcscope.capture import _startline
-except ImportError:  # no compiler or no Python headers where it was installed
-    _startline = None  # type: ignore[assignment]
+_startline = c_module("rtcscope.capture._startline")
 
-needs_c = pytest.mark.skipif(_startline is None, reason="the C accelerator is not built here")
+needs_c = needs_built(_startline)
 
 # The whole test's pieces (tests/capture/test_info_sip.py), and the usual line's ends.
 _pieces = _whole_test_pieces | st.sampled_from([b" SIP/2.0\r\n", b"A", b"Z", b"9", b"@", b"["])

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from rtcscope import timebase
 from rtcscope.sip import calls
 from rtcscope.sip.calls import CallState, CallSummary, InfoDtmf, MessageMarks
-from tests.conftest import DATA, IN_CI, SHARED_CAPTURES, shared_captures
+from tests.conftest import DATA, IN_CI, SHARED_CAPTURES, c_module, needs_built, shared_captures
 from tests.peers import fresh_python
 from tests.sip.test_call_entries_c import (
     _OFFER,
@@ -38,12 +38,9 @@ from tests.sip.test_call_entries_c import (
     _values,
 )
 
-try:
-    from rtcscope import _timetext
-except ImportError:  # no compiler or no Python headers where it was installed
-    _timetext = None  # type: ignore[assignment]
+_timetext = c_module("rtcscope._timetext")
 
-needs_c = pytest.mark.skipif(_timetext is None, reason="the C accelerator is not built here")
+needs_c = needs_built(_timetext)
 
 
 def _shape(value: Any) -> Any:

@@ -17,12 +17,9 @@ from hypothesis import strategies as st
 
 from rtcscope.sip import calls
 from rtcscope.sip.calls import SdpExchange
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, c_module
 
-try:
-    from rtcscope import _timetext
-except ImportError:  # no compiler or no Python headers where it was installed
-    _timetext = None  # type: ignore[assignment]
+_timetext = c_module("rtcscope._timetext")
 
 BASE = 1_700_000_000_000_000_000
 

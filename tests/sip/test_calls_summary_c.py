@@ -27,13 +27,10 @@ from rtcscope.sip.calls import CallSummary, _summarize, link_legs, summarize_cal
 from rtcscope.sip.capture import CapturedSip, MediaAnnouncement, media_announcements
 from rtcscope.sip.dialogs import Call, find_calls
 from rtcscope.sip.message import SipMessage
-from tests.conftest import DATA, IN_CI, shared_captures
+from tests.conftest import DATA, IN_CI, c_module, shared_captures
 from tests.sip.test_calls_walk_c import needs_c, road_of_copy
 
-try:
-    from rtcscope.sip import _callwalk
-except ImportError:  # no compiler or no Python headers where it was installed
-    _callwalk = None  # type: ignore[assignment]
+_callwalk = c_module("rtcscope.sip._callwalk")
 
 A = ("10.0.0.1", 5060)
 P = ("10.0.0.5", 5060)

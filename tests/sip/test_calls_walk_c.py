@@ -28,14 +28,11 @@ from rtcscope.sip.capture import CapturedSip
 from rtcscope.sip.dialogs import find_calls
 from rtcscope.sip.headers import CSeq
 from rtcscope.sip.message import SipMessage
-from tests.conftest import DATA, IN_CI
+from tests.conftest import DATA, IN_CI, c_module, needs_built
 
-try:
-    from rtcscope.sip import _callwalk
-except ImportError:  # no compiler or no Python headers where it was installed
-    _callwalk = None  # type: ignore[assignment]
+_callwalk = c_module("rtcscope.sip._callwalk")
 
-needs_c = pytest.mark.skipif(_callwalk is None, reason="the C accelerator is not built here")
+needs_c = needs_built(_callwalk)
 
 
 def _c_walk(messages: Any, state: dict[Any, Any]) -> _Walked:

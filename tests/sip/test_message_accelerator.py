@@ -19,15 +19,12 @@ from hypothesis import strategies as st
 import rtcscope.sip
 from rtcscope.sip import message as message_module
 from rtcscope.sip.message import SipMessage
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, c_module, needs_built
 from tests.sip.test_message_shapes import fields, real_messages
 
-try:
-    from rtcscope.sip import _sipscan
-except ImportError:  # no compiler or no Python headers where it was installed
-    _sipscan = None  # type: ignore[assignment]
+_sipscan = c_module("rtcscope.sip._sipscan")
 
-needs_c = pytest.mark.skipif(_sipscan is None, reason="the C accelerator is not built here")
+needs_c = needs_built(_sipscan)
 
 
 @pytest.fixture(autouse=True)

@@ -26,16 +26,13 @@ from rtcscope.sip.routing import (
     usual_contact_text_py,
     usual_max_forwards_py,
 )
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, c_module, needs_built
 from tests.sip.test_calls_walk_c import road_of_copy
 from tests.sip.test_routing import _URI_PIECES
 
-try:
-    from rtcscope.sip import _routescan
-except ImportError:  # no compiler or no Python headers where it was installed
-    _routescan = None  # type: ignore[assignment]
+_routescan = c_module("rtcscope.sip._routescan")
 
-needs_c = pytest.mark.skipif(_routescan is None, reason="the C accelerator is not built here")
+needs_c = needs_built(_routescan)
 
 # Pieces near the shapes the reads must decide or leave to the Python road: both names in
 # any case, lookalikes, blanks, colons, digits, line ends, empty and folded lines, and

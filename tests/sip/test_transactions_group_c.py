@@ -23,15 +23,12 @@ from rtcscope.sip.dialogs import find_calls
 from rtcscope.sip.headers import CSeq
 from rtcscope.sip.message import SipMessage
 from rtcscope.sip.transactions import Transaction, _group_transactions_py
-from tests.conftest import DATA, IN_CI
+from tests.conftest import DATA, IN_CI, c_module, needs_built
 from tests.sip.test_calls_walk_c import _OddCaptured, _raw, road_of_copy
 
-try:
-    from rtcscope.sip import _callwalk
-except ImportError:  # no compiler or no Python headers where it was installed
-    _callwalk = None  # type: ignore[assignment]
+_callwalk = c_module("rtcscope.sip._callwalk")
 
-needs_c = pytest.mark.skipif(_callwalk is None, reason="the C accelerator is not built here")
+needs_c = needs_built(_callwalk)
 
 
 def _c_group(messages: Any) -> list[Transaction]:
