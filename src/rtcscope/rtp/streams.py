@@ -438,16 +438,20 @@ class _ShortRows(NamedTuple):
 class _Live:
     """A stream being collected.
 
-    No ``__slots__``: every field but the first two is a class-level default until the
-    stream sets it (an object per stream, and a short call's stream sets few of them), so
-    making one costs two stores rather than twenty. ``pt_counts`` is None until the
-    stream's first count (a shared default dict would be changed in place)."""
+    The fields every stream sets (a short call's stream sets no other) are slots: no
+    dictionary is made for them, and thousands of streams are made at once from columns
+    (:func:`_new_lives`). Every other field is a class-level default until the stream sets
+    it (in the instance's ``__dict__``, made then), so making one costs three stores
+    rather than twenty. ``pt_counts`` is None until the stream's first count (a shared
+    default dict would be changed in place)."""
+
+    __slots__ = ("__dict__", "announcement", "source", "summary_of")
 
     # Made when the stream's packets go one by one or it outgrows its first batch; a
     # stream whose packets all came in one batch (short calls) has none: its rows wait
     # as columns (summary_of: which rows) and are summarised with the others at finish.
     stats: StreamStats | None = None
-    summary_of: tuple[int, int] | None = None
+    summary_of: tuple[int, int] | None
     # A short stream given more packets in a later batch (few): its rows in the chunks
     # (chunk, first row, end row), its fields in the fields below; waited: its packets.
     segments: list[tuple[int, int, int]] | None = None
@@ -472,6 +476,17 @@ class _Live:
     def __init__(self, source: str, announcement: MediaAnnouncement | None) -> None:
         self.source = source
         self.announcement = announcement
+        self.summary_of = None
+
+
+_LIVE_SLOTS = tuple(vars(_Live)[name] for name in ("source", "announcement", "summary_of"))
+
+
+def _new_lives(source: str, announcements: list[MediaAnnouncement | None]) -> list[_Live]:
+    """``[_Live(source, ann) for ann in announcements]``, made from columns
+    (:func:`rtcscope.slotted.objects`: a batch of short calls starts thousands)."""
+    count = len(announcements)
+    return objects(_Live, _LIVE_SLOTS, ([source] * count, announcements, [None] * count))
 
 
 class StreamScanner:
@@ -652,11 +667,13 @@ class StreamScanner:
         # What _start does, inline (one call per key less): no late announcement and no
         # forced port, so a key starts when the latest announcement of its destination, else
         # of its source, at or before its frame names it (the lists are in frame order).
-        live = self._live
         pending = self._pending
         get = by_endpoint.get
         started: list[bool] = []
         append = started.append
+        # The streams started, made together after the loop.
+        started_keys: list[tuple[str, int, str, int, int]] = []
+        found_anns: list[MediaAnnouncement | None] = []
         # The destinations' announcements looked up without a Python step per key.
         for key, frame, announced in zip(
             keys, frames, map(get, map(_DESTINATION, keys)), strict=True
@@ -669,8 +686,10 @@ class StreamScanner:
                 continue
             if pending:
                 pending.pop(key, None)
-            live[key] = _Live("sdp", found)
+            started_keys.append(key)
+            found_anns.append(found)
             append(True)
+        self._live.update(zip(started_keys, _new_lives("sdp", found_anns), strict=True))
         return started
 
     def may_feed_first(
