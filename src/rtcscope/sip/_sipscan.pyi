@@ -43,3 +43,11 @@ def sdp_announce(
     limit: int,
     /,
 ) -> list[Any] | None: ...
+def setup_announcer(given: tuple[Any, ...], /) -> None: ...
+def announcer_feed(
+    item: Any,
+    caller_tags: dict[Any, Any],
+    offers: set[Any],
+    pending: set[Any],
+    /,
+) -> list[Any] | None: ...
