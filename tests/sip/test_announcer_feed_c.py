@@ -136,3 +136,21 @@ def test_the_c_feed_is_built_and_used_in_ci() -> None:
     items = [m for m in sip_messages(DATA / "aaa.pcap") if m.message.sdp_body()]
     MediaAnnouncer()._feed_py(items[0])  # (the texts cached)
     assert capture_module._c_feed(items[0], {}, set(), set())
+
+
+class _Item:
+    """Not a CapturedSip: its fields are read by name (and so are its message's)."""
+
+    def __init__(self, item: CapturedSip) -> None:
+        for name in ("frame", "ts_ns", "src", "sport", "dst", "dport", "transport", "message"):
+            setattr(self, name, getattr(item, name))
+
+
+def test_feed_of_other_classes_and_missing_fields() -> None:
+    items = [m for m in sip_messages(DATA / "aaa.pcap") if m.message.sdp_body()]
+    _same_roads([_Item(item) for item in items] * 2)  # type: ignore[misc]
+    odd = _Item(items[0])
+    del odd.dport
+    for announcer in (MediaAnnouncer().feed, MediaAnnouncer()._feed_py):
+        with pytest.raises(AttributeError):
+            announcer(odd)  # type: ignore[arg-type]

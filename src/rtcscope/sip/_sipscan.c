@@ -2312,6 +2312,60 @@ enum {
 };
 static PyObject *feed_setup[S_COUNT];
 static PyObject *word_offer, *word_answer, *word_caller, *word_callee, *word_invite, *word_sdp;
+/* Where each field is read without a lookup: the slot of an object of exactly the class that
+ * holds it (CapturedSip's from setup_captured, SipMessage's from setup and setup_build); NULL:
+ * by name. */
+static PyTypeObject *feed_types[N_COUNT];
+static PyMemberDef *feed_members[N_COUNT];
+
+/* obj.<field> (a new reference), or NULL with an exception (an unset slot: as getattr). */
+static PyObject *feed_attr(PyObject *obj, int field)
+{
+    if (feed_types[field] != NULL && Py_IS_TYPE(obj, feed_types[field])) {
+        PyObject *value = *(PyObject **)((char *)obj + feed_members[field]->offset);
+        if (value != NULL)
+            return Py_NewRef(value);
+    }
+    return PyObject_GetAttr(obj, feed_names[field]);
+}
+
+/* The slots feed_attr() reads, from the classes set up by then (each held while read here:
+ * a class set up again later leaves these as they are, consistent). */
+static void feed_slots(void)
+{
+    static const int captured[][2] = {{N_MESSAGE, F_MESSAGE}, {N_FRAME, F_FRAME},
+                                      {N_TS_NS, F_TS_NS},     {N_SRC, F_SRC},
+                                      {N_SPORT, F_SPORT},     {N_DST, F_DST},
+                                      {N_DPORT, F_DPORT}};
+    static const int message[][2] = {
+        {N_REQUEST_METHOD, A_METHOD}, {N_TO_TAG, A_TO_TAG},         {N_CALL_ID, A_CALL_ID},
+        {N_FROM_TAG, A_FROM_TAG},     {N_CONTENT_LENGTH, A_LENGTH}, {N_CONTENT_TYPE, A_TYPE},
+        {N_CSEQ, A_CSEQ},             {N_URI, A_URI},               {N_STATUS, A_STATUS},
+        {N_REASON, A_REASON}};
+    size_t i;
+    for (i = 0; i < N_COUNT; i++)
+        Py_CLEAR(feed_types[i]);
+    if (captured_type != NULL) {
+        for (i = 0; i < sizeof(captured) / sizeof(captured[0]); i++) {
+            feed_types[captured[i][0]] = captured_type;
+            feed_members[captured[i][0]] = captured_members[captured[i][1]];
+        }
+    }
+    if (caches[C_MESSAGE_CLASS] != NULL && members[A_COUNT - 1] != NULL) {
+        PyTypeObject *type = (PyTypeObject *)caches[C_MESSAGE_CLASS];
+        for (i = 0; i < sizeof(message) / sizeof(message[0]); i++) {
+            feed_types[message[i][0]] = type;
+            feed_members[message[i][0]] = members[message[i][1]];
+        }
+        if (template_message != NULL && Py_IS_TYPE(template_message, type)) {
+            feed_types[N_RAW] = feed_types[N_HEADER_LENGTH] = type;
+            feed_members[N_RAW] = raw_member;
+            feed_members[N_HEADER_LENGTH] = header_length_member;
+        }
+    }
+    for (i = 0; i < N_COUNT; i++)
+        Py_XINCREF(feed_types[i]);
+}
 
 static PyObject *setup_announcer(PyObject *module, PyObject *given)
 {
@@ -2353,6 +2407,7 @@ static PyObject *setup_announcer(PyObject *module, PyObject *given)
         Py_INCREF(item);
         Py_XSETREF(feed_setup[i], item);
     }
+    feed_slots();
     Py_RETURN_NONE;
 }
 
@@ -2456,11 +2511,11 @@ static PyObject *announcer_feed(PyObject *module, PyObject *const *args, Py_ssiz
     callers = args[1];
     offers = args[2];
     pending = args[3];
-    v[N_MESSAGE] = PyObject_GetAttr(args[0], feed_names[N_MESSAGE]);
+    v[N_MESSAGE] = feed_attr(args[0], N_MESSAGE);
     if (v[N_MESSAGE] == NULL)
         return NULL;
 #define GET(to, from, name)                                                                       \
-    if ((v[to] = PyObject_GetAttr(v[from], feed_names[name])) == NULL)                            \
+    if ((v[to] = feed_attr(v[from], name)) == NULL)                                               \
         goto done;
     GET(N_REQUEST_METHOD, N_MESSAGE, N_REQUEST_METHOD)
     GET(N_CONTENT_LENGTH, N_MESSAGE, N_CONTENT_LENGTH)
@@ -2555,7 +2610,7 @@ static PyObject *announcer_feed(PyObject *module, PyObject *const *args, Py_ssiz
         if (v[N_FROM_TAG] == NULL)
             GET(N_FROM_TAG, N_MESSAGE, N_FROM_TAG)
         for (i = N_FRAME; i <= N_DPORT; i++) /* the item's own fields */
-            if ((v[i] = PyObject_GetAttr(args[0], feed_names[i])) == NULL)
+            if ((v[i] = feed_attr(args[0], i)) == NULL)
                 goto done;
         summary = feed_summary(v[N_REQUEST_METHOD], v[N_URI], v[N_STATUS], v[N_REASON], &fallback);
         if (summary == NULL) {
