@@ -1982,6 +1982,7 @@ static PyObject *datagrams(PyObject *module, PyObject *const *args, Py_ssize_t n
 static PyObject *sdp_announce(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 static PyObject *setup_announcer(PyObject *module, PyObject *given);
 static PyObject *announcer_feed(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+static PyObject *announcer_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 
 static PyMethodDef methods[] = {
     {"plain_fields", (PyCFunction)(void (*)(void))plain_fields, METH_FASTCALL,
@@ -2033,6 +2034,10 @@ static PyMethodDef methods[] = {
      "announcer_feed(item, caller_tags, offers, pending) -> list | None: rtcscope.sip.capture.\n"
      "MediaAnnouncer._feed_py(item) with the announcer's dict and sets; None (nothing changed)\n"
      "where the Python road must read the message."},
+    {"announcer_batch", (PyCFunction)(void (*)(void))announcer_batch, METH_FASTCALL,
+     "announcer_batch(items, caller_tags, offers, pending, feed_py, ahead) -> (announcements,\n"
+     "announcing): rtcscope.sip.capture.MediaAnnouncer._feed_batch_py(items, ahead) with the\n"
+     "announcer's dict and sets, feed_py reading what announcer_feed leaves."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -2488,30 +2493,41 @@ static int blank_bytes(const unsigned char *s, Py_ssize_t n)
     return 1;
 }
 
-static PyObject *announcer_feed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+/* The announcer's state: MediaAnnouncer's caller tags (dict) and offer/answer sets. */
+typedef struct {
+    PyObject *callers, *offers, *pending;
+} AnnouncerState;
+
+/* The state from args[0:3], checked; 0, or -1 with an exception set. */
+static int announcer_state(PyObject *const *args, AnnouncerState *state, const char *signature)
 {
-    /* args: item, caller_tags (dict), offers_in_requests (set), response_offer_pending (set) */
-    PyObject *v[N_COUNT] = {NULL}, *callers, *offers, *pending;
+    if (!PyDict_CheckExact(args[0]) || !PySet_CheckExact(args[1]) || !PySet_CheckExact(args[2])) {
+        PyErr_SetString(PyExc_TypeError, signature);
+        return -1;
+    }
+    if (feed_setup[0] == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "announcer_feed() before setup_announcer()");
+        return -1;
+    }
+    state->callers = args[0];
+    state->offers = args[1];
+    state->pending = args[2];
+    return 0;
+}
+
+/* MediaAnnouncer._feed_py(item): its announcements (a new list), None where the Python road must
+ * read the item (nothing changed), NULL on an error. */
+static PyObject *feed_one(PyObject *module, PyObject *item, const AnnouncerState *state)
+{
+    PyObject *v[N_COUNT] = {NULL}, *callers = state->callers, *offers = state->offers;
+    PyObject *pending = state->pending;
     PyObject *body = NULL, *summary = NULL, *texts, *cseq_text, *upper, *key = NULL, *side;
     PyObject *from_role, *other_role, *role, *caller_tag, *head = NULL, *out = NULL, *call[6];
     PyObject *number_method;
     Py_ssize_t length = -1, start, size, stop;
     int i, fallback = 0, invite, r;
 
-    if (nargs != 4 || !PyDict_CheckExact(args[1]) || !PySet_CheckExact(args[2]) ||
-        !PySet_CheckExact(args[3])) {
-        PyErr_SetString(PyExc_TypeError,
-                        "announcer_feed(item, caller_tags: dict, offers: set, pending: set)");
-        return NULL;
-    }
-    if (feed_setup[0] == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "announcer_feed() before setup_announcer()");
-        return NULL;
-    }
-    callers = args[1];
-    offers = args[2];
-    pending = args[3];
-    v[N_MESSAGE] = feed_attr(args[0], N_MESSAGE);
+    v[N_MESSAGE] = feed_attr(item, N_MESSAGE);
     if (v[N_MESSAGE] == NULL)
         return NULL;
 #define GET(to, from, name)                                                                       \
@@ -2610,7 +2626,7 @@ static PyObject *announcer_feed(PyObject *module, PyObject *const *args, Py_ssiz
         if (v[N_FROM_TAG] == NULL)
             GET(N_FROM_TAG, N_MESSAGE, N_FROM_TAG)
         for (i = N_FRAME; i <= N_DPORT; i++) /* the item's own fields */
-            if ((v[i] = feed_attr(args[0], i)) == NULL)
+            if ((v[i] = feed_attr(item, i)) == NULL)
                 goto done;
         summary = feed_summary(v[N_REQUEST_METHOD], v[N_URI], v[N_STATUS], v[N_REASON], &fallback);
         if (summary == NULL) {
@@ -2720,4 +2736,139 @@ done:
     Py_XDECREF(key);
     Py_XDECREF(head);
     return out;
+}
+
+static PyObject *announcer_feed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    /* args: item, caller_tags (dict), offers_in_requests (set), response_offer_pending (set) */
+    static const char signature[] =
+        "announcer_feed(item, caller_tags: dict, offers: set, pending: set)";
+    AnnouncerState state;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, signature);
+        return NULL;
+    }
+    if (announcer_state(args + 1, &state, signature) < 0)
+        return NULL;
+    return feed_one(module, args[0], &state);
+}
+
+/* -- announcer_batch: rtcscope.sip.capture.MediaAnnouncer._feed_batch_py(items, ahead) --------
+ *
+ * A batch's messages fed in order in one call: the ones MediaAnnouncer.reads() passes over (no
+ * body, not an INVITE: most of them) skipped here without a Python call, every other one read
+ * by feed_one(), else (what it leaves) by the Python road's feed_py(item). Returns every
+ * announcement in order; with ``ahead`` (a dict), each item that announced something also has
+ * its own list there under its frame, and is in the second list returned. */
+
+/* Whether MediaAnnouncer.reads(message) may be true: 0 only for a body length of exactly 0 and a
+ * request method that is None or an exact str other than "INVITE"; -1 on an error. */
+static int may_read(PyObject *item)
+{
+    PyObject *message = feed_attr(item, N_MESSAGE), *length, *method;
+    int reads = 1;
+    if (message == NULL)
+        return -1;
+    length = feed_attr(message, N_CONTENT_LENGTH);
+    if (length == NULL) {
+        Py_DECREF(message);
+        return -1;
+    }
+    if (PyLong_CheckExact(length)) {
+        int overflow;
+        long value = PyLong_AsLongAndOverflow(length, &overflow);
+        if (value == -1 && PyErr_Occurred())
+            reads = -1;
+        else if (value == 0 && !overflow)
+            reads = 2; /* no body: the method decides */
+    }
+    if (reads == 2) {
+        method = feed_attr(message, N_REQUEST_METHOD);
+        if (method == NULL)
+            reads = -1;
+        else
+            reads = method == Py_None ||
+                            (PyUnicode_CheckExact(method) && !is_word(method, word_invite))
+                        ? 0
+                        : 1;
+        Py_XDECREF(method);
+    }
+    Py_DECREF(length);
+    Py_DECREF(message);
+    return reads < 0 ? -1 : reads > 0;
+}
+
+static PyObject *announcer_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    /* args: items (list), caller_tags, offers, pending, feed_py, ahead (dict or None) */
+    static const char signature[] = "announcer_batch(items: list, caller_tags: dict, offers: set, "
+                                    "pending: set, feed_py, ahead: dict | None)";
+    AnnouncerState state;
+    PyObject *items, *feed_py, *ahead, *out = NULL, *announcing = NULL, *found, *item, *frame;
+    Py_ssize_t i;
+    int reads;
+
+    if (nargs != 6 || !PyList_CheckExact(args[0]) || !PyCallable_Check(args[4]) ||
+        (args[5] != Py_None && !PyDict_CheckExact(args[5]))) {
+        PyErr_SetString(PyExc_TypeError, signature);
+        return NULL;
+    }
+    if (announcer_state(args + 1, &state, signature) < 0)
+        return NULL;
+    items = args[0];
+    feed_py = args[4];
+    ahead = args[5] == Py_None ? NULL : args[5];
+    out = PyList_New(0);
+    announcing = PyList_New(0);
+    if (out == NULL || announcing == NULL)
+        goto error;
+    /* the list is read by index each time: feed_py may run any Python code */
+    for (i = 0; i < PyList_GET_SIZE(items); i++) {
+        item = Py_NewRef(PyList_GET_ITEM(items, i));
+        reads = may_read(item);
+        if (reads <= 0) {
+            Py_DECREF(item);
+            if (reads < 0)
+                goto error;
+            continue;
+        }
+        found = feed_one(module, item, &state);
+        if (found == Py_None) {
+            Py_DECREF(found);
+            found = PyObject_CallOneArg(feed_py, item);
+        }
+        if (found == NULL || !PyList_CheckExact(found)) {
+            if (found != NULL)
+                PyErr_SetString(PyExc_TypeError, "announcer_batch(): feed_py gave no list");
+            Py_XDECREF(found);
+            Py_DECREF(item);
+            goto error;
+        }
+        if (PyList_GET_SIZE(found) > 0) {
+            Py_ssize_t end = PyList_GET_SIZE(out);
+            if (PyList_SetSlice(out, end, end, found) < 0) {
+                Py_DECREF(found);
+                Py_DECREF(item);
+                goto error;
+            }
+            if (ahead != NULL) {
+                frame = feed_attr(item, N_FRAME);
+                if (frame == NULL || PyDict_SetItem(ahead, frame, found) < 0 ||
+                    PyList_Append(announcing, item) < 0) {
+                    Py_XDECREF(frame);
+                    Py_DECREF(found);
+                    Py_DECREF(item);
+                    goto error;
+                }
+                Py_DECREF(frame);
+            }
+        }
+        Py_DECREF(found);
+        Py_DECREF(item);
+    }
+    return Py_BuildValue("(NN)", out, announcing);
+error:
+    Py_XDECREF(out);
+    Py_XDECREF(announcing);
+    return NULL;
 }

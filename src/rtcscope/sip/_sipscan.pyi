@@ -51,3 +51,12 @@ def announcer_feed(
     pending: set[Any],
     /,
 ) -> list[Any] | None: ...
+def announcer_batch(
+    items: list[Any],
+    caller_tags: dict[Any, Any],
+    offers: set[Any],
+    pending: set[Any],
+    feed_py: Any,
+    ahead: dict[Any, Any] | None,
+    /,
+) -> tuple[list[Any], list[Any]]: ...
