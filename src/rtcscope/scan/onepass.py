@@ -50,7 +50,12 @@ from rtcscope.rtp.streams import StreamScanner
 from rtcscope.scan.model import CaptureModel, collector_paused
 from rtcscope.scan.options import ScanOptions, Tap
 from rtcscope.sip.calls import IcmpEvent
-from rtcscope.sip.capture import CapturedSip, MediaAnnouncer, SipCaptureFramer
+from rtcscope.sip.capture import (
+    CapturedSip,
+    MediaAnnouncement,
+    MediaAnnouncer,
+    SipCaptureFramer,
+)
 
 Source = str | os.PathLike[str] | BinaryIO
 # Called after each batch with the bytes of the (uncompressed) capture read so far.
@@ -133,8 +138,9 @@ class _PacketTaps:
         self.framer = SipCaptureFramer(model.sip_report) if self.want_sip else None
         self.announcer = MediaAnnouncer()
         self.want_icmp = Tap.ICMP in taps
-        # The frames of messages keep_framed kept, until they are fed.
-        self.kept_ahead: set[int] = set()
+        # The announcements of messages keep_framed read already, by frame, until the
+        # messages are fed (then they name streams).
+        self.kept_ahead: dict[int, list[MediaAnnouncement]] = {}
         # The counts tap's SIP frames over TCP/WebSocket/SCTP and TLS flows: from the SIP
         # framer, or (``info`` alone) one fed TCP and SCTP packets only.
         self.counts = model.info.counts
@@ -193,9 +199,12 @@ class _PacketTaps:
 
     def _sip(self, captured: CapturedSip) -> None:
         ahead = self.kept_ahead
-        if ahead and captured.frame in ahead:
-            ahead.discard(captured.frame)  # kept in the model already (keep_framed)
-        elif self.select is not None:
+        if ahead and (announced := ahead.pop(captured.frame, None)) is not None:
+            # kept and read by the announcer already (keep_framed)
+            assert self.scanner is not None
+            self.scanner.announce(announced)
+            return
+        if self.select is not None:
             kept = self.select(captured, self.model.info.counts.first_ns)
             self.model.messages += kept if self.keep_sip else []
             if not kept and not self.announce_to_scanner:
@@ -214,17 +223,21 @@ class _PacketTaps:
     def keep_framed(self, messages: list[CapturedSip]) -> list[CapturedSip]:
         """A batch's SIP messages framed from its columns, when they are all it delivers
         and no call filter picks among them (``select``): each kept now, in capture order,
-        as :meth:`_sip` keeps it; returned, the ones the announcer reads, to be fed in their
-        places (their SDP names streams from their frame on). The others would be fed for
-        nothing: no other tap reads a message, and the RTP tap holds no rows to flush before
-        one (the caller's condition). Their frames stay in :attr:`kept_ahead` until they
-        come (one message per frame: a datagram's row)."""
+        as :meth:`_sip` keeps it, and read by the announcer in one step (nothing else feeds
+        it before they would be fed: they are all the batch delivers); returned, the ones
+        whose announcements name streams, to be fed in their places (their SDP names streams
+        from their frame on; the announcements wait in :attr:`kept_ahead`, one message per
+        frame: a datagram's row). The others would be fed for nothing: no other tap reads a
+        message, and the RTP tap holds no rows to flush before one (the caller's
+        condition)."""
         if self.keep_sip:
             self.model.messages += messages
-        reads = MediaAnnouncer.reads
-        read = [captured for captured in messages if reads(captured.message)]
-        self.kept_ahead.update([captured.frame for captured in read])
-        return read
+        announced, announcing = self.announcer.feed_batch(
+            messages, self.kept_ahead if self.announce_to_scanner else None
+        )
+        if announced:
+            self.model.announcements += announced
+        return announcing
 
     def finish(self) -> None:
         if self.framer is not None:

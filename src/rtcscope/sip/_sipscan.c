@@ -1980,6 +1980,9 @@ static PyObject *datagrams(PyObject *module, PyObject *const *args, Py_ssize_t n
 
 /* sdp_announce: defined at the end of the file. */
 static PyObject *sdp_announce(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+static PyObject *setup_announcer(PyObject *module, PyObject *given);
+static PyObject *announcer_feed(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+static PyObject *announcer_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 
 static PyMethodDef methods[] = {
     {"plain_fields", (PyCFunction)(void (*)(void))plain_fields, METH_FASTCALL,
@@ -2022,6 +2025,19 @@ static PyMethodDef methods[] = {
      "media sections of the SDP raw announce, filled into its template (templates[key] of\n"
      "sdp_holes(raw)), each a make (tuple or a subclass) of head's values then the\n"
      "section's; None where the template cannot tell: rtcscope.sip.sdp._announce_py."},
+    {"setup_announcer", setup_announcer, METH_O,
+     "setup_announcer((cseqs, texts, shared_text, media_types, templates, make, addresses,\n"
+     "limit, announced_media)): what announcer_feed() reads besides the announcer's state:\n"
+     "rtcscope.sip.capture's _CSEQS, _TEXTS and _shared_text, message._MEDIA_TYPES, and\n"
+     "sdp_announce()'s arguments and sdp.announced_media."},
+    {"announcer_feed", (PyCFunction)(void (*)(void))announcer_feed, METH_FASTCALL,
+     "announcer_feed(item, caller_tags, offers, pending) -> list | None: rtcscope.sip.capture.\n"
+     "MediaAnnouncer._feed_py(item) with the announcer's dict and sets; None (nothing changed)\n"
+     "where the Python road must read the message."},
+    {"announcer_batch", (PyCFunction)(void (*)(void))announcer_batch, METH_FASTCALL,
+     "announcer_batch(items, caller_tags, offers, pending, feed_py, ahead) -> (announcements,\n"
+     "announcing): rtcscope.sip.capture.MediaAnnouncer._feed_batch_py(items, ahead) with the\n"
+     "announcer's dict and sets, feed_py reading what announcer_feed leaves."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -2273,4 +2289,586 @@ static PyObject *sdp_announce(PyObject *module, PyObject *const *args, Py_ssize_
     if (out == NULL && rejected && !PyErr_Occurred())
         return Py_NewRef(Py_None);
     return out;
+}
+
+/* -- announcer_feed: rtcscope.sip.capture.MediaAnnouncer._feed_py(item) ---------------------
+ *
+ * The announcer's step for one message: the caller's tag of a dialog's first INVITE kept, then,
+ * for an SDP body, offer or answer decided (RFC 3264 bookkeeping in the announcer's sets), the
+ * SIP fields of its announcements put together and the SDP read by sdp_announce (else by
+ * sdp.announced_media). Every case this does not take (a body that is not plainly
+ * application/sdp, a CSeq or summary text not cached yet, a message without a start line, values
+ * of other types) returns None before anything is changed: the Python road reads it all. */
+enum {
+    N_MESSAGE, N_FRAME, N_TS_NS, N_SRC, N_SPORT, N_DST, N_DPORT, N_REQUEST_METHOD, N_TO_TAG,
+    N_CALL_ID, N_FROM_TAG, N_CONTENT_LENGTH, N_CONTENT_TYPE, N_RAW, N_HEADER_LENGTH, N_CSEQ,
+    N_NUMBER, N_METHOD, N_URI, N_STATUS, N_REASON, N_COUNT
+};
+static const char *const FEED_NAMES[N_COUNT] = {
+    "message", "frame", "ts_ns", "src", "sport", "dst", "dport", "request_method", "to_tag",
+    "call_id", "from_tag", "content_length", "_content_type_value", "raw", "header_length",
+    "cseq", "number", "method", "request_uri_text", "status_code", "reason",
+};
+static PyObject *feed_names[N_COUNT];
+/* (cseqs, texts, shared_text, media_types, templates, make, addresses, limit, announced_media) */
+enum {
+    S_CSEQS, S_TEXTS, S_SHARED_TEXT, S_MEDIA_TYPES, S_TEMPLATES, S_MAKE, S_ADDRESSES, S_LIMIT,
+    S_ANNOUNCED, S_COUNT
+};
+static PyObject *feed_setup[S_COUNT];
+static PyObject *word_offer, *word_answer, *word_caller, *word_callee, *word_invite, *word_sdp;
+/* Where each field is read without a lookup: the slot of an object of exactly the class that
+ * holds it (CapturedSip's from setup_captured, SipMessage's from setup and setup_build); NULL:
+ * by name. */
+static PyTypeObject *feed_types[N_COUNT];
+static PyMemberDef *feed_members[N_COUNT];
+
+/* obj.<field> (a new reference), or NULL with an exception (an unset slot: as getattr). */
+static PyObject *feed_attr(PyObject *obj, int field)
+{
+    if (feed_types[field] != NULL && Py_IS_TYPE(obj, feed_types[field])) {
+        PyObject *value = *(PyObject **)((char *)obj + feed_members[field]->offset);
+        if (value != NULL)
+            return Py_NewRef(value);
+    }
+    return PyObject_GetAttr(obj, feed_names[field]);
+}
+
+/* The slots feed_attr() reads, from the classes set up by then (each held while read here:
+ * a class set up again later leaves these as they are, consistent). */
+static void feed_slots(void)
+{
+    static const int captured[][2] = {{N_MESSAGE, F_MESSAGE}, {N_FRAME, F_FRAME},
+                                      {N_TS_NS, F_TS_NS},     {N_SRC, F_SRC},
+                                      {N_SPORT, F_SPORT},     {N_DST, F_DST},
+                                      {N_DPORT, F_DPORT}};
+    static const int message[][2] = {
+        {N_REQUEST_METHOD, A_METHOD}, {N_TO_TAG, A_TO_TAG},         {N_CALL_ID, A_CALL_ID},
+        {N_FROM_TAG, A_FROM_TAG},     {N_CONTENT_LENGTH, A_LENGTH}, {N_CONTENT_TYPE, A_TYPE},
+        {N_CSEQ, A_CSEQ},             {N_URI, A_URI},               {N_STATUS, A_STATUS},
+        {N_REASON, A_REASON}};
+    size_t i;
+    for (i = 0; i < N_COUNT; i++)
+        Py_CLEAR(feed_types[i]);
+    if (captured_type != NULL) {
+        for (i = 0; i < sizeof(captured) / sizeof(captured[0]); i++) {
+            feed_types[captured[i][0]] = captured_type;
+            feed_members[captured[i][0]] = captured_members[captured[i][1]];
+        }
+    }
+    if (caches[C_MESSAGE_CLASS] != NULL && members[A_COUNT - 1] != NULL) {
+        PyTypeObject *type = (PyTypeObject *)caches[C_MESSAGE_CLASS];
+        for (i = 0; i < sizeof(message) / sizeof(message[0]); i++) {
+            feed_types[message[i][0]] = type;
+            feed_members[message[i][0]] = members[message[i][1]];
+        }
+        if (template_message != NULL && Py_IS_TYPE(template_message, type)) {
+            feed_types[N_RAW] = feed_types[N_HEADER_LENGTH] = type;
+            feed_members[N_RAW] = raw_member;
+            feed_members[N_HEADER_LENGTH] = header_length_member;
+        }
+    }
+    for (i = 0; i < N_COUNT; i++)
+        Py_XINCREF(feed_types[i]);
+}
+
+static PyObject *setup_announcer(PyObject *module, PyObject *given)
+{
+    int i;
+    (void)module;
+    if (!PyTuple_CheckExact(given) || PyTuple_GET_SIZE(given) != S_COUNT ||
+        !PyDict_CheckExact(PyTuple_GET_ITEM(given, S_CSEQS)) ||
+        !PyDict_CheckExact(PyTuple_GET_ITEM(given, S_TEXTS)) ||
+        !PyCallable_Check(PyTuple_GET_ITEM(given, S_SHARED_TEXT)) ||
+        !PyDict_CheckExact(PyTuple_GET_ITEM(given, S_MEDIA_TYPES)) ||
+        !PyDict_Check(PyTuple_GET_ITEM(given, S_TEMPLATES)) ||
+        !PyType_Check(PyTuple_GET_ITEM(given, S_MAKE)) ||
+        !PyType_IsSubtype((PyTypeObject *)PyTuple_GET_ITEM(given, S_MAKE), &PyTuple_Type) ||
+        !PyDict_Check(PyTuple_GET_ITEM(given, S_ADDRESSES)) ||
+        !PyLong_CheckExact(PyTuple_GET_ITEM(given, S_LIMIT)) ||
+        !PyCallable_Check(PyTuple_GET_ITEM(given, S_ANNOUNCED))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "setup_announcer((cseqs: dict, texts: dict, shared_text, media_types: "
+                        "dict, templates: dict, make: type[tuple], addresses: dict, limit: int, "
+                        "announced_media))");
+        return NULL;
+    }
+    for (i = 0; i < N_COUNT; i++) {
+        if (feed_names[i] == NULL && (feed_names[i] = PyUnicode_InternFromString(FEED_NAMES[i])) == NULL)
+            return NULL;
+    }
+#define WORD(name, text)                                                                          \
+    if (name == NULL && (name = PyUnicode_InternFromString(text)) == NULL)                        \
+        return NULL;
+    WORD(word_offer, "offer")
+    WORD(word_answer, "answer")
+    WORD(word_caller, "caller")
+    WORD(word_callee, "callee")
+    WORD(word_invite, "INVITE")
+    WORD(word_sdp, "application/sdp")
+#undef WORD
+    for (i = 0; i < S_COUNT; i++) {
+        PyObject *item = PyTuple_GET_ITEM(given, i);
+        Py_INCREF(item);
+        Py_XSETREF(feed_setup[i], item);
+    }
+    feed_slots();
+    Py_RETURN_NONE;
+}
+
+/* Whether a str equals the ASCII word (exactly, no case folding). */
+static int is_word(PyObject *text, PyObject *word)
+{
+    return text == word || (PyUnicode_CheckExact(text) && PyUnicode_Compare(text, word) == 0);
+}
+
+/* Whether an ASCII str is ``word`` (upper case) once upper-cased (str.upper() of ASCII). */
+static int upper_is(PyObject *text, const char *word)
+{
+    Py_ssize_t n = (Py_ssize_t)strlen(word), i;
+    const unsigned char *s;
+    if (PyUnicode_GET_LENGTH(text) != n)
+        return 0;
+    s = PyUnicode_1BYTE_DATA(text);
+    for (i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c >= 'a' && c <= 'z')
+            c = (unsigned char)(c - 'a' + 'A');
+        if (c != (unsigned char)word[i])
+            return 0;
+    }
+    return 1;
+}
+
+/* The summary text (message.summary), shared as _TEXTS shares it: a new reference; NULL and
+ * *fallback set where the Python road must read it (no error), NULL alone on an error. */
+static PyObject *feed_summary(PyObject *method, PyObject *uri, PyObject *code, PyObject *reason,
+                              int *fallback)
+{
+    PyObject *text, *found;
+    if (method != Py_None) {
+        if (!PyUnicode_CheckExact(uri)) {
+            *fallback = 1;
+            return NULL;
+        }
+        text = PyUnicode_FromFormat("%U %U", method, uri);
+    } else {
+        Py_ssize_t n;
+        if (!PyLong_CheckExact(code) || (reason != Py_None && !PyUnicode_CheckExact(reason))) {
+            *fallback = 1;
+            return NULL;
+        }
+        n = reason == Py_None ? 0 : PyUnicode_GET_LENGTH(reason);
+        if (n == 0) {
+            text = PyObject_Str(code); /* f"{code} ".rstrip() */
+        } else if (Py_UNICODE_ISSPACE(PyUnicode_READ_CHAR(reason, n - 1))) {
+            *fallback = 1; /* .rstrip() would cut the reason */
+            return NULL;
+        } else {
+            text = PyUnicode_FromFormat("%S %U", code, reason);
+        }
+    }
+    if (text == NULL)
+        return NULL;
+    found = PyDict_GetItemWithError(feed_setup[S_TEXTS], text);
+    if (found == NULL && PyErr_Occurred()) {
+        Py_DECREF(text);
+        return NULL;
+    }
+    if (found != NULL && PyUnicode_CheckExact(found) && PyUnicode_GET_LENGTH(found) > 0) {
+        Py_DECREF(text);
+        return Py_NewRef(found);
+    }
+    Py_SETREF(text, PyObject_CallOneArg(feed_setup[S_SHARED_TEXT], text));
+    return text;
+}
+
+/* Whether bytes are empty or all ASCII whitespace (bytes.isspace() false for b""). */
+static int blank_bytes(const unsigned char *s, Py_ssize_t n)
+{
+    Py_ssize_t i;
+    for (i = 0; i < n; i++)
+        if (!(s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r')))
+            return 0;
+    return 1;
+}
+
+/* The announcer's state: MediaAnnouncer's caller tags (dict) and offer/answer sets. */
+typedef struct {
+    PyObject *callers, *offers, *pending;
+} AnnouncerState;
+
+/* The state from args[0:3], checked; 0, or -1 with an exception set. */
+static int announcer_state(PyObject *const *args, AnnouncerState *state, const char *signature)
+{
+    if (!PyDict_CheckExact(args[0]) || !PySet_CheckExact(args[1]) || !PySet_CheckExact(args[2])) {
+        PyErr_SetString(PyExc_TypeError, signature);
+        return -1;
+    }
+    if (feed_setup[0] == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "announcer_feed() before setup_announcer()");
+        return -1;
+    }
+    state->callers = args[0];
+    state->offers = args[1];
+    state->pending = args[2];
+    return 0;
+}
+
+/* MediaAnnouncer._feed_py(item): its announcements (a new list), None where the Python road must
+ * read the item (nothing changed), NULL on an error. */
+static PyObject *feed_one(PyObject *module, PyObject *item, const AnnouncerState *state)
+{
+    PyObject *v[N_COUNT] = {NULL}, *callers = state->callers, *offers = state->offers;
+    PyObject *pending = state->pending;
+    PyObject *body = NULL, *summary = NULL, *texts, *cseq_text, *upper, *key = NULL, *side;
+    PyObject *from_role, *other_role, *role, *caller_tag, *head = NULL, *out = NULL, *call[6];
+    PyObject *number_method;
+    Py_ssize_t length = -1, start, size, stop;
+    int i, fallback = 0, invite, r;
+
+    v[N_MESSAGE] = feed_attr(item, N_MESSAGE);
+    if (v[N_MESSAGE] == NULL)
+        return NULL;
+#define GET(to, from, name)                                                                       \
+    if ((v[to] = feed_attr(v[from], name)) == NULL)                                               \
+        goto done;
+    GET(N_REQUEST_METHOD, N_MESSAGE, N_REQUEST_METHOD)
+    GET(N_CONTENT_LENGTH, N_MESSAGE, N_CONTENT_LENGTH)
+    GET(N_CALL_ID, N_MESSAGE, N_CALL_ID)
+    if (v[N_REQUEST_METHOD] != Py_None &&
+        (!PyUnicode_CheckExact(v[N_REQUEST_METHOD]) || !PyUnicode_IS_ASCII(v[N_REQUEST_METHOD]))) {
+        out = Py_NewRef(Py_None); /* (a method's .upper() beyond ASCII: the Python road) */
+        goto done;
+    }
+    invite = is_word(v[N_REQUEST_METHOD], word_invite);
+    if (invite) {
+        GET(N_TO_TAG, N_MESSAGE, N_TO_TAG)
+        GET(N_FROM_TAG, N_MESSAGE, N_FROM_TAG)
+    }
+    if (PyLong_CheckExact(v[N_CONTENT_LENGTH])) {
+        length = PyLong_AsSsize_t(v[N_CONTENT_LENGTH]);
+        if (length == -1 && PyErr_Occurred())
+            goto done;
+        if (length < 0) {
+            out = Py_NewRef(Py_None);
+            goto done;
+        }
+    } else if (v[N_CONTENT_LENGTH] != Py_None) {
+        out = Py_NewRef(Py_None);
+        goto done;
+    }
+    if (length != 0) {
+        /* message.sdp_body(): a plain application/sdp body only, its media type cached */
+        PyObject *media;
+        GET(N_CONTENT_TYPE, N_MESSAGE, N_CONTENT_TYPE)
+        GET(N_RAW, N_MESSAGE, N_RAW)
+        GET(N_HEADER_LENGTH, N_MESSAGE, N_HEADER_LENGTH)
+        media = PyUnicode_CheckExact(v[N_CONTENT_TYPE]) && PyUnicode_GET_LENGTH(v[N_CONTENT_TYPE])
+                    ? PyDict_GetItemWithError(feed_setup[S_MEDIA_TYPES], v[N_CONTENT_TYPE])
+                    : NULL;
+        if (media == NULL && PyErr_Occurred())
+            goto done;
+        if (media == NULL || !is_word(media, word_sdp) || !PyBytes_CheckExact(v[N_RAW]) ||
+            !PyLong_CheckExact(v[N_HEADER_LENGTH])) {
+            out = Py_NewRef(Py_None);
+            goto done;
+        }
+        start = PyLong_AsSsize_t(v[N_HEADER_LENGTH]);
+        if (start == -1 && PyErr_Occurred())
+            goto done;
+        size = PyBytes_GET_SIZE(v[N_RAW]);
+        if (start < 0) {
+            out = Py_NewRef(Py_None);
+            goto done;
+        }
+        if (start > size)
+            start = size;
+        stop = length < 0 || length > size - start ? size : start + length;
+        if (!blank_bytes((const unsigned char *)PyBytes_AS_STRING(v[N_RAW]) + start, stop - start)) {
+            body = PyBytes_FromStringAndSize(PyBytes_AS_STRING(v[N_RAW]) + start, stop - start);
+            if (body == NULL)
+                goto done;
+        }
+    }
+    if (body != NULL) {
+        /* what the announcements' SIP fields need, every text found before anything changes */
+        GET(N_CSEQ, N_MESSAGE, N_CSEQ)
+        if (v[N_CSEQ] == Py_None) {
+            out = Py_NewRef(Py_None);
+            goto done;
+        }
+        GET(N_NUMBER, N_CSEQ, N_NUMBER)
+        GET(N_METHOD, N_CSEQ, N_METHOD)
+        number_method = PyTuple_Pack(2, v[N_NUMBER], v[N_METHOD]);
+        if (number_method == NULL)
+            goto done;
+        texts = PyDict_GetItemWithError(feed_setup[S_CSEQS], number_method);
+        Py_DECREF(number_method);
+        if (texts == NULL && PyErr_Occurred())
+            goto done;
+        if (texts == NULL || !PyTuple_CheckExact(texts) || PyTuple_GET_SIZE(texts) != 2) {
+            out = Py_NewRef(Py_None); /* _cseq_texts makes it on the Python road */
+            goto done;
+        }
+        cseq_text = PyTuple_GET_ITEM(texts, 0);
+        upper = PyTuple_GET_ITEM(texts, 1);
+        if (v[N_REQUEST_METHOD] != Py_None) {
+            GET(N_URI, N_MESSAGE, N_URI)
+        } else {
+            GET(N_STATUS, N_MESSAGE, N_STATUS)
+            if (v[N_STATUS] == Py_None) {
+                out = Py_NewRef(Py_None); /* a summary from the start line */
+                goto done;
+            }
+            GET(N_REASON, N_MESSAGE, N_REASON)
+        }
+        if (v[N_FROM_TAG] == NULL)
+            GET(N_FROM_TAG, N_MESSAGE, N_FROM_TAG)
+        for (i = N_FRAME; i <= N_DPORT; i++) /* the item's own fields */
+            if ((v[i] = feed_attr(item, i)) == NULL)
+                goto done;
+        summary = feed_summary(v[N_REQUEST_METHOD], v[N_URI], v[N_STATUS], v[N_REASON], &fallback);
+        if (summary == NULL) {
+            if (fallback)
+                out = Py_NewRef(Py_None);
+            goto done;
+        }
+        Py_INCREF(cseq_text);
+        Py_INCREF(upper);
+        key = PyTuple_Pack(3, v[N_CALL_ID], v[N_NUMBER], upper);
+        Py_DECREF(upper);
+        if (key == NULL) {
+            Py_DECREF(cseq_text);
+            goto done;
+        }
+        head = PyTuple_New(11);
+        if (head == NULL) {
+            Py_DECREF(cseq_text);
+            goto done;
+        }
+        PyTuple_SET_ITEM(head, 6, cseq_text);
+    }
+#undef GET
+    /* from here on, the announcer's state changes */
+    if (invite && v[N_TO_TAG] == Py_None) {
+        r = PyDict_Contains(callers, v[N_CALL_ID]);
+        if (r < 0 || (r == 0 && PyDict_SetItem(callers, v[N_CALL_ID], v[N_FROM_TAG]) < 0))
+            goto done;
+    }
+    if (body == NULL) {
+        out = PyList_New(0);
+        goto done;
+    }
+    if (v[N_REQUEST_METHOD] != Py_None) {
+        int answer = upper_is(v[N_REQUEST_METHOD], "ACK");
+        if (!answer && upper_is(v[N_REQUEST_METHOD], "PRACK")) {
+            answer = PySet_Contains(pending, v[N_CALL_ID]);
+            if (answer < 0)
+                goto done;
+        }
+        if (answer) {
+            side = word_answer;
+            if (PySet_Discard(pending, v[N_CALL_ID]) < 0)
+                goto done;
+        } else {
+            side = word_offer;
+            if (PySet_Add(offers, key) < 0)
+                goto done;
+        }
+        from_role = word_caller;
+        other_role = word_callee;
+    } else {
+        r = PySet_Contains(offers, key);
+        if (r < 0)
+            goto done;
+        if (r) {
+            side = word_answer;
+        } else {
+            side = word_offer;
+            if (PySet_Add(pending, v[N_CALL_ID]) < 0)
+                goto done;
+        }
+        from_role = word_callee;
+        other_role = word_caller;
+    }
+    caller_tag = PyDict_GetItemWithError(callers, v[N_CALL_ID]);
+    if (caller_tag == NULL && PyErr_Occurred())
+        goto done;
+    role = from_role;
+    if (caller_tag != NULL && caller_tag != Py_None) {
+        Py_INCREF(caller_tag);
+        r = PyObject_RichCompareBool(v[N_FROM_TAG], caller_tag, Py_EQ);
+        Py_DECREF(caller_tag);
+        if (r < 0)
+            goto done;
+        if (!r)
+            role = other_role;
+    }
+    PyTuple_SET_ITEM(head, 0, Py_NewRef(v[N_FRAME]));
+    PyTuple_SET_ITEM(head, 1, Py_NewRef(v[N_TS_NS]));
+    PyTuple_SET_ITEM(head, 2, Py_NewRef(v[N_CALL_ID]));
+    PyTuple_SET_ITEM(head, 3, Py_NewRef(side));
+    PyTuple_SET_ITEM(head, 4, Py_NewRef(role));
+    PyTuple_SET_ITEM(head, 5, Py_NewRef(summary));
+    PyTuple_SET_ITEM(head, 7, Py_NewRef(v[N_SRC]));
+    PyTuple_SET_ITEM(head, 8, Py_NewRef(v[N_SPORT]));
+    PyTuple_SET_ITEM(head, 9, Py_NewRef(v[N_DST]));
+    PyTuple_SET_ITEM(head, 10, Py_NewRef(v[N_DPORT]));
+    call[0] = body;
+    call[1] = feed_setup[S_TEMPLATES];
+    call[2] = head;
+    call[3] = feed_setup[S_MAKE];
+    call[4] = feed_setup[S_ADDRESSES];
+    call[5] = feed_setup[S_LIMIT];
+    out = sdp_announce(module, call, 6);
+    if (out == Py_None) {
+        /* a new text, one not templated, a port the parser rejects: announced_media reads it */
+        Py_DECREF(out);
+        out = PyObject_CallFunctionObjArgs(feed_setup[S_ANNOUNCED], body, head, feed_setup[S_MAKE],
+                                           NULL);
+    }
+done:
+    for (i = 0; i < N_COUNT; i++)
+        Py_XDECREF(v[i]);
+    Py_XDECREF(body);
+    Py_XDECREF(summary);
+    Py_XDECREF(key);
+    Py_XDECREF(head);
+    return out;
+}
+
+static PyObject *announcer_feed(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    /* args: item, caller_tags (dict), offers_in_requests (set), response_offer_pending (set) */
+    static const char signature[] =
+        "announcer_feed(item, caller_tags: dict, offers: set, pending: set)";
+    AnnouncerState state;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, signature);
+        return NULL;
+    }
+    if (announcer_state(args + 1, &state, signature) < 0)
+        return NULL;
+    return feed_one(module, args[0], &state);
+}
+
+/* -- announcer_batch: rtcscope.sip.capture.MediaAnnouncer._feed_batch_py(items, ahead) --------
+ *
+ * A batch's messages fed in order in one call: the ones MediaAnnouncer.reads() passes over (no
+ * body, not an INVITE: most of them) skipped here without a Python call, every other one read
+ * by feed_one(), else (what it leaves) by the Python road's feed_py(item). Returns every
+ * announcement in order; with ``ahead`` (a dict), each item that announced something also has
+ * its own list there under its frame, and is in the second list returned. */
+
+/* Whether MediaAnnouncer.reads(message) may be true: 0 only for a body length of exactly 0 and a
+ * request method that is None or an exact str other than "INVITE"; -1 on an error. */
+static int may_read(PyObject *item)
+{
+    PyObject *message = feed_attr(item, N_MESSAGE), *length, *method;
+    int reads = 1;
+    if (message == NULL)
+        return -1;
+    length = feed_attr(message, N_CONTENT_LENGTH);
+    if (length == NULL) {
+        Py_DECREF(message);
+        return -1;
+    }
+    if (PyLong_CheckExact(length)) {
+        int overflow;
+        long value = PyLong_AsLongAndOverflow(length, &overflow);
+        if (value == -1 && PyErr_Occurred())
+            reads = -1;
+        else if (value == 0 && !overflow)
+            reads = 2; /* no body: the method decides */
+    }
+    if (reads == 2) {
+        method = feed_attr(message, N_REQUEST_METHOD);
+        if (method == NULL)
+            reads = -1;
+        else
+            reads = method == Py_None ||
+                            (PyUnicode_CheckExact(method) && !is_word(method, word_invite))
+                        ? 0
+                        : 1;
+        Py_XDECREF(method);
+    }
+    Py_DECREF(length);
+    Py_DECREF(message);
+    return reads < 0 ? -1 : reads > 0;
+}
+
+static PyObject *announcer_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    /* args: items (list), caller_tags, offers, pending, feed_py, ahead (dict or None) */
+    static const char signature[] = "announcer_batch(items: list, caller_tags: dict, offers: set, "
+                                    "pending: set, feed_py, ahead: dict | None)";
+    AnnouncerState state;
+    PyObject *items, *feed_py, *ahead, *out = NULL, *announcing = NULL, *found, *item, *frame;
+    Py_ssize_t i;
+    int reads;
+
+    if (nargs != 6 || !PyList_CheckExact(args[0]) || !PyCallable_Check(args[4]) ||
+        (args[5] != Py_None && !PyDict_CheckExact(args[5]))) {
+        PyErr_SetString(PyExc_TypeError, signature);
+        return NULL;
+    }
+    if (announcer_state(args + 1, &state, signature) < 0)
+        return NULL;
+    items = args[0];
+    feed_py = args[4];
+    ahead = args[5] == Py_None ? NULL : args[5];
+    out = PyList_New(0);
+    announcing = PyList_New(0);
+    if (out == NULL || announcing == NULL)
+        goto error;
+    /* the list is read by index each time: feed_py may run any Python code */
+    for (i = 0; i < PyList_GET_SIZE(items); i++) {
+        item = Py_NewRef(PyList_GET_ITEM(items, i));
+        reads = may_read(item);
+        if (reads <= 0) {
+            Py_DECREF(item);
+            if (reads < 0)
+                goto error;
+            continue;
+        }
+        found = feed_one(module, item, &state);
+        if (found == Py_None) {
+            Py_DECREF(found);
+            found = PyObject_CallOneArg(feed_py, item);
+        }
+        if (found == NULL || !PyList_CheckExact(found)) {
+            if (found != NULL)
+                PyErr_SetString(PyExc_TypeError, "announcer_batch(): feed_py gave no list");
+            Py_XDECREF(found);
+            Py_DECREF(item);
+            goto error;
+        }
+        if (PyList_GET_SIZE(found) > 0) {
+            Py_ssize_t end = PyList_GET_SIZE(out);
+            if (PyList_SetSlice(out, end, end, found) < 0) {
+                Py_DECREF(found);
+                Py_DECREF(item);
+                goto error;
+            }
+            if (ahead != NULL) {
+                frame = feed_attr(item, N_FRAME);
+                if (frame == NULL || PyDict_SetItem(ahead, frame, found) < 0 ||
+                    PyList_Append(announcing, item) < 0) {
+                    Py_XDECREF(frame);
+                    Py_DECREF(found);
+                    Py_DECREF(item);
+                    goto error;
+                }
+                Py_DECREF(frame);
+            }
+        }
+        Py_DECREF(found);
+        Py_DECREF(item);
+    }
+    return Py_BuildValue("(NN)", out, announcing);
+error:
+    Py_XDECREF(out);
+    Py_XDECREF(announcing);
+    return NULL;
 }

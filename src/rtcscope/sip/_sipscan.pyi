@@ -43,3 +43,20 @@ def sdp_announce(
     limit: int,
     /,
 ) -> list[Any] | None: ...
+def setup_announcer(given: tuple[Any, ...], /) -> None: ...
+def announcer_feed(
+    item: Any,
+    caller_tags: dict[Any, Any],
+    offers: set[Any],
+    pending: set[Any],
+    /,
+) -> list[Any] | None: ...
+def announcer_batch(
+    items: list[Any],
+    caller_tags: dict[Any, Any],
+    offers: set[Any],
+    pending: set[Any],
+    feed_py: Any,
+    ahead: dict[Any, Any] | None,
+    /,
+) -> tuple[list[Any], list[Any]]: ...

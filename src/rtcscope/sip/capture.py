@@ -29,6 +29,8 @@ from rtcscope.capture.sctp import SctpReassembler
 from rtcscope.capture.tcp import Flow, TcpData, TcpReassembler
 from rtcscope.capture.tls import SIP_TLS_PORTS as TLS_SIGNALLING_PORTS
 from rtcscope.capture.tls import WSS_PORTS, is_tls_record_start
+from rtcscope.sip import message as message_module
+from rtcscope.sip import sdp as sdp_module
 from rtcscope.sip.framing import (
     NEED_DATA,
     Garbage,
@@ -648,7 +650,56 @@ class MediaAnnouncer:
         return message.content_length != 0 or message.request_method == "INVITE"
 
     def feed(self, item: CapturedSip) -> list[MediaAnnouncement]:
-        """The media sections ``item``'s SDP announces (none without an SDP)."""
+        """The media sections ``item``'s SDP announces (none without an SDP): on the C road
+        in one call (``_sipscan.announcer_feed``), whose specification is :meth:`_feed_py`
+        (it leaves to it, before changing anything, what it does not read)."""
+        if _c_feed is not None:
+            found = _c_feed(
+                item, self._caller_tags, self._offers_in_requests, self._response_offer_pending
+            )
+            if found is not None:
+                return found
+        return self._feed_py(item)
+
+    def feed_batch(
+        self, items: list[CapturedSip], ahead: dict[int, list[MediaAnnouncement]] | None = None
+    ) -> tuple[list[MediaAnnouncement], list[CapturedSip]]:
+        """:meth:`feed` of each of ``items`` in order, in one step: every announcement, in
+        order, and (with ``ahead``) the items that announced something, each one's own list
+        put in ``ahead`` under its frame (one message per frame: a batch's datagrams). On the C
+        road in one call (``_sipscan.announcer_batch``: the items :meth:`reads` passes over
+        skipped without a Python call), whose specification is :meth:`_feed_batch_py`."""
+        if _c_batch is not None:
+            return _c_batch(
+                items,
+                self._caller_tags,
+                self._offers_in_requests,
+                self._response_offer_pending,
+                self._feed_py,
+                ahead,
+            )
+        return self._feed_batch_py(items, ahead)
+
+    def _feed_batch_py(
+        self, items: list[CapturedSip], ahead: dict[int, list[MediaAnnouncement]] | None
+    ) -> tuple[list[MediaAnnouncement], list[CapturedSip]]:
+        """:meth:`feed_batch` in Python."""
+        out: list[MediaAnnouncement] = []
+        announcing: list[CapturedSip] = []
+        reads, feed = self.reads, self._feed_py
+        for item in items:
+            if not reads(item.message):
+                continue
+            found = feed(item)
+            if found:
+                out += found
+                if ahead is not None:
+                    ahead[item.frame] = found
+                    announcing.append(item)
+        return out, announcing
+
+    def _feed_py(self, item: CapturedSip) -> list[MediaAnnouncement]:
+        """:meth:`feed` in Python."""
         message = item.message
         request_method = message.request_method  # a request's method (message.method)
         # A dialog's first INVITE: the cheap tests first, the lookup in the capture's many
@@ -712,6 +763,40 @@ class MediaAnnouncer:
             item.dport,
         )
         return announced_media(body, sip, MediaAnnouncement)
+
+
+# The C road of MediaAnnouncer.feed (None: the Python road, see rtcscope.sip.message.ROAD):
+# set up with what it reads besides the announcer's state, when the SDP's road is C too.
+_c_feed: Callable[..., list[MediaAnnouncement] | None] | None = None
+# ... and of MediaAnnouncer.feed_batch.
+_c_batch: Callable[..., tuple[list[MediaAnnouncement], list[CapturedSip]]] | None = None
+if ROAD == "c":
+    from rtcscope.sip import _sipscan
+
+    try:
+        if sdp_module._announce is not _sipscan.sdp_announce:
+            raise AttributeError("the SDP's road is Python")
+        _sipscan.setup_announcer(
+            (
+                _CSEQS,
+                _TEXTS,
+                _shared_text,
+                message_module._MEDIA_TYPES,
+                sdp_module._TEMPLATES,
+                MediaAnnouncement,
+                sdp_module._ADDRESSES,
+                sdp_module._TEMPLATE_LIMIT,
+                announced_media,
+            )
+        )
+    except AttributeError:
+        pass  # a module built from an older _sipscan.c: the Python road
+    else:
+        _c_feed = cast("Callable[..., list[MediaAnnouncement] | None]", _sipscan.announcer_feed)
+        _c_batch = cast(
+            "Callable[..., tuple[list[MediaAnnouncement], list[CapturedSip]]]",
+            _sipscan.announcer_batch,
+        )
 
 
 def media_announcements(captured: Iterable[CapturedSip]) -> list[MediaAnnouncement]:
