@@ -2,8 +2,8 @@
 specification MediaAnnouncer._feed_py gives, and leaves the announcer's state the same, message
 after message: on generated messages (requests and responses of a few calls, with and without
 To tags, CSeqs and reasons of every shape, SDP bodies real, cut, mutated, blank or of another
-type, Content-Length right, short, long or absent) and on real captures; built and used under
-CI=true; RTCSCOPE_PURE=1 selects the Python road."""
+type, Content-Length right, short, long, past 2**63 or absent) and on real captures; built and
+used under CI=true; RTCSCOPE_PURE=1 selects the Python road."""
 
 from __future__ import annotations
 
@@ -88,7 +88,10 @@ def messages(draw: st.DrawFn) -> CapturedSip:
     content_type = draw(st.sampled_from(TYPES))
     if body and content_type is not None:
         lines.append(f"Content-Type: {content_type}")
-    length = draw(st.sampled_from([len(body), len(body), max(len(body) - 5, 0), len(body) + 3]))
+    length = draw(
+        st.sampled_from([len(body), len(body), max(len(body) - 5, 0), len(body) + 3])
+        | st.integers(2**63 - 2, 2**70)  # past a C ssize_t: the rest of the bytes, as sliced
+    )
     if draw(st.integers(0, 5)):
         lines.append(f"Content-Length: {length}")
     raw = ("\r\n".join(lines) + "\r\n\r\n").encode() + body

@@ -2493,6 +2493,21 @@ static int blank_bytes(const unsigned char *s, Py_ssize_t n)
     return 1;
 }
 
+/* An exact int as a bound of a slice of bytes: 1 with *out set (a value past PY_SSIZE_T_MAX as
+ * PY_SSIZE_T_MAX: raw[start:start + length] takes a huge Content-Length as the rest of the
+ * bytes), 0 for a negative one (the Python road's), -1 on an error. */
+static int slice_bound(PyObject *value, Py_ssize_t *out)
+{
+    int overflow;
+    long long n = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (n == -1 && !overflow && PyErr_Occurred())
+        return -1;
+    if (overflow < 0 || (!overflow && n < 0))
+        return 0;
+    *out = overflow > 0 || n > (long long)PY_SSIZE_T_MAX ? PY_SSIZE_T_MAX : (Py_ssize_t)n;
+    return 1;
+}
+
 /* The announcer's state: MediaAnnouncer's caller tags (dict) and offer/answer sets. */
 typedef struct {
     PyObject *callers, *offers, *pending;
@@ -2547,10 +2562,10 @@ static PyObject *feed_one(PyObject *module, PyObject *item, const AnnouncerState
         GET(N_FROM_TAG, N_MESSAGE, N_FROM_TAG)
     }
     if (PyLong_CheckExact(v[N_CONTENT_LENGTH])) {
-        length = PyLong_AsSsize_t(v[N_CONTENT_LENGTH]);
-        if (length == -1 && PyErr_Occurred())
+        r = slice_bound(v[N_CONTENT_LENGTH], &length);
+        if (r < 0)
             goto done;
-        if (length < 0) {
+        if (r == 0) {
             out = Py_NewRef(Py_None);
             goto done;
         }
@@ -2574,14 +2589,14 @@ static PyObject *feed_one(PyObject *module, PyObject *item, const AnnouncerState
             out = Py_NewRef(Py_None);
             goto done;
         }
-        start = PyLong_AsSsize_t(v[N_HEADER_LENGTH]);
-        if (start == -1 && PyErr_Occurred())
+        r = slice_bound(v[N_HEADER_LENGTH], &start);
+        if (r < 0)
             goto done;
-        size = PyBytes_GET_SIZE(v[N_RAW]);
-        if (start < 0) {
+        if (r == 0) {
             out = Py_NewRef(Py_None);
             goto done;
         }
+        size = PyBytes_GET_SIZE(v[N_RAW]);
         if (start > size)
             start = size;
         stop = length < 0 || length > size - start ? size : start + length;
