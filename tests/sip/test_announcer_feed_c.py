@@ -157,3 +157,26 @@ def test_feed_of_other_classes_and_missing_fields() -> None:
     for announcer in (MediaAnnouncer().feed, MediaAnnouncer()._feed_py):
         with pytest.raises(AttributeError):
             announcer(odd)  # type: ignore[arg-type]
+
+
+class _Clearing(_Item):
+    """Its source address is read by a property that clears the CSeq and summary texts (and
+    makes new objects where theirs were): what the C road read from them it must hold."""
+
+    @property  # type: ignore[misc]
+    def src(self) -> str:
+        capture_module._CSEQS.clear()
+        capture_module._TEXTS.clear()
+        self.junk = [("x" * 6).upper() + str(n) for n in range(2000)]
+        return self._src
+
+    @src.setter
+    def src(self, value: str) -> None:
+        self._src = value
+
+
+def test_feed_holds_the_texts_while_python_code_runs() -> None:
+    items = [m for m in sip_messages(DATA / "aaa.pcap") if m.message.sdp_body()]
+    for _ in range(50):
+        MediaAnnouncer()._feed_py(items[0])  # the texts cached, then cleared by the read
+        _same_roads([_Clearing(items[0])])  # type: ignore[list-item]

@@ -2536,9 +2536,9 @@ static PyObject *feed_one(PyObject *module, PyObject *item, const AnnouncerState
 {
     PyObject *v[N_COUNT] = {NULL}, *callers = state->callers, *offers = state->offers;
     PyObject *pending = state->pending;
-    PyObject *body = NULL, *summary = NULL, *texts, *cseq_text, *upper, *key = NULL, *side;
+    PyObject *body = NULL, *summary = NULL, *texts = NULL, *cseq_text, *upper, *key = NULL, *side;
     PyObject *from_role, *other_role, *role, *caller_tag, *head = NULL, *out = NULL, *call[6];
-    PyObject *number_method;
+    PyObject *number_method, *announced;
     Py_ssize_t length = -1, start, size, stop;
     int i, fallback = 0, invite, r;
 
@@ -2619,6 +2619,9 @@ static PyObject *feed_one(PyObject *module, PyObject *item, const AnnouncerState
         if (number_method == NULL)
             goto done;
         texts = PyDict_GetItemWithError(feed_setup[S_CSEQS], number_method);
+        /* owned at once: the texts are read after calls that may run Python code (a field of
+         * another class, _shared_text) and may clear _CSEQS */
+        Py_XINCREF(texts);
         Py_DECREF(number_method);
         if (texts == NULL && PyErr_Occurred())
             goto done;
@@ -2649,20 +2652,13 @@ static PyObject *feed_one(PyObject *module, PyObject *item, const AnnouncerState
                 out = Py_NewRef(Py_None);
             goto done;
         }
-        Py_INCREF(cseq_text);
-        Py_INCREF(upper);
         key = PyTuple_Pack(3, v[N_CALL_ID], v[N_NUMBER], upper);
-        Py_DECREF(upper);
-        if (key == NULL) {
-            Py_DECREF(cseq_text);
+        if (key == NULL)
             goto done;
-        }
         head = PyTuple_New(11);
-        if (head == NULL) {
-            Py_DECREF(cseq_text);
+        if (head == NULL)
             goto done;
-        }
-        PyTuple_SET_ITEM(head, 6, cseq_text);
+        PyTuple_SET_ITEM(head, 6, Py_NewRef(cseq_text));
     }
 #undef GET
     /* from here on, the announcer's state changes */
@@ -2730,19 +2726,24 @@ static PyObject *feed_one(PyObject *module, PyObject *item, const AnnouncerState
     PyTuple_SET_ITEM(head, 8, Py_NewRef(v[N_SPORT]));
     PyTuple_SET_ITEM(head, 9, Py_NewRef(v[N_DST]));
     PyTuple_SET_ITEM(head, 10, Py_NewRef(v[N_DPORT]));
+    /* the setup's objects held for the calls (Python code run by them may set up others) */
     call[0] = body;
-    call[1] = feed_setup[S_TEMPLATES];
+    call[1] = Py_NewRef(feed_setup[S_TEMPLATES]);
     call[2] = head;
-    call[3] = feed_setup[S_MAKE];
-    call[4] = feed_setup[S_ADDRESSES];
-    call[5] = feed_setup[S_LIMIT];
+    call[3] = Py_NewRef(feed_setup[S_MAKE]);
+    call[4] = Py_NewRef(feed_setup[S_ADDRESSES]);
+    call[5] = Py_NewRef(feed_setup[S_LIMIT]);
+    announced = Py_NewRef(feed_setup[S_ANNOUNCED]);
     out = sdp_announce(module, call, 6);
     if (out == Py_None) {
         /* a new text, one not templated, a port the parser rejects: announced_media reads it */
         Py_DECREF(out);
-        out = PyObject_CallFunctionObjArgs(feed_setup[S_ANNOUNCED], body, head, feed_setup[S_MAKE],
-                                           NULL);
+        out = PyObject_CallFunctionObjArgs(announced, body, head, call[3], NULL);
     }
+    Py_DECREF(announced);
+    for (i = 1; i < 6; i++)
+        if (i != 2)
+            Py_DECREF(call[i]);
 done:
     for (i = 0; i < N_COUNT; i++)
         Py_XDECREF(v[i]);
@@ -2750,6 +2751,7 @@ done:
     Py_XDECREF(summary);
     Py_XDECREF(key);
     Py_XDECREF(head);
+    Py_XDECREF(texts);
     return out;
 }
 
