@@ -149,14 +149,32 @@ class _Item:
             setattr(self, name, getattr(item, name))
 
 
+class _Message(SipMessage):
+    """Not of the SipMessage class itself: the C road leaves it to the Python road."""
+
+    __slots__ = ()
+
+
 def test_feed_of_other_classes_and_missing_fields() -> None:
     items = [m for m in sip_messages(DATA / "aaa.pcap") if m.message.sdp_body()]
     _same_roads([_Item(item) for item in items] * 2)  # type: ignore[misc]
-    odd = _Item(items[0])
-    del odd.dport
-    for announcer in (MediaAnnouncer().feed, MediaAnnouncer()._feed_py):
-        with pytest.raises(AttributeError):
-            announcer(odd)  # type: ignore[arg-type]
+    for field in ("frame", "ts_ns", "src", "sport", "dst", "dport", "message"):
+        # each field missing: both roads raise, and leave the same state (the Python road's
+        # order: the state has changed before it reads the item's own fields)
+        odd = _Item(items[0])
+        delattr(odd, field)
+        states = []
+        for announcer in (MediaAnnouncer(), MediaAnnouncer()):
+            feed = announcer.feed if not states else announcer._feed_py
+            with pytest.raises(AttributeError):
+                feed(odd)  # type: ignore[arg-type]
+            states.append(_state(announcer))
+        assert states[0] == states[1]
+        assert states[0][0] or field == "message"  # (the INVITE's caller tag kept)
+    other = _Item(items[0])
+    other.message = _Message.parse(items[0].message.raw)
+    assert type(other.message) is _Message
+    _same_roads([other, other])  # type: ignore[list-item]
 
 
 class _Clearing(_Item):

@@ -2032,8 +2032,8 @@ static PyMethodDef methods[] = {
      "sdp_announce()'s arguments and sdp.announced_media."},
     {"announcer_feed", (PyCFunction)(void (*)(void))announcer_feed, METH_FASTCALL,
      "announcer_feed(item, caller_tags, offers, pending) -> list | None: rtcscope.sip.capture.\n"
-     "MediaAnnouncer._feed_py(item) with the announcer's dict and sets; None (nothing changed)\n"
-     "where the Python road must read the message."},
+     "MediaAnnouncer._feed_py(item) with the announcer's dict and sets; None (no change but the\n"
+     "caller's tag _feed_py keeps first) where the Python road must read the message."},
     {"announcer_batch", (PyCFunction)(void (*)(void))announcer_batch, METH_FASTCALL,
      "announcer_batch(items, caller_tags, offers, pending, feed_py, ahead) -> (announcements,\n"
      "announcing): rtcscope.sip.capture.MediaAnnouncer._feed_batch_py(items, ahead) with the\n"
@@ -2296,9 +2296,11 @@ static PyObject *sdp_announce(PyObject *module, PyObject *const *args, Py_ssize_
  * The announcer's step for one message: the caller's tag of a dialog's first INVITE kept, then,
  * for an SDP body, offer or answer decided (RFC 3264 bookkeeping in the announcer's sets), the
  * SIP fields of its announcements put together and the SDP read by sdp_announce (else by
- * sdp.announced_media). Every case this does not take (a body that is not plainly
+ * sdp.announced_media), in _feed_py's order (an exception leaves the state as there). Every case
+ * this does not take (a message not of the SipMessage class, a body that is not plainly
  * application/sdp, a CSeq or summary text not cached yet, a message without a start line, values
- * of other types) returns None before anything is changed: the Python road reads it all. */
+ * of other types) returns None before the sets change, at most the caller's tag kept (which the
+ * Python road then finds kept): the Python road reads it all. */
 enum {
     N_MESSAGE, N_FRAME, N_TS_NS, N_SRC, N_SPORT, N_DST, N_DPORT, N_REQUEST_METHOD, N_TO_TAG,
     N_CALL_ID, N_FROM_TAG, N_CONTENT_LENGTH, N_CONTENT_TYPE, N_RAW, N_HEADER_LENGTH, N_CSEQ,
@@ -2440,18 +2442,17 @@ static int upper_is(PyObject *text, const char *word)
     return 1;
 }
 
-/* The summary text (message.summary), shared as _TEXTS shares it: a new reference; NULL and
- * *fallback set where the Python road must read it (no error), NULL alone on an error. */
+/* The summary text (message.summary), not shared yet: a new reference; NULL and *fallback set
+ * where the Python road must read it (no error), NULL alone on an error. */
 static PyObject *feed_summary(PyObject *method, PyObject *uri, PyObject *code, PyObject *reason,
                               int *fallback)
 {
-    PyObject *text, *found;
     if (method != Py_None) {
         if (!PyUnicode_CheckExact(uri)) {
             *fallback = 1;
             return NULL;
         }
-        text = PyUnicode_FromFormat("%U %U", method, uri);
+        return PyUnicode_FromFormat("%U %U", method, uri);
     } else {
         Py_ssize_t n;
         if (!PyLong_CheckExact(code) || (reason != Py_None && !PyUnicode_CheckExact(reason))) {
@@ -2459,25 +2460,35 @@ static PyObject *feed_summary(PyObject *method, PyObject *uri, PyObject *code, P
             return NULL;
         }
         n = reason == Py_None ? 0 : PyUnicode_GET_LENGTH(reason);
-        if (n == 0) {
-            text = PyObject_Str(code); /* f"{code} ".rstrip() */
-        } else if (Py_UNICODE_ISSPACE(PyUnicode_READ_CHAR(reason, n - 1))) {
+        if (n == 0)
+            return PyObject_Str(code); /* f"{code} ".rstrip() */
+        if (Py_UNICODE_ISSPACE(PyUnicode_READ_CHAR(reason, n - 1))) {
             *fallback = 1; /* .rstrip() would cut the reason */
             return NULL;
-        } else {
-            text = PyUnicode_FromFormat("%S %U", code, reason);
         }
+        return PyUnicode_FromFormat("%S %U", code, reason);
     }
-    if (text == NULL)
-        return NULL;
-    found = PyDict_GetItemWithError(feed_setup[S_TEXTS], text);
+}
+
+/* _TEXTS.get(text) or _shared_text(text): a new reference, NULL on an error (text: stolen). */
+static PyObject *shared_summary(PyObject *text)
+{
+    PyObject *found = PyDict_GetItemWithError(feed_setup[S_TEXTS], text);
+    int r;
     if (found == NULL && PyErr_Occurred()) {
         Py_DECREF(text);
         return NULL;
     }
-    if (found != NULL && PyUnicode_CheckExact(found) && PyUnicode_GET_LENGTH(found) > 0) {
-        Py_DECREF(text);
-        return Py_NewRef(found);
+    if (found != NULL) {
+        Py_INCREF(found);
+        r = PyObject_IsTrue(found);
+        if (r != 0) {
+            Py_DECREF(text);
+            if (r < 0)
+                Py_CLEAR(found);
+            return found;
+        }
+        Py_DECREF(found);
     }
     Py_SETREF(text, PyObject_CallOneArg(feed_setup[S_SHARED_TEXT], text));
     return text;
@@ -2530,27 +2541,52 @@ static int announcer_state(PyObject *const *args, AnnouncerState *state, const c
     return 0;
 }
 
+/* message.<field> of a SipMessage (of exactly the class set up: checked by the caller): a new
+ * reference, or NULL without an exception for an unset slot, read where the Python road reads
+ * it (raw and header_length without setup_build: by their member descriptors). */
+static PyObject *message_field(PyObject *message, int field)
+{
+    PyObject *value;
+    if (feed_types[field] != NULL)
+        return Py_XNewRef(*(PyObject **)((char *)message + feed_members[field]->offset));
+    value = PyObject_GetAttr(message, feed_names[field]);
+    if (value == NULL && PyErr_ExceptionMatches(PyExc_AttributeError))
+        PyErr_Clear();
+    return value;
+}
+
 /* MediaAnnouncer._feed_py(item): its announcements (a new list), None where the Python road must
- * read the item (nothing changed), NULL on an error. */
+ * read the item, NULL on an error. In _feed_py's order: the item's message, the caller's tag of a
+ * dialog's first INVITE kept (the one change before None: the Python road's same first step then
+ * finds it kept and changes nothing), the body, the CSeq's texts, then (every case left to the
+ * Python road decided by then) the offer/answer sets, the item's own fields, the texts shared.
+ * The message is read only as a SipMessage, by its slots: no Python code runs for it (a message
+ * of another class, whose sdp_body or summary may be its own, is left to the Python road). */
 static PyObject *feed_one(PyObject *module, PyObject *item, const AnnouncerState *state)
 {
     PyObject *v[N_COUNT] = {NULL}, *callers = state->callers, *offers = state->offers;
-    PyObject *pending = state->pending;
-    PyObject *body = NULL, *summary = NULL, *texts = NULL, *cseq_text, *upper, *key = NULL, *side;
-    PyObject *from_role, *other_role, *role, *caller_tag, *head = NULL, *out = NULL, *call[6];
-    PyObject *number_method, *announced;
+    PyObject *pending = state->pending, *message;
+    PyObject *body = NULL, *text = NULL, *texts = NULL, *cseq_text, *upper, *key = NULL, *side;
+    PyObject *from_role, *other_role, *role, *caller_tag = NULL, *head = NULL, *out = NULL;
+    PyObject *number_method, *announced, *call[6];
     Py_ssize_t length = -1, start, size, stop;
     int i, fallback = 0, invite, r;
 
-    v[N_MESSAGE] = feed_attr(item, N_MESSAGE);
-    if (v[N_MESSAGE] == NULL)
+    message = v[N_MESSAGE] = feed_attr(item, N_MESSAGE);
+    if (message == NULL)
         return NULL;
-#define GET(to, from, name)                                                                       \
-    if ((v[to] = feed_attr(v[from], name)) == NULL)                                               \
+    if (feed_types[N_REQUEST_METHOD] == NULL ||
+        !Py_IS_TYPE(message, feed_types[N_REQUEST_METHOD])) {
+        out = Py_NewRef(Py_None);
         goto done;
-    GET(N_REQUEST_METHOD, N_MESSAGE, N_REQUEST_METHOD)
-    GET(N_CONTENT_LENGTH, N_MESSAGE, N_CONTENT_LENGTH)
-    GET(N_CALL_ID, N_MESSAGE, N_CALL_ID)
+    }
+#define GET(field)                                                                                \
+    if ((v[field] = message_field(message, field)) == NULL) {                                     \
+        if (!PyErr_Occurred())                                                                    \
+            out = Py_NewRef(Py_None);                                                             \
+        goto done;                                                                                \
+    }
+    GET(N_REQUEST_METHOD)
     if (v[N_REQUEST_METHOD] != Py_None &&
         (!PyUnicode_CheckExact(v[N_REQUEST_METHOD]) || !PyUnicode_IS_ASCII(v[N_REQUEST_METHOD]))) {
         out = Py_NewRef(Py_None); /* (a method's .upper() beyond ASCII: the Python road) */
@@ -2558,9 +2594,20 @@ static PyObject *feed_one(PyObject *module, PyObject *item, const AnnouncerState
     }
     invite = is_word(v[N_REQUEST_METHOD], word_invite);
     if (invite) {
-        GET(N_TO_TAG, N_MESSAGE, N_TO_TAG)
-        GET(N_FROM_TAG, N_MESSAGE, N_FROM_TAG)
+        GET(N_TO_TAG)
+        if (v[N_TO_TAG] == Py_None) {
+            GET(N_CALL_ID)
+            r = PyDict_Contains(callers, v[N_CALL_ID]);
+            if (r < 0)
+                goto done;
+            if (r == 0) {
+                GET(N_FROM_TAG)
+                if (PyDict_SetItem(callers, v[N_CALL_ID], v[N_FROM_TAG]) < 0)
+                    goto done;
+            }
+        }
     }
+    GET(N_CONTENT_LENGTH)
     if (PyLong_CheckExact(v[N_CONTENT_LENGTH])) {
         r = slice_bound(v[N_CONTENT_LENGTH], &length);
         if (r < 0)
@@ -2576,9 +2623,9 @@ static PyObject *feed_one(PyObject *module, PyObject *item, const AnnouncerState
     if (length != 0) {
         /* message.sdp_body(): a plain application/sdp body only, its media type cached */
         PyObject *media;
-        GET(N_CONTENT_TYPE, N_MESSAGE, N_CONTENT_TYPE)
-        GET(N_RAW, N_MESSAGE, N_RAW)
-        GET(N_HEADER_LENGTH, N_MESSAGE, N_HEADER_LENGTH)
+        GET(N_CONTENT_TYPE)
+        GET(N_RAW)
+        GET(N_HEADER_LENGTH)
         media = PyUnicode_CheckExact(v[N_CONTENT_TYPE]) && PyUnicode_GET_LENGTH(v[N_CONTENT_TYPE])
                     ? PyDict_GetItemWithError(feed_setup[S_MEDIA_TYPES], v[N_CONTENT_TYPE])
                     : NULL;
@@ -2606,71 +2653,64 @@ static PyObject *feed_one(PyObject *module, PyObject *item, const AnnouncerState
                 goto done;
         }
     }
-    if (body != NULL) {
-        /* what the announcements' SIP fields need, every text found before anything changes */
-        GET(N_CSEQ, N_MESSAGE, N_CSEQ)
-        if (v[N_CSEQ] == Py_None) {
-            out = Py_NewRef(Py_None);
-            goto done;
-        }
-        GET(N_NUMBER, N_CSEQ, N_NUMBER)
-        GET(N_METHOD, N_CSEQ, N_METHOD)
-        number_method = PyTuple_Pack(2, v[N_NUMBER], v[N_METHOD]);
-        if (number_method == NULL)
-            goto done;
-        texts = PyDict_GetItemWithError(feed_setup[S_CSEQS], number_method);
-        /* owned at once: the texts are read after calls that may run Python code (a field of
-         * another class, _shared_text) and may clear _CSEQS */
-        Py_XINCREF(texts);
-        Py_DECREF(number_method);
-        if (texts == NULL && PyErr_Occurred())
-            goto done;
-        if (texts == NULL || !PyTuple_CheckExact(texts) || PyTuple_GET_SIZE(texts) != 2) {
-            out = Py_NewRef(Py_None); /* _cseq_texts makes it on the Python road */
-            goto done;
-        }
-        cseq_text = PyTuple_GET_ITEM(texts, 0);
-        upper = PyTuple_GET_ITEM(texts, 1);
-        if (v[N_REQUEST_METHOD] != Py_None) {
-            GET(N_URI, N_MESSAGE, N_URI)
-        } else {
-            GET(N_STATUS, N_MESSAGE, N_STATUS)
-            if (v[N_STATUS] == Py_None) {
-                out = Py_NewRef(Py_None); /* a summary from the start line */
-                goto done;
-            }
-            GET(N_REASON, N_MESSAGE, N_REASON)
-        }
-        if (v[N_FROM_TAG] == NULL)
-            GET(N_FROM_TAG, N_MESSAGE, N_FROM_TAG)
-        for (i = N_FRAME; i <= N_DPORT; i++) /* the item's own fields */
-            if ((v[i] = feed_attr(item, i)) == NULL)
-                goto done;
-        summary = feed_summary(v[N_REQUEST_METHOD], v[N_URI], v[N_STATUS], v[N_REASON], &fallback);
-        if (summary == NULL) {
-            if (fallback)
-                out = Py_NewRef(Py_None);
-            goto done;
-        }
-        key = PyTuple_Pack(3, v[N_CALL_ID], v[N_NUMBER], upper);
-        if (key == NULL)
-            goto done;
-        head = PyTuple_New(11);
-        if (head == NULL)
-            goto done;
-        PyTuple_SET_ITEM(head, 6, Py_NewRef(cseq_text));
-    }
-#undef GET
-    /* from here on, the announcer's state changes */
-    if (invite && v[N_TO_TAG] == Py_None) {
-        r = PyDict_Contains(callers, v[N_CALL_ID]);
-        if (r < 0 || (r == 0 && PyDict_SetItem(callers, v[N_CALL_ID], v[N_FROM_TAG]) < 0))
-            goto done;
-    }
     if (body == NULL) {
         out = PyList_New(0);
         goto done;
     }
+    /* what the announcements' SIP fields need, every case left to the Python road found before
+     * the sets change */
+    if (v[N_CALL_ID] == NULL)
+        GET(N_CALL_ID)
+    GET(N_CSEQ)
+    if (v[N_CSEQ] == Py_None) {
+        out = Py_NewRef(Py_None);
+        goto done;
+    }
+    if ((v[N_NUMBER] = feed_attr(v[N_CSEQ], N_NUMBER)) == NULL ||
+        (v[N_METHOD] = feed_attr(v[N_CSEQ], N_METHOD)) == NULL)
+        goto done;
+    number_method = PyTuple_Pack(2, v[N_NUMBER], v[N_METHOD]);
+    if (number_method == NULL)
+        goto done;
+    texts = PyDict_GetItemWithError(feed_setup[S_CSEQS], number_method);
+    /* owned at once: the texts are read after calls that may run Python code (a field of
+     * another class, _shared_text) and may clear _CSEQS */
+    Py_XINCREF(texts);
+    Py_DECREF(number_method);
+    if (texts == NULL && PyErr_Occurred())
+        goto done;
+    if (texts == NULL || !PyTuple_CheckExact(texts) || PyTuple_GET_SIZE(texts) != 2) {
+        out = Py_NewRef(Py_None); /* _cseq_texts makes it on the Python road */
+        goto done;
+    }
+    cseq_text = PyTuple_GET_ITEM(texts, 0);
+    upper = PyTuple_GET_ITEM(texts, 1);
+    if (v[N_REQUEST_METHOD] != Py_None) {
+        GET(N_URI)
+    } else {
+        GET(N_STATUS)
+        if (v[N_STATUS] == Py_None) {
+            out = Py_NewRef(Py_None); /* a summary from the start line */
+            goto done;
+        }
+        GET(N_REASON)
+    }
+    if (v[N_FROM_TAG] == NULL)
+        GET(N_FROM_TAG)
+#undef GET
+    text = feed_summary(v[N_REQUEST_METHOD], v[N_URI], v[N_STATUS], v[N_REASON], &fallback);
+    if (text == NULL) {
+        if (fallback)
+            out = Py_NewRef(Py_None);
+        goto done;
+    }
+    key = PyTuple_Pack(3, v[N_CALL_ID], v[N_NUMBER], upper);
+    if (key == NULL)
+        goto done;
+    head = PyTuple_New(11);
+    if (head == NULL)
+        goto done;
+    /* from here on, the offer/answer sets change */
     if (v[N_REQUEST_METHOD] != Py_None) {
         int answer = upper_is(v[N_REQUEST_METHOD], "ACK");
         if (!answer && upper_is(v[N_REQUEST_METHOD], "PRACK")) {
@@ -2704,24 +2744,34 @@ static PyObject *feed_one(PyObject *module, PyObject *item, const AnnouncerState
         other_role = word_caller;
     }
     caller_tag = PyDict_GetItemWithError(callers, v[N_CALL_ID]);
+    Py_XINCREF(caller_tag);
     if (caller_tag == NULL && PyErr_Occurred())
+        goto done;
+    /* the head tuple, its values read in the Python road's order */
+    if ((v[N_FRAME] = feed_attr(item, N_FRAME)) == NULL ||
+        (v[N_TS_NS] = feed_attr(item, N_TS_NS)) == NULL)
         goto done;
     role = from_role;
     if (caller_tag != NULL && caller_tag != Py_None) {
-        Py_INCREF(caller_tag);
         r = PyObject_RichCompareBool(v[N_FROM_TAG], caller_tag, Py_EQ);
-        Py_DECREF(caller_tag);
         if (r < 0)
             goto done;
         if (!r)
             role = other_role;
     }
+    PyTuple_SET_ITEM(head, 5, shared_summary(text));
+    text = NULL; /* (stolen) */
+    if (PyTuple_GET_ITEM(head, 5) == NULL)
+        goto done;
+    for (i = N_SRC; i <= N_DPORT; i++)
+        if ((v[i] = feed_attr(item, i)) == NULL)
+            goto done;
     PyTuple_SET_ITEM(head, 0, Py_NewRef(v[N_FRAME]));
     PyTuple_SET_ITEM(head, 1, Py_NewRef(v[N_TS_NS]));
     PyTuple_SET_ITEM(head, 2, Py_NewRef(v[N_CALL_ID]));
     PyTuple_SET_ITEM(head, 3, Py_NewRef(side));
     PyTuple_SET_ITEM(head, 4, Py_NewRef(role));
-    PyTuple_SET_ITEM(head, 5, Py_NewRef(summary));
+    PyTuple_SET_ITEM(head, 6, Py_NewRef(cseq_text));
     PyTuple_SET_ITEM(head, 7, Py_NewRef(v[N_SRC]));
     PyTuple_SET_ITEM(head, 8, Py_NewRef(v[N_SPORT]));
     PyTuple_SET_ITEM(head, 9, Py_NewRef(v[N_DST]));
@@ -2748,10 +2798,11 @@ done:
     for (i = 0; i < N_COUNT; i++)
         Py_XDECREF(v[i]);
     Py_XDECREF(body);
-    Py_XDECREF(summary);
+    Py_XDECREF(text);
+    Py_XDECREF(texts);
+    Py_XDECREF(caller_tag);
     Py_XDECREF(key);
     Py_XDECREF(head);
-    Py_XDECREF(texts);
     return out;
 }
 
