@@ -2424,24 +2424,6 @@ static int is_word(PyObject *text, PyObject *word)
     return text == word || (PyUnicode_CheckExact(text) && PyUnicode_Compare(text, word) == 0);
 }
 
-/* Whether an ASCII str is ``word`` (upper case) once upper-cased (str.upper() of ASCII). */
-static int upper_is(PyObject *text, const char *word)
-{
-    Py_ssize_t n = (Py_ssize_t)strlen(word), i;
-    const unsigned char *s;
-    if (PyUnicode_GET_LENGTH(text) != n)
-        return 0;
-    s = PyUnicode_1BYTE_DATA(text);
-    for (i = 0; i < n; i++) {
-        unsigned char c = s[i];
-        if (c >= 'a' && c <= 'z')
-            c = (unsigned char)(c - 'a' + 'A');
-        if (c != (unsigned char)word[i])
-            return 0;
-    }
-    return 1;
-}
-
 /* The summary text (message.summary), not shared yet: a new reference; NULL and *fallback set
  * where the Python road must read it (no error), NULL alone on an error. */
 static PyObject *feed_summary(PyObject *method, PyObject *uri, PyObject *code, PyObject *reason,
@@ -2492,16 +2474,6 @@ static PyObject *shared_summary(PyObject *text)
     }
     Py_SETREF(text, PyObject_CallOneArg(feed_setup[S_SHARED_TEXT], text));
     return text;
-}
-
-/* Whether bytes are empty or all ASCII whitespace (bytes.isspace() false for b""). */
-static int blank_bytes(const unsigned char *s, Py_ssize_t n)
-{
-    Py_ssize_t i;
-    for (i = 0; i < n; i++)
-        if (!(s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r')))
-            return 0;
-    return 1;
 }
 
 /* An exact int as a bound of a slice of bytes: 1 with *out set (a value past PY_SSIZE_T_MAX as
@@ -2569,7 +2541,8 @@ static PyObject *feed_one(PyObject *module, PyObject *item, const AnnouncerState
     PyObject *body = NULL, *text = NULL, *texts = NULL, *cseq_text, *upper, *key = NULL, *side;
     PyObject *from_role, *other_role, *role, *caller_tag = NULL, *head = NULL, *out = NULL;
     PyObject *number_method, *announced, *call[6];
-    Py_ssize_t length = -1, start, size, stop;
+    const unsigned char *raw;
+    Py_ssize_t length = -1, start, size, stop, at;
     int i, fallback = 0, invite, r;
 
     message = v[N_MESSAGE] = feed_attr(item, N_MESSAGE);
@@ -2647,8 +2620,11 @@ static PyObject *feed_one(PyObject *module, PyObject *item, const AnnouncerState
         if (start > size)
             start = size;
         stop = length < 0 || length > size - start ? size : start + length;
-        if (!blank_bytes((const unsigned char *)PyBytes_AS_STRING(v[N_RAW]) + start, stop - start)) {
-            body = PyBytes_FromStringAndSize(PyBytes_AS_STRING(v[N_RAW]) + start, stop - start);
+        raw = (const unsigned char *)PyBytes_AS_STRING(v[N_RAW]);
+        for (at = start; at < stop && is_regex_space(raw[at]); at++)
+            ; /* not body or body.isspace(): no SDP */
+        if (at < stop) {
+            body = PyBytes_FromStringAndSize((const char *)raw + start, stop - start);
             if (body == NULL)
                 goto done;
         }
@@ -2712,8 +2688,11 @@ static PyObject *feed_one(PyObject *module, PyObject *item, const AnnouncerState
         goto done;
     /* from here on, the offer/answer sets change */
     if (v[N_REQUEST_METHOD] != Py_None) {
-        int answer = upper_is(v[N_REQUEST_METHOD], "ACK");
-        if (!answer && upper_is(v[N_REQUEST_METHOD], "PRACK")) {
+        /* method.upper() of an ASCII method: "ACK", or "PRACK" after an offer in a response */
+        const unsigned char *method = PyUnicode_1BYTE_DATA(v[N_REQUEST_METHOD]);
+        Py_ssize_t n = PyUnicode_GET_LENGTH(v[N_REQUEST_METHOD]);
+        int answer = n == 3 && same_lower(method, n, "ack");
+        if (!answer && n == 5 && same_lower(method, n, "prack")) {
             answer = PySet_Contains(pending, v[N_CALL_ID]);
             if (answer < 0)
                 goto done;
