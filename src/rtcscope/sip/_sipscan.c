@@ -2027,9 +2027,9 @@ static PyMethodDef methods[] = {
      "section's; None where the template cannot tell: rtcscope.sip.sdp._announce_py."},
     {"setup_announcer", setup_announcer, METH_O,
      "setup_announcer((cseqs, texts, shared_text, media_types, templates, make, addresses,\n"
-     "limit, announced_media)): what announcer_feed() reads besides the announcer's state:\n"
+     "limit, announced_untold)): what announcer_feed() reads besides the announcer's state:\n"
      "rtcscope.sip.capture's _CSEQS, _TEXTS and _shared_text, message._MEDIA_TYPES, and\n"
-     "sdp_announce()'s arguments and sdp.announced_media."},
+     "sdp_announce()'s arguments and sdp._announced_untold."},
     {"announcer_feed", (PyCFunction)(void (*)(void))announcer_feed, METH_FASTCALL,
      "announcer_feed(item, caller_tags, offers, pending) -> list | None: rtcscope.sip.capture.\n"
      "MediaAnnouncer._feed_py(item) with the announcer's dict and sets; None (no change but the\n"
@@ -2296,7 +2296,7 @@ static PyObject *sdp_announce(PyObject *module, PyObject *const *args, Py_ssize_
  * The announcer's step for one message: the caller's tag of a dialog's first INVITE kept, then,
  * for an SDP body, offer or answer decided (RFC 3264 bookkeeping in the announcer's sets), the
  * SIP fields of its announcements put together and the SDP read by sdp_announce (else by
- * sdp.announced_media), in _feed_py's order (an exception leaves the state as there). Every case
+ * announced_media's next step, sdp._announced_untold), in _feed_py's order (an exception leaves the state as there). Every case
  * this does not take (a message not of the SipMessage class, a body that is not plainly
  * application/sdp, a CSeq or summary text not cached yet, a message without a start line, values
  * of other types) returns None before the sets change, at most the caller's tag kept (which the
@@ -2312,7 +2312,7 @@ static const char *const FEED_NAMES[N_COUNT] = {
     "cseq", "number", "method", "request_uri_text", "status_code", "reason",
 };
 static PyObject *feed_names[N_COUNT];
-/* (cseqs, texts, shared_text, media_types, templates, make, addresses, limit, announced_media) */
+/* (cseqs, texts, shared_text, media_types, templates, make, addresses, limit, announced_untold) */
 enum {
     S_CSEQS, S_TEXTS, S_SHARED_TEXT, S_MEDIA_TYPES, S_TEMPLATES, S_MAKE, S_ADDRESSES, S_LIMIT,
     S_ANNOUNCED, S_COUNT
@@ -2392,7 +2392,7 @@ static PyObject *setup_announcer(PyObject *module, PyObject *given)
         PyErr_SetString(PyExc_TypeError,
                         "setup_announcer((cseqs: dict, texts: dict, shared_text, media_types: "
                         "dict, templates: dict, make: type[tuple], addresses: dict, limit: int, "
-                        "announced_media))");
+                        "announced_untold))");
         return NULL;
     }
     for (i = 0; i < N_COUNT; i++) {
@@ -2765,7 +2765,8 @@ static PyObject *feed_one(PyObject *module, PyObject *item, const AnnouncerState
     announced = Py_NewRef(feed_setup[S_ANNOUNCED]);
     out = sdp_announce(module, call, 6);
     if (out == Py_None) {
-        /* a new text, one not templated, a port the parser rejects: announced_media reads it */
+        /* a new text, one not templated, a port the parser rejects: announced_media's step
+         * after its _announce (sdp._announced_untold) reads it */
         Py_DECREF(out);
         out = PyObject_CallFunctionObjArgs(announced, body, head, call[3], NULL);
     }

@@ -787,7 +787,7 @@ if ROAD == "c":
                 MediaAnnouncement,
                 sdp_module._ADDRESSES,
                 sdp_module._TEMPLATE_LIMIT,
-                announced_media,
+                sdp_module._announced_untold,
             )
         )
     except AttributeError:
