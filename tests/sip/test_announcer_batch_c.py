@@ -7,6 +7,7 @@ RTCSCOPE_PURE=1 selects the Python road."""
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from rtcscope.scan.options import ScanOptions, Tap
 from rtcscope.sip.capture import CapturedSip, MediaAnnouncement, MediaAnnouncer
 from rtcscope.sip.message import ROAD
 from tests.conftest import DATA, IN_CI, shared_captures
+from tests.peers import fresh_python
 from tests.sip.test_announcer_feed_c import _Item, _state, messages
 
 
@@ -110,3 +112,39 @@ def test_the_c_batch_is_built_and_used_in_ci(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(capture_module, "_c_batch", counted)
     model = scan(DATA / "SIP_DTMF2.pcap", ScanOptions(taps=frozenset({Tap.SIP, Tap.RTP})))
     assert calls and model.announcements
+
+
+def _udp_frame(payload: bytes, sport: int, dport: int) -> bytes:
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    ip = struct.pack(
+        "!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0, b"\n\0\0\1", b"\n\0\0\2"
+    )
+    return b"\0" * 6 + b"\1" * 6 + b"\x08\x00" + ip + udp
+
+
+def test_scan_with_a_content_length_past_2_63(tmp_path: Path) -> None:
+    # Content-Length 10**20: the rest of the datagram is the body on both roads (the C road
+    # raised OverflowError and the scan stopped), so the INVITE's SDP names the stream
+    sdp = b"v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+    sdp += b"m=audio 4000 RTP/AVP 0\r\n"
+    invite = (
+        b"INVITE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\r\n"
+        b"From: <sip:a@x>;tag=f\r\nTo: <sip:b@x>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\n"
+        b"Content-Type: application/sdp\r\nContent-Length: 100000000000000000000\r\n\r\n"
+    )
+    rtp = [struct.pack("!BBHII", 0x80, 0, n, n * 160, 0x1234) + b"\xff" * 160 for n in range(20)]
+    frames = [_udp_frame(invite + sdp, 5060, 5060)] + [_udp_frame(p, 4000, 4002) for p in rtp]
+    path = tmp_path / "big-content-length.pcap"
+    with path.open("wb") as out:
+        out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for n, frame in enumerate(frames):
+            out.write(struct.pack("<IIII", 1000 + n, 0, len(frame), len(frame)) + frame)
+    probe = (
+        "from rtcscope.scan.onepass import scan\n"
+        "from rtcscope.scan.options import ScanOptions, Tap\n"
+        f"m = scan({str(path)!r}, ScanOptions(taps=frozenset({{Tap.SIP, Tap.RTP}})))\n"
+        "print(repr(m.announcements), repr(m.streams))"
+    )
+    found, pure = fresh_python(probe, None), fresh_python(probe, "1")
+    assert found == pure
+    assert "side='offer'" in found and "source='sdp'" in found

@@ -2,8 +2,8 @@
 specification MediaAnnouncer._feed_py gives, and leaves the announcer's state the same, message
 after message: on generated messages (requests and responses of a few calls, with and without
 To tags, CSeqs and reasons of every shape, SDP bodies real, cut, mutated, blank or of another
-type, Content-Length right, short, long or absent) and on real captures; built and used under
-CI=true; RTCSCOPE_PURE=1 selects the Python road."""
+type, Content-Length right, short, long, past 2**63 or absent) and on real captures; built and
+used under CI=true; RTCSCOPE_PURE=1 selects the Python road."""
 
 from __future__ import annotations
 
@@ -88,7 +88,10 @@ def messages(draw: st.DrawFn) -> CapturedSip:
     content_type = draw(st.sampled_from(TYPES))
     if body and content_type is not None:
         lines.append(f"Content-Type: {content_type}")
-    length = draw(st.sampled_from([len(body), len(body), max(len(body) - 5, 0), len(body) + 3]))
+    length = draw(
+        st.sampled_from([len(body), len(body), max(len(body) - 5, 0), len(body) + 3])
+        | st.integers(2**63 - 2, 2**70)  # past a C ssize_t: the rest of the bytes, as sliced
+    )
     if draw(st.integers(0, 5)):
         lines.append(f"Content-Length: {length}")
     raw = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
@@ -146,11 +149,52 @@ class _Item:
             setattr(self, name, getattr(item, name))
 
 
+class _Message(SipMessage):
+    """Not of the SipMessage class itself: the C road leaves it to the Python road."""
+
+    __slots__ = ()
+
+
 def test_feed_of_other_classes_and_missing_fields() -> None:
     items = [m for m in sip_messages(DATA / "aaa.pcap") if m.message.sdp_body()]
     _same_roads([_Item(item) for item in items] * 2)  # type: ignore[misc]
-    odd = _Item(items[0])
-    del odd.dport
-    for announcer in (MediaAnnouncer().feed, MediaAnnouncer()._feed_py):
-        with pytest.raises(AttributeError):
-            announcer(odd)  # type: ignore[arg-type]
+    for field in ("frame", "ts_ns", "src", "sport", "dst", "dport", "message"):
+        # each field missing: both roads raise, and leave the same state (the Python road's
+        # order: the state has changed before it reads the item's own fields)
+        odd = _Item(items[0])
+        delattr(odd, field)
+        states = []
+        for announcer in (MediaAnnouncer(), MediaAnnouncer()):
+            feed = announcer.feed if not states else announcer._feed_py
+            with pytest.raises(AttributeError):
+                feed(odd)  # type: ignore[arg-type]
+            states.append(_state(announcer))
+        assert states[0] == states[1]
+        assert states[0][0] or field == "message"  # (the INVITE's caller tag kept)
+    other = _Item(items[0])
+    other.message = _Message.parse(items[0].message.raw)
+    assert type(other.message) is _Message
+    _same_roads([other, other])  # type: ignore[list-item]
+
+
+class _Clearing(_Item):
+    """Its source address is read by a property that clears the CSeq and summary texts (and
+    makes new objects where theirs were): what the C road read from them it must hold."""
+
+    @property  # type: ignore[misc]
+    def src(self) -> str:
+        capture_module._CSEQS.clear()
+        capture_module._TEXTS.clear()
+        self.junk = [("x" * 6).upper() + str(n) for n in range(2000)]
+        return self._src
+
+    @src.setter
+    def src(self, value: str) -> None:
+        self._src = value
+
+
+def test_feed_holds_the_texts_while_python_code_runs() -> None:
+    items = [m for m in sip_messages(DATA / "aaa.pcap") if m.message.sdp_body()]
+    for _ in range(50):
+        MediaAnnouncer()._feed_py(items[0])  # the texts cached, then cleared by the read
+        _same_roads([_Clearing(items[0])])  # type: ignore[list-item]

@@ -2027,13 +2027,13 @@ static PyMethodDef methods[] = {
      "section's; None where the template cannot tell: rtcscope.sip.sdp._announce_py."},
     {"setup_announcer", setup_announcer, METH_O,
      "setup_announcer((cseqs, texts, shared_text, media_types, templates, make, addresses,\n"
-     "limit, announced_media)): what announcer_feed() reads besides the announcer's state:\n"
+     "limit, announced_untold)): what announcer_feed() reads besides the announcer's state:\n"
      "rtcscope.sip.capture's _CSEQS, _TEXTS and _shared_text, message._MEDIA_TYPES, and\n"
-     "sdp_announce()'s arguments and sdp.announced_media."},
+     "sdp_announce()'s arguments and sdp._announced_untold."},
     {"announcer_feed", (PyCFunction)(void (*)(void))announcer_feed, METH_FASTCALL,
      "announcer_feed(item, caller_tags, offers, pending) -> list | None: rtcscope.sip.capture.\n"
-     "MediaAnnouncer._feed_py(item) with the announcer's dict and sets; None (nothing changed)\n"
-     "where the Python road must read the message."},
+     "MediaAnnouncer._feed_py(item) with the announcer's dict and sets; None (no change but the\n"
+     "caller's tag _feed_py keeps first) where the Python road must read the message."},
     {"announcer_batch", (PyCFunction)(void (*)(void))announcer_batch, METH_FASTCALL,
      "announcer_batch(items, caller_tags, offers, pending, feed_py, ahead) -> (announcements,\n"
      "announcing): rtcscope.sip.capture.MediaAnnouncer._feed_batch_py(items, ahead) with the\n"
@@ -2296,9 +2296,11 @@ static PyObject *sdp_announce(PyObject *module, PyObject *const *args, Py_ssize_
  * The announcer's step for one message: the caller's tag of a dialog's first INVITE kept, then,
  * for an SDP body, offer or answer decided (RFC 3264 bookkeeping in the announcer's sets), the
  * SIP fields of its announcements put together and the SDP read by sdp_announce (else by
- * sdp.announced_media). Every case this does not take (a body that is not plainly
+ * announced_media's next step, sdp._announced_untold), in _feed_py's order (an exception leaves the state as there). Every case
+ * this does not take (a message not of the SipMessage class, a body that is not plainly
  * application/sdp, a CSeq or summary text not cached yet, a message without a start line, values
- * of other types) returns None before anything is changed: the Python road reads it all. */
+ * of other types) returns None before the sets change, at most the caller's tag kept (which the
+ * Python road then finds kept): the Python road reads it all. */
 enum {
     N_MESSAGE, N_FRAME, N_TS_NS, N_SRC, N_SPORT, N_DST, N_DPORT, N_REQUEST_METHOD, N_TO_TAG,
     N_CALL_ID, N_FROM_TAG, N_CONTENT_LENGTH, N_CONTENT_TYPE, N_RAW, N_HEADER_LENGTH, N_CSEQ,
@@ -2310,7 +2312,7 @@ static const char *const FEED_NAMES[N_COUNT] = {
     "cseq", "number", "method", "request_uri_text", "status_code", "reason",
 };
 static PyObject *feed_names[N_COUNT];
-/* (cseqs, texts, shared_text, media_types, templates, make, addresses, limit, announced_media) */
+/* (cseqs, texts, shared_text, media_types, templates, make, addresses, limit, announced_untold) */
 enum {
     S_CSEQS, S_TEXTS, S_SHARED_TEXT, S_MEDIA_TYPES, S_TEMPLATES, S_MAKE, S_ADDRESSES, S_LIMIT,
     S_ANNOUNCED, S_COUNT
@@ -2390,7 +2392,7 @@ static PyObject *setup_announcer(PyObject *module, PyObject *given)
         PyErr_SetString(PyExc_TypeError,
                         "setup_announcer((cseqs: dict, texts: dict, shared_text, media_types: "
                         "dict, templates: dict, make: type[tuple], addresses: dict, limit: int, "
-                        "announced_media))");
+                        "announced_untold))");
         return NULL;
     }
     for (i = 0; i < N_COUNT; i++) {
@@ -2422,36 +2424,17 @@ static int is_word(PyObject *text, PyObject *word)
     return text == word || (PyUnicode_CheckExact(text) && PyUnicode_Compare(text, word) == 0);
 }
 
-/* Whether an ASCII str is ``word`` (upper case) once upper-cased (str.upper() of ASCII). */
-static int upper_is(PyObject *text, const char *word)
-{
-    Py_ssize_t n = (Py_ssize_t)strlen(word), i;
-    const unsigned char *s;
-    if (PyUnicode_GET_LENGTH(text) != n)
-        return 0;
-    s = PyUnicode_1BYTE_DATA(text);
-    for (i = 0; i < n; i++) {
-        unsigned char c = s[i];
-        if (c >= 'a' && c <= 'z')
-            c = (unsigned char)(c - 'a' + 'A');
-        if (c != (unsigned char)word[i])
-            return 0;
-    }
-    return 1;
-}
-
-/* The summary text (message.summary), shared as _TEXTS shares it: a new reference; NULL and
- * *fallback set where the Python road must read it (no error), NULL alone on an error. */
+/* The summary text (message.summary), not shared yet: a new reference; NULL and *fallback set
+ * where the Python road must read it (no error), NULL alone on an error. */
 static PyObject *feed_summary(PyObject *method, PyObject *uri, PyObject *code, PyObject *reason,
                               int *fallback)
 {
-    PyObject *text, *found;
     if (method != Py_None) {
         if (!PyUnicode_CheckExact(uri)) {
             *fallback = 1;
             return NULL;
         }
-        text = PyUnicode_FromFormat("%U %U", method, uri);
+        return PyUnicode_FromFormat("%U %U", method, uri);
     } else {
         Py_ssize_t n;
         if (!PyLong_CheckExact(code) || (reason != Py_None && !PyUnicode_CheckExact(reason))) {
@@ -2459,37 +2442,52 @@ static PyObject *feed_summary(PyObject *method, PyObject *uri, PyObject *code, P
             return NULL;
         }
         n = reason == Py_None ? 0 : PyUnicode_GET_LENGTH(reason);
-        if (n == 0) {
-            text = PyObject_Str(code); /* f"{code} ".rstrip() */
-        } else if (Py_UNICODE_ISSPACE(PyUnicode_READ_CHAR(reason, n - 1))) {
+        if (n == 0)
+            return PyObject_Str(code); /* f"{code} ".rstrip() */
+        if (Py_UNICODE_ISSPACE(PyUnicode_READ_CHAR(reason, n - 1))) {
             *fallback = 1; /* .rstrip() would cut the reason */
             return NULL;
-        } else {
-            text = PyUnicode_FromFormat("%S %U", code, reason);
         }
+        return PyUnicode_FromFormat("%S %U", code, reason);
     }
-    if (text == NULL)
-        return NULL;
-    found = PyDict_GetItemWithError(feed_setup[S_TEXTS], text);
+}
+
+/* _TEXTS.get(text) or _shared_text(text): a new reference, NULL on an error (text: stolen). */
+static PyObject *shared_summary(PyObject *text)
+{
+    PyObject *found = PyDict_GetItemWithError(feed_setup[S_TEXTS], text);
+    int r;
     if (found == NULL && PyErr_Occurred()) {
         Py_DECREF(text);
         return NULL;
     }
-    if (found != NULL && PyUnicode_CheckExact(found) && PyUnicode_GET_LENGTH(found) > 0) {
-        Py_DECREF(text);
-        return Py_NewRef(found);
+    if (found != NULL) {
+        Py_INCREF(found);
+        r = PyObject_IsTrue(found);
+        if (r != 0) {
+            Py_DECREF(text);
+            if (r < 0)
+                Py_CLEAR(found);
+            return found;
+        }
+        Py_DECREF(found);
     }
     Py_SETREF(text, PyObject_CallOneArg(feed_setup[S_SHARED_TEXT], text));
     return text;
 }
 
-/* Whether bytes are empty or all ASCII whitespace (bytes.isspace() false for b""). */
-static int blank_bytes(const unsigned char *s, Py_ssize_t n)
+/* An exact int as a bound of a slice of bytes: 1 with *out set (a value past PY_SSIZE_T_MAX as
+ * PY_SSIZE_T_MAX: raw[start:start + length] takes a huge Content-Length as the rest of the
+ * bytes), 0 for a negative one (the Python road's), -1 on an error. */
+static int slice_bound(PyObject *value, Py_ssize_t *out)
 {
-    Py_ssize_t i;
-    for (i = 0; i < n; i++)
-        if (!(s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r')))
-            return 0;
+    int overflow;
+    long long n = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (n == -1 && !overflow && PyErr_Occurred())
+        return -1;
+    if (overflow < 0 || (!overflow && n < 0))
+        return 0;
+    *out = overflow > 0 || n > (long long)PY_SSIZE_T_MAX ? PY_SSIZE_T_MAX : (Py_ssize_t)n;
     return 1;
 }
 
@@ -2515,27 +2513,53 @@ static int announcer_state(PyObject *const *args, AnnouncerState *state, const c
     return 0;
 }
 
+/* message.<field> of a SipMessage (of exactly the class set up: checked by the caller): a new
+ * reference, or NULL without an exception for an unset slot, read where the Python road reads
+ * it (raw and header_length without setup_build: by their member descriptors). */
+static PyObject *message_field(PyObject *message, int field)
+{
+    PyObject *value;
+    if (feed_types[field] != NULL)
+        return Py_XNewRef(*(PyObject **)((char *)message + feed_members[field]->offset));
+    value = PyObject_GetAttr(message, feed_names[field]);
+    if (value == NULL && PyErr_ExceptionMatches(PyExc_AttributeError))
+        PyErr_Clear();
+    return value;
+}
+
 /* MediaAnnouncer._feed_py(item): its announcements (a new list), None where the Python road must
- * read the item (nothing changed), NULL on an error. */
+ * read the item, NULL on an error. In _feed_py's order: the item's message, the caller's tag of a
+ * dialog's first INVITE kept (the one change before None: the Python road's same first step then
+ * finds it kept and changes nothing), the body, the CSeq's texts, then (every case left to the
+ * Python road decided by then) the offer/answer sets, the item's own fields, the texts shared.
+ * The message is read only as a SipMessage, by its slots: no Python code runs for it (a message
+ * of another class, whose sdp_body or summary may be its own, is left to the Python road). */
 static PyObject *feed_one(PyObject *module, PyObject *item, const AnnouncerState *state)
 {
     PyObject *v[N_COUNT] = {NULL}, *callers = state->callers, *offers = state->offers;
-    PyObject *pending = state->pending;
-    PyObject *body = NULL, *summary = NULL, *texts, *cseq_text, *upper, *key = NULL, *side;
-    PyObject *from_role, *other_role, *role, *caller_tag, *head = NULL, *out = NULL, *call[6];
-    PyObject *number_method;
-    Py_ssize_t length = -1, start, size, stop;
+    PyObject *pending = state->pending, *message;
+    PyObject *body = NULL, *text = NULL, *texts = NULL, *cseq_text, *upper, *key = NULL, *side;
+    PyObject *from_role, *other_role, *role, *caller_tag = NULL, *head = NULL, *out = NULL;
+    PyObject *number_method, *announced, *call[6];
+    const unsigned char *raw;
+    Py_ssize_t length = -1, start, size, stop, at;
     int i, fallback = 0, invite, r;
 
-    v[N_MESSAGE] = feed_attr(item, N_MESSAGE);
-    if (v[N_MESSAGE] == NULL)
+    message = v[N_MESSAGE] = feed_attr(item, N_MESSAGE);
+    if (message == NULL)
         return NULL;
-#define GET(to, from, name)                                                                       \
-    if ((v[to] = feed_attr(v[from], name)) == NULL)                                               \
+    if (feed_types[N_REQUEST_METHOD] == NULL ||
+        !Py_IS_TYPE(message, feed_types[N_REQUEST_METHOD])) {
+        out = Py_NewRef(Py_None);
         goto done;
-    GET(N_REQUEST_METHOD, N_MESSAGE, N_REQUEST_METHOD)
-    GET(N_CONTENT_LENGTH, N_MESSAGE, N_CONTENT_LENGTH)
-    GET(N_CALL_ID, N_MESSAGE, N_CALL_ID)
+    }
+#define GET(field)                                                                                \
+    if ((v[field] = message_field(message, field)) == NULL) {                                     \
+        if (!PyErr_Occurred())                                                                    \
+            out = Py_NewRef(Py_None);                                                             \
+        goto done;                                                                                \
+    }
+    GET(N_REQUEST_METHOD)
     if (v[N_REQUEST_METHOD] != Py_None &&
         (!PyUnicode_CheckExact(v[N_REQUEST_METHOD]) || !PyUnicode_IS_ASCII(v[N_REQUEST_METHOD]))) {
         out = Py_NewRef(Py_None); /* (a method's .upper() beyond ASCII: the Python road) */
@@ -2543,14 +2567,25 @@ static PyObject *feed_one(PyObject *module, PyObject *item, const AnnouncerState
     }
     invite = is_word(v[N_REQUEST_METHOD], word_invite);
     if (invite) {
-        GET(N_TO_TAG, N_MESSAGE, N_TO_TAG)
-        GET(N_FROM_TAG, N_MESSAGE, N_FROM_TAG)
+        GET(N_TO_TAG)
+        if (v[N_TO_TAG] == Py_None) {
+            GET(N_CALL_ID)
+            r = PyDict_Contains(callers, v[N_CALL_ID]);
+            if (r < 0)
+                goto done;
+            if (r == 0) {
+                GET(N_FROM_TAG)
+                if (PyDict_SetItem(callers, v[N_CALL_ID], v[N_FROM_TAG]) < 0)
+                    goto done;
+            }
+        }
     }
+    GET(N_CONTENT_LENGTH)
     if (PyLong_CheckExact(v[N_CONTENT_LENGTH])) {
-        length = PyLong_AsSsize_t(v[N_CONTENT_LENGTH]);
-        if (length == -1 && PyErr_Occurred())
+        r = slice_bound(v[N_CONTENT_LENGTH], &length);
+        if (r < 0)
             goto done;
-        if (length < 0) {
+        if (r == 0) {
             out = Py_NewRef(Py_None);
             goto done;
         }
@@ -2561,9 +2596,9 @@ static PyObject *feed_one(PyObject *module, PyObject *item, const AnnouncerState
     if (length != 0) {
         /* message.sdp_body(): a plain application/sdp body only, its media type cached */
         PyObject *media;
-        GET(N_CONTENT_TYPE, N_MESSAGE, N_CONTENT_TYPE)
-        GET(N_RAW, N_MESSAGE, N_RAW)
-        GET(N_HEADER_LENGTH, N_MESSAGE, N_HEADER_LENGTH)
+        GET(N_CONTENT_TYPE)
+        GET(N_RAW)
+        GET(N_HEADER_LENGTH)
         media = PyUnicode_CheckExact(v[N_CONTENT_TYPE]) && PyUnicode_GET_LENGTH(v[N_CONTENT_TYPE])
                     ? PyDict_GetItemWithError(feed_setup[S_MEDIA_TYPES], v[N_CONTENT_TYPE])
                     : NULL;
@@ -2574,95 +2609,90 @@ static PyObject *feed_one(PyObject *module, PyObject *item, const AnnouncerState
             out = Py_NewRef(Py_None);
             goto done;
         }
-        start = PyLong_AsSsize_t(v[N_HEADER_LENGTH]);
-        if (start == -1 && PyErr_Occurred())
+        r = slice_bound(v[N_HEADER_LENGTH], &start);
+        if (r < 0)
             goto done;
-        size = PyBytes_GET_SIZE(v[N_RAW]);
-        if (start < 0) {
+        if (r == 0) {
             out = Py_NewRef(Py_None);
             goto done;
         }
+        size = PyBytes_GET_SIZE(v[N_RAW]);
         if (start > size)
             start = size;
         stop = length < 0 || length > size - start ? size : start + length;
-        if (!blank_bytes((const unsigned char *)PyBytes_AS_STRING(v[N_RAW]) + start, stop - start)) {
-            body = PyBytes_FromStringAndSize(PyBytes_AS_STRING(v[N_RAW]) + start, stop - start);
+        raw = (const unsigned char *)PyBytes_AS_STRING(v[N_RAW]);
+        for (at = start; at < stop && is_regex_space(raw[at]); at++)
+            ; /* not body or body.isspace(): no SDP */
+        if (at < stop) {
+            body = PyBytes_FromStringAndSize((const char *)raw + start, stop - start);
             if (body == NULL)
                 goto done;
         }
-    }
-    if (body != NULL) {
-        /* what the announcements' SIP fields need, every text found before anything changes */
-        GET(N_CSEQ, N_MESSAGE, N_CSEQ)
-        if (v[N_CSEQ] == Py_None) {
-            out = Py_NewRef(Py_None);
-            goto done;
-        }
-        GET(N_NUMBER, N_CSEQ, N_NUMBER)
-        GET(N_METHOD, N_CSEQ, N_METHOD)
-        number_method = PyTuple_Pack(2, v[N_NUMBER], v[N_METHOD]);
-        if (number_method == NULL)
-            goto done;
-        texts = PyDict_GetItemWithError(feed_setup[S_CSEQS], number_method);
-        Py_DECREF(number_method);
-        if (texts == NULL && PyErr_Occurred())
-            goto done;
-        if (texts == NULL || !PyTuple_CheckExact(texts) || PyTuple_GET_SIZE(texts) != 2) {
-            out = Py_NewRef(Py_None); /* _cseq_texts makes it on the Python road */
-            goto done;
-        }
-        cseq_text = PyTuple_GET_ITEM(texts, 0);
-        upper = PyTuple_GET_ITEM(texts, 1);
-        if (v[N_REQUEST_METHOD] != Py_None) {
-            GET(N_URI, N_MESSAGE, N_URI)
-        } else {
-            GET(N_STATUS, N_MESSAGE, N_STATUS)
-            if (v[N_STATUS] == Py_None) {
-                out = Py_NewRef(Py_None); /* a summary from the start line */
-                goto done;
-            }
-            GET(N_REASON, N_MESSAGE, N_REASON)
-        }
-        if (v[N_FROM_TAG] == NULL)
-            GET(N_FROM_TAG, N_MESSAGE, N_FROM_TAG)
-        for (i = N_FRAME; i <= N_DPORT; i++) /* the item's own fields */
-            if ((v[i] = feed_attr(item, i)) == NULL)
-                goto done;
-        summary = feed_summary(v[N_REQUEST_METHOD], v[N_URI], v[N_STATUS], v[N_REASON], &fallback);
-        if (summary == NULL) {
-            if (fallback)
-                out = Py_NewRef(Py_None);
-            goto done;
-        }
-        Py_INCREF(cseq_text);
-        Py_INCREF(upper);
-        key = PyTuple_Pack(3, v[N_CALL_ID], v[N_NUMBER], upper);
-        Py_DECREF(upper);
-        if (key == NULL) {
-            Py_DECREF(cseq_text);
-            goto done;
-        }
-        head = PyTuple_New(11);
-        if (head == NULL) {
-            Py_DECREF(cseq_text);
-            goto done;
-        }
-        PyTuple_SET_ITEM(head, 6, cseq_text);
-    }
-#undef GET
-    /* from here on, the announcer's state changes */
-    if (invite && v[N_TO_TAG] == Py_None) {
-        r = PyDict_Contains(callers, v[N_CALL_ID]);
-        if (r < 0 || (r == 0 && PyDict_SetItem(callers, v[N_CALL_ID], v[N_FROM_TAG]) < 0))
-            goto done;
     }
     if (body == NULL) {
         out = PyList_New(0);
         goto done;
     }
+    /* what the announcements' SIP fields need, every case left to the Python road found before
+     * the sets change */
+    if (v[N_CALL_ID] == NULL)
+        GET(N_CALL_ID)
+    GET(N_CSEQ)
+    if (v[N_CSEQ] == Py_None) {
+        out = Py_NewRef(Py_None);
+        goto done;
+    }
+    if ((v[N_NUMBER] = feed_attr(v[N_CSEQ], N_NUMBER)) == NULL ||
+        (v[N_METHOD] = feed_attr(v[N_CSEQ], N_METHOD)) == NULL)
+        goto done;
+    number_method = PyTuple_Pack(2, v[N_NUMBER], v[N_METHOD]);
+    if (number_method == NULL)
+        goto done;
+    texts = PyDict_GetItemWithError(feed_setup[S_CSEQS], number_method);
+    /* owned at once: the texts are read after calls that may run Python code (a field of
+     * another class, _shared_text) and may clear _CSEQS */
+    Py_XINCREF(texts);
+    Py_DECREF(number_method);
+    if (texts == NULL && PyErr_Occurred())
+        goto done;
+    if (texts == NULL || !PyTuple_CheckExact(texts) || PyTuple_GET_SIZE(texts) != 2) {
+        out = Py_NewRef(Py_None); /* _cseq_texts makes it on the Python road */
+        goto done;
+    }
+    cseq_text = PyTuple_GET_ITEM(texts, 0);
+    upper = PyTuple_GET_ITEM(texts, 1);
     if (v[N_REQUEST_METHOD] != Py_None) {
-        int answer = upper_is(v[N_REQUEST_METHOD], "ACK");
-        if (!answer && upper_is(v[N_REQUEST_METHOD], "PRACK")) {
+        GET(N_URI)
+    } else {
+        GET(N_STATUS)
+        if (v[N_STATUS] == Py_None) {
+            out = Py_NewRef(Py_None); /* a summary from the start line */
+            goto done;
+        }
+        GET(N_REASON)
+    }
+    if (v[N_FROM_TAG] == NULL)
+        GET(N_FROM_TAG)
+#undef GET
+    text = feed_summary(v[N_REQUEST_METHOD], v[N_URI], v[N_STATUS], v[N_REASON], &fallback);
+    if (text == NULL) {
+        if (fallback)
+            out = Py_NewRef(Py_None);
+        goto done;
+    }
+    key = PyTuple_Pack(3, v[N_CALL_ID], v[N_NUMBER], upper);
+    if (key == NULL)
+        goto done;
+    head = PyTuple_New(11);
+    if (head == NULL)
+        goto done;
+    /* from here on, the offer/answer sets change */
+    if (v[N_REQUEST_METHOD] != Py_None) {
+        /* method.upper() of an ASCII method: "ACK", or "PRACK" after an offer in a response */
+        const unsigned char *method = PyUnicode_1BYTE_DATA(v[N_REQUEST_METHOD]);
+        Py_ssize_t n = PyUnicode_GET_LENGTH(v[N_REQUEST_METHOD]);
+        int answer = n == 3 && same_lower(method, n, "ack");
+        if (!answer && n == 5 && same_lower(method, n, "prack")) {
             answer = PySet_Contains(pending, v[N_CALL_ID]);
             if (answer < 0)
                 goto done;
@@ -2693,46 +2723,64 @@ static PyObject *feed_one(PyObject *module, PyObject *item, const AnnouncerState
         other_role = word_caller;
     }
     caller_tag = PyDict_GetItemWithError(callers, v[N_CALL_ID]);
+    Py_XINCREF(caller_tag);
     if (caller_tag == NULL && PyErr_Occurred())
+        goto done;
+    /* the head tuple, its values read in the Python road's order */
+    if ((v[N_FRAME] = feed_attr(item, N_FRAME)) == NULL ||
+        (v[N_TS_NS] = feed_attr(item, N_TS_NS)) == NULL)
         goto done;
     role = from_role;
     if (caller_tag != NULL && caller_tag != Py_None) {
-        Py_INCREF(caller_tag);
         r = PyObject_RichCompareBool(v[N_FROM_TAG], caller_tag, Py_EQ);
-        Py_DECREF(caller_tag);
         if (r < 0)
             goto done;
         if (!r)
             role = other_role;
     }
+    PyTuple_SET_ITEM(head, 5, shared_summary(text));
+    text = NULL; /* (stolen) */
+    if (PyTuple_GET_ITEM(head, 5) == NULL)
+        goto done;
+    for (i = N_SRC; i <= N_DPORT; i++)
+        if ((v[i] = feed_attr(item, i)) == NULL)
+            goto done;
     PyTuple_SET_ITEM(head, 0, Py_NewRef(v[N_FRAME]));
     PyTuple_SET_ITEM(head, 1, Py_NewRef(v[N_TS_NS]));
     PyTuple_SET_ITEM(head, 2, Py_NewRef(v[N_CALL_ID]));
     PyTuple_SET_ITEM(head, 3, Py_NewRef(side));
     PyTuple_SET_ITEM(head, 4, Py_NewRef(role));
-    PyTuple_SET_ITEM(head, 5, Py_NewRef(summary));
+    PyTuple_SET_ITEM(head, 6, Py_NewRef(cseq_text));
     PyTuple_SET_ITEM(head, 7, Py_NewRef(v[N_SRC]));
     PyTuple_SET_ITEM(head, 8, Py_NewRef(v[N_SPORT]));
     PyTuple_SET_ITEM(head, 9, Py_NewRef(v[N_DST]));
     PyTuple_SET_ITEM(head, 10, Py_NewRef(v[N_DPORT]));
+    /* the setup's objects held for the calls (Python code run by them may set up others) */
     call[0] = body;
-    call[1] = feed_setup[S_TEMPLATES];
+    call[1] = Py_NewRef(feed_setup[S_TEMPLATES]);
     call[2] = head;
-    call[3] = feed_setup[S_MAKE];
-    call[4] = feed_setup[S_ADDRESSES];
-    call[5] = feed_setup[S_LIMIT];
+    call[3] = Py_NewRef(feed_setup[S_MAKE]);
+    call[4] = Py_NewRef(feed_setup[S_ADDRESSES]);
+    call[5] = Py_NewRef(feed_setup[S_LIMIT]);
+    announced = Py_NewRef(feed_setup[S_ANNOUNCED]);
     out = sdp_announce(module, call, 6);
     if (out == Py_None) {
-        /* a new text, one not templated, a port the parser rejects: announced_media reads it */
+        /* a new text, one not templated, a port the parser rejects: announced_media's step
+         * after its _announce (sdp._announced_untold) reads it */
         Py_DECREF(out);
-        out = PyObject_CallFunctionObjArgs(feed_setup[S_ANNOUNCED], body, head, feed_setup[S_MAKE],
-                                           NULL);
+        out = PyObject_CallFunctionObjArgs(announced, body, head, call[3], NULL);
     }
+    Py_DECREF(announced);
+    for (i = 1; i < 6; i++)
+        if (i != 2)
+            Py_DECREF(call[i]);
 done:
     for (i = 0; i < N_COUNT; i++)
         Py_XDECREF(v[i]);
     Py_XDECREF(body);
-    Py_XDECREF(summary);
+    Py_XDECREF(text);
+    Py_XDECREF(texts);
+    Py_XDECREF(caller_tag);
     Py_XDECREF(key);
     Py_XDECREF(head);
     return out;

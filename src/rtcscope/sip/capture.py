@@ -652,7 +652,8 @@ class MediaAnnouncer:
     def feed(self, item: CapturedSip) -> list[MediaAnnouncement]:
         """The media sections ``item``'s SDP announces (none without an SDP): on the C road
         in one call (``_sipscan.announcer_feed``), whose specification is :meth:`_feed_py`
-        (it leaves to it, before changing anything, what it does not read)."""
+        (read in its order; it leaves to it what it does not read before changing more than
+        the caller's tag, which _feed_py's first step then finds kept)."""
         if _c_feed is not None:
             found = _c_feed(
                 item, self._caller_tags, self._offers_in_requests, self._response_offer_pending
@@ -786,7 +787,7 @@ if ROAD == "c":
                 MediaAnnouncement,
                 sdp_module._ADDRESSES,
                 sdp_module._TEMPLATE_LIMIT,
-                announced_media,
+                sdp_module._announced_untold,
             )
         )
     except AttributeError:

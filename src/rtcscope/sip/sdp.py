@@ -934,6 +934,13 @@ def announced_media(
     found = _announce(raw, _TEMPLATES, head, make, _ADDRESSES, _TEMPLATE_LIMIT)
     if found is not None:
         return found
+    return _announced_untold(raw, head, make)
+
+
+def _announced_untold(raw: bytes, head: tuple[object, ...], make: type[_Made]) -> list[_Made]:
+    """:func:`announced_media` of an SDP :func:`_announce` could not tell (it gave None): a
+    new text gets its template and is read by it, one not templated and a port the parser
+    rejects are parsed. (The C announcer calls this after its own _announce step.)"""
     key, values = _holes(raw)
     template = _TEMPLATES.get(key, _UNSEEN)
     if template is _UNSEEN:
