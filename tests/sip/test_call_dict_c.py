@@ -29,8 +29,9 @@ from tests.sip.test_call_entries_c import (
     _STREAM,
     BASE,
     _ints,
-    _Key,
     _sdp,
+    _SlotKey,
+    _SlotStream,
     _stamps,
     _Stream,
     _streams,
@@ -238,8 +239,8 @@ _usual_calls = st.sampled_from([CallSummary, _OwnTimes]).flatmap(
             ),
             "streams": st.lists(
                 st.builds(
-                    _Stream,
-                    key=st.builds(_Key, _addresses, _ports, _addresses, _ports, _ints),
+                    _SlotStream,  # (slotted, as RtpStream: read at the slots' offsets in C)
+                    key=st.builds(_SlotKey, _addresses, _ports, _addresses, _ports, _ints),
                     codec=_maybe_texts,
                     packets_lost=st.tuples(_ints, _ints),
                     start_ns=_whole_us,

@@ -122,6 +122,58 @@ class _Stream:
     end_ns: Any
 
 
+@dataclass(frozen=True, slots=True)
+class _SlotKey:
+    """A key whose values are slots (as StreamKey's): the C road reads them at their offsets."""
+
+    src: Any
+    src_port: Any
+    dst: Any
+    dst_port: Any
+    ssrc: Any
+
+
+@dataclass(frozen=True, slots=True)
+class _SlotStream:
+    """A stream whose values but packets_lost are slots (as RtpStream's)."""
+
+    key: Any
+    codec: Any
+    packets_lost: Any
+    start_ns: Any
+    end_ns: Any
+
+
+_STREAM_FIELDS = ("key", "codec", "packets_lost", "start_ns", "end_ns")
+
+
+class _EmptySlot(_SlotStream):
+    """A slotted stream whose codec slot was never set (AttributeError on both roads)."""
+
+    __slots__ = ()
+
+    def __init__(self, key: Any) -> None:
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "packets_lost", (1, 0))
+        object.__setattr__(self, "start_ns", BASE)
+        object.__setattr__(self, "end_ns", BASE)
+
+
+class _OwnCodec(_SlotStream):
+    """A slotted stream whose codec is a property of a subclass (not read at the slot)."""
+
+    __slots__ = ()
+
+    def __init__(self, key: Any, codec: Any, packets_lost: Any, start_ns: Any, end_ns: Any):
+        values = (key, codec, packets_lost, start_ns, end_ns)
+        for name, value in zip(_STREAM_FIELDS, values, strict=True):
+            vars(_SlotStream)[name].__set__(self, value)  # (the slots, under the property)
+
+    @property  # type: ignore[misc]
+    def codec(self) -> Any:
+        return "own"
+
+
 class _Bare:
     """A stream without the attributes (AttributeError, as the Python road raises)."""
 
@@ -135,14 +187,17 @@ _keys = st.builds(
     dst_port=_ports,
     ssrc=st.integers(0, 2**32 - 1) | _ints | st.booleans(),
 )
-_streams = st.builds(
-    _Stream,
-    key=_keys | st.just(_Bare()),
-    codec=_texts | st.none(),
-    packets_lost=st.tuples(_ints, _ints) | st.lists(_ints, min_size=2, max_size=2) | _values,
-    start_ns=_stamps,
-    end_ns=_stamps,
-)
+_keys = _keys | _keys.map(lambda k: _SlotKey(k.src, k.src_port, k.dst, k.dst_port, k.ssrc))
+_streams = st.sampled_from([_Stream, _SlotStream, _OwnCodec]).flatmap(
+    lambda cls: st.builds(
+        cls,
+        key=_keys | st.just(_Bare()),
+        codec=_texts | st.none(),
+        packets_lost=st.tuples(_ints, _ints) | st.lists(_ints, min_size=2, max_size=2) | _values,
+        start_ns=_stamps,
+        end_ns=_stamps,
+    )
+) | st.builds(_EmptySlot, _keys)
 
 
 _STREAM = _Stream(_Key("10.0.0.1", 4000, "fd17::1", 5004, 0xDEADBEEF), "PCMU", (50, 1), BASE, BASE)
