@@ -344,31 +344,40 @@ static PyObject *ssrc_text(PyObject *ssrc)
     return out;
 }
 
-/* Reading a stream and its key. For a class whose attribute look-up is object's own
- * (PyObject_GenericGetAttr) where each name read finds an object slot (a member descriptor:
- * a data descriptor, ahead of any instance dict), the value is read at the slot's offset,
- * which is what PyObject_GetAttr gives without the look-up (RtpStream and StreamKey, slotted
- * dataclasses); from any other class, by PyObject_GetAttr. The last class seen is kept with
- * its offsets (a strong reference: its offsets stay valid). */
+/* Reading a call, its first requests, a stream and its key. For a class whose attribute
+ * look-up is object's own (PyObject_GenericGetAttr) where each name read finds an object
+ * slot (a member descriptor: a data descriptor, ahead of any instance dict), the value is
+ * read at the slot's offset, which is what PyObject_GetAttr gives without the look-up
+ * (CallSummary, CapturedSip, RtpStream and StreamKey: slotted dataclasses); from any other
+ * class, by PyObject_GetAttr. The last class seen is kept with its offsets (a strong
+ * reference: its offsets stay valid). */
+#define READER_MAX 32
+
 typedef struct {
     PyTypeObject *type; /* the class last seen (or NULL) */
     int slotted;        /* 1: read at offsets[]; 0: by PyObject_GetAttr */
     int count;
-    const int *names;   /* attr_names indexes */
-    Py_ssize_t offsets[5];
+    PyObject **table;   /* interned names */
+    const int *names;   /* the names read: their indexes in table (NULL: 0 .. count - 1) */
+    Py_ssize_t offsets[READER_MAX];
 } SlotReader;
 
 static const int stream_reads[4] = {A_KEY, A_CODEC, A_START_NS, A_END_NS};
 static const int key_reads[5] = {A_SRC, A_SRC_PORT, A_DST, A_DST_PORT, A_SSRC};
-static SlotReader stream_reader = {NULL, 0, 4, stream_reads, {0}};
-static SlotReader key_reader = {NULL, 0, 5, key_reads, {0}};
+static SlotReader stream_reader = {NULL, 0, 4, attr_names, stream_reads, {0}};
+static SlotReader key_reader = {NULL, 0, 5, attr_names, key_reads, {0}};
+
+static PyObject *reader_name(const SlotReader *reader, int i)
+{
+    return reader->table[reader->names == NULL ? i : reader->names[i]];
+}
 
 static void reader_learn(SlotReader *reader, PyTypeObject *type)
 {
-    int i, slotted = type->tp_getattro == PyObject_GenericGetAttr;
+    int i, slotted = type->tp_getattro == PyObject_GenericGetAttr && reader->count <= READER_MAX;
     for (i = 0; slotted && i < reader->count; i++) {
         /* (borrowed; no error set when nothing is found) */
-        PyObject *found = _PyType_Lookup(type, attr_names[reader->names[i]]);
+        PyObject *found = _PyType_Lookup(type, reader_name(reader, i));
         PyMemberDef *member;
         if (found == NULL || !Py_IS_TYPE(found, &PyMemberDescr_Type)) {
             slotted = 0;
@@ -390,7 +399,7 @@ static void reader_learn(SlotReader *reader, PyTypeObject *type)
  * set (AttributeError for an empty slot, as PyObject_GetAttr raises). */
 static PyObject *read_attr(SlotReader *reader, PyObject *obj, int i)
 {
-    PyObject *name = attr_names[reader->names[i]], *value;
+    PyObject *name = reader_name(reader, i), *value;
     if (Py_TYPE(obj) != reader->type)
         reader_learn(reader, Py_TYPE(obj));
     if (!reader->slotted)
@@ -596,6 +605,9 @@ static const char *const call_name_texts[N_NAMES] = {
     "dtmf", "call_id", "initial_invites", "requests", "src", "sport", "dst", "dport",
     "transport", "_value_", "setup_ms", "ts_ns", "__getitem__",
 };
+static const int request_reads[5] = {N_SRC, N_SPORT, N_DST, N_DPORT, N_TRANSPORT};
+static SlotReader call_reader = {NULL, 0, F_FIELDS, call_names, NULL, {0}};
+static SlotReader request_reader = {NULL, 0, 5, call_names, request_reads, {0}};
 static PyObject *no_instant; /* (None, None) */
 /* dict.__getitem__ and tuple.__getitem__ (borrowed from their types): a subclass reads its
  * items as they do when a look-up of __getitem__ on it finds the same (Counter, a named
@@ -656,7 +668,7 @@ static PyObject *hops_list(PyObject *legs)
                 if (req == NULL)
                     goto fail;
                 for (k = 0; k < 5; k++) {
-                    got[k] = PyObject_GetAttr(req, call_names[N_SRC + k]);
+                    got[k] = read_attr(&request_reader, req, k);
                     if (got[k] == NULL)
                         goto fail;
                 }
@@ -851,7 +863,7 @@ static PyObject *call_object(PyObject *roads, PyObject *call, PyObject *first_ob
     for (k = 0; k < F_FIELDS; k++) {
         if (!detail && k >= F_SDP)
             break;
-        got[k] = PyObject_GetAttr(call, call_names[k]);
+        got[k] = read_attr(&call_reader, call, k);
         if (got[k] == NULL)
             goto done;
     }

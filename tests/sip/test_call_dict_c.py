@@ -110,6 +110,17 @@ class _Request:
     transport: Any
 
 
+@dataclass(slots=True)
+class _SlotRequest:
+    """A request whose values are slots (as CapturedSip's): read at their offsets in C."""
+
+    src: Any
+    sport: Any
+    dst: Any
+    dport: Any
+    transport: Any
+
+
 @dataclass
 class _Transaction:
     requests: Any
@@ -193,13 +204,15 @@ _calls = st.builds(CallSummary, **_CALL_FIELDS) | st.builds(_OwnTimes, **_CALL_F
 # duration of a fraction of a microsecond): the odd values above are rare in these.
 _whole_us = st.integers(0, 10**9).map(lambda us: BASE + 1000 * us)
 _usual_stamps = _whole_us | st.none()
-_usual_requests = st.builds(
-    _Request,
-    src=st.sampled_from(["10.0.0.1", "2001:db8::7", "\u0661.2"]),
-    sport=st.integers(0, 65_535),
-    dst=st.sampled_from(["10.0.0.2", "fd17::1"]),
-    dport=st.integers(0, 65_535),
-    transport=st.sampled_from(["udp", "tcp"]),
+_usual_requests = st.sampled_from([_Request, _SlotRequest]).flatmap(
+    lambda cls: st.builds(
+        cls,
+        src=st.sampled_from(["10.0.0.1", "2001:db8::7", "\u0661.2"]),
+        sport=st.integers(0, 65_535),
+        dst=st.sampled_from(["10.0.0.2", "fd17::1"]),
+        dport=st.integers(0, 65_535),
+        transport=st.sampled_from(["udp", "tcp"]),
+    )
 )
 _usual_legs = st.builds(
     _Leg,
