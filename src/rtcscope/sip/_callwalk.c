@@ -1957,6 +1957,170 @@ static int name_addr_cut(const Py_UCS1 *s, Py_ssize_t n, Py_ssize_t *start, Py_s
     return 1;
 }
 
+/* -- SipStatistics.add_calls' counts (its specification: calls._count_calls_py) --------- */
+
+enum { U_MESSAGES, U_RESENT, U_STATUSES, U_METHODS, U_MARKS, U_COUNT };
+static const char *const COUNT_NAMES[U_COUNT] = {
+    "messages", "resent", "statuses", "methods", "marks",
+};
+static PyObject *u_names[U_COUNT];
+static Py_ssize_t u_offsets[U_COUNT];
+static Reader u_reader = {NULL, U_COUNT, u_names, u_offsets};
+static PyObject *items_name, *dict_items_method, *two_32; /* "items", dict.items, 2**32 */
+
+static PyObject *setup_counts(PyObject *module, PyObject *summary_class)
+{
+    (void)module;
+    if (two_32 == NULL) {
+        items_name = PyUnicode_InternFromString("items");
+        if (items_name == NULL)
+            return NULL;
+        dict_items_method = _PyType_Lookup(&PyDict_Type, items_name); /* (borrowed) */
+        two_32 = PyLong_FromLongLong(1LL << 32);
+        if (dict_items_method == NULL || two_32 == NULL)
+            return NULL;
+    }
+    if (reader_setup(&u_reader, summary_class, COUNT_NAMES) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* Adds the (key, count) items of ``counts`` into ``into`` (into[key] = into.get(key, 0) +
+ * count): 1; 0 for the Python road (not a dict that iterates and reads its items as dict
+ * does, a key not of ``key_type`` exactly, a count not an int exactly: no Python code runs
+ * here); -1 on error. */
+static int add_counts(PyObject *into, PyObject *counts, PyTypeObject *key_type)
+{
+    PyObject *key, *count;
+    Py_ssize_t pos = 0;
+    if (!PyDict_Check(counts) || _PyType_Lookup(Py_TYPE(counts), items_name) != dict_items_method)
+        return 0;
+    while (PyDict_Next(counts, &pos, &key, &count)) {
+        PyObject *had, *sum;
+        int ok;
+        if (Py_TYPE(key) != key_type || !PyLong_CheckExact(count))
+            return 0;
+        had = PyDict_GetItemWithError(into, key); /* (borrowed) */
+        if (had == NULL && PyErr_Occurred())
+            return -1;
+        sum = had == NULL ? Py_NewRef(count) : PyNumber_Add(had, count);
+        if (sum == NULL)
+            return -1;
+        ok = PyDict_SetItem(into, key, sum);
+        Py_DECREF(sum);
+        if (ok < 0)
+            return -1;
+    }
+    return 1;
+}
+
+/* The setup times of ``marks`` (an exact dict of (resent_of, setup_ms) tuples) appended to
+ * ``setups`` (setup_ms % 2**32 for each true one): 1; 0 for the Python road; -1 on error. */
+static int add_setups(PyObject *setups, PyObject *marks)
+{
+    PyObject *key, *mark;
+    Py_ssize_t pos = 0;
+    if (!PyDict_CheckExact(marks))
+        return 0;
+    while (PyDict_Next(marks, &pos, &key, &mark)) {
+        PyObject *setup, *kept;
+        int ok;
+        /* (a tuple, or a named tuple, unpacked as tuples are: two items) */
+        if (!PyTuple_Check(mark) || Py_TYPE(mark)->tp_iter != PyTuple_Type.tp_iter ||
+            PyTuple_GET_SIZE(mark) != 2)
+            return 0;
+        setup = PyTuple_GET_ITEM(mark, 1);
+        if (setup == Py_None)
+            continue;
+        if (!PyLong_CheckExact(setup))
+            return 0;
+        ok = PyObject_IsTrue(setup); /* (an int's: no Python code) */
+        if (ok <= 0) {
+            if (ok < 0)
+                return -1;
+            continue;
+        }
+        kept = PyNumber_Remainder(setup, two_32);
+        if (kept == NULL)
+            return -1;
+        ok = PyList_Append(setups, kept);
+        Py_DECREF(kept);
+        if (ok < 0)
+            return -1;
+    }
+    return 1;
+}
+
+/* count_calls(calls) -> (messages, resent, statuses, methods, setup times) as
+ * calls._count_calls_py counts them, or None: the Python road (a value this code does not
+ * read itself; an Exception raised here is left to the Python road to raise). */
+static PyObject *count_calls(PyObject *module, PyObject *calls)
+{
+    PyObject *seq, *statuses = NULL, *methods = NULL, *setups = NULL, *out = NULL;
+    PyObject *got[U_COUNT] = {NULL};
+    long long messages = 0, resent = 0;
+    Py_ssize_t i, n;
+    int ok = 1;
+    (void)module;
+    if (u_reader.type == NULL)
+        Py_RETURN_NONE;
+    seq = PySequence_Fast(calls, "count_calls(): calls are not iterable");
+    if (seq == NULL)
+        goto done;
+    statuses = PyDict_New();
+    methods = PyDict_New();
+    setups = PyList_New(0);
+    if (statuses == NULL || methods == NULL || setups == NULL) {
+        ok = -1;
+        goto done;
+    }
+    n = PySequence_Fast_GET_SIZE(seq);
+    for (i = 0; i < n && ok == 1; i++) {
+        PyObject *call = PySequence_Fast_GET_ITEM(seq, i);
+        int overflow = 0;
+        long long value;
+        /* only a CallSummary (its slots read: no property, no Python code) */
+        if (Py_TYPE(call) != u_reader.type || read_all(&u_reader, call, got) < 0) {
+            ok = Py_TYPE(call) != u_reader.type ? 0 : -1;
+            break;
+        }
+        if (!PyList_CheckExact(got[U_MESSAGES]) || !PyLong_CheckExact(got[U_RESENT]))
+            ok = 0;
+        else {
+            messages += PyList_GET_SIZE(got[U_MESSAGES]);
+            value = PyLong_AsLongLongAndOverflow(got[U_RESENT], &overflow);
+            if (overflow || value > (1LL << 40) || value < -(1LL << 40) ||
+                resent > (1LL << 62) || resent < -(1LL << 62))
+                ok = 0; /* (a sum that could leave 64 bits: the Python road) */
+            else
+                resent += value;
+        }
+        if (ok == 1)
+            ok = add_counts(statuses, got[U_STATUSES], &PyLong_Type);
+        if (ok == 1)
+            ok = add_counts(methods, got[U_METHODS], &PyUnicode_Type);
+        if (ok == 1)
+            ok = add_setups(setups, got[U_MARKS]);
+        clear_all(got, U_COUNT);
+    }
+    if (ok == 1)
+        out = Py_BuildValue("(LLOOO)", messages, resent, statuses, methods, setups);
+done:
+    Py_XDECREF(seq);
+    Py_XDECREF(statuses);
+    Py_XDECREF(methods);
+    Py_XDECREF(setups);
+    if (out != NULL)
+        return out;
+    /* An Exception is the Python road's to raise, or not; anything else goes on up. */
+    if (PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_Exception))
+            return NULL;
+        PyErr_Clear();
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL,
      "setup(captured_class, message_class, cseq_class, marks_class, walked_class,\n"
@@ -1982,6 +2146,11 @@ static PyMethodDef methods[] = {
     {"sdp_exchanges", (PyCFunction)(void (*)(void))sdp_exchanges, METH_FASTCALL,
      "sdp_exchanges(announcements, names: dict) -> (sdp, endpoints): what\n"
      "rtcscope.sip.calls._sdp_exchanges_py returns, ``names`` filled as it fills it."},
+    {"setup_counts", setup_counts, METH_O,
+     "setup_counts(summary_class): the CallSummary whose slots count_calls() reads."},
+    {"count_calls", count_calls, METH_O,
+     "count_calls(calls) -> (messages, resent, statuses, methods, setup_times) | None:\n"
+     "rtcscope.sip.calls._count_calls_py's counts; None for the Python road."},
     {"mention_link_headers", mention_link_headers, METH_O,
      "mention_link_headers(texts) -> bool: whether any of the bytes holds \"-call-id\" or\n"
      "\"-charging-vector\" in any ASCII case (rtcscope.sip.calls._probe_py)."},
