@@ -17,6 +17,7 @@
 #include <structmember.h>
 
 #include "_endpoint.h"
+#include "_slotread.h"
 
 #define EXACT_NS (1LL << 53)
 
@@ -344,74 +345,14 @@ static PyObject *ssrc_text(PyObject *ssrc)
     return out;
 }
 
-/* Reading a call, its first requests, a stream and its key. For a class whose attribute
- * look-up is object's own (PyObject_GenericGetAttr) where each name read finds an object
- * slot (a member descriptor: a data descriptor, ahead of any instance dict), the value is
- * read at the slot's offset, which is what PyObject_GetAttr gives without the look-up
- * (CallSummary, CapturedSip, RtpStream and StreamKey: slotted dataclasses); from any other
- * class, by PyObject_GetAttr. The last class seen is kept with its offsets (a strong
- * reference: its offsets stay valid). */
-#define READER_MAX 32
-
-typedef struct {
-    PyTypeObject *type; /* the class last seen (or NULL) */
-    int slotted;        /* 1: read at offsets[]; 0: by PyObject_GetAttr */
-    int count;
-    PyObject **table;   /* interned names */
-    const int *names;   /* the names read: their indexes in table (NULL: 0 .. count - 1) */
-    Py_ssize_t offsets[READER_MAX];
-} SlotReader;
-
+/* Reading a call, its first requests, a stream and its key (CallSummary, CapturedSip,
+ * RtpStream and StreamKey: slotted dataclasses): _slotread.h's readers, each learning the
+ * class it last saw. */
 static const int stream_reads[4] = {A_KEY, A_CODEC, A_START_NS, A_END_NS};
 static const int key_reads[5] = {A_SRC, A_SRC_PORT, A_DST, A_DST_PORT, A_SSRC};
-static SlotReader stream_reader = {NULL, 0, 4, attr_names, stream_reads, {0}};
-static SlotReader key_reader = {NULL, 0, 5, attr_names, key_reads, {0}};
-
-static PyObject *reader_name(const SlotReader *reader, int i)
-{
-    return reader->table[reader->names == NULL ? i : reader->names[i]];
-}
-
-static void reader_learn(SlotReader *reader, PyTypeObject *type)
-{
-    int i, slotted = type->tp_getattro == PyObject_GenericGetAttr && reader->count <= READER_MAX;
-    for (i = 0; slotted && i < reader->count; i++) {
-        /* (borrowed; no error set when nothing is found) */
-        PyObject *found = _PyType_Lookup(type, reader_name(reader, i));
-        PyMemberDef *member;
-        if (found == NULL || !Py_IS_TYPE(found, &PyMemberDescr_Type)) {
-            slotted = 0;
-            break;
-        }
-        member = ((PyMemberDescrObject *)found)->d_member;
-        if (member->type != T_OBJECT_EX || (member->flags & READ_RESTRICTED)) {
-            slotted = 0;
-            break;
-        }
-        reader->offsets[i] = member->offset;
-    }
-    Py_INCREF(type);
-    Py_XSETREF(reader->type, type);
-    reader->slotted = slotted;
-}
-
-/* obj's attribute ``i`` of the reader's names: a new reference, or NULL with an exception
- * set (AttributeError for an empty slot, as PyObject_GetAttr raises). */
-static PyObject *read_attr(SlotReader *reader, PyObject *obj, int i)
-{
-    PyObject *name = reader_name(reader, i), *value;
-    if (Py_TYPE(obj) != reader->type)
-        reader_learn(reader, Py_TYPE(obj));
-    if (!reader->slotted)
-        return PyObject_GetAttr(obj, name);
-    value = *(PyObject **)((char *)obj + reader->offsets[i]);
-    if (value == NULL) {
-        PyErr_SetObject(PyExc_AttributeError, name);
-        return NULL;
-    }
-    Py_INCREF(value);
-    return value;
-}
+static Py_ssize_t stream_offsets[4], key_offsets[5];
+static SlotReader stream_reader = {NULL, 4, attr_names, stream_offsets, stream_reads};
+static SlotReader key_reader = {NULL, 5, attr_names, key_offsets, key_reads};
 
 /* The two values of a stamp's instant into values[0] and values[1] (new references): from
  * the pair ``at`` holds when ``at`` is given, else converted here from ``first`` (what
@@ -450,11 +391,11 @@ static PyObject *stream_object(PyObject *stream, PyObject *at, long long first)
         PyTuple_GET_SIZE(got[A_PACKETS_LOST]) != 2)
         goto done;
     for (i = 0; i < 4; i++)
-        if ((got[stream_reads[i]] = read_attr(&stream_reader, stream, i)) == NULL)
+        if ((got[stream_reads[i]] = slot_read(&stream_reader, stream, i)) == NULL)
             goto done;
     key = got[A_KEY];
     for (i = 0; i < 5; i++)
-        if ((got[key_reads[i]] = read_attr(&key_reader, key, i)) == NULL)
+        if ((got[key_reads[i]] = slot_read(&key_reader, key, i)) == NULL)
             goto done;
     if (instant_values(at, got[A_START_NS], first, &values[6]) != 1)
         goto done;
@@ -606,8 +547,9 @@ static const char *const call_name_texts[N_NAMES] = {
     "transport", "_value_", "setup_ms", "ts_ns", "__getitem__",
 };
 static const int request_reads[5] = {N_SRC, N_SPORT, N_DST, N_DPORT, N_TRANSPORT};
-static SlotReader call_reader = {NULL, 0, F_FIELDS, call_names, NULL, {0}};
-static SlotReader request_reader = {NULL, 0, 5, call_names, request_reads, {0}};
+static Py_ssize_t call_offsets[F_FIELDS], request_offsets[5];
+static SlotReader call_reader = {NULL, F_FIELDS, call_names, call_offsets, NULL};
+static SlotReader request_reader = {NULL, 5, call_names, request_offsets, request_reads};
 static PyObject *no_instant; /* (None, None) */
 /* dict.__getitem__ and tuple.__getitem__ (borrowed from their types): a subclass reads its
  * items as they do when a look-up of __getitem__ on it finds the same (Counter, a named
@@ -668,7 +610,7 @@ static PyObject *hops_list(PyObject *legs)
                 if (req == NULL)
                     goto fail;
                 for (k = 0; k < 5; k++) {
-                    got[k] = read_attr(&request_reader, req, k);
+                    got[k] = slot_read(&request_reader, req, k);
                     if (got[k] == NULL)
                         goto fail;
                 }
@@ -863,7 +805,7 @@ static PyObject *call_object(PyObject *roads, PyObject *call, PyObject *first_ob
     for (k = 0; k < F_FIELDS; k++) {
         if (!detail && k >= F_SDP)
             break;
-        got[k] = read_attr(&call_reader, call, k);
+        got[k] = slot_read(&call_reader, call, k);
         if (got[k] == NULL)
             goto done;
     }

@@ -124,6 +124,25 @@ def test_c_counts_usual_calls_itself(calls: list[CallSummary]) -> None:
     assert _outcome(made) == _python(calls)
 
 
+@needs_c
+def test_c_counts_read_a_changed_class_again() -> None:
+    """CallSummary changed after count_calls learned its slots (resent a property): read
+    by getattr (the Python road), and at its slots again once it is restored."""
+    calls = [_call([None] * 2, 1, Counter({200: 1}), Counter({"INVITE": 1}), {})]
+    assert _c_counts(calls) is not None
+    slot = vars(CallSummary)["resent"]
+    CallSummary.resent = property(lambda self: 5)  # type: ignore[assignment,method-assign]
+    try:
+        assert _callwalk is not None
+        assert _callwalk.count_calls(calls) is None  # (set up above, with the slot)
+        assert _python(calls)[1] == (int, 5)
+    finally:
+        CallSummary.resent = slot  # type: ignore[method-assign]
+    made = _c_counts(calls)
+    assert made is not None
+    assert _outcome(made) == _python(calls)
+
+
 def _captures() -> list[Path]:
     found = sorted(p for p in DATA.iterdir() if p.name.endswith((".pcap", ".pcapng", ".gz")))
     return found + shared_captures()

@@ -222,6 +222,76 @@ def test_stream_objects_c_road_is_the_python_road(streams: list[Any], at: Any) -
     assert _outcome(c_road, streams, at) == _outcome(calls._stream_entries_py, streams, at)
 
 
+@dataclass(slots=True)
+class _Big:
+    key: Any
+    codec: Any
+    start_ns: Any
+    end_ns: Any
+
+
+class _Foreign:
+    """A class holding another class's slot descriptors (_Big's), not its own:
+    PyObject_GetAttr raises TypeError; the C road reads no object at _Big's offsets."""
+
+    __slots__ = ("a", "b", "c", "d")
+    packets_lost = (1, 0)
+    key = vars(_Big)["key"]
+    codec = vars(_Big)["codec"]
+    start_ns = vars(_Big)["start_ns"]
+    end_ns = vars(_Big)["end_ns"]
+
+
+class _ForeignTiny:
+    """As _Foreign, its objects smaller than _Big's (_Big's offsets lie past their end)."""
+
+    __slots__ = ("a",)
+    packets_lost = (1, 0)
+    key = vars(_Big)["key"]
+    codec = vars(_Big)["codec"]
+    start_ns = vars(_Big)["start_ns"]
+    end_ns = vars(_Big)["end_ns"]
+
+
+@needs_c
+def test_another_class_slots_are_not_read_at_their_offsets() -> None:
+    c_road = _roads()[1]
+    foreign = _Foreign()
+    foreign.a, foreign.b = "PCMU", BASE  # type: ignore[attr-defined]
+    foreign.c = _SlotKey("10.0.0.1", 4000, "10.0.0.2", 5004, 7)  # type: ignore[attr-defined]
+    foreign.d = BASE  # type: ignore[attr-defined]
+    tiny = []
+    for i in range(500):
+        one = _ForeignTiny()
+        one.a = "x"  # type: ignore[attr-defined]
+        tiny += [one, ("pad", i)]  # (whatever lies next to them)
+    for stream in [foreign, *tiny[::2]]:
+        made = _outcome(c_road, [stream], _AT)
+        assert made == _outcome(calls._stream_entries_py, [stream], _AT)
+        assert made[:2] == ("raised", TypeError)
+
+
+@needs_c
+def test_a_changed_class_is_read_again() -> None:
+    """A slotted class changed after the C road learned it (codec made a property)."""
+
+    @dataclass(slots=True)
+    class Changed:
+        key: Any
+        codec: Any
+        packets_lost: Any
+        start_ns: Any
+        end_ns: Any
+
+    stream = Changed(_SlotKey("10.0.0.1", 4000, "10.0.0.2", 5004, 7), "PCMU", (1, 0), BASE, BASE)
+    c_road = _roads()[1]
+    assert _outcome(c_road, [stream], _AT) == _outcome(calls._stream_entries_py, [stream], _AT)
+    Changed.codec = property(lambda self: "OPUS")  # type: ignore[assignment,method-assign]
+    made = _outcome(c_road, [stream], _AT)
+    assert made == _outcome(calls._stream_entries_py, [stream], _AT)
+    assert ("codec", "OPUS") in made[0][0]
+
+
 def test_the_entries_accelerator_is_built_and_active_in_ci() -> None:
     if not IN_CI:
         pytest.skip("checked under CI=true")
