@@ -270,10 +270,11 @@ static PyObject *entry_dict(int first, PyObject **values, int n)
 
 /* One SdpExchange's object (its fields by position: frame, ts_ns, side, role, sip, media,
  * address, port, direction, codecs, on_hold); NULL, no error set, for the Python road. */
-static PyObject *sdp_entry(PyObject *sdp, PyObject *at)
+static PyObject *sdp_entry(PyObject *sdp, PyObject *at, const long long *first)
 {
     PyObject *pair, *codecs, *values[12];
     int i;
+    (void)first; /* (an SDP's instants are always from ``at``) */
     if (!PyTuple_Check(sdp) || PyTuple_GET_SIZE(sdp) != 11 ||
         Py_TYPE(sdp)->tp_iter != PyTuple_Type.tp_iter)
         return NULL;
@@ -348,19 +349,20 @@ static PyObject *ssrc_text(PyObject *ssrc)
 /* Reading a call, its first requests, a stream and its key (CallSummary, CapturedSip,
  * RtpStream and StreamKey: slotted dataclasses): _slotread.h's readers, each learning the
  * class it last saw. */
-static const int stream_reads[4] = {A_KEY, A_CODEC, A_START_NS, A_END_NS};
+static const int stream_reads[4] = {A_KEY, A_START_NS, A_END_NS, A_CODEC};
 static const int key_reads[5] = {A_SRC, A_SRC_PORT, A_DST, A_DST_PORT, A_SSRC};
 static Py_ssize_t stream_offsets[4], key_offsets[5];
 static SlotReader stream_reader = {NULL, 4, attr_names, stream_offsets, stream_reads};
 static SlotReader key_reader = {NULL, 5, attr_names, key_offsets, key_reads};
 
-/* The two values of a stamp's instant into values[0] and values[1] (new references): from
- * the pair ``at`` holds when ``at`` is given, else converted here from ``first`` (what
- * instants() puts in ``at``). 1; 0 (an error set or not) for the Python road. */
-static int instant_values(PyObject *at, PyObject *ts, long long first, PyObject **values)
+/* The two values of a stamp's instant into values[0] and values[1] (new references):
+ * converted here from *first when ``first`` is given (what instants() puts in ``at``), else
+ * the pair ``at`` holds. 1; 0 (an error set or not) for the Python road. */
+static int instant_values(PyObject *at, PyObject *ts, const long long *first,
+                          PyObject **values)
 {
     long long value = 0;
-    if (at != NULL) {
+    if (first == NULL) {
         PyObject *pair = instant_of(at, ts);
         if (pair == NULL)
             return 0;
@@ -370,36 +372,45 @@ static int instant_values(PyObject *at, PyObject *ts, long long first, PyObject 
         Py_INCREF(values[1]);
         return 1;
     }
-    if (convertible(ts, first, &value) != 1)
+    if (convertible(ts, *first, &value) != 1)
         return 0;
-    return instant_parts(value, first, &values[0], &values[1]) == 0;
+    return instant_parts(value, *first, &values[0], &values[1]) == 0;
 }
 
-/* One stream's object (rtcscope.sip.calls._stream_entry), its start and end from ``at``
- * or, without ``at``, converted here from ``first``; NULL, with or without an error set:
- * the Python road (its object or its exception). */
-static PyObject *stream_object(PyObject *stream, PyObject *at, long long first)
+/* One stream's object (rtcscope.sip.calls._stream_entry), its start and end from ``at``,
+ * or, with ``first`` (a call's object, which has not put its streams' instants in ``at``),
+ * converted here from *first: that only for a stream read at its slots' offsets (its
+ * start_ns and end_ns read once are what the specification reads twice, for the call's
+ * instants and for the entry). NULL, with or without an error set: the Python road (its
+ * object or its exception). The attributes are read in the specification's order. */
+static PyObject *stream_object(PyObject *stream, PyObject *at, const long long *first)
 {
     PyObject *got[10] = {NULL}, *values[10] = {NULL}, *key, *out = NULL;
     int i;
-    /* packets_lost first: a property (Python code, which may change the stream); the
-     * slots are read after it, and nothing between them and the object runs Python code
-     * but a look-up in ``at`` (an exact dict: a stamp's __eq__ may run, so every value is
-     * held by a reference of its own). */
+    if (first != NULL && !slot_reader_direct(&stream_reader, stream))
+        return NULL;
+    if ((got[A_KEY] = slot_read(&stream_reader, stream, 0)) == NULL)
+        goto done;
+    /* packets_lost: a property (Python code, which may change the stream or its class) */
     got[A_PACKETS_LOST] = PyObject_GetAttr(stream, attr_names[A_PACKETS_LOST]);
     if (got[A_PACKETS_LOST] == NULL || !PyTuple_CheckExact(got[A_PACKETS_LOST]) ||
         PyTuple_GET_SIZE(got[A_PACKETS_LOST]) != 2)
         goto done;
-    for (i = 0; i < 4; i++)
-        if ((got[stream_reads[i]] = slot_read(&stream_reader, stream, i)) == NULL)
-            goto done;
+    if (first != NULL && !slot_reader_direct(&stream_reader, stream))
+        goto done;
+    /* (a look-up in ``at``, an exact dict, may run a stamp's __eq__: every value is held by
+     * a reference of its own) */
+    if ((got[A_START_NS] = slot_read(&stream_reader, stream, 1)) == NULL ||
+        instant_values(at, got[A_START_NS], first, &values[6]) != 1)
+        goto done;
+    if ((got[A_END_NS] = slot_read(&stream_reader, stream, 2)) == NULL ||
+        instant_values(at, got[A_END_NS], first, &values[8]) != 1)
+        goto done;
     key = got[A_KEY];
     for (i = 0; i < 5; i++)
         if ((got[key_reads[i]] = slot_read(&key_reader, key, i)) == NULL)
             goto done;
-    if (instant_values(at, got[A_START_NS], first, &values[6]) != 1)
-        goto done;
-    if (instant_values(at, got[A_END_NS], first, &values[8]) != 1)
+    if ((got[A_CODEC] = slot_read(&stream_reader, stream, 3)) == NULL)
         goto done;
     values[0] = address_text(got[A_SRC], got[A_SRC_PORT]);
     values[1] = values[0] == NULL ? NULL : address_text(got[A_DST], got[A_DST_PORT]);
@@ -422,11 +433,6 @@ done:
     return out;
 }
 
-static PyObject *stream_entry(PyObject *stream, PyObject *at)
-{
-    return stream_object(stream, at, 0);
-}
-
 /* A stream's start_ns and end_ns into ``at``: 1; 0 or -1 (error set or not) for the Python
  * road. */
 static int put_stream_instants(PyObject *at, PyObject *stream, long long first)
@@ -435,13 +441,17 @@ static int put_stream_instants(PyObject *at, PyObject *stream, long long first)
     return ok == 1 ? put_attr_instant(at, stream, attr_names[A_END_NS], first) : ok;
 }
 
-/* [entry(item) for item in the tuple ``seq``], an item the entry function leaves (NULL)
- * made by ``fallback(item, at)``. With ``first`` (a call's object, which makes its streams'
- * instants here, not in ``at``): streams, each converted from *first, and one handed to
- * ``fallback`` gets its instants put into ``at`` first (a stamp not converted here: NULL,
- * the whole call for the Python road). */
-static PyObject *entry_list(PyObject *fallback, PyObject *seq, PyObject *at,
-                            PyObject *(*entry)(PyObject *, PyObject *), const long long *first)
+/* An item's entry: its object, its instants from ``at`` or (``first`` given) converted
+ * from *first; NULL, with or without an error set, for the Python road. */
+typedef PyObject *(*Entry)(PyObject *item, PyObject *at, const long long *first);
+
+/* [entry(item, at, first) for item in the tuple ``seq``], an item the entry function
+ * leaves (NULL) made by ``fallback(item, at)``. ``first`` (a call's object, which makes its
+ * streams' instants here, not in ``at``; stream_object's only): one handed to ``fallback``
+ * gets its instants put into ``at`` first (a stamp not converted here: NULL, the whole call
+ * for the Python road). */
+static PyObject *entry_list(PyObject *fallback, PyObject *seq, PyObject *at, Entry entry,
+                            const long long *first)
 {
     Py_ssize_t i, n = PyTuple_GET_SIZE(seq);
     /* Only a dict (not a subclass) is read here; anything else: every item to fallback. */
@@ -451,7 +461,7 @@ static PyObject *entry_list(PyObject *fallback, PyObject *seq, PyObject *at,
         PyObject *item = PyTuple_GET_ITEM(seq, i);
         PyObject *made = NULL;
         if (read_here)
-            made = first != NULL ? stream_object(item, NULL, *first) : entry(item, at);
+            made = entry(item, at, first);
         if (made == NULL) {
             /* An Exception set here is the Python road's to raise, or not (it reads the
              * item again); anything else (KeyboardInterrupt) goes on up. */
@@ -475,8 +485,7 @@ static PyObject *entry_list(PyObject *fallback, PyObject *seq, PyObject *at,
     return out;
 }
 
-static PyObject *entries(PyObject *const *args, Py_ssize_t nargs,
-                         PyObject *(*entry)(PyObject *, PyObject *))
+static PyObject *entries(PyObject *const *args, Py_ssize_t nargs, Entry entry)
 {
     PyObject *seq, *out;
     if (nargs != 3) {
@@ -502,7 +511,7 @@ static PyObject *sdp_entries(PyObject *self, PyObject *const *args, Py_ssize_t n
 static PyObject *stream_entries(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    return entries(args, nargs, stream_entry);
+    return entries(args, nargs, stream_object);
 }
 
 /* ---- a call's whole JSON object (rtcscope.sip.calls._call_dict_py is the specification:
@@ -511,7 +520,7 @@ static PyObject *stream_entries(PyObject *self, PyObject *const *args, Py_ssize_
  * as text and ports as ints, status codes as ints, a duration of whole microseconds); for
  * anything else, and on any failure, the whole object is the Python road's: ``roads[0](call,
  * first_ns, detail)`` (its object, or its exception). The "sdp" and "streams" items go
- * through sdp_entry and stream_entry (an item they leave: ``roads[1]``, ``roads[2]``), the
+ * through sdp_entry and stream_object (an item they leave: ``roads[1]``, ``roads[2]``), the
  * "dtmf" list, when there is one, is ``roads[3](dtmf, at)``. */
 
 enum {
@@ -888,7 +897,7 @@ static PyObject *call_object(PyObject *roads, PyObject *call, PyObject *first_ob
             else if (k == 0)
                 values[C_SDP] = entry_list(PyTuple_GET_ITEM(roads, 1), seq, at, sdp_entry, NULL);
             else if (k == 1)
-                values[C_STREAMS] = entry_list(PyTuple_GET_ITEM(roads, 2), seq, at, stream_entry,
+                values[C_STREAMS] = entry_list(PyTuple_GET_ITEM(roads, 2), seq, at, stream_object,
                                                &first);
             else
                 values[C_DTMF] = PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(roads, 3),
