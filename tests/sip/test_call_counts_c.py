@@ -105,7 +105,7 @@ _calls = (
 
 
 @needs_c
-@example([_call([None] * 3, 2**40, Counter({200: 1}), Counter(), {})])  # resent too large
+@example([_call([None] * 3, 2**40 + 1, Counter({200: 1}), Counter(), {})])  # resent too large
 @example([_call([None], 0, {100: 1}, {"ACK": 1}, {1: MessageMarks(0, 2**40)})])
 @given(st.lists(_calls, max_size=5))
 def test_c_counts_are_the_python_road(calls: list[Any]) -> None:

@@ -155,17 +155,17 @@ static PyObject *milliseconds(PyObject *later, PyObject *earlier)
     return PyLong_FromLongLong((a_s - b_s) * 1000LL + (nanos >= 0 ? millis : -millis));
 }
 
-/* counter[key] = counter.get(key, 0) + 1 */
-static int count(PyObject *counter, PyObject *key)
+/* counter[key] = counter.get(key, 0) + amount (an exact int: 0 + amount is amount) */
+static int count(PyObject *counter, PyObject *key, PyObject *amount)
 {
     PyObject *sum, *found = PyDict_GetItemWithError(counter, key);
     int result;
     if (found == NULL) {
         if (PyErr_Occurred())
             return -1;
-        return PyDict_SetItem(counter, key, int_1);
+        return PyDict_SetItem(counter, key, amount);
     }
-    sum = PyNumber_Add(found, int_1);
+    sum = PyNumber_Add(found, amount);
     if (sum == NULL)
         return -1;
     result = PyDict_SetItem(counter, key, sum);
@@ -378,7 +378,7 @@ static PyObject *walk(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         Py_SETREF(previous_ns, Py_NewRef(c[C_TS_NS]));
         is_request = m[M_METHOD] != Py_None;
         if (is_request) {
-            if (count(methods, m[M_METHOD]) < 0)
+            if (count(methods, m[M_METHOD], int_1) < 0)
                 goto fail_message;
             if ((test = same(m[M_METHOD], text_bye)) != 0) {
                 if (test > 0 && bye == Py_None)
@@ -406,7 +406,7 @@ static PyObject *walk(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             if (is_response) {
                 responded = 1;
                 if (m[M_STATUS] != Py_None) {
-                    if (count(statuses, m[M_STATUS]) < 0)
+                    if (count(statuses, m[M_STATUS], int_1) < 0)
                         goto fail_message;
                     code = m[M_STATUS];
                 }
@@ -1663,7 +1663,8 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
     }
     if (final != NULL) {
         final_message = slot_read(&captured_reader, final, C_MESSAGE);
-        if (final_message == NULL || (f[F_STATUS] = slot_read(&r_reader, final_message, R_STATUS)) == NULL ||
+        if (final_message == NULL ||
+            (f[F_STATUS] = slot_read(&r_reader, final_message, R_STATUS)) == NULL ||
             (f[F_REASON] = slot_read(&r_reader, final_message, R_REASON)) == NULL)
             goto fail;
     }
@@ -1894,24 +1895,14 @@ static PyObject *setup_counts(PyObject *module, PyObject *summary_class)
  * here); -1 on error. */
 static int add_counts(PyObject *into, PyObject *counts, PyTypeObject *key_type)
 {
-    PyObject *key, *count;
+    PyObject *key, *amount;
     Py_ssize_t pos = 0;
     if (!PyDict_Check(counts) || _PyType_Lookup(Py_TYPE(counts), items_name) != dict_items_method)
         return 0;
-    while (PyDict_Next(counts, &pos, &key, &count)) {
-        PyObject *had, *sum;
-        int ok;
-        if (Py_TYPE(key) != key_type || !PyLong_CheckExact(count))
+    while (PyDict_Next(counts, &pos, &key, &amount)) {
+        if (Py_TYPE(key) != key_type || !PyLong_CheckExact(amount))
             return 0;
-        had = PyDict_GetItemWithError(into, key); /* (borrowed) */
-        if (had == NULL && PyErr_Occurred())
-            return -1;
-        sum = had == NULL ? Py_NewRef(count) : PyNumber_Add(had, count);
-        if (sum == NULL)
-            return -1;
-        ok = PyDict_SetItem(into, key, sum);
-        Py_DECREF(sum);
-        if (ok < 0)
+        if (count(into, key, amount) < 0)
             return -1;
     }
     return 1;
