@@ -14,8 +14,10 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
+#include <structmember.h>
 
 #include "_endpoint.h"
+#include "_slotread.h"
 
 #define EXACT_NS (1LL << 53)
 
@@ -46,9 +48,10 @@ static void put_digits(char *at, long long value, int width)
     }
 }
 
-/* (relative, iso) for ``ts`` (0 <= ts, whole microseconds from ``first``, below 2**53 ns
- * from it); NULL with an exception set on failure. */
-static PyObject *instant(long long ts, long long first)
+/* The seconds from ``first`` and the ISO text of ``ts`` (0 <= ts, whole microseconds from
+ * ``first``, below 2**53 ns from it) as new references in *relative and *iso: 0; -1 with an
+ * exception set (and no reference left) on failure. */
+static int instant_parts(long long ts, long long first, PyObject **relative, PyObject **iso)
 {
     long long delta = ts - first;
     long long us = ts / 1000;
@@ -58,7 +61,6 @@ static PyObject *instant(long long ts, long long first)
     long long sod = second % 86400;
     int year, month, day;
     char text[32];
-    PyObject *relative, *iso, *pair;
 
     civil_date(days, &year, &month, &day);
     /* "YYYY-MM-DDTHH:MM:SS.ffffff+00:00": 32 characters, the digits written here (a
@@ -77,16 +79,26 @@ static PyObject *instant(long long ts, long long first)
     text[19] = '.';
     put_digits(text + 20, micro, 6);
     memcpy(text + 26, "+00:00", 6);
-    relative = PyFloat_FromDouble((double)delta / 1e9);
-    if (relative == NULL)
-        return NULL;
+    *relative = PyFloat_FromDouble((double)delta / 1e9);
+    if (*relative == NULL)
+        return -1;
     /* The text is ASCII: copied into a new compact ASCII string (no decoding pass). */
-    iso = PyUnicode_New(32, 127);
-    if (iso == NULL) {
-        Py_DECREF(relative);
-        return NULL;
+    *iso = PyUnicode_New(32, 127);
+    if (*iso == NULL) {
+        Py_CLEAR(*relative);
+        return -1;
     }
-    memcpy(PyUnicode_1BYTE_DATA(iso), text, 32);
+    memcpy(PyUnicode_1BYTE_DATA(*iso), text, 32);
+    return 0;
+}
+
+/* (relative, iso) for ``ts`` as instant_parts makes them; NULL with an exception set on
+ * failure. */
+static PyObject *instant(long long ts, long long first)
+{
+    PyObject *relative, *iso, *pair;
+    if (instant_parts(ts, first, &relative, &iso) < 0)
+        return NULL;
     pair = PyTuple_Pack(2, relative, iso);
     Py_DECREF(relative);
     Py_DECREF(iso);
@@ -111,27 +123,49 @@ static int small_stamp(PyObject *value, long long *out)
     return 1;
 }
 
+/* The value of a stamp ``instant`` converts in *value: 1; 0 for a stamp it does not convert
+ * (not an int of 0..2**63, not whole microseconds from ``first``, not below 2**53 ns from
+ * it: the Python road's); -1 on error. */
+static int convertible(PyObject *ts, long long first, long long *value)
+{
+    long long delta;
+    int ok = small_stamp(ts, value);
+    if (ok <= 0)
+        return ok;
+    delta = *value - first;
+    return delta % 1000 == 0 && delta > -EXACT_NS && delta < EXACT_NS;
+}
+
 /* Puts ``ts``'s pair into ``at`` unless it is there: 1; 0 for a stamp ``instant`` does not
  * convert (the Python road's); -1 on error. */
 static int put_instant(PyObject *at, PyObject *ts, long long first)
 {
-    long long value = 0, delta;
+    long long value = 0;
     PyObject *pair;
     int known = PyDict_Contains(at, ts), ok;
     if (known)
         return known; /* 1, or -1 on error */
-    ok = small_stamp(ts, &value);
+    ok = convertible(ts, first, &value);
     if (ok <= 0)
         return ok;
-    delta = value - first;
-    if (delta % 1000 != 0 || delta <= -EXACT_NS || delta >= EXACT_NS)
-        return 0;
     pair = instant(value, first);
     if (pair == NULL)
         return -1;
     ok = PyDict_SetItem(at, ts, pair);
     Py_DECREF(pair);
     return ok < 0 ? -1 : 1;
+}
+
+/* put_instant of ``obj``'s attribute ``name``: its answer, or -1 when the read fails. */
+static int put_attr_instant(PyObject *at, PyObject *obj, PyObject *name, long long first)
+{
+    int ok;
+    PyObject *ts = PyObject_GetAttr(obj, name);
+    if (ts == NULL)
+        return -1;
+    ok = put_instant(at, ts, first);
+    Py_DECREF(ts);
+    return ok;
 }
 
 static PyObject *instants(PyObject *self, PyObject *args)
@@ -236,19 +270,24 @@ static PyObject *entry_dict(int first, PyObject **values, int n)
 
 /* One SdpExchange's object (its fields by position: frame, ts_ns, side, role, sip, media,
  * address, port, direction, codecs, on_hold); NULL, no error set, for the Python road. */
-static PyObject *sdp_entry(PyObject *sdp, PyObject *at)
+static PyObject *sdp_entry(PyObject *sdp, PyObject *at, const long long *first)
 {
     PyObject *pair, *codecs, *values[12];
     int i;
+    (void)first; /* (an SDP's instants are always from ``at``) */
     if (!PyTuple_Check(sdp) || PyTuple_GET_SIZE(sdp) != 11 ||
         Py_TYPE(sdp)->tp_iter != PyTuple_Type.tp_iter)
         return NULL;
-    pair = instant_of(at, PyTuple_GET_ITEM(sdp, 1));
-    if (pair == NULL)
-        return NULL;
+    /* The codecs first: a list made of any iterable runs Python code, which could drop the
+     * pair (borrowed from ``at``) if it came first. */
     codecs = PySequence_List(PyTuple_GET_ITEM(sdp, 9));
     if (codecs == NULL)
         return NULL;
+    pair = instant_of(at, PyTuple_GET_ITEM(sdp, 1));
+    if (pair == NULL) {
+        Py_DECREF(codecs);
+        return NULL;
+    }
     values[0] = PyTuple_GET_ITEM(sdp, 0);
     values[1] = PyTuple_GET_ITEM(pair, 0);
     values[2] = PyTuple_GET_ITEM(pair, 1);
@@ -307,74 +346,122 @@ static PyObject *ssrc_text(PyObject *ssrc)
     return out;
 }
 
-/* One stream's object (rtcscope.sip.calls._stream_entry); NULL, with or without an error
- * set: the Python road (its object or its exception). */
-static PyObject *stream_entry(PyObject *stream, PyObject *at)
+/* Reading a call, its first requests, a stream and its key (CallSummary, CapturedSip,
+ * RtpStream and StreamKey: slotted dataclasses): _slotread.h's readers, each learning the
+ * class it last saw. */
+static const int stream_reads[4] = {A_KEY, A_START_NS, A_END_NS, A_CODEC};
+static const int key_reads[5] = {A_SRC, A_SRC_PORT, A_DST, A_DST_PORT, A_SSRC};
+static Py_ssize_t stream_offsets[4], key_offsets[5];
+static SlotReader stream_reader = {NULL, 4, attr_names, stream_offsets, stream_reads};
+static SlotReader key_reader = {NULL, 5, attr_names, key_offsets, key_reads};
+
+/* The two values of a stamp's instant into values[0] and values[1] (new references):
+ * converted here from *first when ``first`` is given (what instants() puts in ``at``), else
+ * the pair ``at`` holds. 1; 0 (an error set or not) for the Python road. */
+static int instant_values(PyObject *at, PyObject *ts, const long long *first,
+                          PyObject **values)
 {
-    PyObject *got[10] = {NULL}, *values[10] = {NULL}, *start, *end, *out = NULL;
-    int i;
-    for (i = 0; i < 10; i++) {
-        PyObject *owner = i >= A_SRC && i <= A_SSRC ? got[A_KEY] : stream;
-        got[i] = PyObject_GetAttr(owner, attr_names[i]);
-        if (got[i] == NULL)
-            goto done;
+    long long value = 0;
+    if (first == NULL) {
+        PyObject *pair = instant_of(at, ts);
+        if (pair == NULL)
+            return 0;
+        values[0] = PyTuple_GET_ITEM(pair, 0);
+        values[1] = PyTuple_GET_ITEM(pair, 1);
+        Py_INCREF(values[0]);
+        Py_INCREF(values[1]);
+        return 1;
     }
-    if (!PyTuple_CheckExact(got[A_PACKETS_LOST]) || PyTuple_GET_SIZE(got[A_PACKETS_LOST]) != 2)
+    if (convertible(ts, *first, &value) != 1)
+        return 0;
+    return instant_parts(value, *first, &values[0], &values[1]) == 0;
+}
+
+/* One stream's object (rtcscope.sip.calls._stream_entry), its start and end from ``at``,
+ * or, with ``first`` (a call's object, which has not put its streams' instants in ``at``),
+ * converted here from *first: that only for a stream read at its slots' offsets (its
+ * start_ns and end_ns read once are what the specification reads twice, for the call's
+ * instants and for the entry). NULL, with or without an error set: the Python road (its
+ * object or its exception). The attributes are read in the specification's order. */
+static PyObject *stream_object(PyObject *stream, PyObject *at, const long long *first)
+{
+    PyObject *got[10] = {NULL}, *values[10] = {NULL}, *key, *out = NULL;
+    int i;
+    if (first != NULL && !slot_reader_direct(&stream_reader, stream))
+        return NULL;
+    if ((got[A_KEY] = slot_read(&stream_reader, stream, 0)) == NULL)
         goto done;
-    start = instant_of(at, got[A_START_NS]);
-    end = start == NULL ? NULL : instant_of(at, got[A_END_NS]);
-    if (end == NULL)
+    /* packets_lost: a property (Python code, which may change the stream or its class) */
+    got[A_PACKETS_LOST] = PyObject_GetAttr(stream, attr_names[A_PACKETS_LOST]);
+    if (got[A_PACKETS_LOST] == NULL || !PyTuple_CheckExact(got[A_PACKETS_LOST]) ||
+        PyTuple_GET_SIZE(got[A_PACKETS_LOST]) != 2)
+        goto done;
+    if (first != NULL && !slot_reader_direct(&stream_reader, stream))
+        goto done;
+    /* (a look-up in ``at``, an exact dict, may run a stamp's __eq__: every value is held by
+     * a reference of its own) */
+    if ((got[A_START_NS] = slot_read(&stream_reader, stream, 1)) == NULL ||
+        instant_values(at, got[A_START_NS], first, &values[6]) != 1)
+        goto done;
+    if ((got[A_END_NS] = slot_read(&stream_reader, stream, 2)) == NULL ||
+        instant_values(at, got[A_END_NS], first, &values[8]) != 1)
+        goto done;
+    key = got[A_KEY];
+    for (i = 0; i < 5; i++)
+        if ((got[key_reads[i]] = slot_read(&key_reader, key, i)) == NULL)
+            goto done;
+    if ((got[A_CODEC] = slot_read(&stream_reader, stream, 3)) == NULL)
         goto done;
     values[0] = address_text(got[A_SRC], got[A_SRC_PORT]);
     values[1] = values[0] == NULL ? NULL : address_text(got[A_DST], got[A_DST_PORT]);
     values[2] = values[1] == NULL ? NULL : ssrc_text(got[A_SSRC]);
-    if (values[2] == NULL) {
-        Py_XDECREF(values[0]);
-        Py_XDECREF(values[1]);
+    if (values[2] == NULL)
         goto done;
-    }
     values[3] = got[A_CODEC];
     values[4] = PyTuple_GET_ITEM(got[A_PACKETS_LOST], 0);
     values[5] = PyTuple_GET_ITEM(got[A_PACKETS_LOST], 1);
-    values[6] = PyTuple_GET_ITEM(start, 0);
-    values[7] = PyTuple_GET_ITEM(start, 1);
-    values[8] = PyTuple_GET_ITEM(end, 0);
-    values[9] = PyTuple_GET_ITEM(end, 1);
-    for (i = 3; i < 10; i++)
+    for (i = 3; i < 6; i++)
         Py_INCREF(values[i]);
-    out = entry_dict(K_SRC, values, 10);
-done:
+    out = entry_dict(K_SRC, values, 10); /* (its values consumed) */
     for (i = 0; i < 10; i++)
+        values[i] = NULL;
+done:
+    for (i = 0; i < 10; i++) {
         Py_XDECREF(got[i]);
+        Py_XDECREF(values[i]);
+    }
     return out;
 }
 
-/* [entry(item) for item in items], an item the entry function leaves (NULL) made by
- * ``fallback(item, at)``. */
-static PyObject *entries(PyObject *const *args, Py_ssize_t nargs,
-                         PyObject *(*entry)(PyObject *, PyObject *))
+/* A stream's start_ns and end_ns into ``at``: 1; 0 or -1 (error set or not) for the Python
+ * road. */
+static int put_stream_instants(PyObject *at, PyObject *stream, long long first)
 {
-    PyObject *fallback, *seq, *at, *out;
-    Py_ssize_t i, n;
-    int read_here;
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "expected 3 arguments: fallback, items, at");
-        return NULL;
-    }
-    fallback = args[0];
-    at = args[2];
-    /* A copy (a tuple is its own): entry and fallback run Python code that may change a
-     * list while its items are read. */
-    seq = PySequence_Tuple(args[1]);
-    if (seq == NULL)
-        return NULL;
-    n = PyTuple_GET_SIZE(seq);
+    int ok = put_attr_instant(at, stream, attr_names[A_START_NS], first);
+    return ok == 1 ? put_attr_instant(at, stream, attr_names[A_END_NS], first) : ok;
+}
+
+/* An item's entry: its object, its instants from ``at`` or (``first`` given) converted
+ * from *first; NULL, with or without an error set, for the Python road. */
+typedef PyObject *(*Entry)(PyObject *item, PyObject *at, const long long *first);
+
+/* [entry(item, at, first) for item in the tuple ``seq``], an item the entry function
+ * leaves (NULL) made by ``fallback(item, at)``. ``first`` (a call's object, which makes its
+ * streams' instants here, not in ``at``; stream_object's only): one handed to ``fallback``
+ * gets its instants put into ``at`` first (a stamp not converted here: NULL, the whole call
+ * for the Python road). */
+static PyObject *entry_list(PyObject *fallback, PyObject *seq, PyObject *at, Entry entry,
+                            const long long *first)
+{
+    Py_ssize_t i, n = PyTuple_GET_SIZE(seq);
     /* Only a dict (not a subclass) is read here; anything else: every item to fallback. */
-    read_here = PyDict_CheckExact(at);
-    out = PyList_New(n);
+    int read_here = PyDict_CheckExact(at);
+    PyObject *out = PyList_New(n);
     for (i = 0; out != NULL && i < n; i++) {
         PyObject *item = PyTuple_GET_ITEM(seq, i);
-        PyObject *made = read_here ? entry(item, at) : NULL;
+        PyObject *made = NULL;
+        if (read_here)
+            made = entry(item, at, first);
         if (made == NULL) {
             /* An Exception set here is the Python road's to raise, or not (it reads the
              * item again); anything else (KeyboardInterrupt) goes on up. */
@@ -383,6 +470,10 @@ static PyObject *entries(PyObject *const *args, Py_ssize_t nargs,
                 break;
             }
             PyErr_Clear();
+            if (first != NULL && put_stream_instants(at, item, *first) != 1) {
+                Py_CLEAR(out);
+                break;
+            }
             made = PyObject_CallFunctionObjArgs(fallback, item, at, NULL);
             if (made == NULL) {
                 Py_CLEAR(out); /* (its items not yet set are NULL) */
@@ -391,6 +482,22 @@ static PyObject *entries(PyObject *const *args, Py_ssize_t nargs,
         }
         PyList_SET_ITEM(out, i, made);
     }
+    return out;
+}
+
+static PyObject *entries(PyObject *const *args, Py_ssize_t nargs, Entry entry)
+{
+    PyObject *seq, *out;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "expected 3 arguments: fallback, items, at");
+        return NULL;
+    }
+    /* A copy (a tuple is its own): entry and fallback run Python code that may change a
+     * list while its items are read. */
+    seq = PySequence_Tuple(args[1]);
+    if (seq == NULL)
+        return NULL;
+    out = entry_list(args[0], seq, args[2], entry, NULL);
     Py_DECREF(seq);
     return out;
 }
@@ -404,7 +511,7 @@ static PyObject *sdp_entries(PyObject *self, PyObject *const *args, Py_ssize_t n
 static PyObject *stream_entries(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    return entries(args, nargs, stream_entry);
+    return entries(args, nargs, stream_object);
 }
 
 /* ---- a call's whole JSON object (rtcscope.sip.calls._call_dict_py is the specification:
@@ -413,7 +520,7 @@ static PyObject *stream_entries(PyObject *self, PyObject *const *args, Py_ssize_
  * as text and ports as ints, status codes as ints, a duration of whole microseconds); for
  * anything else, and on any failure, the whole object is the Python road's: ``roads[0](call,
  * first_ns, detail)`` (its object, or its exception). The "sdp" and "streams" items go
- * through sdp_entry and stream_entry (an item they leave: ``roads[1]``, ``roads[2]``), the
+ * through sdp_entry and stream_object (an item they leave: ``roads[1]``, ``roads[2]``), the
  * "dtmf" list, when there is one, is ``roads[3](dtmf, at)``. */
 
 enum {
@@ -448,6 +555,10 @@ static const char *const call_name_texts[N_NAMES] = {
     "dtmf", "call_id", "initial_invites", "requests", "src", "sport", "dst", "dport",
     "transport", "_value_", "setup_ms", "ts_ns", "__getitem__",
 };
+static const int request_reads[5] = {N_SRC, N_SPORT, N_DST, N_DPORT, N_TRANSPORT};
+static Py_ssize_t call_offsets[F_FIELDS], request_offsets[5];
+static SlotReader call_reader = {NULL, F_FIELDS, call_names, call_offsets, NULL};
+static SlotReader request_reader = {NULL, 5, call_names, request_offsets, request_reads};
 static PyObject *no_instant; /* (None, None) */
 /* dict.__getitem__ and tuple.__getitem__ (borrowed from their types): a subclass reads its
  * items as they do when a look-up of __getitem__ on it finds the same (Counter, a named
@@ -508,7 +619,7 @@ static PyObject *hops_list(PyObject *legs)
                 if (req == NULL)
                     goto fail;
                 for (k = 0; k < 5; k++) {
-                    got[k] = PyObject_GetAttr(req, call_names[N_SRC + k]);
+                    got[k] = slot_read(&request_reader, req, k);
                     if (got[k] == NULL)
                         goto fail;
                 }
@@ -662,14 +773,15 @@ static PyObject *duration_of(PyObject *answer, PyObject *end)
     return PyFloat_FromDouble((double)delta / 1e9);
 }
 
-/* The stamps of a call's SDP exchanges (item 1 of each tuple), streams (start_ns, end_ns)
- * and DTMF (ts_ns) into ``at``: 1; 0 or -1 (error set or not) for the Python road. */
+/* The stamps of a call's SDP exchanges (item 1 of each tuple) or DTMF (ts_ns) into ``at``
+ * (its streams' are converted as their objects are made: stream_object): 1; 0 or -1 (error
+ * set or not) for the Python road. */
 static int put_part_instants(PyObject *at, PyObject *seq, int part, long long first)
 {
     Py_ssize_t i, n = PyTuple_GET_SIZE(seq);
     for (i = 0; i < n; i++) {
-        PyObject *item = PyTuple_GET_ITEM(seq, i), *ts;
-        int ok, k;
+        PyObject *item = PyTuple_GET_ITEM(seq, i);
+        int ok;
         if (part == F_SDP) {
             if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) < 2 ||
                 !reads_as(item, tuple_getitem))
@@ -678,16 +790,9 @@ static int put_part_instants(PyObject *at, PyObject *seq, int part, long long fi
                 return 0;
             continue;
         }
-        for (k = 0; k < (part == F_STREAMS ? 2 : 1); k++) {
-            ts = PyObject_GetAttr(item, part == F_STREAMS ? attr_names[A_START_NS + k]
-                                                          : call_names[N_TS_NS]);
-            if (ts == NULL)
-                return -1;
-            ok = put_instant(at, ts, first);
-            Py_DECREF(ts);
-            if (ok != 1)
-                return ok;
-        }
+        ok = put_attr_instant(at, item, call_names[N_TS_NS], first);
+        if (ok != 1)
+            return ok;
     }
     return 1;
 }
@@ -709,7 +814,7 @@ static PyObject *call_object(PyObject *roads, PyObject *call, PyObject *first_ob
     for (k = 0; k < F_FIELDS; k++) {
         if (!detail && k >= F_SDP)
             break;
-        got[k] = PyObject_GetAttr(call, call_names[k]);
+        got[k] = slot_read(&call_reader, call, k);
         if (got[k] == NULL)
             goto done;
     }
@@ -724,7 +829,8 @@ static PyObject *call_object(PyObject *roads, PyObject *call, PyObject *first_ob
             /* Copies (a tuple is its own): a stamp's __eq__ or __hash__, or a property
              * read, may change the call's lists while their items are read. */
             seqs[k] = PySequence_Tuple(got[F_SDP + k]);
-            if (seqs[k] == NULL || put_part_instants(at, seqs[k], F_SDP + k, first) != 1)
+            if (seqs[k] == NULL ||
+                (F_SDP + k != F_STREAMS && put_part_instants(at, seqs[k], F_SDP + k, first) != 1))
                 goto done;
         }
     }
@@ -784,15 +890,16 @@ static PyObject *call_object(PyObject *roads, PyObject *call, PyObject *first_ob
         (values[C_STATUSES] = statuses_object(got[F_STATUSES])) == NULL)
         goto done;
     if (detail) {
-        PyObject *(*entry[2])(PyObject *, PyObject *) = {sdp_entry, stream_entry};
         for (k = 0; k < 3; k++) {
             PyObject *seq = seqs[k];
             if (PyTuple_GET_SIZE(seq) == 0)
                 values[C_SDP + k] = PyList_New(0);
-            else if (k < 2) {
-                PyObject *args[3] = {PyTuple_GET_ITEM(roads, 1 + k), seq, at};
-                values[C_SDP + k] = entries(args, 3, entry[k]);
-            } else
+            else if (k == 0)
+                values[C_SDP] = entry_list(PyTuple_GET_ITEM(roads, 1), seq, at, sdp_entry, NULL);
+            else if (k == 1)
+                values[C_STREAMS] = entry_list(PyTuple_GET_ITEM(roads, 2), seq, at, stream_object,
+                                               &first);
+            else
                 values[C_DTMF] = PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(roads, 3),
                                                               got[F_DTMF], at, NULL);
             if (values[C_SDP + k] == NULL)

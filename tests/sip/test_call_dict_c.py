@@ -29,8 +29,9 @@ from tests.sip.test_call_entries_c import (
     _STREAM,
     BASE,
     _ints,
-    _Key,
     _sdp,
+    _SlotKey,
+    _SlotStream,
     _stamps,
     _Stream,
     _streams,
@@ -102,6 +103,17 @@ class _OwnTimes(CallSummary):
 
 @dataclass
 class _Request:
+    src: Any
+    sport: Any
+    dst: Any
+    dport: Any
+    transport: Any
+
+
+@dataclass(slots=True)
+class _SlotRequest:
+    """A request whose values are slots (as CapturedSip's): read at their offsets in C."""
+
     src: Any
     sport: Any
     dst: Any
@@ -192,13 +204,15 @@ _calls = st.builds(CallSummary, **_CALL_FIELDS) | st.builds(_OwnTimes, **_CALL_F
 # duration of a fraction of a microsecond): the odd values above are rare in these.
 _whole_us = st.integers(0, 10**9).map(lambda us: BASE + 1000 * us)
 _usual_stamps = _whole_us | st.none()
-_usual_requests = st.builds(
-    _Request,
-    src=st.sampled_from(["10.0.0.1", "2001:db8::7", "\u0661.2"]),
-    sport=st.integers(0, 65_535),
-    dst=st.sampled_from(["10.0.0.2", "fd17::1"]),
-    dport=st.integers(0, 65_535),
-    transport=st.sampled_from(["udp", "tcp"]),
+_usual_requests = st.sampled_from([_Request, _SlotRequest]).flatmap(
+    lambda cls: st.builds(
+        cls,
+        src=st.sampled_from(["10.0.0.1", "2001:db8::7", "\u0661.2"]),
+        sport=st.integers(0, 65_535),
+        dst=st.sampled_from(["10.0.0.2", "fd17::1"]),
+        dport=st.integers(0, 65_535),
+        transport=st.sampled_from(["udp", "tcp"]),
+    )
 )
 _usual_legs = st.builds(
     _Leg,
@@ -238,8 +252,8 @@ _usual_calls = st.sampled_from([CallSummary, _OwnTimes]).flatmap(
             ),
             "streams": st.lists(
                 st.builds(
-                    _Stream,
-                    key=st.builds(_Key, _addresses, _ports, _addresses, _ports, _ints),
+                    _SlotStream,  # (slotted, as RtpStream: read at the slots' offsets in C)
+                    key=st.builds(_SlotKey, _addresses, _ports, _addresses, _ports, _ints),
                     codec=_maybe_texts,
                     packets_lost=st.tuples(_ints, _ints),
                     start_ns=_whole_us,
@@ -253,8 +267,15 @@ _usual_calls = st.sampled_from([CallSummary, _OwnTimes]).flatmap(
 _firsts = st.sampled_from([BASE, 0, BASE - 5, BASE + 1000]) | _ints
 
 
+# (_STREAM's values, slotted)
+_SLOT_STREAM = _SlotStream(
+    _SlotKey("10.0.0.1", 4000, "fd17::1", 5004, 0xDEADBEEF), "PCMU", (50, 1), BASE, BASE
+)
+
+
 def _usual_call() -> CallSummary:
-    """A call as a capture gives it (all of it read in C)."""
+    """A call as a capture gives it (all of it read in C; its stream and key slotted, as
+    RtpStream and StreamKey: read at their slots' offsets)."""
     invite = _Transaction([_Request("10.0.0.1", 5060, "fd17::1", 5062, "udp")])
     return CallSummary(
         1, [_Leg("a@x", [invite]), _Leg("b@y", [_Transaction([])])],  # type: ignore[list-item]
@@ -264,7 +285,7 @@ def _usual_call() -> CallSummary:
         Counter({"INVITE": 1, "ACK": 1, "BYE": 1}), Counter({200: 2, 100: 1, 180: 1}), 0,
         {1: MessageMarks(0, None), 4: MessageMarks(0, 5)}, [_OFFER], {},
         [InfoDtmf(3, BASE + 3000, "5", 160, "caller", "10.0.0.1:5060")],
-        [_STREAM],  # type: ignore[list-item]
+        [_SLOT_STREAM],  # type: ignore[list-item]
     )  # fmt: skip
 
 
@@ -282,6 +303,35 @@ def test_the_c_road_makes_a_usual_call_itself() -> None:
         assert _shape(made) == _shape(_python_road(call, BASE, detail))
     assert made["statuses"] == {"100": 1, "180": 1, "200": 2}
     assert "hops" not in made
+
+
+class _Drifting:
+    """A stream whose start_ns is a property giving a new stamp at each read: the
+    specification reads it twice (the call's instants, the stream's entry) and raises
+    KeyError; the C road reads an unslotted stream as the specification does."""
+
+    key = _SLOT_STREAM.key
+    codec = "PCMU"
+    packets_lost = (1, 0)
+    end_ns = BASE
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    @property
+    def start_ns(self) -> int:
+        self.reads += 1
+        return BASE + 10_000 * self.reads  # (none of the call's other stamps)
+
+
+@needs_c
+def test_an_unslotted_stream_is_read_as_the_python_road_reads_it() -> None:
+    made = []
+    for road in (_c_road(), _python_road):
+        call = _usual_call()
+        call.streams = [_Drifting()]  # type: ignore[list-item]
+        made.append(_outcome(road, call, BASE, True))
+    assert made[0][:2] == made[1][:2] == ("raised", KeyError)
 
 
 @needs_c

@@ -122,6 +122,58 @@ class _Stream:
     end_ns: Any
 
 
+@dataclass(frozen=True, slots=True)
+class _SlotKey:
+    """A key whose values are slots (as StreamKey's): the C road reads them at their offsets."""
+
+    src: Any
+    src_port: Any
+    dst: Any
+    dst_port: Any
+    ssrc: Any
+
+
+@dataclass(frozen=True, slots=True)
+class _SlotStream:
+    """A stream whose values but packets_lost are slots (as RtpStream's)."""
+
+    key: Any
+    codec: Any
+    packets_lost: Any
+    start_ns: Any
+    end_ns: Any
+
+
+_STREAM_FIELDS = ("key", "codec", "packets_lost", "start_ns", "end_ns")
+
+
+class _EmptySlot(_SlotStream):
+    """A slotted stream whose codec slot was never set (AttributeError on both roads)."""
+
+    __slots__ = ()
+
+    def __init__(self, key: Any) -> None:
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "packets_lost", (1, 0))
+        object.__setattr__(self, "start_ns", BASE)
+        object.__setattr__(self, "end_ns", BASE)
+
+
+class _OwnCodec(_SlotStream):
+    """A slotted stream whose codec is a property of a subclass (not read at the slot)."""
+
+    __slots__ = ()
+
+    def __init__(self, key: Any, codec: Any, packets_lost: Any, start_ns: Any, end_ns: Any):
+        values = (key, codec, packets_lost, start_ns, end_ns)
+        for name, value in zip(_STREAM_FIELDS, values, strict=True):
+            vars(_SlotStream)[name].__set__(self, value)  # (the slots, under the property)
+
+    @property  # type: ignore[misc]
+    def codec(self) -> Any:
+        return "own"
+
+
 class _Bare:
     """A stream without the attributes (AttributeError, as the Python road raises)."""
 
@@ -135,14 +187,17 @@ _keys = st.builds(
     dst_port=_ports,
     ssrc=st.integers(0, 2**32 - 1) | _ints | st.booleans(),
 )
-_streams = st.builds(
-    _Stream,
-    key=_keys | st.just(_Bare()),
-    codec=_texts | st.none(),
-    packets_lost=st.tuples(_ints, _ints) | st.lists(_ints, min_size=2, max_size=2) | _values,
-    start_ns=_stamps,
-    end_ns=_stamps,
-)
+_keys = _keys | _keys.map(lambda k: _SlotKey(k.src, k.src_port, k.dst, k.dst_port, k.ssrc))
+_streams = st.sampled_from([_Stream, _SlotStream, _OwnCodec]).flatmap(
+    lambda cls: st.builds(
+        cls,
+        key=_keys | st.just(_Bare()),
+        codec=_texts | st.none(),
+        packets_lost=st.tuples(_ints, _ints) | st.lists(_ints, min_size=2, max_size=2) | _values,
+        start_ns=_stamps,
+        end_ns=_stamps,
+    )
+) | st.builds(_EmptySlot, _keys)
 
 
 _STREAM = _Stream(_Key("10.0.0.1", 4000, "fd17::1", 5004, 0xDEADBEEF), "PCMU", (50, 1), BASE, BASE)
@@ -165,6 +220,76 @@ _STREAM = _Stream(_Key("10.0.0.1", 4000, "fd17::1", 5004, 0xDEADBEEF), "PCMU", (
 def test_stream_objects_c_road_is_the_python_road(streams: list[Any], at: Any) -> None:
     c_road = _roads()[1]
     assert _outcome(c_road, streams, at) == _outcome(calls._stream_entries_py, streams, at)
+
+
+@dataclass(slots=True)
+class _Big:
+    key: Any
+    codec: Any
+    start_ns: Any
+    end_ns: Any
+
+
+class _Foreign:
+    """A class holding another class's slot descriptors (_Big's), not its own:
+    PyObject_GetAttr raises TypeError; the C road reads no object at _Big's offsets."""
+
+    __slots__ = ("a", "b", "c", "d")
+    packets_lost = (1, 0)
+    key = vars(_Big)["key"]
+    codec = vars(_Big)["codec"]
+    start_ns = vars(_Big)["start_ns"]
+    end_ns = vars(_Big)["end_ns"]
+
+
+class _ForeignTiny:
+    """As _Foreign, its objects smaller than _Big's (_Big's offsets lie past their end)."""
+
+    __slots__ = ("a",)
+    packets_lost = (1, 0)
+    key = vars(_Big)["key"]
+    codec = vars(_Big)["codec"]
+    start_ns = vars(_Big)["start_ns"]
+    end_ns = vars(_Big)["end_ns"]
+
+
+@needs_c
+def test_another_class_slots_are_not_read_at_their_offsets() -> None:
+    c_road = _roads()[1]
+    foreign = _Foreign()
+    foreign.a, foreign.b = "PCMU", BASE  # type: ignore[attr-defined]
+    foreign.c = _SlotKey("10.0.0.1", 4000, "10.0.0.2", 5004, 7)  # type: ignore[attr-defined]
+    foreign.d = BASE  # type: ignore[attr-defined]
+    tiny = []
+    for i in range(500):
+        one = _ForeignTiny()
+        one.a = "x"  # type: ignore[attr-defined]
+        tiny += [one, ("pad", i)]  # (whatever lies next to them)
+    for stream in [foreign, *tiny[::2]]:
+        made = _outcome(c_road, [stream], _AT)
+        assert made == _outcome(calls._stream_entries_py, [stream], _AT)
+        assert made[:2] == ("raised", TypeError)
+
+
+@needs_c
+def test_a_changed_class_is_read_again() -> None:
+    """A slotted class changed after the C road learned it (codec made a property)."""
+
+    @dataclass(slots=True)
+    class Changed:
+        key: Any
+        codec: Any
+        packets_lost: Any
+        start_ns: Any
+        end_ns: Any
+
+    stream = Changed(_SlotKey("10.0.0.1", 4000, "10.0.0.2", 5004, 7), "PCMU", (1, 0), BASE, BASE)
+    c_road = _roads()[1]
+    assert _outcome(c_road, [stream], _AT) == _outcome(calls._stream_entries_py, [stream], _AT)
+    Changed.codec = property(lambda self: "OPUS")  # type: ignore[assignment,method-assign]
+    made = _outcome(c_road, [stream], _AT)
+    assert made == _outcome(calls._stream_entries_py, [stream], _AT)
+    assert ("codec", "OPUS") in made[0][0]
 
 
 def test_the_entries_accelerator_is_built_and_active_in_ci() -> None:

@@ -203,6 +203,7 @@ def road_of_copy(
         if _callwalk is not None:  # set up with the copy's classes: set back
             calls_module._c_walk_setup(_callwalk)
             calls_module._c_sdp_setup(_callwalk)
+            calls_module._c_counts_setup(_callwalk)
             transactions_module._c_group_setup(_callwalk)
             dialogs_module._c_calls_setup(_callwalk)
             if calls_module.SUMMARY_ROAD == "c":

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "../_endpoint.h"
+#include "../_slotread.h"
 #include "../_uriscan.h"
 
 /* The attributes read, by object: the captured message's, its message's, its CSeq's. */
@@ -28,18 +29,12 @@ static const char *const MESSAGE_NAMES[M_COUNT] = {
 };
 static const char *const CSEQ_NAMES[Q_COUNT] = {"number", "method"};
 
-typedef struct {
-    PyTypeObject *type;     /* the class whose slots are read directly (NULL: none yet) */
-    int count;
-    PyObject **names;       /* interned attribute names */
-    Py_ssize_t *offsets;    /* each slot's offset in an object of exactly that class */
-} Reader;
 
 static PyObject *captured_names[C_COUNT], *message_names[M_COUNT], *cseq_names[Q_COUNT];
 static Py_ssize_t captured_offsets[C_COUNT], message_offsets[M_COUNT], cseq_offsets[Q_COUNT];
-static Reader captured_reader = {NULL, C_COUNT, captured_names, captured_offsets};
-static Reader message_reader = {NULL, M_COUNT, message_names, message_offsets};
-static Reader cseq_reader = {NULL, Q_COUNT, cseq_names, cseq_offsets};
+static SlotReader captured_reader = {NULL, C_COUNT, captured_names, captured_offsets};
+static SlotReader message_reader = {NULL, M_COUNT, message_names, message_offsets};
+static SlotReader cseq_reader = {NULL, Q_COUNT, cseq_names, cseq_offsets};
 
 /* What walk() makes and compares with (setup()). */
 static PyTypeObject *marks_type, *walked_type, *counter_type;
@@ -51,85 +46,6 @@ static PyObject *int_0, *int_1, *int_200, *minus_1, *empty_tuple;
 enum { S_NOTHING, S_REQUEST, S_PROVISIONAL, S_FINAL, S_COUNT };
 static PyObject *states[S_COUNT];
 enum { E_CSEQ, E_METHOD, E_STATE, E_CODE, E_FRAME_AT, E_REQUEST_NS, E_COUNT };
-
-#define READER_MAX 32 /* the most attributes a Reader reads (a CallSummary's 28) */
-
-static int reader_setup(Reader *reader, PyObject *type_object, const char *const *names)
-{
-    PyTypeObject *type;
-    Py_ssize_t offsets[READER_MAX];
-    int i;
-    if (reader->count > READER_MAX) {
-        PyErr_SetString(PyExc_SystemError, "setup(): a Reader of too many attributes");
-        return -1;
-    }
-    if (!PyType_Check(type_object)) {
-        PyErr_SetString(PyExc_TypeError, "setup(): not a class");
-        return -1;
-    }
-    type = (PyTypeObject *)type_object;
-    for (i = 0; i < reader->count; i++) {
-        PyObject *descriptor;
-        PyMemberDef *member;
-        if (reader->names[i] == NULL) {
-            reader->names[i] = PyUnicode_InternFromString(names[i]);
-            if (reader->names[i] == NULL)
-                return -1;
-        }
-        descriptor = PyObject_GetAttr(type_object, reader->names[i]);
-        if (descriptor == NULL)
-            return -1;
-        if (!Py_IS_TYPE(descriptor, &PyMemberDescr_Type) ||
-            ((PyMemberDescrObject *)descriptor)->d_common.d_type != type) {
-            Py_DECREF(descriptor);
-            PyErr_Format(PyExc_TypeError, "setup(): %R is not a slot of %R", reader->names[i],
-                         type_object);
-            return -1;
-        }
-        member = ((PyMemberDescrObject *)descriptor)->d_member;
-        Py_DECREF(descriptor);
-        if (member->type != T_OBJECT_EX) {
-            PyErr_Format(PyExc_TypeError, "setup(): %R is not an object slot", reader->names[i]);
-            return -1;
-        }
-        offsets[i] = member->offset;
-    }
-    for (i = 0; i < reader->count; i++)
-        reader->offsets[i] = offsets[i];
-    Py_INCREF(type);
-    Py_XSETREF(reader->type, type);
-    return 0;
-}
-
-/* obj's attributes of reader, as new references into values (0), or -1 with an exception
- * (and no reference left) when one is missing. */
-static int read_all(const Reader *reader, PyObject *obj, PyObject **values)
-{
-    int i;
-    if (Py_TYPE(obj) == reader->type) {
-        for (i = 0; i < reader->count; i++) {
-            PyObject *value = *(PyObject **)((char *)obj + reader->offsets[i]);
-            if (value == NULL) {
-                PyErr_SetObject(PyExc_AttributeError, reader->names[i]);
-                while (--i >= 0)
-                    Py_CLEAR(values[i]);
-                return -1;
-            }
-            Py_INCREF(value);
-            values[i] = value;
-        }
-        return 0;
-    }
-    for (i = 0; i < reader->count; i++) {
-        values[i] = PyObject_GetAttr(obj, reader->names[i]);
-        if (values[i] == NULL) {
-            while (--i >= 0)
-                Py_CLEAR(values[i]);
-            return -1;
-        }
-    }
-    return 0;
-}
 
 static void clear_all(PyObject **values, int count)
 {
@@ -178,9 +94,9 @@ static PyObject *setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs
                 return NULL;
         }
     }
-    if (reader_setup(&captured_reader, args[0], CAPTURED_NAMES) < 0 ||
-        reader_setup(&message_reader, args[1], MESSAGE_NAMES) < 0 ||
-        reader_setup(&cseq_reader, args[2], CSEQ_NAMES) < 0)
+    if (slot_reader_setup(&captured_reader, args[0], CAPTURED_NAMES) < 0 ||
+        slot_reader_setup(&message_reader, args[1], MESSAGE_NAMES) < 0 ||
+        slot_reader_setup(&cseq_reader, args[2], CSEQ_NAMES) < 0)
         return NULL;
     for (i = 3; i < 6; i++)
         Py_INCREF(args[i]);
@@ -239,17 +155,17 @@ static PyObject *milliseconds(PyObject *later, PyObject *earlier)
     return PyLong_FromLongLong((a_s - b_s) * 1000LL + (nanos >= 0 ? millis : -millis));
 }
 
-/* counter[key] = counter.get(key, 0) + 1 */
-static int count(PyObject *counter, PyObject *key)
+/* counter[key] = counter.get(key, 0) + amount (an exact int: 0 + amount is amount) */
+static int count(PyObject *counter, PyObject *key, PyObject *amount)
 {
     PyObject *sum, *found = PyDict_GetItemWithError(counter, key);
     int result;
     if (found == NULL) {
         if (PyErr_Occurred())
             return -1;
-        return PyDict_SetItem(counter, key, int_1);
+        return PyDict_SetItem(counter, key, amount);
     }
-    sum = PyNumber_Add(found, int_1);
+    sum = PyNumber_Add(found, amount);
     if (sum == NULL)
         return -1;
     result = PyDict_SetItem(counter, key, sum);
@@ -446,9 +362,9 @@ static PyObject *walk(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyObject *code, *resent_of, *setup_ms;
         int is_request, is_response = 0, test, failed = 0;
 
-        if (read_all(&captured_reader, captured, c) < 0)
+        if (slot_read_all(&captured_reader, captured, c) < 0)
             goto fail;
-        if (read_all(&message_reader, c[C_MESSAGE], m) < 0) {
+        if (slot_read_all(&message_reader, c[C_MESSAGE], m) < 0) {
             clear_all(c, C_COUNT);
             goto fail;
         }
@@ -462,7 +378,7 @@ static PyObject *walk(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         Py_SETREF(previous_ns, Py_NewRef(c[C_TS_NS]));
         is_request = m[M_METHOD] != Py_None;
         if (is_request) {
-            if (count(methods, m[M_METHOD]) < 0)
+            if (count(methods, m[M_METHOD], int_1) < 0)
                 goto fail_message;
             if ((test = same(m[M_METHOD], text_bye)) != 0) {
                 if (test > 0 && bye == Py_None)
@@ -490,7 +406,7 @@ static PyObject *walk(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             if (is_response) {
                 responded = 1;
                 if (m[M_STATUS] != Py_None) {
-                    if (count(statuses, m[M_STATUS]) < 0)
+                    if (count(statuses, m[M_STATUS], int_1) < 0)
                         goto fail_message;
                     code = m[M_STATUS];
                 }
@@ -503,7 +419,7 @@ static PyObject *walk(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto fail_message;
         if (!test)
             goto next;
-        if (read_all(&cseq_reader, m[M_CSEQ], q) < 0)
+        if (slot_read_all(&cseq_reader, m[M_CSEQ], q) < 0)
             goto fail_message;
         if (track(state, c, m, q, code, is_request, is_response, &resent_of, &setup_ms) < 0)
             goto fail_message;
@@ -589,9 +505,9 @@ static const char *const GROUP_MESSAGE_NAMES[G_COUNT] = {
 };
 static PyObject *g_captured_names[1], *g_message_names[G_COUNT], *g_cseq_names[Q_COUNT];
 static Py_ssize_t g_captured_offsets[1], g_message_offsets[G_COUNT], g_cseq_offsets[Q_COUNT];
-static Reader g_captured_reader = {NULL, 1, g_captured_names, g_captured_offsets};
-static Reader g_message_reader = {NULL, G_COUNT, g_message_names, g_message_offsets};
-static Reader g_cseq_reader = {NULL, Q_COUNT, g_cseq_names, g_cseq_offsets};
+static SlotReader g_captured_reader = {NULL, 1, g_captured_names, g_captured_offsets};
+static SlotReader g_message_reader = {NULL, G_COUNT, g_message_names, g_message_offsets};
+static SlotReader g_cseq_reader = {NULL, Q_COUNT, g_cseq_names, g_cseq_offsets};
 /* What group() makes and calls (setup_group()). */
 static PyObject *rfc2543_key, *answered_2xx;
 /* A Transaction's slots, in the order of its fields: made as its dataclass __init__ makes
@@ -602,7 +518,7 @@ static const char *const TRANSACTION_NAMES[T_COUNT] = {
 };
 static PyObject *t_names[T_COUNT];
 static Py_ssize_t t_offsets[T_COUNT];
-static Reader t_reader = {NULL, T_COUNT, t_names, t_offsets};
+static SlotReader t_reader = {NULL, T_COUNT, t_names, t_offsets};
 static PyTypeObject *key_type;
 static PyObject *text_invite, *text_branch_magic, *name_lower, *name_upper, *name_startswith;
 static PyObject *name_append;
@@ -636,10 +552,10 @@ static PyObject *setup_group(PyObject *module, PyObject *const *args, Py_ssize_t
         if (text_ack == NULL)
             return NULL;
     }
-    if (reader_setup(&g_captured_reader, args[0], GROUP_CAPTURED_NAMES) < 0 ||
-        reader_setup(&g_message_reader, args[1], GROUP_MESSAGE_NAMES) < 0 ||
-        reader_setup(&g_cseq_reader, args[2], CSEQ_NAMES) < 0 ||
-        reader_setup(&t_reader, args[3], TRANSACTION_NAMES) < 0)
+    if (slot_reader_setup(&g_captured_reader, args[0], GROUP_CAPTURED_NAMES) < 0 ||
+        slot_reader_setup(&g_message_reader, args[1], GROUP_MESSAGE_NAMES) < 0 ||
+        slot_reader_setup(&g_cseq_reader, args[2], CSEQ_NAMES) < 0 ||
+        slot_reader_setup(&t_reader, args[3], TRANSACTION_NAMES) < 0)
         return NULL;
     Py_INCREF(args[4]);
     Py_XSETREF(key_type, (PyTypeObject *)args[4]);
@@ -694,7 +610,7 @@ static PyObject *joined(PyObject *branch, PyObject *sent)
 
 /* A new object of reader's class made as its dataclass __init__ makes it, its slots in
  * order: the given values (new references taken), then new empty lists, then None. */
-static PyObject *new_made(const Reader *reader, PyObject **given, int n_given, int n_lists)
+static PyObject *new_made(const SlotReader *reader, PyObject **given, int n_given, int n_lists)
 {
     PyTypeObject *type = reader->type;
     PyObject *made = type->tp_alloc(type, 0);
@@ -727,7 +643,7 @@ static int append_to(PyObject *owner, PyObject *name, PyObject *item)
     int result, i;
     PyObject *list;
     for (i = T_REQUESTS; i < T_COUNT; i++)
-        if (name == t_names[i] && Py_TYPE(owner) == t_reader.type) {
+        if (name == t_names[i] && slot_reader_direct(&t_reader, owner)) {
             list = *(PyObject **)((char *)owner + t_offsets[i]);
             if (list != NULL && PyList_CheckExact(list))
                 return PyList_Append(list, item);
@@ -753,9 +669,9 @@ static int group_one(PyObject *captured, PyObject *by_key, PyObject *order)
     PyObject *branch = NULL, *sent = NULL, *method = NULL, *key = NULL, *txn;
     int result = -1, is_request, test = 0;
 
-    if (read_all(&g_captured_reader, captured, &message) < 0)
+    if (slot_read_all(&g_captured_reader, captured, &message) < 0)
         return -1;
-    if (read_all(&g_message_reader, message, g) < 0)
+    if (slot_read_all(&g_message_reader, message, g) < 0)
         goto done;
     if (g[G_CSEQ] == Py_None || g[G_CALL_ID] == Py_None) {
         result = 0;
@@ -786,7 +702,7 @@ static int group_one(PyObject *captured, PyObject *by_key, PyObject *order)
             goto done;
         sent = Py_NewRef(Py_None);
     }
-    if (sent == NULL || read_all(&g_cseq_reader, g[G_CSEQ], q) < 0)
+    if (sent == NULL || slot_read_all(&g_cseq_reader, g[G_CSEQ], q) < 0)
         goto done;
     method = cased(q[Q_METHOD], 1);
     if (method == NULL)
@@ -908,12 +824,12 @@ static const char *const CALL_NAMES[K_COUNT] = {
 };
 static PyObject *k_names[K_COUNT];
 static Py_ssize_t k_offsets[K_COUNT];
-static Reader k_reader = {NULL, K_COUNT, k_names, k_offsets};
+static SlotReader k_reader = {NULL, K_COUNT, k_names, k_offsets};
 
 static PyObject *setup_calls(PyObject *module, PyObject *call_class)
 {
     (void)module;
-    if (reader_setup(&k_reader, call_class, CALL_NAMES) < 0)
+    if (slot_reader_setup(&k_reader, call_class, CALL_NAMES) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -926,27 +842,14 @@ static PyObject *new_call(PyObject *call_id)
     return new_made(&k_reader, &call_id, 1, 1);
 }
 
-/* obj's attribute i of reader (a new reference): through its slot when obj is of exactly
- * reader's class, else getattr; NULL with an exception when it is missing. */
-static PyObject *read_one(const Reader *reader, PyObject *obj, int i)
-{
-    PyObject *value;
-    if (Py_TYPE(obj) != reader->type)
-        return PyObject_GetAttr(obj, reader->names[i]);
-    value = *(PyObject **)((char *)obj + reader->offsets[i]);
-    if (value == NULL)
-        PyErr_SetObject(PyExc_AttributeError, reader->names[i]);
-    return Py_XNewRef(value);
-}
-
 /* The message's Call-ID (a new reference), read as group_one() reads them (the classes
  * given to setup_group()). */
 static PyObject *call_id_of(PyObject *captured)
 {
     PyObject *message, *call_id;
-    if (read_all(&g_captured_reader, captured, &message) < 0)
+    if (slot_read_all(&g_captured_reader, captured, &message) < 0)
         return NULL;
-    call_id = read_one(&g_message_reader, message, G_CALL_ID);
+    call_id = slot_read(&g_message_reader, message, G_CALL_ID);
     Py_DECREF(message);
     return call_id;
 }
@@ -1281,7 +1184,7 @@ static const char *const SUMMARY_MESSAGE_NAMES[R_COUNT] = {
 };
 static PyObject *r_names[R_COUNT];
 static Py_ssize_t r_offsets[R_COUNT];
-static Reader r_reader = {NULL, R_COUNT, r_names, r_offsets};
+static SlotReader r_reader = {NULL, R_COUNT, r_names, r_offsets};
 /* The CallState members _summarize gives a call of an INVITE (setup_summary()'s order). */
 enum { CS_RINGING, CS_IN_PROGRESS, CS_NO_RESPONSE, CS_ANSWERED, CS_ACK_MISSING, CS_CANCELLED,
        CS_BUSY, CS_REDIRECTED, CS_FAILED, CS_COUNT };
@@ -1298,7 +1201,7 @@ static const char *const SUMMARY_NAMES[SUMMARY_FIELDS] = {
 };
 static PyObject *s_names[SUMMARY_FIELDS];
 static Py_ssize_t s_offsets[SUMMARY_FIELDS];
-static Reader s_reader = {NULL, SUMMARY_FIELDS, s_names, s_offsets};
+static SlotReader s_reader = {NULL, SUMMARY_FIELDS, s_names, s_offsets};
 static PyObject *name_initial_invites, *name_from_uri_text, *name_to_uri_text, *text_caller;
 static PyObject *text_callee, *text_invite_kind;
 
@@ -1342,8 +1245,8 @@ static PyObject *setup_summary(PyObject *module, PyObject *const *args, Py_ssize
     if (name_initial_invites == NULL || name_from_uri_text == NULL || name_to_uri_text == NULL ||
         text_callee == NULL || text_invite_kind == NULL || text_caller == NULL)
         return NULL;
-    if (reader_setup(&r_reader, args[2], SUMMARY_MESSAGE_NAMES) < 0 ||
-        reader_setup(&s_reader, args[0], SUMMARY_NAMES) < 0)
+    if (slot_reader_setup(&r_reader, args[2], SUMMARY_MESSAGE_NAMES) < 0 ||
+        slot_reader_setup(&s_reader, args[0], SUMMARY_NAMES) < 0)
         return NULL;
     for (i = 0; i < CS_COUNT; i++) {
         PyObject *state = PyTuple_GET_ITEM(args[3], i);
@@ -1374,7 +1277,7 @@ static int name_addr_cut(const Py_UCS1 *s, Py_ssize_t n, Py_ssize_t *start, Py_s
  * value (partitioned at the first ':' and stripped), else the property. */
 static PyObject *address_uri_of(PyObject *message, int slot, PyObject *property)
 {
-    PyObject *line = read_one(&r_reader, message, slot);
+    PyObject *line = slot_read(&r_reader, message, slot);
     if (line == NULL)
         return NULL;
     if (PyUnicode_CheckExact(line) && PyUnicode_IS_ASCII(line)) {
@@ -1401,10 +1304,10 @@ static PyObject *address_uri_of(PyObject *message, int slot, PyObject *property)
 static PyObject *end_of(PyObject *captured, int from)
 {
     PyObject *address, *port, *text;
-    address = read_one(&captured_reader, captured, from ? C_SRC : C_DST);
+    address = slot_read(&captured_reader, captured, from ? C_SRC : C_DST);
     if (address == NULL)
         return NULL;
-    port = read_one(&captured_reader, captured, from ? C_SPORT : C_DPORT);
+    port = slot_read(&captured_reader, captured, from ? C_SPORT : C_DPORT);
     if (port == NULL) {
         Py_DECREF(address);
         return NULL;
@@ -1431,7 +1334,7 @@ static int exact_ll(PyObject *value, long long *out)
 /* The captured message's time (1), 0: declined, -1: an error. */
 static int time_of(PyObject *captured, long long *ns)
 {
-    PyObject *value = read_one(&captured_reader, captured, C_TS_NS);
+    PyObject *value = slot_read(&captured_reader, captured, C_TS_NS);
     int found;
     if (value == NULL)
         return -1;
@@ -1446,10 +1349,10 @@ static int code_of(PyObject *captured, long long *code)
 {
     PyObject *message, *status;
     int found;
-    message = read_one(&captured_reader, captured, C_MESSAGE);
+    message = slot_read(&captured_reader, captured, C_MESSAGE);
     if (message == NULL)
         return -1;
-    status = read_one(&r_reader, message, R_STATUS);
+    status = slot_read(&r_reader, message, R_STATUS);
     Py_DECREF(message);
     if (status == NULL)
         return -1;
@@ -1467,7 +1370,7 @@ static int code_of(PyObject *captured, long long *code)
  * it is not a list, NULL without one (declined). */
 static PyObject *txn_list(PyObject *txn, int i)
 {
-    PyObject *list = read_one(&t_reader, txn, i);
+    PyObject *list = slot_read(&t_reader, txn, i);
     if (list != NULL && !PyList_CheckExact(list))
         Py_CLEAR(list);
     return list;
@@ -1478,14 +1381,14 @@ static int sent_to(PyObject *captured, PyObject *address, PyObject *port)
 {
     PyObject *dst, *dport;
     int test;
-    dst = read_one(&captured_reader, captured, C_DST);
+    dst = slot_read(&captured_reader, captured, C_DST);
     if (dst == NULL)
         return -1;
     test = PyObject_RichCompareBool(dst, address, Py_EQ);
     Py_DECREF(dst);
     if (test <= 0)
         return test;
-    dport = read_one(&captured_reader, captured, C_DPORT);
+    dport = slot_read(&captured_reader, captured, C_DPORT);
     if (dport == NULL)
         return -1;
     test = PyObject_RichCompareBool(dport, port, Py_EQ);
@@ -1517,10 +1420,10 @@ static int reached(PyObject *acks, PyObject *answer, PyObject *answer_txn)
         server = PyList_GET_ITEM(responses, 0);
         server_from = 1;
     }
-    if ((ends[0] = read_one(&captured_reader, answer, C_SRC)) == NULL ||
-        (ends[1] = read_one(&captured_reader, answer, C_SPORT)) == NULL ||
-        (ends[2] = read_one(&captured_reader, server, server_from ? C_SRC : C_DST)) == NULL ||
-        (ends[3] = read_one(&captured_reader, server, server_from ? C_SPORT : C_DPORT)) == NULL)
+    if ((ends[0] = slot_read(&captured_reader, answer, C_SRC)) == NULL ||
+        (ends[1] = slot_read(&captured_reader, answer, C_SPORT)) == NULL ||
+        (ends[2] = slot_read(&captured_reader, server, server_from ? C_SRC : C_DST)) == NULL ||
+        (ends[3] = slot_read(&captured_reader, server, server_from ? C_SPORT : C_DPORT)) == NULL)
         goto done;
     test = 0;
     for (i = 0; i < PyList_GET_SIZE(acks) && !test; i++) {
@@ -1590,7 +1493,7 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
         Py_RETURN_NONE;
     /* (owned: walk() and the reads below may run Python code that could drop the list's) */
     primary = Py_NewRef(PyList_GET_ITEM(args[1], 0));
-    messages = read_one(&k_reader, primary, K_MESSAGES);
+    messages = slot_read(&k_reader, primary, K_MESSAGES);
     if (messages == NULL) {
         Py_DECREF(primary);
         return NULL;
@@ -1668,7 +1571,7 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
         }
         head = Py_NewRef(PyList_GET_ITEM(requests, 0));
         Py_DECREF(requests);
-        head_message = read_one(&captured_reader, head, C_MESSAGE);
+        head_message = slot_read(&captured_reader, head, C_MESSAGE);
         if (head_message == NULL ||
             (f[F_CALLER] = end_of(head, 1)) == NULL || (f[F_CALLEE] = end_of(head, 0)) == NULL) {
             Py_DECREF(head);
@@ -1676,7 +1579,7 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
         }
         Py_DECREF(head);
     }
-    method = read_one(&r_reader, head_message, R_METHOD);
+    method = slot_read(&r_reader, head_message, R_METHOD);
     if (method == NULL)
         goto fail;
     if (!PyUnicode_CheckExact(method) || PyUnicode_GET_LENGTH(method) == 0) {
@@ -1692,7 +1595,7 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
         goto fail;
     if (!found)
         goto decline;
-    f[F_FROM_TAG] = read_one(&r_reader, head_message, R_FROM_TAG);
+    f[F_FROM_TAG] = slot_read(&r_reader, head_message, R_FROM_TAG);
     if (f[F_FROM_TAG] == NULL)
         goto fail;
     /* Ring (first 101-199) and answer (first 2xx) among every initial INVITE's responses. */
@@ -1759,9 +1662,10 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
         Py_DECREF(responses);
     }
     if (final != NULL) {
-        final_message = read_one(&captured_reader, final, C_MESSAGE);
-        if (final_message == NULL || (f[F_STATUS] = read_one(&r_reader, final_message, R_STATUS)) == NULL ||
-            (f[F_REASON] = read_one(&r_reader, final_message, R_REASON)) == NULL)
+        final_message = slot_read(&captured_reader, final, C_MESSAGE);
+        if (final_message == NULL ||
+            (f[F_STATUS] = slot_read(&r_reader, final_message, R_STATUS)) == NULL ||
+            (f[F_REASON] = slot_read(&r_reader, final_message, R_REASON)) == NULL)
             goto fail;
     }
     else {
@@ -1806,10 +1710,10 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
     else
         f[F_UAS] = Py_NewRef(Py_None);
     if (bye != Py_None) {
-        PyObject *bye_message = read_one(&captured_reader, bye, C_MESSAGE), *tag;
+        PyObject *bye_message = slot_read(&captured_reader, bye, C_MESSAGE), *tag;
         if (bye_message == NULL)
             goto fail;
-        tag = read_one(&r_reader, bye_message, R_FROM_TAG);
+        tag = slot_read(&r_reader, bye_message, R_FROM_TAG);
         Py_DECREF(bye_message);
         if (tag == NULL)
             goto fail;
@@ -1818,7 +1722,7 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
         if (found < 0)
             goto fail;
         f[F_ENDED_BY] = Py_NewRef(found ? text_caller : text_callee);
-        f[F_END] = read_one(&captured_reader, bye, C_TS_NS);
+        f[F_END] = slot_read(&captured_reader, bye, C_TS_NS);
         f[F_BYE_SOURCE] = end_of(bye, 1);
         if (f[F_END] == NULL || f[F_BYE_SOURCE] == NULL)
             goto fail;
@@ -1827,7 +1731,7 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
         f[F_ENDED_BY] = Py_NewRef(Py_None);
         f[F_BYE_SOURCE] = Py_NewRef(Py_None);
         if (first_answer == NULL && final != NULL)
-            f[F_END] = read_one(&captured_reader, final, C_TS_NS);
+            f[F_END] = slot_read(&captured_reader, final, C_TS_NS);
         else
             f[F_END] = Py_NewRef(Py_None);
         if (f[F_END] == NULL)
@@ -1837,7 +1741,7 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
                                         cancelled, ack_missing, bye != Py_None, rang,
                                         responded_to));
     f[F_RING] = rang ? PyLong_FromLongLong(ring_ns) : Py_NewRef(Py_None);
-    f[F_ANSWER] = first_answer != NULL ? read_one(&captured_reader, first_answer, C_TS_NS)
+    f[F_ANSWER] = first_answer != NULL ? slot_read(&captured_reader, first_answer, C_TS_NS)
                                        : Py_NewRef(Py_None);
     if (f[F_RING] == NULL || f[F_ANSWER] == NULL)
         goto fail;
@@ -1871,8 +1775,8 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
     if (f[F_FROM_URI] == NULL)
         goto fail;
     f[F_TO_URI] = address_uri_of(head_message, R_TO, name_to_uri_text);
-    f[F_START] = read_one(&captured_reader, PyList_GET_ITEM(messages, 0), C_TS_NS);
-    f[F_LAST] = read_one(&captured_reader,
+    f[F_START] = slot_read(&captured_reader, PyList_GET_ITEM(messages, 0), C_TS_NS);
+    f[F_LAST] = slot_read(&captured_reader,
                          PyList_GET_ITEM(messages, PyList_GET_SIZE(messages) - 1), C_TS_NS);
     if (f[F_TO_URI] == NULL || f[F_START] == NULL || f[F_LAST] == NULL)
         goto fail;
@@ -1957,6 +1861,164 @@ static int name_addr_cut(const Py_UCS1 *s, Py_ssize_t n, Py_ssize_t *start, Py_s
     return 1;
 }
 
+/* -- SipStatistics.add_calls' counts (its specification: calls._count_calls_py) --------- */
+
+enum { U_MESSAGES, U_RESENT, U_STATUSES, U_METHODS, U_MARKS, U_COUNT };
+static const char *const COUNT_NAMES[U_COUNT] = {
+    "messages", "resent", "statuses", "methods", "marks",
+};
+static PyObject *u_names[U_COUNT];
+static Py_ssize_t u_offsets[U_COUNT];
+static SlotReader u_reader = {NULL, U_COUNT, u_names, u_offsets};
+static PyObject *items_name, *dict_items_method, *two_32; /* "items", dict.items, 2**32 */
+
+static PyObject *setup_counts(PyObject *module, PyObject *summary_class)
+{
+    (void)module;
+    if (two_32 == NULL) {
+        items_name = PyUnicode_InternFromString("items");
+        if (items_name == NULL)
+            return NULL;
+        dict_items_method = _PyType_Lookup(&PyDict_Type, items_name); /* (borrowed) */
+        two_32 = PyLong_FromLongLong(1LL << 32);
+        if (dict_items_method == NULL || two_32 == NULL)
+            return NULL;
+    }
+    if (slot_reader_setup(&u_reader, summary_class, COUNT_NAMES) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* Adds the (key, count) items of ``counts`` into ``into`` (into[key] = into.get(key, 0) +
+ * count): 1; 0 for the Python road (not a dict that iterates and reads its items as dict
+ * does, a key not of ``key_type`` exactly, a count not an int exactly: no Python code runs
+ * here); -1 on error. */
+static int add_counts(PyObject *into, PyObject *counts, PyTypeObject *key_type)
+{
+    PyObject *key, *amount;
+    Py_ssize_t pos = 0;
+    if (!PyDict_Check(counts) || _PyType_Lookup(Py_TYPE(counts), items_name) != dict_items_method)
+        return 0;
+    while (PyDict_Next(counts, &pos, &key, &amount)) {
+        if (Py_TYPE(key) != key_type || !PyLong_CheckExact(amount))
+            return 0;
+        if (count(into, key, amount) < 0)
+            return -1;
+    }
+    return 1;
+}
+
+/* The setup times of ``marks`` (an exact dict of (resent_of, setup_ms) tuples) appended to
+ * ``setups`` (setup_ms % 2**32 for each true one): 1; 0 for the Python road; -1 on error. */
+static int add_setups(PyObject *setups, PyObject *marks)
+{
+    PyObject *key, *mark;
+    Py_ssize_t pos = 0;
+    if (!PyDict_CheckExact(marks))
+        return 0;
+    while (PyDict_Next(marks, &pos, &key, &mark)) {
+        PyObject *setup, *kept;
+        int ok;
+        /* (a tuple, or a named tuple, unpacked as tuples are: two items) */
+        if (!PyTuple_Check(mark) || Py_TYPE(mark)->tp_iter != PyTuple_Type.tp_iter ||
+            PyTuple_GET_SIZE(mark) != 2)
+            return 0;
+        setup = PyTuple_GET_ITEM(mark, 1);
+        if (setup == Py_None)
+            continue;
+        if (!PyLong_CheckExact(setup))
+            return 0;
+        ok = PyObject_IsTrue(setup); /* (an int's: no Python code) */
+        if (ok <= 0) {
+            if (ok < 0)
+                return -1;
+            continue;
+        }
+        kept = PyNumber_Remainder(setup, two_32);
+        if (kept == NULL)
+            return -1;
+        ok = PyList_Append(setups, kept);
+        Py_DECREF(kept);
+        if (ok < 0)
+            return -1;
+    }
+    return 1;
+}
+
+/* count_calls(calls) -> (messages, resent, statuses, methods, setup times) as
+ * calls._count_calls_py counts them, or None: the Python road (a value this code does not
+ * read itself; an Exception raised here is left to the Python road to raise). */
+static PyObject *count_calls(PyObject *module, PyObject *calls)
+{
+    PyObject *seq, *statuses = NULL, *methods = NULL, *setups = NULL, *out = NULL;
+    PyObject *got[U_COUNT] = {NULL};
+    long long messages = 0, resent = 0;
+    Py_ssize_t i, n;
+    int ok = 1;
+    (void)module;
+    if (u_reader.type == NULL)
+        Py_RETURN_NONE;
+    seq = PySequence_Fast(calls, "count_calls(): calls are not iterable");
+    if (seq == NULL)
+        goto done;
+    statuses = PyDict_New();
+    methods = PyDict_New();
+    setups = PyList_New(0);
+    if (statuses == NULL || methods == NULL || setups == NULL) {
+        ok = -1;
+        goto done;
+    }
+    n = PySequence_Fast_GET_SIZE(seq);
+    for (i = 0; i < n && ok == 1; i++) {
+        PyObject *call = PySequence_Fast_GET_ITEM(seq, i);
+        int overflow = 0;
+        long long value;
+        /* only a CallSummary (its slots read: no property, no Python code) */
+        if (!slot_reader_direct(&u_reader, call)) {
+            ok = 0;
+            break;
+        }
+        if (slot_read_all(&u_reader, call, got) < 0) {
+            ok = -1;
+            break;
+        }
+        if (!PyList_CheckExact(got[U_MESSAGES]) || !PyLong_CheckExact(got[U_RESENT]))
+            ok = 0;
+        else {
+            messages += PyList_GET_SIZE(got[U_MESSAGES]);
+            value = PyLong_AsLongLongAndOverflow(got[U_RESENT], &overflow);
+            if (overflow || value > (1LL << 40) || value < -(1LL << 40) ||
+                resent > (1LL << 62) || resent < -(1LL << 62))
+                ok = 0; /* (a sum that could leave 64 bits: the Python road) */
+            else
+                resent += value;
+        }
+        if (ok == 1)
+            ok = add_counts(statuses, got[U_STATUSES], &PyLong_Type);
+        if (ok == 1)
+            ok = add_counts(methods, got[U_METHODS], &PyUnicode_Type);
+        if (ok == 1)
+            ok = add_setups(setups, got[U_MARKS]);
+        clear_all(got, U_COUNT);
+    }
+    if (ok == 1)
+        out = Py_BuildValue("(LLOOO)", messages, resent, statuses, methods, setups);
+done:
+    Py_XDECREF(seq);
+    Py_XDECREF(statuses);
+    Py_XDECREF(methods);
+    Py_XDECREF(setups);
+    if (out != NULL)
+        return out;
+    /* An Exception is the Python road's to raise, or not; anything else goes on up. */
+    if (PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_Exception))
+            return NULL;
+        PyErr_Clear();
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL,
      "setup(captured_class, message_class, cseq_class, marks_class, walked_class,\n"
@@ -1982,6 +2044,11 @@ static PyMethodDef methods[] = {
     {"sdp_exchanges", (PyCFunction)(void (*)(void))sdp_exchanges, METH_FASTCALL,
      "sdp_exchanges(announcements, names: dict) -> (sdp, endpoints): what\n"
      "rtcscope.sip.calls._sdp_exchanges_py returns, ``names`` filled as it fills it."},
+    {"setup_counts", setup_counts, METH_O,
+     "setup_counts(summary_class): the CallSummary whose slots count_calls() reads."},
+    {"count_calls", count_calls, METH_O,
+     "count_calls(calls) -> (messages, resent, statuses, methods, setup_times) | None:\n"
+     "rtcscope.sip.calls._count_calls_py's counts; None for the Python road."},
     {"mention_link_headers", mention_link_headers, METH_O,
      "mention_link_headers(texts) -> bool: whether any of the bytes holds \"-call-id\" or\n"
      "\"-charging-vector\" in any ASCII case (rtcscope.sip.calls._probe_py)."},

@@ -321,20 +321,12 @@ class SipStatistics:
     def add_calls(self, calls: Iterable[CallSummary]) -> None:
         """What :meth:`add` counts, from calls that hold every message once (each call's
         counts and marks: its messages were counted when it was summarized)."""
-        statuses: dict[int, int] = {}  # by code, then put in their rows
-        methods: dict[str, int] = {}
-        setup_times = self.setup_times_ms
-        messages = resent = 0
-        for call in calls:
-            messages += len(call.messages)
-            resent += call.resent
-            for code, count in call.statuses.items():
-                statuses[code] = statuses.get(code, 0) + count
-            for method, count in call.methods.items():
-                methods[method] = methods.get(method, 0) + count
-            for _, setup_ms in call.marks.values():
-                if setup_ms:  # tshark keeps it unsigned (see add)
-                    setup_times.append(setup_ms % 2**32)
+        calls = calls if isinstance(calls, list) else list(calls)
+        counted = _count_calls(calls) if _count_calls is not None else None
+        if counted is None:  # (the Python road, or a call the C road does not read)
+            counted = _count_calls_py(calls)
+        messages, resent, statuses, methods, setup_times = counted
+        self.setup_times_ms += setup_times
         self.messages += messages
         self.resent += resent
         for code, count in statuses.items():
@@ -356,6 +348,30 @@ class SipStatistics:
                 "max": self.max_setup_ms,
             },
         }
+
+
+_Counted = tuple[int, int, dict[int, int], dict[str, int], list[int]]
+
+
+def _count_calls_py(calls: Iterable[CallSummary]) -> _Counted:
+    """The messages, retransmissions, status codes, methods and setup times (tshark keeps
+    them unsigned: see :meth:`SipStatistics.add`) of ``calls``, summed in one pass (the
+    specification of the C road, _callwalk.count_calls)."""
+    statuses: dict[int, int] = {}  # by code (SipStatistics.add_calls puts them in rows)
+    methods: dict[str, int] = {}
+    setup_times: list[int] = []
+    messages = resent = 0
+    for call in calls:
+        messages += len(call.messages)
+        resent += call.resent
+        for code, count in call.statuses.items():
+            statuses[code] = statuses.get(code, 0) + count
+        for method, count in call.methods.items():
+            methods[method] = methods.get(method, 0) + count
+        for _, setup_ms in call.marks.values():
+            if setup_ms:
+                setup_times.append(setup_ms % 2**32)
+    return messages, resent, statuses, methods, setup_times
 
 
 # -- calls --------------------------------------------------------------------------------------
@@ -1349,6 +1365,19 @@ def _c_summary_give(callwalk: ModuleType) -> None:
     states += (_ACK_MISSING, _CANCELLED, _BUSY, _REDIRECTED, _FAILED)
     names = tuple(f.name for f in fields(CallSummary))
     callwalk.setup_summary(CallSummary, names, SipMessage, states, _info_digits, endpoint)
+
+
+def _c_counts_setup(callwalk: ModuleType) -> None:
+    """Give the C counts the summary class whose slots they read."""
+    callwalk.setup_counts(CallSummary)
+
+
+# SipStatistics.add_calls' counts in C where it was built (rtcscope.sip._callwalk.count_calls:
+# what _count_calls_py returns, or None for a call it does not read itself: the Python road).
+_count_calls: Callable[[list[CallSummary]], _Counted | None] | None = c_accelerator(
+    _c_counts_setup, "count_calls"
+)
+COUNTS_ROAD = "python" if _count_calls is None else "c"
 
 
 # The summary of a usual call (one leg in time order, its caller's initial INVITE), marks
