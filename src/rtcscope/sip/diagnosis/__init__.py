@@ -26,9 +26,10 @@ the one-pass scan (``rtcscope.scan``: ``CaptureModel.diagnosis``).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from operator import attrgetter
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from rtcscope.sip.diagnosis.base import IcmpIndex
@@ -62,6 +63,7 @@ from rtcscope.sip.diagnosis.render import (
 from rtcscope.sip.diagnosis.transactions import TransactionChecks
 from rtcscope.sip.dialogs import Call, Dialog, find_calls
 from rtcscope.sip.routing import (
+    ROUTE_SCAN_ROAD,
     is_unroutable_address,
     plain_sip_target,
     uri_host,
@@ -255,6 +257,38 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
         return None
 
 
+def _usual_call_setup(routescan: ModuleType) -> Callable[[Call, bool], list[RequestPath] | None]:
+    """``routescan.usual_call`` (what :meth:`CallChecker.run_direct` decides, on its road:
+    the paths it makes, or None for any other call), set up with the classes it reads and
+    makes; TypeError or AttributeError from an older _routescan.c."""
+    from rtcscope.sip.capture import CapturedSip
+    from rtcscope.sip.diagnosis.model import DeliveredPath
+    from rtcscope.sip.headers import CSeq
+    from rtcscope.sip.message import SipMessage
+    from rtcscope.sip.transactions import Transaction
+
+    routescan.setup_usual_call(DeliveredPath, Call, Transaction, CapturedSip, SipMessage, CSeq)
+    usual: Callable[[Call, bool], list[RequestPath] | None] = routescan.usual_call
+    return usual
+
+
+def _usual_call_road() -> Callable[[Call, bool], list[RequestPath] | None] | None:
+    """:func:`_usual_call_setup` on the C road (ROUTE_SCAN_ROAD), else None."""
+    if ROUTE_SCAN_ROAD != "c":
+        return None
+    from rtcscope.sip import _routescan
+
+    try:
+        return _usual_call_setup(_routescan)
+    except (TypeError, AttributeError):
+        return None
+
+
+# The usual answered call's diagnosis in C where it was built (None: CallChecker.run).
+_usual_call = _usual_call_road()
+USUAL_CALL_ROAD = "python" if _usual_call is None else "c"
+
+
 def diagnose(
     messages: Iterable[CapturedMessage],
     icmp: Sequence[IcmpReport] = (),
@@ -286,6 +320,10 @@ def diagnose(
     stream_index = StreamIndex(streams or ())
     findings = result.findings
     paths = result.paths
+    # CallChecker.run of the usual answered call in one C step (_usual_call), on the direct
+    # roads only (lean: the full checks are their specification)
+    usual = _usual_call if CallChecker.lean else None
+    any_icmp = bool(icmp_index)
     for call in calls if calls is not None else find_calls(captured):
         if call_id is not None and call.call_id != call_id:
             continue
@@ -295,13 +333,19 @@ def diagnose(
         else:
             continue
         result.calls += 1
+        found = usual(call, any_icmp) if usual is not None else None
+        if found is not None:  # (the usual answered call: run finds nothing, these paths)
+            paths += found
+            if not media:
+                continue
         checker = CallChecker(call, icmp_index, start_ns, end_ns)
-        checker.run()
+        if found is None:
+            checker.run()
+            paths += checker.paths
         if media:
             checker.check_media(by_call.get(call.call_id, ()), stream_index)
         if checker.findings:
             findings += checker.findings
-        paths += checker.paths
     result.findings = _dedupe(result.findings)
     result.findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.time_s or 0.0))
     if not media:

@@ -1,0 +1,236 @@
+"""The usual answered call's diagnosis in one C step (rtcscope.sip._routescan.usual_call)
+against its specification, the Python direct road (CallChecker.run_direct with
+PathChecks.trace_dialog_direct): wherever the C step does not decline (None), the Python
+road takes the call too, finds nothing, and makes the same paths (DeliveredPath of the
+same request, method, CSeq and far end, in the same order). On generated calls of every
+shape tests/sip/test_diagnosis_direct.py draws (the plain call and each near miss, refused
+calls, hypothesis over all of them and over the Contact and Request-URI texts), and on
+every call of every capture of tests/data and ../shared/captures; built and active under
+CI=true; RTCSCOPE_PURE=1 selects the Python road (the C step is then compared where built).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rtcscope.scan.files import sip_messages
+from rtcscope.sip import diagnosis as diagnosis_module
+from rtcscope.sip.capture import CapturedSip
+from rtcscope.sip.diagnosis import CallChecker, IcmpReport, diagnose
+from rtcscope.sip.diagnosis.base import IcmpIndex
+from rtcscope.sip.diagnosis.model import DeliveredPath
+from rtcscope.sip.dialogs import Call, find_calls
+from tests.conftest import DATA, IN_CI, c_module, needs_built, shared_captures
+from tests.sip.test_diagnosis_direct import (
+    _SHAPES,
+    NEAR_MISSES,
+    PLAIN,
+    REFUSED,
+    REFUSED_NEAR_MISSES,
+    UAS,
+    build,
+)
+
+_routescan = c_module("rtcscope.sip._routescan")
+needs_c = needs_built(_routescan)
+
+
+def _c_road() -> Callable[[Call, bool], list[Any] | None]:
+    assert _routescan is not None
+    # (set up as the diagnosis sets it up: under RTCSCOPE_PURE=1 it did not)
+    return diagnosis_module._usual_call_setup(_routescan)
+
+
+def _compare(calls: list[Call], icmp: list[IcmpReport]) -> int:
+    """Both roads on every INVITE call: how many the C step took."""
+    usual = _c_road()
+    index = IcmpIndex(icmp)
+    taken = 0
+    for call in calls:
+        if not call.is_invite_call:
+            continue
+        found = usual(call, bool(index))
+        if found is None:
+            continue
+        taken += 1
+        checker = CallChecker(call, index, 0, 0)
+        assert checker.initial_invites
+        assert checker.run_refused_direct() is False
+        assert checker.run_direct() is True
+        assert checker.findings == []
+        assert type(found) is list
+        assert len(found) == len(checker.paths)
+        for got, expected in zip(found, checker.paths, strict=True):
+            assert type(got) is DeliveredPath and type(expected) is DeliveredPath
+            assert (got.call_id, got.method, got.cseq) == (
+                expected.call_id,
+                expected.method,
+                expected.cseq,
+            )
+            assert got._sent is expected._sent  # type: ignore[attr-defined]
+            assert got._far == expected._far  # type: ignore[attr-defined]
+            assert got == expected
+            assert got.as_dict() == expected.as_dict()
+    return taken
+
+
+def _compare_messages(messages: list[CapturedSip], icmp: list[IcmpReport]) -> int:
+    return _compare(find_calls(messages), icmp)
+
+
+@needs_c
+def test_the_plain_call_takes_the_c_step() -> None:
+    assert _compare_messages(*build(PLAIN)) == 1
+
+
+@needs_c
+@pytest.mark.parametrize(
+    "change", NEAR_MISSES, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items())
+)
+def test_each_near_miss(change: dict[str, object]) -> None:
+    _compare_messages(*build(replace(PLAIN, **change)))  # type: ignore[arg-type]
+
+
+@needs_c
+@pytest.mark.parametrize(
+    "change",
+    [{**REFUSED, **c} for c in REFUSED_NEAR_MISSES],
+    ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()),
+)
+def test_each_refused_call_is_declined_or_agrees(change: dict[str, object]) -> None:
+    _compare_messages(*build(replace(PLAIN, **change)))  # type: ignore[arg-type]
+
+
+@needs_c
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"ack_uri": f"sip:bob@{UAS.upper()}:5060"},  # (an IPv4 address: no case)
+        {"answer_contact": f"<SIP:bob@{UAS}:5060>", "ack_uri": f"SIP:bob@{UAS}:5060"},
+        {"answer_contact": f"<sip:bob@{UAS}>", "ack_uri": f"sip:bob@{UAS}"},
+        {"answer_contact": f"<sips:bob@{UAS}:5060>", "ack_uri": f"sips:bob@{UAS}:5060"},
+        {"answer_contact": f"<sip:{UAS}:5060>", "ack_uri": f"sip:{UAS}:5060"},
+        {"answer_contact": f"<sip:bob@{UAS}:5060;transport=udp>"},
+        {"answer_contact": f"<sip:bob@{UAS}:05060>", "ack_uri": f"sip:bob@{UAS}:05060"},
+        {"answer_contact": f"<sip:bob@{UAS}:065536>", "ack_uri": f"sip:bob@{UAS}:065536"},
+        {"ack_dport": 5070, "ack_uri": f"sip:bob@{UAS}:5070"},
+    ],
+    ids=str,
+)
+def test_contact_shapes(change: dict[str, object]) -> None:
+    _compare_messages(*build(replace(PLAIN, **change)))  # type: ignore[arg-type]
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(shape=_SHAPES)
+def test_generated_calls(shape: Any) -> None:
+    _compare_messages(*build(shape))
+
+
+_URI_TEXT = st.lists(
+    st.sampled_from([*"sipSIP:@.-;<>=_[]05 \t", UAS, "bob", "5060", "\u00e9", "\u2028"]),
+    max_size=12,
+).map("".join)
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(contact=_URI_TEXT, uri=_URI_TEXT, contact_uri=st.booleans())
+def test_any_contact_and_request_uri_text(contact: str, uri: str, contact_uri: bool) -> None:
+    """Any Contact value and ACK Request-URI text: the C step declines or agrees (never a
+    crash; bytes outside the usual shapes are the Python road's)."""
+    text = f"<{contact}>" if contact_uri else contact
+    try:
+        messages, icmp = build(replace(PLAIN, answer_contact=text, ack_uri=uri or "x"))
+    except ValueError:
+        return  # (a text that the generator cannot write into a message)
+    _compare_messages(messages, icmp)
+
+
+def _captures() -> list[Path]:
+    paths = [p for p in sorted(DATA.iterdir()) if p.suffix in {".pcap", ".pcapng"}]
+    paths += [p for p in sorted(DATA.iterdir()) if p.name.endswith(".pcap.gz")]
+    return paths + shared_captures()
+
+
+@needs_c
+@pytest.mark.parametrize("path", _captures(), ids=lambda p: p.name)
+def test_every_capture(path: Path) -> None:
+    try:
+        messages = list(sip_messages(path, keep_going=True))
+    except Exception as exc:  # (a capture this reader refuses: nothing to compare)
+        pytest.skip(f"unreadable here: {exc}")
+    _compare_messages(messages, [])
+
+
+@needs_c
+def test_the_c_step_leaves_an_icmp_capture_to_python() -> None:
+    messages, _ = build(PLAIN)
+    report = IcmpReport(1, 0, "192.0.2.1", "port unreachable", "a", 1, "b", 2)
+    assert _c_road()(find_calls(messages)[0], True) is None
+    assert _compare_messages(messages, [report]) == 0
+
+
+@needs_c
+def test_the_diagnosis_with_and_without_the_c_step() -> None:
+    """The whole diagnosis (findings, paths, as written) is the same on both roads."""
+    messages, icmp = build(PLAIN)
+    saved = diagnosis_module._usual_call
+    try:
+        diagnosis_module._usual_call = _c_road()
+        with_c = diagnose(messages, icmp)
+        diagnosis_module._usual_call = None
+        without = diagnose(messages, icmp)
+    finally:
+        diagnosis_module._usual_call = saved
+    assert [type(p) for p in with_c.paths] == [DeliveredPath, DeliveredPath]
+    assert with_c.as_dict() == without.as_dict()
+
+
+@needs_c
+def test_setup_refuses_classes_without_the_slots() -> None:
+    assert _routescan is not None
+    with pytest.raises((TypeError, AttributeError)):
+        _routescan.setup_usual_call(DeliveredPath, Call, Call, Call, Call, Call)
+    _c_road()  # (set up again as the diagnosis has it)
+
+
+def test_the_c_step_is_built_and_active_in_ci() -> None:
+    """CI measures what is shipped: the C step built and used by the diagnosis."""
+    if not IN_CI:
+        pytest.skip("checked under CI=true")
+    assert _routescan is not None
+    assert diagnosis_module.USUAL_CALL_ROAD == "c"
+    assert diagnosis_module._usual_call is _routescan.usual_call
+
+
+def test_pure_selects_the_python_road(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RTCSCOPE_PURE=1: no C step (ROUTE_SCAN_ROAD "python")."""
+    monkeypatch.setattr(diagnosis_module, "ROUTE_SCAN_ROAD", "python")
+    assert diagnosis_module._usual_call_road() is None
+
+
+@needs_c
+def test_the_benchmark_calls(tmp_path: Path) -> None:
+    """The calls of issue 14's benchmark capture (bench/analyze/callgen.py: answered,
+    refused and timed-out calls between many UAs): most take the C step, all agree."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench" / "analyze"))
+    try:
+        from callgen import generate
+    finally:
+        sys.path.pop(0)
+    path = tmp_path / "b.pcap"
+    generate(path, 60)
+    calls = find_calls(list(sip_messages(path)))
+    taken = _compare(calls, [])
+    assert taken > len(calls) // 2
