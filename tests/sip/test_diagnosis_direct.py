@@ -420,12 +420,12 @@ _SHAPES = st.builds(
 def python_direct_road() -> Iterator[None]:
     """The direct roads in Python: without the usual call's C step
     (rtcscope.sip._routescan.usual_call, tests/sip/test_diagnosis_usual_c.py)."""
-    saved = diagnosis_module._usual_call
-    diagnosis_module._usual_call = None
+    saved = diagnosis_module._usual_call, diagnosis_module._usual_media
+    diagnosis_module._usual_call = diagnosis_module._usual_media = None
     try:
         yield
     finally:
-        diagnosis_module._usual_call = saved
+        diagnosis_module._usual_call, diagnosis_module._usual_media = saved
 
 
 def _answers_of(monkeypatch: pytest.MonkeyPatch, road: str) -> list[bool]:

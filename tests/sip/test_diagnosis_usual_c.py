@@ -25,6 +25,7 @@ from rtcscope.sip import diagnosis as diagnosis_module
 from rtcscope.sip.capture import CapturedSip
 from rtcscope.sip.diagnosis import CallChecker, IcmpReport, diagnose
 from rtcscope.sip.diagnosis.base import IcmpIndex
+from rtcscope.sip.diagnosis.media import StreamIndex
 from rtcscope.sip.diagnosis.model import DeliveredPath
 from rtcscope.sip.dialogs import Call, find_calls
 from tests.conftest import DATA, IN_CI, c_module, needs_built, shared_captures
@@ -45,7 +46,7 @@ needs_c = needs_built(_routescan)
 def _c_road() -> Callable[[Call, bool], list[Any] | None]:
     assert _routescan is not None
     # (set up as the diagnosis sets it up: under RTCSCOPE_PURE=1 it did not)
-    return diagnosis_module._usual_call_setup(_routescan)
+    return diagnosis_module._usual_call_setup(_routescan)[0]
 
 
 def _compare(calls: list[Call], icmp: list[IcmpReport]) -> int:
@@ -199,7 +200,7 @@ def test_the_diagnosis_with_and_without_the_c_step() -> None:
 def test_setup_refuses_classes_without_the_slots() -> None:
     assert _routescan is not None
     with pytest.raises((TypeError, AttributeError)):
-        _routescan.setup_usual_call(DeliveredPath, Call, Call, Call, Call, Call)
+        _routescan.setup_usual_call(DeliveredPath, Call, Call, Call, Call, Call, Call, Call, Call)
     _c_road()  # (set up again as the diagnosis has it)
 
 
@@ -210,12 +211,13 @@ def test_the_c_step_is_built_and_active_in_ci() -> None:
     assert _routescan is not None
     assert diagnosis_module.USUAL_CALL_ROAD == "c"
     assert diagnosis_module._usual_call is _routescan.usual_call
+    assert diagnosis_module._usual_media is _routescan.usual_media
 
 
 def test_pure_selects_the_python_road(monkeypatch: pytest.MonkeyPatch) -> None:
     """RTCSCOPE_PURE=1: no C step (ROUTE_SCAN_ROAD "python")."""
     monkeypatch.setattr(diagnosis_module, "ROUTE_SCAN_ROAD", "python")
-    assert diagnosis_module._usual_call_road() is None
+    assert diagnosis_module._usual_call_road() == (None, None)
 
 
 @needs_c
@@ -234,3 +236,96 @@ def test_the_benchmark_calls(tmp_path: Path) -> None:
     calls = find_calls(list(sip_messages(path)))
     taken = _compare(calls, [])
     assert taken > len(calls) // 2
+
+
+# -- the usual media (rtcscope.sip._routescan.usual_media against MediaChecks.check_media) --
+
+
+def _c_media() -> Any:
+    assert _routescan is not None
+    return diagnosis_module._usual_call_setup(_routescan)[1]
+
+
+def _media_agrees(call: Call, announced: list[Any], index: StreamIndex) -> bool:
+    """usual_media's answer; where True, check_media finds nothing."""
+    answer = _c_media()(call, announced, index.for_call)
+    assert type(answer) is bool
+    if answer:
+        checker = CallChecker(call, IcmpIndex(), 0, 0)
+        checker.check_media(announced, index)
+        assert checker.findings == []
+    return answer
+
+
+def _model(path: Path) -> Any:
+    from rtcscope.scan import ScanOptions, Tap, scan
+
+    return scan(path, ScanOptions(taps=frozenset({Tap.COUNTS, Tap.SIP, Tap.RTP})))
+
+
+@needs_c
+@pytest.mark.parametrize("path", _captures(), ids=lambda p: p.name)
+def test_the_usual_media_of_every_capture(path: Path) -> None:
+    try:
+        model = _model(path)
+    except Exception as exc:  # (a capture this reader refuses: nothing to compare)
+        pytest.skip(f"unreadable here: {exc}")
+    index = StreamIndex(model.streams)
+    for call in model.dialogs():
+        announced = [a for a in model.announcements if a.call_id == call.call_id]
+        _media_agrees(call, announced, index)
+
+
+_MEDIA_CAPTURE = DATA / "sip-rtp-g722.pcap"
+
+
+@needs_c
+def test_the_usual_media_of_a_plain_call_is_decided_in_c() -> None:
+    model = _model(_MEDIA_CAPTURE)
+    index = StreamIndex(model.streams)
+    answers = [
+        _media_agrees(call, [a for a in model.announcements if a.call_id == call.call_id], index)
+        for call in model.dialogs()
+    ]
+    assert True in answers
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_changed_announcements_and_streams(data: st.DataObject) -> None:
+    """The media capture's call with its announcements changed (address, port, direction,
+    role, media, side, m-line; some dropped or doubled) and some of its streams dropped:
+    usual_media says True only where check_media finds nothing."""
+    model = _media_model()
+    call = model.dialogs()[0]
+    announced = [a for a in model.announcements if a.call_id == call.call_id]
+    changed = []
+    for a in announced:
+        edit = data.draw(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "address": st.sampled_from([None, "10.0.0.1", a.address]),
+                    "port": st.sampled_from([0, 1, a.port]),
+                    "direction": st.sampled_from(["sendrecv", "recvonly", "sendonly", "x"]),
+                    "role": st.sampled_from(["caller", "callee", "other"]),
+                    "media": st.sampled_from(["audio", "video", "image"]),
+                    "side": st.sampled_from(["offer", "answer"]),
+                    "media_index": st.sampled_from([0, 1]),
+                },
+            )
+        )
+        for _ in range(data.draw(st.integers(0, 2))):
+            changed.append(a._replace(**edit))
+    streams = [s for s in model.streams if data.draw(st.booleans())]
+    _media_agrees(call, changed, StreamIndex(streams))
+
+
+_MEDIA_MODEL: list[Any] = []
+
+
+def _media_model() -> Any:
+    if not _MEDIA_MODEL:
+        _MEDIA_MODEL.append(_model(_MEDIA_CAPTURE))
+    return _MEDIA_MODEL[0]

@@ -379,9 +379,15 @@ enum {
     C_MESSAGE, C_TS_NS, C_SRC, C_SPORT, C_DST, C_DPORT, C_TRANSPORT, /* CapturedSip */
     M_RAW, M_STATUS, M_TO_TAG, M_FROM_TAG, M_CSEQ, M_SENT_BY, M_URI_TEXT, M_VIAS, /* SipMessage */
     Q_NUMBER, /* CSeq */
+    K_MESSAGES, /* Call */
+    S_KEY, /* RtpStream */
+    Y_SRC, Y_SRC_PORT, Y_DST, Y_DST_PORT, /* StreamKey */
     SLOT_COUNT
 };
-enum { CLASS_CALL, CLASS_TXN, CLASS_CAPTURED, CLASS_MESSAGE, CLASS_CSEQ, CLASS_COUNT };
+enum {
+    CLASS_CALL, CLASS_TXN, CLASS_CAPTURED, CLASS_MESSAGE, CLASS_CSEQ, CLASS_STREAM, CLASS_KEY,
+    CLASS_COUNT
+};
 static const struct {
     int owner;
     const char *name;
@@ -397,27 +403,73 @@ static const struct {
     {CLASS_MESSAGE, "from_tag"},    {CLASS_MESSAGE, "cseq"},
     {CLASS_MESSAGE, "sent_by"},     {CLASS_MESSAGE, "request_uri_text"},
     {CLASS_MESSAGE, "_vias"},       {CLASS_CSEQ, "number"},
+    {CLASS_CALL, "messages"},       {CLASS_STREAM, "key"},
+    {CLASS_KEY, "src"},             {CLASS_KEY, "src_port"},
+    {CLASS_KEY, "dst"},             {CLASS_KEY, "dst_port"},
 };
+/* The fields of a MediaAnnouncement read by usual_media, by name (their places: setup). */
+enum { A_SIDE, A_ROLE, A_MEDIA_INDEX, A_MEDIA, A_ADDRESS, A_PORT, A_DIRECTION, A_COUNT };
+static const char *const ANN_FIELDS[A_COUNT] = {
+    "side", "role", "media_index", "media", "address", "port", "direction",
+};
+static Py_ssize_t ann_at[A_COUNT], ann_length;
+static PyTypeObject *announcement_class;
+static PyObject *five_seconds; /* 5_000_000_000 (ns): check_media's window after the call */
+static PyObject *text_answer, *text_audio, *text_video, *text_caller, *text_sendrecv;
+static PyObject *text_recvonly, *text_sendonly;
 static PyTypeObject *slot_classes[CLASS_COUNT];
 static Py_ssize_t slot_offsets[SLOT_COUNT];
 static PyObject *delivered_path; /* diagnosis.model.DeliveredPath */
 static PyObject *text_invite, *text_update, *text_cancel, *text_ack, *text_udp;
 
-/* setup_usual_call(DeliveredPath, Call, Transaction, CapturedSip, SipMessage, CSeq): the
- * class made and the classes whose slots are read. */
+/* setup_usual_call(DeliveredPath, Call, Transaction, CapturedSip, SipMessage, CSeq,
+ * RtpStream, StreamKey, MediaAnnouncement): the class made, the classes whose slots are
+ * read and the named tuple read by field. */
 static PyObject *setup_usual_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_ssize_t offsets[SLOT_COUNT];
     int i;
-    if (nargs != 1 + CLASS_COUNT) {
-        PyErr_SetString(PyExc_TypeError, "setup_usual_call() takes six classes");
+    Py_ssize_t fields_at[A_COUNT], n_fields;
+    PyObject *fields;
+    if (nargs != 2 + CLASS_COUNT) {
+        PyErr_SetString(PyExc_TypeError, "setup_usual_call() takes nine classes");
         return NULL;
     }
-    for (i = 0; i < CLASS_COUNT; i++)
+    for (i = 0; i < CLASS_COUNT + 1; i++)
         if (!PyType_Check(args[1 + i])) {
             PyErr_SetString(PyExc_TypeError, "setup_usual_call(): not a class");
             return NULL;
         }
+    if (!PyType_IsSubtype((PyTypeObject *)args[1 + CLASS_COUNT], &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "setup_usual_call(): not a named tuple");
+        return NULL;
+    }
+    fields = PyObject_GetAttrString(args[1 + CLASS_COUNT], "_fields");
+    if (fields == NULL)
+        return NULL;
+    if (!PyTuple_Check(fields)) {
+        Py_DECREF(fields);
+        PyErr_SetString(PyExc_TypeError, "setup_usual_call(): not a named tuple");
+        return NULL;
+    }
+    n_fields = PyTuple_GET_SIZE(fields);
+    for (i = 0; i < A_COUNT; i++) {
+        Py_ssize_t k;
+        fields_at[i] = -1;
+        for (k = 0; k < n_fields; k++)
+            if (PyUnicode_Check(PyTuple_GET_ITEM(fields, k)) &&
+                PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(fields, k), ANN_FIELDS[i]) ==
+                    0) {
+                fields_at[i] = k;
+                break;
+            }
+        if (fields_at[i] < 0) {
+            Py_DECREF(fields);
+            PyErr_Format(PyExc_TypeError, "setup_usual_call(): no field %s", ANN_FIELDS[i]);
+            return NULL;
+        }
+    }
+    Py_DECREF(fields);
     for (i = 0; i < SLOT_COUNT; i++) {
         PyObject *type = args[1 + SLOTS[i].owner], *descriptor;
         PyMemberDef *member;
@@ -444,7 +496,20 @@ static PyObject *setup_usual_call(PyObject *self, PyObject *const *args, Py_ssiz
     INTERN(text_cancel, "CANCEL");
     INTERN(text_ack, "ACK");
     INTERN(text_udp, "udp");
+    INTERN(text_answer, "answer");
+    INTERN(text_audio, "audio");
+    INTERN(text_video, "video");
+    INTERN(text_caller, "caller");
+    INTERN(text_sendrecv, "sendrecv");
+    INTERN(text_recvonly, "recvonly");
+    INTERN(text_sendonly, "sendonly");
 #undef INTERN
+    if (five_seconds == NULL && (five_seconds = PyLong_FromLongLong(5000000000LL)) == NULL)
+        return NULL;
+    memcpy(ann_at, fields_at, sizeof fields_at);
+    ann_length = n_fields;
+    Py_INCREF(args[1 + CLASS_COUNT]);
+    Py_XSETREF(announcement_class, (PyTypeObject *)args[1 + CLASS_COUNT]);
     memcpy(slot_offsets, offsets, sizeof offsets);
     for (i = 0; i < CLASS_COUNT; i++) {
         Py_INCREF(args[1 + i]);
@@ -885,6 +950,190 @@ decline:
     Py_RETURN_NONE;
 }
 
+
+/* usual_media(call, announcements, for_call): True where MediaChecks.check_media (its
+ * specification) finds nothing by its usual answer alone: no answer among the call's
+ * announcements (no media expected), or for each m-line both sides announced with an
+ * address and a port, where one side receives what the other sends, exactly one of the
+ * call's streams (``for_call(call_id, first, last + 5 s)``: StreamIndex.for_call) arrives
+ * where the receiver listens, from where the sender announced; False for anything else
+ * (check_media runs: its other checks decide). */
+/* Whether an exact int is 0. */
+static int is_zero(PyObject *value)
+{
+    long long number;
+    return int_of(value, &number) && number == 0;
+}
+
+#define USUAL_MEDIA 16 /* the most (role, m-line) pairs read here */
+static PyObject *usual_media(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *call, *announced, *fast, *messages, *streams = NULL, *result = Py_False;
+    PyObject *latest[USUAL_MEDIA];
+    Py_ssize_t n, i, j, n_latest = 0;
+    int answered = 0;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "usual_media(call, announcements, for_call)");
+        return NULL;
+    }
+    if (announcement_class == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "usual_media(): setup_usual_call() first");
+        return NULL;
+    }
+    call = args[0];
+    announced = args[1];
+    if (!PyList_CheckExact(announced) && !PyTuple_CheckExact(announced))
+        Py_RETURN_FALSE;
+    fast = announced; /* (a list or a tuple: read in place, no Python code runs below) */
+    n = PySequence_Fast_GET_SIZE(fast);
+    /* Each side's latest audio or video announcement per m-line, and whether an answer
+     * came. */
+    for (i = 0; i < n; i++) {
+        PyObject *a = PySequence_Fast_GET_ITEM(fast, i), *media, *side;
+        int is_answer, audio, video;
+        if (Py_TYPE(a) != announcement_class || PyTuple_GET_SIZE(a) != ann_length)
+            Py_RETURN_FALSE;
+        side = PyTuple_GET_ITEM(a, ann_at[A_SIDE]);
+        media = PyTuple_GET_ITEM(a, ann_at[A_MEDIA]);
+        is_answer = equal(side, text_answer);
+        audio = equal(media, text_audio);
+        video = equal(media, text_video);
+        if (is_answer < 0 || audio < 0 || video < 0)
+            Py_RETURN_FALSE;
+        answered |= is_answer;
+        if (!audio && !video)
+            continue;
+        for (j = 0; j < n_latest; j++) {
+            int same_role = equal(PyTuple_GET_ITEM(latest[j], ann_at[A_ROLE]),
+                                  PyTuple_GET_ITEM(a, ann_at[A_ROLE]));
+            int same_index = equal(PyTuple_GET_ITEM(latest[j], ann_at[A_MEDIA_INDEX]),
+                                   PyTuple_GET_ITEM(a, ann_at[A_MEDIA_INDEX]));
+            if (same_role < 0 || same_index < 0)
+                Py_RETURN_FALSE;
+            if (same_role && same_index)
+                break;
+        }
+        if (j == n_latest) {
+            if (n_latest == USUAL_MEDIA)
+                Py_RETURN_FALSE;
+            n_latest++;
+        }
+        latest[j] = a;
+    }
+    if (!answered)
+        Py_RETURN_TRUE;
+    /* The call's streams (StreamIndex.for_call over check_media's window). */
+    messages = slot_of(call, K_MESSAGES);
+    if (messages == NULL || !PyList_CheckExact(messages) || PyList_GET_SIZE(messages) == 0)
+        Py_RETURN_FALSE;
+    {
+        PyObject *first = slot_of(PyList_GET_ITEM(messages, 0), C_TS_NS);
+        PyObject *last = slot_of(PyList_GET_ITEM(messages, PyList_GET_SIZE(messages) - 1),
+                                 C_TS_NS);
+        PyObject *window[3], *end;
+        if (first == NULL || last == NULL || !PyLong_CheckExact(first) ||
+            !PyLong_CheckExact(last) || slot_of(call, K_CALL_ID) == NULL)
+            Py_RETURN_FALSE;
+        end = PyNumber_Add(last, five_seconds);
+        if (end == NULL)
+            return NULL;
+        /* (the announcements are kept alive by the caller's list: held here as well) */
+        Py_INCREF(announced);
+        for (i = 0; i < n_latest; i++)
+            Py_INCREF(latest[i]);
+        window[0] = slot_of(call, K_CALL_ID);
+        window[1] = first;
+        window[2] = end;
+        Py_INCREF(window[0]);
+        Py_INCREF(first);
+        streams = PyObject_Vectorcall(args[2], window, 3, NULL);
+        Py_DECREF(window[0]);
+        Py_DECREF(first);
+        Py_DECREF(end);
+        if (streams == NULL) {
+            result = NULL;
+            goto done;
+        }
+    }
+    if (!PyList_CheckExact(streams))
+        goto done;
+    for (i = 0; i < n_latest; i++) {
+        PyObject *mine = latest[i], *other = NULL, *role, *address, *port, *found = NULL;
+        PyObject *other_address, *other_port;
+        int caller, receives, sent_to_me, d1, d2, k;
+        role = PyTuple_GET_ITEM(mine, ann_at[A_ROLE]);
+        caller = equal(role, text_caller);
+        if (caller < 0)
+            goto done;
+        /* other = latest[("callee" if role == "caller" else "caller", index)] */
+        for (j = 0; j < n_latest; j++) {
+            PyObject *theirs = PyTuple_GET_ITEM(latest[j], ann_at[A_ROLE]);
+            int is_caller = equal(theirs, text_caller);
+            int same_index = equal(PyTuple_GET_ITEM(latest[j], ann_at[A_MEDIA_INDEX]),
+                                   PyTuple_GET_ITEM(mine, ann_at[A_MEDIA_INDEX]));
+            int is_callee = PyUnicode_CheckExact(theirs) &&
+                            PyUnicode_CompareWithASCIIString(theirs, "callee") == 0;
+            if (is_caller < 0 || same_index < 0)
+                goto done;
+            if (same_index && (caller ? is_callee : is_caller)) {
+                other = latest[j];
+                break;
+            }
+        }
+        address = PyTuple_GET_ITEM(mine, ann_at[A_ADDRESS]);
+        if (other == NULL || address == Py_None)
+            continue;
+        other_address = PyTuple_GET_ITEM(other, ann_at[A_ADDRESS]);
+        if (other_address == Py_None)
+            continue;
+        port = PyTuple_GET_ITEM(mine, ann_at[A_PORT]);
+        other_port = PyTuple_GET_ITEM(other, ann_at[A_PORT]);
+        if (!PyLong_CheckExact(port) || !PyLong_CheckExact(other_port))
+            goto done;
+        if (is_zero(port) || is_zero(other_port))
+            continue; /* a rejected or removed stream */
+        d1 = equal(PyTuple_GET_ITEM(mine, ann_at[A_DIRECTION]), text_sendrecv);
+        d2 = equal(PyTuple_GET_ITEM(mine, ann_at[A_DIRECTION]), text_recvonly);
+        if (d1 < 0 || d2 < 0)
+            goto done;
+        receives = d1 || d2;
+        d1 = equal(PyTuple_GET_ITEM(other, ann_at[A_DIRECTION]), text_sendrecv);
+        d2 = equal(PyTuple_GET_ITEM(other, ann_at[A_DIRECTION]), text_sendonly);
+        if (d1 < 0 || d2 < 0)
+            goto done;
+        sent_to_me = d1 || d2;
+        if (!receives || !sent_to_me)
+            continue;
+        /* exactly one stream arriving where ``mine`` listens, from where ``other`` sends */
+        for (j = 0; j < PyList_GET_SIZE(streams); j++) {
+            PyObject *key = slot_of(PyList_GET_ITEM(streams, j), S_KEY);
+            int here, at_port;
+            here = equal(slot_of(key, Y_DST), address);
+            at_port = equal(slot_of(key, Y_DST_PORT), port);
+            if (here < 0 || at_port < 0)
+                goto done;
+            if (here && at_port) {
+                if (found != NULL)
+                    goto done;
+                found = key;
+            }
+        }
+        if (found == NULL)
+            goto done;
+        k = equal(slot_of(found, Y_SRC), other_address);
+        if (k != 1 || equal(slot_of(found, Y_SRC_PORT), other_port) != 1)
+            goto done;
+    }
+    result = Py_True;
+done:
+    Py_XDECREF(streams);
+    for (i = 0; i < n_latest; i++)
+        Py_DECREF(latest[i]);
+    Py_DECREF(announced);
+    Py_XINCREF(result);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"may_hold_route", may_hold_route, METH_O,
      "may_hold_route(raw): \"route\" in raw.lower() (routing.may_hold_route)"},
@@ -902,6 +1151,9 @@ static PyMethodDef methods[] = {
     {"usual_call", (PyCFunction)(void (*)(void))usual_call, METH_FASTCALL,
      "usual_call(call, icmp): the DeliveredPaths of the usual answered call's in-dialog "
      "requests (CallChecker.run_direct's), or None for any other call"},
+    {"usual_media", (PyCFunction)(void (*)(void))usual_media, METH_FASTCALL,
+     "usual_media(call, announcements, for_call): True where check_media finds nothing by "
+     "its usual answer alone, else False"},
     {NULL, NULL, 0, NULL},
 };
 

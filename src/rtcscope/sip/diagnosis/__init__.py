@@ -257,35 +257,54 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
         return None
 
 
-def _usual_call_setup(routescan: ModuleType) -> Callable[[Call, bool], list[RequestPath] | None]:
+UsualCall = Callable[[Call, bool], list[RequestPath] | None]
+UsualMedia = Callable[
+    [Call, Sequence["MediaAnnouncement"], Callable[[str, int, int], list["RtpStream"]]], bool
+]
+
+
+def _usual_call_setup(routescan: ModuleType) -> tuple[UsualCall, UsualMedia]:
     """``routescan.usual_call`` (what :meth:`CallChecker.run_direct` decides, on its road:
-    the paths it makes, or None for any other call), set up with the classes it reads and
-    makes; TypeError or AttributeError from an older _routescan.c."""
-    from rtcscope.sip.capture import CapturedSip
+    the paths it makes, or None for any other call) and ``routescan.usual_media`` (True
+    where :meth:`MediaChecks.check_media` finds nothing by its usual answer alone), set up
+    with the classes they read and make; TypeError or AttributeError from an older
+    _routescan.c."""
+    from rtcscope.rtp.streams import RtpStream, StreamKey
+    from rtcscope.sip.capture import CapturedSip, MediaAnnouncement
     from rtcscope.sip.diagnosis.model import DeliveredPath
     from rtcscope.sip.headers import CSeq
     from rtcscope.sip.message import SipMessage
     from rtcscope.sip.transactions import Transaction
 
-    routescan.setup_usual_call(DeliveredPath, Call, Transaction, CapturedSip, SipMessage, CSeq)
-    usual: Callable[[Call, bool], list[RequestPath] | None] = routescan.usual_call
-    return usual
+    routescan.setup_usual_call(
+        DeliveredPath,
+        Call,
+        Transaction,
+        CapturedSip,
+        SipMessage,
+        CSeq,
+        RtpStream,
+        StreamKey,
+        MediaAnnouncement,
+    )
+    return routescan.usual_call, routescan.usual_media
 
 
-def _usual_call_road() -> Callable[[Call, bool], list[RequestPath] | None] | None:
-    """:func:`_usual_call_setup` on the C road (ROUTE_SCAN_ROAD), else None."""
+def _usual_call_road() -> tuple[UsualCall, UsualMedia] | tuple[None, None]:
+    """:func:`_usual_call_setup` on the C road (ROUTE_SCAN_ROAD), else None twice."""
     if ROUTE_SCAN_ROAD != "c":
-        return None
+        return None, None
     from rtcscope.sip import _routescan
 
     try:
         return _usual_call_setup(_routescan)
     except (TypeError, AttributeError):
-        return None
+        return None, None
 
 
-# The usual answered call's diagnosis in C where it was built (None: CallChecker.run).
-_usual_call = _usual_call_road()
+# The usual answered call's diagnosis and the usual media's in C where they were built
+# (None: CallChecker.run, MediaChecks.check_media).
+_usual_call, _usual_media = _usual_call_road()
 USUAL_CALL_ROAD = "python" if _usual_call is None else "c"
 
 
@@ -323,7 +342,10 @@ def diagnose(
     # CallChecker.run of the usual answered call in one C step (_usual_call), on the direct
     # roads only (lean: the full checks are their specification)
     usual = _usual_call if CallChecker.lean else None
+    usual_media = _usual_media if CallChecker.lean else None
     any_icmp = bool(icmp_index)
+    for_call = stream_index.for_call
+    no_announcements: tuple[MediaAnnouncement, ...] = ()
     for call in calls if calls is not None else find_calls(captured):
         if call_id is not None and call.call_id != call_id:
             continue
@@ -336,14 +358,21 @@ def diagnose(
         found = usual(call, any_icmp) if usual is not None else None
         if found is not None:  # (the usual answered call: run finds nothing, these paths)
             paths += found
-            if not media:
-                continue
+        announced = by_call.get(call.call_id, no_announcements) if media else None
+        if (
+            announced is not None
+            and usual_media is not None
+            and usual_media(call, announced, for_call)
+        ):
+            announced = None  # (check_media would find nothing)
+        if found is not None and announced is None:
+            continue
         checker = CallChecker(call, icmp_index, start_ns, end_ns)
         if found is None:
             checker.run()
             paths += checker.paths
-        if media:
-            checker.check_media(by_call.get(call.call_id, ()), stream_index)
+        if announced is not None:
+            checker.check_media(announced, stream_index)
         if checker.findings:
             findings += checker.findings
     result.findings = _dedupe(result.findings)
