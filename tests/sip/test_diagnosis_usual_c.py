@@ -93,6 +93,23 @@ def test_the_plain_call_takes_the_c_step() -> None:
 
 @needs_c
 @pytest.mark.parametrize(
+    "change",
+    [
+        {"answer_twice": "resent-early"},
+        {"answer_twice": "resent-early", "ringing_twice": "resent"},
+        {"answer_twice": "resent-early", "bye": "callee"},
+        {"ringing_twice": "resent"},
+        {"bye": "callee"},
+        {"transport": "tcp"},
+    ],
+    ids=str,
+)
+def test_the_c_step_takes_a_resent_2xx_and_a_bye_by_either_side(change: dict[str, object]) -> None:
+    assert _compare_messages(*build(replace(PLAIN, **change))) == 1  # type: ignore[arg-type]
+
+
+@needs_c
+@pytest.mark.parametrize(
     "change", NEAR_MISSES, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items())
 )
 def test_each_near_miss(change: dict[str, object]) -> None:

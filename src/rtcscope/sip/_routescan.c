@@ -358,10 +358,13 @@ static PyObject *plain_sip_target(PyObject *self, PyObject *arg)
  * call, before anything is made (the Python checks run). The usual facts, each read from
  * the objects' slots (a captured message, its message, ... of another class: None):
  * one INVITE transaction (the initial one: without a To tag), no UPDATE, no CANCEL; of
- * its responses above 100 none refused, each status once, one 2xx sent once, and every
- * response from 101 to 299 with a To tag carrying the 2xx's (one dialog); an ACK of the
- * INVITE's CSeq in the dialog reaching the UAS (where the 2xx came from: also its host
- * over TCP/TLS) no earlier than the 2xx; no "route" in the 2xx or any copy of the INVITE
+ * its responses above 100 none refused, one 2xx status (maybe resent: its copies the
+ * dialog's answers), and every response from 101 to 299 with a To tag carrying the 2xx's
+ * (one dialog); where a status came twice or the 2xx was resent, every response above 100
+ * of one Via value (kept unparsed, as below), the 2xx's copies all with a sent-by or all
+ * without; an ACK of the INVITE's CSeq in the dialog reaching the UAS (where the first
+ * 2xx came from: also its host over TCP/TLS) no earlier than the last copy of the 2xx
+ * was seen; no "route" in the 2xx or any copy of the INVITE
  * (no Record-Route: may_hold_route); the 2xx's Contact read by usual_contact_text, of the
  * plainest shape (plain_sip_target), naming the 2xx's source address; no ICMP error in the
  * capture; and each in-dialog request sent once (one copy, its method and CSeq nobody
@@ -671,7 +674,9 @@ static PyObject *usual_call(PyObject *self, PyObject *const *args, Py_ssize_t na
     int sides[USUAL_REQUESTS];
     PyObject *txn_list[USUAL_REQUESTS];
     Py_ssize_t n_txn, i, j, n_sent = 0, seen_n = 0;
-    long long seen_codes[16], answer_ts, ts;
+    long long seen_codes[16], answer_ts, ts = 0, answer_code = 0, last_answer_ts = 0;
+    int repeated = 0;
+    Py_ssize_t n_answers = 0;
     const unsigned char *raw;
     Py_ssize_t text_start, text_end, host_start, host_end;
     long port;
@@ -718,7 +723,8 @@ static PyObject *usual_call(PyObject *self, PyObject *const *args, Py_ssize_t na
     caller_tag = message_slot(first_request, M_FROM_TAG);
     if (caller_tag == NULL || tag_truth(caller_tag) < 0)
         goto decline;
-    /* Its responses: none refused, each status once, one 2xx; one dialog (the 2xx's tag). */
+    /* Its responses: none refused, one 2xx status (its copies: the dialog's answers), one
+     * dialog (the 2xx's tag on every response from 101 to 299 that has one). */
     for (i = 0; i < PyList_GET_SIZE(responses); i++) {
         PyObject *response = PyList_GET_ITEM(responses, i), *status, *tag;
         long long code = 0;
@@ -732,18 +738,29 @@ static PyObject *usual_call(PyObject *self, PyObject *const *args, Py_ssize_t na
             goto decline;
         for (j = 0; j < seen_n; j++)
             if (seen_codes[j] == code)
-                goto decline; /* a status twice: the Python road */
-        if (seen_n == 16)
+                break;
+        if (j < seen_n)
+            repeated = 1;
+        else if (seen_n == 16)
             goto decline;
-        seen_codes[seen_n++] = code;
+        else
+            seen_codes[seen_n++] = code;
         tag = message_slot(response, M_TO_TAG);
         truth = tag_truth(tag);
         if (truth < 0)
             goto decline;
         if (code >= 200) {
-            if (answer != NULL || !truth)
+            if (!truth || !int_of(slot_of(response, C_TS_NS), &ts))
                 goto decline;
-            answer = response;
+            if (answer == NULL) {
+                answer = response;
+                answer_code = code;
+            }
+            else if (code != answer_code)
+                goto decline; /* another 2xx status */
+            if (n_answers == 0 || ts > last_answer_ts)
+                last_answer_ts = ts;
+            n_answers++;
         }
         if (truth) {
             if (callee_tag == NULL)
@@ -754,6 +771,29 @@ static PyObject *usual_call(PyObject *self, PyObject *const *args, Py_ssize_t na
     }
     if (answer == NULL || equal(message_slot(answer, M_TO_TAG), callee_tag) != 1)
         goto decline;
+    if (repeated || n_answers > 1) {
+        /* check_response_tags compares no two copies (each of one Via value at most:
+         * header_via_branches counts one with a sent-by, none without), and the 2xx's
+         * copies have as many Vias as the first */
+        int depth = -1;
+        for (i = 0; i < PyList_GET_SIZE(responses); i++) {
+            PyObject *response = PyList_GET_ITEM(responses, i), *message;
+            long long code = 0;
+            int vias;
+            message = slot_of(response, C_MESSAGE);
+            if (!int_of(slot_of(message, M_STATUS), &code) || code <= 100)
+                continue; /* (None: read above as 0) */
+            if (!one_via(message))
+                goto decline;
+            vias = slot_of(message, M_SENT_BY) != Py_None;
+            if (code >= 200) {
+                if (depth < 0)
+                    depth = vias;
+                else if (vias != depth)
+                    goto decline;
+            }
+        }
+    }
     {
         PyObject *cseq = message_slot(answer, M_CSEQ);
         if (cseq == NULL || cseq == Py_None)
@@ -824,8 +864,8 @@ static PyObject *usual_call(PyObject *self, PyObject *const *args, Py_ssize_t na
             if (same_dst < 0 || same_port < 0 || udp < 0)
                 goto decline;
             if (same_dst && (same_port || !udp)) {
-                if (!int_of(slot_of(sent, C_TS_NS), &ts) || answer_ts > ts)
-                    goto decline;
+                if (!int_of(slot_of(sent, C_TS_NS), &ts) || last_answer_ts > ts)
+                    goto decline; /* a 2xx sent after the ACK reached the UAS */
                 ack = sent;
             }
         }
