@@ -39,6 +39,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "../_endpoint.h"
@@ -47,35 +48,51 @@
 /* Whether ``c`` lower-cased (A-Z to a-z only) is the lower-case letter ``letter``. */
 #define IS_LETTER(c, letter) (((c) | 0x20) == (letter))
 
+/* The names searched for in a message's bytes, any case: lower-case letters and '-',
+ * starting with a letter. */
 static const char ROUTE[] = "route";
 static const char MAX_FORWARDS[] = "max-forwards";
 
-/* Where ``name`` (ROUTE or MAX_FORWARDS: lower-case letters and '-', not empty) first
- * stands in ``raw`` lower-cased, or -1. Horspool's search: after a window that does not hold the name, it
- * moves on by how far its last byte is from that byte's last place in the name (before its
- * end; the whole length where the name has none of it), any case. */
+/* Whether ``name`` (``length`` long) stands at ``raw`` lower-cased (bytes.lower changes A-Z
+ * only). */
+static int names_at_lowered(const unsigned char *raw, const char *name, Py_ssize_t length)
+{
+    Py_ssize_t j;
+    for (j = 0; j < length; j++) {
+        unsigned char c = raw[j], want = (unsigned char)name[j];
+        if (want == '-' ? c != '-' : !IS_LETTER(c, want))
+            return 0;
+    }
+    return 1;
+}
+
+/* Where ``name`` (``length`` long) first stands in ``raw`` lower-cased, or -1. Eight bytes
+ * at a time: a byte whose value with 0x20 set is the name's first letter is one of its two
+ * cases (a letter has 0x20 set in lower case); a word holding none is passed at once (the
+ * zero-byte test on the word xor the letter eight times: never misses one, and each byte of
+ * a word that may hold one is looked at), every other place is compared. */
 static Py_ssize_t find_lowered(const unsigned char *raw, Py_ssize_t n, const char *name,
                                Py_ssize_t length)
 {
-    Py_ssize_t shift[256];
-    Py_ssize_t i, j;
-    for (i = 0; i < 256; i++)
-        shift[i] = length;
-    for (j = 0; j + 1 < length; j++) {
-        unsigned char want = (unsigned char)name[j];
-        shift[want] = length - 1 - j;
-        if (want >= 'a' && want <= 'z')
-            shift[want - 0x20] = length - 1 - j;
-    }
-    for (i = 0; i + length <= n; i += shift[raw[i + length - 1]]) {
-        for (j = length - 1; j >= 0; j--) {
-            unsigned char c = raw[i + j];
-            unsigned char want = (unsigned char)name[j];
-            if (want == '-' ? c != '-' : !IS_LETTER(c, want))
-                break;
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    const uint64_t first = ones * (unsigned char)name[0];
+    Py_ssize_t i = 0, k, last = n - length;
+    while (i <= last) {
+        if (i + 8 <= n) {
+            uint64_t word, x;
+            memcpy(&word, raw + i, 8);
+            x = (word | (ones * 0x20)) ^ first;
+            if (((x - ones) & ~x & highs) != 0)
+                for (k = i; k < i + 8 && k <= last; k++)
+                    if (IS_LETTER(raw[k], (unsigned char)name[0]) &&
+                        names_at_lowered(raw + k, name, length))
+                        return k;
+            i += 8;
+            continue;
         }
-        if (j < 0)
+        if (names_at_lowered(raw + i, name, length))
             return i;
+        i++;
     }
     return -1;
 }
