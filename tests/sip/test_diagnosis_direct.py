@@ -420,12 +420,15 @@ _SHAPES = st.builds(
 def python_direct_road() -> Iterator[None]:
     """The direct roads in Python: without the usual call's C step
     (rtcscope.sip._routescan.usual_call, tests/sip/test_diagnosis_usual_c.py)."""
-    saved = diagnosis_module._usual_call, diagnosis_module._usual_media
-    diagnosis_module._usual_call = diagnosis_module._usual_media = None
+    saved = diagnosis_module._usual_call, diagnosis_module._usual_refused
+    saved_media = diagnosis_module._usual_media
+    diagnosis_module._usual_call = diagnosis_module._usual_refused = None
+    diagnosis_module._usual_media = None
     try:
         yield
     finally:
-        diagnosis_module._usual_call, diagnosis_module._usual_media = saved
+        diagnosis_module._usual_call, diagnosis_module._usual_refused = saved
+        diagnosis_module._usual_media = saved_media
 
 
 def _answers_of(monkeypatch: pytest.MonkeyPatch, road: str) -> list[bool]:
@@ -638,6 +641,7 @@ def test_the_refused_road_is_taken(
 ) -> None:
     """A refused call, ACKed or not, takes the refused call's road; its finding and its
     ACK's path are the full checks' (the dialogs are not built)."""
+    monkeypatch.setattr(diagnosis_module, "_usual_refused", None)  # (the Python road counted)
     whole = _answers_of(monkeypatch, "run_refused_direct")
     messages, icmp = build(replace(PLAIN, **{**REFUSED, **change}))  # type: ignore[arg-type]
     direct = diagnose(messages, icmp).as_dict()

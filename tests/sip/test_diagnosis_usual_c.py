@@ -49,8 +49,39 @@ def _c_road() -> Callable[[Call, bool], list[Any] | None]:
     return diagnosis_module._usual_call_setup(_routescan)[0]
 
 
+def _c_refused() -> Callable[[Call, int], Any]:
+    assert _routescan is not None
+    return diagnosis_module._usual_call_setup(_routescan)[1]
+
+
+START_NS = 1_000_000  # (where findings' times count from)
+
+
+def _compare_refused(call: Call, index: IcmpIndex) -> bool:
+    """usual_refused against run_refused_direct: whether the C step took the call."""
+    found = _c_refused()(call, START_NS)
+    if found is None:
+        return False
+    checker = CallChecker(call, index, START_NS, 0)
+    assert checker.initial_invites
+    assert checker.run_refused_direct() is True
+    assert type(found) is tuple and len(found) == 2
+    finding, path = found
+    assert [finding] == checker.findings
+    assert [path] == checker.paths
+    assert type(path) is type(checker.paths[0])
+    for got, expected in zip(path.steps, checker.paths[0].steps, strict=True):
+        assert type(got) is type(expected)
+        for name in ("frame", "ts_ns", "src", "dst", "request_uri", "routes", "max_forwards"):
+            assert type(getattr(got, name)) is type(getattr(expected, name)), name
+    assert type(finding.time_s) is float
+    assert finding.as_dict() == checker.findings[0].as_dict()
+    assert path.as_dict() == checker.paths[0].as_dict()
+    return True
+
+
 def _compare(calls: list[Call], icmp: list[IcmpReport]) -> int:
-    """Both roads on every INVITE call: how many the C step took."""
+    """Both roads on every INVITE call: how many the C steps took."""
     usual = _c_road()
     index = IcmpIndex(icmp)
     taken = 0
@@ -59,6 +90,7 @@ def _compare(calls: list[Call], icmp: list[IcmpReport]) -> int:
             continue
         found = usual(call, bool(index))
         if found is None:
+            taken += _compare_refused(call, index)
             continue
         taken += 1
         checker = CallChecker(call, index, 0, 0)
@@ -124,6 +156,16 @@ def test_each_near_miss(change: dict[str, object]) -> None:
 )
 def test_each_refused_call_is_declined_or_agrees(change: dict[str, object]) -> None:
     _compare_messages(*build(replace(PLAIN, **change)))  # type: ignore[arg-type]
+
+
+@needs_c
+@pytest.mark.parametrize(
+    "change",
+    [{}, {"final": "408 Request Timeout"}, {"final": "503 Service Unavailable"}],
+    ids=str,
+)
+def test_the_usual_refused_call_takes_the_c_step(change: dict[str, object]) -> None:
+    assert _compare_messages(*build(replace(PLAIN, **{**REFUSED, **change}))) == 1  # type: ignore[arg-type]
 
 
 @needs_c
@@ -229,12 +271,13 @@ def test_the_c_step_is_built_and_active_in_ci() -> None:
     assert diagnosis_module.USUAL_CALL_ROAD == "c"
     assert diagnosis_module._usual_call is _routescan.usual_call
     assert diagnosis_module._usual_media is _routescan.usual_media
+    assert diagnosis_module._usual_refused is _routescan.usual_refused
 
 
 def test_pure_selects_the_python_road(monkeypatch: pytest.MonkeyPatch) -> None:
     """RTCSCOPE_PURE=1: no C step (ROUTE_SCAN_ROAD "python")."""
     monkeypatch.setattr(diagnosis_module, "ROUTE_SCAN_ROAD", "python")
-    assert diagnosis_module._usual_call_road() == (None, None)
+    assert diagnosis_module._usual_call_road() == (None, None, None)
 
 
 @needs_c
@@ -260,7 +303,7 @@ def test_the_benchmark_calls(tmp_path: Path) -> None:
 
 def _c_media() -> Any:
     assert _routescan is not None
-    return diagnosis_module._usual_call_setup(_routescan)[1]
+    return diagnosis_module._usual_call_setup(_routescan)[2]
 
 
 def _media_agrees(call: Call, announced: list[Any], index: StreamIndex) -> bool:

@@ -118,14 +118,12 @@ static PyObject *may_hold_route(PyObject *self, PyObject *arg)
     return PyBool_FromLong(find_lowered(raw, n, ROUTE, 5) >= 0);
 }
 
-static PyObject *usual_max_forwards(PyObject *self, PyObject *arg)
+/* usual_max_forwards of the ``n`` bytes at ``raw`` (a new reference, NULL on error). */
+static PyObject *usual_max_forwards_of(const unsigned char *raw, Py_ssize_t n)
 {
-    const unsigned char *raw;
-    Py_ssize_t n, at, i;
+    Py_ssize_t at, i;
     long long value = 0;
     int digits = 0, zeros = 0;
-    if (!bytes_of(arg, &raw, &n))
-        return NULL;
     at = find_lowered(raw, n, MAX_FORWARDS, 12);
     if (at < 0)
         Py_RETURN_NONE;
@@ -172,6 +170,15 @@ static PyObject *usual_max_forwards(PyObject *self, PyObject *arg)
             Py_RETURN_FALSE;
     }
     return PyLong_FromLongLong(value);
+}
+
+static PyObject *usual_max_forwards(PyObject *self, PyObject *arg)
+{
+    const unsigned char *raw;
+    Py_ssize_t n;
+    if (!bytes_of(arg, &raw, &n))
+        return NULL;
+    return usual_max_forwards_of(raw, n);
 }
 
 /* What routing._BLANKISH takes: blanks, line-end-like bytes, the separators 0x1c-0x1f, any
@@ -400,6 +407,7 @@ enum {
     M_RAW, M_STATUS, M_TO_TAG, M_FROM_TAG, M_CSEQ, M_SENT_BY, M_URI_TEXT, M_VIAS, /* SipMessage */
     Q_NUMBER, /* CSeq */
     K_MESSAGES, /* Call */
+    T_ACKS, /* Transaction */
     S_KEY, /* RtpStream */
     Y_SRC, Y_SRC_PORT, Y_DST, Y_DST_PORT, /* StreamKey */
     SLOT_COUNT
@@ -412,20 +420,35 @@ static const struct {
     int owner;
     const char *name;
 } SLOTS[SLOT_COUNT] = {
-    {CLASS_CALL, "call_id"},        {CLASS_CALL, "transactions"},
-    {CLASS_TXN, "method"},          {CLASS_TXN, "cseq"},
-    {CLASS_TXN, "requests"},        {CLASS_TXN, "responses"},
-    {CLASS_CAPTURED, "message"},    {CLASS_CAPTURED, "ts_ns"},
-    {CLASS_CAPTURED, "src"},        {CLASS_CAPTURED, "sport"},
-    {CLASS_CAPTURED, "dst"},        {CLASS_CAPTURED, "dport"},
-    {CLASS_CAPTURED, "transport"},  {CLASS_MESSAGE, "raw"},
-    {CLASS_MESSAGE, "status_code"}, {CLASS_MESSAGE, "to_tag"},
-    {CLASS_MESSAGE, "from_tag"},    {CLASS_MESSAGE, "cseq"},
-    {CLASS_MESSAGE, "sent_by"},     {CLASS_MESSAGE, "request_uri_text"},
-    {CLASS_MESSAGE, "_vias"},       {CLASS_CSEQ, "number"},
-    {CLASS_CALL, "messages"},       {CLASS_STREAM, "key"},
-    {CLASS_KEY, "src"},             {CLASS_KEY, "src_port"},
-    {CLASS_KEY, "dst"},             {CLASS_KEY, "dst_port"},
+    [K_CALL_ID] = {CLASS_CALL, "call_id"},
+    [K_TRANSACTIONS] = {CLASS_CALL, "transactions"},
+    [K_MESSAGES] = {CLASS_CALL, "messages"},
+    [T_METHOD] = {CLASS_TXN, "method"},
+    [T_CSEQ] = {CLASS_TXN, "cseq"},
+    [T_REQUESTS] = {CLASS_TXN, "requests"},
+    [T_RESPONSES] = {CLASS_TXN, "responses"},
+    [T_ACKS] = {CLASS_TXN, "acks"},
+    [C_MESSAGE] = {CLASS_CAPTURED, "message"},
+    [C_TS_NS] = {CLASS_CAPTURED, "ts_ns"},
+    [C_SRC] = {CLASS_CAPTURED, "src"},
+    [C_SPORT] = {CLASS_CAPTURED, "sport"},
+    [C_DST] = {CLASS_CAPTURED, "dst"},
+    [C_DPORT] = {CLASS_CAPTURED, "dport"},
+    [C_TRANSPORT] = {CLASS_CAPTURED, "transport"},
+    [M_RAW] = {CLASS_MESSAGE, "raw"},
+    [M_STATUS] = {CLASS_MESSAGE, "status_code"},
+    [M_TO_TAG] = {CLASS_MESSAGE, "to_tag"},
+    [M_FROM_TAG] = {CLASS_MESSAGE, "from_tag"},
+    [M_CSEQ] = {CLASS_MESSAGE, "cseq"},
+    [M_SENT_BY] = {CLASS_MESSAGE, "sent_by"},
+    [M_URI_TEXT] = {CLASS_MESSAGE, "request_uri_text"},
+    [M_VIAS] = {CLASS_MESSAGE, "_vias"},
+    [Q_NUMBER] = {CLASS_CSEQ, "number"},
+    [S_KEY] = {CLASS_STREAM, "key"},
+    [Y_SRC] = {CLASS_KEY, "src"},
+    [Y_SRC_PORT] = {CLASS_KEY, "src_port"},
+    [Y_DST] = {CLASS_KEY, "dst"},
+    [Y_DST_PORT] = {CLASS_KEY, "dst_port"},
 };
 /* The fields of a MediaAnnouncement read by usual_media, by name (their places: setup). */
 enum { A_SIDE, A_ROLE, A_MEDIA_INDEX, A_MEDIA, A_ADDRESS, A_PORT, A_DIRECTION, A_COUNT };
@@ -1191,6 +1214,308 @@ done:
     return result;
 }
 
+/* ---- usual_refused: the diagnosis of the usual refused call in one step ---------------
+ *
+ * Its specification is rtcscope.sip.diagnosis.CallChecker.run_refused_direct (with
+ * check_final_answers, check_status and check_non_2xx_acks): for a call whose one
+ * transaction is its initial INVITE (of the classes given to setup_usual_call), whose
+ * responses above 100 each came once, none a 2xx, one of them final: a refusal other than
+ * 401, 407, 481, 483 and 487 (the finding "invite-408" for 408, else "invite-failed"),
+ * ACKed (17.1.1.3) on the INVITE's hop with the INVITE's Request-URI text, the first ACK
+ * without "route" in it, of one Via value (kept unparsed, without a comma) and a
+ * Max-Forwards that usual_max_forwards reads: (the Finding, the RequestPath of the ACK, as
+ * the checks make them); None for any other call, before anything is made. */
+
+static PyObject *finding_class, *path_class, *step_class, *catalogue;
+static PyObject *finding_names, *step_names, *path_names; /* their keyword names */
+static PyObject *text_invite_408, *text_invite_failed, *text_ack_non_2xx, *text_hop_by_hop;
+static PyObject *text_empty, *name_severity, *name_rule, *name_fix, *name_summary;
+static PyObject *name_frame, *billion;
+
+/* setup_usual_refused(Finding, RequestPath, PathStep, CATALOGUE): what it makes, and the
+ * catalogue whose rows give a finding's severity, rule and fix. */
+static PyObject *setup_usual_refused(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyType_Check(args[0]) || !PyType_Check(args[1]) ||
+        !PyType_Check(args[2]) || !PyDict_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "setup_usual_refused(Finding, RequestPath, PathStep, CATALOGUE)");
+        return NULL;
+    }
+#define NAMES(var, ...)                                                                       \
+    if (var == NULL && (var = Py_BuildValue(__VA_ARGS__)) == NULL)                            \
+        return NULL;
+    NAMES(finding_names, "(sssssssssss)", "severity", "code", "call_id", "summary", "element",
+          "frames", "time_s", "rfc", "fix", "detail", "last_hop");
+    NAMES(step_names, "(sssssssss)", "frame", "ts_ns", "src", "dst", "request_uri", "routes",
+          "max_forwards", "vias", "copies");
+    NAMES(path_names, "(ssssss)", "call_id", "method", "cseq", "steps", "outcome", "last_hop");
+#undef NAMES
+#define INTERN(var, text)                                                                     \
+    if (var == NULL && (var = PyUnicode_InternFromString(text)) == NULL)                      \
+        return NULL;
+    INTERN(text_invite_408, "invite-408");
+    INTERN(text_invite_failed, "invite-failed");
+    INTERN(text_ack_non_2xx, "ACK (non-2xx)");
+    INTERN(text_hop_by_hop, "hop-by-hop");
+    INTERN(text_empty, "");
+    INTERN(name_severity, "severity");
+    INTERN(name_rule, "rule");
+    INTERN(name_fix, "fix");
+    INTERN(name_summary, "summary");
+    INTERN(name_frame, "frame");
+#undef INTERN
+    if (billion == NULL && (billion = PyFloat_FromDouble(1e9)) == NULL)
+        return NULL;
+    Py_INCREF(args[0]);
+    Py_XSETREF(finding_class, args[0]);
+    Py_INCREF(args[1]);
+    Py_XSETREF(path_class, args[1]);
+    Py_INCREF(args[2]);
+    Py_XSETREF(step_class, args[2]);
+    Py_INCREF(args[3]);
+    Py_XSETREF(catalogue, args[3]);
+    Py_RETURN_NONE;
+}
+
+/* ``cls(**dict(zip(names, values)))``: a new reference or NULL. */
+static PyObject *made(PyObject *cls, PyObject *names, PyObject **values)
+{
+    return PyObject_Vectorcall(cls, values, 0, names);
+}
+
+/* usual_refused(call, start_ns): (Finding, RequestPath) of the usual refused call, or None
+ * (see above). */
+static PyObject *usual_refused(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *call, *transactions, *txn, *requests, *responses, *acks, *invite, *ack;
+    PyObject *final = NULL, *message, *code_text, *max_forwards, *vias, *copies;
+    PyObject *keep[6], *result = NULL, *finding = NULL, *path = NULL, *row = NULL;
+    PyObject *held[40] = {NULL};
+    Py_ssize_t i, j, n_held = 0, seen_n = 0;
+    long long seen_codes[16], final_code = 0;
+    const unsigned char *raw;
+    Py_ssize_t n;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "usual_refused(call, start_ns)");
+        return NULL;
+    }
+    if (finding_class == NULL || slot_classes[CLASS_CALL] == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "usual_refused(): setup first");
+        return NULL;
+    }
+    call = args[0];
+    transactions = slot_of(call, K_TRANSACTIONS);
+    if (transactions == NULL || !PyList_CheckExact(transactions) ||
+        PyList_GET_SIZE(transactions) != 1)
+        Py_RETURN_NONE;
+    txn = PyList_GET_ITEM(transactions, 0);
+    requests = slot_of(txn, T_REQUESTS);
+    responses = slot_of(txn, T_RESPONSES);
+    acks = slot_of(txn, T_ACKS);
+    if (requests == NULL || responses == NULL || acks == NULL || !PyList_CheckExact(requests) ||
+        !PyList_CheckExact(responses) || !PyList_CheckExact(acks) ||
+        PyList_GET_SIZE(requests) == 0 || PyList_GET_SIZE(acks) == 0 ||
+        equal(slot_of(txn, T_METHOD), text_invite) != 1 ||
+        !PyLong_CheckExact(slot_of(txn, T_CSEQ)))
+        Py_RETURN_NONE;
+    invite = PyList_GET_ITEM(requests, 0);
+    if (tag_truth(message_slot(invite, M_TO_TAG)) != 0)
+        Py_RETURN_NONE; /* (not an initial INVITE) */
+    /* Each status above 100 once (check_response_tags compares nothing), no 2xx, one final:
+     * the refusal. */
+    for (i = 0; i < PyList_GET_SIZE(responses); i++) {
+        PyObject *response = PyList_GET_ITEM(responses, i), *status;
+        long long code = 0;
+        status = message_slot(response, M_STATUS);
+        if (status == NULL || (status != Py_None && !int_of(status, &code)))
+            Py_RETURN_NONE;
+        if (code <= 100)
+            continue;
+        if (code < 300 && code >= 200)
+            Py_RETURN_NONE;
+        for (j = 0; j < seen_n; j++)
+            if (seen_codes[j] == code)
+                Py_RETURN_NONE;
+        if (seen_n == 16)
+            Py_RETURN_NONE;
+        seen_codes[seen_n++] = code;
+        if (code >= 300) {
+            if (final != NULL)
+                Py_RETURN_NONE;
+            final = response;
+            final_code = code;
+        }
+    }
+    if (final == NULL || final_code == 401 || final_code == 407 || final_code == 481 ||
+        final_code == 483 || final_code == 487)
+        Py_RETURN_NONE;
+    /* The ACK: to the INVITE's hop, its Request-URI, no Route, one Via value, a plain
+     * Max-Forwards. */
+    ack = PyList_GET_ITEM(acks, 0);
+    message = slot_of(ack, C_MESSAGE);
+    if (equal(slot_of(ack, C_DST), slot_of(invite, C_DST)) != 1 ||
+        equal(slot_of(ack, C_DPORT), slot_of(invite, C_DPORT)) != 1 || routed(ack) != 0 ||
+        !one_via(message))
+        Py_RETURN_NONE;
+    {
+        PyObject *a = slot_of(message, M_URI_TEXT), *b = message_slot(invite, M_URI_TEXT);
+        if (a == NULL || !PyUnicode_CheckExact(a) || equal(a, b) != 1)
+            Py_RETURN_NONE;
+    }
+    code_text = slot_of(message, M_RAW);
+    if (code_text == NULL || !PyBytes_CheckExact(code_text))
+        Py_RETURN_NONE;
+    raw = (const unsigned char *)PyBytes_AS_STRING(code_text);
+    n = PyBytes_GET_SIZE(code_text);
+    max_forwards = usual_max_forwards_of(raw, n);
+    if (max_forwards == NULL)
+        return NULL;
+    if (max_forwards == Py_False) {
+        Py_DECREF(max_forwards);
+        Py_RETURN_NONE;
+    }
+    held[n_held++] = max_forwards;
+    /* Every fact known: the finding and the path (Python code runs from here on). */
+#define HOLD(value)                                                                           \
+    do {                                                                                      \
+        PyObject *value_ = (value);                                                           \
+        if (value_ == NULL)                                                                   \
+            goto done;                                                                        \
+        held[n_held++] = value_;                                                              \
+    } while (0)
+    Py_INCREF(call);
+    held[n_held++] = call;
+    Py_INCREF(txn);
+    held[n_held++] = txn;
+    Py_INCREF(final);
+    held[n_held++] = final;
+    Py_INCREF(ack);
+    held[n_held++] = ack;
+    vias = PyLong_FromLong(slot_of(message, M_SENT_BY) != Py_None);
+    HOLD(vias);
+    copies = PyLong_FromSsize_t(PyList_GET_SIZE(acks));
+    HOLD(copies);
+    {
+        PyObject *code = final_code == 408 ? text_invite_408 : text_invite_failed;
+        PyObject *summary, *element, *frames, *time_s, *frame, *values[11], *diff;
+        PyObject *text = PyObject_GetAttr(slot_of(final, C_MESSAGE), name_summary);
+        HOLD(text);
+        summary = final_code == 408
+                      ? PyUnicode_FromFormat("INVITE answered %U: a hop's transaction timed out",
+                                             text)
+                      : PyUnicode_FromFormat("the call ended with %U", text);
+        HOLD(summary);
+        element = endpoint_exact_text(slot_of(final, C_SRC), slot_of(final, C_SPORT));
+        if (element == NULL && !PyErr_Occurred()) {
+            result = Py_None; /* (not a usual address or port: the Python road) */
+            Py_INCREF(result);
+            goto done;
+        }
+        HOLD(element);
+        frame = PyObject_GetAttr(final, name_frame);
+        HOLD(frame);
+        frames = PyTuple_Pack(1, frame);
+        HOLD(frames);
+        diff = PyNumber_Subtract(slot_of(final, C_TS_NS), args[1]);
+        HOLD(diff);
+        time_s = PyNumber_TrueDivide(diff, billion);
+        HOLD(time_s);
+        row = PyObject_GetItem(catalogue, code);
+        HOLD(row);
+        keep[0] = PyObject_GetAttr(row, name_severity);
+        HOLD(keep[0]);
+        keep[1] = PyObject_GetAttr(row, name_rule);
+        HOLD(keep[1]);
+        keep[2] = PyObject_GetAttr(row, name_fix);
+        HOLD(keep[2]);
+        values[0] = keep[0];
+        values[1] = code;
+        values[2] = slot_of(call, K_CALL_ID);
+        values[3] = summary;
+        values[4] = element;
+        values[5] = frames;
+        values[6] = time_s;
+        values[7] = keep[1];
+        values[8] = keep[2];
+        values[9] = text_empty;
+        values[10] = text_empty;
+        if (values[2] == NULL) {
+            PyErr_SetString(PyExc_SystemError, "usual_refused(): a slot emptied");
+            goto done;
+        }
+        finding = made(finding_class, finding_names, values);
+        if (finding == NULL)
+            goto done;
+    }
+    {
+        PyObject *src, *dst, *step, *steps, *last_hop, *frame, *values[9], *uri;
+        src = endpoint_exact_text(slot_of(ack, C_SRC), slot_of(ack, C_SPORT));
+        dst = src == NULL ? NULL : endpoint_exact_text(slot_of(ack, C_DST), slot_of(ack, C_DPORT));
+        if (dst == NULL) {
+            Py_XDECREF(src);
+            if (!PyErr_Occurred()) {
+                result = Py_None;
+                Py_INCREF(result);
+            }
+            goto done;
+        }
+        HOLD(src);
+        HOLD(dst);
+        frame = PyObject_GetAttr(ack, name_frame);
+        HOLD(frame);
+        uri = slot_of(message, M_URI_TEXT);
+        values[0] = frame;
+        values[1] = slot_of(ack, C_TS_NS);
+        values[2] = src;
+        values[3] = dst;
+        values[4] = uri;
+        values[5] = PyTuple_New(0);
+        HOLD(values[5]);
+        values[6] = max_forwards;
+        values[7] = vias;
+        values[8] = copies;
+        if (values[1] == NULL || uri == NULL) {
+            PyErr_SetString(PyExc_SystemError, "usual_refused(): a slot emptied");
+            goto done;
+        }
+        Py_INCREF(uri);
+        HOLD(uri);
+        step = made(step_class, step_names, values);
+        HOLD(step);
+        steps = PyList_New(1);
+        HOLD(steps);
+        Py_INCREF(step);
+        PyList_SET_ITEM(steps, 0, step);
+        last_hop = PyUnicode_FromFormat("%U -> %U (frame %S)", src, dst, frame);
+        HOLD(last_hop);
+        {
+            PyObject *path_values[6];
+            path_values[0] = slot_of(call, K_CALL_ID);
+            path_values[1] = text_ack_non_2xx;
+            path_values[2] = slot_of(txn, T_CSEQ);
+            path_values[3] = steps;
+            path_values[4] = text_hop_by_hop;
+            path_values[5] = last_hop;
+            if (path_values[0] == NULL || path_values[2] == NULL) {
+                PyErr_SetString(PyExc_SystemError, "usual_refused(): a slot emptied");
+                goto done;
+            }
+            path = made(path_class, path_names, path_values);
+            if (path == NULL)
+                goto done;
+        }
+    }
+    result = PyTuple_Pack(2, finding, path);
+#undef HOLD
+done:
+    Py_XDECREF(finding);
+    Py_XDECREF(path);
+    for (i = 0; i < n_held; i++)
+        Py_DECREF(held[i]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"may_hold_route", may_hold_route, METH_O,
      "may_hold_route(raw): \"route\" in raw.lower() (routing.may_hold_route)"},
@@ -1208,6 +1533,11 @@ static PyMethodDef methods[] = {
     {"usual_call", (PyCFunction)(void (*)(void))usual_call, METH_FASTCALL,
      "usual_call(call, icmp): the DeliveredPaths of the usual answered call's in-dialog "
      "requests (CallChecker.run_direct's), or None for any other call"},
+    {"setup_usual_refused", (PyCFunction)(void (*)(void))setup_usual_refused, METH_FASTCALL,
+     "setup_usual_refused(Finding, RequestPath, PathStep, CATALOGUE)"},
+    {"usual_refused", (PyCFunction)(void (*)(void))usual_refused, METH_FASTCALL,
+     "usual_refused(call, start_ns): (Finding, RequestPath) of the usual refused call "
+     "(CallChecker.run_refused_direct's), or None for any other call"},
     {"usual_media", (PyCFunction)(void (*)(void))usual_media, METH_FASTCALL,
      "usual_media(call, announcements, for_call): True where check_media finds nothing by "
      "its usual answer alone, else False"},

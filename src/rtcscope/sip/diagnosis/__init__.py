@@ -258,17 +258,19 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
 
 
 UsualCall = Callable[[Call, bool], list[RequestPath] | None]
+UsualRefused = Callable[[Call, int], tuple[Finding, RequestPath] | None]
 UsualMedia = Callable[
     [Call, Sequence["MediaAnnouncement"], Callable[[str, int, int], list["RtpStream"]]], bool
 ]
 
 
-def _usual_call_setup(routescan: ModuleType) -> tuple[UsualCall, UsualMedia]:
+def _usual_call_setup(routescan: ModuleType) -> tuple[UsualCall, UsualRefused, UsualMedia]:
     """``routescan.usual_call`` (what :meth:`CallChecker.run_direct` decides, on its road:
-    the paths it makes, or None for any other call) and ``routescan.usual_media`` (True
-    where :meth:`MediaChecks.check_media` finds nothing by its usual answer alone), set up
-    with the classes they read and make; TypeError or AttributeError from an older
-    _routescan.c."""
+    the paths it makes, or None for any other call), ``routescan.usual_refused`` (the
+    finding and the path :meth:`CallChecker.run_refused_direct` makes, on its road, or None)
+    and ``routescan.usual_media`` (True where :meth:`MediaChecks.check_media` finds nothing
+    by its usual answer alone), set up with the classes they read and make; TypeError or
+    AttributeError from an older _routescan.c."""
     from rtcscope.rtp.streams import RtpStream, StreamKey
     from rtcscope.sip.capture import CapturedSip, MediaAnnouncement
     from rtcscope.sip.diagnosis.model import DeliveredPath
@@ -287,24 +289,25 @@ def _usual_call_setup(routescan: ModuleType) -> tuple[UsualCall, UsualMedia]:
         StreamKey,
         MediaAnnouncement,
     )
-    return routescan.usual_call, routescan.usual_media
+    routescan.setup_usual_refused(Finding, RequestPath, PathStep, CATALOGUE)
+    return routescan.usual_call, routescan.usual_refused, routescan.usual_media
 
 
-def _usual_call_road() -> tuple[UsualCall, UsualMedia] | tuple[None, None]:
-    """:func:`_usual_call_setup` on the C road (ROUTE_SCAN_ROAD), else None twice."""
+def _usual_call_road() -> tuple[UsualCall, UsualRefused, UsualMedia] | tuple[None, None, None]:
+    """:func:`_usual_call_setup` on the C road (ROUTE_SCAN_ROAD), else None three times."""
     if ROUTE_SCAN_ROAD != "c":
-        return None, None
+        return None, None, None
     from rtcscope.sip import _routescan
 
     try:
         return _usual_call_setup(_routescan)
     except (TypeError, AttributeError):
-        return None, None
+        return None, None, None
 
 
-# The usual answered call's diagnosis and the usual media's in C where they were built
-# (None: CallChecker.run, MediaChecks.check_media).
-_usual_call, _usual_media = _usual_call_road()
+# The usual answered call's diagnosis, the usual refused call's and the usual media's in C
+# where they were built (None: CallChecker.run, MediaChecks.check_media).
+_usual_call, _usual_refused, _usual_media = _usual_call_road()
 USUAL_CALL_ROAD = "python" if _usual_call is None else "c"
 
 
@@ -339,9 +342,11 @@ def diagnose(
     stream_index = StreamIndex(streams or ())
     findings = result.findings
     paths = result.paths
-    # CallChecker.run of the usual answered call in one C step (_usual_call), on the direct
-    # roads only (lean: the full checks are their specification)
+    # CallChecker.run of the usual answered call and of the usual refused call in one C step
+    # each (_usual_call, _usual_refused), on the direct roads only (lean: the full checks are
+    # their specification)
     usual = _usual_call if CallChecker.lean else None
+    usual_refused = _usual_refused if CallChecker.lean else None
     usual_media = _usual_media if CallChecker.lean else None
     any_icmp = bool(icmp_index)
     for_call = stream_index.for_call
@@ -358,6 +363,12 @@ def diagnose(
         found = usual(call, any_icmp) if usual is not None else None
         if found is not None:  # (the usual answered call: run finds nothing, these paths)
             paths += found
+        elif usual_refused is not None:
+            refused = usual_refused(call, start_ns)
+            if refused is not None:  # (the usual refused call: run's finding and path)
+                findings.append(refused[0])
+                paths.append(refused[1])
+                found = []
         announced = by_call.get(call.call_id, no_announcements) if media else None
         if (
             announced is not None
