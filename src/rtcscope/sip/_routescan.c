@@ -410,11 +410,12 @@ enum {
     T_ACKS, /* Transaction */
     S_KEY, /* RtpStream */
     Y_SRC, Y_SRC_PORT, Y_DST, Y_DST_PORT, /* StreamKey */
+    I_BY_CALL, I_LOOSE, /* StreamIndex */
     SLOT_COUNT
 };
 enum {
     CLASS_CALL, CLASS_TXN, CLASS_CAPTURED, CLASS_MESSAGE, CLASS_CSEQ, CLASS_STREAM, CLASS_KEY,
-    CLASS_COUNT
+    CLASS_INDEX, CLASS_COUNT
 };
 static const struct {
     int owner;
@@ -449,6 +450,8 @@ static const struct {
     [Y_SRC_PORT] = {CLASS_KEY, "src_port"},
     [Y_DST] = {CLASS_KEY, "dst"},
     [Y_DST_PORT] = {CLASS_KEY, "dst_port"},
+    [I_BY_CALL] = {CLASS_INDEX, "_by_call"},
+    [I_LOOSE] = {CLASS_INDEX, "_loose"},
 };
 /* The fields of a MediaAnnouncement read by usual_media, by name (their places: setup). */
 enum { A_SIDE, A_ROLE, A_MEDIA_INDEX, A_MEDIA, A_ADDRESS, A_PORT, A_DIRECTION, A_COUNT };
@@ -459,15 +462,15 @@ static Py_ssize_t ann_at[A_COUNT], ann_length;
 static PyTypeObject *announcement_class;
 static PyObject *five_seconds; /* 5_000_000_000 (ns): check_media's window after the call */
 static PyObject *text_answer, *text_audio, *text_video, *text_caller, *text_sendrecv;
-static PyObject *text_recvonly, *text_sendonly;
+static PyObject *text_recvonly, *text_sendonly, *name_for_call;
 static PyTypeObject *slot_classes[CLASS_COUNT];
 static Py_ssize_t slot_offsets[SLOT_COUNT];
 static PyObject *delivered_path; /* diagnosis.model.DeliveredPath */
 static PyObject *text_invite, *text_update, *text_cancel, *text_ack, *text_udp;
 
 /* setup_usual_call(DeliveredPath, Call, Transaction, CapturedSip, SipMessage, CSeq,
- * RtpStream, StreamKey, MediaAnnouncement): the class made, the classes whose slots are
- * read and the named tuple read by field. */
+ * RtpStream, StreamKey, StreamIndex, MediaAnnouncement): the class made, the classes whose
+ * slots are read and the named tuple read by field. */
 static PyObject *setup_usual_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_ssize_t offsets[SLOT_COUNT];
@@ -475,7 +478,7 @@ static PyObject *setup_usual_call(PyObject *self, PyObject *const *args, Py_ssiz
     Py_ssize_t fields_at[A_COUNT], n_fields;
     PyObject *fields;
     if (nargs != 2 + CLASS_COUNT) {
-        PyErr_SetString(PyExc_TypeError, "setup_usual_call() takes nine classes");
+        PyErr_SetString(PyExc_TypeError, "setup_usual_call() takes ten classes");
         return NULL;
     }
     for (i = 0; i < CLASS_COUNT + 1; i++)
@@ -546,6 +549,7 @@ static PyObject *setup_usual_call(PyObject *self, PyObject *const *args, Py_ssiz
     INTERN(text_sendrecv, "sendrecv");
     INTERN(text_recvonly, "recvonly");
     INTERN(text_sendonly, "sendonly");
+    INTERN(name_for_call, "for_call");
 #undef INTERN
     if (five_seconds == NULL && (five_seconds = PyLong_FromLongLong(5000000000LL)) == NULL)
         return NULL;
@@ -1031,13 +1035,14 @@ decline:
 }
 
 
-/* usual_media(call, announcements, for_call): True where MediaChecks.check_media (its
+/* usual_media(call, announcements, stream_index): True where MediaChecks.check_media (its
  * specification) finds nothing by its usual answer alone: no answer among the call's
  * announcements (no media expected), or for each m-line both sides announced with an
  * address and a port, where one side receives what the other sends, exactly one of the
- * call's streams (``for_call(call_id, first, last + 5 s)``: StreamIndex.for_call) arrives
- * where the receiver listens, from where the sender announced; False for anything else
- * (check_media runs: its other checks decide). */
+ * call's streams (``stream_index.for_call(call_id, first, last + 5 s)``; with no stream
+ * outside a call in the index, the call's own list read from it here, as for_call reads
+ * it) arrives where the receiver listens, from where the sender announced; False for
+ * anything else (check_media runs: its other checks decide). */
 /* Whether an exact int is 0. */
 static int is_zero(PyObject *value)
 {
@@ -1053,7 +1058,7 @@ static PyObject *usual_media(PyObject *self, PyObject *const *args, Py_ssize_t n
     Py_ssize_t n, i, j, n_latest = 0;
     int answered = 0;
     if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "usual_media(call, announcements, for_call)");
+        PyErr_SetString(PyExc_TypeError, "usual_media(call, announcements, stream_index)");
         return NULL;
     }
     if (announcement_class == NULL) {
@@ -1110,29 +1115,52 @@ static PyObject *usual_media(PyObject *self, PyObject *const *args, Py_ssize_t n
         PyObject *first = slot_of(PyList_GET_ITEM(messages, 0), C_TS_NS);
         PyObject *last = slot_of(PyList_GET_ITEM(messages, PyList_GET_SIZE(messages) - 1),
                                  C_TS_NS);
-        PyObject *window[3], *end;
+        PyObject *call_id = slot_of(call, K_CALL_ID), *by_call, *loose;
         if (first == NULL || last == NULL || !PyLong_CheckExact(first) ||
-            !PyLong_CheckExact(last) || slot_of(call, K_CALL_ID) == NULL)
+            !PyLong_CheckExact(last) || call_id == NULL)
             Py_RETURN_FALSE;
-        end = PyNumber_Add(last, five_seconds);
-        if (end == NULL)
-            return NULL;
         /* (the announcements are kept alive by the caller's list: held here as well) */
         Py_INCREF(announced);
         for (i = 0; i < n_latest; i++)
             Py_INCREF(latest[i]);
-        window[0] = slot_of(call, K_CALL_ID);
-        window[1] = first;
-        window[2] = end;
-        Py_INCREF(window[0]);
-        Py_INCREF(first);
-        streams = PyObject_Vectorcall(args[2], window, 3, NULL);
-        Py_DECREF(window[0]);
-        Py_DECREF(first);
-        Py_DECREF(end);
-        if (streams == NULL) {
-            result = NULL;
-            goto done;
+        by_call = slot_of(args[2], I_BY_CALL);
+        loose = slot_of(args[2], I_LOOSE);
+        if (by_call != NULL && loose != NULL && PyDict_Check(by_call) &&
+            PyList_CheckExact(loose) && PyList_GET_SIZE(loose) == 0) {
+            /* for_call without a stream outside a call: the call's own list, or none */
+            streams = PyDict_GetItemWithError(by_call, call_id);
+            if (streams != NULL)
+                Py_INCREF(streams);
+            else if (PyErr_Occurred()) {
+                result = NULL;
+                goto done;
+            }
+            else if ((streams = PyList_New(0)) == NULL) {
+                result = NULL;
+                goto done;
+            }
+        }
+        else {
+            PyObject *window[4], *end = PyNumber_Add(last, five_seconds);
+            if (end == NULL) {
+                result = NULL;
+                goto done;
+            }
+            window[0] = args[2];
+            window[1] = call_id;
+            window[2] = first;
+            window[3] = end;
+            Py_INCREF(call_id);
+            Py_INCREF(first);
+            streams = PyObject_VectorcallMethod(name_for_call, window,
+                                                4 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+            Py_DECREF(call_id);
+            Py_DECREF(first);
+            Py_DECREF(end);
+            if (streams == NULL) {
+                result = NULL;
+                goto done;
+            }
         }
     }
     if (!PyList_CheckExact(streams))

@@ -259,9 +259,7 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
 
 UsualCall = Callable[[Call, bool], list[RequestPath] | None]
 UsualRefused = Callable[[Call, int], tuple[Finding, RequestPath] | None]
-UsualMedia = Callable[
-    [Call, Sequence["MediaAnnouncement"], Callable[[str, int, int], list["RtpStream"]]], bool
-]
+UsualMedia = Callable[[Call, Sequence["MediaAnnouncement"], StreamIndex], bool]
 
 
 def _usual_call_setup(routescan: ModuleType) -> tuple[UsualCall, UsualRefused, UsualMedia]:
@@ -287,6 +285,7 @@ def _usual_call_setup(routescan: ModuleType) -> tuple[UsualCall, UsualRefused, U
         CSeq,
         RtpStream,
         StreamKey,
+        StreamIndex,
         MediaAnnouncement,
     )
     routescan.setup_usual_refused(Finding, RequestPath, PathStep, CATALOGUE)
@@ -331,7 +330,9 @@ def diagnose(
     """
     # (the scan's list as it is: no copy of its 135k messages, and no list of their stamps)
     captured = messages if isinstance(messages, list) else list(messages)
-    end_ns = max(map(_TS_NS, captured), default=0)
+    # (the last SIP message's time: what the checks of a call left to Python read, found
+    # when the first such call comes; the usual calls, read in C, never ask)
+    end_ns: int | None = None
     start_ns = min(map(_TS_NS, captured), default=0) if first_ns is None else first_ns
     result = Diagnosis()
     icmp_index = IcmpIndex(icmp)
@@ -349,7 +350,6 @@ def diagnose(
     usual_refused = _usual_refused if CallChecker.lean else None
     usual_media = _usual_media if CallChecker.lean else None
     any_icmp = bool(icmp_index)
-    for_call = stream_index.for_call
     no_announcements: tuple[MediaAnnouncement, ...] = ()
     for call in calls if calls is not None else find_calls(captured):
         if call_id is not None and call.call_id != call_id:
@@ -373,11 +373,13 @@ def diagnose(
         if (
             announced is not None
             and usual_media is not None
-            and usual_media(call, announced, for_call)
+            and usual_media(call, announced, stream_index)
         ):
             announced = None  # (check_media would find nothing)
         if found is not None and announced is None:
             continue
+        if end_ns is None:
+            end_ns = max(map(_TS_NS, captured), default=0)
         checker = CallChecker(call, icmp_index, start_ns, end_ns)
         if found is None:
             checker.run()

@@ -33,7 +33,10 @@ _first_frame = attrgetter("first_frame")
 
 class StreamIndex:
     """RTP streams by the Call-ID their SDP names, and the others by start time, so that each
-    call finds its streams without scanning all of them."""
+    call finds its streams without scanning all of them (slots: what
+    rtcscope.sip._routescan.usual_media reads of it)."""
+
+    __slots__ = ("_by_call", "_loose", "_loose_starts")
 
     def __init__(self, streams: Iterable[RtpStream]) -> None:
         self._by_call: dict[str, list[RtpStream]] = defaultdict(list)
