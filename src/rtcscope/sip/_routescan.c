@@ -576,6 +576,16 @@ static PyObject *slot_of(PyObject *obj, int slot)
     return *(PyObject **)((char *)obj + slot_offsets[slot]);
 }
 
+/* endpoint_exact_text of a captured message's source (a new reference), or NULL (with an
+ * error set, or without one for an empty slot or another value: declined). */
+static PyObject *source_text(PyObject *captured)
+{
+    PyObject *address = slot_of(captured, C_SRC), *port = slot_of(captured, C_SPORT);
+    if (address == NULL || port == NULL)
+        return NULL;
+    return endpoint_exact_text(address, port);
+}
+
 /* A captured message's message's slot (borrowed), or NULL. */
 static PyObject *message_slot(PyObject *captured, int slot)
 {
@@ -736,7 +746,8 @@ static PyObject *usual_call(PyObject *self, PyObject *const *args, Py_ssize_t na
     if (PyObject_IsTrue(args[1]) != 0) /* ICMP errors (or an error): the Python road */
         goto decline;
     transactions = slot_of(call, K_TRANSACTIONS);
-    if (transactions == NULL || !PyList_CheckExact(transactions))
+    if (transactions == NULL || !PyList_CheckExact(transactions) ||
+        slot_of(call, K_CALL_ID) == NULL) /* (the paths' Call-ID, read when they are made) */
         goto decline;
     n_txn = PyList_GET_SIZE(transactions);
     if (n_txn < 2) /* (one: run_refused_direct's, or no ACK) */
@@ -813,23 +824,24 @@ static PyObject *usual_call(PyObject *self, PyObject *const *args, Py_ssize_t na
                 goto decline; /* another dialog (forked) */
         }
     }
-    if (answer == NULL || equal(message_slot(answer, M_TO_TAG), callee_tag) != 1)
+    if (answer == NULL) /* (its tag is callee_tag: the first tag met above 100) */
         goto decline;
-    if (repeated || n_answers > 1) {
+    if (repeated) { /* (two 2xx copies: a 2xx status repeated) */
         /* check_response_tags compares no two copies (each of one Via value at most:
          * header_via_branches counts one with a sent-by, none without), and the 2xx's
          * copies have as many Vias as the first */
         int depth = -1;
         for (i = 0; i < PyList_GET_SIZE(responses); i++) {
-            PyObject *response = PyList_GET_ITEM(responses, i), *message;
+            PyObject *response = PyList_GET_ITEM(responses, i), *message, *sent_by;
             long long code = 0;
             int vias;
             message = slot_of(response, C_MESSAGE);
             if (!int_of(slot_of(message, M_STATUS), &code) || code <= 100)
                 continue; /* (None: read above as 0) */
-            if (!one_via(message))
+            sent_by = slot_of(message, M_SENT_BY);
+            if (!one_via(message) || sent_by == NULL)
                 goto decline;
-            vias = slot_of(message, M_SENT_BY) != Py_None;
+            vias = sent_by != Py_None;
             if (code >= 200) {
                 if (depth < 0)
                     depth = vias;
@@ -880,7 +892,7 @@ static PyObject *usual_call(PyObject *self, PyObject *const *args, Py_ssize_t na
         if (truth < 0 || tag_truth(from_tag) < 0)
             goto decline;
         names = truth ? from_tag : to_tag;
-        if (names == Py_None || equal(names, callee_tag) != 1)
+        if (equal(names, callee_tag) != 1) /* (None: 0) */
             continue; /* (a request of no dialog, or of another: not this call's usual) */
         /* In the dialog: sent once, its (method, CSeq) its own. */
         method = slot_of(txn, T_METHOD);
@@ -914,8 +926,11 @@ static PyObject *usual_call(PyObject *self, PyObject *const *args, Py_ssize_t na
             }
         }
         /* _direct_in_dialog: a sent-by, one Via, no Route ... */
-        if (!one_via(message) || slot_of(message, M_SENT_BY) == Py_None || routed(sent) != 0)
-            goto decline;
+        {
+            PyObject *sent_by = slot_of(message, M_SENT_BY);
+            if (!one_via(message) || sent_by == NULL || sent_by == Py_None || routed(sent) != 0)
+                goto decline;
+        }
         /* ... sent where _far_origin says ... */
         if (equal(to_tag, callee_tag) == 1) {
             origin = answer;
@@ -931,7 +946,7 @@ static PyObject *usual_call(PyObject *self, PyObject *const *args, Py_ssize_t na
             equal(slot_of(sent, C_DPORT), slot_of(origin, C_SPORT)) != 1)
             goto decline;
         if (ends[side] == NULL) { /* (source(origin), written once per side) */
-            ends[side] = endpoint_exact_text(slot_of(origin, C_SRC), slot_of(origin, C_SPORT));
+            ends[side] = source_text(origin);
             if (ends[side] == NULL)
                 goto decline;
         }
@@ -1116,8 +1131,9 @@ static PyObject *usual_media(PyObject *self, PyObject *const *args, Py_ssize_t n
         PyObject *last = slot_of(PyList_GET_ITEM(messages, PyList_GET_SIZE(messages) - 1),
                                  C_TS_NS);
         PyObject *call_id = slot_of(call, K_CALL_ID), *by_call, *loose;
+        /* (an exact str: its look-up in by_call runs no Python code) */
         if (first == NULL || last == NULL || !PyLong_CheckExact(first) ||
-            !PyLong_CheckExact(last) || call_id == NULL)
+            !PyLong_CheckExact(last) || call_id == NULL || !PyUnicode_CheckExact(call_id))
             Py_RETURN_FALSE;
         /* (the announcements are kept alive by the caller's list: held here as well) */
         Py_INCREF(announced);
