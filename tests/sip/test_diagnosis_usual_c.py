@@ -50,7 +50,7 @@ def _c_road() -> Callable[[Call, bool], list[Any] | None]:
     return diagnosis_module._usual_call_setup(_routescan)[0]
 
 
-def _c_refused() -> Callable[[Call, int], Any]:
+def _c_refused() -> Callable[[Call], Any]:
     assert _routescan is not None
     return diagnosis_module._usual_call_setup(_routescan)[1]
 
@@ -59,15 +59,19 @@ START_NS = 1_000_000  # (where findings' times count from)
 
 
 def _compare_refused(call: Call, index: IcmpIndex) -> bool:
-    """usual_refused against run_refused_direct: whether the C step took the call."""
-    found = _c_refused()(call, START_NS)
-    if found is None:
+    """usual_refused against run_refused_direct (the finding and the path made of its facts
+    as the diagnosis makes them): whether the C step took the call."""
+    facts = _c_refused()(call)
+    if facts is None:
         return False
     checker = CallChecker(call, index, START_NS, 0)
     assert checker.initial_invites
     assert checker.run_refused_direct() is True
-    assert type(found) is tuple and len(found) == 2
-    finding, path = found
+    assert type(facts) is tuple and len(facts) == 4
+    txn, final, max_forwards, vias = facts
+    assert txn is call.transactions[0] and final is txn.final
+    assert type(vias) is int and (max_forwards is None or type(max_forwards) is int)
+    finding, path = diagnosis_module._usual_refused_result(call, facts, START_NS)
     assert [finding] == checker.findings
     assert [path] == checker.paths
     assert type(path) is type(checker.paths[0])

@@ -460,7 +460,7 @@ static const char *const ANN_FIELDS[A_COUNT] = {
 };
 static Py_ssize_t ann_at[A_COUNT], ann_length;
 static PyTypeObject *announcement_class;
-static PyObject *five_seconds; /* 5_000_000_000 (ns): check_media's window after the call */
+static PyObject *media_window; /* media.MEDIA_WINDOW_NS: check_media's window after a call */
 static PyObject *text_answer, *text_audio, *text_video, *text_caller, *text_sendrecv;
 static PyObject *text_recvonly, *text_sendonly, *name_for_call;
 static PyTypeObject *slot_classes[CLASS_COUNT];
@@ -469,16 +469,18 @@ static PyObject *delivered_path; /* diagnosis.model.DeliveredPath */
 static PyObject *text_invite, *text_update, *text_cancel, *text_ack, *text_udp;
 
 /* setup_usual_call(DeliveredPath, Call, Transaction, CapturedSip, SipMessage, CSeq,
- * RtpStream, StreamKey, StreamIndex, MediaAnnouncement): the class made, the classes whose
- * slots are read and the named tuple read by field. */
+ * RtpStream, StreamKey, StreamIndex, MediaAnnouncement, MEDIA_WINDOW_NS): the class made,
+ * the classes whose slots are read, the named tuple read by field and check_media's window
+ * after a call (an int, ns). */
 static PyObject *setup_usual_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_ssize_t offsets[SLOT_COUNT];
     int i;
     Py_ssize_t fields_at[A_COUNT], n_fields;
     PyObject *fields;
-    if (nargs != 2 + CLASS_COUNT) {
-        PyErr_SetString(PyExc_TypeError, "setup_usual_call() takes ten classes");
+    if (nargs != 3 + CLASS_COUNT || !PyLong_CheckExact(args[2 + CLASS_COUNT])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "setup_usual_call() takes ten classes and the media window (an int)");
         return NULL;
     }
     for (i = 0; i < CLASS_COUNT + 1; i++)
@@ -551,8 +553,8 @@ static PyObject *setup_usual_call(PyObject *self, PyObject *const *args, Py_ssiz
     INTERN(text_sendonly, "sendonly");
     INTERN(name_for_call, "for_call");
 #undef INTERN
-    if (five_seconds == NULL && (five_seconds = PyLong_FromLongLong(5000000000LL)) == NULL)
-        return NULL;
+    Py_INCREF(args[2 + CLASS_COUNT]);
+    Py_XSETREF(media_window, args[2 + CLASS_COUNT]);
     memcpy(ann_at, fields_at, sizeof fields_at);
     ann_length = n_fields;
     Py_INCREF(args[1 + CLASS_COUNT]);
@@ -1157,7 +1159,7 @@ static PyObject *usual_media(PyObject *self, PyObject *const *args, Py_ssize_t n
             }
         }
         else {
-            PyObject *window[4], *end = PyNumber_Add(last, five_seconds);
+            PyObject *window[4], *end = PyNumber_Add(last, media_window);
             if (end == NULL) {
                 result = NULL;
                 goto done;
@@ -1258,94 +1260,33 @@ done:
     return result;
 }
 
-/* ---- usual_refused: the diagnosis of the usual refused call in one step ---------------
+/* ---- usual_refused: the facts of the usual refused call in one step --------------------
  *
  * Its specification is rtcscope.sip.diagnosis.CallChecker.run_refused_direct (with
  * check_final_answers, check_status and check_non_2xx_acks): for a call whose one
  * transaction is its initial INVITE (of the classes given to setup_usual_call), whose
  * responses above 100 each came once, none a 2xx, one of them final: a refusal other than
- * 401, 407, 481, 483 and 487 (the finding "invite-408" for 408, else "invite-failed"),
- * ACKed (17.1.1.3) on the INVITE's hop with the INVITE's Request-URI text, the first ACK
- * without "route" in it, of one Via value (kept unparsed, without a comma) and a
- * Max-Forwards that usual_max_forwards reads: (the Finding, the RequestPath of the ACK, as
- * the checks make them); None for any other call, before anything is made. */
+ * 401, 407, 481, 483 and 487, ACKed (17.1.1.3) on the INVITE's hop with the INVITE's
+ * Request-URI text, the first ACK without "route" in it, of one Via value (kept unparsed,
+ * without a comma) and a Max-Forwards that usual_max_forwards reads: the facts the checks
+ * would find, (transaction, refusal, its first ACK's Max-Forwards and Via count), from which
+ * rtcscope.sip.diagnosis makes the finding and the path as the checks make them; None for
+ * any other call. Nothing is made here but the tuple, and no Python code runs before it. */
 
-static PyObject *finding_class, *path_class, *step_class, *catalogue;
-static PyObject *finding_names, *step_names, *path_names; /* their keyword names */
-static PyObject *text_invite_408, *text_invite_failed, *text_ack_non_2xx, *text_hop_by_hop;
-static PyObject *text_empty, *name_severity, *name_rule, *name_fix, *name_summary;
-static PyObject *name_frame, *billion;
-
-/* setup_usual_refused(Finding, RequestPath, PathStep, CATALOGUE): what it makes, and the
- * catalogue whose rows give a finding's severity, rule and fix. */
-static PyObject *setup_usual_refused(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs != 4 || !PyType_Check(args[0]) || !PyType_Check(args[1]) ||
-        !PyType_Check(args[2]) || !PyDict_Check(args[3])) {
-        PyErr_SetString(PyExc_TypeError,
-                        "setup_usual_refused(Finding, RequestPath, PathStep, CATALOGUE)");
-        return NULL;
-    }
-#define NAMES(var, ...)                                                                       \
-    if (var == NULL && (var = Py_BuildValue(__VA_ARGS__)) == NULL)                            \
-        return NULL;
-    NAMES(finding_names, "(sssssssssss)", "severity", "code", "call_id", "summary", "element",
-          "frames", "time_s", "rfc", "fix", "detail", "last_hop");
-    NAMES(step_names, "(sssssssss)", "frame", "ts_ns", "src", "dst", "request_uri", "routes",
-          "max_forwards", "vias", "copies");
-    NAMES(path_names, "(ssssss)", "call_id", "method", "cseq", "steps", "outcome", "last_hop");
-#undef NAMES
-#define INTERN(var, text)                                                                     \
-    if (var == NULL && (var = PyUnicode_InternFromString(text)) == NULL)                      \
-        return NULL;
-    INTERN(text_invite_408, "invite-408");
-    INTERN(text_invite_failed, "invite-failed");
-    INTERN(text_ack_non_2xx, "ACK (non-2xx)");
-    INTERN(text_hop_by_hop, "hop-by-hop");
-    INTERN(text_empty, "");
-    INTERN(name_severity, "severity");
-    INTERN(name_rule, "rule");
-    INTERN(name_fix, "fix");
-    INTERN(name_summary, "summary");
-    INTERN(name_frame, "frame");
-#undef INTERN
-    if (billion == NULL && (billion = PyFloat_FromDouble(1e9)) == NULL)
-        return NULL;
-    Py_INCREF(args[0]);
-    Py_XSETREF(finding_class, args[0]);
-    Py_INCREF(args[1]);
-    Py_XSETREF(path_class, args[1]);
-    Py_INCREF(args[2]);
-    Py_XSETREF(step_class, args[2]);
-    Py_INCREF(args[3]);
-    Py_XSETREF(catalogue, args[3]);
-    Py_RETURN_NONE;
-}
-
-/* ``cls(**dict(zip(names, values)))``: a new reference or NULL. */
-static PyObject *made(PyObject *cls, PyObject *names, PyObject **values)
-{
-    return PyObject_Vectorcall(cls, values, 0, names);
-}
-
-/* usual_refused(call, start_ns): (Finding, RequestPath) of the usual refused call, or None
- * (see above). */
+/* usual_refused(call): (Transaction, refusal, max_forwards, vias) of the usual refused
+ * call, or None (see above). */
 static PyObject *usual_refused(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *call, *transactions, *txn, *requests, *responses, *acks, *invite, *ack;
-    PyObject *final = NULL, *message, *code_text, *max_forwards, *vias, *copies;
-    PyObject *keep[6], *result = NULL, *finding = NULL, *path = NULL, *row = NULL;
-    PyObject *held[40] = {NULL};
-    Py_ssize_t i, j, n_held = 0, seen_n = 0;
+    PyObject *final = NULL, *message, *raw_bytes, *max_forwards, *sent_by, *result;
+    Py_ssize_t i, j, seen_n = 0;
     long long seen_codes[16], final_code = 0;
-    const unsigned char *raw;
-    Py_ssize_t n;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "usual_refused(call, start_ns)");
+    if (nargs != 1) {
+        PyErr_SetString(PyExc_TypeError, "usual_refused(call)");
         return NULL;
     }
-    if (finding_class == NULL || slot_classes[CLASS_CALL] == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "usual_refused(): setup first");
+    if (slot_classes[CLASS_CALL] == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "usual_refused(): setup_usual_call() first");
         return NULL;
     }
     call = args[0];
@@ -1357,12 +1298,15 @@ static PyObject *usual_refused(PyObject *self, PyObject *const *args, Py_ssize_t
     requests = slot_of(txn, T_REQUESTS);
     responses = slot_of(txn, T_RESPONSES);
     acks = slot_of(txn, T_ACKS);
-    if (requests == NULL || responses == NULL || acks == NULL || !PyList_CheckExact(requests) ||
-        !PyList_CheckExact(responses) || !PyList_CheckExact(acks) ||
-        PyList_GET_SIZE(requests) == 0 || PyList_GET_SIZE(acks) == 0 ||
-        equal(slot_of(txn, T_METHOD), text_invite) != 1 ||
-        !PyLong_CheckExact(slot_of(txn, T_CSEQ)))
-        Py_RETURN_NONE;
+    {
+        PyObject *cseq = slot_of(txn, T_CSEQ);
+        if (requests == NULL || responses == NULL || acks == NULL ||
+            !PyList_CheckExact(requests) || !PyList_CheckExact(responses) ||
+            !PyList_CheckExact(acks) || PyList_GET_SIZE(requests) == 0 ||
+            PyList_GET_SIZE(acks) == 0 || equal(slot_of(txn, T_METHOD), text_invite) != 1 ||
+            cseq == NULL || !PyLong_CheckExact(cseq))
+            Py_RETURN_NONE;
+    }
     invite = PyList_GET_ITEM(requests, 0);
     if (tag_truth(message_slot(invite, M_TO_TAG)) != 0)
         Py_RETURN_NONE; /* (not an initial INVITE) */
@@ -1407,156 +1351,21 @@ static PyObject *usual_refused(PyObject *self, PyObject *const *args, Py_ssize_t
         if (a == NULL || !PyUnicode_CheckExact(a) || equal(a, b) != 1)
             Py_RETURN_NONE;
     }
-    code_text = slot_of(message, M_RAW);
-    if (code_text == NULL || !PyBytes_CheckExact(code_text))
+    sent_by = slot_of(message, M_SENT_BY);
+    raw_bytes = slot_of(message, M_RAW);
+    if (sent_by == NULL || raw_bytes == NULL || !PyBytes_CheckExact(raw_bytes))
         Py_RETURN_NONE;
-    raw = (const unsigned char *)PyBytes_AS_STRING(code_text);
-    n = PyBytes_GET_SIZE(code_text);
-    max_forwards = usual_max_forwards_of(raw, n);
+    max_forwards = usual_max_forwards_of((const unsigned char *)PyBytes_AS_STRING(raw_bytes),
+                                         PyBytes_GET_SIZE(raw_bytes));
     if (max_forwards == NULL)
         return NULL;
     if (max_forwards == Py_False) {
         Py_DECREF(max_forwards);
         Py_RETURN_NONE;
     }
-    held[n_held++] = max_forwards;
-    /* Every fact known: the finding and the path (Python code runs from here on). */
-#define HOLD(value)                                                                           \
-    do {                                                                                      \
-        PyObject *value_ = (value);                                                           \
-        if (value_ == NULL)                                                                   \
-            goto done;                                                                        \
-        held[n_held++] = value_;                                                              \
-    } while (0)
-    Py_INCREF(call);
-    held[n_held++] = call;
-    Py_INCREF(txn);
-    held[n_held++] = txn;
-    Py_INCREF(final);
-    held[n_held++] = final;
-    Py_INCREF(ack);
-    held[n_held++] = ack;
-    vias = PyLong_FromLong(slot_of(message, M_SENT_BY) != Py_None);
-    HOLD(vias);
-    copies = PyLong_FromSsize_t(PyList_GET_SIZE(acks));
-    HOLD(copies);
-    {
-        PyObject *code = final_code == 408 ? text_invite_408 : text_invite_failed;
-        PyObject *summary, *element, *frames, *time_s, *frame, *values[11], *diff;
-        PyObject *text = PyObject_GetAttr(slot_of(final, C_MESSAGE), name_summary);
-        HOLD(text);
-        summary = final_code == 408
-                      ? PyUnicode_FromFormat("INVITE answered %U: a hop's transaction timed out",
-                                             text)
-                      : PyUnicode_FromFormat("the call ended with %U", text);
-        HOLD(summary);
-        element = endpoint_exact_text(slot_of(final, C_SRC), slot_of(final, C_SPORT));
-        if (element == NULL && !PyErr_Occurred()) {
-            result = Py_None; /* (not a usual address or port: the Python road) */
-            Py_INCREF(result);
-            goto done;
-        }
-        HOLD(element);
-        frame = PyObject_GetAttr(final, name_frame);
-        HOLD(frame);
-        frames = PyTuple_Pack(1, frame);
-        HOLD(frames);
-        diff = PyNumber_Subtract(slot_of(final, C_TS_NS), args[1]);
-        HOLD(diff);
-        time_s = PyNumber_TrueDivide(diff, billion);
-        HOLD(time_s);
-        row = PyObject_GetItem(catalogue, code);
-        HOLD(row);
-        keep[0] = PyObject_GetAttr(row, name_severity);
-        HOLD(keep[0]);
-        keep[1] = PyObject_GetAttr(row, name_rule);
-        HOLD(keep[1]);
-        keep[2] = PyObject_GetAttr(row, name_fix);
-        HOLD(keep[2]);
-        values[0] = keep[0];
-        values[1] = code;
-        values[2] = slot_of(call, K_CALL_ID);
-        values[3] = summary;
-        values[4] = element;
-        values[5] = frames;
-        values[6] = time_s;
-        values[7] = keep[1];
-        values[8] = keep[2];
-        values[9] = text_empty;
-        values[10] = text_empty;
-        if (values[2] == NULL) {
-            PyErr_SetString(PyExc_SystemError, "usual_refused(): a slot emptied");
-            goto done;
-        }
-        finding = made(finding_class, finding_names, values);
-        if (finding == NULL)
-            goto done;
-    }
-    {
-        PyObject *src, *dst, *step, *steps, *last_hop, *frame, *values[9], *uri;
-        src = endpoint_exact_text(slot_of(ack, C_SRC), slot_of(ack, C_SPORT));
-        dst = src == NULL ? NULL : endpoint_exact_text(slot_of(ack, C_DST), slot_of(ack, C_DPORT));
-        if (dst == NULL) {
-            Py_XDECREF(src);
-            if (!PyErr_Occurred()) {
-                result = Py_None;
-                Py_INCREF(result);
-            }
-            goto done;
-        }
-        HOLD(src);
-        HOLD(dst);
-        frame = PyObject_GetAttr(ack, name_frame);
-        HOLD(frame);
-        uri = slot_of(message, M_URI_TEXT);
-        values[0] = frame;
-        values[1] = slot_of(ack, C_TS_NS);
-        values[2] = src;
-        values[3] = dst;
-        values[4] = uri;
-        values[5] = PyTuple_New(0);
-        HOLD(values[5]);
-        values[6] = max_forwards;
-        values[7] = vias;
-        values[8] = copies;
-        if (values[1] == NULL || uri == NULL) {
-            PyErr_SetString(PyExc_SystemError, "usual_refused(): a slot emptied");
-            goto done;
-        }
-        Py_INCREF(uri);
-        HOLD(uri);
-        step = made(step_class, step_names, values);
-        HOLD(step);
-        steps = PyList_New(1);
-        HOLD(steps);
-        Py_INCREF(step);
-        PyList_SET_ITEM(steps, 0, step);
-        last_hop = PyUnicode_FromFormat("%U -> %U (frame %S)", src, dst, frame);
-        HOLD(last_hop);
-        {
-            PyObject *path_values[6];
-            path_values[0] = slot_of(call, K_CALL_ID);
-            path_values[1] = text_ack_non_2xx;
-            path_values[2] = slot_of(txn, T_CSEQ);
-            path_values[3] = steps;
-            path_values[4] = text_hop_by_hop;
-            path_values[5] = last_hop;
-            if (path_values[0] == NULL || path_values[2] == NULL) {
-                PyErr_SetString(PyExc_SystemError, "usual_refused(): a slot emptied");
-                goto done;
-            }
-            path = made(path_class, path_names, path_values);
-            if (path == NULL)
-                goto done;
-        }
-    }
-    result = PyTuple_Pack(2, finding, path);
-#undef HOLD
-done:
-    Py_XDECREF(finding);
-    Py_XDECREF(path);
-    for (i = 0; i < n_held; i++)
-        Py_DECREF(held[i]);
+    /* (Py_BuildValue runs no Python code: every object read above is still held by the
+     * call's lists) */
+    result = Py_BuildValue("(OONi)", txn, final, max_forwards, sent_by != Py_None);
     return result;
 }
 
@@ -1573,17 +1382,18 @@ static PyMethodDef methods[] = {
      "plain_sip_target(text): (host, port) of the plainest SIP URI, None for any other "
      "text"},
     {"setup_usual_call", (PyCFunction)(void (*)(void))setup_usual_call, METH_FASTCALL,
-     "setup_usual_call(DeliveredPath, Call, Transaction, CapturedSip, SipMessage, CSeq)"},
+     "setup_usual_call(DeliveredPath, Call, Transaction, CapturedSip, SipMessage, CSeq, "
+     "RtpStream, StreamKey, StreamIndex, MediaAnnouncement, MEDIA_WINDOW_NS): the classes "
+     "usual_call, usual_refused and usual_media read and make, and check_media's window"},
     {"usual_call", (PyCFunction)(void (*)(void))usual_call, METH_FASTCALL,
      "usual_call(call, icmp): the DeliveredPaths of the usual answered call's in-dialog "
      "requests (CallChecker.run_direct's), or None for any other call"},
-    {"setup_usual_refused", (PyCFunction)(void (*)(void))setup_usual_refused, METH_FASTCALL,
-     "setup_usual_refused(Finding, RequestPath, PathStep, CATALOGUE)"},
     {"usual_refused", (PyCFunction)(void (*)(void))usual_refused, METH_FASTCALL,
-     "usual_refused(call, start_ns): (Finding, RequestPath) of the usual refused call "
-     "(CallChecker.run_refused_direct's), or None for any other call"},
+     "usual_refused(call): (transaction, refusal, max_forwards, vias) of the usual "
+     "refused call (the facts CallChecker.run_refused_direct's finding and path are made "
+     "of), or None for any other call"},
     {"usual_media", (PyCFunction)(void (*)(void))usual_media, METH_FASTCALL,
-     "usual_media(call, announcements, for_call): True where check_media finds nothing by "
+     "usual_media(call, announcements, stream_index): True where check_media finds nothing by "
      "its usual answer alone, else False"},
     {NULL, NULL, 0, NULL},
 };
@@ -1591,7 +1401,10 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_routescan",
     "rtcscope.sip.routing's reads in C: may_hold_route, usual_max_forwards and "
-    "usual_contact_text on a message's bytes as they are, plain_sip_target on a URI's text",
+    "usual_contact_text on a message's bytes as they are, plain_sip_target on a URI's text; "
+    "and rtcscope.sip.diagnosis's usual calls: usual_call (the answered call's paths), "
+    "usual_refused (the refused call's facts) and usual_media (check_media finds nothing), "
+    "after setup_usual_call",
     -1,
     methods,
 };

@@ -60,7 +60,12 @@ from rtcscope.sip.diagnosis.render import (
     group_findings,
     select_findings,
 )
-from rtcscope.sip.diagnosis.transactions import TransactionChecks
+from rtcscope.sip.diagnosis.transactions import (
+    TransactionChecks,
+    non_2xx_ack_path,
+    non_2xx_ack_step,
+    status_finding,
+)
 from rtcscope.sip.dialogs import Call, Dialog, find_calls
 from rtcscope.sip.routing import (
     ROUTE_SCAN_ROAD,
@@ -74,6 +79,7 @@ if TYPE_CHECKING:
     from rtcscope.rtp.streams import RtpStream
     from rtcscope.sip.calls import IcmpEvent
     from rtcscope.sip.capture import MediaAnnouncement
+    from rtcscope.sip.transactions import Transaction
 
 __all__ = [
     "CATALOGUE",
@@ -258,19 +264,23 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
 
 
 UsualCall = Callable[[Call, bool], list[RequestPath] | None]
-UsualRefused = Callable[[Call, int], tuple[Finding, RequestPath] | None]
+# (the transaction, its refusal, its first ACK's Max-Forwards and Via count)
+RefusedFacts = tuple["Transaction", CapturedMessage, int | None, int]
+UsualRefused = Callable[[Call], RefusedFacts | None]
 UsualMedia = Callable[[Call, Sequence["MediaAnnouncement"], StreamIndex], bool]
 
 
 def _usual_call_setup(routescan: ModuleType) -> tuple[UsualCall, UsualRefused, UsualMedia]:
     """``routescan.usual_call`` (what :meth:`CallChecker.run_direct` decides, on its road:
-    the paths it makes, or None for any other call), ``routescan.usual_refused`` (the
-    finding and the path :meth:`CallChecker.run_refused_direct` makes, on its road, or None)
-    and ``routescan.usual_media`` (True where :meth:`MediaChecks.check_media` finds nothing
-    by its usual answer alone), set up with the classes they read and make; TypeError or
-    AttributeError from an older _routescan.c."""
+    the paths it makes, or None for any other call), ``routescan.usual_refused`` (the facts
+    from which :func:`_usual_refused_result` makes the finding and the path
+    :meth:`CallChecker.run_refused_direct` makes, on its road, or None) and
+    ``routescan.usual_media`` (True where :meth:`MediaChecks.check_media` finds nothing by
+    its usual answer alone), set up with the classes they read and make and check_media's
+    window; TypeError or AttributeError from an older _routescan.c."""
     from rtcscope.rtp.streams import RtpStream, StreamKey
     from rtcscope.sip.capture import CapturedSip, MediaAnnouncement
+    from rtcscope.sip.diagnosis.media import MEDIA_WINDOW_NS
     from rtcscope.sip.diagnosis.model import DeliveredPath
     from rtcscope.sip.headers import CSeq
     from rtcscope.sip.message import SipMessage
@@ -287,9 +297,22 @@ def _usual_call_setup(routescan: ModuleType) -> tuple[UsualCall, UsualRefused, U
         StreamKey,
         StreamIndex,
         MediaAnnouncement,
+        MEDIA_WINDOW_NS,
     )
-    routescan.setup_usual_refused(Finding, RequestPath, PathStep, CATALOGUE)
     return routescan.usual_call, routescan.usual_refused, routescan.usual_media
+
+
+def _usual_refused_result(
+    call: Call, facts: RefusedFacts, start_ns: int
+) -> tuple[Finding, RequestPath]:
+    """The finding and the path :meth:`CallChecker.run_refused_direct` makes of the usual
+    refused call (check_status's, check_non_2xx_acks'), from the facts
+    ``_routescan.usual_refused`` found: one ACK, without a Route, on the INVITE's hop."""
+    txn, final, max_forwards, vias = facts
+    code = final.message.status_code or 0
+    finding = status_finding(final, code, False, call.call_id, start_ns)
+    step = non_2xx_ack_step(txn, max_forwards, (), vias)
+    return finding, non_2xx_ack_path(call.call_id, txn.cseq, [step], [])
 
 
 def _usual_call_road() -> tuple[UsualCall, UsualRefused, UsualMedia] | tuple[None, None, None]:
@@ -364,10 +387,11 @@ def diagnose(
         if found is not None:  # (the usual answered call: run finds nothing, these paths)
             paths += found
         elif usual_refused is not None:
-            refused = usual_refused(call, start_ns)
-            if refused is not None:  # (the usual refused call: run's finding and path)
-                findings.append(refused[0])
-                paths.append(refused[1])
+            facts = usual_refused(call)
+            if facts is not None:  # (the usual refused call: run's finding and path)
+                finding, path = _usual_refused_result(call, facts, start_ns)
+                findings.append(finding)
+                paths.append(path)
                 found = []
         announced = by_call.get(call.call_id, no_announcements) if media else None
         if (
