@@ -30,6 +30,7 @@ from rtcscope.sip.diagnosis.media import StreamIndex
 from rtcscope.sip.diagnosis.model import DeliveredPath
 from rtcscope.sip.dialogs import Call, find_calls
 from tests.conftest import DATA, IN_CI, c_module, needs_built, shared_captures
+from tests.peers import fresh_python
 from tests.sip.test_diagnosis_direct import (
     _SHAPES,
     NEAR_MISSES,
@@ -175,22 +176,29 @@ def test_the_usual_refused_call_takes_the_c_step(change: dict[str, object]) -> N
 
 @needs_c
 @pytest.mark.parametrize(
-    "change",
+    ("change", "taken"),
     [
-        {"ack_uri": f"sip:bob@{UAS.upper()}:5060"},  # (an IPv4 address: no case)
-        {"answer_contact": f"<SIP:bob@{UAS}:5060>", "ack_uri": f"SIP:bob@{UAS}:5060"},
-        {"answer_contact": f"<sip:bob@{UAS}>", "ack_uri": f"sip:bob@{UAS}"},
-        {"answer_contact": f"<sips:bob@{UAS}:5060>", "ack_uri": f"sips:bob@{UAS}:5060"},
-        {"answer_contact": f"<sip:{UAS}:5060>", "ack_uri": f"sip:{UAS}:5060"},
-        {"answer_contact": f"<sip:bob@{UAS}:5060;transport=udp>"},
-        {"answer_contact": f"<sip:bob@{UAS}:05060>", "ack_uri": f"sip:bob@{UAS}:05060"},
-        {"answer_contact": f"<sip:bob@{UAS}:065536>", "ack_uri": f"sip:bob@{UAS}:065536"},
-        {"ack_dport": 5070, "ack_uri": f"sip:bob@{UAS}:5070"},
+        ({"ack_uri": f"sip:bob@{UAS.upper()}:5060"}, 1),  # (an IPv4 address: no case)
+        # (plain_sip_target's scheme is lower-case, as _PLAIN_SIP_URI's: the Python road)
+        ({"answer_contact": f"<SIP:bob@{UAS}:5060>", "ack_uri": f"SIP:bob@{UAS}:5060"}, 0),
+        ({"answer_contact": f"<sip:bob@{UAS}>", "ack_uri": f"sip:bob@{UAS}"}, 1),
+        ({"answer_contact": f"<sips:bob@{UAS}:5060>", "ack_uri": f"sips:bob@{UAS}:5060"}, 1),
+        ({"answer_contact": f"<sip:{UAS}:5060>", "ack_uri": f"sip:{UAS}:5060"}, 1),
+        ({"answer_contact": f"<sip:bob@{UAS}:5060;transport=udp>"}, 0),
+        ({"answer_contact": f"<sip:bob@{UAS}:05060>", "ack_uri": f"sip:bob@{UAS}:05060"}, 0),
+        ({"answer_contact": f"<sip:bob@{UAS}:065536>", "ack_uri": f"sip:bob@{UAS}:065536"}, 0),
+        ({"ack_dport": 5070, "ack_uri": f"sip:bob@{UAS}:5070"}, 0),
     ],
     ids=str,
 )
-def test_contact_shapes(change: dict[str, object]) -> None:
+def test_contact_shapes(change: dict[str, object], taken: int) -> None:
+    """The 2xx's Contact and the ACK's Request-URI in many shapes: the C step agrees where
+    it takes the call, and takes the plain shapes (no port, no user, sips, a host's case)
+    where the ACK is the one in-dialog request (the BYE's Request-URI is the generator's
+    own: another text than such a Contact, which the C step leaves to Python)."""
     _compare_messages(*build(replace(PLAIN, **change)))  # type: ignore[arg-type]
+    shape = replace(PLAIN, **change, bye="")  # type: ignore[arg-type]
+    assert _compare_messages(*build(shape)) == taken
 
 
 @needs_c
@@ -279,10 +287,13 @@ def test_the_c_step_is_built_and_active_in_ci() -> None:
     assert diagnosis_module._usual_refused is _routescan.usual_refused
 
 
-def test_pure_selects_the_python_road(monkeypatch: pytest.MonkeyPatch) -> None:
-    """RTCSCOPE_PURE=1: no C step (ROUTE_SCAN_ROAD "python")."""
-    monkeypatch.setattr(diagnosis_module, "ROUTE_SCAN_ROAD", "python")
-    assert diagnosis_module._usual_call_road() == (None, None, None)
+def test_pure_selects_the_python_road() -> None:
+    """RTCSCOPE_PURE=1 (a fresh interpreter: the road is chosen at import): no C step."""
+    probe = (
+        "import rtcscope.sip.diagnosis as d; "
+        "print(d.USUAL_CALL_ROAD, d._usual_call, d._usual_refused, d._usual_media)"
+    )
+    assert fresh_python(probe, "1") == "python None None None"
 
 
 @needs_c
@@ -399,3 +410,111 @@ def _media_model() -> Any:
     if not _MEDIA_MODEL:
         _MEDIA_MODEL.append(_model(_MEDIA_CAPTURE))
     return _MEDIA_MODEL[0]
+
+
+# -- an emptied slot (the reviewer's crash reproducers, and every slot the C steps read) --
+
+_READ_SLOTS = {
+    "Call": ("call_id", "transactions", "messages"),
+    "Transaction": ("method", "cseq", "requests", "responses", "acks"),
+    "CapturedSip": ("message", "ts_ns", "src", "sport", "dst", "dport", "transport"),
+    "SipMessage": (
+        "raw",
+        "status_code",
+        "to_tag",
+        "from_tag",
+        "cseq",
+        "sent_by",
+        "request_uri_text",
+        "_vias",
+    ),
+}
+
+
+def _emptied(change: dict[str, object], where: str, index: int, slot: str) -> tuple[Any, Any]:
+    """A fresh call of the shape with one slot of one of its objects deleted (what Python
+    code may do to a slotted object): (messages, call)."""
+    messages, _ = build(replace(PLAIN, **change))  # type: ignore[arg-type]
+    call = find_calls(messages)[0]
+    owners = {
+        "Call": [call],
+        "Transaction": call.transactions,
+        "CapturedSip": call.messages,
+        "SipMessage": [m.message for m in call.messages],
+    }[where]
+    if index >= len(owners):
+        return None, None
+    object.__delattr__(owners[index], slot)
+    return messages, call
+
+
+def _outcome(messages: Any, call: Call, c_steps: bool) -> object:
+    """The diagnosis as written, or the type of the exception it raised."""
+    saved = (
+        diagnosis_module._usual_call,
+        diagnosis_module._usual_refused,
+        diagnosis_module._usual_media,
+    )
+    try:
+        if c_steps:
+            (
+                diagnosis_module._usual_call,
+                diagnosis_module._usual_refused,
+                diagnosis_module._usual_media,
+            ) = diagnosis_module._usual_call_setup(_routescan)
+        else:
+            diagnosis_module._usual_call = None
+            diagnosis_module._usual_refused = None
+            diagnosis_module._usual_media = None
+        return diagnose(messages, calls=[call]).as_dict()
+    except Exception as exc:  # (the Python road raises on an emptied slot it reads)
+        return type(exc)
+    finally:
+        (
+            diagnosis_module._usual_call,
+            diagnosis_module._usual_refused,
+            diagnosis_module._usual_media,
+        ) = saved
+
+
+@needs_c
+@pytest.mark.parametrize("which", ["cseq", "ts"])
+def test_the_reviewers_emptied_slots(which: str) -> None:
+    """/tmp/rev12/crash_cseq.py: the refused call's transaction without its cseq, its
+    refusal without its ts_ns (a segfault before): the C step declines, or the diagnosis
+    raises as the Python road does."""
+    call = find_calls(build(replace(PLAIN, **REFUSED))[0])[0]  # type: ignore[arg-type]
+    txn = call.transactions[0]
+    if which == "cseq":
+        object.__delattr__(txn, "cseq")
+        assert _c_refused()(call) is None
+    else:
+        final = next(r for r in txn.responses if (r.message.status_code or 0) >= 300)
+        object.__delattr__(final, "ts_ns")
+        messages = call.messages
+        assert _outcome(messages, call, True) == _outcome(messages, call, False)
+
+
+@needs_c
+@pytest.mark.parametrize("change", [{}, REFUSED, {"bye": "callee"}], ids=str)
+@pytest.mark.parametrize(
+    ("where", "slot"), [(w, s) for w, slots in _READ_SLOTS.items() for s in slots]
+)
+def test_every_emptied_slot(change: dict[str, object], where: str, slot: str) -> None:
+    """Each slot the C steps read, emptied on each object of the call in turn: no crash, and
+    the diagnosis is the Python road's (the same, or the same exception); where the Python
+    road raises on a slot the C steps do not read, their answer stands."""
+    for index in range(12):
+        messages, call = _emptied(change, where, index, slot)
+        if call is None:
+            break
+        _c_road()(call, False)
+        _c_refused()(call)
+        expected = _outcome(messages, call, False)
+        messages, call = _emptied(change, where, index, slot)
+        got = _outcome(messages, call, True)
+        assert got == expected or (isinstance(expected, type) and type(got) is dict), (
+            where,
+            index,
+            slot,
+        )
