@@ -21,13 +21,25 @@ _CODE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 def _emitted_codes() -> set[str]:
     """Every string literal the checks pass as a code: the first argument of ``add`` and
-    ``defer``, read from the sources (both arms of a conditional), plus the delivered twins."""
+    ``defer`` (and of ``make_finding``, which ``add`` calls and the finding shared with the
+    usual refused call's C road is made with), read from the sources (both arms of a
+    conditional), plus the delivered twins."""
     found: set[str] = set()
     computed = 0
     folder = Path(diagnosis_package.__file__).parent
     for path in folder.glob("*.py"):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "make_finding"
+                and node.args
+            ):  # (add's own call passes its code on: only literals here)
+                first = node.args[0]
+                options = [first.body, first.orelse] if isinstance(first, ast.IfExp) else [first]
+                found.update(o.value for o in options if isinstance(o, ast.Constant))
+                continue
             if not (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)

@@ -11,12 +11,15 @@ must equal, finding for finding and path for path, the one without it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from rtcscope.sip import diagnosis as diagnosis_module
 from rtcscope.sip.capture import CapturedSip
 from rtcscope.sip.diagnosis import CallChecker, IcmpReport, diagnose
 from rtcscope.sip.diagnosis.model import DeliveredPath
@@ -413,6 +416,21 @@ _SHAPES = st.builds(
 )
 
 
+@contextmanager
+def python_direct_road() -> Iterator[None]:
+    """The direct roads in Python: without the usual call's C step
+    (rtcscope.sip._routescan.usual_call, tests/sip/test_diagnosis_usual_c.py)."""
+    saved = diagnosis_module._usual_call, diagnosis_module._usual_refused
+    saved_media = diagnosis_module._usual_media
+    diagnosis_module._usual_call = diagnosis_module._usual_refused = None
+    diagnosis_module._usual_media = None
+    try:
+        yield
+    finally:
+        diagnosis_module._usual_call, diagnosis_module._usual_refused = saved
+        diagnosis_module._usual_media = saved_media
+
+
 def _answers_of(monkeypatch: pytest.MonkeyPatch, road: str) -> list[bool]:
     """What ``CallChecker``'s method ``road`` answers, call by call, while patched."""
     answers: list[bool] = []
@@ -428,7 +446,11 @@ def _answers_of(monkeypatch: pytest.MonkeyPatch, road: str) -> list[bool]:
 
 
 def _both_roads(messages: list[CapturedSip], icmp: list[IcmpReport]) -> tuple[dict, dict]:  # type: ignore[type-arg]
+    """The direct roads' diagnosis (with the usual call's C step where it is built: the same
+    as without it) and the full checks'."""
     direct = diagnose(messages, icmp).as_dict()
+    with python_direct_road():
+        assert diagnose(messages, icmp).as_dict() == direct
     try:
         CallChecker.lean = False  # (the class attribute is CheckerBase's: this shadows it)
         full = diagnose(messages, icmp).as_dict()
@@ -619,6 +641,7 @@ def test_the_refused_road_is_taken(
 ) -> None:
     """A refused call, ACKed or not, takes the refused call's road; its finding and its
     ACK's path are the full checks' (the dialogs are not built)."""
+    monkeypatch.setattr(diagnosis_module, "_usual_refused", None)  # (the Python road counted)
     whole = _answers_of(monkeypatch, "run_refused_direct")
     messages, icmp = build(replace(PLAIN, **{**REFUSED, **change}))  # type: ignore[arg-type]
     direct = diagnose(messages, icmp).as_dict()
@@ -655,6 +678,7 @@ def test_the_direct_road_is_taken_for_the_plain_call(monkeypatch: pytest.MonkeyP
     def not_asked(self: PathChecks, *args: object) -> bool:
         raise AssertionError("trace_direct asked on the whole call's direct road")
 
+    monkeypatch.setattr(diagnosis_module, "_usual_call", None)  # (the Python road counted)
     monkeypatch.setattr(PathChecks, "_direct_in_dialog", counting)
     monkeypatch.setattr(PathChecks, "trace_direct", not_asked)
     whole = _answers_of(monkeypatch, "run_direct")
@@ -697,6 +721,7 @@ def test_the_direct_road_is_taken_for_a_2xx_resent_before_the_ack(
 ) -> None:
     """A 2xx the UAS sent again before the ACK reached it (or a 180 sent twice), in copies
     of one Via: the whole call stays on its direct road, and the full checks agree."""
+    monkeypatch.setattr(diagnosis_module, "_usual_call", None)  # (the Python road counted)
     whole = _answers_of(monkeypatch, "run_direct")
     messages, icmp = build(replace(PLAIN, **change))  # type: ignore[arg-type]
     direct = diagnose(messages, icmp).as_dict()

@@ -49,6 +49,23 @@ _PIECES = st.sampled_from(
 _RAW = st.one_of(st.lists(_PIECES, max_size=12).map(b"".join), st.binary(max_size=120))
 
 
+@needs_c
+@pytest.mark.parametrize("name", [b"route", b"rOUTE", b"Max-Forwards", b"max-forwardS"])
+def test_the_names_are_found_at_every_place_of_the_search_words(name: bytes) -> None:
+    """The C search reads eight bytes at a time: the name (or its first letter alone, or the
+    name cut short) at every place across and around those words, at the end of the bytes
+    and past it, is found where the Python road finds it."""
+    assert _routescan is not None
+    for before in range(20):
+        for after in range(10):
+            for filler in (b"x", b"R", b"M", b"\xd2", b"\xf2", b"r"):
+                for piece in (name, name[:-1], name[:1], name.upper()):
+                    raw = filler * before + piece + b"x" * after
+                    assert _routescan.may_hold_route(raw) is raw_may_hold_route_py(raw)
+                    line = b"ACK x\r\n" + raw + b": 70\r\n"
+                    assert _same(_routescan.usual_max_forwards(line), usual_max_forwards_py(line))
+
+
 def _same(a: object, b: object) -> bool:
     """Equal and of one type (False == 0 in Python: a decision is not a number)."""
     return type(a) is type(b) and a == b

@@ -26,9 +26,10 @@ the one-pass scan (``rtcscope.scan``: ``CaptureModel.diagnosis``).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from operator import attrgetter
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from rtcscope.sip.diagnosis.base import IcmpIndex
@@ -59,9 +60,15 @@ from rtcscope.sip.diagnosis.render import (
     group_findings,
     select_findings,
 )
-from rtcscope.sip.diagnosis.transactions import TransactionChecks
+from rtcscope.sip.diagnosis.transactions import (
+    TransactionChecks,
+    non_2xx_ack_path,
+    non_2xx_ack_step,
+    status_finding,
+)
 from rtcscope.sip.dialogs import Call, Dialog, find_calls
 from rtcscope.sip.routing import (
+    ROUTE_SCAN_ROAD,
     is_unroutable_address,
     plain_sip_target,
     uri_host,
@@ -72,6 +79,7 @@ if TYPE_CHECKING:
     from rtcscope.rtp.streams import RtpStream
     from rtcscope.sip.calls import IcmpEvent
     from rtcscope.sip.capture import MediaAnnouncement
+    from rtcscope.sip.transactions import Transaction
 
 __all__ = [
     "CATALOGUE",
@@ -255,6 +263,76 @@ class CallChecker(TransactionChecks, PathChecks, MediaChecks):
         return None
 
 
+UsualCall = Callable[[Call, bool], list[RequestPath] | None]
+# (the transaction, its refusal, its first ACK's Max-Forwards and Via count)
+RefusedFacts = tuple["Transaction", CapturedMessage, int | None, int]
+UsualRefused = Callable[[Call], RefusedFacts | None]
+UsualMedia = Callable[[Call, Sequence["MediaAnnouncement"], StreamIndex], bool]
+
+
+def _usual_call_setup(routescan: ModuleType) -> tuple[UsualCall, UsualRefused, UsualMedia]:
+    """``routescan.usual_call`` (what :meth:`CallChecker.run_direct` decides, on its road:
+    the paths it makes, or None for any other call), ``routescan.usual_refused`` (the facts
+    from which :func:`_usual_refused_result` makes the finding and the path
+    :meth:`CallChecker.run_refused_direct` makes, on its road, or None) and
+    ``routescan.usual_media`` (True where :meth:`MediaChecks.check_media` finds nothing by
+    its usual answer alone), set up with the classes they read and make and check_media's
+    window; TypeError or AttributeError from an older _routescan.c."""
+    from rtcscope.rtp.streams import RtpStream, StreamKey
+    from rtcscope.sip.capture import CapturedSip, MediaAnnouncement
+    from rtcscope.sip.diagnosis.media import MEDIA_WINDOW_NS
+    from rtcscope.sip.diagnosis.model import DeliveredPath
+    from rtcscope.sip.headers import CSeq
+    from rtcscope.sip.message import SipMessage
+    from rtcscope.sip.transactions import Transaction
+
+    routescan.setup_usual_call(
+        DeliveredPath,
+        Call,
+        Transaction,
+        CapturedSip,
+        SipMessage,
+        CSeq,
+        RtpStream,
+        StreamKey,
+        StreamIndex,
+        MediaAnnouncement,
+        MEDIA_WINDOW_NS,
+    )
+    return routescan.usual_call, routescan.usual_refused, routescan.usual_media
+
+
+def _usual_refused_result(
+    call: Call, facts: RefusedFacts, start_ns: int
+) -> tuple[Finding, RequestPath]:
+    """The finding and the path :meth:`CallChecker.run_refused_direct` makes of the usual
+    refused call (check_status's, check_non_2xx_acks'), from the facts
+    ``_routescan.usual_refused`` found: one ACK, without a Route, on the INVITE's hop."""
+    txn, final, max_forwards, vias = facts
+    code = final.message.status_code or 0
+    finding = status_finding(final, code, False, call.call_id, start_ns)
+    step = non_2xx_ack_step(txn, max_forwards, (), vias)
+    return finding, non_2xx_ack_path(call.call_id, txn.cseq, [step], [])
+
+
+def _usual_call_road() -> tuple[UsualCall, UsualRefused, UsualMedia] | tuple[None, None, None]:
+    """:func:`_usual_call_setup` on the C road (ROUTE_SCAN_ROAD), else None three times."""
+    if ROUTE_SCAN_ROAD != "c":
+        return None, None, None
+    from rtcscope.sip import _routescan
+
+    try:
+        return _usual_call_setup(_routescan)
+    except (TypeError, AttributeError):
+        return None, None, None
+
+
+# The usual answered call's diagnosis, the usual refused call's and the usual media's in C
+# where they were built (None: CallChecker.run, MediaChecks.check_media).
+_usual_call, _usual_refused, _usual_media = _usual_call_road()
+USUAL_CALL_ROAD = "python" if _usual_call is None else "c"
+
+
 def diagnose(
     messages: Iterable[CapturedMessage],
     icmp: Sequence[IcmpReport] = (),
@@ -275,7 +353,9 @@ def diagnose(
     """
     # (the scan's list as it is: no copy of its 135k messages, and no list of their stamps)
     captured = messages if isinstance(messages, list) else list(messages)
-    end_ns = max(map(_TS_NS, captured), default=0)
+    # (the last SIP message's time: what the checks of a call left to Python read, found
+    # when the first such call comes; the usual calls, read in C, never ask)
+    end_ns: int | None = None
     start_ns = min(map(_TS_NS, captured), default=0) if first_ns is None else first_ns
     result = Diagnosis()
     icmp_index = IcmpIndex(icmp)
@@ -286,6 +366,14 @@ def diagnose(
     stream_index = StreamIndex(streams or ())
     findings = result.findings
     paths = result.paths
+    # CallChecker.run of the usual answered call and of the usual refused call in one C step
+    # each (_usual_call, _usual_refused), on the direct roads only (lean: the full checks are
+    # their specification)
+    usual = _usual_call if CallChecker.lean else None
+    usual_refused = _usual_refused if CallChecker.lean else None
+    usual_media = _usual_media if CallChecker.lean else None
+    any_icmp = bool(icmp_index)
+    no_announcements: tuple[MediaAnnouncement, ...] = ()
     for call in calls if calls is not None else find_calls(captured):
         if call_id is not None and call.call_id != call_id:
             continue
@@ -295,13 +383,35 @@ def diagnose(
         else:
             continue
         result.calls += 1
+        found = usual(call, any_icmp) if usual is not None else None
+        if found is not None:  # (the usual answered call: run finds nothing, these paths)
+            paths += found
+        elif usual_refused is not None:
+            facts = usual_refused(call)
+            if facts is not None:  # (the usual refused call: run's finding and path)
+                finding, path = _usual_refused_result(call, facts, start_ns)
+                findings.append(finding)
+                paths.append(path)
+                found = []
+        announced = by_call.get(call.call_id, no_announcements) if media else None
+        if (
+            announced is not None
+            and usual_media is not None
+            and usual_media(call, announced, stream_index)
+        ):
+            announced = None  # (check_media would find nothing)
+        if found is not None and announced is None:
+            continue
+        if end_ns is None:
+            end_ns = max(map(_TS_NS, captured), default=0)
         checker = CallChecker(call, icmp_index, start_ns, end_ns)
-        checker.run()
-        if media:
-            checker.check_media(by_call.get(call.call_id, ()), stream_index)
+        if found is None:
+            checker.run()
+            paths += checker.paths
+        if announced is not None:
+            checker.check_media(announced, stream_index)
         if checker.findings:
             findings += checker.findings
-        paths += checker.paths
     result.findings = _dedupe(result.findings)
     result.findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.time_s or 0.0))
     if not media:

@@ -164,6 +164,36 @@ def record_route_insertions(
     return dict(inserted), forwarders
 
 
+def make_finding(
+    code: str,
+    summary: str,
+    call_id: str,
+    start_ns: int,
+    *,
+    element: str = "",
+    frames: Iterable[int] = (),
+    ts_ns: int | None = None,
+    detail: str = "",
+    last_hop: str = "",
+) -> Finding:
+    """A finding of catalogue ``code`` with its evidence, its time from ``start_ns``
+    (:meth:`CheckerBase.add`'s, and the usual refused call's made without a checker)."""
+    row = kind(code)
+    return Finding(
+        severity=row.severity,
+        code=code,
+        call_id=call_id,
+        summary=summary,
+        element=element,
+        frames=tuple(sorted(set(frames)))[:20],
+        time_s=None if ts_ns is None else (ts_ns - start_ns) / 1e9,
+        rfc=row.rule,
+        fix=row.fix,
+        detail=detail,
+        last_hop=last_hop,
+    )
+
+
 class CheckerBase:
     """One call under diagnosis: its messages' indexes and the findings made so far."""
 
@@ -418,18 +448,15 @@ class CheckerBase:
         last_hop: str = "",
     ) -> None:
         """Record a finding of catalogue ``code`` with its evidence."""
-        row = kind(code)
         self.findings.append(
-            Finding(
-                severity=row.severity,
-                code=code,
-                call_id=self.call.call_id,
-                summary=summary,
+            make_finding(
+                code,
+                summary,
+                self.call.call_id,
+                self.start_ns,
                 element=element,
-                frames=tuple(sorted(set(frames)))[:20],
-                time_s=None if ts_ns is None else self.t(ts_ns),
-                rfc=row.rule,
-                fix=row.fix,
+                frames=frames,
+                ts_ns=ts_ns,
                 detail=detail,
                 last_hop=last_hop,
             )

@@ -30,10 +30,17 @@ def _packets(stream: RtpStream) -> int:
 
 _first_frame = attrgetter("first_frame")
 
+# How long after a call's last SIP message its streams are looked for (check_media's window;
+# rtcscope.sip._routescan.usual_media is given it at setup).
+MEDIA_WINDOW_NS = 5_000_000_000
+
 
 class StreamIndex:
     """RTP streams by the Call-ID their SDP names, and the others by start time, so that each
-    call finds its streams without scanning all of them."""
+    call finds its streams without scanning all of them (slots: what
+    rtcscope.sip._routescan.usual_media reads of it)."""
+
+    __slots__ = ("_by_call", "_loose", "_loose_starts")
 
     def __init__(self, streams: Iterable[RtpStream]) -> None:
         self._by_call: dict[str, list[RtpStream]] = defaultdict(list)
@@ -86,7 +93,7 @@ class MediaChecks(CheckerBase):
         call = self.call
         call_start = call.first_ts_ns
         call_end = call.messages[-1].ts_ns if call.messages else call_start
-        streams = stream_index.for_call(call.call_id, call_start, call_end + 5_000_000_000)
+        streams = stream_index.for_call(call.call_id, call_start, call_end + MEDIA_WINDOW_NS)
         self._media_reported = set()
         for (role, index), mine in latest.items():
             other = latest.get(("callee" if role == "caller" else "caller", index))

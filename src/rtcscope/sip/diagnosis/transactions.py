@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from rtcscope.sip.diagnosis.base import TIMER_64T1_NS, CheckerBase
-from rtcscope.sip.diagnosis.model import PathStep, RequestPath
+from rtcscope.sip.diagnosis.base import TIMER_64T1_NS, CheckerBase, make_finding
+from rtcscope.sip.diagnosis.model import Finding, PathStep, RequestPath
 from rtcscope.sip.routing import same_uri, uris
 from rtcscope.sip.transactions import (
     CapturedMessage,
@@ -116,41 +116,9 @@ class TransactionChecks(CheckerBase):
         code = final.message.status_code or 0
         if code < 300:
             return  # answered: nothing to say about the status
-        text = final.message.summary
-        common = {"element": source(final), "frames": [final.frame], "ts_ns": final.ts_ns}
-        if code == 408:
-            self.add(
-                "invite-408",
-                f"INVITE answered {text}: a hop's transaction timed out",
-                **common,  # type: ignore[arg-type]
-            )
-        elif code == 481:
-            self.add(
-                "invite-481",
-                f"INVITE answered {text}: the dialog or transaction is unknown",
-                **common,  # type: ignore[arg-type]
-            )
-        elif code == 483:
-            self.add(
-                "invite-483",
-                f"INVITE answered {text}: Max-Forwards ran out (a routing loop)",
-                **common,  # type: ignore[arg-type]
-            )
-        elif code >= 300 and code not in (487,):
-            challenge = code in (401, 407)
-            self.add(
-                "invite-failed",
-                f"the call ended with {text}"
-                + (": the caller did not retry with credentials" if challenge else ""),
-                **common,  # type: ignore[arg-type]
-            )
-        if code == 487:
-            self.add(
-                "invite-cancelled" if cancels else "invite-487-without-cancel",
-                f"INVITE answered {text}"
-                + (" after the caller's CANCEL" if cancels else " without a CANCEL in the capture"),
-                **common,  # type: ignore[arg-type]
-            )
+        self.findings.append(
+            status_finding(final, code, bool(cancels), self.call.call_id, self.start_ns)
+        )
 
     def check_cancel_answers(self, cancels: list[Transaction]) -> None:
         """9.2: the server answers a CANCEL that matches its INVITE with 200 at once."""
@@ -272,16 +240,11 @@ class TransactionChecks(CheckerBase):
                     )
                 continue
             ack = txn.acks[0]
-            step = PathStep(
-                frame=ack.frame,
-                ts_ns=ack.ts_ns,
-                src=source(ack),
-                dst=destination(ack),
-                request_uri=ack.message.request_uri_text or "",
-                max_forwards=self.max_forwards(ack),
-                routes=tuple([str(u) for u in uris(self.routes(ack))]),
-                vias=self.via_count(ack),
-                copies=len(txn.acks),
+            step = non_2xx_ack_step(
+                txn,
+                self.max_forwards(ack),
+                tuple([str(u) for u in uris(self.routes(ack))]),
+                self.via_count(ack),
             )
             steps.append(step)
             if (ack.dst, ack.dport) != (invite.dst, invite.dport):
@@ -312,18 +275,93 @@ class TransactionChecks(CheckerBase):
         for cseq, steps in steps_by_cseq.items():
             if not steps:
                 continue
-            missing = missing_by_cseq[cseq]
-            outcome = "hop-by-hop" if not missing else "missing on " + ", ".join(missing)
-            last = steps[-1]
             self.paths.append(
-                RequestPath(
-                    call_id=self.call.call_id,
-                    method="ACK (non-2xx)",
-                    cseq=cseq,
-                    steps=steps,
-                    outcome=outcome,
-                    last_hop=f"{last.src} -> {last.dst} (frame {last.frame})",
-                )
+                non_2xx_ack_path(self.call.call_id, cseq, steps, missing_by_cseq[cseq])
             )
 
     # -- the 2xx and its ACK -----------------------------------------------------------------
+
+
+# -- what the checks make, shared with the usual refused call's C road ----------------------
+# (rtcscope.sip.diagnosis: _routescan.usual_refused finds the facts, these make the rest)
+
+
+def status_finding(
+    final: CapturedMessage, code: int, cancelled: bool, call_id: str, start_ns: int
+) -> Finding:
+    """:meth:`TransactionChecks.check_status`'s finding on the INVITE's final answer
+    ``final`` of status ``code`` (300 or more); ``cancelled``: a CANCEL of the INVITE was
+    sent."""
+    text = final.message.summary
+    element, frames, ts_ns = source(final), [final.frame], final.ts_ns
+    if code == 408:
+        summary = f"INVITE answered {text}: a hop's transaction timed out"
+        return make_finding(
+            "invite-408", summary, call_id, start_ns, element=element, frames=frames, ts_ns=ts_ns
+        )
+    if code == 481:
+        summary = f"INVITE answered {text}: the dialog or transaction is unknown"
+        return make_finding(
+            "invite-481", summary, call_id, start_ns, element=element, frames=frames, ts_ns=ts_ns
+        )
+    if code == 483:
+        summary = f"INVITE answered {text}: Max-Forwards ran out (a routing loop)"
+        return make_finding(
+            "invite-483", summary, call_id, start_ns, element=element, frames=frames, ts_ns=ts_ns
+        )
+    if code != 487:
+        challenge = code in (401, 407)
+        summary = f"the call ended with {text}" + (
+            ": the caller did not retry with credentials" if challenge else ""
+        )
+        return make_finding(
+            "invite-failed", summary, call_id, start_ns, element=element, frames=frames, ts_ns=ts_ns
+        )
+    summary = f"INVITE answered {text}" + (
+        " after the caller's CANCEL" if cancelled else " without a CANCEL in the capture"
+    )
+    return make_finding(
+        "invite-cancelled" if cancelled else "invite-487-without-cancel",
+        summary,
+        call_id,
+        start_ns,
+        element=element,
+        frames=frames,
+        ts_ns=ts_ns,
+    )
+
+
+def non_2xx_ack_step(
+    txn: Transaction, max_forwards: int | None, routes: tuple[str, ...], vias: int
+) -> PathStep:
+    """:meth:`TransactionChecks.check_non_2xx_acks`'s step of the transaction's first ACK,
+    with what was read of it."""
+    ack = txn.acks[0]
+    return PathStep(
+        frame=ack.frame,
+        ts_ns=ack.ts_ns,
+        src=source(ack),
+        dst=destination(ack),
+        request_uri=ack.message.request_uri_text or "",
+        max_forwards=max_forwards,
+        routes=routes,
+        vias=vias,
+        copies=len(txn.acks),
+    )
+
+
+def non_2xx_ack_path(
+    call_id: str, cseq: int, steps: list[PathStep], missing: list[str]
+) -> RequestPath:
+    """:meth:`TransactionChecks.check_non_2xx_acks`'s path of the ACKs to the refusals of
+    the INVITE ``cseq`` (``missing``: the hops without one)."""
+    outcome = "hop-by-hop" if not missing else "missing on " + ", ".join(missing)
+    last = steps[-1]
+    return RequestPath(
+        call_id=call_id,
+        method="ACK (non-2xx)",
+        cseq=cseq,
+        steps=steps,
+        outcome=outcome,
+        last_hop=f"{last.src} -> {last.dst} (frame {last.frame})",
+    )
