@@ -20,6 +20,7 @@ from rtcscope.scan.files import sip_messages
 from rtcscope.sip.capture import CapturedSip, MediaAnnouncer
 from rtcscope.sip.message import ROAD, SipMessage
 from tests.conftest import DATA, IN_CI
+from tests.peers import fresh_python
 from tests.sip.test_properties import real_messages
 
 
@@ -136,9 +137,18 @@ def test_the_c_feed_is_built_and_used_in_ci() -> None:
         pytest.skip("checked under CI=true")
     assert ROAD == "c"
     assert capture_module._c_feed is not None
+    assert capture_module.ANNOUNCER_ROAD == "c"
     items = [m for m in sip_messages(DATA / "aaa.pcap") if m.message.sdp_body()]
     MediaAnnouncer()._feed_py(items[0])  # (the texts cached)
     assert capture_module._c_feed(items[0], {}, set(), set())
+
+
+@pytest.mark.parametrize("pure", ["1", "0", None])
+def test_rtcscope_pure_selects_the_python_road(pure: str | None) -> None:
+    """ANNOUNCER_ROAD in a fresh interpreter (the road is chosen at import)."""
+    out = fresh_python("import rtcscope.sip.capture as c; print(c.ANNOUNCER_ROAD)", pure)
+    expected = "python" if pure == "1" or capture_module._c_batch is None else "c"
+    assert out == expected
 
 
 class _Item:

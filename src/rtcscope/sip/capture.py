@@ -798,6 +798,9 @@ if ROAD == "c":
             "Callable[..., tuple[list[MediaAnnouncement], list[CapturedSip]]]",
             _sipscan.announcer_batch,
         )
+# Which road MediaAnnouncer.feed/feed_batch take ("c" or "python"), as the other accelerators
+# name theirs (README, "Accelerators added in session 12").
+ANNOUNCER_ROAD = "python" if _c_batch is None else "c"
 
 
 def media_announcements(captured: Iterable[CapturedSip]) -> list[MediaAnnouncement]:
