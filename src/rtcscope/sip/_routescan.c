@@ -555,7 +555,7 @@ static PyObject *setup_usual_call(PyObject *self, PyObject *const *args, Py_ssiz
  * of exactly the slot's class (setup_usual_call's), the class no longer holds that slot
  * (changed since: its reader relearns it) or the slot is empty (no error set: the call is
  * declined). No Python code runs here. */
-static inline PyObject *slot_of(PyObject *obj, int slot)
+static inline Py_ALWAYS_INLINE PyObject *slot_of(PyObject *obj, int slot)
 {
     return slot_read_borrowed(&readers[slot >> SLOT_BITS], obj, SLOT_PLACE(slot));
 }
