@@ -1,7 +1,7 @@
-/* Reading an object's attributes at its class's slot offsets, for two C accelerators
+/* Reading an object's attributes at its class's slot offsets, for three C accelerators
  * (rtcscope._timetext's call and stream objects, rtcscope.sip._callwalk's walk, grouping,
- * summaries and counts). Included by both sources (static functions: each extension has
- * its own copy).
+ * summaries and counts, rtcscope.sip._routescan's usual calls: slot_read_borrowed).
+ * Included by each source (static functions: each extension has its own copy).
  *
  * A class is read at offsets when its attribute look-up is object's own
  * (PyObject_GenericGetAttr) and each name read finds, on the class, an object slot (a
@@ -109,6 +109,36 @@ static inline PyObject *slot_read(SlotReader *reader, PyObject *obj, int i)
     }
     Py_INCREF(value);
     return value;
+}
+
+/* slot_read_borrowed where obj's class is not the class as learned, as it was (below). */
+Py_NO_INLINE static PyObject *slot_read_borrowed_relearning(SlotReader *reader, PyObject *obj,
+                                                            int i)
+{
+    if (!reader->fixed || !slot_reader_direct(reader, obj))
+        return NULL;
+    return *(PyObject **)((char *)obj + reader->offsets[i]);
+}
+
+/* obj's attribute ``i`` of a fixed reader (slot_reader_setup's) where obj is of exactly its
+ * class, read at the offsets: borrowed (obj holds it), or NULL, with no exception set, where
+ * obj is NULL, of any other class, of a class no longer read at offsets, or the slot is
+ * empty (the caller declines: nothing is looked up by name). No Python code runs here (a
+ * fixed reader relearns only its own class, which it holds: nothing is freed), so a caller
+ * may hold what it read while it reads on. The usual read, inlined: the class as learned,
+ * its tag the same. */
+static inline Py_ALWAYS_INLINE PyObject *slot_read_borrowed(SlotReader *reader, PyObject *obj,
+                                                             int i)
+{
+    PyTypeObject *type;
+    if (obj == NULL)
+        return NULL;
+    type = Py_TYPE(obj);
+    /* (a slotted class was learned with a valid tag, never 0; a changed class's tag is 0:
+     * the same tag is a valid one) */
+    if (type != reader->type || !reader->slotted || type->tp_version_tag != reader->version)
+        return slot_read_borrowed_relearning(reader, obj, i);
+    return *(PyObject **)((char *)obj + reader->offsets[i]);
 }
 
 /* All of obj's attributes of the reader, as new references into values: 0; -1 with an

@@ -253,6 +253,23 @@ def test_the_c_step_leaves_an_icmp_capture_to_python() -> None:
 
 
 @needs_c
+def test_a_class_changed_after_setup_is_declined_then_read_again() -> None:
+    """The C step reads a slot at its offset while the class holds it: a property put over
+    one after setup declines the call (nothing read where the slot was), the slot put back
+    takes it again (_slotread.h's readers relearn a changed class by its version tag)."""
+    call = find_calls(build(PLAIN)[0])[0]
+    usual = _c_road()
+    assert usual(call, False) is not None
+    slot = CapturedSip.__dict__["ts_ns"]
+    try:
+        CapturedSip.ts_ns = property(lambda self: 0)  # type: ignore[assignment]
+        assert usual(call, False) is None
+    finally:
+        CapturedSip.ts_ns = slot  # type: ignore[misc]
+    assert usual(call, False) is not None
+
+
+@needs_c
 def test_the_diagnosis_with_and_without_the_c_step() -> None:
     """The whole diagnosis (findings, paths, as written) is the same on both roads."""
     messages, icmp = build(PLAIN)

@@ -43,6 +43,7 @@
 #include <string.h>
 
 #include "../_endpoint.h"
+#include "../_slotread.h"
 #include "../_uriscan.h"
 
 /* Whether ``c`` lower-cased (A-Z to a-z only) is the lower-case letter ``letter``. */
@@ -400,59 +401,59 @@ static PyObject *plain_sip_target(PyObject *self, PyObject *arg)
  * the plainest shape, naming where it was sent (host as written, port).
  * tests/sip/test_diagnosis_usual_c.py checks this road against the Python one. */
 
-enum {
-    K_CALL_ID, K_TRANSACTIONS, /* Call */
-    T_METHOD, T_CSEQ, T_REQUESTS, T_RESPONSES, /* Transaction */
-    C_MESSAGE, C_TS_NS, C_SRC, C_SPORT, C_DST, C_DPORT, C_TRANSPORT, /* CapturedSip */
-    M_RAW, M_STATUS, M_TO_TAG, M_FROM_TAG, M_CSEQ, M_SENT_BY, M_URI_TEXT, M_VIAS, /* SipMessage */
-    Q_NUMBER, /* CSeq */
-    K_MESSAGES, /* Call */
-    T_ACKS, /* Transaction */
-    S_KEY, /* RtpStream */
-    Y_SRC, Y_SRC_PORT, Y_DST, Y_DST_PORT, /* StreamKey */
-    I_BY_CALL, I_LOOSE, /* StreamIndex */
-    SLOT_COUNT
-};
+/* The classes whose objects' slots are read (setup_usual_call's second to ninth). */
 enum {
     CLASS_CALL, CLASS_TXN, CLASS_CAPTURED, CLASS_MESSAGE, CLASS_CSEQ, CLASS_STREAM, CLASS_KEY,
     CLASS_INDEX, CLASS_COUNT
 };
-static const struct {
-    int owner;
-    const char *name;
-} SLOTS[SLOT_COUNT] = {
-    [K_CALL_ID] = {CLASS_CALL, "call_id"},
-    [K_TRANSACTIONS] = {CLASS_CALL, "transactions"},
-    [K_MESSAGES] = {CLASS_CALL, "messages"},
-    [T_METHOD] = {CLASS_TXN, "method"},
-    [T_CSEQ] = {CLASS_TXN, "cseq"},
-    [T_REQUESTS] = {CLASS_TXN, "requests"},
-    [T_RESPONSES] = {CLASS_TXN, "responses"},
-    [T_ACKS] = {CLASS_TXN, "acks"},
-    [C_MESSAGE] = {CLASS_CAPTURED, "message"},
-    [C_TS_NS] = {CLASS_CAPTURED, "ts_ns"},
-    [C_SRC] = {CLASS_CAPTURED, "src"},
-    [C_SPORT] = {CLASS_CAPTURED, "sport"},
-    [C_DST] = {CLASS_CAPTURED, "dst"},
-    [C_DPORT] = {CLASS_CAPTURED, "dport"},
-    [C_TRANSPORT] = {CLASS_CAPTURED, "transport"},
-    [M_RAW] = {CLASS_MESSAGE, "raw"},
-    [M_STATUS] = {CLASS_MESSAGE, "status_code"},
-    [M_TO_TAG] = {CLASS_MESSAGE, "to_tag"},
-    [M_FROM_TAG] = {CLASS_MESSAGE, "from_tag"},
-    [M_CSEQ] = {CLASS_MESSAGE, "cseq"},
-    [M_SENT_BY] = {CLASS_MESSAGE, "sent_by"},
-    [M_URI_TEXT] = {CLASS_MESSAGE, "request_uri_text"},
-    [M_VIAS] = {CLASS_MESSAGE, "_vias"},
-    [Q_NUMBER] = {CLASS_CSEQ, "number"},
-    [S_KEY] = {CLASS_STREAM, "key"},
-    [Y_SRC] = {CLASS_KEY, "src"},
-    [Y_SRC_PORT] = {CLASS_KEY, "src_port"},
-    [Y_DST] = {CLASS_KEY, "dst"},
-    [Y_DST_PORT] = {CLASS_KEY, "dst_port"},
-    [I_BY_CALL] = {CLASS_INDEX, "_by_call"},
-    [I_LOOSE] = {CLASS_INDEX, "_loose"},
+/* The slots read, by class (the enums' order is the names' below): each slot's number holds
+ * its class (its reader in readers, above SLOT_BITS) and its place among the names read of
+ * that class (below: slot_of reads it at readers[class].offsets[place]). */
+#define SLOT_BITS 4
+#define SLOT_PLACE(slot) ((slot) & ((1 << SLOT_BITS) - 1))
+enum { K_CALL_ID = CLASS_CALL << SLOT_BITS, K_TRANSACTIONS, K_MESSAGES, K_END };
+enum { T_METHOD = CLASS_TXN << SLOT_BITS, T_CSEQ, T_REQUESTS, T_RESPONSES, T_ACKS, T_END };
+enum {
+    C_MESSAGE = CLASS_CAPTURED << SLOT_BITS, C_TS_NS, C_SRC, C_SPORT, C_DST, C_DPORT,
+    C_TRANSPORT, C_END
 };
+enum {
+    M_RAW = CLASS_MESSAGE << SLOT_BITS, M_STATUS, M_TO_TAG, M_FROM_TAG, M_CSEQ, M_SENT_BY,
+    M_URI_TEXT, M_VIAS, M_END
+};
+enum { Q_NUMBER = CLASS_CSEQ << SLOT_BITS, Q_END };
+enum { S_KEY = CLASS_STREAM << SLOT_BITS, S_END };
+enum { Y_SRC = CLASS_KEY << SLOT_BITS, Y_SRC_PORT, Y_DST, Y_DST_PORT, Y_END };
+enum { I_BY_CALL = CLASS_INDEX << SLOT_BITS, I_LOOSE, I_END };
+#define SLOT_COUNT(end) SLOT_PLACE(end)
+static const char *const CALL_NAMES[SLOT_COUNT(K_END)] = {"call_id", "transactions", "messages"};
+static const char *const TXN_NAMES[SLOT_COUNT(T_END)] = {
+    "method", "cseq", "requests", "responses", "acks",
+};
+static const char *const CAPTURED_NAMES[SLOT_COUNT(C_END)] = {
+    "message", "ts_ns", "src", "sport", "dst", "dport", "transport",
+};
+static const char *const MESSAGE_NAMES[SLOT_COUNT(M_END)] = {
+    "raw", "status_code", "to_tag", "from_tag", "cseq", "sent_by", "request_uri_text", "_vias",
+};
+static const char *const CSEQ_NAMES[SLOT_COUNT(Q_END)] = {"number"};
+static const char *const STREAM_NAMES[SLOT_COUNT(S_END)] = {"key"};
+static const char *const KEY_NAMES[SLOT_COUNT(Y_END)] = {"src", "src_port", "dst", "dst_port"};
+static const char *const INDEX_NAMES[SLOT_COUNT(I_END)] = {"_by_call", "_loose"};
+static const char *const *const READ_NAMES[CLASS_COUNT] = {
+    CALL_NAMES, TXN_NAMES, CAPTURED_NAMES, MESSAGE_NAMES,
+    CSEQ_NAMES, STREAM_NAMES, KEY_NAMES, INDEX_NAMES,
+};
+static PyObject *read_names[CLASS_COUNT][1 << SLOT_BITS];
+static Py_ssize_t read_offsets[CLASS_COUNT][1 << SLOT_BITS];
+/* Fixed readers (_slotread.h): only the class given to setup_usual_call is read. */
+#define READER(class, end) {NULL, SLOT_COUNT(end), read_names[class], read_offsets[class], NULL, 1}
+static SlotReader readers[CLASS_COUNT] = {
+    READER(CLASS_CALL, K_END),   READER(CLASS_TXN, T_END),  READER(CLASS_CAPTURED, C_END),
+    READER(CLASS_MESSAGE, M_END), READER(CLASS_CSEQ, Q_END), READER(CLASS_STREAM, S_END),
+    READER(CLASS_KEY, Y_END),    READER(CLASS_INDEX, I_END),
+};
+#undef READER
 /* The fields of a MediaAnnouncement read by usual_media, by name (their places: setup). */
 enum { A_SIDE, A_ROLE, A_MEDIA_INDEX, A_MEDIA, A_ADDRESS, A_PORT, A_DIRECTION, A_COUNT };
 static const char *const ANN_FIELDS[A_COUNT] = {
@@ -463,8 +464,6 @@ static PyTypeObject *announcement_class;
 static PyObject *media_window; /* media.MEDIA_WINDOW_NS: check_media's window after a call */
 static PyObject *text_answer, *text_audio, *text_video, *text_caller, *text_sendrecv;
 static PyObject *text_recvonly, *text_sendonly, *name_for_call;
-static PyTypeObject *slot_classes[CLASS_COUNT];
-static Py_ssize_t slot_offsets[SLOT_COUNT];
 static PyObject *delivered_path; /* diagnosis.model.DeliveredPath */
 static PyObject *text_invite, *text_update, *text_cancel, *text_ack, *text_udp;
 
@@ -474,7 +473,6 @@ static PyObject *text_invite, *text_update, *text_cancel, *text_ack, *text_udp;
  * after a call (an int, ns). */
 static PyObject *setup_usual_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    Py_ssize_t offsets[SLOT_COUNT];
     int i;
     Py_ssize_t fields_at[A_COUNT], n_fields;
     PyObject *fields;
@@ -518,24 +516,13 @@ static PyObject *setup_usual_call(PyObject *self, PyObject *const *args, Py_ssiz
         }
     }
     Py_DECREF(fields);
-    for (i = 0; i < SLOT_COUNT; i++) {
-        PyObject *type = args[1 + SLOTS[i].owner], *descriptor;
-        PyMemberDef *member;
-        descriptor = PyObject_GetAttrString(type, SLOTS[i].name);
-        if (descriptor == NULL)
-            return NULL;
-        if (!Py_IS_TYPE(descriptor, &PyMemberDescr_Type) ||
-            ((PyMemberDescrObject *)descriptor)->d_common.d_type != (PyTypeObject *)type ||
-            ((PyMemberDescrObject *)descriptor)->d_member->type != T_OBJECT_EX) {
-            Py_DECREF(descriptor);
-            PyErr_Format(PyExc_TypeError, "setup_usual_call(): %s is not an object slot of %R",
-                         SLOTS[i].name, type);
+    /* (a failed setup leaves no class read: every call declined, the Python road) */
+    for (i = 0; i < CLASS_COUNT; i++)
+        if (slot_reader_setup(&readers[i], args[1 + i], READ_NAMES[i]) < 0) {
+            for (i = 0; i < CLASS_COUNT; i++)
+                Py_CLEAR(readers[i].type);
             return NULL;
         }
-        member = ((PyMemberDescrObject *)descriptor)->d_member;
-        offsets[i] = member->offset;
-        Py_DECREF(descriptor);
-    }
 #define INTERN(var, text)                                                                     \
     if (var == NULL && (var = PyUnicode_InternFromString(text)) == NULL)                      \
         return NULL;
@@ -559,23 +546,18 @@ static PyObject *setup_usual_call(PyObject *self, PyObject *const *args, Py_ssiz
     ann_length = n_fields;
     Py_INCREF(args[1 + CLASS_COUNT]);
     Py_XSETREF(announcement_class, (PyTypeObject *)args[1 + CLASS_COUNT]);
-    memcpy(slot_offsets, offsets, sizeof offsets);
-    for (i = 0; i < CLASS_COUNT; i++) {
-        Py_INCREF(args[1 + i]);
-        Py_XSETREF(slot_classes[i], (PyTypeObject *)args[1 + i]);
-    }
     Py_INCREF(args[0]);
     Py_XSETREF(delivered_path, args[0]);
     Py_RETURN_NONE;
 }
 
 /* The slot ``slot`` of ``obj`` (borrowed: its owner holds it), or NULL when ``obj`` is not
- * of the slot's class or the slot is empty (no error set: the call is declined). */
-static PyObject *slot_of(PyObject *obj, int slot)
+ * of exactly the slot's class (setup_usual_call's), the class no longer holds that slot
+ * (changed since: its reader relearns it) or the slot is empty (no error set: the call is
+ * declined). No Python code runs here. */
+static inline Py_ALWAYS_INLINE PyObject *slot_of(PyObject *obj, int slot)
 {
-    if (obj == NULL || Py_TYPE(obj) != slot_classes[SLOTS[slot].owner])
-        return NULL;
-    return *(PyObject **)((char *)obj + slot_offsets[slot]);
+    return slot_read_borrowed(&readers[slot >> SLOT_BITS], obj, SLOT_PLACE(slot));
 }
 
 /* endpoint_exact_text of a captured message's source (a new reference), or NULL (with an
@@ -1285,7 +1267,7 @@ static PyObject *usual_refused(PyObject *self, PyObject *const *args, Py_ssize_t
         PyErr_SetString(PyExc_TypeError, "usual_refused(call)");
         return NULL;
     }
-    if (slot_classes[CLASS_CALL] == NULL) {
+    if (delivered_path == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "usual_refused(): setup_usual_call() first");
         return NULL;
     }
