@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rtcscope.cli.output import format_json, write_json, write_json_object
+from rtcscope.cli.output import LazyJson, format_json, write_json, write_json_object
 from rtcscope.text import json_safe
 
 _scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.text(max_size=8)
@@ -150,6 +150,60 @@ def test_write_json_streams_to_a_byte_stream_what_format_json_writes(
     stream.flush()
     expected = ("lead " + format_json(data) + "\n").encode(encoding, "backslashreplace")
     assert raw.getvalue() == expected
+
+
+def _lazy(value: Any, give_text: bool, asked: list[int]) -> LazyJson:
+    """A LazyJson of ``value`` whose text is orjson's at the level asked (or None)."""
+
+    def text(level: int) -> bytes | None:
+        asked.append(level)
+        if not give_text:
+            return None
+        try:
+            data = orjson.dumps(value, option=orjson.OPT_INDENT_2)
+        except TypeError:
+            return None
+        return data.replace(b"\n", b"\n" + b"  " * level)
+
+    return LazyJson(lambda: value, text)
+
+
+@given(
+    st.dictionaries(st.text(max_size=5), _values, max_size=4),
+    st.lists(_values, max_size=40),
+    st.booleans(),
+    st.integers(0, 4),
+    st.sampled_from(["utf-8", "ascii"]),
+    st.sampled_from([0, 2, 32]),
+)
+def test_a_lazy_value_writes_the_text_of_its_value(
+    data: dict[str, Any],
+    value: list[Any],
+    give_text: bool,
+    depth: int,
+    encoding: str,
+    long_list: int,
+) -> None:
+    """A LazyJson anywhere in the data: write_json writes the text it gives at its level
+    (or, given None, its value), format_json its value; the bytes are format_json's text of
+    the data holding the value itself."""
+    asked: list[int] = []
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding=encoding, errors="backslashreplace", newline="")
+    lazy = {
+        **data,
+        "lazy": _lazy(value, give_text, asked),
+        "in": [1, {"x": _lazy(value, give_text, asked)}],
+    }
+    plain = {**data, "lazy": value, "in": [1, {"x": value}]}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stdout", stream)
+        patch.setattr("rtcscope.cli.output._LONG_LIST", long_list)
+        write_json(lazy, depth=depth)
+    stream.flush()
+    assert raw.getvalue() == format_json(plain).encode(encoding, "backslashreplace")
+    assert format_json(lazy) == format_json(plain)
+    assert set(asked) <= {1, 3}  # (asked where write_json met it: level 1, or 3 in "in")
 
 
 def test_members_holding_an_iterator_are_streamed_in_a_long_list() -> None:

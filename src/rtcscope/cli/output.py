@@ -52,7 +52,24 @@ class ReportFormat(StrEnum):
     json = "json"
 
 
+class LazyJson:
+    """A value in JSON data that can give its own text: where :func:`write_json` meets it,
+    ``text(level)`` gives the bytes :func:`format_json` would write for ``make()`` at that
+    indentation level (every line after the first indented by ``level`` levels), or None,
+    and then ``make()`` is written; anywhere else (:func:`format_json`) it is ``make()``.
+    For a long list whose objects cost more to make than their text to write
+    (``diagnose``'s request paths)."""
+
+    __slots__ = ("make", "text")
+
+    def __init__(self, make: Callable[[], Any], text: Callable[[int], bytes | None]) -> None:
+        self.make = make
+        self.text = text
+
+
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, LazyJson):
+        return value.make()
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
     if isinstance(value, Enum):
@@ -165,6 +182,12 @@ class _JsonWriter:
             self._write(json_safe(data[start:end].decode("utf-8")))
 
     def value(self, value: Any, depth: int, level: int) -> None:
+        if type(value) is LazyJson:
+            text = value.text(level)
+            if text is not None:
+                self._write_dumped(text, 0, len(text))
+                return
+            value = value.make()
         if not _worth_streaming(value, depth):
             if not self._whole("", [value], level):  # what orjson refuses: format_json's road
                 self._write(format_json(value).replace("\n", "\n" + "  " * level))
@@ -255,6 +278,8 @@ def _worth_streaming(value: Any, depth: int) -> bool:
     kind = type(value)
     if kind in _SCALARS:
         return False
+    if kind is LazyJson:
+        return True
     if kind is not list and kind is not tuple and kind is not dict and isinstance(value, Iterator):
         return True
     if depth <= 0:
@@ -270,6 +295,8 @@ def _worth_streaming(value: Any, depth: int) -> bool:
 
 def _holds_long_list(value: Any, depth: int) -> bool:
     """:func:`_worth_streaming` for a value holding no iterator (type tests only)."""
+    if type(value) is LazyJson:
+        return True
     if depth <= 0:
         return False
     if isinstance(value, list | tuple):

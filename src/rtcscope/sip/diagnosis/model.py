@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import field
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from rtcscope._dataclass import dataclass
+from rtcscope._roads import c_wanted
+from rtcscope.sip import routing
 from rtcscope.sip.routing import message_max_forwards
 from rtcscope.sip.transactions import endpoint
 
@@ -290,12 +296,74 @@ class Diagnosis:
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity is severity)
 
+    def paths_json(self, level: int) -> bytes | None:
+        """The JSON text of ``as_dict()["paths"]`` as the JSON writer writes it at ``level``
+        (rtcscope.cli.output.LazyJson), most of it without making the objects; None where
+        the objects must be written instead."""
+        return _paths_json(self.paths, level)
+
     def as_dict(self) -> dict[str, Any]:
+        return self.json_fields([f.as_dict() for f in self.findings], self.path_dicts())
+
+    def json_fields(self, findings: Any, paths: Any) -> dict[str, Any]:
+        """:meth:`as_dict`'s keys with the findings' and the paths' values given (``diagnose
+        --format json``: its rows of the findings, its paths written as text)."""
         return {
             "calls": self.calls,
             "errors": self.count(Severity.ERROR),
             "warnings": self.count(Severity.WARNING),
-            "findings": [f.as_dict() for f in self.findings],
-            "paths": [p.as_dict() for p in self.paths],
+            "findings": findings,
+            "paths": paths,
             "notes": list(self.notes),
         }
+
+    def path_dicts(self) -> list[dict[str, Any]]:
+        """The paths' JSON objects (``as_dict()["paths"]``)."""
+        return [p.as_dict() for p in self.paths]
+
+
+def _paths_json_py(paths: Sequence[RequestPath], level: int) -> bytes | None:
+    """The JSON text of the paths' objects (``[path.as_dict() for path in paths]``) as
+    orjson writes it with a two-space indent, every line after the first indented by
+    ``level`` more levels; None where orjson refuses a value. The specification of the C
+    road (rtcscope.sip._pathdict.paths_json, which writes the usual :class:`DeliveredPath`
+    from its slots, no object made, and may decline with None where this writes text)."""
+    try:
+        text = orjson.dumps([path.as_dict() for path in paths], option=orjson.OPT_INDENT_2)
+    except TypeError:
+        return None
+    return text.replace(b"\n", b"\n" + b"  " * level) if level else text
+
+
+def _c_paths_setup(pathdict: ModuleType) -> None:
+    """Give the C road the classes it reads through their slots and the Max-Forwards reads
+    (the usual line's in C where rtcscope.sip.routing has it, and the whole one)."""
+    from rtcscope.sip.capture import CapturedSip
+    from rtcscope.sip.message import SipMessage
+
+    pathdict.setup(
+        DeliveredPath,
+        CapturedSip,
+        SipMessage,
+        routing._c_usual_max_forwards,
+        message_max_forwards,
+    )
+
+
+def _paths_json_road() -> Callable[[Sequence[RequestPath], int], bytes | None]:
+    """The C road where it was built (and RTCSCOPE_PURE is not set), else the Python one."""
+    if not c_wanted():
+        return _paths_json_py
+    try:
+        from rtcscope.sip import _pathdict
+    except ImportError:  # built without a compiler or Python's headers
+        return _paths_json_py
+    _c_paths_setup(_pathdict)
+    found: Callable[[Sequence[RequestPath], int], bytes | None] = _pathdict.paths_json
+    return found
+
+
+# The paths' JSON text in one C call over them all where it was built; PATHS_JSON_ROAD says
+# which road.
+_paths_json = _paths_json_road()
+PATHS_JSON_ROAD = "python" if _paths_json is _paths_json_py else "c"

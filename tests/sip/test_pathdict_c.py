@@ -1,0 +1,264 @@
+"""The paths' JSON text in C (rtcscope.sip._pathdict.paths_json) against its specification,
+the pure-Python road (diagnosis.model._paths_json_py: orjson's text of the paths' as_dict()
+at an indentation level): the same bytes, or None from C where it declines (a value it does
+not write), on generated paths (the usual DeliveredPath, one whose step or last hop was
+written out, RequestPaths with their steps, other classes, texts with quotes, controls,
+non-ASCII and surrogates, numbers past 64 bits) and on the paths of every capture of
+tests/data and ../shared/captures; built and active under CI=true; RTCSCOPE_PURE=1 selects
+the Python road.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rtcscope.scan import ScanOptions, Tap, scan
+from rtcscope.sip.capture import CapturedSip
+from rtcscope.sip.diagnosis import model as model_module
+from rtcscope.sip.diagnosis.model import (
+    DeliveredPath,
+    PathStep,
+    RequestPath,
+    _paths_json_py,
+)
+from rtcscope.sip.message import SipMessage
+from tests.conftest import DATA, IN_CI, c_module, needs_built, shared_captures
+
+_pathdict = c_module("rtcscope.sip._pathdict")
+
+needs_c = needs_built(_pathdict)
+
+
+def _c_json(paths: Any, level: int) -> bytes | None:
+    assert _pathdict is not None
+    # (set up as model.py sets it up: under RTCSCOPE_PURE=1 it did not)
+    model_module._c_paths_setup(_pathdict)
+    made: bytes | None = _pathdict.paths_json(paths, level)
+    return made
+
+
+def _same_or_declined(paths: list[Any], level: int) -> bytes | None:
+    """C's text, checked against the Python road's (C may decline, never differ)."""
+    expected = _paths_json_py(paths, level)
+    made = _c_json(paths, level)
+    if made is not None:
+        assert made == expected
+    return made
+
+
+# Texts with what JSON escapes and what orjson refuses (a surrogate).
+TEXTS = st.sampled_from(
+    [
+        "",
+        "c1@host",
+        'q"uote',
+        "back\\slash",
+        "\x00\x01\x1f\x7f",
+        "\t\n\r\b\f",
+        "é\u2028😀",
+        "\ud800",
+    ]
+) | st.text(max_size=6)
+NUMBERS = st.sampled_from([0, 1, 70, -1, 2**63 - 1, -(2**63), 2**63, 2**64 - 1, 2**64, -(2**64)])
+URIS = ["sip:bob@10.0.0.2:5060", 'sip:"odd"@h', "sip:b\\x@h", "sip:é@h", "", None]
+MAX_FORWARDS = [
+    "Max-Forwards: 70",
+    "Max-Forwards:  69 ",
+    "max-forwards: 1",
+    "Max-Forwards: x",
+    "Max-Forwards: 99999999999999999999999",
+    "",
+]
+ADDRESSES = ["10.0.0.1", "fd00::1", "[fd00::2]", "hé"]
+
+
+class _Text(str):
+    """A str subclass: orjson writes it as a str, C declines it."""
+
+
+class _OtherPath(DeliveredPath):
+    """Not exactly a DeliveredPath: C asks its as_dict()."""
+
+
+def _request(uri: str | None, max_forwards: str) -> SipMessage:
+    lines = [] if uri is None else [f"ACK {uri} SIP/2.0"]
+    lines += ["Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1", "Call-ID: c1", "CSeq: 1 ACK"]
+    if max_forwards:
+        lines.append(max_forwards)
+    if uri is None:
+        lines.insert(0, "SIP/2.0 200 OK")
+    return SipMessage.parse(("\r\n".join(lines) + "\r\n\r\n").encode())
+
+
+@st.composite
+def delivered_paths(draw: st.DrawFn) -> Any:
+    message = _request(draw(st.sampled_from(URIS)), draw(st.sampled_from(MAX_FORWARDS)))
+    frame = draw(st.integers(1, 99) | NUMBERS)
+    sent = CapturedSip(
+        frame,
+        0,
+        draw(st.sampled_from(ADDRESSES)),
+        draw(st.sampled_from([5060, 0, 65535, 2**70])),
+        "10.0.0.2",
+        5060,
+        "udp",
+        message,
+    )
+    kind = draw(st.sampled_from([DeliveredPath] * 4 + [_OtherPath]))
+    far = draw(st.sampled_from(["10.0.0.2:5060", "[fd00::1]:5060"]) | TEXTS)
+    path = kind(
+        draw(TEXTS),
+        draw(st.sampled_from(["ACK", "BYE"]) | TEXTS),
+        draw(st.integers(1, 9) | NUMBERS | st.none()),
+        sent,
+        far,
+    )
+    change = draw(st.sampled_from(["", "", "", "hop", "steps", "outcome", "subclass"]))
+    if change == "hop":
+        path.last_hop = draw(TEXTS)
+    elif change == "steps":
+        path.steps  # noqa: B018  (written out: RequestPath.as_dict's road)
+    elif change == "outcome":
+        path.outcome = draw(TEXTS)
+    elif change == "subclass":
+        path.call_id = _Text(path.call_id)
+    return path
+
+
+@st.composite
+def request_paths(draw: st.DrawFn) -> RequestPath:
+    steps = [
+        PathStep(
+            draw(st.integers(1, 99) | NUMBERS),
+            0,
+            draw(TEXTS),
+            draw(TEXTS),
+            draw(TEXTS),
+            tuple(draw(st.lists(TEXTS, max_size=3))),
+            draw(st.none() | st.integers(0, 70) | NUMBERS),
+            draw(st.integers(0, 3)),
+            draw(st.integers(1, 3)),
+            draw(st.lists(TEXTS, max_size=2)),
+        )
+        for _ in range(draw(st.integers(0, 3)))
+    ]
+    return RequestPath(
+        draw(TEXTS),
+        draw(TEXTS),
+        draw(st.integers(1, 9) | NUMBERS),
+        steps,
+        draw(st.sampled_from(["delivered", "hop-by-hop", "icmp"])),
+        draw(TEXTS),
+    )
+
+
+@needs_c
+@settings(max_examples=400)
+@given(st.lists(delivered_paths() | request_paths(), max_size=6), st.integers(0, 4))
+def test_c_text_is_the_python_roads(paths: list[Any], level: int) -> None:
+    made = _same_or_declined(paths, level)
+    if _paths_json_py(paths, level) is None:  # what orjson refuses, C declines
+        assert made is None
+
+
+@needs_c
+@settings(max_examples=200)
+@given(st.lists(delivered_paths(), max_size=4), st.integers(0, 3))
+def test_c_declines_only_what_it_does_not_write(paths: list[Any], level: int) -> None:
+    """The usual paths of a parse (exact classes, texts of UTF-8, numbers of 64 bits) are
+    written, not declined."""
+    usual = [
+        p
+        for p in paths
+        if type(p) is DeliveredPath
+        and all(
+            type(v) is str and not _surrogate(v)
+            for v in (p.call_id, p.method, p.outcome, p._far, p.last_hop, p._sent.src)
+        )
+        and all(
+            type(n) is int and -(2**63) <= n < 2**63 for n in (p.cseq, p._sent.frame, p._sent.sport)
+        )
+    ]
+    if _paths_json_py(usual, level) is not None:  # (a Max-Forwards past 64 bits: refused)
+        assert _same_or_declined(usual, level) is not None
+
+
+def _surrogate(text: str) -> bool:
+    return any(0xD800 <= ord(c) <= 0xDFFF for c in text)
+
+
+def _captures() -> list[Path]:
+    return sorted(DATA.glob("*.pcap*")) + shared_captures()
+
+
+@needs_c
+@pytest.mark.parametrize("capture", _captures(), ids=lambda p: p.name)
+def test_c_text_of_real_captures(capture: Path) -> None:
+    model = scan(capture, ScanOptions(taps=frozenset({Tap.COUNTS, Tap.SIP}), keep_going=True))
+    paths = model.diagnosis().paths
+    for level in (0, 1, 3):
+        assert _same_or_declined(paths, level) is not None
+
+
+@needs_c
+def test_c_refuses_what_is_not_paths() -> None:
+    assert _pathdict is not None
+    model_module._c_paths_setup(_pathdict)
+    with pytest.raises(TypeError):
+        _pathdict.paths_json(5, 0)
+    with pytest.raises(AttributeError):
+        _pathdict.paths_json([object()], 0)
+    with pytest.raises(ValueError):
+        _pathdict.paths_json([], -1)
+    with pytest.raises((TypeError, AttributeError)):  # (not the classes it reads)
+        _pathdict.setup(int, int, int, None, len)
+    model_module._c_paths_setup(_pathdict)
+    assert _pathdict.paths_json([], 2) == b"[]"
+
+
+@needs_c
+def test_c_holds_what_a_max_forwards_read_takes_away(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole Max-Forwards read is Python code: a path it changes is still written from
+    the values read before (no reference lost)."""
+    assert _pathdict is not None
+    paths = [
+        DeliveredPath(
+            "c1",
+            "ACK",
+            1,
+            CapturedSip(3, 0, "10.0.0.1", 5060, "10.0.0.2", 5060, "udp", _request("sip:b@h", "")),
+            "x:1",
+        )
+    ]
+    expected = _paths_json_py(paths, 1)
+
+    def changing(message: SipMessage) -> int | None:
+        paths[0]._far = "y:2"  # type: ignore[misc]
+        paths[0].call_id = "c2"
+        return None
+
+    _pathdict.setup(DeliveredPath, CapturedSip, SipMessage, None, changing)
+    try:
+        made = _pathdict.paths_json(paths, 1)
+    finally:
+        model_module._c_paths_setup(_pathdict)
+    assert made == expected
+
+
+def test_rtcscope_pure_selects_the_python_road(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RTCSCOPE_PURE", "1")
+    assert model_module._paths_json_road() is _paths_json_py
+    monkeypatch.delenv("RTCSCOPE_PURE")
+    built = model_module._paths_json_road()
+    assert (built is _paths_json_py) == (_pathdict is None)
+
+
+def test_the_c_paths_road_is_built_and_used_in_ci() -> None:
+    if not IN_CI:
+        pytest.skip("checked under CI=true")
+    assert model_module.PATHS_JSON_ROAD == "c"
