@@ -32,6 +32,7 @@ setup(
             ("rtcscope.capture._startline", "src/rtcscope/capture/_startline.c"),
             ("rtcscope._slots", "src/rtcscope/_slots.c"),
             ("rtcscope.sip._pathdict", "src/rtcscope/sip/_pathdict.c"),
+            ("rtcscope.sip._dialogs", "src/rtcscope/sip/_dialogs.c"),
         )
     ]
 )

@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
 
 
 def c_wanted() -> bool:
     """False when RTCSCOPE_PURE is set (to anything but "" or "0"): every accelerated step
     then takes its pure-Python road (the specification the C roads are tested against)."""
     return os.environ.get("RTCSCOPE_PURE", "") in ("", "0")
+
+
+def c_function(module: str, name: str, setup: Callable[[ModuleType], None]) -> Any:
+    """The function ``name`` of the C accelerator ``module`` ("rtcscope.sip._dialogs") once
+    ``setup`` has given the module what it reads; None where it was not built (no compiler
+    or no Python headers) or under RTCSCOPE_PURE (the Python road)."""
+    if not c_wanted():
+        return None
+    try:
+        accelerator = importlib.import_module(module)
+    except ImportError:
+        return None
+    setup(accelerator)
+    return getattr(accelerator, name)

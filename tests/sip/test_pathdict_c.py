@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rtcscope._roads import c_function
 from rtcscope.scan import ScanOptions, Tap, scan
 from rtcscope.sip.capture import CapturedSip
 from rtcscope.sip.diagnosis import model as model_module
@@ -251,11 +252,13 @@ def test_c_holds_what_a_max_forwards_read_takes_away(monkeypatch: pytest.MonkeyP
 
 
 def test_rtcscope_pure_selects_the_python_road(monkeypatch: pytest.MonkeyPatch) -> None:
+    def road() -> Any:
+        return c_function("rtcscope.sip._pathdict", "paths_json", model_module._c_paths_setup)
+
     monkeypatch.setenv("RTCSCOPE_PURE", "1")
-    assert model_module._paths_json_road() is _paths_json_py
+    assert road() is None
     monkeypatch.delenv("RTCSCOPE_PURE")
-    built = model_module._paths_json_road()
-    assert (built is _paths_json_py) == (_pathdict is None)
+    assert (road() is None) == (_pathdict is None)
 
 
 def test_the_c_paths_road_is_built_and_used_in_ci() -> None:

@@ -15,6 +15,7 @@
 #include <structmember.h>
 
 #include "../_endpoint.h"
+#include "../_slotread.h"
 
 /* The slots read: a DeliveredPath's, its captured request's, that request's SipMessage's. */
 enum { P_CALL_ID, P_METHOD, P_CSEQ, P_OUTCOME, P_SENT, P_FAR, P_STEP_LIST, P_HOP, P_COUNT };
@@ -25,11 +26,6 @@ static const char *const PATH_SLOTS[P_COUNT] = {
 };
 static const char *const SENT_SLOTS[S_COUNT] = {"frame", "src", "sport", "message"};
 static const char *const MESSAGE_SLOTS[R_COUNT] = {"raw", "request_uri_text"};
-
-typedef struct {
-    PyTypeObject *type; /* exactly this class is read through its slots (NULL: not set up) */
-    Py_ssize_t offsets[P_COUNT];
-} Slots;
 
 static Slots path_slots, sent_slots, message_slots;
 
@@ -50,39 +46,6 @@ static const char *const STEP_KEYS[J_COUNT] = {
 };
 static PyObject *path_keys[K_PATH_COUNT], *step_keys[J_COUNT];
 static PyObject *text_empty, *int_one, *name_as_dict, *empty_list;
-
-/* slots->offsets of the names in type (each an object slot of it or of a base class). */
-static int slots_setup(Slots *slots, PyObject *type, const char *const *names, int count)
-{
-    Py_ssize_t offsets[P_COUNT];
-    int i;
-    if (!PyType_Check(type)) {
-        PyErr_SetString(PyExc_TypeError, "setup(): not a class");
-        return -1;
-    }
-    for (i = 0; i < count; i++) {
-        PyObject *descriptor = PyObject_GetAttrString(type, names[i]);
-        PyMemberDef *member;
-        if (descriptor == NULL)
-            return -1;
-        if (!Py_IS_TYPE(descriptor, &PyMemberDescr_Type) ||
-            !PyType_IsSubtype((PyTypeObject *)type,
-                              ((PyMemberDescrObject *)descriptor)->d_common.d_type) ||
-            ((PyMemberDescrObject *)descriptor)->d_member->type != T_OBJECT_EX) {
-            Py_DECREF(descriptor);
-            PyErr_Format(PyExc_TypeError, "setup(): %s is not an object slot of %R", names[i],
-                         type);
-            return -1;
-        }
-        member = ((PyMemberDescrObject *)descriptor)->d_member;
-        offsets[i] = member->offset;
-        Py_DECREF(descriptor);
-    }
-    memcpy(slots->offsets, offsets, sizeof(Py_ssize_t) * (size_t)count);
-    Py_INCREF(type);
-    Py_XSETREF(slots->type, (PyTypeObject *)type);
-    return 0;
-}
 
 static int interned(PyObject **out, const char *const *texts, int count)
 {
@@ -122,9 +85,6 @@ static PyObject *setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs
     Py_XSETREF(message_max_forwards, Py_NewRef(args[4]));
     Py_RETURN_NONE;
 }
-
-/* obj's slot at offset (borrowed; NULL when unset). */
-#define SLOT(obj, slots, i) (*(PyObject **)((char *)(obj) + (slots).offsets[i]))
 
 /* The message's Max-Forwards as message_max_forwards(message) gives it (a new reference). */
 static PyObject *max_forwards_of(PyObject *message, PyObject *raw)

@@ -25,6 +25,7 @@ from types import ModuleType
 from typing import NamedTuple
 
 from rtcscope._dataclass import dataclass
+from rtcscope._roads import c_function
 from rtcscope.sip.transactions import (
     GROUP_ROAD,
     CapturedMessage,
@@ -126,7 +127,9 @@ class Call:
         found = self._dialogs
         if found is not None and found[0] is self.transactions:
             return found[1]
-        dialogs = _build_dialogs(self)
+        dialogs = None if _c_dialogs is None else _c_dialogs(self)
+        if dialogs is None:  # (no C road, or it declined: a value it does not read)
+            dialogs = _build_dialogs(self)
         self._dialogs = (self.transactions, dialogs)
         return dialogs
 
@@ -203,6 +206,9 @@ CALLS_ROAD = "python" if _find_calls is _find_calls_py else "c"
 
 
 def _build_dialogs(call: Call) -> list[Dialog]:
+    """The call's dialogs (:attr:`Call.dialogs`): the specification of the C road
+    (rtcscope.sip._dialogs.dialogs, which makes the same dialogs in one call, or declines
+    with None where a value is not of the exact classes and types it reads)."""
     dialogs: list[Dialog] = []
     caller_tag = call.caller_tag
     by_tag: dict[str, Dialog] = {}  # callee tag -> its dialog (the first one made with it)
@@ -249,3 +255,29 @@ def _build_dialogs(call: Call) -> list[Dialog]:
             if status is not None and 200 <= status < 300:
                 dialog.state = _TERMINATED
     return dialogs
+
+
+def _c_dialogs_setup(module: ModuleType) -> None:
+    """Give the C road the classes it reads and makes, and the states it sets."""
+    from rtcscope.sip.capture import CapturedSip
+    from rtcscope.sip.message import SipMessage
+
+    module.setup(
+        Call,
+        Transaction,
+        CapturedSip,
+        SipMessage,
+        Dialog,
+        DialogId,
+        _EARLY,
+        _CONFIRMED,
+        _TERMINATED,
+    )
+
+
+# A call's dialogs in one C call where it was built (else None: _build_dialogs); DIALOGS_ROAD
+# says which road.
+_c_dialogs: Callable[[Call], list[Dialog] | None] | None = c_function(
+    "rtcscope.sip._dialogs", "dialogs", _c_dialogs_setup
+)
+DIALOGS_ROAD = "python" if _c_dialogs is None else "c"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from rtcscope._dataclass import dataclass
-from rtcscope._roads import c_wanted
+from rtcscope._roads import c_function
 from rtcscope.sip import routing
 from rtcscope.sip.routing import message_max_forwards
 from rtcscope.sip.transactions import endpoint
@@ -350,20 +350,9 @@ def _c_paths_setup(pathdict: ModuleType) -> None:
     )
 
 
-def _paths_json_road() -> Callable[[Sequence[RequestPath], int], bytes | None]:
-    """The C road where it was built (and RTCSCOPE_PURE is not set), else the Python one."""
-    if not c_wanted():
-        return _paths_json_py
-    try:
-        from rtcscope.sip import _pathdict
-    except ImportError:  # built without a compiler or Python's headers
-        return _paths_json_py
-    _c_paths_setup(_pathdict)
-    found: Callable[[Sequence[RequestPath], int], bytes | None] = _pathdict.paths_json
-    return found
-
-
 # The paths' JSON text in one C call over them all where it was built; PATHS_JSON_ROAD says
 # which road.
-_paths_json = _paths_json_road()
+_paths_json: Callable[[Sequence[RequestPath], int], bytes | None] = (
+    c_function("rtcscope.sip._pathdict", "paths_json", _c_paths_setup) or _paths_json_py
+)
 PATHS_JSON_ROAD = "python" if _paths_json is _paths_json_py else "c"
