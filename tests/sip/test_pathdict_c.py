@@ -10,6 +10,7 @@ the Python road.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rtcscope._roads import c_function
+from rtcscope.cli.output import format_json, write_json
 from rtcscope.scan import ScanOptions, Tap, scan
 from rtcscope.sip.capture import CapturedSip
 from rtcscope.sip.diagnosis import model as model_module
@@ -204,6 +206,25 @@ def test_c_text_of_real_captures(capture: Path) -> None:
     paths = model.diagnosis().paths
     for level in (0, 1, 3):
         assert _same_or_declined(paths, level) is not None
+
+
+@pytest.mark.parametrize("capture", _captures(), ids=lambda p: p.name)
+def test_the_json_data_is_written_as_the_objects(capture: Path) -> None:
+    """Diagnosis.json_data (the paths a LazyJson: diagnose's and analyze's JSON) written as
+    diagnose and analyze write it is format_json's text of as_dict(), on either road."""
+    model = scan(capture, ScanOptions(taps=frozenset({Tap.COUNTS, Tap.SIP}), keep_going=True))
+    result = model.diagnosis()
+    expected = result.as_dict()
+    assert format_json(result.json_data()) == format_json(expected)
+    for data, whole, depth in (
+        (result.json_data(), expected, 3),  # diagnose
+        (iter([{"data": result.json_data()}]), [{"data": expected}], 4),  # analyze
+    ):
+        out = io.StringIO()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("sys.stdout", out)
+            write_json(data, depth=depth)
+        assert out.getvalue() == format_json(whole)
 
 
 @needs_c

@@ -55,7 +55,7 @@ from rtcscope.cli.capture import (
     message_filter,
     read_model,
 )
-from rtcscope.cli.output import FINDING_STYLES, LazyJson, OutputFormat, print_rows, print_text
+from rtcscope.cli.output import FINDING_STYLES, OutputFormat, print_rows, print_text
 from rtcscope.errors import EXIT_FOUND_PROBLEMS, UsageError
 from rtcscope.sip.diagnosis import (
     CATALOGUE,
@@ -262,8 +262,7 @@ def diagnose(
             if limit is None or per_code[f.code] <= limit:
                 findings.append(f)
         rows = [_with_iso(f.as_dict(), model.info.counts.first_ns) for f in findings]
-        # (the paths written as text where the writer can, their objects not made)
-        data = shown.json_fields(rows, LazyJson(shown.path_dicts, shown.paths_json))
+        data = shown.json_data(rows)  # (the paths written as text, most objects not made)
         data["errors"], data["warnings"] = (
             result.count(Severity.ERROR),
             result.count(Severity.WARNING),

@@ -22,6 +22,7 @@ import orjson
 import typer
 
 from rtcscope.errors import UsageError
+from rtcscope.lazyjson import LazyJson
 from rtcscope.text import LINE_LIMIT, json_safe, terminal_text
 
 if TYPE_CHECKING:  # rich is imported where a table or text is printed (JSON and CSV: never)
@@ -50,21 +51,6 @@ class ReportFormat(StrEnum):
 
     table = "table"
     json = "json"
-
-
-class LazyJson:
-    """A value in JSON data that can give its own text: where :func:`write_json` meets it,
-    ``text(level)`` gives the bytes :func:`format_json` would write for ``make()`` at that
-    indentation level (every line after the first indented by ``level`` levels), or None,
-    and then ``make()`` is written; anywhere else (:func:`format_json`) it is ``make()``.
-    For a long list whose objects cost more to make than their text to write
-    (``diagnose``'s request paths)."""
-
-    __slots__ = ("make", "text")
-
-    def __init__(self, make: Callable[[], Any], text: Callable[[int], bytes | None]) -> None:
-        self.make = make
-        self.text = text
 
 
 def _jsonable(value: Any) -> Any:

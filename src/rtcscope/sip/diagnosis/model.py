@@ -11,6 +11,7 @@ import orjson
 
 from rtcscope._dataclass import dataclass
 from rtcscope._roads import c_function
+from rtcscope.lazyjson import LazyJson
 from rtcscope.sip import routing
 from rtcscope.sip.routing import message_max_forwards
 from rtcscope.sip.transactions import endpoint
@@ -298,16 +299,22 @@ class Diagnosis:
 
     def paths_json(self, level: int) -> bytes | None:
         """The JSON text of ``as_dict()["paths"]`` as the JSON writer writes it at ``level``
-        (rtcscope.cli.output.LazyJson), most of it without making the objects; None where
+        (:class:`LazyJson`), most of it without making the objects; None where
         the objects must be written instead."""
         return _paths_json(self.paths, level)
 
     def as_dict(self) -> dict[str, Any]:
-        return self.json_fields([f.as_dict() for f in self.findings], self.path_dicts())
+        return self._fields([f.as_dict() for f in self.findings], self.path_dicts())
 
-    def json_fields(self, findings: Any, paths: Any) -> dict[str, Any]:
-        """:meth:`as_dict`'s keys with the findings' and the paths' values given (``diagnose
-        --format json``: its rows of the findings, its paths written as text)."""
+    def json_data(self, findings: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """:meth:`as_dict` for the JSON writer: the paths a :class:`LazyJson` (written as
+        text, most without making their objects: :meth:`paths_json`), the findings' objects
+        those given (``diagnose``'s rows) or :meth:`as_dict`'s."""
+        if findings is None:
+            findings = [f.as_dict() for f in self.findings]
+        return self._fields(findings, LazyJson(self.path_dicts, self.paths_json))
+
+    def _fields(self, findings: Any, paths: Any) -> dict[str, Any]:
         return {
             "calls": self.calls,
             "errors": self.count(Severity.ERROR),
