@@ -100,15 +100,17 @@ static PyObject *max_forwards_of(PyObject *message, PyObject *raw)
 
 /* -- paths_json: the text of the paths' list, written without the objects ------------- */
 
+/* Text written into a bytes object grown as needed (its size cut to the text at the end:
+ * text_bytes), not copied out. */
 typedef struct {
-    char *data;
+    PyObject *bytes; /* (NULL until the first byte) */
+    char *data;      /* its bytes */
     Py_ssize_t size, used;
 } Text;
 
 /* Room for n more bytes: 0, or -1 with MemoryError. */
 static int reserve(Text *text, Py_ssize_t n)
 {
-    char *grown;
     Py_ssize_t size;
     if (text->used + n <= text->size)
         return 0;
@@ -117,14 +119,32 @@ static int reserve(Text *text, Py_ssize_t n)
         return -1;
     }
     size = 2 * (text->used + n);
-    grown = PyMem_Realloc(text->data, (size_t)size);
-    if (grown == NULL) {
-        PyErr_NoMemory();
+    if (text->bytes == NULL)
+        text->bytes = PyBytes_FromStringAndSize(NULL, size);
+    else if (_PyBytes_Resize(&text->bytes, size) < 0)
+        text->bytes = NULL; /* (released by _PyBytes_Resize) */
+    if (text->bytes == NULL) {
+        text->data = NULL;
+        text->size = text->used = 0;
         return -1;
     }
-    text->data = grown;
+    text->data = PyBytes_AS_STRING(text->bytes);
     text->size = size;
     return 0;
+}
+
+/* The text as a bytes object (a new reference; the Text then empty), or NULL. */
+static PyObject *text_bytes(Text *text)
+{
+    PyObject *made = text->bytes;
+    if (made == NULL)
+        return PyBytes_FromStringAndSize("", 0);
+    text->bytes = NULL;
+    text->data = NULL;
+    text->size = 0;
+    if (_PyBytes_Resize(&made, text->used) < 0)
+        return NULL;
+    return made;
 }
 
 static int put(Text *text, const char *s, Py_ssize_t n)
@@ -496,8 +516,8 @@ static PyObject *paths_json(PyObject *module, PyObject *const *args, Py_ssize_t 
     PyObject *seq, *made = NULL;
     Py_ssize_t i, n;
     long level;
-    Text text = {NULL, 0, 0};
-    Template usual = {{NULL, 0, 0}, {0}};
+    Text text = {NULL, NULL, 0, 0};
+    Template usual = {{NULL, NULL, 0, 0}, {0}};
     (void)module;
     if (nargs != 2 || !PyLong_Check(args[1])) {
         PyErr_SetString(PyExc_TypeError, "paths_json(paths, level)");
@@ -551,10 +571,10 @@ static PyObject *paths_json(PyObject *module, PyObject *const *args, Py_ssize_t 
     }
     if (new_line(&text, (int)level) < 0 || PUT_LITERAL(&text, "]") < 0)
         goto done;
-    made = PyBytes_FromStringAndSize(text.data, text.used);
+    made = text_bytes(&text);
 done:
-    PyMem_Free(text.data);
-    PyMem_Free(usual.text.data);
+    Py_XDECREF(text.bytes);
+    Py_XDECREF(usual.text.bytes);
     Py_DECREF(seq);
     return made;
 }
