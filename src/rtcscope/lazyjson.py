@@ -12,7 +12,9 @@ class LazyJson:
     ``format_json`` would write for ``make()`` at that indentation level (every line after
     the first indented by ``level`` levels), or None, and then ``make()`` is written;
     anywhere else (``format_json``) it is ``make()``. For a long list whose objects cost
-    more to make than their text to write (the diagnosis's request paths)."""
+    more to make than their text to write (the diagnosis's request paths). (The writer
+    asks ``text(0)`` when it checks a document before writing it, and indents that text
+    itself; a document orjson refuses is written from ``make()``.)"""
 
     __slots__ = ("make", "text")
 
