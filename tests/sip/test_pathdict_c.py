@@ -244,6 +244,29 @@ def test_c_refuses_what_is_not_paths() -> None:
 
 
 @needs_c
+@pytest.mark.parametrize("depth", [1, 300, 100_000, -1])
+def test_c_declines_values_in_shapes_a_capture_does_not_give(depth: int) -> None:
+    """A list in a list (nested ``depth`` deep; -1: a list holding itself) or a dict in a
+    step: declined (the Python road writes or refuses it), never followed down."""
+    routes: Any = "r"
+    for _ in range(depth):
+        routes = [routes]
+    if depth == -1:
+        routes = []
+        routes.append(routes)
+    step = PathStep(1, 0, "a", "b", "u", (routes,), None, 1, 1, [])
+    assert _c_json([RequestPath("c", "BYE", 1, [step], "delivered", "h")], 0) is None
+
+    class Odd(RequestPath):
+        def as_dict(self) -> dict[str, Any]:
+            made = super().as_dict()
+            made["steps"][0]["more"] = {"x": [made]}  # (a dict in a step, holding the path)
+            return made
+
+    assert _c_json([Odd("c", "BYE", 1, [step], "delivered", "h")], 0) is None
+
+
+@needs_c
 def test_c_holds_what_a_max_forwards_read_takes_away(monkeypatch: pytest.MonkeyPatch) -> None:
     """The whole Max-Forwards read is Python code: a path it changes is still written from
     the values read before (no reference lost)."""

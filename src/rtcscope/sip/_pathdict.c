@@ -263,8 +263,9 @@ static int put_number(Text *text, long long number)
 }
 
 /* A value as orjson writes it at depth (put_str's returns): an exact str, an exact int of 64
- * bits, None, or an exact list or tuple of them. */
-static int put_value(Text *text, PyObject *value, int depth)
+ * bits, None, or (where ``in_list`` is 0) an exact list or tuple of them: the shapes of a
+ * parsed capture's paths; anything else (a list in a list) declined. */
+static int put_value(Text *text, PyObject *value, int depth, int in_list)
 {
     if (value == Py_None)
         return PUT_LITERAL(text, "null") < 0 ? -1 : 1;
@@ -279,6 +280,8 @@ static int put_value(Text *text, PyObject *value, int depth)
     }
     if (PyList_CheckExact(value) || PyTuple_CheckExact(value)) {
         /* (the items read one by one: put_value runs no Python code, the list holds) */
+        if (in_list)
+            return 0;
         Py_ssize_t i, n = PySequence_Fast_GET_SIZE(value);
         if (n == 0)
             return PUT_LITERAL(text, "[]") < 0 ? -1 : 1;
@@ -288,7 +291,7 @@ static int put_value(Text *text, PyObject *value, int depth)
             int done;
             if ((i && PUT_LITERAL(text, ",") < 0) || new_line(text, depth + 1) < 0)
                 return -1;
-            done = put_value(text, PySequence_Fast_GET_ITEM(value, i), depth + 1);
+            done = put_value(text, PySequence_Fast_GET_ITEM(value, i), depth + 1, 1);
             if (done <= 0)
                 return done;
         }
@@ -297,9 +300,10 @@ static int put_value(Text *text, PyObject *value, int depth)
     return put_str(text, value);
 }
 
-/* A dict (an as_dict()) at depth: its str keys in order, its values put_value's or dicts
- * (put_str's returns). */
-static int put_dict(Text *text, PyObject *dict, int depth)
+/* A dict (a path's as_dict(), or with ``step`` one of its steps') at depth: its str keys in
+ * order, its values put_value's or (a path's only) a list of steps' dicts (put_str's
+ * returns); any other shape (a dict in it) declined. */
+static int put_dict(Text *text, PyObject *dict, int depth, int step)
 {
     Py_ssize_t at = 0;
     PyObject *key, *value;
@@ -320,23 +324,25 @@ static int put_dict(Text *text, PyObject *dict, int depth)
             return done;
         if (PUT_LITERAL(text, ": ") < 0)
             return -1;
-        if (PyDict_CheckExact(value))
-            done = put_dict(text, value, depth + 1);
-        else if (PyList_CheckExact(value) && PyList_GET_SIZE(value) > 0 &&
-                 PyDict_CheckExact(PyList_GET_ITEM(value, 0))) {
+        if (PyDict_Check(value))
+            return 0;
+        if (PyList_CheckExact(value) && PyList_GET_SIZE(value) > 0 &&
+            PyDict_CheckExact(PyList_GET_ITEM(value, 0))) {
+            if (step)
+                return 0;
             /* a list of dicts (a path's steps) */
             Py_ssize_t i, n = PyList_GET_SIZE(value);
             done = PUT_LITERAL(text, "[") < 0 ? -1 : 1;
             for (i = 0; i < n && done > 0; i++) {
                 if ((i && PUT_LITERAL(text, ",") < 0) || new_line(text, depth + 2) < 0)
                     return -1;
-                done = put_dict(text, PyList_GET_ITEM(value, i), depth + 2);
+                done = put_dict(text, PyList_GET_ITEM(value, i), depth + 2, 1);
             }
             if (done > 0 && (new_line(text, depth + 1) < 0 || PUT_LITERAL(text, "]") < 0))
                 return -1;
         }
         else
-            done = put_value(text, value, depth + 1);
+            done = put_value(text, value, depth + 1, 0);
         if (done <= 0)
             return done;
     }
@@ -487,15 +493,15 @@ static int put_delivered(Text *text, const Template *t, PyObject *path)
         done = put_piece(text, t, (piece)) < 0 ? -1 : (write)
     THEN(F_CALL_ID, put_str(text, p[P_CALL_ID]));
     THEN(F_METHOD, put_str(text, p[P_METHOD]));
-    THEN(F_CSEQ, put_value(text, p[P_CSEQ], 0)); /* (a list there: the Python road) */
+    THEN(F_CSEQ, put_value(text, p[P_CSEQ], 0, 0)); /* (a list there: the Python road) */
     THEN(F_OUTCOME, put_str(text, p[P_OUTCOME]));
     THEN(F_LAST_HOP, p[P_HOP] == Py_None ? put_hop(text, src, p[P_FAR], frame)
                                          : put_str(text, p[P_HOP]));
-    THEN(F_FRAME, put_value(text, frame, 0));
+    THEN(F_FRAME, put_value(text, frame, 0, 0));
     THEN(F_SRC, put_str(text, src));
     THEN(F_DST, put_str(text, p[P_FAR]));
     THEN(F_REQUEST_URI, put_str(text, uri == Py_None ? text_empty : uri));
-    THEN(F_MAX_FORWARDS, put_value(text, max_forwards, 0));
+    THEN(F_MAX_FORWARDS, put_value(text, max_forwards, 0, 0));
     THEN(F_END, 1);
 #undef THEN
     if (done > 0 && (PyList_Check(p[P_CSEQ]) || PyTuple_Check(p[P_CSEQ]) ||
@@ -558,7 +564,7 @@ static PyObject *paths_json(PyObject *module, PyObject *const *args, Py_ssize_t 
         if (done == 0) { /* (what it wrote of the path, if anything, goes) */
             text.used = at;
             PyObject *dict = PyObject_CallMethodNoArgs(path, name_as_dict);
-            done = dict == NULL ? -1 : put_dict(&text, dict, (int)level + 1);
+            done = dict == NULL ? -1 : put_dict(&text, dict, (int)level + 1, 0);
             Py_XDECREF(dict);
         }
         Py_DECREF(path);
