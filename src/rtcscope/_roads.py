@@ -15,15 +15,21 @@ def c_wanted() -> bool:
     return os.environ.get("RTCSCOPE_PURE", "") in ("", "0")
 
 
-def c_function(module: str, name: str, setup: Callable[[ModuleType], None]) -> Any:
+def c_function(module: str, name: str, setup: Callable[[ModuleType], None] | None = None) -> Any:
     """The function ``name`` of the C accelerator ``module`` ("rtcscope.sip._dialogs") once
-    ``setup`` has given the module what it reads; None where it was not built (no compiler
-    or no Python headers) or under RTCSCOPE_PURE (the Python road)."""
+    ``setup`` (if any) has given the module what it reads; None (the Python road) where it
+    was not built (no compiler or no Python headers), under RTCSCOPE_PURE, or from an older
+    build of it (a .so left when a later build failed: its setup refuses these arguments,
+    or it lacks what setup or ``name`` asks for)."""
     if not c_wanted():
         return None
     try:
         accelerator = importlib.import_module(module)
     except ImportError:
         return None
-    setup(accelerator)
-    return getattr(accelerator, name)
+    try:
+        if setup is not None:
+            setup(accelerator)
+    except (TypeError, AttributeError):
+        return None
+    return getattr(accelerator, name, None)

@@ -11,6 +11,8 @@ the Python road.
 from __future__ import annotations
 
 import io
+import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -303,6 +305,22 @@ def test_rtcscope_pure_selects_the_python_road(monkeypatch: pytest.MonkeyPatch) 
     assert road() is None
     monkeypatch.delenv("RTCSCOPE_PURE")
     assert (road() is None) == (_pathdict is None)
+
+
+@pytest.mark.parametrize("refusal", [TypeError, AttributeError])
+def test_an_older_build_is_not_used(monkeypatch: pytest.MonkeyPatch, refusal: type) -> None:
+    """A .so left from an older _pathdict.c (a later build failed) whose setup() refuses
+    these arguments: the Python road, no error (as for every accelerator: c_function)."""
+    older = types.ModuleType("rtcscope.sip._pathdict")
+
+    def setup(*args: Any) -> None:
+        raise refusal("setup(delivered_class, captured_class, message_class)")
+
+    older.setup = setup  # type: ignore[attr-defined]
+    older.paths_json = setup  # type: ignore[attr-defined]
+    monkeypatch.delenv("RTCSCOPE_PURE", raising=False)
+    monkeypatch.setitem(sys.modules, "rtcscope.sip._pathdict", older)
+    assert c_function("rtcscope.sip._pathdict", "paths_json", model_module._c_paths_setup) is None
 
 
 def test_the_c_paths_road_is_built_and_used_in_ci() -> None:
