@@ -180,11 +180,15 @@ static PyObject *caller_tag(PyObject *call, PyObject *invites)
             (tag = text_of(message, M_FROM_TAG)) == NULL)
             return NULL;
     }
+    Py_INCREF(tag); /* (held: making the pair, or the slot's old pair going, may run a
+                     * finalizer) */
     pair = PyTuple_Pack(2, invites, tag);
-    if (pair == NULL)
+    if (pair == NULL) {
+        Py_DECREF(tag);
         return NULL;
+    }
     Py_XSETREF(SLOT(call, call_slots, C_CALLER_TAG), pair);
-    return Py_NewRef(tag);
+    return tag;
 }
 
 /* A new Dialog(DialogId(call_id, caller, tag), EARLY, response), or NULL. */
@@ -213,6 +217,59 @@ static PyObject *new_dialog(PyObject *call_id, PyObject *caller, PyObject *tag,
     return made;
 }
 
+/* One response of an initial INVITE into dialogs and by_tag (the first loop's body, every
+ * value it reads held: new_dialog's allocations may run a finalizer, which may change the
+ * lists and slots they came from): 0, -1 failed, DECLINED. */
+static int created_by(PyObject *call_id, PyObject *response, PyObject *caller,
+                      PyObject *dialogs, PyObject *by_tag)
+{
+    PyObject *message, *tag, *from, *dialog;
+    long code;
+    int done = 0;
+    message = message_of(response);
+    if (message == NULL || code_of(message, &code) == DECLINED)
+        return DECLINED;
+    if (code < 101)
+        return 0;
+    if ((tag = text_of(message, M_TO_TAG)) == NULL ||
+        (from = text_of(message, M_FROM_TAG)) == NULL)
+        return DECLINED;
+    if (!FILLED(tag))
+        return 0;
+    Py_INCREF(tag);
+    Py_INCREF(from);
+    dialog = PyDict_GetItemWithError(by_tag, tag); /* (exact str keys: no Python) */
+    if (dialog == NULL && PyErr_Occurred())
+        done = -1;
+    else if (code >= 300) {
+        if (dialog != NULL)
+            Py_SETREF(SLOT(dialog, dialog_slots, D_STATE), Py_NewRef(terminated));
+    }
+    else {
+        if (dialog == NULL) {
+            dialog = new_dialog(call_id,
+                                FILLED(from) ? from
+                                : caller != Py_None && PyUnicode_GET_LENGTH(caller) > 0
+                                    ? caller
+                                    : text_empty,
+                                tag, response);
+            if (dialog == NULL || PyDict_SetItem(by_tag, tag, dialog) < 0 ||
+                PyList_Append(dialogs, dialog) < 0)
+                done = -1;
+            Py_XDECREF(dialog); /* (held by by_tag and dialogs) */
+        }
+        if (done == 0 && code >= 200) {
+            if (PyList_Append(SLOT(dialog, dialog_slots, D_ANSWERS), response) < 0)
+                done = -1;
+            else if (SLOT(dialog, dialog_slots, D_STATE) == early)
+                Py_SETREF(SLOT(dialog, dialog_slots, D_STATE), Py_NewRef(confirmed));
+        }
+    }
+    Py_DECREF(tag);
+    Py_DECREF(from);
+    return done;
+}
+
 /* The dialogs the initial INVITEs' responses made (the first loop of _build_dialogs) into
  * dialogs and by_tag: 0, -1 failed, DECLINED. */
 static int created(PyObject *call_id, PyObject *invites, PyObject *caller, PyObject *dialogs,
@@ -221,52 +278,18 @@ static int created(PyObject *call_id, PyObject *invites, PyObject *caller, PyObj
     Py_ssize_t i, k;
     for (i = 0; i < PyList_GET_SIZE(invites); i++) {
         PyObject *responses = txn_list(PyList_GET_ITEM(invites, i), T_RESPONSES);
+        int done = 0;
         if (responses == NULL)
             return DECLINED;
-        for (k = 0; k < PyList_GET_SIZE(responses); k++) {
-            PyObject *response = PyList_GET_ITEM(responses, k), *message, *tag, *from, *dialog;
-            long code;
-            message = message_of(response);
-            if (message == NULL || code_of(message, &code) == DECLINED)
-                return DECLINED;
-            if (code < 101)
-                continue;
-            if ((tag = text_of(message, M_TO_TAG)) == NULL ||
-                (from = text_of(message, M_FROM_TAG)) == NULL)
-                return DECLINED;
-            if (!FILLED(tag))
-                continue;
-            dialog = PyDict_GetItemWithError(by_tag, tag); /* (exact str keys: no Python) */
-            if (dialog == NULL && PyErr_Occurred())
-                return -1;
-            if (code >= 300) {
-                if (dialog != NULL)
-                    Py_SETREF(SLOT(dialog, dialog_slots, D_STATE), Py_NewRef(terminated));
-                continue;
-            }
-            if (dialog == NULL) {
-                int failed;
-                dialog = new_dialog(call_id,
-                                    FILLED(from) ? from
-                                    : caller != Py_None && PyUnicode_GET_LENGTH(caller) > 0
-                                        ? caller
-                                        : text_empty,
-                                    tag, response);
-                if (dialog == NULL)
-                    return -1;
-                failed = PyDict_SetItem(by_tag, tag, dialog) < 0 ||
-                         PyList_Append(dialogs, dialog) < 0;
-                Py_DECREF(dialog); /* (held by by_tag) */
-                if (failed)
-                    return -1;
-            }
-            if (code >= 200) {
-                if (PyList_Append(SLOT(dialog, dialog_slots, D_ANSWERS), response) < 0)
-                    return -1;
-                if (SLOT(dialog, dialog_slots, D_STATE) == early)
-                    Py_SETREF(SLOT(dialog, dialog_slots, D_STATE), Py_NewRef(confirmed));
-            }
+        Py_INCREF(responses);
+        for (k = 0; k < PyList_GET_SIZE(responses) && done == 0; k++) {
+            PyObject *response = Py_NewRef(PyList_GET_ITEM(responses, k));
+            done = created_by(call_id, response, caller, dialogs, by_tag);
+            Py_DECREF(response);
         }
+        Py_DECREF(responses);
+        if (done != 0)
+            return done;
     }
     return 0;
 }
