@@ -22,6 +22,8 @@ import orjson
 import typer
 
 from rtcscope.errors import UsageError
+from rtcscope.jsontext import dumps as _dumps
+from rtcscope.jsontext import jsonable as _jsonable
 from rtcscope.lazyjson import LazyJson
 from rtcscope.text import LINE_LIMIT, json_safe, terminal_text
 
@@ -51,42 +53,6 @@ class ReportFormat(StrEnum):
 
     table = "table"
     json = "json"
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, LazyJson):
-        return value.make()
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).hex()
-    if isinstance(value, Enum):
-        return value.value
-    if hasattr(value, "__fspath__"):
-        return str(value)
-    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
-
-
-# orjson's message when a key is not str and OPT_NON_STR_KEYS is not given.
-_NON_STR_KEY = "Dict key must be str"
-
-
-def _dumps(data: Any) -> bytes:
-    """orjson's text of ``data`` as format_json writes it (TypeError: what orjson refuses).
-
-    Keys that are not ``str`` (an int, an enum) are written as text with OPT_NON_STR_KEYS,
-    which makes orjson check every key's type by the slow road: a third of the time of a
-    call list's text. Data whose keys are all ``str`` (nearly all) is written without the
-    option, its text the same; orjson refuses another key (its TypeError "Dict key must be
-    str") and the data is written again with it. Any other TypeError (an integer beyond 64
-    bits, a str that is not UTF-8) is raised as it is: with the option the same error would
-    come again."""
-    try:
-        return orjson.dumps(data, default=_jsonable, option=orjson.OPT_INDENT_2)
-    except TypeError as exc:
-        if str(exc) != _NON_STR_KEY:
-            raise
-        return orjson.dumps(
-            data, default=_jsonable, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
-        )
 
 
 def format_json(data: Any) -> str:

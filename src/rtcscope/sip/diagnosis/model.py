@@ -7,10 +7,9 @@ from dataclasses import field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from rtcscope._dataclass import dataclass
 from rtcscope._roads import c_function
+from rtcscope.jsontext import dumps
 from rtcscope.lazyjson import LazyJson
 from rtcscope.sip import routing
 from rtcscope.sip.routing import message_max_forwards
@@ -336,7 +335,7 @@ def _paths_json_py(paths: Sequence[RequestPath], level: int) -> bytes | None:
     road (rtcscope.sip._pathdict.paths_json, which writes the usual :class:`DeliveredPath`
     from its slots, no object made, and may decline with None where this writes text)."""
     try:
-        text = orjson.dumps([path.as_dict() for path in paths], option=orjson.OPT_INDENT_2)
+        text = dumps([path.as_dict() for path in paths])  # (format_json's orjson text)
     except TypeError:
         return None
     return text.replace(b"\n", b"\n" + b"  " * level) if level else text
