@@ -240,7 +240,7 @@ def test_c_refuses_what_is_not_paths() -> None:
     with pytest.raises(ValueError):
         _pathdict.paths_json([], -1)
     with pytest.raises((TypeError, AttributeError)):  # (not the classes it reads)
-        _pathdict.setup(int, int, int, None, len)
+        _pathdict.setup(int, int, int, len)
     model_module._c_paths_setup(_pathdict)
     assert _pathdict.paths_json([], 2) == b"[]"
 
@@ -269,6 +269,30 @@ def test_c_declines_values_in_shapes_a_capture_does_not_give(depth: int) -> None
 
 
 @needs_c
+@pytest.mark.parametrize("listed", ["cseq", "max_forwards"])
+def test_c_declines_a_list_valued_cseq_or_max_forwards(listed: str) -> None:
+    """A list where the usual path has a number (its lines indented as the template does
+    not know): not written from the template; the path is asked its as_dict() (which reads
+    Max-Forwards itself) and that is written, as the Python road writes it."""
+    assert _pathdict is not None
+    request = _request("sip:b@h", "")
+    path = DeliveredPath(
+        "c1", "ACK", 1, CapturedSip(3, 0, "10.0.0.1", 5060, "10.0.0.2", 5060, "udp", request), "x:1"
+    )
+    if listed == "cseq":
+        path.cseq = [1, 2]  # type: ignore[assignment]
+    _pathdict.setup(
+        DeliveredPath, CapturedSip, SipMessage, lambda m: [70] if listed == "max_forwards" else 70
+    )
+    try:
+        made = _pathdict.paths_json([path], 1)
+    finally:
+        model_module._c_paths_setup(_pathdict)
+    assert made == _paths_json_py([path], 1)
+    assert made is not None and b"70" not in made
+
+
+@needs_c
 def test_c_holds_what_a_max_forwards_read_takes_away(monkeypatch: pytest.MonkeyPatch) -> None:
     """The whole Max-Forwards read is Python code: a path it changes is still written from
     the values read before (no reference lost)."""
@@ -289,7 +313,7 @@ def test_c_holds_what_a_max_forwards_read_takes_away(monkeypatch: pytest.MonkeyP
         paths[0].call_id = "c2"
         return None
 
-    _pathdict.setup(DeliveredPath, CapturedSip, SipMessage, None, changing)
+    _pathdict.setup(DeliveredPath, CapturedSip, SipMessage, changing)
     try:
         made = _pathdict.paths_json(paths, 1)
     finally:

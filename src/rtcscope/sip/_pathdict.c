@@ -20,19 +20,18 @@
 /* The slots read: a DeliveredPath's, its captured request's, that request's SipMessage's. */
 enum { P_CALL_ID, P_METHOD, P_CSEQ, P_OUTCOME, P_SENT, P_FAR, P_STEP_LIST, P_HOP, P_COUNT };
 enum { S_FRAME, S_SRC, S_SPORT, S_MESSAGE, S_COUNT };
-enum { R_RAW, R_URI, R_COUNT };
+enum { R_URI, R_COUNT };
 static const char *const PATH_SLOTS[P_COUNT] = {
     "call_id", "method", "cseq", "outcome", "_sent", "_far", "_step_list", "_hop",
 };
 static const char *const SENT_SLOTS[S_COUNT] = {"frame", "src", "sport", "message"};
-static const char *const MESSAGE_SLOTS[R_COUNT] = {"raw", "request_uri_text"};
+static const char *const MESSAGE_SLOTS[R_COUNT] = {"request_uri_text"};
 
 static Slots path_slots, sent_slots, message_slots;
 
-/* The usual Max-Forwards read (rtcscope.sip._routescan.usual_max_forwards: the number, None,
- * or False where it does not decide; may be None) and the whole one
- * (routing.message_max_forwards), as message_max_forwards reads them. */
-static PyObject *usual_max_forwards, *message_max_forwards;
+/* The Max-Forwards read (routing.message_max_forwards: the usual line's in C where
+ * rtcscope.sip.routing has it, else the whole one). */
+static PyObject *message_max_forwards;
 
 /* The objects' keys, in as_dict()'s order. */
 enum { K_CALL_ID, K_METHOD, K_CSEQ, K_OUTCOME, K_LAST_HOP, K_STEPS, K_PATH_COUNT };
@@ -45,7 +44,7 @@ static const char *const STEP_KEYS[J_COUNT] = {
     "frame", "src", "dst", "request_uri", "routes", "max_forwards", "vias", "copies", "problems",
 };
 static PyObject *path_keys[K_PATH_COUNT], *step_keys[J_COUNT];
-static PyObject *text_empty, *int_one, *name_as_dict, *empty_list;
+static PyObject *text_empty, *name_as_dict;
 
 static int interned(PyObject **out, const char *const *texts, int count)
 {
@@ -59,11 +58,10 @@ static int interned(PyObject **out, const char *const *texts, int count)
 static PyObject *setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != 5 || (args[3] != Py_None && !PyCallable_Check(args[3])) ||
-        !PyCallable_Check(args[4])) {
+    if (nargs != 4 || !PyCallable_Check(args[3])) {
         PyErr_SetString(PyExc_TypeError,
                         "setup(delivered_class, captured_class, message_class, "
-                        "usual_max_forwards, message_max_forwards)");
+                        "message_max_forwards)");
         return NULL;
     }
     if (interned(path_keys, PATH_KEYS, K_PATH_COUNT) < 0 ||
@@ -71,31 +69,14 @@ static PyObject *setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs
         return NULL;
     if (text_empty == NULL && (text_empty = PyUnicode_InternFromString("")) == NULL)
         return NULL;
-    if (int_one == NULL && (int_one = PyLong_FromLong(1)) == NULL)
-        return NULL;
-    if (empty_list == NULL && (empty_list = PyTuple_New(0)) == NULL) /* (written "[]") */
-        return NULL;
     if (name_as_dict == NULL && (name_as_dict = PyUnicode_InternFromString("as_dict")) == NULL)
         return NULL;
     if (slots_setup(&path_slots, args[0], PATH_SLOTS, P_COUNT) < 0 ||
         slots_setup(&sent_slots, args[1], SENT_SLOTS, S_COUNT) < 0 ||
         slots_setup(&message_slots, args[2], MESSAGE_SLOTS, R_COUNT) < 0)
         return NULL;
-    Py_XSETREF(usual_max_forwards, args[3] == Py_None ? NULL : Py_NewRef(args[3]));
-    Py_XSETREF(message_max_forwards, Py_NewRef(args[4]));
+    Py_XSETREF(message_max_forwards, Py_NewRef(args[3]));
     Py_RETURN_NONE;
-}
-
-/* The message's Max-Forwards as message_max_forwards(message) gives it (a new reference). */
-static PyObject *max_forwards_of(PyObject *message, PyObject *raw)
-{
-    if (usual_max_forwards != NULL) {
-        PyObject *found = PyObject_CallOneArg(usual_max_forwards, raw);
-        if (found != Py_False)
-            return found; /* (NULL: its error) */
-        Py_DECREF(found);
-    }
-    return PyObject_CallOneArg(message_max_forwards, message);
 }
 
 /* -- paths_json: the text of the paths' list, written without the objects ------------- */
@@ -463,8 +444,10 @@ static int put_delivered(Text *text, const Template *t, PyObject *path)
         if ((p[i] = SLOT(path, path_slots, i)) == NULL)
             return 0; /* (unset: as_dict() says what is missing) */
     sent = p[P_SENT];
+    /* (a list's lines would be indented as the template does not know: a list-valued CSeq
+     * or Max-Forwards declined before anything is written) */
     if (p[P_STEP_LIST] != Py_None || Py_TYPE(sent) != sent_slots.type ||
-        !PyUnicode_CheckExact(p[P_FAR]) ||
+        PyList_Check(p[P_CSEQ]) || PyTuple_Check(p[P_CSEQ]) || !PyUnicode_CheckExact(p[P_FAR]) ||
         !(p[P_HOP] == Py_None || PyUnicode_CheckExact(p[P_HOP])))
         return 0;
     message = SLOT(sent, sent_slots, S_MESSAGE);
@@ -474,8 +457,7 @@ static int put_delivered(Text *text, const Template *t, PyObject *path)
         SLOT(sent, sent_slots, S_SPORT) == NULL)
         return 0;
     uri = SLOT(message, message_slots, R_URI);
-    if (uri == NULL || SLOT(message, message_slots, R_RAW) == NULL ||
-        !(uri == Py_None || PyUnicode_CheckExact(uri)))
+    if (uri == NULL || !(uri == Py_None || PyUnicode_CheckExact(uri)))
         return 0;
     src = endpoint_exact_text(SLOT(sent, sent_slots, S_SRC), SLOT(sent, sent_slots, S_SPORT));
     if (src == NULL)
@@ -486,27 +468,26 @@ static int put_delivered(Text *text, const Template *t, PyObject *path)
     Py_INCREF(message);
     Py_INCREF(frame);
     Py_INCREF(uri);
-    max_forwards = max_forwards_of(message, SLOT(message, message_slots, R_RAW));
-    done = max_forwards == NULL ? -1 : 1;
+    max_forwards = PyObject_CallOneArg(message_max_forwards, message);
+    done = max_forwards == NULL                                            ? -1
+           : PyList_Check(max_forwards) || PyTuple_Check(max_forwards) ? 0
+                                                                       : 1;
 #define THEN(piece, write) \
     if (done > 0) \
         done = put_piece(text, t, (piece)) < 0 ? -1 : (write)
     THEN(F_CALL_ID, put_str(text, p[P_CALL_ID]));
     THEN(F_METHOD, put_str(text, p[P_METHOD]));
-    THEN(F_CSEQ, put_value(text, p[P_CSEQ], 0, 0)); /* (a list there: the Python road) */
+    THEN(F_CSEQ, put_value(text, p[P_CSEQ], 0, 1));
     THEN(F_OUTCOME, put_str(text, p[P_OUTCOME]));
     THEN(F_LAST_HOP, p[P_HOP] == Py_None ? put_hop(text, src, p[P_FAR], frame)
                                          : put_str(text, p[P_HOP]));
-    THEN(F_FRAME, put_value(text, frame, 0, 0));
+    THEN(F_FRAME, put_value(text, frame, 0, 1));
     THEN(F_SRC, put_str(text, src));
     THEN(F_DST, put_str(text, p[P_FAR]));
     THEN(F_REQUEST_URI, put_str(text, uri == Py_None ? text_empty : uri));
-    THEN(F_MAX_FORWARDS, put_value(text, max_forwards, 0, 0));
+    THEN(F_MAX_FORWARDS, put_value(text, max_forwards, 0, 1));
     THEN(F_END, 1);
 #undef THEN
-    if (done > 0 && (PyList_Check(p[P_CSEQ]) || PyTuple_Check(p[P_CSEQ]) ||
-                     PyList_Check(max_forwards) || PyTuple_Check(max_forwards)))
-        done = 0; /* (a list's lines indented as the template does not know: declined) */
     Py_XDECREF(max_forwards);
     for (i = 0; i < P_COUNT; i++)
         Py_DECREF(p[i]);
@@ -587,8 +568,8 @@ done:
 
 static PyMethodDef methods[] = {
     {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL,
-     "setup(delivered_class, captured_class, message_class, usual_max_forwards, "
-     "message_max_forwards): the classes read through their slots and the Max-Forwards reads."},
+     "setup(delivered_class, captured_class, message_class, message_max_forwards): the "
+     "classes read through their slots and the Max-Forwards read."},
     {"paths_json", (PyCFunction)(void (*)(void))paths_json, METH_FASTCALL,
      "paths_json(paths, level): the JSON text of [path.as_dict() for path in paths] as "
      "format_json writes it at that indentation level, or None (diagnosis.model._paths_json_py)."},

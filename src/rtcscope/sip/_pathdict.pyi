@@ -7,7 +7,6 @@ def setup(
     delivered_class: type,
     captured_class: type,
     message_class: type,
-    usual_max_forwards: Callable[[bytes], Any] | None,
     message_max_forwards: Callable[[Any], int | None],
     /,
 ) -> None: ...

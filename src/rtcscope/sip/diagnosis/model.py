@@ -11,7 +11,6 @@ from rtcscope._dataclass import dataclass
 from rtcscope._roads import c_function
 from rtcscope.jsontext import dumps
 from rtcscope.lazyjson import LazyJson
-from rtcscope.sip import routing
 from rtcscope.sip.routing import message_max_forwards
 from rtcscope.sip.transactions import endpoint
 
@@ -342,18 +341,12 @@ def _paths_json_py(paths: Sequence[RequestPath], level: int) -> bytes | None:
 
 
 def _c_paths_setup(pathdict: ModuleType) -> None:
-    """Give the C road the classes it reads through their slots and the Max-Forwards reads
-    (the usual line's in C where rtcscope.sip.routing has it, and the whole one)."""
+    """Give the C road the classes it reads through their slots and the Max-Forwards read
+    (message_max_forwards: the usual line's in C where rtcscope.sip.routing has it)."""
     from rtcscope.sip.capture import CapturedSip
     from rtcscope.sip.message import SipMessage
 
-    pathdict.setup(
-        DeliveredPath,
-        CapturedSip,
-        SipMessage,
-        routing._c_usual_max_forwards,
-        message_max_forwards,
-    )
+    pathdict.setup(DeliveredPath, CapturedSip, SipMessage, message_max_forwards)
 
 
 # The paths' JSON text in one C call over them all where it was built; PATHS_JSON_ROAD says
