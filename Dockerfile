@@ -24,8 +24,10 @@ RUN python3 -m venv /opt/venv \
     && /opt/venv/bin/python -c "import rtcscope.capture.info as i, rtcscope.sip.calls as c; \
         import rtcscope.sip.message as m, rtcscope.sip.routing as r; \
         import rtcscope.slotted as s, rtcscope.timebase as t; \
-        roads = (m.ROAD, c.WALK_ROAD, t.ROAD, r.ROUTE_SCAN_ROAD, i.START_LINE_ROAD, s.ROAD); \
-        assert roads == ('c',) * 6, roads"
+        import rtcscope.sip.diagnosis.model as p; \
+        roads = (m.ROAD, c.WALK_ROAD, t.ROAD, r.ROUTE_SCAN_ROAD, i.START_LINE_ROAD, s.ROAD, \
+            p.PATHS_JSON_ROAD); \
+        assert roads == ('c',) * 7, roads"
 
 FROM debian:12-slim
 

@@ -31,6 +31,7 @@ setup(
             ("rtcscope.sip._routescan", "src/rtcscope/sip/_routescan.c"),
             ("rtcscope.capture._startline", "src/rtcscope/capture/_startline.c"),
             ("rtcscope._slots", "src/rtcscope/_slots.c"),
+            ("rtcscope.sip._pathdict", "src/rtcscope/sip/_pathdict.c"),
         )
     ]
 )

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rtcscope.cli.output import format_json, write_json, write_json_object
+from rtcscope.cli.output import LazyJson, format_json, write_json, write_json_object
 from rtcscope.text import json_safe
 
 _scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.text(max_size=8)
@@ -23,6 +23,16 @@ _scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.text(ma
 _floats = st.floats(allow_nan=False, allow_infinity=False)
 _values = st.recursive(
     _scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=12,
+)
+
+# Values where the two encoders differ: numbers orjson writes otherwise (0.00001, 1.5e-7)
+# and text orjson refuses (a surrogate: bytes that were not UTF-8): a document holding one
+# of the second is the standard library's text throughout, numbers included.
+_odd = st.sampled_from([1e-05, 1.5e-07, 9.99e-05, 2.5, "x\udcff", "\ud800"])
+_mixed_values = st.recursive(
+    _scalars | _odd,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner),
     max_leaves=12,
 )
@@ -91,6 +101,42 @@ def test_write_json_streams_what_format_json_writes(
     assert out.getvalue() == format_json(data)
 
 
+@given(
+    st.lists(_mixed_values, max_size=40)
+    | st.dictionaries(st.text(max_size=5), _mixed_values, max_size=4),
+    st.integers(0, 4),
+    st.sampled_from([0, 1, 2, 32]),
+    st.sampled_from([1, 2, 3, 8]),
+)
+def test_write_json_writes_one_encoders_text_of_the_whole(
+    data: Any, depth: int, long_list: int, run: int
+) -> None:
+    """Written in pieces, a document is still the text of one encoder: orjson's, or where
+    orjson refuses any of it, the standard library's (numbers included: 1e-05, not orjson's
+    0.00001 beside it), as format_json writes the whole."""
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stdout", out)
+        patch.setattr("rtcscope.cli.output._LONG_LIST", long_list)
+        patch.setattr("rtcscope.cli.output._RUN", run)
+        write_json(data, depth=depth)
+    assert out.getvalue() == format_json(data)
+
+
+def test_an_iterators_members_are_documents_of_their_own() -> None:
+    """An iterator's members cannot be looked at before they are made: each is written as
+    format_json writes it alone (here one with text orjson refuses, one orjson writes)."""
+    first = {"t": 1e-05, "bad": "x\udcff", "long": list(range(40))}
+    second = {"t": 1e-05, "long": list(range(40))}
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stdout", out)
+        write_json(iter([first, second]))
+    members = [format_json(m).replace("\n", "\n  ") for m in (first, second)]
+    assert out.getvalue() == "[\n  " + ",\n  ".join(members) + "\n]"
+    assert '"t": 1e-05' in members[0] and '"t": 0.00001' in members[1]
+
+
 @given(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=12))
 def test_ascii_text_with_del_is_escaped(text: str) -> None:
     """ASCII JSON text takes json_safe's short way: DEL (the one unsafe ASCII character a
@@ -150,6 +196,60 @@ def test_write_json_streams_to_a_byte_stream_what_format_json_writes(
     stream.flush()
     expected = ("lead " + format_json(data) + "\n").encode(encoding, "backslashreplace")
     assert raw.getvalue() == expected
+
+
+def _lazy(value: Any, give_text: bool, asked: list[int]) -> LazyJson:
+    """A LazyJson of ``value`` whose text is orjson's at the level asked (or None)."""
+
+    def text(level: int) -> bytes | None:
+        asked.append(level)
+        if not give_text:
+            return None
+        try:
+            data = orjson.dumps(value, option=orjson.OPT_INDENT_2)
+        except TypeError:
+            return None
+        return data.replace(b"\n", b"\n" + b"  " * level)
+
+    return LazyJson(lambda: value, text)
+
+
+@given(
+    st.dictionaries(st.text(max_size=5), _mixed_values, max_size=4),
+    st.lists(_mixed_values, max_size=40),
+    st.booleans(),
+    st.integers(0, 4),
+    st.sampled_from(["utf-8", "ascii"]),
+    st.sampled_from([0, 2, 32]),
+)
+def test_a_lazy_value_writes_the_text_of_its_value(
+    data: dict[str, Any],
+    value: list[Any],
+    give_text: bool,
+    depth: int,
+    encoding: str,
+    long_list: int,
+) -> None:
+    """A LazyJson anywhere in the data: write_json writes the text it gives at its level
+    (or, given None, its value), format_json its value; the bytes are format_json's text of
+    the data holding the value itself."""
+    asked: list[int] = []
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding=encoding, errors="backslashreplace", newline="")
+    lazy = {
+        **data,
+        "lazy": _lazy(value, give_text, asked),
+        "in": [1, {"x": _lazy(value, give_text, asked)}],
+    }
+    plain = {**data, "lazy": value, "in": [1, {"x": value}]}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stdout", stream)
+        patch.setattr("rtcscope.cli.output._LONG_LIST", long_list)
+        write_json(lazy, depth=depth)
+    stream.flush()
+    assert raw.getvalue() == format_json(plain).encode(encoding, "backslashreplace")
+    assert format_json(lazy) == format_json(plain)
+    assert set(asked) <= {0}  # (asked by the check before writing, then indented)
 
 
 def test_members_holding_an_iterator_are_streamed_in_a_long_list() -> None:

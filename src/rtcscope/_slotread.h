@@ -1,6 +1,7 @@
-/* Reading an object's attributes at its class's slot offsets, for three C accelerators
+/* Reading an object's attributes at its class's slot offsets, for four C accelerators
  * (rtcscope._timetext's call and stream objects, rtcscope.sip._callwalk's walk, grouping,
- * summaries and counts, rtcscope.sip._routescan's usual calls: slot_read_borrowed).
+ * summaries and counts, rtcscope.sip._routescan's usual calls and rtcscope.sip._pathdict's
+ * request paths: slot_read_borrowed).
  * Included by each source (static functions: each extension has its own copy).
  *
  * A class is read at offsets when its attribute look-up is object's own

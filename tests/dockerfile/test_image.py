@@ -20,8 +20,10 @@ BUILDAH = ["--storage-driver", "vfs"]
 # Each C accelerator's road (setup.py): "c" where it was built and is used.
 ROADS = (
     "import rtcscope.capture.info as i, rtcscope.sip.calls as c, rtcscope.sip.message as m, "
-    "rtcscope.sip.routing as r, rtcscope.slotted as s, rtcscope.timebase as t; "
-    "print(m.ROAD, c.WALK_ROAD, t.ROAD, r.ROUTE_SCAN_ROAD, i.START_LINE_ROAD, s.ROAD)"
+    "rtcscope.sip.routing as r, rtcscope.slotted as s, rtcscope.timebase as t, "
+    "rtcscope.sip.diagnosis.model as p; "
+    "print(m.ROAD, c.WALK_ROAD, t.ROAD, r.ROUTE_SCAN_ROAD, i.START_LINE_ROAD, s.ROAD, "
+    "p.PATHS_JSON_ROAD)"
 )
 
 
@@ -53,7 +55,7 @@ def test_image_builds_and_runs_analyze(tmp_path) -> None:
         )  # fmt: skip
     finally:
         run("buildah", [*BUILDAH, "rm", container], check=False)
-    assert roads.stdout.split() == ["c"] * 6  # the C accelerators were built into the image
+    assert roads.stdout.split() == ["c"] * 7  # the C accelerators were built into the image
     frames = len(tshark_fields(capture, ["frame.number"]))
     assert f"packets               {frames}\n" in result.stdout
     assert len(inside.stdout.split()) == frames  # tshark in the image reads it as ours does

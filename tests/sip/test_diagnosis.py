@@ -299,6 +299,10 @@ def test_analyze_has_a_diagnosis_section() -> None:
     assert section.problems == 3
     assert "did not copy Record-Route" in section.text
     assert section.data["errors"] == 3
+    # The API's data is JSON-able (analyze's own writer is handed json_data(): a LazyJson).
+    assert json.loads(json.dumps(section.data)) == section.data
+    (fresh,) = analyze_capture(DATA / "testbed-no-record-route.pcap", None, only=["diagnosis"])
+    assert fresh.json_data()["paths"].make() == section.data["paths"]
 
 
 def test_one_way_media_against_tshark_streams() -> None:

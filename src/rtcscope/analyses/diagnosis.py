@@ -14,5 +14,6 @@ def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
         title="Diagnosis (SIP routing, ACK/BYE paths, failures)",
         make_text=lambda: format_diagnosis(result),  # analyze prints the text or the data
         make_data=result.as_dict,
+        make_json_data=result.json_data,  # (its paths written as text by analyze's writer)
         problems=result.count(Severity.ERROR),
     )

@@ -47,9 +47,20 @@ class Section:
 
     ``make_text`` / ``make_data`` give the text or the data when first read instead (``analyze``
     prints one or the other: on 20,000 calls the call list's JSON objects nobody prints cost
-    as much as its table)."""
+    as much as its table). ``make_json_data`` gives what ``analyze``'s own JSON writer is
+    handed instead of the data (:meth:`json_data`: the same text, not JSON-able data)."""
 
-    __slots__ = ("_data", "_make_data", "_make_text", "_text", "files", "name", "problems", "title")
+    __slots__ = (
+        "_data",
+        "_make_data",
+        "_make_json_data",
+        "_make_text",
+        "_text",
+        "files",
+        "name",
+        "problems",
+        "title",
+    )
 
     def __init__(
         self,
@@ -62,16 +73,26 @@ class Section:
         *,
         make_text: Callable[[], str] | None = None,
         make_data: Callable[[], Any] | None = None,
+        make_json_data: Callable[[], Any] | None = None,
     ) -> None:
         self.name = name
         self.title = title
         self._text, self._make_text = text, make_text
         self._data, self._make_data = data, make_data
+        self._make_json_data = make_json_data
         self.files: list[Path] = files if files is not None else []
         self.problems = problems
 
     text = _Lazy()
     data = _Lazy()
+
+    def json_data(self) -> Any:
+        """For rtcscope.cli.output's writer (only): the data, or what ``make_json_data``
+        gives where the data was not made (values such as a LazyJson, which only that
+        writer writes)."""
+        if self._make_json_data is not None and self._make_data is not None:
+            return self._make_json_data()
+        return self.data
 
     def __repr__(self) -> str:
         return f"Section(name={self.name!r}, title={self.title!r}, problems={self.problems})"

@@ -73,7 +73,7 @@ def analyze(
                     {
                         "name": s.name,
                         "title": s.title,
-                        "data": s.data,
+                        "data": s.json_data(),
                         "files": [str(f) for f in s.files],
                         "problems": s.problems,
                     }

@@ -262,12 +262,11 @@ def diagnose(
             if limit is None or per_code[f.code] <= limit:
                 findings.append(f)
         rows = [_with_iso(f.as_dict(), model.info.counts.first_ns) for f in findings]
-        data = shown.as_dict()
+        data = shown.json_data(rows)  # (the paths written as text, most objects not made)
         data["errors"], data["warnings"] = (
             result.count(Severity.ERROR),
             result.count(Severity.WARNING),
         )
-        data["findings"] = rows
         data["groups"] = [g.as_dict(limit or 3) for g in groups]
         print_rows(rows, fmt, COLUMNS, json_data=data)
     conclude(model, keep_going)

@@ -22,6 +22,9 @@ import orjson
 import typer
 
 from rtcscope.errors import UsageError
+from rtcscope.jsontext import dumps as _dumps
+from rtcscope.jsontext import jsonable as _jsonable
+from rtcscope.lazyjson import LazyJson
 from rtcscope.text import LINE_LIMIT, json_safe, terminal_text
 
 if TYPE_CHECKING:  # rich is imported where a table or text is printed (JSON and CSV: never)
@@ -52,40 +55,6 @@ class ReportFormat(StrEnum):
     json = "json"
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).hex()
-    if isinstance(value, Enum):
-        return value.value
-    if hasattr(value, "__fspath__"):
-        return str(value)
-    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
-
-
-# orjson's message when a key is not str and OPT_NON_STR_KEYS is not given.
-_NON_STR_KEY = "Dict key must be str"
-
-
-def _dumps(data: Any) -> bytes:
-    """orjson's text of ``data`` as format_json writes it (TypeError: what orjson refuses).
-
-    Keys that are not ``str`` (an int, an enum) are written as text with OPT_NON_STR_KEYS,
-    which makes orjson check every key's type by the slow road: a third of the time of a
-    call list's text. Data whose keys are all ``str`` (nearly all) is written without the
-    option, its text the same; orjson refuses another key (its TypeError "Dict key must be
-    str") and the data is written again with it. Any other TypeError (an integer beyond 64
-    bits, a str that is not UTF-8) is raised as it is: with the option the same error would
-    come again."""
-    try:
-        return orjson.dumps(data, default=_jsonable, option=orjson.OPT_INDENT_2)
-    except TypeError as exc:
-        if str(exc) != _NON_STR_KEY:
-            raise
-        return orjson.dumps(
-            data, default=_jsonable, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
-        )
-
-
 def format_json(data: Any) -> str:
     """Stable JSON: keys in the order given, two-space indent, UTF-8 kept; always valid
     UTF-8 with no raw control character (rtcscope.text.json_safe).
@@ -98,8 +67,15 @@ def format_json(data: Any) -> str:
     try:
         text = _dumps(data).decode("utf-8")
     except TypeError:
-        text = json.dumps(data, indent=2, ensure_ascii=False, default=_jsonable)
+        return _refused_text(data)
     return json_safe(text)
+
+
+def _refused_text(data: Any) -> str:
+    """:func:`format_json`'s text of data orjson refuses: the standard library's, which
+    writes some numbers otherwise (1e-05, not orjson's 0.00001; NaN, not null), so a
+    document is written by one of the two, never pieces of both (:class:`_JsonWriter`)."""
+    return json_safe(json.dumps(data, indent=2, ensure_ascii=False, default=_jsonable))
 
 
 def write_json_object(fields: dict[str, Any]) -> None:
@@ -119,7 +95,7 @@ def write_json(value: Any, *, depth: int = 3, level: int = 0) -> None:
     nor (with iterators) the whole data is held at once: ``analyze --format json`` on 20,000
     calls held ~0.5 GB of text in its three copies (orjson's bytes, the str, the escaped
     str)."""
-    _JsonWriter(sys.stdout).value(value, depth, level)
+    _JsonWriter(sys.stdout).document(value, depth, level)
 
 
 # Members of a list written by one orjson call (a few KB of text each). Measured on
@@ -139,7 +115,7 @@ class _JsonWriter:
     bytes as they are (no decoding to a str and encoding back), other text encoded as the
     stream encodes it; the stream is flushed once, first (not before each piece)."""
 
-    __slots__ = ("_encoding", "_errors", "_raw", "_text")
+    __slots__ = ("_encoding", "_errors", "_lazy", "_raw", "_refused", "_text")
 
     def __init__(self, out: TextIO) -> None:
         self._text = out
@@ -150,6 +126,41 @@ class _JsonWriter:
         if buffer is not None and _LINES_AS_IS and self._encoding in _ASCII_AS_IS:
             out.flush()  # the text written before ours is in the buffer first
             self._raw = buffer
+        # The document holds what orjson refuses: every piece is written by the standard
+        # library (_refused_text), as format_json writes the whole document.
+        self._refused = False
+        # What the check found of each LazyJson (by id): its text at level 0, or its value.
+        self._lazy: dict[int, Any] = {}
+
+    def document(self, value: Any, depth: int, level: int) -> None:
+        """``value`` as :func:`format_json` writes the whole of it: orjson's text, or where
+        orjson refuses anything in it, the standard library's (their numbers differ:
+        _refused_text). A document written in pieces is checked first (one orjson call
+        without indent); an iterator's members, which cannot be looked at before they are
+        made, are each a document of their own."""
+        if _worth_streaming(value, depth):
+            self._refused = self._refuses(value)
+        self.value(value, depth, level)
+
+    def _refuses(self, value: Any) -> bool:
+        """Whether orjson refuses anything in ``value`` but in its iterators."""
+        lazy = self._lazy
+
+        def probe(item: Any) -> Any:
+            if type(item) is LazyJson:
+                text = item.text(0)
+                found = item.make() if text is None else text
+                lazy[id(item)] = found
+                return None if text is not None else found
+            if isinstance(item, Iterator):
+                return None  # its members: documents of their own (_items)
+            return _jsonable(item)
+
+        try:
+            orjson.dumps(value, default=probe, option=orjson.OPT_NON_STR_KEYS)
+        except TypeError:
+            return True
+        return False
 
     def _write(self, text: str) -> None:
         if self._raw is None:
@@ -165,9 +176,20 @@ class _JsonWriter:
             self._write(json_safe(data[start:end].decode("utf-8")))
 
     def value(self, value: Any, depth: int, level: int) -> None:
+        if type(value) is LazyJson:
+            # Its text at level 0 or its value, found by the check (or not: a refused
+            # document stops orjson's check where it is refused).
+            found = self._lazy.pop(id(value), None)
+            if found is None and not self._refused:
+                found = value.text(0)
+            if type(found) is bytes and not self._refused:
+                text = found.replace(b"\n", b"\n" + b"  " * level) if level else found
+                self._write_dumped(text, 0, len(text))
+                return
+            value = value.make() if found is None or type(found) is bytes else found
         if not _worth_streaming(value, depth):
             if not self._whole("", [value], level):  # what orjson refuses: format_json's road
-                self._write(format_json(value).replace("\n", "\n" + "  " * level))
+                self._write(_refused_text(value).replace("\n", "\n" + "  " * level))
         elif isinstance(value, dict):
             self._members(value, depth, level)
         else:
@@ -189,10 +211,12 @@ class _JsonWriter:
         looks into each of 34,000 streams; in a short list or an iterator (analyze's
         sections), a member that holds a long list within ``depth - 1`` levels is written
         member by member. Iterators, which orjson refuses, are found when it refuses a
-        run."""
+        run. An iterator's member written member by member is a document of its own
+        (:meth:`document`: checked first), as is one written whole (:meth:`_run`)."""
         inner = "\n" + "  " * (level + 1)
         below = depth - 1
         look = below > 0 and not (isinstance(value, list | tuple) and len(value) > _LONG_LIST)
+        own = not self._refused and not isinstance(value, list | tuple)  # members: documents
         opened = False
         run: list[Any] = []
         for item in value:
@@ -201,7 +225,11 @@ class _JsonWriter:
                     opened = self._run(opened, inner, run, below, level)
                     run = []
                 self._write(("," if opened else "[") + inner)
-                self.value(item, below, level + 1)
+                if own:
+                    self.document(item, below, level + 1)
+                    self._refused = False
+                else:
+                    self.value(item, below, level + 1)
                 opened = True
                 continue
             run.append(item)
@@ -229,6 +257,8 @@ class _JsonWriter:
 
         orjson indents them itself: ``members`` inside ``level - 1`` one-element lists puts
         them at ``level``; the text between the brackets is theirs."""
+        if self._refused:
+            return False
         wrapped: Any = members
         for _ in range(level - 1):
             wrapped = [wrapped]
@@ -255,6 +285,8 @@ def _worth_streaming(value: Any, depth: int) -> bool:
     kind = type(value)
     if kind in _SCALARS:
         return False
+    if kind is LazyJson:
+        return True
     if kind is not list and kind is not tuple and kind is not dict and isinstance(value, Iterator):
         return True
     if depth <= 0:
@@ -270,6 +302,8 @@ def _worth_streaming(value: Any, depth: int) -> bool:
 
 def _holds_long_list(value: Any, depth: int) -> bool:
     """:func:`_worth_streaming` for a value holding no iterator (type tests only)."""
+    if type(value) is LazyJson:
+        return True
     if depth <= 0:
         return False
     if isinstance(value, list | tuple):

@@ -28,7 +28,7 @@ from types import ModuleType
 from typing import Any, NamedTuple, Protocol
 
 from rtcscope._dataclass import dataclass
-from rtcscope._roads import c_wanted
+from rtcscope._roads import c_function
 from rtcscope.sip.message import SipMessage
 
 
@@ -238,21 +238,8 @@ def _c_group_setup(callwalk: ModuleType) -> None:
 
 def c_accelerator(setup: Callable[[ModuleType], None] | None, name: str) -> Any:
     """The function ``name`` of rtcscope.sip._callwalk (the C walk and grouping) given what
-    ``setup`` (if any) gives the module; None without the accelerator (built without a
-    compiler), from an older _callwalk.c (its setup refuses, or it has no ``name``), or under
-    RTCSCOPE_PURE=1 (the Python roads)."""
-    if not c_wanted():
-        return None
-    try:
-        from rtcscope.sip import _callwalk
-    except ImportError:
-        return None
-    try:
-        if setup is not None:
-            setup(_callwalk)
-    except (TypeError, AttributeError):
-        return None
-    return getattr(_callwalk, name, None)
+    ``setup`` (if any) gives the module, or None: rtcscope._roads.c_function's."""
+    return c_function("rtcscope.sip._callwalk", name, setup)
 
 
 # The grouping in C (rtcscope.sip._callwalk.group: the transactions _group_transactions_py

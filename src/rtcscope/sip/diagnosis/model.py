@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import field
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from rtcscope._dataclass import dataclass
+from rtcscope._roads import c_function
+from rtcscope.jsontext import dumps
+from rtcscope.lazyjson import LazyJson
 from rtcscope.sip.routing import message_max_forwards
 from rtcscope.sip.transactions import endpoint
 
@@ -290,12 +295,63 @@ class Diagnosis:
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity is severity)
 
+    def paths_json(self, level: int) -> bytes | None:
+        """The JSON text of ``as_dict()["paths"]`` as the JSON writer writes it at ``level``
+        (:class:`LazyJson`), most of it without making the objects; None where
+        the objects must be written instead."""
+        return _paths_json(self.paths, level)
+
     def as_dict(self) -> dict[str, Any]:
+        return self._fields([f.as_dict() for f in self.findings], self.path_dicts())
+
+    def json_data(self, findings: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """:meth:`as_dict` for the JSON writer: the paths a :class:`LazyJson` (written as
+        text, most without making their objects: :meth:`paths_json`), the findings' objects
+        those given (``diagnose``'s rows) or :meth:`as_dict`'s."""
+        if findings is None:
+            findings = [f.as_dict() for f in self.findings]
+        return self._fields(findings, LazyJson(self.path_dicts, self.paths_json))
+
+    def _fields(self, findings: Any, paths: Any) -> dict[str, Any]:
         return {
             "calls": self.calls,
             "errors": self.count(Severity.ERROR),
             "warnings": self.count(Severity.WARNING),
-            "findings": [f.as_dict() for f in self.findings],
-            "paths": [p.as_dict() for p in self.paths],
+            "findings": findings,
+            "paths": paths,
             "notes": list(self.notes),
         }
+
+    def path_dicts(self) -> list[dict[str, Any]]:
+        """The paths' JSON objects (``as_dict()["paths"]``)."""
+        return [p.as_dict() for p in self.paths]
+
+
+def _paths_json_py(paths: Sequence[RequestPath], level: int) -> bytes | None:
+    """The JSON text of the paths' objects (``[path.as_dict() for path in paths]``) as
+    orjson writes it with a two-space indent, every line after the first indented by
+    ``level`` more levels; None where orjson refuses a value. The specification of the C
+    road (rtcscope.sip._pathdict.paths_json, which writes the usual :class:`DeliveredPath`
+    from its slots, no object made, and may decline with None where this writes text)."""
+    try:
+        text = dumps([path.as_dict() for path in paths])  # (format_json's orjson text)
+    except TypeError:
+        return None
+    return text.replace(b"\n", b"\n" + b"  " * level) if level else text
+
+
+def _c_paths_setup(pathdict: ModuleType) -> None:
+    """Give the C road the classes it reads through their slots and the Max-Forwards read
+    (message_max_forwards: the usual line's in C where rtcscope.sip.routing has it)."""
+    from rtcscope.sip.capture import CapturedSip
+    from rtcscope.sip.message import SipMessage
+
+    pathdict.setup(DeliveredPath, CapturedSip, SipMessage, message_max_forwards)
+
+
+# The paths' JSON text in one C call over them all where it was built; PATHS_JSON_ROAD says
+# which road.
+_paths_json: Callable[[Sequence[RequestPath], int], bytes | None] = (
+    c_function("rtcscope.sip._pathdict", "paths_json", _c_paths_setup) or _paths_json_py
+)
+PATHS_JSON_ROAD = "python" if _paths_json is _paths_json_py else "c"
