@@ -319,3 +319,35 @@ def test_other_type_errors_are_not_retried_with_the_key_option(
     calls.clear()
     assert format_json({1: "a"}) == '{\n  "1": "a"\n}'
     assert calls == [orjson.OPT_INDENT_2, orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS]
+
+
+def test_the_check_of_a_long_list_is_made_a_run_at_a_time() -> None:
+    """The writer checks a document for what orjson refuses piece by piece (a long list's
+    members a run at a time), never as one text of the whole: a 34,000-stream document
+    held ~35 MB more at its peak that way. The text is format_json's all the same."""
+    import types
+
+    import rtcscope.cli.output as output
+
+    longest: list[int] = []
+    whole: list[Any] = []
+
+    def dumps(value: Any, *args: Any, **kwargs: Any) -> bytes:
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            longest.append(len(value))
+        if isinstance(value, dict) and "streams" in value and value["streams"]:
+            whole.append(value)  # the whole document in one call
+        return orjson.dumps(value, *args, **kwargs)
+
+    shim = types.SimpleNamespace(
+        dumps=dumps, **{k: getattr(orjson, k) for k in dir(orjson) if k.startswith("OPT_")}
+    )
+    data = {"streams": [{"ssrc": i, "jitter": i / 7, "codec": "PCMA"} for i in range(500)]}
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(output, "orjson", shim)
+        patch.setattr("sys.stdout", out)
+        write_json(data)
+    assert out.getvalue() == format_json(data)
+    assert not whole
+    assert longest and max(longest) <= output._RUN
