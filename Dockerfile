@@ -24,10 +24,11 @@ RUN python3 -m venv /opt/venv \
     && /opt/venv/bin/python -c "import rtcscope.capture.info as i, rtcscope.sip.calls as c; \
         import rtcscope.sip.message as m, rtcscope.sip.routing as r; \
         import rtcscope.slotted as s, rtcscope.timebase as t; \
-        import rtcscope.sip.diagnosis.model as p; \
+        import rtcscope.sip.diagnosis.model as p, rtcscope.sip.diagnosis as d; \
+        import rtcscope.sip.capture as a; \
         roads = (m.ROAD, c.WALK_ROAD, t.ROAD, r.ROUTE_SCAN_ROAD, i.START_LINE_ROAD, s.ROAD, \
-            p.PATHS_JSON_ROAD); \
-        assert roads == ('c',) * 7, roads"
+            p.PATHS_JSON_ROAD, d.USUAL_CALL_ROAD, c.COUNTS_ROAD, a.ANNOUNCER_ROAD); \
+        assert roads == ('c',) * 10, roads"
 
 FROM debian:12-slim
 

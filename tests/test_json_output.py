@@ -333,11 +333,14 @@ def test_the_check_of_a_long_list_is_made_a_run_at_a_time() -> None:
     whole: list[Any] = []
 
     def dumps(value: Any, *args: Any, **kwargs: Any) -> bytes:
+        dumped = value
+        while isinstance(value, list) and len(value) == 1 and isinstance(value[0], list):
+            value = value[0]  # (the check wraps a piece in the levels above it)
         if isinstance(value, list) and value and isinstance(value[0], dict):
             longest.append(len(value))
         if isinstance(value, dict) and "streams" in value and value["streams"]:
             whole.append(value)  # the whole document in one call
-        return orjson.dumps(value, *args, **kwargs)
+        return orjson.dumps(dumped, *args, **kwargs)
 
     shim = types.SimpleNamespace(
         dumps=dumps, **{k: getattr(orjson, k) for k in dir(orjson) if k.startswith("OPT_")}
@@ -351,3 +354,22 @@ def test_the_check_of_a_long_list_is_made_a_run_at_a_time() -> None:
     assert out.getvalue() == format_json(data)
     assert not whole
     assert longest and max(longest) <= output._RUN
+
+
+@pytest.mark.parametrize("depth", [0, 1, 2, 3])
+@pytest.mark.parametrize("nesting", [252, 253, 254, 255, 256])
+def test_the_check_sees_orjsons_nesting_limit_as_the_whole_document(
+    depth: int, nesting: int
+) -> None:
+    """A document orjson refuses only as a whole (its nesting limit, counted from the top)
+    is written by the standard library as format_json writes it, though each piece the
+    check looks at would pass alone (the check wraps a piece in the levels above it)."""
+    deep: Any = 1
+    for _ in range(nesting):
+        deep = [deep]
+    data = {"a": [1e-05] * 40, "b": deep}
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stdout", out)
+        write_json(data, depth=depth)
+    assert out.getvalue() == format_json(data)

@@ -135,8 +135,8 @@ class _JsonWriter:
     def document(self, value: Any, depth: int, level: int) -> None:
         """``value`` as :func:`format_json` writes the whole of it: orjson's text, or where
         orjson refuses anything in it, the standard library's (their numbers differ:
-        _refused_text). A document written in pieces is checked first (one orjson call
-        without indent); an iterator's members, which cannot be looked at before they are
+        _refused_text). A document written in pieces is checked first, piece by piece
+        (:meth:`_refuses`); an iterator's members, which cannot be looked at before they are
         made, are each a document of their own."""
         if _worth_streaming(value, depth):
             self._refused = self._refuses(value, depth)
@@ -159,26 +159,32 @@ class _JsonWriter:
                 return None  # its members: documents of their own (_items)
             return _jsonable(item)
 
-        def refused(piece: Any) -> bool:
+        def refused(piece: Any, down: int) -> bool:
+            # (inside as many lists as the levels walked down: orjson's nesting limit counts
+            # them as in the whole document)
+            for _ in range(down):
+                piece = [piece]
             try:
                 orjson.dumps(piece, default=probe, option=orjson.OPT_NON_STR_KEYS)
             except TypeError:
                 return True
             return False
 
-        def walk(piece: Any, depth: int) -> bool:
+        def walk(piece: Any, depth: int, down: int) -> bool:
             kind = type(piece)
             if depth > 0 and kind is dict:
-                return refused(dict.fromkeys(piece)) or any(
-                    walk(m, depth - 1) for m in piece.values()
+                return refused(dict.fromkeys(piece), down) or any(
+                    walk(m, depth - 1, down + 1) for m in piece.values()
                 )
             if depth > 0 and (kind is list or kind is tuple):
                 if len(piece) > _LONG_LIST:
-                    return any(refused(piece[i : i + _RUN]) for i in range(0, len(piece), _RUN))
-                return any(walk(m, depth - 1) for m in piece)
-            return refused(piece)
+                    return any(
+                        refused(piece[i : i + _RUN], down) for i in range(0, len(piece), _RUN)
+                    )
+                return any(walk(m, depth - 1, down + 1) for m in piece)
+            return refused(piece, down)
 
-        return walk(value, depth)
+        return walk(value, depth, 0)
 
     def _write(self, text: str) -> None:
         if self._raw is None:
