@@ -420,11 +420,11 @@ class BatchRows:
             else [frames[row] for row in kept_rows],
             self.times[kept].tolist() if self.times is not None else self.ts_ns(kept_rows),
             sources,
-            window["v4_sport"][at].tolist(),
+            window["v4_sport"][at].astype(np.int64),
             destinations,
-            window["v4_dport"][at].tolist(),
-            start[at].tolist(),
-            stop[at].tolist(),
+            window["v4_dport"][at].astype(np.int64),
+            start[at],
+            stop[at],
         )
 
 
@@ -457,19 +457,20 @@ class EthernetWindows(NamedTuple):
 
 
 class UdpDatagrams(NamedTuple):
-    """UDP datagrams of a batch as columns (lists, one item per datagram, capture order):
-    rows, frames, capture times (ns), addresses (decode()'s texts, shared), ports, and where
-    each payload begins and ends in the batch's buffer."""
+    """UDP datagrams of a batch as columns (one item per datagram, capture order): rows,
+    frames, capture times (ns), addresses (decode()'s texts, shared), ports, and where each
+    payload begins and ends in the batch's buffer. The ports and offsets are int64 arrays
+    (read as numbers by the SIP framer's C road, no int object each), the rest lists."""
 
     rows: list[int]
     frames: list[int]
     ts_ns: list[int]
     srcs: list[str]
-    sports: list[int]
+    sports: Int64Array
     dsts: list[str]
-    dports: list[int]
-    starts: list[int]
-    stops: list[int]
+    dports: Int64Array
+    starts: Int64Array
+    stops: Int64Array
 
 
 # Dotted quads of IPv4 addresses by their number (decode() keeps its own by their bytes),
