@@ -4,14 +4,16 @@ rtcscope.sip._callwalk (the call walk, transaction grouping, calls by Call-ID, S
 link-header probe of rtcscope.sip.calls / transactions / dialogs), rtcscope._timetext
 (rtcscope.timebase's time texts and a call's JSON object),
 rtcscope.sip._routescan (rtcscope.sip.routing's Route, Max-Forwards, Contact and target reads),
-rtcscope.capture._startline (the counts tap's SIP start line match, capture.info) and
+rtcscope.capture._startline (the counts tap's SIP start line match, capture.info, and the
+batch road's IPv4 address texts, capture.fastscan) and
 rtcscope._slots (slotted objects made from columns: rtcscope.slotted, the RTP stream scanner).
 
 ``optional=True``: without a compiler or Python's headers the build of an extension fails
 quietly and rtcscope runs its pure-Python road (``rtcscope.sip.message.ROAD``,
 ``rtcscope.sip.calls.WALK_ROAD``, ``rtcscope.sip.transactions.GROUP_ROAD``,
 ``rtcscope.timebase.ROAD``, ``rtcscope.sip.routing.ROUTE_SCAN_ROAD``,
-``rtcscope.capture.info.START_LINE_ROAD`` and ``rtcscope.slotted.ROAD`` say which).
+``rtcscope.capture.info.START_LINE_ROAD``, ``rtcscope.capture.fastscan.ADDRESS_TEXT_ROAD``
+and ``rtcscope.slotted.ROAD`` say which).
 """
 
 from glob import glob

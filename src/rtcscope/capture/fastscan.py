@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from rtcscope._roads import c_function
 from rtcscope.capture.decode import (
     ETHERTYPE_IPV4,
     ETHERTYPE_IPV6,
@@ -409,9 +410,7 @@ class BatchRows:
         if not len(at):
             return None
         kept = picked[at]
-        addresses = window.rows[at, 26:34].view(">u4").astype(np.uint32)
-        sources, destinations = addresses[:, 0].tolist(), addresses[:, 1].tolist()
-        text = ipv4_text_map(set(sources).union(destinations)).__getitem__
+        sources, destinations = address_texts(window.rows[at, 26:34].view(">u4").astype(np.uint32))
         frames = self.frames
         kept_rows = kept.tolist()
         return UdpDatagrams(
@@ -420,12 +419,12 @@ class BatchRows:
             if isinstance(frames, range)
             else [frames[row] for row in kept_rows],
             self.times[kept].tolist() if self.times is not None else self.ts_ns(kept_rows),
-            list(map(text, sources)),
-            window["v4_sport"][at].tolist(),
-            list(map(text, destinations)),
-            window["v4_dport"][at].tolist(),
-            start[at].tolist(),
-            stop[at].tolist(),
+            sources,
+            window["v4_sport"][at].astype(np.int64),
+            destinations,
+            window["v4_dport"][at].astype(np.int64),
+            start[at],
+            stop[at],
         )
 
 
@@ -458,19 +457,20 @@ class EthernetWindows(NamedTuple):
 
 
 class UdpDatagrams(NamedTuple):
-    """UDP datagrams of a batch as columns (lists, one item per datagram, capture order):
-    rows, frames, capture times (ns), addresses (decode()'s texts, shared), ports, and where
-    each payload begins and ends in the batch's buffer."""
+    """UDP datagrams of a batch as columns (one item per datagram, capture order): rows,
+    frames, capture times (ns), addresses (decode()'s texts, shared), ports, and where each
+    payload begins and ends in the batch's buffer. The ports and offsets are int64 arrays
+    (read as numbers by the SIP framer's C road, no int object each), the rest lists."""
 
     rows: list[int]
     frames: list[int]
     ts_ns: list[int]
     srcs: list[str]
-    sports: list[int]
+    sports: Int64Array
     dsts: list[str]
-    dports: list[int]
-    starts: list[int]
-    stops: list[int]
+    dports: Int64Array
+    starts: Int64Array
+    stops: Int64Array
 
 
 # Dotted quads of IPv4 addresses by their number (decode() keeps its own by their bytes),
@@ -487,24 +487,72 @@ def ipv4_texts(addresses: npt.NDArray[np.unsignedinteger[Any]]) -> dict[int, str
 
 def ipv4_text_map(values: set[int]) -> dict[int, str]:
     """:func:`ipv4_texts` for addresses given as a set of numbers."""
-    texts = _IPV4_TEXTS
+    return _text_map(values, _IPV4_TEXTS, _IPV4_TEXTS_MAX, dotted_quads)
+
+
+def _text_map(
+    values: set[int], texts: dict[int, str], limit: int, quads: Callable[[list[int]], list[str]]
+) -> dict[int, str]:
+    """``texts`` holding the text of each of ``values`` (at most ``limit`` texts: emptied
+    first when the new ones would not fit), the missing ones written by ``quads``."""
     # A set difference against the dict (C-level, no sort): np.unique sorted every batch's
     # addresses (and loaded numpy.ma on its first call) to find the few new ones.
     missing = values.difference(texts)
     if missing:
-        if len(texts) + len(missing) > _IPV4_TEXTS_MAX:
+        if len(texts) + len(missing) > limit:
             texts.clear()  # a scan of many hosts: forget the older ones
             missing = values
-        octet = _OCTET_TEXTS  # (a list lookup each: half the cost of formatting four ints)
-        for value in missing:
-            texts[value] = (
-                f"{octet[value >> 24]}.{octet[(value >> 16) & 255]}."
-                f"{octet[(value >> 8) & 255]}.{octet[value & 255]}"
-            )
+        new = list(missing)
+        texts.update(zip(new, quads(new), strict=True))
     return texts
 
 
 _OCTET_TEXTS = [str(octet) for octet in range(256)]
+
+
+def _dotted_quads_py(values: list[int]) -> list[str]:
+    """The dotted quad of each IPv4 address number (0 <= value < 2**32), as decode's
+    ``format_ipv4`` writes it: the specification of the C road (capture/_startline.c)."""
+    octet = _OCTET_TEXTS  # (a list lookup each: half the cost of formatting four ints)
+    return [
+        f"{octet[value >> 24]}.{octet[(value >> 16) & 255]}."
+        f"{octet[(value >> 8) & 255]}.{octet[value & 255]}"
+        for value in values
+    ]
+
+
+def _address_texts_py(
+    addresses: npt.NDArray[np.uint32], texts: dict[int, str], limit: int
+) -> tuple[list[str], list[str]]:
+    """The texts of a SIP batch's (source, destination) address pairs (an (n, 2) array),
+    each taken from ``texts`` (``ipv4_text_map``'s dict, at most ``limit`` texts: emptied
+    when full) or made and kept there: the specification of the C road (capture/_startline.c,
+    which empties a full dict before the address that would overflow it, not before the batch:
+    the same texts either way)."""
+    sources, destinations = addresses[:, 0].tolist(), addresses[:, 1].tolist()
+    text = _text_map(set(sources).union(destinations), texts, limit, _dotted_quads_py).__getitem__
+    return list(map(text, sources)), list(map(text, destinations))
+
+
+# Which road the address texts take: "c" (rtcscope.capture._startline, where it was built)
+# unless RTCSCOPE_PURE is set, else "python".
+ADDRESS_TEXT_ROAD = "python"
+dotted_quads: Callable[[list[int]], list[str]] = _dotted_quads_py
+_address_texts: Callable[
+    [npt.NDArray[np.uint32], dict[int, str], int], tuple[list[str], list[str]]
+] = _address_texts_py
+if (_c_dotted := c_function("rtcscope.capture._startline", "dotted_quads")) is not None and (
+    _c_texts := c_function("rtcscope.capture._startline", "address_texts")
+) is not None:
+    ADDRESS_TEXT_ROAD = "c"
+    dotted_quads = _c_dotted
+    _address_texts = _c_texts
+
+
+def address_texts(addresses: npt.NDArray[np.uint32]) -> tuple[list[str], list[str]]:
+    """The source and destination texts of (source, destination) IPv4 address pairs (an
+    (n, 2) array of numbers), shared with :func:`ipv4_text_map`'s."""
+    return _address_texts(np.ascontiguousarray(addresses), _IPV4_TEXTS, _IPV4_TEXTS_MAX)
 
 
 def _epb_times(

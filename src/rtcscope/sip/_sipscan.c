@@ -1763,34 +1763,29 @@ static PyObject *share_flow(PyObject *key, PyObject *flows, PyObject *shared, Py
     return found;
 }
 
-/* A CapturedSip of the datagram at row i, its flow shared (met, flows, share_flow). */
-static PyObject *captured_of(PyObject *const *columns, Py_ssize_t i, PyObject *flows,
-                             PyObject *shared_items, Py_ssize_t limit, FlowMet *met,
-                             PyObject *message)
+/* A CapturedSip of the datagram at row i (ports sp and dp), its flow shared (met, flows,
+ * share_flow). */
+static PyObject *captured_of(PyObject *const *columns, Py_ssize_t i, long sp, long dp,
+                             PyObject *flows, PyObject *shared_items, Py_ssize_t limit,
+                             FlowMet *met, PyObject *message)
 {
-    PyObject *src = PyList_GET_ITEM(columns[0], i), *sport = PyList_GET_ITEM(columns[1], i);
-    PyObject *dst = PyList_GET_ITEM(columns[2], i), *dport = PyList_GET_ITEM(columns[3], i);
+    PyObject *src = PyList_GET_ITEM(columns[0], i), *dst = PyList_GET_ITEM(columns[2], i);
     PyObject *key, *shared = NULL, *captured, *values[F_COUNT];
-    FlowMet *seen = NULL;
-    long sp = 0, dp = 0;
+    FlowMet *seen;
     int k;
+    uint64_t h = (uint64_t)(uintptr_t)src * 0x9e3779b97f4a7c15u ^
+                 (uint64_t)(uintptr_t)dst * 0xc2b2ae3d27d4eb4fu ^
+                 ((uint64_t)sp << 20 ^ (uint64_t)dp) * 0x165667b19e3779f9u;
 
-    if (PyLong_CheckExact(sport) && PyLong_CheckExact(dport)) {
-        int over_s, over_d;
-        sp = PyLong_AsLongAndOverflow(sport, &over_s);
-        dp = PyLong_AsLongAndOverflow(dport, &over_d);
-        if (!over_s && !over_d) {
-            uint64_t h = (uint64_t)(uintptr_t)src * 0x9e3779b97f4a7c15u ^
-                         (uint64_t)(uintptr_t)dst * 0xc2b2ae3d27d4eb4fu ^
-                         ((uint64_t)sp << 20 ^ (uint64_t)dp) * 0x165667b19e3779f9u;
-            seen = &met[(h >> 40) & (FLOWS_MET - 1)];
-            if (seen->shared != NULL && seen->src == src && seen->dst == dst &&
-                seen->sport == sp && seen->dport == dp)
-                shared = Py_NewRef(seen->shared);
-        }
-    }
+    seen = &met[(h >> 40) & (FLOWS_MET - 1)];
+    if (seen->shared != NULL && seen->src == src && seen->dst == dst && seen->sport == sp &&
+        seen->dport == dp)
+        shared = Py_NewRef(seen->shared);
     if (shared == NULL) {
-        key = PyTuple_Pack(4, src, sport, dst, dport);
+        PyObject *sport = PyLong_FromLong(sp), *dport = PyLong_FromLong(dp);
+        key = sport == NULL || dport == NULL ? NULL : PyTuple_Pack(4, src, sport, dst, dport);
+        Py_XDECREF(sport);
+        Py_XDECREF(dport);
         if (key == NULL)
             return NULL;
         shared = PyDict_GetItemWithError(flows, key);
@@ -1806,13 +1801,11 @@ static PyObject *captured_of(PyObject *const *columns, Py_ssize_t i, PyObject *f
             PyErr_SetString(PyExc_TypeError, "a shared flow is not a 4-tuple");
             return NULL;
         }
-        if (seen != NULL) {
-            Py_XSETREF(seen->src, Py_NewRef(src));
-            Py_XSETREF(seen->dst, Py_NewRef(dst));
-            Py_XSETREF(seen->shared, Py_NewRef(shared));
-            seen->sport = sp;
-            seen->dport = dp;
-        }
+        Py_XSETREF(seen->src, Py_NewRef(src));
+        Py_XSETREF(seen->dst, Py_NewRef(dst));
+        Py_XSETREF(seen->shared, Py_NewRef(shared));
+        seen->sport = sp;
+        seen->dport = dp;
     }
     captured = captured_type->tp_alloc(captured_type, 0);
     if (captured == NULL) {
@@ -1835,29 +1828,59 @@ static PyObject *captured_of(PyObject *const *columns, Py_ssize_t i, PyObject *f
     return captured;
 }
 
-/* A list item as a Py_ssize_t within [0, limit]; -1 with an exception set when not. */
-static Py_ssize_t offset_at(PyObject *list, Py_ssize_t i, Py_ssize_t limit)
+/* A column of int64 values (a C-contiguous buffer of native 8-byte signed integers, as NumPy's
+ * int64 arrays give) of ``count`` items: 0 with *view held, -1 with an exception set. */
+static int int64_column(PyObject *column, Py_ssize_t count, Py_buffer *view)
 {
-    Py_ssize_t value = PyLong_AsSsize_t(PyList_GET_ITEM(list, i));
-    if (value == -1 && PyErr_Occurred())
+    if (PyObject_GetBuffer(column, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
         return -1;
-    if (value < 0 || value > limit) {
+    if (view->itemsize != 8 || view->format == NULL ||
+        (strcmp(view->format, "l") != 0 && strcmp(view->format, "q") != 0) ||
+        sizeof(long) != 8) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_TypeError, "datagrams(): a column of offsets or ports is not int64");
+        return -1;
+    }
+    if (view->len / 8 != count) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_ValueError, "datagrams(): columns of different lengths");
+        return -1;
+    }
+    return 0;
+}
+
+/* The int64 item i of a column as an offset within [0, limit]; -1 with an exception set when
+ * not. */
+static Py_ssize_t offset_at(const Py_buffer *column, Py_ssize_t i, Py_ssize_t limit)
+{
+    int64_t value;
+    memcpy(&value, (const char *)column->buf + 8 * i, 8);
+    if (value < 0 || value > (int64_t)limit) {
         PyErr_SetString(PyExc_ValueError, "a datagram offset outside the buffer");
         return -1;
     }
-    return value;
+    return (Py_ssize_t)value;
+}
+
+/* The int64 item i of a column as a port (a C long: int64 where this module runs). */
+static long port_at(const Py_buffer *column, Py_ssize_t i)
+{
+    int64_t value;
+    memcpy(&value, (const char *)column->buf + 8 * i, 8);
+    return (long)value;
 }
 
 static PyObject *datagrams(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     /* args: buffer, starts, stops, frames, times, srcs, sports, dsts, dports, flows, shared,
-     * limit, finish */
-    Py_buffer view;
+     * limit, finish; starts, stops, sports and dports int64 columns, the others lists */
+    static const int int64_args[4] = {1, 2, 6, 8};
+    Py_buffer view, numbers[4];
     PyObject *out = NULL, *item, *raw, *built, *columns[6];
     Py_ssize_t count, i, start, stop, size, keepalives = 0, left = 0, j, limit;
     const unsigned char *base, *s;
     FlowMet *met;
-    int ok = 1;
+    int ok = 1, held = 0;
 
     (void)module;
     if (nargs != 13 || !PyDict_CheckExact(args[9]) || !PyDict_CheckExact(args[10]) ||
@@ -1874,40 +1897,47 @@ static PyObject *datagrams(PyObject *module, PyObject *const *args, Py_ssize_t n
         PyErr_SetString(PyExc_RuntimeError, "datagrams() before setup_build() and setup_captured()");
         return NULL;
     }
-    for (i = 1; i < 9; i++) {
-        if (!PyList_CheckExact(args[i])) {
-            PyErr_SetString(PyExc_TypeError, "datagrams(): the columns must be lists");
-            return NULL;
-        }
+    if (!PyList_CheckExact(args[3]) || !PyList_CheckExact(args[4]) || !PyList_CheckExact(args[5]) ||
+        !PyList_CheckExact(args[7])) {
+        PyErr_SetString(PyExc_TypeError, "datagrams(): frames, times, srcs and dsts must be lists");
+        return NULL;
     }
-    count = PyList_GET_SIZE(args[1]);
-    for (i = 2; i < 9; i++) {
-        if (PyList_GET_SIZE(args[i]) != count) {
-            PyErr_SetString(PyExc_ValueError, "datagrams(): columns of different lengths");
+    count = PyList_GET_SIZE(args[3]);
+    if (PyList_GET_SIZE(args[4]) != count || PyList_GET_SIZE(args[5]) != count ||
+        PyList_GET_SIZE(args[7]) != count) {
+        PyErr_SetString(PyExc_ValueError, "datagrams(): columns of different lengths");
+        return NULL;
+    }
+    for (held = 0; held < 4; held++) {
+        if (int64_column(args[int64_args[held]], count, &numbers[held]) < 0) {
+            for (j = 0; j < held; j++)
+                PyBuffer_Release(&numbers[j]);
             return NULL;
         }
     }
     /* flow key columns (source, port, destination, port), then frame and time */
     columns[0] = args[5];
-    columns[1] = args[6];
+    columns[1] = NULL;
     columns[2] = args[7];
-    columns[3] = args[8];
+    columns[3] = NULL;
     columns[4] = args[3];
     columns[5] = args[4];
     met = PyMem_Calloc(FLOWS_MET, sizeof(FlowMet));
-    if (met == NULL)
-        return PyErr_NoMemory();
+    if (met == NULL) {
+        PyErr_NoMemory();
+        goto released;
+    }
     if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
         PyMem_Free(met);
-        return NULL;
+        goto released;
     }
     base = (const unsigned char *)view.buf;
     out = PyList_New(0);
     if (out == NULL)
         ok = 0;
     for (i = 0; ok && i < count; i++) {
-        start = offset_at(args[1], i, view.len);
-        stop = start < 0 ? -1 : offset_at(args[2], i, view.len);
+        start = offset_at(&numbers[0], i, view.len);
+        stop = start < 0 ? -1 : offset_at(&numbers[1], i, view.len);
         if (stop < 0) {
             ok = 0;
             break;
@@ -1957,7 +1987,8 @@ static PyObject *datagrams(PyObject *module, PyObject *const *args, Py_ssize_t n
                     break;
                 }
             }
-            item = captured_of(columns, i, args[9], args[10], limit, met, built);
+            item = captured_of(columns, i, port_at(&numbers[2], i), port_at(&numbers[3], i),
+                               args[9], args[10], limit, met, built);
             Py_DECREF(built);
         }
         if (item == NULL || PyList_Append(out, item) < 0)
@@ -1971,7 +2002,10 @@ static PyObject *datagrams(PyObject *module, PyObject *const *args, Py_ssize_t n
         Py_XDECREF(met[i].shared);
     }
     PyMem_Free(met);
-    if (!ok) {
+released:
+    for (j = 0; j < 4; j++)
+        PyBuffer_Release(&numbers[j]);
+    if (!ok || out == NULL) {
         Py_XDECREF(out);
         return NULL;
     }

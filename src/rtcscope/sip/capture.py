@@ -346,10 +346,11 @@ class SipCaptureFramer:
         self, buffer: bytes | mmap.mmap, found: UdpDatagrams, index: int
     ) -> CapturedSip | None:
         """The message of datagram ``index`` of ``found`` (keep-alives counted)."""
-        message = self._message(buffer[found.starts[index] : found.stops[index]])
+        message = self._message(buffer[int(found.starts[index]) : int(found.stops[index])])
         if message is None:
             return None
-        flow = (found.srcs[index], found.sports[index], found.dsts[index], found.dports[index])
+        sport, dport = int(found.sports[index]), int(found.dports[index])
+        flow = (found.srcs[index], sport, found.dsts[index], dport)
         return self._udp(found.frames[index], found.ts_ns[index], flow, message)
 
     def _udp(self, frame: int, ts_ns: int, flow: Flow, message: SipMessage) -> CapturedSip:
