@@ -514,7 +514,10 @@ class StreamScanner:
         self._rtp_protos: dict[str, bool] = {}  # SDP profile -> RTP or not (announce())
         self._proto_keying = _ProtoKeying()  # SDP profile -> keying it implies (finish())
         self._by_endpoint: dict[tuple[str, int], list[MediaAnnouncement]] = {}
-        self._rtcp_endpoints: set[tuple[str, int]] = set()  # announced RTCP (address, port)
+        # Announced RTCP (address, port), of self.announcements[:_rtcp_read] (the set is
+        # brought up to date when an RTCP datagram is looked at: _rtcp).
+        self._rtcp_endpoints: set[tuple[str, int]] = set()
+        self._rtcp_read = 0
         self.announce(sorted(announcements, key=lambda a: a.frame))
         self.rtp_ports = frozenset(rtp_ports)
         self.heuristic = heuristic
@@ -566,8 +569,6 @@ class StreamScanner:
                     # Its message was completed by an earlier frame than the one that
                     # delivered it (TCP): RTP rows before that one must not see it.
                     self._late[id(ann)] = self.feeding_frame
-            if ann.rtcp_port:
-                self._rtcp_endpoints.add((address, ann.rtcp_port))
 
     def feed(self, packet: Packet) -> None:
         if self.first_ns is None:
@@ -1233,6 +1234,11 @@ class StreamScanner:
         from rtcscope.rtp import rtcp as rtcp_mod  # (RTCP only: at first use)
 
         endpoints = self._rtcp_endpoints
+        announced_now = self.announcements
+        for ann in announced_now[self._rtcp_read :]:
+            if ann.rtcp_port and ann.address is not None:  # (kept ones have an address)
+                endpoints.add((ann.address, ann.rtcp_port))
+        self._rtcp_read = len(announced_now)
         announced = (packet.dst, packet.dport) in endpoints or (
             packet.src,
             packet.sport,
