@@ -1524,14 +1524,20 @@ class StreamScanner:
             whats.append(what)
         names, codecs, clock_rates, channels = zip(*whats, strict=True)
         payload_types_of, main_pts = items(types, (0, 1), (None, None))
+        del rtpmaps_of, whats  # (the columns read are let go as soon as done with: finish
+        # makes the streams at the scan's peak of memory)
         # How an encrypted stream is keyed: a=crypto, else a=fingerprint, else an SRTP
         # profile (RTP/SAVP, UDP/TLS/RTP/SAVPF, ...) (no announcement: ""); then DTLS seen
         # on the flow, else the SRTP tag's votes.
         keyings = list(map(self._proto_keying.__getitem__, protos))
         for at in compress(range(count), fingerprints) if any(fingerprints) else ():
             keyings[at] = "dtls"
-        for at in compress(range(count), cryptos) if any(cryptos) else ():
-            keyings[at] = "sdes"
+        crypto_lines: list[tuple[str, ...]] = [()] * count
+        if any(cryptos):
+            for at in compress(range(count), cryptos):
+                keyings[at] = "sdes"
+                crypto_lines[at] = tuple(c.raw for c in cryptos[at])
+        del protos, fingerprints, cryptos
         votes = edges[6]
         dtls_flows = self._dtls_flows
         for at in range(len(keys)) if dtls_flows else np.flatnonzero(votes > 0).tolist():
@@ -1570,9 +1576,7 @@ class StreamScanner:
                 "end_rel_s": ((edges[3] - first_ns) / 1e9).tolist(),
                 "setup_frame": setup_frames,
                 "call_id": call_ids,
-                "crypto": [tuple(c.raw for c in found) if found else () for found in cryptos]
-                if any(cryptos)
-                else [()] * count,
+                "crypto": crypto_lines,
                 "comfort_noise_packets": cn,
                 "payload_bytes": paid,
                 "dtmf": [_digits(live) if live.dtmf else [] for live in lives],
