@@ -1,6 +1,7 @@
 """The C road of slotted instances from columns (rtcscope._slots.objects) against its
 specification, the pure-Python road (rtcscope.slotted.objects_py): the same instances (each
-slot's value, the very object), or the same type of error for what either refuses; built and
+slot's value, the very object), or the same type of error for what either refuses; likewise
+the columns of tuples (rtcscope._slots.items against rtcscope.slotted.items_py); built and
 active under CI=true; RTCSCOPE_PURE=1 selects the Python road.
 """
 
@@ -10,7 +11,7 @@ import abc
 import gc
 import sys
 from dataclasses import field
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from hypothesis import given
@@ -18,9 +19,17 @@ from hypothesis import strategies as st
 
 from rtcscope import slotted
 from rtcscope._dataclass import dataclass
-from rtcscope.rtp.streams import RtcpReportView, RtpStream, StreamKey, _empty_views, _stream_keys
-from rtcscope.scan.files import find_streams
-from tests.conftest import DATA, IN_CI, c_module, needs_built
+from rtcscope.rtp import streams as streams_module
+from rtcscope.rtp.streams import (
+    RtcpReportView,
+    RtpStream,
+    StreamKey,
+    _empty_views,
+    _stream_keys,
+    stream_to_dict,
+)
+from rtcscope.scan.files import find_streams, scan_capture
+from tests.conftest import DATA, IN_CI, c_module, needs_built, shared_captures
 from tests.peers import fresh_python
 
 _slots = c_module("rtcscope._slots")
@@ -180,6 +189,128 @@ def test_no_reference_is_lost_or_kept() -> None:
     del made
     gc.collect()
     assert [sys.getrefcount(value) for value in values] == before
+
+
+class _Pair(NamedTuple):
+    a: Any
+    b: Any
+
+
+class _OwnGetItem(tuple[Any, ...]):
+    """A tuple whose own __getitem__ is not its storage's: both roads read the storage."""
+
+    def __getitem__(self, at: Any) -> Any:
+        return "not stored"
+
+
+def _items_outcome(road: Any, rows: Any, positions: Any, defaults: Any) -> Any:
+    try:
+        columns = road(rows, positions, defaults)
+    except (TypeError, ValueError, IndexError) as exc:  # the roads must refuse alike
+        return type(exc)
+    assert type(columns) is tuple and all(type(column) is list for column in columns)
+    # the values, by identity (the rows' own objects or the defaults)
+    return [[id(value) for value in column] for column in columns]
+
+
+_ROW_VALUES = st.one_of(st.none(), st.integers(), st.text(max_size=2))
+_ROWS = st.one_of(
+    st.none(),
+    st.lists(_ROW_VALUES, max_size=4).map(tuple),
+    st.tuples(_ROW_VALUES, _ROW_VALUES).map(lambda pair: _Pair(*pair)),
+    st.lists(_ROW_VALUES, max_size=3).map(_OwnGetItem),
+    st.integers(),  # neither a tuple nor None
+    st.lists(_ROW_VALUES, max_size=2),  # a list: no row
+)
+_POSITIONS = st.one_of(
+    st.integers(min_value=-2, max_value=5),
+    st.sampled_from([2**70, -(2**70), 2**63, True, "0"]),
+)
+
+
+@needs_c
+@given(
+    st.lists(_ROWS, max_size=6),
+    st.lists(_POSITIONS, max_size=4),
+    st.data(),
+)
+def test_the_c_items_are_the_python_items(rows: list[Any], positions: list[Any], data: Any) -> None:
+    width = len(positions)
+    defaults = tuple(data.draw(st.lists(_ROW_VALUES, min_size=width, max_size=width)))
+    shape = data.draw(st.integers(min_value=0, max_value=5))
+    # mostly well formed; else a default more, rows not a list, positions not a tuple...
+    args: tuple[Any, Any, Any] = (rows, tuple(positions), defaults)
+    if shape == 1:
+        args = (rows, tuple(positions), (*defaults, 0))
+    elif shape == 2:
+        args = (tuple(rows), tuple(positions), defaults)
+    elif shape == 3:
+        args = (rows, list(positions), defaults)
+    elif shape == 4:
+        args = (rows, _TupleOfOwn(positions), _TupleOfOwn(defaults))
+    assert _slots is not None
+    assert _items_outcome(_slots.items, *args) == _items_outcome(slotted.items_py, *args)
+
+
+@needs_c
+@pytest.mark.parametrize("road", ["c", "python"])
+def test_items_reads_named_tuples_and_defaults(road: str) -> None:
+    items = _slots.items if road == "c" else slotted.items_py
+    rows: list[Any] = [_Pair(1, "x"), None, (3, 4, 5), _OwnGetItem((6, 7))]
+    assert items(rows, (1, 0), ("b", "a")) == (["x", "b", 4, 7], [1, "a", 3, 6])
+    assert items([], (0,), (None,)) == ([],)
+    assert items(rows, (), ()) == ()
+    with pytest.raises(IndexError):
+        items(rows, (2,), (None,))  # beyond the named tuple
+    with pytest.raises(ValueError):
+        items(rows, (-1,), (None,))
+    with pytest.raises(TypeError):
+        items(rows, (True,), (None,))
+
+
+@needs_c
+def test_items_lose_or_keep_no_reference() -> None:
+    """Each value gains one reference per column it is in, and loses them with them."""
+    assert _slots is not None
+    values = [object() for _ in range(40)]
+    default = object()
+    rows: list[Any] = [(values[i], values[i + 1]) for i in range(0, 40, 2)] + [None, None]
+    before = [sys.getrefcount(value) for value in values]
+    default_before = sys.getrefcount(default)
+    columns = _slots.items(rows, (0, 1, 0), (default, default, default))
+    assert [sys.getrefcount(value) for value in values] == [
+        count + (2 if at % 2 == 0 else 1) for at, count in enumerate(before)
+    ]
+    assert sys.getrefcount(default) == default_before + 6
+    del columns
+    gc.collect()
+    assert [sys.getrefcount(value) for value in values] == before
+    assert sys.getrefcount(default) == default_before
+    for _ in range(3):  # a refused call keeps nothing either
+        with pytest.raises(TypeError):
+            _slots.items([*rows, 1], (0,), (default,))
+    assert [sys.getrefcount(value) for value in values] == before
+    assert sys.getrefcount(default) == default_before
+
+
+@needs_c
+@pytest.mark.parametrize(
+    "path", [*shared_captures(), *sorted(DATA.glob("*.pcap*"))], ids=lambda p: p.name
+)
+def test_the_streams_finish_makes_are_the_same_on_both_roads(
+    path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """finish reads the streams' keys and announcements through items: every capture's
+    streams (each field, the statistics and RTCP) are the same on the C and Python roads."""
+
+    def found() -> list[Any]:
+        result = scan_capture(path, with_rtcp=True, with_dtmf=True)
+        return [(stream_to_dict(s), repr(s)) for s in result.streams]
+
+    monkeypatch.setattr(streams_module, "items", _slots.items)
+    by_c = found()
+    monkeypatch.setattr(streams_module, "items", slotted.items_py)
+    assert found() == by_c
 
 
 def test_the_stream_objects_are_the_dataclasses_own() -> None:

@@ -11,6 +11,15 @@
  * base) and exact lists or tuples are taken: anything else is a TypeError; columns of other
  * lengths, or a field given twice, a ValueError (the Python road fails alike). A writable
  * object slot is stored directly; any other member is set by its descriptor.
+ *
+ * items(rows, positions, defaults): the columns of a list of tuples (finish reads a few
+ * fields of each stream's SDP announcement, a NamedTuple, and of each stream key), in one
+ * pass; the specification is rtcscope.slotted.items_py. ``rows`` an exact list whose
+ * items are tuples (subclasses too: their storage is read, as tuple.__getitem__ reads it)
+ * or None; ``positions`` an exact tuple of ints >= 0, ``defaults`` an exact tuple as long: column k is
+ * [tuple.__getitem__(row, positions[k]) if row is not None else defaults[k] for row in
+ * rows]; a tuple of lists. Anything else is a TypeError, a position beyond a row an
+ * IndexError, a negative position or defaults of another length a ValueError.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -172,16 +181,124 @@ done:
     return made;
 }
 
+static PyObject *items(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *rows, *positions, *defaults, *columns = NULL;
+    Py_ssize_t *at = NULL;
+    Py_ssize_t width, count, i, k;
+
+    (void)module;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "items(rows, positions, defaults)");
+        return NULL;
+    }
+    rows = args[0];
+    positions = args[1];
+    defaults = args[2];
+    if (!PyList_CheckExact(rows) || !PyTuple_CheckExact(positions) ||
+        !PyTuple_CheckExact(defaults)) {
+        PyErr_SetString(PyExc_TypeError, "items: rows must be a list, positions and defaults tuples");
+        return NULL;
+    }
+    width = PyTuple_GET_SIZE(positions);
+    if (PyTuple_GET_SIZE(defaults) != width) {
+        PyErr_SetString(PyExc_ValueError, "items: a default per position");
+        return NULL;
+    }
+    at = PyMem_New(Py_ssize_t, width > 0 ? width : 1);
+    if (at == NULL)
+        return PyErr_NoMemory();
+    for (k = 0; k < width; k++) {
+        PyObject *position = PyTuple_GET_ITEM(positions, k);
+
+        if (!PyLong_CheckExact(position)) {
+            PyErr_SetString(PyExc_TypeError, "items: each position must be an int");
+            goto fail;
+        }
+        {
+            int overflow = 0;
+            long long value = PyLong_AsLongLongAndOverflow(position, &overflow);
+
+            if (value == -1 && PyErr_Occurred())
+                goto fail;
+            /* beyond any row (too large for an index): as an index past every row's end */
+            if (overflow > 0 || value > (long long)PY_SSIZE_T_MAX)
+                value = (long long)PY_SSIZE_T_MAX;
+            at[k] = overflow < 0 ? -1 : (Py_ssize_t)value;
+        }
+        if (at[k] < 0) {
+            PyErr_SetString(PyExc_ValueError, "items: a position must not be negative");
+            goto fail;
+        }
+    }
+    count = PyList_GET_SIZE(rows);
+    columns = PyTuple_New(width);
+    if (columns == NULL)
+        goto fail;
+    for (k = 0; k < width; k++) {
+        PyObject *column = PyList_New(count);
+
+        if (column == NULL)
+            goto fail;
+        PyTuple_SET_ITEM(columns, k, column);
+    }
+    /* A collection the allocations ran may have run code that changed the list; nothing
+     * below runs Python code (no call, no allocation, no release of a last reference):
+     * the list keeps its length and items while it is read. */
+    if (PyList_GET_SIZE(rows) != count) {
+        PyErr_SetString(PyExc_RuntimeError, "items: rows changed while read");
+        goto fail;
+    }
+    for (i = 0; i < count; i++) {
+        PyObject *row = PyList_GET_ITEM(rows, i);
+
+        if (row == Py_None) {
+            for (k = 0; k < width; k++) {
+                PyObject *value = PyTuple_GET_ITEM(defaults, k);
+
+                Py_INCREF(value);
+                PyList_SET_ITEM(PyTuple_GET_ITEM(columns, k), i, value);
+            }
+            continue;
+        }
+        if (!PyTuple_Check(row)) {
+            PyErr_SetString(PyExc_TypeError, "items: each row must be a tuple or None");
+            goto fail;
+        }
+        for (k = 0; k < width; k++) {
+            PyObject *value;
+
+            if (at[k] >= PyTuple_GET_SIZE(row)) {
+                PyErr_SetString(PyExc_IndexError, "tuple index out of range");
+                goto fail;
+            }
+            value = PyTuple_GET_ITEM(row, at[k]);
+            Py_INCREF(value);
+            PyList_SET_ITEM(PyTuple_GET_ITEM(columns, k), i, value);
+        }
+    }
+    PyMem_Free(at);
+    return columns;
+fail:
+    /* (a list's unset items are NULL: its release skips them) */
+    Py_XDECREF(columns);
+    PyMem_Free(at);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"objects", (PyCFunction)(void (*)(void))objects, METH_FASTCALL,
      "objects(cls, fields, columns) -> list: instances of cls, field k of instance i set to "
      "columns[k][i] (rtcscope.slotted.objects_py in C)."},
+    {"items", (PyCFunction)(void (*)(void))items, METH_FASTCALL,
+     "items(rows, positions, defaults) -> tuple of lists: the columns of a list of tuples "
+     "(rtcscope.slotted.items_py in C)."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "rtcscope._slots",
-    "Instances of a slotted class made from columns (rtcscope.slotted in C).", -1, methods,
+    "Instances of a slotted class made from columns, and columns of tuples (rtcscope.slotted in C).", -1, methods,
 };
 
 PyMODINIT_FUNC PyInit__slots(void)

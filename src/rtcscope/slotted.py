@@ -4,7 +4,9 @@ RtpStream (and ``attach_rtcp`` an RtcpReportView) for each of thousands of short
 where ``__init__``'s call per instance costs several times the stores.
 
 :func:`objects_py` is the specification; :func:`objects` is it, or the same made in C
-(rtcscope._slots, where it was built) unless RTCSCOPE_PURE is set.
+(rtcscope._slots, where it was built) unless RTCSCOPE_PURE is set. Likewise
+:func:`items_py` and :func:`items`: the other way, a few fields of many tuples as columns
+(finish reads the streams' keys and their SDP announcements so).
 """
 
 from __future__ import annotations
@@ -58,6 +60,37 @@ def objects_py(
     return made
 
 
+def items_py(
+    rows: list[tuple[Any, ...] | None], positions: tuple[int, ...], defaults: tuple[Any, ...]
+) -> tuple[list[Any], ...]:
+    """The columns of ``rows`` (a list of tuples, or None for a row of ``defaults``) at
+    ``positions``: column k is ``[tuple.__getitem__(row, positions[k]) if row is not None
+    else defaults[k] for row in rows]``. ``rows`` not an exact list, positions or defaults
+    not exact tuples, a position not an int, a row neither a tuple nor None: TypeError; a
+    negative position or defaults of another length: ValueError; a position beyond a
+    row: IndexError."""
+    if type(rows) is not list or type(positions) is not tuple:
+        raise TypeError("items: rows must be a list, positions and defaults tuples")
+    if type(defaults) is not tuple:
+        raise TypeError("items: rows must be a list, positions and defaults tuples")
+    if len(defaults) != len(positions):
+        raise ValueError("items: a default per position")
+    for position in positions:
+        if type(position) is not int:
+            raise TypeError("items: each position must be an int")
+        if position < 0:
+            raise ValueError("items: a position must not be negative")
+    columns: tuple[list[Any], ...] = tuple([] for _ in positions)
+    for row in rows:
+        if row is None:
+            deque(map(list.append, columns, defaults), 0)
+        elif isinstance(row, tuple):
+            deque(map(list.append, columns, map(tuple.__getitem__, repeat(row), positions)), 0)
+        else:
+            raise TypeError("items: each row must be a tuple or None")
+    return columns
+
+
 class _Slotted:
     __slots__ = ("one",)
 
@@ -66,19 +99,22 @@ _MEMBER_DESCRIPTOR = type(vars(_Slotted)["one"])
 _TPFLAGS_IS_ABSTRACT = 1 << 20  # Py_TPFLAGS_IS_ABSTRACT (Include/object.h)
 
 
-def _objects_road() -> Callable[..., list[Any]]:
+def _roads() -> tuple[Callable[..., list[Any]], Callable[..., tuple[list[Any], ...]]]:
     if c_wanted():
         try:
+            from rtcscope._slots import items as items_c
             from rtcscope._slots import objects as objects_c
         except ImportError:  # no compiler or no Python headers where it was installed
             pass
         else:
-            return objects_c
-    return objects_py
+            return objects_c, items_c
+    return objects_py, items_py
 
 
-# Which road :func:`objects` takes: "c" or "python".
-objects: Callable[[type[T], tuple[Any, ...], tuple[Sequence[Any], ...]], list[T]] = _objects_road()
+_ROADS = _roads()
+# Which road :func:`objects` and :func:`items` take: "c" or "python".
+objects: Callable[[type[T], tuple[Any, ...], tuple[Sequence[Any], ...]], list[T]] = _ROADS[0]
+items: Callable[[list[Any], tuple[int, ...], tuple[Any, ...]], tuple[list[Any], ...]] = _ROADS[1]
 ROAD = "python" if objects is objects_py else "c"
 
 

@@ -40,7 +40,7 @@ from __future__ import annotations
 import os
 import struct
 from collections import deque
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import field
 from itertools import chain, compress, repeat
 from operator import attrgetter, is_not, itemgetter
@@ -72,6 +72,7 @@ from rtcscope.slotted import (
     dataclass_objects,
     dataclass_slots,
     default_columns,
+    items,
     objects,
 )
 
@@ -124,12 +125,12 @@ class StreamKey:
 _KEY_SLOTS = tuple(vars(StreamKey)[name] for name in ("src", "src_port", "dst", "dst_port", "ssrc"))
 
 
-def _stream_keys(keys: Collection[tuple[str, int, str, int, int]]) -> list[StreamKey]:
+def _stream_keys(keys: list[tuple[str, int, str, int, int]]) -> list[StreamKey]:
     """``[StreamKey(*key) for key in keys]``, the slots filled from the fields' columns
     (:func:`rtcscope.slotted.objects`: a frozen dataclass's ``__init__`` goes through
     ``object.__setattr__``, several times the time; finish makes one per stream, and
     none without a stream: ``keys`` is not empty)."""
-    return objects(StreamKey, _KEY_SLOTS, tuple(zip(*keys, strict=True)))
+    return objects(StreamKey, _KEY_SLOTS, items(keys, (0, 1, 2, 3, 4), (None,) * 5))
 
 
 @dataclass(slots=True)
@@ -513,7 +514,10 @@ class StreamScanner:
         self._rtp_protos: dict[str, bool] = {}  # SDP profile -> RTP or not (announce())
         self._proto_keying = _ProtoKeying()  # SDP profile -> keying it implies (finish())
         self._by_endpoint: dict[tuple[str, int], list[MediaAnnouncement]] = {}
-        self._rtcp_endpoints: set[tuple[str, int]] = set()  # announced RTCP (address, port)
+        # Announced RTCP (address, port), of self.announcements[:_rtcp_read] (the set is
+        # brought up to date when an RTCP datagram is looked at: _rtcp).
+        self._rtcp_endpoints: set[tuple[str, int]] = set()
+        self._rtcp_read = 0
         self.announce(sorted(announcements, key=lambda a: a.frame))
         self.rtp_ports = frozenset(rtp_ports)
         self.heuristic = heuristic
@@ -565,8 +569,6 @@ class StreamScanner:
                     # Its message was completed by an earlier frame than the one that
                     # delivered it (TCP): RTP rows before that one must not see it.
                     self._late[id(ann)] = self.feeding_frame
-            if ann.rtcp_port:
-                self._rtcp_endpoints.add((address, ann.rtcp_port))
 
     def feed(self, packet: Packet) -> None:
         if self.first_ns is None:
@@ -701,7 +703,7 @@ class StreamScanner:
         is held back, see :meth:`announce`), so only an RTP datagram of one of those keys
         among the packets (its order among their rows counts) or the heuristic's bound on
         candidates (the oldest is dropped) could tell."""
-        waiting = set(keys)
+        waiting = set(keys) if packets else ()  # (a batch of RTP and SIP rows: no packet)
         rtp_like = 0
         for packet in packets:
             if packet.ip_proto != 17:
@@ -1232,6 +1234,11 @@ class StreamScanner:
         from rtcscope.rtp import rtcp as rtcp_mod  # (RTCP only: at first use)
 
         endpoints = self._rtcp_endpoints
+        announced_now = self.announcements
+        for ann in announced_now[self._rtcp_read :]:
+            if ann.rtcp_port and ann.address is not None:  # (kept ones have an address)
+                endpoints.add((ann.address, ann.rtcp_port))
+        self._rtcp_read = len(announced_now)
         announced = (packet.dst, packet.dport) in endpoints or (
             packet.src,
             packet.sport,
@@ -1495,38 +1502,42 @@ class StreamScanner:
         type, and its column of ``edges``: see finish), field by field over all of them."""
         if not keys:
             return []
-        anns = list(map(_ANNOUNCEMENT, lives))
+        count = len(keys)
+        # What the streams read of their announcements (None: the heuristic's, a forced
+        # port's), a column each, read in one pass.
+        rtpmaps_of, protos, cryptos, fingerprints, setup_frames, call_ids = items(
+            list(map(_ANNOUNCEMENT, lives)), _announced_at(), _NOT_ANNOUNCED
+        )
         # What a stream takes from its announcement and payload types, worked out once per
-        # (announcement, payload types, main type): thousands of short calls share a few.
-        # (Media sections with the same formats share their rtpmaps: sip.capture.)
+        # (announcement's rtpmaps, payload types, main type): thousands of short calls share
+        # a few. (Media sections with the same formats share their rtpmaps: sip.capture.)
         described: dict[
             tuple[int, tuple[int, ...], int],
             tuple[tuple[str, ...], str | None, int | None, int | None],
         ] = {}
         whats = []
-        for ann, (payload_types, main_pt) in zip(anns, types, strict=True):
-            rtpmaps = ann.rtpmaps if ann is not None else None
+        for rtpmaps, (payload_types, main_pt) in zip(rtpmaps_of, types, strict=True):
             described_as = (id(rtpmaps), payload_types, main_pt)
             what = described.get(described_as)
             if what is None:
                 what = described[described_as] = _describe(rtpmaps, payload_types, main_pt)
             whats.append(what)
         names, codecs, clock_rates, channels = zip(*whats, strict=True)
-        payload_types_of, main_pts = zip(*types, strict=True)
+        payload_types_of, main_pts = items(types, (0, 1), (None, None))
+        del rtpmaps_of, whats  # (the columns read are let go as soon as done with: finish
+        # makes the streams at the scan's peak of memory)
         # How an encrypted stream is keyed: a=crypto, else a=fingerprint, else an SRTP
-        # profile (RTP/SAVP, UDP/TLS/RTP/SAVPF, ...); then DTLS seen on the flow, else the
-        # SRTP tag's votes.
-        keying_of_proto = self._proto_keying
-        keyings = [
-            ""
-            if ann is None
-            else "sdes"
-            if ann.crypto
-            else "dtls"
-            if ann.fingerprints
-            else keying_of_proto[ann.proto]
-            for ann in anns
-        ]
+        # profile (RTP/SAVP, UDP/TLS/RTP/SAVPF, ...) (no announcement: ""); then DTLS seen
+        # on the flow, else the SRTP tag's votes.
+        keyings = list(map(self._proto_keying.__getitem__, protos))
+        for at in compress(range(count), fingerprints) if any(fingerprints) else ():
+            keyings[at] = "dtls"
+        crypto_lines: list[tuple[str, ...]] = [()] * count
+        if any(cryptos):
+            for at in compress(range(count), cryptos):
+                keyings[at] = "sdes"
+                crypto_lines[at] = tuple(c.raw for c in cryptos[at])
+        del protos, fingerprints, cryptos
         votes = edges[6]
         dtls_flows = self._dtls_flows
         for at in range(len(keys)) if dtls_flows else np.flatnonzero(votes > 0).tolist():
@@ -1543,7 +1554,6 @@ class StreamScanner:
             elif not keying and votes[at] > 0:
                 keyings[at] = "unknown"
         first_frames, start_ns, last_frames, end_ns, paid, cn, _ = edges.tolist()
-        count = len(keys)
         return dataclass_objects(
             RtpStream,
             _STREAM_SLOTS,
@@ -1564,12 +1574,9 @@ class StreamScanner:
                 "end_ns": end_ns,
                 "start_rel_s": ((edges[1] - first_ns) / 1e9).tolist(),
                 "end_rel_s": ((edges[3] - first_ns) / 1e9).tolist(),
-                "setup_frame": [None if ann is None else ann.frame for ann in anns],
-                "call_id": [None if ann is None else ann.call_id for ann in anns],
-                "crypto": [
-                    tuple(c.raw for c in ann.crypto) if ann is not None and ann.crypto else ()
-                    for ann in anns
-                ],
+                "setup_frame": setup_frames,
+                "call_id": call_ids,
+                "crypto": crypto_lines,
                 "comfort_noise_packets": cn,
                 "payload_bytes": paid,
                 "dtmf": [_digits(live) if live.dtmf else [] for live in lives],
@@ -1587,6 +1594,21 @@ _VIEW_DEFAULTS = dataclass_defaults(RtcpReportView)
 _STREAM_LATER = dataclass_defaults(RtpStream, ("ssrc_changes", "rtcp", "index", "restart_of_ssrc"))
 _SUMMARY_OF = attrgetter("summary_of")
 _ANNOUNCEMENT = attrgetter("announcement")
+# What finish reads of a stream's announcement (a MediaAnnouncement: a NamedTuple, read by
+# position: _announced_at), and what a stream without one reads instead (the profile "" is
+# keyed by nothing).
+_ANNOUNCED = ("rtpmaps", "proto", "crypto", "fingerprints", "frame", "call_id")
+_NOT_ANNOUNCED = (None, "", (), (), None, None)
+
+
+def _announced_at() -> tuple[int, ...]:
+    """The positions of ``_ANNOUNCED`` in a MediaAnnouncement (sip.capture is imported
+    when announcements are read: not with this module)."""
+    from rtcscope.sip.capture import MediaAnnouncement
+
+    return tuple(map(MediaAnnouncement._fields.index, _ANNOUNCED))
+
+
 _SOURCE = attrgetter("source")
 # The rows of _ShortRows.edges that finish reads: first frame, start (ns), last frame, end
 # (ns), payload bytes, comfort noise packets, SRTP tag votes.
