@@ -35,3 +35,10 @@ def call_dict(
     detail: bool,
     /,
 ) -> dict[str, Any]: ...
+def calls_text(
+    classes: tuple[type, type],
+    calls: Sequence[Any],
+    first_ns: int,
+    level: int,
+    /,
+) -> tuple[bytes, int]: ...

@@ -24,7 +24,7 @@ import typer
 from rtcscope.errors import UsageError
 from rtcscope.jsontext import dumps as _dumps
 from rtcscope.jsontext import jsonable as _jsonable
-from rtcscope.lazyjson import LazyJson
+from rtcscope.lazyjson import LazyJson, LazyJsonList
 from rtcscope.text import LINE_LIMIT, json_safe, terminal_text
 
 if TYPE_CHECKING:  # rich is imported where a table or text is printed (JSON and CSV: never)
@@ -155,8 +155,8 @@ class _JsonWriter:
                 found = item.make() if text is None else text
                 lazy[id(item)] = found
                 return None if text is not None else found
-            if isinstance(item, Iterator):
-                return None  # its members: documents of their own (_items)
+            if isinstance(item, Iterator) or type(item) is LazyJsonList:
+                return None  # its members: documents of their own (_items, _texts)
             return _jsonable(item)
 
         def refused(piece: Any, down: int) -> bool:
@@ -211,6 +211,9 @@ class _JsonWriter:
                 self._write_dumped(text, 0, len(text))
                 return
             value = value.make() if found is None or type(found) is bytes else found
+        if type(value) is LazyJsonList:
+            self._texts(value, level)
+            return
         if not _worth_streaming(value, depth):
             if not self._whole("", [value], level):  # what orjson refuses: format_json's road
                 self._write(_refused_text(value).replace("\n", "\n" + "  " * level))
@@ -264,6 +267,33 @@ class _JsonWriter:
             opened = self._run(opened, inner, run, below, level)
         self._write("\n" + "  " * level + "]" if opened else "[]")
 
+    def _texts(self, value: LazyJsonList, level: int) -> None:
+        """A :class:`LazyJsonList`: its members' text a run at a time (``texts``: one call and
+        one write for _RUN members). A member it gives no text for, and every member in a
+        document orjson refuses, is written from its value, as an iterator's member is
+        (:meth:`_items`: a document of its own, its text orjson's or the standard
+        library's)."""
+        inner = "\n" + "  " * (level + 1)
+        items = value.items
+        opened = False
+        start = 0
+        while start < len(items):
+            run = items[start : start + _RUN]
+            count = 0
+            if not self._refused:
+                text, count = value.texts(run, level + 1)
+                if count:
+                    self._write(("," if opened else "[") + inner)
+                    self._write_dumped(text, 0, len(text))
+                    opened = True
+            if count < len(run):
+                self._write(("," if opened else "[") + inner)
+                self.value(value.make(run[count]), 0, level + 1)
+                opened = True
+                count += 1
+            start += count
+        self._write("\n" + "  " * level + "]" if opened else "[]")
+
     def _run(self, opened: bool, inner: str, run: list[Any], depth: int, level: int) -> bool:
         """``run`` (members of a list at ``level``) after the list's text so far."""
         if self._whole(("," if opened else "[") + inner, run, level + 1):
@@ -309,7 +339,7 @@ def _worth_streaming(value: Any, depth: int) -> bool:
     kind = type(value)
     if kind in _SCALARS:
         return False
-    if kind is LazyJson:
+    if kind is LazyJson or kind is LazyJsonList:
         return True
     if kind is not list and kind is not tuple and kind is not dict and isinstance(value, Iterator):
         return True
@@ -326,7 +356,7 @@ def _worth_streaming(value: Any, depth: int) -> bool:
 
 def _holds_long_list(value: Any, depth: int) -> bool:
     """:func:`_worth_streaming` for a value holding no iterator (type tests only)."""
-    if type(value) is LazyJson:
+    if type(value) is LazyJson or type(value) is LazyJsonList:
         return True
     if depth <= 0:
         return False

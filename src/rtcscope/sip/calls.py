@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 from rtcscope._dataclass import dataclass
 from rtcscope._roads import c_wanted
+from rtcscope.lazyjson import LazyJsonList
 from rtcscope.sip.dialogs import Call, find_calls
 from rtcscope.sip.transactions import (
     CapturedMessage,
@@ -800,6 +801,63 @@ def _call_dict_road() -> Callable[[CallSummary, int, bool], dict[str, Any]]:
 # CALL_DICT_ROAD "c" or "python".
 _call_dict = _call_dict_road()
 CALL_DICT_ROAD = "python" if _call_dict is _call_dict_py else "c"
+
+
+def _calls_text_py(calls: Sequence[CallSummary], first_ns: int, level: int) -> tuple[bytes, int]:
+    """``(text, count)``: the JSON text of the first ``count`` calls' objects
+    (``as_dict(first_ns)``) as the JSON writer writes a list's members at ``level``: each
+    ``format_json``'s orjson text (rtcscope.jsontext.dumps), every line after its first
+    indented by ``level`` levels, a comma and a line feed between them; it stops at a call
+    whose object orjson refuses (which the writer writes from its object). The
+    specification of the C road (rtcscope._timetext.calls_text, which writes the usual
+    call from its slots, no object made, and may stop at any call this writes)."""
+    from rtcscope.jsontext import dumps
+
+    pieces = []
+    for call in calls:
+        try:
+            pieces.append(dumps(call.as_dict(first_ns)))
+        except TypeError:
+            break
+    text = b",\n".join(pieces)
+    return (text.replace(b"\n", b"\n" + b"  " * level) if level else text), len(pieces)
+
+
+def _calls_text_road() -> Callable[[Sequence[CallSummary], int, int], tuple[bytes, int]]:
+    """:func:`_calls_text_py`, or the same text written in C (rtcscope._timetext, where it
+    was built) unless RTCSCOPE_PURE is set."""
+    if c_wanted():
+        try:
+            from rtcscope._timetext import calls_text
+        except ImportError:  # not built, or built from an older _timetext.c
+            pass
+        else:
+            return partial(calls_text, (CallSummary, InfoDtmf))
+    return _calls_text_py
+
+
+# The road of the calls' JSON text (:func:`calls_json`): CALLS_TEXT_ROAD "c" or "python".
+_calls_text = _calls_text_road()
+CALLS_TEXT_ROAD = "python" if _calls_text is _calls_text_py else "c"
+
+
+def calls_json(calls: Sequence[CallSummary], first_ns: int) -> LazyJsonList:
+    """``[call.as_dict(first_ns) for call in calls]`` for rtcscope.cli.output's JSON writer:
+    the calls' text written a run at a time (:data:`CALLS_TEXT_ROAD`), the usual call's
+    with no object made; each call a document of its own, as a generator's member."""
+    return LazyJsonList(
+        calls,
+        partial(_call_as_dict, first_ns=first_ns),
+        partial(_texts_from, first_ns=first_ns),
+    )
+
+
+def _call_as_dict(call: CallSummary, first_ns: int) -> dict[str, Any]:
+    return call.as_dict(first_ns)
+
+
+def _texts_from(calls: Sequence[CallSummary], level: int, first_ns: int) -> tuple[bytes, int]:
+    return _calls_text(calls, first_ns, level)
 
 
 @dataclass(slots=True)

@@ -1,0 +1,294 @@
+"""The C road of the calls' JSON text (rtcscope._timetext.calls_text) against its
+specification, rtcscope.sip.calls._calls_text_py with every part on its Python road: the
+text of the calls the C road writes is the specification's, byte for byte (orjson's text of
+each call's object at the writer's indentation), and the C road never writes a call whose
+object orjson refuses or whose reading raises (it stops there: that call is written from its
+object). On calls of every shape (hypothesis: values a capture gives and others: odd floats,
+ints beyond 64 bits, non-ASCII, controls and lone surrogates in texts, None fields, empty
+lists), on the calls of every capture in tests/data and ../shared/captures, and on the
+writer's output. RTCSCOPE_PURE=1 selects the Python road; under CI=true the C road must be
+built and taken (CALLS_TEXT_ROAD: tests/sip/test_call_dict_c.py)."""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections import Counter
+from typing import Any
+from unittest import mock
+
+import orjson
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from rtcscope import timebase
+from rtcscope.cli import output
+from rtcscope.lazyjson import LazyJsonList
+from rtcscope.sip import calls
+from rtcscope.sip.calls import CallSummary, InfoDtmf, calls_json
+from tests.conftest import c_module, needs_built, shared_captures
+from tests.sip.test_call_dict_c import (
+    _CALL_FIELDS,
+    _calls,
+    _Leg,
+    _Request,
+    _Transaction,
+    _usual_call,
+    _usual_calls,
+    captures_calls,
+)
+from tests.sip.test_call_entries_c import BASE, _SlotKey, _SlotStream
+
+_timetext = c_module("rtcscope._timetext")
+
+needs_c = needs_built(_timetext)
+
+_LEVELS = st.sampled_from([0, 1, 2, 4])
+FIRST = BASE - 10**9  # (a capture that starts a second before the calls)
+
+
+def _text_call() -> CallSummary:
+    """tests.sip.test_call_dict_c's usual call, its times milliseconds apart (orjson writes
+    seconds under 10 microseconds with an exponent: such a call is not written in C)."""
+    call = _usual_call()
+    call.ring_ns, call.answer_ns, call.end_ns = BASE + 2 * 10**6, BASE + 5 * 10**6, BASE + 10**7
+    call.dtmf = [InfoDtmf(3, BASE + 3 * 10**6, "5", 160, "caller", "10.0.0.1:5060")]
+    return call
+
+
+def _spec(chosen: list[Any], first_ns: Any, level: int) -> tuple[bytes, int]:
+    """The specification, every part of the calls' objects on its Python road."""
+    with mock.patch.multiple(
+        calls,
+        _call_dict=calls._call_dict_py,
+        instants=timebase.instants_py,
+        _sdp_entries=calls._sdp_entries_py,
+        _stream_entries=calls._stream_entries_py,
+    ):
+        return calls._calls_text_py(chosen, first_ns, level)
+
+
+def _c_text(chosen: list[Any], first_ns: Any, level: int) -> tuple[bytes, int]:
+    assert _timetext is not None
+    made: tuple[bytes, int] = _timetext.calls_text((CallSummary, InfoDtmf), chosen, first_ns, level)
+    return made
+
+
+def _check(chosen: list[Any], first_ns: Any, level: int) -> int:
+    """The C road's text is the specification's for the calls it writes; how many."""
+    text, count = _c_text(chosen, first_ns, level)
+    assert 0 <= count <= len(chosen)
+    assert _spec(chosen[:count], first_ns, level) == (text, count)
+    return count
+
+
+@needs_c
+@pytest.mark.parametrize("level", [0, 1, 2, 3, 7])
+def test_the_c_road_writes_a_usual_call_itself(level: int) -> None:
+    chosen = [_text_call(), _text_call(), _text_call()]
+    assert _check(chosen, FIRST, level) == 3
+    assert _check([], FIRST, level) == 0
+
+
+@needs_c
+def test_a_level_beyond_orjson_nesting_or_an_odd_first_stamp_writes_no_call() -> None:
+    for level, first in ((300, BASE), (-1, BASE), (2, -5), (2, 2**64), (2, "x")):
+        assert _c_text([_text_call()], first, level) == (b"", 0)
+
+
+# Texts as a capture may hold them: controls, quotes, DEL, non-ASCII, lone surrogates.
+_odd_texts = st.text(st.characters(blacklist_categories=()), max_size=6) | st.sampled_from(
+    ["\ud800", 'a\x00\x1f"\\\x7f\u2028\u00e9', "\U0001f600", "\x08\x0c\n\r\t"]
+)
+_odd_calls = st.builds(
+    CallSummary,
+    **{
+        **_CALL_FIELDS,
+        "legs": st.lists(
+            st.builds(
+                _Leg,
+                call_id=_odd_texts,
+                initial_invites=st.lists(
+                    st.builds(
+                        _Transaction,
+                        requests=st.lists(
+                            st.builds(
+                                _Request,
+                                src=_odd_texts,
+                                sport=st.integers(0, 65_535),
+                                dst=_odd_texts,
+                                dport=st.integers(0, 2**64),
+                                transport=_odd_texts | st.none() | st.floats(),
+                            ),
+                            max_size=2,
+                        ),
+                    ),
+                    max_size=2,
+                ),
+            ),
+            min_size=1,
+            max_size=2,
+        ),
+        "kind": _odd_texts,
+        "from_uri": _odd_texts | st.none(),
+        "final_reason": _odd_texts | st.none() | st.floats() | st.integers(2**63, 2**70),
+        "methods": st.dictionaries(_odd_texts, st.integers(1, 5) | st.floats(), max_size=3).map(
+            Counter
+        ),
+    },
+)
+
+
+@needs_c
+@given(st.lists(_calls, max_size=4), st.sampled_from([BASE, 0, BASE - 5, 2**63 - 1]), _LEVELS)
+def test_calls_text_c_road_is_the_specification(
+    chosen: list[Any], first_ns: int, level: int
+) -> None:
+    _check(chosen, first_ns, level)
+
+
+@needs_c
+@given(st.lists(_usual_calls, max_size=4), st.sampled_from([BASE, BASE - 1000, 0]), _LEVELS)
+def test_usual_calls_text_c_road_is_the_specification(
+    chosen: list[Any], first_ns: int, level: int
+) -> None:
+    _check(chosen, first_ns, level)
+
+
+@needs_c
+@given(st.lists(_odd_calls, max_size=3), _LEVELS)
+def test_odd_texts_and_values_c_road_is_the_specification(chosen: list[Any], level: int) -> None:
+    _check(chosen, BASE, level)
+
+
+def _timed_call(us: int) -> CallSummary:
+    """The usual call, its stamps ``us`` microseconds from BASE (not answered)."""
+    call = _text_call()
+    stamp = BASE + 1000 * us
+    call.start_ns = call.ring_ns = stamp
+    call.answer_ns = call.end_ns = None
+    call.sdp = [s._replace(ts_ns=stamp) for s in call.sdp]
+    call.streams = [
+        _SlotStream(_SlotKey("10.0.0.1", 4000, "10.0.0.2", 4002, 7), "PCMU", (1, 0), stamp, stamp)
+    ]  # type: ignore[list-item]
+    call.dtmf = []
+    return call
+
+
+_micros = (
+    st.integers(-30, 30)
+    | st.integers(-(10**9), 10**9)
+    | st.integers(-(2**52) // 1000, 2**52 // 1000)
+    | st.sampled_from([10, 99, 100, 999_999, 1_000_000, 10**7, 9_007_199_254_740])
+)
+
+
+@needs_c
+@example(9, 0)
+@example(10, 0)
+@example(-10, 0)
+@example(0, 5)
+@example(9_007_199_254_740, -1)
+@given(_micros, st.integers(-10, 10) | st.sampled_from([0, 10**6]))
+def test_seconds_are_orjson_text(us: int, first_us: int) -> None:
+    """Seconds of every size, before and after the first stamp: orjson's float text (with
+    an exponent under 10 microseconds: those calls are the specification's to write)."""
+    if BASE + 1000 * min(us, first_us) < 0:
+        return
+    count = _check([_timed_call(us)], BASE + 1000 * first_us, 2)
+    # (2**53 ns and more from the first stamp: the Python road's seconds, not converted here)
+    written = not 0 < abs(us - first_us) < 10 and abs(us - first_us) * 1000 < 2**53
+    assert count == written
+
+
+@needs_c
+def test_calls_text_c_road_on_every_capture() -> None:
+    """Every call of every capture here (and of ../shared/captures where present), at the
+    levels the writers use: the specification's text; nearly every call written in C."""
+    seen = written = 0
+    for result in captures_calls():
+        for level in (2, 4):
+            rest = result.calls
+            while rest:
+                count = _check(rest, result.first_ns, level)
+                written += count
+                rest = rest[count + 1 :]
+            seen += len(result.calls)
+    assert seen >= (100 if shared_captures() else 20)
+    assert written >= 0.9 * seen
+
+
+@needs_c
+def test_the_c_road_keeps_no_reference() -> None:
+    """A usual call's parts are held no more after its text than before (no leak)."""
+    call = _text_call()
+    parts = [call, call.legs, call.sdp, call.streams, call.dtmf, call.sdp[0], call.streams[0]]
+    parts += [call.legs[0].call_id, call.streams[0].key, call.methods, call.statuses]
+    before = [sys.getrefcount(part) for part in parts]
+    for _ in range(2000):
+        assert _c_text([call, call], FIRST, 2)[1] == 2
+        assert _c_text([call, CallSummary, call], FIRST, 2)[1] == 1  # (a declined item)
+    assert [sys.getrefcount(part) for part in parts] == before
+
+
+class _Raising:
+    """A leg whose Call-ID read raises ``error``."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+        self.initial_invites: list[Any] = []
+
+    @property
+    def call_id(self) -> str:
+        raise self.error
+
+
+@needs_c
+def test_an_exception_stops_the_text_and_ctrl_c_goes_on_up() -> None:
+    call = _text_call()
+    call.legs = [_Raising(ValueError("odd"))]  # type: ignore[list-item]
+    text, count = _c_text([_text_call(), call, _text_call()], FIRST, 2)
+    assert count == 1 and text == _spec([_text_call()], FIRST, 2)[0]
+    call.legs = [_Raising(KeyboardInterrupt())]  # type: ignore[list-item]
+    with pytest.raises(KeyboardInterrupt):
+        _c_text([_text_call(), call], FIRST, 2)
+
+
+# ---- the JSON writer on a LazyJsonList (both roads: this process's) ----------------------
+
+
+def _written(fields: dict[str, Any]) -> str:
+    out = io.StringIO()
+    with mock.patch.object(sys, "stdout", out):
+        output.write_json_object(fields)
+    return out.getvalue()
+
+
+def _odd_call() -> CallSummary:
+    """A call whose text the C road does not write (a Call-ID with a lone surrogate: orjson
+    refuses its object, which the standard library's road writes)."""
+    call = _text_call()
+    call.legs = [_Leg("\udcff@x", [])]  # type: ignore[list-item]
+    return call
+
+
+@pytest.mark.parametrize("tls", [[], [{"client": "\udcff"}]])  # (a refused document)
+@pytest.mark.parametrize("count", [0, 1, 31, 32, 33, 70])
+def test_the_writer_writes_the_calls_text_as_their_objects(count: int, tls: list[Any]) -> None:
+    """The calls' text (calls_json) is what the writer writes for the generator of their
+    objects (rtcscope calls before it): runs of 32, calls declined here and there (written
+    from their objects), a document orjson refuses (every call the standard library's)."""
+    chosen = [_odd_call() if i % 13 == 5 else _timed_call(i * 7919) for i in range(count)]
+    new = _written({"calls": calls_json(chosen, BASE), "tls": tls})
+    old = _written({"calls": (c.as_dict(BASE) for c in chosen), "tls": tls})
+    assert new == old
+    assert output.format_json({"calls": calls_json(chosen, BASE)}) == output.format_json(
+        {"calls": [c.as_dict(BASE) for c in chosen]}
+    )
+
+
+def test_a_lazy_list_is_its_values_for_orjson_and_the_standard_library() -> None:
+    lazy = LazyJsonList([1, 2], lambda n: {"n": n}, lambda run, level: (b"", 0))
+    assert orjson.loads(output.format_json([lazy])) == [[{"n": 1}, {"n": 2}]]
+    assert '"n": 2' in output.format_json({"x": "\udcff", "l": lazy})
