@@ -275,16 +275,49 @@ def _odd_call() -> CallSummary:
 
 @pytest.mark.parametrize("tls", [[], [{"client": "\udcff"}]])  # (a refused document)
 @pytest.mark.parametrize("count", [0, 1, 31, 32, 33, 70])
-def test_the_writer_writes_the_calls_text_as_their_objects(count: int, tls: list[Any]) -> None:
-    """The calls' text (calls_json) is what the writer writes for the generator of their
-    objects (rtcscope calls before it): runs of 32, calls declined here and there (written
-    from their objects), a document orjson refuses (every call the standard library's)."""
-    chosen = [_odd_call() if i % 13 == 5 else _timed_call(i * 7919) for i in range(count)]
-    new = _written({"calls": calls_json(chosen, BASE), "tls": tls})
-    old = _written({"calls": (c.as_dict(BASE) for c in chosen), "tls": tls})
+@pytest.mark.parametrize("odd", [False, True])
+def test_the_writer_writes_the_calls_text_as_their_objects(
+    count: int, tls: list[Any], odd: bool
+) -> None:
+    """The calls' text (calls_json) is what the writer writes for their objects: as a
+    generator's members (``rtcscope calls`` before it: each a document of its own), and as
+    a list in a document (``analyze`` before it: the whole document the standard library's
+    where orjson refuses one call); runs of 32, calls declined here and there (written from
+    their objects), a document orjson refuses."""
+    chosen = [
+        _odd_call() if odd and i % 13 == 5 else _timed_call(i * 7919 - 10**6) for i in range(count)
+    ]
+    chosen[count // 2 : count // 2 + 1] = [_timed_call(3)] if count else []  # (1e-6: declined)
+    # (1e-05: the standard library's text differs from orjson's, 0.00001)
+    new = _written({"calls": calls_json(chosen, BASE), "tls": tls, "n": 1e-05})
+    old = _written({"calls": (c.as_dict(BASE) for c in chosen), "tls": tls, "n": 1e-05})
+    assert new == old
+    new = _written({"calls": calls_json(chosen, BASE, own=False), "tls": tls, "n": 1e-05})
+    old = _written({"calls": [c.as_dict(BASE) for c in chosen], "tls": tls, "n": 1e-05})
     assert new == old
     assert output.format_json({"calls": calls_json(chosen, BASE)}) == output.format_json(
         {"calls": [c.as_dict(BASE) for c in chosen]}
+    )
+
+
+@pytest.mark.parametrize("odd", [False, True])
+def test_analyze_sections_write_the_calls_text_as_their_objects(odd: bool) -> None:
+    """analyze's writer (sections from an iterator, four levels down): the calls' text
+    where the list was, each section a document of its own."""
+    chosen = [_odd_call() if odd and i == 40 else _timed_call(i * 1000) for i in range(75)]
+
+    def written(calls_data: Any) -> str:
+        sections = (
+            {"name": name, "data": {"calls": data, "n": 1e-05}}
+            for name, data in (("a", [1e-05]), ("calls", calls_data), ("z", []))
+        )
+        out = io.StringIO()
+        with mock.patch.object(sys, "stdout", out):
+            output.write_json(sections, depth=4)
+        return out.getvalue()
+
+    assert written(calls_json(chosen, BASE, own=False)) == written(
+        [c.as_dict(BASE) for c in chosen]
     )
 
 

@@ -12,7 +12,7 @@ from rtcscope.analyses.files import calls_with_files
 from rtcscope.analyses.section import AnalyzeOptions, Section
 from rtcscope.capture.tls import format_tls_flows
 from rtcscope.scan import CaptureModel
-from rtcscope.sip.calls import CallSummary, call_ladder, icmp_for_call
+from rtcscope.sip.calls import CallSummary, call_ladder, calls_json, icmp_for_call
 from rtcscope.sip.nodes import find_nodes
 from rtcscope.timebase import relative_s
 
@@ -49,6 +49,12 @@ def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
         # The JSON objects only when the JSON is written (text output never reads them).
         make_data=lambda: {
             "calls": [c.as_dict(first_ns) for c in result.calls],
+            "statistics": stats.as_dict(),
+            "tls_flows": [flow.as_dict() for flow in model.tls_flows],
+        },
+        # For analyze's JSON writer: the calls' text, written in C, not their objects.
+        make_json_data=lambda: {
+            "calls": calls_json(result.calls, first_ns, own=False),
             "statistics": stats.as_dict(),
             "tls_flows": [flow.as_dict() for flow in model.tls_flows],
         },

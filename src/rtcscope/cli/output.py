@@ -15,8 +15,9 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from enum import Enum, StrEnum
+from functools import partial
 from operator import le
-from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, NamedTuple, TextIO
 
 import orjson
 import typer
@@ -139,14 +140,16 @@ class _JsonWriter:
         (:meth:`_refuses`); an iterator's members, which cannot be looked at before they are
         made, are each a document of their own."""
         if _worth_streaming(value, depth):
-            self._refused = self._refuses(value, depth)
+            self._refused = self._refuses(value, depth, level)
         self.value(value, depth, level)
 
-    def _refuses(self, value: Any, depth: int) -> bool:
-        """Whether orjson refuses anything in ``value`` but in its iterators: checked piece by
-        piece along the levels the writer goes down (``depth``; a long list's members a run
-        at a time), so no more text is made at once than writing makes (one orjson call on
-        the whole of a 34,000-stream document held ~35 MB more at its peak)."""
+    def _refuses(self, value: Any, depth: int, level: int) -> bool:
+        """Whether orjson refuses anything in ``value`` (at ``level``) but in its iterators:
+        checked piece by piece along the levels the writer goes down (``depth``; a long
+        list's members a run at a time), so no more text is made at once than writing makes
+        (one orjson call on the whole of a 34,000-stream document held ~35 MB more at its
+        peak). The members' text of a :class:`LazyJsonList` that is part of the document is
+        made here and kept for writing (:meth:`_list_refuses`)."""
         lazy = self._lazy
 
         def probe(item: Any) -> Any:
@@ -155,7 +158,7 @@ class _JsonWriter:
                 found = item.make() if text is None else text
                 lazy[id(item)] = found
                 return None if text is not None else found
-            if isinstance(item, Iterator) or type(item) is LazyJsonList:
+            if isinstance(item, Iterator) or (type(item) is LazyJsonList and item.own):
                 return None  # its members: documents of their own (_items, _texts)
             return _jsonable(item)
 
@@ -172,6 +175,8 @@ class _JsonWriter:
 
         def walk(piece: Any, depth: int, down: int) -> bool:
             kind = type(piece)
+            if kind is LazyJsonList and not piece.own:
+                return self._list_refuses(piece, level + down, partial(refused, down=down + 1))
             if depth > 0 and kind is dict:
                 return refused(dict.fromkeys(piece), down) or any(
                     walk(m, depth - 1, down + 1) for m in piece.values()
@@ -185,6 +190,30 @@ class _JsonWriter:
             return refused(piece, down)
 
         return walk(value, depth, 0)
+
+    def _list_refuses(
+        self, value: LazyJsonList, level: int, refused: Callable[[Any], bool]
+    ) -> bool:
+        """Whether orjson refuses a member of ``value`` (at ``level``, part of the document):
+        its members' texts, made a run at a time, are kept for writing (:meth:`_texts`; a
+        member it gives no text for: its value, which ``refused`` checks)."""
+        pieces: list[Any] = []
+        items = value.items
+        start = 0
+        while start < len(items):
+            run = items[start : start + _RUN]
+            text, count = value.texts(run, level + 1)
+            if count:
+                pieces.append(text)
+            if count < len(run):
+                made = value.make(run[count])
+                if refused(made):
+                    return True
+                pieces.append(_Made(made))
+                count += 1
+            start += count
+        self._lazy[id(value)] = (level, pieces)
+        return False
 
     def _write(self, text: str) -> None:
         if self._raw is None:
@@ -269,11 +298,25 @@ class _JsonWriter:
 
     def _texts(self, value: LazyJsonList, level: int) -> None:
         """A :class:`LazyJsonList`: its members' text a run at a time (``texts``: one call and
-        one write for _RUN members). A member it gives no text for, and every member in a
-        document orjson refuses, is written from its value, as an iterator's member is
+        one write for _RUN members), or the texts the check kept (:meth:`_list_refuses`: a
+        list that is part of the document). A member it gives no text for, and every member
+        in a document orjson refuses, is written from its value, as an iterator's member is
         (:meth:`_items`: a document of its own, its text orjson's or the standard
-        library's)."""
+        library's) or a list's (orjson's text: the document's check found none refused)."""
         inner = "\n" + "  " * (level + 1)
+        kept = self._lazy.pop(id(value), None)  # (the check's texts)
+        if kept is not None and kept[0] == level and not self._refused:
+            pieces = kept[1]
+            del kept
+            for i, piece in enumerate(pieces):
+                pieces[i] = None  # (each text let go once written)
+                self._write(("," if i else "[") + inner)
+                if type(piece) is bytes:
+                    self._write_dumped(piece, 0, len(piece))
+                else:
+                    self.value(piece.value, 0, level + 1)
+            self._write("\n" + "  " * level + "]" if pieces else "[]")
+            return
         items = value.items
         opened = False
         start = 0
@@ -326,6 +369,12 @@ class _JsonWriter:
         self._write(lead)
         self._write_dumped(data, head, len(data) - tail)
         return True
+
+
+class _Made(NamedTuple):
+    """A member of a :class:`LazyJsonList` its ``texts`` gave no text for: its value."""
+
+    value: Any
 
 
 _LONG_LIST = 32  # members: a longer list is written member by member

@@ -841,14 +841,16 @@ _calls_text = _calls_text_road()
 CALLS_TEXT_ROAD = "python" if _calls_text is _calls_text_py else "c"
 
 
-def calls_json(calls: Sequence[CallSummary], first_ns: int) -> LazyJsonList:
+def calls_json(calls: Sequence[CallSummary], first_ns: int, *, own: bool = True) -> LazyJsonList:
     """``[call.as_dict(first_ns) for call in calls]`` for rtcscope.cli.output's JSON writer:
     the calls' text written a run at a time (:data:`CALLS_TEXT_ROAD`), the usual call's
-    with no object made; each call a document of its own, as a generator's member."""
+    with no object made; with ``own`` each call a document of its own, as a generator's
+    member (``rtcscope calls``), else part of the document, as a list's (``analyze``)."""
     return LazyJsonList(
         calls,
         partial(_call_as_dict, first_ns=first_ns),
         partial(_texts_from, first_ns=first_ns),
+        own=own,
     )
 
 
