@@ -325,3 +325,28 @@ def test_a_lazy_list_is_its_values_for_orjson_and_the_standard_library() -> None
     lazy = LazyJsonList([1, 2], lambda n: {"n": n}, lambda run, level: (b"", 0))
     assert orjson.loads(output.format_json([lazy])) == [[{"n": 1}, {"n": 2}]]
     assert '"n": 2' in output.format_json({"x": "\udcff", "l": lazy})
+
+
+def test_a_count_equal_to_another_is_written_as_it_is() -> None:
+    """True == 1 == 1.0 (and as a key): a call's statuses are written as they are, whichever
+    call came first, on the Python road too (its kept "statuses" objects: exact ints only)."""
+    first, second, third = _text_call(), _text_call(), _text_call()
+    first.statuses = Counter({200: True})
+    second.statuses = Counter({200: 1})
+    third.statuses = Counter({True: 1})
+    chosen = [first, second, third]
+    with mock.patch.object(calls, "_call_dict", calls._call_dict_py):
+        assert [c.as_dict(FIRST)["statuses"] for c in chosen] == [
+            {"200": True},
+            {"200": 1},
+            {"True": 1},
+        ]
+        assert type(second.as_dict(FIRST)["statuses"]["200"]) is int
+    text = _spec(chosen, FIRST, 0)[0]
+    assert [line.strip() for line in text.split(b"\n") if b'"200"' in line or b"True" in line] == [
+        b'"200": true',
+        b'"200": 1',
+        b'"True": 1',
+    ]
+    if _timetext is not None:
+        assert _check(chosen, FIRST, 0) >= 2  # (C declines a bool key)

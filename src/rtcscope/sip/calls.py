@@ -656,13 +656,18 @@ _STATUSES: dict[tuple[tuple[int, int], ...], dict[str, int]] = {}
 
 
 def _statuses_json(statuses: Mapping[int, int]) -> dict[str, int]:
-    """``{"code": count}`` in order of code (a new dict each time, made from a kept one)."""
+    """``{"code": count}`` in order of code (a new dict each time, made from a kept one where
+    every code and count is an exact int: True == 1 == 1.0 as keys, so a kept dict would give
+    one count for another's)."""
     key = tuple(statuses.items())
-    made = _STATUSES.get(key)
+    exact = all(type(code) is int and type(count) is int for code, count in key)
+    made = _STATUSES.get(key) if exact else None
     if made is None:
-        if len(_STATUSES) >= 4096:
-            _STATUSES.clear()
-        made = _STATUSES[key] = {str(code): statuses[code] for code in sorted(statuses)}
+        made = {str(code): statuses[code] for code in sorted(statuses)}
+        if exact:
+            if len(_STATUSES) >= 4096:
+                _STATUSES.clear()
+            _STATUSES[key] = made
     return made.copy()
 
 
