@@ -604,8 +604,8 @@ static PyObject *endpoint_text(PyObject *address, PyObject *port)
 typedef int (*HopSink)(void *sink, PyObject *client, PyObject *server, PyObject *transport);
 
 /* _hops(legs): each leg's initial INVITEs' first requests' {client, server, transport},
- * handed to ``put`` in order; 1, or 0 (an error set or not) for the Python road. */
-static int walk_hops(PyObject *legs, HopSink put, void *sink)
+ * handed to ``hop_put`` in order; 1, or 0 (an error set or not) for the Python road. */
+static int walk_hops(PyObject *legs, HopSink hop_put, void *sink)
 {
     PyObject *leg_seq = NULL, *invites = NULL, *requests = NULL;
     PyObject *req = NULL, *got[5] = {NULL}, *values[2] = {NULL};
@@ -647,7 +647,7 @@ static int walk_hops(PyObject *legs, HopSink put, void *sink)
                 }
                 values[0] = endpoint_text(got[0], got[1]);
                 values[1] = values[0] == NULL ? NULL : endpoint_text(got[2], got[3]);
-                if (values[1] == NULL || put(sink, values[0], values[1], got[4]) != 1)
+                if (values[1] == NULL || hop_put(sink, values[0], values[1], got[4]) != 1)
                     goto fail;
                 for (k = 0; k < 5; k++)
                     Py_CLEAR(got[k]);
