@@ -171,6 +171,22 @@ static int put_number(Text *text, long long number)
     return put(text, at, digits + sizeof digits - at);
 }
 
+/* ``,`` (but before an object's first key), a line feed, the indent of ``depth``, and
+ * ``"key": `` (a key that needs no escaping: the writers' own names). 0, or -1 on error. */
+static int put_key(Text *t, const char *key, int depth, int first)
+{
+    size_t n = strlen(key);
+    if ((!first && put(t, ",", 1) < 0) || new_line(t, depth) < 0 ||
+        reserve(t, (Py_ssize_t)n + 4) < 0)
+        return -1;
+    t->data[t->used++] = '"';
+    memcpy(t->data + t->used, key, n);
+    t->used += (Py_ssize_t)n;
+    memcpy(t->data + t->used, "\": ", 3);
+    t->used += 3;
+    return 0;
+}
+
 /* A value as orjson writes it at depth (put_str's returns): an exact str, an exact int of 64
  * bits, None, or (where ``in_list`` is 0) an exact list or tuple of them; anything else
  * (a list in a list, a bool, a float) declined. */

@@ -1021,22 +1021,6 @@ typedef struct {
     PyObject *dtmf_type;
 } CallRead;
 
-/* ``,`` (but before an object's first key), a line feed, the indent of ``depth``, and
- * ``"key": ``. 0, or -1 on error. */
-static int put_key_text(Text *t, const char *key, int depth, int first)
-{
-    size_t n = strlen(key);
-    if ((!first && put(t, ",", 1) < 0) || new_line(t, depth) < 0 ||
-        reserve(t, (Py_ssize_t)n + 4) < 0)
-        return -1;
-    t->data[t->used++] = '"';
-    memcpy(t->data + t->used, key, n);
-    t->used += (Py_ssize_t)n;
-    memcpy(t->data + t->used, "\": ", 3);
-    t->used += 3;
-    return 0;
-}
-
 /* A value as orjson writes it at depth: put_value's, and True and False. 1 written, 0
  * declined, -1 failed. */
 static int put_field(Text *t, PyObject *value, int depth)
@@ -1080,19 +1064,19 @@ static int put_instant_text(Text *t, PyObject *ts, const CallRead *read,
     long long value = 0;
     int ok;
     if (ts == Py_None)
-        return put_key_text(t, keys[0], depth, 0) < 0 || PUT_LITERAL(t, "null") < 0 ||
-                       put_key_text(t, keys[1], depth, 0) < 0 || PUT_LITERAL(t, "null") < 0
+        return put_key(t, keys[0], depth, 0) < 0 || PUT_LITERAL(t, "null") < 0 ||
+                       put_key(t, keys[1], depth, 0) < 0 || PUT_LITERAL(t, "null") < 0
                    ? -1
                    : 1;
     ok = convertible(ts, read->first, &value);
     if (ok != 1)
         return ok;
-    if (put_key_text(t, keys[0], depth, 0) < 0)
+    if (put_key(t, keys[0], depth, 0) < 0)
         return -1;
     ok = put_seconds(t, value - read->first);
     if (ok != 1)
         return ok;
-    if (put_key_text(t, keys[1], depth, 0) < 0 || reserve(t, 34) < 0)
+    if (put_key(t, keys[1], depth, 0) < 0 || reserve(t, 34) < 0)
         return -1;
     t->data[t->used] = '"';
     iso_chars(value, t->data + t->used + 1);
@@ -1108,7 +1092,7 @@ static int put_fields_text(Text *t, const char *const *keys, PyObject *const *va
 {
     int i, ok;
     for (i = 0; i < n; i++) {
-        if (put_key_text(t, keys[i], depth, first && i == 0) < 0)
+        if (put_key(t, keys[i], depth, first && i == 0) < 0)
             return -1;
         ok = put_field(t, values[i], depth);
         if (ok != 1)
@@ -1317,7 +1301,7 @@ static int write_call(Text *t, CallParts *c, const CallRead *read, int depth)
                               depth + 1, 0)) != 1 ||
         (ok = put_fields_text(t, call_key_texts + C_CALL_IDS, &c->ids, 1, depth + 1, 0)) != 1)
         return ok;
-    if (put_key_text(t, call_key_texts[C_HOPS], depth + 1, 0) < 0)
+    if (put_key(t, call_key_texts[C_HOPS], depth + 1, 0) < 0)
         return -1;
     if (!walk_hops(c->legs, hop_text, &hops))
         return 0;
@@ -1330,7 +1314,7 @@ static int write_call(Text *t, CallParts *c, const CallRead *read, int depth)
         if ((ok = put_instant_text(t, got[F_START_NS + k], read,
                                    call_key_texts + C_START_S + 2 * k, depth + 1)) != 1)
             return ok;
-    if (put_key_text(t, call_key_texts[C_DURATION_S], depth + 1, 0) < 0)
+    if (put_key(t, call_key_texts[C_DURATION_S], depth + 1, 0) < 0)
         return -1;
     ok = duration_delta(got[F_ANSWER_NS], got[F_END_NS], &delta);
     if ((ok = ok == 2 ? PUT_LITERAL(t, "null") < 0 ? -1 : 1 : ok ? put_seconds(t, delta) : 0) !=
@@ -1343,24 +1327,24 @@ static int write_call(Text *t, CallParts *c, const CallRead *read, int depth)
             1)
             return ok;
     }
-    if (put_key_text(t, call_key_texts[C_MESSAGES], depth + 1, 0) < 0 ||
+    if (put_key(t, call_key_texts[C_MESSAGES], depth + 1, 0) < 0 ||
         put_number(t, c->messages) < 0)
         return -1;
     if ((ok = put_fields_text(t, call_key_texts + C_RESENT, &got[F_RESENT], 1, depth + 1, 0)) !=
         1)
         return ok;
-    if (put_key_text(t, call_key_texts[C_METHODS], depth + 1, 0) < 0)
+    if (put_key(t, call_key_texts[C_METHODS], depth + 1, 0) < 0)
         return -1;
     if ((ok = put_counts_text(t, got[F_METHODS], depth + 1)) != 1)
         return ok;
-    if (put_key_text(t, call_key_texts[C_STATUSES], depth + 1, 0) < 0)
+    if (put_key(t, call_key_texts[C_STATUSES], depth + 1, 0) < 0)
         return -1;
     if ((ok = put_statuses_text(t, got[F_STATUSES], depth + 1)) != 1)
         return ok;
     {
         static const ItemText item_texts[3] = {sdp_text, stream_text, dtmf_text};
         for (k = 0; k < 3; k++) {
-            if (put_key_text(t, call_key_texts[C_SDP + k], depth + 1, 0) < 0)
+            if (put_key(t, call_key_texts[C_SDP + k], depth + 1, 0) < 0)
                 return -1;
             if ((ok = put_items_text(t, c->lists[k], item_texts[k], read, depth + 1)) != 1)
                 return ok;

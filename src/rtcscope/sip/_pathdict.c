@@ -52,17 +52,7 @@ static const char *const PATH_KEYS[K_PATH_COUNT] = {
 static const char *const STEP_KEYS[J_COUNT] = {
     "frame", "src", "dst", "request_uri", "routes", "max_forwards", "vias", "copies", "problems",
 };
-static PyObject *path_keys[K_PATH_COUNT], *step_keys[J_COUNT];
 static PyObject *text_empty, *name_as_dict;
-
-static int interned(PyObject **out, const char *const *texts, int count)
-{
-    int i;
-    for (i = 0; i < count; i++)
-        if (out[i] == NULL && (out[i] = PyUnicode_InternFromString(texts[i])) == NULL)
-            return -1;
-    return 0;
-}
 
 static PyObject *setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -73,9 +63,6 @@ static PyObject *setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs
                         "message_max_forwards)");
         return NULL;
     }
-    if (interned(path_keys, PATH_KEYS, K_PATH_COUNT) < 0 ||
-        interned(step_keys, STEP_KEYS, J_COUNT) < 0)
-        return NULL;
     if (text_empty == NULL && (text_empty = PyUnicode_InternFromString("")) == NULL)
         return NULL;
     if (name_as_dict == NULL && (name_as_dict = PyUnicode_InternFromString("as_dict")) == NULL)
@@ -155,15 +142,6 @@ typedef struct {
     Py_ssize_t at[F_COUNT + 1]; /* where each piece starts in text (and where the last ends) */
 } Template;
 
-/* ", \n<indent>"key": " (without the comma for the first key of an object). */
-static int put_key(Text *text, PyObject *key, int depth, int first)
-{
-    return (first ? 0 : put(text, ",", 1)) < 0 || new_line(text, depth) < 0 ||
-                   put_str(text, key) <= 0 || PUT_LITERAL(text, ": ") < 0
-               ? -1
-               : 0;
-}
-
 /* The keys in order: the piece that starts with the key (-1: none), whether a step's
  * (else the path's), the key, and the constant value written after it ("": the piece's
  * value follows it; NULL: the steps' list and its one object open). */
@@ -200,7 +178,7 @@ static int template_setup(Template *t, int depth)
             t->at[TEMPLATE_KEYS[i].piece] = text->used;
         if (i == 0 && PUT_LITERAL(text, "{") < 0) /* (the path's object opens) */
             return -1;
-        if (put_key(text, (in_step ? step_keys : path_keys)[TEMPLATE_KEYS[i].key],
+        if (put_key(text, (in_step ? STEP_KEYS : PATH_KEYS)[TEMPLATE_KEYS[i].key],
                     depth + (in_step ? 3 : 1), first) < 0)
             return -1;
         first = value == NULL; /* (the step's first key follows) */
