@@ -1410,19 +1410,19 @@ static PyObject *calls_text(PyObject *self, PyObject *const *args, Py_ssize_t na
     if (nargs != 4 || !PyTuple_CheckExact(args[0]) || PyTuple_GET_SIZE(args[0]) != 2 ||
         !PyLong_CheckExact(args[3])) {
         PyErr_SetString(PyExc_TypeError, "expected 4 arguments: (CallSummary, InfoDtmf), "
-                                         "calls, first_ns, level (an int)");
+                                         "first_ns, calls, level (an int)");
         return NULL;
     }
     level = PyLong_AsLong(args[3]);
     if (level == -1 && PyErr_Occurred())
         return NULL;
     read.dtmf_type = PyTuple_GET_ITEM(args[0], 1);
-    first_ok = small_stamp(args[2], &read.first);
+    first_ok = small_stamp(args[1], &read.first);
     if (first_ok < 0)
         return NULL;
     /* A copy (a tuple is its own): the calls' reads run Python code that may change a list
      * while its items are read. */
-    seq = PySequence_Tuple(args[1]);
+    seq = PySequence_Tuple(args[2]);
     if (seq == NULL)
         return NULL;
     n = PyTuple_GET_SIZE(seq);
@@ -1479,7 +1479,7 @@ static PyMethodDef methods[] = {
      "a call not read here (one whose type is not roads[4]) is roads[0](call, first_ns, "
      "detail)'s."},
     {"calls_text", (PyCFunction)(void (*)(void))calls_text, METH_FASTCALL,
-     "calls_text((CallSummary, InfoDtmf), calls, first_ns, level): (text, count), "
+     "calls_text((CallSummary, InfoDtmf), first_ns, calls, level): (text, count), "
      "rtcscope.sip.calls._calls_text_py's text of the first count calls; the next call "
      "(count < len(calls)) is declined."},
     {NULL, NULL, 0, NULL},

@@ -37,8 +37,8 @@ def call_dict(
 ) -> dict[str, Any]: ...
 def calls_text(
     classes: tuple[type, type],
-    calls: Sequence[Any],
     first_ns: int,
+    calls: Sequence[Any],
     level: int,
     /,
 ) -> tuple[bytes, int]: ...

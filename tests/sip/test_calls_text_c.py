@@ -66,12 +66,12 @@ def _spec(chosen: list[Any], first_ns: Any, level: int) -> tuple[bytes, int]:
         _sdp_entries=calls._sdp_entries_py,
         _stream_entries=calls._stream_entries_py,
     ):
-        return calls._calls_text_py(chosen, first_ns, level)
+        return calls._calls_text_py(first_ns, chosen, level)
 
 
 def _c_text(chosen: list[Any], first_ns: Any, level: int) -> tuple[bytes, int]:
     assert _timetext is not None
-    made: tuple[bytes, int] = _timetext.calls_text((CallSummary, InfoDtmf), chosen, first_ns, level)
+    made: tuple[bytes, int] = _timetext.calls_text((CallSummary, InfoDtmf), first_ns, chosen, level)
     return made
 
 

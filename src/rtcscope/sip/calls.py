@@ -808,7 +808,7 @@ _call_dict = _call_dict_road()
 CALL_DICT_ROAD = "python" if _call_dict is _call_dict_py else "c"
 
 
-def _calls_text_py(calls: Sequence[CallSummary], first_ns: int, level: int) -> tuple[bytes, int]:
+def _calls_text_py(first_ns: int, calls: Sequence[CallSummary], level: int) -> tuple[bytes, int]:
     """``(text, count)``: the JSON text of the first ``count`` calls' objects
     (``as_dict(first_ns)``) as the JSON writer writes a list's members at ``level``: each
     ``format_json``'s orjson text (rtcscope.jsontext.dumps), every line after its first
@@ -828,7 +828,7 @@ def _calls_text_py(calls: Sequence[CallSummary], first_ns: int, level: int) -> t
     return (text.replace(b"\n", b"\n" + b"  " * level) if level else text), len(pieces)
 
 
-def _calls_text_road() -> Callable[[Sequence[CallSummary], int, int], tuple[bytes, int]]:
+def _calls_text_road() -> Callable[[int, Sequence[CallSummary], int], tuple[bytes, int]]:
     """:func:`_calls_text_py`, or the same text written in C (rtcscope._timetext, where it
     was built) unless RTCSCOPE_PURE is set."""
     if c_wanted():
@@ -853,18 +853,10 @@ def calls_json(calls: Sequence[CallSummary], first_ns: int, *, own: bool = True)
     member (``rtcscope calls``), else part of the document, as a list's (``analyze``)."""
     return LazyJsonList(
         calls,
-        partial(_call_as_dict, first_ns=first_ns),
-        partial(_texts_from, first_ns=first_ns),
+        partial(CallSummary.as_dict, first_ns=first_ns),
+        partial(_calls_text, first_ns),
         own=own,
     )
-
-
-def _call_as_dict(call: CallSummary, first_ns: int) -> dict[str, Any]:
-    return call.as_dict(first_ns)
-
-
-def _texts_from(calls: Sequence[CallSummary], level: int, first_ns: int) -> tuple[bytes, int]:
-    return _calls_text(calls, first_ns, level)
 
 
 @dataclass(slots=True)
