@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 from rtcscope._dataclass import dataclass
 from rtcscope._roads import c_wanted
+from rtcscope.jsontext import dumps
 from rtcscope.lazyjson import LazyJsonList
 from rtcscope.sip.dialogs import Call, find_calls
 from rtcscope.sip.transactions import (
@@ -816,8 +817,6 @@ def _calls_text_py(first_ns: int, calls: Sequence[CallSummary], level: int) -> t
     whose object orjson refuses (which the writer writes from its object). The
     specification of the C road (rtcscope._timetext.calls_text, which writes the usual
     call from its slots, no object made, and may stop at any call this writes)."""
-    from rtcscope.jsontext import dumps
-
     pieces = []
     for call in calls:
         try:
