@@ -197,21 +197,11 @@ class _JsonWriter:
         """Whether orjson refuses a member of ``value`` (at ``level``, part of the document):
         its members' texts, made a run at a time, are kept for writing (:meth:`_texts`; a
         member it gives no text for: its value, which ``refused`` checks)."""
-        pieces: list[Any] = []
-        items = value.items
-        start = 0
-        while start < len(items):
-            run = items[start : start + _RUN]
-            text, count = value.texts(run, level + 1)
-            if count:
-                pieces.append(text)
-            if count < len(run):
-                made = value.make(run[count])
-                if refused(made):
-                    return True
-                pieces.append(_Made(made))
-                count += 1
-            start += count
+        pieces: list[bytes | _Made] = []
+        for piece in _pieces(value, level, texts=True):
+            if type(piece) is _Made and refused(piece.value):
+                return True
+            pieces.append(piece)
         self._lazy[id(value)] = (level, pieces)
         return False
 
@@ -306,35 +296,18 @@ class _JsonWriter:
         inner = "\n" + "  " * (level + 1)
         kept = self._lazy.pop(id(value), None)  # (the check's texts)
         if kept is not None and kept[0] == level and not self._refused:
-            pieces = kept[1]
+            pieces = _let_go(kept[1])
             del kept
-            for i, piece in enumerate(pieces):
-                pieces[i] = None  # (each text let go once written)
-                self._write(("," if i else "[") + inner)
-                if type(piece) is bytes:
-                    self._write_dumped(piece, 0, len(piece))
-                else:
-                    self.value(piece.value, 0, level + 1)
-            self._write("\n" + "  " * level + "]" if pieces else "[]")
-            return
-        items = value.items
+        else:
+            pieces = _pieces(value, level, texts=not self._refused)
         opened = False
-        start = 0
-        while start < len(items):
-            run = items[start : start + _RUN]
-            count = 0
-            if not self._refused:
-                text, count = value.texts(run, level + 1)
-                if count:
-                    self._write(("," if opened else "[") + inner)
-                    self._write_dumped(text, 0, len(text))
-                    opened = True
-            if count < len(run):
-                self._write(("," if opened else "[") + inner)
-                self.value(value.make(run[count]), 0, level + 1)
-                opened = True
-                count += 1
-            start += count
+        for piece in pieces:
+            self._write(("," if opened else "[") + inner)
+            if isinstance(piece, bytes):
+                self._write_dumped(piece, 0, len(piece))
+            else:
+                self.value(piece.value, 0, level + 1)
+            opened = True
         self._write("\n" + "  " * level + "]" if opened else "[]")
 
     def _run(self, opened: bool, inner: str, run: list[Any], depth: int, level: int) -> bool:
@@ -375,6 +348,32 @@ class _Made(NamedTuple):
     """A member of a :class:`LazyJsonList` its ``texts`` gave no text for: its value."""
 
     value: Any
+
+
+def _pieces(value: LazyJsonList, level: int, *, texts: bool) -> Iterator[bytes | _Made]:
+    """The members of ``value`` (a list at ``level``) a run at a time: the text ``texts``
+    gives for the first members of a run, then the value of the member it gave no text for
+    (with ``texts`` false: every member's value)."""
+    items = value.items
+    start = 0
+    while start < len(items):
+        run = items[start : start + _RUN]
+        count = 0
+        if texts:
+            text, count = value.texts(run, level + 1)
+            if count:
+                yield text
+        if count < len(run):
+            yield _Made(value.make(run[count]))
+            count += 1
+        start += count
+
+
+def _let_go(pieces: list[Any]) -> Iterator[bytes | _Made]:
+    """``pieces``' members in order, each let go by the list as it is handed on."""
+    for i, piece in enumerate(pieces):
+        pieces[i] = None
+        yield piece
 
 
 _LONG_LIST = 32  # members: a longer list is written member by member
