@@ -227,16 +227,19 @@ fail:
  * the tuple or the values it expects, an instant missing from ``at``) goes to the Python
  * road's one-item function ``fallback(item, at)``: its object, or its exception. */
 
-static PyObject *key_names[22];
+/* (the keys of an "sdp" object from K_FRAME, of a "streams" object from K_SRC, of a "dtmf"
+ * object K_FRAME, K_TIME_S, K_TIME_ISO and from K_SIGNAL: each run in its object's order) */
 enum {
     K_FRAME, K_TIME_S, K_TIME_ISO, K_SIDE, K_ROLE, K_SIP, K_MEDIA, K_ADDRESS, K_PORT,
-    K_DIRECTION, K_CODECS, K_HOLD, K_SRC, K_DST, K_SSRC_HEX, K_CODEC, K_PACKETS, K_LOST,
-    K_START_S, K_START_ISO, K_END_S, K_END_ISO
+    K_DIRECTION, K_CODECS, K_HOLD, K_SIGNAL, K_DURATION_MS, K_SENDER, K_SRC, K_DST,
+    K_SSRC_HEX, K_CODEC, K_PACKETS, K_LOST, K_START_S, K_START_ISO, K_END_S, K_END_ISO,
+    K_COUNT
 };
-static const char *const key_texts[22] = {
+static PyObject *key_names[K_COUNT];
+static const char *const key_texts[K_COUNT] = {
     "frame", "time_s", "time_iso", "side", "role", "sip", "media", "address", "port",
-    "direction", "codecs", "hold", "src", "dst", "ssrc_hex", "codec", "packets", "lost",
-    "start_s", "start_iso", "end_s", "end_iso",
+    "direction", "codecs", "hold", "signal", "duration_ms", "sender", "src", "dst",
+    "ssrc_hex", "codec", "packets", "lost", "start_s", "start_iso", "end_s", "end_iso",
 };
 static PyObject *attr_names[10];
 enum { A_KEY, A_SRC, A_SRC_PORT, A_DST, A_DST_PORT, A_SSRC, A_CODEC, A_PACKETS_LOST,
@@ -566,7 +569,8 @@ enum {
     F_BYE_SOURCE, F_MESSAGES, F_RESENT, F_METHODS, F_STATUSES, F_MARKS, F_SDP, F_STREAMS,
     F_DTMF, F_FIELDS,
     N_CALL_ID = F_FIELDS, N_INITIAL_INVITES, N_REQUESTS, N_SRC, N_SPORT, N_DST, N_DPORT,
-    N_TRANSPORT, N_VALUE, N_SETUP_MS, N_TS_NS, N_GETITEM, N_NAMES
+    N_TRANSPORT, N_VALUE, N_SETUP_MS, N_TS_NS, N_GETITEM, N_FRAME, N_SIGNAL, N_DURATION_MS,
+    N_SENDER, N_NAMES
 };
 static PyObject *call_names[N_NAMES];
 static const char *const call_name_texts[N_NAMES] = {
@@ -574,12 +578,17 @@ static const char *const call_name_texts[N_NAMES] = {
     "answer_ns", "end_ns", "final_status", "final_reason", "state", "ended_by", "uas",
     "bye_source", "messages", "resent", "methods", "statuses", "marks", "sdp", "streams",
     "dtmf", "call_id", "initial_invites", "requests", "src", "sport", "dst", "dport",
-    "transport", "_value_", "setup_ms", "ts_ns", "__getitem__",
+    "transport", "_value_", "setup_ms", "ts_ns", "__getitem__", "frame", "signal",
+    "duration_ms", "sender",
 };
 static const int request_reads[5] = {N_SRC, N_SPORT, N_DST, N_DPORT, N_TRANSPORT};
 static Py_ssize_t call_offsets[F_FIELDS], request_offsets[5];
 static SlotReader call_reader = {NULL, F_FIELDS, call_names, call_offsets, NULL};
 static SlotReader request_reader = {NULL, 5, call_names, request_offsets, request_reads};
+/* An InfoDtmf's fields, in its object's order (_dtmf_entries). */
+static const int dtmf_reads[6] = {N_FRAME, N_TS_NS, N_SIGNAL, N_DURATION_MS, N_SENDER, N_SRC};
+static Py_ssize_t dtmf_offsets[6];
+static SlotReader dtmf_reader = {NULL, 6, call_names, dtmf_offsets, dtmf_reads};
 static PyObject *no_instant; /* (None, None) */
 /* dict.__getitem__ and tuple.__getitem__ (borrowed from their types): a subclass reads its
  * items as they do when a look-up of __getitem__ on it finds the same (Counter, a named
@@ -1162,27 +1171,21 @@ done:
 }
 
 /* An InfoDtmf's object (_dtmf_entries's), for an object of exactly read->dtmf_type. */
-static const char *const dtmf_names[6] = {"frame", "ts_ns", "signal", "duration_ms", "sender",
-                                          "src"};
-static const char *const dtmf_keys[7] = {"frame", "time_s", "time_iso", "signal",
-                                         "duration_ms", "sender", "src"};
-
 static int dtmf_text(Text *t, PyObject *dtmf, const CallRead *read, int depth)
 {
     PyObject *got[6] = {NULL};
     int i, ok = 0;
     if (Py_TYPE(dtmf) != (PyTypeObject *)read->dtmf_type)
         return 0;
-    for (i = 0; i < 6; i++)
-        if ((got[i] = PyObject_GetAttrString(dtmf, dtmf_names[i])) == NULL)
-            goto done;
+    if (slot_read_all(&dtmf_reader, dtmf, got) < 0)
+        return 0; /* (its error: the caller's to clear or raise) */
     if (PUT_LITERAL(t, "{") < 0) {
         ok = -1;
         goto done;
     }
-    if ((ok = put_fields_text(t, dtmf_keys, got, 1, depth + 1, 1)) != 1 ||
-        (ok = put_instant_text(t, got[1], read, dtmf_keys + 1, depth + 1)) != 1 ||
-        (ok = put_fields_text(t, dtmf_keys + 3, got + 2, 4, depth + 1, 0)) != 1)
+    if ((ok = put_fields_text(t, key_texts + K_FRAME, got, 1, depth + 1, 1)) != 1 ||
+        (ok = put_instant_text(t, got[1], read, key_texts + K_TIME_S, depth + 1)) != 1 ||
+        (ok = put_fields_text(t, key_texts + K_SIGNAL, got + 2, 4, depth + 1, 0)) != 1)
         goto done;
     ok = close_object(t, depth);
 done:
@@ -1494,7 +1497,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__timetext(void)
 {
     int i;
-    for (i = 0; i < 22; i++) {
+    for (i = 0; i < K_COUNT; i++) {
         key_names[i] = PyUnicode_InternFromString(key_texts[i]);
         if (key_names[i] == NULL)
             return NULL;
