@@ -162,6 +162,78 @@ def test_odd_texts_and_values_c_road_is_the_specification(chosen: list[Any], lev
     _check(chosen, BASE, level)
 
 
+# One field of the usual call changed (_text_call: every other field one the C road writes),
+# and whether the C road must write the call: a text of the call's object (a Call-ID, a
+# method's name, a DTMF entry's texts) that is valid UTF-8 or None, escaped by the C road.
+_TEXT_FIELDS = (
+    "kind", "from_uri", "to_uri", "caller", "callee", "final_reason", "ended_by", "uas",
+    "bye_source",
+)  # fmt: skip
+
+
+def _utf8(text: Any) -> bool:
+    """Whether ``text`` is a str of valid UTF-8 (no lone surrogate)."""
+    if type(text) is not str:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _with(name: str, value: Any) -> tuple[CallSummary, bool | None]:
+    """The usual call with ``name`` set to ``value``; whether the C road must write it (None:
+    the specification's to say)."""
+    call = _text_call()
+    if name == "call_id":
+        call.legs = [_Leg(value, call.legs[0].initial_invites), *call.legs[1:]]
+        return call, _utf8(value)
+    if name == "dtmf_texts":
+        call.dtmf = [InfoDtmf(3, BASE + 3 * 10**6, value, 160, value, value)]
+        return call, _utf8(value)
+    if name == "method":
+        call.methods = Counter({value: 2, "ACK": 1})
+        return call, _utf8(value)
+    setattr(call, name, value)
+    return call, (value is None or _utf8(value)) if name in _TEXT_FIELDS else None
+
+
+_ALL_TEXTS = (*_TEXT_FIELDS, "call_id", "dtmf_texts", "method")
+_changes = (
+    st.tuples(st.sampled_from(_ALL_TEXTS), _odd_texts)
+    | st.tuples(st.sampled_from(_TEXT_FIELDS), st.none())
+    | st.sampled_from(sorted(_CALL_FIELDS)).flatmap(
+        lambda name: st.tuples(st.just(name), _CALL_FIELDS[name])
+    )
+)
+
+
+@needs_c
+@given(st.lists(_changes.map(lambda change: _with(*change)), min_size=1, max_size=3), _LEVELS)
+def test_one_field_changed_c_road_is_the_specification(
+    varied: list[tuple[CallSummary, bool | None]], level: int
+) -> None:
+    """The usual call with one field changed: the specification's text, and every call before
+    the first the C road may decline written in C (texts escaped here, not declined)."""
+    chosen = [call for call, _ in varied]
+    count = _check(chosen, FIRST, level)
+    must = 0
+    while must < len(varied) and varied[must][1]:
+        must += 1
+    assert count >= must
+
+
+@needs_c
+def test_odd_texts_are_escaped_in_c() -> None:
+    """Controls, quotes, backslashes, DEL, U+2028 and non-ASCII in each text of the call's
+    object: written in C, the specification's text; a lone surrogate: declined."""
+    for text in ['a\x00\x1f"\\\x7f\u2028\u00e9', "\U0001f600", "\x08\x0c\n\r\t", "", "\ud800"]:
+        for name in _ALL_TEXTS:
+            call, written = _with(name, text)
+            assert _check([call, _text_call()], FIRST, 2) == (2 if written else 0), (name, text)
+
+
 def _timed_call(us: int) -> CallSummary:
     """The usual call, its stamps ``us`` microseconds from BASE (not answered)."""
     call = _text_call()
