@@ -14,6 +14,8 @@ from __future__ import annotations
 import io
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from unittest import mock
 
@@ -23,11 +25,11 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from rtcscope import timebase
-from rtcscope.cli import output
+from rtcscope.cli import main, output
 from rtcscope.lazyjson import LazyJsonList
 from rtcscope.sip import calls
 from rtcscope.sip.calls import CallSummary, InfoDtmf, calls_json
-from tests.conftest import c_module, needs_built, shared_captures
+from tests.conftest import DATA, c_module, needs_built, shared_captures
 from tests.sip.test_call_dict_c import (
     _CALL_FIELDS,
     _calls,
@@ -345,6 +347,31 @@ def _odd_call() -> CallSummary:
     return call
 
 
+@contextmanager
+def _counting_objects() -> Iterator[Counter[str]]:
+    """Counts the calls' objects made (CallSummary.as_dict) inside the block."""
+    made: Counter[str] = Counter()
+    as_dict = CallSummary.as_dict
+
+    def counting(self: CallSummary, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        made["calls"] += 1
+        return as_dict(self, *args, **kwargs)
+
+    with mock.patch.object(CallSummary, "as_dict", counting):
+        yield made
+
+
+def test_rtcscope_calls_json_makes_no_call_object(capsys: pytest.CaptureFixture[str]) -> None:
+    """``rtcscope calls --format json``: the calls' text written in C, no call's object made
+    (the Python road: each call's); what is written is each call's object."""
+    capture = DATA / "SIP_DTMF2.pcap"
+    with _counting_objects() as made:
+        assert main(["calls", str(capture), "--format", "json"]) == 0
+    listed = orjson.loads(capsys.readouterr().out)["calls"]
+    assert len(listed) > 1
+    assert made["calls"] == (0 if calls.CALLS_TEXT_ROAD == "c" else len(listed))
+
+
 @pytest.mark.parametrize("tls", [[], [{"client": "\udcff"}]])  # (a refused document)
 @pytest.mark.parametrize("count", [0, 1, 31, 32, 33, 70])
 @pytest.mark.parametrize("odd", [False, True])
@@ -360,11 +387,24 @@ def test_the_writer_writes_the_calls_text_as_their_objects(
         _odd_call() if odd and i % 13 == 5 else _timed_call(i * 7919 - 10**6) for i in range(count)
     ]
     chosen[count // 2 : count // 2 + 1] = [_timed_call(3)] if count else []  # (1e-6: declined)
+    # The objects made: on the C road only the declined calls' (but in a document orjson
+    # refuses, where the standard library writes every call's object; a list's call that
+    # orjson refuses: the whole document), not one more (C wrote the others' text).
+    declined = sum(1 for c in chosen if c.legs[0].call_id.startswith("\udcff")) + (count > 0)
+    objects = bool(tls) or calls.CALLS_TEXT_ROAD != "c"
+
+    def made_right(made: int, refused: bool) -> bool:
+        return made >= count if refused else made == declined
+
     # (1e-05: the standard library's text differs from orjson's, 0.00001)
-    new = _written({"calls": calls_json(chosen, BASE), "tls": tls, "n": 1e-05})
+    with _counting_objects() as made:
+        new = _written({"calls": calls_json(chosen, BASE), "tls": tls, "n": 1e-05})
+    assert made_right(made["calls"], objects), made
     old = _written({"calls": (c.as_dict(BASE) for c in chosen), "tls": tls, "n": 1e-05})
     assert new == old
-    new = _written({"calls": calls_json(chosen, BASE, own=False), "tls": tls, "n": 1e-05})
+    with _counting_objects() as made:
+        new = _written({"calls": calls_json(chosen, BASE, own=False), "tls": tls, "n": 1e-05})
+    assert made_right(made["calls"], objects or odd), made
     old = _written({"calls": [c.as_dict(BASE) for c in chosen], "tls": tls, "n": 1e-05})
     assert new == old
     assert output.format_json({"calls": calls_json(chosen, BASE)}) == output.format_json(
