@@ -17,6 +17,7 @@
 #include <structmember.h>
 
 #include "_endpoint.h"
+#include "_jsonbuf.h"
 #include "_slotread.h"
 
 #define EXACT_NS (1LL << 53)
@@ -48,19 +49,15 @@ static void put_digits(char *at, long long value, int width)
     }
 }
 
-/* The seconds from ``first`` and the ISO text of ``ts`` (0 <= ts, whole microseconds from
- * ``first``, below 2**53 ns from it) as new references in *relative and *iso: 0; -1 with an
- * exception set (and no reference left) on failure. */
-static int instant_parts(long long ts, long long first, PyObject **relative, PyObject **iso)
+/* The 32 characters of the ISO text of ``ts`` (0 <= ts < 2**63) into ``text``. */
+static void iso_chars(long long ts, char *text)
 {
-    long long delta = ts - first;
     long long us = ts / 1000;
     long long second = us / 1000000;
     long long micro = us % 1000000;
     long long days = second / 86400;
     long long sod = second % 86400;
     int year, month, day;
-    char text[32];
 
     civil_date(days, &year, &month, &day);
     /* "YYYY-MM-DDTHH:MM:SS.ffffff+00:00": 32 characters, the digits written here (a
@@ -79,7 +76,16 @@ static int instant_parts(long long ts, long long first, PyObject **relative, PyO
     text[19] = '.';
     put_digits(text + 20, micro, 6);
     memcpy(text + 26, "+00:00", 6);
-    *relative = PyFloat_FromDouble((double)delta / 1e9);
+}
+
+/* The seconds from ``first`` and the ISO text of ``ts`` (0 <= ts, whole microseconds from
+ * ``first``, below 2**53 ns from it) as new references in *relative and *iso: 0; -1 with an
+ * exception set (and no reference left) on failure. */
+static int instant_parts(long long ts, long long first, PyObject **relative, PyObject **iso)
+{
+    char text[32];
+    iso_chars(ts, text);
+    *relative = PyFloat_FromDouble((double)(ts - first) / 1e9);
     if (*relative == NULL)
         return -1;
     /* The text is ASCII: copied into a new compact ASCII string (no decoding pass). */
@@ -221,16 +227,19 @@ fail:
  * the tuple or the values it expects, an instant missing from ``at``) goes to the Python
  * road's one-item function ``fallback(item, at)``: its object, or its exception. */
 
-static PyObject *key_names[22];
+/* (the keys of an "sdp" object from K_FRAME, of a "streams" object from K_SRC, of a "dtmf"
+ * object K_FRAME, K_TIME_S, K_TIME_ISO and from K_SIGNAL: each run in its object's order) */
 enum {
     K_FRAME, K_TIME_S, K_TIME_ISO, K_SIDE, K_ROLE, K_SIP, K_MEDIA, K_ADDRESS, K_PORT,
-    K_DIRECTION, K_CODECS, K_HOLD, K_SRC, K_DST, K_SSRC_HEX, K_CODEC, K_PACKETS, K_LOST,
-    K_START_S, K_START_ISO, K_END_S, K_END_ISO
+    K_DIRECTION, K_CODECS, K_HOLD, K_SIGNAL, K_DURATION_MS, K_SENDER, K_SRC, K_DST,
+    K_SSRC_HEX, K_CODEC, K_PACKETS, K_LOST, K_START_S, K_START_ISO, K_END_S, K_END_ISO,
+    K_COUNT
 };
-static const char *const key_texts[22] = {
+static PyObject *key_names[K_COUNT];
+static const char *const key_texts[K_COUNT] = {
     "frame", "time_s", "time_iso", "side", "role", "sip", "media", "address", "port",
-    "direction", "codecs", "hold", "src", "dst", "ssrc_hex", "codec", "packets", "lost",
-    "start_s", "start_iso", "end_s", "end_iso",
+    "direction", "codecs", "hold", "signal", "duration_ms", "sender", "src", "dst",
+    "ssrc_hex", "codec", "packets", "lost", "start_s", "start_iso", "end_s", "end_iso",
 };
 static PyObject *attr_names[10];
 enum { A_KEY, A_SRC, A_SRC_PORT, A_DST, A_DST_PORT, A_SSRC, A_CODEC, A_PACKETS_LOST,
@@ -377,51 +386,66 @@ static int instant_values(PyObject *at, PyObject *ts, const long long *first,
     return instant_parts(value, *first, &values[0], &values[1]) == 0;
 }
 
-/* One stream's object (rtcscope.sip.calls._stream_entry), its start and end from ``at``,
- * or, with ``first`` (a call's object, which has not put its streams' instants in ``at``),
- * converted here from *first: that only for a stream read at its slots' offsets (its
- * start_ns and end_ns read once are what the specification reads twice, for the call's
- * instants and for the entry). NULL, with or without an error set: the Python road (its
- * object or its exception). The attributes are read in the specification's order. */
-static PyObject *stream_object(PyObject *stream, PyObject *at, const long long *first)
+/* A stream's values into got[] (new references; indexes A_*) in the specification's order:
+ * key, packets_lost (a tuple of two), start_ns and end_ns, the key's src, src_port, dst,
+ * dst_port and ssrc, codec; then its object's first six values into values[0..5] (new
+ * references: "src", "dst", "ssrc_hex", "codec", "packets", "lost"). With ``instants``,
+ * start_ns and end_ns are each made into their instant's two values (values[6..9],
+ * instant_values) as they are read: from ``at``, or,
+ * with ``first`` (a call's object or text, which has not put its streams' instants in
+ * ``at``; without ``values`` its text converts them itself), converted from *first: that
+ * only for a stream read at its slots' offsets (its start_ns and end_ns read once are what
+ * the specification reads twice, for the call's instants and for the entry). 1; 0, with or
+ * without an error set, for the Python road (its object or its exception). */
+static int stream_read(PyObject *stream, PyObject *at, const long long *first, PyObject **got,
+                       PyObject **values, int instants)
 {
-    PyObject *got[10] = {NULL}, *values[10] = {NULL}, *key, *out = NULL;
+    PyObject *key;
     int i;
     if (first != NULL && !slot_reader_direct(&stream_reader, stream))
-        return NULL;
+        return 0;
     if ((got[A_KEY] = slot_read(&stream_reader, stream, 0)) == NULL)
-        goto done;
+        return 0;
     /* packets_lost: a property (Python code, which may change the stream or its class) */
     got[A_PACKETS_LOST] = PyObject_GetAttr(stream, attr_names[A_PACKETS_LOST]);
     if (got[A_PACKETS_LOST] == NULL || !PyTuple_CheckExact(got[A_PACKETS_LOST]) ||
         PyTuple_GET_SIZE(got[A_PACKETS_LOST]) != 2)
-        goto done;
+        return 0;
     if (first != NULL && !slot_reader_direct(&stream_reader, stream))
-        goto done;
+        return 0;
     /* (a look-up in ``at``, an exact dict, may run a stamp's __eq__: every value is held by
      * a reference of its own) */
     if ((got[A_START_NS] = slot_read(&stream_reader, stream, 1)) == NULL ||
-        instant_values(at, got[A_START_NS], first, &values[6]) != 1)
-        goto done;
+        (instants && instant_values(at, got[A_START_NS], first, &values[6]) != 1))
+        return 0;
     if ((got[A_END_NS] = slot_read(&stream_reader, stream, 2)) == NULL ||
-        instant_values(at, got[A_END_NS], first, &values[8]) != 1)
-        goto done;
+        (instants && instant_values(at, got[A_END_NS], first, &values[8]) != 1))
+        return 0;
     key = got[A_KEY];
     for (i = 0; i < 5; i++)
         if ((got[key_reads[i]] = slot_read(&key_reader, key, i)) == NULL)
-            goto done;
+            return 0;
     if ((got[A_CODEC] = slot_read(&stream_reader, stream, 3)) == NULL)
-        goto done;
+        return 0;
     values[0] = address_text(got[A_SRC], got[A_SRC_PORT]);
     values[1] = values[0] == NULL ? NULL : address_text(got[A_DST], got[A_DST_PORT]);
     values[2] = values[1] == NULL ? NULL : ssrc_text(got[A_SSRC]);
     if (values[2] == NULL)
+        return 0;
+    values[3] = Py_NewRef(got[A_CODEC]);
+    values[4] = Py_NewRef(PyTuple_GET_ITEM(got[A_PACKETS_LOST], 0));
+    values[5] = Py_NewRef(PyTuple_GET_ITEM(got[A_PACKETS_LOST], 1));
+    return 1;
+}
+
+/* One stream's object (rtcscope.sip.calls._stream_entry), read by stream_read. NULL, with
+ * or without an error set: the Python road (its object or its exception). */
+static PyObject *stream_object(PyObject *stream, PyObject *at, const long long *first)
+{
+    PyObject *got[10] = {NULL}, *values[10] = {NULL}, *out = NULL;
+    int i;
+    if (!stream_read(stream, at, first, got, values, 1))
         goto done;
-    values[3] = got[A_CODEC];
-    values[4] = PyTuple_GET_ITEM(got[A_PACKETS_LOST], 0);
-    values[5] = PyTuple_GET_ITEM(got[A_PACKETS_LOST], 1);
-    for (i = 3; i < 6; i++)
-        Py_INCREF(values[i]);
     out = entry_dict(K_SRC, values, 10); /* (its values consumed) */
     for (i = 0; i < 10; i++)
         values[i] = NULL;
@@ -545,7 +569,8 @@ enum {
     F_BYE_SOURCE, F_MESSAGES, F_RESENT, F_METHODS, F_STATUSES, F_MARKS, F_SDP, F_STREAMS,
     F_DTMF, F_FIELDS,
     N_CALL_ID = F_FIELDS, N_INITIAL_INVITES, N_REQUESTS, N_SRC, N_SPORT, N_DST, N_DPORT,
-    N_TRANSPORT, N_VALUE, N_SETUP_MS, N_TS_NS, N_GETITEM, N_NAMES
+    N_TRANSPORT, N_VALUE, N_SETUP_MS, N_TS_NS, N_GETITEM, N_FRAME, N_SIGNAL, N_DURATION_MS,
+    N_SENDER, N_NAMES
 };
 static PyObject *call_names[N_NAMES];
 static const char *const call_name_texts[N_NAMES] = {
@@ -553,12 +578,17 @@ static const char *const call_name_texts[N_NAMES] = {
     "answer_ns", "end_ns", "final_status", "final_reason", "state", "ended_by", "uas",
     "bye_source", "messages", "resent", "methods", "statuses", "marks", "sdp", "streams",
     "dtmf", "call_id", "initial_invites", "requests", "src", "sport", "dst", "dport",
-    "transport", "_value_", "setup_ms", "ts_ns", "__getitem__",
+    "transport", "_value_", "setup_ms", "ts_ns", "__getitem__", "frame", "signal",
+    "duration_ms", "sender",
 };
 static const int request_reads[5] = {N_SRC, N_SPORT, N_DST, N_DPORT, N_TRANSPORT};
 static Py_ssize_t call_offsets[F_FIELDS], request_offsets[5];
 static SlotReader call_reader = {NULL, F_FIELDS, call_names, call_offsets, NULL};
 static SlotReader request_reader = {NULL, 5, call_names, request_offsets, request_reads};
+/* An InfoDtmf's fields, in its object's order (_dtmf_entries). */
+static const int dtmf_reads[6] = {N_FRAME, N_TS_NS, N_SIGNAL, N_DURATION_MS, N_SENDER, N_SRC};
+static Py_ssize_t dtmf_offsets[6];
+static SlotReader dtmf_reader = {NULL, 6, call_names, dtmf_offsets, dtmf_reads};
 static PyObject *no_instant; /* (None, None) */
 /* dict.__getitem__ and tuple.__getitem__ (borrowed from their types): a subclass reads its
  * items as they do when a look-up of __getitem__ on it finds the same (Counter, a named
@@ -578,16 +608,18 @@ static PyObject *endpoint_text(PyObject *address, PyObject *port)
     return endpoint_exact_text(address, port);
 }
 
-/* _hops(legs): each leg's initial INVITEs' first requests as {client, server, transport};
- * NULL (an error set or not) for the Python road. */
-static PyObject *hops_list(PyObject *legs)
+/* What is done with each hop _hops finds: its client and server texts and its transport
+ * (borrowed); 1 done, 0 (an error set or not) for the Python road. */
+typedef int (*HopSink)(void *sink, PyObject *client, PyObject *server, PyObject *transport);
+
+/* _hops(legs): each leg's initial INVITEs' first requests' {client, server, transport},
+ * handed to ``hop_put`` in order; 1, or 0 (an error set or not) for the Python road. */
+static int walk_hops(PyObject *legs, HopSink hop_put, void *sink)
 {
-    PyObject *out = PyList_New(0), *leg_seq = NULL, *invites = NULL, *requests = NULL;
-    PyObject *req = NULL, *got[5] = {NULL}, *values[3];
+    PyObject *leg_seq = NULL, *invites = NULL, *requests = NULL;
+    PyObject *req = NULL, *got[5] = {NULL}, *values[2] = {NULL};
     Py_ssize_t i, j, n_legs;
     int k, done = 0;
-    if (out == NULL)
-        return NULL;
     /* Copies (a tuple is its own): the properties read below run Python code that may
      * change the legs or a leg's INVITEs. */
     leg_seq = PySequence_Tuple(legs);
@@ -605,7 +637,6 @@ static PyObject *hops_list(PyObject *legs)
             goto fail;
         invites = inv_seq;
         for (j = 0; j < PyTuple_GET_SIZE(invites); j++) {
-            PyObject *hop;
             int truth;
             requests = PyObject_GetAttr(PyTuple_GET_ITEM(invites, j),
                                         call_names[N_REQUESTS]);
@@ -625,26 +656,12 @@ static PyObject *hops_list(PyObject *legs)
                 }
                 values[0] = endpoint_text(got[0], got[1]);
                 values[1] = values[0] == NULL ? NULL : endpoint_text(got[2], got[3]);
-                if (values[1] == NULL) {
-                    Py_XDECREF(values[0]);
-                    goto fail;
-                }
-                values[2] = got[4];
-                Py_INCREF(values[2]);
-                hop = _PyDict_NewPresized(3);
-                for (k = 0; k < 3; k++) {
-                    if (hop != NULL && PyDict_SetItem(hop, call_keys[C_CLIENT + k], values[k]) < 0)
-                        Py_CLEAR(hop);
-                    Py_DECREF(values[k]);
-                }
-                if (hop == NULL)
-                    goto fail;
-                k = PyList_Append(out, hop);
-                Py_DECREF(hop);
-                if (k < 0)
+                if (values[1] == NULL || hop_put(sink, values[0], values[1], got[4]) != 1)
                     goto fail;
                 for (k = 0; k < 5; k++)
                     Py_CLEAR(got[k]);
+                for (k = 0; k < 2; k++)
+                    Py_CLEAR(values[k]);
                 Py_CLEAR(req);
             }
             Py_CLEAR(requests);
@@ -655,11 +672,37 @@ static PyObject *hops_list(PyObject *legs)
 fail:
     for (k = 0; k < 5; k++)
         Py_XDECREF(got[k]);
+    for (k = 0; k < 2; k++)
+        Py_XDECREF(values[k]);
     Py_XDECREF(req);
     Py_XDECREF(requests);
     Py_XDECREF(invites);
     Py_XDECREF(leg_seq);
-    if (!done)
+    return done;
+}
+
+/* A hop as its object, appended to the list ``sink``. */
+static int hop_object(void *sink, PyObject *client, PyObject *server, PyObject *transport)
+{
+    PyObject *values[3] = {client, server, transport};
+    PyObject *hop = _PyDict_NewPresized(3);
+    int k;
+    for (k = 0; hop != NULL && k < 3; k++)
+        if (PyDict_SetItem(hop, call_keys[C_CLIENT + k], values[k]) < 0)
+            Py_CLEAR(hop);
+    if (hop == NULL)
+        return 0;
+    k = PyList_Append((PyObject *)sink, hop);
+    Py_DECREF(hop);
+    return k == 0;
+}
+
+/* _hops(legs): the list of the hops' objects; NULL (an error set or not) for the Python
+ * road. */
+static PyObject *hops_list(PyObject *legs)
+{
+    PyObject *out = PyList_New(0);
+    if (out != NULL && !walk_hops(legs, hop_object, out))
         Py_CLEAR(out);
     return out;
 }
@@ -686,30 +729,29 @@ static PyObject *code_text(long long code)
     return text;
 }
 
-/* _statuses_json(statuses): {str(code): count} in order of code, for a dict (or a subclass
- * that reads items as dict does: Counter) of int codes of 64 bits; NULL (an error set or
- * not) for the Python road. */
-static PyObject *statuses_object(PyObject *statuses)
+/* The codes (into ``codes``) and counts (into ``counts``, borrowed from the dict) of a
+ * call's statuses in order of code, for a dict (or a subclass that reads items as dict
+ * does: Counter) of at most 16 int codes of 64 bits: how many; -1 (an error set or not) for
+ * the Python road. */
+static Py_ssize_t sorted_statuses(PyObject *statuses, long long *codes, PyObject **counts)
 {
-    PyObject *key, *value, *out;
+    PyObject *key, *value;
     Py_ssize_t pos = 0, n, i, j;
-    long long codes[16];
-    PyObject *counts[16];
     if (!PyDict_Check(statuses) || Py_TYPE(statuses)->tp_iter != PyDict_Type.tp_iter ||
         !reads_as(statuses, dict_getitem))
-        return NULL;
+        return -1;
     n = PyDict_GET_SIZE(statuses);
     if (n > 16)
-        return NULL; /* (a call with more distinct codes: rare, the Python road) */
+        return -1; /* (a call with more distinct codes: rare, the Python road) */
     i = 0;
     while (PyDict_Next(statuses, &pos, &key, &value)) {
         int overflow = 0;
         long long code;
         if (i >= n || !PyLong_CheckExact(key))
-            return NULL;
+            return -1;
         code = PyLong_AsLongLongAndOverflow(key, &overflow);
         if ((code == -1 && PyErr_Occurred()) || overflow)
-            return NULL;
+            return -1;
         /* insertion into the sorted prefix (codes are distinct: dict keys) */
         for (j = i; j > 0 && codes[j - 1] > code; j--) {
             codes[j] = codes[j - 1];
@@ -719,7 +761,17 @@ static PyObject *statuses_object(PyObject *statuses)
         counts[j] = value;
         i++;
     }
-    if (i != n)
+    return i == n ? n : -1;
+}
+
+/* _statuses_json(statuses): {str(code): count} in order of code (sorted_statuses); NULL
+ * (an error set or not) for the Python road. */
+static PyObject *statuses_object(PyObject *statuses)
+{
+    PyObject *out, *counts[16];
+    long long codes[16];
+    Py_ssize_t n = sorted_statuses(statuses, codes, counts), i;
+    if (n < 0)
         return NULL;
     out = _PyDict_NewPresized(n);
     for (i = 0; out != NULL && i < n; i++) {
@@ -758,19 +810,28 @@ static PyObject *setup_ms_of(PyObject *marks)
     Py_RETURN_NONE;
 }
 
-/* CallSummary.duration_s: relative_s(end_ns, answer_ns) for a whole number of microseconds
- * below 2**53 ns; None without an answer or an end; NULL for the Python road. */
+/* CallSummary.duration_s's nanoseconds, end_ns - answer_ns, into *delta: 1 for a whole
+ * number of microseconds below 2**53 ns (relative_s's exact seconds); 2 without an answer
+ * or an end (None); 0 for the Python road. */
+static int duration_delta(PyObject *answer, PyObject *end, long long *delta)
+{
+    long long a = 0, e = 0;
+    if (answer == Py_None || end == Py_None)
+        return 2;
+    if (small_stamp(answer, &a) != 1 || small_stamp(end, &e) != 1)
+        return 0;
+    *delta = e - a;
+    return *delta % 1000 == 0 && *delta > -EXACT_NS && *delta < EXACT_NS;
+}
+
+/* CallSummary.duration_s (duration_delta's): a float or None; NULL for the Python road. */
 static PyObject *duration_of(PyObject *answer, PyObject *end)
 {
-    long long a = 0, e = 0, delta;
-    if (answer == Py_None || end == Py_None)
+    long long delta = 0;
+    int ok = duration_delta(answer, end, &delta);
+    if (ok == 2)
         Py_RETURN_NONE;
-    if (small_stamp(answer, &a) != 1 || small_stamp(end, &e) != 1)
-        return NULL;
-    delta = e - a;
-    if (delta % 1000 != 0 || delta <= -EXACT_NS || delta >= EXACT_NS)
-        return NULL;
-    return PyFloat_FromDouble((double)delta / 1e9);
+    return ok ? PyFloat_FromDouble((double)delta / 1e9) : NULL;
 }
 
 /* The stamps of a call's SDP exchanges (item 1 of each tuple) or DTMF (ts_ns) into ``at``
@@ -953,6 +1014,458 @@ static PyObject *call_dict(PyObject *self, PyObject *const *args, Py_ssize_t nar
                                         args[3], NULL);
 }
 
+/* ---- a call's whole JSON text (calls_text; rtcscope.sip.calls._calls_text_py is the
+ * specification): the bytes orjson writes for _call_dict_py's object (with its lists, no
+ * qualities) with OPT_INDENT_2, written from the call's slots, its SDP tuples, its streams'
+ * slots and its DTMF objects, no object made for it. Written only for an exact CallSummary
+ * whose every value is one this code writes as orjson does (_jsonbuf.h's put_value: an
+ * exact str that is UTF-8, an exact int of 64 bits, None; True and False; the instants
+ * instant() converts, a duration of whole microseconds) and whose lists are exact lists;
+ * any other call is declined (its text then comes from its object, the caller's road). */
+
+/* What the text of a call reads besides the call: the capture's first stamp, and the
+ * class of the DTMF objects it reads (InfoDtmf: a slotted frozen dataclass). */
+typedef struct {
+    long long first;
+    PyObject *dtmf_type;
+} CallRead;
+
+/* A value as orjson writes it at depth: put_value's, and True and False. 1 written, 0
+ * declined, -1 failed. */
+static int put_field(Text *t, PyObject *value, int depth)
+{
+    if (value == Py_True || value == Py_False)
+        return put(t, value == Py_True ? "true" : "false", value == Py_True ? 4 : 5) < 0 ? -1
+                                                                                        : 1;
+    return put_value(t, value, depth, 0);
+}
+
+/* ``delta`` ns (whole microseconds, below 2**53 ns either side of zero: what instant() and
+ * relative_s convert) as orjson writes the float delta / 1e9: the microseconds' decimal
+ * digits with the trailing zeros of the fraction dropped but one (2.5, 3.0). That is the
+ * shortest text that reads back as the double, which orjson writes (as Python's repr):
+ * doubles below 2**53 ns are far closer together than a microsecond, so no shorter text
+ * reads back as the same one. 1; 0 for 1 to 9 microseconds either side of zero, which
+ * orjson writes with an exponent (1e-6, not written here); -1 failed. */
+static int put_seconds(Text *t, long long delta)
+{
+    long long us = delta / 1000;
+    long long size = us < 0 ? -us : us;
+    char fraction[6];
+    int n = 6;
+    if (size > 0 && size < 10)
+        return 0;
+    if ((us < 0 && put(t, "-", 1) < 0) || put_number(t, size / 1000000) < 0 ||
+        put(t, ".", 1) < 0)
+        return -1;
+    put_digits(fraction, size % 1000000, 6);
+    while (n > 1 && fraction[n - 1] == '0')
+        n--;
+    return put(t, fraction, n) < 0 ? -1 : 1;
+}
+
+/* The two keys keys[0] and keys[1] of the stamp ``ts`` (never an object's first keys) and
+ * its seconds and ISO text as instant() converts it; null and null for None. 1; 0 for a
+ * stamp instant() does not convert; -1 failed. */
+static int put_instant_text(Text *t, PyObject *ts, const CallRead *read,
+                            const char *const *keys, int depth)
+{
+    long long value = 0;
+    int ok;
+    if (ts == Py_None)
+        return put_key(t, keys[0], depth, 0) < 0 || PUT_LITERAL(t, "null") < 0 ||
+                       put_key(t, keys[1], depth, 0) < 0 || PUT_LITERAL(t, "null") < 0
+                   ? -1
+                   : 1;
+    ok = convertible(ts, read->first, &value);
+    if (ok != 1)
+        return ok;
+    if (put_key(t, keys[0], depth, 0) < 0)
+        return -1;
+    ok = put_seconds(t, value - read->first);
+    if (ok != 1)
+        return ok;
+    if (put_key(t, keys[1], depth, 0) < 0 || reserve(t, 34) < 0)
+        return -1;
+    t->data[t->used] = '"';
+    iso_chars(value, t->data + t->used + 1);
+    t->data[t->used + 33] = '"';
+    t->used += 34;
+    return 1;
+}
+
+/* Each of ``keys`` (from the ``first`` one of an object, or after it) and its value (put_field
+ * at depth). 1, 0 declined, -1 failed. */
+static int put_fields_text(Text *t, const char *const *keys, PyObject *const *values, int n,
+                           int depth, int first)
+{
+    int i, ok;
+    for (i = 0; i < n; i++) {
+        if (put_key(t, keys[i], depth, first && i == 0) < 0)
+            return -1;
+        ok = put_field(t, values[i], depth);
+        if (ok != 1)
+            return ok;
+    }
+    return 1;
+}
+
+/* What closes an object at depth. */
+static int close_object(Text *t, int depth)
+{
+    return new_line(t, depth) < 0 || PUT_LITERAL(t, "}") < 0 ? -1 : 1;
+}
+
+/* An item's object at depth, its text (1, 0 declined, -1 failed). */
+typedef int (*ItemText)(Text *t, PyObject *item, const CallRead *read, int depth);
+
+/* An SdpExchange's object (_sdp_entries_py's, the tuple read by position as sdp_entry
+ * reads it). */
+static int sdp_text(Text *t, PyObject *sdp, const CallRead *read, int depth)
+{
+    PyObject *codecs;
+    int ok;
+    if (!PyTuple_Check(sdp) || PyTuple_GET_SIZE(sdp) != 11 ||
+        Py_TYPE(sdp)->tp_iter != PyTuple_Type.tp_iter)
+        return 0;
+    codecs = PyTuple_GET_ITEM(sdp, 9); /* (list(codecs): a list or tuple only) */
+    if (!PyList_CheckExact(codecs) && !PyTuple_CheckExact(codecs))
+        return 0;
+    if (PUT_LITERAL(t, "{") < 0)
+        return -1;
+    if ((ok = put_fields_text(t, key_texts + K_FRAME, &PyTuple_GET_ITEM(sdp, 0), 1, depth + 1,
+                              1)) != 1 ||
+        (ok = put_instant_text(t, PyTuple_GET_ITEM(sdp, 1), read, key_texts + K_TIME_S,
+                               depth + 1)) != 1 ||
+        (ok = put_fields_text(t, key_texts + K_SIDE, &PyTuple_GET_ITEM(sdp, 2), 7, depth + 1,
+                              0)) != 1 ||
+        (ok = put_fields_text(t, key_texts + K_CODECS, &PyTuple_GET_ITEM(sdp, 9), 2, depth + 1,
+                              0)) != 1)
+        return ok;
+    return close_object(t, depth);
+}
+
+/* A stream's object (_stream_entry's, read by stream_read at its slots' offsets). */
+static int stream_text(Text *t, PyObject *stream, const CallRead *read, int depth)
+{
+    PyObject *got[10] = {NULL}, *values[6] = {NULL};
+    int i, ok = 0;
+    if (!stream_read(stream, NULL, &read->first, got, values, 0))
+        goto done;
+    if (PUT_LITERAL(t, "{") < 0) {
+        ok = -1;
+        goto done;
+    }
+    if ((ok = put_fields_text(t, key_texts + K_SRC, values, 6, depth + 1, 1)) != 1 ||
+        (ok = put_instant_text(t, got[A_START_NS], read, key_texts + K_START_S, depth + 1)) !=
+            1 ||
+        (ok = put_instant_text(t, got[A_END_NS], read, key_texts + K_END_S, depth + 1)) != 1)
+        goto done;
+    ok = close_object(t, depth);
+done:
+    for (i = 0; i < 10; i++)
+        Py_XDECREF(got[i]);
+    for (i = 0; i < 6; i++)
+        Py_XDECREF(values[i]);
+    return ok;
+}
+
+/* An InfoDtmf's object (_dtmf_entries's), for an object of exactly read->dtmf_type. */
+static int dtmf_text(Text *t, PyObject *dtmf, const CallRead *read, int depth)
+{
+    PyObject *got[6] = {NULL};
+    int i, ok = 0;
+    if (Py_TYPE(dtmf) != (PyTypeObject *)read->dtmf_type)
+        return 0;
+    if (slot_read_all(&dtmf_reader, dtmf, got) < 0)
+        return 0; /* (its error: the caller's to clear or raise) */
+    if (PUT_LITERAL(t, "{") < 0) {
+        ok = -1;
+        goto done;
+    }
+    if ((ok = put_fields_text(t, key_texts + K_FRAME, got, 1, depth + 1, 1)) != 1 ||
+        (ok = put_instant_text(t, got[1], read, key_texts + K_TIME_S, depth + 1)) != 1 ||
+        (ok = put_fields_text(t, key_texts + K_SIGNAL, got + 2, 4, depth + 1, 0)) != 1)
+        goto done;
+    ok = close_object(t, depth);
+done:
+    for (i = 0; i < 6; i++)
+        Py_XDECREF(got[i]);
+    return ok;
+}
+
+/* The tuple ``items`` as a list at depth, each item's object ``item_text``'s. */
+static int put_items_text(Text *t, PyObject *items, ItemText item_text, const CallRead *read,
+                          int depth)
+{
+    Py_ssize_t i, n = PyTuple_GET_SIZE(items);
+    int ok;
+    if (n == 0)
+        return PUT_LITERAL(t, "[]") < 0 ? -1 : 1;
+    for (i = 0; i < n; i++) {
+        if (put(t, i ? "," : "[", 1) < 0 || new_line(t, depth + 1) < 0)
+            return -1;
+        /* (the tuple holds its items while an item's reads run Python code) */
+        ok = item_text(t, PyTuple_GET_ITEM(items, i), read, depth + 1);
+        if (ok != 1)
+            return ok;
+    }
+    return new_line(t, depth) < 0 || PUT_LITERAL(t, "]") < 0 ? -1 : 1;
+}
+
+/* The hops' list at ``depth`` as walk_hops finds them (HopSink). */
+typedef struct {
+    Text *text;
+    int depth;
+    Py_ssize_t count;
+} HopText;
+
+static int hop_text(void *sink, PyObject *client, PyObject *server, PyObject *transport)
+{
+    HopText *hops = sink;
+    PyObject *values[3] = {client, server, transport};
+    int depth = hops->depth;
+    if (put(hops->text, hops->count ? "," : "[", 1) < 0 || new_line(hops->text, depth + 1) < 0 ||
+        PUT_LITERAL(hops->text, "{") < 0 ||
+        put_fields_text(hops->text, call_key_texts + C_CLIENT, values, 3, depth + 2, 1) != 1 ||
+        close_object(hops->text, depth + 1) != 1)
+        return 0;
+    hops->count++;
+    return 1;
+}
+
+/* A dict of str keys (dict(call.methods): a dict, or a subclass iterated as dict is) as an
+ * object at depth. */
+static int put_counts_text(Text *t, PyObject *counts, int depth)
+{
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    int ok, first = 1;
+    if (!PyDict_Check(counts) || Py_TYPE(counts)->tp_iter != PyDict_Type.tp_iter)
+        return 0;
+    if (PyDict_GET_SIZE(counts) == 0)
+        return PUT_LITERAL(t, "{}") < 0 ? -1 : 1;
+    /* (no Python code runs meanwhile: the dict does not change) */
+    while (PyDict_Next(counts, &pos, &key, &value)) {
+        if (put(t, first ? "{" : ",", 1) < 0 || new_line(t, depth + 1) < 0)
+            return -1;
+        first = 0;
+        if ((ok = put_str(t, key)) != 1 || PUT_LITERAL(t, ": ") < 0 ||
+            (ok = put_field(t, value, depth + 1)) != 1)
+            return ok == 1 ? -1 : ok;
+    }
+    return close_object(t, depth);
+}
+
+/* _statuses_json(statuses) (sorted_statuses) as an object at depth. */
+static int put_statuses_text(Text *t, PyObject *statuses, int depth)
+{
+    PyObject *counts[16];
+    long long codes[16];
+    Py_ssize_t n = sorted_statuses(statuses, codes, counts), i;
+    int ok;
+    if (n < 0)
+        return 0;
+    if (n == 0)
+        return PUT_LITERAL(t, "{}") < 0 ? -1 : 1;
+    for (i = 0; i < n; i++) {
+        if (put(t, i ? "," : "{", 1) < 0 || new_line(t, depth + 1) < 0 ||
+            PUT_LITERAL(t, "\"") < 0 || put_number(t, codes[i]) < 0 ||
+            PUT_LITERAL(t, "\": ") < 0)
+            return -1;
+        if ((ok = put_field(t, counts[i], depth + 1)) != 1)
+            return ok;
+    }
+    return close_object(t, depth);
+}
+
+/* The parts of a call its text reads before it is written (each a new reference). */
+typedef struct {
+    PyObject *got[F_FIELDS]; /* the call's fields */
+    PyObject *legs;          /* a copy of its legs */
+    PyObject *ids;           /* the legs' Call-IDs (a list) */
+    PyObject *lists[3];      /* copies of sdp, streams, dtmf */
+    PyObject *state;         /* state._value_ */
+    PyObject *setup_ms;
+    Py_ssize_t messages;
+} CallParts;
+
+static int write_call(Text *t, CallParts *c, const CallRead *read, int depth)
+{
+    PyObject **got = c->got;
+    HopText hops = {t, depth + 1, 0};
+    long long delta = 0;
+    int k, ok;
+    if (PUT_LITERAL(t, "{") < 0)
+        return -1;
+    if ((ok = put_fields_text(t, call_key_texts + C_INDEX, &got[F_INDEX], 1, depth + 1, 1)) !=
+            1 ||
+        (ok = put_fields_text(t, call_key_texts + C_CALL_ID, &PyList_GET_ITEM(c->ids, 0), 1,
+                              depth + 1, 0)) != 1 ||
+        (ok = put_fields_text(t, call_key_texts + C_CALL_IDS, &c->ids, 1, depth + 1, 0)) != 1)
+        return ok;
+    if (put_key(t, call_key_texts[C_HOPS], depth + 1, 0) < 0)
+        return -1;
+    if (!walk_hops(c->legs, hop_text, &hops))
+        return 0;
+    if ((hops.count == 0 ? PUT_LITERAL(t, "[]")
+                         : new_line(t, depth + 1) < 0 ? -1 : PUT_LITERAL(t, "]")) < 0)
+        return -1;
+    if ((ok = put_fields_text(t, call_key_texts + C_KIND, &got[F_KIND], 5, depth + 1, 0)) != 1)
+        return ok;
+    for (k = 0; k < 4; k++)
+        if ((ok = put_instant_text(t, got[F_START_NS + k], read,
+                                   call_key_texts + C_START_S + 2 * k, depth + 1)) != 1)
+            return ok;
+    if (put_key(t, call_key_texts[C_DURATION_S], depth + 1, 0) < 0)
+        return -1;
+    ok = duration_delta(got[F_ANSWER_NS], got[F_END_NS], &delta);
+    if ((ok = ok == 2 ? PUT_LITERAL(t, "null") < 0 ? -1 : 1 : ok ? put_seconds(t, delta) : 0) !=
+        1)
+        return ok;
+    {
+        PyObject *values[8] = {c->setup_ms, got[F_FINAL_STATUS], got[F_FINAL_REASON], c->state,
+                               got[F_ENDED_BY], got[F_UAS], got[F_BYE_SOURCE], NULL};
+        if ((ok = put_fields_text(t, call_key_texts + C_SETUP_MS, values, 7, depth + 1, 0)) !=
+            1)
+            return ok;
+    }
+    if (put_key(t, call_key_texts[C_MESSAGES], depth + 1, 0) < 0 ||
+        put_number(t, c->messages) < 0)
+        return -1;
+    if ((ok = put_fields_text(t, call_key_texts + C_RESENT, &got[F_RESENT], 1, depth + 1, 0)) !=
+        1)
+        return ok;
+    if (put_key(t, call_key_texts[C_METHODS], depth + 1, 0) < 0)
+        return -1;
+    if ((ok = put_counts_text(t, got[F_METHODS], depth + 1)) != 1)
+        return ok;
+    if (put_key(t, call_key_texts[C_STATUSES], depth + 1, 0) < 0)
+        return -1;
+    if ((ok = put_statuses_text(t, got[F_STATUSES], depth + 1)) != 1)
+        return ok;
+    {
+        static const ItemText item_texts[3] = {sdp_text, stream_text, dtmf_text};
+        for (k = 0; k < 3; k++) {
+            if (put_key(t, call_key_texts[C_SDP + k], depth + 1, 0) < 0)
+                return -1;
+            if ((ok = put_items_text(t, c->lists[k], item_texts[k], read, depth + 1)) != 1)
+                return ok;
+        }
+    }
+    return close_object(t, depth);
+}
+
+/* The call's text at depth (an exact CallSummary, read->first a stamp of 0..2**63). */
+static int put_call_text(Text *t, PyObject *call, const CallRead *read, int depth)
+{
+    CallParts c;
+    Py_ssize_t n_legs, i;
+    int k, ok = 0;
+    memset(&c, 0, sizeof c);
+    for (k = 0; k < F_FIELDS; k++)
+        if ((c.got[k] = slot_read(&call_reader, call, k)) == NULL)
+            goto done;
+    /* Copies (a tuple is its own): the properties read below run Python code that may
+     * change the call's lists. */
+    if (!PyList_CheckExact(c.got[F_LEGS]) || PyList_GET_SIZE(c.got[F_LEGS]) == 0 ||
+        (c.legs = PyList_AsTuple(c.got[F_LEGS])) == NULL)
+        goto done;
+    for (k = 0; k < 3; k++)
+        if (!PyList_CheckExact(c.got[F_SDP + k]) ||
+            (c.lists[k] = PyList_AsTuple(c.got[F_SDP + k])) == NULL)
+            goto done;
+    n_legs = PyTuple_GET_SIZE(c.legs);
+    if ((c.ids = PyList_New(n_legs)) == NULL)
+        goto done;
+    for (i = 0; i < n_legs; i++) {
+        PyObject *id = PyObject_GetAttr(PyTuple_GET_ITEM(c.legs, i), call_names[N_CALL_ID]);
+        if (id == NULL)
+            goto done;
+        PyList_SET_ITEM(c.ids, i, id);
+    }
+    if ((c.setup_ms = setup_ms_of(c.got[F_MARKS])) == NULL ||
+        (c.state = PyObject_GetAttr(c.got[F_STATE], call_names[N_VALUE])) == NULL ||
+        (c.messages = PyObject_Size(c.got[F_MESSAGES])) < 0)
+        goto done;
+    ok = write_call(t, &c, read, depth);
+done:
+    for (k = 0; k < F_FIELDS; k++)
+        Py_XDECREF(c.got[k]);
+    for (k = 0; k < 3; k++)
+        Py_XDECREF(c.lists[k]);
+    Py_XDECREF(c.legs);
+    Py_XDECREF(c.ids);
+    Py_XDECREF(c.state);
+    Py_XDECREF(c.setup_ms);
+    return ok;
+}
+
+static PyObject *calls_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *seq, *made;
+    Text t = {NULL, NULL, 0, 0};
+    CallRead read = {0, NULL};
+    Py_ssize_t i = 0, n;
+    long level;
+    int first_ok;
+    (void)self;
+    if (nargs != 4 || !PyTuple_CheckExact(args[0]) || PyTuple_GET_SIZE(args[0]) != 2 ||
+        !PyLong_CheckExact(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "expected 4 arguments: (CallSummary, InfoDtmf), "
+                                         "first_ns, calls, level (an int)");
+        return NULL;
+    }
+    level = PyLong_AsLong(args[3]);
+    if (level == -1 && PyErr_Occurred())
+        return NULL;
+    read.dtmf_type = PyTuple_GET_ITEM(args[0], 1);
+    first_ok = small_stamp(args[1], &read.first);
+    if (first_ok < 0)
+        return NULL;
+    /* A copy (a tuple is its own): the calls' reads run Python code that may change a list
+     * while its items are read. */
+    seq = PySequence_Tuple(args[2]);
+    if (seq == NULL)
+        return NULL;
+    n = PyTuple_GET_SIZE(seq);
+    /* (room for the usual call's text, ~3 KB: not grown call by call) */
+    if (n > 0 && n < 4096 && reserve(&t, 4096 * n) < 0) {
+        Py_DECREF(seq);
+        return NULL;
+    }
+    /* (a level beyond orjson's nesting limit, or a first stamp not converted here: no call
+     * written) */
+    for (i = 0; first_ok == 1 && level >= 0 && level <= 255 && i < n; i++) {
+        PyObject *call = PyTuple_GET_ITEM(seq, i);
+        Py_ssize_t mark = t.used;
+        int ok = 0;
+        if (i && (put(&t, ",", 1) < 0 || new_line(&t, (int)level) < 0))
+            ok = -1;
+        else if (Py_TYPE(call) == (PyTypeObject *)PyTuple_GET_ITEM(args[0], 0))
+            ok = put_call_text(&t, call, &read, (int)level);
+        if (ok == 1)
+            continue;
+        /* An Exception raised here is the caller's road's to raise, or not (it reads the
+         * call again); anything else (KeyboardInterrupt, SystemExit), and a text lost to a
+         * failed allocation, goes on up. */
+        if (PyErr_Occurred()) {
+            if (!PyErr_ExceptionMatches(PyExc_Exception) || (t.bytes == NULL && mark > 0))
+                goto fail;
+            PyErr_Clear();
+        }
+        t.used = mark;
+        break;
+    }
+    made = text_bytes(&t);
+    Py_DECREF(seq);
+    return made == NULL ? NULL : Py_BuildValue("(Nn)", made, i);
+fail:
+    Py_XDECREF(t.bytes);
+    Py_DECREF(seq);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"instants", instants, METH_VARARGS,
      "instants(fallback, none_pair, stamps, first_ns): rtcscope.timebase.instants_py's "
@@ -968,6 +1481,10 @@ static PyMethodDef methods[] = {
      "call_dict(roads, call, first_ns, detail): rtcscope.sip.calls._call_dict_py's object; "
      "a call not read here (one whose type is not roads[4]) is roads[0](call, first_ns, "
      "detail)'s."},
+    {"calls_text", (PyCFunction)(void (*)(void))calls_text, METH_FASTCALL,
+     "calls_text((CallSummary, InfoDtmf), first_ns, calls, level): (text, count), "
+     "rtcscope.sip.calls._calls_text_py's text of the first count calls; the next call "
+     "(count < len(calls)) is declined."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -980,7 +1497,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__timetext(void)
 {
     int i;
-    for (i = 0; i < 22; i++) {
+    for (i = 0; i < K_COUNT; i++) {
         key_names[i] = PyUnicode_InternFromString(key_texts[i]);
         if (key_names[i] == NULL)
             return NULL;

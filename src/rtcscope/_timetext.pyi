@@ -35,3 +35,10 @@ def call_dict(
     detail: bool,
     /,
 ) -> dict[str, Any]: ...
+def calls_text(
+    classes: tuple[type, type],
+    first_ns: int,
+    calls: Sequence[Any],
+    level: int,
+    /,
+) -> tuple[bytes, int]: ...

@@ -10,13 +10,15 @@ from typing import Any
 
 import orjson
 
-from rtcscope.lazyjson import LazyJson
+from rtcscope.lazyjson import LazyJson, LazyJsonList
 
 
 def jsonable(value: Any) -> Any:
     """orjson's ``default``: what is written for a value it does not know."""
     if isinstance(value, LazyJson):
         return value.make()
+    if isinstance(value, LazyJsonList):
+        return value.values()
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
     if isinstance(value, Enum):

@@ -9,9 +9,9 @@ the C road must be built and taken."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from rtcscope import timebase
 from rtcscope.sip import calls
-from rtcscope.sip.calls import CallState, CallSummary, InfoDtmf, MessageMarks
+from rtcscope.sip.calls import CallsResult, CallState, CallSummary, InfoDtmf, MessageMarks
 from tests.conftest import DATA, IN_CI, SHARED_CAPTURES, c_module, needs_built, shared_captures
 from tests.peers import fresh_python
 from tests.sip.test_call_entries_c import (
@@ -355,28 +355,31 @@ def test_usual_call_object_c_road_is_the_python_road(
     )
 
 
-def _captures() -> list[Path]:
+def captures_calls() -> Iterator[CallsResult]:
+    """The calls of every capture here (and of ../shared/captures where present, which CI
+    needs), with and without RTP streams."""
+    from rtcscope.errors import RtcscopeError
+    from rtcscope.scan import ScanOptions, Tap, scan
+
+    if IN_CI and not SHARED_CAPTURES.is_dir():
+        pytest.fail(f"{SHARED_CAPTURES} is missing (CI needs ../shared/captures)")
     found = sorted(p for p in DATA.iterdir() if p.name.endswith((".pcap", ".pcapng", ".gz")))
-    return found + shared_captures()
+    for path in found + shared_captures():
+        try:
+            model = scan(path, ScanOptions(taps=frozenset({Tap.SIP, Tap.RTP}), keep_going=True))
+            result = model.calls()
+        except RtcscopeError:
+            continue  # (not a capture this reads; the scan's own tests cover it)
+        yield result
 
 
 @needs_c
 def test_call_object_c_road_on_every_capture() -> None:
     """Every call of every capture here (and of ../shared/captures where present): the
     same object on both roads, with and without the lists."""
-    from rtcscope.errors import RtcscopeError
-    from rtcscope.scan import ScanOptions, Tap, scan
-
-    if IN_CI and not SHARED_CAPTURES.is_dir():
-        pytest.fail(f"{SHARED_CAPTURES} is missing (CI needs ../shared/captures)")
     road = _c_road()
     seen = 0
-    for path in _captures():
-        try:
-            model = scan(path, ScanOptions(taps=frozenset({Tap.SIP, Tap.RTP}), keep_going=True))
-            result = model.calls()
-        except RtcscopeError:
-            continue  # (not a capture this reads; the scan's own tests cover it)
+    for result in captures_calls():
         for call in result.calls:
             for detail in (True, False):
                 made = road(call, result.first_ns, detail)
@@ -389,15 +392,18 @@ def test_the_call_object_accelerator_is_built_and_active_in_ci() -> None:
     if not IN_CI:
         pytest.skip("checked under CI=true")
     assert _timetext is not None
-    assert calls.CALL_DICT_ROAD == "c"
+    assert calls.CALL_DICT_ROAD == calls.CALLS_TEXT_ROAD == "c"
 
 
 @pytest.mark.parametrize("pure", ["1", "0", None])
 def test_rtcscope_pure_selects_the_python_road(pure: str | None) -> None:
-    """CALL_DICT_ROAD in a fresh interpreter (the road is chosen at import)."""
-    out = fresh_python("import rtcscope.sip.calls as c; print(c.CALL_DICT_ROAD)", pure)
+    """CALL_DICT_ROAD and CALLS_TEXT_ROAD (the calls' text: tests/sip/test_calls_text_c.py)
+    in a fresh interpreter (the roads are chosen at import)."""
+    out = fresh_python(
+        "import rtcscope.sip.calls as c; print(c.CALL_DICT_ROAD, c.CALLS_TEXT_ROAD)", pure
+    )
     expected = "python" if pure == "1" or _timetext is None else "c"
-    assert out == expected
+    assert out == f"{expected} {expected}"
 
 
 def _own_times_call() -> _OwnTimes:

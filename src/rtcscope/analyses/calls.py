@@ -8,11 +8,13 @@ Call-ID may hold ``/``, ``..`` or control characters).
 
 from __future__ import annotations
 
+from typing import Any
+
 from rtcscope.analyses.files import calls_with_files
 from rtcscope.analyses.section import AnalyzeOptions, Section
 from rtcscope.capture.tls import format_tls_flows
 from rtcscope.scan import CaptureModel
-from rtcscope.sip.calls import CallSummary, call_ladder, icmp_for_call
+from rtcscope.sip.calls import CallSummary, call_ladder, calls_json, icmp_for_call
 from rtcscope.sip.nodes import find_nodes
 from rtcscope.timebase import relative_s
 
@@ -43,15 +45,22 @@ def section(model: CaptureModel, options: AnalyzeOptions) -> Section:
     result = model.calls()
     stats = result.statistics
     first_ns = result.first_ns
+
+    def data(calls: Any) -> dict[str, Any]:
+        """The section's data, its "calls" ``calls``."""
+        return {
+            "calls": calls,
+            "statistics": stats.as_dict(),
+            "tls_flows": [flow.as_dict() for flow in model.tls_flows],
+        }
+
     section = Section(
         name="calls",
         title="SIP calls",
         # The JSON objects only when the JSON is written (text output never reads them).
-        make_data=lambda: {
-            "calls": [c.as_dict(first_ns) for c in result.calls],
-            "statistics": stats.as_dict(),
-            "tls_flows": [flow.as_dict() for flow in model.tls_flows],
-        },
+        make_data=lambda: data([c.as_dict(first_ns) for c in result.calls]),
+        # For analyze's JSON writer: the calls' text, written in C, not their objects.
+        make_json_data=lambda: data(calls_json(result.calls, first_ns, own=False)),
         problems=sum(1 for c in result.calls if c.failed),
     )
     # Encrypted signalling is named, never silently absent (0 calls on a SIP/TLS capture).

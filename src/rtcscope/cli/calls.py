@@ -55,7 +55,13 @@ from rtcscope.cli.output import (
 from rtcscope.errors import UsageError
 from rtcscope.rtp.streams import StreamKey
 from rtcscope.scan import CaptureModel, Tap
-from rtcscope.sip.calls import FAILED_STATES, CallState, CallSummary, SipStatistics
+from rtcscope.sip.calls import (
+    FAILED_STATES,
+    CallState,
+    CallSummary,
+    SipStatistics,
+    calls_json,
+)
 
 # What fits 80 columns; --wide shows TABLE_COLUMNS.
 NARROW_COLUMNS = ["index", "start_s", "from", "to", "state", "final", "duration_s"]
@@ -340,7 +346,11 @@ def calls(
         # call by call: 20,000 calls' dicts and their text are never all in memory at once
         write_json_object(
             {
-                "calls": (c.as_dict(first_ns, qualities) for c in chosen),
+                # The usual call's text written in C, no object made (calls_json); with
+                # qualities, each call's object.
+                "calls": calls_json(chosen, first_ns)
+                if qualities is None
+                else (c.as_dict(first_ns, qualities) for c in chosen),
                 "statistics": result.statistics.as_dict(),
                 "tls_flows": [flow.as_dict() for flow in model.tls_flows],
             }

@@ -15,8 +15,9 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from enum import Enum, StrEnum
+from functools import partial
 from operator import le
-from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, NamedTuple, TextIO
 
 import orjson
 import typer
@@ -24,7 +25,7 @@ import typer
 from rtcscope.errors import UsageError
 from rtcscope.jsontext import dumps as _dumps
 from rtcscope.jsontext import jsonable as _jsonable
-from rtcscope.lazyjson import LazyJson
+from rtcscope.lazyjson import LazyJson, LazyJsonList
 from rtcscope.text import LINE_LIMIT, json_safe, terminal_text
 
 if TYPE_CHECKING:  # rich is imported where a table or text is printed (JSON and CSV: never)
@@ -139,14 +140,16 @@ class _JsonWriter:
         (:meth:`_refuses`); an iterator's members, which cannot be looked at before they are
         made, are each a document of their own."""
         if _worth_streaming(value, depth):
-            self._refused = self._refuses(value, depth)
+            self._refused = self._refuses(value, depth, level)
         self.value(value, depth, level)
 
-    def _refuses(self, value: Any, depth: int) -> bool:
-        """Whether orjson refuses anything in ``value`` but in its iterators: checked piece by
-        piece along the levels the writer goes down (``depth``; a long list's members a run
-        at a time), so no more text is made at once than writing makes (one orjson call on
-        the whole of a 34,000-stream document held ~35 MB more at its peak)."""
+    def _refuses(self, value: Any, depth: int, level: int) -> bool:
+        """Whether orjson refuses anything in ``value`` (at ``level``) but in its iterators:
+        checked piece by piece along the levels the writer goes down (``depth``; a long
+        list's members a run at a time), so no more text is made at once than writing makes
+        (one orjson call on the whole of a 34,000-stream document held ~35 MB more at its
+        peak). The members' text of a :class:`LazyJsonList` that is part of the document is
+        made here and kept for writing (:meth:`_list_refuses`)."""
         lazy = self._lazy
 
         def probe(item: Any) -> Any:
@@ -155,8 +158,8 @@ class _JsonWriter:
                 found = item.make() if text is None else text
                 lazy[id(item)] = found
                 return None if text is not None else found
-            if isinstance(item, Iterator):
-                return None  # its members: documents of their own (_items)
+            if isinstance(item, Iterator) or (type(item) is LazyJsonList and item.own):
+                return None  # its members: documents of their own (_items, _texts)
             return _jsonable(item)
 
         def refused(piece: Any, down: int) -> bool:
@@ -172,6 +175,8 @@ class _JsonWriter:
 
         def walk(piece: Any, depth: int, down: int) -> bool:
             kind = type(piece)
+            if kind is LazyJsonList and not piece.own:
+                return self._list_refuses(piece, level + down, partial(refused, down=down + 1))
             if depth > 0 and kind is dict:
                 return refused(dict.fromkeys(piece), down) or any(
                     walk(m, depth - 1, down + 1) for m in piece.values()
@@ -185,6 +190,20 @@ class _JsonWriter:
             return refused(piece, down)
 
         return walk(value, depth, 0)
+
+    def _list_refuses(
+        self, value: LazyJsonList, level: int, refused: Callable[[Any], bool]
+    ) -> bool:
+        """Whether orjson refuses a member of ``value`` (at ``level``, part of the document):
+        its members' texts, made a run at a time, are kept for writing (:meth:`_texts`; a
+        member it gives no text for: its value, which ``refused`` checks)."""
+        pieces: list[bytes | _Made] = []
+        for piece in _pieces(value, level, texts=True):
+            if type(piece) is _Made and refused(piece.value):
+                return True
+            pieces.append(piece)
+        self._lazy[id(value)] = (level, pieces)
+        return False
 
     def _write(self, text: str) -> None:
         if self._raw is None:
@@ -211,6 +230,9 @@ class _JsonWriter:
                 self._write_dumped(text, 0, len(text))
                 return
             value = value.make() if found is None or type(found) is bytes else found
+        if type(value) is LazyJsonList:
+            self._texts(value, level)
+            return
         if not _worth_streaming(value, depth):
             if not self._whole("", [value], level):  # what orjson refuses: format_json's road
                 self._write(_refused_text(value).replace("\n", "\n" + "  " * level))
@@ -264,6 +286,30 @@ class _JsonWriter:
             opened = self._run(opened, inner, run, below, level)
         self._write("\n" + "  " * level + "]" if opened else "[]")
 
+    def _texts(self, value: LazyJsonList, level: int) -> None:
+        """A :class:`LazyJsonList`: its members' text a run at a time (``texts``: one call and
+        one write for _RUN members), or the texts the check kept (:meth:`_list_refuses`: a
+        list that is part of the document). A member it gives no text for, and every member
+        in a document orjson refuses, is written from its value, as an iterator's member is
+        (:meth:`_items`: a document of its own, its text orjson's or the standard
+        library's) or a list's (orjson's text: the document's check found none refused)."""
+        inner = "\n" + "  " * (level + 1)
+        kept = self._lazy.pop(id(value), None)  # (the check's texts)
+        if kept is not None and kept[0] == level and not self._refused:
+            pieces = _let_go(kept[1])
+            del kept
+        else:
+            pieces = _pieces(value, level, texts=not self._refused)
+        opened = False
+        for piece in pieces:
+            self._write(("," if opened else "[") + inner)
+            if isinstance(piece, bytes):
+                self._write_dumped(piece, 0, len(piece))
+            else:
+                self.value(piece.value, 0, level + 1)
+            opened = True
+        self._write("\n" + "  " * level + "]" if opened else "[]")
+
     def _run(self, opened: bool, inner: str, run: list[Any], depth: int, level: int) -> bool:
         """``run`` (members of a list at ``level``) after the list's text so far."""
         if self._whole(("," if opened else "[") + inner, run, level + 1):
@@ -298,6 +344,38 @@ class _JsonWriter:
         return True
 
 
+class _Made(NamedTuple):
+    """A member of a :class:`LazyJsonList` its ``texts`` gave no text for: its value."""
+
+    value: Any
+
+
+def _pieces(value: LazyJsonList, level: int, *, texts: bool) -> Iterator[bytes | _Made]:
+    """The members of ``value`` (a list at ``level``) a run at a time: the text ``texts``
+    gives for the first members of a run, then the value of the member it gave no text for
+    (with ``texts`` false: every member's value)."""
+    items = value.items
+    start = 0
+    while start < len(items):
+        run = items[start : start + _RUN]
+        count = 0
+        if texts:
+            text, count = value.texts(run, level + 1)
+            if count:
+                yield text
+        if count < len(run):
+            yield _Made(value.make(run[count]))
+            count += 1
+        start += count
+
+
+def _let_go(pieces: list[Any]) -> Iterator[bytes | _Made]:
+    """``pieces``' members in order, each let go by the list as it is handed on."""
+    for i, piece in enumerate(pieces):
+        pieces[i] = None
+        yield piece
+
+
 _LONG_LIST = 32  # members: a longer list is written member by member
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -309,7 +387,7 @@ def _worth_streaming(value: Any, depth: int) -> bool:
     kind = type(value)
     if kind in _SCALARS:
         return False
-    if kind is LazyJson:
+    if kind is LazyJson or kind is LazyJsonList:
         return True
     if kind is not list and kind is not tuple and kind is not dict and isinstance(value, Iterator):
         return True
@@ -326,7 +404,7 @@ def _worth_streaming(value: Any, depth: int) -> bool:
 
 def _holds_long_list(value: Any, depth: int) -> bool:
     """:func:`_worth_streaming` for a value holding no iterator (type tests only)."""
-    if type(value) is LazyJson:
+    if type(value) is LazyJson or type(value) is LazyJsonList:
         return True
     if depth <= 0:
         return False

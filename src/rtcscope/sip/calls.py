@@ -39,6 +39,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 from rtcscope._dataclass import dataclass
 from rtcscope._roads import c_wanted
+from rtcscope.jsontext import dumps
+from rtcscope.lazyjson import LazyJsonList
 from rtcscope.sip.dialogs import Call, find_calls
 from rtcscope.sip.transactions import (
     CapturedMessage,
@@ -655,13 +657,18 @@ _STATUSES: dict[tuple[tuple[int, int], ...], dict[str, int]] = {}
 
 
 def _statuses_json(statuses: Mapping[int, int]) -> dict[str, int]:
-    """``{"code": count}`` in order of code (a new dict each time, made from a kept one)."""
+    """``{"code": count}`` in order of code (a new dict each time, made from a kept one where
+    every code and count is an exact int: True == 1 == 1.0 as keys, so a kept dict would give
+    one count for another's)."""
     key = tuple(statuses.items())
-    made = _STATUSES.get(key)
+    exact = all(type(code) is int and type(count) is int for code, count in key)
+    made = _STATUSES.get(key) if exact else None
     if made is None:
-        if len(_STATUSES) >= 4096:
-            _STATUSES.clear()
-        made = _STATUSES[key] = {str(code): statuses[code] for code in sorted(statuses)}
+        made = {str(code): statuses[code] for code in sorted(statuses)}
+        if exact:
+            if len(_STATUSES) >= 4096:
+                _STATUSES.clear()
+            _STATUSES[key] = made
     return made.copy()
 
 
@@ -800,6 +807,55 @@ def _call_dict_road() -> Callable[[CallSummary, int, bool], dict[str, Any]]:
 # CALL_DICT_ROAD "c" or "python".
 _call_dict = _call_dict_road()
 CALL_DICT_ROAD = "python" if _call_dict is _call_dict_py else "c"
+
+
+def _calls_text_py(first_ns: int, calls: Sequence[CallSummary], level: int) -> tuple[bytes, int]:
+    """``(text, count)``: the JSON text of the first ``count`` calls' objects
+    (``as_dict(first_ns)``) as the JSON writer writes a list's members at ``level``: each
+    ``format_json``'s orjson text (rtcscope.jsontext.dumps), every line after its first
+    indented by ``level`` levels, a comma and a line feed between them; it stops at a call
+    whose object orjson refuses (which the writer writes from its object). The
+    specification of the C road (rtcscope._timetext.calls_text, which writes the usual
+    call from its slots, no object made, and may stop at any call this writes)."""
+    pieces = []
+    for call in calls:
+        try:
+            pieces.append(dumps(call.as_dict(first_ns)))
+        except TypeError:
+            break
+    text = b",\n".join(pieces)
+    return (text.replace(b"\n", b"\n" + b"  " * level) if level else text), len(pieces)
+
+
+def _calls_text_road() -> Callable[[int, Sequence[CallSummary], int], tuple[bytes, int]]:
+    """:func:`_calls_text_py`, or the same text written in C (rtcscope._timetext, where it
+    was built) unless RTCSCOPE_PURE is set."""
+    if c_wanted():
+        try:
+            from rtcscope._timetext import calls_text
+        except ImportError:  # not built, or built from an older _timetext.c
+            pass
+        else:
+            return partial(calls_text, (CallSummary, InfoDtmf))
+    return _calls_text_py
+
+
+# The road of the calls' JSON text (:func:`calls_json`): CALLS_TEXT_ROAD "c" or "python".
+_calls_text = _calls_text_road()
+CALLS_TEXT_ROAD = "python" if _calls_text is _calls_text_py else "c"
+
+
+def calls_json(calls: Sequence[CallSummary], first_ns: int, *, own: bool = True) -> LazyJsonList:
+    """``[call.as_dict(first_ns) for call in calls]`` for rtcscope.cli.output's JSON writer:
+    the calls' text written a run at a time (:data:`CALLS_TEXT_ROAD`), the usual call's
+    with no object made; with ``own`` each call a document of its own, as a generator's
+    member (``rtcscope calls``), else part of the document, as a list's (``analyze``)."""
+    return LazyJsonList(
+        calls,
+        partial(CallSummary.as_dict, first_ns=first_ns),
+        partial(_calls_text, first_ns),
+        own=own,
+    )
 
 
 @dataclass(slots=True)
