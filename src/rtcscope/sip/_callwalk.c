@@ -854,9 +854,48 @@ static PyObject *call_id_of(PyObject *captured)
     return call_id;
 }
 
+/* dialogs.Call.initial_invites of a call whose transactions group() just made: the INVITE
+ * transactions whose first request has no To tag, in order (a new list), read while the
+ * call's messages are fresh in the cache. NULL without an exception declines (nothing is
+ * kept: the property finds them when asked): a transaction, captured message or message
+ * of another class, or a method or To tag that is not an exact str or None (their truth or
+ * == could run Python code). NULL with an exception: no memory. */
+static PyObject *initial_invites_of(PyObject *transactions)
+{
+    PyObject *out = PyList_New(0);
+    Py_ssize_t i;
+    if (out == NULL)
+        return NULL;
+    for (i = 0; i < PyList_GET_SIZE(transactions); i++) {
+        PyObject *txn = PyList_GET_ITEM(transactions, i);
+        PyObject *method = slot_read_borrowed(&t_reader, txn, T_METHOD);
+        PyObject *requests = slot_read_borrowed(&t_reader, txn, T_REQUESTS);
+        PyObject *message, *to_tag;
+        if (method == NULL || !PyUnicode_CheckExact(method) || requests == NULL ||
+            !PyList_CheckExact(requests))
+            goto decline;
+        /* (same() of two exact str runs no Python code) */
+        if (!same(method, text_invite) || PyList_GET_SIZE(requests) == 0)
+            continue;
+        message = slot_read_borrowed(&g_captured_reader, PyList_GET_ITEM(requests, 0), 0);
+        to_tag = slot_read_borrowed(&g_message_reader, message, G_TO_TAG);
+        if (to_tag == NULL || (to_tag != Py_None && !PyUnicode_CheckExact(to_tag)))
+            goto decline;
+        if ((to_tag == Py_None || PyUnicode_GET_LENGTH(to_tag) == 0) &&
+            PyList_Append(out, txn) < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
+    return out;
+decline:
+    Py_DECREF(out);
+    return NULL;
+}
+
 static PyObject *find_calls(PyObject *module, PyObject *messages)
 {
-    PyObject *seq, *calls = NULL, *found = NULL, *call, *transactions;
+    PyObject *seq, *calls = NULL, *found = NULL, *call, *transactions, *initial;
     Py_ssize_t i, n;
     (void)module;
     if (k_reader.type == NULL || key_type == NULL) {
@@ -907,6 +946,22 @@ static PyObject *find_calls(PyObject *module, PyObject *messages)
             goto done;
         }
         Py_SETREF(*(PyObject **)((char *)call + k_offsets[K_TRANSACTIONS]), transactions);
+        /* Its initial INVITEs, kept as the property keeps them (the call list, the dialogs
+         * and the diagnosis ask for them): (transactions, found). */
+        initial = initial_invites_of(transactions);
+        if (initial != NULL) {
+            PyObject *pair = PyTuple_Pack(2, transactions, initial);
+            Py_DECREF(initial);
+            if (pair == NULL) {
+                Py_CLEAR(found);
+                goto done;
+            }
+            Py_SETREF(*(PyObject **)((char *)call + k_offsets[K_INITIAL]), pair);
+        }
+        else if (PyErr_Occurred()) {
+            Py_CLEAR(found);
+            goto done;
+        }
     }
 done:
     Py_XDECREF(calls);
@@ -1463,6 +1518,19 @@ static PyObject *invite_state(int answered, int has_final, long long final_statu
     return call_states[CS_FAILED];
 }
 
+/* The initial INVITEs a Call keeps (its _initial, as find_calls() or the property kept
+ * them: for the list in its transactions), a new reference; NULL (no exception) when none
+ * are kept for that list or the call is of another class: the property finds them. */
+static PyObject *kept_initial_invites(PyObject *call)
+{
+    PyObject *kept = slot_read_borrowed(&k_reader, call, K_INITIAL);
+    PyObject *transactions = slot_read_borrowed(&k_reader, call, K_TRANSACTIONS);
+    if (kept == NULL || !PyTuple_CheckExact(kept) || PyTuple_GET_SIZE(kept) != 2 ||
+        transactions == NULL || PyTuple_GET_ITEM(kept, 0) != transactions)
+        return NULL;
+    return Py_NewRef(PyTuple_GET_ITEM(kept, 1));
+}
+
 /* summarize_one(index, legs, announcements, names) -> CallSummary | None. */
 static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -1512,7 +1580,9 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
     if (PyTuple_GET_ITEM(walked, 9) != Py_True)
         goto decline;
     /* The caller's initial INVITEs: those sent from the first one's client. */
-    all = PyObject_GetAttr(primary, name_initial_invites);
+    all = kept_initial_invites(primary);
+    if (all == NULL)
+        all = PyObject_GetAttr(primary, name_initial_invites);
     if (all == NULL)
         goto fail;
     if (!PyList_CheckExact(all) || PyList_GET_SIZE(all) == 0)
