@@ -1196,6 +1196,24 @@ static int mentions(const unsigned char *s, Py_ssize_t len)
     return 0;
 }
 
+/* Whether the bytes-like text mentions a name (1, 0), or -1 with TypeError for a str (as
+ * the bytes pattern refuses one) or what holds no buffer. */
+static int text_mentions(PyObject *text)
+{
+    Py_buffer view;
+    int found;
+    if (PyBytes_CheckExact(text))
+        return mentions((const unsigned char *)PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text));
+    if (PyUnicode_Check(text) || PyObject_GetBuffer(text, &view, PyBUF_SIMPLE) < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "cannot search a str with a bytes probe");
+        return -1;
+    }
+    found = mentions((const unsigned char *)view.buf, view.len);
+    PyBuffer_Release(&view);
+    return found;
+}
+
 static PyObject *mention_link_headers(PyObject *module, PyObject *texts)
 {
     PyObject *seq;
@@ -1205,25 +1223,111 @@ static PyObject *mention_link_headers(PyObject *module, PyObject *texts)
     seq = PySequence_Fast(texts, "mention_link_headers(): texts are not iterable");
     if (seq == NULL)
         return NULL;
-    for (i = 0; i < PySequence_Fast_GET_SIZE(seq) && !found; i++) {
-        PyObject *text = PySequence_Fast_GET_ITEM(seq, i);
-        if (PyBytes_CheckExact(text))
-            found = mentions((const unsigned char *)PyBytes_AS_STRING(text),
-                             PyBytes_GET_SIZE(text));
+    for (i = 0; i < PySequence_Fast_GET_SIZE(seq) && found == 0; i++)
+        found = text_mentions(PySequence_Fast_GET_ITEM(seq, i));
+    Py_DECREF(seq);
+    return found < 0 ? NULL : PyBool_FromLong(found);
+}
+
+/* -- calls._mention_link_headers (its specification: _mention_link_headers_py, the probe
+ * of each captured message's bytes) and calls._frames_rise (_frames_rise_py): what
+ * summarize_calls asks of the capture's messages, each read where it lies ---------------- */
+
+enum { P_MESSAGE, P_FRAME, P_COUNT };
+static const char *const PROBE_CAPTURED_NAMES[P_COUNT] = {"message", "frame"};
+static const char *const PROBE_MESSAGE_NAMES[1] = {"raw"};
+static PyObject *p_captured_names[P_COUNT], *p_message_names[1];
+static Py_ssize_t p_captured_offsets[P_COUNT], p_message_offsets[1];
+static SlotReader p_captured_reader = {NULL, P_COUNT, p_captured_names, p_captured_offsets};
+static SlotReader p_message_reader = {NULL, 1, p_message_names, p_message_offsets};
+
+static PyObject *setup_probe(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "setup_probe(captured_class, message_class)");
+        return NULL;
+    }
+    if (slot_reader_setup(&p_captured_reader, args[0], PROBE_CAPTURED_NAMES) < 0 ||
+        slot_reader_setup(&p_message_reader, args[1], PROBE_MESSAGE_NAMES) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* messages_mention_link_headers(messages) -> bool: whether any captured message's bytes
+ * (``.message.raw``) mention a name; the classes given to setup_probe() read where their
+ * slots lie, any other by name. */
+static PyObject *messages_mention_link_headers(PyObject *module, PyObject *messages)
+{
+    PyObject *seq;
+    Py_ssize_t i;
+    int found = 0;
+    (void)module;
+    if (p_message_reader.type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "messages_mention_link_headers() before setup_probe()");
+        return NULL;
+    }
+    seq = PySequence_Fast(messages, "messages_mention_link_headers(): messages are not iterable");
+    if (seq == NULL)
+        return NULL;
+    for (i = 0; i < PySequence_Fast_GET_SIZE(seq) && found == 0; i++) {
+        PyObject *captured = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *raw = slot_read_borrowed(
+            &p_message_reader, slot_read_borrowed(&p_captured_reader, captured, P_MESSAGE), 0);
+        if (raw != NULL) /* (held by its message, which the list holds: no code runs) */
+            found = text_mentions(raw);
         else {
-            Py_buffer view;
-            if (PyUnicode_Check(text) || PyObject_GetBuffer(text, &view, PyBUF_SIMPLE) < 0) {
-                if (!PyErr_Occurred())
-                    PyErr_SetString(PyExc_TypeError, "cannot search a str with a bytes probe");
-                Py_DECREF(seq);
-                return NULL;
+            PyObject *message = PyObject_GetAttr(captured, p_captured_names[P_MESSAGE]);
+            if (message == NULL)
+                found = -1;
+            else {
+                raw = PyObject_GetAttr(message, p_message_names[0]);
+                Py_DECREF(message);
+                found = raw == NULL ? -1 : text_mentions(raw);
+                Py_XDECREF(raw);
             }
-            found = mentions((const unsigned char *)view.buf, view.len);
-            PyBuffer_Release(&view);
         }
     }
     Py_DECREF(seq);
-    return PyBool_FromLong(found);
+    return found < 0 ? NULL : PyBool_FromLong(found);
+}
+
+/* frames_rise(messages) -> bool: whether every message's frame is an int above the one
+ * before (so no two share a frame); False when not known so (a frame that is not an exact
+ * int: the caller counts them). The class given to setup_probe() is read where its slot
+ * lies, any other by name. */
+static PyObject *frames_rise(PyObject *module, PyObject *messages)
+{
+    PyObject *seq, *previous = NULL;
+    Py_ssize_t i;
+    int rise = 1;
+    (void)module;
+    if (p_captured_reader.type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "frames_rise() before setup_probe()");
+        return NULL;
+    }
+    seq = PySequence_Fast(messages, "frames_rise(): messages are not iterable");
+    if (seq == NULL)
+        return NULL;
+    for (i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+        PyObject *captured = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *frame = slot_read_borrowed(&p_captured_reader, captured, P_FRAME);
+        if (frame != NULL)
+            Py_INCREF(frame);
+        else if ((frame = PyObject_GetAttr(captured, p_captured_names[P_FRAME])) == NULL) {
+            Py_XDECREF(previous);
+            Py_DECREF(seq);
+            return NULL;
+        }
+        /* (two exact ints compared: no Python code runs, nothing fails) */
+        if (rise && (!PyLong_CheckExact(frame) ||
+                     (previous != NULL && PyObject_RichCompareBool(previous, frame, Py_LT) != 1)))
+            rise = 0;
+        Py_XSETREF(previous, frame);
+    }
+    Py_XDECREF(previous);
+    Py_DECREF(seq);
+    return PyBool_FromLong(rise);
 }
 
 /* -- calls._summarize for the usual call (its specification: _summarize) ------------------ */
@@ -2122,6 +2226,13 @@ static PyMethodDef methods[] = {
     {"mention_link_headers", mention_link_headers, METH_O,
      "mention_link_headers(texts) -> bool: whether any of the bytes holds \"-call-id\" or\n"
      "\"-charging-vector\" in any ASCII case (rtcscope.sip.calls._probe_py)."},
+    {"setup_probe", (PyCFunction)(void (*)(void))setup_probe, METH_FASTCALL,
+     "setup_probe(captured_class, message_class): the classes read where their slots lie."},
+    {"messages_mention_link_headers", messages_mention_link_headers, METH_O,
+     "messages_mention_link_headers(messages) -> bool: mention_link_headers of each\n"
+     "captured message's .message.raw."},
+    {"frames_rise", frames_rise, METH_O,
+     "frames_rise(messages) -> bool: every frame an int above the one before."},
     {"setup_summary", (PyCFunction)(void (*)(void))setup_summary, METH_FASTCALL,
      "setup_summary(summary_class, field_names, message_class, states, info_digits,\n"
      "endpoint): the CallSummary made (its fields checked), the message class read directly, the CallState members (RINGING,\n"

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import field, fields
 from enum import StrEnum
 from functools import partial
-from operator import attrgetter, itemgetter
+from operator import attrgetter, itemgetter, lt
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
@@ -851,10 +851,38 @@ _probe: Callable[[Iterable[bytes]], bool] = (
 PROBE_ROAD = "python" if _probe is _probe_py else "c"
 
 
-def _mention_link_headers(messages: Iterable[CapturedMessage]) -> bool:
+def _mention_link_headers_py(messages: Iterable[CapturedMessage]) -> bool:
     """Whether any of ``messages`` may carry X-Call-ID or P-Charging-Vector (a name anywhere
-    in its bytes, any case): a C-level search of each message's bytes."""
+    in its bytes, any case): the probe of each message's bytes."""
     return _probe([m.message.raw for m in messages])
+
+
+def _frames_rise_py(messages: Iterable[CapturedMessage]) -> bool:
+    """Whether every message's frame is an int above the one before (so no two share a
+    frame); False where not known so (a frame that is not an int)."""
+    frames = list(map(_FRAME, messages))
+    return all(type(f) is int for f in frames) and all(map(lt, frames, frames[1:]))
+
+
+def _c_probe_setup(callwalk: ModuleType) -> None:
+    """Give the C reads of the capture's messages the classes they read where slots lie."""
+    from rtcscope.sip.capture import CapturedSip
+    from rtcscope.sip.message import SipMessage
+
+    callwalk.setup_probe(CapturedSip, SipMessage)
+
+
+# The two looks summarize_calls takes at every message of the capture, in C where it was
+# built (rtcscope.sip._callwalk.messages_mention_link_headers and frames_rise: what
+# _mention_link_headers_py and _frames_rise_py answer, each message read where it lies, no
+# list of its bytes or frames made), with the C probe.
+_mention_link_headers: Callable[[Iterable[CapturedMessage]], bool] = (
+    c_accelerator(_c_probe_setup, "messages_mention_link_headers") if PROBE_ROAD == "c" else None
+) or _mention_link_headers_py
+_frames_rise: Callable[[Iterable[CapturedMessage]], bool] = (
+    c_accelerator(_c_probe_setup, "frames_rise") if PROBE_ROAD == "c" else None
+) or _frames_rise_py
+MESSAGES_ROAD = "python" if _mention_link_headers is _mention_link_headers_py else "c"
 
 
 def _messages_of(calls: Sequence[Call]) -> list[CapturedMessage]:
@@ -1412,7 +1440,9 @@ def summarize_calls(
     # no two messages share a frame (the marks are kept by frame); else in one pass here.
     marks: dict[int, MessageMarks] | None = None
     every_message_in_a_call = sum(len(call.messages) for call in dialogs) == len(messages)
-    if not every_message_in_a_call or len(set(map(_FRAME, messages))) != len(messages):
+    if not every_message_in_a_call or not (
+        _frames_rise(messages) or len(set(map(_FRAME, messages))) == len(messages)
+    ):
         feed = WiresharkSipTracker().feed
         add = statistics.add
         marks = {}
