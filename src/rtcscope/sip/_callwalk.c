@@ -1535,6 +1535,27 @@ static PyObject *txn_list(PyObject *txn, int i)
     return list;
 }
 
+/* end_of(captured, from), given as the text of the head's source (texts[0]) or destination
+ * (texts[1]) where captured's address and port are the head's: an exact str and an exact
+ * int each, equal (the same text; and one text kept for both, not two). */
+static PyObject *end_as_head(PyObject *captured, int from, PyObject *head, PyObject **texts)
+{
+    PyObject *address = slot_read_borrowed(&captured_reader, captured, from ? C_SRC : C_DST);
+    PyObject *port = slot_read_borrowed(&captured_reader, captured, from ? C_SPORT : C_DPORT);
+    int side;
+    if (address != NULL && port != NULL && PyUnicode_CheckExact(address) &&
+        PyLong_CheckExact(port))
+        for (side = 0; side < 2; side++) {
+            PyObject *a = slot_read_borrowed(&captured_reader, head, side ? C_DST : C_SRC);
+            PyObject *p = slot_read_borrowed(&captured_reader, head, side ? C_DPORT : C_SPORT);
+            /* (exact str and int compared: no Python code runs, nothing fails) */
+            if (a != NULL && p != NULL && PyUnicode_CheckExact(a) && PyLong_CheckExact(p) &&
+                same(address, a) == 1 && PyObject_RichCompareBool(port, p, Py_EQ) == 1)
+                return Py_NewRef(texts[side]);
+        }
+    return end_of(captured, from);
+}
+
 /* Whether (captured's dst, dport) == (address, port) (Python's tuple ==): 1, 0 or -1. */
 static int sent_to(PyObject *captured, PyObject *address, PyObject *port)
 {
@@ -1646,7 +1667,7 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
     PyObject *primary, *messages = NULL, *walked = NULL, *state = NULL, *all = NULL;
     PyObject *invites = NULL, *head_message = NULL, *first_answer = NULL, *answer_txn = NULL;
     PyObject *final = NULL, *final_message = NULL, *acks = NULL, *bye, *result = NULL;
-    PyObject *walk_args[2], *method;
+    PyObject *walk_args[2], *method, *head = NULL;
     long long ring_ns = 0, answer_ns = 0, ns, code, final_status = 0;
     Py_ssize_t i, j, n_all;
     int rang = 0, responded_to = 0, ack_missing = 0, cancelled, found;
@@ -1737,7 +1758,7 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
     }
     /* The head: the first caller's INVITE request. */
     {
-        PyObject *requests = txn_list(PyList_GET_ITEM(invites, 0), T_REQUESTS), *head;
+        PyObject *requests = txn_list(PyList_GET_ITEM(invites, 0), T_REQUESTS);
         /* (initial_invites is read from any object: an empty request list declines) */
         if (requests == NULL || PyList_GET_SIZE(requests) == 0) {
             Py_XDECREF(requests);
@@ -1747,11 +1768,8 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
         Py_DECREF(requests);
         head_message = slot_read(&captured_reader, head, C_MESSAGE);
         if (head_message == NULL ||
-            (f[F_CALLER] = end_of(head, 1)) == NULL || (f[F_CALLEE] = end_of(head, 0)) == NULL) {
-            Py_DECREF(head);
+            (f[F_CALLER] = end_of(head, 1)) == NULL || (f[F_CALLEE] = end_of(head, 0)) == NULL)
             goto fail;
-        }
-        Py_DECREF(head);
     }
     method = slot_read(&r_reader, head_message, R_METHOD);
     if (method == NULL)
@@ -1868,7 +1886,7 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
             }
         }
         Py_SETREF(acks, after);
-        f[F_UAS] = end_of(first_answer, 1);
+        f[F_UAS] = end_as_head(first_answer, 1, head, f + F_CALLER);
         if (f[F_UAS] == NULL)
             goto fail;
         if (PyList_GET_SIZE(acks) == 0)
@@ -1897,7 +1915,7 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
             goto fail;
         f[F_ENDED_BY] = Py_NewRef(found ? text_caller : text_callee);
         f[F_END] = slot_read(&captured_reader, bye, C_TS_NS);
-        f[F_BYE_SOURCE] = end_of(bye, 1);
+        f[F_BYE_SOURCE] = end_as_head(bye, 1, head, f + F_CALLER);
         if (f[F_END] == NULL || f[F_BYE_SOURCE] == NULL)
             goto fail;
     }
@@ -1979,6 +1997,7 @@ done:
     Py_XDECREF(walked);
     Py_XDECREF(all);
     Py_XDECREF(invites);
+    Py_XDECREF(head);
     Py_XDECREF(head_message);
     Py_XDECREF(first_answer);
     Py_XDECREF(answer_txn);
