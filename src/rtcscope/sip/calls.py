@@ -1038,7 +1038,7 @@ def _parse_info_dtmf(captured: CapturedMessage, caller_tag: str | None) -> InfoD
 _BY_TIME = attrgetter("ts_ns", "frame")
 _FRAME = attrgetter("frame")
 _TS = attrgetter("ts_ns")
-_BY_START = attrgetter("start_ns", "index")
+_START = attrgetter("start_ns")
 
 
 def _reached(acks: list[CapturedMessage], answer: CapturedMessage, answer_txn: Transaction) -> bool:
@@ -1476,7 +1476,9 @@ def summarize_calls(
         calls.append(_summarize(i, legs, marks, call_announcements, names))
     if marks is None:
         statistics.add_calls(calls)
-    calls.sort(key=_BY_START)
+    # By start, then index: the calls are in index order here and the sort is stable, so
+    # the start alone orders them so (no key tuple made per call).
+    calls.sort(key=_START)
     for i, call in enumerate(calls):
         call.index = i + 1
     if first_ns is None:
