@@ -194,27 +194,145 @@ static int same(PyObject *a, PyObject *b)
     return PyObject_RichCompareBool(a, b, Py_EQ);
 }
 
+/* The tracker's state: the caller's dict (walk()'s state, kept between calls), or, for a
+ * walk whose state nobody reads after it (summarize_one()'s), the entries of the few
+ * directions of one call in a table here, each key's five values (Call-ID, source address
+ * and port, destination address and port) compared where they lie instead of a tuple made
+ * and hashed per message. A key the table does not compare so (a value that is not an exact
+ * str or int) or one direction too many moves the table into a dict, the dict's keys and
+ * entries as walk() makes them: the same state from there on. */
+#define LOCAL_DIRECTIONS 8
+typedef struct {
+    PyObject *state;                          /* the dict (owned when moved here), or NULL */
+    int owned;                                /* 1: state was made here (moved from the table) */
+    int n;                                    /* the table's entries */
+    PyObject *keys[LOCAL_DIRECTIONS][5];      /* (owned) */
+    PyObject *entries[LOCAL_DIRECTIONS];      /* (owned) */
+} Tracker;
+
+static void tracker_clear(Tracker *t)
+{
+    int i, j;
+    for (i = 0; i < t->n; i++) {
+        for (j = 0; j < 5; j++)
+            Py_CLEAR(t->keys[i][j]);
+        Py_CLEAR(t->entries[i]);
+    }
+    t->n = 0;
+    if (t->owned)
+        Py_CLEAR(t->state);
+}
+
+/* Moves the table into a new dict (tuples as keys): 0, or -1 with an exception. */
+static int tracker_to_dict(Tracker *t)
+{
+    PyObject *state = PyDict_New();
+    int i;
+    if (state == NULL)
+        return -1;
+    for (i = 0; i < t->n; i++) {
+        PyObject *key = PyTuple_Pack(5, t->keys[i][0], t->keys[i][1], t->keys[i][2],
+                                     t->keys[i][3], t->keys[i][4]);
+        if (key == NULL || PyDict_SetItem(state, key, t->entries[i]) < 0) {
+            Py_XDECREF(key);
+            Py_DECREF(state);
+            return -1;
+        }
+        Py_DECREF(key);
+    }
+    tracker_clear(t);
+    t->state = state;
+    t->owned = 1;
+    return 0;
+}
+
+/* Whether the table compares this key's five values where they lie: exact str and int. */
+static int table_key(PyObject **key)
+{
+    return PyUnicode_CheckExact(key[0]) && PyUnicode_CheckExact(key[1]) &&
+           PyLong_CheckExact(key[2]) && PyUnicode_CheckExact(key[3]) && PyLong_CheckExact(key[4]);
+}
+
+/* The entry of ``key`` (borrowed: the tracker holds it), or NULL: none (*failed 0) or an
+ * exception (*failed 1). A key the table does not compare moves it into a dict. */
+static PyObject *tracker_find(Tracker *t, PyObject **key, int *failed)
+{
+    PyObject *tuple, *entry;
+    int i, j;
+    *failed = 0;
+    if (t->state == NULL && !table_key(key) && tracker_to_dict(t) < 0) {
+        *failed = 1;
+        return NULL;
+    }
+    if (t->state == NULL) {
+        for (i = 0; i < t->n; i++) {
+            for (j = 0; j < 5; j++) {
+                PyObject *a = t->keys[i][j], *b = key[j];
+                /* (exact str and int: no Python code runs, nothing fails) */
+                if (a != b && (j == 2 || j == 4 ? PyObject_RichCompareBool(a, b, Py_EQ)
+                                                : same(a, b)) != 1)
+                    break;
+            }
+            if (j == 5)
+                return t->entries[i];
+        }
+        return NULL;
+    }
+    tuple = PyTuple_Pack(5, key[0], key[1], key[2], key[3], key[4]);
+    if (tuple == NULL) {
+        *failed = 1;
+        return NULL;
+    }
+    entry = PyDict_GetItemWithError(t->state, tuple);
+    Py_DECREF(tuple);
+    if (entry == NULL && PyErr_Occurred())
+        *failed = 1;
+    return entry;
+}
+
+/* Files a new entry (a reference taken) under ``key``: 0, or -1 with an exception. */
+static int tracker_add(Tracker *t, PyObject **key, PyObject *entry)
+{
+    PyObject *tuple;
+    int i, result;
+    if (t->state == NULL && t->n == LOCAL_DIRECTIONS && tracker_to_dict(t) < 0)
+        return -1;
+    if (t->state == NULL) {
+        for (i = 0; i < 5; i++)
+            t->keys[t->n][i] = Py_NewRef(key[i]);
+        t->entries[t->n++] = Py_NewRef(entry);
+        return 0;
+    }
+    tuple = PyTuple_Pack(5, key[0], key[1], key[2], key[3], key[4]);
+    if (tuple == NULL)
+        return -1;
+    result = PyDict_SetItem(t->state, tuple, entry);
+    Py_DECREF(tuple);
+    return result;
+}
+
 /* The tracker's part for one UDP message with a CSeq (calls._walk_py). *resent_of and
  * *setup_ms get new references. */
-static int track(PyObject *state, PyObject **c, PyObject **m, PyObject **q, PyObject *code,
+static int track(Tracker *tracker, PyObject **c, PyObject **m, PyObject **q, PyObject *code,
                  int is_request, int is_response, PyObject **resent_of, PyObject **setup_ms)
 {
-    PyObject *call_id, *key, *entry, *compare = NULL;
-    int truth, test, result = -1;
+    PyObject *key[5], *entry, *compare = NULL;
+    int truth, test, failed, result = -1;
 
     *setup_ms = Py_NewRef(Py_None);
     *resent_of = Py_NewRef(int_0);
     truth = PyObject_IsTrue(m[M_CALL_ID]);
     if (truth < 0)
-        return -1;
-    call_id = truth ? m[M_CALL_ID] : text_empty;
-    key = PyTuple_Pack(5, call_id, c[C_SRC], c[C_SPORT], c[C_DST], c[C_DPORT]);
-    if (key == NULL)
-        return -1;
-    entry = PyDict_GetItemWithError(state, key);
+        goto done;
+    key[0] = truth ? m[M_CALL_ID] : text_empty;
+    key[1] = c[C_SRC];
+    key[2] = c[C_SPORT];
+    key[3] = c[C_DST];
+    key[4] = c[C_DPORT];
+    entry = tracker_find(tracker, key, &failed);
+    if (failed)
+        goto done;
     if (entry == NULL) {
-        if (PyErr_Occurred())
-            goto done;
         entry = PyList_New(E_COUNT);
         if (entry == NULL)
             goto done;
@@ -224,7 +342,7 @@ static int track(PyObject *state, PyObject **c, PyObject **m, PyObject **q, PyOb
         PyList_SET_ITEM(entry, E_CODE, Py_NewRef(int_0));
         PyList_SET_ITEM(entry, E_FRAME_AT, Py_NewRef(int_0));
         PyList_SET_ITEM(entry, E_REQUEST_NS, Py_NewRef(is_request ? c[C_TS_NS] : int_0));
-        if (PyDict_SetItem(state, key, entry) < 0) {
+        if (tracker_add(tracker, key, entry) < 0) {
             Py_DECREF(entry);
             goto done;
         }
@@ -318,7 +436,6 @@ done_entry:
     Py_DECREF(entry);
 done:
     Py_XDECREF(compare);
-    Py_DECREF(key);
     if (result < 0) {
         Py_CLEAR(*setup_ms);
         Py_CLEAR(*resent_of);
@@ -326,25 +443,16 @@ done:
     return result;
 }
 
-static PyObject *walk(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+/* walk()'s work, the tracker's state in ``tracker``. */
+static PyObject *walk_tracked(PyObject *messages, Tracker *tracker)
 {
-    PyObject *seq, *state, *found = NULL, *methods = NULL, *statuses = NULL, *acks = NULL;
+    PyObject *seq, *found = NULL, *methods = NULL, *statuses = NULL, *acks = NULL;
     PyObject *infos = NULL, *bye = Py_None, *previous_ns, *result = NULL;
     PyObject *c[C_COUNT], *m[M_COUNT], *q[Q_COUNT];
     Py_ssize_t i, n, resent = 0;
     int cancelled = 0, responded = 0, in_order = 1;
-    (void)module;
 
-    if (nargs != 2 || !PyDict_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "walk(messages, state: dict)");
-        return NULL;
-    }
-    if (walked_type == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "walk() before setup()");
-        return NULL;
-    }
-    state = args[1];
-    seq = PySequence_Fast(args[0], "walk(): messages are not iterable");
+    seq = PySequence_Fast(messages, "walk(): messages are not iterable");
     if (seq == NULL)
         return NULL;
     previous_ns = Py_NewRef(minus_1);
@@ -421,7 +529,7 @@ static PyObject *walk(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto next;
         if (slot_read_all(&cseq_reader, m[M_CSEQ], q) < 0)
             goto fail_message;
-        if (track(state, c, m, q, code, is_request, is_response, &resent_of, &setup_ms) < 0)
+        if (track(tracker, c, m, q, code, is_request, is_response, &resent_of, &setup_ms) < 0)
             goto fail_message;
         test = PyObject_IsTrue(resent_of);
         if (test < 0) {
@@ -493,6 +601,22 @@ fail:
     Py_DECREF(previous_ns);
     Py_DECREF(seq);
     return NULL;
+}
+
+static PyObject *walk(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Tracker tracker = {NULL, 0, 0, {{NULL}}, {NULL}};
+    (void)module;
+    if (nargs != 2 || !PyDict_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "walk(messages, state: dict)");
+        return NULL;
+    }
+    if (walked_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "walk() before setup()");
+        return NULL;
+    }
+    tracker.state = args[1]; /* (the caller's: kept between calls) */
+    return walk_tracked(args[0], &tracker);
 }
 
 
@@ -1664,10 +1788,11 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
            F_UAS, F_BYE_SOURCE, F_MESSAGES, F_METHODS, F_STATUSES, F_RESENT, F_MARKS, F_SDP,
            F_ENDPOINTS, F_DTMF, F_COUNT };
     PyObject *f[F_COUNT] = {NULL};
-    PyObject *primary, *messages = NULL, *walked = NULL, *state = NULL, *all = NULL;
+    PyObject *primary, *messages = NULL, *walked = NULL, *all = NULL;
     PyObject *invites = NULL, *head_message = NULL, *first_answer = NULL, *answer_txn = NULL;
     PyObject *final = NULL, *final_message = NULL, *acks = NULL, *bye, *result = NULL;
-    PyObject *walk_args[2], *method, *head = NULL;
+    PyObject *method, *head = NULL;
+    Tracker tracker = {NULL, 0, 0, {{NULL}}, {NULL}};
     long long ring_ns = 0, answer_ns = 0, ns, code, final_status = 0;
     Py_ssize_t i, j, n_all;
     int rang = 0, responded_to = 0, ack_missing = 0, cancelled, found;
@@ -1694,12 +1819,9 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
     if (!PyList_CheckExact(messages) || PyList_GET_SIZE(messages) == 0)
         goto decline;
     /* The marks and counts in one walk; declined unless the messages are in time order. */
-    state = PyDict_New();
-    if (state == NULL)
-        goto fail;
-    walk_args[0] = messages;
-    walk_args[1] = state;
-    walked = walk(NULL, walk_args, 2);
+    /* (the tracker's state, fresh, is read by no one after: its table, see Tracker) */
+    walked = walk_tracked(messages, &tracker);
+    tracker_clear(&tracker);
     if (walked == NULL)
         goto fail;
     if (PyTuple_GET_ITEM(walked, 9) != Py_True)
@@ -1993,7 +2115,6 @@ done:
     clear_all(f, F_COUNT);
     Py_DECREF(primary);
     Py_XDECREF(messages);
-    Py_XDECREF(state);
     Py_XDECREF(walked);
     Py_XDECREF(all);
     Py_XDECREF(invites);
