@@ -194,126 +194,160 @@ static int same(PyObject *a, PyObject *b)
     return PyObject_RichCompareBool(a, b, Py_EQ);
 }
 
-/* The tracker's state: the caller's dict (walk()'s state, kept between calls), or, for a
- * walk whose state nobody reads after it (summarize_one()'s), the entries of the few
- * directions of one call in a table here, each key's five values (Call-ID, source address
- * and port, destination address and port) compared where they lie instead of a tuple made
- * and hashed per message. A key the table does not compare so (a value that is not an exact
- * str or int) or one direction too many moves the table into a dict, the dict's keys and
- * entries as walk() makes them: the same state from there on. */
-#define LOCAL_DIRECTIONS 8
+/* A small map for the few keys of one call (the tracker's directions, the grouping's
+ * transactions): each key's values compared where they lie, in a table here, instead of
+ * a tuple made and hashed per message. A key of a value the table does not compare so (not
+ * an exact str, an exact int or None: their == runs no Python code, and is what a dict of
+ * tuples compares) or one key too many moves the table into a dict of tuples: the same
+ * map from there on. A map may also start as a dict given by its caller (not owned). */
+#define SMALL_MAP_KEYS 8
+#define SMALL_MAP_WIDTH 5
 typedef struct {
-    PyObject *state;                          /* the dict (owned when moved here), or NULL */
-    int owned;                                /* 1: state was made here (moved from the table) */
-    int n;                                    /* the table's entries */
-    PyObject *keys[LOCAL_DIRECTIONS][5];      /* (owned) */
-    PyObject *entries[LOCAL_DIRECTIONS];      /* (owned) */
-} Tracker;
+    PyObject *dict;                                    /* the dict, or NULL: the table */
+    int owned;                                         /* 1: dict was made here */
+    int width;                                         /* the values of a key */
+    int n;                                             /* the table's keys */
+    PyObject *keys[SMALL_MAP_KEYS][SMALL_MAP_WIDTH];   /* (owned) */
+    PyObject *values[SMALL_MAP_KEYS];                  /* (owned) */
+} SmallMap;
 
-static void tracker_clear(Tracker *t)
+/* An empty map of keys of ``width`` values: its table, or ``dict`` (the caller's). */
+static void small_map_init(SmallMap *map, int width, PyObject *dict)
 {
-    int i, j;
-    for (i = 0; i < t->n; i++) {
-        for (j = 0; j < 5; j++)
-            Py_CLEAR(t->keys[i][j]);
-        Py_CLEAR(t->entries[i]);
-    }
-    t->n = 0;
-    if (t->owned)
-        Py_CLEAR(t->state);
+    map->dict = dict;
+    map->owned = 0;
+    map->width = width;
+    map->n = 0;
 }
 
-/* Moves the table into a new dict (tuples as keys): 0, or -1 with an exception. */
-static int tracker_to_dict(Tracker *t)
+static void small_map_clear(SmallMap *map)
 {
-    PyObject *state = PyDict_New();
+    int i, j;
+    for (i = 0; i < map->n; i++) {
+        for (j = 0; j < map->width; j++)
+            Py_CLEAR(map->keys[i][j]);
+        Py_CLEAR(map->values[i]);
+    }
+    map->n = 0;
+    if (map->owned)
+        Py_CLEAR(map->dict);
+    map->owned = 0;
+}
+
+/* A key as the dict keeps it: the tuple of its values (a new reference), or NULL. */
+static PyObject *small_map_tuple(const SmallMap *map, PyObject **key)
+{
+    PyObject *tuple = PyTuple_New(map->width);
     int i;
-    if (state == NULL)
+    if (tuple == NULL)
+        return NULL;
+    for (i = 0; i < map->width; i++)
+        PyTuple_SET_ITEM(tuple, i, Py_NewRef(key[i]));
+    return tuple;
+}
+
+/* Moves the table into a new dict: 0, or -1 with an exception. */
+static int small_map_to_dict(SmallMap *map)
+{
+    PyObject *dict = PyDict_New();
+    int i;
+    if (dict == NULL)
         return -1;
-    for (i = 0; i < t->n; i++) {
-        PyObject *key = PyTuple_Pack(5, t->keys[i][0], t->keys[i][1], t->keys[i][2],
-                                     t->keys[i][3], t->keys[i][4]);
-        if (key == NULL || PyDict_SetItem(state, key, t->entries[i]) < 0) {
+    for (i = 0; i < map->n; i++) {
+        PyObject *key = small_map_tuple(map, map->keys[i]);
+        if (key == NULL || PyDict_SetItem(dict, key, map->values[i]) < 0) {
             Py_XDECREF(key);
-            Py_DECREF(state);
+            Py_DECREF(dict);
             return -1;
         }
         Py_DECREF(key);
     }
-    tracker_clear(t);
-    t->state = state;
-    t->owned = 1;
+    small_map_clear(map);
+    map->dict = dict;
+    map->owned = 1;
     return 0;
 }
 
-/* Whether the table compares this key's five values where they lie: exact str and int. */
-static int table_key(PyObject **key)
+/* Whether the table compares the value where it lies. */
+static int small_map_comparable(PyObject *value)
 {
-    return PyUnicode_CheckExact(key[0]) && PyUnicode_CheckExact(key[1]) &&
-           PyLong_CheckExact(key[2]) && PyUnicode_CheckExact(key[3]) && PyLong_CheckExact(key[4]);
+    return value == Py_None || PyUnicode_CheckExact(value) || PyLong_CheckExact(value);
 }
 
-/* The entry of ``key`` (borrowed: the tracker holds it), or NULL: none (*failed 0) or an
- * exception (*failed 1). A key the table does not compare moves it into a dict. */
-static PyObject *tracker_find(Tracker *t, PyObject **key, int *failed)
+/* a == b for two values the table compares (no Python code runs, nothing fails). */
+static int small_map_same(PyObject *a, PyObject *b)
 {
-    PyObject *tuple, *entry;
+    if (a == b)
+        return 1;
+    if (PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b))
+        return same(a, b);
+    if (PyLong_CheckExact(a) && PyLong_CheckExact(b))
+        return PyObject_RichCompareBool(a, b, Py_EQ) == 1;
+    return 0; /* (None and another, a str and an int) */
+}
+
+/* The value of ``key`` (borrowed: the map holds it), or NULL: none (*failed 0) or an
+ * exception (*failed 1). */
+static PyObject *small_map_find(SmallMap *map, PyObject **key, int *failed)
+{
+    PyObject *tuple, *value;
     int i, j;
     *failed = 0;
-    if (t->state == NULL && !table_key(key) && tracker_to_dict(t) < 0) {
-        *failed = 1;
-        return NULL;
+    if (map->dict == NULL) {
+        for (j = 0; j < map->width && small_map_comparable(key[j]); j++)
+            ;
+        if (j < map->width && small_map_to_dict(map) < 0) {
+            *failed = 1;
+            return NULL;
+        }
     }
-    if (t->state == NULL) {
-        for (i = 0; i < t->n; i++) {
-            for (j = 0; j < 5; j++) {
-                PyObject *a = t->keys[i][j], *b = key[j];
-                /* (exact str and int: no Python code runs, nothing fails) */
-                if (a != b && (j == 2 || j == 4 ? PyObject_RichCompareBool(a, b, Py_EQ)
-                                                : same(a, b)) != 1)
-                    break;
-            }
-            if (j == 5)
-                return t->entries[i];
+    if (map->dict == NULL) {
+        /* (the last values first: a call's keys share their first, its Call-ID) */
+        for (i = 0; i < map->n; i++) {
+            for (j = map->width - 1; j >= 0 && small_map_same(map->keys[i][j], key[j]); j--)
+                ;
+            if (j < 0)
+                return map->values[i];
         }
         return NULL;
     }
-    tuple = PyTuple_Pack(5, key[0], key[1], key[2], key[3], key[4]);
+    tuple = small_map_tuple(map, key);
     if (tuple == NULL) {
         *failed = 1;
         return NULL;
     }
-    entry = PyDict_GetItemWithError(t->state, tuple);
+    value = PyDict_GetItemWithError(map->dict, tuple);
     Py_DECREF(tuple);
-    if (entry == NULL && PyErr_Occurred())
+    if (value == NULL && PyErr_Occurred())
         *failed = 1;
-    return entry;
+    return value;
 }
 
-/* Files a new entry (a reference taken) under ``key``: 0, or -1 with an exception. */
-static int tracker_add(Tracker *t, PyObject **key, PyObject *entry)
+/* Files ``value`` (a reference taken) under ``key``, a key small_map_find() did not find:
+ * 0, or -1 with an exception. */
+static int small_map_add(SmallMap *map, PyObject **key, PyObject *value)
 {
     PyObject *tuple;
     int i, result;
-    if (t->state == NULL && t->n == LOCAL_DIRECTIONS && tracker_to_dict(t) < 0)
+    if (map->dict == NULL && map->n == SMALL_MAP_KEYS && small_map_to_dict(map) < 0)
         return -1;
-    if (t->state == NULL) {
-        for (i = 0; i < 5; i++)
-            t->keys[t->n][i] = Py_NewRef(key[i]);
-        t->entries[t->n++] = Py_NewRef(entry);
+    if (map->dict == NULL) {
+        for (i = 0; i < map->width; i++)
+            map->keys[map->n][i] = Py_NewRef(key[i]);
+        map->values[map->n++] = Py_NewRef(value);
         return 0;
     }
-    tuple = PyTuple_Pack(5, key[0], key[1], key[2], key[3], key[4]);
+    tuple = small_map_tuple(map, key);
     if (tuple == NULL)
         return -1;
-    result = PyDict_SetItem(t->state, tuple, entry);
+    result = PyDict_SetItem(map->dict, tuple, value);
     Py_DECREF(tuple);
     return result;
 }
 
 /* The tracker's part for one UDP message with a CSeq (calls._walk_py). *resent_of and
  * *setup_ms get new references. */
-static int track(Tracker *tracker, PyObject **c, PyObject **m, PyObject **q, PyObject *code,
+static int track(SmallMap *tracker, PyObject **c, PyObject **m, PyObject **q, PyObject *code,
                  int is_request, int is_response, PyObject **resent_of, PyObject **setup_ms)
 {
     PyObject *key[5], *entry, *compare = NULL;
@@ -329,7 +363,7 @@ static int track(Tracker *tracker, PyObject **c, PyObject **m, PyObject **q, PyO
     key[2] = c[C_SPORT];
     key[3] = c[C_DST];
     key[4] = c[C_DPORT];
-    entry = tracker_find(tracker, key, &failed);
+    entry = small_map_find(tracker, key, &failed);
     if (failed)
         goto done;
     if (entry == NULL) {
@@ -342,7 +376,7 @@ static int track(Tracker *tracker, PyObject **c, PyObject **m, PyObject **q, PyO
         PyList_SET_ITEM(entry, E_CODE, Py_NewRef(int_0));
         PyList_SET_ITEM(entry, E_FRAME_AT, Py_NewRef(int_0));
         PyList_SET_ITEM(entry, E_REQUEST_NS, Py_NewRef(is_request ? c[C_TS_NS] : int_0));
-        if (tracker_add(tracker, key, entry) < 0) {
+        if (small_map_add(tracker, key, entry) < 0) {
             Py_DECREF(entry);
             goto done;
         }
@@ -443,8 +477,9 @@ done:
     return result;
 }
 
-/* walk()'s work, the tracker's state in ``tracker``. */
-static PyObject *walk_tracked(PyObject *messages, Tracker *tracker)
+/* walk()'s work, the tracker's state in ``tracker`` (per (Call-ID, source address and
+ * port, destination address and port)). */
+static PyObject *walk_tracked(PyObject *messages, SmallMap *tracker)
 {
     PyObject *seq, *found = NULL, *methods = NULL, *statuses = NULL, *acks = NULL;
     PyObject *infos = NULL, *bye = Py_None, *previous_ns, *result = NULL;
@@ -605,7 +640,7 @@ fail:
 
 static PyObject *walk(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    Tracker tracker = {NULL, 0, 0, {{NULL}}, {NULL}};
+    SmallMap tracker;
     (void)module;
     if (nargs != 2 || !PyDict_Check(args[1])) {
         PyErr_SetString(PyExc_TypeError, "walk(messages, state: dict)");
@@ -615,7 +650,7 @@ static PyObject *walk(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_RuntimeError, "walk() before setup()");
         return NULL;
     }
-    tracker.state = args[1]; /* (the caller's: kept between calls) */
+    small_map_init(&tracker, 5, args[1]); /* (the caller's dict: kept between calls) */
     return walk_tracked(args[0], &tracker);
 }
 
@@ -787,11 +822,11 @@ static int append_to(PyObject *owner, PyObject *name, PyObject *item)
 }
 
 /* What group() does with one message: 0 done (or passed over), -1 failed. */
-static int group_one(PyObject *captured, PyObject *by_key, PyObject *order)
+static int group_one(PyObject *captured, SmallMap *by_key, PyObject *order)
 {
     PyObject *message = NULL, *g[G_COUNT] = {NULL}, *q[Q_COUNT] = {NULL};
-    PyObject *branch = NULL, *sent = NULL, *method = NULL, *key = NULL, *txn;
-    int result = -1, is_request, test = 0;
+    PyObject *branch = NULL, *sent = NULL, *method = NULL, *key[4], *txn;
+    int result = -1, is_request, test = 0, failed;
 
     if (slot_read_all(&g_captured_reader, captured, &message) < 0)
         return -1;
@@ -837,13 +872,9 @@ static int group_one(PyObject *captured, PyObject *by_key, PyObject *order)
         if (test < 0)
             goto done;
         if (test) {
-            PyObject *invite, *answered, *invite_key;
-            invite_key = PyTuple_Pack(4, g[G_CALL_ID], branch, sent, text_invite);
-            if (invite_key == NULL)
-                goto done;
-            invite = PyDict_GetItemWithError(by_key, invite_key);
-            Py_DECREF(invite_key);
-            if (invite == NULL && PyErr_Occurred())
+            PyObject *invite, *answered, *invite_key[4] = {g[G_CALL_ID], branch, sent, text_invite};
+            invite = small_map_find(by_key, invite_key, &failed);
+            if (failed)
                 goto done;
             if (invite != NULL) {
                 Py_INCREF(invite);
@@ -869,16 +900,17 @@ static int group_one(PyObject *captured, PyObject *by_key, PyObject *order)
             goto done;
         }
     }
-    key = PyTuple_Pack(4, g[G_CALL_ID], branch, sent, method);
-    if (key == NULL)
+    key[0] = g[G_CALL_ID];
+    key[1] = branch;
+    key[2] = sent;
+    key[3] = method;
+    txn = small_map_find(by_key, key, &failed);
+    if (failed)
         goto done;
-    txn = PyDict_GetItemWithError(by_key, key);
     if (txn != NULL)
         Py_INCREF(txn);
     else {
         PyObject *values[3], *name_key;
-        if (PyErr_Occurred())
-            goto done;
         /* A response whose request was not captured still names a transaction. */
         values[1] = sent == Py_None ? Py_NewRef(branch) : joined(branch, sent);
         if (values[1] == NULL)
@@ -892,7 +924,7 @@ static int group_one(PyObject *captured, PyObject *by_key, PyObject *order)
         Py_DECREF(name_key);
         if (txn == NULL)
             goto done;
-        if (PyDict_SetItem(by_key, key, txn) < 0 || PyList_Append(order, txn) < 0) {
+        if (small_map_add(by_key, key, txn) < 0 || PyList_Append(order, txn) < 0) {
             Py_DECREF(txn);
             goto done;
         }
@@ -900,7 +932,6 @@ static int group_one(PyObject *captured, PyObject *by_key, PyObject *order)
     result = append_to(txn, is_request ? t_names[T_REQUESTS] : t_names[T_RESPONSES], captured);
     Py_DECREF(txn);
 done:
-    Py_XDECREF(key);
     Py_XDECREF(method);
     Py_XDECREF(sent);
     Py_XDECREF(branch);
@@ -912,7 +943,8 @@ done:
 
 static PyObject *group(PyObject *module, PyObject *messages)
 {
-    PyObject *seq, *by_key, *order;
+    PyObject *seq, *order;
+    SmallMap by_key; /* (Call-ID, branch, sent-by or None, method) -> its transaction */
     Py_ssize_t i;
     (void)module;
     if (key_type == NULL) {
@@ -922,18 +954,18 @@ static PyObject *group(PyObject *module, PyObject *messages)
     seq = PySequence_Fast(messages, "group(): messages are not iterable");
     if (seq == NULL)
         return NULL;
-    by_key = PyDict_New();
+    small_map_init(&by_key, 4, NULL);
     order = PyList_New(0);
-    if (by_key == NULL || order == NULL)
+    if (order == NULL)
         goto fail;
     for (i = 0; i < PySequence_Fast_GET_SIZE(seq); i++)
-        if (group_one(PySequence_Fast_GET_ITEM(seq, i), by_key, order) < 0)
+        if (group_one(PySequence_Fast_GET_ITEM(seq, i), &by_key, order) < 0)
             goto fail;
-    Py_DECREF(by_key);
+    small_map_clear(&by_key);
     Py_DECREF(seq);
     return order;
 fail:
-    Py_XDECREF(by_key);
+    small_map_clear(&by_key);
     Py_XDECREF(order);
     Py_DECREF(seq);
     return NULL;
@@ -1792,7 +1824,7 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
     PyObject *invites = NULL, *head_message = NULL, *first_answer = NULL, *answer_txn = NULL;
     PyObject *final = NULL, *final_message = NULL, *acks = NULL, *bye, *result = NULL;
     PyObject *method, *head = NULL;
-    Tracker tracker = {NULL, 0, 0, {{NULL}}, {NULL}};
+    SmallMap tracker;
     long long ring_ns = 0, answer_ns = 0, ns, code, final_status = 0;
     Py_ssize_t i, j, n_all;
     int rang = 0, responded_to = 0, ack_missing = 0, cancelled, found;
@@ -1819,9 +1851,10 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
     if (!PyList_CheckExact(messages) || PyList_GET_SIZE(messages) == 0)
         goto decline;
     /* The marks and counts in one walk; declined unless the messages are in time order. */
-    /* (the tracker's state, fresh, is read by no one after: its table, see Tracker) */
+    /* (the tracker's state, fresh, is read by no one after: a table, see SmallMap) */
+    small_map_init(&tracker, 5, NULL);
     walked = walk_tracked(messages, &tracker);
-    tracker_clear(&tracker);
+    small_map_clear(&tracker);
     if (walked == NULL)
         goto fail;
     if (PyTuple_GET_ITEM(walked, 9) != Py_True)
