@@ -85,6 +85,18 @@ def test_the_c_probe_is_built_and_used_in_ci() -> None:
     assert calls_module.PROBE_ROAD == "c"
 
 
+def refused_alike(python_road: Any, c_road: Any, bad_values: list[Any]) -> None:
+    """Each bad value refused by both roads with the same exception class, and a value
+    that is not iterable with TypeError."""
+    for bad in bad_values:
+        with pytest.raises((TypeError, AttributeError)) as python_error:
+            python_road(bad)
+        with pytest.raises(python_error.type):
+            c_road(bad)
+    with pytest.raises(TypeError):
+        c_road(3)
+
+
 def _c_messages_probe() -> Any:
     assert _callwalk is not None
     calls_module._c_probe_setup(_callwalk)  # (under RTCSCOPE_PURE=1 calls.py did not)
@@ -124,13 +136,9 @@ def test_c_looks_at_messages_as_the_python_road(messages: list[Any]) -> None:
 def test_c_looks_at_messages_refuse_as_the_python_road() -> None:
     probe, rise = _c_messages_probe()
     odd = [SimpleNamespace(message=SimpleNamespace(raw="x-call-id"), frame=1)]
-    for bad in (odd, [object()], [SimpleNamespace(message=object())]):
-        with pytest.raises((TypeError, AttributeError)) as python_error:
-            _mention_link_headers_py(bad)  # type: ignore[arg-type]
-        with pytest.raises(python_error.type):
-            probe(bad)
-    with pytest.raises(TypeError):
-        probe(3)
+    refused_alike(
+        _mention_link_headers_py, probe, [odd, [object()], [SimpleNamespace(message=object())]]
+    )
     with pytest.raises(TypeError):
         rise(3)
     with pytest.raises(AttributeError):

@@ -1129,20 +1129,21 @@ done:
 
 /* What it reads of an announcement (_sdp_exchanges_py's reads, by name). */
 enum { A_FRAME, A_TS_NS, A_SIDE, A_ROLE, A_SIP, A_CSEQ, A_MEDIA_INDEX, A_MEDIA, A_ADDRESS,
-       A_PORT, A_DIRECTION, A_ON_HOLD, A_CODECS, A_PAYLOAD_TYPES, A_COUNT };
-static const char *const ANN_NAMES[A_COUNT] = {
+       A_PORT, A_DIRECTION, A_ON_HOLD, A_CODECS, A_PAYLOAD_TYPES, A_COUNT,
+       A_CALL_ID = A_COUNT, A_NAMES }; /* (the Call-ID: index_by_call_id()'s only) */
+static const char *const ANN_NAMES[A_NAMES] = {
     "frame", "ts_ns", "side", "role", "sip_summary", "cseq", "media_index", "media", "address",
-    "port", "direction", "on_hold", "codecs", "payload_types",
+    "port", "direction", "on_hold", "codecs", "payload_types", "call_id",
 };
-static PyObject *ann_names[A_COUNT];
-static Py_ssize_t ann_index[A_COUNT], ann_size; /* each field's place in the named tuple */
+static PyObject *ann_names[A_NAMES];
+static Py_ssize_t ann_index[A_NAMES], ann_size; /* each field's place in the named tuple */
 static PyTypeObject *ann_type, *exchange_type;
 static PyObject *codec_names; /* calls._codec_names */
 
 static PyObject *setup_sdp(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *fields;
-    Py_ssize_t i, j, index[A_COUNT];
+    Py_ssize_t i, j, index[A_NAMES];
     (void)module;
     if (nargs != 3 || !PyType_Check(args[0]) ||
         !PyType_IsSubtype((PyTypeObject *)args[0], &PyTuple_Type) || !PyType_Check(args[1]) ||
@@ -1160,7 +1161,7 @@ static PyObject *setup_sdp(PyObject *module, PyObject *const *args, Py_ssize_t n
         return NULL;
     }
     /* Every field's place first: a refused class leaves the last setup as it was. */
-    for (i = 0; i < A_COUNT; i++) {
+    for (i = 0; i < A_NAMES; i++) {
         if (ann_names[i] == NULL) {
             ann_names[i] = PyUnicode_InternFromString(ANN_NAMES[i]);
             if (ann_names[i] == NULL) {
@@ -1179,7 +1180,7 @@ static PyObject *setup_sdp(PyObject *module, PyObject *const *args, Py_ssize_t n
         }
         index[i] = j;
     }
-    for (i = 0; i < A_COUNT; i++)
+    for (i = 0; i < A_NAMES; i++)
         ann_index[i] = index[i];
     ann_size = PyTuple_GET_SIZE(fields);
     Py_DECREF(fields);
@@ -2366,6 +2367,108 @@ done:
     Py_RETURN_NONE;
 }
 
+/* -- summarize_calls' index of the announcements by Call-ID and its look at every group of
+ * legs (their specifications: calls._index_by_call_id_py and _summarize_groups_py) ------- */
+
+/* index_by_call_id(announcements) -> dict: each Call-ID's announcements, in order. */
+static PyObject *index_by_call_id(PyObject *module, PyObject *announcements)
+{
+    PyObject *seq, *index;
+    Py_ssize_t i;
+    (void)module;
+    if (ann_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "index_by_call_id() before setup_sdp()");
+        return NULL;
+    }
+    seq = PySequence_Fast(announcements, "index_by_call_id(): announcements are not iterable");
+    if (seq == NULL)
+        return NULL;
+    index = PyDict_New();
+    for (i = 0; index != NULL && i < PySequence_Fast_GET_SIZE(seq); i++) {
+        PyObject *ann = PySequence_Fast_GET_ITEM(seq, i), *call_id, *list;
+        int failed;
+        if (Py_TYPE(ann) == ann_type && PyTuple_GET_SIZE(ann) == ann_size)
+            call_id = Py_NewRef(PyTuple_GET_ITEM(ann, ann_index[A_CALL_ID]));
+        else if ((call_id = PyObject_GetAttr(ann, ann_names[A_CALL_ID])) == NULL) {
+            Py_CLEAR(index);
+            break;
+        }
+        list = PyDict_GetItemWithError(index, call_id);
+        if (list != NULL)
+            Py_INCREF(list);
+        else if (!PyErr_Occurred() && (list = PyList_New(0)) != NULL &&
+                 PyDict_SetItem(index, call_id, list) < 0)
+            Py_CLEAR(list);
+        Py_DECREF(call_id);
+        failed = list == NULL || PyList_Append(list, ann) < 0;
+        Py_XDECREF(list);
+        if (failed)
+            Py_CLEAR(index);
+    }
+    Py_DECREF(seq);
+    return index;
+}
+
+/* summarize_groups(groups, by_call_id, names) -> (calls, declined): summarize_one() of
+ * every group of one leg in a list, with its Call-ID's announcements (by_call_id's, or
+ * none); None in calls, and its place in declined, for any other group and for a call
+ * summarize_one() declines. */
+static PyObject *summarize_groups(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *calls = NULL, *declined = NULL, *none = NULL, *result = NULL;
+    Py_ssize_t i;
+    (void)module;
+    if (nargs != 3 || !PyList_CheckExact(args[0]) || !PyDict_Check(args[1]) ||
+        !PyDict_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "summarize_groups(groups: list, by_call_id, names)");
+        return NULL;
+    }
+    calls = PyList_New(0);
+    declined = PyList_New(0);
+    none = PyList_New(0); /* (the announcements of a Call-ID that has none) */
+    if (calls == NULL || declined == NULL || none == NULL)
+        goto done;
+    for (i = 0; i < PyList_GET_SIZE(args[0]); i++) {
+        PyObject *legs = Py_NewRef(PyList_GET_ITEM(args[0], i)), *summary = NULL;
+        int failed = 0;
+        if (PyList_CheckExact(legs) && PyList_GET_SIZE(legs) == 1) {
+            PyObject *call_id = slot_read(&k_reader, PyList_GET_ITEM(legs, 0), K_CALL_ID);
+            PyObject *given[4] = {NULL, legs, NULL, args[2]};
+            if (call_id != NULL) {
+                given[2] = PyDict_GetItemWithError(args[1], call_id);
+                Py_DECREF(call_id);
+            }
+            if (call_id == NULL || (given[2] == NULL && PyErr_Occurred()))
+                failed = 1;
+            else {
+                given[2] = Py_NewRef(given[2] != NULL ? given[2] : none);
+                given[0] = PyLong_FromSsize_t(i + 1);
+                summary = given[0] == NULL ? NULL : summarize_one(NULL, given, 4);
+                failed = summary == NULL;
+                Py_XDECREF(given[0]);
+                Py_DECREF(given[2]);
+            }
+        }
+        Py_DECREF(legs);
+        if (!failed && (summary == NULL || summary == Py_None)) {
+            PyObject *at = PyLong_FromSsize_t(i);
+            failed = at == NULL || PyList_Append(declined, at) < 0;
+            Py_XDECREF(at);
+        }
+        if (!failed)
+            failed = PyList_Append(calls, summary != NULL ? summary : Py_None) < 0;
+        Py_XDECREF(summary);
+        if (failed)
+            goto done;
+    }
+    result = PyTuple_Pack(2, calls, declined);
+done:
+    Py_XDECREF(calls);
+    Py_XDECREF(declined);
+    Py_XDECREF(none);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL,
      "setup(captured_class, message_class, cseq_class, marks_class, walked_class,\n"
@@ -2399,6 +2502,11 @@ static PyMethodDef methods[] = {
     {"mention_link_headers", mention_link_headers, METH_O,
      "mention_link_headers(texts) -> bool: whether any of the bytes holds \"-call-id\" or\n"
      "\"-charging-vector\" in any ASCII case (rtcscope.sip.calls._probe_py)."},
+    {"index_by_call_id", index_by_call_id, METH_O,
+     "index_by_call_id(announcements) -> dict: each Call-ID's announcements, in order."},
+    {"summarize_groups", (PyCFunction)(void (*)(void))summarize_groups, METH_FASTCALL,
+     "summarize_groups(groups, by_call_id, names) -> (calls, declined): summarize_one of\n"
+     "each group of one leg; None and its place in declined for any other."},
     {"setup_probe", (PyCFunction)(void (*)(void))setup_probe, METH_FASTCALL,
      "setup_probe(captured_class, message_class): the classes read where their slots lie."},
     {"messages_mention_link_headers", messages_mention_link_headers, METH_O,
