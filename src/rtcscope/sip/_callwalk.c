@@ -6,7 +6,11 @@
  * _group_transactions_py (group() makes the same transactions, in the same order). Every comparison is Python's (==, <=, truth), so values
  * of any type compare as they do there; a captured message, its SipMessage and its CSeq of
  * exactly the classes given to setup() are read through their slots, anything else through
- * getattr.
+ * getattr. The other functions name their specifications where they start (find_calls,
+ * sdp_exchanges, the link-header probes and frames_rise, the usual call's summary and the
+ * look at every group of legs, the announcements' index, the call counts). A call's few
+ * transactions (group()) and tracker directions (summarize_one()'s walk) are kept in a
+ * SmallMap: compared where their values lie, a dict of tuples past its size.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
