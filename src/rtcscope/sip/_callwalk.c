@@ -2371,8 +2371,8 @@ done:
     Py_RETURN_NONE;
 }
 
-/* -- summarize_calls' index of the announcements by Call-ID and its look at every group of
- * legs (their specifications: calls._index_by_call_id_py and _summarize_groups_py) ------- */
+/* -- summarize_calls' index of the announcements by Call-ID (its specification:
+ * calls._index_by_call_id_py) -------------------------------------------------------- */
 
 /* index_by_call_id(announcements) -> dict: each Call-ID's announcements, in order. */
 static PyObject *index_by_call_id(PyObject *module, PyObject *announcements)
@@ -2413,66 +2413,6 @@ static PyObject *index_by_call_id(PyObject *module, PyObject *announcements)
     return index;
 }
 
-/* summarize_groups(groups, by_call_id, names) -> (calls, declined): summarize_one() of
- * every group of one leg in a list, with its Call-ID's announcements (by_call_id's, or
- * none); None in calls, and its place in declined, for any other group and for a call
- * summarize_one() declines. */
-static PyObject *summarize_groups(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
-{
-    PyObject *calls = NULL, *declined = NULL, *none = NULL, *result = NULL;
-    Py_ssize_t i;
-    (void)module;
-    if (nargs != 3 || !PyList_CheckExact(args[0]) || !PyDict_Check(args[1]) ||
-        !PyDict_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "summarize_groups(groups: list, by_call_id, names)");
-        return NULL;
-    }
-    calls = PyList_New(0);
-    declined = PyList_New(0);
-    none = PyList_New(0); /* (the announcements of a Call-ID that has none) */
-    if (calls == NULL || declined == NULL || none == NULL)
-        goto done;
-    for (i = 0; i < PyList_GET_SIZE(args[0]); i++) {
-        PyObject *legs = Py_NewRef(PyList_GET_ITEM(args[0], i)), *summary = NULL;
-        int failed = 0;
-        if (PyList_CheckExact(legs) && PyList_GET_SIZE(legs) == 1) {
-            PyObject *call_id = slot_read(&k_reader, PyList_GET_ITEM(legs, 0), K_CALL_ID);
-            PyObject *given[4] = {NULL, legs, NULL, args[2]};
-            if (call_id != NULL) {
-                given[2] = PyDict_GetItemWithError(args[1], call_id);
-                Py_DECREF(call_id);
-            }
-            if (call_id == NULL || (given[2] == NULL && PyErr_Occurred()))
-                failed = 1;
-            else {
-                given[2] = Py_NewRef(given[2] != NULL ? given[2] : none);
-                given[0] = PyLong_FromSsize_t(i + 1);
-                summary = given[0] == NULL ? NULL : summarize_one(NULL, given, 4);
-                failed = summary == NULL;
-                Py_XDECREF(given[0]);
-                Py_DECREF(given[2]);
-            }
-        }
-        Py_DECREF(legs);
-        if (!failed && (summary == NULL || summary == Py_None)) {
-            PyObject *at = PyLong_FromSsize_t(i);
-            failed = at == NULL || PyList_Append(declined, at) < 0;
-            Py_XDECREF(at);
-        }
-        if (!failed)
-            failed = PyList_Append(calls, summary != NULL ? summary : Py_None) < 0;
-        Py_XDECREF(summary);
-        if (failed)
-            goto done;
-    }
-    result = PyTuple_Pack(2, calls, declined);
-done:
-    Py_XDECREF(calls);
-    Py_XDECREF(declined);
-    Py_XDECREF(none);
-    return result;
-}
-
 static PyMethodDef methods[] = {
     {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL,
      "setup(captured_class, message_class, cseq_class, marks_class, walked_class,\n"
@@ -2508,9 +2448,6 @@ static PyMethodDef methods[] = {
      "\"-charging-vector\" in any ASCII case (rtcscope.sip.calls._probe_py)."},
     {"index_by_call_id", index_by_call_id, METH_O,
      "index_by_call_id(announcements) -> dict: each Call-ID's announcements, in order."},
-    {"summarize_groups", (PyCFunction)(void (*)(void))summarize_groups, METH_FASTCALL,
-     "summarize_groups(groups, by_call_id, names) -> (calls, declined): summarize_one of\n"
-     "each group of one leg; None and its place in declined for any other."},
     {"setup_probe", (PyCFunction)(void (*)(void))setup_probe, METH_FASTCALL,
      "setup_probe(captured_class, message_class): the classes read where their slots lie."},
     {"messages_mention_link_headers", messages_mention_link_headers, METH_O,

@@ -1440,42 +1440,6 @@ _summarize_one: Callable[[int, list[Call], Sequence[MediaAnnouncement], CodecNam
 )
 SUMMARY_ROAD = "python" if _summarize_one is None else "c"
 
-_Summarized = tuple[list["CallSummary | None"], list[int]]
-
-
-def _summarize_groups_py(
-    groups: Sequence[list[Call]],
-    by_call_id: Mapping[str | None, list[MediaAnnouncement]],
-    names: CodecNames,
-) -> _Summarized:
-    """The C summary (_summarize_one) of every group of one leg, with its Call-ID's
-    announcements; None, and its place in the list of the declined, for any other group and
-    for a call the C summary declines."""
-    assert _summarize_one is not None  # (asked for only where the C summary is)
-    found: list[CallSummary | None] = []
-    declined: list[int] = []
-    no_announcements: list[MediaAnnouncement] = []
-    for at, legs in enumerate(groups):
-        summary = None
-        if len(legs) == 1:
-            call_announcements = by_call_id.get(legs[0].call_id, no_announcements)
-            summary = _summarize_one(at + 1, legs, call_announcements, names)
-        if summary is None:
-            declined.append(at)
-        found.append(summary)
-    return found, declined
-
-
-# The look at every group in C with the C summary (rtcscope.sip._callwalk.summarize_groups:
-# what _summarize_groups_py gives, no Python step per call).
-_summarize_groups: Callable[
-    [Sequence[list[Call]], Mapping[str | None, list[MediaAnnouncement]], CodecNames],
-    _Summarized,
-] = (
-    c_accelerator(None, "summarize_groups") if SUMMARY_ROAD == "c" else None
-) or _summarize_groups_py
-GROUPS_ROAD = "python" if _summarize_groups is _summarize_groups_py else "c"
-
 
 def summarize_calls(
     messages: Sequence[CapturedMessage],
@@ -1518,21 +1482,20 @@ def summarize_calls(
     by_call_id = _index_by_call_id(announcements)
     no_announcements: list[MediaAnnouncement] = []
     names: CodecNames = {}
-    # The usual calls by the C road, where it is, when the marks are found call by call;
-    # the others (declined) here, each in its place.
-    found: list[CallSummary | None]
-    if _summarize_one is not None and marks is None:
-        found, declined = _summarize_groups(groups, by_call_id, names)
-    else:
-        found, declined = [None] * len(groups), list(range(len(groups)))
-    for at in declined:
-        legs = groups[at]
+    # (The C road, where it is, when the marks are found call by call; None: declined.)
+    summarize_one = _summarize_one if marks is None else None
+    calls: list[CallSummary] = []
+    for i, legs in enumerate(groups, 1):
         if len(legs) == 1:
             call_announcements = by_call_id.get(legs[0].call_id, no_announcements)
+            if summarize_one is not None:
+                summary = summarize_one(i, legs, call_announcements, names)
+                if summary is not None:
+                    calls.append(summary)
+                    continue
         else:
             call_announcements = [a for leg in legs for a in by_call_id.get(leg.call_id, ())]
-        found[at] = _summarize(at + 1, legs, marks, call_announcements, names)
-    calls = cast("list[CallSummary]", found)
+        calls.append(_summarize(i, legs, marks, call_announcements, names))
     if marks is None:
         statistics.add_calls(calls)
     # By start, then index: the calls are in index order here and the sort is stable, so
