@@ -148,6 +148,27 @@ def test_c_looks_at_messages_refuse_as_the_python_road() -> None:
 
 
 @needs_c
+@given(_MESSAGES, st.integers(0, 8))
+def test_c_probe_stops_at_the_first_mention_as_the_python_road(
+    messages: list[Any], at: int
+) -> None:
+    """A message with no ``.message`` at ``at``: both roads raise, or both answer (a message
+    before it mentions a name: the ones after it not read)."""
+    probe, _ = _c_messages_probe()
+    messages = [*messages[:at], SimpleNamespace(frame=2), *messages[at:]]
+    try:
+        expected = _mention_link_headers_py(messages)
+    except AttributeError:
+        with pytest.raises(AttributeError):
+            probe(messages)
+    else:
+        assert probe(messages) is expected is True
+    mention = _captured(b"X-Call-ID: a\r\n", 1, scan_class=False)
+    assert probe([mention, SimpleNamespace(frame=2)]) is True
+    assert _mention_link_headers_py([mention, SimpleNamespace(frame=2)]) is True
+
+
+@needs_c
 @pytest.mark.parametrize("capture", sorted(DATA.glob("*.pcap*")), ids=lambda p: p.name)
 def test_c_looks_at_messages_of_real_captures(capture: Path) -> None:
     probe, rise = _c_messages_probe()

@@ -853,8 +853,9 @@ PROBE_ROAD = "python" if _probe is _probe_py else "c"
 
 def _mention_link_headers_py(messages: Iterable[CapturedMessage]) -> bool:
     """Whether any of ``messages`` may carry X-Call-ID or P-Charging-Vector (a name anywhere
-    in its bytes, any case): the probe of each message's bytes."""
-    return _probe([m.message.raw for m in messages])
+    in its bytes, any case): the probe of each message's bytes, in order, up to the first
+    that mentions one (the messages after it not read, as the C road)."""
+    return _probe_py(m.message.raw for m in messages)
 
 
 def _frames_rise_py(messages: Iterable[CapturedMessage]) -> bool:
