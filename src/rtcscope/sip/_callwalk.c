@@ -1394,12 +1394,10 @@ static PyObject *mention_link_headers(PyObject *module, PyObject *texts)
  * of each captured message's bytes) and calls._frames_rise (_frames_rise_py): what
  * summarize_calls asks of the capture's messages, each read where it lies ---------------- */
 
-enum { P_MESSAGE, P_FRAME, P_COUNT };
-static const char *const PROBE_CAPTURED_NAMES[P_COUNT] = {"message", "frame"};
+/* (the captured message's "message" and "frame" read by captured_reader, walk()'s) */
 static const char *const PROBE_MESSAGE_NAMES[1] = {"raw"};
-static PyObject *p_captured_names[P_COUNT], *p_message_names[1];
-static Py_ssize_t p_captured_offsets[P_COUNT], p_message_offsets[1];
-static SlotReader p_captured_reader = {NULL, P_COUNT, p_captured_names, p_captured_offsets};
+static PyObject *p_message_names[1];
+static Py_ssize_t p_message_offsets[1];
 static SlotReader p_message_reader = {NULL, 1, p_message_names, p_message_offsets};
 
 static PyObject *setup_probe(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -1409,7 +1407,7 @@ static PyObject *setup_probe(PyObject *module, PyObject *const *args, Py_ssize_t
         PyErr_SetString(PyExc_TypeError, "setup_probe(captured_class, message_class)");
         return NULL;
     }
-    if (slot_reader_setup(&p_captured_reader, args[0], PROBE_CAPTURED_NAMES) < 0 ||
+    if (slot_reader_setup(&captured_reader, args[0], CAPTURED_NAMES) < 0 ||
         slot_reader_setup(&p_message_reader, args[1], PROBE_MESSAGE_NAMES) < 0)
         return NULL;
     Py_RETURN_NONE;
@@ -1434,11 +1432,11 @@ static PyObject *messages_mention_link_headers(PyObject *module, PyObject *messa
     for (i = 0; i < PySequence_Fast_GET_SIZE(seq) && found == 0; i++) {
         PyObject *captured = PySequence_Fast_GET_ITEM(seq, i);
         PyObject *raw = slot_read_borrowed(
-            &p_message_reader, slot_read_borrowed(&p_captured_reader, captured, P_MESSAGE), 0);
+            &p_message_reader, slot_read_borrowed(&captured_reader, captured, C_MESSAGE), 0);
         if (raw != NULL) /* (held by its message, which the list holds: no code runs) */
             found = text_mentions(raw);
         else {
-            PyObject *message = PyObject_GetAttr(captured, p_captured_names[P_MESSAGE]);
+            PyObject *message = PyObject_GetAttr(captured, captured_names[C_MESSAGE]);
             if (message == NULL)
                 found = -1;
             else {
@@ -1463,7 +1461,7 @@ static PyObject *frames_rise(PyObject *module, PyObject *messages)
     Py_ssize_t i;
     int rise = 1;
     (void)module;
-    if (p_captured_reader.type == NULL) {
+    if (p_message_reader.type == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "frames_rise() before setup_probe()");
         return NULL;
     }
@@ -1472,10 +1470,10 @@ static PyObject *frames_rise(PyObject *module, PyObject *messages)
         return NULL;
     for (i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
         PyObject *captured = PySequence_Fast_GET_ITEM(seq, i);
-        PyObject *frame = slot_read_borrowed(&p_captured_reader, captured, P_FRAME);
+        PyObject *frame = slot_read_borrowed(&captured_reader, captured, C_FRAME);
         if (frame != NULL)
             Py_INCREF(frame);
-        else if ((frame = PyObject_GetAttr(captured, p_captured_names[P_FRAME])) == NULL) {
+        else if ((frame = PyObject_GetAttr(captured, captured_names[C_FRAME])) == NULL) {
             Py_XDECREF(previous);
             Py_DECREF(seq);
             return NULL;
