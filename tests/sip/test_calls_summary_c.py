@@ -379,7 +379,7 @@ def test_a_leg_whose_initial_invite_has_no_request_is_declined() -> None:
     empty = transactions_module.Transaction(
         transactions_module.TransactionKey(leg.call_id, "z9hG4bKnone", "INVITE"), "INVITE", 1
     )
-    object.__setattr__(leg, "_initial", (leg.transactions, [empty]))
+    object.__setattr__(leg, "_initial", (leg.transactions, len(leg.transactions), [empty]))
     assert leg.initial_invites == [empty]
     assert _c_summary(1, [leg], [], {}) is None
     with pytest.raises(IndexError):

@@ -1107,10 +1107,13 @@ static PyObject *find_calls(PyObject *module, PyObject *messages)
         }
         Py_SETREF(*(PyObject **)((char *)call + k_offsets[K_TRANSACTIONS]), transactions);
         /* Its initial INVITEs, kept as the property keeps them (the call list, the dialogs
-         * and the diagnosis ask for them): (transactions, found). */
+         * and the diagnosis ask for them): (transactions, their count, found). */
         initial = initial_invites_of(transactions);
         if (initial != NULL) {
-            PyObject *pair = PyTuple_Pack(2, transactions, initial);
+            PyObject *count = PyLong_FromSsize_t(PyList_GET_SIZE(transactions)), *pair = NULL;
+            if (count != NULL)
+                pair = PyTuple_Pack(3, transactions, count, initial);
+            Py_XDECREF(count);
             Py_DECREF(initial);
             if (pair == NULL) {
                 Py_CLEAR(found);
@@ -1803,16 +1806,24 @@ static PyObject *invite_state(int answered, int has_final, long long final_statu
 }
 
 /* The initial INVITEs a Call keeps (its _initial, as find_calls() or the property kept
- * them: for the list in its transactions), a new reference; NULL (no exception) when none
- * are kept for that list or the call is of another class: the property finds them. */
+ * them: for the list in its transactions, of the length it has), a new reference; NULL (no
+ * exception) when none are kept for that list as it is or the call is of another class:
+ * the property finds them. */
 static PyObject *kept_initial_invites(PyObject *call)
 {
     PyObject *kept = slot_read_borrowed(&k_reader, call, K_INITIAL);
-    PyObject *transactions = slot_read_borrowed(&k_reader, call, K_TRANSACTIONS);
-    if (kept == NULL || !PyTuple_CheckExact(kept) || PyTuple_GET_SIZE(kept) != 2 ||
-        transactions == NULL || PyTuple_GET_ITEM(kept, 0) != transactions)
+    PyObject *transactions = slot_read_borrowed(&k_reader, call, K_TRANSACTIONS), *count;
+    if (kept == NULL || !PyTuple_CheckExact(kept) || PyTuple_GET_SIZE(kept) != 3 ||
+        transactions == NULL || PyTuple_GET_ITEM(kept, 0) != transactions ||
+        !PyList_CheckExact(transactions))
         return NULL;
-    return Py_NewRef(PyTuple_GET_ITEM(kept, 1));
+    count = PyTuple_GET_ITEM(kept, 1);
+    /* (an exact int compared: no Python code runs) */
+    if (!PyLong_CheckExact(count) || PyLong_AsSsize_t(count) != PyList_GET_SIZE(transactions)) {
+        PyErr_Clear(); /* (an int too large: not the length) */
+        return NULL;
+    }
+    return Py_NewRef(PyTuple_GET_ITEM(kept, 2));
 }
 
 /* summarize_one(index, legs, announcements, names) -> CallSummary | None. */
