@@ -10,6 +10,7 @@ the Python road.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import fields
 from pathlib import Path
@@ -273,6 +274,57 @@ def test_c_summary_of_generated_calls() -> None:
     assert runs[1] * 2 >= runs[0], runs
 
 
+class _Address(str):
+    """An address of another class than str: the C tracker's table does not compare it."""
+
+
+@needs_c
+@settings(max_examples=60, deadline=None)
+@given(
+    generated_calls(),
+    st.integers(0, 12),
+    st.integers(0, 12),
+    st.sampled_from(["exact", "subclass", "int-like"]),
+)
+def test_c_summary_of_calls_in_many_directions(
+    messages: list[CapturedSip], directions: int, at: int, odd: str
+) -> None:
+    """The tracker's state over more directions than its table holds (INFOs resent from
+    other ports, inserted among the call's messages), and with a key value it does not
+    compare in place (an address of another class, a bool port): moved into a dict, the
+    same marks as the Python road's."""
+    extra: list[CapturedSip] = []
+    for n in range(directions):
+        info = _sip("INFO sip:b@h SIP/2.0", f"{50 + n % 3} INFO", "ft", "tt", f"z9hG4bKx{n}", A)
+        address: str = A[0]
+        port: int = 6000 + n
+        if odd == "subclass" and n == directions - 1:
+            address = _Address(address)
+        elif odd == "int-like" and n == directions - 1:
+            port = True
+        for _ in range(1 + n % 2):  # (resent: a mark)
+            extra.append(CapturedSip(0, 0, address, port, *B, "udp", info))  # type: ignore[arg-type]
+    if odd != "exact":
+        # The odd value equal to one a key already in the table holds (an exact str address,
+        # port 1): one direction, its second copy resent, as the Python road's dict finds it.
+        info = _sip("INFO sip:b@h SIP/2.0", "60 INFO", "ft", "tt", "z9hG4bKodd", A)
+        odd_key = (_Address(A[0]), 6000) if odd == "subclass" else (A[0], True)
+        for address, port in ((A[0], 6000 if odd == "subclass" else 1), odd_key):
+            extra.append(CapturedSip(0, 0, address, port, *B, "udp", info))
+    at = min(at, len(messages))
+    taken = _compare_calls(_in_time_order(messages[:at] + extra + messages[at:]))
+    if odd == "exact":  # (the INFOs change nothing the C road declines for)
+        assert taken == _compare_calls(_in_time_order(messages))
+
+
+def _in_time_order(messages: list[CapturedSip]) -> list[CapturedSip]:
+    """The messages numbered again, 1 ms apart."""
+    return [
+        dataclasses.replace(captured, frame=frame, ts_ns=frame * 1_000_000)
+        for frame, captured in enumerate(messages, 1)
+    ]
+
+
 @needs_c
 @settings(max_examples=150, deadline=None)
 @given(generated_calls())
@@ -327,7 +379,7 @@ def test_a_leg_whose_initial_invite_has_no_request_is_declined() -> None:
     empty = transactions_module.Transaction(
         transactions_module.TransactionKey(leg.call_id, "z9hG4bKnone", "INVITE"), "INVITE", 1
     )
-    object.__setattr__(leg, "_initial", (leg.transactions, [empty]))
+    object.__setattr__(leg, "_initial", (leg.transactions, len(leg.transactions), [empty]))
     assert leg.initial_invites == [empty]
     assert _c_summary(1, [leg], [], {}) is None
     with pytest.raises(IndexError):

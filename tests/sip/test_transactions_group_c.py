@@ -108,6 +108,31 @@ def test_c_grouping_makes_what_the_python_road_makes(messages: list[Any]) -> Non
     assert _shape(_c_group(tuple(messages))) == _shape(_group_transactions_py(messages))
 
 
+class _Branch(str):
+    """A branch of another class than str: the C grouping's table does not compare it."""
+
+
+@needs_c
+@settings(max_examples=100)
+@given(
+    st.lists(st.tuples(st.integers(0, 20), st.sampled_from(METHODS[:4]), st.booleans()),
+             max_size=40),
+    st.integers(0, 40),
+)  # fmt: skip
+def test_c_grouping_of_many_transactions(picks: list[tuple[int, str, bool]], odd_at: int) -> None:
+    """Up to 21 transactions of one call (more than the C table holds: it moves into a
+    dict), requests and responses, and one branch of a str subclass somewhere."""
+    messages: list[Any] = []
+    for n, (number, method, is_request) in enumerate(picks):
+        via = ("10.0.0.1:5060", f"z9hG4bK{number}")
+        raw = _raw(method if is_request else None, 200, "c1", (1, method), via, "t1")
+        message = SipMessage.parse(raw)
+        if n == odd_at:
+            object.__setattr__(message, "branch", _Branch(message.branch))
+        messages.append(CapturedSip(n + 1, 0, "10.0.0.1", 5060, "10.0.0.2", 5060, "udp", message))
+    assert _shape(_c_group(messages)) == _shape(_group_transactions_py(messages))
+
+
 @pytest.mark.parametrize(
     "path",
     [DATA / "aaa.pcap", DATA / "SIP_DTMF2.pcap", DATA / "testbed-unreachable-contact.pcap"],

@@ -6,7 +6,11 @@
  * _group_transactions_py (group() makes the same transactions, in the same order). Every comparison is Python's (==, <=, truth), so values
  * of any type compare as they do there; a captured message, its SipMessage and its CSeq of
  * exactly the classes given to setup() are read through their slots, anything else through
- * getattr.
+ * getattr. The other functions name their specifications where they start (find_calls,
+ * sdp_exchanges, the link-header probes and frames_rise, the usual call's summary and the
+ * look at every group of legs, the announcements' index, the call counts). A call's few
+ * transactions (group()) and tracker directions (summarize_one()'s walk) are kept in a
+ * SmallMap: compared where their values lie, a dict of tuples past its size.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -194,27 +198,179 @@ static int same(PyObject *a, PyObject *b)
     return PyObject_RichCompareBool(a, b, Py_EQ);
 }
 
+/* A small map for the few keys of one call (the tracker's directions, the grouping's
+ * transactions): each key's values compared where they lie, in a table here, instead of
+ * a tuple made and hashed per message. A key of a value the table does not compare so (not
+ * an exact str, an exact int or None: their == runs no Python code, and is what a dict of
+ * tuples compares) or one key too many moves the table into a dict of tuples: the same
+ * map from there on. A map may also start as a dict given by its caller (not owned). */
+#define SMALL_MAP_KEYS 8
+#define SMALL_MAP_WIDTH 5
+typedef struct {
+    PyObject *dict;                                    /* the dict, or NULL: the table */
+    int owned;                                         /* 1: dict was made here */
+    int width;                                         /* the values of a key */
+    int n;                                             /* the table's keys */
+    PyObject *keys[SMALL_MAP_KEYS][SMALL_MAP_WIDTH];   /* (owned) */
+    PyObject *values[SMALL_MAP_KEYS];                  /* (owned) */
+} SmallMap;
+
+/* An empty map of keys of ``width`` values: its table, or ``dict`` (the caller's). */
+static void small_map_init(SmallMap *map, int width, PyObject *dict)
+{
+    map->dict = dict;
+    map->owned = 0;
+    map->width = width;
+    map->n = 0;
+}
+
+static void small_map_clear(SmallMap *map)
+{
+    int i, j;
+    for (i = 0; i < map->n; i++) {
+        for (j = 0; j < map->width; j++)
+            Py_CLEAR(map->keys[i][j]);
+        Py_CLEAR(map->values[i]);
+    }
+    map->n = 0;
+    if (map->owned)
+        Py_CLEAR(map->dict);
+    map->owned = 0;
+}
+
+/* A key as the dict keeps it: the tuple of its values (a new reference), or NULL. */
+static PyObject *small_map_tuple(const SmallMap *map, PyObject **key)
+{
+    PyObject *tuple = PyTuple_New(map->width);
+    int i;
+    if (tuple == NULL)
+        return NULL;
+    for (i = 0; i < map->width; i++)
+        PyTuple_SET_ITEM(tuple, i, Py_NewRef(key[i]));
+    return tuple;
+}
+
+/* Moves the table into a new dict: 0, or -1 with an exception. */
+static int small_map_to_dict(SmallMap *map)
+{
+    PyObject *dict = PyDict_New();
+    int i;
+    if (dict == NULL)
+        return -1;
+    for (i = 0; i < map->n; i++) {
+        PyObject *key = small_map_tuple(map, map->keys[i]);
+        if (key == NULL || PyDict_SetItem(dict, key, map->values[i]) < 0) {
+            Py_XDECREF(key);
+            Py_DECREF(dict);
+            return -1;
+        }
+        Py_DECREF(key);
+    }
+    small_map_clear(map);
+    map->dict = dict;
+    map->owned = 1;
+    return 0;
+}
+
+/* Whether the table compares the value where it lies. */
+static int small_map_comparable(PyObject *value)
+{
+    return value == Py_None || PyUnicode_CheckExact(value) || PyLong_CheckExact(value);
+}
+
+/* a == b for two values the table compares (no Python code runs, nothing fails). */
+static int small_map_same(PyObject *a, PyObject *b)
+{
+    if (a == b)
+        return 1;
+    if (PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b))
+        return same(a, b);
+    if (PyLong_CheckExact(a) && PyLong_CheckExact(b))
+        return PyObject_RichCompareBool(a, b, Py_EQ) == 1;
+    return 0; /* (None and another, a str and an int) */
+}
+
+/* The value of ``key`` (borrowed: the map holds it), or NULL: none (*failed 0) or an
+ * exception (*failed 1). */
+static PyObject *small_map_find(SmallMap *map, PyObject **key, int *failed)
+{
+    PyObject *tuple, *value;
+    int i, j;
+    *failed = 0;
+    if (map->dict == NULL) {
+        for (j = 0; j < map->width && small_map_comparable(key[j]); j++)
+            ;
+        if (j < map->width && small_map_to_dict(map) < 0) {
+            *failed = 1;
+            return NULL;
+        }
+    }
+    if (map->dict == NULL) {
+        /* (the last values first: a call's keys share their first, its Call-ID) */
+        for (i = 0; i < map->n; i++) {
+            for (j = map->width - 1; j >= 0 && small_map_same(map->keys[i][j], key[j]); j--)
+                ;
+            if (j < 0)
+                return map->values[i];
+        }
+        return NULL;
+    }
+    tuple = small_map_tuple(map, key);
+    if (tuple == NULL) {
+        *failed = 1;
+        return NULL;
+    }
+    value = PyDict_GetItemWithError(map->dict, tuple);
+    Py_DECREF(tuple);
+    if (value == NULL && PyErr_Occurred())
+        *failed = 1;
+    return value;
+}
+
+/* Files ``value`` (a reference taken) under ``key``, a key small_map_find() did not find:
+ * 0, or -1 with an exception. */
+static int small_map_add(SmallMap *map, PyObject **key, PyObject *value)
+{
+    PyObject *tuple;
+    int i, result;
+    if (map->dict == NULL && map->n == SMALL_MAP_KEYS && small_map_to_dict(map) < 0)
+        return -1;
+    if (map->dict == NULL) {
+        for (i = 0; i < map->width; i++)
+            map->keys[map->n][i] = Py_NewRef(key[i]);
+        map->values[map->n++] = Py_NewRef(value);
+        return 0;
+    }
+    tuple = small_map_tuple(map, key);
+    if (tuple == NULL)
+        return -1;
+    result = PyDict_SetItem(map->dict, tuple, value);
+    Py_DECREF(tuple);
+    return result;
+}
+
 /* The tracker's part for one UDP message with a CSeq (calls._walk_py). *resent_of and
  * *setup_ms get new references. */
-static int track(PyObject *state, PyObject **c, PyObject **m, PyObject **q, PyObject *code,
+static int track(SmallMap *tracker, PyObject **c, PyObject **m, PyObject **q, PyObject *code,
                  int is_request, int is_response, PyObject **resent_of, PyObject **setup_ms)
 {
-    PyObject *call_id, *key, *entry, *compare = NULL;
-    int truth, test, result = -1;
+    PyObject *key[5], *entry, *compare = NULL;
+    int truth, test, failed, result = -1;
 
     *setup_ms = Py_NewRef(Py_None);
     *resent_of = Py_NewRef(int_0);
     truth = PyObject_IsTrue(m[M_CALL_ID]);
     if (truth < 0)
-        return -1;
-    call_id = truth ? m[M_CALL_ID] : text_empty;
-    key = PyTuple_Pack(5, call_id, c[C_SRC], c[C_SPORT], c[C_DST], c[C_DPORT]);
-    if (key == NULL)
-        return -1;
-    entry = PyDict_GetItemWithError(state, key);
+        goto done;
+    key[0] = truth ? m[M_CALL_ID] : text_empty;
+    key[1] = c[C_SRC];
+    key[2] = c[C_SPORT];
+    key[3] = c[C_DST];
+    key[4] = c[C_DPORT];
+    entry = small_map_find(tracker, key, &failed);
+    if (failed)
+        goto done;
     if (entry == NULL) {
-        if (PyErr_Occurred())
-            goto done;
         entry = PyList_New(E_COUNT);
         if (entry == NULL)
             goto done;
@@ -224,7 +380,7 @@ static int track(PyObject *state, PyObject **c, PyObject **m, PyObject **q, PyOb
         PyList_SET_ITEM(entry, E_CODE, Py_NewRef(int_0));
         PyList_SET_ITEM(entry, E_FRAME_AT, Py_NewRef(int_0));
         PyList_SET_ITEM(entry, E_REQUEST_NS, Py_NewRef(is_request ? c[C_TS_NS] : int_0));
-        if (PyDict_SetItem(state, key, entry) < 0) {
+        if (small_map_add(tracker, key, entry) < 0) {
             Py_DECREF(entry);
             goto done;
         }
@@ -318,7 +474,6 @@ done_entry:
     Py_DECREF(entry);
 done:
     Py_XDECREF(compare);
-    Py_DECREF(key);
     if (result < 0) {
         Py_CLEAR(*setup_ms);
         Py_CLEAR(*resent_of);
@@ -326,25 +481,17 @@ done:
     return result;
 }
 
-static PyObject *walk(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+/* walk()'s work, the tracker's state in ``tracker`` (per (Call-ID, source address and
+ * port, destination address and port)). */
+static PyObject *walk_tracked(PyObject *messages, SmallMap *tracker)
 {
-    PyObject *seq, *state, *found = NULL, *methods = NULL, *statuses = NULL, *acks = NULL;
+    PyObject *seq, *found = NULL, *methods = NULL, *statuses = NULL, *acks = NULL;
     PyObject *infos = NULL, *bye = Py_None, *previous_ns, *result = NULL;
     PyObject *c[C_COUNT], *m[M_COUNT], *q[Q_COUNT];
     Py_ssize_t i, n, resent = 0;
     int cancelled = 0, responded = 0, in_order = 1;
-    (void)module;
 
-    if (nargs != 2 || !PyDict_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "walk(messages, state: dict)");
-        return NULL;
-    }
-    if (walked_type == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "walk() before setup()");
-        return NULL;
-    }
-    state = args[1];
-    seq = PySequence_Fast(args[0], "walk(): messages are not iterable");
+    seq = PySequence_Fast(messages, "walk(): messages are not iterable");
     if (seq == NULL)
         return NULL;
     previous_ns = Py_NewRef(minus_1);
@@ -421,7 +568,7 @@ static PyObject *walk(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto next;
         if (slot_read_all(&cseq_reader, m[M_CSEQ], q) < 0)
             goto fail_message;
-        if (track(state, c, m, q, code, is_request, is_response, &resent_of, &setup_ms) < 0)
+        if (track(tracker, c, m, q, code, is_request, is_response, &resent_of, &setup_ms) < 0)
             goto fail_message;
         test = PyObject_IsTrue(resent_of);
         if (test < 0) {
@@ -493,6 +640,22 @@ fail:
     Py_DECREF(previous_ns);
     Py_DECREF(seq);
     return NULL;
+}
+
+static PyObject *walk(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    SmallMap tracker;
+    (void)module;
+    if (nargs != 2 || !PyDict_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "walk(messages, state: dict)");
+        return NULL;
+    }
+    if (walked_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "walk() before setup()");
+        return NULL;
+    }
+    small_map_init(&tracker, 5, args[1]); /* (the caller's dict: kept between calls) */
+    return walk_tracked(args[0], &tracker);
 }
 
 
@@ -663,11 +826,11 @@ static int append_to(PyObject *owner, PyObject *name, PyObject *item)
 }
 
 /* What group() does with one message: 0 done (or passed over), -1 failed. */
-static int group_one(PyObject *captured, PyObject *by_key, PyObject *order)
+static int group_one(PyObject *captured, SmallMap *by_key, PyObject *order)
 {
     PyObject *message = NULL, *g[G_COUNT] = {NULL}, *q[Q_COUNT] = {NULL};
-    PyObject *branch = NULL, *sent = NULL, *method = NULL, *key = NULL, *txn;
-    int result = -1, is_request, test = 0;
+    PyObject *branch = NULL, *sent = NULL, *method = NULL, *key[4], *txn;
+    int result = -1, is_request, test = 0, failed;
 
     if (slot_read_all(&g_captured_reader, captured, &message) < 0)
         return -1;
@@ -713,13 +876,9 @@ static int group_one(PyObject *captured, PyObject *by_key, PyObject *order)
         if (test < 0)
             goto done;
         if (test) {
-            PyObject *invite, *answered, *invite_key;
-            invite_key = PyTuple_Pack(4, g[G_CALL_ID], branch, sent, text_invite);
-            if (invite_key == NULL)
-                goto done;
-            invite = PyDict_GetItemWithError(by_key, invite_key);
-            Py_DECREF(invite_key);
-            if (invite == NULL && PyErr_Occurred())
+            PyObject *invite, *answered, *invite_key[4] = {g[G_CALL_ID], branch, sent, text_invite};
+            invite = small_map_find(by_key, invite_key, &failed);
+            if (failed)
                 goto done;
             if (invite != NULL) {
                 Py_INCREF(invite);
@@ -745,16 +904,17 @@ static int group_one(PyObject *captured, PyObject *by_key, PyObject *order)
             goto done;
         }
     }
-    key = PyTuple_Pack(4, g[G_CALL_ID], branch, sent, method);
-    if (key == NULL)
+    key[0] = g[G_CALL_ID];
+    key[1] = branch;
+    key[2] = sent;
+    key[3] = method;
+    txn = small_map_find(by_key, key, &failed);
+    if (failed)
         goto done;
-    txn = PyDict_GetItemWithError(by_key, key);
     if (txn != NULL)
         Py_INCREF(txn);
     else {
         PyObject *values[3], *name_key;
-        if (PyErr_Occurred())
-            goto done;
         /* A response whose request was not captured still names a transaction. */
         values[1] = sent == Py_None ? Py_NewRef(branch) : joined(branch, sent);
         if (values[1] == NULL)
@@ -768,7 +928,7 @@ static int group_one(PyObject *captured, PyObject *by_key, PyObject *order)
         Py_DECREF(name_key);
         if (txn == NULL)
             goto done;
-        if (PyDict_SetItem(by_key, key, txn) < 0 || PyList_Append(order, txn) < 0) {
+        if (small_map_add(by_key, key, txn) < 0 || PyList_Append(order, txn) < 0) {
             Py_DECREF(txn);
             goto done;
         }
@@ -776,7 +936,6 @@ static int group_one(PyObject *captured, PyObject *by_key, PyObject *order)
     result = append_to(txn, is_request ? t_names[T_REQUESTS] : t_names[T_RESPONSES], captured);
     Py_DECREF(txn);
 done:
-    Py_XDECREF(key);
     Py_XDECREF(method);
     Py_XDECREF(sent);
     Py_XDECREF(branch);
@@ -788,7 +947,8 @@ done:
 
 static PyObject *group(PyObject *module, PyObject *messages)
 {
-    PyObject *seq, *by_key, *order;
+    PyObject *seq, *order;
+    SmallMap by_key; /* (Call-ID, branch, sent-by or None, method) -> its transaction */
     Py_ssize_t i;
     (void)module;
     if (key_type == NULL) {
@@ -798,18 +958,18 @@ static PyObject *group(PyObject *module, PyObject *messages)
     seq = PySequence_Fast(messages, "group(): messages are not iterable");
     if (seq == NULL)
         return NULL;
-    by_key = PyDict_New();
+    small_map_init(&by_key, 4, NULL);
     order = PyList_New(0);
-    if (by_key == NULL || order == NULL)
+    if (order == NULL)
         goto fail;
     for (i = 0; i < PySequence_Fast_GET_SIZE(seq); i++)
-        if (group_one(PySequence_Fast_GET_ITEM(seq, i), by_key, order) < 0)
+        if (group_one(PySequence_Fast_GET_ITEM(seq, i), &by_key, order) < 0)
             goto fail;
-    Py_DECREF(by_key);
+    small_map_clear(&by_key);
     Py_DECREF(seq);
     return order;
 fail:
-    Py_XDECREF(by_key);
+    small_map_clear(&by_key);
     Py_XDECREF(order);
     Py_DECREF(seq);
     return NULL;
@@ -854,9 +1014,48 @@ static PyObject *call_id_of(PyObject *captured)
     return call_id;
 }
 
+/* dialogs.Call.initial_invites of a call whose transactions group() just made: the INVITE
+ * transactions whose first request has no To tag, in order (a new list), read while the
+ * call's messages are fresh in the cache. NULL without an exception declines (nothing is
+ * kept: the property finds them when asked): a transaction, captured message or message
+ * of another class, or a method or To tag that is not an exact str or None (their truth or
+ * == could run Python code). NULL with an exception: no memory. */
+static PyObject *initial_invites_of(PyObject *transactions)
+{
+    PyObject *out = PyList_New(0);
+    Py_ssize_t i;
+    if (out == NULL)
+        return NULL;
+    for (i = 0; i < PyList_GET_SIZE(transactions); i++) {
+        PyObject *txn = PyList_GET_ITEM(transactions, i);
+        PyObject *method = slot_read_borrowed(&t_reader, txn, T_METHOD);
+        PyObject *requests = slot_read_borrowed(&t_reader, txn, T_REQUESTS);
+        PyObject *message, *to_tag;
+        if (method == NULL || !PyUnicode_CheckExact(method) || requests == NULL ||
+            !PyList_CheckExact(requests))
+            goto decline;
+        /* (same() of two exact str runs no Python code) */
+        if (!same(method, text_invite) || PyList_GET_SIZE(requests) == 0)
+            continue;
+        message = slot_read_borrowed(&g_captured_reader, PyList_GET_ITEM(requests, 0), 0);
+        to_tag = slot_read_borrowed(&g_message_reader, message, G_TO_TAG);
+        if (to_tag == NULL || (to_tag != Py_None && !PyUnicode_CheckExact(to_tag)))
+            goto decline;
+        if ((to_tag == Py_None || PyUnicode_GET_LENGTH(to_tag) == 0) &&
+            PyList_Append(out, txn) < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
+    return out;
+decline:
+    Py_DECREF(out);
+    return NULL;
+}
+
 static PyObject *find_calls(PyObject *module, PyObject *messages)
 {
-    PyObject *seq, *calls = NULL, *found = NULL, *call, *transactions;
+    PyObject *seq, *calls = NULL, *found = NULL, *call, *transactions, *initial;
     Py_ssize_t i, n;
     (void)module;
     if (k_reader.type == NULL || key_type == NULL) {
@@ -907,6 +1106,25 @@ static PyObject *find_calls(PyObject *module, PyObject *messages)
             goto done;
         }
         Py_SETREF(*(PyObject **)((char *)call + k_offsets[K_TRANSACTIONS]), transactions);
+        /* Its initial INVITEs, kept as the property keeps them (the call list, the dialogs
+         * and the diagnosis ask for them): (transactions, their count, found). */
+        initial = initial_invites_of(transactions);
+        if (initial != NULL) {
+            PyObject *count = PyLong_FromSsize_t(PyList_GET_SIZE(transactions)), *pair = NULL;
+            if (count != NULL)
+                pair = PyTuple_Pack(3, transactions, count, initial);
+            Py_XDECREF(count);
+            Py_DECREF(initial);
+            if (pair == NULL) {
+                Py_CLEAR(found);
+                goto done;
+            }
+            Py_SETREF(*(PyObject **)((char *)call + k_offsets[K_INITIAL]), pair);
+        }
+        else if (PyErr_Occurred()) {
+            Py_CLEAR(found);
+            goto done;
+        }
     }
 done:
     Py_XDECREF(calls);
@@ -918,20 +1136,21 @@ done:
 
 /* What it reads of an announcement (_sdp_exchanges_py's reads, by name). */
 enum { A_FRAME, A_TS_NS, A_SIDE, A_ROLE, A_SIP, A_CSEQ, A_MEDIA_INDEX, A_MEDIA, A_ADDRESS,
-       A_PORT, A_DIRECTION, A_ON_HOLD, A_CODECS, A_PAYLOAD_TYPES, A_COUNT };
-static const char *const ANN_NAMES[A_COUNT] = {
+       A_PORT, A_DIRECTION, A_ON_HOLD, A_CODECS, A_PAYLOAD_TYPES, A_COUNT,
+       A_CALL_ID = A_COUNT, A_NAMES }; /* (the Call-ID: index_by_call_id()'s only) */
+static const char *const ANN_NAMES[A_NAMES] = {
     "frame", "ts_ns", "side", "role", "sip_summary", "cseq", "media_index", "media", "address",
-    "port", "direction", "on_hold", "codecs", "payload_types",
+    "port", "direction", "on_hold", "codecs", "payload_types", "call_id",
 };
-static PyObject *ann_names[A_COUNT];
-static Py_ssize_t ann_index[A_COUNT], ann_size; /* each field's place in the named tuple */
+static PyObject *ann_names[A_NAMES];
+static Py_ssize_t ann_index[A_NAMES], ann_size; /* each field's place in the named tuple */
 static PyTypeObject *ann_type, *exchange_type;
 static PyObject *codec_names; /* calls._codec_names */
 
 static PyObject *setup_sdp(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *fields;
-    Py_ssize_t i, j, index[A_COUNT];
+    Py_ssize_t i, j, index[A_NAMES];
     (void)module;
     if (nargs != 3 || !PyType_Check(args[0]) ||
         !PyType_IsSubtype((PyTypeObject *)args[0], &PyTuple_Type) || !PyType_Check(args[1]) ||
@@ -949,7 +1168,7 @@ static PyObject *setup_sdp(PyObject *module, PyObject *const *args, Py_ssize_t n
         return NULL;
     }
     /* Every field's place first: a refused class leaves the last setup as it was. */
-    for (i = 0; i < A_COUNT; i++) {
+    for (i = 0; i < A_NAMES; i++) {
         if (ann_names[i] == NULL) {
             ann_names[i] = PyUnicode_InternFromString(ANN_NAMES[i]);
             if (ann_names[i] == NULL) {
@@ -968,7 +1187,7 @@ static PyObject *setup_sdp(PyObject *module, PyObject *const *args, Py_ssize_t n
         }
         index[i] = j;
     }
-    for (i = 0; i < A_COUNT; i++)
+    for (i = 0; i < A_NAMES; i++)
         ann_index[i] = index[i];
     ann_size = PyTuple_GET_SIZE(fields);
     Py_DECREF(fields);
@@ -1141,6 +1360,24 @@ static int mentions(const unsigned char *s, Py_ssize_t len)
     return 0;
 }
 
+/* Whether the bytes-like text mentions a name (1, 0), or -1 with TypeError for a str (as
+ * the bytes pattern refuses one) or what holds no buffer. */
+static int text_mentions(PyObject *text)
+{
+    Py_buffer view;
+    int found;
+    if (PyBytes_CheckExact(text))
+        return mentions((const unsigned char *)PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text));
+    if (PyUnicode_Check(text) || PyObject_GetBuffer(text, &view, PyBUF_SIMPLE) < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "cannot search a str with a bytes probe");
+        return -1;
+    }
+    found = mentions((const unsigned char *)view.buf, view.len);
+    PyBuffer_Release(&view);
+    return found;
+}
+
 static PyObject *mention_link_headers(PyObject *module, PyObject *texts)
 {
     PyObject *seq;
@@ -1150,25 +1387,109 @@ static PyObject *mention_link_headers(PyObject *module, PyObject *texts)
     seq = PySequence_Fast(texts, "mention_link_headers(): texts are not iterable");
     if (seq == NULL)
         return NULL;
-    for (i = 0; i < PySequence_Fast_GET_SIZE(seq) && !found; i++) {
-        PyObject *text = PySequence_Fast_GET_ITEM(seq, i);
-        if (PyBytes_CheckExact(text))
-            found = mentions((const unsigned char *)PyBytes_AS_STRING(text),
-                             PyBytes_GET_SIZE(text));
+    for (i = 0; i < PySequence_Fast_GET_SIZE(seq) && found == 0; i++)
+        found = text_mentions(PySequence_Fast_GET_ITEM(seq, i));
+    Py_DECREF(seq);
+    return found < 0 ? NULL : PyBool_FromLong(found);
+}
+
+/* -- calls._mention_link_headers (its specification: _mention_link_headers_py, the probe
+ * of each captured message's bytes) and calls._frames_rise (_frames_rise_py): what
+ * summarize_calls asks of the capture's messages, each read where it lies ---------------- */
+
+/* (the captured message's "message" and "frame" read by captured_reader, walk()'s) */
+static const char *const PROBE_MESSAGE_NAMES[1] = {"raw"};
+static PyObject *p_message_names[1];
+static Py_ssize_t p_message_offsets[1];
+static SlotReader p_message_reader = {NULL, 1, p_message_names, p_message_offsets};
+
+static PyObject *setup_probe(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "setup_probe(captured_class, message_class)");
+        return NULL;
+    }
+    if (slot_reader_setup(&captured_reader, args[0], CAPTURED_NAMES) < 0 ||
+        slot_reader_setup(&p_message_reader, args[1], PROBE_MESSAGE_NAMES) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* messages_mention_link_headers(messages) -> bool: whether any captured message's bytes
+ * (``.message.raw``) mention a name; the classes given to setup_probe() read where their
+ * slots lie, any other by name. */
+static PyObject *messages_mention_link_headers(PyObject *module, PyObject *messages)
+{
+    PyObject *seq;
+    Py_ssize_t i;
+    int found = 0;
+    (void)module;
+    if (p_message_reader.type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "messages_mention_link_headers() before setup_probe()");
+        return NULL;
+    }
+    seq = PySequence_Fast(messages, "messages_mention_link_headers(): messages are not iterable");
+    if (seq == NULL)
+        return NULL;
+    for (i = 0; i < PySequence_Fast_GET_SIZE(seq) && found == 0; i++) {
+        PyObject *captured = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *raw = slot_read_borrowed(
+            &p_message_reader, slot_read_borrowed(&captured_reader, captured, C_MESSAGE), 0);
+        if (raw != NULL) /* (held by its message, which the list holds: no code runs) */
+            found = text_mentions(raw);
         else {
-            Py_buffer view;
-            if (PyUnicode_Check(text) || PyObject_GetBuffer(text, &view, PyBUF_SIMPLE) < 0) {
-                if (!PyErr_Occurred())
-                    PyErr_SetString(PyExc_TypeError, "cannot search a str with a bytes probe");
-                Py_DECREF(seq);
-                return NULL;
+            PyObject *message = PyObject_GetAttr(captured, captured_names[C_MESSAGE]);
+            if (message == NULL)
+                found = -1;
+            else {
+                raw = PyObject_GetAttr(message, p_message_names[0]);
+                Py_DECREF(message);
+                found = raw == NULL ? -1 : text_mentions(raw);
+                Py_XDECREF(raw);
             }
-            found = mentions((const unsigned char *)view.buf, view.len);
-            PyBuffer_Release(&view);
         }
     }
     Py_DECREF(seq);
-    return PyBool_FromLong(found);
+    return found < 0 ? NULL : PyBool_FromLong(found);
+}
+
+/* frames_rise(messages) -> bool: whether every message's frame is an int above the one
+ * before (so no two share a frame); False when not known so (a frame that is not an exact
+ * int: the caller counts them). The class given to setup_probe() is read where its slot
+ * lies, any other by name. */
+static PyObject *frames_rise(PyObject *module, PyObject *messages)
+{
+    PyObject *seq, *previous = NULL;
+    Py_ssize_t i;
+    int rise = 1;
+    (void)module;
+    if (p_message_reader.type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "frames_rise() before setup_probe()");
+        return NULL;
+    }
+    seq = PySequence_Fast(messages, "frames_rise(): messages are not iterable");
+    if (seq == NULL)
+        return NULL;
+    for (i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+        PyObject *captured = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *frame = slot_read_borrowed(&captured_reader, captured, C_FRAME);
+        if (frame != NULL)
+            Py_INCREF(frame);
+        else if ((frame = PyObject_GetAttr(captured, captured_names[C_FRAME])) == NULL) {
+            Py_XDECREF(previous);
+            Py_DECREF(seq);
+            return NULL;
+        }
+        /* (two exact ints compared: no Python code runs, nothing fails) */
+        if (rise && (!PyLong_CheckExact(frame) ||
+                     (previous != NULL && PyObject_RichCompareBool(previous, frame, Py_LT) != 1)))
+            rise = 0;
+        Py_XSETREF(previous, frame);
+    }
+    Py_XDECREF(previous);
+    Py_DECREF(seq);
+    return PyBool_FromLong(rise);
 }
 
 /* -- calls._summarize for the usual call (its specification: _summarize) ------------------ */
@@ -1376,6 +1697,27 @@ static PyObject *txn_list(PyObject *txn, int i)
     return list;
 }
 
+/* end_of(captured, from), given as the text of the head's source (texts[0]) or destination
+ * (texts[1]) where captured's address and port are the head's: an exact str and an exact
+ * int each, equal (the same text; and one text kept for both, not two). */
+static PyObject *end_as_head(PyObject *captured, int from, PyObject *head, PyObject **texts)
+{
+    PyObject *address = slot_read_borrowed(&captured_reader, captured, from ? C_SRC : C_DST);
+    PyObject *port = slot_read_borrowed(&captured_reader, captured, from ? C_SPORT : C_DPORT);
+    int side;
+    if (address != NULL && port != NULL && PyUnicode_CheckExact(address) &&
+        PyLong_CheckExact(port))
+        for (side = 0; side < 2; side++) {
+            PyObject *a = slot_read_borrowed(&captured_reader, head, side ? C_DST : C_SRC);
+            PyObject *p = slot_read_borrowed(&captured_reader, head, side ? C_DPORT : C_SPORT);
+            /* (exact str and int compared: no Python code runs, nothing fails) */
+            if (a != NULL && p != NULL && PyUnicode_CheckExact(a) && PyLong_CheckExact(p) &&
+                same(address, a) == 1 && PyObject_RichCompareBool(port, p, Py_EQ) == 1)
+                return Py_NewRef(texts[side]);
+        }
+    return end_of(captured, from);
+}
+
 /* Whether (captured's dst, dport) == (address, port) (Python's tuple ==): 1, 0 or -1. */
 static int sent_to(PyObject *captured, PyObject *address, PyObject *port)
 {
@@ -1463,6 +1805,27 @@ static PyObject *invite_state(int answered, int has_final, long long final_statu
     return call_states[CS_FAILED];
 }
 
+/* The initial INVITEs a Call keeps (its _initial, as find_calls() or the property kept
+ * them: for the list in its transactions, of the length it has), a new reference; NULL (no
+ * exception) when none are kept for that list as it is or the call is of another class:
+ * the property finds them. */
+static PyObject *kept_initial_invites(PyObject *call)
+{
+    PyObject *kept = slot_read_borrowed(&k_reader, call, K_INITIAL);
+    PyObject *transactions = slot_read_borrowed(&k_reader, call, K_TRANSACTIONS), *count;
+    if (kept == NULL || !PyTuple_CheckExact(kept) || PyTuple_GET_SIZE(kept) != 3 ||
+        transactions == NULL || PyTuple_GET_ITEM(kept, 0) != transactions ||
+        !PyList_CheckExact(transactions))
+        return NULL;
+    count = PyTuple_GET_ITEM(kept, 1);
+    /* (an exact int compared: no Python code runs) */
+    if (!PyLong_CheckExact(count) || PyLong_AsSsize_t(count) != PyList_GET_SIZE(transactions)) {
+        PyErr_Clear(); /* (an int too large: not the length) */
+        return NULL;
+    }
+    return Py_NewRef(PyTuple_GET_ITEM(kept, 2));
+}
+
 /* summarize_one(index, legs, announcements, names) -> CallSummary | None. */
 static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -1471,10 +1834,11 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
            F_UAS, F_BYE_SOURCE, F_MESSAGES, F_METHODS, F_STATUSES, F_RESENT, F_MARKS, F_SDP,
            F_ENDPOINTS, F_DTMF, F_COUNT };
     PyObject *f[F_COUNT] = {NULL};
-    PyObject *primary, *messages = NULL, *walked = NULL, *state = NULL, *all = NULL;
+    PyObject *primary, *messages = NULL, *walked = NULL, *all = NULL;
     PyObject *invites = NULL, *head_message = NULL, *first_answer = NULL, *answer_txn = NULL;
     PyObject *final = NULL, *final_message = NULL, *acks = NULL, *bye, *result = NULL;
-    PyObject *walk_args[2], *method;
+    PyObject *method, *head = NULL;
+    SmallMap tracker;
     long long ring_ns = 0, answer_ns = 0, ns, code, final_status = 0;
     Py_ssize_t i, j, n_all;
     int rang = 0, responded_to = 0, ack_missing = 0, cancelled, found;
@@ -1501,18 +1865,18 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
     if (!PyList_CheckExact(messages) || PyList_GET_SIZE(messages) == 0)
         goto decline;
     /* The marks and counts in one walk; declined unless the messages are in time order. */
-    state = PyDict_New();
-    if (state == NULL)
-        goto fail;
-    walk_args[0] = messages;
-    walk_args[1] = state;
-    walked = walk(NULL, walk_args, 2);
+    /* (the tracker's state, fresh, is read by no one after: a table, see SmallMap) */
+    small_map_init(&tracker, 5, NULL);
+    walked = walk_tracked(messages, &tracker);
+    small_map_clear(&tracker);
     if (walked == NULL)
         goto fail;
     if (PyTuple_GET_ITEM(walked, 9) != Py_True)
         goto decline;
     /* The caller's initial INVITEs: those sent from the first one's client. */
-    all = PyObject_GetAttr(primary, name_initial_invites);
+    all = kept_initial_invites(primary);
+    if (all == NULL)
+        all = PyObject_GetAttr(primary, name_initial_invites);
     if (all == NULL)
         goto fail;
     if (!PyList_CheckExact(all) || PyList_GET_SIZE(all) == 0)
@@ -1563,7 +1927,7 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
     }
     /* The head: the first caller's INVITE request. */
     {
-        PyObject *requests = txn_list(PyList_GET_ITEM(invites, 0), T_REQUESTS), *head;
+        PyObject *requests = txn_list(PyList_GET_ITEM(invites, 0), T_REQUESTS);
         /* (initial_invites is read from any object: an empty request list declines) */
         if (requests == NULL || PyList_GET_SIZE(requests) == 0) {
             Py_XDECREF(requests);
@@ -1573,11 +1937,8 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
         Py_DECREF(requests);
         head_message = slot_read(&captured_reader, head, C_MESSAGE);
         if (head_message == NULL ||
-            (f[F_CALLER] = end_of(head, 1)) == NULL || (f[F_CALLEE] = end_of(head, 0)) == NULL) {
-            Py_DECREF(head);
+            (f[F_CALLER] = end_of(head, 1)) == NULL || (f[F_CALLEE] = end_of(head, 0)) == NULL)
             goto fail;
-        }
-        Py_DECREF(head);
     }
     method = slot_read(&r_reader, head_message, R_METHOD);
     if (method == NULL)
@@ -1694,7 +2055,7 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
             }
         }
         Py_SETREF(acks, after);
-        f[F_UAS] = end_of(first_answer, 1);
+        f[F_UAS] = end_as_head(first_answer, 1, head, f + F_CALLER);
         if (f[F_UAS] == NULL)
             goto fail;
         if (PyList_GET_SIZE(acks) == 0)
@@ -1723,7 +2084,7 @@ static PyObject *summarize_one(PyObject *module, PyObject *const *args, Py_ssize
             goto fail;
         f[F_ENDED_BY] = Py_NewRef(found ? text_caller : text_callee);
         f[F_END] = slot_read(&captured_reader, bye, C_TS_NS);
-        f[F_BYE_SOURCE] = end_of(bye, 1);
+        f[F_BYE_SOURCE] = end_as_head(bye, 1, head, f + F_CALLER);
         if (f[F_END] == NULL || f[F_BYE_SOURCE] == NULL)
             goto fail;
     }
@@ -1801,10 +2162,10 @@ done:
     clear_all(f, F_COUNT);
     Py_DECREF(primary);
     Py_XDECREF(messages);
-    Py_XDECREF(state);
     Py_XDECREF(walked);
     Py_XDECREF(all);
     Py_XDECREF(invites);
+    Py_XDECREF(head);
     Py_XDECREF(head_message);
     Py_XDECREF(first_answer);
     Py_XDECREF(answer_txn);
@@ -2019,6 +2380,48 @@ done:
     Py_RETURN_NONE;
 }
 
+/* -- summarize_calls' index of the announcements by Call-ID (its specification:
+ * calls._index_by_call_id_py) -------------------------------------------------------- */
+
+/* index_by_call_id(announcements) -> dict: each Call-ID's announcements, in order. */
+static PyObject *index_by_call_id(PyObject *module, PyObject *announcements)
+{
+    PyObject *seq, *index;
+    Py_ssize_t i;
+    (void)module;
+    if (ann_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "index_by_call_id() before setup_sdp()");
+        return NULL;
+    }
+    seq = PySequence_Fast(announcements, "index_by_call_id(): announcements are not iterable");
+    if (seq == NULL)
+        return NULL;
+    index = PyDict_New();
+    for (i = 0; index != NULL && i < PySequence_Fast_GET_SIZE(seq); i++) {
+        PyObject *ann = PySequence_Fast_GET_ITEM(seq, i), *call_id, *list;
+        int failed;
+        if (Py_TYPE(ann) == ann_type && PyTuple_GET_SIZE(ann) == ann_size)
+            call_id = Py_NewRef(PyTuple_GET_ITEM(ann, ann_index[A_CALL_ID]));
+        else if ((call_id = PyObject_GetAttr(ann, ann_names[A_CALL_ID])) == NULL) {
+            Py_CLEAR(index);
+            break;
+        }
+        list = PyDict_GetItemWithError(index, call_id);
+        if (list != NULL)
+            Py_INCREF(list);
+        else if (!PyErr_Occurred() && (list = PyList_New(0)) != NULL &&
+                 PyDict_SetItem(index, call_id, list) < 0)
+            Py_CLEAR(list);
+        Py_DECREF(call_id);
+        failed = list == NULL || PyList_Append(list, ann) < 0;
+        Py_XDECREF(list);
+        if (failed)
+            Py_CLEAR(index);
+    }
+    Py_DECREF(seq);
+    return index;
+}
+
 static PyMethodDef methods[] = {
     {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL,
      "setup(captured_class, message_class, cseq_class, marks_class, walked_class,\n"
@@ -2052,6 +2455,15 @@ static PyMethodDef methods[] = {
     {"mention_link_headers", mention_link_headers, METH_O,
      "mention_link_headers(texts) -> bool: whether any of the bytes holds \"-call-id\" or\n"
      "\"-charging-vector\" in any ASCII case (rtcscope.sip.calls._probe_py)."},
+    {"index_by_call_id", index_by_call_id, METH_O,
+     "index_by_call_id(announcements) -> dict: each Call-ID's announcements, in order."},
+    {"setup_probe", (PyCFunction)(void (*)(void))setup_probe, METH_FASTCALL,
+     "setup_probe(captured_class, message_class): the classes read where their slots lie."},
+    {"messages_mention_link_headers", messages_mention_link_headers, METH_O,
+     "messages_mention_link_headers(messages) -> bool: mention_link_headers of each\n"
+     "captured message's .message.raw."},
+    {"frames_rise", frames_rise, METH_O,
+     "frames_rise(messages) -> bool: every frame an int above the one before."},
     {"setup_summary", (PyCFunction)(void (*)(void))setup_summary, METH_FASTCALL,
      "setup_summary(summary_class, field_names, message_class, states, info_digits,\n"
      "endpoint): the CallSummary made (its fields checked), the message class read directly, the CallState members (RINGING,\n"

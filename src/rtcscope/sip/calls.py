@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import field, fields
 from enum import StrEnum
 from functools import partial
-from operator import attrgetter, itemgetter
+from operator import attrgetter, itemgetter, lt
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
@@ -907,10 +907,39 @@ _probe: Callable[[Iterable[bytes]], bool] = (
 PROBE_ROAD = "python" if _probe is _probe_py else "c"
 
 
-def _mention_link_headers(messages: Iterable[CapturedMessage]) -> bool:
+def _mention_link_headers_py(messages: Iterable[CapturedMessage]) -> bool:
     """Whether any of ``messages`` may carry X-Call-ID or P-Charging-Vector (a name anywhere
-    in its bytes, any case): a C-level search of each message's bytes."""
-    return _probe([m.message.raw for m in messages])
+    in its bytes, any case): the probe of each message's bytes, in order, up to the first
+    that mentions one (the messages after it not read, as the C road)."""
+    return _probe_py(m.message.raw for m in messages)
+
+
+def _frames_rise_py(messages: Iterable[CapturedMessage]) -> bool:
+    """Whether every message's frame is an int above the one before (so no two share a
+    frame); False where not known so (a frame that is not an int)."""
+    frames = list(map(_FRAME, messages))
+    return all(type(f) is int for f in frames) and all(map(lt, frames, frames[1:]))
+
+
+def _c_probe_setup(callwalk: ModuleType) -> None:
+    """Give the C reads of the capture's messages the classes they read where slots lie."""
+    from rtcscope.sip.capture import CapturedSip
+    from rtcscope.sip.message import SipMessage
+
+    callwalk.setup_probe(CapturedSip, SipMessage)
+
+
+# The two looks summarize_calls takes at every message of the capture, in C where it was
+# built (rtcscope.sip._callwalk.messages_mention_link_headers and frames_rise: what
+# _mention_link_headers_py and _frames_rise_py answer, each message read where it lies, no
+# list of its bytes or frames made), with the C probe.
+_mention_link_headers: Callable[[Iterable[CapturedMessage]], bool] = (
+    c_accelerator(_c_probe_setup, "messages_mention_link_headers") if PROBE_ROAD == "c" else None
+) or _mention_link_headers_py
+_frames_rise: Callable[[Iterable[CapturedMessage]], bool] = (
+    c_accelerator(_c_probe_setup, "frames_rise") if PROBE_ROAD == "c" else None
+) or _frames_rise_py
+MESSAGES_ROAD = "python" if _mention_link_headers is _mention_link_headers_py else "c"
 
 
 def _messages_of(calls: Sequence[Call]) -> list[CapturedMessage]:
@@ -1066,7 +1095,7 @@ def _parse_info_dtmf(captured: CapturedMessage, caller_tag: str | None) -> InfoD
 _BY_TIME = attrgetter("ts_ns", "frame")
 _FRAME = attrgetter("frame")
 _TS = attrgetter("ts_ns")
-_BY_START = attrgetter("start_ns", "index")
+_START = attrgetter("start_ns")
 
 
 def _reached(acks: list[CapturedMessage], answer: CapturedMessage, answer_txn: Transaction) -> bool:
@@ -1423,6 +1452,30 @@ def _c_summary_give(callwalk: ModuleType) -> None:
     callwalk.setup_summary(CallSummary, names, SipMessage, states, _info_digits, endpoint)
 
 
+def _index_by_call_id_py(
+    announcements: Iterable[MediaAnnouncement],
+) -> dict[str | None, list[MediaAnnouncement]]:
+    """Each Call-ID's announcements, in order."""
+    by_call_id: dict[str | None, list[MediaAnnouncement]] = {}
+    for announcement in announcements:
+        found = by_call_id.get(announcement.call_id)
+        if found is None:
+            by_call_id[announcement.call_id] = [announcement]
+        else:
+            found.append(announcement)
+    return by_call_id
+
+
+# The index in C where it was built (rtcscope.sip._callwalk.index_by_call_id: what
+# _index_by_call_id_py makes, each announcement's Call-ID read by place).
+_index_by_call_id: Callable[
+    [Iterable[MediaAnnouncement]], dict[str | None, list[MediaAnnouncement]]
+] = (
+    c_accelerator(_c_sdp_setup, "index_by_call_id") if SDP_ROAD == "c" else None
+) or _index_by_call_id_py
+INDEX_ROAD = "python" if _index_by_call_id is _index_by_call_id_py else "c"
+
+
 def _c_counts_setup(callwalk: ModuleType) -> None:
     """Give the C counts the summary class whose slots they read."""
     callwalk.setup_counts(CallSummary)
@@ -1468,7 +1521,9 @@ def summarize_calls(
     # no two messages share a frame (the marks are kept by frame); else in one pass here.
     marks: dict[int, MessageMarks] | None = None
     every_message_in_a_call = sum(len(call.messages) for call in dialogs) == len(messages)
-    if not every_message_in_a_call or len(set(map(_FRAME, messages))) != len(messages):
+    if not every_message_in_a_call or not (
+        _frames_rise(messages) or len(set(map(_FRAME, messages))) == len(messages)
+    ):
         feed = WiresharkSipTracker().feed
         add = statistics.add
         marks = {}
@@ -1481,9 +1536,7 @@ def summarize_calls(
     # linking headers.
     groups = link_legs(dialogs, messages if every_message_in_a_call else None)
     # Each call gets its own announcements through an index by Call-ID (no scan per call).
-    by_call_id: dict[str | None, list[MediaAnnouncement]] = defaultdict(list)
-    for announcement in announcements:
-        by_call_id[announcement.call_id].append(announcement)
+    by_call_id = _index_by_call_id(announcements)
     no_announcements: list[MediaAnnouncement] = []
     names: CodecNames = {}
     # (The C road, where it is, when the marks are found call by call; None: declined.)
@@ -1502,7 +1555,9 @@ def summarize_calls(
         calls.append(_summarize(i, legs, marks, call_announcements, names))
     if marks is None:
         statistics.add_calls(calls)
-    calls.sort(key=_BY_START)
+    # By start, then index: the calls are in index order here and the sort is stable, so
+    # the start alone orders them so (no key tuple made per call).
+    calls.sort(key=_START)
     for i, call in enumerate(calls):
         call.index = i + 1
     if first_ns is None:

@@ -86,7 +86,12 @@ class Leg:
 
 @dataclass(slots=True)
 class Call:
-    """Everything captured with one Call-ID."""
+    """Everything captured with one Call-ID.
+
+    What the properties find from ``transactions`` (initial_invites, dialogs, caller_tag) is
+    kept for the list it was found in (initial_invites also for that list's length; the C
+    find_calls keeps it as it groups the call): a caller that changes the transactions gives
+    a new list, or grows or shortens this one; an item replaced in place is not seen."""
 
     call_id: str
     messages: list[CapturedMessage] = field(default_factory=list)
@@ -96,9 +101,11 @@ class Call:
     _dialogs: tuple[list[Transaction], list[Dialog]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
-    # initial_invites, found once for the transaction list it was found in (the call list,
-    # the dialogs and every check of the diagnosis ask for it).
-    _initial: tuple[list[Transaction], list[Transaction]] | None = field(
+    # initial_invites, found once for the transaction list it was found in and that list's
+    # length then (the call list, the dialogs and every check of the diagnosis ask for it;
+    # the C find_calls keeps it as it groups the call): found again where the list was
+    # replaced, or grown or shortened in place.
+    _initial: tuple[list[Transaction], int, list[Transaction]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
     _caller_tag: tuple[list[Transaction], str | None] | None = field(
@@ -109,14 +116,15 @@ class Call:
     def initial_invites(self) -> list[Transaction]:
         """INVITE transactions outside a dialog (no To tag), one per hop, in capture order."""
         found = self._initial
-        if found is not None and found[0] is self.transactions:
-            return found[1]
+        transactions = self.transactions
+        if found is not None and found[0] is transactions and found[1] == len(transactions):
+            return found[2]
         out = [
             txn
-            for txn in self.transactions
+            for txn in transactions
             if txn.method == "INVITE" and txn.requests and not txn.requests[0].message.to_tag
         ]
-        self._initial = (self.transactions, out)
+        self._initial = (transactions, len(transactions), out)
         return out
 
     @property

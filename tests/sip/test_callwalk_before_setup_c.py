@@ -1,0 +1,63 @@
+"""Every entry point of rtcscope.sip._callwalk called before the setup it needs, in a fresh
+interpreter that imports the C module directly (no rtcscope.sip module has set it up): a
+RuntimeError (count_calls: None, the Python road), never a crash."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.sip.test_calls_walk_c import _callwalk, needs_c
+
+_PROBE = """
+import rtcscope.sip._callwalk as cw
+given = {
+    "walk": ([object()], {}),
+    "group": ([object()],),
+    "find_calls": ([object()],),
+    "sdp_exchanges": ([object()], {}),
+    "messages_mention_link_headers": ([object()],),
+    "frames_rise": ([object()],),
+    "summarize_one": (1, [object()], [], {}),
+    "count_calls": ([object()],),
+    "index_by_call_id": ([object()],),
+    "mention_link_headers": ([b"x"],),
+    "name_addr_uri": ("<sip:a@b>",),
+}
+for name in sorted(dir(cw)):
+    if name.startswith(("_", "setup")) or not callable(getattr(cw, name)):
+        continue
+    try:
+        print(name, "->", repr(getattr(cw, name)(*given[name])))
+    except RuntimeError as error:
+        print(name, "RuntimeError", "before" in str(error))
+"""
+
+_EXPECTED = {
+    "count_calls": "-> None",
+    "mention_link_headers": "-> False",
+    "name_addr_uri": "-> 'sip:a@b'",
+}
+
+
+@needs_c
+def test_every_entry_point_before_its_setup_refuses() -> None:
+    assert _callwalk is not None
+    src = str(Path(_callwalk.__file__).parents[2])
+    env = {**os.environ, "PYTHONPATH": src}
+    env.pop("RTCSCOPE_PURE", None)
+    run = subprocess.run(
+        [sys.executable, "-X", "faulthandler", "-c", _PROBE],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    lines = dict(line.split(" ", 1) for line in run.stdout.splitlines())
+    assert "summarize_one" in lines and "index_by_call_id" in lines
+    for name, outcome in lines.items():
+        assert outcome == _EXPECTED.get(name, "RuntimeError True"), name
