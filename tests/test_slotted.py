@@ -359,3 +359,39 @@ def test_rtcscope_pure_selects_the_python_road() -> None:
     assert _road_with("1") == "python"
     assert _road_with("0") == built
     assert _road_with(None) == built
+
+
+def _read_young_lists(length: int) -> None:
+    """Reads every young list of ``length`` a collection can hand out (a NULL item, in a
+    list still in the making, would crash the reading)."""
+    for made in gc.get_objects(0):
+        if type(made) is list and len(made) == length:
+            assert all(map(id, made))
+
+
+@needs_c
+@pytest.mark.parametrize("road", ["c", "python"])
+def test_a_collection_during_objects_finds_no_list_in_the_making(road: str) -> None:
+    """A gc callback run by the instances' allocations reads every list it can find: the
+    list of instances being made is not among them until full."""
+    objects = _slots.objects if road == "c" else slotted.objects_py
+    count = 3001
+    column = list(range(count))
+    collections: list[int] = []
+
+    def look(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            collections.append(1)
+            _read_young_lists(count)
+
+    old = gc.get_threshold()
+    gc.collect()
+    gc.callbacks.append(look)
+    gc.set_threshold(1)
+    try:
+        made = objects(_Three, (_SLOT["a"],), (column,))
+    finally:
+        gc.set_threshold(*old)
+        gc.callbacks.remove(look)
+    assert [instance.a for instance in made] == column
+    assert collections  # (collections ran while the instances were made)

@@ -120,6 +120,9 @@ static PyObject *objects(PyObject *module, PyObject *const *args, Py_ssize_t nar
     made = PyList_New(count);
     if (made == NULL)
         goto done;
+    /* Its items are NULL until made: a collection the allocations below run must not find
+     * it (gc.get_objects() would hand it out); it is tracked again once full. */
+    PyObject_GC_UnTrack(made);
     for (i = 0; i < count; i++) {
         /* A collection the allocation runs may run code that changes a column: the
          * lengths are checked after it, before the items are read. */
@@ -149,6 +152,8 @@ static PyObject *objects(PyObject *module, PyObject *const *args, Py_ssize_t nar
             }
         }
     }
+    if (made != NULL)
+        PyObject_GC_Track(made);
     /* The fields set by their descriptors (which may run code), column by column as the
      * Python road sets them, from the instances made. */
     for (k = 0; made != NULL && k < nfields; k++) {
