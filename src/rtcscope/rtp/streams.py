@@ -128,8 +128,7 @@ _KEY_SLOTS = tuple(vars(StreamKey)[name] for name in ("src", "src_port", "dst", 
 def _stream_keys(keys: list[tuple[str, int, str, int, int]]) -> list[StreamKey]:
     """``[StreamKey(*key) for key in keys]``, the slots filled from the fields' columns
     (:func:`rtcscope.slotted.objects`: a frozen dataclass's ``__init__`` goes through
-    ``object.__setattr__``, several times the time; finish makes one per stream, and
-    none without a stream: ``keys`` is not empty)."""
+    ``object.__setattr__``, several times the time; finish makes one per stream)."""
     return objects(StreamKey, _KEY_SLOTS, items(keys, (0, 1, 2, 3, 4), (None,) * 5, 5))
 
 
