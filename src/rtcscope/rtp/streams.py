@@ -514,8 +514,9 @@ class StreamScanner:
         self._proto_keying = _ProtoKeying()  # SDP profile -> keying it implies (finish())
         self._by_endpoint: dict[tuple[str, int], list[MediaAnnouncement]] = {}
         # Announced RTCP (address, port), of self.announcements[:_rtcp_read] (the set is
-        # brought up to date when an RTCP datagram is looked at: _rtcp).
-        self._rtcp_endpoints: set[tuple[str, int]] = set()
+        # brought up to date when an RTCP datagram is looked at: _rtcp; announce keeps
+        # only announcements with an address: None is never in it).
+        self._rtcp_endpoints: set[tuple[str | None, int]] = set()
         self._rtcp_read = 0
         self.announce(sorted(announcements, key=lambda a: a.frame))
         self.rtp_ports = frozenset(rtp_ports)
@@ -1235,7 +1236,7 @@ class StreamScanner:
         endpoints = self._rtcp_endpoints
         announced_now = self.announcements
         for ann in announced_now[self._rtcp_read :]:
-            if ann.rtcp_port and ann.address is not None:  # (kept ones have an address)
+            if ann.rtcp_port:
                 endpoints.add((ann.address, ann.rtcp_port))
         self._rtcp_read = len(announced_now)
         announced = (packet.dst, packet.dport) in endpoints or (
