@@ -10,6 +10,8 @@ from __future__ import annotations
 import abc
 import gc
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import field
 from typing import Any, NamedTuple
 
@@ -203,9 +205,9 @@ class _OwnGetItem(tuple[Any, ...]):
         return "not stored"
 
 
-def _items_outcome(road: Any, rows: Any, positions: Any, defaults: Any) -> Any:
+def _items_outcome(road: Any, rows: Any, positions: Any, defaults: Any, width: Any) -> Any:
     try:
-        columns = road(rows, positions, defaults)
+        columns = road(rows, positions, defaults, width)
     except (TypeError, ValueError, IndexError) as exc:  # the roads must refuse alike
         return type(exc)
     assert type(columns) is tuple and all(type(column) is list for column in columns)
@@ -238,16 +240,19 @@ def test_the_c_items_are_the_python_items(rows: list[Any], positions: list[Any],
     width = len(positions)
     defaults = tuple(data.draw(st.lists(_ROW_VALUES, min_size=width, max_size=width)))
     shape = data.draw(st.integers(min_value=0, max_value=5))
+    row_width = data.draw(st.one_of(st.integers(min_value=-1, max_value=5), st.just(2**70)))
     # mostly well formed; else a default more, rows not a list, positions not a tuple...
-    args: tuple[Any, Any, Any] = (rows, tuple(positions), defaults)
+    args: tuple[Any, Any, Any, Any] = (rows, tuple(positions), defaults, row_width)
     if shape == 1:
-        args = (rows, tuple(positions), (*defaults, 0))
+        args = (rows, tuple(positions), (*defaults, 0), row_width)
     elif shape == 2:
-        args = (tuple(rows), tuple(positions), defaults)
+        args = (tuple(rows), tuple(positions), defaults, row_width)
     elif shape == 3:
-        args = (rows, list(positions), defaults)
+        args = (rows, list(positions), defaults, row_width)
     elif shape == 4:
-        args = (rows, _TupleOfOwn(positions), _TupleOfOwn(defaults))
+        args = (rows, _TupleOfOwn(positions), _TupleOfOwn(defaults), row_width)
+    elif shape == 5:
+        args = (rows, tuple(positions), defaults, float(row_width))
     assert _slots is not None
     assert _items_outcome(_slots.items, *args) == _items_outcome(slotted.items_py, *args)
 
@@ -256,16 +261,34 @@ def test_the_c_items_are_the_python_items(rows: list[Any], positions: list[Any],
 @pytest.mark.parametrize("road", ["c", "python"])
 def test_items_reads_named_tuples_and_defaults(road: str) -> None:
     items = _slots.items if road == "c" else slotted.items_py
-    rows: list[Any] = [_Pair(1, "x"), None, (3, 4, 5), _OwnGetItem((6, 7))]
-    assert items(rows, (1, 0), ("b", "a")) == (["x", "b", 4, 7], [1, "a", 3, 6])
-    assert items([], (0,), (None,)) == ([],)
-    assert items(rows, (), ()) == ()
-    with pytest.raises(IndexError):
-        items(rows, (2,), (None,))  # beyond the named tuple
+    rows: list[Any] = [_Pair(1, "x"), None, (3, 4), _OwnGetItem((6, 7))]
+    assert items(rows, (1, 0), ("b", "a"), 2) == (["x", "b", 4, 7], [1, "a", 3, 6])
+    assert items([], (0,), (None,), 1) == ([],)
+    assert items(rows, (), (), 2) == ()
     with pytest.raises(ValueError):
-        items(rows, (-1,), (None,))
+        items(rows, (2,), (None,), 2)  # beyond the width
+    with pytest.raises(ValueError):
+        items(rows, (-1,), (None,), 2)
     with pytest.raises(TypeError):
-        items(rows, (True,), (None,))
+        items(rows, (True,), (None,), 2)
+
+
+@needs_c
+@pytest.mark.parametrize("road", ["c", "python"])
+def test_items_refuses_a_row_of_another_width(road: str) -> None:
+    """Each row has the width given, as zip(*rows, strict=True) checked it: a row wider
+    or narrower than the others is refused, even where the positions read lie in it."""
+    items = _slots.items if road == "c" else slotted.items_py
+    with pytest.raises(ValueError):
+        items([(1, 2), (3, 4, 5)], (0, 1), (None, None), 2)
+    with pytest.raises(ValueError):
+        items([(1, 2), (3,)], (0,), (None,), 2)
+    with pytest.raises(ValueError):
+        items([(1, 2, 3), None], (0, 1), (None, None), 2)
+    assert items([(1, 2, 3), None], (0, 1), (None, None), 3) == ([1, None], [2, None])
+    assert items([None], (2**63,), (0,), 2**70) == ([0],)  # (no tuple is as wide)
+    with pytest.raises(ValueError):
+        items([None, ()], (2**63,), (0,), 2**70)
 
 
 @needs_c
@@ -277,7 +300,7 @@ def test_items_lose_or_keep_no_reference() -> None:
     rows: list[Any] = [(values[i], values[i + 1]) for i in range(0, 40, 2)] + [None, None]
     before = [sys.getrefcount(value) for value in values]
     default_before = sys.getrefcount(default)
-    columns = _slots.items(rows, (0, 1, 0), (default, default, default))
+    columns = _slots.items(rows, (0, 1, 0), (default, default, default), 2)
     assert [sys.getrefcount(value) for value in values] == [
         count + (2 if at % 2 == 0 else 1) for at, count in enumerate(before)
     ]
@@ -288,7 +311,7 @@ def test_items_lose_or_keep_no_reference() -> None:
     assert sys.getrefcount(default) == default_before
     for _ in range(3):  # a refused call keeps nothing either
         with pytest.raises(TypeError):
-            _slots.items([*rows, 1], (0,), (default,))
+            _slots.items([*rows, 1], (0,), (default,), 2)
     assert [sys.getrefcount(value) for value in values] == before
     assert sys.getrefcount(default) == default_before
 
@@ -359,3 +382,94 @@ def test_rtcscope_pure_selects_the_python_road() -> None:
     assert _road_with("1") == "python"
     assert _road_with("0") == built
     assert _road_with(None) == built
+
+
+@contextmanager
+def _collecting(callback: Callable[[str, dict[str, Any]], None]) -> Iterator[None]:
+    """``callback`` is a gc callback, and a collection runs at almost every allocation of
+    a container (threshold 1), for the time of the block."""
+    old = gc.get_threshold()
+    gc.collect()
+    gc.callbacks.append(callback)
+    gc.set_threshold(1)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.callbacks.remove(callback)
+
+
+def _young_list_reader(length: int) -> tuple[list[int], Callable[[str, dict[str, Any]], None]]:
+    """A gc callback that reads every young list of ``length`` a collection can hand out
+    (a NULL item, in a list still in the making, would crash the reading), and the
+    collections it saw."""
+    collections: list[int] = []
+
+    def look(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            collections.append(1)
+            for made in gc.get_objects(0):
+                if type(made) is list and len(made) == length:
+                    assert all(map(id, made))
+
+    return collections, look
+
+
+@needs_c
+@pytest.mark.parametrize("road", ["c", "python"])
+def test_a_collection_during_objects_finds_no_list_in_the_making(road: str) -> None:
+    """A gc callback run by the instances' allocations reads every list it can find: the
+    list of instances being made is not among them until full."""
+    objects = _slots.objects if road == "c" else slotted.objects_py
+    count = 3001
+    column = list(range(count))
+    collections, look = _young_list_reader(count)
+
+    with _collecting(look):
+        made = objects(_Three, (_SLOT["a"],), (column,))
+    assert [instance.a for instance in made] == column
+    assert collections  # (collections ran while the instances were made)
+
+
+@needs_c
+@pytest.mark.parametrize("road", ["c", "python"])
+def test_a_collection_during_items_finds_no_column_in_the_making(road: str) -> None:
+    """A gc callback run by the columns' allocations reads every list it can find: a
+    column being made is not among them until full."""
+    items = _slots.items if road == "c" else slotted.items_py
+    count = 7777
+    rows = [(at, -at) for at in range(count)]
+    collections, look = _young_list_reader(count)
+
+    with _collecting(look):
+        for threshold in (1, 2, 3):  # (collections at other allocations)
+            gc.set_threshold(threshold)
+            columns = items(rows, (0, 1, 0, 1), (None,) * 4, 2)
+    assert columns == ([*range(count)], [-at for at in range(count)]) * 2
+    assert collections
+
+
+@needs_c
+@pytest.mark.parametrize("road", ["c", "python"])
+@pytest.mark.parametrize("change", ["shorten", "lengthen"])
+def test_items_reads_the_rows_as_a_collection_leaves_them(road: str, change: str) -> None:
+    """A gc callback run as the columns are made changes the rows: both roads read the rows
+    as the callback left them (the Python road makes its columns before reading)."""
+    items = _slots.items if road == "c" else slotted.items_py
+    rows: list[Any] = [(at, -at) for at in range(50)]
+    fired: list[int] = []
+
+    def change_rows(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start" and not fired:
+            fired.append(1)
+            if change == "shorten":
+                del rows[10:]
+            else:
+                rows.extend([None] * 5)
+
+    with _collecting(change_rows):
+        columns = items(rows, (0, 1), (None, None), 2)
+    assert fired
+    expected = 10 if change == "shorten" else 55
+    assert columns == ([row and row[0] for row in rows], [row and row[1] for row in rows])
+    assert len(columns[0]) == expected

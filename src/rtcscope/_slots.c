@@ -120,6 +120,9 @@ static PyObject *objects(PyObject *module, PyObject *const *args, Py_ssize_t nar
     made = PyList_New(count);
     if (made == NULL)
         goto done;
+    /* Its items are NULL until made: a collection the allocations below run must not find
+     * it (gc.get_objects() would hand it out); it is tracked again once full. */
+    PyObject_GC_UnTrack(made);
     for (i = 0; i < count; i++) {
         /* A collection the allocation runs may run code that changes a column: the
          * lengths are checked after it, before the items are read. */
@@ -149,6 +152,8 @@ static PyObject *objects(PyObject *module, PyObject *const *args, Py_ssize_t nar
             }
         }
     }
+    if (made != NULL)
+        PyObject_GC_Track(made);
     /* The fields set by their descriptors (which may run code), column by column as the
      * Python road sets them, from the instances made. */
     for (k = 0; made != NULL && k < nfields; k++) {
@@ -184,12 +189,13 @@ done:
 static PyObject *items(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *rows, *positions, *defaults, *columns = NULL;
+    PyObject **made = NULL;
     Py_ssize_t *at = NULL;
-    Py_ssize_t width, count, i, k;
+    Py_ssize_t width, row_width, count, i, k;
 
     (void)module;
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "items(rows, positions, defaults)");
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "items(rows, positions, defaults, width)");
         return NULL;
     }
     rows = args[0];
@@ -200,14 +206,35 @@ static PyObject *items(PyObject *module, PyObject *const *args, Py_ssize_t nargs
         PyErr_SetString(PyExc_TypeError, "items: rows must be a list, positions and defaults tuples");
         return NULL;
     }
+    if (!PyLong_CheckExact(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "items: the width must be an int");
+        return NULL;
+    }
+    {
+        int overflow = 0;
+        long long value = PyLong_AsLongLongAndOverflow(args[3], &overflow);
+
+        if (value == -1 && PyErr_Occurred())
+            return NULL;
+        /* too large or too small for an index: the width of no row (any position fits
+         * within the one, none within the other) */
+        if (overflow > 0 || value > (long long)PY_SSIZE_T_MAX)
+            value = (long long)PY_SSIZE_T_MAX;
+        row_width = overflow < 0 || value < 0 ? -1 : (Py_ssize_t)value;
+    }
     width = PyTuple_GET_SIZE(positions);
     if (PyTuple_GET_SIZE(defaults) != width) {
         PyErr_SetString(PyExc_ValueError, "items: a default per position");
         return NULL;
     }
     at = PyMem_New(Py_ssize_t, width > 0 ? width : 1);
-    if (at == NULL)
-        return PyErr_NoMemory();
+    made = PyMem_New(PyObject *, width > 0 ? width : 1);
+    if (at == NULL || made == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (k = 0; k < width; k++)
+        made[k] = NULL;
     for (k = 0; k < width; k++) {
         PyObject *position = PyTuple_GET_ITEM(positions, k);
 
@@ -219,70 +246,95 @@ static PyObject *items(PyObject *module, PyObject *const *args, Py_ssize_t nargs
             int overflow = 0;
             long long value = PyLong_AsLongLongAndOverflow(position, &overflow);
 
+            int beyond;
+
             if (value == -1 && PyErr_Occurred())
                 goto fail;
-            /* beyond any row (too large for an index): as an index past every row's end */
+            /* (exact ints compared: no Python code runs) */
+            beyond = PyObject_RichCompareBool(position, args[3], Py_GE);
+            if (beyond < 0)
+                goto fail;
+            if (overflow < 0 || (overflow == 0 && value < 0) || beyond) {
+                PyErr_SetString(PyExc_ValueError, "items: a position must be within the width");
+                goto fail;
+            }
+            /* too large for an index: past the end of any tuple (only None rows are read) */
             if (overflow > 0 || value > (long long)PY_SSIZE_T_MAX)
                 value = (long long)PY_SSIZE_T_MAX;
-            at[k] = overflow < 0 ? -1 : (Py_ssize_t)value;
-        }
-        if (at[k] < 0) {
-            PyErr_SetString(PyExc_ValueError, "items: a position must not be negative");
-            goto fail;
+            at[k] = (Py_ssize_t)value;
         }
     }
-    count = PyList_GET_SIZE(rows);
-    columns = PyTuple_New(width);
-    if (columns == NULL)
-        goto fail;
-    for (k = 0; k < width; k++) {
-        PyObject *column = PyList_New(count);
-
-        if (column == NULL)
+    /* The columns are made, untracked (their items are NULL until filled: a collection
+     * must not hand them out), before the rows are read, as the Python road makes its
+     * columns before reading: a collection the allocations ran may have run code that
+     * changed the list; if its length changed, the columns are made again for it. */
+    for (;;) {
+        count = PyList_GET_SIZE(rows);
+        for (k = 0; k < width; k++) {
+            made[k] = PyList_New(count);
+            if (made[k] == NULL)
+                goto fail;
+            PyObject_GC_UnTrack(made[k]);
+        }
+        columns = PyTuple_New(width);
+        if (columns == NULL)
             goto fail;
-        PyTuple_SET_ITEM(columns, k, column);
+        if (width > 0)
+            PyObject_GC_UnTrack(columns);
+        if (PyList_GET_SIZE(rows) == count)
+            break;
+        Py_CLEAR(columns);
+        for (k = 0; k < width; k++)
+            Py_CLEAR(made[k]);
     }
-    /* A collection the allocations ran may have run code that changed the list; nothing
-     * below runs Python code (no call, no allocation, no release of a last reference):
-     * the list keeps its length and items while it is read. */
-    if (PyList_GET_SIZE(rows) != count) {
-        PyErr_SetString(PyExc_RuntimeError, "items: rows changed while read");
-        goto fail;
-    }
+    /* Nothing below runs Python code until the columns are full (no call, no allocation,
+     * no release of a last reference): the list keeps its length and items while read.
+     * Every row is checked before any is read. */
     for (i = 0; i < count; i++) {
         PyObject *row = PyList_GET_ITEM(rows, i);
 
-        if (row == Py_None) {
-            for (k = 0; k < width; k++) {
-                PyObject *value = PyTuple_GET_ITEM(defaults, k);
-
-                Py_INCREF(value);
-                PyList_SET_ITEM(PyTuple_GET_ITEM(columns, k), i, value);
-            }
+        if (row == Py_None)
             continue;
-        }
         if (!PyTuple_Check(row)) {
             PyErr_SetString(PyExc_TypeError, "items: each row must be a tuple or None");
             goto fail;
         }
-        for (k = 0; k < width; k++) {
-            PyObject *value;
-
-            if (at[k] >= PyTuple_GET_SIZE(row)) {
-                PyErr_SetString(PyExc_IndexError, "tuple index out of range");
-                goto fail;
-            }
-            value = PyTuple_GET_ITEM(row, at[k]);
-            Py_INCREF(value);
-            PyList_SET_ITEM(PyTuple_GET_ITEM(columns, k), i, value);
+        if (PyTuple_GET_SIZE(row) != row_width) {
+            PyErr_SetString(PyExc_ValueError, "items: a row of another width");
+            goto fail;
         }
     }
+    for (k = 0; k < width; k++) {
+        PyObject *column = made[k];
+        PyObject *fallback = PyTuple_GET_ITEM(defaults, k);
+        Py_ssize_t position = at[k];
+
+        for (i = 0; i < count; i++) {
+            PyObject *row = PyList_GET_ITEM(rows, i);
+            PyObject *value = row == Py_None ? fallback : PyTuple_GET_ITEM(row, position);
+
+            Py_INCREF(value);
+            PyList_SET_ITEM(column, i, value);
+        }
+    }
+    for (k = 0; k < width; k++) {
+        PyObject_GC_Track(made[k]);
+        PyTuple_SET_ITEM(columns, k, made[k]);
+        made[k] = NULL;
+    }
+    if (width > 0)
+        PyObject_GC_Track(columns);
     PyMem_Free(at);
+    PyMem_Free(made);
     return columns;
 fail:
-    /* (a list's unset items are NULL: its release skips them) */
+    /* (an untracked list's unset items are NULL: its release skips them; the columns
+     * tuple holds none of them until all are full) */
     Py_XDECREF(columns);
+    for (k = 0; made != NULL && k < width; k++)
+        Py_XDECREF(made[k]);
     PyMem_Free(at);
+    PyMem_Free(made);
     return NULL;
 }
 
@@ -291,7 +343,8 @@ static PyMethodDef methods[] = {
      "objects(cls, fields, columns) -> list: instances of cls, field k of instance i set to "
      "columns[k][i] (rtcscope.slotted.objects_py in C)."},
     {"items", (PyCFunction)(void (*)(void))items, METH_FASTCALL,
-     "items(rows, positions, defaults) -> tuple of lists: the columns of a list of tuples "
+     "items(rows, positions, defaults, width) -> tuple of lists: the columns of a list of "
+     "tuples of width items "
      "(rtcscope.slotted.items_py in C)."},
     {NULL, NULL, 0, NULL},
 };

@@ -61,33 +61,44 @@ def objects_py(
 
 
 def items_py(
-    rows: list[tuple[Any, ...] | None], positions: tuple[int, ...], defaults: tuple[Any, ...]
+    rows: list[tuple[Any, ...] | None],
+    positions: tuple[int, ...],
+    defaults: tuple[Any, ...],
+    width: int,
 ) -> tuple[list[Any], ...]:
-    """The columns of ``rows`` (a list of tuples, or None for a row of ``defaults``) at
-    ``positions``: column k is ``[tuple.__getitem__(row, positions[k]) if row is not None
+    """The columns of ``rows`` (a list of tuples of ``width`` items, or None for a row of
+    ``defaults``) at ``positions``: column k is ``[row[positions[k]] if row is not None
     else defaults[k] for row in rows]``. ``rows`` not an exact list, positions or defaults
-    not exact tuples, a position not an int, a row neither a tuple nor None: TypeError; a
-    negative position or defaults of another length: ValueError; a position beyond a
-    row: IndexError."""
+    not exact tuples, a position or the width not an int, a row neither a tuple nor None:
+    TypeError; a position not within the width, defaults of another length, a row of
+    another width: ValueError. Every row is checked before any is read; the columns are
+    made before the rows are read."""
     if type(rows) is not list or type(positions) is not tuple:
         raise TypeError("items: rows must be a list, positions and defaults tuples")
     if type(defaults) is not tuple:
         raise TypeError("items: rows must be a list, positions and defaults tuples")
+    if type(width) is not int:
+        raise TypeError("items: the width must be an int")
     if len(defaults) != len(positions):
         raise ValueError("items: a default per position")
     for position in positions:
         if type(position) is not int:
             raise TypeError("items: each position must be an int")
-        if position < 0:
-            raise ValueError("items: a position must not be negative")
+        if not 0 <= position < width:
+            raise ValueError("items: a position must be within the width")
     columns: tuple[list[Any], ...] = tuple([] for _ in positions)
+    rows = rows[:]  # (as read now: a collection run below changes no row read)
+    for row in rows:
+        if row is not None:
+            if not isinstance(row, tuple):
+                raise TypeError("items: each row must be a tuple or None")
+            if len(row) != width:
+                raise ValueError("items: a row of another width")
     for row in rows:
         if row is None:
             deque(map(list.append, columns, defaults), 0)
-        elif isinstance(row, tuple):
-            deque(map(list.append, columns, map(tuple.__getitem__, repeat(row), positions)), 0)
         else:
-            raise TypeError("items: each row must be a tuple or None")
+            deque(map(list.append, columns, map(tuple.__getitem__, repeat(row), positions)), 0)
     return columns
 
 
@@ -114,7 +125,10 @@ def _roads() -> tuple[Callable[..., list[Any]], Callable[..., tuple[list[Any], .
 _ROADS = _roads()
 # Which road :func:`objects` and :func:`items` take: "c" or "python".
 objects: Callable[[type[T], tuple[Any, ...], tuple[Sequence[Any], ...]], list[T]] = _ROADS[0]
-items: Callable[[list[Any], tuple[int, ...], tuple[Any, ...]], tuple[list[Any], ...]] = _ROADS[1]
+_Items: TypeAlias = Callable[
+    [list[Any], tuple[int, ...], tuple[Any, ...], int], tuple[list[Any], ...]
+]
+items: _Items = _ROADS[1]
 ROAD = "python" if objects is objects_py else "c"
 
 

@@ -128,9 +128,8 @@ _KEY_SLOTS = tuple(vars(StreamKey)[name] for name in ("src", "src_port", "dst", 
 def _stream_keys(keys: list[tuple[str, int, str, int, int]]) -> list[StreamKey]:
     """``[StreamKey(*key) for key in keys]``, the slots filled from the fields' columns
     (:func:`rtcscope.slotted.objects`: a frozen dataclass's ``__init__`` goes through
-    ``object.__setattr__``, several times the time; finish makes one per stream, and
-    none without a stream: ``keys`` is not empty)."""
-    return objects(StreamKey, _KEY_SLOTS, items(keys, (0, 1, 2, 3, 4), (None,) * 5))
+    ``object.__setattr__``, several times the time; finish makes one per stream)."""
+    return objects(StreamKey, _KEY_SLOTS, items(keys, (0, 1, 2, 3, 4), (None,) * 5, 5))
 
 
 @dataclass(slots=True)
@@ -515,8 +514,9 @@ class StreamScanner:
         self._proto_keying = _ProtoKeying()  # SDP profile -> keying it implies (finish())
         self._by_endpoint: dict[tuple[str, int], list[MediaAnnouncement]] = {}
         # Announced RTCP (address, port), of self.announcements[:_rtcp_read] (the set is
-        # brought up to date when an RTCP datagram is looked at: _rtcp).
-        self._rtcp_endpoints: set[tuple[str, int]] = set()
+        # brought up to date when an RTCP datagram is looked at: _rtcp; announce keeps
+        # only announcements with an address: None is never in it).
+        self._rtcp_endpoints: set[tuple[str | None, int]] = set()
         self._rtcp_read = 0
         self.announce(sorted(announcements, key=lambda a: a.frame))
         self.rtp_ports = frozenset(rtp_ports)
@@ -1236,7 +1236,7 @@ class StreamScanner:
         endpoints = self._rtcp_endpoints
         announced_now = self.announcements
         for ann in announced_now[self._rtcp_read :]:
-            if ann.rtcp_port and ann.address is not None:  # (kept ones have an address)
+            if ann.rtcp_port:
                 endpoints.add((ann.address, ann.rtcp_port))
         self._rtcp_read = len(announced_now)
         announced = (packet.dst, packet.dport) in endpoints or (
@@ -1505,8 +1505,9 @@ class StreamScanner:
         count = len(keys)
         # What the streams read of their announcements (None: the heuristic's, a forced
         # port's), a column each, read in one pass.
+        announced_at, announcement_width = _announced_at()
         rtpmaps_of, protos, cryptos, fingerprints, setup_frames, call_ids = items(
-            list(map(_ANNOUNCEMENT, lives)), _announced_at(), _NOT_ANNOUNCED
+            list(map(_ANNOUNCEMENT, lives)), announced_at, _NOT_ANNOUNCED, announcement_width
         )
         # What a stream takes from its announcement and payload types, worked out once per
         # (announcement's rtpmaps, payload types, main type): thousands of short calls share
@@ -1523,7 +1524,7 @@ class StreamScanner:
                 what = described[described_as] = _describe(rtpmaps, payload_types, main_pt)
             whats.append(what)
         names, codecs, clock_rates, channels = zip(*whats, strict=True)
-        payload_types_of, main_pts = items(types, (0, 1), (None, None))
+        payload_types_of, main_pts = items(types, (0, 1), (None, None), 2)
         del rtpmaps_of, whats  # (the columns read are let go as soon as done with: finish
         # makes the streams at the scan's peak of memory)
         # How an encrypted stream is keyed: a=crypto, else a=fingerprint, else an SRTP
@@ -1601,12 +1602,13 @@ _ANNOUNCED = ("rtpmaps", "proto", "crypto", "fingerprints", "frame", "call_id")
 _NOT_ANNOUNCED = (None, "", (), (), None, None)
 
 
-def _announced_at() -> tuple[int, ...]:
-    """The positions of ``_ANNOUNCED`` in a MediaAnnouncement (sip.capture is imported
-    when announcements are read: not with this module)."""
+def _announced_at() -> tuple[tuple[int, ...], int]:
+    """The positions of ``_ANNOUNCED`` in a MediaAnnouncement, and its width (sip.capture
+    is imported when announcements are read: not with this module)."""
     from rtcscope.sip.capture import MediaAnnouncement
 
-    return tuple(map(MediaAnnouncement._fields.index, _ANNOUNCED))
+    fields = MediaAnnouncement._fields
+    return tuple(map(fields.index, _ANNOUNCED)), len(fields)
 
 
 _SOURCE = attrgetter("source")
