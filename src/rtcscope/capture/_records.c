@@ -1,0 +1,173 @@
+/* rtcscope.capture._records: the batch walk from record to record of a capture buffer in C.
+ *
+ * The specification is the pure-Python road of rtcscope.capture.reader: the record walk of
+ * CaptureReader._pcap's batches (_walk_pcap_py) and _walk_epbs_py. Both only find where the
+ * records that lie whole in the buffer start, from a given position, and where the walk
+ * stopped; what a stop means (a refill, a truncated or corrupt record and its message) is
+ * decided by the reader's general way, in Python, on both roads.
+ *
+ * - walk_pcap(buffer, pos, big_endian) -> (positions, stop): a pcap record is a 16-byte
+ *   header (captured length at +8) and the captured bytes; every record from pos whose
+ *   header and captured bytes end by the end of the buffer, in order, until the first that
+ *   does not (its offset is the stop).
+ * - walk_epbs(buffer, pos, big_endian, interfaces, max_block) -> (positions, stop): the run
+ *   of Enhanced Packet Blocks (type 6) from pos that lie whole in the buffer and pass every
+ *   check of the general walk (block length at least 32, a multiple of 4, at most
+ *   max_block; the trailing length equal to it; captured length + 32 within it; interface
+ *   id below interfaces); the stop is the first block that is not one.
+ *
+ * positions is bytes: the offsets as native 64-bit integers (array('q').frombytes reads
+ * them). Lengths are read as unsigned 32-bit integers and added in 64 bits: lengths near
+ * 2^32 cannot wrap. No byte past the buffer is read.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* The unsigned 32-bit integer at p, in the file's byte order. */
+static inline uint32_t word(const unsigned char *p, int swap)
+{
+    uint32_t value;
+    memcpy(&value, p, 4);
+    if (swap)
+        value = ((value & 0xFFu) << 24) | ((value & 0xFF00u) << 8) | ((value >> 8) & 0xFF00u) |
+                (value >> 24);
+    return value;
+}
+
+/* Whether the file's byte order (big_endian) differs from this machine's. */
+static int swapped(int big_endian)
+{
+#if PY_BIG_ENDIAN
+    return !big_endian;
+#else
+    return big_endian;
+#endif
+}
+
+/* One walk: the buffer (held in view until end_walk), the file's byte order, where the walk
+ * is, and the positions found so far (room for every record that can start there). */
+typedef struct {
+    Py_buffer view;
+    const unsigned char *buf;
+    uint64_t size, at;
+    int swap;
+    int64_t *found;
+    Py_ssize_t count;
+} Walk;
+
+/* Reads the common arguments (buffer, pos, big_endian; want of them in all) and makes room
+ * for the records of at least smallest bytes that can start from pos; -1 with an error. */
+static int start_walk(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want,
+                      const char *name, Py_ssize_t smallest, Walk *walk)
+{
+    Py_ssize_t pos, most;
+    int big_endian;
+    if (nargs != want) {
+        PyErr_Format(PyExc_TypeError, "%s() takes %zd arguments (%zd given)", name, want, nargs);
+        return -1;
+    }
+    pos = PyLong_AsSsize_t(args[1]);
+    if (pos == -1 && PyErr_Occurred())
+        return -1;
+    if (pos < 0) {
+        PyErr_Format(PyExc_ValueError, "%s(): negative position", name);
+        return -1;
+    }
+    big_endian = PyObject_IsTrue(args[2]);
+    if (big_endian < 0)
+        return -1;
+    if (PyObject_GetBuffer(args[0], &walk->view, PyBUF_SIMPLE) < 0)
+        return -1;
+    most = walk->view.len > pos ? (walk->view.len - pos) / smallest + 1 : 1;
+    walk->found = PyMem_Malloc((size_t)most * sizeof(int64_t));
+    if (walk->found == NULL) {
+        PyBuffer_Release(&walk->view);
+        PyErr_NoMemory();
+        return -1;
+    }
+    walk->buf = (const unsigned char *)walk->view.buf;
+    walk->size = (uint64_t)walk->view.len;
+    walk->at = (uint64_t)pos;
+    walk->swap = swapped(big_endian);
+    walk->count = 0;
+    return 0;
+}
+
+/* Releases the walk; returns (positions: bytes of native int64, stop), or NULL. */
+static PyObject *end_walk(Walk *walk)
+{
+    PyObject *positions;
+    PyBuffer_Release(&walk->view);
+    positions = PyBytes_FromStringAndSize((const char *)walk->found,
+                                          walk->count * (Py_ssize_t)sizeof(int64_t));
+    PyMem_Free(walk->found);
+    if (positions == NULL)
+        return NULL;
+    return Py_BuildValue("(NK)", positions, (unsigned long long)walk->at);
+}
+
+static PyObject *walk_pcap(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Walk w;
+    (void)module;
+    if (start_walk(args, nargs, 3, "walk_pcap", 16, &w) < 0)
+        return NULL;
+    while (w.at + 16 <= w.size) {
+        uint64_t end = w.at + 16 + word(w.buf + w.at + 8, w.swap);
+        if (end > w.size)
+            break;
+        w.found[w.count++] = (int64_t)w.at;
+        w.at = end;
+    }
+    return end_walk(&w);
+}
+
+static PyObject *walk_epbs(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Walk w;
+    Py_ssize_t interfaces = 0, max_block = 0;
+    (void)module;
+    if (nargs == 5) {
+        interfaces = PyLong_AsSsize_t(args[3]);
+        if (interfaces == -1 && PyErr_Occurred())
+            return NULL;
+        max_block = PyLong_AsSsize_t(args[4]);
+        if (max_block == -1 && PyErr_Occurred())
+            return NULL;
+    }
+    if (start_walk(args, nargs, 5, "walk_epbs", 32, &w) < 0)
+        return NULL;
+    while (w.at + 32 <= w.size) {
+        const unsigned char *block = w.buf + w.at;
+        uint64_t blen = word(block + 4, w.swap);
+        if (word(block, w.swap) != 6 || blen < 32 || (blen & 3) != 0 || max_block < 0 ||
+            blen > (uint64_t)max_block || w.at + blen > w.size ||
+            (uint64_t)word(block + 20, w.swap) + 32 > blen || interfaces < 0 ||
+            (uint64_t)word(block + 8, w.swap) >= (uint64_t)interfaces ||
+            word(block + blen - 4, w.swap) != blen)
+            break;
+        w.found[w.count++] = (int64_t)w.at;
+        w.at += blen;
+    }
+    return end_walk(&w);
+}
+
+static PyMethodDef methods[] = {
+    {"walk_pcap", (PyCFunction)(void (*)(void))walk_pcap, METH_FASTCALL,
+     "walk_pcap(buffer, pos, big_endian) -> (positions, stop): the whole pcap records"},
+    {"walk_epbs", (PyCFunction)(void (*)(void))walk_epbs, METH_FASTCALL,
+     "walk_epbs(buffer, pos, big_endian, interfaces, max_block) -> (positions, stop): the "
+     "run of whole, well-formed Enhanced Packet Blocks"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "rtcscope.capture._records", NULL, 0, methods,
+};
+
+PyMODINIT_FUNC PyInit__records(void)
+{
+    return PyModule_Create(&module);
+}
