@@ -151,6 +151,27 @@ def test_the_c_epb_walk_finds_what_the_python_walk_finds(
 
 
 @needs_c
+@pytest.mark.parametrize("endian", "<>")
+def test_many_records_in_one_buffer(endian: str) -> None:
+    """Counts around each power of two to 2^17 (the C walk keeps its room for positions from
+    call to call and grows it when a buffer holds more), a cut record after them."""
+    for power in range(12, 18):
+        for count in ((1 << power) - 1, 1 << power, (1 << power) + 1):
+            empty = struct.pack(endian + "IIII", 1, 2, 0, 0)
+            buf = empty * count + struct.pack(endian + "IIII", 1, 2, 9, 9) + b"abc"
+            found = _c_pcap(buf, 0, endian)
+            assert found == _python_pcap(buf, 0, endian)
+            assert len(found[0]) == count and found[1] == 16 * count
+            blocks = struct.pack(endian + "8I", 6, 32, 0, 0, 0, 0, 0, 32) * count + b"\0" * 40
+            assert _records is not None
+            positions, stop = _records.walk_epbs(blocks, 0, endian == ">", 1, 1 << 24)
+            assert (len(positions), stop) == (8 * count, 32 * count)
+            expected = array.array("q")
+            assert reader._walk_epbs_py(blocks, 0, endian, 1, expected) == stop
+            assert positions == expected.tobytes()
+
+
+@needs_c
 def test_bad_arguments_give_a_typed_error() -> None:
     assert _records is not None
     with pytest.raises(TypeError):

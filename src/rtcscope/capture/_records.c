@@ -46,23 +46,21 @@ static int swapped(int big_endian)
 #endif
 }
 
-/* One walk: the buffer (held in view until end_walk), the file's byte order, where the walk
- * is, and the positions found so far (room for every record that can start there). */
+/* One walk: the buffer (held in view until end_walk), the file's byte order and where the
+ * walk starts. */
 typedef struct {
     Py_buffer view;
     const unsigned char *buf;
-    uint64_t size, at;
+    uint64_t size, start;
     int swap;
-    int64_t *found;
-    Py_ssize_t count;
 } Walk;
 
-/* Reads the common arguments (buffer, pos, big_endian; want of them in all) and makes room
- * for the records of at least smallest bytes that can start from pos; -1 with an error. */
+/* Reads the common arguments (buffer, pos, big_endian; want of them in all); -1 with an
+ * error set. */
 static int start_walk(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want,
-                      const char *name, Py_ssize_t smallest, Walk *walk)
+                      const char *name, Walk *walk)
 {
-    Py_ssize_t pos, most;
+    Py_ssize_t pos;
     int big_endian;
     if (nargs != want) {
         PyErr_Format(PyExc_TypeError, "%s() takes %zd arguments (%zd given)", name, want, nargs);
@@ -80,48 +78,124 @@ static int start_walk(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t want,
         return -1;
     if (PyObject_GetBuffer(args[0], &walk->view, PyBUF_SIMPLE) < 0)
         return -1;
-    most = walk->view.len > pos ? (walk->view.len - pos) / smallest + 1 : 1;
-    walk->found = PyMem_Malloc((size_t)most * sizeof(int64_t));
-    if (walk->found == NULL) {
-        PyBuffer_Release(&walk->view);
-        PyErr_NoMemory();
-        return -1;
-    }
     walk->buf = (const unsigned char *)walk->view.buf;
     walk->size = (uint64_t)walk->view.len;
-    walk->at = (uint64_t)pos;
+    walk->start = (uint64_t)pos;
     walk->swap = swapped(big_endian);
-    walk->count = 0;
     return 0;
 }
 
-/* Releases the walk; returns (positions: bytes of native int64, stop), or NULL. */
-static PyObject *end_walk(Walk *walk)
+/* The positions found by the last walk, kept from call to call and only ever grown (to the
+ * most records one buffer held): a walk allocates nothing but its result. A large temporary
+ * allocation freed at each call would raise glibc's mmap threshold and, with it, the memory
+ * the rest of the command keeps. The GIL is held from a walk's start to its end. */
+static int64_t *kept = NULL;
+static Py_ssize_t kept_room = 0;
+
+/* Room for at least need positions in kept; -1 with MemoryError set. */
+static int grow(Py_ssize_t need)
 {
+    Py_ssize_t room = kept_room ? kept_room : 4096;
+    int64_t *larger;
+    while (room < need) {
+        if (room > PY_SSIZE_T_MAX / 2 / (Py_ssize_t)sizeof(int64_t)) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        room *= 2;
+    }
+    larger = PyMem_Realloc(kept, (size_t)room * sizeof(int64_t));
+    if (larger == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    kept = larger;
+    kept_room = room;
+    return 0;
+}
+
+/* The walk's outcome, (positions: bytes of native int64, stop), the buffer released; NULL
+ * with an error set. steps walks from the start (found: where to store, room: how many fit;
+ * it stops early when full and returns how many it stored in count); again while kept
+ * was too small. */
+static PyObject *end_walk(Walk *walk, uint64_t (*steps)(const Walk *, uint64_t, int64_t *,
+                                                        Py_ssize_t, Py_ssize_t *, Py_ssize_t,
+                                                        Py_ssize_t),
+                          Py_ssize_t a, Py_ssize_t b)
+{
+    Py_ssize_t count = 0, stored;
+    uint64_t at = walk->start, next;
     PyObject *positions;
+    if (kept == NULL && grow(1) < 0)
+        goto fail;
+    for (;;) {
+        stored = 0;
+        next = steps(walk, at, kept + count, kept_room - count, &stored, a, b);
+        count += stored;
+        if (next == at || count < kept_room) {
+            at = next;
+            break;
+        }
+        at = next;
+        if (grow(kept_room + 1) < 0)
+            goto fail;
+    }
     PyBuffer_Release(&walk->view);
-    positions = PyBytes_FromStringAndSize((const char *)walk->found,
-                                          walk->count * (Py_ssize_t)sizeof(int64_t));
-    PyMem_Free(walk->found);
+    positions = PyBytes_FromStringAndSize((const char *)kept, count * (Py_ssize_t)sizeof(int64_t));
     if (positions == NULL)
         return NULL;
-    return Py_BuildValue("(NK)", positions, (unsigned long long)walk->at);
+    return Py_BuildValue("(NK)", positions, (unsigned long long)at);
+fail:
+    PyBuffer_Release(&walk->view);
+    return NULL;
+}
+
+/* The pcap records from at (stored in found, at most room of them, counted in count);
+ * returns where the walk stopped: the first record not whole in the buffer, or the one after
+ * the last stored when found is full. */
+static uint64_t pcap_steps(const Walk *w, uint64_t at, int64_t *found, Py_ssize_t room,
+                           Py_ssize_t *count, Py_ssize_t unused_a, Py_ssize_t unused_b)
+{
+    (void)unused_a;
+    (void)unused_b;
+    while (*count < room && at + 16 <= w->size) {
+        uint64_t end = at + 16 + word(w->buf + at + 8, w->swap);
+        if (end > w->size)
+            break;
+        found[(*count)++] = (int64_t)at;
+        at = end;
+    }
+    return at;
+}
+
+/* The run of Enhanced Packet Blocks from at, as pcap_steps. */
+static uint64_t epb_steps(const Walk *w, uint64_t at, int64_t *found, Py_ssize_t room,
+                          Py_ssize_t *count, Py_ssize_t interfaces, Py_ssize_t max_block)
+{
+    if (interfaces < 0 || max_block < 0)
+        return at;
+    while (*count < room && at + 32 <= w->size) {
+        const unsigned char *block = w->buf + at;
+        uint64_t blen = word(block + 4, w->swap);
+        if (word(block, w->swap) != 6 || blen < 32 || (blen & 3) != 0 ||
+            blen > (uint64_t)max_block || at + blen > w->size ||
+            (uint64_t)word(block + 20, w->swap) + 32 > blen ||
+            (uint64_t)word(block + 8, w->swap) >= (uint64_t)interfaces ||
+            word(block + blen - 4, w->swap) != blen)
+            break;
+        found[(*count)++] = (int64_t)at;
+        at += blen;
+    }
+    return at;
 }
 
 static PyObject *walk_pcap(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     Walk w;
     (void)module;
-    if (start_walk(args, nargs, 3, "walk_pcap", 16, &w) < 0)
+    if (start_walk(args, nargs, 3, "walk_pcap", &w) < 0)
         return NULL;
-    while (w.at + 16 <= w.size) {
-        uint64_t end = w.at + 16 + word(w.buf + w.at + 8, w.swap);
-        if (end > w.size)
-            break;
-        w.found[w.count++] = (int64_t)w.at;
-        w.at = end;
-    }
-    return end_walk(&w);
+    return end_walk(&w, pcap_steps, 0, 0);
 }
 
 static PyObject *walk_epbs(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -137,21 +211,9 @@ static PyObject *walk_epbs(PyObject *module, PyObject *const *args, Py_ssize_t n
         if (max_block == -1 && PyErr_Occurred())
             return NULL;
     }
-    if (start_walk(args, nargs, 5, "walk_epbs", 32, &w) < 0)
+    if (start_walk(args, nargs, 5, "walk_epbs", &w) < 0)
         return NULL;
-    while (w.at + 32 <= w.size) {
-        const unsigned char *block = w.buf + w.at;
-        uint64_t blen = word(block + 4, w.swap);
-        if (word(block, w.swap) != 6 || blen < 32 || (blen & 3) != 0 || max_block < 0 ||
-            blen > (uint64_t)max_block || w.at + blen > w.size ||
-            (uint64_t)word(block + 20, w.swap) + 32 > blen || interfaces < 0 ||
-            (uint64_t)word(block + 8, w.swap) >= (uint64_t)interfaces ||
-            word(block + blen - 4, w.swap) != blen)
-            break;
-        w.found[w.count++] = (int64_t)w.at;
-        w.at += blen;
-    }
-    return end_walk(&w);
+    return end_walk(&w, epb_steps, interfaces, max_block);
 }
 
 static PyMethodDef methods[] = {
