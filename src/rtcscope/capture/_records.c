@@ -46,6 +46,18 @@ static int swapped(int big_endian)
 #endif
 }
 
+/* Each record's length says where the next one is: a chain of loads, each waiting for the
+ * one before. The records lie in order, so the bytes AHEAD of the walk are asked for early
+ * (a hint: it changes no result, and is never past the buffer). */
+#ifndef AHEAD
+#define AHEAD 2048
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch((p), 0, 0)
+#else
+#define PREFETCH(p) ((void)0)
+#endif
+
 /* One walk: the buffer (held in view until end_walk), the file's byte order and where the
  * walk starts. */
 typedef struct {
@@ -159,7 +171,10 @@ static uint64_t pcap_steps(const Walk *w, uint64_t at, int64_t *found, Py_ssize_
     (void)unused_a;
     (void)unused_b;
     while (*count < room && at + 16 <= w->size) {
-        uint64_t end = at + 16 + word(w->buf + at + 8, w->swap);
+        uint64_t end;
+        if (at + AHEAD < w->size)
+            PREFETCH(w->buf + at + AHEAD);
+        end = at + 16 + word(w->buf + at + 8, w->swap);
         if (end > w->size)
             break;
         found[(*count)++] = (int64_t)at;
