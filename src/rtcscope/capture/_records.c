@@ -191,7 +191,10 @@ static uint64_t epb_steps(const Walk *w, uint64_t at, int64_t *found, Py_ssize_t
         return at;
     while (*count < room && at + 32 <= w->size) {
         const unsigned char *block = w->buf + at;
-        uint64_t blen = word(block + 4, w->swap);
+        uint64_t blen;
+        if (at + AHEAD < w->size)
+            PREFETCH(block + AHEAD);
+        blen = word(block + 4, w->swap);
         if (word(block, w->swap) != 6 || blen < 32 || (blen & 3) != 0 ||
             blen > (uint64_t)max_block || at + blen > w->size ||
             (uint64_t)word(block + 20, w->swap) + 32 > blen ||
