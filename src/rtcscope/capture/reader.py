@@ -543,7 +543,6 @@ class CaptureReader:
         pos = self._pos
         try:
             while True:
-                size = len(buf)
                 if batches:
                     positions, pos, bias = _walk_pcap(buf, pos, endian)
                     if positions:
@@ -561,6 +560,7 @@ class CaptureReader:
                             bias=bias,
                         )
                 else:
+                    size = len(buf)
                     view = memoryview(buf)
                     while True:
                         end_hdr = pos + 16
