@@ -66,8 +66,11 @@ _PCAP_MAGICS = (PCAP_MAGIC_USEC, PCAP_MAGIC_NSEC)
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 CHUNK_BYTES = 1 << 20
 BATCH_BYTES = 4 << 20  # larger reads for batches: NumPy pays per call
-# Batches of a pcap file larger than this (regular, uncompressed, native byte order) have
-# their record boundaries found by a helper process (CaptureReader._pipelined_batches).
+# On the Python road only (RECORD_WALK_ROAD == "python": no C built, or RTCSCOPE_PURE=1), batches
+# of a pcap file larger than this (regular, uncompressed, native byte order) have their record
+# boundaries found by a helper process (CaptureReader._pipelined_batches); the C road walks every
+# file in this process. The fork is kept so that installs without a compiler stay usable on
+# large files.
 PIPELINE_MIN_BYTES = 32 << 20
 PIPE_BYTES = 1 << 20
 # Helper-to-parent messages: kind and five integers (see _walk_for_parent), native order.
@@ -342,12 +345,13 @@ class CaptureReader:
     def batches(self) -> Iterator[RecordBatch]:
         """The records as :class:`RecordBatch` es (for vectorized scans), instead of iterating.
 
-        Faults are raised (or collected with ``keep_going``) exactly as when iterating. The
-        record boundaries are found in C where it was built (``RECORD_WALK_ROAD``); on the
-        Python road, a regular pcap file in native byte order larger than
-        ``PIPELINE_MIN_BYTES`` has them found by a helper process, while the caller works on
-        the batches already found (:meth:`_pipelined_batches`); the batches are the same
-        every way.
+        Faults are raised (or collected with ``keep_going``) exactly as when iterating. Which
+        road forks: on the C road (``RECORD_WALK_ROAD == "c"``) the record boundaries are
+        found in C in this process, whatever the file's size, and no process is forked. Only
+        on the Python road (no C built, or ``RTCSCOPE_PURE=1``) does a regular pcap file in
+        native byte order larger than ``PIPELINE_MIN_BYTES`` have them found by a forked
+        helper process, while the caller works on the batches already found
+        (:meth:`_pipelined_batches`). The batches are the same every way.
         """
         self._chunk = BATCH_BYTES
         if self._owned is not None and not self.compressed:
@@ -366,7 +370,7 @@ class CaptureReader:
             assert isinstance(item, RecordBatch)
             yield item
 
-    # -- batches with the record walk in a helper process -----------------------------
+    # -- batches with the record walk in a helper process (the Python road only) -------
 
     def _native_pcap(self) -> bool:
         """A pcap file in this machine's byte order, the walk a second process can take."""
