@@ -292,6 +292,62 @@ def test_cut_and_corrupt_captures_give_the_same_faults_on_both_roads(
         assert (seen["fault"] is None) == (name == "at-boundary"), name
 
 
+PCAPNG = [p for p in CAPTURES if p.read_bytes()[:4] == b"\n\r\r\n"]
+
+
+def _epbs(data: bytes) -> tuple[str, list[int]]:
+    """The byte order of a one-section pcapng and the offsets of its Enhanced Packet Blocks."""
+    endian = "<" if struct.unpack_from("<I", data, 8)[0] == 0x1A2B3C4D else ">"
+    at, found = 0, []
+    while at + 12 <= len(data):
+        btype, blen = struct.unpack_from(endian + "II", data, at)
+        if btype == reader.PCAPNG_EPB:
+            found.append(at)
+        at += blen
+    return endian, found
+
+
+@needs_c
+@pytest.mark.parametrize("path", PCAPNG, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_cut_and_corrupt_pcapng_give_the_same_faults_on_both_roads(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A block in the middle cut (in its header, its body, at its start), or failing one
+    check of the EPB walk: an unknown interface id, a captured length past its block, a
+    block length not a multiple of 4 (the trailing length matching it), a wrong trailing
+    length, a length past the file's end."""
+    monkeypatch.setattr(reader, "BATCH_BYTES", 8192)
+    data = path.read_bytes()
+    endian, blocks = _epbs(data)
+    assert len(blocks) > 4
+    middle = blocks[len(blocks) // 2]
+    blen = struct.unpack_from(endian + "I", data, middle + 4)[0]
+    variants = {
+        "in-header": data[: middle + 7],
+        "in-body": data[: middle + 33],
+        "at-boundary": data[:middle],
+    }
+    for name, field, value in (
+        ("interface", 8, 1000),
+        ("captured-length", 20, blen - 31),
+        ("trailing-length", blen - 4, blen + 4),
+        ("past-end", 4, len(data)),
+    ):
+        changed = bytearray(data)
+        struct.pack_into(endian + "I", changed, middle + field, value)
+        variants[name] = bytes(changed)
+    # Two bytes more before the trailing length, both lengths blen + 2.
+    odd = struct.pack(endian + "I", blen + 2)
+    variants["not-multiple-of-4"] = (
+        data[: middle + 4] + odd + data[middle + 8 : middle + blen - 4] + b"\0\0" + odd
+    ) + data[middle + blen :]
+    for name, content in variants.items():
+        variant = tmp_path / f"{name}.pcapng"
+        variant.write_bytes(content)
+        seen = _assert_same_roads(variant, monkeypatch)
+        assert (seen["fault"] is None) == (name == "at-boundary"), name
+
+
 @needs_c
 @pytest.mark.parametrize("endian", "<>")
 def test_big_files_are_walked_in_process_on_the_c_road(
