@@ -5,7 +5,8 @@ link-header probe of rtcscope.sip.calls / transactions / dialogs), rtcscope._tim
 (rtcscope.timebase's time texts and a call's JSON object),
 rtcscope.sip._routescan (rtcscope.sip.routing's Route, Max-Forwards, Contact and target reads),
 rtcscope.capture._startline (the counts tap's SIP start line match, capture.info, and the
-batch road's IPv4 address texts, capture.fastscan) and
+batch road's IPv4 address texts, capture.fastscan),
+rtcscope.capture._records (the batch record walk of capture.reader) and
 rtcscope._slots (slotted objects made from columns: rtcscope.slotted, the RTP stream scanner).
 
 ``optional=True``: without a compiler or Python's headers the build of an extension fails
@@ -34,6 +35,7 @@ setup(
             ("rtcscope.capture._startline", "src/rtcscope/capture/_startline.c"),
             ("rtcscope._slots", "src/rtcscope/_slots.c"),
             ("rtcscope.sip._pathdict", "src/rtcscope/sip/_pathdict.c"),
+            ("rtcscope.capture._records", "src/rtcscope/capture/_records.c"),
         )
     ]
 )

@@ -1,8 +1,10 @@
 """CaptureReader.batches() with the record walk in a helper process equals the in-process walk.
 
-Large native-order pcap files have their record boundaries found by a forked child
-(reader.PIPELINE_MIN_BYTES); here the threshold is set to 0 to force that path on every
-eligible capture, and to "never" for the reference. Everything a consumer can see is compared:
+On the Python road of the walk (the C road, rtcscope.capture._records, walks in-process:
+tests/capture/test_records_c.py), large native-order pcap files have their record
+boundaries found by a forked child (reader.PIPELINE_MIN_BYTES); here every test takes the
+Python road, the threshold is set to 0 to force that path on every eligible capture, and to
+"never" for the reference. Everything a consumer can see is compared:
 each batch (window offset, bytes, positions, frames, bias, ...), the reader's state afterwards,
 and the fault (message, record number, byte offset) or, with keep_going, the warning.
 """
@@ -28,6 +30,13 @@ from tests.conftest import DATA, shared_captures
 
 NEVER = 1 << 62
 NATIVE = "<" if sys.byteorder == "little" else ">"
+
+
+@pytest.fixture(autouse=True)
+def _python_walk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Python road of the record walk, the one that forks (whatever was built)."""
+    monkeypatch.setattr(reader, "_walk_pcap", reader._walk_pcap_py)
+    monkeypatch.setattr(reader, "_walk_epbs", reader._walk_epbs_py)
 
 
 def _eligible(path: Path) -> bool:

@@ -40,12 +40,13 @@ import stat
 import struct
 import sys
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import field
 from types import TracebackType
 from typing import BinaryIO, Literal
 
 from rtcscope._dataclass import dataclass
+from rtcscope._roads import c_function
 from rtcscope.capture.packet import Record
 from rtcscope.errors import CaptureError
 
@@ -65,8 +66,11 @@ _PCAP_MAGICS = (PCAP_MAGIC_USEC, PCAP_MAGIC_NSEC)
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 CHUNK_BYTES = 1 << 20
 BATCH_BYTES = 4 << 20  # larger reads for batches: NumPy pays per call
-# Batches of a pcap file larger than this (regular, uncompressed, native byte order) have
-# their record boundaries found by a helper process (CaptureReader._pipelined_batches).
+# On the Python road only (RECORD_WALK_ROAD == "python": no C built, or RTCSCOPE_PURE=1), batches
+# of a pcap file larger than this (regular, uncompressed, native byte order) have their record
+# boundaries found by a helper process (CaptureReader._pipelined_batches); the C road walks every
+# file in this process. The fork is kept so that installs without a compiler stay usable on
+# large files.
 PIPELINE_MIN_BYTES = 32 << 20
 PIPE_BYTES = 1 << 20
 # Helper-to-parent messages: kind and five integers (see _walk_for_parent), native order.
@@ -341,10 +345,13 @@ class CaptureReader:
     def batches(self) -> Iterator[RecordBatch]:
         """The records as :class:`RecordBatch` es (for vectorized scans), instead of iterating.
 
-        Faults are raised (or collected with ``keep_going``) exactly as when iterating. A
-        regular pcap file in native byte order larger than ``PIPELINE_MIN_BYTES`` has its
-        record boundaries found by a helper process, while the caller works on the batches
-        already found (:meth:`_pipelined_batches`); the batches are the same either way.
+        Faults are raised (or collected with ``keep_going``) exactly as when iterating. Which
+        road forks: on the C road (``RECORD_WALK_ROAD == "c"``) the record boundaries are
+        found in C in this process, whatever the file's size, and no process is forked. Only
+        on the Python road (no C built, or ``RTCSCOPE_PURE=1``) does a regular pcap file in
+        native byte order larger than ``PIPELINE_MIN_BYTES`` have them found by a forked
+        helper process, while the caller works on the batches already found
+        (:meth:`_pipelined_batches`). The batches are the same every way.
         """
         self._chunk = BATCH_BYTES
         if self._owned is not None and not self.compressed:
@@ -352,14 +359,18 @@ class CaptureReader:
             info = os.fstat(fileno)
             if stat.S_ISREG(info.st_mode):
                 self._mapped = fileno
-                if info.st_size > max(PIPELINE_MIN_BYTES, 24) and self._native_pcap():
+                if (
+                    _walk_pcap is _walk_pcap_py
+                    and info.st_size > max(PIPELINE_MIN_BYTES, 24)
+                    and self._native_pcap()
+                ):
                     yield from self._pipelined_batches()
                     return
         for item in self._start(batches=True):
             assert isinstance(item, RecordBatch)
             yield item
 
-    # -- batches with the record walk in a helper process -----------------------------
+    # -- batches with the record walk in a helper process (the Python road only) -------
 
     def _native_pcap(self) -> bool:
         """A pcap file in this machine's byte order, the walk a second process can take."""
@@ -530,54 +541,14 @@ class CaptureReader:
 
     def _pcap(self, magic_le: int, batches: bool) -> Iterator[Record | RecordBatch]:
         endian, linktype, frac_ns = self._pcap_header(magic_le)
-        order: Literal["little", "big"] = "little" if endian == "<" else "big"
         unpack = struct.Struct(endian + "IIII").unpack_from
-        from_bytes = int.from_bytes
         frame = 0
         buf = self._buf
         pos = self._pos
         try:
             while True:
-                size = len(buf)
                 if batches:
-                    # The hot loop of `rtcscope info`: only record boundaries, in Python;
-                    # everything else is read from the batch with NumPy.
-                    positions: list[int] = []
-                    append = positions.append
-                    last = size - 16
-                    if order == sys.byteorder:
-                        # Four native u32 views of the buffer, one per alignment: the length
-                        # at byte b is words[b & 3][b >> 2], read without making a bytes object.
-                        whole = memoryview(buf)
-                        words = [whole[r : r + (size - r) // 4 * 4].cast("I") for r in range(4)]
-                        # The loop follows `at`, the offset of each captured-length field
-                        # (record header + 8): one addition less per record.
-                        # A record ends past the buffer when next_at > limit; a length field
-                        # past it raises IndexError: no other bound is checked per record.
-                        at = pos + 8
-                        limit = size + 8
-                        try:
-                            while True:
-                                next_at = at + 16 + words[at & 3][at >> 2]
-                                if next_at > limit:
-                                    break
-                                append(at)
-                                at = next_at
-                        except IndexError:
-                            pass
-                        pos = at - 8
-                        bias = 8
-                        for view in words:
-                            view.release()
-                        whole.release()
-                    else:
-                        bias = 0
-                        while pos <= last:
-                            end = pos + 16 + from_bytes(buf[pos + 8 : pos + 12], order)
-                            if end > size:
-                                break
-                            append(pos)
-                            pos = end
+                    positions, pos, bias = _walk_pcap(buf, pos, endian)
                     if positions:
                         first_frame = frame + 1
                         frame += len(positions)
@@ -593,6 +564,7 @@ class CaptureReader:
                             bias=bias,
                         )
                 else:
+                    size = len(buf)
                     view = memoryview(buf)
                     while True:
                         end_hdr = pos + 16
@@ -653,7 +625,7 @@ class CaptureReader:
         endian = "<"
         section: list[tuple[int, Interface]] = []  # (reader-wide interface id, interface)
         frame = 0
-        positions: list[int] = []
+        positions: array.array[int] = array.array("q")
         batch_records: list[Record] = []
         batch_first = 1
         try:
@@ -664,7 +636,7 @@ class CaptureReader:
                         yield self._pcapng_batch(
                             positions, batch_records, endian, section, batch_first
                         )
-                        positions, batch_records = [], []
+                        positions, batch_records = array.array("q"), []
                         batch_first = frame + 1
                     self.records = frame
                     if not self._fill(12):
@@ -694,7 +666,7 @@ class CaptureReader:
                         yield self._pcapng_batch(
                             positions, batch_records, endian, section, batch_first
                         )
-                        positions, batch_records = [], []
+                        positions, batch_records = array.array("q"), []
                         batch_first = frame + 1
                         buf = self._buf
                         pos = self._pos
@@ -728,7 +700,7 @@ class CaptureReader:
                         yield self._pcapng_batch(
                             positions, batch_records, endian, section, batch_first
                         )
-                        positions, batch_records = [], []
+                        positions, batch_records = array.array("q"), []
                         batch_first = frame + 1
                     self.records = frame
                     if not self._fill(blen):
@@ -868,7 +840,7 @@ class CaptureReader:
 
     def _pcapng_batch(
         self,
-        positions: list[int],
+        positions: array.array[int],
         records: list[Record],
         endian: str,
         section: list[tuple[int, Interface]],
@@ -899,8 +871,8 @@ class RecordBatch:
     timestamp at +12/+16, captured length at +20, data at +28; ``interfaces`` maps the
     section's interface ids). Simple and obsolete packet blocks, rare, come as ready
     :class:`Record` s in ``records``. ``base`` is the file offset of ``buffer[0]``.
-    ``positions`` is a list, or an ``array('q')`` when a helper process walked the records
-    (large pcap files): index it, take its length, or hand it to NumPy as it is.
+    ``positions`` is a list or an ``array('q')`` (the C walk, pcapng, a helper process's
+    walk): index it, take its length, or hand it to NumPy as it is.
     """
 
     buffer: bytes | mmap.mmap
@@ -939,16 +911,72 @@ def _read_idb_options(options: bytes, endian: str, intf: Interface) -> None:
         pos += 4 + ((length + 3) & ~3)
 
 
+def _walk_pcap_py(buf: bytes | mmap.mmap, pos: int, endian: str) -> tuple[Sequence[int], int, int]:
+    """The batch walk of a pcap buffer from ``pos``: the offsets of every record that lies
+    whole in ``buf`` (16-byte header, captured length at +8, the captured bytes), each plus
+    the bias, until the first that does not; returns (offsets, that first record's offset,
+    bias). The specification of the C road (rtcscope.capture._records.walk_pcap).
+
+    The hot loop of `rtcscope info` on the Python road: only record boundaries, in Python;
+    everything else is read from the batch with NumPy."""
+    positions: list[int] = []
+    append = positions.append
+    size = len(buf)
+    order: Literal["little", "big"] = "little" if endian == "<" else "big"
+    if order != sys.byteorder:
+        from_bytes = int.from_bytes
+        while pos <= size - 16:
+            end = pos + 16 + from_bytes(buf[pos + 8 : pos + 12], order)
+            if end > size:
+                break
+            append(pos)
+            pos = end
+        return positions, pos, 0
+    # Four native u32 views of the buffer, one per alignment: the length at byte b is
+    # words[b & 3][b >> 2], read without making a bytes object.
+    whole = memoryview(buf)
+    words = [whole[r : r + (size - r) // 4 * 4].cast("I") for r in range(4)]
+    # The loop follows `at`, the offset of each captured-length field (record header + 8):
+    # one addition less per record. A record ends past the buffer when next_at > limit; a
+    # length field past it raises IndexError: no other bound is checked per record.
+    at = pos + 8
+    limit = size + 8
+    try:
+        while True:
+            next_at = at + 16 + words[at & 3][at >> 2]
+            if next_at > limit:
+                break
+            append(at)
+            at = next_at
+    except IndexError:
+        pass
+    for view in words:
+        view.release()
+    whole.release()
+    return positions, at - 8, 8
+
+
+def _walk_pcap_c(buf: bytes | mmap.mmap, pos: int, endian: str) -> tuple[Sequence[int], int, int]:
+    """:func:`_walk_pcap_py` in C (rtcscope.capture._records.walk_pcap), the offsets in an
+    ``array('q')`` (bias 0)."""
+    assert _c_walk_pcap is not None
+    found, stop = _c_walk_pcap(buf, pos, endian == ">")
+    positions = array.array("q")
+    positions.frombytes(found)
+    return positions, stop, 0
+
+
 _EPB_FIELDS = {e: struct.Struct(e + "III8xI") for e in "<>"}  # type, length, interface,
 # (timestamp), captured length
 
 
-def _walk_epbs(
-    buf: bytes | mmap.mmap, pos: int, endian: str, interfaces: int, positions: list[int]
+def _walk_epbs_py(
+    buf: bytes | mmap.mmap, pos: int, endian: str, interfaces: int, positions: array.array[int]
 ) -> int:
     """Append the positions of the Enhanced Packet Blocks from ``pos`` on that lie whole in
     ``buf`` and pass every check the general walk makes (block and trailing lengths, captured
-    length, a known interface); stop at the first other block. Returns where it stopped."""
+    length, a known interface); stop at the first other block. Returns where it stopped.
+    The specification of the C road (rtcscope.capture._records.walk_epbs)."""
     fields = _EPB_FIELDS[endian]
     trailer = _U32[endian]
     limit = len(buf)
@@ -968,6 +996,29 @@ def _walk_epbs(
         positions.append(pos)
         pos += blen
     return pos
+
+
+def _walk_epbs_c(
+    buf: bytes | mmap.mmap, pos: int, endian: str, interfaces: int, positions: array.array[int]
+) -> int:
+    """:func:`_walk_epbs_py` in C (rtcscope.capture._records.walk_epbs)."""
+    assert _c_walk_epbs is not None
+    found, stop = _c_walk_epbs(buf, pos, endian == ">", interfaces, MAX_RECORD_BYTES)
+    positions.frombytes(found)
+    return stop
+
+
+# The batch record walks in C where rtcscope.capture._records was built (RTCSCOPE_PURE=1:
+# the Python road); the C road also walks large files in this process (no helper process).
+_c_walk_pcap: Callable[[bytes | mmap.mmap, int, bool], tuple[bytes, int]] | None = c_function(
+    "rtcscope.capture._records", "walk_pcap"
+)
+_c_walk_epbs: Callable[[bytes | mmap.mmap, int, bool, int, int], tuple[bytes, int]] | None = (
+    c_function("rtcscope.capture._records", "walk_epbs")
+)
+RECORD_WALK_ROAD = "python" if _c_walk_pcap is None or _c_walk_epbs is None else "c"
+_walk_pcap = _walk_pcap_py if RECORD_WALK_ROAD == "python" else _walk_pcap_c
+_walk_epbs = _walk_epbs_py if RECORD_WALK_ROAD == "python" else _walk_epbs_c
 
 
 _U32 = {e: struct.Struct(e + "I") for e in "<>"}
