@@ -26,10 +26,12 @@ RUN python3 -m venv /opt/venv \
         import rtcscope.slotted as s, rtcscope.timebase as t; \
         import rtcscope.sip.diagnosis.model as p, rtcscope.sip.diagnosis as d; \
         import rtcscope.sip.capture as a, rtcscope.capture.reader as w; \
+        import rtcscope.capture.fastscan as f; \
         roads = (m.ROAD, c.WALK_ROAD, t.ROAD, r.ROUTE_SCAN_ROAD, i.START_LINE_ROAD, s.ROAD, \
             p.PATHS_JSON_ROAD, d.USUAL_CALL_ROAD, c.COUNTS_ROAD, a.ANNOUNCER_ROAD, \
-            w.RECORD_WALK_ROAD); \
-        assert roads == ('c',) * 11, roads"
+            w.RECORD_WALK_ROAD, c.CALLS_TEXT_ROAD, c.MESSAGES_ROAD, c.INDEX_ROAD, \
+            f.ADDRESS_TEXT_ROAD); \
+        assert roads == ('c',) * 15, roads"
 
 FROM debian:12-slim
 

@@ -1,19 +1,22 @@
 """The optional C accelerators of rtcscope (everything else is in pyproject.toml):
-rtcscope.sip._sipscan (the SIP parse and SDP template of rtcscope.sip.message / sdp),
+rtcscope.sip._sipscan (the SIP parse and SDP template of rtcscope.sip.message / sdp, the
+batch framing and SDP announcer of rtcscope.sip.capture),
 rtcscope.sip._callwalk (the call walk, transaction grouping, calls by Call-ID, SDP lists and
 link-header probe of rtcscope.sip.calls / transactions / dialogs), rtcscope._timetext
-(rtcscope.timebase's time texts and a call's JSON object),
-rtcscope.sip._routescan (rtcscope.sip.routing's Route, Max-Forwards, Contact and target reads),
-rtcscope.capture._startline (the counts tap's SIP start line match, capture.info, and the
-batch road's IPv4 address texts, capture.fastscan),
+(rtcscope.timebase's time texts, a call's JSON object and its JSON text),
+rtcscope.sip._routescan (rtcscope.sip.routing's Route, Max-Forwards, Contact and target reads,
+the usual call's diagnosis), rtcscope.sip._pathdict (the diagnosis's request paths as JSON
+text), rtcscope.capture._startline (the counts tap's SIP start line match, capture.info, and
+the batch road's IPv4 address texts, capture.fastscan),
 rtcscope.capture._records (the batch record walk of capture.reader) and
 rtcscope._slots (slotted objects made from columns: rtcscope.slotted, the RTP stream scanner).
 
 ``optional=True``: without a compiler or Python's headers the build of an extension fails
 quietly and rtcscope runs its pure-Python road (``rtcscope.sip.message.ROAD``,
-``rtcscope.sip.calls.WALK_ROAD``, ``rtcscope.sip.transactions.GROUP_ROAD``,
+``rtcscope.sip.calls.WALK_ROAD`` / ``CALLS_TEXT_ROAD``, ``rtcscope.sip.transactions.GROUP_ROAD``,
 ``rtcscope.timebase.ROAD``, ``rtcscope.sip.routing.ROUTE_SCAN_ROAD``,
-``rtcscope.capture.info.START_LINE_ROAD``, ``rtcscope.capture.fastscan.ADDRESS_TEXT_ROAD``
+``rtcscope.sip.diagnosis.model.PATHS_JSON_ROAD``, ``rtcscope.capture.info.START_LINE_ROAD``,
+``rtcscope.capture.fastscan.ADDRESS_TEXT_ROAD``, ``rtcscope.capture.reader.RECORD_WALK_ROAD``
 and ``rtcscope.slotted.ROAD`` say which).
 """
 
