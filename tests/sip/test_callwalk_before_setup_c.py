@@ -4,11 +4,10 @@ RuntimeError (count_calls: None, the Python road), never a crash."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
+from tests.peers import run
 from tests.sip.test_calls_walk_c import _callwalk, needs_c
 
 _PROBE = """
@@ -46,18 +45,22 @@ _EXPECTED = {
 def test_every_entry_point_before_its_setup_refuses() -> None:
     assert _callwalk is not None
     src = str(Path(_callwalk.__file__).parents[2])
-    env = {**os.environ, "PYTHONPATH": src}
-    env.pop("RTCSCOPE_PURE", None)
-    run = subprocess.run(
-        [sys.executable, "-X", "faulthandler", "-c", _PROBE],
-        env=env,
-        capture_output=True,
-        text=True,
+    # bash starts it (tests start programs through tests/peers.py): this interpreter's own
+    # executable, RTCSCOPE_PURE unset, the tree of the built module first on the path.
+    done = run(
+        "bash",
+        [
+            "-c",
+            'unset RTCSCOPE_PURE; export PYTHONPATH="$2"; exec "$0" -X faulthandler -c "$1"',
+            sys.executable,
+            _PROBE,
+            src,
+        ],
         timeout=60,
         check=False,
     )
-    assert run.returncode == 0, run.stderr
-    lines = dict(line.split(" ", 1) for line in run.stdout.splitlines())
+    assert done.returncode == 0, done.stderr
+    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines())
     assert "summarize_one" in lines and "index_by_call_id" in lines
     for name, outcome in lines.items():
         assert outcome == _EXPECTED.get(name, "RuntimeError True"), name
