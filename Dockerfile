@@ -29,9 +29,9 @@ RUN python3 -m venv /opt/venv \
         import rtcscope.capture.fastscan as f; \
         roads = (m.ROAD, c.WALK_ROAD, t.ROAD, r.ROUTE_SCAN_ROAD, i.START_LINE_ROAD, s.ROAD, \
             p.PATHS_JSON_ROAD, d.USUAL_CALL_ROAD, c.COUNTS_ROAD, a.ANNOUNCER_ROAD, \
-            w.RECORD_WALK_ROAD, c.CALLS_TEXT_ROAD, c.MESSAGES_ROAD, c.INDEX_ROAD, \
+            w.RECORD_WALK_ROAD, c.CALLS_TEXT_ROAD, c.MESSAGES_ROAD, \
             f.ADDRESS_TEXT_ROAD); \
-        assert roads == ('c',) * 15, roads"
+        assert roads == ('c',) * 14, roads"
 
 FROM debian:12-slim
 

@@ -7,8 +7,8 @@
  * of any type compare as they do there; a captured message, its SipMessage and its CSeq of
  * exactly the classes given to setup() are read through their slots, anything else through
  * getattr. The other functions name their specifications where they start (find_calls,
- * sdp_exchanges, the link-header probes and frames_rise, the usual call's summary and the
- * look at every group of legs, the announcements' index, the call counts). A call's few
+ * sdp_exchanges, the link-header probes and frames_rise, the usual call's summary, the call
+ * counts). A call's few
  * transactions (group()) and tracker directions (summarize_one()'s walk) are kept in a
  * SmallMap: compared where their values lie, a dict of tuples past its size.
  */
@@ -1136,21 +1136,20 @@ done:
 
 /* What it reads of an announcement (_sdp_exchanges_py's reads, by name). */
 enum { A_FRAME, A_TS_NS, A_SIDE, A_ROLE, A_SIP, A_CSEQ, A_MEDIA_INDEX, A_MEDIA, A_ADDRESS,
-       A_PORT, A_DIRECTION, A_ON_HOLD, A_CODECS, A_PAYLOAD_TYPES, A_COUNT,
-       A_CALL_ID = A_COUNT, A_NAMES }; /* (the Call-ID: index_by_call_id()'s only) */
-static const char *const ANN_NAMES[A_NAMES] = {
+       A_PORT, A_DIRECTION, A_ON_HOLD, A_CODECS, A_PAYLOAD_TYPES, A_COUNT };
+static const char *const ANN_NAMES[A_COUNT] = {
     "frame", "ts_ns", "side", "role", "sip_summary", "cseq", "media_index", "media", "address",
-    "port", "direction", "on_hold", "codecs", "payload_types", "call_id",
+    "port", "direction", "on_hold", "codecs", "payload_types",
 };
-static PyObject *ann_names[A_NAMES];
-static Py_ssize_t ann_index[A_NAMES], ann_size; /* each field's place in the named tuple */
+static PyObject *ann_names[A_COUNT];
+static Py_ssize_t ann_index[A_COUNT], ann_size; /* each field's place in the named tuple */
 static PyTypeObject *ann_type, *exchange_type;
 static PyObject *codec_names; /* calls._codec_names */
 
 static PyObject *setup_sdp(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *fields;
-    Py_ssize_t i, j, index[A_NAMES];
+    Py_ssize_t i, j, index[A_COUNT];
     (void)module;
     if (nargs != 3 || !PyType_Check(args[0]) ||
         !PyType_IsSubtype((PyTypeObject *)args[0], &PyTuple_Type) || !PyType_Check(args[1]) ||
@@ -1168,7 +1167,7 @@ static PyObject *setup_sdp(PyObject *module, PyObject *const *args, Py_ssize_t n
         return NULL;
     }
     /* Every field's place first: a refused class leaves the last setup as it was. */
-    for (i = 0; i < A_NAMES; i++) {
+    for (i = 0; i < A_COUNT; i++) {
         if (ann_names[i] == NULL) {
             ann_names[i] = PyUnicode_InternFromString(ANN_NAMES[i]);
             if (ann_names[i] == NULL) {
@@ -1187,7 +1186,7 @@ static PyObject *setup_sdp(PyObject *module, PyObject *const *args, Py_ssize_t n
         }
         index[i] = j;
     }
-    for (i = 0; i < A_NAMES; i++)
+    for (i = 0; i < A_COUNT; i++)
         ann_index[i] = index[i];
     ann_size = PyTuple_GET_SIZE(fields);
     Py_DECREF(fields);
@@ -2380,48 +2379,6 @@ done:
     Py_RETURN_NONE;
 }
 
-/* -- summarize_calls' index of the announcements by Call-ID (its specification:
- * calls._index_by_call_id_py) -------------------------------------------------------- */
-
-/* index_by_call_id(announcements) -> dict: each Call-ID's announcements, in order. */
-static PyObject *index_by_call_id(PyObject *module, PyObject *announcements)
-{
-    PyObject *seq, *index;
-    Py_ssize_t i;
-    (void)module;
-    if (ann_type == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "index_by_call_id() before setup_sdp()");
-        return NULL;
-    }
-    seq = PySequence_Fast(announcements, "index_by_call_id(): announcements are not iterable");
-    if (seq == NULL)
-        return NULL;
-    index = PyDict_New();
-    for (i = 0; index != NULL && i < PySequence_Fast_GET_SIZE(seq); i++) {
-        PyObject *ann = PySequence_Fast_GET_ITEM(seq, i), *call_id, *list;
-        int failed;
-        if (Py_TYPE(ann) == ann_type && PyTuple_GET_SIZE(ann) == ann_size)
-            call_id = Py_NewRef(PyTuple_GET_ITEM(ann, ann_index[A_CALL_ID]));
-        else if ((call_id = PyObject_GetAttr(ann, ann_names[A_CALL_ID])) == NULL) {
-            Py_CLEAR(index);
-            break;
-        }
-        list = PyDict_GetItemWithError(index, call_id);
-        if (list != NULL)
-            Py_INCREF(list);
-        else if (!PyErr_Occurred() && (list = PyList_New(0)) != NULL &&
-                 PyDict_SetItem(index, call_id, list) < 0)
-            Py_CLEAR(list);
-        Py_DECREF(call_id);
-        failed = list == NULL || PyList_Append(list, ann) < 0;
-        Py_XDECREF(list);
-        if (failed)
-            Py_CLEAR(index);
-    }
-    Py_DECREF(seq);
-    return index;
-}
-
 static PyMethodDef methods[] = {
     {"setup", (PyCFunction)(void (*)(void))setup, METH_FASTCALL,
      "setup(captured_class, message_class, cseq_class, marks_class, walked_class,\n"
@@ -2455,8 +2412,6 @@ static PyMethodDef methods[] = {
     {"mention_link_headers", mention_link_headers, METH_O,
      "mention_link_headers(texts) -> bool: whether any of the bytes holds \"-call-id\" or\n"
      "\"-charging-vector\" in any ASCII case (rtcscope.sip.calls._probe_py)."},
-    {"index_by_call_id", index_by_call_id, METH_O,
-     "index_by_call_id(announcements) -> dict: each Call-ID's announcements, in order."},
     {"setup_probe", (PyCFunction)(void (*)(void))setup_probe, METH_FASTCALL,
      "setup_probe(captured_class, message_class): the classes read where their slots lie."},
     {"messages_mention_link_headers", messages_mention_link_headers, METH_O,

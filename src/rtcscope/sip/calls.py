@@ -1452,7 +1452,7 @@ def _c_summary_give(callwalk: ModuleType) -> None:
     callwalk.setup_summary(CallSummary, names, SipMessage, states, _info_digits, endpoint)
 
 
-def _index_by_call_id_py(
+def _index_by_call_id(
     announcements: Iterable[MediaAnnouncement],
 ) -> dict[str | None, list[MediaAnnouncement]]:
     """Each Call-ID's announcements, in order."""
@@ -1464,16 +1464,6 @@ def _index_by_call_id_py(
         else:
             found.append(announcement)
     return by_call_id
-
-
-# The index in C where it was built (rtcscope.sip._callwalk.index_by_call_id: what
-# _index_by_call_id_py makes, each announcement's Call-ID read by place).
-_index_by_call_id: Callable[
-    [Iterable[MediaAnnouncement]], dict[str | None, list[MediaAnnouncement]]
-] = (
-    c_accelerator(_c_sdp_setup, "index_by_call_id") if SDP_ROAD == "c" else None
-) or _index_by_call_id_py
-INDEX_ROAD = "python" if _index_by_call_id is _index_by_call_id_py else "c"
 
 
 def _c_counts_setup(callwalk: ModuleType) -> None:
